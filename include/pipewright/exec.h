@@ -1,0 +1,102 @@
+/*
+ * exec: the one place that starts processes.
+ *
+ * A job attempt runs under pipewright-supervisor, a separate small binary
+ * (libc only) that owns the job's process tree and output pipe, writes the
+ * output to <dir>/log and the result to <dir>/status, and serves both on the
+ * unix socket <dir>/sock (protocol in supervisor-proto.h).  exec binds and
+ * listens on that socket itself and hands the listening descriptor to the
+ * supervisor, so the socket exists before the supervisor runs and connecting
+ * to it never races the supervisor's start.
+ *
+ * exec_helper() runs a short unsandboxed command (git for scm, the CLI's
+ * look at the current branch) and collects its output.
+ *
+ * All callbacks run on the loop thread.  If a function fails, its callbacks
+ * are never called.
+ */
+#ifndef PIPEWRIGHT_EXEC_H
+#define PIPEWRIGHT_EXEC_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pipewright/util.h"
+
+struct exec;
+struct exec_attempt;
+
+struct exec_spec {
+	const char *dir;          /* attempt directory; created (0700) if missing,
+	                             with a writable dir/home for HOME */
+	const char *const *argv;  /* what the job runs, NULL-terminated */
+	const char *const *env;   /* its complete environment, "K=V", NULL-terminated */
+	const char *cwd;          /* its working directory */
+	uint64_t timeout_ms;      /* 0: none; enforced by the supervisor */
+	uint64_t kill_grace_ms;   /* SIGTERM → SIGKILL delay on timeout/cancel */
+	uint64_t max_log;         /* log cap in bytes; 0: the default (64 MiB) */
+	bool tied;                /* the job dies with this process (pipewright run) */
+};
+
+enum exec_result {
+	EXEC_SUCCESS,
+	EXEC_FAILED,
+	EXEC_TIMED_OUT,
+	EXEC_CANCELED,
+	EXEC_LOST,        /* the supervisor went away without a result */
+};
+
+struct exec_status {
+	enum exec_result result;
+	int exit_code;    /* the script's exit status; -1 if killed by a signal */
+	int term_signal;  /* the signal that ended it, or 0 */
+	const char *reason; /* for people: "exit status 2", "killed: timeout 1m exceeded" */
+	uint64_t log_bytes; /* bytes in the log, marker included */
+	uint64_t started_ms, finished_ms; /* UTC ms, as the supervisor saw them */
+};
+
+/* Log bytes as the supervisor recorded them, in order, without gaps. */
+typedef void (*exec_output_cb)(struct exec_attempt *a, const char *data,
+			       size_t len, void *arg);
+/* The attempt ended; `a` is freed after this returns. */
+typedef void (*exec_end_cb)(struct exec_attempt *a,
+			    const struct exec_status *st, void *arg);
+
+/*
+ * supervisor_path: the pipewright-supervisor binary.  Caller destroys with
+ * exec_close() once every attempt and helper has ended.
+ */
+int exec_create(uv_loop_t *loop, const char *supervisor_path,
+		struct exec **out) PW_WUR;
+void exec_destroy(struct exec *e);
+
+/* Starts one supervised attempt. */
+int exec_start(struct exec *e, const struct exec_spec *spec,
+	       exec_output_cb output_cb, exec_end_cb end_cb, void *arg,
+	       struct exec_attempt **out) PW_WUR;
+/*
+ * Asks the supervisor to end the job: SIGTERM to its whole tree, SIGKILL
+ * after the grace.  end_cb follows with EXEC_CANCELED (or the result it had
+ * already reached).
+ */
+int exec_cancel(struct exec_attempt *a) PW_WUR;
+const char *exec_attempt_dir(const struct exec_attempt *a);
+/* The number of attempts and helpers that have not ended yet. */
+size_t exec_active(const struct exec *e);
+
+/*
+ * Runs argv unsandboxed in cwd (NULL: inherit) with env (NULL: inherit),
+ * stdin /dev/null, stdout and stderr captured together up to max_output
+ * bytes (more is dropped).  cb gets the exit status (128+signal if killed)
+ * and the output (NUL-terminated, valid during the call); status is
+ * negative if the program could not be started.
+ */
+typedef void (*exec_helper_cb)(int status, const char *output, size_t len,
+			       void *arg);
+int exec_helper(struct exec *e, const char *const *argv, const char *cwd,
+		const char *const *env, size_t max_output, exec_helper_cb cb,
+		void *arg) PW_WUR;
+
+#endif

@@ -1,0 +1,126 @@
+/*
+ * pipeline: YAML bytes → a typed, validated pipeline model.
+ *
+ * Pure: no I/O, no globals.  pipeline_parse() either returns a model whose
+ * every job is valid, matrix-expanded and ordered, or a list of problems
+ * (file, line, column, message), all of them at once.  The model keeps the
+ * raw YAML bytes so that the daemon can store them as the run's snapshot.
+ *
+ * Jobs are numbered 0..n-1 in the order the file writes them; a matrix job
+ * expands in place into one job per combination, named
+ * "base (v1, v2)" with the values in the order the matrix keys are written.
+ */
+#ifndef PIPEWRIGHT_PIPELINE_H
+#define PIPEWRIGHT_PIPELINE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipewright/util.h"
+
+/* Hard limits, checked with a clear message rather than by running out. */
+#define PIPELINE_MAX_BYTES (1024 * 1024)  /* a larger file is refused */
+#define PIPELINE_MAX_COMBINATIONS 256     /* per matrix job */
+#define PIPELINE_MAX_JOBS 1024            /* after matrix expansion */
+
+struct pipeline;
+
+/* One thing wrong with a pipeline file.  Positions are 1-based. */
+struct pipeline_problem {
+	char *file;
+	int line;
+	int column;
+	char *message;
+};
+
+/* A caller-allocated list of problems; pipeline_parse() appends to it. */
+struct pipeline_problems {
+	struct pipeline_problem *items;
+	size_t count;
+	size_t cap;
+};
+
+void pipeline_problems_init(struct pipeline_problems *pp);
+void pipeline_problems_free(struct pipeline_problems *pp);
+/* Appends a problem (copies file and the formatted message). */
+void pipeline_problems_add(struct pipeline_problems *pp, const char *file,
+			   int line, int column, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+enum pipeline_when {
+	PIPELINE_WHEN_ON_SUCCESS,
+	PIPELINE_WHEN_ON_FAILURE,
+	PIPELINE_WHEN_ALWAYS,
+	PIPELINE_WHEN_MANUAL,
+};
+
+/* Bits of pipeline_job_retry_when(). */
+#define PIPELINE_RETRY_FAILED 0x1
+#define PIPELINE_RETRY_TIMED_OUT 0x2
+
+#define PIPELINE_DEFAULT_TIMEOUT_MS (60ULL * 60 * 1000)
+
+/*
+ * Parses and validates `len` bytes of YAML.  `file` names the source in
+ * problems.  On success returns 0 and *out (caller destroys).  If anything
+ * is wrong returns -EINVAL, leaves *out NULL and appends every problem found
+ * to `problems`.
+ */
+int pipeline_parse(const char *file, const char *data, size_t len,
+		   struct pipeline **out,
+		   struct pipeline_problems *problems) PW_WUR;
+void pipeline_destroy(struct pipeline *p);
+
+const char *pipeline_file(const struct pipeline *p);
+/* The raw YAML bytes, exactly as given (not NUL-terminated in general). */
+const char *pipeline_raw(const struct pipeline *p, size_t *len);
+
+size_t pipeline_stage_count(const struct pipeline *p);
+const char *pipeline_stage(const struct pipeline *p, size_t i);
+
+size_t pipeline_job_count(const struct pipeline *p);
+/* Index of the job with this full name, or -1. */
+long pipeline_job_find(const struct pipeline *p, const char *name);
+/* True if `name` is the job's full name or its base (pre-matrix) name. */
+bool pipeline_job_is(const struct pipeline *p, size_t job, const char *name);
+
+const char *pipeline_job_name(const struct pipeline *p, size_t job);
+const char *pipeline_job_base(const struct pipeline *p, size_t job);
+size_t pipeline_job_stage(const struct pipeline *p, size_t job);
+/* The script items, in order (at least one). */
+size_t pipeline_job_script_count(const struct pipeline *p, size_t job);
+const char *pipeline_job_script(const struct pipeline *p, size_t job, size_t k);
+/*
+ * The jobs this job waits for: with `needs`, the expanded jobs it names;
+ * without, every job of every earlier stage.  Sorted ascending.
+ */
+size_t pipeline_job_preds(const struct pipeline *p, size_t job,
+			  const size_t **preds);
+/* True if the job has a `needs` key (possibly empty). */
+bool pipeline_job_has_needs(const struct pipeline *p, size_t job);
+/*
+ * The job's environment from the file: pipeline env, then job env, then
+ * the matrix values, later ones overriding.  NULL-terminated "KEY=VALUE".
+ */
+const char *const *pipeline_job_env(const struct pipeline *p, size_t job);
+uint64_t pipeline_job_timeout_ms(const struct pipeline *p, size_t job);
+int pipeline_job_retry_max(const struct pipeline *p, size_t job);
+unsigned pipeline_job_retry_when(const struct pipeline *p, size_t job);
+bool pipeline_job_allow_failure(const struct pipeline *p, size_t job);
+enum pipeline_when pipeline_job_when(const struct pipeline *p, size_t job);
+/* True if the job's `branches` admit `branch`; NULL (unknown) admits all. */
+bool pipeline_job_runs_on_branch(const struct pipeline *p, size_t job,
+				 const char *branch);
+/* Relative to the workspace, normalised; NULL if not set. */
+const char *pipeline_job_working_dir(const struct pipeline *p, size_t job);
+/* NULL if not set. */
+const char *pipeline_job_environment(const struct pipeline *p, size_t job);
+
+/* The name of a state/value for messages, e.g. "on_success". */
+const char *pipeline_when_name(enum pipeline_when w);
+
+/* fnmatch with `*` also matching `/`, as branch filters use it. */
+bool pipeline_glob_match(const char *pattern, const char *s);
+
+#endif

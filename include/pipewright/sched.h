@@ -1,0 +1,152 @@
+/*
+ * sched: runs and jobs as state machines on a libuv loop.
+ *
+ * A run is a pipeline (matrix already expanded by `pipeline`) plus the
+ * parameters of one trigger.  sched decides when each job starts: a job
+ * waits for its predecessors (its `needs`, else every job of earlier
+ * stages), for a free slot (global max_jobs), and for its `environment`
+ * (one job per project and environment at a time; waiting for it holds no
+ * slot).  Runs start in FIFO order.  Jobs are started through `exec`; every
+ * state change is reported through the event callback so that the daemon
+ * can store it, and a run can be rebuilt from saved states with
+ * sched_run_restore_job() before it is started.
+ *
+ * Job states: pending → ready → running → success | failed | canceled |
+ * skipped | timed_out | lost, and waiting (a manual job whose needs are met
+ * but which is not approved).  A retry adds an attempt; attempts count from
+ * 1 per job.
+ */
+#ifndef PIPEWRIGHT_SCHED_H
+#define PIPEWRIGHT_SCHED_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pipewright/exec.h"
+#include "pipewright/pipeline.h"
+#include "pipewright/util.h"
+
+struct sched;
+struct sched_run;
+
+enum sched_job_state {
+	SCHED_JOB_PENDING,
+	SCHED_JOB_READY,
+	SCHED_JOB_WAITING,
+	SCHED_JOB_RUNNING,
+	SCHED_JOB_SUCCESS,
+	SCHED_JOB_FAILED,
+	SCHED_JOB_CANCELED,
+	SCHED_JOB_SKIPPED,
+	SCHED_JOB_TIMED_OUT,
+	SCHED_JOB_LOST,
+};
+
+enum sched_run_state {
+	SCHED_RUN_QUEUED,
+	SCHED_RUN_RUNNING,
+	SCHED_RUN_SUCCESS,
+	SCHED_RUN_FAILED,
+	SCHED_RUN_CANCELED,
+	SCHED_RUN_ERROR,
+};
+
+enum sched_event_kind {
+	SCHED_EVENT_RUN, /* the run's state changed */
+	SCHED_EVENT_JOB, /* a job's state changed */
+};
+
+struct sched_event {
+	enum sched_event_kind kind;
+	struct sched_run *run;
+	uint64_t run_id;
+	int state;           /* enum sched_run_state or enum sched_job_state */
+	size_t job;          /* SCHED_EVENT_JOB: the job's index in the pipeline */
+	const char *job_name;
+	int attempt;         /* the attempt this is about (0 before the first) */
+	int exit_code;       /* on a job's end: the script's status, -1 if none */
+	const char *reason;  /* why, for people ("exit status 2", "needs 'build' failed"), or NULL */
+	uint64_t time_ms;    /* UTC ms */
+};
+
+struct sched_callbacks {
+	/* Every state change, in order. */
+	void (*event)(void *arg, const struct sched_event *ev);
+	/* A job attempt's output, as the supervisor recorded it. */
+	void (*output)(void *arg, struct sched_run *run, size_t job,
+		       int attempt, const char *data, size_t len);
+	void *arg;
+};
+
+struct sched_options {
+	int max_jobs;              /* concurrent jobs, all runs together (≥ 1) */
+	const char *attempts_dir;  /* attempt directories go below it */
+	uint64_t kill_grace_ms;    /* SIGTERM → SIGKILL on timeout and cancel */
+	bool tied;                 /* jobs die with this process (pipewright run) */
+};
+
+struct sched_run_params {
+	uint64_t id;             /* the run's id (PIPEWRIGHT_RUN_ID) */
+	const char *project;     /* environments are exclusive per project */
+	const char *workspace;   /* absolute; shared by the run's jobs */
+	const char *branch;      /* NULL if unknown: branch filters skip nothing */
+	const char *tag;         /* NULL if none */
+	const char *commit;      /* NULL if unknown */
+	const char *const *env;  /* the trigger's env, "K=V", NULL-terminated or NULL */
+	bool skip_manual;        /* unapproved manual jobs are skipped, not waiting */
+};
+
+int sched_create(uv_loop_t *loop, struct exec *exec,
+		 const struct sched_options *opts,
+		 const struct sched_callbacks *cb, struct sched **out) PW_WUR;
+/* Only when no run is active. */
+void sched_destroy(struct sched *s);
+
+/*
+ * Creates a queued run of `p` (takes ownership of p).  Not started until
+ * sched_run_start(); before that it can be shaped with the calls below.
+ */
+int sched_run_create(struct sched *s, struct pipeline *p,
+		     const struct sched_run_params *params,
+		     struct sched_run **out) PW_WUR;
+/*
+ * Restricts the run to the jobs `name` designates (full or base name);
+ * may be called several times.  Jobs left out are skipped and do not hold
+ * up their dependants.  -ENOENT if no job has that name.
+ */
+int sched_run_only(struct sched_run *r, const char *name) PW_WUR;
+/* Approves the manual jobs `name` designates.  -ENOENT if none. */
+int sched_run_approve(struct sched_run *r, const char *name) PW_WUR;
+/*
+ * Restores a job's saved state and attempt count (before start).  A job
+ * restored as running or ready is run again as a new attempt.
+ */
+int sched_run_restore_job(struct sched_run *r, size_t job,
+			  enum sched_job_state state, int attempts) PW_WUR;
+/* Queues the run; jobs start as slots allow. */
+int sched_run_start(struct sched_run *r) PW_WUR;
+/* Cancels: running jobs are killed, the others marked canceled. */
+int sched_run_cancel(struct sched_run *r) PW_WUR;
+/* Frees a finished (or never started) run. */
+void sched_run_destroy(struct sched_run *r);
+
+uint64_t sched_run_id(const struct sched_run *r);
+const struct pipeline *sched_run_pipeline(const struct sched_run *r);
+enum sched_run_state sched_run_state(const struct sched_run *r);
+bool sched_run_finished(const struct sched_run *r);
+enum sched_job_state sched_run_job_state(const struct sched_run *r, size_t job);
+int sched_run_job_attempts(const struct sched_run *r, size_t job);
+/* UTC ms of the job's first start and last end, 0 if none. */
+uint64_t sched_run_job_started_ms(const struct sched_run *r, size_t job);
+uint64_t sched_run_job_finished_ms(const struct sched_run *r, size_t job);
+
+/* Jobs running now, in all runs. */
+int sched_running(const struct sched *s);
+
+const char *sched_job_state_name(enum sched_job_state st);
+const char *sched_run_state_name(enum sched_run_state st);
+bool sched_job_state_final(enum sched_job_state st);
+
+#endif

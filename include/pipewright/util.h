@@ -1,0 +1,72 @@
+/*
+ * util: allocation that aborts on failure and a growable byte buffer with a
+ * hard limit.  libc only, so that pipewright-supervisor can link it too.
+ *
+ * Allocation failure is not an error callers can act on, so it aborts (as
+ * tmux's xmalloc does); sizes that come from outside are capped by buf's
+ * limit and fail cleanly with -E2BIG instead.
+ */
+#ifndef PIPEWRIGHT_UTIL_H
+#define PIPEWRIGHT_UTIL_H
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define PW_WUR __attribute__((warn_unused_result))
+
+#ifndef container_of
+#define container_of(ptr, type, member) \
+	((type *)((char *)(ptr) - offsetof(type, member)))
+#endif
+
+#define PW_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
+
+void *xmalloc(size_t n);
+void *xcalloc(size_t n, size_t size);
+void *xrealloc(void *p, size_t n);
+/* Grows an array of *cap elements of size `size` so that it holds `need`. */
+void *xgrow(void *p, size_t *cap, size_t need, size_t size);
+char *xstrdup(const char *s);
+char *xstrndup(const char *s, size_t n);
+char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+char *xvasprintf(const char *fmt, va_list ap);
+
+/* A growable byte buffer, always NUL-terminated after `len` bytes. */
+struct buf {
+	char *data;   /* NULL until the first append */
+	size_t len;   /* bytes used, not counting the terminating NUL */
+	size_t cap;   /* bytes allocated */
+	size_t limit; /* appends that would pass this fail with -E2BIG; 0: none */
+};
+
+void buf_init(struct buf *b, size_t limit);
+void buf_free(struct buf *b);
+void buf_reset(struct buf *b);
+int buf_append(struct buf *b, const void *data, size_t len) PW_WUR;
+int buf_printf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3))) PW_WUR;
+/* Takes the bytes out of b (caller frees); b is left empty. */
+char *buf_steal(struct buf *b);
+
+/*
+ * Reads a whole file into *out (NUL-terminated, caller frees) and its size
+ * into *len.  -EFBIG if it is larger than limit bytes; else 0 or -errno.
+ */
+int pw_read_file(const char *path, size_t limit, char **out,
+		 size_t *len) PW_WUR;
+
+/* Wall-clock time in UTC milliseconds, and a monotonic clock in ms. */
+uint64_t pw_now_ms(void);
+uint64_t pw_mono_ms(void);
+
+/*
+ * Durations as pipeline files and configs write them: one or more
+ * <number><unit> parts, unit h, m, s or ms, largest first, e.g. 90s, 10m,
+ * 1h30m, 500ms.  0 or -EINVAL.
+ */
+int pw_duration_parse(const char *s, uint64_t *ms) PW_WUR;
+/* Formats ms as "1h2m3s", "1.25s" or "250ms" into out. */
+void pw_duration_format(uint64_t ms, char *out, size_t len);
+
+#endif

@@ -1,0 +1,280 @@
+/*
+ * Starting a job's attempt through exec, and what comes back: output,
+ * the end, retries.  The job's environment is built here, exactly as
+ * docs/pipeline.md describes: a fixed base, then the file's env (already
+ * merged by `pipeline`), then the trigger's env; nothing is inherited.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched-int.h"
+
+#define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+/* Which run and job an exec callback is about. */
+struct attempt_ctx {
+	struct sched_run *r;
+	size_t j;
+	int attempt;
+};
+
+/* A "K=V" list where a later value for K replaces the earlier one in place. */
+struct envlist {
+	char **items;
+	size_t count, cap;
+};
+
+static void
+env_set(struct envlist *e, const char *kv)
+{
+	size_t klen = strcspn(kv, "="), i;
+
+	for (i = 0; i < e->count; i++) {
+		if (strncmp(e->items[i], kv, klen) == 0 &&
+		    e->items[i][klen] == '=') {
+			free(e->items[i]);
+			e->items[i] = xstrdup(kv);
+			return;
+		}
+	}
+	e->items = xgrow(e->items, &e->cap, e->count + 2, sizeof(char *));
+	e->items[e->count++] = xstrdup(kv);
+	e->items[e->count] = NULL;
+}
+
+static void
+env_setf(struct envlist *e, const char *key, const char *value)
+{
+	char *kv = xasprintf("%s=%s", key, value);
+
+	env_set(e, kv);
+	free(kv);
+}
+
+static void
+env_free(struct envlist *e)
+{
+	size_t i;
+
+	for (i = 0; i < e->count; i++)
+		free(e->items[i]);
+	free(e->items);
+}
+
+static void
+build_env(const struct sched_run *r, size_t j, const char *dir,
+	  const char *workspace, struct envlist *e)
+{
+	const struct pipeline *p = r->p;
+	const char *const *fe;
+	char *home = xasprintf("%s/home", dir);
+	char num[32];
+	size_t i;
+
+	env_setf(e, "PATH", BASE_PATH);
+	env_setf(e, "HOME", home);
+	env_setf(e, "LANG", "C.UTF-8");
+	env_setf(e, "CI", "true");
+	env_setf(e, "PIPEWRIGHT", "true");
+	env_setf(e, "PIPEWRIGHT_JOB", pipeline_job_name(p, j));
+	env_setf(e, "PIPEWRIGHT_STAGE",
+		 pipeline_stage(p, pipeline_job_stage(p, j)));
+	snprintf(num, sizeof(num), "%d", r->jobs[j].attempts);
+	env_setf(e, "PIPEWRIGHT_ATTEMPT", num);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)r->id);
+	env_setf(e, "PIPEWRIGHT_RUN_ID", num);
+	env_setf(e, "PIPEWRIGHT_WORKSPACE", workspace);
+	if (r->commit != NULL)
+		env_setf(e, "PIPEWRIGHT_COMMIT", r->commit);
+	if (r->branch != NULL)
+		env_setf(e, "PIPEWRIGHT_BRANCH", r->branch);
+	if (r->tag != NULL)
+		env_setf(e, "PIPEWRIGHT_TAG", r->tag);
+	for (fe = pipeline_job_env(p, j); fe != NULL && *fe != NULL; fe++)
+		env_set(e, *fe);
+	for (i = 0; r->env[i] != NULL; i++)
+		env_set(e, r->env[i]);
+	free(home);
+}
+
+/*
+ * One `sh -e -c` script for all items, so that `cd` and variables carry
+ * over; each item is echoed whole as "$ item" before it runs.
+ */
+static char *
+build_script(const struct pipeline *p, size_t j)
+{
+	size_t n = pipeline_job_script_count(p, j), k;
+	struct buf b;
+	const char *c;
+	int rc = 0;
+
+	buf_init(&b, 0);
+	for (k = 0; k < n; k++) {
+		const char *item = pipeline_job_script(p, j, k);
+
+		rc |= buf_append(&b, "printf '%s\\n' '$ ", 17);
+		for (c = item; *c != '\0'; c++) {
+			if (*c == '\'')
+				rc |= buf_append(&b, "'\\''", 4);
+			else
+				rc |= buf_append(&b, c, 1);
+		}
+		rc |= buf_printf(&b, "'\n%s\n", item);
+	}
+	if (rc != 0)
+		abort(); /* an unlimited buf only fails on a broken invariant */
+	return buf_steal(&b);
+}
+
+static enum sched_job_state
+state_of(enum exec_result res)
+{
+	switch (res) {
+	case EXEC_SUCCESS:
+		return SCHED_JOB_SUCCESS;
+	case EXEC_FAILED:
+		return SCHED_JOB_FAILED;
+	case EXEC_TIMED_OUT:
+		return SCHED_JOB_TIMED_OUT;
+	case EXEC_CANCELED:
+		return SCHED_JOB_CANCELED;
+	case EXEC_LOST:
+		break;
+	}
+	return SCHED_JOB_LOST;
+}
+
+static void
+on_output(struct exec_attempt *a, const char *data, size_t len, void *arg)
+{
+	struct attempt_ctx *c = arg;
+	struct sched *s = c->r->s;
+
+	(void)a;
+	if (s->cb.output != NULL)
+		s->cb.output(s->cb.arg, c->r, c->j, c->attempt, data, len);
+}
+
+/* Whether a failed attempt gets another go under the job's `retry`. */
+static bool
+retries(const struct sched_run *r, size_t j, enum sched_job_state st)
+{
+	unsigned when = pipeline_job_retry_when(r->p, j);
+
+	if (r->canceling || r->jobs[j].tries > pipeline_job_retry_max(r->p, j))
+		return false;
+	return (st == SCHED_JOB_FAILED && (when & PIPELINE_RETRY_FAILED)) ||
+	       (st == SCHED_JOB_TIMED_OUT && (when & PIPELINE_RETRY_TIMED_OUT));
+}
+
+static void
+finish(struct sched_run *r, size_t j, enum sched_job_state st, int exit_code,
+       const char *reason)
+{
+	struct sched_job *job = &r->jobs[j];
+	char *why = NULL;
+
+	job->att = NULL;
+	job->finished_ms = pw_now_ms();
+	r->running--;
+	r->s->running--;
+	if (retries(r, j, st)) {
+		why = xasprintf("%s; retrying (attempt %d of %d)",
+				reason != NULL ? reason : sched_job_state_name(st),
+				job->tries + 1,
+				pipeline_job_retry_max(r->p, j) + 1);
+		sched_job_set(r, j, st, exit_code, why);
+		sched_job_set(r, j, SCHED_JOB_READY, -1, NULL);
+	} else {
+		sched_job_set(r, j, st, exit_code, reason);
+	}
+	free(why);
+	sched_pump(r->s);
+}
+
+static void
+on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
+{
+	struct attempt_ctx *c = arg;
+
+	(void)a;
+	finish(c->r, c->j, state_of(st->result), st->exit_code, st->reason);
+	free(c);
+}
+
+void
+sched_job_start(struct sched_run *r, size_t j)
+{
+	struct sched *s = r->s;
+	struct sched_job *job = &r->jobs[j];
+	const struct pipeline *p = r->p;
+	const char *wd = pipeline_job_working_dir(p, j);
+	struct envlist env = {0};
+	struct attempt_ctx *c;
+	struct exec_spec spec;
+	char *script, *cwd, *why;
+	const char *argv[5];
+	int rc;
+
+	job->attempts++;
+	job->tries++;
+	if (job->started_ms == 0)
+		job->started_ms = pw_now_ms();
+	free(job->dir);
+	job->dir = xasprintf("%s/r%llu-j%zu-a%d", s->opts.attempts_dir,
+			     (unsigned long long)r->id, j, job->attempts);
+	cwd = wd != NULL ? xasprintf("%s/%s", r->workspace, wd) :
+			   xstrdup(r->workspace);
+	build_env(r, j, job->dir, r->workspace, &env);
+	script = build_script(p, j);
+	argv[0] = "/bin/sh";
+	argv[1] = "-e";
+	argv[2] = "-c";
+	argv[3] = script;
+	argv[4] = NULL;
+	spec = (struct exec_spec){
+		.dir = job->dir,
+		.argv = argv,
+		.env = (const char *const *)env.items,
+		.cwd = cwd,
+		.timeout_ms = pipeline_job_timeout_ms(p, j),
+		.kill_grace_ms = s->opts.kill_grace_ms,
+		.tied = s->opts.tied,
+	};
+	c = xmalloc(sizeof(*c));
+	c->r = r;
+	c->j = j;
+	c->attempt = job->attempts;
+	r->running++;
+	s->running++;
+	sched_job_set(r, j, SCHED_JOB_RUNNING, -1, NULL);
+	rc = exec_start(s->exec, &spec, on_output, on_end, c, &job->att);
+	if (rc < 0) {
+		why = xasprintf("cannot start the job: %s", strerror(-rc));
+		free(c);
+		finish(r, j, SCHED_JOB_FAILED, -1, why);
+		free(why);
+	}
+	env_free(&env);
+	free(script);
+	free(cwd);
+}
+
+void
+sched_job_cancel(struct sched_run *r, size_t j)
+{
+	struct sched_job *job = &r->jobs[j];
+	int rc;
+
+	if (job->att == NULL)
+		return;
+	/*
+	 * If the supervisor cannot be told, its socket is gone and its end
+	 * is on the way: the end callback settles the job either way.
+	 */
+	rc = exec_cancel(job->att);
+	(void)rc;
+}

@@ -1,0 +1,228 @@
+/*
+ * Runs: creating one from a pipeline and a trigger's parameters, shaping
+ * it before it starts (--only, approvals, restored states), cancelling it,
+ * and reading its state.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "sched-int.h"
+
+static char *
+dup_or_null(const char *s)
+{
+	return s != NULL ? xstrdup(s) : NULL;
+}
+
+int
+sched_run_create(struct sched *s, struct pipeline *p,
+		 const struct sched_run_params *params, struct sched_run **out)
+{
+	struct sched_run *r;
+	size_t n = 0, i;
+
+	if (params->workspace == NULL || params->project == NULL)
+		return -EINVAL;
+	r = xcalloc(1, sizeof(*r));
+	r->s = s;
+	r->p = p;
+	r->id = params->id;
+	r->project = xstrdup(params->project);
+	r->workspace = xstrdup(params->workspace);
+	r->branch = dup_or_null(params->branch);
+	r->tag = dup_or_null(params->tag);
+	r->commit = dup_or_null(params->commit);
+	r->skip_manual = params->skip_manual;
+	while (params->env != NULL && params->env[n] != NULL)
+		n++;
+	r->env = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		r->env[i] = xstrdup(params->env[i]);
+	r->state = SCHED_RUN_QUEUED;
+	r->njobs = pipeline_job_count(p);
+	r->jobs = xcalloc(r->njobs ? r->njobs : 1, sizeof(*r->jobs));
+	*out = r;
+	return 0;
+}
+
+void
+sched_run_destroy(struct sched_run *r)
+{
+	size_t i;
+
+	if (r == NULL)
+		return;
+	for (i = 0; i < r->njobs; i++)
+		free(r->jobs[i].dir);
+	for (i = 0; r->env[i] != NULL; i++)
+		free(r->env[i]);
+	free(r->env);
+	free(r->jobs);
+	free(r->project);
+	free(r->workspace);
+	free(r->branch);
+	free(r->tag);
+	free(r->commit);
+	pipeline_destroy(r->p);
+	free(r);
+}
+
+/* Marks every job `name` designates; -ENOENT if there is none. */
+static int
+mark(struct sched_run *r, const char *name, bool approve)
+{
+	size_t j;
+	int found = 0;
+
+	if (r->started)
+		return -EBUSY;
+	for (j = 0; j < r->njobs; j++) {
+		if (!pipeline_job_is(r->p, j, name))
+			continue;
+		if (approve) {
+			if (pipeline_job_when(r->p, j) != PIPELINE_WHEN_MANUAL)
+				continue;
+			r->jobs[j].approved = true;
+		} else {
+			r->jobs[j].selected = true;
+		}
+		found = 1;
+	}
+	return found ? 0 : -ENOENT;
+}
+
+int
+sched_run_only(struct sched_run *r, const char *name)
+{
+	int rc = mark(r, name, false);
+
+	if (rc == 0)
+		r->only = true;
+	return rc;
+}
+
+int
+sched_run_approve(struct sched_run *r, const char *name)
+{
+	return mark(r, name, true);
+}
+
+int
+sched_run_restore_job(struct sched_run *r, size_t job,
+		      enum sched_job_state state, int attempts)
+{
+	if (r->started || job >= r->njobs || attempts < 0)
+		return -EINVAL;
+	/* An attempt that was running or about to is started afresh. */
+	if (state == SCHED_JOB_RUNNING || state == SCHED_JOB_READY)
+		state = SCHED_JOB_PENDING;
+	r->jobs[job].state = state;
+	r->jobs[job].attempts = attempts;
+	return 0;
+}
+
+int
+sched_run_start(struct sched_run *r)
+{
+	struct sched *s = r->s;
+	size_t j;
+
+	if (r->started)
+		return -EBUSY;
+	r->started = true;
+	if (s->tail != NULL)
+		s->tail->next = r;
+	else
+		s->head = r;
+	s->tail = r;
+	sched_run_set(r, SCHED_RUN_QUEUED, NULL);
+	/* Jobs that will not run at all are settled up front. */
+	for (j = 0; j < r->njobs; j++) {
+		if (r->jobs[j].state != SCHED_JOB_PENDING)
+			continue;
+		if (r->only && !r->jobs[j].selected) {
+			r->jobs[j].neutral = true;
+			sched_job_set(r, j, SCHED_JOB_SKIPPED, -1,
+				      "not selected");
+		} else if (!pipeline_job_runs_on_branch(r->p, j, r->branch)) {
+			char *why = xasprintf("branch '%s' not in branches",
+					      r->branch);
+
+			sched_job_set(r, j, SCHED_JOB_SKIPPED, -1, why);
+			free(why);
+		}
+	}
+	sched_pump(s);
+	return 0;
+}
+
+int
+sched_run_cancel(struct sched_run *r)
+{
+	size_t j;
+
+	if (!r->started || sched_run_finished(r))
+		return -EALREADY;
+	if (r->canceling)
+		return 0;
+	r->canceling = true;
+	for (j = 0; j < r->njobs; j++) {
+		enum sched_job_state st = r->jobs[j].state;
+
+		if (st == SCHED_JOB_RUNNING)
+			sched_job_cancel(r, j);
+		else if (!sched_job_state_final(st))
+			sched_job_set(r, j, SCHED_JOB_CANCELED, -1, "canceled");
+	}
+	sched_pump(r->s);
+	return 0;
+}
+
+uint64_t
+sched_run_id(const struct sched_run *r)
+{
+	return r->id;
+}
+
+const struct pipeline *
+sched_run_pipeline(const struct sched_run *r)
+{
+	return r->p;
+}
+
+enum sched_run_state
+sched_run_state(const struct sched_run *r)
+{
+	return r->state;
+}
+
+bool
+sched_run_finished(const struct sched_run *r)
+{
+	return r->state >= SCHED_RUN_SUCCESS;
+}
+
+enum sched_job_state
+sched_run_job_state(const struct sched_run *r, size_t job)
+{
+	return r->jobs[job].state;
+}
+
+int
+sched_run_job_attempts(const struct sched_run *r, size_t job)
+{
+	return r->jobs[job].attempts;
+}
+
+uint64_t
+sched_run_job_started_ms(const struct sched_run *r, size_t job)
+{
+	return r->jobs[job].started_ms;
+}
+
+uint64_t
+sched_run_job_finished_ms(const struct sched_run *r, size_t job)
+{
+	return r->jobs[job].finished_ms;
+}

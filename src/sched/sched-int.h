@@ -1,0 +1,77 @@
+/*
+ * sched's private layout, shared by its own files only.
+ */
+#ifndef PIPEWRIGHT_SCHED_INT_H
+#define PIPEWRIGHT_SCHED_INT_H
+
+#include "pipewright/sched.h"
+
+struct sched_job {
+	enum sched_job_state state;
+	int attempts;              /* attempts made, all time (numbering) */
+	int tries;                 /* attempts since the job was last queued (retry budget) */
+	bool selected;             /* named by sched_run_only() */
+	bool approved;             /* a manual job someone approved */
+	bool neutral;              /* skipped without holding up dependants */
+	struct exec_attempt *att;  /* while running */
+	char *dir;                 /* the running attempt's directory */
+	uint64_t started_ms;       /* first start, UTC ms */
+	uint64_t finished_ms;      /* last end, UTC ms */
+};
+
+struct sched_run {
+	struct sched *s;
+	struct pipeline *p;           /* owned */
+	uint64_t id;
+	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
+	char **env;                   /* owned, NULL-terminated */
+	bool skip_manual;
+	enum sched_run_state state;
+	bool started;                 /* sched_run_start() was called */
+	bool only;                    /* sched_run_only() was called */
+	bool canceling;
+	size_t njobs;
+	struct sched_job *jobs;
+	int running;                  /* jobs of this run running now */
+	struct sched_run *next;       /* in s's FIFO of active runs */
+};
+
+struct sched {
+	uv_loop_t *loop;
+	struct exec *exec;
+	struct sched_options opts;    /* attempts_dir is an owned copy */
+	struct sched_callbacks cb;
+	struct sched_run *head, *tail; /* active runs, oldest first */
+	int running;                  /* jobs running, all runs */
+	bool pumping, pump_again;     /* sched_pump() is not re-entered */
+};
+
+/* Reports a job's new state (and stores it). */
+void sched_job_set(struct sched_run *r, size_t j, enum sched_job_state st,
+		   int exit_code, const char *reason);
+void sched_run_set(struct sched_run *r, enum sched_run_state st,
+		   const char *reason);
+/* Re-evaluates every active run: releases, skips, starts, finishes. */
+void sched_pump(struct sched *s);
+/* Starts the job's next attempt (job.c). */
+void sched_job_start(struct sched_run *r, size_t j);
+/* Asks a running attempt to stop. */
+void sched_job_cancel(struct sched_run *r, size_t j);
+
+/*
+ * The order rules, pure (rules.c): whether a pending job can be decided
+ * yet, and if so whether it runs, waits for approval or is skipped (with a
+ * reason for people, caller frees).
+ */
+enum sched_verdict {
+	SCHED_VERDICT_WAIT,  /* predecessors not settled yet */
+	SCHED_VERDICT_RUN,
+	SCHED_VERDICT_HOLD,  /* manual, not approved: waiting */
+	SCHED_VERDICT_SKIP,
+};
+enum sched_verdict sched_rules_decide(const struct sched_run *r, size_t j,
+				      char **reason);
+/* A final state that counts as the job failing (allow_failure aside). */
+bool sched_state_is_failure(enum sched_job_state st);
+
+#endif
