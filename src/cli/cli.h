@@ -1,0 +1,60 @@
+/*
+ * The pipewright command line: one row per subcommand in main.c's table,
+ * one file per subcommand.  Exit codes are the same for every subcommand.
+ */
+#ifndef PIPEWRIGHT_CLI_H
+#define PIPEWRIGHT_CLI_H
+
+#include <stdbool.h>
+#include <stdio.h>
+
+#include "pipewright/pipeline.h"
+
+enum cli_exit {
+	CLI_OK = 0,           /* success */
+	CLI_FAILED = 1,       /* the run (or the server's answer) failed */
+	CLI_USAGE = 2,        /* invalid input or usage */
+	CLI_INTERRUPTED = 130,
+};
+
+struct cli_command {
+	const char *name;
+	const char *usage;    /* the arguments, after the name */
+	const char *summary;  /* one line for `pipewright help` */
+	int (*run)(int argc, char **argv);
+};
+
+int cmd_run(int argc, char **argv);
+int cmd_validate(int argc, char **argv);
+
+/*
+ * Reads and parses a pipeline file.  Problems are printed to `err` as
+ * "FILE:LINE:COLUMN: error: MESSAGE"; returns CLI_OK and *out, or
+ * CLI_USAGE.
+ */
+int cli_load_pipeline(const char *path, FILE *err, struct pipeline **out);
+
+/*
+ * The pipewright-supervisor binary: $PIPEWRIGHT_SUPERVISOR if set, else
+ * the one installed next to this program.  0 or -ENOENT.
+ */
+int cli_supervisor_path(char *buf, size_t len);
+
+/*
+ * term: what `pipewright run` shows.  Output lines prefixed with the job's
+ * name (coloured on a terminal), one line per job state change, a live
+ * line of how many jobs run on a terminal, and a summary table.
+ */
+struct term;
+struct sched_event;
+struct sched_run;
+
+struct term *term_create(FILE *out, bool tty, const struct pipeline *p);
+void term_destroy(struct term *t);
+void term_output(struct term *t, size_t job, const char *data, size_t len);
+void term_event(struct term *t, const struct sched_event *ev);
+void term_note(struct term *t, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void term_summary(struct term *t, const struct sched_run *r);
+
+#endif

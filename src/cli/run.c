@@ -1,0 +1,442 @@
+/*
+ * `pipewright run`: runs a pipeline file in the current directory on the
+ * same scheduler, executor and supervisor as the daemon.  The workspace is
+ * the current directory; attempt directories (logs, HOME) live in a
+ * temporary directory removed at the end.  Ctrl-C cancels the run (every
+ * job's whole process tree is killed) and exits 130; a second Ctrl-C exits
+ * at once, and the supervisors, tied to this process, still clean up.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <ftw.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+#include "pipewright/exec.h"
+#include "pipewright/sched.h"
+
+#define GIT_OUTPUT_MAX 4096
+
+struct run_opts {
+	const char *file;
+	int jobs;
+	const char *branch;
+	uint64_t grace_ms;
+	char **only, **approve, **env;  /* NULL-terminated */
+	size_t nonly, napprove, nenv;
+};
+
+struct run_cli {
+	struct run_opts *o;
+	uv_loop_t loop;
+	uv_signal_t sigint, sigterm;
+	struct exec *exec;
+	struct sched *sched;
+	struct sched_run *run;
+	struct pipeline *p;       /* until the run takes it */
+	struct term *term;
+	char workspace[PATH_MAX];
+	char tmpdir[PATH_MAX];
+	char *branch, *commit, *tag; /* from git, where known */
+	int git_pending;
+	bool interrupted;
+	int status;               /* the exit status */
+};
+
+/* The query each git helper answers, and where its answer goes. */
+struct git_query {
+	struct run_cli *c;
+	char **dst;
+	const char *argv[6];
+};
+
+static void start_run(struct run_cli *c);
+
+static char *
+first_line(const char *s, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && s[n] != '\n' && s[n] != '\r')
+		n++;
+	return n > 0 ? xstrndup(s, n) : NULL;
+}
+
+static void
+on_git(int status, const char *out, size_t len, void *arg)
+{
+	struct git_query *q = arg;
+	struct run_cli *c = q->c;
+
+	if (status == 0 && *q->dst == NULL)
+		*q->dst = first_line(out, len);
+	free(q);
+	if (--c->git_pending == 0)
+		start_run(c);
+}
+
+/* Asks git what it knows about HEAD; unknown things stay NULL. */
+static void
+ask_git(struct run_cli *c)
+{
+	static const char *const queries[][5] = {
+		{"git", "rev-parse", "--verify", "-q", "HEAD"},
+		{"git", "symbolic-ref", "--short", "-q", "HEAD"},
+		{"git", "tag", "--points-at", "HEAD", NULL},
+	};
+	char **dsts[] = {&c->commit, &c->branch, &c->tag};
+	size_t i, k;
+
+	c->git_pending = 1; /* held until every query is sent */
+	for (i = 0; i < PW_ARRAY_LEN(queries); i++) {
+		struct git_query *q = xcalloc(1, sizeof(*q));
+
+		q->c = c;
+		q->dst = dsts[i];
+		for (k = 0; k < 5; k++)
+			q->argv[k] = queries[i][k];
+		c->git_pending++;
+		if (exec_helper(c->exec, q->argv, c->workspace, NULL,
+				GIT_OUTPUT_MAX, on_git, q) < 0) {
+			c->git_pending--; /* no git: nothing known */
+			free(q);
+		}
+	}
+	if (--c->git_pending == 0)
+		start_run(c);
+}
+
+static void
+on_event(void *arg, const struct sched_event *ev)
+{
+	struct run_cli *c = arg;
+
+	term_event(c->term, ev);
+	if (ev->kind == SCHED_EVENT_RUN && ev->state >= SCHED_RUN_SUCCESS) {
+		c->status = ev->state == SCHED_RUN_SUCCESS ? CLI_OK :
+							     CLI_FAILED;
+		uv_close((uv_handle_t *)&c->sigint, NULL);
+		uv_close((uv_handle_t *)&c->sigterm, NULL);
+	}
+}
+
+static void
+on_output(void *arg, struct sched_run *run, size_t job, int attempt,
+	  const char *data, size_t len)
+{
+	struct run_cli *c = arg;
+
+	(void)run;
+	(void)attempt;
+	term_output(c->term, job, data, len);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct run_cli *c = h->data;
+
+	if (c->interrupted) {
+		/* The supervisors are tied to us and kill their jobs. */
+		fprintf(stderr, "\npipewright: interrupted again, exiting\n");
+		exit(CLI_INTERRUPTED);
+	}
+	c->interrupted = true;
+	term_note(c->term, "interrupted (%s): stopping %d running job%s",
+		  signum == SIGINT ? "SIGINT" : "SIGTERM",
+		  sched_running(c->sched),
+		  sched_running(c->sched) == 1 ? "" : "s");
+	if (c->run != NULL && sched_run_cancel(c->run) < 0)
+		return; /* already finished */
+}
+
+static void
+start_run(struct run_cli *c)
+{
+	struct sched_run_params params = {
+		.id = (uint64_t)getpid(),
+		.project = "local",
+		.workspace = c->workspace,
+		.branch = c->o->branch != NULL ? c->o->branch : c->branch,
+		.tag = c->tag,
+		.commit = c->commit,
+		.env = (const char *const *)c->o->env,
+		.skip_manual = true,
+	};
+	size_t i;
+	int rc;
+
+	rc = sched_run_create(c->sched, c->p, &params, &c->run);
+	if (rc < 0) {
+		fprintf(stderr, "pipewright: cannot create the run: %s\n",
+			strerror(-rc));
+		c->status = CLI_FAILED;
+		goto fail;
+	}
+	c->p = NULL;
+	for (i = 0; i < c->o->nonly; i++) {
+		if (sched_run_only(c->run, c->o->only[i]) < 0) {
+			fprintf(stderr, "pipewright: --only: no job named '%s'\n",
+				c->o->only[i]);
+			c->status = CLI_USAGE;
+			goto fail;
+		}
+	}
+	for (i = 0; i < c->o->napprove; i++) {
+		if (sched_run_approve(c->run, c->o->approve[i]) < 0) {
+			fprintf(stderr, "pipewright: --approve: no manual job "
+				"named '%s'\n", c->o->approve[i]);
+			c->status = CLI_USAGE;
+			goto fail;
+		}
+	}
+	if (sched_run_start(c->run) == 0)
+		return;
+fail:
+	uv_close((uv_handle_t *)&c->sigint, NULL);
+	uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
+static int
+rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static bool
+valid_env_name(const char *s, size_t n)
+{
+	size_t i;
+
+	if (n == 0 || isdigit((unsigned char)s[0]))
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+static void
+push(char ***list, size_t *n, const char *s)
+{
+	*list = xrealloc(*list, (*n + 2) * sizeof(char *));
+	(*list)[(*n)++] = (char *)s;
+	(*list)[*n] = NULL;
+}
+
+static int
+run_usage(FILE *f, int status)
+{
+	fprintf(f,
+		"usage: pipewright run [-f FILE] [--jobs N] [--only JOB]... "
+		"[--env KEY=VALUE]...\n"
+		"                      [--approve JOB]... [--branch B] "
+		"[--grace DURATION]\n"
+		"  -f, --file FILE     the pipeline (default .pipewright.yml)\n"
+		"  -j, --jobs N        jobs in parallel (default: cores)\n"
+		"      --only JOB      run only this job (repeatable)\n"
+		"      --env K=V       set a variable for every job (repeatable)\n"
+		"      --approve JOB   run this manual job (repeatable)\n"
+		"      --branch B      the branch for `branches:` filters\n"
+		"      --grace D       SIGTERM to SIGKILL delay on timeout and "
+		"Ctrl-C (default 10s)\n");
+	return status;
+}
+
+static int
+parse_opts(int argc, char **argv, struct run_opts *o)
+{
+	static const struct option longopts[] = {
+		{"file", required_argument, NULL, 'f'},
+		{"jobs", required_argument, NULL, 'j'},
+		{"only", required_argument, NULL, 'o'},
+		{"env", required_argument, NULL, 'e'},
+		{"approve", required_argument, NULL, 'a'},
+		{"branch", required_argument, NULL, 'b'},
+		{"grace", required_argument, NULL, 'g'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	char *end;
+	long n;
+	int ch;
+
+	while ((ch = getopt_long(argc, argv, "f:j:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'f':
+			o->file = optarg;
+			break;
+		case 'j':
+			n = strtol(optarg, &end, 10);
+			if (*end != '\0' || n < 1 || n > 1024) {
+				fprintf(stderr, "pipewright: --jobs: expected "
+					"a number from 1 to 1024, got '%s'\n",
+					optarg);
+				return -1;
+			}
+			o->jobs = (int)n;
+			break;
+		case 'o':
+			push(&o->only, &o->nonly, optarg);
+			break;
+		case 'a':
+			push(&o->approve, &o->napprove, optarg);
+			break;
+		case 'e': {
+			size_t k = strcspn(optarg, "=");
+
+			if (optarg[k] != '=' || !valid_env_name(optarg, k)) {
+				fprintf(stderr, "pipewright: --env: expected "
+					"KEY=VALUE with KEY a variable name, "
+					"got '%s'\n", optarg);
+				return -1;
+			}
+			if (strncmp(optarg, "PIPEWRIGHT", 10) == 0 &&
+			    (k == 10 || optarg[10] == '_')) {
+				fprintf(stderr, "pipewright: --env: %.*s is "
+					"set by pipewright and cannot be "
+					"set\n", (int)k, optarg);
+				return -1;
+			}
+			push(&o->env, &o->nenv, optarg);
+			break;
+		}
+		case 'b':
+			o->branch = optarg;
+			break;
+		case 'g':
+			if (pw_duration_parse(optarg, &o->grace_ms) < 0) {
+				fprintf(stderr, "pipewright: --grace: invalid "
+					"duration '%s'; expected e.g. 10s, "
+					"500ms\n", optarg);
+				return -1;
+			}
+			break;
+		case 'h':
+			return 1;
+		default:
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "pipewright: run: unexpected argument '%s'\n",
+			argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+int
+cmd_run(int argc, char **argv)
+{
+	struct run_opts o = {
+		.file = ".pipewright.yml",
+		.grace_ms = 10000,
+	};
+	struct run_cli c;
+	struct sched_options so;
+	struct sched_callbacks cb;
+	const char *tmp = getenv("TMPDIR");
+	char sup[PATH_MAX];
+	long cores = sysconf(_SC_NPROCESSORS_ONLN);
+	int rc;
+
+	memset(&c, 0, sizeof(c));
+	c.o = &o;
+	c.status = CLI_FAILED;
+	rc = parse_opts(argc, argv, &o);
+	if (rc != 0) {
+		rc = run_usage(rc > 0 ? stdout : stderr,
+			       rc > 0 ? CLI_OK : CLI_USAGE);
+		goto out_opts;
+	}
+	if (o.jobs == 0)
+		o.jobs = cores > 0 ? (int)cores : 1;
+	rc = cli_load_pipeline(o.file, stderr, &c.p);
+	if (rc != CLI_OK)
+		goto out_opts;
+	if (getcwd(c.workspace, sizeof(c.workspace)) == NULL) {
+		fprintf(stderr, "pipewright: cannot tell the current "
+			"directory: %s\n", strerror(errno));
+		rc = CLI_FAILED;
+		goto out_pipeline;
+	}
+	snprintf(c.tmpdir, sizeof(c.tmpdir), "%s/pipewright-run.XXXXXX",
+		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
+	if (mkdtemp(c.tmpdir) == NULL) {
+		fprintf(stderr, "pipewright: cannot create a directory in "
+			"%s: %s\n", tmp != NULL ? tmp : "/tmp", strerror(errno));
+		rc = CLI_FAILED;
+		goto out_pipeline;
+	}
+	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
+		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "
+			"next to this program\n");
+		rc = CLI_FAILED;
+		goto out_tmp;
+	}
+
+	uv_loop_init(&c.loop);
+	c.term = term_create(stdout, isatty(STDOUT_FILENO), c.p);
+	rc = exec_create(&c.loop, sup, &c.exec);
+	if (rc < 0) {
+		fprintf(stderr, "pipewright: %s\n", strerror(-rc));
+		rc = CLI_FAILED;
+		goto out_loop;
+	}
+	so = (struct sched_options){
+		.max_jobs = o.jobs,
+		.attempts_dir = c.tmpdir,
+		.kill_grace_ms = o.grace_ms,
+		.tied = true,
+	};
+	cb = (struct sched_callbacks){on_event, on_output, &c};
+	rc = sched_create(&c.loop, c.exec, &so, &cb, &c.sched);
+	if (rc < 0) {
+		fprintf(stderr, "pipewright: %s\n", strerror(-rc));
+		rc = CLI_FAILED;
+		goto out_exec;
+	}
+	uv_signal_init(&c.loop, &c.sigint);
+	uv_signal_init(&c.loop, &c.sigterm);
+	c.sigint.data = c.sigterm.data = &c;
+	uv_signal_start(&c.sigint, on_signal, SIGINT);
+	uv_signal_start(&c.sigterm, on_signal, SIGTERM);
+
+	ask_git(&c);
+	uv_run(&c.loop, UV_RUN_DEFAULT);
+
+	if (c.run != NULL && sched_run_finished(c.run))
+		term_summary(c.term, c.run);
+	rc = c.interrupted ? CLI_INTERRUPTED : c.status;
+	sched_run_destroy(c.run);
+	sched_destroy(c.sched);
+out_exec:
+	exec_destroy(c.exec);
+out_loop:
+	term_destroy(c.term);
+	if (uv_loop_close(&c.loop) != 0)
+		fprintf(stderr, "pipewright: internal error: handles left "
+			"open at exit\n");
+out_tmp:
+	nftw(c.tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+out_pipeline:
+	pipeline_destroy(c.p);
+	free(c.branch);
+	free(c.commit);
+	free(c.tag);
+out_opts:
+	free(o.only);
+	free(o.approve);
+	free(o.env);
+	return rc;
+}

@@ -1,0 +1,227 @@
+/*
+ * What `pipewright run` prints.  Output is line-buffered per job, so that
+ * two jobs writing at once never interleave within a line; a partial last
+ * line is flushed when its job ends.  On a terminal each job's prefix has
+ * its own colour and a status line at the bottom says how many jobs run and
+ * how many are done; it is erased before anything else is printed.
+ */
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pipewright/sched.h"
+
+#define LINE_LIMIT (64 * 1024) /* a longer line is printed in pieces */
+
+struct term_job {
+	struct buf line;  /* the partial line not printed yet */
+	bool running;     /* counted in term.running */
+	bool done;        /* counted in term.done */
+};
+
+struct term {
+	FILE *out;
+	bool tty;
+	const struct pipeline *p;
+	size_t njobs;
+	struct term_job *jobs;
+	int running, done;
+	bool status_shown;  /* the status line is on screen */
+	int name_width;
+};
+
+static const int colours[] = {36, 33, 35, 32, 34, 91, 96, 93, 95, 92};
+
+struct term *
+term_create(FILE *out, bool tty, const struct pipeline *p)
+{
+	struct term *t = xcalloc(1, sizeof(*t));
+	size_t j;
+
+	t->out = out;
+	t->tty = tty;
+	t->p = p;
+	t->njobs = pipeline_job_count(p);
+	t->jobs = xcalloc(t->njobs ? t->njobs : 1, sizeof(*t->jobs));
+	for (j = 0; j < t->njobs; j++) {
+		int w = (int)strlen(pipeline_job_name(p, j));
+
+		buf_init(&t->jobs[j].line, 0);
+		if (w > t->name_width)
+			t->name_width = w;
+	}
+	return t;
+}
+
+void
+term_destroy(struct term *t)
+{
+	size_t j;
+
+	if (t == NULL)
+		return;
+	for (j = 0; j < t->njobs; j++)
+		buf_free(&t->jobs[j].line);
+	free(t->jobs);
+	free(t);
+}
+
+static void
+clear_status(struct term *t)
+{
+	if (t->status_shown) {
+		fputs("\r\033[K", t->out);
+		t->status_shown = false;
+	}
+}
+
+static void
+show_status(struct term *t)
+{
+	if (!t->tty)
+		return;
+	fprintf(t->out, "\033[2m-- %d running, %d of %zu done\033[0m",
+		t->running, t->done, t->njobs);
+	t->status_shown = true;
+	fflush(t->out);
+}
+
+static void
+prefix(struct term *t, size_t job)
+{
+	const char *name = pipeline_job_name(t->p, job);
+
+	if (t->tty)
+		fprintf(t->out, "\033[%dm[%s]\033[0m ",
+			colours[job % PW_ARRAY_LEN(colours)], name);
+	else
+		fprintf(t->out, "[%s] ", name);
+}
+
+static void
+print_line(struct term *t, size_t job, const char *s, size_t len)
+{
+	prefix(t, job);
+	fwrite(s, 1, len, t->out);
+	fputc('\n', t->out);
+}
+
+void
+term_output(struct term *t, size_t job, const char *data, size_t len)
+{
+	struct buf *line = &t->jobs[job].line;
+	const char *nl;
+
+	clear_status(t);
+	while (len > 0) {
+		nl = memchr(data, '\n', len);
+		size_t take = nl != NULL ? (size_t)(nl - data) : len;
+
+		if (line->len + take > LINE_LIMIT)
+			take = LINE_LIMIT - line->len;
+		if (buf_append(line, data, take) < 0)
+			abort(); /* unlimited buf */
+		data += take;
+		len -= take;
+		if (nl != NULL && data == nl) {
+			data++;
+			len--;
+		} else if (line->len < LINE_LIMIT) {
+			break; /* a partial line: wait for the rest */
+		}
+		print_line(t, job, line->data, line->len);
+		buf_reset(line);
+	}
+	show_status(t);
+}
+
+static void
+flush_job(struct term *t, size_t job)
+{
+	struct buf *line = &t->jobs[job].line;
+
+	if (line->len > 0) {
+		print_line(t, job, line->data, line->len);
+		buf_reset(line);
+	}
+}
+
+void
+term_note(struct term *t, const char *fmt, ...)
+{
+	va_list ap;
+
+	clear_status(t);
+	fputs("==> ", t->out);
+	va_start(ap, fmt);
+	vfprintf(t->out, fmt, ap);
+	va_end(ap);
+	fputc('\n', t->out);
+	show_status(t);
+}
+
+/* Keeps the running/done counts of the status line. */
+static void
+count(struct term *t, struct term_job *tj, enum sched_job_state st)
+{
+	bool running = st == SCHED_JOB_RUNNING;
+	bool done = sched_job_state_final(st);
+
+	t->running += (int)running - (int)tj->running;
+	t->done += (int)done - (int)tj->done;
+	tj->running = running;
+	tj->done = done;
+}
+
+void
+term_event(struct term *t, const struct sched_event *ev)
+{
+	enum sched_job_state st = ev->state;
+
+	if (ev->kind == SCHED_EVENT_RUN) {
+		if (ev->state >= SCHED_RUN_SUCCESS)
+			term_note(t, "run %s", sched_run_state_name(ev->state));
+		return;
+	}
+	count(t, &t->jobs[ev->job], st);
+	if (st == SCHED_JOB_PENDING || st == SCHED_JOB_READY)
+		return;
+	if (st == SCHED_JOB_RUNNING) {
+		term_note(t, "%s: running (attempt %d)", ev->job_name,
+			  ev->attempt);
+		return;
+	}
+	flush_job(t, ev->job);
+	if (ev->reason != NULL)
+		term_note(t, "%s: %s: %s", ev->job_name,
+			  sched_job_state_name(st), ev->reason);
+	else
+		term_note(t, "%s: %s", ev->job_name, sched_job_state_name(st));
+}
+
+void
+term_summary(struct term *t, const struct sched_run *r)
+{
+	int w = t->name_width > 3 ? t->name_width : 3;
+	size_t j;
+
+	clear_status(t);
+	fprintf(t->out, "\n%-*s  %-8s  %-9s  %-8s  %s\n", w, "JOB", "STAGE",
+		"STATUS", "ATTEMPTS", "DURATION");
+	for (j = 0; j < t->njobs; j++) {
+		uint64_t a = sched_run_job_started_ms(r, j);
+		uint64_t b = sched_run_job_finished_ms(r, j);
+		char dur[32] = "-";
+
+		if (a != 0 && b >= a)
+			pw_duration_format(b - a, dur, sizeof(dur));
+		fprintf(t->out, "%-*s  %-8s  %-9s  %-8d  %s\n", w,
+			pipeline_job_name(t->p, j),
+			pipeline_stage(t->p, pipeline_job_stage(t->p, j)),
+			sched_job_state_name(sched_run_job_state(r, j)),
+			sched_run_job_attempts(r, j), dur);
+	}
+	fflush(t->out);
+}
