@@ -1,0 +1,85 @@
+# Shared by the integration tests: each test_*.sh is one scenario that runs
+# the real build/pipewright in a temporary directory.  ctest sets PW_BIN.
+set -euo pipefail
+
+PW_BIN=${PW_BIN:?PW_BIN must point at build/pipewright}
+T=$(mktemp -d "${TMPDIR:-/tmp}/pw-it.XXXXXX")
+trap 'rm -rf "$T"' EXIT
+cd "$T"
+
+fail() {
+	echo "FAIL: $*" >&2
+	if [ -f out ]; then echo "--- output:" >&2; cat out >&2; fi
+	exit 1
+}
+
+# pw ARGS...: runs pipewright with a hard time limit; stdout+stderr in ./out,
+# the exit status in $rc.
+pw() {
+	rc=0
+	timeout -k 5 60 "$PW_BIN" "$@" >out 2>&1 || rc=$?
+}
+
+expect_rc() {
+	[ "$rc" -eq "$1" ] || fail "exit status $rc, expected $1"
+}
+
+# Each line given must appear in ./out (fixed strings).
+expect_out() {
+	local l
+	for l in "$@"; do
+		grep -qxF -- "$l" out || fail "missing line: $l"
+	done
+}
+
+expect_no_out() {
+	local l
+	for l in "$@"; do
+		! grep -qF -- "$l" out || fail "unexpected text: $l"
+	done
+}
+
+# The line number of the first line equal to $1 in ./out.
+line_of() {
+	local n
+	n=$(grep -nxF -- "$1" out | head -n1 | cut -d: -f1)
+	[ -n "$n" ] || fail "missing line: $1"
+	echo "$n"
+}
+
+# before A B: line A comes before line B in ./out.
+before() {
+	[ "$(line_of "$1")" -lt "$(line_of "$2")" ] || fail "'$1' is not before '$2'"
+}
+
+# The summary row of a job: "STATUS ATTEMPTS" (the table's 3rd and 4th columns).
+summary_of() {
+	awk -v job="$1" '
+		/^JOB +STAGE +STATUS/ { t = 1; next }
+		t && index($0, job "  ") == 1 {
+			rest = substr($0, length(job) + 1)
+			split(rest, f, " +")
+			print f[3], f[4]
+		}' out
+}
+
+expect_job() { # JOB STATUS ATTEMPTS
+	local got
+	got=$(summary_of "$1")
+	[ "$got" = "$2 $3" ] || fail "job '$1': got '$got', expected '$2 $3'"
+}
+
+# Waits until a file exists, at most 20 s (a condition, not a guess).
+wait_for_file() {
+	local i
+	for i in $(seq 1 400); do
+		[ -e "$1" ] && return 0
+		sleep 0.05
+	done
+	fail "timed out waiting for $1"
+}
+
+# True while the process exists (and is not a zombie).
+alive() {
+	[ -e "/proc/$1" ] && ! grep -q '^State:.*Z' "/proc/$1/status" 2>/dev/null
+}
