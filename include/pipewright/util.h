@@ -66,7 +66,11 @@ uint64_t pw_mono_ms(void);
  * 1h30m, 500ms.  0 or -EINVAL.
  */
 int pw_duration_parse(const char *s, uint64_t *ms) PW_WUR;
-/* Formats ms as "1h2m3s", "1.25s" or "250ms" into out. */
+/*
+ * Formats ms the way pw_duration_parse reads it, zero parts left out:
+ * "1h30m", "10m", "1m30s", "45s", "1.25s", "250ms" (past a minute, whole
+ * seconds).
+ */
 void pw_duration_format(uint64_t ms, char *out, size_t len);
 
 #endif

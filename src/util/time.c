@@ -76,18 +76,25 @@ void
 pw_duration_format(uint64_t ms, char *out, size_t len)
 {
 	uint64_t s = ms / 1000;
+	size_t n = 0;
 
-	if (ms < 1000)
+	if (ms < 1000) {
 		snprintf(out, len, "%llums", (unsigned long long)ms);
-	else if (ms < 60000)
+		return;
+	}
+	if (ms < 60000 && ms % 1000 != 0) {
 		snprintf(out, len, "%llu.%02llus", (unsigned long long)s,
 			 (unsigned long long)(ms % 1000 / 10));
-	else if (s < 3600)
-		snprintf(out, len, "%llum%llus", (unsigned long long)(s / 60),
-			 (unsigned long long)(s % 60));
-	else
-		snprintf(out, len, "%lluh%llum%llus",
-			 (unsigned long long)(s / 3600),
-			 (unsigned long long)(s % 3600 / 60),
-			 (unsigned long long)(s % 60));
+		return;
+	}
+	/* Whole units, zero parts left out: 1h30m, 10m, 1m30s, 90s → 1m30s. */
+	out[0] = '\0';
+	if (s >= 3600)
+		n += snprintf(out + n, len - n, "%lluh",
+			      (unsigned long long)(s / 3600));
+	if (s % 3600 / 60 != 0 && n < len)
+		n += snprintf(out + n, len - n, "%llum",
+			      (unsigned long long)(s % 3600 / 60));
+	if (s % 60 != 0 && n < len)
+		snprintf(out + n, len - n, "%llus", (unsigned long long)(s % 60));
 }

@@ -1,0 +1,113 @@
+/* util: durations, the capped buffer, and reading files with a cap. */
+#include <errno.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pipewright/util.h"
+
+static void
+test_duration_parse(void **state)
+{
+	static const struct {
+		const char *s;
+		uint64_t ms;
+	} good[] = {
+		{"90s", 90000}, {"10m", 600000}, {"1h30m", 5400000},
+		{"1h", 3600000}, {"500ms", 500}, {"1m30s", 90000},
+		{"2h0m5s", 7205000}, {"1s250ms", 1250}, {"0s", 0},
+	};
+	static const char *const bad[] = {
+		"", "10", "10x", "s", "1m1h", "1s1s", "-5s", "1.5s", "10 s",
+		"99999999999999999999s", "1ms1s",
+	};
+	uint64_t ms;
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PW_ARRAY_LEN(good); i++) {
+		assert_int_equal(pw_duration_parse(good[i].s, &ms), 0);
+		assert_int_equal(ms, good[i].ms);
+	}
+	for (i = 0; i < PW_ARRAY_LEN(bad); i++)
+		assert_int_equal(pw_duration_parse(bad[i], &ms), -EINVAL);
+}
+
+static void
+test_duration_format(void **state)
+{
+	char out[32];
+
+	(void)state;
+	pw_duration_format(250, out, sizeof(out));
+	assert_string_equal(out, "250ms");
+	pw_duration_format(1250, out, sizeof(out));
+	assert_string_equal(out, "1.25s");
+	pw_duration_format(90000, out, sizeof(out));
+	assert_string_equal(out, "1m30s");
+	pw_duration_format(5400000, out, sizeof(out));
+	assert_string_equal(out, "1h30m");
+	pw_duration_format(600000, out, sizeof(out));
+	assert_string_equal(out, "10m");
+	pw_duration_format(3600500, out, sizeof(out));
+	assert_string_equal(out, "1h");
+	pw_duration_format(45000, out, sizeof(out));
+	assert_string_equal(out, "45s");
+}
+
+static void
+test_buf_limit(void **state)
+{
+	struct buf b;
+
+	(void)state;
+	buf_init(&b, 8);
+	assert_int_equal(buf_append(&b, "12345", 5), 0);
+	assert_int_equal(buf_append(&b, "6789", 4), -E2BIG);
+	assert_int_equal(b.len, 5);
+	assert_int_equal(buf_printf(&b, "%d", 678), 0);
+	assert_string_equal(b.data, "12345678");
+	assert_int_equal(buf_append(&b, "9", 1), -E2BIG);
+	buf_free(&b);
+}
+
+static void
+test_read_file(void **state)
+{
+	char path[] = "/tmp/pw-util.XXXXXX";
+	char *data;
+	size_t len;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "hello\n", 6), 6);
+	close(fd);
+	assert_int_equal(pw_read_file(path, 6, &data, &len), 0);
+	assert_int_equal(len, 6);
+	assert_string_equal(data, "hello\n");
+	free(data);
+	assert_int_equal(pw_read_file(path, 5, &data, &len), -EFBIG);
+	unlink(path);
+	assert_int_equal(pw_read_file(path, 5, &data, &len), -ENOENT);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_duration_parse),
+		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_buf_limit),
+		cmocka_unit_test(test_read_file),
+	};
+
+	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
+}
