@@ -1,0 +1,106 @@
+/*
+ * Starting the job: fork, and in the child set up what the job sees.
+ *
+ * The job gets its own process group (so the group can be signalled as a
+ * whole), stdin from /dev/null, stdout and stderr on one pipe (so their
+ * order is kept), the working directory, default signal dispositions and an
+ * empty signal mask, and no descriptor but 0-2: the listening socket, the
+ * log and the clients are ours.  The environment is ours, unchanged.
+ *
+ * Signals are blocked across fork so that no handler of ours runs in the
+ * child (it would write into our self-pipe) before the child resets them.
+ * Failures in the child are reported on the output pipe, where the person
+ * reading the log will look, with exit 127 (cannot run) or 1 (cannot enter
+ * the working directory), like a shell.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+static void
+child_fail(const char *what, const char *arg, int err, int code)
+{
+	dprintf(STDERR_FILENO, SV_PREFIX "%s %s: %s\n", what, arg,
+		strerror(err));
+	_exit(code);
+}
+
+static void
+reset_signals(void)
+{
+	struct sigaction sa;
+	sigset_t none;
+	int s;
+
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = SIG_DFL;
+	sigemptyset(&sa.sa_mask);
+	for (s = 1; s < NSIG; s++)
+		sigaction(s, &sa, NULL);  /* fails harmlessly for KILL, STOP */
+	sigemptyset(&none);
+	sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+static void __attribute__((noreturn))
+child(struct supervisor *sv, int out_wr)
+{
+	int null;
+
+	setpgid(0, 0);
+	null = open("/dev/null", O_RDONLY);
+	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
+	    dup2(out_wr, STDOUT_FILENO) < 0 || dup2(out_wr, STDERR_FILENO) < 0)
+		_exit(126);
+	if (sv->cwd != NULL && chdir(sv->cwd) < 0)
+		child_fail("cannot enter working directory", sv->cwd, errno, 1);
+	/* Everything is O_CLOEXEC too; this also covers what is not. */
+	if (close_range(3, ~0U, 0) < 0) {
+		int fd;
+
+		for (fd = 3; fd < 1024; fd++)
+			close(fd);
+	}
+	reset_signals();
+	execvp(sv->argv[0], sv->argv);
+	child_fail("cannot run", sv->argv[0], errno, 127);
+	_exit(127);
+}
+
+int
+sv_job_start(struct supervisor *sv)
+{
+	sigset_t all, old;
+	int fds[2], rc = 0;
+	pid_t pid;
+
+	if (pipe2(fds, O_CLOEXEC) < 0)
+		return -errno;
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, &old);
+	pid = fork();
+	if (pid == 0)
+		child(sv, fds[1]);
+	if (pid < 0) {
+		rc = -errno;
+		close(fds[0]);
+		goto out;
+	}
+	/* Both sides set the group, so that it exists whoever runs first. */
+	setpgid(pid, pid);
+	sv->pid = pid;
+	sv->running = true;
+	/* The job's write end must stay blocking; only our read end is not. */
+	fcntl(fds[0], F_SETFL, O_NONBLOCK);
+	sv->out_fd = fds[0];
+	if (sv->timeout_ms > 0)
+		sv->deadline = pw_mono_ms() + sv->timeout_ms;
+out:
+	close(fds[1]);
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	return rc;
+}

@@ -1,0 +1,231 @@
+/*
+ * The poll loop and the job's life: running, killing, done.
+ *
+ * One poll() waits on the signal self-pipe, the output pipe, the listening
+ * socket and the clients, with a timeout from CLOCK_MONOTONIC for the next
+ * of: the job's timeout, the next SIGKILL round, a client's deadline after
+ * the end.  Each round, advance() moves the job along:
+ *
+ *   running --(main process exits)--> SIGTERM what is left, unless nothing is
+ *   running --(timeout or cancel)--> SIGTERM the tree
+ *   SIGTERM sent --(grace over)--> SIGKILL, rescanned every SV_RESCAN_MS
+ *   tree gone (ECHILD) --> drain the pipe, write the status, serve END
+ *
+ * The pipe is read until EOF while processes live, and drained without
+ * waiting once they are all gone: a write end held by a process that
+ * escaped the tree cannot hold the result back.  The loop ends when the
+ * status is written and no client is left (each got END, went away, or
+ * was dropped after its deadline).
+ */
+#include <errno.h>
+#include <limits.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+static void
+start_kill(struct supervisor *sv)
+{
+	sv->kill = SV_KILL_TERM;
+	sv->kill_at = pw_mono_ms() + sv->grace_ms;
+	sv_tree_kill(sv, SIGTERM);
+}
+
+void
+sv_cancel(struct supervisor *sv, enum sv_cause cause)
+{
+	/* Once the main process has exited, the result is settled. */
+	if (!sv->running || sv->cause != SV_CAUSE_NONE)
+		return;
+	sv->cause = cause;
+	start_kill(sv);
+}
+
+static void
+reap(struct supervisor *sv)
+{
+	pid_t pid;
+	int st;
+
+	for (;;) {
+		pid = waitpid(-1, &st, WNOHANG);
+		if (pid < 0 && errno == EINTR)
+			continue;
+		if (pid < 0) {
+			if (errno != ECHILD)
+				sv_warn("waitpid");
+			else if (!sv->running)
+				sv->tree_gone = true;
+			return;
+		}
+		if (pid == 0) {
+			/* Some remain: after the main process, they must go. */
+			if (!sv->running && sv->kill == SV_KILL_NONE)
+				start_kill(sv);
+			return;
+		}
+		if (pid != sv->pid)
+			continue;
+		sv->running = false;
+		if (WIFEXITED(st)) {
+			sv->exit_code = WEXITSTATUS(st);
+			sv->term_signal = 0;
+		} else {
+			sv->exit_code = -1;
+			sv->term_signal = WTERMSIG(st);
+		}
+	}
+}
+
+/* Reads what the pipe holds; `last`: the tree is gone, close after. */
+static void
+read_output(struct supervisor *sv, bool last)
+{
+	char buf[SV_CHUNK];
+	ssize_t n;
+	int rounds = 0;
+
+	while (sv->out_fd >= 0 && (last || rounds++ < 16)) {
+		n = read(sv->out_fd, buf, sizeof(buf));
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0) {
+			sv_log_append(sv, buf, (size_t)n);
+			continue;
+		}
+		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !last)
+			return;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
+			sv_warn("reading the job's output");
+		close(sv->out_fd);
+		sv->out_fd = -1;
+	}
+}
+
+static void
+advance(struct supervisor *sv, uint64_t now)
+{
+	if (sv->running && sv->deadline != 0 && now >= sv->deadline)
+		sv_cancel(sv, SV_CAUSE_TIMEOUT);
+	if (sv->kill != SV_KILL_NONE && !sv->tree_gone && now >= sv->kill_at) {
+		sv_tree_kill(sv, SIGKILL);
+		sv->kill = SV_KILL_KILL;
+		sv->kill_at = now + SV_RESCAN_MS;
+	}
+	if (sv->tree_gone && sv->out_fd >= 0)
+		read_output(sv, true);
+	if (sv->tree_gone && sv->out_fd < 0 && !sv->done)
+		sv_status_write(sv);
+}
+
+static uint64_t
+earliest(uint64_t a, uint64_t b)
+{
+	if (a == 0)
+		return b;
+	if (b == 0)
+		return a;
+	return a < b ? a : b;
+}
+
+static int
+poll_timeout(const struct supervisor *sv, uint64_t now)
+{
+	uint64_t next = 0;
+
+	if (sv->running && sv->cause == SV_CAUSE_NONE)
+		next = sv->deadline;
+	if (sv->kill != SV_KILL_NONE && !sv->tree_gone)
+		next = earliest(next, sv->kill_at);
+	next = earliest(next, sv_serve_next_deadline(sv));
+	if (next == 0)
+		return -1;
+	if (next <= now)
+		return 0;
+	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
+}
+
+static bool
+connection_pending(const struct supervisor *sv)
+{
+	struct pollfd p = {.fd = sv->listen_fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
+static void
+on_signals(struct supervisor *sv)
+{
+	bool chld = false, term = false;
+
+	sv_signals_read(sv->sig_fd, &chld, &term);
+	if (term)
+		sv_cancel(sv, sv->tied && getppid() != sv->parent
+				      ? SV_CAUSE_ORPHANED : SV_CAUSE_CANCEL);
+	if (chld)
+		reap(sv);
+}
+
+int
+sv_run(struct supervisor *sv)
+{
+	struct pollfd *pfd = NULL;
+	struct sv_client **who = NULL, *c;
+	size_t cap = 0, wcap = 0, n, i;
+	uint64_t now;
+	int rc = 0, r;
+
+	if (sv->start_error != NULL)
+		sv->tree_gone = true;
+	for (;;) {
+		now = pw_mono_ms();
+		advance(sv, now);
+		sv_serve_sweep(sv, now);
+		if (sv->done && sv->clients == NULL && !connection_pending(sv))
+			break;
+		pfd = xgrow(pfd, &cap, 3 + sv->nclients, sizeof(*pfd));
+		who = xgrow(who, &wcap, 3 + sv->nclients, sizeof(*who));
+		pfd[0] = (struct pollfd){.fd = sv->sig_fd, .events = POLLIN};
+		pfd[1] = (struct pollfd){.fd = sv->listen_fd, .events = POLLIN};
+		pfd[2] = (struct pollfd){.fd = sv->out_fd, .events = POLLIN};
+		n = 3;
+		for (c = sv->clients; c != NULL; c = c->next) {
+			who[n] = c;
+			pfd[n].fd = c->fd;
+			pfd[n].events = POLLIN;
+			if (sv_serve_wants_write(sv, c))
+				pfd[n].events |= POLLOUT;
+			pfd[n].revents = 0;
+			n++;
+		}
+		r = poll(pfd, n, poll_timeout(sv, now));
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			sv_warn("poll");
+			rc = -errno;
+			break;
+		}
+		if (pfd[0].revents != 0)
+			on_signals(sv);
+		if (pfd[2].revents != 0)
+			read_output(sv, false);
+		for (i = 3; i < n; i++) {
+			c = who[i];
+			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
+				sv_serve_read(sv, c);
+			if (c->fd >= 0 && (pfd[i].revents & POLLOUT))
+				sv_serve_write(sv, c);
+		}
+		if (pfd[1].revents != 0)
+			sv_serve_accept(sv);
+	}
+	free(pfd);
+	free(who);
+	return rc;
+}

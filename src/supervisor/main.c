@@ -1,0 +1,234 @@
+/*
+ * pipewright-supervisor: arguments, setup, and the overall flow.
+ *
+ * Invocation (supervisor-proto.h):
+ *   pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]
+ *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied] -- ARGV...
+ * The environment is the job's and is passed to it untouched.
+ *
+ * main() builds the one struct supervisor, prepares the descriptors and
+ * files, becomes a child subreaper (so that orphans of the job are
+ * reparented here and can be found and killed), starts the job and hands
+ * over to the poll loop.  Usage errors exit 2 without a status file; once
+ * the job has been tried, the status file is always written.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+static const char usage_text[] =
+	"usage: pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]\n"
+	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]"
+	" -- ARGV...\n";
+
+void
+sv_warn(const char *fmt, ...)
+{
+	int saved = errno;
+	va_list ap;
+
+	fputs(SV_PREFIX, stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fprintf(stderr, ": %s\n", strerror(saved));
+	errno = saved;
+}
+
+void
+sv_warnx(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(SV_PREFIX, stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static int
+parse_u64(const char *opt, const char *s, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+
+	if (s == NULL) {
+		sv_warnx("%s needs a value", opt);
+		return -EINVAL;
+	}
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0 || end == s || *end != '\0' || s[0] == '-') {
+		sv_warnx("%s: not a number: %s", opt, s);
+		return -EINVAL;
+	}
+	*out = v;
+	return 0;
+}
+
+static int
+parse_args(struct supervisor *sv, int argc, char **argv)
+{
+	uint64_t fd = UINT64_MAX;
+	int i;
+
+	for (i = 1; i < argc; i++) {
+		const char *a = argv[i], *v = i + 1 < argc ? argv[i + 1] : NULL;
+
+		if (strcmp(a, "--") == 0) {
+			i++;
+			break;
+		} else if (strcmp(a, "--tied") == 0) {
+			sv->tied = true;
+			continue;
+		}
+		if (strcmp(a, "--dir") == 0 || strcmp(a, "--cwd") == 0) {
+			if (v == NULL) {
+				sv_warnx("%s needs a value", a);
+				return -EINVAL;
+			}
+			if (a[2] == 'd')
+				sv->dir = v;
+			else
+				sv->cwd = v;
+		} else if (strcmp(a, "--listen-fd") == 0) {
+			if (parse_u64(a, v, &fd) < 0)
+				return -EINVAL;
+		} else if (strcmp(a, "--timeout-ms") == 0) {
+			if (parse_u64(a, v, &sv->timeout_ms) < 0)
+				return -EINVAL;
+		} else if (strcmp(a, "--grace-ms") == 0) {
+			if (parse_u64(a, v, &sv->grace_ms) < 0)
+				return -EINVAL;
+		} else if (strcmp(a, "--max-log") == 0) {
+			if (parse_u64(a, v, &sv->max_log) < 0)
+				return -EINVAL;
+		} else {
+			sv_warnx("unknown option %s", a);
+			return -EINVAL;
+		}
+		i++;
+	}
+	if (sv->dir == NULL || fd > INT32_MAX || i >= argc) {
+		sv_warnx("--dir, --listen-fd and a command after -- are required");
+		return -EINVAL;
+	}
+	if (sv->max_log == 0)
+		sv->max_log = SUPERVISOR_DEFAULT_MAX_LOG;
+	sv->listen_fd = (int)fd;
+	sv->argv = argv + i;
+	return 0;
+}
+
+/*
+ * Descriptors the caller leaked to us (anything but 0-2 and the listening
+ * socket) would otherwise be held for as long as the job runs, and an
+ * inherited listening socket of the daemon would stop its successor from
+ * binding.
+ */
+static void
+close_stray_fds(int keep)
+{
+	if (keep > 3)
+		close_range(3, (unsigned)keep - 1, 0);
+	close_range((unsigned)(keep >= 3 ? keep + 1 : 3), ~0U, 0);
+}
+
+static int
+setup(struct supervisor *sv)
+{
+	int on = 0, flags;
+	socklen_t len = sizeof(on);
+
+	close_stray_fds(sv->listen_fd);
+	if (getsockopt(sv->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 ||
+	    !on) {
+		sv_warnx("--listen-fd %d is not a listening socket", sv->listen_fd);
+		return -EBADF;
+	}
+	flags = fcntl(sv->listen_fd, F_GETFL);
+	if (fcntl(sv->listen_fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
+	    fcntl(sv->listen_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		sv_warn("listening socket");
+		return -errno;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	if (sv_signals_init(&sv->sig_fd) < 0) {
+		sv_warn("signal pipe");
+		return -errno;
+	}
+	sv->dir_fd = open(sv->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (sv->dir_fd < 0) {
+		sv_warn("%s", sv->dir);
+		return -errno;
+	}
+	/* A directory holds one attempt; starting again starts afresh. */
+	unlinkat(sv->dir_fd, SUPERVISOR_STATUS_FILE, 0);
+	unlinkat(sv->dir_fd, SUPERVISOR_STATUS_FILE ".tmp", 0);
+	sv->log_fd = openat(sv->dir_fd, SUPERVISOR_LOG_FILE,
+			    O_RDWR | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
+	if (sv->log_fd < 0) {
+		sv_warn("%s/%s", sv->dir, SUPERVISOR_LOG_FILE);
+		return -errno;
+	}
+	if (prctl(PR_SET_CHILD_SUBREAPER, 1) < 0) {
+		sv_warn("PR_SET_CHILD_SUBREAPER");
+		return -errno;
+	}
+	if (sv->tied) {
+		/*
+		 * The death signal is a cancel; the parent may have gone
+		 * before it was armed, so look once more afterwards.
+		 */
+		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
+			sv_warn("PR_SET_PDEATHSIG");
+			return -errno;
+		}
+		if (getppid() != sv->parent)
+			sv->cause = SV_CAUSE_ORPHANED;
+	}
+	return 0;
+}
+
+int
+main(int argc, char **argv)
+{
+	struct supervisor sv;
+	int rc;
+
+	memset(&sv, 0, sizeof(sv));
+	sv.parent = getppid();
+	sv.grace_ms = 10000;
+	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
+	sv.pid = -1;
+	sv.exit_code = -1;
+	if (parse_args(&sv, argc, argv) < 0) {
+		fputs(usage_text, stderr);
+		return 2;
+	}
+	if (setup(&sv) < 0)
+		return 1;
+	sv.started_ms = pw_now_ms();
+	if (sv.cause == SV_CAUSE_ORPHANED)
+		sv.start_error = xstrdup("canceled: pipewright exited");
+	else if ((rc = sv_job_start(&sv)) < 0)
+		sv.start_error = xasprintf("cannot start the job: %s",
+					   strerror(-rc));
+	rc = sv_run(&sv);
+	unlinkat(sv.dir_fd, SUPERVISOR_SOCK_FILE, 0);
+	sv_serve_free(&sv);
+	free(sv.status);
+	free(sv.start_error);
+	return rc < 0 || sv.status_failed ? 1 : 0;
+}

@@ -1,0 +1,152 @@
+/*
+ * pipewright-supervisor's private declarations: the one struct supervisor
+ * that main() builds and passes down, and what each file offers the others.
+ *
+ * The supervisor holds one job: it forks it in its own process group, reads
+ * its output pipe into DIR/log, serves the log and the result on the
+ * listening socket it was given, and kills whatever is left of the job's
+ * process tree once the job's main process has exited (or on timeout or
+ * cancel).  It is a child subreaper, so everything the job starts stays
+ * below it; the tree is empty exactly when waitpid(-1) reports ECHILD.
+ *
+ * Invariants: one thread; every descriptor is O_CLOEXEC; nothing blocks
+ * except poll(); the status file is written once, after the tree is gone
+ * and the log is complete, and only then are END frames sent.
+ */
+#ifndef PW_SUPERVISOR_H
+#define PW_SUPERVISOR_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pipewright/supervisor-proto.h"
+#include "pipewright/util.h"
+
+#define SV_PREFIX "pipewright-supervisor: "
+#define SV_CHUNK (64 * 1024)      /* pipe reads and LOG frames, at most */
+#define SV_ATTACH_WAIT_MS 5000    /* after the end, time a client has to attach */
+#define SV_LINGER_MS 30000        /* after the end, time a client may stall */
+#define SV_RESCAN_MS 100          /* period of scan+SIGKILL until the tree is gone */
+#define SV_MAX_CLIENTS 64         /* more connections are closed at once */
+
+enum sv_cause {
+	SV_CAUSE_NONE,
+	SV_CAUSE_TIMEOUT,
+	SV_CAUSE_CANCEL,
+	SV_CAUSE_ORPHANED,        /* --tied and the parent went away */
+};
+
+enum sv_kill {
+	SV_KILL_NONE,
+	SV_KILL_TERM,             /* SIGTERM sent; SIGKILL at kill_at */
+	SV_KILL_KILL,             /* SIGKILL sent; again every SV_RESCAN_MS */
+};
+
+struct sv_client {
+	struct sv_client *next;
+	int fd;                   /* -1 once dropped (swept later) */
+	bool attached;            /* ATTACH accepted, "OK" queued */
+	bool closing;             /* close when out is written */
+	bool end_queued;          /* the END frame is in out (or sent) */
+	char line[SUPERVISOR_MAX_LINE]; /* request bytes not yet parsed */
+	size_t line_len;
+	uint64_t offset;          /* next log byte to send */
+	char *out;                /* frame being sent: header + data */
+	size_t out_len, out_off;
+	uint64_t since;           /* mono ms: accepted, or last progress */
+};
+
+struct supervisor {
+	/* Options. */
+	const char *dir;
+	const char *cwd;          /* NULL: the supervisor's own */
+	char **argv;              /* the job, NULL-terminated */
+	int listen_fd;
+	uint64_t timeout_ms;      /* 0: none */
+	uint64_t grace_ms;
+	uint64_t max_log;
+	bool tied;
+	pid_t parent;             /* getppid() at start, for --tied */
+
+	/* Files. */
+	int dir_fd;
+	int log_fd;
+	uint64_t log_bytes;       /* bytes in DIR/log, marker included */
+	uint64_t log_kept;        /* job bytes kept (the cap applies to these) */
+	uint64_t log_dropped;     /* job bytes dropped past the cap or on error */
+	bool log_truncated;       /* the marker is written */
+	bool log_failed;          /* a write failed; the log stays a prefix */
+
+	/* The job. */
+	pid_t pid;                /* its main process (and process group) */
+	int out_fd;               /* read end of its output pipe; -1 at EOF */
+	bool running;             /* the main process has not been reaped */
+	bool tree_gone;           /* running is false and waitpid saw ECHILD */
+	int exit_code;            /* -1 if killed by a signal or never started */
+	int term_signal;
+	char *start_error;        /* the job could not be started: why */
+	uint64_t deadline;        /* mono ms of the timeout; 0: none */
+
+	/* Killing the tree. */
+	enum sv_cause cause;
+	enum sv_kill kill;
+	uint64_t kill_at;         /* mono ms of the next SIGKILL round */
+
+	/* The end. */
+	bool done;                /* status written (or tried) */
+	bool status_failed;
+	char *status;             /* the status file's contents, for END */
+	size_t status_len;
+	uint64_t started_ms, finished_ms; /* UTC */
+	uint64_t done_at;         /* mono ms */
+
+	struct sv_client *clients;
+	size_t nclients;
+	int sig_fd;               /* read end of the signal self-pipe */
+};
+
+void sv_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void sv_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* signals.c */
+int sv_signals_init(int *read_fd) PW_WUR;
+/* Drains the self-pipe; sets *chld and *term if those arrived. */
+void sv_signals_read(int fd, bool *chld, bool *term);
+
+/* job.c */
+int sv_job_start(struct supervisor *sv) PW_WUR;
+
+/* tree.c */
+/* Sends sig to the job's process group and every descendant of ours. */
+void sv_tree_kill(struct supervisor *sv, int sig);
+
+/* log.c */
+void sv_log_append(struct supervisor *sv, const char *data, size_t len);
+/* Writes n as "64M", "4K" or "1000 bytes". */
+void sv_size_format(uint64_t n, char *out, size_t len);
+
+/* status.c */
+/* Decides the result, writes DIR/status atomically, keeps its contents. */
+void sv_status_write(struct supervisor *sv);
+/* Writes ms as "1h30m", "90s" style parts: "1m30s", "300ms". */
+void sv_duration_format(uint64_t ms, char *out, size_t len);
+
+/* serve.c */
+void sv_serve_accept(struct supervisor *sv);
+void sv_serve_read(struct supervisor *sv, struct sv_client *c);
+void sv_serve_write(struct supervisor *sv, struct sv_client *c);
+bool sv_serve_wants_write(const struct supervisor *sv,
+			  const struct sv_client *c);
+/* Drops stalled clients after the end, frees dropped ones. */
+void sv_serve_sweep(struct supervisor *sv, uint64_t now);
+/* The earliest mono ms at which sweep has something to do; 0: none. */
+uint64_t sv_serve_next_deadline(const struct supervisor *sv);
+void sv_serve_free(struct supervisor *sv);
+
+/* loop.c */
+int sv_run(struct supervisor *sv) PW_WUR;
+void sv_cancel(struct supervisor *sv, enum sv_cause cause);
+
+#endif

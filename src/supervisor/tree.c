@@ -1,0 +1,136 @@
+/*
+ * Killing the job's process tree.
+ *
+ * The job's process group catches the ordinary case in one call; processes
+ * that left the group (setsid, setpgid, double forks that daemonize) are
+ * found through /proc: the supervisor is a child subreaper, so every
+ * process the job ever started is still its descendant, and the ppid links
+ * in /proc/<pid>/stat lead back to it.  One scan is a snapshot: a process
+ * forked during it can be missed, which is why the caller repeats
+ * scan+SIGKILL until waitpid() reports ECHILD.
+ *
+ * Pids of our own children cannot be reused before we reap them; a
+ * deeper descendant that exits and is reaped by its parent between the
+ * scan and the kill leaves a pid that could in principle be reused.  That
+ * window is a few microseconds and accepted here.
+ */
+#include <ctype.h>
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+struct proc {
+	pid_t pid, ppid;
+	bool mark;        /* a descendant of ours */
+};
+
+static int
+read_ppid(int proc_fd, const char *name, pid_t *ppid)
+{
+	char path[64], buf[512], *p;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/stat", name);
+	fd = openat(proc_fd, path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, sizeof(buf) - 1);
+	close(fd);
+	if (n <= 0)
+		return -EIO;
+	buf[n] = '\0';
+	/* "pid (comm) state ppid ...": comm may hold anything but the last ')'. */
+	p = strrchr(buf, ')');
+	if (p == NULL || sscanf(p + 1, " %*c %d", ppid) != 1)
+		return -EIO;
+	return 0;
+}
+
+static int
+cmp_pid(const void *a, const void *b)
+{
+	const struct proc *x = a, *y = b;
+
+	return (x->pid > y->pid) - (x->pid < y->pid);
+}
+
+static bool
+is_marked(const struct proc *v, size_t n, pid_t pid)
+{
+	struct proc key = {.pid = pid};
+	const struct proc *p;
+
+	p = bsearch(&key, v, n, sizeof(*v), cmp_pid);
+	return p != NULL && p->mark;
+}
+
+/* Fills *out with every process on the system; caller frees. */
+static size_t
+scan(struct proc **out)
+{
+	struct proc *v = NULL;
+	size_t n = 0, cap = 0;
+	struct dirent *d;
+	DIR *dir;
+	pid_t ppid;
+
+	*out = NULL;
+	dir = opendir("/proc");
+	if (dir == NULL) {
+		sv_warn("/proc");
+		return 0;
+	}
+	while ((d = readdir(dir)) != NULL) {
+		if (!isdigit((unsigned char)d->d_name[0]))
+			continue;
+		if (read_ppid(dirfd(dir), d->d_name, &ppid) < 0)
+			continue;  /* gone already */
+		v = xgrow(v, &cap, n + 1, sizeof(*v));
+		v[n].pid = (pid_t)atoi(d->d_name);
+		v[n].ppid = ppid;
+		v[n].mark = false;
+		n++;
+	}
+	closedir(dir);
+	*out = v;
+	return n;
+}
+
+void
+sv_tree_kill(struct supervisor *sv, int sig)
+{
+	struct proc *v;
+	pid_t self = getpid();
+	size_t n, i;
+	bool changed = true;
+
+	if (sv->pid > 0 && kill(-sv->pid, sig) < 0 && errno != ESRCH)
+		sv_warn("kill process group %d", (int)sv->pid);
+	n = scan(&v);
+	qsort(v, n, sizeof(*v), cmp_pid);
+	for (i = 0; i < n; i++)
+		v[i].mark = v[i].ppid == self;
+	/* Each pass marks one more generation. */
+	while (changed) {
+		changed = false;
+		for (i = 0; i < n; i++) {
+			if (!v[i].mark && v[i].ppid > 0 &&
+			    is_marked(v, n, v[i].ppid)) {
+				v[i].mark = true;
+				changed = true;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if (v[i].mark && v[i].pid != self)
+			kill(v[i].pid, sig);
+	free(v);
+}
