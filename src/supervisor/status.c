@@ -18,30 +18,6 @@
 
 #include "supervisor.h"
 
-void
-sv_duration_format(uint64_t ms, char *out, size_t len)
-{
-	static const struct {
-		const char *unit;
-		uint64_t ms;
-	} units[] = {{"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1}};
-	size_t i, used = 0;
-
-	if (ms == 0) {
-		snprintf(out, len, "0s");
-		return;
-	}
-	out[0] = '\0';
-	for (i = 0; i < PW_ARRAY_LEN(units) && used < len; i++) {
-		if (ms < units[i].ms)
-			continue;
-		used += (size_t)snprintf(out + used, len - used, "%llu%s",
-					 (unsigned long long)(ms / units[i].ms),
-					 units[i].unit);
-		ms %= units[i].ms;
-	}
-}
-
 static void
 signal_name(int sig, char *out, size_t len)
 {
@@ -65,7 +41,7 @@ decide(const struct supervisor *sv, char **reason)
 	}
 	switch (sv->cause) {
 	case SV_CAUSE_TIMEOUT:
-		sv_duration_format(sv->timeout_ms, what, sizeof(what));
+		pw_duration_format(sv->timeout_ms, what, sizeof(what));
 		*reason = xasprintf("killed: timeout %s exceeded", what);
 		return "timed_out";
 	case SV_CAUSE_CANCEL:

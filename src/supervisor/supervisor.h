@@ -130,8 +130,6 @@ void sv_size_format(uint64_t n, char *out, size_t len);
 /* status.c */
 /* Decides the result, writes DIR/status atomically, keeps its contents. */
 void sv_status_write(struct supervisor *sv);
-/* Writes ms as "1h30m", "90s" style parts: "1m30s", "300ms". */
-void sv_duration_format(uint64_t ms, char *out, size_t len);
 
 /* serve.c */
 void sv_serve_accept(struct supervisor *sv);
