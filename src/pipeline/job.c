@@ -1,0 +1,335 @@
+/*
+ * One job as written: its name, its mapping walked with the job key table,
+ * and the handlers for the keys that name things (stage, script, needs,
+ * when, working_dir, environment).  Durations and retries are in retry.c,
+ * env in env.c, matrix in matrix.c, branches in branches.c.
+ *
+ * A job with problems is still walked to its end, so that one pass reports
+ * everything wrong with it; the caller discards the model if anything was.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline-int.h"
+
+static const struct {
+	const char *name;
+	enum pipeline_when when;
+} whens[] = {
+	{"on_success", PIPELINE_WHEN_ON_SUCCESS},
+	{"on_failure", PIPELINE_WHEN_ON_FAILURE},
+	{"always", PIPELINE_WHEN_ALWAYS},
+	{"manual", PIPELINE_WHEN_MANUAL},
+};
+
+const char *
+pipeline_when_name(enum pipeline_when w)
+{
+	size_t i;
+
+	for (i = 0; i < PW_ARRAY_LEN(whens); i++)
+		if (whens[i].when == w)
+			return whens[i].name;
+	return "unknown";
+}
+
+/* "lint, build, test, deploy", or a count when the list is long. */
+static char *
+stage_list(const struct pl_walk *w)
+{
+	const struct pipeline *p = w->p;
+	struct buf b;
+	size_t i;
+
+	if (p->nstages > 20)
+		return xasprintf("there are %zu stages", p->nstages);
+	buf_init(&b, 0);
+	if (buf_printf(&b, "stages are ") < 0)
+		abort();
+	for (i = 0; i < p->nstages; i++)
+		if (buf_printf(&b, "%s%s", i > 0 ? ", " : "",
+			       p->stages[i]) < 0)
+			abort();
+	return buf_steal(&b);
+}
+
+void
+pipeline_key_stage(struct pl_walk *w, const struct pl_key *row,
+		   const struct ynode *key, const struct ynode *val)
+{
+	struct pl_base *b = w->base;
+	const char *s = pipeline_string(w, val, row->expected, row->name);
+	struct pl_suggest sg;
+	char *list;
+	size_t i;
+
+	(void)key;
+	b->has_stage = true;
+	if (s == NULL || w->stages_bad)
+		return;
+	for (i = 0; i < w->p->nstages; i++) {
+		if (strcmp(w->p->stages[i], s) == 0) {
+			b->stage = i;
+			return;
+		}
+	}
+	pipeline_suggest_init(&sg, s);
+	for (i = 0; i < w->p->nstages; i++)
+		pipeline_suggest_add(&sg, w->p->stages[i]);
+	list = stage_list(w);
+	pipeline_problem(w, val->line, val->column,
+			 "unknown stage '%s'%s; %s%s", PQ(w, s), w->where,
+			 list, pipeline_suggest_hint(w, &sg));
+	free(list);
+}
+
+/* Appends to the job's script, which has room for every item. */
+static void
+script_add(struct pl_walk *w, const struct ynode *n)
+{
+	struct pl_base *b = w->base;
+	const char *s = pipeline_string(w, n, "a string", "script");
+
+	if (s == NULL)
+		return;
+	if (*s == '\0') {
+		pipeline_problem(w, n->line, n->column,
+				 "empty command in 'script'%s", w->where);
+		return;
+	}
+	b->script[b->nscript++] = xstrdup(s);
+}
+
+void
+pipeline_key_script(struct pl_walk *w, const struct pl_key *row,
+		    const struct ynode *key, const struct ynode *val)
+{
+	size_t i;
+
+	(void)key;
+	if (val->kind == YN_SCALAR) {
+		if (pipeline_is_null(val)) {
+			pipeline_type_error(w, val, row->expected, row->name);
+			return;
+		}
+		w->base->script = xcalloc(1, sizeof(char *));
+		script_add(w, val);
+		return;
+	}
+	if (val->count == 0) {
+		pipeline_problem(w, val->line, val->column,
+				 "empty 'script'%s; expected at least one"
+				 " command", w->where);
+		return;
+	}
+	w->base->script = xcalloc(val->count, sizeof(char *));
+	for (i = 0; i < val->count && pipeline_visit(w, val->items[i]); i++)
+		script_add(w, val->items[i]);
+}
+
+void
+pipeline_key_needs(struct pl_walk *w, const struct pl_key *row,
+		   const struct ynode *key, const struct ynode *val)
+{
+	struct pl_base *b = w->base;
+	size_t i;
+
+	(void)key;
+	(void)row;
+	b->has_needs = true;
+	b->needs = xcalloc(val->count, sizeof(*b->needs));
+	for (i = 0; i < val->count; i++) {
+		const struct ynode *it = val->items[i];
+		const char *s;
+
+		if (!pipeline_visit(w, it))
+			return;
+		s = pipeline_string(w, it, "a job name", "needs");
+		if (s == NULL)
+			continue;
+		b->needs[b->nneeds].name = xstrdup(s);
+		b->needs[b->nneeds].line = it->line;
+		b->needs[b->nneeds].column = it->column;
+		b->needs[b->nneeds].base = -1;
+		b->nneeds++;
+	}
+}
+
+void
+pipeline_key_allow_failure(struct pl_walk *w, const struct pl_key *row,
+			   const struct ynode *key, const struct ynode *val)
+{
+	(void)key;
+	if (pipeline_bool(val, &w->base->allow_failure) < 0)
+		pipeline_type_error(w, val, row->expected, row->name);
+}
+
+void
+pipeline_key_when(struct pl_walk *w, const struct pl_key *row,
+		  const struct ynode *key, const struct ynode *val)
+{
+	const char *s = pipeline_string(w, val, row->expected, row->name);
+	struct pl_suggest sg;
+	size_t i;
+
+	(void)key;
+	if (s == NULL)
+		return;
+	pipeline_suggest_init(&sg, s);
+	for (i = 0; i < PW_ARRAY_LEN(whens); i++) {
+		if (strcmp(whens[i].name, s) == 0) {
+			w->base->when = whens[i].when;
+			return;
+		}
+		pipeline_suggest_add(&sg, whens[i].name);
+	}
+	pipeline_problem(w, val->line, val->column,
+			 "invalid value '%s' for 'when'%s; expected on_success,"
+			 " on_failure, always or manual%s", PQ(w, s), w->where,
+			 pipeline_suggest_hint(w, &sg));
+}
+
+void
+pipeline_key_working_dir(struct pl_walk *w, const struct pl_key *row,
+			 const struct ynode *key, const struct ynode *val)
+{
+	const char *s = pipeline_string(w, val, row->expected, row->name);
+
+	(void)key;
+	if (s == NULL)
+		return;
+	if (*s == '\0')
+		pipeline_type_error(w, val, row->expected, row->name);
+	else if (*s == '/')
+		pipeline_problem(w, val->line, val->column,
+				 "working_dir '%s' of job '%s' is absolute; it"
+				 " must be relative to the workspace", PQ(w, s),
+				 PQ(w, w->base->name));
+	else if (pipeline_path_normalise(s, &w->base->working_dir) < 0)
+		pipeline_problem(w, val->line, val->column,
+				 "working_dir '%s' of job '%s' leaves the"
+				 " workspace", PQ(w, s), PQ(w, w->base->name));
+}
+
+void
+pipeline_key_environment(struct pl_walk *w, const struct pl_key *row,
+			 const struct ynode *key, const struct ynode *val)
+{
+	const char *s = pipeline_string(w, val, row->expected, row->name);
+
+	(void)key;
+	if (s == NULL)
+		return;
+	if (*s == '\0') {
+		pipeline_type_error(w, val, row->expected, row->name);
+		return;
+	}
+	free(w->base->environment);
+	w->base->environment = xstrdup(s);
+}
+
+/* True if the mapping has this key (whether its value was valid or not). */
+static bool
+map_has(const struct ynode *map, const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i + 1 < map->count; i += 2)
+		if (map->items[i]->len == len &&
+		    memcmp(map->items[i]->str, name, len) == 0)
+			return true;
+	return false;
+}
+
+/* After the walk: the default stage, and a job must have a script. */
+static void
+job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
+	   const struct ynode *map)
+{
+	size_t i;
+	char *list;
+
+	if (!map_has(map, "script"))
+		pipeline_problem(w, key->line, key->column,
+				 "job '%s' has no script", PQ(w, b->name));
+	if (b->has_stage || w->stages_bad)
+		return;
+	for (i = 0; i < w->p->nstages; i++) {
+		if (strcmp(w->p->stages[i], "test") == 0) {
+			b->stage = i;
+			return;
+		}
+	}
+	list = stage_list(w);
+	pipeline_problem(w, key->line, key->column,
+			 "job '%s' has no stage and there is no stage 'test'"
+			 " to default to; %s", PQ(w, b->name), list);
+	free(list);
+}
+
+void
+pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
+		  const struct ynode *key, const struct ynode *val)
+{
+	char *where;
+
+	b->name = xstrndup(key->str, key->len);
+	b->line = key->line;
+	b->column = key->column;
+	b->timeout_ms = PIPELINE_DEFAULT_TIMEOUT_MS;
+	b->retry_when = PIPELINE_RETRY_FAILED | PIPELINE_RETRY_TIMED_OUT;
+	b->when = PIPELINE_WHEN_ON_SUCCESS;
+	b->combos = 1;
+	if (strlen(b->name) != key->len || !pipeline_valid_name(b->name))
+		pipeline_problem(w, key->line, key->column,
+				 "invalid job name '%s'; a name is letters,"
+				 " digits, '_', '.' and '-'",
+				 pipeline_q(w, key->str, key->len));
+	if (val->kind != YN_MAP) {
+		pipeline_problem(w, val->line, val->column,
+				 "expected a mapping for job '%s', got %s",
+				 PQ(w, b->name), pipeline_describe(w, val));
+		return;
+	}
+	where = xasprintf(" in job '%s'", PQ(w, b->name));
+	w->where = where;
+	w->base = b;
+	pipeline_walk_map(w, val, pipeline_job_keys, pipeline_job_nkeys);
+	if (!w->stop)
+		job_finish(w, b, key, val);
+	w->where = "";
+	w->base = NULL;
+	free(where);
+}
+
+static void
+strv_free(char **v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i]);
+	free(v);
+}
+
+void
+pipeline_base_free(struct pl_base *b)
+{
+	size_t i;
+
+	free(b->name);
+	strv_free(b->script, b->nscript);
+	for (i = 0; i < b->nneeds; i++)
+		free(b->needs[i].name);
+	free(b->needs);
+	strv_free(b->env, b->nenv);
+	strv_free(b->branches, b->nbranches);
+	for (i = 0; i < b->nmkeys; i++)
+		strv_free(b->mvals[i], b->nmvals[i]);
+	strv_free(b->mkeys, b->nmkeys);
+	free(b->mvals);
+	free(b->nmvals);
+	free(b->working_dir);
+	free(b->environment);
+	free(b->preds);
+}

@@ -1,0 +1,257 @@
+/*
+ * pipeline_parse(): bytes → YAML tree → validated model, or problems.
+ *
+ * The top-level keys are read in a fixed order whatever order the file
+ * writes them in: stages first (jobs name them), then env, then jobs.
+ * The order checks run even when jobs had other problems, so that one
+ * pass reports unknown needs and cycles too; only the matrix expansion
+ * and the model's derived data wait for a clean file.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline-int.h"
+
+static const char *const default_stages[] = {"lint", "build", "test",
+					     "deploy"};
+
+/* The nodes of the top-level keys, read in this order after the walk. */
+struct pl_top {
+	const struct ynode *stages;
+	const struct ynode *env;
+	const struct ynode *jobs_key;
+	const struct ynode *jobs;
+};
+
+void
+pipeline_top_stages(struct pl_walk *w, const struct pl_key *row,
+		    const struct ynode *key, const struct ynode *val)
+{
+	(void)row;
+	(void)key;
+	w->top->stages = val;
+}
+
+void
+pipeline_top_env(struct pl_walk *w, const struct pl_key *row,
+		 const struct ynode *key, const struct ynode *val)
+{
+	(void)row;
+	(void)key;
+	w->top->env = val;
+}
+
+void
+pipeline_top_jobs(struct pl_walk *w, const struct pl_key *row,
+		  const struct ynode *key, const struct ynode *val)
+{
+	(void)row;
+	w->top->jobs_key = key;
+	w->top->jobs = val;
+}
+
+static void
+stages_read(struct pl_walk *w, const struct ynode *seq)
+{
+	struct pipeline *p = w->p;
+	size_t i, k;
+
+	if (seq == NULL) {
+		p->stages = xcalloc(PW_ARRAY_LEN(default_stages),
+				    sizeof(char *));
+		for (i = 0; i < PW_ARRAY_LEN(default_stages); i++)
+			p->stages[p->nstages++] = xstrdup(default_stages[i]);
+		return;
+	}
+	if (seq->count == 0) {
+		pipeline_problem(w, seq->line, seq->column,
+				 "empty 'stages'; expected at least one stage");
+		w->stages_bad = true;
+		return;
+	}
+	p->stages = xcalloc(seq->count, sizeof(char *));
+	for (i = 0; i < seq->count; i++) {
+		const struct ynode *it = seq->items[i];
+		const char *s;
+
+		if (!pipeline_visit(w, it))
+			return;
+		s = pipeline_string(w, it, "a stage name", "stages");
+		if (s == NULL) {
+			w->stages_bad = true;
+			continue;
+		}
+		if (!pipeline_valid_name(s)) {
+			pipeline_problem(w, it->line, it->column,
+					 "invalid stage name '%s'; a name is"
+					 " letters, digits, '_', '.' and '-'",
+					 PQ(w, s));
+			w->stages_bad = true;
+			continue;
+		}
+		for (k = 0; k < p->nstages; k++)
+			if (strcmp(p->stages[k], s) == 0)
+				break;
+		if (k < p->nstages) {
+			pipeline_problem(w, it->line, it->column,
+					 "stage '%s' is listed twice", PQ(w, s));
+			w->stages_bad = true;
+			continue;
+		}
+		p->stages[p->nstages++] = xstrdup(s);
+	}
+}
+
+static void
+jobs_read(struct pl_walk *w, const struct ynode *key, const struct ynode *map)
+{
+	struct pipeline *p = w->p;
+	size_t npairs = map->count / 2, i;
+
+	if (npairs == 0) {
+		pipeline_problem(w, map->line, map->column,
+				 "'jobs' is empty; expected at least one job");
+		return;
+	}
+	if (npairs > PIPELINE_MAX_JOBS) {
+		pipeline_problem(w, key->line, key->column,
+				 "pipeline has %zu jobs; at most %d", npairs,
+				 PIPELINE_MAX_JOBS);
+		return;
+	}
+	/* Allocated once: handlers keep pointers to their base. */
+	p->bases = xcalloc(npairs, sizeof(*p->bases));
+	for (i = 0; i < npairs && !w->stop; i++) {
+		const struct ynode *k = map->items[2 * i];
+		const struct ynode *v = map->items[2 * i + 1];
+
+		if (!pipeline_visit(w, k) || !pipeline_visit(w, v))
+			break;
+		pipeline_job_walk(w, &p->bases[p->nbases++], k, v);
+	}
+}
+
+/* The whole pipeline after matrix expansion must stay within bounds. */
+static void
+jobs_count(struct pl_walk *w, const struct ynode *key)
+{
+	uint64_t total = 0;
+	size_t i;
+
+	for (i = 0; i < w->p->nbases; i++)
+		total += w->p->bases[i].combos;
+	if (total > PIPELINE_MAX_JOBS)
+		pipeline_problem(w, key->line, key->column,
+				 "pipeline has %llu jobs after matrix"
+				 " expansion; at most %d",
+				 (unsigned long long)total, PIPELINE_MAX_JOBS);
+}
+
+/* Walks a tree whose root is a mapping into w->p. */
+static void
+walk(struct pl_walk *w, const struct ynode *root)
+{
+	struct pl_top top = {0};
+
+	/* The top-level handlers only note the nodes; see the order above. */
+	w->top = &top;
+	pipeline_walk_map(w, root, pipeline_top_keys, pipeline_top_nkeys);
+	w->top = NULL;
+	if (!w->stop)
+		stages_read(w, top.stages);
+	if (top.env != NULL && !w->stop) {
+		w->where = " in the top-level env";
+		pipeline_env_parse(w, top.env, &w->p->env, &w->p->nenv);
+		w->where = "";
+	}
+	if (top.jobs == NULL) {
+		pipeline_problem(w, root->line, root->column,
+				 "no 'jobs' in the pipeline; expected a"
+				 " mapping of job names to jobs");
+		return;
+	}
+	if (!w->stop)
+		jobs_read(w, top.jobs_key, top.jobs);
+	if (!w->stop && w->p->nbases > 0) {
+		pipeline_order_check(w);
+		jobs_count(w, top.jobs_key);
+	}
+}
+
+/* Checks the root, walks it, and builds what the model derives. */
+static int
+build(struct pl_walk *w, const struct ytree *t)
+{
+	if (t->root == NULL || pipeline_is_null(t->root)) {
+		pipeline_problem(w, 1, 1, "empty pipeline file; expected a"
+				 " mapping with 'jobs'");
+		return -EINVAL;
+	}
+	if (t->root->kind != YN_MAP) {
+		pipeline_problem(w, t->root->line, t->root->column,
+				 "expected a mapping with 'jobs' at the top of"
+				 " the pipeline file, got %s",
+				 pipeline_describe(w, t->root));
+		return -EINVAL;
+	}
+	walk(w, t->root);
+	if (w->added > 0 || w->stop)
+		return -EINVAL;
+	pipeline_matrix_expand(w);
+	if (w->added > 0 || w->stop)
+		return -EINVAL;
+	pipeline_order_preds(w->p);
+	pipeline_env_merge(w->p);
+	return 0;
+}
+
+int
+pipeline_parse(const char *file, const char *data, size_t len,
+	       struct pipeline **out, struct pipeline_problems *problems)
+{
+	struct pl_walk *w = xcalloc(1, sizeof(*w));
+	struct pipeline *p = NULL;
+	struct ytree t;
+	int rc;
+
+	*out = NULL;
+	w->file = file != NULL ? file : "<input>";
+	w->pp = problems;
+	w->first = problems->count;
+	w->where = "";
+	if (len > PIPELINE_MAX_BYTES) {
+		pipeline_problem(w, 1, 1, "file is %zu bytes; at most %d",
+				 len, PIPELINE_MAX_BYTES);
+		rc = -EINVAL;
+		goto out;
+	}
+	rc = pipeline_yaml_load(w, data != NULL ? data : "", len, &t);
+	if (rc < 0)
+		goto out;
+	p = xcalloc(1, sizeof(*p));
+	w->p = p;
+	rc = build(w, &t);
+	pipeline_yaml_free(&t);
+	if (rc < 0) {
+		pipeline_free(p);
+		goto out;
+	}
+	p->file = xstrdup(w->file);
+	p->raw = xmalloc(len + 1);
+	if (len > 0)
+		memcpy(p->raw, data, len);
+	p->raw[len] = '\0';
+	p->rawlen = len;
+	*out = p;
+out:
+	if (rc < 0) {
+		pipeline_problem_sort(w);
+		if (problems->count == w->first)
+			pipeline_problems_add(problems, w->file, 1, 1,
+					      "invalid pipeline");
+		rc = -EINVAL;
+	}
+	free(w);
+	return rc;
+}

@@ -1,0 +1,279 @@
+/*
+ * Private to the pipeline module: the YAML node tree, the state of one
+ * validation walk, and the layout of the model.  Shared by the .c files
+ * only; nothing outside the module includes it.
+ *
+ * How a parse goes: yaml.c turns libyaml's events into a tree of ynodes
+ * (depth capped, duplicate keys reported and dropped, aliases shared, never
+ * copied); parse.c walks the top-level mapping with the key tables of
+ * keys.c, job.c / env.c / matrix.c fill one struct pl_base per job written
+ * in the file; order.c resolves `needs` and checks for cycles; matrix.c
+ * expands the bases into jobs; env.c merges their environments.  Every walk
+ * step is charged to a budget so that aliases cannot make it explode.
+ *
+ * Functions shared between the module's files carry the `pipeline_` prefix
+ * like the public ones but are declared only here.
+ */
+#ifndef PIPEWRIGHT_PIPELINE_INT_H
+#define PIPEWRIGHT_PIPELINE_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipewright/pipeline.h"
+
+/* Limits beyond the public ones; docs/pipeline.md lists them. */
+#define PL_MAX_DEPTH 64                   /* nesting of YAML collections */
+#define PL_MAX_VISITS 2000000             /* nodes walked, aliases counted */
+#define PL_MAX_TEXT (16 * PIPELINE_MAX_BYTES) /* bytes walked or made */
+#define PL_MAX_PROBLEMS 100               /* then one "too many" note */
+#define PL_MAX_VARS 1000                  /* per env or matrix mapping */
+#define PL_MAX_RETRY 10
+#define PL_QUOTE_MAX 64                   /* longer values cut in messages */
+#define PL_QUOTE_SLOTS 8                  /* quoted strings per message */
+
+enum ynode_kind {
+	YN_SCALAR = 1,
+	YN_SEQ = 2,
+	YN_MAP = 4,
+};
+
+struct ynode {
+	enum ynode_kind kind;
+	bool plain;           /* plain scalar, no tag: may mean null/bool/int */
+	int line;             /* 1-based, of the node's first character */
+	int column;
+	char *str;            /* scalar: the value as written, NUL-terminated */
+	size_t len;           /* scalar: bytes in str ("\0" escapes count) */
+	struct ynode **items; /* seq: the items; map: key, value, key, ... */
+	size_t count;         /* entries in items (2 per mapping pair) */
+	size_t cap;
+	struct ynode *all;    /* every node of a tree on one list, to free */
+};
+
+struct ytree {
+	struct ynode *root;   /* NULL if the stream has no document */
+	struct ynode *all;
+};
+
+/* One `needs` item as written. */
+struct pl_need {
+	char *name;
+	int line;
+	int column;
+	long base;            /* resolved base index, -1 if unknown */
+};
+
+/* A job as the file writes it, before matrix expansion. */
+struct pl_base {
+	char *name;
+	int line;             /* of the job's key */
+	int column;
+	size_t stage;
+	bool has_stage;
+	char **script;
+	size_t nscript;
+	bool has_needs;
+	struct pl_need *needs;
+	size_t nneeds;
+	char **env;           /* "KEY=VALUE" from the job's own env */
+	size_t nenv;
+	uint64_t timeout_ms;
+	int retry_max;
+	bool has_retry_max;   /* a retry mapping wrote `max` */
+	unsigned retry_when;
+	bool allow_failure;
+	enum pipeline_when when;
+	bool has_branches;
+	char **branches;
+	size_t nbranches;
+	bool has_matrix;
+	char **mkeys;         /* matrix keys in file order */
+	char ***mvals;        /* mvals[k][i]: the i-th value of key k */
+	size_t *nmvals;
+	size_t nmkeys;
+	uint64_t combos;      /* product of nmvals, saturating; 1 if no matrix */
+	int mline;            /* of the matrix value, for expansion problems */
+	int mcolumn;
+	char *working_dir;    /* normalised; NULL for the workspace itself */
+	char *environment;
+	size_t first;         /* its expanded jobs: first .. first+count-1 */
+	size_t count;
+	size_t *preds;        /* shared by all its expansions; sorted */
+	size_t npreds;
+};
+
+/* An expanded job. */
+struct pl_job {
+	char *name;
+	size_t base;
+	char **menv;          /* "KEY=VALUE" of its matrix values */
+	const char **env;     /* merged, NULL-terminated; points into strings
+				 owned by the pipeline, the base or menv */
+};
+
+struct pipeline {
+	char *file;
+	char *raw;
+	size_t rawlen;
+	char **stages;
+	size_t nstages;
+	char **env;           /* "KEY=VALUE" of the top-level env */
+	size_t nenv;
+	struct pl_base *bases;
+	size_t nbases;
+	struct pl_job *jobs;
+	size_t njobs;
+};
+
+struct pl_top;
+
+/* The state of one parse: where problems go and what the walk may spend. */
+struct pl_walk {
+	const char *file;
+	struct pipeline_problems *pp;
+	size_t first;         /* pp->items[first..] were added by this parse */
+	size_t added;
+	bool too_many;        /* PL_MAX_PROBLEMS reached: the rest dropped */
+	int dropped_line;
+	int dropped_column;
+	bool stop;            /* a budget ran out: walk no further */
+	size_t visits;
+	size_t text;
+	struct pipeline *p;
+	const char *where;    /* " in job 'x'" etc. for messages; "" at top */
+	struct pl_base *base; /* the job being walked */
+	struct pl_top *top;   /* the top-level keys' nodes (parse.c) */
+	bool stages_bad;      /* `stages` invalid: skip stage checks */
+	const struct ynode *jobs_key;
+	char quote[PL_QUOTE_SLOTS][PL_QUOTE_MAX * 4 + 32];
+	unsigned qnext;
+};
+
+/* A row of a table of allowed keys (keys.c). */
+struct pl_key;
+typedef void (*pl_key_fn)(struct pl_walk *w, const struct pl_key *row,
+			  const struct ynode *key, const struct ynode *val);
+struct pl_key {
+	const char *name;
+	unsigned kinds;       /* YN_* bits the value may be */
+	const char *expected; /* "a boolean", for type errors */
+	pl_key_fn fn;
+};
+
+/* yaml.c */
+int pipeline_yaml_load(struct pl_walk *w, const char *data, size_t len,
+		       struct ytree *t);
+void pipeline_yaml_free(struct ytree *t);
+
+/* problems.c */
+void pipeline_problem(struct pl_walk *w, int line, int column,
+		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void pipeline_problem_sort(struct pl_walk *w);
+const char *pipeline_q(struct pl_walk *w, const char *s, size_t len);
+#define PQ(w, s) pipeline_q((w), (s), strlen(s))
+
+/* value.c: what scalars mean and how nodes are named in messages. */
+bool pipeline_visit(struct pl_walk *w, const struct ynode *n);
+bool pipeline_charge(struct pl_walk *w, size_t text, int line, int column);
+const char *pipeline_describe(struct pl_walk *w, const struct ynode *n);
+void pipeline_type_error(struct pl_walk *w, const struct ynode *n,
+			 const char *expected, const char *key);
+bool pipeline_is_null(const struct ynode *n);
+int pipeline_bool(const struct ynode *n, bool *out);
+int pipeline_uint(const struct ynode *n, unsigned long max,
+		  unsigned long *out);
+const char *pipeline_string(struct pl_walk *w, const struct ynode *n,
+			    const char *expected, const char *key);
+bool pipeline_valid_name(const char *s);
+bool pipeline_valid_env_name(const char *s);
+
+/* keys.c: the tables of allowed keys, and the walk over one mapping. */
+extern const struct pl_key pipeline_top_keys[];
+extern const size_t pipeline_top_nkeys;
+extern const struct pl_key pipeline_job_keys[];
+extern const size_t pipeline_job_nkeys;
+extern const struct pl_key pipeline_retry_keys[];
+extern const size_t pipeline_retry_nkeys;
+void pipeline_walk_map(struct pl_walk *w, const struct ynode *map,
+		       const struct pl_key *tab, size_t n);
+
+/* Handlers named by the tables. */
+void pipeline_top_stages(struct pl_walk *, const struct pl_key *,
+			 const struct ynode *, const struct ynode *);
+void pipeline_top_env(struct pl_walk *, const struct pl_key *,
+		      const struct ynode *, const struct ynode *);
+void pipeline_top_jobs(struct pl_walk *, const struct pl_key *,
+		       const struct ynode *, const struct ynode *);
+void pipeline_key_stage(struct pl_walk *, const struct pl_key *,
+			const struct ynode *, const struct ynode *);
+void pipeline_key_script(struct pl_walk *, const struct pl_key *,
+			 const struct ynode *, const struct ynode *);
+void pipeline_key_needs(struct pl_walk *, const struct pl_key *,
+			const struct ynode *, const struct ynode *);
+void pipeline_key_env(struct pl_walk *, const struct pl_key *,
+		      const struct ynode *, const struct ynode *);
+void pipeline_key_timeout(struct pl_walk *, const struct pl_key *,
+			  const struct ynode *, const struct ynode *);
+void pipeline_key_retry(struct pl_walk *, const struct pl_key *,
+			const struct ynode *, const struct ynode *);
+void pipeline_key_retry_max(struct pl_walk *, const struct pl_key *,
+			    const struct ynode *, const struct ynode *);
+void pipeline_key_retry_when(struct pl_walk *, const struct pl_key *,
+			     const struct ynode *, const struct ynode *);
+void pipeline_key_allow_failure(struct pl_walk *, const struct pl_key *,
+				const struct ynode *, const struct ynode *);
+void pipeline_key_when(struct pl_walk *, const struct pl_key *,
+		       const struct ynode *, const struct ynode *);
+void pipeline_key_branches(struct pl_walk *, const struct pl_key *,
+			   const struct ynode *, const struct ynode *);
+void pipeline_key_matrix(struct pl_walk *, const struct pl_key *,
+			 const struct ynode *, const struct ynode *);
+void pipeline_key_working_dir(struct pl_walk *, const struct pl_key *,
+			      const struct ynode *, const struct ynode *);
+void pipeline_key_environment(struct pl_walk *, const struct pl_key *,
+			      const struct ynode *, const struct ynode *);
+
+/* job.c */
+void pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
+		       const struct ynode *key, const struct ynode *val);
+void pipeline_base_free(struct pl_base *b);
+
+/* env.c */
+bool pipeline_env_name_ok(struct pl_walk *w, const struct ynode *key,
+			  const char *what);
+void pipeline_env_parse(struct pl_walk *w, const struct ynode *map,
+			char ***out, size_t *n);
+void pipeline_env_merge(struct pipeline *p);
+
+/* matrix.c */
+void pipeline_matrix_expand(struct pl_walk *w);
+
+/* order.c */
+void pipeline_order_check(struct pl_walk *w);
+void pipeline_order_preds(struct pipeline *p);
+
+/* suggest.c */
+struct pl_suggest {
+	const char *word;
+	size_t wlen;
+	const char *best;
+	unsigned dist;
+};
+void pipeline_suggest_init(struct pl_suggest *s, const char *word);
+void pipeline_suggest_add(struct pl_suggest *s, const char *candidate);
+/* "; did you mean 'x'?" or "" (in one of w's quote slots). */
+const char *pipeline_suggest_hint(struct pl_walk *w,
+				  const struct pl_suggest *s);
+
+/* glob.c */
+const char *pipeline_glob_check(const char *pattern);
+
+/* path.c */
+int pipeline_path_normalise(const char *in, char **out);
+
+/* model.c */
+void pipeline_free(struct pipeline *p);
+
+#endif

@@ -1,0 +1,144 @@
+/*
+ * How long a job may run and how often it is tried again: `timeout` and
+ * `retry` (a number, or {max: N, when: [failed, timed_out]}).
+ *
+ * A retry count is capped at PL_MAX_RETRY: a pipeline that needs more
+ * tries has a problem that trying again will not fix, and each attempt
+ * holds a runner.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline-int.h"
+
+static const struct {
+	const char *name;
+	unsigned bit;
+} retry_whens[] = {
+	{"failed", PIPELINE_RETRY_FAILED},
+	{"timed_out", PIPELINE_RETRY_TIMED_OUT},
+};
+
+void
+pipeline_key_timeout(struct pl_walk *w, const struct pl_key *row,
+		     const struct ynode *key, const struct ynode *val)
+{
+	const char *s = pipeline_string(w, val, row->expected, row->name);
+	uint64_t ms;
+
+	(void)key;
+	if (s == NULL)
+		return;
+	if (pw_duration_parse(s, &ms) < 0)
+		pipeline_problem(w, val->line, val->column,
+				 "invalid duration '%s' for 'timeout'%s;"
+				 " expected e.g. 90s, 10m, 1h30m", PQ(w, s),
+				 w->where);
+	else if (ms == 0)
+		pipeline_problem(w, val->line, val->column,
+				 "invalid duration '%s' for 'timeout'%s;"
+				 " a timeout must be more than 0", PQ(w, s),
+				 w->where);
+	else
+		w->base->timeout_ms = ms;
+}
+
+/* A retry count, from `retry: N` or `max: N`. */
+static void
+retry_count(struct pl_walk *w, const struct pl_key *row, const char *key,
+	    const struct ynode *val)
+{
+	unsigned long n;
+	int rc = pipeline_uint(val, PL_MAX_RETRY, &n);
+
+	if (rc == -ERANGE)
+		pipeline_problem(w, val->line, val->column,
+				 "'%s'%s is %s; at most %d", key, w->where,
+				 pipeline_q(w, val->str, val->len),
+				 PL_MAX_RETRY);
+	else if (rc < 0)
+		pipeline_type_error(w, val, row->expected, key);
+	else
+		w->base->retry_max = (int)n;
+}
+
+void
+pipeline_key_retry(struct pl_walk *w, const struct pl_key *row,
+		   const struct ynode *key, const struct ynode *val)
+{
+	const char *outer = w->where;
+	char *where;
+
+	(void)key;
+	if (val->kind == YN_SCALAR) {
+		retry_count(w, row, row->name, val);
+		return;
+	}
+	where = xasprintf(" in 'retry' of job '%s'", PQ(w, w->base->name));
+	w->where = where;
+	pipeline_walk_map(w, val, pipeline_retry_keys, pipeline_retry_nkeys);
+	w->where = outer;
+	free(where);
+	if (!w->base->has_retry_max && !w->stop)
+		pipeline_problem(w, val->line, val->column,
+				 "'retry'%s has no 'max'", w->where);
+}
+
+void
+pipeline_key_retry_max(struct pl_walk *w, const struct pl_key *row,
+		       const struct ynode *key, const struct ynode *val)
+{
+	(void)key;
+	w->base->has_retry_max = true;
+	retry_count(w, row, row->name, val);
+}
+
+/* One item of `when`: its bit, or 0 after reporting it. */
+static unsigned
+retry_when_item(struct pl_walk *w, const struct ynode *it)
+{
+	const char *s = pipeline_string(w, it, "failed or timed_out", "when");
+	struct pl_suggest sg;
+	size_t i;
+
+	if (s == NULL)
+		return 0;
+	pipeline_suggest_init(&sg, s);
+	for (i = 0; i < PW_ARRAY_LEN(retry_whens); i++) {
+		if (strcmp(s, retry_whens[i].name) == 0)
+			return retry_whens[i].bit;
+		pipeline_suggest_add(&sg, retry_whens[i].name);
+	}
+	pipeline_problem(w, it->line, it->column,
+			 "invalid value '%s' for 'when'%s; expected failed or"
+			 " timed_out%s", PQ(w, s), w->where,
+			 pipeline_suggest_hint(w, &sg));
+	return 0;
+}
+
+void
+pipeline_key_retry_when(struct pl_walk *w, const struct pl_key *row,
+			const struct ynode *key, const struct ynode *val)
+{
+	unsigned bits = 0;
+	size_t i;
+
+	(void)key;
+	(void)row;
+	if (val->kind == YN_SCALAR) {
+		bits = retry_when_item(w, val);
+	} else if (val->count == 0) {
+		pipeline_problem(w, val->line, val->column,
+				 "empty 'when'%s; expected failed and/or"
+				 " timed_out", w->where);
+	} else {
+		for (i = 0; i < val->count; i++) {
+			if (!pipeline_visit(w, val->items[i]))
+				return;
+			bits |= retry_when_item(w, val->items[i]);
+		}
+	}
+	if (bits != 0)
+		w->base->retry_when = bits;
+}
