@@ -1,0 +1,98 @@
+/*
+ * exec's private layout, shared by its own files only.
+ *
+ * struct exec is the module root: the loop, the supervisor's path and the
+ * count of attempts and helpers whose callbacks have not run yet.  An
+ * attempt or helper never touches its struct exec after its final
+ * callback, so the caller may destroy the exec right then; the objects
+ * themselves are freed in the last uv_close callback of their handles.
+ */
+#ifndef PW_EXEC_INT_H
+#define PW_EXEC_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pipewright/exec.h"
+#include "pipewright/supervisor-proto.h"
+#include "pipewright/util.h"
+
+#define EXEC_CHUNK (64 * 1024)       /* socket reads and file read-backs */
+#define EXEC_MAX_STATUS (64 * 1024)  /* END frames longer than this are refused */
+
+struct exec {
+	uv_loop_t *loop;
+	char *supervisor_path;
+	size_t active;               /* attempts + helpers before their final callback */
+};
+
+/* Frames from the supervisor, fed in pieces as they arrive. */
+enum exec_parse_state {
+	EXEC_PARSE_GREETING,         /* waiting for "OK <version>" */
+	EXEC_PARSE_HEADER,           /* waiting for "LOG n" or "END n" */
+	EXEC_PARSE_LOG,              /* `remaining` log bytes to come */
+	EXEC_PARSE_END,              /* `remaining` status bytes to come */
+	EXEC_PARSE_DONE,             /* END complete: status in `end` */
+	EXEC_PARSE_ERROR,            /* protocol error: message in `error` */
+};
+
+struct exec_parser {
+	enum exec_parse_state state;
+	char line[SUPERVISOR_MAX_LINE]; /* header line so far */
+	size_t line_len;
+	uint64_t remaining;
+	struct buf end;              /* the END frame's payload */
+	char *error;                 /* for people; owned */
+};
+
+typedef void (*exec_parser_log_cb)(const char *data, size_t len, void *arg);
+
+void exec_parser_init(struct exec_parser *p);
+void exec_parser_free(struct exec_parser *p);
+/*
+ * Feeds bytes; log payload goes to cb as it comes (possibly in pieces).
+ * Stops at DONE or ERROR (bytes after that are ignored).  Returns the
+ * state reached.
+ */
+enum exec_parse_state exec_parser_feed(struct exec_parser *p,
+				       const char *data, size_t len,
+				       exec_parser_log_cb cb, void *arg);
+/*
+ * Parses a status file's contents.  st->reason points into *reason_out
+ * (caller frees).  0 or -EINVAL.
+ */
+int exec_status_parse(const char *text, size_t len, struct exec_status *st,
+		      char **reason_out) PW_WUR;
+
+struct exec_attempt {
+	struct exec *e;              /* NULL after end_cb: never touched again */
+	uv_loop_t *loop;
+	char *dir;
+	uv_process_t proc;           /* the supervisor, our child */
+	uv_pipe_t sock;              /* our client connection to it */
+	int open_handles;            /* freed when 0 and ended */
+	exec_output_cb output_cb;
+	exec_end_cb end_cb;
+	void *arg;
+	struct exec_parser parser;
+	uint64_t received;           /* log bytes given to output_cb */
+	bool sock_done;              /* no more frames: END, EOF or error */
+	bool proc_exited;
+	int64_t exit_status;         /* the supervisor's, once exited */
+	int term_signal;
+	bool cancel_sent;
+	bool ended;                  /* end_cb has run */
+	char rbuf[EXEC_CHUNK];
+};
+
+/* attempt.c, for start.c */
+/* The supervisor is running: start reading frames. */
+void exec_attempt_begin(struct exec_attempt *a);
+/* exec_start failed: close what was opened, free, call nothing. */
+void exec_attempt_abort(struct exec_attempt *a);
+void exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status,
+			  int term_signal);
+
+#endif

@@ -1,0 +1,286 @@
+/*
+ * exec_start(): the attempt directory, the socket, the supervisor.
+ *
+ * Order matters and is chosen so that nothing can fail once the supervisor
+ * runs: make the directories, bind and listen on DIR/sock, connect our own
+ * client and send ATTACH (a connect to a listening unix socket completes at
+ * once and the request waits in the socket until the supervisor reads it),
+ * wrap the client in a uv_pipe_t, and spawn the supervisor last with the
+ * listening socket as its fd 3.  If the spawn fails everything is undone
+ * and no callback runs.
+ *
+ * The socket is bound through "/proc/self/fd/<dirfd>/sock" so that
+ * sun_path stays short (108 bytes at most) however long the data directory
+ * is.  The supervisor runs detached (its own session): a terminal's Ctrl-C
+ * must not reach the job directly, the caller cancels it instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include "exec-int.h"
+
+/* mkdir -p with mode for every directory it creates. */
+static int
+make_dirs(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path), *s, c;
+	int rc = 0;
+
+	for (s = p + 1;; s++) {
+		if (*s != '/' && *s != '\0')
+			continue;
+		c = *s;
+		*s = '\0';
+		if (mkdir(p, mode) < 0 && errno != EEXIST) {
+			rc = -errno;
+			break;
+		}
+		*s = c;
+		if (c == '\0')
+			break;
+	}
+	free(p);
+	return rc;
+}
+
+static void
+sock_addr(int dirfd, struct sockaddr_un *addr)
+{
+	memset(addr, 0, sizeof(*addr));
+	addr->sun_family = AF_UNIX;
+	snprintf(addr->sun_path, sizeof(addr->sun_path), "/proc/self/fd/%d/%s",
+		 dirfd, SUPERVISOR_SOCK_FILE);
+}
+
+static int
+connect_to(const struct sockaddr_un *addr, int *out)
+{
+	int fd, rc;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	do {
+		rc = connect(fd, (const struct sockaddr *)addr, sizeof(*addr));
+	} while (rc < 0 && errno == EINTR);
+	if (rc < 0) {
+		rc = -errno;
+		close(fd);
+		return rc;
+	}
+	*out = fd;
+	return 0;
+}
+
+/*
+ * A socket file left by a supervisor that died refuses connections and is
+ * replaced; one that a live supervisor still serves means the directory is
+ * in use.
+ */
+static int
+listen_at(int dirfd, const struct sockaddr_un *addr, int *out)
+{
+	int fd, probe, rc, tries;
+
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -errno;
+	for (tries = 0;; tries++) {
+		if (bind(fd, (const struct sockaddr *)addr, sizeof(*addr)) == 0)
+			break;
+		rc = -errno;
+		if (rc != -EADDRINUSE || tries > 0)
+			goto fail;
+		rc = connect_to(addr, &probe);
+		if (rc == 0) {
+			close(probe);
+			rc = -EADDRINUSE;
+			goto fail;
+		}
+		if (rc != -ECONNREFUSED) {
+			rc = -EADDRINUSE;
+			goto fail;
+		}
+		unlinkat(dirfd, SUPERVISOR_SOCK_FILE, 0);
+	}
+	if (listen(fd, 16) < 0) {
+		rc = -errno;
+		unlinkat(dirfd, SUPERVISOR_SOCK_FILE, 0);
+		goto fail;
+	}
+	*out = fd;
+	return 0;
+fail:
+	close(fd);
+	return rc;
+}
+
+static int
+send_all(int fd, const char *s)
+{
+	size_t len = strlen(s), off = 0;
+	ssize_t n;
+
+	while (off < len) {
+		n = send(fd, s + off, len - off, MSG_NOSIGNAL);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return -errno;
+		off += (size_t)n;
+	}
+	return 0;
+}
+
+struct args {
+	char *v[16];                 /* the supervisor's own options */
+	char timeout[24], grace[24], max_log[24];
+};
+
+/* The supervisor's argv (caller frees the array, not the strings). */
+static char **
+build_args(const struct exec *e, const struct exec_spec *spec, struct args *s)
+{
+	size_t n = 0, argc = 0, i;
+	char **v;
+
+	snprintf(s->timeout, sizeof(s->timeout), "%llu",
+		 (unsigned long long)spec->timeout_ms);
+	snprintf(s->grace, sizeof(s->grace), "%llu",
+		 (unsigned long long)spec->kill_grace_ms);
+	snprintf(s->max_log, sizeof(s->max_log), "%llu",
+		 (unsigned long long)(spec->max_log != 0
+				      ? spec->max_log
+				      : SUPERVISOR_DEFAULT_MAX_LOG));
+	s->v[n++] = e->supervisor_path;
+	s->v[n++] = "--dir";
+	s->v[n++] = (char *)spec->dir;
+	s->v[n++] = "--listen-fd";
+	s->v[n++] = "3";
+	if (spec->cwd != NULL) {
+		s->v[n++] = "--cwd";
+		s->v[n++] = (char *)spec->cwd;
+	}
+	s->v[n++] = "--timeout-ms";
+	s->v[n++] = s->timeout;
+	s->v[n++] = "--grace-ms";
+	s->v[n++] = s->grace;
+	s->v[n++] = "--max-log";
+	s->v[n++] = s->max_log;
+	if (spec->tied)
+		s->v[n++] = "--tied";
+	s->v[n++] = "--";
+	while (spec->argv[argc] != NULL)
+		argc++;
+	v = xcalloc(n + argc + 1, sizeof(*v));
+	memcpy(v, s->v, n * sizeof(*v));
+	for (i = 0; i < argc; i++)
+		v[n + i] = (char *)spec->argv[i];
+	return v;
+}
+
+int
+exec_start(struct exec *e, const struct exec_spec *spec,
+	   exec_output_cb output_cb, exec_end_cb end_cb, void *arg,
+	   struct exec_attempt **out)
+{
+	struct exec_attempt *a = NULL;
+	uv_process_options_t opts;
+	uv_stdio_container_t stdio[4];
+	struct sockaddr_un addr;
+	struct args sargs;
+	char **argv = NULL, *home;
+	int dirfd = -1, lfd = -1, cfd = -1, rc;
+
+	if (e == NULL || spec == NULL || spec->dir == NULL ||
+	    spec->argv == NULL || spec->argv[0] == NULL || end_cb == NULL)
+		return -EINVAL;
+	rc = make_dirs(spec->dir, 0700);
+	if (rc < 0)
+		goto out;
+	home = xasprintf("%s/home", spec->dir);
+	rc = mkdir(home, 0700) < 0 && errno != EEXIST ? -errno : 0;
+	free(home);
+	if (rc < 0)
+		goto out;
+	dirfd = open(spec->dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (dirfd < 0) {
+		rc = -errno;
+		goto out;
+	}
+	sock_addr(dirfd, &addr);
+	rc = listen_at(dirfd, &addr, &lfd);
+	if (rc < 0)
+		goto out;
+	rc = connect_to(&addr, &cfd);
+	if (rc < 0)
+		goto out;
+	rc = send_all(cfd, "ATTACH 1 0\n");
+	if (rc < 0)
+		goto out;
+
+	a = xcalloc(1, sizeof(*a));
+	a->e = e;
+	a->loop = e->loop;
+	a->dir = xstrdup(spec->dir);
+	a->output_cb = output_cb;
+	a->end_cb = end_cb;
+	a->arg = arg;
+	exec_parser_init(&a->parser);
+	a->sock.data = a;
+	a->proc.data = a;
+	rc = uv_pipe_init(e->loop, &a->sock, 0);
+	if (rc < 0)
+		goto out;
+	a->open_handles++;
+	rc = uv_pipe_open(&a->sock, cfd);
+	if (rc < 0)
+		goto out;
+	cfd = -1;  /* the pipe owns it */
+
+	argv = build_args(e, spec, &sargs);
+	memset(&opts, 0, sizeof(opts));
+	memset(stdio, 0, sizeof(stdio));
+	stdio[0].flags = UV_IGNORE;
+	stdio[1].flags = UV_IGNORE;
+	stdio[2].flags = UV_INHERIT_FD;  /* its complaints reach our stderr */
+	stdio[2].data.fd = STDERR_FILENO;
+	stdio[3].flags = UV_INHERIT_FD;
+	stdio[3].data.fd = lfd;
+	opts.exit_cb = exec_attempt_on_exit;
+	opts.file = e->supervisor_path;
+	opts.args = argv;
+	opts.env = (char **)spec->env;
+	opts.flags = UV_PROCESS_DETACHED;
+	opts.stdio = stdio;
+	opts.stdio_count = 4;
+	rc = uv_spawn(e->loop, &a->proc, &opts);
+	a->open_handles++;  /* closed even if the spawn failed */
+	if (rc < 0)
+		goto out;
+	e->active++;
+	exec_attempt_begin(a);
+	*out = a;
+out:
+	free(argv);
+	if (lfd >= 0)
+		close(lfd);
+	if (rc < 0) {
+		if (cfd >= 0)
+			close(cfd);
+		if (lfd >= 0)
+			unlinkat(dirfd, SUPERVISOR_SOCK_FILE, 0);
+		if (a != NULL)
+			exec_attempt_abort(a);
+	}
+	if (dirfd >= 0)
+		close(dirfd);
+	return rc;
+}
