@@ -228,19 +228,6 @@ pipeline_key_environment(struct pl_walk *w, const struct pl_key *row,
 	w->base->environment = xstrdup(s);
 }
 
-/* True if the mapping has this key (whether its value was valid or not). */
-static bool
-map_has(const struct ynode *map, const char *name)
-{
-	size_t i, len = strlen(name);
-
-	for (i = 0; i + 1 < map->count; i += 2)
-		if (map->items[i]->len == len &&
-		    memcmp(map->items[i]->str, name, len) == 0)
-			return true;
-	return false;
-}
-
 /* After the walk: the default stage, and a job must have a script. */
 static void
 job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
@@ -249,7 +236,7 @@ job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 	size_t i;
 	char *list;
 
-	if (!map_has(map, "script"))
+	if (!pipeline_map_has(map, "script"))
 		pipeline_problem(w, key->line, key->column,
 				 "job '%s' has no script", PQ(w, b->name));
 	if (b->has_stage || w->stages_bad)

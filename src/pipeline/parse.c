@@ -165,13 +165,13 @@ walk(struct pl_walk *w, const struct ynode *root)
 		pipeline_env_parse(w, top.env, &w->p->env, &w->p->nenv);
 		w->where = "";
 	}
-	if (top.jobs == NULL) {
+	if (!pipeline_map_has(root, "jobs")) {
 		pipeline_problem(w, root->line, root->column,
 				 "no 'jobs' in the pipeline; expected a"
 				 " mapping of job names to jobs");
 		return;
 	}
-	if (!w->stop)
+	if (top.jobs != NULL && !w->stop)
 		jobs_read(w, top.jobs_key, top.jobs);
 	if (!w->stop && w->p->nbases > 0) {
 		pipeline_order_check(w);

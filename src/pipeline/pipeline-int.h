@@ -186,6 +186,7 @@ int pipeline_uint(const struct ynode *n, unsigned long max,
 		  unsigned long *out);
 const char *pipeline_string(struct pl_walk *w, const struct ynode *n,
 			    const char *expected, const char *key);
+bool pipeline_map_has(const struct ynode *map, const char *name);
 bool pipeline_valid_name(const char *s);
 bool pipeline_valid_env_name(const char *s);
 

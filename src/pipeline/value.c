@@ -200,3 +200,16 @@ pipeline_valid_env_name(const char *s)
 			return false;
 	return true;
 }
+
+/* True if the mapping has this key, whatever its value. */
+bool
+pipeline_map_has(const struct ynode *map, const char *name)
+{
+	size_t i, len = strlen(name);
+
+	for (i = 0; i + 1 < map->count; i += 2)
+		if (map->items[i]->len == len &&
+		    memcmp(map->items[i]->str, name, len) == 0)
+			return true;
+	return false;
+}
