@@ -197,7 +197,8 @@ sv_run(struct supervisor *sv)
 		for (c = sv->clients; c != NULL; c = c->next) {
 			who[n] = c;
 			pfd[n].fd = c->fd;
-			pfd[n].events = POLLIN;
+			/* A closing client's further requests do not matter. */
+			pfd[n].events = c->closing ? 0 : POLLIN;
 			if (sv_serve_wants_write(sv, c))
 				pfd[n].events |= POLLOUT;
 			pfd[n].revents = 0;
