@@ -33,11 +33,15 @@ struct exec_spec {
 	                             with a writable dir/home for HOME */
 	const char *const *argv;  /* what the job runs, NULL-terminated */
 	const char *const *env;   /* its complete environment, "K=V", NULL-terminated */
-	const char *cwd;          /* its working directory */
+	const char *cwd;          /* its working directory; NULL: ours */
 	uint64_t timeout_ms;      /* 0: none; enforced by the supervisor */
-	uint64_t kill_grace_ms;   /* SIGTERM → SIGKILL delay on timeout/cancel */
+	uint64_t kill_grace_ms;   /* SIGTERM → SIGKILL delay on timeout/cancel,
+	                             and for processes left behind when the
+	                             job's main process exits; 0: SIGKILL now */
 	uint64_t max_log;         /* log cap in bytes; 0: the default (64 MiB) */
-	bool tied;                /* the job dies with this process (pipewright run) */
+	bool tied;                /* the job dies with this process (pipewright run);
+	                             strictly: with the thread that called
+	                             exec_start, so call it from the loop thread */
 };
 
 enum exec_result {
@@ -60,13 +64,18 @@ struct exec_status {
 /* Log bytes as the supervisor recorded them, in order, without gaps. */
 typedef void (*exec_output_cb)(struct exec_attempt *a, const char *data,
 			       size_t len, void *arg);
-/* The attempt ended; `a` is freed after this returns. */
+/*
+ * The attempt ended; `a` must not be used after this returns.  It can come
+ * before the supervisor process has exited: keep running the loop until
+ * its handles are closed (uv_loop_close() tells).
+ */
 typedef void (*exec_end_cb)(struct exec_attempt *a,
 			    const struct exec_status *st, void *arg);
 
 /*
  * supervisor_path: the pipewright-supervisor binary.  Caller destroys with
- * exec_close() once every attempt and helper has ended.
+ * exec_destroy() once every attempt and helper has ended (exec_active() is
+ * 0), which may be inside the last end callback.
  */
 int exec_create(uv_loop_t *loop, const char *supervisor_path,
 		struct exec **out) PW_WUR;
