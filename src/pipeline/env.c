@@ -203,7 +203,7 @@ pipeline_env_merge(struct pipeline *p)
 		const char ***idx;
 
 		n = merge_base(p, top, top_idx, b, merged);
-		/* Where each matrix variable goes: over a name or at the end. */
+		/* Each matrix variable goes over its name or at the end. */
 		idx = sorted_slots(merged, n);
 		total = n;
 		for (k = 0; k < b->nmkeys; k++) {

@@ -65,11 +65,13 @@ pipeline_key_stage(struct pl_walk *w, const struct pl_key *row,
 
 	(void)key;
 	b->has_stage = true;
+	b->stage_bad = true;
 	if (s == NULL || w->stages_bad)
 		return;
 	for (i = 0; i < w->p->nstages; i++) {
 		if (strcmp(w->p->stages[i], s) == 0) {
 			b->stage = i;
+			b->stage_bad = false;
 			return;
 		}
 	}
@@ -239,11 +241,15 @@ job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 	if (!pipeline_map_has(map, "script"))
 		pipeline_problem(w, key->line, key->column,
 				 "job '%s' has no script", PQ(w, b->name));
-	if (b->has_stage || w->stages_bad)
+	if (b->has_stage)
+		return;
+	b->stage_bad = true;
+	if (w->stages_bad)
 		return;
 	for (i = 0; i < w->p->nstages; i++) {
 		if (strcmp(w->p->stages[i], "test") == 0) {
 			b->stage = i;
+			b->stage_bad = false;
 			return;
 		}
 	}

@@ -23,6 +23,7 @@
 struct graph {
 	const struct pipeline *p;
 	size_t n;
+	bool implied;         /* stages are valid: stage order makes edges */
 	size_t **adj;         /* resolved needs, per base, sorted, unique */
 	size_t *nadj;
 };
@@ -43,10 +44,17 @@ next_succ(const struct graph *g, size_t v, size_t *pos)
 
 	if (b->has_needs)
 		return *pos < g->nadj[v] ? (long)g->adj[v][(*pos)++] : -1;
+	/*
+	 * A job whose stage is unknown (already reported) has no place in
+	 * the stage order; guessing one would report cycles that are not.
+	 */
+	if (!g->implied || b->stage_bad)
+		return -1;
 	while (*pos < g->n) {
 		size_t u = (*pos)++;
 
-		if (g->p->bases[u].stage < b->stage)
+		if (!g->p->bases[u].stage_bad &&
+		    g->p->bases[u].stage < b->stage)
 			return (long)u;
 	}
 	return -1;
@@ -282,6 +290,7 @@ pipeline_order_check(struct pl_walk *w)
 
 	g.p = w->p;
 	g.n = w->p->nbases;
+	g.implied = !w->stages_bad;
 	g.adj = xcalloc(g.n, sizeof(*g.adj));
 	g.nadj = xcalloc(g.n, sizeof(*g.nadj));
 	resolve(w, &g);

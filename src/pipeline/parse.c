@@ -95,7 +95,8 @@ stages_read(struct pl_walk *w, const struct ynode *seq)
 				break;
 		if (k < p->nstages) {
 			pipeline_problem(w, it->line, it->column,
-					 "stage '%s' is listed twice", PQ(w, s));
+					 "stage '%s' is listed twice",
+					 PQ(w, s));
 			w->stages_bad = true;
 			continue;
 		}

@@ -72,6 +72,7 @@ struct pl_base {
 	int column;
 	size_t stage;
 	bool has_stage;
+	bool stage_bad;       /* unknown stage: no implied order for it */
 	char **script;
 	size_t nscript;
 	bool has_needs;
@@ -93,7 +94,7 @@ struct pl_base {
 	char ***mvals;        /* mvals[k][i]: the i-th value of key k */
 	size_t *nmvals;
 	size_t nmkeys;
-	uint64_t combos;      /* product of nmvals, saturating; 1 if no matrix */
+	uint64_t combos;      /* product of nmvals (saturating), 1: no matrix */
 	int mline;            /* of the matrix value, for expansion problems */
 	int mcolumn;
 	char *working_dir;    /* normalised; NULL for the workspace itself */
@@ -169,7 +170,8 @@ void pipeline_yaml_free(struct ytree *t);
 
 /* problems.c */
 void pipeline_problem(struct pl_walk *w, int line, int column,
-		      const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+		      const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
 void pipeline_problem_sort(struct pl_walk *w);
 const char *pipeline_q(struct pl_walk *w, const char *s, size_t len);
 #define PQ(w, s) pipeline_q((w), (s), strlen(s))

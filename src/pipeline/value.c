@@ -146,7 +146,8 @@ void
 pipeline_type_error(struct pl_walk *w, const struct ynode *n,
 		    const char *expected, const char *key)
 {
-	pipeline_problem(w, n->line, n->column, "expected %s for '%s'%s, got %s",
+	pipeline_problem(w, n->line, n->column,
+			 "expected %s for '%s'%s, got %s",
 			 expected, PQ(w, key), w->where,
 			 pipeline_describe(w, n));
 }

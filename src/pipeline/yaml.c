@@ -204,7 +204,8 @@ map_check(struct loader *l, struct ynode *map)
 			const struct ynode *k = map->items[2 * refs[j].pair];
 
 			pipeline_problem(l->w, k->line, k->column,
-					 "duplicate key '%s' (first at line %d)",
+					 "duplicate key '%s'"
+					 " (first at line %d)",
 					 pipeline_q(l->w, k->str, k->len),
 					 refs[i].key->line);
 			drop[refs[j].pair] = true;

@@ -234,6 +234,12 @@ test_unknown_stage(void **state)
 		   "  a: {script: x, stage: three}\n",
 		   3, 25, "unknown stage 'three' in job 'a'; stages are one,"
 		   " two");
+	/* An unknown stage gives the job no place in the stage order. */
+	expect_one("jobs:\n"
+		   "  a: {stage: biuld, script: x, needs: [b]}\n"
+		   "  b: {stage: test, script: y}\n",
+		   2, 14, "unknown stage 'biuld' in job 'a'; stages are lint,"
+		   " build, test, deploy; did you mean 'build'?");
 	/* No `stage` and no stage `test` to default to. */
 	expect_one("stages: [one]\njobs:\n  a: {script: x}\n", 3, 3,
 		   "job 'a' has no stage and there is no stage 'test' to"
@@ -244,7 +250,8 @@ static void
 test_bad_stages(void **state)
 {
 	(void)state;
-	expect_one("stages: [build, build]\njobs:\n  a: {script: x, stage: build}\n",
+	expect_one("stages: [build, build]\n"
+		   "jobs:\n  a: {script: x, stage: build}\n",
 		   1, 17, "stage 'build' is listed twice");
 	expect_one("stages: []\njobs:\n  a: {script: x}\n", 1, 9,
 		   "empty 'stages'; expected at least one stage");
@@ -296,8 +303,8 @@ test_cycle_via_stage_order(void **state)
 		   "    stage: test\n"
 		   "    script: make test\n",
 		   5, 13,
-		   "cycle in needs: fmt -> unit -> fmt (unit has no needs, so it"
-		   " waits for every job of earlier stages)");
+		   "cycle in needs: fmt -> unit -> fmt (unit has no needs, so"
+		   " it waits for every job of earlier stages)");
 }
 
 static void
@@ -343,16 +350,19 @@ test_too_many_combinations(void **state)
 		   "  m:\n"
 		   "    script: x\n"
 		   "    matrix:\n"
-		   "      A: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]\n"
-		   "      B: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16]\n",
+		   "      A: [1, 2, 3, 4, 5, 6, 7, 8, 9,"
+		   " 10, 11, 12, 13, 14, 15, 16, 17]\n"
+		   "      B: [1, 2, 3, 4, 5, 6, 7, 8,"
+		   " 9, 10, 11, 12, 13, 14, 15, 16]\n",
 		   5, 7, "matrix of job 'm' has 272 combinations; at most 256");
 }
 
 static void
 test_too_many_jobs(void **state)
 {
-	static const char m16[] = "{A: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],"
-				  " B: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}";
+	static const char m16[] =
+		"{A: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16],"
+		" B: [1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16]}";
 	char yaml[1024];
 
 	(void)state;
@@ -375,14 +385,16 @@ test_duplicate_expanded_name(void **state)
 		   "  a:\n"
 		   "    script: x\n"
 		   "    matrix: {A: [\"p, q\", p], B: [r, \"q, r\"]}\n",
-		   4, 13, "matrix of job 'a' makes two jobs named 'a (p, q, r)'");
+		   4, 13,
+		   "matrix of job 'a' makes two jobs named 'a (p, q, r)'");
 }
 
 static void
 test_bad_glob(void **state)
 {
 	(void)state;
-	expect_one("jobs:\n  a: {script: x, branches: [main, \"release/[0-9\"]}\n",
+	expect_one("jobs:\n"
+		   "  a: {script: x, branches: [main, \"release/[0-9\"]}\n",
 		   2, 35,
 		   "invalid branch pattern 'release/[0-9' in job 'a': unclosed"
 		   " '['");
@@ -461,7 +473,8 @@ test_retry_errors(void **state)
 		   " 'retry' in job 'a', got '-1'");
 	expect_one("jobs:\n  a: {script: x, retry: {when: [failed]}}\n", 2, 25,
 		   "'retry' in job 'a' has no 'max'");
-	expect_one("jobs:\n  a: {script: x, retry: {max: 2, when: [timeout]}}\n",
+	expect_one("jobs:\n"
+		   "  a: {script: x, retry: {max: 2, when: [timeout]}}\n",
 		   2, 41,
 		   "invalid value 'timeout' for 'when' in 'retry' of job 'a';"
 		   " expected failed or timed_out; did you mean 'timed_out'?");
