@@ -194,7 +194,8 @@ term_event(struct term *t, const struct sched_event *ev)
 		return;
 	}
 	flush_job(t, ev->job);
-	if (ev->reason != NULL)
+	/* "exit status 0" says nothing a success does not. */
+	if (ev->reason != NULL && st != SCHED_JOB_SUCCESS)
 		term_note(t, "%s: %s: %s", ev->job_name,
 			  sched_job_state_name(st), ev->reason);
 	else
