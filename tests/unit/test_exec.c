@@ -506,7 +506,7 @@ kill_supervisor(struct run *r)
 {
 	int pid, ppid;
 
-	if (r->acted || !output_has(r, "\n"))
+	if (r->acted || !output_has(r, "ready\n"))
 		return;
 	r->acted = true;
 	assert_int_equal(sscanf(r->out.data, "%d %d", &pid, &ppid), 2);
@@ -521,12 +521,12 @@ test_supervisor_killed(void **state)
 	const char *argv[] = {"/bin/true", NULL};
 
 	r->on_output = kill_supervisor;
-	run_sh(r, "echo $$ $PPID; echo more; exec sleep 100");
+	run_sh(r, "echo $$ $PPID; echo ready; exec sleep 100");
 	assert_int_equal(r->st.result, EXEC_LOST);
 	assert_string_equal(r->st.reason,
 			    "supervisor exited (signal 9) without a result");
-	/* What the log held was still delivered, whole. */
-	assert_non_null(strstr(r->out.data, "\nmore\n"));
+	assert_int_equal(r->st.log_bytes, r->out.len);
+	assert_non_null(strstr(r->out.data, "\nready\n"));
 
 	/* The dead supervisor left its socket; a new attempt replaces it. */
 	assert_int_equal(uv_loop_init(&r->loop), 0);
@@ -540,6 +540,46 @@ test_supervisor_killed(void **state)
 	finish_loop(r);
 	assert_int_equal(r->st.result, EXEC_SUCCESS);
 	assert_int_equal(r->out.len, 0);
+}
+
+/* Killed mid-stream: whatever the log holds still arrives, in order. */
+static void
+kill_supervisor_midstream(struct run *r)
+{
+	int pid, ppid;
+
+	if (r->acted || r->out.len < (1 << 20))
+		return;
+	r->acted = true;
+	assert_int_equal(sscanf(r->out.data, "%d %d", &pid, &ppid), 2);
+	r->job_pid = pid;
+	assert_int_equal(kill(ppid, SIGKILL), 0);
+}
+
+static void
+test_supervisor_killed_midstream(void **state)
+{
+	struct run *r = *state;
+	char *log, *nl, line[16];
+	size_t len, off;
+	int i, n;
+
+	r->on_output = kill_supervisor_midstream;
+	run_sh(r, "echo $$ $PPID; seq 1 3000000; exec sleep 100");
+	assert_int_equal(r->st.result, EXEC_LOST);
+	log = slurp(r->dir, SUPERVISOR_LOG_FILE, &len);
+	assert_int_equal(r->out.len, len);
+	assert_memory_equal(r->out.data, log, len);
+	free(log);
+	nl = memchr(r->out.data, '\n', r->out.len);
+	assert_non_null(nl);
+	off = (size_t)(nl + 1 - r->out.data);
+	for (i = 1; off < r->out.len; i++, off += (size_t)n) {
+		n = snprintf(line, sizeof(line), "%d\n", i);
+		if (off + (size_t)n > r->out.len)
+			n = (int)(r->out.len - off);  /* the last line may be cut */
+		assert_memory_equal(r->out.data + off, line, (size_t)n);
+	}
 }
 
 /*
@@ -1029,6 +1069,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supervisor_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_supervisor_killed_midstream, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper, setup, teardown),
