@@ -187,7 +187,9 @@ finish(struct sched_run *r, size_t j, enum sched_job_state st, int exit_code,
 				job->tries + 1,
 				pipeline_job_retry_max(r->p, j) + 1);
 		sched_job_set(r, j, st, exit_code, why);
-		sched_job_set(r, j, SCHED_JOB_READY, -1, NULL);
+		/* Unless the event callback has just cancelled the run. */
+		if (!r->canceling)
+			sched_job_set(r, j, SCHED_JOB_READY, -1, NULL);
 	} else {
 		sched_job_set(r, j, st, exit_code, reason);
 	}
@@ -257,6 +259,12 @@ sched_job_start(struct sched_run *r, size_t j)
 		free(c);
 		finish(r, j, SCHED_JOB_FAILED, -1, why);
 		free(why);
+	} else if (r->canceling) {
+		/*
+		 * The event callback cancelled the run on the running event
+		 * above, when there was no attempt to stop yet.
+		 */
+		sched_job_cancel(r, j);
 	}
 	env_free(&env);
 	free(script);

@@ -47,6 +47,7 @@ sched_rules_decide(const struct sched_run *r, size_t j, char **reason)
 	for (i = 0; i < n; i++) {
 		const struct sched_job *pj = &r->jobs[preds[i]];
 		const char *name = pipeline_job_name(p, preds[i]);
+		const char *what = NULL;
 
 		if (pj->state == SCHED_JOB_SUCCESS || pj->neutral ||
 		    pj->state == SCHED_JOB_WAITING)
@@ -55,17 +56,18 @@ sched_rules_decide(const struct sched_run *r, size_t j, char **reason)
 			if (pipeline_job_allow_failure(p, preds[i]))
 				continue;
 			failed = true;
-			why = "failed";
+			what = "failed";
 		} else if (pj->state == SCHED_JOB_CANCELED) {
-			why = "was canceled";
+			what = "was canceled";
 		} else if (pj->state == SCHED_JOB_SKIPPED) {
 			if (!explicit)
 				continue;
-			why = "was skipped";
+			what = "was skipped";
 		}
 		if (met) {
 			met = false;
 			culprit = name;
+			why = what;
 		}
 	}
 

@@ -188,6 +188,21 @@ release(struct sched_run *r)
 	}
 }
 
+/*
+ * A pending job that can only wait: with nothing of its run running or
+ * ready (settle() checks), what it waits for is a manual job left waiting,
+ * which can no longer be approved in this run.
+ */
+static bool
+held(const struct sched_run *r, size_t j)
+{
+	char *reason;
+	enum sched_verdict v = sched_rules_decide(r, j, &reason);
+
+	free(reason);
+	return v == SCHED_VERDICT_WAIT;
+}
+
 /* A run is done when nothing runs and nothing can still start. */
 static bool
 settle(struct sched_run *r)
@@ -200,7 +215,8 @@ settle(struct sched_run *r)
 	for (j = 0; j < r->njobs; j++) {
 		enum sched_job_state st = r->jobs[j].state;
 
-		if (!sched_job_state_final(st) && st != SCHED_JOB_WAITING)
+		if (st == SCHED_JOB_PENDING ? !held(r, j) :
+		    !sched_job_state_final(st) && st != SCHED_JOB_WAITING)
 			return false;
 		if (sched_state_is_failure(st) &&
 		    !pipeline_job_allow_failure(r->p, j))
