@@ -1,0 +1,1230 @@
+/*
+ * sched: the order rules, retries, timeouts, manual jobs, --only, matrix,
+ * slots, environments, the job's environment and script, cancel, restore
+ * and branch filters.
+ *
+ * No mocks: every test parses a real pipeline, runs its jobs through the
+ * real exec module and pipewright-supervisor as tiny /bin/sh scripts, and
+ * records every sched event.  Order is asserted from the recorded events,
+ * never from the clock (only cancel and timeout check, loosely, that they
+ * were prompt); the loop runs until the run's final event and every test
+ * ends with uv_loop_close() == 0.  A 20 s deadline cancels a run that hangs.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <limits.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "pipewright/exec.h"
+#include "pipewright/pipeline.h"
+#include "pipewright/sched.h"
+#include "pipewright/util.h"
+
+#define MAX_EVENTS 512
+#define MAX_JOBS 16
+#define DEADLINE_MS 20000
+
+/* A shell loop that waits (10 s at most) until `file` exists. */
+#define WAIT_FOR(file)                                                     \
+	"i=0; while [ ! -e " file " ] && [ $i -lt 200 ]; do sleep 0.05;"   \
+	" i=$((i+1)); done; test -e " file
+
+/* One sched event, copied out of the callback. */
+struct rec {
+	enum sched_event_kind kind;
+	char job[64];        /* "" for run events */
+	int state;
+	int attempt;
+	int exit_code;
+	char reason[160];    /* "" if none */
+};
+
+/* One test's world: a loop, exec, sched, the current run and what it said. */
+struct fx {
+	uv_loop_t loop;
+	uv_timer_t deadline;      /* cancels a run that hangs */
+	uv_timer_t cancel_timer;  /* cancels the run from outside any callback */
+	struct exec *exec;
+	struct sched *sched;
+	struct sched_run *run;
+	uint64_t next_id;         /* run ids, so attempt directories differ */
+	char attempts[PATH_MAX];
+	char workspace[PATH_MAX];
+	struct rec ev[MAX_EVENTS];
+	size_t nev;
+	struct buf out[MAX_JOBS]; /* each job's output, all attempts */
+	int max_running;          /* most jobs running at once, per sched_running() */
+	bool finished;            /* the run's final event came */
+	bool deadline_hit;
+	/* Cancel hooks. */
+	const char *cancel_on_output;  /* this job's "started" line → cancel */
+	const char *cancel_on_job;     /* this job's event in cancel_on_state → */
+	int cancel_on_state;           /* cancel, inside the event callback */
+	int cancel_rc;
+	uint64_t cancel_at_ms;
+};
+
+/* ---- helpers ---------------------------------------------------------- */
+
+static void
+copy(char *dst, size_t len, const char *src)
+{
+	snprintf(dst, len, "%s", src != NULL ? src : "");
+}
+
+static void
+on_event(void *arg, const struct sched_event *ev)
+{
+	struct fx *f = arg;
+	struct rec *r;
+
+	if (sched_running(f->sched) > f->max_running)
+		f->max_running = sched_running(f->sched);
+	if (f->nev < MAX_EVENTS) {
+		r = &f->ev[f->nev++];
+		r->kind = ev->kind;
+		copy(r->job, sizeof(r->job),
+		     ev->kind == SCHED_EVENT_JOB ? ev->job_name : "");
+		r->state = ev->state;
+		r->attempt = ev->attempt;
+		r->exit_code = ev->exit_code;
+		copy(r->reason, sizeof(r->reason), ev->reason);
+	}
+	if (ev->kind == SCHED_EVENT_JOB && f->cancel_on_job != NULL &&
+	    ev->state == f->cancel_on_state &&
+	    strcmp(ev->job_name, f->cancel_on_job) == 0) {
+		f->cancel_on_job = NULL;
+		f->cancel_at_ms = pw_mono_ms();
+		f->cancel_rc = sched_run_cancel(ev->run);
+	}
+	if (ev->kind == SCHED_EVENT_RUN && ev->state >= SCHED_RUN_SUCCESS) {
+		f->finished = true;
+		uv_timer_stop(&f->deadline);
+	}
+}
+
+static void
+on_cancel_timer(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, cancel_timer);
+
+	f->cancel_at_ms = pw_mono_ms();
+	f->cancel_rc = sched_run_cancel(f->run);
+}
+
+static void
+on_output(void *arg, struct sched_run *run, size_t job, int attempt,
+	  const char *data, size_t len)
+{
+	struct fx *f = arg;
+
+	(void)attempt;
+	assert_true(run == f->run);
+	assert_true(job < MAX_JOBS);
+	assert_int_equal(buf_append(&f->out[job], data, len), 0);
+	if (f->cancel_on_output != NULL &&
+	    strcmp(pipeline_job_name(sched_run_pipeline(run), job),
+		   f->cancel_on_output) == 0 &&
+	    strstr(f->out[job].data, "\nstarted\n") != NULL) {
+		f->cancel_on_output = NULL;
+		uv_timer_start(&f->cancel_timer, on_cancel_timer, 0, 0);
+	}
+}
+
+/* First the run is cancelled; if even that does not end it, stop. */
+static void
+on_deadline(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, deadline);
+	int rc;
+
+	if (f->deadline_hit) {
+		uv_stop(&f->loop);
+		return;
+	}
+	f->deadline_hit = true;
+	rc = sched_run_cancel(f->run);
+	(void)rc;
+	uv_timer_start(&f->deadline, on_deadline, 5000, 0);
+}
+
+static struct fx *
+fx_new(int max_jobs)
+{
+	struct fx *f = xcalloc(1, sizeof(*f));
+	struct sched_options opts = {
+		.max_jobs = max_jobs,
+		.attempts_dir = f->attempts,
+		.kill_grace_ms = 200,
+		.tied = true,
+	};
+	struct sched_callbacks cb = {
+		.event = on_event, .output = on_output, .arg = f,
+	};
+	char tmp[] = "/tmp/pw-sched-XXXXXX";
+	size_t i;
+
+	f->next_id = 41;
+	assert_non_null(mkdtemp(tmp));
+	assert_non_null(realpath(tmp, f->attempts));
+	strcpy(tmp, "/tmp/pw-ws-XXXXXX");
+	assert_non_null(mkdtemp(tmp));
+	assert_non_null(realpath(tmp, f->workspace));
+	for (i = 0; i < MAX_JOBS; i++)
+		buf_init(&f->out[i], 1 << 20);
+	assert_int_equal(uv_loop_init(&f->loop), 0);
+	assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
+	assert_int_equal(uv_timer_init(&f->loop, &f->cancel_timer), 0);
+	assert_int_equal(exec_create(&f->loop, PW_SUPERVISOR_PATH, &f->exec), 0);
+	assert_int_equal(sched_create(&f->loop, f->exec, &opts, &cb, &f->sched),
+			 0);
+	return f;
+}
+
+static int
+rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+	(void)st;
+	(void)flag;
+	(void)ftw;
+	return remove(path);
+}
+
+/* Destroys the run (if any) and everything else; the loop must close. */
+static void
+fx_free(struct fx *f)
+{
+	size_t i;
+
+	sched_run_destroy(f->run);
+	assert_int_equal(sched_running(f->sched), 0);
+	sched_destroy(f->sched);
+	assert_int_equal(exec_active(f->exec), 0);
+	exec_destroy(f->exec);
+	uv_close((uv_handle_t *)&f->deadline, NULL);
+	uv_close((uv_handle_t *)&f->cancel_timer, NULL);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	for (i = 0; i < MAX_JOBS; i++)
+		buf_free(&f->out[i]);
+	assert_int_equal(nftw(f->attempts, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(nftw(f->workspace, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	free(f);
+}
+
+static struct pipeline *
+parse(const char *yaml)
+{
+	struct pipeline_problems pp;
+	struct pipeline *p = NULL;
+	size_t i;
+	int rc;
+
+	pipeline_problems_init(&pp);
+	rc = pipeline_parse("test.yml", yaml, strlen(yaml), &p, &pp);
+	for (i = 0; i < pp.count; i++)
+		print_error("%s:%d:%d: %s\n", pp.items[i].file,
+			    pp.items[i].line, pp.items[i].column,
+			    pp.items[i].message);
+	pipeline_problems_free(&pp);
+	assert_int_equal(rc, 0);
+	assert_non_null(p);
+	return p;
+}
+
+/*
+ * Creates f->run from `yaml`, replacing a finished earlier run.  `params`
+ * may be NULL; id, project and workspace are filled in when not given.
+ */
+static struct sched_run *
+fx_run(struct fx *f, const char *yaml, const struct sched_run_params *params)
+{
+	struct sched_run_params pr = {0};
+	size_t i;
+
+	if (params != NULL)
+		pr = *params;
+	if (pr.id == 0)
+		pr.id = ++f->next_id;
+	if (pr.project == NULL)
+		pr.project = "proj";
+	if (pr.workspace == NULL)
+		pr.workspace = f->workspace;
+	sched_run_destroy(f->run);
+	f->run = NULL;
+	f->nev = 0;
+	f->finished = false;
+	f->max_running = 0;
+	for (i = 0; i < MAX_JOBS; i++)
+		buf_reset(&f->out[i]);
+	assert_int_equal(sched_run_create(f->sched, parse(yaml), &pr, &f->run),
+			 0);
+	assert_true(pipeline_job_count(sched_run_pipeline(f->run)) <= MAX_JOBS);
+	return f->run;
+}
+
+/* Starts f->run and runs the loop until it has ended and every attempt is gone. */
+static void
+fx_go(struct fx *f)
+{
+	assert_int_equal(uv_timer_start(&f->deadline, on_deadline, DEADLINE_MS,
+					0), 0);
+	assert_int_equal(sched_run_start(f->run), 0);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_false(f->deadline_hit);
+	assert_true(f->finished);
+	assert_true(sched_run_finished(f->run));
+	/* Nothing happens after the run's final event. */
+	assert_int_equal(f->ev[f->nev - 1].kind, SCHED_EVENT_RUN);
+	assert_int_equal(exec_active(f->exec), 0);
+}
+
+static size_t
+job_index(const struct fx *f, const char *name)
+{
+	long j = pipeline_job_find(sched_run_pipeline(f->run), name);
+
+	if (j < 0)
+		fail_msg("no job '%s'", name);
+	return (size_t)j;
+}
+
+static enum sched_job_state
+jstate(const struct fx *f, const char *name)
+{
+	return sched_run_job_state(f->run, job_index(f, name));
+}
+
+static int
+jattempts(const struct fx *f, const char *name)
+{
+	return sched_run_job_attempts(f->run, job_index(f, name));
+}
+
+static const char *
+jout(const struct fx *f, const char *name)
+{
+	const char *s = f->out[job_index(f, name)].data;
+
+	return s != NULL ? s : "";
+}
+
+/* The first event of job `name` in `state`, or -1. */
+static long
+ev_find(const struct fx *f, const char *name, int state)
+{
+	size_t i;
+
+	for (i = 0; i < f->nev; i++)
+		if (f->ev[i].kind == SCHED_EVENT_JOB &&
+		    strcmp(f->ev[i].job, name) == 0 && f->ev[i].state == state)
+			return (long)i;
+	return -1;
+}
+
+/* The job's last event in a final state, or -1. */
+static long
+ev_final(const struct fx *f, const char *name)
+{
+	long i;
+
+	for (i = (long)f->nev - 1; i >= 0; i--)
+		if (f->ev[i].kind == SCHED_EVENT_JOB &&
+		    strcmp(f->ev[i].job, name) == 0 &&
+		    sched_job_state_final(f->ev[i].state))
+			return i;
+	return -1;
+}
+
+/* The reason of job `name`'s first event in `state`. */
+static const char *
+ev_reason(const struct fx *f, const char *name, int state)
+{
+	long i = ev_find(f, name, state);
+
+	if (i < 0)
+		fail_msg("job '%s' never was %s", name,
+			 sched_job_state_name(state));
+	return f->ev[i].reason;
+}
+
+#define assert_before(a, b)                                                \
+	do {                                                               \
+		long a_ = (a), b_ = (b);                                   \
+		assert_true(a_ >= 0);                                      \
+		assert_true(b_ >= 0);                                      \
+		assert_true(a_ < b_);                                      \
+	} while (0)
+
+/* Job `a` started only after job `b` had ended. */
+#define assert_after_end(f, a, b)                                          \
+	assert_before(ev_final(f, b), ev_find(f, a, SCHED_JOB_RUNNING))
+
+/* Job `a` started before job `b` ended: they overlapped. */
+#define assert_overlap(f, a, b)                                            \
+	assert_before(ev_find(f, a, SCHED_JOB_RUNNING), ev_final(f, b))
+
+/* The job's events as "state/attempt ...", e.g. "ready/0 running/1 success/1". */
+static const char *
+trace(const struct fx *f, const char *name)
+{
+	static char s[1024];
+	size_t i, n = 0;
+
+	s[0] = '\0';
+	for (i = 0; i < f->nev && n < sizeof(s); i++)
+		if (f->ev[i].kind == SCHED_EVENT_JOB &&
+		    strcmp(f->ev[i].job, name) == 0)
+			n += snprintf(s + n, sizeof(s) - n, "%s%s/%d",
+				      n ? " " : "",
+				      sched_job_state_name(f->ev[i].state),
+				      f->ev[i].attempt);
+	return s;
+}
+
+/* The run's own events as "queued running success". */
+static const char *
+run_trace(const struct fx *f)
+{
+	static char s[256];
+	size_t i, n = 0;
+
+	s[0] = '\0';
+	for (i = 0; i < f->nev && n < sizeof(s); i++)
+		if (f->ev[i].kind == SCHED_EVENT_RUN)
+			n += snprintf(s + n, sizeof(s) - n, "%s%s", n ? " " : "",
+				      sched_run_state_name(f->ev[i].state));
+	return s;
+}
+
+/* The most of `names` (NULL-terminated; NULL: every job) running at once. */
+static int
+max_overlap(const struct fx *f, const char *const *names)
+{
+	char running[MAX_EVENTS][64];
+	int n = 0, best = 0, k;
+	size_t i;
+
+	for (i = 0; i < f->nev; i++) {
+		const struct rec *r = &f->ev[i];
+		bool counted = names == NULL;
+
+		for (k = 0; names != NULL && names[k] != NULL; k++)
+			counted |= strcmp(names[k], r->job) == 0;
+		if (r->kind != SCHED_EVENT_JOB || !counted)
+			continue;
+		if (r->state == SCHED_JOB_RUNNING) {
+			copy(running[n++], sizeof(running[0]), r->job);
+			best = n > best ? n : best;
+		} else if (sched_job_state_final(r->state)) {
+			for (k = 0; k < n; k++) {
+				if (strcmp(running[k], r->job) == 0) {
+					memmove(running[k], running[--n],
+						sizeof(running[0]));
+					break;
+				}
+			}
+		}
+	}
+	return best;
+}
+
+/* Looks up "KEY=" in an `env` listing; NULL if absent. */
+static const char *
+env_value(const char *listing, const char *key, char *val, size_t len)
+{
+	size_t klen = strlen(key);
+	const char *line;
+
+	for (line = listing; line != NULL && *line != '\0';
+	     line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, key, klen) == 0 && line[klen] == '=') {
+			snprintf(val, len, "%.*s",
+				 (int)strcspn(line + klen + 1, "\n"),
+				 line + klen + 1);
+			return val;
+		}
+	}
+	return NULL;
+}
+
+/* ---- order ------------------------------------------------------------ */
+
+static void
+test_state_names(void **state)
+{
+	(void)state;
+	assert_string_equal(sched_job_state_name(SCHED_JOB_TIMED_OUT),
+			    "timed_out");
+	assert_string_equal(sched_job_state_name(SCHED_JOB_WAITING), "waiting");
+	assert_string_equal(sched_run_state_name(SCHED_RUN_CANCELED),
+			    "canceled");
+	assert_false(sched_job_state_final(SCHED_JOB_WAITING));
+	assert_false(sched_job_state_final(SCHED_JOB_RUNNING));
+	assert_true(sched_job_state_final(SCHED_JOB_SKIPPED));
+	assert_true(sched_job_state_final(SCHED_JOB_LOST));
+}
+
+/* Without `needs`, a job waits for every job of every earlier stage. */
+static void
+test_stages_in_order(void **state)
+{
+	struct fx *f = fx_new(4);
+	static const char *const lint[] = {"fmt", "vet"};
+	static const char *const build[] = {"compile", "link"};
+	size_t i, k;
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  fmt: {stage: lint, script: 'true'}\n"
+		  "  vet: {stage: lint, script: 'true'}\n"
+		  "  compile: {stage: build, script: 'true'}\n"
+		  "  link: {stage: build, script: 'true'}\n"
+		  "  unit: {script: 'true'}\n"
+		  "  ship: {stage: deploy, script: 'true'}\n",
+	       NULL);
+	fx_go(f);
+	assert_string_equal(run_trace(f), "queued running success");
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "fmt"), "ready/0 running/1 success/1");
+	for (i = 0; i < 2; i++) {
+		for (k = 0; k < 2; k++) {
+			assert_after_end(f, build[i], lint[k]);
+			assert_after_end(f, "unit", build[k]);
+		}
+	}
+	/* A job without `stage` is in test, before deploy. */
+	assert_after_end(f, "ship", "unit");
+	/* Jobs of one stage start together when slots allow. */
+	assert_overlap(f, "vet", "fmt");
+	assert_overlap(f, "link", "compile");
+	for (i = 0; i < 6; i++) {
+		assert_int_equal(sched_run_job_attempts(f->run, i), 1);
+		assert_true(sched_run_job_started_ms(f->run, i) > 0);
+		assert_true(sched_run_job_finished_ms(f->run, i) >=
+			    sched_run_job_started_ms(f->run, i));
+	}
+	fx_free(f);
+}
+
+/*
+ * `needs: [x]` waits for x only, whatever the stages; `needs: []` starts
+ * at once.  Each waiting script only succeeds if the other job ran while
+ * it was still running.
+ */
+static void
+test_needs_ignore_stages(void **state)
+{
+	struct fx *f = fx_new(2);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  fmt:\n"
+		  "    stage: lint\n"
+		  "    script: " WAIT_FOR("early.done") "\n"
+		  "  compile:\n"
+		  "    stage: build\n"
+		  "    script: " WAIT_FOR("unit.done") "\n"
+		  "  unit:\n"
+		  "    stage: test\n"
+		  "    needs: [fmt]\n"
+		  "    script: touch unit.done\n"
+		  "  early:\n"
+		  "    stage: deploy\n"
+		  "    needs: []\n"
+		  "    script: touch early.done\n",
+	       NULL);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_overlap(f, "early", "fmt");
+	assert_after_end(f, "compile", "fmt");
+	assert_after_end(f, "unit", "fmt");
+	assert_overlap(f, "unit", "compile");
+	assert_int_equal(jstate(f, "fmt"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "compile"), SCHED_JOB_SUCCESS);
+	fx_free(f);
+}
+
+/*
+ * A failure skips what needs it (naming the culprit) unless allow_failure
+ * permits it; `when: always` runs anyway, `when: on_failure` runs because
+ * something failed; the run fails.
+ */
+static void
+test_failure_propagates(void **state)
+{
+	struct fx *f = fx_new(4);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  build: {stage: build, script: exit 3}\n"
+		  "  flaky: {stage: build, allow_failure: true, script: exit 1}\n"
+		  "  unit: {stage: test, needs: [build], script: 'true'}\n"
+		  "  lenient: {stage: test, needs: [flaky], script: 'true'}\n"
+		  "  cleanup: {stage: deploy, when: always, script: 'true'}\n"
+		  "  notify: {stage: deploy, when: on_failure, script: 'true'}\n"
+		  "  ship: {stage: deploy, script: 'true'}\n",
+	       NULL);
+	fx_go(f);
+	assert_string_equal(run_trace(f), "queued running failed");
+	assert_int_equal(jstate(f, "build"), SCHED_JOB_FAILED);
+	assert_int_equal(f->ev[ev_find(f, "build", SCHED_JOB_FAILED)].exit_code,
+			 3);
+	assert_int_equal(jstate(f, "flaky"), SCHED_JOB_FAILED);
+	assert_int_equal(jstate(f, "unit"), SCHED_JOB_SKIPPED);
+	assert_string_equal(ev_reason(f, "unit", SCHED_JOB_SKIPPED),
+			    "'build' failed");
+	assert_string_equal(trace(f, "unit"), "skipped/0");
+	assert_int_equal(jattempts(f, "unit"), 0);
+	assert_int_equal(jstate(f, "lenient"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "cleanup"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "notify"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "ship"), SCHED_JOB_SKIPPED);
+	assert_string_equal(ev_reason(f, "ship", SCHED_JOB_SKIPPED),
+			    "'build' failed");
+	assert_after_end(f, "cleanup", "lenient");
+	fx_free(f);
+}
+
+/* Only allowed failures: on_failure jobs are skipped, the run succeeds. */
+static void
+test_allowed_failure_succeeds(void **state)
+{
+	struct fx *f = fx_new(2);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  flaky: {stage: lint, allow_failure: true, script: exit 1}\n"
+		  "  compile: {stage: build, script: 'true'}\n"
+		  "  notify: {stage: deploy, when: on_failure, script: 'true'}\n",
+	       NULL);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_int_equal(jstate(f, "flaky"), SCHED_JOB_FAILED);
+	assert_int_equal(jstate(f, "compile"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "notify"), SCHED_JOB_SKIPPED);
+	assert_string_equal(ev_reason(f, "notify", SCHED_JOB_SKIPPED),
+			    "on_failure: nothing it depends on failed");
+	fx_free(f);
+}
+
+/* ---- retry and timeout ------------------------------------------------ */
+
+static void
+test_retry(void **state)
+{
+	struct fx *f = fx_new(4);
+	char *path, *count;
+	size_t len;
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  flaky:\n"
+		  "    retry: 2\n"
+		  "    script:\n"
+		  "      - echo \"attempt $PIPEWRIGHT_ATTEMPT\" >> count\n"
+		  "      - '[ \"$PIPEWRIGHT_ATTEMPT\" -ge 3 ]'\n"
+		  "  hopeless: {retry: 1, script: exit 1}\n"
+		  "  once:\n"
+		  "    retry: {max: 1, when: [timed_out]}\n"
+		  "    script: exit 1\n",
+	       NULL);
+	fx_go(f);
+	assert_string_equal(trace(f, "flaky"),
+			    "ready/0 running/1 failed/1 ready/1 running/2 "
+			    "failed/2 ready/2 running/3 success/3");
+	assert_int_equal(jattempts(f, "flaky"), 3);
+	assert_int_equal(jstate(f, "flaky"), SCHED_JOB_SUCCESS);
+	assert_non_null(strstr(ev_reason(f, "flaky", SCHED_JOB_FAILED),
+			       "retrying (attempt 2 of 3)"));
+	assert_non_null(strstr(f->ev[ev_final(f, "hopeless")].reason,
+			       "exit status 1"));
+	assert_string_equal(trace(f, "hopeless"),
+			    "ready/0 running/1 failed/1 ready/1 running/2 "
+			    "failed/2");
+	assert_null(strstr(f->ev[ev_final(f, "hopeless")].reason, "retrying"));
+	assert_int_equal(jattempts(f, "hopeless"), 2);
+	assert_string_equal(trace(f, "once"), "ready/0 running/1 failed/1");
+	assert_int_equal(jattempts(f, "once"), 1);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_FAILED);
+	/* The script saw each attempt's number. */
+	path = xasprintf("%s/count", f->workspace);
+	assert_int_equal(pw_read_file(path, 4096, &count, &len), 0);
+	assert_string_equal(count, "attempt 1\nattempt 2\nattempt 3\n");
+	free(count);
+	free(path);
+	fx_free(f);
+}
+
+static void
+test_timeout(void **state)
+{
+	struct fx *f = fx_new(2);
+	uint64_t t0 = pw_mono_ms();
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  slow: {timeout: 300ms, script: sleep 5}\n"
+		  "  again:\n"
+		  "    timeout: 300ms\n"
+		  "    retry: {max: 1, when: [timed_out]}\n"
+		  "    script: sleep 5\n",
+	       NULL);
+	fx_go(f);
+	assert_true(pw_mono_ms() - t0 < 4000);
+	assert_int_equal(jstate(f, "slow"), SCHED_JOB_TIMED_OUT);
+	assert_string_equal(trace(f, "slow"), "ready/0 running/1 timed_out/1");
+	assert_non_null(strstr(ev_reason(f, "slow", SCHED_JOB_TIMED_OUT),
+			       "timeout"));
+	assert_string_equal(trace(f, "again"),
+			    "ready/0 running/1 timed_out/1 ready/1 running/2 "
+			    "timed_out/2");
+	assert_int_equal(jattempts(f, "again"), 2);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_FAILED);
+	fx_free(f);
+}
+
+/* ---- manual jobs ------------------------------------------------------ */
+
+static const char manual_yaml[] =
+	"jobs:\n"
+	"  compile: {stage: build, script: 'true'}\n"
+	"  publish: {stage: build, when: manual, script: 'true'}\n"
+	"  unit: {stage: test, script: 'true'}\n"
+	"  announce: {stage: deploy, needs: [publish], script: 'true'}\n";
+
+static void
+test_manual_skipped(void **state)
+{
+	struct fx *f = fx_new(2);
+	struct sched_run_params pr = {.skip_manual = true};
+
+	(void)state;
+	fx_run(f, manual_yaml, &pr);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "publish"), "skipped/0");
+	assert_string_equal(ev_reason(f, "publish", SCHED_JOB_SKIPPED),
+			    "manual job not approved");
+	assert_int_equal(jstate(f, "unit"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "announce"), SCHED_JOB_SKIPPED);
+	assert_string_equal(ev_reason(f, "announce", SCHED_JOB_SKIPPED),
+			    "'publish' was skipped");
+	fx_free(f);
+}
+
+static void
+test_manual_approved(void **state)
+{
+	struct fx *f = fx_new(2);
+	struct sched_run_params pr = {.skip_manual = true};
+
+	(void)state;
+	fx_run(f, manual_yaml, &pr);
+	assert_int_equal(sched_run_approve(f->run, "compile"), -ENOENT);
+	assert_int_equal(sched_run_approve(f->run, "nope"), -ENOENT);
+	assert_int_equal(sched_run_approve(f->run, "publish"), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_int_equal(jstate(f, "publish"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "announce"), SCHED_JOB_SUCCESS);
+	assert_after_end(f, "announce", "publish");
+	assert_int_equal(sched_run_approve(f->run, "publish"), -EBUSY);
+	fx_free(f);
+}
+
+/*
+ * Not skipped: the manual job waits, later stages go on, and the run ends
+ * with it still waiting (and what `needs` it still pending).
+ */
+static void
+test_manual_waiting(void **state)
+{
+	struct fx *f = fx_new(2);
+
+	(void)state;
+	fx_run(f, manual_yaml, NULL);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "publish"), "waiting/0");
+	assert_string_equal(ev_reason(f, "publish", SCHED_JOB_WAITING),
+			    "waiting for approval");
+	assert_int_equal(jstate(f, "publish"), SCHED_JOB_WAITING);
+	assert_int_equal(jstate(f, "unit"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "announce"), SCHED_JOB_PENDING);
+	assert_string_equal(trace(f, "announce"), "");
+	fx_free(f);
+}
+
+/* ---- selection, matrix ------------------------------------------------ */
+
+static void
+test_only(void **state)
+{
+	struct fx *f = fx_new(2);
+	static const char *const left_out[] = {
+		"fmt", "compile (gcc)", "compile (clang)", "docs",
+	};
+	size_t i;
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  fmt: {stage: lint, script: exit 1}\n"
+		  "  compile:\n"
+		  "    stage: build\n"
+		  "    matrix: {CC: [gcc, clang]}\n"
+		  "    script: exit 1\n"
+		  "  unit: {stage: test, needs: [compile], script: 'true'}\n"
+		  "  docs: {stage: test, script: exit 1}\n"
+		  "  ship: {stage: deploy, needs: [docs], script: 'true'}\n",
+	       NULL);
+	assert_int_equal(sched_run_only(f->run, "nope"), -ENOENT);
+	assert_int_equal(sched_run_only(f->run, "unit"), 0);
+	assert_int_equal(sched_run_only(f->run, "ship"), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	for (i = 0; i < PW_ARRAY_LEN(left_out); i++) {
+		assert_string_equal(trace(f, left_out[i]), "skipped/0");
+		assert_string_equal(ev_reason(f, left_out[i], SCHED_JOB_SKIPPED),
+				    "not selected");
+		assert_before(ev_find(f, left_out[i], SCHED_JOB_SKIPPED),
+			      ev_find(f, "unit", SCHED_JOB_RUNNING));
+	}
+	assert_int_equal(jstate(f, "unit"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "ship"), SCHED_JOB_SUCCESS);
+	assert_int_equal(sched_run_only(f->run, "unit"), -EBUSY);
+
+	/* A base name selects every job of its matrix. */
+	fx_run(f, "jobs:\n"
+		  "  fmt: {stage: lint, script: 'true'}\n"
+		  "  compile:\n"
+		  "    stage: build\n"
+		  "    matrix: {CC: [gcc, clang]}\n"
+		  "    script: 'true'\n",
+	       NULL);
+	assert_int_equal(sched_run_only(f->run, "compile"), 0);
+	fx_go(f);
+	assert_int_equal(jstate(f, "fmt"), SCHED_JOB_SKIPPED);
+	assert_int_equal(jstate(f, "compile (gcc)"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "compile (clang)"), SCHED_JOB_SUCCESS);
+	fx_free(f);
+}
+
+static void
+test_matrix(void **state)
+{
+	struct fx *f = fx_new(3);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  compile:\n"
+		  "    stage: build\n"
+		  "    matrix: {CC: [gcc, clang]}\n"
+		  "    script: echo \"cc=$CC job=$PIPEWRIGHT_JOB\"\n"
+		  "  unit: {stage: build, needs: [compile], script: 'true'}\n",
+	       NULL);
+	assert_int_equal(pipeline_job_count(sched_run_pipeline(f->run)), 3);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_overlap(f, "compile (clang)", "compile (gcc)");
+	assert_after_end(f, "unit", "compile (gcc)");
+	assert_after_end(f, "unit", "compile (clang)");
+	assert_non_null(strstr(jout(f, "compile (gcc)"),
+			       "\ncc=gcc job=compile (gcc)\n"));
+	assert_non_null(strstr(jout(f, "compile (clang)"),
+			       "\ncc=clang job=compile (clang)\n"));
+	fx_free(f);
+}
+
+/* ---- slots and environments ------------------------------------------- */
+
+static const char four_jobs[] = "jobs:\n"
+				"  a: {script: sleep 0.05}\n"
+				"  b: {script: sleep 0.05}\n"
+				"  c: {script: sleep 0.05}\n"
+				"  d: {script: sleep 0.05}\n";
+
+static void
+test_max_jobs(void **state)
+{
+	struct fx *f = fx_new(1);
+
+	(void)state;
+	fx_run(f, four_jobs, NULL);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_int_equal(max_overlap(f, NULL), 1);
+	assert_int_equal(f->max_running, 1);
+	/* Ready jobs start in file order. */
+	assert_after_end(f, "b", "a");
+	assert_after_end(f, "c", "b");
+	assert_after_end(f, "d", "c");
+	fx_free(f);
+
+	f = fx_new(2);
+	fx_run(f, four_jobs, NULL);
+	fx_go(f);
+	assert_int_equal(max_overlap(f, NULL), 2);
+	assert_int_equal(f->max_running, 2);
+	fx_free(f);
+}
+
+static void
+test_environment_exclusive(void **state)
+{
+	struct fx *f = fx_new(4);
+	static const char *const prod[] = {"prod-a", "prod-b", NULL};
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  prod-a: {environment: production, script: sleep 0.1}\n"
+		  "  prod-b: {environment: production, script: sleep 0.1}\n"
+		  "  stage-a: {environment: staging, script: sleep 0.1}\n"
+		  "  other: {script: sleep 0.1}\n",
+	       NULL);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_int_equal(max_overlap(f, prod), 1);
+	assert_after_end(f, "prod-b", "prod-a");
+	/* Waiting for its environment, prod-b held no slot. */
+	assert_int_equal(max_overlap(f, NULL), 3);
+	assert_overlap(f, "other", "prod-a");
+	assert_overlap(f, "stage-a", "prod-a");
+	fx_free(f);
+}
+
+/* ---- what a job sees -------------------------------------------------- */
+
+/*
+ * The environment is exactly the base, then the file's, then the
+ * trigger's (which wins), and nothing of this process's.
+ */
+static void
+test_env(void **state)
+{
+	struct fx *f = fx_new(1);
+	static const char *const env[] = {"FROM_TRIGGER=t", "SHARED=trigger",
+					  NULL};
+	/* What /bin/sh itself may export. */
+	static const char *const shell[] = {"PWD=", "OLDPWD=", "SHLVL=", "_="};
+	struct sched_run_params pr = {
+		.id = 7, .branch = "main", .commit = "abc123", .tag = "v1",
+		.env = env,
+	};
+	char *want[] = {
+		xstrdup("PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:"
+			"/usr/bin:/sbin:/bin"),
+		xasprintf("HOME=%s/r7-j0-a1/home", f->attempts),
+		xstrdup("LANG=C.UTF-8"), xstrdup("CI=true"),
+		xstrdup("PIPEWRIGHT=true"), xstrdup("PIPEWRIGHT_JOB=show"),
+		xstrdup("PIPEWRIGHT_STAGE=build"),
+		xstrdup("PIPEWRIGHT_ATTEMPT=1"), xstrdup("PIPEWRIGHT_RUN_ID=7"),
+		xasprintf("PIPEWRIGHT_WORKSPACE=%s", f->workspace),
+		xstrdup("PIPEWRIGHT_BRANCH=main"),
+		xstrdup("PIPEWRIGHT_COMMIT=abc123"),
+		xstrdup("PIPEWRIGHT_TAG=v1"), xstrdup("TOP=top"),
+		xstrdup("JOBV=j"), xstrdup("SHARED=trigger"),
+		xstrdup("FROM_TRIGGER=t"),
+	};
+	char line[PATH_MAX], v[64];
+	const char *out, *p;
+	size_t i, len;
+	bool known;
+
+	(void)state;
+	assert_int_equal(setenv("PW_LEAK_CHECK", "leaked", 1), 0);
+	fx_run(f, "env: {TOP: top, SHARED: file}\n"
+		  "jobs:\n"
+		  "  show:\n"
+		  "    stage: build\n"
+		  "    env: {JOBV: j}\n"
+		  "    script: env\n",
+	       &pr);
+	fx_go(f);
+	unsetenv("PW_LEAK_CHECK");
+	assert_int_equal(jstate(f, "show"), SCHED_JOB_SUCCESS);
+	out = jout(f, "show");
+	assert_true(strncmp(out, "$ env\n", 6) == 0);
+	for (p = strchr(out, '\n') + 1; *p != '\0'; p += len + 1) {
+		len = strcspn(p, "\n");
+		snprintf(line, sizeof(line), "%.*s", (int)len, p);
+		known = false;
+		for (i = 0; i < PW_ARRAY_LEN(want); i++)
+			if (want[i] != NULL && strcmp(line, want[i]) == 0) {
+				free(want[i]);
+				want[i] = NULL;
+				known = true;
+			}
+		for (i = 0; i < PW_ARRAY_LEN(shell); i++)
+			known |= strncmp(line, shell[i], strlen(shell[i])) == 0;
+		if (!known)
+			fail_msg("unexpected '%s' in:\n%s", line, out);
+	}
+	for (i = 0; i < PW_ARRAY_LEN(want); i++)
+		if (want[i] != NULL)
+			fail_msg("'%s' missing from:\n%s", want[i], out);
+	assert_null(env_value(out, "PW_LEAK_CHECK", v, sizeof(v)));
+
+	/* Without a branch, tag or commit, their variables are not set. */
+	fx_run(f, "jobs:\n  show: {script: env}\n", NULL);
+	fx_go(f);
+	out = jout(f, "show");
+	assert_non_null(env_value(out, "PIPEWRIGHT_RUN_ID", v, sizeof(v)));
+	assert_null(env_value(out, "PIPEWRIGHT_BRANCH", v, sizeof(v)));
+	assert_null(env_value(out, "PIPEWRIGHT_COMMIT", v, sizeof(v)));
+	assert_null(env_value(out, "PIPEWRIGHT_TAG", v, sizeof(v)));
+	assert_null(env_value(out, "SHARED", v, sizeof(v)));
+	fx_free(f);
+}
+
+/*
+ * Items are echoed as "$ item", run in one shell (cd carries over) and the
+ * first failing one ends the job.
+ */
+static void
+test_script(void **state)
+{
+	struct fx *f = fx_new(1);
+	char *want;
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  steps:\n"
+		  "    stage: build\n"
+		  "    script:\n"
+		  "      - mkdir -p sub/dir && cd sub\n"
+		  "      - cd dir\n"
+		  "      - pwd\n"
+		  "      - echo \"it's here\"\n"
+		  "      - 'false'\n"
+		  "      - echo never\n"
+		  "  inside:\n"
+		  "    stage: test\n"
+		  "    when: always\n"
+		  "    working_dir: sub\n"
+		  "    script: pwd\n",
+	       NULL);
+	fx_go(f);
+	assert_int_equal(jstate(f, "steps"), SCHED_JOB_FAILED);
+	assert_int_equal(f->ev[ev_final(f, "steps")].exit_code, 1);
+	want = xasprintf("$ mkdir -p sub/dir && cd sub\n"
+			 "$ cd dir\n"
+			 "$ pwd\n"
+			 "%s/sub/dir\n"
+			 "$ echo \"it's here\"\n"
+			 "it's here\n"
+			 "$ false\n",
+			 f->workspace);
+	assert_string_equal(jout(f, "steps"), want);
+	free(want);
+	want = xasprintf("$ pwd\n%s/sub\n", f->workspace);
+	assert_string_equal(jout(f, "inside"), want);
+	free(want);
+	fx_free(f);
+}
+
+/* ---- cancel, restore, branches ---------------------------------------- */
+
+static const char cancel_yaml[] =
+	"jobs:\n"
+	"  sleeper: {stage: build, script: [echo started, sleep 30]}\n"
+	"  queued: {stage: build, script: 'true'}\n"
+	"  later: {stage: test, script: 'true'}\n";
+
+static void
+check_canceled(struct fx *f)
+{
+	assert_int_equal(f->cancel_rc, 0);
+	assert_true(pw_mono_ms() - f->cancel_at_ms < 3000);
+	assert_string_equal(run_trace(f), "queued running canceled");
+	assert_string_equal(trace(f, "sleeper"),
+			    "ready/0 running/1 canceled/1");
+	assert_string_equal(trace(f, "queued"), "ready/0 canceled/0");
+	assert_string_equal(trace(f, "later"), "canceled/0");
+	assert_null(strstr(jout(f, "queued"), "$"));
+	assert_int_equal(sched_run_cancel(f->run), -EALREADY);
+}
+
+static void
+test_cancel(void **state)
+{
+	struct fx *f = fx_new(1);
+
+	(void)state;
+	fx_run(f, cancel_yaml, NULL);
+	assert_int_equal(sched_run_cancel(f->run), -EALREADY);
+	f->cancel_on_output = "sleeper";
+	fx_go(f);
+	check_canceled(f);
+	fx_free(f);
+}
+
+/* The daemon may cancel from inside the event callback itself. */
+static void
+test_cancel_from_event(void **state)
+{
+	struct fx *f = fx_new(1);
+
+	(void)state;
+	fx_run(f, cancel_yaml, NULL);
+	f->cancel_on_job = "sleeper";
+	f->cancel_on_state = SCHED_JOB_RUNNING;
+	fx_go(f);
+	check_canceled(f);
+	fx_free(f);
+}
+
+/* Cancelling on a failure that would be retried: no retry follows. */
+static void
+test_cancel_stops_retry(void **state)
+{
+	struct fx *f = fx_new(1);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  flaky: {stage: build, retry: 2, script: exit 1}\n"
+		  "  later: {stage: test, script: 'true'}\n",
+	       NULL);
+	f->cancel_on_job = "flaky";
+	f->cancel_on_state = SCHED_JOB_FAILED;
+	fx_go(f);
+	assert_int_equal(f->cancel_rc, 0);
+	assert_string_equal(run_trace(f), "queued running canceled");
+	assert_string_equal(trace(f, "flaky"), "ready/0 running/1 failed/1");
+	assert_int_equal(jstate(f, "flaky"), SCHED_JOB_FAILED);
+	assert_string_equal(trace(f, "later"), "canceled/0");
+	fx_free(f);
+}
+
+static void
+test_restore(void **state)
+{
+	struct fx *f = fx_new(2);
+	char *path;
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  compile: {stage: build, script: touch compile.ran}\n"
+		  "  unit:\n"
+		  "    stage: test\n"
+		  "    script: echo \"attempt $PIPEWRIGHT_ATTEMPT\"\n"
+		  "  resumed:\n"
+		  "    stage: test\n"
+		  "    script: echo \"attempt $PIPEWRIGHT_ATTEMPT\"\n",
+	       NULL);
+	assert_int_equal(sched_run_restore_job(f->run, 3, SCHED_JOB_SUCCESS, 1),
+			 -EINVAL);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "compile"),
+					       SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "resumed"),
+					       SCHED_JOB_RUNNING, 2), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "compile"), "");
+	assert_int_equal(jstate(f, "compile"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jattempts(f, "compile"), 1);
+	path = xasprintf("%s/compile.ran", f->workspace);
+	assert_int_equal(access(path, F_OK), -1);
+	free(path);
+	assert_string_equal(trace(f, "unit"), "ready/0 running/1 success/1");
+	assert_string_equal(trace(f, "resumed"), "ready/2 running/3 success/3");
+	assert_int_equal(jattempts(f, "resumed"), 3);
+	assert_non_null(strstr(jout(f, "resumed"), "\nattempt 3\n"));
+	assert_int_equal(sched_run_restore_job(f->run, 0, SCHED_JOB_PENDING, 0),
+			 -EINVAL);
+	assert_int_equal(sched_run_start(f->run), -EBUSY);
+	fx_free(f);
+}
+
+/* A skip names the first unmet need and what happened to it. */
+static void
+test_skip_reason(void **state)
+{
+	struct fx *f = fx_new(2);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  a: {stage: build, script: 'true'}\n"
+		  "  b: {stage: build, script: exit 1}\n"
+		  "  c: {stage: test, needs: [a, b], script: 'true'}\n",
+	       NULL);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "a"),
+					       SCHED_JOB_CANCELED, 1), 0);
+	fx_go(f);
+	assert_int_equal(jstate(f, "c"), SCHED_JOB_SKIPPED);
+	assert_string_equal(ev_reason(f, "c", SCHED_JOB_SKIPPED),
+			    "'a' was canceled");
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_FAILED);
+	fx_free(f);
+}
+
+static void
+test_branches(void **state)
+{
+	struct fx *f = fx_new(2);
+	static const char yaml[] =
+		"jobs:\n"
+		"  main-only: {stage: build, branches: [main], script: 'true'}\n"
+		"  after: {stage: deploy, needs: [main-only], script: 'true'}\n"
+		"  plain: {stage: test, script: 'true'}\n";
+	struct sched_run_params pr = {.branch = "dev"};
+
+	(void)state;
+	fx_run(f, yaml, &pr);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "main-only"), "skipped/0");
+	assert_string_equal(ev_reason(f, "main-only", SCHED_JOB_SKIPPED),
+			    "branch 'dev' not in branches");
+	assert_string_equal(ev_reason(f, "after", SCHED_JOB_SKIPPED),
+			    "'main-only' was skipped");
+	assert_int_equal(jstate(f, "plain"), SCHED_JOB_SUCCESS);
+
+	fx_run(f, yaml, NULL);
+	fx_go(f);
+	assert_int_equal(jstate(f, "main-only"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "after"), SCHED_JOB_SUCCESS);
+	assert_int_equal(jstate(f, "plain"), SCHED_JOB_SUCCESS);
+	fx_free(f);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_stages_in_order),
+		cmocka_unit_test(test_needs_ignore_stages),
+		cmocka_unit_test(test_failure_propagates),
+		cmocka_unit_test(test_allowed_failure_succeeds),
+		cmocka_unit_test(test_retry),
+		cmocka_unit_test(test_timeout),
+		cmocka_unit_test(test_manual_skipped),
+		cmocka_unit_test(test_manual_approved),
+		cmocka_unit_test(test_manual_waiting),
+		cmocka_unit_test(test_only),
+		cmocka_unit_test(test_matrix),
+		cmocka_unit_test(test_max_jobs),
+		cmocka_unit_test(test_environment_exclusive),
+		cmocka_unit_test(test_env),
+		cmocka_unit_test(test_script),
+		cmocka_unit_test(test_cancel),
+		cmocka_unit_test(test_cancel_from_event),
+		cmocka_unit_test(test_cancel_stops_retry),
+		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_skip_reason),
+		cmocka_unit_test(test_branches),
+	};
+
+	return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
+}
