@@ -121,7 +121,8 @@ int sched_run_only(struct sched_run *r, const char *name) PW_WUR;
 int sched_run_approve(struct sched_run *r, const char *name) PW_WUR;
 /*
  * Restores a job's saved state and attempt count (before start).  A job
- * restored as running or ready is run again as a new attempt.
+ * restored as running or ready is run again as a new attempt; one restored
+ * as waiting is decided again (approved by then, it runs).
  */
 int sched_run_restore_job(struct sched_run *r, size_t job,
 			  enum sched_job_state state, int attempts) PW_WUR;

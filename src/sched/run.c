@@ -114,8 +114,13 @@ sched_run_restore_job(struct sched_run *r, size_t job,
 {
 	if (r->started || job >= r->njobs || attempts < 0)
 		return -EINVAL;
-	/* An attempt that was running or about to is started afresh. */
-	if (state == SCHED_JOB_RUNNING || state == SCHED_JOB_READY)
+	/*
+	 * An attempt that was running or about to is started afresh; a
+	 * manual job that was waiting is decided again, so that an approval
+	 * given since (sched_run_approve before the start) takes effect.
+	 */
+	if (state == SCHED_JOB_RUNNING || state == SCHED_JOB_READY ||
+	    state == SCHED_JOB_WAITING)
 		state = SCHED_JOB_PENDING;
 	r->jobs[job].state = state;
 	r->jobs[job].attempts = attempts;

@@ -1146,6 +1146,29 @@ test_restore(void **state)
 	fx_free(f);
 }
 
+/* A manual job saved as waiting and approved since runs on restore. */
+static void
+test_restore_waiting_approved(void **state)
+{
+	struct fx *f = fx_new(2);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  build: {stage: build, script: 'true'}\n"
+		  "  ship: {stage: deploy, when: manual, script: echo shipped}\n",
+	       NULL);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "build"),
+					       SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "ship"),
+					       SCHED_JOB_WAITING, 0), 0);
+	assert_int_equal(sched_run_approve(f->run, "ship"), 0);
+	fx_go(f);
+	assert_string_equal(trace(f, "ship"), "ready/0 running/1 success/1");
+	assert_non_null(strstr(jout(f, "ship"), "shipped"));
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	fx_free(f);
+}
+
 /* A skip names the first unmet need and what happened to it. */
 static void
 test_skip_reason(void **state)
@@ -1222,6 +1245,7 @@ main(void)
 		cmocka_unit_test(test_cancel_from_event),
 		cmocka_unit_test(test_cancel_stops_retry),
 		cmocka_unit_test(test_restore),
+		cmocka_unit_test(test_restore_waiting_approved),
 		cmocka_unit_test(test_skip_reason),
 		cmocka_unit_test(test_branches),
 	};
