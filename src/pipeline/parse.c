@@ -64,9 +64,16 @@ stages_read(struct pl_walk *w, const struct ynode *seq)
 			p->stages[p->nstages++] = xstrdup(default_stages[i]);
 		return;
 	}
-	if (seq->count == 0) {
-		pipeline_problem(w, seq->line, seq->column,
-				 "empty 'stages'; expected at least one stage");
+	if (seq->count == 0 || seq->count > PL_MAX_STAGES) {
+		if (seq->count == 0)
+			pipeline_problem(w, seq->line, seq->column,
+					 "empty 'stages'; expected at least"
+					 " one stage");
+		else
+			pipeline_problem(w, seq->line, seq->column,
+					 "'stages' lists %zu stages;"
+					 " at most %d", seq->count,
+					 PL_MAX_STAGES);
 		w->stages_bad = true;
 		return;
 	}

@@ -29,6 +29,7 @@
 #define PL_MAX_TEXT (16 * PIPELINE_MAX_BYTES) /* bytes walked or made */
 #define PL_MAX_PROBLEMS 100               /* then one "too many" note */
 #define PL_MAX_VARS 1000                  /* per env or matrix mapping */
+#define PL_MAX_STAGES 100                 /* entries of `stages` */
 #define PL_MAX_RETRY 10
 #define PL_QUOTE_MAX 64                   /* longer values cut in messages */
 #define PL_QUOTE_SLOTS 8                  /* quoted strings per message */

@@ -255,6 +255,20 @@ test_bad_stages(void **state)
 		   1, 17, "stage 'build' is listed twice");
 	expect_one("stages: []\njobs:\n  a: {script: x}\n", 1, 9,
 		   "empty 'stages'; expected at least one stage");
+	{
+		struct buf b;
+		size_t i;
+
+		buf_init(&b, 0);
+		assert_int_equal(buf_printf(&b, "stages: [s0"), 0);
+		for (i = 1; i < 101; i++)
+			assert_int_equal(buf_printf(&b, ", s%zu", i), 0);
+		assert_int_equal(buf_printf(&b, "]\njobs: {a: {script: x}}\n"),
+				 0);
+		expect_one(b.data, 1, 9,
+			   "'stages' lists 101 stages; at most 100");
+		buf_free(&b);
+	}
 	expect_one("stages: [\"a b\"]\njobs:\n  a: {script: x}\n", 1, 10,
 		   "invalid stage name 'a b'; a name is letters, digits, '_',"
 		   " '.' and '-'");
