@@ -56,8 +56,6 @@ child(struct supervisor *sv, int out_wr)
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
 	    dup2(out_wr, STDOUT_FILENO) < 0 || dup2(out_wr, STDERR_FILENO) < 0)
 		_exit(126);
-	if (sv->cwd != NULL && chdir(sv->cwd) < 0)
-		child_fail("cannot enter working directory", sv->cwd, errno, 1);
 	/* Everything is O_CLOEXEC too; this also covers what is not. */
 	if (close_range(3, ~0U, 0) < 0) {
 		int fd;
@@ -65,6 +63,8 @@ child(struct supervisor *sv, int out_wr)
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
 	}
+	if (sv->cwd != NULL && chdir(sv->cwd) < 0)
+		child_fail("cannot enter working directory", sv->cwd, errno, 1);
 	reset_signals();
 	execvp(sv->argv[0], sv->argv);
 	child_fail("cannot run", sv->argv[0], errno, 127);

@@ -230,5 +230,12 @@ main(int argc, char **argv)
 	sv_serve_free(&sv);
 	free(sv.status);
 	free(sv.start_error);
+	/* Closed by exit anyway; closing here keeps fd-tracking tools quiet. */
+	sv_signals_close(sv.sig_fd);
+	close(sv.listen_fd);
+	close(sv.log_fd);
+	close(sv.dir_fd);
+	if (sv.out_fd >= 0)
+		close(sv.out_fd);
 	return rc < 0 || sv.status_failed ? 1 : 0;
 }

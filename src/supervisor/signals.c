@@ -72,3 +72,16 @@ sv_signals_read(int fd, bool *chld, bool *term)
 		}
 	}
 }
+
+void
+sv_signals_close(int read_fd)
+{
+	sigset_t all;
+
+	/* No handler may write into a descriptor number reused later. */
+	sigfillset(&all);
+	sigprocmask(SIG_BLOCK, &all, NULL);
+	close(sig_write_fd);
+	sig_write_fd = -1;
+	close(read_fd);
+}

@@ -114,6 +114,8 @@ void sv_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 int sv_signals_init(int *read_fd) PW_WUR;
 /* Drains the self-pipe; sets *chld and *term if those arrived. */
 void sv_signals_read(int fd, bool *chld, bool *term);
+/* At exit: blocks the signals and closes both ends. */
+void sv_signals_close(int read_fd);
 
 /* job.c */
 int sv_job_start(struct supervisor *sv) PW_WUR;
