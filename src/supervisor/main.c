@@ -205,7 +205,7 @@ int
 main(int argc, char **argv)
 {
 	struct supervisor sv;
-	int rc;
+	int rc, status = 1;
 
 	memset(&sv, 0, sizeof(sv));
 	sv.parent = getppid();
@@ -218,7 +218,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 	if (setup(&sv) < 0)
-		return 1;
+		goto out;
 	sv.started_ms = pw_now_ms();
 	if (sv.cause == SV_CAUSE_ORPHANED)
 		sv.start_error = xstrdup("canceled: pipewright exited");
@@ -226,16 +226,22 @@ main(int argc, char **argv)
 		sv.start_error = xasprintf("cannot start the job: %s",
 					   strerror(-rc));
 	rc = sv_run(&sv);
-	unlinkat(sv.dir_fd, SUPERVISOR_SOCK_FILE, 0);
+	status = rc < 0 || sv.status_failed ? 1 : 0;
+out:
+	if (sv.dir_fd >= 0)
+		unlinkat(sv.dir_fd, SUPERVISOR_SOCK_FILE, 0);
 	sv_serve_free(&sv);
 	free(sv.status);
 	free(sv.start_error);
 	/* Closed by exit anyway; closing here keeps fd-tracking tools quiet. */
-	sv_signals_close(sv.sig_fd);
+	if (sv.sig_fd >= 0)
+		sv_signals_close(sv.sig_fd);
 	close(sv.listen_fd);
-	close(sv.log_fd);
-	close(sv.dir_fd);
+	if (sv.log_fd >= 0)
+		close(sv.log_fd);
+	if (sv.dir_fd >= 0)
+		close(sv.dir_fd);
 	if (sv.out_fd >= 0)
 		close(sv.out_fd);
-	return rc < 0 || sv.status_failed ? 1 : 0;
+	return status;
 }

@@ -41,6 +41,7 @@ sv_signals_init(int *read_fd)
 	if (pipe2(fds, O_CLOEXEC | O_NONBLOCK) < 0)
 		return -errno;
 	sig_write_fd = fds[1];
+	*read_fd = fds[0];
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_signal;
 	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
@@ -48,7 +49,6 @@ sv_signals_init(int *read_fd)
 	for (i = 0; i < PW_ARRAY_LEN(sigs); i++)
 		if (sigaction(sigs[i], &sa, NULL) < 0)
 			return -errno;
-	*read_fd = fds[0];
 	return 0;
 }
 
