@@ -63,7 +63,8 @@ rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
 	(void)sb;
 	(void)flag;
 	(void)ftw;
-	return remove(path);
+	remove(path);
+	return 0;  /* keep going: remove as much as possible */
 }
 
 static void
