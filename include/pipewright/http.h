@@ -1,0 +1,157 @@
+/*
+ * http: an HTTP/1.1 server on the libuv loop.
+ *
+ * Requests are parsed by Debian's libhttp-parser 2.9 (never by hand); the
+ * server enforces the limits (URL length → 414, header bytes → 431 (the
+ * parser's process-wide max, set once), header count → 431, body → 413,
+ * connections, read and idle timeouts → 408), keeps connections alive,
+ * accepts chunked request bodies, refuses Content-Length together with
+ * Transfer-Encoding, Upgrade and CONNECT, and answers pipelined requests in
+ * order (the parser is paused after each request until its response is
+ * written).
+ *
+ * Routing is a table of {method, pattern, handler} rows; a pattern's
+ * "{name}" segments match one percent-decoded path segment each.  A path
+ * that matches a pattern under another method gets 405 with Allow.
+ *
+ * A handler answers with http_respond() (a whole body), or starts a
+ * streamed response with http_stream_start() and writes to it until
+ * http_stream_end() — Server-Sent Events use this.  A handler may also keep
+ * the request and answer later (after a store commit): the request stays
+ * valid until it is answered or its connection closes, which the
+ * request's `on_abort` callback reports.
+ *
+ * The rule for requests answered later: a handler owns its request until
+ * it answers (http_respond*, or http_stream_end).  If the connection goes
+ * away first and an on_abort callback is set, the callback runs once and
+ * the request is freed when it returns: the handler forgets the pointer
+ * and must not answer it (answers from inside the callback are ignored).
+ * Without an on_abort callback the request stays allocated, detached from
+ * its connection, until the handler answers it; that answer is dropped.
+ *
+ * Refusals: Upgrade (any Upgrade header) and CONNECT get 400 bad_request
+ * and the connection is closed; so do Content-Length together with
+ * Transfer-Encoding and anything http_parser rejects.  Every answer the
+ * server makes itself is JSON {"error": {"code", "message"}}.
+ *
+ * No global state, with one documented exception: http_parser's maximum
+ * header size is process-wide (http_parser_set_max_header_size); every
+ * http_server_create sets it to its limits' max_header_bytes, so servers
+ * in one process must agree on that limit.
+ */
+#ifndef PIPEWRIGHT_HTTP_H
+#define PIPEWRIGHT_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pipewright/util.h"
+
+struct http_server;
+struct http_request;
+
+typedef void (*http_handler)(struct http_request *req, void *arg);
+typedef void (*http_abort_cb)(struct http_request *req, void *arg);
+
+struct http_route {
+	const char *method;   /* "GET", "POST", ... */
+	const char *pattern;  /* "/api/v1/runs/{id}/jobs/{job}/log" */
+	http_handler handler;
+	const char *name;     /* for metrics: defaults to the pattern */
+};
+
+/* Zero fields (or NULL limits) take the defaults in brackets. */
+struct http_limits {
+	size_t max_url;          /* bytes; 414 past it (default 8 KiB) */
+	size_t max_header_bytes; /* all headers; 431 (default 16 KiB) */
+	size_t max_headers;      /* count; 431 (default 64) */
+	size_t max_body;         /* bytes; 413 (default 1 MiB) */
+	size_t max_connections;  /* more get 503 and are closed (1024) */
+	uint64_t read_timeout_ms;  /* a started request must complete (408) (30 s) */
+	uint64_t idle_timeout_ms;  /* an idle keep-alive connection is closed (60 s) */
+};
+
+/*
+ * Called once per answered request, when the answer is complete (for a
+ * stream: at http_stream_end), also for the answers the server makes
+ * itself (404, 413, 408, ...; their route is NULL): for access logs and
+ * metrics.  duration_us runs from the request's first byte.
+ */
+typedef void (*http_log_cb)(void *arg, const struct http_request *req,
+			    int status, uint64_t duration_us);
+
+int http_server_create(uv_loop_t *loop, const struct http_limits *limits,
+		       const struct http_route *routes, size_t nroutes,
+		       void *handler_arg, struct http_server **out) PW_WUR;
+void http_server_set_log(struct http_server *s, http_log_cb cb, void *arg);
+/*
+ * Listens on "HOST:PORT" (port 0 picks one), or adopts an inherited
+ * listening descriptor if fd ≥ 0.  The bound address is written to
+ * host/port.
+ */
+int http_server_listen(struct http_server *s, const char *addr, int fd,
+		       char *host, size_t hostlen, int *port) PW_WUR;
+/* Stops accepting; open connections finish their in-flight requests with
+ * "Connection: close". */
+void http_server_stop_accepting(struct http_server *s);
+size_t http_server_connections(const struct http_server *s);
+/*
+ * Closes the listener and every connection (their unanswered requests are
+ * aborted); cb runs once the last handle is closed, and s is freed then.
+ */
+void http_server_close(struct http_server *s, void (*cb)(void *arg), void *arg);
+
+/* Request accessors; strings are valid until the request is answered. */
+const char *http_request_method(const struct http_request *req);
+const char *http_request_path(const struct http_request *req);   /* decoded, no query */
+/* The route's name (its pattern if the row has none); NULL if none matched. */
+const char *http_request_route(const struct http_request *req);
+/* A "{name}" from the pattern, percent-decoded; NULL if absent. */
+const char *http_request_param(const struct http_request *req, const char *name);
+/* A query parameter ('+' is a space), percent-decoded; the first if
+ * repeated, "" for a key without '='; NULL if absent. */
+const char *http_request_query(const struct http_request *req, const char *name);
+/* A header (case-insensitive name); NULL if absent. */
+const char *http_request_header(const struct http_request *req, const char *name);
+const char *http_request_body(const struct http_request *req, size_t *len);
+/* Data the handler attaches (e.g. the authenticated token's name). */
+void http_request_set_data(struct http_request *req, void *data);
+void *http_request_data(const struct http_request *req);
+/*
+ * cb runs if the connection goes away before the request is answered; the
+ * request is freed when cb returns (see the rule at the top).
+ */
+void http_request_on_abort(struct http_request *req, http_abort_cb cb, void *arg);
+
+/*
+ * Answers the request.  headers: NULL-terminated "Name: value" strings or
+ * NULL.  Copies what it needs; the request is freed, do not use it
+ * afterwards.  A HEAD request gets the headers only.
+ */
+void http_respond(struct http_request *req, int status, const char *content_type,
+		  const char *const *headers, const char *body, size_t len);
+/* {"error": {"code": code, "message": message}} with the status. */
+void http_respond_error(struct http_request *req, int status, const char *code,
+			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* A JSON body (NUL-terminated). */
+void http_respond_json(struct http_request *req, int status, const char *json);
+
+/*
+ * Streaming: the status line and headers now, then chunks (chunked
+ * transfer encoding), then the end.  http_stream_write returns the number
+ * of bytes queued and not yet written, so a producer can slow down.
+ * The connection carries nothing else until the end (HTTP/1.0 clients
+ * get the bytes unframed and the connection closes at the end).
+ * http_stream_end frees the request.
+ */
+void http_stream_start(struct http_request *req, int status,
+		       const char *content_type, const char *const *headers);
+size_t http_stream_write(struct http_request *req, const char *data, size_t len);
+void http_stream_end(struct http_request *req);
+
+/* The reason phrase of a status code ("Not Found"). */
+const char *http_status_text(int status);
+
+#endif
