@@ -1,0 +1,273 @@
+/*
+ * store: the SQLite history — the only module that speaks SQL.
+ *
+ * One database file in WAL mode with foreign keys, migrated by
+ * user_version.  Writes never run on the loop thread: store_write() queues
+ * a function that one writer thread runs inside a transaction, many queued
+ * functions sharing one commit (group commit; each in its own savepoint, so
+ * one failing does not undo the others), synchronous=FULL, and the done
+ * callback runs on the loop thread after the commit (or its failure).
+ * Automatic checkpoints are off; the writer thread runs passive checkpoints
+ * when it is idle.  Reads run on the loop thread on a second connection,
+ * through prepared statements kept for reuse; WAL lets them proceed while
+ * the writer commits.
+ *
+ * Times are UTC milliseconds.  Statuses are the lower-case state names of
+ * sched ("queued", "running", "success", "timed_out", ...); the schema
+ * refuses others.  A run is finished when its status is success, failed,
+ * canceled or error.
+ *
+ * Errors are negative errnos: -EEXIST a unique key is taken (a second run
+ * with the same project and idempotency key, a job index or attempt number
+ * twice, a token name or hash twice); -ENOENT no such row (or a write that
+ * names a run, job or attempt that does not exist); -EINVAL a bad argument
+ * or status; -ENOSPC, -EROFS, -EIO the disk is full, the database is
+ * read-only, another I/O error; -EBUSY another process holds the database.
+ * See docs/internals/store.md.
+ */
+#ifndef PIPEWRIGHT_STORE_H
+#define PIPEWRIGHT_STORE_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pipewright/util.h"
+
+struct store;
+struct store_tx; /* a transaction, on the writer thread only */
+
+/* What the API shows of an attempt, job and run. */
+struct store_attempt {
+	uint64_t id;
+	int number;              /* from 1 per job */
+	char *status;
+	int exit_code;           /* -1 if none */
+	char *reason;            /* NULL if none */
+	uint64_t started_at, finished_at; /* 0 if not yet */
+	uint64_t log_bytes;      /* bytes of log stored */
+	char *dir;               /* the supervisor's directory */
+};
+
+struct store_job {
+	int idx;                 /* the job's index in the pipeline */
+	char *name;
+	char *stage;
+	char *status;            /* its latest attempt's, or its own before one */
+	size_t nattempts;
+	struct store_attempt *attempts; /* oldest first */
+};
+
+struct store_run {
+	uint64_t id;
+	char *project;
+	char *status;
+	char *trigger;           /* "api", "webhook", "schedule" */
+	char *ref, *branch, *tag, *commit; /* NULL if none */
+	int64_t pr;              /* 0 if none */
+	bool fork;
+	char *problems;          /* a JSON array, or NULL */
+	uint64_t created_at, started_at, finished_at;
+	uint64_t log_bytes;      /* bytes of run log (store_tx_run_log_append) */
+	char *pipeline_file;     /* where the snapshot came from */
+	char *pipeline;          /* the raw YAML snapshot, NULL if not read yet */
+	size_t pipeline_len;
+	char *env;               /* the trigger's env as a JSON object, or NULL */
+	char *actor;             /* who triggered it: a token's name, "webhook" */
+	size_t njobs;
+	struct store_job *jobs;  /* by index; empty in listings */
+};
+
+void store_run_free(struct store_run *r);
+void store_runs_free(struct store_run **runs, size_t n);
+
+/*
+ * Opens (creating and migrating) the database at path, starts the writer
+ * thread.  -errno or a negative SQLite-mapped error; *err (caller frees)
+ * says what went wrong for people, e.g. "cannot open /x/pipewright.db:
+ * unable to open database file" or "database schema version 7 is newer
+ * than this pipewright (knows 2)" (-ENOTSUP).  Only the daemon opens the
+ * database.  A database file that is read-only opens: reads work and every
+ * write fails with -EROFS until the file is writable again.
+ */
+int store_open(uv_loop_t *loop, const char *path, struct store **out,
+	       char **err) PW_WUR;
+
+typedef void (*store_close_cb)(void *arg);
+/*
+ * Runs every queued write (and the writes their done callbacks queue) and
+ * their done callbacks, before it returns; stops the writer thread and
+ * closes both connections.  The loop handle closes asynchronously: the
+ * memory is freed and cb (if not NULL) is called from the loop, so run the
+ * loop once more before uv_loop_close().  Not from inside a done callback.
+ */
+void store_close(struct store *s, store_close_cb cb, void *arg);
+
+/* ---- writes (group-committed on the writer thread) ---- */
+
+/*
+ * Runs on the writer thread inside a transaction, in its own savepoint:
+ * 0 keeps its changes, a negative error undoes them (and only them).  It
+ * must not touch loop-thread state; arg is handed over until done runs.
+ */
+typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
+/*
+ * Runs on the loop thread once the transaction committed (rc 0 and the
+ * change is durable) or failed (fn's own error, or for every fn of the
+ * batch: -ENOSPC, -EROFS or -EIO when the commit failed).
+ */
+typedef void (*store_done_cb)(int rc, void *arg);
+
+/* Queues fn; done (may be NULL) is called exactly once, in queue order. */
+void store_write(struct store *s, store_write_fn fn, store_done_cb done,
+		 void *arg);
+/* Writes queued or running: back-pressure for log ingestion. */
+size_t store_pending(const struct store *s);
+
+/* Counters since store_open, for /metrics and tests. */
+struct store_stats {
+	uint64_t writes;          /* fns run */
+	uint64_t commits;         /* transactions committed */
+	uint64_t commit_failures; /* transactions that failed as a whole */
+	uint64_t checkpoints;     /* passive checkpoints run when idle */
+};
+void store_stats(const struct store *s, struct store_stats *out);
+
+struct store_run_new {
+	const char *project;
+	const char *status;
+	const char *trigger;
+	const char *ref, *branch, *tag, *commit;
+	int64_t pr;
+	bool fork;
+	const char *problems;
+	const char *pipeline_file;
+	const char *pipeline;
+	size_t pipeline_len;
+	const char *env;
+	const char *actor;
+	const char *idempotency_key; /* unique per project, or NULL */
+	uint64_t created_at;
+};
+
+/* -EEXIST if the project already has a run with this idempotency key. */
+int store_tx_run_insert(struct store_tx *tx, const struct store_run_new *r,
+			uint64_t *id) PW_WUR;
+/* The run an idempotency key made before: 0 and *id, or -ENOENT. */
+int store_tx_run_by_key(struct store_tx *tx, const char *project,
+			const char *key, uint64_t *id) PW_WUR;
+/*
+ * 0 times leave the stored ones unchanged; going back to queued or running
+ * (a rerun) clears finished_at.
+ */
+int store_tx_run_set_status(struct store_tx *tx, uint64_t run,
+			    const char *status, uint64_t started_at,
+			    uint64_t finished_at) PW_WUR;
+int store_tx_run_set_pipeline(struct store_tx *tx, uint64_t run,
+			      const char *file, const char *yaml, size_t len,
+			      const char *problems) PW_WUR;
+int store_tx_job_insert(struct store_tx *tx, uint64_t run, int idx,
+			const char *name, const char *stage,
+			const char *status) PW_WUR;
+int store_tx_job_set_status(struct store_tx *tx, uint64_t run, int idx,
+			    const char *status) PW_WUR;
+int store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx,
+			    int number, const char *status, const char *dir,
+			    uint64_t started_at, uint64_t *id) PW_WUR;
+int store_tx_attempt_finish(struct store_tx *tx, uint64_t attempt,
+			    const char *status, int exit_code,
+			    const char *reason, uint64_t finished_at) PW_WUR;
+/*
+ * Log bytes at offset, which must equal the bytes stored so far (else
+ * -EINVAL: no gap, no duplicate).
+ */
+int store_tx_log_append(struct store_tx *tx, uint64_t attempt,
+			uint64_t offset, const char *data, size_t len) PW_WUR;
+/* The run's own log (checkout, pipeline problems), appended at its end. */
+int store_tx_run_log_append(struct store_tx *tx, uint64_t run,
+			    const char *data, size_t len) PW_WUR;
+/* The audit trail: who did what to a run. */
+int store_tx_event(struct store_tx *tx, uint64_t run, uint64_t time,
+		   const char *actor, const char *action,
+		   const char *detail) PW_WUR;
+int store_tx_token_insert(struct store_tx *tx, const char *name,
+			  const char *scope, const char *hash_hex,
+			  uint64_t created_at) PW_WUR;
+/*
+ * Prunes a project's finished runs beyond the newest keep_runs (0: no
+ * count limit) or finished before older_than (UTC ms; 0: no age limit),
+ * with their jobs, attempts, logs and events.  Runs not finished are
+ * never pruned.  The pruned runs' ids are appended to *ids (caller frees;
+ * *ids NULL and *nids 0 to start) so that their directories can be removed.
+ */
+int store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
+		   uint64_t older_than, uint64_t **ids, size_t *nids) PW_WUR;
+
+/* ---- reads (loop thread) ---- */
+
+/* A run with its jobs and their attempts.  -ENOENT if none. */
+int store_run_get(struct store *s, uint64_t id, struct store_run **out) PW_WUR;
+
+struct store_run_filter {
+	const char *project;       /* required */
+	const char *const *status; /* NULL-terminated, or NULL: any */
+	const char *branch;        /* NULL: any */
+	size_t limit;              /* 1..200 */
+	uint64_t before;           /* keyset cursor: ids below it; 0: newest */
+};
+/*
+ * Runs without jobs, newest first.  *next is the cursor for the next page,
+ * 0 if this is the last.
+ */
+int store_runs_list(struct store *s, const struct store_run_filter *f,
+		    struct store_run ***runs, size_t *n, uint64_t *next) PW_WUR;
+/*
+ * The newest finished run of a project (on a branch if not NULL), with its
+ * jobs.  -ENOENT if none.
+ */
+int store_run_latest_finished(struct store *s, const char *project,
+			      const char *branch, struct store_run **out) PW_WUR;
+/* Runs not finished (queued, running), oldest first, with jobs: for restart. */
+int store_runs_unfinished(struct store *s, struct store_run ***runs,
+			  size_t *n) PW_WUR;
+
+/*
+ * Up to max bytes of an attempt's (or run's) log from offset, appended to
+ * out: nothing at or past the end.  -ENOENT if there is no such attempt
+ * (run); -E2BIG if out's limit is reached.
+ */
+int store_log_read(struct store *s, uint64_t attempt, uint64_t offset,
+		   size_t max, struct buf *out) PW_WUR;
+int store_run_log_read(struct store *s, uint64_t run, uint64_t offset,
+		       size_t max, struct buf *out) PW_WUR;
+
+struct store_event {
+	uint64_t time;
+	char *actor, *action, *detail;
+};
+/* A run's events, oldest first (caller frees with store_events_free). */
+int store_events_list(struct store *s, uint64_t run, struct store_event **ev,
+		      size_t *n) PW_WUR;
+void store_events_free(struct store_event *ev, size_t n);
+
+/*
+ * The token whose SHA-256 (hex) is hash: its name and scope (caller frees).
+ * -ENOENT if none.
+ */
+int store_token_find(struct store *s, const char *hash_hex, char **name,
+		     char **scope) PW_WUR;
+
+/* How many runs of each status ("queued" → 3, ...), for /metrics. */
+int store_count_runs(struct store *s,
+		     void (*cb)(void *arg, const char *project,
+				const char *status, uint64_t n),
+		     void *arg) PW_WUR;
+
+/*
+ * For /readyz: a trivial read works, the writer thread runs and the last
+ * commit did not fail (else that commit's error).
+ */
+int store_check(struct store *s) PW_WUR;
+
+#endif
