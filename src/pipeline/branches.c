@@ -36,7 +36,7 @@ pipeline_key_branches(struct pl_walk *w, const struct pl_key *row,
 	(void)key;
 	b->has_branches = true;
 	if (val->kind == YN_SCALAR) {
-		if (pipeline_is_null(val)) {
+		if (yamlnode_is_null(val)) {
 			pipeline_type_error(w, val, row->expected, row->name);
 			return;
 		}

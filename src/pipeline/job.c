@@ -59,7 +59,7 @@ pipeline_key_stage(struct pl_walk *w, const struct pl_key *row,
 {
 	struct pl_base *b = w->base;
 	const char *s = pipeline_string(w, val, row->expected, row->name);
-	struct pl_suggest sg;
+	struct yamlnode_suggest sg;
 	char *list;
 	size_t i;
 
@@ -75,9 +75,9 @@ pipeline_key_stage(struct pl_walk *w, const struct pl_key *row,
 			return;
 		}
 	}
-	pipeline_suggest_init(&sg, s);
+	yamlnode_suggest_init(&sg, s);
 	for (i = 0; i < w->p->nstages; i++)
-		pipeline_suggest_add(&sg, w->p->stages[i]);
+		yamlnode_suggest_add(&sg, w->p->stages[i]);
 	list = stage_list(w);
 	pipeline_problem(w, val->line, val->column,
 			 "unknown stage '%s'%s; %s%s", PQ(w, s), w->where,
@@ -110,7 +110,7 @@ pipeline_key_script(struct pl_walk *w, const struct pl_key *row,
 
 	(void)key;
 	if (val->kind == YN_SCALAR) {
-		if (pipeline_is_null(val)) {
+		if (yamlnode_is_null(val)) {
 			pipeline_type_error(w, val, row->expected, row->name);
 			return;
 		}
@@ -162,7 +162,7 @@ pipeline_key_allow_failure(struct pl_walk *w, const struct pl_key *row,
 			   const struct ynode *key, const struct ynode *val)
 {
 	(void)key;
-	if (pipeline_bool(val, &w->base->allow_failure) < 0)
+	if (yamlnode_bool(val, &w->base->allow_failure) < 0)
 		pipeline_type_error(w, val, row->expected, row->name);
 }
 
@@ -171,19 +171,19 @@ pipeline_key_when(struct pl_walk *w, const struct pl_key *row,
 		  const struct ynode *key, const struct ynode *val)
 {
 	const char *s = pipeline_string(w, val, row->expected, row->name);
-	struct pl_suggest sg;
+	struct yamlnode_suggest sg;
 	size_t i;
 
 	(void)key;
 	if (s == NULL)
 		return;
-	pipeline_suggest_init(&sg, s);
+	yamlnode_suggest_init(&sg, s);
 	for (i = 0; i < PW_ARRAY_LEN(whens); i++) {
 		if (strcmp(whens[i].name, s) == 0) {
 			w->base->when = whens[i].when;
 			return;
 		}
-		pipeline_suggest_add(&sg, whens[i].name);
+		yamlnode_suggest_add(&sg, whens[i].name);
 	}
 	pipeline_problem(w, val->line, val->column,
 			 "invalid value '%s' for 'when'%s; expected on_success,"
@@ -238,7 +238,7 @@ job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 	size_t i;
 	char *list;
 
-	if (!pipeline_map_has(map, "script"))
+	if (!yamlnode_map_has(map, "script"))
 		pipeline_problem(w, key->line, key->column,
 				 "job '%s' has no script", PQ(w, b->name));
 	if (b->has_stage)

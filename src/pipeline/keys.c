@@ -67,12 +67,12 @@ static void
 unknown_key(struct pl_walk *w, const struct pl_key *tab, size_t n,
 	    const struct ynode *key)
 {
-	struct pl_suggest sg;
+	struct yamlnode_suggest sg;
 	size_t i;
 
-	pipeline_suggest_init(&sg, key->str);
+	yamlnode_suggest_init(&sg, key->str);
 	for (i = 0; i < n; i++)
-		pipeline_suggest_add(&sg, tab[i].name);
+		yamlnode_suggest_add(&sg, tab[i].name);
 	if (*w->where == '\0')
 		pipeline_problem(w, key->line, key->column,
 				 "unknown top-level key '%s'%s",

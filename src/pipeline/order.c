@@ -76,13 +76,13 @@ static void
 unknown_need(struct pl_walk *w, const struct pl_base *b,
 	     const struct pl_need *nd)
 {
-	struct pl_suggest sg;
+	struct yamlnode_suggest sg;
 	size_t i;
 
-	pipeline_suggest_init(&sg, nd->name);
+	yamlnode_suggest_init(&sg, nd->name);
 	/* Past the cap the message is dropped: spare the comparisons. */
 	for (i = 0; i < w->p->nbases && w->added < PL_MAX_PROBLEMS; i++)
-		pipeline_suggest_add(&sg, w->p->bases[i].name);
+		yamlnode_suggest_add(&sg, w->p->bases[i].name);
 	pipeline_problem(w, nd->line, nd->column,
 			 "job '%s' needs unknown job '%s'%s", PQ(w, b->name),
 			 PQ(w, nd->name), pipeline_suggest_hint(w, &sg));

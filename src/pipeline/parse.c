@@ -173,7 +173,7 @@ walk(struct pl_walk *w, const struct ynode *root)
 		pipeline_env_parse(w, top.env, &w->p->env, &w->p->nenv);
 		w->where = "";
 	}
-	if (!pipeline_map_has(root, "jobs")) {
+	if (!yamlnode_map_has(root, "jobs")) {
 		pipeline_problem(w, root->line, root->column,
 				 "no 'jobs' in the pipeline; expected a"
 				 " mapping of job names to jobs");
@@ -187,11 +187,18 @@ walk(struct pl_walk *w, const struct ynode *root)
 	}
 }
 
+/* The YAML layer's problems count against the walk's cap like the rest. */
+static void
+yaml_problem(void *arg, int line, int column, const char *message)
+{
+	pipeline_problem(arg, line, column, "%s", message);
+}
+
 /* Checks the root, walks it, and builds what the model derives. */
 static int
 build(struct pl_walk *w, const struct ytree *t)
 {
-	if (t->root == NULL || pipeline_is_null(t->root)) {
+	if (t->root == NULL || yamlnode_is_null(t->root)) {
 		pipeline_problem(w, 1, 1, "empty pipeline file; expected a"
 				 " mapping with 'jobs'");
 		return -EINVAL;
@@ -234,13 +241,14 @@ pipeline_parse(const char *file, const char *data, size_t len,
 		rc = -EINVAL;
 		goto out;
 	}
-	rc = pipeline_yaml_load(w, data != NULL ? data : "", len, &t);
+	rc = yamlnode_load(data != NULL ? data : "", len, "a pipeline file",
+			   yaml_problem, w, &t);
 	if (rc < 0)
 		goto out;
 	p = xcalloc(1, sizeof(*p));
 	w->p = p;
 	rc = build(w, &t);
-	pipeline_yaml_free(&t);
+	yamlnode_free(&t);
 	if (rc < 0) {
 		pipeline_free(p);
 		goto out;

@@ -3,9 +3,9 @@
  * validation walk, and the layout of the model.  Shared by the .c files
  * only; nothing outside the module includes it.
  *
- * How a parse goes: yaml.c turns libyaml's events into a tree of ynodes
- * (depth capped, duplicate keys reported and dropped, aliases shared, never
- * copied); parse.c walks the top-level mapping with the key tables of
+ * How a parse goes: yamlnode_load() turns libyaml's events into a tree of
+ * ynodes (depth capped, duplicate keys reported and dropped, aliases
+ * shared, never copied); parse.c walks the top-level mapping with the key tables of
  * keys.c, job.c / env.c / matrix.c fill one struct pl_base per job written
  * in the file; order.c resolves `needs` and checks for cycles; matrix.c
  * expands the bases into jobs; env.c merges their environments.  Every walk
@@ -22,41 +22,16 @@
 #include <stdint.h>
 
 #include "pipewright/pipeline.h"
+#include "pipewright/yamlnode.h"
 
 /* Limits beyond the public ones; docs/pipeline.md lists them. */
-#define PL_MAX_DEPTH 64                   /* nesting of YAML collections */
 #define PL_MAX_VISITS 2000000             /* nodes walked, aliases counted */
 #define PL_MAX_TEXT (16 * PIPELINE_MAX_BYTES) /* bytes walked or made */
 #define PL_MAX_PROBLEMS 100               /* then one "too many" note */
 #define PL_MAX_VARS 1000                  /* per env or matrix mapping */
 #define PL_MAX_STAGES 100                 /* entries of `stages` */
 #define PL_MAX_RETRY 10
-#define PL_QUOTE_MAX 64                   /* longer values cut in messages */
 #define PL_QUOTE_SLOTS 8                  /* quoted strings per message */
-
-enum ynode_kind {
-	YN_SCALAR = 1,
-	YN_SEQ = 2,
-	YN_MAP = 4,
-};
-
-struct ynode {
-	enum ynode_kind kind;
-	bool plain;           /* plain scalar, no tag: may mean null/bool/int */
-	int line;             /* 1-based, of the node's first character */
-	int column;
-	char *str;            /* scalar: the value as written, NUL-terminated */
-	size_t len;           /* scalar: bytes in str ("\0" escapes count) */
-	struct ynode **items; /* seq: the items; map: key, value, key, ... */
-	size_t count;         /* entries in items (2 per mapping pair) */
-	size_t cap;
-	struct ynode *all;    /* every node of a tree on one list, to free */
-};
-
-struct ytree {
-	struct ynode *root;   /* NULL if the stream has no document */
-	struct ynode *all;
-};
 
 /* One `needs` item as written. */
 struct pl_need {
@@ -149,7 +124,7 @@ struct pl_walk {
 	struct pl_top *top;   /* the top-level keys' nodes (parse.c) */
 	bool stages_bad;      /* `stages` invalid: skip stage checks */
 	const struct ynode *jobs_key;
-	char quote[PL_QUOTE_SLOTS][PL_QUOTE_MAX * 4 + 32];
+	char quote[PL_QUOTE_SLOTS][YAMLNODE_QUOTE_SIZE + 32];
 	unsigned qnext;
 };
 
@@ -163,11 +138,6 @@ struct pl_key {
 	const char *expected; /* "a boolean", for type errors */
 	pl_key_fn fn;
 };
-
-/* yaml.c */
-int pipeline_yaml_load(struct pl_walk *w, const char *data, size_t len,
-		       struct ytree *t);
-void pipeline_yaml_free(struct ytree *t);
 
 /* problems.c */
 void pipeline_problem(struct pl_walk *w, int line, int column,
@@ -183,13 +153,8 @@ bool pipeline_charge(struct pl_walk *w, size_t text, int line, int column);
 const char *pipeline_describe(struct pl_walk *w, const struct ynode *n);
 void pipeline_type_error(struct pl_walk *w, const struct ynode *n,
 			 const char *expected, const char *key);
-bool pipeline_is_null(const struct ynode *n);
-int pipeline_bool(const struct ynode *n, bool *out);
-int pipeline_uint(const struct ynode *n, unsigned long max,
-		  unsigned long *out);
 const char *pipeline_string(struct pl_walk *w, const struct ynode *n,
 			    const char *expected, const char *key);
-bool pipeline_map_has(const struct ynode *map, const char *name);
 bool pipeline_valid_name(const char *s);
 bool pipeline_valid_env_name(const char *s);
 
@@ -258,18 +223,9 @@ void pipeline_matrix_expand(struct pl_walk *w);
 void pipeline_order_check(struct pl_walk *w);
 void pipeline_order_preds(struct pipeline *p);
 
-/* suggest.c */
-struct pl_suggest {
-	const char *word;
-	size_t wlen;
-	const char *best;
-	unsigned dist;
-};
-void pipeline_suggest_init(struct pl_suggest *s, const char *word);
-void pipeline_suggest_add(struct pl_suggest *s, const char *candidate);
-/* "; did you mean 'x'?" or "" (in one of w's quote slots). */
+/* suggest.c: "; did you mean 'x'?" or "" (in one of w's quote slots). */
 const char *pipeline_suggest_hint(struct pl_walk *w,
-				  const struct pl_suggest *s);
+				  const struct yamlnode_suggest *s);
 
 /* glob.c */
 const char *pipeline_glob_check(const char *pattern);

@@ -4,7 +4,7 @@
  *
  * A walk adds at most PL_MAX_PROBLEMS problems and then one note saying
  * that it stopped: an alias fanned out over a thousand jobs must not turn
- * into a million lines.  Values quoted in messages are cut at PL_QUOTE_MAX
+ * into a million lines.  Values quoted in messages are cut at YAMLNODE_QUOTE_MAX
  * bytes and their control characters escaped, so that every problem stays
  * on one FILE:LINE:COLUMN line whatever the file contains.
  */
@@ -117,31 +117,7 @@ const char *
 pipeline_q(struct pl_walk *w, const char *s, size_t len)
 {
 	char *out = w->quote[w->qnext++ % PL_QUOTE_SLOTS];
-	size_t i, o = 0, shown = len < PL_QUOTE_MAX ? len : PL_QUOTE_MAX;
 
-	/* Do not cut a UTF-8 sequence in half. */
-	while (shown > 0 && shown < len &&
-	       ((unsigned char)s[shown] & 0xc0) == 0x80)
-		shown--;
-	for (i = 0; i < shown; i++) {
-		unsigned char c = (unsigned char)s[i];
-
-		if (c == '\n') {
-			memcpy(out + o, "\\n", 2);
-			o += 2;
-		} else if (c == '\t') {
-			memcpy(out + o, "\\t", 2);
-			o += 2;
-		} else if (c < 0x20 || c == 0x7f) {
-			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
-		} else {
-			out[o++] = (char)c;
-		}
-	}
-	if (shown < len) {
-		memcpy(out + o, "...", 3);
-		o += 3;
-	}
-	out[o] = '\0';
+	yamlnode_quote(s, len, out);
 	return out;
 }

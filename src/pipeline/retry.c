@@ -50,7 +50,7 @@ retry_count(struct pl_walk *w, const struct pl_key *row, const char *key,
 	    const struct ynode *val)
 {
 	unsigned long n;
-	int rc = pipeline_uint(val, PL_MAX_RETRY, &n);
+	int rc = yamlnode_uint(val, PL_MAX_RETRY, &n);
 
 	if (rc == -ERANGE)
 		pipeline_problem(w, val->line, val->column,
@@ -99,16 +99,16 @@ static unsigned
 retry_when_item(struct pl_walk *w, const struct ynode *it)
 {
 	const char *s = pipeline_string(w, it, "failed or timed_out", "when");
-	struct pl_suggest sg;
+	struct yamlnode_suggest sg;
 	size_t i;
 
 	if (s == NULL)
 		return 0;
-	pipeline_suggest_init(&sg, s);
+	yamlnode_suggest_init(&sg, s);
 	for (i = 0; i < PW_ARRAY_LEN(retry_whens); i++) {
 		if (strcmp(s, retry_whens[i].name) == 0)
 			return retry_whens[i].bit;
-		pipeline_suggest_add(&sg, retry_whens[i].name);
+		yamlnode_suggest_add(&sg, retry_whens[i].name);
 	}
 	pipeline_problem(w, it->line, it->column,
 			 "invalid value '%s' for 'when'%s; expected failed or"

@@ -1,11 +1,9 @@
 /*
- * What a YAML scalar means where the pipeline expects a boolean, a number
- * or a string, how a node is named in a message ("a list", "'maybe'"),
- * and the walk's budget.
+ * What a YAML scalar means where the pipeline expects a string (null,
+ * booleans and numbers are yamlnode's), how a node is named in a message
+ * ("a list", "'maybe'"), names the file may use, and the walk's budget.
  *
- * Only plain scalars without a tag can be null, booleans or numbers, as
- * YAML says: `allow_failure: "true"` is a string and is refused.  Strings
- * are taken exactly as written, so `3.10` stays "3.10".
+ * Strings are taken exactly as written, so `3.10` stays "3.10".
  *
  * The budget: the tree shares aliased nodes, so walking it can cost far
  * more than the file's size (a thousand jobs aliasing one env of a
@@ -53,72 +51,6 @@ pipeline_charge(struct pl_walk *w, size_t text, int line, int column)
 	return !over_budget(w, line, column);
 }
 
-bool
-pipeline_is_null(const struct ynode *n)
-{
-	static const char *const nulls[] = {"", "~", "null", "Null", "NULL"};
-	size_t i;
-
-	if (n->kind != YN_SCALAR || !n->plain)
-		return false;
-	for (i = 0; i < PW_ARRAY_LEN(nulls); i++)
-		if (strcmp(n->str, nulls[i]) == 0)
-			return true;
-	return false;
-}
-
-/* YAML 1.1 booleans, minus the single letters y/n that surprise people. */
-static const struct {
-	const char *word;
-	bool value;
-} bools[] = {
-	{"true", true}, {"True", true}, {"TRUE", true},
-	{"false", false}, {"False", false}, {"FALSE", false},
-	{"yes", true}, {"Yes", true}, {"YES", true},
-	{"no", false}, {"No", false}, {"NO", false},
-	{"on", true}, {"On", true}, {"ON", true},
-	{"off", false}, {"Off", false}, {"OFF", false},
-};
-
-int
-pipeline_bool(const struct ynode *n, bool *out)
-{
-	size_t i;
-
-	if (n->kind != YN_SCALAR || !n->plain)
-		return -EINVAL;
-	for (i = 0; i < PW_ARRAY_LEN(bools); i++) {
-		if (strcmp(n->str, bools[i].word) == 0) {
-			*out = bools[i].value;
-			return 0;
-		}
-	}
-	return -EINVAL;
-}
-
-/* A plain decimal number: -EINVAL if it is not one, -ERANGE above max. */
-int
-pipeline_uint(const struct ynode *n, unsigned long max, unsigned long *out)
-{
-	unsigned long v = 0;
-	size_t i;
-
-	if (n->kind != YN_SCALAR || !n->plain || n->len == 0)
-		return -EINVAL;
-	for (i = 0; i < n->len; i++)
-		if (n->str[i] < '0' || n->str[i] > '9')
-			return -EINVAL;
-	for (i = 0; i < n->len; i++) {
-		if (v > max)
-			return -ERANGE;
-		v = v * 10 + (unsigned long)(n->str[i] - '0');
-	}
-	if (v > max)
-		return -ERANGE;
-	*out = v;
-	return 0;
-}
-
 const char *
 pipeline_describe(struct pl_walk *w, const struct ynode *n)
 {
@@ -133,7 +65,7 @@ pipeline_describe(struct pl_walk *w, const struct ynode *n)
 	case YN_SCALAR:
 		break;
 	}
-	if (pipeline_is_null(n))
+	if (yamlnode_is_null(n))
 		return "null";
 	q = pipeline_q(w, n->str, n->len);
 	out = w->quote[w->qnext++ % PL_QUOTE_SLOTS];
@@ -160,7 +92,7 @@ const char *
 pipeline_string(struct pl_walk *w, const struct ynode *n,
 		const char *expected, const char *key)
 {
-	if (n->kind != YN_SCALAR || pipeline_is_null(n)) {
+	if (n->kind != YN_SCALAR || yamlnode_is_null(n)) {
 		pipeline_type_error(w, n, expected, key);
 		return NULL;
 	}
@@ -200,17 +132,4 @@ pipeline_valid_env_name(const char *s)
 		      (*s >= '0' && *s <= '9') || *s == '_'))
 			return false;
 	return true;
-}
-
-/* True if the mapping has this key, whatever its value. */
-bool
-pipeline_map_has(const struct ynode *map, const char *name)
-{
-	size_t i, len = strlen(name);
-
-	for (i = 0; i + 1 < map->count; i += 2)
-		if (map->items[i]->len == len &&
-		    memcmp(map->items[i]->str, name, len) == 0)
-			return true;
-	return false;
 }

@@ -1,11 +1,13 @@
 /*
- * YAML bytes → a tree of ynodes, built from libyaml's event API.
+ * YAML bytes → a tree of ynodes, built from libyaml's event API.  Moved
+ * here from the pipeline module so that the daemon's configuration is
+ * read by the same code.
  *
  * Not libyaml's document loader, because the input is hostile: the loader
  * has no depth limit, registers an anchor before its node is complete (so
  * `&a [*a]` makes a cycle that a naive walk never leaves) and keeps
  * duplicate keys.  Here:
- *  - collections nest at most PL_MAX_DEPTH deep; the parse stops there;
+ *  - collections nest at most YAMLNODE_MAX_DEPTH deep; the parse stops there;
  *  - an anchor is registered when its node is complete, so an alias can
  *    only refer to a finished node and the tree is a DAG; an alias becomes
  *    a second pointer to the same node, never a copy (the walk pays for
@@ -19,12 +21,14 @@
  * an explicit state stack), so only the tree needs the cap.
  */
 #include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <yaml.h>
 
-#include "pipeline-int.h"
+#include "pipewright/yamlnode.h"
 
 /* Anchor names → complete nodes: open addressing, later definitions win. */
 struct anchors {
@@ -40,15 +44,33 @@ struct frame {
 };
 
 struct loader {
-	struct pl_walk *w;
+	yamlnode_problem_cb cb;
+	void *arg;
+	const char *what;     /* "a pipeline file", for messages */
 	struct ytree *t;
 	const char *data;
 	size_t len;
-	struct frame stack[PL_MAX_DEPTH];
+	struct frame stack[YAMLNODE_MAX_DEPTH];
 	size_t depth;
 	struct anchors anchors;
 	int docs;
 };
+
+static void report(struct loader *l, int line, int column, const char *fmt,
+		   ...) __attribute__((format(printf, 4, 5)));
+
+static void
+report(struct loader *l, int line, int column, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	l->cb(l->arg, line, column, msg);
+	free(msg);
+}
 
 static size_t
 anchor_hash(const char *s)
@@ -186,10 +208,9 @@ map_check(struct loader *l, struct ynode *map)
 		const struct ynode *k = map->items[2 * i];
 
 		if (k->kind != YN_SCALAR) {
-			pipeline_problem(l->w, k->line, k->column,
-					 "expected a string as a mapping key,"
-					 " got %s",
-					 pipeline_describe(l->w, k));
+			report(l, k->line, k->column,
+			       "expected a string as a mapping key, got %s",
+			       k->kind == YN_SEQ ? "a list" : "a mapping");
 			drop[i] = true;
 			continue;
 		}
@@ -202,12 +223,12 @@ map_check(struct loader *l, struct ynode *map)
 			 refs[i].key->len && memcmp(refs[j].key->str,
 			 refs[i].key->str, refs[i].key->len) == 0; j++) {
 			const struct ynode *k = map->items[2 * refs[j].pair];
+			char q[YAMLNODE_QUOTE_SIZE];
 
-			pipeline_problem(l->w, k->line, k->column,
-					 "duplicate key '%s'"
-					 " (first at line %d)",
-					 pipeline_q(l->w, k->str, k->len),
-					 refs[i].key->line);
+			yamlnode_quote(k->str, k->len, q);
+			report(l, k->line, k->column,
+			       "duplicate key '%s' (first at line %d)", q,
+			       refs[i].key->line);
 			drop[refs[j].pair] = true;
 		}
 	}
@@ -251,21 +272,20 @@ syntax_problem(struct loader *l, const yaml_parser_t *ps)
 	if (ps->error == YAML_READER_ERROR) {
 		offset_position(l, ps->problem_offset, &line, &column);
 		if (ps->problem_value != -1)
-			pipeline_problem(l->w, line, column, "%s: #x%X",
-					 problem, (unsigned)ps->problem_value);
+			report(l, line, column, "%s: #x%X", problem,
+			       (unsigned)ps->problem_value);
 		else
-			pipeline_problem(l->w, line, column, "%s", problem);
+			report(l, line, column, "%s", problem);
 		return;
 	}
 	line = (int)ps->problem_mark.line + 1;
 	column = (int)ps->problem_mark.column + 1;
 	if (ps->context != NULL)
-		pipeline_problem(l->w, line, column,
-				 "%s (%s at line %d, column %d)", problem,
-				 ps->context, (int)ps->context_mark.line + 1,
-				 (int)ps->context_mark.column + 1);
+		report(l, line, column, "%s (%s at line %d, column %d)",
+		       problem, ps->context, (int)ps->context_mark.line + 1,
+		       (int)ps->context_mark.column + 1);
 	else
-		pipeline_problem(l->w, line, column, "%s", problem);
+		report(l, line, column, "%s", problem);
 }
 
 static int
@@ -273,6 +293,7 @@ on_alias(struct loader *l, const yaml_event_t *ev)
 {
 	const char *name = (const char *)ev->data.alias.anchor;
 	struct ynode *n = anchor_find(&l->anchors, name);
+	char q[YAMLNODE_QUOTE_SIZE];
 	size_t i;
 
 	if (n != NULL) {
@@ -283,11 +304,10 @@ on_alias(struct loader *l, const yaml_event_t *ev)
 		if (l->stack[i].anchor != NULL &&
 		    strcmp(l->stack[i].anchor, name) == 0)
 			break;
-	pipeline_problem(l->w, (int)ev->start_mark.line + 1,
-			 (int)ev->start_mark.column + 1,
-			 i < l->depth ? "alias '*%s' refers to a node that"
-			 " contains it" : "alias '*%s' refers to no anchor"
-			 " defined before it", PQ(l->w, name));
+	yamlnode_quote(name, strlen(name), q);
+	report(l, (int)ev->start_mark.line + 1, (int)ev->start_mark.column + 1,
+	       i < l->depth ? "alias '*%s' refers to a node that contains it"
+	       : "alias '*%s' refers to no anchor defined before it", q);
 	return -EINVAL;
 }
 
@@ -315,11 +335,10 @@ on_open(struct loader *l, const yaml_event_t *ev, enum ynode_kind kind)
 	    ev->data.sequence_start.anchor : ev->data.mapping_start.anchor;
 	struct ynode *n;
 
-	if (l->depth == PL_MAX_DEPTH) {
-		pipeline_problem(l->w, (int)ev->start_mark.line + 1,
-				 (int)ev->start_mark.column + 1,
-				 "nested more than %d levels deep",
-				 PL_MAX_DEPTH);
+	if (l->depth == YAMLNODE_MAX_DEPTH) {
+		report(l, (int)ev->start_mark.line + 1,
+		       (int)ev->start_mark.column + 1,
+		       "nested more than %d levels deep", YAMLNODE_MAX_DEPTH);
 		return -EINVAL;
 	}
 	n = node_new(l, kind, ev->start_mark);
@@ -354,10 +373,10 @@ on_event(struct loader *l, const yaml_event_t *ev)
 		return 1;
 	case YAML_DOCUMENT_START_EVENT:
 		if (++l->docs > 1) {
-			pipeline_problem(l->w, (int)ev->start_mark.line + 1,
-					 (int)ev->start_mark.column + 1,
-					 "more than one YAML document;"
-					 " a pipeline file holds one");
+			report(l, (int)ev->start_mark.line + 1,
+			       (int)ev->start_mark.column + 1,
+			       "more than one YAML document; %s holds one",
+			       l->what);
 			return -EINVAL;
 		}
 		return 0;
@@ -380,8 +399,8 @@ on_event(struct loader *l, const yaml_event_t *ev)
 }
 
 int
-pipeline_yaml_load(struct pl_walk *w, const char *data, size_t len,
-		   struct ytree *t)
+yamlnode_load(const char *data, size_t len, const char *what,
+	      yamlnode_problem_cb cb, void *arg, struct ytree *t)
 {
 	struct loader *l = xcalloc(1, sizeof(*l));
 	yaml_parser_t ps;
@@ -390,12 +409,14 @@ pipeline_yaml_load(struct pl_walk *w, const char *data, size_t len,
 
 	t->root = NULL;
 	t->all = NULL;
-	l->w = w;
+	l->cb = cb;
+	l->arg = arg;
+	l->what = what;
 	l->t = t;
 	l->data = data;
 	l->len = len;
 	if (!yaml_parser_initialize(&ps)) {
-		pipeline_problem(w, 1, 1, "cannot initialise the YAML parser");
+		cb(arg, 1, 1, "cannot initialise the YAML parser");
 		free(l);
 		return -ENOMEM;
 	}
@@ -417,12 +438,12 @@ pipeline_yaml_load(struct pl_walk *w, const char *data, size_t len,
 	yaml_parser_delete(&ps);
 	free(l);
 	if (rc != 0)
-		pipeline_yaml_free(t);
+		yamlnode_free(t);
 	return rc;
 }
 
 void
-pipeline_yaml_free(struct ytree *t)
+yamlnode_free(struct ytree *t)
 {
 	struct ynode *n, *next;
 
