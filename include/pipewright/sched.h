@@ -77,6 +77,14 @@ struct sched_callbacks {
 	/* A job attempt's output, as the supervisor recorded it. */
 	void (*output)(void *arg, struct sched_run *run, size_t job,
 		       int attempt, const char *data, size_t len);
+	/*
+	 * If set, called when an attempt is about to start (after its
+	 * running event) with the attempt's directory; the supervisor is
+	 * started only when the caller calls sched_attempt_proceed(), so
+	 * that the attempt can be recorded first.  NULL: start at once.
+	 */
+	void (*attempt_prepare)(void *arg, struct sched_run *run, size_t job,
+				int attempt, const char *dir);
 	void *arg;
 };
 
@@ -85,6 +93,7 @@ struct sched_options {
 	const char *attempts_dir;  /* attempt directories go below it */
 	uint64_t kill_grace_ms;    /* SIGTERM → SIGKILL on timeout and cancel */
 	bool tied;                 /* jobs die with this process (pipewright run) */
+	uint64_t max_log;          /* per attempt, bytes; 0: exec's default */
 };
 
 struct sched_run_params {
@@ -117,8 +126,22 @@ int sched_run_create(struct sched *s, struct pipeline *p,
  * up their dependants.  -ENOENT if no job has that name.
  */
 int sched_run_only(struct sched_run *r, const char *name) PW_WUR;
-/* Approves the manual jobs `name` designates.  -ENOENT if none. */
+/*
+ * Approves the manual jobs `name` designates, before the start or while
+ * the run is active (a waiting job is then decided again).  -ENOENT if no
+ * manual job has that name, -EALREADY if the run has finished.
+ */
 int sched_run_approve(struct sched_run *r, const char *name) PW_WUR;
+/*
+ * Before the start of a restored run: the jobs to run again — those named
+ * (full or base names; NULL-terminated), or with names NULL every failed,
+ * timed out, canceled or lost job — and everything downstream of them go
+ * back to pending with a fresh retry budget; attempts keep counting.
+ * Returns how many jobs will run again, or -ENOENT for an unknown name.
+ */
+int sched_run_rerun(struct sched_run *r, const char *const *names) PW_WUR;
+/* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
+int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
 /*
  * Restores a job's saved state and attempt count (before start).  A job
  * restored as running or ready is run again as a new attempt; one restored

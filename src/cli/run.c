@@ -399,7 +399,11 @@ cmd_run(int argc, char **argv)
 		.kill_grace_ms = o.grace_ms,
 		.tied = true,
 	};
-	cb = (struct sched_callbacks){on_event, on_output, &c};
+	cb = (struct sched_callbacks){
+		.event = on_event,
+		.output = on_output,
+		.arg = &c,
+	};
 	rc = sched_create(&c.loop, c.exec, &so, &cb, &c.sched);
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: %s\n", strerror(-rc));

@@ -207,8 +207,9 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	free(c);
 }
 
-void
-sched_job_start(struct sched_run *r, size_t j)
+/* Hands the prepared attempt to exec. */
+static void
+launch(struct sched_run *r, size_t j)
 {
 	struct sched *s = r->s;
 	struct sched_job *job = &r->jobs[j];
@@ -221,13 +222,6 @@ sched_job_start(struct sched_run *r, size_t j)
 	const char *argv[5];
 	int rc;
 
-	job->attempts++;
-	job->tries++;
-	if (job->started_ms == 0)
-		job->started_ms = pw_now_ms();
-	free(job->dir);
-	job->dir = xasprintf("%s/r%llu-j%zu-a%d", s->opts.attempts_dir,
-			     (unsigned long long)r->id, j, job->attempts);
 	cwd = wd != NULL ? xasprintf("%s/%s", r->workspace, wd) :
 			   xstrdup(r->workspace);
 	build_env(r, j, job->dir, r->workspace, &env);
@@ -244,15 +238,13 @@ sched_job_start(struct sched_run *r, size_t j)
 		.cwd = cwd,
 		.timeout_ms = pipeline_job_timeout_ms(p, j),
 		.kill_grace_ms = s->opts.kill_grace_ms,
+		.max_log = s->opts.max_log,
 		.tied = s->opts.tied,
 	};
 	c = xmalloc(sizeof(*c));
 	c->r = r;
 	c->j = j;
 	c->attempt = job->attempts;
-	r->running++;
-	s->running++;
-	sched_job_set(r, j, SCHED_JOB_RUNNING, -1, NULL);
 	rc = exec_start(s->exec, &spec, on_output, on_end, c, &job->att);
 	if (rc < 0) {
 		why = xasprintf("cannot start the job: %s", strerror(-rc));
@@ -261,8 +253,8 @@ sched_job_start(struct sched_run *r, size_t j)
 		free(why);
 	} else if (r->canceling) {
 		/*
-		 * The event callback cancelled the run on the running event
-		 * above, when there was no attempt to stop yet.
+		 * The event callback cancelled the run on the running event,
+		 * when there was no attempt to stop yet.
 		 */
 		sched_job_cancel(r, j);
 	}
@@ -272,11 +264,59 @@ sched_job_start(struct sched_run *r, size_t j)
 }
 
 void
+sched_job_start(struct sched_run *r, size_t j)
+{
+	struct sched *s = r->s;
+	struct sched_job *job = &r->jobs[j];
+
+	job->attempts++;
+	job->tries++;
+	if (job->started_ms == 0)
+		job->started_ms = pw_now_ms();
+	free(job->dir);
+	job->dir = xasprintf("%s/r%llu-j%zu-a%d", s->opts.attempts_dir,
+			     (unsigned long long)r->id, j, job->attempts);
+	r->running++;
+	s->running++;
+	sched_job_set(r, j, SCHED_JOB_RUNNING, -1, NULL);
+	if (s->cb.attempt_prepare == NULL) {
+		launch(r, j);
+		return;
+	}
+	/* The caller records the attempt first; sched_attempt_proceed() goes on. */
+	job->preparing = true;
+	s->cb.attempt_prepare(s->cb.arg, r, j, job->attempts, job->dir);
+}
+
+int
+sched_attempt_proceed(struct sched_run *r, size_t job, int rc)
+{
+	struct sched_job *jb;
+	char *why;
+
+	if (job >= r->njobs || !r->jobs[job].preparing)
+		return -EINVAL;
+	jb = &r->jobs[job];
+	jb->preparing = false;
+	if (rc < 0) {
+		why = xasprintf("cannot record the attempt: %s", strerror(-rc));
+		finish(r, job, SCHED_JOB_FAILED, -1, why);
+		free(why);
+	} else if (r->canceling) {
+		finish(r, job, SCHED_JOB_CANCELED, -1, "canceled");
+	} else {
+		launch(r, job);
+	}
+	return 0;
+}
+
+void
 sched_job_cancel(struct sched_run *r, size_t j)
 {
 	struct sched_job *job = &r->jobs[j];
 	int rc;
 
+	/* An attempt still being prepared is cancelled when it proceeds. */
 	if (job->att == NULL)
 		return;
 	/*

@@ -75,8 +75,6 @@ mark(struct sched_run *r, const char *name, bool approve)
 	size_t j;
 	int found = 0;
 
-	if (r->started)
-		return -EBUSY;
 	for (j = 0; j < r->njobs; j++) {
 		if (!pipeline_job_is(r->p, j, name))
 			continue;
@@ -84,6 +82,9 @@ mark(struct sched_run *r, const char *name, bool approve)
 			if (pipeline_job_when(r->p, j) != PIPELINE_WHEN_MANUAL)
 				continue;
 			r->jobs[j].approved = true;
+			/* A job waiting for this is decided again. */
+			if (r->jobs[j].state == SCHED_JOB_WAITING)
+				r->jobs[j].state = SCHED_JOB_PENDING;
 		} else {
 			r->jobs[j].selected = true;
 		}
@@ -95,8 +96,11 @@ mark(struct sched_run *r, const char *name, bool approve)
 int
 sched_run_only(struct sched_run *r, const char *name)
 {
-	int rc = mark(r, name, false);
+	int rc;
 
+	if (r->started)
+		return -EBUSY;
+	rc = mark(r, name, false);
 	if (rc == 0)
 		r->only = true;
 	return rc;
@@ -105,7 +109,74 @@ sched_run_only(struct sched_run *r, const char *name)
 int
 sched_run_approve(struct sched_run *r, const char *name)
 {
-	return mark(r, name, true);
+	int rc;
+
+	if (r->started && sched_run_finished(r))
+		return -EALREADY;
+	rc = mark(r, name, true);
+	if (rc == 0 && r->started)
+		sched_pump(r->s);
+	return rc;
+}
+
+static bool
+rerun_wanted(const struct sched_run *r, size_t j, const char *const *names)
+{
+	enum sched_job_state st = r->jobs[j].state;
+	size_t k;
+
+	if (names == NULL)
+		return sched_state_is_failure(st) || st == SCHED_JOB_CANCELED;
+	for (k = 0; names[k] != NULL; k++)
+		if (pipeline_job_is(r->p, j, names[k]))
+			return true;
+	return false;
+}
+
+int
+sched_run_rerun(struct sched_run *r, const char *const *names)
+{
+	bool changed = true;
+	size_t j, k, n;
+	int count = 0;
+
+	if (r->started)
+		return -EBUSY;
+	for (k = 0; names != NULL && names[k] != NULL; k++) {
+		for (j = 0; j < r->njobs; j++)
+			if (pipeline_job_is(r->p, j, names[k]))
+				break;
+		if (j == r->njobs)
+			return -ENOENT;
+	}
+	for (j = 0; j < r->njobs; j++)
+		r->jobs[j].rerun = rerun_wanted(r, j, names);
+	/* Everything downstream of a rerun job runs again too. */
+	while (changed) {
+		changed = false;
+		for (j = 0; j < r->njobs; j++) {
+			const size_t *preds;
+
+			if (r->jobs[j].rerun)
+				continue;
+			n = pipeline_job_preds(r->p, j, &preds);
+			for (k = 0; k < n; k++) {
+				if (r->jobs[preds[k]].rerun) {
+					r->jobs[j].rerun = changed = true;
+					break;
+				}
+			}
+		}
+	}
+	for (j = 0; j < r->njobs; j++) {
+		if (!r->jobs[j].rerun)
+			continue;
+		r->jobs[j].state = SCHED_JOB_PENDING;
+		r->jobs[j].tries = 0;
+		r->jobs[j].neutral = false;
+		count++;
+	}
+	return count;
 }
 
 int

@@ -13,6 +13,8 @@ struct sched_job {
 	bool selected;             /* named by sched_run_only() */
 	bool approved;             /* a manual job someone approved */
 	bool neutral;              /* skipped without holding up dependants */
+	bool preparing;            /* waiting for sched_attempt_proceed() */
+	bool rerun;                /* marked by sched_run_rerun() */
 	struct exec_attempt *att;  /* while running */
 	char *dir;                 /* the running attempt's directory */
 	uint64_t started_ms;       /* first start, UTC ms */

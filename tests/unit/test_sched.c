@@ -72,6 +72,15 @@ struct fx {
 	int cancel_on_state;           /* cancel, inside the event callback */
 	int cancel_rc;
 	uint64_t cancel_at_ms;
+	/* Approval hook: this manual job is approved when it starts waiting. */
+	const char *approve_on_waiting;
+	int approve_rc;
+	/* attempt_prepare: held attempts proceed from a timer, as after a commit. */
+	uv_timer_t prepare_timer;
+	size_t held[MAX_JOBS];
+	size_t nheld;
+	int prepared;              /* attempts seen by attempt_prepare */
+	char prepared_dir[PATH_MAX];
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -106,6 +115,12 @@ on_event(void *arg, const struct sched_event *ev)
 		f->cancel_on_job = NULL;
 		f->cancel_at_ms = pw_mono_ms();
 		f->cancel_rc = sched_run_cancel(ev->run);
+	}
+	if (ev->kind == SCHED_EVENT_JOB && f->approve_on_waiting != NULL &&
+	    ev->state == SCHED_JOB_WAITING &&
+	    strcmp(ev->job_name, f->approve_on_waiting) == 0) {
+		f->approve_on_waiting = NULL;
+		f->approve_rc = sched_run_approve(ev->run, ev->job_name);
 	}
 	if (ev->kind == SCHED_EVENT_RUN && ev->state >= SCHED_RUN_SUCCESS) {
 		f->finished = true;
@@ -158,8 +173,34 @@ on_deadline(uv_timer_t *t)
 	uv_timer_start(&f->deadline, on_deadline, 5000, 0);
 }
 
+static void
+on_prepare_timer(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, prepare_timer);
+	size_t i;
+
+	for (i = 0; i < f->nheld; i++)
+		assert_int_equal(sched_attempt_proceed(f->run, f->held[i], 0), 0);
+	f->nheld = 0;
+}
+
+static void
+on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
+	   const char *dir)
+{
+	struct fx *f = arg;
+
+	assert_true(run == f->run);
+	assert_int_equal(attempt, sched_run_job_attempts(run, job));
+	assert_true(f->nheld < MAX_JOBS);
+	f->held[f->nheld++] = job;
+	f->prepared++;
+	copy(f->prepared_dir, sizeof(f->prepared_dir), dir);
+	uv_timer_start(&f->prepare_timer, on_prepare_timer, 1, 0);
+}
+
 static struct fx *
-fx_new(int max_jobs)
+fx_new_ex(int max_jobs, bool prepare)
 {
 	struct fx *f = xcalloc(1, sizeof(*f));
 	struct sched_options opts = {
@@ -170,6 +211,7 @@ fx_new(int max_jobs)
 	};
 	struct sched_callbacks cb = {
 		.event = on_event, .output = on_output, .arg = f,
+		.attempt_prepare = prepare ? on_prepare : NULL,
 	};
 	char tmp[] = "/tmp/pw-sched-XXXXXX";
 	size_t i;
@@ -185,10 +227,17 @@ fx_new(int max_jobs)
 	assert_int_equal(uv_loop_init(&f->loop), 0);
 	assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
 	assert_int_equal(uv_timer_init(&f->loop, &f->cancel_timer), 0);
+	assert_int_equal(uv_timer_init(&f->loop, &f->prepare_timer), 0);
 	assert_int_equal(exec_create(&f->loop, PW_SUPERVISOR_PATH, &f->exec), 0);
 	assert_int_equal(sched_create(&f->loop, f->exec, &opts, &cb, &f->sched),
 			 0);
 	return f;
+}
+
+static struct fx *
+fx_new(int max_jobs)
+{
+	return fx_new_ex(max_jobs, false);
 }
 
 static int
@@ -213,6 +262,7 @@ fx_free(struct fx *f)
 	exec_destroy(f->exec);
 	uv_close((uv_handle_t *)&f->deadline, NULL);
 	uv_close((uv_handle_t *)&f->cancel_timer, NULL);
+	uv_close((uv_handle_t *)&f->prepare_timer, NULL);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	for (i = 0; i < MAX_JOBS; i++)
@@ -739,7 +789,7 @@ test_manual_approved(void **state)
 	assert_int_equal(jstate(f, "publish"), SCHED_JOB_SUCCESS);
 	assert_int_equal(jstate(f, "announce"), SCHED_JOB_SUCCESS);
 	assert_after_end(f, "announce", "publish");
-	assert_int_equal(sched_run_approve(f->run, "publish"), -EBUSY);
+	assert_int_equal(sched_run_approve(f->run, "publish"), -EALREADY);
 	fx_free(f);
 }
 
@@ -1169,6 +1219,128 @@ test_restore_waiting_approved(void **state)
 	fx_free(f);
 }
 
+/* A waiting manual job approved while its run is active runs then. */
+static void
+test_approve_while_active(void **state)
+{
+	struct fx *f = fx_new(2);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  build: {stage: build, script: 'true'}\n"
+		  "  ship: {stage: deploy, when: manual, script: echo shipped}\n"
+		  "  after: {stage: deploy, needs: [ship], script: echo after}\n",
+	       NULL);
+	f->approve_on_waiting = "ship";
+	fx_go(f);
+	assert_int_equal(f->approve_rc, 0);
+	assert_string_equal(trace(f, "ship"),
+			    "waiting/0 ready/0 running/1 success/1");
+	assert_string_equal(trace(f, "after"), "ready/0 running/1 success/1");
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	/* A finished run takes no approval: the daemon rebuilds it. */
+	assert_int_equal(sched_run_approve(f->run, "ship"), -EALREADY);
+	fx_free(f);
+}
+
+/* A rerun of a restored run: failed jobs and their dependants only. */
+static void
+test_rerun_failed(void **state)
+{
+	struct fx *f = fx_new(2);
+	static const char yaml[] =
+		"jobs:\n"
+		"  a: {stage: build, script: echo a}\n"
+		"  b: {stage: build, script: echo \"b $PIPEWRIGHT_ATTEMPT\"}\n"
+		"  c: {stage: test, needs: [b], script: echo c}\n"
+		"  d: {stage: test, needs: [a], script: echo d}\n";
+	const char *const names[] = {"nosuch", NULL};
+
+	(void)state;
+	fx_run(f, yaml, NULL);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "a"),
+					       SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "b"),
+					       SCHED_JOB_FAILED, 2), 0);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "c"),
+					       SCHED_JOB_SKIPPED, 0), 0);
+	assert_int_equal(sched_run_restore_job(f->run, job_index(f, "d"),
+					       SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_rerun(f->run, names), -ENOENT);
+	assert_int_equal(sched_run_rerun(f->run, NULL), 2);
+	fx_go(f);
+	assert_string_equal(trace(f, "a"), "");
+	assert_string_equal(trace(f, "d"), "");
+	assert_string_equal(trace(f, "b"), "ready/2 running/3 success/3");
+	assert_non_null(strstr(jout(f, "b"), "\nb 3\n"));
+	assert_string_equal(trace(f, "c"), "ready/0 running/1 success/1");
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	fx_free(f);
+}
+
+/* A named rerun takes a successful job and what depends on it. */
+static void
+test_rerun_named(void **state)
+{
+	struct fx *f = fx_new(2);
+	const char *const names[] = {"a", NULL};
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  a: {stage: build, script: echo a}\n"
+		  "  b: {stage: test, script: echo b}\n"
+		  "  other: {stage: build, needs: [], script: echo o}\n",
+	       NULL);
+	assert_int_equal(sched_run_restore_job(f->run, 0, SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_restore_job(f->run, 1, SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_restore_job(f->run, 2, SCHED_JOB_SUCCESS, 1), 0);
+	assert_int_equal(sched_run_rerun(f->run, names), 2);
+	fx_go(f);
+	assert_string_equal(trace(f, "a"), "ready/1 running/2 success/2");
+	assert_string_equal(trace(f, "b"), "ready/1 running/2 success/2");
+	assert_string_equal(trace(f, "other"), "");
+	fx_free(f);
+}
+
+/* With attempt_prepare, the supervisor starts only after proceed. */
+static void
+test_attempt_prepare(void **state)
+{
+	struct fx *f = fx_new_ex(2, true);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  one: {script: 'echo \"home=$HOME\"'}\n"
+		  "  two: {script: exit 4}\n",
+	       NULL);
+	fx_go(f);
+	assert_int_equal(f->prepared, 2);
+	assert_string_equal(trace(f, "one"), "ready/0 running/1 success/1");
+	assert_string_equal(trace(f, "two"), "ready/0 running/1 failed/1");
+	assert_non_null(strstr(f->prepared_dir, "-a1"));
+	assert_non_null(strstr(jout(f, "one"), "/home\n"));
+	fx_free(f);
+}
+
+/* Cancelled while its attempt is being prepared: it never starts. */
+static void
+test_cancel_while_preparing(void **state)
+{
+	struct fx *f = fx_new_ex(1, true);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  one: {script: touch started}\n",
+	       NULL);
+	f->cancel_on_job = "one";
+	f->cancel_on_state = SCHED_JOB_RUNNING;
+	fx_go(f);
+	assert_int_equal(f->cancel_rc, 0);
+	assert_string_equal(trace(f, "one"), "ready/0 running/1 canceled/1");
+	assert_string_equal(jout(f, "one"), "");
+	fx_free(f);
+}
+
 /* A skip names the first unmet need and what happened to it. */
 static void
 test_skip_reason(void **state)
@@ -1246,6 +1418,11 @@ main(void)
 		cmocka_unit_test(test_cancel_stops_retry),
 		cmocka_unit_test(test_restore),
 		cmocka_unit_test(test_restore_waiting_approved),
+		cmocka_unit_test(test_approve_while_active),
+		cmocka_unit_test(test_rerun_failed),
+		cmocka_unit_test(test_rerun_named),
+		cmocka_unit_test(test_attempt_prepare),
+		cmocka_unit_test(test_cancel_while_preparing),
 		cmocka_unit_test(test_skip_reason),
 		cmocka_unit_test(test_branches),
 	};
