@@ -105,6 +105,7 @@ struct sched_run_params {
 	const char *commit;      /* NULL if unknown */
 	const char *const *env;  /* the trigger's env, "K=V", NULL-terminated or NULL */
 	bool skip_manual;        /* unapproved manual jobs are skipped, not waiting */
+	int project_max_jobs;    /* jobs of this project at once, all its runs; 0: no limit */
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,

@@ -34,6 +34,7 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->tag = dup_or_null(params->tag);
 	r->commit = dup_or_null(params->commit);
 	r->skip_manual = params->skip_manual;
+	r->project_max_jobs = params->project_max_jobs;
 	while (params->env != NULL && params->env[n] != NULL)
 		n++;
 	r->env = xcalloc(n + 1, sizeof(char *));

@@ -28,6 +28,7 @@ struct sched_run {
 	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
 	char **env;                   /* owned, NULL-terminated */
 	bool skip_manual;
+	int project_max_jobs;         /* 0: no limit */
 	enum sched_run_state state;
 	bool started;                 /* sched_run_start() was called */
 	bool only;                    /* sched_run_only() was called */

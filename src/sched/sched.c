@@ -146,6 +146,21 @@ environment_busy(const struct sched *s, const struct sched_run *r, size_t j)
 	return false;
 }
 
+/* The project's own limit on jobs at once, over all its runs, is reached. */
+static bool
+project_full(const struct sched *s, const struct sched_run *r)
+{
+	const struct sched_run *o;
+	int n = 0;
+
+	if (r->project_max_jobs <= 0)
+		return false;
+	for (o = s->head; o != NULL; o = o->next)
+		if (strcmp(o->project, r->project) == 0)
+			n += o->running;
+	return n >= r->project_max_jobs;
+}
+
 /* Moves the run's pending jobs along as far as their predecessors allow. */
 static void
 release(struct sched_run *r)
@@ -260,7 +275,7 @@ pump_once(struct sched *s)
 	for (r = s->head; r != NULL; r = r->next) {
 		for (j = 0; j < r->njobs && s->running < s->opts.max_jobs; j++) {
 			if (r->jobs[j].state != SCHED_JOB_READY ||
-			    environment_busy(s, r, j))
+			    environment_busy(s, r, j) || project_full(s, r))
 				continue;
 			if (r->state == SCHED_RUN_QUEUED)
 				sched_run_set(r, SCHED_RUN_RUNNING, NULL);

@@ -1341,6 +1341,25 @@ test_cancel_while_preparing(void **state)
 	fx_free(f);
 }
 
+/* A project limit of 1 holds jobs back even with free global slots. */
+static void
+test_project_max_jobs(void **state)
+{
+	struct fx *f = fx_new(4);
+	struct sched_run_params pr = {.project_max_jobs = 1};
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  a: {script: 'sleep 0.1'}\n"
+		  "  b: {script: 'sleep 0.1'}\n"
+		  "  c: {script: 'sleep 0.1'}\n",
+	       &pr);
+	fx_go(f);
+	assert_int_equal(f->max_running, 1);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	fx_free(f);
+}
+
 /* A skip names the first unmet need and what happened to it. */
 static void
 test_skip_reason(void **state)
@@ -1423,6 +1442,7 @@ main(void)
 		cmocka_unit_test(test_rerun_named),
 		cmocka_unit_test(test_attempt_prepare),
 		cmocka_unit_test(test_cancel_while_preparing),
+		cmocka_unit_test(test_project_max_jobs),
 		cmocka_unit_test(test_skip_reason),
 		cmocka_unit_test(test_branches),
 	};
