@@ -12,11 +12,16 @@
  * Failures in the child are reported on the output pipe, where the person
  * reading the log will look, with exit 127 (cannot run) or 1 (cannot enter
  * the working directory), like a shell.
+ *
+ * With --sandbox strict the fork is a clone into new namespaces (ns.c) and
+ * the process forked is the job's init (init.c), which runs the job with
+ * sv_job_exec() once the sandbox is in place.
  */
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -30,8 +35,8 @@ child_fail(const char *what, const char *arg, int err, int code)
 	_exit(code);
 }
 
-static void
-reset_signals(void)
+void
+sv_reset_signals(void)
 {
 	struct sigaction sa;
 	sigset_t none;
@@ -46,8 +51,8 @@ reset_signals(void)
 	sigprocmask(SIG_SETMASK, &none, NULL);
 }
 
-static void __attribute__((noreturn))
-child(struct supervisor *sv, int out_wr)
+void
+sv_job_exec(struct supervisor *sv, int out_wr)
 {
 	int null;
 
@@ -65,7 +70,7 @@ child(struct supervisor *sv, int out_wr)
 	}
 	if (sv->cwd != NULL && chdir(sv->cwd) < 0)
 		child_fail("cannot enter working directory", sv->cwd, errno, 1);
-	reset_signals();
+	sv_reset_signals();
 	execvp(sv->argv[0], sv->argv);
 	child_fail("cannot run", sv->argv[0], errno, 127);
 	_exit(127);
@@ -82,9 +87,23 @@ sv_job_start(struct supervisor *sv)
 		return -errno;
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
-	pid = fork();
-	if (pid == 0)
-		child(sv, fds[1]);
+	if (sv->sb.strict) {
+		char *why = NULL;
+
+		pid = sv_sandbox_start(sv, fds[1], &why);
+		if (pid < 0) {
+			rc = pid;
+			if (why != NULL)
+				sv->start_error = xasprintf("sandbox: %s", why);
+			free(why);
+			close(fds[0]);
+			goto out;
+		}
+	} else {
+		pid = fork();
+		if (pid == 0)
+			sv_job_exec(sv, fds[1]);
+	}
 	if (pid < 0) {
 		rc = -errno;
 		close(fds[0]);

@@ -5,7 +5,8 @@
  * Past the cap one marker line is written and further output is read and
  * dropped, so that the job never blocks on a full pipe and keeps running.
  * log_bytes is always the size of the file as written by us (marker
- * included), which is what clients are served from; if a write fails the
+ * included), which is what clients are served from; secrets are masked
+ * before bytes get here (mask.c), so the cap counts masked bytes; if a write fails the
  * log stops there, so that it stays a gapless prefix of the output.
  */
 #include <errno.h>
@@ -57,7 +58,7 @@ write_all(struct supervisor *sv, const char *p, size_t len)
 }
 
 void
-sv_log_append(struct supervisor *sv, const char *data, size_t len)
+sv_log_write(struct supervisor *sv, const char *data, size_t len)
 {
 	uint64_t room;
 	char size[32], marker[128];

@@ -71,6 +71,11 @@ reap(struct supervisor *sv)
 		}
 		if (pid != sv->pid)
 			continue;
+		if (sv->sb.strict) {
+			/* The script's status, from its init; and why. */
+			sv_sandbox_reaped(sv, &st);
+			sv_cgroup_check(sv);
+		}
 		sv->running = false;
 		if (WIFEXITED(st)) {
 			sv->exit_code = WEXITSTATUS(st);
@@ -95,7 +100,7 @@ read_output(struct supervisor *sv, bool last)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
-			sv_log_append(sv, buf, (size_t)n);
+			sv_mask_feed(sv, buf, (size_t)n);
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !last)
@@ -104,12 +109,28 @@ read_output(struct supervisor *sv, bool last)
 			sv_warn("reading the job's output");
 		close(sv->out_fd);
 		sv->out_fd = -1;
+		sv_mask_flush(sv);
 	}
+}
+
+/* A cgroup limit was hit: the whole job goes, at once. */
+static void
+check_limits(struct supervisor *sv, uint64_t now)
+{
+	if (!sv->sb.strict || !sv->running || now < sv->sb.cg_check_at)
+		return;
+	sv->sb.cg_check_at = now + SV_CG_CHECK_MS;
+	if (sv->cause != SV_CAUSE_NONE || !sv_cgroup_check(sv))
+		return;
+	sv->kill = SV_KILL_KILL;
+	sv->kill_at = now + SV_RESCAN_MS;
+	sv_tree_kill(sv, SIGKILL);
 }
 
 static void
 advance(struct supervisor *sv, uint64_t now)
 {
+	check_limits(sv, now);
 	if (sv->running && sv->deadline != 0 && now >= sv->deadline)
 		sv_cancel(sv, SV_CAUSE_TIMEOUT);
 	if (sv->kill != SV_KILL_NONE && !sv->tree_gone && now >= sv->kill_at) {
@@ -140,6 +161,8 @@ poll_timeout(const struct supervisor *sv, uint64_t now)
 
 	if (sv->running && sv->cause == SV_CAUSE_NONE)
 		next = sv->deadline;
+	if (sv->sb.strict && sv->running && sv->cause == SV_CAUSE_NONE)
+		next = earliest(next, sv->sb.cg_check_at);
 	if (sv->kill != SV_KILL_NONE && !sv->tree_gone)
 		next = earliest(next, sv->kill_at);
 	next = earliest(next, sv_serve_next_deadline(sv));

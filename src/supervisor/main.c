@@ -1,9 +1,8 @@
 /*
  * pipewright-supervisor: arguments, setup, and the overall flow.
  *
- * Invocation (supervisor-proto.h):
- *   pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]
- *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied] -- ARGV...
+ * Invocation: see usage_text and supervisor-proto.h; the sandbox options
+ * are docs/internals/sandbox.md's.
  * The environment is the job's and is passed to it untouched.
  *
  * main() builds the one struct supervisor, prepares the descriptors and
@@ -13,6 +12,7 @@
  * the job has been tried, the status file is always written.
  */
 #include <errno.h>
+#include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -28,8 +28,40 @@
 
 static const char usage_text[] =
 	"usage: pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]\n"
-	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]"
-	" -- ARGV...\n";
+	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
+	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
+	"           [--workspace DIR] [--uid N] [--memory BYTES] [--pids N]\n"
+	"           [--cpu-seconds N] [--file-size BYTES] [--open-files N]\n"
+	"           [--mask NAME]... -- ARGV...\n"
+	"       pipewright-supervisor --make-netns N --send-fd N\n";
+
+/* Options that take a number, and where it goes. */
+static uint64_t *
+number_opt(struct supervisor *sv, const char *a, uint64_t *scratch)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} rows[] = {
+		{"--timeout-ms", offsetof(struct supervisor, timeout_ms)},
+		{"--grace-ms", offsetof(struct supervisor, grace_ms)},
+		{"--max-log", offsetof(struct supervisor, max_log)},
+		{"--memory", offsetof(struct supervisor, sb.memory)},
+		{"--pids", offsetof(struct supervisor, sb.pids)},
+		{"--cpu-seconds", offsetof(struct supervisor, sb.cpu_seconds)},
+		{"--file-size", offsetof(struct supervisor, sb.file_size)},
+		{"--open-files", offsetof(struct supervisor, sb.open_files)},
+	};
+	size_t i;
+
+	for (i = 0; i < PW_ARRAY_LEN(rows); i++)
+		if (strcmp(a, rows[i].name) == 0)
+			return (uint64_t *)((char *)sv + rows[i].off);
+	if (strcmp(a, "--listen-fd") == 0 || strcmp(a, "--netns-fd") == 0 ||
+	    strcmp(a, "--uid") == 0)
+		return scratch;
+	return NULL;
+}
 
 void
 sv_warn(const char *fmt, ...)
@@ -78,9 +110,10 @@ parse_u64(const char *opt, const char *s, uint64_t *out)
 }
 
 static int
-parse_args(struct supervisor *sv, int argc, char **argv)
+parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
+	   size_t *nmasks)
 {
-	uint64_t fd = UINT64_MAX;
+	uint64_t fd = UINT64_MAX, num, *dst;
 	int i;
 
 	for (i = 1; i < argc; i++) {
@@ -92,6 +125,47 @@ parse_args(struct supervisor *sv, int argc, char **argv)
 		} else if (strcmp(a, "--tied") == 0) {
 			sv->tied = true;
 			continue;
+		} else if (strcmp(a, "--network") == 0) {
+			sv->sb.network = true;
+			continue;
+		}
+		if ((dst = number_opt(sv, a, &num)) != NULL) {
+			if (parse_u64(a, v, dst) < 0)
+				return -EINVAL;
+			if (dst == &num && num > INT32_MAX) {
+				sv_warnx("%s: out of range", a);
+				return -EINVAL;
+			}
+			if (strcmp(a, "--listen-fd") == 0)
+				fd = num;
+			else if (strcmp(a, "--netns-fd") == 0)
+				sv->sb.netns_fd = (int)num;
+			else if (dst == &num)
+				sv->sb.uid = (uid_t)num;
+			i++;
+			continue;
+		}
+		if (v == NULL) {
+			sv_warnx("%s needs a value", a);
+			return -EINVAL;
+		}
+		if (strcmp(a, "--sandbox") == 0) {
+			if (strcmp(v, "strict") != 0 && strcmp(v, "none") != 0) {
+				sv_warnx("--sandbox: expected strict or none");
+				return -EINVAL;
+			}
+			sv->sb.strict = v[0] == 's';
+			i++;
+			continue;
+		} else if (strcmp(a, "--workspace") == 0) {
+			sv->sb.workspace = v;
+			i++;
+			continue;
+		} else if (strcmp(a, "--mask") == 0) {
+			if (*nmasks < SV_MAX_MASKS)
+				masks[(*nmasks)++] = argv[i + 1];
+			i++;
+			continue;
 		}
 		if (strcmp(a, "--dir") == 0 || strcmp(a, "--cwd") == 0) {
 			if (v == NULL) {
@@ -102,18 +176,6 @@ parse_args(struct supervisor *sv, int argc, char **argv)
 				sv->dir = v;
 			else
 				sv->cwd = v;
-		} else if (strcmp(a, "--listen-fd") == 0) {
-			if (parse_u64(a, v, &fd) < 0)
-				return -EINVAL;
-		} else if (strcmp(a, "--timeout-ms") == 0) {
-			if (parse_u64(a, v, &sv->timeout_ms) < 0)
-				return -EINVAL;
-		} else if (strcmp(a, "--grace-ms") == 0) {
-			if (parse_u64(a, v, &sv->grace_ms) < 0)
-				return -EINVAL;
-		} else if (strcmp(a, "--max-log") == 0) {
-			if (parse_u64(a, v, &sv->max_log) < 0)
-				return -EINVAL;
 		} else {
 			sv_warnx("unknown option %s", a);
 			return -EINVAL;
@@ -132,17 +194,30 @@ parse_args(struct supervisor *sv, int argc, char **argv)
 }
 
 /*
- * Descriptors the caller leaked to us (anything but 0-2 and the listening
- * socket) would otherwise be held for as long as the job runs, and an
- * inherited listening socket of the daemon would stop its successor from
- * binding.
+ * Descriptors the caller leaked to us (anything but 0-2, the listening
+ * socket and a pooled network namespace) would otherwise be held for as
+ * long as the job runs, and an inherited listening socket of the daemon
+ * would stop its successor from binding.
  */
 static void
-close_stray_fds(int keep)
+close_stray_fds(int keep, int keep2)
 {
-	if (keep > 3)
-		close_range(3, (unsigned)keep - 1, 0);
-	close_range((unsigned)(keep >= 3 ? keep + 1 : 3), ~0U, 0);
+	int lo = keep < keep2 ? keep : keep2, hi = keep < keep2 ? keep2 : keep;
+	unsigned from = 3;
+
+	if (lo < 3)
+		lo = hi;
+	if (lo >= 3) {
+		if ((unsigned)lo > from)
+			close_range(from, (unsigned)lo - 1, 0);
+		from = (unsigned)lo + 1;
+	}
+	if (hi > lo) {
+		if ((unsigned)hi > from)
+			close_range(from, (unsigned)hi - 1, 0);
+		from = (unsigned)hi + 1;
+	}
+	close_range(from, ~0U, 0);
 }
 
 static int
@@ -151,7 +226,12 @@ setup(struct supervisor *sv)
 	int on = 0, flags;
 	socklen_t len = sizeof(on);
 
-	close_stray_fds(sv->listen_fd);
+	close_stray_fds(sv->listen_fd, sv->sb.netns_fd);
+	if (sv->sb.netns_fd >= 0 &&
+	    fcntl(sv->sb.netns_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		sv_warn("--netns-fd %d", sv->sb.netns_fd);
+		return -EBADF;
+	}
 	if (getsockopt(sv->listen_fd, SOL_SOCKET, SO_ACCEPTCONN, &on, &len) < 0 ||
 	    !on) {
 		sv_warnx("--listen-fd %d is not a listening socket", sv->listen_fd);
@@ -205,24 +285,31 @@ int
 main(int argc, char **argv)
 {
 	struct supervisor sv;
+	char *masks[SV_MAX_MASKS];
+	size_t nmasks = 0, i;
 	int rc, status = 1;
 
+	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
+	    strcmp(argv[3], "--send-fd") == 0)
+		return sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;
 	memset(&sv, 0, sizeof(sv));
+	sv.sb.netns_fd = sv.sb.status_rd = -1;
 	sv.parent = getppid();
 	sv.grace_ms = 10000;
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
 	sv.pid = -1;
 	sv.exit_code = -1;
-	if (parse_args(&sv, argc, argv) < 0) {
+	if (parse_args(&sv, argc, argv, masks, &nmasks) < 0) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
 	if (setup(&sv) < 0)
 		goto out;
+	sv_mask_init(&sv.mask, masks, nmasks);
 	sv.started_ms = pw_now_ms();
 	if (sv.cause == SV_CAUSE_ORPHANED)
 		sv.start_error = xstrdup("canceled: pipewright exited");
-	else if ((rc = sv_job_start(&sv)) < 0)
+	else if ((rc = sv_job_start(&sv)) < 0 && sv.start_error == NULL)
 		sv.start_error = xasprintf("cannot start the job: %s",
 					   strerror(-rc));
 	rc = sv_run(&sv);
@@ -231,6 +318,18 @@ out:
 	if (sv.dir_fd >= 0)
 		unlinkat(sv.dir_fd, SUPERVISOR_SOCK_FILE, 0);
 	sv_serve_free(&sv);
+	sv_cgroup_remove(&sv);
+	sv_mask_free(&sv.mask);
+	for (i = 0; i < sv.sb.nbinds; i++) {
+		if (sv.sb.binds[i].fd >= 0)
+			close(sv.sb.binds[i].fd);
+		free(sv.sb.binds[i].path);
+		free(sv.sb.binds[i].link);
+	}
+	if (sv.sb.netns_fd >= 0)
+		close(sv.sb.netns_fd);
+	if (sv.sb.status_rd >= 0)
+		close(sv.sb.status_rd);
 	free(sv.status);
 	free(sv.start_error);
 	/* Closed by exit anyway; closing here keeps fd-tracking tools quiet. */

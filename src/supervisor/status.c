@@ -50,6 +50,14 @@ decide(const struct supervisor *sv, char **reason)
 	case SV_CAUSE_ORPHANED:
 		*reason = xstrdup("canceled: pipewright exited");
 		return "canceled";
+	case SV_CAUSE_MEMORY:
+		sv_size_format(sv->sb.memory, what, sizeof(what));
+		*reason = xasprintf("killed: memory limit %s exceeded", what);
+		return "failed";
+	case SV_CAUSE_PIDS:
+		*reason = xasprintf("killed: more than %llu processes",
+				    (unsigned long long)sv->sb.pids);
+		return "failed";
 	case SV_CAUSE_NONE:
 		break;
 	}

@@ -36,6 +36,59 @@ enum sv_cause {
 	SV_CAUSE_TIMEOUT,
 	SV_CAUSE_CANCEL,
 	SV_CAUSE_ORPHANED,        /* --tied and the parent went away */
+	SV_CAUSE_MEMORY,          /* the memory cgroup OOM-killed something */
+	SV_CAUSE_PIDS,            /* a fork failed at the pids limit */
+};
+
+#define SV_MAX_MASKS 64           /* secrets masked in the log */
+#define SV_CG_CHECK_MS 100        /* period of the cgroup event check */
+
+/* The controllers a job's cgroups use; one directory each (or -1). */
+enum sv_ctl {
+	SV_CG_MEMORY,
+	SV_CG_PIDS,
+	SV_CG_CPU,
+	SV_CG_COUNT,
+};
+
+/* Secret masking state: bytes held back because a secret may start there. */
+struct sv_mask {
+	char *secrets[SV_MAX_MASKS]; /* values (from our environ) */
+	size_t lens[SV_MAX_MASKS];
+	size_t count;
+	size_t longest;
+	char *held;               /* at most longest-1 bytes not yet written */
+	size_t nheld;
+};
+
+#define SV_MAX_BINDS 24
+
+/* One entry of the job's root: a host path bound in, or a symlink. */
+struct sv_bind {
+	char *path;               /* absolute, the same inside and outside */
+	int fd;                   /* O_PATH of the host's, opened by us; -1 */
+	char *link;               /* a symlink's target instead of a bind */
+	bool writable;
+	bool file;                /* a file (device node), not a directory */
+};
+
+/* What --sandbox strict asks for (all zero: no limit). */
+struct sv_sandbox {
+	bool strict;
+	bool network;             /* the host's network instead of loopback only */
+	int netns_fd;             /* a pre-made empty netns to join, or -1 */
+	bool netns_joined;        /* we are in it: the job needs no new one */
+	uid_t uid;                /* host uid of the job's root; 0: the owner of
+	                             the workspace */
+	gid_t gid;
+	const char *workspace;    /* bound writable; NULL: cwd */
+	uint64_t memory, pids, cpu_seconds, file_size, open_files;
+	char *cg[SV_CG_COUNT];    /* the job's cgroup directories, or NULL */
+	bool cg_v2[SV_CG_COUNT];  /* that directory is in the v2 hierarchy */
+	int status_rd;            /* init's report pipe (read end), or -1 */
+	struct sv_bind binds[SV_MAX_BINDS];
+	size_t nbinds;
+	uint64_t cg_check_at;     /* mono ms of the next event check */
 };
 
 enum sv_kill {
@@ -87,6 +140,8 @@ struct supervisor {
 	int exit_code;            /* -1 if killed by a signal or never started */
 	int term_signal;
 	char *start_error;        /* the job could not be started: why */
+	struct sv_sandbox sb;
+	struct sv_mask mask;
 	uint64_t deadline;        /* mono ms of the timeout; 0: none */
 
 	/* Killing the tree. */
@@ -119,13 +174,51 @@ void sv_signals_close(int read_fd);
 
 /* job.c */
 int sv_job_start(struct supervisor *sv) PW_WUR;
+/* The job's side after fork: stdio, descriptors, signals, exec. */
+void sv_job_exec(struct supervisor *sv, int out_wr) __attribute__((noreturn));
+void sv_reset_signals(void);
+
+/* ns.c: the strict sandbox's start (*why: for people, caller frees). */
+int sv_sandbox_start(struct supervisor *sv, int out_wr, char **why) PW_WUR;
+/* After the job's init was reaped: its report of the script's status. */
+void sv_sandbox_reaped(struct supervisor *sv, int *wstatus);
+
+/* mounts.c: in the job's fresh namespaces, build its root and enter it. */
+int sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen);
+/* Opened by the supervisor before clone, used by the child. */
+int sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen);
+
+/* init.c: PID 1 of the job's namespace; never returns. */
+void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
+	__attribute__((noreturn));
+
+/* seccomp.c: loads the job's filter into this process (inherited). */
+int sv_seccomp_load(void);
+
+/* cgroup.c */
+int sv_cgroup_create(struct supervisor *sv, char **why) PW_WUR;
+int sv_cgroup_enter(struct supervisor *sv, pid_t pid) PW_WUR;
+/* Sets sv->cause if a limit was hit; true if so. */
+bool sv_cgroup_check(struct supervisor *sv);
+void sv_cgroup_remove(struct supervisor *sv);
+
+/* mask.c */
+void sv_mask_init(struct sv_mask *m, char **names, size_t n);
+/* Writes data to the log with every secret replaced by "***". */
+void sv_mask_feed(struct supervisor *sv, const char *data, size_t len);
+/* End of output: writes what was held back. */
+void sv_mask_flush(struct supervisor *sv);
+void sv_mask_free(struct sv_mask *m);
+
+/* netns.c: --make-netns N: make N empty network namespaces, send them. */
+int sv_netns_make(int count, int sock_fd);
 
 /* tree.c */
 /* Sends sig to the job's process group and every descendant of ours. */
 void sv_tree_kill(struct supervisor *sv, int sig);
 
-/* log.c */
-void sv_log_append(struct supervisor *sv, const char *data, size_t len);
+/* log.c: the cap; the mask (mask.c) is in front of it. */
+void sv_log_write(struct supervisor *sv, const char *data, size_t len);
 /* Writes n as "64M", "4K" or "1000 bytes". */
 void sv_size_format(uint64_t n, char *out, size_t len);
 

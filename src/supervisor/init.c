@@ -1,0 +1,193 @@
+/*
+ * PID 1 of the job's PID namespace: a small init, not /bin/sh.
+ *
+ * It finishes the sandbox from the inside (it is the first process in
+ * the new namespaces, with capabilities over them only): becomes uid 0 of
+ * the user namespace, builds the filesystem (mounts.c), names the host,
+ * brings up loopback in a netns of its own, sets the rlimits, empties
+ * the capability bounding set, sets no_new_privs and loads the seccomp
+ * filter.  Then it forks the script and stays: it reaps every orphan
+ * (they are reparented to it), forwards SIGTERM, SIGINT and SIGHUP to
+ * every process of the namespace, and when the script ends it reports the
+ * script's wait status on the report pipe and exits, which makes the
+ * kernel kill whatever is left in the namespace.
+ *
+ * The report pipe says "S<wait status>" or, if setup failed, "E<why>";
+ * the supervisor reads it when it reaps us.  Init keeps its capabilities
+ * and is not dumpable, so the job (uid 0 without capabilities) can neither
+ * ptrace it nor reach its descriptors through /proc/1/fd.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <net/if.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+static void __attribute__((noreturn))
+fail(int report_wr, const char *what)
+{
+	dprintf(report_wr, "E%s", what);
+	_exit(1);
+}
+
+static int
+loopback_up(void)
+{
+	struct ifreq ifr;
+	int s, rc = 0;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+	if (rc == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+static int
+set_limit(int res, uint64_t v)
+{
+	struct rlimit r = {.rlim_cur = v, .rlim_max = v};
+
+	return setrlimit(res, &r);
+}
+
+static int
+limits(const struct supervisor *sv)
+{
+	if (set_limit(RLIMIT_CORE, 0) < 0)
+		return -errno;
+	if (sv->sb.cpu_seconds > 0 &&
+	    set_limit(RLIMIT_CPU, sv->sb.cpu_seconds) < 0)
+		return -errno;
+	if (sv->sb.file_size > 0 && set_limit(RLIMIT_FSIZE, sv->sb.file_size) < 0)
+		return -errno;
+	if (sv->sb.open_files > 0 &&
+	    set_limit(RLIMIT_NOFILE, sv->sb.open_files) < 0)
+		return -errno;
+	return 0;
+}
+
+static int
+drop_privileges(void)
+{
+	int cap;
+
+	for (cap = 0; cap < 64; cap++)
+		if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0 && errno != EINVAL)
+			return -errno;
+	if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0 &&
+	    errno != EINVAL)
+		return -errno;
+	if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0)
+		return -errno;
+	return 0;
+}
+
+static void
+setup(struct supervisor *sv, int report_wr)
+{
+	char err[512];
+	size_t i;
+	int rc, null;
+
+	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
+	    setgroups(0, NULL) < 0) {
+		snprintf(err, sizeof(err), "becoming the job's root: %s",
+			 strerror(errno));
+		fail(report_wr, err);
+	}
+	/* Set after the uid change, which clears it. */
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	prctl(PR_SET_DUMPABLE, 0);
+	if (sv_mounts_setup(sv, err, sizeof(err)) < 0)
+		fail(report_wr, err);
+	for (i = 0; i < sv->sb.nbinds; i++)
+		if (sv->sb.binds[i].fd >= 0)
+			close(sv->sb.binds[i].fd);
+	/* Our stdio was the supervisor's (stderr: the daemon's). */
+	null = open("/dev/null", O_RDWR | O_CLOEXEC);
+	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
+	    dup2(null, 2) < 0)
+		fail(report_wr, "/dev/null");
+	close(null);
+	sethostname("pipewright", strlen("pipewright"));
+	if (!sv->sb.network && !sv->sb.netns_joined &&
+	    (rc = loopback_up()) < 0) {
+		snprintf(err, sizeof(err), "bringing up loopback: %s",
+			 strerror(-rc));
+		fail(report_wr, err);
+	}
+	if ((rc = limits(sv)) < 0) {
+		snprintf(err, sizeof(err), "setrlimit: %s", strerror(-rc));
+		fail(report_wr, err);
+	}
+	if ((rc = drop_privileges()) < 0) {
+		snprintf(err, sizeof(err), "dropping capabilities: %s",
+			 strerror(-rc));
+		fail(report_wr, err);
+	}
+	if ((rc = sv_seccomp_load()) < 0) {
+		snprintf(err, sizeof(err), "loading the seccomp filter: %s",
+			 strerror(-rc));
+		fail(report_wr, err);
+	}
+}
+
+void
+sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
+{
+	sigset_t set;
+	siginfo_t info;
+	pid_t script, pid;
+	int st, sig;
+
+	/* Every signal is blocked (sv_job_start): we take them synchronously. */
+	setup(sv, report_wr);
+	script = fork();
+	if (script < 0) {
+		dprintf(out_wr, SV_PREFIX "cannot start the job: %s\n",
+			strerror(errno));
+		fail(report_wr, "fork failed");
+	}
+	if (script == 0)
+		sv_job_exec(sv, out_wr);
+	close(out_wr);
+	sigemptyset(&set);
+	sigaddset(&set, SIGCHLD);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	for (;;) {
+		sig = sigwaitinfo(&set, &info);
+		if (sig < 0)
+			continue;
+		if (sig != SIGCHLD) {
+			kill(-1, sig);  /* everyone in the namespace but us */
+			continue;
+		}
+		while ((pid = waitpid(-1, &st, WNOHANG)) > 0) {
+			if (pid != script)
+				continue;
+			dprintf(report_wr, "S%d", st);
+			_exit(WIFEXITED(st) ? WEXITSTATUS(st)
+					    : 128 + WTERMSIG(st));
+		}
+	}
+}

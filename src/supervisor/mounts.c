@@ -1,0 +1,334 @@
+/*
+ * The job's filesystem, built in its fresh mount namespace by its init.
+ *
+ * A tmpfs becomes the new root (read-only once built) with, at the same
+ * paths as on the host: the system directories bound read-only (/usr,
+ * /etc, /bin, /sbin, /lib*, /opt; symlinks such as /bin -> usr/bin copied
+ * as symlinks), the workspace and the attempt's HOME bound writable, a
+ * private tmpfs /tmp, a proc of the job's own PID namespace with /proc/sys
+ * read-only and /proc/sysrq-trigger and /proc/kcore covered by /dev/null,
+ * no /sys, and a minimal /dev: null, zero, full, random, urandom and tty
+ * bound from the host, a new devpts instance for /dev/pts and /dev/ptmx,
+ * a tmpfs /dev/shm.  Nothing else of the host is there: the daemon's data
+ * directory (its database, other attempts, secret files) is simply not in
+ * the tree; only this attempt's HOME is, at its path.
+ *
+ * The sources are cloned by the supervisor while it is still host root
+ * (sv_mounts_prepare: open_tree(OPEN_TREE_CLONE), made read-only, nosuid
+ * and nodev with mount_setattr where they should be), and the init only
+ * attaches them with move_mount: the init runs as an unprivileged host
+ * uid and could not even look up a workspace below a 0700 directory such
+ * as /root, and a plain bind from a descriptor of the host's mount
+ * namespace is refused in a new one.  AT_RECURSIVE makes mounts below a
+ * system directory read-only too.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include "supervisor.h"
+
+#define STAGE "/tmp"     /* where the new root is built before pivot_root */
+
+static const char *const system_dirs[] = {
+	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
+	"/etc", "/opt",
+};
+static const char *const devices[] = {
+	"/dev/null", "/dev/zero", "/dev/full", "/dev/random", "/dev/urandom",
+	"/dev/tty",
+};
+
+/* System directories read-only; nothing of ours setuid or a device. */
+static int
+mount_attrs(int fd, bool writable)
+{
+	struct mount_attr a;
+
+	memset(&a, 0, sizeof(a));
+	a.attr_set = MOUNT_ATTR_NOSUID | MOUNT_ATTR_NODEV |
+		     (writable ? 0 : MOUNT_ATTR_RDONLY);
+	return mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE, &a,
+			     sizeof(a));
+}
+
+static int
+add_bind(struct supervisor *sv, const char *path, bool writable,
+	 char *err, size_t errlen)
+{
+	struct sv_bind *b;
+	struct stat st;
+	char link[PATH_MAX];
+	ssize_t n;
+
+	if (sv->sb.nbinds >= SV_MAX_BINDS) {
+		snprintf(err, errlen, "too many mounts");
+		return -E2BIG;
+	}
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT && !writable)
+			return 0;  /* a system directory this host lacks */
+		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+		return -errno;
+	}
+	b = &sv->sb.binds[sv->sb.nbinds];
+	memset(b, 0, sizeof(*b));
+	b->fd = -1;
+	if (S_ISLNK(st.st_mode) && !writable) {
+		n = readlink(path, link, sizeof(link) - 1);
+		if (n < 0)
+			return 0;
+		link[n] = '\0';
+		b->link = xstrdup(link);
+	} else {
+		b->file = !S_ISDIR(st.st_mode);
+		b->fd = open_tree(AT_FDCWD, path, OPEN_TREE_CLONE |
+				  OPEN_TREE_CLOEXEC | AT_RECURSIVE);
+		if (b->fd < 0) {
+			snprintf(err, errlen, "open_tree %s: %s", path,
+				 strerror(errno));
+			return -errno;
+		}
+		if (!b->file && mount_attrs(b->fd, writable) < 0) {
+			snprintf(err, errlen, "mount_setattr %s: %s", path,
+				 strerror(errno));
+			close(b->fd);
+			b->fd = -1;
+			return -errno;
+		}
+	}
+	b->path = xstrdup(path);
+	b->writable = writable;
+	sv->sb.nbinds++;
+	return 0;
+}
+
+int
+sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
+{
+	char ws[PATH_MAX], home[PATH_MAX], *h;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
+		if ((rc = add_bind(sv, system_dirs[i], false, err, errlen)) < 0)
+			return rc;
+	/* Devices are written to; their mount keeps the host's flags. */
+	for (i = 0; i < PW_ARRAY_LEN(devices); i++)
+		if ((rc = add_bind(sv, devices[i], true, err, errlen)) < 0)
+			return rc;
+	if (realpath(sv->sb.workspace, ws) == NULL) {
+		snprintf(err, errlen, "workspace %s: %s", sv->sb.workspace,
+			 strerror(errno));
+		return -errno;
+	}
+	h = xasprintf("%s/home", sv->dir);
+	if (realpath(h, home) == NULL) {
+		snprintf(err, errlen, "%s: %s", h, strerror(errno));
+		free(h);
+		return -errno;
+	}
+	free(h);
+	if ((rc = add_bind(sv, ws, true, err, errlen)) < 0)
+		return rc;
+	return add_bind(sv, home, true, err, errlen);
+}
+
+/* mkdir -p below the stage; the last component too unless `file`. */
+static int
+make_path(const char *path, bool file)
+{
+	char p[PATH_MAX], *s;
+	int fd;
+
+	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
+		return -ENAMETOOLONG;
+	for (s = p + strlen(STAGE) + 1; *s != '\0'; s++) {
+		if (*s != '/')
+			continue;
+		*s = '\0';
+		if (mkdir(p, 0755) < 0 && errno != EEXIST)
+			return -errno;
+		*s = '/';
+	}
+	if (!file)
+		return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
+	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		return -errno;
+	close(fd);
+	return 0;
+}
+
+/* The flags a read-only remount must keep (the kernel locks them). */
+static unsigned long
+locked_flags(const char *target)
+{
+	struct statvfs v;
+	unsigned long f = 0;
+
+	if (statvfs(target, &v) < 0)
+		return 0;
+	if (v.f_flag & ST_NOSUID)
+		f |= MS_NOSUID;
+	if (v.f_flag & ST_NODEV)
+		f |= MS_NODEV;
+	if (v.f_flag & ST_NOEXEC)
+		f |= MS_NOEXEC;
+	if (v.f_flag & ST_NOATIME)
+		f |= MS_NOATIME;
+	if (v.f_flag & ST_NODIRATIME)
+		f |= MS_NODIRATIME;
+	if (v.f_flag & ST_RELATIME)
+		f |= MS_RELATIME;
+	return f;
+}
+
+static int
+remount_ro(const char *target, unsigned long extra)
+{
+	return mount(NULL, target, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY |
+		     MS_NOSUID | extra | locked_flags(target), NULL);
+}
+
+#define FAIL(...) do { \
+		snprintf(err, errlen, __VA_ARGS__); \
+		return -1; \
+	} while (0)
+
+static int
+bind_one(const struct sv_bind *b, char *err, size_t errlen)
+{
+	char target[PATH_MAX];
+	int rc;
+
+	snprintf(target, sizeof(target), STAGE "%s", b->path);
+	if (b->link != NULL) {
+		if (symlink(b->link, target) < 0 && errno != EEXIST)
+			FAIL("symlink %s: %s", b->path, strerror(errno));
+		return 0;
+	}
+	rc = make_path(target, b->file);
+	if (rc < 0)
+		FAIL("mkdir %s: %s", b->path, strerror(-rc));
+	if (move_mount(b->fd, "", AT_FDCWD, target,
+		       MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		FAIL("attaching %s: %s", b->path, strerror(errno));
+	return 0;
+}
+
+static int
+mount_at(const char *what, const char *rel, const char *type,
+	 unsigned long flags, const char *opts, char *err, size_t errlen)
+{
+	char target[PATH_MAX];
+
+	snprintf(target, sizeof(target), STAGE "%s", rel);
+	if (mkdir(target, 0755) < 0 && errno != EEXIST)
+		FAIL("mkdir %s: %s", rel, strerror(errno));
+	if (mount(what, target, type, flags, opts) < 0)
+		FAIL("mount %s on %s: %s", type, rel, strerror(errno));
+	return 0;
+}
+
+/* /proc/sys read-only, two files covered by the job's /dev/null. */
+static int
+mask_proc(char *err, size_t errlen)
+{
+	static const char *const covered[] = {"/proc/sysrq-trigger",
+					      "/proc/kcore"};
+	char target[PATH_MAX];
+	size_t i;
+
+	snprintf(target, sizeof(target), STAGE "/proc/sys");
+	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ||
+	    remount_ro(target, MS_NODEV | MS_NOEXEC) < 0)
+		FAIL("read-only /proc/sys: %s", strerror(errno));
+	for (i = 0; i < PW_ARRAY_LEN(covered); i++) {
+		snprintf(target, sizeof(target), STAGE "%s", covered[i]);
+		if (access(target, F_OK) == 0 &&
+		    mount(STAGE "/dev/null", target, NULL, MS_BIND, NULL) < 0)
+			FAIL("cover %s: %s", covered[i], strerror(errno));
+	}
+	return 0;
+}
+
+static int
+make_dev(const struct supervisor *sv, char *err, size_t errlen)
+{
+	static const char *const links[][2] = {
+		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"},
+		{"/proc/self/fd/0", "/dev/stdin"},
+		{"/proc/self/fd/1", "/dev/stdout"},
+		{"/proc/self/fd/2", "/dev/stderr"},
+	};
+	char target[PATH_MAX];
+	size_t i;
+
+	if (mount_at("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+		     "mode=0755,size=64k", err, errlen) < 0)
+		return -1;
+	for (i = 0; i < sv->sb.nbinds; i++)
+		if (strncmp(sv->sb.binds[i].path, "/dev/", 5) == 0 &&
+		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
+			return -1;
+	if (mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
+		     "newinstance,ptmxmode=0666,mode=0620", err, errlen) < 0 ||
+	    mount_at("tmpfs", "/dev/shm", "tmpfs",
+		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777", err,
+		     errlen) < 0)
+		return -1;
+	for (i = 0; i < PW_ARRAY_LEN(links); i++) {
+		snprintf(target, sizeof(target), STAGE "%s", links[i][1]);
+		if (symlink(links[i][0], target) < 0)
+			FAIL("symlink %s: %s", links[i][1], strerror(errno));
+	}
+	return 0;
+}
+
+int
+sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
+{
+	size_t i;
+
+	/* Nothing we mount may propagate back to the host. */
+	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
+		FAIL("making mounts private: %s", strerror(errno));
+	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+		  "mode=0755,size=1m") < 0)
+		FAIL("mount tmpfs root: %s", strerror(errno));
+	for (i = 0; i < sv->sb.nbinds; i++)
+		if (!sv->sb.binds[i].writable &&
+		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
+			return -1;
+	if (make_dev(sv, err, errlen) < 0)
+		return -1;
+	if (mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+		     NULL, err, errlen) < 0 || mask_proc(err, errlen) < 0)
+		return -1;
+	if (mount_at("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
+		     "mode=1777", err, errlen) < 0)
+		return -1;
+	/* The workspace and HOME last: they may lie below /tmp. */
+	for (i = 0; i < sv->sb.nbinds; i++)
+		if (sv->sb.binds[i].writable &&
+		    strncmp(sv->sb.binds[i].path, "/dev/", 5) != 0 &&
+		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
+			return -1;
+	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		FAIL("pivot_root: %s", strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		FAIL("detaching the host's root: %s", strerror(errno));
+	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
+		  MS_NODEV, NULL) < 0)
+		FAIL("read-only root: %s", strerror(errno));
+	return 0;
+}
