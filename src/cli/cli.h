@@ -26,6 +26,15 @@ struct cli_command {
 
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+/* The on-call client commands (client*.c); they talk to a daemon. */
+int cmd_status(int argc, char **argv);
+int cmd_runs(int argc, char **argv);
+int cmd_show(int argc, char **argv);
+int cmd_logs(int argc, char **argv);
+int cmd_trigger(int argc, char **argv);
+int cmd_rerun(int argc, char **argv);
+int cmd_cancel(int argc, char **argv);
+int cmd_approve(int argc, char **argv);
 
 /*
  * Reads and parses a pipeline file.  Problems are printed to `err` as
