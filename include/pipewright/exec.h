@@ -28,6 +28,22 @@
 struct exec;
 struct exec_attempt;
 
+/* How a job is confined; docs/internals/sandbox.md says what strict gives. */
+enum exec_sandbox {
+	EXEC_SANDBOX_NONE,        /* unconfined, as the caller (the zero value) */
+	EXEC_SANDBOX_STRICT,      /* namespaces, cgroups, seccomp; refuses to
+	                             start if any of it is missing */
+};
+
+/* A job's limits under strict; 0: no limit. */
+struct exec_resources {
+	uint64_t memory;          /* bytes, cgroup */
+	uint64_t pids;            /* processes and threads, cgroup */
+	uint64_t cpu_seconds;     /* RLIMIT_CPU, per process */
+	uint64_t file_size;       /* bytes, RLIMIT_FSIZE */
+	uint64_t open_files;      /* RLIMIT_NOFILE */
+};
+
 struct exec_spec {
 	const char *dir;          /* attempt directory; created (0700) if missing,
 	                             with a writable dir/home for HOME */
@@ -42,6 +58,16 @@ struct exec_spec {
 	bool tied;                /* the job dies with this process (pipewright run);
 	                             strictly: with the thread that called
 	                             exec_start, so call it from the loop thread */
+	/* Sandbox; all zero: unconfined, as before. */
+	enum exec_sandbox sandbox;
+	const char *workspace;    /* strict: bound writable at its path; NULL: cwd */
+	bool network;             /* strict: the host's network, not loopback only */
+	struct exec_resources resources; /* strict only */
+	uint32_t uid;             /* strict: host uid of the job's root; 0: the
+	                             workspace's owner (root-owned is refused) */
+	const char *const *mask;  /* names of variables in env whose values are
+	                             replaced by "***" in the log; NULL-terminated
+	                             or NULL (any mode) */
 };
 
 enum exec_result {
@@ -80,6 +106,14 @@ typedef void (*exec_end_cb)(struct exec_attempt *a,
 int exec_create(uv_loop_t *loop, const char *supervisor_path,
 		struct exec **out) PW_WUR;
 void exec_destroy(struct exec *e);
+/*
+ * Keeps up to `size` empty network namespaces made ahead of time (by a
+ * helper process) for strict jobs without network; each is used by one
+ * job.  Without a pool, or when it is empty, the supervisor makes one.
+ */
+int exec_netns_pool(struct exec *e, size_t size) PW_WUR;
+/* Namespaces in the pool now (for tests and benchmarks). */
+size_t exec_netns_available(const struct exec *e);
 
 /* Starts one supervised attempt. */
 int exec_start(struct exec *e, const struct exec_spec *spec,

@@ -26,7 +26,13 @@ struct exec {
 	uv_loop_t *loop;
 	char *supervisor_path;
 	size_t active;               /* attempts + helpers before their final callback */
+	struct exec_netns *netns;    /* the network namespace pool, or NULL */
 };
+
+/* netns.c, for start.c and exec.c */
+/* A pooled namespace (caller closes), or -1; starts a refill if low. */
+int exec_netns_take(struct exec *e);
+void exec_netns_free(struct exec *e);
 
 /* Frames from the supervisor, fed in pieces as they arrive. */
 enum exec_parse_state {

@@ -140,15 +140,64 @@ send_all(int fd, const char *s)
 }
 
 struct args {
-	char *v[16];                 /* the supervisor's own options */
-	char timeout[24], grace[24], max_log[24];
+	char *v[40];                 /* the supervisor's own options */
+	char timeout[24], grace[24], max_log[24], uid[24];
+	char res[5][24];
 };
+
+/* The sandbox's options (strict only); masks are added by build_args. */
+static size_t
+sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
+	     size_t n)
+{
+	const struct {
+		const char *opt;
+		uint64_t v;
+	} res[5] = {
+		{"--memory", spec->resources.memory},
+		{"--pids", spec->resources.pids},
+		{"--cpu-seconds", spec->resources.cpu_seconds},
+		{"--file-size", spec->resources.file_size},
+		{"--open-files", spec->resources.open_files},
+	};
+	size_t i;
+
+	if (spec->sandbox != EXEC_SANDBOX_STRICT)
+		return n;
+	s->v[n++] = "--sandbox";
+	s->v[n++] = "strict";
+	if (spec->workspace != NULL) {
+		s->v[n++] = "--workspace";
+		s->v[n++] = (char *)spec->workspace;
+	}
+	if (spec->network)
+		s->v[n++] = "--network";
+	if (netns_fd >= 0) {
+		s->v[n++] = "--netns-fd";
+		s->v[n++] = "4";
+	}
+	if (spec->uid != 0) {
+		snprintf(s->uid, sizeof(s->uid), "%u", spec->uid);
+		s->v[n++] = "--uid";
+		s->v[n++] = s->uid;
+	}
+	for (i = 0; i < PW_ARRAY_LEN(res); i++) {
+		if (res[i].v == 0)
+			continue;
+		snprintf(s->res[i], sizeof(s->res[i]), "%llu",
+			 (unsigned long long)res[i].v);
+		s->v[n++] = (char *)res[i].opt;
+		s->v[n++] = s->res[i];
+	}
+	return n;
+}
 
 /* The supervisor's argv (caller frees the array, not the strings). */
 static char **
-build_args(const struct exec *e, const struct exec_spec *spec, struct args *s)
+build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
+	   struct args *s)
 {
-	size_t n = 0, argc = 0, i;
+	size_t n = 0, argc = 0, nmask = 0, i;
 	char **v;
 
 	snprintf(s->timeout, sizeof(s->timeout), "%llu",
@@ -176,11 +225,19 @@ build_args(const struct exec *e, const struct exec_spec *spec, struct args *s)
 	s->v[n++] = s->max_log;
 	if (spec->tied)
 		s->v[n++] = "--tied";
-	s->v[n++] = "--";
+	n = sandbox_args(spec, netns_fd, s, n);
 	while (spec->argv[argc] != NULL)
 		argc++;
-	v = xcalloc(n + argc + 1, sizeof(*v));
+	while (spec->mask != NULL && spec->mask[nmask] != NULL)
+		nmask++;
+	v = xcalloc(n + 2 * nmask + 1 + argc + 1, sizeof(*v));
 	memcpy(v, s->v, n * sizeof(*v));
+	/* Names only: the values stay in the environment. */
+	for (i = 0; i < nmask; i++) {
+		v[n++] = "--mask";
+		v[n++] = (char *)spec->mask[i];
+	}
+	v[n++] = "--";
 	for (i = 0; i < argc; i++)
 		v[n + i] = (char *)spec->argv[i];
 	return v;
@@ -193,11 +250,11 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 {
 	struct exec_attempt *a = NULL;
 	uv_process_options_t opts;
-	uv_stdio_container_t stdio[4];
+	uv_stdio_container_t stdio[5];
 	struct sockaddr_un addr;
 	struct args sargs;
 	char **argv = NULL, *home;
-	int dirfd = -1, lfd = -1, cfd = -1, rc;
+	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, rc;
 
 	if (e == NULL || spec == NULL || spec->dir == NULL ||
 	    spec->argv == NULL || spec->argv[0] == NULL || end_cb == NULL)
@@ -245,7 +302,9 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 		goto out;
 	cfd = -1;  /* the pipe owns it */
 
-	argv = build_args(e, spec, &sargs);
+	if (spec->sandbox == EXEC_SANDBOX_STRICT && !spec->network)
+		nsfd = exec_netns_take(e);
+	argv = build_args(e, spec, nsfd, &sargs);
 	memset(&opts, 0, sizeof(opts));
 	memset(stdio, 0, sizeof(stdio));
 	stdio[0].flags = UV_IGNORE;
@@ -261,6 +320,12 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	opts.flags = UV_PROCESS_DETACHED;
 	opts.stdio = stdio;
 	opts.stdio_count = 4;
+	if (nsfd >= 0) {
+		/* Its pooled network namespace; the supervisor joins it. */
+		stdio[4].flags = UV_INHERIT_FD;
+		stdio[4].data.fd = nsfd;
+		opts.stdio_count = 5;
+	}
 	rc = uv_spawn(e->loop, &a->proc, &opts);
 	a->open_handles++;  /* closed even if the spawn failed */
 	if (rc < 0)
@@ -270,6 +335,8 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	*out = a;
 out:
 	free(argv);
+	if (nsfd >= 0)
+		close(nsfd);  /* the supervisor has its own, or the job failed */
 	if (lfd >= 0)
 		close(lfd);
 	if (rc < 0) {
