@@ -1,0 +1,422 @@
+/*
+ * conn.c: one client connection: read, parse, dispatch, write, repeat.
+ *
+ * Bytes read are kept in `in` and fed to the parse state; after a
+ * complete request the parser stays paused until that request's answer
+ * is written, then the rest of `in` is fed (pipelining, in order).  While
+ * a request is being answered the connection keeps reading (at most
+ * HTTP_MAX_READ_AHEAD bytes ahead) so that a client going away is seen
+ * and the request aborted.
+ *
+ * One uv_timer per connection serves three purposes, one at a time: the
+ * idle timeout (waiting for a request: close quietly), the read timeout
+ * (a request has begun and must be complete in time: 408) and the
+ * lingering close.  A connection that closes after an answer (errors,
+ * "Connection: close", HTTP/1.0, stop_accepting) shuts its write side
+ * down and then reads and drops what the client still sends for a while,
+ * so that closing with unread bytes does not reset the answer away.
+ *
+ * The struct is freed in the close callback of its last handle.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "http-int.h"
+
+enum timer_mode { T_NONE, T_IDLE, T_READ, T_LINGER };
+
+struct http_conn {
+	struct http_server *s;
+	struct http_conn *prev, *next; /* in s->conns */
+	uv_tcp_t tcp;
+	uv_timer_t timer;
+	uv_shutdown_t shutdown;
+	int handles;                  /* open handles: tcp and timer */
+	struct http_parse ps;
+	struct buf in;                /* read, not yet parsed */
+	size_t in_off;                /* parsed up to here */
+	struct http_request *cur;     /* being answered */
+	bool cur_done;                /* cur's answer is queued */
+	size_t queued;                /* bytes queued, not yet written */
+	size_t nwrites;               /* writes in flight */
+	enum timer_mode tmode;
+	bool counted;                 /* counts against max_connections */
+	bool reading;
+	bool close_after;             /* close once cur's answer is written */
+	bool lingering;
+	bool closing;
+	char rbuf[16 * 1024];
+};
+
+struct http_write {
+	uv_write_t w;
+	struct http_conn *c;
+	size_t len;
+	char data[];
+};
+
+static void conn_process(struct http_conn *c);
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
+
+static void
+timer_set(struct http_conn *c, enum timer_mode mode, uint64_t ms);
+
+static void
+on_close(uv_handle_t *h)
+{
+	struct http_conn *c = h->data;
+	struct http_server *s = c->s;
+
+	if (--c->handles > 0)
+		return;
+	if (c->prev != NULL)
+		c->prev->next = c->next;
+	else
+		s->conns = c->next;
+	if (c->next != NULL)
+		c->next->prev = c->prev;
+	http_parse_free(&c->ps);
+	buf_free(&c->in);
+	free(c);
+	http_server_unref(s);
+}
+
+void
+http_conn_close(struct http_conn *c)
+{
+	struct http_request *req = c->cur;
+
+	if (c->closing)
+		return;
+	c->closing = true;
+	if (c->counted)
+		c->s->nconns--;
+	c->counted = false;
+	c->cur = NULL;
+	if (req != NULL && !req->answered) {
+		/* Detach it: see the rule in http.h. */
+		req->conn = NULL;
+		req->server = NULL;
+		if (req->abort_cb != NULL) {
+			req->aborting = true;
+			req->abort_cb(req, req->abort_arg);
+			http_request_free(req);
+		}
+	} else {
+		http_request_free(req);
+	}
+	uv_close((uv_handle_t *)&c->tcp, on_close);
+	uv_close((uv_handle_t *)&c->timer, on_close);
+}
+
+static void
+on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *b)
+{
+	struct http_conn *c = h->data;
+
+	(void)hint;
+	b->base = c->rbuf;
+	b->len = sizeof(c->rbuf);
+}
+
+static void
+read_start(struct http_conn *c)
+{
+	if (c->reading || c->closing)
+		return;
+	if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+		http_conn_close(c);
+		return;
+	}
+	c->reading = true;
+}
+
+static void
+read_stop(struct http_conn *c)
+{
+	if (!c->reading)
+		return;
+	uv_read_stop((uv_stream_t *)&c->tcp);
+	c->reading = false;
+}
+
+static void
+on_timer(uv_timer_t *t)
+{
+	struct http_conn *c = container_of(t, struct http_conn, timer);
+	struct http_request *req;
+	char msg[80];
+
+	switch (c->tmode) {
+	case T_READ:
+		c->tmode = T_NONE;
+		req = http_parse_take(&c->ps);
+		if (req == NULL)
+			req = http_request_new();
+		req->conn = c;
+		req->server = c->s;
+		c->cur = req;
+		c->close_after = true;
+		read_stop(c);
+		snprintf(msg, sizeof(msg), "request not complete within %llu ms",
+			 (unsigned long long)c->s->lim.read_timeout_ms);
+		http_respond_error_now(req, 408, "request_timeout", msg);
+		break;
+	case T_IDLE:
+	case T_LINGER:
+	case T_NONE:
+		http_conn_close(c);
+		break;
+	}
+}
+
+static void
+timer_set(struct http_conn *c, enum timer_mode mode, uint64_t ms)
+{
+	c->tmode = mode;
+	if (mode == T_NONE)
+		uv_timer_stop(&c->timer);
+	else
+		uv_timer_start(&c->timer, on_timer, ms, 0);
+}
+
+static void
+on_shutdown(uv_shutdown_t *sr, int status)
+{
+	struct http_conn *c = container_of(sr, struct http_conn, shutdown);
+
+	if (c->closing)
+		return;
+	if (status < 0) {
+		http_conn_close(c);
+		return;
+	}
+	c->lingering = true;
+	read_start(c);
+	timer_set(c, T_LINGER, HTTP_LINGER_MS);
+}
+
+/* The answer to cur is written: go on with the next request, or close. */
+static void
+maybe_next(struct http_conn *c)
+{
+	if (c->closing || c->cur == NULL || !c->cur_done || c->nwrites > 0)
+		return;
+	http_request_free(c->cur);
+	c->cur = NULL;
+	c->cur_done = false;
+	if (c->close_after) {
+		timer_set(c, T_NONE, 0);
+		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
+				on_shutdown) != 0)
+			http_conn_close(c);
+		return;
+	}
+	http_parse_next(&c->ps);
+	read_start(c);
+	conn_process(c);
+}
+
+static void
+on_write(uv_write_t *w, int status)
+{
+	struct http_write *hw = container_of(w, struct http_write, w);
+	struct http_conn *c = hw->c;
+
+	c->nwrites--;
+	c->queued -= hw->len;
+	free(hw);
+	if (c->closing)
+		return;
+	if (status < 0)
+		http_conn_close(c);
+	else
+		maybe_next(c);
+}
+
+size_t
+http_conn_send(struct http_conn *c, const char *data, size_t len)
+{
+	struct http_write *hw;
+	uv_buf_t b;
+
+	if (len == 0 || c->closing)
+		return c->queued;
+	hw = xmalloc(sizeof(*hw) + len);
+	hw->c = c;
+	hw->len = len;
+	memcpy(hw->data, data, len);
+	b = uv_buf_init(hw->data, (unsigned int)len);
+	if (uv_write(&hw->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+		free(hw);
+		http_conn_close(c);
+		return 0;
+	}
+	c->nwrites++;
+	c->queued += len;
+	return c->queued;
+}
+
+bool
+http_conn_closing(struct http_conn *c, struct http_request *req)
+{
+	if (c->s->stopping || !req->keep_alive || req->stream_raw)
+		c->close_after = true;
+	return c->close_after;
+}
+
+void
+http_conn_request_done(struct http_conn *c, struct http_request *req)
+{
+	if (c->cur != req)
+		return;
+	c->cur_done = true;
+	maybe_next(c);
+}
+
+struct http_conn *
+http_conn_next(struct http_conn *c)
+{
+	return c->next;
+}
+
+void
+http_conn_close_if_idle(struct http_conn *c)
+{
+	if (c->cur == NULL && !c->ps.in_message)
+		http_conn_close(c);
+}
+
+/* Answers an error the parse state found, then closes. */
+static void
+parse_failed(struct http_conn *c)
+{
+	struct http_request *req = http_parse_take(&c->ps);
+
+	if (req == NULL)
+		req = http_request_new();
+	req->conn = c;
+	req->server = c->s;
+	c->cur = req;
+	c->close_after = true;
+	read_stop(c);
+	timer_set(c, T_NONE, 0);
+	http_respond_error_now(req, c->ps.status, c->ps.code, c->ps.msg);
+}
+
+static void
+conn_process(struct http_conn *c)
+{
+	struct http_request *req;
+	size_t used;
+	int rc;
+
+	while (c->cur == NULL && !c->closing && c->in_off < c->in.len) {
+		rc = http_parse_feed(&c->ps, c->in.data + c->in_off,
+				     c->in.len - c->in_off, &used);
+		c->in_off += used;
+		if (rc == HTTP_PARSE_MORE)
+			break;
+		if (rc == HTTP_PARSE_ERROR) {
+			parse_failed(c);
+			break;
+		}
+		req = http_parse_take(&c->ps);
+		req->conn = c;
+		req->server = c->s;
+		c->cur = req;
+		timer_set(c, T_NONE, 0);
+		http_server_dispatch(c->s, req);
+	}
+	if (c->closing)
+		return;
+	if (c->in_off == c->in.len) {
+		buf_reset(&c->in);
+		c->in_off = 0;
+	}
+	if (c->cur != NULL)
+		return;
+	if (c->ps.in_message) {
+		if (c->tmode != T_READ)
+			timer_set(c, T_READ, c->s->lim.read_timeout_ms);
+	} else {
+		timer_set(c, T_IDLE, c->s->lim.idle_timeout_ms);
+	}
+}
+
+static void
+on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
+{
+	struct http_conn *c = st->data;
+
+	if (nread == 0)
+		return;
+	if (nread < 0) {
+		http_conn_close(c);
+		return;
+	}
+	if (c->lingering)
+		return;
+	if (c->in_off > 0 && c->in_off == c->in.len) {
+		buf_reset(&c->in);
+		c->in_off = 0;
+	}
+	if (buf_append(&c->in, b->base, (size_t)nread) != 0)
+		abort(); /* `in` has no limit: reading stops below */
+	conn_process(c);
+	if (!c->closing && c->cur != NULL &&
+	    c->in.len - c->in_off > HTTP_MAX_READ_AHEAD)
+		read_stop(c);
+}
+
+void
+http_conn_accept(struct http_server *s)
+{
+	struct http_conn *c = xcalloc(1, sizeof(*c));
+	struct http_request *req;
+
+	c->s = s;
+	http_parse_init(&c->ps, &s->lim);
+	buf_init(&c->in, 0);
+	if (uv_tcp_init(s->loop, &c->tcp) != 0) {
+		http_parse_free(&c->ps);
+		free(c);
+		return;
+	}
+	c->tcp.data = c;
+	c->timer.data = c;
+	c->handles = 1;
+	if (uv_timer_init(s->loop, &c->timer) == 0)
+		c->handles++;
+	c->next = s->conns;
+	if (s->conns != NULL)
+		s->conns->prev = c;
+	s->conns = c;
+	if (c->handles != 2 ||
+	    uv_accept((uv_stream_t *)&s->listener, (uv_stream_t *)&c->tcp) != 0) {
+		c->closing = true;
+		uv_close((uv_handle_t *)&c->tcp, on_close);
+		if (c->handles == 2)
+			uv_close((uv_handle_t *)&c->timer, on_close);
+		return;
+	}
+	if (s->nconns >= s->lim.max_connections) {
+		req = http_request_new();
+		req->conn = c;
+		req->server = s;
+		req->start_ns = uv_hrtime();
+		c->cur = req;
+		c->close_after = true;
+		http_respond_error(req, 503, "unavailable",
+				   "too many connections (at most %zu)",
+				   s->lim.max_connections);
+		return;
+	}
+	c->counted = true;
+	s->nconns++;
+	uv_tcp_nodelay(&c->tcp, 1);
+	read_start(c);
+	timer_set(c, T_IDLE, s->lim.idle_timeout_ms);
+}

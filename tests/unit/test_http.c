@@ -1,0 +1,958 @@
+/*
+ * Unit tests for the http module: a real server on 127.0.0.1, port 0, in
+ * the test's loop, and a real client on a second thread with blocking
+ * sockets, sending raw bytes and checking the exact answers.  The client
+ * thread records its first failed check in the fixture; the main thread
+ * asserts on it once the loop has ended.  Timeouts are the server's own
+ * timers (200 ms), the client only waits for them.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "pipewright/http.h"
+
+struct fixture;
+typedef void (*client_fn)(struct fixture *fx);
+
+struct fixture {
+	uv_loop_t loop;
+	struct http_server *s;
+	uv_async_t done;
+	pthread_t th;
+	int port;
+	client_fn client;
+	char fail[512];            /* the client's first failed check */
+	atomic_int aborted;        /* on_abort calls */
+	atomic_int answered_late;  /* async answers that went out */
+	int logs;                  /* log callback calls */
+	int last_status;
+	char last_route[64];
+	bool closed;               /* server close callback ran */
+};
+
+/* ---- server side: handlers (run on the loop thread) ---- */
+
+static void
+h_job(struct http_request *req, void *arg)
+{
+	char *body;
+	const char *x = http_request_query(req, "x");
+
+	(void)arg;
+	body = xasprintf("id=%s job=%s x=%s", http_request_param(req, "id"),
+			 http_request_param(req, "job"), x != NULL ? x : "-");
+	http_respond(req, 200, "text/plain", NULL, body, strlen(body));
+	free(body);
+}
+
+static void
+h_fast(struct http_request *req, void *arg)
+{
+	(void)arg;
+	http_respond(req, 200, "text/plain", NULL, "fast", 4);
+}
+
+static void
+h_body(struct http_request *req, void *arg)
+{
+	size_t len;
+	const char *body = http_request_body(req, &len);
+	const char *hdrs[] = { "X-Body-Length: yes", NULL };
+
+	(void)arg;
+	http_respond(req, 200, "text/plain", hdrs, body, len);
+}
+
+/* An answer later, from a timer; a client going away cancels it. */
+struct later {
+	uv_timer_t t;
+	struct http_request *req;
+	struct fixture *fx;
+	int ticks;                 /* stream: chunks written */
+};
+
+static void
+later_free(uv_handle_t *h)
+{
+	free(container_of((uv_timer_t *)h, struct later, t));
+}
+
+static void
+later_fire(uv_timer_t *t)
+{
+	struct later *l = container_of(t, struct later, t);
+
+	atomic_fetch_add(&l->fx->answered_late, 1);
+	http_respond(l->req, 200, "text/plain", NULL, "slow", 4);
+	uv_close((uv_handle_t *)&l->t, later_free);
+}
+
+static void
+later_abort(struct http_request *req, void *arg)
+{
+	struct later *l = arg;
+
+	(void)req;
+	atomic_fetch_add(&l->fx->aborted, 1);
+	uv_timer_stop(&l->t);
+	uv_close((uv_handle_t *)&l->t, later_free);
+}
+
+static void
+h_slow(struct http_request *req, void *arg)
+{
+	struct fixture *fx = arg;
+	struct later *l = xcalloc(1, sizeof(*l));
+	const char *ms = http_request_query(req, "ms");
+
+	l->req = req;
+	l->fx = fx;
+	uv_timer_init(&fx->loop, &l->t);
+	uv_timer_start(&l->t, later_fire, ms != NULL ? (uint64_t)atoi(ms) : 100, 0);
+	http_request_on_abort(req, later_abort, l);
+}
+
+static void
+stream_tick(uv_timer_t *t)
+{
+	struct later *l = container_of(t, struct later, t);
+	char line[32];
+
+	if (l->ticks == 3) {
+		http_stream_end(l->req);
+		uv_close((uv_handle_t *)&l->t, later_free);
+		return;
+	}
+	l->ticks++;
+	snprintf(line, sizeof(line), "data: %d\n\n", l->ticks);
+	http_stream_write(l->req, line, strlen(line));
+	uv_timer_start(&l->t, stream_tick, 10, 0);
+}
+
+static void
+h_stream(struct http_request *req, void *arg)
+{
+	struct fixture *fx = arg;
+	struct later *l = xcalloc(1, sizeof(*l));
+	const char *hdrs[] = { "Cache-Control: no-cache", NULL };
+
+	l->req = req;
+	l->fx = fx;
+	uv_timer_init(&fx->loop, &l->t);
+	http_request_on_abort(req, later_abort, l);
+	http_stream_start(req, 200, "text/event-stream", hdrs);
+	uv_timer_start(&l->t, stream_tick, 10, 0);
+}
+
+static const struct http_route routes[] = {
+	{ "GET", "/api/v1/runs/{id}/jobs/{job}", h_job, "job" },
+	{ "GET", "/fast", h_fast, NULL },
+	{ "POST", "/fast", h_fast, NULL },
+	{ "POST", "/body", h_body, "body" },
+	{ "GET", "/slow", h_slow, "slow" },
+	{ "GET", "/stream", h_stream, "stream" },
+};
+
+static void
+on_log(void *arg, const struct http_request *req, int status,
+       uint64_t duration_us)
+{
+	struct fixture *fx = arg;
+	const char *route = http_request_route(req);
+
+	(void)duration_us;
+	fx->logs++;
+	fx->last_status = status;
+	snprintf(fx->last_route, sizeof(fx->last_route), "%s",
+		 route != NULL ? route : "(none)");
+}
+
+static void
+on_server_closed(void *arg)
+{
+	struct fixture *fx = arg;
+
+	fx->closed = true;
+}
+
+static void
+on_server_closed_flag(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+on_done(uv_async_t *a)
+{
+	struct fixture *fx = container_of(a, struct fixture, done);
+
+	http_server_close(fx->s, on_server_closed, fx);
+	uv_close((uv_handle_t *)a, NULL);
+}
+
+static void *
+client_main(void *arg)
+{
+	struct fixture *fx = arg;
+
+	fx->client(fx);
+	uv_async_send(&fx->done);
+	return NULL;
+}
+
+/* Runs one scenario: the server with limits (NULL: defaults), fd ≥ 0 to
+ * adopt a listening socket, and the client on its own thread. */
+static void
+run(client_fn client, const struct http_limits *lim, int fd)
+{
+	struct fixture *fx = calloc(1, sizeof(*fx));
+	char host[64];
+
+	assert_non_null(fx);
+	fx->client = client;
+	assert_int_equal(uv_loop_init(&fx->loop), 0);
+	assert_int_equal(http_server_create(&fx->loop, lim, routes,
+					    PW_ARRAY_LEN(routes), fx, &fx->s), 0);
+	http_server_set_log(fx->s, on_log, fx);
+	assert_int_equal(http_server_listen(fx->s, fd >= 0 ? NULL : "127.0.0.1:0",
+					    fd, host, sizeof(host), &fx->port), 0);
+	assert_string_equal(host, "127.0.0.1");
+	assert_true(fx->port > 0);
+	assert_int_equal(uv_async_init(&fx->loop, &fx->done, on_done), 0);
+	assert_int_equal(pthread_create(&fx->th, NULL, client_main, fx), 0);
+	assert_int_equal(uv_run(&fx->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(pthread_join(fx->th, NULL), 0);
+	if (fx->fail[0] != '\0')
+		fail_msg("%s", fx->fail);
+	assert_true(fx->closed);
+	assert_int_equal(uv_loop_close(&fx->loop), 0);
+	free(fx);
+}
+
+/* ---- client side (runs on its own thread, blocking sockets) ---- */
+
+#define CHECK(fx, cond)                                                     \
+	do {                                                                \
+		if (!(cond)) {                                              \
+			if ((fx)->fail[0] == '\0')                          \
+				snprintf((fx)->fail, sizeof((fx)->fail),    \
+					 "%s:%d: %.300s", __FILE__, __LINE__,   \
+					 #cond);                            \
+			return;                                             \
+		}                                                           \
+	} while (0)
+
+#define CHECK_STR(fx, a, b)                                                 \
+	do {                                                                \
+		const char *a_ = (a), *b_ = (b);                            \
+		if (a_ == NULL || strcmp(a_, b_) != 0) {                    \
+			if ((fx)->fail[0] == '\0')                          \
+				snprintf((fx)->fail, sizeof((fx)->fail),    \
+					 "%s:%d: \"%.200s\" != \"%.200s\"", __FILE__, \
+					 __LINE__, a_ ? a_ : "(null)", b_); \
+			return;                                             \
+		}                                                           \
+	} while (0)
+
+struct client {
+	int fd;
+	char buf[256 * 1024];
+	size_t len;
+};
+
+struct resp {
+	int status;
+	char head[8192];           /* status line and headers, NUL-terminated */
+	char body[64 * 1024];
+	size_t blen;
+	int nchunks;
+};
+
+static struct client *
+cl_open(struct fixture *fx)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	struct sockaddr_in sin;
+	struct timeval tv = { .tv_sec = 5 };
+
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_port = htons((uint16_t)fx->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	c->fd = socket(AF_INET, SOCK_STREAM, 0);
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+		close(c->fd);
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+static void
+cl_close(struct client *c)
+{
+	if (c == NULL)
+		return;
+	close(c->fd);
+	free(c);
+}
+
+static bool
+cl_send(struct client *c, const char *data, size_t len)
+{
+	ssize_t n;
+
+	while (len > 0) {
+		n = send(c->fd, data, len, MSG_NOSIGNAL);
+		if (n <= 0)
+			return false;
+		data += n;
+		len -= (size_t)n;
+	}
+	return true;
+}
+
+#define SEND(fx, c, s) CHECK(fx, cl_send(c, s, strlen(s)))
+
+/* Reads more; false on EOF, error or timeout. */
+static bool
+cl_fill(struct client *c)
+{
+	ssize_t n = recv(c->fd, c->buf + c->len, sizeof(c->buf) - c->len - 1, 0);
+
+	if (n <= 0)
+		return false;
+	c->len += (size_t)n;
+	c->buf[c->len] = '\0';
+	return true;
+}
+
+static void
+cl_consume(struct client *c, size_t n)
+{
+	memmove(c->buf, c->buf + n, c->len - n);
+	c->len -= n;
+	c->buf[c->len] = '\0';
+}
+
+/* Whether the server closed the connection (EOF or reset, no bytes). */
+static bool
+cl_eof(struct client *c)
+{
+	char b;
+
+	return c->len == 0 && recv(c->fd, &b, 1, 0) <= 0 && errno != EAGAIN;
+}
+
+static const char *
+resp_header(struct resp *r, const char *name, char *out, size_t len)
+{
+	const char *p = r->head, *e;
+	size_t n = strlen(name);
+
+	while ((p = strstr(p, "\r\n")) != NULL) {
+		p += 2;
+		if (strncasecmp(p, name, n) == 0 && p[n] == ':') {
+			p += n + 1;
+			while (*p == ' ')
+				p++;
+			e = strstr(p, "\r\n");
+			snprintf(out, len, "%.*s", (int)(e - p), p);
+			return out;
+		}
+	}
+	return NULL;
+}
+
+/* Reads one response; head_only for answers to HEAD. */
+static bool
+cl_response(struct client *c, struct resp *r, bool head_only)
+{
+	char *end, v[64];
+	size_t n, cl;
+
+	memset(r, 0, sizeof(*r));
+	while ((end = strstr(c->buf, "\r\n\r\n")) == NULL)
+		if (!cl_fill(c))
+			return false;
+	n = (size_t)(end - c->buf) + 4;
+	snprintf(r->head, sizeof(r->head), "%.*s", (int)n, c->buf);
+	cl_consume(c, n);
+	if (sscanf(r->head, "HTTP/1.1 %d ", &r->status) != 1)
+		return false;
+	if (head_only || r->status == 204)
+		return true;
+	if (resp_header(r, "Transfer-Encoding", v, sizeof(v)) != NULL) {
+		for (;;) {
+			while ((end = strstr(c->buf, "\r\n")) == NULL)
+				if (!cl_fill(c))
+					return false;
+			n = strtoul(c->buf, NULL, 16);
+			cl_consume(c, (size_t)(end - c->buf) + 2);
+			while (c->len < n + 2)
+				if (!cl_fill(c))
+					return false;
+			if (n == 0) {
+				cl_consume(c, 2);
+				return true;
+			}
+			memcpy(r->body + r->blen, c->buf, n);
+			r->blen += n;
+			r->nchunks++;
+			cl_consume(c, n + 2);
+		}
+	}
+	if (resp_header(r, "Content-Length", v, sizeof(v)) == NULL)
+		return false;
+	cl = strtoul(v, NULL, 10);
+	while (c->len < cl)
+		if (!cl_fill(c))
+			return false;
+	memcpy(r->body, c->buf, cl);
+	r->blen = cl;
+	cl_consume(c, cl);
+	return true;
+}
+
+/* One request on a fresh connection; the response in r. */
+static bool
+roundtrip(struct fixture *fx, const char *request, struct resp *r)
+{
+	struct client *c = cl_open(fx);
+	bool ok;
+
+	if (c == NULL)
+		return false;
+	ok = cl_send(c, request, strlen(request)) && cl_response(c, r, false);
+	cl_close(c);
+	return ok;
+}
+
+static uint64_t
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+#define EXPECT_ERROR(fx, r, st, code, msg)                                    \
+	do {                                                                \
+		CHECK(fx, (r)->status == (st));                             \
+		CHECK_STR(fx, (r)->body,                                    \
+			  "{\"error\":{\"code\":\"" code "\",\"message\":\"" \
+			  msg "\"}}");                                      \
+	} while (0)
+
+/* ---- scenarios ---- */
+
+static void
+c_route_params(struct fixture *fx)
+{
+	struct resp r;
+	char v[64];
+
+	CHECK(fx, roundtrip(fx, "GET /api/v1/runs/42/jobs/compile%20(gcc%2C%20debug)?x=a+b%2Fc&y HTTP/1.1\r\nHost: t\r\n\r\n", &r));
+	CHECK(fx, strncmp(r.head, "HTTP/1.1 200 OK\r\n", 17) == 0);
+	CHECK_STR(fx, r.body, "id=42 job=compile (gcc, debug) x=a b/c");
+	CHECK_STR(fx, resp_header(&r, "Content-Type", v, sizeof(v)), "text/plain");
+	CHECK_STR(fx, resp_header(&r, "Content-Length", v, sizeof(v)), "38");
+	/* An encoded slash stays inside its segment. */
+	CHECK(fx, roundtrip(fx, "GET /api/v1/runs/7/jobs/a%2Fb HTTP/1.1\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "id=7 job=a/b x=-");
+	/* A bad escape is the client's error. */
+	CHECK(fx, roundtrip(fx, "GET /api/v1/runs/7/jobs/a%zz HTTP/1.1\r\n\r\n", &r));
+	EXPECT_ERROR(fx, &r, 400, "bad_request", "bad percent-encoding in the request path");
+}
+
+static void
+test_route_params(void **state)
+{
+	(void)state;
+	run(c_route_params, NULL, -1);
+}
+
+static void
+c_not_found(struct fixture *fx)
+{
+	struct resp r;
+	char v[64];
+
+	CHECK(fx, roundtrip(fx, "GET /nope HTTP/1.1\r\n\r\n", &r));
+	CHECK(fx, strncmp(r.head, "HTTP/1.1 404 Not Found\r\n", 24) == 0);
+	EXPECT_ERROR(fx, &r, 404, "not_found", "no route for GET /nope");
+	CHECK_STR(fx, resp_header(&r, "Content-Type", v, sizeof(v)), "application/json");
+	/* The trailing slash is not special. */
+	CHECK(fx, roundtrip(fx, "GET /fast/ HTTP/1.1\r\n\r\n", &r));
+	CHECK(fx, r.status == 404);
+	CHECK(fx, roundtrip(fx, "DELETE /fast HTTP/1.1\r\n\r\n", &r));
+	CHECK(fx, strncmp(r.head, "HTTP/1.1 405 Method Not Allowed\r\n", 33) == 0);
+	CHECK_STR(fx, resp_header(&r, "Allow", v, sizeof(v)), "GET, HEAD, POST");
+	EXPECT_ERROR(fx, &r, 405, "method_not_allowed",
+		     "DELETE is not allowed on /fast (allowed: GET, HEAD, POST)");
+	CHECK(fx, fx->last_status == 405);
+	CHECK_STR(fx, fx->last_route, "(none)");
+}
+
+static void
+test_not_found(void **state)
+{
+	(void)state;
+	run(c_not_found, NULL, -1);
+}
+
+static void
+c_keepalive(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+	struct resp r;
+	char v[64];
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "GET /fast HTTP/1.1\r\nHost: t\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "fast");
+	CHECK(fx, resp_header(&r, "Connection", v, sizeof(v)) == NULL);
+	/* HEAD: the headers of GET, no body. */
+	SEND(fx, c, "HEAD /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, true));
+	CHECK(fx, r.status == 200);
+	CHECK_STR(fx, resp_header(&r, "Content-Length", v, sizeof(v)), "4");
+	SEND(fx, c, "GET /api/v1/runs/1/jobs/x?x=1 HTTP/1.1\r\nConnection: close\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "id=1 job=x x=1");
+	CHECK_STR(fx, resp_header(&r, "Connection", v, sizeof(v)), "close");
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+	CHECK_STR(fx, fx->last_route, "job");
+	/* HTTP/1.0 closes unless it asks to keep alive. */
+	c = cl_open(fx);
+	SEND(fx, c, "GET /fast HTTP/1.0\r\nConnection: keep-alive\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, resp_header(&r, "Connection", v, sizeof(v)), "keep-alive");
+	SEND(fx, c, "GET /fast HTTP/1.0\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, resp_header(&r, "Connection", v, sizeof(v)), "close");
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+}
+
+static void
+test_keepalive(void **state)
+{
+	(void)state;
+	run(c_keepalive, NULL, -1);
+}
+
+static void
+c_pipelined(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+	struct resp r;
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "GET /slow?ms=150 HTTP/1.1\r\n\r\n"
+		    "POST /body HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello"
+		    "GET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "slow");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "hello");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "fast");
+	cl_close(c);
+	CHECK(fx, atomic_load(&fx->answered_late) == 1);
+}
+
+static void
+test_pipelined(void **state)
+{
+	(void)state;
+	run(c_pipelined, NULL, -1);
+}
+
+static void
+c_chunked_body(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+	struct resp r;
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "POST /body HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n"
+		    "5\r\nhello\r\n");
+	usleep(20000);
+	SEND(fx, c, "1\r\n,\r\n6;ext=1\r\n world\r\n0\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 200);
+	CHECK_STR(fx, r.body, "hello, world");
+	cl_close(c);
+}
+
+static void
+test_chunked_body(void **state)
+{
+	(void)state;
+	run(c_chunked_body, NULL, -1);
+}
+
+static void
+c_too_large(struct fixture *fx)
+{
+	struct client *c;
+	struct resp r;
+	char *big;
+	size_t i;
+
+	/* Refused from its Content-Length, before the body is read. */
+	c = cl_open(fx);
+	SEND(fx, c, "POST /body HTTP/1.1\r\nContent-Length: 1001\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	EXPECT_ERROR(fx, &r, 413, "payload_too_large", "request body larger than 1000 bytes");
+	CHECK(fx, strstr(r.head, "Connection: close\r\n") != NULL);
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+	/* A chunked body is refused once it passes the limit. */
+	c = cl_open(fx);
+	SEND(fx, c, "POST /body HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n");
+	for (i = 0; i < 3; i++)
+		SEND(fx, c, "190\r\n" "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789"
+			    "0123456789012345678901234567890123456789\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	EXPECT_ERROR(fx, &r, 413, "payload_too_large", "request body larger than 1000 bytes");
+	cl_close(c);
+	/* 414 for a long URL. */
+	big = malloc(20000);
+	strcpy(big, "GET /");
+	memset(big + 5, 'a', 2100);
+	strcpy(big + 2105, " HTTP/1.1\r\n\r\n");
+	CHECK(fx, roundtrip(fx, big, &r));
+	EXPECT_ERROR(fx, &r, 414, "uri_too_long", "request target longer than 2048 bytes");
+	/* 431 for too many headers ... */
+	strcpy(big, "GET /fast HTTP/1.1\r\n");
+	for (i = 0; i < 11; i++)
+		sprintf(big + strlen(big), "X-H%zu: v\r\n", i);
+	strcat(big, "\r\n");
+	CHECK(fx, roundtrip(fx, big, &r));
+	EXPECT_ERROR(fx, &r, 431, "headers_too_large", "more than 10 request headers");
+	/* ... and for too many header bytes. */
+	strcpy(big, "GET /fast HTTP/1.1\r\nX-Big: ");
+	memset(big + strlen(big), 'b', 5000);
+	strcpy(big + 28 + 5000, "\r\n\r\n");
+	CHECK(fx, roundtrip(fx, big, &r));
+	EXPECT_ERROR(fx, &r, 431, "headers_too_large", "request headers larger than 4096 bytes");
+	free(big);
+	/* Exactly at the limits is fine. */
+	CHECK(fx, roundtrip(fx, "POST /body HTTP/1.1\r\nContent-Length: 0\r\n\r\n", &r));
+	CHECK(fx, r.status == 200);
+}
+
+static void
+test_too_large(void **state)
+{
+	struct http_limits lim = {
+		.max_body = 1000, .max_url = 2048, .max_headers = 10,
+		.max_header_bytes = 4096,
+	};
+
+	(void)state;
+	run(c_too_large, &lim, -1);
+}
+
+static void
+c_refused(struct fixture *fx)
+{
+	struct client *c;
+	struct resp r;
+
+	CHECK(fx, roundtrip(fx, "POST /body HTTP/1.1\r\nContent-Length: 5\r\n"
+			    "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n", &r));
+	EXPECT_ERROR(fx, &r, 400, "bad_request", "Content-Length and Transfer-Encoding together");
+	CHECK(fx, roundtrip(fx, "GARBAGE\r\n\r\n", &r));
+	EXPECT_ERROR(fx, &r, 400, "bad_request", "malformed request: invalid HTTP method");
+	CHECK(fx, roundtrip(fx, "GET /fast HTTP/1.1 extra\r\n\r\n", &r));
+	CHECK(fx, r.status == 400);
+	CHECK(fx, roundtrip(fx, "GET /fast HTTP/1.1\r\nConnection: Upgrade\r\n"
+			    "Upgrade: websocket\r\n\r\n", &r));
+	EXPECT_ERROR(fx, &r, 400, "bad_request", "protocol upgrades are not supported");
+	CHECK(fx, roundtrip(fx, "CONNECT example.com:443 HTTP/1.1\r\n\r\n", &r));
+	EXPECT_ERROR(fx, &r, 400, "bad_request", "CONNECT is not supported");
+	/* After an error the connection closes, pipelined bytes or not. */
+	c = cl_open(fx);
+	SEND(fx, c, "BAD\x01 / HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 400);
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+}
+
+static void
+test_refused(void **state)
+{
+	(void)state;
+	run(c_refused, NULL, -1);
+}
+
+static void
+c_timeouts(struct fixture *fx)
+{
+	struct client *c;
+	struct resp r;
+	uint64_t t0;
+
+	/* Half a request: 408 from the server's read timer, then close. */
+	c = cl_open(fx);
+	t0 = now_ms();
+	SEND(fx, c, "GET /fast HTTP/1.1\r\nHost:");
+	CHECK(fx, cl_response(c, &r, false));
+	EXPECT_ERROR(fx, &r, 408, "request_timeout", "request not complete within 200 ms");
+	CHECK(fx, now_ms() - t0 >= 150);
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+	/* Trickling does not extend the read timeout. */
+	c = cl_open(fx);
+	t0 = now_ms();
+	SEND(fx, c, "GET /fast HTTP/1.1\r\n");
+	usleep(100000);
+	SEND(fx, c, "A: b\r\n");
+	usleep(100000);
+	SEND(fx, c, "C: d\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 408);
+	cl_close(c);
+	/* A silent connection is closed quietly. */
+	c = cl_open(fx);
+	t0 = now_ms();
+	CHECK(fx, cl_eof(c));
+	CHECK(fx, now_ms() - t0 >= 250 && now_ms() - t0 < 2000);
+	cl_close(c);
+	/* So is one idle after an answer. */
+	c = cl_open(fx);
+	SEND(fx, c, "GET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 200);
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+}
+
+static void
+test_timeouts(void **state)
+{
+	struct http_limits lim = { .read_timeout_ms = 200, .idle_timeout_ms = 300 };
+
+	(void)state;
+	run(c_timeouts, &lim, -1);
+}
+
+static void
+c_conn_limit(struct fixture *fx)
+{
+	struct client *a, *b, *c;
+	struct resp r;
+
+	a = cl_open(fx);
+	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(a, &r, false));
+	b = cl_open(fx);
+	CHECK(fx, cl_response(b, &r, false));
+	EXPECT_ERROR(fx, &r, 503, "unavailable", "too many connections (at most 1)");
+	CHECK(fx, cl_eof(b));
+	cl_close(b);
+	cl_close(a);
+	/* Once the first is gone, there is room again. */
+	usleep(50000);
+	c = cl_open(fx);
+	SEND(fx, c, "GET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 200);
+	cl_close(c);
+}
+
+static void
+test_conn_limit(void **state)
+{
+	struct http_limits lim = { .max_connections = 1 };
+
+	(void)state;
+	run(c_conn_limit, &lim, -1);
+}
+
+static void
+c_stream(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+	struct resp r;
+	char v[64];
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "GET /stream HTTP/1.1\r\n\r\nGET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 200);
+	CHECK_STR(fx, resp_header(&r, "Transfer-Encoding", v, sizeof(v)), "chunked");
+	CHECK_STR(fx, resp_header(&r, "Content-Type", v, sizeof(v)), "text/event-stream");
+	CHECK_STR(fx, resp_header(&r, "Cache-Control", v, sizeof(v)), "no-cache");
+	CHECK(fx, r.nchunks == 3);
+	CHECK_STR(fx, r.body, "data: 1\n\ndata: 2\n\ndata: 3\n\n");
+	/* The pipelined request waited behind the stream. */
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "fast");
+	cl_close(c);
+}
+
+static void
+test_stream(void **state)
+{
+	(void)state;
+	run(c_stream, NULL, -1);
+}
+
+static void
+c_abort(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+	int i;
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "GET /slow?ms=2000 HTTP/1.1\r\n\r\n");
+	usleep(50000);
+	cl_close(c);
+	for (i = 0; i < 100 && atomic_load(&fx->aborted) == 0; i++)
+		usleep(10000);
+	CHECK(fx, atomic_load(&fx->aborted) == 1);
+	CHECK(fx, atomic_load(&fx->answered_late) == 0);
+	/* A stream is aborted too. */
+	c = cl_open(fx);
+	SEND(fx, c, "GET /stream HTTP/1.1\r\n\r\n");
+	cl_close(c);
+	for (i = 0; i < 100 && atomic_load(&fx->aborted) == 1; i++)
+		usleep(10000);
+	/* Either the stream ended first or it was aborted; no crash either way. */
+}
+
+static void
+test_abort(void **state)
+{
+	(void)state;
+	run(c_abort, NULL, -1);
+}
+
+static void
+c_adopt(struct fixture *fx)
+{
+	struct resp r;
+
+	CHECK(fx, roundtrip(fx, "GET /fast HTTP/1.1\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "fast");
+}
+
+static void
+test_adopt_fd(void **state)
+{
+	struct sockaddr_in sin;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	(void)state;
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	assert_int_equal(listen(fd, 16), 0);
+	run(c_adopt, NULL, fd);
+}
+
+static void
+test_listen_addresses(void **state)
+{
+	uv_loop_t loop;
+	struct http_server *s;
+	char host[64];
+	int port;
+	bool closed = false;
+
+	(void)state;
+	assert_int_equal(uv_loop_init(&loop), 0);
+	assert_int_equal(http_server_create(&loop, NULL, routes,
+					    PW_ARRAY_LEN(routes), NULL, &s), 0);
+	assert_int_equal(http_server_listen(s, "no-port", -1, host, sizeof(host),
+					    &port), -EINVAL);
+	http_server_close(s, on_server_closed_flag, &closed);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_true(closed);
+	assert_int_equal(http_server_create(&loop, NULL, routes,
+					    PW_ARRAY_LEN(routes), NULL, &s), 0);
+	assert_int_equal(http_server_listen(s, "[::1]:0", -1, host, sizeof(host),
+					    &port), 0);
+	assert_string_equal(host, "::1");
+	assert_true(port > 0);
+	assert_int_equal(http_server_listen(s, "[::1]:0", -1, host, sizeof(host),
+					    &port), -EBUSY);
+	closed = false;
+	http_server_close(s, on_server_closed_flag, &closed);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_true(closed);
+	assert_int_equal(http_server_create(&loop, NULL, routes,
+					    PW_ARRAY_LEN(routes), NULL, &s), 0);
+	assert_int_equal(http_server_listen(s, "localhost:0", -1, host, sizeof(host),
+					    &port), 0);
+	closed = false;
+	http_server_close(s, on_server_closed_flag, &closed);
+	assert_int_equal(uv_run(&loop, UV_RUN_DEFAULT), 0);
+	assert_true(closed);
+	assert_int_equal(uv_loop_close(&loop), 0);
+}
+
+static void
+test_status_text(void **state)
+{
+	(void)state;
+	assert_string_equal(http_status_text(404), "Not Found");
+	assert_string_equal(http_status_text(431), "Request Header Fields Too Large");
+	assert_string_equal(http_status_text(299), "Unknown");
+	assert_string_equal(http_status_text(7), "Unknown");
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_route_params),
+		cmocka_unit_test(test_not_found),
+		cmocka_unit_test(test_keepalive),
+		cmocka_unit_test(test_pipelined),
+		cmocka_unit_test(test_chunked_body),
+		cmocka_unit_test(test_too_large),
+		cmocka_unit_test(test_refused),
+		cmocka_unit_test(test_timeouts),
+		cmocka_unit_test(test_conn_limit),
+		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_abort),
+		cmocka_unit_test(test_adopt_fd),
+		cmocka_unit_test(test_listen_addresses),
+		cmocka_unit_test(test_status_text),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
