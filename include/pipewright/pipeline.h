@@ -117,6 +117,21 @@ const char *pipeline_job_working_dir(const struct pipeline *p, size_t job);
 /* NULL if not set. */
 const char *pipeline_job_environment(const struct pipeline *p, size_t job);
 
+/* The job's `network: true`: the host's network instead of loopback only. */
+bool pipeline_job_network(const struct pipeline *p, size_t job);
+/* The job's `resources`; 0 where not set (the runner's default applies). */
+struct pipeline_resources {
+	uint64_t memory;      /* bytes */
+	uint64_t pids;
+	uint64_t cpu_seconds;
+	uint64_t file_size;   /* bytes */
+	uint64_t open_files;
+};
+void pipeline_job_resources(const struct pipeline *p, size_t job,
+			    struct pipeline_resources *out);
+/* The names in the job's `secrets`, NULL-terminated (empty if none). */
+const char *const *pipeline_job_secrets(const struct pipeline *p, size_t job);
+
 /* The name of a state/value for messages, e.g. "on_success". */
 const char *pipeline_when_name(enum pipeline_when w);
 

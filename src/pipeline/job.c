@@ -324,5 +324,6 @@ pipeline_base_free(struct pl_base *b)
 	free(b->nmvals);
 	free(b->working_dir);
 	free(b->environment);
+	strv_free(b->secrets, b->nsecrets);
 	free(b->preds);
 }

@@ -41,6 +41,10 @@ const struct pl_key pipeline_job_keys[] = {
 	 pipeline_key_matrix},
 	{"working_dir", S, "a relative path", pipeline_key_working_dir},
 	{"environment", S, "an environment name", pipeline_key_environment},
+	{"network", S, "a boolean", pipeline_key_network},
+	{"resources", M, "a mapping of limits (memory, pids, cpu_seconds,"
+	 " file_size, open_files)", pipeline_key_resources},
+	{"secrets", L, "a list of secret names", pipeline_key_secrets},
 };
 const size_t pipeline_job_nkeys = PW_ARRAY_LEN(pipeline_job_keys);
 

@@ -75,6 +75,14 @@ struct pl_base {
 	int mcolumn;
 	char *working_dir;    /* normalised; NULL for the workspace itself */
 	char *environment;
+	bool network;         /* `network: true` */
+	uint64_t res_memory;  /* `resources`; 0: not set */
+	uint64_t res_pids;
+	uint64_t res_cpu_seconds;
+	uint64_t res_file_size;
+	uint64_t res_open_files;
+	char **secrets;       /* NULL-terminated names, or NULL */
+	size_t nsecrets;
 	size_t first;         /* its expanded jobs: first .. first+count-1 */
 	size_t count;
 	size_t *preds;        /* shared by all its expansions; sorted */
@@ -165,6 +173,8 @@ extern const struct pl_key pipeline_job_keys[];
 extern const size_t pipeline_job_nkeys;
 extern const struct pl_key pipeline_retry_keys[];
 extern const size_t pipeline_retry_nkeys;
+extern const struct pl_key pipeline_resource_keys[];  /* sandbox.c */
+extern const size_t pipeline_resource_nkeys;
 void pipeline_walk_map(struct pl_walk *w, const struct ynode *map,
 		       const struct pl_key *tab, size_t n);
 
@@ -203,6 +213,12 @@ void pipeline_key_working_dir(struct pl_walk *, const struct pl_key *,
 			      const struct ynode *, const struct ynode *);
 void pipeline_key_environment(struct pl_walk *, const struct pl_key *,
 			      const struct ynode *, const struct ynode *);
+void pipeline_key_network(struct pl_walk *, const struct pl_key *,
+			  const struct ynode *, const struct ynode *);
+void pipeline_key_resources(struct pl_walk *, const struct pl_key *,
+			    const struct ynode *, const struct ynode *);
+void pipeline_key_secrets(struct pl_walk *, const struct pl_key *,
+			  const struct ynode *, const struct ynode *);
 
 /* job.c */
 void pipeline_job_walk(struct pl_walk *w, struct pl_base *b,

@@ -100,6 +100,75 @@ expect_invalid(const char *data, size_t len)
 	pipeline_problems_free(&pp);
 }
 
+
+/* ---- the sandbox keys: network, resources, secrets ---- */
+
+#define SB_JOB "jobs:\n  t:\n    script: make\n"
+
+static void
+test_sandbox_keys_model(void **state)
+{
+	struct pipeline *p = parse_ok(SB_JOB
+		"    network: true\n"
+		"    resources: {memory: 512M, pids: 256, cpu_seconds: 600,"
+		" file_size: 1G, open_files: 1024}\n"
+		"    secrets: [DEPLOY_TOKEN, NPM_TOKEN]\n"
+		"  u:\n    script: make\n");
+	struct pipeline_resources r;
+	const char *const *sec;
+
+	(void)state;
+	assert_true(pipeline_job_network(p, 0));
+	assert_false(pipeline_job_network(p, 1));
+	pipeline_job_resources(p, 0, &r);
+	assert_int_equal(r.memory, 512ULL << 20);
+	assert_int_equal(r.pids, 256);
+	assert_int_equal(r.cpu_seconds, 600);
+	assert_int_equal(r.file_size, 1ULL << 30);
+	assert_int_equal(r.open_files, 1024);
+	pipeline_job_resources(p, 1, &r);
+	assert_int_equal(r.memory, 0);
+	assert_int_equal(r.pids, 0);
+	sec = pipeline_job_secrets(p, 0);
+	assert_string_equal(sec[0], "DEPLOY_TOKEN");
+	assert_string_equal(sec[1], "NPM_TOKEN");
+	assert_null(sec[2]);
+	assert_null(pipeline_job_secrets(p, 1)[0]);
+	pipeline_destroy(p);
+}
+
+static void
+test_network_not_bool(void **state)
+{
+	(void)state;
+	expect_one(SB_JOB "    network: maybe\n", 4, 14,
+		   "expected a boolean for 'network' in job 't', got 'maybe'");
+}
+
+static void
+test_resources_bad(void **state)
+{
+	(void)state;
+	expect_one(SB_JOB "    resources: 512M\n", 4, 16, "expected a mapping of limits (memory, pids, cpu_seconds, file_size, open_files) for 'resources' in job 't', got '512M'");
+	expect_one(SB_JOB "    resources: {memory: lots}\n", 4, 25,
+		   "expected a size such as 512M or 2G for 'memory' in 'resources' of job 't', got 'lots'");
+	expect_one(SB_JOB "    resources: {memory: 1M}\n", 4, 25,
+		   "'memory' in 'resources' of job 't' is 1M; expected 16M to 1024G");
+	expect_one(SB_JOB "    resources: {pids: 64K}\n", 4, 23, "expected a number of processes for 'pids' in 'resources' of job 't', got '64K'");
+	expect_one(SB_JOB "    resources: {disk: 1G}\n", 4, 17, "unknown key 'disk' in 'resources' of job 't'");
+}
+
+static void
+test_secrets_bad(void **state)
+{
+	(void)state;
+	expect_one(SB_JOB "    secrets: TOKEN\n", 4, 14, "expected a list of secret names for 'secrets' in job 't', got 'TOKEN'");
+	expect_one(SB_JOB "    secrets: [1TOKEN]\n", 4, 15, "invalid secret name '1TOKEN' in job 't'; a name is letters, digits and '_', not starting with a digit");
+	expect_one(SB_JOB "    secrets: [A, A]\n", 4, 18, "secret 'A' is listed twice in job 't'");
+	expect_one(SB_JOB "    secrets: [PIPEWRIGHT_X]\n", 4, 15,
+		   "secret 'PIPEWRIGHT_X' in job 't': PIPEWRIGHT_ variables are set by pipewright");
+}
+
 /* ---- validation errors, one kind per test ---- */
 
 static void
@@ -1144,6 +1213,10 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_yaml_syntax_error),
+		cmocka_unit_test(test_sandbox_keys_model),
+		cmocka_unit_test(test_network_not_bool),
+		cmocka_unit_test(test_resources_bad),
+		cmocka_unit_test(test_secrets_bad),
 		cmocka_unit_test(test_unknown_job_key),
 		cmocka_unit_test(test_unknown_top_level_key),
 		cmocka_unit_test(test_unknown_retry_key),

@@ -1,0 +1,225 @@
+/*
+ * The job keys that shape its sandbox: `network` (a boolean: the host's
+ * network instead of loopback only), `resources` (a mapping of limits) and
+ * `secrets` (names of secrets the job gets as variables, masked in its
+ * log).  What they do is the supervisor's business; here they are only
+ * read and checked.
+ *
+ * Sizes are a number of bytes or a number with K, M or G (powers of 1024);
+ * counts are plain numbers.  Every limit has a floor below which a job
+ * cannot even start a shell, and a ceiling to catch typos.
+ */
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipeline-int.h"
+
+#define GiB (1024ULL * 1024 * 1024)
+
+/* Where each limit goes, how it is written and its bounds. */
+static const struct {
+	const char *name;
+	bool size;                /* K/M/G suffixes allowed */
+	uint64_t min, max;
+	size_t off;
+} limits[] = {
+	{"memory", true, 16ULL << 20, 1024 * GiB,
+	 offsetof(struct pl_base, res_memory)},
+	{"pids", false, 8, 1000000, offsetof(struct pl_base, res_pids)},
+	{"cpu_seconds", false, 1, 7 * 24 * 3600,
+	 offsetof(struct pl_base, res_cpu_seconds)},
+	{"file_size", true, 1ULL << 20, 16 * 1024 * GiB,
+	 offsetof(struct pl_base, res_file_size)},
+	{"open_files", false, 64, 1 << 20,
+	 offsetof(struct pl_base, res_open_files)},
+};
+
+/* For messages: "16M", "1024G" or a plain count. */
+static void
+fmt_limit(uint64_t v, bool size, char *out, size_t len)
+{
+	if (size && v % GiB == 0)
+		snprintf(out, len, "%lluG", (unsigned long long)(v / GiB));
+	else if (size && v % (1024 * 1024) == 0)
+		snprintf(out, len, "%lluM", (unsigned long long)(v >> 20));
+	else
+		snprintf(out, len, "%llu", (unsigned long long)v);
+}
+
+/* "512M" → bytes; -EINVAL if not a size. */
+static int
+parse_size(const char *s, bool suffixes, uint64_t *out)
+{
+	char *end;
+	unsigned long long v;
+	uint64_t mul = 1;
+
+	if (*s < '0' || *s > '9')
+		return -EINVAL;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno != 0)
+		return -ERANGE;
+	if (*end != '\0') {
+		if (!suffixes || end[1] != '\0')
+			return -EINVAL;
+		switch (*end) {
+		case 'K': mul = 1024; break;
+		case 'M': mul = 1024 * 1024; break;
+		case 'G': mul = GiB; break;
+		default: return -EINVAL;
+		}
+	}
+	if (v > UINT64_MAX / mul)
+		return -ERANGE;
+	*out = v * mul;
+	return 0;
+}
+
+static void
+resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
+	 const struct ynode *val)
+{
+	const char *s = pipeline_string(w, val, row->expected, row->name);
+	uint64_t v = 0;
+	size_t i;
+	int rc;
+
+	(void)key;
+	if (s == NULL)
+		return;
+	for (i = 0; i < PW_ARRAY_LEN(limits); i++)
+		if (strcmp(limits[i].name, row->name) == 0)
+			break;
+	if (i == PW_ARRAY_LEN(limits))
+		return;
+	rc = parse_size(s, limits[i].size, &v);
+	if (rc == 0 && (v < limits[i].min || v > limits[i].max))
+		rc = -ERANGE;
+	if (rc == -EINVAL) {
+		pipeline_type_error(w, val, row->expected, row->name);
+	} else if (rc < 0) {
+		char lo[32], hi[32];
+
+		fmt_limit(limits[i].min, limits[i].size, lo, sizeof(lo));
+		fmt_limit(limits[i].max, limits[i].size, hi, sizeof(hi));
+		pipeline_problem(w, val->line, val->column,
+				 "'%s'%s is %s; expected %s to %s", row->name,
+				 w->where, PQ(w, s), lo, hi);
+	} else {
+		*(uint64_t *)((char *)w->base + limits[i].off) = v;
+	}
+}
+
+const struct pl_key pipeline_resource_keys[] = {
+	{"memory", YN_SCALAR, "a size such as 512M or 2G", resource},
+	{"pids", YN_SCALAR, "a number of processes", resource},
+	{"cpu_seconds", YN_SCALAR, "a number of seconds", resource},
+	{"file_size", YN_SCALAR, "a size such as 1G", resource},
+	{"open_files", YN_SCALAR, "a number of files", resource},
+};
+const size_t pipeline_resource_nkeys = PW_ARRAY_LEN(pipeline_resource_keys);
+
+void
+pipeline_key_resources(struct pl_walk *w, const struct pl_key *row,
+		       const struct ynode *key, const struct ynode *val)
+{
+	const char *outer = w->where;
+	char *where;
+
+	(void)key;
+	(void)row;
+	where = xasprintf(" in 'resources' of job '%s'", PQ(w, w->base->name));
+	w->where = where;
+	pipeline_walk_map(w, val, pipeline_resource_keys,
+			  pipeline_resource_nkeys);
+	w->where = outer;
+	free(where);
+}
+
+void
+pipeline_key_network(struct pl_walk *w, const struct pl_key *row,
+		     const struct ynode *key, const struct ynode *val)
+{
+	(void)key;
+	if (yamlnode_bool(val, &w->base->network) < 0)
+		pipeline_type_error(w, val, row->expected, row->name);
+}
+
+void
+pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
+		     const struct ynode *key, const struct ynode *val)
+{
+	struct pl_base *b = w->base;
+	size_t i, k;
+
+	(void)key;
+	(void)row;
+	b->secrets = xcalloc(val->count + 1, sizeof(char *));
+	for (i = 0; i < val->count; i++) {
+		const struct ynode *it = val->items[i];
+		const char *s;
+
+		if (!pipeline_visit(w, it))
+			return;
+		s = pipeline_string(w, it, "a variable name", "secrets");
+		if (s == NULL)
+			continue;
+		if (!pipeline_valid_env_name(s)) {
+			pipeline_problem(w, it->line, it->column,
+					 "invalid secret name '%s'%s; a name is"
+					 " letters, digits and '_', not starting"
+					 " with a digit", PQ(w, s), w->where);
+			continue;
+		}
+		if (strncmp(s, "PIPEWRIGHT", 10) == 0 &&
+		    (s[10] == '\0' || s[10] == '_')) {
+			pipeline_problem(w, it->line, it->column,
+					 "secret '%s'%s: PIPEWRIGHT_ variables "
+					 "are set by pipewright", PQ(w, s),
+					 w->where);
+			continue;
+		}
+		for (k = 0; k < b->nsecrets; k++)
+			if (strcmp(b->secrets[k], s) == 0)
+				break;
+		if (k < b->nsecrets) {
+			pipeline_problem(w, it->line, it->column,
+					 "secret '%s' is listed twice%s",
+					 PQ(w, s), w->where);
+			continue;
+		}
+		b->secrets[b->nsecrets++] = xstrdup(s);
+	}
+}
+
+bool
+pipeline_job_network(const struct pipeline *p, size_t job)
+{
+	return p->bases[p->jobs[job].base].network;
+}
+
+void
+pipeline_job_resources(const struct pipeline *p, size_t job,
+		       struct pipeline_resources *out)
+{
+	const struct pl_base *b = &p->bases[p->jobs[job].base];
+
+	out->memory = b->res_memory;
+	out->pids = b->res_pids;
+	out->cpu_seconds = b->res_cpu_seconds;
+	out->file_size = b->res_file_size;
+	out->open_files = b->res_open_files;
+}
+
+const char *const *
+pipeline_job_secrets(const struct pipeline *p, size_t job)
+{
+	const struct pl_base *b = &p->bases[p->jobs[job].base];
+	static const char *const none[] = {NULL};
+
+	return b->secrets != NULL ? (const char *const *)b->secrets : none;
+}
