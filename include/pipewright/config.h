@@ -1,0 +1,137 @@
+/*
+ * config: the daemon's YAML configuration, read once into an immutable
+ * value.
+ *
+ * config_load() reads the file, checks every key against tables of allowed
+ * keys, resolves relative paths against the file's directory, checks that
+ * each project's pipeline file can be read and reads every secret (from a
+ * file or the environment).  It returns either a complete config or every
+ * problem found, as FILE:LINE:COLUMN messages in a pipeline_problems list
+ * (the same list and format as pipeline files).  A config shares nothing
+ * with anything else, so a SIGHUP reload loads a new one and swaps it in,
+ * keeping the old one if the new one fails.
+ *
+ * Secret values live in the config's memory only: no message ever quotes
+ * one, and config_destroy() wipes them.  docs/operations.md documents
+ * every key.
+ */
+#ifndef PIPEWRIGHT_CONFIG_H
+#define PIPEWRIGHT_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/socket.h>
+
+#include "pipewright/pipeline.h"
+#include "pipewright/util.h"
+
+#define CONFIG_MAX_BYTES (1024 * 1024)   /* a larger file is refused */
+#define CONFIG_MAX_SECRET (64 * 1024)    /* bytes of one secret */
+
+struct config;
+struct config_project;
+
+enum config_drain {
+	CONFIG_DRAIN_WAIT,    /* finish running jobs within drain_timeout */
+	CONFIG_DRAIN_CANCEL,  /* cancel running jobs at once */
+};
+
+enum config_log_format {
+	CONFIG_LOG_TEXT,      /* key=value */
+	CONFIG_LOG_JSON,
+};
+
+enum config_sandbox {
+	CONFIG_SANDBOX_STRICT,
+	CONFIG_SANDBOX_NONE,
+};
+
+/*
+ * Loads the configuration at path.  0 and *out (config_destroy() it), or
+ * -EINVAL with every problem appended to problems and *out NULL.  A file
+ * that cannot be read is one problem at line 0 (see
+ * config_print_problems()), and the return value is -EINVAL too.
+ */
+int config_load(const char *path, struct config **out,
+		struct pipeline_problems *problems) PW_WUR;
+void config_destroy(struct config *c);
+
+/*
+ * Prints problems one a line, "FILE:LINE:COLUMN: error: MESSAGE" (or
+ * "FILE: error: MESSAGE" for line 0), as `pipewright validate` does.
+ */
+void config_print_problems(FILE *f, const struct pipeline_problems *pp);
+
+/* The file as given to config_load() and its directory, absolute. */
+const char *config_path(const struct config *c);
+const char *config_dir(const struct config *c);
+
+/* "HOST:PORT" as written (default 127.0.0.1:8080); port 0 picks one. */
+const char *config_listen(const struct config *c);
+/* The host part without brackets ("::1"), and the port. */
+const char *config_listen_host(const struct config *c);
+int config_listen_port(const struct config *c);
+/* The listen address as a socket address (AF_INET or AF_INET6). */
+void config_listen_sockaddr(const struct config *c,
+			    struct sockaddr_storage *ss, socklen_t *len);
+/*
+ * Base of URLs the daemon hands out, without a trailing slash.  If not
+ * set: "http://" + listen, and config_public_url_set() is false so that
+ * the daemon can put the port it really got in place of port 0.
+ */
+const char *config_public_url(const struct config *c);
+bool config_public_url_set(const struct config *c);
+
+/* Absolute paths.  data_dir defaults to <config dir>/var, pid_file to
+ * <data_dir>/pipewright.pid; neither is created or checked here. */
+const char *config_data_dir(const struct config *c);
+const char *config_pid_file(const struct config *c);
+
+unsigned config_max_jobs(const struct config *c);         /* default 4 */
+bool config_anonymous_read(const struct config *c);       /* default true */
+enum config_drain config_drain(const struct config *c);   /* default wait */
+uint64_t config_drain_timeout_ms(const struct config *c); /* default 30 s */
+enum config_log_format config_log_format(const struct config *c);
+uint64_t config_max_log(const struct config *c);          /* bytes, 64 MiB */
+enum config_sandbox config_sandbox(const struct config *c);
+
+/* The `http` mapping's limits (defaults 1 MiB, 256, 10 s, 60 s). */
+size_t config_http_max_body(const struct config *c);
+size_t config_http_max_connections(const struct config *c);
+uint64_t config_http_read_timeout_ms(const struct config *c);
+uint64_t config_http_idle_timeout_ms(const struct config *c);
+
+/* Projects in the order the file writes them.  Valid while c lives. */
+size_t config_project_count(const struct config *c);
+const struct config_project *config_project(const struct config *c,
+					    size_t i);
+/* NULL if there is no project of that name. */
+const struct config_project *config_project_find(const struct config *c,
+						 const char *name);
+
+const char *config_project_name(const struct config_project *p);
+/* The pipeline file, absolute; NULL for a `repo` project. */
+const char *config_project_pipeline(const struct config_project *p);
+/* `repo` as written (the webhooks issue gives it meaning); or NULL. */
+const char *config_project_repo(const struct config_project *p);
+unsigned config_project_max_jobs(const struct config_project *p); /* default: the global max_jobs */
+bool config_project_cancel_superseded(const struct config_project *p);
+unsigned config_project_keep_runs(const struct config_project *p); /* 500 */
+unsigned config_project_keep_days(const struct config_project *p); /* 90; 0: no age limit */
+/* The names of the secrets the project's jobs may use, in file order. */
+size_t config_project_secret_count(const struct config_project *p);
+const char *config_project_secret(const struct config_project *p, size_t i);
+
+/* Secrets by name: the value (len bytes, NUL-terminated), or NULL. */
+size_t config_secret_count(const struct config *c);
+const char *config_secret_name(const struct config *c, size_t i);
+const char *config_secret(const struct config *c, const char *name,
+			  size_t *len);
+
+const char *config_drain_name(enum config_drain d);
+const char *config_log_format_name(enum config_log_format f);
+const char *config_sandbox_name(enum config_sandbox s);
+
+#endif

@@ -1,0 +1,254 @@
+/*
+ * The accessors: a config is immutable once loaded, so every one is a
+ * plain read, and every string stays valid until config_destroy().
+ */
+#include <string.h>
+
+#include "config-int.h"
+
+const char *
+config_path(const struct config *c)
+{
+	return c->path;
+}
+
+const char *
+config_dir(const struct config *c)
+{
+	return c->dir;
+}
+
+const char *
+config_listen(const struct config *c)
+{
+	return c->listen;
+}
+
+const char *
+config_listen_host(const struct config *c)
+{
+	return c->listen_host;
+}
+
+int
+config_listen_port(const struct config *c)
+{
+	return c->listen_port;
+}
+
+void
+config_listen_sockaddr(const struct config *c, struct sockaddr_storage *ss,
+		       socklen_t *len)
+{
+	memcpy(ss, &c->listen_ss, sizeof(*ss));
+	*len = c->listen_sslen;
+}
+
+const char *
+config_public_url(const struct config *c)
+{
+	return c->public_url;
+}
+
+bool
+config_public_url_set(const struct config *c)
+{
+	return c->public_url_set;
+}
+
+const char *
+config_data_dir(const struct config *c)
+{
+	return c->data_dir;
+}
+
+const char *
+config_pid_file(const struct config *c)
+{
+	return c->pid_file;
+}
+
+unsigned
+config_max_jobs(const struct config *c)
+{
+	return (unsigned)c->max_jobs;
+}
+
+bool
+config_anonymous_read(const struct config *c)
+{
+	return c->anonymous_read;
+}
+
+enum config_drain
+config_drain(const struct config *c)
+{
+	return c->drain;
+}
+
+uint64_t
+config_drain_timeout_ms(const struct config *c)
+{
+	return c->drain_timeout_ms;
+}
+
+enum config_log_format
+config_log_format(const struct config *c)
+{
+	return c->log_format;
+}
+
+uint64_t
+config_max_log(const struct config *c)
+{
+	return c->max_log;
+}
+
+enum config_sandbox
+config_sandbox(const struct config *c)
+{
+	return c->sandbox;
+}
+
+size_t
+config_http_max_body(const struct config *c)
+{
+	return (size_t)c->http_max_body;
+}
+
+size_t
+config_http_max_connections(const struct config *c)
+{
+	return c->http_max_connections;
+}
+
+uint64_t
+config_http_read_timeout_ms(const struct config *c)
+{
+	return c->http_read_timeout_ms;
+}
+
+uint64_t
+config_http_idle_timeout_ms(const struct config *c)
+{
+	return c->http_idle_timeout_ms;
+}
+
+size_t
+config_project_count(const struct config *c)
+{
+	return c->nprojects;
+}
+
+const struct config_project *
+config_project(const struct config *c, size_t i)
+{
+	return i < c->nprojects ? &c->projects[i] : NULL;
+}
+
+const struct config_project *
+config_project_find(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nprojects; i++)
+		if (strcmp(c->projects[i].name, name) == 0)
+			return &c->projects[i];
+	return NULL;
+}
+
+const char *
+config_project_name(const struct config_project *p)
+{
+	return p->name;
+}
+
+const char *
+config_project_pipeline(const struct config_project *p)
+{
+	return p->pipeline;
+}
+
+const char *
+config_project_repo(const struct config_project *p)
+{
+	return p->repo;
+}
+
+unsigned
+config_project_max_jobs(const struct config_project *p)
+{
+	return (unsigned)p->max_jobs;
+}
+
+bool
+config_project_cancel_superseded(const struct config_project *p)
+{
+	return p->cancel_superseded;
+}
+
+unsigned
+config_project_keep_runs(const struct config_project *p)
+{
+	return (unsigned)p->keep_runs;
+}
+
+unsigned
+config_project_keep_days(const struct config_project *p)
+{
+	return (unsigned)p->keep_days;
+}
+
+size_t
+config_project_secret_count(const struct config_project *p)
+{
+	return p->nsecrets;
+}
+
+const char *
+config_project_secret(const struct config_project *p, size_t i)
+{
+	return i < p->nsecrets ? p->secrets[i] : NULL;
+}
+
+size_t
+config_secret_count(const struct config *c)
+{
+	return c->nsecrets;
+}
+
+const char *
+config_secret_name(const struct config *c, size_t i)
+{
+	return i < c->nsecrets ? c->secrets[i].name : NULL;
+}
+
+const char *
+config_secret(const struct config *c, const char *name, size_t *len)
+{
+	const struct cf_secret *s = config_secret_find(c, name);
+
+	if (s == NULL)
+		return NULL;
+	if (len != NULL)
+		*len = s->len;
+	return s->value;
+}
+
+const char *
+config_drain_name(enum config_drain d)
+{
+	return d == CONFIG_DRAIN_CANCEL ? "cancel" : "wait";
+}
+
+const char *
+config_log_format_name(enum config_log_format f)
+{
+	return f == CONFIG_LOG_JSON ? "json" : "text";
+}
+
+const char *
+config_sandbox_name(enum config_sandbox s)
+{
+	return s == CONFIG_SANDBOX_NONE ? "none" : "strict";
+}

@@ -1,0 +1,186 @@
+/*
+ * Private to the config module: the layout of a config and the state of
+ * one load.
+ *
+ * How a load goes (load.c): the file is read and turned into a yamlnode
+ * tree; the top-level mapping is walked with the key table of keys.c,
+ * whose rows either store a value straight into the config (generic
+ * handlers for booleans, numbers, durations, sizes and paths, which find
+ * their field by offset) or keep the node for later; secrets (secrets.c)
+ * are then read, then projects (projects.c), which name secrets; last
+ * the defaults that depend on other keys are filled in.
+ */
+#ifndef PIPEWRIGHT_CONFIG_INT_H
+#define PIPEWRIGHT_CONFIG_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#include "pipewright/config.h"
+#include "pipewright/yamlnode.h"
+
+#define CF_MAX_PROBLEMS 100   /* then one "too many" note */
+#define CF_MAX_VISITS 1000000 /* nodes walked, aliases counted each time */
+#define CF_QUOTE_SLOTS 8
+
+struct config_project {
+	char *name;
+	int name_line;          /* of the name's value, for duplicates */
+	char *pipeline;         /* absolute, or NULL */
+	char *repo;             /* as written, or NULL */
+	unsigned long max_jobs; /* 0 until defaulted to the global one */
+	bool cancel_superseded;
+	unsigned long keep_runs;
+	unsigned long keep_days;
+	char **secrets;         /* names of top-level secrets */
+	size_t nsecrets;
+};
+
+struct cf_secret {
+	char *name;
+	char *value;            /* wiped by config_destroy() */
+	size_t len;
+};
+
+struct config {
+	char *path;
+	char *dir;
+	char *listen;
+	char *listen_host;      /* without brackets */
+	int listen_port;
+	struct sockaddr_storage listen_ss;
+	socklen_t listen_sslen;
+	char *public_url;       /* NULL until defaulted */
+	bool public_url_set;
+	char *data_dir;         /* absolute; NULL until defaulted */
+	char *pid_file;
+	unsigned long max_jobs;
+	bool anonymous_read;
+	enum config_drain drain;
+	uint64_t drain_timeout_ms;
+	enum config_log_format log_format;
+	uint64_t max_log;
+	enum config_sandbox sandbox;
+	uint64_t http_max_body;
+	unsigned long http_max_connections;
+	uint64_t http_read_timeout_ms;
+	uint64_t http_idle_timeout_ms;
+	struct config_project *projects;
+	size_t nprojects;
+	struct cf_secret *secrets;
+	size_t nsecrets;
+};
+
+/* The state of one load: where problems go and what is being filled. */
+struct cf_walk {
+	const char *file;
+	struct pipeline_problems *pp;
+	size_t first;           /* pp->items[first..] were added by this load */
+	size_t added;
+	bool too_many;          /* CF_MAX_PROBLEMS reached: the rest dropped */
+	int dropped_line;
+	int dropped_column;
+	size_t visits;
+	bool stop;              /* the visit budget ran out */
+	struct config *c;
+	void *target;           /* what generic handlers write into */
+	const char *where;      /* " in project 'x'" etc.; "" at top */
+	const struct ynode *projects;
+	const struct ynode *secrets;
+	char quote[CF_QUOTE_SLOTS][YAMLNODE_QUOTE_SIZE + 32];
+	unsigned qnext;
+};
+
+/* A row of a table of allowed keys (keys.c). */
+struct cf_key;
+typedef void (*cf_key_fn)(struct cf_walk *w, const struct cf_key *row,
+			  const struct ynode *key, const struct ynode *val);
+struct cf_key {
+	const char *name;
+	unsigned kinds;         /* YN_* bits the value may be */
+	const char *expected;   /* "a boolean", for type errors */
+	cf_key_fn fn;
+	size_t off;             /* generic handlers: the field in w->target */
+	uint64_t min, max;      /* numbers, durations and sizes */
+};
+
+/* keys.c: the tables and the walk over one mapping. */
+extern const struct cf_key config_top_keys[];
+extern const size_t config_top_nkeys;
+extern const struct cf_key config_http_keys[];
+extern const size_t config_http_nkeys;
+extern const struct cf_key config_project_keys[];
+extern const size_t config_project_nkeys;
+extern const struct cf_key config_secret_keys[];
+extern const size_t config_secret_nkeys;
+void config_walk_map(struct cf_walk *w, const struct ynode *map,
+		     const struct cf_key *tab, size_t n, void *target);
+
+/* problems.c */
+void config_problem(struct cf_walk *w, int line, int column,
+		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+void config_problem_sort(struct cf_walk *w);
+const char *config_q(struct cf_walk *w, const char *s, size_t len);
+#define CQ(w, s) config_q((w), (s), strlen(s))
+const char *config_describe(struct cf_walk *w, const struct ynode *n);
+void config_type_error(struct cf_walk *w, const struct ynode *n,
+		       const char *expected, const char *key);
+bool config_visit(struct cf_walk *w, const struct ynode *n);
+const char *config_string(struct cf_walk *w, const struct ynode *n,
+			  const char *expected, const char *key);
+
+/* values.c: generic handlers and the value parsers they share. */
+void config_key_bool(struct cf_walk *, const struct cf_key *,
+		     const struct ynode *, const struct ynode *);
+void config_key_uint(struct cf_walk *, const struct cf_key *,
+		     const struct ynode *, const struct ynode *);
+void config_key_duration(struct cf_walk *, const struct cf_key *,
+			 const struct ynode *, const struct ynode *);
+void config_key_size(struct cf_walk *, const struct cf_key *,
+		     const struct ynode *, const struct ynode *);
+void config_key_path(struct cf_walk *, const struct cf_key *,
+		     const struct ynode *, const struct ynode *);
+int config_size_parse(const char *s, uint64_t *out);
+char *config_path_join(const char *dir, const char *path);
+
+/* top.c: top-level keys with their own rules. */
+void config_key_listen(struct cf_walk *, const struct cf_key *,
+		       const struct ynode *, const struct ynode *);
+void config_key_public_url(struct cf_walk *, const struct cf_key *,
+			   const struct ynode *, const struct ynode *);
+void config_key_drain(struct cf_walk *, const struct cf_key *,
+		      const struct ynode *, const struct ynode *);
+void config_key_log_format(struct cf_walk *, const struct cf_key *,
+			   const struct ynode *, const struct ynode *);
+void config_key_sandbox(struct cf_walk *, const struct cf_key *,
+			const struct ynode *, const struct ynode *);
+void config_key_http(struct cf_walk *, const struct cf_key *,
+		     const struct ynode *, const struct ynode *);
+int config_listen_parse(const char *s, struct config *c, const char **why);
+
+/* secrets.c */
+void config_secrets_read(struct cf_walk *w, const struct ynode *map);
+void config_key_secret_file(struct cf_walk *, const struct cf_key *,
+			    const struct ynode *, const struct ynode *);
+void config_key_secret_env(struct cf_walk *, const struct cf_key *,
+			   const struct ynode *, const struct ynode *);
+const struct cf_secret *config_secret_find(const struct config *c,
+					   const char *name);
+
+/* projects.c */
+void config_projects_read(struct cf_walk *w, const struct ynode *seq);
+void config_key_project_name(struct cf_walk *, const struct cf_key *,
+			     const struct ynode *, const struct ynode *);
+void config_key_project_pipeline(struct cf_walk *, const struct cf_key *,
+				 const struct ynode *, const struct ynode *);
+void config_key_project_repo(struct cf_walk *, const struct cf_key *,
+			     const struct ynode *, const struct ynode *);
+void config_key_project_secrets(struct cf_walk *, const struct cf_key *,
+				const struct ynode *, const struct ynode *);
+
+/* load.c */
+void config_free(struct config *c);
+
+#endif

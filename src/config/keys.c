@@ -1,0 +1,165 @@
+/*
+ * The keys a configuration file may use, as data: one table per kind of
+ * mapping (top level, http, project, secret).  Each row names the key, the
+ * YAML kinds its value may have, how to say what was expected, the
+ * handler, and for the generic handlers of values.c the field they fill
+ * and its bounds.  docs/operations.md describes the same rows.
+ *
+ * config_walk_map() is the only place that looks keys up: it reports an
+ * unknown key with the closest allowed one, refuses a value of the wrong
+ * kind before any handler sees it, and hands the rest to the handlers.
+ */
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "config-int.h"
+
+#define S YN_SCALAR
+#define L YN_SEQ
+#define M YN_MAP
+#define C(field) offsetof(struct config, field)
+#define P(field) offsetof(struct config_project, field)
+#define SEC 1000ULL
+#define MIB (1024ULL * 1024)
+
+static void
+keep_projects(struct cf_walk *w, const struct cf_key *row,
+	      const struct ynode *key, const struct ynode *val)
+{
+	(void)row;
+	(void)key;
+	w->projects = val;
+}
+
+static void
+keep_secrets(struct cf_walk *w, const struct cf_key *row,
+	     const struct ynode *key, const struct ynode *val)
+{
+	(void)row;
+	(void)key;
+	w->secrets = val;
+}
+
+const struct cf_key config_top_keys[] = {
+	{"listen", S, "an address such as 127.0.0.1:8080", config_key_listen,
+	 0, 0, 0},
+	{"public_url", S, "a URL such as https://ci.example.com",
+	 config_key_public_url, 0, 0, 0},
+	{"data_dir", S, "a directory", config_key_path, C(data_dir), 0, 0},
+	{"pid_file", S, "a file name", config_key_path, C(pid_file), 0, 0},
+	{"max_jobs", S, "a number from 1 to 1024", config_key_uint,
+	 C(max_jobs), 1, 1024},
+	{"anonymous_read", S, "a boolean", config_key_bool,
+	 C(anonymous_read), 0, 0},
+	{"drain", S, "one of wait, cancel", config_key_drain, 0, 0, 0},
+	{"drain_timeout", S, "a duration such as 30s", config_key_duration,
+	 C(drain_timeout_ms), 0, 24 * 3600 * SEC},
+	{"log_format", S, "one of text, json", config_key_log_format, 0, 0, 0},
+	{"max_log", S, "a size such as 64M", config_key_size, C(max_log),
+	 4096, 1024 * 1024 * MIB},
+	{"sandbox", S, "one of strict, none", config_key_sandbox, 0, 0, 0},
+	{"http", M, "a mapping of HTTP limits", config_key_http, 0, 0, 0},
+	{"projects", L, "a list of projects", keep_projects, 0, 0, 0},
+	{"secrets", M, "a mapping of secret names to {file: PATH} or"
+	 " {env: NAME}", keep_secrets, 0, 0, 0},
+};
+const size_t config_top_nkeys = PW_ARRAY_LEN(config_top_keys);
+
+const struct cf_key config_http_keys[] = {
+	{"max_body", S, "a size such as 1M", config_key_size,
+	 C(http_max_body), 1024, 1024 * MIB},
+	{"max_connections", S, "a number from 1 to 100000", config_key_uint,
+	 C(http_max_connections), 1, 100000},
+	{"read_timeout", S, "a duration such as 10s", config_key_duration,
+	 C(http_read_timeout_ms), 1, 3600 * SEC},
+	{"idle_timeout", S, "a duration such as 60s", config_key_duration,
+	 C(http_idle_timeout_ms), 1, 3600 * SEC},
+};
+const size_t config_http_nkeys = PW_ARRAY_LEN(config_http_keys);
+
+const struct cf_key config_project_keys[] = {
+	{"name", S, "a project name", config_key_project_name, 0, 0, 0},
+	{"pipeline", S, "a pipeline file", config_key_project_pipeline,
+	 0, 0, 0},
+	{"repo", S, "a repository URL", config_key_project_repo, 0, 0, 0},
+	{"max_jobs", S, "a number from 1 to 1024", config_key_uint,
+	 P(max_jobs), 1, 1024},
+	{"cancel_superseded", S, "a boolean", config_key_bool,
+	 P(cancel_superseded), 0, 0},
+	{"secrets", L, "a list of secret names", config_key_project_secrets,
+	 0, 0, 0},
+	{"keep_runs", S, "a number from 1 to 1000000", config_key_uint,
+	 P(keep_runs), 1, 1000000},
+	{"keep_days", S, "a number from 0 to 36500", config_key_uint,
+	 P(keep_days), 0, 36500},
+};
+const size_t config_project_nkeys = PW_ARRAY_LEN(config_project_keys);
+
+const struct cf_key config_secret_keys[] = {
+	{"file", S, "a file name", config_key_secret_file, 0, 0, 0},
+	{"env", S, "an environment variable name", config_key_secret_env,
+	 0, 0, 0},
+};
+const size_t config_secret_nkeys = PW_ARRAY_LEN(config_secret_keys);
+
+static const struct cf_key *
+find_row(const struct cf_key *tab, size_t n, const struct ynode *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (strlen(tab[i].name) == key->len &&
+		    memcmp(tab[i].name, key->str, key->len) == 0)
+			return &tab[i];
+	return NULL;
+}
+
+static void
+unknown_key(struct cf_walk *w, const struct cf_key *tab, size_t n,
+	    const struct ynode *key)
+{
+	struct yamlnode_suggest sg;
+	const char *hint = "";
+	char *buf;
+	size_t i;
+
+	yamlnode_suggest_init(&sg, key->str);
+	for (i = 0; i < n; i++)
+		yamlnode_suggest_add(&sg, tab[i].name);
+	if (sg.best != NULL) {
+		buf = w->quote[w->qnext++ % CF_QUOTE_SLOTS];
+		snprintf(buf, sizeof(w->quote[0]), "; did you mean '%s'?",
+			 sg.best);
+		hint = buf;
+	}
+	config_problem(w, key->line, key->column, "unknown %skey '%s'%s%s",
+		       *w->where == '\0' ? "top-level " : "",
+		       config_q(w, key->str, key->len), w->where, hint);
+}
+
+void
+config_walk_map(struct cf_walk *w, const struct ynode *map,
+		const struct cf_key *tab, size_t n, void *target)
+{
+	void *saved = w->target;
+	size_t i;
+
+	w->target = target;
+	for (i = 0; i + 1 < map->count; i += 2) {
+		const struct ynode *key = map->items[i];
+		const struct ynode *val = map->items[i + 1];
+		const struct cf_key *row;
+
+		if (!config_visit(w, key) || !config_visit(w, val))
+			break;
+		row = find_row(tab, n, key);
+		if (row == NULL)
+			unknown_key(w, tab, n, key);
+		else if ((val->kind & row->kinds) == 0)
+			config_type_error(w, val, row->expected, row->name);
+		else
+			row->fn(w, row, key, val);
+	}
+	w->target = saved;
+}

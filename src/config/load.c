@@ -1,0 +1,187 @@
+/*
+ * config_load(): the file → a yamlnode tree → a complete config, or every
+ * problem found; config_free() for both outcomes.
+ *
+ * Defaults are set before the walk, so that keys simply overwrite them;
+ * the ones that depend on other keys (public_url on listen, data_dir on
+ * the file's place, pid_file on data_dir, a project's max_jobs on the
+ * global one) are filled in after it.  A config owns every byte it
+ * points to and nothing else, which is what lets the daemon hold two
+ * during a reload.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config-int.h"
+
+static void
+yaml_problem(void *arg, int line, int column, const char *message)
+{
+	config_problem(arg, line, column, "%s", message);
+}
+
+/* The path made absolute against the working directory, and its dir. */
+static int
+locate(const char *path, char **abs, char **dir)
+{
+	char *cwd, *slash;
+
+	if (path[0] == '/') {
+		*abs = xstrdup(path);
+	} else {
+		cwd = getcwd(NULL, 0);
+		if (cwd == NULL)
+			return -errno;
+		*abs = config_path_join(cwd, path);
+		free(cwd);
+	}
+	slash = strrchr(*abs, '/');
+	*dir = slash == *abs ? xstrdup("/") :
+	    xstrndup(*abs, (size_t)(slash - *abs));
+	return 0;
+}
+
+static void
+set_defaults(struct config *c)
+{
+	const char *why;
+
+	if (config_listen_parse("127.0.0.1:8080", c, &why) < 0)
+		abort();
+	c->max_jobs = 4;
+	c->anonymous_read = true;
+	c->drain = CONFIG_DRAIN_WAIT;
+	c->drain_timeout_ms = 30 * 1000;
+	c->log_format = CONFIG_LOG_TEXT;
+	c->max_log = 64ULL * 1024 * 1024;
+	c->sandbox = CONFIG_SANDBOX_STRICT;
+	c->http_max_body = 1024 * 1024;
+	c->http_max_connections = 256;
+	c->http_read_timeout_ms = 10 * 1000;
+	c->http_idle_timeout_ms = 60 * 1000;
+}
+
+static void
+finish_defaults(struct config *c)
+{
+	size_t i;
+
+	if (c->public_url == NULL)
+		c->public_url = xasprintf("http://%s", c->listen);
+	if (c->data_dir == NULL)
+		c->data_dir = config_path_join(c->dir, "var");
+	if (c->pid_file == NULL)
+		c->pid_file = config_path_join(c->data_dir, "pipewright.pid");
+	for (i = 0; i < c->nprojects; i++)
+		if (c->projects[i].max_jobs == 0)
+			c->projects[i].max_jobs = c->max_jobs;
+}
+
+static void
+walk(struct cf_walk *w, const struct ytree *t)
+{
+	if (t->root == NULL || yamlnode_is_null(t->root))
+		return;         /* an empty file: every default */
+	if (t->root->kind != YN_MAP) {
+		config_problem(w, t->root->line, t->root->column,
+			       "expected a mapping of settings at the top of"
+			       " the configuration file, got %s",
+			       config_describe(w, t->root));
+		return;
+	}
+	config_walk_map(w, t->root, config_top_keys, config_top_nkeys, w->c);
+	if (w->secrets != NULL && !w->stop)
+		config_secrets_read(w, w->secrets);
+	if (w->projects != NULL && !w->stop)
+		config_projects_read(w, w->projects);
+}
+
+int
+config_load(const char *path, struct config **out,
+	    struct pipeline_problems *problems)
+{
+	struct cf_walk *w = xcalloc(1, sizeof(*w));
+	struct config *c = xcalloc(1, sizeof(*c));
+	char *data = NULL;
+	struct ytree t;
+	size_t len = 0;
+	int rc;
+
+	*out = NULL;
+	w->file = path;
+	w->pp = problems;
+	w->first = problems->count;
+	w->where = "";
+	w->c = c;
+	set_defaults(c);
+	rc = locate(path, &c->path, &c->dir);
+	if (rc == 0)
+		rc = pw_read_file(path, CONFIG_MAX_BYTES, &data, &len);
+	if (rc == -EFBIG)
+		config_problem(w, 0, 0, "file is larger than %d bytes",
+			       CONFIG_MAX_BYTES);
+	else if (rc < 0)
+		config_problem(w, 0, 0, "cannot read the configuration: %s",
+			       strerror(-rc));
+	else if (yamlnode_load(data, len, "a configuration file",
+			       yaml_problem, w, &t) == 0) {
+		walk(w, &t);
+		yamlnode_free(&t);
+	}
+	free(data);
+	if (w->added > 0 || w->too_many ||
+	    problems->count > w->first) {
+		config_problem_sort(w);
+		config_free(c);
+		free(w);
+		return -EINVAL;
+	}
+	finish_defaults(c);
+	free(w);
+	*out = c;
+	return 0;
+}
+
+void
+config_free(struct config *c)
+{
+	size_t i, j;
+
+	if (c == NULL)
+		return;
+	for (i = 0; i < c->nprojects; i++) {
+		struct config_project *p = &c->projects[i];
+
+		free(p->name);
+		free(p->pipeline);
+		free(p->repo);
+		for (j = 0; j < p->nsecrets; j++)
+			free(p->secrets[j]);
+		free(p->secrets);
+	}
+	free(c->projects);
+	for (i = 0; i < c->nsecrets; i++) {
+		if (c->secrets[i].value != NULL)
+			explicit_bzero(c->secrets[i].value, c->secrets[i].len);
+		free(c->secrets[i].value);
+		free(c->secrets[i].name);
+	}
+	free(c->secrets);
+	free(c->path);
+	free(c->dir);
+	free(c->listen);
+	free(c->listen_host);
+	free(c->public_url);
+	free(c->data_dir);
+	free(c->pid_file);
+	free(c);
+}
+
+void
+config_destroy(struct config *c)
+{
+	config_free(c);
+}

@@ -1,0 +1,183 @@
+/*
+ * The `secrets` mapping: NAME → {file: PATH} or {env: NAME}, each read at
+ * load so that a missing secret stops the configuration, not a job later.
+ *
+ * A file's bytes are the value, less one trailing newline ("\n" or
+ * "\r\n", which editors and `echo` add); an environment variable's value
+ * is taken as it is.  Values may not be empty or hold NUL bytes (jobs
+ * get them as environment variables).  No message quotes a value: the
+ * problems name the secret, the file or the variable, never the content.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config-int.h"
+
+static bool
+valid_secret_name(const char *s)
+{
+	if (*s == '\0' || (*s >= '0' && *s <= '9'))
+		return false;
+	for (; *s != '\0'; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		      (*s >= '0' && *s <= '9') || *s == '_'))
+			return false;
+	return true;
+}
+
+const struct cf_secret *
+config_secret_find(const struct config *c, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < c->nsecrets; i++)
+		if (strcmp(c->secrets[i].name, name) == 0)
+			return &c->secrets[i];
+	return NULL;
+}
+
+/* Takes ownership of value; reports an unusable one. */
+static void
+secret_set(struct cf_walk *w, const struct ynode *at, char *value,
+	   size_t len, const char *from)
+{
+	struct cf_secret *sec = w->target;
+
+	if (len == 0 || strlen(value) != len) {
+		config_problem(w, at->line, at->column,
+			       "secret '%s': %s %s", sec->name, from,
+			       len == 0 ? "is empty" :
+			       "holds a NUL byte");
+		explicit_bzero(value, len);
+		free(value);
+		return;
+	}
+	sec->value = value;
+	sec->len = len;
+}
+
+void
+config_key_secret_file(struct cf_walk *w, const struct cf_key *row,
+		       const struct ynode *key, const struct ynode *val)
+{
+	struct cf_secret *sec = w->target;
+	const char *s;
+	char *path, *data = NULL, *from;
+	size_t len = 0;
+	int rc;
+
+	(void)key;
+	s = config_string(w, val, row->expected, row->name);
+	if (s == NULL)
+		return;
+	path = config_path_join(w->c->dir, s);
+	rc = pw_read_file(path, CONFIG_MAX_SECRET, &data, &len);
+	if (rc == -EFBIG) {
+		config_problem(w, val->line, val->column,
+			       "secret '%s': file '%s' is larger than %d"
+			       " bytes", sec->name, CQ(w, path),
+			       CONFIG_MAX_SECRET);
+	} else if (rc < 0) {
+		config_problem(w, val->line, val->column,
+			       "cannot read secret '%s' from '%s': %s",
+			       sec->name, CQ(w, path), strerror(-rc));
+	} else {
+		if (len > 0 && data[len - 1] == '\n') {
+			len--;
+			if (len > 0 && data[len - 1] == '\r')
+				len--;
+			data[len] = '\0';
+		}
+		from = xasprintf("file '%s'", CQ(w, path));
+		secret_set(w, val, data, len, from);
+		free(from);
+	}
+	free(path);
+}
+
+void
+config_key_secret_env(struct cf_walk *w, const struct cf_key *row,
+		      const struct ynode *key, const struct ynode *val)
+{
+	struct cf_secret *sec = w->target;
+	const char *s, *v;
+	char *from;
+
+	(void)key;
+	s = config_string(w, val, row->expected, row->name);
+	if (s == NULL)
+		return;
+	if (!valid_secret_name(s)) {
+		config_type_error(w, val, row->expected, row->name);
+		return;
+	}
+	v = getenv(s);
+	if (v == NULL) {
+		config_problem(w, val->line, val->column,
+			       "secret '%s': environment variable '%s' is"
+			       " not set", sec->name, s);
+		return;
+	}
+	from = xasprintf("environment variable '%s'", s);
+	secret_set(w, val, xstrdup(v), strlen(v), from);
+	free(from);
+}
+
+/* One NAME: {file|env} pair; the secret is registered even if it fails,
+ * so that projects naming it get no second, misleading problem. */
+static void
+secret_read(struct cf_walk *w, const struct ynode *key,
+	    const struct ynode *val)
+{
+	struct config *c = w->c;
+	struct cf_secret *sec;
+	char where[YAMLNODE_QUOTE_SIZE + 32];
+	const char *saved = w->where;
+	bool file, env;
+
+	if (strlen(key->str) != key->len || !valid_secret_name(key->str)) {
+		config_problem(w, key->line, key->column,
+			       "invalid secret name '%s'; expected letters,"
+			       " digits and '_', not starting with a digit",
+			       config_q(w, key->str, key->len));
+		return;
+	}
+	sec = &c->secrets[c->nsecrets++];
+	sec->name = xstrdup(key->str);
+	if (val->kind != YN_MAP) {
+		config_problem(w, val->line, val->column,
+			       "expected {file: PATH} or {env: NAME} for"
+			       " secret '%s', got %s", sec->name,
+			       config_describe(w, val));
+		return;
+	}
+	file = yamlnode_map_has(val, "file");
+	env = yamlnode_map_has(val, "env");
+	if (file == env) {
+		config_problem(w, val->line, val->column,
+			       file ? "secret '%s' sets both 'file' and"
+			       " 'env'; set one" : "secret '%s' needs 'file'"
+			       " or 'env'", sec->name);
+		return;
+	}
+	snprintf(where, sizeof(where), " in secret '%s'", sec->name);
+	w->where = where;
+	config_walk_map(w, val, config_secret_keys, config_secret_nkeys, sec);
+	w->where = saved;
+}
+
+void
+config_secrets_read(struct cf_walk *w, const struct ynode *map)
+{
+	size_t i;
+
+	w->c->secrets = xcalloc(map->count / 2 + 1, sizeof(*w->c->secrets));
+	for (i = 0; i + 1 < map->count; i += 2) {
+		if (!config_visit(w, map->items[i]) ||
+		    !config_visit(w, map->items[i + 1]))
+			return;
+		secret_read(w, map->items[i], map->items[i + 1]);
+	}
+}

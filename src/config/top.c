@@ -1,0 +1,231 @@
+/*
+ * Top-level keys with rules of their own: the listen address, the public
+ * URL, the words of drain, log_format and sandbox, and the http mapping.
+ *
+ * The listen address is HOST:PORT with HOST an IP address (IPv6 in
+ * brackets): the daemon binds it without a name lookup, so a name that
+ * resolves differently tomorrow cannot move it.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config-int.h"
+
+int
+config_listen_parse(const char *s, struct config *c, const char **why)
+{
+	struct sockaddr_in *in4 = (struct sockaddr_in *)&c->listen_ss;
+	struct sockaddr_in6 *in6 = (struct sockaddr_in6 *)&c->listen_ss;
+	const char *colon, *host = s, *p;
+	size_t hlen;
+	char buf[INET6_ADDRSTRLEN + 1];
+	unsigned long port = 0;
+	bool v6 = false;
+
+	if (*s == '[') {
+		const char *end = strchr(s, ']');
+
+		if (end == NULL) {
+			*why = "no ']' after the IPv6 address";
+			return -EINVAL;
+		}
+		host = s + 1;
+		hlen = (size_t)(end - host);
+		colon = end + 1;
+		if (*colon != ':') {
+			*why = "no ':PORT' after the address";
+			return -EINVAL;
+		}
+		v6 = true;
+	} else {
+		colon = strrchr(s, ':');
+		if (colon == NULL) {
+			*why = "no ':PORT'";
+			return -EINVAL;
+		}
+		hlen = (size_t)(colon - s);
+		if (memchr(s, ':', hlen) != NULL) {
+			*why = "an IPv6 address goes in brackets";
+			return -EINVAL;
+		}
+	}
+	if (hlen == 0 || hlen >= sizeof(buf)) {
+		*why = "the host must be an IP address";
+		return -EINVAL;
+	}
+	memcpy(buf, host, hlen);
+	buf[hlen] = '\0';
+	for (p = colon + 1; *p >= '0' && *p <= '9' && port <= 65535; p++)
+		port = port * 10 + (unsigned long)(*p - '0');
+	if (p == colon + 1 || *p != '\0' || port > 65535) {
+		*why = "the port must be a number from 0 to 65535";
+		return -EINVAL;
+	}
+	memset(&c->listen_ss, 0, sizeof(c->listen_ss));
+	if (v6) {
+		in6->sin6_family = AF_INET6;
+		in6->sin6_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET6, buf, &in6->sin6_addr) != 1) {
+			*why = "not an IPv6 address";
+			return -EINVAL;
+		}
+		c->listen_sslen = sizeof(*in6);
+	} else {
+		in4->sin_family = AF_INET;
+		in4->sin_port = htons((uint16_t)port);
+		if (inet_pton(AF_INET, buf, &in4->sin_addr) != 1) {
+			*why = "the host must be an IP address such as"
+			    " 127.0.0.1 or 0.0.0.0";
+			return -EINVAL;
+		}
+		c->listen_sslen = sizeof(*in4);
+	}
+	free(c->listen);
+	free(c->listen_host);
+	c->listen = xstrdup(s);
+	c->listen_host = xstrdup(buf);
+	c->listen_port = (int)port;
+	return 0;
+}
+
+void
+config_key_listen(struct cf_walk *w, const struct cf_key *row,
+		  const struct ynode *key, const struct ynode *val)
+{
+	const char *s, *why = "";
+
+	(void)key;
+	s = config_string(w, val, row->expected, row->name);
+	if (s == NULL)
+		return;
+	if (config_listen_parse(s, w->c, &why) < 0)
+		config_problem(w, val->line, val->column,
+			       "invalid address '%s' for 'listen': %s;"
+			       " expected HOST:PORT such as 127.0.0.1:8080"
+			       " or [::1]:8080", CQ(w, s), why);
+}
+
+void
+config_key_public_url(struct cf_walk *w, const struct cf_key *row,
+		      const struct ynode *key, const struct ynode *val)
+{
+	const char *s, *rest = NULL;
+	size_t len, i;
+
+	(void)key;
+	s = config_string(w, val, row->expected, row->name);
+	if (s == NULL)
+		return;
+	if (strncmp(s, "http://", 7) == 0)
+		rest = s + 7;
+	else if (strncmp(s, "https://", 8) == 0)
+		rest = s + 8;
+	for (i = 0; rest != NULL && rest[i] != '\0'; i++)
+		if ((unsigned char)rest[i] <= ' ' || rest[i] == 0x7f)
+			rest = NULL;
+	if (rest == NULL || *rest == '\0' || *rest == '/') {
+		config_problem(w, val->line, val->column,
+			       "invalid URL '%s' for 'public_url'; expected"
+			       " http:// or https:// and a host, such as"
+			       " https://ci.example.com", CQ(w, s));
+		return;
+	}
+	len = strlen(s);
+	while (len > 0 && s[len - 1] == '/')
+		len--;
+	free(w->c->public_url);
+	w->c->public_url = xstrndup(s, len);
+	w->c->public_url_set = true;
+}
+
+/* The index of the word val names in words[], or -1 (reported). */
+static int
+pick(struct cf_walk *w, const struct cf_key *row, const struct ynode *val,
+     const char *const *words, size_t n)
+{
+	struct yamlnode_suggest sg;
+	size_t i;
+
+	if (val->kind == YN_SCALAR && !yamlnode_is_null(val)) {
+		for (i = 0; i < n; i++)
+			if (strcmp(val->str, words[i]) == 0)
+				return (int)i;
+		yamlnode_suggest_init(&sg, val->str);
+		for (i = 0; i < n; i++)
+			yamlnode_suggest_add(&sg, words[i]);
+		if (sg.best != NULL) {
+			config_problem(w, val->line, val->column,
+				       "expected %s for '%s', got %s; did you"
+				       " mean '%s'?", row->expected,
+				       row->name, config_describe(w, val),
+				       sg.best);
+			return -1;
+		}
+	}
+	config_type_error(w, val, row->expected, row->name);
+	return -1;
+}
+
+void
+config_key_drain(struct cf_walk *w, const struct cf_key *row,
+		 const struct ynode *key, const struct ynode *val)
+{
+	static const char *const words[] = {"wait", "cancel"};
+	int i;
+
+	(void)key;
+	if (val->kind == YN_SCALAR && strcmp(val->str, "detach") == 0) {
+		config_problem(w, val->line, val->column,
+			       "'drain: detach' is not supported yet (jobs"
+			       " cannot outlive the daemon's exit yet);"
+			       " expected one of wait, cancel");
+		return;
+	}
+	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
+	if (i >= 0)
+		w->c->drain = i == 0 ? CONFIG_DRAIN_WAIT : CONFIG_DRAIN_CANCEL;
+}
+
+void
+config_key_log_format(struct cf_walk *w, const struct cf_key *row,
+		      const struct ynode *key, const struct ynode *val)
+{
+	static const char *const words[] = {"text", "json"};
+	int i;
+
+	(void)key;
+	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
+	if (i >= 0)
+		w->c->log_format = i == 0 ? CONFIG_LOG_TEXT : CONFIG_LOG_JSON;
+}
+
+void
+config_key_sandbox(struct cf_walk *w, const struct cf_key *row,
+		   const struct ynode *key, const struct ynode *val)
+{
+	static const char *const words[] = {"strict", "none"};
+	int i;
+
+	(void)key;
+	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
+	if (i >= 0)
+		w->c->sandbox = i == 0 ? CONFIG_SANDBOX_STRICT :
+		    CONFIG_SANDBOX_NONE;
+}
+
+void
+config_key_http(struct cf_walk *w, const struct cf_key *row,
+		const struct ynode *key, const struct ynode *val)
+{
+	const char *saved = w->where;
+
+	(void)row;
+	(void)key;
+	w->where = " in 'http'";
+	config_walk_map(w, val, config_http_keys, config_http_nkeys, w->c);
+	w->where = saved;
+}

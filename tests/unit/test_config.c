@@ -1,0 +1,672 @@
+/*
+ * Unit tests of the config module: real files in a temporary directory
+ * (the config, the pipeline files it names, secret files), loaded with
+ * config_load(); the accessors on a full and on an empty config, and one
+ * test per kind of problem asserting its exact FILE:LINE:COLUMN and
+ * message.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <netinet/in.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "pipewright/config.h"
+
+struct fx {
+	char dir[64];
+	char path[PATH_MAX];     /* dir/pipewright.yml */
+};
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char path[PATH_MAX * 2];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	fputs(text, f);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *fx = calloc(1, sizeof(*fx));
+	char sub[PATH_MAX + 16];
+
+	snprintf(fx->dir, sizeof(fx->dir), "/tmp/pw-test-config-XXXXXX");
+	if (mkdtemp(fx->dir) == NULL)
+		return -1;
+	snprintf(fx->path, sizeof(fx->path), "%s/pipewright.yml", fx->dir);
+	snprintf(sub, sizeof(sub), "%s/pipelines", fx->dir);
+	mkdir(sub, 0700);
+	write_file(fx->dir, "pipelines/demo.yml",
+		   "jobs:\n  a:\n    script: true\n");
+	write_file(fx->dir, "pipelines/other.yml",
+		   "jobs:\n  b:\n    script: true\n");
+	write_file(fx->dir, "token", "s3cret\n");
+	write_file(fx->dir, "crlf", "line1\nline2\r\n");
+	write_file(fx->dir, "empty", "\n");
+	setenv("PW_TEST_SECRET", "from-env", 1);
+	unsetenv("PW_TEST_UNSET");
+	*state = fx;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *fx = *state;
+	char cmd[PATH_MAX + 16];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
+	if (system(cmd) != 0)
+		return -1;
+	free(fx);
+	return 0;
+}
+
+static struct config *
+load_ok(struct fx *fx, const char *yaml)
+{
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+	int rc;
+
+	write_file(fx->dir, "pipewright.yml", yaml);
+	pipeline_problems_init(&pp);
+	rc = config_load(fx->path, &c, &pp);
+	config_print_problems(stderr, &pp);
+	assert_int_equal(rc, 0);
+	assert_int_equal(pp.count, 0);
+	assert_non_null(c);
+	pipeline_problems_free(&pp);
+	return c;
+}
+
+/*
+ * Loads yaml, which must fail, and checks that one of its problems is
+ * exactly at line:column with this message; with count > 0, that there
+ * are that many problems.
+ */
+static void
+load_bad(struct fx *fx, const char *yaml, size_t count, int line, int column,
+	 const char *message)
+{
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+	size_t i;
+	bool found = false;
+
+	write_file(fx->dir, "pipewright.yml", yaml);
+	pipeline_problems_init(&pp);
+	assert_int_equal(config_load(fx->path, &c, &pp), -EINVAL);
+	assert_null(c);
+	for (i = 0; i < pp.count; i++) {
+		assert_string_equal(pp.items[i].file, fx->path);
+		if (pp.items[i].line == line && pp.items[i].column == column &&
+		    strcmp(pp.items[i].message, message) == 0)
+			found = true;
+	}
+	if (!found || (count > 0 && pp.count != count)) {
+		print_error("wanted %d:%d: %s\n", line, column, message);
+		config_print_problems(stderr, &pp);
+	}
+	assert_true(found);
+	if (count > 0)
+		assert_int_equal(pp.count, count);
+	pipeline_problems_free(&pp);
+}
+
+static void
+test_full(void **state)
+{
+	struct fx *fx = *state;
+	const struct config_project *p;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char want[PATH_MAX * 2];
+	struct config *c;
+	size_t len;
+
+	c = load_ok(fx,
+		    "listen: '[::1]:9090'\n"
+		    "public_url: https://ci.example.com/\n"
+		    "data_dir: ../var\n"
+		    "pid_file: /run/pipewright.pid\n"
+		    "max_jobs: 8\n"
+		    "anonymous_read: false\n"
+		    "drain: cancel\n"
+		    "drain_timeout: 1m30s\n"
+		    "log_format: json\n"
+		    "max_log: 128M\n"
+		    "sandbox: none\n"
+		    "http:\n"
+		    "  max_body: 2M\n"
+		    "  max_connections: 100\n"
+		    "  read_timeout: 5s\n"
+		    "  idle_timeout: 2m\n"
+		    "projects:\n"
+		    "  - name: demo\n"
+		    "    pipeline: pipelines/demo.yml\n"
+		    "    max_jobs: 2\n"
+		    "    cancel_superseded: true\n"
+		    "    secrets: [DEPLOY_TOKEN, FROM_ENV]\n"
+		    "    keep_runs: 50\n"
+		    "    keep_days: 0\n"
+		    "  - name: other.proj-2\n"
+		    "    pipeline: ./pipelines/other.yml\n"
+		    "  - name: hooked\n"
+		    "    repo: https://git.example.com/a/b.git\n"
+		    "secrets:\n"
+		    "  DEPLOY_TOKEN: {file: token}\n"
+		    "  FROM_ENV: {env: PW_TEST_SECRET}\n"
+		    "  MULTI: {file: crlf}\n");
+	assert_string_equal(config_path(c), fx->path);
+	assert_string_equal(config_dir(c), fx->dir);
+	assert_string_equal(config_listen(c), "[::1]:9090");
+	assert_string_equal(config_listen_host(c), "::1");
+	assert_int_equal(config_listen_port(c), 9090);
+	config_listen_sockaddr(c, &ss, &sslen);
+	assert_int_equal(ss.ss_family, AF_INET6);
+	assert_int_equal(sslen, sizeof(struct sockaddr_in6));
+	assert_string_equal(config_public_url(c), "https://ci.example.com");
+	assert_true(config_public_url_set(c));
+	snprintf(want, sizeof(want), "%s/../var", fx->dir);
+	assert_string_equal(config_data_dir(c), want);
+	assert_string_equal(config_pid_file(c), "/run/pipewright.pid");
+	assert_int_equal(config_max_jobs(c), 8);
+	assert_false(config_anonymous_read(c));
+	assert_int_equal(config_drain(c), CONFIG_DRAIN_CANCEL);
+	assert_int_equal(config_drain_timeout_ms(c), 90000);
+	assert_int_equal(config_log_format(c), CONFIG_LOG_JSON);
+	assert_int_equal(config_max_log(c), 128 * 1024 * 1024);
+	assert_int_equal(config_sandbox(c), CONFIG_SANDBOX_NONE);
+	assert_int_equal(config_http_max_body(c), 2 * 1024 * 1024);
+	assert_int_equal(config_http_max_connections(c), 100);
+	assert_int_equal(config_http_read_timeout_ms(c), 5000);
+	assert_int_equal(config_http_idle_timeout_ms(c), 120000);
+
+	assert_int_equal(config_project_count(c), 3);
+	p = config_project(c, 0);
+	assert_string_equal(config_project_name(p), "demo");
+	snprintf(want, sizeof(want), "%s/pipelines/demo.yml", fx->dir);
+	assert_string_equal(config_project_pipeline(p), want);
+	assert_null(config_project_repo(p));
+	assert_int_equal(config_project_max_jobs(p), 2);
+	assert_true(config_project_cancel_superseded(p));
+	assert_int_equal(config_project_secret_count(p), 2);
+	assert_string_equal(config_project_secret(p, 0), "DEPLOY_TOKEN");
+	assert_string_equal(config_project_secret(p, 1), "FROM_ENV");
+	assert_null(config_project_secret(p, 2));
+	assert_int_equal(config_project_keep_runs(p), 50);
+	assert_int_equal(config_project_keep_days(p), 0);
+
+	p = config_project_find(c, "other.proj-2");
+	assert_ptr_equal(p, config_project(c, 1));
+	snprintf(want, sizeof(want), "%s/pipelines/other.yml", fx->dir);
+	assert_string_equal(config_project_pipeline(p), want);
+	assert_int_equal(config_project_max_jobs(p), 8); /* the global one */
+	assert_false(config_project_cancel_superseded(p));
+	assert_int_equal(config_project_secret_count(p), 0);
+	assert_int_equal(config_project_keep_runs(p), 500);
+	assert_int_equal(config_project_keep_days(p), 90);
+
+	p = config_project_find(c, "hooked");
+	assert_null(config_project_pipeline(p));
+	assert_string_equal(config_project_repo(p),
+			    "https://git.example.com/a/b.git");
+	assert_null(config_project_find(c, "nope"));
+	assert_null(config_project(c, 3));
+
+	assert_int_equal(config_secret_count(c), 3);
+	assert_string_equal(config_secret_name(c, 0), "DEPLOY_TOKEN");
+	assert_string_equal(config_secret(c, "DEPLOY_TOKEN", &len), "s3cret");
+	assert_int_equal(len, 6);
+	assert_string_equal(config_secret(c, "FROM_ENV", &len), "from-env");
+	assert_int_equal(len, 8);
+	/* One trailing newline goes, "\r\n" counting as one; inner ones stay. */
+	assert_string_equal(config_secret(c, "MULTI", NULL), "line1\nline2");
+	assert_null(config_secret(c, "NOPE", &len));
+	config_destroy(c);
+}
+
+static void
+test_defaults(void **state)
+{
+	struct fx *fx = *state;
+	struct sockaddr_storage ss;
+	socklen_t sslen;
+	char want[PATH_MAX * 2];
+	struct config *c;
+
+	c = load_ok(fx, "# nothing set\n");
+	assert_string_equal(config_listen(c), "127.0.0.1:8080");
+	assert_string_equal(config_listen_host(c), "127.0.0.1");
+	assert_int_equal(config_listen_port(c), 8080);
+	config_listen_sockaddr(c, &ss, &sslen);
+	assert_int_equal(ss.ss_family, AF_INET);
+	assert_string_equal(config_public_url(c), "http://127.0.0.1:8080");
+	assert_false(config_public_url_set(c));
+	snprintf(want, sizeof(want), "%s/var", fx->dir);
+	assert_string_equal(config_data_dir(c), want);
+	snprintf(want, sizeof(want), "%s/var/pipewright.pid", fx->dir);
+	assert_string_equal(config_pid_file(c), want);
+	assert_int_equal(config_max_jobs(c), 4);
+	assert_true(config_anonymous_read(c));
+	assert_int_equal(config_drain(c), CONFIG_DRAIN_WAIT);
+	assert_int_equal(config_drain_timeout_ms(c), 30000);
+	assert_int_equal(config_log_format(c), CONFIG_LOG_TEXT);
+	assert_int_equal(config_max_log(c), 64 * 1024 * 1024);
+	assert_int_equal(config_sandbox(c), CONFIG_SANDBOX_STRICT);
+	assert_int_equal(config_http_max_body(c), 1024 * 1024);
+	assert_int_equal(config_http_max_connections(c), 256);
+	assert_int_equal(config_http_read_timeout_ms(c), 10000);
+	assert_int_equal(config_http_idle_timeout_ms(c), 60000);
+	assert_int_equal(config_project_count(c), 0);
+	assert_int_equal(config_secret_count(c), 0);
+	assert_string_equal(config_drain_name(config_drain(c)), "wait");
+	assert_string_equal(config_log_format_name(CONFIG_LOG_JSON), "json");
+	assert_string_equal(config_sandbox_name(CONFIG_SANDBOX_NONE), "none");
+	config_destroy(c);
+
+	/* pid_file follows data_dir; port 0 stays 0 in the default URL. */
+	c = load_ok(fx, "listen: 0.0.0.0:0\ndata_dir: /srv/pw\n");
+	assert_string_equal(config_pid_file(c), "/srv/pw/pipewright.pid");
+	assert_string_equal(config_public_url(c), "http://0.0.0.0:0");
+	assert_int_equal(config_listen_port(c), 0);
+	config_destroy(c);
+}
+
+/* A path given relative to the working directory is made absolute. */
+static void
+test_relative_config_path(void **state)
+{
+	struct fx *fx = *state;
+	struct pipeline_problems pp;
+	char cwd[PATH_MAX], want[PATH_MAX * 2];
+	struct config *c = NULL;
+
+	write_file(fx->dir, "pipewright.yml",
+		   "projects:\n  - {name: d, pipeline: pipelines/demo.yml}\n");
+	assert_non_null(getcwd(cwd, sizeof(cwd)));
+	assert_int_equal(chdir(fx->dir), 0);
+	pipeline_problems_init(&pp);
+	assert_int_equal(config_load("./pipewright.yml", &c, &pp), 0);
+	assert_int_equal(chdir(cwd), 0);
+	assert_string_equal(config_dir(c), fx->dir);
+	snprintf(want, sizeof(want), "%s/pipelines/demo.yml", fx->dir);
+	assert_string_equal(config_project_pipeline(config_project(c, 0)),
+			    want);
+	config_destroy(c);
+	pipeline_problems_free(&pp);
+}
+
+static void
+test_missing_file(void **state)
+{
+	struct fx *fx = *state;
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+	char path[PATH_MAX * 2];
+
+	snprintf(path, sizeof(path), "%s/nope.yml", fx->dir);
+	pipeline_problems_init(&pp);
+	assert_int_equal(config_load(path, &c, &pp), -EINVAL);
+	assert_null(c);
+	assert_int_equal(pp.count, 1);
+	assert_int_equal(pp.items[0].line, 0);
+	assert_string_equal(pp.items[0].message,
+			    "cannot read the configuration: No such file or"
+			    " directory");
+	pipeline_problems_free(&pp);
+}
+
+static void
+test_unknown_key(void **state)
+{
+	load_bad(*state, "listen: 127.0.0.1:1\nmax_jbos: 3\n", 1, 2, 1,
+		 "unknown top-level key 'max_jbos'; did you mean 'max_jobs'?");
+	load_bad(*state, "http:\n  max_bdy: 1M\n", 1, 2, 3,
+		 "unknown key 'max_bdy' in 'http'; did you mean 'max_body'?");
+	load_bad(*state, "projects:\n  - name: d\n    pipeline:"
+		 " pipelines/demo.yml\n    keep_run: 3\n", 1, 4, 5,
+		 "unknown key 'keep_run' in project 'd'; did you mean"
+		 " 'keep_runs'?");
+	load_bad(*state, "zzz: 1\n", 1, 1, 1, "unknown top-level key 'zzz'");
+}
+
+static void
+test_wrong_type(void **state)
+{
+	load_bad(*state, "max_jobs: many\n", 1, 1, 11,
+		 "expected a number from 1 to 1024 for 'max_jobs', got 'many'");
+	load_bad(*state, "max_jobs: 0\n", 1, 1, 11,
+		 "expected a number from 1 to 1024 for 'max_jobs', got '0'");
+	load_bad(*state, "anonymous_read: \"yes\"\n", 1, 1, 17,
+		 "expected a boolean for 'anonymous_read', got the string"
+		 " 'yes'");
+	load_bad(*state, "projects: {name: x}\n", 1, 1, 11,
+		 "expected a list of projects for 'projects', got a mapping");
+	load_bad(*state, "- a\n", 1, 1, 1,
+		 "expected a mapping of settings at the top of the"
+		 " configuration file, got a list");
+	load_bad(*state, "log_format: jsno\n", 1, 1, 13,
+		 "expected one of text, json for 'log_format', got 'jsno';"
+		 " did you mean 'json'?");
+	load_bad(*state, "sandbox: off\n", 1, 1, 10,
+		 "expected one of strict, none for 'sandbox', got 'off'");
+	load_bad(*state, "drain: detach\n", 1, 1, 8,
+		 "'drain: detach' is not supported yet (jobs cannot outlive"
+		 " the daemon's exit yet); expected one of wait, cancel");
+	load_bad(*state, "max_log: 64Q\n", 1, 1, 10,
+		 "invalid size '64Q' for 'max_log'; expected a number of"
+		 " bytes with an optional K, M or G such as 64M");
+	load_bad(*state, "http: {max_body: 10}\n", 1, 1, 18,
+		 "'max_body' in 'http' is 10; expected from 1K to 1G");
+	load_bad(*state, "public_url: ftp://x\n", 1, 1, 13,
+		 "invalid URL 'ftp://x' for 'public_url'; expected http:// or"
+		 " https:// and a host, such as https://ci.example.com");
+	load_bad(*state, "max_jobs: 2\nmax_jobs: 3\n", 1, 2, 1,
+		 "duplicate key 'max_jobs' (first at line 1)");
+	load_bad(*state, "listen: [\n", 1, 2, 1,
+		 "did not find expected node content (while parsing a flow"
+		 " node at line 2, column 1)");
+}
+
+static void
+test_bad_duration(void **state)
+{
+	load_bad(*state, "drain_timeout: 30\n", 1, 1, 16,
+		 "invalid duration '30' for 'drain_timeout'; expected a"
+		 " number and a unit (h, m, s, ms) such as 30s or 1h30m");
+	load_bad(*state, "http:\n  read_timeout: soon\n", 1, 2, 17,
+		 "invalid duration 'soon' for 'read_timeout' in 'http';"
+		 " expected a number and a unit (h, m, s, ms) such as 30s or"
+		 " 1h30m");
+	load_bad(*state, "drain_timeout: 25h\n", 1, 1, 16,
+		 "'drain_timeout' is 25h; expected from 0ms to 24h");
+}
+
+static void
+test_bad_listen(void **state)
+{
+	load_bad(*state, "listen: localhost:8080\n", 1, 1, 9,
+		 "invalid address 'localhost:8080' for 'listen': the host"
+		 " must be an IP address such as 127.0.0.1 or 0.0.0.0;"
+		 " expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080");
+	load_bad(*state, "listen: 127.0.0.1\n", 1, 1, 9,
+		 "invalid address '127.0.0.1' for 'listen': no ':PORT';"
+		 " expected HOST:PORT such as 127.0.0.1:8080 or [::1]:8080");
+	load_bad(*state, "listen: 127.0.0.1:70000\n", 1, 1, 9,
+		 "invalid address '127.0.0.1:70000' for 'listen': the port"
+		 " must be a number from 0 to 65535; expected HOST:PORT such"
+		 " as 127.0.0.1:8080 or [::1]:8080");
+	load_bad(*state, "listen: ::1:80\n", 1, 1, 9,
+		 "invalid address '::1:80' for 'listen': an IPv6 address goes"
+		 " in brackets; expected HOST:PORT such as 127.0.0.1:8080 or"
+		 " [::1]:8080");
+}
+
+static void
+test_duplicate_project(void **state)
+{
+	load_bad(*state,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/other.yml\n", 1, 4, 11,
+		 "duplicate project name 'demo' (first at line 2)");
+}
+
+static void
+test_invalid_project(void **state)
+{
+	load_bad(*state,
+		 "projects:\n"
+		 "  - name: my project\n"
+		 "    pipeline: pipelines/demo.yml\n", 1, 2, 11,
+		 "invalid project name 'my project'; expected up to 100"
+		 " letters, digits, '_', '.' and '-'");
+	load_bad(*state,
+		 "projects:\n"
+		 "  - name: ..\n"
+		 "    pipeline: pipelines/demo.yml\n", 1, 2, 11,
+		 "invalid project name '..'; expected up to 100"
+		 " letters, digits, '_', '.' and '-'");
+	load_bad(*state, "projects:\n  - pipeline: pipelines/demo.yml\n", 1,
+		 2, 5, "project #1 has no 'name'");
+	load_bad(*state, "projects:\n  - name: x\n", 1, 2, 5,
+		 "project 'x' needs 'pipeline' (a pipeline file)"
+		 " or 'repo'");
+	load_bad(*state, "projects:\n  - demo\n", 1, 2, 5,
+		 "expected a project (a mapping with 'name' and 'pipeline')"
+		 " in 'projects', got 'demo'");
+}
+
+static void
+test_pipeline_and_repo(void **state)
+{
+	load_bad(*state,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "    repo: https://example.com/x.git\n", 1, 4, 5,
+		 "project 'demo' sets both 'pipeline' and 'repo';"
+		 " set one");
+}
+
+static void
+test_pipeline_missing(void **state)
+{
+	struct fx *fx = *state;
+	char msg[PATH_MAX * 2];
+
+	snprintf(msg, sizeof(msg), "cannot read pipeline file"
+		 " '%s/pipelines/nope.yml' in project 'demo': No such file"
+		 " or directory", fx->dir);
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/nope.yml\n", 1, 3, 15, msg);
+	snprintf(msg, sizeof(msg), "cannot read pipeline file"
+		 " '%s/pipelines' in project 'demo': not a regular file",
+		 fx->dir);
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines\n", 1, 3, 15, msg);
+}
+
+static void
+test_unknown_secret(void **state)
+{
+	load_bad(*state,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "    secrets: [DEPLOY_TOKN]\n"
+		 "secrets:\n"
+		 "  DEPLOY_TOKEN: {file: token}\n", 1, 4, 15,
+		 "unknown secret 'DEPLOY_TOKN' in project 'demo': it is not"
+		 " defined under 'secrets'; did you mean 'DEPLOY_TOKEN'?");
+	load_bad(*state,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "    secrets: [A, A]\n"
+		 "secrets:\n"
+		 "  A: {file: token}\n", 1, 4, 18,
+		 "secret 'A' is listed twice in project 'demo'");
+}
+
+static void
+test_secret_file_missing(void **state)
+{
+	struct fx *fx = *state;
+	char msg[PATH_MAX * 2];
+
+	snprintf(msg, sizeof(msg), "cannot read secret 'TOKEN' from"
+		 " '%s/missing': No such file or directory", fx->dir);
+	/* The project naming the broken secret gets no second problem. */
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "    secrets: [TOKEN]\n"
+		 "secrets:\n"
+		 "  TOKEN: {file: missing}\n", 1, 6, 17, msg);
+	snprintf(msg, sizeof(msg), "secret 'TOKEN': file '%s/empty' is empty",
+		 fx->dir);
+	load_bad(fx, "secrets:\n  TOKEN: {file: empty}\n", 1, 2, 17, msg);
+}
+
+static void
+test_secret_env_missing(void **state)
+{
+	load_bad(*state, "secrets:\n  TOKEN: {env: PW_TEST_UNSET}\n", 1, 2, 16,
+		 "secret 'TOKEN': environment variable 'PW_TEST_UNSET' is not"
+		 " set");
+	load_bad(*state, "secrets:\n  TOKEN: {env: PW_TEST_SECRET, file: x}\n",
+		 1, 2, 10, "secret 'TOKEN' sets both 'file' and 'env'; set one");
+	load_bad(*state, "secrets:\n  TOKEN: {}\n", 1, 2, 10,
+		 "secret 'TOKEN' needs 'file' or 'env'");
+	load_bad(*state, "secrets:\n  TOKEN: /run/x\n", 1, 2, 10,
+		 "expected {file: PATH} or {env: NAME} for secret 'TOKEN', got"
+		 " '/run/x'");
+	load_bad(*state, "secrets:\n  9X: {env: PW_TEST_SECRET}\n", 1, 2, 3,
+		 "invalid secret name '9X'; expected letters, digits and '_',"
+		 " not starting with a digit");
+	load_bad(*state, "secrets:\n  T: {env: PW_TEST_SECRET, fil: x}\n", 1,
+		 2, 28, "unknown key 'fil' in secret 'T'; did you mean 'file'?");
+}
+
+/* No problem ever quotes a secret's value. */
+static void
+test_secret_never_printed(void **state)
+{
+	struct fx *fx = *state;
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+	size_t i;
+
+	write_file(fx->dir, "pipewright.yml",
+		   "max_jobs: x\n"
+		   "secrets:\n"
+		   "  A: {file: token}\n"
+		   "  B: {env: PW_TEST_SECRET}\n"
+		   "  C: {env: PW_TEST_SECRET, bogus: 1}\n");
+	pipeline_problems_init(&pp);
+	assert_int_equal(config_load(fx->path, &c, &pp), -EINVAL);
+	assert_int_equal(pp.count, 2);
+	assert_string_equal(pp.items[1].message,
+			    "unknown key 'bogus' in secret 'C'");
+	for (i = 0; i < pp.count; i++) {
+		assert_null(strstr(pp.items[i].message, "s3cret"));
+		assert_null(strstr(pp.items[i].message, "from-env"));
+	}
+	pipeline_problems_free(&pp);
+}
+
+/* Problems come sorted by position whatever order they were found in. */
+static void
+test_problems_sorted(void **state)
+{
+	struct fx *fx = *state;
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+
+	write_file(fx->dir, "pipewright.yml",
+		   "projects:\n"
+		   "  - name: a b\n"
+		   "    pipeline: pipelines/demo.yml\n"
+		   "secrets:\n"
+		   "  X: {env: PW_TEST_UNSET}\n"
+		   "max_jobs: x\n");
+	pipeline_problems_init(&pp);
+	assert_int_equal(config_load(fx->path, &c, &pp), -EINVAL);
+	assert_int_equal(pp.count, 3);
+	assert_int_equal(pp.items[0].line, 2);
+	assert_int_equal(pp.items[1].line, 5);
+	assert_int_equal(pp.items[2].line, 6);
+	pipeline_problems_free(&pp);
+}
+
+/* Two configs loaded from one file share nothing (SIGHUP swaps them). */
+static void
+test_independent(void **state)
+{
+	struct fx *fx = *state;
+	struct config *a, *b;
+
+	a = load_ok(fx, "max_jobs: 2\nsecrets:\n  A: {file: token}\n");
+	b = load_ok(fx, "max_jobs: 3\n");
+	assert_int_equal(config_max_jobs(a), 2);
+	assert_int_equal(config_max_jobs(b), 3);
+	config_destroy(b);
+	assert_string_equal(config_secret(a, "A", NULL), "s3cret");
+	config_destroy(a);
+}
+
+/* The example configuration in the repository loads. */
+static void
+test_example(void **state)
+{
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+	int rc;
+
+	(void)state;
+	pipeline_problems_init(&pp);
+	rc = config_load(PW_SOURCE_DIR "/configs/pipewright.yml", &c, &pp);
+	config_print_problems(stderr, &pp);
+	assert_int_equal(rc, 0);
+	assert_string_equal(config_listen(c), "127.0.0.1:8080");
+	assert_string_equal(config_data_dir(c),
+			    PW_SOURCE_DIR "/configs/../var");
+	assert_non_null(config_project_find(c, "demo"));
+	config_destroy(c);
+	pipeline_problems_free(&pp);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_full),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_relative_config_path),
+		cmocka_unit_test(test_missing_file),
+		cmocka_unit_test(test_unknown_key),
+		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_bad_duration),
+		cmocka_unit_test(test_bad_listen),
+		cmocka_unit_test(test_duplicate_project),
+		cmocka_unit_test(test_invalid_project),
+		cmocka_unit_test(test_pipeline_and_repo),
+		cmocka_unit_test(test_pipeline_missing),
+		cmocka_unit_test(test_unknown_secret),
+		cmocka_unit_test(test_secret_file_missing),
+		cmocka_unit_test(test_secret_env_missing),
+		cmocka_unit_test(test_secret_never_printed),
+		cmocka_unit_test(test_problems_sorted),
+		cmocka_unit_test(test_independent),
+		cmocka_unit_test(test_example),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
