@@ -1,0 +1,70 @@
+# The client commands' failures: bad usage exits 2 before any request; a
+# daemon that cannot be reached, an unknown run or project, a missing
+# token and too small a scope exit 1 with the server's message as
+# "pipewright: MESSAGE (STATUS CODE)".
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/cli_lib.sh"
+
+# Local usage errors: no daemon needed, none is asked.
+export PIPEWRIGHT_URL=http://127.0.0.1:1
+for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs 1" \
+	"runs demo --limit 0" "runs demo --limit x" "status --bogus" \
+	"rerun 1 --failed build" "trigger demo --env 1X=2" "trigger demo --env X" \
+	"approve 1" "cancel" "logs 1 job --attempt 0" "logs 1 job --json" \
+	"status --server ftp://example.com"; do
+	# shellcheck disable=SC2086
+	pw $args
+	[ "$rc" -eq 2 ] || fail "'pipewright $args': exit $rc, expected 2"
+done
+pw show abc
+expect_out "pipewright: 'abc' is not a run id; expected a positive number"
+pw show --help
+expect_rc 0
+grep -q '^usage: pipewright show \[OPTIONS\] RUN$' out || fail "show --help"
+
+# Nothing listens on port 1.
+pw status
+expect_rc 1
+expect_out "pipewright: cannot reach http://127.0.0.1:1: Connection refused"
+pw logs -f 1 build --server http://127.0.0.1:1/
+expect_rc 1
+expect_out "pipewright: cannot reach http://127.0.0.1:1: Connection refused"
+
+cat > demo.yml <<'YML'
+jobs:
+  build:
+    script: echo built
+YML
+start_daemon
+
+pw show 999999
+expect_rc 1
+grep -qE '^pipewright: .+ \(404 not_found\)$' out || fail "show 999999: $(cat out)"
+pw runs no-such-project
+expect_rc 1
+grep -qE '^pipewright: .+ \(404 not_found\)$' out || fail "runs: $(cat out)"
+pw logs 999999 build
+expect_rc 1
+grep -qE '^pipewright: .+ \(404 not_found\)$' out || fail "logs: $(cat out)"
+pw cancel 999999
+expect_rc 1
+grep -qE '^pipewright: .+ \(404 not_found\)$' out || fail "cancel: $(cat out)"
+pw status no-such-project
+expect_rc 1
+
+# No token: 401, and a hint; a read token cannot trigger: 403.
+PIPEWRIGHT_TOKEN='' pw status
+expect_rc 1
+grep -qE '^pipewright: .+ \(401 unauthorized\)$' out || fail "no token: $(cat out)"
+expect_out "pipewright: set PIPEWRIGHT_TOKEN to a token from 'pipewright token create'"
+PIPEWRIGHT_TOKEN=not-a-token pw status
+expect_rc 1
+grep -qE '^pipewright: .+ \(401 unauthorized\)$' out || fail "bad token: $(cat out)"
+expect_no_out "not-a-token"
+reader=$(make_token reader read)
+PIPEWRIGHT_TOKEN=$reader pw status
+expect_rc 0
+PIPEWRIGHT_TOKEN=$reader pw trigger demo
+expect_rc 1
+grep -qE '^pipewright: .+ \(403 forbidden\)$' out || fail "read token: $(cat out)"
+expect_no_out "$reader"
