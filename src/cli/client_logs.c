@@ -12,6 +12,7 @@
  * skipped by its offset.  The exit status is the job's: 0 for success, 1
  * otherwise.
  */
+#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -36,11 +37,16 @@ struct follow {
 	const char *job;
 };
 
-static void
+/* Text goes out at once: someone is watching.  -1 if stdout failed. */
+static int
 print_text(const char *s, size_t len)
 {
-	fwrite(s, 1, len, stdout);
-	fflush(stdout);
+	if (fwrite(s, 1, len, stdout) != len || fflush(stdout) != 0) {
+		fprintf(stderr, "pipewright: cannot write the log: %s\n",
+			strerror(errno));
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -54,10 +60,9 @@ on_log(struct follow *f, const cJSON *d)
 	/* Already printed before a reconnection? */
 	if (off >= 0 && (uint64_t)off < f->seen)
 		return 0;
-	print_text(text, strlen(text));
 	if (f->id[0] != '\0')
 		f->seen = strtoull(f->id, NULL, 10);
-	return 0;
+	return print_text(text, strlen(text));
 }
 
 static int
@@ -240,8 +245,7 @@ static int
 plain_sink(void *arg, const char *data, size_t len)
 {
 	(void)arg;
-	print_text(data, len);
-	return 0;
+	return print_text(data, len);
 }
 
 struct logs_opts {

@@ -89,6 +89,11 @@ trigger_option(void *ctx, size_t opt, const char *arg)
 			"KEY a variable name, got '%s'\n", arg);
 		return CLI_USAGE;
 	}
+	if (strncmp(arg, "PIPEWRIGHT", 10) == 0 && (k == 10 || arg[10] == '_')) {
+		fprintf(stderr, "pipewright: --env: %.*s is set by pipewright "
+			"and cannot be set\n", (int)k, arg);
+		return CLI_USAGE;
+	}
 	env = cJSON_GetObjectItemCaseSensitive(o->body, "env");
 	if (env == NULL)
 		env = cJSON_AddObjectToObject(o->body, "env");

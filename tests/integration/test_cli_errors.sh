@@ -10,6 +10,7 @@ export PIPEWRIGHT_URL=http://127.0.0.1:1
 for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs 1" \
 	"runs demo --limit 0" "runs demo --limit x" "status --bogus" \
 	"rerun 1 --failed build" "trigger demo --env 1X=2" "trigger demo --env X" \
+	"trigger demo --env PIPEWRIGHT_RUN=1" \
 	"approve 1" "cancel" "logs 1 job --attempt 0" "logs 1 job --json" \
 	"status --server ftp://example.com"; do
 	# shellcheck disable=SC2086
