@@ -88,6 +88,9 @@ bool config_public_url_set(const struct config *c);
  * <data_dir>/pipewright.pid; neither is created or checked here. */
 const char *config_data_dir(const struct config *c);
 const char *config_pid_file(const struct config *c);
+/* The history database, <data_dir>/pipewright.db: the one place that
+ * names it, for the daemon and the local commands alike. */
+const char *config_db_path(const struct config *c);
 
 unsigned config_max_jobs(const struct config *c);         /* default 4 */
 bool config_anonymous_read(const struct config *c);       /* default true */

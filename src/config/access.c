@@ -68,6 +68,12 @@ config_pid_file(const struct config *c)
 	return c->pid_file;
 }
 
+const char *
+config_db_path(const struct config *c)
+{
+	return c->db_path;
+}
+
 unsigned
 config_max_jobs(const struct config *c)
 {

@@ -56,6 +56,7 @@ struct config {
 	bool public_url_set;
 	char *data_dir;         /* absolute; NULL until defaulted */
 	char *pid_file;
+	char *db_path;          /* <data_dir>/pipewright.db */
 	unsigned long max_jobs;
 	bool anonymous_read;
 	enum config_drain drain;

@@ -75,6 +75,7 @@ finish_defaults(struct config *c)
 		c->data_dir = config_path_join(c->dir, "var");
 	if (c->pid_file == NULL)
 		c->pid_file = config_path_join(c->data_dir, "pipewright.pid");
+	c->db_path = config_path_join(c->data_dir, "pipewright.db");
 	for (i = 0; i < c->nprojects; i++)
 		if (c->projects[i].max_jobs == 0)
 			c->projects[i].max_jobs = c->max_jobs;
@@ -177,6 +178,7 @@ config_free(struct config *c)
 	free(c->public_url);
 	free(c->data_dir);
 	free(c->pid_file);
+	free(c->db_path);
 	free(c);
 }
 

@@ -265,6 +265,8 @@ test_defaults(void **state)
 	assert_string_equal(config_data_dir(c), want);
 	snprintf(want, sizeof(want), "%s/var/pipewright.pid", fx->dir);
 	assert_string_equal(config_pid_file(c), want);
+	snprintf(want, sizeof(want), "%s/var/pipewright.db", fx->dir);
+	assert_string_equal(config_db_path(c), want);
 	assert_int_equal(config_max_jobs(c), 4);
 	assert_true(config_anonymous_read(c));
 	assert_int_equal(config_drain(c), CONFIG_DRAIN_WAIT);
