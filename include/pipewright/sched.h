@@ -94,6 +94,9 @@ struct sched_options {
 	uint64_t kill_grace_ms;    /* SIGTERM → SIGKILL on timeout and cancel */
 	bool tied;                 /* jobs die with this process (pipewright run) */
 	uint64_t max_log;          /* per attempt, bytes; 0: exec's default */
+	enum exec_sandbox sandbox; /* for every job; the zero value is none */
+	struct exec_resources resources; /* defaults for what a job's
+	                              `resources` leaves out; 0: no limit */
 };
 
 struct sched_run_params {
@@ -106,6 +109,8 @@ struct sched_run_params {
 	const char *const *env;  /* the trigger's env, "K=V", NULL-terminated or NULL */
 	bool skip_manual;        /* unapproved manual jobs are skipped, not waiting */
 	int project_max_jobs;    /* jobs of this project at once, all its runs; 0: no limit */
+	const char *const *secrets; /* "K=V" values a job's `secrets` may name,
+	                              NULL-terminated or NULL; copied */
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,

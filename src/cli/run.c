@@ -5,6 +5,8 @@
  * temporary directory removed at the end.  Ctrl-C cancels the run (every
  * job's whole process tree is killed) and exits 130; a second Ctrl-C exits
  * at once, and the supervisors, tied to this process, still clean up.
+ * Jobs run in the strict sandbox unless --sandbox none; secrets a job
+ * names come from our environment.
  */
 #include <ctype.h>
 #include <errno.h>
@@ -14,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -27,6 +30,7 @@ struct run_opts {
 	int jobs;
 	const char *branch;
 	uint64_t grace_ms;
+	enum exec_sandbox sandbox;
 	char **only, **approve, **env;  /* NULL-terminated */
 	size_t nonly, napprove, nenv;
 };
@@ -155,9 +159,71 @@ on_signal(uv_signal_t *h, int signum)
 		return; /* already finished */
 }
 
+/*
+ * The secrets the pipeline's jobs name, from our own environment ("K=V",
+ * NULL-terminated; caller frees the array, not the strings).  A secret we
+ * do not have is left out: the job that needs it fails saying so.
+ */
+static char **
+collect_secrets(const struct pipeline *p)
+{
+	char **v = NULL;
+	size_t cap = 0, n = 0, j, k, i;
+
+	v = xgrow(v, &cap, 1, sizeof(*v));
+	for (j = 0; j < pipeline_job_count(p); j++) {
+		const char *const *names = pipeline_job_secrets(p, j);
+
+		for (k = 0; names[k] != NULL; k++) {
+			size_t len = strlen(names[k]);
+			char *kv = NULL;
+
+			for (i = 0; environ[i] != NULL && kv == NULL; i++)
+				if (strncmp(environ[i], names[k], len) == 0 &&
+				    environ[i][len] == '=')
+					kv = environ[i];
+			for (i = 0; kv != NULL && i < n; i++)
+				if (v[i] == kv)
+					kv = NULL;
+			if (kv == NULL)
+				continue;
+			v = xgrow(v, &cap, n + 2, sizeof(*v));
+			v[n++] = kv;
+		}
+	}
+	v[n] = NULL;
+	return v;
+}
+
+/* Strict mode's needs that we can tell before any job: say what and how. */
+static int
+sandbox_preflight(const struct run_cli *c)
+{
+	struct stat st;
+
+	if (c->o->sandbox != EXEC_SANDBOX_STRICT)
+		return 0;
+	if (geteuid() != 0) {
+		fprintf(stderr, "pipewright: the strict sandbox needs root (to "
+			"map the job's user, make its cgroups and mounts): run "
+			"as root (sudo), or use --sandbox none to run the jobs "
+			"unconfined as yourself\n");
+		return -1;
+	}
+	if (stat(c->workspace, &st) == 0 && st.st_uid == 0) {
+		fprintf(stderr, "pipewright: %s is owned by root; a sandboxed "
+			"job runs as the owner of the checkout, never as host "
+			"root: chown -R it to an unprivileged user (your own), "
+			"or use --sandbox none\n", c->workspace);
+		return -1;
+	}
+	return 0;
+}
+
 static void
 start_run(struct run_cli *c)
 {
+	char **secrets = collect_secrets(c->p);
 	struct sched_run_params params = {
 		.id = (uint64_t)getpid(),
 		.project = "local",
@@ -167,11 +233,13 @@ start_run(struct run_cli *c)
 		.commit = c->commit,
 		.env = (const char *const *)c->o->env,
 		.skip_manual = true,
+		.secrets = (const char *const *)secrets,
 	};
 	size_t i;
 	int rc;
 
 	rc = sched_run_create(c->sched, c->p, &params, &c->run);
+	free(secrets);  /* copied */
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: cannot create the run: %s\n",
 			strerror(-rc));
@@ -241,6 +309,7 @@ run_usage(FILE *f, int status)
 		"[--env KEY=VALUE]...\n"
 		"                      [--approve JOB]... [--branch B] "
 		"[--grace DURATION]\n"
+		"                      [--sandbox strict|none]\n"
 		"  -f, --file FILE     the pipeline (default .pipewright.yml)\n"
 		"  -j, --jobs N        jobs in parallel (default: cores)\n"
 		"      --only JOB      run only this job (repeatable)\n"
@@ -248,7 +317,11 @@ run_usage(FILE *f, int status)
 		"      --approve JOB   run this manual job (repeatable)\n"
 		"      --branch B      the branch for `branches:` filters\n"
 		"      --grace D       SIGTERM to SIGKILL delay on timeout and "
-		"Ctrl-C (default 10s)\n");
+		"Ctrl-C (default 10s)\n"
+		"      --sandbox M     strict (default): each job in its own "
+		"namespaces,\n"
+		"                      cgroups and seccomp filter (needs root); "
+		"none: as you\n");
 	return status;
 }
 
@@ -263,6 +336,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		{"approve", required_argument, NULL, 'a'},
 		{"branch", required_argument, NULL, 'b'},
 		{"grace", required_argument, NULL, 'g'},
+		{"sandbox", required_argument, NULL, 's'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -321,6 +395,16 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 				return -1;
 			}
 			break;
+		case 's':
+			if (strcmp(optarg, "strict") != 0 &&
+			    strcmp(optarg, "none") != 0) {
+				fprintf(stderr, "pipewright: --sandbox: expected "
+					"strict or none, got '%s'\n", optarg);
+				return -1;
+			}
+			o->sandbox = optarg[0] == 's' ? EXEC_SANDBOX_STRICT :
+							EXEC_SANDBOX_NONE;
+			break;
 		case 'h':
 			return 1;
 		default:
@@ -341,6 +425,7 @@ cmd_run(int argc, char **argv)
 	struct run_opts o = {
 		.file = ".pipewright.yml",
 		.grace_ms = 10000,
+		.sandbox = EXEC_SANDBOX_STRICT,
 	};
 	struct run_cli c;
 	struct sched_options so;
@@ -370,6 +455,10 @@ cmd_run(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out_pipeline;
 	}
+	if (sandbox_preflight(&c) < 0) {
+		rc = CLI_FAILED;
+		goto out_pipeline;
+	}
 	snprintf(c.tmpdir, sizeof(c.tmpdir), "%s/pipewright-run.XXXXXX",
 		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(c.tmpdir) == NULL) {
@@ -393,7 +482,13 @@ cmd_run(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out_loop;
 	}
+	/* A network namespace ready for each parallel job, and one spare. */
+	if (o.sandbox == EXEC_SANDBOX_STRICT &&
+	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
+		fprintf(stderr, "pipewright: no network namespace pool; each "
+			"job makes its own\n");
 	so = (struct sched_options){
+		.sandbox = o.sandbox,
 		.max_jobs = o.jobs,
 		.attempts_dir = c.tmpdir,
 		.kill_grace_ms = o.grace_ms,

@@ -207,6 +207,62 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	free(c);
 }
 
+/* The "K=V" the run was given for secret `name`, or NULL. */
+static const char *
+secret_kv(const struct sched_run *r, const char *name)
+{
+	size_t i, n = strlen(name);
+
+	for (i = 0; r->secrets[i] != NULL; i++)
+		if (strncmp(r->secrets[i], name, n) == 0 &&
+		    r->secrets[i][n] == '=')
+			return r->secrets[i];
+	return NULL;
+}
+
+/* One limit: the job's own, else the runner's default. */
+static uint64_t
+limit(uint64_t job, uint64_t dflt)
+{
+	return job != 0 ? job : dflt;
+}
+
+/*
+ * The sandbox part of the spec; the secrets go into env (and their names
+ * into the mask).  NULL, or why the job cannot start (caller frees).
+ */
+static char *
+sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
+	     struct exec_spec *spec)
+{
+	const struct exec_resources *d = &r->s->opts.resources;
+	const char *const *names = pipeline_job_secrets(r->p, j);
+	struct pipeline_resources pr;
+	const char *kv;
+	size_t i;
+
+	pipeline_job_resources(r->p, j, &pr);
+	spec->sandbox = r->s->opts.sandbox;
+	spec->workspace = r->workspace;
+	spec->network = pipeline_job_network(r->p, j);
+	spec->resources.memory = limit(pr.memory, d->memory);
+	spec->resources.pids = limit(pr.pids, d->pids);
+	spec->resources.cpu_seconds = limit(pr.cpu_seconds, d->cpu_seconds);
+	spec->resources.file_size = limit(pr.file_size, d->file_size);
+	spec->resources.open_files = limit(pr.open_files, d->open_files);
+	spec->mask = names;
+	for (i = 0; names[i] != NULL; i++) {
+		kv = secret_kv(r, names[i]);
+		if (kv == NULL)
+			return xasprintf("secret '%s' is not available (for "
+					 "pipewright run: set the variable %s "
+					 "in its environment)", names[i],
+					 names[i]);
+		env_set(env, kv);
+	}
+	return NULL;
+}
+
 /* Hands the prepared attempt to exec. */
 static void
 launch(struct sched_run *r, size_t j)
@@ -241,6 +297,13 @@ launch(struct sched_run *r, size_t j)
 		.max_log = s->opts.max_log,
 		.tied = s->opts.tied,
 	};
+	why = sandbox_spec(r, j, &env, &spec);
+	if (why != NULL) {
+		finish(r, j, SCHED_JOB_FAILED, -1, why);
+		free(why);
+		goto out;
+	}
+	spec.env = (const char *const *)env.items;  /* env may have grown */
 	c = xmalloc(sizeof(*c));
 	c->r = r;
 	c->j = j;
@@ -258,6 +321,7 @@ launch(struct sched_run *r, size_t j)
 		 */
 		sched_job_cancel(r, j);
 	}
+out:
 	env_free(&env);
 	free(script);
 	free(cwd);

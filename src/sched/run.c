@@ -40,6 +40,11 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->env = xcalloc(n + 1, sizeof(char *));
 	for (i = 0; i < n; i++)
 		r->env[i] = xstrdup(params->env[i]);
+	for (n = 0; params->secrets != NULL && params->secrets[n] != NULL; n++)
+		;
+	r->secrets = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		r->secrets[i] = xstrdup(params->secrets[i]);
 	r->state = SCHED_RUN_QUEUED;
 	r->njobs = pipeline_job_count(p);
 	r->jobs = xcalloc(r->njobs ? r->njobs : 1, sizeof(*r->jobs));
@@ -59,6 +64,9 @@ sched_run_destroy(struct sched_run *r)
 	for (i = 0; r->env[i] != NULL; i++)
 		free(r->env[i]);
 	free(r->env);
+	for (i = 0; r->secrets[i] != NULL; i++)
+		free(r->secrets[i]);
+	free(r->secrets);
 	free(r->jobs);
 	free(r->project);
 	free(r->workspace);

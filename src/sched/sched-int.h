@@ -27,6 +27,7 @@ struct sched_run {
 	uint64_t id;
 	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
 	char **env;                   /* owned, NULL-terminated */
+	char **secrets;               /* owned "K=V", NULL-terminated */
 	bool skip_manual;
 	int project_max_jobs;         /* 0: no limit */
 	enum sched_run_state state;

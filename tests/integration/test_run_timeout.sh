@@ -12,7 +12,8 @@ jobs:
       - echo $$ > shell.pid
       - sleep 30
 YML
-pw run -f ci.yml --grace 300ms
+# --sandbox none: host pids (see test_run_interrupt.sh).
+pw run -f ci.yml --grace 300ms --sandbox none
 expect_rc 1
 expect_out "==> stuck: timed_out: killed: timeout 500ms exceeded" "==> run failed"
 expect_job stuck timed_out 1

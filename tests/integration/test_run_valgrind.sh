@@ -28,11 +28,14 @@ jobs:
     allow_failure: true
     script: sleep 10
 YML
+# --sandbox none: valgrind knows neither open_tree nor move_mount, so the
+# strict sandbox's setup cannot run under it; that path runs in the
+# sanitizer build's integration tests instead.
 rc=0
 timeout -k 5 110 valgrind -q --error-exitcode=99 --leak-check=full \
 	--errors-for-leak-kinds=definite,indirect --track-fds=yes \
 	--trace-children=yes --trace-children-skip='/bin/*,/usr/*' \
-	"$PW_BIN" run -f ci.yml --grace 200ms >out 2>&1 || rc=$?
+	"$PW_BIN" run -f ci.yml --grace 200ms --sandbox none >out 2>&1 || rc=$?
 expect_rc 0
 expect_out "==> run success"
 # A descriptor a process opened itself and left open at exit is named
