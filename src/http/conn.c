@@ -25,7 +25,7 @@
 
 #include "http-int.h"
 
-enum timer_mode { T_NONE, T_IDLE, T_READ, T_LINGER };
+enum timer_mode { T_NONE, T_IDLE, T_READ, T_LINGER, T_CLOSE };
 
 struct http_conn {
 	struct http_server *s;
@@ -49,6 +49,8 @@ struct http_conn {
 	bool closing;
 	char rbuf[16 * 1024];
 };
+
+#define HTTP_CONTINUE "HTTP/1.1 100 Continue\r\n\r\n"
 
 struct http_write {
 	uv_write_t w;
@@ -166,6 +168,7 @@ on_timer(uv_timer_t *t)
 		break;
 	case T_IDLE:
 	case T_LINGER:
+	case T_CLOSE:
 	case T_NONE:
 		http_conn_close(c);
 		break;
@@ -175,6 +178,8 @@ on_timer(uv_timer_t *t)
 static void
 timer_set(struct http_conn *c, enum timer_mode mode, uint64_t ms)
 {
+	if (c->tmode == T_CLOSE)
+		return; /* a write failed: closing is all that is left */
 	c->tmode = mode;
 	if (mode == T_NONE)
 		uv_timer_stop(&c->timer);
@@ -250,9 +255,10 @@ http_conn_send(struct http_conn *c, const char *data, size_t len)
 	memcpy(hw->data, data, len);
 	b = uv_buf_init(hw->data, (unsigned int)len);
 	if (uv_write(&hw->w, (uv_stream_t *)&c->tcp, &b, 1, on_write) != 0) {
+		/* Not now: the caller may be in the middle of an answer. */
 		free(hw);
-		http_conn_close(c);
-		return 0;
+		timer_set(c, T_CLOSE, 0);
+		return c->queued;
 	}
 	c->nwrites++;
 	c->queued += len;
@@ -317,8 +323,14 @@ conn_process(struct http_conn *c)
 		rc = http_parse_feed(&c->ps, c->in.data + c->in_off,
 				     c->in.len - c->in_off, &used);
 		c->in_off += used;
-		if (rc == HTTP_PARSE_MORE)
+		if (rc == HTTP_PARSE_MORE) {
+			if (c->ps.expect_continue) {
+				/* The client waits for this before the body. */
+				c->ps.expect_continue = false;
+				http_conn_send(c, HTTP_CONTINUE, strlen(HTTP_CONTINUE));
+			}
 			break;
+		}
 		if (rc == HTTP_PARSE_ERROR) {
 			parse_failed(c);
 			break;

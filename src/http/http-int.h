@@ -89,6 +89,7 @@ struct http_parse {
 	bool done;                  /* req is complete; parser paused */
 	bool has_cl, has_te;        /* Content-Length, Transfer-Encoding seen */
 	bool has_upgrade;
+	bool expect_continue;       /* "Expect: 100-continue" to answer */
 	int status;                 /* the error's status, 0 if none */
 	const char *code;           /* the error's code */
 	char msg[160];              /* the error's message */

@@ -145,6 +145,7 @@ on_headers_complete(http_parser *p)
 	struct http_parse *ps = ps_of(p);
 	struct http_request *req = ps->req;
 	char msg[sizeof(ps->msg)];
+	const char *expect;
 
 	header_end(ps);
 	ps->in_value = false;
@@ -173,6 +174,9 @@ on_headers_complete(http_parser *p)
 	if (http_request_parse_url(req, msg, sizeof(msg)) != 0)
 		return fail(ps, 400, "bad_request", "%s", msg);
 	req->head = p->method == HTTP_HEAD;
+	expect = http_request_header(req, "Expect");
+	ps->expect_continue = expect != NULL && p->http_minor >= 1 &&
+			      strcasecmp(expect, "100-continue") == 0;
 	return 0;
 }
 
@@ -319,6 +323,7 @@ http_parse_next(struct http_parse *ps)
 	ps->in_message = false;
 	ps->in_value = false;
 	ps->has_cl = ps->has_te = ps->has_upgrade = false;
+	ps->expect_continue = false;
 	buf_reset(&ps->field);
 	buf_reset(&ps->value);
 	http_parser_pause(&ps->p, 0);

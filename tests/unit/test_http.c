@@ -83,6 +83,7 @@ struct later {
 	struct http_request *req;
 	struct fixture *fx;
 	int ticks;                 /* stream: chunks written */
+	uint64_t ms;               /* stream: between chunks */
 };
 
 static void
@@ -140,7 +141,7 @@ stream_tick(uv_timer_t *t)
 	l->ticks++;
 	snprintf(line, sizeof(line), "data: %d\n\n", l->ticks);
 	http_stream_write(l->req, line, strlen(line));
-	uv_timer_start(&l->t, stream_tick, 10, 0);
+	uv_timer_start(&l->t, stream_tick, l->ms, 0);
 }
 
 static void
@@ -149,16 +150,28 @@ h_stream(struct http_request *req, void *arg)
 	struct fixture *fx = arg;
 	struct later *l = xcalloc(1, sizeof(*l));
 	const char *hdrs[] = { "Cache-Control: no-cache", NULL };
+	const char *ms = http_request_query(req, "ms");
 
 	l->req = req;
 	l->fx = fx;
+	l->ms = ms != NULL ? (uint64_t)atoi(ms) : 10;
 	uv_timer_init(&fx->loop, &l->t);
 	http_request_on_abort(req, later_abort, l);
 	http_stream_start(req, 200, "text/event-stream", hdrs);
-	uv_timer_start(&l->t, stream_tick, 10, 0);
+	uv_timer_start(&l->t, stream_tick, l->ms, 0);
+}
+
+static void
+h_stop(struct http_request *req, void *arg)
+{
+	struct fixture *fx = arg;
+
+	http_server_stop_accepting(fx->s);
+	http_respond(req, 200, "text/plain", NULL, "bye", 3);
 }
 
 static const struct http_route routes[] = {
+	{ "POST", "/stop", h_stop, NULL },
 	{ "GET", "/api/v1/runs/{id}/jobs/{job}", h_job, "job" },
 	{ "GET", "/fast", h_fast, NULL },
 	{ "POST", "/fast", h_fast, NULL },
@@ -660,8 +673,9 @@ c_too_large(struct fixture *fx)
 	EXPECT_ERROR(fx, &r, 431, "headers_too_large", "more than 10 request headers");
 	/* ... and for too many header bytes. */
 	strcpy(big, "GET /fast HTTP/1.1\r\nX-Big: ");
-	memset(big + strlen(big), 'b', 5000);
-	strcpy(big + 28 + 5000, "\r\n\r\n");
+	i = strlen(big);
+	memset(big + i, 'b', 5000);
+	strcpy(big + i + 5000, "\r\n\r\n");
 	CHECK(fx, roundtrip(fx, big, &r));
 	EXPECT_ERROR(fx, &r, 431, "headers_too_large", "request headers larger than 4096 bytes");
 	free(big);
@@ -843,13 +857,14 @@ c_abort(struct fixture *fx)
 		usleep(10000);
 	CHECK(fx, atomic_load(&fx->aborted) == 1);
 	CHECK(fx, atomic_load(&fx->answered_late) == 0);
-	/* A stream is aborted too. */
+	/* A stream is aborted too, after its first chunk. */
 	c = cl_open(fx);
-	SEND(fx, c, "GET /stream HTTP/1.1\r\n\r\n");
+	SEND(fx, c, "GET /stream?ms=100 HTTP/1.1\r\n\r\n");
+	usleep(150000);
 	cl_close(c);
 	for (i = 0; i < 100 && atomic_load(&fx->aborted) == 1; i++)
 		usleep(10000);
-	/* Either the stream ended first or it was aborted; no crash either way. */
+	CHECK(fx, atomic_load(&fx->aborted) == 2);
 }
 
 static void
@@ -925,6 +940,42 @@ test_listen_addresses(void **state)
 }
 
 static void
+c_stop_accepting(struct fixture *fx)
+{
+	struct client *a, *b;
+	struct resp r;
+
+	a = cl_open(fx);
+	b = cl_open(fx);
+	CHECK(fx, a != NULL && b != NULL);
+	/* Expect: 100-continue gets its interim answer before the body. */
+	SEND(fx, a, "POST /body HTTP/1.1\r\nContent-Length: 2\r\n"
+		    "Expect: 100-continue\r\n\r\n");
+	CHECK(fx, cl_response(a, &r, true));
+	CHECK(fx, r.status == 100);
+	SEND(fx, a, "ok");
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK_STR(fx, r.body, "ok");
+	/* The answer in flight closes; idle connections close; no new ones. */
+	SEND(fx, a, "POST /stop HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK_STR(fx, r.body, "bye");
+	CHECK(fx, strstr(r.head, "Connection: close\r\n") != NULL);
+	CHECK(fx, cl_eof(a));
+	CHECK(fx, cl_eof(b));
+	cl_close(a);
+	cl_close(b);
+	CHECK(fx, cl_open(fx) == NULL);
+}
+
+static void
+test_stop_accepting(void **state)
+{
+	(void)state;
+	run(c_stop_accepting, NULL, -1);
+}
+
+static void
 test_status_text(void **state)
 {
 	(void)state;
@@ -951,6 +1002,7 @@ main(void)
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_adopt_fd),
 		cmocka_unit_test(test_listen_addresses),
+		cmocka_unit_test(test_stop_accepting),
 		cmocka_unit_test(test_status_text),
 	};
 
