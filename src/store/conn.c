@@ -1,0 +1,175 @@
+/*
+ * Connections and their prepared statements, and SQLite's result codes
+ * as negative errnos.
+ *
+ * Each statement is prepared once per connection, on first use, with
+ * SQLITE_PREPARE_PERSISTENT (a hint that it lives long), and reset after
+ * every use: a statement left mid-step would keep its connection's read
+ * snapshot and stop checkpoints from reaching the end of the WAL.
+ * Connections are opened with SQLITE_OPEN_NOMUTEX: each is used by one
+ * thread at a time (see store-int.h), so SQLite's own locks would only
+ * cost.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipewright/log.h"
+#include "store-int.h"
+
+int
+store_errno(int rc)
+{
+	switch (rc) {
+	case SQLITE_OK:
+	case SQLITE_ROW:
+	case SQLITE_DONE:
+		return 0;
+	case SQLITE_CONSTRAINT_UNIQUE:
+	case SQLITE_CONSTRAINT_PRIMARYKEY:
+		return -EEXIST;
+	case SQLITE_CONSTRAINT_FOREIGNKEY:
+		return -ENOENT;
+	case SQLITE_TOOBIG:
+		return -E2BIG;
+	case SQLITE_NOMEM:
+		return -ENOMEM;
+	case SQLITE_MISUSE:
+	case SQLITE_RANGE:
+		return -EINVAL;
+	}
+	switch (rc & 0xff) {
+	case SQLITE_CONSTRAINT: /* CHECK, NOT NULL: a value we refuse */
+		return -EINVAL;
+	case SQLITE_FULL:
+		return -ENOSPC;
+	case SQLITE_READONLY:
+		return -EROFS;
+	case SQLITE_BUSY:
+	case SQLITE_LOCKED:
+		return -EBUSY;
+	case SQLITE_PERM:
+	case SQLITE_AUTH:
+		return -EACCES;
+	case SQLITE_CANTOPEN:
+		return -ENOENT;
+	case SQLITE_NOTADB:
+	case SQLITE_CORRUPT:
+		return -EILSEQ;
+	default:
+		return -EIO;
+	}
+}
+
+int
+store_conn_open(struct store_conn *c, const char *path, bool readonly,
+		char **err)
+{
+	int flags = SQLITE_OPEN_NOMUTEX, rc, sys;
+
+	memset(c, 0, sizeof(*c));
+	flags |= readonly ? SQLITE_OPEN_READONLY :
+			    SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE;
+	rc = sqlite3_open_v2(path, &c->db, flags, NULL);
+	if (rc != SQLITE_OK) {
+		*err = xasprintf("cannot open %s: %s", path,
+				 c->db != NULL ? sqlite3_errmsg(c->db) :
+						 sqlite3_errstr(rc));
+		sys = c->db != NULL ? sqlite3_system_errno(c->db) : 0;
+		sqlite3_close(c->db);
+		c->db = NULL;
+		return sys > 0 ? -sys : store_errno(rc);
+	}
+	sqlite3_extended_result_codes(c->db, 1);
+	sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+	return 0;
+}
+
+void
+store_conn_close(struct store_conn *c)
+{
+	size_t i;
+
+	if (c->db == NULL)
+		return;
+	for (i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(c->stmt[i]);
+	/* Every statement is finalized: close cannot find one still busy. */
+	if (sqlite3_close(c->db) != SQLITE_OK)
+		log_warnx("store.close error=\"%s\"", sqlite3_errmsg(c->db));
+	memset(c, 0, sizeof(*c));
+}
+
+int
+store_stmt(struct store_conn *c, enum store_stmt_id id, const char *sql,
+	   sqlite3_stmt **out)
+{
+	int rc;
+
+	if (c->stmt[id] == NULL) {
+		rc = sqlite3_prepare_v3(c->db, sql, -1,
+					SQLITE_PREPARE_PERSISTENT,
+					&c->stmt[id], NULL);
+		if (rc != SQLITE_OK) {
+			log_warnx("store.prepare error=\"%s\" sql=\"%s\"",
+				  sqlite3_errmsg(c->db), sql);
+			sqlite3_finalize(c->stmt[id]);
+			c->stmt[id] = NULL;
+			return store_errno(rc);
+		}
+	} else {
+		sqlite3_reset(c->stmt[id]);
+		sqlite3_clear_bindings(c->stmt[id]);
+	}
+	*out = c->stmt[id];
+	return 0;
+}
+
+int
+store_step(sqlite3_stmt *st)
+{
+	int rc = sqlite3_step(st);
+
+	if (rc == SQLITE_ROW)
+		return 1;
+	sqlite3_reset(st);
+	return store_errno(rc);
+}
+
+int
+store_exec(sqlite3_stmt *st)
+{
+	int rc = store_step(st);
+
+	if (rc == 1) {
+		sqlite3_reset(st);
+		return 0;
+	}
+	return rc;
+}
+
+void
+store_bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s == NULL)
+		sqlite3_bind_null(st, i);
+	else
+		sqlite3_bind_text(st, i, s, -1, SQLITE_STATIC);
+}
+
+void
+store_bind_u64(sqlite3_stmt *st, int i, uint64_t v)
+{
+	/* Ids and ms times fit in 63 bits; larger ones clamp. */
+	sqlite3_bind_int64(st, i, v > INT64_MAX ? INT64_MAX : (int64_t)v);
+}
+
+char *
+store_col_text(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+
+	if (t == NULL)
+		return NULL;
+	return xstrndup((const char *)t, (size_t)sqlite3_column_bytes(st, i));
+}

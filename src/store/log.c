@@ -1,0 +1,90 @@
+/*
+ * Reading logs back: an attempt's or a run's, from any byte offset.
+ *
+ * Chunks are stored under the offset of their first byte, so the read
+ * starts at the chunk that holds `offset` (the greatest chunk offset not
+ * past it) and walks the primary key from there; the stored size (the
+ * owner's log_bytes) bounds the read, so a chunk committed meanwhile never
+ * shows half.  Live followers read again from where they stopped.
+ */
+#include <errno.h>
+
+#include "store-int.h"
+
+struct log_sql {
+	enum store_stmt_id size_id, chunks_id;
+	const char *size, *chunks;
+};
+
+static const struct log_sql attempt_log = {
+	ST_R_LOG_SIZE, ST_R_LOG,
+	"SELECT log_bytes FROM attempts WHERE id = ?1",
+	"SELECT byte_offset, data FROM log_chunks WHERE attempt_id = ?1"
+	" AND byte_offset >= coalesce((SELECT max(byte_offset)"
+	"  FROM log_chunks WHERE attempt_id = ?1 AND byte_offset <= ?2), 0)"
+	" AND byte_offset < ?3 ORDER BY byte_offset",
+};
+
+static const struct log_sql run_log = {
+	ST_R_RUN_LOG_SIZE, ST_R_RUN_LOG,
+	"SELECT log_bytes FROM runs WHERE id = ?1",
+	"SELECT byte_offset, data FROM run_log_chunks WHERE run_id = ?1"
+	" AND byte_offset >= coalesce((SELECT max(byte_offset)"
+	"  FROM run_log_chunks WHERE run_id = ?1 AND byte_offset <= ?2), 0)"
+	" AND byte_offset < ?3 ORDER BY byte_offset",
+};
+
+static int
+read_log(struct store *s, const struct log_sql *q, uint64_t owner,
+	 uint64_t offset, size_t max, struct buf *out)
+{
+	sqlite3_stmt *st;
+	const char *data;
+	uint64_t size, end, at, len, from, to;
+	int rc;
+
+	if ((rc = store_stmt(&s->rd, q->size_id, q->size, &st)) < 0)
+		return rc;
+	store_bind_u64(st, 1, owner);
+	if ((rc = store_step(st)) <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	size = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (offset >= size || max == 0)
+		return 0;
+	end = size - offset < max ? size : offset + max;
+
+	if ((rc = store_stmt(&s->rd, q->chunks_id, q->chunks, &st)) < 0)
+		return rc;
+	store_bind_u64(st, 1, owner);
+	store_bind_u64(st, 2, offset);
+	store_bind_u64(st, 3, end);
+	while ((rc = store_step(st)) == 1) {
+		at = (uint64_t)sqlite3_column_int64(st, 0);
+		data = sqlite3_column_blob(st, 1);
+		len = (uint64_t)sqlite3_column_bytes(st, 1);
+		from = at > offset ? at : offset;
+		to = at + len < end ? at + len : end;
+		if (to <= from)
+			continue;
+		if ((rc = buf_append(out, data + (from - at), to - from)) < 0) {
+			sqlite3_reset(st);
+			return rc;
+		}
+	}
+	return rc;
+}
+
+int
+store_log_read(struct store *s, uint64_t attempt, uint64_t offset, size_t max,
+	       struct buf *out)
+{
+	return read_log(s, &attempt_log, attempt, offset, max, out);
+}
+
+int
+store_run_log_read(struct store *s, uint64_t run, uint64_t offset, size_t max,
+		   struct buf *out)
+{
+	return read_log(s, &run_log, run, offset, max, out);
+}

@@ -1,0 +1,108 @@
+/*
+ * The schema as data: migration i (from 0) takes a database from
+ * user_version i to i + 1.  store_open applies the missing ones in order,
+ * each in its own transaction together with its new user_version, and
+ * refuses a database whose user_version is past the end of this table (a
+ * newer pipewright wrote it).  Never edit a migration that shipped: add
+ * one.
+ *
+ * Why the shapes: times are UTC ms with 0 for "not yet"; statuses are
+ * checked against sched's state names; the runs' large columns (problems,
+ * the pipeline snapshot) come last in the row so that listing the small
+ * ones never walks their overflow pages; logs are chunks keyed by (owner,
+ * byte offset), so a reader can start anywhere and an append is one
+ * insert.  Children go with their run by ON DELETE CASCADE.
+ */
+#include "store-int.h"
+
+#define RUN_STATUSES \
+	"('queued', 'running', 'success', 'failed', 'canceled', 'error')"
+#define JOB_STATUSES \
+	"('pending', 'ready', 'waiting', 'running', 'success', 'failed', " \
+	"'canceled', 'skipped', 'timed_out', 'lost')"
+
+const char *const store_migrations[] = {
+	/* 1: runs, jobs, attempts, logs, events, tokens */
+	"CREATE TABLE runs ("
+	"  id INTEGER PRIMARY KEY,"
+	"  project TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN " RUN_STATUSES "),"
+	"  trigger_kind TEXT NOT NULL,"
+	"  ref TEXT, branch TEXT, tag TEXT, commit_sha TEXT,"
+	"  pr INTEGER NOT NULL DEFAULT 0,"
+	"  fork INTEGER NOT NULL DEFAULT 0 CHECK (fork IN (0, 1)),"
+	"  created_at INTEGER NOT NULL,"
+	"  started_at INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0,"
+	"  log_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  actor TEXT,"
+	"  idempotency_key TEXT,"
+	"  env TEXT,"
+	"  pipeline_file TEXT,"
+	"  problems TEXT,"
+	"  pipeline BLOB,"
+	"  UNIQUE (project, idempotency_key)"
+	");"
+	/* Listing newest first, by branch, by status; counting by status. */
+	"CREATE INDEX runs_project ON runs (project, id);"
+	"CREATE INDEX runs_branch ON runs (project, branch, id);"
+	"CREATE INDEX runs_status ON runs (project, status, id);"
+	/* The few runs a restart picks up again. */
+	"CREATE INDEX runs_unfinished ON runs (id)"
+	"  WHERE status IN ('queued', 'running');"
+	"CREATE TABLE jobs ("
+	"  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  idx INTEGER NOT NULL CHECK (idx >= 0),"
+	"  name TEXT NOT NULL,"
+	"  stage TEXT NOT NULL,"
+	"  status TEXT NOT NULL CHECK (status IN " JOB_STATUSES "),"
+	"  PRIMARY KEY (run_id, idx)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE attempts ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER NOT NULL,"
+	"  idx INTEGER NOT NULL,"
+	"  number INTEGER NOT NULL CHECK (number >= 1),"
+	"  status TEXT NOT NULL CHECK (status IN " JOB_STATUSES "),"
+	"  exit_code INTEGER NOT NULL DEFAULT -1,"
+	"  reason TEXT,"
+	"  dir TEXT,"
+	"  started_at INTEGER NOT NULL DEFAULT 0,"
+	"  finished_at INTEGER NOT NULL DEFAULT 0,"
+	"  log_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  UNIQUE (run_id, idx, number),"
+	"  FOREIGN KEY (run_id, idx) REFERENCES jobs (run_id, idx)"
+	"    ON DELETE CASCADE"
+	");"
+	"CREATE TABLE log_chunks ("
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  byte_offset INTEGER NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY (attempt_id, byte_offset)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE run_log_chunks ("
+	"  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  byte_offset INTEGER NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY (run_id, byte_offset)"
+	") WITHOUT ROWID;"
+	"CREATE TABLE events ("
+	"  id INTEGER PRIMARY KEY,"
+	"  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  time INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  detail TEXT"
+	");"
+	"CREATE INDEX events_run ON events (run_id, id);"
+	"CREATE TABLE tokens ("
+	"  id INTEGER PRIMARY KEY,"
+	"  name TEXT NOT NULL UNIQUE,"
+	"  scope TEXT NOT NULL,"
+	"  hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),"
+	"  created_at INTEGER NOT NULL"
+	");",
+};
+
+const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

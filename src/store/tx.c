@@ -1,0 +1,362 @@
+/*
+ * The write functions a store_write_fn calls on the writer thread, inside
+ * the batch's transaction and the fn's savepoint.  Each is one or two
+ * prepared statements; constraint failures come back as errnos (see
+ * store.h), so a caller can tell a duplicate (-EEXIST) from a missing
+ * parent (-ENOENT) from a bad status (-EINVAL).
+ *
+ * Logs: a chunk is stored under its byte offset, which must be the bytes
+ * stored so far (attempts.log_bytes, runs.log_bytes): a retried append
+ * after a failed batch cannot leave a duplicate, a lost one cannot leave a
+ * gap unnoticed.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "store-int.h"
+
+/* An UPDATE's result: -ENOENT if it found no row. */
+static int
+changed(struct store_tx *tx, int rc)
+{
+	if (rc < 0)
+		return rc;
+	return sqlite3_changes(tx->c->db) > 0 ? 0 : -ENOENT;
+}
+
+int
+store_tx_run_insert(struct store_tx *tx, const struct store_run_new *r,
+		    uint64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (r->project == NULL || r->status == NULL || r->trigger == NULL)
+		return -EINVAL;
+	rc = store_stmt(tx->c, ST_RUN_INSERT,
+			"INSERT INTO runs (project, status, trigger_kind, ref,"
+			" branch, tag, commit_sha, pr, fork, problems,"
+			" pipeline_file, pipeline, env, actor, idempotency_key,"
+			" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
+			" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, r->project);
+	store_bind_text(st, 2, r->status);
+	store_bind_text(st, 3, r->trigger);
+	store_bind_text(st, 4, r->ref);
+	store_bind_text(st, 5, r->branch);
+	store_bind_text(st, 6, r->tag);
+	store_bind_text(st, 7, r->commit);
+	sqlite3_bind_int64(st, 8, r->pr);
+	sqlite3_bind_int(st, 9, r->fork ? 1 : 0);
+	store_bind_text(st, 10, r->problems);
+	store_bind_text(st, 11, r->pipeline_file);
+	if (r->pipeline != NULL)
+		sqlite3_bind_blob64(st, 12, r->pipeline, r->pipeline_len,
+				    SQLITE_STATIC);
+	store_bind_text(st, 13, r->env);
+	store_bind_text(st, 14, r->actor);
+	store_bind_text(st, 15, r->idempotency_key);
+	store_bind_u64(st, 16, r->created_at);
+	if ((rc = store_exec(st)) < 0)
+		return rc;
+	*id = (uint64_t)sqlite3_last_insert_rowid(tx->c->db);
+	return 0;
+}
+
+int
+store_tx_run_by_key(struct store_tx *tx, const char *project, const char *key,
+		    uint64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_RUN_BY_KEY, "SELECT id FROM runs"
+			" WHERE project = ?1 AND idempotency_key = ?2", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	store_bind_text(st, 2, key);
+	if ((rc = store_step(st)) <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	*id = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+store_tx_run_set_status(struct store_tx *tx, uint64_t run, const char *status,
+			uint64_t started_at, uint64_t finished_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_RUN_SET_STATUS, "UPDATE runs SET status = ?2,"
+			" started_at = iif(?3 != 0, ?3, started_at),"
+			" finished_at = CASE"
+			"  WHEN ?2 IN ('queued', 'running') THEN 0"
+			"  WHEN ?4 != 0 THEN ?4 ELSE finished_at END"
+			" WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	store_bind_text(st, 2, status);
+	store_bind_u64(st, 3, started_at);
+	store_bind_u64(st, 4, finished_at);
+	return changed(tx, store_exec(st));
+}
+
+int
+store_tx_run_set_pipeline(struct store_tx *tx, uint64_t run, const char *file,
+			  const char *yaml, size_t len, const char *problems)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_RUN_SET_PIPELINE, "UPDATE runs SET"
+			" pipeline_file = ?2, pipeline = ?3, problems = ?4"
+			" WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	store_bind_text(st, 2, file);
+	if (yaml != NULL)
+		sqlite3_bind_blob64(st, 3, yaml, len, SQLITE_STATIC);
+	store_bind_text(st, 4, problems);
+	return changed(tx, store_exec(st));
+}
+
+int
+store_tx_job_insert(struct store_tx *tx, uint64_t run, int idx,
+		    const char *name, const char *stage, const char *status)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_JOB_INSERT, "INSERT INTO jobs (run_id, idx,"
+			" name, stage, status) VALUES (?1, ?2, ?3, ?4, ?5)",
+			&st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	sqlite3_bind_int(st, 2, idx);
+	store_bind_text(st, 3, name);
+	store_bind_text(st, 4, stage);
+	store_bind_text(st, 5, status);
+	return store_exec(st);
+}
+
+int
+store_tx_job_set_status(struct store_tx *tx, uint64_t run, int idx,
+			const char *status)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_JOB_SET_STATUS, "UPDATE jobs SET status = ?3"
+			" WHERE run_id = ?1 AND idx = ?2", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	sqlite3_bind_int(st, 2, idx);
+	store_bind_text(st, 3, status);
+	return changed(tx, store_exec(st));
+}
+
+int
+store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx, int number,
+			const char *status, const char *dir,
+			uint64_t started_at, uint64_t *id)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_ATTEMPT_INSERT, "INSERT INTO attempts"
+			" (run_id, idx, number, status, dir, started_at)"
+			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	sqlite3_bind_int(st, 2, idx);
+	sqlite3_bind_int(st, 3, number);
+	store_bind_text(st, 4, status);
+	store_bind_text(st, 5, dir);
+	store_bind_u64(st, 6, started_at);
+	if ((rc = store_exec(st)) < 0)
+		return rc;
+	*id = (uint64_t)sqlite3_last_insert_rowid(tx->c->db);
+	return 0;
+}
+
+int
+store_tx_attempt_finish(struct store_tx *tx, uint64_t attempt,
+			const char *status, int exit_code, const char *reason,
+			uint64_t finished_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_ATTEMPT_FINISH, "UPDATE attempts SET"
+			" status = ?2, exit_code = ?3, reason = ?4,"
+			" finished_at = ?5 WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	store_bind_text(st, 2, status);
+	sqlite3_bind_int(st, 3, exit_code);
+	store_bind_text(st, 4, reason);
+	store_bind_u64(st, 5, finished_at);
+	return changed(tx, store_exec(st));
+}
+
+/* A log's size from `size_sql`, then a chunk at offset and the new size. */
+static int
+append(struct store_tx *tx, const enum store_stmt_id ids[3],
+       const char *const sql[3], uint64_t owner, const uint64_t *offset,
+       const char *data, size_t len)
+{
+	sqlite3_stmt *st;
+	uint64_t size;
+	int rc;
+
+	if ((rc = store_stmt(tx->c, ids[0], sql[0], &st)) < 0)
+		return rc;
+	store_bind_u64(st, 1, owner);
+	if ((rc = store_step(st)) <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	size = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (offset != NULL && *offset != size)
+		return -EINVAL;
+	if (len == 0)
+		return 0;
+	if ((rc = store_stmt(tx->c, ids[1], sql[1], &st)) < 0)
+		return rc;
+	store_bind_u64(st, 1, owner);
+	store_bind_u64(st, 2, size);
+	sqlite3_bind_blob64(st, 3, data, len, SQLITE_STATIC);
+	if ((rc = store_exec(st)) < 0)
+		return rc;
+	if ((rc = store_stmt(tx->c, ids[2], sql[2], &st)) < 0)
+		return rc;
+	store_bind_u64(st, 1, owner);
+	store_bind_u64(st, 2, size + len);
+	return store_exec(st);
+}
+
+int
+store_tx_log_append(struct store_tx *tx, uint64_t attempt, uint64_t offset,
+		    const char *data, size_t len)
+{
+	static const enum store_stmt_id ids[3] = {
+		ST_ATTEMPT_LOG_BYTES, ST_LOG_INSERT, ST_ATTEMPT_LOG_ADD,
+	};
+	static const char *const sql[3] = {
+		"SELECT log_bytes FROM attempts WHERE id = ?1",
+		"INSERT INTO log_chunks (attempt_id, byte_offset, data)"
+		" VALUES (?1, ?2, ?3)",
+		"UPDATE attempts SET log_bytes = ?2 WHERE id = ?1",
+	};
+
+	return append(tx, ids, sql, attempt, &offset, data, len);
+}
+
+int
+store_tx_run_log_append(struct store_tx *tx, uint64_t run, const char *data,
+			size_t len)
+{
+	static const enum store_stmt_id ids[3] = {
+		ST_RUN_LOG_BYTES, ST_RUN_LOG_INSERT, ST_RUN_LOG_ADD,
+	};
+	static const char *const sql[3] = {
+		"SELECT log_bytes FROM runs WHERE id = ?1",
+		"INSERT INTO run_log_chunks (run_id, byte_offset, data)"
+		" VALUES (?1, ?2, ?3)",
+		"UPDATE runs SET log_bytes = ?2 WHERE id = ?1",
+	};
+
+	return append(tx, ids, sql, run, NULL, data, len);
+}
+
+int
+store_tx_event(struct store_tx *tx, uint64_t run, uint64_t time,
+	       const char *actor, const char *action, const char *detail)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_EVENT_INSERT, "INSERT INTO events (run_id,"
+			" time, actor, action, detail)"
+			" VALUES (?1, ?2, ?3, ?4, ?5)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	store_bind_u64(st, 2, time);
+	store_bind_text(st, 3, actor);
+	store_bind_text(st, 4, action);
+	store_bind_text(st, 5, detail);
+	return store_exec(st);
+}
+
+int
+store_tx_token_insert(struct store_tx *tx, const char *name, const char *scope,
+		      const char *hash_hex, uint64_t created_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_TOKEN_INSERT, "INSERT INTO tokens (name,"
+			" scope, hash, created_at) VALUES (?1, ?2, ?3, ?4)",
+			&st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, name);
+	store_bind_text(st, 2, scope);
+	store_bind_text(st, 3, hash_hex);
+	store_bind_u64(st, 4, created_at);
+	return store_exec(st);
+}
+
+int
+store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
+	       uint64_t older_than, uint64_t **ids, size_t *nids)
+{
+	sqlite3_stmt *st;
+	size_t cap = *nids, first = *nids, i;
+	int rc;
+
+	/* Choose first, delete after: no DELETE under a running SELECT. */
+	rc = store_stmt(tx->c, ST_PRUNE_SELECT, "SELECT id FROM (SELECT id,"
+			" finished_at, row_number() OVER (ORDER BY id DESC) AS n"
+			" FROM runs WHERE project = ?1 AND status IN"
+			" ('success', 'failed', 'canceled', 'error'))"
+			" WHERE (?2 > 0 AND n > ?2) OR (?3 > 0 AND"
+			" finished_at < ?3) ORDER BY id", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	store_bind_u64(st, 2, keep_runs);
+	store_bind_u64(st, 3, older_than);
+	while ((rc = store_step(st)) == 1) {
+		*ids = xgrow(*ids, &cap, *nids + 1, sizeof(**ids));
+		(*ids)[(*nids)++] = (uint64_t)sqlite3_column_int64(st, 0);
+	}
+	if (rc < 0)
+		goto fail;
+	for (i = first; i < *nids; i++) {
+		rc = store_stmt(tx->c, ST_PRUNE_DELETE,
+				"DELETE FROM runs WHERE id = ?1", &st);
+		if (rc < 0)
+			goto fail;
+		store_bind_u64(st, 1, (*ids)[i]);
+		if ((rc = store_exec(st)) < 0)
+			goto fail;
+	}
+	return 0;
+
+fail:
+	/* The savepoint undoes the deletes: report none of them. */
+	*nids = first;
+	return rc;
+}

@@ -1,0 +1,1087 @@
+/*
+ * store, for real: every test opens a database file in a fresh mkdtemp
+ * directory (the writer/reader split needs a file; ":memory:" is one
+ * connection), drives writes through the writer thread and the loop, and
+ * reads back through the public API.  A "gate" write holds the writer
+ * thread until the test has queued everything that must share one batch,
+ * so batch boundaries are deterministic.  Every test ends with
+ * uv_loop_close() == 0.
+ */
+#include <errno.h>
+#include <ftw.h>
+#include <linux/capability.h>
+#include <pthread.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <sqlite3.h>
+#include <uv.h>
+
+#include "pipewright/store.h"
+#include "../../src/store/store-int.h"
+
+struct fx {
+	uv_loop_t loop;
+	struct store *s;
+	char dir[64];
+	char path[128];
+	bool closed;
+};
+
+/* ---- fixture ---- */
+
+static int
+rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	return remove(p);
+}
+
+static void
+on_store_closed(void *arg)
+{
+	*(bool *)arg = true;
+}
+
+static void
+fx_open(struct fx *f)
+{
+	char *err = NULL;
+	int rc;
+
+	rc = store_open(&f->loop, f->path, &f->s, &err);
+	if (rc < 0)
+		fail_msg("store_open: %d %s", rc, err);
+	assert_null(err);
+}
+
+static void
+fx_close(struct fx *f)
+{
+	f->closed = false;
+	store_close(f->s, on_store_closed, &f->closed);
+	f->s = NULL;
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_true(f->closed);
+}
+
+static int
+setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+
+	strcpy(f->dir, "/tmp/pw-store-XXXXXX");
+	if (mkdtemp(f->dir) == NULL)
+		return -1;
+	snprintf(f->path, sizeof(f->path), "%s/pipewright.db", f->dir);
+	if (uv_loop_init(&f->loop) != 0)
+		return -1;
+	fx_open(f);
+	*state = f;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->s != NULL)
+		fx_close(f);
+	assert_int_equal(uv_loop_close(&f->loop), 0);
+	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	free(f);
+	return 0;
+}
+
+/* ---- writes: a queued fn and its result ---- */
+
+struct w {
+	int (*fn)(struct store_tx *tx, struct w *w);
+	int rc;          /* done's rc */
+	bool done;
+	int order;       /* when done ran */
+	int *counter;    /* shared order counter */
+	/* inputs and outputs for the fns below */
+	struct store_run_new run;
+	uint64_t id, id2;
+	int idx, number;
+	const char *status, *text, *hash;
+	uint64_t offset, t1, t2;
+	size_t keep;
+	uint64_t *ids;
+	size_t nids;
+	int fail_with;
+};
+
+static int
+w_fn(struct store_tx *tx, void *arg)
+{
+	struct w *w = arg;
+
+	return w->fn(tx, w);
+}
+
+static void
+w_done(int rc, void *arg)
+{
+	struct w *w = arg;
+
+	assert_false(w->done);
+	w->done = true;
+	w->rc = rc;
+	if (w->counter != NULL)
+		w->order = (*w->counter)++;
+}
+
+static void
+queue(struct fx *f, struct w *w)
+{
+	store_write(f->s, w_fn, w_done, w);
+}
+
+/* Queues w and runs the loop until its done ran; its rc. */
+static int
+write_now(struct fx *f, struct w *w)
+{
+	queue(f, w);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(w->done);
+	assert_int_equal(store_pending(f->s), 0);
+	return w->rc;
+}
+
+static struct store_run_new
+new_run(const char *project, const char *status, const char *branch)
+{
+	struct store_run_new r = {
+		.project = project,
+		.status = status,
+		.trigger = "api",
+		.ref = "refs/heads/main",
+		.branch = branch,
+		.commit = "0123456789abcdef0123456789abcdef01234567",
+		.pipeline_file = ".pipewright.yml",
+		.pipeline = "stages: [build]\n",
+		.pipeline_len = 16,
+		.env = "{\"A\":\"1\"}",
+		.actor = "alice",
+		.created_at = 1000,
+	};
+	return r;
+}
+
+static int
+fn_run_insert(struct store_tx *tx, struct w *w)
+{
+	return store_tx_run_insert(tx, &w->run, &w->id);
+}
+
+static uint64_t
+insert_run(struct fx *f, const char *project, const char *status,
+	   const char *branch)
+{
+	struct w w = { .fn = fn_run_insert };
+
+	w.run = new_run(project, status, branch);
+	assert_int_equal(write_now(f, &w), 0);
+	return w.id;
+}
+
+static int
+fn_run_status(struct store_tx *tx, struct w *w)
+{
+	return store_tx_run_set_status(tx, w->id, w->status, w->t1, w->t2);
+}
+
+static int
+fn_job(struct store_tx *tx, struct w *w)
+{
+	return store_tx_job_insert(tx, w->id, w->idx, w->text, "build",
+				   w->status);
+}
+
+static int
+fn_attempt(struct store_tx *tx, struct w *w)
+{
+	return store_tx_attempt_insert(tx, w->id, w->idx, w->number, w->status,
+				       "/var/lib/pw/a", w->t1, &w->id2);
+}
+
+static int
+fn_attempt_finish(struct store_tx *tx, struct w *w)
+{
+	return store_tx_attempt_finish(tx, w->id, w->status, 2, w->text, w->t2);
+}
+
+static int
+fn_log(struct store_tx *tx, struct w *w)
+{
+	return store_tx_log_append(tx, w->id, w->offset, w->text,
+				   strlen(w->text));
+}
+
+static int
+fn_run_log(struct store_tx *tx, struct w *w)
+{
+	return store_tx_run_log_append(tx, w->id, w->text, strlen(w->text));
+}
+
+static int
+fn_run_by_key(struct store_tx *tx, struct w *w)
+{
+	return store_tx_run_by_key(tx, w->run.project, w->run.idempotency_key,
+				   &w->id2);
+}
+
+static int
+fn_event(struct store_tx *tx, struct w *w)
+{
+	return store_tx_event(tx, w->id, w->t1, "bob", w->status, w->text);
+}
+
+static int
+fn_token(struct store_tx *tx, struct w *w)
+{
+	return store_tx_token_insert(tx, w->text, w->status, w->hash, 5);
+}
+
+static int
+fn_prune(struct store_tx *tx, struct w *w)
+{
+	return store_tx_prune(tx, w->run.project, w->keep, w->t1, &w->ids,
+			      &w->nids);
+}
+
+/* Inserts a run and then fails: its insert must be undone. */
+static int
+fn_insert_then_fail(struct store_tx *tx, struct w *w)
+{
+	int rc = store_tx_run_insert(tx, &w->run, &w->id);
+
+	assert_int_equal(rc, 0);
+	return w->fail_with;
+}
+
+static void
+job(struct fx *f, uint64_t run, int idx, const char *name, const char *status)
+{
+	struct w w = { .fn = fn_job, .id = run, .idx = idx, .text = name,
+		       .status = status };
+
+	assert_int_equal(write_now(f, &w), 0);
+}
+
+static uint64_t
+attempt(struct fx *f, uint64_t run, int idx, int number, const char *status)
+{
+	struct w w = { .fn = fn_attempt, .id = run, .idx = idx,
+		       .number = number, .status = status, .t1 = 2000 };
+
+	assert_int_equal(write_now(f, &w), 0);
+	return w.id2;
+}
+
+static void
+set_status(struct fx *f, uint64_t run, const char *status, uint64_t started,
+	   uint64_t finished)
+{
+	struct w w = { .fn = fn_run_status, .id = run, .status = status,
+		       .t1 = started, .t2 = finished };
+
+	assert_int_equal(write_now(f, &w), 0);
+}
+
+/* The gate: a write that holds the writer thread until opened. */
+struct gate {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	bool open, entered;
+};
+
+static int
+gate_fn(struct store_tx *tx, void *arg)
+{
+	struct gate *g = arg;
+
+	(void)tx;
+	pthread_mutex_lock(&g->mu);
+	g->entered = true;
+	pthread_cond_broadcast(&g->cv);
+	while (!g->open)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+	return 0;
+}
+
+/* Queues the gate and waits until the writer thread is inside it. */
+static void
+gate_close(struct fx *f, struct gate *g)
+{
+	pthread_mutex_init(&g->mu, NULL);
+	pthread_cond_init(&g->cv, NULL);
+	g->open = g->entered = false;
+	store_write(f->s, gate_fn, NULL, g);
+	pthread_mutex_lock(&g->mu);
+	while (!g->entered)
+		pthread_cond_wait(&g->cv, &g->mu);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_open(struct gate *g)
+{
+	pthread_mutex_lock(&g->mu);
+	g->open = true;
+	pthread_cond_broadcast(&g->cv);
+	pthread_mutex_unlock(&g->mu);
+}
+
+static void
+gate_destroy(struct gate *g)
+{
+	pthread_mutex_destroy(&g->mu);
+	pthread_cond_destroy(&g->cv);
+}
+
+/* ---- tests ---- */
+
+static int
+file_user_version(const char *path)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "PRAGMA user_version", -1,
+					    &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void
+set_file_user_version(const char *path, int v)
+{
+	sqlite3 *db;
+	char sql[64];
+
+	snprintf(sql, sizeof(sql), "PRAGMA user_version = %d", v);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+static void
+test_open_migrates_and_reopen_keeps(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	uint64_t id;
+
+	assert_int_equal(store_check(f->s), 0);
+	id = insert_run(f, "web", "queued", "main");
+	fx_close(f);
+	assert_int_equal(file_user_version(f->path), (int)store_nmigrations);
+	fx_open(f);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->project, "web");
+	assert_string_equal(r->status, "queued");
+	assert_string_equal(r->trigger, "api");
+	assert_string_equal(r->branch, "main");
+	assert_null(r->tag);
+	assert_string_equal(r->pipeline, "stages: [build]\n");
+	assert_int_equal(r->pipeline_len, 16);
+	assert_string_equal(r->env, "{\"A\":\"1\"}");
+	assert_string_equal(r->actor, "alice");
+	assert_int_equal(r->created_at, 1000);
+	assert_int_equal(r->started_at, 0);
+	assert_int_equal(r->njobs, 0);
+	store_run_free(r);
+	assert_int_equal(store_run_get(f->s, id + 1, &r), -ENOENT);
+}
+
+static void
+test_run_jobs_attempts(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	struct store_job *j;
+	struct w w = { 0 };
+	uint64_t id, a1, a2, a3;
+
+	id = insert_run(f, "web", "queued", "main");
+	job(f, id, 0, "lint", "pending");
+	job(f, id, 1, "build", "pending");
+	job(f, id, 2, "deploy", "waiting");
+	a1 = attempt(f, id, 0, 1, "running");
+	w = (struct w){ .fn = fn_attempt_finish, .id = a1, .status = "failed",
+			.text = "exit status 2", .t2 = 3000 };
+	assert_int_equal(write_now(f, &w), 0);
+	a2 = attempt(f, id, 0, 2, "running");
+	a3 = attempt(f, id, 1, 1, "running");
+	set_status(f, id, "running", 1500, 0);
+
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->status, "running");
+	assert_int_equal(r->started_at, 1500);
+	assert_int_equal(r->finished_at, 0);
+	assert_int_equal(r->njobs, 3);
+	j = &r->jobs[0];
+	assert_int_equal(j->idx, 0);
+	assert_string_equal(j->name, "lint");
+	assert_string_equal(j->stage, "build");
+	assert_string_equal(j->status, "running"); /* attempt 2's */
+	assert_int_equal(j->nattempts, 2);
+	assert_int_equal(j->attempts[0].id, a1);
+	assert_int_equal(j->attempts[0].number, 1);
+	assert_string_equal(j->attempts[0].status, "failed");
+	assert_int_equal(j->attempts[0].exit_code, 2);
+	assert_string_equal(j->attempts[0].reason, "exit status 2");
+	assert_int_equal(j->attempts[0].started_at, 2000);
+	assert_int_equal(j->attempts[0].finished_at, 3000);
+	assert_string_equal(j->attempts[0].dir, "/var/lib/pw/a");
+	assert_int_equal(j->attempts[1].id, a2);
+	assert_int_equal(j->attempts[1].exit_code, -1);
+	assert_null(j->attempts[1].reason);
+	assert_string_equal(r->jobs[1].status, "running");
+	assert_int_equal(r->jobs[1].attempts[0].id, a3);
+	assert_string_equal(r->jobs[2].status, "waiting"); /* no attempt */
+	assert_int_equal(r->jobs[2].nattempts, 0);
+	store_run_free(r);
+
+	/* Finished, then a rerun clears finished_at. */
+	set_status(f, id, "failed", 0, 9000);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->started_at, 1500);
+	assert_int_equal(r->finished_at, 9000);
+	store_run_free(r);
+	set_status(f, id, "queued", 0, 0);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->finished_at, 0);
+	store_run_free(r);
+
+	/* Errors a caller can tell apart. */
+	w = (struct w){ .fn = fn_job, .id = id + 100, .idx = 0, .text = "x",
+			.status = "pending" };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+	w = (struct w){ .fn = fn_job, .id = id, .idx = 0, .text = "x",
+			.status = "pending" };
+	assert_int_equal(write_now(f, &w), -EEXIST);
+	w = (struct w){ .fn = fn_job, .id = id, .idx = 7, .text = "x",
+			.status = "bogus" };
+	assert_int_equal(write_now(f, &w), -EINVAL);
+	w = (struct w){ .fn = fn_attempt, .id = id, .idx = 0, .number = 2,
+			.status = "running" };
+	assert_int_equal(write_now(f, &w), -EEXIST);
+	w = (struct w){ .fn = fn_attempt, .id = id, .idx = 9, .number = 1,
+			.status = "running" };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+	w = (struct w){ .fn = fn_run_status, .id = id + 100, .status = "failed" };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+	w = (struct w){ .fn = fn_run_status, .id = id, .status = "done" };
+	assert_int_equal(write_now(f, &w), -EINVAL);
+}
+
+static void
+test_idempotency_key(void **state)
+{
+	struct fx *f = *state;
+	struct w a = { .fn = fn_run_insert }, b = { .fn = fn_run_insert };
+	struct w c = { .fn = fn_run_insert }, k = { .fn = fn_run_by_key };
+
+	a.run = new_run("web", "queued", "main");
+	a.run.idempotency_key = "delivery-1";
+	assert_int_equal(write_now(f, &a), 0);
+	b.run = a.run;
+	assert_int_equal(write_now(f, &b), -EEXIST);
+	k.run = a.run;
+	assert_int_equal(write_now(f, &k), 0);
+	assert_int_equal(k.id2, a.id);
+	/* The same key in another project is another run. */
+	c.run = a.run;
+	c.run.project = "api";
+	assert_int_equal(write_now(f, &c), 0);
+	assert_true(c.id != a.id);
+	k = (struct w){ .fn = fn_run_by_key };
+	k.run = a.run;
+	k.run.idempotency_key = "delivery-2";
+	assert_int_equal(write_now(f, &k), -ENOENT);
+	/* No key: as many runs as you like. */
+	insert_run(f, "web", "queued", "main");
+	insert_run(f, "web", "queued", "main");
+}
+
+static void
+test_group_commit_in_order(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats before, after;
+	struct w w[100];
+	struct gate g;
+	int i, counter = 0;
+
+	store_stats(f->s, &before);
+	/* The writer holds the gate while the 100 writes queue up behind it. */
+	gate_close(f, &g);
+	for (i = 0; i < 100; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert, .counter = &counter };
+		w[i].run = new_run("web", "queued", "main");
+		queue(f, &w[i]);
+	}
+	assert_int_equal(store_pending(f->s), 101);
+	gate_open(&g);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	for (i = 0; i < 100; i++) {
+		assert_true(w[i].done);
+		assert_int_equal(w[i].rc, 0);
+		assert_int_equal(w[i].order, i);
+		if (i > 0)
+			assert_true(w[i].id > w[i - 1].id);
+	}
+	store_stats(f->s, &after);
+	assert_int_equal(after.writes - before.writes, 101);
+	/* The gate's batch and one for the hundred. */
+	assert_int_equal(after.commits - before.commits, 2);
+	assert_int_equal(store_pending(f->s), 0);
+	gate_destroy(&g);
+}
+
+static void
+test_failing_fn_undoes_only_itself(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats before, after;
+	struct store_run_filter flt = { .project = "undone", .limit = 10 };
+	struct store_run *r, **runs;
+	uint64_t next;
+	size_t n;
+	struct w w[3];
+	struct gate g;
+	int i, counter = 0;
+
+	store_stats(f->s, &before);
+	gate_close(f, &g);
+	for (i = 0; i < 3; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert, .counter = &counter };
+		w[i].run = new_run("web", "queued", "main");
+	}
+	w[1].fn = fn_insert_then_fail;
+	w[1].fail_with = -EPERM;
+	w[1].run.project = "undone";
+	for (i = 0; i < 3; i++)
+		queue(f, &w[i]);
+	gate_open(&g);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	store_stats(f->s, &after);
+	assert_int_equal(after.commits - before.commits, 2);
+	assert_int_equal(w[0].rc, 0);
+	assert_int_equal(w[1].rc, -EPERM);
+	assert_int_equal(w[2].rc, 0);
+	assert_int_equal(store_run_get(f->s, w[0].id, &r), 0);
+	store_run_free(r);
+	assert_int_equal(store_run_get(f->s, w[2].id, &r), 0);
+	store_run_free(r);
+	/* w[1]'s row is gone (w[2] may even have reused its id). */
+	assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next), 0);
+	assert_int_equal(n, 0);
+	store_runs_free(runs, n);
+	gate_destroy(&g);
+}
+
+static void
+read_log(struct fx *f, uint64_t attempt, uint64_t off, size_t max,
+	 const char *want)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	assert_int_equal(store_log_read(f->s, attempt, off, max, &b), 0);
+	assert_int_equal(b.len, strlen(want));
+	if (b.len > 0)
+		assert_memory_equal(b.data, want, b.len);
+	buf_free(&b);
+}
+
+static void
+test_logs(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	struct buf b;
+	struct w w;
+	uint64_t id, a;
+
+	id = insert_run(f, "web", "running", "main");
+	job(f, id, 0, "build", "pending");
+	a = attempt(f, id, 0, 1, "running");
+	w = (struct w){ .fn = fn_log, .id = a, .offset = 0, .text = "hello " };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_log, .id = a, .offset = 3, .text = "gap" };
+	assert_int_equal(write_now(f, &w), -EINVAL);
+	w = (struct w){ .fn = fn_log, .id = a, .offset = 0, .text = "hello " };
+	assert_int_equal(write_now(f, &w), -EINVAL);     /* a duplicate */
+	w = (struct w){ .fn = fn_log, .id = a, .offset = 6, .text = "wor" };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_log, .id = a, .offset = 9, .text = "ld\n" };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_log, .id = a + 1, .offset = 0, .text = "x" };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+
+	read_log(f, a, 0, 100, "hello world\n");
+	read_log(f, a, 3, 5, "lo wo");     /* across chunks */
+	read_log(f, a, 7, 1, "o");         /* inside one */
+	read_log(f, a, 6, 3, "wor");       /* exactly one */
+	read_log(f, a, 11, 100, "\n");
+	read_log(f, a, 12, 100, "");       /* at the end */
+	read_log(f, a, 99, 100, "");
+	read_log(f, a, 0, 0, "");
+	buf_init(&b, 4);
+	assert_int_equal(store_log_read(f->s, a, 0, 100, &b), -E2BIG);
+	buf_free(&b);
+	assert_int_equal(store_log_read(f->s, a + 1, 0, 100, &b), -ENOENT);
+
+	w = (struct w){ .fn = fn_run_log, .id = id, .text = "checkout " };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_run_log, .id = id, .text = "done" };
+	assert_int_equal(write_now(f, &w), 0);
+	buf_init(&b, 0);
+	assert_int_equal(store_run_log_read(f->s, id, 4, 100, &b), 0);
+	assert_string_equal(b.data, "kout done");
+	buf_free(&b);
+
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->log_bytes, 13);
+	assert_int_equal(r->jobs[0].attempts[0].log_bytes, 12);
+	store_run_free(r);
+}
+
+/* ---- listing ---- */
+
+static const char *const statuses[] = {
+	"queued", "running", "success", "failed", "canceled", "error",
+};
+
+struct seed {
+	struct store_run_new run;
+	uint64_t ids[250];
+	const char *status[250], *branch[250], *project[250];
+	int n;
+};
+
+/* 250 runs over two projects, statuses and branches in a pattern. */
+static int
+fn_seed(struct store_tx *tx, void *arg)
+{
+	struct seed *sd = arg;
+	struct store_run_new r;
+	int i, rc;
+
+	for (i = 0; i < sd->n; i++) {
+		sd->project[i] = i % 5 < 3 ? "web" : "api";
+		sd->status[i] = statuses[i % 6];
+		sd->branch[i] = i % 4 == 0 ? "dev" : "main";
+		r = new_run(sd->project[i], sd->status[i], sd->branch[i]);
+		r.created_at = 1000 + (uint64_t)i;
+		if ((rc = store_tx_run_insert(tx, &r, &sd->ids[i])) < 0)
+			return rc;
+		rc = store_tx_run_set_status(tx, sd->ids[i], sd->status[i],
+					     r.created_at, 0);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+static void
+seed_done(int rc, void *arg)
+{
+	(void)arg;
+	assert_int_equal(rc, 0);
+}
+
+static void
+seed(struct fx *f, struct seed *sd)
+{
+	sd->n = 250;
+	store_write(f->s, fn_seed, seed_done, sd);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(store_pending(f->s), 0);
+}
+
+static bool
+in(const char *s, const char *const *set)
+{
+	for (; set != NULL && *set != NULL; set++)
+		if (strcmp(s, *set) == 0)
+			return true;
+	return set == NULL;
+}
+
+/* Pages through a filter with a small limit; checks against the seed. */
+static void
+check_pages(struct fx *f, struct seed *sd, const char *project,
+	    const char *const *status, const char *branch, size_t limit)
+{
+	struct store_run_filter flt = { .project = project, .status = status,
+					.branch = branch, .limit = limit };
+	struct store_run **runs;
+	size_t n, k, pages = 0;
+	uint64_t next;
+	int i = sd->n - 1;
+
+	for (;;) {
+		assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next),
+				 0);
+		pages++;
+		for (k = 0; k < n; k++) {
+			/* The next expected run, newest first. */
+			while (i >= 0 && !(strcmp(sd->project[i], project) == 0 &&
+					   in(sd->status[i], status) &&
+					   (branch == NULL ||
+					    strcmp(sd->branch[i], branch) == 0)))
+				i--;
+			assert_true(i >= 0);
+			assert_int_equal(runs[k]->id, sd->ids[i]);
+			assert_string_equal(runs[k]->status, sd->status[i]);
+			assert_null(runs[k]->pipeline);
+			assert_int_equal(runs[k]->njobs, 0);
+			i--;
+		}
+		assert_true(n <= limit);
+		if (next != 0)
+			assert_int_equal(next, runs[n - 1]->id);
+		store_runs_free(runs, n);
+		if (next == 0)
+			break;
+		flt.before = next;
+	}
+	/* Nothing left that the filter should have found. */
+	while (i >= 0 && !(strcmp(sd->project[i], project) == 0 &&
+			   in(sd->status[i], status) &&
+			   (branch == NULL || strcmp(sd->branch[i], branch) == 0)))
+		i--;
+	assert_int_equal(i, -1);
+	assert_true(pages >= 1);
+}
+
+static void
+test_list(void **state)
+{
+	static const char *const failed[] = { "failed", "canceled", NULL };
+	static const char *const active[] = { "running", "queued", NULL };
+	static const char *const bogus[] = { "done", NULL };
+	static const char *const none[] = { NULL };
+	struct fx *f = *state;
+	struct store_run_filter flt = { .project = "web", .limit = 200 };
+	struct store_run **runs;
+	struct seed *sd = calloc(1, sizeof(*sd));
+	size_t n;
+	uint64_t next;
+
+	seed(f, sd);
+	check_pages(f, sd, "web", NULL, NULL, 7);
+	check_pages(f, sd, "web", NULL, NULL, 200);
+	check_pages(f, sd, "api", NULL, NULL, 1);
+	check_pages(f, sd, "web", failed, NULL, 4);
+	check_pages(f, sd, "api", active, "dev", 3);
+	check_pages(f, sd, "web", NULL, "main", 10);
+	check_pages(f, sd, "nope", NULL, NULL, 10);
+
+	/* 150 runs of web fit one page of 200: no cursor. */
+	assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next), 0);
+	assert_int_equal(n, 150);
+	assert_int_equal(next, 0);
+	store_runs_free(runs, n);
+	flt.status = none;
+	assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next), 0);
+	assert_int_equal(n, 0);
+	store_runs_free(runs, n);
+	flt.status = bogus;
+	assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next),
+			 -EINVAL);
+	flt.status = NULL;
+	flt.limit = 0;
+	assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next),
+			 -EINVAL);
+	flt.limit = 201;
+	assert_int_equal(store_runs_list(f->s, &flt, &runs, &n, &next),
+			 -EINVAL);
+	free(sd);
+}
+
+static void
+count_cb(void *arg, const char *project, const char *status, uint64_t n)
+{
+	uint64_t *total = arg;
+
+	assert_true(strcmp(project, "web") == 0 || strcmp(project, "api") == 0);
+	assert_true(in(status, NULL));
+	*total += n;
+}
+
+static void
+test_latest_unfinished_count(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r, **runs;
+	struct seed *sd = calloc(1, sizeof(*sd));
+	uint64_t total = 0, prev = 0;
+	size_t n, i;
+	int k, want;
+
+	assert_int_equal(store_run_latest_finished(f->s, "web", NULL, &r),
+			 -ENOENT);
+	seed(f, sd);
+	/* The newest web run whose status is a finished one. */
+	for (want = sd->n - 1; want >= 0; want--)
+		if (strcmp(sd->project[want], "web") == 0 &&
+		    strcmp(sd->status[want], "queued") != 0 &&
+		    strcmp(sd->status[want], "running") != 0)
+			break;
+	assert_int_equal(store_run_latest_finished(f->s, "web", NULL, &r), 0);
+	assert_int_equal(r->id, sd->ids[want]);
+	store_run_free(r);
+	for (want = sd->n - 1; want >= 0; want--)
+		if (strcmp(sd->project[want], "api") == 0 &&
+		    strcmp(sd->branch[want], "dev") == 0 &&
+		    strcmp(sd->status[want], "queued") != 0 &&
+		    strcmp(sd->status[want], "running") != 0)
+			break;
+	assert_int_equal(store_run_latest_finished(f->s, "api", "dev", &r), 0);
+	assert_int_equal(r->id, sd->ids[want]);
+	assert_string_equal(r->branch, "dev");
+	store_run_free(r);
+
+	job(f, sd->ids[0], 0, "build", "pending"); /* ids[0] is queued */
+	assert_int_equal(store_runs_unfinished(f->s, &runs, &n), 0);
+	for (k = 0, want = 0; k < sd->n; k++)
+		want += k % 6 < 2;
+	assert_int_equal(n, (size_t)want);
+	for (i = 0; i < n; i++) {
+		assert_true(runs[i]->id > prev);
+		prev = runs[i]->id;
+		assert_true(strcmp(runs[i]->status, "queued") == 0 ||
+			    strcmp(runs[i]->status, "running") == 0);
+	}
+	assert_int_equal(runs[0]->njobs, 1);
+	assert_string_equal(runs[0]->jobs[0].name, "build");
+	assert_non_null(runs[0]->pipeline);
+	store_runs_free(runs, n);
+
+	assert_int_equal(store_count_runs(f->s, count_cb, &total), 0);
+	assert_int_equal(total, 250);
+	free(sd);
+}
+
+static void
+test_events_tokens(void **state)
+{
+	struct fx *f = *state;
+	struct store_event *ev;
+	struct w w;
+	char *name, *scope;
+	size_t n;
+	uint64_t id;
+	const char *hash = "0123456789abcdef0123456789abcdef"
+			   "0123456789abcdef0123456789abcdef";
+
+	id = insert_run(f, "web", "queued", "main");
+	w = (struct w){ .fn = fn_event, .id = id, .t1 = 10, .status = "cancel",
+			.text = "from the dashboard" };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_event, .id = id, .t1 = 20, .status = "rerun" };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_event, .id = id + 1, .t1 = 20,
+			.status = "rerun" };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+	assert_int_equal(store_events_list(f->s, id, &ev, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(ev[0].time, 10);
+	assert_string_equal(ev[0].actor, "bob");
+	assert_string_equal(ev[0].action, "cancel");
+	assert_string_equal(ev[0].detail, "from the dashboard");
+	assert_string_equal(ev[1].action, "rerun");
+	assert_null(ev[1].detail);
+	store_events_free(ev, n);
+
+	w = (struct w){ .fn = fn_token, .text = "ci", .status = "write",
+			.hash = hash };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_token, .text = "ci", .status = "read",
+			.hash = "f" };
+	assert_int_equal(write_now(f, &w), -EINVAL);  /* not a SHA-256 */
+	w = (struct w){ .fn = fn_token, .text = "other", .status = "read",
+			.hash = hash };
+	assert_int_equal(write_now(f, &w), -EEXIST);  /* the same hash */
+	assert_int_equal(store_token_find(f->s, hash, &name, &scope), 0);
+	assert_string_equal(name, "ci");
+	assert_string_equal(scope, "write");
+	free(name);
+	free(scope);
+	assert_int_equal(store_token_find(f->s, "00", &name, &scope), -ENOENT);
+}
+
+/* A finished run of project p with a job, an attempt with log, an event. */
+static uint64_t
+full_run(struct fx *f, const char *p, const char *status, uint64_t finished,
+	 uint64_t *att)
+{
+	struct w w;
+	uint64_t id = insert_run(f, p, "queued", "main");
+
+	job(f, id, 0, "build", "pending");
+	*att = attempt(f, id, 0, 1, "success");
+	w = (struct w){ .fn = fn_log, .id = *att, .offset = 0, .text = "log" };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_event, .id = id, .t1 = 1, .status = "start" };
+	assert_int_equal(write_now(f, &w), 0);
+	set_status(f, id, status, 0, finished);
+	return id;
+}
+
+static void
+test_prune(void **state)
+{
+	struct fx *f = *state;
+	struct store_event *ev;
+	struct store_run *r;
+	struct buf b;
+	struct w w;
+	uint64_t ids[10], att[10], other, other_att, running, running_att;
+	size_t n;
+	int i;
+
+	for (i = 0; i < 10; i++)
+		ids[i] = full_run(f, "web", i % 2 ? "success" : "failed",
+				  10000 + (uint64_t)i * 1000, &att[i]);
+	running = full_run(f, "web", "running", 0, &running_att);
+	other = full_run(f, "api", "success", 1, &other_att);
+
+	/* By count: keep the newest 6 finished, prune the 4 oldest. */
+	w = (struct w){ .fn = fn_prune, .keep = 6 };
+	w.run.project = "web";
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 4);
+	for (i = 0; i < 4; i++)
+		assert_int_equal(w.ids[i], ids[i]);
+	free(w.ids);
+	for (i = 0; i < 10; i++) {
+		int rc = store_run_get(f->s, ids[i], &r);
+
+		assert_int_equal(rc, i < 4 ? -ENOENT : 0);
+		if (rc == 0)
+			store_run_free(r);
+		buf_init(&b, 0);
+		assert_int_equal(store_log_read(f->s, att[i], 0, 10, &b),
+				 i < 4 ? -ENOENT : 0);
+		buf_free(&b);
+		assert_int_equal(store_events_list(f->s, ids[i], &ev, &n), 0);
+		assert_int_equal(n, i < 4 ? 0 : 1);
+		store_events_free(ev, n);
+	}
+
+	/* By age: finished before 17500 (ids 4..7). */
+	w = (struct w){ .fn = fn_prune, .t1 = 17500 };
+	w.run.project = "web";
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 4);
+	assert_int_equal(w.ids[0], ids[4]);
+	assert_int_equal(w.ids[3], ids[7]);
+	free(w.ids);
+
+	/* Both limits: keep 1, nothing older than 0 → the 9th goes. */
+	w = (struct w){ .fn = fn_prune, .keep = 1 };
+	w.run.project = "web";
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 1);
+	assert_int_equal(w.ids[0], ids[8]);
+	free(w.ids);
+
+	/* The running run and the other project stay, with their logs. */
+	assert_int_equal(store_run_get(f->s, running, &r), 0);
+	assert_int_equal(r->njobs, 1);
+	store_run_free(r);
+	assert_int_equal(store_run_get(f->s, other, &r), 0);
+	store_run_free(r);
+	assert_int_equal(store_run_get(f->s, ids[9], &r), 0);
+	store_run_free(r);
+	read_log(f, running_att, 0, 10, "log");
+	read_log(f, other_att, 0, 10, "log");
+}
+
+static void
+test_newer_schema_refused(void **state)
+{
+	struct fx *f = *state;
+	struct store *s;
+	char *err = NULL, want[96];
+
+	fx_close(f);
+	set_file_user_version(f->path, 7);
+	assert_int_equal(store_open(&f->loop, f->path, &s, &err), -ENOTSUP);
+	snprintf(want, sizeof(want), "database schema version 7 is newer than "
+		 "this pipewright (knows %zu)", store_nmigrations);
+	assert_string_equal(err, want);
+	free(err);
+	assert_int_equal(file_user_version(f->path), 7);
+
+	assert_true(store_open(&f->loop, "/nonexistent/dir/pw.db", &s,
+			       &err) < 0);
+	assert_string_equal(err, "cannot open /nonexistent/dir/pw.db: "
+			    "unable to open database file");
+	free(err);
+}
+
+static void
+test_check(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats st;
+
+	assert_int_equal(store_check(f->s), 0);
+	insert_run(f, "web", "queued", "main");
+	store_stats(f->s, &st);
+	assert_int_equal(st.commit_failures, 0);
+	assert_true(st.commits >= 1);
+	assert_int_equal(store_check(f->s), 0);
+}
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+#define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
+		T(test_open_migrates_and_reopen_keeps),
+		T(test_run_jobs_attempts),
+		T(test_idempotency_key),
+		T(test_group_commit_in_order),
+		T(test_failing_fn_undoes_only_itself),
+		T(test_logs),
+		T(test_list),
+		T(test_latest_unfinished_count),
+		T(test_events_tokens),
+		T(test_prune),
+		T(test_newer_schema_refused),
+		T(test_check),
+#undef T
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
