@@ -26,6 +26,8 @@ static const struct cli_command commands[] = {
 	 cmd_rerun},
 	{"cancel", "RUN", "cancel a run", cmd_cancel},
 	{"approve", "RUN JOB", "approve a manual job", cmd_approve},
+	{"token", "create [--config FILE] --name NAME --scope SCOPE",
+	 "make an API token (printed once)", cmd_token},
 	{"version", "", "print the version", cmd_version},
 	{"help", "", "show this help", cmd_help},
 };
