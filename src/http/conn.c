@@ -319,7 +319,8 @@ conn_process(struct http_conn *c)
 	size_t used;
 	int rc;
 
-	while (c->cur == NULL && !c->closing && c->in_off < c->in.len) {
+	while (c->cur == NULL && !c->closing && !c->close_after &&
+	       c->in_off < c->in.len) {
 		rc = http_parse_feed(&c->ps, c->in.data + c->in_off,
 				     c->in.len - c->in_off, &used);
 		c->in_off += used;
@@ -348,12 +349,13 @@ conn_process(struct http_conn *c)
 		buf_reset(&c->in);
 		c->in_off = 0;
 	}
-	if (c->cur != NULL)
+	if (c->cur != NULL || c->close_after)
 		return;
+	/* Neither timer restarts on more bytes: trickling buys no time. */
 	if (c->ps.in_message) {
 		if (c->tmode != T_READ)
 			timer_set(c, T_READ, c->s->lim.read_timeout_ms);
-	} else {
+	} else if (c->tmode != T_IDLE) {
 		timer_set(c, T_IDLE, c->s->lim.idle_timeout_ms);
 	}
 }
@@ -369,8 +371,8 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		http_conn_close(c);
 		return;
 	}
-	if (c->lingering)
-		return;
+	if (c->lingering || c->close_after)
+		return; /* nothing more is read from a closing connection */
 	if (c->in_off > 0 && c->in_off == c->in.len) {
 		buf_reset(&c->in);
 		c->in_off = 0;

@@ -286,6 +286,11 @@ http_parse_feed(struct http_parse *ps, const char *data, size_t len,
 	*used = 0;
 	if (ps->status != 0)
 		return HTTP_PARSE_ERROR;
+	if (ps->done) {
+		/* http_parse_next was not called: a caller's bug. */
+		fail(ps, 400, "bad_request", "request parsed out of turn");
+		return HTTP_PARSE_ERROR;
+	}
 	if (len == 0)
 		return HTTP_PARSE_MORE;
 	n = http_parser_execute(&ps->p, &settings, data, len);
