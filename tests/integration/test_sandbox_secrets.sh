@@ -1,0 +1,34 @@
+# Secrets: a job gets the secrets it names, from the caller's environment
+# for pipewright run, and their values never reach the log: echoed whole,
+# or written in two pieces with a pause between (two reads).  A job that
+# names a secret nobody gave fails saying which.  Also the strict mode's
+# refusal of a workspace owned by root, and --sandbox none.
+. "$(dirname "$0")/sandbox_lib.sh"
+
+cat > ci.yml <<'YML'
+jobs:
+  deploy:
+    secrets: [DEPLOY_TOKEN]
+    script:
+      - test "$DEPLOY_TOKEN" = "tok-Zq81-secret" && echo got-it
+      - echo "token is $DEPLOY_TOKEN."
+      - "printf 'split: tok-Zq'; sleep 0.3; printf '81-secret!\\n'"
+YML
+DEPLOY_TOKEN=tok-Zq81-secret pw run -f ci.yml
+expect_rc 0
+expect_out "[deploy] got-it" "[deploy] token is ***." "[deploy] split: ***!"
+expect_no_out "Zq81"
+
+pw run -f ci.yml
+expect_rc 1
+grep -q "secret 'DEPLOY_TOKEN' is not available" out || fail "no missing-secret reason"
+
+# Strict refuses a root-owned workspace, saying how to fix it.
+mkdir rootws && cp ci.yml rootws/ && cd rootws
+pw run -f ci.yml
+expect_rc 1
+grep -q "is owned by root; a sandboxed job runs as the owner" out || fail "no refusal"
+grep -q -- "--sandbox none" out || fail "the refusal does not say how to fix it"
+DEPLOY_TOKEN=tok-Zq81-secret pw run -f ci.yml --sandbox none
+expect_rc 0
+expect_out "[deploy] split: ***!"
