@@ -26,6 +26,7 @@ struct cli_command {
 
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);
+int cmd_serve(int argc, char **argv);
 /* The on-call client commands (client*.c); they talk to a daemon. */
 int cmd_status(int argc, char **argv);
 int cmd_runs(int argc, char **argv);

@@ -14,6 +14,7 @@ static const struct cli_command commands[] = {
 		"[--approve JOB]... [--branch B] [--grace DURATION]",
 	 "run a pipeline here, as the server would", cmd_run},
 	{"validate", "FILE...", "check pipeline files", cmd_validate},
+	{"serve", "[--config FILE] [--check]", "run the daemon", cmd_serve},
 	{"status", "[PROJECT]", "the latest runs of each project", cmd_status},
 	{"runs", "PROJECT [--status S] [--branch B] [--limit N]",
 	 "a project's runs", cmd_runs},

@@ -47,7 +47,7 @@ emit(const char *level, const char *msg)
 {
 	struct timespec ts;
 	struct tm tm;
-	char when[40];
+	char when[80];
 	struct buf b;
 	int rc;
 

@@ -1,0 +1,105 @@
+/*
+ * daemon: `pipewright serve` — one libuv loop that serves HTTP, schedules
+ * runs and jobs with sched and exec, and keeps every run, job, attempt and
+ * log byte in the store.
+ *
+ * The api module's handlers act through the calls below; every change is
+ * committed before its callback reports success, so an answered request is
+ * never lost.  Actors ("token NAME", "webhook", "schedule") go into the
+ * run's audit trail.
+ */
+#ifndef PIPEWRIGHT_DAEMON_H
+#define PIPEWRIGHT_DAEMON_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pipewright/util.h"
+
+struct daemon;
+struct store;
+struct config;
+struct http_request;
+
+struct daemon_options {
+	const char *config_path;
+	const char *supervisor_path; /* the pipewright-supervisor binary */
+	int listen_fd;            /* an inherited listener, or -1 */
+};
+
+/* Loads the config, opens the store, listens.  *err for people. */
+int daemon_create(const struct daemon_options *opts, struct daemon **out,
+		  char **err) PW_WUR;
+/* Runs until SIGTERM/SIGINT and the drain; returns the exit status. */
+int daemon_run(struct daemon *d);
+void daemon_destroy(struct daemon *d);
+
+struct store *daemon_store(struct daemon *d);
+const struct config *daemon_config(const struct daemon *d);
+/* "http://host:port" or the configured public_url, without a trailing '/'. */
+const char *daemon_public_url(const struct daemon *d);
+/* The store is writable and the loop answers (for /readyz). */
+bool daemon_ready(struct daemon *d);
+
+/*
+ * The result of a change: rc 0 and the run's id, or rc < 0 and a message
+ * for people (-ENOENT no such project/run/job, -EINVAL bad input,
+ * -EALREADY/-EBUSY conflicts, -ENOSPC/-EROFS/-EIO store unavailable).
+ */
+typedef void (*daemon_done_cb)(int rc, uint64_t run, const char *message,
+			       void *arg);
+
+struct daemon_trigger {
+	const char *project;
+	const char *ref;               /* NULL: none */
+	const char *commit;            /* NULL: none */
+	const char *const *env;        /* "K=V", NULL-terminated, or NULL */
+	const char *idempotency_key;   /* NULL: none */
+	const char *actor;
+	const char *trigger;           /* "api", "webhook", "schedule" */
+};
+
+/* Creates a run (queued, or error with problems if the pipeline is bad). */
+int daemon_trigger(struct daemon *d, const struct daemon_trigger *t,
+		   daemon_done_cb cb, void *arg) PW_WUR;
+int daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
+		  daemon_done_cb cb, void *arg) PW_WUR;
+/* names: NULL-terminated job names, or NULL for every failed job. */
+int daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
+		 const char *actor, daemon_done_cb cb, void *arg) PW_WUR;
+int daemon_approve(struct daemon *d, uint64_t run, const char *job,
+		   const char *actor, daemon_done_cb cb, void *arg) PW_WUR;
+
+/*
+ * Following a job attempt's log: data from `offset` on as it is recorded
+ * (stored bytes first, then live), then end with the attempt's result.
+ */
+struct daemon_follow;
+struct daemon_follow_cbs {
+	void (*data)(void *arg, uint64_t offset, const char *data, size_t len);
+	void (*end)(void *arg, const char *status, int exit_code,
+		    const char *reason);
+	void *arg;
+};
+int daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
+		  const struct daemon_follow_cbs *cbs,
+		  struct daemon_follow **out) PW_WUR;
+/* Stops following (the client went away); no callback after this. */
+void daemon_unfollow(struct daemon_follow *f);
+
+/* Counters for /metrics. */
+struct daemon_stats {
+	int jobs_running;
+	size_t runs_active;     /* runs in the scheduler (queued or running) */
+	uint64_t log_bytes;     /* job output bytes received since start */
+	uint64_t jobs_finished[16]; /* attempts ended, by enum sched_job_state */
+	uint64_t duration_buckets[12]; /* job durations, see daemon_duration_bounds */
+	uint64_t duration_count;
+	double duration_sum_s;
+};
+void daemon_stats(const struct daemon *d, struct daemon_stats *out);
+/* Upper bounds (seconds) of the job duration histogram's buckets. */
+extern const double daemon_duration_bounds[12];
+
+#endif

@@ -1,0 +1,71 @@
+/*
+ * The API's private parts, shared by src/api/ only.
+ */
+#ifndef PIPEWRIGHT_API_INT_H
+#define PIPEWRIGHT_API_INT_H
+
+#include <cjson/cJSON.h>
+
+#include "pipewright/api.h"
+#include "pipewright/auth.h"
+#include "pipewright/config.h"
+#include "pipewright/daemon.h"
+#include "pipewright/store.h"
+
+/* Requests counted by route and status, for /metrics. */
+struct api_count {
+	char *route;
+	int status;
+	uint64_t n;
+};
+
+struct api {
+	struct daemon *d;
+	struct api_count *counts;
+	size_t ncounts, capcounts;
+};
+
+/*
+ * Checks the request's bearer token for `need` (reads may be anonymous
+ * when the config says so).  On failure it has answered 401/403 and
+ * returns false; on success *actor (caller frees) is "token NAME" or
+ * "anonymous".
+ */
+bool api_auth(struct api *a, struct http_request *req, enum auth_scope need,
+	      char **actor);
+/* Answers with the stored run `id` (status), or 404 / 503. */
+void api_respond_run(struct api *a, struct http_request *req, int status,
+		     uint64_t id);
+/* A run, a page of runs: cJSON trees (caller deletes). */
+cJSON *api_run_json(struct api *a, const struct store_run *r, bool with_jobs);
+/* RFC 3339 with milliseconds and Z, or JSON null for 0. */
+cJSON *api_time(uint64_t ms);
+/* Parses "{id}" as a run id; answers 400 and returns false if it is not one. */
+bool api_run_id(struct http_request *req, uint64_t *id);
+/* Answers an error for a negative errno from the daemon or the store. */
+void api_respond_errno(struct http_request *req, int rc, const char *message);
+/* Valid UTF-8 of len bytes; invalid sequences become U+FFFD (caller frees). */
+char *api_utf8(const char *s, size_t len, size_t *used, bool final);
+
+/* The handlers, by file. */
+void api_projects(struct http_request *req, void *arg);
+void api_runs_list(struct http_request *req, void *arg);
+void api_run_get(struct http_request *req, void *arg);
+void api_run_events(struct http_request *req, void *arg);
+void api_run_log(struct http_request *req, void *arg);
+void api_trigger(struct http_request *req, void *arg);
+void api_cancel(struct http_request *req, void *arg);
+void api_rerun(struct http_request *req, void *arg);
+void api_approve(struct http_request *req, void *arg);
+void api_job_log(struct http_request *req, void *arg);
+void api_healthz(struct http_request *req, void *arg);
+void api_readyz(struct http_request *req, void *arg);
+void api_metrics(struct http_request *req, void *arg);
+void api_badge(struct http_request *req, void *arg);
+void api_openapi(struct http_request *req, void *arg);
+
+/* The OpenAPI document, embedded at build time (openapi-data.c). */
+extern const char api_openapi_json[];
+extern const size_t api_openapi_json_len;
+
+#endif

@@ -1,0 +1,161 @@
+/*
+ * The JSON the API answers with: the run object (docs/api.md), times in
+ * RFC 3339 with milliseconds and Z, and text made valid UTF-8.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "api-int.h"
+
+cJSON *
+api_time(uint64_t ms)
+{
+	time_t t = (time_t)(ms / 1000);
+	struct tm tm;
+	char s[80];
+
+	if (ms == 0)
+		return cJSON_CreateNull();
+	gmtime_r(&t, &tm);
+	snprintf(s, sizeof(s), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+		 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+		 tm.tm_min, tm.tm_sec, (int)(ms % 1000));
+	return cJSON_CreateString(s);
+}
+
+static cJSON *
+str_or_null(const char *s)
+{
+	return s != NULL ? cJSON_CreateString(s) : cJSON_CreateNull();
+}
+
+static cJSON *
+attempt_json(const struct store_attempt *at)
+{
+	cJSON *o = cJSON_CreateObject();
+	bool finished = at->finished_at != 0;
+
+	cJSON_AddNumberToObject(o, "number", at->number);
+	cJSON_AddStringToObject(o, "status", at->status);
+	if (finished && at->exit_code >= 0)
+		cJSON_AddNumberToObject(o, "exit_code", at->exit_code);
+	else
+		cJSON_AddNullToObject(o, "exit_code");
+	cJSON_AddItemToObject(o, "reason", str_or_null(at->reason));
+	cJSON_AddItemToObject(o, "started_at", api_time(at->started_at));
+	cJSON_AddItemToObject(o, "finished_at", api_time(at->finished_at));
+	cJSON_AddNumberToObject(o, "log_bytes", (double)at->log_bytes);
+	return o;
+}
+
+cJSON *
+api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
+{
+	cJSON *o = cJSON_CreateObject(), *problems = NULL, *jobs, *job, *atts;
+	char *url;
+	size_t i, k;
+
+	cJSON_AddNumberToObject(o, "id", (double)r->id);
+	cJSON_AddStringToObject(o, "project", r->project);
+	cJSON_AddStringToObject(o, "status", r->status);
+	cJSON_AddStringToObject(o, "trigger", r->trigger);
+	cJSON_AddItemToObject(o, "ref", str_or_null(r->ref));
+	cJSON_AddItemToObject(o, "branch", str_or_null(r->branch));
+	cJSON_AddItemToObject(o, "tag", str_or_null(r->tag));
+	if (r->pr > 0)
+		cJSON_AddNumberToObject(o, "pr", (double)r->pr);
+	else
+		cJSON_AddNullToObject(o, "pr");
+	cJSON_AddBoolToObject(o, "fork", r->fork);
+	cJSON_AddItemToObject(o, "commit", str_or_null(r->commit));
+	if (r->problems != NULL)
+		problems = cJSON_Parse(r->problems);
+	if (!cJSON_IsArray(problems)) {
+		cJSON_Delete(problems);
+		problems = cJSON_CreateArray();
+	}
+	cJSON_AddItemToObject(o, "problems", problems);
+	cJSON_AddItemToObject(o, "created_at", api_time(r->created_at));
+	cJSON_AddItemToObject(o, "started_at", api_time(r->started_at));
+	cJSON_AddItemToObject(o, "finished_at", api_time(r->finished_at));
+	url = xasprintf("%s/api/v1/runs/%llu", daemon_public_url(a->d),
+			(unsigned long long)r->id);
+	cJSON_AddStringToObject(o, "url", url);
+	free(url);
+	cJSON_AddItemToObject(o, "actor", str_or_null(r->actor));
+	if (!with_jobs)
+		return o;
+	jobs = cJSON_AddArrayToObject(o, "jobs");
+	for (i = 0; i < r->njobs; i++) {
+		const struct store_job *sj = &r->jobs[i];
+
+		job = cJSON_CreateObject();
+		cJSON_AddStringToObject(job, "name", sj->name);
+		cJSON_AddStringToObject(job, "stage", sj->stage);
+		cJSON_AddStringToObject(job, "status", sj->status);
+		atts = cJSON_AddArrayToObject(job, "attempts");
+		for (k = 0; k < sj->nattempts; k++)
+			cJSON_AddItemToArray(atts, attempt_json(&sj->attempts[k]));
+		cJSON_AddItemToArray(jobs, job);
+	}
+	return o;
+}
+
+/* The length of the valid UTF-8 sequence at s (1..4), 0 if invalid, -1 if cut short. */
+static int
+utf8_seq(const unsigned char *s, size_t len)
+{
+	int n, i;
+	unsigned cp;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, cp = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, cp = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, cp = s[0] & 0x07;
+	else
+		return 0;
+	for (i = 1; i < n; i++) {
+		if ((size_t)i >= len)
+			return -1;
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		cp = cp << 6 | (s[i] & 0x3f);
+	}
+	/* No overlong forms, surrogates or code points past U+10FFFF. */
+	if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+	    (cp >= 0xd800 && cp <= 0xdfff))
+		return 0;
+	return n;
+}
+
+char *
+api_utf8(const char *s, size_t len, size_t *used, bool final)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	struct buf b;
+	size_t i = 0;
+	int n, rc = 0;
+
+	buf_init(&b, 0);
+	while (i < len) {
+		n = utf8_seq(u + i, len - i);
+		if (n == -1 && !final)
+			break; /* the rest comes with the next piece */
+		if (n <= 0) {
+			rc |= buf_append(&b, "\xef\xbf\xbd", 3);
+			i++;
+			continue;
+		}
+		rc |= buf_append(&b, s + i, (size_t)n);
+		i += (size_t)n;
+	}
+	(void)rc; /* unlimited */
+	*used = i;
+	return buf_steal(&b);
+}

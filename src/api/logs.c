@@ -1,0 +1,328 @@
+/*
+ * A job's log: plain text from a byte offset or its last N lines, or, with
+ * follow=1, Server-Sent Events that stream it live and resume from
+ * Last-Event-ID.  Offsets count bytes of the stored (masked) log.  Each
+ * `log` event carries {"offset", "text"} with the text made valid UTF-8
+ * (a sequence split across two pieces is held back until it is whole), and
+ * its id is the offset of the next byte; `end` carries the result.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-int.h"
+
+#define READ_PIECE (64 * 1024)
+
+/* The attempt a log request names: `attempt=N` or the latest. */
+static int
+find_attempt(struct api *a, struct http_request *req, struct store_run **run,
+	     const struct store_attempt **out)
+{
+	const char *job = http_request_param(req, "job");
+	const char *q = http_request_query(req, "attempt");
+	const struct store_job *sj = NULL;
+	uint64_t id;
+	size_t j;
+	char *end;
+	long n;
+
+	if (!api_run_id(req, &id))
+		return -EINVAL;
+	if (store_run_get(daemon_store(a->d), id, run) < 0) {
+		http_respond_error(req, 404, "not_found", "no run %llu",
+				   (unsigned long long)id);
+		return -ENOENT;
+	}
+	for (j = 0; j < (*run)->njobs; j++)
+		if (strcmp((*run)->jobs[j].name, job) == 0)
+			sj = &(*run)->jobs[j];
+	if (sj == NULL) {
+		http_respond_error(req, 404, "not_found", "no job '%s' in run %llu",
+				   job, (unsigned long long)id);
+		return -ENOENT;
+	}
+	if (sj->nattempts == 0) {
+		http_respond_error(req, 404, "not_found", "job '%s' has not "
+				   "started (it is %s)", job, sj->status);
+		return -ENOENT;
+	}
+	if (q == NULL) {
+		*out = &sj->attempts[sj->nattempts - 1];
+		return 0;
+	}
+	n = strtol(q, &end, 10);
+	if (*q == '\0' || *end != '\0' || n < 1 || (size_t)n > sj->nattempts) {
+		http_respond_error(req, 404, "not_found", "job '%s' has no "
+				   "attempt '%s'", job, q);
+		return -ENOENT;
+	}
+	*out = &sj->attempts[n - 1];
+	return 0;
+}
+
+static bool
+parse_u64(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (s == NULL)
+		return true;
+	if (*s < '0' || *s > '9')
+		return false;
+	*v = strtoull(s, &end, 10);
+	return *end == '\0';
+}
+
+/* ---- following ---- */
+
+struct follow {
+	struct api *a;
+	struct http_request *req;
+	struct daemon_follow *df;
+	uint64_t next;          /* the offset of the next byte to send */
+	struct buf carry;       /* an incomplete UTF-8 sequence */
+	bool done;
+};
+
+static void
+send_log(struct follow *f, uint64_t offset, const char *data, size_t len,
+	 bool final)
+{
+	cJSON *o;
+	char *text, *json, *ev;
+	size_t used;
+	int rc;
+	uint64_t expected = f->next + f->carry.len;
+
+	/* Bytes already sent (or held back) are not sent twice. */
+	if (len > 0 && offset + len <= expected)
+		return;
+	if (len > 0 && offset < expected) {
+		data += expected - offset;
+		len -= (size_t)(expected - offset);
+	}
+	rc = buf_append(&f->carry, data, len);
+	(void)rc;
+	text = api_utf8(f->carry.data, f->carry.len, &used, final);
+	if (used > 0) {
+		uint64_t start = f->next;
+
+		f->next += used;
+		o = cJSON_CreateObject();
+		cJSON_AddNumberToObject(o, "offset", (double)start);
+		cJSON_AddStringToObject(o, "text", text);
+		json = cJSON_PrintUnformatted(o);
+		ev = xasprintf("event: log\nid: %llu\ndata: %s\n\n",
+			       (unsigned long long)f->next, json);
+		http_stream_write(f->req, ev, strlen(ev));
+		free(ev);
+		free(json);
+		cJSON_Delete(o);
+		memmove(f->carry.data, f->carry.data + used, f->carry.len - used);
+		f->carry.len -= used;
+	}
+	free(text);
+}
+
+static void
+send_end(struct follow *f, const char *status, int exit_code,
+	 const char *reason)
+{
+	cJSON *o = cJSON_CreateObject();
+	char *json, *ev;
+
+	send_log(f, f->next, "", 0, true);
+	cJSON_AddStringToObject(o, "status", status);
+	if (exit_code >= 0)
+		cJSON_AddNumberToObject(o, "exit_code", exit_code);
+	else
+		cJSON_AddNullToObject(o, "exit_code");
+	if (reason != NULL)
+		cJSON_AddStringToObject(o, "reason", reason);
+	else
+		cJSON_AddNullToObject(o, "reason");
+	json = cJSON_PrintUnformatted(o);
+	ev = xasprintf("event: end\ndata: %s\n\n", json);
+	http_stream_write(f->req, ev, strlen(ev));
+	http_stream_end(f->req);
+	free(ev);
+	free(json);
+	cJSON_Delete(o);
+}
+
+static void
+follow_free(struct follow *f)
+{
+	buf_free(&f->carry);
+	free(f);
+}
+
+static void
+on_follow_data(void *arg, uint64_t offset, const char *data, size_t len)
+{
+	send_log(arg, offset, data, len, false);
+}
+
+static void
+on_follow_end(void *arg, const char *status, int exit_code, const char *reason)
+{
+	struct follow *f = arg;
+
+	http_request_on_abort(f->req, NULL, NULL);
+	send_end(f, status, exit_code, reason);
+	follow_free(f);
+}
+
+static void
+on_follow_abort(struct http_request *req, void *arg)
+{
+	struct follow *f = arg;
+
+	(void)req;
+	daemon_unfollow(f->df);
+	follow_free(f);
+}
+
+/* Streams the stored bytes of a finished attempt, then its end. */
+static void
+replay(struct follow *f, const struct store_attempt *at)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	for (;;) {
+		buf_reset(&b);
+		if (store_log_read(daemon_store(f->a->d), at->id, f->next,
+				   READ_PIECE, &b) < 0 || b.len == 0)
+			break;
+		send_log(f, f->next + f->carry.len, b.data, b.len, false);
+	}
+	buf_free(&b);
+	send_end(f, at->status, at->finished_at != 0 ? at->exit_code : -1,
+		 at->reason);
+	follow_free(f);
+}
+
+static void
+follow(struct api *a, struct http_request *req, const struct store_attempt *at,
+       uint64_t offset)
+{
+	static const char *const headers[] = {
+		"Cache-Control: no-cache", "X-Accel-Buffering: no", NULL,
+	};
+	struct daemon_follow_cbs cbs;
+	struct follow *f = xcalloc(1, sizeof(*f));
+
+	f->a = a;
+	f->req = req;
+	f->next = offset;
+	buf_init(&f->carry, 0);
+	http_stream_start(req, 200, "text/event-stream", headers);
+	cbs = (struct daemon_follow_cbs){on_follow_data, on_follow_end, f};
+	http_request_on_abort(req, on_follow_abort, f);
+	if (at->finished_at != 0 ||
+	    daemon_follow(a->d, at->id, offset, &cbs, &f->df) < 0) {
+		/* Finished (or finishing): everything is in the store. */
+		http_request_on_abort(req, NULL, NULL);
+		replay(f, at);
+	}
+}
+
+/* ---- plain text ---- */
+
+/* The last n lines of the log (n ≥ 1); *start is their offset. */
+static void
+tail(struct api *a, uint64_t attempt, uint64_t total, uint64_t n,
+     struct buf *out, uint64_t *start)
+{
+	uint64_t from = total, lines = 0;
+	struct buf piece;
+	size_t i;
+	int rc;
+
+	buf_init(&piece, 0);
+	/* Walk back a piece at a time until n line breaks are behind us. */
+	while (from > 0) {
+		uint64_t at = from > READ_PIECE ? from - READ_PIECE : 0;
+
+		buf_reset(&piece);
+		if (store_log_read(daemon_store(a->d), attempt, at,
+				   (size_t)(from - at), &piece) < 0)
+			break;
+		for (i = piece.len; i > 0; i--) {
+			if (piece.data[i - 1] != '\n' || at + i == total)
+				continue;
+			if (++lines == n) {
+				from = at + i;
+				goto found;
+			}
+		}
+		from = at;
+	}
+found:
+	buf_free(&piece);
+	*start = from;
+	while (from < total) {
+		size_t before = out->len;
+
+		rc = store_log_read(daemon_store(a->d), attempt, from,
+				    READ_PIECE, out);
+		if (rc < 0 || out->len == before)
+			break;
+		from += out->len - before;
+	}
+}
+
+void
+api_job_log(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	const struct store_attempt *at;
+	struct store_run *run = NULL;
+	uint64_t offset = 0, n = 0, end;
+	const char *q_follow = http_request_query(req, "follow");
+	const char *last_id = http_request_header(req, "Last-Event-ID");
+	char hdr[64], *actor;
+	const char *headers[2] = {hdr, NULL};
+	struct buf b;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	if (find_attempt(a, req, &run, &at) < 0)
+		goto out;
+	if (!parse_u64(http_request_query(req, "offset"), &offset) ||
+	    !parse_u64(http_request_query(req, "tail"), &n) ||
+	    !parse_u64(last_id, &offset)) {
+		http_respond_error(req, 400, "bad_request", "offset, tail and "
+				   "Last-Event-ID take a whole number");
+		goto out;
+	}
+	if (q_follow != NULL && strcmp(q_follow, "0") != 0) {
+		follow(a, req, at, offset);
+		goto out;
+	}
+	buf_init(&b, 0);
+	end = offset;
+	if (n > 0) {
+		tail(a, at->id, at->log_bytes, n, &b, &offset);
+		end = offset + b.len;
+	} else {
+		while (end < at->log_bytes) {
+			size_t before = b.len;
+
+			if (store_log_read(daemon_store(a->d), at->id, end,
+					   READ_PIECE, &b) < 0 || b.len == before)
+				break;
+			end += b.len - before;
+		}
+	}
+	snprintf(hdr, sizeof(hdr), "X-Log-Offset: %llu", (unsigned long long)end);
+	http_respond(req, 200, "text/plain; charset=utf-8", headers,
+		     b.data != NULL ? b.data : "", b.len);
+	buf_free(&b);
+out:
+	store_run_free(run);
+}

@@ -1,0 +1,458 @@
+/*
+ * Projects and runs: listing, reading, and the changes on-call engineers
+ * make (trigger, cancel, rerun, approve).  A change is answered only once
+ * the daemon has committed it; if the client goes away meanwhile, the
+ * change still happens and nobody is answered.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-int.h"
+
+/* A request waiting for a daemon change to commit. */
+struct pending {
+	struct api *a;
+	struct http_request *req; /* NULL once the client has gone */
+	int status;               /* to answer with on success */
+};
+
+static void
+pending_abort(struct http_request *req, void *arg)
+{
+	struct pending *p = arg;
+
+	(void)req;
+	p->req = NULL;
+}
+
+static struct pending *
+pending_new(struct api *a, struct http_request *req, int status)
+{
+	struct pending *p = xcalloc(1, sizeof(*p));
+
+	p->a = a;
+	p->req = req;
+	p->status = status;
+	http_request_on_abort(req, pending_abort, p);
+	return p;
+}
+
+static void
+pending_done(int rc, uint64_t run, const char *message, void *arg)
+{
+	struct pending *p = arg;
+
+	if (p->req != NULL) {
+		/* Answered now: the abort callback no longer applies. */
+		http_request_on_abort(p->req, NULL, NULL);
+		if (rc < 0)
+			api_respond_errno(p->req, rc, message);
+		else
+			api_respond_run(p->a, p->req, p->status, run);
+	}
+	free(p);
+}
+
+static void
+respond_tree(struct http_request *req, int status, cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+
+	http_respond_json(req, status, s);
+	free(s);
+	cJSON_Delete(o);
+}
+
+/* The JSON body of a POST: NULL (and answered) if it is not an object. */
+static cJSON *
+json_body(struct http_request *req, bool optional)
+{
+	const char *ct = http_request_header(req, "Content-Type");
+	size_t len;
+	const char *body = http_request_body(req, &len);
+	cJSON *o;
+
+	if (len == 0 && optional)
+		return cJSON_CreateObject();
+	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0) {
+		http_respond_error(req, 415, "unsupported_media_type",
+				   "expected Content-Type: application/json");
+		return NULL;
+	}
+	o = cJSON_ParseWithLength(body, len);
+	if (!cJSON_IsObject(o)) {
+		cJSON_Delete(o);
+		http_respond_error(req, 400, "bad_request",
+				   "the body is not a JSON object");
+		return NULL;
+	}
+	return o;
+}
+
+void
+api_projects(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	const struct config *c = daemon_config(a->d);
+	cJSON *o, *items;
+	char *actor, *url;
+	size_t i;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < config_project_count(c); i++) {
+		const struct config_project *p = config_project(c, i);
+		cJSON *it = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(it, "name", config_project_name(p));
+		url = xasprintf("%s/api/v1/projects/%s/runs",
+				daemon_public_url(a->d), config_project_name(p));
+		cJSON_AddStringToObject(it, "runs_url", url);
+		free(url);
+		cJSON_AddNumberToObject(it, "max_jobs", config_project_max_jobs(p));
+		cJSON_AddItemToArray(items, it);
+	}
+	respond_tree(req, 200, o);
+}
+
+static const char *const run_statuses[] = {
+	"queued", "running", "success", "failed", "canceled", "error",
+};
+
+void
+api_runs_list(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	const char *project = http_request_param(req, "project");
+	const char *q_status = http_request_query(req, "status");
+	const char *q_limit = http_request_query(req, "limit");
+	const char *q_cursor = http_request_query(req, "cursor");
+	struct store_run_filter f = {.project = project, .limit = 20};
+	const char *statuses[PW_ARRAY_LEN(run_statuses) + 1] = {0};
+	struct store_run **runs = NULL;
+	size_t n = 0, i, k, ns = 0;
+	uint64_t next = 0;
+	char *actor, *end, *copy = NULL, *tok, *save;
+	cJSON *o, *items;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	if (config_project_find(daemon_config(a->d), project) == NULL) {
+		http_respond_error(req, 404, "not_found", "no project '%s'",
+				   project);
+		return;
+	}
+	if (q_limit != NULL) {
+		unsigned long v = strtoul(q_limit, &end, 10);
+
+		if (*q_limit == '\0' || *end != '\0' || v < 1 || v > 200) {
+			http_respond_error(req, 400, "bad_request",
+					   "limit must be a number from 1 to "
+					   "200, got '%s'", q_limit);
+			return;
+		}
+		f.limit = v;
+	}
+	if (q_cursor != NULL && *q_cursor != '\0') {
+		f.before = strtoull(q_cursor, &end, 10);
+		if (*end != '\0' || f.before == 0) {
+			http_respond_error(req, 400, "bad_request",
+					   "cursor '%s' is not one this API "
+					   "gave out", q_cursor);
+			return;
+		}
+	}
+	if (q_status != NULL && *q_status != '\0') {
+		copy = xstrdup(q_status);
+		for (tok = strtok_r(copy, ",", &save); tok != NULL;
+		     tok = strtok_r(NULL, ",", &save)) {
+			for (k = 0; k < PW_ARRAY_LEN(run_statuses); k++)
+				if (strcmp(tok, run_statuses[k]) == 0)
+					break;
+			if (k == PW_ARRAY_LEN(run_statuses)) {
+				http_respond_error(req, 400, "bad_request",
+						   "unknown status '%s'; expected "
+						   "queued, running, success, "
+						   "failed, canceled or error", tok);
+				free(copy);
+				return;
+			}
+			if (ns < PW_ARRAY_LEN(run_statuses))
+				statuses[ns++] = run_statuses[k];
+		}
+		f.status = statuses;
+	}
+	f.branch = http_request_query(req, "branch");
+	if (f.branch != NULL && *f.branch == '\0')
+		f.branch = NULL;
+	rc = store_runs_list(daemon_store(a->d), &f, &runs, &n, &next);
+	free(copy);
+	if (rc < 0) {
+		api_respond_errno(req, rc, "cannot read the runs");
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(items, api_run_json(a, runs[i], false));
+	if (next != 0) {
+		char cur[32];
+
+		snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
+		cJSON_AddStringToObject(o, "next_cursor", cur);
+	} else {
+		cJSON_AddNullToObject(o, "next_cursor");
+	}
+	store_runs_free(runs, n);
+	respond_tree(req, 200, o);
+}
+
+void
+api_run_get(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	uint64_t id;
+	char *actor;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	if (api_run_id(req, &id))
+		api_respond_run(a, req, 200, id);
+}
+
+void
+api_run_events(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	struct store_event *ev = NULL;
+	struct store_run *r;
+	cJSON *o, *items;
+	size_t n = 0, i;
+	uint64_t id;
+	char *actor;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	if (!api_run_id(req, &id))
+		return;
+	if (store_run_get(daemon_store(a->d), id, &r) < 0) {
+		http_respond_error(req, 404, "not_found", "no run %llu",
+				   (unsigned long long)id);
+		return;
+	}
+	store_run_free(r);
+	rc = store_events_list(daemon_store(a->d), id, &ev, &n);
+	if (rc < 0) {
+		api_respond_errno(req, rc, "cannot read the events");
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < n; i++) {
+		cJSON *e = cJSON_CreateObject();
+
+		cJSON_AddItemToObject(e, "time", api_time(ev[i].time));
+		cJSON_AddStringToObject(e, "actor", ev[i].actor);
+		cJSON_AddStringToObject(e, "action", ev[i].action);
+		if (ev[i].detail != NULL)
+			cJSON_AddStringToObject(e, "detail", ev[i].detail);
+		else
+			cJSON_AddNullToObject(e, "detail");
+		cJSON_AddItemToArray(items, e);
+	}
+	store_events_free(ev, n);
+	respond_tree(req, 200, o);
+}
+
+void
+api_run_log(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	struct store_run *r;
+	struct buf b;
+	uint64_t id;
+	char *actor;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	if (!api_run_id(req, &id))
+		return;
+	if (store_run_get(daemon_store(a->d), id, &r) < 0) {
+		http_respond_error(req, 404, "not_found", "no run %llu",
+				   (unsigned long long)id);
+		return;
+	}
+	store_run_free(r);
+	buf_init(&b, 0);
+	do {
+		size_t before = b.len;
+
+		rc = store_run_log_read(daemon_store(a->d), id, b.len, 1 << 20, &b);
+		if (b.len == before)
+			break;
+	} while (rc == 0);
+	http_respond(req, 200, "text/plain; charset=utf-8", NULL,
+		     b.data != NULL ? b.data : "", b.len);
+	buf_free(&b);
+}
+
+void
+api_trigger(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	struct daemon_trigger t = {0};
+	cJSON *body, *ref, *commit, *env, *it;
+	char **envv = NULL, *actor;
+	size_t n = 0;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
+		return;
+	body = json_body(req, true);
+	if (body == NULL) {
+		free(actor);
+		return;
+	}
+	ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
+	commit = cJSON_GetObjectItemCaseSensitive(body, "commit");
+	env = cJSON_GetObjectItemCaseSensitive(body, "env");
+	if ((ref != NULL && !cJSON_IsString(ref) && !cJSON_IsNull(ref)) ||
+	    (commit != NULL && !cJSON_IsString(commit) && !cJSON_IsNull(commit)) ||
+	    (env != NULL && !cJSON_IsObject(env) && !cJSON_IsNull(env))) {
+		http_respond_error(req, 400, "bad_request",
+				   "expected {\"ref\": string, \"commit\": "
+				   "string, \"env\": {name: string}}");
+		goto out;
+	}
+	if (!cJSON_IsObject(env))
+		env = NULL;
+	envv = xcalloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
+	cJSON_ArrayForEach(it, env) {
+		const char *k = it->string;
+		size_t i;
+		bool ok = cJSON_IsString(it) && k[0] != '\0' &&
+			  !(k[0] >= '0' && k[0] <= '9');
+
+		for (i = 0; ok && k[i] != '\0'; i++)
+			ok = (k[i] >= 'A' && k[i] <= 'Z') ||
+			     (k[i] >= 'a' && k[i] <= 'z') ||
+			     (k[i] >= '0' && k[i] <= '9') || k[i] == '_';
+		if (!ok || strncmp(k, "PIPEWRIGHT", 10) == 0) {
+			http_respond_error(req, 400, "bad_request",
+					   "env '%s': %s", k,
+					   !ok ? "expected a variable name with "
+						 "a string value" :
+						 "PIPEWRIGHT_* variables are set "
+						 "by pipewright");
+			goto out;
+		}
+		envv[n++] = xasprintf("%s=%s", k, it->valuestring);
+	}
+	t.project = http_request_param(req, "project");
+	t.ref = cJSON_IsString(ref) ? ref->valuestring : NULL;
+	t.commit = cJSON_IsString(commit) ? commit->valuestring : NULL;
+	t.env = (const char *const *)envv;
+	t.idempotency_key = http_request_header(req, "Idempotency-Key");
+	t.actor = actor;
+	t.trigger = "api";
+	rc = daemon_trigger(a->d, &t, pending_done, pending_new(a, req, 201));
+	(void)rc; /* daemon_trigger answers through pending_done */
+out:
+	while (n > 0)
+		free(envv[--n]);
+	free(envv);
+	free(actor);
+	cJSON_Delete(body);
+}
+
+void
+api_cancel(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	uint64_t id;
+	char *actor;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
+		return;
+	if (api_run_id(req, &id)) {
+		rc = daemon_cancel(a->d, id, actor, pending_done,
+				   pending_new(a, req, 200));
+		(void)rc;
+	}
+	free(actor);
+}
+
+void
+api_rerun(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	cJSON *body = NULL, *jobs, *it;
+	char **names = NULL, *actor;
+	size_t n = 0;
+	uint64_t id;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
+		return;
+	if (!api_run_id(req, &id) || (body = json_body(req, true)) == NULL)
+		goto out;
+	jobs = cJSON_GetObjectItemCaseSensitive(body, "jobs");
+	if (jobs == NULL || (cJSON_IsString(jobs) &&
+			     strcmp(jobs->valuestring, "failed") == 0)) {
+		names = NULL;
+	} else if (cJSON_IsArray(jobs) && cJSON_GetArraySize(jobs) > 0) {
+		names = xcalloc((size_t)cJSON_GetArraySize(jobs) + 1,
+				sizeof(char *));
+		cJSON_ArrayForEach(it, jobs) {
+			if (!cJSON_IsString(it)) {
+				http_respond_error(req, 400, "bad_request",
+						   "jobs: expected names");
+				goto out;
+			}
+			names[n++] = it->valuestring;
+		}
+	} else {
+		http_respond_error(req, 400, "bad_request",
+				   "expected {\"jobs\": \"failed\"} or "
+				   "{\"jobs\": [name, ...]}");
+		goto out;
+	}
+	rc = daemon_rerun(a->d, id, (const char *const *)names, actor,
+			  pending_done, pending_new(a, req, 200));
+	(void)rc;
+out:
+	free(names);
+	free(actor);
+	cJSON_Delete(body);
+}
+
+void
+api_approve(struct http_request *req, void *arg)
+{
+	struct api *a = arg;
+	uint64_t id;
+	char *actor;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
+		return;
+	if (api_run_id(req, &id)) {
+		rc = daemon_approve(a->d, id, http_request_param(req, "job"),
+				    actor, pending_done,
+				    pending_new(a, req, 200));
+		(void)rc;
+	}
+	free(actor);
+}

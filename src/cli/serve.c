@@ -1,0 +1,111 @@
+/*
+ * `pipewright serve [--config FILE] [--check]`: the daemon.  --check only
+ * reads the configuration and says what is wrong with it (exit 0 or 2),
+ * like `httpd -n`.  The listener may be inherited as PIPEWRIGHT_LISTEN_FD.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cli.h"
+#include "pipewright/config.h"
+#include "pipewright/daemon.h"
+
+static int
+serve_usage(FILE *f, int status)
+{
+	fprintf(f, "usage: pipewright serve [--config FILE] [--check]\n"
+		   "  -c, --config FILE  the configuration (default "
+		   "$PIPEWRIGHT_CONFIG)\n"
+		   "      --check        check the configuration and exit\n");
+	return status;
+}
+
+static int
+check(const char *path)
+{
+	struct pipeline_problems pp;
+	struct config *c;
+	int rc;
+
+	pipeline_problems_init(&pp);
+	rc = config_load(path, &c, &pp);
+	config_print_problems(stderr, &pp);
+	pipeline_problems_free(&pp);
+	if (rc < 0)
+		return CLI_USAGE;
+	printf("%s: valid, %zu project%s\n", path, config_project_count(c),
+	       config_project_count(c) == 1 ? "" : "s");
+	config_destroy(c);
+	return CLI_OK;
+}
+
+int
+cmd_serve(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"config", required_argument, NULL, 'c'},
+		{"check", no_argument, NULL, 'k'},
+		{"help", no_argument, NULL, 'h'},
+		{NULL, 0, NULL, 0},
+	};
+	struct daemon_options opts = {.listen_fd = -1};
+	const char *fd_env = getenv("PIPEWRIGHT_LISTEN_FD");
+	char sup[PATH_MAX], *err = NULL, *end;
+	struct daemon *d;
+	bool only_check = false;
+	int ch, rc;
+
+	opts.config_path = getenv("PIPEWRIGHT_CONFIG");
+	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 'k':
+			only_check = true;
+			break;
+		case 'h':
+			return serve_usage(stdout, CLI_OK);
+		default:
+			return serve_usage(stderr, CLI_USAGE);
+		}
+	}
+	if (optind < argc || opts.config_path == NULL ||
+	    *opts.config_path == '\0') {
+		if (opts.config_path == NULL)
+			fprintf(stderr, "pipewright: serve: no configuration; "
+				"give --config FILE or set PIPEWRIGHT_CONFIG\n");
+		return serve_usage(stderr, CLI_USAGE);
+	}
+	if (only_check)
+		return check(opts.config_path);
+	if (fd_env != NULL && *fd_env != '\0') {
+		long fd = strtol(fd_env, &end, 10);
+
+		if (*end != '\0' || fd < 3 || fd > INT_MAX) {
+			fprintf(stderr, "pipewright: PIPEWRIGHT_LISTEN_FD='%s' "
+				"is not a descriptor number\n", fd_env);
+			return CLI_USAGE;
+		}
+		opts.listen_fd = (int)fd;
+	}
+	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
+		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "
+			"next to this program\n");
+		return CLI_FAILED;
+	}
+	opts.supervisor_path = sup;
+	rc = daemon_create(&opts, &d, &err);
+	if (rc < 0) {
+		fprintf(stderr, "%s\n", err != NULL ? err : strerror(-rc));
+		free(err);
+		return rc == -EINVAL ? CLI_USAGE : CLI_FAILED;
+	}
+	rc = daemon_run(d);
+	daemon_destroy(d);
+	return rc;
+}

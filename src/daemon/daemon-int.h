@@ -1,0 +1,117 @@
+/*
+ * The daemon's private layout, shared by src/daemon/ only.
+ *
+ * Every run the scheduler holds has a struct live_run (its id, its
+ * project, its workspace); every running attempt a struct live_attempt
+ * with the log bytes received but not yet committed and the followers
+ * that stream them.  Finished runs leave memory: the store has them, and
+ * a rerun or an approval rebuilds them from it.
+ */
+#ifndef PIPEWRIGHT_DAEMON_INT_H
+#define PIPEWRIGHT_DAEMON_INT_H
+
+#include <uv.h>
+
+#include "pipewright/config.h"
+#include "pipewright/daemon.h"
+#include "pipewright/exec.h"
+#include "pipewright/http.h"
+#include "pipewright/log.h"
+#include "pipewright/pipeline.h"
+#include "pipewright/sched.h"
+#include "pipewright/store.h"
+
+#define LOG_FLUSH_BYTES (256 * 1024)  /* a batch of log bytes per commit */
+#define LOG_FLUSH_MS 50               /* or what came in this long */
+
+struct follower {
+	struct daemon_follow_cbs cbs;
+	struct live_attempt *la;
+	uint64_t next;            /* the next offset this follower gets */
+	struct follower *next_f;
+};
+
+struct live_attempt {
+	struct daemon *d;
+	struct live_run *lr;
+	size_t job;
+	int number;
+	uint64_t started_ms;      /* UTC ms */
+	uint64_t id;              /* the attempt's row; 0 until committed */
+	uint64_t total;           /* log bytes received */
+	uint64_t queued;          /* log bytes handed to the store */
+	uint64_t committed;       /* log bytes committed */
+	struct buf mem;           /* bytes from `committed` to `total` */
+	bool ended;               /* the attempt's end is known */
+	char *status, *reason;    /* its result, once ended */
+	int exit_code;
+	struct follower *followers;
+	struct live_attempt *next;
+};
+
+struct live_run {
+	struct daemon *d;
+	struct sched_run *run;
+	uint64_t id;
+	char *project;            /* the project's name */
+	char *workspace;
+	char *branch;             /* NULL if none: for cancel_superseded */
+	struct live_run *next;
+};
+
+struct daemon {
+	uv_loop_t loop;
+	char *config_path;
+	struct config *config;    /* replaced whole on SIGHUP */
+	char *public_url;         /* no trailing '/', with the real port */
+	struct store *store;
+	struct exec *exec;
+	struct sched *sched;
+	struct http_server *http;
+	struct api *api;
+	int pid_fd;               /* holds the pid file's lock */
+	uv_signal_t sigterm, sigint, sighup;
+	uv_timer_t drain_timer;
+	uv_timer_t flush_timer;
+	char host[256];
+	int port;
+	char *attempts_dir, *workspaces_dir;
+	struct live_run *runs;
+	struct live_attempt *attempts;
+	bool draining;
+	bool store_failed;        /* the last commit failed: not ready */
+	int exit_status;
+	struct daemon_stats stats;
+};
+
+/* record.c: sched → store */
+void record_event(void *arg, const struct sched_event *ev);
+void record_output(void *arg, struct sched_run *run, size_t job, int attempt,
+		   const char *data, size_t len);
+void record_prepare(void *arg, struct sched_run *run, size_t job,
+		    int attempt, const char *dir);
+void record_flush_all(struct daemon *d);
+struct live_run *live_run_find(struct daemon *d, uint64_t id);
+struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
+/* Unlinks and frees a live run; live_run_free frees one never linked. */
+void live_run_remove(struct daemon *d, struct live_run *lr);
+void live_run_free(struct live_run *lr);
+
+/* runs.c: runs left unfinished by an earlier daemon start again. */
+int runs_recover(struct daemon *d, char **err);
+
+/* files.c */
+int files_mkdirs(const char *path, mode_t mode);
+void files_remove_tree(const char *path);
+/* Removes <attempts_dir>/r<run>-* and <workspaces_dir>/<run>. */
+void files_remove_run(struct daemon *d, uint64_t run);
+
+/* A store write that only logs its failure. */
+/* A live run left memory: the shutdown may be complete. */
+void daemon_run_gone(struct daemon *d);
+
+void daemon_write(struct daemon *d, store_write_fn fn, void *arg,
+		  void (*free_arg)(void *));
+void daemon_note_store(struct daemon *d, int rc);
+
+#endif

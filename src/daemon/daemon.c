@@ -1,0 +1,501 @@
+/*
+ * The daemon's life: start-up (config, data directory, store, scheduler,
+ * HTTP), signals (SIGTERM/SIGINT drain, SIGHUP reload), and shutdown.
+ *
+ * On SIGTERM or SIGINT the daemon stops accepting, then either waits for
+ * the active runs (drain: wait, at most drain_timeout, then cancels them)
+ * or cancels them at once (drain: cancel); once none is left it closes the
+ * HTTP server and the store cleanly.  A second signal cancels at once.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+#include "daemon-int.h"
+#include "pipewright/api.h"
+
+const double daemon_duration_bounds[12] = {
+	0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 1e300,
+};
+
+struct store *
+daemon_store(struct daemon *d)
+{
+	return d->store;
+}
+
+const struct config *
+daemon_config(const struct daemon *d)
+{
+	return d->config;
+}
+
+const char *
+daemon_public_url(const struct daemon *d)
+{
+	return d->public_url;
+}
+
+bool
+daemon_ready(struct daemon *d)
+{
+	return !d->draining && !d->store_failed && store_check(d->store) == 0;
+}
+
+void
+daemon_stats(const struct daemon *d, struct daemon_stats *out)
+{
+	const struct live_run *lr;
+
+	*out = d->stats;
+	out->jobs_running = sched_running(d->sched);
+	out->runs_active = 0;
+	for (lr = d->runs; lr != NULL; lr = lr->next)
+		out->runs_active++;
+}
+
+void
+daemon_note_store(struct daemon *d, int rc)
+{
+	if (rc == -ENOSPC || rc == -EROFS || rc == -EIO) {
+		if (!d->store_failed)
+			log_warnx("store.unavailable error=\"%s\"", strerror(-rc));
+		d->store_failed = true;
+	} else if (rc == 0 && d->store_failed) {
+		log_info("store.available");
+		d->store_failed = false;
+	}
+}
+
+struct plain_write {
+	struct daemon *d;
+	store_write_fn fn;
+	void *arg;
+	void (*free_arg)(void *);
+};
+
+static int
+plain_fn(struct store_tx *tx, void *arg)
+{
+	struct plain_write *w = arg;
+
+	return w->fn(tx, w->arg);
+}
+
+static void
+plain_done(int rc, void *arg)
+{
+	struct plain_write *w = arg;
+
+	daemon_note_store(w->d, rc);
+	if (rc < 0)
+		log_warnx("store.write error=\"%s\"", strerror(-rc));
+	if (w->free_arg != NULL)
+		w->free_arg(w->arg);
+	free(w);
+}
+
+void
+daemon_write(struct daemon *d, store_write_fn fn, void *arg,
+	     void (*free_arg)(void *))
+{
+	struct plain_write *w = xmalloc(sizeof(*w));
+
+	w->d = d;
+	w->fn = fn;
+	w->arg = arg;
+	w->free_arg = free_arg;
+	store_write(d->store, plain_fn, plain_done, w);
+}
+
+/* ---- following a log ---- */
+
+struct daemon_follow {
+	struct follower f;
+};
+
+int
+daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
+	      const struct daemon_follow_cbs *cbs, struct daemon_follow **out)
+{
+	struct live_attempt *la;
+	struct daemon_follow *df;
+	struct buf b;
+	uint64_t at;
+
+	/* An attempt that ended stays here until its end is committed. */
+	for (la = d->attempts; la != NULL; la = la->next)
+		if (la->id == attempt)
+			break;
+	if (la == NULL)
+		return -ENOENT;
+	/* What is committed comes from the store, the rest from memory. */
+	buf_init(&b, 0);
+	for (at = offset; at < la->committed; at += b.len) {
+		buf_reset(&b);
+		if (store_log_read(d->store, attempt, at, 65536, &b) < 0 ||
+		    b.len == 0)
+			break;
+		cbs->data(cbs->arg, at, b.data, b.len);
+	}
+	buf_free(&b);
+	if (at < la->total) {
+		uint64_t from = at > la->committed ? at : la->committed;
+
+		cbs->data(cbs->arg, from, la->mem.data + (from - la->committed),
+			  (size_t)(la->total - from));
+		at = la->total;
+	}
+	df = xcalloc(1, sizeof(*df));
+	df->f.cbs = *cbs;
+	df->f.la = la;
+	df->f.next = at > offset ? at : offset;
+	df->f.next_f = la->followers;
+	la->followers = &df->f;
+	*out = df;
+	return 0;
+}
+
+void
+daemon_unfollow(struct daemon_follow *df)
+{
+	struct follower **pp;
+
+	if (df == NULL)
+		return;
+	for (pp = &df->f.la->followers; *pp != NULL; pp = &(*pp)->next_f) {
+		if (*pp == &df->f) {
+			*pp = df->f.next_f;
+			break;
+		}
+	}
+	free(df);
+}
+
+/* ---- shutdown ---- */
+
+static void
+on_http_closed(void *arg)
+{
+	struct daemon *d = arg;
+
+	d->http = NULL;
+}
+
+static void
+on_store_closed(void *arg)
+{
+	(void)arg;
+}
+
+/* Once no run is active: close everything so that the loop ends. */
+static void
+maybe_finish(struct daemon *d)
+{
+	if (!d->draining || d->runs != NULL || d->http == NULL)
+		return;
+	log_info("shutdown.done");
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+	uv_close((uv_handle_t *)&d->drain_timer, NULL);
+	uv_close((uv_handle_t *)&d->flush_timer, NULL);
+	http_server_close(d->http, on_http_closed, d);
+}
+
+void
+daemon_run_gone(struct daemon *d)
+{
+	maybe_finish(d);
+}
+
+static void
+cancel_all(struct daemon *d)
+{
+	struct live_run *lr;
+	int rc;
+
+	for (lr = d->runs; lr != NULL; lr = lr->next) {
+		rc = sched_run_cancel(lr->run);
+		(void)rc; /* a finished one is on its way out */
+	}
+}
+
+static void
+on_drain_timeout(uv_timer_t *t)
+{
+	struct daemon *d = container_of(t, struct daemon, drain_timer);
+
+	log_warnx("shutdown.drain_timeout: canceling the runs left");
+	cancel_all(d);
+}
+
+static void
+on_signal(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+
+	if (d->draining) {
+		log_info("shutdown.again signal=%d: canceling every run", signum);
+		cancel_all(d);
+		return;
+	}
+	d->draining = true;
+	log_info("shutdown.start signal=%s drain=%s", strsignal(signum),
+		 config_drain_name(config_drain(d->config)));
+	http_server_stop_accepting(d->http);
+	if (config_drain(d->config) == CONFIG_DRAIN_CANCEL)
+		cancel_all(d);
+	else if (d->runs != NULL)
+		uv_timer_start(&d->drain_timer, on_drain_timeout,
+			       config_drain_timeout_ms(d->config), 0);
+	maybe_finish(d);
+}
+
+static void
+on_sighup(uv_signal_t *h, int signum)
+{
+	struct daemon *d = h->data;
+	struct pipeline_problems pp;
+	struct config *c;
+	size_t i;
+
+	(void)signum;
+	pipeline_problems_init(&pp);
+	if (config_load(d->config_path, &c, &pp) < 0) {
+		for (i = 0; i < pp.count; i++)
+			log_warnx("config.invalid %s:%d:%d: %s", pp.items[i].file,
+				  pp.items[i].line, pp.items[i].column,
+				  pp.items[i].message);
+		log_warnx("config.reload failed: keeping the running configuration");
+		pipeline_problems_free(&pp);
+		return;
+	}
+	pipeline_problems_free(&pp);
+	config_destroy(d->config);
+	d->config = c;
+	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
+		 false);
+	log_info("config.reloaded path=%s projects=%zu", d->config_path,
+		 config_project_count(c));
+}
+
+/* ---- start ---- */
+
+/* Takes the pid file's lock: one daemon per data directory. */
+static int
+pid_file_take(struct daemon *d, char **err)
+{
+	const char *path = config_pid_file(d->config);
+	char pid[32];
+	int fd, n;
+
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0) {
+		*err = xasprintf("cannot open the pid file %s: %s", path,
+				 strerror(errno));
+		return -errno;
+	}
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		n = (int)read(fd, pid, sizeof(pid) - 1);
+		pid[n > 0 ? n : 0] = '\0';
+		pid[strcspn(pid, "\n")] = '\0';
+		*err = xasprintf("another pipewright (pid %s) is serving %s",
+				 pid, config_data_dir(d->config));
+		close(fd);
+		return -EBUSY;
+	}
+	n = snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
+		*err = xasprintf("cannot write the pid file %s: %s", path,
+				 strerror(errno));
+		close(fd);
+		return -EIO;
+	}
+	d->pid_fd = fd;
+	return 0;
+}
+
+int
+daemon_create(const struct daemon_options *opts, struct daemon **out,
+	      char **err)
+{
+	struct daemon *d = xcalloc(1, sizeof(*d));
+	struct pipeline_problems pp;
+	const struct http_route *routes;
+	struct http_limits limits;
+	struct sched_options so;
+	struct sched_callbacks cb;
+	char *msg = NULL;
+	size_t nroutes, i;
+	struct buf b;
+	int rc;
+
+	d->pid_fd = -1;
+	d->config_path = xstrdup(opts->config_path);
+	pipeline_problems_init(&pp);
+	if (config_load(opts->config_path, &d->config, &pp) < 0) {
+		buf_init(&b, 0);
+		for (i = 0; i < pp.count; i++)
+			rc = buf_printf(&b, "%s%s:%d:%d: error: %s",
+					i > 0 ? "\n" : "", pp.items[i].file,
+					pp.items[i].line, pp.items[i].column,
+					pp.items[i].message);
+		*err = buf_steal(&b);
+		pipeline_problems_free(&pp);
+		free(d->config_path);
+		free(d);
+		return -EINVAL;
+	}
+	pipeline_problems_free(&pp);
+	log_init(config_log_format(d->config) == CONFIG_LOG_JSON ? LOG_JSON :
+								    LOG_TEXT,
+		 getenv("PIPEWRIGHT_DEBUG") != NULL);
+	uv_loop_init(&d->loop);
+	d->attempts_dir = xasprintf("%s/attempts", config_data_dir(d->config));
+	d->workspaces_dir = xasprintf("%s/workspaces",
+				      config_data_dir(d->config));
+	if ((rc = files_mkdirs(d->attempts_dir, 0700)) < 0 ||
+	    (rc = files_mkdirs(d->workspaces_dir, 0700)) < 0) {
+		*err = xasprintf("cannot create the data directory %s: %s",
+				 config_data_dir(d->config), strerror(-rc));
+		goto fail;
+	}
+	if ((rc = pid_file_take(d, err)) < 0)
+		goto fail;
+	rc = store_open(&d->loop, config_db_path(d->config), &d->store, &msg);
+	if (rc < 0) {
+		*err = msg;
+		goto fail;
+	}
+	rc = exec_create(&d->loop, opts->supervisor_path, &d->exec);
+	if (rc < 0) {
+		*err = xasprintf("cannot start the executor: %s", strerror(-rc));
+		goto fail;
+	}
+	so = (struct sched_options){
+		.max_jobs = (int)config_max_jobs(d->config),
+		.attempts_dir = d->attempts_dir,
+		.kill_grace_ms = 10000,
+		/* Until supervisors can be re-attached, jobs end with us. */
+		.tied = true,
+		.max_log = config_max_log(d->config),
+	};
+	cb = (struct sched_callbacks){
+		.event = record_event,
+		.output = record_output,
+		.attempt_prepare = record_prepare,
+		.arg = d,
+	};
+	rc = sched_create(&d->loop, d->exec, &so, &cb, &d->sched);
+	if (rc < 0) {
+		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));
+		goto fail;
+	}
+	rc = api_create(d, &d->api);
+	if (rc == 0) {
+		nroutes = api_routes(d->api, &routes);
+		limits = (struct http_limits){
+			.max_body = config_http_max_body(d->config),
+			.max_connections = config_http_max_connections(d->config),
+			.read_timeout_ms = config_http_read_timeout_ms(d->config),
+			.idle_timeout_ms = config_http_idle_timeout_ms(d->config),
+		};
+		rc = http_server_create(&d->loop, &limits, routes, nroutes,
+					d->api, &d->http);
+	}
+	if (rc == 0) {
+		http_server_set_log(d->http, api_log_request, d->api);
+		rc = http_server_listen(d->http, config_listen(d->config),
+					opts->listen_fd, d->host,
+					sizeof(d->host), &d->port);
+	}
+	if (rc < 0) {
+		*err = xasprintf("cannot listen on %s: %s",
+				 config_listen(d->config), strerror(-rc));
+		goto fail;
+	}
+	if (config_public_url_set(d->config))
+		d->public_url = xstrdup(config_public_url(d->config));
+	else
+		d->public_url = xasprintf(strchr(d->host, ':') != NULL ?
+						  "http://[%s]:%d" :
+						  "http://%s:%d",
+					  d->host, d->port);
+	uv_timer_init(&d->loop, &d->drain_timer);
+	uv_timer_init(&d->loop, &d->flush_timer);
+	uv_signal_init(&d->loop, &d->sigterm);
+	uv_signal_init(&d->loop, &d->sigint);
+	uv_signal_init(&d->loop, &d->sighup);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
+	uv_signal_start(&d->sigint, on_signal, SIGINT);
+	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
+	if ((rc = runs_recover(d, err)) < 0)
+		goto fail_started;
+	*out = d;
+	return 0;
+fail_started:
+	/* Handles are open: the caller's daemon_destroy cannot run the loop. */
+	uv_close((uv_handle_t *)&d->drain_timer, NULL);
+	uv_close((uv_handle_t *)&d->flush_timer, NULL);
+	uv_close((uv_handle_t *)&d->sigterm, NULL);
+	uv_close((uv_handle_t *)&d->sigint, NULL);
+	uv_close((uv_handle_t *)&d->sighup, NULL);
+fail:
+	daemon_destroy(d);
+	return rc < 0 ? rc : -EINVAL;
+}
+
+int
+daemon_run(struct daemon *d)
+{
+	log_info("pipewright.start version=%s data_dir=%s projects=%zu",
+		 PW_VERSION_STRING, config_data_dir(d->config),
+		 config_project_count(d->config));
+	log_plain("listening on http://%s%s%s:%d",
+		  strchr(d->host, ':') != NULL ? "[" : "", d->host,
+		  strchr(d->host, ':') != NULL ? "]" : "", d->port);
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	return d->exit_status;
+}
+
+void
+daemon_destroy(struct daemon *d)
+{
+	if (d == NULL)
+		return;
+	while (d->runs != NULL)
+		live_run_remove(d, d->runs);
+	if (d->http != NULL) {
+		http_server_close(d->http, on_http_closed, d);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
+	if (d->store != NULL) {
+		store_close(d->store, on_store_closed, d);
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
+	api_destroy(d->api);
+	sched_destroy(d->sched);
+	if (d->exec != NULL) {
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		exec_destroy(d->exec);
+	}
+	uv_run(&d->loop, UV_RUN_DEFAULT);
+	if (uv_loop_close(&d->loop) != 0)
+		log_warnx("shutdown: handles left open");
+	if (d->pid_fd >= 0) {
+		unlink(config_pid_file(d->config));
+		close(d->pid_fd);
+	}
+	config_destroy(d->config);
+	free(d->public_url);
+	free(d->attempts_dir);
+	free(d->workspaces_dir);
+	free(d->config_path);
+	free(d);
+}

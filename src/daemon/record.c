@@ -1,0 +1,480 @@
+/*
+ * The scheduler's events, into the store.
+ *
+ * sched reports every state change in order; each becomes a store write,
+ * and store writes commit in queue order, so the history is the event
+ * order.  An attempt's row (with its directory) is committed before its
+ * supervisor starts (attempt_prepare → commit → sched_attempt_proceed).
+ * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
+ * keyed by byte offset; live followers get bytes as they arrive, and the
+ * attempt's end is written after its last log bytes.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon-int.h"
+
+struct live_run *
+live_run_find(struct daemon *d, uint64_t id)
+{
+	struct live_run *lr;
+
+	for (lr = d->runs; lr != NULL; lr = lr->next)
+		if (lr->id == id)
+			return lr;
+	return NULL;
+}
+
+struct live_run *
+live_run_of(struct daemon *d, const struct sched_run *run)
+{
+	return live_run_find(d, sched_run_id(run));
+}
+
+void
+live_run_remove(struct daemon *d, struct live_run *lr)
+{
+	struct live_run **pp;
+
+	for (pp = &d->runs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == lr) {
+			*pp = lr->next;
+			break;
+		}
+	}
+	live_run_free(lr);
+}
+
+void
+live_run_free(struct live_run *lr)
+{
+	sched_run_destroy(lr->run);
+	free(lr->workspace);
+	free(lr->branch);
+	free(lr->project);
+	free(lr);
+}
+
+static struct live_attempt *
+attempt_find(struct daemon *d, uint64_t run, size_t job, int number)
+{
+	struct live_attempt *la;
+
+	for (la = d->attempts; la != NULL; la = la->next)
+		if (la->lr->id == run && la->job == job && la->number == number)
+			return la;
+	return NULL;
+}
+
+static void
+attempt_free(struct daemon *d, struct live_attempt *la)
+{
+	struct live_attempt **pp;
+	struct follower *f, *next;
+
+	for (pp = &d->attempts; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == la) {
+			*pp = la->next;
+			break;
+		}
+	}
+	for (f = la->followers; f != NULL; f = next) {
+		next = f->next_f;
+		free(f);
+	}
+	buf_free(&la->mem);
+	free(la->status);
+	free(la->reason);
+	free(la);
+}
+
+/* ---- writes ---- */
+
+struct op {
+	struct daemon *d;
+	uint64_t run;
+	int job;
+	const char *status;      /* a state name: static */
+	uint64_t started_at, finished_at;
+	int exit_code;
+	char *reason;
+	char *dir;
+	struct live_attempt *la;
+	uint64_t id;             /* the attempt's row */
+	uint64_t offset;
+	char *data;
+	size_t len;
+};
+
+static struct op *
+op_new(struct daemon *d, uint64_t run)
+{
+	struct op *o = xcalloc(1, sizeof(*o));
+
+	o->d = d;
+	o->run = run;
+	return o;
+}
+
+static void
+op_free(void *arg)
+{
+	struct op *o = arg;
+
+	free(o->reason);
+	free(o->dir);
+	free(o->data);
+	free(o);
+}
+
+static int
+tx_run_status(struct store_tx *tx, void *arg)
+{
+	struct op *o = arg;
+
+	return store_tx_run_set_status(tx, o->run, o->status, o->started_at,
+				       o->finished_at);
+}
+
+static int
+tx_job_status(struct store_tx *tx, void *arg)
+{
+	struct op *o = arg;
+
+	return store_tx_job_set_status(tx, o->run, o->job, o->status);
+}
+
+static int
+tx_attempt_insert(struct store_tx *tx, void *arg)
+{
+	struct op *o = arg;
+
+	return store_tx_attempt_insert(tx, o->run, o->job, o->la->number,
+				       "running", o->dir, o->started_at,
+				       &o->id);
+}
+
+static int
+tx_attempt_finish(struct store_tx *tx, void *arg)
+{
+	struct op *o = arg;
+
+	return store_tx_attempt_finish(tx, o->id, o->status, o->exit_code,
+				       o->reason, o->finished_at);
+}
+
+static int
+tx_log(struct store_tx *tx, void *arg)
+{
+	struct op *o = arg;
+
+	return store_tx_log_append(tx, o->id, o->offset, o->data, o->len);
+}
+
+/* ---- logs ---- */
+
+static void
+log_done(int rc, void *arg)
+{
+	struct op *o = arg;
+	struct live_attempt *la = o->la;
+
+	daemon_note_store(o->d, rc);
+	if (rc == 0) {
+		la->committed += o->len;
+		memmove(la->mem.data, la->mem.data + o->len, la->mem.len - o->len);
+		la->mem.len -= o->len;
+	} else {
+		/*
+		 * Later batches were queued at offsets past this one and fail
+		 * too; the next flush sends everything again from here.
+		 */
+		la->queued = la->committed;
+	}
+	op_free(o);
+}
+
+static void
+flush(struct live_attempt *la)
+{
+	struct op *o;
+	size_t from;
+
+	if (la->id == 0 || la->total == la->queued)
+		return;
+	o = op_new(la->d, la->lr->id);
+	o->la = la;
+	o->id = la->id;
+	o->offset = la->queued;
+	o->len = la->total - la->queued;
+	from = la->queued - la->committed;
+	o->data = xmalloc(o->len);
+	memcpy(o->data, la->mem.data + from, o->len);
+	la->queued = la->total;
+	store_write(la->d->store, tx_log, log_done, o);
+}
+
+void
+record_flush_all(struct daemon *d)
+{
+	struct live_attempt *la;
+
+	for (la = d->attempts; la != NULL; la = la->next)
+		flush(la);
+}
+
+static void
+on_flush_timer(uv_timer_t *t)
+{
+	record_flush_all(container_of(t, struct daemon, flush_timer));
+}
+
+void
+record_output(void *arg, struct sched_run *run, size_t job, int attempt,
+	      const char *data, size_t len)
+{
+	struct daemon *d = arg;
+	struct live_attempt *la = attempt_find(d, sched_run_id(run), job, attempt);
+	struct follower *f, *next;
+
+	if (la == NULL)
+		return;
+	if (buf_append(&la->mem, data, len) < 0)
+		abort(); /* unlimited: the supervisor caps a job's log */
+	for (f = la->followers; f != NULL; f = next) {
+		next = f->next_f;
+		if (f->next == la->total)
+			f->cbs.data(f->cbs.arg, la->total, data, len);
+		f->next = la->total + len;
+	}
+	la->total += len;
+	d->stats.log_bytes += len;
+	if (la->total - la->queued >= LOG_FLUSH_BYTES)
+		flush(la);
+	else if (!uv_is_active((uv_handle_t *)&d->flush_timer))
+		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS, 0);
+}
+
+/* ---- attempts ---- */
+
+static void
+prepare_done(int rc, void *arg)
+{
+	struct op *o = arg;
+	struct live_attempt *la = o->la;
+	int prc;
+
+	daemon_note_store(o->d, rc);
+	if (rc == 0)
+		la->id = o->id;
+	else
+		log_warnx("attempt run=%llu job=%d: cannot record it: %s",
+			  (unsigned long long)o->run, o->job, strerror(-rc));
+	prc = sched_attempt_proceed(la->lr->run, la->job, rc);
+	(void)prc; /* the attempt is prepared: proceed cannot refuse it */
+	op_free(o);
+}
+
+void
+record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
+	       const char *dir)
+{
+	struct daemon *d = arg;
+	struct live_attempt *la = xcalloc(1, sizeof(*la));
+	struct op *o;
+
+	la->d = d;
+	la->lr = live_run_of(d, run);
+	la->job = job;
+	la->number = attempt;
+	la->exit_code = -1;
+	buf_init(&la->mem, 0);
+	la->next = d->attempts;
+	d->attempts = la;
+	o = op_new(d, la->lr->id);
+	o->job = (int)job;
+	o->la = la;
+	o->dir = xstrdup(dir);
+	o->started_at = la->started_ms = pw_now_ms();
+	store_write(d->store, tx_attempt_insert, prepare_done, o);
+}
+
+/* The end is recorded: followers, who had every byte live, hear it. */
+static void
+announce_end(struct daemon *d, struct live_attempt *la)
+{
+	struct follower *f, *next;
+
+	for (f = la->followers; f != NULL; f = next) {
+		next = f->next_f;
+		f->cbs.end(f->cbs.arg, la->status, la->exit_code, la->reason);
+	}
+	attempt_free(d, la);
+}
+
+static void
+finish_done(int rc, void *arg)
+{
+	struct op *o = arg;
+
+	daemon_note_store(o->d, rc);
+	announce_end(o->d, o->la);
+	op_free(o);
+}
+
+static void
+attempt_end(struct daemon *d, struct live_attempt *la,
+	    const struct sched_event *ev)
+{
+	uint64_t ms = ev->time_ms > la->started_ms ?
+			      ev->time_ms - la->started_ms : 0;
+	struct op *o;
+	size_t b;
+
+	la->ended = true;
+	la->status = xstrdup(sched_job_state_name(ev->state));
+	la->reason = ev->reason != NULL ? xstrdup(ev->reason) : NULL;
+	la->exit_code = ev->exit_code;
+	for (b = 0; b < PW_ARRAY_LEN(daemon_duration_bounds) - 1 &&
+		    (double)ms / 1000.0 > daemon_duration_bounds[b]; b++)
+		;
+	d->stats.duration_buckets[b]++;
+	if ((size_t)ev->state < PW_ARRAY_LEN(d->stats.jobs_finished))
+		d->stats.jobs_finished[ev->state]++;
+	d->stats.duration_count++;
+	d->stats.duration_sum_s += (double)ms / 1000.0;
+	if (la->id == 0) {
+		/* Its row could not be written: there is nothing to finish. */
+		announce_end(d, la);
+		return;
+	}
+	flush(la);
+	o = op_new(d, la->lr->id);
+	o->la = la;
+	o->id = la->id;
+	o->status = sched_job_state_name(ev->state);
+	o->exit_code = ev->exit_code;
+	o->reason = ev->reason != NULL ? xstrdup(ev->reason) : NULL;
+	o->finished_at = ev->time_ms;
+	store_write(d->store, tx_attempt_finish, finish_done, o);
+}
+
+/* ---- runs ---- */
+
+struct prune_op {
+	struct daemon *d;
+	char *project;
+	size_t keep_runs;
+	uint64_t older_than;
+	uint64_t *ids;
+	size_t nids;
+};
+
+static int
+tx_prune(struct store_tx *tx, void *arg)
+{
+	struct prune_op *p = arg;
+
+	return store_tx_prune(tx, p->project, p->keep_runs, p->older_than,
+			      &p->ids, &p->nids);
+}
+
+static void
+prune_done(int rc, void *arg)
+{
+	struct prune_op *p = arg;
+	size_t i;
+
+	daemon_note_store(p->d, rc);
+	for (i = 0; rc == 0 && i < p->nids; i++)
+		files_remove_run(p->d, p->ids[i]);
+	if (rc == 0 && p->nids > 0)
+		log_info("runs.pruned project=%s count=%zu", p->project, p->nids);
+	free(p->ids);
+	free(p->project);
+	free(p);
+}
+
+/* Retention: keep_runs and keep_days of the project, after each run. */
+static void
+prune(struct daemon *d, const char *project)
+{
+	const struct config_project *cp = config_project_find(d->config, project);
+	struct prune_op *p;
+	uint64_t days;
+
+	if (cp == NULL)
+		return;
+	p = xcalloc(1, sizeof(*p));
+	p->d = d;
+	p->project = xstrdup(project);
+	p->keep_runs = config_project_keep_runs(cp);
+	days = config_project_keep_days(cp);
+	if (days > 0 && pw_now_ms() > days * 86400000ULL)
+		p->older_than = pw_now_ms() - days * 86400000ULL;
+	store_write(d->store, tx_prune, prune_done, p);
+}
+
+static void
+run_final_done(int rc, void *arg)
+{
+	struct op *o = arg;
+	struct live_run *lr = live_run_find(o->d, o->run);
+
+	daemon_note_store(o->d, rc);
+	if (lr != NULL && sched_run_finished(lr->run)) {
+		files_remove_run(o->d, o->run);
+		prune(o->d, lr->project);
+		live_run_remove(o->d, lr);
+		daemon_run_gone(o->d);
+	}
+	op_free(o);
+}
+
+static void
+write_done(int rc, void *arg)
+{
+	struct op *o = arg;
+
+	daemon_note_store(o->d, rc);
+	op_free(o);
+}
+
+void
+record_event(void *arg, const struct sched_event *ev)
+{
+	struct daemon *d = arg;
+	struct live_attempt *la;
+	struct op *o;
+
+	o = op_new(d, ev->run_id);
+	if (ev->kind == SCHED_EVENT_RUN) {
+		o->status = sched_run_state_name(ev->state);
+		if (ev->state == SCHED_RUN_RUNNING)
+			o->started_at = ev->time_ms;
+		if (ev->state >= SCHED_RUN_SUCCESS) {
+			o->finished_at = ev->time_ms;
+			log_info("run.finished run=%llu status=%s",
+				 (unsigned long long)ev->run_id, o->status);
+			store_write(d->store, tx_run_status, run_final_done, o);
+			return;
+		}
+		store_write(d->store, tx_run_status, write_done, o);
+		return;
+	}
+	o->job = (int)ev->job;
+	o->status = sched_job_state_name(ev->state);
+	if (ev->state == SCHED_JOB_RUNNING) {
+		/* The attempt's row, written by record_prepare, says it. */
+		op_free(o);
+		return;
+	}
+	la = attempt_find(d, ev->run_id, ev->job, ev->attempt);
+	if (la != NULL && !la->ended && sched_job_state_final(ev->state)) {
+		op_free(o);
+		attempt_end(d, la, ev);
+		return;
+	}
+	store_write(d->store, tx_job_status, write_done, o);
+}
