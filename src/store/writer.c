@@ -25,6 +25,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 
 #include "pipewright/log.h"
@@ -112,7 +113,9 @@ run_batch(struct store *s, struct store_req *batch, uint64_t *nwrites)
 	int rc, lost = 0;
 
 	reopen_if_readonly(s);
-	rc = run(s, ST_BEGIN, "BEGIN IMMEDIATE");
+	/* SQLite would let the fns run and fail each write: fail the lot. */
+	rc = sqlite3_db_readonly(s->wr.db, "main") == 1 ? -EROFS :
+		run(s, ST_BEGIN, "BEGIN IMMEDIATE");
 	if (rc < 0)
 		goto fail;
 	for (r = batch; r != NULL; r = r->next) {
@@ -146,8 +149,8 @@ fail:
 	for (r = batch; r != NULL; r = r->next)
 		if (r->rc == 0)
 			r->rc = rc;
-	log_warnx("store.commit_failed path=%s error=\"%s\"", s->path,
-		  sqlite3_errmsg(s->wr.db));
+	log_warnx("store.commit_failed path=%s error=\"%s\" sqlite=\"%s\"",
+		  s->path, strerror(-rc), sqlite3_errmsg(s->wr.db));
 	return rc;
 }
 

@@ -18,6 +18,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sched.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -1063,6 +1065,191 @@ test_check(void **state)
 	assert_true(st.commits >= 1);
 	assert_int_equal(store_check(f->s), 0);
 }
+/* ---- failures of the whole transaction ---- */
+
+/* Root ignores file modes: drop (or take back) the capabilities for it. */
+static bool
+dac_override(bool on)
+{
+	struct __user_cap_header_struct hdr = {
+		.version = _LINUX_CAPABILITY_VERSION_3,
+	};
+	struct __user_cap_data_struct data[2];
+	uint32_t bits = 1u << CAP_DAC_OVERRIDE | 1u << CAP_DAC_READ_SEARCH |
+			1u << CAP_FOWNER;
+
+	if (syscall(SYS_capget, &hdr, data) < 0)
+		return false;
+	if (on)
+		data[0].effective |= bits & data[0].permitted;
+	else
+		data[0].effective &= ~bits;
+	return syscall(SYS_capset, &hdr, data) == 0;
+}
+
+static void
+chmod_db(struct fx *f, mode_t mode)
+{
+	static const char *const sfx[] = { "", "-wal", "-shm" };
+	char p[160];
+	size_t i;
+
+	for (i = 0; i < PW_ARRAY_LEN(sfx); i++) {
+		snprintf(p, sizeof(p), "%s%s", f->path, sfx[i]);
+		if (chmod(p, mode) < 0)
+			assert_int_equal(errno, ENOENT);
+	}
+}
+
+static void
+test_readonly_file(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	struct w w = { .fn = fn_run_insert };
+	uint64_t id;
+
+	id = insert_run(f, "web", "queued", "main");
+	fx_close(f);
+	chmod_db(f, 0444);
+	/* The writer thread store_open starts inherits the lowered set. */
+	assert_true(dac_override(false));
+	fx_open(f);
+	assert_int_equal(store_check(f->s), 0);
+	w.run = new_run("web", "queued", "main");
+	assert_int_equal(write_now(f, &w), -EROFS);
+	assert_int_equal(store_check(f->s), -EROFS);
+	/* Reads go on. */
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	store_run_free(r);
+	/* The operator fixes the file: writes work again, same store. */
+	chmod_db(f, 0644);
+	w = (struct w){ .fn = fn_run_insert };
+	w.run = new_run("web", "queued", "main");
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(store_check(f->s), 0);
+	assert_int_equal(store_run_get(f->s, w.id, &r), 0);
+	store_run_free(r);
+	fx_close(f);
+	assert_true(dac_override(true));
+}
+
+/* A file that may not grow: the commit's write fails (EFBIG: -EIO). */
+static void
+test_file_too_large_commit(void **state)
+{
+	static char big[512 * 1024];
+	struct fx *f = *state;
+	struct store_stats before, after;
+	struct rlimit old, lim;
+	struct stat sb;
+	struct w w[3];
+	struct gate g;
+	char wal[160];
+	int i;
+
+	insert_run(f, "web", "queued", "main");
+	snprintf(wal, sizeof(wal), "%s-wal", f->path);
+	assert_int_equal(stat(wal, &sb), 0);
+	memset(big, 'x', sizeof(big));
+	signal(SIGXFSZ, SIG_IGN);
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+
+	/* Files may not grow 5000 bytes past the WAL. */
+	store_stats(f->s, &before);
+	gate_close(f, &g);
+	for (i = 0; i < 3; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert };
+		w[i].run = new_run("web", "queued", "main");
+	}
+	w[1].run.pipeline = big;
+	w[1].run.pipeline_len = sizeof(big);
+	for (i = 0; i < 3; i++)
+		queue(f, &w[i]);
+	lim = old;
+	lim.rlim_cur = (rlim_t)sb.st_size + 5000;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	gate_open(&g);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, SIG_DFL);
+	store_stats(f->s, &after);
+	assert_int_equal(after.commit_failures - before.commit_failures, 1);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(w[i].rc, -EIO);
+	assert_int_equal(store_check(f->s), -EIO);
+
+	/* The limit lifted: the same store commits. */
+	w[0] = (struct w){ .fn = fn_run_insert };
+	w[0].run = new_run("web", "queued", "main");
+	w[0].run.pipeline = big;
+	w[0].run.pipeline_len = sizeof(big);
+	assert_int_equal(write_now(f, &w[0]), 0);
+	assert_int_equal(store_check(f->s), 0);
+	gate_destroy(&g);
+}
+
+/*
+ * A full disk for real: a 1 MiB tmpfs in a mount namespace of our own,
+ * filled up by a file, then freed.  Needs CAP_SYS_ADMIN; skipped without.
+ */
+static void
+test_disk_full(void **state)
+{
+	static char big[256 * 1024];
+	struct fx *f = *state;
+	struct w w[3];
+	struct gate g;
+	char mnt[96], filler[128];
+	FILE *fp;
+	int i;
+
+	fx_close(f);
+	snprintf(mnt, sizeof(mnt), "%s/full", f->dir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0) {
+		fx_open(f);
+		skip();
+	}
+	snprintf(f->path, sizeof(f->path), "%s/pipewright.db", mnt);
+	fx_open(f);
+	insert_run(f, "web", "queued", "main");
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	assert_non_null(fp = fopen(filler, "w"));
+	memset(big, 'x', sizeof(big));
+	while (fwrite(big, 1, 4096, fp) == 4096 && fflush(fp) == 0)
+		;
+	fclose(fp);
+
+	gate_close(f, &g);
+	for (i = 0; i < 3; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert };
+		w[i].run = new_run("web", "queued", "main");
+	}
+	w[1].run.pipeline = big;
+	w[1].run.pipeline_len = sizeof(big);
+	for (i = 0; i < 3; i++)
+		queue(f, &w[i]);
+	gate_open(&g);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(w[i].rc, -ENOSPC);
+	assert_int_equal(store_check(f->s), -ENOSPC);
+
+	assert_int_equal(unlink(filler), 0);
+	w[0] = (struct w){ .fn = fn_run_insert };
+	w[0].run = new_run("web", "queued", "main");
+	w[0].run.pipeline = big;
+	w[0].run.pipeline_len = sizeof(big);
+	assert_int_equal(write_now(f, &w[0]), 0);
+	assert_int_equal(store_check(f->s), 0);
+	gate_destroy(&g);
+	fx_close(f);
+	assert_int_equal(umount(mnt), 0);
+}
+
 int
 main(void)
 {
@@ -1080,6 +1267,9 @@ main(void)
 		T(test_prune),
 		T(test_newer_schema_refused),
 		T(test_check),
+		T(test_readonly_file),
+		T(test_file_too_large_commit),
+		T(test_disk_full),
 #undef T
 	};
 
