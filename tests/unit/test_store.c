@@ -1250,6 +1250,124 @@ test_disk_full(void **state)
 	assert_int_equal(umount(mnt), 0);
 }
 
+/* ---- 100,000 runs: the listing uses its indexes ---- */
+
+static int
+fn_seed_many(struct store_tx *tx, void *arg)
+{
+	static const char *const branches[] = { "main", "dev", "release",
+		"feature/a", "feature/b" };
+	struct store_run_new r;
+	uint64_t id;
+	int i, rc, n = *(int *)arg;
+
+	for (i = 0; i < n; i++) {
+		r = new_run(i % 2 ? "web" : "api", statuses[i % 6],
+			    branches[i % 5]);
+		/* Few unfinished runs, as in life. */
+		if (i % 6 < 2 && i < n - 50)
+			r.status = "success";
+		if ((rc = store_tx_run_insert(tx, &r, &id)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* EXPLAIN QUERY PLAN of the statement id, on the reader's connection. */
+static void
+plan(struct fx *f, enum store_stmt_id id, struct buf *out)
+{
+	sqlite3_stmt *st;
+	char *sql;
+
+	assert_non_null(f->s->rd.stmt[id]);
+	sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(f->s->rd.stmt[id]));
+	assert_int_equal(sqlite3_prepare_v2(f->s->rd.db, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		assert_int_equal(buf_printf(out, "%s; ",
+					    sqlite3_column_text(st, 3)), 0);
+	sqlite3_finalize(st);
+	free(sql);
+}
+
+static void
+test_list_100k(void **state)
+{
+	static const char *const failed[] = { "failed", "error", NULL };
+	static const char *const active[] = { "queued", "running", NULL };
+	struct {
+		const char *branch;
+		const char *const *status;
+		enum store_stmt_id id;
+	} shapes[] = {
+		{ NULL, NULL, ST_R_LIST },
+		{ "dev", NULL, ST_R_LIST_BRANCH },
+		{ NULL, failed, ST_R_LIST_STATUS },
+		{ NULL, active, ST_R_LIST_STATUS },
+		{ "dev", failed, ST_R_LIST_BRANCH_STATUS },
+	};
+	struct fx *f = *state;
+	struct store_run_filter flt = { .project = "web", .limit = 50 };
+	struct store_run **runs;
+	struct store_run *r;
+	struct buf b;
+	uint64_t next, t0;
+	size_t n, k, pages;
+	int count = 100000;
+
+	store_write(f->s, fn_seed_many, seed_done, &count);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	for (k = 0; k < PW_ARRAY_LEN(shapes); k++) {
+		flt.branch = shapes[k].branch;
+		flt.status = shapes[k].status;
+		flt.before = 0;
+		t0 = pw_mono_ms();
+		/* The first page, and 20 pages deep. */
+		for (pages = 1; pages <= 20; pages++) {
+			assert_int_equal(store_runs_list(f->s, &flt, &runs, &n,
+							 &next), 0);
+			store_runs_free(runs, n);
+			if (next == 0)
+				break;
+			flt.before = next;
+		}
+		buf_init(&b, 0);
+		plan(f, shapes[k].id, &b);
+		print_message("list %s%s %s: %zu pages in %llu ms; plan: %s\n",
+			      shapes[k].branch ? "branch " : "",
+			      shapes[k].status ? "status" : "",
+			      shapes[k].status ? shapes[k].status[0] : "",
+			      pages, (unsigned long long)(pw_mono_ms() - t0),
+			      b.data);
+		assert_non_null(strstr(b.data, "USING"));
+		assert_null(strstr(b.data, "TEMP B-TREE"));
+		if (shapes[k].id == ST_R_LIST_STATUS)
+			assert_non_null(strstr(b.data, "runs_status"));
+		buf_free(&b);
+	}
+	/* The other reads that must not scan. */
+	t0 = pw_mono_ms();
+	assert_int_equal(store_run_latest_finished(f->s, "web", "dev", &r), 0);
+	store_run_free(r);
+	assert_int_equal(store_runs_unfinished(f->s, &runs, &n), 0);
+	assert_true(n <= 50);
+	store_runs_free(runs, n);
+	print_message("latest + unfinished: %llu ms\n",
+		      (unsigned long long)(pw_mono_ms() - t0));
+	buf_init(&b, 0);
+	plan(f, ST_R_UNFINISHED, &b);
+	print_message("unfinished plan: %s\n", b.data);
+	assert_non_null(strstr(b.data, "runs_unfinished"));
+	buf_free(&b);
+	buf_init(&b, 0);
+	plan(f, ST_R_LATEST_BRANCH, &b);
+	print_message("latest plan: %s\n", b.data);
+	assert_non_null(strstr(b.data, "USING"));
+	assert_null(strstr(b.data, "TEMP B-TREE"));
+	buf_free(&b);
+}
+
 int
 main(void)
 {
@@ -1270,6 +1388,7 @@ main(void)
 		T(test_readonly_file),
 		T(test_file_too_large_commit),
 		T(test_disk_full),
+		T(test_list_100k),
 #undef T
 	};
 
