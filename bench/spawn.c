@@ -1,0 +1,211 @@
+/*
+ * bench/spawn: what the sandbox costs at a job's start.
+ *
+ * In one run, sequentially, N times each: a plain fork+exec+wait of
+ * /bin/true (the floor); a whole exec attempt of /bin/true unsandboxed
+ * (supervisor exec, socket, log, status fsyncs); the same in the strict
+ * sandbox with the network namespace pool; and strict without the pool
+ * (each supervisor makes its namespace).  Prints one JSON object: per
+ * spawn milliseconds (mean and median), the strict/plain ratio, and the
+ * sandbox's own cost (strict with pool minus unsandboxed).  Needs root for
+ * the strict cases (they are reported as null otherwise).
+ *
+ *   build/bench/spawn [N] [SUPERVISOR]
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "pipewright/exec.h"
+
+#define JOB_UID 1000000000
+
+struct ctx {
+	bool done;
+	enum exec_result result;
+};
+
+static void
+on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
+{
+	struct ctx *c = arg;
+
+	(void)a;
+	c->done = true;
+	c->result = st->result;
+}
+
+static int
+cmp(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+struct stats {
+	double mean, median;
+	bool ok;
+};
+
+static struct stats
+summarize(double *ms, int n)
+{
+	struct stats s = {0, 0, true};
+	int i;
+
+	for (i = 0; i < n; i++)
+		s.mean += ms[i];
+	s.mean /= n;
+	qsort(ms, (size_t)n, sizeof(*ms), cmp);
+	s.median = ms[n / 2];
+	return s;
+}
+
+static struct stats
+plain(int n)
+{
+	double *ms = calloc((size_t)n, sizeof(*ms));
+	struct stats s;
+	uint64_t t;
+	int i, st;
+	pid_t pid;
+
+	for (i = 0; i < n; i++) {
+		t = uv_hrtime();
+		pid = fork();
+		if (pid == 0) {
+			execl("/bin/true", "true", (char *)NULL);
+			_exit(127);
+		}
+		waitpid(pid, &st, 0);
+		ms[i] = (double)(uv_hrtime() - t) / 1e6;
+	}
+	s = summarize(ms, n);
+	free(ms);
+	return s;
+}
+
+static struct stats
+attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
+	 enum exec_sandbox mode, bool pool, int n)
+{
+	static const char *const argv[] = {"/bin/true", NULL};
+	double *ms = calloc((size_t)n, sizeof(*ms));
+	struct stats s = {0, 0, false};
+	struct exec_attempt *a;
+	struct ctx c;
+	char dir[4096], home[4200], *env[3];
+	uint64_t t;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		snprintf(dir, sizeof(dir), "%s/a%d-%d-%d", base, mode, pool, i);
+		snprintf(home, sizeof(home), "HOME=%s/home", dir);
+		env[0] = "PATH=/usr/bin:/bin";
+		env[1] = home;
+		env[2] = NULL;
+		/*
+		 * The pool refills between jobs, off the start's path: wait
+		 * for a refill in flight (it counts in exec_active).
+		 */
+		while (pool && (exec_netns_available(e) == 0 ||
+				exec_active(e) > 0))
+			uv_run(loop, UV_RUN_ONCE);
+		struct exec_spec spec = {
+			.dir = dir, .argv = argv, .env = (const char *const *)env,
+			.cwd = ws, .workspace = ws, .sandbox = mode,
+			.kill_grace_ms = 1000,
+			.resources = {.memory = 256ULL << 20, .pids = 64},
+		};
+		memset(&c, 0, sizeof(c));
+		t = uv_hrtime();
+		if (exec_start(e, &spec, NULL, on_end, &c, &a) < 0)
+			goto out;
+		while (!c.done)
+			uv_run(loop, UV_RUN_ONCE);
+		ms[i] = (double)(uv_hrtime() - t) / 1e6;
+		if (c.result != EXEC_SUCCESS) {
+			fprintf(stderr, "spawn: attempt in %s failed\n", dir);
+			goto out;
+		}
+	}
+	s = summarize(ms, n);
+out:
+	free(ms);
+	return s;
+}
+
+static void
+print_stats(const char *name, struct stats s, bool last)
+{
+	if (s.ok)
+		printf("  \"%s\": {\"mean_ms\": %.3f, \"median_ms\": %.3f}%s\n",
+		       name, s.mean, s.median, last ? "" : ",");
+	else
+		printf("  \"%s\": null%s\n", name, last ? "" : ",");
+}
+
+int
+main(int argc, char **argv)
+{
+	int n = argc > 1 ? atoi(argv[1]) : 100;
+	const char *sup = argc > 2 ? argv[2] : PW_SUPERVISOR_PATH;
+	char base[] = "/tmp/pw-bench-spawn.XXXXXX", ws[4200], cmd[4300];
+	struct stats p, none, strict, nopool;
+	struct exec *e, *e2;
+	uv_loop_t loop;
+	bool root = geteuid() == 0;
+
+	if (n < 1 || mkdtemp(base) == NULL)
+		return 2;
+	snprintf(ws, sizeof(ws), "%s/ws", base);
+	mkdir(ws, 0755);
+	if (root && chown(ws, JOB_UID, JOB_UID) < 0)
+		return 2;
+	uv_loop_init(&loop);
+	if (exec_create(&loop, sup, &e) < 0 || exec_create(&loop, sup, &e2) < 0)
+		return 2;
+	p = plain(n);
+	none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false, n);
+	strict = nopool = (struct stats){0, 0, false};
+	if (root) {
+		if (exec_netns_pool(e2, 8) < 0)
+			return 2;
+		strict = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT,
+				  true, n);
+		nopool = attempts(&loop, e, base, ws, EXEC_SANDBOX_STRICT,
+				  false, n);
+	}
+	while (exec_active(e) > 0 || exec_active(e2) > 0)
+		uv_run(&loop, UV_RUN_ONCE);
+	uv_run(&loop, UV_RUN_DEFAULT);
+	exec_destroy(e);
+	exec_destroy(e2);
+	uv_loop_close(&loop);
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
+	if (system(cmd) != 0)
+		fprintf(stderr, "spawn: could not remove %s\n", base);
+
+	printf("{\n  \"benchmark\": \"spawn\",\n  \"spawns\": %d,\n", n);
+	print_stats("plain_fork_exec", p, false);
+	print_stats("attempt_unsandboxed", none, false);
+	print_stats("attempt_strict_pool", strict, false);
+	print_stats("attempt_strict_no_pool", nopool, false);
+	if (strict.ok) {
+		printf("  \"ratio_strict_pool_to_plain\": %.2f,\n",
+		       strict.mean / p.mean);
+		printf("  \"sandbox_cost_ms\": %.3f,\n", strict.mean - none.mean);
+		printf("  \"netns_pool_saves_ms\": %.3f\n",
+		       nopool.mean - strict.mean);
+	} else {
+		printf("  \"ratio_strict_pool_to_plain\": null\n");
+	}
+	printf("}\n");
+	return strict.ok || !root ? 0 : 1;
+}
