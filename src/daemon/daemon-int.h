@@ -23,6 +23,8 @@
 
 #define LOG_FLUSH_BYTES (256 * 1024)  /* a batch of log bytes per commit */
 #define LOG_FLUSH_MS 50               /* or what came in this long */
+/* The host uid a sandboxed job's root maps to: it owns the workspaces. */
+#define DAEMON_JOB_UID 100000
 
 struct follower {
 	struct daemon_follow_cbs cbs;

@@ -384,6 +384,9 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		/* Until supervisors can be re-attached, jobs end with us. */
 		.tied = true,
 		.max_log = config_max_log(d->config),
+		.sandbox = config_sandbox(d->config) == CONFIG_SANDBOX_STRICT ?
+				   EXEC_SANDBOX_STRICT :
+				   EXEC_SANDBOX_NONE,
 	};
 	cb = (struct sched_callbacks){
 		.event = record_event,
@@ -391,6 +394,10 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		.attempt_prepare = record_prepare,
 		.arg = d,
 	};
+	if (so.sandbox == EXEC_SANDBOX_STRICT &&
+	    (rc = exec_netns_pool(d->exec, so.max_jobs)) < 0)
+		log_warnx("sandbox.netns_pool error=\"%s\": jobs make their own",
+			  strerror(-rc));
 	rc = sched_create(&d->loop, d->exec, &so, &cb, &d->sched);
 	if (rc < 0) {
 		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));

@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon-int.h"
 
@@ -67,6 +68,23 @@ strv_free(char **v)
 	free(v);
 }
 
+/* "NAME=value" of the secrets the project's jobs may name (caller frees). */
+static char **
+project_secrets(struct daemon *d, const struct config_project *proj)
+{
+	size_t n = config_project_secret_count(proj), i, k = 0;
+	char **v = xcalloc(n + 1, sizeof(char *));
+
+	for (i = 0; i < n; i++) {
+		const char *name = config_project_secret(proj, i);
+		const char *value = config_secret(d->config, name, NULL);
+
+		if (value != NULL)
+			v[k++] = xasprintf("%s=%s", name, value);
+	}
+	return v;
+}
+
 /*
  * A sched run for a stored or new run, not started.  row (may be NULL for
  * a new run) gives the branch, tag, commit, env and, with restore, each
@@ -88,9 +106,11 @@ build(struct daemon *d, struct pipeline *p, uint64_t id,
 		.env = (const char *const *)env,
 		.project_max_jobs = (int)config_project_max_jobs(proj),
 	};
+	char **secrets = project_secrets(d, proj);
 	size_t j;
 	int rc;
 
+	params.secrets = (const char *const *)secrets;
 	lr->d = d;
 	lr->id = id;
 	lr->project = xstrdup(config_project_name(proj));
@@ -101,6 +121,7 @@ build(struct daemon *d, struct pipeline *p, uint64_t id,
 	params.workspace = lr->workspace;
 	rc = sched_run_create(d->sched, p, &params, &lr->run);
 	strv_free(env);
+	strv_free(secrets);
 	if (rc < 0) {
 		pipeline_destroy(p);
 		live_run_free(lr);
@@ -129,8 +150,15 @@ launch(struct daemon *d, struct live_run *lr)
 
 	files_remove_tree(lr->workspace);
 	rc = files_mkdirs(lr->workspace, 0755);
+	/*
+	 * A sandboxed job's root is the workspace's owner, never host root:
+	 * the daemon's jobs run as DAEMON_JOB_UID (docs/operations.md).
+	 */
+	if (rc == 0 && config_sandbox(d->config) == CONFIG_SANDBOX_STRICT &&
+	    chown(lr->workspace, DAEMON_JOB_UID, DAEMON_JOB_UID) < 0)
+		rc = -errno;
 	if (rc < 0)
-		log_warnx("run=%llu: cannot create its workspace %s: %s",
+		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
 			  (unsigned long long)lr->id, lr->workspace,
 			  strerror(-rc));
 	lr->next = d->runs;
