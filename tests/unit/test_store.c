@@ -1368,6 +1368,51 @@ test_list_100k(void **state)
 	buf_free(&b);
 }
 
+/*
+ * Not an assertion, a measurement (PW_STORE_TIMING=1): 1,000 one-row
+ * writes each awaited before the next, against 1,000 queued at once.
+ */
+static void
+test_timing(void **state)
+{
+	struct fx *f = *state;
+	struct store_stats a, b, c;
+	struct w *w = calloc(1000, sizeof(*w));
+	uint64_t t0, t1, t2;
+	int i;
+
+	if (getenv("PW_STORE_TIMING") == NULL) {
+		free(w);
+		skip();
+	}
+	store_stats(f->s, &a);
+	t0 = pw_mono_ms();
+	for (i = 0; i < 1000; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert };
+		w[i].run = new_run("web", "queued", "main");
+		assert_int_equal(write_now(f, &w[i]), 0);
+	}
+	t1 = pw_mono_ms();
+	store_stats(f->s, &b);
+	for (i = 0; i < 1000; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert };
+		w[i].run = new_run("web", "queued", "main");
+		queue(f, &w[i]);
+	}
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	t2 = pw_mono_ms();
+	store_stats(f->s, &c);
+	for (i = 0; i < 1000; i++)
+		assert_int_equal(w[i].rc, 0);
+	print_message("1000 writes awaited one by one: %llu ms, %llu commits\n"
+		      "1000 writes queued at once:     %llu ms, %llu commits\n",
+		      (unsigned long long)(t1 - t0),
+		      (unsigned long long)(b.commits - a.commits),
+		      (unsigned long long)(t2 - t1),
+		      (unsigned long long)(c.commits - b.commits));
+	free(w);
+}
+
 int
 main(void)
 {
@@ -1389,6 +1434,7 @@ main(void)
 		T(test_file_too_large_commit),
 		T(test_disk_full),
 		T(test_list_100k),
+		T(test_timing),
 #undef T
 	};
 
