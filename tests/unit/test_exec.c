@@ -293,6 +293,32 @@ test_env_exact(void **state)
 	assert_int_equal(r->st.result, EXEC_SUCCESS);
 }
 
+/*
+ * Secrets are masked before the log: whole, split across reads (a pause
+ * between the pieces), overlapping secrets (the longest wins), and a
+ * secret's prefix at the very end of the output is kept as it was.
+ */
+static void
+test_mask_secrets(void **state)
+{
+	struct run *r = *state;
+	const char *mask[] = {"TOKEN", "SHORT", "UNSET", NULL};
+	const char *env[] = {"TOKEN=abc-XYZ-123", "SHORT=XYZ",
+			     "PATH=/usr/bin:/bin", NULL};
+	char *log;
+	size_t len;
+
+	r->spec.env = env;
+	r->spec.mask = mask;
+	run_sh(r, "echo \"t=$TOKEN s=$SHORT\"; printf 'split abc-X';"
+		  " sleep 0.2; printf 'YZ-123 end\\n'; printf 'abc-XY'");
+	assert_int_equal(r->st.result, EXEC_SUCCESS);
+	assert_string_equal(r->out.data, "t=*** s=***\nsplit *** end\nabc-XY");
+	log = slurp(r->dir, SUPERVISOR_LOG_FILE, &len);
+	assert_string_equal(log, r->out.data);
+	free(log);
+}
+
 static void
 test_cwd(void **state)
 {
@@ -1058,6 +1084,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_by_signal, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mask_secrets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_exact, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdio, setup, teardown),
