@@ -4,8 +4,14 @@
  *
  * Invocation:
  *   pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]
- *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied] -- ARGV...
- * The supervisor's own environment is exactly the job's environment.
+ *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]
+ *       [--sandbox strict|none] [--network] [--netns-fd N] [--workspace DIR]
+ *       [--uid N] [--memory BYTES] [--pids N] [--cpu-seconds N]
+ *       [--file-size BYTES] [--open-files N] [--mask NAME]... -- ARGV...
+ *   pipewright-supervisor --make-netns N --send-fd N   (exec's netns pool)
+ * The supervisor's own environment is exactly the job's environment; --mask
+ * names variables of it whose values are masked in the log.  The sandbox
+ * options are docs/internals/sandbox.md's.
  *
  * Files in DIR: log (the job's output), status (written once, atomically, by
  * rename, when the job has ended and the log is complete), sock.
