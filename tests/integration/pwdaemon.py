@@ -1,0 +1,434 @@
+"""Shared by the test_api_*.py scenarios: the real `pipewright serve` on
+127.0.0.1:0 with a temporary data directory and a configuration the test
+writes, tokens from `pipewright token create`, HTTP helpers over real
+sockets, and waits that poll the API with a deadline (never a bare sleep
+standing in for synchronisation).
+
+Python 3 standard library only.  ctest sets PW_BIN (build/pipewright) and
+PW_SANITIZED (deadlines are longer under sanitizers).
+
+A scenario file looks like:
+
+    import pwdaemon as pw
+
+    def main(t):
+        d = t.daemon(projects={"demo": PIPELINE})
+        ...
+        t.check("trigger answers 201", lambda: ...)
+
+    pw.main(main)
+
+t.check() runs one named assertion group; a failure prints "FAIL: ..." and
+is counted, the scenario goes on with the next check.  An exception outside
+a check ends the scenario.  At the end: "N passed, M failed", exit 1 if any
+failed; every daemon started is killed whatever happens.
+"""
+import http.client
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+PW_BIN = os.environ.get("PW_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "pipewright")
+SANITIZED = os.environ.get("PW_SANITIZED") == "1"
+# Deadlines: generous, since they only bound a failure's wait.
+SLOW = 4 if SANITIZED else 1
+DEADLINE = 20 * SLOW
+
+RFC3339_MS = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+FINISHED = ("success", "failed", "canceled", "error")
+
+
+class Failure(Exception):
+    pass
+
+
+def fail(msg):
+    raise Failure(msg)
+
+
+def expect(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def eq(got, want, what):
+    if got != want:
+        raise Failure("%s: got %r, expected %r" % (what, got, want))
+
+
+def wait_until(cond, what, timeout=None, interval=0.02):
+    """Polls cond() until it returns a true value (returned) or the deadline."""
+    end = time.monotonic() + (timeout if timeout is not None else DEADLINE)
+    last = None
+    while True:
+        try:
+            v = cond()
+        except Failure as e:
+            v, last = None, e
+        if v:
+            return v
+        if time.monotonic() > end:
+            fail("timed out waiting for %s%s" % (what, " (%s)" % last if last else ""))
+        time.sleep(interval)
+
+
+def alive(pid):
+    """True while the process exists and is not a zombie."""
+    try:
+        with open("/proc/%d/status" % pid) as f:
+            for line in f:
+                if line.startswith("State:"):
+                    return "Z" not in line.split()[1]
+    except OSError:
+        return False
+    return True
+
+
+class Response:
+    def __init__(self, status, reason, headers, body):
+        self.status = status
+        self.reason = reason
+        self.headers = headers  # list of (name, value)
+        self.body = body
+
+    def header(self, name):
+        for k, v in self.headers:
+            if k.lower() == name.lower():
+                return v
+        return None
+
+    @property
+    def text(self):
+        return self.body.decode("utf-8", "replace")
+
+    def json(self):
+        try:
+            return json.loads(self.body)
+        except ValueError:
+            fail("not JSON (status %d): %r" % (self.status, self.body[:300]))
+
+    def __repr__(self):
+        return "<%d %r>" % (self.status, self.body[:300])
+
+
+class Daemon:
+    """One `pipewright serve` in its own directory under the test's tmp."""
+
+    def __init__(self, t, name, projects, config, anonymous_read=True):
+        self.t = t
+        self.dir = os.path.join(t.tmp, name)
+        os.makedirs(self.dir, exist_ok=True)
+        self.data = os.path.join(self.dir, "data")
+        self.config_path = os.path.join(self.dir, "pw.yml")
+        self.err_path = os.path.join(self.dir, "daemon.err")
+        self.proc = None
+        self.url = self.host = self.port = None
+        self.tokens = {}
+        self.write_config(projects, config, anonymous_read)
+
+    # ---- configuration ----
+
+    def write_config(self, projects, config="", anonymous_read=True):
+        """projects: {name: pipeline YAML text}, written as NAME.yml."""
+        lines = [
+            "listen: 127.0.0.1:0",
+            "data_dir: %s" % self.data,
+            "max_jobs: 4",
+            "anonymous_read: %s" % ("true" if anonymous_read else "false"),
+            "sandbox: none",
+            "drain: cancel",
+            "drain_timeout: 5s",
+        ]
+        if config:
+            lines.append(config.rstrip("\n"))
+        lines.append("projects:" if projects else "projects: []")
+        for name, yaml in projects.items():
+            path = os.path.join(self.dir, name + ".yml")
+            with open(path, "w") as f:
+                f.write(yaml)
+            lines += ["  - name: %s" % name, "    pipeline: %s.yml" % name]
+        with open(self.config_path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+
+    # ---- life ----
+
+    def start(self, expect_fail=False):
+        """Starts the daemon and waits for `listening on http://HOST:PORT`."""
+        self.errf = open(self.err_path, "ab")
+        self.err_start = self.errf.tell()
+        self.proc = subprocess.Popen(
+            [PW_BIN, "serve", "--config", self.config_path],
+            stdin=subprocess.DEVNULL, stdout=self.errf, stderr=self.errf,
+            cwd=self.dir)
+        self.t.procs.append(self.proc)
+        end = time.monotonic() + DEADLINE
+        pat = re.compile(r"listening on http://(\S+):(\d+)")
+        while True:
+            m = pat.search(self.log(since_start=True))
+            if m:
+                break
+            if self.proc.poll() is not None:
+                if expect_fail:
+                    return self.proc.returncode
+                fail("the daemon exited %d before listening:\n%s" %
+                     (self.proc.returncode, self.log(since_start=True)))
+            if time.monotonic() > end:
+                fail("no 'listening on' line in %d s:\n%s" % (DEADLINE, self.log()))
+            time.sleep(0.02)
+        if expect_fail:
+            fail("the daemon started; it should have refused")
+        self.host, self.port = m.group(1), int(m.group(2))
+        self.url = "http://%s:%d" % (self.host, self.port)
+        return None
+
+    def log(self, since_start=False):
+        try:
+            with open(self.err_path, "rb") as f:
+                if since_start:
+                    f.seek(self.err_start)
+                return f.read().decode("utf-8", "replace")
+        except OSError:
+            return ""
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """SIGTERM; the daemon must exit 0 within the deadline."""
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            rc = self.proc.wait(DEADLINE)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+            fail("the daemon did not exit within %d s of SIGTERM" % DEADLINE)
+        finally:
+            self.errf.close()
+        if rc != 0:
+            fail("the daemon exited %d on SIGTERM:\n%s" % (rc, self.log()[-3000:]))
+
+    def kill(self):
+        """SIGKILL, as a crash would."""
+        self.proc.kill()
+        self.proc.wait()
+        self.errf.close()
+
+    # ---- tokens ----
+
+    def token(self, name, scope):
+        """A new token from `pipewright token create` (printed on stdout)."""
+        p = subprocess.run(
+            [PW_BIN, "token", "create", "--config", self.config_path,
+             "--name", name, "--scope", scope],
+            stdin=subprocess.DEVNULL, capture_output=True, timeout=DEADLINE)
+        if p.returncode != 0:
+            fail("token create %s %s: exit %d: %s" %
+                 (name, scope, p.returncode, p.stderr.decode()))
+        tok = p.stdout.decode().strip()
+        expect(re.match(r"^pw_[A-Za-z0-9_-]+$", tok), "token create printed %r" % tok)
+        self.tokens[name] = tok
+        return tok
+
+    # ---- HTTP ----
+
+    def conn(self, timeout=None):
+        return http.client.HTTPConnection(self.host, self.port,
+                                          timeout=timeout or DEADLINE)
+
+    def request(self, method, path, body=None, token=None, headers=None,
+                content_type=None):
+        """One request on a fresh connection.  body: dict/list (JSON),
+        str or bytes.  token: a token string or a name from token()."""
+        h = dict(headers or {})
+        if token is not None:
+            h["Authorization"] = "Bearer " + self.tokens.get(token, token)
+        if isinstance(body, (dict, list)):
+            body = json.dumps(body).encode()
+            h.setdefault("Content-Type", content_type or "application/json")
+        elif isinstance(body, str):
+            body = body.encode()
+        if body is not None and content_type is not None:
+            h["Content-Type"] = content_type
+        c = self.conn()
+        try:
+            c.request(method, path, body=body, headers=h)
+            r = c.getresponse()
+            return Response(r.status, r.reason, r.getheaders(), r.read())
+        finally:
+            c.close()
+
+    def get(self, path, **kw):
+        return self.request("GET", path, **kw)
+
+    def post(self, path, body=None, **kw):
+        return self.request("POST", path, body=body, **kw)
+
+    def get_json(self, path, status=200, **kw):
+        r = self.get(path, **kw)
+        eq(r.status, status, "GET %s status (%r)" % (path, r.body[:300]))
+        return r.json()
+
+    def expect_error(self, r, status, code, message=None, what=""):
+        """r is an error answer: status, {"error": {"code", "message"}}."""
+        eq(r.status, status, "%s status (%r)" % (what, r.body[:300]))
+        expect((r.header("Content-Type") or "").startswith("application/json"),
+               "%s: Content-Type %r" % (what, r.header("Content-Type")))
+        e = r.json().get("error")
+        expect(isinstance(e, dict), "%s: no error object: %r" % (what, r.body))
+        eq(e.get("code"), code, "%s error code" % what)
+        expect(isinstance(e.get("message"), str) and e["message"],
+               "%s: no message" % what)
+        if message is not None:
+            if isinstance(message, re.Pattern):
+                expect(message.search(e["message"]),
+                       "%s message %r does not match %r" % (what, e["message"], message.pattern))
+            else:
+                eq(e["message"], message, "%s message" % what)
+        return e
+
+    def raw(self, data, read_timeout=None):
+        """Sends raw bytes on a new socket; returns everything the daemon
+        sends until it closes the connection (or the timeout)."""
+        s = socket.create_connection((self.host, self.port), timeout=DEADLINE)
+        try:
+            if data:
+                s.sendall(data)
+            s.settimeout(read_timeout or DEADLINE)
+            out = b""
+            while True:
+                try:
+                    b = s.recv(65536)
+                except (ConnectionResetError, socket.timeout):
+                    break
+                if not b:
+                    break
+                out += b
+            return out
+        finally:
+            s.close()
+
+    # ---- runs ----
+
+    def trigger(self, project, body=None, token="operator", status=201, headers=None):
+        r = self.post("/api/v1/projects/%s/runs" % project, body=body or {},
+                      token=token, headers=headers)
+        eq(r.status, status, "trigger %s status (%r)" % (project, r.body[:300]))
+        return r.json()
+
+    def run(self, rid):
+        return self.get_json("/api/v1/runs/%d" % rid)
+
+    def job(self, rid, name):
+        for j in self.run(rid)["jobs"]:
+            if j["name"] == name:
+                return j
+        fail("run %d has no job %r" % (rid, name))
+
+    def wait_run(self, rid, statuses=FINISHED, timeout=None):
+        """Polls GET /api/v1/runs/ID until its status is one of statuses."""
+        if isinstance(statuses, str):
+            statuses = (statuses,)
+        last = {}
+
+        def cond():
+            last["run"] = self.run(rid)
+            return last["run"]["status"] in statuses and last["run"]
+        try:
+            return wait_until(cond, "run %d to be %s" % (rid, "/".join(statuses)), timeout)
+        except Failure as e:
+            fail("%s; last: %s" % (e, json.dumps(last.get("run"))[:1500]))
+
+    def wait_job(self, rid, name, statuses, timeout=None):
+        if isinstance(statuses, str):
+            statuses = (statuses,)
+
+        def cond():
+            j = self.job(rid, name)
+            return j["status"] in statuses and j
+        return wait_until(cond, "job %r of run %d to be %s" % (name, rid, "/".join(statuses)),
+                          timeout)
+
+    def wait_log(self, pattern, what=None, timeout=None):
+        """Waits for a line of the daemon's stderr matching pattern."""
+        rx = re.compile(pattern)
+        return wait_until(lambda: rx.search(self.log()), what or "log line %r" % pattern,
+                          timeout)
+
+
+class Test:
+    def __init__(self, name):
+        self.name = name
+        self.tmp = tempfile.mkdtemp(prefix="pw-api.")
+        self.procs = []
+        self.daemons = []
+        self.passed = 0
+        self.failed = 0
+
+    def daemon(self, projects=None, config="", name=None, start=True,
+               anonymous_read=True, tokens=(("operator", "operate"), ("reader", "read"))):
+        d = Daemon(self, name or "d%d" % len(self.daemons), projects or {}, config,
+                   anonymous_read)
+        self.daemons.append(d)
+        for n, s in tokens:
+            d.token(n, s)
+        if start:
+            d.start()
+        return d
+
+    def check(self, what, fn, *args):
+        """Runs fn(*args) as one named check; counts it."""
+        try:
+            r = fn(*args)
+        except Failure as e:
+            self.failed += 1
+            print("FAIL: %s: %s" % (what, e), file=sys.stderr)
+            return None
+        except Exception:
+            self.failed += 1
+            print("FAIL: %s: %s" % (what, traceback.format_exc()), file=sys.stderr)
+            return None
+        self.passed += 1
+        print("ok: %s" % what)
+        return r if r is not None else True
+
+    def cleanup(self):
+        for p in self.procs:
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+        shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def main(fn):
+    """Runs a scenario: fn(t).  Exit 0, 1 (a failure) or 77 (skipped)."""
+    name = os.path.basename(sys.argv[0])
+    if not os.access(PW_BIN, os.X_OK):
+        print("SKIP: no pipewright binary at %s" % PW_BIN)
+        sys.exit(77)
+    t = Test(name)
+    sys.stdout.reconfigure(line_buffering=True)
+    try:
+        fn(t)
+    except Failure as e:
+        t.failed += 1
+        print("FAIL: %s" % e, file=sys.stderr)
+    except Exception:
+        t.failed += 1
+        print("FAIL: %s" % traceback.format_exc(), file=sys.stderr)
+    finally:
+        if t.failed:
+            for d in t.daemons:
+                print("--- %s's stderr (last 3000 bytes):\n%s" % (d.dir, d.log()[-3000:]),
+                      file=sys.stderr)
+        t.cleanup()
+    print("%d passed, %d failed" % (t.passed, t.failed))
+    sys.exit(1 if t.failed else 0)
