@@ -254,8 +254,10 @@ store_tx_log_append(struct store_tx *tx, uint64_t attempt, uint64_t offset,
 	};
 	static const char *const sql[3] = {
 		"SELECT log_bytes FROM attempts WHERE id = ?1",
-		"INSERT INTO log_chunks (attempt_id, byte_offset, data)"
-		" VALUES (?1, ?2, ?3)",
+		/* Parenthesised: one element, two lines (clang's
+		 * -Wstring-concatenation). */
+		("INSERT INTO log_chunks (attempt_id, byte_offset, data)"
+		 " VALUES (?1, ?2, ?3)"),
 		"UPDATE attempts SET log_bytes = ?2 WHERE id = ?1",
 	};
 
@@ -271,8 +273,8 @@ store_tx_run_log_append(struct store_tx *tx, uint64_t run, const char *data,
 	};
 	static const char *const sql[3] = {
 		"SELECT log_bytes FROM runs WHERE id = ?1",
-		"INSERT INTO run_log_chunks (run_id, byte_offset, data)"
-		" VALUES (?1, ?2, ?3)",
+		("INSERT INTO run_log_chunks (run_id, byte_offset, data)"
+		 " VALUES (?1, ?2, ?3)"),
 		"UPDATE runs SET log_bytes = ?2 WHERE id = ?1",
 	};
 
