@@ -1208,7 +1208,7 @@ test_disk_full(void **state)
 	snprintf(mnt, sizeof(mnt), "%s/full", f->dir);
 	assert_int_equal(mkdir(mnt, 0700), 0);
 	if (unshare(CLONE_NEWNS) < 0 ||
-	    mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
 	    mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0) {
 		fx_open(f);
 		skip();
