@@ -119,7 +119,11 @@ typedef int (*store_write_fn)(struct store_tx *tx, void *arg);
  */
 typedef void (*store_done_cb)(int rc, void *arg);
 
-/* Queues fn; done (may be NULL) is called exactly once, in queue order. */
+/*
+ * Queues fn; done (may be NULL) is called exactly once, in queue order,
+ * and may queue more writes.  While writes are queued the store keeps the
+ * loop alive; an idle store does not.
+ */
 void store_write(struct store *s, store_write_fn fn, store_done_cb done,
 		 void *arg);
 /* Writes queued or running: back-pressure for log ingestion. */
