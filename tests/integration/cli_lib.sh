@@ -102,11 +102,11 @@ job_status() {
 }
 
 # wait_until DESCRIPTION COMMAND...: polls COMMAND (prints a value) until
-# its output is one of the words in $WANT, at most 30 s.
+# its output is one of the words in $WANT, for at most 30 s.
 wait_until() {
-	local what=$1 got= i
+	local what=$1 got= deadline=$((SECONDS + 30))
 	shift
-	for i in $(seq 1 300); do
+	while [ "$SECONDS" -lt "$deadline" ]; do
 		got=$("$@") || true
 		case " $WANT " in *" $got "*) return 0 ;; esac
 		sleep 0.1

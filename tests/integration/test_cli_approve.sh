@@ -1,7 +1,8 @@
 # approve runs a `when: manual` job that waits; an unknown job is the
 # server's error, exit 1.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cli_lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/cli_lib.sh"
 
 cat > demo.yml <<'YML'
 stages: [build, deploy]

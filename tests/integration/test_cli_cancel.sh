@@ -1,7 +1,8 @@
 # cancel stops a running run (its long job is killed); canceling it again
 # is refused by the server with 409, exit 1.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cli_lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/cli_lib.sh"
 
 cat > demo.yml <<'YML'
 jobs:

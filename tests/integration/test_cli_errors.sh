@@ -2,8 +2,9 @@
 # daemon that cannot be reached, an unknown run or project, a missing
 # token and too small a scope exit 1 with the server's message as
 # "pipewright: MESSAGE (STATUS CODE)".
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cli_lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/cli_lib.sh"
 
 # Local usage errors: no daemon needed, none is asked.
 export PIPEWRIGHT_URL=http://127.0.0.1:1

@@ -1,8 +1,9 @@
 # status, runs, show and logs against the real daemon, as tables and as
 # --json; a matrix job's name (spaces, a comma, parentheses, a slash) goes
 # to the API as one path segment.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cli_lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/cli_lib.sh"
 
 cat > demo.yml <<'YML'
 stages: [build, test]

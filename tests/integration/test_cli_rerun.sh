@@ -1,8 +1,9 @@
 # trigger starts a run (with --ref and --env) and prints its id and URL;
 # rerun --failed gives the failed job and what depends on it a new
 # attempt and keeps the successful job's; rerun JOB reruns that job.
-. "$(dirname "$0")/lib.sh"
-. "$(dirname "$0")/cli_lib.sh"
+here=$(cd "$(dirname "$0")" && pwd)
+. "$here/lib.sh"
+. "$here/cli_lib.sh"
 
 cat > demo.yml <<'YML'
 stages: [build, test]
