@@ -612,8 +612,13 @@ daemon_approve(struct daemon *d, uint64_t run, const char *job,
 	if (lr != NULL && !sched_run_finished(lr->run)) {
 		rc = sched_run_approve(lr->run, job);
 		if (rc < 0) {
-			cb(rc, run, "no manual job of that name waits in the run",
-			   arg);
+			msg = rc == -EALREADY ?
+				      xasprintf("job '%s' is not waiting for "
+						"approval", job) :
+				      xstrdup("no manual job of that name "
+					      "waits in the run");
+			cb(rc, run, msg, arg);
+			free(msg);
 			return 0;
 		}
 		record_change(d, run, actor, "approve", job, NULL, cb, arg);
@@ -623,7 +628,10 @@ daemon_approve(struct daemon *d, uint64_t run, const char *job,
 	if (rc == 0)
 		rc = build(d, p, run, proj, row, true, &lr);
 	if (rc == 0 && (rc = sched_run_approve(lr->run, job)) < 0) {
-		msg = xstrdup("no manual job of that name in the run");
+		msg = rc == -EALREADY ?
+			      xasprintf("job '%s' is not waiting for approval",
+					job) :
+			      xstrdup("no manual job of that name in the run");
 		live_run_free(lr);
 	}
 	store_run_free(row);

@@ -77,18 +77,26 @@ sched_run_destroy(struct sched_run *r)
 	free(r);
 }
 
-/* Marks every job `name` designates; -ENOENT if there is none. */
+/*
+ * Marks every job `name` designates; -ENOENT if there is none.  Approval
+ * marks manual jobs not yet decided (pending or waiting); -EALREADY if
+ * every manual job of that name has run or is running already.
+ */
 static int
 mark(struct sched_run *r, const char *name, bool approve)
 {
 	size_t j;
-	int found = 0;
+	int found = 0, manual = 0;
 
 	for (j = 0; j < r->njobs; j++) {
 		if (!pipeline_job_is(r->p, j, name))
 			continue;
 		if (approve) {
 			if (pipeline_job_when(r->p, j) != PIPELINE_WHEN_MANUAL)
+				continue;
+			manual = 1;
+			if (r->jobs[j].state != SCHED_JOB_PENDING &&
+			    r->jobs[j].state != SCHED_JOB_WAITING)
 				continue;
 			r->jobs[j].approved = true;
 			/* A job waiting for this is decided again. */
@@ -99,7 +107,7 @@ mark(struct sched_run *r, const char *name, bool approve)
 		}
 		found = 1;
 	}
-	return found ? 0 : -ENOENT;
+	return found ? 0 : manual ? -EALREADY : -ENOENT;
 }
 
 int
