@@ -210,7 +210,8 @@ def main(t):
         d.expect_error(r, 409, "conflict", "nothing to rerun: no job failed",
                        "rerun without failures")
         r = d.post("/api/v1/runs/%d/jobs/build/approve" % rid, token="operator")
-        expect(r.status in (404, 409), "approve a job that is not manual: %r" % r)
+        d.expect_error(r, 404, "not_found", "no manual job of that name in the run",
+                       "approve a job that is not manual")
         eq(d.run(rid)["status"], "success", "the run after the refusals")
         ev = [e["action"] for e in d.get_json("/api/v1/runs/%d/events" % rid)["items"]]
         eq(ev, ["trigger"], "no event for a refused change")
