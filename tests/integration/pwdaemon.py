@@ -51,6 +51,15 @@ class Failure(Exception):
     pass
 
 
+class Skip(Exception):
+    pass
+
+
+def skip(why):
+    """Ends the scenario as skipped (exit 77), saying why."""
+    raise Skip(why)
+
+
 def fail(msg):
     raise Failure(msg)
 
@@ -138,7 +147,8 @@ class Daemon:
     # ---- configuration ----
 
     def write_config(self, projects, config="", anonymous_read=True):
-        """projects: {name: pipeline YAML text}, written as NAME.yml."""
+        """projects: {name: pipeline YAML text}, written as NAME.yml;
+        config: more top-level YAML, its keys replacing the defaults."""
         lines = [
             "listen: 127.0.0.1:0",
             "data_dir: %s" % self.data,
@@ -149,6 +159,9 @@ class Daemon:
             "drain_timeout: 5s",
         ]
         if config:
+            # The test's own top-level keys replace the defaults above.
+            keys = set(re.findall(r"^([a-z_]+):", config, re.M))
+            lines = [l for l in lines if l.split(":")[0] not in keys]
             lines.append(config.rstrip("\n"))
         lines.append("projects:" if projects else "projects: []")
         for name, yaml in projects.items():
@@ -418,6 +431,10 @@ def main(fn):
     sys.stdout.reconfigure(line_buffering=True)
     try:
         fn(t)
+    except Skip as e:
+        t.cleanup()
+        print("SKIP: %s" % e)
+        sys.exit(77)
     except Failure as e:
         t.failed += 1
         print("FAIL: %s" % e, file=sys.stderr)

@@ -1,0 +1,69 @@
+"""A job of the daemon under `sandbox: strict`, asserted from its output:
+root of its own user namespace, its own pid namespace, no network but
+loopback, the data directory (the database) invisible, its workspace
+writable.  Skipped (77) where the strict sandbox cannot run."""
+import os
+import subprocess
+
+import pwdaemon as pw
+from pwdaemon import eq, expect
+
+PIPELINE = r"""
+stages: [build]
+jobs:
+  probe:
+    stage: build
+    script:
+      - |
+        echo "uid=$(id -u)"
+        echo "nspid=$(grep '^NSpid:' /proc/self/status | cut -f2-)"
+        echo "ifaces=$(tail -n +3 /proc/net/dev | cut -d: -f1 | tr -d ' ' | tr '\n' ,)"
+        if test -e "$DATA/pipewright.db"; then echo db=visible; else echo db=hidden; fi
+        echo hello > written && echo "workspace=$(cat written)"
+"""
+
+
+def missing():
+    if os.getuid() != 0:
+        return "not root"
+    if subprocess.run(["unshare", "-U", "-p", "-m", "-n", "--fork", "true"],
+                      capture_output=True).returncode != 0:
+        return "user/pid/mount/net namespaces are not available"
+    with open("/proc/self/cgroup") as f:
+        cg = f.read()
+    for c in ("memory", "pids"):
+        ok = any(c in line.split(":")[1].split(",") for line in cg.splitlines() if ":" in line)
+        for path in ("/sys/fs/cgroup/cgroup.controllers",
+                     "/sys/fs/cgroup/unified/cgroup.controllers"):
+            try:
+                ok = ok or c in open(path).read().split()
+            except OSError:
+                pass
+        if not ok:
+            return "no '%s' cgroup controller" % c
+    return None
+
+
+def main(t):
+    why = missing()
+    if why:
+        pw.skip("the strict sandbox cannot run here: %s" % why)
+    d = t.daemon(projects={"demo": PIPELINE}, config="sandbox: strict")
+
+    def strict():
+        rid = d.trigger("demo", {"env": {"DATA": d.data}})["id"]
+        run = d.wait_run(rid)
+        log = d.get("/api/v1/runs/%d/jobs/probe/log" % rid).text
+        eq(run["status"], "success", "run status (log: %r, problems: %r)" % (log, run["problems"]))
+        lines = log.splitlines()
+        for want in ["uid=0", "ifaces=lo,", "db=hidden", "workspace=hello"]:
+            expect(want in lines, "no line %r in the log:\n%s" % (want, log))
+        nspid = [l for l in lines if l.startswith("nspid=")]
+        expect(nspid and len(nspid[0][6:].split()) == 1 and int(nspid[0][6:]) < 100,
+               "not in its own pid namespace: %r" % nspid)
+    t.check("a strict job: own user, pid and net namespaces; the database hidden", strict)
+
+    t.check("SIGTERM: exit 0", d.stop)
+
+
+pw.main(main)
