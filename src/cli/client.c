@@ -13,8 +13,10 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "client.h"
 
@@ -105,6 +107,17 @@ short_to_long(const struct client_spec *spec, int ch)
 	return ch;
 }
 
+/*
+ * Ctrl-C during a request (a long `logs -f`) exits 130 like every other
+ * command; nothing is left to clean up that the kernel does not.
+ */
+static void
+on_interrupt(int sig)
+{
+	(void)sig;
+	_exit(CLI_INTERRUPTED);
+}
+
 static int
 set_server(struct client *c, const char *url)
 {
@@ -172,6 +185,7 @@ client_parse(struct client *c, const struct client_spec *spec, void *ctx,
 	rc = set_server(c, server);
 	if (rc != CLI_OK)
 		return rc;
+	signal(SIGINT, on_interrupt);
 	c->token = getenv("PIPEWRIGHT_TOKEN");
 	if (c->token != NULL && *c->token == '\0')
 		c->token = NULL;

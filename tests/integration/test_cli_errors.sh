@@ -32,6 +32,22 @@ pw logs -f 1 build --server http://127.0.0.1:1/
 expect_rc 1
 expect_out "pipewright: cannot reach http://127.0.0.1:1: Connection refused"
 
+# Ctrl-C while waiting for an answer: 130.
+python3 -c 'import socket, time
+s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
+open("mute.port", "w").write(str(s.getsockname()[1])); time.sleep(60)' &
+mute=$!
+wait_for_file mute.port
+sleep 0.2
+"$PW_BIN" logs -f 1 build --server "http://127.0.0.1:$(cat mute.port)" 2>/dev/null &
+cpid=$!
+sleep 0.5
+kill -INT "$cpid"
+crc=0
+wait "$cpid" || crc=$?
+kill "$mute"
+[ "$crc" -eq 130 ] || fail "Ctrl-C: exit $crc, expected 130"
+
 cat > demo.yml <<'YML'
 jobs:
   build:
