@@ -196,6 +196,10 @@ tx_trigger(struct store_tx *tx, void *arg)
 		return 0;
 	}
 	rc = store_tx_run_insert(tx, &t->row, &t->id);
+	/* A pipeline with problems makes a run that has finished already. */
+	if (rc == 0 && p == NULL)
+		rc = store_tx_run_set_status(tx, t->id, "error", 0,
+					     t->row.created_at);
 	for (j = 0; rc == 0 && j < n; j++)
 		rc = store_tx_job_insert(tx, t->id, (int)j,
 					 pipeline_job_name(p, j),
