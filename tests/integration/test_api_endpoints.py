@@ -239,6 +239,23 @@ def main(t):
         c.close()
     t.check("keep-alive: three requests on one connection", keep_alive)
 
+    def problems():
+        # A pipeline with problems makes a run that is finished at once.
+        with open(pw.os.path.join(d.dir, "other.yml"), "w") as f:
+            f.write("stages: [a]\njobs:\n  x:\n    stage: b\n    script: true\n")
+        run = d.trigger("other", {})
+        eq(run["status"], "error", "status")
+        eq(run["problems"], [{"file": pw.os.path.join(d.dir, "other.yml"), "line": 4,
+                              "column": 12,
+                              "message": "unknown stage 'b' in job 'x'; stages are a"}],
+           "problems")
+        eq(run["jobs"], [], "jobs")
+        eq(run["started_at"], None, "started_at")
+        eq(run["finished_at"], run["created_at"], "finished_at")
+        r = d.get("/badge/other.svg")
+        expect(">error<" in r.text, "badge: %r" % r.text)
+    t.check("a pipeline with problems: 201, status error, problems, finished", problems)
+
     t.check("SIGTERM: exit 0", d.stop)
 
 
