@@ -36,8 +36,9 @@ import tempfile
 import time
 import traceback
 
-PW_BIN = os.environ.get("PW_BIN") or os.path.join(
-    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "pipewright")
+# Absolute: the daemon runs in its own directory.
+PW_BIN = os.path.abspath(os.environ.get("PW_BIN") or os.path.join(
+    os.path.dirname(os.path.abspath(__file__)), "..", "..", "build", "pipewright"))
 SANITIZED = os.environ.get("PW_SANITIZED") == "1"
 # Deadlines: generous, since they only bound a failure's wait.
 SLOW = 4 if SANITIZED else 1
@@ -75,13 +76,14 @@ def eq(got, want, what):
 
 
 def wait_until(cond, what, timeout=None, interval=0.02):
-    """Polls cond() until it returns a true value (returned) or the deadline."""
+    """Polls cond() until it returns a true value (returned) or the deadline;
+    a Failure or a connection error in cond() counts as "not yet"."""
     end = time.monotonic() + (timeout if timeout is not None else DEADLINE)
     last = None
     while True:
         try:
             v = cond()
-        except Failure as e:
+        except (Failure, OSError, http.client.HTTPException) as e:
             v, last = None, e
         if v:
             return v

@@ -274,6 +274,32 @@ def main(t):
            {"code": "headers_too_large", "message": "more than 64 request headers"}, "error")
     check("431: a huge header; too many headers", headers_too_large)
 
+    def head():
+        r = d.request("HEAD", "/api/v1/projects")
+        eq((r.status, r.body), (200, b""), "HEAD: a GET's status, no body")
+        expect(int(r.header("Content-Length")) > 0, "HEAD: the GET's Content-Length")
+    check("HEAD wherever GET is", head)
+
+    def too_many():
+        d3 = t.daemon(projects={}, config="http: {max_connections: 2}", name="small",
+                      tokens=())
+        import socket
+        held = [socket.create_connection((d3.host, d3.port)) for _ in range(2)]
+        # The daemon may accept the held ones after our connect() returns:
+        # poll until the third is turned away.
+        def third():
+            out = d3.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            return out.startswith(b"HTTP/1.1 503 ") and out
+        status, hdrs, body = parse_raw(pw.wait_until(third, "a 503 for the third"), "third")
+        eq(json.loads(body)["error"],
+           {"code": "unavailable", "message": "too many connections (at most 2)"}, "error")
+        eq(hdrs.get("connection"), "close", "Connection")
+        for s in held:
+            s.close()
+        pw.wait_until(lambda: d3.get("/healthz").status == 200, "a connection once freed")
+        d3.stop()
+    t.check("503: more connections than http.max_connections", too_many)
+
     def anonymous_off():
         d2 = t.daemon(projects={"demo": PIPELINE}, anonymous_read=False, name="private")
         d2.expect_error(d2.get("/api/v1/projects"), 401, "unauthorized",
