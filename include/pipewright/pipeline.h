@@ -43,6 +43,11 @@ struct pipeline_problems {
 
 void pipeline_problems_init(struct pipeline_problems *pp);
 void pipeline_problems_free(struct pipeline_problems *pp);
+/*
+ * Sorts the problems from index `first` on by line, then column; stable,
+ * so problems at one position keep the order they were found in.
+ */
+void pipeline_problems_sort(struct pipeline_problems *pp, size_t first);
 /* Appends a problem (copies file and the formatted message). */
 void pipeline_problems_add(struct pipeline_problems *pp, const char *file,
 			   int line, int column, const char *fmt, ...)

@@ -36,24 +36,13 @@ config_problem(struct cf_walk *w, int line, int column, const char *fmt, ...)
 }
 
 /*
- * Sorts this load's problems by position (stable: insertion sort over at
- * most CF_MAX_PROBLEMS), since secrets and projects are read after the
- * rest of the file; the "too many" note goes last.
+ * Sorts this load's problems by position, since secrets and projects are
+ * read after the rest of the file; the "too many" note goes last.
  */
 void
 config_problem_sort(struct cf_walk *w)
 {
-	struct pipeline_problem *v = w->pp->items + w->first, t;
-	size_t n = w->pp->count - w->first, i, j;
-
-	for (i = 1; i < n; i++) {
-		t = v[i];
-		for (j = i; j > 0 && (v[j - 1].line > t.line ||
-				      (v[j - 1].line == t.line &&
-				       v[j - 1].column > t.column)); j--)
-			v[j] = v[j - 1];
-		v[j] = t;
-	}
+	pipeline_problems_sort(w->pp, w->first);
 	if (w->too_many)
 		pipeline_problems_add(w->pp, w->file, w->dropped_line,
 				      w->dropped_column,

@@ -82,16 +82,14 @@ pipeline_problem(struct pl_walk *w, int line, int column, const char *fmt,
 }
 
 /*
- * Sorts this parse's problems by position.  Insertion sort: it is stable,
- * so problems at one position keep the order they were found in, and
- * there are at most PL_MAX_PROBLEMS of them.  The "too many" note goes
- * last, where a reader expects it.
+ * Insertion sort: stable, and the lists are short (a parse stops at a
+ * hundred problems).
  */
 void
-pipeline_problem_sort(struct pl_walk *w)
+pipeline_problems_sort(struct pipeline_problems *pp, size_t first)
 {
-	struct pipeline_problem *v = w->pp->items + w->first, t;
-	size_t n = w->pp->count - w->first, i, j;
+	struct pipeline_problem *v = pp->items + first, t;
+	size_t n = pp->count - first, i, j;
 
 	for (i = 1; i < n; i++) {
 		t = v[i];
@@ -101,6 +99,16 @@ pipeline_problem_sort(struct pl_walk *w)
 			v[j] = v[j - 1];
 		v[j] = t;
 	}
+}
+
+/*
+ * Sorts this parse's problems by position; the "too many" note goes last,
+ * where a reader expects it.
+ */
+void
+pipeline_problem_sort(struct pl_walk *w)
+{
+	pipeline_problems_sort(w->pp, w->first);
 	if (w->too_many)
 		pipeline_problems_add(w->pp, w->file, w->dropped_line,
 				      w->dropped_column,
