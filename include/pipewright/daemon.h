@@ -43,7 +43,8 @@ const char *daemon_public_url(const struct daemon *d);
 bool daemon_ready(struct daemon *d);
 
 /*
- * The result of a change: rc 0 and the run's id, or rc < 0 and a message
+ * The result of a change, always reported through the callback (at once
+ * for a change refused up front): rc 0 and the run's id, or rc < 0 and a message
  * for people (-ENOENT no such project/run/job, -EINVAL bad input,
  * -EALREADY/-EBUSY conflicts, -ENOSPC/-EROFS/-EIO store unavailable).
  */
@@ -61,15 +62,15 @@ struct daemon_trigger {
 };
 
 /* Creates a run (queued, or error with problems if the pipeline is bad). */
-int daemon_trigger(struct daemon *d, const struct daemon_trigger *t,
-		   daemon_done_cb cb, void *arg) PW_WUR;
-int daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
-		  daemon_done_cb cb, void *arg) PW_WUR;
+void daemon_trigger(struct daemon *d, const struct daemon_trigger *t,
+		    daemon_done_cb cb, void *arg);
+void daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
+		   daemon_done_cb cb, void *arg);
 /* names: NULL-terminated job names, or NULL for every failed job. */
-int daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
-		 const char *actor, daemon_done_cb cb, void *arg) PW_WUR;
-int daemon_approve(struct daemon *d, uint64_t run, const char *job,
-		   const char *actor, daemon_done_cb cb, void *arg) PW_WUR;
+void daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
+		  const char *actor, daemon_done_cb cb, void *arg);
+void daemon_approve(struct daemon *d, uint64_t run, const char *job,
+		    const char *actor, daemon_done_cb cb, void *arg);
 
 /*
  * Following a job attempt's log: data from `offset` on as it is recorded

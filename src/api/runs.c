@@ -315,7 +315,6 @@ api_trigger(struct http_request *req, void *arg)
 	cJSON *body, *ref, *commit, *env, *it;
 	char **envv = NULL, *actor;
 	size_t n = 0;
-	int rc;
 
 	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
 		return;
@@ -366,8 +365,7 @@ api_trigger(struct http_request *req, void *arg)
 	t.idempotency_key = http_request_header(req, "Idempotency-Key");
 	t.actor = actor;
 	t.trigger = "api";
-	rc = daemon_trigger(a->d, &t, pending_done, pending_new(a, req, 201));
-	(void)rc; /* daemon_trigger answers through pending_done */
+	daemon_trigger(a->d, &t, pending_done, pending_new(a, req, 201));
 out:
 	while (n > 0)
 		free(envv[--n]);
@@ -382,14 +380,12 @@ api_cancel(struct http_request *req, void *arg)
 	struct api *a = arg;
 	uint64_t id;
 	char *actor;
-	int rc;
 
 	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
 		return;
 	if (api_run_id(req, &id)) {
-		rc = daemon_cancel(a->d, id, actor, pending_done,
-				   pending_new(a, req, 200));
-		(void)rc;
+		daemon_cancel(a->d, id, actor, pending_done,
+			      pending_new(a, req, 200));
 	}
 	free(actor);
 }
@@ -402,7 +398,6 @@ api_rerun(struct http_request *req, void *arg)
 	char **names = NULL, *actor;
 	size_t n = 0;
 	uint64_t id;
-	int rc;
 
 	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
 		return;
@@ -429,9 +424,8 @@ api_rerun(struct http_request *req, void *arg)
 				   "{\"jobs\": [name, ...]}");
 		goto out;
 	}
-	rc = daemon_rerun(a->d, id, (const char *const *)names, actor,
-			  pending_done, pending_new(a, req, 200));
-	(void)rc;
+	daemon_rerun(a->d, id, (const char *const *)names, actor, pending_done,
+		     pending_new(a, req, 200));
 out:
 	free(names);
 	free(actor);
@@ -444,15 +438,12 @@ api_approve(struct http_request *req, void *arg)
 	struct api *a = arg;
 	uint64_t id;
 	char *actor;
-	int rc;
 
 	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
 		return;
 	if (api_run_id(req, &id)) {
-		rc = daemon_approve(a->d, id, http_request_param(req, "job"),
-				    actor, pending_done,
-				    pending_new(a, req, 200));
-		(void)rc;
+		daemon_approve(a->d, id, http_request_param(req, "job"), actor,
+			       pending_done, pending_new(a, req, 200));
 	}
 	free(actor);
 }

@@ -334,7 +334,7 @@ problems_json(const struct pipeline_problems *pp)
 	return s;
 }
 
-int
+void
 daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	       daemon_done_cb cb, void *arg)
 {
@@ -349,17 +349,17 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 
 	if (proj == NULL) {
 		cb(-ENOENT, 0, "no such project", arg);
-		return 0;
+		return;
 	}
 	if (d->draining) {
 		cb(-EAGAIN, 0, "the daemon is shutting down", arg);
-		return 0;
+		return;
 	}
 	pipeline_path = config_project_pipeline(proj);
 	if (pipeline_path == NULL) {
 		cb(-ENOTSUP, 0, "the project has a repository; runs of "
 		   "repositories are started by webhooks", arg);
-		return 0;
+		return;
 	}
 	t = xcalloc(1, sizeof(*t));
 	t->d = d;
@@ -370,7 +370,7 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		cb(-EINVAL, 0, msg, arg);
 		free(msg);
 		trigger_free(t);
-		return 0;
+		return;
 	}
 	if (tr->ref != NULL) {
 		t->ref = xstrdup(tr->ref);
@@ -420,7 +420,6 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	t->stored.commit = t->commit;
 	t->stored.env = t->env;
 	store_write(d->store, tx_trigger, trigger_done, t);
-	return 0;
 }
 
 /* ---- audit events and the changes behind them ---- */
@@ -534,7 +533,7 @@ load_finished(struct daemon *d, uint64_t id, struct store_run **row,
 	return 0;
 }
 
-int
+void
 daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
 	      daemon_done_cb cb, void *arg)
 {
@@ -553,17 +552,16 @@ daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
 			store_run_free(row);
 		}
 		free(msg);
-		return 0;
+		return;
 	}
 	if (sched_run_cancel(lr->run) < 0) {
 		cb(-EALREADY, run, "the run has already finished", arg);
-		return 0;
+		return;
 	}
 	record_change(d, run, actor, "cancel", NULL, NULL, cb, arg);
-	return 0;
 }
 
-int
+void
 daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 	     const char *actor, daemon_done_cb cb, void *arg)
 {
@@ -576,7 +574,7 @@ daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 
 	if (live_run_find(d, run) != NULL) {
 		cb(-EBUSY, run, "the run has not finished yet", arg);
-		return 0;
+		return;
 	}
 	rc = load_finished(d, run, &row, &proj, &p, &msg);
 	if (rc == 0)
@@ -594,15 +592,14 @@ daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 	if (rc < 0) {
 		cb(rc, run, msg, arg);
 		free(msg);
-		return 0;
+		return;
 	}
 	detail = names == NULL ? xstrdup("failed jobs") : xstrdup("named jobs");
 	record_change(d, run, actor, "rerun", detail, lr, cb, arg);
 	free(detail);
-	return 0;
 }
 
-int
+void
 daemon_approve(struct daemon *d, uint64_t run, const char *job,
 	       const char *actor, daemon_done_cb cb, void *arg)
 {
@@ -623,10 +620,10 @@ daemon_approve(struct daemon *d, uint64_t run, const char *job,
 					      "waits in the run");
 			cb(rc, run, msg, arg);
 			free(msg);
-			return 0;
+			return;
 		}
 		record_change(d, run, actor, "approve", job, NULL, cb, arg);
-		return 0;
+		return;
 	}
 	rc = load_finished(d, run, &row, &proj, &p, &msg);
 	if (rc == 0)
@@ -642,10 +639,9 @@ daemon_approve(struct daemon *d, uint64_t run, const char *job,
 	if (rc < 0) {
 		cb(rc, run, msg, arg);
 		free(msg);
-		return 0;
+		return;
 	}
 	record_change(d, run, actor, "approve", job, lr, cb, arg);
-	return 0;
 }
 
 /* ---- recovery ---- */
