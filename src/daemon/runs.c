@@ -660,11 +660,51 @@ tx_lost(struct store_tx *tx, void *arg)
 				       pw_now_ms());
 }
 
+/* The attempts a stopped daemon left running are lost; their jobs go on. */
+static void
+mark_lost(struct daemon *d, struct store_run *row)
+{
+	struct lost_op *l;
+	size_t j;
+
+	for (j = 0; j < row->njobs; j++) {
+		struct store_job *sj = &row->jobs[j];
+
+		if (sj->nattempts == 0 ||
+		    strcmp(sj->attempts[sj->nattempts - 1].status, "running") != 0)
+			continue;
+		l = xmalloc(sizeof(*l));
+		l->attempt = sj->attempts[sj->nattempts - 1].id;
+		daemon_write(d, tx_lost, l, free);
+		free(sj->status);
+		sj->status = xstrdup("pending");
+	}
+}
+
+struct abandon_op {
+	uint64_t run;
+	uint64_t now;
+};
+
+static int
+tx_abandon(struct store_tx *tx, void *arg)
+{
+	struct abandon_op *a = arg;
+	int rc;
+
+	rc = store_tx_run_set_status(tx, a->run, "error", 0, a->now);
+	if (rc == 0)
+		rc = store_tx_event(tx, a->run, a->now, "pipewright", "abandon",
+				    "its project or pipeline is gone");
+	return rc;
+}
+
 int
 runs_recover(struct daemon *d, char **err)
 {
 	struct store_run **rows;
-	size_t n, i, j;
+	struct abandon_op *a;
+	size_t n, i;
 	int rc;
 
 	rc = store_runs_unfinished(d->store, &rows, &n);
@@ -680,36 +720,23 @@ runs_recover(struct daemon *d, char **err)
 		struct pipeline *p = NULL;
 		struct live_run *lr;
 
+		mark_lost(d, row);
 		pipeline_problems_init(&pp);
 		if (proj == NULL || row->pipeline == NULL ||
 		    pipeline_parse(row->pipeline_file, row->pipeline,
 				   row->pipeline_len, &p, &pp) < 0) {
-			pipeline_problems_free(&pp);
-			log_warnx("run.recover run=%llu: cannot be resumed "
-				  "(project or pipeline gone)",
-				  (unsigned long long)row->id);
-			continue;
-		}
-		pipeline_problems_free(&pp);
-		/* Attempts that were running when the daemon stopped are lost. */
-		for (j = 0; j < row->njobs; j++) {
-			struct store_job *sj = &row->jobs[j];
-			struct lost_op *l;
-
-			if (sj->nattempts == 0 ||
-			    strcmp(sj->attempts[sj->nattempts - 1].status,
-				   "running") != 0)
-				continue;
-			l = xmalloc(sizeof(*l));
-			l->attempt = sj->attempts[sj->nattempts - 1].id;
-			daemon_write(d, tx_lost, l, free);
-			free(sj->status);
-			sj->status = xstrdup("pending");
-		}
-		if (build(d, p, row->id, proj, row, true, &lr) == 0) {
+			/* Nothing can run it again: it ends as an error. */
+			log_warnx("run.abandon run=%llu: its project or pipeline "
+				  "is gone", (unsigned long long)row->id);
+			a = xmalloc(sizeof(*a));
+			a->run = row->id;
+			a->now = pw_now_ms();
+			daemon_write(d, tx_abandon, a, free);
+		} else if (build(d, p, row->id, proj, row, true, &lr) == 0) {
 			log_info("run.recover run=%llu", (unsigned long long)row->id);
 			launch(d, lr);
 		}
+		pipeline_problems_free(&pp);
 	}
 	store_runs_free(rows, n);
 	return 0;

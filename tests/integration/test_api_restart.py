@@ -132,6 +132,37 @@ def main(t):
     t.check("SIGKILL while a job runs: at start the attempt is lost, attempt 2 runs",
             sigkill_running)
 
+    def abandoned():
+        d.stop()
+        d.write_config({"demo": PIPELINE, "gone": PIPELINE})
+        d.start()
+        os.unlink(os.path.join(piddir, "open"))
+        for n in (1, 2):
+            try:
+                os.unlink(os.path.join(piddir, "pid.%d" % n))
+            except FileNotFoundError:
+                pass
+        rid = d.trigger("gone", {"env": {"PIDS": piddir}})["id"]
+        d.wait_job(rid, "gate", "running")
+        pw.wait_until(lambda: os.path.exists(os.path.join(piddir, "pid.1")),
+                      "attempt 1's pid file")
+        d.kill()
+        d.write_config({"demo": PIPELINE})
+        d.start()
+        d.wait_log(r"run\.abandon run=%d\b" % rid)
+        run = d.wait_run(rid)
+        eq(run["status"], "error", "a run whose project is gone")
+        expect(run["finished_at"] is not None, "the abandoned run has finished_at")
+        job = {j["name"]: j for j in run["jobs"]}
+        eq([(a["number"], a["status"]) for a in job["gate"]["attempts"]], [(1, "lost")],
+           "gate's attempts")
+        events = d.get_json("/api/v1/runs/%d/events" % rid)["items"]
+        eq((events[-1]["actor"], events[-1]["action"]), ("pipewright", "abandon"),
+           "the last event")
+        open(os.path.join(piddir, "open"), "w").close()
+    t.check("SIGKILL while a job runs, project removed: the run ends as an error",
+            abandoned)
+
     t.check("SIGTERM: exit 0", d.stop)
 
 
