@@ -99,7 +99,20 @@ struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
 void live_run_remove(struct daemon *d, struct live_run *lr);
 void live_run_free(struct live_run *lr);
 
-/* runs.c: runs left unfinished by an earlier daemon start again. */
+/* runs.c */
+/*
+ * A sched run for a new or stored run, not started (takes p).  row (NULL
+ * for a new run) gives branch, tag, commit, env and, with restore, each
+ * job's state and attempt count.
+ */
+int runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
+	       const struct config_project *proj, const struct store_run *row,
+	       bool restore, struct live_run **out);
+/* Starts a built run in a fresh workspace. */
+void runs_launch(struct daemon *d, struct live_run *lr);
+bool runs_status_finished(const char *status);
+
+/* recover.c: runs left unfinished by an earlier daemon start again. */
 int runs_recover(struct daemon *d, char **err);
 
 /* files.c */

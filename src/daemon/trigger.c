@@ -1,0 +1,268 @@
+/*
+ * Triggering a run: the project's server-side pipeline is read and parsed
+ * now, and the run (queued, or error with its problems), its jobs and the
+ * audit event are committed in one transaction — an Idempotency-Key that
+ * was seen before returns the run it made — before the run starts and the
+ * caller hears of it.  cancel_superseded cancels older runs of the branch.
+ */
+#include <cjson/cJSON.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon-int.h"
+
+struct trigger_op {
+	struct daemon *d;
+	char *project;
+	struct pipeline *p;      /* NULL if the pipeline has problems */
+	struct store_run_new row;
+	struct store_run stored; /* what build() reads: branch, tag, commit, env */
+	char *yaml, *problems, *env, *ref, *branch, *tag, *commit, *actor, *key;
+	uint64_t id;
+	bool existed;
+	daemon_done_cb cb;
+	void *arg;
+};
+
+static int
+tx_trigger(struct store_tx *tx, void *arg)
+{
+	struct trigger_op *t = arg;
+	const struct pipeline *p = t->p;
+	size_t j, n = p != NULL ? pipeline_job_count(p) : 0;
+	int rc;
+
+	if (t->key != NULL &&
+	    store_tx_run_by_key(tx, t->project, t->key, &t->id) == 0) {
+		t->existed = true;
+		return 0;
+	}
+	rc = store_tx_run_insert(tx, &t->row, &t->id);
+	/* A pipeline with problems makes a run that has finished already. */
+	if (rc == 0 && p == NULL)
+		rc = store_tx_run_set_status(tx, t->id, "error", 0,
+					     t->row.created_at);
+	for (j = 0; rc == 0 && j < n; j++)
+		rc = store_tx_job_insert(tx, t->id, (int)j,
+					 pipeline_job_name(p, j),
+					 pipeline_stage(p, pipeline_job_stage(p, j)),
+					 "pending");
+	if (rc == 0)
+		rc = store_tx_event(tx, t->id, t->row.created_at, t->actor,
+				    "trigger", t->ref);
+	return rc;
+}
+
+static void
+trigger_free(struct trigger_op *t)
+{
+	pipeline_destroy(t->p);
+	free(t->yaml);
+	free(t->problems);
+	free(t->env);
+	free(t->ref);
+	free(t->branch);
+	free(t->tag);
+	free(t->commit);
+	free(t->actor);
+	free(t->key);
+	free(t->project);
+	free(t);
+}
+
+/* cancel_superseded: older runs of the branch give way to the new one. */
+static void
+supersede(struct daemon *d, const struct config_project *proj,
+	  const char *branch, uint64_t newer)
+{
+	struct live_run *lr;
+
+	if (!config_project_cancel_superseded(proj) || branch == NULL)
+		return;
+	for (lr = d->runs; lr != NULL; lr = lr->next) {
+		if (lr->id >= newer ||
+		    strcmp(lr->project, config_project_name(proj)) != 0 ||
+		    lr->branch == NULL || strcmp(lr->branch, branch) != 0 ||
+		    sched_run_finished(lr->run))
+			continue;
+		if (sched_run_cancel(lr->run) == 0)
+			log_info("run.superseded run=%llu by=%llu",
+				 (unsigned long long)lr->id,
+				 (unsigned long long)newer);
+	}
+}
+
+static void
+trigger_done(int rc, void *arg)
+{
+	struct trigger_op *t = arg;
+	struct daemon *d = t->d;
+	const struct config_project *proj;
+	struct live_run *lr;
+	char *msg = NULL;
+
+	daemon_note_store(d, rc);
+	if (rc < 0) {
+		msg = xasprintf("cannot record the run: %s", strerror(-rc));
+		t->cb(rc, 0, msg, t->arg);
+		free(msg);
+		trigger_free(t);
+		return;
+	}
+	proj = config_project_find(d->config, t->project);
+	if (!t->existed) {
+		log_info("run.created run=%llu project=%s actor=%s",
+			 (unsigned long long)t->id, t->project, t->actor);
+		if (t->p != NULL && proj == NULL) {
+			/* A reload removed the project meanwhile. */
+			log_warnx("run=%llu: project %s is gone; not started",
+				  (unsigned long long)t->id, t->project);
+		} else if (t->p != NULL) {
+			supersede(d, proj, t->branch, t->id);
+			if (runs_build(d, t->p, t->id, proj, &t->stored, false,
+				  &lr) == 0)
+				runs_launch(d, lr);
+			t->p = NULL; /* the run owns it now */
+		}
+	}
+	t->cb(0, t->id, NULL, t->arg);
+	trigger_free(t);
+}
+
+/* The env of a trigger as a JSON object; -EINVAL for a bad entry. */
+static int
+env_to_json(const char *const *env, char **out, char **msg)
+{
+	cJSON *o = cJSON_CreateObject();
+	size_t i;
+
+	for (i = 0; env != NULL && env[i] != NULL; i++) {
+		const char *eq = strchr(env[i], '=');
+		char *k;
+
+		if (eq == NULL || eq == env[i]) {
+			*msg = xasprintf("env entry '%s' is not KEY=VALUE", env[i]);
+			cJSON_Delete(o);
+			return -EINVAL;
+		}
+		k = xstrndup(env[i], (size_t)(eq - env[i]));
+		cJSON_AddStringToObject(o, k, eq + 1);
+		free(k);
+	}
+	*out = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
+	return 0;
+}
+
+/* Problems as the JSON array the run object carries. */
+static char *
+problems_json(const struct pipeline_problems *pp)
+{
+	cJSON *a = cJSON_CreateArray();
+	char *s;
+	size_t i;
+
+	for (i = 0; i < pp->count; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "file", pp->items[i].file);
+		cJSON_AddNumberToObject(o, "line", pp->items[i].line);
+		cJSON_AddNumberToObject(o, "column", pp->items[i].column);
+		cJSON_AddStringToObject(o, "message", pp->items[i].message);
+		cJSON_AddItemToArray(a, o);
+	}
+	s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
+}
+
+void
+daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
+	       daemon_done_cb cb, void *arg)
+{
+	const struct config_project *proj =
+		config_project_find(d->config, tr->project);
+	const char *pipeline_path;
+	struct pipeline_problems pp;
+	struct trigger_op *t;
+	char *msg = NULL;
+	size_t len;
+	int rc;
+
+	if (proj == NULL) {
+		cb(-ENOENT, 0, "no such project", arg);
+		return;
+	}
+	if (d->draining) {
+		cb(-EAGAIN, 0, "the daemon is shutting down", arg);
+		return;
+	}
+	pipeline_path = config_project_pipeline(proj);
+	if (pipeline_path == NULL) {
+		cb(-ENOTSUP, 0, "the project has a repository; runs of "
+		   "repositories are started by webhooks", arg);
+		return;
+	}
+	t = xcalloc(1, sizeof(*t));
+	t->d = d;
+	t->project = xstrdup(config_project_name(proj));
+	t->cb = cb;
+	t->arg = arg;
+	if (env_to_json(tr->env, &t->env, &msg) < 0) {
+		cb(-EINVAL, 0, msg, arg);
+		free(msg);
+		trigger_free(t);
+		return;
+	}
+	if (tr->ref != NULL) {
+		t->ref = xstrdup(tr->ref);
+		if (strncmp(tr->ref, "refs/tags/", 10) == 0)
+			t->tag = xstrdup(tr->ref + 10);
+		else if (strncmp(tr->ref, "refs/heads/", 11) == 0)
+			t->branch = xstrdup(tr->ref + 11);
+		else if (strncmp(tr->ref, "refs/", 5) != 0)
+			t->branch = xstrdup(tr->ref);
+	}
+	t->commit = tr->commit != NULL ? xstrdup(tr->commit) : NULL;
+	t->actor = xstrdup(tr->actor != NULL ? tr->actor : "anonymous");
+	t->key = tr->idempotency_key != NULL ? xstrdup(tr->idempotency_key) : NULL;
+
+	pipeline_problems_init(&pp);
+	rc = pw_read_file(pipeline_path, PIPELINE_MAX_BYTES, &t->yaml, &len);
+	if (rc < 0)
+		pipeline_problems_add(&pp, pipeline_path, 1, 1,
+				      "cannot read the pipeline: %s",
+				      rc == -EFBIG ? "file too large" :
+						     strerror(-rc));
+	else if (pipeline_parse(pipeline_path, t->yaml, len, &t->p, &pp) < 0)
+		t->p = NULL;
+	if (pp.count > 0)
+		t->problems = problems_json(&pp);
+	pipeline_problems_free(&pp);
+
+	t->row = (struct store_run_new){
+		.project = t->project,
+		.status = t->p != NULL ? "queued" : "error",
+		.trigger = tr->trigger != NULL ? tr->trigger : "api",
+		.ref = t->ref,
+		.branch = t->branch,
+		.tag = t->tag,
+		.commit = t->commit,
+		.problems = t->problems,
+		.pipeline_file = pipeline_path,
+		.pipeline = t->yaml,
+		.pipeline_len = t->yaml != NULL ? len : 0,
+		.env = t->env,
+		.actor = t->actor,
+		.idempotency_key = t->key,
+		.created_at = pw_now_ms(),
+	};
+	t->stored.branch = t->branch;
+	t->stored.tag = t->tag;
+	t->stored.commit = t->commit;
+	t->stored.env = t->env;
+	store_write(d->store, tx_trigger, trigger_done, t);
+}
