@@ -42,6 +42,12 @@ cJSON *api_run_json(struct api *a, const struct store_run *r, bool with_jobs);
 cJSON *api_time(uint64_t ms);
 /* Parses "{id}" as a run id; answers 400 and returns false if it is not one. */
 bool api_run_id(struct http_request *req, uint64_t *id);
+/*
+ * The common start of a handler that reads one run: the read scope, the
+ * "{id}", the stored run (caller frees *row).  false: it has answered.
+ */
+bool api_read_run(struct api *a, struct http_request *req, uint64_t *id,
+		  struct store_run **row);
 /* Answers an error for a negative errno from the daemon or the store. */
 void api_respond_errno(struct http_request *req, int rc, const char *message);
 /* Valid UTF-8 of len bytes; invalid sequences become U+FFFD (caller frees). */

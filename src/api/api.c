@@ -137,6 +137,31 @@ api_run_id(struct http_request *req, uint64_t *id)
 	return true;
 }
 
+bool
+api_read_run(struct api *a, struct http_request *req, uint64_t *id,
+	     struct store_run **row)
+{
+	char *actor;
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return false;
+	free(actor);
+	if (!api_run_id(req, id))
+		return false;
+	rc = store_run_get(daemon_store(a->d), *id, row);
+	if (rc == -ENOENT) {
+		http_respond_error(req, 404, "not_found", "no run %llu",
+				   (unsigned long long)*id);
+		return false;
+	}
+	if (rc < 0) {
+		api_respond_errno(req, rc, "cannot read the run");
+		return false;
+	}
+	return true;
+}
+
 void
 api_respond_errno(struct http_request *req, int rc, const char *message)
 {

@@ -15,7 +15,10 @@
 
 #define READ_PIECE (64 * 1024)
 
-/* The attempt a log request names: `attempt=N` or the latest. */
+/*
+ * The attempt a log request names: `attempt=N` or the latest.  Answers and
+ * fails if the token, run, job or attempt is not right.
+ */
 static int
 find_attempt(struct api *a, struct http_request *req, struct store_run **run,
 	     const struct store_attempt **out)
@@ -28,13 +31,8 @@ find_attempt(struct api *a, struct http_request *req, struct store_run **run,
 	char *end;
 	long n;
 
-	if (!api_run_id(req, &id))
-		return -EINVAL;
-	if (store_run_get(daemon_store(a->d), id, run) < 0) {
-		http_respond_error(req, 404, "not_found", "no run %llu",
-				   (unsigned long long)id);
+	if (!api_read_run(a, req, &id, run))
 		return -ENOENT;
-	}
 	for (j = 0; j < (*run)->njobs; j++)
 		if (strcmp((*run)->jobs[j].name, job) == 0)
 			sj = &(*run)->jobs[j];
@@ -284,13 +282,10 @@ api_job_log(struct http_request *req, void *arg)
 	uint64_t offset = 0, n = 0, end;
 	const char *q_follow = http_request_query(req, "follow");
 	const char *last_id = http_request_header(req, "Last-Event-ID");
-	char hdr[64], *actor;
+	char hdr[64];
 	const char *headers[2] = {hdr, NULL};
 	struct buf b;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
 	if (find_attempt(a, req, &run, &at) < 0)
 		goto out;
 	if (!parse_u64(http_request_query(req, "offset"), &offset) ||

@@ -236,19 +236,10 @@ api_run_events(struct http_request *req, void *arg)
 	cJSON *o, *items;
 	size_t n = 0, i;
 	uint64_t id;
-	char *actor;
 	int rc;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+	if (!api_read_run(a, req, &id, &r))
 		return;
-	free(actor);
-	if (!api_run_id(req, &id))
-		return;
-	if (store_run_get(daemon_store(a->d), id, &r) < 0) {
-		http_respond_error(req, 404, "not_found", "no run %llu",
-				   (unsigned long long)id);
-		return;
-	}
 	store_run_free(r);
 	rc = store_events_list(daemon_store(a->d), id, &ev, &n);
 	if (rc < 0) {
@@ -280,19 +271,10 @@ api_run_log(struct http_request *req, void *arg)
 	struct store_run *r;
 	struct buf b;
 	uint64_t id;
-	char *actor;
 	int rc;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+	if (!api_read_run(a, req, &id, &r))
 		return;
-	free(actor);
-	if (!api_run_id(req, &id))
-		return;
-	if (store_run_get(daemon_store(a->d), id, &r) < 0) {
-		http_respond_error(req, 404, "not_found", "no run %llu",
-				   (unsigned long long)id);
-		return;
-	}
 	store_run_free(r);
 	buf_init(&b, 0);
 	do {
