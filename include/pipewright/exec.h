@@ -133,13 +133,31 @@ size_t exec_active(const struct exec *e);
  * Runs argv unsandboxed in cwd (NULL: inherit) with env (NULL: inherit),
  * stdin /dev/null, stdout and stderr captured together up to max_output
  * bytes (more is dropped).  cb gets the exit status (128+signal if killed)
- * and the output (NUL-terminated, valid during the call); status is
- * negative if the program could not be started.
+ * and the output (NUL-terminated, valid during the call), or -ETIMEDOUT
+ * (exec_helper_spawn with a timeout only).  A program that cannot be
+ * started fails the call itself (UV_ENOENT...) and cb never runs.
  */
 typedef void (*exec_helper_cb)(int status, const char *output, size_t len,
 			       void *arg);
 int exec_helper(struct exec *e, const char *const *argv, const char *cwd,
 		const char *const *env, size_t max_output, exec_helper_cb cb,
 		void *arg) PW_WUR;
+
+/* exec_helper()'s arguments, and a deadline. */
+struct exec_helper_spec {
+	const char *const *argv;  /* argv[0] looked up in env's PATH */
+	const char *cwd;          /* NULL: ours */
+	const char *const *env;   /* NULL: ours */
+	size_t max_output;
+	uint64_t timeout_ms;      /* 0: none.  Else the helper runs in a
+	                             process group of its own (a new session),
+	                             which gets SIGKILL when the time is up; cb
+	                             then gets -ETIMEDOUT and the output so far,
+	                             without waiting more than a second for
+	                             descendants that left the group to close
+	                             the output. */
+};
+int exec_helper_spawn(struct exec *e, const struct exec_helper_spec *spec,
+		      exec_helper_cb cb, void *arg) PW_WUR;
 
 #endif

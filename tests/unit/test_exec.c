@@ -889,6 +889,98 @@ test_helper(void **state)
 	assert_int_equal(h.calls, 0);
 }
 
+/* Dead: gone, or a zombie its new parent has not reaped yet. */
+static void
+assert_dead(pid_t pid)
+{
+	char path[64], buf[256], *p;
+	FILE *f;
+
+	assert_true(pid > 1);
+	if (kill(pid, 0) == -1 && errno == ESRCH)
+		return;
+	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return;  /* reaped in between */
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	p = strrchr(buf, ')');
+	assert_non_null(p);
+	assert_int_equal(p[2], 'Z');
+}
+
+static void
+spawn_helper(struct run *r, const struct exec_helper_spec *spec,
+	     struct helper_result *h)
+{
+	memset(h, 0, sizeof(*h));
+	assert_int_equal(exec_helper_spawn(r->e, spec, on_helper, h), 0);
+	while (h->calls == 0)
+		uv_run(&r->loop, UV_RUN_ONCE);
+	assert_int_equal(h->calls, 1);
+	assert_int_equal(exec_active(r->e), 0);
+}
+
+/*
+ * exec_helper_spawn's timeout kills the helper's whole group, background
+ * processes included, and says so; a helper done in time is untouched; a
+ * straggler that left the group delays the callback by the grace only.
+ */
+static void
+test_helper_timeout(void **state)
+{
+	struct run *r = *state;
+	char script[512], bgfile[160];
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+	struct exec_helper_spec spec = {
+		.argv = argv, .cwd = r->tmp, .env = r->env,
+		.max_output = 4096, .timeout_ms = 300,
+	};
+	struct helper_result h;
+	uint64_t t0;
+	pid_t bg;
+
+	snprintf(bgfile, sizeof(bgfile), "%s/bg", r->tmp);
+	/* Quick: the exit status as usual, no -ETIMEDOUT. */
+	snprintf(script, sizeof(script), "echo quick; exit 3");
+	spawn_helper(r, &spec, &h);
+	assert_int_equal(h.status, 3);
+	assert_string_equal(h.output, "quick\n");
+	free(h.output);
+
+	/* Hangs, with a background process in its group. */
+	snprintf(script, sizeof(script),
+		 "sleep 60 & echo $! > %s; echo started; wait", bgfile);
+	t0 = pw_mono_ms();
+	spawn_helper(r, &spec, &h);
+	assert_int_equal(h.status, -ETIMEDOUT);
+	assert_string_equal(h.output, "started\n");
+	assert_true(pw_mono_ms() - t0 >= 300);
+	free(h.output);
+	assert_dead(read_pid(bgfile));
+
+	/* A straggler in a session of its own keeps the pipe open. */
+	snprintf(script, sizeof(script),
+		 "setsid sh -c 'echo $$ > %s; exec sleep 60' & "
+		 "while [ ! -s %s ]; do :; done; echo left; exec sleep 60",
+		 bgfile, bgfile);
+	unlink(bgfile);
+	t0 = pw_mono_ms();
+	spawn_helper(r, &spec, &h);
+	assert_int_equal(h.status, -ETIMEDOUT);
+	assert_string_equal(h.output, "left\n");
+	assert_true(pw_mono_ms() - t0 >= 1300);
+	free(h.output);
+	bg = read_pid(bgfile);
+	assert_int_equal(kill(bg, 0), 0);  /* out of reach: still there */
+	kill(bg, SIGKILL);
+
+	uv_close((uv_handle_t *)&r->deadline, NULL);
+	r->expect = 0;
+	finish_loop(r);
+}
+
 static void
 test_start_errors(void **state)
 {
@@ -1101,6 +1193,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_protocol, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tied, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_helper, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_helper_timeout, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_start_errors, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_attempts, setup, teardown),
