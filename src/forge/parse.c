@@ -1,0 +1,201 @@
+/*
+ * forge_parse(): from a delivery's headers and body to a struct
+ * forge_event.  This file does what every forge shares, in the order the
+ * HTTP answers need: the media type (415), the event and delivery
+ * headers, the form wrapper GitHub and Gitea may put around the JSON, the
+ * JSON itself (400); then the forge's own parser (github.c, gitlab.c,
+ * generic.c) reads the fields.  cJSON's nesting limit (1000) keeps deep
+ * documents from exhausting the stack; the HTTP layer caps the size.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "forge-int.h"
+
+#define DELIVERY_MAX 128 /* GitHub's are UUIDs; anything longer is not one */
+
+/* The headers each forge names things with; the first one sent wins. */
+static const struct {
+	const char *event[2];    /* {NULL, NULL}: the event is always push */
+	const char *delivery[2];
+	bool form;               /* may post application/x-www-form-urlencoded */
+} forge_headers[] = {
+	[FORGE_GITHUB] = {{"X-GitHub-Event", NULL},
+			  {"X-GitHub-Delivery", NULL}, true},
+	[FORGE_GITLAB] = {{"X-Gitlab-Event", NULL},
+			  {"Idempotency-Key", "X-Gitlab-Event-UUID"}, false},
+	[FORGE_GITEA] = {{"X-Gitea-Event", "X-Forgejo-Event"},
+			 {"X-Gitea-Delivery", "X-Forgejo-Delivery"}, true},
+	[FORGE_GENERIC] = {{NULL, NULL}, {"X-Pipewright-Delivery", NULL},
+			   false},
+};
+
+/* True if the media type of a Content-Type value (parameters such as
+ * "; charset=utf-8" aside) is want, case-insensitively. */
+static bool
+media_is(const char *ct, const char *want)
+{
+	size_t n;
+
+	while (*ct == ' ' || *ct == '\t')
+		ct++;
+	n = strcspn(ct, ";");
+	while (n > 0 && (ct[n - 1] == ' ' || ct[n - 1] == '\t'))
+		n--;
+	return n == strlen(want) && strncasecmp(ct, want, n) == 0;
+}
+
+static bool
+delivery_valid(const char *s)
+{
+	size_t n;
+
+	for (n = 0; s[n] != '\0'; n++)
+		if (s[n] <= 0x20 || s[n] >= 0x7f)
+			return false;
+	return n > 0 && n <= DELIVERY_MAX;
+}
+
+static int
+parse_json(struct fparse *p, const char *json, size_t len, cJSON **root)
+{
+	const char *end = NULL;
+	size_t i;
+
+	if (len == 0)
+		return fp_fail(p, "empty body: expected a JSON object");
+	*root = cJSON_ParseWithLengthOpts(json, len, &end, 0);
+	if (*root == NULL) {
+		i = end != NULL && end >= json && end <= json + len ?
+		    (size_t)(end - json) : 0;
+		return fp_fail(p, "malformed JSON at byte %zu", i);
+	}
+	for (i = (size_t)(end - json); i < len; i++)
+		if (!isspace((unsigned char)json[i])) {
+			cJSON_Delete(*root);
+			*root = NULL;
+			return fp_fail(p, "malformed JSON: data after the "
+				       "document at byte %zu", i);
+		}
+	if (!cJSON_IsObject(*root)) {
+		cJSON_Delete(*root);
+		*root = NULL;
+		return fp_fail(p, "the payload is not a JSON object");
+	}
+	return 0;
+}
+
+/* The media type check: 0, or -EPROTONOSUPPORT with the message. */
+static int
+check_media(struct fparse *p, enum forge_kind k, const char *ct, bool *form)
+{
+	*form = false;
+	if (ct != NULL && media_is(ct, "application/json"))
+		return 0;
+	if (ct != NULL && forge_headers[k].form &&
+	    media_is(ct, "application/x-www-form-urlencoded")) {
+		*form = true;
+		return 0;
+	}
+	p->err = xasprintf("%s%.64s%s is not application/json%s",
+			   ct == NULL ? "no Content-Type" : "Content-Type '",
+			   ct == NULL ? "" : ct, ct == NULL ? "" : "'",
+			   forge_headers[k].form ?
+			   " or application/x-www-form-urlencoded" : "");
+	return -EPROTONOSUPPORT;
+}
+
+static int
+parse_body(struct fparse *p, enum forge_kind k, bool form, const char *body,
+	   size_t len, cJSON **root)
+{
+	char *json = NULL;
+	size_t jlen = 0;
+	int rc;
+
+	(void)k;
+	if (!form)
+		return parse_json(p, body, len, root);
+	rc = fform_field(body, len, "payload", &json, &jlen);
+	if (rc == -ENOENT)
+		return fp_fail(p, "the form body has no 'payload' field");
+	if (rc < 0)
+		return fp_fail(p, "malformed form body: a bad %%-escape");
+	rc = parse_json(p, json, jlen, root);
+	free(json);
+	return rc;
+}
+
+int
+forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
+	    const char *content_type, const char *body, size_t len,
+	    struct forge_event **out, char **err)
+{
+	struct fparse p = {.what = "payload"};
+	struct forge_event *ev;
+	const char *v, *which = NULL;
+	cJSON *root = NULL;
+	bool form;
+	int rc;
+
+	*out = NULL;
+	*err = NULL;
+	if ((unsigned)k > FORGE_GENERIC) {
+		*err = xstrdup("unknown forge");
+		return -EINVAL;
+	}
+	p.ev = ev = xcalloc(1, sizeof(*ev));
+	ev->kind = k;
+	if ((rc = check_media(&p, k, content_type, &form)) < 0)
+		goto fail;
+	if (forge_headers[k].event[0] == NULL) {
+		ev->event = xstrdup("push");
+	} else if ((v = fheader2(hdr, harg, forge_headers[k].event,
+				&which)) != NULL) {
+		ev->event = xstrdup(v);
+	} else {
+		rc = fp_fail(&p, "no %s%s%s header", forge_headers[k].event[0],
+			     forge_headers[k].event[1] != NULL ? " or " : "",
+			     forge_headers[k].event[1] != NULL ?
+			     forge_headers[k].event[1] : "");
+		goto fail;
+	}
+	if ((v = fheader2(hdr, harg, forge_headers[k].delivery,
+			 &which)) != NULL) {
+		if (!delivery_valid(v)) {
+			rc = fp_fail(&p, "%s is not a delivery id (1 to %d "
+				     "printable characters)", which,
+				     DELIVERY_MAX);
+			goto fail;
+		}
+		ev->delivery = xstrdup(v);
+	}
+	if ((rc = parse_body(&p, k, form, body, len, &root)) < 0)
+		goto fail;
+	switch (k) {
+	case FORGE_GITHUB:
+		rc = fparse_github(&p, root, false);
+		break;
+	case FORGE_GITEA:
+		rc = fparse_github(&p, root, true);
+		break;
+	case FORGE_GITLAB:
+		rc = fparse_gitlab(&p, root);
+		break;
+	case FORGE_GENERIC:
+		rc = fparse_generic(&p, root);
+		break;
+	}
+	cJSON_Delete(root);
+	if (rc < 0)
+		goto fail;
+	*out = ev;
+	return 0;
+fail:
+	forge_event_free(ev);
+	*err = p.err != NULL ? p.err : xstrdup("malformed payload");
+	return rc;
+}
