@@ -208,6 +208,84 @@ int store_tx_token_insert(struct store_tx *tx, const char *name,
 int store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
 		   uint64_t older_than, uint64_t **ids, size_t *nids) PW_WUR;
 
+/*
+ * Webhook deliveries, for idempotency: the first answer to a delivery id
+ * is stored with the run it made (run 0: none; the run's pruning sets it
+ * to none), and a redelivery finds it.  find: 0 and the answer's HTTP
+ * status and body (caller frees), or -ENOENT.  put: -EEXIST if the
+ * delivery is already stored.
+ */
+int store_tx_delivery_find(struct store_tx *tx, const char *forge,
+			   const char *id, int *status,
+			   char **response) PW_WUR;
+int store_tx_delivery_put(struct store_tx *tx, const char *forge,
+			  const char *id, const char *project, uint64_t run,
+			  int status, const char *response,
+			  uint64_t created_at) PW_WUR;
+/* Deliveries stored before older_than (UTC ms) are deleted; *n says how many. */
+int store_tx_deliveries_prune(struct store_tx *tx, uint64_t older_than,
+			      uint64_t *n) PW_WUR;
+
+/*
+ * The outbox: HTTP calls (commit statuses) written in the same transaction
+ * as the change that causes them and sent by notify, which retries them
+ * until they are delivered or failed.  One row per coalescing key (e.g.
+ * "github:acme/app:<sha>:<context>"): only the newest state per key is
+ * sent.  Secrets are never stored here: the sender adds the auth header
+ * for the row's project at send time.
+ */
+struct store_outbox_new {
+	const char *key;         /* the coalescing key, required */
+	/*
+	 * Orders the puts of one key: a put whose seq is not greater than
+	 * the stored row's is ignored (a late "pending" never overwrites
+	 * "success").  E.g. a global counter, or the run status's rank.
+	 */
+	uint64_t seq;
+	uint64_t run;            /* the run it is about, 0 if none */
+	const char *method;      /* "POST" */
+	const char *url;
+	const char *headers;     /* "Name: value" lines, NULL if none */
+	const char *body;        /* NULL if none */
+	const char *project;     /* whose auth header the sender adds */
+	uint64_t created_at;     /* also when it is first due */
+};
+
+/*
+ * Inserts the row, or replaces the key's row (whatever its state, also
+ * one in flight) by this newer one, pending with no attempts and due at
+ * created_at.  0 also when the put is ignored as older (see seq); -EINVAL
+ * without key, method, url or project.
+ */
+int store_tx_outbox_put(struct store_tx *tx,
+			const struct store_outbox_new *o) PW_WUR;
+/*
+ * The sender's result for row id, as it was sent (seq): state "pending"
+ * (a retry at next_at), "delivered" or "failed"; attempts made so far;
+ * last_error NULL after a delivery.  -ESTALE (and nothing changed) if the
+ * row's seq is no longer seq: a newer state was put while this one was in
+ * flight, and that one is to be sent.  -ENOENT if there is no row id,
+ * -EINVAL for another state.
+ */
+int store_tx_outbox_result(struct store_tx *tx, uint64_t id, uint64_t seq,
+			   const char *state, int attempts, uint64_t next_at,
+			   const char *last_error, uint64_t now) PW_WUR;
+/*
+ * Delivered and failed rows last changed before older_than (UTC ms) are
+ * deleted (pending ones never are); *n says how many.
+ */
+int store_tx_outbox_prune(struct store_tx *tx, uint64_t older_than,
+			  uint64_t *n) PW_WUR;
+
+/*
+ * Schedules: when a (project, cron spec, ref) last fired, so that a slot
+ * missed while the daemon was down runs once at start.  fired keeps the
+ * later of the stored and the given time.
+ */
+int store_tx_schedule_fired(struct store_tx *tx, const char *project,
+			    const char *spec, const char *ref,
+			    uint64_t fire_ms) PW_WUR;
+
 /* ---- reads (loop thread) ---- */
 
 /* A run with its jobs and their attempts.  -ENOENT if none. */
@@ -267,6 +345,54 @@ int store_count_runs(struct store *s,
 		     void (*cb)(void *arg, const char *project,
 				const char *status, uint64_t n),
 		     void *arg) PW_WUR;
+
+struct store_outbox {
+	uint64_t id;
+	char *key;
+	uint64_t seq;
+	uint64_t run;            /* 0 if none */
+	char *method, *url;
+	char *headers;           /* NULL if none */
+	char *body;              /* NULL if none */
+	char *project;
+	char *state;             /* "pending", "delivered", "failed" */
+	int attempts;
+	uint64_t next_at;        /* when a pending row is due */
+	char *last_error;        /* NULL if none */
+	uint64_t created_at, updated_at;
+};
+void store_outbox_free(struct store_outbox *o);
+void store_outboxes_free(struct store_outbox **rows, size_t n);
+
+/*
+ * Up to limit (1..200) pending rows due at now (next_at <= now), the
+ * earliest due first (then by id).
+ */
+int store_outbox_due(struct store *s, uint64_t now, size_t limit,
+		     struct store_outbox ***rows, size_t *n) PW_WUR;
+/*
+ * The earliest next_at after `after` among pending rows (after = 0: of all
+ * of them), or -ENOENT if none.  The sender asks with the `now` of its
+ * last store_outbox_due: every row due by then it has already seen.
+ */
+int store_outbox_next_at(struct store *s, uint64_t after,
+			 uint64_t *when) PW_WUR;
+/*
+ * Rows in a state (NULL: any), newest first, keyset-paged like runs:
+ * limit 1..200, before 0 for the first page, *next the cursor for the
+ * next page or 0.
+ */
+int store_outbox_list(struct store *s, const char *state, size_t limit,
+		      uint64_t before, struct store_outbox ***rows, size_t *n,
+		      uint64_t *next) PW_WUR;
+/* How many rows are in a state (NULL: all), for /metrics. */
+int store_outbox_count(struct store *s, const char *state,
+		       uint64_t *n) PW_WUR;
+
+/* When a schedule last fired: 0 and *last, or -ENOENT if never. */
+int store_schedule_last(struct store *s, const char *project,
+			const char *spec, const char *ref,
+			uint64_t *last) PW_WUR;
 
 /*
  * For /readyz: a trivial read works, the writer thread runs and the last

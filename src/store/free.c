@@ -66,3 +66,29 @@ store_events_free(struct store_event *ev, size_t n)
 	}
 	free(ev);
 }
+
+void
+store_outbox_free(struct store_outbox *o)
+{
+	if (o == NULL)
+		return;
+	free(o->key);
+	free(o->method);
+	free(o->url);
+	free(o->headers);
+	free(o->body);
+	free(o->project);
+	free(o->state);
+	free(o->last_error);
+	free(o);
+}
+
+void
+store_outboxes_free(struct store_outbox **rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		store_outbox_free(rows[i]);
+	free(rows);
+}

@@ -103,6 +103,56 @@ const char *const store_migrations[] = {
 	"  hash TEXT NOT NULL UNIQUE CHECK (length(hash) = 64),"
 	"  created_at INTEGER NOT NULL"
 	");",
+
+	/*
+	 * 2: webhook deliveries (idempotency), the commit-status outbox,
+	 * schedules' last firing.  A delivery outlives its run (SET NULL): a
+	 * redelivery after the run was pruned must still make none.  The
+	 * outbox holds one row per coalescing key, the newest put by seq;
+	 * the sender's queue is the index by (state, next_at): the pending
+	 * rows in the order they fall due.  No column holds a secret.
+	 */
+	"CREATE TABLE deliveries ("
+	"  forge TEXT NOT NULL,"
+	"  delivery_id TEXT NOT NULL,"
+	"  project TEXT,"
+	"  run_id INTEGER REFERENCES runs (id) ON DELETE SET NULL,"
+	"  status INTEGER NOT NULL,"
+	"  response TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (forge, delivery_id)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX deliveries_created ON deliveries (created_at);"
+	/* SET NULL looks the run up in deliveries when runs are pruned. */
+	"CREATE INDEX deliveries_run ON deliveries (run_id)"
+	"  WHERE run_id IS NOT NULL;"
+	"CREATE TABLE outbox ("
+	"  id INTEGER PRIMARY KEY,"
+	"  key TEXT NOT NULL UNIQUE,"
+	"  seq INTEGER NOT NULL,"
+	"  run_id INTEGER,"
+	"  method TEXT NOT NULL,"
+	"  url TEXT NOT NULL,"
+	"  headers TEXT,"
+	"  body TEXT,"
+	"  project TEXT NOT NULL,"
+	"  state TEXT NOT NULL"
+	"    CHECK (state IN ('pending', 'delivered', 'failed')),"
+	"  attempts INTEGER NOT NULL DEFAULT 0,"
+	"  next_at INTEGER NOT NULL,"
+	"  last_error TEXT,"
+	"  created_at INTEGER NOT NULL,"
+	"  updated_at INTEGER NOT NULL"
+	");"
+	"CREATE INDEX outbox_due ON outbox (state, next_at, id);"
+	"CREATE INDEX outbox_state ON outbox (state, id);"
+	"CREATE TABLE schedules ("
+	"  project TEXT NOT NULL,"
+	"  spec TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  last_fire INTEGER NOT NULL,"
+	"  PRIMARY KEY (project, spec, ref)"
+	") WITHOUT ROWID;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

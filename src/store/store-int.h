@@ -58,6 +58,15 @@ enum store_stmt_id {
 	ST_TOKEN_INSERT,
 	ST_PRUNE_SELECT,
 	ST_PRUNE_DELETE,
+	/* writer: hooks.c, outbox.c */
+	ST_DELIVERY_FIND,
+	ST_DELIVERY_PUT,
+	ST_DELIVERY_PRUNE,
+	ST_OUTBOX_PUT,
+	ST_OUTBOX_RESULT,
+	ST_OUTBOX_SEQ,
+	ST_OUTBOX_PRUNE,
+	ST_SCHEDULE_FIRED,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -79,6 +88,14 @@ enum store_stmt_id {
 	ST_R_TOKEN,
 	ST_R_COUNT,
 	ST_R_CHECK,
+	/* reader: hooks.c, outbox.c */
+	ST_R_OUTBOX_DUE,
+	ST_R_OUTBOX_NEXT,
+	ST_R_OUTBOX_LIST,
+	ST_R_OUTBOX_LIST_STATE,
+	ST_R_OUTBOX_COUNT,
+	ST_R_OUTBOX_COUNT_STATE,
+	ST_R_SCHEDULE,
 	ST_COUNT
 };
 

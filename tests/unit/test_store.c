@@ -1029,6 +1029,531 @@ test_prune(void **state)
 	read_log(f, other_att, 0, 10, "log");
 }
 
+/* ---- schema 2: deliveries, outbox, schedules ---- */
+
+/* A write for the schema-2 tables: fn reads its inputs from o. */
+struct ow {
+	int (*fn)(struct store_tx *tx, struct ow *o);
+	int rc;
+	bool done;
+	struct store_outbox_new put;
+	/* result */
+	uint64_t id, seq, next_at, now;
+	const char *state, *err;
+	int attempts;
+	/* deliveries, schedules */
+	const char *forge, *did, *project, *resp;
+	uint64_t run;
+	int status;
+	int got_status;
+	char *got_resp;
+	uint64_t n;
+};
+
+static int
+ow_fn(struct store_tx *tx, void *arg)
+{
+	struct ow *o = arg;
+
+	return o->fn(tx, o);
+}
+
+static void
+ow_done(int rc, void *arg)
+{
+	struct ow *o = arg;
+
+	o->done = true;
+	o->rc = rc;
+}
+
+static int
+ow_now(struct fx *f, struct ow *o)
+{
+	store_write(f->s, ow_fn, ow_done, o);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(o->done);
+	return o->rc;
+}
+
+static int
+fn_outbox_put(struct store_tx *tx, struct ow *o)
+{
+	return store_tx_outbox_put(tx, &o->put);
+}
+
+static int
+fn_outbox_result(struct store_tx *tx, struct ow *o)
+{
+	return store_tx_outbox_result(tx, o->id, o->seq, o->state, o->attempts,
+				      o->next_at, o->err, o->now);
+}
+
+/* A delivery seen again answers the first answer; else stores this one. */
+static int
+fn_delivery(struct store_tx *tx, struct ow *o)
+{
+	int rc;
+
+	rc = store_tx_delivery_find(tx, o->forge, o->did, &o->got_status,
+				    &o->got_resp);
+	if (rc != -ENOENT)
+		return rc;
+	return store_tx_delivery_put(tx, o->forge, o->did, o->project, o->run,
+				     o->status, o->resp, 100);
+}
+
+static int
+fn_delivery_put(struct store_tx *tx, struct ow *o)
+{
+	return store_tx_delivery_put(tx, o->forge, o->did, o->project, o->run,
+				     o->status, o->resp, o->now);
+}
+
+static int
+fn_deliveries_prune(struct store_tx *tx, struct ow *o)
+{
+	return store_tx_deliveries_prune(tx, o->now, &o->n);
+}
+
+static int
+fn_outbox_prune(struct store_tx *tx, struct ow *o)
+{
+	return store_tx_outbox_prune(tx, o->now, &o->n);
+}
+
+static int
+fn_schedule(struct store_tx *tx, struct ow *o)
+{
+	return store_tx_schedule_fired(tx, o->project, "0 3 * * *", "main",
+				       o->now);
+}
+
+static void
+put(struct fx *f, const char *key, uint64_t seq, const char *body,
+    uint64_t at)
+{
+	struct ow o = { .fn = fn_outbox_put };
+
+	o.put = (struct store_outbox_new){
+		.key = key, .seq = seq, .method = "POST",
+		.url = "https://forge.example/statuses/abc",
+		.headers = "Content-Type: application/json\nAccept: */*\n",
+		.body = body, .project = "web", .created_at = at,
+	};
+	assert_int_equal(ow_now(f, &o), 0);
+}
+
+static int
+result(struct fx *f, uint64_t id, uint64_t seq, const char *state,
+       int attempts, uint64_t next_at, const char *err)
+{
+	struct ow o = { .fn = fn_outbox_result, .id = id, .seq = seq,
+			.state = state, .attempts = attempts,
+			.next_at = next_at, .err = err, .now = 77 };
+
+	return ow_now(f, &o);
+}
+
+/* The row of a key (caller frees), failing if there is none. */
+static struct store_outbox *
+outbox_row(struct fx *f, const char *key)
+{
+	struct store_outbox **rows, *o = NULL;
+	uint64_t next;
+	size_t n, i;
+
+	assert_int_equal(store_outbox_list(f->s, NULL, 200, 0, &rows, &n,
+					   &next), 0);
+	for (i = 0; i < n; i++)
+		if (strcmp(rows[i]->key, key) == 0) {
+			o = rows[i];
+			rows[i] = NULL;
+		}
+	store_outboxes_free(rows, n);
+	if (o == NULL)
+		fail_msg("no outbox row %s", key);
+	return o;
+}
+
+static uint64_t
+outbox_row_id(struct fx *f, const char *key)
+{
+	struct store_outbox *o = outbox_row(f, key);
+	uint64_t id = o->id;
+
+	store_outbox_free(o);
+	return id;
+}
+
+static void
+test_deliveries(void **state)
+{
+	struct fx *f = *state;
+	struct ow o;
+	uint64_t run = insert_run(f, "web", "queued", "main");
+
+	o = (struct ow){ .fn = fn_delivery, .forge = "github", .did = "d-1",
+			 .project = "web", .run = run, .status = 202,
+			 .resp = "{\"run\":1}", .got_status = -1 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.got_status, -1); /* new: stored */
+
+	/* A redelivery finds the first answer and stores nothing. */
+	o = (struct ow){ .fn = fn_delivery, .forge = "github", .did = "d-1",
+			 .project = "web", .status = 500, .resp = "other" };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.got_status, 202);
+	assert_string_equal(o.got_resp, "{\"run\":1}");
+	free(o.got_resp);
+
+	/* The same id from another forge is another delivery. */
+	o = (struct ow){ .fn = fn_delivery, .forge = "gitea", .did = "d-1",
+			 .status = 202, .resp = NULL, .got_status = -1 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.got_status, -1);
+	o = (struct ow){ .fn = fn_delivery, .forge = "gitea", .did = "d-1" };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.got_status, 202);
+	assert_null(o.got_resp);
+
+	/* A put of a known id: -EEXIST; of a run that does not exist: -ENOENT. */
+	o = (struct ow){ .fn = fn_delivery_put, .forge = "github", .did = "d-1",
+			 .status = 202, .now = 5 };
+	assert_int_equal(ow_now(f, &o), -EEXIST);
+	o = (struct ow){ .fn = fn_delivery_put, .forge = "github", .did = "d-2",
+			 .run = run + 100, .status = 202, .now = 5 };
+	assert_int_equal(ow_now(f, &o), -ENOENT);
+
+	/* The run pruned: the delivery stays (run none), still answering. */
+	set_status(f, run, "success", 1, 2);
+	{
+		struct w w = { .fn = fn_prune, .keep = 0, .t1 = 3 };
+
+		w.run.project = "web";
+		assert_int_equal(write_now(f, &w), 0);
+		assert_int_equal(w.nids, 1);
+		free(w.ids);
+	}
+	o = (struct ow){ .fn = fn_delivery, .forge = "github", .did = "d-1" };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.got_status, 202);
+	free(o.got_resp);
+
+	/* Pruned by age: both were stored at 100. */
+	o = (struct ow){ .fn = fn_deliveries_prune, .now = 100 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.n, 0);
+	o = (struct ow){ .fn = fn_deliveries_prune, .now = 101 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.n, 2);
+	o = (struct ow){ .fn = fn_delivery, .forge = "github", .did = "d-1",
+			 .status = 200, .got_status = -1 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(o.got_status, -1);
+}
+
+static void
+test_outbox_coalescing(void **state)
+{
+	struct fx *f = *state;
+	struct store_outbox *o;
+	struct ow w;
+	uint64_t id, n;
+
+	put(f, "github:acme/app:abc:ci", 1, "pending", 1000);
+	o = outbox_row(f, "github:acme/app:abc:ci");
+	id = o->id;
+	assert_int_equal(o->seq, 1);
+	assert_string_equal(o->method, "POST");
+	assert_string_equal(o->url, "https://forge.example/statuses/abc");
+	assert_string_equal(o->headers,
+			    "Content-Type: application/json\nAccept: */*\n");
+	assert_string_equal(o->body, "pending");
+	assert_string_equal(o->project, "web");
+	assert_string_equal(o->state, "pending");
+	assert_int_equal(o->attempts, 0);
+	assert_int_equal(o->next_at, 1000);
+	assert_int_equal(o->run, 0);
+	assert_null(o->last_error);
+	store_outbox_free(o);
+
+	/* A newer state replaces it in place; an older or equal one is ignored. */
+	put(f, "github:acme/app:abc:ci", 3, "success", 2000);
+	put(f, "github:acme/app:abc:ci", 2, "running", 3000);
+	put(f, "github:acme/app:abc:ci", 3, "again", 3000);
+	o = outbox_row(f, "github:acme/app:abc:ci");
+	assert_int_equal(o->id, id);
+	assert_int_equal(o->seq, 3);
+	assert_string_equal(o->body, "success");
+	assert_int_equal(o->next_at, 2000);
+	assert_int_equal(o->created_at, 1000);
+	assert_int_equal(o->updated_at, 2000);
+	store_outbox_free(o);
+	assert_int_equal(store_outbox_count(f->s, NULL, &n), 0);
+	assert_int_equal(n, 1);
+
+	/* Failed, then a newer state: pending again, attempts and error reset. */
+	assert_int_equal(result(f, id, 3, "failed", 8, 0, "HTTP 500: x"), 0);
+	o = outbox_row(f, "github:acme/app:abc:ci");
+	assert_string_equal(o->state, "failed");
+	assert_int_equal(o->attempts, 8);
+	assert_string_equal(o->last_error, "HTTP 500: x");
+	assert_int_equal(o->updated_at, 77);
+	store_outbox_free(o);
+	put(f, "github:acme/app:abc:ci", 4, "failure", 5000);
+	o = outbox_row(f, "github:acme/app:abc:ci");
+	assert_string_equal(o->state, "pending");
+	assert_string_equal(o->body, "failure");
+	assert_int_equal(o->attempts, 0);
+	assert_null(o->last_error);
+	store_outbox_free(o);
+
+	/* A delivered row, and a late put below its seq: stays delivered. */
+	assert_int_equal(result(f, id, 4, "delivered", 1, 0, NULL), 0);
+	put(f, "github:acme/app:abc:ci", 2, "pending", 6000);
+	o = outbox_row(f, "github:acme/app:abc:ci");
+	assert_string_equal(o->state, "delivered");
+	assert_string_equal(o->body, "failure");
+	store_outbox_free(o);
+
+	/* Bad puts. */
+	w = (struct ow){ .fn = fn_outbox_put };
+	w.put = (struct store_outbox_new){ .key = "k", .method = "POST",
+					   .url = "u" };
+	assert_int_equal(ow_now(f, &w), -EINVAL);
+	assert_int_equal(store_outbox_count(f->s, NULL, &n), 0);
+	assert_int_equal(n, 1);
+}
+
+static void
+test_outbox_due_next_at(void **state)
+{
+	struct fx *f = *state;
+	struct store_outbox **rows;
+	uint64_t when, n;
+	size_t nr;
+
+	assert_int_equal(store_outbox_next_at(f->s, 0, &when), -ENOENT);
+	assert_int_equal(store_outbox_due(f->s, 1000000, 10, &rows, &nr), 0);
+	assert_int_equal(nr, 0);
+	free(rows);
+
+	put(f, "c", 1, "c", 300);
+	put(f, "a", 1, "a", 100);
+	put(f, "b", 1, "b", 200);
+	put(f, "a2", 1, "a2", 100); /* same time as a, inserted later */
+	put(f, "z", 1, "z", 0);
+
+	/* Due at 200: the earliest first, ties by id. */
+	assert_int_equal(store_outbox_due(f->s, 200, 10, &rows, &nr), 0);
+	assert_int_equal(nr, 4);
+	assert_string_equal(rows[0]->key, "z");
+	assert_string_equal(rows[1]->key, "a");
+	assert_string_equal(rows[2]->key, "a2");
+	assert_string_equal(rows[3]->key, "b");
+	store_outboxes_free(rows, nr);
+	assert_int_equal(store_outbox_due(f->s, 200, 2, &rows, &nr), 0);
+	assert_int_equal(nr, 2);
+	assert_string_equal(rows[1]->key, "a");
+	store_outboxes_free(rows, nr);
+	assert_int_equal(store_outbox_due(f->s, 200, 0, &rows, &nr), -EINVAL);
+
+	/* next_at: of all, and the first after a time. */
+	assert_int_equal(store_outbox_next_at(f->s, 0, &when), 0);
+	assert_int_equal(when, 0);
+	assert_int_equal(store_outbox_next_at(f->s, 100, &when), 0);
+	assert_int_equal(when, 200);
+	assert_int_equal(store_outbox_next_at(f->s, 300, &when), -ENOENT);
+
+	/* A retry moves a row back; delivered and failed rows are not due. */
+	assert_int_equal(result(f, outbox_row_id(f, "z"), 1, "pending", 1, 250,
+				"HTTP 502: bad gateway"), 0);
+	assert_int_equal(result(f, outbox_row_id(f, "a"), 1, "delivered", 1, 0,
+				NULL), 0);
+	assert_int_equal(result(f, outbox_row_id(f, "a2"), 1, "failed", 8, 0,
+				"gone"), 0);
+	assert_int_equal(store_outbox_due(f->s, 1000, 10, &rows, &nr), 0);
+	assert_int_equal(nr, 3);
+	assert_string_equal(rows[0]->key, "b");
+	assert_string_equal(rows[1]->key, "z");
+	assert_int_equal(rows[1]->attempts, 1);
+	assert_string_equal(rows[1]->last_error, "HTTP 502: bad gateway");
+	assert_string_equal(rows[2]->key, "c");
+	store_outboxes_free(rows, nr);
+	assert_int_equal(store_outbox_next_at(f->s, 200, &when), 0);
+	assert_int_equal(when, 250);
+
+	/* Counts and lists by state, newest first, paged. */
+	assert_int_equal(store_outbox_count(f->s, "pending", &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_outbox_count(f->s, "failed", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_count(f->s, "delivered", &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_outbox_count(f->s, "sent", &n), -EINVAL);
+	{
+		uint64_t next;
+
+		assert_int_equal(store_outbox_list(f->s, "failed", 10, 0,
+						   &rows, &nr, &next), 0);
+		assert_int_equal(nr, 1);
+		assert_int_equal(next, 0);
+		assert_string_equal(rows[0]->key, "a2");
+		assert_string_equal(rows[0]->last_error, "gone");
+		store_outboxes_free(rows, nr);
+		assert_int_equal(store_outbox_list(f->s, "pending", 2, 0,
+						   &rows, &nr, &next), 0);
+		assert_int_equal(nr, 2);
+		assert_string_equal(rows[0]->key, "z");
+		assert_string_equal(rows[1]->key, "b");
+		assert_int_equal(next, rows[1]->id);
+		store_outboxes_free(rows, nr);
+		assert_int_equal(store_outbox_list(f->s, "pending", 2, next,
+						   &rows, &nr, &next), 0);
+		assert_int_equal(nr, 1);
+		assert_string_equal(rows[0]->key, "c");
+		assert_int_equal(next, 0);
+		store_outboxes_free(rows, nr);
+		assert_int_equal(store_outbox_list(f->s, "nope", 2, 0, &rows,
+						   &nr, &next), -EINVAL);
+	}
+
+	/* Pruning takes the finished rows (updated at 77), never pending ones. */
+	{
+		struct ow o = { .fn = fn_outbox_prune, .now = 77 };
+
+		assert_int_equal(ow_now(f, &o), 0);
+		assert_int_equal(o.n, 0);
+		o = (struct ow){ .fn = fn_outbox_prune, .now = 100000 };
+		assert_int_equal(ow_now(f, &o), 0);
+		assert_int_equal(o.n, 2);
+	}
+	assert_int_equal(store_outbox_count(f->s, NULL, &n), 0);
+	assert_int_equal(n, 3);
+	assert_int_equal(store_outbox_count(f->s, "pending", &n), 0);
+	assert_int_equal(n, 3);
+}
+
+static void
+test_outbox_result_after_newer_put(void **state)
+{
+	struct fx *f = *state;
+	struct store_outbox *o;
+	uint64_t id;
+
+	put(f, "k", 1, "pending", 100);
+	id = outbox_row_id(f, "k");
+	/* While "pending" is in flight, "success" is put. */
+	put(f, "k", 2, "success", 150);
+	/* pending's answer comes back: ignored, success stays to be sent. */
+	assert_int_equal(result(f, id, 1, "delivered", 1, 0, NULL), -ESTALE);
+	assert_int_equal(result(f, id, 1, "pending", 1, 999, "HTTP 500: x"),
+			 -ESTALE);
+	o = outbox_row(f, "k");
+	assert_string_equal(o->state, "pending");
+	assert_string_equal(o->body, "success");
+	assert_int_equal(o->attempts, 0);
+	assert_int_equal(o->next_at, 150);
+	assert_null(o->last_error);
+	store_outbox_free(o);
+	/* success's own answer is stored. */
+	assert_int_equal(result(f, id, 2, "delivered", 1, 0, NULL), 0);
+	o = outbox_row(f, "k");
+	assert_string_equal(o->state, "delivered");
+	store_outbox_free(o);
+	assert_int_equal(result(f, id + 1, 1, "delivered", 1, 0, NULL),
+			 -ENOENT);
+	assert_int_equal(result(f, id, 2, "sent", 1, 0, NULL), -EINVAL);
+}
+
+static void
+test_schedules(void **state)
+{
+	struct fx *f = *state;
+	struct ow o;
+	uint64_t last;
+
+	assert_int_equal(store_schedule_last(f->s, "web", "0 3 * * *", "main",
+					     &last), -ENOENT);
+	o = (struct ow){ .fn = fn_schedule, .project = "web", .now = 5000 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(store_schedule_last(f->s, "web", "0 3 * * *", "main",
+					     &last), 0);
+	assert_int_equal(last, 5000);
+	o = (struct ow){ .fn = fn_schedule, .project = "web", .now = 9000 };
+	assert_int_equal(ow_now(f, &o), 0);
+	/* Never backwards. */
+	o = (struct ow){ .fn = fn_schedule, .project = "web", .now = 7000 };
+	assert_int_equal(ow_now(f, &o), 0);
+	assert_int_equal(store_schedule_last(f->s, "web", "0 3 * * *", "main",
+					     &last), 0);
+	assert_int_equal(last, 9000);
+	assert_int_equal(store_schedule_last(f->s, "api", "0 3 * * *", "main",
+					     &last), -ENOENT);
+	assert_int_equal(store_schedule_last(f->s, "web", "0 3 * * *", "dev",
+					     &last), -ENOENT);
+}
+
+/* A version-1 file (as pipewright 0.1 left it) migrates and keeps its runs. */
+static void
+test_migrate_from_v1(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	struct store_outbox *o;
+	sqlite3 *db;
+	char *sql;
+
+	fx_close(f);
+	snprintf(f->path, sizeof(f->path), "%s/v1.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE |
+					 SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	sql = xasprintf("BEGIN; %s; PRAGMA user_version = 1;"
+			" INSERT INTO runs (id, project, status, trigger_kind,"
+			" branch, created_at) VALUES (42, 'web', 'success',"
+			" 'api', 'main', 1234);"
+			" INSERT INTO jobs VALUES (42, 0, 'build', 'b', 'success');"
+			" INSERT INTO tokens (name, scope, hash, created_at)"
+			" VALUES ('ci', 'admin', printf('%%064d', 7), 1); COMMIT;",
+			store_migrations[0]);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	sqlite3_close(db);
+	assert_int_equal(file_user_version(f->path), 1);
+
+	fx_open(f);
+	assert_int_equal(file_user_version(f->path), (int)store_nmigrations);
+	assert_int_equal(store_run_get(f->s, 42, &r), 0);
+	assert_string_equal(r->project, "web");
+	assert_string_equal(r->status, "success");
+	assert_int_equal(r->created_at, 1234);
+	assert_int_equal(r->njobs, 1);
+	assert_string_equal(r->jobs[0].name, "build");
+	store_run_free(r);
+	{
+		char *name, *scope, hash[65];
+
+		snprintf(hash, sizeof(hash), "%064d", 7);
+		assert_int_equal(store_token_find(f->s, hash, &name, &scope),
+				 0);
+		assert_string_equal(name, "ci");
+		free(name);
+		free(scope);
+	}
+	/* The new tables work, next to the old rows. */
+	put(f, "k", 1, "pending", 10);
+	o = outbox_row(f, "k");
+	assert_string_equal(o->state, "pending");
+	store_outbox_free(o);
+	/* And a reopen finds nothing more to migrate. */
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(file_user_version(f->path), (int)store_nmigrations);
+	o = outbox_row(f, "k");
+	store_outbox_free(o);
+}
+
 static void
 test_newer_schema_refused(void **state)
 {
@@ -1428,6 +1953,12 @@ main(void)
 		T(test_latest_unfinished_count),
 		T(test_events_tokens),
 		T(test_prune),
+		T(test_deliveries),
+		T(test_outbox_coalescing),
+		T(test_outbox_due_next_at),
+		T(test_outbox_result_after_newer_put),
+		T(test_schedules),
+		T(test_migrate_from_v1),
 		T(test_newer_schema_refused),
 		T(test_check),
 		T(test_readonly_file),
