@@ -142,5 +142,8 @@ const char *pipeline_when_name(enum pipeline_when w);
 
 /* fnmatch with `*` also matching `/`, as branch filters use it. */
 bool pipeline_glob_match(const char *pattern, const char *s);
+/* NULL if fnmatch reads the pattern as written, else what is wrong
+ * ("unclosed '['"): for other filters of branches (config's). */
+const char *pipeline_glob_check(const char *pattern);
 
 #endif
