@@ -100,11 +100,15 @@ check_media(struct fparse *p, enum forge_kind k, const char *ct, bool *form)
 		*form = true;
 		return 0;
 	}
-	p->err = xasprintf("%s%.64s%s is not application/json%s",
-			   ct == NULL ? "no Content-Type" : "Content-Type '",
-			   ct == NULL ? "" : ct, ct == NULL ? "" : "'",
-			   forge_headers[k].form ?
-			   " or application/x-www-form-urlencoded" : "");
+	if (ct == NULL)
+		p->err = xasprintf("no Content-Type: expected application/json%s",
+				   forge_headers[k].form ?
+				   " or application/x-www-form-urlencoded" : "");
+	else
+		p->err = xasprintf("Content-Type '%.64s' is not "
+				   "application/json%s", ct,
+				   forge_headers[k].form ?
+				   " or application/x-www-form-urlencoded" : "");
 	return -EPROTONOSUPPORT;
 }
 
