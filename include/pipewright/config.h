@@ -24,6 +24,8 @@
 #include <stdio.h>
 #include <sys/socket.h>
 
+#include "pipewright/cron.h"
+#include "pipewright/forge.h"
 #include "pipewright/pipeline.h"
 #include "pipewright/util.h"
 
@@ -117,7 +119,11 @@ const struct config_project *config_project_find(const struct config *c,
 const char *config_project_name(const struct config_project *p);
 /* The pipeline file, absolute; NULL for a `repo` project. */
 const char *config_project_pipeline(const struct config_project *p);
-/* `repo` as written (the webhooks issue gives it meaning); or NULL. */
+/*
+ * `repo`: an https:// or ssh:// URL or scp-like [user@]host:path as
+ * written, or a local path made absolute against the config's directory;
+ * NULL for a `pipeline` project.
+ */
 const char *config_project_repo(const struct config_project *p);
 unsigned config_project_max_jobs(const struct config_project *p); /* default: the global max_jobs */
 bool config_project_cancel_superseded(const struct config_project *p);
@@ -127,6 +133,60 @@ unsigned config_project_keep_days(const struct config_project *p); /* 90; 0: no 
 size_t config_project_secret_count(const struct config_project *p);
 const char *config_project_secret(const struct config_project *p, size_t i);
 
+/*
+ * A project with a `repo` (docs/operations.md has every key).  For a
+ * `pipeline` project the strings are NULL, the booleans false, the forge
+ * generic, and there are no schedules unless it sets them.
+ */
+/* The pipeline file inside the repository, relative and normalised
+ * (no "./", no ".."); default ".pipewright.yml".  NULL without repo. */
+const char *config_project_pipeline_path(const struct config_project *p);
+/* `branches`: glob patterns (pipeline_glob_match); none: every branch. */
+size_t config_project_branch_count(const struct config_project *p);
+const char *config_project_branch(const struct config_project *p, size_t i);
+/* True if a push to branch may run: no `branches`, a NULL branch (a tag,
+ * a manual trigger without one), or a pattern matches. */
+bool config_project_runs_on_branch(const struct config_project *p,
+				   const char *branch);
+enum forge_kind config_project_forge(const struct config_project *p);
+/* The forge's name of the repository ("acme/app"); webhooks are matched
+ * to projects by it, case-insensitively.  Default: repo's path without
+ * a leading '/' and a trailing ".git". */
+const char *config_project_forge_repo(const struct config_project *p);
+/* The API base without a trailing '/': forge_api, else the forge's
+ * default (GitHub, GitLab); NULL if none (Gitea without one, generic). */
+const char *config_project_forge_api(const struct config_project *p);
+/* Secret-valued keys, read at load: the value (NUL-terminated) or NULL. */
+const char *config_project_status_token(const struct config_project *p);
+const char *config_project_webhook_secret(const struct config_project *p,
+					  size_t *len);
+/* GitLab's "whsec_<base64>", as written (checked at load). */
+const char *config_project_webhook_signing_secret(
+	const struct config_project *p);
+const char *config_project_clone_token(const struct config_project *p);
+bool config_project_status_per_job(const struct config_project *p);
+bool config_project_webhook_insecure(const struct config_project *p);
+bool config_project_secrets_on_forks(const struct config_project *p);
+/* The project's webhook secrets, for forge_verify(); valid while p lives. */
+void config_project_forge_secrets(const struct config_project *p,
+				  struct forge_secrets *out);
+/* `schedules`, in file order: the spec, its parse, the branch to run. */
+size_t config_project_schedule_count(const struct config_project *p);
+const char *config_project_schedule_cron(const struct config_project *p,
+					 size_t i);
+const struct cron *config_project_schedule(const struct config_project *p,
+					   size_t i);
+const char *config_project_schedule_ref(const struct config_project *p,
+					size_t i);
+/*
+ * The project whose forge and forge_repo are these (forge_repo compared
+ * case-insensitively), or NULL.  At most one matches: two projects on
+ * one repository are a config error (?project=NAME on the webhook URL
+ * names a project explicitly instead).
+ */
+const struct config_project *config_project_find_repo(const struct config *c,
+						      enum forge_kind forge,
+						      const char *forge_repo);
 /* Secrets by name: the value (len bytes, NUL-terminated), or NULL. */
 size_t config_secret_count(const struct config *c);
 const char *config_secret_name(const struct config *c, size_t i);

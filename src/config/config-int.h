@@ -25,6 +25,18 @@
 #define CF_MAX_VISITS 1000000 /* nodes walked, aliases counted each time */
 #define CF_QUOTE_SLOTS 8
 
+/* A value read from {file: PATH} or {env: NAME}; wiped when freed. */
+struct cf_secret {
+	char *name;
+	char *value;            /* wiped by config_destroy() */
+	size_t len;
+};
+
+struct cf_schedule {
+	struct cron *cron;
+	char *ref;
+};
+
 struct config_project {
 	char *name;
 	int name_line;          /* of the name's value, for duplicates */
@@ -36,12 +48,24 @@ struct config_project {
 	unsigned long keep_days;
 	char **secrets;         /* names of top-level secrets */
 	size_t nsecrets;
-};
-
-struct cf_secret {
-	char *name;
-	char *value;            /* wiped by config_destroy() */
-	size_t len;
+	/* repo projects (repo.c, hooks.c) */
+	char *pipeline_path;    /* relative to the repository, or NULL */
+	char **branches;        /* glob patterns */
+	size_t nbranches;
+	enum forge_kind forge;  /* FORGE_GENERIC unless set */
+	char *forge_repo;       /* NULL until defaulted from repo */
+	int forge_repo_line;    /* of the key or of repo, for messages */
+	int forge_repo_column;
+	char *forge_api;        /* without a trailing '/'; NULL: default */
+	struct cf_secret status_token;
+	struct cf_secret webhook_secret;
+	struct cf_secret webhook_signing_secret;
+	struct cf_secret clone_token;
+	bool status_per_job;
+	bool webhook_insecure;
+	bool secrets_on_forks;
+	struct cf_schedule *schedules;
+	size_t nschedules;
 };
 
 struct config {
@@ -88,6 +112,9 @@ struct cf_walk {
 	struct config *c;
 	void *target;           /* what generic handlers write into */
 	const char *where;      /* " in project 'x'" etc.; "" at top */
+	const char *slabel;     /* "secret 'X'" or "'status_token' in
+				 * project 'x'": what a secret's problems
+				 * name */
 	const struct ynode *projects;
 	const struct ynode *secrets;
 	char quote[CF_QUOTE_SLOTS][YAMLNODE_QUOTE_SIZE + 32];
@@ -116,6 +143,8 @@ extern const struct cf_key config_project_keys[];
 extern const size_t config_project_nkeys;
 extern const struct cf_key config_secret_keys[];
 extern const size_t config_secret_nkeys;
+extern const struct cf_key config_schedule_keys[];
+extern const size_t config_schedule_nkeys;
 void config_walk_map(struct cf_walk *w, const struct ynode *map,
 		     const struct cf_key *tab, size_t n, void *target);
 
@@ -169,6 +198,38 @@ void config_key_secret_env(struct cf_walk *, const struct cf_key *,
 			   const struct ynode *, const struct ynode *);
 const struct cf_secret *config_secret_find(const struct config *c,
 					   const char *name);
+void config_secret_value(struct cf_walk *w, const struct ynode *val,
+			 struct cf_secret *sec);
+void config_secret_free(struct cf_secret *sec);
+
+/* repo.c: where a project's repository is and which forge serves it. */
+void config_key_project_pipeline_path(struct cf_walk *, const struct cf_key *,
+				      const struct ynode *,
+				      const struct ynode *);
+void config_key_project_forge(struct cf_walk *, const struct cf_key *,
+			      const struct ynode *, const struct ynode *);
+void config_key_project_forge_repo(struct cf_walk *, const struct cf_key *,
+				   const struct ynode *,
+				   const struct ynode *);
+void config_key_project_forge_api(struct cf_walk *, const struct cf_key *,
+				  const struct ynode *, const struct ynode *);
+void config_repo_check(struct cf_walk *w, const struct ynode *item,
+		       struct config_project *p, const char *label);
+void config_repos_unique(struct cf_walk *w);
+
+/* hooks.c: secret-valued project keys, branches and schedules. */
+void config_key_project_secret(struct cf_walk *, const struct cf_key *,
+			       const struct ynode *, const struct ynode *);
+void config_key_project_branches(struct cf_walk *, const struct cf_key *,
+				 const struct ynode *, const struct ynode *);
+void config_key_project_schedules(struct cf_walk *, const struct cf_key *,
+				  const struct ynode *,
+				  const struct ynode *);
+void config_key_schedule_cron(struct cf_walk *, const struct cf_key *,
+			      const struct ynode *, const struct ynode *);
+void config_key_schedule_ref(struct cf_walk *, const struct cf_key *,
+			     const struct ynode *, const struct ynode *);
+void config_project_free(struct config_project *p);
 
 /* projects.c */
 void config_projects_read(struct cf_walk *w, const struct ynode *seq);
@@ -180,6 +241,9 @@ void config_key_project_repo(struct cf_walk *, const struct cf_key *,
 			     const struct ynode *, const struct ynode *);
 void config_key_project_secrets(struct cf_walk *, const struct cf_key *,
 				const struct ynode *, const struct ynode *);
+/* The key node / value node of name in a mapping, or NULL. */
+const struct ynode *config_map_key(const struct ynode *map, const char *name);
+const struct ynode *config_map_val(const struct ynode *map, const char *name);
 
 /* load.c */
 void config_free(struct config *c);

@@ -1,9 +1,9 @@
 /*
  * The keys a configuration file may use, as data: one table per kind of
- * mapping (top level, http, project, secret).  Each row names the key, the
- * YAML kinds its value may have, how to say what was expected, the
- * handler, and for the generic handlers of values.c the field they fill
- * and its bounds.  docs/operations.md describes the same rows.
+ * mapping (top level, http, project, secret, schedule).  Each row names
+ * the key, the YAML kinds its value may have, how to say what was
+ * expected, the handler, and for the generic handlers of values.c the
+ * field they fill and its bounds.  docs/operations.md describes the same rows.
  *
  * config_walk_map() is the only place that looks keys up: it reports an
  * unknown key with the closest allowed one, refuses a value of the wrong
@@ -93,8 +93,45 @@ const struct cf_key config_project_keys[] = {
 	 P(keep_runs), 1, 1000000},
 	{"keep_days", S, "a number from 0 to 36500", config_key_uint,
 	 P(keep_days), 0, 36500},
+	/* Projects with a repo (repo.c, hooks.c). */
+	{"pipeline_path", S, "a file in the repository",
+	 config_key_project_pipeline_path, 0, 0, 0},
+	{"branches", S | L, "a branch pattern or a list of them",
+	 config_key_project_branches, 0, 0, 0},
+	{"forge", S, "one of github, gitlab, gitea, forgejo, generic",
+	 config_key_project_forge, 0, 0, 0},
+	{"forge_repo", S, "the forge's name of the repository, such as"
+	 " acme/app", config_key_project_forge_repo, 0, 0, 0},
+	{"forge_api", S, "a URL such as https://git.example.com/api/v1",
+	 config_key_project_forge_api, 0, 0, 0},
+	/* Secret-valued: any kind, so that the handler, not the generic
+	 * type error, answers an inline value (it must not be quoted). */
+	{"status_token", S | L | M, "{file: PATH} or {env: NAME}",
+	 config_key_project_secret, P(status_token), 0, 0},
+	{"webhook_secret", S | L | M, "{file: PATH} or {env: NAME}",
+	 config_key_project_secret, P(webhook_secret), 0, 0},
+	{"webhook_signing_secret", S | L | M, "{file: PATH} or {env: NAME}",
+	 config_key_project_secret, P(webhook_signing_secret), 0, 0},
+	{"clone_token", S | L | M, "{file: PATH} or {env: NAME}",
+	 config_key_project_secret, P(clone_token), 0, 0},
+	{"status_per_job", S, "a boolean", config_key_bool,
+	 P(status_per_job), 0, 0},
+	{"webhook_insecure", S, "a boolean", config_key_bool,
+	 P(webhook_insecure), 0, 0},
+	{"secrets_on_forks", S, "a boolean", config_key_bool,
+	 P(secrets_on_forks), 0, 0},
+	{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}",
+	 config_key_project_schedules, 0, 0, 0},
 };
 const size_t config_project_nkeys = PW_ARRAY_LEN(config_project_keys);
+
+const struct cf_key config_schedule_keys[] = {
+	{"cron", S, "a cron spec such as \"0 3 * * *\"",
+	 config_key_schedule_cron, 0, 0, 0},
+	{"ref", S, "a branch name such as main", config_key_schedule_ref,
+	 0, 0, 0},
+};
+const size_t config_schedule_nkeys = PW_ARRAY_LEN(config_schedule_keys);
 
 const struct cf_key config_secret_keys[] = {
 	{"file", S, "a file name", config_key_secret_file, 0, 0, 0},

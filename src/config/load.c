@@ -149,27 +149,15 @@ config_load(const char *path, struct config **out,
 void
 config_free(struct config *c)
 {
-	size_t i, j;
+	size_t i;
 
 	if (c == NULL)
 		return;
-	for (i = 0; i < c->nprojects; i++) {
-		struct config_project *p = &c->projects[i];
-
-		free(p->name);
-		free(p->pipeline);
-		free(p->repo);
-		for (j = 0; j < p->nsecrets; j++)
-			free(p->secrets[j]);
-		free(p->secrets);
-	}
+	for (i = 0; i < c->nprojects; i++)
+		config_project_free(&c->projects[i]);
 	free(c->projects);
-	for (i = 0; i < c->nsecrets; i++) {
-		if (c->secrets[i].value != NULL)
-			explicit_bzero(c->secrets[i].value, c->secrets[i].len);
-		free(c->secrets[i].value);
-		free(c->secrets[i].name);
-	}
+	for (i = 0; i < c->nsecrets; i++)
+		config_secret_free(&c->secrets[i]);
 	free(c->secrets);
 	free(c->path);
 	free(c->dir);

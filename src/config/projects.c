@@ -1,9 +1,10 @@
 /*
  * The `projects` list: each item a mapping read with the project key
  * table, then checked as a whole (a name, unique; `pipeline` or `repo`,
- * not both).  A project's pipeline file must exist and be readable now,
- * though it is read again for every run; the secrets it names must be
- * defined under the top-level `secrets`, which is read before projects.
+ * not both; the keys of a repo project in repo.c and hooks.c).  A
+ * project's pipeline file must exist and be readable now, though it is
+ * read again for every run; the secrets it names must be defined under
+ * the top-level `secrets`, which is read before projects.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -37,8 +38,8 @@ valid_project_name(const char *s)
 	return true;
 }
 
-static const struct ynode *
-map_key(const struct ynode *map, const char *name)
+const struct ynode *
+config_map_key(const struct ynode *map, const char *name)
 {
 	size_t i, len = strlen(name);
 
@@ -106,19 +107,6 @@ config_key_project_pipeline(struct cf_walk *w, const struct cf_key *row,
 }
 
 void
-config_key_project_repo(struct cf_walk *w, const struct cf_key *row,
-			const struct ynode *key, const struct ynode *val)
-{
-	struct config_project *p = w->target;
-	const char *s;
-
-	(void)key;
-	s = config_string(w, val, row->expected, row->name);
-	if (s != NULL)
-		p->repo = xstrdup(s);
-}
-
-void
 config_key_project_secrets(struct cf_walk *w, const struct cf_key *row,
 			   const struct ynode *key, const struct ynode *val)
 {
@@ -165,8 +153,8 @@ config_key_project_secrets(struct cf_walk *w, const struct cf_key *row,
 }
 
 /* The value of a key of a mapping, or NULL. */
-static const struct ynode *
-map_val(const struct ynode *map, const char *name)
+const struct ynode *
+config_map_val(const struct ynode *map, const char *name)
 {
 	size_t i, len = strlen(name);
 
@@ -184,9 +172,9 @@ project_check(struct cf_walk *w, const struct ynode *item, size_t idx,
 {
 	struct config *c = w->c;
 	struct config_project *p = &c->projects[idx];
-	const struct ynode *name = map_val(item, "name");
-	const struct ynode *repo = map_key(item, "repo");
-	bool has_pipeline = map_key(item, "pipeline") != NULL;
+	const struct ynode *name = config_map_val(item, "name");
+	const struct ynode *repo = config_map_key(item, "repo");
+	bool has_pipeline = config_map_key(item, "pipeline") != NULL;
 	size_t i;
 
 	if (name == NULL)
@@ -211,6 +199,7 @@ project_check(struct cf_walk *w, const struct ynode *item, size_t idx,
 		config_problem(w, item->line, item->column,
 			       "%s needs 'pipeline' (a pipeline file) or"
 			       " 'repo'", label);
+	config_repo_check(w, item, p, label);
 	if (p->max_jobs == 0)
 		p->max_jobs = c->max_jobs;
 }
@@ -239,7 +228,7 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 			continue;
 		}
 		/* Problems inside name the project, wherever 'name' is. */
-		name = map_val(item, "name");
+		name = config_map_val(item, "name");
 		if (name != NULL && name->kind == YN_SCALAR)
 			snprintf(where, sizeof(where), " in project '%s'",
 				 config_q(w, name->str, name->len));
@@ -249,6 +238,7 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 		w->where = where;       /* where + 4 is "project 'x'" */
 		p->keep_runs = DEFAULT_KEEP_RUNS;
 		p->keep_days = DEFAULT_KEEP_DAYS;
+		p->forge = FORGE_GENERIC;
 		config_walk_map(w, item, config_project_keys,
 				config_project_nkeys, p);
 		project_check(w, item, c->nprojects, where + 4);
@@ -256,4 +246,5 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 		w->where = saved;
 	}
 	w->where = saved;
+	config_repos_unique(w);
 }

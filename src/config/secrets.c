@@ -47,7 +47,7 @@ secret_set(struct cf_walk *w, const struct ynode *at, char *value,
 
 	if (len == 0 || strlen(value) != len) {
 		config_problem(w, at->line, at->column,
-			       "secret '%s': %s %s", sec->name, from,
+			       "%s: %s %s", w->slabel, from,
 			       len == 0 ? "is empty" :
 			       "holds a NUL byte");
 		explicit_bzero(value, len);
@@ -62,7 +62,6 @@ void
 config_key_secret_file(struct cf_walk *w, const struct cf_key *row,
 		       const struct ynode *key, const struct ynode *val)
 {
-	struct cf_secret *sec = w->target;
 	const char *s;
 	char *path, *data = NULL, *from;
 	size_t len = 0;
@@ -76,13 +75,13 @@ config_key_secret_file(struct cf_walk *w, const struct cf_key *row,
 	rc = pw_read_file(path, CONFIG_MAX_SECRET, &data, &len);
 	if (rc == -EFBIG) {
 		config_problem(w, val->line, val->column,
-			       "secret '%s': file '%s' is larger than %d"
-			       " bytes", sec->name, CQ(w, path),
+			       "%s: file '%s' is larger than %d"
+			       " bytes", w->slabel, CQ(w, path),
 			       CONFIG_MAX_SECRET);
 	} else if (rc < 0) {
 		config_problem(w, val->line, val->column,
-			       "cannot read secret '%s' from '%s': %s",
-			       sec->name, CQ(w, path), strerror(-rc));
+			       "cannot read %s from '%s': %s",
+			       w->slabel, CQ(w, path), strerror(-rc));
 	} else {
 		if (len > 0 && data[len - 1] == '\n') {
 			len--;
@@ -101,7 +100,6 @@ void
 config_key_secret_env(struct cf_walk *w, const struct cf_key *row,
 		      const struct ynode *key, const struct ynode *val)
 {
-	struct cf_secret *sec = w->target;
 	const char *s, *v;
 	char *from;
 
@@ -116,13 +114,69 @@ config_key_secret_env(struct cf_walk *w, const struct cf_key *row,
 	v = getenv(s);
 	if (v == NULL) {
 		config_problem(w, val->line, val->column,
-			       "secret '%s': environment variable '%s' is"
-			       " not set", sec->name, s);
+			       "%s: environment variable '%s' is"
+			       " not set", w->slabel, s);
 		return;
 	}
 	from = xasprintf("environment variable '%s'", s);
 	secret_set(w, val, xstrdup(v), strlen(v), from);
 	free(from);
+}
+
+/*
+ * A {file: PATH} or {env: NAME} mapping into sec, its problems naming
+ * w->slabel.  quote: whether a wrong value may be quoted; not where a
+ * value that is not a mapping may be the secret itself, written inline.
+ */
+static void
+secret_value(struct cf_walk *w, const struct ynode *val, struct cf_secret *sec,
+	     bool quote)
+{
+	char where[YAMLNODE_QUOTE_SIZE + 64];
+	const char *saved = w->where;
+	bool file, env;
+
+	if (val->kind != YN_MAP) {
+		config_problem(w, val->line, val->column,
+			       "expected {file: PATH} or {env: NAME} for %s,"
+			       " got %s", w->slabel, quote ?
+			       config_describe(w, val) : val->kind == YN_SEQ ?
+			       "a list" : "a value written inline (secrets"
+			       " are read from a file or the environment,"
+			       " never written in the configuration)");
+		return;
+	}
+	file = yamlnode_map_has(val, "file");
+	env = yamlnode_map_has(val, "env");
+	if (file == env) {
+		config_problem(w, val->line, val->column,
+			       file ? "%s sets both 'file' and 'env'; set one" :
+			       "%s needs 'file' or 'env'", w->slabel);
+		return;
+	}
+	snprintf(where, sizeof(where), " in %s", w->slabel);
+	w->where = where;
+	config_walk_map(w, val, config_secret_keys, config_secret_nkeys, sec);
+	w->where = saved;
+}
+
+void
+config_secret_value(struct cf_walk *w, const struct ynode *val,
+		    struct cf_secret *sec)
+{
+	secret_value(w, val, sec, false);
+}
+
+void
+config_secret_free(struct cf_secret *sec)
+{
+	if (sec->value != NULL)
+		explicit_bzero(sec->value, sec->len);
+	free(sec->value);
+	free(sec->name);
+	sec->value = NULL;
+	sec->name = NULL;
+	sec->len = 0;
 }
 
 /* One NAME: {file|env} pair; the secret is registered even if it fails,
@@ -133,9 +187,8 @@ secret_read(struct cf_walk *w, const struct ynode *key,
 {
 	struct config *c = w->c;
 	struct cf_secret *sec;
-	char where[YAMLNODE_QUOTE_SIZE + 32];
-	const char *saved = w->where;
-	bool file, env;
+	char label[YAMLNODE_QUOTE_SIZE + 32];
+	const char *saved = w->slabel;
 
 	if (strlen(key->str) != key->len || !valid_secret_name(key->str)) {
 		config_problem(w, key->line, key->column,
@@ -146,26 +199,12 @@ secret_read(struct cf_walk *w, const struct ynode *key,
 	}
 	sec = &c->secrets[c->nsecrets++];
 	sec->name = xstrdup(key->str);
-	if (val->kind != YN_MAP) {
-		config_problem(w, val->line, val->column,
-			       "expected {file: PATH} or {env: NAME} for"
-			       " secret '%s', got %s", sec->name,
-			       config_describe(w, val));
-		return;
-	}
-	file = yamlnode_map_has(val, "file");
-	env = yamlnode_map_has(val, "env");
-	if (file == env) {
-		config_problem(w, val->line, val->column,
-			       file ? "secret '%s' sets both 'file' and"
-			       " 'env'; set one" : "secret '%s' needs 'file'"
-			       " or 'env'", sec->name);
-		return;
-	}
-	snprintf(where, sizeof(where), " in secret '%s'", sec->name);
-	w->where = where;
-	config_walk_map(w, val, config_secret_keys, config_secret_nkeys, sec);
-	w->where = saved;
+	snprintf(label, sizeof(label), "secret '%s'", sec->name);
+	w->slabel = label;
+	/* Top-level values may be quoted: a path written where the
+	 * mapping belongs is the common mistake, and names no secret. */
+	secret_value(w, val, sec, true);
+	w->slabel = saved;
 }
 
 void
