@@ -1,0 +1,102 @@
+/*
+ * notify's private layout, shared by its own files only.
+ *
+ * One struct notify holds the CURLM, the timer curl asks for
+ * (curl_timer), the timer for the next due row or a kick (wake), the
+ * uv_poll handle of each socket curl watches (socks) and the requests
+ * (reqs).  A request is in `reqs` from the moment it is sent until its
+ * answer is stored: while it is there its row is not sent again, and it
+ * holds one of max_in_flight places.  `easy` is NULL once the answer is in
+ * and its store write is queued.
+ *
+ * Everything runs on the loop thread, except the store write fn, which
+ * reads only the request's result fields on the writer thread while the
+ * request is handed over to it.
+ */
+#ifndef PW_NOTIFY_INT_H
+#define PW_NOTIFY_INT_H
+
+#include <curl/curl.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <uv.h>
+
+#include "pipewright/notify.h"
+#include "pipewright/store.h"
+#include "pipewright/util.h"
+
+#define NOTIFY_BASE_MS 1000
+#define NOTIFY_MAX_MS (10 * 60 * 1000)
+#define NOTIFY_ATTEMPTS 8
+#define NOTIFY_JITTER 20
+#define NOTIFY_IN_FLIGHT 8
+#define NOTIFY_TIMEOUT_MS 30000
+#define NOTIFY_CONNECT_MS 10000
+#define NOTIFY_BODY_MAX 65536  /* of an answer kept for delivered() */
+#define NOTIFY_ERROR_BODY 200  /* of an answer kept in last_error */
+
+/* A socket curl asked us to watch. */
+struct notify_sock {
+	uv_poll_t poll;
+	curl_socket_t fd;
+	struct notify *n;
+	struct notify_sock *next, **prevp;
+};
+
+/* One row being sent, then its answer being stored. */
+struct notify_req {
+	struct notify *n;
+	struct notify_req *next, **prevp;
+	struct store_outbox *row;
+	CURL *easy;                 /* NULL once answered */
+	struct curl_slist *headers;
+	struct buf answer;          /* the body, up to NOTIFY_BODY_MAX */
+	char errbuf[CURL_ERROR_SIZE];
+	/* The result to store (store_tx_outbox_result). */
+	const char *state;
+	int attempts;
+	uint64_t next_at, now;
+	char *error;
+};
+
+struct notify {
+	uv_loop_t *loop;
+	struct store *store;
+	struct notify_options o;    /* defaults filled in */
+	CURLM *multi;
+	uv_timer_t curl_timer;      /* curl's timeout */
+	uv_timer_t wake;            /* the next due row, or a kick */
+	struct notify_sock *socks;
+	struct notify_req *reqs;
+	size_t nreqs;
+	uint64_t rng;               /* jitter: xorshift64 */
+	uint64_t hold_until;        /* after a store error: no scan before */
+	struct notify_stats stats;
+	bool closing;
+	int nclosing;               /* handles whose close callback is due */
+	notify_close_cb close_cb;
+	void *close_arg;
+};
+
+/* notify.c */
+uint64_t notify_now(struct notify *n);
+/* A request is answered and its result set: store it, then free it. */
+void notify_store_result(struct notify_req *r);
+/* Frees a request that is out of the list. */
+void notify_req_free(struct notify_req *r);
+void notify_maybe_free(struct notify *n);
+
+/* curl.c: libcurl multi on the loop */
+int notify_curl_init(struct notify *n) PW_WUR;
+/* Abandons every transfer and closes curl's handles (closing only). */
+void notify_curl_close(struct notify *n);
+
+/* send.c */
+/* Builds the row's request and adds it to the multi handle. */
+int notify_send(struct notify_req *r) PW_WUR;
+/* The transfer is over (res): decide delivered, retry or failed. */
+void notify_answered(struct notify_req *r, CURLcode res);
+/* The delay before retry number `attempts` (from 1), with jitter. */
+uint64_t notify_backoff(struct notify *n, int attempts, uint64_t at_least);
+
+#endif

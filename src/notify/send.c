@@ -1,0 +1,265 @@
+/*
+ * One outbox row as an HTTP request, and its answer as the row's next
+ * state.
+ *
+ * The request is what the row says (method, URL, "Name: value" header
+ * lines, body) plus the project's auth header, asked of the daemon at
+ * send time so that no token is ever stored, and refused if it holds a
+ * line break (no header injection).  The transfer is locked down: http and
+ * https only, TLS verified (peer and host name), no redirect followed (a
+ * forge's status API does not redirect, and following one could carry
+ * the token to another host), a connect timeout and a whole-request
+ * timeout, no signals.
+ *
+ * The answer: the daemon's delivered() decides (forge_status_delivered:
+ * any 2xx, GitLab's 400 "Cannot transition status"); without it, any 2xx.
+ * Anything else — a network error, 5xx, 429, another 4xx — is a failed
+ * attempt: retried at now + min(max, base * 2^(attempts - 1)) ± jitter
+ * (a Retry-After longer than that is honoured, up to max), or failed for
+ * good after max_attempts, with last_error saying why: "HTTP 500: <the
+ * first 200 bytes of the body>" or curl's own error text.
+ */
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pipewright/log.h"
+#include "notify-int.h"
+
+#ifndef PW_VERSION_STRING
+#define PW_VERSION_STRING "0"
+#endif
+
+static size_t
+on_body(char *p, size_t size, size_t nmemb, void *arg)
+{
+	struct notify_req *r = arg;
+	size_t len = size * nmemb, room = NOTIFY_BODY_MAX - r->answer.len;
+
+	/* Keep the first bytes; the rest is read and dropped. */
+	if (room > 0 && buf_append(&r->answer, p, len < room ? len : room) < 0)
+		return 0;
+	return len;
+}
+
+static bool
+has_line_break(const char *s)
+{
+	return strpbrk(s, "\r\n") != NULL;
+}
+
+/* The row's header lines, then the auth header, then no "Expect". */
+static int
+headers(struct notify_req *r)
+{
+	struct notify *n = r->n;
+	struct curl_slist *l = NULL, *t;
+	const char *p = r->row->headers, *eol;
+	char *line, *auth = NULL;
+	size_t len;
+
+	for (; p != NULL && *p != '\0'; p = *eol != '\0' ? eol + 1 : eol) {
+		eol = strchrnul(p, '\n');
+		len = (size_t)(eol - p);
+		if (len > 0 && p[len - 1] == '\r')
+			len--;
+		if (len == 0)
+			continue;
+		line = xstrndup(p, len);
+		t = curl_slist_append(l, line);
+		free(line);
+		if (t == NULL)
+			goto nomem;
+		l = t;
+	}
+	if (n->o.auth_header != NULL &&
+	    (auth = n->o.auth_header(n->o.arg, r->row->project)) != NULL) {
+		if (has_line_break(auth)) {
+			log_warnx("notify.auth project=%s error=\"the auth "
+				  "header holds a line break: not sent\"",
+				  r->row->project);
+		} else {
+			if ((t = curl_slist_append(l, auth)) == NULL)
+				goto nomem;
+			l = t;
+		}
+		free(auth);
+		auth = NULL;
+	}
+	/* curl would wait a second for "100 Continue" on a larger body. */
+	if ((t = curl_slist_append(l, "Expect:")) == NULL)
+		goto nomem;
+	r->headers = t;
+	return 0;
+
+nomem:
+	free(auth);
+	curl_slist_free_all(l);
+	return -ENOMEM;
+}
+
+static int
+options(struct notify_req *r)
+{
+	struct notify *n = r->n;
+	struct store_outbox *row = r->row;
+	CURL *e = r->easy;
+	CURLcode rc = CURLE_OK;
+
+#define SET(opt, val) \
+	do { \
+		if (rc == CURLE_OK) \
+			rc = curl_easy_setopt(e, opt, val); \
+	} while (0)
+	SET(CURLOPT_PRIVATE, (char *)(void *)r);
+	SET(CURLOPT_URL, row->url);
+#if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the _STR forms */
+	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+#else
+	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+#endif
+	SET(CURLOPT_FOLLOWLOCATION, 0L);
+	SET(CURLOPT_SSL_VERIFYPEER, 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, 2L);
+	if (n->o.ca_file != NULL)
+		SET(CURLOPT_CAINFO, n->o.ca_file);
+	SET(CURLOPT_NOSIGNAL, 1L);
+	SET(CURLOPT_TIMEOUT_MS, (long)n->o.timeout_ms);
+	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)n->o.connect_timeout_ms);
+	SET(CURLOPT_USERAGENT, "pipewright/" PW_VERSION_STRING);
+	SET(CURLOPT_HTTPHEADER, r->headers);
+	SET(CURLOPT_WRITEFUNCTION, on_body);
+	SET(CURLOPT_WRITEDATA, r);
+	SET(CURLOPT_ERRORBUFFER, r->errbuf);
+	if (strcmp(row->method, "GET") == 0) {
+		SET(CURLOPT_HTTPGET, 1L);
+	} else {
+		/* curl sends POSTFIELDS as they are; the row outlives r. */
+		SET(CURLOPT_POSTFIELDSIZE, (long)(row->body != NULL ?
+						  strlen(row->body) : 0));
+		SET(CURLOPT_POSTFIELDS, row->body != NULL ? row->body : "");
+		if (strcmp(row->method, "POST") != 0)
+			SET(CURLOPT_CUSTOMREQUEST, row->method);
+	}
+#undef SET
+	return rc == CURLE_OK ? 0 : -EINVAL;
+}
+
+int
+notify_send(struct notify_req *r)
+{
+	struct notify *n = r->n;
+	int rc;
+
+	r->errbuf[0] = '\0';
+	buf_init(&r->answer, NOTIFY_BODY_MAX);
+	if ((r->easy = curl_easy_init()) == NULL)
+		return -ENOMEM;
+	if ((rc = headers(r)) < 0 || (rc = options(r)) < 0)
+		return rc;
+	if (curl_multi_add_handle(n->multi, r->easy) != CURLM_OK)
+		return -EIO;
+	n->stats.sent++;
+	return 0;
+}
+
+/* The first bytes of an answer, on one line, cut at a character. */
+static char *
+snippet(const char *body)
+{
+	size_t len = strlen(body), i;
+	char *s;
+
+	if (len > NOTIFY_ERROR_BODY) {
+		len = NOTIFY_ERROR_BODY;
+		while (len > 0 && ((unsigned char)body[len] & 0xc0) == 0x80)
+			len--;
+	}
+	s = xstrndup(body, len);
+	for (i = 0; i < len; i++)
+		if ((unsigned char)s[i] < 0x20 || s[i] == 0x7f)
+			s[i] = ' ';
+	while (len > 0 && s[len - 1] == ' ')
+		s[--len] = '\0';
+	return s;
+}
+
+uint64_t
+notify_backoff(struct notify *n, int attempts, uint64_t at_least)
+{
+	uint64_t d = n->o.backoff_base_ms, span, x;
+	int i;
+
+	for (i = 1; i < attempts && d < n->o.backoff_max_ms; i++)
+		d *= 2;
+	if (d > n->o.backoff_max_ms)
+		d = n->o.backoff_max_ms;
+	if (n->o.jitter_percent > 0) {
+		/* xorshift64: spreads retries, needs nothing global. */
+		x = n->rng;
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		n->rng = x;
+		span = d * (uint64_t)n->o.jitter_percent / 100;
+		d = d - span + x % (2 * span + 1);
+	}
+	if (d < at_least)
+		d = at_least < n->o.backoff_max_ms ? at_least :
+						     n->o.backoff_max_ms;
+	return d;
+}
+
+void
+notify_answered(struct notify_req *r, CURLcode res)
+{
+	struct notify *n = r->n;
+	struct store_outbox *row = r->row;
+	const char *body;
+	curl_off_t retry_after = 0;
+	long status = 0;
+	bool ok = false;
+	char *cut;
+
+	r->now = notify_now(n);
+	r->attempts = row->attempts + 1;
+	if (res == CURLE_OK) {
+		curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE, &status);
+#if LIBCURL_VERSION_NUM >= 0x074200 /* 7.66 */
+		curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &retry_after);
+#endif
+		body = r->answer.data != NULL ? r->answer.data : "";
+		if (n->o.delivered != NULL)
+			ok = n->o.delivered(n->o.arg, row->project, (int)status,
+					    body);
+		else
+			ok = status >= 200 && status < 300;
+		if (!ok) {
+			cut = snippet(body);
+			r->error = xasprintf("HTTP %ld: %s", status, cut);
+			free(cut);
+		}
+	} else {
+		r->error = xstrdup(r->errbuf[0] != '\0' ? r->errbuf :
+				   curl_easy_strerror(res));
+	}
+	curl_multi_remove_handle(n->multi, r->easy);
+	curl_easy_cleanup(r->easy);
+	r->easy = NULL;
+	curl_slist_free_all(r->headers);
+	r->headers = NULL;
+	buf_free(&r->answer);
+
+	if (ok) {
+		r->state = "delivered";
+		r->next_at = row->next_at;
+	} else if (r->attempts >= n->o.max_attempts) {
+		r->state = "failed";
+		r->next_at = row->next_at;
+	} else {
+		r->state = "pending";
+		r->next_at = r->now + notify_backoff(n, r->attempts,
+			retry_after > 0 ? (uint64_t)retry_after * 1000 : 0);
+	}
+	notify_store_result(r);
+}
