@@ -156,3 +156,15 @@ fform_field(const char *body, size_t len, const char *name, char **out,
 	}
 	return -ENOENT;
 }
+
+char *
+fprintable(const char *s, size_t max)
+{
+	size_t n = strnlen(s, max), i;
+	char *out = xmalloc(n + 4);
+
+	for (i = 0; i < n; i++)
+		out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
+	strcpy(out + n, s[n] != '\0' ? "..." : "");
+	return out;
+}

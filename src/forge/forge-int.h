@@ -108,6 +108,13 @@ int fform_field(const char *body, size_t len, const char *name, char **out,
 const char *fheader2(forge_header_fn hdr, void *harg,
 		     const char *const names[2], const char **which);
 
+/*
+ * A copy of s (caller frees) fit to quote in an error message and the
+ * log: at most max bytes (then "..."), every byte that is not printable
+ * ASCII shown as '?'.
+ */
+char *fprintable(const char *s, size_t max);
+
 /* The per-forge parsers: fill p->ev from the payload's JSON. */
 int fparse_github(struct fparse *p, const cJSON *root, bool gitea);
 int fparse_gitlab(struct fparse *p, const cJSON *root);

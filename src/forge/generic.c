@@ -38,6 +38,7 @@ parse_env(struct fparse *p, const cJSON *env)
 	struct forge_event *ev = p->ev;
 	const cJSON *e;
 	size_t n = 0;
+	int rc;
 
 	if (env == NULL || cJSON_IsNull(env))
 		return 0;
@@ -51,10 +52,15 @@ parse_env(struct fparse *p, const cJSON *env)
 	ev->env = xcalloc(n + 1, sizeof(*ev->env));
 	n = 0;
 	cJSON_ArrayForEach(e, env) {
-		if (e->string == NULL || !env_name_valid(e->string))
-			return fp_fail(p, "'env' in %s: '%.64s' is not a "
-				       "variable name", p->what,
-				       e->string != NULL ? e->string : "");
+		if (e->string == NULL || !env_name_valid(e->string)) {
+			char *q = fprintable(e->string != NULL ? e->string :
+					     "", 64);
+
+			rc = fp_fail(p, "'env' in %s: '%s' is not a variable "
+				     "name", p->what, q);
+			free(q);
+			return rc;
+		}
 		if (strncmp(e->string, "PIPEWRIGHT_", 11) == 0)
 			return fp_fail(p, "'env.%s' in %s: PIPEWRIGHT_* names "
 				       "are reserved", e->string, p->what);

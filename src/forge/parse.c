@@ -104,11 +104,15 @@ check_media(struct fparse *p, enum forge_kind k, const char *ct, bool *form)
 		p->err = xasprintf("no Content-Type: expected application/json%s",
 				   forge_headers[k].form ?
 				   " or application/x-www-form-urlencoded" : "");
-	else
-		p->err = xasprintf("Content-Type '%.64s' is not "
-				   "application/json%s", ct,
+	else {
+		char *q = fprintable(ct, 64);
+
+		p->err = xasprintf("Content-Type '%s' is not "
+				   "application/json%s", q,
 				   forge_headers[k].form ?
 				   " or application/x-www-form-urlencoded" : "");
+		free(q);
+	}
 	return -EPROTONOSUPPORT;
 }
 

@@ -875,6 +875,13 @@ test_generic(void **state)
 			"\"6113728f27ae82c7b1a177c8d03f9e96e0adf246\", "
 			"\"env\": {\"1X\": \"v\"}}",
 			"'env' in generic payload: '1X' is not a variable name");
+	/* Names quoted in errors (and so in the log) are made printable. */
+	parse_str_fails(FORGE_GENERIC, NULL,
+			"{\"ref\": \"main\", \"commit\": "
+			"\"6113728f27ae82c7b1a177c8d03f9e96e0adf246\", "
+			"\"env\": {\"A\\nB\\u00e9\": \"v\"}}",
+			"'env' in generic payload: 'A?B?" "?' is not a variable "
+			"name");
 	parse_str_fails(FORGE_GENERIC, NULL,
 			"{\"ref\": \"main\", \"commit\": "
 			"\"6113728f27ae82c7b1a177c8d03f9e96e0adf246\", "
@@ -909,6 +916,9 @@ test_parse_errors(void **state)
 		    -EPROTONOSUPPORT,
 		    "Content-Type 'text/plain' is not application/json or "
 		    "application/x-www-form-urlencoded");
+	parse_fails(FORGE_GITLAB, "Push Hook", "text/\tplain", body, len,
+		    -EPROTONOSUPPORT,
+		    "Content-Type 'text/?plain' is not application/json");
 	parse_fails(FORGE_GITHUB, "push", NULL, body, len, -EPROTONOSUPPORT,
 		    "no Content-Type: expected application/json or "
 		    "application/x-www-form-urlencoded");
