@@ -13,7 +13,8 @@
  * forge_repo is what webhooks are matched by; by default it is the
  * repository's path, less a leading '/' and a trailing ".git", so
  * https://git.example.com/acme/app.git and git@host:acme/app.git both
- * give acme/app.  Two projects on one forge repository would make a
+ * give acme/app (a local path: the absolute path, its ".." resolved as
+ * written).  Two projects on one forge repository would make a
  * webhook ambiguous, so that is refused (config_repos_unique); a webhook
  * URL's ?project=NAME picks a project explicitly.
  */
@@ -246,6 +247,36 @@ config_key_project_forge_api(struct cf_walk *w, const struct cf_key *row,
 	p->forge_api = xstrndup(s, len);
 }
 
+/* An absolute path with "." and ".." resolved as written (it need not
+ * exist): /etc/pw/../repos/app → /repos/app. */
+static char *
+path_clean(const char *path)
+{
+	char *out = xmalloc(strlen(path) + 2), *o = out;
+	const char *seg = path, *end;
+	size_t n;
+
+	for (;;) {
+		while (*seg == '/')
+			seg++;
+		if (*seg == '\0')
+			break;
+		end = strchr(seg, '/');
+		n = end != NULL ? (size_t)(end - seg) : strlen(seg);
+		if (n == 2 && seg[0] == '.' && seg[1] == '.') {
+			while (o > out && *--o != '/')
+				;
+		} else if (!(n == 1 && seg[0] == '.')) {
+			*o++ = '/';
+			memcpy(o, seg, n);
+			o += n;
+		}
+		seg += n;
+	}
+	*o = '\0';
+	return out;
+}
+
 /* The default forge_repo: path less leading '/', trailing '/' and ".git". */
 static char *
 forge_repo_derive(const char *path)
@@ -306,7 +337,14 @@ forge_repo_finish(struct cf_walk *w, struct config_project *p,
 	if (derived) {
 		if (repo_parse(p->repo, &path, &local) != NULL)
 			return;         /* cannot happen: repo was checked */
-		p->forge_repo = forge_repo_derive(path);
+		if (local) {
+			char *clean = path_clean(path);
+
+			p->forge_repo = forge_repo_derive(clean);
+			free(clean);
+		} else {
+			p->forge_repo = forge_repo_derive(path);
+		}
 	}
 	why = forge_repo_check(p->forge_repo, p->forge);
 	if (why == NULL)

@@ -60,6 +60,10 @@ setup(void **state)
 	write_file(fx->dir, "token", "s3cret\n");
 	write_file(fx->dir, "crlf", "line1\nline2\r\n");
 	write_file(fx->dir, "empty", "\n");
+	write_file(fx->dir, "whsec",
+		   "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+	write_file(fx->dir, "notwhsec", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
+	write_file(fx->dir, "badwhsec", "whsec_not base64!\n");
 	setenv("PW_TEST_SECRET", "from-env", 1);
 	unsetenv("PW_TEST_UNSET");
 	*state = fx;
@@ -624,6 +628,480 @@ test_independent(void **state)
 	config_destroy(a);
 }
 
+/* Every key of a repo project, set. */
+static void
+test_repo_full(void **state)
+{
+	struct fx *fx = *state;
+	const struct config_project *p;
+	struct forge_secrets fs;
+	struct config *c;
+	size_t len;
+
+	setenv("PW_TEST_WHSEC", "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw", 1);
+	c = load_ok(fx,
+		    "projects:\n"
+		    "  - name: app\n"
+		    "    repo: https://git.example.com/acme/app.git\n"
+		    "    pipeline_path: ./ci//pipewright.yml\n"
+		    "    branches: [main, \"release/*\"]\n"
+		    "    forge: gitlab\n"
+		    "    forge_repo: Acme/Platform/App\n"
+		    "    forge_api: https://git.example.com/api/v4/\n"
+		    "    status_token: {file: token}\n"
+		    "    status_per_job: true\n"
+		    "    webhook_secret: {env: PW_TEST_SECRET}\n"
+		    "    webhook_signing_secret: {env: PW_TEST_WHSEC}\n"
+		    "    webhook_insecure: true\n"
+		    "    clone_token: {file: crlf}\n"
+		    "    secrets_on_forks: yes\n"
+		    "    schedules:\n"
+		    "      - {cron: \"0 3 * * *\", ref: main}\n"
+		    "      - cron: 30 4 * * mon-fri\n"
+		    "        ref: release/2.x\n");
+	p = config_project(c, 0);
+	assert_null(config_project_pipeline(p));
+	assert_string_equal(config_project_repo(p),
+			    "https://git.example.com/acme/app.git");
+	assert_string_equal(config_project_pipeline_path(p),
+			    "ci/pipewright.yml");
+	assert_int_equal(config_project_branch_count(p), 2);
+	assert_string_equal(config_project_branch(p, 0), "main");
+	assert_string_equal(config_project_branch(p, 1), "release/*");
+	assert_null(config_project_branch(p, 2));
+	assert_true(config_project_runs_on_branch(p, "main"));
+	assert_true(config_project_runs_on_branch(p, "release/1.0/hotfix"));
+	assert_false(config_project_runs_on_branch(p, "feature/x"));
+	assert_false(config_project_runs_on_branch(p, "mainline"));
+	assert_true(config_project_runs_on_branch(p, NULL));
+	assert_int_equal(config_project_forge(p), FORGE_GITLAB);
+	assert_string_equal(config_project_forge_repo(p),
+			    "Acme/Platform/App");
+	assert_string_equal(config_project_forge_api(p),
+			    "https://git.example.com/api/v4");
+	assert_string_equal(config_project_status_token(p), "s3cret");
+	assert_true(config_project_status_per_job(p));
+	assert_string_equal(config_project_webhook_secret(p, &len),
+			    "from-env");
+	assert_int_equal(len, 8);
+	assert_string_equal(config_project_webhook_signing_secret(p),
+			    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+	assert_true(config_project_webhook_insecure(p));
+	assert_string_equal(config_project_clone_token(p), "line1\nline2");
+	assert_true(config_project_secrets_on_forks(p));
+	config_project_forge_secrets(p, &fs);
+	assert_string_equal(fs.secret, "from-env");
+	assert_int_equal(fs.secret_len, 8);
+	assert_string_equal(fs.signing_secret,
+			    "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
+	assert_true(fs.insecure);
+	assert_int_equal(config_project_schedule_count(p), 2);
+	assert_string_equal(config_project_schedule_cron(p, 0), "0 3 * * *");
+	assert_string_equal(config_project_schedule_ref(p, 0), "main");
+	assert_string_equal(config_project_schedule_cron(p, 1),
+			    "30 4 * * mon-fri");
+	assert_string_equal(config_project_schedule_ref(p, 1), "release/2.x");
+	/* Thu 2024-06-06 05:00 UTC → Fri 04:30. */
+	assert_int_equal(cron_next(config_project_schedule(p, 1),
+				   1717650000000ULL), 1717734600000ULL);
+	assert_null(config_project_schedule(p, 2));
+	assert_null(config_project_schedule_cron(p, 2));
+	assert_null(config_project_schedule_ref(p, 2));
+
+	/* Webhooks find it by forge and name, whatever the case. */
+	assert_ptr_equal(config_project_find_repo(c, FORGE_GITLAB,
+						  "acme/platform/app"), p);
+	assert_null(config_project_find_repo(c, FORGE_GITHUB,
+					     "acme/platform/app"));
+	assert_null(config_project_find_repo(c, FORGE_GITLAB, "acme/app"));
+	assert_null(config_project_find_repo(c, FORGE_GITLAB, NULL));
+	config_destroy(c);
+	unsetenv("PW_TEST_WHSEC");
+}
+
+/* What a repo project gets by default; forge_repo from each URL form. */
+static void
+test_repo_defaults(void **state)
+{
+	struct fx *fx = *state;
+	const struct config_project *p;
+	struct forge_secrets fs;
+	char want[PATH_MAX * 2];
+	struct config *c;
+	size_t len = 99;
+
+	c = load_ok(fx,
+		    "projects:\n"
+		    "  - {name: a,"
+		    " repo: https://git.example.com/acme/app.git}\n"
+		    "  - {name: b, repo: \"git@github.com:Acme/App.git\","
+		    " forge: github}\n"
+		    "  - {name: c,"
+		    " repo: \"ssh://git@host:2222/grp/sub/p.git/\","
+		    " forge: gitlab}\n"
+		    "  - {name: d, repo: host:x/y, forge: forgejo,"
+		    " forge_api: \"http://127.0.0.1:3000/api/v1\"}\n"
+		    "  - {name: e, repo: ../repos/e.git}\n"
+		    "  - {name: f, repo: /srv/git/f}\n"
+		    "  - {name: g, repo: \"https://u:p@h.example/x/y\"}\n"
+		    "  - {name: h, pipeline: pipelines/demo.yml}\n");
+	p = config_project_find(c, "a");
+	assert_string_equal(config_project_pipeline_path(p), ".pipewright.yml");
+	assert_int_equal(config_project_forge(p), FORGE_GENERIC);
+	assert_string_equal(config_project_forge_repo(p), "acme/app");
+	assert_null(config_project_forge_api(p));
+	assert_int_equal(config_project_branch_count(p), 0);
+	assert_true(config_project_runs_on_branch(p, "anything/at/all"));
+	assert_null(config_project_status_token(p));
+	assert_null(config_project_webhook_secret(p, &len));
+	assert_int_equal(len, 0);
+	assert_null(config_project_webhook_signing_secret(p));
+	assert_null(config_project_clone_token(p));
+	assert_false(config_project_status_per_job(p));
+	assert_false(config_project_webhook_insecure(p));
+	assert_false(config_project_secrets_on_forks(p));
+	assert_int_equal(config_project_schedule_count(p), 0);
+	config_project_forge_secrets(p, &fs);
+	assert_null(fs.secret);
+	assert_null(fs.signing_secret);
+	assert_false(fs.insecure);
+
+	p = config_project_find(c, "b");
+	assert_string_equal(config_project_repo(p),
+			    "git@github.com:Acme/App.git");
+	assert_string_equal(config_project_forge_repo(p), "Acme/App");
+	assert_string_equal(config_project_forge_api(p),
+			    "https://api.github.com");
+	assert_ptr_equal(config_project_find_repo(c, FORGE_GITHUB, "acme/app"),
+			 p);
+	p = config_project_find(c, "c");
+	assert_string_equal(config_project_forge_repo(p), "grp/sub/p");
+	assert_string_equal(config_project_forge_api(p),
+			    "https://gitlab.com/api/v4");
+	p = config_project_find(c, "d");
+	assert_int_equal(config_project_forge(p), FORGE_GITEA);
+	assert_string_equal(config_project_forge_repo(p), "x/y");
+	assert_string_equal(config_project_forge_api(p),
+			    "http://127.0.0.1:3000/api/v1");
+	/* A local path is relative to the config's directory. */
+	p = config_project_find(c, "e");
+	snprintf(want, sizeof(want), "%s/../repos/e.git", fx->dir);
+	assert_string_equal(config_project_repo(p), want);
+	/* fx->dir is /tmp/pw-test-config-XXXXXX: ".." taken as written. */
+	assert_string_equal(config_project_forge_repo(p), "tmp/repos/e");
+	p = config_project_find(c, "f");
+	assert_string_equal(config_project_repo(p), "/srv/git/f");
+	assert_string_equal(config_project_forge_repo(p), "srv/git/f");
+	p = config_project_find(c, "g");
+	assert_string_equal(config_project_forge_repo(p), "x/y");
+
+	/* A pipeline project has none of it. */
+	p = config_project_find(c, "h");
+	assert_null(config_project_repo(p));
+	assert_null(config_project_pipeline_path(p));
+	assert_null(config_project_forge_repo(p));
+	assert_null(config_project_forge_api(p));
+	assert_int_equal(config_project_forge(p), FORGE_GENERIC);
+	assert_null(config_project_find_repo(c, FORGE_GENERIC, "x/y/z"));
+	config_destroy(c);
+
+	/* The same repository on two forges is two repositories. */
+	c = load_ok(fx,
+		    "projects:\n"
+		    "  - {name: a, repo: \"git@h:acme/app\", forge: github}\n"
+		    "  - {name: b, repo: \"git@h:acme/app\", forge: gitea}\n");
+	config_destroy(c);
+}
+
+static void
+test_repo_bad(void **state)
+{
+	struct fx *fx = *state;
+
+	load_bad(fx, "projects:\n  - {name: a, repo: \"http://h/x/y\"}\n", 1,
+		 2, 21, "invalid repo 'http://h/x/y' in project 'a': plain"
+		 " http:// would send the clone token in clear; use https://");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"git://h/x/y\"}\n", 1,
+		 2, 21, "invalid repo 'git://h/x/y' in project 'a': only"
+		 " https://, ssh://, user@host:path and local paths are"
+		 " supported");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"https://h\"}\n", 1, 2,
+		 21, "invalid repo 'https://h' in project 'a': no host and"
+		 " path after the scheme");
+	load_bad(fx, "projects:\n  - {name: a, repo: -uhost:x}\n", 1, 2, 21,
+		 "invalid repo '-uhost:x' in project 'a': it may not start"
+		 " with '-'");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"git@:x/y\"}\n", 1, 2,
+		 21, "invalid repo 'git@:x/y' in project 'a': no host before"
+		 " ':'");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"/srv/my repo\"}\n", 1,
+		 2, 21, "invalid repo '/srv/my repo' in project 'a': it holds"
+		 " a space or a control character");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, pipeline_path:"
+		 " /etc/passwd}\n", 1, 2, 40, "invalid pipeline_path"
+		 " '/etc/passwd' in project 'a'; expected a file in the"
+		 " repository: a relative path without '..', such as"
+		 " .pipewright.yml");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, pipeline_path:"
+		 " ci/../../x}\n", 1, 2, 40, "invalid pipeline_path"
+		 " 'ci/../../x' in project 'a'; expected a file in the"
+		 " repository: a relative path without '..', such as"
+		 " .pipewright.yml");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, pipeline_path:"
+		 " ci/}\n", 1, 2, 40, "invalid pipeline_path 'ci/' in project"
+		 " 'a'; expected a file in the repository: a relative path"
+		 " without '..', such as .pipewright.yml");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, forge: gitlb}\n", 1,
+		 2, 32, "expected one of github, gitlab, gitea, forgejo,"
+		 " generic for 'forge' in project 'a', got 'gitlb'; did you"
+		 " mean 'gitlab'?");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, forge: github,"
+		 " forge_repo: a/b/c}\n", 1, 2, 52, "invalid forge_repo 'a/b/c'"
+		 " in project 'a': GitHub names a repository OWNER/REPO");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, forge_repo:"
+		 " \"a//b\"}\n", 1, 2, 37, "invalid forge_repo 'a//b' in"
+		 " project 'a': it has an empty, '.' or '..' part");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"https://h/a/b/c\","
+		 " forge: gitea}\n", 1, 2, 21, "project 'a': the forge's name"
+		 " of the repository, taken from repo, would be 'a/b/c', but"
+		 " Gitea names a repository OWNER/REPO; set 'forge_repo'");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"h:app.git\","
+		 " forge: gitlab}\n", 1, 2, 21, "project 'a': the forge's name"
+		 " of the repository, taken from repo, would be 'app', but"
+		 " GitLab names a project GROUP/PROJECT; set 'forge_repo'");
+	load_bad(fx, "projects:\n  - {name: a, repo: \"h:.git\"}\n", 1, 2, 21,
+		 "project 'a': the forge's name of the repository, taken from"
+		 " repo, would be '', but it is empty; set 'forge_repo'");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, forge_api:"
+		 " \"ftp://h\"}\n", 1, 2, 36, "invalid URL 'ftp://h' for"
+		 " 'forge_api' in project 'a'; expected http:// or https:// and"
+		 " a host, such as https://git.example.com/api/v1");
+}
+
+/* Keys that need several of them, and pipeline projects. */
+static void
+test_repo_combinations(void **state)
+{
+	struct fx *fx = *state;
+
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    status_token: {file: token}\n", 1, 4, 5,
+		 "project 'a' sets 'status_token', but the generic forge takes"
+		 " no commit statuses; set 'forge'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x/y\n"
+		 "    forge: gitea\n"
+		 "    status_token: {file: token}\n", 1, 5, 5,
+		 "project 'a' sets 'status_token' but no 'forge_api': gitea is"
+		 " self-hosted, so its API has no default (such as"
+		 " https://git.example.com/api/v1)");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x/y\n"
+		 "    forge: github\n"
+		 "    webhook_signing_secret: {file: whsec}\n", 1, 5, 5,
+		 "project 'a' sets 'webhook_signing_secret', which only GitLab"
+		 " sends; its forge is github");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "    forge: github\n"
+		 "    webhook_insecure: true\n", 2, 4, 5,
+		 "project 'demo' sets 'forge', which only a project with a"
+		 " 'repo' may set");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: demo\n"
+		 "    pipeline: pipelines/demo.yml\n"
+		 "    forge: github\n"
+		 "    webhook_insecure: true\n", 2, 5, 5,
+		 "project 'demo' sets 'webhook_insecure', which only a project"
+		 " with a 'repo' may set");
+	/* Two projects on one repository: a webhook could not choose. */
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: https://git.example.com/acme/app.git\n"
+		 "    forge: github\n"
+		 "  - name: b\n"
+		 "    repo: git@git.example.com:other/x.git\n"
+		 "    forge: github\n"
+		 "    forge_repo: ACME/App\n", 1, 8, 17,
+		 "projects 'a' and 'b' both take webhooks of ACME/App; give"
+		 " one a different forge_repo");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - {name: a, repo: /srv/app.git}\n"
+		 "  - {name: b, repo: /srv/app}\n", 1, 3, 21,
+		 "projects 'a' and 'b' both take webhooks of srv/app; give one"
+		 " a different forge_repo");
+}
+
+static void
+test_repo_secrets(void **state)
+{
+	struct fx *fx = *state;
+	struct pipeline_problems pp;
+	struct config *c = NULL;
+	char msg[PATH_MAX * 2];
+	size_t i;
+
+	snprintf(msg, sizeof(msg), "cannot read 'clone_token' in project 'a'"
+		 " from '%s/missing': No such file or directory", fx->dir);
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, clone_token:"
+		 " {file: missing}}\n", 1, 2, 45, msg);
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, webhook_secret:"
+		 " {env: PW_TEST_UNSET}}\n", 1, 2, 47, "'webhook_secret' in"
+		 " project 'a': environment variable 'PW_TEST_UNSET' is not"
+		 " set");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, webhook_secret:"
+		 " {env: X, file: y}}\n", 1, 2, 41, "'webhook_secret' in"
+		 " project 'a' sets both 'file' and 'env'; set one");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, webhook_secret:"
+		 " {env: PW_TEST_SECRET, fil: y}}\n", 1, 2, 63,
+		 "unknown key 'fil' in"
+		 " 'webhook_secret' in project 'a'; did you mean 'file'?");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, webhook_secret:"
+		 " [x]}\n", 1, 2, 41, "expected {file: PATH} or {env: NAME}"
+		 " for 'webhook_secret' in project 'a', got a list");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, forge: gitlab,"
+		 " forge_repo: g/p, webhook_signing_secret: {file: notwhsec}}"
+		 "\n", 1, 2, 81, "'webhook_signing_secret' in project 'a' is"
+		 " not a GitLab signing secret: expected 'whsec_' and base64");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, forge: gitlab,"
+		 " forge_repo: g/p, webhook_signing_secret: {file: badwhsec}}"
+		 "\n", 1, 2, 81, "'webhook_signing_secret' in project 'a' is"
+		 " not a GitLab signing secret: expected 'whsec_' and base64");
+
+	/* A token written inline is refused, and never quoted. */
+	write_file(fx->dir, "pipewright.yml",
+		   "projects:\n"
+		   "  - name: a\n"
+		   "    repo: /x\n"
+		   "    forge: github\n"
+		   "    forge_repo: o/r\n"
+		   "    status_token: ghp_InlineToken123\n"
+		   "    webhook_signing_secret: {env: PW_TEST_SECRET}\n");
+	pipeline_problems_init(&pp);
+	assert_int_equal(config_load(fx->path, &c, &pp), -EINVAL);
+	config_print_problems(stderr, &pp);
+	assert_int_equal(pp.count, 3);
+	assert_int_equal(pp.items[0].line, 6);
+	assert_int_equal(pp.items[0].column, 19);
+	assert_string_equal(pp.items[0].message,
+			    "expected {file: PATH} or {env: NAME} for"
+			    " 'status_token' in project 'a', got a value"
+			    " written inline (secrets are read from a file or"
+			    " the environment, never written in the"
+			    " configuration)");
+	/* The GitHub check comes first, then the value's own. */
+	assert_int_equal(pp.items[1].line, 7);
+	assert_int_equal(pp.items[2].line, 7);
+	for (i = 0; i < pp.count; i++) {
+		assert_null(strstr(pp.items[i].message, "InlineToken"));
+		assert_null(strstr(pp.items[i].message, "from-env"));
+	}
+	pipeline_problems_free(&pp);
+}
+
+static void
+test_repo_branches(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c;
+
+	c = load_ok(fx, "projects:\n  - {name: a, repo: /x, branches: main}\n");
+	assert_int_equal(config_project_branch_count(config_project(c, 0)), 1);
+	assert_true(config_project_runs_on_branch(config_project(c, 0),
+						  "main"));
+	assert_false(config_project_runs_on_branch(config_project(c, 0),
+						   "dev"));
+	config_destroy(c);
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, branches:"
+		 " [\"release/[0-9\"]}\n", 1, 2, 36, "invalid branch pattern"
+		 " 'release/[0-9' in project 'a': unclosed '['");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, branches: []}\n", 1,
+		 2, 35, "empty 'branches' in project 'a'; leave 'branches' out"
+		 " to run on every branch");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, branches: [{}]}\n", 1,
+		 2, 36, "expected a branch pattern for 'branches' in project"
+		 " 'a', got a mapping");
+}
+
+static void
+test_repo_schedules(void **state)
+{
+	struct fx *fx = *state;
+
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules:\n"
+		 "      - {cron: \"0 25 * * *\", ref: main}\n", 1, 5, 16,
+		 "invalid cron '0 25 * * *': hour 25 out of range 0-23 in"
+		 " schedule #1 in project 'a'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules:\n"
+		 "      - {cron: \"0 3 * * *\", ref: main}\n"
+		 "      - {cron: \"0 0 30 2 *\", ref: main}\n", 1, 6, 16,
+		 "invalid cron '0 0 30 2 *': it never fires: February has no"
+		 " day 30 in schedule #2 in project 'a'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules:\n"
+		 "      - cron: \"0 3 * * *\"\n", 1, 5, 9,
+		 "schedule #1 in project 'a' needs 'ref' (the branch to run,"
+		 " such as main)");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules:\n"
+		 "      - ref: main\n", 1, 5, 9,
+		 "schedule #1 in project 'a' needs 'cron' (when to run, such"
+		 " as \"0 3 * * *\")");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules: [{cron: \"0 3 * * *\", ref: \"a..b\"}]\n", 1,
+		 4, 42, "invalid ref 'a..b' in schedule #1 in project 'a';"
+		 " expected a branch name such as main");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules: [\"0 3 * * *\"]\n", 1, 4, 17,
+		 "expected {cron: SPEC, ref: BRANCH} for schedule #1 in"
+		 " project 'a', got the string '0 3 * * *'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules: [{cron: \"0 3 * * *\", ref: main, tz: UTC}]\n",
+		 1, 4, 48, "unknown key 'tz' in schedule #1 in project 'a'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x\n"
+		 "    schedules: {cron: \"0 3 * * *\"}\n", 1, 4, 16,
+		 "expected a list of {cron: SPEC, ref: BRANCH} for 'schedules'"
+		 " in project 'a', got a mapping");
+}
+
 /* The example configuration in the repository loads. */
 static void
 test_example(void **state)
@@ -667,6 +1145,13 @@ main(void)
 		cmocka_unit_test(test_secret_never_printed),
 		cmocka_unit_test(test_problems_sorted),
 		cmocka_unit_test(test_independent),
+		cmocka_unit_test(test_repo_full),
+		cmocka_unit_test(test_repo_defaults),
+		cmocka_unit_test(test_repo_bad),
+		cmocka_unit_test(test_repo_combinations),
+		cmocka_unit_test(test_repo_secrets),
+		cmocka_unit_test(test_repo_branches),
+		cmocka_unit_test(test_repo_schedules),
 		cmocka_unit_test(test_example),
 	};
 
