@@ -77,7 +77,7 @@ int
 fj_need_str(struct fparse *p, const cJSON *root, const char *path,
 	    char **out)
 {
-	const cJSON *n;
+	const cJSON *n = NULL;
 	int rc;
 
 	if ((rc = need(p, root, path, &n)) < 0)
@@ -109,7 +109,7 @@ int
 fj_need_obj(struct fparse *p, const cJSON *root, const char *path,
 	    const cJSON **out)
 {
-	const cJSON *n;
+	const cJSON *n = NULL;
 	int rc;
 
 	if ((rc = need(p, root, path, &n)) < 0)
@@ -140,7 +140,7 @@ int
 fj_need_uint(struct fparse *p, const cJSON *root, const char *path,
 	     uint64_t *out)
 {
-	const cJSON *n;
+	const cJSON *n = NULL;
 	int rc;
 
 	if ((rc = need(p, root, path, &n)) < 0)
