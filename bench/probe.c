@@ -4,8 +4,9 @@
  *
  *   probe latency PORT PATH SECONDS INTERVAL_US OUT
  *       GET PATH on 127.0.0.1:PORT over one keep-alive connection every
- *       INTERVAL_US for SECONDS; each latency (ms) goes to OUT, one a
- *       line; prints JSON with the count, errors and percentiles
+ *       INTERVAL_US for SECONDS, or until a file OUT.stop appears; each
+ *       latency (ms) goes to OUT, one a line; prints JSON with the count,
+ *       errors and percentiles
  *   probe ready PORT PATH TIMEOUT_MS
  *       GET PATH in a tight loop (a fresh connection each time, 1 ms
  *       apart) until it answers 200; prints CLOCK_REALTIME in ms then
@@ -113,9 +114,11 @@ latency(int port, const char *path, double secs, long interval_us,
 	FILE *f;
 	int fd = -1;
 	struct timespec ts;
+	char stop[4200];
 
+	snprintf(stop, sizeof(stop), "%s.stop", out);
 	start = next = mono_ms();
-	while ((t = mono_ms()) - start < secs * 1e3) {
+	while ((t = mono_ms()) - start < secs * 1e3 && access(stop, F_OK) < 0) {
 		if (fd < 0 && (fd = dial(port)) < 0) {
 			errors++;
 		} else {

@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""bench/report.py RES ROOT DATE SECONDS COMMAND: bench/run's report.
+
+Reads the benchmarks' JSON objects in RES (one per benchmark), computes
+each figure's ratio to its reference and whether its goal is met, and
+writes bench/results/DATE.json, the latency plots bench/results/*.png
+(gnuplot) and docs/performance.md.  Standard library only.
+"""
+import json
+import os
+import platform
+import subprocess
+import sys
+
+RES, ROOT, DATE, SECONDS, COMMAND = sys.argv[1:6]
+OUT = os.path.join(ROOT, "bench", "results")
+
+
+def load(name):
+    try:
+        with open(os.path.join(RES, name + ".json")) as f:
+            return json.load(f)
+    except (OSError, ValueError) as e:
+        return {"failed": "no result (%s)" % e.__class__.__name__}
+
+
+def machine():
+    model = ""
+    with open("/proc/cpuinfo") as f:
+        for line in f:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return {"nproc": os.cpu_count(), "model": model,
+            "kernel": platform.release(),
+            "memory_gib": round(os.sysconf("SC_PAGE_SIZE") *
+                                os.sysconf("SC_PHYS_PAGES") / 2**30, 1)}
+
+
+def git_head():
+    try:
+        return subprocess.run(["git", "-C", ROOT, "rev-parse", "--short",
+                               "HEAD"], capture_output=True, text=True,
+                              check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+rows = []   # (id, figure, value, reference, ratio, goal, met)
+
+
+def row(bid, what, value, ref, ratio, goal, met):
+    rows.append({"id": bid, "figure": what, "value": value,
+                 "reference": ref, "ratio": ratio, "goal": goal,
+                 "met": met})
+
+
+def r2(x):
+    return None if x is None else round(x, 2)
+
+
+def skipped(bid, res):
+    why = res.get("not_run") or res.get("failed")
+    if why:
+        row(bid, "not run" if "not_run" in res else "failed", None, None,
+            None, None, None)
+        rows[-1]["why"] = why
+        return True
+    return False
+
+
+results = {b: load(b) for b in ["B1", "B2", "B3", "B4", "B5", "B6", "B7",
+                                "B8"]}
+seconds = {}
+for b in results:
+    try:
+        with open(os.path.join(RES, b + ".seconds")) as f:
+            seconds[b] = int(f.read())
+    except OSError:
+        results[b] = {"not_run": "not selected in this run"}
+
+b = results["B1"]
+if not skipped("B1", b):
+    loop = b["ref_loop"]["jobs_per_s"]
+    bw = b["ref_bwrap"]["per_s"]
+    n, s = b["none"]["jobs_per_s"], b["strict"]["jobs_per_s"]
+    row("B1", "jobs/s, sandbox none (%d /bin/true jobs, max_jobs %d)" %
+        (b["none"]["jobs"], b["max_jobs"]), n,
+        "fork/exec + 2 fsync'd commits: %s/s" % loop, r2(n / loop),
+        ">= 0.7x", n / loop >= 0.7)
+    row("B1", "jobs/s, sandbox strict", s, "bwrap --unshare-all: %s/s" % bw,
+        r2(s / bw), ">= 2.5x", s / bw >= 2.5)
+    row("B1", "strict / none", s, "sandbox none: %s/s" % n, r2(s / n),
+        None, None)
+
+b = results["B3"]
+if not skipped("B3", b):
+    p, g = b["pipewright"], b["nginx"]
+    row("B3", "requests/s, runs?limit=20 over %d runs" % b["runs_stored"],
+        p["rps"], "nginx, the same %d-byte JSON as a file: %s/s" %
+        (b["body_bytes"], g["rps"]), r2(p["rps"] / g["rps"]), ">= 0.5x",
+        p["rps"] / g["rps"] >= 0.5)
+    pp, gp = p["pct_ms"]["99"], g["pct_ms"]["99"]
+    row("B3", "p99 ms (wrk, %d connections)" % b["connections"], pp,
+        "nginx p99: %s ms" % gp, r2(pp / gp if gp else None), "<= 3x",
+        pp <= 3 * gp)
+
+b = results["B4"]
+if not skipped("B4", b):
+    ch = b["ref_chunks"]["mib_per_s"]
+    for key, label in (("big", "4 KiB writes"), ("lines", "128-byte lines")):
+        c = b[key]
+        pipe = c["ref_pipe"]["mib_per_s"]
+        mib = c["bytes"] / 2**20
+        row("B4", "transport MiB/s, %d MiB in %s" % (mib, label),
+            c["transport_mib_s"], "plain pipe, same writer: %s MiB/s" % pipe,
+            r2(c["transport_mib_s"] / pipe), ">= 0.8x",
+            c["transport_mib_s"] / pipe >= 0.8)
+        row("B4", "stored MiB/s, %s (%d of %d bytes stored)" %
+            (label, c["stored_bytes"], c["bytes"]), c["stored_mib_s"],
+            "SQLite 256 KiB chunk commits: %s MiB/s" % ch,
+            r2(c["stored_mib_s"] / ch), ">= 0.8x",
+            c["stored_mib_s"] / ch >= 0.8)
+        h = c["healthz"]
+        row("B4", "/healthz p99 ms during the %s flood (%d probes, %d "
+            "errors)" % (label, h["requests"], h["errors"]), h["p99_ms"],
+            None, None, "<= 10 ms", h["p99_ms"] <= 10 and h["errors"] == 0)
+
+b = results["B6"]
+if not skipped("B6", b):
+    row("B6", "SIGKILL, start, /readyz 200 in ms (%d runs; %d restarts, "
+        "worst)" % (b["runs_stored"], len(b["restarts_ms"])), b["max_ms"],
+        None, None, "<= 1000 ms", b["max_ms"] <= 1000)
+
+b = results["B7"]
+if not skipped("B7", b):
+    mi, ma = b["mem_idle"], b["mem_after_runs"]
+    row("B7", "idle private memory kB (Private_Clean+Private_Dirty)",
+        mi["private_kb"], "RSS %d kB, PSS %d kB, anonymous %d kB" %
+        (mi["rss_kb"], mi["pss_kb"], mi["anonymous_kb"]), None,
+        "<= 4096 kB", mi["private_kb"] <= 4096)
+    row("B7", "idle CPU %% of a core over %d s" % b["idle_seconds"],
+        b["idle_cpu_pct"], "%d ticks" % b["idle_cpu_ticks"], None,
+        "<= 0.1%", b["idle_cpu_pct"] <= 0.1)
+    growth = ma["private_kb"] - mi["private_kb"]
+    row("B7", "private memory growth kB after %d runs (%d s)" %
+        (b["runs_made"], b["runs_seconds"]), growth,
+        "RSS %d -> %d kB" % (mi["rss_kb"], ma["rss_kb"]), None,
+        "<= 1024 kB after 10,000 runs",
+        growth <= 1024 and b["runs_made"] >= 10000)
+
+b = results["B8"]
+if not skipped("B8", b):
+    h = b["healthz"]
+    row("B8", "/healthz p99 ms, %d fork bombs and memory hogs, strict "
+        "(%d probes, %d errors)" % (b["jobs"], h["requests"], h["errors"]),
+        h["p99_ms"], None, None, "<= 10 ms",
+        h["p99_ms"] <= 10 and h["errors"] == 0)
+
+for bid in ("B2", "B5"):
+    skipped(bid, results[bid])
+
+
+def plot(name, title, series):
+    """Latency percentile plot of raw samples: (label, file) pairs."""
+    data = []
+    for label, path in series:
+        try:
+            with open(path) as f:
+                v = sorted(float(x) for x in f if x.strip())
+        except OSError:
+            continue
+        if not v:
+            continue
+        dat = path + ".cdf"
+        with open(dat, "w") as f:
+            for i, x in enumerate(v):
+                f.write("%.6f %.4f\n" % (100.0 * (i + 1) / len(v), x))
+        data.append((label, dat))
+    if not data:
+        return None
+    png = os.path.join(OUT, "%s-%s.png" % (DATE, name))
+    cmds = ["set terminal pngcairo size 800,450" if has_cairo() else
+            "set terminal png size 800,450",
+            "set output '%s'" % png, "set title '%s'" % title,
+            "set xlabel 'percentile'", "set ylabel 'latency (ms)'",
+            "set logscale y", "set grid", "set key top left",
+            "set xrange [0:100]"]
+    cmds.append("plot " + ", ".join("'%s' using 1:2 with lines lw 2 "
+                                    "title '%s'" % (d, l) for l, d in data))
+    try:
+        subprocess.run(["gnuplot"], input="\n".join(cmds), text=True,
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("report: gnuplot: %s" % e, file=sys.stderr)
+        return None
+    return os.path.relpath(png, ROOT)
+
+
+def has_cairo():
+    try:
+        out = subprocess.run(["gnuplot", "-e", "set terminal"],
+                             capture_output=True, text=True).stderr
+        return "pngcairo" in out
+    except OSError:
+        return False
+
+
+def plot_pcts(name, title, series):
+    """wrk's percentiles (no raw samples): (label, {pct: ms}) pairs."""
+    data = []
+    for label, pct in series:
+        dat = os.path.join(RES, "%s-%s.pct" % (name, len(data)))
+        with open(dat, "w") as f:
+            for q in sorted(pct, key=float):
+                f.write("%s %s\n" % (q, pct[q]))
+        data.append((label, dat))
+    png = os.path.join(OUT, "%s-%s.png" % (DATE, name))
+    cmds = ["set terminal png size 800,450", "set output '%s'" % png,
+            "set title '%s'" % title, "set xlabel 'percentile'",
+            "set ylabel 'latency (ms)'", "set logscale y", "set grid",
+            "set key top left",
+            "plot " + ", ".join("'%s' using 1:2 with linespoints lw 2 "
+                                "title '%s'" % (d, l) for l, d in data)]
+    try:
+        subprocess.run(["gnuplot"], input="\n".join(cmds), text=True,
+                       check=True, capture_output=True)
+    except (OSError, subprocess.CalledProcessError) as e:
+        print("report: gnuplot: %s" % e, file=sys.stderr)
+        return None
+    return os.path.relpath(png, ROOT)
+
+
+os.makedirs(OUT, exist_ok=True)
+plots = {}
+if "big" in results["B4"]:
+    plots["B4"] = plot("b4-healthz", "B4: /healthz latency during a log flood",
+                       [("1 GiB in 4 KiB writes",
+                         os.path.join(RES, "b4-big.lat")),
+                        ("128-byte lines", os.path.join(RES, "b4-lines.lat"))])
+if "healthz" in results["B8"]:
+    plots["B8"] = plot("b8-healthz", "B8: /healthz latency, fork bombs and "
+                       "memory hogs", [("strict sandbox",
+                                        os.path.join(RES, "b8.lat"))])
+if "pipewright" in results["B3"]:
+    plots["B3"] = plot_pcts("b3-latency", "B3: runs?limit=20, wrk latency",
+                            [("pipewright",
+                              results["B3"]["pipewright"]["pct_ms"]),
+                             ("nginx (static file)",
+                              results["B3"]["nginx"]["pct_ms"])])
+plots = {k: v for k, v in plots.items() if v}
+
+doc = {"date": DATE, "commit": git_head(), "command": COMMAND,
+       "machine": machine(), "seconds_total": int(SECONDS),
+       "seconds": seconds, "figures": rows, "plots": plots,
+       "results": results}
+jpath = os.path.join(OUT, DATE + ".json")
+with open(jpath, "w") as f:
+    json.dump(doc, f, indent=1)
+    f.write("\n")
+
+
+def fmt(x):
+    if x is None:
+        return "—"
+    if isinstance(x, bool):
+        return "met" if x else "**missed**"
+    if isinstance(x, float):
+        return "%g" % x
+    return str(x)
+
+
+m = doc["machine"]
+md = ["# Performance",
+      "",
+      "Generated by `bench/run` (bench/report.py) on %s from commit %s; "
+      "do not edit by hand. Every figure stands beside a reference "
+      "measured in the same run on the same machine: absolute numbers on a "
+      "shared 2-core virtual machine drift, ratios much less."
+      % (DATE, doc["commit"] or "?"),
+      "",
+      "Machine: %s × %s, %s GiB, Linux %s. The daemon runs pinned to core 0 "
+      "(`taskset -c 0`; the supervisor gives jobs back all cores), the load "
+      "generators (wrk, bench/probe) on core 1. The references run on core "
+      "0. Whole run: %s s (`%s`); raw numbers in `%s`."
+      % (m["nproc"], m["model"], m["memory_gib"], m["kernel"], SECONDS,
+         COMMAND, os.path.relpath(jpath, ROOT)),
+      "",
+      "| id | figure | value | reference | ratio | goal | |",
+      "| --- | --- | --- | --- | --- | --- | --- |"]
+for r in rows:
+    if r["figure"] in ("not run", "failed"):
+        md.append("| %s | %s: %s | | | | | |" % (r["id"], r["figure"],
+                                                 r["why"]))
+        continue
+    md.append("| %s | %s | %s | %s | %s | %s | %s |" % (
+        r["id"], r["figure"], fmt(r["value"]), fmt(r["reference"]),
+        fmt(r["ratio"]) + ("×" if r["ratio"] is not None else ""),
+        fmt(r["goal"]), fmt(r["met"]) if r["met"] is not None else ""))
+missed = [r for r in rows if r["met"] is False]
+notrun = [r for r in rows if r["figure"] in ("not run", "failed")]
+md += ["", "Goals met: %d of %d measured; missed: %s; not run: %s."
+       % (len([r for r in rows if r["met"]]),
+          len([r for r in rows if r["met"] is not None]),
+          ", ".join("%s (%s)" % (r["id"], r["figure"]) for r in missed)
+          or "none",
+          ", ".join("%s (%s)" % (r["id"], r.get("why")) for r in notrun)
+          or "none")]
+for k, title in (("B3", "B3: status API latency against nginx"),
+                 ("B4", "B4: /healthz while a job floods its log"),
+                 ("B8", "B8: /healthz while hostile jobs run")):
+    if k in plots:
+        md += ["", "## " + title, "",
+               "![%s](../%s)" % (title, plots[k])]
+notes_path = os.path.join(ROOT, "bench", "NOTES.md")
+if os.path.exists(notes_path):
+    with open(notes_path) as f:
+        md += ["", f.read().rstrip()]
+md += ["", "## How each figure is measured", "",
+       "- **B1**: one pipeline of N jobs `script: /bin/true` (`max_jobs: 4`), "
+       "triggered over the API; jobs/s = successful attempts / (last "
+       "attempt's `finished_at` − first attempt's `started_at`) from the "
+       "store. References: `bench/forkloop` (fork/exec /bin/true, then two "
+       "single-row autocommits in SQLite with WAL and synchronous=FULL, "
+       "sequentially), and `bwrap --unshare-all --ro-bind / / --proc /proc "
+       "--dev /dev /bin/true` in a shell loop.",
+       "- **B3**: 100,000 finished runs (one job, one attempt each) written "
+       "straight into the store with the sqlite3 CLI in one transaction "
+       "before the daemon starts; `wrk -t1 -c4 -d10s` on "
+       "`/api/v1/projects/b/runs?limit=20`, then on nginx (one worker, not "
+       "a daemon, loopback) serving the daemon's own answer as a file.",
+       "- **B4**: a job (`sandbox: none`, `max_log: 1G`) running "
+       "`bench/pipe write BYTES SIZE`; transport = bytes / the attempt's "
+       "`finished_at − started_at`; stored = bytes in `log_chunks` / time "
+       "from the trigger to the run seen finished (its end is committed "
+       "after its last log bytes). References: `bench/pipe measure` (the "
+       "same writer into a pipe read by a 64 KiB read loop) and "
+       "`bench/chunks log` (256 KiB chunk rows, one commit each, the "
+       "daemon's batch). `/healthz` sampled every 2 ms over one keep-alive "
+       "connection by `bench/probe` during the job.",
+       "- **B6**: the B3 daemon SIGKILLed and started again three times; "
+       "`bench/probe ready` asks `/readyz` in a 1 ms loop; ms from the "
+       "start of `pipewright serve` to the first 200.",
+       "- **B7**: `/proc/PID/smaps_rollup` (private = Private_Clean + "
+       "Private_Dirty; Anonymous, Rss, Pss beside it) and utime+stime from "
+       "`/proc/PID/stat` over the idle period (20 s, not 60 s, to keep the "
+       "benchmark under 2 minutes); then runs POSTed by wrk (each run's "
+       "only job is restricted to a branch never pushed, so the run goes "
+       "through the API, the store, the scheduler and retention and "
+       "finishes at once), and memory again.",
+       "- **B8**: `sandbox: strict`, `max_jobs: 2`, a pipeline alternating "
+       "a fork bomb (`resources: {pids: 256}`) and a memory hog "
+       "(`resources: {memory: 256M}`, `tail -c 1G` of a pipe); `/healthz` "
+       "sampled every 2 ms during the run.",
+       "- **B2, B5** need the webhooks (`POST /hooks/github`); the runner "
+       "reports them as not run until they land.",
+       "",
+       "Run it: `bench/run` (all) or `bench/run B1 B4`; see the README's "
+       "Benchmarks section."]
+with open(os.path.join(ROOT, "docs", "performance.md"), "w") as f:
+    f.write("\n".join(md) + "\n")
+print(json.dumps(rows, indent=1))
