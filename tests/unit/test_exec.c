@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <poll.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <signal.h>
@@ -19,6 +20,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -889,25 +891,26 @@ test_helper(void **state)
 	assert_int_equal(h.calls, 0);
 }
 
-/* Dead: gone, or a zombie its new parent has not reaped yet. */
+/*
+ * Dies within a few seconds: its pidfd turns readable when it has exited
+ * (zombie or reaped), which is what a SIGKILL sent to it must lead to.
+ */
 static void
-assert_dead(pid_t pid)
+assert_dies(pid_t pid)
 {
-	char path[64], buf[256], *p;
-	FILE *f;
+	struct pollfd p;
+	int fd;
 
 	assert_true(pid > 1);
-	if (kill(pid, 0) == -1 && errno == ESRCH)
+	fd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (fd < 0) {
+		assert_int_equal(errno, ESRCH);  /* gone already */
 		return;
-	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
-	f = fopen(path, "r");
-	if (f == NULL)
-		return;  /* reaped in between */
-	assert_non_null(fgets(buf, sizeof(buf), f));
-	fclose(f);
-	p = strrchr(buf, ')');
-	assert_non_null(p);
-	assert_int_equal(p[2], 'Z');
+	}
+	p.fd = fd;
+	p.events = POLLIN;
+	assert_int_equal(poll(&p, 1, 5000), 1);
+	close(fd);
 }
 
 static void
@@ -958,7 +961,7 @@ test_helper_timeout(void **state)
 	assert_string_equal(h.output, "started\n");
 	assert_true(pw_mono_ms() - t0 >= 300);
 	free(h.output);
-	assert_dead(read_pid(bgfile));
+	assert_dies(read_pid(bgfile));
 
 	/* A straggler in a session of its own keeps the pipe open. */
 	snprintf(script, sizeof(script),
