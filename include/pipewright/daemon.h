@@ -59,9 +59,22 @@ struct daemon_trigger {
 	const char *idempotency_key;   /* NULL: none */
 	const char *actor;
 	const char *trigger;           /* "api", "webhook", "schedule" */
+	/* Webhooks and repository projects: */
+	const char *branch;            /* overrides what ref says (a PR's source) */
+	int64_t pr;                    /* 0: not a pull/merge request */
+	bool fork;                     /* from another repository: no secrets */
+	const char *forge;             /* the delivery's forge ("github") */
+	const char *delivery;          /* its delivery id: a redelivery answers
+	                                  with the first run; NULL: none */
 };
 
-/* Creates a run (queued, or error with problems if the pipeline is bad). */
+/*
+ * Creates a run: queued, or error with problems if the pipeline is bad.  A
+ * project with a repository needs the commit; its pipeline is read from
+ * that commit after the checkout.  The callback's message is "again" for
+ * a request seen before (Idempotency-Key or delivery id): run is the one
+ * it made.
+ */
 void daemon_trigger(struct daemon *d, const struct daemon_trigger *t,
 		    daemon_done_cb cb, void *arg);
 void daemon_cancel(struct daemon *d, uint64_t run, const char *actor,

@@ -58,6 +58,7 @@ struct live_run {
 	char *project;            /* the project's name */
 	char *workspace;
 	char *branch;             /* NULL if none: for cancel_superseded */
+	char *ref, *commit;       /* what a repository project checks out */
 	struct live_run *next;
 };
 
@@ -71,6 +72,8 @@ struct daemon {
 	struct sched *sched;
 	struct http_server *http;
 	struct api *api;
+	struct scm *scm;
+	struct notify *notify;    /* commit statuses; NULL until started */
 	int pid_fd;               /* holds the pid file's lock */
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t drain_timer;
@@ -108,12 +111,44 @@ void live_run_free(struct live_run *lr);
 int runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	       const struct config_project *proj, const struct store_run *row,
 	       bool restore, struct live_run **out);
-/* Starts a built run in a fresh workspace. */
+/*
+ * Starts a built run in a fresh workspace (a repository project's commit
+ * checked out again first); runs_start: one whose workspace is ready.
+ */
 void runs_launch(struct daemon *d, struct live_run *lr);
+void runs_start(struct daemon *d, struct live_run *lr);
+/* Problems as the JSON array the run object carries (caller frees). */
+char *runs_problems_json(const struct pipeline_problems *pp);
+
+/* checkout.c: runs of projects with a repository */
+/* A new run: check out, read its pipeline, store its jobs, start it. */
+void checkout_new_run(struct daemon *d, const struct config_project *proj,
+		      uint64_t run, const struct store_run *row,
+		      const char *fetch_ref);
+/* A built run of a stored one: check its commit out again, start it. */
+void checkout_restart(struct daemon *d, struct live_run *lr, const char *ref,
+		      const char *sha);
 bool runs_status_finished(const char *status);
 
 /* recover.c: runs left unfinished by an earlier daemon start again. */
 int runs_recover(struct daemon *d, char **err);
+
+/* status.c: commit statuses, as outbox rows built on the loop thread */
+struct status_row {
+	char *key, *url, *headers, *body, *project;
+	uint64_t seq, run;
+};
+struct status_rows {
+	struct status_row *rows;
+	size_t n;
+};
+/* The outbox rows a state change causes (none for most projects). */
+void status_rows_for(struct daemon *d, const struct sched_event *ev,
+		     struct status_rows *out);
+/* In the change's own transaction. */
+int status_rows_put(struct store_tx *tx, const struct status_rows *r,
+		    uint64_t now);
+void status_rows_free(struct status_rows *r);
 
 /* files.c */
 int files_mkdirs(const char *path, mode_t mode);

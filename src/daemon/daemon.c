@@ -17,6 +17,9 @@
 
 #include "daemon-int.h"
 #include "pipewright/api.h"
+#include "pipewright/forge.h"
+#include "pipewright/notify.h"
+#include "pipewright/scm.h"
 
 const double daemon_duration_bounds[12] = {
 	0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 1e300,
@@ -112,6 +115,35 @@ daemon_write(struct daemon *d, store_write_fn fn, void *arg,
 	store_write(d->store, plain_fn, plain_done, w);
 }
 
+/* ---- commit statuses ---- */
+
+/* The status token's header for a project's outbox rows, asked at send time. */
+static char *
+status_auth_header(void *arg, const char *project)
+{
+	struct daemon *d = arg;
+	const struct config_project *p = config_project_find(d->config, project);
+	char *h = NULL;
+
+	if (p == NULL || config_project_status_token(p) == NULL ||
+	    forge_auth_header(config_project_forge(p),
+			      config_project_status_token(p), &h) < 0)
+		return NULL;
+	return h;
+}
+
+static bool
+status_delivered(void *arg, const char *project, int http_status,
+		 const char *body)
+{
+	struct daemon *d = arg;
+	const struct config_project *p = config_project_find(d->config, project);
+
+	if (p == NULL)
+		return http_status >= 200 && http_status < 300;
+	return forge_status_delivered(config_project_forge(p), http_status, body);
+}
+
 /* ---- following a log ---- */
 
 struct daemon_follow {
@@ -196,7 +228,8 @@ on_store_closed(void *arg)
 static void
 maybe_finish(struct daemon *d)
 {
-	if (!d->draining || d->runs != NULL || d->http == NULL)
+	if (!d->draining || d->runs != NULL || d->http == NULL ||
+	    (d->scm != NULL && scm_active(d->scm) > 0))
 		return;
 	log_info("shutdown.done");
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -205,6 +238,10 @@ maybe_finish(struct daemon *d)
 	uv_close((uv_handle_t *)&d->drain_timer, NULL);
 	uv_close((uv_handle_t *)&d->flush_timer, NULL);
 	http_server_close(d->http, on_http_closed, d);
+	if (d->notify != NULL) {
+		notify_close(d->notify, NULL, NULL);
+		d->notify = NULL;
+	}
 }
 
 void
@@ -330,7 +367,8 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	struct http_limits limits;
 	struct sched_options so;
 	struct sched_callbacks cb;
-	char *msg = NULL;
+	struct notify_options notify_opts;
+	char *msg = NULL, *mirrors;
 	size_t nroutes, i;
 	struct buf b;
 	int rc;
@@ -377,6 +415,15 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		*err = xasprintf("cannot start the executor: %s", strerror(-rc));
 		goto fail;
 	}
+	mirrors = xasprintf("%s/mirrors", config_data_dir(d->config));
+	if ((rc = files_mkdirs(mirrors, 0700)) == 0)
+		rc = scm_create(&d->loop, d->exec, mirrors, &d->scm);
+	free(mirrors);
+	if (rc < 0) {
+		*err = xasprintf("cannot prepare the repository mirrors: %s",
+				 strerror(-rc));
+		goto fail;
+	}
 	so = (struct sched_options){
 		.max_jobs = (int)config_max_jobs(d->config),
 		.attempts_dir = d->attempts_dir,
@@ -401,6 +448,17 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	rc = sched_create(&d->loop, d->exec, &so, &cb, &d->sched);
 	if (rc < 0) {
 		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));
+		goto fail;
+	}
+	notify_opts = (struct notify_options){
+		.auth_header = status_auth_header,
+		.delivered = status_delivered,
+		.arg = d,
+	};
+	rc = notify_create(&d->loop, d->store, &notify_opts, &d->notify);
+	if (rc < 0) {
+		*err = xasprintf("cannot start sending commit statuses: %s",
+				 strerror(-rc));
 		goto fail;
 	}
 	rc = api_create(d, &d->api);
@@ -482,12 +540,21 @@ daemon_destroy(struct daemon *d)
 		http_server_close(d->http, on_http_closed, d);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
+	if (d->notify != NULL) {
+		notify_close(d->notify, NULL, NULL);
+		d->notify = NULL;
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+	}
 	if (d->store != NULL) {
 		store_close(d->store, on_store_closed, d);
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 	}
 	api_destroy(d->api);
 	sched_destroy(d->sched);
+	if (d->scm != NULL) {
+		uv_run(&d->loop, UV_RUN_DEFAULT);
+		scm_destroy(d->scm);
+	}
 	if (d->exec != NULL) {
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		exec_destroy(d->exec);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "daemon-int.h"
+#include "pipewright/notify.h"
 
 struct live_run *
 live_run_find(struct daemon *d, uint64_t id)
@@ -52,6 +53,8 @@ live_run_free(struct live_run *lr)
 	sched_run_destroy(lr->run);
 	free(lr->workspace);
 	free(lr->branch);
+	free(lr->ref);
+	free(lr->commit);
 	free(lr->project);
 	free(lr);
 }
@@ -105,6 +108,7 @@ struct op {
 	uint64_t offset;
 	char *data;
 	size_t len;
+	struct status_rows st;   /* commit statuses this change causes */
 };
 
 static struct op *
@@ -125,24 +129,39 @@ op_free(void *arg)
 	free(o->reason);
 	free(o->dir);
 	free(o->data);
+	status_rows_free(&o->st);
 	free(o);
+}
+
+/* A change's transaction is over: statuses it put are for notify to send. */
+static void
+op_committed(struct op *o, int rc)
+{
+	daemon_note_store(o->d, rc);
+	if (rc == 0 && o->st.n > 0 && o->d->notify != NULL)
+		notify_kick(o->d->notify);
 }
 
 static int
 tx_run_status(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
+	int rc;
 
-	return store_tx_run_set_status(tx, o->run, o->status, o->started_at,
-				       o->finished_at);
+	rc = store_tx_run_set_status(tx, o->run, o->status, o->started_at,
+				     o->finished_at);
+	return rc == 0 ? status_rows_put(tx, &o->st, pw_now_ms()) : rc;
 }
 
 static int
 tx_job_status(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
+	int rc = 0;
 
-	return store_tx_job_set_status(tx, o->run, o->job, o->status);
+	if (o->status != NULL)
+		rc = store_tx_job_set_status(tx, o->run, o->job, o->status);
+	return rc == 0 ? status_rows_put(tx, &o->st, pw_now_ms()) : rc;
 }
 
 static int
@@ -159,9 +178,11 @@ static int
 tx_attempt_finish(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
+	int rc;
 
-	return store_tx_attempt_finish(tx, o->id, o->status, o->exit_code,
-				       o->reason, o->finished_at);
+	rc = store_tx_attempt_finish(tx, o->id, o->status, o->exit_code,
+				     o->reason, o->finished_at);
+	return rc == 0 ? status_rows_put(tx, &o->st, pw_now_ms()) : rc;
 }
 
 static int
@@ -180,7 +201,7 @@ log_done(int rc, void *arg)
 	struct op *o = arg;
 	struct live_attempt *la = o->la;
 
-	daemon_note_store(o->d, rc);
+	op_committed(o, rc);
 	if (rc == 0) {
 		la->committed += o->len;
 		memmove(la->mem.data, la->mem.data + o->len, la->mem.len - o->len);
@@ -265,7 +286,7 @@ prepare_done(int rc, void *arg)
 	struct live_attempt *la = o->la;
 	int prc;
 
-	daemon_note_store(o->d, rc);
+	op_committed(o, rc);
 	if (rc == 0)
 		la->id = o->id;
 	else
@@ -318,14 +339,15 @@ finish_done(int rc, void *arg)
 {
 	struct op *o = arg;
 
-	daemon_note_store(o->d, rc);
+	op_committed(o, rc);
 	announce_end(o->d, o->la);
 	op_free(o);
 }
 
+/* st: the statuses the end causes; they move into the end's write. */
 static void
 attempt_end(struct daemon *d, struct live_attempt *la,
-	    const struct sched_event *ev)
+	    const struct sched_event *ev, struct status_rows *st)
 {
 	uint64_t ms = ev->time_ms > la->started_ms ?
 			      ev->time_ms - la->started_ms : 0;
@@ -357,6 +379,9 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	o->exit_code = ev->exit_code;
 	o->reason = ev->reason != NULL ? xstrdup(ev->reason) : NULL;
 	o->finished_at = ev->time_ms;
+	o->st = *st;
+	st->rows = NULL;
+	st->n = 0;
 	store_write(d->store, tx_attempt_finish, finish_done, o);
 }
 
@@ -422,7 +447,7 @@ run_final_done(int rc, void *arg)
 	struct op *o = arg;
 	struct live_run *lr = live_run_find(o->d, o->run);
 
-	daemon_note_store(o->d, rc);
+	op_committed(o, rc);
 	if (lr != NULL && sched_run_finished(lr->run)) {
 		files_remove_run(o->d, o->run);
 		prune(o->d, lr->project);
@@ -437,7 +462,7 @@ write_done(int rc, void *arg)
 {
 	struct op *o = arg;
 
-	daemon_note_store(o->d, rc);
+	op_committed(o, rc);
 	op_free(o);
 }
 
@@ -449,6 +474,7 @@ record_event(void *arg, const struct sched_event *ev)
 	struct op *o;
 
 	o = op_new(d, ev->run_id);
+	status_rows_for(d, ev, &o->st);
 	if (ev->kind == SCHED_EVENT_RUN) {
 		o->status = sched_run_state_name(ev->state);
 		if (ev->state == SCHED_RUN_RUNNING)
@@ -465,16 +491,19 @@ record_event(void *arg, const struct sched_event *ev)
 	}
 	o->job = (int)ev->job;
 	o->status = sched_job_state_name(ev->state);
-	if (ev->state == SCHED_JOB_RUNNING) {
-		/* The attempt's row, written by record_prepare, says it. */
+	la = attempt_find(d, ev->run_id, ev->job, ev->attempt);
+	if (la != NULL && !la->ended && sched_job_state_final(ev->state)) {
+		attempt_end(d, la, ev, &o->st);
 		op_free(o);
 		return;
 	}
-	la = attempt_find(d, ev->run_id, ev->job, ev->attempt);
-	if (la != NULL && !la->ended && sched_job_state_final(ev->state)) {
-		op_free(o);
-		attempt_end(d, la, ev);
-		return;
+	if (ev->state == SCHED_JOB_RUNNING) {
+		/* The attempt's row, written by record_prepare, says it. */
+		o->status = NULL;
+		if (o->st.n == 0) {
+			op_free(o);
+			return;
+		}
 	}
 	store_write(d->store, tx_job_status, write_done, o);
 }

@@ -106,7 +106,11 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 		.env = (const char *const *)env,
 		.project_max_jobs = (int)config_project_max_jobs(proj),
 	};
-	char **secrets = project_secrets(d, proj);
+	/* A pull request from a fork gets no secrets unless the project says so. */
+	char **secrets = row != NULL && row->fork &&
+				 !config_project_secrets_on_forks(proj) ?
+				 xcalloc(1, sizeof(char *)) :
+				 project_secrets(d, proj);
 	size_t j;
 	int rc;
 
@@ -117,6 +121,9 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	lr->workspace = xasprintf("%s/%llu", d->workspaces_dir,
 				  (unsigned long long)id);
 	lr->branch = row != NULL && row->branch != NULL ? xstrdup(row->branch) :
+							  NULL;
+	lr->ref = row != NULL && row->ref != NULL ? xstrdup(row->ref) : NULL;
+	lr->commit = row != NULL && row->commit != NULL ? xstrdup(row->commit) :
 							  NULL;
 	params.workspace = lr->workspace;
 	rc = sched_run_create(d->sched, p, &params, &lr->run);
@@ -142,12 +149,34 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	return 0;
 }
 
-/* Starts a built run in a fresh workspace. */
+/* Starts a built run whose workspace is ready. */
 void
-runs_launch(struct daemon *d, struct live_run *lr)
+runs_start(struct daemon *d, struct live_run *lr)
 {
 	int rc;
 
+	lr->next = d->runs;
+	d->runs = lr;
+	rc = sched_run_start(lr->run);
+	(void)rc; /* a built run starts */
+}
+
+/*
+ * Starts a built run in a fresh workspace: for a project with a
+ * repository, its commit checked out again first.
+ */
+void
+runs_launch(struct daemon *d, struct live_run *lr)
+{
+	const struct config_project *proj =
+		config_project_find(d->config, lr->project);
+	int rc;
+
+	if (proj != NULL && config_project_repo(proj) != NULL &&
+	    lr->commit != NULL) {
+		checkout_restart(d, lr, lr->ref, lr->commit);
+		return;
+	}
 	files_remove_tree(lr->workspace);
 	rc = files_mkdirs(lr->workspace, 0755);
 	/*
@@ -161,8 +190,27 @@ runs_launch(struct daemon *d, struct live_run *lr)
 		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
 			  (unsigned long long)lr->id, lr->workspace,
 			  strerror(-rc));
-	lr->next = d->runs;
-	d->runs = lr;
-	rc = sched_run_start(lr->run);
-	(void)rc; /* a built run starts */
+	runs_start(d, lr);
+}
+
+/* Problems as the JSON array the run object carries (caller frees). */
+char *
+runs_problems_json(const struct pipeline_problems *pp)
+{
+	cJSON *a = cJSON_CreateArray();
+	char *s;
+	size_t i;
+
+	for (i = 0; i < pp->count; i++) {
+		cJSON *o = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(o, "file", pp->items[i].file);
+		cJSON_AddNumberToObject(o, "line", pp->items[i].line);
+		cJSON_AddNumberToObject(o, "column", pp->items[i].column);
+		cJSON_AddStringToObject(o, "message", pp->items[i].message);
+		cJSON_AddItemToArray(a, o);
+	}
+	s = cJSON_PrintUnformatted(a);
+	cJSON_Delete(a);
+	return s;
 }

@@ -21,6 +21,8 @@ struct trigger_op {
 	struct store_run_new row;
 	struct store_run stored; /* what build() reads: branch, tag, commit, env */
 	char *yaml, *problems, *env, *ref, *branch, *tag, *commit, *actor, *key;
+	char *forge, *delivery;
+	bool repo;               /* the project has a repository: check out first */
 	uint64_t id;
 	bool existed;
 	daemon_done_cb cb;
@@ -33,16 +35,34 @@ tx_trigger(struct store_tx *tx, void *arg)
 	struct trigger_op *t = arg;
 	const struct pipeline *p = t->p;
 	size_t j, n = p != NULL ? pipeline_job_count(p) : 0;
-	int rc;
+	char *response = NULL, *first;
+	int rc, status;
 
 	if (t->key != NULL &&
 	    store_tx_run_by_key(tx, t->project, t->key, &t->id) == 0) {
 		t->existed = true;
 		return 0;
 	}
+	if (t->delivery != NULL &&
+	    store_tx_delivery_find(tx, t->forge, t->delivery, &status,
+				   &response) == 0) {
+		/* The first answer named the run: {"run":N}. */
+		t->existed = true;
+		first = response != NULL ? strstr(response, "\"run\":") : NULL;
+		t->id = first != NULL ? strtoull(first + 6, NULL, 10) : 0;
+		free(response);
+		return t->id != 0 ? 0 : -ENOENT;
+	}
 	rc = store_tx_run_insert(tx, &t->row, &t->id);
+	if (rc == 0 && t->delivery != NULL) {
+		response = xasprintf("{\"run\":%llu}", (unsigned long long)t->id);
+		rc = store_tx_delivery_put(tx, t->forge, t->delivery,
+					   t->project, t->id, 202, response,
+					   t->row.created_at);
+		free(response);
+	}
 	/* A pipeline with problems makes a run that has finished already. */
-	if (rc == 0 && p == NULL)
+	if (rc == 0 && p == NULL && !t->repo)
 		rc = store_tx_run_set_status(tx, t->id, "error", 0,
 					     t->row.created_at);
 	for (j = 0; rc == 0 && j < n; j++)
@@ -69,6 +89,8 @@ trigger_free(struct trigger_op *t)
 	free(t->commit);
 	free(t->actor);
 	free(t->key);
+	free(t->forge);
+	free(t->delivery);
 	free(t->project);
 	free(t);
 }
@@ -116,7 +138,10 @@ trigger_done(int rc, void *arg)
 	if (!t->existed) {
 		log_info("run.created run=%llu project=%s actor=%s",
 			 (unsigned long long)t->id, t->project, t->actor);
-		if (t->p != NULL && proj == NULL) {
+		if (t->repo && proj != NULL) {
+			supersede(d, proj, t->branch, t->id);
+			checkout_new_run(d, proj, t->id, &t->stored, t->ref);
+		} else if (t->p != NULL && proj == NULL) {
 			/* A reload removed the project meanwhile. */
 			log_warnx("run=%llu: project %s is gone; not started",
 				  (unsigned long long)t->id, t->project);
@@ -128,7 +153,7 @@ trigger_done(int rc, void *arg)
 			t->p = NULL; /* the run owns it now */
 		}
 	}
-	t->cb(0, t->id, NULL, t->arg);
+	t->cb(0, t->id, t->existed ? "again" : NULL, t->arg);
 	trigger_free(t);
 }
 
@@ -157,26 +182,13 @@ env_to_json(const char *const *env, char **out, char **msg)
 	return 0;
 }
 
-/* Problems as the JSON array the run object carries. */
-static char *
-problems_json(const struct pipeline_problems *pp)
+/* 40 (SHA-1) or 64 (SHA-256) lower-case hex digits. */
+static bool
+valid_sha(const char *s)
 {
-	cJSON *a = cJSON_CreateArray();
-	char *s;
-	size_t i;
+	size_t n = s != NULL ? strspn(s, "0123456789abcdef") : 0;
 
-	for (i = 0; i < pp->count; i++) {
-		cJSON *o = cJSON_CreateObject();
-
-		cJSON_AddStringToObject(o, "file", pp->items[i].file);
-		cJSON_AddNumberToObject(o, "line", pp->items[i].line);
-		cJSON_AddNumberToObject(o, "column", pp->items[i].column);
-		cJSON_AddStringToObject(o, "message", pp->items[i].message);
-		cJSON_AddItemToArray(a, o);
-	}
-	s = cJSON_PrintUnformatted(a);
-	cJSON_Delete(a);
-	return s;
+	return s != NULL && s[n] == '\0' && (n == 40 || n == 64);
 }
 
 void
@@ -201,12 +213,16 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		return;
 	}
 	pipeline_path = config_project_pipeline(proj);
-	if (pipeline_path == NULL) {
-		cb(-ENOTSUP, 0, "the project has a repository; runs of "
-		   "repositories are started by webhooks", arg);
+	if (pipeline_path == NULL && !valid_sha(tr->commit)) {
+		cb(-EINVAL, 0, "a run of a project with a repository needs "
+		   "\"commit\": the full sha to check out", arg);
 		return;
 	}
 	t = xcalloc(1, sizeof(*t));
+	t->repo = pipeline_path == NULL;
+	t->forge = tr->forge != NULL ? xstrdup(tr->forge) : NULL;
+	t->delivery = tr->delivery != NULL && tr->forge != NULL ?
+			      xstrdup(tr->delivery) : NULL;
 	t->d = d;
 	t->project = xstrdup(config_project_name(proj));
 	t->cb = cb;
@@ -226,13 +242,21 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		else if (strncmp(tr->ref, "refs/", 5) != 0)
 			t->branch = xstrdup(tr->ref);
 	}
+	if (tr->branch != NULL) {
+		free(t->branch);
+		t->branch = xstrdup(tr->branch);
+	}
 	t->commit = tr->commit != NULL ? xstrdup(tr->commit) : NULL;
 	t->actor = xstrdup(tr->actor != NULL ? tr->actor : "anonymous");
 	t->key = tr->idempotency_key != NULL ? xstrdup(tr->idempotency_key) : NULL;
 
 	pipeline_problems_init(&pp);
-	rc = pw_read_file(pipeline_path, PIPELINE_MAX_BYTES, &t->yaml, &len);
-	if (rc < 0)
+	len = 0;
+	rc = t->repo ? 0 : pw_read_file(pipeline_path, PIPELINE_MAX_BYTES,
+					&t->yaml, &len);
+	if (t->repo)
+		;	/* read from the commit, after the checkout */
+	else if (rc < 0)
 		pipeline_problems_add(&pp, pipeline_path, 1, 1,
 				      "cannot read the pipeline: %s",
 				      rc == -EFBIG ? "file too large" :
@@ -240,12 +264,14 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	else if (pipeline_parse(pipeline_path, t->yaml, len, &t->p, &pp) < 0)
 		t->p = NULL;
 	if (pp.count > 0)
-		t->problems = problems_json(&pp);
+		t->problems = runs_problems_json(&pp);
 	pipeline_problems_free(&pp);
 
 	t->row = (struct store_run_new){
 		.project = t->project,
-		.status = t->p != NULL ? "queued" : "error",
+		.status = t->p != NULL || t->repo ? "queued" : "error",
+		.pr = tr->pr,
+		.fork = tr->fork,
 		.trigger = tr->trigger != NULL ? tr->trigger : "api",
 		.ref = t->ref,
 		.branch = t->branch,
@@ -264,5 +290,8 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	t->stored.tag = t->tag;
 	t->stored.commit = t->commit;
 	t->stored.env = t->env;
+	t->stored.ref = t->ref;
+	t->stored.pr = tr->pr;
+	t->stored.fork = tr->fork;
 	store_write(d->store, tx_trigger, trigger_done, t);
 }

@@ -1,0 +1,234 @@
+/*
+ * Runs of projects with a repository: the run's workspace is filled with
+ * exactly its commit (scm: the project's mirror, then a fresh repository
+ * at that sha), what git said goes into the run's own log, and for a new
+ * run the pipeline is read from that commit and its jobs stored before the
+ * run starts.  A checkout that fails, or a pipeline with problems, ends
+ * the run as `error` (git's message in the run log, the problems in the
+ * run object).  A rerun, an approval or a resumed run checks the same
+ * commit out again into a fresh workspace before it starts.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "daemon-int.h"
+#include "pipewright/scm.h"
+
+struct checkout {
+	struct daemon *d;
+	uint64_t run;
+	char *project;
+	struct live_run *lr;      /* a built run to start; NULL: a new run */
+	struct store_run row;     /* a new run's parameters (owned strings) */
+	struct pipeline *p;       /* a new run's pipeline, once read */
+	char *workspace;
+	char *yaml, *file, *problems;
+	size_t len;
+	char *log;                /* for the run's own log */
+	size_t loglen;
+	bool failed;
+};
+
+static void
+checkout_free(struct checkout *c)
+{
+	pipeline_destroy(c->p);
+	free(c->project);
+	free(c->workspace);
+	free(c->row.ref);
+	free(c->row.branch);
+	free(c->row.tag);
+	free(c->row.commit);
+	free(c->row.env);
+	free(c->yaml);
+	free(c->file);
+	free(c->problems);
+	free(c->log);
+	free(c);
+}
+
+/* The run's log, the pipeline snapshot and jobs, or its end as an error. */
+static int
+tx_checked_out(struct store_tx *tx, void *arg)
+{
+	struct checkout *c = arg;
+	const struct pipeline *p = c->p;
+	size_t j, n = p != NULL ? pipeline_job_count(p) : 0;
+	int rc = 0;
+
+	if (c->loglen > 0)
+		rc = store_tx_run_log_append(tx, c->run, c->log, c->loglen);
+	if (rc == 0 && c->lr == NULL && c->file != NULL)
+		rc = store_tx_run_set_pipeline(tx, c->run, c->file, c->yaml,
+					       c->len, c->problems);
+	for (j = 0; rc == 0 && j < n; j++)
+		rc = store_tx_job_insert(tx, c->run, (int)j,
+					 pipeline_job_name(p, j),
+					 pipeline_stage(p, pipeline_job_stage(p, j)),
+					 "pending");
+	if (rc == 0 && c->failed)
+		rc = store_tx_run_set_status(tx, c->run, "error", 0, pw_now_ms());
+	return rc;
+}
+
+static void
+checked_out_done(int rc, void *arg)
+{
+	struct checkout *c = arg;
+	struct daemon *d = c->d;
+	const struct config_project *proj;
+	struct live_run *lr = c->lr;
+
+	daemon_note_store(d, rc);
+	proj = config_project_find(d->config, c->project);
+	if (rc < 0 || c->failed || proj == NULL) {
+		if (rc < 0)
+			log_warnx("run=%llu: cannot record its checkout: %s",
+				  (unsigned long long)c->run, strerror(-rc));
+		log_info("run.finished run=%llu status=error",
+			 (unsigned long long)c->run);
+		if (lr != NULL)
+			live_run_free(lr);
+		files_remove_run(d, c->run);
+		checkout_free(c);
+		daemon_run_gone(d);
+		return;
+	}
+	if (lr == NULL) {
+		rc = runs_build(d, c->p, c->run, proj, &c->row, false, &lr);
+		c->p = NULL; /* the run owns it now */
+		if (rc < 0) {
+			checkout_free(c);
+			return;
+		}
+	}
+	runs_start(d, lr);
+	checkout_free(c);
+}
+
+/* The pipeline of a new run, read from the commit just checked out. */
+static void
+read_pipeline(struct checkout *c, const struct config_project *proj)
+{
+	struct pipeline_problems pp;
+	const char *path = config_project_pipeline_path(proj);
+	struct buf b;
+	int rc;
+
+	pipeline_problems_init(&pp);
+	c->file = xstrdup(path);
+	rc = scm_read_file(c->workspace, path, PIPELINE_MAX_BYTES,
+			   &c->yaml, &c->len);
+	if (rc < 0)
+		pipeline_problems_add(&pp, path, 1, 1, "%s",
+				      rc == -ENOENT ?
+					      "no pipeline file at this commit" :
+				      rc == -EFBIG ? "the pipeline file is too large" :
+						     strerror(-rc));
+	else if (pipeline_parse(path, c->yaml, c->len, &c->p, &pp) < 0)
+		c->p = NULL;
+	if (pp.count > 0) {
+		c->problems = runs_problems_json(&pp);
+		c->failed = true;
+		buf_init(&b, 0);
+		rc = buf_printf(&b, "%s: the pipeline has %zu problem%s\n", path,
+				pp.count, pp.count == 1 ? "" : "s");
+		(void)rc;
+		c->log = xrealloc(c->log, c->loglen + b.len + 1);
+		memcpy(c->log + c->loglen, b.data, b.len);
+		c->loglen += b.len;
+		buf_free(&b);
+	}
+	pipeline_problems_free(&pp);
+}
+
+static void
+on_checkout(int rc, const char *log, size_t len, void *arg)
+{
+	struct checkout *c = arg;
+	struct daemon *d = c->d;
+	const struct config_project *proj =
+		config_project_find(d->config, c->project);
+	c->log = xmalloc(len + 1);
+	memcpy(c->log, log, len);
+	c->loglen = len;
+	if (rc < 0 || proj == NULL) {
+		log_warnx("run=%llu: checkout failed: %s",
+			  (unsigned long long)c->run, strerror(-rc));
+		c->failed = true;
+	} else {
+		/* Jobs run as the workspace's owner under strict. */
+		if (config_sandbox(d->config) == CONFIG_SANDBOX_STRICT &&
+		    scm_chown_tree(c->workspace, DAEMON_JOB_UID,
+				   DAEMON_JOB_UID) < 0)
+			log_warnx("run=%llu: cannot give the workspace to uid %d",
+				  (unsigned long long)c->run, DAEMON_JOB_UID);
+		if (c->lr == NULL)
+			read_pipeline(c, proj);
+	}
+	store_write(d->store, tx_checked_out, checked_out_done, c);
+}
+
+static void
+checkout_start(struct checkout *c, const struct config_project *proj,
+	       const char *ref, const char *sha)
+{
+	struct scm_request req = {
+		.project = config_project_name(proj),
+		.repo = config_project_repo(proj),
+		.fetch_ref = ref,
+		.sha = sha,
+		.workspace = c->workspace,
+		.clone_token = config_project_clone_token(proj),
+	};
+	char *msg;
+	int rc;
+
+	files_remove_tree(c->workspace);
+	rc = scm_checkout(c->d->scm, &req, on_checkout, c);
+	if (rc < 0) {
+		msg = xasprintf("cannot check out %s: %s\n", sha, strerror(-rc));
+		on_checkout(rc, msg, strlen(msg), c);
+		free(msg);
+	}
+}
+
+void
+checkout_new_run(struct daemon *d, const struct config_project *proj,
+		 uint64_t run, const struct store_run *row, const char *ref)
+{
+	struct checkout *c = xcalloc(1, sizeof(*c));
+
+	c->d = d;
+	c->run = run;
+	c->project = xstrdup(config_project_name(proj));
+	c->row.ref = row->ref != NULL ? xstrdup(row->ref) : NULL;
+	c->row.branch = row->branch != NULL ? xstrdup(row->branch) : NULL;
+	c->row.tag = row->tag != NULL ? xstrdup(row->tag) : NULL;
+	c->row.commit = xstrdup(row->commit);
+	c->row.env = row->env != NULL ? xstrdup(row->env) : NULL;
+	c->row.fork = row->fork;
+	c->row.pr = row->pr;
+	c->workspace = xasprintf("%s/%llu", d->workspaces_dir,
+				 (unsigned long long)run);
+	checkout_start(c, proj, ref, row->commit);
+}
+
+void
+checkout_restart(struct daemon *d, struct live_run *lr, const char *ref,
+		 const char *sha)
+{
+	const struct config_project *proj =
+		config_project_find(d->config, lr->project);
+	struct checkout *c = xcalloc(1, sizeof(*c));
+
+	c->d = d;
+	c->run = lr->id;
+	c->project = xstrdup(lr->project);
+	c->lr = lr;
+	c->workspace = xstrdup(lr->workspace);
+	checkout_start(c, proj, ref, sha);
+}

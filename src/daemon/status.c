@@ -1,0 +1,172 @@
+/*
+ * Commit statuses back to the forge.  A run's (and with status_per_job,
+ * each job's) state change becomes an outbox row in the same transaction
+ * as the change itself; notify sends it later, retrying, and only the
+ * newest state per (commit, context) is sent.  The rows are built here on
+ * the loop thread (the configuration is read nowhere else), and carry no
+ * token: notify asks for the project's auth header when it sends.
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "daemon-int.h"
+#include "pipewright/forge.h"
+
+/* The run status a job state shows as, for a per-job context. */
+static const char *
+job_as_run_status(enum sched_job_state st)
+{
+	switch (st) {
+	case SCHED_JOB_PENDING:
+	case SCHED_JOB_READY:
+	case SCHED_JOB_WAITING:
+		return "queued";
+	case SCHED_JOB_RUNNING:
+		return "running";
+	case SCHED_JOB_SUCCESS:
+		return "success";
+	case SCHED_JOB_CANCELED:
+	case SCHED_JOB_SKIPPED:
+		return "canceled";
+	case SCHED_JOB_FAILED:
+	case SCHED_JOB_TIMED_OUT:
+	case SCHED_JOB_LOST:
+		break;
+	}
+	return "failed";
+}
+
+/* Later states of one key win: by time, then by how far along they are. */
+static uint64_t
+seq_of(uint64_t time_ms, const char *status)
+{
+	int rank = strcmp(status, "queued") == 0 ? 0 :
+		   strcmp(status, "running") == 0 ? 1 : 2;
+
+	return time_ms * 4 + (uint64_t)rank;
+}
+
+void
+status_rows_free(struct status_rows *r)
+{
+	size_t i;
+
+	for (i = 0; i < r->n; i++) {
+		free(r->rows[i].key);
+		free(r->rows[i].url);
+		free(r->rows[i].headers);
+		free(r->rows[i].body);
+		free(r->rows[i].project);
+	}
+	free(r->rows);
+	r->rows = NULL;
+	r->n = 0;
+}
+
+static void
+add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
+	const struct config_project *p, enum forge_kind kind,
+	const char *context, const char *status, uint64_t time_ms)
+{
+	struct forge_request req;
+	struct status_row *row;
+	char *target, *desc;
+	struct buf h;
+	size_t i;
+	int rc;
+
+	target = xasprintf("%s/api/v1/runs/%llu", d->public_url,
+			   (unsigned long long)lr->id);
+	desc = xasprintf("pipewright run %llu: %s", (unsigned long long)lr->id,
+			 status);
+	rc = forge_status_request(kind, config_project_forge_api(p),
+				  config_project_forge_repo(p), lr->commit,
+				  context, status, target, desc, &req);
+	free(target);
+	free(desc);
+	if (rc < 0) {
+		log_warnx("status.skipped run=%llu context=%s: cannot build the "
+			  "call (%s)", (unsigned long long)lr->id, context,
+			  strerror(-rc));
+		return;
+	}
+	out->rows = xrealloc(out->rows, (out->n + 1) * sizeof(*out->rows));
+	row = &out->rows[out->n++];
+	memset(row, 0, sizeof(*row));
+	row->key = xasprintf("%s:%s:%s:%s", forge_kind_name(kind),
+			     config_project_forge_repo(p), lr->commit, context);
+	row->seq = seq_of(time_ms, status);
+	row->run = lr->id;
+	row->url = req.url;
+	row->body = req.body;
+	req.url = req.body = NULL;
+	buf_init(&h, 0);
+	for (i = 0; req.headers != NULL && req.headers[i] != NULL; i++)
+		rc |= buf_printf(&h, "%s\n", req.headers[i]);
+	row->headers = buf_steal(&h);
+	row->project = xstrdup(config_project_name(p));
+	forge_request_free(&req);
+}
+
+void
+status_rows_for(struct daemon *d, const struct sched_event *ev,
+		struct status_rows *out)
+{
+	struct live_run *lr = live_run_find(d, ev->run_id);
+	const struct config_project *p;
+	enum forge_kind kind;
+	char *context;
+
+	out->rows = NULL;
+	out->n = 0;
+	if (lr == NULL || lr->commit == NULL)
+		return;
+	p = config_project_find(d->config, lr->project);
+	if (p == NULL || config_project_status_token(p) == NULL)
+		return;
+	kind = config_project_forge(p);
+	if (kind == FORGE_GENERIC)
+		return;
+	if (ev->kind == SCHED_EVENT_RUN) {
+		context = xasprintf("pipewright/%s", lr->project);
+		add_row(d, out, lr, p, kind, context,
+			sched_run_state_name(ev->state), ev->time_ms);
+	} else if (config_project_status_per_job(p) &&
+		   ev->state != SCHED_JOB_READY) {
+		context = xasprintf("pipewright/%s/%s", lr->project,
+				    ev->job_name);
+		add_row(d, out, lr, p, kind, context,
+			job_as_run_status(ev->state), ev->time_ms);
+	} else {
+		return;
+	}
+	free(context);
+}
+
+int
+status_rows_put(struct store_tx *tx, const struct status_rows *r,
+		uint64_t now)
+{
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; rc == 0 && i < r->n; i++) {
+		const struct status_row *row = &r->rows[i];
+		struct store_outbox_new o = {
+			.key = row->key,
+			.seq = row->seq,
+			.run = row->run,
+			.method = "POST",
+			.url = row->url,
+			.headers = row->headers,
+			.body = row->body,
+			.project = row->project,
+			.created_at = now,
+		};
+
+		rc = store_tx_outbox_put(tx, &o);
+	}
+	return rc;
+}
