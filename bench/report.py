@@ -156,6 +156,14 @@ if not skipped("B8", b):
         "(%d probes, %d errors)" % (b["jobs"], h["requests"], h["errors"]),
         h["p99_ms"], None, None, "<= 10 ms",
         h["p99_ms"] <= 10 and h["errors"] == 0)
+    ends = {}
+    for a in b["attempts"]:
+        k = "%s: %s" % (a["job"].rstrip("0123456789"),
+                        a["reason"] or a["status"])
+        ends[k] = ends.get(k, 0) + 1
+    row("B8", "how the hostile jobs ended", "; ".join(
+        "%s ×%d" % (k, v) for k, v in sorted(ends.items())), None, None,
+        "killed by their limits", all("killed" in k for k in ends))
 
 for bid in ("B2", "B5"):
     skipped(bid, results[bid])
