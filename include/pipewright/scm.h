@@ -4,7 +4,8 @@
  * Each project has one bare mirror, <mirrors_dir>/<project>.git, made on
  * first use and updated with `git fetch` of the ref a run asks for; fetches
  * into one mirror (and the workspace fetches that read it) run one at a
- * time, in the order asked, while different projects proceed in parallel.
+ * time, first come first served, while different projects proceed in
+ * parallel.
  * A run's workspace is then a fresh repository of its own, filled with
  * `git fetch --depth=50 file://<mirror> <sha>` and checked out detached at
  * that sha: no worktree, no alternates, nothing that points into the
@@ -100,6 +101,16 @@ int scm_checkout(struct scm *s, const struct scm_request *req,
  * pipeline.  0, or -EINVAL (bad path), -EXDEV (it leads outside),
  * -EISDIR/-EINVAL (not a regular file), -EFBIG (larger than max), -errno.
  */
+/*
+ * The commit a full ref (refs/heads/main) names on the remote now, for a
+ * run no push named a commit for (a schedule): cb gets 0 and the sha, or
+ * -ENOENT (no such ref), -ETIMEDOUT, -EIO.
+ */
+typedef void (*scm_resolve_cb)(int rc, const char *sha, void *arg);
+int scm_resolve(struct scm *s, const char *repo, const char *ref,
+		const char *clone_token, uint64_t timeout_ms,
+		scm_resolve_cb cb, void *arg) PW_WUR;
+
 int scm_read_file(const char *workspace, const char *path, size_t max,
 		  char **out, size_t *len) PW_WUR;
 

@@ -8,7 +8,7 @@
  * spaces); a repo or workspace must not start with '-' (git would read an
  * option); a token must not hold a line break (a second header).
  *
- * Mirrors: one holder at a time, the rest wait in the order they asked.
+ * Mirrors: one holder at a time, the rest wait in the order they came.
  * Ending a job hands its mirror on before its callback runs, and the next
  * one starts after the callback, so a callback that starts another
  * checkout queues behind the ones already waiting.
