@@ -12,9 +12,10 @@
  *
  * A new mirror is made under another name and renamed into place once it
  * is configured, so a mirror that exists is a whole one even after a
- * crash.  allowAnySHA1InWant is what lets the workspace ask the mirror for
- * a bare sha over file://; it must be in the mirror's own config because
- * git drops GIT_CONFIG_* for the local upload-pack it runs.  The sha must
+ * crash.  allowAnySHA1InWant lets the workspace ask the mirror for a bare
+ * sha over file:// whatever the protocol version (v2 allows it anyway, v0
+ * does not); it must be in the mirror's own config because git drops
+ * GIT_CONFIG_* for the local upload-pack it runs.  The sha must
  * be on the fetched ref, not merely somewhere in the mirror: a sha from a
  * payload runs with that ref's name and secrets.  Every call has the
  * request's timeout; the first failure ends the checkout with git's words
