@@ -66,6 +66,9 @@ struct daemon_trigger {
 	const char *forge;             /* the delivery's forge ("github") */
 	const char *delivery;          /* its delivery id: a redelivery answers
 	                                  with the first run; NULL: none */
+	/* Schedules: the fire is recorded with the run (spec NULL: none). */
+	const char *schedule_spec, *schedule_ref;
+	uint64_t schedule_fire;
 };
 
 /*

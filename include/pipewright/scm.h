@@ -93,15 +93,6 @@ int scm_checkout(struct scm *s, const struct scm_request *req,
 		 scm_done_cb cb, void *arg) PW_WUR;
 
 /*
- * Reads `path` (relative, no ".." component, not inside .git) from a
- * checked-out workspace into *out (NUL-terminated, caller frees) and its
- * size into *len.  The file must stay beneath the workspace even through
- * symlinks (openat2 RESOLVE_BENEATH; a realpath check where the kernel
- * lacks it): a repository cannot make the daemon read /etc/shadow as its
- * pipeline.  0, or -EINVAL (bad path), -EXDEV (it leads outside),
- * -EISDIR/-EINVAL (not a regular file), -EFBIG (larger than max), -errno.
- */
-/*
  * The commit a full ref (refs/heads/main) names on the remote now, for a
  * run no push named a commit for (a schedule): cb gets 0 and the sha, or
  * -ENOENT (no such ref), -ETIMEDOUT, -EIO.
@@ -111,6 +102,15 @@ int scm_resolve(struct scm *s, const char *repo, const char *ref,
 		const char *clone_token, uint64_t timeout_ms,
 		scm_resolve_cb cb, void *arg) PW_WUR;
 
+/*
+ * Reads `path` (relative, no ".." component, not inside .git) from a
+ * checked-out workspace into *out (NUL-terminated, caller frees) and its
+ * size into *len.  The file must stay beneath the workspace even through
+ * symlinks (openat2 RESOLVE_BENEATH; a realpath check where the kernel
+ * lacks it): a repository cannot make the daemon read /etc/shadow as its
+ * pipeline.  0, or -EINVAL (bad path), -EXDEV (it leads outside),
+ * -EISDIR/-EINVAL (not a regular file), -EFBIG (larger than max), -errno.
+ */
 int scm_read_file(const char *workspace, const char *path, size_t max,
 		  char **out, size_t *len) PW_WUR;
 

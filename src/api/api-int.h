@@ -64,6 +64,7 @@ void api_cancel(struct http_request *req, void *arg);
 void api_rerun(struct http_request *req, void *arg);
 void api_approve(struct http_request *req, void *arg);
 void api_hook(struct http_request *req, void *arg);
+void api_outbox(struct http_request *req, void *arg);
 void api_job_log(struct http_request *req, void *arg);
 void api_healthz(struct http_request *req, void *arg);
 void api_readyz(struct http_request *req, void *arg);

@@ -25,6 +25,7 @@ static const struct http_route routes[] = {
 	{"POST", "/api/v1/runs/{id}/rerun", api_rerun, NULL},
 	{"GET", "/api/v1/runs/{id}/jobs/{job}/log", api_job_log, NULL},
 	{"POST", "/api/v1/runs/{id}/jobs/{job}/approve", api_approve, NULL},
+	{"GET", "/api/v1/outbox", api_outbox, NULL},
 	{"POST", "/hooks/{forge}", api_hook, NULL},
 };
 

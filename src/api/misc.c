@@ -69,6 +69,9 @@ on_count(void *arg, const char *project, const char *status, uint64_t n)
 void
 api_metrics(struct http_request *req, void *arg)
 {
+	static const char *const outbox_states[] = {
+		"pending", "delivered", "failed",
+	};
 	struct api *a = arg;
 	struct daemon_stats st;
 	struct store_stats ss;
@@ -136,6 +139,15 @@ api_metrics(struct http_request *req, void *arg)
 			 "pipewright_store_commit_failures_total %llu\n",
 			 (unsigned long long)ss.commits,
 			 (unsigned long long)ss.commit_failures);
+	rc |= buf_printf(&b, "# HELP pipewright_outbox Outbound calls (commit "
+			 "statuses) by state.\n# TYPE pipewright_outbox gauge\n");
+	for (i = 0; i < PW_ARRAY_LEN(outbox_states); i++) {
+		uint64_t n = 0;
+
+		if (store_outbox_count(daemon_store(a->d), outbox_states[i], &n) == 0)
+			rc |= buf_printf(&b, "pipewright_outbox{state=\"%s\"} %llu\n",
+					 outbox_states[i], (unsigned long long)n);
+	}
 	rc |= buf_printf(&b, "# HELP pipewright_http_requests_total HTTP "
 			 "requests answered, by route and status.\n"
 			 "# TYPE pipewright_http_requests_total counter\n");

@@ -74,6 +74,9 @@ struct daemon {
 	struct api *api;
 	struct scm *scm;
 	struct notify *notify;    /* commit statuses; NULL until started */
+	struct schedule *schedules; /* the projects' schedules (schedule.c) */
+	size_t nschedules;
+	uv_timer_t schedule_timer;
 	int pid_fd;               /* holds the pid file's lock */
 	uv_signal_t sigterm, sigint, sighup;
 	uv_timer_t drain_timer;
@@ -149,6 +152,10 @@ void status_rows_for(struct daemon *d, const struct sched_event *ev,
 int status_rows_put(struct store_tx *tx, const struct status_rows *r,
 		    uint64_t now);
 void status_rows_free(struct status_rows *r);
+
+/* schedule.c: the projects' cron schedules, rebuilt on SIGHUP */
+void schedules_load(struct daemon *d);
+void schedules_free(struct daemon *d);
 
 /* files.c */
 int files_mkdirs(const char *path, mode_t mode);

@@ -237,6 +237,7 @@ maybe_finish(struct daemon *d)
 	uv_close((uv_handle_t *)&d->sighup, NULL);
 	uv_close((uv_handle_t *)&d->drain_timer, NULL);
 	uv_close((uv_handle_t *)&d->flush_timer, NULL);
+	uv_close((uv_handle_t *)&d->schedule_timer, NULL);
 	http_server_close(d->http, on_http_closed, d);
 	if (d->notify != NULL) {
 		notify_close(d->notify, NULL, NULL);
@@ -317,6 +318,7 @@ on_sighup(uv_signal_t *h, int signum)
 	d->config = c;
 	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
 		 false);
+	schedules_load(d);
 	log_info("config.reloaded path=%s projects=%zu", d->config_path,
 		 config_project_count(c));
 }
@@ -500,12 +502,15 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
+	uv_timer_init(&d->loop, &d->schedule_timer);
 	if ((rc = runs_recover(d, err)) < 0)
 		goto fail_started;
+	schedules_load(d);
 	*out = d;
 	return 0;
 fail_started:
 	/* Handles are open: the caller's daemon_destroy cannot run the loop. */
+	uv_close((uv_handle_t *)&d->schedule_timer, NULL);
 	uv_close((uv_handle_t *)&d->drain_timer, NULL);
 	uv_close((uv_handle_t *)&d->flush_timer, NULL);
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
@@ -566,6 +571,7 @@ daemon_destroy(struct daemon *d)
 		unlink(config_pid_file(d->config));
 		close(d->pid_fd);
 	}
+	schedules_free(d);
 	config_destroy(d->config);
 	free(d->public_url);
 	free(d->attempts_dir);

@@ -22,6 +22,8 @@ struct trigger_op {
 	struct store_run stored; /* what build() reads: branch, tag, commit, env */
 	char *yaml, *problems, *env, *ref, *branch, *tag, *commit, *actor, *key;
 	char *forge, *delivery;
+	char *sched_spec, *sched_ref; /* a schedule's fire, recorded with the run */
+	uint64_t sched_fire;
 	bool repo;               /* the project has a repository: check out first */
 	uint64_t id;
 	bool existed;
@@ -73,6 +75,9 @@ tx_trigger(struct store_tx *tx, void *arg)
 	if (rc == 0)
 		rc = store_tx_event(tx, t->id, t->row.created_at, t->actor,
 				    "trigger", t->ref);
+	if (rc == 0 && t->sched_spec != NULL)
+		rc = store_tx_schedule_fired(tx, t->project, t->sched_spec,
+					     t->sched_ref, t->sched_fire);
 	return rc;
 }
 
@@ -91,6 +96,8 @@ trigger_free(struct trigger_op *t)
 	free(t->key);
 	free(t->forge);
 	free(t->delivery);
+	free(t->sched_spec);
+	free(t->sched_ref);
 	free(t->project);
 	free(t);
 }
@@ -220,6 +227,11 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	}
 	t = xcalloc(1, sizeof(*t));
 	t->repo = pipeline_path == NULL;
+	if (tr->schedule_spec != NULL) {
+		t->sched_spec = xstrdup(tr->schedule_spec);
+		t->sched_ref = xstrdup(tr->schedule_ref);
+		t->sched_fire = tr->schedule_fire;
+	}
 	t->forge = tr->forge != NULL ? xstrdup(tr->forge) : NULL;
 	t->delivery = tr->delivery != NULL && tr->forge != NULL ?
 			      xstrdup(tr->delivery) : NULL;

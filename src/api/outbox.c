@@ -1,0 +1,109 @@
+/*
+ * GET /api/v1/outbox?state=&limit=&cursor=: the outbound calls (commit
+ * statuses), newest first, so that calls that finally failed can be seen
+ * (state=failed).  Rows hold no token: the auth header is added at send
+ * time.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "api-int.h"
+
+void
+api_outbox(struct http_request *req, void *arg)
+{
+	static const char *const states[] = {"pending", "delivered", "failed"};
+	struct api *a = arg;
+	const char *state = http_request_query(req, "state");
+	const char *q_limit = http_request_query(req, "limit");
+	const char *q_cursor = http_request_query(req, "cursor");
+	struct store_outbox **rows = NULL;
+	uint64_t before = 0, next = 0;
+	unsigned long limit = 50;
+	cJSON *o, *items;
+	size_t n = 0, i;
+	char *actor, *end, cur[32];
+	int rc;
+
+	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+		return;
+	free(actor);
+	if (state != NULL && *state != '\0') {
+		for (i = 0; i < PW_ARRAY_LEN(states); i++)
+			if (strcmp(state, states[i]) == 0)
+				break;
+		if (i == PW_ARRAY_LEN(states)) {
+			http_respond_error(req, 400, "bad_request",
+					   "unknown state '%s'; expected pending, "
+					   "delivered or failed", state);
+			return;
+		}
+	} else {
+		state = NULL;
+	}
+	if (q_limit != NULL) {
+		limit = strtoul(q_limit, &end, 10);
+		if (*q_limit == '\0' || *end != '\0' || limit < 1 || limit > 200) {
+			http_respond_error(req, 400, "bad_request",
+					   "limit must be a number from 1 to "
+					   "200, got '%s'", q_limit);
+			return;
+		}
+	}
+	if (q_cursor != NULL && *q_cursor != '\0') {
+		before = strtoull(q_cursor, &end, 10);
+		if (*end != '\0' || before == 0) {
+			http_respond_error(req, 400, "bad_request",
+					   "cursor '%s' is not one this API "
+					   "gave out", q_cursor);
+			return;
+		}
+	}
+	rc = store_outbox_list(daemon_store(a->d), state, limit, before, &rows,
+			       &n, &next);
+	if (rc < 0) {
+		api_respond_errno(req, rc, "cannot read the outbox");
+		return;
+	}
+	o = cJSON_CreateObject();
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < n; i++) {
+		const struct store_outbox *r = rows[i];
+		cJSON *it = cJSON_CreateObject();
+
+		cJSON_AddNumberToObject(it, "id", (double)r->id);
+		cJSON_AddStringToObject(it, "key", r->key);
+		if (r->run != 0)
+			cJSON_AddNumberToObject(it, "run", (double)r->run);
+		else
+			cJSON_AddNullToObject(it, "run");
+		cJSON_AddStringToObject(it, "project", r->project);
+		cJSON_AddStringToObject(it, "method", r->method);
+		cJSON_AddStringToObject(it, "url", r->url);
+		cJSON_AddStringToObject(it, "state", r->state);
+		cJSON_AddNumberToObject(it, "attempts", r->attempts);
+		cJSON_AddItemToObject(it, "next_at",
+				      strcmp(r->state, "pending") == 0 ?
+					      api_time(r->next_at) :
+					      cJSON_CreateNull());
+		if (r->last_error != NULL)
+			cJSON_AddStringToObject(it, "last_error", r->last_error);
+		else
+			cJSON_AddNullToObject(it, "last_error");
+		cJSON_AddItemToObject(it, "created_at", api_time(r->created_at));
+		cJSON_AddItemToObject(it, "updated_at", api_time(r->updated_at));
+		cJSON_AddItemToArray(items, it);
+	}
+	store_outboxes_free(rows, n);
+	if (next != 0) {
+		snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
+		cJSON_AddStringToObject(o, "next_cursor", cur);
+	} else {
+		cJSON_AddNullToObject(o, "next_cursor");
+	}
+	end = cJSON_PrintUnformatted(o);
+	http_respond_json(req, 200, end);
+	free(end);
+	cJSON_Delete(o);
+}
