@@ -69,11 +69,26 @@ sha_ok(const char *s)
 	return s[n] == '\0' && (n == 40 || n == 64);
 }
 
+static bool
+text_ok(const char *s)
+{
+	if (s == NULL)
+		return true;
+	if (*s == '-')
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static void
 check_event(const struct forge_event *ev)
 {
 	char **e;
 
+	if (!text_ok(ev->repo) || !text_ok(ev->clone_url))
+		__builtin_trap();
 	if (ev->type == FORGE_EVENT_IGNORED) {
 		if (forge_ignore_name(ev->ignored) == NULL)
 			__builtin_trap();

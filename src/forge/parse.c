@@ -59,6 +59,20 @@ delivery_valid(const char *s)
 	return n > 0 && n <= DELIVERY_MAX;
 }
 
+/* NULL, or no control characters and no leading '-'. */
+static bool
+text_safe(const char *s)
+{
+	if (s == NULL)
+		return true;
+	if (*s == '-')
+		return false;
+	for (; *s != '\0'; s++)
+		if ((unsigned char)*s < 0x20 || *s == 0x7f)
+			return false;
+	return true;
+}
+
 static int
 parse_json(struct fparse *p, const char *json, size_t len, cJSON **root)
 {
@@ -200,6 +214,14 @@ forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 	cJSON_Delete(root);
 	if (rc < 0)
 		goto fail;
+	/* Project matching logs the name and may put it in an answer; a
+	 * clone URL is something git could be handed. */
+	if (!text_safe(ev->repo) || !text_safe(ev->clone_url)) {
+		rc = fp_fail(&p, "the repository name or clone URL in the %s "
+			     "holds a control character or starts with '-'",
+			     p.what);
+		goto fail;
+	}
 	*out = ev;
 	return 0;
 fail:

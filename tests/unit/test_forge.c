@@ -977,6 +977,18 @@ test_parse_errors(void **state)
 	parse_str_fails(FORGE_GITHUB, "push", body,
 			"missing 'repository.full_name' in push payload");
 	free(body);
+	body = edit("github-push.json", "repository.full_name",
+		    cJSON_CreateString("acme/app\n2024-01-01 forged log line"));
+	parse_str_fails(FORGE_GITHUB, "push", body,
+			"the repository name or clone URL in the push payload "
+			"holds a control character or starts with '-'");
+	free(body);
+	body = edit("gitlab-merge-request.json", "project.git_http_url",
+		    cJSON_CreateString("--upload-pack=touch /tmp/x"));
+	parse_str_fails(FORGE_GITLAB, "Merge Request Hook", body,
+			"the repository name or clone URL in the merge request "
+			"payload holds a control character or starts with '-'");
+	free(body);
 	body = edit("github-pull_request-opened.json", "number",
 		    cJSON_CreateString("2"));
 	parse_str_fails(FORGE_GITHUB, "pull_request", body,
