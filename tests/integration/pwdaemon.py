@@ -149,7 +149,8 @@ class Daemon:
     # ---- configuration ----
 
     def write_config(self, projects, config="", anonymous_read=True):
-        """projects: {name: pipeline YAML text}, written as NAME.yml;
+        """projects: {name: pipeline YAML text}, written as NAME.yml, or
+        {name: {key: YAML value text}} for a project given by its keys;
         config: more top-level YAML, its keys replacing the defaults."""
         lines = [
             "listen: 127.0.0.1:0",
@@ -167,6 +168,12 @@ class Daemon:
             lines.append(config.rstrip("\n"))
         lines.append("projects:" if projects else "projects: []")
         for name, yaml in projects.items():
+            if isinstance(yaml, dict):
+                # A project given by its keys (e.g. a `repo` project):
+                # each value is YAML text, written as it is.
+                lines.append("  - name: %s" % name)
+                lines += ["    %s: %s" % (k, v) for k, v in yaml.items()]
+                continue
             path = os.path.join(self.dir, name + ".yml")
             with open(path, "w") as f:
                 f.write(yaml)
