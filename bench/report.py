@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""bench/report.py RES ROOT DATE SECONDS COMMAND: bench/run's report.
+"""bench/report.py RES ROOT DATE SECONDS COMMAND [COMMIT]: bench/run's report.
 
 Reads the benchmarks' JSON objects in RES (one per benchmark), computes
 each figure's ratio to its reference and whether its goal is met, and
@@ -13,6 +13,7 @@ import subprocess
 import sys
 
 RES, ROOT, DATE, SECONDS, COMMAND = sys.argv[1:6]
+COMMIT = sys.argv[6] if len(sys.argv) > 6 else None   # the one measured
 OUT = os.path.join(ROOT, "bench", "results")
 
 
@@ -243,9 +244,12 @@ os.makedirs(OUT, exist_ok=True)
 plots = {}
 if "big" in results["B4"]:
     plots["B4"] = plot("b4-healthz", "B4: /healthz latency during a log flood",
-                       [("1 GiB in 4 KiB writes",
+                       [("%d MiB in 4 KiB writes" %
+                         (results["B4"]["big"]["bytes"] >> 20),
                          os.path.join(RES, "b4-big.lat")),
-                        ("128-byte lines", os.path.join(RES, "b4-lines.lat"))])
+                        ("%d MiB in 128-byte lines" %
+                         (results["B4"]["lines"]["bytes"] >> 20),
+                         os.path.join(RES, "b4-lines.lat"))])
 if "healthz" in results["B8"]:
     plots["B8"] = plot("b8-healthz", "B8: /healthz latency, fork bombs and "
                        "memory hogs", [("strict sandbox",
@@ -258,7 +262,7 @@ if "pipewright" in results["B3"]:
                               results["B3"]["nginx"]["pct_ms"])])
 plots = {k: v for k, v in plots.items() if v}
 
-doc = {"date": DATE, "commit": git_head(), "command": COMMAND,
+doc = {"date": DATE, "commit": COMMIT or git_head(), "command": COMMAND,
        "machine": machine(), "seconds_total": int(SECONDS),
        "seconds": seconds, "figures": rows, "plots": plots,
        "results": results}
