@@ -87,7 +87,7 @@ connect_to(const struct sockaddr_un *addr, int *out)
 static int
 listen_at(int dirfd, const struct sockaddr_un *addr, int *out)
 {
-	int fd, probe, rc, tries;
+	int fd, probe = -1, rc, tries;
 
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
