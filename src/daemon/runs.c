@@ -68,9 +68,15 @@ strv_free(char **v)
 	free(v);
 }
 
-/* "NAME=value" of the secrets the project's jobs may name (caller frees). */
+/*
+ * "NAME=value" of the secrets the project's jobs may name (caller frees).
+ * withheld: "NAME=" instead, for a pull request from a fork: its jobs run
+ * and see the variable empty, as on the forges' own CI, rather than
+ * failing because a secret they name is missing.
+ */
 static char **
-project_secrets(struct daemon *d, const struct config_project *proj)
+project_secrets(struct daemon *d, const struct config_project *proj,
+		bool withheld)
 {
 	size_t n = config_project_secret_count(proj), i, k = 0;
 	char **v = xcalloc(n + 1, sizeof(char *));
@@ -80,7 +86,7 @@ project_secrets(struct daemon *d, const struct config_project *proj)
 		const char *value = config_secret(d->config, name, NULL);
 
 		if (value != NULL)
-			v[k++] = xasprintf("%s=%s", name, value);
+			v[k++] = xasprintf("%s=%s", name, withheld ? "" : value);
 	}
 	return v;
 }
@@ -107,10 +113,8 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 		.project_max_jobs = (int)config_project_max_jobs(proj),
 	};
 	/* A pull request from a fork gets no secrets unless the project says so. */
-	char **secrets = row != NULL && row->fork &&
-				 !config_project_secrets_on_forks(proj) ?
-				 xcalloc(1, sizeof(char *)) :
-				 project_secrets(d, proj);
+	char **secrets = project_secrets(d, proj, row != NULL && row->fork &&
+					 !config_project_secrets_on_forks(proj));
 	size_t j;
 	int rc;
 
