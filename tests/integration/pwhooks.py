@@ -340,3 +340,32 @@ def states(calls, context, key="context"):
 
 def copy_of(p):
     return copy.deepcopy(p)
+
+
+# ---- statuses ----
+
+def gated_pipeline(gate_dir):
+    """Two stages; build waits until GATE/open-<run id> or GATE/open-all
+    exists (the test decides when a run may finish); test passes iff
+    result.txt says ok."""
+    return """\
+stages: [build, test]
+jobs:
+  build:
+    stage: build
+    script:
+      - while [ ! -e "%(g)s/open-$PIPEWRIGHT_RUN_ID" ] && [ ! -e "%(g)s/open-all" ]; do sleep 0.02; done
+  test:
+    stage: test
+    script: test "$(cat result.txt)" = ok
+""" % {"g": gate_dir}
+
+
+def open_gate(gate_dir, rid="all"):
+    open(os.path.join(gate_dir, "open-%s" % rid), "w").close()
+
+
+def outbox(d, run=None, state=None):
+    q = "?limit=200" + ("&state=" + state if state else "")
+    items = d.get_json("/api/v1/outbox" + q)["items"]
+    return [i for i in items if run is None or i.get("run") == run]
