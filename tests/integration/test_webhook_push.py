@@ -82,5 +82,8 @@ def main(t):
         eq(d.wait_run(rid)["commit"], new, "forgejo run commit")
     t.check("/hooks/forgejo with X-Forgejo-* headers", forgejo)
 
+    # Under ASan, exit 0 also means no leak.
+    t.check("SIGTERM: the daemon exits 0", d.stop)
+
 
 pw.main(main)
