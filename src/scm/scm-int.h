@@ -45,6 +45,8 @@ enum scm_step {
 	SCM_STEP_INIT_WS,            /* git init, in the workspace */
 	SCM_STEP_INIT_MIRROR,        /* git init --bare <mirror>.new */
 	SCM_STEP_CONFIG_MIRROR,      /* allowAnySHA1InWant; then renamed */
+	SCM_STEP_HAVE_SHA,           /* sha on the mirror's copy of the ref
+	                                already?  Then no fetch at all */
 	SCM_STEP_FETCH_MIRROR,       /* the ref from the repo, with the token */
 	SCM_STEP_IS_ANCESTOR,        /* sha on the ref? */
 	SCM_STEP_FETCH_WS,           /* sha from the mirror; then released */

@@ -42,6 +42,7 @@ step_command(enum scm_step step)
 	case SCM_STEP_FETCH_MIRROR:
 	case SCM_STEP_FETCH_WS:
 		return "fetch";
+	case SCM_STEP_HAVE_SHA:
 	case SCM_STEP_IS_ANCESTOR:
 		return "merge-base";
 	case SCM_STEP_CHECKOUT:
@@ -120,6 +121,7 @@ spawn(struct scm_job *j)
 		argv[n++] = own[1] = xasprintf("+%s:%s", j->fetch_ref,
 					       j->dst_ref);
 		break;
+	case SCM_STEP_HAVE_SHA:
 	case SCM_STEP_IS_ANCESTOR:
 		argv[n++] = own[0] = xasprintf("--git-dir=%s", mirror);
 		argv[n++] = "merge-base";
@@ -150,7 +152,7 @@ spawn(struct scm_job *j)
 		break;
 	}
 	argv[n] = NULL;
-	if (j->step != SCM_STEP_VERIFY)
+	if (j->step != SCM_STEP_VERIFY && j->step != SCM_STEP_HAVE_SHA)
 		log_command(j, argv);
 	spec.argv = argv;
 	spec.max_output = SCM_MAX_OUTPUT;
@@ -175,7 +177,11 @@ scm_job_run(struct scm_job *j)
 
 	if (j->step == SCM_STEP_INIT_MIRROR) {
 		if (access(j->m->path, F_OK) == 0) {
-			j->step = SCM_STEP_FETCH_MIRROR;
+			/*
+			 * A burst of runs of one commit fetches once: the
+			 * others find the sha on the mirror's copy of the ref.
+			 */
+			j->step = SCM_STEP_HAVE_SHA;
 		} else {
 			free(j->mirror_new);
 			j->mirror_new = xasprintf("%s.new", j->m->path);
@@ -216,6 +222,10 @@ advance(struct scm_job *j, const char *output, size_t len)
 		}
 		j->step = SCM_STEP_FETCH_MIRROR;
 		break;
+	case SCM_STEP_HAVE_SHA:
+		log_text(j, "commit already fetched into the mirror\n");
+		j->step = SCM_STEP_FETCH_WS;
+		break;
 	case SCM_STEP_FETCH_MIRROR:
 		j->step = SCM_STEP_IS_ANCESTOR;
 		break;
@@ -250,6 +260,13 @@ on_git(int status, const char *output, size_t len, void *arg)
 	const char *cmd = step_command(j->step);
 	char dur[32], *repo;
 
+	/* Not there yet (or no copy of the ref yet): fetch it. */
+	if (j->step == SCM_STEP_HAVE_SHA && status != 0 &&
+	    status != -ETIMEDOUT) {
+		j->step = SCM_STEP_FETCH_MIRROR;
+		scm_job_run(j);
+		return;
+	}
 	/* rev-parse's sha is for us; its complaints are for the log. */
 	if (j->step != SCM_STEP_VERIFY || status != 0)
 		scm_log_scrubbed(&j->log, output, len, j->secrets,
