@@ -57,7 +57,9 @@ struct exec_spec {
 	uint64_t max_log;         /* log cap in bytes; 0: the default (64 MiB) */
 	bool tied;                /* the job dies with this process (pipewright run);
 	                             strictly: with the thread that called
-	                             exec_start, so call it from the loop thread */
+	                             exec_start, so call it from the loop thread.
+	                             Untied (the daemon), the supervisor runs in
+	                             a session of its own and outlives us */
 	/* Sandbox; all zero: unconfined, as before. */
 	enum exec_sandbox sandbox;
 	const char *workspace;    /* strict: bound writable at its path; NULL: cwd */
@@ -126,6 +128,31 @@ int exec_start(struct exec *e, const struct exec_spec *spec,
  */
 int exec_cancel(struct exec_attempt *a) PW_WUR;
 const char *exec_attempt_dir(const struct exec_attempt *a);
+/*
+ * Takes up an attempt that an earlier exec started (another process, maybe
+ * an older pipewright speaking an older protocol version): output_cb gets
+ * the log from byte `offset` on, then end_cb its end, exactly as after
+ * exec_start.  What decides is what answers, never a pid:
+ *  - the socket in dir answers: attached, the supervisor streams the rest;
+ *  - nothing listens but dir/status exists: the job ended while nobody
+ *    was attached; the log file from `offset` and that status are
+ *    delivered from the loop (never inside this call);
+ *  - neither: -ESRCH, and no callback ever runs.
+ * Other errors (-ENOMEM, an unreadable dir...) are returned likewise.
+ */
+int exec_attach(struct exec *e, const char *dir, uint64_t offset,
+		exec_output_cb output_cb, exec_end_cb end_cb, void *arg,
+		struct exec_attempt **out) PW_WUR;
+/*
+ * Lets go of an attempt without ending it: our connection closes, the
+ * supervisor (started without `tied`) goes on with the job, writes its log
+ * and status, and a later exec_attach continues where the caller's stored
+ * log ends.  No callback runs after this; `a` must not be used again.
+ * A supervisor that is our child is not waited for any more (it is reaped
+ * by whoever inherits it once this process exits).
+ */
+void exec_detach(struct exec_attempt *a);
+
 /* The number of attempts and helpers that have not ended yet. */
 size_t exec_active(const struct exec *e);
 
