@@ -172,6 +172,35 @@ int sched_run_job_attempts(const struct sched_run *r, size_t job);
 uint64_t sched_run_job_started_ms(const struct sched_run *r, size_t job);
 uint64_t sched_run_job_finished_ms(const struct sched_run *r, size_t job);
 
+/*
+ * While paused, queued runs stay queued (their jobs wait); runs already
+ * running go on.  Resuming starts what the free slots allow.
+ */
+void sched_pause(struct sched *s, bool paused);
+bool sched_paused(const struct sched *s);
+/*
+ * Lets go of every running attempt without ending it (exec_detach): the
+ * jobs go on under their supervisors for a later process to adopt with
+ * sched_run_adopt_job().  Afterwards nothing starts and no callback runs;
+ * only sched_run_destroy() and sched_destroy() remain to be called.
+ */
+void sched_detach(struct sched *s);
+/*
+ * Before the start of a restored run: the job's attempt number `attempt`
+ * was left running under the supervisor in `dir`, and the caller has its
+ * log up to `offset`.  The started run takes it up (exec_attach): output
+ * continues at `offset` and the end is reported as for any attempt, with
+ * no running event (it was reported by whoever started it).  If nothing
+ * answers there, the attempt ends as lost.
+ */
+int sched_run_adopt_job(struct sched_run *r, size_t job, int attempt,
+			const char *dir, uint64_t offset) PW_WUR;
+/*
+ * Before the start of a restored run: how many of the job's attempts since
+ * it was last queued were lost, which counts against its lost_retries.
+ */
+int sched_run_restore_lost(struct sched_run *r, size_t job, int lost) PW_WUR;
+
 /* Jobs running now, in all runs. */
 int sched_running(const struct sched *s);
 

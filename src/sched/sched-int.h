@@ -48,6 +48,8 @@ struct sched {
 	struct sched_run *head, *tail; /* active runs, oldest first */
 	int running;                  /* jobs running, all runs */
 	bool pumping, pump_again;     /* sched_pump() is not re-entered */
+	bool paused;                  /* queued runs stay queued */
+	bool detached;                /* sched_detach(): nothing starts */
 };
 
 /* Reports a job's new state (and stores it). */

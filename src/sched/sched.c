@@ -275,6 +275,7 @@ pump_once(struct sched *s)
 	for (r = s->head; r != NULL; r = r->next) {
 		for (j = 0; j < r->njobs && s->running < s->opts.max_jobs; j++) {
 			if (r->jobs[j].state != SCHED_JOB_READY ||
+			    (s->paused && r->state == SCHED_RUN_QUEUED) ||
 			    environment_busy(s, r, j) || project_full(s, r))
 				continue;
 			if (r->state == SCHED_RUN_QUEUED)
@@ -297,6 +298,8 @@ sched_pump(struct sched *s)
 	 * that cannot start ends at once); they ask for another round
 	 * instead of recursing.
 	 */
+	if (s->detached)
+		return;
 	if (s->pumping) {
 		s->pump_again = true;
 		return;
@@ -307,4 +310,17 @@ sched_pump(struct sched *s)
 		pump_once(s);
 	} while (s->pump_again);
 	s->pumping = false;
+}
+
+void
+sched_pause(struct sched *s, bool paused)
+{
+	s->paused = paused;
+	sched_pump(s);
+}
+
+bool
+sched_paused(const struct sched *s)
+{
+	return s->paused;
 }
