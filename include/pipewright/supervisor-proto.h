@@ -23,8 +23,13 @@
  * Socket (stream): being connected means the supervisor is alive; end of
  * stream means it has gone.  The client's first line is
  *   "ATTACH <version> <offset>\n"
- * The supervisor answers "OK <version>\n" (or "ERR <message>\n" and closes),
- * then sends frames:
+ * with the newest version the client speaks.  The supervisor answers
+ * "OK <v>\n", v = min(client's, its own), if v >= SUPERVISOR_PROTO_MIN_VERSION
+ * (else "ERR <message>\n" and closes); both sides then speak version v.  A
+ * client accepts any OK version in [MIN, its own].  So an upgraded daemon
+ * re-attaches the supervisors that an older one started, and an older
+ * daemon those of a newer one, as long as the versions overlap.  Version 1
+ * frames:
  *   "LOG <len>\n" <len bytes>   log bytes, the first one at <offset>
  *   "END <len>\n" <len bytes>   the status file's contents; then it closes
  * The client may send "CANCEL\n" at any time after ATTACH.
@@ -32,7 +37,9 @@
 #ifndef PIPEWRIGHT_SUPERVISOR_PROTO_H
 #define PIPEWRIGHT_SUPERVISOR_PROTO_H
 
+/* The newest version spoken, and the oldest still understood. */
 #define SUPERVISOR_PROTO_VERSION 1
+#define SUPERVISOR_PROTO_MIN_VERSION 1
 #define SUPERVISOR_LOG_FILE "log"
 #define SUPERVISOR_STATUS_FILE "status"
 #define SUPERVISOR_SOCK_FILE "sock"
