@@ -87,7 +87,7 @@ void store_runs_free(struct store_run **runs, size_t n);
  * thread.  -errno or a negative SQLite-mapped error; *err (caller frees)
  * says what went wrong for people, e.g. "cannot open /x/pipewright.db:
  * unable to open database file" or "database schema version 7 is newer
- * than this pipewright (knows 2)" (-ENOTSUP).  Only the daemon opens the
+ * than this pipewright (knows 3)" (-ENOTSUP).  Only the daemon opens the
  * database.  A database file that is read-only opens: reads work and every
  * write fails with -EROFS until the file is writable again.
  */
@@ -286,6 +286,14 @@ int store_tx_schedule_fired(struct store_tx *tx, const char *project,
 			    const char *spec, const char *ref,
 			    uint64_t fire_ms) PW_WUR;
 
+/*
+ * Settings: the daemon's own state that must survive a restart (e.g.
+ * "queue.paused"), as text by key.  value NULL deletes the key; deleting
+ * one that is not set is not an error.  -EINVAL without a key.
+ */
+int store_tx_setting_put(struct store_tx *tx, const char *key,
+			 const char *value) PW_WUR;
+
 /* ---- reads (loop thread) ---- */
 
 /* A run with its jobs and their attempts.  -ENOENT if none. */
@@ -393,6 +401,9 @@ int store_outbox_count(struct store *s, const char *state,
 int store_schedule_last(struct store *s, const char *project,
 			const char *spec, const char *ref,
 			uint64_t *last) PW_WUR;
+
+/* A setting's value (caller frees), or -ENOENT if it is not set. */
+int store_setting_get(struct store *s, const char *key, char **value) PW_WUR;
 
 /*
  * For /readyz: a trivial read works, the writer thread runs and the last

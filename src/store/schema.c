@@ -153,6 +153,15 @@ const char *const store_migrations[] = {
 	"  last_fire INTEGER NOT NULL,"
 	"  PRIMARY KEY (project, spec, ref)"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 3: settings — the daemon's own state that outlives a restart
+	 * (the queue's pause), one text value per key.
+	 */
+	"CREATE TABLE settings ("
+	"  key TEXT PRIMARY KEY,"
+	"  value TEXT NOT NULL"
+	") WITHOUT ROWID;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -67,6 +67,9 @@ enum store_stmt_id {
 	ST_OUTBOX_SEQ,
 	ST_OUTBOX_PRUNE,
 	ST_SCHEDULE_FIRED,
+	/* writer: settings.c */
+	ST_SETTING_PUT,
+	ST_SETTING_DELETE,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -96,6 +99,8 @@ enum store_stmt_id {
 	ST_R_OUTBOX_COUNT,
 	ST_R_OUTBOX_COUNT_STATE,
 	ST_R_SCHEDULE,
+	/* reader: settings.c */
+	ST_R_SETTING,
 	ST_COUNT
 };
 

@@ -1554,6 +1554,129 @@ test_migrate_from_v1(void **state)
 	store_outbox_free(o);
 }
 
+/* ---- schema 3: settings ---- */
+
+struct sw {
+	const char *key, *value;
+	int rc;
+	bool done;
+};
+
+static int
+sw_fn(struct store_tx *tx, void *arg)
+{
+	struct sw *w = arg;
+
+	return store_tx_setting_put(tx, w->key, w->value);
+}
+
+static void
+sw_done(int rc, void *arg)
+{
+	struct sw *w = arg;
+
+	w->rc = rc;
+	w->done = true;
+}
+
+static int
+setting_put(struct fx *f, const char *key, const char *value)
+{
+	struct sw w = { .key = key, .value = value };
+
+	store_write(f->s, sw_fn, sw_done, &w);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(w.done);
+	return w.rc;
+}
+
+/* The setting's value, or NULL if unset (caller frees). */
+static char *
+setting(struct fx *f, const char *key)
+{
+	char *v = NULL;
+	int rc = store_setting_get(f->s, key, &v);
+
+	if (rc == -ENOENT)
+		return NULL;
+	assert_int_equal(rc, 0);
+	assert_non_null(v);
+	return v;
+}
+
+/* Put, replace, delete (also of an unset key); a reopen keeps them. */
+static void
+test_settings(void **state)
+{
+	struct fx *f = *state;
+	char *v;
+
+	assert_null(setting(f, "queue.paused"));
+	assert_int_equal(setting_put(f, "queue.paused", "true"), 0);
+	assert_int_equal(setting_put(f, "other", "x"), 0);
+	assert_int_equal(setting_put(f, "other", "y"), 0);
+	assert_string_equal(v = setting(f, "queue.paused"), "true");
+	free(v);
+	assert_string_equal(v = setting(f, "other"), "y");
+	free(v);
+	assert_int_equal(setting_put(f, "other", NULL), 0);
+	assert_null(setting(f, "other"));
+	assert_int_equal(setting_put(f, "never.set", NULL), 0);
+	assert_int_equal(setting_put(f, NULL, "x"), -EINVAL);
+	assert_int_equal(setting_put(f, "", ""), 0);
+	assert_string_equal(v = setting(f, ""), "");
+	free(v);
+	fx_close(f);
+	fx_open(f);
+	assert_string_equal(v = setting(f, "queue.paused"), "true");
+	free(v);
+	assert_null(setting(f, "other"));
+}
+
+/* A version-2 file migrates to 3, keeps its rows, and takes settings. */
+static void
+test_migrate_from_v2(void **state)
+{
+	struct fx *f = *state;
+	struct store_outbox *o;
+	struct store_run *r;
+	sqlite3 *db;
+	char *sql, *v;
+
+	fx_close(f);
+	snprintf(f->path, sizeof(f->path), "%s/v2.db", f->dir);
+	assert_int_equal(sqlite3_open_v2(f->path, &db, SQLITE_OPEN_READWRITE |
+					 SQLITE_OPEN_CREATE, NULL), SQLITE_OK);
+	sql = xasprintf("BEGIN; %s; %s; PRAGMA user_version = 2;"
+			" INSERT INTO runs (id, project, status, trigger_kind,"
+			" created_at) VALUES (7, 'web', 'queued', 'api', 99);"
+			" INSERT INTO outbox (key, seq, method, url, project,"
+			" state, next_at, created_at, updated_at) VALUES"
+			" ('k', 1, 'POST', 'http://x/', 'web', 'pending', 5,"
+			" 5, 5); COMMIT;", store_migrations[0],
+			store_migrations[1]);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	free(sql);
+	sqlite3_close(db);
+	assert_int_equal(file_user_version(f->path), 2);
+
+	fx_open(f);
+	assert_int_equal(file_user_version(f->path), 3);
+	assert_int_equal(file_user_version(f->path), (int)store_nmigrations);
+	assert_int_equal(store_run_get(f->s, 7, &r), 0);
+	assert_string_equal(r->status, "queued");
+	store_run_free(r);
+	o = outbox_row(f, "k");
+	assert_int_equal(o->next_at, 5);
+	store_outbox_free(o);
+	assert_null(setting(f, "queue.paused"));
+	assert_int_equal(setting_put(f, "queue.paused", "true"), 0);
+	fx_close(f);
+	fx_open(f);
+	assert_string_equal(v = setting(f, "queue.paused"), "true");
+	free(v);
+}
+
 static void
 test_newer_schema_refused(void **state)
 {
@@ -1959,6 +2082,8 @@ main(void)
 		T(test_outbox_result_after_newer_put),
 		T(test_schedules),
 		T(test_migrate_from_v1),
+		T(test_settings),
+		T(test_migrate_from_v2),
 		T(test_newer_schema_refused),
 		T(test_check),
 		T(test_readonly_file),
