@@ -411,4 +411,51 @@ int store_setting_get(struct store *s, const char *key, char **value) PW_WUR;
  */
 int store_check(struct store *s) PW_WUR;
 
+/*
+ * ---- the database file, apart from a running store (src/store/backup.c) ----
+ *
+ * For local commands (`pipewright backup`, `pipewright doctor`) while a
+ * daemon may be serving: each opens its own read-only connection to the
+ * file at db_path, waits up to STORE_BUSY_TIMEOUT_MS for a lock, never
+ * writes to that file and never migrates it.  *err (caller frees) says what
+ * went wrong for people.
+ */
+struct store_file_info {
+	uint64_t bytes;          /* the copy's size */
+	uint64_t runs;           /* runs in it */
+	int schema_version;      /* its user_version */
+};
+/*
+ * An online copy in one step (VACUUM INTO, one read snapshot, so the
+ * daemon's writes neither disturb nor restart it) into a new file next to
+ * out_path, quick-checked and fsynced, then linked to out_path, which must
+ * not exist (-EEXIST, nothing written).  A crash never leaves a partial
+ * file named out_path.
+ */
+int store_backup_file(const char *db_path, const char *out_path,
+		      struct store_file_info *info, char **err) PW_WUR;
+
+struct store_file_check {
+	int schema_version;      /* the file's user_version */
+	int schema_known;        /* the newest this pipewright knows */
+	bool ok;                 /* PRAGMA integrity_check said "ok" */
+	char *integrity;         /* its first lines otherwise (caller frees) */
+	uint64_t max_run;        /* the highest run id, 0 if none */
+	uint64_t *unfinished;    /* ids of queued and running runs, ascending */
+	size_t nunfinished;
+	char **running;          /* dirs of attempts whose status is running */
+	size_t nrunning;
+};
+/*
+ * PRAGMA integrity_check, the schema version and, from one snapshot, the
+ * runs and attempts that are not finished (for orphaned files).  0 also
+ * when the check found damage (ok false); a negative error if the file
+ * cannot be opened or read at all.  If the listing fails after the check,
+ * 0 with nothing listed and *err saying why.  Free with
+ * store_file_check_free.
+ */
+int store_check_file(const char *db_path, struct store_file_check *out,
+		     char **err) PW_WUR;
+void store_file_check_free(struct store_file_check *c);
+
 #endif
