@@ -89,6 +89,21 @@ void daemon_approve(struct daemon *d, uint64_t run, const char *job,
 		    const char *actor, daemon_done_cb cb, void *arg);
 
 /*
+ * Pauses (or resumes) the queue: while paused, queued runs stay queued and
+ * runs already running go on.  The pause is committed to the store before
+ * the scheduler changes and before cb (run 0), so it survives a restart.
+ */
+void daemon_queue_pause(struct daemon *d, bool paused, const char *actor,
+			daemon_done_cb cb, void *arg);
+/*
+ * The queue as the scheduler sees it: paused or not, and its runs in state
+ * queued and running (a repository project's run enters it once its
+ * commit is checked out).
+ */
+void daemon_queue_state(struct daemon *d, bool *paused, size_t *queued,
+			size_t *running);
+
+/*
  * Following a job attempt's log: data from `offset` on as it is recorded
  * (stored bytes first, then live), then end with the attempt's result.
  */

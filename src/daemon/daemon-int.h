@@ -136,6 +136,9 @@ bool runs_status_finished(const char *status);
 /* recover.c: runs left unfinished by an earlier daemon start again. */
 int runs_recover(struct daemon *d, char **err);
 
+/* queue.c: at start, before any run, the stored pause applies. */
+int queue_restore(struct daemon *d, char **err);
+
 /* status.c: commit statuses, as outbox rows built on the loop thread */
 struct status_row {
 	char *key, *url, *headers, *body, *project;

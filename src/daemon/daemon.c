@@ -452,6 +452,9 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));
 		goto fail;
 	}
+	/* A paused queue stays paused across a restart: before any run. */
+	if ((rc = queue_restore(d, err)) < 0)
+		goto fail;
 	notify_opts = (struct notify_options){
 		.auth_header = status_auth_header,
 		.delivered = status_delivered,
