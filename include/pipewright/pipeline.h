@@ -112,6 +112,8 @@ const char *const *pipeline_job_env(const struct pipeline *p, size_t job);
 uint64_t pipeline_job_timeout_ms(const struct pipeline *p, size_t job);
 int pipeline_job_retry_max(const struct pipeline *p, size_t job);
 unsigned pipeline_job_retry_when(const struct pipeline *p, size_t job);
+/* New attempts after lost ones: `lost_retries`, else 1, 0 with an environment. */
+int pipeline_job_lost_retries(const struct pipeline *p, size_t job);
 bool pipeline_job_allow_failure(const struct pipeline *p, size_t job);
 enum pipeline_when pipeline_job_when(const struct pipeline *p, size_t job);
 /* True if the job's `branches` admit `branch`; NULL (unknown) admits all. */

@@ -271,6 +271,7 @@ pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
 	b->column = key->column;
 	b->timeout_ms = PIPELINE_DEFAULT_TIMEOUT_MS;
 	b->retry_when = PIPELINE_RETRY_FAILED | PIPELINE_RETRY_TIMED_OUT;
+	b->lost_retries = -1;
 	b->when = PIPELINE_WHEN_ON_SUCCESS;
 	b->combos = 1;
 	if (strlen(b->name) != key->len || !pipeline_valid_name(b->name))

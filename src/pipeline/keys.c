@@ -32,6 +32,7 @@ const struct pl_key pipeline_job_keys[] = {
 	{"timeout", S, "a duration such as 10m", pipeline_key_timeout},
 	{"retry", S | M, "a number or a mapping with 'max' and 'when'",
 	 pipeline_key_retry},
+	{"lost_retries", S, "a number from 0 to 10", pipeline_key_lost_retries},
 	{"allow_failure", S, "a boolean", pipeline_key_allow_failure},
 	{"when", S, "one of on_success, on_failure, always, manual",
 	 pipeline_key_when},

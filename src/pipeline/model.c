@@ -175,6 +175,16 @@ pipeline_job_retry_max(const struct pipeline *p, size_t job)
 	return base_of(p, job)->retry_max;
 }
 
+int
+pipeline_job_lost_retries(const struct pipeline *p, size_t job)
+{
+	const struct pl_base *b = base_of(p, job);
+
+	if (b->lost_retries >= 0)
+		return b->lost_retries;
+	return b->environment != NULL ? 0 : 1;
+}
+
 unsigned
 pipeline_job_retry_when(const struct pipeline *p, size_t job)
 {

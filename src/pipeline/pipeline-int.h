@@ -60,6 +60,7 @@ struct pl_base {
 	int retry_max;
 	bool has_retry_max;   /* a retry mapping wrote `max` */
 	unsigned retry_when;
+	int lost_retries;     /* -1: not set (1, or 0 with an environment) */
 	bool allow_failure;
 	enum pipeline_when when;
 	bool has_branches;
@@ -195,6 +196,8 @@ void pipeline_key_env(struct pl_walk *, const struct pl_key *,
 		      const struct ynode *, const struct ynode *);
 void pipeline_key_timeout(struct pl_walk *, const struct pl_key *,
 			  const struct ynode *, const struct ynode *);
+void pipeline_key_lost_retries(struct pl_walk *, const struct pl_key *,
+				const struct ynode *, const struct ynode *);
 void pipeline_key_retry(struct pl_walk *, const struct pl_key *,
 			const struct ynode *, const struct ynode *);
 void pipeline_key_retry_max(struct pl_walk *, const struct pl_key *,

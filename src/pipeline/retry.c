@@ -94,6 +94,31 @@ pipeline_key_retry_max(struct pl_walk *w, const struct pl_key *row,
 	retry_count(w, row, row->name, val);
 }
 
+/*
+ * `lost_retries: N`: new attempts for an attempt whose supervisor vanished
+ * (the machine rebooted, it was killed).  Unlike `retry`, the job may have
+ * done part of its work, so a job with an environment (a deploy) gets none
+ * unless it says so.
+ */
+void
+pipeline_key_lost_retries(struct pl_walk *w, const struct pl_key *row,
+			  const struct ynode *key, const struct ynode *val)
+{
+	unsigned long n;
+	int rc = yamlnode_uint(val, PL_MAX_RETRY, &n);
+
+	(void)key;
+	if (rc == -ERANGE)
+		pipeline_problem(w, val->line, val->column,
+				 "'lost_retries'%s is %s; at most %d", w->where,
+				 pipeline_q(w, val->str, val->len),
+				 PL_MAX_RETRY);
+	else if (rc < 0)
+		pipeline_type_error(w, val, row->expected, row->name);
+	else
+		w->base->lost_retries = (int)n;
+}
+
 /* One item of `when`: its bit, or 0 after reporting it. */
 static unsigned
 retry_when_item(struct pl_walk *w, const struct ynode *it)

@@ -981,6 +981,30 @@ test_retry_forms(void **state)
 	pipeline_destroy(p);
 }
 
+/* Lost attempts are retried once, except a deploy's (a job with an environment). */
+static void
+test_lost_retries(void **state)
+{
+	struct pipeline *p = parse_ok(
+		"jobs:\n"
+		"  a: {script: x}\n"
+		"  b: {script: x, environment: prod}\n"
+		"  c: {script: x, environment: prod, lost_retries: 2}\n"
+		"  d: {script: x, lost_retries: 0}\n");
+
+	(void)state;
+	assert_int_equal(pipeline_job_lost_retries(p, 0), 1);
+	assert_int_equal(pipeline_job_lost_retries(p, 1), 0);
+	assert_int_equal(pipeline_job_lost_retries(p, 2), 2);
+	assert_int_equal(pipeline_job_lost_retries(p, 3), 0);
+	pipeline_destroy(p);
+	expect_one("jobs:\n  a: {script: x, lost_retries: 11}\n", 2, 32,
+		   "'lost_retries' in job 'a' is 11; at most 10");
+	expect_one("jobs:\n  a: {script: x, lost_retries: yes}\n", 2, 32,
+		   "expected a number from 0 to 10 for 'lost_retries' in job"
+		   " 'a', got 'yes'");
+}
+
 static void
 test_values(void **state)
 {
@@ -1255,6 +1279,7 @@ main(void)
 		cmocka_unit_test(test_env_values_as_written),
 		cmocka_unit_test(test_preds),
 		cmocka_unit_test(test_retry_forms),
+		cmocka_unit_test(test_lost_retries),
 		cmocka_unit_test(test_values),
 		cmocka_unit_test(test_glob_match),
 		cmocka_unit_test(test_billion_laughs),
