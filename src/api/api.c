@@ -26,6 +26,9 @@ static const struct http_route routes[] = {
 	{"GET", "/api/v1/runs/{id}/jobs/{job}/log", api_job_log, NULL},
 	{"POST", "/api/v1/runs/{id}/jobs/{job}/approve", api_approve, NULL},
 	{"GET", "/api/v1/outbox", api_outbox, NULL},
+	{"GET", "/api/v1/queue", api_queue, NULL},
+	{"POST", "/api/v1/queue/pause", api_queue_pause, NULL},
+	{"POST", "/api/v1/queue/resume", api_queue_resume, NULL},
 	{"POST", "/hooks/{forge}", api_hook, NULL},
 };
 
