@@ -1,23 +1,29 @@
 /*
  * A running attempt: frames from the supervisor's socket, its exit, the end.
  *
- * Two handles: the client socket (uv_pipe_t) and the supervisor process
- * (uv_process_t).  The end is reported exactly once, as soon as it is
- * known:
+ * Up to three handles: the client socket (uv_pipe_t), the supervisor
+ * process (uv_process_t, only when exec_start spawned it: an attempt
+ * taken up by exec_attach is not our child and has none), and an idle
+ * handle that delivers the rest of the log file when the end comes from
+ * the files.  The end is reported exactly once, as soon as it is known:
  *   - an END frame: at once, without waiting for the process to exit;
  *   - the stream ended without END (the supervisor crashed or was killed,
- *     or spoke nonsense): once the process has exited, from the files it
- *     left: the status file if there is one, and the log bytes we had not
- *     yet received; without a status file the attempt is EXEC_LOST.
+ *     or spoke nonsense), or exec_attach found no socket: once our child,
+ *     if it is one, has exited, from the files it left: the status file
+ *     if there is one, and the log bytes we had not yet received; without
+ *     a status file the attempt is EXEC_LOST.
+ * The log's rest is read a chunk per loop iteration (a 64 MiB log must not
+ * stall the loop), and never inside the call that started the attempt.
+ *
  * The attempt leaves exec's active count and drops its struct exec pointer
- * just before end_cb; its memory is freed when end_cb has run and both
- * handles' close callbacks have, whichever comes last.
+ * just before end_cb, or in exec_detach; from then on no callback runs.
+ * Its memory is freed once that has happened and every handle's close
+ * callback has run, whichever comes last.  output_cb may call exec_detach
+ * or exec_cancel: after delivering, every path checks `ended`.
  *
  * We write to the socket with send(MSG_NOSIGNAL) ourselves (only ATTACH at
  * start and CANCEL, a few bytes each): a supervisor that has gone must not
  * raise SIGPIPE in the daemon, and there are no write requests to track.
- * The fallback reads the files synchronously on the loop thread; it only
- * runs when a supervisor died, and reads what it left behind once.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -35,6 +41,7 @@ maybe_free(struct exec_attempt *a)
 	if (a->open_handles > 0 || !a->ended)
 		return;
 	exec_parser_free(&a->parser);
+	free(a->tail_reason);
 	free(a->dir);
 	free(a);
 }
@@ -48,15 +55,71 @@ on_close(uv_handle_t *h)
 	maybe_free(a);
 }
 
+static void
+close_handle(bool has, uv_handle_t *h)
+{
+	if (has && !uv_is_closing(h))
+		uv_close(h, on_close);
+}
+
+/* Closes whatever is still open; the close callbacks free. */
+static void
+close_all(struct exec_attempt *a)
+{
+	if (a->has_sock && !uv_is_closing((uv_handle_t *)&a->sock))
+		uv_read_stop((uv_stream_t *)&a->sock);
+	close_handle(a->has_sock, (uv_handle_t *)&a->sock);
+	close_handle(a->has_proc, (uv_handle_t *)&a->proc);
+	if (a->has_tail && !uv_is_closing((uv_handle_t *)&a->tail))
+		uv_idle_stop(&a->tail);
+	close_handle(a->has_tail, (uv_handle_t *)&a->tail);
+	if (a->tail_fd >= 0)
+		close(a->tail_fd);
+	a->tail_fd = -1;
+}
+
+struct exec_attempt *
+exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
+		 exec_end_cb end_cb, void *arg)
+{
+	struct exec_attempt *a = xcalloc(1, sizeof(*a));
+
+	a->e = e;
+	a->loop = e->loop;
+	a->dir = xstrdup(dir);
+	a->output_cb = output_cb;
+	a->end_cb = end_cb;
+	a->arg = arg;
+	a->tail_fd = -1;
+	exec_parser_init(&a->parser);
+	a->sock.data = a;
+	a->proc.data = a;
+	a->tail.data = a;
+	return a;
+}
+
 void
 exec_attempt_abort(struct exec_attempt *a)
 {
 	a->ended = true;
 	a->e = NULL;
-	if (a->open_handles >= 1)
-		uv_close((uv_handle_t *)&a->sock, on_close);
-	if (a->open_handles >= 2)
-		uv_close((uv_handle_t *)&a->proc, on_close);
+	close_all(a);
+	maybe_free(a);
+}
+
+void
+exec_detach(struct exec_attempt *a)
+{
+	if (a == NULL || a->ended)
+		return;
+	a->e->active--;
+	a->e = NULL;
+	a->ended = true;
+	/*
+	 * Closing the process handle means libuv no longer waits for it: a
+	 * supervisor that is our child stays a zombie until we exit.
+	 */
+	close_all(a);
 	maybe_free(a);
 }
 
@@ -73,6 +136,8 @@ finish(struct exec_attempt *a, const struct exec_status *st)
 static void
 deliver(struct exec_attempt *a, const char *data, size_t len)
 {
+	if (a->ended)
+		return;  /* detached by an earlier piece's output_cb */
 	a->received += len;
 	if (a->output_cb != NULL)
 		a->output_cb(a, data, len, a->arg);
@@ -84,38 +149,53 @@ on_log(const char *data, size_t len, void *arg)
 	deliver(arg, data, len);
 }
 
-/* Log bytes from `received` up to `limit` (or the file's end) from DIR/log. */
+/* The end from the files, once the log's rest has been delivered. */
 static void
-deliver_tail(struct exec_attempt *a, uint64_t limit)
+tail_finish(struct exec_attempt *a)
 {
-	char *path = xasprintf("%s/%s", a->dir, SUPERVISOR_LOG_FILE);
+	struct exec_status st = a->tail_st;
+
+	uv_idle_stop(&a->tail);
+	uv_close((uv_handle_t *)&a->tail, on_close);
+	if (a->tail_fd >= 0)
+		close(a->tail_fd);
+	a->tail_fd = -1;
+	if (a->tail_lost) {
+		st.log_bytes = a->received;
+		st.finished_ms = pw_now_ms();
+	}
+	st.reason = a->tail_reason != NULL ? a->tail_reason : "";
+	finish(a, &st);
+}
+
+/* One chunk of DIR/log per loop iteration, from `received` on. */
+static void
+on_tail(uv_idle_t *h)
+{
+	struct exec_attempt *a = h->data;
 	uint64_t want;
 	ssize_t n;
-	int fd;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC);
-	free(path);
-	if (fd < 0)
-		return;
-	while (a->received < limit) {
-		want = limit - a->received;
+	if (a->tail_fd >= 0 && a->received < a->tail_limit) {
+		want = a->tail_limit - a->received;
 		if (want > sizeof(a->rbuf))
 			want = sizeof(a->rbuf);
-		n = pread(fd, a->rbuf, (size_t)want, (off_t)a->received);
+		n = pread(a->tail_fd, a->rbuf, (size_t)want, (off_t)a->received);
 		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		deliver(a, a->rbuf, (size_t)n);
+			return;
+		if (n > 0) {
+			deliver(a, a->rbuf, (size_t)n);
+			return;  /* detached meanwhile: the handle is closing */
+		}
 	}
-	close(fd);
+	tail_finish(a);
 }
 
 static void
 end_from_files(struct exec_attempt *a)
 {
-	struct exec_status st;
 	char *path, *text = NULL, *reason = NULL, how[48];
+	const char *perr = a->parser.error;
 	size_t len;
 	int rc;
 
@@ -123,34 +203,67 @@ end_from_files(struct exec_attempt *a)
 	rc = pw_read_file(path, EXEC_MAX_STATUS, &text, &len);
 	free(path);
 	if (rc == 0)
-		rc = exec_status_parse(text, len, &st, &reason);
+		rc = exec_status_parse(text, len, &a->tail_st, &reason);
 	free(text);
-	deliver_tail(a, rc == 0 ? st.log_bytes : UINT64_MAX);
-	if (rc < 0) {
-		if (a->term_signal != 0)
-			snprintf(how, sizeof(how), "signal %d", a->term_signal);
-		else
-			snprintf(how, sizeof(how), "status %lld",
-				 (long long)a->exit_status);
-		memset(&st, 0, sizeof(st));
-		st.result = EXEC_LOST;
-		st.exit_code = -1;
-		reason = xasprintf("supervisor exited (%s) without a result%s%s",
-				   how, a->parser.error != NULL ? "; " : "",
-				   a->parser.error != NULL ? a->parser.error : "");
-		st.reason = reason;
-		st.log_bytes = a->received;
-		st.finished_ms = pw_now_ms();
+	if (rc == 0) {
+		a->tail_limit = a->tail_st.log_bytes;
+		a->tail_reason = reason;
+	} else {
+		a->tail_lost = true;
+		a->tail_limit = UINT64_MAX;
+		memset(&a->tail_st, 0, sizeof(a->tail_st));
+		a->tail_st.result = EXEC_LOST;
+		a->tail_st.exit_code = -1;
+		if (!a->has_proc) {
+			a->tail_reason = xasprintf(
+				"the supervisor went away without a result%s%s",
+				perr != NULL ? "; " : "", perr != NULL ? perr : "");
+		} else {
+			if (a->term_signal != 0)
+				snprintf(how, sizeof(how), "signal %d",
+					 a->term_signal);
+			else
+				snprintf(how, sizeof(how), "status %lld",
+					 (long long)a->exit_status);
+			a->tail_reason = xasprintf(
+				"supervisor exited (%s) without a result%s%s", how,
+				perr != NULL ? "; " : "", perr != NULL ? perr : "");
+		}
 	}
-	finish(a, &st);
-	free(reason);
+	path = xasprintf("%s/%s", a->dir, SUPERVISOR_LOG_FILE);
+	a->tail_fd = open(path, O_RDONLY | O_CLOEXEC);
+	free(path);
+	/* The idle handle runs even while the loop has nothing else to do. */
+	uv_idle_init(a->loop, &a->tail);
+	a->tail.data = a;
+	a->has_tail = true;
+	a->open_handles++;
+	uv_idle_start(&a->tail, on_tail);
+}
+
+/* The files decide, once nothing more can come from the socket or child. */
+static void
+maybe_end_from_files(struct exec_attempt *a)
+{
+	if (a->ended || a->has_tail || !a->sock_done)
+		return;
+	if (a->has_proc && !a->proc_exited)
+		return;
+	end_from_files(a);
+}
+
+void
+exec_attempt_from_files(struct exec_attempt *a)
+{
+	a->sock_done = true;
+	maybe_end_from_files(a);
 }
 
 static void
 close_sock(struct exec_attempt *a)
 {
 	a->sock_done = true;
-	if (!uv_is_closing((uv_handle_t *)&a->sock)) {
+	if (a->has_sock && !uv_is_closing((uv_handle_t *)&a->sock)) {
 		uv_read_stop((uv_stream_t *)&a->sock);
 		uv_close((uv_handle_t *)&a->sock, on_close);
 	}
@@ -161,8 +274,7 @@ static void
 stream_done(struct exec_attempt *a)
 {
 	close_sock(a);
-	if (a->proc_exited && !a->ended)
-		end_from_files(a);
+	maybe_end_from_files(a);
 }
 
 static void
@@ -197,6 +309,7 @@ static void
 on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 {
 	struct exec_attempt *a = s->data;
+	enum exec_parse_state state;
 
 	if (nread == 0)
 		return;
@@ -204,8 +317,10 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 		stream_done(a);
 		return;
 	}
-	switch (exec_parser_feed(&a->parser, buf->base, (size_t)nread, on_log,
-				 a)) {
+	state = exec_parser_feed(&a->parser, buf->base, (size_t)nread, on_log, a);
+	if (a->ended)
+		return;  /* output_cb detached */
+	switch (state) {
 	case EXEC_PARSE_DONE:
 		end_from_frame(a);
 		break;
@@ -226,8 +341,7 @@ exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 	a->exit_status = exit_status;
 	a->term_signal = term_signal;
 	uv_close((uv_handle_t *)&a->proc, on_close);
-	if (a->sock_done && !a->ended)
-		end_from_files(a);
+	maybe_end_from_files(a);
 }
 
 void
@@ -246,7 +360,7 @@ exec_cancel(struct exec_attempt *a)
 	ssize_t n;
 
 	/* Without a connection the end is on its way already. */
-	if (a->ended || a->sock_done || a->cancel_sent)
+	if (a->ended || a->sock_done || a->cancel_sent || !a->has_sock)
 		return 0;
 	if (uv_fileno((const uv_handle_t *)&a->sock, &fd) < 0)
 		return 0;

@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/un.h>
 #include <uv.h>
 
 #include "pipewright/exec.h"
@@ -46,6 +47,7 @@ enum exec_parse_state {
 
 struct exec_parser {
 	enum exec_parse_state state;
+	unsigned version;            /* agreed in the greeting; 0 before */
 	char line[SUPERVISOR_MAX_LINE]; /* header line so far */
 	size_t line_len;
 	uint64_t remaining;
@@ -76,27 +78,55 @@ struct exec_attempt {
 	struct exec *e;              /* NULL after end_cb: never touched again */
 	uv_loop_t *loop;
 	char *dir;
-	uv_process_t proc;           /* the supervisor, our child */
-	uv_pipe_t sock;              /* our client connection to it */
+	/*
+	 * Handles, each counted in open_handles from its init to its close
+	 * callback: the supervisor process (exec_start only: an attached
+	 * supervisor is not our child), our client connection (absent when
+	 * exec_attach found only files), and the idle handle that delivers
+	 * the log file's rest when the end comes from the files.
+	 */
+	uv_process_t proc;
+	uv_pipe_t sock;
+	uv_idle_t tail;
+	bool has_proc, has_sock, has_tail;
 	int open_handles;            /* freed when 0 and ended */
 	exec_output_cb output_cb;
 	exec_end_cb end_cb;
 	void *arg;
 	struct exec_parser parser;
-	uint64_t received;           /* log bytes given to output_cb */
+	uint64_t received;           /* log offset of the next byte for output_cb */
 	bool sock_done;              /* no more frames: END, EOF or error */
 	bool proc_exited;
 	int64_t exit_status;         /* the supervisor's, once exited */
 	int term_signal;
 	bool cancel_sent;
-	bool ended;                  /* end_cb has run */
+	bool ended;                  /* end_cb has run, or detached: no more callbacks */
+	/* The end from the files, delivered from the tail handle. */
+	int tail_fd;                 /* DIR/log, or -1 */
+	uint64_t tail_limit;         /* deliver up to here (or the file's end) */
+	bool tail_lost;              /* no status file: EXEC_LOST */
+	struct exec_status tail_st;  /* the status file's, unless lost */
+	char *tail_reason;           /* tail_st.reason's storage */
 	char rbuf[EXEC_CHUNK];
 };
 
-/* attempt.c, for start.c */
-/* The supervisor is running: start reading frames. */
+/* start.c, for attach.c */
+/* sun_path "/proc/self/fd/<dirfd>/sock": short whatever the dir's length. */
+void exec_sock_addr(int dirfd, struct sockaddr_un *addr);
+/* A blocking connect (immediate for a unix socket); 0 or -errno. */
+int exec_connect(const struct sockaddr_un *addr, int *out) PW_WUR;
+int exec_send_all(int fd, const char *s) PW_WUR;
+
+/* attempt.c, for start.c and attach.c */
+/* A new attempt without handles (has_* false), not counted as active. */
+struct exec_attempt *exec_attempt_new(struct exec *e, const char *dir,
+				      exec_output_cb output_cb,
+				      exec_end_cb end_cb, void *arg);
+/* The connection is open: start reading frames. */
 void exec_attempt_begin(struct exec_attempt *a);
-/* exec_start failed: close what was opened, free, call nothing. */
+/* Nothing to read from (exec_attach found only files): end from them. */
+void exec_attempt_from_files(struct exec_attempt *a);
+/* exec_start/exec_attach failed: close what was opened, free, call nothing. */
 void exec_attempt_abort(struct exec_attempt *a);
 void exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status,
 			  int term_signal);

@@ -62,13 +62,19 @@ header(struct exec_parser *p, const char *line)
 	uint64_t n;
 
 	if (p->state == EXEC_PARSE_GREETING) {
+		/* The supervisor answers min(ours, its own): either is fine. */
 		if (word_number(line, "OK", &n) == 0 &&
-		    n == SUPERVISOR_PROTO_VERSION)
+		    n >= SUPERVISOR_PROTO_MIN_VERSION &&
+		    n <= SUPERVISOR_PROTO_VERSION) {
+			p->version = (unsigned)n;
 			p->state = EXEC_PARSE_HEADER;
-		else if (strncmp(line, "ERR ", 4) == 0)
+		} else if (word_number(line, "OK", &n) == 0) {
+			fail(p, "unsupported protocol version in \"%.64s\"", line);
+		} else if (strncmp(line, "ERR ", 4) == 0) {
 			fail(p, "supervisor refused: %s", line + 4);
-		else
+		} else {
 			fail(p, "unexpected greeting \"%.64s\"", line);
+		}
 		return;
 	}
 	if (word_number(line, "LOG", &n) == 0) {

@@ -50,8 +50,8 @@ make_dirs(const char *path, mode_t mode)
 	return rc;
 }
 
-static void
-sock_addr(int dirfd, struct sockaddr_un *addr)
+void
+exec_sock_addr(int dirfd, struct sockaddr_un *addr)
 {
 	memset(addr, 0, sizeof(*addr));
 	addr->sun_family = AF_UNIX;
@@ -59,8 +59,8 @@ sock_addr(int dirfd, struct sockaddr_un *addr)
 		 dirfd, SUPERVISOR_SOCK_FILE);
 }
 
-static int
-connect_to(const struct sockaddr_un *addr, int *out)
+int
+exec_connect(const struct sockaddr_un *addr, int *out)
 {
 	int fd, rc;
 
@@ -98,7 +98,7 @@ listen_at(int dirfd, const struct sockaddr_un *addr, int *out)
 		rc = -errno;
 		if (rc != -EADDRINUSE || tries > 0)
 			goto fail;
-		rc = connect_to(addr, &probe);
+		rc = exec_connect(addr, &probe);
 		if (rc == 0) {
 			close(probe);
 			rc = -EADDRINUSE;
@@ -122,8 +122,8 @@ fail:
 	return rc;
 }
 
-static int
-send_all(int fd, const char *s)
+int
+exec_send_all(int fd, const char *s)
 {
 	size_t len = strlen(s), off = 0;
 	ssize_t n;
@@ -253,7 +253,7 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	uv_stdio_container_t stdio[5];
 	struct sockaddr_un addr;
 	struct args sargs;
-	char **argv = NULL, *home;
+	char **argv = NULL, *home, hello[64];
 	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, rc;
 
 	if (e == NULL || spec == NULL || spec->dir == NULL ||
@@ -272,30 +272,23 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 		rc = -errno;
 		goto out;
 	}
-	sock_addr(dirfd, &addr);
+	exec_sock_addr(dirfd, &addr);
 	rc = listen_at(dirfd, &addr, &lfd);
 	if (rc < 0)
 		goto out;
-	rc = connect_to(&addr, &cfd);
+	rc = exec_connect(&addr, &cfd);
 	if (rc < 0)
 		goto out;
-	rc = send_all(cfd, "ATTACH 1 0\n");
+	snprintf(hello, sizeof(hello), "ATTACH %d 0\n", SUPERVISOR_PROTO_VERSION);
+	rc = exec_send_all(cfd, hello);
 	if (rc < 0)
 		goto out;
 
-	a = xcalloc(1, sizeof(*a));
-	a->e = e;
-	a->loop = e->loop;
-	a->dir = xstrdup(spec->dir);
-	a->output_cb = output_cb;
-	a->end_cb = end_cb;
-	a->arg = arg;
-	exec_parser_init(&a->parser);
-	a->sock.data = a;
-	a->proc.data = a;
+	a = exec_attempt_new(e, spec->dir, output_cb, end_cb, arg);
 	rc = uv_pipe_init(e->loop, &a->sock, 0);
 	if (rc < 0)
 		goto out;
+	a->has_sock = true;
 	a->open_handles++;
 	rc = uv_pipe_open(&a->sock, cfd);
 	if (rc < 0)
@@ -327,7 +320,8 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 		opts.stdio_count = 5;
 	}
 	rc = uv_spawn(e->loop, &a->proc, &opts);
-	a->open_handles++;  /* closed even if the spawn failed */
+	a->has_proc = true;  /* closed even if the spawn failed */
+	a->open_handles++;
 	if (rc < 0)
 		goto out;
 	e->active++;

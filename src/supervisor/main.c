@@ -220,12 +220,34 @@ close_stray_fds(int keep, int keep2)
 	close_range(from, ~0U, 0);
 }
 
+/*
+ * Untied (the daemon's jobs), the supervisor outlives whoever started it:
+ * a session of its own, so that neither a signal to the daemon's process
+ * group nor the hangup of its terminal reaches it (exec's spawn already
+ * made one; another starter may not have), no death signal, and SIGHUP
+ * ignored (SIGPIPE is, tied or not).  Its client going away is then just
+ * a client going away: the job goes on, the log and status are written,
+ * and a later daemon attaches on the same socket.  A process group leader
+ * cannot start a session without forking; that is only worth a warning.
+ */
+static void
+untie(void)
+{
+	if (getsid(0) != getpid() && setsid() < 0)
+		sv_warn("setsid");
+	if (prctl(PR_SET_PDEATHSIG, 0) < 0)
+		sv_warn("PR_SET_PDEATHSIG");
+	signal(SIGHUP, SIG_IGN);
+}
+
 static int
 setup(struct supervisor *sv)
 {
 	int on = 0, flags;
 	socklen_t len = sizeof(on);
 
+	if (!sv->tied)
+		untie();
 	close_stray_fds(sv->listen_fd, sv->sb.netns_fd);
 	if (sv->sb.netns_fd >= 0 &&
 	    fcntl(sv->sb.netns_fd, F_SETFD, FD_CLOEXEC) < 0) {

@@ -11,7 +11,9 @@
  * client only falls behind.
  *
  * Requests are lines of at most SUPERVISOR_MAX_LINE bytes: first
- * "ATTACH <version> <offset>", then any number of "CANCEL".
+ * "ATTACH <version> <offset>", then any number of "CANCEL".  The version
+ * is negotiated down to ours (a newer daemon re-attaching), and a client
+ * older than SUPERVISOR_PROTO_MIN_VERSION is refused.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -114,14 +116,21 @@ request(struct supervisor *sv, struct sv_client *c, const char *line)
 		c->closing = true;
 		return;
 	}
-	if (version != SUPERVISOR_PROTO_VERSION) {
+	/*
+	 * A newer client greets with its own version and gets ours: it
+	 * speaks ours too (supervisor-proto.h).  Only versions older than
+	 * any we still understand are refused.
+	 */
+	if (version < SUPERVISOR_PROTO_MIN_VERSION) {
 		snprintf(msg, sizeof(msg), "ERR unsupported protocol version %llu\n",
 			 (unsigned long long)version);
 		queue_line(c, msg);
 		c->closing = true;
 		return;
 	}
-	snprintf(msg, sizeof(msg), "OK %d\n", SUPERVISOR_PROTO_VERSION);
+	c->version = version < SUPERVISOR_PROTO_VERSION
+		     ? (unsigned)version : SUPERVISOR_PROTO_VERSION;
+	snprintf(msg, sizeof(msg), "OK %u\n", c->version);
 	queue_line(c, msg);
 	c->attached = true;
 	c->offset = offset;

@@ -101,6 +101,7 @@ struct sv_client {
 	struct sv_client *next;
 	int fd;                   /* -1 once dropped (swept later) */
 	bool attached;            /* ATTACH accepted, "OK" queued */
+	unsigned version;         /* the protocol version agreed with it */
 	bool closing;             /* close when out is written */
 	bool end_queued;          /* the END frame is in out (or sent) */
 	char line[SUPERVISOR_MAX_LINE]; /* request bytes not yet parsed */
