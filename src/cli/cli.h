@@ -36,6 +36,7 @@ int cmd_trigger(int argc, char **argv);
 int cmd_rerun(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
+int cmd_queue(int argc, char **argv);
 /* Local commands on the daemon's configuration and database. */
 int cmd_token(int argc, char **argv);
 

@@ -27,6 +27,8 @@ static const struct cli_command commands[] = {
 	 cmd_rerun},
 	{"cancel", "RUN", "cancel a run", cmd_cancel},
 	{"approve", "RUN JOB", "approve a manual job", cmd_approve},
+	{"queue", "[pause | resume]", "show, pause or resume the queue",
+	 cmd_queue},
 	{"token", "create [--config FILE] --name NAME --scope SCOPE",
 	 "make an API token (printed once)", cmd_token},
 	{"version", "", "print the version", cmd_version},
