@@ -36,6 +36,7 @@ struct config;
 struct config_project;
 
 enum config_drain {
+	CONFIG_DRAIN_DETACH,  /* leave running jobs to the next daemon */
 	CONFIG_DRAIN_WAIT,    /* finish running jobs within drain_timeout */
 	CONFIG_DRAIN_CANCEL,  /* cancel running jobs at once */
 };
@@ -96,8 +97,14 @@ const char *config_db_path(const struct config *c);
 
 unsigned config_max_jobs(const struct config *c);         /* default 4 */
 bool config_anonymous_read(const struct config *c);       /* default true */
-enum config_drain config_drain(const struct config *c);   /* default wait */
+enum config_drain config_drain(const struct config *c);   /* default detach */
 uint64_t config_drain_timeout_ms(const struct config *c); /* default 30 s */
+/* SIGTERM → SIGKILL for a job on cancel and timeout; default 10 s. */
+uint64_t config_kill_grace_ms(const struct config *c);
+/* The program an upgrade starts; NULL: the one this daemon was started as. */
+const char *config_binary(const struct config *c);
+/* How long an upgrade waits for the new daemon to be ready; default 60 s. */
+uint64_t config_upgrade_timeout_ms(const struct config *c);
 enum config_log_format config_log_format(const struct config *c);
 uint64_t config_max_log(const struct config *c);          /* bytes, 64 MiB */
 enum config_sandbox config_sandbox(const struct config *c);

@@ -98,6 +98,24 @@ config_drain_timeout_ms(const struct config *c)
 	return c->drain_timeout_ms;
 }
 
+uint64_t
+config_kill_grace_ms(const struct config *c)
+{
+	return c->kill_grace_ms;
+}
+
+const char *
+config_binary(const struct config *c)
+{
+	return c->binary;
+}
+
+uint64_t
+config_upgrade_timeout_ms(const struct config *c)
+{
+	return c->upgrade_timeout_ms;
+}
+
 enum config_log_format
 config_log_format(const struct config *c)
 {
@@ -244,7 +262,9 @@ config_secret(const struct config *c, const char *name, size_t *len)
 const char *
 config_drain_name(enum config_drain d)
 {
-	return d == CONFIG_DRAIN_CANCEL ? "cancel" : "wait";
+	static const char *const names[] = {"detach", "wait", "cancel"};
+
+	return names[d];
 }
 
 const char *

@@ -85,6 +85,9 @@ struct config {
 	bool anonymous_read;
 	enum config_drain drain;
 	uint64_t drain_timeout_ms;
+	uint64_t kill_grace_ms;
+	char *binary;
+	uint64_t upgrade_timeout_ms;
 	enum config_log_format log_format;
 	uint64_t max_log;
 	enum config_sandbox sandbox;

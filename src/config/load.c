@@ -53,8 +53,10 @@ set_defaults(struct config *c)
 		abort();
 	c->max_jobs = 4;
 	c->anonymous_read = true;
-	c->drain = CONFIG_DRAIN_WAIT;
+	c->drain = CONFIG_DRAIN_DETACH;
 	c->drain_timeout_ms = 30 * 1000;
+	c->kill_grace_ms = 10 * 1000;
+	c->upgrade_timeout_ms = 60 * 1000;
 	c->log_format = CONFIG_LOG_TEXT;
 	c->max_log = 64ULL * 1024 * 1024;
 	c->sandbox = CONFIG_SANDBOX_STRICT;
@@ -166,6 +168,7 @@ config_free(struct config *c)
 	free(c->public_url);
 	free(c->data_dir);
 	free(c->pid_file);
+	free(c->binary);
 	free(c->db_path);
 	free(c);
 }

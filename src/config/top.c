@@ -174,20 +174,14 @@ void
 config_key_drain(struct cf_walk *w, const struct cf_key *row,
 		 const struct ynode *key, const struct ynode *val)
 {
-	static const char *const words[] = {"wait", "cancel"};
+	/* In enum config_drain's order. */
+	static const char *const words[] = {"detach", "wait", "cancel"};
 	int i;
 
 	(void)key;
-	if (val->kind == YN_SCALAR && strcmp(val->str, "detach") == 0) {
-		config_problem(w, val->line, val->column,
-			       "'drain: detach' is not supported yet (jobs"
-			       " cannot outlive the daemon's exit yet);"
-			       " expected one of wait, cancel");
-		return;
-	}
 	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
 	if (i >= 0)
-		w->c->drain = i == 0 ? CONFIG_DRAIN_WAIT : CONFIG_DRAIN_CANCEL;
+		w->c->drain = (enum config_drain)i;
 }
 
 void

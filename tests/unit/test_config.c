@@ -155,6 +155,9 @@ test_full(void **state)
 		    "anonymous_read: false\n"
 		    "drain: cancel\n"
 		    "drain_timeout: 1m30s\n"
+		    "kill_grace: 2s\n"
+		    "binary: ../bin/pipewright\n"
+		    "upgrade_timeout: 5s\n"
 		    "log_format: json\n"
 		    "max_log: 128M\n"
 		    "sandbox: none\n"
@@ -196,6 +199,9 @@ test_full(void **state)
 	assert_false(config_anonymous_read(c));
 	assert_int_equal(config_drain(c), CONFIG_DRAIN_CANCEL);
 	assert_int_equal(config_drain_timeout_ms(c), 90000);
+	assert_int_equal(config_kill_grace_ms(c), 2000);
+	assert_int_equal(config_upgrade_timeout_ms(c), 5000);
+	assert_non_null(strstr(config_binary(c), "/bin/pipewright"));
 	assert_int_equal(config_log_format(c), CONFIG_LOG_JSON);
 	assert_int_equal(config_max_log(c), 128 * 1024 * 1024);
 	assert_int_equal(config_sandbox(c), CONFIG_SANDBOX_NONE);
@@ -273,8 +279,11 @@ test_defaults(void **state)
 	assert_string_equal(config_db_path(c), want);
 	assert_int_equal(config_max_jobs(c), 4);
 	assert_true(config_anonymous_read(c));
-	assert_int_equal(config_drain(c), CONFIG_DRAIN_WAIT);
+	assert_int_equal(config_drain(c), CONFIG_DRAIN_DETACH);
 	assert_int_equal(config_drain_timeout_ms(c), 30000);
+	assert_int_equal(config_kill_grace_ms(c), 10000);
+	assert_int_equal(config_upgrade_timeout_ms(c), 60000);
+	assert_null(config_binary(c));
 	assert_int_equal(config_log_format(c), CONFIG_LOG_TEXT);
 	assert_int_equal(config_max_log(c), 64 * 1024 * 1024);
 	assert_int_equal(config_sandbox(c), CONFIG_SANDBOX_STRICT);
@@ -284,7 +293,8 @@ test_defaults(void **state)
 	assert_int_equal(config_http_idle_timeout_ms(c), 60000);
 	assert_int_equal(config_project_count(c), 0);
 	assert_int_equal(config_secret_count(c), 0);
-	assert_string_equal(config_drain_name(config_drain(c)), "wait");
+	assert_string_equal(config_drain_name(config_drain(c)), "detach");
+	assert_string_equal(config_drain_name(CONFIG_DRAIN_WAIT), "wait");
 	assert_string_equal(config_log_format_name(CONFIG_LOG_JSON), "json");
 	assert_string_equal(config_sandbox_name(CONFIG_SANDBOX_NONE), "none");
 	config_destroy(c);
@@ -375,9 +385,9 @@ test_wrong_type(void **state)
 		 " did you mean 'json'?");
 	load_bad(*state, "sandbox: off\n", 1, 1, 10,
 		 "expected one of strict, none for 'sandbox', got 'off'");
-	load_bad(*state, "drain: detach\n", 1, 1, 8,
-		 "'drain: detach' is not supported yet (jobs cannot outlive"
-		 " the daemon's exit yet); expected one of wait, cancel");
+	load_bad(*state, "drain: leave\n", 1, 1, 8,
+		 "expected one of detach, wait, cancel for 'drain', got"
+		 " 'leave'");
 	load_bad(*state, "max_log: 64Q\n", 1, 1, 10,
 		 "invalid size '64Q' for 'max_log'; expected a number of"
 		 " bytes with an optional K, M or G such as 64M");
