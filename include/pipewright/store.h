@@ -456,6 +456,13 @@ struct store_file_check {
  */
 int store_check_file(const char *db_path, struct store_file_check *out,
 		     char **err) PW_WUR;
+/*
+ * The listing alone (schema_version, max_run, unfinished, running; ok
+ * false, integrity NULL): cheap, for a second look after probing files
+ * that changed while the first ran.  A negative error if it fails.
+ */
+int store_list_file(const char *db_path, struct store_file_check *out,
+		    char **err) PW_WUR;
 void store_file_check_free(struct store_file_check *c);
 
 #endif
