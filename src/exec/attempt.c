@@ -164,7 +164,6 @@ tail_finish(struct exec_attempt *a)
 		st.log_bytes = a->received;
 		st.finished_ms = pw_now_ms();
 	}
-	st.reason = a->tail_reason != NULL ? a->tail_reason : "";
 	finish(a, &st);
 }
 
@@ -229,6 +228,7 @@ end_from_files(struct exec_attempt *a)
 				"supervisor exited (%s) without a result%s%s", how,
 				perr != NULL ? "; " : "", perr != NULL ? perr : "");
 		}
+		a->tail_st.reason = a->tail_reason;
 	}
 	path = xasprintf("%s/%s", a->dir, SUPERVISOR_LOG_FILE);
 	a->tail_fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -106,7 +106,7 @@ struct exec_attempt {
 	uint64_t tail_limit;         /* deliver up to here (or the file's end) */
 	bool tail_lost;              /* no status file: EXEC_LOST */
 	struct exec_status tail_st;  /* the status file's, unless lost */
-	char *tail_reason;           /* tail_st.reason's storage */
+	char *tail_reason;           /* holds what tail_st.reason points into */
 	char rbuf[EXEC_CHUNK];
 };
 

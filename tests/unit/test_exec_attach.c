@@ -1,0 +1,727 @@
+/*
+ * Jobs that outlive their daemon: exec_detach, exec_attach, untied
+ * supervisors and protocol versions, with the real supervisor binary
+ * (PW_SUPERVISOR_PATH) and real shell jobs.
+ *
+ * A "side" is one daemon's view: its own loop and struct exec.  A test
+ * starts an attempt on one side, lets go of it (exec_detach, or the
+ * process that started it dies), and takes it up on a fresh side, the
+ * closest thing to a new daemon.  Each side's deadline timer is unref'd:
+ * it never keeps a loop alive, and fails the test if the loop is still
+ * running when it fires.  No sleep stands in for synchronisation: sides
+ * act on output they received, and a supervisor's exit is waited for with
+ * waitpid (it is our child) under an alarm.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/time.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <uv.h>
+
+#include "pipewright/exec.h"
+#include "pipewright/supervisor-proto.h"
+#include "../../src/exec/exec-int.h"
+
+#define DEADLINE_MS 30000
+
+static const char counter_job[] =
+	"i=0; while [ $i -lt 40 ]; do i=$((i+1)); echo line$i; sleep 0.05; done";
+
+struct side {
+	uv_loop_t loop;
+	struct exec *e;
+	uv_timer_t deadline;
+	struct exec_attempt *a;
+	struct buf out;              /* everything output_cb gave */
+	int outputs;                 /* output_cb calls */
+	int ended;                   /* end_cb calls */
+	struct exec_status st;
+	char *reason;
+	size_t detach_at;            /* detach inside output_cb at this many bytes */
+	bool detached;
+	pid_t sv_pid;                /* the supervisor, if this side spawned it */
+};
+
+struct t {
+	char tmp[64];                /* mkdtemp */
+	char dir[128];               /* tmp/attempt */
+	char pidfile[128];
+	char pf_env[160];
+	char home_env[160];
+	const char *env[4];
+	struct exec_spec spec;
+	struct side s1, s2;
+	pid_t job_pid;               /* killed (its group) at teardown if set */
+};
+
+static int
+rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
+{
+	(void)sb;
+	(void)flag;
+	(void)ftw;
+	remove(path);
+	return 0;
+}
+
+static void
+on_deadline(uv_timer_t *t)
+{
+	(void)t;
+	fail_msg("test deadline of %d ms passed", DEADLINE_MS);
+}
+
+static void
+side_open(struct side *s)
+{
+	memset(s, 0, sizeof(*s));
+	assert_int_equal(uv_loop_init(&s->loop), 0);
+	assert_int_equal(exec_create(&s->loop, PW_SUPERVISOR_PATH, &s->e), 0);
+	assert_int_equal(uv_timer_init(&s->loop, &s->deadline), 0);
+	assert_int_equal(uv_timer_start(&s->deadline, on_deadline, DEADLINE_MS, 0), 0);
+	uv_unref((uv_handle_t *)&s->deadline);
+	buf_init(&s->out, 0);
+}
+
+/* Runs the side until it has nothing left, then proves no handle was left. */
+static void
+side_close(struct side *s)
+{
+	assert_int_equal(uv_run(&s->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(exec_active(s->e), 0);
+	exec_destroy(s->e);
+	s->e = NULL;
+	uv_close((uv_handle_t *)&s->deadline, NULL);
+	assert_int_equal(uv_run(&s->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(uv_loop_close(&s->loop), 0);
+}
+
+static void
+side_free(struct side *s)
+{
+	buf_free(&s->out);
+	free(s->reason);
+	s->reason = NULL;
+}
+
+static int
+setup(void **state)
+{
+	struct t *t = calloc(1, sizeof(*t));
+
+	assert_non_null(t);
+	strcpy(t->tmp, "/tmp/pw-attach-XXXXXX");
+	assert_non_null(mkdtemp(t->tmp));
+	snprintf(t->dir, sizeof(t->dir), "%s/attempt", t->tmp);
+	snprintf(t->pidfile, sizeof(t->pidfile), "%s/pid", t->tmp);
+	snprintf(t->pf_env, sizeof(t->pf_env), "PF=%s", t->pidfile);
+	snprintf(t->home_env, sizeof(t->home_env), "HOME=%s/home", t->dir);
+	t->env[0] = "PATH=/usr/bin:/bin";
+	t->env[1] = t->home_env;
+	t->env[2] = t->pf_env;
+	t->env[3] = NULL;
+	t->spec.dir = t->dir;
+	t->spec.env = t->env;
+	t->spec.cwd = t->tmp;
+	t->spec.kill_grace_ms = 200;
+	t->spec.tied = false;  /* the daemon's way */
+	*state = t;
+	return 0;
+}
+
+static int
+teardown(void **state)
+{
+	struct t *t = *state;
+
+	if (t->job_pid > 0)
+		kill(-t->job_pid, SIGKILL);
+	/* Supervisors we spawned and let go of: reap those that have exited. */
+	while (waitpid(-1, NULL, WNOHANG) > 0)
+		;
+	nftw(t->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	side_free(&t->s1);
+	side_free(&t->s2);
+	free(t);
+	return 0;
+}
+
+static void
+on_output(struct exec_attempt *a, const char *data, size_t len, void *arg)
+{
+	struct side *s = arg;
+
+	assert_false(s->detached);
+	assert_int_equal(s->ended, 0);
+	assert_ptr_equal(a, s->a);
+	assert_int_equal(buf_append(&s->out, data, len), 0);
+	s->outputs++;
+	if (s->detach_at > 0 && s->out.len >= s->detach_at) {
+		/* Mid-frame, maybe: the rest of this read is never delivered. */
+		s->detached = true;
+		exec_detach(a);
+	}
+}
+
+static void
+on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
+{
+	struct side *s = arg;
+
+	assert_false(s->detached);
+	assert_ptr_equal(a, s->a);
+	assert_non_null(strstr(exec_attempt_dir(a), "/attempt"));
+	s->st = *st;
+	free(s->reason);
+	s->reason = strdup(st->reason);
+	s->st.reason = s->reason;
+	s->ended++;
+	assert_int_equal(exec_active(s->e), 0);
+}
+
+static void
+start_sh(struct t *t, struct side *s, const char *script)
+{
+	const char *argv[] = {"/bin/sh", "-c", script, NULL};
+
+	t->spec.argv = argv;
+	assert_int_equal(exec_start(s->e, &t->spec, on_output, on_end, s, &s->a), 0);
+	assert_int_equal(exec_active(s->e), 1);
+	s->sv_pid = s->a->proc.pid;
+}
+
+static void
+attach(struct t *t, struct side *s, uint64_t offset)
+{
+	assert_int_equal(exec_attach(s->e, t->dir, offset, on_output, on_end, s,
+				     &s->a), 0);
+	/* Never a callback inside the call. */
+	assert_int_equal(s->outputs, 0);
+	assert_int_equal(s->ended, 0);
+	assert_int_equal(exec_active(s->e), 1);
+	assert_string_equal(exec_attempt_dir(s->a), t->dir);
+}
+
+static char *
+slurp(const char *dir, const char *name, size_t *len)
+{
+	char *path, *data = NULL;
+	size_t n = 0;
+
+	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+	assert_int_equal(pw_read_file(path, 64 << 20, &data, &n), 0);
+	free(path);
+	if (len != NULL)
+		*len = n;
+	return data;
+}
+
+static void
+assert_counter_lines(const char *data, size_t len)
+{
+	struct buf want;
+	char line[16];
+	int i, n;
+
+	buf_init(&want, 0);
+	for (i = 1; i <= 40; i++) {
+		n = snprintf(line, sizeof(line), "line%d\n", i);
+		assert_int_equal(buf_append(&want, line, (size_t)n), 0);
+	}
+	assert_int_equal(len, want.len);
+	assert_memory_equal(data, want.data, len);
+	buf_free(&want);
+}
+
+static int
+sock_connect(const char *dir)
+{
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct timeval tv = {.tv_sec = 10};
+	int fd;
+
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s", dir,
+			     SUPERVISOR_SOCK_FILE) < (int)sizeof(addr.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)), 0);
+	if (connect(fd, (struct sockaddr *)&addr, sizeof(addr)) < 0) {
+		close(fd);
+		return -errno;
+	}
+	return fd;
+}
+
+/* Our child the supervisor exits by itself; an alarm bounds the wait. */
+static void
+wait_supervisor(pid_t pid)
+{
+	int st;
+
+	assert_true(pid > 0);
+	alarm(20);
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	alarm(0);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+}
+
+/* (a) Detach after some bytes; a new exec takes up the rest exactly. */
+static void
+test_detach_then_attach(void **state)
+{
+	struct t *t = *state;
+	struct buf all;
+	size_t offset;
+
+	side_open(&t->s1);
+	t->s1.detach_at = 20;  /* a few lines in, while the job runs on */
+	start_sh(t, &t->s1, counter_job);
+	side_close(&t->s1);
+	assert_true(t->s1.detached);
+	assert_int_equal(t->s1.ended, 0);
+	offset = t->s1.out.len;
+	assert_true(offset >= 20);
+
+	side_open(&t->s2);
+	attach(t, &t->s2, offset);
+	assert_true(t->s2.a->has_sock);  /* the supervisor answered */
+	side_close(&t->s2);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
+	assert_int_equal(t->s2.st.exit_code, 0);
+	assert_int_equal(t->s2.st.log_bytes, offset + t->s2.out.len);
+
+	buf_init(&all, 0);
+	assert_int_equal(buf_append(&all, t->s1.out.data, t->s1.out.len), 0);
+	assert_int_equal(buf_append(&all, t->s2.out.data, t->s2.out.len), 0);
+	assert_counter_lines(all.data, all.len);
+	buf_free(&all);
+	/* With no client left, an untied supervisor exits at once. */
+	wait_supervisor(t->s1.sv_pid);
+	assert_int_equal(sock_connect(t->dir), -ENOENT);
+}
+
+/* Detaching right after the start loses nothing either. */
+static void
+test_detach_at_once(void **state)
+{
+	struct t *t = *state;
+
+	side_open(&t->s1);
+	start_sh(t, &t->s1, "echo one; sleep 0.2; echo two");
+	exec_detach(t->s1.a);
+	assert_int_equal(exec_active(t->s1.e), 0);
+	side_close(&t->s1);
+	assert_int_equal(t->s1.outputs + t->s1.ended, 0);
+
+	side_open(&t->s2);
+	attach(t, &t->s2, 0);
+	side_close(&t->s2);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
+	assert_int_equal(t->s2.out.len, 8);
+	assert_memory_equal(t->s2.out.data, "one\ntwo\n", 8);
+	wait_supervisor(t->s1.sv_pid);
+}
+
+/* (b) The job ended and the supervisor exited: the files answer. */
+static void
+test_attach_after_exit(void **state)
+{
+	struct t *t = *state;
+	char *log;
+	size_t len;
+
+	side_open(&t->s1);
+	start_sh(t, &t->s1, "seq 1 40000");
+	side_close(&t->s1);  /* END, and the supervisor (our child) exited */
+	assert_int_equal(t->s1.ended, 1);
+	assert_int_equal(t->s1.st.result, EXEC_SUCCESS);
+	assert_int_equal(sock_connect(t->dir), -ENOENT);
+	log = slurp(t->dir, SUPERVISOR_LOG_FILE, &len);
+	assert_true(len > 3 * EXEC_CHUNK);
+
+	side_open(&t->s2);
+	attach(t, &t->s2, 1000);
+	assert_false(t->s2.a->has_sock);
+	side_close(&t->s2);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
+	assert_int_equal(t->s2.st.log_bytes, len);
+	assert_string_equal(t->s2.st.reason, "exit status 0");
+	assert_int_equal(t->s2.out.len, len - 1000);
+	assert_memory_equal(t->s2.out.data, log + 1000, len - 1000);
+	assert_true(t->s2.outputs >= 4);  /* a chunk per loop iteration */
+	side_free(&t->s2);
+
+	/* From the very end: no output, the end all the same. */
+	side_open(&t->s2);
+	attach(t, &t->s2, len);
+	side_close(&t->s2);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.outputs, 0);
+	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
+	free(log);
+}
+
+/* (c) Nothing there: -ESRCH, no callback, nothing active. */
+static void
+test_attach_nothing(void **state)
+{
+	struct t *t = *state;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	struct exec_attempt *a = NULL;
+	char missing[160];
+	int fd;
+
+	side_open(&t->s1);
+	assert_int_equal(mkdir(t->dir, 0700), 0);
+	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
+				     &t->s1, &a), -ESRCH);
+	snprintf(missing, sizeof(missing), "%s/none", t->tmp);
+	assert_int_equal(exec_attach(t->s1.e, missing, 0, on_output, on_end,
+				     &t->s1, &a), -ESRCH);
+	/* A socket file nobody listens on (a killed supervisor's). */
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
+			     t->dir, SUPERVISOR_SOCK_FILE) <
+		    (int)sizeof(addr.sun_path));
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	close(fd);
+	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
+				     &t->s1, &a), -ESRCH);
+	assert_null(a);
+	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, NULL,
+				     &t->s1, &a), -EINVAL);
+	assert_int_equal(exec_active(t->s1.e), 0);
+	side_close(&t->s1);
+	assert_int_equal(t->s1.outputs + t->s1.ended, 0);
+}
+
+/* Reads from a raw client up to and including the first newline. */
+static void
+read_line(int fd, char *line, size_t cap)
+{
+	size_t n = 0;
+
+	while (n + 1 < cap) {
+		assert_int_equal(read(fd, line + n, 1), 1);
+		if (line[n++] == '\n')
+			break;
+	}
+	line[n] = '\0';
+}
+
+static void
+read_to_eof(int fd, struct buf *b)
+{
+	char chunk[4096];
+	ssize_t n;
+
+	while ((n = read(fd, chunk, sizeof(chunk))) > 0)
+		assert_int_equal(buf_append(b, chunk, (size_t)n), 0);
+	assert_int_equal(n, 0);
+}
+
+/* (d) Versions: a newer client gets ours, an older than MIN an ERR. */
+static void
+test_versions(void **state)
+{
+	struct t *t = *state;
+	char line[SUPERVISOR_MAX_LINE];
+	struct buf b;
+	int fd;
+
+	side_open(&t->s1);
+	t->s1.detach_at = 6;  /* "ready\n": let go; the job sleeps on */
+	start_sh(t, &t->s1, "echo ready; exec sleep 100");
+	side_close(&t->s1);
+	assert_true(t->s1.detached);
+
+	fd = sock_connect(t->dir);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ATTACH 99 0\n", 12), 12);
+	read_line(fd, line, sizeof(line));
+	assert_string_equal(line, "OK 1\n");
+	read_line(fd, line, sizeof(line));
+	assert_string_equal(line, "LOG 6\n");  /* version 1 frames follow */
+	close(fd);
+
+	fd = sock_connect(t->dir);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ATTACH 0 0\n", 11), 11);
+	buf_init(&b, 0);
+	read_to_eof(fd, &b);
+	assert_string_equal(b.data, "ERR unsupported protocol version 0\n");
+	buf_free(&b);
+	close(fd);
+
+	/* Still alive and attachable after both: cancel it through exec. */
+	side_open(&t->s2);
+	attach(t, &t->s2, 6);
+	assert_int_equal(exec_cancel(t->s2.a), 0);
+	side_close(&t->s2);
+	assert_int_equal(t->s2.st.result, EXEC_CANCELED);
+	wait_supervisor(t->s1.sv_pid);
+}
+
+/* Our parser takes OK versions in [MIN, ours] only. */
+static void
+test_parser_versions(void **state)
+{
+	struct exec_parser p;
+	char ok[32];
+
+	(void)state;
+	exec_parser_init(&p);
+	snprintf(ok, sizeof(ok), "OK %d\n", SUPERVISOR_PROTO_MIN_VERSION);
+	assert_int_equal(exec_parser_feed(&p, ok, strlen(ok), NULL, NULL),
+			 EXEC_PARSE_HEADER);
+	assert_int_equal(p.version, SUPERVISOR_PROTO_MIN_VERSION);
+	exec_parser_free(&p);
+	exec_parser_init(&p);
+	snprintf(ok, sizeof(ok), "OK %d\n", SUPERVISOR_PROTO_VERSION + 1);
+	assert_int_equal(exec_parser_feed(&p, ok, strlen(ok), NULL, NULL),
+			 EXEC_PARSE_ERROR);
+	assert_non_null(strstr(p.error, "unsupported protocol version"));
+	exec_parser_free(&p);
+	exec_parser_init(&p);
+	assert_int_equal(exec_parser_feed(&p, "OK 0\n", 5, NULL, NULL),
+			 EXEC_PARSE_ERROR);
+	exec_parser_free(&p);
+}
+
+/*
+ * (e) The process that started the attempt is SIGKILLed: the supervisor
+ * goes on, and we (another process) take it up and see it all.
+ */
+static void
+test_starter_killed(void **state)
+{
+	struct t *t = *state;
+	pid_t child;
+	int st;
+
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		/* No cmocka here: exit codes say what went wrong. */
+		struct side *s = &t->s1;
+		const char *argv[] = {"/bin/sh", "-c", counter_job, NULL};
+
+		memset(s, 0, sizeof(*s));
+		if (uv_loop_init(&s->loop) < 0 ||
+		    exec_create(&s->loop, PW_SUPERVISOR_PATH, &s->e) < 0)
+			_exit(2);
+		t->spec.argv = argv;
+		buf_init(&s->out, 0);
+		if (exec_start(s->e, &t->spec, NULL, on_end, s, &s->a) < 0)
+			_exit(4);
+		/* A few lines in, the daemon dies without a word. */
+		while (uv_run(&s->loop, UV_RUN_ONCE) != 0) {
+			struct stat sb;
+			char path[200];
+
+			snprintf(path, sizeof(path), "%s/%s", t->dir,
+				 SUPERVISOR_LOG_FILE);
+			if (stat(path, &sb) == 0 && sb.st_size >= 30)
+				kill(getpid(), SIGKILL);
+		}
+		_exit(5);
+	}
+	assert_int_equal(waitpid(child, &st, 0), child);
+	assert_true(WIFSIGNALED(st));
+	assert_int_equal(WTERMSIG(st), SIGKILL);
+
+	side_open(&t->s2);
+	attach(t, &t->s2, 0);
+	assert_true(t->s2.a->has_sock);  /* the job was still running */
+	side_close(&t->s2);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
+	assert_counter_lines(t->s2.out.data, t->s2.out.len);
+}
+
+static pid_t
+read_pid(const char *path)
+{
+	char buf[32] = "";
+	FILE *f = fopen(path, "r");
+
+	assert_non_null(f);
+	assert_non_null(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	return (pid_t)atoi(buf);
+}
+
+/* (f) exec_cancel on an attached attempt ends the job's whole tree. */
+static void
+test_cancel_attached(void **state)
+{
+	struct t *t = *state;
+
+	side_open(&t->s1);
+	t->s1.detach_at = 6;
+	start_sh(t, &t->s1, "echo $$ > \"$PF\"; echo ready; exec sleep 100");
+	side_close(&t->s1);
+	t->job_pid = read_pid(t->pidfile);
+
+	side_open(&t->s2);
+	attach(t, &t->s2, 6);
+	assert_int_equal(exec_cancel(t->s2.a), 0);
+	side_close(&t->s2);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.st.result, EXEC_CANCELED);
+	assert_int_equal(t->s2.out.len, 0);
+	assert_int_equal(kill(t->job_pid, 0), -1);
+	assert_int_equal(errno, ESRCH);
+	t->job_pid = 0;
+	wait_supervisor(t->s1.sv_pid);
+}
+
+/* The supervisor dies while we are attached, leaving no status: lost. */
+static void
+test_attached_supervisor_killed(void **state)
+{
+	struct t *t = *state;
+	int st;
+
+	side_open(&t->s1);
+	t->s1.detach_at = 6;
+	start_sh(t, &t->s1, "echo $$ > \"$PF\"; echo ready; exec sleep 100");
+	side_close(&t->s1);
+	t->job_pid = read_pid(t->pidfile);
+
+	side_open(&t->s2);
+	attach(t, &t->s2, 0);
+	assert_int_equal(kill(t->s1.sv_pid, SIGKILL), 0);
+	side_close(&t->s2);
+	assert_int_equal(waitpid(t->s1.sv_pid, &st, 0), t->s1.sv_pid);
+	assert_int_equal(t->s2.ended, 1);
+	assert_int_equal(t->s2.st.result, EXEC_LOST);
+	assert_int_equal(t->s2.out.len, 6);
+	assert_memory_equal(t->s2.out.data, "ready\n", 6);
+	assert_int_equal(t->s2.st.log_bytes, 6);
+	assert_int_equal(strncmp(t->s2.st.reason,
+				 "the supervisor went away without a result", 41), 0);
+}
+
+static void
+write_file(const char *dir, const char *name, const char *text)
+{
+	char *path;
+	FILE *f;
+
+	assert_true(asprintf(&path, "%s/%s", dir, name) > 0);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fputs(text, f) >= 0, 1);
+	assert_int_equal(fclose(f), 0);
+	free(path);
+}
+
+/*
+ * A stand-in supervisor that takes our ATTACH, and closes without END
+ * after the status file appeared (as a supervisor exiting right after its
+ * last look for clients does): the files finish the attempt.
+ */
+static void
+test_eof_then_files(void **state)
+{
+	struct t *t = *state;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char line[SUPERVISOR_MAX_LINE];
+	int lfd, cfd;
+
+	assert_int_equal(mkdir(t->dir, 0700), 0);
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
+			     t->dir, SUPERVISOR_SOCK_FILE) <
+		    (int)sizeof(addr.sun_path));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+
+	side_open(&t->s1);
+	attach(t, &t->s1, 4);
+	assert_true(t->s1.a->has_sock);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	read_line(cfd, line, sizeof(line));
+	assert_string_equal(line, "ATTACH 1 4\n");
+	write_file(t->dir, SUPERVISOR_LOG_FILE, "0123456789");
+	write_file(t->dir, SUPERVISOR_STATUS_FILE,
+		   "version=1\nresult=failed\nexit_code=3\nsignal=0\n"
+		   "reason=exit status 3\nlog_bytes=10\nstarted_ms=1\n"
+		   "finished_ms=2\n");
+	/* OK and part of a frame, then gone. */
+	assert_int_equal(write(cfd, "OK 1\nLOG 4\n45", 13), 13);
+	close(cfd);
+	close(lfd);
+	side_close(&t->s1);
+	assert_int_equal(t->s1.ended, 1);
+	assert_int_equal(t->s1.st.result, EXEC_FAILED);
+	assert_int_equal(t->s1.st.exit_code, 3);
+	assert_string_equal(t->s1.st.reason, "exit status 3");
+	assert_int_equal(t->s1.out.len, 6);
+	assert_memory_equal(t->s1.out.data, "456789", 6);
+}
+
+/* Detach while the rest comes from the files: nothing more is delivered. */
+static void
+test_detach_during_files(void **state)
+{
+	struct t *t = *state;
+
+	side_open(&t->s1);
+	start_sh(t, &t->s1, "seq 1 40000");
+	side_close(&t->s1);
+	side_free(&t->s1);
+
+	side_open(&t->s2);
+	t->s2.detach_at = 1;  /* at the first chunk */
+	attach(t, &t->s2, 0);
+	assert_false(t->s2.a->has_sock);
+	side_close(&t->s2);
+	assert_true(t->s2.detached);
+	assert_int_equal(t->s2.outputs, 1);
+	assert_int_equal(t->s2.ended, 0);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_parser_versions),
+		cmocka_unit_test_setup_teardown(test_detach_then_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detach_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_after_exit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attach_nothing, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_starter_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_cancel_attached, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_attached_supervisor_killed, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_eof_then_files, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detach_during_files, setup, teardown),
+	};
+
+	/* A supervisor that went away must not kill the test with SIGPIPE. */
+	signal(SIGPIPE, SIG_IGN);
+	return cmocka_run_group_tests_name("exec_attach", tests, NULL, NULL);
+}
