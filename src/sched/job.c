@@ -178,10 +178,24 @@ finish(struct sched_run *r, size_t j, enum sched_job_state st, int exit_code,
 	char *why = NULL;
 
 	job->att = NULL;
+	free(job->ctx);
+	job->ctx = NULL;
+	job->adopt = false;
 	job->finished_ms = pw_now_ms();
 	r->running--;
 	r->s->running--;
-	if (retries(r, j, st)) {
+	if (st == SCHED_JOB_LOST && !r->canceling &&
+	    job->lost < pipeline_job_lost_retries(r->p, j)) {
+		/* Not the job's failure: its retry budget is left alone. */
+		job->lost++;
+		job->tries--;
+		why = xasprintf("%s; trying again (lost_retries %d of %d)",
+				reason != NULL ? reason : "lost", job->lost,
+				pipeline_job_lost_retries(r->p, j));
+		sched_job_set(r, j, st, exit_code, why);
+		if (!r->canceling)
+			sched_job_set(r, j, SCHED_JOB_READY, -1, NULL);
+	} else if (retries(r, j, st)) {
 		why = xasprintf("%s; retrying (attempt %d of %d)",
 				reason != NULL ? reason : sched_job_state_name(st),
 				job->tries + 1,
@@ -203,8 +217,20 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	struct attempt_ctx *c = arg;
 
 	(void)a;
+	/* finish() frees c (the job's ctx). */
 	finish(c->r, c->j, state_of(st->result), st->exit_code, st->reason);
-	free(c);
+}
+
+static struct attempt_ctx *
+ctx_new(struct sched_run *r, size_t j)
+{
+	struct attempt_ctx *c = xmalloc(sizeof(*c));
+
+	c->r = r;
+	c->j = j;
+	c->attempt = r->jobs[j].attempts;
+	r->jobs[j].ctx = c;
+	return c;
 }
 
 /* The "K=V" the run was given for secret `name`, or NULL. */
@@ -304,14 +330,10 @@ launch(struct sched_run *r, size_t j)
 		goto out;
 	}
 	spec.env = (const char *const *)env.items;  /* env may have grown */
-	c = xmalloc(sizeof(*c));
-	c->r = r;
-	c->j = j;
-	c->attempt = job->attempts;
+	c = ctx_new(r, j);
 	rc = exec_start(s->exec, &spec, on_output, on_end, c, &job->att);
 	if (rc < 0) {
 		why = xasprintf("cannot start the job: %s", strerror(-rc));
-		free(c);
 		finish(r, j, SCHED_JOB_FAILED, -1, why);
 		free(why);
 	} else if (r->canceling) {
@@ -370,8 +392,54 @@ sched_attempt_proceed(struct sched_run *r, size_t job, int rc)
 		finish(r, job, SCHED_JOB_CANCELED, -1, "canceled");
 	} else {
 		launch(r, job);
+		/*
+		 * Its row says running: once started, the job belongs to the
+		 * supervisor and whoever adopts it next.
+		 */
+		if (r->s->detached && jb->att != NULL)
+			sched_job_detach(r, job);
 	}
 	return 0;
+}
+
+void
+sched_job_adopt(struct sched_run *r, size_t j)
+{
+	struct sched *s = r->s;
+	struct sched_job *job = &r->jobs[j];
+	struct attempt_ctx *c = ctx_new(r, j);
+	char *why;
+	int rc;
+
+	if (job->started_ms == 0)
+		job->started_ms = pw_now_ms();
+	r->running++;
+	s->running++;
+	rc = exec_attach(s->exec, job->dir, job->adopt_offset, on_output,
+			 on_end, c, &job->att);
+	if (rc == -ESRCH) {
+		finish(r, j, SCHED_JOB_LOST, -1, "lost: its supervisor is gone "
+		       "and left no result (the machine restarted, or it was "
+		       "killed)");
+	} else if (rc < 0) {
+		why = xasprintf("lost: cannot take up its supervisor: %s",
+				strerror(-rc));
+		finish(r, j, SCHED_JOB_LOST, -1, why);
+		free(why);
+	}
+}
+
+void
+sched_job_detach(struct sched_run *r, size_t j)
+{
+	struct sched_job *job = &r->jobs[j];
+
+	if (job->att == NULL)
+		return;
+	exec_detach(job->att);
+	job->att = NULL;
+	free(job->ctx);
+	job->ctx = NULL;
 }
 
 void

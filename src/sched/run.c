@@ -59,8 +59,10 @@ sched_run_destroy(struct sched_run *r)
 
 	if (r == NULL)
 		return;
-	for (i = 0; i < r->njobs; i++)
+	for (i = 0; i < r->njobs; i++) {
 		free(r->jobs[i].dir);
+		free(r->jobs[i].ctx);
+	}
 	for (i = 0; r->env[i] != NULL; i++)
 		free(r->env[i]);
 	free(r->env);
@@ -190,6 +192,7 @@ sched_run_rerun(struct sched_run *r, const char *const *names)
 			continue;
 		r->jobs[j].state = SCHED_JOB_PENDING;
 		r->jobs[j].tries = 0;
+		r->jobs[j].lost = 0;
 		r->jobs[j].neutral = false;
 		count++;
 	}
@@ -216,6 +219,34 @@ sched_run_restore_job(struct sched_run *r, size_t job,
 }
 
 int
+sched_run_adopt_job(struct sched_run *r, size_t job, int attempt,
+		    const char *dir, uint64_t offset)
+{
+	struct sched_job *jb;
+
+	if (r->started || job >= r->njobs || attempt < 1 || dir == NULL)
+		return -EINVAL;
+	jb = &r->jobs[job];
+	jb->state = SCHED_JOB_RUNNING;
+	jb->attempts = attempt;
+	jb->tries = 1;
+	jb->adopt = true;
+	jb->adopt_offset = offset;
+	free(jb->dir);
+	jb->dir = xstrdup(dir);
+	return 0;
+}
+
+int
+sched_run_restore_lost(struct sched_run *r, size_t job, int lost)
+{
+	if (r->started || job >= r->njobs || lost < 0)
+		return -EINVAL;
+	r->jobs[job].lost = lost;
+	return 0;
+}
+
+int
 sched_run_start(struct sched_run *r)
 {
 	struct sched *s = r->s;
@@ -229,7 +260,11 @@ sched_run_start(struct sched_run *r)
 	else
 		s->head = r;
 	s->tail = r;
-	sched_run_set(r, SCHED_RUN_QUEUED, NULL);
+	/* A run with attempts to take up is running already. */
+	for (j = 0; j < r->njobs && !r->jobs[j].adopt; j++)
+		;
+	sched_run_set(r, j < r->njobs ? SCHED_RUN_RUNNING : SCHED_RUN_QUEUED,
+		      NULL);
 	/* Jobs that will not run at all are settled up front. */
 	for (j = 0; j < r->njobs; j++) {
 		if (r->jobs[j].state != SCHED_JOB_PENDING)
@@ -246,6 +281,9 @@ sched_run_start(struct sched_run *r)
 			free(why);
 		}
 	}
+	for (j = 0; j < r->njobs; j++)
+		if (r->jobs[j].adopt)
+			sched_job_adopt(r, j);
 	sched_pump(s);
 	return 0;
 }

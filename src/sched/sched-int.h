@@ -10,12 +10,16 @@ struct sched_job {
 	enum sched_job_state state;
 	int attempts;              /* attempts made, all time (numbering) */
 	int tries;                 /* attempts since the job was last queued (retry budget) */
+	int lost;                  /* lost attempts since then (lost_retries budget) */
 	bool selected;             /* named by sched_run_only() */
 	bool approved;             /* a manual job someone approved */
 	bool neutral;              /* skipped without holding up dependants */
 	bool preparing;            /* waiting for sched_attempt_proceed() */
 	bool rerun;                /* marked by sched_run_rerun() */
 	struct exec_attempt *att;  /* while running */
+	void *ctx;                 /* att's callback context, owned */
+	bool adopt;                /* sched_run_adopt_job(): take up, not start */
+	uint64_t adopt_offset;     /* log bytes the caller already has */
 	char *dir;                 /* the running attempt's directory */
 	uint64_t started_ms;       /* first start, UTC ms */
 	uint64_t finished_ms;      /* last end, UTC ms */
@@ -61,6 +65,10 @@ void sched_run_set(struct sched_run *r, enum sched_run_state st,
 void sched_pump(struct sched *s);
 /* Starts the job's next attempt (job.c). */
 void sched_job_start(struct sched_run *r, size_t j);
+/* Takes up the adopted attempts of a run being started (job.c). */
+void sched_job_adopt(struct sched_run *r, size_t j);
+/* Lets go of a running attempt without ending it. */
+void sched_job_detach(struct sched_run *r, size_t j);
 /* Asks a running attempt to stop. */
 void sched_job_cancel(struct sched_run *r, size_t j);
 

@@ -313,6 +313,18 @@ sched_pump(struct sched *s)
 }
 
 void
+sched_detach(struct sched *s)
+{
+	struct sched_run *r;
+	size_t j;
+
+	s->detached = true;
+	for (r = s->head; r != NULL; r = r->next)
+		for (j = 0; j < r->njobs; j++)
+			sched_job_detach(r, j);
+}
+
+void
 sched_pause(struct sched *s, bool paused)
 {
 	s->paused = paused;

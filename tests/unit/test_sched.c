@@ -74,6 +74,8 @@ struct fx {
 	uint64_t cancel_at_ms;
 	/* Approval hook: this manual job is approved when it starts waiting. */
 	const char *approve_on_waiting;
+	/* Detach hook: this output makes the scheduler let go of its jobs. */
+	const char *detach_on_output;
 	int approve_rc;
 	/* attempt_prepare: held attempts proceed from a timer, as after a commit. */
 	uv_timer_t prepare_timer;
@@ -137,6 +139,8 @@ on_cancel_timer(uv_timer_t *t)
 	f->cancel_rc = sched_run_cancel(f->run);
 }
 
+static void on_detach_timer(uv_timer_t *t);
+
 static void
 on_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	  const char *data, size_t len)
@@ -147,6 +151,11 @@ on_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	assert_true(run == f->run);
 	assert_true(job < MAX_JOBS);
 	assert_int_equal(buf_append(&f->out[job], data, len), 0);
+	if (f->detach_on_output != NULL &&
+	    strstr(f->out[job].data, f->detach_on_output) != NULL) {
+		f->detach_on_output = NULL;
+		uv_timer_start(&f->cancel_timer, on_detach_timer, 0, 0);
+	}
 	if (f->cancel_on_output != NULL &&
 	    strcmp(pipeline_job_name(sched_run_pipeline(run), job),
 		   f->cancel_on_output) == 0 &&
@@ -1412,6 +1421,147 @@ test_branches(void **state)
 	fx_free(f);
 }
 
+/* A lost attempt is tried again once, a deploy's (environment) never. */
+static void
+test_lost_retries(void **state)
+{
+	struct fx *f = fx_new(2);
+	char *gone = xasprintf("%s/never-started", f->attempts);
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  build: {script: echo \"attempt $PIPEWRIGHT_ATTEMPT\"}\n", NULL);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, gone, 0), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "build"), "lost/1 ready/1 running/2 success/2");
+	assert_non_null(strstr(ev_reason(f, "build", SCHED_JOB_LOST),
+			       "trying again (lost_retries 1 of 1)"));
+	assert_non_null(strstr(jout(f, "build"), "attempt 2\n"));
+
+	/* Lost before, within this run: the budget is spent. */
+	fx_run(f, "jobs:\n  build: {script: 'true'}\n", NULL);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 3, gone, 0), 0);
+	assert_int_equal(sched_run_restore_lost(f->run, 0, 1), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_FAILED);
+	assert_string_equal(trace(f, "build"), "lost/3");
+
+	fx_run(f, "jobs:\n  deploy: {script: 'true', environment: prod}\n",
+	       NULL);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, gone, 0), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_FAILED);
+	assert_string_equal(trace(f, "deploy"), "lost/1");
+	assert_non_null(strstr(ev_reason(f, "deploy", SCHED_JOB_LOST),
+			       "its supervisor is gone"));
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, gone, 0), -EINVAL);
+	free(gone);
+	fx_free(f);
+}
+
+static void
+on_detach_timer(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, cancel_timer);
+
+	sched_detach(f->sched);
+	uv_timer_stop(&f->deadline);
+}
+
+/*
+ * A running attempt let go of by one scheduler is taken up by the next
+ * (as after a daemon restart): the rest of its output comes exactly once,
+ * and its end is reported without a second running event.
+ */
+static void
+test_detach_adopt(void **state)
+{
+	struct fx *f = fx_new_ex(1, true);
+	struct sched_options opts = {
+		.max_jobs = 1, .attempts_dir = f->attempts, .kill_grace_ms = 200,
+	};
+	struct sched_callbacks cb = {
+		.event = on_event, .output = on_output, .arg = f,
+	};
+	char *go = xasprintf("%s/go", f->workspace), *dir, *before;
+	size_t have;
+	FILE *fp;
+
+	(void)state;
+	fx_run(f, "jobs:\n"
+		  "  long:\n"
+		  "    script:\n"
+		  "      - echo one\n"
+		  "      - " WAIT_FOR("go") "\n"
+		  "      - echo two\n", NULL);
+	f->detach_on_output = "\none\n";
+	assert_int_equal(uv_timer_start(&f->deadline, on_deadline, DEADLINE_MS,
+					0), 0);
+	assert_int_equal(sched_run_start(f->run), 0);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_false(f->finished);
+	assert_int_equal(exec_active(f->exec), 0);
+	have = f->out[0].len;
+	before = xstrdup(f->out[0].data);
+	assert_null(strstr(before, "two\n"));
+	dir = xstrdup(f->prepared_dir);
+
+	/* A new scheduler, as in the next daemon. */
+	sched_run_destroy(f->run);
+	f->run = NULL;
+	sched_destroy(f->sched);
+	assert_int_equal(sched_create(&f->loop, f->exec, &opts, &cb, &f->sched),
+			 0);
+	fx_run(f, "jobs:\n  long: {script: 'false'}\n",
+	       &(struct sched_run_params){.id = f->next_id});
+	assert_int_equal(buf_append(&f->out[0], before, have), 0);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, dir, have), 0);
+	fp = fopen(go, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(run_trace(f), "running success");
+	assert_string_equal(trace(f, "long"), "success/1");
+	/* Every byte once, in order, across the two schedulers. */
+	assert_string_equal(jout(f, "long"), "$ echo one\none\n$ "
+			    WAIT_FOR("go") "\n$ echo two\ntwo\n");
+	free(before);
+	free(dir);
+	free(go);
+	fx_free(f);
+}
+
+/* While paused, a queued run stays queued; resuming starts it. */
+static void
+on_resume_timer(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, cancel_timer);
+
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_QUEUED);
+	assert_int_equal(sched_running(f->sched), 0);
+	assert_true(ev_find(f, "a", SCHED_JOB_RUNNING) < 0);
+	sched_pause(f->sched, false);
+}
+
+static void
+test_pause(void **state)
+{
+	struct fx *f = fx_new(1);
+
+	(void)state;
+	sched_pause(f->sched, true);
+	assert_true(sched_paused(f->sched));
+	fx_run(f, "jobs:\n  a: {script: 'true'}\n", NULL);
+	assert_int_equal(uv_timer_start(&f->cancel_timer, on_resume_timer, 50,
+					0), 0);
+	fx_go(f);
+	assert_false(sched_paused(f->sched));
+	assert_string_equal(run_trace(f), "queued running success");
+	fx_free(f);
+}
+
 int
 main(void)
 {
@@ -1445,6 +1595,9 @@ main(void)
 		cmocka_unit_test(test_project_max_jobs),
 		cmocka_unit_test(test_skip_reason),
 		cmocka_unit_test(test_branches),
+		cmocka_unit_test(test_lost_retries),
+		cmocka_unit_test(test_detach_adopt),
+		cmocka_unit_test(test_pause),
 	};
 
 	return cmocka_run_group_tests_name("sched", tests, NULL, NULL);
