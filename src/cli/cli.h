@@ -39,6 +39,8 @@ int cmd_approve(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 /* Local commands on the daemon's configuration and database. */
 int cmd_token(int argc, char **argv);
+int cmd_backup(int argc, char **argv);
+int cmd_doctor(int argc, char **argv);
 
 /*
  * Reads and parses a pipeline file.  Problems are printed to `err` as

@@ -31,6 +31,10 @@ static const struct cli_command commands[] = {
 	 cmd_queue},
 	{"token", "create [--config FILE] --name NAME --scope SCOPE",
 	 "make an API token (printed once)", cmd_token},
+	{"backup", "[--config FILE] OUT",
+	 "copy the database while the daemon serves", cmd_backup},
+	{"doctor", "[--config FILE]",
+	 "check the database, files and disk of a daemon", cmd_doctor},
 	{"version", "", "print the version", cmd_version},
 	{"help", "", "show this help", cmd_help},
 };
