@@ -244,16 +244,22 @@ human(uint64_t bytes, char *out, size_t len)
 static void
 check_disk(struct doctor *d)
 {
-	const char *dir = config_data_dir(d->config);
 	enum doctor_level lv = DOCTOR_OK;
 	uint64_t total, avail;
-	char a[32], t[32];
+	char a[32], t[32], *dir, *slash;
 	struct statvfs vfs;
 	double pct, ipct = 100;
+	int rc;
 
-	if (statvfs(dir, &vfs) < 0) {
+	/* Before the first start, the filesystem it will be made on. */
+	dir = xstrdup(config_data_dir(d->config));
+	while ((rc = statvfs(dir, &vfs)) < 0 && errno == ENOENT &&
+	       (slash = strrchr(dir, '/')) != NULL && slash != dir)
+		*slash = '\0';
+	if (rc < 0) {
 		doctor_say(d, DOCTOR_WARNING, "disk", NULL, "cannot look at %s:"
 			   " %s", dir, strerror(errno));
+		free(dir);
 		return;
 	}
 	total = (uint64_t)vfs.f_blocks * vfs.f_frsize;
@@ -274,6 +280,7 @@ check_disk(struct doctor *d)
 					  "keep_runs/keep_days)" :
 		   lv == DOCTOR_WARNING ? ": running out; free space or lower "
 					  "keep_runs/keep_days" : "");
+	free(dir);
 }
 
 /* ---- the command ---- */
