@@ -299,7 +299,6 @@ test_detach_then_attach(void **state)
 
 	side_open(&t->s2);
 	attach(t, &t->s2, offset);
-	assert_true(t->s2.a->has_sock);  /* the supervisor answered */
 	side_close(&t->s2);
 	assert_int_equal(t->s2.ended, 1);
 	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
@@ -550,8 +549,12 @@ test_starter_killed(void **state)
 	assert_int_equal(WTERMSIG(st), SIGKILL);
 
 	side_open(&t->s2);
+	/*
+	 * Attached or (on a very slow machine) from the files: either way
+	 * the supervisor finished the job after its starter died (tied, the
+	 * result would be canceled: test_exec's test_tied).
+	 */
 	attach(t, &t->s2, 0);
-	assert_true(t->s2.a->has_sock);  /* the job was still running */
 	side_close(&t->s2);
 	assert_int_equal(t->s2.ended, 1);
 	assert_int_equal(t->s2.st.result, EXEC_SUCCESS);
