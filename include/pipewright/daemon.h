@@ -26,6 +26,11 @@ struct daemon_options {
 	const char *config_path;
 	const char *supervisor_path; /* the pipewright-supervisor binary */
 	int listen_fd;            /* an inherited listener, or -1 */
+	int upgrade_fd;           /* started by an upgrade: the old daemon's
+	                             socket (ready is reported on it, its end
+	                             is heard on it), or -1 */
+	const char *self_path;    /* this program, for upgrades (config
+	                             `binary` overrides it); NULL: none */
 };
 
 /* Loads the config, opens the store, listens.  *err for people. */
@@ -110,6 +115,8 @@ void daemon_queue_state(struct daemon *d, bool *paused, size_t *queued,
 struct daemon_follow;
 struct daemon_follow_cbs {
 	void (*data)(void *arg, uint64_t offset, const char *data, size_t len);
+	/* status NULL: the job goes on, but not here (the daemon handed it
+	   over to its successor); following it again there continues. */
 	void (*end)(void *arg, const char *status, int exit_code,
 		    const char *reason);
 	void *arg;

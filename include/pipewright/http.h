@@ -97,6 +97,8 @@ int http_server_listen(struct http_server *s, const char *addr, int fd,
  * "Connection: close". */
 void http_server_stop_accepting(struct http_server *s);
 size_t http_server_connections(const struct http_server *s);
+/* The listening socket (to hand to a successor), or -1. */
+int http_server_listen_fd(const struct http_server *s);
 /*
  * Closes the listener and every connection (their unanswered requests are
  * aborted); cb runs once the last handle is closed, and s is freed then.

@@ -169,7 +169,13 @@ on_follow_end(void *arg, const char *status, int exit_code, const char *reason)
 	struct follow *f = arg;
 
 	http_request_on_abort(f->req, NULL, NULL);
-	send_end(f, status, exit_code, reason);
+	if (status != NULL) {
+		send_end(f, status, exit_code, reason);
+	} else {
+		/* This daemon let go of the job: the client follows it on. */
+		send_log(f, f->next, "", 0, true);
+		http_stream_end(f->req);
+	}
 	follow_free(f);
 }
 

@@ -4,11 +4,13 @@
  * like `httpd -n`.  The listener may be inherited as PIPEWRIGHT_LISTEN_FD.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "pipewright/config.h"
@@ -52,9 +54,11 @@ cmd_serve(int argc, char **argv)
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
-	struct daemon_options opts = {.listen_fd = -1};
+	struct daemon_options opts = {.listen_fd = -1, .upgrade_fd = -1};
 	const char *fd_env = getenv("PIPEWRIGHT_LISTEN_FD");
-	char sup[PATH_MAX], *err = NULL, *end;
+	const char *up_env = getenv("PIPEWRIGHT_UPGRADE_FD");
+	char sup[PATH_MAX], self[PATH_MAX], *err = NULL, *end;
+	ssize_t n;
 	struct daemon *d;
 	bool only_check = false;
 	int ch, rc;
@@ -92,6 +96,32 @@ cmd_serve(int argc, char **argv)
 			return CLI_USAGE;
 		}
 		opts.listen_fd = (int)fd;
+	}
+	if (up_env != NULL && *up_env != '\0') {
+		long fd = strtol(up_env, &end, 10);
+
+		if (*end != '\0' || fd < 3 || fd > INT_MAX) {
+			fprintf(stderr, "pipewright: PIPEWRIGHT_UPGRADE_FD='%s' "
+				"is not a descriptor number\n", up_env);
+			return CLI_USAGE;
+		}
+		/* Not for the jobs and helpers we start. */
+		if (fcntl((int)fd, F_SETFD, FD_CLOEXEC) < 0) {
+			fprintf(stderr, "pipewright: PIPEWRIGHT_UPGRADE_FD=%ld: "
+				"%s\n", fd, strerror(errno));
+			return CLI_USAGE;
+		}
+		opts.upgrade_fd = (int)fd;
+	}
+	/*
+	 * An upgrade starts the program by the name it has now, read before
+	 * anyone replaces the file (afterwards /proc/self/exe names the old,
+	 * deleted one).
+	 */
+	n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n > 0) {
+		self[n] = '\0';
+		opts.self_path = self;
 	}
 	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
 		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "

@@ -44,7 +44,7 @@ change_done(int rc, void *arg)
 	daemon_note_store(c->d, rc);
 	if (rc < 0) {
 		msg = xasprintf("cannot record the %s: %s", c->action,
-				strerror(-rc));
+				store_strerror(rc));
 		if (c->launch != NULL)
 			live_run_free(c->launch);
 	} else {
@@ -129,6 +129,8 @@ daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
 	struct store_run *row;
 	char *msg;
 
+	if (daemon_handing_over(d, cb, arg))
+		return;
 	if (lr == NULL || sched_run_finished(lr->run)) {
 		if (store_run_get(d->store, run, &row) < 0) {
 			msg = xasprintf("no run %llu", (unsigned long long)run);
@@ -160,6 +162,8 @@ daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 	char *msg = NULL, *detail;
 	int rc;
 
+	if (daemon_handing_over(d, cb, arg))
+		return;
 	if (live_run_find(d, run) != NULL) {
 		cb(-EBUSY, run, "the run has not finished yet", arg);
 		return;
@@ -198,6 +202,8 @@ daemon_approve(struct daemon *d, uint64_t run, const char *job,
 	char *msg = NULL;
 	int rc;
 
+	if (daemon_handing_over(d, cb, arg))
+		return;
 	if (lr != NULL && !sched_run_finished(lr->run)) {
 		rc = sched_run_approve(lr->run, job);
 		if (rc < 0) {

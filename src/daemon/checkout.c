@@ -200,8 +200,12 @@ void
 checkout_new_run(struct daemon *d, const struct config_project *proj,
 		 uint64_t run, const struct store_run *row, const char *ref)
 {
-	struct checkout *c = xcalloc(1, sizeof(*c));
+	struct checkout *c;
 
+	/* Stored as queued: the daemon that takes over checks it out. */
+	if (d->detached)
+		return;
+	c = xcalloc(1, sizeof(*c));
 	c->d = d;
 	c->run = run;
 	c->project = xstrdup(config_project_name(proj));

@@ -78,7 +78,7 @@ struct daemon {
 	size_t nschedules;
 	uv_timer_t schedule_timer;
 	int pid_fd;               /* holds the pid file's lock */
-	uv_signal_t sigterm, sigint, sighup;
+	uv_signal_t sigterm, sigint, sighup, sigusr2;
 	uv_timer_t drain_timer;
 	uv_timer_t flush_timer;
 	char host[256];
@@ -87,6 +87,18 @@ struct daemon {
 	struct live_run *runs;
 	struct live_attempt *attempts;
 	bool draining;
+	/*
+	 * The jobs belong to the supervisors and the next daemon (drain:
+	 * detach, or an upgrade handing over): nothing starts here any more.
+	 */
+	bool detached;
+	struct upgrade *upgrade;  /* an upgrade under way (upgrade.c), or NULL */
+	int successor_fd;         /* a new daemon: the old one's end, or -1 */
+	uv_pipe_t predecessor;    /* ... watched for its exit */
+	uv_timer_t close_timer;   /* waits for in-flight responses */
+	uint64_t close_deadline;  /* mono ms */
+	char *self_path;          /* the program an upgrade starts by default */
+	int handed_fd;            /* after an upgrade: kept open until exit */
 	bool store_failed;        /* the last commit failed: not ready */
 	int exit_status;
 	struct daemon_stats stats;
@@ -133,8 +145,42 @@ void checkout_restart(struct daemon *d, struct live_run *lr, const char *ref,
 		      const char *sha);
 bool runs_status_finished(const char *status);
 
-/* recover.c: runs left unfinished by an earlier daemon start again. */
+/*
+ * recover.c: runs left unfinished by an earlier daemon go on: running
+ * attempts are taken up from their supervisors, the rest starts again.
+ * Runs already in memory are left alone, so that it can run again.
+ */
 int runs_recover(struct daemon *d, char **err);
+
+/* record.c: a running attempt's row, to be taken up (recover.c). */
+void record_adopt(struct daemon *d, struct live_run *lr, size_t job,
+		  const struct store_attempt *sa);
+
+/*
+ * handover.c: letting go of every job (drain: detach, upgrades): nothing
+ * starts any more, running attempts are left to their supervisors, log
+ * bytes and changes are committed, and the runs leave memory; then cb.
+ * handover_resume() undoes it: a scheduler afresh and the runs recovered.
+ */
+void handover_begin(struct daemon *d, void (*cb)(struct daemon *d));
+int handover_resume(struct daemon *d, char **err);
+/* The scheduler as the config says (daemon_create, handover_resume). */
+int daemon_sched_create(struct daemon *d, char **err);
+/* Commit statuses from the outbox (daemon_create, handover_resume). */
+int daemon_notify_create(struct daemon *d, char **err);
+/* The pid file's lock: one daemon per data directory (an upgrade hands it on). */
+int daemon_pid_file_take(struct daemon *d, char **err);
+/* A change that needs the scheduler: -EAGAIN while handing over. */
+bool daemon_handing_over(struct daemon *d, daemon_done_cb cb, void *arg);
+
+/* upgrade.c: USR2 / `pipewright upgrade` */
+void upgrade_start(struct daemon *d);
+void upgrade_free(struct daemon *d);
+/* A new daemon started by an upgrade: tell the old one we are ready. */
+void upgrade_report_ready(struct daemon *d);
+
+/* sdnotify.c: systemd's notification socket, if it gave us one. */
+void daemon_sd_notify(const char *state);
 
 /* queue.c: at start, before any run, the stored pause applies. */
 int queue_restore(struct daemon *d, char **err);

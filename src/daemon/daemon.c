@@ -1,11 +1,15 @@
 /*
  * The daemon's life: start-up (config, data directory, store, scheduler,
- * HTTP), signals (SIGTERM/SIGINT drain, SIGHUP reload), and shutdown.
+ * HTTP), signals (SIGTERM/SIGINT drain, SIGHUP reload, SIGUSR2 upgrade),
+ * and shutdown.
  *
- * On SIGTERM or SIGINT the daemon stops accepting, then either waits for
- * the active runs (drain: wait, at most drain_timeout, then cancels them)
- * or cancels them at once (drain: cancel); once none is left it closes the
- * HTTP server and the store cleanly.  A second signal cancels at once.
+ * On SIGTERM or SIGINT the daemon stops accepting, then leaves the running
+ * jobs to their supervisors and the next daemon (drain: detach, the
+ * default), waits for the active runs (drain: wait, at most drain_timeout,
+ * then cancels them) or cancels them at once (drain: cancel); once none is
+ * left and the responses under way are sent, it closes the HTTP server and
+ * the store cleanly.  A second signal cancels at once (not after detach:
+ * the jobs are no longer ours).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -46,7 +50,15 @@ daemon_public_url(const struct daemon *d)
 bool
 daemon_ready(struct daemon *d)
 {
-	return !d->draining && !d->store_failed && store_check(d->store) == 0;
+	int rc = store_check(d->store);
+
+	/*
+	 * The store retries a failed disk by itself: its word is the newest,
+	 * so readiness comes back once there is space even if we write
+	 * nothing.
+	 */
+	daemon_note_store(d, rc);
+	return !d->draining && !d->store_failed && rc == 0;
 }
 
 void
@@ -224,20 +236,43 @@ on_store_closed(void *arg)
 	(void)arg;
 }
 
+#define CLOSE_POLL_MS 20
+#define CLOSE_WAIT_MS 5000    /* for responses under way, at most */
+
+static void
+on_close_timer(uv_timer_t *t)
+{
+	daemon_run_gone(container_of(t, struct daemon, close_timer));
+}
+
 /* Once no run is active: close everything so that the loop ends. */
 static void
 maybe_finish(struct daemon *d)
 {
 	if (!d->draining || d->runs != NULL || d->http == NULL ||
+	    d->upgrade != NULL || uv_is_closing((uv_handle_t *)&d->sigterm) ||
 	    (d->scm != NULL && scm_active(d->scm) > 0))
 		return;
+	/* Requests being answered finish, with "Connection: close". */
+	if (d->close_deadline == 0)
+		d->close_deadline = pw_mono_ms() + CLOSE_WAIT_MS;
+	if (http_server_connections(d->http) > 0 &&
+	    pw_mono_ms() < d->close_deadline) {
+		uv_timer_start(&d->close_timer, on_close_timer, CLOSE_POLL_MS, 0);
+		return;
+	}
 	log_info("shutdown.done");
+	daemon_sd_notify("STOPPING=1");
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
+	uv_close((uv_handle_t *)&d->sigusr2, NULL);
 	uv_close((uv_handle_t *)&d->drain_timer, NULL);
 	uv_close((uv_handle_t *)&d->flush_timer, NULL);
 	uv_close((uv_handle_t *)&d->schedule_timer, NULL);
+	uv_close((uv_handle_t *)&d->close_timer, NULL);
+	if (d->successor_fd >= 0)
+		uv_close((uv_handle_t *)&d->predecessor, NULL);
 	http_server_close(d->http, on_http_closed, d);
 	if (d->notify != NULL) {
 		notify_close(d->notify, NULL, NULL);
@@ -278,6 +313,11 @@ on_signal(uv_signal_t *h, int signum)
 	struct daemon *d = h->data;
 
 	if (d->draining) {
+		if (d->detached) {
+			log_info("shutdown.again signal=%d: the jobs are left "
+				 "to their supervisors already", signum);
+			return;
+		}
 		log_info("shutdown.again signal=%d: canceling every run", signum);
 		cancel_all(d);
 		return;
@@ -285,8 +325,13 @@ on_signal(uv_signal_t *h, int signum)
 	d->draining = true;
 	log_info("shutdown.start signal=%s drain=%s", strsignal(signum),
 		 config_drain_name(config_drain(d->config)));
+	daemon_sd_notify("STOPPING=1");
 	http_server_stop_accepting(d->http);
-	if (config_drain(d->config) == CONFIG_DRAIN_CANCEL)
+	if (d->detached)
+		; /* an upgrade is handing over: it ends this daemon */
+	else if (config_drain(d->config) == CONFIG_DRAIN_DETACH)
+		handover_begin(d, daemon_run_gone);
+	else if (config_drain(d->config) == CONFIG_DRAIN_CANCEL)
 		cancel_all(d);
 	else if (d->runs != NULL)
 		uv_timer_start(&d->drain_timer, on_drain_timeout,
@@ -318,16 +363,67 @@ on_sighup(uv_signal_t *h, int signum)
 	d->config = c;
 	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
 		 false);
-	schedules_load(d);
+	if (!d->detached)
+		schedules_load(d);
 	log_info("config.reloaded path=%s projects=%zu", d->config_path,
 		 config_project_count(c));
 }
 
 /* ---- start ---- */
 
+int
+daemon_sched_create(struct daemon *d, char **err)
+{
+	struct sched_options so = {
+		.max_jobs = (int)config_max_jobs(d->config),
+		.attempts_dir = d->attempts_dir,
+		.kill_grace_ms = config_kill_grace_ms(d->config),
+		/* Jobs outlive the daemon: the next one takes them up. */
+		.tied = false,
+		.max_log = config_max_log(d->config),
+		.sandbox = config_sandbox(d->config) == CONFIG_SANDBOX_STRICT ?
+				   EXEC_SANDBOX_STRICT :
+				   EXEC_SANDBOX_NONE,
+	};
+	struct sched_callbacks cb = {
+		.event = record_event,
+		.output = record_output,
+		.attempt_prepare = record_prepare,
+		.arg = d,
+	};
+	int rc = sched_create(&d->loop, d->exec, &so, &cb, &d->sched);
+
+	if (rc < 0)
+		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));
+	return rc;
+}
+
+int
+daemon_notify_create(struct daemon *d, char **err)
+{
+	struct notify_options o = {
+		.auth_header = status_auth_header,
+		.delivered = status_delivered,
+		.arg = d,
+	};
+	int rc = notify_create(&d->loop, d->store, &o, &d->notify);
+
+	if (rc < 0)
+		*err = xasprintf("cannot start sending commit statuses: %s",
+				 strerror(-rc));
+	return rc;
+}
+
+static void
+on_sigusr2(uv_signal_t *h, int signum)
+{
+	(void)signum;
+	upgrade_start(h->data);
+}
+
 /* Takes the pid file's lock: one daemon per data directory. */
-static int
-pid_file_take(struct daemon *d, char **err)
+int
+daemon_pid_file_take(struct daemon *d, char **err)
 {
 	const char *path = config_pid_file(d->config);
 	char pid[32];
@@ -367,16 +463,16 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	struct pipeline_problems pp;
 	const struct http_route *routes;
 	struct http_limits limits;
-	struct sched_options so;
-	struct sched_callbacks cb;
-	struct notify_options notify_opts;
 	char *msg = NULL, *mirrors;
 	size_t nroutes, i;
 	struct buf b;
 	int rc;
 
 	d->pid_fd = -1;
+	d->successor_fd = -1;
+	d->handed_fd = -1;
 	d->config_path = xstrdup(opts->config_path);
+	d->self_path = opts->self_path != NULL ? xstrdup(opts->self_path) : NULL;
 	pipeline_problems_init(&pp);
 	if (config_load(opts->config_path, &d->config, &pp) < 0) {
 		buf_init(&b, 0);
@@ -405,7 +501,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 				 config_data_dir(d->config), strerror(-rc));
 		goto fail;
 	}
-	if ((rc = pid_file_take(d, err)) < 0)
+	if ((rc = daemon_pid_file_take(d, err)) < 0)
 		goto fail;
 	rc = store_open(&d->loop, config_db_path(d->config), &d->store, &msg);
 	if (rc < 0) {
@@ -426,46 +522,17 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 				 strerror(-rc));
 		goto fail;
 	}
-	so = (struct sched_options){
-		.max_jobs = (int)config_max_jobs(d->config),
-		.attempts_dir = d->attempts_dir,
-		.kill_grace_ms = 10000,
-		/* Until supervisors can be re-attached, jobs end with us. */
-		.tied = true,
-		.max_log = config_max_log(d->config),
-		.sandbox = config_sandbox(d->config) == CONFIG_SANDBOX_STRICT ?
-				   EXEC_SANDBOX_STRICT :
-				   EXEC_SANDBOX_NONE,
-	};
-	cb = (struct sched_callbacks){
-		.event = record_event,
-		.output = record_output,
-		.attempt_prepare = record_prepare,
-		.arg = d,
-	};
-	if (so.sandbox == EXEC_SANDBOX_STRICT &&
-	    (rc = exec_netns_pool(d->exec, so.max_jobs)) < 0)
+	if (config_sandbox(d->config) == CONFIG_SANDBOX_STRICT &&
+	    (rc = exec_netns_pool(d->exec, config_max_jobs(d->config))) < 0)
 		log_warnx("sandbox.netns_pool error=\"%s\": jobs make their own",
 			  strerror(-rc));
-	rc = sched_create(&d->loop, d->exec, &so, &cb, &d->sched);
-	if (rc < 0) {
-		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));
+	if ((rc = daemon_sched_create(d, err)) < 0)
 		goto fail;
-	}
 	/* A paused queue stays paused across a restart: before any run. */
 	if ((rc = queue_restore(d, err)) < 0)
 		goto fail;
-	notify_opts = (struct notify_options){
-		.auth_header = status_auth_header,
-		.delivered = status_delivered,
-		.arg = d,
-	};
-	rc = notify_create(&d->loop, d->store, &notify_opts, &d->notify);
-	if (rc < 0) {
-		*err = xasprintf("cannot start sending commit statuses: %s",
-				 strerror(-rc));
+	if ((rc = daemon_notify_create(d, err)) < 0)
 		goto fail;
-	}
 	rc = api_create(d, &d->api);
 	if (rc == 0) {
 		nroutes = api_routes(d->api, &routes);
@@ -501,18 +568,24 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	uv_signal_init(&d->loop, &d->sigterm);
 	uv_signal_init(&d->loop, &d->sigint);
 	uv_signal_init(&d->loop, &d->sighup);
-	d->sigterm.data = d->sigint.data = d->sighup.data = d;
+	uv_signal_init(&d->loop, &d->sigusr2);
+	uv_timer_init(&d->loop, &d->close_timer);
+	d->sigterm.data = d->sigint.data = d->sighup.data = d->sigusr2.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
+	uv_signal_start(&d->sigusr2, on_sigusr2, SIGUSR2);
 	uv_timer_init(&d->loop, &d->schedule_timer);
 	if ((rc = runs_recover(d, err)) < 0)
 		goto fail_started;
 	schedules_load(d);
+	d->successor_fd = opts->upgrade_fd;
 	*out = d;
 	return 0;
 fail_started:
 	/* Handles are open: the caller's daemon_destroy cannot run the loop. */
+	uv_close((uv_handle_t *)&d->sigusr2, NULL);
+	uv_close((uv_handle_t *)&d->close_timer, NULL);
 	uv_close((uv_handle_t *)&d->schedule_timer, NULL);
 	uv_close((uv_handle_t *)&d->drain_timer, NULL);
 	uv_close((uv_handle_t *)&d->flush_timer, NULL);
@@ -533,6 +606,10 @@ daemon_run(struct daemon *d)
 	log_plain("listening on http://%s%s%s:%d",
 		  strchr(d->host, ':') != NULL ? "[" : "", d->host,
 		  strchr(d->host, ':') != NULL ? "]" : "", d->port);
+	if (d->successor_fd >= 0)
+		upgrade_report_ready(d);
+	else
+		daemon_sd_notify("READY=1");
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	return d->exit_status;
 }
@@ -570,10 +647,12 @@ daemon_destroy(struct daemon *d)
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&d->loop) != 0)
 		log_warnx("shutdown: handles left open");
+	upgrade_free(d);
 	if (d->pid_fd >= 0) {
 		unlink(config_pid_file(d->config));
 		close(d->pid_fd);
 	}
+	free(d->self_path);
 	schedules_free(d);
 	config_destroy(d->config);
 	free(d->public_url);

@@ -71,8 +71,11 @@ void
 daemon_queue_pause(struct daemon *d, bool paused, const char *actor,
 		   daemon_done_cb cb, void *arg)
 {
-	struct queue_op *q = xcalloc(1, sizeof(*q));
+	struct queue_op *q;
 
+	if (daemon_handing_over(d, cb, arg))
+		return;
+	q = xcalloc(1, sizeof(*q));
 	q->d = d;
 	q->paused = paused;
 	q->actor = xstrdup(actor != NULL ? actor : "anonymous");

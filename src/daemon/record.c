@@ -7,7 +7,9 @@
  * supervisor starts (attempt_prepare → commit → sched_attempt_proceed).
  * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
  * keyed by byte offset; live followers get bytes as they arrive, and the
- * attempt's end is written after its last log bytes.
+ * attempt's end is written after its last log bytes.  Log bytes and state
+ * changes go through store_write_retry: a full disk or a read-only file
+ * delays them (kept in memory, in order) instead of losing them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -233,7 +235,7 @@ flush(struct live_attempt *la)
 	o->data = xmalloc(o->len);
 	memcpy(o->data, la->mem.data + from, o->len);
 	la->queued = la->total;
-	store_write(la->d->store, tx_log, log_done, o);
+	store_write_retry(la->d->store, tx_log, log_done, o);
 }
 
 void
@@ -321,6 +323,26 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	store_write(d->store, tx_attempt_insert, prepare_done, o);
 }
 
+void
+record_adopt(struct daemon *d, struct live_run *lr, size_t job,
+	     const struct store_attempt *sa)
+{
+	struct live_attempt *la = xcalloc(1, sizeof(*la));
+
+	la->d = d;
+	la->lr = lr;
+	la->job = job;
+	la->number = sa->number;
+	la->exit_code = -1;
+	la->id = sa->id;
+	la->started_ms = sa->started_at;
+	/* The supervisor goes on from the last byte the store has. */
+	la->total = la->queued = la->committed = sa->log_bytes;
+	buf_init(&la->mem, 0);
+	la->next = d->attempts;
+	d->attempts = la;
+}
+
 /* The end is recorded: followers, who had every byte live, hear it. */
 static void
 announce_end(struct daemon *d, struct live_attempt *la)
@@ -382,7 +404,7 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	o->st = *st;
 	st->rows = NULL;
 	st->n = 0;
-	store_write(d->store, tx_attempt_finish, finish_done, o);
+	store_write_retry(d->store, tx_attempt_finish, finish_done, o);
 }
 
 /* ---- runs ---- */
@@ -483,10 +505,11 @@ record_event(void *arg, const struct sched_event *ev)
 			o->finished_at = ev->time_ms;
 			log_info("run.finished run=%llu status=%s",
 				 (unsigned long long)ev->run_id, o->status);
-			store_write(d->store, tx_run_status, run_final_done, o);
+			store_write_retry(d->store, tx_run_status,
+					  run_final_done, o);
 			return;
 		}
-		store_write(d->store, tx_run_status, write_done, o);
+		store_write_retry(d->store, tx_run_status, write_done, o);
 		return;
 	}
 	o->job = (int)ev->job;
@@ -505,5 +528,5 @@ record_event(void *arg, const struct sched_event *ev)
 			return;
 		}
 	}
-	store_write(d->store, tx_job_status, write_done, o);
+	store_write_retry(d->store, tx_job_status, write_done, o);
 }

@@ -1,7 +1,15 @@
 /*
- * At start, the runs an earlier daemon left unfinished: attempts that were
- * running are lost, and the run goes on with new attempts — or, if its
- * project or pipeline snapshot is gone, ends as an error.
+ * At start (and when an upgrade's predecessor has gone, or an upgrade
+ * failed), the runs the store says are unfinished go on:
+ *  - an attempt that was running is taken up from its supervisor, from the
+ *    byte the store has (no gap, no duplicate); if nothing answers and no
+ *    result was left, sched reports it lost and lost_retries decides;
+ *  - a run of a repository project whose checkout never finished is
+ *    checked out again (its webhook was answered: it must run);
+ *  - the rest starts again where it stood; the workspace is kept when jobs
+ *    have run in it (a later stage may need what an earlier one built);
+ *  - a run whose project or pipeline snapshot is gone ends as an error.
+ * Runs already in memory are skipped, so calling it again is harmless.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -11,41 +19,6 @@
 #include <unistd.h>
 
 #include "daemon-int.h"
-
-struct lost_op {
-	uint64_t attempt;
-};
-
-static int
-tx_lost(struct store_tx *tx, void *arg)
-{
-	struct lost_op *l = arg;
-
-	return store_tx_attempt_finish(tx, l->attempt, "lost",
-				       -1, "the daemon restarted while it ran",
-				       pw_now_ms());
-}
-
-/* The attempts a stopped daemon left running are lost; their jobs go on. */
-static void
-mark_lost(struct daemon *d, struct store_run *row)
-{
-	struct lost_op *l;
-	size_t j;
-
-	for (j = 0; j < row->njobs; j++) {
-		struct store_job *sj = &row->jobs[j];
-
-		if (sj->nattempts == 0 ||
-		    strcmp(sj->attempts[sj->nattempts - 1].status, "running") != 0)
-			continue;
-		l = xmalloc(sizeof(*l));
-		l->attempt = sj->attempts[sj->nattempts - 1].id;
-		daemon_write(d, tx_lost, l, free);
-		free(sj->status);
-		sj->status = xstrdup("pending");
-	}
-}
 
 struct abandon_op {
 	uint64_t run;
@@ -65,11 +38,74 @@ tx_abandon(struct store_tx *tx, void *arg)
 	return rc;
 }
 
+static void
+abandon(struct daemon *d, uint64_t run)
+{
+	struct abandon_op *a = xmalloc(sizeof(*a));
+
+	log_warnx("run.abandon run=%llu: its project or pipeline is gone",
+		  (unsigned long long)run);
+	a->run = run;
+	a->now = pw_now_ms();
+	daemon_write(d, tx_abandon, a, free);
+}
+
+/* Lost attempts just before the last one: spent lost_retries. */
+static int
+lost_before(const struct store_job *sj)
+{
+	size_t k = sj->nattempts;
+	int n = 0;
+
+	if (k > 0 && strcmp(sj->attempts[k - 1].status, "running") == 0)
+		k--;
+	while (k > 0 && strcmp(sj->attempts[--k].status, "lost") == 0)
+		n++;
+	return n;
+}
+
+/* Takes up the running attempts; whether any job has run in the workspace. */
+static bool
+adopt(struct daemon *d, struct live_run *lr, const struct store_run *row)
+{
+	bool ran = false;
+	size_t j;
+	int rc;
+
+	for (j = 0; j < row->njobs; j++) {
+		const struct store_job *sj = &row->jobs[j];
+		const struct store_attempt *sa;
+
+		if ((size_t)sj->idx >= pipeline_job_count(
+					       sched_run_pipeline(lr->run)))
+			continue;
+		ran |= sj->nattempts > 0;
+		rc = sched_run_restore_lost(lr->run, (size_t)sj->idx,
+					    lost_before(sj));
+		if (sj->nattempts == 0)
+			continue;
+		sa = &sj->attempts[sj->nattempts - 1];
+		if (strcmp(sa->status, "running") != 0)
+			continue;
+		/* No directory recorded: nothing can answer; it is lost. */
+		rc = sched_run_adopt_job(lr->run, (size_t)sj->idx, sa->number,
+					 sa->dir != NULL ? sa->dir : "",
+					 sa->log_bytes);
+		if (rc == 0) {
+			record_adopt(d, lr, (size_t)sj->idx, sa);
+			log_info("attempt.adopt run=%llu job=%s attempt=%d "
+				 "offset=%llu", (unsigned long long)row->id,
+				 sj->name, sa->number,
+				 (unsigned long long)sa->log_bytes);
+		}
+	}
+	return ran;
+}
+
 int
 runs_recover(struct daemon *d, char **err)
 {
 	struct store_run **rows;
-	struct abandon_op *a;
 	size_t n, i;
 	int rc;
 
@@ -86,21 +122,28 @@ runs_recover(struct daemon *d, char **err)
 		struct pipeline *p = NULL;
 		struct live_run *lr;
 
-		mark_lost(d, row);
+		if (live_run_find(d, row->id) != NULL)
+			continue;
+		if (proj != NULL && row->pipeline == NULL &&
+		    config_project_repo(proj) != NULL && row->commit != NULL) {
+			log_info("run.recover run=%llu: checking out %s again",
+				 (unsigned long long)row->id, row->commit);
+			checkout_new_run(d, proj, row->id, row, row->ref);
+			continue;
+		}
 		pipeline_problems_init(&pp);
 		if (proj == NULL || row->pipeline == NULL ||
 		    pipeline_parse(row->pipeline_file, row->pipeline,
 				   row->pipeline_len, &p, &pp) < 0) {
 			/* Nothing can run it again: it ends as an error. */
-			log_warnx("run.abandon run=%llu: its project or pipeline "
-				  "is gone", (unsigned long long)row->id);
-			a = xmalloc(sizeof(*a));
-			a->run = row->id;
-			a->now = pw_now_ms();
-			daemon_write(d, tx_abandon, a, free);
+			abandon(d, row->id);
 		} else if (runs_build(d, p, row->id, proj, row, true, &lr) == 0) {
 			log_info("run.recover run=%llu", (unsigned long long)row->id);
-			runs_launch(d, lr);
+			if (adopt(d, lr, row) &&
+			    access(lr->workspace, F_OK) == 0)
+				runs_start(d, lr);
+			else
+				runs_launch(d, lr);
 		}
 		pipeline_problems_free(&pp);
 	}

@@ -159,6 +159,12 @@ runs_start(struct daemon *d, struct live_run *lr)
 {
 	int rc;
 
+	if (d->detached) {
+		/* Stored as queued: the daemon that takes over starts it. */
+		live_run_free(lr);
+		daemon_run_gone(d);
+		return;
+	}
 	lr->next = d->runs;
 	d->runs = lr;
 	rc = sched_run_start(lr->run);
@@ -176,6 +182,10 @@ runs_launch(struct daemon *d, struct live_run *lr)
 		config_project_find(d->config, lr->project);
 	int rc;
 
+	if (d->detached) {
+		runs_start(d, lr);
+		return;
+	}
 	if (proj != NULL && config_project_repo(proj) != NULL &&
 	    lr->commit != NULL) {
 		checkout_restart(d, lr, lr->ref, lr->commit);

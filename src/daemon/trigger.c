@@ -135,7 +135,7 @@ trigger_done(int rc, void *arg)
 
 	daemon_note_store(d, rc);
 	if (rc < 0) {
-		msg = xasprintf("cannot record the run: %s", strerror(-rc));
+		msg = xasprintf("cannot record the run: %s", store_strerror(rc));
 		t->cb(rc, 0, msg, t->arg);
 		free(msg);
 		trigger_free(t);

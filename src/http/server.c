@@ -14,6 +14,7 @@
  * each time for every server in the daemon; see http.h).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -58,6 +59,17 @@ size_t
 http_server_connections(const struct http_server *s)
 {
 	return s->nconns;
+}
+
+int
+http_server_listen_fd(const struct http_server *s)
+{
+	uv_os_fd_t fd;
+
+	if (!s->listening || s->stopping ||
+	    uv_fileno((const uv_handle_t *)&s->listener, &fd) < 0)
+		return -1;
+	return fd;
 }
 
 void
@@ -165,7 +177,10 @@ http_server_listen(struct http_server *s, const char *addr, int fd,
 	if (rc != 0)
 		return rc;
 	s->listening = true;
-	if (fd >= 0)
+	/* An inherited listener is ours only: not for what we start. */
+	if (fd >= 0 && fcntl(fd, F_SETFD, FD_CLOEXEC) < 0)
+		rc = -errno;
+	else if (fd >= 0)
 		rc = uv_tcp_open(&s->listener, fd);
 	else if (addr != NULL)
 		rc = bind_addr(s, addr);
