@@ -126,6 +126,17 @@ typedef void (*store_done_cb)(int rc, void *arg);
  */
 void store_write(struct store *s, store_write_fn fn, store_done_cb done,
 		 void *arg);
+/*
+ * The same, for a change that must not be lost to a full disk or a
+ * read-only file (a job's log bytes and result, a run's final status):
+ * when its transaction fails with -ENOSPC, -EROFS or -EIO the writer keeps
+ * it, in order, and runs it again ahead of every later write, at the next
+ * batch and at least every STORE_RETRY_MS (1 s), until it commits; only
+ * then is done called.  fn must give the same result when run again.
+ * store_close gives up on what is still kept: done gets the error.
+ */
+void store_write_retry(struct store *s, store_write_fn fn, store_done_cb done,
+		       void *arg);
 /* Writes queued or running: back-pressure for log ingestion. */
 size_t store_pending(const struct store *s);
 
@@ -407,9 +418,19 @@ int store_setting_get(struct store *s, const char *key, char **value) PW_WUR;
 
 /*
  * For /readyz: a trivial read works, the writer thread runs and the last
- * commit did not fail (else that commit's error).
+ * transaction did not fail for want of space, a writable file or the disk
+ * (else that error).  After such a failure the writer tries a write of its
+ * own (or the kept writes) every STORE_RETRY_MS, so this turns 0 again by
+ * itself once the disk has space or the file is writable again, even when
+ * nothing else is written.
  */
 int store_check(struct store *s) PW_WUR;
+/*
+ * A store error for people: "the store cannot write: no space left on
+ * device" (-ENOSPC), "... the database is read-only" (-EROFS), "... an
+ * I/O error" (-EIO); strerror for the others.  Static text.
+ */
+const char *store_strerror(int rc);
 
 /*
  * ---- the database file, apart from a running store (src/store/backup.c) ----
