@@ -1,6 +1,6 @@
 /*
  * Connections and their prepared statements, and SQLite's result codes
- * as negative errnos.
+ * as negative errnos (and those errnos for people: store_strerror).
  *
  * Each statement is prepared once per connection, on first use, with
  * SQLITE_PREPARE_PERSISTENT (a hint that it lives long), and reset after
@@ -61,6 +61,22 @@ store_errno(int rc)
 	}
 }
 
+const char *
+store_strerror(int rc)
+{
+	switch (rc) {
+	case -ENOSPC:
+		return "the store cannot write: no space left on device "
+		       "(the disk holding the database is full)";
+	case -EROFS:
+		return "the store cannot write: the database is read-only";
+	case -EIO:
+		return "the store cannot write: an I/O error on the database";
+	default:
+		return strerror(-rc);
+	}
+}
+
 int
 store_conn_open(struct store_conn *c, const char *path, bool readonly,
 		char **err)
@@ -82,6 +98,15 @@ store_conn_open(struct store_conn *c, const char *path, bool readonly,
 	}
 	sqlite3_extended_result_codes(c->db, 1);
 	sqlite3_busy_timeout(c->db, STORE_BUSY_TIMEOUT_MS);
+	/*
+	 * Keep -wal and -shm when the last connection closes: SQLite can
+	 * open a WAL database on a read-only file system only if they exist,
+	 * and a daemon restarted on a disk that went read-only must still
+	 * serve the history (and its writes answer 503, not a refusal to
+	 * start).
+	 */
+	sqlite3_file_control(c->db, "main", SQLITE_FCNTL_PERSIST_WAL,
+			     &(int){1});
 	return 0;
 }
 
@@ -106,6 +131,8 @@ store_stmt(struct store_conn *c, enum store_stmt_id id, const char *sql,
 {
 	int rc;
 
+	if (c->db == NULL)
+		return -EIO; /* a reopen failed: see store_on_async */
 	if (c->stmt[id] == NULL) {
 		rc = sqlite3_prepare_v3(c->db, sql, -1,
 					SQLITE_PREPARE_PERSISTENT,

@@ -134,6 +134,7 @@ store_open(uv_loop_t *loop, const char *path, struct store **out, char **err)
 	s->path = xstrdup(path);
 	s->queue_tail = &s->queue;
 	s->done_tail = &s->done;
+	s->held_tail = &s->held;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_condattr_init(&ca);
 	pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);

@@ -28,6 +28,7 @@
 
 #define STORE_BUSY_TIMEOUT_MS 5000 /* another process holding the lock */
 #define STORE_IDLE_MS 500          /* writer idle this long: checkpoint */
+#define STORE_RETRY_MS 1000        /* a failed disk is tried again this often */
 #define STORE_LIST_MAX 200         /* store_runs_list's largest page */
 
 /* Every prepared statement, for both connections' caches. */
@@ -116,6 +117,7 @@ struct store_req {
 	store_done_cb done;
 	void *arg;
 	int rc;                      /* fn's result, or the commit's */
+	bool retry;                  /* store_write_retry: kept on a failed disk */
 	struct store_req *next;
 };
 
@@ -138,9 +140,13 @@ struct store {
 	pthread_cond_t idle;         /* to store_close: a batch is done */
 	struct store_req *queue, **queue_tail; /* queued, not yet taken */
 	struct store_req *done, **done_tail;   /* run, done not yet called */
+	/* store_write_retry's writes whose disk failed: run again first. */
+	struct store_req *held, **held_tail;
+	bool give_up;                /* closing: held writes fail instead */
+	bool reopen_rd;              /* writer → loop: reopen the reader */
 	bool busy;                   /* the writer holds a batch */
 	bool stop;                   /* the writer should exit when idle */
-	int last_rc;                 /* the last transaction's result */
+	int last_rc;                 /* the last transaction's disk error, or 0 */
 	struct store_stats stats;
 };
 
