@@ -20,13 +20,21 @@ void
 api_readyz(struct http_request *req, void *arg)
 {
 	struct api *a = arg;
+	int rc;
 
-	if (daemon_ready(a->d))
+	if (daemon_ready(a->d)) {
 		http_respond_json(req, 200, "{\"status\":\"ready\"}");
+		return;
+	}
+	/* Say why: an operator reads this when the probe fails. */
+	rc = store_check(daemon_store(a->d));
+	if (rc < 0)
+		http_respond_error(req, 503, "unavailable",
+				   "not ready: %s; it recovers by itself once "
+				   "fixed", store_strerror(rc));
 	else
 		http_respond_error(req, 503, "unavailable",
-				   "not ready: the store is not writable or the "
-				   "daemon is shutting down");
+				   "not ready: the daemon is shutting down");
 }
 
 /* Label values in the exposition format: \, " and newline escaped. */
