@@ -43,7 +43,11 @@ struct live_attempt {
 	uint64_t total;           /* log bytes received */
 	uint64_t queued;          /* log bytes handed to the store */
 	uint64_t committed;       /* log bytes committed */
-	struct buf mem;           /* bytes from `committed` to `total` */
+	struct buf mem;           /* bytes from `committed` to `total`, from
+	                             mem.data + mem_off (the committed prefix
+	                             is dropped lazily: no memmove per batch
+	                             while a backlog builds) */
+	size_t mem_off;
 	bool ended;               /* the attempt's end is known */
 	char *status, *reason;    /* its result, once ended */
 	int exit_code;

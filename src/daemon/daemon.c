@@ -190,7 +190,8 @@ daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
 	if (at < la->total) {
 		uint64_t from = at > la->committed ? at : la->committed;
 
-		cbs->data(cbs->arg, from, la->mem.data + (from - la->committed),
+		cbs->data(cbs->arg, from,
+			  la->mem.data + la->mem_off + (from - la->committed),
 			  (size_t)(la->total - from));
 		at = la->total;
 	}

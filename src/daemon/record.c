@@ -206,8 +206,14 @@ log_done(int rc, void *arg)
 	op_committed(o, rc);
 	if (rc == 0) {
 		la->committed += o->len;
-		memmove(la->mem.data, la->mem.data + o->len, la->mem.len - o->len);
-		la->mem.len -= o->len;
+		la->mem_off += o->len;
+		/* Compacted once the dead prefix is half the buffer: O(n). */
+		if (la->mem_off >= la->mem.len / 2) {
+			memmove(la->mem.data, la->mem.data + la->mem_off,
+				la->mem.len - la->mem_off);
+			la->mem.len -= la->mem_off;
+			la->mem_off = 0;
+		}
 	} else {
 		/*
 		 * Later batches were queued at offsets past this one and fail
@@ -231,7 +237,7 @@ flush(struct live_attempt *la)
 	o->id = la->id;
 	o->offset = la->queued;
 	o->len = la->total - la->queued;
-	from = la->queued - la->committed;
+	from = la->mem_off + (size_t)(la->queued - la->committed);
 	o->data = xmalloc(o->len);
 	memcpy(o->data, la->mem.data + from, o->len);
 	la->queued = la->total;
