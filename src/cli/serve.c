@@ -113,6 +113,9 @@ cmd_serve(int argc, char **argv)
 		}
 		opts.upgrade_fd = (int)fd;
 	}
+	/* Ours only: not for git and the other programs we start. */
+	unsetenv("PIPEWRIGHT_LISTEN_FD");
+	unsetenv("PIPEWRIGHT_UPGRADE_FD");
 	/*
 	 * An upgrade starts the program by the name it has now, read before
 	 * anyone replaces the file (afterwards /proc/self/exe names the old,

@@ -109,7 +109,9 @@ supersede(struct daemon *d, const struct config_project *proj,
 {
 	struct live_run *lr;
 
-	if (!config_project_cancel_superseded(proj) || branch == NULL)
+	/* While handing over, the runs are not ours to cancel. */
+	if (!config_project_cancel_superseded(proj) || branch == NULL ||
+	    d->detached)
 		return;
 	for (lr = d->runs; lr != NULL; lr = lr->next) {
 		if (lr->id >= newer ||
