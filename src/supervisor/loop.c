@@ -71,6 +71,7 @@ reap(struct supervisor *sv)
 		}
 		if (pid != sv->pid)
 			continue;
+		sv->exited_mono_us = sv_mono_us();
 		if (sv->sb.strict) {
 			/* The script's status, from its init; and why. */
 			sv_sandbox_reaped(sv, &st);
