@@ -87,6 +87,8 @@ struct exec_status {
 	const char *reason; /* for people: "exit status 2", "killed: timeout 1m exceeded" */
 	uint64_t log_bytes; /* bytes in the log, marker included */
 	uint64_t started_ms, finished_ms; /* UTC ms, as the supervisor saw them */
+	uint64_t execve_mono_us;  /* CLOCK_MONOTONIC µs just before the job's execve; 0: unknown */
+	uint64_t exited_mono_us;  /* CLOCK_MONOTONIC µs the supervisor saw it exit; 0: unknown */
 };
 
 /* Log bytes as the supervisor recorded them, in order, without gaps. */

@@ -18,7 +18,11 @@
  *
  * Status file: "key=value" lines: version, result (success | failed |
  * timed_out | canceled), exit_code, signal, reason, log_bytes, started_ms,
- * finished_ms.
+ * finished_ms; and, once the job was started, execve_mono_us (CLOCK_MONOTONIC
+ * µs taken in the job's process just before its execve) and exited_mono_us
+ * (CLOCK_MONOTONIC µs when the supervisor reaped the job's main process: in
+ * strict mode its init, which exits when the script does).  Readers ignore
+ * keys they do not know.
  *
  * Socket (stream): being connected means the supervisor is alive; end of
  * stream means it has gone.  The client's first line is

@@ -134,6 +134,11 @@ sv_status_write(struct supervisor *sv)
 		       (unsigned long long)sv->finished_ms) < 0)
 		abort();  /* no limit on b: cannot happen */
 	free(reason);
+	if (sv->stamps != NULL && sv->stamps[0] != 0 && sv->exited_mono_us != 0 &&
+	    buf_printf(&b, "execve_mono_us=%llu\nexited_mono_us=%llu\n",
+		       (unsigned long long)sv->stamps[0],
+		       (unsigned long long)sv->exited_mono_us) < 0)
+		abort();
 	sv->status_len = b.len;
 	sv->status = buf_steal(&b);
 	rc = write_file(sv);

@@ -144,6 +144,14 @@ struct supervisor {
 	struct sv_sandbox sb;
 	struct sv_mask mask;
 	uint64_t deadline;        /* mono ms of the timeout; 0: none */
+	/*
+	 * A MAP_SHARED page made before the job is forked: [0] is the
+	 * CLOCK_MONOTONIC µs the job's process took just before its execve
+	 * (written there, through the sandbox's init and namespaces); NULL
+	 * if it could not be mapped.
+	 */
+	volatile uint64_t *stamps;
+	uint64_t exited_mono_us;  /* we saw the main process exit; 0: not yet */
 
 	/* Killing the tree. */
 	enum sv_cause cause;
@@ -175,6 +183,8 @@ void sv_signals_close(int read_fd);
 
 /* job.c */
 int sv_job_start(struct supervisor *sv) PW_WUR;
+/* CLOCK_MONOTONIC in µs (not namespaced: the job's clock is ours). */
+uint64_t sv_mono_us(void);
 /* The job's side after fork: stdio, descriptors, signals, exec. */
 void sv_job_exec(struct supervisor *sv, int out_wr) __attribute__((noreturn));
 void sv_reset_signals(void);

@@ -254,6 +254,27 @@ test_success(void **state)
 	free(sock);
 }
 
+/* The B5 stamps: taken around the job's life, on the monotonic clock. */
+static void
+test_mono_stamps(void **state)
+{
+	struct run *r = *state;
+	struct timespec ts;
+	uint64_t before, after;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	before = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	run_sh(r, "exit 3");
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	after = (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
+	assert_int_equal(r->st.exit_code, 3);
+	assert_true(r->st.execve_mono_us != 0);
+	assert_true(r->st.exited_mono_us != 0);
+	assert_true(before <= r->st.execve_mono_us);
+	assert_true(r->st.execve_mono_us <= r->st.exited_mono_us);
+	assert_true(r->st.exited_mono_us <= after);
+}
+
 static void
 test_failure(void **state)
 {
@@ -1183,6 +1204,7 @@ main(void)
 		cmocka_unit_test(test_parser),
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_mono_stamps, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_by_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mask_secrets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_exact, setup, teardown),
