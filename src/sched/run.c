@@ -250,6 +250,7 @@ int
 sched_run_start(struct sched_run *r)
 {
 	struct sched *s = r->s;
+	bool was_running;
 	size_t j;
 
 	if (r->started)
@@ -260,11 +261,20 @@ sched_run_start(struct sched_run *r)
 	else
 		s->head = r;
 	s->tail = r;
-	/* A run with attempts to take up is running already. */
-	for (j = 0; j < r->njobs && !r->jobs[j].adopt; j++)
-		;
-	sched_run_set(r, j < r->njobs ? SCHED_RUN_RUNNING : SCHED_RUN_QUEUED,
-		      NULL);
+	/*
+	 * A run with attempts to take up, or one restored after some of its
+	 * jobs ran (not a rerun), was running already: a paused queue does
+	 * not hold it back.
+	 */
+	for (j = 0; j < r->njobs; j++)
+		if (r->jobs[j].rerun)
+			break;
+	was_running = j == r->njobs;
+	for (j = 0; j < r->njobs && was_running; j++)
+		if (r->jobs[j].adopt || r->jobs[j].attempts > 0)
+			break;
+	sched_run_set(r, was_running && j < r->njobs ? SCHED_RUN_RUNNING :
+						       SCHED_RUN_QUEUED, NULL);
 	/* Jobs that will not run at all are settled up front. */
 	for (j = 0; j < r->njobs; j++) {
 		if (r->jobs[j].state != SCHED_JOB_PENDING)
