@@ -41,6 +41,7 @@ int cmd_queue(int argc, char **argv);
 int cmd_token(int argc, char **argv);
 int cmd_backup(int argc, char **argv);
 int cmd_doctor(int argc, char **argv);
+int cmd_upgrade(int argc, char **argv);
 
 /*
  * Reads and parses a pipeline file.  Problems are printed to `err` as

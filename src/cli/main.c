@@ -35,6 +35,8 @@ static const struct cli_command commands[] = {
 	 "copy the database while the daemon serves", cmd_backup},
 	{"doctor", "[--config FILE]",
 	 "check the database, files and disk of a daemon", cmd_doctor},
+	{"upgrade", "[--config FILE]",
+	 "replace the running daemon without downtime", cmd_upgrade},
 	{"version", "", "print the version", cmd_version},
 	{"help", "", "show this help", cmd_help},
 };
