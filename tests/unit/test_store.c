@@ -23,6 +23,7 @@
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -1898,6 +1899,106 @@ test_disk_full(void **state)
 	assert_int_equal(umount(mnt), 0);
 }
 
+/* The plain write's done on a full disk: the kept one is still waiting. */
+struct kept_ctx {
+	struct w plain;
+	struct w *kept;
+	const char *filler;
+};
+
+static void
+plain_done_frees(int rc, void *arg)
+{
+	struct kept_ctx *c = arg;
+
+	c->plain.done = true;
+	c->plain.rc = rc;
+	assert_false(c->kept->done);
+	assert_int_equal(unlink(c->filler), 0);
+}
+
+static void
+fill_up(const char *filler)
+{
+	static const char zero[4096];
+	FILE *fp;
+
+	assert_non_null(fp = fopen(filler, "w"));
+	while (fwrite(zero, 1, sizeof(zero), fp) == sizeof(zero) &&
+	       fflush(fp) == 0)
+		;
+	fclose(fp);
+}
+
+/*
+ * store_write_retry on a full disk: the write is kept (its done does not
+ * run) while a plain write fails; once space returns it commits by itself.
+ * Then store_check recovers with no write at all (the writer's probe).
+ */
+static void
+test_disk_full_retry(void **state)
+{
+	static char big[256 * 1024];
+	struct fx *f = *state;
+	struct w kept = { .fn = fn_run_insert }, w;
+	struct kept_ctx c;
+	struct store_run *r;
+	struct timespec t0, now, ms10 = { 0, 10000000L };
+	char mnt[96], filler[128];
+
+	fx_close(f);
+	snprintf(mnt, sizeof(mnt), "%s/full2", f->dir);
+	assert_int_equal(mkdir(mnt, 0700), 0);
+	if (unshare(CLONE_NEWNS) < 0 ||
+	    mount("none", "/", "none", MS_REC | MS_PRIVATE, NULL) < 0 ||
+	    mount("tmpfs", mnt, "tmpfs", 0, "size=1m") < 0) {
+		fx_open(f);
+		skip();
+	}
+	snprintf(f->path, sizeof(f->path), "%s/pipewright.db", mnt);
+	fx_open(f);
+	insert_run(f, "web", "queued", "main");
+	snprintf(filler, sizeof(filler), "%s/filler", mnt);
+	memset(big, 'x', sizeof(big));
+	fill_up(filler);
+
+	kept.run = new_run("web", "queued", "main");
+	kept.run.pipeline = big;
+	kept.run.pipeline_len = sizeof(big);
+	c = (struct kept_ctx){ .plain = { .fn = fn_run_insert }, .kept = &kept,
+			       .filler = filler };
+	c.plain.run = kept.run;
+	store_write_retry(f->s, w_fn, w_done, &kept);
+	store_write(f->s, w_fn, plain_done_frees, &c.plain);
+	/* Runs until the kept write is done: after the filler is gone. */
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	assert_true(c.plain.done);
+	assert_int_equal(c.plain.rc, -ENOSPC);
+	assert_true(kept.done);
+	assert_int_equal(kept.rc, 0);
+	assert_int_equal(store_check(f->s), 0);
+	assert_int_equal(store_run_get(f->s, kept.id, &r), 0);
+	assert_int_equal(r->pipeline_len, sizeof(big));
+	store_run_free(r);
+
+	/* Full again: a failed write; freed: ready again with no write. */
+	fill_up(filler);
+	w = (struct w){ .fn = fn_run_insert };
+	w.run = kept.run;
+	assert_int_equal(write_now(f, &w), -ENOSPC);
+	assert_int_equal(store_check(f->s), -ENOSPC);
+	assert_int_equal(unlink(filler), 0);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (store_check(f->s) != 0) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		assert_true(now.tv_sec - t0.tv_sec < 10);
+		nanosleep(&ms10, NULL);
+	}
+	assert_int_equal(store_pending(f->s), 0);
+	fx_close(f);
+	assert_int_equal(umount(mnt), 0);
+}
+
 /* ---- 100,000 runs: the listing uses its indexes ---- */
 
 static int
@@ -2089,6 +2190,7 @@ main(void)
 		T(test_readonly_file),
 		T(test_file_too_large_commit),
 		T(test_disk_full),
+		T(test_disk_full_retry),
 		T(test_list_100k),
 		T(test_timing),
 #undef T
