@@ -1,9 +1,10 @@
 """Restarting the daemon keeps history: runs, job logs and the audit trail
 survive SIGTERM and a new start, and a SIGKILL of an idle daemon too.  A
-run left running when the daemon is SIGKILLed is resumed at the next start
-(src/daemon/runs.c runs_recover): its interrupted attempt is marked lost,
-the job process of that attempt is gone, a new attempt runs and the run
-finishes."""
+run left running when the daemon is SIGKILLed goes on: the job's
+supervisor outlives the daemon (issue 6), and the next start takes the
+attempt up (src/daemon/recover.c) — the job process is the same, it stays
+attempt 1, its log is whole and the run finishes.  A run whose project is
+gone at the next start ends as an error."""
 import os
 import signal
 
@@ -104,32 +105,31 @@ def main(t):
         with open(os.path.join(piddir, "pid.1")) as f:
             pid1 = int(f.read())
         d.kill()
-        # The job's supervisor is tied to the daemon: the job goes with it.
-        pw.wait_until(lambda: not pw.alive(pid1), "attempt 1's shell (pid %d) to go" % pid1)
+        # The job's supervisor is not tied to the daemon: the job goes on.
+        expect(pw.alive(pid1), "attempt 1's shell (pid %d) died with the daemon" % pid1)
         d.start()
         d.wait_log(r"run\.recover run=%d\b" % rid)
-        d.wait_job(rid, "gate", "running")
-        pw.wait_until(lambda: os.path.exists(os.path.join(piddir, "pid.2")),
-                      "attempt 2 to start")
+        d.wait_log(r"attempt\.adopt run=%d job=gate attempt=1\b" % rid)
         run = d.run(rid)
-        eq(run["status"], "running", "the resumed run")
+        eq(run["status"], "running", "the taken-up run")
         job = {j["name"]: j for j in run["jobs"]}
         eq([(a["number"], a["status"]) for a in job["build"]["attempts"]], [(1, "success")],
            "build is not run again")
-        a1 = job["gate"]["attempts"][0]
-        eq((a1["number"], a1["status"], a1["exit_code"], a1["reason"]),
-           (1, "lost", None, "the daemon restarted while it ran"), "the interrupted attempt")
-        expect(a1["finished_at"] is not None, "the lost attempt has finished_at")
+        eq([(a["number"], a["status"]) for a in job["gate"]["attempts"]], [(1, "running")],
+           "gate's attempt 1 is still running")
+        expect(pw.alive(pid1), "attempt 1's shell (pid %d) is still there" % pid1)
         open(os.path.join(piddir, "open"), "w").close()
         run = d.wait_run(rid)
-        eq(run["status"], "success", "the resumed run's result")
+        eq(run["status"], "success", "the taken-up run's result")
         job = {j["name"]: j for j in run["jobs"]}
         eq([(a["number"], a["status"]) for a in job["gate"]["attempts"]],
-           [(1, "lost"), (2, "success")], "gate's attempts")
-        log = d.get("/api/v1/runs/%d/jobs/gate/log?attempt=2" % rid).text
-        expect("attempt 2 through" in log.splitlines(), "attempt 2's log %r" % log)
+           [(1, "success")], "gate's attempts")
+        expect(not os.path.exists(os.path.join(piddir, "pid.2")), "no attempt 2 ran")
+        log = d.get("/api/v1/runs/%d/jobs/gate/log?attempt=1" % rid).text
+        eq([l for l in log.splitlines() if l.startswith("attempt ")],
+           ["attempt 1 waiting", "attempt 1 through"], "attempt 1's whole log, once")
         same("after SIGKILL while running (the older runs)", [rid])
-    t.check("SIGKILL while a job runs: at start the attempt is lost, attempt 2 runs",
+    t.check("SIGKILL while a job runs: at start the attempt is taken up and finishes",
             sigkill_running)
 
     def abandoned():
@@ -146,20 +146,30 @@ def main(t):
         d.wait_job(rid, "gate", "running")
         pw.wait_until(lambda: os.path.exists(os.path.join(piddir, "pid.1")),
                       "attempt 1's pid file")
+        with open(os.path.join(piddir, "pid.1")) as f:
+            pid1 = int(f.read())
         d.kill()
         d.write_config({"demo": PIPELINE})
-        d.start()
-        d.wait_log(r"run\.abandon run=%d\b" % rid)
-        run = d.wait_run(rid)
-        eq(run["status"], "error", "a run whose project is gone")
-        expect(run["finished_at"] is not None, "the abandoned run has finished_at")
-        job = {j["name"]: j for j in run["jobs"]}
-        eq([(a["number"], a["status"]) for a in job["gate"]["attempts"]], [(1, "lost")],
-           "gate's attempts")
-        events = d.get_json("/api/v1/runs/%d/events" % rid)["items"]
-        eq((events[-1]["actor"], events[-1]["action"]), ("pipewright", "abandon"),
-           "the last event")
-        open(os.path.join(piddir, "open"), "w").close()
+        try:
+            d.start()
+            d.wait_log(r"run\.abandon run=%d\b" % rid)
+            run = d.wait_run(rid)
+            eq(run["status"], "error", "a run whose project is gone")
+            expect(run["finished_at"] is not None, "the abandoned run has finished_at")
+            events = d.get_json("/api/v1/runs/%d/events" % rid)["items"]
+            eq((events[-1]["actor"], events[-1]["action"]), ("pipewright", "abandon"),
+               "the last event")
+            # Nobody can take the attempt up any more: it ends, and so does
+            # its job (its supervisor outlived the daemon).
+            job = {j["name"]: j for j in d.run(rid)["jobs"]}
+            a1 = job["gate"]["attempts"]
+            eq(len(a1), 1, "gate's attempts")
+            expect(a1[0]["status"] in ("lost", "canceled") and a1[0]["finished_at"],
+                   "the abandoned run's attempt ended: %r" % a1[0])
+            pw.wait_until(lambda: not pw.alive(pid1),
+                          "the abandoned attempt's job (pid %d) to end" % pid1)
+        finally:
+            open(os.path.join(piddir, "open"), "w").close()
     t.check("SIGKILL while a job runs, project removed: the run ends as an error",
             abandoned)
 
