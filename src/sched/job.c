@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "pipewright/log.h"
 #include "sched-int.h"
 
 #define BASE_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -217,6 +218,15 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	struct attempt_ctx *c = arg;
 
 	(void)a;
+	/*
+	 * The supervisor's monotonic stamps leave with the attempt's
+	 * directory: logged here (debug only) for bench/run's B5.
+	 */
+	log_debug("attempt.stamps run=%llu job=%zu attempt=%d "
+		  "execve_mono_us=%llu exited_mono_us=%llu",
+		  (unsigned long long)c->r->id, c->j, c->attempt,
+		  (unsigned long long)st->execve_mono_us,
+		  (unsigned long long)st->exited_mono_us);
 	/* finish() frees c (the job's ctx). */
 	finish(c->r, c->j, state_of(st->result), st->exit_code, st->reason);
 }
