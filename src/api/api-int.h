@@ -19,10 +19,26 @@ struct api_count {
 	uint64_t n;
 };
 
+/* The rendered first pages of project run lists (cache.c). */
+#define API_PAGES 8        /* pages kept (projects × limits) */
+#define API_PAGE_LIMIT 100 /* larger pages are not kept */
+struct api_page {
+	char *project;
+	size_t limit;
+	char *body;
+};
+struct api_page_cache {
+	struct api_page pages[API_PAGES];
+	size_t n, next;  /* pages kept; the one to replace when full */
+	uint64_t writes; /* the store's write count they were rendered at */
+	char *url;       /* the public URL they were rendered with */
+};
+
 struct api {
 	struct daemon *d;
 	struct api_count *counts;
 	size_t ncounts, capcounts;
+	struct api_page_cache pages;
 };
 
 /*
@@ -52,6 +68,16 @@ bool api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 void api_respond_errno(struct http_request *req, int rc, const char *message);
 /* Valid UTF-8 of len bytes; invalid sequences become U+FFFD (caller frees). */
 char *api_utf8(const char *s, size_t len, size_t *used, bool final);
+
+/*
+ * The first page (no cursor, no filter) of a project's runs as rendered
+ * before, or NULL: valid only while the store has written nothing since
+ * (see cache.c).  api_page_put keeps a copy of one just rendered.
+ */
+const char *api_page_get(struct api *a, const char *project, size_t limit);
+void api_page_put(struct api *a, const char *project, size_t limit,
+		  const char *body);
+void api_page_cache_free(struct api *a);
 
 /* The handlers, by file. */
 void api_projects(struct http_request *req, void *arg);

@@ -52,6 +52,7 @@ api_destroy(struct api *a)
 	for (i = 0; i < a->ncounts; i++)
 		free(a->counts[i].route);
 	free(a->counts);
+	api_page_cache_free(a);
 	free(a);
 }
 
