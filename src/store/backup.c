@@ -97,7 +97,7 @@ verify_copy(const char *tmp, struct store_file_info *info, char **err)
 	struct store_conn c;
 	sqlite3_stmt *st = NULL;
 	const char *res;
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 
 	if ((rc = store_conn_open(&c, tmp, true, err)) < 0)
@@ -270,7 +270,7 @@ list(sqlite3 *db, struct store_file_check *out)
 {
 	sqlite3_stmt *st = NULL;
 	size_t cap = 0;
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 
 	if ((rc = query_i64(db, "SELECT coalesce(max(id), 0) FROM runs",
@@ -328,7 +328,7 @@ check_file(const char *db_path, bool full, struct store_file_check *out,
 	   char **err)
 {
 	struct store_conn c;
-	int64_t v;
+	int64_t v = 0;
 	int rc;
 
 	memset(out, 0, sizeof(*out));
