@@ -209,7 +209,7 @@ probe_fn(struct store_tx *tx, void *arg)
 {
 	sqlite3_stmt *st;
 	char sql[64];
-	int rc, v;
+	int rc, v = 0;
 
 	(void)arg;
 	rc = sqlite3_prepare_v2(tx->c->db, "PRAGMA user_version", -1, &st, NULL);
