@@ -7,8 +7,11 @@
  * sandbox with the network namespace pool; and strict without the pool
  * (each supervisor makes its namespace).  Prints one JSON object: per
  * spawn milliseconds (mean and median), the strict/plain ratio, and the
- * sandbox's own cost (strict with pool minus unsandboxed).  Needs root for
- * the strict cases (they are reported as null otherwise).
+ * sandbox's own cost (strict with pool minus unsandboxed).  Beside each
+ * whole spawn, its start: from the call (fork, or exec_start) to the
+ * job's execve (the supervisor's execve_mono_us stamp; for the plain case
+ * the child's clock just before execl) — what a job waits before it runs.
+ * Needs root for the strict cases (they are reported as null otherwise).
  *
  *   build/bench/spawn [N] [SUPERVISOR] [CASES]
  *
@@ -19,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -31,6 +35,7 @@
 struct ctx {
 	bool done;
 	enum exec_result result;
+	uint64_t execve_us;      /* CLOCK_MONOTONIC, from the status file */
 };
 
 static void
@@ -41,6 +46,7 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	(void)a;
 	c->done = true;
 	c->result = st->result;
+	c->execve_us = st->execve_mono_us;
 }
 
 static int
@@ -71,9 +77,13 @@ summarize(double *ms, int n)
 }
 
 static struct stats
-plain(int n)
+plain(int n, struct stats *start)
 {
 	double *ms = calloc((size_t)n, sizeof(*ms));
+	double *sms = calloc((size_t)n, sizeof(*sms));
+	/* The child's clock before execl, seen by the parent. */
+	uint64_t *stamp = mmap(NULL, sizeof(uint64_t), PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
 	struct stats s;
 	uint64_t t;
 	int i, st;
@@ -83,23 +93,29 @@ plain(int n)
 		t = uv_hrtime();
 		pid = fork();
 		if (pid == 0) {
+			*stamp = uv_hrtime();
 			execl("/bin/true", "true", (char *)NULL);
 			_exit(127);
 		}
 		waitpid(pid, &st, 0);
 		ms[i] = (double)(uv_hrtime() - t) / 1e6;
+		sms[i] = (double)(*stamp - t) / 1e6;
 	}
 	s = summarize(ms, n);
+	*start = summarize(sms, n);
+	munmap(stamp, sizeof(uint64_t));
+	free(sms);
 	free(ms);
 	return s;
 }
 
 static struct stats
 attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
-	 enum exec_sandbox mode, bool pool, int n)
+	 enum exec_sandbox mode, bool pool, int n, struct stats *start)
 {
 	static const char *const argv[] = {"/bin/true", NULL};
 	double *ms = calloc((size_t)n, sizeof(*ms));
+	double *sms = calloc((size_t)n, sizeof(*sms));
 	struct stats s = {0, 0, false};
 	struct exec_attempt *a;
 	struct ctx c;
@@ -133,13 +149,16 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 		while (!c.done)
 			uv_run(loop, UV_RUN_ONCE);
 		ms[i] = (double)(uv_hrtime() - t) / 1e6;
-		if (c.result != EXEC_SUCCESS) {
+		if (c.result != EXEC_SUCCESS || c.execve_us == 0) {
 			fprintf(stderr, "spawn: attempt in %s failed\n", dir);
 			goto out;
 		}
+		sms[i] = ((double)c.execve_us * 1e3 - (double)t) / 1e6;
 	}
 	s = summarize(ms, n);
+	*start = summarize(sms, n);
 out:
+	free(sms);
 	free(ms);
 	return s;
 }
@@ -178,7 +197,7 @@ main(int argc, char **argv)
 	int n = argc > 1 ? atoi(argv[1]) : 100;
 	const char *sup = argc > 2 ? argv[2] : PW_SUPERVISOR_PATH;
 	char base[] = "/tmp/pw-bench-spawn.XXXXXX", ws[4200], cmd[4300];
-	struct stats p, none, strict, nopool;
+	struct stats p, none, strict, nopool, ps, nones, stricts, nopools;
 	struct exec *e, *e2;
 	uv_loop_t loop;
 	bool root = geteuid() == 0;
@@ -194,19 +213,21 @@ main(int argc, char **argv)
 	if (exec_create(&loop, sup, &e) < 0 || exec_create(&loop, sup, &e2) < 0)
 		return 2;
 	p = none = strict = nopool = (struct stats){0, 0, false};
+	ps = nones = stricts = nopools = p;
 	if (want(cases, "plain"))
-		p = plain(n);
+		p = plain(n, &ps);
 	if (want(cases, "none"))
-		none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false, n);
+		none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false, n,
+				&nones);
 	if (root && want(cases, "strict")) {
 		if (exec_netns_pool(e2, 8) < 0)
 			return 2;
 		strict = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT,
-				  true, n);
+				  true, n, &stricts);
 	}
 	if (root && want(cases, "nopool"))
 		nopool = attempts(&loop, e, base, ws, EXEC_SANDBOX_STRICT,
-				  false, n);
+				  false, n, &nopools);
 	while (exec_active(e) > 0 || exec_active(e2) > 0)
 		uv_run(&loop, UV_RUN_ONCE);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -222,6 +243,10 @@ main(int argc, char **argv)
 	print_stats("attempt_unsandboxed", none, false);
 	print_stats("attempt_strict_pool", strict, false);
 	print_stats("attempt_strict_no_pool", nopool, false);
+	print_stats("start_plain_fork_exec", ps, false);
+	print_stats("start_unsandboxed", nones, false);
+	print_stats("start_strict_pool", stricts, false);
+	print_stats("start_strict_no_pool", nopools, false);
 	if (strict.ok && p.ok && none.ok && nopool.ok) {
 		printf("  \"ratio_strict_pool_to_plain\": %.2f,\n",
 		       strict.mean / p.mean);
