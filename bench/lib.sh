@@ -154,7 +154,8 @@ probe_stop() {
 	PROBE_PID=
 }
 
-# nginx_start ROOT: nginx (not a daemon, one worker) serving ROOT on NPORT.
+# nginx_start ROOT [DIRECTIVES]: nginx (not a daemon, one worker) serving
+# ROOT on NPORT, with DIRECTIVES (e.g. a location) added to its server.
 nginx_start() {
 	mkdir -p "$W/nginx"
 	cat >"$W/nginx/nginx.conf" <<EOF
@@ -176,6 +177,7 @@ http {
 		listen 127.0.0.1:$NPORT;
 		root $1;
 		default_type application/json;
+		${2:-}
 	}
 }
 EOF
