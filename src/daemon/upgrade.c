@@ -305,7 +305,7 @@ upgrade_start(struct daemon *d)
 {
 	const char *bin = config_binary(d->config) != NULL ?
 				  config_binary(d->config) : d->self_path;
-	char *why;
+	char *why, *res;
 
 	if (d->draining || d->upgrade != NULL || d->detached) {
 		log_warnx("upgrade.refused: %s", d->draining ?
@@ -317,7 +317,9 @@ upgrade_start(struct daemon *d)
 			"(no binary: set `binary` in the configuration)",
 			strerror(bin != NULL ? errno : ENOENT));
 		log_warnx("upgrade.failed: %s; this daemon goes on", why);
-		write_result(d, why);
+		res = xasprintf("failed: %s", why);
+		write_result(d, res);
+		free(res);
 		free(why);
 		return;
 	}
@@ -373,14 +375,20 @@ void
 upgrade_report_ready(struct daemon *d)
 {
 	char msg[64];
-	int n = snprintf(msg, sizeof(msg), "READY %ld\n", (long)getpid());
+	int n;
 
+	/*
+	 * systemd first: once the old daemon reads READY it exits, and
+	 * systemd must know the new main process by then (it reads
+	 * notifications before exits), or it takes the exit for the
+	 * service's end.
+	 */
+	snprintf(msg, sizeof(msg), "MAINPID=%ld\nREADY=1", (long)getpid());
+	daemon_sd_notify(msg);
+	n = snprintf(msg, sizeof(msg), "READY %ld\n", (long)getpid());
 	if (write(d->successor_fd, msg, (size_t)n) != n)
 		log_warnx("upgrade: cannot tell the old daemon: %s",
 			  strerror(errno));
-	n = snprintf(msg, sizeof(msg), "MAINPID=%ld\nREADY=1", (long)getpid());
-	(void)n;
-	daemon_sd_notify(msg);
 	uv_pipe_init(&d->loop, &d->predecessor, 0);
 	d->predecessor.data = d;
 	if (uv_pipe_open(&d->predecessor, d->successor_fd) < 0 ||
