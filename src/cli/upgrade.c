@@ -86,7 +86,7 @@ mono_ms(void)
 
 /*
  * "failed: ..." if the result file was written at or after `since` and
- * says so; NULL otherwise.  `since` is taken from the coarse clock, the
+ * does not say "ok"; NULL otherwise.  `since` is taken from the coarse clock, the
  * one file times come from, so a file written after it is never older.
  */
 static char *
@@ -107,7 +107,11 @@ failure(const char *path, const struct timespec *since)
 		buf[0] = '\0';
 	fclose(f);
 	buf[strcspn(buf, "\n")] = '\0';
-	return strncmp(buf, "failed:", 7) == 0 ? xstrdup(buf) : NULL;
+	/* Anything but "ok PID" written since we began is a failure. */
+	if (strncmp(buf, "ok ", 3) == 0)
+		return NULL;
+	return strncmp(buf, "failed:", 7) == 0 ? xstrdup(buf) :
+						xasprintf("failed: %s", buf);
 }
 
 static int
@@ -152,11 +156,11 @@ watch(const struct config *c, long old)
 			}
 		}
 		if (mono_ms() > deadline) {
-			fprintf(stderr, "pipewright: no result within %llu ms "
+			fprintf(stderr, "pipewright: no result within %.1f s "
 				"(upgrade_timeout + %d s): the daemon (pid %ld)"
 				" did not finish the upgrade; see its log and "
-				"%s\n", (unsigned long long)
-				config_upgrade_timeout_ms(c),
+				"%s\n", (double)(config_upgrade_timeout_ms(c) +
+						  UPGRADE_MARGIN_MS) / 1000,
 				UPGRADE_MARGIN_MS / 1000, old, result);
 			break;
 		}
