@@ -166,8 +166,55 @@ if not skipped("B8", b):
         "%s ×%d" % (k, v) for k, v in sorted(ends.items())), None, None,
         "killed by their limits", all("killed" in k for k in ends))
 
-for bid in ("B2", "B5"):
-    skipped(bid, results[bid])
+b = results["B2"]
+if not skipped("B2", b):
+    rows_s = b["ref_rows"]["rows_per_s"]
+    ng = b.get("ref_nginx") or {}
+    for mode, label in (("keepalive", "keep-alive"),
+                        ("close", "Connection: close")):
+        h = b[mode]
+        n = ng.get(mode)
+        row("B2", "webhooks/s, %s (%d signed %d-byte pushes, %d "
+            "connections; %d answered 2xx, %d other, %d errors)" %
+            (label, h["requests"], b["body_bytes"], h["connections"],
+             h["ok"], h["non2xx"], h["errors"]), h["rps"],
+            "single-row commits (synchronous=FULL): %s/s" % rows_s,
+            r2(h["rps"] / rows_s), ">= 2.5x", h["rps"] / rows_s >= 2.5)
+        if n:
+            row("B2", "webhooks/s, %s, against nginx" % label, h["rps"],
+                "nginx answering a static 202: %s/s" % n["rps"],
+                r2(h["rps"] / n["rps"]), None, None)
+        row("B2", "p99 ms, %s (p50 %s ms)" % (label, h["pct_ms"]["50"]),
+            h["pct_ms"]["99"], "nginx p99: %s ms" % n["pct_ms"]["99"]
+            if n else None, r2(h["pct_ms"]["99"] / n["pct_ms"]["99"])
+            if n and n["pct_ms"]["99"] else None, "<= 50 ms",
+            h["pct_ms"]["99"] <= 50)
+    ok = b["keepalive"]["ok"] + b["close"]["ok"]
+    lost = ok - b["runs_stored"]
+    dup = b["run_ids_answered"] - b["distinct_run_ids"]
+    row("B2", "runs stored / 2xx answers (distinct run ids answered: %d; "
+        "still queued: %d)" % (b["distinct_run_ids"], b["runs_queued"]),
+        "%d / %d" % (b["runs_stored"], ok), None, None,
+        "0 lost, 0 duplicate",
+        lost == 0 and dup == 0 and b["distinct_run_ids"] == ok)
+
+b = results["B5"]
+if not skipped("B5", b):
+    for key in ("none", "strict"):
+        c = b.get(key)
+        if not c:
+            continue
+        if c.get("p99_us") is None:
+            row("B5", "exit-to-execve, sandbox %s: no pairs measured" % key,
+                None, None, None, "<= 5 ms", False)
+            continue
+        row("B5", "exit-to-execve p99 ms on the freed slot, sandbox %s "
+            "(%d runs x 4 jobs, max_jobs %d, %d pairs; p50 %.2f ms, "
+            "max %.2f ms)" % (key, c["runs"], c["max_jobs"], c["pairs"],
+                              c["p50_us"] / 1000, c["max_us"] / 1000),
+            round(c["p99_us"] / 1000, 2), None, None, "<= 5 ms",
+            c["p99_us"] <= 5000 and c["negative"] == 0 and
+            c["runs_left"] == 0 and c["runs"] == c.get("runs_wanted"))
 
 
 def plot(name, title, series):
@@ -254,6 +301,18 @@ if "healthz" in results["B8"]:
     plots["B8"] = plot("b8-healthz", "B8: /healthz latency, fork bombs and "
                        "memory hogs", [("strict sandbox",
                                         os.path.join(RES, "b8.lat"))])
+if "keepalive" in results["B2"]:
+    plots["B2"] = plot("b2-latency", "B2: webhook latency, signed 6 KiB "
+                       "pushes", [(l, os.path.join(RES, f)) for l, f in (
+                           ("pipewright, keep-alive", "b2-keepalive.lat"),
+                           ("pipewright, close", "b2-close.lat"),
+                           ("nginx 202, keep-alive", "b2-nginx-keepalive.lat"),
+                           ("nginx 202, close", "b2-nginx-close.lat"))])
+if "none" in results["B5"]:
+    plots["B5"] = plot("b5-gaps", "B5: a job exits, the next one execs "
+                       "on the freed slot",
+                       [("sandbox none", os.path.join(RES, "b5-none.lat")),
+                        ("sandbox strict", os.path.join(RES, "b5-strict.lat"))])
 if "pipewright" in results["B3"]:
     plots["B3"] = plot_pcts("b3-latency", "B3: runs?limit=20, wrk latency",
                             [("pipewright",
@@ -318,8 +377,10 @@ md += ["", "Goals met: %d of %d measured; missed: %s; not run: %s."
           or "none",
           ", ".join("%s (%s)" % (r["id"], r.get("why")) for r in notrun)
           or "none")]
-for k, title in (("B3", "B3: status API latency against nginx"),
+for k, title in (("B2", "B2: webhook ingest latency against nginx"),
+                 ("B3", "B3: status API latency against nginx"),
                  ("B4", "B4: /healthz while a job floods its log"),
+                 ("B5", "B5: queue-to-start, exit to the next execve"),
                  ("B8", "B8: /healthz while hostile jobs run")):
     if k in plots:
         md += ["", "## " + title, "",
@@ -364,8 +425,29 @@ md += ["", "## How each figure is measured", "",
        "a fork bomb (`resources: {pids: 256}`) and a memory hog "
        "(`resources: {memory: 256M}`, `tail -c 1G` of a pipe); `/healthz` "
        "sampled every 2 ms during the run.",
-       "- **B2, B5** need the webhooks (`POST /hooks/github`); the runner "
-       "reports them as not run until they land.",
+       "- **B2**: a `repo` project taking GitHub pushes for `bench/app`, "
+       "the queue paused first (`POST /api/v1/queue/pause`); "
+       "`bench/hookload` sends the GitHub push fixture adjusted to exactly "
+       "6 KiB (its repository's API URL templates dropped, the head "
+       "commit's message padded), each request its own `X-GitHub-Delivery` "
+       "and commit, `X-Hub-Signature-256` computed per request, from 16 "
+       "connections, first keep-alive, then one connection per request "
+       "(`Connection: close`); latency from the connect or send to the "
+       "answer's last byte. Afterwards the store's run count must equal "
+       "the 2xx answers, and the run ids answered must be distinct. "
+       "References: `bench/chunks rows` (single-row inserts, one commit "
+       "each, WAL, synchronous=FULL) and nginx answering every POST to "
+       "`/hooks/` with a static 202, driven by the same `bench/hookload`.",
+       "- **B5**: 200 runs of four `/bin/true` jobs in one stage, "
+       "`max_jobs: 2`, triggered over the API (webhooks would check out a "
+       "repository per run first) while the queue is paused, then resumed "
+       "so a job always waits for a slot. The supervisor stamps "
+       "CLOCK_MONOTONIC just before a job's execve and when it reaps it; "
+       "the daemon logs both per attempt at debug level "
+       "(`PIPEWRIGHT_DEBUG=1`, `attempt.stamps`), and `bench/gaps.py` "
+       "pairs each exit with the next execve on the freed slot (the slot "
+       "free longest is filled first). Again with `sandbox: strict` and "
+       "50 runs.",
        "",
        "Run it: `bench/run` (all) or `bench/run B1 B4`; see the README's "
        "Benchmarks section."]
