@@ -263,7 +263,9 @@ maybe_finish(struct daemon *d)
 		return;
 	}
 	log_info("shutdown.done");
-	daemon_sd_notify("STOPPING=1");
+	/* After an upgrade the service goes on in the new daemon. */
+	if (d->handed_fd < 0)
+		daemon_sd_notify("STOPPING=1");
 	uv_close((uv_handle_t *)&d->sigterm, NULL);
 	uv_close((uv_handle_t *)&d->sigint, NULL);
 	uv_close((uv_handle_t *)&d->sighup, NULL);
