@@ -3,8 +3,10 @@
  - Under load: a counter job runs across `kill -USR2`; one thread asks
    /healthz on a new connection each time, one keeps a connection alive
    (reconnecting only when the daemon closes it cleanly: "Connection:
-   close", or an end of stream seen before the next request is sent), one
-   triggers runs without pause.  Zero connection errors; the pid file
+   close", or an end of stream seen before the next request is sent; a
+   request that meets the close of the idle connection — no byte of an
+   answer — is sent again once, as RFC 9112 lets a client do, and counted:
+   at most one per swap), one triggers runs without pause.  Zero connection errors; the pid file
    names the new daemon; every trigger answered 201 has a run that
    finishes, some of them answered by the old daemon while it handed over
    (its log says so); the counter job's log has every line once.
@@ -15,7 +17,12 @@
    attempt finishes whole, a new run succeeds; upgrade.result says
    "failed: ..."; `pipewright upgrade` exits 1.
  - The binary hangs (a script that sleeps) with upgrade_timeout 2s: it is
-   killed after 2 s, the old daemon resumes.
+   killed after 2 s, the old daemon resumes.  A binary that cannot be run
+   at all (not executable) fails at once.
+ - systemd's notifications (NOTIFY_SOCKET, a datagram socket of the
+   test): READY=1 at start, RELOADING=1 when an upgrade begins, then
+   MAINPID=NEW + READY=1 from the new daemon (or READY=1 from the old one
+   when it resumes), STOPPING=1 at the end.
 
 The configured binary is one script whose mode file says what it does:
 exec the real pipewright ("ok"), exit 1 ("fail"), or sleep ("hang").
@@ -90,6 +97,44 @@ class PidProc:
         return 0
 
 
+class Notify:
+    """A stand-in for systemd's notification socket."""
+
+    def __init__(self, path):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        self.sock.bind(path)
+        self.sock.settimeout(0.1)
+        self.msgs = []
+        self.stop = threading.Event()
+        self.th = threading.Thread(target=self.recv)
+        self.th.start()
+
+    def recv(self):
+        while not self.stop.is_set():
+            try:
+                self.msgs.append(self.sock.recv(4096).decode())
+            except socket.timeout:
+                pass
+
+    def since(self, n):
+        return [m for m in self.msgs[n:] if not m.startswith("SYNC ")]
+
+    def sync(self):
+        """Returns once every datagram sent before this call was read."""
+        mark = "SYNC %s" % uuid.uuid4()
+        c = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        try:
+            c.sendto(mark.encode(), self.sock.getsockname())
+        finally:
+            c.close()
+        pw.wait_until(lambda: mark in self.msgs, "the notification socket's queue")
+
+    def close(self):
+        self.stop.set()
+        self.th.join()
+        self.sock.close()
+
+
 class Load:
     """The clients that run throughout a swap."""
 
@@ -99,6 +144,7 @@ class Load:
         self.lock = threading.Lock()
         self.errors = []
         self.fresh = self.alive = self.reconnects = 0
+        self.races = []        # idle closes met by a request, sent again
         self.triggered = []    # (key, run id)
         self.threads = [threading.Thread(target=self.hammer),
                         threading.Thread(target=self.keepalive)]
@@ -134,6 +180,7 @@ class Load:
                     c = http.client.HTTPConnection(self.d.host, self.d.port,
                                                    timeout=10 * pw.SLOW)
                     c.connect()
+                    reused = False
                 elif select.select([c.sock], [], [], 0)[0]:
                     # Readable while idle: the daemon closed it cleanly.
                     if c.sock.recv(1, socket.MSG_PEEK) == b"":
@@ -142,9 +189,26 @@ class Load:
                         self.reconnects += 1
                         continue
                     self.error("keep-alive", "unexpected bytes while idle")
-                c.request("GET", "/healthz")
-                r = c.getresponse()
+                try:
+                    c.request("GET", "/healthz")
+                    r = c.getresponse()
+                except (ConnectionResetError, BrokenPipeError,
+                        http.client.RemoteDisconnected) as e:
+                    if not reused:
+                        raise
+                    # The daemon closed the idle connection as we sent:
+                    # nothing of an answer came, and a client may send an
+                    # idempotent request again (RFC 9112, 9.3.1) — once,
+                    # on a new connection, which must work.
+                    self.races.append(repr(e))
+                    c.close()
+                    c = http.client.HTTPConnection(self.d.host, self.d.port,
+                                                   timeout=10 * pw.SLOW)
+                    reused = False
+                    c.request("GET", "/healthz")
+                    r = c.getresponse()
                 r.read()
+                reused = True
                 if r.status != 200:
                     self.error("keep-alive", "status %d" % r.status)
                 self.alive += 1
@@ -255,9 +319,31 @@ def main(t):
     def config(timeout):
         return ("drain: detach\nbinary: %s\nupgrade_timeout: %ds\n"
                 % (script, timeout))
-    d = t.daemon(projects=projects, config=config(30 * pw.SLOW))
+    notify = Notify(os.path.join(t.tmp, "notify"))
+    os.environ["NOTIFY_SOCKET"] = os.path.join(t.tmp, "notify")
+    try:
+        d = t.daemon(projects=projects, config=config(30 * pw.SLOW))
+        scenarios(t, d, projects, config, script, set_mode, hang, notify)
+    finally:
+        notify.close()
+
+
+def notified(notify, n, want):
+    def cond():
+        got = notify.since(n)
+        return got[:len(want)] == want and got
+    try:
+        pw.wait_until(cond, "notifications %r" % want, timeout=5 * pw.SLOW)
+    except pw.Failure:
+        pw.fail("systemd notifications: got %r, expected %r (all: %r)"
+                % (notify.since(n), want, notify.msgs))
+
+
+def scenarios(t, d, projects, config, script, set_mode, hang, notify):
+    t.check("READY=1 to systemd at start", notified, notify, 0, ["READY=1"])
 
     def under_load():
+        n = len(notify.msgs)
         rid = counting(d)
         old = d.proc.pid
         load = Load(d)
@@ -267,8 +353,8 @@ def main(t):
         new = upgraded(d, old)
         took = time.monotonic() - t0
         # Some more traffic on the new daemon alone.
-        n = load.fresh
-        pw.wait_until(lambda: load.fresh > n + 50, "load on the new daemon")
+        fresh = load.fresh
+        pw.wait_until(lambda: load.fresh > fresh + 50, "load on the new daemon")
         load.finish()
         eq(load.errors, [], "client errors during the swap")
         eq(result(d), "ok %d" % new, "upgrade.result")
@@ -280,10 +366,19 @@ def main(t):
             eq(d.wait_run(run)["status"], "success", "run %d (key %s)" % (run, key))
         whole(d, rid)
         print("  swap %d -> %d in %.2f s: %d fresh /healthz, %d keep-alive "
-              "(%d reconnects), %d triggers (%d during the handover), 0 errors"
+              "(%d reconnects, %d idle-close races sent again), %d triggers "
+              "(%d during the handover), 0 errors"
               % (old, new, took, load.fresh, load.alive, load.reconnects,
-                 len(load.triggered), len(swapped)))
+                 len(load.races), len(load.triggered), len(swapped)))
+        # One keep-alive connection: at most its one close can race.
+        expect(len(load.races) <= 1, "idle-close races: %r" % load.races)
         expect(swapped, "no trigger landed while the old daemon handed over")
+        # The old daemon has exited: all it sent is queued.  Nothing but
+        # these two, and above all no STOPPING=1 from the old one, which
+        # systemd (NotifyAccess=all) would take for the service's stop.
+        notify.sync()
+        eq(notify.since(n), ["RELOADING=1", "MAINPID=%d\nREADY=1" % new],
+           "notifications to systemd during the upgrade")
     t.check("kill -USR2 under load: no connection error, the job goes on, "
             "every triggered run runs", under_load)
 
@@ -302,6 +397,7 @@ def main(t):
     t.check("pipewright upgrade --config: exit 0, 'upgraded: pid OLD → NEW'", with_cli)
 
     def goes_on(what, timeout):
+        n = len(notify.msgs)
         old = d.proc.pid
         rid = counting(d)
         load = Load(d, triggers=False)
@@ -321,6 +417,10 @@ def main(t):
         q = d.trigger("quick")["id"]
         eq(d.wait_run(q)["status"], "success", "a new run after the failed upgrade")
         whole(d, rid)
+        if "cannot run" in what:
+            eq(notify.since(n), [], "notifications when nothing was started")
+        else:
+            notified(notify, n, ["RELOADING=1", "READY=1"])
         print("  %s (%.2f s); %d + %d /healthz, 0 errors"
               % (err.strip(), took, load.fresh, load.alive))
 
@@ -329,6 +429,15 @@ def main(t):
         # Its exit or the end of its channel, whichever the daemon sees first.
         goes_on("(exited with status 1|closed its channel before it was ready)", 0)
     t.check("a binary that fails to start: the old daemon goes on", fails)
+
+    def not_executable():
+        os.chmod(script, 0o644)
+        try:
+            goes_on("cannot run %s" % script, 0)
+        finally:
+            os.chmod(script, 0o755)
+    t.check("a binary that cannot be run: failed at once, the old daemon goes on",
+            not_executable)
 
     def hangs():
         set_mode("hang")
@@ -343,8 +452,10 @@ def main(t):
 
     def stop():
         set_mode("ok")
+        n = len(notify.msgs)
         d.stop()
         d.wait_log(r"shutdown\.done")
+        notified(notify, n, ["STOPPING=1"])
     t.check("SIGTERM at the end", stop)
 
 
