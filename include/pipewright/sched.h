@@ -179,6 +179,14 @@ uint64_t sched_run_job_finished_ms(const struct sched_run *r, size_t job);
 void sched_pause(struct sched *s, bool paused);
 bool sched_paused(const struct sched *s);
 /*
+ * While held, nothing starts or settles: a caller that starts several
+ * runs at once (a recovery) holds, starts them all, then releases, so
+ * that environments, slots and project limits see every run before any
+ * job is started.  Adopted attempts are taken up at their run's start
+ * regardless.
+ */
+void sched_hold(struct sched *s, bool hold);
+/*
  * Lets go of every running attempt without ending it (exec_detach): the
  * jobs go on under their supervisors for a later process to adopt with
  * sched_run_adopt_job().  Afterwards nothing starts and no callback runs;

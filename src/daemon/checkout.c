@@ -30,11 +30,31 @@ struct checkout {
 	char *log;                /* for the run's own log */
 	size_t loglen;
 	bool failed;
+	struct checkout *next;    /* in d->checkouts until freed */
 };
+
+bool
+checkout_running(struct daemon *d, uint64_t run)
+{
+	struct checkout *c;
+
+	for (c = d->checkouts; c != NULL; c = c->next)
+		if (c->run == run)
+			return true;
+	return false;
+}
 
 static void
 checkout_free(struct checkout *c)
 {
+	struct checkout **pp;
+
+	for (pp = &c->d->checkouts; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == c) {
+			*pp = c->next;
+			break;
+		}
+	}
 	pipeline_destroy(c->p);
 	free(c->project);
 	free(c->workspace);
@@ -187,6 +207,9 @@ checkout_start(struct checkout *c, const struct config_project *proj,
 	char *msg;
 	int rc;
 
+	/* Until its result is committed (a recovery pass must not redo it). */
+	c->next = c->d->checkouts;
+	c->d->checkouts = c;
 	files_remove_tree(c->workspace);
 	rc = scm_checkout(c->d->scm, &req, on_checkout, c);
 	if (rc < 0) {
@@ -202,8 +225,11 @@ checkout_new_run(struct daemon *d, const struct config_project *proj,
 {
 	struct checkout *c;
 
-	/* Stored as queued: the daemon that takes over checks it out. */
-	if (d->detached)
+	/*
+	 * Stored as queued: the daemon that takes over, or the queue's
+	 * resume, checks it out.
+	 */
+	if (d->detached || sched_paused(d->sched))
 		return;
 	c = xcalloc(1, sizeof(*c));
 	c->d = d;

@@ -26,6 +26,8 @@
 /* The host uid a sandboxed job's root maps to: it owns the workspaces. */
 #define DAEMON_JOB_UID 100000
 
+struct checkout;
+
 struct follower {
 	struct daemon_follow_cbs cbs;
 	struct live_attempt *la;
@@ -52,6 +54,9 @@ struct live_attempt {
 	char *status, *reason;    /* its result, once ended */
 	int exit_code;
 	struct follower *followers;
+	int ops;                  /* store writes whose done callback uses it */
+	bool orphan;              /* let go of (record_forget_all): freed by
+	                             the last of those callbacks */
 	struct live_attempt *next;
 };
 
@@ -90,6 +95,7 @@ struct daemon {
 	char *attempts_dir, *workspaces_dir;
 	struct live_run *runs;
 	struct live_attempt *attempts;
+	struct checkout *checkouts; /* under way, until committed (checkout.c) */
 	bool draining;
 	/*
 	 * The jobs belong to the supervisors and the next daemon (drain:
@@ -115,6 +121,11 @@ void record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 void record_prepare(void *arg, struct sched_run *run, size_t job,
 		    int attempt, const char *dir);
 void record_flush_all(struct daemon *d);
+/*
+ * Every attempt leaves memory (a handover): followers hear that the job
+ * goes on elsewhere; one with writes in flight is freed by the last.
+ */
+void record_forget_all(struct daemon *d);
 struct live_run *live_run_find(struct daemon *d, uint64_t id);
 struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
 /* Unlinks and frees a live run; live_run_free frees one never linked. */
@@ -148,6 +159,8 @@ void checkout_new_run(struct daemon *d, const struct config_project *proj,
 void checkout_restart(struct daemon *d, struct live_run *lr, const char *ref,
 		      const char *sha);
 bool runs_status_finished(const char *status);
+/* A checkout of the run is under way (its result not yet committed). */
+bool checkout_running(struct daemon *d, uint64_t run);
 
 /*
  * recover.c: runs left unfinished by an earlier daemon go on: running
@@ -180,6 +193,8 @@ bool daemon_handing_over(struct daemon *d, daemon_done_cb cb, void *arg);
 /* upgrade.c: USR2 / `pipewright upgrade` */
 void upgrade_start(struct daemon *d);
 void upgrade_free(struct daemon *d);
+/* A SIGTERM during an upgrade: the new daemon is stopped once it is ready. */
+void upgrade_stop_successor(struct daemon *d);
 /* A new daemon started by an upgrade: tell the old one we are ready. */
 void upgrade_report_ready(struct daemon *d);
 

@@ -252,7 +252,7 @@ maybe_finish(struct daemon *d)
 {
 	if (!d->draining || d->runs != NULL || d->http == NULL ||
 	    d->upgrade != NULL || uv_is_closing((uv_handle_t *)&d->sigterm) ||
-	    (d->scm != NULL && scm_active(d->scm) > 0))
+	    d->checkouts != NULL || (d->scm != NULL && scm_active(d->scm) > 0))
 		return;
 	/* Requests being answered finish, with "Connection: close". */
 	if (d->close_deadline == 0)
@@ -331,7 +331,7 @@ on_signal(uv_signal_t *h, int signum)
 	daemon_sd_notify("STOPPING=1");
 	http_server_stop_accepting(d->http);
 	if (d->detached)
-		; /* an upgrade is handing over: it ends this daemon */
+		upgrade_stop_successor(d); /* the service is being stopped */
 	else if (config_drain(d->config) == CONFIG_DRAIN_DETACH)
 		handover_begin(d, daemon_run_gone);
 	else if (config_drain(d->config) == CONFIG_DRAIN_CANCEL)

@@ -50,32 +50,23 @@ on_wait(uv_timer_t *t)
 {
 	struct handover *h = t->data;
 
-	if (h->d->scm != NULL && scm_active(h->d->scm) > 0)
+	/* Checkouts until their result is committed: see checkout.c. */
+	if (h->d->checkouts != NULL)
 		return;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, on_wait_closed);
 	h->cb(h->d);
 }
 
-/* The runs and attempts leave memory: the store has all of them. */
+/*
+ * The runs and attempts leave memory: the store has all of them.  Writes
+ * still in flight (kept while the disk is full, or queued by a done
+ * callback before the barrier's) find their attempt let go of.
+ */
 static void
 forget(struct daemon *d)
 {
-	struct live_attempt *la;
-	struct follower *f, *next;
-
-	while ((la = d->attempts) != NULL) {
-		d->attempts = la->next;
-		for (f = la->followers; f != NULL; f = next) {
-			next = f->next_f;
-			f->cbs.end(f->cbs.arg, NULL, -1, NULL);
-			free(f);
-		}
-		buf_free(&la->mem);
-		free(la->status);
-		free(la->reason);
-		free(la);
-	}
+	record_forget_all(d);
 	while (d->runs != NULL)
 		live_run_remove(d, d->runs);
 }

@@ -12,6 +12,11 @@
  * they were committed, since the store calls done callbacks in queue
  * order.
  *
+ * While paused, a repository project's new run is not even checked out
+ * (no git runs during maintenance): it stays queued in the store, and the
+ * resume checks it out (runs_recover picks up every unfinished run not in
+ * memory).
+ *
  * The counts are the scheduler's: runs it holds in state queued or
  * running.  A repository project's new run enters the scheduler once its
  * commit is checked out, so it is counted from then on.
@@ -60,6 +65,12 @@ queue_pause_done(int rc, void *arg)
 			 q->actor);
 		/* Resuming starts what the free slots allow, right here. */
 		sched_pause(q->d->sched, q->paused);
+		/* ...and checks out the new runs the pause held back. */
+		if (!q->paused && runs_recover(q->d, &msg) < 0) {
+			log_warnx("queue.resume: %s", msg);
+			free(msg);
+			msg = NULL;
+		}
 	}
 	q->cb(rc, 0, msg, q->arg);
 	free(msg);

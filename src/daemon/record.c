@@ -94,6 +94,38 @@ attempt_free(struct daemon *d, struct live_attempt *la)
 	free(la);
 }
 
+void
+record_forget_all(struct daemon *d)
+{
+	struct live_attempt *la;
+	struct follower *f;
+
+	while ((la = d->attempts) != NULL) {
+		d->attempts = la->next;
+		la->next = NULL;
+		while ((f = la->followers) != NULL) {
+			la->followers = f->next_f;
+			f->cbs.end(f->cbs.arg, NULL, -1, NULL);
+			free(f);
+		}
+		la->orphan = true;
+		if (la->ops == 0)
+			attempt_free(d, la);
+	}
+}
+
+/* A write about `la` is done; true if `la` is let go of (and maybe freed). */
+static bool
+attempt_op_done(struct live_attempt *la)
+{
+	la->ops--;
+	if (!la->orphan)
+		return false;
+	if (la->ops == 0)
+		attempt_free(la->d, la);
+	return true;
+}
+
 /* ---- writes ---- */
 
 struct op {
@@ -204,6 +236,10 @@ log_done(int rc, void *arg)
 	struct live_attempt *la = o->la;
 
 	op_committed(o, rc);
+	if (attempt_op_done(la)) {
+		op_free(o);
+		return;
+	}
 	if (rc == 0) {
 		la->committed += o->len;
 		la->mem_off += o->len;
@@ -241,6 +277,7 @@ flush(struct live_attempt *la)
 	o->data = xmalloc(o->len);
 	memcpy(o->data, la->mem.data + from, o->len);
 	la->queued = la->total;
+	la->ops++;
 	store_write_retry(la->d->store, tx_log, log_done, o);
 }
 
@@ -295,6 +332,10 @@ prepare_done(int rc, void *arg)
 	int prc;
 
 	op_committed(o, rc);
+	if (attempt_op_done(la)) {
+		op_free(o);
+		return;
+	}
 	if (rc == 0)
 		la->id = o->id;
 	else
@@ -326,6 +367,7 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	o->la = la;
 	o->dir = xstrdup(dir);
 	o->started_at = la->started_ms = pw_now_ms();
+	la->ops++;
 	store_write(d->store, tx_attempt_insert, prepare_done, o);
 }
 
@@ -368,7 +410,8 @@ finish_done(int rc, void *arg)
 	struct op *o = arg;
 
 	op_committed(o, rc);
-	announce_end(o->d, o->la);
+	if (!attempt_op_done(o->la))
+		announce_end(o->d, o->la);
 	op_free(o);
 }
 
@@ -410,6 +453,7 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	o->st = *st;
 	st->rows = NULL;
 	st->n = 0;
+	la->ops++;
 	store_write_retry(d->store, tx_attempt_finish, finish_done, o);
 }
 

@@ -64,11 +64,14 @@ lost_before(const struct store_job *sj)
 	return n;
 }
 
-/* Takes up the running attempts; whether any job has run in the workspace. */
+/*
+ * Takes up the running attempts.  Whether the workspace must be kept as it
+ * is: an attempt was taken up (it works there), or jobs ran in it.
+ */
 static bool
 adopt(struct daemon *d, struct live_run *lr, const struct store_run *row)
 {
-	bool ran = false;
+	bool ran = false, adopted = false;
 	size_t j;
 	int rc;
 
@@ -92,6 +95,7 @@ adopt(struct daemon *d, struct live_run *lr, const struct store_run *row)
 					 sa->dir != NULL ? sa->dir : "",
 					 sa->log_bytes);
 		if (rc == 0) {
+			adopted = true;
 			record_adopt(d, lr, (size_t)sj->idx, sa);
 			log_info("attempt.adopt run=%llu job=%s attempt=%d "
 				 "offset=%llu", (unsigned long long)row->id,
@@ -99,7 +103,7 @@ adopt(struct daemon *d, struct live_run *lr, const struct store_run *row)
 				 (unsigned long long)sa->log_bytes);
 		}
 	}
-	return ran;
+	return adopted || (ran && access(lr->workspace, F_OK) == 0);
 }
 
 int
@@ -114,6 +118,11 @@ runs_recover(struct daemon *d, char **err)
 		*err = xasprintf("cannot read unfinished runs: %s", strerror(-rc));
 		return rc;
 	}
+	/*
+	 * Every run is in the scheduler before any job starts: an older run's
+	 * deploy must see the environment a younger run's adopted deploy holds.
+	 */
+	sched_hold(d->sched, true);
 	for (i = 0; i < n; i++) {
 		struct store_run *row = rows[i];
 		const struct config_project *proj =
@@ -122,7 +131,8 @@ runs_recover(struct daemon *d, char **err)
 		struct pipeline *p = NULL;
 		struct live_run *lr;
 
-		if (live_run_find(d, row->id) != NULL)
+		if (live_run_find(d, row->id) != NULL ||
+		    checkout_running(d, row->id))
 			continue;
 		if (proj != NULL && row->pipeline == NULL &&
 		    config_project_repo(proj) != NULL && row->commit != NULL) {
@@ -139,8 +149,7 @@ runs_recover(struct daemon *d, char **err)
 			abandon(d, row->id);
 		} else if (runs_build(d, p, row->id, proj, row, true, &lr) == 0) {
 			log_info("run.recover run=%llu", (unsigned long long)row->id);
-			if (adopt(d, lr, row) &&
-			    access(lr->workspace, F_OK) == 0)
+			if (adopt(d, lr, row))
 				runs_start(d, lr);
 			else
 				runs_launch(d, lr);
@@ -148,5 +157,6 @@ runs_recover(struct daemon *d, char **err)
 		pipeline_problems_free(&pp);
 	}
 	store_runs_free(rows, n);
+	sched_hold(d->sched, false);
 	return 0;
 }

@@ -42,7 +42,9 @@ struct upgrade {
 	uv_pipe_t chan;           /* our end of the pair */
 	uv_timer_t timer;
 	int handles;              /* open among child, chan, timer */
+	bool child_inited;        /* uv_spawn succeeded */
 	bool child_running;
+	bool stop_successor;      /* SIGTERM came meanwhile: stop it too */
 	bool ready, failed;
 	char line[64];
 	size_t len;
@@ -79,13 +81,11 @@ on_handle_closed(uv_handle_t *h)
 	}
 	if (!d->detached)
 		return;
-	/* The new daemon failed and is gone: this one goes on. */
-	if (daemon_pid_file_take(d, &err) < 0) {
-		log_warnx("upgrade.resume: %s", err);
-		free(err);
-		err = NULL;
-	}
-	if (handover_resume(d, &err) < 0) {
+	/*
+	 * The new daemon failed and is gone: this one goes on, but only with
+	 * the lock — whoever took it meanwhile schedules, not two of us.
+	 */
+	if (daemon_pid_file_take(d, &err) < 0 || handover_resume(d, &err) < 0) {
 		log_warnx("upgrade.resume failed: %s; stopping", err);
 		free(err);
 		d->draining = true;
@@ -104,7 +104,8 @@ close_all(struct upgrade *u)
 		uv_close((uv_handle_t *)&u->timer, on_handle_closed);
 	if (!uv_is_closing((uv_handle_t *)&u->chan))
 		uv_close((uv_handle_t *)&u->chan, on_handle_closed);
-	if (!u->child_running && !uv_is_closing((uv_handle_t *)&u->child))
+	if (u->child_inited && !u->child_running &&
+	    !uv_is_closing((uv_handle_t *)&u->child))
 		uv_close((uv_handle_t *)&u->child, on_handle_closed);
 }
 
@@ -144,7 +145,11 @@ ready(struct upgrade *u)
 	 * closing tells the new daemon that nothing more is committed here.
 	 */
 	if (uv_fileno((uv_handle_t *)&u->chan, &fd) == 0)
-		d->handed_fd = dup(fd);
+		d->handed_fd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+	/* A SIGTERM meant for the service came during the swap. */
+	if (u->stop_successor && kill((pid_t)u->pid, SIGTERM) == 0)
+		log_info("upgrade: stopping the new daemon too (SIGTERM came "
+			 "during the swap)");
 	/* Not waited for: it is the service now. */
 	u->child_running = false;
 	d->draining = true;
@@ -253,6 +258,11 @@ spawn(struct daemon *d)
 	uv_pipe_init(&d->loop, &u->chan, 0);
 	u->timer.data = u->chan.data = u->child.data = u;
 	u->handles = 2;
+	if (d->draining) {
+		free(env);
+		fail(u, "the daemon is stopping");
+		return;
+	}
 	if (listen_fd < 0 ||
 	    socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
 		free(env);
@@ -287,12 +297,14 @@ spawn(struct daemon *d)
 	if (rc < 0) {
 		char *why = xasprintf("cannot start %s: %s", bin, uv_strerror(rc));
 
+		/* libuv needs the failed handle closed; not counted. */
 		uv_close((uv_handle_t *)&u->child, NULL);
 		fail(u, why);
 		free(why);
 		return;
 	}
 	u->handles = 3;
+	u->child_inited = true;
 	u->child_running = true;
 	log_info("upgrade.spawned pid=%d binary=%s", u->child.pid, bin);
 	uv_read_start((uv_stream_t *)&u->chan, on_alloc, on_read);
@@ -307,9 +319,12 @@ upgrade_start(struct daemon *d)
 				  config_binary(d->config) : d->self_path;
 	char *why, *res;
 
-	if (d->draining || d->upgrade != NULL || d->detached) {
+	if (d->draining || d->upgrade != NULL || d->detached ||
+	    d->successor_fd >= 0) {
 		log_warnx("upgrade.refused: %s", d->draining ?
-			  "the daemon is stopping" : "an upgrade is under way");
+			  "the daemon is stopping" :
+			  d->successor_fd >= 0 ? "the previous daemon has not "
+			  "exited yet" : "an upgrade is under way");
 		return;
 	}
 	if (bin == NULL || access(bin, X_OK) < 0) {
@@ -328,6 +343,13 @@ upgrade_start(struct daemon *d)
 	d->upgrade = xcalloc(1, sizeof(*d->upgrade));
 	d->upgrade->d = d;
 	handover_begin(d, spawn);
+}
+
+void
+upgrade_stop_successor(struct daemon *d)
+{
+	if (d->upgrade != NULL)
+		d->upgrade->stop_successor = true;
 }
 
 void
@@ -363,6 +385,8 @@ on_pred_read(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
 	/* The old daemon has exited: what it committed meanwhile is ours. */
 	uv_close((uv_handle_t *)s, NULL);
 	d->successor_fd = -1;
+	if (d->detached || d->draining)
+		return; /* not ours to take up any more either */
 	log_info("upgrade.predecessor_gone: recovering what it committed "
 		 "during the swap");
 	if (runs_recover(d, &err) < 0) {

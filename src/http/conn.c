@@ -47,6 +47,7 @@ struct http_conn {
 	bool close_after;             /* close once cur's answer is written */
 	bool lingering;
 	bool closing;
+	bool served;                  /* an answer was written on it */
 	char rbuf[16 * 1024];
 };
 
@@ -212,6 +213,7 @@ maybe_next(struct http_conn *c)
 	http_request_free(c->cur);
 	c->cur = NULL;
 	c->cur_done = false;
+	c->served = true;
 	if (c->close_after) {
 		timer_set(c, T_NONE, 0);
 		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
@@ -291,7 +293,12 @@ http_conn_next(struct http_conn *c)
 void
 http_conn_close_if_idle(struct http_conn *c)
 {
-	if (c->cur == NULL && !c->ps.in_message)
+	/*
+	 * Only a keep-alive connection between requests: one just accepted
+	 * has its first request on the way (closing it would reset a client
+	 * that did nothing wrong); it is answered with "Connection: close".
+	 */
+	if (c->served && c->cur == NULL && !c->ps.in_message)
 		http_conn_close(c);
 }
 

@@ -255,6 +255,8 @@ sched_run_start(struct sched_run *r)
 
 	if (r->started)
 		return -EBUSY;
+	if (s->detached)
+		return -ECANCELED;
 	r->started = true;
 	if (s->tail != NULL)
 		s->tail->next = r;

@@ -54,6 +54,7 @@ struct sched {
 	bool pumping, pump_again;     /* sched_pump() is not re-entered */
 	bool paused;                  /* queued runs stay queued */
 	bool detached;                /* sched_detach(): nothing starts */
+	bool held;                    /* sched_hold() */
 };
 
 /* Reports a job's new state (and stores it). */

@@ -298,7 +298,7 @@ sched_pump(struct sched *s)
 	 * that cannot start ends at once); they ask for another round
 	 * instead of recursing.
 	 */
-	if (s->detached)
+	if (s->detached || s->held)
 		return;
 	if (s->pumping) {
 		s->pump_again = true;
@@ -322,6 +322,19 @@ sched_detach(struct sched *s)
 	for (r = s->head; r != NULL; r = r->next)
 		for (j = 0; j < r->njobs; j++)
 			sched_job_detach(r, j);
+	/* The runs are no longer ours: nothing runs, none is linked. */
+	for (r = s->head; r != NULL; r = r->next)
+		r->running = 0;
+	s->head = s->tail = NULL;
+	s->running = 0;
+}
+
+void
+sched_hold(struct sched *s, bool hold)
+{
+	s->held = hold;
+	if (!hold)
+		sched_pump(s);
 }
 
 void
