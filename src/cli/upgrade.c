@@ -106,6 +106,9 @@ failure(const char *path, const struct timespec *since)
 	if (fgets(buf, sizeof(buf), f) == NULL)
 		buf[0] = '\0';
 	fclose(f);
+	/* The daemon truncates, then writes a line: wait for its end. */
+	if (strchr(buf, '\n') == NULL)
+		return NULL;
 	buf[strcspn(buf, "\n")] = '\0';
 	/* Anything but "ok PID" written since we began is a failure. */
 	if (strncmp(buf, "ok ", 3) == 0)

