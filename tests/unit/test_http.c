@@ -942,12 +942,17 @@ test_listen_addresses(void **state)
 static void
 c_stop_accepting(struct fixture *fx)
 {
-	struct client *a, *b;
+	struct client *a, *b, *c;
 	struct resp r;
 
 	a = cl_open(fx);
 	b = cl_open(fx);
-	CHECK(fx, a != NULL && b != NULL);
+	c = cl_open(fx);
+	CHECK(fx, a != NULL && b != NULL && c != NULL);
+	/* c is kept alive between requests when the stop comes. */
+	SEND(fx, c, "POST /body HTTP/1.1\r\nContent-Length: 2\r\n\r\nc1");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "c1");
 	/* Expect: 100-continue gets its interim answer before the body. */
 	SEND(fx, a, "POST /body HTTP/1.1\r\nContent-Length: 2\r\n"
 		    "Expect: 100-continue\r\n\r\n");
@@ -956,15 +961,25 @@ c_stop_accepting(struct fixture *fx)
 	SEND(fx, a, "ok");
 	CHECK(fx, cl_response(a, &r, false));
 	CHECK_STR(fx, r.body, "ok");
-	/* The answer in flight closes; idle connections close; no new ones. */
+	/*
+	 * The answer in flight closes; no new connections.  One accepted but
+	 * not used yet has its first request on the way: it is answered,
+	 * with "Connection: close", never reset.
+	 */
 	SEND(fx, a, "POST /stop HTTP/1.1\r\n\r\n");
 	CHECK(fx, cl_response(a, &r, false));
 	CHECK_STR(fx, r.body, "bye");
 	CHECK(fx, strstr(r.head, "Connection: close\r\n") != NULL);
 	CHECK(fx, cl_eof(a));
+	CHECK(fx, cl_eof(c));
+	SEND(fx, b, "POST /body HTTP/1.1\r\nContent-Length: 2\r\n\r\nhi");
+	CHECK(fx, cl_response(b, &r, false));
+	CHECK_STR(fx, r.body, "hi");
+	CHECK(fx, strstr(r.head, "Connection: close\r\n") != NULL);
 	CHECK(fx, cl_eof(b));
 	cl_close(a);
 	cl_close(b);
+	cl_close(c);
 	CHECK(fx, cl_open(fx) == NULL);
 }
 
