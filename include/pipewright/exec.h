@@ -139,7 +139,9 @@ const char *exec_attempt_dir(const struct exec_attempt *a);
  *  - nothing listens but dir/status exists: the job ended while nobody
  *    was attached; the log file from `offset` and that status are
  *    delivered from the loop (never inside this call);
- *  - neither: -ESRCH, and no callback ever runs.
+ *  - neither: -ESRCH (it ran and vanished), or -ENOENT if there is not
+ *    even a log: no supervisor ever started the job there; no callback
+ *    ever runs.
  * Other errors (-ENOMEM, an unreadable dir...) are returned likewise.
  */
 int exec_attach(struct exec *e, const char *dir, uint64_t offset,

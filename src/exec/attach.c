@@ -39,7 +39,7 @@ exec_attach(struct exec *e, const char *dir, uint64_t offset,
 		return -EINVAL;
 	dirfd = open(dir, O_PATH | O_DIRECTORY | O_CLOEXEC);
 	if (dirfd < 0)
-		return errno == ENOENT ? -ESRCH : -errno;
+		return errno == ENOENT ? -ENOENT : -errno;
 	exec_sock_addr(dirfd, &addr);
 	rc = exec_connect(&addr, &fd);
 	if (rc == 0) {
@@ -54,6 +54,11 @@ exec_attach(struct exec *e, const char *dir, uint64_t offset,
 	}
 	if (fd < 0 && faccessat(dirfd, SUPERVISOR_STATUS_FILE, F_OK, 0) < 0) {
 		rc = errno == ENOENT ? -ESRCH : -errno;
+		/* No log either: no supervisor ever got as far as the job. */
+		if (rc == -ESRCH &&
+		    faccessat(dirfd, SUPERVISOR_LOG_FILE, F_OK, 0) < 0 &&
+		    errno == ENOENT)
+			rc = -ENOENT;
 		goto out;
 	}
 

@@ -186,13 +186,21 @@ finish(struct sched_run *r, size_t j, enum sched_job_state st, int exit_code,
 	r->running--;
 	r->s->running--;
 	if (st == SCHED_JOB_LOST && !r->canceling &&
-	    job->lost < pipeline_job_lost_retries(r->p, j)) {
-		/* Not the job's failure: its retry budget is left alone. */
-		job->lost++;
+	    (job->never_ran || job->lost < pipeline_job_lost_retries(r->p, j))) {
+		/*
+		 * Not the job's failure: its retry budget is left alone; and
+		 * an attempt that never ran costs nothing at all.
+		 */
+		if (job->never_ran)
+			why = xasprintf("%s; starting it now", reason);
+		else
+			why = xasprintf("%s; trying again (lost_retries %d of "
+					"%d)", reason != NULL ? reason : "lost",
+					job->lost + 1,
+					pipeline_job_lost_retries(r->p, j));
+		job->lost += job->never_ran ? 0 : 1;
+		job->never_ran = false;
 		job->tries--;
-		why = xasprintf("%s; trying again (lost_retries %d of %d)",
-				reason != NULL ? reason : "lost", job->lost,
-				pipeline_job_lost_retries(r->p, j));
 		sched_job_set(r, j, st, exit_code, why);
 		if (!r->canceling)
 			sched_job_set(r, j, SCHED_JOB_READY, -1, NULL);
@@ -427,7 +435,12 @@ sched_job_adopt(struct sched_run *r, size_t j)
 	s->running++;
 	rc = exec_attach(s->exec, job->dir, job->adopt_offset, on_output,
 			 on_end, c, &job->att);
-	if (rc == -ESRCH) {
+	if (rc == -ENOENT) {
+		job->never_ran = true;
+		finish(r, j, SCHED_JOB_LOST, -1, "lost before it started (the "
+		       "daemon stopped between recording the attempt and "
+		       "starting it)");
+	} else if (rc == -ESRCH) {
 		finish(r, j, SCHED_JOB_LOST, -1, "lost: its supervisor is gone "
 		       "and left no result (the machine restarted, or it was "
 		       "killed)");

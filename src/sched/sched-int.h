@@ -11,6 +11,7 @@ struct sched_job {
 	int attempts;              /* attempts made, all time (numbering) */
 	int tries;                 /* attempts since the job was last queued (retry budget) */
 	int lost;                  /* lost attempts since then (lost_retries budget) */
+	bool never_ran;            /* the adopted attempt was never started */
 	bool selected;             /* named by sched_run_only() */
 	bool approved;             /* a manual job someone approved */
 	bool neutral;              /* skipped without holding up dependants */

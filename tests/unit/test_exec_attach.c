@@ -378,22 +378,33 @@ test_attach_after_exit(void **state)
 	free(log);
 }
 
-/* (c) Nothing there: -ESRCH, no callback, nothing active. */
+/*
+ * (c) Nothing there: -ENOENT where no supervisor ever started the job (no
+ * directory, or no log in it), -ESRCH where one did and vanished without a
+ * result; no callback, nothing active.
+ */
 static void
 test_attach_nothing(void **state)
 {
 	struct t *t = *state;
 	struct sockaddr_un addr = {.sun_family = AF_UNIX};
 	struct exec_attempt *a = NULL;
-	char missing[160];
+	char missing[160], log[200];
 	int fd;
 
 	side_open(&t->s1);
 	assert_int_equal(mkdir(t->dir, 0700), 0);
 	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
-				     &t->s1, &a), -ESRCH);
+				     &t->s1, &a), -ENOENT);
 	snprintf(missing, sizeof(missing), "%s/none", t->tmp);
 	assert_int_equal(exec_attach(t->s1.e, missing, 0, on_output, on_end,
+				     &t->s1, &a), -ENOENT);
+	/* A log: a job ran there. */
+	snprintf(log, sizeof(log), "%s/%s", t->dir, SUPERVISOR_LOG_FILE);
+	fd = open(log, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
 				     &t->s1, &a), -ESRCH);
 	/* A socket file nobody listens on (a killed supervisor's). */
 	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",

@@ -1427,9 +1427,17 @@ static void
 test_lost_retries(void **state)
 {
 	struct fx *f = fx_new(2);
-	char *gone = xasprintf("%s/never-started", f->attempts);
+	char *gone = xasprintf("%s/gone", f->attempts);
+	char *never = xasprintf("%s/never-started", f->attempts);
+	char *log = xasprintf("%s/log", gone);
+	FILE *fp;
 
 	(void)state;
+	/* A log and nothing else: a job ran there and its supervisor vanished. */
+	assert_int_equal(mkdir(gone, 0700), 0);
+	fp = fopen(log, "w");
+	assert_non_null(fp);
+	fclose(fp);
 	fx_run(f, "jobs:\n"
 		  "  build: {script: echo \"attempt $PIPEWRIGHT_ATTEMPT\"}\n", NULL);
 	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, gone, 0), 0);
@@ -1457,6 +1465,19 @@ test_lost_retries(void **state)
 	assert_non_null(strstr(ev_reason(f, "deploy", SCHED_JOB_LOST),
 			       "its supervisor is gone"));
 	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, gone, 0), -EINVAL);
+
+	/* Never started: started now, whatever the budget (a deploy too). */
+	fx_run(f, "jobs:\n  deploy: {script: 'true', environment: prod}\n",
+	       NULL);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, never, 0), 0);
+	fx_go(f);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	assert_string_equal(trace(f, "deploy"),
+			    "lost/1 ready/1 running/2 success/2");
+	assert_non_null(strstr(ev_reason(f, "deploy", SCHED_JOB_LOST),
+			       "lost before it started"));
+	free(log);
+	free(never);
 	free(gone);
 	fx_free(f);
 }
