@@ -20,34 +20,100 @@
 
 #include "daemon-int.h"
 
+#define ABANDON_REASON "its project or pipeline is gone"
+
 struct abandon_op {
 	uint64_t run;
 	uint64_t now;
+	size_t n;                 /* running attempts: */
+	uint64_t *attempt;        /* their rows */
+	int *job;                 /* their jobs' indexes */
 };
 
 static int
 tx_abandon(struct store_tx *tx, void *arg)
 {
 	struct abandon_op *a = arg;
+	size_t i;
 	int rc;
 
 	rc = store_tx_run_set_status(tx, a->run, "error", 0, a->now);
+	for (i = 0; rc == 0 && i < a->n; i++) {
+		rc = store_tx_attempt_finish(tx, a->attempt[i], "canceled", -1,
+					     ABANDON_REASON, a->now);
+		if (rc == 0)
+			rc = store_tx_job_set_status(tx, a->run, a->job[i],
+						     "canceled");
+	}
 	if (rc == 0)
 		rc = store_tx_event(tx, a->run, a->now, "pipewright", "abandon",
-				    "its project or pipeline is gone");
+				    ABANDON_REASON);
 	return rc;
 }
 
 static void
-abandon(struct daemon *d, uint64_t run)
+abandon_free(void *arg)
 {
-	struct abandon_op *a = xmalloc(sizeof(*a));
+	struct abandon_op *a = arg;
 
-	log_warnx("run.abandon run=%llu: its project or pipeline is gone",
-		  (unsigned long long)run);
-	a->run = run;
+	free(a->attempt);
+	free(a->job);
+	free(a);
+}
+
+static void
+ignore_output(struct exec_attempt *a, const char *data, size_t len, void *arg)
+{
+	(void)a;
+	(void)data;
+	(void)len;
+	(void)arg;
+}
+
+static void
+ignore_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
+{
+	(void)a;
+	(void)st;
+	(void)arg;
+}
+
+/*
+ * Nothing can run it again: it ends as an error, and jobs it left running
+ * are stopped (a job must not outlive its run) and recorded as canceled.
+ */
+static void
+abandon(struct daemon *d, const struct store_run *row)
+{
+	struct abandon_op *a = xcalloc(1, sizeof(*a));
+	struct exec_attempt *ea;
+	size_t j;
+
+	log_warnx("run.abandon run=%llu: " ABANDON_REASON,
+		  (unsigned long long)row->id);
+	a->run = row->id;
 	a->now = pw_now_ms();
-	daemon_write(d, tx_abandon, a, free);
+	a->attempt = xcalloc(row->njobs + 1, sizeof(*a->attempt));
+	a->job = xcalloc(row->njobs + 1, sizeof(*a->job));
+	for (j = 0; j < row->njobs; j++) {
+		const struct store_job *sj = &row->jobs[j];
+		const struct store_attempt *sa;
+
+		if (sj->nattempts == 0)
+			continue;
+		sa = &sj->attempts[sj->nattempts - 1];
+		if (strcmp(sa->status, "running") != 0)
+			continue;
+		a->attempt[a->n] = sa->id;
+		a->job[a->n++] = sj->idx;
+		if (sa->dir != NULL &&
+		    exec_attach(d->exec, sa->dir, sa->log_bytes, ignore_output,
+				ignore_end, NULL, &ea) == 0 &&
+		    exec_cancel(ea) < 0)
+			log_warnx("run=%llu: cannot stop its job %s",
+				  (unsigned long long)row->id, sj->name);
+	}
+	daemon_write(d, tx_abandon, a, abandon_free);
 }
 
 /* Lost attempts just before the last one: spent lost_retries. */
@@ -145,8 +211,7 @@ runs_recover(struct daemon *d, char **err)
 		if (proj == NULL || row->pipeline == NULL ||
 		    pipeline_parse(row->pipeline_file, row->pipeline,
 				   row->pipeline_len, &p, &pp) < 0) {
-			/* Nothing can run it again: it ends as an error. */
-			abandon(d, row->id);
+			abandon(d, row);
 		} else if (runs_build(d, p, row->id, proj, row, true, &lr) == 0) {
 			log_info("run.recover run=%llu", (unsigned long long)row->id);
 			if (adopt(d, lr, row))
