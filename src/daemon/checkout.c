@@ -25,6 +25,7 @@ struct checkout {
 	struct store_run row;     /* a new run's parameters (owned strings) */
 	struct pipeline *p;       /* a new run's pipeline, once read */
 	char *workspace;
+	char *tmp;                /* where git works, renamed to workspace */
 	char *yaml, *file, *problems;
 	size_t len;
 	char *log;                /* for the run's own log */
@@ -58,6 +59,7 @@ checkout_free(struct checkout *c)
 	pipeline_destroy(c->p);
 	free(c->project);
 	free(c->workspace);
+	free(c->tmp);
 	free(c->row.ref);
 	free(c->row.branch);
 	free(c->row.tag);
@@ -175,6 +177,14 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 	c->log = xmalloc(len + 1);
 	memcpy(c->log, log, len);
 	c->loglen = len;
+	/* Only a complete checkout takes the workspace's name. */
+	if (rc == 0) {
+		files_remove_tree(c->workspace);
+		if (rename(c->tmp, c->workspace) < 0)
+			rc = -errno;
+	}
+	if (rc < 0)
+		files_remove_tree(c->tmp);
 	if (rc < 0 || proj == NULL) {
 		log_warnx("run=%llu: checkout failed: %s",
 			  (unsigned long long)c->run, strerror(-rc));
@@ -201,7 +211,9 @@ checkout_start(struct checkout *c, const struct config_project *proj,
 		.repo = config_project_repo(proj),
 		.fetch_ref = ref,
 		.sha = sha,
-		.workspace = c->workspace,
+		.workspace = c->tmp = xasprintf("%s" FILES_CHECKOUT_INFIX "%llx",
+						c->workspace,
+						(unsigned long long)uv_hrtime()),
 		.clone_token = config_project_clone_token(proj),
 	};
 	char *msg;
@@ -210,7 +222,6 @@ checkout_start(struct checkout *c, const struct config_project *proj,
 	/* Until its result is committed (a recovery pass must not redo it). */
 	c->next = c->d->checkouts;
 	c->d->checkouts = c;
-	files_remove_tree(c->workspace);
 	rc = scm_checkout(c->d->scm, &req, on_checkout, c);
 	if (rc < 0) {
 		msg = xasprintf("cannot check out %s: %s\n", sha, strerror(-rc));

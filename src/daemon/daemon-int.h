@@ -228,7 +228,13 @@ void schedules_free(struct daemon *d);
 /* files.c */
 int files_mkdirs(const char *path, mode_t mode);
 void files_remove_tree(const char *path);
-/* Removes <attempts_dir>/r<run>-* and <workspaces_dir>/<run>. */
+/*
+ * A checkout is made in <workspaces_dir>/<run>.co-<n> and renamed into
+ * place, so that a git a killed daemon left behind never writes into the
+ * workspace the next one fills.
+ */
+#define FILES_CHECKOUT_INFIX ".co-"
+/* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
 void files_remove_run(struct daemon *d, uint64_t run);
 
 /* A store write that only logs its failure. */

@@ -45,26 +45,37 @@ files_remove_tree(const char *path)
 	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
-void
-files_remove_run(struct daemon *d, uint64_t run)
+/* Removes the entries of `dir` named `exact` or starting with `prefix`. */
+static void
+remove_named(const char *dirpath, const char *exact, const char *prefix)
 {
-	char prefix[48], *path;
 	struct dirent *de;
+	char *path;
 	DIR *dir;
 
-	path = xasprintf("%s/%llu", d->workspaces_dir, (unsigned long long)run);
-	files_remove_tree(path);
-	free(path);
-	snprintf(prefix, sizeof(prefix), "r%llu-", (unsigned long long)run);
-	dir = opendir(d->attempts_dir);
+	dir = opendir(dirpath);
 	if (dir == NULL)
 		return;
 	while ((de = readdir(dir)) != NULL) {
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+		if ((exact == NULL || strcmp(de->d_name, exact) != 0) &&
+		    strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
-		path = xasprintf("%s/%s", d->attempts_dir, de->d_name);
+		path = xasprintf("%s/%s", dirpath, de->d_name);
 		files_remove_tree(path);
 		free(path);
 	}
 	closedir(dir);
+}
+
+void
+files_remove_run(struct daemon *d, uint64_t run)
+{
+	char name[32], prefix[48];
+
+	/* The workspace, and checkouts a killed daemon left half done. */
+	snprintf(name, sizeof(name), "%llu", (unsigned long long)run);
+	snprintf(prefix, sizeof(prefix), "%s" FILES_CHECKOUT_INFIX, name);
+	remove_named(d->workspaces_dir, name, prefix);
+	snprintf(prefix, sizeof(prefix), "r%llu-", (unsigned long long)run);
+	remove_named(d->attempts_dir, NULL, prefix);
 }
