@@ -105,6 +105,7 @@ struct daemon {
 	struct upgrade *upgrade;  /* an upgrade under way (upgrade.c), or NULL */
 	int successor_fd;         /* a new daemon: the old one's end, or -1 */
 	uv_pipe_t predecessor;    /* ... watched for its exit */
+	char pred_buf[64];        /* what it might say (nothing is expected) */
 	uv_timer_t close_timer;   /* waits for in-flight responses */
 	uint64_t close_deadline;  /* mono ms */
 	char *self_path;          /* the program an upgrade starts by default */

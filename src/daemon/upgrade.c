@@ -9,7 +9,7 @@
  * (PIPEWRIGHT_LISTEN_FD) and one end of a socket pair as descriptor 4
  * (PIPEWRIGHT_UPGRADE_FD).  Meanwhile it keeps accepting: reads are
  * answered, new runs are committed (the new daemon starts them), changes
- * to runs answer 503 with Retry-After.  The new daemon takes the lock,
+ * to runs answer 503 "unavailable" (try again in a moment).  The new daemon takes the lock,
  * opens the store, takes the supervisors up and writes "READY <pid>\n" on
  * the pair; only then does the old one stop accepting, finish the answers
  * under way with "Connection: close" and exit.  Its end of the pair closes
@@ -51,16 +51,21 @@ struct upgrade {
 	long pid;                 /* the new daemon's */
 };
 
+/* Written whole then renamed: a reader never sees half a line. */
 static void
 write_result(struct daemon *d, const char *text)
 {
 	char *path = xasprintf("%s/upgrade.result", config_data_dir(d->config));
-	FILE *f = fopen(path, "we");
+	char *tmp = xasprintf("%s.tmp", path);
+	FILE *f = fopen(tmp, "we");
 
 	if (f != NULL) {
 		fprintf(f, "%s\n", text);
-		fclose(f);
+		if (fclose(f) != 0 || rename(tmp, path) < 0)
+			log_warnx("upgrade: cannot write %s: %s", path,
+				  strerror(errno));
 	}
+	free(tmp);
 	free(path);
 }
 
@@ -365,12 +370,12 @@ upgrade_free(struct daemon *d)
 static void
 on_pred_alloc(uv_handle_t *h, size_t size, uv_buf_t *buf)
 {
-	static char sink[64]; /* nothing is expected: only the end counts */
+	struct daemon *d = h->data;
 
-	(void)h;
+	/* Nothing is expected: only the end counts. */
 	(void)size;
-	buf->base = sink;
-	buf->len = sizeof(sink);
+	buf->base = d->pred_buf;
+	buf->len = sizeof(d->pred_buf);
 }
 
 static void
