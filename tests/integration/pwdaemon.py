@@ -427,7 +427,46 @@ class Test:
             if p.poll() is None:
                 p.kill()
                 p.wait()
+        stop_supervisors(self.tmp)
         shutil.rmtree(self.tmp, ignore_errors=True)
+
+
+def supervisors_under(path):
+    """Pids of pipewright-supervisor processes whose --dir is below path."""
+    pids = []
+    for pid in os.listdir("/proc"):
+        if not pid.isdigit():
+            continue
+        try:
+            with open("/proc/%s/cmdline" % pid, "rb") as f:
+                argv = f.read().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"pipewright-supervisor") and \
+                any(a.startswith(path.encode() + b"/") for a in argv):
+            pids.append(int(pid))
+    return pids
+
+
+def stop_supervisors(path):
+    """Jobs outlive the daemon: a scenario that ends while one runs must not
+    leave it behind.  SIGTERM is the supervisor's cancel (its job's tree
+    goes with it); SIGKILL after a grace for one that does not answer."""
+    pids = supervisors_under(path)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    end = time.monotonic() + 5 * SLOW
+    while pids and time.monotonic() < end:
+        pids = [p for p in pids if alive(p)]
+        time.sleep(0.05)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
 
 
 def main(fn):
