@@ -22,6 +22,18 @@
 
 #define ABANDON_REASON "its project or pipeline is gone"
 
+/* The job's attempt the store says is running, or NULL. */
+static const struct store_attempt *
+running_attempt(const struct store_job *sj)
+{
+	const struct store_attempt *sa;
+
+	if (sj->nattempts == 0)
+		return NULL;
+	sa = &sj->attempts[sj->nattempts - 1];
+	return strcmp(sa->status, "running") == 0 ? sa : NULL;
+}
+
 struct abandon_op {
 	uint64_t run;
 	uint64_t now;
@@ -97,12 +109,9 @@ abandon(struct daemon *d, const struct store_run *row)
 	a->job = xcalloc(row->njobs + 1, sizeof(*a->job));
 	for (j = 0; j < row->njobs; j++) {
 		const struct store_job *sj = &row->jobs[j];
-		const struct store_attempt *sa;
+		const struct store_attempt *sa = running_attempt(sj);
 
-		if (sj->nattempts == 0)
-			continue;
-		sa = &sj->attempts[sj->nattempts - 1];
-		if (strcmp(sa->status, "running") != 0)
+		if (sa == NULL)
 			continue;
 		a->attempt[a->n] = sa->id;
 		a->job[a->n++] = sj->idx;
@@ -123,7 +132,7 @@ lost_before(const struct store_job *sj)
 	size_t k = sj->nattempts;
 	int n = 0;
 
-	if (k > 0 && strcmp(sj->attempts[k - 1].status, "running") == 0)
+	if (running_attempt(sj) != NULL)
 		k--;
 	while (k > 0 && strcmp(sj->attempts[--k].status, "lost") == 0)
 		n++;
@@ -151,10 +160,7 @@ adopt(struct daemon *d, struct live_run *lr, const struct store_run *row)
 		ran |= sj->nattempts > 0;
 		rc = sched_run_restore_lost(lr->run, (size_t)sj->idx,
 					    lost_before(sj));
-		if (sj->nattempts == 0)
-			continue;
-		sa = &sj->attempts[sj->nattempts - 1];
-		if (strcmp(sa->status, "running") != 0)
+		if ((sa = running_attempt(sj)) == NULL)
 			continue;
 		/* No directory recorded: nothing can answer; it is lost. */
 		rc = sched_run_adopt_job(lr->run, (size_t)sj->idx, sa->number,

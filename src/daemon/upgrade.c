@@ -246,13 +246,20 @@ child_env(void)
 	return env;
 }
 
+/* `binary` from the config, else the program as it was started; or NULL. */
+static const char *
+binary(const struct daemon *d)
+{
+	return config_binary(d->config) != NULL ? config_binary(d->config) :
+						  d->self_path;
+}
+
 /* The jobs are handed over: start the new daemon. */
 static void
 spawn(struct daemon *d)
 {
 	struct upgrade *u = d->upgrade;
-	const char *bin = config_binary(d->config) != NULL ?
-				  config_binary(d->config) : d->self_path;
+	const char *bin = binary(d);
 	char *args[] = {(char *)bin, "serve", "--config", d->config_path, NULL};
 	char **env = child_env();
 	uv_stdio_container_t stdio[5];
@@ -320,8 +327,7 @@ spawn(struct daemon *d)
 void
 upgrade_start(struct daemon *d)
 {
-	const char *bin = config_binary(d->config) != NULL ?
-				  config_binary(d->config) : d->self_path;
+	const char *bin = binary(d);
 	char *why, *res;
 
 	if (d->draining || d->upgrade != NULL || d->detached ||
