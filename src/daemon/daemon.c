@@ -487,6 +487,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		*err = buf_steal(&b);
 		pipeline_problems_free(&pp);
 		free(d->config_path);
+		free(d->self_path);
 		free(d);
 		return -EINVAL;
 	}
