@@ -164,6 +164,9 @@ store_open(uv_loop_t *loop, const char *path, struct store **out, char **err)
 	}
 	s->async.data = s;
 	uv_unref((uv_handle_t *)&s->async); /* until a write is queued */
+	uv_prepare_init(loop, &s->kick);
+	s->kick.data = s;
+	s->handles = 2;
 	*out = s;
 	return 0;
 
@@ -181,6 +184,8 @@ on_closed(uv_handle_t *h)
 	store_close_cb cb = s->close_cb;
 	void *arg = s->close_arg;
 
+	if (--s->handles > 0)
+		return;
 	store_free(s);
 	if (cb != NULL)
 		cb(arg);
@@ -197,6 +202,7 @@ store_close(struct store *s, store_close_cb cb, void *arg)
 	store_conn_close(&s->rd);
 	store_conn_close(&s->wr);
 	uv_close((uv_handle_t *)&s->async, on_closed);
+	uv_close((uv_handle_t *)&s->kick, on_closed);
 }
 
 int

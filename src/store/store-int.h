@@ -127,6 +127,15 @@ struct store {
 	struct store_conn rd;        /* loop thread: reads */
 	struct store_conn wr;        /* writer thread (open/close: the loop's) */
 	uv_async_t async;            /* writer → loop: requests are done */
+	/*
+	 * loop → writer: wakes it once per loop iteration, before the loop
+	 * polls, so that the writes one callback queues (a job's end and the
+	 * next job's attempt row) share one commit instead of racing the
+	 * writer into two.
+	 */
+	uv_prepare_t kick;
+	bool kick_armed;
+	int handles;                 /* async and kick, until closed */
 	pthread_t thread;
 	bool thread_started;
 	size_t pending;              /* loop thread: written, done not yet called */
@@ -185,6 +194,7 @@ int store_writer_start(struct store *s) PW_WUR;
 /* Runs everything queued and its done callbacks, then stops the writer. */
 void store_writer_stop(struct store *s);
 void store_on_async(uv_async_t *h);
+void store_on_kick(uv_prepare_t *h);
 
 /*
  * read.c: a run row as a struct.  STORE_RUN_COLS are the columns every

@@ -396,6 +396,22 @@ enqueue(struct store *s, store_write_fn fn, store_done_cb done, void *arg,
 	assert(!s->stop);
 	*s->queue_tail = r;
 	s->queue_tail = &r->next;
+	pthread_mutex_unlock(&s->mu);
+	/* The writer is woken before the loop polls (store_on_kick). */
+	if (!s->kick_armed) {
+		s->kick_armed = true;
+		uv_prepare_start(&s->kick, store_on_kick);
+	}
+}
+
+void
+store_on_kick(uv_prepare_t *h)
+{
+	struct store *s = h->data;
+
+	uv_prepare_stop(h);
+	s->kick_armed = false;
+	pthread_mutex_lock(&s->mu);
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->mu);
 }
@@ -479,6 +495,8 @@ store_writer_stop(struct store *s)
 	pthread_mutex_unlock(&s->mu);
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
+		/* What done callbacks queued is not kicked: the loop waits here. */
+		pthread_cond_signal(&s->wake);
 		while (s->queue != NULL || s->busy || s->held != NULL)
 			pthread_cond_wait(&s->idle, &s->mu);
 		pthread_mutex_unlock(&s->mu);
