@@ -37,6 +37,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "net.h"
+
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
@@ -57,34 +59,6 @@ struct shared {
 	long *run;           /* per request: run id of a 2xx, else 0 */
 	int *status;         /* per request: HTTP status, 0: error */
 };
-
-static double
-mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
-static int
-dial(int port)
-{
-	struct sockaddr_in sa = {.sin_family = AF_INET,
-				 .sin_port = htons((unsigned short)port)};
-	int fd, one = 1;
-
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-	if (fd < 0)
-		return -1;
-	setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
-		close(fd);
-		return -1;
-	}
-	return fd;
-}
 
 static int
 send_all(int fd, const char *p, size_t len)
