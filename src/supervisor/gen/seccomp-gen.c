@@ -195,6 +195,10 @@ struct prog {
 static void
 emit(struct prog *p, uint16_t code, uint32_t k, int jt, int jf)
 {
+	if (p->n == PW_LEN(p->insn)) {
+		fprintf(stderr, "seccomp-gen: the prefix outgrew its array\n");
+		exit(1);
+	}
 	p->insn[p->n] = (struct sock_filter)BPF_STMT(code, k);
 	p->jt[p->n] = jt;
 	p->jf[p->n] = jf;
@@ -208,6 +212,18 @@ emit(struct prog *p, uint16_t code, uint32_t k, int jt, int jf)
 #define JSET(k, t, f) emit(p, BPF_JMP | BPF_JSET | BPF_K, (k), (t), (f))
 #define RET(k) emit(p, BPF_RET | BPF_K, (k), -1, -1)
 #define LABEL(l) (p->label[l] = p->n)
+
+static uint32_t
+nr_of(uint32_t arch, const char *name)
+{
+	int nr = seccomp_syscall_resolve_name_arch(arch, name);
+
+	if (nr < 0) {
+		fprintf(stderr, "seccomp-gen: no %s on arch %#x\n", name, arch);
+		exit(1);
+	}
+	return (uint32_t)nr;
+}
 
 /*
  * The hand-written prefix (see the top of the file): personality() and
@@ -233,17 +249,14 @@ prefix(struct prog *p)
 	LABEL(L_X86_64);
 	LD(nr);
 	JGE(X32_BIT, L_X32, -1);
-	JEQ((uint32_t)seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86_64,
-		"personality"), L_PERS, -1);
+	JEQ(nr_of(SCMP_ARCH_X86_64, "personality"), L_PERS, -1);
 	JGT(known_max(SCMP_ARCH_X86_64, 0), L_NOSYS, L_REST);
 	LABEL(L_X32);
-	JEQ((uint32_t)seccomp_syscall_resolve_name_arch(SCMP_ARCH_X32,
-		"personality"), L_PERS, -1);
+	JEQ(nr_of(SCMP_ARCH_X32, "personality"), L_PERS, -1);
 	JGT(known_max(SCMP_ARCH_X32, X32_BIT), L_NOSYS, L_REST);
 	LABEL(L_I386);
 	LD(nr);
-	JEQ((uint32_t)seccomp_syscall_resolve_name_arch(SCMP_ARCH_X86,
-		"personality"), L_PERS, -1);
+	JEQ(nr_of(SCMP_ARCH_X86, "personality"), L_PERS, -1);
 	JGT(known_max(SCMP_ARCH_X86, 0), L_NOSYS, L_REST);
 	LABEL(L_PERS);
 	LD(a0);
