@@ -64,8 +64,12 @@ for p in vsock-socketcall vsock-i386; do
 done
 ! grep -E '^\[probe\] vsock.*-OPEN' out || fail "a vsock socket was made"
 # Families: the four a build needs, the rest refused as a kernel without them.
-expect_out "[probe] af1 family-OPEN" "[probe] af2 family-OPEN" \
-	"[probe] af10 family-OPEN" "[probe] af16 family-OPEN"
+# (each as the host's kernel has it: IPv6 may be off there)
+for f in 1 2 10 16; do
+	if [ "$(./probe family $f)" = family-OPEN ]; then
+		expect_out "[probe] af$f family-OPEN"
+	fi
+done
 for f in 15 38 4 5 17 29 30 40 41 44; do
 	expect_out "[probe] af$f family-refused 97"
 done
