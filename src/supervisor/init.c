@@ -3,7 +3,8 @@
  *
  * It finishes the sandbox from the inside (it is the first process in
  * the new namespaces, with capabilities over them only): becomes uid 0 of
- * the user namespace, builds the filesystem (mounts.c), names the host,
+ * the user namespace, enters a cgroup namespace of its own, builds the
+ * filesystem (mounts.c), names the host,
  * brings up loopback in a netns of its own, sets the rlimits, empties
  * the capability bounding set, sets no_new_privs and loads the seccomp
  * filter.  Then it forks the script and stays: it reaps every orphan
@@ -21,6 +22,7 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <net/if.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -110,6 +112,18 @@ setup(struct supervisor *sv, int report_wr)
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
 	    setgroups(0, NULL) < 0) {
 		snprintf(err, sizeof(err), "becoming the job's root: %s",
+			 strerror(errno));
+		fail(report_wr, err);
+	}
+	/*
+	 * A cgroup namespace rooted at the job's own cgroups: /proc/self/cgroup
+	 * reads "/" instead of the daemon's cgroup path (where it runs, the
+	 * supervisor's pid).  Here, not in the clone: the namespace's root is
+	 * the cgroup we are in when it is made, and the supervisor moves us
+	 * into the job's cgroups only after the clone, before releasing us.
+	 */
+	if (unshare(CLONE_NEWCGROUP) < 0) {
+		snprintf(err, sizeof(err), "cgroup namespace: %s",
 			 strerror(errno));
 		fail(report_wr, err);
 	}

@@ -239,12 +239,26 @@ mount_at(const char *what, const char *rel, const char *type,
 	return 0;
 }
 
-/* /proc/sys read-only, two files covered by the job's /dev/null. */
+/*
+ * /proc as Docker leaves it: /proc/sys read-only; files that show the
+ * host's kernel state (keys of any uid mapped here, timers and scheduler
+ * internals with kernel addresses, latency traces, kernel memory) or act on
+ * the host (sysrq) covered by the job's /dev/null, so they read empty;
+ * directories of host hardware covered by an empty read-only tmpfs.  An
+ * entry this kernel does not have is skipped.  The job, without
+ * capabilities and with umount denied by seccomp, cannot uncover them.
+ */
 static int
 mask_proc(char *err, size_t errlen)
 {
-	static const char *const covered[] = {"/proc/sysrq-trigger",
-					      "/proc/kcore"};
+	static const char *const covered[] = {
+		"/proc/sysrq-trigger", "/proc/kcore", "/proc/keys",
+		"/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug",
+		"/proc/latency_stats",
+	};
+	static const char *const emptied[] = {
+		"/proc/acpi", "/proc/scsi", "/proc/asound",
+	};
 	char target[PATH_MAX];
 	size_t i;
 
@@ -257,6 +271,13 @@ mask_proc(char *err, size_t errlen)
 		if (access(target, F_OK) == 0 &&
 		    mount(STAGE "/dev/null", target, NULL, MS_BIND, NULL) < 0)
 			FAIL("cover %s: %s", covered[i], strerror(errno));
+	}
+	for (i = 0; i < PW_ARRAY_LEN(emptied); i++) {
+		snprintf(target, sizeof(target), STAGE "%s", emptied[i]);
+		if (access(target, F_OK) == 0 &&
+		    mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID |
+			  MS_NODEV | MS_NOEXEC, "mode=0555,size=4k") < 0)
+			FAIL("cover %s: %s", emptied[i], strerror(errno));
 	}
 	return 0;
 }

@@ -51,12 +51,21 @@ enum sv_ctl {
 	SV_CG_COUNT,
 };
 
-/* Secret masking state: bytes held back because a secret may start there. */
+#define SV_MASK_ENCODE_MIN 8      /* shorter secrets: no encoded forms */
+
+/* One form of a secret: the value, reversed, hex, base64 (mask.c). */
+struct sv_mask_pat {
+	char *s;                  /* not NUL-terminated */
+	size_t len;
+};
+
+/* Secret masking state: bytes held back because a pattern may start there. */
 struct sv_mask {
-	char *secrets[SV_MAX_MASKS]; /* values (from our environ) */
-	size_t lens[SV_MAX_MASKS];
-	size_t count;
-	size_t longest;
+	struct sv_mask_pat *pats; /* every form of every secret, by first byte */
+	size_t npats;
+	size_t start[257];        /* pats[start[c]..start[c+1]]: first byte c */
+	size_t count;             /* secrets added */
+	size_t longest;           /* longest pattern */
 	char *held;               /* at most longest-1 bytes not yet written */
 	size_t nheld;
 };
@@ -214,7 +223,10 @@ bool sv_cgroup_check(struct supervisor *sv);
 void sv_cgroup_remove(struct supervisor *sv);
 
 /* mask.c */
+/* Masks the values of the environment variables named. */
 void sv_mask_init(struct sv_mask *m, char **names, size_t n);
+/* Masks value (copied) and its encodings; empty or past SV_MAX_MASKS: no. */
+void sv_mask_add(struct sv_mask *m, const char *value, size_t len);
 /* Writes data to the log with every secret replaced by "***". */
 void sv_mask_feed(struct supervisor *sv, const char *data, size_t len);
 /* End of output: writes what was held back. */
