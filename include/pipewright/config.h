@@ -51,6 +51,13 @@ enum config_sandbox {
 	CONFIG_SANDBOX_NONE,
 };
 
+/* `sandbox: {network: ...}`: may a job's `network: true` be granted? */
+enum config_network {
+	CONFIG_NETWORK_DENY,  /* the default: such a job fails, saying so */
+	CONFIG_NETWORK_ALLOW, /* a network namespace of its own with outbound
+	                         access, never the host's (sandbox.md) */
+};
+
 /*
  * Loads the configuration at path.  0 and *out (config_destroy() it), or
  * -EINVAL with every problem appended to problems and *out NULL.  A file
@@ -107,7 +114,9 @@ const char *config_binary(const struct config *c);
 uint64_t config_upgrade_timeout_ms(const struct config *c);
 enum config_log_format config_log_format(const struct config *c);
 uint64_t config_max_log(const struct config *c);          /* bytes, 64 MiB */
+/* The top-level `sandbox` (mode default strict, network default deny). */
 enum config_sandbox config_sandbox(const struct config *c);
+enum config_network config_network(const struct config *c);
 
 /* The `http` mapping's limits (defaults 1 MiB, 256, 10 s, 60 s). */
 size_t config_http_max_body(const struct config *c);
@@ -174,6 +183,9 @@ const char *config_project_clone_token(const struct config_project *p);
 bool config_project_status_per_job(const struct config_project *p);
 bool config_project_webhook_insecure(const struct config_project *p);
 bool config_project_secrets_on_forks(const struct config_project *p);
+/* The project's `sandbox`, each key it leaves out taken from the top. */
+enum config_sandbox config_project_sandbox(const struct config_project *p);
+enum config_network config_project_network(const struct config_project *p);
 /* The project's webhook secrets, for forge_verify(); valid while p lives. */
 void config_project_forge_secrets(const struct config_project *p,
 				  struct forge_secrets *out);

@@ -63,7 +63,9 @@ struct exec_spec {
 	/* Sandbox; all zero: unconfined, as before. */
 	enum exec_sandbox sandbox;
 	const char *workspace;    /* strict: bound writable at its path; NULL: cwd */
-	bool network;             /* strict: the host's network, not loopback only */
+	bool network;             /* strict: granted outbound network (a
+	                             namespace of its own through slirp4netns,
+	                             never the host's), not loopback only */
 	struct exec_resources resources; /* strict only */
 	uint32_t uid;             /* strict: host uid of the job's root; 0: the
 	                             workspace's owner (root-owned is refused) */

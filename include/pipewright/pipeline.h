@@ -124,7 +124,7 @@ const char *pipeline_job_working_dir(const struct pipeline *p, size_t job);
 /* NULL if not set. */
 const char *pipeline_job_environment(const struct pipeline *p, size_t job);
 
-/* The job's `network: true`: the host's network instead of loopback only. */
+/* The job's `network: true`: it asks for outbound network (a grant). */
 bool pipeline_job_network(const struct pipeline *p, size_t job);
 /* The job's `resources`; 0 where not set (the runner's default applies). */
 struct pipeline_resources {

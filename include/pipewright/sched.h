@@ -111,6 +111,18 @@ struct sched_run_params {
 	int project_max_jobs;    /* jobs of this project at once, all its runs; 0: no limit */
 	const char *const *secrets; /* "K=V" values a job's `secrets` may name,
 	                              NULL-terminated or NULL; copied */
+	/*
+	 * The admin's grants for this run's jobs (the pipeline only asks).
+	 * network false (the zero value): a job that sets `network: true`
+	 * fails at its start with the reason network_denied (copied; NULL:
+	 * "network: denied by the project's sandbox configuration") instead
+	 * of running offline.  sandbox_set: `sandbox` replaces the
+	 * scheduler's mode for this run (a project's own `sandbox: {mode}`).
+	 */
+	bool network;
+	const char *network_denied;
+	bool sandbox_set;
+	enum exec_sandbox sandbox;
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,

@@ -31,6 +31,7 @@ struct run_opts {
 	const char *branch;
 	uint64_t grace_ms;
 	enum exec_sandbox sandbox;
+	bool network_deny;        /* --network deny: as a daemon's default */
 	char **only, **approve, **env;  /* NULL-terminated */
 	size_t nonly, napprove, nenv;
 };
@@ -234,6 +235,9 @@ start_run(struct run_cli *c)
 		.env = (const char *const *)c->o->env,
 		.skip_manual = true,
 		.secrets = (const char *const *)secrets,
+		/* The developer is the admin here: granted unless refused. */
+		.network = !c->o->network_deny,
+		.network_denied = "network: denied by --network deny",
 	};
 	size_t i;
 	int rc;
@@ -309,7 +313,8 @@ run_usage(FILE *f, int status)
 		"[--env KEY=VALUE]...\n"
 		"                      [--approve JOB]... [--branch B] "
 		"[--grace DURATION]\n"
-		"                      [--sandbox strict|none]\n"
+		"                      [--sandbox strict|none] "
+		"[--network allow|deny]\n"
 		"  -f, --file FILE     the pipeline (default .pipewright.yml)\n"
 		"  -j, --jobs N        jobs in parallel (default: cores)\n"
 		"      --only JOB      run only this job (repeatable)\n"
@@ -321,7 +326,13 @@ run_usage(FILE *f, int status)
 		"      --sandbox M     strict (default): each job in its own "
 		"namespaces,\n"
 		"                      cgroups and seccomp filter (needs root); "
-		"none: as you\n");
+		"none: as you\n"
+		"      --network A     allow (default): a job's `network: "
+		"true` is granted\n"
+		"                      (its own network namespace, outbound "
+		"only); deny: such\n"
+		"                      a job fails, as under a daemon's "
+		"default\n");
 	return status;
 }
 
@@ -337,6 +348,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		{"branch", required_argument, NULL, 'b'},
 		{"grace", required_argument, NULL, 'g'},
 		{"sandbox", required_argument, NULL, 's'},
+		{"network", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -404,6 +416,16 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 			o->sandbox = optarg[0] == 's' ? EXEC_SANDBOX_STRICT :
 							EXEC_SANDBOX_NONE;
+			break;
+		case 'n':
+			if (strcmp(optarg, "allow") != 0 &&
+			    strcmp(optarg, "deny") != 0) {
+				fprintf(stderr, "pipewright: --network: "
+					"expected allow or deny, got '%s'\n",
+					optarg);
+				return -1;
+			}
+			o->network_deny = optarg[0] == 'd';
 			break;
 		case 'h':
 			return 1;

@@ -1,7 +1,11 @@
 /*
  * `pipewright serve [--config FILE] [--check]`: the daemon.  --check only
  * reads the configuration and says what is wrong with it (exit 0 or 2),
- * like `httpd -n`.  The listener may be inherited as PIPEWRIGHT_LISTEN_FD.
+ * like `httpd -n`.  The listener may be inherited: systemd's socket
+ * activation (LISTEN_FDS=1 with LISTEN_PID our pid: descriptor 3), or
+ * PIPEWRIGHT_LISTEN_FD (an upgrade hands its socket over that way).  An
+ * inherited listener outlives the daemon's restarts, so the port is
+ * never free for anyone else to take in between.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +28,48 @@ serve_usage(FILE *f, int status)
 		   "$PIPEWRIGHT_CONFIG)\n"
 		   "      --check        check the configuration and exit\n");
 	return status;
+}
+
+/*
+ * The inherited listener: *fd, or -1 if none; CLI_USAGE (said) if the
+ * environment names one wrongly.  sd_listen_fds(3)'s protocol, without
+ * libsystemd: LISTEN_PID must be ours (the variables may have leaked from
+ * a parent), descriptors start at 3, and we take exactly one.
+ */
+static int
+inherited_listener(int *fd)
+{
+	const char *pw = getenv("PIPEWRIGHT_LISTEN_FD");
+	const char *n = getenv("LISTEN_FDS"), *pid = getenv("LISTEN_PID");
+	char *end;
+	long v;
+
+	*fd = -1;
+	if (pw != NULL && *pw != '\0') {
+		v = strtol(pw, &end, 10);
+		if (*end != '\0' || v < 3 || v > INT_MAX) {
+			fprintf(stderr, "pipewright: PIPEWRIGHT_LISTEN_FD='%s' "
+				"is not a descriptor number\n", pw);
+			return CLI_USAGE;
+		}
+		*fd = (int)v;
+	} else if (n != NULL && pid != NULL &&
+		   strtol(pid, &end, 10) == (long)getpid() && *end == '\0') {
+		v = strtol(n, &end, 10);
+		if (*end != '\0' || v != 1) {
+			fprintf(stderr, "pipewright: LISTEN_FDS='%s': socket "
+				"activation must pass exactly one socket (one "
+				"ListenStream= in pipewright.socket)\n", n);
+			return CLI_USAGE;
+		}
+		*fd = 3;  /* SD_LISTEN_FDS_START */
+	}
+	/* Ours only: not for git and the other programs we start. */
+	unsetenv("PIPEWRIGHT_LISTEN_FD");
+	unsetenv("LISTEN_FDS");
+	unsetenv("LISTEN_PID");
+	unsetenv("LISTEN_FDNAMES");
+	return CLI_OK;
 }
 
 static int
@@ -55,7 +101,6 @@ cmd_serve(int argc, char **argv)
 		{NULL, 0, NULL, 0},
 	};
 	struct daemon_options opts = {.listen_fd = -1, .upgrade_fd = -1};
-	const char *fd_env = getenv("PIPEWRIGHT_LISTEN_FD");
 	const char *up_env = getenv("PIPEWRIGHT_UPGRADE_FD");
 	char sup[PATH_MAX], self[PATH_MAX], *err = NULL, *end;
 	ssize_t n;
@@ -87,16 +132,8 @@ cmd_serve(int argc, char **argv)
 	}
 	if (only_check)
 		return check(opts.config_path);
-	if (fd_env != NULL && *fd_env != '\0') {
-		long fd = strtol(fd_env, &end, 10);
-
-		if (*end != '\0' || fd < 3 || fd > INT_MAX) {
-			fprintf(stderr, "pipewright: PIPEWRIGHT_LISTEN_FD='%s' "
-				"is not a descriptor number\n", fd_env);
-			return CLI_USAGE;
-		}
-		opts.listen_fd = (int)fd;
-	}
+	if ((rc = inherited_listener(&opts.listen_fd)) != CLI_OK)
+		return rc;
 	if (up_env != NULL && *up_env != '\0') {
 		long fd = strtol(up_env, &end, 10);
 
@@ -113,8 +150,6 @@ cmd_serve(int argc, char **argv)
 		}
 		opts.upgrade_fd = (int)fd;
 	}
-	/* Ours only: not for git and the other programs we start. */
-	unsetenv("PIPEWRIGHT_LISTEN_FD");
 	unsetenv("PIPEWRIGHT_UPGRADE_FD");
 	/*
 	 * An upgrade starts the program by the name it has now, read before

@@ -131,7 +131,13 @@ config_max_log(const struct config *c)
 enum config_sandbox
 config_sandbox(const struct config *c)
 {
-	return c->sandbox;
+	return c->sandbox.mode;
+}
+
+enum config_network
+config_network(const struct config *c)
+{
+	return c->sandbox.network;
 }
 
 size_t
@@ -271,6 +277,18 @@ const char *
 config_log_format_name(enum config_log_format f)
 {
 	return f == CONFIG_LOG_JSON ? "json" : "text";
+}
+
+enum config_sandbox
+config_project_sandbox(const struct config_project *p)
+{
+	return p->sandbox.mode;
+}
+
+enum config_network
+config_project_network(const struct config_project *p)
+{
+	return p->sandbox.network;
 }
 
 const char *

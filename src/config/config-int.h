@@ -32,6 +32,17 @@ struct cf_secret {
 	size_t len;
 };
 
+/*
+ * The `sandbox` mapping (sandbox.c).  *_set: the file wrote that key; a
+ * project takes each key it did not set from the top level.
+ */
+struct cf_sandbox {
+	enum config_sandbox mode;
+	enum config_network network;
+	bool mode_set;
+	bool network_set;
+};
+
 struct cf_schedule {
 	struct cron *cron;
 	char *ref;
@@ -64,6 +75,7 @@ struct config_project {
 	bool status_per_job;
 	bool webhook_insecure;
 	bool secrets_on_forks;
+	struct cf_sandbox sandbox;  /* complete once the load has ended */
 	struct cf_schedule *schedules;
 	size_t nschedules;
 };
@@ -90,7 +102,7 @@ struct config {
 	uint64_t upgrade_timeout_ms;
 	enum config_log_format log_format;
 	uint64_t max_log;
-	enum config_sandbox sandbox;
+	struct cf_sandbox sandbox;
 	uint64_t http_max_body;
 	unsigned long http_max_connections;
 	uint64_t http_read_timeout_ms;
@@ -187,11 +199,20 @@ void config_key_drain(struct cf_walk *, const struct cf_key *,
 		      const struct ynode *, const struct ynode *);
 void config_key_log_format(struct cf_walk *, const struct cf_key *,
 			   const struct ynode *, const struct ynode *);
-void config_key_sandbox(struct cf_walk *, const struct cf_key *,
-			const struct ynode *, const struct ynode *);
 void config_key_http(struct cf_walk *, const struct cf_key *,
 		     const struct ynode *, const struct ynode *);
 int config_listen_parse(const char *s, struct config *c, const char **why);
+int config_pick(struct cf_walk *w, const struct cf_key *row,
+		const struct ynode *val, const char *const *words, size_t n);
+
+/* sandbox.c: the `sandbox` key (a mode, or a mapping of settings). */
+void config_key_sandbox(struct cf_walk *, const struct cf_key *,
+			const struct ynode *, const struct ynode *);
+void config_key_project_sandbox(struct cf_walk *, const struct cf_key *,
+				const struct ynode *, const struct ynode *);
+/* Fills the keys a project's sandbox did not set from the top level's. */
+void config_sandbox_inherit(const struct cf_sandbox *top,
+			    struct cf_sandbox *p);
 
 /* secrets.c */
 void config_secrets_read(struct cf_walk *w, const struct ynode *map);

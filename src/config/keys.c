@@ -63,7 +63,8 @@ const struct cf_key config_top_keys[] = {
 	{"log_format", S, "one of text, json", config_key_log_format, 0, 0, 0},
 	{"max_log", S, "a size such as 64M", config_key_size, C(max_log),
 	 4096, 1024 * 1024 * MIB},
-	{"sandbox", S, "one of strict, none", config_key_sandbox, 0, 0, 0},
+	{"sandbox", S | M, "one of strict, none, or a mapping such as"
+	 " {mode: strict, network: deny}", config_key_sandbox, 0, 0, 0},
 	{"http", M, "a mapping of HTTP limits", config_key_http, 0, 0, 0},
 	{"projects", L, "a list of projects", keep_projects, 0, 0, 0},
 	{"secrets", M, "a mapping of secret names to {file: PATH} or"
@@ -125,6 +126,8 @@ const struct cf_key config_project_keys[] = {
 	 P(webhook_insecure), 0, 0},
 	{"secrets_on_forks", S, "a boolean", config_key_bool,
 	 P(secrets_on_forks), 0, 0},
+	{"sandbox", S | M, "one of strict, none, or a mapping such as"
+	 " {network: allow}", config_key_project_sandbox, 0, 0, 0},
 	{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}",
 	 config_key_project_schedules, 0, 0, 0},
 };

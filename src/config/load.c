@@ -59,7 +59,8 @@ set_defaults(struct config *c)
 	c->upgrade_timeout_ms = 60 * 1000;
 	c->log_format = CONFIG_LOG_TEXT;
 	c->max_log = 64ULL * 1024 * 1024;
-	c->sandbox = CONFIG_SANDBOX_STRICT;
+	c->sandbox.mode = CONFIG_SANDBOX_STRICT;
+	c->sandbox.network = CONFIG_NETWORK_DENY;
 	c->http_max_body = 1024 * 1024;
 	c->http_max_connections = 256;
 	c->http_read_timeout_ms = 10 * 1000;
@@ -78,9 +79,11 @@ finish_defaults(struct config *c)
 	if (c->pid_file == NULL)
 		c->pid_file = config_path_join(c->data_dir, "pipewright.pid");
 	c->db_path = config_path_join(c->data_dir, "pipewright.db");
-	for (i = 0; i < c->nprojects; i++)
+	for (i = 0; i < c->nprojects; i++) {
 		if (c->projects[i].max_jobs == 0)
 			c->projects[i].max_jobs = c->max_jobs;
+		config_sandbox_inherit(&c->sandbox, &c->projects[i].sandbox);
+	}
 }
 
 static void

@@ -1,6 +1,6 @@
 /*
  * Top-level keys with rules of their own: the listen address, the public
- * URL, the words of drain, log_format and sandbox, and the http mapping.
+ * URL, the words of drain and log_format, and the http mapping.
  *
  * The listen address is HOST:PORT with HOST an IP address (IPv6 in
  * brackets): the daemon binds it without a name lookup, so a name that
@@ -143,9 +143,9 @@ config_key_public_url(struct cf_walk *w, const struct cf_key *row,
 }
 
 /* The index of the word val names in words[], or -1 (reported). */
-static int
-pick(struct cf_walk *w, const struct cf_key *row, const struct ynode *val,
-     const char *const *words, size_t n)
+int
+config_pick(struct cf_walk *w, const struct cf_key *row,
+	    const struct ynode *val, const char *const *words, size_t n)
 {
 	struct yamlnode_suggest sg;
 	size_t i;
@@ -159,10 +159,10 @@ pick(struct cf_walk *w, const struct cf_key *row, const struct ynode *val,
 			yamlnode_suggest_add(&sg, words[i]);
 		if (sg.best != NULL) {
 			config_problem(w, val->line, val->column,
-				       "expected %s for '%s', got %s; did you"
-				       " mean '%s'?", row->expected,
-				       row->name, config_describe(w, val),
-				       sg.best);
+				       "expected %s for '%s'%s, got %s; did"
+				       " you mean '%s'?", row->expected,
+				       row->name, w->where,
+				       config_describe(w, val), sg.best);
 			return -1;
 		}
 	}
@@ -179,7 +179,7 @@ config_key_drain(struct cf_walk *w, const struct cf_key *row,
 	int i;
 
 	(void)key;
-	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
+	i = config_pick(w, row, val, words, PW_ARRAY_LEN(words));
 	if (i >= 0)
 		w->c->drain = (enum config_drain)i;
 }
@@ -192,23 +192,9 @@ config_key_log_format(struct cf_walk *w, const struct cf_key *row,
 	int i;
 
 	(void)key;
-	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
+	i = config_pick(w, row, val, words, PW_ARRAY_LEN(words));
 	if (i >= 0)
 		w->c->log_format = i == 0 ? CONFIG_LOG_TEXT : CONFIG_LOG_JSON;
-}
-
-void
-config_key_sandbox(struct cf_walk *w, const struct cf_key *row,
-		   const struct ynode *key, const struct ynode *val)
-{
-	static const char *const words[] = {"strict", "none"};
-	int i;
-
-	(void)key;
-	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
-	if (i >= 0)
-		w->c->sandbox = i == 0 ? CONFIG_SANDBOX_STRICT :
-		    CONFIG_SANDBOX_NONE;
 }
 
 void

@@ -191,7 +191,7 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 		c->failed = true;
 	} else {
 		/* Jobs run as the workspace's owner under strict. */
-		if (config_sandbox(d->config) == CONFIG_SANDBOX_STRICT &&
+		if (config_project_sandbox(proj) == CONFIG_SANDBOX_STRICT &&
 		    scm_chown_tree(c->workspace, DAEMON_JOB_UID,
 				   DAEMON_JOB_UID) < 0)
 			log_warnx("run=%llu: cannot give the workspace to uid %d",

@@ -92,6 +92,25 @@ project_secrets(struct daemon *d, const struct config_project *proj,
 }
 
 /*
+ * What the admin grants the run's jobs: the project's sandbox mode, and
+ * the network only where its `sandbox: {network: allow}` says so and
+ * never for a pull request from a fork, whatever the project says (its
+ * author is not the project's).
+ */
+static void
+grant(const struct config_project *proj, bool fork,
+      struct sched_run_params *params)
+{
+	params->sandbox_set = true;
+	params->sandbox = config_project_sandbox(proj) == CONFIG_SANDBOX_STRICT ?
+				  EXEC_SANDBOX_STRICT : EXEC_SANDBOX_NONE;
+	params->network = !fork &&
+			  config_project_network(proj) == CONFIG_NETWORK_ALLOW;
+	params->network_denied = fork ? "network: denied to pull requests from"
+					" forks" : NULL;
+}
+
+/*
  * A sched run for a stored or new run, not started.  row (may be NULL for
  * a new run) gives the branch, tag, commit, env and, with restore, each
  * job's state and attempt count.
@@ -119,6 +138,7 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	int rc;
 
 	params.secrets = (const char *const *)secrets;
+	grant(proj, row != NULL && row->fork, &params);
 	lr->d = d;
 	lr->id = id;
 	lr->project = xstrdup(config_project_name(proj));
@@ -197,7 +217,8 @@ runs_launch(struct daemon *d, struct live_run *lr)
 	 * A sandboxed job's root is the workspace's owner, never host root:
 	 * the daemon's jobs run as DAEMON_JOB_UID (docs/operations.md).
 	 */
-	if (rc == 0 && config_sandbox(d->config) == CONFIG_SANDBOX_STRICT &&
+	if (rc == 0 && proj != NULL &&
+	    config_project_sandbox(proj) == CONFIG_SANDBOX_STRICT &&
 	    chown(lr->workspace, DAEMON_JOB_UID, DAEMON_JOB_UID) < 0)
 		rc = -errno;
 	if (rc < 0)

@@ -1,8 +1,8 @@
 /*
- * The job keys that shape its sandbox: `network` (a boolean: the host's
- * network instead of loopback only), `resources` (a mapping of limits) and
- * `secrets` (names of secrets the job gets as variables, masked in its
- * log).  What they do is the supervisor's business; here they are only
+ * The job keys that shape its sandbox: `network` (a boolean: it asks for
+ * outbound network, which the admin's config grants or not), `resources`
+ * (a mapping of limits) and `secrets` (names of secrets the job gets as
+ * variables, masked in its log).  What they do is the supervisor's business; here they are only
  * read and checked.
  *
  * Sizes are a number of bytes or a number with K, M or G (powers of 1024);

@@ -286,9 +286,12 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	size_t i;
 
 	pipeline_job_resources(r->p, j, &pr);
-	spec->sandbox = r->s->opts.sandbox;
+	spec->sandbox = r->sandbox;
 	spec->workspace = r->workspace;
 	spec->network = pipeline_job_network(r->p, j);
+	/* Never run offline what asked for the network: say why instead. */
+	if (spec->network && !r->network)
+		return xstrdup(r->network_denied);
 	spec->resources.memory = limit(pr.memory, d->memory);
 	spec->resources.pids = limit(pr.pids, d->pids);
 	spec->resources.cpu_seconds = limit(pr.cpu_seconds, d->cpu_seconds);

@@ -35,6 +35,12 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->commit = dup_or_null(params->commit);
 	r->skip_manual = params->skip_manual;
 	r->project_max_jobs = params->project_max_jobs;
+	r->network = params->network;
+	r->network_denied = xstrdup(params->network_denied != NULL ?
+				    params->network_denied :
+				    "network: denied by the project's sandbox"
+				    " configuration");
+	r->sandbox = params->sandbox_set ? params->sandbox : s->opts.sandbox;
 	while (params->env != NULL && params->env[n] != NULL)
 		n++;
 	r->env = xcalloc(n + 1, sizeof(char *));
@@ -69,6 +75,7 @@ sched_run_destroy(struct sched_run *r)
 	for (i = 0; r->secrets[i] != NULL; i++)
 		free(r->secrets[i]);
 	free(r->secrets);
+	free(r->network_denied);
 	free(r->jobs);
 	free(r->project);
 	free(r->workspace);

@@ -35,6 +35,9 @@ struct sched_run {
 	char **secrets;               /* owned "K=V", NULL-terminated */
 	bool skip_manual;
 	int project_max_jobs;         /* 0: no limit */
+	bool network;                 /* `network: true` granted */
+	char *network_denied;         /* else the job's reason; owned */
+	enum exec_sandbox sandbox;    /* this run's mode */
 	enum sched_run_state state;
 	bool started;                 /* sched_run_start() was called */
 	bool only;                    /* sched_run_only() was called */

@@ -135,6 +135,11 @@ setup(struct supervisor *sv, int report_wr)
 	for (i = 0; i < sv->sb.nbinds; i++)
 		if (sv->sb.binds[i].fd >= 0)
 			close(sv->sb.binds[i].fd);
+	/* slirp4netns's end is the supervisor's to close, not ours. */
+	if (sv->sb.resolv_fd >= 0)
+		close(sv->sb.resolv_fd);
+	if (sv->sb.slirp_exit >= 0)
+		close(sv->sb.slirp_exit);
 	/* Our stdio was the supervisor's (stderr: the daemon's). */
 	null = open("/dev/null", O_RDWR | O_CLOEXEC);
 	if (null < 0 || dup2(null, 0) < 0 || dup2(null, 1) < 0 ||
@@ -142,8 +147,7 @@ setup(struct supervisor *sv, int report_wr)
 		fail(report_wr, "/dev/null");
 	close(null);
 	sethostname("pipewright", strlen("pipewright"));
-	if (!sv->sb.network && !sv->sb.netns_joined &&
-	    (rc = loopback_up()) < 0) {
+	if (!sv->sb.netns_joined && (rc = loopback_up()) < 0) {
 		snprintf(err, sizeof(err), "bringing up loopback: %s",
 			 strerror(-rc));
 		fail(report_wr, err);

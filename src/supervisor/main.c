@@ -316,6 +316,7 @@ main(int argc, char **argv)
 		return sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;
 	memset(&sv, 0, sizeof(sv));
 	sv.sb.netns_fd = sv.sb.status_rd = -1;
+	sv.sb.slirp_exit = sv.sb.resolv_fd = -1;
 	sv.parent = getppid();
 	sv.grace_ms = 10000;
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
@@ -350,6 +351,9 @@ out:
 	}
 	if (sv.sb.netns_fd >= 0)
 		close(sv.sb.netns_fd);
+	sv_slirp_stop(&sv);
+	if (sv.sb.resolv_fd >= 0)
+		close(sv.sb.resolv_fd);
 	if (sv.sb.status_rd >= 0)
 		close(sv.sb.status_rd);
 	free(sv.status);

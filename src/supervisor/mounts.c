@@ -315,6 +315,24 @@ make_dev(const struct supervisor *sv, char *err, size_t errlen)
 	return 0;
 }
 
+/*
+ * A granted network's resolv.conf (slirp.c) over the host's, when that is
+ * a file; a symlink (to a resolver's runtime directory, absent here) is
+ * left alone and the job resolves as the host's file says.
+ */
+static int
+resolv_conf(const struct supervisor *sv, char *err, size_t errlen)
+{
+	struct stat st;
+
+	if (lstat(STAGE "/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode))
+		return 0;
+	if (move_mount(sv->sb.resolv_fd, "", AT_FDCWD,
+		       STAGE "/etc/resolv.conf", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+		FAIL("attaching /etc/resolv.conf: %s", strerror(errno));
+	return 0;
+}
+
 int
 sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 {
@@ -330,6 +348,8 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 		if (!sv->sb.binds[i].writable &&
 		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
 			return -1;
+	if (sv->sb.resolv_fd >= 0 && resolv_conf(sv, err, errlen) < 0)
+		return -1;
 	if (make_dev(sv, err, errlen) < 0)
 		return -1;
 	if (mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,

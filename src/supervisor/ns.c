@@ -7,7 +7,8 @@
  * the attempt's HOME to the job's host uid, opens the mount sources,
  * makes the job's cgroups, resets the CPU affinity and, for a job without
  * `network: true`, joins the pre-made empty network namespace exec handed
- * over (or asks clone for a new one).  Then one clone() with new user,
+ * over (or asks clone for a new one); a job granted the network gets one
+ * with outbound access (slirp.c), joined the same way.  Then one clone() with new user,
  * PID, mount, IPC and UTS namespaces: the child is PID 1 of the job
  * (init.c).  It waits on a pipe until the parent has written its uid/gid
  * maps and put it in the cgroups, so that nothing of the job runs
@@ -127,6 +128,9 @@ prepare(struct supervisor *sv, char **why)
 	if ((rc = sv_cgroup_create(sv, why)) < 0)
 		return rc;
 	reset_affinity();
+	/* Granted network: a namespace of its own, never the host's. */
+	if (sv->sb.network && (rc = sv_slirp_start(sv, why)) < 0)
+		return rc;
 	if (!sv->sb.network && sv->sb.netns_fd >= 0) {
 		if (setns(sv->sb.netns_fd, CLONE_NEWNET) < 0) {
 			rc = -errno;
@@ -155,7 +159,7 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 	if ((rc = prepare(sv, why)) < 0)
 		return rc;
 	/* No pooled namespace: the clone makes one (~1 ms more). */
-	if (!sv->sb.network && !sv->sb.netns_joined)
+	if (!sv->sb.netns_joined)
 		flags |= CLONE_NEWNET;
 	if (pipe2(sync, O_CLOEXEC) < 0 || pipe2(report, O_CLOEXEC) < 0) {
 		rc = -errno;
@@ -200,6 +204,8 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 	report[0] = -1;
 	rc = pid;
 out:
+	if (rc < 0)
+		sv_slirp_stop(sv);
 	if (sync[0] >= 0)
 		close(sync[0]);
 	if (sync[1] >= 0)
@@ -217,6 +223,7 @@ sv_sandbox_reaped(struct supervisor *sv, int *wstatus)
 	char buf[600];
 	ssize_t n;
 
+	sv_slirp_stop(sv);
 	if (sv->sb.status_rd < 0)
 		return;
 	do {

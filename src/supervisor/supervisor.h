@@ -84,8 +84,11 @@ struct sv_bind {
 /* What --sandbox strict asks for (all zero: no limit). */
 struct sv_sandbox {
 	bool strict;
-	bool network;             /* the host's network instead of loopback only */
+	bool network;             /* granted: outbound through slirp4netns */
 	int netns_fd;             /* a pre-made empty netns to join, or -1 */
+	pid_t slirp_pid;          /* network: slirp4netns, our child; or 0 */
+	int slirp_exit;           /* its --exit-fd's write end, or -1 */
+	int resolv_fd;            /* network: the job's resolv.conf, or -1 */
 	bool netns_joined;        /* we are in it: the job needs no new one */
 	uid_t uid;                /* host uid of the job's root; 0: the owner of
 	                             the workspace */
@@ -232,6 +235,14 @@ void sv_mask_feed(struct supervisor *sv, const char *data, size_t len);
 /* End of output: writes what was held back. */
 void sv_mask_flush(struct supervisor *sv);
 void sv_mask_free(struct sv_mask *m);
+
+/*
+ * slirp.c: a granted job's network namespace (outbound only, the host's
+ * addresses prohibited), joined by us for the clone; *why for people.
+ */
+int sv_slirp_start(struct supervisor *sv, char **why) PW_WUR;
+/* The job is over: slirp4netns may go. */
+void sv_slirp_stop(struct supervisor *sv);
 
 /* netns.c: --make-netns N: make N empty network namespaces, send them. */
 int sv_netns_make(int count, int sock_fd);

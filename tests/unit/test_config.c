@@ -384,7 +384,8 @@ test_wrong_type(void **state)
 		 "expected one of text, json for 'log_format', got 'jsno';"
 		 " did you mean 'json'?");
 	load_bad(*state, "sandbox: off\n", 1, 1, 10,
-		 "expected one of strict, none for 'sandbox', got 'off'");
+		 "expected one of strict, none or a mapping such as {mode:"
+		 " strict, network: deny} for 'sandbox', got 'off'");
 	load_bad(*state, "drain: leave\n", 1, 1, 8,
 		 "expected one of detach, wait, cancel for 'drain', got"
 		 " 'leave'");
