@@ -125,6 +125,8 @@ const struct cf_key config_project_keys[] = {
 	 P(webhook_insecure), 0, 0},
 	{"secrets_on_forks", S, "a boolean", config_key_bool,
 	 P(secrets_on_forks), 0, 0},
+	{"build_every_push", S, "a boolean", config_key_bool,
+	 P(build_every_push), 0, 0},
 	{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}",
 	 config_key_project_schedules, 0, 0, 0},
 };
