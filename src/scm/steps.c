@@ -7,6 +7,7 @@
  *               git fetch --no-tags <repo> +<fetch_ref>:refs/pipewright/...
  *               [git rev-parse --verify refs/pipewright/...^{commit}]
  *               git merge-base --is-ancestor <sha> refs/pipewright/...
+ *                                       (not when the ref's head is sha)
  *   workspace:  git fetch --depth=50 file://<mirror> <sha>  (mirror let go)
  *               git checkout -q --detach <sha>
  *               git rev-parse HEAD                          (== sha)
@@ -264,7 +265,9 @@ advance(struct scm_job *j, const char *output, size_t len)
 		break;
 	case SCM_STEP_REF_HEAD:
 		take_head(j, output, len);
-		j->step = SCM_STEP_IS_ANCESTOR;
+		/* The ref's own commit is on it: no merge-base to ask. */
+		j->step = strcmp(j->head, j->sha) == 0 ? SCM_STEP_FETCH_WS :
+							 SCM_STEP_IS_ANCESTOR;
 		break;
 	case SCM_STEP_IS_ANCESTOR:
 		j->step = SCM_STEP_FETCH_WS;
