@@ -143,6 +143,9 @@ const char *config_project_pipeline(const struct config_project *p);
 const char *config_project_repo(const struct config_project *p);
 unsigned config_project_max_jobs(const struct config_project *p); /* default: the global max_jobs */
 bool config_project_cancel_superseded(const struct config_project *p);
+/* A webhook push whose commit is no longer its branch's head when it is
+ * checked out builds anyway (default: canceled as a stale push). */
+bool config_project_build_every_push(const struct config_project *p);
 unsigned config_project_keep_runs(const struct config_project *p); /* 500 */
 unsigned config_project_keep_days(const struct config_project *p); /* 90; 0: no age limit */
 /* The names of the secrets the project's jobs may use, in file order. */

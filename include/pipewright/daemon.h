@@ -71,6 +71,11 @@ struct daemon_trigger {
 	const char *forge;             /* the delivery's forge ("github") */
 	const char *delivery;          /* its delivery id: a redelivery answers
 	                                  with the first run; NULL: none */
+	bool push;                     /* a webhook push: the same (project,
+	                                  ref, before, commit) again answers
+	                                  with the first run, whatever its
+	                                  delivery id */
+	const char *before;            /* the push's before; NULL: none */
 	/* Schedules: the fire is recorded with the run (spec NULL: none). */
 	const char *schedule_spec, *schedule_ref;
 	uint64_t schedule_fire;
@@ -80,8 +85,11 @@ struct daemon_trigger {
  * Creates a run: queued, or error with problems if the pipeline is bad.  A
  * project with a repository needs the commit; its pipeline is read from
  * that commit after the checkout.  The callback's message is "again" for
- * a request seen before (Idempotency-Key or delivery id): run is the one
- * it made.
+ * a request seen before (Idempotency-Key, delivery id or push): run is the
+ * one it made.  A webhook run of a branch or pull request whose commit is
+ * no longer the ref's head when it is checked out ends canceled ("stale
+ * push") unless the project has build_every_push; only a run found not
+ * stale cancels older runs of its branch (cancel_superseded).
  */
 void daemon_trigger(struct daemon *d, const struct daemon_trigger *t,
 		    daemon_done_cb cb, void *arg);

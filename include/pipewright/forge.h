@@ -124,7 +124,9 @@ struct forge_event {
 	enum forge_ignore ignored; /* != NONE iff type == IGNORED */
 	char *event;      /* the event header's value, e.g. "Push Hook" */
 	char *action;     /* PR/MR action ("opened", "open", ...), or NULL */
-	char *delivery;   /* the delivery id header, or NULL if none sent */
+	char *delivery;   /* the delivery id header, or NULL if none sent;
+			   * GitLab: webhook-id first, the id its signature
+			   * covers */
 	char *repo;       /* repository.full_name / project.path_with_namespace:
 			   * matched case-insensitively against forge_repo */
 	char *clone_url;  /* the base repository's clone URL (never the fork's) */
@@ -135,6 +137,9 @@ struct forge_event {
 	char *tag;        /* tag name for a tag push, or NULL */
 	char *base_branch;/* a PR's target branch, or NULL */
 	char *sha;        /* the commit to run: 40 or 64 lower-case hex */
+	char *before;     /* a push's `before` (lower-case; all zeros for a
+			   * new ref), NULL if none: with ref and sha it
+			   * names the push, whatever the delivery id */
 	char *message;    /* the head commit's message, or NULL */
 	uint64_t pr;      /* PR number (GitLab: the MR's iid); 0: not a PR */
 	bool fork;        /* PR from another repository: no secrets */

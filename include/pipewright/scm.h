@@ -55,7 +55,17 @@ struct scm_request {
 	                             "Authorization: Basic base64(x-access-token:
 	                             TOKEN)" */
 	uint64_t timeout_ms;      /* per git call; 0: SCM_DEFAULT_TIMEOUT_MS */
+	char *head;               /* NULL, or SCM_SHA_MAX + 1 bytes of the
+	                             caller's, valid until the callback, that
+	                             receive the commit fetch_ref names on
+	                             repo as fetched ("" if unknown): the
+	                             ref is then always fetched, never taken
+	                             from the mirror's copy, so that a pushed
+	                             sha can be told from the ref's head */
 };
+
+/* A commit id's hex digits at most (SHA-256). */
+#define SCM_SHA_MAX 64
 
 /*
  * rc: 0 (the workspace holds the commit, HEAD detached at sha) or

@@ -238,6 +238,27 @@ int store_tx_deliveries_prune(struct store_tx *tx, uint64_t older_than,
 			      uint64_t *n) PW_WUR;
 
 /*
+ * Webhook pushes, against replays: a push is what its signed body names,
+ * whatever delivery id came with it.  The first run a push made is stored
+ * with it (in the transaction that inserts the run); the same push again
+ * finds that run.  The run may since have been pruned: the push is still
+ * known.  find: 0 and *run, or -ENOENT.  put: -EEXIST if stored already.
+ */
+struct store_push {
+	const char *project;
+	const char *ref;     /* the full ref pushed */
+	const char *before;  /* the payload's before; NULL: none */
+	const char *after;   /* the commit pushed */
+};
+int store_tx_push_find(struct store_tx *tx, const struct store_push *p,
+		       uint64_t *run) PW_WUR;
+int store_tx_push_put(struct store_tx *tx, const struct store_push *p,
+		      uint64_t run, uint64_t created_at) PW_WUR;
+/* Pushes stored before older_than (UTC ms) are deleted; *n says how many. */
+int store_tx_pushes_prune(struct store_tx *tx, uint64_t older_than,
+			  uint64_t *n) PW_WUR;
+
+/*
  * The outbox: HTTP calls (commit statuses) written in the same transaction
  * as the change that causes them and sent by notify, which retries them
  * until they are delivered or failed.  One row per coalescing key (e.g.

@@ -7,7 +7,15 @@
  * pings answer 200, ignored events 202 {"ignored": REASON}; a push or
  * pull request makes a run, and the answer — 202 {"run", "url"} — comes
  * only after the delivery and its run are committed together.  A
- * redelivery (same delivery id) answers with the first run.
+ * redelivery (same delivery id) answers with the first run, and so does
+ * the same push (project, ref, before, after) under another delivery id:
+ * GitHub's and Gitea's signatures do not cover the id, so a captured push
+ * could otherwise be replayed as a new run.
+ *
+ * The URL's forge must be the project's: its secret is checked only by
+ * its own forge's scheme (a project without `forge` is generic).  GitLab's
+ * X-Gitlab-Token is the secret itself, so without this a GitHub project's
+ * HMAC key could be guessed online at /hooks/gitlab?project=NAME.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -85,10 +93,27 @@ static int
 verify(struct http_request *req, enum forge_kind kind,
        const struct config_project *p, const char *body, size_t len)
 {
+	enum forge_kind own = config_project_forge(p);
 	struct forge_secrets s;
 	char *why = NULL;
 	int rc;
 
+	/*
+	 * Refused like a bad signature: the caller learns the URL is wrong
+	 * for the project, the log (for the admin) which one is right.
+	 */
+	if (kind != own) {
+		log_warnx("webhook.refused forge=%s project=%s reason=\"the "
+			  "project's forge is %s: its webhooks go to "
+			  "/hooks/%s\"", forge_kind_name(kind),
+			  config_project_name(p), forge_kind_name(own),
+			  forge_kind_name(own));
+		http_respond_error(req, 401, "unauthorized",
+				   "the webhook's signature is not valid: the "
+				   "project does not take %s webhooks",
+				   forge_kind_name(kind));
+		return -EACCES;
+	}
 	config_project_forge_secrets(p, &s);
 	rc = forge_verify(kind, header, req, body, len, &s, pw_now_ms(), &why);
 	if (rc < 0) {
@@ -204,6 +229,8 @@ api_hook(struct http_request *req, void *arg)
 		.fork = ev->fork,
 		.forge = forge_kind_name(kind),
 		.delivery = ev->delivery,
+		.push = ev->type == FORGE_EVENT_PUSH,
+		.before = ev->before,
 	};
 	h = xcalloc(1, sizeof(*h));
 	h->a = a;

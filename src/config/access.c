@@ -217,6 +217,12 @@ config_project_cancel_superseded(const struct config_project *p)
 	return p->cancel_superseded;
 }
 
+bool
+config_project_build_every_push(const struct config_project *p)
+{
+	return p->build_every_push;
+}
+
 unsigned
 config_project_keep_runs(const struct config_project *p)
 {

@@ -55,6 +55,7 @@ struct config_project {
 	char *repo;             /* as written, or NULL */
 	unsigned long max_jobs; /* 0 until defaulted to the global one */
 	bool cancel_superseded;
+	bool build_every_push;  /* a push no longer its branch's head builds */
 	unsigned long keep_runs;
 	unsigned long keep_days;
 	char **secrets;         /* names of top-level secrets */

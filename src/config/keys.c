@@ -128,6 +128,8 @@ const struct cf_key config_project_keys[] = {
 	 P(secrets_on_forks), 0, 0},
 	{"sandbox", S | M, "one of strict, none, or a mapping such as"
 	 " {network: allow}", config_key_project_sandbox, 0, 0, 0},
+	{"build_every_push", S, "a boolean", config_key_bool,
+	 P(build_every_push), 0, 0},
 	{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}",
 	 config_key_project_schedules, 0, 0, 0},
 };

@@ -32,6 +32,7 @@ static const char *const repo_only[] = {
 	"pipeline_path", "forge", "forge_repo", "forge_api", "status_token",
 	"status_per_job", "webhook_secret", "webhook_signing_secret",
 	"webhook_insecure", "clone_token", "secrets_on_forks",
+	"build_every_push",
 };
 
 static bool

@@ -7,6 +7,14 @@
  * the run as `error` (git's message in the run log, the problems in the
  * run object).  A rerun, an approval or a resumed run checks the same
  * commit out again into a fresh workspace before it starts.
+ *
+ * A webhook run of a branch or pull request is answered before anything
+ * is fetched, so whether its commit is still the ref's head is decided
+ * here, from the ref as just fetched: if not (a late, or a replayed old
+ * push), the run ends `canceled` with "stale push" in its log and audit
+ * trail, unless the project has build_every_push.  Only a run found not
+ * stale supersedes older runs of its branch: an old push resent must not
+ * cancel the run of the branch's current head.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -31,6 +39,10 @@ struct checkout {
 	char *log;                /* for the run's own log */
 	size_t loglen;
 	bool failed;
+	char head[SCM_SHA_MAX + 1]; /* the ref's commit as fetched, "": unknown */
+	bool want_head;           /* a webhook push or PR: is it stale? */
+	bool stale;               /* its commit is not the ref's head */
+	bool canceled;            /* stale and not build_every_push */
 	struct checkout *next;    /* in d->checkouts until freed */
 };
 
@@ -93,7 +105,50 @@ tx_checked_out(struct store_tx *tx, void *arg)
 					 "pending");
 	if (rc == 0 && c->failed)
 		rc = store_tx_run_set_status(tx, c->run, "error", 0, pw_now_ms());
+	if (rc == 0 && c->canceled)
+		rc = store_tx_run_set_status(tx, c->run, "canceled", 0,
+					     pw_now_ms());
+	if (rc == 0 && c->canceled)
+		rc = store_tx_event(tx, c->run, pw_now_ms(), "pipewright",
+				    "cancel", "stale push");
 	return rc;
+}
+
+/* Appends a line to what goes into the run's log. */
+static void
+log_line(struct checkout *c, const char *line)
+{
+	size_t n = strlen(line);
+
+	c->log = xrealloc(c->log, c->loglen + n + 1);
+	memcpy(c->log + c->loglen, line, n + 1);
+	c->loglen += n;
+}
+
+/*
+ * Is the pushed commit still the head of the ref it was pushed to?  If
+ * not, the run is stale: canceled, unless the project builds every push.
+ */
+static void
+stale_check(struct checkout *c, const struct config_project *proj)
+{
+	char *line;
+
+	if (!c->want_head || c->head[0] == '\0' ||
+	    strcmp(c->head, c->row.commit) == 0)
+		return;
+	c->stale = true;
+	c->canceled = !config_project_build_every_push(proj);
+	line = xasprintf("stale push: %s is at %s now, not %s; %s\n",
+			 c->row.ref, c->head, c->row.commit,
+			 c->canceled ? "canceled (build_every_push: true "
+				       "would build it)" :
+				       "built all the same (build_every_push)");
+	log_line(c, line);
+	log_info("run.stale run=%llu ref=%s head=%s commit=%s%s",
+		 (unsigned long long)c->run, c->row.ref, c->head,
+		 c->row.commit, c->canceled ? "" : " built=true");
+	free(line);
 }
 
 static void
@@ -106,12 +161,17 @@ checked_out_done(int rc, void *arg)
 
 	daemon_note_store(d, rc);
 	proj = config_project_find(d->config, c->project);
-	if (rc < 0 || c->failed || proj == NULL) {
+	if (rc < 0 || c->failed || c->canceled || proj == NULL) {
 		if (rc < 0)
 			log_warnx("run=%llu: cannot record its checkout: %s",
 				  (unsigned long long)c->run, strerror(-rc));
-		log_info("run.finished run=%llu status=error",
-			 (unsigned long long)c->run);
+		if (c->canceled && rc == 0)
+			log_info("run.finished run=%llu status=canceled "
+				 "reason=\"stale push\"",
+				 (unsigned long long)c->run);
+		else
+			log_info("run.finished run=%llu status=error",
+				 (unsigned long long)c->run);
 		if (lr != NULL)
 			live_run_free(lr);
 		files_remove_run(d, c->run);
@@ -126,6 +186,8 @@ checked_out_done(int rc, void *arg)
 			checkout_free(c);
 			return;
 		}
+		if (!c->stale)
+			trigger_supersede(d, proj, c->row.branch, c->run);
 	}
 	runs_start(d, lr);
 	checkout_free(c);
@@ -185,6 +247,8 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 	}
 	if (rc < 0)
 		files_remove_tree(c->tmp);
+	if (rc == 0 && proj != NULL)
+		stale_check(c, proj);
 	if (rc < 0 || proj == NULL) {
 		log_warnx("run=%llu: checkout failed: %s",
 			  (unsigned long long)c->run, strerror(-rc));
@@ -196,7 +260,7 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 				   DAEMON_JOB_UID) < 0)
 			log_warnx("run=%llu: cannot give the workspace to uid %d",
 				  (unsigned long long)c->run, DAEMON_JOB_UID);
-		if (c->lr == NULL)
+		if (c->lr == NULL && !c->canceled)
 			read_pipeline(c, proj);
 	}
 	store_write(d->store, tx_checked_out, checked_out_done, c);
@@ -215,6 +279,7 @@ checkout_start(struct checkout *c, const struct config_project *proj,
 						c->workspace,
 						(unsigned long long)uv_hrtime()),
 		.clone_token = config_project_clone_token(proj),
+		.head = c->want_head ? c->head : NULL,
 	};
 	char *msg;
 	int rc;
@@ -255,6 +320,11 @@ checkout_new_run(struct daemon *d, const struct config_project *proj,
 	c->row.pr = row->pr;
 	c->workspace = xasprintf("%s/%llu", d->workspaces_dir,
 				 (unsigned long long)run);
+	/* A push to a branch or a PR moves on; a tag or an API run is
+	 * built as asked. */
+	c->want_head = row->trigger != NULL &&
+		       strcmp(row->trigger, "webhook") == 0 && ref != NULL &&
+		       (strncmp(ref, "refs/heads/", 11) == 0 || row->pr > 0);
 	checkout_start(c, proj, ref, row->commit);
 }
 

@@ -133,6 +133,11 @@ struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
 void live_run_remove(struct daemon *d, struct live_run *lr);
 void live_run_free(struct live_run *lr);
 
+/* trigger.c: with cancel_superseded, live runs of the project's branch
+ * older than `newer` are canceled. */
+void trigger_supersede(struct daemon *d, const struct config_project *proj,
+		       const char *branch, uint64_t newer);
+
 /* runs.c */
 /*
  * A sched run for a new or stored run, not started (takes p).  row (NULL

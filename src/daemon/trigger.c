@@ -1,9 +1,13 @@
 /*
  * Triggering a run: the project's server-side pipeline is read and parsed
  * now, and the run (queued, or error with its problems), its jobs and the
- * audit event are committed in one transaction — an Idempotency-Key that
- * was seen before returns the run it made — before the run starts and the
- * caller hears of it.  cancel_superseded cancels older runs of the branch.
+ * audit event are committed in one transaction — an Idempotency-Key, a
+ * delivery id or a webhook push (project, ref, before, after) that was
+ * seen before returns the run it made — before the run starts and the
+ * caller hears of it.  cancel_superseded cancels older runs of the
+ * branch: at once for a project without a repository, after the checkout
+ * for one with (checkout.c), and only by a run whose push is not stale,
+ * so that a replayed old push cannot cancel the branch's current run.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -22,6 +26,8 @@ struct trigger_op {
 	struct store_run stored; /* what build() reads: branch, tag, commit, env */
 	char *yaml, *problems, *env, *ref, *branch, *tag, *commit, *actor, *key;
 	char *forge, *delivery;
+	char *trigger, *before;
+	bool push;               /* deduped as a push (store_tx_push_*) */
 	char *sched_spec, *sched_ref; /* a schedule's fire, recorded with the run */
 	uint64_t sched_fire;
 	bool repo;               /* the project has a repository: check out first */
@@ -38,6 +44,7 @@ tx_trigger(struct store_tx *tx, void *arg)
 	const struct pipeline *p = t->p;
 	size_t j, n = p != NULL ? pipeline_job_count(p) : 0;
 	char *response = NULL, *first;
+	struct store_push push = {t->project, t->ref, t->before, t->commit};
 	int rc, status;
 
 	if (t->key != NULL &&
@@ -55,7 +62,18 @@ tx_trigger(struct store_tx *tx, void *arg)
 		free(response);
 		return t->id != 0 ? 0 : -ENOENT;
 	}
+	if (t->push) {
+		rc = store_tx_push_find(tx, &push, &t->id);
+		if (rc == 0) {
+			t->existed = true;
+			return 0;
+		}
+		if (rc != -ENOENT)
+			return rc;
+	}
 	rc = store_tx_run_insert(tx, &t->row, &t->id);
+	if (rc == 0 && t->push)
+		rc = store_tx_push_put(tx, &push, t->id, t->row.created_at);
 	if (rc == 0 && t->delivery != NULL) {
 		response = xasprintf("{\"run\":%llu}", (unsigned long long)t->id);
 		rc = store_tx_delivery_put(tx, t->forge, t->delivery,
@@ -96,6 +114,8 @@ trigger_free(struct trigger_op *t)
 	free(t->key);
 	free(t->forge);
 	free(t->delivery);
+	free(t->trigger);
+	free(t->before);
 	free(t->sched_spec);
 	free(t->sched_ref);
 	free(t->project);
@@ -103,9 +123,9 @@ trigger_free(struct trigger_op *t)
 }
 
 /* cancel_superseded: older runs of the branch give way to the new one. */
-static void
-supersede(struct daemon *d, const struct config_project *proj,
-	  const char *branch, uint64_t newer)
+void
+trigger_supersede(struct daemon *d, const struct config_project *proj,
+		  const char *branch, uint64_t newer)
 {
 	struct live_run *lr;
 
@@ -148,14 +168,14 @@ trigger_done(int rc, void *arg)
 		log_info("run.created run=%llu project=%s actor=%s",
 			 (unsigned long long)t->id, t->project, t->actor);
 		if (t->repo && proj != NULL) {
-			supersede(d, proj, t->branch, t->id);
+			/* Superseding waits for the checkout: is it stale? */
 			checkout_new_run(d, proj, t->id, &t->stored, t->ref);
 		} else if (t->p != NULL && proj == NULL) {
 			/* A reload removed the project meanwhile. */
 			log_warnx("run=%llu: project %s is gone; not started",
 				  (unsigned long long)t->id, t->project);
 		} else if (t->p != NULL) {
-			supersede(d, proj, t->branch, t->id);
+			trigger_supersede(d, proj, t->branch, t->id);
 			if (runs_build(d, t->p, t->id, proj, &t->stored, false,
 				  &lr) == 0)
 				runs_launch(d, lr);
@@ -237,6 +257,10 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	t->forge = tr->forge != NULL ? xstrdup(tr->forge) : NULL;
 	t->delivery = tr->delivery != NULL && tr->forge != NULL ?
 			      xstrdup(tr->delivery) : NULL;
+	/* A push names its commit on its ref: nothing else to key it by. */
+	t->push = tr->push && tr->ref != NULL && tr->commit != NULL;
+	t->before = tr->before != NULL ? xstrdup(tr->before) : NULL;
+	t->trigger = xstrdup(tr->trigger != NULL ? tr->trigger : "api");
 	t->d = d;
 	t->project = xstrdup(config_project_name(proj));
 	t->cb = cb;
@@ -286,7 +310,7 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		.status = t->p != NULL || t->repo ? "queued" : "error",
 		.pr = tr->pr,
 		.fork = tr->fork,
-		.trigger = tr->trigger != NULL ? tr->trigger : "api",
+		.trigger = t->trigger,
 		.ref = t->ref,
 		.branch = t->branch,
 		.tag = t->tag,
@@ -305,6 +329,7 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	t->stored.commit = t->commit;
 	t->stored.env = t->env;
 	t->stored.ref = t->ref;
+	t->stored.trigger = t->trigger;
 	t->stored.pr = tr->pr;
 	t->stored.fork = tr->fork;
 	store_write(d->store, tx_trigger, trigger_done, t);

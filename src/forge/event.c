@@ -125,6 +125,7 @@ forge_event_free(struct forge_event *ev)
 	free(ev->event);
 	free(ev->action);
 	free(ev->delivery);
+	free(ev->before);
 	free(ev->repo);
 	free(ev->clone_url);
 	free(ev->ref);

@@ -69,6 +69,9 @@ void fj_opt_str(const cJSON *root, const char *path, char **out);
 bool fsha_valid(const char *s);
 bool fsha_zero(const char *s);
 int fsha_take(struct fparse *p, const char *path, const char *s);
+/* ev->before from a push's `before`, lower-cased; left NULL if s is not a
+ * commit id (it only keys replays, so a malformed one is no error). */
+void fsha_before(struct forge_event *ev, const char *s);
 
 /*
  * A ref name git would accept (check-ref-format), that is also safe as a

@@ -52,6 +52,7 @@ push(struct fparse *p, const cJSON *root, bool gitea)
 	if (msg != NULL)
 		ev->message = xstrdup(msg);
 	before = fj_str(root, "before");
+	fsha_before(ev, before);
 	if (before != NULL && strcasecmp(before, ev->sha) == 0)
 		fevent_ignore(ev, FORGE_IGNORE_NO_NEW_COMMITS);
 	else if (forge_skip_ci(ev->message))

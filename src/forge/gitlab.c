@@ -49,6 +49,7 @@ push(struct fparse *p, const cJSON *root)
 	if ((msg = fj_commit_message(root, ev->sha, false)) != NULL)
 		ev->message = xstrdup(msg);
 	before = fj_str(root, "before");
+	fsha_before(ev, before);
 	if (before != NULL && strcasecmp(before, fj_str(root, "after")) == 0)
 		fevent_ignore(ev, FORGE_IGNORE_NO_NEW_COMMITS);
 	else if (forge_skip_ci(ev->message))

@@ -205,6 +205,19 @@ fsha_take(struct fparse *p, const char *path, const char *s)
 	return 0;
 }
 
+void
+fsha_before(struct forge_event *ev, const char *s)
+{
+	char *c;
+
+	if (s == NULL || !fsha_valid(s))
+		return;
+	free(ev->before);
+	ev->before = xstrdup(s);
+	for (c = ev->before; *c != '\0'; c++)
+		*c = (char)tolower((unsigned char)*c);
+}
+
 bool
 fref_valid(const char *s)
 {

@@ -22,15 +22,23 @@ static const struct {
 	const char *event[2];    /* {NULL, NULL}: the event is always push */
 	const char *delivery[2];
 	bool form;               /* may post application/x-www-form-urlencoded */
+	/*
+	 * A delivery id the signature covers, preferred to the others: a
+	 * captured delivery replayed under a new id of its own choosing is
+	 * then still the same delivery.  GitLab's signed webhooks sign
+	 * "webhook-id.timestamp.body"; Idempotency-Key is not signed.
+	 */
+	const char *signed_delivery;
 } forge_headers[] = {
 	[FORGE_GITHUB] = {{"X-GitHub-Event", NULL},
-			  {"X-GitHub-Delivery", NULL}, true},
+			  {"X-GitHub-Delivery", NULL}, true, NULL},
 	[FORGE_GITLAB] = {{"X-Gitlab-Event", NULL},
-			  {"Idempotency-Key", "X-Gitlab-Event-UUID"}, false},
+			  {"Idempotency-Key", "X-Gitlab-Event-UUID"}, false,
+			  "webhook-id"},
 	[FORGE_GITEA] = {{"X-Gitea-Event", "X-Forgejo-Event"},
-			 {"X-Gitea-Delivery", "X-Forgejo-Delivery"}, true},
+			 {"X-Gitea-Delivery", "X-Forgejo-Delivery"}, true, NULL},
 	[FORGE_GENERIC] = {{NULL, NULL}, {"X-Pipewright-Delivery", NULL},
-			   false},
+			   false, NULL},
 };
 
 /* True if the media type of a Content-Type value (parameters such as
@@ -185,8 +193,11 @@ forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 			     forge_headers[k].event[1] : "");
 		goto fail;
 	}
-	if ((v = fheader2(hdr, harg, forge_headers[k].delivery,
-			 &which)) != NULL) {
+	which = forge_headers[k].signed_delivery;
+	v = which != NULL ? hdr(harg, which) : NULL;
+	if (v == NULL || *v == '\0')
+		v = fheader2(hdr, harg, forge_headers[k].delivery, &which);
+	if (v != NULL) {
 		if (!delivery_valid(v)) {
 			rc = fp_fail(&p, "%s is not a delivery id (1 to %d "
 				     "printable characters)", which,

@@ -48,6 +48,7 @@ enum scm_step {
 	SCM_STEP_HAVE_SHA,           /* sha on the mirror's copy of the ref
 	                                already?  Then no fetch at all */
 	SCM_STEP_FETCH_MIRROR,       /* the ref from the repo, with the token */
+	SCM_STEP_REF_HEAD,           /* the ref's commit, for the caller */
 	SCM_STEP_IS_ANCESTOR,        /* sha on the ref? */
 	SCM_STEP_FETCH_WS,           /* sha from the mirror; then released */
 	SCM_STEP_CHECKOUT,
@@ -60,6 +61,7 @@ struct scm_job {
 	struct scm_job *next_waiting;
 	char *project, *repo, *fetch_ref, *sha, *workspace;
 	char *dst_ref;               /* the mirror's ref for fetch_ref */
+	char *head;                  /* the caller's buffer, or NULL */
 	char *mirror_new;            /* the mirror while it is being made */
 	uint64_t timeout_ms;
 	enum scm_step step;

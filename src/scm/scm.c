@@ -175,6 +175,9 @@ scm_checkout(struct scm *s, const struct scm_request *req, scm_done_cb cb,
 		j->sha[i] = (char)tolower((unsigned char)j->sha[i]);
 	j->workspace = xstrdup(req->workspace);
 	j->dst_ref = scm_mirror_ref(req->fetch_ref);
+	j->head = req->head;
+	if (j->head != NULL)
+		j->head[0] = '\0';
 	j->timeout_ms = req->timeout_ms != 0 ? req->timeout_ms :
 					       SCM_DEFAULT_TIMEOUT_MS;
 	j->env = scm_env_new(s->home, NULL);

@@ -5,7 +5,9 @@
  *   mirror:     [git init --bare <mirror>.new; git config
  *               uploadpack.allowAnySHA1InWant true; rename to <mirror>]
  *               git fetch --no-tags <repo> +<fetch_ref>:refs/pipewright/...
+ *               [git rev-parse --verify refs/pipewright/...^{commit}]
  *               git merge-base --is-ancestor <sha> refs/pipewright/...
+ *                                       (not when the ref's head is sha)
  *   workspace:  git fetch --depth=50 file://<mirror> <sha>  (mirror let go)
  *               git checkout -q --detach <sha>
  *               git rev-parse HEAD                          (== sha)
@@ -20,6 +22,11 @@
  * payload runs with that ref's name and secrets.  Every call has the
  * request's timeout; the first failure ends the checkout with git's words
  * and a last line that says which call failed.
+ *
+ * A request that asks for the ref's head (a webhook push, which the
+ * daemon will not build if the branch has moved on) always fetches: the
+ * mirror's copy may be older than the repository, and a sha already in
+ * it says nothing about where the ref is now.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -45,6 +52,7 @@ step_command(enum scm_step step)
 	case SCM_STEP_HAVE_SHA:
 	case SCM_STEP_IS_ANCESTOR:
 		return "merge-base";
+	case SCM_STEP_REF_HEAD:
 	case SCM_STEP_CHECKOUT:
 		return "checkout";
 	case SCM_STEP_VERIFY:
@@ -129,6 +137,13 @@ spawn(struct scm_job *j)
 		argv[n++] = j->sha;
 		argv[n++] = j->dst_ref;
 		break;
+	case SCM_STEP_REF_HEAD:
+		argv[n++] = own[0] = xasprintf("--git-dir=%s", mirror);
+		argv[n++] = "rev-parse";
+		argv[n++] = "--verify";
+		argv[n++] = "-q";
+		argv[n++] = own[1] = xasprintf("%s^{commit}", j->dst_ref);
+		break;
 	case SCM_STEP_FETCH_WS:
 		spec.cwd = j->workspace;
 		argv[n++] = "fetch";
@@ -152,7 +167,8 @@ spawn(struct scm_job *j)
 		break;
 	}
 	argv[n] = NULL;
-	if (j->step != SCM_STEP_VERIFY && j->step != SCM_STEP_HAVE_SHA)
+	if (j->step != SCM_STEP_VERIFY && j->step != SCM_STEP_HAVE_SHA &&
+	    j->step != SCM_STEP_REF_HEAD)
 		log_command(j, argv);
 	spec.argv = argv;
 	spec.max_output = SCM_MAX_OUTPUT;
@@ -179,9 +195,11 @@ scm_job_run(struct scm_job *j)
 		if (access(j->m->path, F_OK) == 0) {
 			/*
 			 * A burst of runs of one commit fetches once: the
-			 * others find the sha on the mirror's copy of the ref.
+			 * others find the sha on the mirror's copy of the ref
+			 * (unless the ref's head now is what is asked).
 			 */
-			j->step = SCM_STEP_HAVE_SHA;
+			j->step = j->head != NULL ? SCM_STEP_FETCH_MIRROR :
+						    SCM_STEP_HAVE_SHA;
 		} else {
 			free(j->mirror_new);
 			j->mirror_new = xasprintf("%s.new", j->m->path);
@@ -197,6 +215,21 @@ scm_job_run(struct scm_job *j)
 	rc = spawn(j);
 	if (rc < 0)
 		scm_job_finish(j, rc, "cannot run git: %s", uv_strerror(rc));
+}
+
+/* rev-parse's answer, if it is a commit id, into the caller's buffer. */
+static void
+take_head(struct scm_job *j, const char *output, size_t len)
+{
+	size_t n = 0;
+
+	while (n < len && n < SCM_SHA_MAX &&
+	       strchr("0123456789abcdef", output[n]) != NULL && output[n] != '\0')
+		n++;
+	if ((n == 40 || n == 64) && (n == len || output[n] == '\n')) {
+		memcpy(j->head, output, n);
+		j->head[n] = '\0';
+	}
 }
 
 /* The step went well: on to the next. */
@@ -227,7 +260,14 @@ advance(struct scm_job *j, const char *output, size_t len)
 		j->step = SCM_STEP_FETCH_WS;
 		break;
 	case SCM_STEP_FETCH_MIRROR:
-		j->step = SCM_STEP_IS_ANCESTOR;
+		j->step = j->head != NULL ? SCM_STEP_REF_HEAD :
+					    SCM_STEP_IS_ANCESTOR;
+		break;
+	case SCM_STEP_REF_HEAD:
+		take_head(j, output, len);
+		/* The ref's own commit is on it: no merge-base to ask. */
+		j->step = strcmp(j->head, j->sha) == 0 ? SCM_STEP_FETCH_WS :
+							 SCM_STEP_IS_ANCESTOR;
 		break;
 	case SCM_STEP_IS_ANCESTOR:
 		j->step = SCM_STEP_FETCH_WS;
@@ -267,8 +307,16 @@ on_git(int status, const char *output, size_t len, void *arg)
 		scm_job_run(j);
 		return;
 	}
+	/* No head to report is for the caller to judge, not a failure. */
+	if (j->step == SCM_STEP_REF_HEAD && status != 0 &&
+	    status != -ETIMEDOUT) {
+		j->step = SCM_STEP_IS_ANCESTOR;
+		scm_job_run(j);
+		return;
+	}
 	/* rev-parse's sha is for us; its complaints are for the log. */
-	if (j->step != SCM_STEP_VERIFY || status != 0)
+	if ((j->step != SCM_STEP_VERIFY && j->step != SCM_STEP_REF_HEAD) ||
+	    status != 0)
 		scm_log_scrubbed(&j->log, output, len, j->secrets,
 				 PW_ARRAY_LEN(j->secrets));
 	if (status == 0) {

@@ -9,6 +9,11 @@
  * are serialised by the writer.  Deliveries are pruned by age, not with
  * their run: an old delivery id must still be known after its run is gone.
  *
+ * A push is stored the same way, keyed by what its signed body says
+ * (project, ref, before, after) rather than by the delivery id, which
+ * GitHub's and Gitea's signatures leave out: a captured push resent
+ * under a fresh id finds the run the first copy made.
+ *
  * A schedule remembers its last firing, so that slots missed while the
  * daemon was down fire once at start, not once per slot; a firing never
  * moves it back.
@@ -75,6 +80,70 @@ store_tx_deliveries_prune(struct store_tx *tx, uint64_t older_than,
 	int rc;
 
 	rc = store_stmt(tx->c, ST_DELIVERY_PRUNE, "DELETE FROM deliveries"
+			" WHERE created_at < ?1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, older_than);
+	if ((rc = store_exec(st)) < 0)
+		return rc;
+	*n = (uint64_t)sqlite3_changes(tx->c->db);
+	return 0;
+}
+
+int
+store_tx_push_find(struct store_tx *tx, const struct store_push *p,
+		   uint64_t *run)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_PUSH_FIND, "SELECT run_id FROM pushes"
+			" WHERE project = ?1 AND ref = ?2 AND before_sha = ?3"
+			" AND after_sha = ?4", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, p->project);
+	store_bind_text(st, 2, p->ref);
+	store_bind_text(st, 3, p->before != NULL ? p->before : "");
+	store_bind_text(st, 4, p->after);
+	if ((rc = store_step(st)) <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	*run = (uint64_t)sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
+store_tx_push_put(struct store_tx *tx, const struct store_push *p,
+		  uint64_t run, uint64_t created_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (p->project == NULL || p->ref == NULL || p->after == NULL ||
+	    run == 0)
+		return -EINVAL;
+	rc = store_stmt(tx->c, ST_PUSH_PUT, "INSERT INTO pushes"
+			" (project, ref, before_sha, after_sha, run_id,"
+			" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, p->project);
+	store_bind_text(st, 2, p->ref);
+	store_bind_text(st, 3, p->before != NULL ? p->before : "");
+	store_bind_text(st, 4, p->after);
+	store_bind_u64(st, 5, run);
+	store_bind_u64(st, 6, created_at);
+	return store_exec(st);
+}
+
+int
+store_tx_pushes_prune(struct store_tx *tx, uint64_t older_than, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_PUSH_PRUNE, "DELETE FROM pushes"
 			" WHERE created_at < ?1", &st);
 	if (rc < 0)
 		return rc;

@@ -162,6 +162,25 @@ const char *const store_migrations[] = {
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 4: pushes — the (ref, before, after) a webhook push named, with
+	 * the run it made, so that the same push sent again under another
+	 * delivery id (GitHub's and Gitea's signatures do not cover the id)
+	 * answers that run.  run_id is a plain number, like a delivery's
+	 * answer: the push stays known after its run is pruned.  before is
+	 * '' when the payload had none.
+	 */
+	"CREATE TABLE pushes ("
+	"  project TEXT NOT NULL,"
+	"  ref TEXT NOT NULL,"
+	"  before_sha TEXT NOT NULL,"
+	"  after_sha TEXT NOT NULL,"
+	"  run_id INTEGER NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (project, ref, before_sha, after_sha)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX pushes_created ON pushes (created_at);",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

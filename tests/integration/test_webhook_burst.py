@@ -1,4 +1,5 @@
-"""100 webhook deliveries (distinct delivery ids) sent at once from 100
+"""100 webhook deliveries (distinct delivery ids, and distinct pushes: the
+same push again would answer its first run) sent at once from 100
 threads, each on its own connection: every one is answered 202 with its
 own run id, exactly those 100 runs exist, each at the pushed commit, and
 all of them finish successfully.  The runs wait for their checkouts, which
@@ -25,7 +26,8 @@ def main(t):
     origin.push()
     d = t.daemon(projects={"app": wh.project(t, origin, "github")},
                  config="max_jobs: 8")
-    push = wh.github_push(sha)
+    # Pushes of the branch's head that differ in `before` only.
+    pushes = [wh.github_push(sha, before="%040x" % (i + 1)) for i in range(N)]
     answers = {}
 
     def burst():
@@ -36,7 +38,7 @@ def main(t):
         def send(i):
             try:
                 gate.wait(pw.DEADLINE)
-                r = wh.hook(d, "github", push, delivery="burst-%03d" % i)
+                r = wh.hook(d, "github", pushes[i], delivery="burst-%03d" % i)
                 rid = wh.accepted(r, "delivery %d" % i)
                 with lock:
                     answers[i] = rid
@@ -69,7 +71,7 @@ def main(t):
     t.check("all %d runs finish successfully at the pushed commit" % N, all_finish)
 
     def redelivery():
-        r = wh.accepted(wh.hook(d, "github", push, delivery="burst-042"), "redelivery")
+        r = wh.accepted(wh.hook(d, "github", pushes[42], delivery="burst-042"), "redelivery")
         eq(r, answers.get(42), "burst-042's redelivery")
         eq(len(wh.runs(d)), N, "runs after a redelivery")
     t.check("a redelivery of one of them makes nothing new", redelivery)

@@ -5,7 +5,9 @@ older content.  The run is at that sha, triggered by the webhook, and its
 own log (GET /api/v1/runs/ID/log) carries git's checkout output.
 GitHub signs with X-Hub-Signature-256, Gitea with X-Gitea-Signature,
 GitLab sends X-Gitlab-Token, generic signs with X-Pipewright-Signature
-and names the project with ?project=."""
+and names the project with ?project=.  The projects build every push
+(build_every_push: true): by default a push that is no longer its
+branch's head is canceled as stale (test_webhook_replay.py)."""
 import re
 
 import pwdaemon as pw
@@ -21,10 +23,10 @@ def main(t):
     expect(old != new, "two commits")
 
     projects = {
-        "app": wh.project(t, origin, "github"),
-        "lab": wh.project(t, origin, "gitlab"),
-        "tea": wh.project(t, origin, "gitea"),
-        "gen": wh.project(t, origin, "generic"),
+        "app": wh.project(t, origin, "github", build_every_push="true"),
+        "lab": wh.project(t, origin, "gitlab", build_every_push="true"),
+        "tea": wh.project(t, origin, "gitea", build_every_push="true"),
+        "gen": wh.project(t, origin, "generic", build_every_push="true"),
     }
     d = t.daemon(projects=projects)
 

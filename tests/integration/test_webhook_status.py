@@ -40,7 +40,9 @@ def main(t):
     rec.answer = answer
 
     token = "{file: %s}" % wh.secret_file(t, "status-token", STATUS_TOKEN)
-    common = dict(forge_api=rec.url, status_token=token)
+    # Both commits are pushed at once and each is run by name, `ok`
+    # while `bad` is the head: build_every_push builds it, not stale.
+    common = dict(forge_api=rec.url, status_token=token, build_every_push="true")
     d = t.daemon(projects={
         "app": wh.project(t, origin, "github", **common),
         "perjob": wh.project(t, origin, "github", forge_repo="acme/perjob",

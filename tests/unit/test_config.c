@@ -666,6 +666,7 @@ test_repo_full(void **state)
 		    "    webhook_insecure: true\n"
 		    "    clone_token: {file: crlf}\n"
 		    "    secrets_on_forks: yes\n"
+		    "    build_every_push: true\n"
 		    "    schedules:\n"
 		    "      - {cron: \"0 3 * * *\", ref: main}\n"
 		    "      - cron: 30 4 * * mon-fri\n"
@@ -700,6 +701,7 @@ test_repo_full(void **state)
 	assert_true(config_project_webhook_insecure(p));
 	assert_string_equal(config_project_clone_token(p), "line1\nline2");
 	assert_true(config_project_secrets_on_forks(p));
+	assert_true(config_project_build_every_push(p));
 	config_project_forge_secrets(p, &fs);
 	assert_string_equal(fs.secret, "from-env");
 	assert_int_equal(fs.secret_len, 8);
@@ -771,6 +773,7 @@ test_repo_defaults(void **state)
 	assert_false(config_project_status_per_job(p));
 	assert_false(config_project_webhook_insecure(p));
 	assert_false(config_project_secrets_on_forks(p));
+	assert_false(config_project_build_every_push(p));
 	assert_int_equal(config_project_schedule_count(p), 0);
 	config_project_forge_secrets(p, &fs);
 	assert_null(fs.secret);

@@ -275,6 +275,8 @@ test_github_push(void **state)
 	assert_string_equal(ev->branch, "master");
 	assert_null(ev->tag);
 	assert_string_equal(ev->sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+	/* A new branch: before is all zeros, and still names the push. */
+	assert_string_equal(ev->before, "0000000000000000000000000000000000000000");
 	assert_string_equal(ev->message, "Initial commit");
 	assert_int_equal(ev->pr, 0);
 	assert_false(ev->fork);
@@ -528,6 +530,8 @@ test_github_form(void **state)
 				     strlen(form), &ev, &err), 0);
 	assert_int_equal(ev->type, FORGE_EVENT_PUSH);
 	assert_string_equal(ev->sha, "6113728f27ae82c7b1a177c8d03f9e96e0adf246");
+	/* A new branch: before is all zeros, and still names the push. */
+	assert_string_equal(ev->before, "0000000000000000000000000000000000000000");
 	assert_string_equal(ev->message, "Initial commit");
 	assert_string_equal(ev->clone_url,
 			    "https://github.com/Codertocat/Hello-World.git");
@@ -581,6 +585,15 @@ test_gitlab_push(void **state)
 	assert_int_equal(forge_parse(FORGE_GITLAB, hget, &h, JSON, body, len,
 				     &ev, &err), 0);
 	assert_string_equal(ev->delivery, "key-1");
+	assert_string_equal(ev->before, "95790bf891e76fee5e1747ab589903a6a1f80f22");
+	forge_event_free(ev);
+
+	/* A signed webhook's webhook-id beats both: the signature covers it,
+	 * so a replay under a fresh Idempotency-Key is the same delivery. */
+	hset(&h, "webhook-id", "msg_2Kp");
+	assert_int_equal(forge_parse(FORGE_GITLAB, hget, &h, JSON, body, len,
+				     &ev, &err), 0);
+	assert_string_equal(ev->delivery, "msg_2Kp");
 	forge_event_free(ev);
 	free(body);
 

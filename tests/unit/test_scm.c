@@ -332,6 +332,57 @@ test_branch(void **state)
 	finish(f);
 }
 
+/*
+ * A request with a head buffer learns where the ref is on the repository,
+ * also when the mirror already holds the sha (which would skip the fetch):
+ * the daemon tells a stale push from the branch's head by it.
+ */
+static void
+test_head(void **state)
+{
+	struct fx *f = *state;
+	char head[SCM_SHA_MAX + 1], *a, *b, *c, *ws;
+	struct scm_request req;
+	struct result r;
+
+	a = commit(f, "a.txt", "one");
+	b = commit(f, "b.txt", "two");
+	ws = workspace(f);
+	req = request(f, "app", "refs/heads/main", a, ws);
+	req.head = head;
+	checkout(f, &req, &r);
+	assert_int_equal(r.rc, 0);
+	assert_checked_out(ws, a, ".git a.txt");
+	assert_string_equal(head, b);
+	free(r.log);
+	free(ws);
+
+	/* The mirror has a on its copy of main; the repository moved on. */
+	c = commit(f, "c.txt", "three");
+	ws = workspace(f);
+	req = request(f, "app", "refs/heads/main", a, ws);
+	req.head = head;
+	checkout(f, &req, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(head, c);
+	assert_lacks(r.log, "already fetched");
+	free(r.log);
+	free(ws);
+
+	/* Without a buffer the mirror's copy still does. */
+	ws = workspace(f);
+	req = request(f, "app", "refs/heads/main", b, ws);
+	checkout(f, &req, &r);
+	assert_int_equal(r.rc, 0);
+	assert_has(r.log, "already fetched");
+	free(r.log);
+	free(ws);
+	free(a);
+	free(b);
+	free(c);
+	finish(f);
+}
+
 /* Tags and the refs forges keep for pull and merge requests. */
 static void
 test_tag_and_pull(void **state)
@@ -1040,6 +1091,7 @@ main(void)
 		cmocka_unit_test(test_env),
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tag_and_pull, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_on_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
