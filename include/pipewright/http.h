@@ -68,10 +68,25 @@ struct http_limits {
 	size_t max_header_bytes; /* all headers; 431 (default 16 KiB) */
 	size_t max_headers;      /* count; 431 (default 64) */
 	size_t max_body;         /* bytes; 413 (default 1 MiB) */
-	size_t max_connections;  /* more get 503 and are closed (1024) */
+	size_t max_connections;  /* beyond it the oldest idle connection is
+				  * closed; none idle: 503 (1024) */
+	size_t max_connections_per_address; /* one peer's; more get 429 and
+				  * are closed; not for trusted proxies (32) */
+	uint64_t header_timeout_ms; /* a request's head, from its first byte,
+				  * and a new connection's first byte (10 s) */
 	uint64_t read_timeout_ms;  /* a started request must complete (408) (30 s) */
 	uint64_t idle_timeout_ms;  /* an idle keep-alive connection is closed (60 s) */
 };
+
+/* An IPv4 or IPv6 network: "192.0.2.0/24", "2001:db8::/32", "10.1.2.3". */
+struct http_net {
+	int family;              /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;         /* bits; a single address: 32 or 128 */
+};
+
+/* 0, or -EINVAL if s is not an address with an optional "/PREFIX". */
+int http_net_parse(const char *s, struct http_net *out) PW_WUR;
 
 /*
  * Called once per answered request, when the answer is complete (for a
@@ -86,6 +101,20 @@ int http_server_create(uv_loop_t *loop, const struct http_limits *limits,
 		       const struct http_route *routes, size_t nroutes,
 		       void *handler_arg, struct http_server **out) PW_WUR;
 void http_server_set_log(struct http_server *s, http_log_cb cb, void *arg);
+/*
+ * Peers inside these networks are reverse proxies: they are not capped
+ * per address, and the client of what they forward is the rightmost
+ * X-Forwarded-For address that is not itself a trusted proxy (see
+ * http_request_client).  Copies the list; -EINVAL on a bad entry.
+ */
+int http_server_set_trusted_proxies(struct http_server *s,
+				    const char *const *nets, size_t n) PW_WUR;
+/*
+ * A check every request passes before routing (e.g. the Host header): it
+ * returns true to go on, or answers the request itself and returns false.
+ */
+typedef bool (*http_guard_cb)(struct http_request *req, void *arg);
+void http_server_set_guard(struct http_server *s, http_guard_cb cb, void *arg);
 /*
  * Listens on "HOST:PORT" (port 0 picks one), or adopts an inherited
  * listening descriptor if fd ≥ 0.  The bound address is written to
@@ -115,6 +144,11 @@ const char *http_request_param(const struct http_request *req, const char *name)
 /* A query parameter ('+' is a space), percent-decoded; the first if
  * repeated, "" for a key without '='; NULL if absent. */
 const char *http_request_query(const struct http_request *req, const char *name);
+/*
+ * The client's address as text (canonical, IPv4-mapped shown as IPv4):
+ * the peer's, or for a trusted proxy the client it names (above).
+ */
+const char *http_request_client(const struct http_request *req);
 /* A header (case-insensitive name); NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_body(const struct http_request *req, size_t *len);
