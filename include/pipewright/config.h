@@ -116,8 +116,11 @@ size_t config_http_max_body(const struct config *c);
 size_t config_http_max_connections(const struct config *c);
 uint64_t config_http_read_timeout_ms(const struct config *c);
 uint64_t config_http_idle_timeout_ms(const struct config *c);
-size_t config_http_max_connections_per_address(const struct config *c); /* 32 */
+size_t config_http_max_connections_per_address(const struct config *c); /* 64 */
 uint64_t config_http_header_timeout_ms(const struct config *c);          /* 10 s */
+/* Failed authentications from one address per minute before a minute's
+ * block (429). */
+unsigned config_http_max_auth_failures(const struct config *c);        /* 10 */
 /* `trusted_proxies` as written (addresses, networks); `allowed_hosts` in
  * lower case without a trailing dot.  Valid while c lives. */
 const char *const *config_http_trusted_proxies(const struct config *c,

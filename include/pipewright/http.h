@@ -70,8 +70,9 @@ struct http_limits {
 	size_t max_body;         /* bytes; 413 (default 1 MiB) */
 	size_t max_connections;  /* beyond it the oldest idle connection is
 				  * closed; none idle: 503 (1024) */
-	size_t max_connections_per_address; /* one peer's; more get 429 and
-				  * are closed; not for trusted proxies (32) */
+	size_t max_connections_per_address; /* one peer's: beyond it the
+				  * peer's oldest idle one is closed; none
+				  * idle: 429; not for trusted proxies (64) */
 	uint64_t header_timeout_ms; /* a request's head, from its first byte,
 				  * and a new connection's first byte (10 s) */
 	uint64_t read_timeout_ms;  /* a started request must complete (408) (30 s) */
@@ -171,6 +172,11 @@ void http_respond(struct http_request *req, int status, const char *content_type
 /* {"error": {"code": code, "message": message}} with the status. */
 void http_respond_error(struct http_request *req, int status, const char *code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same with headers (as http_respond's), e.g. Retry-After. */
+void http_respond_error_with(struct http_request *req, int status,
+			     const char *code, const char *const *headers,
+			     const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* A JSON body (NUL-terminated). */
 void http_respond_json(struct http_request *req, int status, const char *json);
 

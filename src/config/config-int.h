@@ -98,6 +98,7 @@ struct config {
 	uint64_t http_idle_timeout_ms;
 	unsigned long http_max_connections_per_address;
 	uint64_t http_header_timeout_ms;
+	unsigned long http_max_auth_failures;
 	char **http_trusted_proxies;  /* NULL-terminated; as written */
 	size_t http_ntrusted_proxies;
 	char **http_allowed_hosts;    /* NULL-terminated; lower case */

@@ -187,6 +187,12 @@ config_http_header_timeout_ms(const struct config *c)
 	return c->http_header_timeout_ms;
 }
 
+unsigned
+config_http_max_auth_failures(const struct config *c)
+{
+	return (unsigned)c->http_max_auth_failures;
+}
+
 const char *const *
 config_http_trusted_proxies(const struct config *c, size_t *n)
 {

@@ -85,6 +85,8 @@ const struct cf_key config_http_keys[] = {
 	 config_key_uint, C(http_max_connections_per_address), 1, 100000},
 	{"header_timeout", S, "a duration such as 10s", config_key_duration,
 	 C(http_header_timeout_ms), 1, 3600 * SEC},
+	{"max_auth_failures", S, "a number from 1 to 100000", config_key_uint,
+	 C(http_max_auth_failures), 1, 100000},
 	{"trusted_proxies", L, "a list of addresses or networks",
 	 config_key_http_trusted_proxies, 0, 0, 0},
 	{"allowed_hosts", L, "a list of host names",

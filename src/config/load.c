@@ -64,8 +64,9 @@ set_defaults(struct config *c)
 	c->http_max_connections = 256;
 	c->http_read_timeout_ms = 10 * 1000;
 	c->http_idle_timeout_ms = 60 * 1000;
-	c->http_max_connections_per_address = 32;
+	c->http_max_connections_per_address = 64;
 	c->http_header_timeout_ms = 10 * 1000;
+	c->http_max_auth_failures = 10;
 }
 
 static void

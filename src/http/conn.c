@@ -17,11 +17,13 @@
  *
  * Who gets a connection when they are scarce: one peer address holds at
  * most max_connections_per_address of them (a trusted proxy is many
- * clients and is not capped); a connection over it is told 429 and
- * closed.  When max_connections are open, the oldest idle connection —
- * between requests, or with no complete request yet — is closed to make
- * room; a connection answering a request (a stream included) is never
- * taken.  Only when none is idle does the newcomer get 503.  A connection that closes after an answer (errors,
+ * clients and is not capped): over it, the newcomer takes the place of
+ * that peer's oldest idle connection, and with none idle it is told 429
+ * and closed.  When max_connections are open, the oldest idle connection
+ * of any peer — between requests, or with no complete request yet — is
+ * closed to make room; a connection answering a request (a stream
+ * included) is never taken, nor one idle for less than a grace period
+ * (evict_idle).  Only when none is idle does the newcomer get 503.  A connection that closes after an answer (errors,
  * "Connection: close", HTTP/1.0, stop_accepting) shuts its write side
  * down and then reads and drops what the client still sends for a while,
  * so that closing with unread bytes does not reset the answer away.
@@ -439,7 +441,14 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		read_stop(c);
 }
 
-/* Connections from addr that count against the limits. */
+/* Answered, and closing: lingering, or about to. */
+static bool
+leaving(const struct http_conn *c)
+{
+	return c->close_after && c->cur == NULL;
+}
+
+/* Connections from addr that count against its cap (not those leaving). */
 static size_t
 count_peer(struct http_server *s, const char *addr)
 {
@@ -447,21 +456,40 @@ count_peer(struct http_server *s, const char *addr)
 	size_t n = 0;
 
 	for (c = s->conns; c != NULL; c = c->next)
-		if (c->counted && strcmp(c->peer, addr) == 0)
+		if (c->counted && !leaving(c) && strcmp(c->peer, addr) == 0)
 			n++;
 	return n;
 }
 
-/* Closes the connection idle the longest; false if none is idle. */
+/*
+ * Closes the connection idle the longest (of peer addr only, if not
+ * NULL); false if none is idle.  Among all peers, a connection idle for
+ * less than HTTP_EVICT_GRACE_MS is not taken: one accepted in the same
+ * burst has not been read yet, one just answered may have its next
+ * request on the way.  Among one peer's own there is no grace: its
+ * newcomer would be refused otherwise, and an idle one is as often a
+ * connection the client already closed (its EOF not read yet).
+ */
 static bool
-evict_idle(struct http_server *s)
+evict_idle(struct http_server *s, const char *addr)
 {
 	struct http_conn *c, *old = NULL;
+	uint64_t now = uv_hrtime();
+	uint64_t grace = addr != NULL ? 0 : HTTP_EVICT_GRACE_MS * 1000000ULL;
 
-	for (c = s->conns; c != NULL; c = c->next)
-		if (c->counted && !c->closing && c->cur == NULL &&
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (!c->counted || c->closing || c->cur != NULL ||
+		    (addr != NULL && strcmp(c->peer, addr) != 0))
+			continue;
+		/* One closing after its answer goes first, grace or not. */
+		if (leaving(c)) {
+			old = c;
+			break;
+		}
+		if (now - c->idle_since >= grace &&
 		    (old == NULL || c->idle_since < old->idle_since))
 			old = c;
+	}
 	if (old == NULL)
 		return false;
 	http_conn_close(old);
@@ -520,15 +548,16 @@ http_conn_accept(struct http_server *s)
 		snprintf(c->peer, sizeof(c->peer), "unknown");
 	c->proxy = http_peer_trusted(s, c->peer);
 	c->idle_since = uv_hrtime();
+	/* Over its cap, a peer's newcomer takes that peer's idle place. */
 	if (!c->proxy && count_peer(s, c->peer) >=
-	    s->lim.max_connections_per_address) {
+	    s->lim.max_connections_per_address && !evict_idle(s, c->peer)) {
 		snprintf(msg, sizeof(msg), "too many connections from %s (at "
 			 "most %zu)", c->peer,
 			 s->lim.max_connections_per_address);
 		refuse(c, 429, "too_many_requests", msg);
 		return;
 	}
-	if (s->nconns >= s->lim.max_connections && !evict_idle(s)) {
+	if (s->nconns >= s->lim.max_connections && !evict_idle(s, NULL)) {
 		snprintf(msg, sizeof(msg), "too many connections (at most %zu)",
 			 s->lim.max_connections);
 		refuse(c, 503, "unavailable", msg);

@@ -24,7 +24,10 @@
 #define HTTP_DEFAULT_MAX_HEADERS 64
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 #define HTTP_DEFAULT_MAX_CONNECTIONS 1024
-#define HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 32
+#define HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 64
+/* How long a connection must have been idle before it may be closed to
+ * make room for another (conn.c: evict_idle). */
+#define HTTP_EVICT_GRACE_MS 1000
 #define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_READ_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000

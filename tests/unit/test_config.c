@@ -168,6 +168,7 @@ test_full(void **state)
 		    "  idle_timeout: 2m\n"
 		    "  max_connections_per_address: 4\n"
 		    "  header_timeout: 3s\n"
+		    "  max_auth_failures: 50\n"
 		    "  trusted_proxies: [10.0.0.0/8, '::1', 192.0.2.7]\n"
 		    "  allowed_hosts: [CI.Example.com., ci-internal]\n"
 		    "metrics: public\n"
@@ -216,6 +217,7 @@ test_full(void **state)
 	assert_int_equal(config_http_read_timeout_ms(c), 5000);
 	assert_int_equal(config_http_max_connections_per_address(c), 4);
 	assert_int_equal(config_http_header_timeout_ms(c), 3000);
+	assert_int_equal(config_http_max_auth_failures(c), 50);
 	{
 		const char *const *v;
 		size_t n;
@@ -318,8 +320,9 @@ test_defaults(void **state)
 	assert_int_equal(config_http_max_connections(c), 256);
 	assert_int_equal(config_http_read_timeout_ms(c), 10000);
 	assert_int_equal(config_http_idle_timeout_ms(c), 60000);
-	assert_int_equal(config_http_max_connections_per_address(c), 32);
+	assert_int_equal(config_http_max_connections_per_address(c), 64);
 	assert_int_equal(config_http_header_timeout_ms(c), 10000);
+	assert_int_equal(config_http_max_auth_failures(c), 10);
 	{
 		size_t n = 9;
 

@@ -828,6 +828,29 @@ test_timeouts(void **state)
 	run(c_timeouts, &lim, -1);
 }
 
+/*
+ * Opens connections from `from` until one is served GET /fast (the server
+ * takes an idle place only once it has been idle for its grace period),
+ * for at most 5 s; the served connection, or NULL.
+ */
+static struct client *
+cl_served(struct fixture *fx, const char *from)
+{
+	uint64_t t0 = now_ms();
+	struct client *c;
+	struct resp r;
+
+	do {
+		c = cl_open_from(fx, from);
+		if (c != NULL && cl_send(c, "GET /fast HTTP/1.1\r\n\r\n", 24) &&
+		    cl_response(c, &r, false) && r.status == 200)
+			return c;
+		cl_close(c);
+		usleep(20000); /* between polls of the condition */
+	} while (now_ms() - t0 < 5000);
+	return NULL;
+}
+
 static void
 c_conn_limit(struct fixture *fx)
 {
@@ -852,27 +875,31 @@ c_conn_limit(struct fixture *fx)
 	CHECK(fx, cl_response(a, &r, false));
 	CHECK_STR(fx, r.body, "slow");
 	/* Now it is idle between requests: a newcomer takes its place. */
-	c = cl_open(fx);
-	SEND(fx, c, "GET /fast HTTP/1.1\r\n\r\n");
-	CHECK(fx, cl_response(c, &r, false));
-	CHECK(fx, r.status == 200);
+	c = cl_served(fx, NULL);
+	CHECK(fx, c != NULL);
 	CHECK(fx, cl_eof(a));
 	cl_close(a);
-	/* So is one that never completed a request (a slowloris). */
-	a = cl_open(fx);
-	SEND(fx, a, "GET /fast HTTP/1.1\r\nHost: t\r\n");
-	CHECK(fx, cl_eof(c));
-	SEND(fx, a, "\r\n");
-	CHECK(fx, cl_response(a, &r, false));
-	CHECK(fx, r.status == 200);
-	b = cl_open(fx);
-	SEND(fx, b, "GET /fast HTTP/1.1\r\n\r\n");
-	CHECK(fx, cl_response(b, &r, false));
-	CHECK(fx, r.status == 200);
+	cl_close(c);
+	/* So does one that never completed a request (a slowloris). */
+	a = NULL;
+	for (int i = 0; i < 250 && a == NULL; i++) {
+		a = cl_open(fx);
+		SEND(fx, a, "GET /fast HTTP/1.1\r\nHost: t\r\n");
+		/* Refused (503) while c's place was not free yet: again. */
+		struct timeval tv = { .tv_usec = 20000 };
+		setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (cl_fill(a)) {
+			cl_close(a);
+			a = NULL;
+		}
+	}
+	CHECK(fx, a != NULL);
+	tv5(a);
+	b = cl_served(fx, NULL);
+	CHECK(fx, b != NULL);
 	CHECK(fx, cl_eof(a));
 	cl_close(a);
 	cl_close(b);
-	cl_close(c);
 }
 
 /* A stream is never taken for an idle connection. */
@@ -911,13 +938,13 @@ c_per_address(struct fixture *fx)
 	struct client *a, *b, *c, *d;
 	struct resp r;
 
+	/* Two busy connections (see c_conn_limit for the pipelining). */
 	a = cl_open_from(fx, "127.0.0.2");
 	b = cl_open_from(fx, "127.0.0.2");
 	CHECK(fx, a != NULL && b != NULL);
-	/* Both are counted once the server has read from them. */
-	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\n");
+	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=400 HTTP/1.1\r\n\r\n");
 	CHECK(fx, cl_response(a, &r, false));
-	SEND(fx, b, "GET /fast HTTP/1.1\r\n\r\n");
+	SEND(fx, b, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=400 HTTP/1.1\r\n\r\n");
 	CHECK(fx, cl_response(b, &r, false));
 	c = cl_open_from(fx, "127.0.0.2");
 	CHECK(fx, cl_response(c, &r, false));
@@ -931,8 +958,17 @@ c_per_address(struct fixture *fx)
 	CHECK(fx, cl_response(d, &r, false));
 	CHECK_STR(fx, r.body, "127.0.0.1");
 	cl_close(d);
+	/* Once idle, the address's own oldest connection makes room. */
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK(fx, cl_response(b, &r, false));
+	c = cl_open_from(fx, "127.0.0.2");
+	SEND(fx, c, "GET /fast HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK(fx, r.status == 200);
+	CHECK(fx, cl_eof(a));
 	cl_close(a);
 	cl_close(b);
+	cl_close(c);
 }
 
 static void
