@@ -185,6 +185,7 @@ api_respond_errno(struct http_request *req, int rc, const char *message)
 	} map[] = {
 		{-ENOENT, 404, "not_found"},
 		{-EINVAL, 400, "bad_request"},
+		{-EBADMSG, 422, "unprocessable_entity"},
 		{-EALREADY, 409, "conflict"},
 		{-EBUSY, 409, "conflict"},
 		{-EEXIST, 409, "conflict"},

@@ -162,6 +162,14 @@ const char *const store_migrations[] = {
 	"  key TEXT PRIMARY KEY,"
 	"  value TEXT NOT NULL"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 4: what an Idempotency-Key stood for — SHA-256 (hex) of the
+	 * trigger's canonical ref, commit and env — so that the key reused
+	 * with another body is refused instead of answered with the first
+	 * run.  NULL for runs made before (nothing to compare).
+	 */
+	"ALTER TABLE runs ADD COLUMN idempotency_hash TEXT;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);
