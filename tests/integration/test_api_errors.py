@@ -26,10 +26,12 @@ jobs:
 
 
 def follow(d, rid):
-    """A socket following run rid's events, once the stream's head came."""
+    """A socket following run rid's job log (Server-Sent Events), once the
+    stream's head came; None while the job has not started (404)."""
     import socket
     s = socket.create_connection((d.host, d.port))
-    s.sendall(b"GET /api/v1/runs/%d/events HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % rid)
+    s.sendall(b"GET /api/v1/runs/%d/jobs/build/log?follow=1 HTTP/1.1\r\n"
+              b"Host: 127.0.0.1\r\n\r\n" % rid)
     s.settimeout(5)
     got = b""
     while b"\r\n\r\n" not in got:
@@ -317,8 +319,8 @@ def main(t):
         pw.wait_until(lambda: d3.get("/healthz").status == 200, "/healthz past idle ones")
         for s in idle:
             s.close()
-        # Two connections busy following a running run's events are never
-        # taken: a third is turned away.
+        # Two connections busy following a running job's log are never
+        # taken, however long they are idle: a third is turned away.
         rid = d3.trigger("slow", {"ref": "main"})["id"]
         busy = []
         for _ in range(2):
