@@ -39,7 +39,7 @@ struct api_page_cache {
 #define API_THROTTLE_BLOCK_MS 60000ULL   /* for this long */
 #define API_THROTTLE_ADDRS 4096          /* addresses remembered */
 struct api_fail {
-	char addr[48];          /* http_request_client's text */
+	char addr[56];          /* client address, or an IPv6 "PREFIX/64" */
 	uint64_t window_start;  /* ms */
 	uint64_t last;          /* ms of the last failure */
 	uint64_t blocked_until; /* ms; 0: not blocked */

@@ -18,8 +18,8 @@
  * answered 429 with Retry-After before they are looked at, so that
  * guessing learns nothing and costs a minute per ten tries.  Refusing
  * rather than delaying keeps no request, timer or socket waiting on the
- * loop.  The address is http_request_client's: behind a trusted proxy,
- * the client it names.  The table is bounded; when it is full the entry
+ * loop.  The address is http_request_client's (behind a trusted proxy,
+ * the client it names), an IPv6 one counted by its /64.  The table is bounded; when it is full the entry
  * least recently failed is dropped (a flood of addresses forgets early
  * ones rather than growing).
  */
@@ -90,12 +90,34 @@ api_guard(struct http_request *req, void *arg)
 	if (host_allowed(a, host))
 		return true;
 refuse:
-	log_warnx("http.misdirected client=%s host=\"%.64s\"",
+	/* Debug only: anyone can send these, as many as they like. */
+	log_debug("http.misdirected client=%s host=\"%.64s\"",
 		  http_request_client(req), h);
 	http_respond_error(req, 421, "misdirected_request",
 			   "this daemon does not serve the host '%.64s'; "
 			   "add it to http.allowed_hosts", h);
 	return false;
+}
+
+/*
+ * The key a client's failures are counted under: its address, or for
+ * IPv6 its /64 (one subscriber gets a whole /64 and could otherwise take
+ * a fresh address for every ten guesses).
+ */
+static void
+client_key(struct http_request *req, char *out, size_t len)
+{
+	const char *addr = http_request_client(req);
+	unsigned char ip[16];
+	char text[INET6_ADDRSTRLEN];
+
+	if (strchr(addr, ':') == NULL || inet_pton(AF_INET6, addr, ip) != 1) {
+		snprintf(out, len, "%s", addr);
+		return;
+	}
+	memset(ip + 8, 0, 8);
+	inet_ntop(AF_INET6, ip, text, sizeof(text));
+	snprintf(out, len, "%s/64", text);
 }
 
 static struct api_fail *
@@ -112,13 +134,14 @@ fail_find(struct api *a, const char *addr)
 bool
 api_throttled(struct api *a, struct http_request *req)
 {
-	const char *addr = http_request_client(req);
-	struct api_fail *f = fail_find(a, addr);
-	uint64_t now = pw_now_ms();
-	char hdr[64];
+	char addr[sizeof(a->fails[0].addr)], hdr[64];
 	const char *headers[] = { hdr, NULL };
+	struct api_fail *f;
+	uint64_t now = pw_now_ms();
 	unsigned long long secs;
 
+	client_key(req, addr, sizeof(addr));
+	f = fail_find(a, addr);
 	if (f == NULL || f->blocked_until <= now)
 		return false;
 	secs = (f->blocked_until - now + 999) / 1000;
@@ -132,11 +155,13 @@ api_throttled(struct api *a, struct http_request *req)
 void
 api_auth_failed(struct api *a, struct http_request *req)
 {
-	const char *addr = http_request_client(req);
-	struct api_fail *f = fail_find(a, addr);
+	char addr[sizeof(a->fails[0].addr)];
+	struct api_fail *f;
 	uint64_t now = pw_now_ms();
 	size_t i, old = 0;
 
+	client_key(req, addr, sizeof(addr));
+	f = fail_find(a, addr);
 	if (f == NULL) {
 		if (a->nfails < API_THROTTLE_ADDRS) {
 			f = &a->fails[a->nfails++];

@@ -3,7 +3,8 @@
 with Retry-After, and a right token from that address is refused too while
 it is blocked; a right token from 127.0.0.1 still works.  Wrong webhook
 signatures count the same way.  Behind a trusted proxy the client is the
-one X-Forwarded-For names, so two clients of one proxy are told apart."""
+one X-Forwarded-For names, so two clients of one proxy are told apart;
+an IPv6 client is counted by its /64."""
 import http.client
 import json
 
@@ -96,6 +97,11 @@ def main(t):
         a = tally([via("203.0.113.5") for _ in range(FAILS + 1)])
         eq(a, {401: FAILS, 429: 1}, "client 203.0.113.5 through the proxy")
         eq(via("203.0.113.6")[0], 401, "another client of the same proxy")
+        # IPv6 clients are counted by their /64: a fresh address for each
+        # guess does not help.
+        a = tally([via("2001:db8::%x" % (i + 1)) for i in range(FAILS + 1)])
+        eq(a, {401: FAILS, 429: 1}, "eleven addresses of 2001:db8::/64")
+        eq(via("2001:db8:0:1::1")[0], 401, "another /64")
         # Not trusted: X-Forwarded-For is the client's own word.
         h = {"Authorization": "Bearer pw_" + "2" * 40, "X-Forwarded-For": "203.0.113.7"}
         a = tally([request(d2, "127.0.0.5", "GET", "/api/v1/projects", h)
