@@ -22,8 +22,11 @@
  * and closed.  When max_connections are open, the oldest idle connection
  * of any peer — between requests, or with no complete request yet — is
  * closed to make room; a connection answering a request (a stream
- * included) is never taken, nor one idle for less than a grace period
- * (evict_idle).  Only when none is idle does the newcomer get 503.  A connection that closes after an answer (errors,
+ * included) is never taken, nor one with bytes waiting to be read, nor
+ * one idle for less than a grace period (evict_idle).  Only when none is
+ * idle does the newcomer get 503.
+ *
+ * A connection that closes after an answer (errors,
  * "Connection: close", HTTP/1.0, stop_accepting) shuts its write side
  * down and then reads and drops what the client still sends for a while,
  * so that closing with unread bytes does not reset the answer away.
@@ -34,6 +37,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http-int.h"
 
@@ -462,31 +466,60 @@ count_peer(struct http_server *s, const char *addr)
 }
 
 /*
- * Closes the connection idle the longest (of peer addr only, if not
- * NULL); false if none is idle.  Among all peers, a connection idle for
- * less than HTTP_EVICT_GRACE_MS is not taken: one accepted in the same
- * burst has not been read yet, one just answered may have its next
- * request on the way.  Among one peer's own there is no grace: its
- * newcomer would be refused otherwise, and an idle one is as often a
- * connection the client already closed (its EOF not read yet).
+ * What the kernel holds for an idle connection that the loop has not read
+ * yet (an accept and a read can be ready in the same poll, and accepts
+ * are taken first): the client's EOF or reset, bytes of its request, or
+ * nothing.  A peek, so that nothing is consumed.
+ */
+enum pending { P_GONE, P_DATA, P_NOTHING };
+
+static enum pending
+pending(struct http_conn *c)
+{
+	uv_os_fd_t fd;
+	ssize_t n;
+	char b;
+
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+		return P_NOTHING;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		return P_DATA;
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR))
+		return P_GONE;
+	return P_NOTHING;
+}
+
+/*
+ * Closes one idle connection (of peer addr only, if not NULL) to make
+ * room; false if none may go.  First any that is leaving anyway (closing
+ * after its answer, or whose client has gone: its EOF not read yet);
+ * else the one idle the longest, if idle for at least the grace period —
+ * HTTP_EVICT_GRACE_MS among all peers, HTTP_EVICT_PEER_GRACE_MS among one
+ * peer's own — and with no bytes of a request waiting to be read.  A
+ * connection accepted in the same burst as the newcomer has its request
+ * on the way, and one just answered may have its next one coming.
  */
 static bool
 evict_idle(struct http_server *s, const char *addr)
 {
 	struct http_conn *c, *old = NULL;
 	uint64_t now = uv_hrtime();
-	uint64_t grace = addr != NULL ? 0 : HTTP_EVICT_GRACE_MS * 1000000ULL;
+	uint64_t grace = (addr != NULL ? HTTP_EVICT_PEER_GRACE_MS :
+			  HTTP_EVICT_GRACE_MS) * 1000000ULL;
+	enum pending p;
 
 	for (c = s->conns; c != NULL; c = c->next) {
 		if (!c->counted || c->closing || c->cur != NULL ||
 		    (addr != NULL && strcmp(c->peer, addr) != 0))
 			continue;
-		/* One closing after its answer goes first, grace or not. */
-		if (leaving(c)) {
+		p = leaving(c) ? P_GONE : pending(c);
+		if (p == P_GONE) {
 			old = c;
 			break;
 		}
-		if (now - c->idle_since >= grace &&
+		if (p == P_NOTHING && now - c->idle_since >= grace &&
 		    (old == NULL || c->idle_since < old->idle_since))
 			old = c;
 	}

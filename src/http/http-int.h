@@ -26,8 +26,10 @@
 #define HTTP_DEFAULT_MAX_CONNECTIONS 1024
 #define HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 64
 /* How long a connection must have been idle before it may be closed to
- * make room for another (conn.c: evict_idle). */
+ * make room for another: of any peer, of the newcomer's own peer
+ * (conn.c: evict_idle). */
 #define HTTP_EVICT_GRACE_MS 1000
+#define HTTP_EVICT_PEER_GRACE_MS 250
 #define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_READ_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
