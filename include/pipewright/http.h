@@ -4,7 +4,9 @@
  * Requests are parsed by Debian's libhttp-parser 2.9 (never by hand); the
  * server enforces the limits (URL length → 414, header bytes → 431 (the
  * parser's process-wide max, set once), header count → 431, body → 413,
- * connections, read and idle timeouts → 408), keeps connections alive,
+ * a header name that is not a token → 400, connections — per peer
+ * address and in all, idle ones making room for newcomers — header,
+ * read and idle timeouts → 408), keeps connections alive,
  * accepts chunked request bodies, refuses Content-Length together with
  * Transfer-Encoding, Upgrade and CONNECT, and answers pipelined requests in
  * order (the parser is paused after each request until its response is
