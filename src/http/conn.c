@@ -65,6 +65,7 @@ struct http_conn {
 	bool closing;
 	bool served;                  /* an answer was written on it */
 	bool proxy;                   /* the peer is a trusted proxy */
+	bool refused;                 /* told 429/503 at accept: no linger */
 	uint64_t idle_since;          /* uv_hrtime() of accept or last answer */
 	char peer[48];                /* canonical text (INET6_ADDRSTRLEN) */
 	char rbuf[16 * 1024];
@@ -257,6 +258,15 @@ maybe_next(struct http_conn *c)
 	c->cur_done = false;
 	c->served = true;
 	c->idle_since = uv_hrtime();
+	if (c->close_after && c->refused) {
+		/*
+		 * A refusal closes at once: lingering would hold a descriptor
+		 * for each of a flood's connections for HTTP_LINGER_MS, and
+		 * nothing it sent is worth saving the answer for.
+		 */
+		http_conn_close(c);
+		return;
+	}
 	if (c->close_after) {
 		timer_set(c, T_NONE, 0);
 		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
@@ -538,6 +548,7 @@ refuse(struct http_conn *c, int status, const char *code, const char *msg)
 	adopt(c, req);
 	req->start_ns = uv_hrtime();
 	c->close_after = true;
+	c->refused = true;
 	http_respond_error_now(req, status, code, msg);
 }
 
