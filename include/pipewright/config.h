@@ -103,7 +103,9 @@ const char *config_pid_file(const struct config *c);
 const char *config_db_path(const struct config *c);
 
 unsigned config_max_jobs(const struct config *c);         /* default 4 */
-bool config_anonymous_read(const struct config *c);       /* default true */
+bool config_anonymous_read(const struct config *c);       /* default false */
+/* `metrics: public` lets /metrics answer without a token (default token). */
+bool config_metrics_public(const struct config *c);
 enum config_drain config_drain(const struct config *c);   /* default detach */
 uint64_t config_drain_timeout_ms(const struct config *c); /* default 30 s */
 /* SIGTERM → SIGKILL for a job on cancel and timeout; default 10 s. */
@@ -123,6 +125,17 @@ size_t config_http_max_body(const struct config *c);
 size_t config_http_max_connections(const struct config *c);
 uint64_t config_http_read_timeout_ms(const struct config *c);
 uint64_t config_http_idle_timeout_ms(const struct config *c);
+size_t config_http_max_connections_per_address(const struct config *c); /* 64 */
+uint64_t config_http_header_timeout_ms(const struct config *c);          /* 10 s */
+/* Failed authentications from one address per minute before a minute's
+ * block (429). */
+unsigned config_http_max_auth_failures(const struct config *c);        /* 10 */
+/* `trusted_proxies` as written (addresses, networks); `allowed_hosts` in
+ * lower case without a trailing dot.  Valid while c lives. */
+const char *const *config_http_trusted_proxies(const struct config *c,
+					       size_t *n);
+const char *const *config_http_allowed_hosts(const struct config *c,
+					     size_t *n);
 
 /* Projects in the order the file writes them.  Valid while c lives. */
 size_t config_project_count(const struct config *c);
@@ -133,6 +146,8 @@ const struct config_project *config_project_find(const struct config *c,
 						 const char *name);
 
 const char *config_project_name(const struct config_project *p);
+/* `badge: public` (the default): the badge answers without a token. */
+bool config_project_badge_public(const struct config_project *p);
 /* The pipeline file, absolute; NULL for a `repo` project. */
 const char *config_project_pipeline(const struct config_project *p);
 /*

@@ -4,7 +4,9 @@
  * Requests are parsed by Debian's libhttp-parser 2.9 (never by hand); the
  * server enforces the limits (URL length → 414, header bytes → 431 (the
  * parser's process-wide max, set once), header count → 431, body → 413,
- * connections, read and idle timeouts → 408), keeps connections alive,
+ * a header name that is not a token → 400, connections — per peer
+ * address and in all, idle ones making room for newcomers — header,
+ * read and idle timeouts → 408), keeps connections alive,
  * accepts chunked request bodies, refuses Content-Length together with
  * Transfer-Encoding, Upgrade and CONNECT, and answers pipelined requests in
  * order (the parser is paused after each request until its response is
@@ -68,10 +70,26 @@ struct http_limits {
 	size_t max_header_bytes; /* all headers; 431 (default 16 KiB) */
 	size_t max_headers;      /* count; 431 (default 64) */
 	size_t max_body;         /* bytes; 413 (default 1 MiB) */
-	size_t max_connections;  /* more get 503 and are closed (1024) */
+	size_t max_connections;  /* beyond it the oldest idle connection is
+				  * closed; none idle: 503 (1024) */
+	size_t max_connections_per_address; /* one peer's: beyond it the
+				  * peer's oldest idle one is closed; none
+				  * idle: 429; not for trusted proxies (64) */
+	uint64_t header_timeout_ms; /* a request's head, from its first byte,
+				  * and a new connection's first byte (10 s) */
 	uint64_t read_timeout_ms;  /* a started request must complete (408) (30 s) */
 	uint64_t idle_timeout_ms;  /* an idle keep-alive connection is closed (60 s) */
 };
+
+/* An IPv4 or IPv6 network: "192.0.2.0/24", "2001:db8::/32", "10.1.2.3". */
+struct http_net {
+	int family;              /* AF_INET or AF_INET6 */
+	unsigned char addr[16];
+	unsigned prefix;         /* bits; a single address: 32 or 128 */
+};
+
+/* 0, or -EINVAL if s is not an address with an optional "/PREFIX". */
+int http_net_parse(const char *s, struct http_net *out) PW_WUR;
 
 /*
  * Called once per answered request, when the answer is complete (for a
@@ -86,6 +104,20 @@ int http_server_create(uv_loop_t *loop, const struct http_limits *limits,
 		       const struct http_route *routes, size_t nroutes,
 		       void *handler_arg, struct http_server **out) PW_WUR;
 void http_server_set_log(struct http_server *s, http_log_cb cb, void *arg);
+/*
+ * Peers inside these networks are reverse proxies: they are not capped
+ * per address, and the client of what they forward is the rightmost
+ * X-Forwarded-For address that is not itself a trusted proxy (see
+ * http_request_client).  Copies the list; -EINVAL on a bad entry.
+ */
+int http_server_set_trusted_proxies(struct http_server *s,
+				    const char *const *nets, size_t n) PW_WUR;
+/*
+ * A check every request passes before routing (e.g. the Host header): it
+ * returns true to go on, or answers the request itself and returns false.
+ */
+typedef bool (*http_guard_cb)(struct http_request *req, void *arg);
+void http_server_set_guard(struct http_server *s, http_guard_cb cb, void *arg);
 /*
  * Listens on "HOST:PORT" (port 0 picks one), or adopts an inherited
  * listening descriptor if fd ≥ 0.  The bound address is written to
@@ -115,6 +147,11 @@ const char *http_request_param(const struct http_request *req, const char *name)
 /* A query parameter ('+' is a space), percent-decoded; the first if
  * repeated, "" for a key without '='; NULL if absent. */
 const char *http_request_query(const struct http_request *req, const char *name);
+/*
+ * The client's address as text (canonical, IPv4-mapped shown as IPv4):
+ * the peer's, or for a trusted proxy the client it names (above).
+ */
+const char *http_request_client(const struct http_request *req);
 /* A header (case-insensitive name); NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_body(const struct http_request *req, size_t *len);
@@ -137,6 +174,11 @@ void http_respond(struct http_request *req, int status, const char *content_type
 /* {"error": {"code": code, "message": message}} with the status. */
 void http_respond_error(struct http_request *req, int status, const char *code,
 			const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+/* The same with headers (as http_respond's), e.g. Retry-After. */
+void http_respond_error_with(struct http_request *req, int status,
+			     const char *code, const char *const *headers,
+			     const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
 /* A JSON body (NUL-terminated). */
 void http_respond_json(struct http_request *req, int status, const char *json);
 

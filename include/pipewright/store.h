@@ -163,15 +163,20 @@ struct store_run_new {
 	const char *env;
 	const char *actor;
 	const char *idempotency_key; /* unique per project, or NULL */
+	const char *idempotency_hash; /* what the key stood for, or NULL */
 	uint64_t created_at;
 };
 
 /* -EEXIST if the project already has a run with this idempotency key. */
 int store_tx_run_insert(struct store_tx *tx, const struct store_run_new *r,
 			uint64_t *id) PW_WUR;
-/* The run an idempotency key made before: 0 and *id, or -ENOENT. */
+/*
+ * The run an idempotency key made before: 0 and *id, or -ENOENT.  If hash
+ * is not NULL, *hash is the idempotency_hash stored with it (caller
+ * frees; NULL if none was).
+ */
 int store_tx_run_by_key(struct store_tx *tx, const char *project,
-			const char *key, uint64_t *id) PW_WUR;
+			const char *key, uint64_t *id, char **hash) PW_WUR;
 /*
  * 0 times leave the stored ones unchanged; going back to queued or running
  * (a rerun) clears finished_at.

@@ -34,12 +34,34 @@ struct api_page_cache {
 	char *url;       /* the public URL they were rendered with */
 };
 
+/* Failed authentications by client address (guard.c). */
+#define API_THROTTLE_WINDOW_MS 60000ULL  /* failures counted within this */
+#define API_THROTTLE_BLOCK_MS 60000ULL   /* for this long */
+#define API_THROTTLE_ADDRS 4096          /* addresses remembered */
+struct api_fail {
+	char addr[56];          /* client address, or an IPv6 "PREFIX/64" */
+	uint64_t window_start;  /* ms */
+	uint64_t last;          /* ms of the last failure */
+	uint64_t blocked_until; /* ms; 0: not blocked */
+	unsigned count;         /* failures in the window */
+};
+
 struct api {
 	struct daemon *d;
 	struct api_count *counts;
 	size_t ncounts, capcounts;
 	struct api_page_cache pages;
+	struct api_fail *fails; /* API_THROTTLE_ADDRS of them */
+	size_t nfails;
 };
+
+/*
+ * guard.c.  api_throttled: whether req's client is blocked for failed
+ * authentications; if so it has answered 429 with Retry-After.
+ * api_auth_failed counts one failure of req's client.
+ */
+bool api_throttled(struct api *a, struct http_request *req);
+void api_auth_failed(struct api *a, struct http_request *req);
 
 /*
  * Checks the request's bearer token for `need` (reads may be anonymous

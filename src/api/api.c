@@ -38,6 +38,7 @@ api_create(struct daemon *d, struct api **out)
 	struct api *a = xcalloc(1, sizeof(*a));
 
 	a->d = d;
+	a->fails = xcalloc(API_THROTTLE_ADDRS, sizeof(*a->fails));
 	*out = a;
 	return 0;
 }
@@ -53,6 +54,7 @@ api_destroy(struct api *a)
 		free(a->counts[i].route);
 	free(a->counts);
 	api_page_cache_free(a);
+	free(a->fails);
 	free(a);
 }
 
@@ -104,6 +106,9 @@ api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 		*actor = xstrdup("anonymous");
 		return true;
 	}
+	/* Blocked: refused before the token is looked at (guard.c). */
+	if (h != NULL && api_throttled(a, req))
+		return false;
 	rc = auth_check(daemon_store(a->d), h, need, &name);
 	if (rc == -EPERM) {
 		http_respond_error(req, 403, "forbidden",
@@ -113,6 +118,8 @@ api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 		return false;
 	}
 	if (rc < 0) {
+		if (h != NULL)
+			api_auth_failed(a, req);
 		http_respond_error(req, 401, "unauthorized", "%s",
 				   h == NULL ? "a bearer token is required" :
 					       "the bearer token is not valid");
@@ -178,6 +185,7 @@ api_respond_errno(struct http_request *req, int rc, const char *message)
 	} map[] = {
 		{-ENOENT, 404, "not_found"},
 		{-EINVAL, 400, "bad_request"},
+		{-EBADMSG, 422, "unprocessable_entity"},
 		{-EALREADY, 409, "conflict"},
 		{-EBUSY, 409, "conflict"},
 		{-EEXIST, 409, "conflict"},

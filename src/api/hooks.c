@@ -90,7 +90,7 @@ parse_error(struct http_request *req, int rc, const char *err)
 }
 
 static int
-verify(struct http_request *req, enum forge_kind kind,
+verify(struct api *a, struct http_request *req, enum forge_kind kind,
        const struct config_project *p, const char *body, size_t len)
 {
 	enum forge_kind own = config_project_forge(p);
@@ -98,11 +98,15 @@ verify(struct http_request *req, enum forge_kind kind,
 	char *why = NULL;
 	int rc;
 
+	/* Blocked for failures: refused before the signature is checked. */
+	if (api_throttled(a, req))
+		return -EPERM;
 	/*
 	 * Refused like a bad signature: the caller learns the URL is wrong
 	 * for the project, the log (for the admin) which one is right.
 	 */
 	if (kind != own) {
+		api_auth_failed(a, req);
 		log_warnx("webhook.refused forge=%s project=%s reason=\"the "
 			  "project's forge is %s: its webhooks go to "
 			  "/hooks/%s\"", forge_kind_name(kind),
@@ -117,6 +121,7 @@ verify(struct http_request *req, enum forge_kind kind,
 	config_project_forge_secrets(p, &s);
 	rc = forge_verify(kind, header, req, body, len, &s, pw_now_ms(), &why);
 	if (rc < 0) {
+		api_auth_failed(a, req);
 		log_warnx("webhook.refused forge=%s project=%s reason=\"%s\"",
 			  forge_kind_name(kind), config_project_name(p), why);
 		http_respond_error(req, 401, "unauthorized",
@@ -178,7 +183,7 @@ api_hook(struct http_request *req, void *arg)
 					   "no project '%s'", pname);
 			return;
 		}
-		if (verify(req, kind, p, body, len) < 0)
+		if (verify(a, req, kind, p, body, len) < 0)
 			return;
 	}
 	rc = forge_parse(kind, header, req, http_request_header(req, "Content-Type"),
@@ -198,7 +203,7 @@ api_hook(struct http_request *req, void *arg)
 					   ev->repo != NULL ? ev->repo : "?");
 			goto out;
 		}
-		if (verify(req, kind, p, body, len) < 0)
+		if (verify(a, req, kind, p, body, len) < 0)
 			goto out;
 	}
 	if (ev->type == FORGE_EVENT_PING) {

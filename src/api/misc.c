@@ -87,8 +87,15 @@ api_metrics(struct http_request *req, void *arg)
 	struct buf b;
 	uint64_t cum = 0;
 	size_t i;
+	char *actor;
 	int rc;
 
+	/* metrics: token (the default) makes /metrics a read like the API's. */
+	if (!config_metrics_public(daemon_config(a->d))) {
+		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
+			return;
+		free(actor);
+	}
 	daemon_stats(a->d, &st);
 	store_stats(daemon_store(a->d), &ss);
 	buf_init(&b, 0);
@@ -181,19 +188,32 @@ api_badge(struct http_request *req, void *arg)
 	const char *branch = http_request_query(req, "branch");
 	const char *status = "unknown", *colour = "#9f9f9f";
 	struct store_run *r = NULL;
+	const struct config_project *p = NULL;
 	size_t len = strlen(file);
 	char *project, *svg, *actor;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
-	if (len <= 4 || strcmp(file + len - 4, ".svg") != 0) {
+	project = len > 4 && strcmp(file + len - 4, ".svg") == 0 ?
+		  xstrndup(file, len - 4) : NULL;
+	if (project != NULL)
+		p = config_project_find(daemon_config(a->d), project);
+	/*
+	 * A project's badge is public unless it says `badge: token`.  The
+	 * others (and names that are no project, so that a 404 does not tell
+	 * which names exist) need what any read needs.
+	 */
+	if (p == NULL || !config_project_badge_public(p)) {
+		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor)) {
+			free(project);
+			return;
+		}
+		free(actor);
+	}
+	if (project == NULL) {
 		http_respond_error(req, 404, "not_found",
 				   "badges are /badge/PROJECT.svg");
 		return;
 	}
-	project = xstrndup(file, len - 4);
-	if (config_project_find(daemon_config(a->d), project) == NULL) {
+	if (p == NULL) {
 		http_respond_error(req, 404, "not_found", "no project '%s'",
 				   project);
 		free(project);

@@ -77,6 +77,7 @@ struct config_project {
 	bool webhook_insecure;
 	bool secrets_on_forks;
 	struct cf_sandbox sandbox;  /* complete once the load has ended */
+	bool badge_token;       /* badge: token (default public) */
 	struct cf_schedule *schedules;
 	size_t nschedules;
 };
@@ -108,6 +109,14 @@ struct config {
 	unsigned long http_max_connections;
 	uint64_t http_read_timeout_ms;
 	uint64_t http_idle_timeout_ms;
+	unsigned long http_max_connections_per_address;
+	uint64_t http_header_timeout_ms;
+	unsigned long http_max_auth_failures;
+	char **http_trusted_proxies;  /* NULL-terminated; as written */
+	size_t http_ntrusted_proxies;
+	char **http_allowed_hosts;    /* NULL-terminated; lower case */
+	size_t http_nallowed_hosts;
+	bool metrics_public;          /* metrics: public (default token) */
 	struct config_project *projects;
 	size_t nprojects;
 	struct cf_secret *secrets;
@@ -269,6 +278,18 @@ void config_key_project_secrets(struct cf_walk *, const struct cf_key *,
 /* The key node / value node of name in a mapping, or NULL. */
 const struct ynode *config_map_key(const struct ynode *map, const char *name);
 const struct ynode *config_map_val(const struct ynode *map, const char *name);
+
+/* http.c: trusted_proxies, allowed_hosts, metrics, badge. */
+void config_key_http_trusted_proxies(struct cf_walk *, const struct cf_key *,
+				     const struct ynode *,
+				     const struct ynode *);
+void config_key_http_allowed_hosts(struct cf_walk *, const struct cf_key *,
+				   const struct ynode *, const struct ynode *);
+void config_key_metrics(struct cf_walk *, const struct cf_key *,
+			const struct ynode *, const struct ynode *);
+void config_key_project_badge(struct cf_walk *, const struct cf_key *,
+			      const struct ynode *, const struct ynode *);
+void config_http_free(struct config *c);
 
 /* load.c */
 void config_free(struct config *c);

@@ -65,6 +65,7 @@ const struct cf_key config_top_keys[] = {
 	 4096, 1024 * 1024 * MIB},
 	{"sandbox", S | M, "one of strict, none, or a mapping such as"
 	 " {mode: strict, network: deny}", config_key_sandbox, 0, 0, 0},
+	{"metrics", S, "one of public, token", config_key_metrics, 0, 0, 0},
 	{"http", M, "a mapping of HTTP limits", config_key_http, 0, 0, 0},
 	{"projects", L, "a list of projects", keep_projects, 0, 0, 0},
 	{"secrets", M, "a mapping of secret names to {file: PATH} or"
@@ -81,6 +82,16 @@ const struct cf_key config_http_keys[] = {
 	 C(http_read_timeout_ms), 1, 3600 * SEC},
 	{"idle_timeout", S, "a duration such as 60s", config_key_duration,
 	 C(http_idle_timeout_ms), 1, 3600 * SEC},
+	{"max_connections_per_address", S, "a number from 1 to 100000",
+	 config_key_uint, C(http_max_connections_per_address), 1, 100000},
+	{"header_timeout", S, "a duration such as 10s", config_key_duration,
+	 C(http_header_timeout_ms), 1, 3600 * SEC},
+	{"max_auth_failures", S, "a number from 1 to 100000", config_key_uint,
+	 C(http_max_auth_failures), 1, 100000},
+	{"trusted_proxies", L, "a list of addresses or networks",
+	 config_key_http_trusted_proxies, 0, 0, 0},
+	{"allowed_hosts", L, "a list of host names",
+	 config_key_http_allowed_hosts, 0, 0, 0},
 };
 const size_t config_http_nkeys = PW_ARRAY_LEN(config_http_keys);
 
@@ -130,6 +141,8 @@ const struct cf_key config_project_keys[] = {
 	 " {network: allow}", config_key_project_sandbox, 0, 0, 0},
 	{"build_every_push", S, "a boolean", config_key_bool,
 	 P(build_every_push), 0, 0},
+	{"badge", S, "one of public, token", config_key_project_badge,
+	 0, 0, 0},
 	{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}",
 	 config_key_project_schedules, 0, 0, 0},
 };

@@ -52,7 +52,7 @@ set_defaults(struct config *c)
 	if (config_listen_parse("127.0.0.1:8080", c, &why) < 0)
 		abort();
 	c->max_jobs = 4;
-	c->anonymous_read = true;
+	c->anonymous_read = false;
 	c->drain = CONFIG_DRAIN_DETACH;
 	c->drain_timeout_ms = 30 * 1000;
 	c->kill_grace_ms = 10 * 1000;
@@ -65,6 +65,9 @@ set_defaults(struct config *c)
 	c->http_max_connections = 256;
 	c->http_read_timeout_ms = 10 * 1000;
 	c->http_idle_timeout_ms = 60 * 1000;
+	c->http_max_connections_per_address = 64;
+	c->http_header_timeout_ms = 10 * 1000;
+	c->http_max_auth_failures = 10;
 }
 
 static void
@@ -173,6 +176,7 @@ config_free(struct config *c)
 	free(c->pid_file);
 	free(c->binary);
 	free(c->db_path);
+	config_http_free(c);
 	free(c);
 }
 

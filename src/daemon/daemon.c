@@ -545,12 +545,23 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 			.max_connections = config_http_max_connections(d->config),
 			.read_timeout_ms = config_http_read_timeout_ms(d->config),
 			.idle_timeout_ms = config_http_idle_timeout_ms(d->config),
+			.max_connections_per_address =
+				config_http_max_connections_per_address(d->config),
+			.header_timeout_ms = config_http_header_timeout_ms(d->config),
 		};
 		rc = http_server_create(&d->loop, &limits, routes, nroutes,
 					d->api, &d->http);
 	}
 	if (rc == 0) {
+		const char *const *proxies;
+		size_t nproxies;
+
+		proxies = config_http_trusted_proxies(d->config, &nproxies);
+		rc = http_server_set_trusted_proxies(d->http, proxies, nproxies);
+	}
+	if (rc == 0) {
 		http_server_set_log(d->http, api_log_request, d->api);
+		http_server_set_guard(d->http, api_guard, d->api);
 		rc = http_server_listen(d->http, config_listen(d->config),
 					opts->listen_fd, d->host,
 					sizeof(d->host), &d->port);

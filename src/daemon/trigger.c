@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "daemon-int.h"
+#include "pipewright/auth.h"
 
 struct trigger_op {
 	struct daemon *d;
@@ -28,6 +29,8 @@ struct trigger_op {
 	char *forge, *delivery;
 	char *trigger, *before;
 	bool push;               /* deduped as a push (store_tx_push_*) */
+	char key_hash[AUTH_HASH_HEX]; /* what the key stands for; "" if none */
+	bool key_reused;         /* the key made a run of another body */
 	char *sched_spec, *sched_ref; /* a schedule's fire, recorded with the run */
 	uint64_t sched_fire;
 	bool repo;               /* the project has a repository: check out first */
@@ -48,8 +51,11 @@ tx_trigger(struct store_tx *tx, void *arg)
 	int rc, status;
 
 	if (t->key != NULL &&
-	    store_tx_run_by_key(tx, t->project, t->key, &t->id) == 0) {
+	    store_tx_run_by_key(tx, t->project, t->key, &t->id, &first) == 0) {
+		/* Runs from before the hash was kept have none to compare. */
+		t->key_reused = first != NULL && strcmp(first, t->key_hash) != 0;
 		t->existed = true;
+		free(first);
 		return 0;
 	}
 	if (t->delivery != NULL &&
@@ -163,6 +169,15 @@ trigger_done(int rc, void *arg)
 		trigger_free(t);
 		return;
 	}
+	if (t->key_reused) {
+		msg = xasprintf("the Idempotency-Key '%s' made run %llu from "
+				"another ref, commit or env; use a new key",
+				t->key, (unsigned long long)t->id);
+		t->cb(-EBADMSG, 0, msg, t->arg);
+		free(msg);
+		trigger_free(t);
+		return;
+	}
 	proj = config_project_find(d->config, t->project);
 	if (!t->existed) {
 		log_info("run.created run=%llu project=%s actor=%s",
@@ -184,6 +199,49 @@ trigger_done(int rc, void *arg)
 	}
 	t->cb(0, t->id, t->existed ? "again" : NULL, t->arg);
 	trigger_free(t);
+}
+
+static int
+cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * What an Idempotency-Key stands for: SHA-256 of the canonical ref
+ * ("main" and "refs/heads/main" are one), the commit and the env sorted
+ * by name, as a JSON array (no NUL can hide a difference).
+ */
+static void
+key_hash(struct trigger_op *t, const char *const *env, char out[AUTH_HASH_HEX])
+{
+	cJSON *a = cJSON_CreateArray(), *e = cJSON_CreateArray();
+	const char **v;
+	char *ref, *s;
+	size_t n = 0, i;
+
+	ref = t->tag != NULL ? xasprintf("refs/tags/%s", t->tag) :
+	      t->branch != NULL ? xasprintf("refs/heads/%s", t->branch) :
+	      xstrdup(t->ref != NULL ? t->ref : "");
+	while (env != NULL && env[n] != NULL)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (i = 0; i < n; i++)
+		v[i] = env[i];
+	qsort(v, n, sizeof(*v), cmp_str);
+	for (i = 0; i < n; i++)
+		cJSON_AddItemToArray(e, cJSON_CreateString(v[i]));
+	cJSON_AddItemToArray(a, cJSON_CreateString(ref));
+	cJSON_AddItemToArray(a, cJSON_CreateString(t->commit != NULL ?
+						   t->commit : ""));
+	cJSON_AddItemToArray(a, e);
+	s = cJSON_PrintUnformatted(a);
+	if (s == NULL || auth_hash(s, out) < 0)
+		abort(); /* out of memory, or libcrypto broken */
+	cJSON_free(s);
+	cJSON_Delete(a);
+	free(v);
+	free(ref);
 }
 
 /* The env of a trigger as a JSON object; -EINVAL for a bad entry. */
@@ -287,6 +345,8 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	t->commit = tr->commit != NULL ? xstrdup(tr->commit) : NULL;
 	t->actor = xstrdup(tr->actor != NULL ? tr->actor : "anonymous");
 	t->key = tr->idempotency_key != NULL ? xstrdup(tr->idempotency_key) : NULL;
+	if (t->key != NULL)
+		key_hash(t, tr->env, t->key_hash);
 
 	pipeline_problems_init(&pp);
 	len = 0;
@@ -322,6 +382,7 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		.env = t->env,
 		.actor = t->actor,
 		.idempotency_key = t->key,
+		.idempotency_hash = t->key != NULL ? t->key_hash : NULL,
 		.created_at = pw_now_ms(),
 	};
 	t->stored.branch = t->branch;

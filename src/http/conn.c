@@ -8,10 +8,25 @@
  * HTTP_MAX_READ_AHEAD bytes ahead) so that a client going away is seen
  * and the request aborted.
  *
- * One uv_timer per connection serves three purposes, one at a time: the
- * idle timeout (waiting for a request: close quietly), the read timeout
- * (a request has begun and must be complete in time: 408) and the
- * lingering close.  A connection that closes after an answer (errors,
+ * One uv_timer per connection serves four purposes, one at a time: the
+ * idle timeout (waiting for a request: close quietly; a new connection
+ * waits at most the header timeout for its first byte), the header
+ * timeout (a request has begun and its head must be complete in time:
+ * 408 — slowloris), the read timeout (the whole request, body included,
+ * from its first byte: 408) and the lingering close.
+ *
+ * Who gets a connection when they are scarce: one peer address holds at
+ * most max_connections_per_address of them (a trusted proxy is many
+ * clients and is not capped): over it, the newcomer takes the place of
+ * that peer's oldest idle connection, and with none idle it is told 429
+ * and closed.  When max_connections are open, the oldest idle connection
+ * of any peer — between requests, or with no complete request yet — is
+ * closed to make room; a connection answering a request (a stream
+ * included) is never taken, nor one with bytes waiting to be read, nor
+ * one idle for less than a grace period (evict_idle).  Only when none is
+ * idle does the newcomer get 503.
+ *
+ * A connection that closes after an answer (errors,
  * "Connection: close", HTTP/1.0, stop_accepting) shuts its write side
  * down and then reads and drops what the client still sends for a while,
  * so that closing with unread bytes does not reset the answer away.
@@ -22,10 +37,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 
 #include "http-int.h"
 
-enum timer_mode { T_NONE, T_IDLE, T_READ, T_LINGER, T_CLOSE };
+enum timer_mode { T_NONE, T_IDLE, T_HEAD, T_READ, T_LINGER, T_CLOSE };
 
 struct http_conn {
 	struct http_server *s;
@@ -48,6 +64,10 @@ struct http_conn {
 	bool lingering;
 	bool closing;
 	bool served;                  /* an answer was written on it */
+	bool proxy;                   /* the peer is a trusted proxy */
+	bool refused;                 /* told 429/503 at accept: no linger */
+	uint64_t idle_since;          /* uv_hrtime() of accept or last answer */
+	char peer[48];                /* canonical text (INET6_ADDRSTRLEN) */
 	char rbuf[16 * 1024];
 };
 
@@ -61,6 +81,12 @@ struct http_write {
 };
 
 static void conn_process(struct http_conn *c);
+
+static uint64_t
+min_ms(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
 static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b);
 
 static void
@@ -145,26 +171,43 @@ read_stop(struct http_conn *c)
 	c->reading = false;
 }
 
+/* Makes req the connection's request, answered by the server itself. */
+static void
+adopt(struct http_conn *c, struct http_request *req)
+{
+	req->conn = c;
+	req->server = c->s;
+	snprintf(req->client, sizeof(req->client), "%s", c->peer);
+	c->cur = req;
+}
+
 static void
 on_timer(uv_timer_t *t)
 {
 	struct http_conn *c = container_of(t, struct http_conn, timer);
 	struct http_request *req;
+	const struct http_limits *lim = &c->s->lim;
 	char msg[80];
 
 	switch (c->tmode) {
+	case T_HEAD:
 	case T_READ:
+		if (c->tmode == T_HEAD &&
+		    lim->header_timeout_ms < lim->read_timeout_ms)
+			snprintf(msg, sizeof(msg), "request head not complete "
+				 "within %llu ms",
+				 (unsigned long long)lim->header_timeout_ms);
+		else
+			snprintf(msg, sizeof(msg), "request not complete within"
+				 " %llu ms",
+				 (unsigned long long)lim->read_timeout_ms);
 		c->tmode = T_NONE;
 		req = http_parse_take(&c->ps);
 		if (req == NULL)
 			req = http_request_new();
-		req->conn = c;
-		req->server = c->s;
-		c->cur = req;
+		adopt(c, req);
 		c->close_after = true;
 		read_stop(c);
-		snprintf(msg, sizeof(msg), "request not complete within %llu ms",
-			 (unsigned long long)c->s->lim.read_timeout_ms);
 		http_respond_error_now(req, 408, "request_timeout", msg);
 		break;
 	case T_IDLE:
@@ -214,6 +257,16 @@ maybe_next(struct http_conn *c)
 	c->cur = NULL;
 	c->cur_done = false;
 	c->served = true;
+	c->idle_since = uv_hrtime();
+	if (c->close_after && c->refused) {
+		/*
+		 * A refusal closes at once: lingering would hold a descriptor
+		 * for each of a flood's connections for HTTP_LINGER_MS, and
+		 * nothing it sent is worth saving the answer for.
+		 */
+		http_conn_close(c);
+		return;
+	}
 	if (c->close_after) {
 		timer_set(c, T_NONE, 0);
 		if (uv_shutdown(&c->shutdown, (uv_stream_t *)&c->tcp,
@@ -310,9 +363,7 @@ parse_failed(struct http_conn *c)
 
 	if (req == NULL)
 		req = http_request_new();
-	req->conn = c;
-	req->server = c->s;
-	c->cur = req;
+	adopt(c, req);
 	c->close_after = true;
 	read_stop(c);
 	timer_set(c, T_NONE, 0);
@@ -346,6 +397,8 @@ conn_process(struct http_conn *c)
 		req = http_parse_take(&c->ps);
 		req->conn = c;
 		req->server = c->s;
+		http_peer_client(c->s, c->peer, &req->headers, req->client,
+				 sizeof(req->client));
 		c->cur = req;
 		timer_set(c, T_NONE, 0);
 		http_server_dispatch(c->s, req);
@@ -358,10 +411,20 @@ conn_process(struct http_conn *c)
 	}
 	if (c->cur != NULL || c->close_after)
 		return;
-	/* Neither timer restarts on more bytes: trickling buys no time. */
-	if (c->ps.in_message) {
-		if (c->tmode != T_READ)
-			timer_set(c, T_READ, c->s->lim.read_timeout_ms);
+	/* No timer restarts on more bytes: trickling buys no time. */
+	if (c->ps.in_message && !c->ps.headers_done) {
+		if (c->tmode != T_HEAD)
+			timer_set(c, T_HEAD, min_ms(c->s->lim.header_timeout_ms,
+						    c->s->lim.read_timeout_ms));
+	} else if (c->ps.in_message) {
+		if (c->tmode != T_READ) {
+			/* The read timeout still counts from the first byte. */
+			uint64_t spent = c->ps.req != NULL ?
+				(uv_hrtime() - c->ps.req->start_ns) / 1000000 : 0;
+			uint64_t lim = c->s->lim.read_timeout_ms;
+
+			timer_set(c, T_READ, spent < lim ? lim - spent : 1);
+		}
 	} else if (c->tmode != T_IDLE) {
 		timer_set(c, T_IDLE, c->s->lim.idle_timeout_ms);
 	}
@@ -392,11 +455,110 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		read_stop(c);
 }
 
+/* Answered, and closing: lingering, or about to. */
+static bool
+leaving(const struct http_conn *c)
+{
+	return c->close_after && c->cur == NULL;
+}
+
+/* Connections from addr that count against its cap (not those leaving). */
+static size_t
+count_peer(struct http_server *s, const char *addr)
+{
+	struct http_conn *c;
+	size_t n = 0;
+
+	for (c = s->conns; c != NULL; c = c->next)
+		if (c->counted && !leaving(c) && strcmp(c->peer, addr) == 0)
+			n++;
+	return n;
+}
+
+/*
+ * What the kernel holds for an idle connection that the loop has not read
+ * yet (an accept and a read can be ready in the same poll, and accepts
+ * are taken first): the client's EOF or reset, bytes of its request, or
+ * nothing.  A peek, so that nothing is consumed.
+ */
+enum pending { P_GONE, P_DATA, P_NOTHING };
+
+static enum pending
+pending(struct http_conn *c)
+{
+	uv_os_fd_t fd;
+	ssize_t n;
+	char b;
+
+	if (uv_fileno((const uv_handle_t *)&c->tcp, &fd) != 0)
+		return P_NOTHING;
+	n = recv(fd, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+	if (n > 0)
+		return P_DATA;
+	if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK &&
+		       errno != EINTR))
+		return P_GONE;
+	return P_NOTHING;
+}
+
+/*
+ * Closes one idle connection (of peer addr only, if not NULL) to make
+ * room; false if none may go.  First any that is leaving anyway (closing
+ * after its answer, or whose client has gone: its EOF not read yet);
+ * else the one idle the longest, if idle for at least the grace period —
+ * HTTP_EVICT_GRACE_MS among all peers, HTTP_EVICT_PEER_GRACE_MS among one
+ * peer's own — and with no bytes of a request waiting to be read.  A
+ * connection accepted in the same burst as the newcomer has its request
+ * on the way, and one just answered may have its next one coming.
+ */
+static bool
+evict_idle(struct http_server *s, const char *addr)
+{
+	struct http_conn *c, *old = NULL;
+	uint64_t now = uv_hrtime();
+	uint64_t grace = (addr != NULL ? HTTP_EVICT_PEER_GRACE_MS :
+			  HTTP_EVICT_GRACE_MS) * 1000000ULL;
+	enum pending p;
+
+	for (c = s->conns; c != NULL; c = c->next) {
+		if (!c->counted || c->closing || c->cur != NULL ||
+		    (addr != NULL && strcmp(c->peer, addr) != 0))
+			continue;
+		p = leaving(c) ? P_GONE : pending(c);
+		if (p == P_GONE) {
+			old = c;
+			break;
+		}
+		if (p == P_NOTHING && now - c->idle_since >= grace &&
+		    (old == NULL || c->idle_since < old->idle_since))
+			old = c;
+	}
+	if (old == NULL)
+		return false;
+	http_conn_close(old);
+	return true;
+}
+
+/* Answers the new connection c with an error and closes it. */
+static void
+refuse(struct http_conn *c, int status, const char *code, const char *msg)
+{
+	struct http_request *req = http_request_new();
+
+	adopt(c, req);
+	req->start_ns = uv_hrtime();
+	c->close_after = true;
+	c->refused = true;
+	http_respond_error_now(req, status, code, msg);
+}
+
 void
 http_conn_accept(struct http_server *s)
 {
 	struct http_conn *c = xcalloc(1, sizeof(*c));
-	struct http_request *req;
+	struct sockaddr_storage ss;
+	int sslen = sizeof(ss);
+	char msg[128];
 
 	c->s = s;
 	http_parse_init(&c->ps, &s->lim);
@@ -423,21 +585,33 @@ http_conn_accept(struct http_server *s)
 			uv_close((uv_handle_t *)&c->timer, on_close);
 		return;
 	}
-	if (s->nconns >= s->lim.max_connections) {
-		req = http_request_new();
-		req->conn = c;
-		req->server = s;
-		req->start_ns = uv_hrtime();
-		c->cur = req;
-		c->close_after = true;
-		http_respond_error(req, 503, "unavailable",
-				   "too many connections (at most %zu)",
-				   s->lim.max_connections);
+	memset(&ss, 0, sizeof(ss));
+	if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&ss, &sslen) == 0)
+		http_peer_name(&ss, c->peer, sizeof(c->peer));
+	else
+		snprintf(c->peer, sizeof(c->peer), "unknown");
+	c->proxy = http_peer_trusted(s, c->peer);
+	c->idle_since = uv_hrtime();
+	/* Over its cap, a peer's newcomer takes that peer's idle place. */
+	if (!c->proxy && count_peer(s, c->peer) >=
+	    s->lim.max_connections_per_address && !evict_idle(s, c->peer)) {
+		snprintf(msg, sizeof(msg), "too many connections from %s (at "
+			 "most %zu)", c->peer,
+			 s->lim.max_connections_per_address);
+		refuse(c, 429, "too_many_requests", msg);
+		return;
+	}
+	if (s->nconns >= s->lim.max_connections && !evict_idle(s, NULL)) {
+		snprintf(msg, sizeof(msg), "too many connections (at most %zu)",
+			 s->lim.max_connections);
+		refuse(c, 503, "unavailable", msg);
 		return;
 	}
 	c->counted = true;
 	s->nconns++;
 	uv_tcp_nodelay(&c->tcp, 1);
 	read_start(c);
-	timer_set(c, T_IDLE, s->lim.idle_timeout_ms);
+	/* The first byte is due within the header timeout. */
+	timer_set(c, T_IDLE, min_ms(s->lim.idle_timeout_ms,
+				    s->lim.header_timeout_ms));
 }

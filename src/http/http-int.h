@@ -24,6 +24,13 @@
 #define HTTP_DEFAULT_MAX_HEADERS 64
 #define HTTP_DEFAULT_MAX_BODY (1024 * 1024)
 #define HTTP_DEFAULT_MAX_CONNECTIONS 1024
+#define HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS 64
+/* How long a connection must have been idle before it may be closed to
+ * make room for another: of any peer, of the newcomer's own peer
+ * (conn.c: evict_idle). */
+#define HTTP_EVICT_GRACE_MS 1000
+#define HTTP_EVICT_PEER_GRACE_MS 250
+#define HTTP_DEFAULT_HEADER_TIMEOUT_MS 10000
 #define HTTP_DEFAULT_READ_TIMEOUT_MS 30000
 #define HTTP_DEFAULT_IDLE_TIMEOUT_MS 60000
 /* Bytes read ahead while a request is being answered before reading stops. */
@@ -64,6 +71,7 @@ struct http_request {
 	http_abort_cb abort_cb;
 	void *abort_arg;
 	uint64_t start_ns;          /* uv_hrtime() at its first byte */
+	char client[48];            /* http_request_client: INET6_ADDRSTRLEN */
 	bool answered;              /* the answer is complete */
 	bool streaming;
 	bool stream_raw;            /* HTTP/1.0 stream: no chunk framing */
@@ -86,6 +94,7 @@ struct http_parse {
 	struct buf field, value;    /* the header being read */
 	bool in_value;              /* last callback was on_header_value */
 	bool in_message;            /* a request has begun */
+	bool headers_done;          /* its head is complete: the body follows */
 	bool done;                  /* req is complete; parser paused */
 	bool has_cl, has_te;        /* Content-Length, Transfer-Encoding seen */
 	bool has_upgrade;
@@ -171,6 +180,10 @@ struct http_server {
 	bool listening;             /* listener initialised */
 	bool stopping;              /* stop_accepting: answers close */
 	bool closing;               /* http_server_close called */
+	http_guard_cb guard;
+	void *guard_arg;
+	struct http_net *trusted;   /* trusted proxies */
+	size_t ntrusted;
 	struct http_conn *conns;    /* every open connection */
 	size_t nconns;              /* counted against max_connections */
 	void (*close_cb)(void *arg);
@@ -178,6 +191,16 @@ struct http_server {
 };
 
 void http_server_unref(struct http_server *s);
+
+/* peer.c */
+/* The canonical text of a peer address (at least INET6_ADDRSTRLEN). */
+void http_peer_name(const struct sockaddr_storage *ss, char *out, size_t len);
+/* Whether addr (canonical text) is inside a trusted proxy network. */
+bool http_peer_trusted(const struct http_server *s, const char *addr);
+/* The request's client: peer, or what a trusted peer's X-Forwarded-For
+ * names (see peer.c). */
+void http_peer_client(const struct http_server *s, const char *peer,
+		      const struct http_kvs *headers, char *out, size_t len);
 void http_server_dispatch(struct http_server *s, struct http_request *req);
 
 #endif

@@ -81,6 +81,31 @@ on_url(http_parser *p, const char *at, size_t len)
 	return 0;
 }
 
+/*
+ * Whether name is an RFC 9110 token (tchar only).  http_parser, built
+ * without HTTP_PARSER_STRICT as Debian ships it, lets spaces into field
+ * names: "Authorization : Bearer x" would become a header named
+ * "Authorization " that no lookup finds, and a request that carried a
+ * token would be treated as anonymous.  RFC 9112 5.1 says a server must
+ * reject whitespace between the field name and the colon with 400.
+ */
+static bool
+field_name_ok(const char *name, size_t len)
+{
+	static const char tchar[] = "!#$%&'*+-.^_`|~";
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char ch = (unsigned char)name[i];
+
+		if (!((ch >= '0' && ch <= '9') || (ch >= 'a' && ch <= 'z') ||
+		      (ch >= 'A' && ch <= 'Z') ||
+		      (ch != '\0' && strchr(tchar, ch) != NULL)))
+			return false;
+	}
+	return true;
+}
+
 /* Stores the header read so far, if any. */
 static int
 header_end(struct http_parse *ps)
@@ -90,6 +115,10 @@ header_end(struct http_parse *ps)
 
 	if (ps->field.len == 0)
 		return 0;
+	if (!field_name_ok(name, ps->field.len))
+		return fail(ps, 400, "bad_request",
+			    "invalid header name '%.40s': a field name is a "
+			    "token, with no space before the colon", name);
 	if (value == NULL)
 		value = "";
 	if (strcasecmp(name, "Content-Length") == 0)
@@ -111,7 +140,8 @@ on_header_field(http_parser *p, const char *at, size_t len)
 	struct http_parse *ps = ps_of(p);
 
 	if (ps->in_value || ps->field.len == 0) {
-		header_end(ps);
+		if (header_end(ps) != 0)
+			return -1;
 		ps->in_value = false;
 		if (ps->req->headers.count >= ps->lim->max_headers)
 			return fail(ps, 431, "headers_too_large",
@@ -147,8 +177,10 @@ on_headers_complete(http_parser *p)
 	char msg[sizeof(ps->msg)];
 	const char *expect;
 
-	header_end(ps);
+	if (header_end(ps) != 0)
+		return -1;
 	ps->in_value = false;
+	ps->headers_done = true;
 	snprintf(req->method, sizeof(req->method), "%s",
 		 http_method_str((enum http_method)p->method));
 	req->http_major = p->http_major;
@@ -229,6 +261,11 @@ http_limits_fill(struct http_limits *out, const struct http_limits *in)
 		out->max_body = HTTP_DEFAULT_MAX_BODY;
 	if (out->max_connections == 0)
 		out->max_connections = HTTP_DEFAULT_MAX_CONNECTIONS;
+	if (out->max_connections_per_address == 0)
+		out->max_connections_per_address =
+			HTTP_DEFAULT_MAX_CONNECTIONS_PER_ADDRESS;
+	if (out->header_timeout_ms == 0)
+		out->header_timeout_ms = HTTP_DEFAULT_HEADER_TIMEOUT_MS;
 	if (out->read_timeout_ms == 0)
 		out->read_timeout_ms = HTTP_DEFAULT_READ_TIMEOUT_MS;
 	if (out->idle_timeout_ms == 0)
@@ -326,6 +363,7 @@ http_parse_next(struct http_parse *ps)
 	ps->req = NULL;
 	ps->done = false;
 	ps->in_message = false;
+	ps->headers_done = false;
 	ps->in_value = false;
 	ps->has_cl = ps->has_te = ps->has_upgrade = false;
 	ps->expect_continue = false;

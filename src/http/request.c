@@ -250,6 +250,12 @@ http_request_header(const struct http_request *req, const char *name)
 }
 
 const char *
+http_request_client(const struct http_request *req)
+{
+	return req->client;
+}
+
+const char *
 http_request_body(const struct http_request *req, size_t *len)
 {
 	if (len != NULL)

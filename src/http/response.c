@@ -160,6 +160,22 @@ http_respond_error(struct http_request *req, int status, const char *code,
 }
 
 void
+http_respond_error_with(struct http_request *req, int status, const char *code,
+			const char *const *headers, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg;
+
+	if (!answerable(req))
+		return;
+	va_start(ap, fmt);
+	msg = xvasprintf(fmt, ap);
+	va_end(ap);
+	respond_error(req, status, code, msg, headers);
+	free(msg);
+}
+
+void
 http_respond_error_now(struct http_request *req, int status,
 		       const char *code, const char *msg)
 {

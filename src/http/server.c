@@ -3,9 +3,10 @@
  *
  * A server listens on one address (or adopts an inherited listening
  * descriptor, for upgrades without downtime) and owns every connection it
- * accepted.  Beyond max_connections a connection is still accepted, told
- * 503 and closed, so that the client learns why instead of waiting in the
- * backlog.  Closing is asynchronous like every libuv handle's: the server
+ * accepted.  When max_connections are open, a new connection takes the
+ * place of the oldest idle one (conn.c); with none idle it is still
+ * accepted, told 503 and closed, so that the client learns why instead
+ * of waiting in the backlog.  Closing is asynchronous like every libuv handle's: the server
  * is freed, and the caller's callback runs, once the listener and the
  * last connection are closed.
  *
@@ -55,6 +56,13 @@ http_server_set_log(struct http_server *s, http_log_cb cb, void *arg)
 	s->log_arg = arg;
 }
 
+void
+http_server_set_guard(struct http_server *s, http_guard_cb cb, void *arg)
+{
+	s->guard = cb;
+	s->guard_arg = arg;
+}
+
 size_t
 http_server_connections(const struct http_server *s)
 {
@@ -78,6 +86,8 @@ http_server_dispatch(struct http_server *s, struct http_request *req)
 	const struct http_route *r;
 	struct buf allow;
 
+	if (s->guard != NULL && !s->guard(req, s->guard_arg))
+		return;
 	buf_init(&allow, 0);
 	r = http_route_find(s->routes, s->nroutes, req, &allow);
 	if (r != NULL) {
@@ -235,6 +245,7 @@ http_server_unref(struct http_server *s)
 		return;
 	if (s->close_cb != NULL)
 		s->close_cb(s->close_arg);
+	free(s->trusted);
 	free(s);
 }
 

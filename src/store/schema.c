@@ -181,6 +181,14 @@ const char *const store_migrations[] = {
 	"  PRIMARY KEY (project, ref, before_sha, after_sha)"
 	") WITHOUT ROWID;"
 	"CREATE INDEX pushes_created ON pushes (created_at);",
+
+	/*
+	 * 5: what an Idempotency-Key stood for — SHA-256 (hex) of the
+	 * trigger's canonical ref, commit and env — so that the key reused
+	 * with another body is refused instead of answered with the first
+	 * run.  NULL for runs made before (nothing to compare).
+	 */
+	"ALTER TABLE runs ADD COLUMN idempotency_hash TEXT;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

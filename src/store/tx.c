@@ -37,8 +37,9 @@ store_tx_run_insert(struct store_tx *tx, const struct store_run_new *r,
 			"INSERT INTO runs (project, status, trigger_kind, ref,"
 			" branch, tag, commit_sha, pr, fork, problems,"
 			" pipeline_file, pipeline, env, actor, idempotency_key,"
-			" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8,"
-			" ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)", &st);
+			" created_at, idempotency_hash) VALUES (?1, ?2, ?3,"
+			" ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15,"
+			" ?16, ?17)", &st);
 	if (rc < 0)
 		return rc;
 	store_bind_text(st, 1, r->project);
@@ -59,6 +60,7 @@ store_tx_run_insert(struct store_tx *tx, const struct store_run_new *r,
 	store_bind_text(st, 14, r->actor);
 	store_bind_text(st, 15, r->idempotency_key);
 	store_bind_u64(st, 16, r->created_at);
+	store_bind_text(st, 17, r->idempotency_hash);
 	if ((rc = store_exec(st)) < 0)
 		return rc;
 	*id = (uint64_t)sqlite3_last_insert_rowid(tx->c->db);
@@ -67,13 +69,15 @@ store_tx_run_insert(struct store_tx *tx, const struct store_run_new *r,
 
 int
 store_tx_run_by_key(struct store_tx *tx, const char *project, const char *key,
-		    uint64_t *id)
+		    uint64_t *id, char **hash)
 {
+	const unsigned char *h;
 	sqlite3_stmt *st;
 	int rc;
 
-	rc = store_stmt(tx->c, ST_RUN_BY_KEY, "SELECT id FROM runs"
-			" WHERE project = ?1 AND idempotency_key = ?2", &st);
+	rc = store_stmt(tx->c, ST_RUN_BY_KEY, "SELECT id, idempotency_hash"
+			" FROM runs WHERE project = ?1 AND idempotency_key = ?2",
+			&st);
 	if (rc < 0)
 		return rc;
 	store_bind_text(st, 1, project);
@@ -81,6 +85,10 @@ store_tx_run_by_key(struct store_tx *tx, const char *project, const char *key,
 	if ((rc = store_step(st)) <= 0)
 		return rc < 0 ? rc : -ENOENT;
 	*id = (uint64_t)sqlite3_column_int64(st, 0);
+	if (hash != NULL) {
+		h = sqlite3_column_text(st, 1);
+		*hash = h != NULL ? xstrdup((const char *)h) : NULL;
+	}
 	sqlite3_reset(st);
 	return 0;
 }

@@ -156,11 +156,13 @@ class Daemon:
             "listen: 127.0.0.1:0",
             "data_dir: %s" % self.data,
             "max_jobs: 4",
-            "anonymous_read: %s" % ("true" if anonymous_read else "false"),
             "sandbox: none",
             "drain: cancel",
             "drain_timeout: 5s",
         ]
+        # anonymous_read=None leaves the daemon's default (no token: 401).
+        if anonymous_read is not None:
+            lines.append("anonymous_read: %s" % ("true" if anonymous_read else "false"))
         if config:
             # The test's own top-level keys replace the defaults above.
             keys = set(re.findall(r"^([a-z_]+):", config, re.M))

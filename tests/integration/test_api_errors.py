@@ -16,6 +16,36 @@ jobs:
 """
 
 
+SLOW = """\
+stages: [build]
+jobs:
+  build:
+    stage: build
+    script: sleep 60
+"""
+
+
+def follow(d, rid):
+    """A socket following run rid's job log (Server-Sent Events), once the
+    stream's head came; None while the job has not started (404)."""
+    import socket
+    s = socket.create_connection((d.host, d.port))
+    s.sendall(b"GET /api/v1/runs/%d/jobs/build/log?follow=1 HTTP/1.1\r\n"
+              b"Host: 127.0.0.1\r\n\r\n" % rid)
+    s.settimeout(5)
+    got = b""
+    while b"\r\n\r\n" not in got:
+        more = s.recv(4096)
+        if not more:
+            s.close()
+            return None
+        got += more
+    if not got.startswith(b"HTTP/1.1 200 "):
+        s.close()
+        return None
+    return s
+
+
 def parse_raw(data, what):
     """The first HTTP response in data: (status, {header: value}, body)."""
     head, sep, body = data.partition(b"\r\n\r\n")
@@ -281,12 +311,22 @@ def main(t):
     check("HEAD wherever GET is", head)
 
     def too_many():
-        d3 = t.daemon(projects={}, config="http: {max_connections: 2}", name="small",
-                      tokens=())
+        d3 = t.daemon(projects={"slow": SLOW}, config="http: {max_connections: 2}",
+                      name="small")
         import socket
-        held = [socket.create_connection((d3.host, d3.port)) for _ in range(2)]
-        # The daemon may accept the held ones after our connect() returns:
-        # poll until the third is turned away.
+        # Idle connections make room for a newcomer (test_http_flood has more).
+        idle = [socket.create_connection((d3.host, d3.port)) for _ in range(2)]
+        pw.wait_until(lambda: d3.get("/healthz").status == 200, "/healthz past idle ones")
+        for s in idle:
+            s.close()
+        # Two connections busy following a running job's log are never
+        # taken, however long they are idle: a third is turned away.
+        rid = d3.trigger("slow", {"ref": "main"})["id"]
+        busy = []
+        for _ in range(2):
+            s = pw.wait_until(lambda: follow(d3, rid), "a follower")
+            busy.append(s)
+
         def third():
             out = d3.raw(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             return out.startswith(b"HTTP/1.1 503 ") and out
@@ -294,18 +334,31 @@ def main(t):
         eq(json.loads(body)["error"],
            {"code": "unavailable", "message": "too many connections (at most 2)"}, "error")
         eq(hdrs.get("connection"), "close", "Connection")
-        for s in held:
+        for s in busy:
             s.close()
-        pw.wait_until(lambda: d3.get("/healthz").status == 200, "a connection once freed")
+        # Until the daemon has seen the followers go, the table is full.
+        pw.wait_until(lambda: d3.post("/api/v1/runs/%d/cancel" % rid,
+                                      token="operator").status == 200, "the cancel")
+        d3.wait_run(rid)
         d3.stop()
-    t.check("503: more connections than http.max_connections", too_many)
+    t.check("503: more connections than http.max_connections, none idle", too_many)
 
     def anonymous_off():
-        d2 = t.daemon(projects={"demo": PIPELINE}, anonymous_read=False, name="private")
+        d2 = t.daemon(projects={"demo": PIPELINE,
+                                "closed": {"pipeline": "demo.yml", "badge": "token"}},
+                      anonymous_read=False, name="private")
         d2.expect_error(d2.get("/api/v1/projects"), 401, "unauthorized",
                         "a bearer token is required", "anonymous GET")
-        d2.expect_error(d2.get("/badge/demo.svg"), 401, "unauthorized",
-                        "a bearer token is required", "anonymous badge")
+        eq(d2.get("/metrics").status, 401, "/metrics (metrics: token, the default)")
+        eq(d2.get("/metrics", token="reader").status, 200, "/metrics with a read token")
+        # Badges are public unless the project says badge: token; a name
+        # that is no project does not answer 404 to the anonymous.
+        eq(d2.get("/badge/demo.svg").status, 200, "anonymous badge (badge: public)")
+        d2.expect_error(d2.get("/badge/closed.svg"), 401, "unauthorized",
+                        "a bearer token is required", "badge: token")
+        eq(d2.get("/badge/closed.svg", token="reader").status, 200, "badge: token with a token")
+        d2.expect_error(d2.get("/badge/nope.svg"), 401, "unauthorized",
+                        "a bearer token is required", "badge of no project")
         eq(d2.get("/api/v1/projects", token="reader").status, 200, "with a read token")
         eq(d2.get("/healthz").status, 200, "/healthz needs no token")
         d2.stop()

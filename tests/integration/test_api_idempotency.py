@@ -66,6 +66,27 @@ def main(t):
         eq(len(d.get_json("/api/v1/projects/demo/runs")["items"]), 4, "demo's runs")
     t.check("8 racing requests with one key: one run", racing)
 
+    def other_body():
+        h = {"Idempotency-Key": "deploy-2024-01-01"}
+        # The same run for the same canonical ref ("main" is refs/heads/main)
+        # and env in any order.
+        a = d.trigger("demo", {"ref": "refs/heads/main"}, headers=h)
+        eq(a["id"], st["first"], "the same ref, spelt in full")
+        k = {"Idempotency-Key": "env-order"}
+        b = d.trigger("demo", {"env": {"A": "1", "B": "2"}}, headers=k)
+        c = d.trigger("demo", {"env": {"B": "2", "A": "1"}}, headers=k)
+        eq(c["id"], b["id"], "the same env in another order")
+        n = len(d.get_json("/api/v1/projects/demo/runs")["items"])
+        for body, what in [({"ref": "release"}, "another ref"),
+                           ({"ref": "main", "env": {"X": "1"}}, "another env"),
+                           ({"ref": "main", "commit": "a" * 40}, "a commit")]:
+            r = d.post("/api/v1/projects/demo/runs", body=body, token="operator", headers=h)
+            d.expect_error(r, 422, "unprocessable_entity",
+                           "the Idempotency-Key 'deploy-2024-01-01' made run %d from "
+                           "another ref, commit or env; use a new key" % st["first"], what)
+        eq(len(d.get_json("/api/v1/projects/demo/runs")["items"]), n, "no new run")
+    t.check("the key reused with another ref, commit or env: 422, no run", other_body)
+
     t.check("SIGTERM: exit 0", d.stop)
 
 

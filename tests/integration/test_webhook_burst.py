@@ -25,7 +25,9 @@ def main(t):
     sha = origin.commit("first", {".pipewright.yml": TRIVIAL, "content.txt": "c\n"})
     origin.push()
     d = t.daemon(projects={"app": wh.project(t, origin, "github")},
-                 config="max_jobs: 8")
+                 # 100 connections at once from one address: more than the
+                 # default http.max_connections_per_address (64).
+                 config="max_jobs: 8\nhttp: {max_connections_per_address: 128}")
     # Pushes of the branch's head that differ in `before` only.
     pushes = [wh.github_push(sha, before="%040x" % (i + 1)) for i in range(N)]
     answers = {}

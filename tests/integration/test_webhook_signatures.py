@@ -32,7 +32,9 @@ def main(t):
         "open": wh.project(t, origin, "generic", secret=None, forge_repo="acme/open"),
         "insecure": wh.project(t, origin, "generic", secret=None, forge_repo="acme/insecure",
                                  webhook_insecure="true"),
-    })
+    # Every refusal here comes from one address: more than the default
+    # http.max_auth_failures (test_api_throttle is about that block).
+    }, config="http: {max_auth_failures: 1000}")
     refusals = {"n": 0}
 
     def refused(r, project, why, what):

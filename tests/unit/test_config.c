@@ -166,9 +166,16 @@ test_full(void **state)
 		    "  max_connections: 100\n"
 		    "  read_timeout: 5s\n"
 		    "  idle_timeout: 2m\n"
+		    "  max_connections_per_address: 4\n"
+		    "  header_timeout: 3s\n"
+		    "  max_auth_failures: 50\n"
+		    "  trusted_proxies: [10.0.0.0/8, '::1', 192.0.2.7]\n"
+		    "  allowed_hosts: [CI.Example.com., ci-internal]\n"
+		    "metrics: public\n"
 		    "projects:\n"
 		    "  - name: demo\n"
 		    "    pipeline: pipelines/demo.yml\n"
+		    "    badge: token\n"
 		    "    max_jobs: 2\n"
 		    "    cancel_superseded: true\n"
 		    "    secrets: [DEPLOY_TOKEN, FROM_ENV]\n"
@@ -208,6 +215,26 @@ test_full(void **state)
 	assert_int_equal(config_http_max_body(c), 2 * 1024 * 1024);
 	assert_int_equal(config_http_max_connections(c), 100);
 	assert_int_equal(config_http_read_timeout_ms(c), 5000);
+	assert_int_equal(config_http_max_connections_per_address(c), 4);
+	assert_int_equal(config_http_header_timeout_ms(c), 3000);
+	assert_int_equal(config_http_max_auth_failures(c), 50);
+	{
+		const char *const *v;
+		size_t n;
+
+		v = config_http_trusted_proxies(c, &n);
+		assert_int_equal(n, 3);
+		assert_string_equal(v[0], "10.0.0.0/8");
+		assert_string_equal(v[1], "::1");
+		v = config_http_allowed_hosts(c, &n);
+		assert_int_equal(n, 2);
+		assert_string_equal(v[0], "ci.example.com");
+		assert_string_equal(v[1], "ci-internal");
+	}
+	assert_true(config_metrics_public(c));
+	assert_false(config_project_badge_public(config_project_find(c, "demo")));
+	assert_true(config_project_badge_public(config_project_find(c,
+								   "hooked")));
 	assert_int_equal(config_http_idle_timeout_ms(c), 120000);
 
 	assert_int_equal(config_project_count(c), 3);
@@ -278,7 +305,9 @@ test_defaults(void **state)
 	snprintf(want, sizeof(want), "%s/var/pipewright.db", fx->dir);
 	assert_string_equal(config_db_path(c), want);
 	assert_int_equal(config_max_jobs(c), 4);
-	assert_true(config_anonymous_read(c));
+	/* Private by default: reads need a token, and so does /metrics. */
+	assert_false(config_anonymous_read(c));
+	assert_false(config_metrics_public(c));
 	assert_int_equal(config_drain(c), CONFIG_DRAIN_DETACH);
 	assert_int_equal(config_drain_timeout_ms(c), 30000);
 	assert_int_equal(config_kill_grace_ms(c), 10000);
@@ -291,6 +320,17 @@ test_defaults(void **state)
 	assert_int_equal(config_http_max_connections(c), 256);
 	assert_int_equal(config_http_read_timeout_ms(c), 10000);
 	assert_int_equal(config_http_idle_timeout_ms(c), 60000);
+	assert_int_equal(config_http_max_connections_per_address(c), 64);
+	assert_int_equal(config_http_header_timeout_ms(c), 10000);
+	assert_int_equal(config_http_max_auth_failures(c), 10);
+	{
+		size_t n = 9;
+
+		config_http_trusted_proxies(c, &n);
+		assert_int_equal(n, 0);
+		config_http_allowed_hosts(c, &n);
+		assert_int_equal(n, 0);
+	}
 	assert_int_equal(config_project_count(c), 0);
 	assert_int_equal(config_secret_count(c), 0);
 	assert_string_equal(config_drain_name(config_drain(c)), "detach");
@@ -375,6 +415,17 @@ test_wrong_type(void **state)
 	load_bad(*state, "anonymous_read: \"yes\"\n", 1, 1, 17,
 		 "expected a boolean for 'anonymous_read', got the string"
 		 " 'yes'");
+	load_bad(*state, "http:\n  trusted_proxies: [10.0.0.0/33]\n", 1, 2, 21,
+		 "invalid entry '10.0.0.0/33' in 'trusted_proxies' in 'http';"
+		 " expected an IP address or a network such as 10.0.0.0/8 or"
+		 " 2001:db8::/32");
+	load_bad(*state, "http:\n  allowed_hosts: ['ci.example.com:443']\n",
+		 1, 2, 19, "invalid host name 'ci.example.com:443' in"
+		 " 'allowed_hosts' in 'http'; expected a name such as"
+		 " ci.example.com, without a port (IP addresses are always"
+		 " allowed)");
+	load_bad(*state, "metrics: open\n", 1, 1, 10,
+		 "expected one of public, token for 'metrics', got 'open'");
 	load_bad(*state, "projects: {name: x}\n", 1, 1, 11,
 		 "expected a list of projects for 'projects', got a mapping");
 	load_bad(*state, "- a\n", 1, 1, 1,

@@ -162,6 +162,15 @@ h_stream(struct http_request *req, void *arg)
 }
 
 static void
+h_client(struct http_request *req, void *arg)
+{
+	const char *who = http_request_client(req);
+
+	(void)arg;
+	http_respond(req, 200, "text/plain", NULL, who, strlen(who));
+}
+
+static void
 h_stop(struct http_request *req, void *arg)
 {
 	struct fixture *fx = arg;
@@ -178,6 +187,7 @@ static const struct http_route routes[] = {
 	{ "POST", "/body", h_body, "body" },
 	{ "GET", "/slow", h_slow, "slow" },
 	{ "GET", "/stream", h_stream, "stream" },
+	{ "GET", "/client", h_client, "client" },
 };
 
 static void
@@ -230,7 +240,8 @@ client_main(void *arg)
 /* Runs one scenario: the server with limits (NULL: defaults), fd ≥ 0 to
  * adopt a listening socket, and the client on its own thread. */
 static void
-run(client_fn client, const struct http_limits *lim, int fd)
+run_trusting(client_fn client, const struct http_limits *lim, int fd,
+	     const char *const *trusted, size_t ntrusted)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
 	char host[64];
@@ -241,6 +252,8 @@ run(client_fn client, const struct http_limits *lim, int fd)
 	assert_int_equal(http_server_create(&fx->loop, lim, routes,
 					    PW_ARRAY_LEN(routes), fx, &fx->s), 0);
 	http_server_set_log(fx->s, on_log, fx);
+	assert_int_equal(http_server_set_trusted_proxies(fx->s, trusted,
+							 ntrusted), 0);
 	assert_int_equal(http_server_listen(fx->s, fd >= 0 ? NULL : "127.0.0.1:0",
 					    fd, host, sizeof(host), &fx->port), 0);
 	assert_string_equal(host, "127.0.0.1");
@@ -254,6 +267,12 @@ run(client_fn client, const struct http_limits *lim, int fd)
 	assert_true(fx->closed);
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
 	free(fx);
+}
+
+static void
+run(client_fn client, const struct http_limits *lim, int fd)
+{
+	run_trusting(client, lim, fd, NULL, 0);
 }
 
 /* ---- client side (runs on its own thread, blocking sockets) ---- */
@@ -295,8 +314,9 @@ struct resp {
 	int nchunks;
 };
 
+/* A connection from the source address `from` (NULL: any). */
 static struct client *
-cl_open(struct fixture *fx)
+cl_open_from(struct fixture *fx, const char *from)
 {
 	struct client *c = calloc(1, sizeof(*c));
 	struct sockaddr_in sin;
@@ -304,16 +324,30 @@ cl_open(struct fixture *fx)
 
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)fx->port);
-	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	if (from != NULL) {
+		inet_pton(AF_INET, from, &sin.sin_addr);
+		if (bind(c->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
+			close(c->fd);
+			free(c);
+			return NULL;
+		}
+	}
+	sin.sin_port = htons((uint16_t)fx->port);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	if (connect(c->fd, (struct sockaddr *)&sin, sizeof(sin)) != 0) {
 		close(c->fd);
 		free(c);
 		return NULL;
 	}
 	return c;
+}
+
+static struct client *
+cl_open(struct fixture *fx)
+{
+	return cl_open_from(fx, NULL);
 }
 
 static void
@@ -368,8 +402,12 @@ static bool
 cl_eof(struct client *c)
 {
 	char b;
+	ssize_t n;
 
-	return c->len == 0 && recv(c->fd, &b, 1, 0) <= 0 && errno != EAGAIN;
+	if (c->len != 0)
+		return false;
+	n = recv(c->fd, &b, 1, 0);
+	return n == 0 || (n < 0 && errno != EAGAIN);
 }
 
 static const char *
@@ -454,6 +492,15 @@ roundtrip(struct fixture *fx, const char *request, struct resp *r)
 	ok = cl_send(c, request, strlen(request)) && cl_response(c, r, false);
 	cl_close(c);
 	return ok;
+}
+
+/* Back to the usual receive timeout. */
+static void
+tv5(struct client *c)
+{
+	struct timeval tv = { .tv_sec = 5 };
+
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
 static uint64_t
@@ -781,28 +828,293 @@ test_timeouts(void **state)
 	run(c_timeouts, &lim, -1);
 }
 
+/*
+ * Opens connections from `from` until one is served GET /fast (the server
+ * takes an idle place only once it has been idle for its grace period),
+ * for at most 5 s; the served connection, or NULL.
+ */
+static struct client *
+cl_served(struct fixture *fx, const char *from)
+{
+	uint64_t t0 = now_ms();
+	struct client *c;
+	struct resp r;
+
+	do {
+		c = cl_open_from(fx, from);
+		if (c != NULL && cl_send(c, "GET /fast HTTP/1.1\r\n\r\n", 24) &&
+		    cl_response(c, &r, false) && r.status == 200)
+			return c;
+		cl_close(c);
+		usleep(20000); /* between polls of the condition */
+	} while (now_ms() - t0 < 5000);
+	return NULL;
+}
+
 static void
 c_conn_limit(struct fixture *fx)
 {
 	struct client *a, *b, *c;
 	struct resp r;
 
+	/*
+	 * The only connection is answering a request: no room.  The slow
+	 * request is pipelined behind a fast one, so that once "fast" is
+	 * read the server has the slow one in hand (its write callback, which
+	 * dispatches it, runs before the loop polls for the next accept).
+	 */
 	a = cl_open(fx);
-	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\n");
+	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=300 HTTP/1.1\r\n\r\n");
 	CHECK(fx, cl_response(a, &r, false));
+	CHECK_STR(fx, r.body, "fast");
 	b = cl_open(fx);
 	CHECK(fx, cl_response(b, &r, false));
 	EXPECT_ERROR(fx, &r, 503, "unavailable", "too many connections (at most 1)");
 	CHECK(fx, cl_eof(b));
 	cl_close(b);
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK_STR(fx, r.body, "slow");
+	/* Now it is idle between requests: a newcomer takes its place. */
+	c = cl_served(fx, NULL);
+	CHECK(fx, c != NULL);
+	CHECK(fx, cl_eof(a));
 	cl_close(a);
-	/* Once the first is gone, there is room again. */
-	usleep(50000);
-	c = cl_open(fx);
-	SEND(fx, c, "GET /fast HTTP/1.1\r\n\r\n");
-	CHECK(fx, cl_response(c, &r, false));
-	CHECK(fx, r.status == 200);
 	cl_close(c);
+	/* So does one that never completed a request (a slowloris). */
+	a = NULL;
+	for (int i = 0; i < 250 && a == NULL; i++) {
+		a = cl_open(fx);
+		SEND(fx, a, "GET /fast HTTP/1.1\r\nHost: t\r\n");
+		/* Refused (503) while c's place was not free yet: again. */
+		struct timeval tv = { .tv_usec = 20000 };
+		setsockopt(a->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		if (cl_fill(a)) {
+			cl_close(a);
+			a = NULL;
+		}
+	}
+	CHECK(fx, a != NULL);
+	tv5(a);
+	b = cl_served(fx, NULL);
+	CHECK(fx, b != NULL);
+	CHECK(fx, cl_eof(a));
+	cl_close(a);
+	cl_close(b);
+}
+
+/* A stream is never taken for an idle connection. */
+static void
+c_conn_limit_stream(struct fixture *fx)
+{
+	struct client *a, *b;
+	struct resp r;
+
+	a = cl_open(fx);
+	SEND(fx, a, "GET /stream?ms=150 HTTP/1.1\r\n\r\n");
+	/* The head comes at once; the chunks every 150 ms. */
+	while (strstr(a->buf, "\r\n\r\n") == NULL)
+		CHECK(fx, cl_fill(a));
+	b = cl_open(fx);
+	CHECK(fx, cl_response(b, &r, false));
+	CHECK(fx, r.status == 503);
+	cl_close(b);
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK(fx, r.nchunks == 3);
+	cl_close(a);
+}
+
+static void
+test_conn_limit_stream(void **state)
+{
+	struct http_limits lim = { .max_connections = 1 };
+
+	(void)state;
+	run(c_conn_limit_stream, &lim, -1);
+}
+
+static void
+c_per_address(struct fixture *fx)
+{
+	struct client *a, *b, *c, *d;
+	struct resp r;
+
+	/* Two busy connections (see c_conn_limit for the pipelining). */
+	a = cl_open_from(fx, "127.0.0.2");
+	b = cl_open_from(fx, "127.0.0.2");
+	CHECK(fx, a != NULL && b != NULL);
+	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=400 HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(a, &r, false));
+	SEND(fx, b, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=400 HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(b, &r, false));
+	c = cl_open_from(fx, "127.0.0.2");
+	CHECK(fx, cl_response(c, &r, false));
+	EXPECT_ERROR(fx, &r, 429, "too_many_requests",
+		     "too many connections from 127.0.0.2 (at most 2)");
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+	/* Another address is served. */
+	d = cl_open_from(fx, "127.0.0.1");
+	SEND(fx, d, "GET /client HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(d, &r, false));
+	CHECK_STR(fx, r.body, "127.0.0.1");
+	cl_close(d);
+	/* Once idle, the address's own oldest connection makes room. */
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK(fx, cl_response(b, &r, false));
+	c = cl_served(fx, "127.0.0.2");
+	CHECK(fx, c != NULL);
+	CHECK(fx, cl_eof(a));
+	cl_close(a);
+	cl_close(b);
+	cl_close(c);
+}
+
+static void
+test_per_address(void **state)
+{
+	struct http_limits lim = { .max_connections_per_address = 2 };
+
+	(void)state;
+	run(c_per_address, &lim, -1);
+}
+
+static void
+c_header_timeout(struct fixture *fx)
+{
+	struct client *c;
+	struct resp r;
+	uint64_t t0;
+	int i;
+
+	/* A slowloris: a header line every 50 ms, never the blank line. */
+	c = cl_open(fx);
+	t0 = now_ms();
+	SEND(fx, c, "GET /fast HTTP/1.1\r\n");
+	for (i = 0; i < 100 && strstr(c->buf, "\r\n\r\n") == NULL; i++) {
+		char line[32];
+		struct timeval tv = { .tv_usec = 50000 };
+
+		snprintf(line, sizeof(line), "X-%d: y\r\n", i);
+		if (!cl_send(c, line, strlen(line)))
+			break;
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		cl_fill(c);
+	}
+	tv5(c);
+	CHECK(fx, cl_response(c, &r, false));
+	EXPECT_ERROR(fx, &r, 408, "request_timeout",
+		     "request head not complete within 200 ms");
+	CHECK(fx, now_ms() - t0 < 1500);
+	CHECK(fx, cl_eof(c));
+	cl_close(c);
+	/* A head in time, then a slow body: the read timeout's business. */
+	c = cl_open(fx);
+	SEND(fx, c, "POST /body HTTP/1.1\r\nContent-Length: 4\r\n\r\nab");
+	usleep(400000);
+	SEND(fx, c, "cd");
+	CHECK(fx, cl_response(c, &r, false));
+	CHECK_STR(fx, r.body, "abcd");
+	cl_close(c);
+	/* A new connection that sends nothing is gone after the header
+	 * timeout, not the idle one. */
+	c = cl_open(fx);
+	t0 = now_ms();
+	CHECK(fx, cl_eof(c));
+	CHECK(fx, now_ms() - t0 < 1500);
+	cl_close(c);
+}
+
+static void
+test_header_timeout(void **state)
+{
+	struct http_limits lim = { .header_timeout_ms = 200,
+				   .read_timeout_ms = 3000,
+				   .idle_timeout_ms = 60000 };
+
+	(void)state;
+	run(c_header_timeout, &lim, -1);
+}
+
+static void
+c_field_name(struct fixture *fx)
+{
+	struct resp r;
+
+	CHECK(fx, roundtrip(fx, "GET /fast HTTP/1.1\r\nAuthorization : Bearer x\r\n\r\n", &r));
+	EXPECT_ERROR(fx, &r, 400, "bad_request", "invalid header name 'Authorization ': "
+		     "a field name is a token, with no space before the colon");
+	CHECK(fx, roundtrip(fx, "GET /fast HTTP/1.1\r\nHost: t\r\nX-A b: c\r\n\r\n", &r));
+	CHECK(fx, r.status == 400);
+	CHECK(fx, roundtrip(fx, "GET /fast HTTP/1.1\r\nX-Ok_1.2~: c\r\n\r\n", &r));
+	CHECK(fx, r.status == 200);
+}
+
+static void
+test_field_name(void **state)
+{
+	(void)state;
+	run(c_field_name, NULL, -1);
+}
+
+/* Without trusted proxies X-Forwarded-For means nothing. */
+static void
+c_client_untrusted(struct fixture *fx)
+{
+	struct resp r;
+
+	CHECK(fx, roundtrip(fx, "GET /client HTTP/1.1\r\nX-Forwarded-For: 203.0.113.9\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "127.0.0.1");
+}
+
+static void
+c_client_trusted(struct fixture *fx)
+{
+	struct client *c[3];
+	struct resp r;
+	int i;
+
+	CHECK(fx, roundtrip(fx, "GET /client HTTP/1.1\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "127.0.0.1");
+	/* The rightmost entry the proxy added, not what the client wrote. */
+	CHECK(fx, roundtrip(fx, "GET /client HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4, 203.0.113.9\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "203.0.113.9");
+	/* Trusted hops are skipped, over several header lines too. */
+	CHECK(fx, roundtrip(fx, "GET /client HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4\r\n"
+			    "X-Forwarded-For: 2001:db8::1, 127.0.0.5\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "2001:db8::1");
+	CHECK(fx, roundtrip(fx, "GET /client HTTP/1.1\r\nX-Forwarded-For: ::ffff:198.51.100.2\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "198.51.100.2");
+	/* A broken entry: the proxy is the client. */
+	CHECK(fx, roundtrip(fx, "GET /client HTTP/1.1\r\nX-Forwarded-For: 1.2.3.4, junk\r\n\r\n", &r));
+	CHECK_STR(fx, r.body, "127.0.0.1");
+	/* A proxy is many clients: not capped per address (the cap is 1). */
+	for (i = 0; i < 3; i++) {
+		c[i] = cl_open(fx);
+		CHECK(fx, c[i] != NULL);
+		SEND(fx, c[i], "GET /fast HTTP/1.1\r\n\r\n");
+		CHECK(fx, cl_response(c[i], &r, false));
+		CHECK(fx, r.status == 200);
+	}
+	for (i = 0; i < 3; i++)
+		cl_close(c[i]);
+}
+
+static void
+test_client_address(void **state)
+{
+	static const char *const trusted[] = { "127.0.0.0/29", "10.0.0.0/8" };
+	struct http_limits lim = { .max_connections_per_address = 1 };
+	struct http_net n;
+
+	(void)state;
+	run(c_client_untrusted, NULL, -1);
+	run_trusting(c_client_trusted, &lim, -1, trusted, 2);
+	assert_int_equal(http_net_parse("192.0.2.0/24", &n), 0);
+	assert_int_equal(n.prefix, 24);
+	assert_int_equal(http_net_parse("2001:db8::/32", &n), 0);
+	assert_int_equal(http_net_parse("192.0.2.0/33", &n), -EINVAL);
+	assert_int_equal(http_net_parse("192.0.2.0/", &n), -EINVAL);
+	assert_int_equal(http_net_parse("ci.example.com", &n), -EINVAL);
 }
 
 static void
@@ -1013,6 +1325,11 @@ main(void)
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_timeouts),
 		cmocka_unit_test(test_conn_limit),
+		cmocka_unit_test(test_conn_limit_stream),
+		cmocka_unit_test(test_per_address),
+		cmocka_unit_test(test_header_timeout),
+		cmocka_unit_test(test_field_name),
+		cmocka_unit_test(test_client_address),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_adopt_fd),

@@ -246,7 +246,7 @@ static int
 fn_run_by_key(struct store_tx *tx, struct w *w)
 {
 	return store_tx_run_by_key(tx, w->run.project, w->run.idempotency_key,
-				   &w->id2);
+				   &w->id2, NULL);
 }
 
 static int
@@ -1692,7 +1692,7 @@ test_settings(void **state)
 	assert_null(setting(f, "other"));
 }
 
-/* A version-2 file migrates to the latest, keeps its rows, and takes
+/* A version-2 file migrates to the newest, keeps its rows, and takes
  * settings. */
 static void
 test_migrate_from_v2(void **state)
