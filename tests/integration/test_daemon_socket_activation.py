@@ -83,7 +83,7 @@ def main(t):
                "the port is free while the daemon is down: a job could take it")
         # A client arriving now waits in the socket's queue.
         c = socket.create_connection(("127.0.0.1", port), 5)
-        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        c.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         pending["c"] = c
 
     t.check("the port stays held while the daemon is down", down)
