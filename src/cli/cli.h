@@ -49,6 +49,13 @@ int cmd_upgrade(int argc, char **argv);
  * CLI_USAGE.
  */
 int cli_load_pipeline(const char *path, FILE *err, struct pipeline **out);
+/*
+ * The same for `pipewright run`: a relative path is read beneath dir (the
+ * workspace) and refused, with one line saying so, if it leads outside
+ * (a symlink a job planted); an absolute path is read as given.
+ */
+int cli_load_workspace_pipeline(const char *dir, const char *path, FILE *err,
+				struct pipeline **out);
 
 /*
  * The pipewright-supervisor binary: $PIPEWRIGHT_SUPERVISOR if set, else

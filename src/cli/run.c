@@ -446,15 +446,15 @@ cmd_run(int argc, char **argv)
 	}
 	if (o.jobs == 0)
 		o.jobs = cores > 0 ? (int)cores : 1;
-	rc = cli_load_pipeline(o.file, stderr, &c.p);
-	if (rc != CLI_OK)
-		goto out_opts;
 	if (getcwd(c.workspace, sizeof(c.workspace)) == NULL) {
 		fprintf(stderr, "pipewright: cannot tell the current "
 			"directory: %s\n", strerror(errno));
 		rc = CLI_FAILED;
-		goto out_pipeline;
+		goto out_opts;
 	}
+	rc = cli_load_workspace_pipeline(c.workspace, o.file, stderr, &c.p);
+	if (rc != CLI_OK)
+		goto out_opts;
 	if (sandbox_preflight(&c) < 0) {
 		rc = CLI_FAILED;
 		goto out_pipeline;

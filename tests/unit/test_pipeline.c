@@ -636,6 +636,19 @@ test_file_shape_errors(void **state)
 	expect_one("stages: [build]\n", 1, 1,
 		   "no 'jobs' in the pipeline; expected a mapping of job names"
 		   " to jobs");
+	/*
+	 * Some other file read as the pipeline (a planted symlink to
+	 * /etc/shadow): one problem, quoting none of its lines.
+	 */
+	expect_one("root:$6$s3cretsalt$s3crethash:19000:0:99999:7:::\n"
+		   "daemon:*:19000:0:99999:7:::\n"
+		   "alice: s3cret-line\n"
+		   "bob:\n", 1, 1,
+		   "not a pipeline file: no 'jobs' and no other top-level"
+		   " key of a pipeline");
+	expect_one("root:x:0:0:root:/root:/bin/s3cret\n", 1, 1,
+		   "expected a mapping with 'jobs' at the top of the pipeline"
+		   " file, got a single value");
 	expect_one("jobs: {}\n", 1, 7,
 		   "'jobs' is empty; expected at least one job");
 	expect_one("jobs:\n", 1, 6,
