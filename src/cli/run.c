@@ -31,6 +31,7 @@ struct run_opts {
 	const char *branch;
 	uint64_t grace_ms;
 	enum exec_sandbox sandbox;
+	bool color;               /* --color: the jobs' colours pass */
 	char **only, **approve, **env;  /* NULL-terminated */
 	size_t nonly, napprove, nenv;
 };
@@ -309,7 +310,7 @@ run_usage(FILE *f, int status)
 		"[--env KEY=VALUE]...\n"
 		"                      [--approve JOB]... [--branch B] "
 		"[--grace DURATION]\n"
-		"                      [--sandbox strict|none]\n"
+		"                      [--sandbox strict|none] [--color]\n"
 		"  -f, --file FILE     the pipeline (default .pipewright.yml)\n"
 		"  -j, --jobs N        jobs in parallel (default: cores)\n"
 		"      --only JOB      run only this job (repeatable)\n"
@@ -321,7 +322,11 @@ run_usage(FILE *f, int status)
 		"      --sandbox M     strict (default): each job in its own "
 		"namespaces,\n"
 		"                      cgroups and seccomp filter (needs root); "
-		"none: as you\n");
+		"none: as you\n"
+		"      --color         keep the jobs' colours (SGR sequences); "
+		"every other\n"
+		"                      control character is shown escaped, "
+		"always\n");
 	return status;
 }
 
@@ -337,6 +342,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		{"branch", required_argument, NULL, 'b'},
 		{"grace", required_argument, NULL, 'g'},
 		{"sandbox", required_argument, NULL, 's'},
+		{"color", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -404,6 +410,9 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 			}
 			o->sandbox = optarg[0] == 's' ? EXEC_SANDBOX_STRICT :
 							EXEC_SANDBOX_NONE;
+			break;
+		case 'c':
+			o->color = true;
 			break;
 		case 'h':
 			return 1;
@@ -475,7 +484,7 @@ cmd_run(int argc, char **argv)
 	}
 
 	uv_loop_init(&c.loop);
-	c.term = term_create(stdout, isatty(STDOUT_FILENO), c.p);
+	c.term = term_create(stdout, isatty(STDOUT_FILENO), o.color, c.p);
 	rc = exec_create(&c.loop, sup, &c.exec);
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: %s\n", strerror(-rc));

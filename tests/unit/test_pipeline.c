@@ -622,6 +622,47 @@ test_problems_are_appended(void **state)
 	pipeline_problems_free(&pp);
 }
 
+/*
+ * Names reach operators' terminals: a matrix value (part of a job's name)
+ * or an environment with a control character is an error at its position.
+ */
+static void
+test_control_characters_in_names(void **state)
+{
+	struct pipeline *p;
+
+	(void)state;
+	expect_one("jobs:\n"
+		   "  t:\n"
+		   "    script: x\n"
+		   "    matrix: {OS: [linux, \"a\\e]52;c;eA==\\a\"]}\n",
+		   4, 26, "a matrix value 'a\\x1b]52;c;eA==\\x07' in the matrix"
+		   " of job 't' has a control character; names may not contain"
+		   " any");
+	expect_one("jobs:\n"
+		   "  t:\n"
+		   "    script: x\n"
+		   "    matrix:\n"
+		   "      OS: \"x\\u009b2J\"\n",
+		   5, 11, "a matrix value 'x\\u009b2J' in the matrix of job 't'"
+		   " has a control character; names may not contain any");
+	expect_one("jobs:\n"
+		   "  t: {script: x, matrix: {OS: \"x\\ry\"}}\n",
+		   2, 31, "a matrix value 'x\\x0dy' in the matrix of job 't'"
+		   " has a control character; names may not contain any");
+	expect_one("jobs:\n"
+		   "  t: {script: x, environment: \"prod\\e[2J\"}\n",
+		   2, 31, "the environment 'prod\\x1b[2J' in job 't' has a"
+		   " control character; names may not contain any");
+	/* Printable UTF-8 is fine. */
+	p = parse_ok("jobs:\n"
+		     "  t: {script: x, matrix: {OS: [\"caf\\u00e9\","
+		     " \"\\u00a0nb\"]}}\n");
+	assert_int_equal(pipeline_job_count(p), 2);
+	assert_string_equal(pipeline_job_name(p, 0), "t (caf\xc3\xa9)");
+	pipeline_destroy(p);
+}
+
 static void
 test_file_shape_errors(void **state)
 {
@@ -1283,6 +1324,7 @@ main(void)
 		cmocka_unit_test(test_several_problems),
 		cmocka_unit_test(test_problems_are_appended),
 		cmocka_unit_test(test_file_shape_errors),
+		cmocka_unit_test(test_control_characters_in_names),
 		cmocka_unit_test(test_bytes_errors),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_full_example),
