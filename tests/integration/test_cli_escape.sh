@@ -85,12 +85,18 @@ pw logs --raw --color "$id" inj
 expect_rc 2
 
 # show: a ref is a forge's string; shown escaped.
-pwj trigger demo --json --ref "$(printf 'main\033]52;c;eA==\007')"
+pwj trigger demo --json --ref "$(printf 'main\033]52;c;eA==\007\302\2332J')"
 if [ "$rc" -eq 0 ]; then
 	id2=$(jq_out 'd["id"]')
+	no_raw_controls out.json
 	timeout -k 5 60 "$PW_BIN" show "$id2" >show.out 2>&1 || true
 	no_raw_controls show.out
-	grep -qF 'main\x1b]52;c;eA==\x07' show.out || fail "show: ref not escaped"
+	grep -qF 'main\x1b]52;c;eA==\x07\u009b2J' show.out ||
+		fail "show: ref not escaped: $(cat show.out)"
+	pwj show "$id2" --json
+	no_raw_controls out.json
+	[ "$(jq_out 'd["ref"]')" = "$(printf 'main\033]52;c;eA==\007\302\2332J')" ] ||
+		fail "show --json: the ref changed"
 else
 	# Refused by the server: the message that names it is escaped too.
 	no_raw_controls out
