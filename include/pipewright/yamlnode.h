@@ -77,7 +77,8 @@ bool yamlnode_map_has(const struct ynode *map, const char *name);
 /*
  * s (len bytes, which may hold NULs) made safe for a one-line message:
  * cut at YAMLNODE_QUOTE_MAX bytes (not inside a UTF-8 sequence) with
- * "...", control characters escaped.  out holds YAMLNODE_QUOTE_SIZE bytes.
+ * "...", control characters escaped (C0 and DEL as \xNN, C1 as \uNNNN).
+ * out holds YAMLNODE_QUOTE_SIZE bytes.
  */
 void yamlnode_quote(const char *s, size_t len, char *out);
 

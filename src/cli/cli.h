@@ -49,12 +49,36 @@ int cmd_upgrade(int argc, char **argv);
  * CLI_USAGE.
  */
 int cli_load_pipeline(const char *path, FILE *err, struct pipeline **out);
+/*
+ * The same for `pipewright run`: a relative path is read beneath dir (the
+ * workspace) and refused, with one line saying so, if it leads outside
+ * (a symlink a job planted); an absolute path is read as given.
+ */
+int cli_load_workspace_pipeline(const char *dir, const char *path, FILE *err,
+				struct pipeline **out);
 
 /*
  * The pipewright-supervisor binary: $PIPEWRIGHT_SUPERVISOR if set, else
  * the one installed next to this program.  0 or -ENOENT.
  */
 int cli_supervisor_path(char *buf, size_t len);
+
+/*
+ * Text on its way to a terminal (escape.c), for run, logs and show alike:
+ * every control character but newline and tab shown as an escape (C0 and
+ * DEL as \xNN, C1 as \uNNNN, bytes that are not UTF-8 as \xNN), the rest
+ * as it is, appended to out (an unlimited buf).  Returns the bytes of s
+ * consumed: all with TERM_ESC_FINAL; without, it may stop before a
+ * sequence the next chunk of a stream can complete (the caller passes
+ * those bytes again, in front of that chunk).
+ */
+#define TERM_ESC_SGR   1u  /* keep colour sequences, ESC [ 0-9;: m */
+#define TERM_ESC_FINAL 2u  /* the end of the text: nothing held back */
+struct buf;
+size_t term_escape(struct buf *out, const char *s, size_t len,
+		   unsigned flags);
+/* A whole string escaped (caller frees); NULL for NULL. */
+char *term_escape_str(const char *s);
 
 /*
  * term: what `pipewright run` shows.  Output lines prefixed with the job's
@@ -65,7 +89,9 @@ struct term;
 struct sched_event;
 struct sched_run;
 
-struct term *term_create(FILE *out, bool tty, const struct pipeline *p);
+/* color: keep the jobs' own colour sequences (run --color). */
+struct term *term_create(FILE *out, bool tty, bool color,
+			 const struct pipeline *p);
 void term_destroy(struct term *t);
 void term_output(struct term *t, size_t job, const char *data, size_t len);
 void term_event(struct term *t, const struct sched_event *ev);

@@ -244,10 +244,23 @@ void
 client_print_json(const cJSON *json)
 {
 	char *s = cJSON_Print(json);
+	const unsigned char *u;
 
 	if (s == NULL)
 		abort();
-	puts(s);
+	/*
+	 * cJSON escapes C0 but writes C1 (U+009B is CSI) as UTF-8; they only
+	 * occur inside strings, where \u00NN means the same to a parser.
+	 */
+	for (u = (const unsigned char *)s; *u != '\0'; u++) {
+		if (u[0] == 0xc2 && u[1] >= 0x80 && u[1] < 0xa0) {
+			printf("\\u%04x", u[1]);
+			u++;
+		} else {
+			putchar(*u);
+		}
+	}
+	putchar('\n');
 	cJSON_free(s);
 }
 

@@ -5,7 +5,8 @@
  * each a header and a function that renders one cell from the API's JSON,
  * so a column is added in one place.  Anything missing from the JSON
  * prints as "-" rather than failing: an older or newer daemon may send
- * fewer or more fields.
+ * fewer or more fields.  Every cell is escaped for the terminal
+ * (term_escape): refs, reasons and names come from forges and jobs.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +42,7 @@ table_add(struct table *t, const char *const *cells)
 			 sizeof(char *));
 	for (i = 0; i < t->ncols; i++)
 		t->cells[t->nrows * t->ncols + i] =
-			xstrdup(cells[i] != NULL ? cells[i] : "-");
+			term_escape_str(cells[i] != NULL ? cells[i] : "-");
 	t->nrows++;
 }
 

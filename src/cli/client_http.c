@@ -118,8 +118,9 @@ answer_error(struct client *c, const char *method, const char *path,
 	cJSON *json = cJSON_ParseWithLength(body->data ? body->data : "",
 					    body->len);
 	const cJSON *err = cJSON_GetObjectItemCaseSensitive(json, "error");
-	const char *msg = json_str(err, "message");
-	const char *code = json_str(err, "code");
+	/* Messages name runs, jobs and refs: shown escaped (cli.h). */
+	char *msg = term_escape_str(json_str(err, "message"));
+	char *code = term_escape_str(json_str(err, "code"));
 
 	if (msg != NULL)
 		fprintf(stderr, "pipewright: %s (%ld %s)\n", msg, status,
@@ -130,6 +131,8 @@ answer_error(struct client *c, const char *method, const char *path,
 	if (status == 401 && c->token == NULL)
 		fprintf(stderr, "pipewright: set PIPEWRIGHT_TOKEN to a token "
 			"from 'pipewright token create'\n");
+	free(msg);
+	free(code);
 	cJSON_Delete(json);
 }
 

@@ -11,6 +11,12 @@
  * few times with a growing pause; text the server sends again is
  * skipped by its offset.  The exit status is the job's: 0 for success, 1
  * otherwise.
+ *
+ * The log is the job's bytes, so what reaches stdout goes through
+ * term_escape (a job's ESC, CR or OSC 52 would command the terminal), on a
+ * terminal or not: a pipe often ends at one too.  --color keeps the job's
+ * colour sequences; --raw writes the bytes exactly as the server has them,
+ * for a file.  A sequence cut between two chunks is held until the next.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -22,6 +28,14 @@
 #define EVENT_MAX (16 << 20)  /* one event's bytes */
 #define FOLLOW_RETRIES 5
 #define FOLLOW_PAUSE_MS 250   /* doubled after each failed retry */
+
+/* Where the log's text goes: escaped or raw. */
+struct logs_out {
+	bool raw;             /* --raw: as it is */
+	unsigned flags;       /* term_escape's, TERM_ESC_SGR with --color */
+	struct buf held;      /* a chunk's end the next chunk may complete */
+	struct buf esc;       /* scratch */
+};
 
 struct follow {
 	struct buf line;      /* the partial line of the stream */
@@ -35,11 +49,11 @@ struct follow {
 	bool ended;           /* the end event came */
 	int result;           /* the job's: CLI_OK or CLI_FAILED */
 	const char *job;
+	struct logs_out *out;
 };
 
-/* Text goes out at once: someone is watching.  -1 if stdout failed. */
 static int
-print_text(const char *s, size_t len)
+write_out(const char *s, size_t len)
 {
 	if (fwrite(s, 1, len, stdout) != len || fflush(stdout) != 0) {
 		fprintf(stderr, "pipewright: cannot write the log: %s\n",
@@ -47,6 +61,29 @@ print_text(const char *s, size_t len)
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * Text goes out at once: someone is watching.  final: the end of the log,
+ * nothing more to wait for.  -1 if stdout failed.
+ */
+static int
+print_text(struct logs_out *o, const char *s, size_t len, bool final)
+{
+	size_t used;
+
+	if (o->raw)
+		return write_out(s, len);
+	if (len == 0 && o->held.len == 0)
+		return 0;
+	if (buf_append(&o->held, s, len) < 0)
+		abort(); /* unlimited */
+	buf_reset(&o->esc);
+	used = term_escape(&o->esc, o->held.data != NULL ? o->held.data : "",
+			   o->held.len, o->flags | (final ? TERM_ESC_FINAL : 0));
+	memmove(o->held.data, o->held.data + used, o->held.len - used);
+	o->held.len -= used;
+	return o->esc.len > 0 ? write_out(o->esc.data, o->esc.len) : 0;
 }
 
 static int
@@ -62,30 +99,35 @@ on_log(struct follow *f, const cJSON *d)
 		return 0;
 	if (f->id[0] != '\0')
 		f->seen = strtoull(f->id, NULL, 10);
-	return print_text(text, strlen(text));
+	return print_text(f->out, text, strlen(text), false);
 }
 
 static int
 on_end(struct follow *f, const cJSON *d)
 {
-	const char *status = json_str(d, "status");
-	const char *reason = json_str(d, "reason");
+	char *status = term_escape_str(json_str(d, "status"));
+	char *reason = term_escape_str(json_str(d, "reason"));
+	const char *st = status != NULL ? status : "ended";
 	double code = json_num(d, "exit_code", -1);
 
 	f->ended = true;
 	f->result = status != NULL && strcmp(status, "success") == 0 ?
 			    CLI_OK : CLI_FAILED;
+	/* The end of the text: a sequence still held is shown escaped. */
+	if (print_text(f->out, "", 0, true) < 0)
+		f->result = CLI_FAILED;
 	if (f->result == CLI_OK)
-		return 1;
-	if (reason != NULL && *reason != '\0')
-		fprintf(stderr, "pipewright: job '%s' %s: %s\n", f->job,
-			status != NULL ? status : "ended", reason);
+		;
+	else if (reason != NULL && *reason != '\0')
+		fprintf(stderr, "pipewright: job '%s' %s: %s\n", f->job, st,
+			reason);
 	else if (code >= 0)
 		fprintf(stderr, "pipewright: job '%s' %s: exit status %.0f\n",
-			f->job, status != NULL ? status : "ended", code);
+			f->job, st, code);
 	else
-		fprintf(stderr, "pipewright: job '%s' %s\n", f->job,
-			status != NULL ? status : "ended");
+		fprintf(stderr, "pipewright: job '%s' %s\n", f->job, st);
+	free(status);
+	free(reason);
 	return 1; /* stop: nothing comes after the end */
 }
 
@@ -189,9 +231,10 @@ pause_ms(long ms)
 
 /* Follows the stream at path until its end event, resuming on a drop. */
 static int
-follow(struct client *c, const char *path, const char *job)
+follow(struct client *c, const char *path, const char *job,
+       struct logs_out *out)
 {
-	struct follow f = {.job = job, .result = CLI_FAILED};
+	struct follow f = {.job = job, .result = CLI_FAILED, .out = out};
 	struct curl_slist *hdrs;
 	char hdr[64];
 	long pause = FOLLOW_PAUSE_MS;
@@ -244,19 +287,23 @@ follow(struct client *c, const char *path, const char *job)
 static int
 plain_sink(void *arg, const char *data, size_t len)
 {
-	(void)arg;
-	return print_text(data, len);
+	return print_text(arg, data, len, false);
 }
 
 struct logs_opts {
 	bool follow;
 	long attempt;   /* 0: the latest */
+	bool raw, color;
 };
 
 static const struct client_opt logs_opts[] = {
 	{"follow", 'f', false, NULL, "print output as it comes until the job "
 	 "ends; exit with its result"},
 	{"attempt", 0, true, "N", "this attempt (default: the latest)"},
+	{"raw", 0, false, NULL, "the bytes as they are, control characters "
+	 "included (for a file)"},
+	{"color", 0, false, NULL, "keep the job's colours (SGR sequences); "
+	 "other control characters stay escaped"},
 	{NULL, 0, false, NULL, NULL},
 };
 
@@ -268,6 +315,10 @@ logs_option(void *ctx, size_t opt, const char *arg)
 
 	if (opt == 0) {
 		o->follow = true;
+		return 0;
+	}
+	if (opt == 2 || opt == 3) {
+		*(opt == 2 ? &o->raw : &o->color) = true;
 		return 0;
 	}
 	o->attempt = strtol(arg, &end, 10);
@@ -288,15 +339,26 @@ int
 cmd_logs(int argc, char **argv)
 {
 	struct logs_opts o = {0};
+	struct logs_out out = {0};
 	struct client c;
 	char *job = NULL, *path = NULL, attempt[32] = "";
 	uint64_t id;
 	bool transport;
 	int rc;
 
+	buf_init(&out.held, 0);
+	buf_init(&out.esc, 0);
 	rc = client_parse(&c, &logs_spec, &o, argc, argv);
 	if (rc != CLI_OK)
 		goto out;
+	if (o.raw && o.color) {
+		fprintf(stderr, "pipewright: logs: --raw and --color exclude "
+			"each other (--raw keeps the colours too)\n");
+		rc = CLI_USAGE;
+		goto out;
+	}
+	out.raw = o.raw;
+	out.flags = o.color ? TERM_ESC_SGR : 0;
 	rc = client_run_id(c.args[0], &id);
 	if (rc != CLI_OK)
 		goto out;
@@ -309,14 +371,19 @@ cmd_logs(int argc, char **argv)
 			 o.follow ? "follow=1" : "",
 			 o.follow && o.attempt ? "&" : "", attempt);
 	if (o.follow) {
-		rc = follow(&c, path, c.args[1]);
+		rc = follow(&c, path, c.args[1], &out);
 	} else {
-		rc = client_stream(&c, path, false, NULL, plain_sink, NULL,
+		rc = client_stream(&c, path, false, NULL, plain_sink, &out,
 				   &transport);
 		if (transport)
 			client_transport_error(&c, c.last_rc);
 	}
+	/* What a cut stream left held is shown, escaped. */
+	if (print_text(&out, "", 0, true) < 0 && rc == CLI_OK)
+		rc = CLI_FAILED;
 out:
+	buf_free(&out.held);
+	buf_free(&out.esc);
 	free(job);
 	free(path);
 	client_done(&c);

@@ -84,7 +84,10 @@ cmd_status(int argc, char **argv)
 					      cJSON_CreateArray());
 			cJSON_AddItemToArray(list, p);
 		} else {
-			printf("%s%s\n", n > 0 ? "\n" : "", name);
+			char *shown = term_escape_str(name);
+
+			printf("%s%s\n", n > 0 ? "\n" : "", shown);
+			free(shown);
 			print_runs(rr.json, "  ");
 		}
 		client_response_free(&rr);
@@ -179,6 +182,15 @@ out:
 	return rc < 0 ? CLI_OK : rc;
 }
 
+/* A string field escaped for the terminal (caller frees), "-" if none. */
+static char *
+field(const cJSON *obj, const char *key)
+{
+	const char *s = json_str(obj, key);
+
+	return term_escape_str(s != NULL ? s : "-");
+}
+
 /* The run's header: one "key  value" line per field that has a value. */
 static void
 print_run(const cJSON *run)
@@ -190,9 +202,15 @@ print_run(const cJSON *run)
 	fmt_time(json_str(run, "created_at"), created, sizeof(created));
 	fmt_span(json_str(run, "started_at"), json_str(run, "finished_at"),
 		 span, sizeof(span));
-	printf("run %.0f  %s  %s\n", json_num(run, "id", 0),
-	       json_str(run, "project") ? json_str(run, "project") : "-",
-	       json_str(run, "status") ? json_str(run, "status") : "-");
+	{
+		char *project = field(run, "project");
+		char *status = field(run, "status");
+
+		printf("run %.0f  %s  %s\n", json_num(run, "id", 0), project,
+		       status);
+		free(project);
+		free(status);
+	}
 	{
 		const char *rows[][2] = {
 			{"trigger", json_str(run, "trigger")},
@@ -205,21 +223,29 @@ print_run(const cJSON *run)
 			{"url", json_str(run, "url")},
 		};
 		size_t i;
+		char *v;
 
-		for (i = 0; i < PW_ARRAY_LEN(rows); i++)
-			if (rows[i][1] != NULL && strcmp(rows[i][1], "-") != 0)
-				printf("  %-9s %s\n", rows[i][0], rows[i][1]);
+		for (i = 0; i < PW_ARRAY_LEN(rows); i++) {
+			if (rows[i][1] == NULL || strcmp(rows[i][1], "-") == 0)
+				continue;
+			v = term_escape_str(rows[i][1]);
+			printf("  %-9s %s\n", rows[i][0], v);
+			free(v);
+		}
 	}
 	if (cJSON_IsNumber(cJSON_GetObjectItemCaseSensitive(run, "pr")))
 		printf("  %-9s #%.0f%s\n", "pr", json_num(run, "pr", 0),
 		       cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(
 			       run, "fork")) ? " (from a fork)" : "");
 	cJSON_ArrayForEach(p, cJSON_GetObjectItemCaseSensitive(run,
-							       "problems"))
-		printf("  problem   %s:%.0f:%.0f: %s\n",
-		       json_str(p, "file") ? json_str(p, "file") : "-",
-		       json_num(p, "line", 0), json_num(p, "column", 0),
-		       json_str(p, "message") ? json_str(p, "message") : "");
+							       "problems")) {
+		char *file = field(p, "file"), *msg = field(p, "message");
+
+		printf("  problem   %s:%.0f:%.0f: %s\n", file,
+		       json_num(p, "line", 0), json_num(p, "column", 0), msg);
+		free(file);
+		free(msg);
+	}
 	if (cJSON_GetArraySize(jobs) == 0)
 		return;
 	t = fmt_jobs_table(jobs);

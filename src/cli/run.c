@@ -32,6 +32,7 @@ struct run_opts {
 	uint64_t grace_ms;
 	enum exec_sandbox sandbox;
 	bool network_deny;        /* --network deny: as a daemon's default */
+	bool color;               /* --color: the jobs' colours pass */
 	char **only, **approve, **env;  /* NULL-terminated */
 	size_t nonly, napprove, nenv;
 };
@@ -314,7 +315,7 @@ run_usage(FILE *f, int status)
 		"                      [--approve JOB]... [--branch B] "
 		"[--grace DURATION]\n"
 		"                      [--sandbox strict|none] "
-		"[--network allow|deny]\n"
+		"[--network allow|deny] [--color]\n"
 		"  -f, --file FILE     the pipeline (default .pipewright.yml)\n"
 		"  -j, --jobs N        jobs in parallel (default: cores)\n"
 		"      --only JOB      run only this job (repeatable)\n"
@@ -332,7 +333,11 @@ run_usage(FILE *f, int status)
 		"                      (its own network namespace, outbound "
 		"only); deny: such\n"
 		"                      a job fails, as under a daemon's "
-		"default\n");
+		"default\n"
+		"      --color         keep the jobs' colours (SGR sequences); "
+		"every other\n"
+		"                      control character is shown escaped, "
+		"always\n");
 	return status;
 }
 
@@ -349,6 +354,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		{"grace", required_argument, NULL, 'g'},
 		{"sandbox", required_argument, NULL, 's'},
 		{"network", required_argument, NULL, 'n'},
+		{"color", no_argument, NULL, 'c'},
 		{"help", no_argument, NULL, 'h'},
 		{NULL, 0, NULL, 0},
 	};
@@ -426,6 +432,8 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 				return -1;
 			}
 			o->network_deny = optarg[0] == 'd';
+		case 'c':
+			o->color = true;
 			break;
 		case 'h':
 			return 1;
@@ -468,15 +476,15 @@ cmd_run(int argc, char **argv)
 	}
 	if (o.jobs == 0)
 		o.jobs = cores > 0 ? (int)cores : 1;
-	rc = cli_load_pipeline(o.file, stderr, &c.p);
-	if (rc != CLI_OK)
-		goto out_opts;
 	if (getcwd(c.workspace, sizeof(c.workspace)) == NULL) {
 		fprintf(stderr, "pipewright: cannot tell the current "
 			"directory: %s\n", strerror(errno));
 		rc = CLI_FAILED;
-		goto out_pipeline;
+		goto out_opts;
 	}
+	rc = cli_load_workspace_pipeline(c.workspace, o.file, stderr, &c.p);
+	if (rc != CLI_OK)
+		goto out_opts;
 	if (sandbox_preflight(&c) < 0) {
 		rc = CLI_FAILED;
 		goto out_pipeline;
@@ -497,7 +505,7 @@ cmd_run(int argc, char **argv)
 	}
 
 	uv_loop_init(&c.loop);
-	c.term = term_create(stdout, isatty(STDOUT_FILENO), c.p);
+	c.term = term_create(stdout, isatty(STDOUT_FILENO), o.color, c.p);
 	rc = exec_create(&c.loop, sup, &c.exec);
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: %s\n", strerror(-rc));

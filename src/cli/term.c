@@ -4,6 +4,11 @@
  * line is flushed when its job ends.  On a terminal each job's prefix has
  * its own colour and a status line at the bottom says how many jobs run and
  * how many are done; it is erased before anything else is printed.
+ *
+ * Everything a job or the pipeline chose (output, names, reasons) goes
+ * through term_escape, on a terminal or not (a transcript is read on one
+ * later): a job cannot move our cursor, clear the screen or write the
+ * clipboard.  Only our own colours and status line are raw.
  */
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +29,8 @@ struct term_job {
 struct term {
 	FILE *out;
 	bool tty;
+	bool color;         /* the jobs' colour sequences pass */
+	struct buf esc;     /* scratch for term_escape */
 	const struct pipeline *p;
 	size_t njobs;
 	struct term_job *jobs;
@@ -35,13 +42,15 @@ struct term {
 static const int colours[] = {36, 33, 35, 32, 34, 91, 96, 93, 95, 92};
 
 struct term *
-term_create(FILE *out, bool tty, const struct pipeline *p)
+term_create(FILE *out, bool tty, bool color, const struct pipeline *p)
 {
 	struct term *t = xcalloc(1, sizeof(*t));
 	size_t j;
 
 	t->out = out;
 	t->tty = tty;
+	t->color = color;
+	buf_init(&t->esc, 0);
 	t->p = p;
 	t->njobs = pipeline_job_count(p);
 	t->jobs = xcalloc(t->njobs ? t->njobs : 1, sizeof(*t->jobs));
@@ -64,6 +73,7 @@ term_destroy(struct term *t)
 		return;
 	for (j = 0; j < t->njobs; j++)
 		buf_free(&t->jobs[j].line);
+	buf_free(&t->esc);
 	free(t->jobs);
 	free(t);
 }
@@ -88,23 +98,41 @@ show_status(struct term *t)
 	fflush(t->out);
 }
 
+/* Writes s escaped; with `color`, the job's colour sequences kept. */
+static void
+put_escaped(struct term *t, const char *s, size_t len, bool color)
+{
+	buf_reset(&t->esc);
+	(void)term_escape(&t->esc, s, len, TERM_ESC_FINAL |
+			  (color ? TERM_ESC_SGR : 0));
+	fwrite(t->esc.data != NULL ? t->esc.data : "", 1, t->esc.len, t->out);
+}
+
 static void
 prefix(struct term *t, size_t job)
 {
 	const char *name = pipeline_job_name(t->p, job);
 
 	if (t->tty)
-		fprintf(t->out, "\033[%dm[%s]\033[0m ",
-			colours[job % PW_ARRAY_LEN(colours)], name);
+		fprintf(t->out, "\033[%dm[",
+			colours[job % PW_ARRAY_LEN(colours)]);
 	else
-		fprintf(t->out, "[%s] ", name);
+		fputc('[', t->out);
+	put_escaped(t, name, strlen(name), false);
+	fputs(t->tty ? "]\033[0m " : "] ", t->out);
 }
 
 static void
 print_line(struct term *t, size_t job, const char *s, size_t len)
 {
 	prefix(t, job);
-	fwrite(s, 1, len, t->out);
+	/* A CRLF line end is a line end. */
+	if (len > 0 && s[len - 1] == '\r')
+		len--;
+	put_escaped(t, s, len, t->color);
+	/* The job's colours end with its line, not in our next one. */
+	if (t->color && memchr(s, '\033', len) != NULL)
+		fputs("\033[0m", t->out);
 	fputc('\n', t->out);
 }
 
@@ -152,12 +180,16 @@ void
 term_note(struct term *t, const char *fmt, ...)
 {
 	va_list ap;
+	char *s;
 
 	clear_status(t);
 	fputs("==> ", t->out);
 	va_start(ap, fmt);
-	vfprintf(t->out, fmt, ap);
+	s = xvasprintf(fmt, ap);
 	va_end(ap);
+	/* Names and reasons in it come from the pipeline and the job. */
+	put_escaped(t, s, strlen(s), false);
+	free(s);
 	fputc('\n', t->out);
 	show_status(t);
 }
@@ -206,6 +238,7 @@ void
 term_summary(struct term *t, const struct sched_run *r)
 {
 	int w = t->name_width > 3 ? t->name_width : 3;
+	char *name;
 	size_t j;
 
 	clear_status(t);
@@ -218,11 +251,12 @@ term_summary(struct term *t, const struct sched_run *r)
 
 		if (a != 0 && b >= a)
 			pw_duration_format(b - a, dur, sizeof(dur));
-		fprintf(t->out, "%-*s  %-8s  %-9s  %-8d  %s\n", w,
-			pipeline_job_name(t->p, j),
+		name = term_escape_str(pipeline_job_name(t->p, j));
+		fprintf(t->out, "%-*s  %-8s  %-9s  %-8d  %s\n", w, name,
 			pipeline_stage(t->p, pipeline_job_stage(t->p, j)),
 			sched_job_state_name(sched_run_job_state(r, j)),
 			sched_run_job_attempts(r, j), dur);
+		free(name);
 	}
 	fflush(t->out);
 }

@@ -226,6 +226,8 @@ pipeline_key_environment(struct pl_walk *w, const struct pl_key *row,
 		pipeline_type_error(w, val, row->expected, row->name);
 		return;
 	}
+	if (!pipeline_name_ok(w, val, "the environment"))
+		return;
 	free(w->base->environment);
 	w->base->environment = xstrdup(s);
 }

@@ -54,6 +54,9 @@ matrix_values(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 					 PQ(w, key->str), w->where);
 			break;
 		}
+		/* The value becomes part of the job's name. */
+		if (!pipeline_name_ok(w, it, "a matrix value"))
+			break;
 		vals[i] = xstrdup(it->str);
 	}
 	b->mkeys[k] = xstrdup(key->str);

@@ -156,12 +156,51 @@ jobs_count(struct pl_walk *w, const struct ynode *key)
 				 (unsigned long long)total, PIPELINE_MAX_JOBS);
 }
 
+/*
+ * Whether a mapping without 'jobs' is still meant as a pipeline: one of its
+ * keys is a top-level key, or one edit from one ("job:", "jbos:"); two
+ * edits would take any short word ("bob:") for a typo.
+ */
+static bool
+meant_as_pipeline(const struct ynode *root)
+{
+	struct yamlnode_suggest sg;
+	size_t i, k;
+
+	for (i = 0; i + 1 < root->count; i += 2) {
+		const struct ynode *key = root->items[i];
+
+		if (key->kind != YN_SCALAR || strlen(key->str) != key->len)
+			continue;
+		yamlnode_suggest_init(&sg, key->str);
+		for (k = 0; k < pipeline_top_nkeys; k++) {
+			if (strcmp(key->str, pipeline_top_keys[k].name) == 0)
+				return true;
+			yamlnode_suggest_add(&sg, pipeline_top_keys[k].name);
+		}
+		if (sg.best != NULL && sg.dist <= 1)
+			return true;
+	}
+	return false;
+}
+
 /* Walks a tree whose root is a mapping into w->p. */
 static void
 walk(struct pl_walk *w, const struct ynode *root)
 {
 	struct pl_top top = {0};
 
+	/*
+	 * Some other file that YAML reads as a mapping (/etc/shadow's lines
+	 * are each a key): one problem that quotes none of it, rather than an
+	 * "unknown key" echoing every line.
+	 */
+	if (!yamlnode_map_has(root, "jobs") && !meant_as_pipeline(root)) {
+		pipeline_problem(w, root->line, root->column,
+				 "not a pipeline file: no 'jobs' and no other"
+				 " top-level key of a pipeline");
+		return;
+	}
 	/* The top-level handlers only note the nodes; see the order above. */
 	w->top = &top;
 	pipeline_walk_map(w, root, pipeline_top_keys, pipeline_top_nkeys);
@@ -204,10 +243,12 @@ build(struct pl_walk *w, const struct ytree *t)
 		return -EINVAL;
 	}
 	if (t->root->kind != YN_MAP) {
+		/* Named, not quoted: the file may be anything (see walk). */
 		pipeline_problem(w, t->root->line, t->root->column,
 				 "expected a mapping with 'jobs' at the top of"
 				 " the pipeline file, got %s",
-				 pipeline_describe(w, t->root));
+				 t->root->kind == YN_SEQ ? "a list" :
+							   "a single value");
 		return -EINVAL;
 	}
 	walk(w, t->root);

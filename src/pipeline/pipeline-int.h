@@ -165,6 +165,15 @@ void pipeline_type_error(struct pl_walk *w, const struct ynode *n,
 const char *pipeline_string(struct pl_walk *w, const struct ynode *n,
 			    const char *expected, const char *key);
 bool pipeline_valid_name(const char *s);
+/*
+ * The offset of the first control character (C0, DEL, or C1 U+0080..
+ * U+009F in UTF-8) in s, or -1.  Text that names a job ends up on an
+ * operator's terminal, where such a character is a command.
+ */
+long pipeline_control_at(const char *s, size_t len);
+/* A scalar used as a name has none; else a problem at n, naming `what`. */
+bool pipeline_name_ok(struct pl_walk *w, const struct ynode *n,
+		      const char *what);
 bool pipeline_valid_env_name(const char *s);
 
 /* keys.c: the tables of allowed keys, and the walk over one mapping. */

@@ -105,6 +105,35 @@ pipeline_string(struct pl_walk *w, const struct ynode *n,
 	return n->str;
 }
 
+long
+pipeline_control_at(const char *s, size_t len)
+{
+	const unsigned char *u = (const unsigned char *)s;
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		if (u[i] < 0x20 || u[i] == 0x7f)
+			return (long)i;
+		/* U+0080..U+009F, C1: CSI is U+009B. */
+		if (u[i] == 0xc2 && i + 1 < len && u[i + 1] >= 0x80 &&
+		    u[i + 1] < 0xa0)
+			return (long)i;
+	}
+	return -1;
+}
+
+bool
+pipeline_name_ok(struct pl_walk *w, const struct ynode *n, const char *what)
+{
+	if (pipeline_control_at(n->str, n->len) < 0)
+		return true;
+	pipeline_problem(w, n->line, n->column,
+			 "%s '%s'%s has a control character; names may not"
+			 " contain any", what, pipeline_q(w, n->str, n->len),
+			 w->where);
+	return false;
+}
+
 /* Job and stage names: [A-Za-z0-9_.-]+. */
 bool
 pipeline_valid_name(const char *s)

@@ -218,11 +218,17 @@ held(const struct sched_run *r, size_t j)
 	return v == SCHED_VERDICT_WAIT;
 }
 
-/* A run is done when nothing runs and nothing can still start. */
+/*
+ * A run is done when nothing runs and nothing can still start.  Its result
+ * comes from its jobs' states too, not from r->canceling alone: that flag
+ * lives in this process, while a cancel made before a restart reaches us
+ * only as a job that ends (or was restored) canceled.  A job is canceled
+ * only by a cancel of its run, so such a run was cancelled.
+ */
 static bool
 settle(struct sched_run *r)
 {
-	bool failed = false;
+	bool failed = false, canceled = false;
 	size_t j;
 
 	if (r->running > 0)
@@ -236,11 +242,15 @@ settle(struct sched_run *r)
 		if (sched_state_is_failure(st) &&
 		    !pipeline_job_allow_failure(r->p, j))
 			failed = true;
+		if (st == SCHED_JOB_CANCELED)
+			canceled = true;
 	}
 	if (r->canceling)
 		sched_run_set(r, SCHED_RUN_CANCELED, "canceled");
 	else if (failed)
 		sched_run_set(r, SCHED_RUN_FAILED, NULL);
+	else if (canceled)
+		sched_run_set(r, SCHED_RUN_CANCELED, "canceled");
 	else
 		sched_run_set(r, SCHED_RUN_SUCCESS, NULL);
 	return true;

@@ -111,6 +111,12 @@ yamlnode_quote(const char *s, size_t len, char *out)
 			o += 2;
 		} else if (c < 0x20 || c == 0x7f) {
 			o += (size_t)snprintf(out + o, 5, "\\x%02x", c);
+		} else if (c == 0xc2 && i + 1 < shown &&
+			   (unsigned char)s[i + 1] < 0xa0 &&
+			   (unsigned char)s[i + 1] >= 0x80) {
+			/* C1 (U+009B is CSI): as much a command as ESC. */
+			o += (size_t)snprintf(out + o, 7, "\\u%04x",
+					      (unsigned char)s[++i]);
 		} else {
 			out[o++] = (char)c;
 		}

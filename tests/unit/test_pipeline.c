@@ -622,6 +622,47 @@ test_problems_are_appended(void **state)
 	pipeline_problems_free(&pp);
 }
 
+/*
+ * Names reach operators' terminals: a matrix value (part of a job's name)
+ * or an environment with a control character is an error at its position.
+ */
+static void
+test_control_characters_in_names(void **state)
+{
+	struct pipeline *p;
+
+	(void)state;
+	expect_one("jobs:\n"
+		   "  t:\n"
+		   "    script: x\n"
+		   "    matrix: {OS: [linux, \"a\\e]52;c;eA==\\a\"]}\n",
+		   4, 26, "a matrix value 'a\\x1b]52;c;eA==\\x07' in the matrix"
+		   " of job 't' has a control character; names may not contain"
+		   " any");
+	expect_one("jobs:\n"
+		   "  t:\n"
+		   "    script: x\n"
+		   "    matrix:\n"
+		   "      OS: \"x\\u009b2J\"\n",
+		   5, 11, "a matrix value 'x\\u009b2J' in the matrix of job 't'"
+		   " has a control character; names may not contain any");
+	expect_one("jobs:\n"
+		   "  t: {script: x, matrix: {OS: \"x\\ry\"}}\n",
+		   2, 31, "a matrix value 'x\\x0dy' in the matrix of job 't'"
+		   " has a control character; names may not contain any");
+	expect_one("jobs:\n"
+		   "  t: {script: x, environment: \"prod\\e[2J\"}\n",
+		   2, 31, "the environment 'prod\\x1b[2J' in job 't' has a"
+		   " control character; names may not contain any");
+	/* Printable UTF-8 is fine. */
+	p = parse_ok("jobs:\n"
+		     "  t: {script: x, matrix: {OS: [\"caf\\u00e9\","
+		     " \"\\u00a0nb\"]}}\n");
+	assert_int_equal(pipeline_job_count(p), 2);
+	assert_string_equal(pipeline_job_name(p, 0), "t (caf\xc3\xa9)");
+	pipeline_destroy(p);
+}
+
 static void
 test_file_shape_errors(void **state)
 {
@@ -636,6 +677,19 @@ test_file_shape_errors(void **state)
 	expect_one("stages: [build]\n", 1, 1,
 		   "no 'jobs' in the pipeline; expected a mapping of job names"
 		   " to jobs");
+	/*
+	 * Some other file read as the pipeline (a planted symlink to
+	 * /etc/shadow): one problem, quoting none of its lines.
+	 */
+	expect_one("root:$6$s3cretsalt$s3crethash:19000:0:99999:7:::\n"
+		   "daemon:*:19000:0:99999:7:::\n"
+		   "alice: s3cret-line\n"
+		   "bob:\n", 1, 1,
+		   "not a pipeline file: no 'jobs' and no other top-level"
+		   " key of a pipeline");
+	expect_one("root:x:0:0:root:/root:/bin/s3cret\n", 1, 1,
+		   "expected a mapping with 'jobs' at the top of the pipeline"
+		   " file, got a single value");
 	expect_one("jobs: {}\n", 1, 7,
 		   "'jobs' is empty; expected at least one job");
 	expect_one("jobs:\n", 1, 6,
@@ -1270,6 +1324,7 @@ main(void)
 		cmocka_unit_test(test_several_problems),
 		cmocka_unit_test(test_problems_are_appended),
 		cmocka_unit_test(test_file_shape_errors),
+		cmocka_unit_test(test_control_characters_in_names),
 		cmocka_unit_test(test_bytes_errors),
 		cmocka_unit_test(test_aliases),
 		cmocka_unit_test(test_full_example),

@@ -1561,6 +1561,74 @@ test_detach_adopt(void **state)
 	fx_free(f);
 }
 
+/*
+ * A run cancelled by one scheduler whose job was still stopping when that
+ * scheduler let go of it (as when the daemon restarts during the grace
+ * period): the next scheduler takes the job up, it ends canceled, and so
+ * does the run.  The cancel itself lived in the first process only; the
+ * job's state is what crosses the restart.
+ */
+static void
+test_cancel_adopt(void **state)
+{
+	struct fx *f = fx_new_ex(1, true);
+	struct sched_options opts = {
+		.max_jobs = 1, .attempts_dir = f->attempts,
+		.kill_grace_ms = 20000,
+	};
+	struct sched_callbacks cb = {
+		.event = on_event, .output = on_output, .arg = f,
+		.attempt_prepare = on_prepare,
+	};
+	char *go = xasprintf("%s/go", f->workspace), *dir;
+	FILE *fp;
+
+	(void)state;
+	/* A grace period long enough that only the go file ends the job. */
+	sched_destroy(f->sched);
+	assert_int_equal(sched_create(&f->loop, f->exec, &opts, &cb, &f->sched),
+			 0);
+	fx_run(f, "jobs:\n"
+		  "  only:\n"
+		  "    script:\n"
+		  "      - trap 'echo stopping; " WAIT_FOR("go") "; exit 1' "
+		  "TERM\n"
+		  "      - echo started; while :; do sleep 0.05; done\n",
+	       NULL);
+	f->cancel_on_output = "only";
+	f->detach_on_output = "\nstopping\n";
+	assert_int_equal(uv_timer_start(&f->deadline, on_deadline, DEADLINE_MS,
+					0), 0);
+	assert_int_equal(sched_run_start(f->run), 0);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(f->cancel_rc, 0);
+	assert_false(f->finished);
+	assert_int_equal(exec_active(f->exec), 0);
+	dir = xstrdup(f->prepared_dir);
+
+	/* The next daemon: the same run rebuilt, its attempt taken up. */
+	sched_run_destroy(f->run);
+	f->run = NULL;
+	sched_destroy(f->sched);
+	assert_int_equal(sched_create(&f->loop, f->exec, &opts, &cb, &f->sched),
+			 0);
+	fx_run(f, "jobs:\n  only: {script: 'true'}\n",
+	       &(struct sched_run_params){.id = f->next_id});
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 1, dir, 0), 0);
+	fp = fopen(go, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	fx_go(f);
+	assert_string_equal(trace(f, "only"), "canceled/1");
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_CANCELED);
+	assert_string_equal(run_trace(f), "running canceled");
+	free(dir);
+	free(go);
+	while (waitpid(-1, NULL, 0) > 0 || errno == EINTR)
+		;
+	fx_free(f);
+}
+
 /* While paused, a queued run stays queued; resuming starts it. */
 static void
 on_resume_timer(uv_timer_t *t)
@@ -1625,6 +1693,7 @@ main(void)
 		cmocka_unit_test(test_branches),
 		cmocka_unit_test(test_lost_retries),
 		cmocka_unit_test(test_detach_adopt),
+		cmocka_unit_test(test_cancel_adopt),
 		cmocka_unit_test(test_pause),
 	};
 
