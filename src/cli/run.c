@@ -432,6 +432,7 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 				return -1;
 			}
 			o->network_deny = optarg[0] == 'd';
+			break;
 		case 'c':
 			o->color = true;
 			break;
