@@ -97,6 +97,8 @@ struct sched_options {
 	enum exec_sandbox sandbox; /* for every job; the zero value is none */
 	struct exec_resources resources; /* defaults for what a job's
 	                              `resources` leaves out; 0: no limit */
+	uint64_t timeout_ms;       /* a job without `timeout`; 0: the
+	                              pipeline's default (1 h) */
 };
 
 struct sched_run_params {
@@ -111,6 +113,11 @@ struct sched_run_params {
 	int project_max_jobs;    /* jobs of this project at once, all its runs; 0: no limit */
 	const char *const *secrets; /* "K=V" values a job's `secrets` may name,
 	                              NULL-terminated or NULL; copied */
+	/* This run's defaults (a project's limits), each 0: the options'. */
+	struct exec_resources resources; /* what a job's `resources` leaves out */
+	uint64_t timeout_ms;     /* a job without `timeout`; 0: the options',
+	                            else the pipeline's default */
+	uint64_t max_log;        /* per attempt, bytes */
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,

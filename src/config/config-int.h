@@ -66,6 +66,7 @@ struct config_project {
 	bool secrets_on_forks;
 	struct cf_schedule *schedules;
 	size_t nschedules;
+	struct config_limits limits; /* the top-level ones, then its own */
 };
 
 struct config {
@@ -89,7 +90,7 @@ struct config {
 	char *binary;
 	uint64_t upgrade_timeout_ms;
 	enum config_log_format log_format;
-	uint64_t max_log;
+	struct config_limits limits; /* `sandbox.limits`; max_log too */
 	enum config_sandbox sandbox;
 	uint64_t http_max_body;
 	unsigned long http_max_connections;
@@ -148,6 +149,11 @@ extern const struct cf_key config_secret_keys[];
 extern const size_t config_secret_nkeys;
 extern const struct cf_key config_schedule_keys[];
 extern const size_t config_schedule_nkeys;
+/* The `sandbox` mapping's keys, at the top and in a project. */
+extern const struct cf_key config_sandbox_keys[];
+extern const size_t config_sandbox_nkeys;
+extern const struct cf_key config_project_sandbox_keys[];
+extern const size_t config_project_sandbox_nkeys;
 void config_walk_map(struct cf_walk *w, const struct ynode *map,
 		     const struct cf_key *tab, size_t n, void *target);
 
@@ -247,6 +253,12 @@ void config_key_project_secrets(struct cf_walk *, const struct cf_key *,
 /* The key node / value node of name in a mapping, or NULL. */
 const struct ynode *config_map_key(const struct ynode *map, const char *name);
 const struct ynode *config_map_val(const struct ynode *map, const char *name);
+
+/* limits.c: `sandbox.limits`; the walk's target is the config_limits. */
+void config_key_limits(struct cf_walk *, const struct cf_key *,
+		       const struct ynode *, const struct ynode *);
+void config_key_project_sandbox(struct cf_walk *, const struct cf_key *,
+				const struct ynode *, const struct ynode *);
 
 /* load.c */
 void config_free(struct config *c);

@@ -61,9 +61,10 @@ const struct cf_key config_top_keys[] = {
 	{"upgrade_timeout", S, "a duration such as 60s", config_key_duration,
 	 C(upgrade_timeout_ms), SEC, 3600 * SEC},
 	{"log_format", S, "one of text, json", config_key_log_format, 0, 0, 0},
-	{"max_log", S, "a size such as 64M", config_key_size, C(max_log),
-	 4096, 1024 * 1024 * MIB},
-	{"sandbox", S, "one of strict, none", config_key_sandbox, 0, 0, 0},
+	{"max_log", S, "a size such as 64M", config_key_size,
+	 C(limits.max_log), 4096, 1024 * 1024 * MIB},
+	{"sandbox", S | M, "one of strict, none",
+	 config_key_sandbox, 0, 0, 0},
 	{"http", M, "a mapping of HTTP limits", config_key_http, 0, 0, 0},
 	{"projects", L, "a list of projects", keep_projects, 0, 0, 0},
 	{"secrets", M, "a mapping of secret names to {file: PATH} or"
@@ -127,6 +128,8 @@ const struct cf_key config_project_keys[] = {
 	 P(secrets_on_forks), 0, 0},
 	{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}",
 	 config_key_project_schedules, 0, 0, 0},
+	{"sandbox", M, "a mapping {limits}", config_key_project_sandbox,
+	 0, 0, 0},
 };
 const size_t config_project_nkeys = PW_ARRAY_LEN(config_project_keys);
 
@@ -137,6 +140,21 @@ const struct cf_key config_schedule_keys[] = {
 	 0, 0, 0},
 };
 const size_t config_schedule_nkeys = PW_ARRAY_LEN(config_schedule_keys);
+
+/* `sandbox` as a mapping; the walk's target is the config_limits. */
+const struct cf_key config_sandbox_keys[] = {
+	{"mode", S, "one of strict, none", config_key_sandbox, 0, 0, 0},
+	{"limits", M, "a mapping of limits (docs/operations.md)",
+	 config_key_limits, 0, 0, 0},
+};
+const size_t config_sandbox_nkeys = PW_ARRAY_LEN(config_sandbox_keys);
+
+const struct cf_key config_project_sandbox_keys[] = {
+	{"limits", M, "a mapping of limits (docs/operations.md)",
+	 config_key_limits, 0, 0, 0},
+};
+const size_t config_project_sandbox_nkeys =
+	PW_ARRAY_LEN(config_project_sandbox_keys);
 
 const struct cf_key config_secret_keys[] = {
 	{"file", S, "a file name", config_key_secret_file, 0, 0, 0},

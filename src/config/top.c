@@ -202,9 +202,17 @@ config_key_sandbox(struct cf_walk *w, const struct cf_key *row,
 		   const struct ynode *key, const struct ynode *val)
 {
 	static const char *const words[] = {"strict", "none"};
+	const char *saved = w->where;
 	int i;
 
 	(void)key;
+	if (val->kind == YN_MAP) {
+		w->where = " in 'sandbox'";
+		config_walk_map(w, val, config_sandbox_keys,
+				config_sandbox_nkeys, &w->c->limits);
+		w->where = saved;
+		return;
+	}
 	i = pick(w, row, val, words, PW_ARRAY_LEN(words));
 	if (i >= 0)
 		w->c->sandbox = i == 0 ? CONFIG_SANDBOX_STRICT :

@@ -152,6 +152,8 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 						     strerror(-rc));
 	else if (pipeline_parse(path, c->yaml, c->len, &c->p, &pp) < 0)
 		c->p = NULL;
+	else
+		runs_check_ceilings(proj, &c->p, &pp);
 	if (pp.count > 0) {
 		c->problems = runs_problems_json(&pp);
 		c->failed = true;

@@ -150,6 +150,13 @@ void runs_launch(struct daemon *d, struct live_run *lr);
 void runs_start(struct daemon *d, struct live_run *lr);
 /* Problems as the JSON array the run object carries (caller frees). */
 char *runs_problems_json(const struct pipeline_problems *pp);
+/*
+ * Refuses a new run's pipeline that asks for more than the project's
+ * ceilings (sandbox.limits): appends a problem per value above one and,
+ * if any, destroys *p and sets it NULL, as a failed parse would.
+ */
+void runs_check_ceilings(const struct config_project *proj,
+			 struct pipeline **p, struct pipeline_problems *pp);
 
 /* checkout.c: runs of projects with a repository */
 /* A new run: check out, read its pipeline, store its jobs, start it. */

@@ -118,7 +118,14 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	size_t j;
 	int rc;
 
+	const struct config_limits *lim = config_project_limits(proj);
+
 	params.secrets = (const char *const *)secrets;
+	params.resources.memory = lim->memory.dflt;
+	params.resources.pids = lim->pids.dflt;
+	params.resources.cpu_seconds = lim->cpu_seconds.dflt;
+	params.timeout_ms = lim->timeout_ms.dflt;
+	params.max_log = lim->max_log;
 	lr->d = d;
 	lr->id = id;
 	lr->project = xstrdup(config_project_name(proj));
@@ -227,4 +234,22 @@ runs_problems_json(const struct pipeline_problems *pp)
 	s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;
+}
+
+void
+runs_check_ceilings(const struct config_project *proj, struct pipeline **p,
+		    struct pipeline_problems *pp)
+{
+	const struct config_limits *lim = config_project_limits(proj);
+	struct pipeline_resources max = {
+		.memory = lim->memory.max,
+		.pids = lim->pids.max,
+		.cpu_seconds = lim->cpu_seconds.max,
+		.timeout_ms = lim->timeout_ms.max,
+	};
+
+	if (*p != NULL && pipeline_check_ceilings(*p, &max, pp) > 0) {
+		pipeline_destroy(*p);
+		*p = NULL;
+	}
 }

@@ -35,6 +35,9 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->commit = dup_or_null(params->commit);
 	r->skip_manual = params->skip_manual;
 	r->project_max_jobs = params->project_max_jobs;
+	r->resources = params->resources;
+	r->timeout_ms = params->timeout_ms;
+	r->max_log = params->max_log;
 	while (params->env != NULL && params->env[n] != NULL)
 		n++;
 	r->env = xcalloc(n + 1, sizeof(char *));

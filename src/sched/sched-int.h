@@ -35,6 +35,9 @@ struct sched_run {
 	char **secrets;               /* owned "K=V", NULL-terminated */
 	bool skip_manual;
 	int project_max_jobs;         /* 0: no limit */
+	struct exec_resources resources; /* defaults, each 0: the options' */
+	uint64_t timeout_ms;          /* 0: the options' */
+	uint64_t max_log;             /* 0: the options' */
 	enum sched_run_state state;
 	bool started;                 /* sched_run_start() was called */
 	bool only;                    /* sched_run_only() was called */
