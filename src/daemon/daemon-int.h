@@ -245,6 +245,21 @@ void files_remove_tree(const char *path);
 /* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
 void files_remove_run(struct daemon *d, uint64_t run);
 
+/* wsfs.c: a workspace's size limit, a loop-mounted file system. */
+typedef void (*wsfs_cb)(int rc, void *arg);
+/* The size a project's workspaces get; 0: none (or not strict). */
+uint64_t wsfs_size(const struct daemon *d, const struct config_project *p);
+/*
+ * Empties workspace and mounts a fresh file system of `size` bytes on it
+ * (off the loop, through exec's helpers); cb(0) once it is ready, or
+ * cb(-errno) with the reason logged.  cb always runs, perhaps before
+ * wsfs_prepare() returns.
+ */
+void wsfs_prepare(struct daemon *d, const char *workspace, uint64_t size,
+		  wsfs_cb cb, void *arg);
+/* Unmounts (lazily) and removes the image; nothing if there is none. */
+void wsfs_release(const char *workspace);
+
 /* A store write that only logs its failure. */
 /* A live run left memory: the shutdown may be complete. */
 void daemon_run_gone(struct daemon *d);

@@ -178,28 +178,13 @@ runs_start(struct daemon *d, struct live_run *lr)
 	(void)rc; /* a built run starts */
 }
 
-/*
- * Starts a built run in a fresh workspace: for a project with a
- * repository, its commit checked out again first.
- */
-void
-runs_launch(struct daemon *d, struct live_run *lr)
+/* The fresh workspace of runs_launch() is there (rc 0), or not. */
+static void
+workspace_ready(int rc, void *arg)
 {
-	const struct config_project *proj =
-		config_project_find(d->config, lr->project);
-	int rc;
+	struct live_run *lr = arg;
+	struct daemon *d = lr->d;
 
-	if (d->detached) {
-		runs_start(d, lr);
-		return;
-	}
-	if (proj != NULL && config_project_repo(proj) != NULL &&
-	    lr->commit != NULL) {
-		checkout_restart(d, lr, lr->ref, lr->commit);
-		return;
-	}
-	files_remove_tree(lr->workspace);
-	rc = files_mkdirs(lr->workspace, 0755);
 	/*
 	 * A sandboxed job's root is the workspace's owner, never host root:
 	 * the daemon's jobs run as DAEMON_JOB_UID (docs/operations.md).
@@ -212,6 +197,36 @@ runs_launch(struct daemon *d, struct live_run *lr)
 			  (unsigned long long)lr->id, lr->workspace,
 			  strerror(-rc));
 	runs_start(d, lr);
+}
+
+/*
+ * Starts a built run in a fresh workspace: for a project with a
+ * repository, its commit checked out again first.  A workspace with a
+ * size limit is a file system of its own (wsfs.c); if it cannot be
+ * made, the workspace does not exist and the jobs fail to start.
+ */
+void
+runs_launch(struct daemon *d, struct live_run *lr)
+{
+	const struct config_project *proj =
+		config_project_find(d->config, lr->project);
+	uint64_t size = wsfs_size(d, proj);
+
+	if (d->detached) {
+		runs_start(d, lr);
+		return;
+	}
+	if (proj != NULL && config_project_repo(proj) != NULL &&
+	    lr->commit != NULL) {
+		checkout_restart(d, lr, lr->ref, lr->commit);
+		return;
+	}
+	if (size != 0) {
+		wsfs_prepare(d, lr->workspace, size, workspace_ready, lr);
+		return;
+	}
+	files_remove_tree(lr->workspace);
+	workspace_ready(files_mkdirs(lr->workspace, 0755), lr);
 }
 
 /* Problems as the JSON array the run object carries (caller frees). */
