@@ -4,7 +4,8 @@
  *
  * A limit a pipeline can ask for (memory, pids, cpu_seconds, timeout) is
  * either {default: X, max: Y} or one value X, which is both: every job
- * gets X and may ask for less.  `unlimited` is 0, no limit.  max_log and
+ * gets X and may ask for less.  `unlimited` is 0, no limit (not for
+ * max_log: a log always has a cap).  max_log and
  * workspace are the server's alone (a pipeline has no key for them): one
  * value each.  A project's `limits` start as a copy of the top-level
  * ones and override them key by key; a `max` below the default it
@@ -30,7 +31,7 @@
 #define L(f) offsetof(struct config_limits, f)
 #define S_OR_M (YN_SCALAR | YN_MAP)
 
-enum lim_kind { LIM_SIZE, LIM_COUNT, LIM_DURATION };
+enum lim_kind { LIM_SIZE, LIM_LOG, LIM_COUNT, LIM_DURATION };
 
 /* Each key: how it is written, where it goes, its bounds. */
 static const struct lim_row {
@@ -38,15 +39,14 @@ static const struct lim_row {
 	enum lim_kind kind;
 	bool pair;                /* {default, max}; else one value */
 	size_t off;               /* struct config_limit or uint64_t */
-	uint64_t min, max;        /* a value of 0 (unlimited) is allowed
-				   * except where min is set on a one-value key */
+	uint64_t min, max;        /* of a number; `unlimited` is 0 */
 } lim_rows[] = {
 	{"memory", LIM_SIZE, true, L(memory), 16 * MiB, 1024 * 1024 * GiB},
 	{"pids", LIM_COUNT, true, L(pids), 8, 1000000},
 	{"cpu_seconds", LIM_COUNT, true, L(cpu_seconds), 1, 366 * 86400ULL},
 	{"timeout", LIM_DURATION, true, L(timeout_ms), 1000,
 	 366 * 86400ULL * 1000},
-	{"max_log", LIM_SIZE, false, L(max_log), 4096, 1024 * 1024 * MiB},
+	{"max_log", LIM_LOG, false, L(max_log), 4096, 1024 * 1024 * MiB},
 	{"workspace", LIM_SIZE, false, L(workspace), 16 * MiB,
 	 1024 * 1024 * GiB},
 };
@@ -57,6 +57,8 @@ expected(enum lim_kind k)
 	switch (k) {
 	case LIM_SIZE:
 		return "a size such as 2G, or unlimited";
+	case LIM_LOG:
+		return "a size such as 64M";
 	case LIM_COUNT:
 		return "a number, or unlimited";
 	default:
@@ -93,11 +95,12 @@ lim_value(struct cf_walk *w, const struct lim_row *r, const char *key,
 		config_type_error(w, val, expected(r->kind), key);
 		return false;
 	}
-	if (strcmp(val->str, "unlimited") == 0) {
+	/* A log always has a cap: exec reads 0 as its default. */
+	if (strcmp(val->str, "unlimited") == 0 && r->kind != LIM_LOG) {
 		*out = 0;
 		return true;
 	}
-	if (r->kind == LIM_SIZE)
+	if (r->kind == LIM_SIZE || r->kind == LIM_LOG)
 		rc = config_size_parse(val->str, &v);
 	else if (r->kind == LIM_DURATION)
 		rc = pw_duration_parse(val->str, &v);
@@ -117,9 +120,9 @@ lim_value(struct cf_walk *w, const struct lim_row *r, const char *key,
 		limit_format(r->max, r->kind == LIM_DURATION, hi,
 				    sizeof(hi));
 		config_problem(w, val->line, val->column,
-			       "'%s'%s is %s; expected from %s to %s, or"
-			       " unlimited", key, w->where,
-			       config_q(w, val->str, val->len), lo, hi);
+			       "'%s'%s is %s; expected from %s to %s%s", key,
+			       w->where, config_q(w, val->str, val->len), lo,
+			       hi, r->kind == LIM_LOG ? "" : ", or unlimited");
 		return false;
 	}
 	*out = v;

@@ -87,7 +87,8 @@ static void
 wsfs_next(struct wsfs *w)
 {
 	const char *mkfs[] = {"mkfs.ext4", "-q", "-F", "-m", "0", "-O",
-			      "^has_journal", "-E", "nodiscard", w->image, NULL};
+			      "^has_journal", "-E", "nodiscard", w->image,
+			      NULL};
 	const char *mount[] = {"mount", "-t", "ext4", "-o",
 			       "loop,nosuid,nodev", w->image, w->workspace,
 			       NULL};

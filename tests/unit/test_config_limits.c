@@ -196,6 +196,9 @@ test_bad(void **state)
 	bad(*state, "sandbox: {limits: {pids: [1]}}\n",
 	    "1:26: error: expected a number, or {default: 1024, max: 4096}"
 	    " for 'pids' in 'sandbox.limits', got a list");
+	bad(*state, "sandbox: {limits: {max_log: unlimited}}\n",
+	    "1:29: error: expected a size such as 64M for 'max_log' in"
+	    " 'sandbox.limits', got 'unlimited'");
 	bad(*state, "projects:\n  - name: a\n    pipeline: demo.yml\n"
 	    "    sandbox: {limits: {workspace: 1K}}\n",
 	    "4:35: error: 'workspace' in 'sandbox.limits' in project 'a' is"
