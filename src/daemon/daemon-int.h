@@ -259,6 +259,12 @@ void wsfs_prepare(struct daemon *d, const char *workspace, uint64_t size,
 		  wsfs_cb cb, void *arg);
 /* Unmounts (lazily) and removes the image; nothing if there is none. */
 void wsfs_release(const char *workspace);
+/*
+ * A kept workspace (a run taken up after a restart): mounts its file
+ * system here if an earlier daemon mounted it in another mount namespace.
+ * 0 (also for a plain directory, or one mounted here), or -errno, logged.
+ */
+int wsfs_attach(const char *workspace);
 
 /* A store write that only logs its failure. */
 /* A live run left memory: the shutdown may be complete. */

@@ -17,12 +17,23 @@
  *
  * Only under the strict sandbox, where the daemon is root: unsandboxed
  * jobs write where they like anyway.
+ *
+ * A daemon started in a mount namespace of its own (systemd's
+ * ProtectSystem= gives each start one) does not see the mounts of the
+ * daemon before it.  A run it takes up keeps its workspace: wsfs_attach()
+ * finds the loop device that still backs the image (the earlier mount
+ * holds it, in the namespace the adopted jobs live in) and mounts that
+ * device again here; the kernel shares one file system between both
+ * mounts of a device, so both sides see the same files.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/loop.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -151,4 +162,57 @@ wsfs_release(const char *workspace)
 	if (unlink(image) < 0 && errno != ENOENT)
 		log_warn("workspace %s: unlink %s", workspace, image);
 	free(image);
+}
+
+/* The loop device whose backing file is st, as /dev/loopN, or -ENOENT. */
+static int
+find_loop(const struct stat *st, char *dev, size_t len)
+{
+	struct loop_info64 info;
+	struct dirent *de;
+	DIR *dir = opendir("/sys/block");
+	int fd, rc = -ENOENT;
+
+	if (dir == NULL)
+		return -errno;
+	while (rc == -ENOENT && (de = readdir(dir)) != NULL) {
+		if (strncmp(de->d_name, "loop", 4) != 0)
+			continue;
+		snprintf(dev, len, "/dev/%s", de->d_name);
+		fd = open(dev, O_RDONLY | O_CLOEXEC);
+		if (fd < 0)
+			continue;
+		if (ioctl(fd, LOOP_GET_STATUS64, &info) == 0 &&
+		    info.lo_device == st->st_dev &&
+		    info.lo_inode == st->st_ino)
+			rc = 0;
+		close(fd);
+	}
+	closedir(dir);
+	return rc;
+}
+
+int
+wsfs_attach(const char *workspace)
+{
+	char *image = xasprintf("%s.img", workspace), *parent, dev[300];
+	struct stat ist, wst, pst;
+	int rc = 0;
+
+	parent = xasprintf("%s/..", workspace);
+	if (stat(image, &ist) < 0)
+		rc = errno == ENOENT ? 0 : -errno;    /* a plain directory */
+	else if (stat(workspace, &wst) < 0 || stat(parent, &pst) < 0)
+		rc = -errno;
+	else if (wst.st_dev != pst.st_dev)
+		rc = 0;                               /* mounted here already */
+	else if ((rc = find_loop(&ist, dev, sizeof(dev))) == 0 &&
+		 mount(dev, workspace, "ext4", MS_NOSUID | MS_NODEV, NULL) < 0)
+		rc = -errno;
+	if (rc < 0)
+		log_warnx("workspace %s: cannot mount its file system again:"
+			  " %s", workspace, strerror(-rc));
+	free(parent);
+	free(image);
+	return rc;
 }
