@@ -27,6 +27,7 @@ trap 'stop_daemon; rm -rf "$T"' EXIT
 cat > p.yml <<'YML'
 jobs:
   first:
+    timeout: 60s    # should the test fail, the job it left does not stay
     script:
       - echo written-before > marker
       - while [ ! -e go ]; do sleep 0.05; done
