@@ -120,6 +120,32 @@ uint64_t config_max_log(const struct config *c);          /* bytes, 64 MiB */
 enum config_sandbox config_sandbox(const struct config *c);
 enum config_network config_network(const struct config *c);
 
+/*
+ * `sandbox.limits`: what a job gets when its pipeline does not ask (dflt)
+ * and the most a pipeline may ask for (max); 0 is no limit.  A pipeline
+ * asking for more than max is refused before its run starts.
+ */
+struct config_limit {
+	uint64_t dflt;
+	uint64_t max;
+};
+struct config_limits {
+	struct config_limit memory;      /* bytes */
+	struct config_limit pids;
+	struct config_limit cpu_seconds; /* per process */
+	struct config_limit timeout_ms;
+	uint64_t max_log;                /* bytes of an attempt's log */
+	uint64_t workspace;              /* bytes of a run's workspace */
+};
+/* The top-level limits, and a project's (the top-level ones overridden
+ * by its own `sandbox.limits`).  Valid while c lives. */
+const struct config_limits *config_limits(const struct config *c);
+const struct config_limits *config_project_limits(
+	const struct config_project *p);
+/* The limits of a config that sets none (`pipewright run` uses their
+ * defaults too): docs/operations.md lists them. */
+void config_limits_builtin(struct config_limits *out);
+
 /* The `http` mapping's limits (defaults 1 MiB, 256, 10 s, 60 s). */
 size_t config_http_max_body(const struct config *c);
 size_t config_http_max_connections(const struct config *c);

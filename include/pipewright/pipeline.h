@@ -126,16 +126,30 @@ const char *pipeline_job_environment(const struct pipeline *p, size_t job);
 
 /* The job's `network: true`: it asks for outbound network (a grant). */
 bool pipeline_job_network(const struct pipeline *p, size_t job);
-/* The job's `resources`; 0 where not set (the runner's default applies). */
+/*
+ * The job's `resources` and `timeout`; 0 where not set (the runner's
+ * default applies: pipeline_job_timeout_ms() gives the timeout with this
+ * module's own default).
+ */
 struct pipeline_resources {
 	uint64_t memory;      /* bytes */
 	uint64_t pids;
 	uint64_t cpu_seconds;
 	uint64_t file_size;   /* bytes */
 	uint64_t open_files;
+	uint64_t timeout_ms;
 };
 void pipeline_job_resources(const struct pipeline *p, size_t job,
 			    struct pipeline_resources *out);
+/*
+ * Checks what every job asks for against a server's ceilings (the same
+ * fields; 0: no ceiling) and appends one problem per value above its
+ * ceiling, at the value's position: "resources.memory: 1024G is above
+ * this server's ceiling of 8G".  Returns how many were added.
+ */
+size_t pipeline_check_ceilings(const struct pipeline *p,
+			       const struct pipeline_resources *max,
+			       struct pipeline_problems *pp);
 /* The names in the job's `secrets`, NULL-terminated (empty if none). */
 const char *const *pipeline_job_secrets(const struct pipeline *p, size_t job);
 

@@ -97,6 +97,8 @@ struct sched_options {
 	enum exec_sandbox sandbox; /* for every job; the zero value is none */
 	struct exec_resources resources; /* defaults for what a job's
 	                              `resources` leaves out; 0: no limit */
+	uint64_t timeout_ms;       /* a job without `timeout`; 0: the
+	                              pipeline's default (1 h) */
 };
 
 struct sched_run_params {
@@ -123,6 +125,11 @@ struct sched_run_params {
 	const char *network_denied;
 	bool sandbox_set;
 	enum exec_sandbox sandbox;
+	/* This run's defaults (a project's limits), each 0: the options'. */
+	struct exec_resources resources; /* what a job's `resources` leaves out */
+	uint64_t timeout_ms;     /* a job without `timeout`; 0: the options',
+	                            else the pipeline's default */
+	uint64_t max_log;        /* per attempt, bytes */
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,

@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "pipewright/config.h"
 #include "pipewright/exec.h"
 #include "pipewright/sched.h"
 
@@ -461,6 +462,7 @@ cmd_run(int argc, char **argv)
 	struct run_cli c;
 	struct sched_options so;
 	struct sched_callbacks cb;
+	struct config_limits lim;
 	const char *tmp = getenv("TMPDIR");
 	char sup[PATH_MAX];
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -518,12 +520,25 @@ cmd_run(int argc, char **argv)
 	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
 		fprintf(stderr, "pipewright: no network namespace pool; each "
 			"job makes its own\n");
+	/*
+	 * The server's built-in defaults bound a job that asks for nothing
+	 * (a fork bomb meets the pids limit); a job may ask for more: the
+	 * one running it is its own admin, so there are no ceilings.
+	 */
+	config_limits_builtin(&lim);
 	so = (struct sched_options){
 		.sandbox = o.sandbox,
 		.max_jobs = o.jobs,
 		.attempts_dir = c.tmpdir,
 		.kill_grace_ms = o.grace_ms,
 		.tied = true,
+		.max_log = lim.max_log,
+		.resources = {
+			.memory = lim.memory.dflt,
+			.pids = lim.pids.dflt,
+			.cpu_seconds = lim.cpu_seconds.dflt,
+		},
+		.timeout_ms = lim.timeout_ms.dflt,
 	};
 	cb = (struct sched_callbacks){
 		.event = on_event,

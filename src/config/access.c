@@ -125,7 +125,19 @@ config_log_format(const struct config *c)
 uint64_t
 config_max_log(const struct config *c)
 {
-	return c->max_log;
+	return c->sandbox.limits.max_log;
+}
+
+const struct config_limits *
+config_limits(const struct config *c)
+{
+	return &c->sandbox.limits;
+}
+
+const struct config_limits *
+config_project_limits(const struct config_project *p)
+{
+	return &p->sandbox.limits;
 }
 
 enum config_sandbox

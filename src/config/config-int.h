@@ -41,6 +41,8 @@ struct cf_sandbox {
 	enum config_network network;
 	bool mode_set;
 	bool network_set;
+	struct config_limits limits; /* a project's: a copy of the top
+					level's, then its own keys (limits.c) */
 };
 
 struct cf_schedule {
@@ -103,8 +105,7 @@ struct config {
 	char *binary;
 	uint64_t upgrade_timeout_ms;
 	enum config_log_format log_format;
-	uint64_t max_log;
-	struct cf_sandbox sandbox;
+	struct cf_sandbox sandbox; /* limits.max_log: `max_log` too */
 	uint64_t http_max_body;
 	unsigned long http_max_connections;
 	uint64_t http_read_timeout_ms;
@@ -290,6 +291,10 @@ void config_key_metrics(struct cf_walk *, const struct cf_key *,
 void config_key_project_badge(struct cf_walk *, const struct cf_key *,
 			      const struct ynode *, const struct ynode *);
 void config_http_free(struct config *c);
+
+/* limits.c: `sandbox.limits`; the walk's target is the config_limits. */
+void config_key_limits(struct cf_walk *, const struct cf_key *,
+		       const struct ynode *, const struct ynode *);
 
 /* load.c */
 void config_free(struct config *c);

@@ -61,7 +61,7 @@ const struct cf_key config_top_keys[] = {
 	{"upgrade_timeout", S, "a duration such as 60s", config_key_duration,
 	 C(upgrade_timeout_ms), SEC, 3600 * SEC},
 	{"log_format", S, "one of text, json", config_key_log_format, 0, 0, 0},
-	{"max_log", S, "a size such as 64M", config_key_size, C(max_log),
+	{"max_log", S, "a size such as 64M", config_key_size, C(sandbox.limits.max_log),
 	 4096, 1024 * 1024 * MIB},
 	{"sandbox", S | M, "one of strict, none, or a mapping such as"
 	 " {mode: strict, network: deny}", config_key_sandbox, 0, 0, 0},

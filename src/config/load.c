@@ -58,7 +58,7 @@ set_defaults(struct config *c)
 	c->kill_grace_ms = 10 * 1000;
 	c->upgrade_timeout_ms = 60 * 1000;
 	c->log_format = CONFIG_LOG_TEXT;
-	c->max_log = 64ULL * 1024 * 1024;
+	config_limits_builtin(&c->sandbox.limits);
 	c->sandbox.mode = CONFIG_SANDBOX_STRICT;
 	c->sandbox.network = CONFIG_NETWORK_DENY;
 	c->http_max_body = 1024 * 1024;

@@ -239,6 +239,7 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 		p->keep_runs = DEFAULT_KEEP_RUNS;
 		p->keep_days = DEFAULT_KEEP_DAYS;
 		p->forge = FORGE_GENERIC;
+		p->sandbox.limits = c->sandbox.limits;
 		config_walk_map(w, item, config_project_keys,
 				config_project_nkeys, p);
 		project_check(w, item, c->nprojects, where + 4);

@@ -55,6 +55,18 @@ key_network(struct cf_walk *w, const struct cf_key *row,
 	sb->network_set = true;
 }
 
+/* `limits` (limits.c) fills the sandbox's own config_limits. */
+static void
+key_limits(struct cf_walk *w, const struct cf_key *row,
+	   const struct ynode *key, const struct ynode *val)
+{
+	struct cf_sandbox *sb = w->target;
+
+	w->target = &sb->limits;
+	config_key_limits(w, row, key, val);
+	w->target = sb;
+}
+
 /* Keys the images work will give a meaning; refused until then. */
 static void
 key_reserved(struct cf_walk *w, const struct cf_key *row,
@@ -69,6 +81,8 @@ key_reserved(struct cf_walk *w, const struct cf_key *row,
 static const struct cf_key sandbox_keys[] = {
 	{"mode", S, "one of strict, none", key_mode, 0, 0, 0},
 	{"network", S, "one of allow, deny", key_network, 0, 0, 0},
+	{"limits", M, "a mapping of limits (docs/operations.md)", key_limits,
+	 0, 0, 0},
 	{"mounts", S | L | M, "", key_reserved, 0, 0, 0},
 	{"env", S | L | M, "", key_reserved, 0, 0, 0},
 };

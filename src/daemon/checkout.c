@@ -34,6 +34,9 @@ struct checkout {
 	struct pipeline *p;       /* a new run's pipeline, once read */
 	char *workspace;
 	char *tmp;                /* where git works, renamed to workspace */
+	bool direct;              /* git works in the workspace: a file
+				     system of its own (wsfs.c) */
+	char *fetch_ref, *sha;    /* what to check out, once ready */
 	char *yaml, *file, *problems;
 	size_t len;
 	char *log;                /* for the run's own log */
@@ -72,6 +75,8 @@ checkout_free(struct checkout *c)
 	free(c->project);
 	free(c->workspace);
 	free(c->tmp);
+	free(c->fetch_ref);
+	free(c->sha);
 	free(c->row.ref);
 	free(c->row.branch);
 	free(c->row.tag);
@@ -214,6 +219,8 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 						     strerror(-rc));
 	else if (pipeline_parse(path, c->yaml, c->len, &c->p, &pp) < 0)
 		c->p = NULL;
+	else
+		runs_check_ceilings(proj, &c->p, &pp);
 	if (pp.count > 0) {
 		c->problems = runs_problems_json(&pp);
 		c->failed = true;
@@ -240,13 +247,17 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 	memcpy(c->log, log, len);
 	c->loglen = len;
 	/* Only a complete checkout takes the workspace's name. */
-	if (rc == 0) {
+	if (rc == 0 && !c->direct) {
 		files_remove_tree(c->workspace);
 		if (rename(c->tmp, c->workspace) < 0)
 			rc = -errno;
 	}
-	if (rc < 0)
+	if (rc < 0 && c->direct) {
+		wsfs_release(c->workspace);
+		files_remove_tree(c->workspace);
+	} else if (rc < 0) {
 		files_remove_tree(c->tmp);
+	}
 	if (rc == 0 && proj != NULL)
 		stale_check(c, proj);
 	if (rc < 0 || proj == NULL) {
@@ -267,32 +278,72 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 }
 
 static void
-checkout_start(struct checkout *c, const struct config_project *proj,
-	       const char *ref, const char *sha)
+checkout_go(struct checkout *c, const struct config_project *proj)
 {
 	struct scm_request req = {
 		.project = config_project_name(proj),
 		.repo = config_project_repo(proj),
-		.fetch_ref = ref,
-		.sha = sha,
-		.workspace = c->tmp = xasprintf("%s" FILES_CHECKOUT_INFIX "%llx",
-						c->workspace,
-						(unsigned long long)uv_hrtime()),
+		.fetch_ref = c->fetch_ref,
+		.sha = c->sha,
+		.workspace = c->direct ? c->workspace :
+			(c->tmp = xasprintf("%s" FILES_CHECKOUT_INFIX "%llx",
+					    c->workspace,
+					    (unsigned long long)uv_hrtime())),
 		.clone_token = config_project_clone_token(proj),
 		.head = c->want_head ? c->head : NULL,
 	};
 	char *msg;
 	int rc;
 
-	/* Until its result is committed (a recovery pass must not redo it). */
-	c->next = c->d->checkouts;
-	c->d->checkouts = c;
 	rc = scm_checkout(c->d->scm, &req, on_checkout, c);
 	if (rc < 0) {
-		msg = xasprintf("cannot check out %s: %s\n", sha, strerror(-rc));
+		msg = xasprintf("cannot check out %s: %s\n", c->sha,
+				strerror(-rc));
 		on_checkout(rc, msg, strlen(msg), c);
 		free(msg);
 	}
+}
+
+/* The workspace's own file system is mounted (or could not be). */
+static void
+fs_ready(int rc, void *arg)
+{
+	struct checkout *c = arg;
+	const struct config_project *proj =
+		config_project_find(c->d->config, c->project);
+	char *msg;
+
+	if (rc == 0 && proj == NULL)
+		rc = -ENOENT;
+	if (rc < 0) {
+		msg = xasprintf("cannot give the workspace its size limit:"
+				" %s\n", strerror(-rc));
+		on_checkout(rc, msg, strlen(msg), c);
+		free(msg);
+		return;
+	}
+	checkout_go(c, proj);
+}
+
+static void
+checkout_start(struct checkout *c, const struct config_project *proj,
+	       const char *ref, const char *sha)
+{
+	uint64_t size = wsfs_size(proj);
+
+	c->fetch_ref = ref != NULL ? xstrdup(ref) : NULL;
+	c->sha = xstrdup(sha);
+	/* Until its result is committed (a recovery pass must not redo it). */
+	c->next = c->d->checkouts;
+	c->d->checkouts = c;
+	if (size == 0) {
+		checkout_go(c, proj);
+		return;
+	}
+	/* git fills the mounted workspace itself: a mount point cannot be
+	 * renamed into place. */
+	c->direct = true;
+	wsfs_prepare(c->d, c->workspace, size, fs_ready, c);
 }
 
 void

@@ -155,6 +155,13 @@ void runs_launch(struct daemon *d, struct live_run *lr);
 void runs_start(struct daemon *d, struct live_run *lr);
 /* Problems as the JSON array the run object carries (caller frees). */
 char *runs_problems_json(const struct pipeline_problems *pp);
+/*
+ * Refuses a new run's pipeline that asks for more than the project's
+ * ceilings (sandbox.limits): appends a problem per value above one and,
+ * if any, destroys *p and sets it NULL, as a failed parse would.
+ */
+void runs_check_ceilings(const struct config_project *proj,
+			 struct pipeline **p, struct pipeline_problems *pp);
 
 /* checkout.c: runs of projects with a repository */
 /* A new run: check out, read its pipeline, store its jobs, start it. */
@@ -242,6 +249,27 @@ void files_remove_tree(const char *path);
 #define FILES_CHECKOUT_INFIX ".co-"
 /* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
 void files_remove_run(struct daemon *d, uint64_t run);
+
+/* wsfs.c: a workspace's size limit, a loop-mounted file system. */
+typedef void (*wsfs_cb)(int rc, void *arg);
+/* The size a project's workspaces get; 0: none (or not strict). */
+uint64_t wsfs_size(const struct config_project *p);
+/*
+ * Empties workspace and mounts a fresh file system of `size` bytes on it
+ * (off the loop, through exec's helpers); cb(0) once it is ready, or
+ * cb(-errno) with the reason logged.  cb always runs, perhaps before
+ * wsfs_prepare() returns.
+ */
+void wsfs_prepare(struct daemon *d, const char *workspace, uint64_t size,
+		  wsfs_cb cb, void *arg);
+/* Unmounts (lazily) and removes the image; nothing if there is none. */
+void wsfs_release(const char *workspace);
+/*
+ * A kept workspace (a run taken up after a restart): mounts its file
+ * system here if an earlier daemon mounted it in another mount namespace.
+ * 0 (also for a plain directory, or one mounted here), or -errno, logged.
+ */
+int wsfs_attach(const char *workspace);
 
 /* A store write that only logs its failure. */
 /* A live run left memory: the shutdown may be complete. */

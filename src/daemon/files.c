@@ -70,11 +70,14 @@ remove_named(const char *dirpath, const char *exact, const char *prefix)
 void
 files_remove_run(struct daemon *d, uint64_t run)
 {
-	char name[32], prefix[48];
+	char name[32], prefix[48], *path;
 
 	/* The workspace, and checkouts a killed daemon left half done. */
 	snprintf(name, sizeof(name), "%llu", (unsigned long long)run);
 	snprintf(prefix, sizeof(prefix), "%s" FILES_CHECKOUT_INFIX, name);
+	path = xasprintf("%s/%s", d->workspaces_dir, name);
+	wsfs_release(path);     /* its own file system, if it has one */
+	free(path);
 	remove_named(d->workspaces_dir, name, prefix);
 	snprintf(prefix, sizeof(prefix), "r%llu-", (unsigned long long)run);
 	remove_named(d->attempts_dir, NULL, prefix);

@@ -220,10 +220,13 @@ runs_recover(struct daemon *d, char **err)
 			abandon(d, row);
 		} else if (runs_build(d, p, row->id, proj, row, true, &lr) == 0) {
 			log_info("run.recover run=%llu", (unsigned long long)row->id);
-			if (adopt(d, lr, row))
+			if (adopt(d, lr, row)) {
+				/* Its jobs see the files they left. */
+				(void)wsfs_attach(lr->workspace);
 				runs_start(d, lr);
-			else
+			} else {
 				runs_launch(d, lr);
+			}
 		}
 		pipeline_problems_free(&pp);
 	}

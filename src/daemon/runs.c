@@ -134,11 +134,17 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	/* A pull request from a fork gets no secrets unless the project says so. */
 	char **secrets = project_secrets(d, proj, row != NULL && row->fork &&
 					 !config_project_secrets_on_forks(proj));
+	const struct config_limits *lim = config_project_limits(proj);
 	size_t j;
 	int rc;
 
 	params.secrets = (const char *const *)secrets;
 	grant(proj, row != NULL && row->fork, &params);
+	params.resources.memory = lim->memory.dflt;
+	params.resources.pids = lim->pids.dflt;
+	params.resources.cpu_seconds = lim->cpu_seconds.dflt;
+	params.timeout_ms = lim->timeout_ms.dflt;
+	params.max_log = lim->max_log;
 	lr->d = d;
 	lr->id = id;
 	lr->project = xstrdup(config_project_name(proj));
@@ -191,28 +197,15 @@ runs_start(struct daemon *d, struct live_run *lr)
 	(void)rc; /* a built run starts */
 }
 
-/*
- * Starts a built run in a fresh workspace: for a project with a
- * repository, its commit checked out again first.
- */
-void
-runs_launch(struct daemon *d, struct live_run *lr)
+/* The fresh workspace of runs_launch() is there (rc 0), or not. */
+static void
+workspace_ready(int rc, void *arg)
 {
+	struct live_run *lr = arg;
+	struct daemon *d = lr->d;
 	const struct config_project *proj =
 		config_project_find(d->config, lr->project);
-	int rc;
 
-	if (d->detached) {
-		runs_start(d, lr);
-		return;
-	}
-	if (proj != NULL && config_project_repo(proj) != NULL &&
-	    lr->commit != NULL) {
-		checkout_restart(d, lr, lr->ref, lr->commit);
-		return;
-	}
-	files_remove_tree(lr->workspace);
-	rc = files_mkdirs(lr->workspace, 0755);
 	/*
 	 * A sandboxed job's root is the workspace's owner, never host root:
 	 * the daemon's jobs run as DAEMON_JOB_UID (docs/operations.md).
@@ -226,6 +219,36 @@ runs_launch(struct daemon *d, struct live_run *lr)
 			  (unsigned long long)lr->id, lr->workspace,
 			  strerror(-rc));
 	runs_start(d, lr);
+}
+
+/*
+ * Starts a built run in a fresh workspace: for a project with a
+ * repository, its commit checked out again first.  A workspace with a
+ * size limit is a file system of its own (wsfs.c); if it cannot be
+ * made, the workspace does not exist and the jobs fail to start.
+ */
+void
+runs_launch(struct daemon *d, struct live_run *lr)
+{
+	const struct config_project *proj =
+		config_project_find(d->config, lr->project);
+	uint64_t size = wsfs_size(proj);
+
+	if (d->detached) {
+		runs_start(d, lr);
+		return;
+	}
+	if (proj != NULL && config_project_repo(proj) != NULL &&
+	    lr->commit != NULL) {
+		checkout_restart(d, lr, lr->ref, lr->commit);
+		return;
+	}
+	if (size != 0) {
+		wsfs_prepare(d, lr->workspace, size, workspace_ready, lr);
+		return;
+	}
+	files_remove_tree(lr->workspace);
+	workspace_ready(files_mkdirs(lr->workspace, 0755), lr);
 }
 
 /* Problems as the JSON array the run object carries (caller frees). */
@@ -248,4 +271,22 @@ runs_problems_json(const struct pipeline_problems *pp)
 	s = cJSON_PrintUnformatted(a);
 	cJSON_Delete(a);
 	return s;
+}
+
+void
+runs_check_ceilings(const struct config_project *proj, struct pipeline **p,
+		    struct pipeline_problems *pp)
+{
+	const struct config_limits *lim = config_project_limits(proj);
+	struct pipeline_resources max = {
+		.memory = lim->memory.max,
+		.pids = lim->pids.max,
+		.cpu_seconds = lim->cpu_seconds.max,
+		.timeout_ms = lim->timeout_ms.max,
+	};
+
+	if (*p != NULL && pipeline_check_ceilings(*p, &max, pp) > 0) {
+		pipeline_destroy(*p);
+		*p = NULL;
+	}
 }

@@ -361,6 +361,8 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 						     strerror(-rc));
 	else if (pipeline_parse(pipeline_path, t->yaml, len, &t->p, &pp) < 0)
 		t->p = NULL;
+	else
+		runs_check_ceilings(proj, &t->p, &pp);
 	if (pp.count > 0)
 		t->problems = runs_problems_json(&pp);
 	pipeline_problems_free(&pp);

@@ -57,6 +57,8 @@ struct pl_base {
 	char **env;           /* "KEY=VALUE" from the job's own env */
 	size_t nenv;
 	uint64_t timeout_ms;
+	bool has_timeout;     /* written, not PIPELINE_DEFAULT_TIMEOUT_MS */
+	int timeout_at[2];    /* line, column of its value */
 	int retry_max;
 	bool has_retry_max;   /* a retry mapping wrote `max` */
 	unsigned retry_when;
@@ -82,6 +84,7 @@ struct pl_base {
 	uint64_t res_cpu_seconds;
 	uint64_t res_file_size;
 	uint64_t res_open_files;
+	int res_at[5][2];     /* line, column of each value, sandbox.c's order */
 	char **secrets;       /* NULL-terminated names, or NULL */
 	size_t nsecrets;
 	size_t first;         /* its expanded jobs: first .. first+count-1 */

@@ -40,8 +40,12 @@ pipeline_key_timeout(struct pl_walk *w, const struct pl_key *row,
 				 "invalid duration '%s' for 'timeout'%s;"
 				 " a timeout must be more than 0", PQ(w, s),
 				 w->where);
-	else
+	else {
 		w->base->timeout_ms = ms;
+		w->base->has_timeout = true;
+		w->base->timeout_at[0] = val->line;
+		w->base->timeout_at[1] = val->column;
+	}
 }
 
 /* A retry count, from `retry: N` or `max: N`. */

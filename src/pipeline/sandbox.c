@@ -7,7 +7,10 @@
  *
  * Sizes are a number of bytes or a number with K, M or G (powers of 1024);
  * counts are plain numbers.  Every limit has a floor below which a job
- * cannot even start a shell, and a ceiling to catch typos.
+ * cannot even start a shell, and a ceiling to catch typos.  The server
+ * has ceilings of its own (pipeline_check_ceilings()): a pipeline may ask
+ * for less than the server allows, never more, and parsing alone cannot
+ * know them.
  */
 #include <errno.h>
 #include <stddef.h>
@@ -24,17 +27,21 @@ static const struct {
 	const char *name;
 	bool size;                /* K/M/G suffixes allowed */
 	uint64_t min, max;
-	size_t off;
+	size_t off;               /* in struct pl_base */
+	size_t roff;              /* in struct pipeline_resources */
 } limits[] = {
+#define R(f) offsetof(struct pipeline_resources, f)
 	{"memory", true, 16ULL << 20, 1024 * GiB,
-	 offsetof(struct pl_base, res_memory)},
-	{"pids", false, 8, 1000000, offsetof(struct pl_base, res_pids)},
+	 offsetof(struct pl_base, res_memory), R(memory)},
+	{"pids", false, 8, 1000000, offsetof(struct pl_base, res_pids),
+	 R(pids)},
 	{"cpu_seconds", false, 1, 7 * 24 * 3600,
-	 offsetof(struct pl_base, res_cpu_seconds)},
+	 offsetof(struct pl_base, res_cpu_seconds), R(cpu_seconds)},
 	{"file_size", true, 1ULL << 20, 16 * 1024 * GiB,
-	 offsetof(struct pl_base, res_file_size)},
+	 offsetof(struct pl_base, res_file_size), R(file_size)},
 	{"open_files", false, 64, 1 << 20,
-	 offsetof(struct pl_base, res_open_files)},
+	 offsetof(struct pl_base, res_open_files), R(open_files)},
+#undef R
 };
 
 /* For messages: "16M", "1024G" or a plain count. */
@@ -111,6 +118,8 @@ resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
 				 w->where, PQ(w, s), lo, hi);
 	} else {
 		*(uint64_t *)((char *)w->base + limits[i].off) = v;
+		w->base->res_at[i][0] = val->line;
+		w->base->res_at[i][1] = val->column;
 	}
 }
 
@@ -213,6 +222,54 @@ pipeline_job_resources(const struct pipeline *p, size_t job,
 	out->cpu_seconds = b->res_cpu_seconds;
 	out->file_size = b->res_file_size;
 	out->open_files = b->res_open_files;
+	out->timeout_ms = b->has_timeout ? b->timeout_ms : 0;
+}
+
+/* One value above its ceiling, at its position in the file. */
+static void
+above(const struct pipeline *p, struct pipeline_problems *pp, const int at[2],
+      const char *what, const char *val, const char *max)
+{
+	pipeline_problems_add(pp, p->file, at[0], at[1],
+			      "%s: %s is above this server's ceiling of %s",
+			      what, val, max);
+}
+
+size_t
+pipeline_check_ceilings(const struct pipeline *p,
+			const struct pipeline_resources *max,
+			struct pipeline_problems *pp)
+{
+	char what[48], v[32], m[32];
+	size_t i, k, before = pp->count;
+
+	/* Per base: a matrix job's expansions share their values. */
+	for (i = 0; i < p->nbases; i++) {
+		const struct pl_base *b = &p->bases[i];
+
+		for (k = 0; k < PW_ARRAY_LEN(limits); k++) {
+			uint64_t got = *(const uint64_t *)((const char *)b +
+							    limits[k].off);
+			uint64_t cap = *(const uint64_t *)((const char *)max +
+							    limits[k].roff);
+
+			if (cap == 0 || got <= cap)
+				continue;
+			snprintf(what, sizeof(what), "resources.%s",
+				 limits[k].name);
+			fmt_limit(got, limits[k].size, v, sizeof(v));
+			fmt_limit(cap, limits[k].size, m, sizeof(m));
+			above(p, pp, b->res_at[k], what, v, m);
+		}
+		if (b->has_timeout && max->timeout_ms != 0 &&
+		    b->timeout_ms > max->timeout_ms) {
+			pw_duration_format(b->timeout_ms, v, sizeof(v));
+			pw_duration_format(max->timeout_ms, m, sizeof(m));
+			above(p, pp, b->timeout_at, "timeout", v, m);
+		}
+	}
+	pipeline_problems_sort(pp, before);
+	return pp->count - before;
 }
 
 const char *const *

@@ -264,11 +264,11 @@ secret_kv(const struct sched_run *r, const char *name)
 	return NULL;
 }
 
-/* One limit: the job's own, else the runner's default. */
+/* One limit: the job's own, else the run's default, else the runner's. */
 static uint64_t
-limit(uint64_t job, uint64_t dflt)
+limit(uint64_t job, uint64_t run, uint64_t dflt)
 {
-	return job != 0 ? job : dflt;
+	return job != 0 ? job : run != 0 ? run : dflt;
 }
 
 /*
@@ -280,6 +280,7 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	     struct exec_spec *spec)
 {
 	const struct exec_resources *d = &r->s->opts.resources;
+	const struct exec_resources *rd = &r->resources;
 	const char *const *names = pipeline_job_secrets(r->p, j);
 	struct pipeline_resources pr;
 	const char *kv;
@@ -292,11 +293,14 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	/* Never run offline what asked for the network: say why instead. */
 	if (spec->network && !r->network)
 		return xstrdup(r->network_denied);
-	spec->resources.memory = limit(pr.memory, d->memory);
-	spec->resources.pids = limit(pr.pids, d->pids);
-	spec->resources.cpu_seconds = limit(pr.cpu_seconds, d->cpu_seconds);
-	spec->resources.file_size = limit(pr.file_size, d->file_size);
-	spec->resources.open_files = limit(pr.open_files, d->open_files);
+	spec->resources.memory = limit(pr.memory, rd->memory, d->memory);
+	spec->resources.pids = limit(pr.pids, rd->pids, d->pids);
+	spec->resources.cpu_seconds = limit(pr.cpu_seconds, rd->cpu_seconds,
+					     d->cpu_seconds);
+	spec->resources.file_size = limit(pr.file_size, rd->file_size,
+					   d->file_size);
+	spec->resources.open_files = limit(pr.open_files, rd->open_files,
+					   d->open_files);
 	spec->mask = names;
 	for (i = 0; names[i] != NULL; i++) {
 		kv = secret_kv(r, names[i]);
@@ -320,6 +324,7 @@ launch(struct sched_run *r, size_t j)
 	const char *wd = pipeline_job_working_dir(p, j);
 	struct envlist env = {0};
 	struct attempt_ctx *c;
+	struct pipeline_resources pr;
 	struct exec_spec spec;
 	char *script, *cwd, *why;
 	const char *argv[5];
@@ -329,6 +334,7 @@ launch(struct sched_run *r, size_t j)
 			   xstrdup(r->workspace);
 	build_env(r, j, job->dir, r->workspace, &env);
 	script = build_script(p, j);
+	pipeline_job_resources(p, j, &pr);
 	argv[0] = "/bin/sh";
 	argv[1] = "-e";
 	argv[2] = "-c";
@@ -339,9 +345,12 @@ launch(struct sched_run *r, size_t j)
 		.argv = argv,
 		.env = (const char *const *)env.items,
 		.cwd = cwd,
-		.timeout_ms = pipeline_job_timeout_ms(p, j),
+		.timeout_ms = limit(pr.timeout_ms, r->timeout_ms,
+				    s->opts.timeout_ms != 0 ?
+				    s->opts.timeout_ms :
+				    pipeline_job_timeout_ms(p, j)),
 		.kill_grace_ms = s->opts.kill_grace_ms,
-		.max_log = s->opts.max_log,
+		.max_log = limit(0, r->max_log, s->opts.max_log),
 		.tied = s->opts.tied,
 	};
 	why = sandbox_spec(r, j, &env, &spec);

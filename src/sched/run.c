@@ -41,6 +41,9 @@ sched_run_create(struct sched *s, struct pipeline *p,
 				    "network: denied by the project's sandbox"
 				    " configuration");
 	r->sandbox = params->sandbox_set ? params->sandbox : s->opts.sandbox;
+	r->resources = params->resources;
+	r->timeout_ms = params->timeout_ms;
+	r->max_log = params->max_log;
 	while (params->env != NULL && params->env[n] != NULL)
 		n++;
 	r->env = xcalloc(n + 1, sizeof(char *));

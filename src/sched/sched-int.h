@@ -38,6 +38,9 @@ struct sched_run {
 	bool network;                 /* `network: true` granted */
 	char *network_denied;         /* else the job's reason; owned */
 	enum exec_sandbox sandbox;    /* this run's mode */
+	struct exec_resources resources; /* defaults, each 0: the options' */
+	uint64_t timeout_ms;          /* 0: the options' */
+	uint64_t max_log;             /* 0: the options' */
 	enum sched_run_state state;
 	bool started;                 /* sched_run_start() was called */
 	bool only;                    /* sched_run_only() was called */
