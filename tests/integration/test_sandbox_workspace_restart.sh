@@ -39,6 +39,7 @@ cat > pw.yml <<YML
 listen: 127.0.0.1:0
 data_dir: $T/data
 drain: detach
+anonymous_read: true
 sandbox: {mode: strict, limits: {workspace: 32M}}
 projects:
   - name: p
