@@ -3,8 +3,9 @@
  * becomes "***" before the byte reaches the log (and so the daemon, its
  * database and every follower).
  *
- * The values come from our own environment (which is the job's), named by
- * --mask NAME, so they never appear on a command line.  Output arrives in
+ * The values come from the job's environment (env.c: data on --env-fd,
+ * never our own environment), named by --mask NAME, so they never appear
+ * on a command line.  Output arrives in
  * arbitrary pieces, so a secret can be split across two reads: bytes at
  * the end of a piece that could still be the start of a secret are held
  * back (at most the longest secret minus one) until the next piece decides
@@ -19,12 +20,13 @@
 #define MASK "***"
 
 void
-sv_mask_init(struct sv_mask *m, char **names, size_t n)
+sv_mask_init(struct supervisor *sv, char **names, size_t n)
 {
+	struct sv_mask *m = &sv->mask;
 	size_t i;
 
 	for (i = 0; i < n && m->count < SV_MAX_MASKS; i++) {
-		const char *v = getenv(names[i]);
+		const char *v = sv_env_get(sv, names[i]);
 
 		if (v == NULL || *v == '\0')
 			continue;

@@ -53,7 +53,7 @@ enum sv_ctl {
 
 /* Secret masking state: bytes held back because a secret may start there. */
 struct sv_mask {
-	char *secrets[SV_MAX_MASKS]; /* values (from our environ) */
+	char *secrets[SV_MAX_MASKS]; /* values (from the job's environment) */
 	size_t lens[SV_MAX_MASKS];
 	size_t count;
 	size_t longest;
@@ -117,6 +117,9 @@ struct supervisor {
 	const char *dir;
 	const char *cwd;          /* NULL: the supervisor's own */
 	char **argv;              /* the job, NULL-terminated */
+	char **env;               /* the job's environment (--env-fd), into
+	                             env_buf; NULL: ours (env.c) */
+	char *env_buf;
 	int listen_fd;
 	uint64_t timeout_ms;      /* 0: none */
 	uint64_t grace_ms;
@@ -213,8 +216,16 @@ int sv_cgroup_enter(struct supervisor *sv, pid_t pid) PW_WUR;
 bool sv_cgroup_check(struct supervisor *sv);
 void sv_cgroup_remove(struct supervisor *sv);
 
-/* mask.c */
-void sv_mask_init(struct sv_mask *m, char **names, size_t n);
+/* env.c: the job's environment, read once from --env-fd. */
+int sv_env_read(struct supervisor *sv, int fd) PW_WUR;
+/* What the job's execve gets (NULL-terminated; never NULL). */
+char **sv_env(const struct supervisor *sv);
+/* A variable of the job's environment, or NULL. */
+const char *sv_env_get(const struct supervisor *sv, const char *name);
+void sv_env_free(struct supervisor *sv);
+
+/* mask.c: the values of the job's variables named. */
+void sv_mask_init(struct supervisor *sv, char **names, size_t n);
 /* Writes data to the log with every secret replaced by "***". */
 void sv_mask_feed(struct supervisor *sv, const char *data, size_t len);
 /* End of output: writes what was held back. */
