@@ -95,6 +95,8 @@ struct config {
 	unsigned long http_max_connections;
 	uint64_t http_read_timeout_ms;
 	uint64_t http_idle_timeout_ms;
+	unsigned long job_ids_first; /* host uids of sandboxed jobs */
+	unsigned long job_ids_count;
 	struct config_project *projects;
 	size_t nprojects;
 	struct cf_secret *secrets;
@@ -142,6 +144,8 @@ extern const struct cf_key config_top_keys[];
 extern const size_t config_top_nkeys;
 extern const struct cf_key config_http_keys[];
 extern const size_t config_http_nkeys;
+extern const struct cf_key config_job_ids_keys[];
+extern const size_t config_job_ids_nkeys;
 extern const struct cf_key config_project_keys[];
 extern const size_t config_project_nkeys;
 extern const struct cf_key config_secret_keys[];
@@ -188,6 +192,8 @@ void config_key_drain(struct cf_walk *, const struct cf_key *,
 void config_key_log_format(struct cf_walk *, const struct cf_key *,
 			   const struct ynode *, const struct ynode *);
 void config_key_sandbox(struct cf_walk *, const struct cf_key *,
+			const struct ynode *, const struct ynode *);
+void config_key_job_ids(struct cf_walk *, const struct cf_key *,
 			const struct ynode *, const struct ynode *);
 void config_key_http(struct cf_walk *, const struct cf_key *,
 		     const struct ynode *, const struct ynode *);

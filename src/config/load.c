@@ -64,6 +64,8 @@ set_defaults(struct config *c)
 	c->http_max_connections = 256;
 	c->http_read_timeout_ms = 10 * 1000;
 	c->http_idle_timeout_ms = 60 * 1000;
+	c->job_ids_first = CONFIG_JOB_IDS_FIRST;
+	c->job_ids_count = CONFIG_JOB_IDS_COUNT;
 }
 
 static void

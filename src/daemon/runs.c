@@ -192,14 +192,8 @@ runs_launch(struct daemon *d, struct live_run *lr)
 		return;
 	}
 	files_remove_tree(lr->workspace);
+	/* Given to the run's job uid at its jobs' start (jobids.c). */
 	rc = files_mkdirs(lr->workspace, 0755);
-	/*
-	 * A sandboxed job's root is the workspace's owner, never host root:
-	 * the daemon's jobs run as DAEMON_JOB_UID (docs/operations.md).
-	 */
-	if (rc == 0 && config_sandbox(d->config) == CONFIG_SANDBOX_STRICT &&
-	    chown(lr->workspace, DAEMON_JOB_UID, DAEMON_JOB_UID) < 0)
-		rc = -errno;
 	if (rc < 0)
 		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
 			  (unsigned long long)lr->id, lr->workspace,

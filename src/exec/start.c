@@ -185,6 +185,11 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 		s->v[n++] = "--uid";
 		s->v[n++] = s->uid;
 	}
+	if (spec->gid != 0) {
+		snprintf(s->gid, sizeof(s->gid), "%u", spec->gid);
+		s->v[n++] = "--gid";
+		s->v[n++] = s->gid;
+	}
 	for (i = 0; i < PW_ARRAY_LEN(res); i++) {
 		if (res[i].v == 0)
 			continue;

@@ -288,6 +288,8 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	pipeline_job_resources(r->p, j, &pr);
 	spec->sandbox = r->s->opts.sandbox;
 	spec->workspace = r->workspace;
+	spec->uid = r->uid;
+	spec->gid = r->gid;
 	spec->network = pipeline_job_network(r->p, j);
 	spec->resources.memory = limit(pr.memory, d->memory);
 	spec->resources.pids = limit(pr.pids, d->pids);

@@ -35,6 +35,8 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->commit = dup_or_null(params->commit);
 	r->skip_manual = params->skip_manual;
 	r->project_max_jobs = params->project_max_jobs;
+	r->uid = params->uid;
+	r->gid = params->gid;
 	while (params->env != NULL && params->env[n] != NULL)
 		n++;
 	r->env = xcalloc(n + 1, sizeof(char *));
@@ -368,4 +370,11 @@ uint64_t
 sched_run_job_finished_ms(const struct sched_run *r, size_t job)
 {
 	return r->jobs[job].finished_ms;
+}
+
+void
+sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid)
+{
+	r->uid = uid;
+	r->gid = gid;
 }

@@ -35,6 +35,8 @@ struct sched_run {
 	char **secrets;               /* owned "K=V", NULL-terminated */
 	bool skip_manual;
 	int project_max_jobs;         /* 0: no limit */
+	uint32_t uid, gid;            /* strict: the jobs' host ids; 0: exec's
+	                                 default */
 	enum sched_run_state state;
 	bool started;                 /* sched_run_start() was called */
 	bool only;                    /* sched_run_only() was called */
