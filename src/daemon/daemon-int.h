@@ -139,7 +139,10 @@ void live_run_free(struct live_run *lr);
  * workspace to it (strict only; 0 otherwise).  -EUSERS: none is free.
  */
 int jobids_assign(struct daemon *d, struct live_run *lr);
-/* An adopted attempt's recorded uid becomes its run's (0: none). */
+/*
+ * An adopted attempt's recorded uid becomes its run's (0, an attempt
+ * from before job_ids: the workspace's owner, if not root).
+ */
 void jobids_adopt(struct live_run *lr, uint32_t uid);
 
 /* runs.c */

@@ -95,6 +95,15 @@ jobids_assign(struct daemon *d, struct live_run *lr)
 void
 jobids_adopt(struct live_run *lr, uint32_t uid)
 {
+	struct stat st;
+
+	/*
+	 * Recorded by a daemon from before job_ids: the job runs as the
+	 * workspace's owner (the old fixed uid).  The run keeps that uid,
+	 * so that its next jobs do not take the workspace from it.
+	 */
+	if (uid == 0 && stat(lr->workspace, &st) == 0 && st.st_uid != 0)
+		uid = (uint32_t)st.st_uid;
 	if (uid == 0 || lr->job_uid == uid)
 		return;
 	if (lr->job_uid != 0)
