@@ -86,9 +86,9 @@ jobids_assign(struct daemon *d, struct live_run *lr)
 		return 0;  /* missing: the job says so; or already its own */
 	rc = scm_chown_tree(lr->workspace, uid, uid);
 	if (rc < 0)
-		log_warnx("run=%llu: cannot give the workspace %s to uid %u: %s",
-			  (unsigned long long)lr->id, lr->workspace, uid,
-			  strerror(-rc));
+		log_warnx("run=%llu: cannot give the workspace %s to uid "
+			  "%u: %s", (unsigned long long)lr->id, lr->workspace,
+			  uid, strerror(-rc));
 	return rc;
 }
 

@@ -82,7 +82,8 @@ exec_env_memfd(const char *const *env, int *out)
 		if (total > SUPERVISOR_MAX_ENV || i >= SUPERVISOR_MAX_ENV_VARS)
 			return -E2BIG;
 	}
-	fd = memfd_create("pipewright-job-env", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	fd = memfd_create("pipewright-job-env",
+			  MFD_CLOEXEC | MFD_ALLOW_SEALING);
 	if (fd < 0)
 		return -errno;
 	for (i = 0; rc == 0 && env != NULL && env[i] != NULL; i++) {

@@ -32,8 +32,8 @@ static const char usage_text[] =
 	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
 	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
 	"           [--workspace DIR] [--uid N] [--gid N] [--memory BYTES]\n"
-	"           [--pids N] [--cpu-seconds N] [--file-size BYTES] [--open-files N]\n"
-	"           [--env-fd N] [--mask NAME]... -- ARGV...\n"
+	"           [--pids N] [--cpu-seconds N] [--file-size BYTES]\n"
+	"           [--open-files N] [--env-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n";
 
 /* Options that take a number, and where it goes. */
