@@ -17,19 +17,29 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "supervisor.h"
 
 extern char **environ;
 
+/* The whole of fd from offset 0, at most SUPERVISOR_MAX_ENV bytes. */
 static int
 read_capped(int fd, char **out, size_t *len)
 {
-	size_t cap = SUPERVISOR_MAX_ENV + 1, n = 0;
-	char *buf = xmalloc(cap);
+	struct stat st;
+	size_t cap, n = 0;
+	char *buf;
 	ssize_t r;
 
+	if (fstat(fd, &st) < 0)
+		return -errno;
+	if (st.st_size > SUPERVISOR_MAX_ENV)
+		return -E2BIG;
+	/* One byte more than it says: a file that grows is caught. */
+	cap = (size_t)st.st_size + 1;
+	buf = xmalloc(cap);
 	for (;;) {
 		r = pread(fd, buf + n, cap - n, (off_t)n);
 		if (r < 0 && errno == EINTR)
@@ -43,7 +53,7 @@ read_capped(int fd, char **out, size_t *len)
 		n += (size_t)r;
 		if (n == cap) {
 			free(buf);
-			return -E2BIG;
+			return -EFBIG;
 		}
 	}
 	*out = buf;
