@@ -145,6 +145,17 @@ const struct config_limits *config_project_limits(
 /* The limits of a config that sets none (`pipewright run` uses their
  * defaults too): docs/operations.md lists them. */
 void config_limits_builtin(struct config_limits *out);
+/*
+ * `job_ids`: the host uids (each with the equal gid) that the daemon gives
+ * sandboxed jobs, one per run holding a job slot; default
+ * CONFIG_JOB_IDS_FIRST, CONFIG_JOB_IDS_COUNT.  Above the ranges useradd
+ * hands out in /etc/subuid and systemd's container ranges, below 2^31, and
+ * never over the sandbox's own inside-uid range at CONFIG_JOB_SUBID_BASE.
+ */
+#define CONFIG_JOB_IDS_FIRST 1879048192UL   /* 0x70000000 */
+#define CONFIG_JOB_IDS_COUNT 65536UL
+#define CONFIG_JOB_SUBID_BASE 1000000000UL  /* the supervisor's SV_SUBID_BASE */
+void config_job_ids(const struct config *c, uint32_t *first, uint32_t *count);
 
 /* The `http` mapping's limits (defaults 1 MiB, 256, 10 s, 60 s). */
 size_t config_http_max_body(const struct config *c);

@@ -69,6 +69,9 @@ struct exec_spec {
 	struct exec_resources resources; /* strict only */
 	uint32_t uid;             /* strict: host uid of the job's root; 0: the
 	                             workspace's owner (root-owned is refused) */
+	uint32_t gid;             /* strict: its host gid; 0: equal to the uid
+	                             (never the workspace's group); the job
+	                             has no supplementary groups */
 	const char *const *mask;  /* names of variables in env whose values are
 	                             replaced by "***" in the log; NULL-terminated
 	                             or NULL (any mode) */

@@ -130,6 +130,8 @@ struct sched_run_params {
 	uint64_t timeout_ms;     /* a job without `timeout`; 0: the options',
 	                            else the pipeline's default */
 	uint64_t max_log;        /* per attempt, bytes */
+	uint32_t uid, gid;       /* strict: the host uid and gid of its jobs'
+	                            root (exec_spec); 0: exec's default */
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,
@@ -165,6 +167,8 @@ int sched_run_approve(struct sched_run *r, const char *name) PW_WUR;
  * Returns how many jobs will run again, or -ENOENT for an unknown name.
  */
 int sched_run_rerun(struct sched_run *r, const char *const *names) PW_WUR;
+/* The host ids of the run's next attempts (strict; before they launch). */
+void sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid);
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
 /*

@@ -48,6 +48,7 @@ struct store_attempt {
 	uint64_t started_at, finished_at; /* 0 if not yet */
 	uint64_t log_bytes;      /* bytes of log stored */
 	char *dir;               /* the supervisor's directory */
+	uint32_t job_uid;        /* host uid (= gid) it runs as; 0: none */
 };
 
 struct store_job {
@@ -195,6 +196,9 @@ int store_tx_job_set_status(struct store_tx *tx, uint64_t run, int idx,
 int store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx,
 			    int number, const char *status, const char *dir,
 			    uint64_t started_at, uint64_t *id) PW_WUR;
+/* The host uid (= gid) a sandboxed attempt runs as (config `job_ids`). */
+int store_tx_attempt_set_uid(struct store_tx *tx, uint64_t attempt,
+			     uint32_t uid) PW_WUR;
 int store_tx_attempt_finish(struct store_tx *tx, uint64_t attempt,
 			    const char *status, int exit_code,
 			    const char *reason, uint64_t finished_at) PW_WUR;

@@ -7,11 +7,17 @@
  *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]
  *       [--sandbox strict|none] [--network] [--netns-fd N] [--workspace DIR]
  *       [--uid N] [--memory BYTES] [--pids N] [--cpu-seconds N]
- *       [--file-size BYTES] [--open-files N] [--mask NAME]... -- ARGV...
+ *       [--file-size BYTES] [--open-files N] [--env-fd N] [--mask NAME]...
+ *       -- ARGV...
  *   pipewright-supervisor --make-netns N --send-fd N   (exec's netns pool)
- * The supervisor's own environment is exactly the job's environment; --mask
- * names variables of it whose values are masked in the log.  The sandbox
- * options are docs/internals/sandbox.md's.
+ * The supervisor's own environment is never the job's: exec gives it a
+ * fixed one (PATH, the sanitizers' options).  The job's environment comes
+ * as data on --env-fd: a sealed memfd of "K=V\0" entries, at most
+ * SUPERVISOR_MAX_ENV bytes and SUPERVISOR_MAX_ENV_VARS entries, applied to
+ * the job's process only, right before its execve.  Without --env-fd (an
+ * older exec) the job gets the supervisor's own environment.  --mask names
+ * variables of the job's environment whose values are masked in the log.
+ * The sandbox options are docs/internals/sandbox.md's.
  *
  * Files in DIR: log (the job's output), status (written once, atomically, by
  * rename, when the job has ended and the log is complete), sock.
@@ -48,6 +54,9 @@
 #define SUPERVISOR_STATUS_FILE "status"
 #define SUPERVISOR_SOCK_FILE "sock"
 #define SUPERVISOR_DEFAULT_MAX_LOG (64ULL * 1024 * 1024)
+/* The job's environment on --env-fd: bytes and entries, at most. */
+#define SUPERVISOR_MAX_ENV (1024 * 1024)
+#define SUPERVISOR_MAX_ENV_VARS 8192
 /* The longest frame header line either side sends or accepts. */
 #define SUPERVISOR_MAX_LINE 256
 

@@ -13,6 +13,7 @@
 #include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +50,7 @@ struct run_cli {
 	struct term *term;
 	char workspace[PATH_MAX];
 	char tmpdir[PATH_MAX];
+	uint32_t uid, gid;        /* strict: the jobs' host ids */
 	char *branch, *commit, *tag; /* from git, where known */
 	int git_pending;
 	bool interrupted;
@@ -198,10 +200,16 @@ collect_secrets(const struct pipeline *p)
 	return v;
 }
 
-/* Strict mode's needs that we can tell before any job: say what and how. */
+/*
+ * Strict mode's needs that we can tell before any job: say what and how.
+ * The jobs run as the checkout's owner, so that what they build is the
+ * developer's, with that user's primary group (never the directory's
+ * group, which could be any group at all) and no supplementary groups.
+ */
 static int
-sandbox_preflight(const struct run_cli *c)
+sandbox_preflight(struct run_cli *c)
 {
+	const struct passwd *pw;
 	struct stat st;
 
 	if (c->o->sandbox != EXEC_SANDBOX_STRICT)
@@ -219,6 +227,12 @@ sandbox_preflight(const struct run_cli *c)
 			"root: chown -R it to an unprivileged user (your own), "
 			"or use --sandbox none\n", c->workspace);
 		return -1;
+	}
+	if (stat(c->workspace, &st) == 0) {
+		pw = getpwuid(st.st_uid);
+		c->uid = (uint32_t)st.st_uid;
+		c->gid = pw != NULL && pw->pw_gid != 0 ? (uint32_t)pw->pw_gid
+						       : c->uid;
 	}
 	return 0;
 }
@@ -240,6 +254,8 @@ start_run(struct run_cli *c)
 		/* The developer is the admin here: granted unless refused. */
 		.network = !c->o->network_deny,
 		.network_denied = "network: denied by --network deny",
+		.uid = c->uid,
+		.gid = c->gid,
 	};
 	size_t i;
 	int rc;

@@ -152,6 +152,13 @@ config_network(const struct config *c)
 	return c->sandbox.network;
 }
 
+void
+config_job_ids(const struct config *c, uint32_t *first, uint32_t *count)
+{
+	*first = (uint32_t)c->job_ids_first;
+	*count = (uint32_t)c->job_ids_count;
+}
+
 size_t
 config_http_max_body(const struct config *c)
 {

@@ -118,6 +118,8 @@ struct config {
 	char **http_allowed_hosts;    /* NULL-terminated; lower case */
 	size_t http_nallowed_hosts;
 	bool metrics_public;          /* metrics: public (default token) */
+	unsigned long job_ids_first; /* host uids of sandboxed jobs */
+	unsigned long job_ids_count;
 	struct config_project *projects;
 	size_t nprojects;
 	struct cf_secret *secrets;
@@ -165,6 +167,8 @@ extern const struct cf_key config_top_keys[];
 extern const size_t config_top_nkeys;
 extern const struct cf_key config_http_keys[];
 extern const size_t config_http_nkeys;
+extern const struct cf_key config_job_ids_keys[];
+extern const size_t config_job_ids_nkeys;
 extern const struct cf_key config_project_keys[];
 extern const size_t config_project_nkeys;
 extern const struct cf_key config_secret_keys[];
@@ -210,6 +214,8 @@ void config_key_drain(struct cf_walk *, const struct cf_key *,
 		      const struct ynode *, const struct ynode *);
 void config_key_log_format(struct cf_walk *, const struct cf_key *,
 			   const struct ynode *, const struct ynode *);
+void config_key_job_ids(struct cf_walk *, const struct cf_key *,
+			const struct ynode *, const struct ynode *);
 void config_key_http(struct cf_walk *, const struct cf_key *,
 		     const struct ynode *, const struct ynode *);
 int config_listen_parse(const char *s, struct config *c, const char **why);

@@ -67,6 +67,8 @@ const struct cf_key config_top_keys[] = {
 	 " {mode: strict, network: deny}", config_key_sandbox, 0, 0, 0},
 	{"metrics", S, "one of public, token", config_key_metrics, 0, 0, 0},
 	{"http", M, "a mapping of HTTP limits", config_key_http, 0, 0, 0},
+	{"job_ids", M, "a mapping {first: UID, count: N}", config_key_job_ids,
+	 0, 0, 0},
 	{"projects", L, "a list of projects", keep_projects, 0, 0, 0},
 	{"secrets", M, "a mapping of secret names to {file: PATH} or"
 	 " {env: NAME}", keep_secrets, 0, 0, 0},
@@ -94,6 +96,15 @@ const struct cf_key config_http_keys[] = {
 	 config_key_http_allowed_hosts, 0, 0, 0},
 };
 const size_t config_http_nkeys = PW_ARRAY_LEN(config_http_keys);
+
+/* Host uids for sandboxed jobs; docs/operations.md says why this range. */
+const struct cf_key config_job_ids_keys[] = {
+	{"first", S, "a uid from 65536 to 2147483647", config_key_uint,
+	 C(job_ids_first), 65536, 2147483647},
+	{"count", S, "a number from 1 to 1048576", config_key_uint,
+	 C(job_ids_count), 1, 1048576},
+};
+const size_t config_job_ids_nkeys = PW_ARRAY_LEN(config_job_ids_keys);
 
 const struct cf_key config_project_keys[] = {
 	{"name", S, "a project name", config_key_project_name, 0, 0, 0},

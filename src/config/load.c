@@ -68,6 +68,8 @@ set_defaults(struct config *c)
 	c->http_max_connections_per_address = 64;
 	c->http_header_timeout_ms = 10 * 1000;
 	c->http_max_auth_failures = 10;
+	c->job_ids_first = CONFIG_JOB_IDS_FIRST;
+	c->job_ids_count = CONFIG_JOB_IDS_COUNT;
 }
 
 static void

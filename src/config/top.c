@@ -1,6 +1,7 @@
 /*
  * Top-level keys with rules of their own: the listen address, the public
- * URL, the words of drain and log_format, and the http mapping.
+ * URL, the words of drain and log_format, and the http and job_ids
+ * mappings.
  *
  * The listen address is HOST:PORT with HOST an IP address (IPv6 in
  * brackets): the daemon binds it without a name lookup, so a name that
@@ -208,4 +209,31 @@ config_key_http(struct cf_walk *w, const struct cf_key *row,
 	w->where = " in 'http'";
 	config_walk_map(w, val, config_http_keys, config_http_nkeys, w->c);
 	w->where = saved;
+}
+
+void
+config_key_job_ids(struct cf_walk *w, const struct cf_key *row,
+		   const struct ynode *key, const struct ynode *val)
+{
+	const char *saved = w->where;
+	unsigned long long first, last;
+
+	(void)row;
+	(void)key;
+	w->where = " in 'job_ids'";
+	config_walk_map(w, val, config_job_ids_keys, config_job_ids_nkeys,
+			w->c);
+	w->where = saved;
+	first = w->c->job_ids_first;
+	last = first + w->c->job_ids_count - 1;
+	/* Inside uids 1..65535 of every job map to the ones after this. */
+	if (last > 2147483647ULL ||
+	    (first <= CONFIG_JOB_SUBID_BASE + 65535ULL &&
+	     last >= CONFIG_JOB_SUBID_BASE))
+		config_problem(w, val->line, val->column,
+			       "'job_ids' %llu..%llu must end by 2147483647 "
+			       "and leave out %llu..%llu (the jobs' own "
+			       "users inside the sandbox)", first, last,
+			       (unsigned long long)CONFIG_JOB_SUBID_BASE,
+			       CONFIG_JOB_SUBID_BASE + 65535ULL);
 }

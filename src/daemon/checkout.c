@@ -265,12 +265,7 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 			  (unsigned long long)c->run, strerror(-rc));
 		c->failed = true;
 	} else {
-		/* Jobs run as the workspace's owner under strict. */
-		if (config_project_sandbox(proj) == CONFIG_SANDBOX_STRICT &&
-		    scm_chown_tree(c->workspace, DAEMON_JOB_UID,
-				   DAEMON_JOB_UID) < 0)
-			log_warnx("run=%llu: cannot give the workspace to uid %d",
-				  (unsigned long long)c->run, DAEMON_JOB_UID);
+		/* Given to the run's job uid at its jobs' start (jobids.c). */
 		if (c->lr == NULL && !c->canceled)
 			read_pipeline(c, proj);
 	}

@@ -23,8 +23,6 @@
 
 #define LOG_FLUSH_BYTES (256 * 1024)  /* a batch of log bytes per commit */
 #define LOG_FLUSH_MS 50               /* or what came in this long */
-/* The host uid a sandboxed job's root maps to: it owns the workspaces. */
-#define DAEMON_JOB_UID 100000
 
 struct checkout;
 
@@ -68,6 +66,8 @@ struct live_run {
 	char *workspace;
 	char *branch;             /* NULL if none: for cancel_superseded */
 	char *ref, *commit;       /* what a repository project checks out */
+	uint32_t job_uid;         /* strict: the host uid (= gid) of its jobs,
+	                             from job_ids (jobids.c); 0: none yet */
 	struct live_run *next;
 };
 
@@ -137,6 +137,17 @@ void live_run_free(struct live_run *lr);
  * older than `newer` are canceled. */
 void trigger_supersede(struct daemon *d, const struct config_project *proj,
 		       const char *branch, uint64_t newer);
+/* jobids.c */
+/*
+ * Gives lr a uid of job_ids if it has none, tells sched, and gives the
+ * workspace to it (strict only; 0 otherwise).  -EUSERS: none is free.
+ */
+int jobids_assign(struct daemon *d, struct live_run *lr);
+/*
+ * An adopted attempt's recorded uid becomes its run's (0, an attempt
+ * from before job_ids: the workspace's owner, if not root).
+ */
+void jobids_adopt(struct live_run *lr, uint32_t uid);
 
 /* runs.c */
 /*

@@ -143,6 +143,8 @@ struct op {
 	char *data;
 	size_t len;
 	struct status_rows st;   /* commit statuses this change causes */
+	uint32_t uid;            /* the attempt's host uid; 0: none */
+	int ids_rc;              /* jobids_assign's failure: fails it */
 };
 
 static struct op *
@@ -203,9 +205,13 @@ tx_attempt_insert(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
 
-	return store_tx_attempt_insert(tx, o->run, o->job, o->la->number,
-				       "running", o->dir, o->started_at,
-				       &o->id);
+	int rc;
+
+	rc = store_tx_attempt_insert(tx, o->run, o->job, o->la->number,
+				     "running", o->dir, o->started_at, &o->id);
+	if (rc == 0 && o->uid != 0)
+		rc = store_tx_attempt_set_uid(tx, o->id, o->uid);
+	return rc;
 }
 
 static int
@@ -341,7 +347,8 @@ prepare_done(int rc, void *arg)
 	else
 		log_warnx("attempt run=%llu job=%d: cannot record it: %s",
 			  (unsigned long long)o->run, o->job, strerror(-rc));
-	prc = sched_attempt_proceed(la->lr->run, la->job, rc);
+	prc = sched_attempt_proceed(la->lr->run, la->job,
+				    rc < 0 ? rc : o->ids_rc);
 	(void)prc; /* the attempt is prepared: proceed cannot refuse it */
 	op_free(o);
 }
@@ -367,6 +374,9 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	o->la = la;
 	o->dir = xstrdup(dir);
 	o->started_at = la->started_ms = pw_now_ms();
+	/* Its uid, before the row that records it (jobids.c). */
+	o->ids_rc = jobids_assign(d, la->lr);
+	o->uid = la->lr->job_uid;
 	la->ops++;
 	store_write(d->store, tx_attempt_insert, prepare_done, o);
 }
@@ -383,6 +393,7 @@ record_adopt(struct daemon *d, struct live_run *lr, size_t job,
 	la->number = sa->number;
 	la->exit_code = -1;
 	la->id = sa->id;
+	jobids_adopt(lr, sa->job_uid);
 	la->started_ms = sa->started_at;
 	/* The supervisor goes on from the last byte the store has. */
 	la->total = la->queued = la->committed = sa->log_bytes;

@@ -203,17 +203,8 @@ workspace_ready(int rc, void *arg)
 {
 	struct live_run *lr = arg;
 	struct daemon *d = lr->d;
-	const struct config_project *proj =
-		config_project_find(d->config, lr->project);
 
-	/*
-	 * A sandboxed job's root is the workspace's owner, never host root:
-	 * the daemon's jobs run as DAEMON_JOB_UID (docs/operations.md).
-	 */
-	if (rc == 0 && proj != NULL &&
-	    config_project_sandbox(proj) == CONFIG_SANDBOX_STRICT &&
-	    chown(lr->workspace, DAEMON_JOB_UID, DAEMON_JOB_UID) < 0)
-		rc = -errno;
+	/* Given to the run's job uid at its jobs' start (jobids.c). */
 	if (rc < 0)
 		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
 			  (unsigned long long)lr->id, lr->workspace,

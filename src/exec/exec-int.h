@@ -30,6 +30,18 @@ struct exec {
 	struct exec_netns *netns;    /* the network namespace pool, or NULL */
 };
 
+/* envfd.c, for start.c */
+#define EXEC_SUPERVISOR_PATH_ENV "/usr/sbin:/usr/bin:/sbin:/bin"
+/* The supervisor's fixed environment (caller frees with _free). */
+char **exec_supervisor_env(void);
+void exec_supervisor_env_free(char **v);
+/*
+ * The job's environment as a sealed memfd of "K=V\0" entries (caller
+ * closes): -E2BIG past SUPERVISOR_MAX_ENV(_VARS), -EINVAL for an entry
+ * without a name.
+ */
+int exec_env_memfd(const char *const *env, int *out) PW_WUR;
+
 /* netns.c, for start.c and exec.c */
 /* A pooled namespace (caller closes), or -1; starts a refill if low. */
 int exec_netns_take(struct exec *e);

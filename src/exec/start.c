@@ -13,6 +13,10 @@
  * sun_path stays short (108 bytes at most) however long the data directory
  * is.  The supervisor runs detached (its own session): a terminal's Ctrl-C
  * must not reach the job directly, the caller cancels it instead.
+ *
+ * The supervisor runs as root under strict, so its own environment is a
+ * fixed one and never the job's (envfd.c): the job's variables go to it as
+ * a sealed memfd on the descriptor after the others, named by --env-fd.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -140,8 +144,8 @@ exec_send_all(int fd, const char *s)
 }
 
 struct args {
-	char *v[40];                 /* the supervisor's own options */
-	char timeout[24], grace[24], max_log[24], uid[24];
+	char *v[48];                 /* the supervisor's own options */
+	char timeout[24], grace[24], max_log[24], uid[24], gid[24], envfd[24];
 	char res[5][24];
 };
 
@@ -181,6 +185,11 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 		s->v[n++] = "--uid";
 		s->v[n++] = s->uid;
 	}
+	if (spec->gid != 0) {
+		snprintf(s->gid, sizeof(s->gid), "%u", spec->gid);
+		s->v[n++] = "--gid";
+		s->v[n++] = s->gid;
+	}
 	for (i = 0; i < PW_ARRAY_LEN(res); i++) {
 		if (res[i].v == 0)
 			continue;
@@ -195,7 +204,7 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 /* The supervisor's argv (caller frees the array, not the strings). */
 static char **
 build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
-	   struct args *s)
+	   int env_fd, struct args *s)
 {
 	size_t n = 0, argc = 0, nmask = 0, i;
 	char **v;
@@ -225,6 +234,9 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 	s->v[n++] = s->max_log;
 	if (spec->tied)
 		s->v[n++] = "--tied";
+	snprintf(s->envfd, sizeof(s->envfd), "%d", env_fd);
+	s->v[n++] = "--env-fd";
+	s->v[n++] = s->envfd;
 	n = sandbox_args(spec, netns_fd, s, n);
 	while (spec->argv[argc] != NULL)
 		argc++;
@@ -232,7 +244,7 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 		nmask++;
 	v = xcalloc(n + 2 * nmask + 1 + argc + 1, sizeof(*v));
 	memcpy(v, s->v, n * sizeof(*v));
-	/* Names only: the values stay in the environment. */
+	/* Names only: the values are in the job's environment (--env-fd). */
 	for (i = 0; i < nmask; i++) {
 		v[n++] = "--mask";
 		v[n++] = (char *)spec->mask[i];
@@ -250,15 +262,18 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 {
 	struct exec_attempt *a = NULL;
 	uv_process_options_t opts;
-	uv_stdio_container_t stdio[5];
+	uv_stdio_container_t stdio[6];
 	struct sockaddr_un addr;
 	struct args sargs;
-	char **argv = NULL, *home, hello[64];
-	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, rc;
+	char **argv = NULL, **senv = NULL, *home, hello[64];
+	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, efd = -1, rc;
 
 	if (e == NULL || spec == NULL || spec->dir == NULL ||
 	    spec->argv == NULL || spec->argv[0] == NULL || end_cb == NULL)
 		return -EINVAL;
+	rc = exec_env_memfd(spec->env, &efd);
+	if (rc < 0)
+		return rc;
 	rc = make_dirs(spec->dir, 0700);
 	if (rc < 0)
 		goto out;
@@ -297,7 +312,8 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 
 	if (spec->sandbox == EXEC_SANDBOX_STRICT && !spec->network)
 		nsfd = exec_netns_take(e);
-	argv = build_args(e, spec, nsfd, &sargs);
+	argv = build_args(e, spec, nsfd, nsfd >= 0 ? 5 : 4, &sargs);
+	senv = exec_supervisor_env();
 	memset(&opts, 0, sizeof(opts));
 	memset(stdio, 0, sizeof(stdio));
 	stdio[0].flags = UV_IGNORE;
@@ -309,7 +325,7 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	opts.exit_cb = exec_attempt_on_exit;
 	opts.file = e->supervisor_path;
 	opts.args = argv;
-	opts.env = (char **)spec->env;
+	opts.env = senv;  /* never the job's: see envfd.c */
 	opts.flags = UV_PROCESS_DETACHED;
 	opts.stdio = stdio;
 	opts.stdio_count = 4;
@@ -319,6 +335,9 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 		stdio[4].data.fd = nsfd;
 		opts.stdio_count = 5;
 	}
+	stdio[opts.stdio_count].flags = UV_INHERIT_FD;  /* --env-fd */
+	stdio[opts.stdio_count].data.fd = efd;
+	opts.stdio_count++;
 	rc = uv_spawn(e->loop, &a->proc, &opts);
 	a->has_proc = true;  /* closed even if the spawn failed */
 	a->open_handles++;
@@ -329,6 +348,9 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	*out = a;
 out:
 	free(argv);
+	exec_supervisor_env_free(senv);
+	if (efd >= 0)
+		close(efd);  /* the supervisor has its own */
 	if (nsfd >= 0)
 		close(nsfd);  /* the supervisor has its own, or the job failed */
 	if (lfd >= 0)

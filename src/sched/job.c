@@ -289,6 +289,8 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	pipeline_job_resources(r->p, j, &pr);
 	spec->sandbox = r->sandbox;
 	spec->workspace = r->workspace;
+	spec->uid = r->uid;
+	spec->gid = r->gid;
 	spec->network = pipeline_job_network(r->p, j);
 	/* Never run offline what asked for the network: say why instead. */
 	if (spec->network && !r->network)

@@ -44,6 +44,8 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->resources = params->resources;
 	r->timeout_ms = params->timeout_ms;
 	r->max_log = params->max_log;
+	r->uid = params->uid;
+	r->gid = params->gid;
 	while (params->env != NULL && params->env[n] != NULL)
 		n++;
 	r->env = xcalloc(n + 1, sizeof(char *));
@@ -378,4 +380,11 @@ uint64_t
 sched_run_job_finished_ms(const struct sched_run *r, size_t job)
 {
 	return r->jobs[job].finished_ms;
+}
+
+void
+sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid)
+{
+	r->uid = uid;
+	r->gid = gid;
 }

@@ -41,6 +41,8 @@ struct sched_run {
 	struct exec_resources resources; /* defaults, each 0: the options' */
 	uint64_t timeout_ms;          /* 0: the options' */
 	uint64_t max_log;             /* 0: the options' */
+	uint32_t uid, gid;            /* strict: the jobs' host ids; 0: exec's
+	                                 default */
 	enum sched_run_state state;
 	bool started;                 /* sched_run_start() was called */
 	bool only;                    /* sched_run_only() was called */

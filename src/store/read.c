@@ -87,7 +87,7 @@ load_attempts(struct store *s, struct store_run *r)
 
 	rc = store_stmt(&s->rd, ST_R_ATTEMPTS, "SELECT idx, id, number, status,"
 			" exit_code, reason, started_at, finished_at,"
-			" log_bytes, dir FROM attempts WHERE run_id = ?1"
+			" log_bytes, dir, job_uid FROM attempts WHERE run_id = ?1"
 			" ORDER BY idx, number", &st);
 	if (rc < 0)
 		return rc;
@@ -112,6 +112,7 @@ load_attempts(struct store *s, struct store_run *r)
 		a->finished_at = col_u64(st, 7);
 		a->log_bytes = col_u64(st, 8);
 		a->dir = store_col_text(st, 9);
+		a->job_uid = (uint32_t)col_u64(st, 10);
 	}
 	return rc;
 }

@@ -189,6 +189,14 @@ const char *const store_migrations[] = {
 	 * run.  NULL for runs made before (nothing to compare).
 	 */
 	"ALTER TABLE runs ADD COLUMN idempotency_hash TEXT;",
+
+	/*
+	 * 6: the host uid (= gid) a sandboxed attempt runs as, so that a
+	 * daemon that adopts it after a restart keeps that uid for its run
+	 * and never hands it to another; 0: none recorded (not sandboxed,
+	 * or started before this column).
+	 */
+	"ALTER TABLE attempts ADD COLUMN job_uid INTEGER NOT NULL DEFAULT 0;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -198,6 +198,21 @@ store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx, int number,
 }
 
 int
+store_tx_attempt_set_uid(struct store_tx *tx, uint64_t attempt, uint32_t uid)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_ATTEMPT_SET_UID, "UPDATE attempts SET"
+			" job_uid = ?2 WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	store_bind_u64(st, 2, uid);
+	return changed(tx, store_exec(st));
+}
+
+int
 store_tx_attempt_finish(struct store_tx *tx, uint64_t attempt,
 			const char *status, int exit_code, const char *reason,
 			uint64_t finished_at)

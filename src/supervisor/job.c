@@ -5,7 +5,9 @@
  * whole), stdin from /dev/null, stdout and stderr on one pipe (so their
  * order is kept), the working directory, default signal dispositions and an
  * empty signal mask, and no descriptor but 0-2: the listening socket, the
- * log and the clients are ours.  The environment is ours, unchanged.
+ * log and the clients are ours.  The environment is the job's (env.c),
+ * set here, in the job's own process, right before its execve: never in
+ * ours, which may run as host root.
  *
  * Signals are blocked across fork so that no handler of ours runs in the
  * child (it would write into our self-pipe) before the child resets them.
@@ -28,6 +30,8 @@
 #include <unistd.h>
 
 #include "supervisor.h"
+
+extern char **environ;
 
 uint64_t
 sv_mono_us(void)
@@ -85,6 +89,8 @@ sv_job_exec(struct supervisor *sv, int out_wr)
 	/* Benchmarks read it (execve_mono_us): as late as we can take it. */
 	if (sv->stamps != NULL)
 		sv->stamps[0] = sv_mono_us();
+	/* The job's PATH finds the command, as the job's shell would. */
+	environ = sv_env(sv);
 	execvp(sv->argv[0], sv->argv);
 	child_fail("cannot run", sv->argv[0], errno, 127);
 	_exit(127);

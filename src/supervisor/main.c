@@ -3,7 +3,8 @@
  *
  * Invocation: see usage_text and supervisor-proto.h; the sandbox options
  * are docs/internals/sandbox.md's.
- * The environment is the job's and is passed to it untouched.
+ * Our environment is exec's fixed one, never the job's: the job's comes
+ * as data on --env-fd (env.c) and is applied only to the job's process.
  *
  * main() builds the one struct supervisor, prepares the descriptors and
  * files, becomes a child subreaper (so that orphans of the job are
@@ -30,9 +31,9 @@ static const char usage_text[] =
 	"usage: pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]\n"
 	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
 	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
-	"           [--workspace DIR] [--uid N] [--memory BYTES] [--pids N]\n"
-	"           [--cpu-seconds N] [--file-size BYTES] [--open-files N]\n"
-	"           [--mask NAME]... -- ARGV...\n"
+	"           [--workspace DIR] [--uid N] [--gid N] [--memory BYTES]\n"
+	"           [--pids N] [--cpu-seconds N] [--file-size BYTES]\n"
+	"           [--open-files N] [--env-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n";
 
 /* Options that take a number, and where it goes. */
@@ -58,7 +59,8 @@ number_opt(struct supervisor *sv, const char *a, uint64_t *scratch)
 		if (strcmp(a, rows[i].name) == 0)
 			return (uint64_t *)((char *)sv + rows[i].off);
 	if (strcmp(a, "--listen-fd") == 0 || strcmp(a, "--netns-fd") == 0 ||
-	    strcmp(a, "--uid") == 0)
+	    strcmp(a, "--uid") == 0 || strcmp(a, "--gid") == 0 ||
+	    strcmp(a, "--env-fd") == 0)
 		return scratch;
 	return NULL;
 }
@@ -111,7 +113,7 @@ parse_u64(const char *opt, const char *s, uint64_t *out)
 
 static int
 parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
-	   size_t *nmasks)
+	   size_t *nmasks, int *env_fd)
 {
 	uint64_t fd = UINT64_MAX, num, *dst;
 	int i;
@@ -140,6 +142,10 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 				fd = num;
 			else if (strcmp(a, "--netns-fd") == 0)
 				sv->sb.netns_fd = (int)num;
+			else if (strcmp(a, "--env-fd") == 0)
+				*env_fd = (int)num;
+			else if (strcmp(a, "--gid") == 0)
+				sv->sb.gid = (gid_t)num;
 			else if (dst == &num)
 				sv->sb.uid = (uid_t)num;
 			i++;
@@ -309,7 +315,7 @@ main(int argc, char **argv)
 	struct supervisor sv;
 	char *masks[SV_MAX_MASKS];
 	size_t nmasks = 0, i;
-	int rc, status = 1;
+	int rc, status = 1, env_fd = -1;
 
 	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
 	    strcmp(argv[3], "--send-fd") == 0)
@@ -322,13 +328,20 @@ main(int argc, char **argv)
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
 	sv.pid = -1;
 	sv.exit_code = -1;
-	if (parse_args(&sv, argc, argv, masks, &nmasks) < 0) {
+	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
 		return 2;
 	}
+	/* Read (and closed) before anything else: close_stray_fds. */
+	if (env_fd >= 0) {
+		rc = sv_env_read(&sv, env_fd);
+		close(env_fd);
+		if (rc < 0)
+			return 2;
+	}
 	if (setup(&sv) < 0)
 		goto out;
-	sv_mask_init(&sv.mask, masks, nmasks);
+	sv_env_mask(&sv, masks, nmasks);
 	sv.started_ms = pw_now_ms();
 	if (sv.cause == SV_CAUSE_ORPHANED)
 		sv.start_error = xstrdup("canceled: pipewright exited");
@@ -343,6 +356,7 @@ out:
 	sv_serve_free(&sv);
 	sv_cgroup_remove(&sv);
 	sv_mask_free(&sv.mask);
+	sv_env_free(&sv);
 	for (i = 0; i < sv.sb.nbinds; i++) {
 		if (sv.sb.binds[i].fd >= 0)
 			close(sv.sb.binds[i].fd);

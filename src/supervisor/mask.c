@@ -3,9 +3,10 @@
  * and of its common encodings, becomes "***" before the byte reaches the
  * log (and so the daemon, its database and every follower).
  *
- * The values come from our own environment (which is the job's), named by
- * --mask NAME, so they never appear on a command line; sv_mask_add() takes
- * one value, however it was obtained.  Each value becomes a set of
+ * The values come from the job's environment (sv_env_mask: data on --env-fd,
+ * never our own environment), named by --mask NAME, so they never appear
+ * on a command line; sv_mask_add() takes one value, however it was
+ * obtained.  Each value becomes a set of
  * patterns: the value itself and, for values of SV_MASK_ENCODE_MIN bytes
  * or more, its reverse, its hex in lower and in upper case, and its base64
  * (standard and URL-safe alphabets) in each of the three alignments a
@@ -146,19 +147,6 @@ sv_mask_add(struct sv_mask *m, const char *value, size_t n)
 	for (i = 1; i < PW_ARRAY_LEN(m->start); i++)
 		if (m->start[i] < m->start[i - 1])
 			m->start[i] = m->start[i - 1];
-}
-
-void
-sv_mask_init(struct sv_mask *m, char **names, size_t n)
-{
-	size_t i;
-
-	for (i = 0; i < n; i++) {
-		const char *v = getenv(names[i]);
-
-		if (v != NULL)
-			sv_mask_add(m, v, strlen(v));
-	}
 }
 
 void

@@ -14,9 +14,11 @@
  * maps and put it in the cgroups, so that nothing of the job runs
  * unmapped or unlimited.
  *
- * The job's root (uid 0 inside) is the host uid that owns the workspace,
- * so that what the job writes there belongs to whoever owns the checkout;
- * a workspace owned by root is refused (a job never runs as host root).
+ * The job's root (uid 0 inside) is the host uid of --uid (the daemon's
+ * per-run id from its `job_ids`, `run`'s checkout owner), or else the
+ * workspace's owner; its gid is --gid or equal to the uid, never the
+ * workspace's group, and init drops every supplementary group.  Host
+ * root is refused (a job never runs as host root).
  * Inside uids 1..65535 map to SV_SUBID_BASE+1.. for tools that chown.
  */
 #include <errno.h>
@@ -68,7 +70,13 @@ reset_affinity(void)
 		sv_warn("resetting the CPU affinity");
 }
 
-/* Who the job runs as; *why if nobody suitable. */
+/*
+ * Who the job runs as; *why if nobody suitable.  --uid/--gid say it (the
+ * daemon's per-run ids, `run`'s checkout owner and that user's primary
+ * group); without --uid, the workspace's owner.  The gid is never taken
+ * from the workspace: a checkout that belongs to group shadow must not
+ * make a job a member of it.  Without --gid it equals the uid.
+ */
 static int
 pick_owner(struct supervisor *sv, char **why)
 {
@@ -79,10 +87,8 @@ pick_owner(struct supervisor *sv, char **why)
 				 strerror(errno));
 		return -errno;
 	}
-	if (sv->sb.uid == 0) {
+	if (sv->sb.uid == 0)
 		sv->sb.uid = st.st_uid;
-		sv->sb.gid = st.st_gid != 0 ? st.st_gid : st.st_uid;
-	}
 	if (sv->sb.gid == 0)
 		sv->sb.gid = sv->sb.uid;
 	if (sv->sb.uid == 0) {

@@ -129,6 +129,9 @@ struct supervisor {
 	const char *dir;
 	const char *cwd;          /* NULL: the supervisor's own */
 	char **argv;              /* the job, NULL-terminated */
+	char **env;               /* the job's environment (--env-fd), into
+	                             env_buf; NULL: ours (env.c) */
+	char *env_buf;
 	int listen_fd;
 	uint64_t timeout_ms;      /* 0: none */
 	uint64_t grace_ms;
@@ -225,9 +228,17 @@ int sv_cgroup_enter(struct supervisor *sv, pid_t pid) PW_WUR;
 bool sv_cgroup_check(struct supervisor *sv);
 void sv_cgroup_remove(struct supervisor *sv);
 
+/* env.c: the job's environment, read once from --env-fd. */
+int sv_env_read(struct supervisor *sv, int fd) PW_WUR;
+/* What the job's execve gets (NULL-terminated; never NULL). */
+char **sv_env(const struct supervisor *sv);
+/* A variable of the job's environment, or NULL. */
+const char *sv_env_get(const struct supervisor *sv, const char *name);
+/* Masks the values of the job's variables named (mask.c). */
+void sv_env_mask(struct supervisor *sv, char **names, size_t n);
+void sv_env_free(struct supervisor *sv);
+
 /* mask.c */
-/* Masks the values of the environment variables named. */
-void sv_mask_init(struct sv_mask *m, char **names, size_t n);
 /* Masks value (copied) and its encodings; empty or past SV_MAX_MASKS: no. */
 void sv_mask_add(struct sv_mask *m, const char *value, size_t len);
 /* Writes data to the log with every secret replaced by "***". */

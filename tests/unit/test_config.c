@@ -141,6 +141,7 @@ test_full(void **state)
 	struct fx *fx = *state;
 	const struct config_project *p;
 	struct sockaddr_storage ss;
+	uint32_t first, count;
 	socklen_t sslen;
 	char want[PATH_MAX * 2];
 	struct config *c;
@@ -172,6 +173,7 @@ test_full(void **state)
 		    "  trusted_proxies: [10.0.0.0/8, '::1', 192.0.2.7]\n"
 		    "  allowed_hosts: [CI.Example.com., ci-internal]\n"
 		    "metrics: public\n"
+		    "job_ids: {first: 2000000000, count: 10}\n"
 		    "projects:\n"
 		    "  - name: demo\n"
 		    "    pipeline: pipelines/demo.yml\n"
@@ -236,6 +238,9 @@ test_full(void **state)
 	assert_true(config_project_badge_public(config_project_find(c,
 								   "hooked")));
 	assert_int_equal(config_http_idle_timeout_ms(c), 120000);
+	config_job_ids(c, &first, &count);
+	assert_int_equal(first, 2000000000);
+	assert_int_equal(count, 10);
 
 	assert_int_equal(config_project_count(c), 3);
 	p = config_project(c, 0);
@@ -286,6 +291,7 @@ test_defaults(void **state)
 {
 	struct fx *fx = *state;
 	struct sockaddr_storage ss;
+	uint32_t first, count;
 	socklen_t sslen;
 	char want[PATH_MAX * 2];
 	struct config *c;
@@ -331,6 +337,9 @@ test_defaults(void **state)
 		config_http_allowed_hosts(c, &n);
 		assert_int_equal(n, 0);
 	}
+	config_job_ids(c, &first, &count);
+	assert_int_equal(first, 1879048192);
+	assert_int_equal(count, 65536);
 	assert_int_equal(config_project_count(c), 0);
 	assert_int_equal(config_secret_count(c), 0);
 	assert_string_equal(config_drain_name(config_drain(c)), "detach");
@@ -410,6 +419,18 @@ test_wrong_type(void **state)
 {
 	load_bad(*state, "max_jobs: many\n", 1, 1, 11,
 		 "expected a number from 1 to 1024 for 'max_jobs', got 'many'");
+	load_bad(*state, "job_ids: {first: 100}\n", 1, 1, 18,
+		 "expected a uid from 65536 to 2147483647 for 'first' in "
+		 "'job_ids', got '100'");
+	/* Over the jobs' inside users, or past 2^31 - 1. */
+	load_bad(*state, "job_ids: {first: 999999990, count: 100}\n", 1, 1, 10,
+		 "'job_ids' 999999990..1000000089 must end by 2147483647 and "
+		 "leave out 1000000000..1000065535 (the jobs' own users "
+		 "inside the sandbox)");
+	load_bad(*state, "job_ids: {first: 2147483600, count: 100}\n", 1, 1, 10,
+		 "'job_ids' 2147483600..2147483699 must end by 2147483647 and "
+		 "leave out 1000000000..1000065535 (the jobs' own users "
+		 "inside the sandbox)");
 	load_bad(*state, "max_jobs: 0\n", 1, 1, 11,
 		 "expected a number from 1 to 1024 for 'max_jobs', got '0'");
 	load_bad(*state, "anonymous_read: \"yes\"\n", 1, 1, 17,

@@ -317,6 +317,61 @@ test_env_exact(void **state)
 }
 
 /*
+ * The supervisor's own environment is never the job's (it runs as host
+ * root under strict): the job sees its variables, its parent, the
+ * supervisor, holds none of them and only exec's fixed PATH.
+ */
+static void
+test_env_not_the_supervisors(void **state)
+{
+	struct run *r = *state;
+	const char *env[] = {"PW_CANARY=canary-4711", "GCONV_PATH=/nowhere",
+			     "PATH=/usr/bin:/bin", NULL};
+
+	r->spec.env = env;
+	run_sh(r, "echo \"job: $PW_CANARY $GCONV_PATH\";"
+		  " tr '\\0' '\\n' < /proc/$PPID/environ | sort");
+	assert_int_equal(r->st.result, EXEC_SUCCESS);
+	assert_non_null(strstr(r->out.data, "job: canary-4711 /nowhere\n"));
+	assert_null(strstr(r->out.data, "PW_CANARY="));
+	assert_null(strstr(r->out.data, "GCONV_PATH="));
+	assert_non_null(strstr(r->out.data,
+			       "PATH=/usr/sbin:/usr/bin:/sbin:/bin\n"));
+}
+
+/* A malformed or oversized environment is refused before anything runs. */
+static void
+test_env_refused(void **state)
+{
+	struct run *r = *state;
+	const char *argv[] = {"/bin/true", NULL};
+	const char *noname[] = {"PATH=/usr/bin:/bin", "NOEQUALS", NULL};
+	const char *empty[] = {"=value", NULL};
+	const char *big[] = {NULL, NULL};
+	char *huge = xmalloc(SUPERVISOR_MAX_ENV + 8);
+
+	memset(huge, 'x', SUPERVISOR_MAX_ENV + 7);
+	memcpy(huge, "BIG=", 4);
+	huge[SUPERVISOR_MAX_ENV + 7] = '\0';
+	big[0] = huge;
+	r->spec.argv = argv;
+	r->spec.env = noname;
+	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r,
+				    &r->a), -EINVAL);
+	r->spec.env = empty;
+	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r,
+				    &r->a), -EINVAL);
+	r->spec.env = big;
+	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r,
+				    &r->a), -E2BIG);
+	free(huge);
+	assert_int_equal(exec_active(r->e), 0);
+	uv_close((uv_handle_t *)&r->deadline, NULL);
+	r->expect = 0;
+	finish_loop(r);
+}
+
+/*
  * Secrets are masked before the log: whole, split across reads (a pause
  * between the pieces), overlapping secrets (the longest wins), and a
  * secret's prefix at the very end of the output is kept as it was.
@@ -1208,6 +1263,10 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_killed_by_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mask_secrets, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_env_exact, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_not_the_supervisors,
+						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_env_refused, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdio, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_leaked_fds, setup, teardown),

@@ -224,6 +224,12 @@ fn_attempt(struct store_tx *tx, struct w *w)
 }
 
 static int
+fn_attempt_uid(struct store_tx *tx, struct w *w)
+{
+	return store_tx_attempt_set_uid(tx, w->id, (uint32_t)w->t1);
+}
+
+static int
 fn_attempt_finish(struct store_tx *tx, struct w *w)
 {
 	return store_tx_attempt_finish(tx, w->id, w->status, 2, w->text, w->t2);
@@ -440,6 +446,11 @@ test_run_jobs_attempts(void **state)
 	assert_int_equal(write_now(f, &w), 0);
 	a2 = attempt(f, id, 0, 2, "running");
 	a3 = attempt(f, id, 1, 1, "running");
+	/* The host uid a sandboxed attempt runs as; 0 until recorded. */
+	w = (struct w){ .fn = fn_attempt_uid, .id = a3, .t1 = 1879048193 };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_attempt_uid, .id = a3 + 100, .t1 = 1 };
+	assert_int_equal(write_now(f, &w), -ENOENT);
 	set_status(f, id, "running", 1500, 0);
 
 	assert_int_equal(store_run_get(f->s, id, &r), 0);
@@ -466,6 +477,8 @@ test_run_jobs_attempts(void **state)
 	assert_null(j->attempts[1].reason);
 	assert_string_equal(r->jobs[1].status, "running");
 	assert_int_equal(r->jobs[1].attempts[0].id, a3);
+	assert_int_equal(r->jobs[1].attempts[0].job_uid, 1879048193);
+	assert_int_equal(j->attempts[1].job_uid, 0);
 	assert_string_equal(r->jobs[2].status, "waiting"); /* no attempt */
 	assert_int_equal(r->jobs[2].nattempts, 0);
 	store_run_free(r);
