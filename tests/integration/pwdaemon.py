@@ -56,6 +56,29 @@ class Skip(Exception):
     pass
 
 
+def strict_sandbox_missing():
+    """What the strict sandbox lacks here (root, namespaces, the memory and
+    pids cgroup controllers), or None: a test then skips saying so."""
+    if os.getuid() != 0:
+        return "not root"
+    if subprocess.run(["unshare", "-U", "-p", "-m", "-n", "--fork", "true"],
+                      capture_output=True).returncode != 0:
+        return "user/pid/mount/net namespaces are not available"
+    with open("/proc/self/cgroup") as f:
+        cg = f.read()
+    for c in ("memory", "pids"):
+        ok = any(c in line.split(":")[1].split(",") for line in cg.splitlines() if ":" in line)
+        for path in ("/sys/fs/cgroup/cgroup.controllers",
+                     "/sys/fs/cgroup/unified/cgroup.controllers"):
+            try:
+                ok = ok or c in open(path).read().split()
+            except OSError:
+                pass
+        if not ok:
+            return "no '%s' cgroup controller" % c
+    return None
+
+
 def skip(why):
     """Ends the scenario as skipped (exit 77), saying why."""
     raise Skip(why)

@@ -8,7 +8,6 @@ attempt).  Checked from the host in /proc/PID/status of the jobs' shells.
 Skipped (77) where the strict sandbox cannot run."""
 import os
 import re
-import subprocess
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -22,27 +21,6 @@ jobs:
       - echo waiting
       - while [ ! -e go ]; do sleep 0.05; done
 """
-
-
-def missing():
-    if os.getuid() != 0:
-        return "not root"
-    if subprocess.run(["unshare", "-U", "-p", "-m", "-n", "--fork", "true"],
-                      capture_output=True).returncode != 0:
-        return "user/pid/mount/net namespaces are not available"
-    with open("/proc/self/cgroup") as f:
-        cg = f.read()
-    for c in ("memory", "pids"):
-        ok = any(c in line.split(":")[1].split(",") for line in cg.splitlines() if ":" in line)
-        for path in ("/sys/fs/cgroup/cgroup.controllers",
-                     "/sys/fs/cgroup/unified/cgroup.controllers"):
-            try:
-                ok = ok or c in open(path).read().split()
-            except OSError:
-                pass
-        if not ok:
-            return "no '%s' cgroup controller" % c
-    return None
 
 
 def job_ids(ws):
@@ -66,7 +44,7 @@ def job_ids(ws):
 
 
 def main(t):
-    why = missing()
+    why = pw.strict_sandbox_missing()
     if why:
         pw.skip("the strict sandbox cannot run here: %s" % why)
     d = t.daemon(projects={"a": WAIT, "b": WAIT, "c": WAIT},

@@ -8,7 +8,6 @@ pipeline in a project without the grant fails, saying why.  Skipped (77)
 where the strict sandbox or slirp4netns cannot run."""
 import os
 import shutil
-import subprocess
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -36,30 +35,8 @@ jobs:
 """
 
 
-def missing():
-    """What the strict sandbox lacks here (as test_api_sandbox.py), or None."""
-    if os.getuid() != 0:
-        return "not root"
-    if subprocess.run(["unshare", "-U", "-p", "-m", "-n", "--fork", "true"],
-                      capture_output=True).returncode != 0:
-        return "user/pid/mount/net namespaces are not available"
-    with open("/proc/self/cgroup") as f:
-        cg = f.read()
-    for c in ("memory", "pids"):
-        ok = any(c in line.split(":")[1].split(",") for line in cg.splitlines() if ":" in line)
-        for path in ("/sys/fs/cgroup/cgroup.controllers",
-                     "/sys/fs/cgroup/unified/cgroup.controllers"):
-            try:
-                ok = ok or c in open(path).read().split()
-            except OSError:
-                pass
-        if not ok:
-            return "no '%s' cgroup controller" % c
-    return None
-
-
 def main(t):
-    why = missing()
+    why = pw.strict_sandbox_missing()
     if why:
         pw.skip("the strict sandbox cannot run here: %s" % why)
     if shutil.which("slirp4netns") is None:

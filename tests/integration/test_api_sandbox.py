@@ -2,8 +2,6 @@
 root of its own user namespace, its own pid namespace, no network but
 loopback, the data directory (the database) invisible, its workspace
 writable.  Skipped (77) where the strict sandbox cannot run."""
-import os
-import subprocess
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -23,29 +21,8 @@ jobs:
 """
 
 
-def missing():
-    if os.getuid() != 0:
-        return "not root"
-    if subprocess.run(["unshare", "-U", "-p", "-m", "-n", "--fork", "true"],
-                      capture_output=True).returncode != 0:
-        return "user/pid/mount/net namespaces are not available"
-    with open("/proc/self/cgroup") as f:
-        cg = f.read()
-    for c in ("memory", "pids"):
-        ok = any(c in line.split(":")[1].split(",") for line in cg.splitlines() if ":" in line)
-        for path in ("/sys/fs/cgroup/cgroup.controllers",
-                     "/sys/fs/cgroup/unified/cgroup.controllers"):
-            try:
-                ok = ok or c in open(path).read().split()
-            except OSError:
-                pass
-        if not ok:
-            return "no '%s' cgroup controller" % c
-    return None
-
-
 def main(t):
-    why = missing()
+    why = pw.strict_sandbox_missing()
     if why:
         pw.skip("the strict sandbox cannot run here: %s" % why)
     d = t.daemon(projects={"demo": PIPELINE}, config="sandbox: strict")

@@ -24,34 +24,13 @@ jobs:
 """
 
 
-def missing():
-    if os.getuid() != 0:
-        return "not root"
-    if subprocess.run(["unshare", "-U", "-p", "-m", "-n", "--fork", "true"],
-                      capture_output=True).returncode != 0:
-        return "user/pid/mount/net namespaces are not available"
-    with open("/proc/self/cgroup") as f:
-        cg = f.read()
-    for c in ("memory", "pids"):
-        ok = any(c in line.split(":")[1].split(",") for line in cg.splitlines() if ":" in line)
-        for path in ("/sys/fs/cgroup/cgroup.controllers",
-                     "/sys/fs/cgroup/unified/cgroup.controllers"):
-            try:
-                ok = ok or c in open(path).read().split()
-            except OSError:
-                pass
-        if not ok:
-            return "no '%s' cgroup controller" % c
-    return None
-
-
 def mounted(path):
     with open("/proc/self/mountinfo") as f:
         return any(line.split()[4] == path for line in f)
 
 
 def main(t):
-    why = missing()
+    why = pw.strict_sandbox_missing()
     if why:
         pw.skip("the strict sandbox cannot run here: %s" % why)
     if shutil.which("mkfs.ext4") is None:
