@@ -21,12 +21,10 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
-#include <net/if.h>
 #include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
@@ -40,26 +38,6 @@ fail(int report_wr, const char *what)
 {
 	dprintf(report_wr, "E%s", what);
 	_exit(1);
-}
-
-static int
-loopback_up(void)
-{
-	struct ifreq ifr;
-	int s, rc = 0;
-
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
-	if (rc == 0 && ioctl(s, SIOCSIFFLAGS, &ifr) < 0)
-		rc = -errno;
-	close(s);
-	return rc;
 }
 
 static int
@@ -147,7 +125,7 @@ setup(struct supervisor *sv, int report_wr)
 		fail(report_wr, "/dev/null");
 	close(null);
 	sethostname("pipewright", strlen("pipewright"));
-	if (!sv->sb.netns_joined && (rc = loopback_up()) < 0) {
+	if (!sv->sb.netns_joined && (rc = sv_loopback_up()) < 0) {
 		snprintf(err, sizeof(err), "bringing up loopback: %s",
 			 strerror(-rc));
 		fail(report_wr, err);

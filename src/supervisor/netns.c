@@ -47,29 +47,39 @@ send_fd(int sock, int fd)
 }
 
 int
-sv_netns_make(int count, int sock_fd)
+sv_loopback_up(void)
 {
 	struct ifreq ifr;
-	int i, fd, s, rc = 0;
+	int s, rc = 0;
+
+	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	if (s < 0)
+		return -errno;
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
+	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING,
+	     ioctl(s, SIOCSIFFLAGS, &ifr) < 0))
+		rc = -errno;
+	close(s);
+	return rc;
+}
+
+int
+sv_netns_make(int count, int sock_fd)
+{
+	int i, fd, rc = 0;
 
 	for (i = 0; i < count && rc == 0; i++) {
 		if (unshare(CLONE_NEWNET) < 0) {
 			sv_warn("unshare(CLONE_NEWNET)");
 			return -errno;
 		}
-		s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-		memset(&ifr, 0, sizeof(ifr));
-		snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-		if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
-		    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING,
-		     ioctl(s, SIOCSIFFLAGS, &ifr) < 0)) {
+		if ((rc = sv_loopback_up()) < 0) {
+			errno = -rc;
 			sv_warn("bringing up loopback");
-			rc = -errno;
-		}
-		if (s >= 0)
-			close(s);
-		if (rc < 0)
 			return rc;
+		}
 		fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
 		if (fd < 0) {
 			sv_warn("/proc/self/ns/net");

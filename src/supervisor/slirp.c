@@ -44,7 +44,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -194,25 +193,6 @@ add_routes(int nl, const struct dst *v, size_t n, char **why)
 	return 0;
 }
 
-static int
-loopback_up(void)
-{
-	struct ifreq ifr;
-	int s, rc = 0;
-
-	s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
-	if (s < 0)
-		return -errno;
-	memset(&ifr, 0, sizeof(ifr));
-	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
-	if (ioctl(s, SIOCGIFFLAGS, &ifr) < 0 ||
-	    (ifr.ifr_flags |= IFF_UP | IFF_RUNNING,
-	     ioctl(s, SIOCSIFFLAGS, &ifr) < 0))
-		rc = -errno;
-	close(s);
-	return rc;
-}
-
 /*
  * A new network namespace with loopback up, and an rtnetlink socket in
  * it; we are back in the host's namespace on return.
@@ -235,7 +215,7 @@ make_netns(int *ns_fd, int *nl_fd, char **why)
 		close(host);
 		return rc;
 	}
-	if ((rc = loopback_up()) < 0)
+	if ((rc = sv_loopback_up()) < 0)
 		*why = xasprintf("network: bringing up loopback: %s",
 				 strerror(-rc));
 	*ns_fd = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);

@@ -257,6 +257,8 @@ void sv_slirp_stop(struct supervisor *sv);
 
 /* netns.c: --make-netns N: make N empty network namespaces, send them. */
 int sv_netns_make(int count, int sock_fd);
+/* Brings up loopback in our current network namespace (0 or -errno). */
+int sv_loopback_up(void);
 
 /* tree.c */
 /* Sends sig to the job's process group and every descendant of ours. */
