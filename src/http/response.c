@@ -143,20 +143,28 @@ respond_error(struct http_request *req, int status, const char *code,
 	cJSON_free(json);
 }
 
+static void
+respond_errorv(struct http_request *req, int status, const char *code,
+	       const char *const *headers, const char *fmt, va_list ap)
+{
+	char *msg;
+
+	if (!answerable(req))
+		return;
+	msg = xvasprintf(fmt, ap);
+	respond_error(req, status, code, msg, headers);
+	free(msg);
+}
+
 void
 http_respond_error(struct http_request *req, int status, const char *code,
 		   const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
 
-	if (!answerable(req))
-		return;
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	respond_errorv(req, status, code, NULL, fmt, ap);
 	va_end(ap);
-	respond_error(req, status, code, msg, NULL);
-	free(msg);
 }
 
 void
@@ -164,15 +172,10 @@ http_respond_error_with(struct http_request *req, int status, const char *code,
 			const char *const *headers, const char *fmt, ...)
 {
 	va_list ap;
-	char *msg;
 
-	if (!answerable(req))
-		return;
 	va_start(ap, fmt);
-	msg = xvasprintf(fmt, ap);
+	respond_errorv(req, status, code, headers, fmt, ap);
 	va_end(ap);
-	respond_error(req, status, code, msg, headers);
-	free(msg);
 }
 
 void
