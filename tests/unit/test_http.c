@@ -836,13 +836,14 @@ test_timeouts(void **state)
 static struct client *
 cl_served(struct fixture *fx, const char *from)
 {
+	static const char get[] = "GET /fast HTTP/1.1\r\n\r\n";
 	uint64_t t0 = now_ms();
 	struct client *c;
 	struct resp r;
 
 	do {
 		c = cl_open_from(fx, from);
-		if (c != NULL && cl_send(c, "GET /fast HTTP/1.1\r\n\r\n", 24) &&
+		if (c != NULL && cl_send(c, get, strlen(get)) &&
 		    cl_response(c, &r, false) && r.status == 200)
 			return c;
 		cl_close(c);
