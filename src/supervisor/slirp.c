@@ -82,7 +82,20 @@ add_dst(struct dst *v, size_t *n, int family, const char *text,
 	return 0;
 }
 
-/* Every address of the host's namespace but loopback's, and the fixed. */
+
+/* 127.0.0.0/8 or ::1: what the job's own loopback answers. */
+static bool
+own_loopback(const struct sockaddr *sa)
+{
+	if (sa->sa_family == AF_INET)
+		return ((const unsigned char *)&((const struct sockaddr_in *)
+					       sa)->sin_addr)[0] == 127;
+	return sa->sa_family == AF_INET6 &&
+	       IN6_IS_ADDR_LOOPBACK(&((const struct sockaddr_in6 *)sa)
+				     ->sin6_addr);
+}
+
+/* Every address of the host's namespace but 127/8 and ::1, and the fixed. */
 static int
 host_dsts(struct dst *v, size_t *n)
 {
@@ -98,7 +111,11 @@ host_dsts(struct dst *v, size_t *n)
 	for (i = ifa; i != NULL && *n < SLIRP_MAX_ROUTES; i = i->ifa_next) {
 		const struct sockaddr *sa = i->ifa_addr;
 
-		if (sa == NULL || (i->ifa_flags & IFF_LOOPBACK))
+		/*
+		 * 127/8 and ::1 are the job's own loopback; any other address,
+		 * on lo too (a service address, an anycast one), is the host's.
+		 */
+		if (sa == NULL || own_loopback(sa))
 			continue;
 		if (sa->sa_family == AF_INET) {
 			v[*n].family = AF_INET;

@@ -15,10 +15,12 @@ done
 
 net=$((RANDOM % 200 + 20))
 ns=pwt-net-$$ veth_h=pwt$$h veth_t=pwt$$t
+lo_addr=198.18.$net.$((RANDOM % 250 + 2))  # a service address on the host's lo
 abstract=pw-test-$$-$RANDOM
 cleanup() {
 	kill $host_pid $th_pid 2>/dev/null || true
 	ip link del "$veth_h" 2>/dev/null || true
+	ip addr del "$lo_addr/32" dev lo 2>/dev/null || true
 	ip netns del "$ns" 2>/dev/null || true
 	rm -rf "$T"
 }
@@ -66,6 +68,7 @@ ip link set "$veth_h" up
 ip -n "$ns" addr add "10.231.$net.2/24" dev "$veth_t"
 ip -n "$ns" link set "$veth_t" up
 ip -n "$ns" link set lo up
+ip addr add "$lo_addr/32" dev lo
 cat > testhost.py <<'PY'
 import os, socket
 s = socket.socket(); s.bind(("10.231.%s.2" % os.environ["NET"], 0)); s.listen(4)
@@ -85,9 +88,10 @@ th_pid=$!
 wait_for_file th.txt
 th_port=$(cat th.txt)
 
-# The host's own addresses, as the job would find them (not loopback's).
-addrs=$(ip -o addr show | awk '$2 != "lo" && $4 !~ /^fe80/ { sub("/.*", "", $4); print $4 }' | tr '\n' ' ')
-[ -n "$addrs" ] || fail "no address on the host besides loopback?"
+# The host's own addresses, as the job would find them: all but 127/8,
+# ::1 and link-local, the service address on lo included.
+addrs=$(ip -o addr show | awk '$4 !~ /^(fe80|127\.|::1\/)/ { sub("/.*", "", $4); print $4 }' | tr '\n' ' ')
+case " $addrs " in *" $lo_addr "*) ;; *) fail "the address on lo is not listed: $addrs";; esac
 cat > probe.py <<'PY'
 import socket, sys
 port = int(sys.argv[1])
