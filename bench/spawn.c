@@ -139,6 +139,7 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 		struct exec_spec spec = {
 			.dir = dir, .argv = argv, .env = (const char *const *)env,
 			.cwd = ws, .workspace = ws, .sandbox = mode,
+			.uid = JOB_UID, .gid = JOB_UID,
 			.kill_grace_ms = 1000,
 			.resources = {.memory = 256ULL << 20, .pids = 64},
 		};

@@ -291,6 +291,10 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	spec->workspace = r->workspace;
 	spec->uid = r->uid;
 	spec->gid = r->gid;
+	/* Strict runs a job as the ids it was given, never the workspace's. */
+	if (spec->sandbox == EXEC_SANDBOX_STRICT && spec->uid == 0)
+		return xstrdup("sandbox: no job uid was given to this run "
+			       "(job_ids)");
 	spec->network = pipeline_job_network(r->p, j);
 	/* Never run offline what asked for the network: say why instead. */
 	if (spec->network && !r->network)

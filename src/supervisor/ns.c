@@ -73,9 +73,9 @@ reset_affinity(void)
 /*
  * Who the job runs as; *why if nobody suitable.  --uid/--gid say it (the
  * daemon's per-run ids, `run`'s checkout owner and that user's primary
- * group); without --uid, the workspace's owner.  The gid is never taken
- * from the workspace: a checkout that belongs to group shadow must not
- * make a job a member of it.  Without --gid it equals the uid.
+ * group), and nothing else does: never the workspace's owner or group (a
+ * checkout that belongs to group shadow must not make a job a member of
+ * it).  Without --gid it equals the uid.
  */
 static int
 pick_owner(struct supervisor *sv, char **why)
@@ -87,19 +87,14 @@ pick_owner(struct supervisor *sv, char **why)
 				 strerror(errno));
 		return -errno;
 	}
-	if (sv->sb.uid == 0)
-		sv->sb.uid = st.st_uid;
-	if (sv->sb.gid == 0)
-		sv->sb.gid = sv->sb.uid;
 	if (sv->sb.uid == 0) {
-		*why = xasprintf("the workspace %s is owned by root, and a "
-				 "sandboxed job runs as the workspace's owner, "
-				 "never as host root: chown -R it to an "
-				 "unprivileged user (your own, or e.g. %u), or "
-				 "use --sandbox none", sv->sb.workspace,
-				 SV_SUBID_BASE);
+		*why = xstrdup("the strict sandbox needs the job's host uid "
+			       "(--uid, never root): it does not take one "
+			       "from the workspace");
 		return -EPERM;
 	}
+	if (sv->sb.gid == 0)
+		sv->sb.gid = sv->sb.uid;
 	return 0;
 }
 

@@ -656,6 +656,28 @@ test_failure_propagates(void **state)
 	fx_free(f);
 }
 
+/*
+ * A strict run that was given no job uid starts nothing: its job fails
+ * saying so instead of running as whoever owns the workspace.
+ */
+static void
+test_strict_needs_ids(void **state)
+{
+	struct fx *f = fx_new(1);
+
+	(void)state;
+	fx_run(f, "jobs:\n  a: {script: 'echo ran'}\n",
+	       &(struct sched_run_params){.sandbox_set = true,
+					  .sandbox = EXEC_SANDBOX_STRICT});
+	fx_go(f);
+	assert_int_equal(jstate(f, "a"), SCHED_JOB_FAILED);
+	assert_string_equal(ev_reason(f, "a", SCHED_JOB_FAILED),
+			    "sandbox: no job uid was given to this run "
+			    "(job_ids)");
+	assert_int_equal(f->out[0].len, 0);
+	fx_free(f);
+}
+
 /* Only allowed failures: on_failure jobs are skipped, the run succeeds. */
 static void
 test_allowed_failure_succeeds(void **state)
@@ -1666,6 +1688,7 @@ main(void)
 		cmocka_unit_test(test_stages_in_order),
 		cmocka_unit_test(test_needs_ignore_stages),
 		cmocka_unit_test(test_failure_propagates),
+		cmocka_unit_test(test_strict_needs_ids),
 		cmocka_unit_test(test_allowed_failure_succeeds),
 		cmocka_unit_test(test_retry),
 		cmocka_unit_test(test_timeout),
