@@ -188,6 +188,8 @@ void sched_run_destroy(struct sched_run *r);
 uint64_t sched_run_id(const struct sched_run *r);
 const struct pipeline *sched_run_pipeline(const struct sched_run *r);
 enum sched_run_state sched_run_state(const struct sched_run *r);
+/* The run's sandbox mode (its project's when it was built). */
+enum exec_sandbox sched_run_sandbox(const struct sched_run *r);
 bool sched_run_finished(const struct sched_run *r);
 enum sched_job_state sched_run_job_state(const struct sched_run *r, size_t job);
 int sched_run_job_attempts(const struct sched_run *r, size_t job);

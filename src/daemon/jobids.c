@@ -62,13 +62,12 @@ lowest_free(struct daemon *d, const struct live_run *self)
 int
 jobids_assign(struct daemon *d, struct live_run *lr)
 {
-	const struct config_project *proj =
-		config_project_find(d->config, lr->project);
 	uint32_t first, count, uid;
 	struct stat st;
 	int rc;
 
-	if (proj == NULL || config_project_sandbox(proj) != CONFIG_SANDBOX_STRICT)
+	/* The run's own mode: a reload may have changed its project's. */
+	if (sched_run_sandbox(lr->run) != EXEC_SANDBOX_STRICT)
 		return 0;
 	if (lr->job_uid == 0) {
 		uid = lowest_free(d, lr);

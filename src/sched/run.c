@@ -382,6 +382,12 @@ sched_run_job_finished_ms(const struct sched_run *r, size_t job)
 	return r->jobs[job].finished_ms;
 }
 
+enum exec_sandbox
+sched_run_sandbox(const struct sched_run *r)
+{
+	return r->sandbox;
+}
+
 void
 sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid)
 {
