@@ -112,12 +112,23 @@ load_finished(struct daemon *d, uint64_t id, struct store_run **row,
 	pipeline_problems_init(&pp);
 	rc = pipeline_parse((*row)->pipeline_file, (*row)->pipeline,
 			    (*row)->pipeline_len, p, &pp);
-	pipeline_problems_free(&pp);
 	if (rc < 0) {
+		pipeline_problems_free(&pp);
 		*msg = xasprintf("run %llu's pipeline snapshot is invalid",
 				 (unsigned long long)id);
 		return -EALREADY;
 	}
+	/* The ceilings of now: they may have been lowered since it ran. */
+	runs_check_ceilings(*proj, p, &pp);
+	if (*p == NULL) {
+		*msg = xasprintf("run %llu asks for more than this server "
+				 "allows: %s:%d:%d: %s", (unsigned long long)id,
+				 pp.items[0].file, pp.items[0].line,
+				 pp.items[0].column, pp.items[0].message);
+		pipeline_problems_free(&pp);
+		return -EALREADY;
+	}
+	pipeline_problems_free(&pp);
 	return 0;
 }
 

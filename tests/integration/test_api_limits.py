@@ -7,6 +7,7 @@ top-level ones, and a pipeline asking for more than a ceiling (memory:
 problem naming the ceiling at the value's position.  Skipped (77) where
 the strict sandbox cannot run."""
 import os
+import signal
 import subprocess
 
 import pwdaemon as pw
@@ -21,6 +22,14 @@ jobs:
     timeout: 280s
     script: while :; do sleep %d & done
 """ % MARK
+
+MODEST = """
+jobs:
+  modest:
+    resources:
+      memory: 4G
+    script: "true"
+"""
 
 GREEDY = """
 jobs:
@@ -43,7 +52,7 @@ def main(t):
     why = pw.strict_sandbox_missing()
     if why:
         pw.skip("the strict sandbox cannot run here: %s" % why)
-    d = t.daemon(projects={"bomb": BOMB, "greedy": GREEDY}, start=False,
+    d = t.daemon(projects={"bomb": BOMB, "greedy": GREEDY, "modest": MODEST}, start=False,
                  config="sandbox: {mode: strict, limits: {memory: {default: 1G, max: 8G}}}\n")
     # One more project, on the same bomb, with a pids limit of its own.
     small = os.path.join(d.dir, "small.yml")
@@ -83,6 +92,21 @@ def main(t):
         expect(all(j["attempts"] == [] for j in run.get("jobs", [])),
                "a job started: %r" % run.get("jobs"))
     t.check("a pipeline above the ceilings is refused, each named in place", greedy)
+
+    def lowered():
+        rid = d.trigger("modest")["id"]
+        eq(d.wait_run(rid)["status"], "success", "run status under an 8G ceiling")
+        with open(d.config_path) as f:
+            text = f.read()
+        with open(d.config_path, "w") as f:
+            f.write(text.replace("max: 8G", "max: 2G"))
+        d.signal(signal.SIGHUP)
+        d.wait_log(r"config\.reloaded path=")
+        r = d.post("/api/v1/runs/%d/rerun" % rid, body={"jobs": ["modest"]}, token="operator")
+        eq(r.status, 409, "rerun above the lowered ceiling")
+        expect("above this server's ceiling of 2G" in r.text,
+               "the answer names the ceiling: %s" % r.text)
+    t.check("a rerun meets the ceilings of now, lowered since the run", lowered)
 
     t.check("SIGTERM: exit 0", d.stop)
 
