@@ -139,19 +139,21 @@ stale_check(struct checkout *c, const struct config_project *proj)
 {
 	char *line;
 
-	if (!c->want_head || c->head[0] == '\0' ||
-	    strcmp(c->head, c->row.commit) == 0)
+	if (!c->want_head || strcmp(c->head, c->row.commit) == 0)
 		return;
+	/* A ref the remote no longer has (a deleted branch) is no head. */
 	c->stale = true;
 	c->canceled = !config_project_build_every_push(proj);
 	line = xasprintf("stale push: %s is at %s now, not %s; %s\n",
-			 c->row.ref, c->head, c->row.commit,
+			 c->row.ref, c->head[0] != '\0' ? c->head :
+			 "nothing (gone)", c->row.commit,
 			 c->canceled ? "canceled (build_every_push: true "
 				       "would build it)" :
 				       "built all the same (build_every_push)");
 	log_line(c, line);
 	log_info("run.stale run=%llu ref=%s head=%s commit=%s%s",
-		 (unsigned long long)c->run, c->row.ref, c->head,
+		 (unsigned long long)c->run, c->row.ref,
+		 c->head[0] != '\0' ? c->head : "-",
 		 c->row.commit, c->canceled ? "" : " built=true");
 	free(line);
 }
