@@ -363,6 +363,7 @@ out:
 		free(sv.sb.binds[i].path);
 		free(sv.sb.binds[i].link);
 	}
+	free(sv.sb.home);
 	if (sv.sb.netns_fd >= 0)
 		close(sv.sb.netns_fd);
 	sv_slirp_stop(&sv);

@@ -4,14 +4,20 @@
  * A tmpfs becomes the new root (read-only once built) with, at the same
  * paths as on the host: the system directories bound read-only (/usr,
  * /etc, /bin, /sbin, /lib*, /opt; symlinks such as /bin -> usr/bin copied
- * as symlinks), the workspace and the attempt's HOME bound writable, a
- * private tmpfs /tmp, a proc of the job's own PID namespace with /proc/sys
+ * as symlinks), the workspace bound writable, a private tmpfs at the
+ * attempt's HOME and at /tmp, a proc of the job's own PID namespace with /proc/sys
  * read-only and /proc/sysrq-trigger and /proc/kcore covered by /dev/null,
  * no /sys, and a minimal /dev: null, zero, full, random, urandom and tty
  * bound from the host, a new devpts instance for /dev/pts and /dev/ptmx,
  * a tmpfs /dev/shm.  Nothing else of the host is there: the daemon's data
  * directory (its database, other attempts, secret files) is simply not in
- * the tree; only this attempt's HOME is, at its path.
+ * the tree, and of the attempt's home/ only its path is (it stays empty).
+ *
+ * HOME, /tmp and /dev/shm are tmpfs mounted by the init, so their pages
+ * are charged to the job's memory cgroup, and each has an explicit size:
+ * the job's memory limit, or SV_TMPFS_CAP without one.  A job that fills
+ * them meets ENOSPC or its memory limit, never the daemon's disk (the
+ * attempt directories sit beside the database) nor half the host's RAM.
  *
  * The sources are cloned by the supervisor while it is still host root
  * (sv_mounts_prepare: open_tree(OPEN_TREE_CLONE), made read-only, nosuid
@@ -37,6 +43,8 @@
 #include "supervisor.h"
 
 #define STAGE "/tmp"     /* where the new root is built before pivot_root */
+/* A job's tmpfs (HOME, /tmp, /dev/shm) when it has no memory limit. */
+#define SV_TMPFS_CAP (1024ULL * 1024 * 1024)
 
 static const char *const system_dirs[] = {
 	"/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32",
@@ -137,9 +145,8 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 		return -errno;
 	}
 	free(h);
-	if ((rc = add_bind(sv, ws, true, err, errlen)) < 0)
-		return rc;
-	return add_bind(sv, home, true, err, errlen);
+	sv->sb.home = xstrdup(home);
+	return add_bind(sv, ws, true, err, errlen);
 }
 
 /* mkdir -p below the stage; the last component too unless `file`. */
@@ -239,6 +246,19 @@ mount_at(const char *what, const char *rel, const char *type,
 	return 0;
 }
 
+/* A tmpfs of the job's own: `mode`, and the size the file's top says. */
+static int
+mount_tmpfs(const struct supervisor *sv, const char *rel, unsigned long flags,
+	    const char *mode, char *err, size_t errlen)
+{
+	char opts[64];
+
+	snprintf(opts, sizeof(opts), "mode=%s,size=%llu", mode,
+		 (unsigned long long)(sv->sb.memory > 0 ? sv->sb.memory
+							: SV_TMPFS_CAP));
+	return mount_at("tmpfs", rel, "tmpfs", flags, opts, err, errlen);
+}
+
 /*
  * /proc as Docker leaves it: /proc/sys read-only; files that show the
  * host's kernel state (keys of any uid mapped here, timers and scheduler
@@ -303,9 +323,8 @@ make_dev(const struct supervisor *sv, char *err, size_t errlen)
 			return -1;
 	if (mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
 		     "newinstance,ptmxmode=0666,mode=0620", err, errlen) < 0 ||
-	    mount_at("tmpfs", "/dev/shm", "tmpfs",
-		     MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=1777", err,
-		     errlen) < 0)
+	    mount_tmpfs(sv, "/dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
+			"1777", err, errlen) < 0)
 		return -1;
 	for (i = 0; i < PW_ARRAY_LEN(links); i++) {
 		snprintf(target, sizeof(target), STAGE "%s", links[i][1]);
@@ -336,7 +355,9 @@ resolv_conf(const struct supervisor *sv, char *err, size_t errlen)
 int
 sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 {
+	char target[PATH_MAX];
 	size_t i;
+	int rc;
 
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
@@ -355,8 +376,8 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 	if (mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
 		     NULL, err, errlen) < 0 || mask_proc(err, errlen) < 0)
 		return -1;
-	if (mount_at("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV,
-		     "mode=1777", err, errlen) < 0)
+	if (mount_tmpfs(sv, "/tmp", MS_NOSUID | MS_NODEV, "1777", err,
+			errlen) < 0)
 		return -1;
 	/* The workspace and HOME last: they may lie below /tmp. */
 	for (i = 0; i < sv->sb.nbinds; i++)
@@ -364,6 +385,13 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 		    strncmp(sv->sb.binds[i].path, "/dev/", 5) != 0 &&
 		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
 			return -1;
+	/* HOME after the workspace: `run`'s TMPDIR may be below it. */
+	snprintf(target, sizeof(target), STAGE "%s", sv->sb.home);
+	if ((rc = make_path(target, false)) < 0)
+		FAIL("mkdir %s: %s", sv->sb.home, strerror(-rc));
+	if (mount_tmpfs(sv, sv->sb.home, MS_NOSUID | MS_NODEV, "0700", err,
+			errlen) < 0)
+		return -1;
 	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
 		FAIL("pivot_root: %s", strerror(errno));
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)

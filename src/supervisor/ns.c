@@ -3,8 +3,9 @@
  * exec'd supervisor: never from the daemon, whose libuv process must not
  * fork into namespaces.
  *
- * While still host root the supervisor checks what strict needs, chowns
- * the attempt's HOME to the job's host uid, opens the mount sources,
+ * While still host root the supervisor checks what strict needs (the
+ * job's HOME is a tmpfs of its own, mounts.c: the attempt's home/ is
+ * left as it is, root's and empty), opens the mount sources,
  * makes the job's cgroups, resets the CPU affinity and, for a job without
  * `network: true`, joins the pre-made empty network namespace exec handed
  * over (or asks clone for a new one); a job granted the network gets one
@@ -101,7 +102,7 @@ pick_owner(struct supervisor *sv, char **why)
 static int
 prepare(struct supervisor *sv, char **why)
 {
-	char err[512], *home;
+	char err[512];
 	int rc;
 
 	if (geteuid() != 0) {
@@ -114,13 +115,6 @@ prepare(struct supervisor *sv, char **why)
 	if (sv->sb.workspace == NULL)
 		sv->sb.workspace = sv->cwd != NULL ? sv->cwd : ".";
 	if ((rc = pick_owner(sv, why)) < 0)
-		return rc;
-	home = xasprintf("%s/home", sv->dir);
-	rc = chown(home, sv->sb.uid, sv->sb.gid) < 0 ? -errno : 0;
-	if (rc < 0)
-		*why = xasprintf("chown %s: %s", home, strerror(-rc));
-	free(home);
-	if (rc < 0)
 		return rc;
 	if ((rc = sv_mounts_prepare(sv, err, sizeof(err))) < 0) {
 		*why = xstrdup(err);

@@ -94,6 +94,8 @@ struct sv_sandbox {
 	                             the workspace */
 	gid_t gid;
 	const char *workspace;    /* bound writable; NULL: cwd */
+	char *home;               /* the attempt's home/ (real path): a tmpfs
+	                             is mounted there, nothing of the host's */
 	uint64_t memory, pids, cpu_seconds, file_size, open_files;
 	char *cg[SV_CG_COUNT];    /* the job's cgroup directories, or NULL */
 	bool cg_v2[SV_CG_COUNT];  /* that directory is in the v2 hierarchy */
