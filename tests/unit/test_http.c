@@ -1118,6 +1118,31 @@ test_client_address(void **state)
 	assert_int_equal(http_net_parse("ci.example.com", &n), -EINVAL);
 }
 
+/*
+ * What per-client limits count a client under (the connection cap and
+ * the API's slow-down): an IPv6 address by its /64, since one subscriber
+ * is given a whole /64; IPv4 and anything else as it is.
+ */
+static void
+test_addr_group(void **state)
+{
+	char a[HTTP_ADDR_GROUP_LEN], b[HTTP_ADDR_GROUP_LEN];
+
+	(void)state;
+	http_addr_group("2001:db8:0:7:1::1", a, sizeof(a));
+	assert_string_equal(a, "2001:db8:0:7::/64");
+	http_addr_group("2001:db8:0:7:ffff:ffff:ffff:fffe", b, sizeof(b));
+	assert_string_equal(a, b);
+	http_addr_group("2001:db8:0:8::1", b, sizeof(b));
+	assert_string_equal(b, "2001:db8:0:8::/64");
+	http_addr_group("::1", a, sizeof(a));
+	assert_string_equal(a, "::/64");
+	http_addr_group("192.0.2.1", a, sizeof(a));
+	assert_string_equal(a, "192.0.2.1");
+	http_addr_group("unknown", a, sizeof(a));
+	assert_string_equal(a, "unknown");
+}
+
 static void
 test_conn_limit(void **state)
 {
@@ -1331,6 +1356,7 @@ main(void)
 		cmocka_unit_test(test_header_timeout),
 		cmocka_unit_test(test_field_name),
 		cmocka_unit_test(test_client_address),
+		cmocka_unit_test(test_addr_group),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_adopt_fd),
