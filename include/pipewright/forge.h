@@ -88,6 +88,16 @@ int forge_verify(enum forge_kind k, forge_header_fn hdr, void *harg,
 		 const char *body, size_t len, const struct forge_secrets *s,
 		 uint64_t now_ms, char **why) PW_WUR;
 
+/*
+ * Whether forge_verify() checks this delivery by a secret sent as-is
+ * (GitLab's X-Gitlab-Token) rather than by a MAC.  Such a secret can be
+ * guessed online, one try a request, so its failures are worth counting;
+ * a wrong HMAC-SHA256 teaches nothing about the key and is not.  False
+ * for a delivery that presents no proof at all.
+ */
+bool forge_verify_guessable(enum forge_kind k, forge_header_fn hdr, void *harg,
+			    const struct forge_secrets *s);
+
 /* ---- events -------------------------------------------------------- */
 
 enum forge_event_type {

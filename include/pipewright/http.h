@@ -152,6 +152,14 @@ const char *http_request_query(const struct http_request *req, const char *name)
  * the peer's, or for a trusted proxy the client it names (above).
  */
 const char *http_request_client(const struct http_request *req);
+/*
+ * What an address (as http_request_client gives it) is counted under by
+ * per-client limits: itself, or for IPv6 its /64 as "PREFIX::/64" — one
+ * subscriber gets a whole /64 and could otherwise take a fresh address
+ * for every try.  out: HTTP_ADDR_GROUP_LEN bytes at least.
+ */
+#define HTTP_ADDR_GROUP_LEN 56
+void http_addr_group(const char *addr, char *out, size_t len);
 /* A header (case-insensitive name); NULL if absent. */
 const char *http_request_header(const struct http_request *req, const char *name);
 const char *http_request_body(const struct http_request *req, size_t *len);

@@ -37,9 +37,9 @@ struct api_page_cache {
 /* Failed authentications by client address (guard.c). */
 #define API_THROTTLE_WINDOW_MS 60000ULL  /* failures counted within this */
 #define API_THROTTLE_BLOCK_MS 60000ULL   /* for this long */
-#define API_THROTTLE_ADDRS 4096          /* addresses remembered */
+#define API_THROTTLE_ADDRS 4096          /* keys remembered */
 struct api_fail {
-	char addr[56];          /* client address, or an IPv6 "PREFIX/64" */
+	char key[160];          /* guard.c's fail_key: address [project] */
 	uint64_t window_start;  /* ms */
 	uint64_t last;          /* ms of the last failure */
 	uint64_t blocked_until; /* ms; 0: not blocked */
@@ -58,10 +58,14 @@ struct api {
 /*
  * guard.c.  api_throttled: whether req's client is blocked for failed
  * authentications; if so it has answered 429 with Retry-After.
- * api_auth_failed counts one failure of req's client.
+ * api_auth_failed counts one failure of req's client.  project: NULL
+ * for bearer tokens (counted by address), the project for a webhook
+ * secret sent as-is (counted by address and project).
  */
-bool api_throttled(struct api *a, struct http_request *req);
-void api_auth_failed(struct api *a, struct http_request *req);
+bool api_throttled(struct api *a, struct http_request *req,
+		   const char *project);
+void api_auth_failed(struct api *a, struct http_request *req,
+		     const char *project);
 
 /*
  * Checks the request's bearer token for `need` (reads may be anonymous

@@ -106,10 +106,15 @@ api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 		*actor = xstrdup("anonymous");
 		return true;
 	}
-	/* Blocked: refused before the token is looked at (guard.c). */
-	if (h != NULL && api_throttled(a, req))
-		return false;
+	/*
+	 * A valid token is served even while its address is blocked; only
+	 * one that is not valid gets the block's 429 (why: guard.c).
+	 */
 	rc = auth_check(daemon_store(a->d), h, need, &name);
+	if (rc < 0 && rc != -EPERM && h != NULL && api_throttled(a, req, NULL)) {
+		free(name);
+		return false;
+	}
 	if (rc == -EPERM) {
 		http_respond_error(req, 403, "forbidden",
 				   "the token '%s' lacks the '%s' scope", name,
@@ -119,7 +124,7 @@ api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 	}
 	if (rc < 0) {
 		if (h != NULL)
-			api_auth_failed(a, req);
+			api_auth_failed(a, req, NULL);
 		http_respond_error(req, 401, "unauthorized", "%s",
 				   h == NULL ? "a bearer token is required" :
 					       "the bearer token is not valid");

@@ -11,17 +11,40 @@
  * the names in http.allowed_hosts; the port is not compared.  A request
  * without Host (HTTP/1.0) is let through: browsers always send one.
  *
- * Failed authentication (a bearer token or a webhook signature that is
- * not valid): http.max_auth_failures (10) from one client address within
- * API_THROTTLE_WINDOW_MS block it for API_THROTTLE_BLOCK_MS: while
- * blocked, every request of that address that presents credentials is
- * answered 429 with Retry-After before they are looked at, so that
- * guessing learns nothing and costs a minute per ten tries.  Refusing
- * rather than delaying keeps no request, timer or socket waiting on the
- * loop.  The address is http_request_client's (behind a trusted proxy,
- * the client it names), an IPv6 one counted by its /64.  The table is bounded; when it is full the entry
- * least recently failed is dropped (a flood of addresses forgets early
- * ones rather than growing).
+ * Failed authentication, where it can be guessed online:
+ * http.max_auth_failures (10) failures of one key within
+ * API_THROTTLE_WINDOW_MS block it for API_THROTTLE_BLOCK_MS (429 with
+ * Retry-After).  Refusing rather than delaying keeps no request, timer
+ * or socket waiting on the loop.  What is counted, and under what key:
+ *
+ *  - A bearer token that is not valid, under the client's address.
+ *    While blocked, a request with a token that is not valid is answered
+ *    429, but a valid token is still served: tokens are 32 random bytes,
+ *    which no number of tries guesses, so the block protects nothing by
+ *    refusing them — and refusing them would let a neighbour behind the
+ *    same NAT (or /64) lock an admin out with ten bad requests.  Checking
+ *    a token costs one SHA-256 and an indexed lookup, no more than the
+ *    401 it would otherwise get.  The block is the signal to a broken or
+ *    probing client, and its log line the admin's.
+ *
+ *  - A webhook secret sent as-is (GitLab's X-Gitlab-Token; see
+ *    forge_verify_guessable), under the address and the project.  The
+ *    secret is the admin's choice and may be weak, so while blocked the
+ *    pair is refused before the token is compared (no oracle).  The
+ *    project is in the key because a forge sends every project's hooks
+ *    from a few shared addresses: anyone can point a hook with a wrong
+ *    token at one project, and that must not stop the others' hooks.
+ *
+ *  - HMAC signatures (GitHub, Gitea/Forgejo, GitLab's signed
+ *    webhook-signature, the generic one) are not counted: a wrong MAC
+ *    teaches nothing about a 256-bit key, and counting them would let
+ *    anyone with a forge account block the forge's address, and so
+ *    every project's genuine deliveries (forges do not redeliver).
+ *
+ * The address is http_request_client's (behind a trusted proxy, the
+ * client it names), an IPv6 one counted by its /64 (http_addr_group).
+ * The table is bounded; when it is full the entry least recently failed
+ * is dropped (a flood of keys forgets early ones rather than growing).
  */
 #include <arpa/inet.h>
 #include <ctype.h>
@@ -100,68 +123,69 @@ refuse:
 }
 
 /*
- * The key a client's failures are counted under: its address, or for
- * IPv6 its /64 (one subscriber gets a whole /64 and could otherwise take
- * a fresh address for every ten guesses).
+ * The key failures are counted under: the client's address (an IPv6
+ * one's /64, see http_addr_group), and for a webhook the project after
+ * it — a forge delivers every project's hooks from the same few
+ * addresses, so one project's failures must not block another's.
  */
 static void
-client_key(struct http_request *req, char *out, size_t len)
+fail_key(struct http_request *req, const char *project, char *out,
+	 size_t len)
 {
-	const char *addr = http_request_client(req);
-	unsigned char ip[16];
-	char text[INET6_ADDRSTRLEN];
+	char addr[HTTP_ADDR_GROUP_LEN];
 
-	if (strchr(addr, ':') == NULL || inet_pton(AF_INET6, addr, ip) != 1) {
+	http_addr_group(http_request_client(req), addr, sizeof(addr));
+	if (project != NULL)
+		snprintf(out, len, "%s %s", addr, project);
+	else
 		snprintf(out, len, "%s", addr);
-		return;
-	}
-	memset(ip + 8, 0, 8);
-	inet_ntop(AF_INET6, ip, text, sizeof(text));
-	snprintf(out, len, "%s/64", text);
 }
 
 static struct api_fail *
-fail_find(struct api *a, const char *addr)
+fail_find(struct api *a, const char *key)
 {
 	size_t i;
 
 	for (i = 0; i < a->nfails; i++)
-		if (strcmp(a->fails[i].addr, addr) == 0)
+		if (strcmp(a->fails[i].key, key) == 0)
 			return &a->fails[i];
 	return NULL;
 }
 
 bool
-api_throttled(struct api *a, struct http_request *req)
+api_throttled(struct api *a, struct http_request *req, const char *project)
 {
-	char addr[sizeof(a->fails[0].addr)], hdr[64];
+	char key[sizeof(a->fails[0].key)], hdr[64];
 	const char *headers[] = { hdr, NULL };
 	struct api_fail *f;
 	uint64_t now = pw_now_ms();
 	unsigned long long secs;
 
-	client_key(req, addr, sizeof(addr));
-	f = fail_find(a, addr);
+	fail_key(req, project, key, sizeof(key));
+	f = fail_find(a, key);
 	if (f == NULL || f->blocked_until <= now)
 		return false;
 	secs = (f->blocked_until - now + 999) / 1000;
 	snprintf(hdr, sizeof(hdr), "Retry-After: %llu", secs);
 	http_respond_error_with(req, 429, "too_many_requests", headers,
-				"too many failed authentications from %s; "
-				"try again in %llu s", addr, secs);
+				"too many failed authentications from %s%s%s; "
+				"try again in %llu s",
+				http_request_client(req),
+				project != NULL ? " for project " : "",
+				project != NULL ? project : "", secs);
 	return true;
 }
 
 void
-api_auth_failed(struct api *a, struct http_request *req)
+api_auth_failed(struct api *a, struct http_request *req, const char *project)
 {
-	char addr[sizeof(a->fails[0].addr)];
+	char key[sizeof(a->fails[0].key)];
 	struct api_fail *f;
 	uint64_t now = pw_now_ms();
 	size_t i, old = 0;
 
-	client_key(req, addr, sizeof(addr));
-	f = fail_find(a, addr);
+	fail_key(req, project, key, sizeof(key));
+	f = fail_find(a, key);
 	if (f == NULL) {
 		if (a->nfails < API_THROTTLE_ADDRS) {
 			f = &a->fails[a->nfails++];
@@ -172,7 +196,7 @@ api_auth_failed(struct api *a, struct http_request *req)
 			f = &a->fails[old];
 		}
 		memset(f, 0, sizeof(*f));
-		snprintf(f->addr, sizeof(f->addr), "%s", addr);
+		snprintf(f->key, sizeof(f->key), "%s", key);
 	}
 	if (now - f->window_start > API_THROTTLE_WINDOW_MS) {
 		f->window_start = now;
@@ -182,8 +206,9 @@ api_auth_failed(struct api *a, struct http_request *req)
 	if (++f->count >= config_http_max_auth_failures(daemon_config(a->d)) &&
 	    f->blocked_until <= now) {
 		f->blocked_until = now + API_THROTTLE_BLOCK_MS;
-		log_warnx("http.throttled client=%s failures=%u block_ms=%llu",
-			  addr, f->count,
+		log_warnx("http.throttled client=%s project=%s failures=%u "
+			  "block_ms=%llu", http_request_client(req),
+			  project != NULL ? project : "-", f->count,
 			  (unsigned long long)API_THROTTLE_BLOCK_MS);
 	}
 }

@@ -94,19 +94,18 @@ verify(struct api *a, struct http_request *req, enum forge_kind kind,
        const struct config_project *p, const char *body, size_t len)
 {
 	enum forge_kind own = config_project_forge(p);
+	const char *name = config_project_name(p);
 	struct forge_secrets s;
 	char *why = NULL;
+	bool guessable;
 	int rc;
 
-	/* Blocked for failures: refused before the signature is checked. */
-	if (api_throttled(a, req))
-		return -EPERM;
 	/*
 	 * Refused like a bad signature: the caller learns the URL is wrong
-	 * for the project, the log (for the admin) which one is right.
+	 * for the project, the log (for the admin) which one is right.  Not
+	 * counted: no secret was compared, so nothing was guessed.
 	 */
 	if (kind != own) {
-		api_auth_failed(a, req);
 		log_warnx("webhook.refused forge=%s project=%s reason=\"the "
 			  "project's forge is %s: its webhooks go to "
 			  "/hooks/%s\"", forge_kind_name(kind),
@@ -119,9 +118,18 @@ verify(struct api *a, struct http_request *req, enum forge_kind kind,
 		return -EACCES;
 	}
 	config_project_forge_secrets(p, &s);
+	/*
+	 * Only a secret sent as-is can be guessed: its failures are counted
+	 * per (address, project), and a blocked pair is refused before the
+	 * secret is compared.  MAC failures are never counted (guard.c).
+	 */
+	guessable = forge_verify_guessable(kind, header, req, &s);
+	if (guessable && api_throttled(a, req, name))
+		return -EPERM;
 	rc = forge_verify(kind, header, req, body, len, &s, pw_now_ms(), &why);
 	if (rc < 0) {
-		api_auth_failed(a, req);
+		if (guessable)
+			api_auth_failed(a, req, name);
 		log_warnx("webhook.refused forge=%s project=%s reason=\"%s\"",
 			  forge_kind_name(kind), config_project_name(p), why);
 		http_respond_error(req, 401, "unauthorized",

@@ -166,6 +166,25 @@ check_signed(forge_header_fn hdr, void *harg, const char *body, size_t len,
 	return ok ? 0 : deny(why, "webhook-signature does not match");
 }
 
+/* Which of GitLab's two proofs a delivery is checked by. */
+enum gitlab_proof { GL_SIGNED, GL_TOKEN, GL_NONE };
+
+static enum gitlab_proof
+gitlab_proof(forge_header_fn hdr, void *harg, const struct forge_secrets *s)
+{
+	const char *sig = hdr(harg, "webhook-signature");
+
+	/* A wrong signature is refused even if a token came along: a
+	 * forged request is not made right by a leaked token. */
+	if (s->signing_secret != NULL && *s->signing_secret != '\0' &&
+	    sig != NULL && *sig != '\0')
+		return GL_SIGNED;
+	if (s->secret != NULL && s->secret_len > 0 &&
+	    hdr(harg, "X-Gitlab-Token") != NULL)
+		return GL_TOKEN;
+	return GL_NONE;
+}
+
 static int
 check_gitlab(forge_header_fn hdr, void *harg, const char *body, size_t len,
 	     const struct forge_secrets *s, uint64_t now_ms, char **why)
@@ -173,14 +192,12 @@ check_gitlab(forge_header_fn hdr, void *harg, const char *body, size_t len,
 	bool have_secret = s->secret != NULL && s->secret_len > 0;
 	bool have_signing = s->signing_secret != NULL &&
 	    *s->signing_secret != '\0';
-	const char *sig = hdr(harg, "webhook-signature");
 	const char *tok = hdr(harg, "X-Gitlab-Token");
+	enum gitlab_proof proof = gitlab_proof(hdr, harg, s);
 
-	/* A wrong signature is refused even if a token came along: a
-	 * forged request is not made right by a leaked token. */
-	if (have_signing && sig != NULL && *sig != '\0')
+	if (proof == GL_SIGNED)
 		return check_signed(hdr, harg, body, len, s, now_ms, why);
-	if (have_secret && tok != NULL) {
+	if (proof == GL_TOKEN) {
 		if (auth_equal(tok, strlen(tok), s->secret, s->secret_len))
 			return 0;
 		return deny(why, "X-Gitlab-Token does not match");
@@ -226,4 +243,12 @@ forge_verify(enum forge_kind k, forge_header_fn hdr, void *harg,
 				 false, why);
 	}
 	return deny(why, "unknown forge");
+}
+
+bool
+forge_verify_guessable(enum forge_kind k, forge_header_fn hdr, void *harg,
+		       const struct forge_secrets *s)
+{
+	return k == FORGE_GITLAB && s != NULL &&
+	       gitlab_proof(hdr, harg, s) == GL_TOKEN;
 }

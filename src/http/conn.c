@@ -15,7 +15,8 @@
  * 408 — slowloris), the read timeout (the whole request, body included,
  * from its first byte: 408) and the lingering close.
  *
- * Who gets a connection when they are scarce: one peer address holds at
+ * Who gets a connection when they are scarce: one peer address (an IPv6
+ * one's /64, as the API's slow-down counts it: http_addr_group) holds at
  * most max_connections_per_address of them (a trusted proxy is many
  * clients and is not capped): over it, the newcomer takes the place of
  * that peer's oldest idle connection, and with none idle it is told 429
@@ -68,6 +69,7 @@ struct http_conn {
 	bool refused;                 /* told 429/503 at accept: no linger */
 	uint64_t idle_since;          /* uv_hrtime() of accept or last answer */
 	char peer[48];                /* canonical text (INET6_ADDRSTRLEN) */
+	char group[HTTP_ADDR_GROUP_LEN]; /* peer's, for the cap: IPv6 /64 */
 	char rbuf[16 * 1024];
 };
 
@@ -462,15 +464,15 @@ leaving(const struct http_conn *c)
 	return c->close_after && c->cur == NULL;
 }
 
-/* Connections from addr that count against its cap (not those leaving). */
+/* Connections of group that count against its cap (not those leaving). */
 static size_t
-count_peer(struct http_server *s, const char *addr)
+count_peer(struct http_server *s, const char *group)
 {
 	struct http_conn *c;
 	size_t n = 0;
 
 	for (c = s->conns; c != NULL; c = c->next)
-		if (c->counted && !leaving(c) && strcmp(c->peer, addr) == 0)
+		if (c->counted && !leaving(c) && strcmp(c->group, group) == 0)
 			n++;
 	return n;
 }
@@ -502,7 +504,7 @@ pending(struct http_conn *c)
 }
 
 /*
- * Closes one idle connection (of peer addr only, if not NULL) to make
+ * Closes one idle connection (of peer group only, if not NULL) to make
  * room; false if none may go.  First any that is leaving anyway (closing
  * after its answer, or whose client has gone: its EOF not read yet);
  * else the one idle the longest, if idle for at least the grace period —
@@ -512,17 +514,17 @@ pending(struct http_conn *c)
  * on the way, and one just answered may have its next one coming.
  */
 static bool
-evict_idle(struct http_server *s, const char *addr)
+evict_idle(struct http_server *s, const char *group)
 {
 	struct http_conn *c, *old = NULL;
 	uint64_t now = uv_hrtime();
-	uint64_t grace = (addr != NULL ? HTTP_EVICT_PEER_GRACE_MS :
+	uint64_t grace = (group != NULL ? HTTP_EVICT_PEER_GRACE_MS :
 			  HTTP_EVICT_GRACE_MS) * 1000000ULL;
 	enum pending p;
 
 	for (c = s->conns; c != NULL; c = c->next) {
 		if (!c->counted || c->closing || c->cur != NULL ||
-		    (addr != NULL && strcmp(c->peer, addr) != 0))
+		    (group != NULL && strcmp(c->group, group) != 0))
 			continue;
 		p = leaving(c) ? P_GONE : pending(c);
 		if (p == P_GONE) {
@@ -591,12 +593,13 @@ http_conn_accept(struct http_server *s)
 	else
 		snprintf(c->peer, sizeof(c->peer), "unknown");
 	c->proxy = http_peer_trusted(s, c->peer);
+	http_addr_group(c->peer, c->group, sizeof(c->group));
 	c->idle_since = uv_hrtime();
 	/* Over its cap, a peer's newcomer takes that peer's idle place. */
-	if (!c->proxy && count_peer(s, c->peer) >=
-	    s->lim.max_connections_per_address && !evict_idle(s, c->peer)) {
+	if (!c->proxy && count_peer(s, c->group) >=
+	    s->lim.max_connections_per_address && !evict_idle(s, c->group)) {
 		snprintf(msg, sizeof(msg), "too many connections from %s (at "
-			 "most %zu)", c->peer,
+			 "most %zu)", c->group,
 			 s->lim.max_connections_per_address);
 		refuse(c, 429, "too_many_requests", msg);
 		return;

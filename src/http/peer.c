@@ -4,8 +4,10 @@
  * A connection's peer address is read once at accept and kept as text in
  * one canonical form (inet_ntop; an IPv4-mapped IPv6 address becomes the
  * IPv4 one, so that a dual-stack listener counts a client once whatever
- * family it arrived by).  The per-address connection cap compares these
- * strings.
+ * family it arrived by).  Per-client limits — the connection cap here,
+ * the API's slow-down of failed authentication — count an IPv6 client
+ * by its /64 (http_addr_group): a subscriber is given a whole /64, and
+ * counting exact addresses would give it 2^64 of them.
  *
  * Trusted proxies: a peer inside one of the server's trusted networks is
  * a reverse proxy, many clients behind one address.  Its own connections
@@ -140,6 +142,21 @@ http_peer_name(const struct sockaddr_storage *ss, char *out, size_t len)
 		inet_ntop(AF_INET, &in4->sin_addr, out, (socklen_t)len);
 	else
 		snprintf(out, len, "unknown");
+}
+
+void
+http_addr_group(const char *addr, char *out, size_t len)
+{
+	struct http_net a;
+	char text[INET6_ADDRSTRLEN];
+
+	if (addr_parse(addr, &a) < 0 || a.family != AF_INET6) {
+		snprintf(out, len, "%s", addr);
+		return;
+	}
+	memset(a.addr + 8, 0, 8);
+	inet_ntop(AF_INET6, a.addr, text, sizeof(text));
+	snprintf(out, len, "%s/64", text);
 }
 
 /* Whether [p, p + n) is a usable address: canonical text into out. */

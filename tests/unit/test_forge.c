@@ -1397,6 +1397,46 @@ test_verify_gitlab(void **state)
 	free(body);
 }
 
+/*
+ * Which deliveries' failures are worth counting: only those checked by a
+ * secret sent as-is.  The proof forge_verify() would check decides, not
+ * which headers happen to be there.
+ */
+static void
+test_verify_guessable(void **state)
+{
+	struct forge_secrets s = {"tok", 3, NULL, false};
+	struct hdrs h = {.n = 0};
+
+	(void)state;
+	hset(&h, "X-Gitlab-Token", "wrong");
+	assert_true(forge_verify_guessable(FORGE_GITLAB, hget, &h, &s));
+	/* The same header at another forge is not what is checked there. */
+	assert_false(forge_verify_guessable(FORGE_GITHUB, hget, &h, &s));
+	assert_false(forge_verify_guessable(FORGE_GITEA, hget, &h, &s));
+	assert_false(forge_verify_guessable(FORGE_GENERIC, hget, &h, &s));
+	/* HMAC schemes: never, whatever is sent. */
+	hset(&h, "X-Hub-Signature-256", "sha256=00");
+	assert_false(forge_verify_guessable(FORGE_GITHUB, hget, &h, &s));
+	/* A signed GitLab delivery is checked by its MAC, token or not. */
+	s.signing_secret = "whsec_MDEyMzQ1Njc4OWFiY2RlZmdoaWprbG1u";
+	hset(&h, "webhook-signature", "v1,AAAA");
+	assert_false(forge_verify_guessable(FORGE_GITLAB, hget, &h, &s));
+	/* ...unless it sends no signature: then the token is checked. */
+	hset(&h, "webhook-signature", "");
+	assert_true(forge_verify_guessable(FORGE_GITLAB, hget, &h, &s));
+	/* No token configured: nothing to guess. */
+	s.secret = NULL;
+	s.secret_len = 0;
+	assert_false(forge_verify_guessable(FORGE_GITLAB, hget, &h, &s));
+	/* No token sent: nothing was tried. */
+	s.secret = "tok";
+	s.secret_len = 3;
+	h.n = 0;
+	assert_false(forge_verify_guessable(FORGE_GITLAB, hget, &h, &s));
+	assert_false(forge_verify_guessable(FORGE_GITLAB, hget, &h, NULL));
+}
+
 /* ---- commit status ------------------------------------------------- */
 
 static cJSON *
@@ -1637,6 +1677,7 @@ main(void)
 	    cmocka_unit_test(test_verify_github),
 	    cmocka_unit_test(test_verify_gitea_generic),
 	    cmocka_unit_test(test_verify_gitlab),
+	    cmocka_unit_test(test_verify_guessable),
 	    cmocka_unit_test(test_status_requests),
 	    cmocka_unit_test(test_status_states),
 	    cmocka_unit_test(test_status_description),

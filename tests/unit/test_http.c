@@ -8,13 +8,17 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <pthread.h>
+#include <sched.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -34,6 +38,7 @@ struct fixture {
 	uv_async_t done;
 	pthread_t th;
 	int port;
+	char host[64];             /* the listening address */
 	client_fn client;
 	char fail[512];            /* the client's first failed check */
 	atomic_int aborted;        /* on_abort calls */
@@ -237,14 +242,15 @@ client_main(void *arg)
 	return NULL;
 }
 
-/* Runs one scenario: the server with limits (NULL: defaults), fd ≥ 0 to
- * adopt a listening socket, and the client on its own thread. */
+/* Runs one scenario: the server with limits (NULL: defaults) listening
+ * on `listen` ("ADDR:0"), or adopting fd if ≥ 0, and the client on its
+ * own thread. */
 static void
-run_trusting(client_fn client, const struct http_limits *lim, int fd,
-	     const char *const *trusted, size_t ntrusted)
+run_at(client_fn client, const struct http_limits *lim, int fd,
+       const char *const *trusted, size_t ntrusted, const char *listen,
+       const char *want_host)
 {
 	struct fixture *fx = calloc(1, sizeof(*fx));
-	char host[64];
 
 	assert_non_null(fx);
 	fx->client = client;
@@ -254,9 +260,10 @@ run_trusting(client_fn client, const struct http_limits *lim, int fd,
 	http_server_set_log(fx->s, on_log, fx);
 	assert_int_equal(http_server_set_trusted_proxies(fx->s, trusted,
 							 ntrusted), 0);
-	assert_int_equal(http_server_listen(fx->s, fd >= 0 ? NULL : "127.0.0.1:0",
-					    fd, host, sizeof(host), &fx->port), 0);
-	assert_string_equal(host, "127.0.0.1");
+	assert_int_equal(http_server_listen(fx->s, fd >= 0 ? NULL : listen,
+					    fd, fx->host, sizeof(fx->host),
+					    &fx->port), 0);
+	assert_string_equal(fx->host, want_host);
 	assert_true(fx->port > 0);
 	assert_int_equal(uv_async_init(&fx->loop, &fx->done, on_done), 0);
 	assert_int_equal(pthread_create(&fx->th, NULL, client_main, fx), 0);
@@ -267,6 +274,13 @@ run_trusting(client_fn client, const struct http_limits *lim, int fd,
 	assert_true(fx->closed);
 	assert_int_equal(uv_loop_close(&fx->loop), 0);
 	free(fx);
+}
+
+static void
+run_trusting(client_fn client, const struct http_limits *lim, int fd,
+	     const char *const *trusted, size_t ntrusted)
+{
+	run_at(client, lim, fd, trusted, ntrusted, "127.0.0.1:0", "127.0.0.1");
 }
 
 static void
@@ -314,14 +328,43 @@ struct resp {
 	int nchunks;
 };
 
+/* An IPv6 connection from `from` to the server (listening on IPv6). */
+static struct client *
+cl_open_from6(struct fixture *fx, const char *from)
+{
+	struct client *c = calloc(1, sizeof(*c));
+	struct sockaddr_in6 sin6;
+	struct timeval tv = { .tv_sec = 5 };
+
+	memset(&sin6, 0, sizeof(sin6));
+	sin6.sin6_family = AF_INET6;
+	c->fd = socket(AF_INET6, SOCK_STREAM, 0);
+	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	inet_pton(AF_INET6, from, &sin6.sin6_addr);
+	if (bind(c->fd, (struct sockaddr *)&sin6, sizeof(sin6)) != 0)
+		goto fail;
+	sin6.sin6_port = htons((uint16_t)fx->port);
+	inet_pton(AF_INET6, fx->host, &sin6.sin6_addr);
+	if (connect(c->fd, (struct sockaddr *)&sin6, sizeof(sin6)) != 0)
+		goto fail;
+	return c;
+fail:
+	close(c->fd);
+	free(c);
+	return NULL;
+}
+
 /* A connection from the source address `from` (NULL: any). */
 static struct client *
 cl_open_from(struct fixture *fx, const char *from)
 {
-	struct client *c = calloc(1, sizeof(*c));
+	struct client *c;
 	struct sockaddr_in sin;
 	struct timeval tv = { .tv_sec = 5 };
 
+	if (from != NULL && strchr(from, ':') != NULL)
+		return cl_open_from6(fx, from);
+	c = calloc(1, sizeof(*c));
 	memset(&sin, 0, sizeof(sin));
 	sin.sin_family = AF_INET;
 	c->fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -1025,6 +1068,151 @@ c_header_timeout(struct fixture *fx)
 	cl_close(c);
 }
 
+/*
+ * The same cap over IPv6: a /64 is one subscriber, so fresh addresses of
+ * it share one cap; another /64 is another client.  Needs addresses of
+ * 2001:db8::/64 on a loopback: in a network namespace of its own (the
+ * process stays in it, so this test runs last), skipped if none can be
+ * made.
+ */
+static bool
+write_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY);
+	bool ok = fd >= 0 && write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+
+	if (fd >= 0)
+		close(fd);
+	return ok;
+}
+
+/*
+ * Whether addr can be bound, once the kernel has finished with it: a new
+ * address is tentative (duplicate address detection, done on loopback
+ * too, asynchronously) and cannot be bound until then.
+ */
+static bool
+v6_ready(const char *addr)
+{
+	struct sockaddr_in6 sin6 = { .sin6_family = AF_INET6 };
+	uint64_t t0 = now_ms();
+	int fd, rc;
+
+	inet_pton(AF_INET6, addr, &sin6.sin6_addr);
+	do {
+		fd = socket(AF_INET6, SOCK_STREAM, 0);
+		rc = fd >= 0 ? bind(fd, (struct sockaddr *)&sin6,
+				    sizeof(sin6)) : -1;
+		if (fd >= 0)
+			close(fd);
+		if (rc == 0)
+			return true;
+		usleep(10000); /* between polls of the condition */
+	} while (now_ms() - t0 < 5000);
+	return false;
+}
+
+static bool
+netns_v6(const char *const *addrs, size_t n)
+{
+	/* linux/ipv6.h's struct in6_ifreq; that header clashes with libc's. */
+	struct {
+		struct in6_addr addr;
+		uint32_t prefixlen;
+		int ifindex;
+	} r6;
+	struct ifreq ifr;
+	char map[64];
+	uid_t uid = geteuid();
+	gid_t gid = getegid();
+	bool ok;
+	size_t i;
+	int fd;
+
+	if (unshare(uid == 0 ? CLONE_NEWNET : CLONE_NEWUSER | CLONE_NEWNET) < 0)
+		return false;
+	if (uid != 0) {
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)uid);
+		if (!write_file("/proc/self/setgroups", "deny") ||
+		    !write_file("/proc/self/uid_map", map))
+			return false;
+		snprintf(map, sizeof(map), "0 %u 1", (unsigned)gid);
+		if (!write_file("/proc/self/gid_map", map))
+			return false;
+	}
+	memset(&ifr, 0, sizeof(ifr));
+	snprintf(ifr.ifr_name, sizeof(ifr.ifr_name), "lo");
+	fd = socket(AF_INET6, SOCK_DGRAM, 0);
+	ok = fd >= 0 && ioctl(fd, SIOCGIFFLAGS, &ifr) == 0;
+	ifr.ifr_flags |= IFF_UP;
+	ok = ok && ioctl(fd, SIOCSIFFLAGS, &ifr) == 0;
+	for (i = 0; ok && i < n; i++) {
+		memset(&r6, 0, sizeof(r6));
+		r6.prefixlen = 64;
+		r6.ifindex = (int)if_nametoindex("lo");
+		ok = inet_pton(AF_INET6, addrs[i], &r6.addr) == 1 &&
+		     ioctl(fd, SIOCSIFADDR, &r6) == 0;
+	}
+	if (fd >= 0)
+		close(fd);
+	for (i = 0; ok && i < n; i++)
+		ok = v6_ready(addrs[i]);
+	return ok;
+}
+
+static void
+c_per_address_v6(struct fixture *fx)
+{
+	struct client *a, *b, *c, *d;
+	struct resp r;
+
+	/* Two busy connections of 2001:db8::/64 (as in c_per_address). */
+	a = cl_open_from(fx, "2001:db8::2");
+	b = cl_open_from(fx, "2001:db8::3");
+	CHECK(fx, a != NULL && b != NULL);
+	SEND(fx, a, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=400 HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(a, &r, false));
+	SEND(fx, b, "GET /fast HTTP/1.1\r\n\r\nGET /slow?ms=400 HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(b, &r, false));
+	/* A third address of the same /64 is the same client. */
+	c = cl_open_from(fx, "2001:db8::4");
+	CHECK(fx, c != NULL);
+	CHECK(fx, cl_response(c, &r, false));
+	EXPECT_ERROR(fx, &r, 429, "too_many_requests",
+		     "too many connections from 2001:db8::/64 (at most 2)");
+	cl_close(c);
+	/* Another /64 is another client. */
+	d = cl_open_from(fx, "2001:db8:0:1::1");
+	CHECK(fx, d != NULL);
+	SEND(fx, d, "GET /client HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_response(d, &r, false));
+	CHECK_STR(fx, r.body, "2001:db8:0:1::1");
+	cl_close(d);
+	CHECK(fx, cl_response(a, &r, false));
+	CHECK(fx, cl_response(b, &r, false));
+	cl_close(a);
+	cl_close(b);
+}
+
+static void
+test_per_address_v6(void **state)
+{
+	static const char *const addrs[] = {
+		"2001:db8::1", "2001:db8::2", "2001:db8::3", "2001:db8::4",
+		"2001:db8:0:1::1",
+	};
+	struct http_limits lim = { .max_connections_per_address = 2 };
+
+	(void)state;
+	if (!netns_v6(addrs, PW_ARRAY_LEN(addrs))) {
+		print_message("no network namespace with IPv6 addresses "
+			      "(needs root or user namespaces): skipped\n");
+		skip();
+	}
+	run_at(c_per_address_v6, &lim, -1, NULL, 0, "[2001:db8::1]:0",
+	       "2001:db8::1");
+}
+
 static void
 test_header_timeout(void **state)
 {
@@ -1116,6 +1304,31 @@ test_client_address(void **state)
 	assert_int_equal(http_net_parse("192.0.2.0/33", &n), -EINVAL);
 	assert_int_equal(http_net_parse("192.0.2.0/", &n), -EINVAL);
 	assert_int_equal(http_net_parse("ci.example.com", &n), -EINVAL);
+}
+
+/*
+ * What per-client limits count a client under (the connection cap and
+ * the API's slow-down): an IPv6 address by its /64, since one subscriber
+ * is given a whole /64; IPv4 and anything else as it is.
+ */
+static void
+test_addr_group(void **state)
+{
+	char a[HTTP_ADDR_GROUP_LEN], b[HTTP_ADDR_GROUP_LEN];
+
+	(void)state;
+	http_addr_group("2001:db8:0:7:1::1", a, sizeof(a));
+	assert_string_equal(a, "2001:db8:0:7::/64");
+	http_addr_group("2001:db8:0:7:ffff:ffff:ffff:fffe", b, sizeof(b));
+	assert_string_equal(a, b);
+	http_addr_group("2001:db8:0:8::1", b, sizeof(b));
+	assert_string_equal(b, "2001:db8:0:8::/64");
+	http_addr_group("::1", a, sizeof(a));
+	assert_string_equal(a, "::/64");
+	http_addr_group("192.0.2.1", a, sizeof(a));
+	assert_string_equal(a, "192.0.2.1");
+	http_addr_group("unknown", a, sizeof(a));
+	assert_string_equal(a, "unknown");
 }
 
 static void
@@ -1331,12 +1544,15 @@ main(void)
 		cmocka_unit_test(test_header_timeout),
 		cmocka_unit_test(test_field_name),
 		cmocka_unit_test(test_client_address),
+		cmocka_unit_test(test_addr_group),
 		cmocka_unit_test(test_stream),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_adopt_fd),
 		cmocka_unit_test(test_listen_addresses),
 		cmocka_unit_test(test_stop_accepting),
 		cmocka_unit_test(test_status_text),
+		/* Last: it leaves the process in a network namespace. */
+		cmocka_unit_test(test_per_address_v6),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
