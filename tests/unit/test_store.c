@@ -343,6 +343,12 @@ gate_close(struct fx *f, struct gate *g)
 	pthread_cond_init(&g->cv, NULL);
 	g->open = g->entered = false;
 	store_write(f->s, gate_fn, NULL, g);
+	/*
+	 * The writer is woken before the loop polls (store_on_kick): one
+	 * turn of the loop, or a writer with nothing to checkpoint sleeps on
+	 * while we wait for it here.
+	 */
+	uv_run(&f->loop, UV_RUN_NOWAIT);
 	pthread_mutex_lock(&g->mu);
 	while (!g->entered)
 		pthread_cond_wait(&g->cv, &g->mu);
