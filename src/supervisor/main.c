@@ -16,7 +16,6 @@
 #include <stddef.h>
 #include <fcntl.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,32 +62,6 @@ number_opt(struct supervisor *sv, const char *a, uint64_t *scratch)
 	    strcmp(a, "--env-fd") == 0)
 		return scratch;
 	return NULL;
-}
-
-void
-sv_warn(const char *fmt, ...)
-{
-	int saved = errno;
-	va_list ap;
-
-	fputs(SV_PREFIX, stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, ": %s\n", strerror(saved));
-	errno = saved;
-}
-
-void
-sv_warnx(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs(SV_PREFIX, stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
 }
 
 static int

@@ -188,6 +188,7 @@ struct supervisor {
 	int sig_fd;               /* read end of the signal self-pipe */
 };
 
+/* warn.c: a message on stderr, sv_warn with strerror(errno) */
 void sv_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void sv_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

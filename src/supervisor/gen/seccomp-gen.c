@@ -112,12 +112,12 @@ socket_rules(scmp_filter_ctx ctx, int nr)
 		if (f == AF_UNIX || f == AF_INET || f == AF_INET6)
 			continue;
 		rc = seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), nr, 1,
-				      SCMP_A0(SCMP_CMP_EQ, f));
+				      SCMP_A0(SCMP_CMP_EQ, f, 0));
 		if (rc < 0)
 			return rc;
 	}
 	return seccomp_rule_add(ctx, SCMP_ACT_ERRNO(EAFNOSUPPORT), nr, 1,
-				SCMP_A0(SCMP_CMP_GE, AF_NETLINK + 1));
+				SCMP_A0(SCMP_CMP_GE, AF_NETLINK + 1, 0));
 }
 
 static int
