@@ -424,6 +424,19 @@ on_sigusr2(uv_signal_t *h, int signum)
 	upgrade_start(h->data);
 }
 
+/* *path (freed) becomes its real path; -errno if it cannot be had. */
+static int
+real_path(char **path)
+{
+	char *r = realpath(*path, NULL);
+
+	if (r == NULL)
+		return -errno;
+	free(*path);
+	*path = r;
+	return 0;
+}
+
 int
 daemon_create(const struct daemon_options *opts, struct daemon **out,
 	      char **err)
@@ -468,6 +481,17 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	if ((rc = files_mkdirs(d->attempts_dir, 0700)) < 0 ||
 	    (rc = files_mkdirs(d->workspaces_dir, 0700)) < 0) {
 		*err = xasprintf("cannot create the data directory %s: %s",
+				 config_data_dir(d->config), strerror(-rc));
+		goto fail;
+	}
+	/*
+	 * Their real paths: a strict job sees its workspace and HOME only at
+	 * their real paths, so `data_dir: ../var` must not leave a ".." in
+	 * the directory the job is started in.
+	 */
+	if ((rc = real_path(&d->attempts_dir)) < 0 ||
+	    (rc = real_path(&d->workspaces_dir)) < 0) {
+		*err = xasprintf("cannot resolve the data directory %s: %s",
 				 config_data_dir(d->config), strerror(-rc));
 		goto fail;
 	}

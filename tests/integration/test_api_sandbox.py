@@ -1,7 +1,9 @@
 """A job of the daemon under `sandbox: strict`, asserted from its output:
 root of its own user namespace, its own pid namespace, no network but
 loopback, the data directory (the database) invisible, its workspace
-writable.  Skipped (77) where the strict sandbox cannot run."""
+writable; and with a data_dir written through ".." (the example
+configuration's `../var`), the job still starts in its workspace.
+Skipped (77) where the strict sandbox cannot run."""
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -41,6 +43,24 @@ def main(t):
     t.check("a strict job: own user, pid and net namespaces; the database hidden", strict)
 
     t.check("SIGTERM: exit 0", d.stop)
+
+    # The example configuration's `data_dir: ../var`: a path with ".." in
+    # it, through a directory a strict job does not see (/var).
+    d2 = t.daemon(projects={"demo": PIPELINE}, config="sandbox: strict", start=False)
+    with open(d2.config_path) as f:
+        text = f.read()
+    with open(d2.config_path, "w") as f:
+        f.write(text.replace("data_dir: %s" % d2.data, "data_dir: /var/..%s" % d2.data))
+    d2.start()
+
+    def dotdot():
+        rid = d2.trigger("demo", {"env": {"DATA": "/nonexistent"}})["id"]
+        run = d2.wait_run(rid)
+        log = d2.get("/api/v1/runs/%d/jobs/probe/log" % rid).text
+        eq(run["status"], "success", "run status (log: %r)" % log)
+        expect("workspace=hello" in log.splitlines(), "no workspace line:\n%s" % log)
+    t.check("a data_dir written with '..': the job starts in its workspace", dotdot)
+    t.check("SIGTERM: exit 0", d2.stop)
 
 
 pw.main(main)
