@@ -9,20 +9,8 @@ command -v mkfs.ext4 >/dev/null || { echo "SKIP: mkfs.ext4 (e2fsprogs) is not in
 [ -e /dev/loop-control ] || { echo "SKIP: no loop devices (/dev/loop-control)"; exit 77; }
 unshare -m --propagation slave true 2>/dev/null || { echo "SKIP: unshare -m does not work here"; exit 77; }
 
-DAEMON_PID=
-stop_daemon() {
-	local i
-	[ -n "$DAEMON_PID" ] || return 0
-	kill -TERM "$DAEMON_PID" 2>/dev/null || true
-	for i in $(seq 1 200); do
-		alive "$DAEMON_PID" || break
-		sleep 0.05
-	done
-	kill -KILL "$DAEMON_PID" 2>/dev/null || true
-	wait "$DAEMON_PID" 2>/dev/null || true
-	DAEMON_PID=
-}
-trap 'stop_daemon; rm -rf "$T"' EXIT
+# stop_daemon, make_token and the trap that stops the daemon at exit.
+. "$(dirname "$0")/cli_lib.sh"
 
 cat > p.yml <<'YML'
 jobs:
@@ -77,7 +65,7 @@ run_status() {
 }
 
 start a.err
-tok=$("$PW_BIN" token create --config "$T/pw.yml" --name ci --scope operate 2>/dev/null | tail -n1)
+tok=$(make_token ci operate)
 curl -sf -XPOST -H "Authorization: Bearer $tok" -H 'Content-Type: application/json' \
 	-d '{}' "$URL/api/v1/projects/p/runs" >/dev/null || fail "trigger failed"
 until_log first 'while \['
