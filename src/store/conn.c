@@ -175,6 +175,22 @@ store_exec(sqlite3_stmt *st)
 	return rc;
 }
 
+int
+store_delete_older(struct store_conn *c, enum store_stmt_id id,
+		   const char *sql, uint64_t older_than, uint64_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if ((rc = store_stmt(c, id, sql, &st)) < 0)
+		return rc;
+	store_bind_u64(st, 1, older_than);
+	if ((rc = store_exec(st)) < 0)
+		return rc;
+	*n = (uint64_t)sqlite3_changes(c->db);
+	return 0;
+}
+
 void
 store_bind_text(sqlite3_stmt *st, int i, const char *s)
 {

@@ -76,18 +76,9 @@ int
 store_tx_deliveries_prune(struct store_tx *tx, uint64_t older_than,
 			  uint64_t *n)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = store_stmt(tx->c, ST_DELIVERY_PRUNE, "DELETE FROM deliveries"
-			" WHERE created_at < ?1", &st);
-	if (rc < 0)
-		return rc;
-	store_bind_u64(st, 1, older_than);
-	if ((rc = store_exec(st)) < 0)
-		return rc;
-	*n = (uint64_t)sqlite3_changes(tx->c->db);
-	return 0;
+	return store_delete_older(tx->c, ST_DELIVERY_PRUNE,
+				  "DELETE FROM deliveries WHERE created_at < ?1",
+				  older_than, n);
 }
 
 int
@@ -140,18 +131,9 @@ store_tx_push_put(struct store_tx *tx, const struct store_push *p,
 int
 store_tx_pushes_prune(struct store_tx *tx, uint64_t older_than, uint64_t *n)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = store_stmt(tx->c, ST_PUSH_PRUNE, "DELETE FROM pushes"
-			" WHERE created_at < ?1", &st);
-	if (rc < 0)
-		return rc;
-	store_bind_u64(st, 1, older_than);
-	if ((rc = store_exec(st)) < 0)
-		return rc;
-	*n = (uint64_t)sqlite3_changes(tx->c->db);
-	return 0;
+	return store_delete_older(tx->c, ST_PUSH_PRUNE,
+				  "DELETE FROM pushes WHERE created_at < ?1",
+				  older_than, n);
 }
 
 int

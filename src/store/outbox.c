@@ -112,19 +112,10 @@ store_tx_outbox_result(struct store_tx *tx, uint64_t id, uint64_t seq,
 int
 store_tx_outbox_prune(struct store_tx *tx, uint64_t older_than, uint64_t *n)
 {
-	sqlite3_stmt *st;
-	int rc;
-
-	rc = store_stmt(tx->c, ST_OUTBOX_PRUNE, "DELETE FROM outbox WHERE"
-			" state IN ('delivered', 'failed') AND updated_at < ?1",
-			&st);
-	if (rc < 0)
-		return rc;
-	store_bind_u64(st, 1, older_than);
-	if ((rc = store_exec(st)) < 0)
-		return rc;
-	*n = (uint64_t)sqlite3_changes(tx->c->db);
-	return 0;
+	return store_delete_older(tx->c, ST_OUTBOX_PRUNE,
+				  "DELETE FROM outbox WHERE state IN"
+				  " ('delivered', 'failed') AND updated_at < ?1",
+				  older_than, n);
 }
 
 static uint64_t

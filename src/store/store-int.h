@@ -186,6 +186,13 @@ int store_stmt(struct store_conn *c, enum store_stmt_id id, const char *sql,
 int store_errno(int rc);
 /* Steps a statement expected to finish without rows; resets it.  0 or -errno. */
 int store_exec(sqlite3_stmt *st) PW_WUR;
+/*
+ * Runs sql, a DELETE whose one parameter ?1 is older_than; *n: the rows
+ * it removed.  The pruning by age of deliveries, pushes and the outbox.
+ */
+int store_delete_older(struct store_conn *c, enum store_stmt_id id,
+		       const char *sql, uint64_t older_than,
+		       uint64_t *n) PW_WUR;
 /* Steps one row: 1 a row, 0 done (and reset), or -errno (and reset). */
 int store_step(sqlite3_stmt *st) PW_WUR;
 /* Binding helpers: NULL text binds NULL; times of 0 bind 0. */
