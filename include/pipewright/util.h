@@ -31,6 +31,8 @@ char *xstrdup(const char *s);
 char *xstrndup(const char *s, size_t n);
 char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 char *xvasprintf(const char *fmt, va_list ap);
+/* Frees a NULL-terminated array of strings and the strings (NULL: nothing). */
+void pw_strv_free(char **v);
 
 /* A growable byte buffer, always NUL-terminated after `len` bytes. */
 struct buf {

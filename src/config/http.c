@@ -17,21 +17,11 @@
 #include "pipewright/http.h"
 
 /* Frees a NULL-terminated list. */
-static void
-list_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 void
 config_http_free(struct config *c)
 {
-	list_free(c->http_trusted_proxies);
-	list_free(c->http_allowed_hosts);
+	pw_strv_free(c->http_trusted_proxies);
+	pw_strv_free(c->http_allowed_hosts);
 }
 
 void
@@ -45,7 +35,7 @@ config_key_http_trusted_proxies(struct cf_walk *w, const struct cf_key *row,
 	size_t i;
 
 	(void)key;
-	list_free(c->http_trusted_proxies);
+	pw_strv_free(c->http_trusted_proxies);
 	c->http_trusted_proxies = xcalloc(val->count + 1, sizeof(char *));
 	c->http_ntrusted_proxies = 0;
 	for (i = 0; i < val->count; i++) {
@@ -101,7 +91,7 @@ config_key_http_allowed_hosts(struct cf_walk *w, const struct cf_key *row,
 	size_t i, j, len;
 
 	(void)key;
-	list_free(c->http_allowed_hosts);
+	pw_strv_free(c->http_allowed_hosts);
 	c->http_allowed_hosts = xcalloc(val->count + 1, sizeof(char *));
 	c->http_nallowed_hosts = 0;
 	for (i = 0; i < val->count; i++) {

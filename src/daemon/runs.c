@@ -58,16 +58,6 @@ env_from_json(const char *json)
 	return env;
 }
 
-static void
-strv_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 /*
  * "NAME=value" of the secrets the project's jobs may name (caller frees).
  * withheld: "NAME=" instead, for a pull request from a fork: its jobs run
@@ -157,8 +147,8 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 							  NULL;
 	params.workspace = lr->workspace;
 	rc = sched_run_create(d->sched, p, &params, &lr->run);
-	strv_free(env);
-	strv_free(secrets);
+	pw_strv_free(env);
+	pw_strv_free(secrets);
 	if (rc < 0) {
 		pipeline_destroy(p);
 		live_run_free(lr);

@@ -40,16 +40,6 @@ exec_supervisor_env(void)
 	return v;
 }
 
-void
-exec_supervisor_env_free(char **v)
-{
-	size_t i;
-
-	for (i = 0; v != NULL && v[i] != NULL; i++)
-		free(v[i]);
-	free(v);
-}
-
 static int
 write_all(int fd, const char *s, size_t len)
 {

@@ -32,9 +32,8 @@ struct exec {
 
 /* envfd.c, for start.c */
 #define EXEC_SUPERVISOR_PATH_ENV "/usr/sbin:/usr/bin:/sbin:/bin"
-/* The supervisor's fixed environment (caller frees with _free). */
+/* The supervisor's fixed environment (caller frees: pw_strv_free). */
 char **exec_supervisor_env(void);
-void exec_supervisor_env_free(char **v);
 /*
  * The job's environment as a sealed memfd of "K=V\0" entries (caller
  * closes): -E2BIG past SUPERVISOR_MAX_ENV(_VARS), -EINVAL for an entry

@@ -348,7 +348,7 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	*out = a;
 out:
 	free(argv);
-	exec_supervisor_env_free(senv);
+	pw_strv_free(senv);
 	if (efd >= 0)
 		close(efd);  /* the supervisor has its own */
 	if (nsfd >= 0)
