@@ -81,6 +81,16 @@ store_tx_deliveries_prune(struct store_tx *tx, uint64_t older_than,
 				  older_than, n);
 }
 
+/* ?1..?4: a push's key; no `before` is stored as "". */
+static void
+bind_push(sqlite3_stmt *st, const struct store_push *p)
+{
+	store_bind_text(st, 1, p->project);
+	store_bind_text(st, 2, p->ref);
+	store_bind_text(st, 3, p->before != NULL ? p->before : "");
+	store_bind_text(st, 4, p->after);
+}
+
 int
 store_tx_push_find(struct store_tx *tx, const struct store_push *p,
 		   uint64_t *run)
@@ -93,10 +103,7 @@ store_tx_push_find(struct store_tx *tx, const struct store_push *p,
 			" AND after_sha = ?4", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_text(st, 1, p->project);
-	store_bind_text(st, 2, p->ref);
-	store_bind_text(st, 3, p->before != NULL ? p->before : "");
-	store_bind_text(st, 4, p->after);
+	bind_push(st, p);
 	if ((rc = store_step(st)) <= 0)
 		return rc < 0 ? rc : -ENOENT;
 	*run = (uint64_t)sqlite3_column_int64(st, 0);
@@ -119,10 +126,7 @@ store_tx_push_put(struct store_tx *tx, const struct store_push *p,
 			" created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_text(st, 1, p->project);
-	store_bind_text(st, 2, p->ref);
-	store_bind_text(st, 3, p->before != NULL ? p->before : "");
-	store_bind_text(st, 4, p->after);
+	bind_push(st, p);
 	store_bind_u64(st, 5, run);
 	store_bind_u64(st, 6, created_at);
 	return store_exec(st);
