@@ -10,6 +10,7 @@
 #define PIPEWRIGHT_UTIL_H
 
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,16 @@ void buf_reset(struct buf *b);
 int buf_append(struct buf *b, const void *data, size_t len) PW_WUR;
 int buf_printf(struct buf *b, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3))) PW_WUR;
+/*
+ * The same for buffers without a limit (buf_init(b, 0)), which cannot fail:
+ * growth aborts on allocation failure like xmalloc, so callers building a
+ * response or a message need no error path.  Calling them on a buffer with
+ * a limit that the append would pass is a bug and aborts too.
+ */
+void buf_add(struct buf *b, const void *data, size_t len);
+void buf_adds(struct buf *b, const char *s);
+void buf_addf(struct buf *b, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Takes the bytes out of b (caller frees); b is left empty. */
 char *buf_steal(struct buf *b);
 
@@ -57,6 +68,16 @@ char *buf_steal(struct buf *b);
  */
 int pw_read_file(const char *path, size_t limit, char **out,
 		 size_t *len) PW_WUR;
+
+/*
+ * Environment variable names, one rule for every place that takes them
+ * (pipelines, the config's secrets, the API, the CLI): the first n bytes
+ * of s are [A-Za-z_][A-Za-z0-9_]*.  Names starting with PIPEWRIGHT_ are
+ * reserved: pipewright sets them, no one else may.
+ */
+#define PW_ENV_RESERVED_PREFIX "PIPEWRIGHT_"
+bool pw_env_name_valid(const char *s, size_t n);
+bool pw_env_name_reserved(const char *s, size_t n);
 
 /* Wall-clock time in UTC milliseconds, and a monotonic clock in ms. */
 uint64_t pw_now_ms(void);

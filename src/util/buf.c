@@ -58,6 +58,32 @@ buf_printf(struct buf *b, const char *fmt, ...)
 	return rc;
 }
 
+void
+buf_add(struct buf *b, const void *data, size_t len)
+{
+	if (buf_append(b, data, len) < 0)
+		abort();
+}
+
+void
+buf_adds(struct buf *b, const char *s)
+{
+	buf_add(b, s, strlen(s));
+}
+
+void
+buf_addf(struct buf *b, const char *fmt, ...)
+{
+	va_list ap;
+	char *s;
+
+	va_start(ap, fmt);
+	s = xvasprintf(fmt, ap);
+	va_end(ap);
+	buf_add(b, s, strlen(s));
+	free(s);
+}
+
 char *
 buf_steal(struct buf *b)
 {

@@ -75,6 +75,15 @@ test_buf_limit(void **state)
 	assert_string_equal(b.data, "12345678");
 	assert_int_equal(buf_append(&b, "9", 1), -E2BIG);
 	buf_free(&b);
+
+	/* Unlimited: the void appenders, which cannot fail. */
+	buf_init(&b, 0);
+	buf_add(&b, "ab", 2);
+	buf_adds(&b, "cd");
+	buf_addf(&b, "%s-%d", "e", 7);
+	assert_string_equal(b.data, "abcde-7");
+	assert_int_equal(b.len, 7);
+	buf_free(&b);
 }
 
 static void
@@ -99,6 +108,28 @@ test_read_file(void **state)
 	assert_int_equal(pw_read_file(path, 5, &data, &len), -ENOENT);
 }
 
+static void
+test_env_name(void **state)
+{
+	(void)state;
+	assert_true(pw_env_name_valid("A", 1));
+	assert_true(pw_env_name_valid("_", 1));
+	assert_true(pw_env_name_valid("a_B9", 4));
+	assert_true(pw_env_name_valid("PATH=x", 4)); /* only n bytes count */
+	assert_false(pw_env_name_valid("", 0));
+	assert_false(pw_env_name_valid("9A", 2));
+	assert_false(pw_env_name_valid("A-B", 3));
+	assert_false(pw_env_name_valid("A B", 3));
+	assert_false(pw_env_name_valid("A=B", 3));
+	assert_false(pw_env_name_valid("\xc3\xa9", 2)); /* no locale letters */
+	assert_true(pw_env_name_reserved("PIPEWRIGHT_RUN_ID", 17));
+	assert_true(pw_env_name_reserved("PIPEWRIGHT_", 11));
+	assert_false(pw_env_name_reserved("PIPEWRIGHT", 10));
+	assert_false(pw_env_name_reserved("PIPEWRIGHTX", 11));
+	assert_false(pw_env_name_reserved("PIPEWRIGHT_X", 10)); /* n cuts it */
+	assert_false(pw_env_name_reserved("pipewright_x", 12));
+}
+
 int
 main(void)
 {
@@ -107,6 +138,7 @@ main(void)
 		cmocka_unit_test(test_duration_format),
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_read_file),
+		cmocka_unit_test(test_env_name),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
