@@ -76,8 +76,7 @@ print_text(struct logs_out *o, const char *s, size_t len, bool final)
 		return write_out(s, len);
 	if (len == 0 && o->held.len == 0)
 		return 0;
-	if (buf_append(&o->held, s, len) < 0)
-		abort(); /* unlimited */
+	buf_add(&o->held, s, len);
 	buf_reset(&o->esc);
 	used = term_escape(&o->esc, o->held.data != NULL ? o->held.data : "",
 			   o->held.len, o->flags | (final ? TERM_ESC_FINAL : 0));

@@ -139,10 +139,9 @@ runs_option(void *ctx, size_t opt, const char *arg)
 		}
 	}
 	e = curl_easy_escape(NULL, arg, 0);
-	if (e == NULL ||
-	    buf_printf(&o->query, "%s%s=%s", o->query.len ? "&" : "",
-		       keys[opt], e) < 0)
-		abort();
+	if (e == NULL)
+		abort(); /* out of memory */
+	buf_addf(&o->query, "%s%s=%s", o->query.len ? "&" : "", keys[opt], e);
 	curl_free(e);
 	return 0;
 }

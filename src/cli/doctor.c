@@ -54,8 +54,7 @@ doctor_item(struct doctor_items *it, const char *fmt, ...)
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (buf_printf(&it->b, "%s%s", it->b.len > 0 ? "\n" : "", s) < 0)
-		it->n--; /* unlimited buffer: cannot happen */
+	buf_addf(&it->b, "%s%s", it->b.len > 0 ? "\n" : "", s);
 	free(s);
 }
 
