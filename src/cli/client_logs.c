@@ -295,7 +295,7 @@ struct logs_opts {
 	bool raw, color;
 };
 
-static const struct client_opt logs_opts[] = {
+static const struct cli_opt logs_opts[] = {
 	{"follow", 'f', false, NULL, "print output as it comes until the job "
 	 "ends; exit with its result"},
 	{"attempt", 0, true, "N", "this attempt (default: the latest)"},

@@ -49,7 +49,7 @@ struct trigger_opts {
 	cJSON *body;   /* {"ref", "commit", "env"} as given */
 };
 
-static const struct client_opt trigger_opts[] = {
+static const struct cli_opt trigger_opts[] = {
 	{"ref", 0, true, "REF", "the branch, tag or ref to run"},
 	{"commit", 0, true, "SHA", "the commit to run"},
 	{"env", 'e', true, "K=V", "a variable for every job (repeatable)"},
@@ -148,7 +148,7 @@ struct rerun_opts {
 	bool failed;
 };
 
-static const struct client_opt rerun_opts[] = {
+static const struct cli_opt rerun_opts[] = {
 	{"failed", 0, false, NULL, "rerun the failed, timed out, canceled "
 	 "and lost jobs and what depends on them (the default)"},
 	{NULL, 0, false, NULL, NULL},

@@ -113,7 +113,7 @@ struct runs_opts {
 	struct buf query;
 };
 
-static const struct client_opt runs_opts[] = {
+static const struct cli_opt runs_opts[] = {
 	{"status", 0, true, "S", "only runs in these states (a,b: queued, "
 	 "running, success, failed, canceled, error)"},
 	{"branch", 0, true, "B", "only runs of this branch"},
