@@ -8,7 +8,6 @@
  * Jobs run in the strict sandbox unless --sandbox none; secrets a job
  * names come from our environment.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
 #include <limits.h>
@@ -301,19 +300,6 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
-static bool
-valid_env_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || isdigit((unsigned char)s[0]))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
-
 static void
 push(char ***list, size_t *n, const char *s)
 {
@@ -389,14 +375,13 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_ENV: {
 			size_t k = strcspn(arg, "=");
 
-			if (arg[k] != '=' || !valid_env_name(arg, k)) {
+			if (arg[k] != '=' || !pw_env_name_valid(arg, k)) {
 				fprintf(stderr, "pipewright: --env: expected "
 					"KEY=VALUE with KEY a variable name, "
 					"got '%s'\n", arg);
 				return -1;
 			}
-			if (strncmp(arg, "PIPEWRIGHT", 10) == 0 &&
-			    (k == 10 || arg[10] == '_')) {
+			if (pw_env_name_reserved(arg, k)) {
 				fprintf(stderr, "pipewright: --env: %.*s is "
 					"set by pipewright and cannot be "
 					"set\n", (int)k, arg);
