@@ -16,7 +16,7 @@ static const struct cli_command commands[] = {
 	{"status", "the latest runs of each project", cmd_status},
 	{"runs", "a project's runs", cmd_runs},
 	{"show", "a run with its jobs and attempts", cmd_show},
-	{"logs", "a job's log; -f follows it", cmd_logs},
+	{"logs", "a job's log (-f follows it), or the run's own", cmd_logs},
 	{"trigger", "start a run", cmd_trigger},
 	{"rerun", "rerun the failed or named jobs", cmd_rerun},
 	{"cancel", "cancel a run", cmd_cancel},

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # Local usage errors: no daemon needed, none is asked.
 export PIPEWRIGHT_URL=http://127.0.0.1:1
-for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs 1" \
+for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs" \
 	"runs demo --limit 0" "runs demo --limit x" "status --bogus" \
 	"rerun 1 --failed build" "trigger demo --env 1X=2" "trigger demo --env X" \
 	"trigger demo --env PIPEWRIGHT_RUN=1" \
