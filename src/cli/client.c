@@ -54,12 +54,19 @@ make_usage(const struct client_spec *spec, struct cli_opt *rows,
 
 /*
  * Ctrl-C during a request (a long `logs -f`) exits 130 like every other
- * command; nothing is left to clean up that the kernel does not.
+ * command, saying so (on a new line: it may cut a log's); nothing is left
+ * to clean up that the kernel does not.  write(2) and _exit(2) only: both
+ * are safe in a signal handler.
  */
 static void
 on_interrupt(int sig)
 {
+	static const char msg[] = "\npipewright: interrupted\n";
+	ssize_t n;
+
 	(void)sig;
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
 	_exit(CLI_INTERRUPTED);
 }
 

@@ -43,21 +43,28 @@ pw logs -f 1 build --server http://127.0.0.1:1/
 expect_rc 1
 expect_out "pipewright: cannot reach http://127.0.0.1:1: Connection refused"
 
-# Ctrl-C while waiting for an answer: 130.
-python3 -c 'import socket, time
+# Ctrl-C while waiting for an answer: 130, and pipewright's own word for
+# it (a SIGINT nobody handled would also end in 130).  The server takes
+# the connection and says so in ./mute.accepted, then never answers: by
+# then the command is waiting, its handler in place since before it
+# connected.
+python3 -c 'import os, socket, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
-open("mute.port", "w").write(str(s.getsockname()[1])); time.sleep(60)' &
+open("mute.port.tmp", "w").write(str(s.getsockname()[1]))
+os.rename("mute.port.tmp", "mute.port")
+c, _ = s.accept(); open("mute.accepted", "w").close(); time.sleep(60)' &
 mute=$!
 wait_for_file mute.port
-sleep 0.2
-"$PW_BIN" logs -f 1 build --server "http://127.0.0.1:$(cat mute.port)" 2>/dev/null &
+"$PW_BIN" logs -f 1 build --server "http://127.0.0.1:$(cat mute.port)" 2>sigint.err &
 cpid=$!
-sleep 0.5
+wait_for_file mute.accepted
 kill -INT "$cpid"
 crc=0
 wait "$cpid" || crc=$?
 kill "$mute"
 [ "$crc" -eq 130 ] || fail "Ctrl-C: exit $crc, expected 130"
+grep -qx "pipewright: interrupted" sigint.err ||
+	fail "Ctrl-C: no 'pipewright: interrupted' on stderr: $(cat sigint.err)"
 
 cat > demo.yml <<'YML'
 jobs:
