@@ -9,7 +9,6 @@
  * Restoring is docs/operations.md's "Backup and restore".
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,65 +18,54 @@
 #include "pipewright/config.h"
 #include "pipewright/store.h"
 
-static int
-backup_usage(FILE *f, int status)
-{
-	fprintf(f, "usage: pipewright backup [--config FILE] OUT\n"
-		   "  -c, --config FILE  the configuration (default "
-		   "$PIPEWRIGHT_CONFIG)\n"
-		   "OUT is a new file: an existing one is never replaced.  "
-		   "Safe while the daemon serves.\n");
-	return status;
-}
+enum { OPT_CONFIG, OPT_HELP };
+static const struct cli_opt backup_opts[] = {
+	[OPT_CONFIG] = CLI_OPT_CONFIG,
+	[OPT_HELP] = CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+static const struct cli_usage backup_usage = {"backup", "OUT", backup_opts,
+	"OUT is a new file: an existing one is never replaced.  Safe while "
+	"the daemon serves."};
 
 int
 cmd_backup(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = getenv("PIPEWRIGHT_CONFIG"), *out, *db;
-	struct pipeline_problems pp;
+	const char *path = NULL, *out, *db, *arg;
+	struct cli_getopt g;
 	struct store_file_info info;
 	struct config *c = NULL;
 	char *err = NULL;
 	struct stat st;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	cli_getopt_init(&g, &backup_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
 		switch (ch) {
-		case 'c':
-			path = optarg;
+		case OPT_CONFIG:
+			path = arg;
 			break;
-		case 'h':
-			return backup_usage(stdout, CLI_OK);
+		case OPT_HELP:
+			cli_usage_print(stdout, &backup_usage);
+			return CLI_OK;
 		default:
-			return backup_usage(stderr, CLI_USAGE);
+			return cli_usage_error(&backup_usage);
 		}
 	}
 	if (optind != argc - 1) {
 		fprintf(stderr, "pipewright: backup: %s\n", optind < argc ?
 			"one OUT file, please" : "no OUT file given");
-		return backup_usage(stderr, CLI_USAGE);
+		return cli_usage_error(&backup_usage);
 	}
 	out = argv[optind];
-	if (path == NULL || *path == '\0') {
-		fprintf(stderr, "pipewright: no configuration: give --config"
-			" FILE or set PIPEWRIGHT_CONFIG\n");
+	if ((path = cli_config_path(path)) == NULL)
 		return CLI_USAGE;
-	}
 	if (lstat(out, &st) == 0) {
 		fprintf(stderr, "pipewright: %s exists; a backup never replaces"
 			" a file, give a new name\n", out);
 		return CLI_USAGE;
 	}
-	pipeline_problems_init(&pp);
-	rc = config_load(path, &c, &pp);
-	config_print_problems(stderr, &pp);
-	pipeline_problems_free(&pp);
-	if (rc < 0)
+	if (cli_config_load(path, &c, NULL) != CLI_OK)
 		return CLI_USAGE;
 	db = config_db_path(c);
 	if (stat(db, &st) < 0) {

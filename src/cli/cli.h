@@ -5,6 +5,7 @@
 #ifndef PIPEWRIGHT_CLI_H
 #define PIPEWRIGHT_CLI_H
 
+#include <getopt.h>
 #include <stdbool.h>
 #include <stdio.h>
 
@@ -17,12 +18,79 @@ enum cli_exit {
 	CLI_INTERRUPTED = 130,
 };
 
+/*
+ * A row of main.c's table.  A command's usage is its own `--help` (made
+ * from its options table, below); `pipewright help NAME` runs that.
+ */
 struct cli_command {
 	const char *name;
-	const char *usage;    /* the arguments, after the name */
 	const char *summary;  /* one line for `pipewright help` */
 	int (*run)(int argc, char **argv);
 };
+
+/*
+ * opts.c: one table per command gives getopt what it accepts and --help
+ * what it says, so the two cannot differ.
+ */
+struct cli_opt {
+	const char *name;   /* long name, without "--" */
+	int short_name;     /* 'f' for -f, or 0 */
+	bool has_arg;
+	const char *arg;    /* the argument's name in --help, e.g. "N" */
+	const char *help;   /* its help; each '\n' starts an aligned line */
+};
+
+#define CLI_OPT_HELP {"help", 'h', false, NULL, "show this help"}
+#define CLI_OPT_CONFIG {"config", 'c', true, "FILE", \
+	"the configuration (default $PIPEWRIGHT_CONFIG)"}
+#define CLI_OPT_NONE {NULL, 0, false, NULL, NULL}
+
+struct cli_usage {
+	const char *name;             /* "run", "token create" */
+	const char *args;             /* positional arguments; "" for none */
+	const struct cli_opt *opts;   /* ends with CLI_OPT_NONE */
+	const char *notes;            /* lines after the options, or NULL */
+};
+
+/* "usage: pipewright NAME [OPTIONS] ARGS", a line per option, the notes. */
+void cli_usage_print(FILE *f, const struct cli_usage *u);
+/* The usage on stderr; returns CLI_USAGE. */
+int cli_usage_error(const struct cli_usage *u);
+void cli_opt_print(FILE *f, const struct cli_opt *o);
+
+#define CLI_OPTS_MAX 24
+#define CLI_OPT_END (-1)
+#define CLI_OPT_BAD (-2)
+
+struct cli_getopt {
+	const struct cli_usage *u;
+	struct option lo[CLI_OPTS_MAX + 1];
+	char so[2 * CLI_OPTS_MAX + 2];
+};
+
+/* Readies getopt for u's options (and restarts it at argv[1]). */
+void cli_getopt_init(struct cli_getopt *g, const struct cli_usage *u);
+/*
+ * The next option: the index of its row in u->opts, with *arg its
+ * argument (NULL without); CLI_OPT_END after the last; CLI_OPT_BAD after
+ * saying which option is unknown or lacks its argument.  Options may
+ * follow the arguments; "--" ends them.
+ */
+int cli_getopt_next(struct cli_getopt *g, int argc, char **argv,
+		    const char **arg);
+
+/*
+ * The local commands' configuration (local.c): --config's FILE if given,
+ * else $PIPEWRIGHT_CONFIG.  cli_config_path returns it, or NULL after
+ * saying that neither names one.  cli_config_load also loads it and
+ * prints its problems on stderr as `serve --check` does: CLI_OK and *out
+ * (config_destroy it), or CLI_USAGE with *nproblems (if not NULL) the
+ * number printed.
+ */
+struct config;
+const char *cli_config_path(const char *given);
+int cli_config_load(const char *given, struct config **out,
+		    size_t *nproblems);
 
 int cmd_run(int argc, char **argv);
 int cmd_validate(int argc, char **argv);

@@ -12,7 +12,6 @@
  * reached as "pipewright: cannot reach URL: REASON".  Both exit 1.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,101 +19,54 @@
 
 #include "client.h"
 
-#define MAX_OPTS 16
-
-static const struct client_opt common_opts[] = {
+static const struct cli_opt common_opts[] = {
 	{"server", 0, true, "URL", "the daemon (default $PIPEWRIGHT_URL or "
 	 CLIENT_DEFAULT_URL ")"},
 	{"json", 0, false, NULL, "print the server's JSON, for scripts"},
-	{"help", 'h', false, NULL, "show this help"},
+	CLI_OPT_HELP,
 };
-enum { OPT_SERVER, OPT_JSON, OPT_HELP, NCOMMON };
 
-static void
-print_opt(FILE *f, const struct client_opt *o)
+/*
+ * The command's options table: its own rows first (their indexes are the
+ * ones spec->option is given), then the common ones it takes.  Returns
+ * how many are its own.
+ */
+static size_t
+make_usage(const struct client_spec *spec, struct cli_opt *rows,
+	   struct cli_usage *u)
 {
-	char left[64];
+	const struct cli_opt *o;
+	size_t n = 0, own, i;
 
-	if (o->short_name)
-		snprintf(left, sizeof(left), "-%c, --%s%s%s", o->short_name,
-			 o->name, o->arg ? " " : "", o->arg ? o->arg : "");
-	else
-		snprintf(left, sizeof(left), "    --%s%s%s", o->name,
-			 o->arg ? " " : "", o->arg ? o->arg : "");
-	fprintf(f, "  %-22s %s\n", left, o->help);
-}
-
-static void
-print_usage(FILE *f, const struct client_spec *spec)
-{
-	const struct client_opt *o;
-	size_t i;
-
-	fprintf(f, "usage: pipewright %s [OPTIONS] %s\n", spec->name,
-		spec->args);
-	for (o = spec->opts; o != NULL && o->name != NULL; o++)
-		print_opt(f, o);
-	for (i = 0; i < NCOMMON; i++)
-		if (i != OPT_JSON || spec->json)
-			print_opt(f, &common_opts[i]);
-}
-
-static int
-usage_error(const struct client_spec *spec)
-{
-	print_usage(stderr, spec);
-	return CLI_USAGE;
-}
-
-/* Fills getopt's tables: a command's rows first (val = index), then ours. */
-static void
-build_getopt(const struct client_spec *spec, struct option *lo, char *so)
-{
-	const struct client_opt *o;
-	size_t n = 0, i;
-
-	*so++ = ':';
-	for (o = spec->opts; o != NULL && o->name != NULL; o++, n++) {
-		lo[n] = (struct option){o->name, o->has_arg ? required_argument :
-					no_argument, NULL, 256 + (int)n};
-		if (o->short_name) {
-			*so++ = (char)o->short_name;
-			if (o->has_arg)
-				*so++ = ':';
-		}
+	for (o = spec->opts; o != NULL && o->name != NULL; o++) {
+		if (n + PW_ARRAY_LEN(common_opts) >= CLI_OPTS_MAX)
+			abort(); /* a table longer than CLI_OPTS_MAX */
+		rows[n++] = *o;
 	}
-	for (i = 0; i < NCOMMON; i++, n++)
-		lo[n] = (struct option){common_opts[i].name,
-			common_opts[i].has_arg ? required_argument :
-			no_argument, NULL, 512 + (int)i};
-	lo[n] = (struct option){NULL, 0, NULL, 0};
-	*so++ = 'h';
-	*so = '\0';
-}
-
-/* getopt's answer for a short option: the row it names, as a long one. */
-static int
-short_to_long(const struct client_spec *spec, int ch)
-{
-	const struct client_opt *o;
-	int n = 0;
-
-	if (ch == 'h')
-		return 512 + OPT_HELP;
-	for (o = spec->opts; o != NULL && o->name != NULL; o++, n++)
-		if (o->short_name == ch)
-			return 256 + n;
-	return ch;
+	own = n;
+	for (i = 0; i < PW_ARRAY_LEN(common_opts); i++)
+		if (strcmp(common_opts[i].name, "json") != 0 || spec->json)
+			rows[n++] = common_opts[i];
+	rows[n] = (struct cli_opt)CLI_OPT_NONE;
+	*u = (struct cli_usage){spec->name, spec->args, rows, NULL};
+	return own;
 }
 
 /*
  * Ctrl-C during a request (a long `logs -f`) exits 130 like every other
- * command; nothing is left to clean up that the kernel does not.
+ * command, saying so (on a new line: it may cut a log's); nothing is left
+ * to clean up that the kernel does not.  write(2) and _exit(2) only: both
+ * are safe in a signal handler.
  */
 static void
 on_interrupt(int sig)
 {
+	static const char msg[] = "\npipewright: interrupted\n";
+	ssize_t n;
+
 	(void)sig;
+	n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+	(void)n;
 	_exit(CLI_INTERRUPTED);
 }
 
@@ -140,38 +92,34 @@ int
 client_parse(struct client *c, const struct client_spec *spec, void *ctx,
 	     int argc, char **argv)
 {
-	struct option lo[MAX_OPTS + NCOMMON + 1];
-	char so[2 * MAX_OPTS + 4];
+	struct cli_opt rows[CLI_OPTS_MAX + 1];
+	struct cli_usage u;
+	struct cli_getopt g;
 	const char *env = getenv("PIPEWRIGHT_URL");
 	const char *server = env != NULL && *env != '\0' ? env :
 						       CLIENT_DEFAULT_URL;
+	const char *arg, *name;
+	size_t own;
 	int ch, rc;
 
 	memset(c, 0, sizeof(*c));
-	build_getopt(spec, lo, so);
-	opterr = 0;
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, so, lo, NULL)) != -1) {
-		ch = short_to_long(spec, ch);
-		if (ch == 512 + OPT_SERVER) {
-			server = optarg;
-		} else if (ch == 512 + OPT_JSON && spec->json) {
-			c->json = true;
-		} else if (ch == 512 + OPT_HELP) {
-			print_usage(stdout, spec);
-			return -1;
-		} else if (ch >= 256 && ch < 512) {
-			rc = spec->option(ctx, (size_t)(ch - 256), optarg);
+	own = make_usage(spec, rows, &u);
+	cli_getopt_init(&g, &u);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
+		if (ch == CLI_OPT_BAD)
+			return cli_usage_error(&u);
+		name = rows[ch].name;
+		if ((size_t)ch < own) {
+			rc = spec->option(ctx, (size_t)ch, arg);
 			if (rc != 0)
 				return rc;
-		} else if (ch == ':') {
-			fprintf(stderr, "pipewright: %s: %s needs an "
-				"argument\n", spec->name, argv[optind - 1]);
-			return usage_error(spec);
+		} else if (strcmp(name, "server") == 0) {
+			server = arg;
+		} else if (strcmp(name, "json") == 0) {
+			c->json = true;
 		} else {
-			fprintf(stderr, "pipewright: %s: unknown option "
-				"'%s'\n", spec->name, argv[optind - 1]);
-			return usage_error(spec);
+			cli_usage_print(stdout, &u);
+			return -1;
 		}
 	}
 	c->args = argv + optind;
@@ -180,7 +128,7 @@ client_parse(struct client *c, const struct client_spec *spec, void *ctx,
 	    (spec->max_args >= 0 && c->nargs > spec->max_args)) {
 		fprintf(stderr, "pipewright: %s: expected %s\n", spec->name,
 			spec->args);
-		return usage_error(spec);
+		return cli_usage_error(&u);
 	}
 	rc = set_server(c, server);
 	if (rc != CLI_OK)

@@ -29,20 +29,12 @@
 #define CLIENT_JSON_MAX (64 << 20)     /* a JSON answer larger fails */
 #define CLIENT_ERROR_MAX (64 << 10)    /* error bodies kept for the message */
 
-/* One option of a command, besides the common ones. */
-struct client_opt {
-	const char *name;   /* long name, without "--" */
-	int short_name;     /* 'f' for -f, or 0 */
-	bool has_arg;
-	const char *arg;    /* the argument's name in --help, e.g. "N" */
-	const char *help;   /* one line */
-};
-
 /* What a command accepts, for parsing and --help. */
 struct client_spec {
 	const char *name;               /* "runs" */
 	const char *args;               /* "PROJECT" */
-	const struct client_opt *opts;  /* ends with a {NULL} row; may be NULL */
+	const struct cli_opt *opts;     /* its own, besides the common ones;
+					   ends with CLI_OPT_NONE; may be NULL */
 	int min_args, max_args;         /* positional; max -1: no limit */
 	bool json;                      /* takes --json */
 	/*

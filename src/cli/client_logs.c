@@ -1,5 +1,9 @@
 /*
  * `pipewright logs [-f] RUN JOB [--attempt N]`: a job's log on stdout.
+ * `pipewright logs RUN`: the run's own log (its checkout: every git
+ * command and what it said), then the problems of its pipeline file as
+ * FILE:LINE:COLUMN: error: MESSAGE, which is where a run that ended
+ * `error` says why.
  *
  * Without -f the text/plain answer is copied to stdout as it arrives.
  * With -f the server sends Server-Sent Events: `event: log` with
@@ -76,8 +80,7 @@ print_text(struct logs_out *o, const char *s, size_t len, bool final)
 		return write_out(s, len);
 	if (len == 0 && o->held.len == 0)
 		return 0;
-	if (buf_append(&o->held, s, len) < 0)
-		abort(); /* unlimited */
+	buf_add(&o->held, s, len);
 	buf_reset(&o->esc);
 	used = term_escape(&o->esc, o->held.data != NULL ? o->held.data : "",
 			   o->held.len, o->flags | (final ? TERM_ESC_FINAL : 0));
@@ -296,7 +299,7 @@ struct logs_opts {
 	bool raw, color;
 };
 
-static const struct client_opt logs_opts[] = {
+static const struct cli_opt logs_opts[] = {
 	{"follow", 'f', false, NULL, "print output as it comes until the job "
 	 "ends; exit with its result"},
 	{"attempt", 0, true, "N", "this attempt (default: the latest)"},
@@ -331,9 +334,57 @@ logs_option(void *ctx, size_t opt, const char *arg)
 }
 
 static const struct client_spec logs_spec = {
-	.name = "logs", .args = "RUN JOB", .opts = logs_opts,
-	.min_args = 2, .max_args = 2, .option = logs_option,
+	.name = "logs", .args = "RUN [JOB]", .opts = logs_opts,
+	.min_args = 1, .max_args = 2, .option = logs_option,
 };
+
+/* The run's pipeline problems, as `pipewright validate` prints them. */
+static int
+print_problems(struct client *c, uint64_t id, struct logs_out *out)
+{
+	struct client_response r;
+	const cJSON *p, *problems;
+	char *path, *line;
+	int rc;
+
+	path = xasprintf("/api/v1/runs/%llu", (unsigned long long)id);
+	rc = client_call(c, "GET", path, NULL, &r);
+	free(path);
+	problems = rc == CLI_OK ?
+		   cJSON_GetObjectItemCaseSensitive(r.json, "problems") : NULL;
+	cJSON_ArrayForEach(p, problems) {
+		const char *file = json_str(p, "file");
+
+		line = xasprintf("%s:%.0f:%.0f: error: %s\n",
+				 file != NULL ? file : "-",
+				 json_num(p, "line", 0),
+				 json_num(p, "column", 0),
+				 json_str(p, "message") != NULL ?
+				 json_str(p, "message") : "");
+		if (print_text(out, line, strlen(line), true) < 0)
+			rc = CLI_FAILED;
+		free(line);
+	}
+	client_response_free(&r);
+	return rc;
+}
+
+/* The run's own log, then its problems. */
+static int
+run_log(struct client *c, uint64_t id, struct logs_out *out)
+{
+	char *path = xasprintf("/api/v1/runs/%llu/log", (unsigned long long)id);
+	bool transport;
+	int rc;
+
+	rc = client_stream(c, path, false, NULL, plain_sink, out, &transport);
+	free(path);
+	if (transport)
+		client_transport_error(c, c->last_rc);
+	if (rc == CLI_OK && print_text(out, "", 0, true) < 0)
+		rc = CLI_FAILED;
+	return rc == CLI_OK ? print_problems(c, id, out) : rc;
+}
 
 int
 cmd_logs(int argc, char **argv)
@@ -362,6 +413,21 @@ cmd_logs(int argc, char **argv)
 	rc = client_run_id(c.args[0], &id);
 	if (rc != CLI_OK)
 		goto out;
+	if (c.nargs == 1 && (o.follow || o.attempt > 0)) {
+		fprintf(stderr, "pipewright: logs: %s is for a job's log; give "
+			"RUN JOB\n", o.follow ? "-f" : "--attempt");
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (c.nargs == 1) {
+		rc = run_log(&c, id, &out);
+		goto out;
+	}
+	if (c.args[1][0] == '\0') {
+		fprintf(stderr, "pipewright: logs: the JOB name is empty\n");
+		rc = CLI_USAGE;
+		goto out;
+	}
 	job = client_escape(&c, c.args[1]);
 	if (o.attempt > 0)
 		snprintf(attempt, sizeof(attempt), "attempt=%ld", o.attempt);

@@ -7,7 +7,6 @@
  * run, 404 for an unknown one, 403 for a token without the `operate`
  * scope) are the server's message, exit 1.
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -49,25 +48,12 @@ struct trigger_opts {
 	cJSON *body;   /* {"ref", "commit", "env"} as given */
 };
 
-static const struct client_opt trigger_opts[] = {
+static const struct cli_opt trigger_opts[] = {
 	{"ref", 0, true, "REF", "the branch, tag or ref to run"},
 	{"commit", 0, true, "SHA", "the commit to run"},
 	{"env", 'e', true, "K=V", "a variable for every job (repeatable)"},
 	{NULL, 0, false, NULL, NULL},
 };
-
-static bool
-valid_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || isdigit((unsigned char)s[0]))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
 
 static int
 trigger_option(void *ctx, size_t opt, const char *arg)
@@ -84,12 +70,12 @@ trigger_option(void *ctx, size_t opt, const char *arg)
 		return 0;
 	}
 	k = strcspn(arg, "=");
-	if (arg[k] != '=' || !valid_name(arg, k)) {
+	if (arg[k] != '=' || !pw_env_name_valid(arg, k)) {
 		fprintf(stderr, "pipewright: --env: expected KEY=VALUE with "
 			"KEY a variable name, got '%s'\n", arg);
 		return CLI_USAGE;
 	}
-	if (strncmp(arg, "PIPEWRIGHT", 10) == 0 && (k == 10 || arg[10] == '_')) {
+	if (pw_env_name_reserved(arg, k)) {
 		fprintf(stderr, "pipewright: --env: %.*s is set by pipewright "
 			"and cannot be set\n", (int)k, arg);
 		return CLI_USAGE;
@@ -148,7 +134,7 @@ struct rerun_opts {
 	bool failed;
 };
 
-static const struct client_opt rerun_opts[] = {
+static const struct cli_opt rerun_opts[] = {
 	{"failed", 0, false, NULL, "rerun the failed, timed out, canceled "
 	 "and lost jobs and what depends on them (the default)"},
 	{NULL, 0, false, NULL, NULL},

@@ -113,7 +113,7 @@ struct runs_opts {
 	struct buf query;
 };
 
-static const struct client_opt runs_opts[] = {
+static const struct cli_opt runs_opts[] = {
 	{"status", 0, true, "S", "only runs in these states (a,b: queued, "
 	 "running, success, failed, canceled, error)"},
 	{"branch", 0, true, "B", "only runs of this branch"},
@@ -139,10 +139,9 @@ runs_option(void *ctx, size_t opt, const char *arg)
 		}
 	}
 	e = curl_easy_escape(NULL, arg, 0);
-	if (e == NULL ||
-	    buf_printf(&o->query, "%s%s=%s", o->query.len ? "&" : "",
-		       keys[opt], e) < 0)
-		abort();
+	if (e == NULL)
+		abort(); /* out of memory */
+	buf_addf(&o->query, "%s%s=%s", o->query.len ? "&" : "", keys[opt], e);
 	curl_free(e);
 	return 0;
 }

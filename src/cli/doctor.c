@@ -20,7 +20,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -54,8 +53,7 @@ doctor_item(struct doctor_items *it, const char *fmt, ...)
 	va_start(ap, fmt);
 	s = xvasprintf(fmt, ap);
 	va_end(ap);
-	if (buf_printf(&it->b, "%s%s", it->b.len > 0 ? "\n" : "", s) < 0)
-		it->n--; /* unlimited buffer: cannot happen */
+	buf_addf(&it->b, "%s%s", it->b.len > 0 ? "\n" : "", s);
 	free(s);
 }
 
@@ -285,67 +283,54 @@ check_disk(struct doctor *d)
 
 /* ---- the command ---- */
 
-static int
-doctor_usage(FILE *f, int status)
-{
-	fprintf(f, "usage: pipewright doctor [--config FILE]\n"
-		   "  -c, --config FILE  the configuration (default "
-		   "$PIPEWRIGHT_CONFIG)\n"
-		   "Checks the configuration, the database, orphaned files, "
-		   "supervisors and disk\nspace; changes nothing, safe while "
-		   "the daemon serves.  Exit 0: no problem,\n1: a problem "
-		   "(each line says what to do).\n");
-	return status;
-}
+enum { OPT_CONFIG, OPT_HELP };
+static const struct cli_opt doctor_opts[] = {
+	[OPT_CONFIG] = CLI_OPT_CONFIG,
+	[OPT_HELP] = CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+static const struct cli_usage doctor_usage = {"doctor", "", doctor_opts,
+	"Checks the configuration, the database, orphaned files, supervisors "
+	"and disk\nspace; changes nothing, safe while the daemon serves.  "
+	"Exit 0: no problem,\n1: a problem (each line says what to do)."};
 
 int
 cmd_doctor(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = getenv("PIPEWRIGHT_CONFIG");
+	const char *path = NULL, *arg;
+	struct cli_getopt g;
 	struct doctor d = {0};
-	struct pipeline_problems pp;
 	struct config *c = NULL;
-	int ch, rc;
+	size_t problems;
+	int ch;
 
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	cli_getopt_init(&g, &doctor_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
 		switch (ch) {
-		case 'c':
-			path = optarg;
+		case OPT_CONFIG:
+			path = arg;
 			break;
-		case 'h':
-			return doctor_usage(stdout, CLI_OK);
+		case OPT_HELP:
+			cli_usage_print(stdout, &doctor_usage);
+			return CLI_OK;
 		default:
-			return doctor_usage(stderr, CLI_USAGE);
+			return cli_usage_error(&doctor_usage);
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pipewright: unexpected argument '%s'\n",
 			argv[optind]);
-		return doctor_usage(stderr, CLI_USAGE);
+		return cli_usage_error(&doctor_usage);
 	}
-	if (path == NULL || *path == '\0') {
-		fprintf(stderr, "pipewright: no configuration: give --config"
-			" FILE or set PIPEWRIGHT_CONFIG\n");
+	if ((path = cli_config_path(path)) == NULL)
 		return CLI_USAGE;
-	}
-	pipeline_problems_init(&pp);
-	rc = config_load(path, &c, &pp);
-	fflush(stdout);
-	config_print_problems(stderr, &pp);
-	if (rc < 0) {
+	if (cli_config_load(path, &c, &problems) != CLI_OK) {
 		doctor_say(&d, DOCTOR_PROBLEM, "config", NULL, "%s: %zu "
 			   "problem%s (above): fix them; nothing else can be "
-			   "checked without it", path, pp.count,
-			   pp.count == 1 ? "" : "s");
-		pipeline_problems_free(&pp);
+			   "checked without it", path, problems,
+			   problems == 1 ? "" : "s");
 		return CLI_FAILED;
 	}
-	pipeline_problems_free(&pp);
 	d.config = c;
 	d.db = config_db_path(c);
 	d.attempts_dir = xasprintf("%s/attempts", config_data_dir(c));

@@ -24,19 +24,12 @@
 #define SGR_MAX 64  /* a longer ESC [ ... is not a colour: escaped */
 
 static void
-put(struct buf *out, const void *s, size_t len)
-{
-	if (buf_append(out, s, len) < 0)
-		abort(); /* callers use unlimited bufs */
-}
-
-static void
 put_hex(struct buf *out, unsigned char c)
 {
 	char e[5];
 
 	snprintf(e, sizeof(e), "\\x%02x", c);
-	put(out, e, 4);
+	buf_add(out, e, 4);
 }
 
 /*
@@ -110,14 +103,14 @@ term_escape(struct buf *out, const char *s, size_t len, unsigned flags)
 					    u[run] == '\n' || u[run] == '\t');
 		     run++)
 			;
-		put(out, s + i, run - i);
+		buf_add(out, s + i, run - i);
 		i = run;
 		if (i == len)
 			break;
 		if (u[i] == '\r' && i + 1 == len && !final)
 			return i;
 		if (u[i] == '\r' && i + 1 < len && u[i + 1] == '\n') {
-			put(out, "\r\n", 2);
+			buf_add(out, "\r\n", 2);
 			i += 2;
 			continue;
 		}
@@ -126,7 +119,7 @@ term_escape(struct buf *out, const char *s, size_t len, unsigned flags)
 			if (n < 0 && !final)
 				return i;
 			if (n > 0) {
-				put(out, s + i, (size_t)n);
+				buf_add(out, s + i, (size_t)n);
 				i += (size_t)n;
 				continue;
 			}
@@ -144,10 +137,10 @@ term_escape(struct buf *out, const char *s, size_t len, unsigned flags)
 			i++;
 		} else if (n == 2 && u[i] == 0xc2 && u[i + 1] < 0xa0) {
 			snprintf(e, sizeof(e), "\\u%04x", u[i + 1]);
-			put(out, e, 6);      /* C1 */
+			buf_add(out, e, 6);      /* C1 */
 			i += 2;
 		} else {
-			put(out, s + i, (size_t)n);
+			buf_add(out, s + i, (size_t)n);
 			i += (size_t)n;
 		}
 	}

@@ -10,35 +10,26 @@ static int cmd_help(int argc, char **argv);
 static int cmd_version(int argc, char **argv);
 
 static const struct cli_command commands[] = {
-	{"run", "[-f FILE] [--jobs N] [--only JOB]... [--env KEY=VALUE]... "
-		"[--approve JOB]... [--branch B] [--grace DURATION]",
-	 "run a pipeline here, as the server would", cmd_run},
-	{"validate", "FILE...", "check pipeline files", cmd_validate},
-	{"serve", "[--config FILE] [--check]", "run the daemon", cmd_serve},
-	{"status", "[PROJECT]", "the latest runs of each project", cmd_status},
-	{"runs", "PROJECT [--status S] [--branch B] [--limit N]",
-	 "a project's runs", cmd_runs},
-	{"show", "RUN", "a run with its jobs and attempts", cmd_show},
-	{"logs", "[-f] RUN JOB [--attempt N]", "a job's log; -f follows it",
-	 cmd_logs},
-	{"trigger", "PROJECT [--ref REF] [--commit SHA] [--env K=V]...",
-	 "start a run", cmd_trigger},
-	{"rerun", "RUN [--failed | JOB...]", "rerun the failed or named jobs",
-	 cmd_rerun},
-	{"cancel", "RUN", "cancel a run", cmd_cancel},
-	{"approve", "RUN JOB", "approve a manual job", cmd_approve},
-	{"queue", "[pause | resume]", "show, pause or resume the queue",
-	 cmd_queue},
-	{"token", "create [--config FILE] --name NAME --scope SCOPE",
-	 "make an API token (printed once)", cmd_token},
-	{"backup", "[--config FILE] OUT",
-	 "copy the database while the daemon serves", cmd_backup},
-	{"doctor", "[--config FILE]",
-	 "check the database, files and disk of a daemon", cmd_doctor},
-	{"upgrade", "[--config FILE]",
-	 "replace the running daemon without downtime", cmd_upgrade},
-	{"version", "", "print the version", cmd_version},
-	{"help", "", "show this help", cmd_help},
+	{"run", "run a pipeline here, as the server would", cmd_run},
+	{"validate", "check pipeline files", cmd_validate},
+	{"serve", "run the daemon", cmd_serve},
+	{"status", "the latest runs of each project", cmd_status},
+	{"runs", "a project's runs", cmd_runs},
+	{"show", "a run with its jobs and attempts", cmd_show},
+	{"logs", "a job's log (-f follows it), or the run's own", cmd_logs},
+	{"trigger", "start a run", cmd_trigger},
+	{"rerun", "rerun the failed or named jobs", cmd_rerun},
+	{"cancel", "cancel a run", cmd_cancel},
+	{"approve", "approve a manual job", cmd_approve},
+	{"queue", "show, pause or resume the queue", cmd_queue},
+	{"token", "make an API token (printed once)", cmd_token},
+	{"backup", "copy the database while the daemon serves", cmd_backup},
+	{"doctor", "check the database, files and disk of a daemon",
+	 cmd_doctor},
+	{"upgrade", "replace the running daemon without downtime",
+	 cmd_upgrade},
+	{"version", "print the version", cmd_version},
+	{"help", "show this help, or a command's", cmd_help},
 };
 
 static void
@@ -54,17 +45,26 @@ usage(FILE *f)
 		   "usage, 130 interrupted\n");
 }
 
+/* `help CMD` is `CMD --help`: a command's usage has one source. */
 static int
 cmd_help(int argc, char **argv)
 {
+	char *args[] = {NULL, (char *)"--help", NULL};
 	size_t i;
 
+	if (argc > 1 && (strcmp(argv[1], "help") == 0 ||
+			 strcmp(argv[1], "--help") == 0 ||
+			 strcmp(argv[1], "-h") == 0)) {
+		printf("usage: pipewright help [COMMAND]\n"
+		       "The commands, or COMMAND's usage (as COMMAND --help)."
+		       "\n");
+		return CLI_OK;
+	}
 	if (argc > 1) {
 		for (i = 0; i < PW_ARRAY_LEN(commands); i++) {
 			if (strcmp(commands[i].name, argv[1]) == 0) {
-				printf("usage: pipewright %s %s\n",
-				       commands[i].name, commands[i].usage);
-				return CLI_OK;
+				args[0] = argv[1];
+				return commands[i].run(2, args);
 			}
 		}
 	}
@@ -75,8 +75,11 @@ cmd_help(int argc, char **argv)
 static int
 cmd_version(int argc, char **argv)
 {
-	(void)argc;
-	(void)argv;
+	if (argc > 1 && (strcmp(argv[1], "--help") == 0 ||
+			 strcmp(argv[1], "-h") == 0)) {
+		printf("usage: pipewright version\n");
+		return CLI_OK;
+	}
 	printf("pipewright %s\n", PW_VERSION);
 	return CLI_OK;
 }

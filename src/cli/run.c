@@ -8,10 +8,8 @@
  * Jobs run in the strict sandbox unless --sandbox none; secrets a job
  * names come from our environment.
  */
-#include <ctype.h>
 #include <errno.h>
 #include <ftw.h>
-#include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -302,19 +300,6 @@ rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
 	return 0;
 }
 
-static bool
-valid_env_name(const char *s, size_t n)
-{
-	size_t i;
-
-	if (n == 0 || isdigit((unsigned char)s[0]))
-		return false;
-	for (i = 0; i < n; i++)
-		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
-			return false;
-	return true;
-}
-
 static void
 push(char ***list, size_t *n, const char *s)
 {
@@ -323,137 +308,123 @@ push(char ***list, size_t *n, const char *s)
 	(*list)[*n] = NULL;
 }
 
-static int
-run_usage(FILE *f, int status)
-{
-	fprintf(f,
-		"usage: pipewright run [-f FILE] [--jobs N] [--only JOB]... "
-		"[--env KEY=VALUE]...\n"
-		"                      [--approve JOB]... [--branch B] "
-		"[--grace DURATION]\n"
-		"                      [--sandbox strict|none] "
-		"[--network allow|deny] [--color]\n"
-		"  -f, --file FILE     the pipeline (default .pipewright.yml)\n"
-		"  -j, --jobs N        jobs in parallel (default: cores)\n"
-		"      --only JOB      run only this job (repeatable)\n"
-		"      --env K=V       set a variable for every job (repeatable)\n"
-		"      --approve JOB   run this manual job (repeatable)\n"
-		"      --branch B      the branch for `branches:` filters\n"
-		"      --grace D       SIGTERM to SIGKILL delay on timeout and "
-		"Ctrl-C (default 10s)\n"
-		"      --sandbox M     strict (default): each job in its own "
-		"namespaces,\n"
-		"                      cgroups and seccomp filter (needs root); "
-		"none: as you\n"
-		"      --network A     allow (default): a job's `network: "
-		"true` is granted\n"
-		"                      (its own network namespace, outbound "
-		"only); deny: such\n"
-		"                      a job fails, as under a daemon's "
-		"default\n"
-		"      --color         keep the jobs' colours (SGR sequences); "
-		"every other\n"
-		"                      control character is shown escaped, "
-		"always\n");
-	return status;
-}
+enum {
+	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
+	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_HELP,
+};
+static const struct cli_opt run_opts[] = {
+	[OPT_FILE] = {"file", 'f', true, "FILE",
+		      "the pipeline (default .pipewright.yml)"},
+	[OPT_JOBS] = {"jobs", 'j', true, "N",
+		      "jobs in parallel (default: cores)"},
+	[OPT_ONLY] = {"only", 0, true, "JOB", "run only this job (repeatable)"},
+	[OPT_ENV] = {"env", 0, true, "KEY=VALUE",
+		     "set a variable for every job (repeatable)"},
+	[OPT_APPROVE] = {"approve", 0, true, "JOB",
+			 "run this manual job (repeatable)"},
+	[OPT_BRANCH] = {"branch", 0, true, "B",
+			"the branch for `branches:` filters"},
+	[OPT_GRACE] = {"grace", 0, true, "DURATION", "SIGTERM to SIGKILL "
+		       "delay on timeout and Ctrl-C\n(default 10s)"},
+	[OPT_SANDBOX] = {"sandbox", 0, true, "strict|none", "strict (default):"
+			 " each job in its own namespaces,\ncgroups and "
+			 "seccomp filter (needs root); none: as you"},
+	[OPT_NETWORK] = {"network", 0, true, "allow|deny", "allow (default): "
+			 "a job's `network: true` is\ngranted (its own "
+			 "network namespace, outbound\nonly); deny: such a "
+			 "job fails, as under a\ndaemon's default"},
+	[OPT_COLOR] = {"color", 0, false, NULL, "keep the jobs' colours (SGR "
+		       "sequences); every\nother control character is shown "
+		       "escaped, always"},
+	[OPT_HELP] = CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+static const struct cli_usage run_usage = {"run", "", run_opts, NULL};
 
 static int
 parse_opts(int argc, char **argv, struct run_opts *o)
 {
-	static const struct option longopts[] = {
-		{"file", required_argument, NULL, 'f'},
-		{"jobs", required_argument, NULL, 'j'},
-		{"only", required_argument, NULL, 'o'},
-		{"env", required_argument, NULL, 'e'},
-		{"approve", required_argument, NULL, 'a'},
-		{"branch", required_argument, NULL, 'b'},
-		{"grace", required_argument, NULL, 'g'},
-		{"sandbox", required_argument, NULL, 's'},
-		{"network", required_argument, NULL, 'n'},
-		{"color", no_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
+	struct cli_getopt g;
+	const char *arg;
 	char *end;
 	long n;
 	int ch;
 
-	while ((ch = getopt_long(argc, argv, "f:j:h", longopts, NULL)) != -1) {
+	cli_getopt_init(&g, &run_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
 		switch (ch) {
-		case 'f':
-			o->file = optarg;
+		case OPT_FILE:
+			o->file = arg;
 			break;
-		case 'j':
-			n = strtol(optarg, &end, 10);
+		case OPT_JOBS:
+			n = strtol(arg, &end, 10);
 			if (*end != '\0' || n < 1 || n > 1024) {
 				fprintf(stderr, "pipewright: --jobs: expected "
 					"a number from 1 to 1024, got '%s'\n",
-					optarg);
+					arg);
 				return -1;
 			}
 			o->jobs = (int)n;
 			break;
-		case 'o':
-			push(&o->only, &o->nonly, optarg);
+		case OPT_ONLY:
+			push(&o->only, &o->nonly, arg);
 			break;
-		case 'a':
-			push(&o->approve, &o->napprove, optarg);
+		case OPT_APPROVE:
+			push(&o->approve, &o->napprove, arg);
 			break;
-		case 'e': {
-			size_t k = strcspn(optarg, "=");
+		case OPT_ENV: {
+			size_t k = strcspn(arg, "=");
 
-			if (optarg[k] != '=' || !valid_env_name(optarg, k)) {
+			if (arg[k] != '=' || !pw_env_name_valid(arg, k)) {
 				fprintf(stderr, "pipewright: --env: expected "
 					"KEY=VALUE with KEY a variable name, "
-					"got '%s'\n", optarg);
+					"got '%s'\n", arg);
 				return -1;
 			}
-			if (strncmp(optarg, "PIPEWRIGHT", 10) == 0 &&
-			    (k == 10 || optarg[10] == '_')) {
+			if (pw_env_name_reserved(arg, k)) {
 				fprintf(stderr, "pipewright: --env: %.*s is "
 					"set by pipewright and cannot be "
-					"set\n", (int)k, optarg);
+					"set\n", (int)k, arg);
 				return -1;
 			}
-			push(&o->env, &o->nenv, optarg);
+			push(&o->env, &o->nenv, arg);
 			break;
 		}
-		case 'b':
-			o->branch = optarg;
+		case OPT_BRANCH:
+			o->branch = arg;
 			break;
-		case 'g':
-			if (pw_duration_parse(optarg, &o->grace_ms) < 0) {
+		case OPT_GRACE:
+			if (pw_duration_parse(arg, &o->grace_ms) < 0) {
 				fprintf(stderr, "pipewright: --grace: invalid "
 					"duration '%s'; expected e.g. 10s, "
-					"500ms\n", optarg);
+					"500ms\n", arg);
 				return -1;
 			}
 			break;
-		case 's':
-			if (strcmp(optarg, "strict") != 0 &&
-			    strcmp(optarg, "none") != 0) {
+		case OPT_SANDBOX:
+			if (strcmp(arg, "strict") != 0 &&
+			    strcmp(arg, "none") != 0) {
 				fprintf(stderr, "pipewright: --sandbox: expected "
-					"strict or none, got '%s'\n", optarg);
+					"strict or none, got '%s'\n", arg);
 				return -1;
 			}
-			o->sandbox = optarg[0] == 's' ? EXEC_SANDBOX_STRICT :
+			o->sandbox = arg[0] == 's' ? EXEC_SANDBOX_STRICT :
 							EXEC_SANDBOX_NONE;
 			break;
-		case 'n':
-			if (strcmp(optarg, "allow") != 0 &&
-			    strcmp(optarg, "deny") != 0) {
+		case OPT_NETWORK:
+			if (strcmp(arg, "allow") != 0 &&
+			    strcmp(arg, "deny") != 0) {
 				fprintf(stderr, "pipewright: --network: "
 					"expected allow or deny, got '%s'\n",
-					optarg);
+					arg);
 				return -1;
 			}
-			o->network_deny = optarg[0] == 'd';
+			o->network_deny = arg[0] == 'd';
 			break;
-		case 'c':
+		case OPT_COLOR:
 			o->color = true;
 			break;
-		case 'h':
+		case OPT_HELP:
 			return 1;
 		default:
 			return -1;
@@ -489,8 +460,8 @@ cmd_run(int argc, char **argv)
 	c.status = CLI_FAILED;
 	rc = parse_opts(argc, argv, &o);
 	if (rc != 0) {
-		rc = run_usage(rc > 0 ? stdout : stderr,
-			       rc > 0 ? CLI_OK : CLI_USAGE);
+		cli_usage_print(rc > 0 ? stdout : stderr, &run_usage);
+		rc = rc > 0 ? CLI_OK : CLI_USAGE;
 		goto out_opts;
 	}
 	if (o.jobs == 0)

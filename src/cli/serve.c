@@ -9,7 +9,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,15 +19,15 @@
 #include "pipewright/config.h"
 #include "pipewright/daemon.h"
 
-static int
-serve_usage(FILE *f, int status)
-{
-	fprintf(f, "usage: pipewright serve [--config FILE] [--check]\n"
-		   "  -c, --config FILE  the configuration (default "
-		   "$PIPEWRIGHT_CONFIG)\n"
-		   "      --check        check the configuration and exit\n");
-	return status;
-}
+enum { OPT_CONFIG, OPT_CHECK, OPT_HELP };
+static const struct cli_opt serve_opts[] = {
+	[OPT_CONFIG] = CLI_OPT_CONFIG,
+	[OPT_CHECK] = {"check", 0, false, NULL,
+		       "check the configuration and exit"},
+	[OPT_HELP] = CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+static const struct cli_usage serve_usage = {"serve", "", serve_opts, NULL};
 
 /*
  * The inherited listener: *fd, or -1 if none; CLI_USAGE (said) if the
@@ -75,15 +74,9 @@ inherited_listener(int *fd)
 static int
 check(const char *path)
 {
-	struct pipeline_problems pp;
 	struct config *c;
-	int rc;
 
-	pipeline_problems_init(&pp);
-	rc = config_load(path, &c, &pp);
-	config_print_problems(stderr, &pp);
-	pipeline_problems_free(&pp);
-	if (rc < 0)
+	if (cli_config_load(path, &c, NULL) != CLI_OK)
 		return CLI_USAGE;
 	printf("%s: valid, %zu project%s\n", path, config_project_count(c),
 	       config_project_count(c) == 1 ? "" : "s");
@@ -94,42 +87,39 @@ check(const char *path)
 int
 cmd_serve(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"check", no_argument, NULL, 'k'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
 	struct daemon_options opts = {.listen_fd = -1, .upgrade_fd = -1};
-	const char *up_env = getenv("PIPEWRIGHT_UPGRADE_FD");
+	const char *up_env = getenv("PIPEWRIGHT_UPGRADE_FD"), *given = NULL;
 	char sup[PATH_MAX], self[PATH_MAX], *err = NULL, *end;
+	struct cli_getopt g;
+	const char *arg;
 	ssize_t n;
 	struct daemon *d;
 	bool only_check = false;
 	int ch, rc;
 
-	opts.config_path = getenv("PIPEWRIGHT_CONFIG");
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	cli_getopt_init(&g, &serve_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
 		switch (ch) {
-		case 'c':
-			opts.config_path = optarg;
+		case OPT_CONFIG:
+			given = arg;
 			break;
-		case 'k':
+		case OPT_CHECK:
 			only_check = true;
 			break;
-		case 'h':
-			return serve_usage(stdout, CLI_OK);
+		case OPT_HELP:
+			cli_usage_print(stdout, &serve_usage);
+			return CLI_OK;
 		default:
-			return serve_usage(stderr, CLI_USAGE);
+			return cli_usage_error(&serve_usage);
 		}
 	}
-	if (optind < argc || opts.config_path == NULL ||
-	    *opts.config_path == '\0') {
-		if (opts.config_path == NULL)
-			fprintf(stderr, "pipewright: serve: no configuration; "
-				"give --config FILE or set PIPEWRIGHT_CONFIG\n");
-		return serve_usage(stderr, CLI_USAGE);
+	if (optind < argc) {
+		fprintf(stderr, "pipewright: serve: unexpected argument '%s'\n",
+			argv[optind]);
+		return cli_usage_error(&serve_usage);
 	}
+	if ((opts.config_path = cli_config_path(given)) == NULL)
+		return CLI_USAGE;
 	if (only_check)
 		return check(opts.config_path);
 	if ((rc = inherited_listener(&opts.listen_fd)) != CLI_OK)

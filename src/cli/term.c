@@ -149,8 +149,7 @@ term_output(struct term *t, size_t job, const char *data, size_t len)
 
 		if (line->len + take > LINE_LIMIT)
 			take = LINE_LIMIT - line->len;
-		if (buf_append(line, data, take) < 0)
-			abort(); /* unlimited buf */
+		buf_add(line, data, take);
 		data += take;
 		len -= take;
 		if (nl != NULL && data == nl) {

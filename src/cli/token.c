@@ -11,7 +11,6 @@
  * writes there for its own actors.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,21 +34,19 @@ struct token_insert {
 	bool done;
 };
 
-static int
-token_usage(FILE *f, int status)
-{
-	fprintf(f, "usage: pipewright token create [--config FILE] --name NAME"
-		   " --scope SCOPE\n"
-		   "  -c, --config FILE  the configuration (default "
-		   "$PIPEWRIGHT_CONFIG)\n"
-		   "  -n, --name NAME    unique; shown in the audit trail "
-		   "([A-Za-z0-9_.-], up to %d)\n"
-		   "  -s, --scope SCOPE  read, operate (trigger, cancel, "
-		   "rerun, approve) or admin\n"
-		   "The token is printed once on stdout; only its SHA-256 is "
-		   "stored.\n", TOKEN_NAME_MAX);
-	return status;
-}
+enum { OPT_CONFIG, OPT_NAME, OPT_SCOPE, OPT_HELP };
+static const struct cli_opt token_opts[] = {
+	[OPT_CONFIG] = CLI_OPT_CONFIG,
+	[OPT_NAME] = {"name", 'n', true, "NAME", "required; unique, shown in "
+		      "the audit trail\n([A-Za-z0-9_.-], up to 64)"},
+	[OPT_SCOPE] = {"scope", 's', true, "SCOPE", "required; read, operate "
+		       "(trigger, cancel, rerun,\napprove) or admin"},
+	[OPT_HELP] = CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+_Static_assert(TOKEN_NAME_MAX == 64, "--name's help says 64");
+static const struct cli_usage token_usage = {"token create", "", token_opts,
+	"The token is printed once on stdout; only its SHA-256 is stored."};
 
 static bool
 valid_token_name(const char *s)
@@ -134,54 +131,43 @@ store_token(const struct config *c, struct token_insert *in)
 static int
 token_create(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"name", required_argument, NULL, 'n'},
-		{"scope", required_argument, NULL, 's'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = getenv("PIPEWRIGHT_CONFIG"), *name = NULL;
-	const char *scope_arg = NULL;
+	const char *path = NULL, *name = NULL;
+	const char *scope_arg = NULL, *arg;
+	struct cli_getopt g;
 	struct token_insert in = {0};
-	struct pipeline_problems pp;
 	char token[AUTH_TOKEN_LEN + 1];
 	enum auth_scope scope;
 	struct config *c = NULL;
 	int ch, rc;
 
-	optind = 1;
-	while ((ch = getopt_long(argc, argv, "c:n:s:h", longopts, NULL)) != -1) {
+	cli_getopt_init(&g, &token_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
 		switch (ch) {
-		case 'c':
-			path = optarg;
+		case OPT_CONFIG:
+			path = arg;
 			break;
-		case 'n':
-			name = optarg;
+		case OPT_NAME:
+			name = arg;
 			break;
-		case 's':
-			scope_arg = optarg;
+		case OPT_SCOPE:
+			scope_arg = arg;
 			break;
-		case 'h':
-			return token_usage(stdout, CLI_OK);
+		case OPT_HELP:
+			cli_usage_print(stdout, &token_usage);
+			return CLI_OK;
 		default:
-			return token_usage(stderr, CLI_USAGE);
+			return cli_usage_error(&token_usage);
 		}
 	}
 	if (optind < argc) {
 		fprintf(stderr, "pipewright: unexpected argument '%s'\n",
 			argv[optind]);
-		return token_usage(stderr, CLI_USAGE);
-	}
-	if (path == NULL || *path == '\0') {
-		fprintf(stderr, "pipewright: no configuration: give --config"
-			" FILE or set PIPEWRIGHT_CONFIG\n");
-		return CLI_USAGE;
+		return cli_usage_error(&token_usage);
 	}
 	if (name == NULL || scope_arg == NULL) {
 		fprintf(stderr, "pipewright: token create needs --name and"
 			" --scope\n");
-		return token_usage(stderr, CLI_USAGE);
+		return cli_usage_error(&token_usage);
 	}
 	if (!valid_token_name(name)) {
 		fprintf(stderr, "pipewright: invalid token name '%s': use up"
@@ -199,11 +185,7 @@ token_create(int argc, char **argv)
 			" read, operate or admin\n", scope_arg);
 		return CLI_USAGE;
 	}
-	pipeline_problems_init(&pp);
-	rc = config_load(path, &c, &pp);
-	config_print_problems(stderr, &pp);
-	pipeline_problems_free(&pp);
-	if (rc < 0)
+	if (cli_config_load(path, &c, NULL) != CLI_OK)
 		return CLI_USAGE;
 	if (auth_token_new(token) < 0 || auth_hash(token, in.hex) < 0) {
 		fprintf(stderr, "pipewright: cannot make a random token\n");
@@ -235,14 +217,14 @@ token_create(int argc, char **argv)
 int
 cmd_token(int argc, char **argv)
 {
-	if (argc < 2) {
-		token_usage(stderr, CLI_USAGE);
-		return CLI_USAGE;
+	if (argc < 2)
+		return cli_usage_error(&token_usage);
+	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+		cli_usage_print(stdout, &token_usage);
+		return CLI_OK;
 	}
-	if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0)
-		return token_usage(stdout, CLI_OK);
 	if (strcmp(argv[1], "create") == 0)
 		return token_create(argc - 1, argv + 1);
 	fprintf(stderr, "pipewright: unknown token command '%s'\n", argv[1]);
-	return token_usage(stderr, CLI_USAGE);
+	return cli_usage_error(&token_usage);
 }

@@ -13,7 +13,6 @@
  * reaped it yet.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -29,16 +28,15 @@
 #define UPGRADE_POLL_MS 50
 #define UPGRADE_MARGIN_MS 10000 /* past upgrade_timeout: the daemon's word */
 
-static int
-upgrade_usage(FILE *f, int status)
-{
-	fprintf(f, "usage: pipewright upgrade [--config FILE]\n"
-		   "  -c, --config FILE  the configuration (default "
-		   "$PIPEWRIGHT_CONFIG)\n"
-		   "Starts the configured binary in place of the running "
-		   "daemon, without downtime.\n");
-	return status;
-}
+enum { OPT_CONFIG, OPT_HELP };
+static const struct cli_opt upgrade_opts[] = {
+	[OPT_CONFIG] = CLI_OPT_CONFIG,
+	[OPT_HELP] = CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+static const struct cli_usage upgrade_usage = {"upgrade", "", upgrade_opts,
+	"Starts the configured binary in place of the running daemon, "
+	"without downtime."};
 
 /* The pid the file names, or 0. */
 static long
@@ -176,40 +174,32 @@ watch(const struct config *c, long old)
 int
 cmd_upgrade(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"config", required_argument, NULL, 'c'},
-		{"help", no_argument, NULL, 'h'},
-		{NULL, 0, NULL, 0},
-	};
-	const char *path = getenv("PIPEWRIGHT_CONFIG");
-	struct pipeline_problems pp;
+	const char *path = NULL, *arg;
+	struct cli_getopt g;
 	struct config *c = NULL;
 	long pid;
 	int ch, rc;
 
-	while ((ch = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+	cli_getopt_init(&g, &upgrade_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
 		switch (ch) {
-		case 'c':
-			path = optarg;
+		case OPT_CONFIG:
+			path = arg;
 			break;
-		case 'h':
-			return upgrade_usage(stdout, CLI_OK);
+		case OPT_HELP:
+			cli_usage_print(stdout, &upgrade_usage);
+			return CLI_OK;
 		default:
-			return upgrade_usage(stderr, CLI_USAGE);
+			return cli_usage_error(&upgrade_usage);
 		}
 	}
-	if (optind != argc)
-		return upgrade_usage(stderr, CLI_USAGE);
-	if (path == NULL || *path == '\0') {
-		fprintf(stderr, "pipewright: no configuration: give --config"
-			" FILE or set PIPEWRIGHT_CONFIG\n");
-		return CLI_USAGE;
+	if (optind != argc) {
+		fprintf(stderr, "pipewright: upgrade: unexpected argument "
+			"'%s'\n", argv[optind]);
+		return cli_usage_error(&upgrade_usage);
 	}
-	pipeline_problems_init(&pp);
-	rc = config_load(path, &c, &pp);
-	config_print_problems(stderr, &pp);
-	pipeline_problems_free(&pp);
-	if (rc < 0)
+	if ((path = cli_config_path(path)) == NULL ||
+	    cli_config_load(path, &c, NULL) != CLI_OK)
 		return CLI_USAGE;
 	pid = read_pid(config_pid_file(c));
 	if (pid == 0 || !alive(pid)) {

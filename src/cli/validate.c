@@ -95,17 +95,33 @@ cli_load_workspace_pipeline(const char *dir, const char *path, FILE *err,
 	return CLI_USAGE;
 }
 
+static const struct cli_opt validate_opts[] = {
+	CLI_OPT_HELP,
+	CLI_OPT_NONE,
+};
+static const struct cli_usage validate_usage = {"validate", "FILE...",
+	validate_opts, "Each problem as FILE:LINE:COLUMN: error: MESSAGE; "
+	"exit 2 if there was any."};
+
 int
 cmd_validate(int argc, char **argv)
 {
-	int i, status = CLI_OK;
+	struct cli_getopt g;
+	const char *arg;
+	int i, ch, status = CLI_OK;
 
-	if (argc < 2 || strcmp(argv[1], "--help") == 0) {
-		fprintf(argc < 2 ? stderr : stdout,
-			"usage: pipewright validate FILE...\n");
-		return argc < 2 ? CLI_USAGE : CLI_OK;
+	cli_getopt_init(&g, &validate_usage);
+	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
+		if (ch != 0)
+			return cli_usage_error(&validate_usage);
+		cli_usage_print(stdout, &validate_usage);
+		return CLI_OK;
 	}
-	for (i = 1; i < argc; i++) {
+	if (optind == argc) {
+		fprintf(stderr, "pipewright: validate: no FILE given\n");
+		return cli_usage_error(&validate_usage);
+	}
+	for (i = optind; i < argc; i++) {
 		struct pipeline *p = NULL;
 
 		if (cli_load_pipeline(argv[i], stderr, &p) != CLI_OK) {

@@ -66,7 +66,7 @@ def main(t):
         env = {k: v for k, v in os.environ.items() if k != "PIPEWRIGHT_CONFIG"}
         p = pwrun("serve", env=env)
         eq(p.returncode, 2, "exit status")
-        expect(p.stderr.startswith("pipewright: serve: no configuration; give --config FILE "
+        expect(p.stderr.startswith("pipewright: no configuration: give --config FILE "
                                    "or set PIPEWRIGHT_CONFIG\n"), "stderr %r" % p.stderr)
     t.check("serve without a configuration: exit 2", no_config)
 

@@ -8,7 +8,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 
 # Local usage errors: no daemon needed, none is asked.
 export PIPEWRIGHT_URL=http://127.0.0.1:1
-for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs 1" \
+for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs" \
 	"runs demo --limit 0" "runs demo --limit x" "status --bogus" \
 	"rerun 1 --failed build" "trigger demo --env 1X=2" "trigger demo --env X" \
 	"trigger demo --env PIPEWRIGHT_RUN=1" \
@@ -17,6 +17,17 @@ for args in "show abc" "show 0" "show" "show 1 2" "runs" "logs 1" \
 	# shellcheck disable=SC2086
 	pw $args
 	[ "$rc" -eq 2 ] || fail "'pipewright $args': exit $rc, expected 2"
+done
+# One rule for variable names, the server's: only PIPEWRIGHT_ (with its
+# underscore) is reserved.  An accepted --env goes on to the request,
+# which fails here: nothing listens on port 1.
+pw trigger demo --env PIPEWRIGHT_X=1
+expect_rc 2
+expect_out "pipewright: --env: PIPEWRIGHT_X is set by pipewright and cannot be set"
+for env in PIPEWRIGHTX=1 PIPEWRIGHT=1 _x=1; do
+	pw trigger demo --env "$env"
+	expect_rc 1
+	expect_out "pipewright: cannot reach http://127.0.0.1:1: Connection refused"
 done
 pw show abc
 expect_out "pipewright: 'abc' is not a run id; expected a positive number"
@@ -32,21 +43,28 @@ pw logs -f 1 build --server http://127.0.0.1:1/
 expect_rc 1
 expect_out "pipewright: cannot reach http://127.0.0.1:1: Connection refused"
 
-# Ctrl-C while waiting for an answer: 130.
-python3 -c 'import socket, time
+# Ctrl-C while waiting for an answer: 130, and pipewright's own word for
+# it (a SIGINT nobody handled would also end in 130).  The server takes
+# the connection and says so in ./mute.accepted, then never answers: by
+# then the command is waiting, its handler in place since before it
+# connected.
+python3 -c 'import os, socket, time
 s = socket.socket(); s.bind(("127.0.0.1", 0)); s.listen(5)
-open("mute.port", "w").write(str(s.getsockname()[1])); time.sleep(60)' &
+open("mute.port.tmp", "w").write(str(s.getsockname()[1]))
+os.rename("mute.port.tmp", "mute.port")
+c, _ = s.accept(); open("mute.accepted", "w").close(); time.sleep(60)' &
 mute=$!
 wait_for_file mute.port
-sleep 0.2
-"$PW_BIN" logs -f 1 build --server "http://127.0.0.1:$(cat mute.port)" 2>/dev/null &
+"$PW_BIN" logs -f 1 build --server "http://127.0.0.1:$(cat mute.port)" 2>sigint.err &
 cpid=$!
-sleep 0.5
+wait_for_file mute.accepted
 kill -INT "$cpid"
 crc=0
 wait "$cpid" || crc=$?
 kill "$mute"
 [ "$crc" -eq 130 ] || fail "Ctrl-C: exit $crc, expected 130"
+grep -qx "pipewright: interrupted" sigint.err ||
+	fail "Ctrl-C: no 'pipewright: interrupted' on stderr: $(cat sigint.err)"
 
 cat > demo.yml <<'YML'
 jobs:

@@ -44,6 +44,11 @@ grep -q "^HOME=/" env.txt || fail HOME
 extra=$(grep -vE '^(LEVEL|PY|KEEP|OPT|MODE|PATH|HOME|LANG|CI|PIPEWRIGHT|PIPEWRIGHT_[A-Z_]+|PWD|OLDPWD|SHLVL|_)=' env.txt || true)
 [ -z "$extra" ] || fail "unexpected variables: $extra"
 
+# Only PIPEWRIGHT_ (with its underscore) is reserved, as on the server.
+pw run -f ci.yml --env PIPEWRIGHTX=1
+expect_rc 0
+grep -qx "PIPEWRIGHTX=1" env.txt || fail "--env PIPEWRIGHTX=1 did not reach the job"
+
 # Bad --env values are usage errors.
 pw run -f ci.yml --env PIPEWRIGHT_JOB=x
 expect_rc 2
