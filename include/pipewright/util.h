@@ -72,8 +72,8 @@ int pw_read_file(const char *path, size_t limit, char **out,
 /*
  * Environment variable names, one rule for every place that takes them
  * (pipelines, the config's secrets, the API, the CLI): the first n bytes
- * of s are [A-Za-z_][A-Za-z0-9_]*.  Names starting with PIPEWRIGHT_ are
- * reserved: pipewright sets them, no one else may.
+ * of s are [A-Za-z_][A-Za-z0-9_]*.  PIPEWRIGHT and names starting with
+ * PIPEWRIGHT_ are reserved: pipewright sets them, no one else may.
  */
 #define PW_ENV_RESERVED_PREFIX "PIPEWRIGHT_"
 bool pw_env_name_valid(const char *s, size_t n);

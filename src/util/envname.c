@@ -26,10 +26,17 @@ pw_env_name_valid(const char *s, size_t n)
 	return true;
 }
 
+/*
+ * PIPEWRIGHT itself is reserved too: every job gets PIPEWRIGHT=true so that
+ * scripts can tell they run under pipewright, and a pipeline or a trigger
+ * must not be able to say otherwise.
+ */
 bool
 pw_env_name_reserved(const char *s, size_t n)
 {
 	size_t k = strlen(PW_ENV_RESERVED_PREFIX);
 
+	if (n == k - 1 && memcmp(s, PW_ENV_RESERVED_PREFIX, k - 1) == 0)
+		return true;
 	return n >= k && memcmp(s, PW_ENV_RESERVED_PREFIX, k) == 0;
 }
