@@ -4,7 +4,8 @@
  * Text lines are "time level message" with the message written as
  * "event key=value ..."; with LOG_JSON each line is a JSON object
  * {"time", "level", "msg"}.  The format and the minimum level are the
- * process's only mutable globals besides main.c's (STYLE.md: log settings).
+ * process's only mutable globals besides main.c's (docs/STYLE.md: state
+ * and logging).
  * log_warn appends strerror(errno); log_warnx does not.
  */
 #ifndef PIPEWRIGHT_LOG_H

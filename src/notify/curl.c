@@ -1,6 +1,6 @@
 /*
  * libcurl multi on the libuv loop (curl's docs/examples/multi-uv.c, and
- * STYLE.md): curl tells us through CURLMOPT_SOCKETFUNCTION which sockets
+ * docs/STYLE.md): curl tells us through CURLMOPT_SOCKETFUNCTION which sockets
  * to watch for what, and through CURLMOPT_TIMERFUNCTION when to call it
  * back; we watch each socket with a uv_poll_t attached to it with
  * curl_multi_assign, keep one uv_timer_t for curl's timeout, and hand

@@ -4,8 +4,9 @@
  * A checkout is a job walking through a fixed list of git calls (enum
  * scm_step).  The steps that touch a mirror run while the job holds it:
  * each mirror has at most one holder and a queue of jobs waiting, in the
- * order they came to it (after their workspace's git init).  A mirror entry exists while it has a holder; the
- * directory on disk stays for good.
+ * order they came to it (after their workspace's git init).  A mirror
+ * entry exists while it has a holder; the directory on disk stays for
+ * good.
  */
 #ifndef PW_SCM_INT_H
 #define PW_SCM_INT_H

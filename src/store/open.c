@@ -4,7 +4,8 @@
  * reader's read-only connection, the writer thread and the loop handle
  * that brings results back.
  *
- * SQLite's own diagnostics (SQLITE_CONFIG_LOG) go to the daemon's log.  That setting is process-wide and must be made before SQLite
+ * SQLite's own diagnostics (SQLITE_CONFIG_LOG) go to the daemon's log.
+ * That setting is process-wide and must be made before SQLite
  * initializes, so the first store_open makes it, once (pthread_once): the
  * one piece of global state here, and a log setting.
  */

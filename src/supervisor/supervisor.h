@@ -264,7 +264,11 @@ int sv_netns_make(int count, int sock_fd);
 int sv_loopback_up(void);
 
 /* tree.c */
-/* Sends sig to the job's process group and every descendant of ours. */
+/*
+ * Sends sig once to every process of the job: its process group and each
+ * descendant of ours outside it (strict sandbox: SIGTERM to the job's
+ * init, which forwards it to its namespace).
+ */
 void sv_tree_kill(struct supervisor *sv, int sig);
 
 /* log.c: the cap; the mask (mask.c) is in front of it. */

@@ -9,6 +9,15 @@
  * forked during it can be missed, which is why the caller repeats
  * scan+SIGKILL until waitpid() reports ECHILD.
  *
+ * Each process gets a signal once: a shell that traps TERM runs its trap
+ * once per SIGTERM, so the walk skips the processes that the group kill
+ * reached already (their pgid is the job's).  In the strict sandbox the
+ * job's init forwards SIGTERM, SIGINT and SIGHUP to every process of its
+ * namespace, which no process can leave: those go to init alone while it
+ * runs (after it, the kernel has killed the namespace already).  SIGKILL
+ * cannot be forwarded (init would die of it first, and the kernel then
+ * kills the namespace) and cannot be trapped: it takes the walk always.
+ *
  * Pids of our own children cannot be reused before we reap them; a
  * deeper descendant that exits and is reaped by its parent between the
  * scan and the kill leaves a pid that could in principle be reused.  That
@@ -28,11 +37,12 @@
 
 struct proc {
 	pid_t pid, ppid;
+	pid_t pgid;       /* its process group, as of the scan */
 	bool mark;        /* a descendant of ours */
 };
 
 static int
-read_ppid(int proc_fd, const char *name, pid_t *ppid)
+read_stat(int proc_fd, const char *name, pid_t *ppid, pid_t *pgid)
 {
 	char path[64], buf[512], *p;
 	ssize_t n;
@@ -47,9 +57,10 @@ read_ppid(int proc_fd, const char *name, pid_t *ppid)
 	if (n <= 0)
 		return -EIO;
 	buf[n] = '\0';
-	/* "pid (comm) state ppid ...": comm may hold anything but the last ')'. */
+	/* "pid (comm) state ppid pgrp ...": comm may hold anything but the
+	 * last ')'. */
 	p = strrchr(buf, ')');
-	if (p == NULL || sscanf(p + 1, " %*c %d", ppid) != 1)
+	if (p == NULL || sscanf(p + 1, " %*c %d %d", ppid, pgid) != 2)
 		return -EIO;
 	return 0;
 }
@@ -80,7 +91,7 @@ scan(struct proc **out)
 	size_t n = 0, cap = 0;
 	struct dirent *d;
 	DIR *dir;
-	pid_t ppid;
+	pid_t ppid, pgid;
 
 	*out = NULL;
 	dir = opendir("/proc");
@@ -91,11 +102,12 @@ scan(struct proc **out)
 	while ((d = readdir(dir)) != NULL) {
 		if (!isdigit((unsigned char)d->d_name[0]))
 			continue;
-		if (read_ppid(dirfd(dir), d->d_name, &ppid) < 0)
+		if (read_stat(dirfd(dir), d->d_name, &ppid, &pgid) < 0)
 			continue;  /* gone already */
 		v = xgrow(v, &cap, n + 1, sizeof(*v));
 		v[n].pid = (pid_t)atoi(d->d_name);
 		v[n].ppid = ppid;
+		v[n].pgid = pgid;
 		v[n].mark = false;
 		n++;
 	}
@@ -112,6 +124,12 @@ sv_tree_kill(struct supervisor *sv, int sig)
 	size_t n, i;
 	bool changed = true;
 
+	/* Once init is reaped its pid is free for anyone: the walk then. */
+	if (sv->sb.strict && sig != SIGKILL && sv->running) {
+		if (kill(sv->pid, sig) < 0 && errno != ESRCH)
+			sv_warn("kill the job's init %d", (int)sv->pid);
+		return;
+	}
 	if (sv->pid > 0 && kill(-sv->pid, sig) < 0 && errno != ESRCH)
 		sv_warn("kill process group %d", (int)sv->pid);
 	n = scan(&v);
@@ -130,7 +148,8 @@ sv_tree_kill(struct supervisor *sv, int sig)
 		}
 	}
 	for (i = 0; i < n; i++)
-		if (v[i].mark && v[i].pid != self)
+		if (v[i].mark && v[i].pid != self &&
+		    (sv->pid <= 0 || v[i].pgid != sv->pid))
 			kill(v[i].pid, sig);
 	free(v);
 }

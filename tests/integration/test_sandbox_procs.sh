@@ -28,8 +28,10 @@ awk '$1 > 10 { bad = 1 } END { exit bad }' ps.txt || fail "host pids visible: $(
 grep -vE '^(/dev/null|pipe:\[[0-9]+\])$' fds.txt && fail "foreign descriptors: $(cat fds.txt)"
 [ "$(grep -c pipe: fds.txt)" -ge 1 ] || fail "no output pipe in $(cat fds.txt)"
 [ "$(grep pipe: fds.txt | sort -u | wc -l)" -eq 1 ] || fail "several pipes: $(cat fds.txt)"
-# From the host: the double-forked grandchild is gone.
-sleep 0.2
+# From the host: the double-forked grandchild is gone, at once.  The
+# supervisor writes the job's status only after waitpid() said ECHILD (no
+# process of the job is left, not even a zombie), and the run ends on that
+# status: a grandchild still here now is one it lost.
 if pgrep -f "^sleep $marker\$" >/dev/null; then
 	pkill -f "^sleep $marker\$"
 	fail "the double-forked grandchild survived the job"

@@ -8,7 +8,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <poll.h>
 #include <limits.h>
 #include <setjmp.h>
@@ -32,6 +31,7 @@
 #include "pipewright/exec.h"
 #include "pipewright/supervisor-proto.h"
 #include "../../src/exec/exec-int.h"
+#include "testlib.h"
 
 #define DEADLINE_MS 30000
 
@@ -39,13 +39,7 @@ struct run {
 	uv_loop_t loop;
 	struct exec *e;
 	uv_timer_t deadline;
-	char tmp[64];               /* mkdtemp */
-	char dir[128];              /* tmp/attempt */
-	char pidfile[128];          /* tmp/pid */
-	char pf_env[160];           /* "PF=<pidfile>" */
-	char home_env[160];
-	const char *env[8];
-	struct exec_spec spec;
+	struct tl_job job;          /* its directory, environment and spec */
 	struct exec_attempt *a;
 	struct buf out;             /* everything output_cb gave */
 	int ended;                  /* end_cb calls */
@@ -60,47 +54,17 @@ struct run {
 };
 
 static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;  /* keep going: remove as much as possible */
-}
-
-static void
-on_deadline(uv_timer_t *t)
-{
-	(void)t;
-	fail_msg("test deadline of %d ms passed", DEADLINE_MS);
-}
-
-static int
 setup(void **state)
 {
 	struct run *r = calloc(1, sizeof(*r));
 
 	assert_non_null(r);
-	strcpy(r->tmp, "/tmp/pw-exec-XXXXXX");
-	assert_non_null(mkdtemp(r->tmp));
-	snprintf(r->dir, sizeof(r->dir), "%s/attempt", r->tmp);
-	snprintf(r->pidfile, sizeof(r->pidfile), "%s/pid", r->tmp);
-	snprintf(r->pf_env, sizeof(r->pf_env), "PF=%s", r->pidfile);
-	snprintf(r->home_env, sizeof(r->home_env), "HOME=%s/home", r->dir);
-	r->env[0] = "PATH=/usr/bin:/bin";
-	r->env[1] = r->home_env;
-	r->env[2] = r->pf_env;
-	r->env[3] = NULL;
+	tl_job_init(&r->job, "pw-exec");
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	assert_int_equal(exec_create(&r->loop, PW_SUPERVISOR_PATH, &r->e), 0);
-	assert_int_equal(uv_timer_init(&r->loop, &r->deadline), 0);
-	assert_int_equal(uv_timer_start(&r->deadline, on_deadline, DEADLINE_MS, 0), 0);
+	tl_deadline_start(&r->loop, &r->deadline, DEADLINE_MS);
 	buf_init(&r->out, 0);
-	r->spec.dir = r->dir;
-	r->spec.env = r->env;
-	r->spec.cwd = r->tmp;
-	r->spec.kill_grace_ms = 10000;
+	r->job.spec.kill_grace_ms = 10000;
 	r->expect = 1;
 	*state = r;
 	return 0;
@@ -113,7 +77,7 @@ teardown(void **state)
 
 	if (r->job_pid > 0)
 		kill(-r->job_pid, SIGKILL);
-	nftw(r->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tl_job_cleanup(&r->job);
 	buf_free(&r->out);
 	free(r->reason);
 	free(r);
@@ -149,7 +113,7 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	struct run *r = arg;
 
 	assert_ptr_equal(a, r->a);
-	assert_string_equal(exec_attempt_dir(a), r->dir);
+	assert_string_equal(exec_attempt_dir(a), r->job.dir);
 	r->st = *st;
 	free(r->reason);
 	r->reason = strdup(st->reason);
@@ -162,9 +126,9 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 static void
 start(struct run *r, const char *const *argv)
 {
-	r->spec.argv = argv;
+	r->job.spec.argv = argv;
 	r->t0 = uv_hrtime() / 1000000;
-	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r, &r->a), 0);
+	assert_int_equal(exec_start(r->e, &r->job.spec, on_output, on_end, r, &r->a), 0);
 	assert_int_equal(exec_active(r->e), 1);
 }
 
@@ -234,20 +198,20 @@ test_success(void **state)
 	assert_true(r->st.started_ms > 1600000000000ULL);
 	assert_true(r->st.finished_ms >= r->st.started_ms);
 
-	log = slurp(r->dir, SUPERVISOR_LOG_FILE, NULL);
+	log = slurp(r->job.dir, SUPERVISOR_LOG_FILE, NULL);
 	assert_string_equal(log, "hi\nerr\n");
 	free(log);
-	status = slurp(r->dir, SUPERVISOR_STATUS_FILE, NULL);
+	status = slurp(r->job.dir, SUPERVISOR_STATUS_FILE, NULL);
 	assert_non_null(strstr(status, "version=1\nresult=success\nexit_code=0\n"
 				       "signal=0\nreason=exit status 0\n"
 				       "log_bytes=7\nstarted_ms="));
 	free(status);
 	/* The supervisor is gone and took its socket with it. */
-	assert_true(asprintf(&sock, "%s/%s", r->dir, SUPERVISOR_SOCK_FILE) > 0);
+	assert_true(asprintf(&sock, "%s/%s", r->job.dir, SUPERVISOR_SOCK_FILE) > 0);
 	assert_int_equal(stat(sock, &sb), -1);
 	assert_int_equal(errno, ENOENT);
 	free(sock);
-	assert_true(asprintf(&sock, "%s/home", r->dir) > 0);
+	assert_true(asprintf(&sock, "%s/home", r->job.dir) > 0);
 	assert_int_equal(stat(sock, &sb), 0);
 	assert_true(S_ISDIR(sb.st_mode));
 	assert_int_equal(sb.st_mode & 0777, 0700);
@@ -308,7 +272,7 @@ test_env_exact(void **state)
 	const char *env[] = {"A=1", "B=two words", "PATH=/usr/bin:/bin",
 			     "EMPTY=", NULL};
 
-	r->spec.env = env;
+	r->job.spec.env = env;
 	start(r, argv);
 	finish_loop(r);
 	assert_string_equal(r->out.data,
@@ -328,7 +292,7 @@ test_env_not_the_supervisors(void **state)
 	const char *env[] = {"PW_CANARY=canary-4711", "GCONV_PATH=/nowhere",
 			     "PATH=/usr/bin:/bin", NULL};
 
-	r->spec.env = env;
+	r->job.spec.env = env;
 	run_sh(r, "echo \"job: $PW_CANARY $GCONV_PATH\";"
 		  " tr '\\0' '\\n' < /proc/$PPID/environ | sort");
 	assert_int_equal(r->st.result, EXEC_SUCCESS);
@@ -354,15 +318,15 @@ test_env_refused(void **state)
 	memcpy(huge, "BIG=", 4);
 	huge[SUPERVISOR_MAX_ENV + 7] = '\0';
 	big[0] = huge;
-	r->spec.argv = argv;
-	r->spec.env = noname;
-	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r,
+	r->job.spec.argv = argv;
+	r->job.spec.env = noname;
+	assert_int_equal(exec_start(r->e, &r->job.spec, on_output, on_end, r,
 				    &r->a), -EINVAL);
-	r->spec.env = empty;
-	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r,
+	r->job.spec.env = empty;
+	assert_int_equal(exec_start(r->e, &r->job.spec, on_output, on_end, r,
 				    &r->a), -EINVAL);
-	r->spec.env = big;
-	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r,
+	r->job.spec.env = big;
+	assert_int_equal(exec_start(r->e, &r->job.spec, on_output, on_end, r,
 				    &r->a), -E2BIG);
 	free(huge);
 	assert_int_equal(exec_active(r->e), 0);
@@ -386,13 +350,13 @@ test_mask_secrets(void **state)
 	char *log;
 	size_t len;
 
-	r->spec.env = env;
-	r->spec.mask = mask;
+	r->job.spec.env = env;
+	r->job.spec.mask = mask;
 	run_sh(r, "echo \"t=$TOKEN s=$SHORT\"; printf 'split abc-X';"
 		  " sleep 0.2; printf 'YZ-123 end\\n'; printf 'abc-XY'");
 	assert_int_equal(r->st.result, EXEC_SUCCESS);
 	assert_string_equal(r->out.data, "t=*** s=***\nsplit *** end\nabc-XY");
-	log = slurp(r->dir, SUPERVISOR_LOG_FILE, &len);
+	log = slurp(r->job.dir, SUPERVISOR_LOG_FILE, &len);
 	assert_string_equal(log, r->out.data);
 	free(log);
 }
@@ -404,7 +368,7 @@ test_cwd(void **state)
 	const char *argv[] = {"/bin/pwd", "-P", NULL};
 	char real[PATH_MAX], *want;
 
-	assert_non_null(realpath(r->tmp, real));
+	assert_non_null(realpath(r->job.tmp, real));
 	start(r, argv);
 	finish_loop(r);
 	assert_true(asprintf(&want, "%s\n", real) > 0);
@@ -458,7 +422,7 @@ test_bad_cwd(void **state)
 	struct run *r = *state;
 	const char *argv[] = {"/bin/true", NULL};
 
-	r->spec.cwd = "/nonexistent/dir";
+	r->job.spec.cwd = "/nonexistent/dir";
 	start(r, argv);
 	finish_loop(r);
 	assert_string_equal(r->out.data,
@@ -486,15 +450,15 @@ test_timeout_kills_tree(void **state)
 	char script[512];
 
 	snprintf(script, sizeof(script), "%s sleep 100", stubborn);
-	r->spec.timeout_ms = 300;
-	r->spec.kill_grace_ms = 200;
+	r->job.spec.timeout_ms = 300;
+	r->job.spec.kill_grace_ms = 200;
 	run_sh(r, script);
 	assert_string_equal(r->out.data, "ready\n");
 	assert_int_equal(r->st.result, EXEC_TIMED_OUT);
 	assert_string_equal(r->st.reason, "killed: timeout 300ms exceeded");
 	assert_true(r->elapsed >= 300);
 	assert_true(r->elapsed < 5000);
-	assert_gone(read_pid(r->pidfile));
+	assert_gone(read_pid(r->job.pidfile));
 }
 
 static void
@@ -514,14 +478,14 @@ test_cancel(void **state)
 	char script[512];
 
 	snprintf(script, sizeof(script), "%s sleep 100", stubborn);
-	r->spec.kill_grace_ms = 200;
+	r->job.spec.kill_grace_ms = 200;
 	r->on_output = cancel_when_ready;
 	run_sh(r, script);
 	assert_true(r->acted);
 	assert_int_equal(r->st.result, EXEC_CANCELED);
 	assert_string_equal(r->st.reason, "canceled");
 	assert_true(r->elapsed < 5000);
-	assert_gone(read_pid(r->pidfile));
+	assert_gone(read_pid(r->job.pidfile));
 }
 
 static void
@@ -530,12 +494,12 @@ test_background_killed(void **state)
 	struct run *r = *state;
 
 	/* The grace is long: SIGTERM alone must do, with no wait. */
-	r->spec.kill_grace_ms = 10000;
+	r->job.spec.kill_grace_ms = 10000;
 	run_sh(r, "sleep 1000 & echo $! > \"$PF\"; echo done");
 	assert_string_equal(r->out.data, "done\n");
 	assert_int_equal(r->st.result, EXEC_SUCCESS);
 	assert_true(r->elapsed < 3000);
-	assert_gone(read_pid(r->pidfile));
+	assert_gone(read_pid(r->job.pidfile));
 }
 
 static void
@@ -548,7 +512,7 @@ test_log_cap(void **state)
 	size_t len, i;
 	struct stat sb;
 
-	r->spec.max_log = 4096;
+	r->job.spec.max_log = 4096;
 	run_sh(r, "head -c 100000 /dev/zero | tr '\\0' x; echo dropped; "
 		  "echo alive > \"$PF\"");
 	assert_int_equal(r->st.result, EXEC_SUCCESS);
@@ -557,12 +521,12 @@ test_log_cap(void **state)
 		assert_int_equal(r->out.data[i], 'x');
 	assert_string_equal(r->out.data + 4096, marker);
 	assert_int_equal(r->st.log_bytes, r->out.len);
-	log = slurp(r->dir, SUPERVISOR_LOG_FILE, &len);
+	log = slurp(r->job.dir, SUPERVISOR_LOG_FILE, &len);
 	assert_int_equal(len, r->out.len);
 	assert_memory_equal(log, r->out.data, len);
 	free(log);
 	/* The job went on past the cap. */
-	assert_int_equal(stat(r->pidfile, &sb), 0);
+	assert_int_equal(stat(r->job.pidfile, &sb), 0);
 }
 
 static uint64_t
@@ -595,7 +559,7 @@ test_large_output(void **state)
 	assert_int_equal(r->st.log_bytes, want.len);
 	assert_int_equal(fnv(14695981039346656037ULL, r->out.data, r->out.len),
 			 fnv(14695981039346656037ULL, want.data, want.len));
-	log = slurp(r->dir, SUPERVISOR_LOG_FILE, &len);
+	log = slurp(r->job.dir, SUPERVISOR_LOG_FILE, &len);
 	assert_int_equal(len, want.len);
 	assert_int_equal(fnv(14695981039346656037ULL, log, len),
 			 fnv(14695981039346656037ULL, want.data, want.len));
@@ -636,8 +600,7 @@ test_supervisor_killed(void **state)
 	/* The dead supervisor left its socket; a new attempt replaces it. */
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	assert_int_equal(exec_create(&r->loop, PW_SUPERVISOR_PATH, &r->e), 0);
-	assert_int_equal(uv_timer_init(&r->loop, &r->deadline), 0);
-	assert_int_equal(uv_timer_start(&r->deadline, on_deadline, DEADLINE_MS, 0), 0);
+	tl_deadline_start(&r->loop, &r->deadline, DEADLINE_MS);
 	r->on_output = NULL;
 	r->ended = 0;
 	buf_reset(&r->out);
@@ -672,7 +635,7 @@ test_supervisor_killed_midstream(void **state)
 	r->on_output = kill_supervisor_midstream;
 	run_sh(r, "echo $$ $PPID; seq 1 3000000; exec sleep 100");
 	assert_int_equal(r->st.result, EXEC_LOST);
-	log = slurp(r->dir, SUPERVISOR_LOG_FILE, &len);
+	log = slurp(r->job.dir, SUPERVISOR_LOG_FILE, &len);
 	assert_int_equal(r->out.len, len);
 	assert_memory_equal(r->out.data, log, len);
 	free(log);
@@ -766,7 +729,7 @@ talk_to_supervisor(struct run *r)
 		return;
 	r->acted = true;
 	/* A version older than any we speak is refused, by name. */
-	fd = raw_connect(r->dir);
+	fd = raw_connect(r->job.dir);
 	assert_int_equal(write(fd, "ATTACH 0 0\n", 11), 11);
 	buf_init(&b, 0);
 	raw_read_all(fd, &b);
@@ -774,9 +737,9 @@ talk_to_supervisor(struct run *r)
 	close(fd);
 	buf_free(&b);
 	/* A second client from offset 3; read after the job is released. */
-	raw_late = raw_connect(r->dir);
+	raw_late = raw_connect(r->job.dir);
 	assert_int_equal(write(raw_late, "ATTACH 1 3\n", 11), 11);
-	snprintf(fifo, sizeof(fifo), "%s/fifo", r->tmp);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", r->job.tmp);
 	w = open(fifo, O_WRONLY | O_CLOEXEC);
 	assert_true(w >= 0);
 	assert_int_equal(write(w, "\n", 1), 1);
@@ -792,10 +755,10 @@ test_protocol(void **state)
 	char fifo[160], env_fifo[200], *status;
 	const char *env[] = {"PATH=/usr/bin:/bin", env_fifo, NULL};
 
-	snprintf(fifo, sizeof(fifo), "%s/fifo", r->tmp);
+	snprintf(fifo, sizeof(fifo), "%s/fifo", r->job.tmp);
 	snprintf(env_fifo, sizeof(env_fifo), "FIFO=%s", fifo);
 	assert_int_equal(mkfifo(fifo, 0600), 0);
-	r->spec.env = env;
+	r->job.spec.env = env;
 	r->on_output = talk_to_supervisor;
 	run_sh(r, "echo hello; read x < \"$FIFO\"; echo bye");
 	assert_true(r->acted);
@@ -812,7 +775,7 @@ test_protocol(void **state)
 	assert_int_equal(exec_parser_feed(&s.p, b.data, b.len, second_log, &s),
 			 EXEC_PARSE_DONE);
 	assert_string_equal(s.log.data, "lo\nbye\n");
-	status = slurp(r->dir, SUPERVISOR_STATUS_FILE, NULL);
+	status = slurp(r->job.dir, SUPERVISOR_STATUS_FILE, NULL);
 	assert_int_equal(s.p.end.len, strlen(status));
 	assert_memory_equal(s.p.end.data, status, s.p.end.len);
 	free(status);
@@ -851,16 +814,16 @@ test_tied(void **state)
 	pid_t child;
 	int status, fd;
 
-	r->spec.tied = true;
-	r->spec.argv = argv;
-	r->spec.kill_grace_ms = 200;
+	r->job.spec.tied = true;
+	r->job.spec.argv = argv;
+	r->job.spec.kill_grace_ms = 200;
 	child = fork();
 	assert_true(child >= 0);
 	if (child == 0) {
 		if (uv_loop_fork(&r->loop) < 0)
 			_exit(5);
 		r->on_output = tied_child_exit;
-		if (exec_start(r->e, &r->spec, on_output, tied_child_end, r,
+		if (exec_start(r->e, &r->job.spec, on_output, tied_child_end, r,
 			       &r->a) < 0)
 			_exit(2);
 		uv_run(&r->loop, UV_RUN_DEFAULT);
@@ -872,21 +835,21 @@ test_tied(void **state)
 
 	/* Re-attach the way a restarted daemon would, or read what is left. */
 	buf_init(&b, 0);
-	fd = raw_connect_or_fail(r->dir);
+	fd = raw_connect_or_fail(r->job.dir);
 	if (fd >= 0) {
 		/* END once the tree is gone; a reset if it was exiting. */
 		if (write(fd, "ATTACH 1 0\n", 11) == 11)
 			raw_read_until(fd, &b, true);
 		close(fd);
 	}
-	text = slurp(r->dir, SUPERVISOR_STATUS_FILE, &len);
+	text = slurp(r->job.dir, SUPERVISOR_STATUS_FILE, &len);
 	assert_int_equal(exec_status_parse(text, len, &st, &reason), 0);
 	assert_int_equal(st.result, EXEC_CANCELED);
 	assert_string_equal(st.reason, "canceled: pipewright exited");
 	free(reason);
 	free(text);
 	buf_free(&b);
-	assert_gone(read_pid(r->pidfile));
+	assert_gone(read_pid(r->job.pidfile));
 
 	uv_close((uv_handle_t *)&r->deadline, NULL);
 	r->expect = 0;
@@ -918,7 +881,7 @@ run_helper(struct run *r, const char *const *argv, size_t max,
 	   struct helper_result *h)
 {
 	memset(h, 0, sizeof(*h));
-	assert_int_equal(exec_helper(r->e, argv, r->tmp, NULL, max, on_helper, h), 0);
+	assert_int_equal(exec_helper(r->e, argv, r->job.tmp, NULL, max, on_helper, h), 0);
 	assert_int_equal(exec_active(r->e), 1);
 	assert_int_equal(uv_run(&r->loop, UV_RUN_NOWAIT) >= 0, 1);
 	while (h->calls == 0)
@@ -941,7 +904,7 @@ test_helper(void **state)
 
 	run_helper(r, out_err, 4096, &h);
 	assert_int_equal(h.status, 5);
-	assert_true(asprintf(&want, "out\nerr\n%s\n", r->tmp) > 0);
+	assert_true(asprintf(&want, "out\nerr\n%s\n", r->job.tmp) > 0);
 	assert_string_equal(h.output, want);
 	free(want);
 	free(h.output);
@@ -1013,14 +976,14 @@ test_helper_timeout(void **state)
 	char script[512], bgfile[160];
 	const char *argv[] = {"/bin/sh", "-c", script, NULL};
 	struct exec_helper_spec spec = {
-		.argv = argv, .cwd = r->tmp, .env = r->env,
+		.argv = argv, .cwd = r->job.tmp, .env = r->job.env,
 		.max_output = 4096, .timeout_ms = 300,
 	};
 	struct helper_result h;
 	uint64_t t0;
 	pid_t bg;
 
-	snprintf(bgfile, sizeof(bgfile), "%s/bg", r->tmp);
+	snprintf(bgfile, sizeof(bgfile), "%s/bg", r->job.tmp);
 	/* Quick: the exit status as usual, no -ETIMEDOUT. */
 	snprintf(script, sizeof(script), "echo quick; exit 3");
 	spawn_helper(r, &spec, &h);
@@ -1074,18 +1037,18 @@ test_start_errors(void **state)
 	struct stat sb;
 	char *sock;
 
-	r->spec.argv = argv;
+	r->job.spec.argv = argv;
 	/* A supervisor that cannot be spawned: an error, no callback. */
 	assert_int_equal(exec_create(&r->loop, "/nonexistent/supervisor", &bad), 0);
-	assert_int_equal(exec_start(bad, &r->spec, on_output, on_end, r, &r->a),
+	assert_int_equal(exec_start(bad, &r->job.spec, on_output, on_end, r, &r->a),
 			 UV_ENOENT);
 	assert_int_equal(exec_active(bad), 0);
 	exec_destroy(bad);
-	assert_true(asprintf(&sock, "%s/%s", r->dir, SUPERVISOR_SOCK_FILE) > 0);
+	assert_true(asprintf(&sock, "%s/%s", r->job.dir, SUPERVISOR_SOCK_FILE) > 0);
 	assert_int_equal(stat(sock, &sb), -1);  /* cleaned up */
 	free(sock);
-	r->spec.argv = NULL;
-	assert_int_equal(exec_start(r->e, &r->spec, on_output, on_end, r, &r->a),
+	r->job.spec.argv = NULL;
+	assert_int_equal(exec_start(r->e, &r->job.spec, on_output, on_end, r, &r->a),
 			 -EINVAL);
 	uv_close((uv_handle_t *)&r->deadline, NULL);
 	r->expect = 0;
@@ -1121,10 +1084,10 @@ many_next(struct many *m)
 	static const char *const argv[] = {"/bin/true", NULL};
 	struct exec_attempt *a;
 
-	snprintf(m->dir, sizeof(m->dir), "%s/a%d", m->r->tmp, m->left--);
-	m->r->spec.dir = m->dir;
-	m->r->spec.argv = argv;
-	assert_int_equal(exec_start(m->r->e, &m->r->spec, NULL, many_end, m, &a), 0);
+	snprintf(m->dir, sizeof(m->dir), "%s/a%d", m->r->job.tmp, m->left--);
+	m->r->job.spec.dir = m->dir;
+	m->r->job.spec.argv = argv;
+	assert_int_equal(exec_start(m->r->e, &m->r->job.spec, NULL, many_end, m, &a), 0);
 }
 
 static void
@@ -1164,11 +1127,11 @@ test_concurrent(void **state)
 	int i;
 
 	r->expect = 20;
-	r->spec.argv = argv;
+	r->job.spec.argv = argv;
 	for (i = 0; i < 20; i++) {
-		snprintf(dirs[i], sizeof(dirs[i]), "%s/c%d", r->tmp, i);
-		r->spec.dir = dirs[i];
-		assert_int_equal(exec_start(r->e, &r->spec, NULL, concurrent_end,
+		snprintf(dirs[i], sizeof(dirs[i]), "%s/c%d", r->job.tmp, i);
+		r->job.spec.dir = dirs[i];
+		assert_int_equal(exec_start(r->e, &r->job.spec, NULL, concurrent_end,
 					    r, &a), 0);
 	}
 	assert_int_equal(exec_active(r->e), 20);

@@ -14,7 +14,6 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <ftw.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -35,6 +34,7 @@
 #include "pipewright/exec.h"
 #include "pipewright/supervisor-proto.h"
 #include "../../src/exec/exec-int.h"
+#include "testlib.h"
 
 #define DEADLINE_MS 30000
 
@@ -57,33 +57,10 @@ struct side {
 };
 
 struct t {
-	char tmp[64];                /* mkdtemp */
-	char dir[128];               /* tmp/attempt */
-	char pidfile[128];
-	char pf_env[160];
-	char home_env[160];
-	const char *env[4];
-	struct exec_spec spec;
+	struct tl_job job;           /* its directory, environment and spec */
 	struct side s1, s2;
 	pid_t job_pid;               /* killed (its group) at teardown if set */
 };
-
-static int
-rm_one(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-static void
-on_deadline(uv_timer_t *t)
-{
-	(void)t;
-	fail_msg("test deadline of %d ms passed", DEADLINE_MS);
-}
 
 static void
 side_open(struct side *s)
@@ -91,8 +68,7 @@ side_open(struct side *s)
 	memset(s, 0, sizeof(*s));
 	assert_int_equal(uv_loop_init(&s->loop), 0);
 	assert_int_equal(exec_create(&s->loop, PW_SUPERVISOR_PATH, &s->e), 0);
-	assert_int_equal(uv_timer_init(&s->loop, &s->deadline), 0);
-	assert_int_equal(uv_timer_start(&s->deadline, on_deadline, DEADLINE_MS, 0), 0);
+	tl_deadline_start(&s->loop, &s->deadline, DEADLINE_MS);
 	uv_unref((uv_handle_t *)&s->deadline);
 	buf_init(&s->out, 0);
 }
@@ -124,21 +100,9 @@ setup(void **state)
 	struct t *t = calloc(1, sizeof(*t));
 
 	assert_non_null(t);
-	strcpy(t->tmp, "/tmp/pw-attach-XXXXXX");
-	assert_non_null(mkdtemp(t->tmp));
-	snprintf(t->dir, sizeof(t->dir), "%s/attempt", t->tmp);
-	snprintf(t->pidfile, sizeof(t->pidfile), "%s/pid", t->tmp);
-	snprintf(t->pf_env, sizeof(t->pf_env), "PF=%s", t->pidfile);
-	snprintf(t->home_env, sizeof(t->home_env), "HOME=%s/home", t->dir);
-	t->env[0] = "PATH=/usr/bin:/bin";
-	t->env[1] = t->home_env;
-	t->env[2] = t->pf_env;
-	t->env[3] = NULL;
-	t->spec.dir = t->dir;
-	t->spec.env = t->env;
-	t->spec.cwd = t->tmp;
-	t->spec.kill_grace_ms = 200;
-	t->spec.tied = false;  /* the daemon's way */
+	tl_job_init(&t->job, "pw-attach");
+	t->job.spec.kill_grace_ms = 200;
+	t->job.spec.tied = false;  /* the daemon's way */
 	*state = t;
 	return 0;
 }
@@ -153,7 +117,7 @@ teardown(void **state)
 	/* Supervisors we spawned and let go of: reap those that have exited. */
 	while (waitpid(-1, NULL, WNOHANG) > 0)
 		;
-	nftw(t->tmp, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+	tl_job_cleanup(&t->job);
 	side_free(&t->s1);
 	side_free(&t->s2);
 	free(t);
@@ -198,8 +162,8 @@ start_sh(struct t *t, struct side *s, const char *script)
 {
 	const char *argv[] = {"/bin/sh", "-c", script, NULL};
 
-	t->spec.argv = argv;
-	assert_int_equal(exec_start(s->e, &t->spec, on_output, on_end, s, &s->a), 0);
+	t->job.spec.argv = argv;
+	assert_int_equal(exec_start(s->e, &t->job.spec, on_output, on_end, s, &s->a), 0);
 	assert_int_equal(exec_active(s->e), 1);
 	s->sv_pid = s->a->proc.pid;
 }
@@ -207,13 +171,13 @@ start_sh(struct t *t, struct side *s, const char *script)
 static void
 attach(struct t *t, struct side *s, uint64_t offset)
 {
-	assert_int_equal(exec_attach(s->e, t->dir, offset, on_output, on_end, s,
+	assert_int_equal(exec_attach(s->e, t->job.dir, offset, on_output, on_end, s,
 				     &s->a), 0);
 	/* Never a callback inside the call. */
 	assert_int_equal(s->outputs, 0);
 	assert_int_equal(s->ended, 0);
 	assert_int_equal(exec_active(s->e), 1);
-	assert_string_equal(exec_attempt_dir(s->a), t->dir);
+	assert_string_equal(exec_attempt_dir(s->a), t->job.dir);
 }
 
 static char *
@@ -312,7 +276,7 @@ test_detach_then_attach(void **state)
 	buf_free(&all);
 	/* With no client left, an untied supervisor exits at once. */
 	wait_supervisor(t->s1.sv_pid);
-	assert_int_equal(sock_connect(t->dir), -ENOENT);
+	assert_int_equal(sock_connect(t->job.dir), -ENOENT);
 }
 
 /* Detaching right after the start loses nothing either. */
@@ -351,8 +315,8 @@ test_attach_after_exit(void **state)
 	side_close(&t->s1);  /* END, and the supervisor (our child) exited */
 	assert_int_equal(t->s1.ended, 1);
 	assert_int_equal(t->s1.st.result, EXEC_SUCCESS);
-	assert_int_equal(sock_connect(t->dir), -ENOENT);
-	log = slurp(t->dir, SUPERVISOR_LOG_FILE, &len);
+	assert_int_equal(sock_connect(t->job.dir), -ENOENT);
+	log = slurp(t->job.dir, SUPERVISOR_LOG_FILE, &len);
 	assert_true(len > 3 * EXEC_CHUNK);
 
 	side_open(&t->s2);
@@ -393,31 +357,31 @@ test_attach_nothing(void **state)
 	int fd;
 
 	side_open(&t->s1);
-	assert_int_equal(mkdir(t->dir, 0700), 0);
-	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
+	assert_int_equal(mkdir(t->job.dir, 0700), 0);
+	assert_int_equal(exec_attach(t->s1.e, t->job.dir, 0, on_output, on_end,
 				     &t->s1, &a), -ENOENT);
-	snprintf(missing, sizeof(missing), "%s/none", t->tmp);
+	snprintf(missing, sizeof(missing), "%s/none", t->job.tmp);
 	assert_int_equal(exec_attach(t->s1.e, missing, 0, on_output, on_end,
 				     &t->s1, &a), -ENOENT);
 	/* A log: a job ran there. */
-	snprintf(log, sizeof(log), "%s/%s", t->dir, SUPERVISOR_LOG_FILE);
+	snprintf(log, sizeof(log), "%s/%s", t->job.dir, SUPERVISOR_LOG_FILE);
 	fd = open(log, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
 	assert_true(fd >= 0);
 	close(fd);
-	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
+	assert_int_equal(exec_attach(t->s1.e, t->job.dir, 0, on_output, on_end,
 				     &t->s1, &a), -ESRCH);
 	/* A socket file nobody listens on (a killed supervisor's). */
 	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
-			     t->dir, SUPERVISOR_SOCK_FILE) <
+			     t->job.dir, SUPERVISOR_SOCK_FILE) <
 		    (int)sizeof(addr.sun_path));
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&addr, sizeof(addr)), 0);
 	close(fd);
-	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, on_end,
+	assert_int_equal(exec_attach(t->s1.e, t->job.dir, 0, on_output, on_end,
 				     &t->s1, &a), -ESRCH);
 	assert_null(a);
-	assert_int_equal(exec_attach(t->s1.e, t->dir, 0, on_output, NULL,
+	assert_int_equal(exec_attach(t->s1.e, t->job.dir, 0, on_output, NULL,
 				     &t->s1, &a), -EINVAL);
 	assert_int_equal(exec_active(t->s1.e), 0);
 	side_close(&t->s1);
@@ -464,7 +428,7 @@ test_versions(void **state)
 	side_close(&t->s1);
 	assert_true(t->s1.detached);
 
-	fd = sock_connect(t->dir);
+	fd = sock_connect(t->job.dir);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "ATTACH 99 0\n", 12), 12);
 	read_line(fd, line, sizeof(line));
@@ -473,7 +437,7 @@ test_versions(void **state)
 	assert_string_equal(line, "LOG 6\n");  /* version 1 frames follow */
 	close(fd);
 
-	fd = sock_connect(t->dir);
+	fd = sock_connect(t->job.dir);
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "ATTACH 0 0\n", 11), 11);
 	buf_init(&b, 0);
@@ -539,16 +503,16 @@ test_starter_killed(void **state)
 		if (uv_loop_init(&s->loop) < 0 ||
 		    exec_create(&s->loop, PW_SUPERVISOR_PATH, &s->e) < 0)
 			_exit(2);
-		t->spec.argv = argv;
+		t->job.spec.argv = argv;
 		buf_init(&s->out, 0);
-		if (exec_start(s->e, &t->spec, NULL, on_end, s, &s->a) < 0)
+		if (exec_start(s->e, &t->job.spec, NULL, on_end, s, &s->a) < 0)
 			_exit(4);
 		/* A few lines in, the daemon dies without a word. */
 		while (uv_run(&s->loop, UV_RUN_ONCE) != 0) {
 			struct stat sb;
 			char path[200];
 
-			snprintf(path, sizeof(path), "%s/%s", t->dir,
+			snprintf(path, sizeof(path), "%s/%s", t->job.dir,
 				 SUPERVISOR_LOG_FILE);
 			if (stat(path, &sb) == 0 && sb.st_size >= 30)
 				kill(getpid(), SIGKILL);
@@ -594,7 +558,7 @@ test_cancel_attached(void **state)
 	t->s1.detach_at = 6;
 	start_sh(t, &t->s1, "echo $$ > \"$PF\"; echo ready; exec sleep 100");
 	side_close(&t->s1);
-	t->job_pid = read_pid(t->pidfile);
+	t->job_pid = read_pid(t->job.pidfile);
 
 	side_open(&t->s2);
 	attach(t, &t->s2, 6);
@@ -620,7 +584,7 @@ test_attached_supervisor_killed(void **state)
 	t->s1.detach_at = 6;
 	start_sh(t, &t->s1, "echo $$ > \"$PF\"; echo ready; exec sleep 100");
 	side_close(&t->s1);
-	t->job_pid = read_pid(t->pidfile);
+	t->job_pid = read_pid(t->job.pidfile);
 
 	side_open(&t->s2);
 	attach(t, &t->s2, 0);
@@ -663,9 +627,9 @@ test_eof_then_files(void **state)
 	char line[SUPERVISOR_MAX_LINE];
 	int lfd, cfd;
 
-	assert_int_equal(mkdir(t->dir, 0700), 0);
+	assert_int_equal(mkdir(t->job.dir, 0700), 0);
 	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
-			     t->dir, SUPERVISOR_SOCK_FILE) <
+			     t->job.dir, SUPERVISOR_SOCK_FILE) <
 		    (int)sizeof(addr.sun_path));
 	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	assert_true(lfd >= 0);
@@ -679,8 +643,8 @@ test_eof_then_files(void **state)
 	assert_true(cfd >= 0);
 	read_line(cfd, line, sizeof(line));
 	assert_string_equal(line, "ATTACH 1 4\n");
-	write_file(t->dir, SUPERVISOR_LOG_FILE, "0123456789");
-	write_file(t->dir, SUPERVISOR_STATUS_FILE,
+	write_file(t->job.dir, SUPERVISOR_LOG_FILE, "0123456789");
+	write_file(t->job.dir, SUPERVISOR_STATUS_FILE,
 		   "version=1\nresult=failed\nexit_code=3\nsignal=0\n"
 		   "reason=exit status 3\nlog_bytes=10\nstarted_ms=1\n"
 		   "finished_ms=2\n");

@@ -42,6 +42,7 @@ struct fixture {
 	client_fn client;
 	char fail[512];            /* the client's first failed check */
 	atomic_int aborted;        /* on_abort calls */
+	atomic_int slow_taken;     /* h_slow calls: a request in hand */
 	atomic_int answered_late;  /* async answers that went out */
 	int logs;                  /* log callback calls */
 	int last_status;
@@ -130,6 +131,7 @@ h_slow(struct http_request *req, void *arg)
 	uv_timer_init(&fx->loop, &l->t);
 	uv_timer_start(&l->t, later_fire, ms != NULL ? (uint64_t)atoi(ms) : 100, 0);
 	http_request_on_abort(req, later_abort, l);
+	atomic_fetch_add(&fx->slow_taken, 1);
 }
 
 static void
@@ -453,6 +455,16 @@ cl_eof(struct client *c)
 	return n == 0 || (n < 0 && errno != EAGAIN);
 }
 
+/* Reads until the bytes hold `s` (within the 5 s receive timeout). */
+static bool
+cl_until(struct client *c, const char *s)
+{
+	while (strstr(c->buf, s) == NULL)
+		if (!cl_fill(c))
+			return false;
+	return true;
+}
+
 static const char *
 resp_header(struct resp *r, const char *name, char *out, size_t len)
 {
@@ -546,6 +558,29 @@ tv5(struct client *c)
 	setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
 }
 
+/*
+ * A slow client: a header line each time 50 ms pass without an answer,
+ * never the blank line, until the server answers or 100 lines (5 s) went
+ * out.  The wait is on the socket, for the server's answer.
+ */
+static void
+cl_trickle(struct client *c)
+{
+	int i;
+
+	for (i = 0; i < 100 && strstr(c->buf, "\r\n\r\n") == NULL; i++) {
+		char line[32];
+		struct timeval tv = { .tv_usec = 50000 };
+
+		snprintf(line, sizeof(line), "X-%d: y\r\n", i);
+		if (!cl_send(c, line, strlen(line)))
+			break;
+		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+		cl_fill(c);
+	}
+	tv5(c);
+}
+
 static uint64_t
 now_ms(void)
 {
@@ -553,6 +588,23 @@ now_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/*
+ * Waits until the loop thread has counted `n` in *v, for at most 5 s:
+ * the client thread's way to know what the server did with its bytes.
+ */
+static bool
+counted(atomic_int *v, int n)
+{
+	uint64_t t0 = now_ms();
+
+	while (atomic_load(v) < n) {
+		if (now_ms() - t0 >= 5000)
+			return false;
+		usleep(5000); /* between polls of the condition */
+	}
+	return atomic_load(v) == n;
 }
 
 #define EXPECT_ERROR(fx, r, st, code, msg)                                    \
@@ -836,16 +888,15 @@ c_timeouts(struct fixture *fx)
 	CHECK(fx, now_ms() - t0 >= 150);
 	CHECK(fx, cl_eof(c));
 	cl_close(c);
-	/* Trickling does not extend the read timeout. */
+	/* Trickling does not extend the read timeout: the 408 comes at it,
+	 * long before the trickle would end (5 s). */
 	c = cl_open(fx);
 	t0 = now_ms();
 	SEND(fx, c, "GET /fast HTTP/1.1\r\n");
-	usleep(100000);
-	SEND(fx, c, "A: b\r\n");
-	usleep(100000);
-	SEND(fx, c, "C: d\r\n");
+	cl_trickle(c);
 	CHECK(fx, cl_response(c, &r, false));
-	CHECK(fx, r.status == 408);
+	EXPECT_ERROR(fx, &r, 408, "request_timeout", "request not complete within 200 ms");
+	CHECK(fx, now_ms() - t0 < 1500);
 	cl_close(c);
 	/* A silent connection is closed quietly. */
 	c = cl_open(fx);
@@ -1028,23 +1079,12 @@ c_header_timeout(struct fixture *fx)
 	struct client *c;
 	struct resp r;
 	uint64_t t0;
-	int i;
 
 	/* A slowloris: a header line every 50 ms, never the blank line. */
 	c = cl_open(fx);
 	t0 = now_ms();
 	SEND(fx, c, "GET /fast HTTP/1.1\r\n");
-	for (i = 0; i < 100 && strstr(c->buf, "\r\n\r\n") == NULL; i++) {
-		char line[32];
-		struct timeval tv = { .tv_usec = 50000 };
-
-		snprintf(line, sizeof(line), "X-%d: y\r\n", i);
-		if (!cl_send(c, line, strlen(line)))
-			break;
-		setsockopt(c->fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
-		cl_fill(c);
-	}
-	tv5(c);
+	cl_trickle(c);
 	CHECK(fx, cl_response(c, &r, false));
 	EXPECT_ERROR(fx, &r, 408, "request_timeout",
 		     "request head not complete within 200 ms");
@@ -1373,24 +1413,20 @@ static void
 c_abort(struct fixture *fx)
 {
 	struct client *c = cl_open(fx);
-	int i;
 
 	CHECK(fx, c != NULL);
 	SEND(fx, c, "GET /slow?ms=2000 HTTP/1.1\r\n\r\n");
-	usleep(50000);
+	/* Gone once the handler holds the request, not before. */
+	CHECK(fx, counted(&fx->slow_taken, 1));
 	cl_close(c);
-	for (i = 0; i < 100 && atomic_load(&fx->aborted) == 0; i++)
-		usleep(10000);
-	CHECK(fx, atomic_load(&fx->aborted) == 1);
+	CHECK(fx, counted(&fx->aborted, 1));
 	CHECK(fx, atomic_load(&fx->answered_late) == 0);
 	/* A stream is aborted too, after its first chunk. */
 	c = cl_open(fx);
 	SEND(fx, c, "GET /stream?ms=100 HTTP/1.1\r\n\r\n");
-	usleep(150000);
+	CHECK(fx, cl_until(c, "data: 1\n\n"));
 	cl_close(c);
-	for (i = 0; i < 100 && atomic_load(&fx->aborted) == 1; i++)
-		usleep(10000);
-	CHECK(fx, atomic_load(&fx->aborted) == 2);
+	CHECK(fx, counted(&fx->aborted, 2));
 }
 
 static void

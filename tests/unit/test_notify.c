@@ -11,7 +11,6 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
-#include <ftw.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +32,7 @@
 #include "pipewright/notify.h"
 #include "pipewright/store.h"
 #include "../../src/notify/notify-int.h"
+#include "testlib.h"
 
 #define MAXREQ 32
 
@@ -303,15 +303,6 @@ struct fx {
 	bool closed;
 };
 
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
-
 /* The daemon's side: a token for "web", none for other projects. */
 static char *
 auth_header(void *arg, const char *project)
@@ -405,7 +396,7 @@ teardown(void **state)
 	srv_stop(&f->srv);
 	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tl_rm_tree(f->dir);
 	free(f);
 	alarm(0);
 	return 0;

@@ -11,7 +11,6 @@
  * ends with uv_loop_close() == 0.  A 20 s deadline cancels a run that hangs.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -30,6 +29,7 @@
 #include "pipewright/pipeline.h"
 #include "pipewright/sched.h"
 #include "pipewright/util.h"
+#include "testlib.h"
 
 #define MAX_EVENTS 512
 #define MAX_JOBS 16
@@ -250,15 +250,6 @@ fx_new(int max_jobs)
 	return fx_new_ex(max_jobs, false);
 }
 
-static int
-rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	return remove(path);
-}
-
 /* Destroys the run (if any) and everything else; the loop must close. */
 static void
 fx_free(struct fx *f)
@@ -277,8 +268,8 @@ fx_free(struct fx *f)
 	assert_int_equal(uv_loop_close(&f->loop), 0);
 	for (i = 0; i < MAX_JOBS; i++)
 		buf_free(&f->out[i]);
-	assert_int_equal(nftw(f->attempts, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
-	assert_int_equal(nftw(f->workspace, rm_one, 16, FTW_DEPTH | FTW_PHYS), 0);
+	assert_int_equal(tl_rm_tree(f->attempts), 0);
+	assert_int_equal(tl_rm_tree(f->workspace), 0);
 	free(f);
 }
 

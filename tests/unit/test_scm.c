@@ -27,6 +27,7 @@
 #include "pipewright/exec.h"
 #include "pipewright/scm.h"
 #include "../../src/scm/scm-int.h"
+#include "testlib.h"
 
 #define DEADLINE_MS 60000
 #define GIT "git -c user.name=t -c user.email=t@example.com " \
@@ -51,13 +52,6 @@ struct result {
 };
 
 /* ---- helpers: shell, repositories ---- */
-
-static void
-on_deadline(uv_timer_t *t)
-{
-	(void)t;
-	fail_msg("test deadline of %d ms passed", DEADLINE_MS);
-}
 
 static void
 sh(const char *fmt, ...)
@@ -121,9 +115,7 @@ setup(void **state)
 	   "git -C %s remote add origin %s", f->origin, f->work, f->work,
 	   f->origin);
 	assert_int_equal(uv_loop_init(&f->loop), 0);
-	assert_int_equal(uv_timer_init(&f->loop, &f->deadline), 0);
-	assert_int_equal(uv_timer_start(&f->deadline, on_deadline, DEADLINE_MS,
-					0), 0);
+	tl_deadline_start(&f->loop, &f->deadline, DEADLINE_MS);
 	assert_int_equal(exec_create(&f->loop, PW_SUPERVISOR_PATH, &f->e), 0);
 	assert_int_equal(scm_create(&f->loop, f->e, f->mirrors, &f->s), 0);
 	*state = f;

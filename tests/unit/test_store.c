@@ -8,7 +8,6 @@
  * uv_loop_close() == 0.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <linux/capability.h>
 #include <pthread.h>
 #include <setjmp.h>
@@ -32,6 +31,7 @@
 
 #include "pipewright/store.h"
 #include "../../src/store/store-int.h"
+#include "testlib.h"
 
 struct fx {
 	uv_loop_t loop;
@@ -42,15 +42,6 @@ struct fx {
 };
 
 /* ---- fixture ---- */
-
-static int
-rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
-{
-	(void)sb;
-	(void)flag;
-	(void)ftw;
-	return remove(p);
-}
 
 static void
 on_store_closed(void *arg)
@@ -104,7 +95,7 @@ teardown(void **state)
 	if (f->s != NULL)
 		fx_close(f);
 	assert_int_equal(uv_loop_close(&f->loop), 0);
-	nftw(f->dir, rm_one, 8, FTW_DEPTH | FTW_PHYS);
+	tl_rm_tree(f->dir);
 	free(f);
 	return 0;
 }
