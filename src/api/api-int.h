@@ -9,7 +9,6 @@
 #include "pipewright/api.h"
 #include "pipewright/auth.h"
 #include "pipewright/config.h"
-#include "pipewright/daemon.h"
 #include "pipewright/store.h"
 
 /* Requests counted by route and status, for /metrics. */
@@ -47,7 +46,7 @@ struct api_fail {
 };
 
 struct api {
-	struct daemon *d;
+	struct api_env env;
 	struct api_count *counts;
 	size_t ncounts, capcounts;
 	struct api_page_cache pages;
@@ -75,6 +74,9 @@ void api_auth_failed(struct api *a, struct http_request *req,
  */
 bool api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 	      char **actor);
+/* The env's settings and public URL, now. */
+const struct config *api_config(const struct api *a);
+const char *api_public_url(const struct api *a);
 /* Answers with the stored run `id` (status), or 404 / 503. */
 void api_respond_run(struct api *a, struct http_request *req, int status,
 		     uint64_t id);

@@ -33,11 +33,11 @@ static const struct http_route routes[] = {
 };
 
 int
-api_create(struct daemon *d, struct api **out)
+api_create(const struct api_env *env, struct api **out)
 {
 	struct api *a = xcalloc(1, sizeof(*a));
 
-	a->d = d;
+	a->env = *env;
 	a->fails = xcalloc(API_THROTTLE_ADDRS, sizeof(*a->fails));
 	*out = a;
 	return 0;
@@ -56,6 +56,18 @@ api_destroy(struct api *a)
 	api_page_cache_free(a);
 	free(a->fails);
 	free(a);
+}
+
+const struct config *
+api_config(const struct api *a)
+{
+	return a->env.config(a->env.ctx);
+}
+
+const char *
+api_public_url(const struct api *a)
+{
+	return a->env.public_url(a->env.ctx);
 }
 
 size_t
@@ -102,7 +114,7 @@ api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 
 	*actor = NULL;
 	if (h == NULL && need == AUTH_SCOPE_READ &&
-	    config_anonymous_read(daemon_config(a->d))) {
+	    config_anonymous_read(api_config(a))) {
 		*actor = xstrdup("anonymous");
 		return true;
 	}
@@ -110,7 +122,7 @@ api_auth(struct api *a, struct http_request *req, enum auth_scope need,
 	 * A valid token is served even while its address is blocked; only
 	 * one that is not valid gets the block's 429 (why: guard.c).
 	 */
-	rc = auth_check(daemon_store(a->d), h, need, &name);
+	rc = auth_check(a->env.store, h, need, &name);
 	if (rc < 0 && rc != -EPERM && h != NULL && api_throttled(a, req, NULL)) {
 		free(name);
 		return false;
@@ -167,7 +179,7 @@ api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 	free(actor);
 	if (!api_run_id(req, id))
 		return false;
-	rc = store_run_get(daemon_store(a->d), *id, row);
+	rc = store_run_get(a->env.store, *id, row);
 	if (rc == -ENOENT) {
 		http_respond_error(req, 404, "not_found", "no run %llu",
 				   (unsigned long long)*id);
@@ -223,7 +235,7 @@ api_respond_run(struct api *a, struct http_request *req, int status,
 	char *s;
 	int rc;
 
-	rc = store_run_get(daemon_store(a->d), id, &r);
+	rc = store_run_get(a->env.store, id, &r);
 	if (rc == -ENOENT) {
 		http_respond_error(req, 404, "not_found", "no run %llu",
 				   (unsigned long long)id);

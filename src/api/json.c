@@ -80,7 +80,7 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 	cJSON_AddItemToObject(o, "created_at", api_time(r->created_at));
 	cJSON_AddItemToObject(o, "started_at", api_time(r->started_at));
 	cJSON_AddItemToObject(o, "finished_at", api_time(r->finished_at));
-	url = xasprintf("%s/api/v1/runs/%llu", daemon_public_url(a->d),
+	url = xasprintf("%s/api/v1/runs/%llu", api_public_url(a),
 			(unsigned long long)r->id);
 	cJSON_AddStringToObject(o, "url", url);
 	free(url);

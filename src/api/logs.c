@@ -78,7 +78,7 @@ parse_u64(const char *s, uint64_t *v)
 struct follow {
 	struct api *a;
 	struct http_request *req;
-	struct daemon_follow *df;
+	void *df;                /* the env's follow handle */
 	uint64_t next;          /* the offset of the next byte to send */
 	struct buf carry;       /* an incomplete UTF-8 sequence */
 	bool done;
@@ -185,7 +185,7 @@ on_follow_abort(struct http_request *req, void *arg)
 	struct follow *f = arg;
 
 	(void)req;
-	daemon_unfollow(f->df);
+	f->a->env.unfollow(f->a->env.ctx, f->df);
 	follow_free(f);
 }
 
@@ -198,7 +198,7 @@ replay(struct follow *f, const struct store_attempt *at)
 	buf_init(&b, 0);
 	for (;;) {
 		buf_reset(&b);
-		if (store_log_read(daemon_store(f->a->d), at->id, f->next,
+		if (store_log_read(f->a->env.store, at->id, f->next,
 				   READ_PIECE, &b) < 0 || b.len == 0)
 			break;
 		send_log(f, f->next + f->carry.len, b.data, b.len, false);
@@ -216,7 +216,7 @@ follow(struct api *a, struct http_request *req, const struct store_attempt *at,
 	static const char *const headers[] = {
 		"Cache-Control: no-cache", "X-Accel-Buffering: no", NULL,
 	};
-	struct daemon_follow_cbs cbs;
+	struct api_follow_cbs cbs;
 	struct follow *f = xcalloc(1, sizeof(*f));
 
 	f->a = a;
@@ -224,10 +224,10 @@ follow(struct api *a, struct http_request *req, const struct store_attempt *at,
 	f->next = offset;
 	buf_init(&f->carry, 0);
 	http_stream_start(req, 200, "text/event-stream", headers);
-	cbs = (struct daemon_follow_cbs){on_follow_data, on_follow_end, f};
+	cbs = (struct api_follow_cbs){on_follow_data, on_follow_end, f};
 	http_request_on_abort(req, on_follow_abort, f);
 	if (at->finished_at != 0 ||
-	    daemon_follow(a->d, at->id, offset, &cbs, &f->df) < 0) {
+	    a->env.follow(a->env.ctx, at->id, offset, &cbs, &f->df) < 0) {
 		/* Finished (or finishing): everything is in the store. */
 		http_request_on_abort(req, NULL, NULL);
 		replay(f, at);
@@ -252,7 +252,7 @@ tail(struct api *a, uint64_t attempt, uint64_t total, uint64_t n,
 		uint64_t at = from > READ_PIECE ? from - READ_PIECE : 0;
 
 		buf_reset(&piece);
-		if (store_log_read(daemon_store(a->d), attempt, at,
+		if (store_log_read(a->env.store, attempt, at,
 				   (size_t)(from - at), &piece) < 0)
 			break;
 		for (i = piece.len; i > 0; i--) {
@@ -271,7 +271,7 @@ found:
 	while (from < total) {
 		size_t before = out->len;
 
-		rc = store_log_read(daemon_store(a->d), attempt, from,
+		rc = store_log_read(a->env.store, attempt, from,
 				    READ_PIECE, out);
 		if (rc < 0 || out->len == before)
 			break;
@@ -314,7 +314,7 @@ api_job_log(struct http_request *req, void *arg)
 		while (end < at->log_bytes) {
 			size_t before = b.len;
 
-			if (store_log_read(daemon_store(a->d), at->id, end,
+			if (store_log_read(a->env.store, at->id, end,
 					   READ_PIECE, &b) < 0 || b.len == before)
 				break;
 			end += b.len - before;

@@ -22,12 +22,12 @@ api_readyz(struct http_request *req, void *arg)
 	struct api *a = arg;
 	int rc;
 
-	if (daemon_ready(a->d)) {
+	if (a->env.ready(a->env.ctx)) {
 		http_respond_json(req, 200, "{\"status\":\"ready\"}");
 		return;
 	}
 	/* Say why: an operator reads this when the probe fails. */
-	rc = store_check(daemon_store(a->d));
+	rc = store_check(a->env.store);
 	if (rc < 0)
 		http_respond_error(req, 503, "unavailable",
 				   "not ready: %s; it recovers by itself once "
@@ -81,7 +81,7 @@ api_metrics(struct http_request *req, void *arg)
 		"pending", "delivered", "failed",
 	};
 	struct api *a = arg;
-	struct daemon_stats st;
+	struct api_stats st;
 	struct store_stats ss;
 	struct count_ctx c;
 	struct buf b;
@@ -91,19 +91,19 @@ api_metrics(struct http_request *req, void *arg)
 	int rc;
 
 	/* metrics: token (the default) makes /metrics a read like the API's. */
-	if (!config_metrics_public(daemon_config(a->d))) {
+	if (!config_metrics_public(api_config(a))) {
 		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
 			return;
 		free(actor);
 	}
-	daemon_stats(a->d, &st);
-	store_stats(daemon_store(a->d), &ss);
+	a->env.stats(a->env.ctx, &st);
+	store_stats(a->env.store, &ss);
 	buf_init(&b, 0);
 	c.b = &b;
 	c.queued = 0;
 	rc = buf_printf(&b, "# HELP pipewright_runs Runs in the history by "
 			"project and status.\n# TYPE pipewright_runs gauge\n");
-	rc |= store_count_runs(daemon_store(a->d), on_count, &c);
+	rc |= store_count_runs(a->env.store, on_count, &c);
 	rc |= buf_printf(&b,
 		"# HELP pipewright_queue_depth Runs waiting to start.\n"
 		"# TYPE pipewright_queue_depth gauge\n"
@@ -125,12 +125,12 @@ api_metrics(struct http_request *req, void *arg)
 	rc |= buf_printf(&b, "# HELP pipewright_job_duration_seconds How long "
 			 "job attempts ran.\n"
 			 "# TYPE pipewright_job_duration_seconds histogram\n");
-	for (i = 0; i < PW_ARRAY_LEN(daemon_duration_bounds); i++) {
+	for (i = 0; i < API_DURATION_BUCKETS; i++) {
 		cum += st.duration_buckets[i];
-		if (i + 1 < PW_ARRAY_LEN(daemon_duration_bounds))
+		if (i + 1 < API_DURATION_BUCKETS)
 			rc |= buf_printf(&b, "pipewright_job_duration_seconds_bucket"
 					 "{le=\"%g\"} %llu\n",
-					 daemon_duration_bounds[i],
+					 st.duration_bounds[i],
 					 (unsigned long long)cum);
 	}
 	rc |= buf_printf(&b,
@@ -159,7 +159,7 @@ api_metrics(struct http_request *req, void *arg)
 	for (i = 0; i < PW_ARRAY_LEN(outbox_states); i++) {
 		uint64_t n = 0;
 
-		if (store_outbox_count(daemon_store(a->d), outbox_states[i], &n) == 0)
+		if (store_outbox_count(a->env.store, outbox_states[i], &n) == 0)
 			rc |= buf_printf(&b, "pipewright_outbox{state=\"%s\"} %llu\n",
 					 outbox_states[i], (unsigned long long)n);
 	}
@@ -195,7 +195,7 @@ api_badge(struct http_request *req, void *arg)
 	project = len > 4 && strcmp(file + len - 4, ".svg") == 0 ?
 		  xstrndup(file, len - 4) : NULL;
 	if (project != NULL)
-		p = config_project_find(daemon_config(a->d), project);
+		p = config_project_find(api_config(a), project);
 	/*
 	 * A project's badge is public unless it says `badge: token`.  The
 	 * others (and names that are no project, so that a 404 does not tell
@@ -219,7 +219,7 @@ api_badge(struct http_request *req, void *arg)
 		free(project);
 		return;
 	}
-	if (store_run_latest_finished(daemon_store(a->d), project,
+	if (store_run_latest_finished(a->env.store, project,
 				      branch != NULL && *branch != '\0' ? branch :
 									 NULL,
 				      &r) == 0) {

@@ -60,7 +60,7 @@ api_outbox(struct http_request *req, void *arg)
 			return;
 		}
 	}
-	rc = store_outbox_list(daemon_store(a->d), state, limit, before, &rows,
+	rc = store_outbox_list(a->env.store, state, limit, before, &rows,
 			       &n, &next);
 	if (rc < 0) {
 		api_respond_errno(req, rc, "cannot read the outbox");

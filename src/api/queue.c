@@ -23,7 +23,7 @@ respond_state(struct api *a, struct http_request *req)
 	cJSON *o;
 	char *s;
 
-	daemon_queue_state(a->d, &paused, &queued, &running);
+	a->env.queue_state(a->env.ctx, &paused, &queued, &running);
 	o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "paused", paused);
 	cJSON_AddNumberToObject(o, "queued", (double)queued);
@@ -71,7 +71,7 @@ queue_set(struct http_request *req, struct api *a, bool paused)
 	p->a = a;
 	p->req = req;
 	http_request_on_abort(req, queue_abort, p);
-	daemon_queue_pause(a->d, paused, actor, queue_done, p);
+	a->env.queue_pause(a->env.ctx, paused, actor, queue_done, p);
 	free(actor);
 }
 

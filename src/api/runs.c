@@ -94,7 +94,7 @@ void
 api_projects(struct http_request *req, void *arg)
 {
 	struct api *a = arg;
-	const struct config *c = daemon_config(a->d);
+	const struct config *c = api_config(a);
 	cJSON *o, *items;
 	char *actor, *url;
 	size_t i;
@@ -110,7 +110,7 @@ api_projects(struct http_request *req, void *arg)
 
 		cJSON_AddStringToObject(it, "name", config_project_name(p));
 		url = xasprintf("%s/api/v1/projects/%s/runs",
-				daemon_public_url(a->d), config_project_name(p));
+				api_public_url(a), config_project_name(p));
 		cJSON_AddStringToObject(it, "runs_url", url);
 		free(url);
 		cJSON_AddNumberToObject(it, "max_jobs", config_project_max_jobs(p));
@@ -145,7 +145,7 @@ api_runs_list(struct http_request *req, void *arg)
 	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
 		return;
 	free(actor);
-	if (config_project_find(daemon_config(a->d), project) == NULL) {
+	if (config_project_find(api_config(a), project) == NULL) {
 		http_respond_error(req, 404, "not_found", "no project '%s'",
 				   project);
 		return;
@@ -200,7 +200,7 @@ api_runs_list(struct http_request *req, void *arg)
 		http_respond_json(req, 200, cached);
 		return;
 	}
-	rc = store_runs_list(daemon_store(a->d), &f, &runs, &n, &next);
+	rc = store_runs_list(a->env.store, &f, &runs, &n, &next);
 	free(copy);
 	if (rc < 0) {
 		api_respond_errno(req, rc, "cannot read the runs");
@@ -255,7 +255,7 @@ api_run_events(struct http_request *req, void *arg)
 	if (!api_read_run(a, req, &id, &r))
 		return;
 	store_run_free(r);
-	rc = store_events_list(daemon_store(a->d), id, &ev, &n);
+	rc = store_events_list(a->env.store, id, &ev, &n);
 	if (rc < 0) {
 		api_respond_errno(req, rc, "cannot read the events");
 		return;
@@ -294,7 +294,7 @@ api_run_log(struct http_request *req, void *arg)
 	do {
 		size_t before = b.len;
 
-		rc = store_run_log_read(daemon_store(a->d), id, b.len, 1 << 20, &b);
+		rc = store_run_log_read(a->env.store, id, b.len, 1 << 20, &b);
 		if (b.len == before)
 			break;
 	} while (rc == 0);
@@ -307,7 +307,7 @@ void
 api_trigger(struct http_request *req, void *arg)
 {
 	struct api *a = arg;
-	struct daemon_trigger t = {0};
+	struct api_trigger t = {0};
 	cJSON *body, *ref, *commit, *env, *it;
 	char **envv = NULL, *actor;
 	size_t n = 0;
@@ -361,7 +361,8 @@ api_trigger(struct http_request *req, void *arg)
 	t.idempotency_key = http_request_header(req, "Idempotency-Key");
 	t.actor = actor;
 	t.trigger = "api";
-	daemon_trigger(a->d, &t, pending_done, pending_new(a, req, 201));
+	a->env.trigger(a->env.ctx, &t, pending_done,
+		       pending_new(a, req, 201));
 out:
 	while (n > 0)
 		free(envv[--n]);
@@ -380,7 +381,7 @@ api_cancel(struct http_request *req, void *arg)
 	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
 		return;
 	if (api_run_id(req, &id)) {
-		daemon_cancel(a->d, id, actor, pending_done,
+		a->env.cancel(a->env.ctx, id, actor, pending_done,
 			      pending_new(a, req, 200));
 	}
 	free(actor);
@@ -420,8 +421,8 @@ api_rerun(struct http_request *req, void *arg)
 				   "{\"jobs\": [name, ...]}");
 		goto out;
 	}
-	daemon_rerun(a->d, id, (const char *const *)names, actor, pending_done,
-		     pending_new(a, req, 200));
+	a->env.rerun(a->env.ctx, id, (const char *const *)names, actor,
+		     pending_done, pending_new(a, req, 200));
 out:
 	free(names);
 	free(actor);
@@ -438,8 +439,8 @@ api_approve(struct http_request *req, void *arg)
 	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
 		return;
 	if (api_run_id(req, &id)) {
-		daemon_approve(a->d, id, http_request_param(req, "job"), actor,
-			       pending_done, pending_new(a, req, 200));
+		a->env.approve(a->env.ctx, id, http_request_param(req, "job"),
+			       actor, pending_done, pending_new(a, req, 200));
 	}
 	free(actor);
 }
