@@ -161,9 +161,8 @@ hook_env(const struct forge_event *ev)
 }
 
 void
-api_hook(struct http_request *req, void *arg)
+api_hook(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	const struct config *c = api_config(a);
 	const char *name = http_request_param(req, "forge");
 	const char *pname = http_request_query(req, "project");
@@ -177,6 +176,7 @@ api_hook(struct http_request *req, void *arg)
 	size_t len, i;
 	int rc;
 
+	(void)actor; /* none: the signature is checked below */
 	body = http_request_body(req, &len);
 	if (forge_kind_parse(name, &kind) < 0) {
 		http_respond_error(req, 404, "not_found", "no webhook for '%s'; "

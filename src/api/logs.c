@@ -17,7 +17,7 @@
 
 /*
  * The attempt a log request names: `attempt=N` or the latest.  Answers and
- * fails if the token, run, job or attempt is not right.
+ * fails if the run, job or attempt is not right.
  */
 static int
 find_attempt(struct api *a, struct http_request *req, struct store_run **run,
@@ -280,9 +280,8 @@ found:
 }
 
 void
-api_job_log(struct http_request *req, void *arg)
+api_job_log(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	const struct store_attempt *at;
 	struct store_run *run = NULL;
 	uint64_t offset = 0, n = 0, end;
@@ -292,6 +291,7 @@ api_job_log(struct http_request *req, void *arg)
 	const char *headers[2] = {hdr, NULL};
 	struct buf b;
 
+	(void)actor;
 	if (find_attempt(a, req, &run, &at) < 0)
 		goto out;
 	if (!parse_u64(http_request_query(req, "offset"), &offset) ||

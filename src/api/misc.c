@@ -10,18 +10,19 @@
 #include "pipewright/sched.h"
 
 void
-api_healthz(struct http_request *req, void *arg)
+api_healthz(struct api *a, struct http_request *req, const char *actor)
 {
-	(void)arg;
+	(void)a;
+	(void)actor;
 	http_respond_json(req, 200, "{\"status\":\"ok\"}");
 }
 
 void
-api_readyz(struct http_request *req, void *arg)
+api_readyz(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	int rc;
 
+	(void)actor;
 	if (a->env.ready(a->env.ctx)) {
 		http_respond_json(req, 200, "{\"status\":\"ready\"}");
 		return;
@@ -74,28 +75,29 @@ on_count(void *arg, const char *project, const char *status, uint64_t n)
 		c->queued += n;
 }
 
+/* metrics: token (the default) makes /metrics a read like the API's. */
+bool
+api_metrics_public(struct api *a, struct http_request *req)
+{
+	(void)req;
+	return config_metrics_public(api_config(a));
+}
+
 void
-api_metrics(struct http_request *req, void *arg)
+api_metrics(struct api *a, struct http_request *req, const char *actor)
 {
 	static const char *const outbox_states[] = {
 		"pending", "delivered", "failed",
 	};
-	struct api *a = arg;
 	struct api_stats st;
 	struct store_stats ss;
 	struct count_ctx c;
 	struct buf b;
 	uint64_t cum = 0;
 	size_t i;
-	char *actor;
 	int rc;
 
-	/* metrics: token (the default) makes /metrics a read like the API's. */
-	if (!config_metrics_public(api_config(a))) {
-		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-			return;
-		free(actor);
-	}
+	(void)actor;
 	a->env.stats(a->env.ctx, &st);
 	store_stats(a->env.store, &ss);
 	buf_init(&b, 0);
@@ -179,35 +181,44 @@ api_metrics(struct http_request *req, void *arg)
 	buf_free(&b);
 }
 
+/*
+ * A project's badge is public unless it says `badge: token`.  The others
+ * (and names that are no project, so that a 404 does not tell which names
+ * exist) need what any read needs.
+ */
+bool
+api_badge_public(struct api *a, struct http_request *req)
+{
+	const char *file = http_request_param(req, "file");
+	size_t len = strlen(file);
+	const struct config_project *p;
+	char *project;
+
+	if (len <= 4 || strcmp(file + len - 4, ".svg") != 0)
+		return false;
+	project = xstrndup(file, len - 4);
+	p = config_project_find(api_config(a), project);
+	free(project);
+	return p != NULL && config_project_badge_public(p);
+}
+
 void
-api_badge(struct http_request *req, void *arg)
+api_badge(struct api *a, struct http_request *req, const char *actor)
 {
 	static const char *const no_cache[] = {"Cache-Control: no-cache", NULL};
-	struct api *a = arg;
 	const char *file = http_request_param(req, "file");
 	const char *branch = http_request_query(req, "branch");
 	const char *status = "unknown", *colour = "#9f9f9f";
 	struct store_run *r = NULL;
 	const struct config_project *p = NULL;
 	size_t len = strlen(file);
-	char *project, *svg, *actor;
+	char *project, *svg;
 
+	(void)actor;
 	project = len > 4 && strcmp(file + len - 4, ".svg") == 0 ?
 		  xstrndup(file, len - 4) : NULL;
 	if (project != NULL)
 		p = config_project_find(api_config(a), project);
-	/*
-	 * A project's badge is public unless it says `badge: token`.  The
-	 * others (and names that are no project, so that a 404 does not tell
-	 * which names exist) need what any read needs.
-	 */
-	if (p == NULL || !config_project_badge_public(p)) {
-		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor)) {
-			free(project);
-			return;
-		}
-		free(actor);
-	}
 	if (project == NULL) {
 		http_respond_error(req, 404, "not_found",
 				   "badges are /badge/PROJECT.svg");
@@ -245,9 +256,10 @@ api_badge(struct http_request *req, void *arg)
 }
 
 void
-api_openapi(struct http_request *req, void *arg)
+api_openapi(struct api *a, struct http_request *req, const char *actor)
 {
-	(void)arg;
+	(void)a;
+	(void)actor;
 	http_respond(req, 200, "application/json", NULL, api_openapi_json,
 		     api_openapi_json_len);
 }
