@@ -314,7 +314,7 @@ api_respond_run(struct api *a, struct http_request *req, int status,
 		return;
 	}
 	if (rc < 0) {
-		api_respond_errno(req, rc == -ENOENT ? -EIO : rc, NULL);
+		api_respond_errno(req, rc, NULL);
 		return;
 	}
 	o = api_run_json(a, r, true);
