@@ -91,7 +91,6 @@ send_log(struct follow *f, uint64_t offset, const char *data, size_t len,
 	cJSON *o;
 	char *text, *json, *ev;
 	size_t used;
-	int rc;
 	uint64_t expected = f->next + f->carry.len;
 
 	/* Bytes already sent (or held back) are not sent twice. */
@@ -101,8 +100,7 @@ send_log(struct follow *f, uint64_t offset, const char *data, size_t len,
 		data += expected - offset;
 		len -= (size_t)(expected - offset);
 	}
-	rc = buf_append(&f->carry, data, len);
-	(void)rc;
+	buf_add(&f->carry, data, len);
 	text = api_utf8(f->carry.data, f->carry.len, &used, final);
 	if (used > 0) {
 		uint64_t start = f->next;

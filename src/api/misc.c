@@ -42,17 +42,14 @@ api_readyz(struct api *a, struct http_request *req, const char *actor)
 static void
 label(struct buf *b, const char *s)
 {
-	int rc = 0;
-
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
-			rc |= buf_printf(b, "\\%c", *s);
+			buf_addf(b, "\\%c", *s);
 		else if (*s == '\n')
-			rc |= buf_append(b, "\\n", 2);
+			buf_add(b, "\\n", 2);
 		else
-			rc |= buf_append(b, s, 1);
+			buf_add(b, s, 1);
 	}
-	(void)rc;
 }
 
 struct count_ctx {
@@ -64,13 +61,11 @@ static void
 on_count(void *arg, const char *project, const char *status, uint64_t n)
 {
 	struct count_ctx *c = arg;
-	int rc;
 
-	rc = buf_append(c->b, "pipewright_runs{project=\"", 25);
+	buf_add(c->b, "pipewright_runs{project=\"", 25);
 	label(c->b, project);
-	rc |= buf_printf(c->b, "\",status=\"%s\"} %llu\n", status,
-			 (unsigned long long)n);
-	(void)rc;
+	buf_addf(c->b, "\",status=\"%s\"} %llu\n", status,
+		 (unsigned long long)n);
 	if (strcmp(status, "queued") == 0)
 		c->queued += n;
 }
@@ -103,10 +98,10 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 	buf_init(&b, 0);
 	c.b = &b;
 	c.queued = 0;
-	rc = buf_printf(&b, "# HELP pipewright_runs Runs in the history by "
-			"project and status.\n# TYPE pipewright_runs gauge\n");
-	rc |= store_count_runs(a->env.store, on_count, &c);
-	rc |= buf_printf(&b,
+	buf_addf(&b, "# HELP pipewright_runs Runs in the history by "
+		 "project and status.\n# TYPE pipewright_runs gauge\n");
+	rc = store_count_runs(a->env.store, on_count, &c);
+	buf_addf(&b,
 		"# HELP pipewright_queue_depth Runs waiting to start.\n"
 		"# TYPE pipewright_queue_depth gauge\n"
 		"pipewright_queue_depth %llu\n"
@@ -117,65 +112,65 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 		"# TYPE pipewright_jobs_running gauge\n"
 		"pipewright_jobs_running %d\n",
 		(unsigned long long)c.queued, st.runs_active, st.jobs_running);
-	rc |= buf_printf(&b, "# HELP pipewright_jobs_finished_total Job "
-			 "attempts finished since start, by status.\n"
-			 "# TYPE pipewright_jobs_finished_total counter\n");
+	buf_addf(&b, "# HELP pipewright_jobs_finished_total Job "
+		 "attempts finished since start, by status.\n"
+		 "# TYPE pipewright_jobs_finished_total counter\n");
 	for (i = SCHED_JOB_SUCCESS; i <= SCHED_JOB_LOST; i++)
-		rc |= buf_printf(&b, "pipewright_jobs_finished_total{status=\"%s\"} %llu\n",
-				 sched_job_state_name((enum sched_job_state)i),
-				 (unsigned long long)st.jobs_finished[i]);
-	rc |= buf_printf(&b, "# HELP pipewright_job_duration_seconds How long "
-			 "job attempts ran.\n"
-			 "# TYPE pipewright_job_duration_seconds histogram\n");
+		buf_addf(&b, "pipewright_jobs_finished_total{status=\"%s\"} %llu\n",
+			 sched_job_state_name((enum sched_job_state)i),
+			 (unsigned long long)st.jobs_finished[i]);
+	buf_addf(&b, "# HELP pipewright_job_duration_seconds How long "
+		 "job attempts ran.\n"
+		 "# TYPE pipewright_job_duration_seconds histogram\n");
 	for (i = 0; i < API_DURATION_BUCKETS; i++) {
 		cum += st.duration_buckets[i];
 		if (i + 1 < API_DURATION_BUCKETS)
-			rc |= buf_printf(&b, "pipewright_job_duration_seconds_bucket"
-					 "{le=\"%g\"} %llu\n",
-					 st.duration_bounds[i],
-					 (unsigned long long)cum);
+			buf_addf(&b, "pipewright_job_duration_seconds_bucket"
+				 "{le=\"%g\"} %llu\n",
+				 st.duration_bounds[i],
+				 (unsigned long long)cum);
 	}
-	rc |= buf_printf(&b,
+	buf_addf(&b,
 		"pipewright_job_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"pipewright_job_duration_seconds_sum %.3f\n"
 		"pipewright_job_duration_seconds_count %llu\n",
 		(unsigned long long)st.duration_count, st.duration_sum_s,
 		(unsigned long long)st.duration_count);
-	rc |= buf_printf(&b, "# HELP pipewright_log_bytes_total Job output "
-			 "bytes received since start.\n"
-			 "# TYPE pipewright_log_bytes_total counter\n"
-			 "pipewright_log_bytes_total %llu\n",
-			 (unsigned long long)st.log_bytes);
-	rc |= buf_printf(&b, "# HELP pipewright_store_commits_total Store "
-			 "transactions committed.\n"
-			 "# TYPE pipewright_store_commits_total counter\n"
-			 "pipewright_store_commits_total %llu\n"
-			 "# HELP pipewright_store_commit_failures_total Store "
-			 "transactions that failed.\n"
-			 "# TYPE pipewright_store_commit_failures_total counter\n"
-			 "pipewright_store_commit_failures_total %llu\n",
-			 (unsigned long long)ss.commits,
-			 (unsigned long long)ss.commit_failures);
-	rc |= buf_printf(&b, "# HELP pipewright_outbox Outbound calls (commit "
-			 "statuses) by state.\n# TYPE pipewright_outbox gauge\n");
+	buf_addf(&b, "# HELP pipewright_log_bytes_total Job output "
+		 "bytes received since start.\n"
+		 "# TYPE pipewright_log_bytes_total counter\n"
+		 "pipewright_log_bytes_total %llu\n",
+		 (unsigned long long)st.log_bytes);
+	buf_addf(&b, "# HELP pipewright_store_commits_total Store "
+		 "transactions committed.\n"
+		 "# TYPE pipewright_store_commits_total counter\n"
+		 "pipewright_store_commits_total %llu\n"
+		 "# HELP pipewright_store_commit_failures_total Store "
+		 "transactions that failed.\n"
+		 "# TYPE pipewright_store_commit_failures_total counter\n"
+		 "pipewright_store_commit_failures_total %llu\n",
+		 (unsigned long long)ss.commits,
+		 (unsigned long long)ss.commit_failures);
+	buf_addf(&b, "# HELP pipewright_outbox Outbound calls (commit "
+		 "statuses) by state.\n# TYPE pipewright_outbox gauge\n");
 	for (i = 0; i < PW_ARRAY_LEN(outbox_states); i++) {
 		uint64_t n = 0;
 
 		if (store_outbox_count(a->env.store, outbox_states[i], &n) == 0)
-			rc |= buf_printf(&b, "pipewright_outbox{state=\"%s\"} %llu\n",
-					 outbox_states[i], (unsigned long long)n);
+			buf_addf(&b, "pipewright_outbox{state=\"%s\"} %llu\n",
+				 outbox_states[i], (unsigned long long)n);
 	}
-	rc |= buf_printf(&b, "# HELP pipewright_http_requests_total HTTP "
-			 "requests answered, by route and status.\n"
-			 "# TYPE pipewright_http_requests_total counter\n");
+	buf_addf(&b, "# HELP pipewright_http_requests_total HTTP "
+		 "requests answered, by route and status.\n"
+		 "# TYPE pipewright_http_requests_total counter\n");
 	for (i = 0; i < a->ncounts; i++) {
-		rc |= buf_append(&b, "pipewright_http_requests_total{route=\"", 38);
+		buf_add(&b, "pipewright_http_requests_total{route=\"", 38);
 		label(&b, a->counts[i].route);
-		rc |= buf_printf(&b, "\",status=\"%d\"} %llu\n",
-				 a->counts[i].status,
-				 (unsigned long long)a->counts[i].n);
+		buf_addf(&b, "\",status=\"%d\"} %llu\n",
+			 a->counts[i].status,
+			 (unsigned long long)a->counts[i].n);
 	}
-	(void)rc; /* unlimited buffer; a failed count only leaves it out */
+	(void)rc; /* a failed count only leaves it out */
 	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
 		     b.data, b.len);
 	buf_free(&b);
