@@ -320,15 +320,9 @@ api_trigger(struct api *a, struct http_request *req, const char *actor)
 	envv = xcalloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
 	cJSON_ArrayForEach(it, env) {
 		const char *k = it->string;
-		size_t i;
-		bool ok = cJSON_IsString(it) && k[0] != '\0' &&
-			  !(k[0] >= '0' && k[0] <= '9');
+		bool ok = cJSON_IsString(it) && pw_env_name_valid(k, strlen(k));
 
-		for (i = 0; ok && k[i] != '\0'; i++)
-			ok = (k[i] >= 'A' && k[i] <= 'Z') ||
-			     (k[i] >= 'a' && k[i] <= 'z') ||
-			     (k[i] >= '0' && k[i] <= '9') || k[i] == '_';
-		if (!ok || strncmp(k, "PIPEWRIGHT", 10) == 0) {
+		if (!ok || pw_env_name_reserved(k, strlen(k))) {
 			http_respond_error(req, 400, "bad_request",
 					   "env '%s': %s", k,
 					   !ok ? "expected a variable name with "

@@ -500,6 +500,36 @@ test_trigger_makes_run(void **state)
 }
 
 static void
+c_env_names(struct fx *fx)
+{
+	const char *runs = "/api/v1/projects/demo/runs";
+
+	expect(fx, "POST", runs, fx->operator, "{\"env\": {\"PIPEWRIGHT_JOB\": "
+	       "\"x\"}}", 400, "env 'PIPEWRIGHT_JOB': PIPEWRIGHT_* variables "
+	       "are set by pipewright");
+	expect(fx, "POST", runs, fx->operator, "{\"env\": {\"1BAD\": \"x\"}}",
+	       400, "env '1BAD': expected a variable name with a string value");
+	expect(fx, "POST", runs, fx->operator, "{\"env\": {\"A-B\": \"x\"}}",
+	       400, "env 'A-B': expected a variable name");
+	expect(fx, "POST", runs, fx->operator, "{\"env\": {\"N\": 1}}", 400,
+	       "env 'N': expected a variable name with a string value");
+	/* Only PIPEWRIGHT_ with its underscore is reserved (docs/pipeline.md). */
+	expect(fx, "POST", runs, fx->operator, "{\"env\": {\"PIPEWRIGHTX\": "
+	       "\"1\", \"_x\": \"2\"}}", 201, "\"status\":\"queued\"");
+}
+
+/* The trigger's env names follow the one rule of util (pw_env_name_*). */
+static void
+test_trigger_env_names(void **state)
+{
+	struct fx *fx = *state;
+
+	serve(fx, "", c_env_names);
+	assert_int_equal(fx->triggers, 1);
+	assert_string_equal(fx->trigger_env, "PIPEWRIGHTX=1 _x=2");
+}
+
+static void
 c_scopes(struct fx *fx)
 {
 	static const char *const bare = "{\"error\":{\"code\":\"unauthorized\"";
@@ -621,6 +651,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_trigger_makes_run, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_trigger_env_names, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_scopes, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_scopes_anonymous_read,
