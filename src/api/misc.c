@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "api-int.h"
+#include "pipewright/log.h"
 #include "pipewright/sched.h"
 
 void
@@ -87,7 +88,7 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 	struct api_stats st;
 	struct store_stats ss;
 	struct count_ctx c;
-	struct buf b;
+	struct buf b, runs;
 	uint64_t cum = 0;
 	size_t i;
 	int rc;
@@ -96,22 +97,37 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 	a->env.stats(a->env.ctx, &st);
 	store_stats(a->env.store, &ss);
 	buf_init(&b, 0);
-	c.b = &b;
+	buf_init(&runs, 0);
+	c.b = &runs;
 	c.queued = 0;
-	buf_addf(&b, "# HELP pipewright_runs Runs in the history by "
-		 "project and status.\n# TYPE pipewright_runs gauge\n");
+	/*
+	 * The run counts come from the store, which may fail to read: then
+	 * they and the queue depth drawn from them are left out, rather
+	 * than shown short, and the rest is still answered.
+	 */
 	rc = store_count_runs(a->env.store, on_count, &c);
+	if (rc < 0) {
+		log_warnx("metrics.runs error=\"%s\"", strerror(-rc));
+		buf_addf(&b, "# pipewright_runs and pipewright_queue_depth left "
+			 "out: cannot read the runs: %s\n", strerror(-rc));
+	} else {
+		buf_addf(&b, "# HELP pipewright_runs Runs in the history by "
+			 "project and status.\n# TYPE pipewright_runs gauge\n");
+		buf_add(&b, runs.data, runs.len);
+		buf_addf(&b, "# HELP pipewright_queue_depth Runs waiting to "
+			 "start.\n# TYPE pipewright_queue_depth gauge\n"
+			 "pipewright_queue_depth %llu\n",
+			 (unsigned long long)c.queued);
+	}
+	buf_free(&runs);
 	buf_addf(&b,
-		"# HELP pipewright_queue_depth Runs waiting to start.\n"
-		"# TYPE pipewright_queue_depth gauge\n"
-		"pipewright_queue_depth %llu\n"
 		"# HELP pipewright_runs_active Runs the scheduler holds.\n"
 		"# TYPE pipewright_runs_active gauge\n"
 		"pipewright_runs_active %zu\n"
 		"# HELP pipewright_jobs_running Jobs running now.\n"
 		"# TYPE pipewright_jobs_running gauge\n"
 		"pipewright_jobs_running %d\n",
-		(unsigned long long)c.queued, st.runs_active, st.jobs_running);
+		st.runs_active, st.jobs_running);
 	buf_addf(&b, "# HELP pipewright_jobs_finished_total Job "
 		 "attempts finished since start, by status.\n"
 		 "# TYPE pipewright_jobs_finished_total counter\n");
@@ -170,7 +186,6 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 			 a->counts[i].status,
 			 (unsigned long long)a->counts[i].n);
 	}
-	(void)rc; /* a failed count only leaves it out */
 	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
 		     b.data, b.len);
 	buf_free(&b);

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <setjmp.h>
+#include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -625,6 +626,44 @@ test_scopes_metrics_public(void **state)
 }
 
 static void
+c_metrics_unreadable(struct fx *fx)
+{
+	char body[16384];
+	int st;
+
+	st = request(fx, "GET", "/metrics", fx->reader, NULL, body,
+		     sizeof(body));
+	check(fx, st == 200, "metrics: %d %s", st, body);
+	check(fx, strstr(body, "# pipewright_runs and pipewright_queue_depth "
+			       "left out: cannot read the runs: ") != NULL,
+	      "metrics do not say what is left out: %s", body);
+	/* Not a depth of 0 that is not known: left out. */
+	check(fx, strstr(body, "\npipewright_queue_depth ") == NULL,
+	      "metrics show a queue depth they could not count: %s", body);
+	check(fx, strstr(body, "pipewright_store_commits_total ") != NULL,
+	      "metrics left out more than the runs: %s", body);
+}
+
+/*
+ * The store failing to count the runs is said, not lost in the text's
+ * error code: /metrics leaves the counts out and says why.
+ */
+static void
+test_metrics_store_error(void **state)
+{
+	struct fx *fx = *state;
+	sqlite3 *db;
+
+	/* Another process breaking the schema makes the count fail. */
+	assert_int_equal(sqlite3_open_v2(fx->db, &db, SQLITE_OPEN_READWRITE,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "ALTER TABLE runs RENAME TO gone",
+				      NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	serve(fx, "", c_metrics_unreadable);
+}
+
+static void
 c_missing(struct fx *fx)
 {
 	expect(fx, "GET", "/api/v1/runs/99", fx->reader, NULL, 404,
@@ -660,6 +699,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_scopes_metrics_public,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_missing_run, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_metrics_store_error, setup,
 						teardown),
 	};
 
