@@ -77,6 +77,14 @@ void api_respond_run(struct api *a, struct http_request *req, int status,
 cJSON *api_run_json(struct api *a, const struct store_run *r, bool with_jobs);
 /* RFC 3339 with milliseconds and Z, or JSON null for 0. */
 cJSON *api_time(uint64_t ms);
+/*
+ * A list's page: ?limit= (1..200, else deflt) and ?cursor= (a next_cursor
+ * given out before; 0: the first page).  false: it has answered 400.
+ */
+bool api_paging(struct http_request *req, size_t deflt, size_t *limit,
+		uint64_t *before);
+/* A page's "next_cursor": the string of next, or null for the last page. */
+void api_add_cursor(cJSON *o, uint64_t next);
 /* Parses "{id}" as a run id; answers 400 and returns false if it is not one. */
 bool api_run_id(struct http_request *req, uint64_t *id);
 /*

@@ -244,6 +244,52 @@ api_run_id(struct http_request *req, uint64_t *id)
 }
 
 bool
+api_paging(struct http_request *req, size_t deflt, size_t *limit,
+	   uint64_t *before)
+{
+	const char *q_limit = http_request_query(req, "limit");
+	const char *q_cursor = http_request_query(req, "cursor");
+	unsigned long v;
+	char *end;
+
+	*limit = deflt;
+	*before = 0;
+	if (q_limit != NULL) {
+		v = strtoul(q_limit, &end, 10);
+		if (*q_limit == '\0' || *end != '\0' || v < 1 || v > 200) {
+			http_respond_error(req, 400, "bad_request",
+					   "limit must be a number from 1 to "
+					   "200, got '%s'", q_limit);
+			return false;
+		}
+		*limit = v;
+	}
+	if (q_cursor != NULL && *q_cursor != '\0') {
+		*before = strtoull(q_cursor, &end, 10);
+		if (*end != '\0' || *before == 0) {
+			http_respond_error(req, 400, "bad_request",
+					   "cursor '%s' is not one this API "
+					   "gave out", q_cursor);
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+api_add_cursor(cJSON *o, uint64_t next)
+{
+	char cur[32];
+
+	if (next == 0) {
+		cJSON_AddNullToObject(o, "next_cursor");
+		return;
+	}
+	snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
+	cJSON_AddStringToObject(o, "next_cursor", cur);
+}
+
+bool
 api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 	     struct store_run **row)
 {

@@ -125,14 +125,12 @@ api_runs_list(struct api *a, struct http_request *req, const char *actor)
 {
 	const char *project = http_request_param(req, "project");
 	const char *q_status = http_request_query(req, "status");
-	const char *q_limit = http_request_query(req, "limit");
-	const char *q_cursor = http_request_query(req, "cursor");
-	struct store_run_filter f = {.project = project, .limit = 20};
+	struct store_run_filter f = {.project = project};
 	const char *statuses[PW_ARRAY_LEN(run_statuses) + 1] = {0};
 	struct store_run **runs = NULL;
 	size_t n = 0, i, k, ns = 0;
 	uint64_t next = 0;
-	char *end, *copy = NULL, *tok, *save, *s;
+	char *copy = NULL, *tok, *save, *s;
 	const char *cached;
 	cJSON *o, *items;
 	bool first;
@@ -144,26 +142,8 @@ api_runs_list(struct api *a, struct http_request *req, const char *actor)
 				   project);
 		return;
 	}
-	if (q_limit != NULL) {
-		unsigned long v = strtoul(q_limit, &end, 10);
-
-		if (*q_limit == '\0' || *end != '\0' || v < 1 || v > 200) {
-			http_respond_error(req, 400, "bad_request",
-					   "limit must be a number from 1 to "
-					   "200, got '%s'", q_limit);
-			return;
-		}
-		f.limit = v;
-	}
-	if (q_cursor != NULL && *q_cursor != '\0') {
-		f.before = strtoull(q_cursor, &end, 10);
-		if (*end != '\0' || f.before == 0) {
-			http_respond_error(req, 400, "bad_request",
-					   "cursor '%s' is not one this API "
-					   "gave out", q_cursor);
-			return;
-		}
-	}
+	if (!api_paging(req, 20, &f.limit, &f.before))
+		return;
 	if (q_status != NULL && *q_status != '\0') {
 		copy = xstrdup(q_status);
 		for (tok = strtok_r(copy, ",", &save); tok != NULL;
@@ -204,14 +184,7 @@ api_runs_list(struct api *a, struct http_request *req, const char *actor)
 	items = cJSON_AddArrayToObject(o, "items");
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(items, api_run_json(a, runs[i], false));
-	if (next != 0) {
-		char cur[32];
-
-		snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
-		cJSON_AddStringToObject(o, "next_cursor", cur);
-	} else {
-		cJSON_AddNullToObject(o, "next_cursor");
-	}
+	api_add_cursor(o, next);
 	store_runs_free(runs, n);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
