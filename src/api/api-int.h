@@ -128,6 +128,7 @@ void api_outbox(struct api *a, struct http_request *req, const char *actor);
 void api_queue(struct api *a, struct http_request *req, const char *actor);
 void api_queue_pause(struct api *a, struct http_request *req, const char *actor);
 void api_queue_resume(struct api *a, struct http_request *req, const char *actor);
+void api_audit(struct api *a, struct http_request *req, const char *actor);
 void api_job_log(struct api *a, struct http_request *req, const char *actor);
 void api_healthz(struct api *a, struct http_request *req, const char *actor);
 void api_readyz(struct api *a, struct http_request *req, const char *actor);

@@ -72,6 +72,7 @@ static const struct api_route table[] = {
 	 NULL},
 	{"POST", "/api/v1/queue/resume", API_ADMIN, NULL, api_queue_resume,
 	 NULL},
+	{"GET", "/api/v1/audit", API_ADMIN, NULL, api_audit, NULL},
 	{"POST", "/hooks/{forge}", API_HOOK, NULL, api_hook, NULL},
 };
 

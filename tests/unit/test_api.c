@@ -573,6 +573,10 @@ c_scopes(struct fx *fx)
 	       "lacks the 'admin' scope");
 	expect(fx, "POST", "/api/v1/queue/pause", fx->admin, NULL, 200,
 	       "\"paused\":false");
+	expect(fx, "GET", "/api/v1/audit", fx->operator, NULL, 403,
+	       "the token 'operator' lacks the 'admin' scope");
+	expect(fx, "GET", "/api/v1/audit", fx->admin, NULL, 200,
+	       "{\"items\":[],\"next_cursor\":null}");
 	/* hook: the signature, not a token */
 	expect(fx, "POST", "/hooks/generic?project=demo", NULL, "{}", 401,
 	       "the webhook's signature is not valid");
@@ -601,6 +605,8 @@ c_anonymous(struct fx *fx)
 	expect(fx, "POST", "/api/v1/projects/demo/runs", NULL, "{}", 401,
 	       "a bearer token is required");
 	expect(fx, "POST", "/api/v1/queue/pause", NULL, NULL, 401,
+	       "a bearer token is required");
+	expect(fx, "GET", "/api/v1/audit", NULL, NULL, 401,
 	       "a bearer token is required");
 }
 
