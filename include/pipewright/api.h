@@ -1,14 +1,17 @@
 /*
  * api: the REST API v1, its JSON (cJSON) and the OpenAPI document.
  *
- * Handlers act through the daemon's calls (daemon.h) and read the store
- * directly; they check bearer tokens (auth) and answer errors as
- * {"error": {"code", "message"}}.  The api object also counts HTTP
- * requests by route and status for /metrics.
+ * The api acts through an api_env given at its creation: the store it
+ * reads, the settings, and the operations that change the daemon's state
+ * (the daemon fills it; a test fills it with fakes).  It knows nothing
+ * else of the daemon.  Handlers check bearer tokens for the scope their
+ * route names and answer errors as {"error": {"code", "message"}}.  The
+ * api object also counts HTTP requests by route and status for /metrics.
  */
 #ifndef PIPEWRIGHT_API_H
 #define PIPEWRIGHT_API_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -16,11 +19,109 @@
 #include "pipewright/util.h"
 
 struct api;
-struct daemon;
+struct config;
+struct store;
 
-int api_create(struct daemon *d, struct api **out) PW_WUR;
+/*
+ * The result of a change, always reported through the callback (at once
+ * for a change refused up front): rc 0 and the run's id (0 for the
+ * queue), or rc < 0 and a message for people (-ENOENT no such
+ * project/run/job, -EINVAL bad input, -EALREADY/-EBUSY conflicts,
+ * -ENOSPC/-EROFS/-EIO store unavailable).  The message is "again" for a
+ * trigger seen before (Idempotency-Key, delivery id or push).
+ */
+typedef void (*api_done_cb)(int rc, uint64_t run, const char *message,
+			    void *arg);
+
+/* A run to make, from the API or a webhook.  Strings: NULL for none. */
+struct api_trigger {
+	const char *project;
+	const char *ref;
+	const char *commit;
+	const char *const *env;        /* "K=V", NULL-terminated, or NULL */
+	const char *idempotency_key;
+	const char *actor;             /* "token NAME", "webhook" */
+	const char *trigger;           /* "api", "webhook" */
+	/* Webhooks: */
+	const char *branch;            /* overrides what ref says (a PR's source) */
+	int64_t pr;                    /* 0: not a pull/merge request */
+	bool fork;                     /* from another repository: no secrets */
+	const char *forge;             /* the delivery's forge ("github") */
+	const char *delivery;          /* its delivery id */
+	bool push;                     /* a push: the same (project, ref,
+	                                  before, commit) answers with the
+	                                  first run */
+	const char *before;            /* the push's before */
+};
+
+/* Following a job attempt's log: its bytes from an offset on, then end. */
+struct api_follow_cbs {
+	void (*data)(void *arg, uint64_t offset, const char *data, size_t len);
+	/* status NULL: the job goes on, but not here (handed over to the
+	   daemon's successor); following it again there continues. */
+	void (*end)(void *arg, const char *status, int exit_code,
+		    const char *reason);
+	void *arg;
+};
+
+/* Counters for /metrics. */
+#define API_DURATION_BUCKETS 12
+struct api_stats {
+	int jobs_running;
+	size_t runs_active;     /* runs in the scheduler (queued or running) */
+	uint64_t log_bytes;     /* job output bytes received since start */
+	uint64_t jobs_finished[16]; /* attempts ended, by enum sched_job_state */
+	uint64_t duration_buckets[API_DURATION_BUCKETS]; /* job durations */
+	const double *duration_bounds; /* the buckets' upper bounds (s) */
+	uint64_t duration_count;
+	double duration_sum_s;
+};
+
+/*
+ * What the api acts through.  ctx is every function's first argument.
+ * The changes (trigger ... queue_pause) are committed before their
+ * callback reports success, so an answered request is never lost.
+ */
+struct api_env {
+	struct store *store;   /* read directly; outlives the api */
+	/* The settings now (a reload replaces them). */
+	const struct config *(*config)(void *ctx);
+	/* "http://host:port" or public_url, without a trailing '/'. */
+	const char *(*public_url)(void *ctx);
+	/* The store is writable and the daemon is not shutting down. */
+	bool (*ready)(void *ctx);
+	void (*trigger)(void *ctx, const struct api_trigger *t, api_done_cb cb,
+			void *arg);
+	void (*cancel)(void *ctx, uint64_t run, const char *actor,
+		       api_done_cb cb, void *arg);
+	/* names: NULL-terminated job names, or NULL for every failed job. */
+	void (*rerun)(void *ctx, uint64_t run, const char *const *names,
+		      const char *actor, api_done_cb cb, void *arg);
+	void (*approve)(void *ctx, uint64_t run, const char *job,
+			const char *actor, api_done_cb cb, void *arg);
+	void (*queue_pause)(void *ctx, bool paused, const char *actor,
+			    api_done_cb cb, void *arg);
+	void (*queue_state)(void *ctx, bool *paused, size_t *queued,
+			    size_t *running);
+	/*
+	 * Starts following a running attempt (*handle for unfollow); < 0 if
+	 * it is not running here (all of it is then in the store).
+	 */
+	int (*follow)(void *ctx, uint64_t attempt, uint64_t offset,
+		      const struct api_follow_cbs *cbs, void **handle);
+	/* Stops following (the client went away); no callback after this. */
+	void (*unfollow)(void *ctx, void *handle);
+	void (*stats)(void *ctx, struct api_stats *out);
+	void *ctx;
+};
+
+/* env is copied. */
+int api_create(const struct api_env *env, struct api **out) PW_WUR;
 void api_destroy(struct api *a);
-/* The route table; the handlers' argument is the api object. */
+/*
+ * The route table, valid until api_destroy; the handlers' argument is
+ * the api object.
+ */
 size_t api_routes(const struct api *a, const struct http_route **routes);
 /* An http_guard_cb (arg: the api): the Host check (421). */
 bool api_guard(struct http_request *req, void *arg);

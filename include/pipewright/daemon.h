@@ -3,9 +3,9 @@
  * runs and jobs with sched and exec, and keeps every run, job, attempt and
  * log byte in the store.
  *
- * The api module's handlers act through the calls below; every change is
- * committed before its callback reports success, so an answered request is
- * never lost.  Actors ("token NAME", "webhook", "schedule") go into the
+ * The api reaches the calls below through the api_env the daemon gives it
+ * (src/daemon/apienv.c); every change is committed before its callback
+ * reports success, so an answered request is never lost.  Actors ("token NAME", "webhook", "schedule") go into the
  * run's audit trail.
  */
 #ifndef PIPEWRIGHT_DAEMON_H

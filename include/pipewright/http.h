@@ -100,6 +100,7 @@ int http_net_parse(const char *s, struct http_net *out) PW_WUR;
 typedef void (*http_log_cb)(void *arg, const struct http_request *req,
 			    int status, uint64_t duration_us);
 
+/* The routes are kept, not copied: they must outlive the server. */
 int http_server_create(uv_loop_t *loop, const struct http_limits *limits,
 		       const struct http_route *routes, size_t nroutes,
 		       void *handler_arg, struct http_server **out) PW_WUR;
@@ -142,6 +143,12 @@ const char *http_request_method(const struct http_request *req);
 const char *http_request_path(const struct http_request *req);   /* decoded, no query */
 /* The route's name (its pattern if the row has none); NULL if none matched. */
 const char *http_request_route(const struct http_request *req);
+/*
+ * The row of the route table that matched (a pointer into the table given
+ * to http_server_create), NULL if none: a handler shared by several rows
+ * finds its own row's data through it.
+ */
+const struct http_route *http_request_route_row(const struct http_request *req);
 /* A "{name}" from the pattern, percent-decoded; NULL if absent. */
 const char *http_request_param(const struct http_request *req, const char *name);
 /* A query parameter ('+' is a space), percent-decoded; the first if

@@ -215,6 +215,12 @@ int store_tx_run_log_append(struct store_tx *tx, uint64_t run,
 int store_tx_event(struct store_tx *tx, uint64_t run, uint64_t time,
 		   const char *actor, const char *action,
 		   const char *detail) PW_WUR;
+/*
+ * The daemon-wide audit trail: who did what to the daemon itself (the
+ * queue's pause and resume), as store_tx_event is for a run.
+ */
+int store_tx_audit(struct store_tx *tx, uint64_t time, const char *actor,
+		   const char *action, const char *detail) PW_WUR;
 int store_tx_token_insert(struct store_tx *tx, const char *name,
 			  const char *scope, const char *hash_hex,
 			  uint64_t created_at) PW_WUR;
@@ -381,6 +387,21 @@ struct store_event {
 int store_events_list(struct store *s, uint64_t run, struct store_event **ev,
 		      size_t *n) PW_WUR;
 void store_events_free(struct store_event *ev, size_t n);
+
+struct store_audit {
+	uint64_t id;
+	uint64_t time;
+	char *actor, *action, *detail; /* detail NULL if none */
+};
+/*
+ * The daemon-wide audit trail, newest first, keyset-paged like runs:
+ * limit 1..200, before 0 for the first page, *next the cursor for the
+ * next page or 0.  Caller frees with store_audit_free.
+ */
+int store_audit_list(struct store *s, size_t limit, uint64_t before,
+		     struct store_audit **rows, size_t *n,
+		     uint64_t *next) PW_WUR;
+void store_audit_free(struct store_audit *rows, size_t n);
 
 /*
  * The token whose SHA-256 (hex) is hash: its name and scope (caller frees).

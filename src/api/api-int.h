@@ -9,7 +9,6 @@
 #include "pipewright/api.h"
 #include "pipewright/auth.h"
 #include "pipewright/config.h"
-#include "pipewright/daemon.h"
 #include "pipewright/store.h"
 
 /* Requests counted by route and status, for /metrics. */
@@ -47,7 +46,8 @@ struct api_fail {
 };
 
 struct api {
-	struct daemon *d;
+	struct api_env env;
+	struct http_route *http; /* the server's table, built from api.c's */
 	struct api_count *counts;
 	size_t ncounts, capcounts;
 	struct api_page_cache pages;
@@ -67,14 +67,9 @@ bool api_throttled(struct api *a, struct http_request *req,
 void api_auth_failed(struct api *a, struct http_request *req,
 		     const char *project);
 
-/*
- * Checks the request's bearer token for `need` (reads may be anonymous
- * when the config says so).  On failure it has answered 401/403 and
- * returns false; on success *actor (caller frees) is "token NAME" or
- * "anonymous".
- */
-bool api_auth(struct api *a, struct http_request *req, enum auth_scope need,
-	      char **actor);
+/* The env's settings and public URL, now. */
+const struct config *api_config(const struct api *a);
+const char *api_public_url(const struct api *a);
 /* Answers with the stored run `id` (status), or 404 / 503. */
 void api_respond_run(struct api *a, struct http_request *req, int status,
 		     uint64_t id);
@@ -82,11 +77,19 @@ void api_respond_run(struct api *a, struct http_request *req, int status,
 cJSON *api_run_json(struct api *a, const struct store_run *r, bool with_jobs);
 /* RFC 3339 with milliseconds and Z, or JSON null for 0. */
 cJSON *api_time(uint64_t ms);
+/*
+ * A list's page: ?limit= (1..200, else deflt) and ?cursor= (a next_cursor
+ * given out before; 0: the first page).  false: it has answered 400.
+ */
+bool api_paging(struct http_request *req, size_t deflt, size_t *limit,
+		uint64_t *before);
+/* A page's "next_cursor": the string of next, or null for the last page. */
+void api_add_cursor(cJSON *o, uint64_t next);
 /* Parses "{id}" as a run id; answers 400 and returns false if it is not one. */
 bool api_run_id(struct http_request *req, uint64_t *id);
 /*
- * The common start of a handler that reads one run: the read scope, the
- * "{id}", the stored run (caller frees *row).  false: it has answered.
+ * The common start of a handler that reads one run: the "{id}", the
+ * stored run (caller frees *row).  false: it has answered.
  */
 bool api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 		  struct store_run **row);
@@ -105,27 +108,39 @@ void api_page_put(struct api *a, const char *project, size_t limit,
 		  const char *body);
 void api_page_cache_free(struct api *a);
 
-/* The handlers, by file. */
-void api_projects(struct http_request *req, void *arg);
-void api_runs_list(struct http_request *req, void *arg);
-void api_run_get(struct http_request *req, void *arg);
-void api_run_events(struct http_request *req, void *arg);
-void api_run_log(struct http_request *req, void *arg);
-void api_trigger(struct http_request *req, void *arg);
-void api_cancel(struct http_request *req, void *arg);
-void api_rerun(struct http_request *req, void *arg);
-void api_approve(struct http_request *req, void *arg);
-void api_hook(struct http_request *req, void *arg);
-void api_outbox(struct http_request *req, void *arg);
-void api_queue(struct http_request *req, void *arg);
-void api_queue_pause(struct http_request *req, void *arg);
-void api_queue_resume(struct http_request *req, void *arg);
-void api_job_log(struct http_request *req, void *arg);
-void api_healthz(struct http_request *req, void *arg);
-void api_readyz(struct http_request *req, void *arg);
-void api_metrics(struct http_request *req, void *arg);
-void api_badge(struct http_request *req, void *arg);
-void api_openapi(struct http_request *req, void *arg);
+/*
+ * The handlers, by file.  Each runs once the scope its route names is
+ * checked (api.c's table); actor is who acts, "token NAME" or
+ * "anonymous", or NULL where no token was asked for (public routes,
+ * webhooks, and /metrics and badges when the settings make them public).
+ */
+void api_projects(struct api *a, struct http_request *req, const char *actor);
+void api_runs_list(struct api *a, struct http_request *req, const char *actor);
+void api_run_get(struct api *a, struct http_request *req, const char *actor);
+void api_run_events(struct api *a, struct http_request *req, const char *actor);
+void api_run_log(struct api *a, struct http_request *req, const char *actor);
+void api_trigger(struct api *a, struct http_request *req, const char *actor);
+void api_cancel(struct api *a, struct http_request *req, const char *actor);
+void api_rerun(struct api *a, struct http_request *req, const char *actor);
+void api_approve(struct api *a, struct http_request *req, const char *actor);
+void api_hook(struct api *a, struct http_request *req, const char *actor);
+void api_outbox(struct api *a, struct http_request *req, const char *actor);
+void api_queue(struct api *a, struct http_request *req, const char *actor);
+void api_queue_pause(struct api *a, struct http_request *req, const char *actor);
+void api_queue_resume(struct api *a, struct http_request *req, const char *actor);
+void api_audit(struct api *a, struct http_request *req, const char *actor);
+void api_job_log(struct api *a, struct http_request *req, const char *actor);
+void api_healthz(struct api *a, struct http_request *req, const char *actor);
+void api_readyz(struct api *a, struct http_request *req, const char *actor);
+void api_metrics(struct api *a, struct http_request *req, const char *actor);
+void api_badge(struct api *a, struct http_request *req, const char *actor);
+void api_openapi(struct api *a, struct http_request *req, const char *actor);
+/*
+ * Whether a request needs no token after all, by the settings: /metrics
+ * with `metrics: public`, a project's badge unless it says `badge: token`.
+ */
+bool api_metrics_public(struct api *a, struct http_request *req);
+bool api_badge_public(struct api *a, struct http_request *req);
 
 /* The OpenAPI document, embedded at build time (openapi-data.c). */
 extern const char api_openapi_json[];

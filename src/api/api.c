@@ -1,6 +1,11 @@
 /*
  * The API's route table, authentication, request counting, and the
  * helpers every handler shares (run ids, errors, run answers).
+ *
+ * Each row of the table names the scope its route needs, so who may do
+ * what is read in one place; one http handler (dispatch) checks it
+ * before it calls the row's handler with the actor, the way tmux's
+ * cmd_entry carries its flags.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -9,36 +14,152 @@
 #include "api-int.h"
 #include "pipewright/log.h"
 
-static const struct http_route routes[] = {
-	{"GET", "/healthz", api_healthz, NULL},
-	{"GET", "/readyz", api_readyz, NULL},
-	{"GET", "/metrics", api_metrics, NULL},
-	{"GET", "/badge/{file}", api_badge, "/badge/{project}.svg"},
-	{"GET", "/api/v1/openapi.json", api_openapi, NULL},
-	{"GET", "/api/v1/projects", api_projects, NULL},
-	{"GET", "/api/v1/projects/{project}/runs", api_runs_list, NULL},
-	{"POST", "/api/v1/projects/{project}/runs", api_trigger, NULL},
-	{"GET", "/api/v1/runs/{id}", api_run_get, NULL},
-	{"GET", "/api/v1/runs/{id}/events", api_run_events, NULL},
-	{"GET", "/api/v1/runs/{id}/log", api_run_log, NULL},
-	{"POST", "/api/v1/runs/{id}/cancel", api_cancel, NULL},
-	{"POST", "/api/v1/runs/{id}/rerun", api_rerun, NULL},
-	{"GET", "/api/v1/runs/{id}/jobs/{job}/log", api_job_log, NULL},
-	{"POST", "/api/v1/runs/{id}/jobs/{job}/approve", api_approve, NULL},
-	{"GET", "/api/v1/outbox", api_outbox, NULL},
-	{"GET", "/api/v1/queue", api_queue, NULL},
-	{"POST", "/api/v1/queue/pause", api_queue_pause, NULL},
-	{"POST", "/api/v1/queue/resume", api_queue_resume, NULL},
-	{"POST", "/hooks/{forge}", api_hook, NULL},
+/*
+ * Who may use a route.  API_READ, API_OPERATE and API_ADMIN need a bearer
+ * token of at least that scope (auth.h); reads may be anonymous when the
+ * settings say `anonymous_read: true`.  API_NONE takes no token.
+ * API_HOOK takes none either: the handler checks the webhook's signature
+ * against the project's secrets, which it knows only from the request.
+ */
+enum api_scope {
+	API_NONE,
+	API_READ,
+	API_OPERATE,
+	API_ADMIN,
+	API_HOOK,
 };
 
+typedef void (*api_handler)(struct api *a, struct http_request *req,
+			    const char *actor);
+
+struct api_route {
+	const char *method, *pattern;
+	enum api_scope scope;
+	/* If set and true for a request, it needs no token after all. */
+	bool (*public)(struct api *a, struct http_request *req);
+	api_handler handler;
+	const char *name; /* for metrics: defaults to the pattern */
+};
+
+/* Every endpoint and who may use it (docs/api.md has the same list). */
+static const struct api_route table[] = {
+	{"GET", "/healthz", API_NONE, NULL, api_healthz, NULL},
+	{"GET", "/readyz", API_NONE, NULL, api_readyz, NULL},
+	{"GET", "/metrics", API_READ, api_metrics_public, api_metrics, NULL},
+	{"GET", "/badge/{file}", API_READ, api_badge_public, api_badge,
+	 "/badge/{project}.svg"},
+	{"GET", "/api/v1/openapi.json", API_NONE, NULL, api_openapi, NULL},
+	{"GET", "/api/v1/projects", API_READ, NULL, api_projects, NULL},
+	{"GET", "/api/v1/projects/{project}/runs", API_READ, NULL,
+	 api_runs_list, NULL},
+	{"POST", "/api/v1/projects/{project}/runs", API_OPERATE, NULL,
+	 api_trigger, NULL},
+	{"GET", "/api/v1/runs/{id}", API_READ, NULL, api_run_get, NULL},
+	{"GET", "/api/v1/runs/{id}/events", API_READ, NULL, api_run_events,
+	 NULL},
+	{"GET", "/api/v1/runs/{id}/log", API_READ, NULL, api_run_log, NULL},
+	{"POST", "/api/v1/runs/{id}/cancel", API_OPERATE, NULL, api_cancel,
+	 NULL},
+	{"POST", "/api/v1/runs/{id}/rerun", API_OPERATE, NULL, api_rerun,
+	 NULL},
+	{"GET", "/api/v1/runs/{id}/jobs/{job}/log", API_READ, NULL,
+	 api_job_log, NULL},
+	{"POST", "/api/v1/runs/{id}/jobs/{job}/approve", API_OPERATE, NULL,
+	 api_approve, NULL},
+	{"GET", "/api/v1/outbox", API_READ, NULL, api_outbox, NULL},
+	{"GET", "/api/v1/queue", API_READ, NULL, api_queue, NULL},
+	{"POST", "/api/v1/queue/pause", API_ADMIN, NULL, api_queue_pause,
+	 NULL},
+	{"POST", "/api/v1/queue/resume", API_ADMIN, NULL, api_queue_resume,
+	 NULL},
+	{"GET", "/api/v1/audit", API_ADMIN, NULL, api_audit, NULL},
+	{"POST", "/hooks/{forge}", API_HOOK, NULL, api_hook, NULL},
+};
+
+/*
+ * Checks the request's bearer token for `need` (reads may be anonymous
+ * when the settings say so).  On failure it has answered 401/403 and
+ * returns false; on success *actor (caller frees) is "token NAME" or
+ * "anonymous".
+ */
+static bool
+authenticate(struct api *a, struct http_request *req, enum auth_scope need,
+	     char **actor)
+{
+	const char *h = http_request_header(req, "Authorization");
+	char *name = NULL;
+	int rc;
+
+	*actor = NULL;
+	if (h == NULL && need == AUTH_SCOPE_READ &&
+	    config_anonymous_read(api_config(a))) {
+		*actor = xstrdup("anonymous");
+		return true;
+	}
+	/*
+	 * A valid token is served even while its address is blocked; only
+	 * one that is not valid gets the block's 429 (why: guard.c).
+	 */
+	rc = auth_check(a->env.store, h, need, &name);
+	if (rc < 0 && rc != -EPERM && h != NULL && api_throttled(a, req, NULL)) {
+		free(name);
+		return false;
+	}
+	if (rc == -EPERM) {
+		http_respond_error(req, 403, "forbidden",
+				   "the token '%s' lacks the '%s' scope", name,
+				   auth_scope_name(need));
+		free(name);
+		return false;
+	}
+	if (rc < 0) {
+		if (h != NULL)
+			api_auth_failed(a, req, NULL);
+		http_respond_error(req, 401, "unauthorized", "%s",
+				   h == NULL ? "a bearer token is required" :
+					       "the bearer token is not valid");
+		free(name);
+		return false;
+	}
+	*actor = xasprintf("token %s", name);
+	free(name);
+	return true;
+}
+
+/* Every route's http handler: its row's scope, then its handler. */
+static void
+dispatch(struct http_request *req, void *arg)
+{
+	static const enum auth_scope need[] = {
+		[API_READ] = AUTH_SCOPE_READ,
+		[API_OPERATE] = AUTH_SCOPE_OPERATE,
+		[API_ADMIN] = AUTH_SCOPE_ADMIN,
+	};
+	struct api *a = arg;
+	const struct api_route *r = &table[http_request_route_row(req) - a->http];
+	char *actor = NULL;
+
+	if (r->scope != API_NONE && r->scope != API_HOOK &&
+	    (r->public == NULL || !r->public(a, req)) &&
+	    !authenticate(a, req, need[r->scope], &actor))
+		return;
+	r->handler(a, req, actor);
+	free(actor);
+}
+
 int
-api_create(struct daemon *d, struct api **out)
+api_create(const struct api_env *env, struct api **out)
 {
 	struct api *a = xcalloc(1, sizeof(*a));
+	size_t i;
 
-	a->d = d;
+	a->env = *env;
 	a->fails = xcalloc(API_THROTTLE_ADDRS, sizeof(*a->fails));
+	a->http = xcalloc(PW_ARRAY_LEN(table), sizeof(*a->http));
+	for (i = 0; i < PW_ARRAY_LEN(table); i++)
+		a->http[i] = (struct http_route){table[i].method,
+						 table[i].pattern, dispatch,
+						 table[i].name};
 	*out = a;
 	return 0;
 }
@@ -55,15 +176,27 @@ api_destroy(struct api *a)
 	free(a->counts);
 	api_page_cache_free(a);
 	free(a->fails);
+	free(a->http);
 	free(a);
+}
+
+const struct config *
+api_config(const struct api *a)
+{
+	return a->env.config(a->env.ctx);
+}
+
+const char *
+api_public_url(const struct api *a)
+{
+	return a->env.public_url(a->env.ctx);
 }
 
 size_t
 api_routes(const struct api *a, const struct http_route **out)
 {
-	(void)a;
-	*out = routes;
-	return PW_ARRAY_LEN(routes);
+	*out = a->http;
+	return PW_ARRAY_LEN(table);
 }
 
 void
@@ -93,50 +226,6 @@ api_log_request(void *arg, const struct http_request *req, int status,
 }
 
 bool
-api_auth(struct api *a, struct http_request *req, enum auth_scope need,
-	 char **actor)
-{
-	const char *h = http_request_header(req, "Authorization");
-	char *name = NULL;
-	int rc;
-
-	*actor = NULL;
-	if (h == NULL && need == AUTH_SCOPE_READ &&
-	    config_anonymous_read(daemon_config(a->d))) {
-		*actor = xstrdup("anonymous");
-		return true;
-	}
-	/*
-	 * A valid token is served even while its address is blocked; only
-	 * one that is not valid gets the block's 429 (why: guard.c).
-	 */
-	rc = auth_check(daemon_store(a->d), h, need, &name);
-	if (rc < 0 && rc != -EPERM && h != NULL && api_throttled(a, req, NULL)) {
-		free(name);
-		return false;
-	}
-	if (rc == -EPERM) {
-		http_respond_error(req, 403, "forbidden",
-				   "the token '%s' lacks the '%s' scope", name,
-				   auth_scope_name(need));
-		free(name);
-		return false;
-	}
-	if (rc < 0) {
-		if (h != NULL)
-			api_auth_failed(a, req, NULL);
-		http_respond_error(req, 401, "unauthorized", "%s",
-				   h == NULL ? "a bearer token is required" :
-					       "the bearer token is not valid");
-		free(name);
-		return false;
-	}
-	*actor = xasprintf("token %s", name);
-	free(name);
-	return true;
-}
-
-bool
 api_run_id(struct http_request *req, uint64_t *id)
 {
 	const char *s = http_request_param(req, "id");
@@ -156,18 +245,60 @@ api_run_id(struct http_request *req, uint64_t *id)
 }
 
 bool
+api_paging(struct http_request *req, size_t deflt, size_t *limit,
+	   uint64_t *before)
+{
+	const char *q_limit = http_request_query(req, "limit");
+	const char *q_cursor = http_request_query(req, "cursor");
+	unsigned long v;
+	char *end;
+
+	*limit = deflt;
+	*before = 0;
+	if (q_limit != NULL) {
+		v = strtoul(q_limit, &end, 10);
+		if (*q_limit == '\0' || *end != '\0' || v < 1 || v > 200) {
+			http_respond_error(req, 400, "bad_request",
+					   "limit must be a number from 1 to "
+					   "200, got '%s'", q_limit);
+			return false;
+		}
+		*limit = v;
+	}
+	if (q_cursor != NULL && *q_cursor != '\0') {
+		*before = strtoull(q_cursor, &end, 10);
+		if (*end != '\0' || *before == 0) {
+			http_respond_error(req, 400, "bad_request",
+					   "cursor '%s' is not one this API "
+					   "gave out", q_cursor);
+			return false;
+		}
+	}
+	return true;
+}
+
+void
+api_add_cursor(cJSON *o, uint64_t next)
+{
+	char cur[32];
+
+	if (next == 0) {
+		cJSON_AddNullToObject(o, "next_cursor");
+		return;
+	}
+	snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
+	cJSON_AddStringToObject(o, "next_cursor", cur);
+}
+
+bool
 api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 	     struct store_run **row)
 {
-	char *actor;
 	int rc;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return false;
-	free(actor);
 	if (!api_run_id(req, id))
 		return false;
-	rc = store_run_get(daemon_store(a->d), *id, row);
+	rc = store_run_get(a->env.store, *id, row);
 	if (rc == -ENOENT) {
 		http_respond_error(req, 404, "not_found", "no run %llu",
 				   (unsigned long long)*id);
@@ -223,14 +354,14 @@ api_respond_run(struct api *a, struct http_request *req, int status,
 	char *s;
 	int rc;
 
-	rc = store_run_get(daemon_store(a->d), id, &r);
+	rc = store_run_get(a->env.store, id, &r);
 	if (rc == -ENOENT) {
 		http_respond_error(req, 404, "not_found", "no run %llu",
 				   (unsigned long long)id);
 		return;
 	}
 	if (rc < 0) {
-		api_respond_errno(req, rc == -ENOENT ? -EIO : rc, NULL);
+		api_respond_errno(req, rc, NULL);
 		return;
 	}
 	o = api_run_json(a, r, true);

@@ -30,8 +30,8 @@ static bool
 current(struct api *a, uint64_t *writes)
 {
 	struct api_page_cache *c = &a->pages;
-	struct store *s = daemon_store(a->d);
-	const char *url = daemon_public_url(a->d);
+	struct store *s = a->env.store;
+	const char *url = api_public_url(a);
 	struct store_stats st;
 
 	if (store_pending(s) > 0)
@@ -74,7 +74,7 @@ api_page_put(struct api *a, const char *project, size_t limit,
 	if (c->n == 0) {
 		c->writes = writes;
 		free(c->url);
-		c->url = xstrdup(daemon_public_url(a->d));
+		c->url = xstrdup(api_public_url(a));
 	}
 	/* Full: the oldest page makes room (round robin). */
 	if (c->n < API_PAGES) {

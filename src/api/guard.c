@@ -60,9 +60,9 @@
 static bool
 host_allowed(struct api *a, const char *host)
 {
-	const struct config *c = daemon_config(a->d);
+	const struct config *c = api_config(a);
 	const char *const *names;
-	const char *url = daemon_public_url(a->d), *p, *e;
+	const char *url = api_public_url(a), *p, *e;
 	unsigned char ip[16];
 	size_t n, i;
 
@@ -203,7 +203,7 @@ api_auth_failed(struct api *a, struct http_request *req, const char *project)
 		f->count = 0;
 	}
 	f->last = now;
-	if (++f->count >= config_http_max_auth_failures(daemon_config(a->d)) &&
+	if (++f->count >= config_http_max_auth_failures(api_config(a)) &&
 	    f->blocked_until <= now) {
 		f->blocked_until = now + API_THROTTLE_BLOCK_MS;
 		log_warnx("http.throttled client=%s project=%s failures=%u "

@@ -58,7 +58,7 @@ hook_done(int rc, uint64_t run, const char *message, void *arg)
 			api_respond_errno(h->req, rc, message);
 		} else {
 			url = xasprintf("%s/api/v1/runs/%llu",
-					daemon_public_url(h->a->d),
+					api_public_url(h->a),
 					(unsigned long long)run);
 			body = xasprintf("{\"run\":%llu,\"url\":\"%s\"}",
 					 (unsigned long long)run, url);
@@ -161,15 +161,14 @@ hook_env(const struct forge_event *ev)
 }
 
 void
-api_hook(struct http_request *req, void *arg)
+api_hook(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
-	const struct config *c = daemon_config(a->d);
+	const struct config *c = api_config(a);
 	const char *name = http_request_param(req, "forge");
 	const char *pname = http_request_query(req, "project");
 	const struct config_project *p = NULL;
 	struct forge_event *ev = NULL;
-	struct daemon_trigger t = {0};
+	struct api_trigger t = {0};
 	enum forge_kind kind;
 	const char *body, *branch;
 	char *err = NULL, **env;
@@ -177,6 +176,7 @@ api_hook(struct http_request *req, void *arg)
 	size_t len, i;
 	int rc;
 
+	(void)actor; /* none: the signature is checked below */
 	body = http_request_body(req, &len);
 	if (forge_kind_parse(name, &kind) < 0) {
 		http_respond_error(req, 404, "not_found", "no webhook for '%s'; "
@@ -230,7 +230,7 @@ api_hook(struct http_request *req, void *arg)
 		goto out;
 	}
 	env = hook_env(ev);
-	t = (struct daemon_trigger){
+	t = (struct api_trigger){
 		.project = config_project_name(p),
 		.ref = ev->ref,
 		.commit = ev->sha,
@@ -249,7 +249,7 @@ api_hook(struct http_request *req, void *arg)
 	h->a = a;
 	h->req = req;
 	http_request_on_abort(req, hook_abort, h);
-	daemon_trigger(a->d, &t, hook_done, h);
+	a->env.trigger(a->env.ctx, &t, hook_done, h);
 	for (i = 0; env[i] != NULL; i++)
 		free(env[i]);
 	free(env);

@@ -80,7 +80,7 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 	cJSON_AddItemToObject(o, "created_at", api_time(r->created_at));
 	cJSON_AddItemToObject(o, "started_at", api_time(r->started_at));
 	cJSON_AddItemToObject(o, "finished_at", api_time(r->finished_at));
-	url = xasprintf("%s/api/v1/runs/%llu", daemon_public_url(a->d),
+	url = xasprintf("%s/api/v1/runs/%llu", api_public_url(a),
 			(unsigned long long)r->id);
 	cJSON_AddStringToObject(o, "url", url);
 	free(url);
@@ -140,7 +140,7 @@ api_utf8(const char *s, size_t len, size_t *used, bool final)
 	const unsigned char *u = (const unsigned char *)s;
 	struct buf b;
 	size_t i = 0;
-	int n, rc = 0;
+	int n;
 
 	buf_init(&b, 0);
 	while (i < len) {
@@ -148,14 +148,13 @@ api_utf8(const char *s, size_t len, size_t *used, bool final)
 		if (n == -1 && !final)
 			break; /* the rest comes with the next piece */
 		if (n <= 0) {
-			rc |= buf_append(&b, "\xef\xbf\xbd", 3);
+			buf_add(&b, "\xef\xbf\xbd", 3);
 			i++;
 			continue;
 		}
-		rc |= buf_append(&b, s + i, (size_t)n);
+		buf_add(&b, s + i, (size_t)n);
 		i += (size_t)n;
 	}
-	(void)rc; /* unlimited */
 	*used = i;
 	return buf_steal(&b);
 }

@@ -17,7 +17,7 @@
 
 /*
  * The attempt a log request names: `attempt=N` or the latest.  Answers and
- * fails if the token, run, job or attempt is not right.
+ * fails if the run, job or attempt is not right.
  */
 static int
 find_attempt(struct api *a, struct http_request *req, struct store_run **run,
@@ -78,7 +78,7 @@ parse_u64(const char *s, uint64_t *v)
 struct follow {
 	struct api *a;
 	struct http_request *req;
-	struct daemon_follow *df;
+	void *df;                /* the env's follow handle */
 	uint64_t next;          /* the offset of the next byte to send */
 	struct buf carry;       /* an incomplete UTF-8 sequence */
 	bool done;
@@ -91,7 +91,6 @@ send_log(struct follow *f, uint64_t offset, const char *data, size_t len,
 	cJSON *o;
 	char *text, *json, *ev;
 	size_t used;
-	int rc;
 	uint64_t expected = f->next + f->carry.len;
 
 	/* Bytes already sent (or held back) are not sent twice. */
@@ -101,8 +100,7 @@ send_log(struct follow *f, uint64_t offset, const char *data, size_t len,
 		data += expected - offset;
 		len -= (size_t)(expected - offset);
 	}
-	rc = buf_append(&f->carry, data, len);
-	(void)rc;
+	buf_add(&f->carry, data, len);
 	text = api_utf8(f->carry.data, f->carry.len, &used, final);
 	if (used > 0) {
 		uint64_t start = f->next;
@@ -185,7 +183,7 @@ on_follow_abort(struct http_request *req, void *arg)
 	struct follow *f = arg;
 
 	(void)req;
-	daemon_unfollow(f->df);
+	f->a->env.unfollow(f->a->env.ctx, f->df);
 	follow_free(f);
 }
 
@@ -198,7 +196,7 @@ replay(struct follow *f, const struct store_attempt *at)
 	buf_init(&b, 0);
 	for (;;) {
 		buf_reset(&b);
-		if (store_log_read(daemon_store(f->a->d), at->id, f->next,
+		if (store_log_read(f->a->env.store, at->id, f->next,
 				   READ_PIECE, &b) < 0 || b.len == 0)
 			break;
 		send_log(f, f->next + f->carry.len, b.data, b.len, false);
@@ -216,7 +214,7 @@ follow(struct api *a, struct http_request *req, const struct store_attempt *at,
 	static const char *const headers[] = {
 		"Cache-Control: no-cache", "X-Accel-Buffering: no", NULL,
 	};
-	struct daemon_follow_cbs cbs;
+	struct api_follow_cbs cbs;
 	struct follow *f = xcalloc(1, sizeof(*f));
 
 	f->a = a;
@@ -224,10 +222,10 @@ follow(struct api *a, struct http_request *req, const struct store_attempt *at,
 	f->next = offset;
 	buf_init(&f->carry, 0);
 	http_stream_start(req, 200, "text/event-stream", headers);
-	cbs = (struct daemon_follow_cbs){on_follow_data, on_follow_end, f};
+	cbs = (struct api_follow_cbs){on_follow_data, on_follow_end, f};
 	http_request_on_abort(req, on_follow_abort, f);
 	if (at->finished_at != 0 ||
-	    daemon_follow(a->d, at->id, offset, &cbs, &f->df) < 0) {
+	    a->env.follow(a->env.ctx, at->id, offset, &cbs, &f->df) < 0) {
 		/* Finished (or finishing): everything is in the store. */
 		http_request_on_abort(req, NULL, NULL);
 		replay(f, at);
@@ -252,7 +250,7 @@ tail(struct api *a, uint64_t attempt, uint64_t total, uint64_t n,
 		uint64_t at = from > READ_PIECE ? from - READ_PIECE : 0;
 
 		buf_reset(&piece);
-		if (store_log_read(daemon_store(a->d), attempt, at,
+		if (store_log_read(a->env.store, attempt, at,
 				   (size_t)(from - at), &piece) < 0)
 			break;
 		for (i = piece.len; i > 0; i--) {
@@ -271,7 +269,7 @@ found:
 	while (from < total) {
 		size_t before = out->len;
 
-		rc = store_log_read(daemon_store(a->d), attempt, from,
+		rc = store_log_read(a->env.store, attempt, from,
 				    READ_PIECE, out);
 		if (rc < 0 || out->len == before)
 			break;
@@ -280,9 +278,8 @@ found:
 }
 
 void
-api_job_log(struct http_request *req, void *arg)
+api_job_log(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	const struct store_attempt *at;
 	struct store_run *run = NULL;
 	uint64_t offset = 0, n = 0, end;
@@ -292,6 +289,7 @@ api_job_log(struct http_request *req, void *arg)
 	const char *headers[2] = {hdr, NULL};
 	struct buf b;
 
+	(void)actor;
 	if (find_attempt(a, req, &run, &at) < 0)
 		goto out;
 	if (!parse_u64(http_request_query(req, "offset"), &offset) ||
@@ -314,7 +312,7 @@ api_job_log(struct http_request *req, void *arg)
 		while (end < at->log_bytes) {
 			size_t before = b.len;
 
-			if (store_log_read(daemon_store(a->d), at->id, end,
+			if (store_log_read(a->env.store, at->id, end,
 					   READ_PIECE, &b) < 0 || b.len == before)
 				break;
 			end += b.len - before;

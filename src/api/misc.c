@@ -7,27 +7,29 @@
 #include <string.h>
 
 #include "api-int.h"
+#include "pipewright/log.h"
 #include "pipewright/sched.h"
 
 void
-api_healthz(struct http_request *req, void *arg)
+api_healthz(struct api *a, struct http_request *req, const char *actor)
 {
-	(void)arg;
+	(void)a;
+	(void)actor;
 	http_respond_json(req, 200, "{\"status\":\"ok\"}");
 }
 
 void
-api_readyz(struct http_request *req, void *arg)
+api_readyz(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	int rc;
 
-	if (daemon_ready(a->d)) {
+	(void)actor;
+	if (a->env.ready(a->env.ctx)) {
 		http_respond_json(req, 200, "{\"status\":\"ready\"}");
 		return;
 	}
 	/* Say why: an operator reads this when the probe fails. */
-	rc = store_check(daemon_store(a->d));
+	rc = store_check(a->env.store);
 	if (rc < 0)
 		http_respond_error(req, 503, "unavailable",
 				   "not ready: %s; it recovers by itself once "
@@ -41,17 +43,14 @@ api_readyz(struct http_request *req, void *arg)
 static void
 label(struct buf *b, const char *s)
 {
-	int rc = 0;
-
 	for (; *s != '\0'; s++) {
 		if (*s == '\\' || *s == '"')
-			rc |= buf_printf(b, "\\%c", *s);
+			buf_addf(b, "\\%c", *s);
 		else if (*s == '\n')
-			rc |= buf_append(b, "\\n", 2);
+			buf_add(b, "\\n", 2);
 		else
-			rc |= buf_append(b, s, 1);
+			buf_add(b, s, 1);
 	}
-	(void)rc;
 }
 
 struct count_ctx {
@@ -63,151 +62,173 @@ static void
 on_count(void *arg, const char *project, const char *status, uint64_t n)
 {
 	struct count_ctx *c = arg;
-	int rc;
 
-	rc = buf_append(c->b, "pipewright_runs{project=\"", 25);
+	buf_add(c->b, "pipewright_runs{project=\"", 25);
 	label(c->b, project);
-	rc |= buf_printf(c->b, "\",status=\"%s\"} %llu\n", status,
-			 (unsigned long long)n);
-	(void)rc;
+	buf_addf(c->b, "\",status=\"%s\"} %llu\n", status,
+		 (unsigned long long)n);
 	if (strcmp(status, "queued") == 0)
 		c->queued += n;
 }
 
+/* metrics: token (the default) makes /metrics a read like the API's. */
+bool
+api_metrics_public(struct api *a, struct http_request *req)
+{
+	(void)req;
+	return config_metrics_public(api_config(a));
+}
+
 void
-api_metrics(struct http_request *req, void *arg)
+api_metrics(struct api *a, struct http_request *req, const char *actor)
 {
 	static const char *const outbox_states[] = {
 		"pending", "delivered", "failed",
 	};
-	struct api *a = arg;
-	struct daemon_stats st;
+	struct api_stats st;
 	struct store_stats ss;
 	struct count_ctx c;
-	struct buf b;
+	struct buf b, runs;
 	uint64_t cum = 0;
 	size_t i;
-	char *actor;
 	int rc;
 
-	/* metrics: token (the default) makes /metrics a read like the API's. */
-	if (!config_metrics_public(daemon_config(a->d))) {
-		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-			return;
-		free(actor);
-	}
-	daemon_stats(a->d, &st);
-	store_stats(daemon_store(a->d), &ss);
+	(void)actor;
+	a->env.stats(a->env.ctx, &st);
+	store_stats(a->env.store, &ss);
 	buf_init(&b, 0);
-	c.b = &b;
+	buf_init(&runs, 0);
+	c.b = &runs;
 	c.queued = 0;
-	rc = buf_printf(&b, "# HELP pipewright_runs Runs in the history by "
-			"project and status.\n# TYPE pipewright_runs gauge\n");
-	rc |= store_count_runs(daemon_store(a->d), on_count, &c);
-	rc |= buf_printf(&b,
-		"# HELP pipewright_queue_depth Runs waiting to start.\n"
-		"# TYPE pipewright_queue_depth gauge\n"
-		"pipewright_queue_depth %llu\n"
+	/*
+	 * The run counts come from the store, which may fail to read: then
+	 * they and the queue depth drawn from them are left out, rather
+	 * than shown short, and the rest is still answered.
+	 */
+	rc = store_count_runs(a->env.store, on_count, &c);
+	if (rc < 0) {
+		log_warnx("metrics.runs error=\"%s\"", strerror(-rc));
+		buf_addf(&b, "# pipewright_runs and pipewright_queue_depth left "
+			 "out: cannot read the runs: %s\n", strerror(-rc));
+	} else {
+		buf_addf(&b, "# HELP pipewright_runs Runs in the history by "
+			 "project and status.\n# TYPE pipewright_runs gauge\n");
+		buf_add(&b, runs.data, runs.len);
+		buf_addf(&b, "# HELP pipewright_queue_depth Runs waiting to "
+			 "start.\n# TYPE pipewright_queue_depth gauge\n"
+			 "pipewright_queue_depth %llu\n",
+			 (unsigned long long)c.queued);
+	}
+	buf_free(&runs);
+	buf_addf(&b,
 		"# HELP pipewright_runs_active Runs the scheduler holds.\n"
 		"# TYPE pipewright_runs_active gauge\n"
 		"pipewright_runs_active %zu\n"
 		"# HELP pipewright_jobs_running Jobs running now.\n"
 		"# TYPE pipewright_jobs_running gauge\n"
 		"pipewright_jobs_running %d\n",
-		(unsigned long long)c.queued, st.runs_active, st.jobs_running);
-	rc |= buf_printf(&b, "# HELP pipewright_jobs_finished_total Job "
-			 "attempts finished since start, by status.\n"
-			 "# TYPE pipewright_jobs_finished_total counter\n");
+		st.runs_active, st.jobs_running);
+	buf_addf(&b, "# HELP pipewright_jobs_finished_total Job "
+		 "attempts finished since start, by status.\n"
+		 "# TYPE pipewright_jobs_finished_total counter\n");
 	for (i = SCHED_JOB_SUCCESS; i <= SCHED_JOB_LOST; i++)
-		rc |= buf_printf(&b, "pipewright_jobs_finished_total{status=\"%s\"} %llu\n",
-				 sched_job_state_name((enum sched_job_state)i),
-				 (unsigned long long)st.jobs_finished[i]);
-	rc |= buf_printf(&b, "# HELP pipewright_job_duration_seconds How long "
-			 "job attempts ran.\n"
-			 "# TYPE pipewright_job_duration_seconds histogram\n");
-	for (i = 0; i < PW_ARRAY_LEN(daemon_duration_bounds); i++) {
+		buf_addf(&b, "pipewright_jobs_finished_total{status=\"%s\"} %llu\n",
+			 sched_job_state_name((enum sched_job_state)i),
+			 (unsigned long long)st.jobs_finished[i]);
+	buf_addf(&b, "# HELP pipewright_job_duration_seconds How long "
+		 "job attempts ran.\n"
+		 "# TYPE pipewright_job_duration_seconds histogram\n");
+	for (i = 0; i < API_DURATION_BUCKETS; i++) {
 		cum += st.duration_buckets[i];
-		if (i + 1 < PW_ARRAY_LEN(daemon_duration_bounds))
-			rc |= buf_printf(&b, "pipewright_job_duration_seconds_bucket"
-					 "{le=\"%g\"} %llu\n",
-					 daemon_duration_bounds[i],
-					 (unsigned long long)cum);
+		if (i + 1 < API_DURATION_BUCKETS)
+			buf_addf(&b, "pipewright_job_duration_seconds_bucket"
+				 "{le=\"%g\"} %llu\n",
+				 st.duration_bounds[i],
+				 (unsigned long long)cum);
 	}
-	rc |= buf_printf(&b,
+	buf_addf(&b,
 		"pipewright_job_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
 		"pipewright_job_duration_seconds_sum %.3f\n"
 		"pipewright_job_duration_seconds_count %llu\n",
 		(unsigned long long)st.duration_count, st.duration_sum_s,
 		(unsigned long long)st.duration_count);
-	rc |= buf_printf(&b, "# HELP pipewright_log_bytes_total Job output "
-			 "bytes received since start.\n"
-			 "# TYPE pipewright_log_bytes_total counter\n"
-			 "pipewright_log_bytes_total %llu\n",
-			 (unsigned long long)st.log_bytes);
-	rc |= buf_printf(&b, "# HELP pipewright_store_commits_total Store "
-			 "transactions committed.\n"
-			 "# TYPE pipewright_store_commits_total counter\n"
-			 "pipewright_store_commits_total %llu\n"
-			 "# HELP pipewright_store_commit_failures_total Store "
-			 "transactions that failed.\n"
-			 "# TYPE pipewright_store_commit_failures_total counter\n"
-			 "pipewright_store_commit_failures_total %llu\n",
-			 (unsigned long long)ss.commits,
-			 (unsigned long long)ss.commit_failures);
-	rc |= buf_printf(&b, "# HELP pipewright_outbox Outbound calls (commit "
-			 "statuses) by state.\n# TYPE pipewright_outbox gauge\n");
+	buf_addf(&b, "# HELP pipewright_log_bytes_total Job output "
+		 "bytes received since start.\n"
+		 "# TYPE pipewright_log_bytes_total counter\n"
+		 "pipewright_log_bytes_total %llu\n",
+		 (unsigned long long)st.log_bytes);
+	buf_addf(&b, "# HELP pipewright_store_commits_total Store "
+		 "transactions committed.\n"
+		 "# TYPE pipewright_store_commits_total counter\n"
+		 "pipewright_store_commits_total %llu\n"
+		 "# HELP pipewright_store_commit_failures_total Store "
+		 "transactions that failed.\n"
+		 "# TYPE pipewright_store_commit_failures_total counter\n"
+		 "pipewright_store_commit_failures_total %llu\n",
+		 (unsigned long long)ss.commits,
+		 (unsigned long long)ss.commit_failures);
+	buf_addf(&b, "# HELP pipewright_outbox Outbound calls (commit "
+		 "statuses) by state.\n# TYPE pipewright_outbox gauge\n");
 	for (i = 0; i < PW_ARRAY_LEN(outbox_states); i++) {
 		uint64_t n = 0;
 
-		if (store_outbox_count(daemon_store(a->d), outbox_states[i], &n) == 0)
-			rc |= buf_printf(&b, "pipewright_outbox{state=\"%s\"} %llu\n",
-					 outbox_states[i], (unsigned long long)n);
+		if (store_outbox_count(a->env.store, outbox_states[i], &n) == 0)
+			buf_addf(&b, "pipewright_outbox{state=\"%s\"} %llu\n",
+				 outbox_states[i], (unsigned long long)n);
 	}
-	rc |= buf_printf(&b, "# HELP pipewright_http_requests_total HTTP "
-			 "requests answered, by route and status.\n"
-			 "# TYPE pipewright_http_requests_total counter\n");
+	buf_addf(&b, "# HELP pipewright_http_requests_total HTTP "
+		 "requests answered, by route and status.\n"
+		 "# TYPE pipewright_http_requests_total counter\n");
 	for (i = 0; i < a->ncounts; i++) {
-		rc |= buf_append(&b, "pipewright_http_requests_total{route=\"", 38);
+		buf_add(&b, "pipewright_http_requests_total{route=\"", 38);
 		label(&b, a->counts[i].route);
-		rc |= buf_printf(&b, "\",status=\"%d\"} %llu\n",
-				 a->counts[i].status,
-				 (unsigned long long)a->counts[i].n);
+		buf_addf(&b, "\",status=\"%d\"} %llu\n",
+			 a->counts[i].status,
+			 (unsigned long long)a->counts[i].n);
 	}
-	(void)rc; /* unlimited buffer; a failed count only leaves it out */
 	http_respond(req, 200, "text/plain; version=0.0.4; charset=utf-8", NULL,
 		     b.data, b.len);
 	buf_free(&b);
 }
 
+/*
+ * A project's badge is public unless it says `badge: token`.  The others
+ * (and names that are no project, so that a 404 does not tell which names
+ * exist) need what any read needs.
+ */
+bool
+api_badge_public(struct api *a, struct http_request *req)
+{
+	const char *file = http_request_param(req, "file");
+	size_t len = strlen(file);
+	const struct config_project *p;
+	char *project;
+
+	if (len <= 4 || strcmp(file + len - 4, ".svg") != 0)
+		return false;
+	project = xstrndup(file, len - 4);
+	p = config_project_find(api_config(a), project);
+	free(project);
+	return p != NULL && config_project_badge_public(p);
+}
+
 void
-api_badge(struct http_request *req, void *arg)
+api_badge(struct api *a, struct http_request *req, const char *actor)
 {
 	static const char *const no_cache[] = {"Cache-Control: no-cache", NULL};
-	struct api *a = arg;
 	const char *file = http_request_param(req, "file");
 	const char *branch = http_request_query(req, "branch");
 	const char *status = "unknown", *colour = "#9f9f9f";
 	struct store_run *r = NULL;
 	const struct config_project *p = NULL;
 	size_t len = strlen(file);
-	char *project, *svg, *actor;
+	char *project, *svg;
 
+	(void)actor;
 	project = len > 4 && strcmp(file + len - 4, ".svg") == 0 ?
 		  xstrndup(file, len - 4) : NULL;
 	if (project != NULL)
-		p = config_project_find(daemon_config(a->d), project);
-	/*
-	 * A project's badge is public unless it says `badge: token`.  The
-	 * others (and names that are no project, so that a 404 does not tell
-	 * which names exist) need what any read needs.
-	 */
-	if (p == NULL || !config_project_badge_public(p)) {
-		if (!api_auth(a, req, AUTH_SCOPE_READ, &actor)) {
-			free(project);
-			return;
-		}
-		free(actor);
-	}
+		p = config_project_find(api_config(a), project);
 	if (project == NULL) {
 		http_respond_error(req, 404, "not_found",
 				   "badges are /badge/PROJECT.svg");
@@ -219,7 +240,7 @@ api_badge(struct http_request *req, void *arg)
 		free(project);
 		return;
 	}
-	if (store_run_latest_finished(daemon_store(a->d), project,
+	if (store_run_latest_finished(a->env.store, project,
 				      branch != NULL && *branch != '\0' ? branch :
 									 NULL,
 				      &r) == 0) {
@@ -245,9 +266,10 @@ api_badge(struct http_request *req, void *arg)
 }
 
 void
-api_openapi(struct http_request *req, void *arg)
+api_openapi(struct api *a, struct http_request *req, const char *actor)
 {
-	(void)arg;
+	(void)a;
+	(void)actor;
 	http_respond(req, 200, "application/json", NULL, api_openapi_json,
 		     api_openapi_json_len);
 }

@@ -11,24 +11,18 @@
 #include "api-int.h"
 
 void
-api_outbox(struct http_request *req, void *arg)
+api_outbox(struct api *a, struct http_request *req, const char *actor)
 {
 	static const char *const states[] = {"pending", "delivered", "failed"};
-	struct api *a = arg;
 	const char *state = http_request_query(req, "state");
-	const char *q_limit = http_request_query(req, "limit");
-	const char *q_cursor = http_request_query(req, "cursor");
 	struct store_outbox **rows = NULL;
-	uint64_t before = 0, next = 0;
-	unsigned long limit = 50;
+	uint64_t before, next = 0;
+	size_t limit, n = 0, i;
 	cJSON *o, *items;
-	size_t n = 0, i;
-	char *actor, *end, cur[32];
+	char *s;
 	int rc;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
+	(void)actor;
 	if (state != NULL && *state != '\0') {
 		for (i = 0; i < PW_ARRAY_LEN(states); i++)
 			if (strcmp(state, states[i]) == 0)
@@ -42,25 +36,9 @@ api_outbox(struct http_request *req, void *arg)
 	} else {
 		state = NULL;
 	}
-	if (q_limit != NULL) {
-		limit = strtoul(q_limit, &end, 10);
-		if (*q_limit == '\0' || *end != '\0' || limit < 1 || limit > 200) {
-			http_respond_error(req, 400, "bad_request",
-					   "limit must be a number from 1 to "
-					   "200, got '%s'", q_limit);
-			return;
-		}
-	}
-	if (q_cursor != NULL && *q_cursor != '\0') {
-		before = strtoull(q_cursor, &end, 10);
-		if (*end != '\0' || before == 0) {
-			http_respond_error(req, 400, "bad_request",
-					   "cursor '%s' is not one this API "
-					   "gave out", q_cursor);
-			return;
-		}
-	}
-	rc = store_outbox_list(daemon_store(a->d), state, limit, before, &rows,
+	if (!api_paging(req, 50, &limit, &before))
+		return;
+	rc = store_outbox_list(a->env.store, state, limit, before, &rows,
 			       &n, &next);
 	if (rc < 0) {
 		api_respond_errno(req, rc, "cannot read the outbox");
@@ -96,14 +74,9 @@ api_outbox(struct http_request *req, void *arg)
 		cJSON_AddItemToArray(items, it);
 	}
 	store_outboxes_free(rows, n);
-	if (next != 0) {
-		snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
-		cJSON_AddStringToObject(o, "next_cursor", cur);
-	} else {
-		cJSON_AddNullToObject(o, "next_cursor");
-	}
-	end = cJSON_PrintUnformatted(o);
-	http_respond_json(req, 200, end);
-	free(end);
+	api_add_cursor(o, next);
+	s = cJSON_PrintUnformatted(o);
+	http_respond_json(req, 200, s);
+	free(s);
 	cJSON_Delete(o);
 }

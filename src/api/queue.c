@@ -23,7 +23,7 @@ respond_state(struct api *a, struct http_request *req)
 	cJSON *o;
 	char *s;
 
-	daemon_queue_state(a->d, &paused, &queued, &running);
+	a->env.queue_state(a->env.ctx, &paused, &queued, &running);
 	o = cJSON_CreateObject();
 	cJSON_AddBoolToObject(o, "paused", paused);
 	cJSON_AddNumberToObject(o, "queued", (double)queued);
@@ -60,41 +60,33 @@ queue_done(int rc, uint64_t run, const char *message, void *arg)
 }
 
 static void
-queue_set(struct http_request *req, struct api *a, bool paused)
+queue_set(struct api *a, struct http_request *req, const char *actor,
+	  bool paused)
 {
 	struct queue_pending *p;
-	char *actor;
 
-	if (!api_auth(a, req, AUTH_SCOPE_ADMIN, &actor))
-		return;
 	p = xcalloc(1, sizeof(*p));
 	p->a = a;
 	p->req = req;
 	http_request_on_abort(req, queue_abort, p);
-	daemon_queue_pause(a->d, paused, actor, queue_done, p);
-	free(actor);
+	a->env.queue_pause(a->env.ctx, paused, actor, queue_done, p);
 }
 
 void
-api_queue(struct http_request *req, void *arg)
+api_queue(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
-	char *actor;
-
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
+	(void)actor;
 	respond_state(a, req);
 }
 
 void
-api_queue_pause(struct http_request *req, void *arg)
+api_queue_pause(struct api *a, struct http_request *req, const char *actor)
 {
-	queue_set(req, arg, true);
+	queue_set(a, req, actor, true);
 }
 
 void
-api_queue_resume(struct http_request *req, void *arg)
+api_queue_resume(struct api *a, struct http_request *req, const char *actor)
 {
-	queue_set(req, arg, false);
+	queue_set(a, req, actor, false);
 }

@@ -91,17 +91,14 @@ json_body(struct http_request *req, bool optional)
 }
 
 void
-api_projects(struct http_request *req, void *arg)
+api_projects(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
-	const struct config *c = daemon_config(a->d);
+	const struct config *c = api_config(a);
 	cJSON *o, *items;
-	char *actor, *url;
+	char *url;
 	size_t i;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
+	(void)actor;
 	o = cJSON_CreateObject();
 	items = cJSON_AddArrayToObject(o, "items");
 	for (i = 0; i < config_project_count(c); i++) {
@@ -110,7 +107,7 @@ api_projects(struct http_request *req, void *arg)
 
 		cJSON_AddStringToObject(it, "name", config_project_name(p));
 		url = xasprintf("%s/api/v1/projects/%s/runs",
-				daemon_public_url(a->d), config_project_name(p));
+				api_public_url(a), config_project_name(p));
 		cJSON_AddStringToObject(it, "runs_url", url);
 		free(url);
 		cJSON_AddNumberToObject(it, "max_jobs", config_project_max_jobs(p));
@@ -124,52 +121,29 @@ static const char *const run_statuses[] = {
 };
 
 void
-api_runs_list(struct http_request *req, void *arg)
+api_runs_list(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	const char *project = http_request_param(req, "project");
 	const char *q_status = http_request_query(req, "status");
-	const char *q_limit = http_request_query(req, "limit");
-	const char *q_cursor = http_request_query(req, "cursor");
-	struct store_run_filter f = {.project = project, .limit = 20};
+	struct store_run_filter f = {.project = project};
 	const char *statuses[PW_ARRAY_LEN(run_statuses) + 1] = {0};
 	struct store_run **runs = NULL;
 	size_t n = 0, i, k, ns = 0;
 	uint64_t next = 0;
-	char *actor, *end, *copy = NULL, *tok, *save, *s;
+	char *copy = NULL, *tok, *save, *s;
 	const char *cached;
 	cJSON *o, *items;
 	bool first;
 	int rc;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
-	if (config_project_find(daemon_config(a->d), project) == NULL) {
+	(void)actor;
+	if (config_project_find(api_config(a), project) == NULL) {
 		http_respond_error(req, 404, "not_found", "no project '%s'",
 				   project);
 		return;
 	}
-	if (q_limit != NULL) {
-		unsigned long v = strtoul(q_limit, &end, 10);
-
-		if (*q_limit == '\0' || *end != '\0' || v < 1 || v > 200) {
-			http_respond_error(req, 400, "bad_request",
-					   "limit must be a number from 1 to "
-					   "200, got '%s'", q_limit);
-			return;
-		}
-		f.limit = v;
-	}
-	if (q_cursor != NULL && *q_cursor != '\0') {
-		f.before = strtoull(q_cursor, &end, 10);
-		if (*end != '\0' || f.before == 0) {
-			http_respond_error(req, 400, "bad_request",
-					   "cursor '%s' is not one this API "
-					   "gave out", q_cursor);
-			return;
-		}
-	}
+	if (!api_paging(req, 20, &f.limit, &f.before))
+		return;
 	if (q_status != NULL && *q_status != '\0') {
 		copy = xstrdup(q_status);
 		for (tok = strtok_r(copy, ",", &save); tok != NULL;
@@ -200,7 +174,7 @@ api_runs_list(struct http_request *req, void *arg)
 		http_respond_json(req, 200, cached);
 		return;
 	}
-	rc = store_runs_list(daemon_store(a->d), &f, &runs, &n, &next);
+	rc = store_runs_list(a->env.store, &f, &runs, &n, &next);
 	free(copy);
 	if (rc < 0) {
 		api_respond_errno(req, rc, "cannot read the runs");
@@ -210,14 +184,7 @@ api_runs_list(struct http_request *req, void *arg)
 	items = cJSON_AddArrayToObject(o, "items");
 	for (i = 0; i < n; i++)
 		cJSON_AddItemToArray(items, api_run_json(a, runs[i], false));
-	if (next != 0) {
-		char cur[32];
-
-		snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
-		cJSON_AddStringToObject(o, "next_cursor", cur);
-	} else {
-		cJSON_AddNullToObject(o, "next_cursor");
-	}
+	api_add_cursor(o, next);
 	store_runs_free(runs, n);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -228,23 +195,18 @@ api_runs_list(struct http_request *req, void *arg)
 }
 
 void
-api_run_get(struct http_request *req, void *arg)
+api_run_get(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	uint64_t id;
-	char *actor;
 
-	if (!api_auth(a, req, AUTH_SCOPE_READ, &actor))
-		return;
-	free(actor);
+	(void)actor;
 	if (api_run_id(req, &id))
 		api_respond_run(a, req, 200, id);
 }
 
 void
-api_run_events(struct http_request *req, void *arg)
+api_run_events(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	struct store_event *ev = NULL;
 	struct store_run *r;
 	cJSON *o, *items;
@@ -252,10 +214,11 @@ api_run_events(struct http_request *req, void *arg)
 	uint64_t id;
 	int rc;
 
+	(void)actor;
 	if (!api_read_run(a, req, &id, &r))
 		return;
 	store_run_free(r);
-	rc = store_events_list(daemon_store(a->d), id, &ev, &n);
+	rc = store_events_list(a->env.store, id, &ev, &n);
 	if (rc < 0) {
 		api_respond_errno(req, rc, "cannot read the events");
 		return;
@@ -279,14 +242,14 @@ api_run_events(struct http_request *req, void *arg)
 }
 
 void
-api_run_log(struct http_request *req, void *arg)
+api_run_log(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	struct store_run *r;
 	struct buf b;
 	uint64_t id;
 	int rc;
 
+	(void)actor;
 	if (!api_read_run(a, req, &id, &r))
 		return;
 	store_run_free(r);
@@ -294,7 +257,7 @@ api_run_log(struct http_request *req, void *arg)
 	do {
 		size_t before = b.len;
 
-		rc = store_run_log_read(daemon_store(a->d), id, b.len, 1 << 20, &b);
+		rc = store_run_log_read(a->env.store, id, b.len, 1 << 20, &b);
 		if (b.len == before)
 			break;
 	} while (rc == 0);
@@ -304,21 +267,16 @@ api_run_log(struct http_request *req, void *arg)
 }
 
 void
-api_trigger(struct http_request *req, void *arg)
+api_trigger(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
-	struct daemon_trigger t = {0};
+	struct api_trigger t = {0};
 	cJSON *body, *ref, *commit, *env, *it;
-	char **envv = NULL, *actor;
+	char **envv = NULL;
 	size_t n = 0;
 
-	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
-		return;
 	body = json_body(req, true);
-	if (body == NULL) {
-		free(actor);
+	if (body == NULL)
 		return;
-	}
 	ref = cJSON_GetObjectItemCaseSensitive(body, "ref");
 	commit = cJSON_GetObjectItemCaseSensitive(body, "commit");
 	env = cJSON_GetObjectItemCaseSensitive(body, "env");
@@ -335,15 +293,9 @@ api_trigger(struct http_request *req, void *arg)
 	envv = xcalloc((size_t)cJSON_GetArraySize(env) + 1, sizeof(char *));
 	cJSON_ArrayForEach(it, env) {
 		const char *k = it->string;
-		size_t i;
-		bool ok = cJSON_IsString(it) && k[0] != '\0' &&
-			  !(k[0] >= '0' && k[0] <= '9');
+		bool ok = cJSON_IsString(it) && pw_env_name_valid(k, strlen(k));
 
-		for (i = 0; ok && k[i] != '\0'; i++)
-			ok = (k[i] >= 'A' && k[i] <= 'Z') ||
-			     (k[i] >= 'a' && k[i] <= 'z') ||
-			     (k[i] >= '0' && k[i] <= '9') || k[i] == '_';
-		if (!ok || strncmp(k, "PIPEWRIGHT", 10) == 0) {
+		if (!ok || pw_env_name_reserved(k, strlen(k))) {
 			http_respond_error(req, 400, "bad_request",
 					   "env '%s': %s", k,
 					   !ok ? "expected a variable name with "
@@ -361,42 +313,34 @@ api_trigger(struct http_request *req, void *arg)
 	t.idempotency_key = http_request_header(req, "Idempotency-Key");
 	t.actor = actor;
 	t.trigger = "api";
-	daemon_trigger(a->d, &t, pending_done, pending_new(a, req, 201));
+	a->env.trigger(a->env.ctx, &t, pending_done,
+		       pending_new(a, req, 201));
 out:
 	while (n > 0)
 		free(envv[--n]);
 	free(envv);
-	free(actor);
 	cJSON_Delete(body);
 }
 
 void
-api_cancel(struct http_request *req, void *arg)
+api_cancel(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	uint64_t id;
-	char *actor;
 
-	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
-		return;
 	if (api_run_id(req, &id)) {
-		daemon_cancel(a->d, id, actor, pending_done,
+		a->env.cancel(a->env.ctx, id, actor, pending_done,
 			      pending_new(a, req, 200));
 	}
-	free(actor);
 }
 
 void
-api_rerun(struct http_request *req, void *arg)
+api_rerun(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	cJSON *body = NULL, *jobs, *it;
-	char **names = NULL, *actor;
+	char **names = NULL;
 	size_t n = 0;
 	uint64_t id;
 
-	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
-		return;
 	if (!api_run_id(req, &id) || (body = json_body(req, true)) == NULL)
 		goto out;
 	jobs = cJSON_GetObjectItemCaseSensitive(body, "jobs");
@@ -420,26 +364,20 @@ api_rerun(struct http_request *req, void *arg)
 				   "{\"jobs\": [name, ...]}");
 		goto out;
 	}
-	daemon_rerun(a->d, id, (const char *const *)names, actor, pending_done,
-		     pending_new(a, req, 200));
+	a->env.rerun(a->env.ctx, id, (const char *const *)names, actor,
+		     pending_done, pending_new(a, req, 200));
 out:
 	free(names);
-	free(actor);
 	cJSON_Delete(body);
 }
 
 void
-api_approve(struct http_request *req, void *arg)
+api_approve(struct api *a, struct http_request *req, const char *actor)
 {
-	struct api *a = arg;
 	uint64_t id;
-	char *actor;
 
-	if (!api_auth(a, req, AUTH_SCOPE_OPERATE, &actor))
-		return;
 	if (api_run_id(req, &id)) {
-		daemon_approve(a->d, id, http_request_param(req, "job"), actor,
-			       pending_done, pending_new(a, req, 200));
+		a->env.approve(a->env.ctx, id, http_request_param(req, "job"),
+			       actor, pending_done, pending_new(a, req, 200));
 	}
-	free(actor);
 }

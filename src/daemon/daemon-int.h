@@ -209,6 +209,9 @@ int handover_resume(struct daemon *d, char **err);
 int daemon_sched_create(struct daemon *d, char **err);
 /* Commit statuses from the outbox (daemon_create, handover_resume). */
 int daemon_notify_create(struct daemon *d, char **err);
+/* apienv.c: what the api acts through (api_create's env). */
+struct api_env;
+void daemon_api_env(struct daemon *d, struct api_env *env);
 /* The pid file's lock: one daemon per data directory (an upgrade hands it on). */
 int daemon_pid_file_take(struct daemon *d, char **err);
 /* A change that needs the scheduler: -EAGAIN while handing over. */

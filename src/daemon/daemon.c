@@ -445,6 +445,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	struct pipeline_problems pp;
 	const struct http_route *routes;
 	struct http_limits limits;
+	struct api_env env;
 	char *msg = NULL, *mirrors;
 	size_t nroutes, i;
 	struct buf b;
@@ -527,7 +528,8 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		goto fail;
 	if ((rc = daemon_notify_create(d, err)) < 0)
 		goto fail;
-	rc = api_create(d, &d->api);
+	daemon_api_env(d, &env);
+	rc = api_create(&env, &d->api);
 	if (rc == 0) {
 		nroutes = api_routes(d->api, &routes);
 		limits = (struct http_limits){

@@ -41,9 +41,16 @@ static int
 tx_queue_pause(struct store_tx *tx, void *arg)
 {
 	struct queue_op *q = arg;
+	int rc;
 
-	return store_tx_setting_put(tx, QUEUE_PAUSED_KEY,
-				    q->paused ? "true" : NULL);
+	rc = store_tx_setting_put(tx, QUEUE_PAUSED_KEY,
+				  q->paused ? "true" : NULL);
+	/* Who paused the daemon's queue is in its own audit trail. */
+	if (rc == 0)
+		rc = store_tx_audit(tx, pw_now_ms(), q->actor,
+				    q->paused ? "queue.pause" : "queue.resume",
+				    NULL);
+	return rc;
 }
 
 static void

@@ -128,12 +128,30 @@ trigger_free(struct trigger_op *t)
 	free(t);
 }
 
+/* The superseded run's audit trail says which run took its place. */
+struct superseded {
+	uint64_t run, by;
+};
+
+static int
+tx_superseded(struct store_tx *tx, void *arg)
+{
+	struct superseded *s = arg;
+	char detail[48];
+
+	snprintf(detail, sizeof(detail), "superseded by run %llu",
+		 (unsigned long long)s->by);
+	return store_tx_event(tx, s->run, pw_now_ms(), "pipewright", "cancel",
+			      detail);
+}
+
 /* cancel_superseded: older runs of the branch give way to the new one. */
 void
 trigger_supersede(struct daemon *d, const struct config_project *proj,
 		  const char *branch, uint64_t newer)
 {
 	struct live_run *lr;
+	struct superseded *s;
 
 	/* While handing over, the runs are not ours to cancel. */
 	if (!config_project_cancel_superseded(proj) || branch == NULL ||
@@ -145,10 +163,14 @@ trigger_supersede(struct daemon *d, const struct config_project *proj,
 		    lr->branch == NULL || strcmp(lr->branch, branch) != 0 ||
 		    sched_run_finished(lr->run))
 			continue;
-		if (sched_run_cancel(lr->run) == 0)
-			log_info("run.superseded run=%llu by=%llu",
-				 (unsigned long long)lr->id,
-				 (unsigned long long)newer);
+		if (sched_run_cancel(lr->run) < 0)
+			continue;
+		log_info("run.superseded run=%llu by=%llu",
+			 (unsigned long long)lr->id, (unsigned long long)newer);
+		s = xmalloc(sizeof(*s));
+		s->run = lr->id;
+		s->by = newer;
+		daemon_write(d, tx_superseded, s, free);
 	}
 }
 

@@ -231,6 +231,12 @@ http_request_route(const struct http_request *req)
 					: req->route->pattern;
 }
 
+const struct http_route *
+http_request_route_row(const struct http_request *req)
+{
+	return req->route;
+}
+
 const char *
 http_request_param(const struct http_request *req, const char *name)
 {

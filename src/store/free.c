@@ -55,6 +55,19 @@ store_runs_free(struct store_run **runs, size_t n)
 }
 
 void
+store_audit_free(struct store_audit *rows, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		free(rows[i].actor);
+		free(rows[i].action);
+		free(rows[i].detail);
+	}
+	free(rows);
+}
+
+void
 store_events_free(struct store_event *ev, size_t n)
 {
 	size_t i;

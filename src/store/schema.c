@@ -197,6 +197,19 @@ const char *const store_migrations[] = {
 	 * or started before this column).
 	 */
 	"ALTER TABLE attempts ADD COLUMN job_uid INTEGER NOT NULL DEFAULT 0;",
+
+	/*
+	 * 7: audit — who did what to the daemon itself (the queue's pause
+	 * and resume), as events are for a run.  Its own table: no run to
+	 * hang the rows on, and no pruning with the runs.
+	 */
+	"CREATE TABLE audit ("
+	"  id INTEGER PRIMARY KEY,"
+	"  time INTEGER NOT NULL,"
+	"  actor TEXT NOT NULL,"
+	"  action TEXT NOT NULL,"
+	"  detail TEXT"
+	");",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

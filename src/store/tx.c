@@ -325,6 +325,24 @@ store_tx_event(struct store_tx *tx, uint64_t run, uint64_t time,
 }
 
 int
+store_tx_audit(struct store_tx *tx, uint64_t time, const char *actor,
+	       const char *action, const char *detail)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_AUDIT_INSERT, "INSERT INTO audit (time,"
+			" actor, action, detail) VALUES (?1, ?2, ?3, ?4)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, time);
+	store_bind_text(st, 2, actor);
+	store_bind_text(st, 3, action);
+	store_bind_text(st, 4, detail);
+	return store_exec(st);
+}
+
+int
 store_tx_token_insert(struct store_tx *tx, const char *name, const char *scope,
 		      const char *hash_hex, uint64_t created_at)
 {

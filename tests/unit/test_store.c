@@ -253,6 +253,12 @@ fn_event(struct store_tx *tx, struct w *w)
 }
 
 static int
+fn_audit(struct store_tx *tx, struct w *w)
+{
+	return store_tx_audit(tx, w->t1, "token ops", w->status, w->text);
+}
+
+static int
 fn_token(struct store_tx *tx, struct w *w)
 {
 	return store_tx_token_insert(tx, w->text, w->status, w->hash, 5);
@@ -950,6 +956,48 @@ test_events_tokens(void **state)
 	free(name);
 	free(scope);
 	assert_int_equal(store_token_find(f->s, "00", &name, &scope), -ENOENT);
+}
+
+/* The daemon's own audit trail: newest first, paged by a cursor. */
+static void
+test_audit(void **state)
+{
+	struct fx *f = *state;
+	struct store_audit *rows;
+	size_t n;
+	uint64_t next, i;
+	struct w w;
+
+	assert_int_equal(store_audit_list(f->s, 10, 0, &rows, &n, &next), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(next, 0);
+	free(rows);
+	for (i = 1; i <= 3; i++) {
+		w = (struct w){ .fn = fn_audit, .t1 = i * 10,
+				.status = i % 2 ? "queue.pause" : "queue.resume",
+				.text = i == 3 ? "maintenance" : NULL };
+		assert_int_equal(write_now(f, &w), 0);
+	}
+	assert_int_equal(store_audit_list(f->s, 2, 0, &rows, &n, &next), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(rows[0].time, 30);
+	assert_string_equal(rows[0].actor, "token ops");
+	assert_string_equal(rows[0].action, "queue.pause");
+	assert_string_equal(rows[0].detail, "maintenance");
+	assert_int_equal(rows[1].time, 20);
+	assert_string_equal(rows[1].action, "queue.resume");
+	assert_null(rows[1].detail);
+	assert_int_equal(next, rows[1].id);
+	store_audit_free(rows, n);
+	assert_int_equal(store_audit_list(f->s, 2, next, &rows, &n, &next), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(rows[0].time, 10);
+	assert_int_equal(next, 0);
+	store_audit_free(rows, n);
+	assert_int_equal(store_audit_list(f->s, 0, 0, &rows, &n, &next),
+			 -EINVAL);
+	assert_int_equal(store_audit_list(f->s, 201, 0, &rows, &n, &next),
+			 -EINVAL);
 }
 
 /* A finished run of project p with a job, an attempt with log, an event. */
@@ -1754,13 +1802,15 @@ test_newer_schema_refused(void **state)
 	char *err = NULL, want[96];
 
 	fx_close(f);
-	set_file_user_version(f->path, 7);
+	set_file_user_version(f->path, (int)store_nmigrations + 1);
 	assert_int_equal(store_open(&f->loop, f->path, &s, &err), -ENOTSUP);
-	snprintf(want, sizeof(want), "database schema version 7 is newer than "
-		 "this pipewright (knows %zu)", store_nmigrations);
+	snprintf(want, sizeof(want), "database schema version %zu is newer "
+		 "than this pipewright (knows %zu)", store_nmigrations + 1,
+		 store_nmigrations);
 	assert_string_equal(err, want);
 	free(err);
-	assert_int_equal(file_user_version(f->path), 7);
+	assert_int_equal(file_user_version(f->path),
+			 (int)store_nmigrations + 1);
 
 	assert_true(store_open(&f->loop, "/nonexistent/dir/pw.db", &s,
 			       &err) < 0);
@@ -2244,6 +2294,7 @@ main(void)
 		T(test_list),
 		T(test_latest_unfinished_count),
 		T(test_events_tokens),
+		T(test_audit),
 		T(test_prune),
 		T(test_deliveries),
 		T(test_pushes),
