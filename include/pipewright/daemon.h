@@ -5,8 +5,8 @@
  *
  * The api reaches the calls below through the api_env the daemon gives it
  * (src/daemon/apienv.c); every change is committed before its callback
- * reports success, so an answered request is never lost.  Actors ("token NAME", "webhook", "schedule") go into the
- * run's audit trail.
+ * reports success, so an answered request is never lost.  Actors ("token
+ * NAME", "webhook", "schedule") go into the run's audit trail.
  */
 #ifndef PIPEWRIGHT_DAEMON_H
 #define PIPEWRIGHT_DAEMON_H
