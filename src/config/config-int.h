@@ -23,7 +23,6 @@
 
 #define CF_MAX_PROBLEMS 100   /* then one "too many" note */
 #define CF_MAX_VISITS 1000000 /* nodes walked, aliases counted each time */
-#define CF_QUOTE_SLOTS 8
 
 /* A value read from {file: PATH} or {env: NAME}; wiped when freed. */
 struct cf_secret {
@@ -126,27 +125,19 @@ struct config {
 	size_t nsecrets;
 };
 
-/* The state of one load: where problems go and what is being filled. */
+/*
+ * The state of one load: the shared walk (problems, budget, quote slots,
+ * yamlnode.h) and what is being filled.
+ */
 struct cf_walk {
-	const char *file;
-	struct pipeline_problems *pp;
-	size_t first;           /* pp->items[first..] were added by this load */
-	size_t added;
-	bool too_many;          /* CF_MAX_PROBLEMS reached: the rest dropped */
-	int dropped_line;
-	int dropped_column;
-	size_t visits;
-	bool stop;              /* the visit budget ran out */
+	struct yamlnode_walk y;
 	struct config *c;
 	void *target;           /* what generic handlers write into */
-	const char *where;      /* " in project 'x'" etc.; "" at top */
 	const char *slabel;     /* "secret 'X'" or "'status_token' in
 				 * project 'x'": what a secret's problems
 				 * name */
 	const struct ynode *projects;
 	const struct ynode *secrets;
-	char quote[CF_QUOTE_SLOTS][YAMLNODE_QUOTE_SIZE + 32];
-	unsigned qnext;
 };
 
 /* A row of a table of allowed keys (keys.c). */
@@ -154,9 +145,7 @@ struct cf_key;
 typedef void (*cf_key_fn)(struct cf_walk *w, const struct cf_key *row,
 			  const struct ynode *key, const struct ynode *val);
 struct cf_key {
-	const char *name;
-	unsigned kinds;         /* YN_* bits the value may be */
-	const char *expected;   /* "a boolean", for type errors */
+	struct yamlnode_key k;  /* name, kinds, what was expected */
 	cf_key_fn fn;
 	size_t off;             /* generic handlers: the field in w->target */
 	uint64_t min, max;      /* numbers, durations and sizes */
@@ -178,18 +167,8 @@ extern const size_t config_schedule_nkeys;
 void config_walk_map(struct cf_walk *w, const struct ynode *map,
 		     const struct cf_key *tab, size_t n, void *target);
 
-/* problems.c */
-void config_problem(struct cf_walk *w, int line, int column,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void config_problem_sort(struct cf_walk *w);
-const char *config_q(struct cf_walk *w, const char *s, size_t len);
-#define CQ(w, s) config_q((w), (s), strlen(s))
-const char *config_describe(struct cf_walk *w, const struct ynode *n);
-void config_type_error(struct cf_walk *w, const struct ynode *n,
-		       const char *expected, const char *key);
-bool config_visit(struct cf_walk *w, const struct ynode *n);
-const char *config_string(struct cf_walk *w, const struct ynode *n,
-			  const char *expected, const char *key);
+/* A value the file wrote, quoted for a message (yamlnode_q). */
+#define CQ(w, s) yamlnode_q(&(w)->y, (s), strlen(s))
 
 /* values.c: generic handlers and the value parsers they share. */
 void config_key_bool(struct cf_walk *, const struct cf_key *,

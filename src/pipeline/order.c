@@ -81,11 +81,11 @@ unknown_need(struct pl_walk *w, const struct pl_base *b,
 
 	yamlnode_suggest_init(&sg, nd->name);
 	/* Past the cap the message is dropped: spare the comparisons. */
-	for (i = 0; i < w->p->nbases && w->added < PL_MAX_PROBLEMS; i++)
+	for (i = 0; i < w->p->nbases && w->y.added < PL_MAX_PROBLEMS; i++)
 		yamlnode_suggest_add(&sg, w->p->bases[i].name);
-	pipeline_problem(w, nd->line, nd->column,
+	yamlnode_problem(&w->y, nd->line, nd->column,
 			 "job '%s' needs unknown job '%s'%s", PQ(w, b->name),
-			 PQ(w, nd->name), pipeline_suggest_hint(w, &sg));
+			 PQ(w, nd->name), yamlnode_suggest_hint(&w->y, &sg));
 }
 
 /* Resolves every `needs` item to a base, reporting unknown names. */
@@ -273,7 +273,7 @@ report_cycle(struct pl_walk *w, const struct graph *g, const size_t *comp,
 					  " for every job of earlier stages)",
 					  PQ(w, implied)) < 0)
 		abort();
-	pipeline_problem(w, line, col, "%s", msg.data);
+	yamlnode_problem(&w->y, line, col, "%s", msg.data);
 	buf_free(&msg);
 	free(parent);
 	free(queue);
