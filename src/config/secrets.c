@@ -15,18 +15,6 @@
 
 #include "config-int.h"
 
-static bool
-valid_secret_name(const char *s)
-{
-	if (*s == '\0' || (*s >= '0' && *s <= '9'))
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
 const struct cf_secret *
 config_secret_find(const struct config *c, const char *name)
 {
@@ -107,7 +95,7 @@ config_key_secret_env(struct cf_walk *w, const struct cf_key *row,
 	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
-	if (!valid_secret_name(s)) {
+	if (!pw_env_name_valid(s, strlen(s))) {
 		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 		return;
 	}
@@ -192,7 +180,7 @@ secret_read(struct cf_walk *w, const struct ynode *key,
 	char label[YAMLNODE_QUOTE_SIZE + 32];
 	const char *saved = w->slabel;
 
-	if (strlen(key->str) != key->len || !valid_secret_name(key->str)) {
+	if (!pw_env_name_valid(key->str, key->len)) {
 		yamlnode_problem(&w->y, key->line, key->column,
 				 "invalid secret name '%s'; expected letters,"
 				 " digits and '_', not starting with a digit",

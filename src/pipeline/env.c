@@ -5,7 +5,8 @@
  * "true", `~` stays "~", an empty value is ""): a variable is a string to
  * the job, and YAML's typing would only lose what the user wrote.  Names
  * are [A-Za-z_][A-Za-z0-9_]* and may not start with PIPEWRIGHT_, which is
- * the daemon's to set.
+ * the daemon's to set: util's one rule (pw_env_name_valid,
+ * pw_env_name_reserved), which the API and the CLI apply too.
  *
  * Merging, lowest first: the top-level env, the job's env, its matrix
  * values.  A variable keeps the place where it first appeared and takes the
@@ -19,15 +20,12 @@
 
 #include "pipeline-int.h"
 
-#define RESERVED_PREFIX "PIPEWRIGHT_"
-
 /* Reports a bad variable name (`what`: "variable" or "matrix key"). */
 bool
 pipeline_env_name_ok(struct pl_walk *w, const struct ynode *key,
 		     const char *what)
 {
-	if (strlen(key->str) != key->len ||
-	    !pipeline_valid_env_name(key->str)) {
+	if (!pw_env_name_valid(key->str, key->len)) {
 		yamlnode_problem(&w->y, key->line, key->column,
 				 "invalid %s name '%s'%s; a name is letters,"
 				 " digits and '_', not starting with a digit",
@@ -35,11 +33,11 @@ pipeline_env_name_ok(struct pl_walk *w, const struct ynode *key,
 				 w->y.where);
 		return false;
 	}
-	if (strncmp(key->str, RESERVED_PREFIX,
-		    strlen(RESERVED_PREFIX)) == 0) {
+	if (pw_env_name_reserved(key->str, key->len)) {
 		yamlnode_problem(&w->y, key->line, key->column,
-				 "'%s' cannot be set%s; PIPEWRIGHT_* variables"
-				 " are set by pipewright", PQ(w, key->str),
+				 "'%s' cannot be set%s; " PW_ENV_RESERVED_PREFIX
+				 "* variables are set by pipewright",
+				 PQ(w, key->str),
 				 w->y.where);
 		return false;
 	}

@@ -154,7 +154,6 @@ long pipeline_control_at(const char *s, size_t len);
 /* A scalar used as a name has none; else a problem at n, naming `what`. */
 bool pipeline_name_ok(struct pl_walk *w, const struct ynode *n,
 		      const char *what);
-bool pipeline_valid_env_name(const char *s);
 
 /* keys.c: the tables of allowed keys, and the walk over one mapping. */
 extern const struct pl_key pipeline_top_keys[];

@@ -178,18 +178,19 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 		s = yamlnode_string(&w->y, it, "a variable name", "secrets");
 		if (s == NULL)
 			continue;
-		if (!pipeline_valid_env_name(s)) {
+		if (!pw_env_name_valid(s, strlen(s))) {
 			yamlnode_problem(&w->y, it->line, it->column,
 					 "invalid secret name '%s'%s; a name is"
 					 " letters, digits and '_', not starting"
 					 " with a digit", PQ(w, s), w->y.where);
 			continue;
 		}
-		if (strncmp(s, "PIPEWRIGHT", 10) == 0 &&
-		    (s[10] == '\0' || s[10] == '_')) {
+		if (strcmp(s, "PIPEWRIGHT") == 0 ||
+		    pw_env_name_reserved(s, strlen(s))) {
 			yamlnode_problem(&w->y, it->line, it->column,
-					 "secret '%s'%s: PIPEWRIGHT_ variables "
-					 "are set by pipewright", PQ(w, s),
+					 "secret '%s'%s: " PW_ENV_RESERVED_PREFIX
+					 " variables are set by pipewright",
+					 PQ(w, s),
 					 w->y.where);
 			continue;
 		}

@@ -53,17 +53,3 @@ pipeline_valid_name(const char *s)
 	return true;
 }
 
-/* Environment variable names: [A-Za-z_][A-Za-z0-9_]*. */
-bool
-pipeline_valid_env_name(const char *s)
-{
-	if (*s >= '0' && *s <= '9')
-		return false;
-	if (*s == '\0')
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
