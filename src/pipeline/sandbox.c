@@ -185,8 +185,7 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 					 " with a digit", PQ(w, s), w->y.where);
 			continue;
 		}
-		if (strcmp(s, "PIPEWRIGHT") == 0 ||
-		    pw_env_name_reserved(s, strlen(s))) {
+		if (pw_env_name_reserved(s, strlen(s))) {
 			yamlnode_problem(&w->y, it->line, it->column,
 					 "secret '%s'%s: " PW_ENV_RESERVED_PREFIX
 					 " variables are set by pipewright",
