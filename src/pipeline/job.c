@@ -44,12 +44,9 @@ stage_list(const struct pl_walk *w)
 	if (p->nstages > 20)
 		return xasprintf("there are %zu stages", p->nstages);
 	buf_init(&b, 0);
-	if (buf_printf(&b, "stages are ") < 0)
-		abort();
+	buf_adds(&b, "stages are ");
 	for (i = 0; i < p->nstages; i++)
-		if (buf_printf(&b, "%s%s", i > 0 ? ", " : "",
-			       p->stages[i]) < 0)
-			abort();
+		buf_addf(&b, "%s%s", i > 0 ? ", " : "", p->stages[i]);
 	return buf_steal(&b);
 }
 

@@ -130,23 +130,20 @@ expand_one(struct pl_walk *w, struct pl_base *b, uint64_t c, struct pl_job *j)
 
 	buf_init(&name, 0);
 	j->menv = xcalloc(b->nmkeys, sizeof(char *));
-	if (buf_printf(&name, "%s (", b->name) < 0)
-		abort();
+	buf_addf(&name, "%s (", b->name);
 	for (k = 0; k < b->nmkeys; k++) {
 		const char *v;
 
 		stride /= b->nmvals[k];
 		v = b->mvals[k][rest / stride];
 		rest %= stride;
-		if (buf_printf(&name, "%s%s", k > 0 ? ", " : "", v) < 0)
-			abort();
+		buf_addf(&name, "%s%s", k > 0 ? ", " : "", v);
 		j->menv[k] = xasprintf("%s=%s", b->mkeys[k], v);
 		if (!yamlnode_charge(&w->y, strlen(j->menv[k]), b->mline,
 				     b->mcolumn))
 			break;
 	}
-	if (buf_append(&name, ")", 1) < 0)
-		abort();
+	buf_adds(&name, ")");
 	j->name = buf_steal(&name);
 	return yamlnode_charge(&w->y, strlen(j->name), b->mline, b->mcolumn);
 }

@@ -254,14 +254,11 @@ report_cycle(struct pl_walk *w, const struct graph *g, const size_t *comp,
 	}
 	path[len] = r;
 	buf_init(&msg, 0);
-	if (buf_printf(&msg, "cycle in needs: ") < 0)
-		abort();
+	buf_adds(&msg, "cycle in needs: ");
 	for (i = 0; i <= len; i++) {
 		const struct pl_base *b = &p->bases[path[i]];
 
-		if (buf_printf(&msg, "%s%s", i > 0 ? " -> " : "",
-			       PQ(w, b->name)) < 0)
-			abort();
+		buf_addf(&msg, "%s%s", i > 0 ? " -> " : "", PQ(w, b->name));
 		if (i == len)
 			break;
 		if (!b->has_needs && implied == NULL)
@@ -269,10 +266,9 @@ report_cycle(struct pl_walk *w, const struct graph *g, const size_t *comp,
 		if (!placed && b->has_needs)
 			placed = need_pos(p, path[i], path[i + 1], &line, &col);
 	}
-	if (implied != NULL && buf_printf(&msg, " (%s has no needs, so it waits"
-					  " for every job of earlier stages)",
-					  PQ(w, implied)) < 0)
-		abort();
+	if (implied != NULL)
+		buf_addf(&msg, " (%s has no needs, so it waits for every job"
+			 " of earlier stages)", PQ(w, implied));
 	yamlnode_problem(&w->y, line, col, "%s", msg.data);
 	buf_free(&msg);
 	free(parent);
