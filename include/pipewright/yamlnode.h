@@ -193,14 +193,27 @@ typedef void (*yamlnode_key_cb)(struct yamlnode_walk *w,
 				const struct ynode *key,
 				const struct ynode *val);
 /*
+ * A table of a parser's rows, each embedding a yamlnode_key as `k`:
+ * found by stride, and handed to their handlers by `call`, which knows
+ * the parser's row and walk types (container_of).
+ */
+struct yamlnode_table {
+	const struct yamlnode_key *first;  /* of the first row */
+	size_t n;
+	size_t size;            /* bytes from one row to the next */
+	yamlnode_key_cb call;
+};
+#define YAMLNODE_TABLE(rows, call) \
+	{&(rows)[0].k, PW_ARRAY_LEN(rows), sizeof((rows)[0]), (call)}
+const struct yamlnode_key *yamlnode_table_row(const struct yamlnode_table *t,
+					      size_t i);
+/*
  * Walks a mapping's pairs in order: each key and value visited, an
  * unknown key reported with the closest allowed one, a value of a kind
  * the row does not allow reported as a type error, and every other pair
- * handed to cb.  tab is the first row's yamlnode_key, n rows `size`
- * bytes apart (sizeof the parser's row).  Stops when the budget does.
+ * handed to tab->call.  Stops when the budget does.
  */
 void yamlnode_walk_map(struct yamlnode_walk *w, const struct ynode *map,
-		       const struct yamlnode_key *tab, size_t n, size_t size,
-		       yamlnode_key_cb cb);
+		       const struct yamlnode_table *tab);
 
 #endif

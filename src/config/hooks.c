@@ -175,8 +175,7 @@ config_key_project_schedules(struct cf_walk *w, const struct cf_key *row,
 			continue;
 		}
 		w->y.where = where;
-		config_walk_map(w, it, config_schedule_keys,
-				config_schedule_nkeys, sc);
+		config_walk_map(w, it, &config_schedule_keys, sc);
 		w->y.where = saved;
 		if (!yamlnode_map_has(it, "cron") ||
 		    !yamlnode_map_has(it, "ref"))

@@ -41,7 +41,7 @@ keep_secrets(struct cf_walk *w, const struct cf_key *row,
 	w->secrets = val;
 }
 
-const struct cf_key config_top_keys[] = {
+static const struct cf_key top_rows[] = {
 	{{"listen", S, "an address such as 127.0.0.1:8080"}, config_key_listen,
 	 0, 0, 0},
 	{{"public_url", S, "a URL such as https://ci.example.com"},
@@ -75,9 +75,9 @@ const struct cf_key config_top_keys[] = {
 	{{"secrets", M, "a mapping of secret names to {file: PATH} or"
 	 " {env: NAME}"}, keep_secrets, 0, 0, 0},
 };
-const size_t config_top_nkeys = PW_ARRAY_LEN(config_top_keys);
+const struct yamlnode_table config_top_keys = CF_TABLE(top_rows);
 
-const struct cf_key config_http_keys[] = {
+static const struct cf_key http_rows[] = {
 	{{"max_body", S, "a size such as 1M"}, config_key_size,
 	 C(http_max_body), 1024, 1024 * MIB},
 	{{"max_connections", S, "a number from 1 to 100000"}, config_key_uint,
@@ -97,18 +97,18 @@ const struct cf_key config_http_keys[] = {
 	{{"allowed_hosts", L, "a list of host names"},
 	 config_key_http_allowed_hosts, 0, 0, 0},
 };
-const size_t config_http_nkeys = PW_ARRAY_LEN(config_http_keys);
+const struct yamlnode_table config_http_keys = CF_TABLE(http_rows);
 
 /* Host uids for sandboxed jobs; docs/operations.md says why this range. */
-const struct cf_key config_job_ids_keys[] = {
+static const struct cf_key job_ids_rows[] = {
 	{{"first", S, "a uid from 65536 to 2147483647"}, config_key_uint,
 	 C(job_ids_first), 65536, 2147483647},
 	{{"count", S, "a number from 1 to 1048576"}, config_key_uint,
 	 C(job_ids_count), 1, 1048576},
 };
-const size_t config_job_ids_nkeys = PW_ARRAY_LEN(config_job_ids_keys);
+const struct yamlnode_table config_job_ids_keys = CF_TABLE(job_ids_rows);
 
-const struct cf_key config_project_keys[] = {
+static const struct cf_key project_rows[] = {
 	{{"name", S, "a project name"}, config_key_project_name, 0, 0, 0},
 	{{"pipeline", S, "a pipeline file"}, config_key_project_pipeline,
 	 0, 0, 0},
@@ -159,27 +159,27 @@ const struct cf_key config_project_keys[] = {
 	{{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}"},
 	 config_key_project_schedules, 0, 0, 0},
 };
-const size_t config_project_nkeys = PW_ARRAY_LEN(config_project_keys);
+const struct yamlnode_table config_project_keys = CF_TABLE(project_rows);
 
-const struct cf_key config_schedule_keys[] = {
+static const struct cf_key schedule_rows[] = {
 	{{"cron", S, "a cron spec such as \"0 3 * * *\""},
 	 config_key_schedule_cron, 0, 0, 0},
 	{{"ref", S, "a branch name such as main"}, config_key_schedule_ref,
 	 0, 0, 0},
 };
-const size_t config_schedule_nkeys = PW_ARRAY_LEN(config_schedule_keys);
+const struct yamlnode_table config_schedule_keys = CF_TABLE(schedule_rows);
 
-const struct cf_key config_secret_keys[] = {
+static const struct cf_key secret_rows[] = {
 	{{"file", S, "a file name"}, config_key_secret_file, 0, 0, 0},
 	{{"env", S, "an environment variable name"}, config_key_secret_env,
 	 0, 0, 0},
 };
-const size_t config_secret_nkeys = PW_ARRAY_LEN(config_secret_keys);
+const struct yamlnode_table config_secret_keys = CF_TABLE(secret_rows);
 
 /* The walk found a row for a pair: its handler, on the config's walk. */
-static void
-call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
-	 const struct ynode *key, const struct ynode *val)
+void
+config_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
+		const struct ynode *key, const struct ynode *val)
 {
 	const struct cf_key *row = container_of(k, struct cf_key, k);
 
@@ -188,11 +188,11 @@ call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
 
 void
 config_walk_map(struct cf_walk *w, const struct ynode *map,
-		const struct cf_key *tab, size_t n, void *target)
+		const struct yamlnode_table *tab, void *target)
 {
 	void *saved = w->target;
 
 	w->target = target;
-	yamlnode_walk_map(&w->y, map, &tab->k, n, sizeof(*tab), call_row);
+	yamlnode_walk_map(&w->y, map, tab);
 	w->target = saved;
 }

@@ -208,7 +208,7 @@ lim_key(struct cf_walk *w, const struct cf_key *row, const struct ynode *key,
 	}
 }
 
-static const struct cf_key limit_keys[] = {
+static const struct cf_key limit_rows[] = {
 	{{"memory", S_OR_M, "a size such as 2G, or {default: 2G, max: 8G}"},
 	 lim_key, 0, 0, 0},
 	{{"pids", S_OR_M, "a number, or {default: 1024, max: 4096}"}, lim_key,
@@ -221,6 +221,7 @@ static const struct cf_key limit_keys[] = {
 	{{"workspace", YN_SCALAR, "a size such as 10G, or unlimited"}, lim_key,
 	 0, 0, 0},
 };
+static const struct yamlnode_table limit_keys = CF_TABLE(limit_rows);
 
 void
 config_key_limits(struct cf_walk *w, const struct cf_key *row,
@@ -235,8 +236,7 @@ config_key_limits(struct cf_walk *w, const struct cf_key *row,
 	snprintf(where, sizeof(where), " in 'sandbox.limits'%s",
 		 strncmp(saved, " in 'sandbox'", 13) == 0 ? saved + 13 : saved);
 	w->y.where = where;
-	config_walk_map(w, val, limit_keys, PW_ARRAY_LEN(limit_keys),
-			w->target);
+	config_walk_map(w, val, &limit_keys, w->target);
 	w->y.where = saved;
 }
 

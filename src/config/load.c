@@ -105,7 +105,7 @@ walk(struct cf_walk *w, const struct ytree *t)
 				 yamlnode_describe(&w->y, t->root));
 		return;
 	}
-	config_walk_map(w, t->root, config_top_keys, config_top_nkeys, w->c);
+	config_walk_map(w, t->root, &config_top_keys, w->c);
 	if (w->secrets != NULL && !w->y.stop)
 		config_secrets_read(w, w->secrets);
 	if (w->projects != NULL && !w->y.stop)

@@ -240,8 +240,7 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 		p->keep_days = DEFAULT_KEEP_DAYS;
 		p->forge = FORGE_GENERIC;
 		p->sandbox.limits = c->sandbox.limits;
-		config_walk_map(w, item, config_project_keys,
-				config_project_nkeys, p);
+		config_walk_map(w, item, &config_project_keys, p);
 		project_check(w, item, c->nprojects, where + 4);
 		c->nprojects++;
 		w->y.where = saved;

@@ -78,7 +78,7 @@ key_reserved(struct cf_walk *w, const struct cf_key *row,
 			 " images); remove it", row->k.name, w->y.where);
 }
 
-static const struct cf_key sandbox_keys[] = {
+static const struct cf_key sandbox_rows[] = {
 	{{"mode", S, "one of strict, none"}, key_mode, 0, 0, 0},
 	{{"network", S, "one of allow, deny"}, key_network, 0, 0, 0},
 	{{"limits", M, "a mapping of limits (docs/operations.md)"}, key_limits,
@@ -86,6 +86,7 @@ static const struct cf_key sandbox_keys[] = {
 	{{"mounts", S | L | M, ""}, key_reserved, 0, 0, 0},
 	{{"env", S | L | M, ""}, key_reserved, 0, 0, 0},
 };
+static const struct yamlnode_table sandbox_keys = CF_TABLE(sandbox_rows);
 
 /* A scalar is the mode; a mapping is walked with sandbox_keys. */
 static void
@@ -110,7 +111,7 @@ read_sandbox(struct cf_walk *w, const struct ynode *val,
 	}
 	snprintf(where, sizeof(where), " in 'sandbox'%s", saved);
 	w->y.where = where;
-	config_walk_map(w, val, sandbox_keys, PW_ARRAY_LEN(sandbox_keys), sb);
+	config_walk_map(w, val, &sandbox_keys, sb);
 	w->y.where = saved;
 }
 

@@ -146,7 +146,7 @@ secret_value(struct cf_walk *w, const struct ynode *val, struct cf_secret *sec,
 	}
 	snprintf(where, sizeof(where), " in %s", w->slabel);
 	w->y.where = where;
-	config_walk_map(w, val, config_secret_keys, config_secret_nkeys, sec);
+	config_walk_map(w, val, &config_secret_keys, sec);
 	w->y.where = saved;
 }
 

@@ -208,7 +208,7 @@ config_key_http(struct cf_walk *w, const struct cf_key *row,
 	(void)row;
 	(void)key;
 	w->y.where = " in 'http'";
-	config_walk_map(w, val, config_http_keys, config_http_nkeys, w->c);
+	config_walk_map(w, val, &config_http_keys, w->c);
 	w->y.where = saved;
 }
 
@@ -222,8 +222,7 @@ config_key_job_ids(struct cf_walk *w, const struct cf_key *row,
 	(void)row;
 	(void)key;
 	w->y.where = " in 'job_ids'";
-	config_walk_map(w, val, config_job_ids_keys, config_job_ids_nkeys,
-			w->c);
+	config_walk_map(w, val, &config_job_ids_keys, w->c);
 	w->y.where = saved;
 	first = w->c->job_ids_first;
 	last = first + w->c->job_ids_count - 1;

@@ -292,7 +292,7 @@ pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
 	where = xasprintf(" in job '%s'", PQ(w, b->name));
 	w->y.where = where;
 	w->base = b;
-	pipeline_walk_map(w, val, pipeline_job_keys, pipeline_job_nkeys);
+	yamlnode_walk_map(&w->y, val, &pipeline_job_keys);
 	if (!w->y.stop)
 		job_finish(w, b, key, val);
 	w->y.where = "";

@@ -4,11 +4,11 @@
  * kinds its value may have, how to say what was expected, and the
  * handler that reads it.  docs/pipeline.md describes the same rows.
  *
- * pipeline_walk_map() hands a mapping and a table to yamlnode's walk, the
- * only place that looks keys up (as for the configuration): it reports an
- * unknown key with the closest allowed one, refuses a value of the wrong
- * kind before any handler sees it, and hands the rest to the handlers.
- * Handlers may therefore assume the kind, and only check the content.
+ * yamlnode_walk_map() is the only place that looks keys up (as for the
+ * configuration): it reports an unknown key with the closest allowed one,
+ * refuses a value of the wrong kind before any handler sees it, and hands
+ * the rest to the handlers through pipeline_call_row().  Handlers may
+ * therefore assume the kind, and only check the content.
  */
 #include "pipeline-int.h"
 
@@ -16,14 +16,14 @@
 #define L YN_SEQ
 #define M YN_MAP
 
-const struct pl_key pipeline_top_keys[] = {
+static const struct pl_key top_rows[] = {
 	{{"stages", L, "a list of stage names"}, pipeline_top_stages},
 	{{"env", M, "a mapping of variables to values"}, pipeline_top_env},
 	{{"jobs", M, "a mapping of job names to jobs"}, pipeline_top_jobs},
 };
-const size_t pipeline_top_nkeys = PW_ARRAY_LEN(pipeline_top_keys);
+const struct yamlnode_table pipeline_top_keys = PL_TABLE(top_rows);
 
-const struct pl_key pipeline_job_keys[] = {
+static const struct pl_key job_rows[] = {
 	{{"stage", S, "a stage name"}, pipeline_key_stage},
 	{{"script", S | L, "a string or a list of strings"},
 	 pipeline_key_script},
@@ -48,28 +48,21 @@ const struct pl_key pipeline_job_keys[] = {
 	 " file_size, open_files)"}, pipeline_key_resources},
 	{{"secrets", L, "a list of secret names"}, pipeline_key_secrets},
 };
-const size_t pipeline_job_nkeys = PW_ARRAY_LEN(pipeline_job_keys);
+const struct yamlnode_table pipeline_job_keys = PL_TABLE(job_rows);
 
-const struct pl_key pipeline_retry_keys[] = {
+static const struct pl_key retry_rows[] = {
 	{{"max", S, "a number from 0 to 10"}, pipeline_key_retry_max},
 	{{"when", S | L, "a list of failed, timed_out"},
 	 pipeline_key_retry_when},
 };
-const size_t pipeline_retry_nkeys = PW_ARRAY_LEN(pipeline_retry_keys);
+const struct yamlnode_table pipeline_retry_keys = PL_TABLE(retry_rows);
 
 /* The walk found a row for a pair: its handler, on the pipeline's walk. */
-static void
-call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
-	 const struct ynode *key, const struct ynode *val)
+void
+pipeline_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
+		  const struct ynode *key, const struct ynode *val)
 {
 	const struct pl_key *row = container_of(k, struct pl_key, k);
 
 	row->fn(container_of(y, struct pl_walk, y), row, key, val);
-}
-
-void
-pipeline_walk_map(struct pl_walk *w, const struct ynode *map,
-		  const struct pl_key *tab, size_t n)
-{
-	yamlnode_walk_map(&w->y, map, &tab->k, n, sizeof(*tab), call_row);
 }

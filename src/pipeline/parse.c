@@ -182,10 +182,13 @@ meant_as_pipeline(const struct ynode *root)
 		if (key->kind != YN_SCALAR || strlen(key->str) != key->len)
 			continue;
 		yamlnode_suggest_init(&sg, key->str);
-		for (k = 0; k < pipeline_top_nkeys; k++) {
-			if (strcmp(key->str, pipeline_top_keys[k].k.name) == 0)
+		for (k = 0; k < pipeline_top_keys.n; k++) {
+			const char *name =
+			    yamlnode_table_row(&pipeline_top_keys, k)->name;
+
+			if (strcmp(key->str, name) == 0)
 				return true;
-			yamlnode_suggest_add(&sg, pipeline_top_keys[k].k.name);
+			yamlnode_suggest_add(&sg, name);
 		}
 		if (sg.best != NULL && sg.dist <= 1)
 			return true;
@@ -212,7 +215,7 @@ walk(struct pl_walk *w, const struct ynode *root)
 	}
 	/* The top-level handlers only note the nodes; see the order above. */
 	w->top = &top;
-	pipeline_walk_map(w, root, pipeline_top_keys, pipeline_top_nkeys);
+	yamlnode_walk_map(&w->y, root, &pipeline_top_keys);
 	w->top = NULL;
 	if (!w->y.stop)
 		stages_read(w, top.stages);

@@ -133,11 +133,11 @@ struct pl_walk {
 
 /* A row of a table of allowed keys (keys.c). */
 struct pl_key;
-typedef void (*pl_key_fn)(struct pl_walk *w, const struct pl_key *row,
-			  const struct ynode *key, const struct ynode *val);
+typedef void pl_key_fn(struct pl_walk *w, const struct pl_key *row,
+		       const struct ynode *key, const struct ynode *val);
 struct pl_key {
 	struct yamlnode_key k; /* name, kinds, what was expected */
-	pl_key_fn fn;
+	pl_key_fn *fn;
 };
 
 /* A value the file wrote, quoted for a message (yamlnode_q). */
@@ -155,61 +155,37 @@ long pipeline_control_at(const char *s, size_t len);
 bool pipeline_name_ok(struct pl_walk *w, const struct ynode *n,
 		      const char *what);
 
-/* keys.c: the tables of allowed keys, and the walk over one mapping. */
-extern const struct pl_key pipeline_top_keys[];
-extern const size_t pipeline_top_nkeys;
-extern const struct pl_key pipeline_job_keys[];
-extern const size_t pipeline_job_nkeys;
-extern const struct pl_key pipeline_retry_keys[];
-extern const size_t pipeline_retry_nkeys;
-extern const struct pl_key pipeline_resource_keys[];  /* sandbox.c */
-extern const size_t pipeline_resource_nkeys;
-void pipeline_walk_map(struct pl_walk *w, const struct ynode *map,
-		       const struct pl_key *tab, size_t n);
+/* keys.c: the tables of allowed keys, walked by yamlnode_walk_map(). */
+extern const struct yamlnode_table pipeline_top_keys;
+extern const struct yamlnode_table pipeline_job_keys;
+extern const struct yamlnode_table pipeline_retry_keys;
+/* A table of pl_key rows, whose handlers take the pipeline's walk. */
+#define PL_TABLE(rows) YAMLNODE_TABLE(rows, pipeline_call_row)
+void pipeline_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
+		       const struct ynode *key, const struct ynode *val);
 
 /* Handlers named by the tables. */
-void pipeline_top_stages(struct pl_walk *, const struct pl_key *,
-			 const struct ynode *, const struct ynode *);
-void pipeline_top_env(struct pl_walk *, const struct pl_key *,
-		      const struct ynode *, const struct ynode *);
-void pipeline_top_jobs(struct pl_walk *, const struct pl_key *,
-		       const struct ynode *, const struct ynode *);
-void pipeline_key_stage(struct pl_walk *, const struct pl_key *,
-			const struct ynode *, const struct ynode *);
-void pipeline_key_script(struct pl_walk *, const struct pl_key *,
-			 const struct ynode *, const struct ynode *);
-void pipeline_key_needs(struct pl_walk *, const struct pl_key *,
-			const struct ynode *, const struct ynode *);
-void pipeline_key_env(struct pl_walk *, const struct pl_key *,
-		      const struct ynode *, const struct ynode *);
-void pipeline_key_timeout(struct pl_walk *, const struct pl_key *,
-			  const struct ynode *, const struct ynode *);
-void pipeline_key_lost_retries(struct pl_walk *, const struct pl_key *,
-				const struct ynode *, const struct ynode *);
-void pipeline_key_retry(struct pl_walk *, const struct pl_key *,
-			const struct ynode *, const struct ynode *);
-void pipeline_key_retry_max(struct pl_walk *, const struct pl_key *,
-			    const struct ynode *, const struct ynode *);
-void pipeline_key_retry_when(struct pl_walk *, const struct pl_key *,
-			     const struct ynode *, const struct ynode *);
-void pipeline_key_allow_failure(struct pl_walk *, const struct pl_key *,
-				const struct ynode *, const struct ynode *);
-void pipeline_key_when(struct pl_walk *, const struct pl_key *,
-		       const struct ynode *, const struct ynode *);
-void pipeline_key_branches(struct pl_walk *, const struct pl_key *,
-			   const struct ynode *, const struct ynode *);
-void pipeline_key_matrix(struct pl_walk *, const struct pl_key *,
-			 const struct ynode *, const struct ynode *);
-void pipeline_key_working_dir(struct pl_walk *, const struct pl_key *,
-			      const struct ynode *, const struct ynode *);
-void pipeline_key_environment(struct pl_walk *, const struct pl_key *,
-			      const struct ynode *, const struct ynode *);
-void pipeline_key_network(struct pl_walk *, const struct pl_key *,
-			  const struct ynode *, const struct ynode *);
-void pipeline_key_resources(struct pl_walk *, const struct pl_key *,
-			    const struct ynode *, const struct ynode *);
-void pipeline_key_secrets(struct pl_walk *, const struct pl_key *,
-			  const struct ynode *, const struct ynode *);
+pl_key_fn pipeline_top_stages;
+pl_key_fn pipeline_top_env;
+pl_key_fn pipeline_top_jobs;
+pl_key_fn pipeline_key_stage;
+pl_key_fn pipeline_key_script;
+pl_key_fn pipeline_key_needs;
+pl_key_fn pipeline_key_env;
+pl_key_fn pipeline_key_timeout;
+pl_key_fn pipeline_key_lost_retries;
+pl_key_fn pipeline_key_retry;
+pl_key_fn pipeline_key_retry_max;
+pl_key_fn pipeline_key_retry_when;
+pl_key_fn pipeline_key_allow_failure;
+pl_key_fn pipeline_key_when;
+pl_key_fn pipeline_key_branches;
+pl_key_fn pipeline_key_matrix;
+pl_key_fn pipeline_key_working_dir;
+pl_key_fn pipeline_key_environment;
+pl_key_fn pipeline_key_network;
+pl_key_fn pipeline_key_resources;
+pl_key_fn pipeline_key_secrets;
 
 /* job.c */
 void pipeline_job_walk(struct pl_walk *w, struct pl_base *b,

@@ -82,7 +82,7 @@ pipeline_key_retry(struct pl_walk *w, const struct pl_key *row,
 	}
 	where = xasprintf(" in 'retry' of job '%s'", PQ(w, w->base->name));
 	w->y.where = where;
-	pipeline_walk_map(w, val, pipeline_retry_keys, pipeline_retry_nkeys);
+	yamlnode_walk_map(&w->y, val, &pipeline_retry_keys);
 	w->y.where = outer;
 	free(where);
 	if (!w->base->has_retry_max && !w->y.stop)

@@ -124,14 +124,14 @@ resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
 	}
 }
 
-const struct pl_key pipeline_resource_keys[] = {
+static const struct pl_key resource_rows[] = {
 	{{"memory", YN_SCALAR, "a size such as 512M or 2G"}, resource},
 	{{"pids", YN_SCALAR, "a number of processes"}, resource},
 	{{"cpu_seconds", YN_SCALAR, "a number of seconds"}, resource},
 	{{"file_size", YN_SCALAR, "a size such as 1G"}, resource},
 	{{"open_files", YN_SCALAR, "a number of files"}, resource},
 };
-const size_t pipeline_resource_nkeys = PW_ARRAY_LEN(pipeline_resource_keys);
+static const struct yamlnode_table resource_keys = PL_TABLE(resource_rows);
 
 void
 pipeline_key_resources(struct pl_walk *w, const struct pl_key *row,
@@ -144,8 +144,7 @@ pipeline_key_resources(struct pl_walk *w, const struct pl_key *row,
 	(void)row;
 	where = xasprintf(" in 'resources' of job '%s'", PQ(w, w->base->name));
 	w->y.where = where;
-	pipeline_walk_map(w, val, pipeline_resource_keys,
-			  pipeline_resource_nkeys);
+	yamlnode_walk_map(&w->y, val, &resource_keys);
 	w->y.where = outer;
 	free(where);
 }
@@ -187,9 +186,9 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 		}
 		if (pw_env_name_reserved(s, strlen(s))) {
 			yamlnode_problem(&w->y, it->line, it->column,
-					 "secret '%s'%s: " PW_ENV_RESERVED_PREFIX
-					 " variables are set by pipewright",
-					 PQ(w, s),
+					 "secret '%s'%s: "
+					 PW_ENV_RESERVED_PREFIX " variables are"
+					 " set by pipewright", PQ(w, s),
 					 w->y.where);
 			continue;
 		}

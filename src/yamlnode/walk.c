@@ -117,20 +117,20 @@ yamlnode_charge(struct yamlnode_walk *w, size_t text, int line, int column)
 	return !over_budget(w, line, column);
 }
 
-static const struct yamlnode_key *
-row_at(const struct yamlnode_key *tab, size_t size, size_t i)
+const struct yamlnode_key *
+yamlnode_table_row(const struct yamlnode_table *t, size_t i)
 {
-	return (const struct yamlnode_key *)((const char *)tab + i * size);
+	return (const struct yamlnode_key *)((const char *)t->first +
+					     i * t->size);
 }
 
 static const struct yamlnode_key *
-find_row(const struct yamlnode_key *tab, size_t n, size_t size,
-	 const struct ynode *key)
+find_row(const struct yamlnode_table *tab, const struct ynode *key)
 {
 	size_t i;
 
-	for (i = 0; i < n; i++) {
-		const struct yamlnode_key *row = row_at(tab, size, i);
+	for (i = 0; i < tab->n; i++) {
+		const struct yamlnode_key *row = yamlnode_table_row(tab, i);
 
 		if (strlen(row->name) == key->len &&
 		    memcmp(row->name, key->str, key->len) == 0)
@@ -140,15 +140,15 @@ find_row(const struct yamlnode_key *tab, size_t n, size_t size,
 }
 
 static void
-unknown_key(struct yamlnode_walk *w, const struct yamlnode_key *tab,
-	    size_t n, size_t size, const struct ynode *key)
+unknown_key(struct yamlnode_walk *w, const struct yamlnode_table *tab,
+	    const struct ynode *key)
 {
 	struct yamlnode_suggest sg;
 	size_t i;
 
 	yamlnode_suggest_init(&sg, key->str);
-	for (i = 0; i < n; i++)
-		yamlnode_suggest_add(&sg, row_at(tab, size, i)->name);
+	for (i = 0; i < tab->n; i++)
+		yamlnode_suggest_add(&sg, yamlnode_table_row(tab, i)->name);
 	yamlnode_problem(w, key->line, key->column, "unknown %skey '%s'%s%s",
 			 *w->where == '\0' ? "top-level " : "",
 			 yamlnode_q(w, key->str, key->len), w->where,
@@ -157,8 +157,7 @@ unknown_key(struct yamlnode_walk *w, const struct yamlnode_key *tab,
 
 void
 yamlnode_walk_map(struct yamlnode_walk *w, const struct ynode *map,
-		  const struct yamlnode_key *tab, size_t n, size_t size,
-		  yamlnode_key_cb cb)
+		  const struct yamlnode_table *tab)
 {
 	size_t i;
 
@@ -169,12 +168,12 @@ yamlnode_walk_map(struct yamlnode_walk *w, const struct ynode *map,
 
 		if (!yamlnode_visit(w, key) || !yamlnode_visit(w, val))
 			return;
-		row = find_row(tab, n, size, key);
+		row = find_row(tab, key);
 		if (row == NULL)
-			unknown_key(w, tab, n, size, key);
+			unknown_key(w, tab, key);
 		else if ((val->kind & row->kinds) == 0)
 			yamlnode_type_error(w, val, row->expected, row->name);
 		else
-			cb(w, row, key, val);
+			tab->call(w, row, key, val);
 	}
 }
