@@ -180,6 +180,15 @@ const char *yamlnode_string(struct yamlnode_walk *w, const struct ynode *n,
 			    const char *expected, const char *key);
 
 /*
+ * For lists of names (secrets, stages): true, with a problem at n
+ * ("WHAT 'S' is listed twice" and w->where), if s is one of the count
+ * names already taken.
+ */
+bool yamlnode_listed_twice(struct yamlnode_walk *w, const struct ynode *n,
+			   const char *what, const char *s,
+			   char *const *names, size_t count);
+
+/*
  * A row of a table of allowed keys.  A parser's rows embed one and add
  * their handler (and whatever it needs); the walk finds rows by stride.
  */

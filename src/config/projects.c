@@ -125,15 +125,9 @@ config_key_project_secrets(struct cf_walk *w, const struct cf_key *row,
 		s = yamlnode_string(&w->y, it, "a secret name", row->k.name);
 		if (s == NULL)
 			continue;
-		for (j = 0; j < p->nsecrets; j++)
-			if (strcmp(p->secrets[j], s) == 0)
-				break;
-		if (j < p->nsecrets) {
-			yamlnode_problem(&w->y, it->line, it->column,
-					 "secret '%s' is listed twice%s",
-					 CQ(w, s), w->y.where);
+		if (yamlnode_listed_twice(&w->y, it, "secret", s, p->secrets,
+					  p->nsecrets))
 			continue;
-		}
 		if (config_secret_find(w->c, s) == NULL) {
 			yamlnode_suggest_init(&sg, s);
 			for (j = 0; j < w->c->nsecrets; j++)

@@ -64,7 +64,7 @@ static void
 stages_read(struct pl_walk *w, const struct ynode *seq)
 {
 	struct pipeline *p = w->p;
-	size_t i, k;
+	size_t i;
 
 	if (seq == NULL) {
 		p->stages = xcalloc(PW_ARRAY_LEN(default_stages),
@@ -106,13 +106,8 @@ stages_read(struct pl_walk *w, const struct ynode *seq)
 			w->stages_bad = true;
 			continue;
 		}
-		for (k = 0; k < p->nstages; k++)
-			if (strcmp(p->stages[k], s) == 0)
-				break;
-		if (k < p->nstages) {
-			yamlnode_problem(&w->y, it->line, it->column,
-					 "stage '%s' is listed twice",
-					 PQ(w, s));
+		if (yamlnode_listed_twice(&w->y, it, "stage", s, p->stages,
+					  p->nstages)) {
 			w->stages_bad = true;
 			continue;
 		}

@@ -163,7 +163,7 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 		     const struct ynode *key, const struct ynode *val)
 {
 	struct pl_base *b = w->base;
-	size_t i, k;
+	size_t i;
 
 	(void)key;
 	(void)row;
@@ -192,15 +192,9 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 					 w->y.where);
 			continue;
 		}
-		for (k = 0; k < b->nsecrets; k++)
-			if (strcmp(b->secrets[k], s) == 0)
-				break;
-		if (k < b->nsecrets) {
-			yamlnode_problem(&w->y, it->line, it->column,
-					 "secret '%s' is listed twice%s",
-					 PQ(w, s), w->y.where);
+		if (yamlnode_listed_twice(&w->y, it, "secret", s, b->secrets,
+					  b->nsecrets))
 			continue;
-		}
 		b->secrets[b->nsecrets++] = xstrdup(s);
 	}
 }

@@ -1,7 +1,8 @@
 /*
  * What a walk's messages say about the file: values quoted, nodes named
  * ("a list", "'maybe'", "the string 'x'"), "did you mean", the type error
- * every key table shares, and the check that a scalar is a usable string.
+ * every key table shares, the check that a scalar is a usable string, and
+ * the one that a list of names names each once.
  *
  * Every string made for a message lands in the next of the walk's quote
  * slots, so that one message may name YAMLNODE_QUOTE_SLOTS values without
@@ -91,4 +92,21 @@ yamlnode_string(struct yamlnode_walk *w, const struct ynode *n,
 		return NULL;
 	}
 	return n->str;
+}
+
+bool
+yamlnode_listed_twice(struct yamlnode_walk *w, const struct ynode *n,
+		      const char *what, const char *s, char *const *names,
+		      size_t count)
+{
+	size_t i;
+
+	for (i = 0; i < count; i++)
+		if (strcmp(names[i], s) == 0)
+			break;
+	if (i == count)
+		return false;
+	yamlnode_problem(w, n->line, n->column, "%s '%s' is listed twice%s",
+			 what, yamlnode_q(w, s, strlen(s)), w->where);
+	return true;
 }
