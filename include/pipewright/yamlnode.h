@@ -214,6 +214,22 @@ struct yamlnode_table {
 };
 #define YAMLNODE_TABLE(rows, call) \
 	{&(rows)[0].k, PW_ARRAY_LEN(rows), sizeof((rows)[0]), (call)}
+/*
+ * Defines `call` for a parser whose row type embeds its yamlnode_key as
+ * `k` and its handler as `fn`, and whose walk type embeds the
+ * yamlnode_walk as `y`: the one bridge from the shared walk back to the
+ * parser's types, written once (as <sys/tree.h> writes its functions).
+ */
+#define YAMLNODE_CALL_ROW(call, row_type, walk_type)			\
+void									\
+call(struct yamlnode_walk *y, const struct yamlnode_key *k,		\
+     const struct ynode *key, const struct ynode *val)			\
+{									\
+	const row_type *row = container_of(k, row_type, k);		\
+									\
+	row->fn(container_of(y, walk_type, y), row, key, val);		\
+}
+
 const struct yamlnode_key *yamlnode_table_row(const struct yamlnode_table *t,
 					      size_t i);
 /*

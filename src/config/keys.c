@@ -176,15 +176,8 @@ static const struct cf_key secret_rows[] = {
 };
 const struct yamlnode_table config_secret_keys = CF_TABLE(secret_rows);
 
-/* The walk found a row for a pair: its handler, on the config's walk. */
-void
-config_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
-		const struct ynode *key, const struct ynode *val)
-{
-	const struct cf_key *row = container_of(k, struct cf_key, k);
-
-	row->fn(container_of(y, struct cf_walk, y), row, key, val);
-}
+/* How the shared walk hands a pair to a cf_key row's handler. */
+YAMLNODE_CALL_ROW(config_call_row, struct cf_key, struct cf_walk)
 
 void
 config_walk_map(struct cf_walk *w, const struct ynode *map,

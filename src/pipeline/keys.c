@@ -57,12 +57,5 @@ static const struct pl_key retry_rows[] = {
 };
 const struct yamlnode_table pipeline_retry_keys = PL_TABLE(retry_rows);
 
-/* The walk found a row for a pair: its handler, on the pipeline's walk. */
-void
-pipeline_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
-		  const struct ynode *key, const struct ynode *val)
-{
-	const struct pl_key *row = container_of(k, struct pl_key, k);
-
-	row->fn(container_of(y, struct pl_walk, y), row, key, val);
-}
+/* How the shared walk hands a pair to a pl_key row's handler. */
+YAMLNODE_CALL_ROW(pipeline_call_row, struct pl_key, struct pl_walk)
