@@ -197,10 +197,11 @@ struct yamlnode_key {
 	unsigned kinds;         /* YN_* bits the value may be */
 	const char *expected;   /* "a boolean", for type errors */
 };
-typedef void (*yamlnode_key_cb)(struct yamlnode_walk *w,
-				const struct yamlnode_key *row,
-				const struct ynode *key,
-				const struct ynode *val);
+/* Hands a pair to the handler of its row (YAMLNODE_CALL_ROW). */
+typedef void yamlnode_key_fn(struct yamlnode_walk *w,
+			     const struct yamlnode_key *row,
+			     const struct ynode *key, const struct ynode *val);
+
 /*
  * A table of a parser's rows, each embedding a yamlnode_key as `k`:
  * found by stride, and handed to their handlers by `call`, which knows
@@ -210,7 +211,7 @@ struct yamlnode_table {
 	const struct yamlnode_key *first;  /* of the first row */
 	size_t n;
 	size_t size;            /* bytes from one row to the next */
-	yamlnode_key_cb call;
+	yamlnode_key_fn *call;
 };
 #define YAMLNODE_TABLE(rows, call) \
 	{&(rows)[0].k, PW_ARRAY_LEN(rows), sizeof((rows)[0]), (call)}

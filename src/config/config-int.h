@@ -160,8 +160,7 @@ extern const struct yamlnode_table config_secret_keys;
 extern const struct yamlnode_table config_schedule_keys;
 /* A table of cf_key rows, whose handlers take the config's walk. */
 #define CF_TABLE(rows) YAMLNODE_TABLE(rows, config_call_row)
-void config_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
-		     const struct ynode *key, const struct ynode *val);
+yamlnode_key_fn config_call_row;
 /* Walks map with tab, w->target set to target meanwhile. */
 void config_walk_map(struct cf_walk *w, const struct ynode *map,
 		     const struct yamlnode_table *tab, void *target);

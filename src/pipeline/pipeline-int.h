@@ -161,8 +161,7 @@ extern const struct yamlnode_table pipeline_job_keys;
 extern const struct yamlnode_table pipeline_retry_keys;
 /* A table of pl_key rows, whose handlers take the pipeline's walk. */
 #define PL_TABLE(rows) YAMLNODE_TABLE(rows, pipeline_call_row)
-void pipeline_call_row(struct yamlnode_walk *y, const struct yamlnode_key *k,
-		       const struct ynode *key, const struct ynode *val);
+yamlnode_key_fn pipeline_call_row;
 
 /* Handlers named by the tables. */
 pl_key_fn pipeline_top_stages;
