@@ -6,8 +6,8 @@
  *
  * The tree is a plain value, like struct pipeline_problem: its fields are
  * the interface, read-only for everyone but the loader.  Aliases are
- * shared nodes, never copies, so the tree is a DAG; a walker that cares
- * about hostile input counts its visits (the pipeline module does).
+ * shared nodes, never copies, so the tree is a DAG; the walk below
+ * counts its visits, so that a file cannot make it explode.
  * Besides the loader: what a plain scalar means (null, boolean, number),
  * how a value is quoted in a one-line message, "did you mean", and the
  * walk both parsers make over a tree: mappings checked against tables of
