@@ -7,9 +7,9 @@
  * each project's pipeline file can be read and reads every secret (from a
  * file or the environment).  It returns either a complete config or every
  * problem found, as FILE:LINE:COLUMN messages in a pipeline_problems list
- * (the same list and format as pipeline files).  A config shares nothing
- * with anything else, so a SIGHUP reload loads a new one and swaps it in,
- * keeping the old one if the new one fails.
+ * (problems.h: the same list and format as pipeline files).  A config
+ * shares nothing with anything else, so a SIGHUP reload loads a new one
+ * and swaps it in, keeping the old one if the new one fails.
  *
  * Secret values live in the config's memory only: no message ever quotes
  * one, and config_destroy() wipes them.  docs/operations.md documents
@@ -26,7 +26,7 @@
 
 #include "pipewright/cron.h"
 #include "pipewright/forge.h"
-#include "pipewright/pipeline.h"
+#include "pipewright/problems.h"
 #include "pipewright/util.h"
 
 #define CONFIG_MAX_BYTES (1024 * 1024)   /* a larger file is refused */
@@ -212,7 +212,7 @@ const char *config_project_secret(const struct config_project *p, size_t i);
 /* The pipeline file inside the repository, relative and normalised
  * (no "./", no ".."); default ".pipewright.yml".  NULL without repo. */
 const char *config_project_pipeline_path(const struct config_project *p);
-/* `branches`: glob patterns (pipeline_glob_match); none: every branch. */
+/* `branches`: glob patterns (glob_match); none: every branch. */
 size_t config_project_branch_count(const struct config_project *p);
 const char *config_project_branch(const struct config_project *p, size_t i);
 /* True if a push to branch may run: no `branches`, a NULL branch (a tag,

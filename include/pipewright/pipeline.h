@@ -3,8 +3,9 @@
  *
  * Pure: no I/O, no globals.  pipeline_parse() either returns a model whose
  * every job is valid, matrix-expanded and ordered, or a list of problems
- * (file, line, column, message), all of them at once.  The model keeps the
- * raw YAML bytes so that the daemon can store them as the run's snapshot.
+ * (file, line, column, message; problems.h), all of them at once.  The
+ * model keeps the raw YAML bytes so that the daemon can store them as the
+ * run's snapshot.
  *
  * Jobs are numbered 0..n-1 in the order the file writes them; a matrix job
  * expands in place into one job per combination, named
@@ -17,6 +18,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "pipewright/problems.h"
 #include "pipewright/util.h"
 
 /* Hard limits, checked with a clear message rather than by running out. */
@@ -25,33 +27,6 @@
 #define PIPELINE_MAX_JOBS 1024            /* after matrix expansion */
 
 struct pipeline;
-
-/* One thing wrong with a pipeline file.  Positions are 1-based. */
-struct pipeline_problem {
-	char *file;
-	int line;
-	int column;
-	char *message;
-};
-
-/* A caller-allocated list of problems; pipeline_parse() appends to it. */
-struct pipeline_problems {
-	struct pipeline_problem *items;
-	size_t count;
-	size_t cap;
-};
-
-void pipeline_problems_init(struct pipeline_problems *pp);
-void pipeline_problems_free(struct pipeline_problems *pp);
-/*
- * Sorts the problems from index `first` on by line, then column; stable,
- * so problems at one position keep the order they were found in.
- */
-void pipeline_problems_sort(struct pipeline_problems *pp, size_t first);
-/* Appends a problem (copies file and the formatted message). */
-void pipeline_problems_add(struct pipeline_problems *pp, const char *file,
-			   int line, int column, const char *fmt, ...)
-	__attribute__((format(printf, 5, 6)));
 
 enum pipeline_when {
 	PIPELINE_WHEN_ON_SUCCESS,
@@ -156,10 +131,8 @@ const char *const *pipeline_job_secrets(const struct pipeline *p, size_t job);
 /* The name of a state/value for messages, e.g. "on_success". */
 const char *pipeline_when_name(enum pipeline_when w);
 
-/* fnmatch with `*` also matching `/`, as branch filters use it. */
+/* glob_match() (glob.h): fnmatch with `*` also matching `/`, as branch
+ * filters use it. */
 bool pipeline_glob_match(const char *pattern, const char *s);
-/* NULL if fnmatch reads the pattern as written, else what is wrong
- * ("unclosed '['"): for other filters of branches (config's). */
-const char *pipeline_glob_check(const char *pattern);
 
 #endif

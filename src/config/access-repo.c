@@ -7,6 +7,7 @@
 #include <strings.h>
 
 #include "config-int.h"
+#include "pipewright/glob.h"
 
 const char *
 config_project_pipeline_path(const struct config_project *p)
@@ -35,7 +36,7 @@ config_project_runs_on_branch(const struct config_project *p,
 	if (branch == NULL || p->nbranches == 0)
 		return true;
 	for (i = 0; i < p->nbranches; i++)
-		if (pipeline_glob_match(p->branches[i], branch))
+		if (glob_match(p->branches[i], branch))
 			return true;
 	return false;
 }

@@ -23,7 +23,6 @@
 
 #define CF_MAX_PROBLEMS 100   /* then one "too many" note */
 #define CF_MAX_VISITS 1000000 /* nodes walked, aliases counted each time */
-#define CF_QUOTE_SLOTS 8
 
 /* A value read from {file: PATH} or {env: NAME}; wiped when freed. */
 struct cf_secret {
@@ -126,117 +125,80 @@ struct config {
 	size_t nsecrets;
 };
 
-/* The state of one load: where problems go and what is being filled. */
+/*
+ * The state of one load: the shared walk (problems, budget, quote slots,
+ * yamlnode.h) and what is being filled.
+ */
 struct cf_walk {
-	const char *file;
-	struct pipeline_problems *pp;
-	size_t first;           /* pp->items[first..] were added by this load */
-	size_t added;
-	bool too_many;          /* CF_MAX_PROBLEMS reached: the rest dropped */
-	int dropped_line;
-	int dropped_column;
-	size_t visits;
-	bool stop;              /* the visit budget ran out */
+	struct yamlnode_walk y;
 	struct config *c;
 	void *target;           /* what generic handlers write into */
-	const char *where;      /* " in project 'x'" etc.; "" at top */
 	const char *slabel;     /* "secret 'X'" or "'status_token' in
 				 * project 'x'": what a secret's problems
 				 * name */
 	const struct ynode *projects;
 	const struct ynode *secrets;
-	char quote[CF_QUOTE_SLOTS][YAMLNODE_QUOTE_SIZE + 32];
-	unsigned qnext;
 };
 
 /* A row of a table of allowed keys (keys.c). */
 struct cf_key;
-typedef void (*cf_key_fn)(struct cf_walk *w, const struct cf_key *row,
-			  const struct ynode *key, const struct ynode *val);
+typedef void cf_key_fn(struct cf_walk *w, const struct cf_key *row,
+		       const struct ynode *key, const struct ynode *val);
 struct cf_key {
-	const char *name;
-	unsigned kinds;         /* YN_* bits the value may be */
-	const char *expected;   /* "a boolean", for type errors */
-	cf_key_fn fn;
+	struct yamlnode_key k;  /* name, kinds, what was expected */
+	cf_key_fn *fn;
 	size_t off;             /* generic handlers: the field in w->target */
 	uint64_t min, max;      /* numbers, durations and sizes */
 };
 
 /* keys.c: the tables and the walk over one mapping. */
-extern const struct cf_key config_top_keys[];
-extern const size_t config_top_nkeys;
-extern const struct cf_key config_http_keys[];
-extern const size_t config_http_nkeys;
-extern const struct cf_key config_job_ids_keys[];
-extern const size_t config_job_ids_nkeys;
-extern const struct cf_key config_project_keys[];
-extern const size_t config_project_nkeys;
-extern const struct cf_key config_secret_keys[];
-extern const size_t config_secret_nkeys;
-extern const struct cf_key config_schedule_keys[];
-extern const size_t config_schedule_nkeys;
+extern const struct yamlnode_table config_top_keys;
+extern const struct yamlnode_table config_http_keys;
+extern const struct yamlnode_table config_job_ids_keys;
+extern const struct yamlnode_table config_project_keys;
+extern const struct yamlnode_table config_secret_keys;
+extern const struct yamlnode_table config_schedule_keys;
+/* A table of cf_key rows, whose handlers take the config's walk. */
+#define CF_TABLE(rows) YAMLNODE_TABLE(rows, config_call_row)
+yamlnode_key_fn config_call_row;
+/* Walks map with tab, w->target set to target meanwhile. */
 void config_walk_map(struct cf_walk *w, const struct ynode *map,
-		     const struct cf_key *tab, size_t n, void *target);
+		     const struct yamlnode_table *tab, void *target);
 
-/* problems.c */
-void config_problem(struct cf_walk *w, int line, int column,
-		    const char *fmt, ...) __attribute__((format(printf, 4, 5)));
-void config_problem_sort(struct cf_walk *w);
-const char *config_q(struct cf_walk *w, const char *s, size_t len);
-#define CQ(w, s) config_q((w), (s), strlen(s))
-const char *config_describe(struct cf_walk *w, const struct ynode *n);
-void config_type_error(struct cf_walk *w, const struct ynode *n,
-		       const char *expected, const char *key);
-bool config_visit(struct cf_walk *w, const struct ynode *n);
-const char *config_string(struct cf_walk *w, const struct ynode *n,
-			  const char *expected, const char *key);
+/* A value the file wrote, quoted for a message (yamlnode_q). */
+#define CQ(w, s) yamlnode_q(&(w)->y, (s), strlen(s))
 
 /* values.c: generic handlers and the value parsers they share. */
-void config_key_bool(struct cf_walk *, const struct cf_key *,
-		     const struct ynode *, const struct ynode *);
-void config_key_uint(struct cf_walk *, const struct cf_key *,
-		     const struct ynode *, const struct ynode *);
-void config_key_duration(struct cf_walk *, const struct cf_key *,
-			 const struct ynode *, const struct ynode *);
-void config_key_size(struct cf_walk *, const struct cf_key *,
-		     const struct ynode *, const struct ynode *);
-void config_key_path(struct cf_walk *, const struct cf_key *,
-		     const struct ynode *, const struct ynode *);
+cf_key_fn config_key_bool;
+cf_key_fn config_key_uint;
+cf_key_fn config_key_duration;
+cf_key_fn config_key_size;
+cf_key_fn config_key_path;
 int config_size_parse(const char *s, uint64_t *out);
 char *config_path_join(const char *dir, const char *path);
 
 /* top.c: top-level keys with their own rules. */
-void config_key_listen(struct cf_walk *, const struct cf_key *,
-		       const struct ynode *, const struct ynode *);
-void config_key_public_url(struct cf_walk *, const struct cf_key *,
-			   const struct ynode *, const struct ynode *);
-void config_key_drain(struct cf_walk *, const struct cf_key *,
-		      const struct ynode *, const struct ynode *);
-void config_key_log_format(struct cf_walk *, const struct cf_key *,
-			   const struct ynode *, const struct ynode *);
-void config_key_job_ids(struct cf_walk *, const struct cf_key *,
-			const struct ynode *, const struct ynode *);
-void config_key_http(struct cf_walk *, const struct cf_key *,
-		     const struct ynode *, const struct ynode *);
+cf_key_fn config_key_listen;
+cf_key_fn config_key_public_url;
+cf_key_fn config_key_drain;
+cf_key_fn config_key_log_format;
+cf_key_fn config_key_job_ids;
+cf_key_fn config_key_http;
 int config_listen_parse(const char *s, struct config *c, const char **why);
 int config_pick(struct cf_walk *w, const struct cf_key *row,
 		const struct ynode *val, const char *const *words, size_t n);
 
 /* sandbox.c: the `sandbox` key (a mode, or a mapping of settings). */
-void config_key_sandbox(struct cf_walk *, const struct cf_key *,
-			const struct ynode *, const struct ynode *);
-void config_key_project_sandbox(struct cf_walk *, const struct cf_key *,
-				const struct ynode *, const struct ynode *);
+cf_key_fn config_key_sandbox;
+cf_key_fn config_key_project_sandbox;
 /* Fills the keys a project's sandbox did not set from the top level's. */
 void config_sandbox_inherit(const struct cf_sandbox *top,
 			    struct cf_sandbox *p);
 
 /* secrets.c */
 void config_secrets_read(struct cf_walk *w, const struct ynode *map);
-void config_key_secret_file(struct cf_walk *, const struct cf_key *,
-			    const struct ynode *, const struct ynode *);
-void config_key_secret_env(struct cf_walk *, const struct cf_key *,
-			   const struct ynode *, const struct ynode *);
+cf_key_fn config_key_secret_file;
+cf_key_fn config_key_secret_env;
 const struct cf_secret *config_secret_find(const struct config *c,
 					   const char *name);
 void config_secret_value(struct cf_walk *w, const struct ynode *val,
@@ -244,63 +206,41 @@ void config_secret_value(struct cf_walk *w, const struct ynode *val,
 void config_secret_free(struct cf_secret *sec);
 
 /* repo.c: where a project's repository is and which forge serves it. */
-void config_key_project_pipeline_path(struct cf_walk *, const struct cf_key *,
-				      const struct ynode *,
-				      const struct ynode *);
-void config_key_project_forge(struct cf_walk *, const struct cf_key *,
-			      const struct ynode *, const struct ynode *);
-void config_key_project_forge_repo(struct cf_walk *, const struct cf_key *,
-				   const struct ynode *,
-				   const struct ynode *);
-void config_key_project_forge_api(struct cf_walk *, const struct cf_key *,
-				  const struct ynode *, const struct ynode *);
+cf_key_fn config_key_project_pipeline_path;
+cf_key_fn config_key_project_forge;
+cf_key_fn config_key_project_forge_repo;
+cf_key_fn config_key_project_forge_api;
 void config_repo_check(struct cf_walk *w, const struct ynode *item,
 		       struct config_project *p, const char *label);
 void config_repos_unique(struct cf_walk *w);
 
 /* hooks.c: secret-valued project keys, branches and schedules. */
-void config_key_project_secret(struct cf_walk *, const struct cf_key *,
-			       const struct ynode *, const struct ynode *);
-void config_key_project_branches(struct cf_walk *, const struct cf_key *,
-				 const struct ynode *, const struct ynode *);
-void config_key_project_schedules(struct cf_walk *, const struct cf_key *,
-				  const struct ynode *,
-				  const struct ynode *);
-void config_key_schedule_cron(struct cf_walk *, const struct cf_key *,
-			      const struct ynode *, const struct ynode *);
-void config_key_schedule_ref(struct cf_walk *, const struct cf_key *,
-			     const struct ynode *, const struct ynode *);
+cf_key_fn config_key_project_secret;
+cf_key_fn config_key_project_branches;
+cf_key_fn config_key_project_schedules;
+cf_key_fn config_key_schedule_cron;
+cf_key_fn config_key_schedule_ref;
 void config_project_free(struct config_project *p);
 
 /* projects.c */
 void config_projects_read(struct cf_walk *w, const struct ynode *seq);
-void config_key_project_name(struct cf_walk *, const struct cf_key *,
-			     const struct ynode *, const struct ynode *);
-void config_key_project_pipeline(struct cf_walk *, const struct cf_key *,
-				 const struct ynode *, const struct ynode *);
-void config_key_project_repo(struct cf_walk *, const struct cf_key *,
-			     const struct ynode *, const struct ynode *);
-void config_key_project_secrets(struct cf_walk *, const struct cf_key *,
-				const struct ynode *, const struct ynode *);
+cf_key_fn config_key_project_name;
+cf_key_fn config_key_project_pipeline;
+cf_key_fn config_key_project_repo;
+cf_key_fn config_key_project_secrets;
 /* The key node / value node of name in a mapping, or NULL. */
 const struct ynode *config_map_key(const struct ynode *map, const char *name);
 const struct ynode *config_map_val(const struct ynode *map, const char *name);
 
 /* http.c: trusted_proxies, allowed_hosts, metrics, badge. */
-void config_key_http_trusted_proxies(struct cf_walk *, const struct cf_key *,
-				     const struct ynode *,
-				     const struct ynode *);
-void config_key_http_allowed_hosts(struct cf_walk *, const struct cf_key *,
-				   const struct ynode *, const struct ynode *);
-void config_key_metrics(struct cf_walk *, const struct cf_key *,
-			const struct ynode *, const struct ynode *);
-void config_key_project_badge(struct cf_walk *, const struct cf_key *,
-			      const struct ynode *, const struct ynode *);
+cf_key_fn config_key_http_trusted_proxies;
+cf_key_fn config_key_http_allowed_hosts;
+cf_key_fn config_key_metrics;
+cf_key_fn config_key_project_badge;
 void config_http_free(struct config *c);
 
 /* limits.c: `sandbox.limits`; the walk's target is the config_limits. */
-void config_key_limits(struct cf_walk *, const struct cf_key *,
-		       const struct ynode *, const struct ynode *);
+cf_key_fn config_key_limits;
 
 /* load.c */
 void config_free(struct config *c);

@@ -9,7 +9,7 @@
  * signing secret must be "whsec_" and base64, checked here so that a
  * pasted X-Gitlab-Token does not fail every delivery later.
  *
- * Branch patterns are the pipeline's (pipeline_glob_check, _match);
+ * Branch patterns are read and checked as a pipeline job's are (glob.h);
  * schedules are checked with cron_parse, which also refuses a spec that
  * never fires.
  */
@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "config-int.h"
+#include "pipewright/glob.h"
 
 #define FIELD(w, row, type) ((type *)((char *)(w)->target + (row)->off))
 #define WHSEC "whsec_"
@@ -59,42 +60,24 @@ config_key_project_secret(struct cf_walk *w, const struct cf_key *row,
 	size_t n = strlen(WHSEC);
 
 	(void)key;
-	snprintf(label, sizeof(label), "'%s'%s", row->name, w->where);
+	snprintf(label, sizeof(label), "'%s'%s", row->k.name, w->y.where);
 	w->slabel = label;
 	w->target = sec;
 	config_secret_value(w, val, sec);
 	w->target = target;
 	w->slabel = saved;
 	if (sec->value == NULL ||
-	    strcmp(row->name, "webhook_signing_secret") != 0)
+	    strcmp(row->k.name, "webhook_signing_secret") != 0)
 		return;
 	if (sec->len <= n || memcmp(sec->value, WHSEC, n) != 0 ||
 	    !valid_base64(sec->value + n, sec->len - n)) {
 		/* Never quoted: it is a secret, even a malformed one. */
-		config_problem(w, val->line, val->column,
-			       "'webhook_signing_secret'%s is not a GitLab"
-			       " signing secret: expected 'whsec_' and"
-			       " base64", w->where);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'webhook_signing_secret'%s is not a GitLab"
+				 " signing secret: expected 'whsec_' and"
+				 " base64", w->y.where);
 		config_secret_free(sec);
 	}
-}
-
-static void
-branch_add(struct cf_walk *w, struct config_project *p,
-	   const struct ynode *n)
-{
-	const char *s = config_string(w, n, "a branch pattern", "branches");
-	const char *err;
-
-	if (s == NULL)
-		return;
-	if ((err = pipeline_glob_check(s)) != NULL) {
-		config_problem(w, n->line, n->column,
-			       "invalid branch pattern '%s'%s: %s", CQ(w, s),
-			       w->where, err);
-		return;
-	}
-	p->branches[p->nbranches++] = xstrdup(s);
 }
 
 void
@@ -102,27 +85,9 @@ config_key_project_branches(struct cf_walk *w, const struct cf_key *row,
 			    const struct ynode *key, const struct ynode *val)
 {
 	struct config_project *p = w->target;
-	size_t i;
 
 	(void)key;
-	if (val->kind == YN_SCALAR) {
-		if (yamlnode_is_null(val)) {
-			config_type_error(w, val, row->expected, row->name);
-			return;
-		}
-		p->branches = xcalloc(1, sizeof(char *));
-		branch_add(w, p, val);
-		return;
-	}
-	if (val->count == 0) {
-		config_problem(w, val->line, val->column,
-			       "empty 'branches'%s; leave 'branches' out to"
-			       " run on every branch", w->where);
-		return;
-	}
-	p->branches = xcalloc(val->count, sizeof(char *));
-	for (i = 0; i < val->count && config_visit(w, val->items[i]); i++)
-		branch_add(w, p, val->items[i]);
+	glob_read_branches(&w->y, &row->k, val, &p->branches, &p->nbranches);
 }
 
 void
@@ -134,12 +99,12 @@ config_key_schedule_cron(struct cf_walk *w, const struct cf_key *row,
 	char *err;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (cron_parse(s, &sc->cron, &err) < 0) {
-		config_problem(w, val->line, val->column, "%s%s", err,
-			       w->where);
+		yamlnode_problem(&w->y, val->line, val->column, "%s%s", err,
+				 w->y.where);
 		free(err);
 	}
 }
@@ -170,13 +135,13 @@ config_key_schedule_ref(struct cf_walk *w, const struct cf_key *row,
 	const char *s;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (!valid_ref(s)) {
-		config_problem(w, val->line, val->column,
-			       "invalid ref '%s'%s; expected a branch name"
-			       " such as main", CQ(w, s), w->where);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid ref '%s'%s; expected a branch name"
+				 " such as main", CQ(w, s), w->y.where);
 		return;
 	}
 	sc->ref = xstrdup(s);
@@ -188,7 +153,7 @@ config_key_project_schedules(struct cf_walk *w, const struct cf_key *row,
 {
 	struct config_project *p = w->target;
 	char where[YAMLNODE_QUOTE_SIZE + 64];
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 	size_t i;
 
 	(void)row;
@@ -198,29 +163,28 @@ config_key_project_schedules(struct cf_walk *w, const struct cf_key *row,
 		const struct ynode *it = val->items[i];
 		struct cf_schedule *sc = &p->schedules[p->nschedules];
 
-		if (!config_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			break;
 		snprintf(where, sizeof(where), " in schedule #%zu%s", i + 1,
 			 saved);
 		if (it->kind != YN_MAP) {
-			config_problem(w, it->line, it->column,
-				       "expected {cron: SPEC, ref: BRANCH}"
-				       " for schedule #%zu%s, got %s", i + 1,
-				       saved, config_describe(w, it));
+			yamlnode_problem(&w->y, it->line, it->column,
+					 "expected {cron: SPEC, ref: BRANCH}"
+					 " for schedule #%zu%s, got %s", i + 1,
+					 saved, yamlnode_describe(&w->y, it));
 			continue;
 		}
-		w->where = where;
-		config_walk_map(w, it, config_schedule_keys,
-				config_schedule_nkeys, sc);
-		w->where = saved;
+		w->y.where = where;
+		config_walk_map(w, it, &config_schedule_keys, sc);
+		w->y.where = saved;
 		if (!yamlnode_map_has(it, "cron") ||
 		    !yamlnode_map_has(it, "ref"))
-			config_problem(w, it->line, it->column,
-				       "schedule #%zu%s needs %s", i + 1,
-				       saved, yamlnode_map_has(it, "cron") ?
-				       "'ref' (the branch to run, such as"
-				       " main)" : "'cron' (when to run, such"
-				       " as \"0 3 * * *\")");
+			yamlnode_problem(&w->y, it->line, it->column,
+					 "schedule #%zu%s needs %s", i + 1,
+					 saved, yamlnode_map_has(it, "cron") ?
+					 "'ref' (the branch to run, such as"
+					 " main)" : "'cron' (when to run, such"
+					 " as \"0 3 * * *\")");
 		p->nschedules++;
 	}
 }

@@ -41,18 +41,19 @@ config_key_http_trusted_proxies(struct cf_walk *w, const struct cf_key *row,
 	for (i = 0; i < val->count; i++) {
 		const struct ynode *it = val->items[i];
 
-		if (!config_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = config_string(w, it, "an address or network such as"
-				  " 10.0.0.0/8", row->name);
+		s = yamlnode_string(&w->y, it, "an address or network such as"
+				    " 10.0.0.0/8", row->k.name);
 		if (s == NULL)
 			continue;
 		if (http_net_parse(s, &net) < 0) {
-			config_problem(w, it->line, it->column,
-				       "invalid entry '%s' in 'trusted_proxies'%s;"
-				       " expected an IP address or a network"
-				       " such as 10.0.0.0/8 or 2001:db8::/32",
-				       CQ(w, s), w->where);
+			yamlnode_problem(&w->y, it->line, it->column,
+					 "invalid entry '%s' in"
+					 " 'trusted_proxies'%s; expected an IP"
+					 " address or a network"
+					 " such as 10.0.0.0/8 or 2001:db8::/32",
+					 CQ(w, s), w->y.where);
 			continue;
 		}
 		c->http_trusted_proxies[c->http_ntrusted_proxies++] =
@@ -97,10 +98,11 @@ config_key_http_allowed_hosts(struct cf_walk *w, const struct cf_key *row,
 	for (i = 0; i < val->count; i++) {
 		const struct ynode *it = val->items[i];
 
-		if (!config_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = config_string(w, it, "a host name such as ci.example.com",
-				  row->name);
+		s = yamlnode_string(&w->y, it,
+				    "a host name such as ci.example.com",
+				    row->k.name);
 		if (s == NULL)
 			continue;
 		len = strlen(s);
@@ -110,12 +112,12 @@ config_key_http_allowed_hosts(struct cf_walk *w, const struct cf_key *row,
 		for (j = 0; h[j] != '\0'; j++)
 			h[j] = (char)tolower((unsigned char)h[j]);
 		if (!host_name_ok(h)) {
-			config_problem(w, it->line, it->column,
-				       "invalid host name '%s' in"
-				       " 'allowed_hosts'%s; expected a name"
-				       " such as ci.example.com, without a"
-				       " port (IP addresses are always"
-				       " allowed)", CQ(w, s), w->where);
+			yamlnode_problem(&w->y, it->line, it->column,
+					 "invalid host name '%s' in"
+					 " 'allowed_hosts'%s; expected a name"
+					 " such as ci.example.com, without a"
+					 " port (IP addresses are always"
+					 " allowed)", CQ(w, s), w->y.where);
 			free(h);
 			continue;
 		}
@@ -128,7 +130,8 @@ static int
 public_or_token(struct cf_walk *w, const struct cf_key *row,
 		const struct ynode *val)
 {
-	const char *s = config_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 
 	if (s == NULL)
 		return -1;
@@ -136,9 +139,9 @@ public_or_token(struct cf_walk *w, const struct cf_key *row,
 		return 0;
 	if (strcmp(s, "token") == 0)
 		return 1;
-	config_problem(w, val->line, val->column,
-		       "expected one of public, token for '%s'%s, got '%s'",
-		       row->name, w->where, CQ(w, s));
+	yamlnode_problem(&w->y, val->line, val->column,
+			 "expected one of public, token for '%s'%s, got '%s'",
+			 row->k.name, w->y.where, CQ(w, s));
 	return -1;
 }
 

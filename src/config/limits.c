@@ -92,7 +92,7 @@ lim_value(struct cf_walk *w, const struct lim_row *r, const char *key,
 	int rc;
 
 	if (val->kind != YN_SCALAR || yamlnode_is_null(val)) {
-		config_type_error(w, val, expected(r->kind), key);
+		yamlnode_type_error(&w->y, val, expected(r->kind), key);
 		return false;
 	}
 	/* A log always has a cap: exec reads 0 as its default. */
@@ -111,7 +111,7 @@ lim_value(struct cf_walk *w, const struct lim_row *r, const char *key,
 			rc = 0;
 	}
 	if (rc < 0) {
-		config_type_error(w, val, expected(r->kind), key);
+		yamlnode_type_error(&w->y, val, expected(r->kind), key);
 		return false;
 	}
 	if (v < r->min || v > r->max) {
@@ -119,10 +119,11 @@ lim_value(struct cf_walk *w, const struct lim_row *r, const char *key,
 				    sizeof(lo));
 		limit_format(r->max, r->kind == LIM_DURATION, hi,
 				    sizeof(hi));
-		config_problem(w, val->line, val->column,
-			       "'%s'%s is %s; expected from %s to %s%s", key,
-			       w->where, config_q(w, val->str, val->len), lo,
-			       hi, r->kind == LIM_LOG ? "" : ", or unlimited");
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'%s'%s is %s; expected from %s to %s%s", key,
+				 w->y.where,
+				 yamlnode_q(&w->y, val->str, val->len), lo, hi,
+				 r->kind == LIM_LOG ? "" : ", or unlimited");
 		return false;
 	}
 	*out = v;
@@ -142,18 +143,18 @@ lim_pair(struct cf_walk *w, const struct lim_row *r, const struct ynode *val,
 	for (i = 0; i + 1 < val->count; i += 2) {
 		const struct ynode *k = val->items[i], *v = val->items[i + 1];
 
-		if (!config_visit(w, k) || !config_visit(w, v))
+		if (!yamlnode_visit(&w->y, k) || !yamlnode_visit(&w->y, v))
 			return;
 		if (k->len == 7 && memcmp(k->str, "default", 7) == 0)
 			dv = v;
 		else if (k->len == 3 && memcmp(k->str, "max", 3) == 0)
 			mv = v;
 		else {
-			config_problem(w, k->line, k->column,
-				       "unknown key '%s' in '%s'%s; expected"
-				       " default or max",
-				       config_q(w, k->str, k->len), r->name,
-				       w->where);
+			yamlnode_problem(&w->y, k->line, k->column,
+					 "unknown key '%s' in '%s'%s; expected"
+					 " default or max",
+					 yamlnode_q(&w->y, k->str, k->len),
+					 r->name, w->y.where);
 			return;
 		}
 	}
@@ -168,9 +169,9 @@ lim_pair(struct cf_walk *w, const struct lim_row *r, const struct ynode *val,
 					    a, sizeof(a));
 			limit_format(nl.max, r->kind == LIM_DURATION,
 					    b, sizeof(b));
-			config_problem(w, dv->line, dv->column,
-				       "'%s'%s: the default %s is above the"
-				       " max %s", r->name, w->where, a, b);
+			yamlnode_problem(&w->y, dv->line, dv->column,
+					 "'%s'%s: the default %s is above the"
+					 " max %s", r->name, w->y.where, a, b);
 			return;
 		}
 		nl.dflt = nl.max;       /* an inherited default, lowered */
@@ -189,7 +190,7 @@ lim_key(struct cf_walk *w, const struct cf_key *row, const struct ynode *key,
 
 	(void)key;
 	for (i = 0; i < PW_ARRAY_LEN(lim_rows); i++)
-		if (strcmp(lim_rows[i].name, row->name) == 0)
+		if (strcmp(lim_rows[i].name, row->k.name) == 0)
 			r = &lim_rows[i];
 	if (r == NULL)
 		return;
@@ -197,7 +198,7 @@ lim_key(struct cf_walk *w, const struct cf_key *row, const struct ynode *key,
 	if (r->pair && val->kind == YN_MAP) {
 		lim_pair(w, r, val, (struct config_limit *)field);
 	} else if (val->kind == YN_MAP) {
-		config_type_error(w, val, expected(r->kind), r->name);
+		yamlnode_type_error(&w->y, val, expected(r->kind), r->name);
 	} else if (lim_value(w, r, r->name, val, &v)) {
 		if (r->pair)
 			((struct config_limit *)field)->dflt =
@@ -207,25 +208,26 @@ lim_key(struct cf_walk *w, const struct cf_key *row, const struct ynode *key,
 	}
 }
 
-static const struct cf_key limit_keys[] = {
-	{"memory", S_OR_M, "a size such as 2G, or {default: 2G, max: 8G}",
+static const struct cf_key limit_rows[] = {
+	{{"memory", S_OR_M, "a size such as 2G, or {default: 2G, max: 8G}"},
 	 lim_key, 0, 0, 0},
-	{"pids", S_OR_M, "a number, or {default: 1024, max: 4096}", lim_key,
+	{{"pids", S_OR_M, "a number, or {default: 1024, max: 4096}"}, lim_key,
 	 0, 0, 0},
-	{"cpu_seconds", S_OR_M, "a number, or {default: N, max: N}", lim_key,
+	{{"cpu_seconds", S_OR_M, "a number, or {default: N, max: N}"}, lim_key,
 	 0, 0, 0},
-	{"timeout", S_OR_M, "a duration such as 1h, or {default: 1h,"
-	 " max: 24h}", lim_key, 0, 0, 0},
-	{"max_log", YN_SCALAR, "a size such as 64M", lim_key, 0, 0, 0},
-	{"workspace", YN_SCALAR, "a size such as 10G, or unlimited", lim_key,
+	{{"timeout", S_OR_M, "a duration such as 1h, or {default: 1h,"
+	 " max: 24h}"}, lim_key, 0, 0, 0},
+	{{"max_log", YN_SCALAR, "a size such as 64M"}, lim_key, 0, 0, 0},
+	{{"workspace", YN_SCALAR, "a size such as 10G, or unlimited"}, lim_key,
 	 0, 0, 0},
 };
+static const struct yamlnode_table limit_keys = CF_TABLE(limit_rows);
 
 void
 config_key_limits(struct cf_walk *w, const struct cf_key *row,
 		  const struct ynode *key, const struct ynode *val)
 {
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 	char where[YAMLNODE_QUOTE_SIZE + 64];
 
 	(void)row;
@@ -233,10 +235,9 @@ config_key_limits(struct cf_walk *w, const struct cf_key *row,
 	/* " in 'sandbox' in project 'x'" → " in 'sandbox.limits' in ..." */
 	snprintf(where, sizeof(where), " in 'sandbox.limits'%s",
 		 strncmp(saved, " in 'sandbox'", 13) == 0 ? saved + 13 : saved);
-	w->where = where;
-	config_walk_map(w, val, limit_keys, PW_ARRAY_LEN(limit_keys),
-			w->target);
-	w->where = saved;
+	w->y.where = where;
+	config_walk_map(w, val, &limit_keys, w->target);
+	w->y.where = saved;
 }
 
 void

@@ -17,11 +17,13 @@
 
 #include "config-int.h"
 
-static void
-yaml_problem(void *arg, int line, int column, const char *message)
-{
-	config_problem(arg, line, column, "%s", message);
-}
+static const struct yamlnode_rules rules = {
+	.what = "configuration",
+	.max_problems = CF_MAX_PROBLEMS,
+	.max_visits = CF_MAX_VISITS,
+	.max_text = 0,          /* bytes not counted: visits bound it */
+	.nonempty = true,       /* no key takes an empty string */
+};
 
 /* The path made absolute against the working directory, and its dir. */
 static int
@@ -97,16 +99,16 @@ walk(struct cf_walk *w, const struct ytree *t)
 	if (t->root == NULL || yamlnode_is_null(t->root))
 		return;         /* an empty file: every default */
 	if (t->root->kind != YN_MAP) {
-		config_problem(w, t->root->line, t->root->column,
-			       "expected a mapping of settings at the top of"
-			       " the configuration file, got %s",
-			       config_describe(w, t->root));
+		yamlnode_problem(&w->y, t->root->line, t->root->column,
+				 "expected a mapping of settings at the top of"
+				 " the configuration file, got %s",
+				 yamlnode_describe(&w->y, t->root));
 		return;
 	}
-	config_walk_map(w, t->root, config_top_keys, config_top_nkeys, w->c);
-	if (w->secrets != NULL && !w->stop)
+	config_walk_map(w, t->root, &config_top_keys, w->c);
+	if (w->secrets != NULL && !w->y.stop)
 		config_secrets_read(w, w->secrets);
-	if (w->projects != NULL && !w->stop)
+	if (w->projects != NULL && !w->y.stop)
 		config_projects_read(w, w->projects);
 }
 
@@ -122,30 +124,28 @@ config_load(const char *path, struct config **out,
 	int rc;
 
 	*out = NULL;
-	w->file = path;
-	w->pp = problems;
-	w->first = problems->count;
-	w->where = "";
+	yamlnode_walk_init(&w->y, path, problems, &rules);
 	w->c = c;
 	set_defaults(c);
 	rc = locate(path, &c->path, &c->dir);
 	if (rc == 0)
 		rc = pw_read_file(path, CONFIG_MAX_BYTES, &data, &len);
 	if (rc == -EFBIG)
-		config_problem(w, 0, 0, "file is larger than %d bytes",
-			       CONFIG_MAX_BYTES);
+		yamlnode_problem(&w->y, 0, 0, "file is larger than %d bytes",
+				 CONFIG_MAX_BYTES);
 	else if (rc < 0)
-		config_problem(w, 0, 0, "cannot read the configuration: %s",
-			       strerror(-rc));
+		yamlnode_problem(&w->y, 0, 0,
+				 "cannot read the configuration: %s",
+				 strerror(-rc));
 	else if (yamlnode_load(data, len, "a configuration file",
-			       yaml_problem, w, &t) == 0) {
+			       yamlnode_walk_report, &w->y, &t) == 0) {
 		walk(w, &t);
 		yamlnode_free(&t);
 	}
 	free(data);
-	if (w->added > 0 || w->too_many ||
-	    problems->count > w->first) {
-		config_problem_sort(w);
+	if (w->y.added > 0 || w->y.too_many ||
+	    problems->count > w->y.first) {
+		yamlnode_walk_sort(&w->y);
 		config_free(c);
 		free(w);
 		return -EINVAL;

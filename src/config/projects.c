@@ -58,14 +58,14 @@ config_key_project_name(struct cf_walk *w, const struct cf_key *row,
 	const char *s;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (!valid_project_name(s)) {
-		config_problem(w, val->line, val->column,
-			       "invalid project name '%s'; expected up to %d"
-			       " letters, digits, '_', '.' and '-'",
-			       CQ(w, s), CF_MAX_NAME);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid project name '%s'; expected up to %d"
+				 " letters, digits, '_', '.' and '-'",
+				 CQ(w, s), CF_MAX_NAME);
 		return;
 	}
 	p->name = xstrdup(s);
@@ -83,7 +83,7 @@ config_key_project_pipeline(struct cf_walk *w, const struct cf_key *row,
 	int fd;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	path = config_path_join(w->c->dir, s);
@@ -97,9 +97,9 @@ config_key_project_pipeline(struct cf_walk *w, const struct cf_key *row,
 	if (fd >= 0)
 		close(fd);
 	if (why != NULL) {
-		config_problem(w, val->line, val->column,
-			       "cannot read pipeline file '%s'%s: %s",
-			       CQ(w, path), w->where, why);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "cannot read pipeline file '%s'%s: %s",
+				 CQ(w, path), w->y.where, why);
 		free(path);
 		return;
 	}
@@ -120,32 +120,26 @@ config_key_project_secrets(struct cf_walk *w, const struct cf_key *row,
 	for (i = 0; i < val->count; i++) {
 		const struct ynode *it = val->items[i];
 
-		if (!config_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = config_string(w, it, "a secret name", row->name);
+		s = yamlnode_string(&w->y, it, "a secret name", row->k.name);
 		if (s == NULL)
 			continue;
-		for (j = 0; j < p->nsecrets; j++)
-			if (strcmp(p->secrets[j], s) == 0)
-				break;
-		if (j < p->nsecrets) {
-			config_problem(w, it->line, it->column,
-				       "secret '%s' is listed twice%s",
-				       CQ(w, s), w->where);
+		if (yamlnode_listed_twice(&w->y, it, "secret", s, p->secrets,
+					  p->nsecrets))
 			continue;
-		}
 		if (config_secret_find(w->c, s) == NULL) {
 			yamlnode_suggest_init(&sg, s);
 			for (j = 0; j < w->c->nsecrets; j++)
 				yamlnode_suggest_add(&sg,
 						     w->c->secrets[j].name);
-			config_problem(w, it->line, it->column,
-				       "unknown secret '%s'%s: it is not"
-				       " defined under 'secrets'%s%s%s",
-				       CQ(w, s), w->where,
-				       sg.best != NULL ? "; did you mean '" :
-				       "", sg.best != NULL ? sg.best : "",
-				       sg.best != NULL ? "'?" : "");
+			yamlnode_problem(&w->y, it->line, it->column,
+					 "unknown secret '%s'%s: it is not"
+					 " defined under 'secrets'%s%s%s",
+					 CQ(w, s), w->y.where,
+					 sg.best != NULL ? "; did you mean '" :
+					 "", sg.best != NULL ? sg.best : "",
+					 sg.best != NULL ? "'?" : "");
 			continue;
 		}
 		p->secrets[p->nsecrets++] = xstrdup(s);
@@ -178,27 +172,27 @@ project_check(struct cf_walk *w, const struct ynode *item, size_t idx,
 	size_t i;
 
 	if (name == NULL)
-		config_problem(w, item->line, item->column,
-			       "%s has no 'name'", label);
+		yamlnode_problem(&w->y, item->line, item->column,
+				 "%s has no 'name'", label);
 	for (i = 0; p->name != NULL && i < idx; i++) {
 		if (c->projects[i].name == NULL ||
 		    strcmp(c->projects[i].name, p->name) != 0)
 			continue;
-		config_problem(w, name->line, name->column,
-			       "duplicate project name '%s' (first at line"
-			       " %d)", p->name, c->projects[i].name_line);
+		yamlnode_problem(&w->y, name->line, name->column,
+				 "duplicate project name '%s' (first at line"
+				 " %d)", p->name, c->projects[i].name_line);
 		free(p->name);
 		p->name = NULL;
 		break;
 	}
 	if (has_pipeline && repo != NULL)
-		config_problem(w, repo->line, repo->column,
-			       "%s sets both 'pipeline' and 'repo'; set one",
-			       label);
+		yamlnode_problem(&w->y, repo->line, repo->column,
+				 "%s sets both 'pipeline' and 'repo'; set one",
+				 label);
 	else if (!has_pipeline && repo == NULL)
-		config_problem(w, item->line, item->column,
-			       "%s needs 'pipeline' (a pipeline file) or"
-			       " 'repo'", label);
+		yamlnode_problem(&w->y, item->line, item->column,
+				 "%s needs 'pipeline' (a pipeline file) or"
+				 " 'repo'", label);
 	config_repo_check(w, item, p, label);
 	if (p->max_jobs == 0)
 		p->max_jobs = c->max_jobs;
@@ -209,7 +203,7 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 {
 	struct config *c = w->c;
 	char where[YAMLNODE_QUOTE_SIZE + 32];
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 	size_t i;
 
 	c->projects = xcalloc(seq->count + 1, sizeof(*c->projects));
@@ -217,35 +211,34 @@ config_projects_read(struct cf_walk *w, const struct ynode *seq)
 		const struct ynode *item = seq->items[i], *name;
 		struct config_project *p = &c->projects[c->nprojects];
 
-		if (!config_visit(w, item))
+		if (!yamlnode_visit(&w->y, item))
 			break;
 		if (item->kind != YN_MAP) {
-			config_problem(w, item->line, item->column,
-				       "expected a project (a mapping with"
-				       " 'name' and 'pipeline') in"
-				       " 'projects', got %s",
-				       config_describe(w, item));
+			yamlnode_problem(&w->y, item->line, item->column,
+					 "expected a project (a mapping with"
+					 " 'name' and 'pipeline') in"
+					 " 'projects', got %s",
+					 yamlnode_describe(&w->y, item));
 			continue;
 		}
 		/* Problems inside name the project, wherever 'name' is. */
 		name = config_map_val(item, "name");
 		if (name != NULL && name->kind == YN_SCALAR)
 			snprintf(where, sizeof(where), " in project '%s'",
-				 config_q(w, name->str, name->len));
+				 yamlnode_q(&w->y, name->str, name->len));
 		else
 			snprintf(where, sizeof(where), " in project #%zu",
 				 i + 1);
-		w->where = where;       /* where + 4 is "project 'x'" */
+		w->y.where = where;       /* where + 4 is "project 'x'" */
 		p->keep_runs = DEFAULT_KEEP_RUNS;
 		p->keep_days = DEFAULT_KEEP_DAYS;
 		p->forge = FORGE_GENERIC;
 		p->sandbox.limits = c->sandbox.limits;
-		config_walk_map(w, item, config_project_keys,
-				config_project_nkeys, p);
+		config_walk_map(w, item, &config_project_keys, p);
 		project_check(w, item, c->nprojects, where + 4);
 		c->nprojects++;
-		w->where = saved;
+		w->y.where = saved;
 	}
-	w->where = saved;
+	w->y.where = saved;
 	config_repos_unique(w);
 }

@@ -99,14 +99,14 @@ config_key_project_repo(struct cf_walk *w, const struct cf_key *row,
 	bool local;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	why = repo_parse(s, &path, &local);
 	if (why != NULL) {
-		config_problem(w, val->line, val->column,
-			       "invalid repo '%s'%s: %s", CQ(w, s), w->where,
-			       why);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid repo '%s'%s: %s", CQ(w, s),
+				 w->y.where, why);
 		return;
 	}
 	p->repo = local ? config_path_join(w->c->dir, s) : xstrdup(s);
@@ -161,16 +161,16 @@ config_key_project_pipeline_path(struct cf_walk *w, const struct cf_key *row,
 	const char *s;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	p->pipeline_path = pipeline_path_norm(s);
 	if (p->pipeline_path == NULL)
-		config_problem(w, val->line, val->column,
-			       "invalid pipeline_path '%s'%s; expected a file"
-			       " in the repository: a relative path without"
-			       " '..', such as .pipewright.yml", CQ(w, s),
-			       w->where);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid pipeline_path '%s'%s; expected a file"
+				 " in the repository: a relative path without"
+				 " '..', such as .pipewright.yml", CQ(w, s),
+				 w->y.where);
 }
 
 void
@@ -186,18 +186,19 @@ config_key_project_forge(struct cf_walk *w, const struct cf_key *row,
 	size_t i;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL || forge_kind_parse(s, &p->forge) == 0)
 		return;
 	yamlnode_suggest_init(&sg, s);
 	for (i = 0; i < PW_ARRAY_LEN(words); i++)
 		yamlnode_suggest_add(&sg, words[i]);
-	config_problem(w, val->line, val->column,
-		       "expected %s for 'forge'%s, got %s%s%s%s",
-		       row->expected, w->where, config_describe(w, val),
-		       sg.best != NULL ? "; did you mean '" : "",
-		       sg.best != NULL ? sg.best : "",
-		       sg.best != NULL ? "'?" : "");
+	yamlnode_problem(&w->y, val->line, val->column,
+			 "expected %s for 'forge'%s, got %s%s%s%s",
+			 row->k.expected, w->y.where,
+			 yamlnode_describe(&w->y, val),
+			 sg.best != NULL ? "; did you mean '" : "",
+			 sg.best != NULL ? sg.best : "",
+			 sg.best != NULL ? "'?" : "");
 }
 
 void
@@ -209,7 +210,7 @@ config_key_project_forge_repo(struct cf_walk *w, const struct cf_key *row,
 	const char *s;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	p->forge_repo = xstrdup(s);
@@ -226,7 +227,7 @@ config_key_project_forge_api(struct cf_walk *w, const struct cf_key *row,
 	size_t len;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (strncmp(s, "https://", 8) == 0)
@@ -235,11 +236,11 @@ config_key_project_forge_api(struct cf_walk *w, const struct cf_key *row,
 		rest = s + 7;
 	if (rest == NULL || *rest == '\0' || *rest == '/' ||
 	    has_space_or_control(s)) {
-		config_problem(w, val->line, val->column,
-			       "invalid URL '%s' for 'forge_api'%s; expected"
-			       " http:// or https:// and a host, such as"
-			       " https://git.example.com/api/v1", CQ(w, s),
-			       w->where);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid URL '%s' for 'forge_api'%s; expected"
+				 " http:// or https:// and a host, such as"
+				 " https://git.example.com/api/v1", CQ(w, s),
+				 w->y.where);
 		return;
 	}
 	len = strlen(s);
@@ -351,15 +352,15 @@ forge_repo_finish(struct cf_walk *w, struct config_project *p,
 	if (why == NULL)
 		return;
 	if (derived)
-		config_problem(w, line, p->forge_repo_column,
-			       "%s: the forge's name of the repository, taken"
-			       " from repo, would be '%s', but %s; set"
-			       " 'forge_repo'", label, CQ(w, p->forge_repo),
-			       why);
+		yamlnode_problem(&w->y, line, p->forge_repo_column,
+				 "%s: the forge's name of the repository, taken"
+				 " from repo, would be '%s', but %s; set"
+				 " 'forge_repo'", label, CQ(w, p->forge_repo),
+				 why);
 	else
-		config_problem(w, line, p->forge_repo_column,
-			       "invalid forge_repo '%s' in %s: %s",
-			       CQ(w, p->forge_repo), label, why);
+		yamlnode_problem(&w->y, line, p->forge_repo_column,
+				 "invalid forge_repo '%s' in %s: %s",
+				 CQ(w, p->forge_repo), label, why);
 	free(p->forge_repo);
 	p->forge_repo = NULL;
 }
@@ -375,10 +376,10 @@ config_repo_check(struct cf_walk *w, const struct ynode *item,
 		for (i = 0; i < PW_ARRAY_LEN(repo_only); i++) {
 			k = config_map_key(item, repo_only[i]);
 			if (k != NULL)
-				config_problem(w, k->line, k->column,
-					       "%s sets '%s', which only a"
-					       " project with a 'repo' may"
-					       " set", label, repo_only[i]);
+				yamlnode_problem(&w->y, k->line, k->column,
+						 "%s sets '%s', which only a"
+						 " project with a 'repo' may"
+						 " set", label, repo_only[i]);
 		}
 		return;
 	}
@@ -392,22 +393,22 @@ config_repo_check(struct cf_walk *w, const struct ynode *item,
 		p->forge_api = xstrdup(forge_default_api(p->forge));
 	k = config_map_key(item, "status_token");
 	if (k != NULL && p->forge == FORGE_GENERIC)
-		config_problem(w, k->line, k->column,
-			       "%s sets 'status_token', but the generic forge"
-			       " takes no commit statuses; set 'forge'",
-			       label);
+		yamlnode_problem(&w->y, k->line, k->column,
+				 "%s sets 'status_token', but the generic forge"
+				 " takes no commit statuses; set 'forge'",
+				 label);
 	else if (k != NULL && p->forge_api == NULL)
-		config_problem(w, k->line, k->column,
-			       "%s sets 'status_token' but no 'forge_api':"
-			       " %s is self-hosted, so its API has no default"
-			       " (such as https://git.example.com/api/v1)",
-			       label, forge_kind_name(p->forge));
+		yamlnode_problem(&w->y, k->line, k->column,
+				 "%s sets 'status_token' but no 'forge_api':"
+				 " %s is self-hosted, so its API has no default"
+				 " (such as https://git.example.com/api/v1)",
+				 label, forge_kind_name(p->forge));
 	k = config_map_key(item, "webhook_signing_secret");
 	if (k != NULL && p->forge != FORGE_GITLAB)
-		config_problem(w, k->line, k->column,
-			       "%s sets 'webhook_signing_secret', which only"
-			       " GitLab sends; its forge is %s", label,
-			       forge_kind_name(p->forge));
+		yamlnode_problem(&w->y, k->line, k->column,
+				 "%s sets 'webhook_signing_secret', which only"
+				 " GitLab sends; its forge is %s", label,
+				 forge_kind_name(p->forge));
 }
 
 void
@@ -428,13 +429,14 @@ config_repos_unique(struct cf_walk *w)
 			    a->forge != b->forge ||
 			    strcasecmp(a->forge_repo, b->forge_repo) != 0)
 				continue;
-			config_problem(w, b->forge_repo_line < 0 ?
-				       -b->forge_repo_line : b->forge_repo_line,
-				       b->forge_repo_column,
-				       "projects '%s' and '%s' both take"
-				       " webhooks of %s; give one a different"
-				       " forge_repo", a->name, b->name,
-				       CQ(w, b->forge_repo));
+			yamlnode_problem(&w->y, b->forge_repo_line < 0 ?
+					 -b->forge_repo_line :
+					 b->forge_repo_line,
+					 b->forge_repo_column,
+					 "projects '%s' and '%s' both take"
+					 " webhooks of %s; give one a different"
+					 " forge_repo", a->name, b->name,
+					 CQ(w, b->forge_repo));
 			break;
 		}
 	}

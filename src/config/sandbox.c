@@ -73,19 +73,20 @@ key_reserved(struct cf_walk *w, const struct cf_key *row,
 	     const struct ynode *key, const struct ynode *val)
 {
 	(void)val;
-	config_problem(w, key->line, key->column,
-		       "'%s'%s is not supported yet (it is reserved for job"
-		       " images); remove it", row->name, w->where);
+	yamlnode_problem(&w->y, key->line, key->column,
+			 "'%s'%s is not supported yet (it is reserved for job"
+			 " images); remove it", row->k.name, w->y.where);
 }
 
-static const struct cf_key sandbox_keys[] = {
-	{"mode", S, "one of strict, none", key_mode, 0, 0, 0},
-	{"network", S, "one of allow, deny", key_network, 0, 0, 0},
-	{"limits", M, "a mapping of limits (docs/operations.md)", key_limits,
+static const struct cf_key sandbox_rows[] = {
+	{{"mode", S, "one of strict, none"}, key_mode, 0, 0, 0},
+	{{"network", S, "one of allow, deny"}, key_network, 0, 0, 0},
+	{{"limits", M, "a mapping of limits (docs/operations.md)"}, key_limits,
 	 0, 0, 0},
-	{"mounts", S | L | M, "", key_reserved, 0, 0, 0},
-	{"env", S | L | M, "", key_reserved, 0, 0, 0},
+	{{"mounts", S | L | M, ""}, key_reserved, 0, 0, 0},
+	{{"env", S | L | M, ""}, key_reserved, 0, 0, 0},
 };
+static const struct yamlnode_table sandbox_keys = CF_TABLE(sandbox_rows);
 
 /* A scalar is the mode; a mapping is walked with sandbox_keys. */
 static void
@@ -93,13 +94,13 @@ read_sandbox(struct cf_walk *w, const struct ynode *val,
 	     struct cf_sandbox *sb)
 {
 	char where[YAMLNODE_QUOTE_SIZE + 64];
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 
 	if (val->kind == YN_SCALAR) {
-		const struct cf_key row = {"sandbox", S, "one of strict, none"
-					   " or a mapping such as {mode: strict,"
-					   " network: deny}", key_mode, 0, 0,
-					   0};
+		const struct cf_key row = {{"sandbox", S, "one of strict,"
+					    " none or a mapping such as"
+					    " {mode: strict, network: deny}"},
+					   key_mode, 0, 0, 0};
 
 		void *target = w->target;
 
@@ -109,9 +110,9 @@ read_sandbox(struct cf_walk *w, const struct ynode *val,
 		return;
 	}
 	snprintf(where, sizeof(where), " in 'sandbox'%s", saved);
-	w->where = where;
-	config_walk_map(w, val, sandbox_keys, PW_ARRAY_LEN(sandbox_keys), sb);
-	w->where = saved;
+	w->y.where = where;
+	config_walk_map(w, val, &sandbox_keys, sb);
+	w->y.where = saved;
 }
 
 void

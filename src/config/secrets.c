@@ -15,18 +15,6 @@
 
 #include "config-int.h"
 
-static bool
-valid_secret_name(const char *s)
-{
-	if (*s == '\0' || (*s >= '0' && *s <= '9'))
-		return false;
-	for (; *s != '\0'; s++)
-		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
-		      (*s >= '0' && *s <= '9') || *s == '_'))
-			return false;
-	return true;
-}
-
 const struct cf_secret *
 config_secret_find(const struct config *c, const char *name)
 {
@@ -46,10 +34,10 @@ secret_set(struct cf_walk *w, const struct ynode *at, char *value,
 	struct cf_secret *sec = w->target;
 
 	if (len == 0 || strlen(value) != len) {
-		config_problem(w, at->line, at->column,
-			       "%s: %s %s", w->slabel, from,
-			       len == 0 ? "is empty" :
-			       "holds a NUL byte");
+		yamlnode_problem(&w->y, at->line, at->column,
+				 "%s: %s %s", w->slabel, from,
+				 len == 0 ? "is empty" :
+				 "holds a NUL byte");
 		explicit_bzero(value, len);
 		free(value);
 		return;
@@ -68,20 +56,20 @@ config_key_secret_file(struct cf_walk *w, const struct cf_key *row,
 	int rc;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	path = config_path_join(w->c->dir, s);
 	rc = pw_read_file(path, CONFIG_MAX_SECRET, &data, &len);
 	if (rc == -EFBIG) {
-		config_problem(w, val->line, val->column,
-			       "%s: file '%s' is larger than %d"
-			       " bytes", w->slabel, CQ(w, path),
-			       CONFIG_MAX_SECRET);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "%s: file '%s' is larger than %d"
+				 " bytes", w->slabel, CQ(w, path),
+				 CONFIG_MAX_SECRET);
 	} else if (rc < 0) {
-		config_problem(w, val->line, val->column,
-			       "cannot read %s from '%s': %s",
-			       w->slabel, CQ(w, path), strerror(-rc));
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "cannot read %s from '%s': %s",
+				 w->slabel, CQ(w, path), strerror(-rc));
 	} else {
 		if (len > 0 && data[len - 1] == '\n') {
 			len--;
@@ -104,18 +92,18 @@ config_key_secret_env(struct cf_walk *w, const struct cf_key *row,
 	char *from;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
-	if (!valid_secret_name(s)) {
-		config_type_error(w, val, row->expected, row->name);
+	if (!pw_env_name_valid(s, strlen(s))) {
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 		return;
 	}
 	v = getenv(s);
 	if (v == NULL) {
-		config_problem(w, val->line, val->column,
-			       "%s: environment variable '%s' is"
-			       " not set", w->slabel, s);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "%s: environment variable '%s' is"
+				 " not set", w->slabel, s);
 		return;
 	}
 	from = xasprintf("environment variable '%s'", s);
@@ -133,31 +121,33 @@ secret_value(struct cf_walk *w, const struct ynode *val, struct cf_secret *sec,
 	     bool quote)
 {
 	char where[YAMLNODE_QUOTE_SIZE + 64];
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 	bool file, env;
 
 	if (val->kind != YN_MAP) {
-		config_problem(w, val->line, val->column,
-			       "expected {file: PATH} or {env: NAME} for %s,"
-			       " got %s", w->slabel, quote ?
-			       config_describe(w, val) : val->kind == YN_SEQ ?
-			       "a list" : "a value written inline (secrets"
-			       " are read from a file or the environment,"
-			       " never written in the configuration)");
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "expected {file: PATH} or {env: NAME} for %s,"
+				 " got %s", w->slabel, quote ?
+				 yamlnode_describe(&w->y, val) :
+				 val->kind == YN_SEQ ? "a list" :
+				 "a value written inline (secrets are read"
+				 " from a file or the environment, never"
+				 " written in the configuration)");
 		return;
 	}
 	file = yamlnode_map_has(val, "file");
 	env = yamlnode_map_has(val, "env");
 	if (file == env) {
-		config_problem(w, val->line, val->column,
-			       file ? "%s sets both 'file' and 'env'; set one" :
-			       "%s needs 'file' or 'env'", w->slabel);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 file ?
+				 "%s sets both 'file' and 'env'; set one" :
+				 "%s needs 'file' or 'env'", w->slabel);
 		return;
 	}
 	snprintf(where, sizeof(where), " in %s", w->slabel);
-	w->where = where;
-	config_walk_map(w, val, config_secret_keys, config_secret_nkeys, sec);
-	w->where = saved;
+	w->y.where = where;
+	config_walk_map(w, val, &config_secret_keys, sec);
+	w->y.where = saved;
 }
 
 void
@@ -190,11 +180,11 @@ secret_read(struct cf_walk *w, const struct ynode *key,
 	char label[YAMLNODE_QUOTE_SIZE + 32];
 	const char *saved = w->slabel;
 
-	if (strlen(key->str) != key->len || !valid_secret_name(key->str)) {
-		config_problem(w, key->line, key->column,
-			       "invalid secret name '%s'; expected letters,"
-			       " digits and '_', not starting with a digit",
-			       config_q(w, key->str, key->len));
+	if (!pw_env_name_valid(key->str, key->len)) {
+		yamlnode_problem(&w->y, key->line, key->column,
+				 "invalid secret name '%s'; expected letters,"
+				 " digits and '_', not starting with a digit",
+				 yamlnode_q(&w->y, key->str, key->len));
 		return;
 	}
 	sec = &c->secrets[c->nsecrets++];
@@ -214,8 +204,8 @@ config_secrets_read(struct cf_walk *w, const struct ynode *map)
 
 	w->c->secrets = xcalloc(map->count / 2 + 1, sizeof(*w->c->secrets));
 	for (i = 0; i + 1 < map->count; i += 2) {
-		if (!config_visit(w, map->items[i]) ||
-		    !config_visit(w, map->items[i + 1]))
+		if (!yamlnode_visit(&w->y, map->items[i]) ||
+		    !yamlnode_visit(&w->y, map->items[i + 1]))
 			return;
 		secret_read(w, map->items[i], map->items[i + 1]);
 	}

@@ -100,14 +100,14 @@ config_key_listen(struct cf_walk *w, const struct cf_key *row,
 	const char *s, *why = "";
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (config_listen_parse(s, w->c, &why) < 0)
-		config_problem(w, val->line, val->column,
-			       "invalid address '%s' for 'listen': %s;"
-			       " expected HOST:PORT such as 127.0.0.1:8080"
-			       " or [::1]:8080", CQ(w, s), why);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid address '%s' for 'listen': %s;"
+				 " expected HOST:PORT such as 127.0.0.1:8080"
+				 " or [::1]:8080", CQ(w, s), why);
 }
 
 void
@@ -118,7 +118,7 @@ config_key_public_url(struct cf_walk *w, const struct cf_key *row,
 	size_t len, i;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (strncmp(s, "http://", 7) == 0)
@@ -129,10 +129,10 @@ config_key_public_url(struct cf_walk *w, const struct cf_key *row,
 		if ((unsigned char)rest[i] <= ' ' || rest[i] == 0x7f)
 			rest = NULL;
 	if (rest == NULL || *rest == '\0' || *rest == '/') {
-		config_problem(w, val->line, val->column,
-			       "invalid URL '%s' for 'public_url'; expected"
-			       " http:// or https:// and a host, such as"
-			       " https://ci.example.com", CQ(w, s));
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid URL '%s' for 'public_url'; expected"
+				 " http:// or https:// and a host, such as"
+				 " https://ci.example.com", CQ(w, s));
 		return;
 	}
 	len = strlen(s);
@@ -159,15 +159,16 @@ config_pick(struct cf_walk *w, const struct cf_key *row,
 		for (i = 0; i < n; i++)
 			yamlnode_suggest_add(&sg, words[i]);
 		if (sg.best != NULL) {
-			config_problem(w, val->line, val->column,
-				       "expected %s for '%s'%s, got %s; did"
-				       " you mean '%s'?", row->expected,
-				       row->name, w->where,
-				       config_describe(w, val), sg.best);
+			yamlnode_problem(&w->y, val->line, val->column,
+					 "expected %s for '%s'%s, got %s; did"
+					 " you mean '%s'?", row->k.expected,
+					 row->k.name, w->y.where,
+					 yamlnode_describe(&w->y, val),
+					 sg.best);
 			return -1;
 		}
 	}
-	config_type_error(w, val, row->expected, row->name);
+	yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 	return -1;
 }
 
@@ -202,38 +203,37 @@ void
 config_key_http(struct cf_walk *w, const struct cf_key *row,
 		const struct ynode *key, const struct ynode *val)
 {
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 
 	(void)row;
 	(void)key;
-	w->where = " in 'http'";
-	config_walk_map(w, val, config_http_keys, config_http_nkeys, w->c);
-	w->where = saved;
+	w->y.where = " in 'http'";
+	config_walk_map(w, val, &config_http_keys, w->c);
+	w->y.where = saved;
 }
 
 void
 config_key_job_ids(struct cf_walk *w, const struct cf_key *row,
 		   const struct ynode *key, const struct ynode *val)
 {
-	const char *saved = w->where;
+	const char *saved = w->y.where;
 	unsigned long long first, last;
 
 	(void)row;
 	(void)key;
-	w->where = " in 'job_ids'";
-	config_walk_map(w, val, config_job_ids_keys, config_job_ids_nkeys,
-			w->c);
-	w->where = saved;
+	w->y.where = " in 'job_ids'";
+	config_walk_map(w, val, &config_job_ids_keys, w->c);
+	w->y.where = saved;
 	first = w->c->job_ids_first;
 	last = first + w->c->job_ids_count - 1;
 	/* Inside uids 1..65535 of every job map to the ones after this. */
 	if (last > 2147483647ULL ||
 	    (first <= CONFIG_JOB_SUBID_BASE + 65535ULL &&
 	     last >= CONFIG_JOB_SUBID_BASE))
-		config_problem(w, val->line, val->column,
-			       "'job_ids' %llu..%llu must end by 2147483647 "
-			       "and leave out %llu..%llu (the jobs' own "
-			       "users inside the sandbox)", first, last,
-			       (unsigned long long)CONFIG_JOB_SUBID_BASE,
-			       CONFIG_JOB_SUBID_BASE + 65535ULL);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'job_ids' %llu..%llu must end by 2147483647 "
+				 "and leave out %llu..%llu (the jobs' own "
+				 "users inside the sandbox)", first, last,
+				 (unsigned long long)CONFIG_JOB_SUBID_BASE,
+				 CONFIG_JOB_SUBID_BASE + 65535ULL);
 }

@@ -24,7 +24,7 @@ config_key_bool(struct cf_walk *w, const struct cf_key *row,
 {
 	(void)key;
 	if (yamlnode_bool(val, FIELD(w, row, bool)) < 0)
-		config_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 }
 
 void
@@ -36,7 +36,7 @@ config_key_uint(struct cf_walk *w, const struct cf_key *row,
 	(void)key;
 	if (yamlnode_uint(val, (unsigned long)row->max, &v) < 0 ||
 	    v < row->min) {
-		config_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 		return;
 	}
 	*FIELD(w, row, unsigned long) = v;
@@ -51,23 +51,23 @@ config_key_duration(struct cf_walk *w, const struct cf_key *row,
 	uint64_t ms;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (pw_duration_parse(s, &ms) < 0) {
-		config_problem(w, val->line, val->column,
-			       "invalid duration '%s' for '%s'%s; expected"
-			       " a number and a unit (h, m, s, ms) such as"
-			       " 30s or 1h30m", CQ(w, s), row->name,
-			       w->where);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid duration '%s' for '%s'%s; expected"
+				 " a number and a unit (h, m, s, ms) such as"
+				 " 30s or 1h30m", CQ(w, s), row->k.name,
+				 w->y.where);
 		return;
 	}
 	if (ms < row->min || ms > row->max) {
 		pw_duration_format(row->min, lo, sizeof(lo));
 		pw_duration_format(row->max, hi, sizeof(hi));
-		config_problem(w, val->line, val->column,
-			       "'%s'%s is %s; expected from %s to %s",
-			       row->name, w->where, CQ(w, s), lo, hi);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'%s'%s is %s; expected from %s to %s",
+				 row->k.name, w->y.where, CQ(w, s), lo, hi);
 		return;
 	}
 	*FIELD(w, row, uint64_t) = ms;
@@ -139,23 +139,23 @@ config_key_size(struct cf_walk *w, const struct cf_key *row,
 	uint64_t v;
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	if (config_size_parse(s, &v) < 0) {
-		config_problem(w, val->line, val->column,
-			       "invalid size '%s' for '%s'%s; expected a"
-			       " number of bytes with an optional K, M or G"
-			       " such as 64M", CQ(w, s), row->name,
-			       w->where);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid size '%s' for '%s'%s; expected a"
+				 " number of bytes with an optional K, M or G"
+				 " such as 64M", CQ(w, s), row->k.name,
+				 w->y.where);
 		return;
 	}
 	if (v < row->min || v > row->max) {
 		size_format(row->min, lo, sizeof(lo));
 		size_format(row->max, hi, sizeof(hi));
-		config_problem(w, val->line, val->column,
-			       "'%s'%s is %s; expected from %s to %s",
-			       row->name, w->where, CQ(w, s), lo, hi);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'%s'%s is %s; expected from %s to %s",
+				 row->k.name, w->y.where, CQ(w, s), lo, hi);
 		return;
 	}
 	*FIELD(w, row, uint64_t) = v;
@@ -181,7 +181,7 @@ config_key_path(struct cf_walk *w, const struct cf_key *row,
 	char **field = FIELD(w, row, char *);
 
 	(void)key;
-	s = config_string(w, val, row->expected, row->name);
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
 	if (s == NULL)
 		return;
 	free(*field);

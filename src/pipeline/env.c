@@ -5,7 +5,8 @@
  * "true", `~` stays "~", an empty value is ""): a variable is a string to
  * the job, and YAML's typing would only lose what the user wrote.  Names
  * are [A-Za-z_][A-Za-z0-9_]* and may not start with PIPEWRIGHT_, which is
- * the daemon's to set.
+ * the daemon's to set: util's one rule (pw_env_name_valid,
+ * pw_env_name_reserved), which the API and the CLI apply too.
  *
  * Merging, lowest first: the top-level env, the job's env, its matrix
  * values.  A variable keeps the place where it first appeared and takes the
@@ -19,28 +20,25 @@
 
 #include "pipeline-int.h"
 
-#define RESERVED_PREFIX "PIPEWRIGHT_"
-
 /* Reports a bad variable name (`what`: "variable" or "matrix key"). */
 bool
 pipeline_env_name_ok(struct pl_walk *w, const struct ynode *key,
 		     const char *what)
 {
-	if (strlen(key->str) != key->len ||
-	    !pipeline_valid_env_name(key->str)) {
-		pipeline_problem(w, key->line, key->column,
+	if (!pw_env_name_valid(key->str, key->len)) {
+		yamlnode_problem(&w->y, key->line, key->column,
 				 "invalid %s name '%s'%s; a name is letters,"
 				 " digits and '_', not starting with a digit",
-				 what, pipeline_q(w, key->str, key->len),
-				 w->where);
+				 what, yamlnode_q(&w->y, key->str, key->len),
+				 w->y.where);
 		return false;
 	}
-	if (strncmp(key->str, RESERVED_PREFIX,
-		    strlen(RESERVED_PREFIX)) == 0) {
-		pipeline_problem(w, key->line, key->column,
-				 "'%s' cannot be set%s; PIPEWRIGHT_* variables"
-				 " are set by pipewright", PQ(w, key->str),
-				 w->where);
+	if (pw_env_name_reserved(key->str, key->len)) {
+		yamlnode_problem(&w->y, key->line, key->column,
+				 "'%s' cannot be set%s; " PW_ENV_RESERVED_PREFIX
+				 "* variables are set by pipewright",
+				 PQ(w, key->str),
+				 w->y.where);
 		return false;
 	}
 	return true;
@@ -53,9 +51,9 @@ pipeline_env_parse(struct pl_walk *w, const struct ynode *map, char ***out,
 	size_t npairs = map->count / 2, i;
 
 	if (npairs > PL_MAX_VARS) {
-		pipeline_problem(w, map->line, map->column,
+		yamlnode_problem(&w->y, map->line, map->column,
 				 "too many variables%s (%zu); at most %d",
-				 w->where, npairs, PL_MAX_VARS);
+				 w->y.where, npairs, PL_MAX_VARS);
 		return;
 	}
 	*out = xcalloc(npairs, sizeof(char *));
@@ -64,17 +62,17 @@ pipeline_env_parse(struct pl_walk *w, const struct ynode *map, char ***out,
 		const struct ynode *val = map->items[2 * i + 1];
 		bool ok;
 
-		if (!pipeline_visit(w, key) || !pipeline_visit(w, val))
+		if (!yamlnode_visit(&w->y, key) || !yamlnode_visit(&w->y, val))
 			return;
 		ok = pipeline_env_name_ok(w, key, "variable");
 		if (val->kind != YN_SCALAR) {
-			pipeline_type_error(w, val, "a string", key->str);
+			yamlnode_type_error(&w->y, val, "a string", key->str);
 			continue;
 		}
 		if (strlen(val->str) != val->len) {
-			pipeline_problem(w, val->line, val->column,
+			yamlnode_problem(&w->y, val->line, val->column,
 					 "NUL character in the value of '%s'%s",
-					 PQ(w, key->str), w->where);
+					 PQ(w, key->str), w->y.where);
 			continue;
 		}
 		if (ok)
@@ -87,15 +85,15 @@ void
 pipeline_key_env(struct pl_walk *w, const struct pl_key *row,
 		 const struct ynode *key, const struct ynode *val)
 {
-	const char *outer = w->where;
+	const char *outer = w->y.where;
 	char *where = xasprintf(" in the env of job '%s'",
 				PQ(w, w->base->name));
 
 	(void)row;
 	(void)key;
-	w->where = where;
+	w->y.where = where;
 	pipeline_env_parse(w, val, &w->base->env, &w->base->nenv);
-	w->where = outer;
+	w->y.where = outer;
 	free(where);
 }
 

@@ -44,12 +44,9 @@ stage_list(const struct pl_walk *w)
 	if (p->nstages > 20)
 		return xasprintf("there are %zu stages", p->nstages);
 	buf_init(&b, 0);
-	if (buf_printf(&b, "stages are ") < 0)
-		abort();
+	buf_adds(&b, "stages are ");
 	for (i = 0; i < p->nstages; i++)
-		if (buf_printf(&b, "%s%s", i > 0 ? ", " : "",
-			       p->stages[i]) < 0)
-			abort();
+		buf_addf(&b, "%s%s", i > 0 ? ", " : "", p->stages[i]);
 	return buf_steal(&b);
 }
 
@@ -58,7 +55,8 @@ pipeline_key_stage(struct pl_walk *w, const struct pl_key *row,
 		   const struct ynode *key, const struct ynode *val)
 {
 	struct pl_base *b = w->base;
-	const char *s = pipeline_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 	struct yamlnode_suggest sg;
 	char *list;
 	size_t i;
@@ -79,9 +77,9 @@ pipeline_key_stage(struct pl_walk *w, const struct pl_key *row,
 	for (i = 0; i < w->p->nstages; i++)
 		yamlnode_suggest_add(&sg, w->p->stages[i]);
 	list = stage_list(w);
-	pipeline_problem(w, val->line, val->column,
-			 "unknown stage '%s'%s; %s%s", PQ(w, s), w->where,
-			 list, pipeline_suggest_hint(w, &sg));
+	yamlnode_problem(&w->y, val->line, val->column,
+			 "unknown stage '%s'%s; %s%s", PQ(w, s), w->y.where,
+			 list, yamlnode_suggest_hint(&w->y, &sg));
 	free(list);
 }
 
@@ -90,13 +88,13 @@ static void
 script_add(struct pl_walk *w, const struct ynode *n)
 {
 	struct pl_base *b = w->base;
-	const char *s = pipeline_string(w, n, "a string", "script");
+	const char *s = yamlnode_string(&w->y, n, "a string", "script");
 
 	if (s == NULL)
 		return;
 	if (*s == '\0') {
-		pipeline_problem(w, n->line, n->column,
-				 "empty command in 'script'%s", w->where);
+		yamlnode_problem(&w->y, n->line, n->column,
+				 "empty command in 'script'%s", w->y.where);
 		return;
 	}
 	b->script[b->nscript++] = xstrdup(s);
@@ -111,7 +109,8 @@ pipeline_key_script(struct pl_walk *w, const struct pl_key *row,
 	(void)key;
 	if (val->kind == YN_SCALAR) {
 		if (yamlnode_is_null(val)) {
-			pipeline_type_error(w, val, row->expected, row->name);
+			yamlnode_type_error(&w->y, val, row->k.expected,
+					    row->k.name);
 			return;
 		}
 		w->base->script = xcalloc(1, sizeof(char *));
@@ -119,13 +118,13 @@ pipeline_key_script(struct pl_walk *w, const struct pl_key *row,
 		return;
 	}
 	if (val->count == 0) {
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "empty 'script'%s; expected at least one"
-				 " command", w->where);
+				 " command", w->y.where);
 		return;
 	}
 	w->base->script = xcalloc(val->count, sizeof(char *));
-	for (i = 0; i < val->count && pipeline_visit(w, val->items[i]); i++)
+	for (i = 0; i < val->count && yamlnode_visit(&w->y, val->items[i]); i++)
 		script_add(w, val->items[i]);
 }
 
@@ -144,9 +143,9 @@ pipeline_key_needs(struct pl_walk *w, const struct pl_key *row,
 		const struct ynode *it = val->items[i];
 		const char *s;
 
-		if (!pipeline_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = pipeline_string(w, it, "a job name", "needs");
+		s = yamlnode_string(&w->y, it, "a job name", "needs");
 		if (s == NULL)
 			continue;
 		b->needs[b->nneeds].name = xstrdup(s);
@@ -163,14 +162,15 @@ pipeline_key_allow_failure(struct pl_walk *w, const struct pl_key *row,
 {
 	(void)key;
 	if (yamlnode_bool(val, &w->base->allow_failure) < 0)
-		pipeline_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 }
 
 void
 pipeline_key_when(struct pl_walk *w, const struct pl_key *row,
 		  const struct ynode *key, const struct ynode *val)
 {
-	const char *s = pipeline_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 	struct yamlnode_suggest sg;
 	size_t i;
 
@@ -185,30 +185,31 @@ pipeline_key_when(struct pl_walk *w, const struct pl_key *row,
 		}
 		yamlnode_suggest_add(&sg, whens[i].name);
 	}
-	pipeline_problem(w, val->line, val->column,
+	yamlnode_problem(&w->y, val->line, val->column,
 			 "invalid value '%s' for 'when'%s; expected on_success,"
-			 " on_failure, always or manual%s", PQ(w, s), w->where,
-			 pipeline_suggest_hint(w, &sg));
+			 " on_failure, always or manual%s", PQ(w, s),
+			 w->y.where, yamlnode_suggest_hint(&w->y, &sg));
 }
 
 void
 pipeline_key_working_dir(struct pl_walk *w, const struct pl_key *row,
 			 const struct ynode *key, const struct ynode *val)
 {
-	const char *s = pipeline_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 
 	(void)key;
 	if (s == NULL)
 		return;
 	if (*s == '\0')
-		pipeline_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 	else if (*s == '/')
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "working_dir '%s' of job '%s' is absolute; it"
 				 " must be relative to the workspace", PQ(w, s),
 				 PQ(w, w->base->name));
 	else if (pipeline_path_normalise(s, &w->base->working_dir) < 0)
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "working_dir '%s' of job '%s' leaves the"
 				 " workspace", PQ(w, s), PQ(w, w->base->name));
 }
@@ -217,13 +218,14 @@ void
 pipeline_key_environment(struct pl_walk *w, const struct pl_key *row,
 			 const struct ynode *key, const struct ynode *val)
 {
-	const char *s = pipeline_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 
 	(void)key;
 	if (s == NULL)
 		return;
 	if (*s == '\0') {
-		pipeline_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 		return;
 	}
 	if (!pipeline_name_ok(w, val, "the environment"))
@@ -241,7 +243,7 @@ job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 	char *list;
 
 	if (!yamlnode_map_has(map, "script"))
-		pipeline_problem(w, key->line, key->column,
+		yamlnode_problem(&w->y, key->line, key->column,
 				 "job '%s' has no script", PQ(w, b->name));
 	if (b->has_stage)
 		return;
@@ -256,7 +258,7 @@ job_finish(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 		}
 	}
 	list = stage_list(w);
-	pipeline_problem(w, key->line, key->column,
+	yamlnode_problem(&w->y, key->line, key->column,
 			 "job '%s' has no stage and there is no stage 'test'"
 			 " to default to; %s", PQ(w, b->name), list);
 	free(list);
@@ -277,23 +279,23 @@ pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
 	b->when = PIPELINE_WHEN_ON_SUCCESS;
 	b->combos = 1;
 	if (strlen(b->name) != key->len || !pipeline_valid_name(b->name))
-		pipeline_problem(w, key->line, key->column,
+		yamlnode_problem(&w->y, key->line, key->column,
 				 "invalid job name '%s'; a name is letters,"
 				 " digits, '_', '.' and '-'",
-				 pipeline_q(w, key->str, key->len));
+				 yamlnode_q(&w->y, key->str, key->len));
 	if (val->kind != YN_MAP) {
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "expected a mapping for job '%s', got %s",
-				 PQ(w, b->name), pipeline_describe(w, val));
+				 PQ(w, b->name), yamlnode_describe(&w->y, val));
 		return;
 	}
 	where = xasprintf(" in job '%s'", PQ(w, b->name));
-	w->where = where;
+	w->y.where = where;
 	w->base = b;
-	pipeline_walk_map(w, val, pipeline_job_keys, pipeline_job_nkeys);
-	if (!w->stop)
+	yamlnode_walk_map(&w->y, val, &pipeline_job_keys);
+	if (!w->y.stop)
 		job_finish(w, b, key, val);
-	w->where = "";
+	w->y.where = "";
 	w->base = NULL;
 	free(where);
 }

@@ -28,11 +28,11 @@ matrix_values(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 	char **vals;
 
 	if (val->kind == YN_MAP) {
-		pipeline_type_error(w, val, "a list of values", key->str);
+		yamlnode_type_error(&w->y, val, "a list of values", key->str);
 		return;
 	}
 	if (n == 0) {
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "empty matrix: '%s' of job '%s' has no values",
 				 PQ(w, key->str), PQ(w, b->name));
 		return;
@@ -42,16 +42,16 @@ matrix_values(struct pl_walk *w, struct pl_base *b, const struct ynode *key,
 		const struct ynode *it = val->kind == YN_SCALAR ? val :
 		    val->items[i];
 
-		if (it != val && !pipeline_visit(w, it))
+		if (it != val && !yamlnode_visit(&w->y, it))
 			break;
 		if (it->kind != YN_SCALAR) {
-			pipeline_type_error(w, it, "a value", key->str);
+			yamlnode_type_error(&w->y, it, "a value", key->str);
 			break;
 		}
 		if (strlen(it->str) != it->len) {
-			pipeline_problem(w, it->line, it->column,
+			yamlnode_problem(&w->y, it->line, it->column,
 					 "NUL character in a value of '%s'%s",
-					 PQ(w, key->str), w->where);
+					 PQ(w, key->str), w->y.where);
 			break;
 		}
 		/* The value becomes part of the job's name. */
@@ -77,7 +77,7 @@ pipeline_key_matrix(struct pl_walk *w, const struct pl_key *row,
 {
 	struct pl_base *b = w->base;
 	size_t npairs = val->count / 2, i;
-	const char *outer = w->where;
+	const char *outer = w->y.where;
 	char *where;
 
 	(void)row;
@@ -86,7 +86,7 @@ pipeline_key_matrix(struct pl_walk *w, const struct pl_key *row,
 	b->mline = val->line;
 	b->mcolumn = val->column;
 	if (npairs == 0 || npairs > PL_MAX_VARS) {
-		pipeline_problem(w, val->line, val->column, npairs == 0 ?
+		yamlnode_problem(&w->y, val->line, val->column, npairs == 0 ?
 				 "empty matrix in job '%s'" :
 				 "too many matrix keys in job '%s'",
 				 PQ(w, b->name));
@@ -97,22 +97,22 @@ pipeline_key_matrix(struct pl_walk *w, const struct pl_key *row,
 	b->mvals = xcalloc(npairs, sizeof(char **));
 	b->nmvals = xcalloc(npairs, sizeof(size_t));
 	where = xasprintf(" in the matrix of job '%s'", PQ(w, b->name));
-	w->where = where;
+	w->y.where = where;
 	for (i = 0; i < npairs; i++) {
 		const struct ynode *k = val->items[2 * i];
 		const struct ynode *v = val->items[2 * i + 1];
 
-		if (!pipeline_visit(w, k) || !pipeline_visit(w, v))
+		if (!yamlnode_visit(&w->y, k) || !yamlnode_visit(&w->y, v))
 			break;
 		if (!pipeline_env_name_ok(w, k, "matrix key"))
 			b->combos = 0;
 		else
 			matrix_values(w, b, k, v);
 	}
-	w->where = outer;
+	w->y.where = outer;
 	free(where);
 	if (b->combos > PIPELINE_MAX_COMBINATIONS)
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "matrix of job '%s' has %s%llu combinations;"
 				 " at most %d", PQ(w, b->name),
 				 b->combos == UINT64_MAX ? "more than " : "",
@@ -130,25 +130,22 @@ expand_one(struct pl_walk *w, struct pl_base *b, uint64_t c, struct pl_job *j)
 
 	buf_init(&name, 0);
 	j->menv = xcalloc(b->nmkeys, sizeof(char *));
-	if (buf_printf(&name, "%s (", b->name) < 0)
-		abort();
+	buf_addf(&name, "%s (", b->name);
 	for (k = 0; k < b->nmkeys; k++) {
 		const char *v;
 
 		stride /= b->nmvals[k];
 		v = b->mvals[k][rest / stride];
 		rest %= stride;
-		if (buf_printf(&name, "%s%s", k > 0 ? ", " : "", v) < 0)
-			abort();
+		buf_addf(&name, "%s%s", k > 0 ? ", " : "", v);
 		j->menv[k] = xasprintf("%s=%s", b->mkeys[k], v);
-		if (!pipeline_charge(w, strlen(j->menv[k]), b->mline,
+		if (!yamlnode_charge(&w->y, strlen(j->menv[k]), b->mline,
 				     b->mcolumn))
 			break;
 	}
-	if (buf_append(&name, ")", 1) < 0)
-		abort();
+	buf_adds(&name, ")");
 	j->name = buf_steal(&name);
-	return pipeline_charge(w, strlen(j->name), b->mline, b->mcolumn);
+	return yamlnode_charge(&w->y, strlen(j->name), b->mline, b->mcolumn);
 }
 
 static int
@@ -169,7 +166,7 @@ check_names(struct pl_walk *w, struct pl_base *b)
 	qsort(names, b->count, sizeof(*names), name_cmp);
 	for (i = 1; i < b->count; i++) {
 		if (strcmp(*names[i - 1], *names[i]) == 0) {
-			pipeline_problem(w, b->mline, b->mcolumn,
+			yamlnode_problem(&w->y, b->mline, b->mcolumn,
 					 "matrix of job '%s' makes two jobs"
 					 " named '%s'", PQ(w, b->name),
 					 PQ(w, *names[i]));

@@ -81,11 +81,11 @@ unknown_need(struct pl_walk *w, const struct pl_base *b,
 
 	yamlnode_suggest_init(&sg, nd->name);
 	/* Past the cap the message is dropped: spare the comparisons. */
-	for (i = 0; i < w->p->nbases && w->added < PL_MAX_PROBLEMS; i++)
+	for (i = 0; i < w->p->nbases && w->y.added < PL_MAX_PROBLEMS; i++)
 		yamlnode_suggest_add(&sg, w->p->bases[i].name);
-	pipeline_problem(w, nd->line, nd->column,
+	yamlnode_problem(&w->y, nd->line, nd->column,
 			 "job '%s' needs unknown job '%s'%s", PQ(w, b->name),
-			 PQ(w, nd->name), pipeline_suggest_hint(w, &sg));
+			 PQ(w, nd->name), yamlnode_suggest_hint(&w->y, &sg));
 }
 
 /* Resolves every `needs` item to a base, reporting unknown names. */
@@ -254,14 +254,11 @@ report_cycle(struct pl_walk *w, const struct graph *g, const size_t *comp,
 	}
 	path[len] = r;
 	buf_init(&msg, 0);
-	if (buf_printf(&msg, "cycle in needs: ") < 0)
-		abort();
+	buf_adds(&msg, "cycle in needs: ");
 	for (i = 0; i <= len; i++) {
 		const struct pl_base *b = &p->bases[path[i]];
 
-		if (buf_printf(&msg, "%s%s", i > 0 ? " -> " : "",
-			       PQ(w, b->name)) < 0)
-			abort();
+		buf_addf(&msg, "%s%s", i > 0 ? " -> " : "", PQ(w, b->name));
 		if (i == len)
 			break;
 		if (!b->has_needs && implied == NULL)
@@ -269,11 +266,10 @@ report_cycle(struct pl_walk *w, const struct graph *g, const size_t *comp,
 		if (!placed && b->has_needs)
 			placed = need_pos(p, path[i], path[i + 1], &line, &col);
 	}
-	if (implied != NULL && buf_printf(&msg, " (%s has no needs, so it waits"
-					  " for every job of earlier stages)",
-					  PQ(w, implied)) < 0)
-		abort();
-	pipeline_problem(w, line, col, "%s", msg.data);
+	if (implied != NULL)
+		buf_addf(&msg, " (%s has no needs, so it waits for every job"
+			 " of earlier stages)", PQ(w, implied));
+	yamlnode_problem(&w->y, line, col, "%s", msg.data);
 	buf_free(&msg);
 	free(parent);
 	free(queue);

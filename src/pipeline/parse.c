@@ -16,6 +16,15 @@
 static const char *const default_stages[] = {"lint", "build", "test",
 					     "deploy"};
 
+/* The walk's limits; docs/pipeline.md lists them. */
+static const struct yamlnode_rules rules = {
+	.what = "pipeline",
+	.max_problems = PL_MAX_PROBLEMS,
+	.max_visits = PL_MAX_VISITS,
+	.max_text = PL_MAX_TEXT,
+	.nonempty = false,      /* "" is a string like any other */
+};
+
 /* The nodes of the top-level keys, read in this order after the walk. */
 struct pl_top {
 	const struct ynode *stages;
@@ -55,7 +64,7 @@ static void
 stages_read(struct pl_walk *w, const struct ynode *seq)
 {
 	struct pipeline *p = w->p;
-	size_t i, k;
+	size_t i;
 
 	if (seq == NULL) {
 		p->stages = xcalloc(PW_ARRAY_LEN(default_stages),
@@ -66,11 +75,11 @@ stages_read(struct pl_walk *w, const struct ynode *seq)
 	}
 	if (seq->count == 0 || seq->count > PL_MAX_STAGES) {
 		if (seq->count == 0)
-			pipeline_problem(w, seq->line, seq->column,
+			yamlnode_problem(&w->y, seq->line, seq->column,
 					 "empty 'stages'; expected at least"
 					 " one stage");
 		else
-			pipeline_problem(w, seq->line, seq->column,
+			yamlnode_problem(&w->y, seq->line, seq->column,
 					 "'stages' lists %zu stages;"
 					 " at most %d", seq->count,
 					 PL_MAX_STAGES);
@@ -82,28 +91,23 @@ stages_read(struct pl_walk *w, const struct ynode *seq)
 		const struct ynode *it = seq->items[i];
 		const char *s;
 
-		if (!pipeline_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = pipeline_string(w, it, "a stage name", "stages");
+		s = yamlnode_string(&w->y, it, "a stage name", "stages");
 		if (s == NULL) {
 			w->stages_bad = true;
 			continue;
 		}
 		if (!pipeline_valid_name(s)) {
-			pipeline_problem(w, it->line, it->column,
+			yamlnode_problem(&w->y, it->line, it->column,
 					 "invalid stage name '%s'; a name is"
 					 " letters, digits, '_', '.' and '-'",
 					 PQ(w, s));
 			w->stages_bad = true;
 			continue;
 		}
-		for (k = 0; k < p->nstages; k++)
-			if (strcmp(p->stages[k], s) == 0)
-				break;
-		if (k < p->nstages) {
-			pipeline_problem(w, it->line, it->column,
-					 "stage '%s' is listed twice",
-					 PQ(w, s));
+		if (yamlnode_listed_twice(&w->y, it, "stage", s, p->stages,
+					  p->nstages)) {
 			w->stages_bad = true;
 			continue;
 		}
@@ -118,23 +122,23 @@ jobs_read(struct pl_walk *w, const struct ynode *key, const struct ynode *map)
 	size_t npairs = map->count / 2, i;
 
 	if (npairs == 0) {
-		pipeline_problem(w, map->line, map->column,
+		yamlnode_problem(&w->y, map->line, map->column,
 				 "'jobs' is empty; expected at least one job");
 		return;
 	}
 	if (npairs > PIPELINE_MAX_JOBS) {
-		pipeline_problem(w, key->line, key->column,
+		yamlnode_problem(&w->y, key->line, key->column,
 				 "pipeline has %zu jobs; at most %d", npairs,
 				 PIPELINE_MAX_JOBS);
 		return;
 	}
 	/* Allocated once: handlers keep pointers to their base. */
 	p->bases = xcalloc(npairs, sizeof(*p->bases));
-	for (i = 0; i < npairs && !w->stop; i++) {
+	for (i = 0; i < npairs && !w->y.stop; i++) {
 		const struct ynode *k = map->items[2 * i];
 		const struct ynode *v = map->items[2 * i + 1];
 
-		if (!pipeline_visit(w, k) || !pipeline_visit(w, v))
+		if (!yamlnode_visit(&w->y, k) || !yamlnode_visit(&w->y, v))
 			break;
 		pipeline_job_walk(w, &p->bases[p->nbases++], k, v);
 	}
@@ -150,7 +154,7 @@ jobs_count(struct pl_walk *w, const struct ynode *key)
 	for (i = 0; i < w->p->nbases; i++)
 		total += w->p->bases[i].combos;
 	if (total > PIPELINE_MAX_JOBS)
-		pipeline_problem(w, key->line, key->column,
+		yamlnode_problem(&w->y, key->line, key->column,
 				 "pipeline has %llu jobs after matrix"
 				 " expansion; at most %d",
 				 (unsigned long long)total, PIPELINE_MAX_JOBS);
@@ -173,10 +177,13 @@ meant_as_pipeline(const struct ynode *root)
 		if (key->kind != YN_SCALAR || strlen(key->str) != key->len)
 			continue;
 		yamlnode_suggest_init(&sg, key->str);
-		for (k = 0; k < pipeline_top_nkeys; k++) {
-			if (strcmp(key->str, pipeline_top_keys[k].name) == 0)
+		for (k = 0; k < pipeline_top_keys.n; k++) {
+			const char *name =
+			    yamlnode_table_row(&pipeline_top_keys, k)->name;
+
+			if (strcmp(key->str, name) == 0)
 				return true;
-			yamlnode_suggest_add(&sg, pipeline_top_keys[k].name);
+			yamlnode_suggest_add(&sg, name);
 		}
 		if (sg.best != NULL && sg.dist <= 1)
 			return true;
@@ -196,41 +203,34 @@ walk(struct pl_walk *w, const struct ynode *root)
 	 * "unknown key" echoing every line.
 	 */
 	if (!yamlnode_map_has(root, "jobs") && !meant_as_pipeline(root)) {
-		pipeline_problem(w, root->line, root->column,
+		yamlnode_problem(&w->y, root->line, root->column,
 				 "not a pipeline file: no 'jobs' and no other"
 				 " top-level key of a pipeline");
 		return;
 	}
 	/* The top-level handlers only note the nodes; see the order above. */
 	w->top = &top;
-	pipeline_walk_map(w, root, pipeline_top_keys, pipeline_top_nkeys);
+	yamlnode_walk_map(&w->y, root, &pipeline_top_keys);
 	w->top = NULL;
-	if (!w->stop)
+	if (!w->y.stop)
 		stages_read(w, top.stages);
-	if (top.env != NULL && !w->stop) {
-		w->where = " in the top-level env";
+	if (top.env != NULL && !w->y.stop) {
+		w->y.where = " in the top-level env";
 		pipeline_env_parse(w, top.env, &w->p->env, &w->p->nenv);
-		w->where = "";
+		w->y.where = "";
 	}
 	if (!yamlnode_map_has(root, "jobs")) {
-		pipeline_problem(w, root->line, root->column,
+		yamlnode_problem(&w->y, root->line, root->column,
 				 "no 'jobs' in the pipeline; expected a"
 				 " mapping of job names to jobs");
 		return;
 	}
-	if (top.jobs != NULL && !w->stop)
+	if (top.jobs != NULL && !w->y.stop)
 		jobs_read(w, top.jobs_key, top.jobs);
-	if (!w->stop && w->p->nbases > 0) {
+	if (!w->y.stop && w->p->nbases > 0) {
 		pipeline_order_check(w);
 		jobs_count(w, top.jobs_key);
 	}
-}
-
-/* The YAML layer's problems count against the walk's cap like the rest. */
-static void
-yaml_problem(void *arg, int line, int column, const char *message)
-{
-	pipeline_problem(arg, line, column, "%s", message);
 }
 
 /* Checks the root, walks it, and builds what the model derives. */
@@ -238,13 +238,13 @@ static int
 build(struct pl_walk *w, const struct ytree *t)
 {
 	if (t->root == NULL || yamlnode_is_null(t->root)) {
-		pipeline_problem(w, 1, 1, "empty pipeline file; expected a"
+		yamlnode_problem(&w->y, 1, 1, "empty pipeline file; expected a"
 				 " mapping with 'jobs'");
 		return -EINVAL;
 	}
 	if (t->root->kind != YN_MAP) {
 		/* Named, not quoted: the file may be anything (see walk). */
-		pipeline_problem(w, t->root->line, t->root->column,
+		yamlnode_problem(&w->y, t->root->line, t->root->column,
 				 "expected a mapping with 'jobs' at the top of"
 				 " the pipeline file, got %s",
 				 t->root->kind == YN_SEQ ? "a list" :
@@ -252,10 +252,10 @@ build(struct pl_walk *w, const struct ytree *t)
 		return -EINVAL;
 	}
 	walk(w, t->root);
-	if (w->added > 0 || w->stop)
+	if (w->y.added > 0 || w->y.stop)
 		return -EINVAL;
 	pipeline_matrix_expand(w);
-	if (w->added > 0 || w->stop)
+	if (w->y.added > 0 || w->y.stop)
 		return -EINVAL;
 	pipeline_order_preds(w->p);
 	pipeline_env_merge(w->p);
@@ -272,18 +272,16 @@ pipeline_parse(const char *file, const char *data, size_t len,
 	int rc;
 
 	*out = NULL;
-	w->file = file != NULL ? file : "<input>";
-	w->pp = problems;
-	w->first = problems->count;
-	w->where = "";
+	yamlnode_walk_init(&w->y, file != NULL ? file : "<input>", problems,
+			   &rules);
 	if (len > PIPELINE_MAX_BYTES) {
-		pipeline_problem(w, 1, 1, "file is %zu bytes; at most %d",
+		yamlnode_problem(&w->y, 1, 1, "file is %zu bytes; at most %d",
 				 len, PIPELINE_MAX_BYTES);
 		rc = -EINVAL;
 		goto out;
 	}
 	rc = yamlnode_load(data != NULL ? data : "", len, "a pipeline file",
-			   yaml_problem, w, &t);
+			   yamlnode_walk_report, &w->y, &t);
 	if (rc < 0)
 		goto out;
 	p = xcalloc(1, sizeof(*p));
@@ -294,7 +292,7 @@ pipeline_parse(const char *file, const char *data, size_t len,
 		pipeline_free(p);
 		goto out;
 	}
-	p->file = xstrdup(w->file);
+	p->file = xstrdup(w->y.file);
 	p->raw = xmalloc(len + 1);
 	if (len > 0)
 		memcpy(p->raw, data, len);
@@ -303,9 +301,9 @@ pipeline_parse(const char *file, const char *data, size_t len,
 	*out = p;
 out:
 	if (rc < 0) {
-		pipeline_problem_sort(w);
-		if (problems->count == w->first)
-			pipeline_problems_add(problems, w->file, 1, 1,
+		yamlnode_walk_sort(&w->y);
+		if (problems->count == w->y.first)
+			pipeline_problems_add(problems, w->y.file, 1, 1,
 					      "invalid pipeline");
 		rc = -EINVAL;
 	}

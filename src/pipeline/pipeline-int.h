@@ -5,11 +5,12 @@
  *
  * How a parse goes: yamlnode_load() turns libyaml's events into a tree of
  * ynodes (depth capped, duplicate keys reported and dropped, aliases
- * shared, never copied); parse.c walks the top-level mapping with the key tables of
- * keys.c, job.c / env.c / matrix.c fill one struct pl_base per job written
- * in the file; order.c resolves `needs` and checks for cycles; matrix.c
- * expands the bases into jobs; env.c merges their environments.  Every walk
- * step is charged to a budget so that aliases cannot make it explode.
+ * shared, never copied); parse.c walks the top-level mapping with the key
+ * tables of keys.c and yamlnode's walk (the config's too), job.c / env.c /
+ * matrix.c fill one struct pl_base per job written in the file; order.c
+ * resolves `needs` and checks for cycles; matrix.c expands the bases into
+ * jobs; env.c merges their environments.  Every walk step is charged to
+ * the walk's budget so that aliases cannot make it explode.
  *
  * Functions shared between the module's files carry the `pipeline_` prefix
  * like the public ones but are declared only here.
@@ -31,7 +32,6 @@
 #define PL_MAX_VARS 1000                  /* per env or matrix mapping */
 #define PL_MAX_STAGES 100                 /* entries of `stages` */
 #define PL_MAX_RETRY 10
-#define PL_QUOTE_SLOTS 8                  /* quoted strings per message */
 
 /* One `needs` item as written. */
 struct pl_need {
@@ -118,55 +118,32 @@ struct pipeline {
 
 struct pl_top;
 
-/* The state of one parse: where problems go and what the walk may spend. */
+/*
+ * The state of one parse: the shared walk (problems, budget, quote slots,
+ * yamlnode.h) and what is being built.
+ */
 struct pl_walk {
-	const char *file;
-	struct pipeline_problems *pp;
-	size_t first;         /* pp->items[first..] were added by this parse */
-	size_t added;
-	bool too_many;        /* PL_MAX_PROBLEMS reached: the rest dropped */
-	int dropped_line;
-	int dropped_column;
-	bool stop;            /* a budget ran out: walk no further */
-	size_t visits;
-	size_t text;
+	struct yamlnode_walk y;
 	struct pipeline *p;
-	const char *where;    /* " in job 'x'" etc. for messages; "" at top */
 	struct pl_base *base; /* the job being walked */
 	struct pl_top *top;   /* the top-level keys' nodes (parse.c) */
 	bool stages_bad;      /* `stages` invalid: skip stage checks */
 	const struct ynode *jobs_key;
-	char quote[PL_QUOTE_SLOTS][YAMLNODE_QUOTE_SIZE + 32];
-	unsigned qnext;
 };
 
 /* A row of a table of allowed keys (keys.c). */
 struct pl_key;
-typedef void (*pl_key_fn)(struct pl_walk *w, const struct pl_key *row,
-			  const struct ynode *key, const struct ynode *val);
+typedef void pl_key_fn(struct pl_walk *w, const struct pl_key *row,
+		       const struct ynode *key, const struct ynode *val);
 struct pl_key {
-	const char *name;
-	unsigned kinds;       /* YN_* bits the value may be */
-	const char *expected; /* "a boolean", for type errors */
-	pl_key_fn fn;
+	struct yamlnode_key k; /* name, kinds, what was expected */
+	pl_key_fn *fn;
 };
 
-/* problems.c */
-void pipeline_problem(struct pl_walk *w, int line, int column,
-		      const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-void pipeline_problem_sort(struct pl_walk *w);
-const char *pipeline_q(struct pl_walk *w, const char *s, size_t len);
-#define PQ(w, s) pipeline_q((w), (s), strlen(s))
+/* A value the file wrote, quoted for a message (yamlnode_q). */
+#define PQ(w, s) yamlnode_q(&(w)->y, (s), strlen(s))
 
-/* value.c: what scalars mean and how nodes are named in messages. */
-bool pipeline_visit(struct pl_walk *w, const struct ynode *n);
-bool pipeline_charge(struct pl_walk *w, size_t text, int line, int column);
-const char *pipeline_describe(struct pl_walk *w, const struct ynode *n);
-void pipeline_type_error(struct pl_walk *w, const struct ynode *n,
-			 const char *expected, const char *key);
-const char *pipeline_string(struct pl_walk *w, const struct ynode *n,
-			    const char *expected, const char *key);
+/* value.c: names the file may use. */
 bool pipeline_valid_name(const char *s);
 /*
  * The offset of the first control character (C0, DEL, or C1 U+0080..
@@ -177,63 +154,37 @@ long pipeline_control_at(const char *s, size_t len);
 /* A scalar used as a name has none; else a problem at n, naming `what`. */
 bool pipeline_name_ok(struct pl_walk *w, const struct ynode *n,
 		      const char *what);
-bool pipeline_valid_env_name(const char *s);
 
-/* keys.c: the tables of allowed keys, and the walk over one mapping. */
-extern const struct pl_key pipeline_top_keys[];
-extern const size_t pipeline_top_nkeys;
-extern const struct pl_key pipeline_job_keys[];
-extern const size_t pipeline_job_nkeys;
-extern const struct pl_key pipeline_retry_keys[];
-extern const size_t pipeline_retry_nkeys;
-extern const struct pl_key pipeline_resource_keys[];  /* sandbox.c */
-extern const size_t pipeline_resource_nkeys;
-void pipeline_walk_map(struct pl_walk *w, const struct ynode *map,
-		       const struct pl_key *tab, size_t n);
+/* keys.c: the tables of allowed keys, walked by yamlnode_walk_map(). */
+extern const struct yamlnode_table pipeline_top_keys;
+extern const struct yamlnode_table pipeline_job_keys;
+extern const struct yamlnode_table pipeline_retry_keys;
+/* A table of pl_key rows, whose handlers take the pipeline's walk. */
+#define PL_TABLE(rows) YAMLNODE_TABLE(rows, pipeline_call_row)
+yamlnode_key_fn pipeline_call_row;
 
 /* Handlers named by the tables. */
-void pipeline_top_stages(struct pl_walk *, const struct pl_key *,
-			 const struct ynode *, const struct ynode *);
-void pipeline_top_env(struct pl_walk *, const struct pl_key *,
-		      const struct ynode *, const struct ynode *);
-void pipeline_top_jobs(struct pl_walk *, const struct pl_key *,
-		       const struct ynode *, const struct ynode *);
-void pipeline_key_stage(struct pl_walk *, const struct pl_key *,
-			const struct ynode *, const struct ynode *);
-void pipeline_key_script(struct pl_walk *, const struct pl_key *,
-			 const struct ynode *, const struct ynode *);
-void pipeline_key_needs(struct pl_walk *, const struct pl_key *,
-			const struct ynode *, const struct ynode *);
-void pipeline_key_env(struct pl_walk *, const struct pl_key *,
-		      const struct ynode *, const struct ynode *);
-void pipeline_key_timeout(struct pl_walk *, const struct pl_key *,
-			  const struct ynode *, const struct ynode *);
-void pipeline_key_lost_retries(struct pl_walk *, const struct pl_key *,
-				const struct ynode *, const struct ynode *);
-void pipeline_key_retry(struct pl_walk *, const struct pl_key *,
-			const struct ynode *, const struct ynode *);
-void pipeline_key_retry_max(struct pl_walk *, const struct pl_key *,
-			    const struct ynode *, const struct ynode *);
-void pipeline_key_retry_when(struct pl_walk *, const struct pl_key *,
-			     const struct ynode *, const struct ynode *);
-void pipeline_key_allow_failure(struct pl_walk *, const struct pl_key *,
-				const struct ynode *, const struct ynode *);
-void pipeline_key_when(struct pl_walk *, const struct pl_key *,
-		       const struct ynode *, const struct ynode *);
-void pipeline_key_branches(struct pl_walk *, const struct pl_key *,
-			   const struct ynode *, const struct ynode *);
-void pipeline_key_matrix(struct pl_walk *, const struct pl_key *,
-			 const struct ynode *, const struct ynode *);
-void pipeline_key_working_dir(struct pl_walk *, const struct pl_key *,
-			      const struct ynode *, const struct ynode *);
-void pipeline_key_environment(struct pl_walk *, const struct pl_key *,
-			      const struct ynode *, const struct ynode *);
-void pipeline_key_network(struct pl_walk *, const struct pl_key *,
-			  const struct ynode *, const struct ynode *);
-void pipeline_key_resources(struct pl_walk *, const struct pl_key *,
-			    const struct ynode *, const struct ynode *);
-void pipeline_key_secrets(struct pl_walk *, const struct pl_key *,
-			  const struct ynode *, const struct ynode *);
+pl_key_fn pipeline_top_stages;
+pl_key_fn pipeline_top_env;
+pl_key_fn pipeline_top_jobs;
+pl_key_fn pipeline_key_stage;
+pl_key_fn pipeline_key_script;
+pl_key_fn pipeline_key_needs;
+pl_key_fn pipeline_key_env;
+pl_key_fn pipeline_key_timeout;
+pl_key_fn pipeline_key_lost_retries;
+pl_key_fn pipeline_key_retry;
+pl_key_fn pipeline_key_retry_max;
+pl_key_fn pipeline_key_retry_when;
+pl_key_fn pipeline_key_allow_failure;
+pl_key_fn pipeline_key_when;
+pl_key_fn pipeline_key_branches;
+pl_key_fn pipeline_key_matrix;
+pl_key_fn pipeline_key_working_dir;
+pl_key_fn pipeline_key_environment;
+pl_key_fn pipeline_key_network;
+pl_key_fn pipeline_key_resources;
+pl_key_fn pipeline_key_secrets;
 
 /* job.c */
 void pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
@@ -253,13 +204,6 @@ void pipeline_matrix_expand(struct pl_walk *w);
 /* order.c */
 void pipeline_order_check(struct pl_walk *w);
 void pipeline_order_preds(struct pipeline *p);
-
-/* suggest.c: "; did you mean 'x'?" or "" (in one of w's quote slots). */
-const char *pipeline_suggest_hint(struct pl_walk *w,
-				  const struct yamlnode_suggest *s);
-
-/* glob.c */
-const char *pipeline_glob_check(const char *pattern);
 
 /* path.c */
 int pipeline_path_normalise(const char *in, char **out);

@@ -24,22 +24,23 @@ void
 pipeline_key_timeout(struct pl_walk *w, const struct pl_key *row,
 		     const struct ynode *key, const struct ynode *val)
 {
-	const char *s = pipeline_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 	uint64_t ms;
 
 	(void)key;
 	if (s == NULL)
 		return;
 	if (pw_duration_parse(s, &ms) < 0)
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "invalid duration '%s' for 'timeout'%s;"
 				 " expected e.g. 90s, 10m, 1h30m", PQ(w, s),
-				 w->where);
+				 w->y.where);
 	else if (ms == 0)
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "invalid duration '%s' for 'timeout'%s;"
 				 " a timeout must be more than 0", PQ(w, s),
-				 w->where);
+				 w->y.where);
 	else {
 		w->base->timeout_ms = ms;
 		w->base->has_timeout = true;
@@ -57,12 +58,12 @@ retry_count(struct pl_walk *w, const struct pl_key *row, const char *key,
 	int rc = yamlnode_uint(val, PL_MAX_RETRY, &n);
 
 	if (rc == -ERANGE)
-		pipeline_problem(w, val->line, val->column,
-				 "'%s'%s is %s; at most %d", key, w->where,
-				 pipeline_q(w, val->str, val->len),
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'%s'%s is %s; at most %d", key, w->y.where,
+				 yamlnode_q(&w->y, val->str, val->len),
 				 PL_MAX_RETRY);
 	else if (rc < 0)
-		pipeline_type_error(w, val, row->expected, key);
+		yamlnode_type_error(&w->y, val, row->k.expected, key);
 	else
 		w->base->retry_max = (int)n;
 }
@@ -71,22 +72,22 @@ void
 pipeline_key_retry(struct pl_walk *w, const struct pl_key *row,
 		   const struct ynode *key, const struct ynode *val)
 {
-	const char *outer = w->where;
+	const char *outer = w->y.where;
 	char *where;
 
 	(void)key;
 	if (val->kind == YN_SCALAR) {
-		retry_count(w, row, row->name, val);
+		retry_count(w, row, row->k.name, val);
 		return;
 	}
 	where = xasprintf(" in 'retry' of job '%s'", PQ(w, w->base->name));
-	w->where = where;
-	pipeline_walk_map(w, val, pipeline_retry_keys, pipeline_retry_nkeys);
-	w->where = outer;
+	w->y.where = where;
+	yamlnode_walk_map(&w->y, val, &pipeline_retry_keys);
+	w->y.where = outer;
 	free(where);
-	if (!w->base->has_retry_max && !w->stop)
-		pipeline_problem(w, val->line, val->column,
-				 "'retry'%s has no 'max'", w->where);
+	if (!w->base->has_retry_max && !w->y.stop)
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'retry'%s has no 'max'", w->y.where);
 }
 
 void
@@ -95,7 +96,7 @@ pipeline_key_retry_max(struct pl_walk *w, const struct pl_key *row,
 {
 	(void)key;
 	w->base->has_retry_max = true;
-	retry_count(w, row, row->name, val);
+	retry_count(w, row, row->k.name, val);
 }
 
 /*
@@ -113,12 +114,13 @@ pipeline_key_lost_retries(struct pl_walk *w, const struct pl_key *row,
 
 	(void)key;
 	if (rc == -ERANGE)
-		pipeline_problem(w, val->line, val->column,
-				 "'lost_retries'%s is %s; at most %d", w->where,
-				 pipeline_q(w, val->str, val->len),
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'lost_retries'%s is %s; at most %d",
+				 w->y.where,
+				 yamlnode_q(&w->y, val->str, val->len),
 				 PL_MAX_RETRY);
 	else if (rc < 0)
-		pipeline_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 	else
 		w->base->lost_retries = (int)n;
 }
@@ -127,7 +129,8 @@ pipeline_key_lost_retries(struct pl_walk *w, const struct pl_key *row,
 static unsigned
 retry_when_item(struct pl_walk *w, const struct ynode *it)
 {
-	const char *s = pipeline_string(w, it, "failed or timed_out", "when");
+	const char *s = yamlnode_string(&w->y, it, "failed or timed_out",
+					"when");
 	struct yamlnode_suggest sg;
 	size_t i;
 
@@ -139,10 +142,10 @@ retry_when_item(struct pl_walk *w, const struct ynode *it)
 			return retry_whens[i].bit;
 		yamlnode_suggest_add(&sg, retry_whens[i].name);
 	}
-	pipeline_problem(w, it->line, it->column,
+	yamlnode_problem(&w->y, it->line, it->column,
 			 "invalid value '%s' for 'when'%s; expected failed or"
-			 " timed_out%s", PQ(w, s), w->where,
-			 pipeline_suggest_hint(w, &sg));
+			 " timed_out%s", PQ(w, s), w->y.where,
+			 yamlnode_suggest_hint(&w->y, &sg));
 	return 0;
 }
 
@@ -158,12 +161,12 @@ pipeline_key_retry_when(struct pl_walk *w, const struct pl_key *row,
 	if (val->kind == YN_SCALAR) {
 		bits = retry_when_item(w, val);
 	} else if (val->count == 0) {
-		pipeline_problem(w, val->line, val->column,
+		yamlnode_problem(&w->y, val->line, val->column,
 				 "empty 'when'%s; expected failed and/or"
-				 " timed_out", w->where);
+				 " timed_out", w->y.where);
 	} else {
 		for (i = 0; i < val->count; i++) {
-			if (!pipeline_visit(w, val->items[i]))
+			if (!yamlnode_visit(&w->y, val->items[i]))
 				return;
 			bits |= retry_when_item(w, val->items[i]);
 		}

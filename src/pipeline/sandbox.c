@@ -90,7 +90,8 @@ static void
 resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
 	 const struct ynode *val)
 {
-	const char *s = pipeline_string(w, val, row->expected, row->name);
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
 	uint64_t v = 0;
 	size_t i;
 	int rc;
@@ -99,7 +100,7 @@ resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
 	if (s == NULL)
 		return;
 	for (i = 0; i < PW_ARRAY_LEN(limits); i++)
-		if (strcmp(limits[i].name, row->name) == 0)
+		if (strcmp(limits[i].name, row->k.name) == 0)
 			break;
 	if (i == PW_ARRAY_LEN(limits))
 		return;
@@ -107,15 +108,15 @@ resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
 	if (rc == 0 && (v < limits[i].min || v > limits[i].max))
 		rc = -ERANGE;
 	if (rc == -EINVAL) {
-		pipeline_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 	} else if (rc < 0) {
 		char lo[32], hi[32];
 
 		fmt_limit(limits[i].min, limits[i].size, lo, sizeof(lo));
 		fmt_limit(limits[i].max, limits[i].size, hi, sizeof(hi));
-		pipeline_problem(w, val->line, val->column,
-				 "'%s'%s is %s; expected %s to %s", row->name,
-				 w->where, PQ(w, s), lo, hi);
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "'%s'%s is %s; expected %s to %s", row->k.name,
+				 w->y.where, PQ(w, s), lo, hi);
 	} else {
 		*(uint64_t *)((char *)w->base + limits[i].off) = v;
 		w->base->res_at[i][0] = val->line;
@@ -123,29 +124,28 @@ resource(struct pl_walk *w, const struct pl_key *row, const struct ynode *key,
 	}
 }
 
-const struct pl_key pipeline_resource_keys[] = {
-	{"memory", YN_SCALAR, "a size such as 512M or 2G", resource},
-	{"pids", YN_SCALAR, "a number of processes", resource},
-	{"cpu_seconds", YN_SCALAR, "a number of seconds", resource},
-	{"file_size", YN_SCALAR, "a size such as 1G", resource},
-	{"open_files", YN_SCALAR, "a number of files", resource},
+static const struct pl_key resource_rows[] = {
+	{{"memory", YN_SCALAR, "a size such as 512M or 2G"}, resource},
+	{{"pids", YN_SCALAR, "a number of processes"}, resource},
+	{{"cpu_seconds", YN_SCALAR, "a number of seconds"}, resource},
+	{{"file_size", YN_SCALAR, "a size such as 1G"}, resource},
+	{{"open_files", YN_SCALAR, "a number of files"}, resource},
 };
-const size_t pipeline_resource_nkeys = PW_ARRAY_LEN(pipeline_resource_keys);
+static const struct yamlnode_table resource_keys = PL_TABLE(resource_rows);
 
 void
 pipeline_key_resources(struct pl_walk *w, const struct pl_key *row,
 		       const struct ynode *key, const struct ynode *val)
 {
-	const char *outer = w->where;
+	const char *outer = w->y.where;
 	char *where;
 
 	(void)key;
 	(void)row;
 	where = xasprintf(" in 'resources' of job '%s'", PQ(w, w->base->name));
-	w->where = where;
-	pipeline_walk_map(w, val, pipeline_resource_keys,
-			  pipeline_resource_nkeys);
-	w->where = outer;
+	w->y.where = where;
+	yamlnode_walk_map(&w->y, val, &resource_keys);
+	w->y.where = outer;
 	free(where);
 }
 
@@ -155,7 +155,7 @@ pipeline_key_network(struct pl_walk *w, const struct pl_key *row,
 {
 	(void)key;
 	if (yamlnode_bool(val, &w->base->network) < 0)
-		pipeline_type_error(w, val, row->expected, row->name);
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
 }
 
 void
@@ -163,7 +163,7 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 		     const struct ynode *key, const struct ynode *val)
 {
 	struct pl_base *b = w->base;
-	size_t i, k;
+	size_t i;
 
 	(void)key;
 	(void)row;
@@ -172,35 +172,29 @@ pipeline_key_secrets(struct pl_walk *w, const struct pl_key *row,
 		const struct ynode *it = val->items[i];
 		const char *s;
 
-		if (!pipeline_visit(w, it))
+		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = pipeline_string(w, it, "a variable name", "secrets");
+		s = yamlnode_string(&w->y, it, "a variable name", "secrets");
 		if (s == NULL)
 			continue;
-		if (!pipeline_valid_env_name(s)) {
-			pipeline_problem(w, it->line, it->column,
+		if (!pw_env_name_valid(s, strlen(s))) {
+			yamlnode_problem(&w->y, it->line, it->column,
 					 "invalid secret name '%s'%s; a name is"
 					 " letters, digits and '_', not starting"
-					 " with a digit", PQ(w, s), w->where);
+					 " with a digit", PQ(w, s), w->y.where);
 			continue;
 		}
-		if (strncmp(s, "PIPEWRIGHT", 10) == 0 &&
-		    (s[10] == '\0' || s[10] == '_')) {
-			pipeline_problem(w, it->line, it->column,
-					 "secret '%s'%s: PIPEWRIGHT_ variables "
-					 "are set by pipewright", PQ(w, s),
-					 w->where);
+		if (pw_env_name_reserved(s, strlen(s))) {
+			yamlnode_problem(&w->y, it->line, it->column,
+					 "secret '%s'%s: "
+					 PW_ENV_RESERVED_PREFIX " variables are"
+					 " set by pipewright", PQ(w, s),
+					 w->y.where);
 			continue;
 		}
-		for (k = 0; k < b->nsecrets; k++)
-			if (strcmp(b->secrets[k], s) == 0)
-				break;
-		if (k < b->nsecrets) {
-			pipeline_problem(w, it->line, it->column,
-					 "secret '%s' is listed twice%s",
-					 PQ(w, s), w->where);
+		if (yamlnode_listed_twice(&w->y, it, "secret", s, b->secrets,
+					  b->nsecrets))
 			continue;
-		}
 		b->secrets[b->nsecrets++] = xstrdup(s);
 	}
 }

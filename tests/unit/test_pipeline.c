@@ -169,6 +169,28 @@ test_secrets_bad(void **state)
 		   "secret 'PIPEWRIGHT_X' in job 't': PIPEWRIGHT_ variables are set by pipewright");
 }
 
+/*
+ * One rule for reserved names: PIPEWRIGHT_ with its underscore.  A secret
+ * named PIPEWRIGHT alone is a name like any other, as in `env`.
+ */
+static void
+test_secrets_reserved_prefix(void **state)
+{
+	struct pipeline *p = parse_ok(SB_JOB
+		"    secrets: [PIPEWRIGHT, PIPEWRIGHTX]\n"
+		"    env: {PIPEWRIGHT: 1}\n");
+	const char *const *sec;
+
+	(void)state;
+	sec = pipeline_job_secrets(p, 0);
+	assert_string_equal(sec[0], "PIPEWRIGHT");
+	assert_string_equal(sec[1], "PIPEWRIGHTX");
+	assert_null(sec[2]);
+	pipeline_destroy(p);
+	expect_one(SB_JOB "    secrets: [PIPEWRIGHT_]\n", 4, 15,
+		   "secret 'PIPEWRIGHT_' in job 't': PIPEWRIGHT_ variables are set by pipewright");
+}
+
 /* ---- validation errors, one kind per test ---- */
 
 static void
@@ -1295,6 +1317,7 @@ main(void)
 		cmocka_unit_test(test_network_not_bool),
 		cmocka_unit_test(test_resources_bad),
 		cmocka_unit_test(test_secrets_bad),
+		cmocka_unit_test(test_secrets_reserved_prefix),
 		cmocka_unit_test(test_unknown_job_key),
 		cmocka_unit_test(test_unknown_top_level_key),
 		cmocka_unit_test(test_unknown_retry_key),

@@ -1,17 +1,20 @@
 /*
  * Branch filters: fnmatch(3) patterns without FNM_PATHNAME, so that `*`
  * also matches `/`: `release/` followed by `*` admits `release/1.0/hotfix`.
+ * Each pattern is checked when the file is read, so a typo is a
+ * validation error rather than a job or a project that silently never
+ * builds.
  *
  * fnmatch never says a pattern is malformed: glibc takes an unclosed `[`
  * literally, so `release/[0-9` would silently match nothing a user meant.
- * pipeline_glob_check() refuses such patterns at validation time instead,
+ * glob_check() refuses such patterns at validation time instead,
  * following the bracket rules fnmatch applies (a `]` right after `[` or
  * `[!` is literal; `\` escapes; `[:class:]` inside brackets).
  */
 #include <fnmatch.h>
 #include <string.h>
 
-#include "pipeline-int.h"
+#include "pipewright/glob.h"
 
 static const char *const classes[] = {
 	"alnum", "alpha", "blank", "cntrl", "digit", "graph",
@@ -67,9 +70,8 @@ check_bracket(const char **p)
 	return NULL;
 }
 
-/* NULL if fnmatch will read the pattern as written, else what is wrong. */
 const char *
-pipeline_glob_check(const char *pattern)
+glob_check(const char *pattern)
 {
 	const char *p = pattern, *err;
 
@@ -92,9 +94,53 @@ pipeline_glob_check(const char *pattern)
 }
 
 bool
-pipeline_glob_match(const char *pattern, const char *s)
+glob_match(const char *pattern, const char *s)
 {
 	if (pattern == NULL || s == NULL)
 		return false;
 	return fnmatch(pattern, s, 0) == 0;
+}
+
+static void
+branch_add(struct yamlnode_walk *w, const struct ynode *n, char **out,
+	   size_t *count)
+{
+	const char *s = yamlnode_string(w, n, "a branch pattern", "branches");
+	const char *err;
+
+	if (s == NULL)
+		return;
+	if ((err = glob_check(s)) != NULL) {
+		yamlnode_problem(w, n->line, n->column,
+				 "invalid branch pattern '%s'%s: %s",
+				 yamlnode_q(w, s, strlen(s)), w->where, err);
+		return;
+	}
+	out[(*count)++] = xstrdup(s);
+}
+
+void
+glob_read_branches(struct yamlnode_walk *w, const struct yamlnode_key *row,
+		   const struct ynode *val, char ***out, size_t *n)
+{
+	size_t i;
+
+	if (val->kind == YN_SCALAR) {
+		if (yamlnode_is_null(val)) {
+			yamlnode_type_error(w, val, row->expected, row->name);
+			return;
+		}
+		*out = xcalloc(1, sizeof(char *));
+		branch_add(w, val, *out, n);
+		return;
+	}
+	if (val->count == 0) {
+		yamlnode_problem(w, val->line, val->column,
+				 "empty 'branches'%s; leave 'branches' out to"
+				 " run on every branch", w->where);
+		return;
+	}
+	*out = xcalloc(val->count, sizeof(char *));
+	for (i = 0; i < val->count && yamlnode_visit(w, val->items[i]); i++)
+		branch_add(w, val->items[i], *out, n);
 }
