@@ -55,12 +55,13 @@ const char *
 yamlnode_suggest_hint(struct yamlnode_walk *w,
 		      const struct yamlnode_suggest *s)
 {
-	const char *q;
+	char q[YAMLNODE_QUOTE_SIZE]; /* not a slot: snprintf's source and
+					target must not share an array */
 	char *out;
 
 	if (s->best == NULL)
 		return "";
-	q = yamlnode_q(w, s->best, strlen(s->best));
+	yamlnode_quote(s->best, strlen(s->best), q);
 	out = slot(w);
 	snprintf(out, sizeof(w->quote[0]), "; did you mean '%s'?", q);
 	return out;
