@@ -75,6 +75,8 @@ struct daemon {
 	uv_loop_t loop;
 	char *config_path;
 	struct config *config;    /* replaced whole on SIGHUP */
+	bool debug;               /* PIPEWRIGHT_DEBUG at start: kept by a
+	                             reload, which sets the log format again */
 	char *public_url;         /* no trailing '/', with the real port */
 	struct store *store;
 	struct exec *exec;

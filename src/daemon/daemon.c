@@ -277,7 +277,7 @@ on_sighup(uv_signal_t *h, int signum)
 	config_destroy(d->config);
 	d->config = c;
 	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
-		 false);
+		 d->debug);
 	if (!d->detached)
 		schedules_load(d);
 	log_info("config.reloaded path=%s projects=%zu", d->config_path,
@@ -367,9 +367,10 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		return -EINVAL;
 	}
 	pipeline_problems_free(&pp);
+	d->debug = getenv("PIPEWRIGHT_DEBUG") != NULL;
 	log_init(config_log_format(d->config) == CONFIG_LOG_JSON ? LOG_JSON :
 								    LOG_TEXT,
-		 getenv("PIPEWRIGHT_DEBUG") != NULL);
+		 d->debug);
 	uv_loop_init(&d->loop);
 	d->attempts_dir = xasprintf("%s/attempts", config_data_dir(d->config));
 	d->workspaces_dir = xasprintf("%s/workspaces",
