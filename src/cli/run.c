@@ -10,7 +10,6 @@
  */
 #include <ctype.h>
 #include <errno.h>
-#include <ftw.h>
 #include <getopt.h>
 #include <limits.h>
 #include <pwd.h>
@@ -290,16 +289,6 @@ start_run(struct run_cli *c)
 fail:
 	uv_close((uv_handle_t *)&c->sigint, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
 }
 
 static bool
@@ -589,7 +578,7 @@ out_loop:
 		fprintf(stderr, "pipewright: internal error: handles left "
 			"open at exit\n");
 out_tmp:
-	nftw(c.tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	pw_remove_tree(c.tmpdir);
 out_pipeline:
 	pipeline_destroy(c.p);
 	free(c.branch);

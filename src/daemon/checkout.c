@@ -250,15 +250,15 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 	c->loglen = len;
 	/* Only a complete checkout takes the workspace's name. */
 	if (rc == 0 && !c->direct) {
-		files_remove_tree(c->workspace);
+		pw_remove_tree(c->workspace);
 		if (rename(c->tmp, c->workspace) < 0)
 			rc = -errno;
 	}
 	if (rc < 0 && c->direct) {
 		wsfs_release(c->workspace);
-		files_remove_tree(c->workspace);
+		pw_remove_tree(c->workspace);
 	} else if (rc < 0) {
-		files_remove_tree(c->tmp);
+		pw_remove_tree(c->tmp);
 	}
 	if (rc == 0 && proj != NULL)
 		stale_check(c, proj);

@@ -274,8 +274,6 @@ void schedules_load(struct daemon *d);
 void schedules_free(struct daemon *d);
 
 /* files.c */
-int files_mkdirs(const char *path, mode_t mode);
-void files_remove_tree(const char *path);
 /*
  * A checkout is made in <workspaces_dir>/<run>.co-<n> and renamed into
  * place, so that a git a killed daemon left behind never writes into the

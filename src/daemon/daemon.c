@@ -375,8 +375,8 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	d->attempts_dir = xasprintf("%s/attempts", config_data_dir(d->config));
 	d->workspaces_dir = xasprintf("%s/workspaces",
 				      config_data_dir(d->config));
-	if ((rc = files_mkdirs(d->attempts_dir, 0700)) < 0 ||
-	    (rc = files_mkdirs(d->workspaces_dir, 0700)) < 0) {
+	if ((rc = pw_mkdirs(d->attempts_dir, 0700)) < 0 ||
+	    (rc = pw_mkdirs(d->workspaces_dir, 0700)) < 0) {
 		*err = xasprintf("cannot create the data directory %s: %s",
 				 config_data_dir(d->config), strerror(-rc));
 		goto fail;
@@ -405,7 +405,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		goto fail;
 	}
 	mirrors = xasprintf("%s/mirrors", config_data_dir(d->config));
-	if ((rc = files_mkdirs(mirrors, 0700)) == 0)
+	if ((rc = pw_mkdirs(mirrors, 0700)) == 0)
 		rc = scm_create(&d->loop, d->exec, mirrors, &d->scm);
 	free(mirrors);
 	if (rc < 0) {

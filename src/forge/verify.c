@@ -85,7 +85,7 @@ check_hex(forge_header_fn hdr, void *harg, const char *const names[2],
 	if ((v = fheader2(hdr, harg, names, &which)) == NULL)
 		return deny(why, "no %s header", names[0]);
 	if (strncmp(v, prefix, plen) != 0 ||
-	    !fhex_decode(v + plen, strlen(v + plen), got, MAC_LEN))
+	    !pw_hex_decode(v + plen, strlen(v + plen), got, MAC_LEN))
 		return deny(why, "%s is not %s<64 hex digits>", which, prefix);
 	ok = mac_matches(s, body, len, got, &err);
 	if (!ok && err == 0 && gitea_form &&
