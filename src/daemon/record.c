@@ -110,11 +110,17 @@ static int
 tx_attempt_insert(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
-
+	struct store_attempt_new a = {
+		.run = o->run,
+		.idx = o->job,
+		.number = o->la->number,
+		.status = "running",
+		.dir = o->dir,
+		.started_at = o->started_at,
+	};
 	int rc;
 
-	rc = store_tx_attempt_insert(tx, o->run, o->job, o->la->number,
-				     "running", o->dir, o->started_at, &o->id);
+	rc = store_tx_attempt_insert(tx, &a, &o->id);
 	if (rc == 0 && o->uid != 0)
 		rc = store_tx_attempt_set_uid(tx, o->id, o->uid);
 	return rc;

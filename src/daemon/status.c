@@ -73,6 +73,13 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	const struct config_project *p, enum forge_kind kind,
 	const char *context, const char *status, uint64_t time_ms)
 {
+	struct forge_status fs = {
+		.api_base = config_project_forge_api(p),
+		.forge_repo = config_project_forge_repo(p),
+		.sha = lr->commit,
+		.context = context,
+		.run_status = status,
+	};
 	struct forge_request req;
 	struct status_row *row;
 	char *target, *desc;
@@ -80,13 +87,12 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	size_t i;
 	int rc;
 
-	target = xasprintf("%s/api/v1/runs/%llu", d->public_url,
-			   (unsigned long long)lr->id);
-	desc = xasprintf("pipewright run %llu: %s", (unsigned long long)lr->id,
-			 status);
-	rc = forge_status_request(kind, config_project_forge_api(p),
-				  config_project_forge_repo(p), lr->commit,
-				  context, status, target, desc, &req);
+	fs.target_url = target = xasprintf("%s/api/v1/runs/%llu",
+					   d->public_url,
+					   (unsigned long long)lr->id);
+	fs.description = desc = xasprintf("pipewright run %llu: %s",
+					  (unsigned long long)lr->id, status);
+	rc = forge_status_request(kind, &fs, &req);
 	free(target);
 	free(desc);
 	if (rc < 0) {

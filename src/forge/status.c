@@ -154,14 +154,13 @@ status_body(enum forge_kind k, const char *state, const char *context,
 }
 
 int
-forge_status_request(enum forge_kind k, const char *api_base,
-		     const char *forge_repo, const char *sha,
-		     const char *context, const char *run_status,
-		     const char *target_url, const char *description,
+forge_status_request(enum forge_kind k, const struct forge_status *s,
 		     struct forge_request *out)
 {
-	const char *state = forge_status_state(k, run_status);
-	const char *api = api_base != NULL ? api_base : forge_default_api(k);
+	const char *state = forge_status_state(k, s->run_status);
+	const char *api = s->api_base != NULL ? s->api_base :
+						forge_default_api(k);
+	const char *forge_repo = s->forge_repo, *sha = s->sha;
 	const char *slash;
 	struct buf url;
 	size_t alen;
@@ -171,7 +170,7 @@ forge_status_request(enum forge_kind k, const char *api_base,
 	memset(out, 0, sizeof(*out));
 	if (state == NULL || api == NULL || !api_valid(api) ||
 	    forge_repo == NULL || !repo_valid(k, forge_repo) || sha == NULL ||
-	    !fsha_valid(sha) || context == NULL || *context == '\0')
+	    !fsha_valid(sha) || s->context == NULL || *s->context == '\0')
 		return -EINVAL;
 	alen = strlen(api);
 	while (alen > 0 && api[alen - 1] == '/')
@@ -196,8 +195,8 @@ forge_status_request(enum forge_kind k, const char *api_base,
 	}
 	if ((rc = buf_printf(&url, "/statuses/%s", sha)) < 0)
 		goto fail;
-	if ((json = status_body(k, state, context, target_url,
-				description)) == NULL) {
+	if ((json = status_body(k, state, s->context, s->target_url,
+				s->description)) == NULL) {
 		rc = -ENOMEM;
 		goto fail;
 	}
