@@ -227,9 +227,8 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 		c->problems = runs_problems_json(&pp);
 		c->failed = true;
 		buf_init(&b, 0);
-		rc = buf_printf(&b, "%s: the pipeline has %zu problem%s\n", path,
-				pp.count, pp.count == 1 ? "" : "s");
-		(void)rc;
+		buf_addf(&b, "%s: the pipeline has %zu problem%s\n", path,
+			 pp.count, pp.count == 1 ? "" : "s");
 		c->log = xrealloc(c->log, c->loglen + b.len + 1);
 		memcpy(c->log + c->loglen, b.data, b.len);
 		c->loglen += b.len;

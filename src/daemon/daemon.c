@@ -355,10 +355,10 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	if (config_load(opts->config_path, &d->config, &pp) < 0) {
 		buf_init(&b, 0);
 		for (i = 0; i < pp.count; i++)
-			rc = buf_printf(&b, "%s%s:%d:%d: error: %s",
-					i > 0 ? "\n" : "", pp.items[i].file,
-					pp.items[i].line, pp.items[i].column,
-					pp.items[i].message);
+			buf_addf(&b, "%s%s:%d:%d: error: %s",
+				 i > 0 ? "\n" : "", pp.items[i].file,
+				 pp.items[i].line, pp.items[i].column,
+				 pp.items[i].message);
 		*err = buf_steal(&b);
 		pipeline_problems_free(&pp);
 		free(d->config_path);

@@ -140,12 +140,8 @@ check_signed(forge_header_fn hdr, void *harg, const char *body, size_t len,
 		return deny(why, "webhook_signing_secret is not "
 			    "whsec_<base64>");
 	buf_init(&msg, 0);
-	if (buf_printf(&msg, "%s.%s.", id, ts) < 0 ||
-	    buf_append(&msg, body, len) < 0) {
-		buf_free(&msg);
-		(void)deny(why, "out of memory");
-		return -ENOMEM;
-	}
+	buf_addf(&msg, "%s.%s.", id, ts);
+	buf_add(&msg, body, len);
 	rc = auth_hmac_sha256(key, (size_t)klen, msg.data, msg.len, want);
 	buf_free(&msg);
 	if (rc < 0) {
