@@ -202,22 +202,29 @@ const char *forge_default_api(enum forge_kind k);
  */
 const char *forge_status_state(enum forge_kind k, const char *run_status);
 
+/* A commit status to post. */
+struct forge_status {
+	const char *api_base;     /* NULL: forge_default_api(k) */
+	const char *forge_repo;   /* "owner/repo"; GitLab: "group/.../project" */
+	const char *sha;          /* the commit */
+	const char *context;      /* e.g. "pipewright/app" */
+	const char *run_status;   /* "queued", "running", "success", ... */
+	const char *target_url;   /* NULL: left out */
+	const char *description;  /* NULL: left out; cut to 140 bytes */
+};
+
 /*
  * Fills *out (free with forge_request_free) with the commit-status call:
  *   GitHub, Gitea  POST {api}/repos/{owner}/{repo}/statuses/{sha}
  *                  {"state", "target_url", "description", "context"}
  *   GitLab         POST {api}/projects/{url-encoded forge_repo}/statuses/{sha}
  *                  {"state", "target_url", "description", "name"}
- * api_base NULL means forge_default_api(k).  target_url and description
- * may be NULL (left out); description is cut to 140 bytes at a character
- * boundary (GitHub's limit).  0, or -EINVAL for an unknown run status, a
- * sha that is not one, a forge_repo that is not "owner/repo" (GitLab:
- * "group/.../project"), no API base, or the generic forge.
+ * The description is cut at a character boundary (GitHub's limit).  0, or
+ * -EINVAL for an unknown run status, a sha that is not one, a forge_repo
+ * that is not "owner/repo" (GitLab: "group/.../project"), no context, no
+ * API base, or the generic forge.
  */
-int forge_status_request(enum forge_kind k, const char *api_base,
-			 const char *forge_repo, const char *sha,
-			 const char *context, const char *run_status,
-			 const char *target_url, const char *description,
+int forge_status_request(enum forge_kind k, const struct forge_status *s,
 			 struct forge_request *out) PW_WUR;
 
 void forge_request_free(struct forge_request *r);

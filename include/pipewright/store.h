@@ -193,9 +193,18 @@ int store_tx_job_insert(struct store_tx *tx, uint64_t run, int idx,
 			const char *status) PW_WUR;
 int store_tx_job_set_status(struct store_tx *tx, uint64_t run, int idx,
 			    const char *status) PW_WUR;
-int store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx,
-			    int number, const char *status, const char *dir,
-			    uint64_t started_at, uint64_t *id) PW_WUR;
+struct store_attempt_new {
+	uint64_t run;
+	int idx;                 /* the job's index in the run */
+	int number;              /* 1, 2, ...: the job's nth attempt */
+	const char *status;
+	const char *dir;         /* the attempt's directory */
+	uint64_t started_at;     /* UTC ms */
+};
+/* *id: the new attempt's row. */
+int store_tx_attempt_insert(struct store_tx *tx,
+			    const struct store_attempt_new *a,
+			    uint64_t *id) PW_WUR;
 /* The host uid (= gid) a sandboxed attempt runs as (config `job_ids`). */
 int store_tx_attempt_set_uid(struct store_tx *tx, uint64_t attempt,
 			     uint32_t uid) PW_WUR;
@@ -239,15 +248,22 @@ int store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
  * is stored with the run it made (run 0: none; the run's pruning sets it
  * to none), and a redelivery finds it.  find: 0 and the answer's HTTP
  * status and body (caller frees), or -ENOENT.  put: -EEXIST if the
- * delivery is already stored.
+ * delivery is already stored, -EINVAL without forge or id.
  */
+struct store_delivery_new {
+	const char *forge;       /* forge_kind_name(): with id, the key */
+	const char *id;          /* the forge's delivery id */
+	const char *project;     /* NULL if none matched */
+	uint64_t run;            /* the run it made, 0 if none */
+	int status;              /* the HTTP status answered */
+	const char *response;    /* the body answered */
+	uint64_t created_at;     /* UTC ms */
+};
 int store_tx_delivery_find(struct store_tx *tx, const char *forge,
 			   const char *id, int *status,
 			   char **response) PW_WUR;
-int store_tx_delivery_put(struct store_tx *tx, const char *forge,
-			  const char *id, const char *project, uint64_t run,
-			  int status, const char *response,
-			  uint64_t created_at) PW_WUR;
+int store_tx_delivery_put(struct store_tx *tx,
+			  const struct store_delivery_new *d) PW_WUR;
 /* Deliveries stored before older_than (UTC ms) are deleted; *n says how many. */
 int store_tx_deliveries_prune(struct store_tx *tx, uint64_t older_than,
 			      uint64_t *n) PW_WUR;
@@ -312,11 +328,19 @@ int store_tx_outbox_put(struct store_tx *tx,
  * last_error NULL after a delivery.  -ESTALE (and nothing changed) if the
  * row's seq is no longer seq: a newer state was put while this one was in
  * flight, and that one is to be sent.  -ENOENT if there is no row id,
- * -EINVAL for another state.
+ * -EINVAL for another state or a negative attempts.
  */
-int store_tx_outbox_result(struct store_tx *tx, uint64_t id, uint64_t seq,
-			   const char *state, int attempts, uint64_t next_at,
-			   const char *last_error, uint64_t now) PW_WUR;
+struct store_outbox_result {
+	uint64_t id;             /* the row */
+	uint64_t seq;            /* the row's seq when it was sent */
+	const char *state;       /* "pending", "delivered" or "failed" */
+	int attempts;
+	uint64_t next_at;        /* pending: when to try again (UTC ms) */
+	const char *last_error;  /* NULL after a delivery */
+	uint64_t now;            /* UTC ms: the row's updated_at */
+};
+int store_tx_outbox_result(struct store_tx *tx,
+			   const struct store_outbox_result *r) PW_WUR;
 /*
  * Delivered and failed rows last changed before older_than (UTC ms) are
  * deleted (pending ones never are); *n says how many.

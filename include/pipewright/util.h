@@ -13,6 +13,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
 
 #define PW_WUR __attribute__((warn_unused_result))
 
@@ -68,6 +69,23 @@ char *buf_steal(struct buf *b);
  */
 int pw_read_file(const char *path, size_t limit, char **out,
 		 size_t *len) PW_WUR;
+
+/*
+ * mkdir -p: path and its missing parents, each with `mode`; existing
+ * directories are fine.  0 or -errno (-ENAMETOOLONG past PATH_MAX).
+ */
+int pw_mkdirs(const char *path, mode_t mode) PW_WUR;
+/*
+ * rm -rf without following symbolic links: path (a directory with all it
+ * holds, or a file).  0, also if path is absent; else the first -errno,
+ * after removing everything else it could.
+ */
+int pw_remove_tree(const char *path);
+
+/* A hex digit's value (either case), or -1 for anything else. */
+int pw_hex_digit(int c);
+/* Decodes hex (either case) into out; true if s is exactly 2*n digits. */
+bool pw_hex_decode(const char *s, size_t slen, unsigned char *out, size_t n);
 
 /*
  * Environment variable names, one rule for every place that takes them

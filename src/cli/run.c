@@ -9,7 +9,6 @@
  * names come from our environment.
  */
 #include <errno.h>
-#include <ftw.h>
 #include <limits.h>
 #include <pwd.h>
 #include <stdio.h>
@@ -290,16 +289,6 @@ fail:
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 }
 
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
 static void
 push(char ***list, size_t *n, const char *s)
 {
@@ -560,7 +549,7 @@ out_loop:
 		fprintf(stderr, "pipewright: internal error: handles left "
 			"open at exit\n");
 out_tmp:
-	nftw(c.tmpdir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+	pw_remove_tree(c.tmpdir);
 out_pipeline:
 	pipeline_destroy(c.p);
 	free(c.branch);

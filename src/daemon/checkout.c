@@ -227,9 +227,8 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 		c->problems = runs_problems_json(&pp);
 		c->failed = true;
 		buf_init(&b, 0);
-		rc = buf_printf(&b, "%s: the pipeline has %zu problem%s\n", path,
-				pp.count, pp.count == 1 ? "" : "s");
-		(void)rc;
+		buf_addf(&b, "%s: the pipeline has %zu problem%s\n", path,
+			 pp.count, pp.count == 1 ? "" : "s");
 		c->log = xrealloc(c->log, c->loglen + b.len + 1);
 		memcpy(c->log + c->loglen, b.data, b.len);
 		c->loglen += b.len;
@@ -250,15 +249,15 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 	c->loglen = len;
 	/* Only a complete checkout takes the workspace's name. */
 	if (rc == 0 && !c->direct) {
-		files_remove_tree(c->workspace);
+		pw_remove_tree(c->workspace);
 		if (rename(c->tmp, c->workspace) < 0)
 			rc = -errno;
 	}
 	if (rc < 0 && c->direct) {
 		wsfs_release(c->workspace);
-		files_remove_tree(c->workspace);
+		pw_remove_tree(c->workspace);
 	} else if (rc < 0) {
-		files_remove_tree(c->tmp);
+		pw_remove_tree(c->tmp);
 	}
 	if (rc == 0 && proj != NULL)
 		stale_check(c, proj);

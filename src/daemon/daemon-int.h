@@ -53,7 +53,7 @@ struct live_attempt {
 	int exit_code;
 	struct follower *followers;
 	int ops;                  /* store writes whose done callback uses it */
-	bool orphan;              /* let go of (record_forget_all): freed by
+	bool orphan;              /* let go of (live_forget_all): freed by
 	                             the last of those callbacks */
 	struct live_attempt *next;
 };
@@ -75,6 +75,8 @@ struct daemon {
 	uv_loop_t loop;
 	char *config_path;
 	struct config *config;    /* replaced whole on SIGHUP */
+	bool debug;               /* PIPEWRIGHT_DEBUG at start: kept by a
+	                             reload, which sets the log format again */
 	char *public_url;         /* no trailing '/', with the real port */
 	struct store *store;
 	struct exec *exec;
@@ -122,16 +124,31 @@ void record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 void record_prepare(void *arg, struct sched_run *run, size_t job,
 		    int attempt, const char *dir);
 void record_flush_all(struct daemon *d);
-/*
- * Every attempt leaves memory (a handover): followers hear that the job
- * goes on elsewhere; one with writes in flight is freed by the last.
- */
-void record_forget_all(struct daemon *d);
+
+/* live.c: the runs and attempts in memory, and an attempt's followers */
 struct live_run *live_run_find(struct daemon *d, uint64_t id);
 struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
 /* Unlinks and frees a live run; live_run_free frees one never linked. */
 void live_run_remove(struct daemon *d, struct live_run *lr);
 void live_run_free(struct live_run *lr);
+/* A new attempt of lr's job, linked, with no bytes and no row yet. */
+struct live_attempt *live_attempt_new(struct daemon *d, struct live_run *lr,
+				      size_t job, int number);
+struct live_attempt *live_attempt_find(struct daemon *d, uint64_t run,
+				       size_t job, int number);
+/* Unlinks and frees it; its followers are dropped without a word. */
+void live_attempt_free(struct daemon *d, struct live_attempt *la);
+/* Log bytes received: kept until committed, and sent to the followers. */
+void live_attempt_append(struct live_attempt *la, const char *data,
+			 size_t len);
+/* Its end is committed: the followers hear it, and it is freed. */
+void live_attempt_end(struct daemon *d, struct live_attempt *la);
+/*
+ * Every attempt leaves memory (a handover): followers hear that the job
+ * goes on elsewhere; one with writes in flight (la->ops) is let go of
+ * (la->orphan) and freed by the last.
+ */
+void live_forget_all(struct daemon *d);
 
 /* trigger.c: with cancel_superseded, live runs of the project's branch
  * older than `newer` are canceled. */
@@ -207,13 +224,15 @@ void handover_begin(struct daemon *d, void (*cb)(struct daemon *d));
 int handover_resume(struct daemon *d, char **err);
 /* The scheduler as the config says (daemon_create, handover_resume). */
 int daemon_sched_create(struct daemon *d, char **err);
-/* Commit statuses from the outbox (daemon_create, handover_resume). */
-int daemon_notify_create(struct daemon *d, char **err);
 /* apienv.c: what the api acts through (api_create's env). */
 struct api_env;
 void daemon_api_env(struct daemon *d, struct api_env *env);
-/* The pid file's lock: one daemon per data directory (an upgrade hands it on). */
+/* pidfile.c: the pid file's lock, one daemon per data directory. */
 int daemon_pid_file_take(struct daemon *d, char **err);
+/* An upgrade: the lock is let go of for the new daemon, the file kept. */
+void daemon_pid_file_hand_on(struct daemon *d);
+/* At exit, if still held: the file is removed and the lock let go of. */
+void daemon_pid_file_remove(struct daemon *d);
 /* A change that needs the scheduler: -EAGAIN while handing over. */
 bool daemon_handing_over(struct daemon *d, daemon_done_cb cb, void *arg);
 
@@ -247,14 +266,17 @@ void status_rows_for(struct daemon *d, const struct sched_event *ev,
 int status_rows_put(struct store_tx *tx, const struct status_rows *r,
 		    uint64_t now);
 void status_rows_free(struct status_rows *r);
+/*
+ * notify, which sends the outbox rows, with the callbacks that answer
+ * from the configuration (daemon_create, handover_resume).
+ */
+int daemon_notify_create(struct daemon *d, char **err);
 
 /* schedule.c: the projects' cron schedules, rebuilt on SIGHUP */
 void schedules_load(struct daemon *d);
 void schedules_free(struct daemon *d);
 
 /* files.c */
-int files_mkdirs(const char *path, mode_t mode);
-void files_remove_tree(const char *path);
 /*
  * A checkout is made in <workspaces_dir>/<run>.co-<n> and renamed into
  * place, so that a git a killed daemon left behind never writes into the

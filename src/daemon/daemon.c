@@ -12,16 +12,12 @@
  * the jobs are no longer ours).
  */
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include "daemon-int.h"
 #include "pipewright/api.h"
-#include "pipewright/forge.h"
 #include "pipewright/notify.h"
 #include "pipewright/scm.h"
 
@@ -127,100 +123,6 @@ daemon_write(struct daemon *d, store_write_fn fn, void *arg,
 	store_write(d->store, plain_fn, plain_done, w);
 }
 
-/* ---- commit statuses ---- */
-
-/* The status token's header for a project's outbox rows, asked at send time. */
-static char *
-status_auth_header(void *arg, const char *project)
-{
-	struct daemon *d = arg;
-	const struct config_project *p = config_project_find(d->config, project);
-	char *h = NULL;
-
-	if (p == NULL || config_project_status_token(p) == NULL ||
-	    forge_auth_header(config_project_forge(p),
-			      config_project_status_token(p), &h) < 0)
-		return NULL;
-	return h;
-}
-
-static bool
-status_delivered(void *arg, const char *project, int http_status,
-		 const char *body)
-{
-	struct daemon *d = arg;
-	const struct config_project *p = config_project_find(d->config, project);
-
-	if (p == NULL)
-		return http_status >= 200 && http_status < 300;
-	return forge_status_delivered(config_project_forge(p), http_status, body);
-}
-
-/* ---- following a log ---- */
-
-struct daemon_follow {
-	struct follower f;
-};
-
-int
-daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
-	      const struct daemon_follow_cbs *cbs, struct daemon_follow **out)
-{
-	struct live_attempt *la;
-	struct daemon_follow *df;
-	struct buf b;
-	uint64_t at;
-
-	/* An attempt that ended stays here until its end is committed. */
-	for (la = d->attempts; la != NULL; la = la->next)
-		if (la->id == attempt)
-			break;
-	if (la == NULL)
-		return -ENOENT;
-	/* What is committed comes from the store, the rest from memory. */
-	buf_init(&b, 0);
-	for (at = offset; at < la->committed; at += b.len) {
-		buf_reset(&b);
-		if (store_log_read(d->store, attempt, at, 65536, &b) < 0 ||
-		    b.len == 0)
-			break;
-		cbs->data(cbs->arg, at, b.data, b.len);
-	}
-	buf_free(&b);
-	if (at < la->total) {
-		uint64_t from = at > la->committed ? at : la->committed;
-
-		cbs->data(cbs->arg, from,
-			  la->mem.data + la->mem_off + (from - la->committed),
-			  (size_t)(la->total - from));
-		at = la->total;
-	}
-	df = xcalloc(1, sizeof(*df));
-	df->f.cbs = *cbs;
-	df->f.la = la;
-	df->f.next = at > offset ? at : offset;
-	df->f.next_f = la->followers;
-	la->followers = &df->f;
-	*out = df;
-	return 0;
-}
-
-void
-daemon_unfollow(struct daemon_follow *df)
-{
-	struct follower **pp;
-
-	if (df == NULL)
-		return;
-	for (pp = &df->f.la->followers; *pp != NULL; pp = &(*pp)->next_f) {
-		if (*pp == &df->f) {
-			*pp = df->f.next_f;
-			break;
-		}
-	}
-	free(df);
-}
-
 /* ---- shutdown ---- */
 
 static void
@@ -246,6 +148,23 @@ on_close_timer(uv_timer_t *t)
 	daemon_run_gone(container_of(t, struct daemon, close_timer));
 }
 
+/* The daemon's own signals and timers (daemon_create starts them). */
+static void
+close_handles(struct daemon *d)
+{
+	uv_handle_t *h[] = {
+		(uv_handle_t *)&d->sigterm,     (uv_handle_t *)&d->sigint,
+		(uv_handle_t *)&d->sighup,      (uv_handle_t *)&d->sigusr2,
+		(uv_handle_t *)&d->drain_timer, (uv_handle_t *)&d->flush_timer,
+		(uv_handle_t *)&d->schedule_timer,
+		(uv_handle_t *)&d->close_timer,
+	};
+	size_t i;
+
+	for (i = 0; i < PW_ARRAY_LEN(h); i++)
+		uv_close(h[i], NULL);
+}
+
 /* Once no run is active: close everything so that the loop ends. */
 static void
 maybe_finish(struct daemon *d)
@@ -266,14 +185,7 @@ maybe_finish(struct daemon *d)
 	/* After an upgrade the service goes on in the new daemon. */
 	if (d->handed_fd < 0)
 		daemon_sd_notify("STOPPING=1");
-	uv_close((uv_handle_t *)&d->sigterm, NULL);
-	uv_close((uv_handle_t *)&d->sigint, NULL);
-	uv_close((uv_handle_t *)&d->sighup, NULL);
-	uv_close((uv_handle_t *)&d->sigusr2, NULL);
-	uv_close((uv_handle_t *)&d->drain_timer, NULL);
-	uv_close((uv_handle_t *)&d->flush_timer, NULL);
-	uv_close((uv_handle_t *)&d->schedule_timer, NULL);
-	uv_close((uv_handle_t *)&d->close_timer, NULL);
+	close_handles(d);
 	if (d->successor_fd >= 0)
 		uv_close((uv_handle_t *)&d->predecessor, NULL);
 	http_server_close(d->http, on_http_closed, d);
@@ -365,7 +277,7 @@ on_sighup(uv_signal_t *h, int signum)
 	config_destroy(d->config);
 	d->config = c;
 	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
-		 false);
+		 d->debug);
 	if (!d->detached)
 		schedules_load(d);
 	log_info("config.reloaded path=%s projects=%zu", d->config_path,
@@ -398,22 +310,6 @@ daemon_sched_create(struct daemon *d, char **err)
 
 	if (rc < 0)
 		*err = xasprintf("cannot start the scheduler: %s", strerror(-rc));
-	return rc;
-}
-
-int
-daemon_notify_create(struct daemon *d, char **err)
-{
-	struct notify_options o = {
-		.auth_header = status_auth_header,
-		.delivered = status_delivered,
-		.arg = d,
-	};
-	int rc = notify_create(&d->loop, d->store, &o, &d->notify);
-
-	if (rc < 0)
-		*err = xasprintf("cannot start sending commit statuses: %s",
-				 strerror(-rc));
 	return rc;
 }
 
@@ -460,10 +356,10 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	if (config_load(opts->config_path, &d->config, &pp) < 0) {
 		buf_init(&b, 0);
 		for (i = 0; i < pp.count; i++)
-			rc = buf_printf(&b, "%s%s:%d:%d: error: %s",
-					i > 0 ? "\n" : "", pp.items[i].file,
-					pp.items[i].line, pp.items[i].column,
-					pp.items[i].message);
+			buf_addf(&b, "%s%s:%d:%d: error: %s",
+				 i > 0 ? "\n" : "", pp.items[i].file,
+				 pp.items[i].line, pp.items[i].column,
+				 pp.items[i].message);
 		*err = buf_steal(&b);
 		pipeline_problems_free(&pp);
 		free(d->config_path);
@@ -472,15 +368,16 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		return -EINVAL;
 	}
 	pipeline_problems_free(&pp);
+	d->debug = getenv("PIPEWRIGHT_DEBUG") != NULL;
 	log_init(config_log_format(d->config) == CONFIG_LOG_JSON ? LOG_JSON :
 								    LOG_TEXT,
-		 getenv("PIPEWRIGHT_DEBUG") != NULL);
+		 d->debug);
 	uv_loop_init(&d->loop);
 	d->attempts_dir = xasprintf("%s/attempts", config_data_dir(d->config));
 	d->workspaces_dir = xasprintf("%s/workspaces",
 				      config_data_dir(d->config));
-	if ((rc = files_mkdirs(d->attempts_dir, 0700)) < 0 ||
-	    (rc = files_mkdirs(d->workspaces_dir, 0700)) < 0) {
+	if ((rc = pw_mkdirs(d->attempts_dir, 0700)) < 0 ||
+	    (rc = pw_mkdirs(d->workspaces_dir, 0700)) < 0) {
 		*err = xasprintf("cannot create the data directory %s: %s",
 				 config_data_dir(d->config), strerror(-rc));
 		goto fail;
@@ -509,7 +406,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		goto fail;
 	}
 	mirrors = xasprintf("%s/mirrors", config_data_dir(d->config));
-	if ((rc = files_mkdirs(mirrors, 0700)) == 0)
+	if ((rc = pw_mkdirs(mirrors, 0700)) == 0)
 		rc = scm_create(&d->loop, d->exec, mirrors, &d->scm);
 	free(mirrors);
 	if (rc < 0) {
@@ -591,14 +488,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	return 0;
 fail_started:
 	/* Handles are open: the caller's daemon_destroy cannot run the loop. */
-	uv_close((uv_handle_t *)&d->sigusr2, NULL);
-	uv_close((uv_handle_t *)&d->close_timer, NULL);
-	uv_close((uv_handle_t *)&d->schedule_timer, NULL);
-	uv_close((uv_handle_t *)&d->drain_timer, NULL);
-	uv_close((uv_handle_t *)&d->flush_timer, NULL);
-	uv_close((uv_handle_t *)&d->sigterm, NULL);
-	uv_close((uv_handle_t *)&d->sigint, NULL);
-	uv_close((uv_handle_t *)&d->sighup, NULL);
+	close_handles(d);
 fail:
 	daemon_destroy(d);
 	return rc < 0 ? rc : -EINVAL;
@@ -655,10 +545,7 @@ daemon_destroy(struct daemon *d)
 	if (uv_loop_close(&d->loop) != 0)
 		log_warnx("shutdown: handles left open");
 	upgrade_free(d);
-	if (d->pid_fd >= 0) {
-		unlink(config_pid_file(d->config));
-		close(d->pid_fd);
-	}
+	daemon_pid_file_remove(d);
 	free(d->self_path);
 	schedules_free(d);
 	config_destroy(d->config);

@@ -1,49 +1,18 @@
-/* The daemon's directories: created with their parents, removed whole. */
+/*
+ * A run's files on disk, removed when the run leaves (its end, the
+ * retention's prune): its workspace (with the file system it may have
+ * had, wsfs.c) and the checkouts a killed daemon left half done, and its
+ * attempts' directories.  Making and removing a directory are util's
+ * (pw_mkdirs, pw_remove_tree).
+ */
 #include <dirent.h>
 #include <errno.h>
-#include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "daemon-int.h"
-
-int
-files_mkdirs(const char *path, mode_t mode)
-{
-	char *p = xstrdup(path), *s;
-	int rc = 0;
-
-	for (s = p + 1; rc == 0 && *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST)
-			rc = -errno;
-		*s = '/';
-	}
-	if (rc == 0 && mkdir(p, mode) < 0 && errno != EEXIST)
-		rc = -errno;
-	free(p);
-	return rc;
-}
-
-static int
-rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	(void)st;
-	(void)flag;
-	(void)ftw;
-	remove(path);
-	return 0;
-}
-
-void
-files_remove_tree(const char *path)
-{
-	nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
-}
 
 /* Removes the entries of `dir` named `exact` or starting with `prefix`. */
 static void
@@ -61,7 +30,7 @@ remove_named(const char *dirpath, const char *exact, const char *prefix)
 		    strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
 		path = xasprintf("%s/%s", dirpath, de->d_name);
-		files_remove_tree(path);
+		pw_remove_tree(path);
 		free(path);
 	}
 	closedir(dir);

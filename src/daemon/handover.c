@@ -66,7 +66,7 @@ on_wait(uv_timer_t *t)
 static void
 forget(struct daemon *d)
 {
-	record_forget_all(d);
+	live_forget_all(d);
 	while (d->runs != NULL)
 		live_run_remove(d, d->runs);
 }

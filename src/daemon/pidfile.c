@@ -2,6 +2,9 @@
  * The pid file: one daemon per data directory.  The daemon holds an
  * exclusive flock on it for its whole life and writes its pid there; a
  * second daemon on the same data directory is refused, naming the first.
+ * An upgrade hands the lock on to the new daemon, which then owns the
+ * file; the daemon that still holds it at exit removes it.  Only this
+ * file touches the descriptor.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -87,4 +90,24 @@ daemon_pid_file_take(struct daemon *d, char **err)
 	}
 	d->pid_fd = fd;
 	return 0;
+}
+
+void
+daemon_pid_file_hand_on(struct daemon *d)
+{
+	if (d->pid_fd < 0)
+		return;
+	flock(d->pid_fd, LOCK_UN);
+	close(d->pid_fd);
+	d->pid_fd = -1;
+}
+
+void
+daemon_pid_file_remove(struct daemon *d)
+{
+	if (d->pid_fd < 0)
+		return;
+	unlink(config_pid_file(d->config));
+	close(d->pid_fd);
+	d->pid_fd = -1;
 }

@@ -6,10 +6,12 @@
  * order.  An attempt's row (with its directory) is committed before its
  * supervisor starts (attempt_prepare → commit → sched_attempt_proceed).
  * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
- * keyed by byte offset; live followers get bytes as they arrive, and the
- * attempt's end is written after its last log bytes.  Log bytes and state
- * changes go through store_write_retry: a full disk or a read-only file
- * delays them (kept in memory, in order) instead of losing them.
+ * keyed by byte offset; live followers get bytes as they arrive (live.c),
+ * and the attempt's end is written after its last log bytes.  Log bytes
+ * and state changes go through store_write_retry: a full disk or a
+ * read-only file delays them (kept in memory, in order) instead of losing
+ * them.  This file decides when runs and attempts leave memory; live.c
+ * keeps the lists.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -17,102 +19,6 @@
 
 #include "daemon-int.h"
 #include "pipewright/notify.h"
-
-struct live_run *
-live_run_find(struct daemon *d, uint64_t id)
-{
-	struct live_run *lr;
-
-	for (lr = d->runs; lr != NULL; lr = lr->next)
-		if (lr->id == id)
-			return lr;
-	return NULL;
-}
-
-struct live_run *
-live_run_of(struct daemon *d, const struct sched_run *run)
-{
-	return live_run_find(d, sched_run_id(run));
-}
-
-void
-live_run_remove(struct daemon *d, struct live_run *lr)
-{
-	struct live_run **pp;
-
-	for (pp = &d->runs; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == lr) {
-			*pp = lr->next;
-			break;
-		}
-	}
-	live_run_free(lr);
-}
-
-void
-live_run_free(struct live_run *lr)
-{
-	sched_run_destroy(lr->run);
-	free(lr->workspace);
-	free(lr->branch);
-	free(lr->ref);
-	free(lr->commit);
-	free(lr->project);
-	free(lr);
-}
-
-static struct live_attempt *
-attempt_find(struct daemon *d, uint64_t run, size_t job, int number)
-{
-	struct live_attempt *la;
-
-	for (la = d->attempts; la != NULL; la = la->next)
-		if (la->lr->id == run && la->job == job && la->number == number)
-			return la;
-	return NULL;
-}
-
-static void
-attempt_free(struct daemon *d, struct live_attempt *la)
-{
-	struct live_attempt **pp;
-	struct follower *f, *next;
-
-	for (pp = &d->attempts; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == la) {
-			*pp = la->next;
-			break;
-		}
-	}
-	for (f = la->followers; f != NULL; f = next) {
-		next = f->next_f;
-		free(f);
-	}
-	buf_free(&la->mem);
-	free(la->status);
-	free(la->reason);
-	free(la);
-}
-
-void
-record_forget_all(struct daemon *d)
-{
-	struct live_attempt *la;
-	struct follower *f;
-
-	while ((la = d->attempts) != NULL) {
-		d->attempts = la->next;
-		la->next = NULL;
-		while ((f = la->followers) != NULL) {
-			la->followers = f->next_f;
-			f->cbs.end(f->cbs.arg, NULL, -1, NULL);
-			free(f);
-		}
-		la->orphan = true;
-		if (la->ops == 0)
-			attempt_free(d, la);
-	}
-}
 
 /* A write about `la` is done; true if `la` is let go of (and maybe freed). */
 static bool
@@ -122,7 +28,7 @@ attempt_op_done(struct live_attempt *la)
 	if (!la->orphan)
 		return false;
 	if (la->ops == 0)
-		attempt_free(la->d, la);
+		live_attempt_free(la->d, la);
 	return true;
 }
 
@@ -204,11 +110,17 @@ static int
 tx_attempt_insert(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
-
+	struct store_attempt_new a = {
+		.run = o->run,
+		.idx = o->job,
+		.number = o->la->number,
+		.status = "running",
+		.dir = o->dir,
+		.started_at = o->started_at,
+	};
 	int rc;
 
-	rc = store_tx_attempt_insert(tx, o->run, o->job, o->la->number,
-				     "running", o->dir, o->started_at, &o->id);
+	rc = store_tx_attempt_insert(tx, &a, &o->id);
 	if (rc == 0 && o->uid != 0)
 		rc = store_tx_attempt_set_uid(tx, o->id, o->uid);
 	return rc;
@@ -307,20 +219,12 @@ record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	      const char *data, size_t len)
 {
 	struct daemon *d = arg;
-	struct live_attempt *la = attempt_find(d, sched_run_id(run), job, attempt);
-	struct follower *f, *next;
+	struct live_attempt *la;
 
+	la = live_attempt_find(d, sched_run_id(run), job, attempt);
 	if (la == NULL)
 		return;
-	if (buf_append(&la->mem, data, len) < 0)
-		abort(); /* unlimited: the supervisor caps a job's log */
-	for (f = la->followers; f != NULL; f = next) {
-		next = f->next_f;
-		if (f->next == la->total)
-			f->cbs.data(f->cbs.arg, la->total, data, len);
-		f->next = la->total + len;
-	}
-	la->total += len;
+	live_attempt_append(la, data, len);
 	d->stats.log_bytes += len;
 	if (la->total - la->queued >= LOG_FLUSH_BYTES)
 		flush(la);
@@ -358,17 +262,10 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	       const char *dir)
 {
 	struct daemon *d = arg;
-	struct live_attempt *la = xcalloc(1, sizeof(*la));
+	struct live_attempt *la;
 	struct op *o;
 
-	la->d = d;
-	la->lr = live_run_of(d, run);
-	la->job = job;
-	la->number = attempt;
-	la->exit_code = -1;
-	buf_init(&la->mem, 0);
-	la->next = d->attempts;
-	d->attempts = la;
+	la = live_attempt_new(d, live_run_of(d, run), job, attempt);
 	o = op_new(d, la->lr->id);
 	o->job = (int)job;
 	o->la = la;
@@ -385,34 +282,13 @@ void
 record_adopt(struct daemon *d, struct live_run *lr, size_t job,
 	     const struct store_attempt *sa)
 {
-	struct live_attempt *la = xcalloc(1, sizeof(*la));
+	struct live_attempt *la = live_attempt_new(d, lr, job, sa->number);
 
-	la->d = d;
-	la->lr = lr;
-	la->job = job;
-	la->number = sa->number;
-	la->exit_code = -1;
 	la->id = sa->id;
 	jobids_adopt(lr, sa->job_uid);
 	la->started_ms = sa->started_at;
 	/* The supervisor goes on from the last byte the store has. */
 	la->total = la->queued = la->committed = sa->log_bytes;
-	buf_init(&la->mem, 0);
-	la->next = d->attempts;
-	d->attempts = la;
-}
-
-/* The end is recorded: followers, who had every byte live, hear it. */
-static void
-announce_end(struct daemon *d, struct live_attempt *la)
-{
-	struct follower *f, *next;
-
-	for (f = la->followers; f != NULL; f = next) {
-		next = f->next_f;
-		f->cbs.end(f->cbs.arg, la->status, la->exit_code, la->reason);
-	}
-	attempt_free(d, la);
 }
 
 static void
@@ -422,7 +298,7 @@ finish_done(int rc, void *arg)
 
 	op_committed(o, rc);
 	if (!attempt_op_done(o->la))
-		announce_end(o->d, o->la);
+		live_attempt_end(o->d, o->la);
 	op_free(o);
 }
 
@@ -450,7 +326,7 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	d->stats.duration_sum_s += (double)ms / 1000.0;
 	if (la->id == 0) {
 		/* Its row could not be written: there is nothing to finish. */
-		announce_end(d, la);
+		live_attempt_end(d, la);
 		return;
 	}
 	flush(la);
@@ -575,7 +451,7 @@ record_event(void *arg, const struct sched_event *ev)
 	}
 	o->job = (int)ev->job;
 	o->status = sched_job_state_name(ev->state);
-	la = attempt_find(d, ev->run_id, ev->job, ev->attempt);
+	la = live_attempt_find(d, ev->run_id, ev->job, ev->attempt);
 	if (la != NULL && !la->ended && sched_job_state_final(ev->state)) {
 		attempt_end(d, la, ev, &o->st);
 		op_free(o);

@@ -228,8 +228,8 @@ runs_launch(struct daemon *d, struct live_run *lr)
 		wsfs_prepare(d, lr->workspace, size, workspace_ready, lr);
 		return;
 	}
-	files_remove_tree(lr->workspace);
-	workspace_ready(files_mkdirs(lr->workspace, 0755), lr);
+	pw_remove_tree(lr->workspace);
+	workspace_ready(pw_mkdirs(lr->workspace, 0755), lr);
 }
 
 /* Problems as the JSON array the run object carries (caller frees). */

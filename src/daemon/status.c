@@ -4,7 +4,9 @@
  * as the change itself; notify sends it later, retrying, and only the
  * newest state per (commit, context) is sent.  The rows are built here on
  * the loop thread (the configuration is read nowhere else), and carry no
- * token: notify asks for the project's auth header when it sends.
+ * token: notify asks for the project's auth header when it sends, and
+ * whether the forge took a status, through the callbacks at the end of
+ * this file, which answer from the configuration of the moment.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -13,6 +15,7 @@
 
 #include "daemon-int.h"
 #include "pipewright/forge.h"
+#include "pipewright/notify.h"
 
 /* The run status a job state shows as, for a per-job context. */
 static const char *
@@ -70,6 +73,13 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	const struct config_project *p, enum forge_kind kind,
 	const char *context, const char *status, uint64_t time_ms)
 {
+	struct forge_status fs = {
+		.api_base = config_project_forge_api(p),
+		.forge_repo = config_project_forge_repo(p),
+		.sha = lr->commit,
+		.context = context,
+		.run_status = status,
+	};
 	struct forge_request req;
 	struct status_row *row;
 	char *target, *desc;
@@ -77,13 +87,12 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	size_t i;
 	int rc;
 
-	target = xasprintf("%s/api/v1/runs/%llu", d->public_url,
-			   (unsigned long long)lr->id);
-	desc = xasprintf("pipewright run %llu: %s", (unsigned long long)lr->id,
-			 status);
-	rc = forge_status_request(kind, config_project_forge_api(p),
-				  config_project_forge_repo(p), lr->commit,
-				  context, status, target, desc, &req);
+	fs.target_url = target = xasprintf("%s/api/v1/runs/%llu",
+					   d->public_url,
+					   (unsigned long long)lr->id);
+	fs.description = desc = xasprintf("pipewright run %llu: %s",
+					  (unsigned long long)lr->id, status);
+	rc = forge_status_request(kind, &fs, &req);
 	free(target);
 	free(desc);
 	if (rc < 0) {
@@ -104,7 +113,7 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	req.url = req.body = NULL;
 	buf_init(&h, 0);
 	for (i = 0; req.headers != NULL && req.headers[i] != NULL; i++)
-		rc |= buf_printf(&h, "%s\n", req.headers[i]);
+		buf_addf(&h, "%s\n", req.headers[i]);
 	row->headers = buf_steal(&h);
 	row->project = xstrdup(config_project_name(p));
 	forge_request_free(&req);
@@ -168,5 +177,50 @@ status_rows_put(struct store_tx *tx, const struct status_rows *r,
 
 		rc = store_tx_outbox_put(tx, &o);
 	}
+	return rc;
+}
+
+/* ---- notify's callbacks ---- */
+
+/* The status token's header for a project's outbox rows, asked at send time. */
+static char *
+status_auth_header(void *arg, const char *project)
+{
+	struct daemon *d = arg;
+	const struct config_project *p = config_project_find(d->config, project);
+	char *h = NULL;
+
+	if (p == NULL || config_project_status_token(p) == NULL ||
+	    forge_auth_header(config_project_forge(p),
+			      config_project_status_token(p), &h) < 0)
+		return NULL;
+	return h;
+}
+
+static bool
+status_delivered(void *arg, const char *project, int http_status,
+		 const char *body)
+{
+	struct daemon *d = arg;
+	const struct config_project *p = config_project_find(d->config, project);
+
+	if (p == NULL)
+		return http_status >= 200 && http_status < 300;
+	return forge_status_delivered(config_project_forge(p), http_status, body);
+}
+
+int
+daemon_notify_create(struct daemon *d, char **err)
+{
+	struct notify_options o = {
+		.auth_header = status_auth_header,
+		.delivered = status_delivered,
+		.arg = d,
+	};
+	int rc = notify_create(&d->loop, d->store, &o, &d->notify);
+
+	if (rc < 0)
+		*err = xasprintf("cannot start sending commit statuses: %s",
+				 strerror(-rc));
 	return rc;
 }

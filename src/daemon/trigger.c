@@ -81,10 +81,18 @@ tx_trigger(struct store_tx *tx, void *arg)
 	if (rc == 0 && t->push)
 		rc = store_tx_push_put(tx, &push, t->id, t->row.created_at);
 	if (rc == 0 && t->delivery != NULL) {
-		response = xasprintf("{\"run\":%llu}", (unsigned long long)t->id);
-		rc = store_tx_delivery_put(tx, t->forge, t->delivery,
-					   t->project, t->id, 202, response,
-					   t->row.created_at);
+		struct store_delivery_new dn = {
+			.forge = t->forge,
+			.id = t->delivery,
+			.project = t->project,
+			.run = t->id,
+			.status = 202,
+			.created_at = t->row.created_at,
+		};
+
+		dn.response = response = xasprintf("{\"run\":%llu}",
+						   (unsigned long long)t->id);
+		rc = store_tx_delivery_put(tx, &dn);
 		free(response);
 	}
 	/* A pipeline with problems makes a run that has finished already. */

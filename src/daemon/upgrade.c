@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -283,9 +282,7 @@ spawn(struct daemon *d)
 		return;
 	}
 	/* The new daemon takes the lock; it is taken back if it fails. */
-	flock(d->pid_fd, LOCK_UN);
-	close(d->pid_fd);
-	d->pid_fd = -1;
+	daemon_pid_file_hand_on(d);
 	for (i = 0; i < 3; i++) {
 		stdio[i].flags = UV_INHERIT_FD;
 		stdio[i].data.fd = i;

@@ -61,7 +61,7 @@ wsfs_end(struct wsfs *w, int rc, const char *why)
 			  strerror(-rc));
 		/* No workspace rather than one without its limit. */
 		wsfs_release(w->workspace);
-		files_remove_tree(w->workspace);
+		pw_remove_tree(w->workspace);
 	}
 	w->cb(rc, w->arg);
 	free(w->workspace);
@@ -135,14 +135,14 @@ wsfs_prepare(struct daemon *d, const char *workspace, uint64_t size,
 	w->cb = cb;
 	w->arg = arg;
 	wsfs_release(workspace);
-	files_remove_tree(workspace);
+	pw_remove_tree(workspace);
 	fd = open(w->image, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
 	if (fd < 0 || ftruncate(fd, (off_t)size) < 0)
 		rc = -errno;
 	if (fd >= 0)
 		close(fd);
 	if (rc == 0)
-		rc = files_mkdirs(workspace, 0755);
+		rc = pw_mkdirs(workspace, 0755);
 	if (rc < 0) {
 		wsfs_end(w, rc, NULL);
 		return;

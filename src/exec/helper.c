@@ -96,8 +96,8 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 	if (nread > 0) {
 		room = h->max_output - h->output.len;
 		take = (size_t)nread < room ? (size_t)nread : room;
-		if (take > 0 && buf_append(&h->output, buf->base, take) < 0)
-			abort();  /* unlimited buf: cannot fail */
+		if (take > 0)
+			buf_add(&h->output, buf->base, take);  /* capped here */
 		return;
 	}
 	if (nread == 0)

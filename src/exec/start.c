@@ -30,30 +30,6 @@
 
 #include "exec-int.h"
 
-/* mkdir -p with mode for every directory it creates. */
-static int
-make_dirs(const char *path, mode_t mode)
-{
-	char *p = xstrdup(path), *s, c;
-	int rc = 0;
-
-	for (s = p + 1;; s++) {
-		if (*s != '/' && *s != '\0')
-			continue;
-		c = *s;
-		*s = '\0';
-		if (mkdir(p, mode) < 0 && errno != EEXIST) {
-			rc = -errno;
-			break;
-		}
-		*s = c;
-		if (c == '\0')
-			break;
-	}
-	free(p);
-	return rc;
-}
-
 void
 exec_sock_addr(int dirfd, struct sockaddr_un *addr)
 {
@@ -274,7 +250,7 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	rc = exec_env_memfd(spec->env, &efd);
 	if (rc < 0)
 		return rc;
-	rc = make_dirs(spec->dir, 0700);
+	rc = pw_mkdirs(spec->dir, 0700);
 	if (rc < 0)
 		goto out;
 	home = xasprintf("%s/home", spec->dir);

@@ -12,36 +12,6 @@
 #include "forge-int.h"
 
 static int
-hexval(unsigned char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-bool
-fhex_decode(const char *s, size_t slen, unsigned char *out, size_t n)
-{
-	size_t i;
-	int hi, lo;
-
-	if (slen != 2 * n)
-		return false;
-	for (i = 0; i < n; i++) {
-		hi = hexval((unsigned char)s[2 * i]);
-		lo = hexval((unsigned char)s[2 * i + 1]);
-		if (hi < 0 || lo < 0)
-			return false;
-		out[i] = (unsigned char)(hi << 4 | lo);
-	}
-	return true;
-}
-
-static int
 b64val(unsigned char c)
 {
 	if (c >= 'A' && c <= 'Z')
@@ -108,8 +78,8 @@ form_decode(const char *s, size_t n, char **out, size_t *outlen)
 				free(d);
 				return -EINVAL;
 			}
-			hi = hexval((unsigned char)s[i + 1]);
-			lo = hexval((unsigned char)s[i + 2]);
+			hi = pw_hex_digit((unsigned char)s[i + 1]);
+			lo = pw_hex_digit((unsigned char)s[i + 2]);
 			if (hi < 0 || lo < 0) {
 				free(d);
 				return -EINVAL;

@@ -89,8 +89,6 @@ bool fref_valid(const char *s);
  */
 int fref_push(struct fparse *p, const char *path, const char *ref);
 
-/* Decodes hex (either case) into out; true if s is exactly 2*n digits. */
-bool fhex_decode(const char *s, size_t slen, unsigned char *out, size_t n);
 /* Standard base64 with padding; the decoded length, or -1 if malformed
  * or longer than cap. */
 long fb64_decode(const char *s, size_t slen, unsigned char *out, size_t cap);

@@ -65,23 +65,21 @@ forge_status_state(enum forge_kind k, const char *run_status)
 
 /* Appends s percent-encoded as one path segment (RFC 3986 unreserved
  * characters kept; '/' encoded too). */
-static int
+static void
 encode_segment(struct buf *b, const char *s, size_t n)
 {
 	static const char hex[] = "0123456789ABCDEF";
 	size_t i;
-	int rc = 0;
 
-	for (i = 0; i < n && rc == 0; i++) {
+	for (i = 0; i < n; i++) {
 		unsigned char c = (unsigned char)s[i];
 
 		if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
 		    (c >= '0' && c <= '9') || strchr("-._~", c) != NULL)
-			rc = buf_append(b, &s[i], 1);
+			buf_add(b, &s[i], 1);
 		else
-			rc = buf_printf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
+			buf_addf(b, "%%%c%c", hex[c >> 4], hex[c & 15]);
 	}
-	return rc;
 }
 
 /* owner/repo for GitHub and Gitea; group/.../project for GitLab. */
@@ -154,52 +152,43 @@ status_body(enum forge_kind k, const char *state, const char *context,
 }
 
 int
-forge_status_request(enum forge_kind k, const char *api_base,
-		     const char *forge_repo, const char *sha,
-		     const char *context, const char *run_status,
-		     const char *target_url, const char *description,
+forge_status_request(enum forge_kind k, const struct forge_status *s,
 		     struct forge_request *out)
 {
-	const char *state = forge_status_state(k, run_status);
-	const char *api = api_base != NULL ? api_base : forge_default_api(k);
+	const char *state = forge_status_state(k, s->run_status);
+	const char *api = s->api_base != NULL ? s->api_base :
+						forge_default_api(k);
+	const char *forge_repo = s->forge_repo, *sha = s->sha;
 	const char *slash;
 	struct buf url;
 	size_t alen;
 	char *json;
-	int rc = 0;
 
 	memset(out, 0, sizeof(*out));
 	if (state == NULL || api == NULL || !api_valid(api) ||
 	    forge_repo == NULL || !repo_valid(k, forge_repo) || sha == NULL ||
-	    !fsha_valid(sha) || context == NULL || *context == '\0')
+	    !fsha_valid(sha) || s->context == NULL || *s->context == '\0')
 		return -EINVAL;
 	alen = strlen(api);
 	while (alen > 0 && api[alen - 1] == '/')
 		alen--;
 	buf_init(&url, 0);
-	if ((rc = buf_append(&url, api, alen)) < 0)
-		goto fail;
+	buf_add(&url, api, alen);
 	if (k == FORGE_GITLAB) {
-		if ((rc = buf_printf(&url, "/projects/")) < 0 ||
-		    (rc = encode_segment(&url, forge_repo,
-					 strlen(forge_repo))) < 0)
-			goto fail;
+		buf_adds(&url, "/projects/");
+		encode_segment(&url, forge_repo, strlen(forge_repo));
 	} else {
 		slash = strchr(forge_repo, '/');
-		if ((rc = buf_printf(&url, "/repos/")) < 0 ||
-		    (rc = encode_segment(&url, forge_repo,
-					 (size_t)(slash - forge_repo))) < 0 ||
-		    (rc = buf_printf(&url, "/")) < 0 ||
-		    (rc = encode_segment(&url, slash + 1,
-					 strlen(slash + 1))) < 0)
-			goto fail;
+		buf_adds(&url, "/repos/");
+		encode_segment(&url, forge_repo, (size_t)(slash - forge_repo));
+		buf_adds(&url, "/");
+		encode_segment(&url, slash + 1, strlen(slash + 1));
 	}
-	if ((rc = buf_printf(&url, "/statuses/%s", sha)) < 0)
-		goto fail;
-	if ((json = status_body(k, state, context, target_url,
-				description)) == NULL) {
-		rc = -ENOMEM;
-		goto fail;
+	buf_addf(&url, "/statuses/%s", sha);
+	json = status_body(k, state, s->context, s->target_url, s->description);
+	if (json == NULL) {
+		buf_free(&url);
+		return -ENOMEM;
 	}
 	out->method = "POST";
 	out->url = buf_steal(&url);
@@ -215,9 +204,6 @@ forge_status_request(enum forge_kind k, const char *api_base,
 		out->headers[2] = xstrdup("Accept: application/json");
 	}
 	return 0;
-fail:
-	buf_free(&url);
-	return rc;
 }
 
 void

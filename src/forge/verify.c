@@ -85,7 +85,7 @@ check_hex(forge_header_fn hdr, void *harg, const char *const names[2],
 	if ((v = fheader2(hdr, harg, names, &which)) == NULL)
 		return deny(why, "no %s header", names[0]);
 	if (strncmp(v, prefix, plen) != 0 ||
-	    !fhex_decode(v + plen, strlen(v + plen), got, MAC_LEN))
+	    !pw_hex_decode(v + plen, strlen(v + plen), got, MAC_LEN))
 		return deny(why, "%s is not %s<64 hex digits>", which, prefix);
 	ok = mac_matches(s, body, len, got, &err);
 	if (!ok && err == 0 && gitea_form &&
@@ -140,12 +140,8 @@ check_signed(forge_header_fn hdr, void *harg, const char *body, size_t len,
 		return deny(why, "webhook_signing_secret is not "
 			    "whsec_<base64>");
 	buf_init(&msg, 0);
-	if (buf_printf(&msg, "%s.%s.", id, ts) < 0 ||
-	    buf_append(&msg, body, len) < 0) {
-		buf_free(&msg);
-		(void)deny(why, "out of memory");
-		return -ENOMEM;
-	}
+	buf_addf(&msg, "%s.%s.", id, ts);
+	buf_add(&msg, body, len);
 	rc = auth_hmac_sha256(key, (size_t)klen, msg.data, msg.len, want);
 	buf_free(&msg);
 	if (rc < 0) {

@@ -449,8 +449,7 @@ on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *b)
 		buf_reset(&c->in);
 		c->in_off = 0;
 	}
-	if (buf_append(&c->in, b->base, (size_t)nread) != 0)
-		abort(); /* `in` has no limit: reading stops below */
+	buf_add(&c->in, b->base, (size_t)nread); /* reading stops below */
 	conn_process(c);
 	if (!c->closing && c->cur != NULL &&
 	    c->in.len - c->in_off > HTTP_MAX_READ_AHEAD)

@@ -133,7 +133,8 @@ void http_kvs_add(struct http_kvs *kv, const char *name, size_t nlen,
 int http_pct_decode(char *s, bool plus);
 
 /* route.c: finds req's route and fills its params; NULL if none, with the
- * methods the path has in allow (0 if the path matches nothing). */
+ * methods the path has in allow, a buf without a limit (nothing if the
+ * path matches nothing). */
 const struct http_route *http_route_find(const struct http_route *routes,
 					 size_t n, struct http_request *req,
 					 struct buf *allow);

@@ -69,18 +69,6 @@ http_kvs_add(struct http_kvs *kv, const char *name, size_t nlen,
 	kv->count++;
 }
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 int
 http_pct_decode(char *s, bool plus)
 {
@@ -89,8 +77,8 @@ http_pct_decode(char *s, bool plus)
 
 	for (; *s != '\0'; s++) {
 		if (*s == '%') {
-			hi = hexval(s[1]);
-			lo = hi < 0 ? -1 : hexval(s[2]);
+			hi = pw_hex_digit((unsigned char)s[1]);
+			lo = hi < 0 ? -1 : pw_hex_digit((unsigned char)s[2]);
 			if (lo < 0 || (hi == 0 && lo == 0))
 				return -EINVAL;
 			*out++ = (char)(hi << 4 | lo);

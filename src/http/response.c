@@ -41,22 +41,19 @@ http_head_build(struct buf *out, struct http_request *req, int status,
 	char date[64];
 	struct tm tm;
 	time_t now = time(NULL);
-	int rc = 0;
 
 	gmtime_r(&now, &tm);
 	strftime(date, sizeof(date), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-	rc |= buf_printf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
-			 http_status_text(status), date);
+	buf_addf(out, "HTTP/1.1 %d %s\r\nDate: %s\r\n", status,
+		 http_status_text(status), date);
 	if (content_type != NULL)
-		rc |= buf_printf(out, "Content-Type: %s\r\n", content_type);
+		buf_addf(out, "Content-Type: %s\r\n", content_type);
 	if (close)
-		rc |= buf_printf(out, "Connection: close\r\n");
+		buf_adds(out, "Connection: close\r\n");
 	else if (req->http_major == 1 && req->http_minor == 0)
-		rc |= buf_printf(out, "Connection: keep-alive\r\n");
+		buf_adds(out, "Connection: keep-alive\r\n");
 	for (; headers != NULL && *headers != NULL; headers++)
-		rc |= buf_printf(out, "%s\r\n", *headers);
-	if (rc != 0)
-		abort(); /* out has no limit */
+		buf_addf(out, "%s\r\n", *headers);
 }
 
 void
@@ -103,12 +100,11 @@ http_respond(struct http_request *req, int status, const char *content_type,
 	buf_init(&out, 0);
 	http_head_build(&out, req, status, nobody ? NULL : content_type,
 			headers, close);
-	if (!nobody && buf_printf(&out, "Content-Length: %zu\r\n", len) != 0)
-		abort();
-	if (buf_append(&out, "\r\n", 2) != 0)
-		abort();
-	if (!nobody && !req->head && len > 0 && buf_append(&out, body, len) != 0)
-		abort();
+	if (!nobody)
+		buf_addf(&out, "Content-Length: %zu\r\n", len);
+	buf_adds(&out, "\r\n");
+	if (!nobody && !req->head && len > 0)
+		buf_add(&out, body, len);
 	req->status = status;
 	http_request_log(req);
 	http_conn_send(req->conn, out.data, out.len);

@@ -63,8 +63,7 @@ allow_add(struct buf *allow, const char *method)
 		if (p != NULL)
 			p += 2;
 	}
-	if (buf_printf(allow, "%s%s", allow->len > 0 ? ", " : "", method) != 0)
-		return;
+	buf_addf(allow, "%s%s", allow->len > 0 ? ", " : "", method);
 }
 
 const struct http_route *

@@ -33,11 +33,9 @@ http_stream_start(struct http_request *req, int status,
 	close = http_conn_closing(req->conn, req);
 	buf_init(&out, 0);
 	http_head_build(&out, req, status, content_type, headers, close);
-	if (!req->stream_raw &&
-	    buf_printf(&out, "Transfer-Encoding: chunked\r\n") != 0)
-		abort();
-	if (buf_append(&out, "\r\n", 2) != 0)
-		abort();
+	if (!req->stream_raw)
+		buf_adds(&out, "Transfer-Encoding: chunked\r\n");
+	buf_adds(&out, "\r\n");
 	http_conn_send(req->conn, out.data, out.len);
 	buf_free(&out);
 }
@@ -59,10 +57,9 @@ http_stream_write(struct http_request *req, const char *data, size_t len)
 		return http_conn_send(req->conn, data, len);
 	n = snprintf(head, sizeof(head), "%zx\r\n", len);
 	buf_init(&out, 0);
-	if (buf_append(&out, head, (size_t)n) != 0 ||
-	    buf_append(&out, data, len) != 0 ||
-	    buf_append(&out, "\r\n", 2) != 0)
-		abort();
+	buf_add(&out, head, (size_t)n);
+	buf_add(&out, data, len);
+	buf_adds(&out, "\r\n");
 	queued = http_conn_send(req->conn, out.data, out.len);
 	buf_free(&out);
 	return queued;

@@ -171,10 +171,17 @@ static int
 result_fn(struct store_tx *tx, void *arg)
 {
 	struct notify_req *r = arg;
+	struct store_outbox_result res = {
+		.id = r->row->id,
+		.seq = r->row->seq,
+		.state = r->state,
+		.attempts = r->attempts,
+		.next_at = r->next_at,
+		.last_error = r->error,
+		.now = r->now,
+	};
 
-	return store_tx_outbox_result(tx, r->row->id, r->row->seq, r->state,
-				      r->attempts, r->next_at, r->error,
-				      r->now);
+	return store_tx_outbox_result(tx, &res);
 }
 
 static void

@@ -159,19 +159,14 @@ scm_mirror_ref(const char *fetch_ref)
 	struct buf b;
 
 	buf_init(&b, 0);
-	if (buf_printf(&b, "refs/pipewright/") < 0)
-		abort();
+	buf_adds(&b, "refs/pipewright/");
 	for (; *p != '\0'; p++) {
-		int rc;
-
 		if (*p == '/')
-			rc = buf_printf(&b, "%%2F");
+			buf_adds(&b, "%2F");
 		else if (*p == '%')
-			rc = buf_printf(&b, "%%25");
+			buf_adds(&b, "%25");
 		else
-			rc = buf_append(&b, p, 1);
-		if (rc < 0)
-			abort();  /* unlimited buf: cannot fail */
+			buf_add(&b, p, 1);
 	}
 	return buf_steal(&b);
 }

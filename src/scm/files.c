@@ -11,9 +11,9 @@
  * The fallback has a window between check and open, acceptable only
  * because nothing else writes a workspace before its jobs run.
  *
- * scm_chown_tree and the tree removal walk with *at() calls relative to
- * directory descriptors opened with O_NOFOLLOW, so a symlink in the tree
- * is changed or removed itself, never what it points at.
+ * scm_chown_tree walks with *at() calls relative to directory descriptors
+ * opened with O_NOFOLLOW, so a symlink in the tree is changed itself,
+ * never what it points at (pw_remove_tree removes trees the same way).
  */
 #include <dirent.h>
 #include <errno.h>
@@ -51,56 +51,6 @@ scm_dir_prepare(const char *dir)
 		}
 	}
 	closedir(d);
-	return rc;
-}
-
-/* Empties the directory dfd (closed here). */
-static int
-remove_in(int dfd)
-{
-	DIR *d = fdopendir(dfd);
-	struct dirent *de;
-	int rc = 0, sub;
-
-	if (d == NULL) {
-		rc = -errno;
-		close(dfd);
-		return rc;
-	}
-	while ((de = readdir(d)) != NULL) {
-		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
-			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
-			continue;
-		if (errno != EISDIR && errno != EPERM) {
-			rc = rc < 0 ? rc : -errno;
-			continue;
-		}
-		sub = openat(dirfd(d), de->d_name,
-			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0 || remove_in(sub) < 0 ||
-		    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
-			rc = rc < 0 ? rc : -errno;
-	}
-	closedir(d);
-	return rc;
-}
-
-int
-scm_remove_tree(const char *path)
-{
-	int dfd, rc;
-
-	if (unlink(path) == 0)
-		return 0;
-	if (errno == ENOENT)
-		return 0;
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	rc = remove_in(dfd);
-	if (rc == 0 && rmdir(path) < 0)
-		rc = -errno;
 	return rc;
 }
 

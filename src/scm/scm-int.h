@@ -112,7 +112,6 @@ void scm_job_free(struct scm_job *j);
 
 /* files.c */
 int scm_dir_prepare(const char *dir) PW_WUR;   /* absent: made; else empty */
-int scm_remove_tree(const char *path) PW_WUR;  /* absent: fine */
 /* scm_read_file with a choice of openat2 or the realpath check. */
 int scm_read_file_how(const char *workspace, const char *path, size_t max,
 		      bool use_openat2, char **out, size_t *len) PW_WUR;

@@ -204,7 +204,7 @@ scm_job_run(struct scm_job *j)
 			free(j->mirror_new);
 			j->mirror_new = xasprintf("%s.new", j->m->path);
 			/* Left over from a crash or a failed first fetch. */
-			rc = scm_remove_tree(j->mirror_new);
+			rc = pw_remove_tree(j->mirror_new);
 			if (rc < 0) {
 				scm_job_finish(j, rc, "cannot remove %s: %s",
 					       j->mirror_new, strerror(-rc));

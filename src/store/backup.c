@@ -244,18 +244,17 @@ integrity(sqlite3 *db, struct store_file_check *out)
 		line = (const char *)sqlite3_column_text(st, 0);
 		if (n == 0 && line != NULL && strcmp(line, "ok") == 0)
 			out->ok = true;
-		else if (buf_printf(&b, "%s%s", n > 0 ? "\n" : "",
-				    line != NULL ? line : "?") < 0)
-			break;
+		else
+			buf_addf(&b, "%s%s", n > 0 ? "\n" : "",
+				 line != NULL ? line : "?");
 		n++;
 		rc = SQLITE_OK;
 	}
 	if (rc != SQLITE_DONE && rc != SQLITE_OK) {
 		/* The check itself stumbled on the damage: that is its answer. */
 		out->ok = false;
-		if (buf_printf(&b, "%s%s", b.len > 0 ? "\n" : "",
-			       sqlite3_errmsg(db)) < 0)
-			rc = SQLITE_NOMEM;
+		buf_addf(&b, "%s%s", b.len > 0 ? "\n" : "",
+			 sqlite3_errmsg(db));
 	}
 	sqlite3_finalize(st);
 	if (!out->ok)

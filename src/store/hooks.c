@@ -46,14 +46,12 @@ store_tx_delivery_find(struct store_tx *tx, const char *forge, const char *id,
 }
 
 int
-store_tx_delivery_put(struct store_tx *tx, const char *forge, const char *id,
-		      const char *project, uint64_t run, int status,
-		      const char *response, uint64_t created_at)
+store_tx_delivery_put(struct store_tx *tx, const struct store_delivery_new *d)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (forge == NULL || id == NULL)
+	if (d->forge == NULL || d->id == NULL)
 		return -EINVAL;
 	rc = store_stmt(tx->c, ST_DELIVERY_PUT, "INSERT INTO deliveries"
 			" (forge, delivery_id, project, run_id, status,"
@@ -61,14 +59,14 @@ store_tx_delivery_put(struct store_tx *tx, const char *forge, const char *id,
 			" ?6, ?7)", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_text(st, 1, forge);
-	store_bind_text(st, 2, id);
-	store_bind_text(st, 3, project);
-	if (run != 0)
-		store_bind_u64(st, 4, run);
-	sqlite3_bind_int(st, 5, status);
-	store_bind_text(st, 6, response);
-	store_bind_u64(st, 7, created_at);
+	store_bind_text(st, 1, d->forge);
+	store_bind_text(st, 2, d->id);
+	store_bind_text(st, 3, d->project);
+	if (d->run != 0)
+		store_bind_u64(st, 4, d->run);
+	sqlite3_bind_int(st, 5, d->status);
+	store_bind_text(st, 6, d->response);
+	store_bind_u64(st, 7, d->created_at);
 	return store_exec(st);
 }
 

@@ -72,27 +72,26 @@ store_tx_outbox_put(struct store_tx *tx, const struct store_outbox_new *o)
 }
 
 int
-store_tx_outbox_result(struct store_tx *tx, uint64_t id, uint64_t seq,
-		       const char *state, int attempts, uint64_t next_at,
-		       const char *last_error, uint64_t now)
+store_tx_outbox_result(struct store_tx *tx,
+		       const struct store_outbox_result *r)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (!state_ok(state) || attempts < 0)
+	if (!state_ok(r->state) || r->attempts < 0)
 		return -EINVAL;
 	rc = store_stmt(tx->c, ST_OUTBOX_RESULT, "UPDATE outbox SET state = ?3,"
 			" attempts = ?4, next_at = ?5, last_error = ?6,"
 			" updated_at = ?7 WHERE id = ?1 AND seq = ?2", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_u64(st, 1, id);
-	store_bind_u64(st, 2, seq);
-	store_bind_text(st, 3, state);
-	sqlite3_bind_int(st, 4, attempts);
-	store_bind_u64(st, 5, next_at);
-	store_bind_text(st, 6, last_error);
-	store_bind_u64(st, 7, now);
+	store_bind_u64(st, 1, r->id);
+	store_bind_u64(st, 2, r->seq);
+	store_bind_text(st, 3, r->state);
+	sqlite3_bind_int(st, 4, r->attempts);
+	store_bind_u64(st, 5, r->next_at);
+	store_bind_text(st, 6, r->last_error);
+	store_bind_u64(st, 7, r->now);
 	if ((rc = store_exec(st)) < 0)
 		return rc;
 	if (sqlite3_changes(tx->c->db) > 0)
@@ -102,7 +101,7 @@ store_tx_outbox_result(struct store_tx *tx, uint64_t id, uint64_t seq,
 			"SELECT 1 FROM outbox WHERE id = ?1", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_u64(st, 1, id);
+	store_bind_u64(st, 1, r->id);
 	if ((rc = store_step(st)) < 0)
 		return rc;
 	sqlite3_reset(st);

@@ -173,9 +173,8 @@ store_tx_job_set_status(struct store_tx *tx, uint64_t run, int idx,
 }
 
 int
-store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx, int number,
-			const char *status, const char *dir,
-			uint64_t started_at, uint64_t *id)
+store_tx_attempt_insert(struct store_tx *tx, const struct store_attempt_new *a,
+			uint64_t *id)
 {
 	sqlite3_stmt *st;
 	int rc;
@@ -185,12 +184,12 @@ store_tx_attempt_insert(struct store_tx *tx, uint64_t run, int idx, int number,
 			" VALUES (?1, ?2, ?3, ?4, ?5, ?6)", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_u64(st, 1, run);
-	sqlite3_bind_int(st, 2, idx);
-	sqlite3_bind_int(st, 3, number);
-	store_bind_text(st, 4, status);
-	store_bind_text(st, 5, dir);
-	store_bind_u64(st, 6, started_at);
+	store_bind_u64(st, 1, a->run);
+	sqlite3_bind_int(st, 2, a->idx);
+	sqlite3_bind_int(st, 3, a->number);
+	store_bind_text(st, 4, a->status);
+	store_bind_text(st, 5, a->dir);
+	store_bind_u64(st, 6, a->started_at);
 	if ((rc = store_exec(st)) < 0)
 		return rc;
 	*id = (uint64_t)sqlite3_last_insert_rowid(tx->c->db);

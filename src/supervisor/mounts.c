@@ -153,22 +153,17 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 static int
 make_path(const char *path, bool file)
 {
-	char p[PATH_MAX], *s;
-	int fd;
+	char p[PATH_MAX];
+	int fd, rc;
 
+	if (!file)
+		return pw_mkdirs(path, 0755);
 	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
-	for (s = p + strlen(STAGE) + 1; *s != '\0'; s++) {
-		if (*s != '/')
-			continue;
-		*s = '\0';
-		if (mkdir(p, 0755) < 0 && errno != EEXIST)
-			return -errno;
-		*s = '/';
-	}
-	if (!file)
-		return mkdir(p, 0755) < 0 && errno != EEXIST ? -errno : 0;
-	fd = open(p, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+	*strrchr(p, '/') = '\0';  /* below the stage: there is one */
+	if ((rc = pw_mkdirs(p, 0755)) < 0)
+		return rc;
+	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
 		return -errno;
 	close(fd);

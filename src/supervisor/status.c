@@ -123,22 +123,19 @@ sv_status_write(struct supervisor *sv)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
 	buf_init(&b, 0);
-	if (buf_printf(&b,
-		       "version=%d\nresult=%s\nexit_code=%d\nsignal=%d\n"
-		       "reason=%s\nlog_bytes=%llu\nstarted_ms=%llu\n"
-		       "finished_ms=%llu\n",
-		       SUPERVISOR_PROTO_VERSION, result, sv->exit_code,
-		       sv->term_signal, reason,
-		       (unsigned long long)sv->log_bytes,
-		       (unsigned long long)sv->started_ms,
-		       (unsigned long long)sv->finished_ms) < 0)
-		abort();  /* no limit on b: cannot happen */
+	buf_addf(&b,
+		 "version=%d\nresult=%s\nexit_code=%d\nsignal=%d\n"
+		 "reason=%s\nlog_bytes=%llu\nstarted_ms=%llu\n"
+		 "finished_ms=%llu\n",
+		 SUPERVISOR_PROTO_VERSION, result, sv->exit_code,
+		 sv->term_signal, reason, (unsigned long long)sv->log_bytes,
+		 (unsigned long long)sv->started_ms,
+		 (unsigned long long)sv->finished_ms);
 	free(reason);
-	if (sv->stamps != NULL && sv->stamps[0] != 0 && sv->exited_mono_us != 0 &&
-	    buf_printf(&b, "execve_mono_us=%llu\nexited_mono_us=%llu\n",
-		       (unsigned long long)sv->stamps[0],
-		       (unsigned long long)sv->exited_mono_us) < 0)
-		abort();
+	if (sv->stamps != NULL && sv->stamps[0] != 0 && sv->exited_mono_us != 0)
+		buf_addf(&b, "execve_mono_us=%llu\nexited_mono_us=%llu\n",
+			 (unsigned long long)sv->stamps[0],
+			 (unsigned long long)sv->exited_mono_us);
 	sv->status_len = b.len;
 	sv->status = buf_steal(&b);
 	rc = write_file(sv);

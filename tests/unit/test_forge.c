@@ -1466,6 +1466,7 @@ assert_json_str(const cJSON *o, const char *key, const char *want)
 static void
 test_status_requests(void **state)
 {
+	struct forge_status fs, good;
 	struct forge_request r;
 	cJSON *o;
 	size_t n;
@@ -1478,10 +1479,15 @@ test_status_requests(void **state)
 	assert_null(forge_default_api(FORGE_GITEA));
 	assert_null(forge_default_api(FORGE_GENERIC));
 
-	assert_int_equal(forge_status_request(FORGE_GITHUB, NULL, "acme/app",
-					      SHA, "pipewright/app", "failed",
-					      "https://ci.example.com/api/v1/runs/7",
-					      "2 of 5 jobs failed", &r), 0);
+	fs = (struct forge_status){
+		.forge_repo = "acme/app",
+		.sha = SHA,
+		.context = "pipewright/app",
+		.run_status = "failed",
+		.target_url = "https://ci.example.com/api/v1/runs/7",
+		.description = "2 of 5 jobs failed",
+	};
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), 0);
 	assert_string_equal(r.method, "POST");
 	assert_string_equal(r.url, "https://api.github.com/repos/acme/app/"
 			    "statuses/" SHA);
@@ -1501,14 +1507,21 @@ test_status_requests(void **state)
 	forge_request_free(&r);
 
 	/* Gitea: the same path, no default API, a trailing slash dropped. */
-	assert_int_equal(forge_status_request(FORGE_GITEA, NULL, "acme/app", SHA,
-					      "pipewright/app", "success", NULL,
-					      NULL, &r), -EINVAL);
-	assert_int_equal(forge_status_request(FORGE_GITEA,
-					      "https://git.example.com/api/v1/",
-					      "acme/app", SHA, "pipewright/app/"
-					      "build", "canceled", NULL, NULL,
-					      &r), 0);
+	fs = (struct forge_status){
+		.forge_repo = "acme/app",
+		.sha = SHA,
+		.context = "pipewright/app",
+		.run_status = "success",
+	};
+	assert_int_equal(forge_status_request(FORGE_GITEA, &fs, &r), -EINVAL);
+	fs = (struct forge_status){
+		.api_base = "https://git.example.com/api/v1/",
+		.forge_repo = "acme/app",
+		.sha = SHA,
+		.context = "pipewright/app/build",
+		.run_status = "canceled",
+	};
+	assert_int_equal(forge_status_request(FORGE_GITEA, &fs, &r), 0);
 	assert_string_equal(r.url, "https://git.example.com/api/v1/repos/acme/"
 			    "app/statuses/" SHA);
 	o = body_json(&r);
@@ -1520,11 +1533,15 @@ test_status_requests(void **state)
 	forge_request_free(&r);
 
 	/* GitLab: the whole path url-encoded, "name" for the context. */
-	assert_int_equal(forge_status_request(FORGE_GITLAB, NULL,
-					      "group/sub group/app.x", SHA,
-					      "pipewright/app", "running",
-					      "https://ci/runs/1", "running",
-					      &r), 0);
+	fs = (struct forge_status){
+		.forge_repo = "group/sub group/app.x",
+		.sha = SHA,
+		.context = "pipewright/app",
+		.run_status = "running",
+		.target_url = "https://ci/runs/1",
+		.description = "running",
+	};
+	assert_int_equal(forge_status_request(FORGE_GITLAB, &fs, &r), 0);
 	assert_string_equal(r.url, "https://gitlab.com/api/v4/projects/group%2F"
 			    "sub%20group%2Fapp.x/statuses/" SHA);
 	o = body_json(&r);
@@ -1534,25 +1551,31 @@ test_status_requests(void **state)
 	cJSON_Delete(o);
 	forge_request_free(&r);
 
-	/* Refused inputs. */
-	assert_int_equal(forge_status_request(FORGE_GITHUB, NULL, "acme/app",
-					      SHA, "c", "paused", NULL, NULL,
-					      &r), -EINVAL);
-	assert_int_equal(forge_status_request(FORGE_GITHUB, NULL, "a/b/c", SHA,
-					      "c", "success", NULL, NULL, &r),
-			 -EINVAL);
-	assert_int_equal(forge_status_request(FORGE_GITHUB, NULL, "app", SHA,
-					      "c", "success", NULL, NULL, &r),
-			 -EINVAL);
-	assert_int_equal(forge_status_request(FORGE_GITHUB, NULL, "acme/app",
-					      "HEAD", "c", "success", NULL,
-					      NULL, &r), -EINVAL);
-	assert_int_equal(forge_status_request(FORGE_GITHUB, "ftp://x",
-					      "acme/app", SHA, "c", "success",
-					      NULL, NULL, &r), -EINVAL);
-	assert_int_equal(forge_status_request(FORGE_GENERIC, "https://x",
-					      "acme/app", SHA, "c", "success",
-					      NULL, NULL, &r), -EINVAL);
+	/* Refused inputs: a good request with one field wrong. */
+	good = (struct forge_status){
+		.forge_repo = "acme/app",
+		.sha = SHA,
+		.context = "c",
+		.run_status = "success",
+	};
+	fs = good;
+	fs.run_status = "paused";
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), -EINVAL);
+	fs = good;
+	fs.forge_repo = "a/b/c";
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), -EINVAL);
+	fs = good;
+	fs.forge_repo = "app";
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), -EINVAL);
+	fs = good;
+	fs.sha = "HEAD";
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), -EINVAL);
+	fs = good;
+	fs.api_base = "ftp://x";
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), -EINVAL);
+	fs = good;
+	fs.api_base = "https://x";
+	assert_int_equal(forge_status_request(FORGE_GENERIC, &fs, &r), -EINVAL);
 	assert_null(r.url);
 }
 
@@ -1568,6 +1591,7 @@ test_status_states(void **state)
 	    {"canceled", "error", "canceled"},
 	    {"error", "error", "failed"},
 	};
+	struct forge_status fs;
 	struct forge_request r;
 	size_t i;
 	cJSON *o;
@@ -1580,9 +1604,13 @@ test_status_states(void **state)
 				    table[i][1]);
 		assert_string_equal(forge_status_state(FORGE_GITLAB,
 						       table[i][0]), table[i][2]);
-		assert_int_equal(forge_status_request(FORGE_GITLAB, NULL, "a/b",
-						      SHA, "c", table[i][0],
-						      NULL, NULL, &r), 0);
+		fs = (struct forge_status){
+			.forge_repo = "a/b",
+			.sha = SHA,
+			.context = "c",
+			.run_status = table[i][0],
+		};
+		assert_int_equal(forge_status_request(FORGE_GITLAB, &fs, &r), 0);
 		o = body_json(&r);
 		assert_json_str(o, "state", table[i][2]);
 		cJSON_Delete(o);
@@ -1595,6 +1623,7 @@ test_status_states(void **state)
 static void
 test_status_description(void **state)
 {
+	struct forge_status fs;
 	struct forge_request r;
 	char desc[200];
 	const cJSON *d;
@@ -1604,9 +1633,14 @@ test_status_description(void **state)
 	/* 139 ASCII bytes then a 2-byte character: cut before it. */
 	memset(desc, 'a', 139);
 	strcpy(desc + 139, "\xc3\xa9tail");
-	assert_int_equal(forge_status_request(FORGE_GITHUB, NULL, "a/b", SHA,
-					      "c", "success", NULL, desc, &r),
-			 0);
+	fs = (struct forge_status){
+		.forge_repo = "a/b",
+		.sha = SHA,
+		.context = "c",
+		.run_status = "success",
+		.description = desc,
+	};
+	assert_int_equal(forge_status_request(FORGE_GITHUB, &fs, &r), 0);
 	o = body_json(&r);
 	d = cJSON_GetObjectItemCaseSensitive(o, "description");
 	assert_true(cJSON_IsString(d));

@@ -210,8 +210,16 @@ fn_job(struct store_tx *tx, struct w *w)
 static int
 fn_attempt(struct store_tx *tx, struct w *w)
 {
-	return store_tx_attempt_insert(tx, w->id, w->idx, w->number, w->status,
-				       "/var/lib/pw/a", w->t1, &w->id2);
+	struct store_attempt_new a = {
+		.run = w->id,
+		.idx = w->idx,
+		.number = w->number,
+		.status = w->status,
+		.dir = "/var/lib/pw/a",
+		.started_at = w->t1,
+	};
+
+	return store_tx_attempt_insert(tx, &a, &w->id2);
 }
 
 static int
@@ -1146,29 +1154,55 @@ fn_outbox_put(struct store_tx *tx, struct ow *o)
 static int
 fn_outbox_result(struct store_tx *tx, struct ow *o)
 {
-	return store_tx_outbox_result(tx, o->id, o->seq, o->state, o->attempts,
-				      o->next_at, o->err, o->now);
+	struct store_outbox_result r = {
+		.id = o->id,
+		.seq = o->seq,
+		.state = o->state,
+		.attempts = o->attempts,
+		.next_at = o->next_at,
+		.last_error = o->err,
+		.now = o->now,
+	};
+
+	return store_tx_outbox_result(tx, &r);
 }
 
 /* A delivery seen again answers the first answer; else stores this one. */
 static int
 fn_delivery(struct store_tx *tx, struct ow *o)
 {
+	struct store_delivery_new d = {
+		.forge = o->forge,
+		.id = o->did,
+		.project = o->project,
+		.run = o->run,
+		.status = o->status,
+		.response = o->resp,
+		.created_at = 100,
+	};
 	int rc;
 
 	rc = store_tx_delivery_find(tx, o->forge, o->did, &o->got_status,
 				    &o->got_resp);
 	if (rc != -ENOENT)
 		return rc;
-	return store_tx_delivery_put(tx, o->forge, o->did, o->project, o->run,
-				     o->status, o->resp, 100);
+	return store_tx_delivery_put(tx, &d);
 }
 
 static int
 fn_delivery_put(struct store_tx *tx, struct ow *o)
 {
-	return store_tx_delivery_put(tx, o->forge, o->did, o->project, o->run,
-				     o->status, o->resp, o->now);
+	struct store_delivery_new d = {
+		.forge = o->forge,
+		.id = o->did,
+		.project = o->project,
+		.run = o->run,
+		.status = o->status,
+		.response = o->resp,
+		.created_at = o->now,
+	};
+
+	return store_tx_delivery_put(tx, &d);
 }
 
 /* A push seen again answers its first run; else stores this one. */

@@ -1,11 +1,17 @@
-/* util: durations, the capped buffer, and reading files with a cap. */
+/*
+ * util: durations, the capped buffer, reading files with a cap, env names,
+ * directories made and removed, hex.
+ */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -130,6 +136,123 @@ test_env_name(void **state)
 	assert_false(pw_env_name_reserved("pipewright_x", 12));
 }
 
+static mode_t
+current_umask(void)
+{
+	mode_t m = umask(0);
+
+	umask(m);
+	return m;
+}
+
+static void
+test_mkdirs(void **state)
+{
+	char top[] = "/tmp/pw-util.XXXXXX", path[256], file[256];
+	char longp[PATH_MAX + 16];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	snprintf(path, sizeof(path), "%s/a/b/c", top);
+	assert_int_equal(pw_mkdirs(path, 0750), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
+	assert_int_equal(st.st_mode & 0777, 0750 & ~current_umask());
+	/* Again, and with a trailing '/': what is there is fine. */
+	assert_int_equal(pw_mkdirs(path, 0750), 0);
+	snprintf(path, sizeof(path), "%s/a/b/c/", top);
+	assert_int_equal(pw_mkdirs(path, 0750), 0);
+	/* A file on the way. */
+	snprintf(file, sizeof(file), "%s/a/f", top);
+	fd = open(file, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/a/f/d", top);
+	assert_int_equal(pw_mkdirs(path, 0700), -ENOTDIR);
+	memset(longp, 'x', sizeof(longp) - 1);
+	longp[0] = '/';
+	longp[sizeof(longp) - 1] = '\0';
+	assert_int_equal(pw_mkdirs(longp, 0700), -ENAMETOOLONG);
+	assert_int_equal(pw_mkdirs("", 0700), -ENOENT);
+	assert_int_equal(pw_remove_tree(top), 0);
+}
+
+static void
+test_remove_tree(void **state)
+{
+	char top[] = "/tmp/pw-util.XXXXXX", outside[] = "/tmp/pw-util.XXXXXX";
+	char path[256], kept[256];
+	struct stat st;
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(top));
+	assert_non_null(mkdtemp(outside));
+	snprintf(kept, sizeof(kept), "%s/kept", outside);
+	fd = open(kept, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	/* A tree with files, an empty directory and links out of it. */
+	snprintf(path, sizeof(path), "%s/a/b/c", top);
+	assert_int_equal(pw_mkdirs(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/a/b/file", top);
+	fd = open(path, O_WRONLY | O_CREAT, 0600);
+	assert_true(fd >= 0);
+	close(fd);
+	snprintf(path, sizeof(path), "%s/a/link-dir", top);
+	assert_int_equal(symlink(outside, path), 0);
+	snprintf(path, sizeof(path), "%s/a/b/link-file", top);
+	assert_int_equal(symlink(kept, path), 0);
+	/* The links go; what they point at stays. */
+	assert_int_equal(pw_remove_tree(top), 0);
+	assert_int_equal(lstat(top, &st), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_int_equal(stat(kept, &st), 0);
+	/* Absent: nothing to do.  A file: removed. */
+	assert_int_equal(pw_remove_tree(top), 0);
+	assert_int_equal(pw_remove_tree(kept), 0);
+	assert_int_equal(lstat(kept, &st), -1);
+	/* A link to a directory given itself: the link goes, not the dir. */
+	snprintf(path, sizeof(path), "%s-link", outside);
+	assert_int_equal(symlink(outside, path), 0);
+	assert_int_equal(pw_remove_tree(path), 0);
+	assert_int_equal(lstat(path, &st), -1);
+	assert_int_equal(stat(outside, &st), 0);
+	assert_int_equal(pw_remove_tree(outside), 0);
+	assert_int_equal(lstat(outside, &st), -1);
+}
+
+static void
+test_hex(void **state)
+{
+	unsigned char out[4];
+
+	(void)state;
+	assert_int_equal(pw_hex_digit('0'), 0);
+	assert_int_equal(pw_hex_digit('9'), 9);
+	assert_int_equal(pw_hex_digit('a'), 10);
+	assert_int_equal(pw_hex_digit('F'), 15);
+	assert_int_equal(pw_hex_digit('g'), -1);
+	assert_int_equal(pw_hex_digit('G'), -1);
+	assert_int_equal(pw_hex_digit('/'), -1);
+	assert_int_equal(pw_hex_digit(':'), -1);
+	assert_int_equal(pw_hex_digit('\0'), -1);
+	assert_int_equal(pw_hex_digit(0xb0), -1);
+	assert_true(pw_hex_decode("00fF7a", 6, out, 3));
+	assert_int_equal(out[0], 0x00);
+	assert_int_equal(out[1], 0xff);
+	assert_int_equal(out[2], 0x7a);
+	assert_true(pw_hex_decode("", 0, out, 0));
+	/* Exactly 2*n digits, nothing else. */
+	assert_false(pw_hex_decode("00ff7", 5, out, 3));
+	assert_false(pw_hex_decode("00ff7a00", 8, out, 3));
+	assert_false(pw_hex_decode("00fg7a", 6, out, 3));
+	assert_false(pw_hex_decode("00 f7a", 6, out, 3));
+	assert_false(pw_hex_decode("0x0f7a", 6, out, 3));
+}
+
 int
 main(void)
 {
@@ -139,6 +262,9 @@ main(void)
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_env_name),
+		cmocka_unit_test(test_mkdirs),
+		cmocka_unit_test(test_remove_tree),
+		cmocka_unit_test(test_hex),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);

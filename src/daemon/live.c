@@ -1,0 +1,225 @@
+/*
+ * What is live: the runs the scheduler holds, their running attempts, and
+ * the followers that stream an attempt's log as it comes.
+ *
+ * A run is here from the moment it is built until its final state is
+ * committed; an attempt from its prepare (or its adoption after a restart)
+ * until its end is committed, so a follower that comes late still finds
+ * it.  A follower gets the committed bytes from the store and the rest
+ * from the attempt's memory, then every byte live, in order, and last the
+ * end.  Only this file walks or links these lists' nodes; record.c
+ * decides when they come and go.
+ */
+#include <errno.h>
+#include <stdlib.h>
+
+#include "daemon-int.h"
+
+/* ---- runs ---- */
+
+struct live_run *
+live_run_find(struct daemon *d, uint64_t id)
+{
+	struct live_run *lr;
+
+	for (lr = d->runs; lr != NULL; lr = lr->next)
+		if (lr->id == id)
+			return lr;
+	return NULL;
+}
+
+struct live_run *
+live_run_of(struct daemon *d, const struct sched_run *run)
+{
+	return live_run_find(d, sched_run_id(run));
+}
+
+void
+live_run_remove(struct daemon *d, struct live_run *lr)
+{
+	struct live_run **pp;
+
+	for (pp = &d->runs; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == lr) {
+			*pp = lr->next;
+			break;
+		}
+	}
+	live_run_free(lr);
+}
+
+void
+live_run_free(struct live_run *lr)
+{
+	sched_run_destroy(lr->run);
+	free(lr->workspace);
+	free(lr->branch);
+	free(lr->ref);
+	free(lr->commit);
+	free(lr->project);
+	free(lr);
+}
+
+/* ---- attempts ---- */
+
+struct live_attempt *
+live_attempt_new(struct daemon *d, struct live_run *lr, size_t job,
+		 int number)
+{
+	struct live_attempt *la = xcalloc(1, sizeof(*la));
+
+	la->d = d;
+	la->lr = lr;
+	la->job = job;
+	la->number = number;
+	la->exit_code = -1;
+	buf_init(&la->mem, 0);
+	la->next = d->attempts;
+	d->attempts = la;
+	return la;
+}
+
+struct live_attempt *
+live_attempt_find(struct daemon *d, uint64_t run, size_t job, int number)
+{
+	struct live_attempt *la;
+
+	for (la = d->attempts; la != NULL; la = la->next)
+		if (la->lr->id == run && la->job == job && la->number == number)
+			return la;
+	return NULL;
+}
+
+void
+live_attempt_free(struct daemon *d, struct live_attempt *la)
+{
+	struct live_attempt **pp;
+	struct follower *f, *next;
+
+	for (pp = &d->attempts; *pp != NULL; pp = &(*pp)->next) {
+		if (*pp == la) {
+			*pp = la->next;
+			break;
+		}
+	}
+	for (f = la->followers; f != NULL; f = next) {
+		next = f->next_f;
+		free(f);
+	}
+	buf_free(&la->mem);
+	free(la->status);
+	free(la->reason);
+	free(la);
+}
+
+void
+live_forget_all(struct daemon *d)
+{
+	struct live_attempt *la;
+	struct follower *f;
+
+	while ((la = d->attempts) != NULL) {
+		d->attempts = la->next;
+		la->next = NULL;
+		while ((f = la->followers) != NULL) {
+			la->followers = f->next_f;
+			f->cbs.end(f->cbs.arg, NULL, -1, NULL);
+			free(f);
+		}
+		la->orphan = true;
+		if (la->ops == 0)
+			live_attempt_free(d, la);
+	}
+}
+
+void
+live_attempt_append(struct live_attempt *la, const char *data, size_t len)
+{
+	struct follower *f, *next;
+
+	buf_add(&la->mem, data, len); /* the supervisor caps a job's log */
+	for (f = la->followers; f != NULL; f = next) {
+		next = f->next_f;
+		if (f->next == la->total)
+			f->cbs.data(f->cbs.arg, la->total, data, len);
+		f->next = la->total + len;
+	}
+	la->total += len;
+}
+
+void
+live_attempt_end(struct daemon *d, struct live_attempt *la)
+{
+	struct follower *f, *next;
+
+	for (f = la->followers; f != NULL; f = next) {
+		next = f->next_f;
+		f->cbs.end(f->cbs.arg, la->status, la->exit_code, la->reason);
+	}
+	live_attempt_free(d, la);
+}
+
+/* ---- following a log ---- */
+
+struct daemon_follow {
+	struct follower f;
+};
+
+int
+daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
+	      const struct daemon_follow_cbs *cbs, struct daemon_follow **out)
+{
+	struct live_attempt *la;
+	struct daemon_follow *df;
+	struct buf b;
+	uint64_t at;
+
+	/* An attempt that ended stays here until its end is committed. */
+	for (la = d->attempts; la != NULL; la = la->next)
+		if (la->id == attempt)
+			break;
+	if (la == NULL)
+		return -ENOENT;
+	/* What is committed comes from the store, the rest from memory. */
+	buf_init(&b, 0);
+	for (at = offset; at < la->committed; at += b.len) {
+		buf_reset(&b);
+		if (store_log_read(d->store, attempt, at, 65536, &b) < 0 ||
+		    b.len == 0)
+			break;
+		cbs->data(cbs->arg, at, b.data, b.len);
+	}
+	buf_free(&b);
+	if (at < la->total) {
+		uint64_t from = at > la->committed ? at : la->committed;
+
+		cbs->data(cbs->arg, from,
+			  la->mem.data + la->mem_off + (from - la->committed),
+			  (size_t)(la->total - from));
+		at = la->total;
+	}
+	df = xcalloc(1, sizeof(*df));
+	df->f.cbs = *cbs;
+	df->f.la = la;
+	df->f.next = at > offset ? at : offset;
+	df->f.next_f = la->followers;
+	la->followers = &df->f;
+	*out = df;
+	return 0;
+}
+
+void
+daemon_unfollow(struct daemon_follow *df)
+{
+	struct follower **pp;
+
+	if (df == NULL)
+		return;
+	for (pp = &df->f.la->followers; *pp != NULL; pp = &(*pp)->next_f) {
+		if (*pp == &df->f) {
+			*pp = df->f.next_f;
+			break;
+		}
+	}
+	free(df);
+}
