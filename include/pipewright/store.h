@@ -180,7 +180,10 @@ int store_tx_run_by_key(struct store_tx *tx, const char *project,
 			const char *key, uint64_t *id, char **hash) PW_WUR;
 /*
  * 0 times leave the stored ones unchanged; going back to queued or running
- * (a rerun) clears finished_at.
+ * (a rerun) clears finished_at.  A run already running keeps its
+ * started_at: a daemon that takes a run up again reports it running
+ * again, and the run started when it first did (a rerun goes through
+ * queued, and starts anew).
  */
 int store_tx_run_set_status(struct store_tx *tx, uint64_t run,
 			    const char *status, uint64_t started_at,

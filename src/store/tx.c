@@ -101,7 +101,8 @@ store_tx_run_set_status(struct store_tx *tx, uint64_t run, const char *status,
 	int rc;
 
 	rc = store_stmt(tx->c, ST_RUN_SET_STATUS, "UPDATE runs SET status = ?2,"
-			" started_at = iif(?3 != 0, ?3, started_at),"
+			" started_at = iif(?3 != 0 AND status != 'running', ?3,"
+			"  started_at),"
 			" finished_at = CASE"
 			"  WHEN ?2 IN ('queued', 'running') THEN 0"
 			"  WHEN ?4 != 0 THEN ?4 ELSE finished_at END"

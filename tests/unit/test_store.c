@@ -433,6 +433,32 @@ test_open_migrates_and_reopen_keeps(void **state)
 	assert_int_equal(store_run_get(f->s, id + 1, &r), -ENOENT);
 }
 
+/*
+ * A run taken up by the next daemon reports running again: it started
+ * when it first did.  A rerun goes back to queued and starts anew.
+ */
+static void
+test_run_started_at_kept(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	uint64_t id;
+
+	id = insert_run(f, "web", "queued", "main");
+	set_status(f, id, "running", 1500, 0);
+	set_status(f, id, "running", 4000, 0);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->started_at, 1500);
+	store_run_free(r);
+	set_status(f, id, "failed", 0, 5000);
+	set_status(f, id, "queued", 0, 0);
+	set_status(f, id, "running", 6000, 0);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->started_at, 6000);
+	assert_int_equal(r->finished_at, 0);
+	store_run_free(r);
+}
+
 static void
 test_run_jobs_attempts(void **state)
 {
@@ -2246,6 +2272,7 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_open_migrates_and_reopen_keeps),
 		T(test_run_jobs_attempts),
+		T(test_run_started_at_kept),
 		T(test_idempotency_key),
 		T(test_group_commit_in_order),
 		T(test_failing_fn_undoes_only_itself),
