@@ -197,6 +197,14 @@ const char *const store_migrations[] = {
 	 * or started before this column).
 	 */
 	"ALTER TABLE attempts ADD COLUMN job_uid INTEGER NOT NULL DEFAULT 0;",
+
+	/*
+	 * 7: where a rerun put a job back in the queue — the attempts it had
+	 * then, or NULL if no rerun did — so that a restart neither forgets
+	 * a rerun still queued (a paused queue) nor gives a job's retry and
+	 * lost_retries budgets back: they count the attempts after it.
+	 */
+	"ALTER TABLE jobs ADD COLUMN rerun_after INTEGER;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -433,6 +433,68 @@ test_open_migrates_and_reopen_keeps(void **state)
 	assert_int_equal(store_run_get(f->s, id + 1, &r), -ENOENT);
 }
 
+static int
+fn_job_rerun(struct store_tx *tx, struct w *w)
+{
+	return store_tx_job_rerun(tx, w->id, w->idx, w->number);
+}
+
+static void
+job_rerun(struct fx *f, uint64_t run, int idx, int after)
+{
+	struct w w = { .fn = fn_job_rerun, .id = run, .idx = idx,
+		       .number = after };
+
+	assert_int_equal(write_now(f, &w), 0);
+}
+
+/*
+ * A rerun's mark: the job is pending, and reads show that until it has an
+ * attempt after the mark; a restart finds the mark.
+ */
+static void
+test_job_rerun(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	struct w w;
+	uint64_t id;
+
+	id = insert_run(f, "web", "failed", "main");
+	job(f, id, 0, "build", "pending");
+	job(f, id, 1, "test", "skipped");
+	job(f, id, 2, "lint", "pending");
+	(void)attempt(f, id, 0, 1, "failed");
+	(void)attempt(f, id, 2, 1, "success");
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->jobs[0].status, "failed");
+	assert_int_equal(r->jobs[0].rerun_after, -1);
+	store_run_free(r);
+
+	job_rerun(f, id, 0, 1);
+	job_rerun(f, id, 1, 0);
+	job_rerun(f, id, 2, -1);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->jobs[0].status, "pending");
+	assert_int_equal(r->jobs[0].rerun_after, 1);
+	assert_int_equal(r->jobs[0].nattempts, 1);
+	assert_string_equal(r->jobs[1].status, "pending");
+	assert_int_equal(r->jobs[1].rerun_after, 0);
+	assert_string_equal(r->jobs[2].status, "success");
+	assert_int_equal(r->jobs[2].rerun_after, -1);
+	store_run_free(r);
+
+	(void)attempt(f, id, 0, 2, "running");
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->jobs[0].status, "running");
+	assert_int_equal(r->jobs[0].nattempts, 2);
+	store_run_free(r);
+	w = (struct w){ .fn = fn_job_rerun, .id = id, .idx = 7, .number = 0 };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+}
+
 /*
  * A run taken up by the next daemon reports running again: it started
  * when it first did.  A rerun goes back to queued and starts anew.
@@ -1789,13 +1851,15 @@ test_newer_schema_refused(void **state)
 	char *err = NULL, want[96];
 
 	fx_close(f);
-	set_file_user_version(f->path, 7);
+	set_file_user_version(f->path, (int)store_nmigrations + 1);
 	assert_int_equal(store_open(&f->loop, f->path, &s, &err), -ENOTSUP);
-	snprintf(want, sizeof(want), "database schema version 7 is newer than "
-		 "this pipewright (knows %zu)", store_nmigrations);
+	snprintf(want, sizeof(want), "database schema version %zu is newer "
+		 "than this pipewright (knows %zu)", store_nmigrations + 1,
+		 store_nmigrations);
 	assert_string_equal(err, want);
 	free(err);
-	assert_int_equal(file_user_version(f->path), 7);
+	assert_int_equal(file_user_version(f->path),
+			 (int)store_nmigrations + 1);
 
 	assert_true(store_open(&f->loop, "/nonexistent/dir/pw.db", &s,
 			       &err) < 0);
@@ -2273,6 +2337,7 @@ main(void)
 		T(test_open_migrates_and_reopen_keeps),
 		T(test_run_jobs_attempts),
 		T(test_run_started_at_kept),
+		T(test_job_rerun),
 		T(test_idempotency_key),
 		T(test_group_commit_in_order),
 		T(test_failing_fn_undoes_only_itself),
