@@ -157,8 +157,10 @@ int exec_attach(struct exec *e, const char *dir, uint64_t offset,
  * supervisor (started without `tied`) goes on with the job, writes its log
  * and status, and a later exec_attach continues where the caller's stored
  * log ends.  No callback runs after this; `a` must not be used again.
- * A supervisor that is our child is not waited for any more (it is reaped
- * by whoever inherits it once this process exits).
+ * A supervisor that is our child is still reaped when it exits, without
+ * keeping the loop alive, until exec_destroy (then by whoever inherits it
+ * once this process exits): a process that lives on after letting go of
+ * its jobs (an upgrade that failed) leaves no zombies.
  */
 void exec_detach(struct exec_attempt *a);
 

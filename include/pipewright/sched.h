@@ -193,6 +193,8 @@ enum exec_sandbox sched_run_sandbox(const struct sched_run *r);
 bool sched_run_finished(const struct sched_run *r);
 enum sched_job_state sched_run_job_state(const struct sched_run *r, size_t job);
 int sched_run_job_attempts(const struct sched_run *r, size_t job);
+/* The attempts a job had when a rerun queued it again; -1: it was not. */
+int sched_run_job_rerun(const struct sched_run *r, size_t job);
 /* UTC ms of the job's first start and last end, 0 if none. */
 uint64_t sched_run_job_started_ms(const struct sched_run *r, size_t job);
 uint64_t sched_run_job_finished_ms(const struct sched_run *r, size_t job);
@@ -231,8 +233,19 @@ int sched_run_adopt_job(struct sched_run *r, size_t job, int attempt,
 /*
  * Before the start of a restored run: how many of the job's attempts since
  * it was last queued were lost, which counts against its lost_retries.
+ * The other attempts since then (the one taken up included) count against
+ * its retry budget.
  */
 int sched_run_restore_lost(struct sched_run *r, size_t job, int lost) PW_WUR;
+/*
+ * Before the start of a restored run: a rerun queued the job again when it
+ * had `after` attempts (what sched_run_job_rerun() said then).  Its budgets
+ * count the attempts after those, and until one of its rerun jobs has an
+ * attempt after them, the run is a rerun still queued: a paused queue
+ * holds it.
+ */
+int sched_run_restore_rerun(struct sched_run *r, size_t job,
+			    int after) PW_WUR;
 
 /* Jobs running now, in all runs. */
 int sched_running(const struct sched *s);

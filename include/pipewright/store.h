@@ -55,7 +55,10 @@ struct store_job {
 	int idx;                 /* the job's index in the pipeline */
 	char *name;
 	char *stage;
-	char *status;            /* its latest attempt's, or its own before one */
+	char *status;            /* its latest attempt's since the last rerun,
+	                            or its own before one */
+	int rerun_after;         /* attempts it had when a rerun queued it
+	                            again; -1: no rerun did */
 	size_t nattempts;
 	struct store_attempt *attempts; /* oldest first */
 };
@@ -180,11 +183,21 @@ int store_tx_run_by_key(struct store_tx *tx, const char *project,
 			const char *key, uint64_t *id, char **hash) PW_WUR;
 /*
  * 0 times leave the stored ones unchanged; going back to queued or running
- * (a rerun) clears finished_at.
+ * (a rerun) clears finished_at.  A run already running keeps its
+ * started_at: a daemon that takes a run up again reports it running
+ * again, and the run started when it first did (a rerun goes through
+ * queued, and starts anew).
  */
 int store_tx_run_set_status(struct store_tx *tx, uint64_t run,
 			    const char *status, uint64_t started_at,
 			    uint64_t finished_at) PW_WUR;
+/*
+ * A rerun put the job back in the queue when it had `after` attempts: it
+ * is pending, and reads show its own status until an attempt after those
+ * exists.  after < 0: the rerun left the job alone (no mark).
+ */
+int store_tx_job_rerun(struct store_tx *tx, uint64_t run, int idx,
+		       int after) PW_WUR;
 int store_tx_run_set_pipeline(struct store_tx *tx, uint64_t run,
 			      const char *file, const char *yaml, size_t len,
 			      const char *problems) PW_WUR;

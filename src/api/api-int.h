@@ -93,7 +93,10 @@ bool api_run_id(struct http_request *req, uint64_t *id);
  */
 bool api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 		  struct store_run **row);
-/* Answers an error for a negative errno from the daemon or the store. */
+/*
+ * Answers an error for a negative errno from the daemon or the store;
+ * -EAGAIN (try again in a moment) with Retry-After.
+ */
 void api_respond_errno(struct http_request *req, int rc, const char *message);
 /* Valid UTF-8 of len bytes; invalid sequences become U+FFFD (caller frees). */
 char *api_utf8(const char *s, size_t len, size_t *used, bool final);

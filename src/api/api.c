@@ -314,6 +314,11 @@ api_read_run(struct api *a, struct http_request *req, uint64_t *id,
 void
 api_respond_errno(struct http_request *req, int rc, const char *message)
 {
+	/*
+	 * -EAGAIN is a daemon handing its jobs over (an upgrade's swap, a
+	 * restart): the next daemon answers within a second or so.
+	 */
+	static const char *const retry_soon[] = {"Retry-After: 1", NULL};
 	static const struct {
 		int rc;
 		int status;
@@ -335,9 +340,10 @@ api_respond_errno(struct http_request *req, int rc, const char *message)
 
 	for (i = 0; i < PW_ARRAY_LEN(map); i++) {
 		if (map[i].rc == rc) {
-			http_respond_error(req, map[i].status, map[i].code, "%s",
-					   message != NULL ? message :
-							     strerror(-rc));
+			http_respond_error_with(req, map[i].status, map[i].code,
+						rc == -EAGAIN ? retry_soon : NULL,
+						"%s", message != NULL ? message :
+						strerror(-rc));
 			return;
 		}
 	}

@@ -1,7 +1,9 @@
 /*
  * What on-call engineers do to runs: cancel, rerun, approve.  Each change
  * is recorded in the run's audit trail, and answered once committed; a
- * rerun or an approval of a finished run rebuilds it from the store.
+ * rerun or an approval of a finished run rebuilds it from the store.  A
+ * rerun also stores which jobs it queued again, in the same transaction:
+ * a restart before they start (a paused queue) still runs them.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -17,6 +19,8 @@ struct change_op {
 	uint64_t run;
 	char *actor, *action, *detail;
 	struct live_run *launch;   /* started once the change is committed */
+	int *rerun;                /* a rerun: per job, sched_run_job_rerun() */
+	size_t njobs;
 	daemon_done_cb cb;
 	void *arg;
 };
@@ -25,10 +29,13 @@ static int
 tx_change(struct store_tx *tx, void *arg)
 {
 	struct change_op *c = arg;
+	size_t j;
 	int rc = 0;
 
 	if (c->launch != NULL)
 		rc = store_tx_run_set_status(tx, c->run, "queued", 0, 0);
+	for (j = 0; rc == 0 && c->rerun != NULL && j < c->njobs; j++)
+		rc = store_tx_job_rerun(tx, c->run, (int)j, c->rerun[j]);
 	if (rc == 0)
 		rc = store_tx_event(tx, c->run, pw_now_ms(), c->actor,
 				    c->action, c->detail);
@@ -55,16 +62,17 @@ change_done(int rc, void *arg)
 	}
 	c->cb(rc, c->run, msg, c->arg);
 	free(msg);
+	free(c->rerun);
 	free(c->actor);
 	free(c->action);
 	free(c->detail);
 	free(c);
 }
 
-static void
-record_change(struct daemon *d, uint64_t run, const char *actor,
-	      const char *action, const char *detail, struct live_run *lr,
-	      daemon_done_cb cb, void *arg)
+static struct change_op *
+change_new(struct daemon *d, uint64_t run, const char *actor,
+	   const char *action, const char *detail, struct live_run *lr,
+	   daemon_done_cb cb, void *arg)
 {
 	struct change_op *c = xcalloc(1, sizeof(*c));
 
@@ -76,7 +84,16 @@ record_change(struct daemon *d, uint64_t run, const char *actor,
 	c->launch = lr;
 	c->cb = cb;
 	c->arg = arg;
-	store_write(d->store, tx_change, change_done, c);
+	return c;
+}
+
+static void
+record_change(struct daemon *d, uint64_t run, const char *actor,
+	      const char *action, const char *detail, struct live_run *lr,
+	      daemon_done_cb cb, void *arg)
+{
+	store_write(d->store, tx_change, change_done,
+		    change_new(d, run, actor, action, detail, lr, cb, arg));
 }
 
 /* The stored run, for a change that needs it rebuilt. -ENOENT / -EBUSY. */
@@ -170,7 +187,9 @@ daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 	const struct config_project *proj;
 	struct pipeline *p;
 	struct live_run *lr;
+	struct change_op *c;
 	char *msg = NULL, *detail;
+	size_t j;
 	int rc;
 
 	if (daemon_handing_over(d, cb, arg))
@@ -198,8 +217,13 @@ daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 		return;
 	}
 	detail = names == NULL ? xstrdup("failed jobs") : xstrdup("named jobs");
-	record_change(d, run, actor, "rerun", detail, lr, cb, arg);
+	c = change_new(d, run, actor, "rerun", detail, lr, cb, arg);
 	free(detail);
+	c->njobs = pipeline_job_count(sched_run_pipeline(lr->run));
+	c->rerun = xcalloc(c->njobs + 1, sizeof(*c->rerun));
+	for (j = 0; j < c->njobs; j++)
+		c->rerun[j] = sched_run_job_rerun(lr->run, j);
+	store_write(d->store, tx_change, change_done, c);
 }
 
 void

@@ -125,17 +125,22 @@ abandon(struct daemon *d, const struct store_run *row)
 	daemon_write(d, tx_abandon, a, abandon_free);
 }
 
-/* Lost attempts just before the last one: spent lost_retries. */
+/*
+ * Lost attempts since the job was last queued (its last rerun, if any),
+ * but the one running: spent lost_retries.
+ */
 static int
 lost_before(const struct store_job *sj)
 {
-	size_t k = sj->nattempts;
+	const struct store_attempt *run = running_attempt(sj);
+	size_t k;
 	int n = 0;
 
-	if (running_attempt(sj) != NULL)
-		k--;
-	while (k > 0 && strcmp(sj->attempts[--k].status, "lost") == 0)
-		n++;
+	for (k = 0; k < sj->nattempts; k++)
+		if (&sj->attempts[k] != run &&
+		    sj->attempts[k].number > sj->rerun_after &&
+		    strcmp(sj->attempts[k].status, "lost") == 0)
+			n++;
 	return n;
 }
 

@@ -163,6 +163,9 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 			continue;
 		rc = sched_run_restore_job(lr->run, (size_t)sj->idx, st,
 					   (int)sj->nattempts);
+		if (rc == 0 && sj->rerun_after >= 0)
+			rc = sched_run_restore_rerun(lr->run, (size_t)sj->idx,
+						     sj->rerun_after);
 		(void)rc; /* in range, before the start: cannot fail */
 	}
 	*out = lr;

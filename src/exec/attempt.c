@@ -17,6 +17,10 @@
  *
  * The attempt leaves exec's active count and drops its struct exec pointer
  * just before end_cb, or in exec_detach; from then on no callback runs.
+ * A detached supervisor that is our child keeps its process handle,
+ * unref'd, in exec's let_go list: libuv reaps it when it exits (a daemon
+ * that resumes after a failed upgrade lives on with the supervisors it
+ * let go of), and exec_destroy closes what is left.
  * Its memory is freed once that has happened and every handle's close
  * callback has run, whichever comes last.  output_cb may call exec_detach
  * or exec_cancel: after delivering, every path checks `ended`.
@@ -62,20 +66,41 @@ close_handle(bool has, uv_handle_t *h)
 		uv_close(h, on_close);
 }
 
-/* Closes whatever is still open; the close callbacks free. */
+/* Closes whatever is still open but the process; the close callbacks free. */
 static void
-close_all(struct exec_attempt *a)
+close_io(struct exec_attempt *a)
 {
 	if (a->has_sock && !uv_is_closing((uv_handle_t *)&a->sock))
 		uv_read_stop((uv_stream_t *)&a->sock);
 	close_handle(a->has_sock, (uv_handle_t *)&a->sock);
-	close_handle(a->has_proc, (uv_handle_t *)&a->proc);
 	if (a->has_tail && !uv_is_closing((uv_handle_t *)&a->tail))
 		uv_idle_stop(&a->tail);
 	close_handle(a->has_tail, (uv_handle_t *)&a->tail);
 	if (a->tail_fd >= 0)
 		close(a->tail_fd);
 	a->tail_fd = -1;
+}
+
+static void
+close_all(struct exec_attempt *a)
+{
+	close_io(a);
+	close_handle(a->has_proc, (uv_handle_t *)&a->proc);
+}
+
+/* Out of its exec's let_go list (its child exited, or exec is going). */
+static void
+unlist(struct exec_attempt *a)
+{
+	struct exec_attempt **pp;
+
+	for (pp = &a->reaper->let_go; *pp != NULL; pp = &(*pp)->next_let_go) {
+		if (*pp == a) {
+			*pp = a->next_let_go;
+			break;
+		}
+	}
+	a->reaper = NULL;
 }
 
 struct exec_attempt *
@@ -113,14 +138,35 @@ exec_detach(struct exec_attempt *a)
 	if (a == NULL || a->ended)
 		return;
 	a->e->active--;
+	if (a->has_proc && !a->proc_exited &&
+	    !uv_is_closing((uv_handle_t *)&a->proc)) {
+		/*
+		 * Still waited for, or the supervisor, our child, would stay
+		 * a zombie for as long as we live; but it keeps no loop alive.
+		 */
+		uv_unref((uv_handle_t *)&a->proc);
+		a->reaper = a->e;
+		a->next_let_go = a->e->let_go;
+		a->e->let_go = a;
+	}
 	a->e = NULL;
 	a->ended = true;
-	/*
-	 * Closing the process handle means libuv no longer waits for it: a
-	 * supervisor that is our child stays a zombie until we exit.
-	 */
-	close_all(a);
+	if (a->reaper != NULL)
+		close_io(a);
+	else
+		close_all(a);
 	maybe_free(a);
+}
+
+void
+exec_let_go_close(struct exec *e)
+{
+	struct exec_attempt *a;
+
+	while ((a = e->let_go) != NULL) {
+		unlist(a);
+		close_handle(true, (uv_handle_t *)&a->proc);
+	}
 }
 
 static void
@@ -340,6 +386,8 @@ exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 	a->proc_exited = true;
 	a->exit_status = exit_status;
 	a->term_signal = term_signal;
+	if (a->reaper != NULL)
+		unlist(a);
 	uv_close((uv_handle_t *)&a->proc, on_close);
 	maybe_end_from_files(a);
 }

@@ -27,6 +27,8 @@ struct exec {
 	uv_loop_t *loop;
 	char *supervisor_path;
 	size_t active;               /* attempts + helpers before their final callback */
+	struct exec_attempt *let_go; /* detached, their supervisor (our child)
+	                                still running: waited for till exec_destroy */
 	struct exec_netns *netns;    /* the network namespace pool, or NULL */
 };
 
@@ -100,6 +102,9 @@ struct exec_attempt {
 	uv_pipe_t sock;
 	uv_idle_t tail;
 	bool has_proc, has_sock, has_tail;
+	struct exec *reaper;         /* in its let_go list: the process handle
+	                                stays open (unref'd) to reap the child */
+	struct exec_attempt *next_let_go;
 	int open_handles;            /* freed when 0 and ended */
 	exec_output_cb output_cb;
 	exec_end_cb end_cb;
@@ -141,5 +146,7 @@ void exec_attempt_from_files(struct exec_attempt *a);
 void exec_attempt_abort(struct exec_attempt *a);
 void exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status,
 			  int term_signal);
+/* exec_destroy: stops waiting for the supervisors let go of. */
+void exec_let_go_close(struct exec *e);
 
 #endif

@@ -31,6 +31,7 @@ exec_destroy(struct exec *e)
 	if (e == NULL)
 		return;
 	assert(e->active == 0);
+	exec_let_go_close(e);
 	exec_netns_free(e);
 	free(e->supervisor_path);
 	free(e);

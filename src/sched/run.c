@@ -203,7 +203,7 @@ sched_run_rerun(struct sched_run *r, const char *const *names)
 		if (!r->jobs[j].rerun)
 			continue;
 		r->jobs[j].state = SCHED_JOB_PENDING;
-		r->jobs[j].tries = 0;
+		r->jobs[j].base = r->jobs[j].attempts;
 		r->jobs[j].lost = 0;
 		r->jobs[j].neutral = false;
 		count++;
@@ -241,7 +241,6 @@ sched_run_adopt_job(struct sched_run *r, size_t job, int attempt,
 	jb = &r->jobs[job];
 	jb->state = SCHED_JOB_RUNNING;
 	jb->attempts = attempt;
-	jb->tries = 1;
 	jb->adopt = true;
 	jb->adopt_offset = offset;
 	free(jb->dir);
@@ -259,10 +258,42 @@ sched_run_restore_lost(struct sched_run *r, size_t job, int lost)
 }
 
 int
+sched_run_restore_rerun(struct sched_run *r, size_t job, int after)
+{
+	if (r->started || job >= r->njobs || after < 0)
+		return -EINVAL;
+	r->jobs[job].rerun = true;
+	r->jobs[job].base = after;
+	return 0;
+}
+
+/*
+ * Whether the run was running before this start: it has attempts to take
+ * up, or its jobs ran — for a rerun, its jobs ran since (not a rerun
+ * still queued, which a paused queue holds back).
+ */
+static bool
+was_running(const struct sched_run *r)
+{
+	bool rerun = false, ran = false, ran_since = false;
+	size_t j;
+
+	for (j = 0; j < r->njobs; j++) {
+		const struct sched_job *jb = &r->jobs[j];
+
+		if (jb->adopt)
+			return true;
+		rerun |= jb->rerun;
+		ran |= jb->attempts > 0;
+		ran_since |= jb->rerun && jb->attempts > jb->base;
+	}
+	return rerun ? ran_since : ran;
+}
+
+int
 sched_run_start(struct sched_run *r)
 {
 	struct sched *s = r->s;
-	bool was_running;
 	size_t j;
 
 	if (r->started)
@@ -276,19 +307,19 @@ sched_run_start(struct sched_run *r)
 		s->head = r;
 	s->tail = r;
 	/*
-	 * A run with attempts to take up, or one restored after some of its
-	 * jobs ran (not a rerun), was running already: a paused queue does
-	 * not hold it back.
+	 * The budgets restored: the attempts since the job was last queued,
+	 * the one taken up included, lost ones aside (they do not count).
 	 */
-	for (j = 0; j < r->njobs; j++)
-		if (r->jobs[j].rerun)
-			break;
-	was_running = j == r->njobs;
-	for (j = 0; j < r->njobs && was_running; j++)
-		if (r->jobs[j].adopt || r->jobs[j].attempts > 0)
-			break;
-	sched_run_set(r, was_running && j < r->njobs ? SCHED_RUN_RUNNING :
-						       SCHED_RUN_QUEUED, NULL);
+	for (j = 0; j < r->njobs; j++) {
+		struct sched_job *jb = &r->jobs[j];
+
+		jb->tries = jb->attempts - jb->base - jb->lost;
+		if (jb->tries < 0)
+			jb->tries = 0;
+	}
+	/* A run that was running already: a paused queue does not hold it. */
+	sched_run_set(r, was_running(r) ? SCHED_RUN_RUNNING : SCHED_RUN_QUEUED,
+		      NULL);
 	/* Jobs that will not run at all are settled up front. */
 	for (j = 0; j < r->njobs; j++) {
 		if (r->jobs[j].state != SCHED_JOB_PENDING)
@@ -368,6 +399,12 @@ int
 sched_run_job_attempts(const struct sched_run *r, size_t job)
 {
 	return r->jobs[job].attempts;
+}
+
+int
+sched_run_job_rerun(const struct sched_run *r, size_t job)
+{
+	return r->jobs[job].rerun ? r->jobs[job].base : -1;
 }
 
 uint64_t

@@ -11,12 +11,14 @@ struct sched_job {
 	int attempts;              /* attempts made, all time (numbering) */
 	int tries;                 /* attempts since the job was last queued (retry budget) */
 	int lost;                  /* lost attempts since then (lost_retries budget) */
+	int base;                  /* attempts before it was last queued (a
+	                              rerun): tries and lost count after them */
 	bool never_ran;            /* the adopted attempt was never started */
 	bool selected;             /* named by sched_run_only() */
 	bool approved;             /* a manual job someone approved */
 	bool neutral;              /* skipped without holding up dependants */
 	bool preparing;            /* waiting for sched_attempt_proceed() */
-	bool rerun;                /* marked by sched_run_rerun() */
+	bool rerun;                /* marked by sched_run_rerun(), or restored so */
 	struct exec_attempt *att;  /* while running */
 	void *ctx;                 /* att's callback context, owned */
 	bool adopt;                /* sched_run_adopt_job(): take up, not start */

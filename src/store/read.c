@@ -128,7 +128,9 @@ store_run_load_jobs(struct store *s, struct store_run *r)
 	rc = store_stmt(&s->rd, ST_R_JOBS, "SELECT j.idx, j.name, j.stage,"
 			" coalesce((SELECT a.status FROM attempts a"
 			"  WHERE a.run_id = j.run_id AND a.idx = j.idx"
-			"  ORDER BY a.number DESC LIMIT 1), j.status)"
+			"  AND a.number > coalesce(j.rerun_after, 0)"
+			"  ORDER BY a.number DESC LIMIT 1), j.status),"
+			" coalesce(j.rerun_after, -1)"
 			" FROM jobs j WHERE j.run_id = ?1 ORDER BY j.idx", &st);
 	if (rc < 0)
 		return rc;
@@ -141,6 +143,7 @@ store_run_load_jobs(struct store *s, struct store_run *r)
 		j->name = store_col_text(st, 1);
 		j->stage = store_col_text(st, 2);
 		j->status = store_col_text(st, 3);
+		j->rerun_after = sqlite3_column_int(st, 4);
 	}
 	if (rc < 0)
 		return rc;

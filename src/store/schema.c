@@ -210,6 +210,12 @@ const char *const store_migrations[] = {
 	"  action TEXT NOT NULL,"
 	"  detail TEXT"
 	");",
+	 * 8: where a rerun put a job back in the queue — the attempts it had
+	 * then, or NULL if no rerun did — so that a restart neither forgets
+	 * a rerun still queued (a paused queue) nor gives a job's retry and
+	 * lost_retries budgets back: they count the attempts after it.
+	 */
+	"ALTER TABLE jobs ADD COLUMN rerun_after INTEGER;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

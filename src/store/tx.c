@@ -101,7 +101,8 @@ store_tx_run_set_status(struct store_tx *tx, uint64_t run, const char *status,
 	int rc;
 
 	rc = store_stmt(tx->c, ST_RUN_SET_STATUS, "UPDATE runs SET status = ?2,"
-			" started_at = iif(?3 != 0, ?3, started_at),"
+			" started_at = iif(?3 != 0 AND status != 'running', ?3,"
+			"  started_at),"
 			" finished_at = CASE"
 			"  WHEN ?2 IN ('queued', 'running') THEN 0"
 			"  WHEN ?4 != 0 THEN ?4 ELSE finished_at END"
@@ -153,6 +154,26 @@ store_tx_job_insert(struct store_tx *tx, uint64_t run, int idx,
 	store_bind_text(st, 4, stage);
 	store_bind_text(st, 5, status);
 	return store_exec(st);
+}
+
+int
+store_tx_job_rerun(struct store_tx *tx, uint64_t run, int idx, int after)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_JOB_RERUN, "UPDATE jobs SET"
+			" status = iif(?3 IS NULL, status, 'pending'),"
+			" rerun_after = ?3 WHERE run_id = ?1 AND idx = ?2", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	sqlite3_bind_int(st, 2, idx);
+	if (after >= 0)
+		sqlite3_bind_int(st, 3, after);
+	else
+		sqlite3_bind_null(st, 3);
+	return changed(tx, store_exec(st));
 }
 
 int

@@ -116,6 +116,7 @@ sv_status_write(struct supervisor *sv)
 	int rc;
 
 	sv->finished_ms = pw_now_ms();
+	sv_log_finish(sv);
 	if (fsync(sv->log_fd) < 0 && errno != EINVAL)
 		sv_warn("fsync %s/%s", sv->dir, SUPERVISOR_LOG_FILE);
 	result = decide(sv, &reason);

@@ -148,7 +148,12 @@ struct supervisor {
 	uint64_t log_kept;        /* job bytes kept (the cap applies to these) */
 	uint64_t log_dropped;     /* job bytes dropped past the cap or on error */
 	bool log_truncated;       /* the marker is written */
-	bool log_failed;          /* a write failed; the log stays a prefix */
+	bool log_midline;         /* the log ends inside a line */
+	uint64_t log_lost;        /* job bytes a write failed on, not yet in a
+	                             lost marker */
+	int log_lost_errno;       /* why the first of them was lost */
+	char lost_mark[128];      /* a lost marker being written: */
+	size_t lost_len, lost_off; /* its length and what is written */
 
 	/* The job. */
 	pid_t pid;                /* its main process (and process group) */
@@ -273,6 +278,8 @@ void sv_tree_kill(struct supervisor *sv, int sig);
 
 /* log.c: the cap; the mask (mask.c) is in front of it. */
 void sv_log_write(struct supervisor *sv, const char *data, size_t len);
+/* At the end: the last try to say what output was lost (a full disk). */
+void sv_log_finish(struct supervisor *sv);
 /* Writes n as "64M", "4K" or "1000 bytes". */
 void sv_size_format(uint64_t n, char *out, size_t len);
 

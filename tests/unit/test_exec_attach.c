@@ -302,6 +302,57 @@ test_detach_at_once(void **state)
 	wait_supervisor(t->s1.sv_pid);
 }
 
+/* Whether pid is gone: reaped by someone, not a zombie of ours. */
+static bool
+reaped(pid_t pid)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d", (int)pid);
+	return access(path, F_OK) < 0;
+}
+
+static void
+on_reap_poll(uv_timer_t *h)
+{
+	struct t *t = h->data;
+
+	if (reaped(t->s1.sv_pid))
+		uv_close((uv_handle_t *)h, NULL);
+}
+
+/*
+ * The same exec lets go of an attempt and takes it up again, as a daemon
+ * does whose upgrade failed: the supervisor is still our child, and once
+ * it exits the loop reaps it — no zombie for as long as we live.  The
+ * test waits on /proc, never with waitpid, which would reap it itself.
+ */
+static void
+test_let_go_child_reaped(void **state)
+{
+	struct t *t = *state;
+	uv_timer_t poll;
+
+	side_open(&t->s1);
+	start_sh(t, &t->s1, "echo one; sleep 0.2; echo two");
+	exec_detach(t->s1.a);
+	assert_int_equal(exec_active(t->s1.e), 0);
+	/* Let go of, it keeps no loop alive. */
+	assert_int_equal(uv_run(&t->s1.loop, UV_RUN_NOWAIT), 0);
+	attach(t, &t->s1, 0);
+	assert_int_equal(uv_run(&t->s1.loop, UV_RUN_DEFAULT), 0);
+	assert_int_equal(t->s1.ended, 1);
+	assert_int_equal(t->s1.st.result, EXEC_SUCCESS);
+	assert_memory_equal(t->s1.out.data, "one\ntwo\n", 8);
+	/* With its client gone the supervisor exits: the loop reaps it. */
+	assert_int_equal(uv_timer_init(&t->s1.loop, &poll), 0);
+	poll.data = t;
+	assert_int_equal(uv_timer_start(&poll, on_reap_poll, 0, 10), 0);
+	assert_int_equal(uv_run(&t->s1.loop, UV_RUN_DEFAULT), 0);
+	assert_true(reaped(t->s1.sv_pid));
+	side_close(&t->s1);
+}
+
 /* (b) The job ended and the supervisor exited: the files answer. */
 static void
 test_attach_after_exit(void **state)
@@ -689,6 +740,7 @@ main(void)
 		cmocka_unit_test(test_parser_versions),
 		cmocka_unit_test_setup_teardown(test_detach_then_attach, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_at_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_let_go_child_reaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_after_exit, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_nothing, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_versions, setup, teardown),

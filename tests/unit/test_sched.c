@@ -1495,6 +1495,124 @@ test_lost_retries(void **state)
 	fx_free(f);
 }
 
+/* An attempt's directory as a supervisor leaves it: an empty log, a result. */
+static char *
+ended_dir(const struct fx *f, const char *name, const char *result)
+{
+	char *dir = xasprintf("%s/%s", f->attempts, name);
+	char *path;
+	FILE *fp;
+
+	assert_int_equal(mkdir(dir, 0700), 0);
+	path = xasprintf("%s/log", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fclose(fp);
+	free(path);
+	path = xasprintf("%s/status", dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	fprintf(fp, "version=1\nresult=%s\nexit_code=1\nsignal=0\n"
+		"reason=exit status 1\nlog_bytes=0\nstarted_ms=1\n"
+		"finished_ms=2\n", result);
+	fclose(fp);
+	free(path);
+	return dir;
+}
+
+/*
+ * The retry budget of a restored job counts the attempts since it was
+ * last queued, the one taken up included: a restart gives none back.
+ */
+static void
+test_retry_budget_restored(void **state)
+{
+	struct fx *f = fx_new(2);
+	char *failed = ended_dir(f, "failed", "failed");
+
+	(void)state;
+	/* Attempt 1 failed and was retried; attempt 2, taken up, failed. */
+	fx_run(f, "jobs:\n  flaky: {retry: 1, script: exit 1}\n", NULL);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 2, failed, 0), 0);
+	fx_go(f);
+	assert_string_equal(trace(f, "flaky"), "failed/2");
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_FAILED);
+
+	/* The same after a rerun at 1: attempt 2 is its first try. */
+	fx_run(f, "jobs:\n  flaky: {retry: 1, script: exit 1}\n", NULL);
+	assert_int_equal(sched_run_restore_rerun(f->run, 0, 1), 0);
+	assert_int_equal(sched_run_adopt_job(f->run, 0, 2, failed, 0), 0);
+	fx_go(f);
+	assert_string_equal(trace(f, "flaky"),
+			    "failed/2 ready/2 running/3 failed/3");
+	assert_non_null(strstr(ev_reason(f, "flaky", SCHED_JOB_FAILED),
+			       "retrying (attempt 2 of 2)"));
+
+	/* Saved ready for its retry: the retry is the last try. */
+	fx_run(f, "jobs:\n  flaky: {retry: 1, script: exit 1}\n", NULL);
+	assert_int_equal(sched_run_restore_job(f->run, 0, SCHED_JOB_READY, 1),
+			 0);
+	fx_go(f);
+	assert_string_equal(trace(f, "flaky"), "ready/1 running/2 failed/2");
+	assert_int_equal(sched_run_restore_rerun(f->run, 0, 0), -EINVAL);
+	free(failed);
+	fx_free(f);
+}
+
+static void
+on_rerun_resume_timer(uv_timer_t *t)
+{
+	struct fx *f = container_of(t, struct fx, cancel_timer);
+
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_QUEUED);
+	assert_true(ev_find(f, "b", SCHED_JOB_RUNNING) < 0);
+	sched_pause(f->sched, false);
+}
+
+/*
+ * A restored rerun that had not started is a queued run: a paused queue
+ * holds it.  One whose rerun jobs ran since was running: it goes on.
+ */
+static void
+test_rerun_restored_paused(void **state)
+{
+	struct fx *f = fx_new(2);
+	static const char yaml[] =
+		"jobs:\n"
+		"  a: {stage: build, script: 'true'}\n"
+		"  b: {stage: test, script: echo \"b $PIPEWRIGHT_ATTEMPT\"}\n";
+
+	(void)state;
+	sched_pause(f->sched, true);
+	fx_run(f, yaml, NULL);
+	assert_int_equal(sched_run_restore_job(f->run, 0, SCHED_JOB_SUCCESS, 1),
+			 0);
+	assert_int_equal(sched_run_restore_job(f->run, 1, SCHED_JOB_PENDING, 1),
+			 0);
+	assert_int_equal(sched_run_restore_rerun(f->run, 1, 1), 0);
+	assert_int_equal(sched_run_job_rerun(f->run, 0), -1);
+	assert_int_equal(sched_run_job_rerun(f->run, 1), 1);
+	assert_int_equal(uv_timer_start(&f->cancel_timer, on_rerun_resume_timer,
+					50, 0), 0);
+	fx_go(f);
+	assert_string_equal(run_trace(f), "queued running success");
+	assert_string_equal(trace(f, "b"), "ready/1 running/2 success/2");
+
+	/* Rerun at 1, attempt 2 ran since: it was running, paused or not. */
+	sched_pause(f->sched, true);
+	fx_run(f, yaml, NULL);
+	assert_int_equal(sched_run_restore_job(f->run, 0, SCHED_JOB_SUCCESS, 1),
+			 0);
+	assert_int_equal(sched_run_restore_job(f->run, 1, SCHED_JOB_READY, 2),
+			 0);
+	assert_int_equal(sched_run_restore_rerun(f->run, 1, 1), 0);
+	fx_go(f);
+	assert_string_equal(run_trace(f), "running success");
+	assert_string_equal(trace(f, "b"), "ready/2 running/3 success/3");
+	sched_pause(f->sched, false);
+	fx_free(f);
+}
+
 static void
 on_detach_timer(uv_timer_t *t)
 {
@@ -1709,6 +1827,8 @@ main(void)
 		cmocka_unit_test(test_detach_adopt),
 		cmocka_unit_test(test_cancel_adopt),
 		cmocka_unit_test(test_pause),
+		cmocka_unit_test(test_retry_budget_restored),
+		cmocka_unit_test(test_rerun_restored_paused),
 	};
 
 	return cmocka_run_group_tests_name("sched", tests, NULL, NULL);

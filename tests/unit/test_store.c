@@ -438,6 +438,94 @@ test_open_migrates_and_reopen_keeps(void **state)
 	assert_int_equal(store_run_get(f->s, id + 1, &r), -ENOENT);
 }
 
+static int
+fn_job_rerun(struct store_tx *tx, struct w *w)
+{
+	return store_tx_job_rerun(tx, w->id, w->idx, w->number);
+}
+
+static void
+job_rerun(struct fx *f, uint64_t run, int idx, int after)
+{
+	struct w w = { .fn = fn_job_rerun, .id = run, .idx = idx,
+		       .number = after };
+
+	assert_int_equal(write_now(f, &w), 0);
+}
+
+/*
+ * A rerun's mark: the job is pending, and reads show that until it has an
+ * attempt after the mark; a restart finds the mark.
+ */
+static void
+test_job_rerun(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	struct w w;
+	uint64_t id;
+
+	id = insert_run(f, "web", "failed", "main");
+	job(f, id, 0, "build", "pending");
+	job(f, id, 1, "test", "skipped");
+	job(f, id, 2, "lint", "pending");
+	(void)attempt(f, id, 0, 1, "failed");
+	(void)attempt(f, id, 2, 1, "success");
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->jobs[0].status, "failed");
+	assert_int_equal(r->jobs[0].rerun_after, -1);
+	store_run_free(r);
+
+	job_rerun(f, id, 0, 1);
+	job_rerun(f, id, 1, 0);
+	job_rerun(f, id, 2, -1);
+	fx_close(f);
+	fx_open(f);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->jobs[0].status, "pending");
+	assert_int_equal(r->jobs[0].rerun_after, 1);
+	assert_int_equal(r->jobs[0].nattempts, 1);
+	assert_string_equal(r->jobs[1].status, "pending");
+	assert_int_equal(r->jobs[1].rerun_after, 0);
+	assert_string_equal(r->jobs[2].status, "success");
+	assert_int_equal(r->jobs[2].rerun_after, -1);
+	store_run_free(r);
+
+	(void)attempt(f, id, 0, 2, "running");
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_string_equal(r->jobs[0].status, "running");
+	assert_int_equal(r->jobs[0].nattempts, 2);
+	store_run_free(r);
+	w = (struct w){ .fn = fn_job_rerun, .id = id, .idx = 7, .number = 0 };
+	assert_int_equal(write_now(f, &w), -ENOENT);
+}
+
+/*
+ * A run taken up by the next daemon reports running again: it started
+ * when it first did.  A rerun goes back to queued and starts anew.
+ */
+static void
+test_run_started_at_kept(void **state)
+{
+	struct fx *f = *state;
+	struct store_run *r;
+	uint64_t id;
+
+	id = insert_run(f, "web", "queued", "main");
+	set_status(f, id, "running", 1500, 0);
+	set_status(f, id, "running", 4000, 0);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->started_at, 1500);
+	store_run_free(r);
+	set_status(f, id, "failed", 0, 5000);
+	set_status(f, id, "queued", 0, 0);
+	set_status(f, id, "running", 6000, 0);
+	assert_int_equal(store_run_get(f->s, id, &r), 0);
+	assert_int_equal(r->started_at, 6000);
+	assert_int_equal(r->finished_at, 0);
+	store_run_free(r);
+}
+
 static void
 test_run_jobs_attempts(void **state)
 {
@@ -2321,6 +2409,8 @@ main(void)
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_open_migrates_and_reopen_keeps),
 		T(test_run_jobs_attempts),
+		T(test_run_started_at_kept),
+		T(test_job_rerun),
 		T(test_idempotency_key),
 		T(test_group_commit_in_order),
 		T(test_failing_fn_undoes_only_itself),
