@@ -210,6 +210,8 @@ const char *const store_migrations[] = {
 	"  action TEXT NOT NULL,"
 	"  detail TEXT"
 	");",
+
+	/*
 	 * 8: where a rerun put a job back in the queue — the attempts it had
 	 * then, or NULL if no rerun did — so that a restart neither forgets
 	 * a rerun still queued (a paused queue) nor gives a job's retry and
