@@ -240,6 +240,14 @@ struct status_rows {
 /* The outbox rows a state change causes (none for most projects). */
 void status_rows_for(struct daemon *d, const struct sched_event *ev,
 		     struct status_rows *out);
+/*
+ * The run context's row for a run that ends `error` before the scheduler
+ * has it (a failed checkout, a pipeline with problems): why goes into the
+ * description.
+ */
+void status_rows_error(struct daemon *d, const char *project, uint64_t run,
+		       const char *commit, const char *why,
+		       struct status_rows *out);
 /* In the change's own transaction. */
 int status_rows_put(struct store_tx *tx, const struct status_rows *r,
 		    uint64_t now);
