@@ -135,15 +135,30 @@ int daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
 /* Stops following (the client went away); no callback after this. */
 void daemon_unfollow(struct daemon_follow *f);
 
+/*
+ * How long one job's attempts ran, by project and job name.  Job names
+ * come from pushed pipelines: a project's first DAEMON_DURATION_JOBS_MAX
+ * names get a series each, any later one counts under "other", so that a
+ * repository cannot grow /metrics without bound.
+ */
+#define DAEMON_DURATION_JOBS_MAX 100
+struct daemon_duration {
+	char *project, *job;    /* owned by the daemon */
+	uint64_t buckets[12];   /* per bucket, not cumulative: see
+	                           daemon_duration_bounds */
+	uint64_t count;
+	double sum_s;
+};
+
 /* Counters for /metrics. */
 struct daemon_stats {
 	int jobs_running;
 	size_t runs_active;     /* runs in the scheduler (queued or running) */
 	uint64_t log_bytes;     /* job output bytes received since start */
 	uint64_t jobs_finished[16]; /* attempts ended, by enum sched_job_state */
-	uint64_t duration_buckets[12]; /* job durations, see daemon_duration_bounds */
-	uint64_t duration_count;
-	double duration_sum_s;
+	const struct daemon_duration *durations; /* valid until the loop runs
+	                           again; in the order first seen */
+	size_t ndurations;
 };
 void daemon_stats(const struct daemon *d, struct daemon_stats *out);
 /* Upper bounds (seconds) of the job duration histogram's buckets. */

@@ -54,6 +54,41 @@ label(struct buf *b, const char *s)
 	(void)rc;
 }
 
+/* One job's histogram: cumulative buckets, +Inf, sum and count. */
+static void
+duration_series(struct buf *b, const struct daemon_duration *s)
+{
+	static const char *const kinds[] = {"_sum", "_count"};
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < PW_ARRAY_LEN(daemon_duration_bounds); i++) {
+		cum += s->buckets[i];
+		buf_adds(b, "pipewright_job_duration_seconds_bucket{project=\"");
+		label(b, s->project);
+		buf_adds(b, "\",job=\"");
+		label(b, s->job);
+		if (i + 1 < PW_ARRAY_LEN(daemon_duration_bounds))
+			buf_addf(b, "\",le=\"%g\"} %llu\n",
+				 daemon_duration_bounds[i],
+				 (unsigned long long)cum);
+		else
+			buf_addf(b, "\",le=\"+Inf\"} %llu\n",
+				 (unsigned long long)cum);
+	}
+	for (i = 0; i < PW_ARRAY_LEN(kinds); i++) {
+		buf_addf(b, "pipewright_job_duration_seconds%s{project=\"",
+			 kinds[i]);
+		label(b, s->project);
+		buf_adds(b, "\",job=\"");
+		label(b, s->job);
+		if (i == 0)
+			buf_addf(b, "\"} %.3f\n", s->sum_s);
+		else
+			buf_addf(b, "\"} %llu\n", (unsigned long long)s->count);
+	}
+}
+
 struct count_ctx {
 	struct buf *b;
 	uint64_t queued;
@@ -85,7 +120,6 @@ api_metrics(struct http_request *req, void *arg)
 	struct store_stats ss;
 	struct count_ctx c;
 	struct buf b;
-	uint64_t cum = 0;
 	size_t i;
 	char *actor;
 	int rc;
@@ -123,22 +157,10 @@ api_metrics(struct http_request *req, void *arg)
 				 sched_job_state_name((enum sched_job_state)i),
 				 (unsigned long long)st.jobs_finished[i]);
 	rc |= buf_printf(&b, "# HELP pipewright_job_duration_seconds How long "
-			 "job attempts ran.\n"
+			 "job attempts ran, by project and job.\n"
 			 "# TYPE pipewright_job_duration_seconds histogram\n");
-	for (i = 0; i < PW_ARRAY_LEN(daemon_duration_bounds); i++) {
-		cum += st.duration_buckets[i];
-		if (i + 1 < PW_ARRAY_LEN(daemon_duration_bounds))
-			rc |= buf_printf(&b, "pipewright_job_duration_seconds_bucket"
-					 "{le=\"%g\"} %llu\n",
-					 daemon_duration_bounds[i],
-					 (unsigned long long)cum);
-	}
-	rc |= buf_printf(&b,
-		"pipewright_job_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"pipewright_job_duration_seconds_sum %.3f\n"
-		"pipewright_job_duration_seconds_count %llu\n",
-		(unsigned long long)st.duration_count, st.duration_sum_s,
-		(unsigned long long)st.duration_count);
+	for (i = 0; i < st.ndurations; i++)
+		duration_series(&b, &st.durations[i]);
 	rc |= buf_printf(&b, "# HELP pipewright_log_bytes_total Job output "
 			 "bytes received since start.\n"
 			 "# TYPE pipewright_log_bytes_total counter\n"

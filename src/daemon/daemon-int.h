@@ -111,6 +111,8 @@ struct daemon {
 	char *self_path;          /* the program an upgrade starts by default */
 	int handed_fd;            /* after an upgrade: kept open until exit */
 	bool store_failed;        /* the last commit failed: not ready */
+	struct daemon_duration *durations; /* job durations (durations.c) */
+	size_t ndurations;
 	int exit_status;
 	struct daemon_stats stats;
 };
@@ -252,6 +254,11 @@ void status_rows_error(struct daemon *d, const char *project, uint64_t run,
 int status_rows_put(struct store_tx *tx, const struct status_rows *r,
 		    uint64_t now);
 void status_rows_free(struct status_rows *r);
+
+/* durations.c: the job duration histograms by project and job */
+void durations_add(struct daemon *d, const char *project, const char *job,
+		   uint64_t ms);
+void durations_free(struct daemon *d);
 
 /* schedule.c: the projects' cron schedules, rebuilt on SIGHUP */
 void schedules_load(struct daemon *d);

@@ -67,6 +67,8 @@ daemon_stats(const struct daemon *d, struct daemon_stats *out)
 	const struct live_run *lr;
 
 	*out = d->stats;
+	out->durations = d->durations;
+	out->ndurations = d->ndurations;
 	out->jobs_running = sched_running(d->sched);
 	out->runs_active = 0;
 	for (lr = d->runs; lr != NULL; lr = lr->next)
@@ -659,6 +661,7 @@ daemon_destroy(struct daemon *d)
 	}
 	free(d->self_path);
 	schedules_free(d);
+	durations_free(d);
 	config_destroy(d->config);
 	free(d->public_url);
 	free(d->attempts_dir);
