@@ -216,7 +216,7 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 {
 	struct pipeline_problems pp;
 	const char *path = config_project_pipeline_path(proj);
-	struct buf b;
+	char *line;
 	int rc;
 
 	pipeline_problems_init(&pp);
@@ -238,14 +238,10 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 		c->failed = true;
 		c->why = xasprintf("%s has %zu problem%s", path, pp.count,
 				   pp.count == 1 ? "" : "s");
-		buf_init(&b, 0);
-		rc = buf_printf(&b, "%s: the pipeline has %zu problem%s\n", path,
-				pp.count, pp.count == 1 ? "" : "s");
-		(void)rc;
-		c->log = xrealloc(c->log, c->loglen + b.len + 1);
-		memcpy(c->log + c->loglen, b.data, b.len);
-		c->loglen += b.len;
-		buf_free(&b);
+		line = xasprintf("%s: the pipeline has %zu problem%s\n", path,
+				 pp.count, pp.count == 1 ? "" : "s");
+		log_line(c, line);
+		free(line);
 	}
 	pipeline_problems_free(&pp);
 }

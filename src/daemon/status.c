@@ -106,7 +106,7 @@ add_row(struct daemon *d, struct status_rows *out, uint64_t run,
 	req.url = req.body = NULL;
 	buf_init(&h, 0);
 	for (i = 0; req.headers != NULL && req.headers[i] != NULL; i++)
-		rc |= buf_printf(&h, "%s\n", req.headers[i]);
+		buf_addf(&h, "%s\n", req.headers[i]);
 	row->headers = buf_steal(&h);
 	row->project = xstrdup(config_project_name(p));
 	forge_request_free(&req);
