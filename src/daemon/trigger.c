@@ -8,6 +8,11 @@
  * branch: at once for a project without a repository, after the checkout
  * for one with (checkout.c), and only by a run whose push is not stale,
  * so that a replayed old push cannot cancel the branch's current run.
+ *
+ * A run of a project with a repository fetches a full ref: a bare "main"
+ * is refs/heads/main, a missing commit is the ref's head as git tells it
+ * now, and a missing ref the default branch (trigger_resolve) — all
+ * before anything is recorded, so an unknown ref makes no run.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
