@@ -4,11 +4,12 @@
  * The project is ?project=NAME, else the one whose forge_repo matches the
  * payload's repository.  The signature is checked against that project's
  * secrets before the payload's fields are (401, no run, the attempt
- * logged); pings answer 200, also those that name no repository, ignored events 202 {"ignored": REASON}; a push or
- * pull request makes a run, and the answer — 202 {"run", "url"} — comes
- * only after the delivery and its run are committed together.  A
- * redelivery (same delivery id) answers with the first run, and so does
- * the same push (project, ref, before, after) under another delivery id:
+ * logged); pings answer 200, also one that names no repository; ignored
+ * events 202 {"ignored": REASON}; a push or pull request makes a run,
+ * and the answer — 202 {"run", "url"} — comes only after the delivery
+ * and its run are committed together.  A redelivery (same delivery id)
+ * answers with the first run, and so does the same push (project, ref,
+ * before, after) under another delivery id:
  * GitHub's and Gitea's signatures do not cover the id, so a captured push
  * could otherwise be replayed as a new run.
  *
@@ -77,6 +78,14 @@ ignored(struct http_request *req, const char *reason)
 
 	http_respond_json(req, 202, body);
 	free(body);
+}
+
+static void
+no_project(struct http_request *req, const char *repo)
+{
+	http_respond_error(req, 404, "not_found", "no project takes webhooks "
+			   "of '%s'; name one with ?project=NAME",
+			   repo != NULL ? repo : "?");
 }
 
 /* Answers a parse error: 415 for the content type, else 400. */
@@ -201,6 +210,10 @@ api_hook(struct http_request *req, void *arg)
 			return;
 		}
 		p = repo != NULL ? config_project_find_repo(c, kind, repo) : NULL;
+		if (p == NULL && repo != NULL) {
+			no_project(req, repo);
+			goto out;
+		}
 	}
 	if (p != NULL && verify(a, req, kind, p, body, len) < 0)
 		goto out;
@@ -213,11 +226,8 @@ api_hook(struct http_request *req, void *arg)
 	}
 	/* A ping acts on nothing: one from a hook of no repository (an
 	 * organization's) has no secret to check and is answered too. */
-	if (p == NULL && (ev->type != FORGE_EVENT_PING || repo != NULL)) {
-		http_respond_error(req, 404, "not_found",
-				   "no project takes webhooks of '%s'; "
-				   "name one with ?project=NAME",
-				   repo != NULL ? repo : "?");
+	if (p == NULL && ev->type != FORGE_EVENT_PING) {
+		no_project(req, repo);
 		goto out;
 	}
 	if (ev->type == FORGE_EVENT_PING) {

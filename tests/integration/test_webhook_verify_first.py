@@ -4,7 +4,8 @@ X-Gitlab-Token, answers 401 (not 400 naming the missing field), and a
 GitHub push missing `after` signed with the wrong key answers 401; the
 same deliveries signed right answer 400 naming the field.  A GitHub ping
 from a hook of no repository (an organization's) answers 200; a ping of a
-repository no project takes answers 404.  No run is made by any of them."""
+repository no project takes answers 404, and so does a malformed push of
+one.  No run is made by any of them."""
 import pwdaemon as pw
 import pwhooks as wh
 from pwdaemon import eq, expect
@@ -54,6 +55,12 @@ def main(t):
         wh._repo_fields(p["repository"], "someone/else")
         d.expect_error(wh.hook(d, "github", p, event="ping"), 404, "not_found",
                        what="ping of a repository no project takes")
+        # Nothing of it is checked before it is known whose it is.
+        p = wh.github_push(sha, repo="someone/else")
+        del p["after"]
+        d.expect_error(wh.hook(d, "github", p), 404, "not_found",
+                       "no project takes webhooks of 'someone/else'; name one with "
+                       "?project=NAME", what="a broken push of an unknown repository")
     t.check("a ping of no repository: 200; of an unknown repository: 404", org_ping)
 
     t.check("no run was made", lambda: (eq(wh.runs(d, "app"), [], "app runs"),
