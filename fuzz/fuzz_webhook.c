@@ -127,7 +127,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct fuzz_hdrs h;
 	enum forge_kind k;
 	const char *body, *ct;
-	char *err = NULL, *why = NULL;
+	char *err = NULL, *why = NULL, *repo = NULL;
 	size_t len;
 	int rc;
 
@@ -148,8 +148,16 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	} else if (ev != NULL || err == NULL || strchr(err, '\n') != NULL) {
 		__builtin_trap();
 	}
-	forge_event_free(ev);
 	free(err);
+	/* The repository read before the signature is the event's own. */
+	rc = forge_parse_repo(k, ct, body, len, &repo, &err);
+	if ((rc == 0) != (err == NULL) || (rc < 0 && repo != NULL) ||
+	    (ev != NULL && (rc < 0 || (repo == NULL) != (ev->repo == NULL) ||
+			    (repo != NULL && strcmp(repo, ev->repo) != 0))))
+		__builtin_trap();
+	free(repo);
+	free(err);
+	forge_event_free(ev);
 
 	rc = forge_verify(k, hget, &h, body, len, &s, 1700000000000ULL, &why);
 	if ((rc == 0) != (why == NULL))

@@ -64,17 +64,32 @@ struct api_follow_cbs {
 	void *arg;
 };
 
-/* Counters for /metrics. */
+/*
+ * How long one job's attempts ran, by project and job name (the daemon
+ * keeps them in this type, so /metrics reads them in place).  Job names
+ * come from pushed pipelines: a project's first API_DURATION_JOBS_MAX
+ * names get a series each, any later one counts under "other", so that a
+ * repository cannot grow /metrics without bound.
+ */
 #define API_DURATION_BUCKETS 12
+#define API_DURATION_JOBS_MAX 100
+struct api_duration {
+	char *project, *job;
+	uint64_t buckets[API_DURATION_BUCKETS]; /* per bucket, not cumulative */
+	uint64_t count;
+	double sum_s;
+};
+
+/* Counters for /metrics. */
 struct api_stats {
 	int jobs_running;
 	size_t runs_active;     /* runs in the scheduler (queued or running) */
 	uint64_t log_bytes;     /* job output bytes received since start */
 	uint64_t jobs_finished[16]; /* attempts ended, by enum sched_job_state */
-	uint64_t duration_buckets[API_DURATION_BUCKETS]; /* job durations */
 	const double *duration_bounds; /* the buckets' upper bounds (s) */
-	uint64_t duration_count;
-	double duration_sum_s;
+	const struct api_duration *durations; /* valid until the loop runs
+	                           again; in the order first seen */
+	size_t ndurations;
 };
 
 /*

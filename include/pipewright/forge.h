@@ -5,12 +5,13 @@
  * libuv, no clock (the caller passes the time), so that every path is
  * unit-tested and fuzzed.
  *
- * A delivery goes through two calls.  forge_parse() turns the body and
- * headers into a struct forge_event: the repository name the daemon
- * matches against a project's forge_repo, and what to run (ref, commit,
- * PR) or why nothing runs.  forge_verify() checks the signature with the
- * matched project's secrets.  The daemon must not act on an event before
- * forge_verify() returned 0; parsing first only finds whose secret to use.
+ * A delivery goes through three calls.  forge_parse_repo() reads only
+ * the repository name the daemon matches against a project's forge_repo;
+ * forge_verify() checks the signature with the matched project's secrets;
+ * then forge_parse() turns the body and headers into a struct
+ * forge_event: what to run (ref, commit, PR) or why nothing runs.  A
+ * delivery is authenticated before its fields are checked, so a stranger
+ * learns nothing about what a payload must hold (a 401, not a 400).
  *
  * Everything that reaches git or the environment (commit ids, ref names,
  * env names) is checked here: a commit is 40 or 64 hex digits, a ref
@@ -173,6 +174,18 @@ int forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 		struct forge_event **out, char **err) PW_WUR;
 
 void forge_event_free(struct forge_event *ev);
+
+/*
+ * The repository a delivery names (the field forge_parse() puts into
+ * ev->repo), read before anything else of the body, so that a delivery
+ * without ?project= can be verified against its project's secret before
+ * its fields are checked: 0 and *repo (caller frees; NULL if the payload
+ * names none, and always for generic), or -EPROTONOSUPPORT / -EINVAL as
+ * forge_parse() answers for the media type and the JSON, with *err.
+ */
+int forge_parse_repo(enum forge_kind k, const char *content_type,
+		     const char *body, size_t len, char **repo,
+		     char **err) PW_WUR;
 
 /* True if msg contains "[skip ci]" or "[ci skip]" (case-insensitive). */
 bool forge_skip_ci(const char *msg);

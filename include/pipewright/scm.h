@@ -113,6 +113,19 @@ int scm_resolve(struct scm *s, const char *repo, const char *ref,
 		scm_resolve_cb cb, void *arg) PW_WUR;
 
 /*
+ * The remote's default branch (the branch its HEAD names) and that
+ * branch's commit now, for a run that names no ref: cb gets 0, the full
+ * ref (refs/heads/main) and the sha, or -ENOENT (HEAD names no branch:
+ * an empty repository, a detached HEAD), -ETIMEDOUT, -EIO.  Both strings
+ * are valid during the call only.
+ */
+typedef void (*scm_resolve_head_cb)(int rc, const char *ref, const char *sha,
+				    void *arg);
+int scm_resolve_head(struct scm *s, const char *repo, const char *clone_token,
+		     uint64_t timeout_ms, scm_resolve_head_cb cb,
+		     void *arg) PW_WUR;
+
+/*
  * Reads `path` (relative, no ".." component, not inside .git) from a
  * checked-out workspace into *out (NUL-terminated, caller frees) and its
  * size into *len.  The file must stay beneath the workspace even through

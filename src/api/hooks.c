@@ -3,12 +3,13 @@
  *
  * The project is ?project=NAME, else the one whose forge_repo matches the
  * payload's repository.  The signature is checked against that project's
- * secrets before anything is acted on (401, no run, the attempt logged);
- * pings answer 200, ignored events 202 {"ignored": REASON}; a push or
- * pull request makes a run, and the answer — 202 {"run", "url"} — comes
- * only after the delivery and its run are committed together.  A
- * redelivery (same delivery id) answers with the first run, and so does
- * the same push (project, ref, before, after) under another delivery id:
+ * secrets before the payload's fields are (401, no run, the attempt
+ * logged); pings answer 200, also one that names no repository; ignored
+ * events 202 {"ignored": REASON}; a push or pull request makes a run,
+ * and the answer — 202 {"run", "url"} — comes only after the delivery
+ * and its run are committed together.  A redelivery (same delivery id)
+ * answers with the first run, and so does the same push (project, ref,
+ * before, after) under another delivery id:
  * GitHub's and Gitea's signatures do not cover the id, so a captured push
  * could otherwise be replayed as a new run.
  *
@@ -77,6 +78,14 @@ ignored(struct http_request *req, const char *reason)
 
 	http_respond_json(req, 202, body);
 	free(body);
+}
+
+static void
+no_project(struct http_request *req, const char *repo)
+{
+	http_respond_error(req, 404, "not_found", "no project takes webhooks "
+			   "of '%s'; name one with ?project=NAME",
+			   repo != NULL ? repo : "?");
 }
 
 /* Answers a parse error: 415 for the content type, else 400. */
@@ -171,7 +180,7 @@ api_hook(struct api *a, struct http_request *req, const char *actor)
 	struct api_trigger t = {0};
 	enum forge_kind kind;
 	const char *body, *branch;
-	char *err = NULL, **env;
+	char *err = NULL, *repo = NULL, **env;
 	struct hook *h;
 	size_t len, i;
 	int rc;
@@ -191,28 +200,35 @@ api_hook(struct api *a, struct http_request *req, const char *actor)
 					   "no project '%s'", pname);
 			return;
 		}
-		if (verify(a, req, kind, p, body, len) < 0)
+	} else {
+		/* Only the repository is read before the signature. */
+		rc = forge_parse_repo(kind, http_request_header(req, "Content-Type"),
+				      body, len, &repo, &err);
+		if (rc < 0) {
+			parse_error(req, rc, err);
+			free(err);
 			return;
+		}
+		p = repo != NULL ? config_project_find_repo(c, kind, repo) : NULL;
+		if (p == NULL && repo != NULL) {
+			no_project(req, repo);
+			goto out;
+		}
 	}
+	if (p != NULL && verify(a, req, kind, p, body, len) < 0)
+		goto out;
 	rc = forge_parse(kind, header, req, http_request_header(req, "Content-Type"),
 			 body, len, &ev, &err);
 	if (rc < 0) {
 		parse_error(req, rc, err);
 		free(err);
-		return;
+		goto out;
 	}
-	if (p == NULL) {
-		p = ev->repo != NULL ? config_project_find_repo(c, kind, ev->repo) :
-				       NULL;
-		if (p == NULL) {
-			http_respond_error(req, 404, "not_found",
-					   "no project takes webhooks of '%s'; "
-					   "name one with ?project=NAME",
-					   ev->repo != NULL ? ev->repo : "?");
-			goto out;
-		}
-		if (verify(a, req, kind, p, body, len) < 0)
-			goto out;
+	/* A ping acts on nothing: one from a hook of no repository (an
+	 * organization's) has no secret to check and is answered too. */
+	if (p == NULL && ev->type != FORGE_EVENT_PING) {
+		no_project(req, repo);
+		goto out;
 	}
 	if (ev->type == FORGE_EVENT_PING) {
 		http_respond_json(req, 200, "{\"pong\":true}");
@@ -255,4 +271,5 @@ api_hook(struct api *a, struct http_request *req, const char *actor)
 	free(env);
 out:
 	forge_event_free(ev);
+	free(repo);
 }

@@ -53,6 +53,41 @@ label(struct buf *b, const char *s)
 	}
 }
 
+/* One job's histogram: cumulative buckets, +Inf, sum and count. */
+static void
+duration_series(struct buf *b, const struct api_duration *s,
+		const double *bounds)
+{
+	static const char *const kinds[] = {"_sum", "_count"};
+	uint64_t cum = 0;
+	size_t i;
+
+	for (i = 0; i < API_DURATION_BUCKETS; i++) {
+		cum += s->buckets[i];
+		buf_adds(b, "pipewright_job_duration_seconds_bucket{project=\"");
+		label(b, s->project);
+		buf_adds(b, "\",job=\"");
+		label(b, s->job);
+		if (i + 1 < API_DURATION_BUCKETS)
+			buf_addf(b, "\",le=\"%g\"} %llu\n", bounds[i],
+				 (unsigned long long)cum);
+		else
+			buf_addf(b, "\",le=\"+Inf\"} %llu\n",
+				 (unsigned long long)cum);
+	}
+	for (i = 0; i < PW_ARRAY_LEN(kinds); i++) {
+		buf_addf(b, "pipewright_job_duration_seconds%s{project=\"",
+			 kinds[i]);
+		label(b, s->project);
+		buf_adds(b, "\",job=\"");
+		label(b, s->job);
+		if (i == 0)
+			buf_addf(b, "\"} %.3f\n", s->sum_s);
+		else
+			buf_addf(b, "\"} %llu\n", (unsigned long long)s->count);
+	}
+}
+
 struct count_ctx {
 	struct buf *b;
 	uint64_t queued;
@@ -89,7 +124,6 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 	struct store_stats ss;
 	struct count_ctx c;
 	struct buf b, runs;
-	uint64_t cum = 0;
 	size_t i;
 	int rc;
 
@@ -136,22 +170,10 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 			 sched_job_state_name((enum sched_job_state)i),
 			 (unsigned long long)st.jobs_finished[i]);
 	buf_addf(&b, "# HELP pipewright_job_duration_seconds How long "
-		 "job attempts ran.\n"
+		 "job attempts ran, by project and job.\n"
 		 "# TYPE pipewright_job_duration_seconds histogram\n");
-	for (i = 0; i < API_DURATION_BUCKETS; i++) {
-		cum += st.duration_buckets[i];
-		if (i + 1 < API_DURATION_BUCKETS)
-			buf_addf(&b, "pipewright_job_duration_seconds_bucket"
-				 "{le=\"%g\"} %llu\n",
-				 st.duration_bounds[i],
-				 (unsigned long long)cum);
-	}
-	buf_addf(&b,
-		"pipewright_job_duration_seconds_bucket{le=\"+Inf\"} %llu\n"
-		"pipewright_job_duration_seconds_sum %.3f\n"
-		"pipewright_job_duration_seconds_count %llu\n",
-		(unsigned long long)st.duration_count, st.duration_sum_s,
-		(unsigned long long)st.duration_count);
+	for (i = 0; i < st.ndurations; i++)
+		duration_series(&b, &st.durations[i], st.duration_bounds);
 	buf_addf(&b, "# HELP pipewright_log_bytes_total Job output "
 		 "bytes received since start.\n"
 		 "# TYPE pipewright_log_bytes_total counter\n"

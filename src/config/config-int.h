@@ -76,6 +76,7 @@ struct config_project {
 	struct cf_secret clone_token;
 	bool status_per_job;
 	bool webhook_insecure;
+	bool forge_api_insecure; /* plain http:// to a host not loopback */
 	bool secrets_on_forks;
 	struct cf_sandbox sandbox;  /* complete once the load has ended */
 	bool badge_token;       /* badge: token (default public) */

@@ -148,6 +148,8 @@ static const struct cf_key project_rows[] = {
 	 P(status_per_job), 0, 0},
 	{{"webhook_insecure", S, "a boolean"}, config_key_bool,
 	 P(webhook_insecure), 0, 0},
+	{{"forge_api_insecure", S, "a boolean"}, config_key_bool,
+	 P(forge_api_insecure), 0, 0},
 	{{"secrets_on_forks", S, "a boolean"}, config_key_bool,
 	 P(secrets_on_forks), 0, 0},
 	{{"sandbox", S | M, "one of strict, none, or a mapping such as"

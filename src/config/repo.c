@@ -7,7 +7,9 @@
  * `repo` is an https:// or ssh:// URL, scp-like [user@]host:path (git's
  * rule: a ':' before any '/'), or a local path, made absolute against
  * the config's directory.  Plain http:// is refused: the clone token
- * would cross the network in clear.  Nothing starting with '-' gets
+ * would cross the network in clear.  So is a forge_api over http:// to a
+ * host other than loopback (the status token), unless the project says
+ * forge_api_insecure: true.  Nothing starting with '-' gets
  * through, so a repo can never read as an option to git.
  *
  * forge_repo is what webhooks are matched by; by default it is the
@@ -32,7 +34,7 @@ static const char *const repo_only[] = {
 	"pipeline_path", "forge", "forge_repo", "forge_api", "status_token",
 	"status_per_job", "webhook_secret", "webhook_signing_secret",
 	"webhook_insecure", "clone_token", "secrets_on_forks",
-	"build_every_push",
+	"build_every_push", "forge_api_insecure",
 };
 
 static bool
@@ -249,6 +251,31 @@ config_key_project_forge_api(struct cf_walk *w, const struct cf_key *row,
 	p->forge_api = xstrndup(s, len);
 }
 
+/*
+ * True for http://localhost, http://127.x.y.z and http://[::1] (with or
+ * without a port or path): a status token sent there never leaves the
+ * host.
+ */
+static bool
+http_loopback(const char *url)
+{
+	const char *h = url + 7, *end;
+	size_t n;
+
+	end = h + strcspn(h, "/?#");
+	if (memchr(h, '@', (size_t)(end - h)) != NULL)
+		return false;   /* userinfo: not a form worth trusting */
+	if (strncmp(h, "[::1]", 5) == 0)
+		return h + 5 == end || h[5] == ':';
+	n = strcspn(h, ":/?#");
+	if (n == 9 && strncasecmp(h, "localhost", 9) == 0)
+		return true;
+	if (strncmp(h, "127.", 4) != 0)
+		return false;
+	/* A dotted quad: only digits and dots up to the port. */
+	return strspn(h, "0123456789.") == n;
+}
+
 /* An absolute path with "." and ".." resolved as written (it need not
  * exist): /etc/pw/../repos/app → /repos/app. */
 static char *
@@ -403,6 +430,15 @@ config_repo_check(struct cf_walk *w, const struct ynode *item,
 				 " %s is self-hosted, so its API has no default"
 				 " (such as https://git.example.com/api/v1)",
 				 label, forge_kind_name(p->forge));
+	k = config_map_key(item, "forge_api");
+	if (k != NULL && p->forge_api != NULL && !p->forge_api_insecure &&
+	    strncmp(p->forge_api, "http://", 7) == 0 &&
+	    !http_loopback(p->forge_api))
+		yamlnode_problem(&w->y, k->line, k->column,
+				 "%s sets 'forge_api' to plain http:// on"
+				 " another host: the status token would cross"
+				 " the network in clear; use https://, or set"
+				 " 'forge_api_insecure: true'", label);
 	k = config_map_key(item, "webhook_signing_secret");
 	if (k != NULL && p->forge != FORGE_GITLAB)
 		yamlnode_problem(&w->y, k->line, k->column,

@@ -11,9 +11,6 @@
 #include "daemon-int.h"
 #include "pipewright/api.h"
 
-_Static_assert(API_DURATION_BUCKETS ==
-		       PW_ARRAY_LEN(((struct daemon_stats *)0)->duration_buckets),
-	       "the api's duration histogram is the daemon's");
 _Static_assert(sizeof(((struct api_stats *)0)->jobs_finished) ==
 		       sizeof(((struct daemon_stats *)0)->jobs_finished),
 	       "the api's finished-job counters are the daemon's");
@@ -125,11 +122,9 @@ env_stats(void *ctx, struct api_stats *out)
 	out->runs_active = st.runs_active;
 	out->log_bytes = st.log_bytes;
 	memcpy(out->jobs_finished, st.jobs_finished, sizeof(out->jobs_finished));
-	memcpy(out->duration_buckets, st.duration_buckets,
-	       sizeof(out->duration_buckets));
 	out->duration_bounds = daemon_duration_bounds;
-	out->duration_count = st.duration_count;
-	out->duration_sum_s = st.duration_sum_s;
+	out->durations = st.durations;
+	out->ndurations = st.ndurations;
 }
 
 void

@@ -5,7 +5,8 @@
  * run the pipeline is read from that commit and its jobs stored before the
  * run starts.  A checkout that fails, or a pipeline with problems, ends
  * the run as `error` (git's message in the run log, the problems in the
- * run object).  A rerun, an approval or a resumed run checks the same
+ * run object, and, in the same transaction, an `error` commit status that
+ * says why).  A rerun, an approval or a resumed run checks the same
  * commit out again into a fresh workspace before it starts.
  *
  * A webhook run of a branch or pull request is answered before anything
@@ -23,6 +24,7 @@
 #include <unistd.h>
 
 #include "daemon-int.h"
+#include "pipewright/notify.h"
 #include "pipewright/scm.h"
 
 struct checkout {
@@ -42,6 +44,8 @@ struct checkout {
 	char *log;                /* for the run's own log */
 	size_t loglen;
 	bool failed;
+	char *why;                /* why it failed, for the commit status */
+	struct status_rows st;    /* the run context's `error`, if it failed */
 	char head[SCM_SHA_MAX + 1]; /* the ref's commit as fetched, "": unknown */
 	bool want_head;           /* a webhook push or PR: is it stale? */
 	bool stale;               /* its commit is not the ref's head */
@@ -86,6 +90,8 @@ checkout_free(struct checkout *c)
 	free(c->file);
 	free(c->problems);
 	free(c->log);
+	free(c->why);
+	status_rows_free(&c->st);
 	free(c);
 }
 
@@ -116,6 +122,8 @@ tx_checked_out(struct store_tx *tx, void *arg)
 	if (rc == 0 && c->canceled)
 		rc = store_tx_event(tx, c->run, pw_now_ms(), "pipewright",
 				    "cancel", "stale push");
+	if (rc == 0 && c->failed)
+		rc = status_rows_put(tx, &c->st, pw_now_ms());
 	return rc;
 }
 
@@ -167,6 +175,8 @@ checked_out_done(int rc, void *arg)
 	struct live_run *lr = c->lr;
 
 	daemon_note_store(d, rc);
+	if (rc == 0 && c->st.n > 0 && d->notify != NULL)
+		notify_kick(d->notify);
 	proj = config_project_find(d->config, c->project);
 	if (rc < 0 || c->failed || c->canceled || proj == NULL) {
 		if (rc < 0)
@@ -206,7 +216,7 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 {
 	struct pipeline_problems pp;
 	const char *path = config_project_pipeline_path(proj);
-	struct buf b;
+	char *line;
 	int rc;
 
 	pipeline_problems_init(&pp);
@@ -226,13 +236,12 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 	if (pp.count > 0) {
 		c->problems = runs_problems_json(&pp);
 		c->failed = true;
-		buf_init(&b, 0);
-		buf_addf(&b, "%s: the pipeline has %zu problem%s\n", path,
-			 pp.count, pp.count == 1 ? "" : "s");
-		c->log = xrealloc(c->log, c->loglen + b.len + 1);
-		memcpy(c->log + c->loglen, b.data, b.len);
-		c->loglen += b.len;
-		buf_free(&b);
+		c->why = xasprintf("%s has %zu problem%s", path, pp.count,
+				   pp.count == 1 ? "" : "s");
+		line = xasprintf("%s: the pipeline has %zu problem%s\n", path,
+				 pp.count, pp.count == 1 ? "" : "s");
+		log_line(c, line);
+		free(line);
 	}
 	pipeline_problems_free(&pp);
 }
@@ -265,11 +274,17 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 		log_warnx("run=%llu: checkout failed: %s",
 			  (unsigned long long)c->run, strerror(-rc));
 		c->failed = true;
+		c->why = rc == -ENOENT && c->fetch_ref != NULL ?
+				 xasprintf("the commit is not on %s", c->fetch_ref) :
+			 rc == -ETIMEDOUT ? xstrdup("the checkout timed out") :
+				 xstrdup("the checkout failed");
 	} else {
 		/* Given to the run's job uid at its jobs' start (jobids.c). */
 		if (c->lr == NULL && !c->canceled)
 			read_pipeline(c, proj);
 	}
+	if (c->failed)
+		status_rows_error(d, c->project, c->run, c->sha, c->why, &c->st);
 	store_write(d->store, tx_checked_out, checked_out_done, c);
 }
 

@@ -12,6 +12,7 @@
 
 #include <uv.h>
 
+#include "pipewright/api.h"
 #include "pipewright/config.h"
 #include "pipewright/daemon.h"
 #include "pipewright/exec.h"
@@ -128,13 +129,13 @@ struct daemon_stats {
 	size_t runs_active;     /* runs in the scheduler (queued or running) */
 	uint64_t log_bytes;     /* job output bytes received since start */
 	uint64_t jobs_finished[16]; /* attempts ended, by enum sched_job_state */
-	uint64_t duration_buckets[12]; /* job durations, see daemon_duration_bounds */
-	uint64_t duration_count;
-	double duration_sum_s;
+	const struct api_duration *durations; /* by project and job, valid
+	                           until the loop runs again (durations.c) */
+	size_t ndurations;
 };
 void daemon_stats(const struct daemon *d, struct daemon_stats *out);
 /* Upper bounds (seconds) of the job duration histogram's buckets. */
-extern const double daemon_duration_bounds[12];
+extern const double daemon_duration_bounds[API_DURATION_BUCKETS];
 
 #define LOG_FLUSH_BYTES (256 * 1024)  /* a batch of log bytes per commit */
 #define LOG_FLUSH_MS 50               /* or what came in this long */
@@ -228,6 +229,8 @@ struct daemon {
 	char *self_path;          /* the program an upgrade starts by default */
 	int handed_fd;            /* after an upgrade: kept open until exit */
 	bool store_failed;        /* the last commit failed: not ready */
+	struct api_duration *durations; /* job durations (durations.c) */
+	size_t ndurations;
 	int exit_status;
 	struct daemon_stats stats;
 };
@@ -377,6 +380,14 @@ struct status_rows {
 /* The outbox rows a state change causes (none for most projects). */
 void status_rows_for(struct daemon *d, const struct sched_event *ev,
 		     struct status_rows *out);
+/*
+ * The run context's row for a run that ends `error` before the scheduler
+ * has it (a failed checkout, a pipeline with problems): why goes into the
+ * description.
+ */
+void status_rows_error(struct daemon *d, const char *project, uint64_t run,
+		       const char *commit, const char *why,
+		       struct status_rows *out);
 /* In the change's own transaction. */
 int status_rows_put(struct store_tx *tx, const struct status_rows *r,
 		    uint64_t now);
@@ -386,6 +397,11 @@ void status_rows_free(struct status_rows *r);
  * from the configuration (daemon_create, handover_resume).
  */
 int daemon_notify_create(struct daemon *d, char **err);
+
+/* durations.c: the job duration histograms by project and job */
+void durations_add(struct daemon *d, const char *project, const char *job,
+		   uint64_t ms);
+void durations_free(struct daemon *d);
 
 /* schedule.c: the projects' cron schedules, rebuilt on SIGHUP */
 void schedules_load(struct daemon *d);

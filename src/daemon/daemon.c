@@ -21,7 +21,7 @@
 #include "pipewright/notify.h"
 #include "pipewright/scm.h"
 
-const double daemon_duration_bounds[12] = {
+const double daemon_duration_bounds[API_DURATION_BUCKETS] = {
 	0.1, 0.5, 1, 5, 10, 30, 60, 300, 600, 1800, 3600, 1e300,
 };
 
@@ -63,6 +63,8 @@ daemon_stats(const struct daemon *d, struct daemon_stats *out)
 	const struct live_run *lr;
 
 	*out = d->stats;
+	out->durations = d->durations;
+	out->ndurations = d->ndurations;
 	out->jobs_running = sched_running(d->sched);
 	out->runs_active = 0;
 	for (lr = d->runs; lr != NULL; lr = lr->next)
@@ -548,6 +550,7 @@ daemon_destroy(struct daemon *d)
 	daemon_pid_file_remove(d);
 	free(d->self_path);
 	schedules_free(d);
+	durations_free(d);
 	config_destroy(d->config);
 	free(d->public_url);
 	free(d->attempts_dir);

@@ -310,20 +310,14 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	uint64_t ms = ev->time_ms > la->started_ms ?
 			      ev->time_ms - la->started_ms : 0;
 	struct op *o;
-	size_t b;
 
 	la->ended = true;
 	la->status = xstrdup(sched_job_state_name(ev->state));
 	la->reason = ev->reason != NULL ? xstrdup(ev->reason) : NULL;
 	la->exit_code = ev->exit_code;
-	for (b = 0; b < PW_ARRAY_LEN(daemon_duration_bounds) - 1 &&
-		    (double)ms / 1000.0 > daemon_duration_bounds[b]; b++)
-		;
-	d->stats.duration_buckets[b]++;
+	durations_add(d, la->lr->project, ev->job_name, ms);
 	if ((size_t)ev->state < PW_ARRAY_LEN(d->stats.jobs_finished))
 		d->stats.jobs_finished[ev->state]++;
-	d->stats.duration_count++;
-	d->stats.duration_sum_s += (double)ms / 1000.0;
 	if (la->id == 0) {
 		/* Its row could not be written: there is nothing to finish. */
 		live_attempt_end(d, la);

@@ -68,15 +68,17 @@ status_rows_free(struct status_rows *r)
 	r->n = 0;
 }
 
+/* What a run or job context says: its status, or why (NULL: the status). */
 static void
-add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
-	const struct config_project *p, enum forge_kind kind,
-	const char *context, const char *status, uint64_t time_ms)
+add_row(struct daemon *d, struct status_rows *out, uint64_t run,
+	const char *commit, const struct config_project *p,
+	enum forge_kind kind, const char *context, const char *status,
+	const char *why, uint64_t time_ms)
 {
 	struct forge_status fs = {
 		.api_base = config_project_forge_api(p),
 		.forge_repo = config_project_forge_repo(p),
-		.sha = lr->commit,
+		.sha = commit,
 		.context = context,
 		.run_status = status,
 	};
@@ -89,15 +91,16 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 
 	fs.target_url = target = xasprintf("%s/api/v1/runs/%llu",
 					   d->public_url,
-					   (unsigned long long)lr->id);
+					   (unsigned long long)run);
 	fs.description = desc = xasprintf("pipewright run %llu: %s",
-					  (unsigned long long)lr->id, status);
+					  (unsigned long long)run,
+					  why != NULL ? why : status);
 	rc = forge_status_request(kind, &fs, &req);
 	free(target);
 	free(desc);
 	if (rc < 0) {
 		log_warnx("status.skipped run=%llu context=%s: cannot build the "
-			  "call (%s)", (unsigned long long)lr->id, context,
+			  "call (%s)", (unsigned long long)run, context,
 			  strerror(-rc));
 		return;
 	}
@@ -105,9 +108,9 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	row = &out->rows[out->n++];
 	memset(row, 0, sizeof(*row));
 	row->key = xasprintf("%s:%s:%s:%s", forge_kind_name(kind),
-			     config_project_forge_repo(p), lr->commit, context);
+			     config_project_forge_repo(p), commit, context);
 	row->seq = seq_of(time_ms, status);
-	row->run = lr->id;
+	row->run = run;
 	row->url = req.url;
 	row->body = req.body;
 	req.url = req.body = NULL;
@@ -117,6 +120,22 @@ add_row(struct daemon *d, struct status_rows *out, const struct live_run *lr,
 	row->headers = buf_steal(&h);
 	row->project = xstrdup(config_project_name(p));
 	forge_request_free(&req);
+}
+
+/* The project, if its runs report statuses; NULL if not. */
+static const struct config_project *
+status_project(struct daemon *d, const char *project, const char *commit,
+	       enum forge_kind *kind)
+{
+	const struct config_project *p;
+
+	if (commit == NULL)
+		return NULL;
+	p = config_project_find(d->config, project);
+	if (p == NULL || config_project_status_token(p) == NULL)
+		return NULL;
+	*kind = config_project_forge(p);
+	return *kind != FORGE_GENERIC ? p : NULL;
 }
 
 void
@@ -130,27 +149,46 @@ status_rows_for(struct daemon *d, const struct sched_event *ev,
 
 	out->rows = NULL;
 	out->n = 0;
-	if (lr == NULL || lr->commit == NULL)
-		return;
-	p = config_project_find(d->config, lr->project);
-	if (p == NULL || config_project_status_token(p) == NULL)
-		return;
-	kind = config_project_forge(p);
-	if (kind == FORGE_GENERIC)
+	p = lr != NULL ? status_project(d, lr->project, lr->commit, &kind) : NULL;
+	if (p == NULL)
 		return;
 	if (ev->kind == SCHED_EVENT_RUN) {
 		context = xasprintf("pipewright/%s", lr->project);
-		add_row(d, out, lr, p, kind, context,
-			sched_run_state_name(ev->state), ev->time_ms);
+		add_row(d, out, lr->id, lr->commit, p, kind, context,
+			sched_run_state_name(ev->state), NULL, ev->time_ms);
 	} else if (config_project_status_per_job(p) &&
 		   ev->state != SCHED_JOB_READY) {
 		context = xasprintf("pipewright/%s/%s", lr->project,
 				    ev->job_name);
-		add_row(d, out, lr, p, kind, context,
-			job_as_run_status(ev->state), ev->time_ms);
+		/* Pending, but not as if it were about to run. */
+		add_row(d, out, lr->id, lr->commit, p, kind, context,
+			job_as_run_status(ev->state),
+			ev->state == SCHED_JOB_WAITING ?
+				"waiting for approval" : NULL, ev->time_ms);
 	} else {
 		return;
 	}
+	free(context);
+}
+
+void
+status_rows_error(struct daemon *d, const char *project, uint64_t run,
+		  const char *commit, const char *why, struct status_rows *out)
+{
+	const struct config_project *p;
+	enum forge_kind kind;
+	char *context, *desc;
+
+	out->rows = NULL;
+	out->n = 0;
+	p = status_project(d, project, commit, &kind);
+	if (p == NULL)
+		return;
+	context = xasprintf("pipewright/%s", project);
+	desc = xasprintf("error: %s", why);
+	add_row(d, out, run, commit, p, kind, context, "error", desc,
+		pw_now_ms());
+	free(desc);
 	free(context);
 }
 

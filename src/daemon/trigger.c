@@ -8,6 +8,11 @@
  * branch: at once for a project without a repository, after the checkout
  * for one with (checkout.c), and only by a run whose push is not stale,
  * so that a replayed old push cannot cancel the branch's current run.
+ *
+ * A run of a project with a repository fetches a full ref: a bare "main"
+ * is refs/heads/main, a missing commit is the ref's head as git tells it
+ * now, and a missing ref the default branch (trigger_resolve) — all
+ * before anything is recorded, so an unknown ref makes no run.
  */
 #include <cjson/cJSON.h>
 #include <errno.h>
@@ -18,6 +23,7 @@
 
 #include "daemon-int.h"
 #include "pipewright/auth.h"
+#include "pipewright/scm.h"
 
 struct trigger_op {
 	struct daemon *d;
@@ -26,6 +32,7 @@ struct trigger_op {
 	struct store_run_new row;
 	struct store_run stored; /* what build() reads: branch, tag, commit, env */
 	char *yaml, *problems, *env, *ref, *branch, *tag, *commit, *actor, *key;
+	size_t yaml_len;
 	char *forge, *delivery;
 	char *trigger, *before;
 	bool push;               /* deduped as a push (store_tx_push_*) */
@@ -34,6 +41,10 @@ struct trigger_op {
 	char *sched_spec, *sched_ref; /* a schedule's fire, recorded with the run */
 	uint64_t sched_fire;
 	bool repo;               /* the project has a repository: check out first */
+	const char *pipeline_file; /* the config's string, read before any
+				      wait (a repository project has none) */
+	int64_t pr;
+	bool fork;
 	uint64_t id;
 	bool existed;
 	daemon_done_cb cb;
@@ -308,6 +319,92 @@ valid_sha(const char *s)
 	return s != NULL && s[n] == '\0' && (n == 40 || n == 64);
 }
 
+static void trigger_store(struct trigger_op *t);
+
+/* The run cannot be made after all: the caller hears why. */
+static void
+trigger_fail(struct trigger_op *t, int rc, const char *msg)
+{
+	t->cb(rc, 0, msg, t->arg);
+	trigger_free(t);
+}
+
+/* A commit from git: nothing but what scm_checkout() takes. */
+static bool
+resolved_ok(struct trigger_op *t, int rc, const char *sha)
+{
+	char *msg;
+
+	if (rc == 0 && valid_sha(sha) && !t->d->draining)
+		return true;
+	msg = rc == 0 && t->d->draining ? xstrdup("the daemon is shutting down") :
+	      rc == -ENOENT ? xasprintf("the repository has no %s",
+					t->ref != NULL ? t->ref :
+					"default branch (its HEAD names none)") :
+	      xasprintf("cannot tell which commit %s names: git ls-remote %s",
+			t->ref != NULL ? t->ref : "the default branch",
+			rc == -ETIMEDOUT ? "timed out" : "failed");
+	log_warnx("run.refused project=%s: %s", t->project, msg);
+	trigger_fail(t, rc == 0 && t->d->draining ? -EAGAIN :
+			rc == -ENOENT ? -EBADMSG : -EIO, msg);
+	free(msg);
+	return false;
+}
+
+static void
+on_ref_resolved(int rc, const char *sha, void *arg)
+{
+	struct trigger_op *t = arg;
+
+	if (!resolved_ok(t, rc, sha))
+		return;
+	t->commit = xstrdup(sha);
+	trigger_store(t);
+}
+
+static void
+on_head_resolved(int rc, const char *ref, const char *sha, void *arg)
+{
+	struct trigger_op *t = arg;
+
+	if (!resolved_ok(t, rc, sha))
+		return;
+	t->ref = xstrdup(ref);
+	t->branch = xstrdup(ref + strlen("refs/heads/"));
+	/* A commit named without a ref is fetched from the default branch. */
+	if (t->commit == NULL)
+		t->commit = xstrdup(sha);
+	trigger_store(t);
+}
+
+/*
+ * What a repository project's run builds when the request leaves it open:
+ * the head of its ref, and without a ref the default branch, the one the
+ * remote's HEAD names.  The one place that decides the default branch.
+ */
+static void
+trigger_resolve(struct trigger_op *t, const struct config_project *proj)
+{
+	char *msg;
+	int rc;
+
+	if (t->ref != NULL)
+		rc = scm_resolve(t->d->scm, config_project_repo(proj), t->ref,
+				 config_project_clone_token(proj), 0,
+				 on_ref_resolved, t);
+	else
+		rc = scm_resolve_head(t->d->scm, config_project_repo(proj),
+				      config_project_clone_token(proj), 0,
+				      on_head_resolved, t);
+	if (rc == -EINVAL) {
+		msg = xasprintf("ref '%s' is not one git can fetch", t->ref);
+		trigger_fail(t, -EINVAL, msg);
+		free(msg);
+	} else if (rc < 0) {
+		on_ref_resolved(rc, NULL, t);
+	}
+}
+
 void
 daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	       daemon_done_cb cb, void *arg)
@@ -330,13 +427,18 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		return;
 	}
 	pipeline_path = config_project_pipeline(proj);
-	if (pipeline_path == NULL && !valid_sha(tr->commit)) {
-		cb(-EINVAL, 0, "a run of a project with a repository needs "
-		   "\"commit\": the full sha to check out", arg);
+	if (pipeline_path == NULL && tr->commit != NULL &&
+	    !valid_sha(tr->commit)) {
+		cb(-EINVAL, 0, "\"commit\" of a project with a repository is "
+		   "the full sha to check out (leave it out for the head of "
+		   "the ref)", arg);
 		return;
 	}
 	t = xcalloc(1, sizeof(*t));
 	t->repo = pipeline_path == NULL;
+	t->pipeline_file = pipeline_path;
+	t->pr = tr->pr;
+	t->fork = tr->fork;
 	if (tr->schedule_spec != NULL) {
 		t->sched_spec = xstrdup(tr->schedule_spec);
 		t->sched_ref = xstrdup(tr->schedule_ref);
@@ -360,7 +462,10 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 		return;
 	}
 	if (tr->ref != NULL) {
-		t->ref = xstrdup(tr->ref);
+		/* A repository's ref is fetched: "main" is a branch. */
+		t->ref = t->repo && strncmp(tr->ref, "refs/", 5) != 0 ?
+				 xasprintf("refs/heads/%s", tr->ref) :
+				 xstrdup(tr->ref);
 		if (strncmp(tr->ref, "refs/tags/", 10) == 0)
 			t->tag = xstrdup(tr->ref + 10);
 		else if (strncmp(tr->ref, "refs/heads/", 11) == 0)
@@ -396,21 +501,31 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	if (pp.count > 0)
 		t->problems = runs_problems_json(&pp);
 	pipeline_problems_free(&pp);
+	t->yaml_len = len;
+	if (t->repo && (t->commit == NULL || t->ref == NULL))
+		trigger_resolve(t, proj);
+	else
+		trigger_store(t);
+}
 
+/* Records the run (tx_trigger), then trigger_done. */
+static void
+trigger_store(struct trigger_op *t)
+{
 	t->row = (struct store_run_new){
 		.project = t->project,
 		.status = t->p != NULL || t->repo ? "queued" : "error",
-		.pr = tr->pr,
-		.fork = tr->fork,
+		.pr = t->pr,
+		.fork = t->fork,
 		.trigger = t->trigger,
 		.ref = t->ref,
 		.branch = t->branch,
 		.tag = t->tag,
 		.commit = t->commit,
 		.problems = t->problems,
-		.pipeline_file = pipeline_path,
+		.pipeline_file = t->pipeline_file,
 		.pipeline = t->yaml,
-		.pipeline_len = t->yaml != NULL ? len : 0,
+		.pipeline_len = t->yaml != NULL ? t->yaml_len : 0,
 		.env = t->env,
 		.actor = t->actor,
 		.idempotency_key = t->key,
@@ -423,7 +538,7 @@ daemon_trigger(struct daemon *d, const struct daemon_trigger *tr,
 	t->stored.env = t->env;
 	t->stored.ref = t->ref;
 	t->stored.trigger = t->trigger;
-	t->stored.pr = tr->pr;
-	t->stored.fork = tr->fork;
-	store_write(d->store, tx_trigger, trigger_done, t);
+	t->stored.pr = t->pr;
+	t->stored.fork = t->fork;
+	store_write(t->d->store, tx_trigger, trigger_done, t);
 }

@@ -159,6 +159,47 @@ parse_body(struct fparse *p, enum forge_kind k, bool form, const char *body,
 	return rc;
 }
 
+/* Where each forge names the repository; NULL: the format names none. */
+static const char *const repo_paths[] = {
+	[FORGE_GITHUB] = "repository.full_name",
+	[FORGE_GITLAB] = "project.path_with_namespace",
+	[FORGE_GITEA] = "repository.full_name",
+	[FORGE_GENERIC] = NULL,
+};
+
+int
+forge_parse_repo(enum forge_kind k, const char *content_type,
+		 const char *body, size_t len, char **repo, char **err)
+{
+	struct fparse p = {.what = "payload"};
+	cJSON *root = NULL;
+	const char *v;
+	bool form;
+	int rc;
+
+	*repo = NULL;
+	*err = NULL;
+	if ((unsigned)k > FORGE_GENERIC) {
+		*err = xstrdup("unknown forge");
+		return -EINVAL;
+	}
+	if ((rc = check_media(&p, k, content_type, &form)) < 0 ||
+	    (rc = parse_body(&p, k, form, body, len, &root)) < 0) {
+		*err = p.err != NULL ? p.err : xstrdup("malformed payload");
+		return rc;
+	}
+	v = repo_paths[k] != NULL ? fj_str(root, repo_paths[k]) : NULL;
+	if (v != NULL && !text_safe(v)) {
+		cJSON_Delete(root);
+		*err = xstrdup("the repository name in the payload holds a "
+			       "control character or starts with '-'");
+		return -EINVAL;
+	}
+	*repo = v != NULL ? xstrdup(v) : NULL;
+	cJSON_Delete(root);
+	return 0;
+}
+
 int
 forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 	    const char *content_type, const char *body, size_t len,

@@ -1,6 +1,8 @@
 /*
  * What a ref points at on the remote now (`git ls-remote`), for runs that
- * no push named a commit for (schedules).  The same environment as every
+ * no push named a commit for (schedules, API runs without a commit), and
+ * which branch the remote's HEAD names (`ls-remote --symref`: its default
+ * branch, for a run that names no ref).  The same environment as every
  * other git call of scm: no prompt, batch ssh, no user config, the token
  * only as a header in GIT_CONFIG_*.
  */
@@ -15,10 +17,45 @@ struct resolve {
 	struct scm *s;
 	char **env;
 	char *header;
-	char *ref;
+	char *ref;                /* "HEAD": the default branch is asked for */
 	scm_resolve_cb cb;
+	scm_resolve_head_cb head_cb;
 	void *arg;
 };
+
+/* A ref git and scm_checkout() accept: refs/..., nothing an option or a
+ * revision expression could hide in. */
+static bool
+ref_ok(const char *ref)
+{
+	return strncmp(ref, "refs/", 5) == 0 &&
+	       strpbrk(ref, " \t\r\n:*?[\\~^") == NULL &&
+	       strstr(ref, "..") == NULL;
+}
+
+/* The branch of the "ref: refs/heads/x<TAB>HEAD" line, into a fresh
+ * string; NULL if there is none (a detached HEAD) or it is no branch. */
+static char *
+pick_symref(const char *out)
+{
+	const char *line, *tab;
+	char *ref;
+
+	for (line = out; line != NULL && *line != '\0';
+	     line = strchr(line, '\n') != NULL ? strchr(line, '\n') + 1 : NULL) {
+		if (strncmp(line, "ref: ", 5) != 0)
+			continue;
+		tab = strchr(line, '\t');
+		if (tab == NULL || strncmp(tab + 1, "HEAD", 4) != 0 ||
+		    (tab[5] != '\n' && tab[5] != '\0'))
+			continue;
+		ref = xstrndup(line + 5, (size_t)(tab - line - 5));
+		if (strncmp(ref, "refs/heads/", 11) == 0 && ref_ok(ref))
+			return ref;
+		free(ref);
+	}
+	return NULL;
+}
 
 /*
  * The sha of the line for `ref`, or for `ref^{}` if the remote lists it:
@@ -55,48 +92,53 @@ on_ls_remote(int status, const char *out, size_t len, void *arg)
 	struct resolve *r = arg;
 	char sha[65] = "";
 
+	char *branch = NULL;
+	int rc;
+
 	(void)len;
 	r->s->active--;
-	if (status == 0 && pick(out, r->ref, sha)) {
-		r->cb(0, sha, r->arg);
-	} else {
-		r->cb(status == -ETIMEDOUT ? -ETIMEDOUT :
-		      status == 0 ? -ENOENT : -EIO, NULL, r->arg);
-	}
+	if (status == 0 && r->head_cb != NULL)
+		branch = pick_symref(out);
+	rc = status == -ETIMEDOUT ? -ETIMEDOUT : status != 0 ? -EIO :
+	     !pick(out, r->ref, sha) ? -ENOENT :
+	     r->head_cb != NULL && branch == NULL ? -ENOENT : 0;
+	if (r->head_cb != NULL)
+		r->head_cb(rc, rc == 0 ? branch : NULL, rc == 0 ? sha : NULL,
+			   r->arg);
+	else
+		r->cb(rc, rc == 0 ? sha : NULL, r->arg);
+	free(branch);
 	scm_env_free(r->env);
 	free(r->header);
 	free(r->ref);
 	free(r);
 }
 
-int
-scm_resolve(struct scm *s, const char *repo, const char *ref,
-	    const char *clone_token, uint64_t timeout_ms, scm_resolve_cb cb,
-	    void *arg)
+static int
+resolve_start(struct scm *s, const char *repo, const char *ref,
+	      const char *clone_token, uint64_t timeout_ms, struct resolve *r)
 {
-	struct resolve *r;
 	char *peeled = xasprintf("%s^{}", ref);
 	const char *argv[] = {"git", "ls-remote", "--", repo, ref, peeled, NULL};
+	const char *head_argv[] = {"git", "ls-remote", "--symref", "--", repo,
+				   "HEAD", NULL};
 	struct exec_helper_spec spec = {
-		.argv = argv,
+		.argv = r->head_cb != NULL ? head_argv : argv,
 		.max_output = 4096,
 		.timeout_ms = timeout_ms != 0 ? timeout_ms : SCM_DEFAULT_TIMEOUT_MS,
 	};
 	int rc;
 
 	/* No option smuggled in, no second header through the token. */
-	if (repo == NULL || ref == NULL || strncmp(ref, "refs/", 5) != 0 ||
-	    repo[0] == '-' || strpbrk(ref, " \t\r\n:*?[\\~^") != NULL ||
-	    strstr(ref, "..") != NULL ||
+	if (repo == NULL || repo[0] == '-' ||
+	    (r->head_cb == NULL && (ref == NULL || !ref_ok(ref))) ||
 	    (clone_token != NULL && strpbrk(clone_token, "\r\n") != NULL)) {
 		free(peeled);
+		free(r);
 		return -EINVAL;
 	}
-	r = xcalloc(1, sizeof(*r));
 	r->ref = xstrdup(ref);
 	r->s = s;
-	r->cb = cb;
-	r->arg = arg;
 	r->header = clone_token != NULL ? scm_auth_header(clone_token) : NULL;
 	r->env = scm_env_new(s->home, r->header);
 	spec.env = (const char *const *)r->env;
@@ -111,4 +153,30 @@ scm_resolve(struct scm *s, const char *repo, const char *ref,
 	}
 	s->active++;
 	return 0;
+}
+
+int
+scm_resolve(struct scm *s, const char *repo, const char *ref,
+	    const char *clone_token, uint64_t timeout_ms, scm_resolve_cb cb,
+	    void *arg)
+{
+	struct resolve *r;
+
+	if (ref == NULL)
+		return -EINVAL;
+	r = xcalloc(1, sizeof(*r));
+	r->cb = cb;
+	r->arg = arg;
+	return resolve_start(s, repo, ref, clone_token, timeout_ms, r);
+}
+
+int
+scm_resolve_head(struct scm *s, const char *repo, const char *clone_token,
+		 uint64_t timeout_ms, scm_resolve_head_cb cb, void *arg)
+{
+	struct resolve *r = xcalloc(1, sizeof(*r));
+
+	r->head_cb = cb;
+	r->arg = arg;
+	return resolve_start(s, repo, "HEAD", clone_token, timeout_ms, r);
 }

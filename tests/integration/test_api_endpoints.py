@@ -197,8 +197,8 @@ def main(t):
         for line in [
             'pipewright_runs{project="demo",status="success"} 1',
             "# TYPE pipewright_job_duration_seconds histogram",
-            'pipewright_job_duration_seconds_bucket{le="+Inf"} 2',
-            "pipewright_job_duration_seconds_count 2",
+            'pipewright_job_duration_seconds_bucket{project="demo",job="compile",le="+Inf"} 1',
+            'pipewright_job_duration_seconds_count{project="demo",job="compile"} 1',
             "pipewright_queue_depth 0",
             'pipewright_jobs_finished_total{status="success"} 2',
             'pipewright_http_requests_total{route="/api/v1/projects/{project}/runs",status="201"} 1',
@@ -206,7 +206,11 @@ def main(t):
             expect(line in m.splitlines(), "metrics lack %r:\n%s" % (line, m))
         expect(re.search(r'^pipewright_http_requests_total\{route="/healthz",status="200"\} [1-9]',
                          m, re.M), "no /healthz count")
-        expect(re.search(r"^pipewright_job_duration_seconds_sum [0-9.]+$", m, re.M), "no _sum")
+        # The matrix job's series is named as the job is (unit [...]).
+        expect(re.search(r'^pipewright_job_duration_seconds_count\{project="demo",'
+                         r'job="unit [^"]+"\} 1$', m, re.M), "no count for unit")
+        expect(re.search(r'^pipewright_job_duration_seconds_sum\{project="demo",job="compile"\} '
+                         r'[0-9.]+$', m, re.M), "no _sum")
         # Every sample line is NAME{LABELS} VALUE.
         for line in m.splitlines():
             if line and not line.startswith("#"):

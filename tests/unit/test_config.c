@@ -829,7 +829,20 @@ test_repo_defaults(void **state)
 		    "  - {name: e, repo: ../repos/e.git}\n"
 		    "  - {name: f, repo: /srv/git/f}\n"
 		    "  - {name: g, repo: \"https://u:p@h.example/x/y\"}\n"
+		    "  - {name: i, repo: /srv/i, forge: gitea,"
+		    " forge_api: \"http://git.lan/api/v1\","
+		    " forge_api_insecure: true}\n"
+		    "  - {name: j, repo: /srv/j, forge: gitea,"
+		    " forge_api: \"http://[::1]:3000/api/v1\"}\n"
+		    "  - {name: k, repo: /srv/k, forge: gitea,"
+		    " forge_api: \"http://LocalHost/api/v1\"}\n"
 		    "  - {name: h, pipeline: pipelines/demo.yml}\n");
+	assert_string_equal(config_project_forge_api(config_project_find(c, "i")),
+			    "http://git.lan/api/v1");
+	assert_string_equal(config_project_forge_api(config_project_find(c, "j")),
+			    "http://[::1]:3000/api/v1");
+	assert_string_equal(config_project_forge_api(config_project_find(c, "k")),
+			    "http://LocalHost/api/v1");
 	p = config_project_find(c, "a");
 	assert_string_equal(config_project_pipeline_path(p), ".pipewright.yml");
 	assert_int_equal(config_project_forge(p), FORGE_GENERIC);
@@ -986,6 +999,32 @@ test_repo_combinations(void **state)
 		 "project 'a' sets 'status_token' but no 'forge_api': gitea is"
 		 " self-hosted, so its API has no default (such as"
 		 " https://git.example.com/api/v1)");
+	/* The status token would cross the network in clear. */
+	load_bad(fx,
+		 "projects:\n"
+		 "  - name: a\n"
+		 "    repo: /x/y\n"
+		 "    forge: gitea\n"
+		 "    forge_api: http://git.example.com/api/v1\n", 1, 5, 5,
+		 "project 'a' sets 'forge_api' to plain http:// on another"
+		 " host: the status token would cross the network in clear;"
+		 " use https://, or set 'forge_api_insecure: true'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - {name: a, repo: /x/y, forge: gitea,"
+		 " forge_api: \"http://127.0.0.1.example.com/api\"}\n"
+		 "  - {name: b, repo: /x/z, forge: gitea,"
+		 " forge_api: \"http://localhost@evil.example/api\"}\n"
+		 "  - {name: c, repo: /x/w, forge: gitea,"
+		 " forge_api: \"http://[::1]x/api\"}\n", 3, 2, 41,
+		 "project 'a' sets 'forge_api' to plain http:// on another"
+		 " host: the status token would cross the network in clear;"
+		 " use https://, or set 'forge_api_insecure: true'");
+	load_bad(fx,
+		 "projects:\n"
+		 "  - {name: a, pipeline: pipelines/demo.yml,"
+		 " forge_api_insecure: true}\n", 1, 2, 45, "project 'a' sets 'forge_api_insecure', which only"
+		 " a project with a 'repo' may set");
 	load_bad(fx,
 		 "projects:\n"
 		 "  - name: a\n"

@@ -412,6 +412,52 @@ test_github_ping(void **state)
 	forge_event_free(ev);
 }
 
+/* The repository, read before the signature: only media type and JSON. */
+static void
+test_parse_repo(void **state)
+{
+	char *repo = (void *)1, *err = NULL, *body;
+	size_t len;
+
+	(void)state;
+	/* A payload that forge_parse() refuses still names its repository. */
+	body = edit("gitlab-push.json", "project.git_http_url", NULL);
+	assert_int_equal(forge_parse_repo(FORGE_GITLAB, JSON, body, strlen(body),
+					  &repo, &err), 0);
+	assert_null(err);
+	assert_string_equal(repo, "mike/diaspora");
+	free(repo);
+	free(body);
+	body = load("github-ping.json", &len);
+	assert_int_equal(forge_parse_repo(FORGE_GITHUB, JSON, body, len, &repo,
+					  &err), 0);
+	assert_string_equal(repo, "Octocoders/Hello-World");
+	free(repo);
+	free(body);
+	/* None named (an organization's hook), and generic never names one. */
+	assert_int_equal(forge_parse_repo(FORGE_GITHUB, JSON, "{\"zen\":\"x\"}",
+					  11, &repo, &err), 0);
+	assert_null(repo);
+	assert_int_equal(forge_parse_repo(FORGE_GENERIC, JSON, "{}", 2, &repo,
+					  &err), 0);
+	assert_null(repo);
+	assert_int_equal(forge_parse_repo(FORGE_GITHUB, "text/plain", "{}", 2,
+					  &repo, &err), -EPROTONOSUPPORT);
+	assert_non_null(err);
+	free(err);
+	assert_int_equal(forge_parse_repo(FORGE_GITEA, JSON, "{\"a\":", 5,
+					  &repo, &err), -EINVAL);
+	assert_string_equal(err, "malformed JSON at byte 4");
+	free(err);
+	body = edit("github-push.json", "repository.full_name",
+		    cJSON_CreateString("-x/y"));
+	assert_int_equal(forge_parse_repo(FORGE_GITHUB, JSON, body, strlen(body),
+					  &repo, &err), -EINVAL);
+	assert_null(repo);
+	free(err);
+	free(body);
+}
+
 static void
 test_github_pull_request(void **state)
 {
@@ -1692,6 +1738,7 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_kind_names),
+	    cmocka_unit_test(test_parse_repo),
 	    cmocka_unit_test(test_skip_ci),
 	    cmocka_unit_test(test_github_push),
 	    cmocka_unit_test(test_github_push_tag),

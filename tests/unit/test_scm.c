@@ -375,6 +375,104 @@ test_head(void **state)
 	finish(f);
 }
 
+/* ---- what a ref, and the remote's HEAD, name now ---- */
+
+struct resolved {
+	int calls;
+	int rc;
+	char ref[128], sha[SCM_SHA_MAX + 1];
+};
+
+static void
+on_resolved(int rc, const char *sha, void *arg)
+{
+	struct resolved *r = arg;
+
+	r->calls++;
+	r->rc = rc;
+	snprintf(r->sha, sizeof(r->sha), "%s", sha != NULL ? sha : "");
+}
+
+static void
+on_head_resolved(int rc, const char *ref, const char *sha, void *arg)
+{
+	struct resolved *r = arg;
+
+	snprintf(r->ref, sizeof(r->ref), "%s", ref != NULL ? ref : "");
+	on_resolved(rc, sha, arg);
+}
+
+static void
+resolve_wait(struct fx *f, struct resolved *r)
+{
+	while (r->calls == 0)
+		uv_run(&f->loop, UV_RUN_ONCE);
+	assert_int_equal(r->calls, 1);
+}
+
+/*
+ * A branch's head; the default branch, the one the remote's HEAD names
+ * (not always main); an empty repository has none; refs that are not
+ * refs/... are refused before git runs.
+ */
+static void
+test_resolve(void **state)
+{
+	struct fx *f = *state;
+	struct resolved r = {0};
+	char *a, *b;
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(scm_resolve_head(f->s, f->origin, NULL, 30000,
+					  on_head_resolved, &r), 0);
+	resolve_wait(f, &r);
+	assert_int_equal(r.rc, -ENOENT);    /* nothing pushed yet */
+	assert_string_equal(r.ref, "");
+
+	a = commit(f, "a.txt", "one");
+	sh("cd %s && " GIT " push -q origin HEAD:refs/heads/trunk", f->work);
+	b = commit(f, "b.txt", "two");
+	sh("git -C %s symbolic-ref HEAD refs/heads/main", f->origin);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(scm_resolve_head(f->s, f->origin, NULL, 30000,
+					  on_head_resolved, &r), 0);
+	resolve_wait(f, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.ref, "refs/heads/main");
+	assert_string_equal(r.sha, b);
+
+	sh("git -C %s symbolic-ref HEAD refs/heads/trunk", f->origin);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(scm_resolve_head(f->s, f->origin, NULL, 30000,
+					  on_head_resolved, &r), 0);
+	resolve_wait(f, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.ref, "refs/heads/trunk");
+	assert_string_equal(r.sha, a);
+
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(scm_resolve(f->s, f->origin, "refs/heads/main", NULL,
+				     30000, on_resolved, &r), 0);
+	resolve_wait(f, &r);
+	assert_int_equal(r.rc, 0);
+	assert_string_equal(r.sha, b);
+	memset(&r, 0, sizeof(r));
+	assert_int_equal(scm_resolve(f->s, f->origin, "refs/heads/nope", NULL,
+				     30000, on_resolved, &r), 0);
+	resolve_wait(f, &r);
+	assert_int_equal(r.rc, -ENOENT);
+
+	assert_int_equal(scm_resolve(f->s, f->origin, "main", NULL, 30000,
+				     on_resolved, &r), -EINVAL);
+	assert_int_equal(scm_resolve(f->s, f->origin, "HEAD", NULL, 30000,
+				     on_resolved, &r), -EINVAL);
+	assert_int_equal(scm_resolve_head(f->s, "-oops", NULL, 30000,
+					  on_head_resolved, &r), -EINVAL);
+	free(a);
+	free(b);
+	finish(f);
+}
+
 /* Tags and the refs forges keep for pull and merge requests. */
 static void
 test_tag_and_pull(void **state)
@@ -1084,6 +1182,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_branch, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_head, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_resolve, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_tag_and_pull, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_not_on_ref, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_concurrent, setup, teardown),
