@@ -78,6 +78,14 @@ cJSON *api_run_json(struct api *a, const struct store_run *r, bool with_jobs);
 /* RFC 3339 with milliseconds and Z, or JSON null for 0. */
 cJSON *api_time(uint64_t ms);
 /*
+ * Adds to e the fields of an entry of an audit trail, a run's or the
+ * daemon's: time, actor, action and detail (JSON null if NULL).
+ */
+void api_audit_fields(cJSON *e, uint64_t time, const char *actor,
+		      const char *action, const char *detail);
+/* Answers with o as JSON and deletes it. */
+void api_respond_tree(struct http_request *req, int status, cJSON *o);
+/*
  * A list's page: ?limit= (1..200, else deflt) and ?cursor= (a next_cursor
  * given out before; 0: the first page).  false: it has answered 400.
  */

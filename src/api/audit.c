@@ -15,7 +15,6 @@ api_audit(struct api *a, struct http_request *req, const char *actor)
 	uint64_t before, next = 0;
 	size_t limit, n = 0, i;
 	cJSON *o, *items;
-	char *s;
 	int rc;
 
 	(void)actor;
@@ -32,19 +31,11 @@ api_audit(struct api *a, struct http_request *req, const char *actor)
 		cJSON *it = cJSON_CreateObject();
 
 		cJSON_AddNumberToObject(it, "id", (double)rows[i].id);
-		cJSON_AddItemToObject(it, "time", api_time(rows[i].time));
-		cJSON_AddStringToObject(it, "actor", rows[i].actor);
-		cJSON_AddStringToObject(it, "action", rows[i].action);
-		if (rows[i].detail != NULL)
-			cJSON_AddStringToObject(it, "detail", rows[i].detail);
-		else
-			cJSON_AddNullToObject(it, "detail");
+		api_audit_fields(it, rows[i].time, rows[i].actor,
+				 rows[i].action, rows[i].detail);
 		cJSON_AddItemToArray(items, it);
 	}
 	store_audit_free(rows, n);
 	api_add_cursor(o, next);
-	s = cJSON_PrintUnformatted(o);
-	http_respond_json(req, 200, s);
-	free(s);
-	cJSON_Delete(o);
+	api_respond_tree(req, 200, o);
 }

@@ -25,6 +25,29 @@ api_time(uint64_t ms)
 	return cJSON_CreateString(s);
 }
 
+void
+api_audit_fields(cJSON *e, uint64_t time, const char *actor,
+		 const char *action, const char *detail)
+{
+	cJSON_AddItemToObject(e, "time", api_time(time));
+	cJSON_AddStringToObject(e, "actor", actor);
+	cJSON_AddStringToObject(e, "action", action);
+	if (detail != NULL)
+		cJSON_AddStringToObject(e, "detail", detail);
+	else
+		cJSON_AddNullToObject(e, "detail");
+}
+
+void
+api_respond_tree(struct http_request *req, int status, cJSON *o)
+{
+	char *s = cJSON_PrintUnformatted(o);
+
+	http_respond_json(req, status, s);
+	free(s);
+	cJSON_Delete(o);
+}
+
 static cJSON *
 str_or_null(const char *s)
 {

@@ -54,16 +54,6 @@ pending_done(int rc, uint64_t run, const char *message, void *arg)
 	free(p);
 }
 
-static void
-respond_tree(struct http_request *req, int status, cJSON *o)
-{
-	char *s = cJSON_PrintUnformatted(o);
-
-	http_respond_json(req, status, s);
-	free(s);
-	cJSON_Delete(o);
-}
-
 /* The JSON body of a POST: NULL (and answered) if it is not an object. */
 static cJSON *
 json_body(struct http_request *req, bool optional)
@@ -113,7 +103,7 @@ api_projects(struct api *a, struct http_request *req, const char *actor)
 		cJSON_AddNumberToObject(it, "max_jobs", config_project_max_jobs(p));
 		cJSON_AddItemToArray(items, it);
 	}
-	respond_tree(req, 200, o);
+	api_respond_tree(req, 200, o);
 }
 
 static const char *const run_statuses[] = {
@@ -228,17 +218,12 @@ api_run_events(struct api *a, struct http_request *req, const char *actor)
 	for (i = 0; i < n; i++) {
 		cJSON *e = cJSON_CreateObject();
 
-		cJSON_AddItemToObject(e, "time", api_time(ev[i].time));
-		cJSON_AddStringToObject(e, "actor", ev[i].actor);
-		cJSON_AddStringToObject(e, "action", ev[i].action);
-		if (ev[i].detail != NULL)
-			cJSON_AddStringToObject(e, "detail", ev[i].detail);
-		else
-			cJSON_AddNullToObject(e, "detail");
+		api_audit_fields(e, ev[i].time, ev[i].actor, ev[i].action,
+				 ev[i].detail);
 		cJSON_AddItemToArray(items, e);
 	}
 	store_events_free(ev, n);
-	respond_tree(req, 200, o);
+	api_respond_tree(req, 200, o);
 }
 
 void

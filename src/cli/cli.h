@@ -78,6 +78,11 @@ void cli_getopt_init(struct cli_getopt *g, const struct cli_usage *u);
  */
 int cli_getopt_next(struct cli_getopt *g, int argc, char **argv,
 		    const char **arg);
+/*
+ * --env's KEY=VALUE, by util's one rule for names (run and trigger take
+ * what the server takes): the length of KEY, or -1 after saying why not.
+ */
+int cli_env_arg(const char *arg);
 
 /*
  * The local commands' configuration (local.c): --config's FILE if given,

@@ -63,23 +63,17 @@ trigger_option(void *ctx, size_t opt, const char *arg)
 	cJSON *env;
 	size_t k;
 	char *name;
+	int n;
 
 	if (opt < PW_ARRAY_LEN(keys)) {
 		cJSON_DeleteItemFromObjectCaseSensitive(o->body, keys[opt]);
 		cJSON_AddStringToObject(o->body, keys[opt], arg);
 		return 0;
 	}
-	k = strcspn(arg, "=");
-	if (arg[k] != '=' || !pw_env_name_valid(arg, k)) {
-		fprintf(stderr, "pipewright: --env: expected KEY=VALUE with "
-			"KEY a variable name, got '%s'\n", arg);
+	n = cli_env_arg(arg);
+	if (n < 0)
 		return CLI_USAGE;
-	}
-	if (pw_env_name_reserved(arg, k)) {
-		fprintf(stderr, "pipewright: --env: %.*s is set by pipewright "
-			"and cannot be set\n", (int)k, arg);
-		return CLI_USAGE;
-	}
+	k = (size_t)n;
 	env = cJSON_GetObjectItemCaseSensitive(o->body, "env");
 	if (env == NULL)
 		env = cJSON_AddObjectToObject(o->body, "env");

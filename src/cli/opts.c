@@ -113,3 +113,21 @@ cli_getopt_next(struct cli_getopt *g, int argc, char **argv,
 			g->u->name, argv[optind - 1]);
 	return CLI_OPT_BAD;
 }
+
+int
+cli_env_arg(const char *arg)
+{
+	size_t k = strcspn(arg, "=");
+
+	if (arg[k] != '=' || !pw_env_name_valid(arg, k)) {
+		fprintf(stderr, "pipewright: --env: expected KEY=VALUE with "
+			"KEY a variable name, got '%s'\n", arg);
+		return -1;
+	}
+	if (pw_env_name_reserved(arg, k)) {
+		fprintf(stderr, "pipewright: --env: %.*s is set by pipewright "
+			"and cannot be set\n", (int)k, arg);
+		return -1;
+	}
+	return (int)k;
+}

@@ -361,24 +361,11 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_APPROVE:
 			push(&o->approve, &o->napprove, arg);
 			break;
-		case OPT_ENV: {
-			size_t k = strcspn(arg, "=");
-
-			if (arg[k] != '=' || !pw_env_name_valid(arg, k)) {
-				fprintf(stderr, "pipewright: --env: expected "
-					"KEY=VALUE with KEY a variable name, "
-					"got '%s'\n", arg);
+		case OPT_ENV:
+			if (cli_env_arg(arg) < 0)
 				return -1;
-			}
-			if (pw_env_name_reserved(arg, k)) {
-				fprintf(stderr, "pipewright: --env: %.*s is "
-					"set by pipewright and cannot be "
-					"set\n", (int)k, arg);
-				return -1;
-			}
 			push(&o->env, &o->nenv, arg);
 			break;
-		}
 		case OPT_BRANCH:
 			o->branch = arg;
 			break;

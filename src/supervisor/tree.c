@@ -11,7 +11,10 @@
  *
  * Each process gets a signal once: a shell that traps TERM runs its trap
  * once per SIGTERM, so the walk skips the processes that the group kill
- * reached already (their pgid is the job's).  In the strict sandbox the
+ * reached already (their pgid is the job's).  The group is signalled only
+ * while the job's main process is unreaped: after that its pid, and so
+ * the group id, may be any other process's, and the walk, which signals
+ * descendants alone, reaches the group's members instead.  In the strict sandbox the
  * job's init forwards SIGTERM, SIGINT and SIGHUP to every process of its
  * namespace, which no process can leave: those go to init alone while it
  * runs (after it, the kernel has killed the namespace already).  SIGKILL
@@ -122,7 +125,7 @@ sv_tree_kill(struct supervisor *sv, int sig)
 	struct proc *v;
 	pid_t self = getpid();
 	size_t n, i;
-	bool changed = true;
+	bool changed = true, group = sv->pid > 0 && sv->running;
 
 	/* Once init is reaped its pid is free for anyone: the walk then. */
 	if (sv->sb.strict && sig != SIGKILL && sv->running) {
@@ -130,7 +133,7 @@ sv_tree_kill(struct supervisor *sv, int sig)
 			sv_warn("kill the job's init %d", (int)sv->pid);
 		return;
 	}
-	if (sv->pid > 0 && kill(-sv->pid, sig) < 0 && errno != ESRCH)
+	if (group && kill(-sv->pid, sig) < 0 && errno != ESRCH)
 		sv_warn("kill process group %d", (int)sv->pid);
 	n = scan(&v);
 	qsort(v, n, sizeof(*v), cmp_pid);
@@ -149,7 +152,7 @@ sv_tree_kill(struct supervisor *sv, int sig)
 	}
 	for (i = 0; i < n; i++)
 		if (v[i].mark && v[i].pid != self &&
-		    (sv->pid <= 0 || v[i].pgid != sv->pid))
+		    !(group && v[i].pgid == sv->pid))
 			kill(v[i].pid, sig);
 	free(v);
 }
