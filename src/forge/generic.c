@@ -11,7 +11,6 @@
  * (400), not ignored.  PIPEWRIGHT_* names are the daemon's to set.  There
  * is no repository name: the hook URL names the project (?project=).
  */
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -19,17 +18,15 @@
 
 #define GENERIC_ENV_MAX 100
 
+#define GENERIC_ENV_NAME_MAX 128
+
+/* util's one rule for variable names, and a length a payload cannot blow up. */
 static bool
 env_name_valid(const char *s)
 {
-	size_t i;
+	size_t n = strnlen(s, GENERIC_ENV_NAME_MAX + 1);
 
-	if (!(isalpha((unsigned char)s[0]) || s[0] == '_'))
-		return false;
-	for (i = 1; s[i] != '\0'; i++)
-		if (!(isalnum((unsigned char)s[i]) || s[i] == '_'))
-			return false;
-	return i <= 128;
+	return n <= GENERIC_ENV_NAME_MAX && pw_env_name_valid(s, n);
 }
 
 static int
@@ -61,9 +58,10 @@ parse_env(struct fparse *p, const cJSON *env)
 			free(q);
 			return rc;
 		}
-		if (strncmp(e->string, "PIPEWRIGHT_", 11) == 0)
-			return fp_fail(p, "'env.%s' in %s: PIPEWRIGHT_* names "
-				       "are reserved", e->string, p->what);
+		if (pw_env_name_reserved(e->string, strlen(e->string)))
+			return fp_fail(p, "'env.%s' in %s: PIPEWRIGHT and "
+				       "PIPEWRIGHT_* names are reserved",
+				       e->string, p->what);
 		if (!cJSON_IsString(e) || e->valuestring == NULL)
 			return fp_fail(p, "'env.%s' in %s is not a string",
 				       e->string, p->what);

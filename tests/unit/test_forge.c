@@ -950,8 +950,15 @@ test_generic(void **state)
 			"{\"ref\": \"main\", \"commit\": "
 			"\"6113728f27ae82c7b1a177c8d03f9e96e0adf246\", "
 			"\"env\": {\"PIPEWRIGHT_FORK\": \"false\"}}",
-			"'env.PIPEWRIGHT_FORK' in generic payload: PIPEWRIGHT_* "
-			"names are reserved");
+			"'env.PIPEWRIGHT_FORK' in generic payload: PIPEWRIGHT "
+			"and PIPEWRIGHT_* names are reserved");
+	/* Every job gets PIPEWRIGHT=true; a delivery cannot unset it. */
+	parse_str_fails(FORGE_GENERIC, NULL,
+			"{\"ref\": \"main\", \"commit\": "
+			"\"6113728f27ae82c7b1a177c8d03f9e96e0adf246\", "
+			"\"env\": {\"PIPEWRIGHT\": \"false\"}}",
+			"'env.PIPEWRIGHT' in generic payload: PIPEWRIGHT "
+			"and PIPEWRIGHT_* names are reserved");
 	parse_str_fails(FORGE_GENERIC, NULL,
 			"{\"ref\": \"main\", \"commit\": "
 			"\"6113728f27ae82c7b1a177c8d03f9e96e0adf246\", "
