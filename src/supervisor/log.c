@@ -86,20 +86,23 @@ static int
 write_lost(struct supervisor *sv)
 {
 	size_t done;
-	int rc, err;
+	int rc, err, n;
 
 	for (;;) {
 		if (sv->lost_len == 0) {
 			if (sv->log_lost == 0)
 				return 0;
 			err = sv->log_lost_errno;
-			sv->lost_len = (size_t)snprintf(sv->lost_mark,
-				sizeof(sv->lost_mark),
+			n = snprintf(sv->lost_mark, sizeof(sv->lost_mark),
 				"%s[pipewright: %llu bytes of output lost: %s]\n",
 				sv->log_midline ? "\n" : "",
 				(unsigned long long)sv->log_lost,
 				err == ENOSPC || err == EDQUOT ? "disk full" :
 				strerror(err));
+			/* snprintf says what it would have written: clamp. */
+			sv->lost_len = n < 0 ? 0 :
+				(size_t)n < sizeof(sv->lost_mark) ? (size_t)n :
+				sizeof(sv->lost_mark) - 1;
 			sv->lost_off = 0;
 			sv->log_lost = 0;
 		}

@@ -46,7 +46,7 @@ remove_in(int dfd)
 {
 	DIR *d = fdopendir(dfd);
 	struct dirent *de;
-	int rc = 0, sub;
+	int rc = 0, sub, err;
 
 	if (d == NULL) {
 		rc = -errno;
@@ -64,9 +64,13 @@ remove_in(int dfd)
 		}
 		sub = openat(dirfd(d), de->d_name,
 			     O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-		if (sub < 0 || remove_in(sub) < 0 ||
-		    unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
-			rc = rc < 0 ? rc : -errno;
+		if (sub < 0)
+			err = -errno;
+		else if ((err = remove_in(sub)) == 0 &&
+			 unlinkat(dirfd(d), de->d_name, AT_REMOVEDIR) < 0)
+			err = -errno;
+		if (err < 0 && rc == 0)
+			rc = err; /* the nested failure's own code, not errno */
 	}
 	closedir(d);
 	return rc;
