@@ -98,6 +98,31 @@ def eq(got, want, what):
         raise Failure("%s: got %r, expected %r" % (what, got, want))
 
 
+def reexec_in_mount_ns(script):
+    """Runs the test file `script` again as root in a private mount
+    namespace, so that the tmpfs it mounts is seen by nothing else;
+    returns at once when this already is that run.  Exits 77 (skipped),
+    saying what is missing, where that cannot be done."""
+    if os.environ.get("PW_MOUNT_NS") == "1":
+        return
+    if os.geteuid() != 0:
+        print("SKIP: needs root to mount a tmpfs (run as root, e.g. in CI's container)")
+        sys.exit(77)
+    if shutil.which("unshare") is None:
+        print("SKIP: no unshare(1) to make a private mount namespace")
+        sys.exit(77)
+    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
+                           capture_output=True)
+    if probe.returncode != 0:
+        print("SKIP: cannot make a mount namespace (unshare -m: %s)" %
+              probe.stderr.decode().strip())
+        sys.exit(77)
+    env = dict(os.environ, PW_MOUNT_NS="1")
+    sys.stdout.flush()
+    os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
+                           sys.executable, os.path.abspath(script)], env)
+
+
 def wait_until(cond, what, timeout=None, interval=0.02):
     """Polls cond() until it returns a true value (returned) or the deadline;
     a Failure or a connection error in cond() counts as "not yet"."""

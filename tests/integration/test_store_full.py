@@ -25,9 +25,7 @@ them it is skipped (exit 77).
 import errno
 import os
 import re
-import shutil
 import subprocess
-import sys
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -51,28 +49,6 @@ jobs:
 # A pipeline with problems makes a run that is finished at once (no job),
 # and it stores its whole file: each of these triggers takes ~600 KiB.
 BIG = "# " + "padding " * 75000 + "\njobs: [this is not a job map]\n"
-
-
-def reexec_unshared():
-    """Runs this file again as root in a private mount namespace."""
-    if os.environ.get("PW_STORE_FULL_NS") == "1":
-        return
-    if os.geteuid() != 0:
-        print("SKIP: needs root to mount a tmpfs (run as root, e.g. in CI's container)")
-        sys.exit(77)
-    if shutil.which("unshare") is None:
-        print("SKIP: no unshare(1) to make a private mount namespace")
-        sys.exit(77)
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
-                           capture_output=True)
-    if probe.returncode != 0:
-        print("SKIP: cannot make a mount namespace (unshare -m: %s)" %
-              probe.stderr.decode().strip())
-        sys.exit(77)
-    env = dict(os.environ, PW_STORE_FULL_NS="1")
-    sys.stdout.flush()
-    os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                           sys.executable, os.path.abspath(__file__)], env)
 
 
 def mount(*args):
@@ -266,5 +242,5 @@ def scenario(t, d, gate):
 
 
 if __name__ == "__main__":
-    reexec_unshared()
+    pw.reexec_in_mount_ns(__file__)
     pw.main(main)

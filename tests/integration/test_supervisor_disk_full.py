@@ -19,9 +19,7 @@ as test_store_full.py does); without them it is skipped (exit 77).
 """
 import os
 import re
-import shutil
 import subprocess
-import sys
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -40,28 +38,6 @@ jobs:
 """
 
 MARKER = re.compile(r"\[pipewright: (\d+) bytes of output lost: disk full\]\n")
-
-
-def reexec_unshared():
-    """Runs this file again as root in a private mount namespace."""
-    if os.environ.get("PW_SV_FULL_NS") == "1":
-        return
-    if os.geteuid() != 0:
-        print("SKIP: needs root to mount a tmpfs (run as root, e.g. in CI's container)")
-        sys.exit(77)
-    if shutil.which("unshare") is None:
-        print("SKIP: no unshare(1) to make a private mount namespace")
-        sys.exit(77)
-    probe = subprocess.run(["unshare", "-m", "--propagation", "private", "true"],
-                           capture_output=True)
-    if probe.returncode != 0:
-        print("SKIP: cannot make a mount namespace (unshare -m: %s)" %
-              probe.stderr.decode().strip())
-        sys.exit(77)
-    env = dict(os.environ, PW_SV_FULL_NS="1")
-    sys.stdout.flush()
-    os.execvpe("unshare", ["unshare", "-m", "--propagation", "private",
-                           sys.executable, os.path.abspath(__file__)], env)
 
 
 def count(gate):
@@ -170,5 +146,5 @@ def scenario(t, d, gate, attempts):
 
 
 if __name__ == "__main__":
-    reexec_unshared()
+    pw.reexec_in_mount_ns(__file__)
     pw.main(main)
