@@ -641,6 +641,8 @@ test_concurrent(void **state)
 
 enum srv_mode {
 	SRV_HANG,                  /* reads and never answers */
+	SRV_PAIR,                  /* hangs until a second connection is
+	                              open at once, then closes both */
 	SRV_DENY,                  /* 401 to every request */
 };
 
@@ -776,11 +778,13 @@ on_srv_connection(uv_stream_t *l, int status)
 	struct conn *c;
 	int i;
 
+	bool overlap = false;
+
 	assert_int_equal(status, 0);
 	assert_true(srv->nconns < (int)PW_ARRAY_LEN(srv->conns));
 	for (i = 0; i < srv->nconns; i++)
 		if (peer_connected(&srv->conns[i]))
-			srv->overlaps++;
+			overlap = true, srv->overlaps++;
 	c = &srv->conns[srv->nconns++];
 	c->srv = srv;
 	c->h.data = c;
@@ -788,6 +792,12 @@ on_srv_connection(uv_stream_t *l, int status)
 	assert_int_equal(uv_accept(l, (uv_stream_t *)&c->h), 0);
 	assert_int_equal(uv_read_start((uv_stream_t *)&c->h, on_srv_alloc,
 				       on_srv_read), 0);
+	if (srv->mode == SRV_PAIR && overlap) {
+		/* Both were connected at once: end them, their fetches fail. */
+		for (i = 0; i < srv->nconns; i++)
+			conn_close(&srv->conns[i]);
+		return;
+	}
 	if (srv->scan != NULL) {
 		/* git is running and connected now: what does ps show? */
 		srv->scanned++;
@@ -828,9 +838,11 @@ srv_stop(struct srv *srv)
 }
 
 /*
- * A remote that never answers: each fetch is killed at its timeout and
- * says so.  Two checkouts of one project were never connected at once;
- * two projects were.
+ * A remote that answers nothing until two fetches are connected to it at
+ * once, then drops both.  Two checkouts of one project must never be
+ * connected at once: each is killed at its timeout and says so.  Two
+ * projects are: they meet at the remote and fail at once, without the
+ * generous timeout (reached only if they were serialised) or any clock.
  */
 static void
 test_timeout_and_queue(void **state)
@@ -841,9 +853,9 @@ test_timeout_and_queue(void **state)
 	struct scm_request req[4];
 	struct result r[4];
 	struct srv srv;
-	int i;
+	int i, serial_conns;
 
-	srv_start(f, &srv, SRV_HANG);
+	srv_start(f, &srv, SRV_PAIR);
 	url = xasprintf("http://127.0.0.1:%d/x.git", srv.port);
 	memset(r, 0, sizeof(r));
 	for (i = 0; i < 2; i++) {
@@ -861,8 +873,10 @@ test_timeout_and_queue(void **state)
 		assert_has(r[i].log, "git fetch timed out after 700ms\n");
 		free(r[i].log);
 	}
-	assert_int_equal(srv.nconns, 2);
+	/* A git slow to start may be killed before it connects: at most 2. */
+	assert_true(srv.nconns <= 2);
 	assert_int_equal(srv.overlaps, 0);
+	serial_conns = srv.nconns;
 
 	/* Two projects: in parallel. */
 	for (i = 2; i < 4; i++) {
@@ -871,16 +885,17 @@ test_timeout_and_queue(void **state)
 				 "0123456789abcdef0123456789abcdef01234567",
 				 ws[i]);
 		req[i].repo = url;
-		req[i].timeout_ms = 2000;
+		req[i].timeout_ms = 60000;
 		assert_int_equal(scm_checkout(f->s, &req[i], on_done, &r[i]), 0);
 	}
 	wait_for(f, r + 2, 2);
 	for (i = 2; i < 4; i++) {
-		assert_int_equal(r[i].rc, -ETIMEDOUT);
-		assert_has(r[i].log, "git fetch timed out after 2s\n");
+		assert_true(r[i].rc < 0);
+		assert_int_not_equal(r[i].rc, -ETIMEDOUT);
+		assert_has(r[i].log, "git fetch of refs/heads/main from ");
 		free(r[i].log);
 	}
-	assert_int_equal(srv.nconns, 4);
+	assert_int_equal(srv.nconns - serial_conns, 2);
 	assert_int_equal(srv.overlaps, 1);
 
 	for (i = 0; i < 4; i++)
