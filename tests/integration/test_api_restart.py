@@ -20,7 +20,7 @@ jobs:
   gate:
     stage: test
     script:
-      - echo $$ > "$PIDS/pid.$PIPEWRIGHT_ATTEMPT"
+      - echo $$ > "$PIDS/.pid.$PIPEWRIGHT_ATTEMPT"; mv "$PIDS/.pid.$PIPEWRIGHT_ATTEMPT" "$PIDS/pid.$PIPEWRIGHT_ATTEMPT"
       - echo "attempt $PIPEWRIGHT_ATTEMPT waiting"
       - n=0; while [ ! -e "$PIDS/open" ] && [ $n -lt 3000 ]; do sleep 0.02; n=$((n+1)); done
       - echo "attempt $PIPEWRIGHT_ATTEMPT through"
