@@ -19,6 +19,7 @@
 
 #include "pipewright/auth.h"
 #include "pipewright/store.h"
+#include "testlib.h"
 
 static void
 test_hash(void **state)
@@ -191,7 +192,6 @@ static int
 teardown_store(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[128];
 	bool done = false;
 
 	store_close(fx->store, closed, &done);
@@ -200,8 +200,7 @@ teardown_store(void **state)
 	uv_run(&fx->loop, UV_RUN_DEFAULT);
 	if (uv_loop_close(&fx->loop) != 0)
 		return -1;
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
+	if (tl_rm_tree(fx->dir) < 0)
 		return -1;
 	free(fx);
 	return 0;

@@ -22,6 +22,7 @@
 #include <cmocka.h>
 
 #include "pipewright/config.h"
+#include "testlib.h"
 
 struct fx {
 	char dir[64];
@@ -74,10 +75,7 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
+	if (tl_rm_tree(fx->dir) < 0)
 		return -1;
 	free(fx);
 	return 0;

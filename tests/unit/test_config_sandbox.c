@@ -22,6 +22,7 @@
 
 #include "pipewright/config.h"
 #include "pipewright/pipeline.h"
+#include "testlib.h"
 
 #define GiB (1024ULL * 1024 * 1024)
 #define MiB (1024ULL * 1024)
@@ -62,10 +63,7 @@ static int
 teardown(void **state)
 {
 	struct fx *fx = *state;
-	char cmd[PATH_MAX + 16];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", fx->dir);
-	if (system(cmd) != 0)
+	if (tl_rm_tree(fx->dir) < 0)
 		return -1;
 	free(fx);
 	return 0;

@@ -127,7 +127,8 @@ teardown(void **state)
 {
 	struct fx *f = *state;
 
-	sh("rm -rf %s", f->tmp);
+	if (tl_rm_tree(f->tmp) < 0)
+		return -1;
 	free(f);
 	return 0;
 }
