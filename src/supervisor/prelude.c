@@ -34,7 +34,10 @@ sv_prelude_copy(struct supervisor *sv)
 	fd = openat(sv->dir_fd, SUPERVISOR_PRELUDE_FILE,
 		    O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
 	if (fd < 0) {
-		if (errno != ENOENT)
+		if (errno == ELOOP)
+			sv_warnx("%s/%s: a symbolic link, ignored", sv->dir,
+				 SUPERVISOR_PRELUDE_FILE);
+		else if (errno != ENOENT)
 			sv_warn("%s/%s", sv->dir, SUPERVISOR_PRELUDE_FILE);
 		return;
 	}
