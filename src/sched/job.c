@@ -1,8 +1,9 @@
 /*
  * Starting a job's attempt through exec, and what comes back: output,
- * the end (held by attempt_finish until the caller settles it), retries.  The job's environment is built here, exactly as
- * docs/pipeline.md describes: a fixed base, then the file's env (already
- * merged by `pipeline`), then the trigger's env; nothing is inherited.
+ * the end (held by attempt_finish until the caller settles it), retries.
+ * The job's environment is built here, exactly as docs/pipeline.md
+ * describes: a fixed base, then the file's env (already merged by
+ * `pipeline`), then the trigger's env; nothing is inherited.
  */
 #include <errno.h>
 #include <stdio.h>
