@@ -211,9 +211,13 @@ int sched_attempt_settle(struct sched_run *r, size_t job, int rc,
 /*
  * Adds bytes to a finishing attempt's log (between attempt_finish and the
  * settle): they go to the output callback as the supervisor's bytes did,
- * right after them, so the log's offsets stay contiguous.  -EINVAL if the
- * job is not finishing; -ECANCELED after sched_detach().
+ * right after them, so the log's offsets stay contiguous.  At most
+ * SCHED_MAX_FINISH_LOG bytes per attempt: the call that would pass it
+ * adds nothing but the line "[pipewright: further lines after the job
+ * dropped]", and it and later calls answer -E2BIG.  -EINVAL if the job is
+ * not finishing; -ECANCELED after sched_detach().
  */
+#define SCHED_MAX_FINISH_LOG (64 * 1024)
 int sched_attempt_log(struct sched_run *r, size_t job, const char *data,
 		      size_t len) PW_WUR;
 /*

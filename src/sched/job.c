@@ -259,6 +259,7 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	job = &r->jobs[j];
 	let_go(job);
 	job->finishing = true;
+	job->fin_logged = 0;
 	job->fin_state = state_of(st->result);
 	job->fin_exit = st->exit_code;
 	free(job->fin_reason);
@@ -300,20 +301,42 @@ sched_attempt_settle(struct sched_run *r, size_t job, int rc,
 	return 0;
 }
 
+/* Passes bytes on after the supervisor's last: the same callback. */
+static void
+fin_output(struct sched_run *r, size_t j, const char *data, size_t len)
+{
+	struct sched *s = r->s;
+
+	r->jobs[j].fin_logged += len;
+	if (len > 0 && s->cb.output != NULL)
+		s->cb.output(s->cb.arg, r, j, r->jobs[j].attempts, data, len);
+}
+
 int
 sched_attempt_log(struct sched_run *r, size_t job, const char *data,
 		  size_t len)
 {
-	struct sched *s = r->s;
+	static const char cut[] = "[pipewright: further lines after the job "
+				  "dropped]\n";
+	struct sched_job *jb;
 
 	if (job >= r->njobs || !r->jobs[job].finishing)
 		return -EINVAL;
-	if (s->detached)
+	if (r->s->detached)
 		return -ECANCELED;
-	/* After the supervisor's last byte: the same callback, the next offset. */
-	if (len > 0 && s->cb.output != NULL)
-		s->cb.output(s->cb.arg, r, job, r->jobs[job].attempts, data,
-			     len);
+	jb = &r->jobs[job];
+	/*
+	 * Lines about what a job left behind can be as many as its files (a
+	 * warning each): capped like the prelude, with one line saying so.
+	 */
+	if (jb->fin_logged > SCHED_MAX_FINISH_LOG)
+		return -E2BIG;
+	if (len > SCHED_MAX_FINISH_LOG - jb->fin_logged) {
+		fin_output(r, job, cut, sizeof(cut) - 1);
+		jb->fin_logged = SCHED_MAX_FINISH_LOG + 1;
+		return -E2BIG;
+	}
+	fin_output(r, job, data, len);
 	return 0;
 }
 

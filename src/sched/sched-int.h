@@ -22,6 +22,7 @@ struct sched_job {
 	enum sched_job_state fin_state; /* while finishing: the supervisor's */
 	int fin_exit;              /* result, its exit code */
 	char *fin_reason;          /* and reason (owned, or NULL) */
+	size_t fin_logged;         /* bytes sched_attempt_log() passed on */
 	bool rerun;                /* marked by sched_run_rerun(), or restored so */
 	struct exec_attempt *att;  /* while running */
 	void *ctx;                 /* att's callback context, owned */

@@ -73,6 +73,8 @@ struct fx {
 	int running_at_finish;        /* sched_running() then */
 	enum sched_job_state state_at_finish;
 	const char *log_line;         /* added with sched_attempt_log */
+	int log_repeat;               /* that many times (0: once) */
+	int log_ok, log_big;          /* calls answered 0, -E2BIG */
 	int fail_settles;             /* this many settles fail with: */
 	const char *fail_reason;
 	bool cancel_in_finish;        /* the hook cancels the run */
@@ -181,6 +183,7 @@ on_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	  const struct sched_attempt_result *res)
 {
 	struct fx *f = arg;
+	int i;
 
 	assert_true(run == f->run);
 	f->finishes++;
@@ -193,9 +196,13 @@ on_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	f->state_at_finish = sched_run_job_state(run, job);
 	/* Not a value settle takes, and nothing to settle twice. */
 	assert_int_equal(sched_attempt_settle(run, job, 1, NULL), -EINVAL);
-	if (f->log_line != NULL)
+	for (i = 0; f->log_line != NULL && i < (f->log_repeat > 0 ? f->log_repeat : 1);
+	     i++) {
 		f->log_rc = sched_attempt_log(run, job, f->log_line,
 					      strlen(f->log_line));
+		f->log_ok += f->log_rc == 0;
+		f->log_big += f->log_rc == -E2BIG;
+	}
 	if (f->cancel_in_finish)
 		f->cancel_rc = sched_run_cancel(run);
 	assert_true(f->npending < MAX_JOBS);
@@ -680,6 +687,34 @@ test_finish_detached_readopt(void **state)
 	fx_free(f);
 }
 
+/* Lines after the job are capped: one line says the rest was dropped. */
+static void
+test_finish_log_capped(void **state)
+{
+	const char *cut = "[pipewright: further lines after the job dropped]\n";
+	struct fx *f = fx_new();
+	char line[1001];
+	const char *out;
+	size_t want;
+
+	(void)state;
+	memset(line, 'w', 999);
+	line[999] = '\n';
+	line[1000] = '\0';
+	fx_run(f, "jobs:\n  build: {script: 'true'}\n", 0);
+	f->log_line = line;
+	f->log_repeat = 70;
+	fx_go(f);
+	assert_int_equal(f->log_ok, SCHED_MAX_FINISH_LOG / 1000);
+	assert_int_equal(f->log_big, 70 - SCHED_MAX_FINISH_LOG / 1000);
+	out = jout(f, "build");
+	want = strlen("$ true\n") + SCHED_MAX_FINISH_LOG / 1000 * 1000;
+	assert_int_equal(strlen(out), want + strlen(cut));
+	assert_string_equal(out + want, cut);
+	assert_string_equal(trace(f, "build"), "ready/0 running/1 success/1");
+	fx_free(f);
+}
+
 /* The daemon's prelude writer: whole files only, capped, dir made. */
 static void
 test_prelude_write(void **state)
@@ -720,6 +755,7 @@ main(void)
 		cmocka_unit_test(test_finish_cancel_waits),
 		cmocka_unit_test(test_finish_prelude_adopt),
 		cmocka_unit_test(test_finish_detached_readopt),
+		cmocka_unit_test(test_finish_log_capped),
 		cmocka_unit_test(test_prelude_write),
 	};
 
