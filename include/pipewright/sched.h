@@ -71,6 +71,17 @@ struct sched_event {
 	uint64_t time_ms;    /* UTC ms */
 };
 
+/*
+ * How an attempt's supervisor said it ended, handed to attempt_finish
+ * before sched settles the job.
+ */
+struct sched_attempt_result {
+	enum sched_job_state state; /* what the job would get: success, failed,
+	                               timed_out, canceled or lost */
+	int exit_code;       /* the script's status, -1 if none */
+	const char *reason;  /* for people, or NULL; valid during the call */
+};
+
 struct sched_callbacks {
 	/* Every state change, in order. */
 	void (*event)(void *arg, const struct sched_event *ev);
@@ -85,6 +96,19 @@ struct sched_callbacks {
 	 */
 	void (*attempt_prepare)(void *arg, struct sched_run *run, size_t job,
 				int attempt, const char *dir);
+	/*
+	 * If set, called when an attempt's supervisor has ended (every byte
+	 * of its log delivered), an adopted attempt's too, before the job
+	 * is settled: the job stays running, holding its slot, environment
+	 * and dependants, until the caller calls sched_attempt_settle(); in
+	 * between, sched_attempt_log() adds to the attempt's log.  Attempts
+	 * that never had a supervisor (refused at their start, cancelled
+	 * while prepared, nothing to take up) settle without it.  NULL:
+	 * settle at once.
+	 */
+	void (*attempt_finish)(void *arg, struct sched_run *run, size_t job,
+			       int attempt,
+			       const struct sched_attempt_result *res);
 	void *arg;
 };
 
@@ -171,6 +195,31 @@ int sched_run_rerun(struct sched_run *r, const char *const *names) PW_WUR;
 void sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid);
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
+/*
+ * Settles an attempt held by attempt_finish: rc 0 keeps the supervisor's
+ * result; rc < 0 turns a success into failed with `reason` (copied; NULL:
+ * one made from rc), while any other result stays as it was.  Retries,
+ * dependants and the run's end then follow from the settled state, as
+ * without the hook; a cancel of the run that came meanwhile made no
+ * second end (the result stands and the run ends canceled).  -EINVAL if
+ * the job is not finishing or rc > 0; -ECANCELED after sched_detach()
+ * (nothing happens: the next process adopts the attempt and finishes it
+ * again).
+ */
+int sched_attempt_settle(struct sched_run *r, size_t job, int rc,
+			 const char *reason) PW_WUR;
+/*
+ * Adds bytes to a finishing attempt's log (between attempt_finish and the
+ * settle): they go to the output callback as the supervisor's bytes did,
+ * right after them, so the log's offsets stay contiguous.  At most
+ * SCHED_MAX_FINISH_LOG bytes per attempt: the call that would pass it
+ * adds nothing but the line "[pipewright: further lines after the job
+ * dropped]", and it and later calls answer -E2BIG.  -EINVAL if the job is
+ * not finishing; -ECANCELED after sched_detach().
+ */
+#define SCHED_MAX_FINISH_LOG (64 * 1024)
+int sched_attempt_log(struct sched_run *r, size_t job, const char *data,
+		      size_t len) PW_WUR;
 /*
  * Restores a job's saved state and attempt count (before start).  A job
  * restored as running or ready is run again as a new attempt; one restored

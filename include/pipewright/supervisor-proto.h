@@ -20,7 +20,13 @@
  * The sandbox options are docs/internals/sandbox.md's.
  *
  * Files in DIR: log (the job's output), status (written once, atomically, by
- * rename, when the job has ended and the log is complete), sock.
+ * rename, when the job has ended and the log is complete), sock; and
+ * prelude, if the starter left one there before the supervisor started:
+ * what the starter says before the job (restoring its artifacts and
+ * caches).  Its bytes, at most SUPERVISOR_MAX_PRELUDE, begin the log,
+ * masked and counted against --max-log like the job's output (a newline is
+ * added if it lacks one); the supervisor removes the file once read.  It
+ * must be a regular file (opened O_NOFOLLOW); anything else is ignored.
  *
  * Status file: "key=value" lines: version, result (success | failed |
  * timed_out | canceled), exit_code, signal, reason, log_bytes, started_ms,
@@ -53,6 +59,8 @@
 #define SUPERVISOR_LOG_FILE "log"
 #define SUPERVISOR_STATUS_FILE "status"
 #define SUPERVISOR_SOCK_FILE "sock"
+#define SUPERVISOR_PRELUDE_FILE "prelude"
+#define SUPERVISOR_MAX_PRELUDE (64 * 1024)
 #define SUPERVISOR_DEFAULT_MAX_LOG (64ULL * 1024 * 1024)
 /* The job's environment on --env-fd: bytes and entries, at most. */
 #define SUPERVISOR_MAX_ENV (1024 * 1024)

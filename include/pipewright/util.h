@@ -113,5 +113,10 @@ int pw_duration_parse(const char *s, uint64_t *ms) PW_WUR;
  * seconds).
  */
 void pw_duration_format(uint64_t ms, char *out, size_t len);
+/*
+ * Formats a byte count for people: "512 bytes", "12 KiB", "3.1 GiB" (one
+ * decimal below 10 of a unit), "412 MiB".
+ */
+void pw_size_format(uint64_t n, char *out, size_t len);
 
 #endif

@@ -243,6 +243,19 @@ void record_prepare(void *arg, struct sched_run *run, size_t job,
 		    int attempt, const char *dir);
 void record_flush_all(struct daemon *d);
 
+/* attempt.c: the daemon's own lines around a job's script */
+/*
+ * Writes what the daemon says before the job's script into dir's prelude
+ * file (made whole, by rename; dir is made if missing), which the
+ * supervisor puts at the head of the attempt's log.  Call it before
+ * sched_attempt_proceed(); blocking file I/O, safe in a worker thread.
+ * -EFBIG past SUPERVISOR_MAX_PRELUDE bytes, else 0 or -errno.
+ */
+int attempt_prelude_write(const char *dir, const char *data, size_t len);
+/* sched's attempt_finish: settles at once (rc 0) for now. */
+void attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
+		    const struct sched_attempt_result *res);
+
 /* live.c: the runs and attempts in memory, and an attempt's followers */
 struct live_run *live_run_find(struct daemon *d, uint64_t id);
 struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);

@@ -306,6 +306,7 @@ daemon_sched_create(struct daemon *d, char **err)
 		.event = record_event,
 		.output = record_output,
 		.attempt_prepare = record_prepare,
+		.attempt_finish = attempt_finish,
 		.arg = d,
 	};
 	int rc = sched_create(&d->loop, d->exec, &so, &cb, &d->sched);

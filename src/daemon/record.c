@@ -4,7 +4,9 @@
  * sched reports every state change in order; each becomes a store write,
  * and store writes commit in queue order, so the history is the event
  * order.  An attempt's row (with its directory) is committed before its
- * supervisor starts (attempt_prepare → commit → sched_attempt_proceed).
+ * supervisor starts (attempt_prepare → commit → sched_attempt_proceed);
+ * its end is settled through attempt.c's attempt_finish first, and lines
+ * the daemon adds meanwhile come through record_output like the job's.
  * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
  * keyed by byte offset; live followers get bytes as they arrive (live.c),
  * and the attempt's end is written after its last log bytes.  Log bytes

@@ -1,8 +1,9 @@
 /*
  * Starting a job's attempt through exec, and what comes back: output,
- * the end, retries.  The job's environment is built here, exactly as
- * docs/pipeline.md describes: a fixed base, then the file's env (already
- * merged by `pipeline`), then the trigger's env; nothing is inherited.
+ * the end (held by attempt_finish until the caller settles it), retries.
+ * The job's environment is built here, exactly as docs/pipeline.md
+ * describes: a fixed base, then the file's env (already merged by
+ * `pipeline`), then the trigger's env; nothing is inherited.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -168,6 +169,15 @@ retries(const struct sched_run *r, size_t j, enum sched_job_state st)
 	       (st == SCHED_JOB_TIMED_OUT && (when & PIPELINE_RETRY_TIMED_OUT));
 }
 
+/* The attempt's exec side is over: no more output or end from it. */
+static void
+let_go(struct sched_job *job)
+{
+	job->att = NULL;
+	free(job->ctx);
+	job->ctx = NULL;
+}
+
 static void
 finish(struct sched_run *r, size_t j, enum sched_job_state st, int exit_code,
        const char *reason)
@@ -175,9 +185,7 @@ finish(struct sched_run *r, size_t j, enum sched_job_state st, int exit_code,
 	struct sched_job *job = &r->jobs[j];
 	char *why = NULL;
 
-	job->att = NULL;
-	free(job->ctx);
-	job->ctx = NULL;
+	let_go(job);
 	job->adopt = false;
 	job->finished_ms = pw_now_ms();
 	r->running--;
@@ -221,6 +229,10 @@ static void
 on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 {
 	struct attempt_ctx *c = arg;
+	struct sched_attempt_result res;
+	struct sched_run *r;
+	struct sched_job *job;
+	size_t j;
 
 	(void)a;
 	/*
@@ -232,8 +244,100 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 		  (unsigned long long)c->r->id, c->j, c->attempt,
 		  (unsigned long long)st->execve_mono_us,
 		  (unsigned long long)st->exited_mono_us);
-	/* finish() frees c (the job's ctx). */
-	finish(c->r, c->j, state_of(st->result), st->exit_code, st->reason);
+	r = c->r;
+	j = c->j;
+	if (r->s->cb.attempt_finish == NULL) {
+		/* finish() frees c (the job's ctx). */
+		finish(r, j, state_of(st->result), st->exit_code, st->reason);
+		return;
+	}
+	/*
+	 * Still running, slot and all, until the caller settles it: what
+	 * it does after the script (saving artifacts) may fail the job, so
+	 * nothing may start on the strength of this result yet.
+	 */
+	job = &r->jobs[j];
+	let_go(job);
+	job->finishing = true;
+	job->fin_logged = 0;
+	job->fin_state = state_of(st->result);
+	job->fin_exit = st->exit_code;
+	free(job->fin_reason);
+	job->fin_reason = st->reason != NULL ? xstrdup(st->reason) : NULL;
+	res = (struct sched_attempt_result){
+		.state = job->fin_state,
+		.exit_code = job->fin_exit,
+		.reason = job->fin_reason,
+	};
+	r->s->cb.attempt_finish(r->s->cb.arg, r, j, job->attempts, &res);
+}
+
+int
+sched_attempt_settle(struct sched_run *r, size_t job, int rc,
+		     const char *reason)
+{
+	struct sched_job *jb;
+	enum sched_job_state st;
+	char *why;
+
+	if (job >= r->njobs || !r->jobs[job].finishing || rc > 0)
+		return -EINVAL;
+	jb = &r->jobs[job];
+	jb->finishing = false;
+	/* Let go of: the attempt belongs to whoever adopts it next. */
+	if (r->s->detached)
+		return -ECANCELED;
+	st = jb->fin_state;
+	why = jb->fin_reason;
+	jb->fin_reason = NULL;
+	if (rc < 0 && st == SCHED_JOB_SUCCESS) {
+		st = SCHED_JOB_FAILED;
+		free(why);
+		why = reason != NULL ? xstrdup(reason) :
+			xasprintf("cannot finish the job: %s", strerror(-rc));
+	}
+	finish(r, job, st, jb->fin_exit, why);
+	free(why);
+	return 0;
+}
+
+/* Passes bytes on after the supervisor's last: the same callback. */
+static void
+fin_output(struct sched_run *r, size_t j, const char *data, size_t len)
+{
+	struct sched *s = r->s;
+
+	r->jobs[j].fin_logged += len;
+	if (len > 0 && s->cb.output != NULL)
+		s->cb.output(s->cb.arg, r, j, r->jobs[j].attempts, data, len);
+}
+
+int
+sched_attempt_log(struct sched_run *r, size_t job, const char *data,
+		  size_t len)
+{
+	static const char cut[] = "[pipewright: further lines after the job "
+				  "dropped]\n";
+	struct sched_job *jb;
+
+	if (job >= r->njobs || !r->jobs[job].finishing)
+		return -EINVAL;
+	if (r->s->detached)
+		return -ECANCELED;
+	jb = &r->jobs[job];
+	/*
+	 * Lines about what a job left behind can be as many as its files (a
+	 * warning each): capped like the prelude, with one line saying so.
+	 */
+	if (jb->fin_logged > SCHED_MAX_FINISH_LOG)
+		return -E2BIG;
+	if (len > SCHED_MAX_FINISH_LOG - jb->fin_logged) {
+		fin_output(r, job, cut, sizeof(cut) - 1);
+		jb->fin_logged = SCHED_MAX_FINISH_LOG + 1;
+		return -E2BIG;
+	}
+	fin_output(r, job, data, len);
+	return 0;
 }
 
 static struct attempt_ctx *

@@ -73,6 +73,7 @@ sched_run_destroy(struct sched_run *r)
 	for (i = 0; i < r->njobs; i++) {
 		free(r->jobs[i].dir);
 		free(r->jobs[i].ctx);
+		free(r->jobs[i].fin_reason);
 	}
 	for (i = 0; r->env[i] != NULL; i++)
 		free(r->env[i]);

@@ -18,6 +18,11 @@ struct sched_job {
 	bool approved;             /* a manual job someone approved */
 	bool neutral;              /* skipped without holding up dependants */
 	bool preparing;            /* waiting for sched_attempt_proceed() */
+	bool finishing;            /* ended, waiting for sched_attempt_settle() */
+	enum sched_job_state fin_state; /* while finishing: the supervisor's */
+	int fin_exit;              /* result, its exit code */
+	char *fin_reason;          /* and reason (owned, or NULL) */
+	size_t fin_logged;         /* bytes sched_attempt_log() passed on */
 	bool rerun;                /* marked by sched_run_rerun(), or restored so */
 	struct exec_attempt *att;  /* while running */
 	void *ctx;                 /* att's callback context, owned */

@@ -315,6 +315,7 @@ main(int argc, char **argv)
 	if (setup(&sv) < 0)
 		goto out;
 	sv_env_mask(&sv, masks, nmasks);
+	sv_prelude_copy(&sv);
 	sv.started_ms = pw_now_ms();
 	if (sv.cause == SV_CAUSE_ORPHANED)
 		sv.start_error = xstrdup("canceled: pipewright exited");

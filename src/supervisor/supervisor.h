@@ -283,6 +283,9 @@ void sv_log_finish(struct supervisor *sv);
 /* Writes n as "64M", "4K" or "1000 bytes". */
 void sv_size_format(uint64_t n, char *out, size_t len);
 
+/* prelude.c: DIR/prelude, if the starter left one, begins the log. */
+void sv_prelude_copy(struct supervisor *sv);
+
 /* status.c */
 /* Decides the result, writes DIR/status atomically, keeps its contents. */
 void sv_status_write(struct supervisor *sv);

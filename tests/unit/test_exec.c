@@ -529,6 +529,126 @@ test_log_cap(void **state)
 	assert_int_equal(stat(r->job.pidfile, &sb), 0);
 }
 
+/* Writes `data` as the attempt directory's prelude, as the daemon does. */
+static void
+put_prelude(struct run *r, const char *data, size_t len)
+{
+	char *path;
+	FILE *fp;
+
+	assert_int_equal(pw_mkdirs(r->job.dir, 0700), 0);
+	assert_true(asprintf(&path, "%s/%s", r->job.dir,
+			     SUPERVISOR_PRELUDE_FILE) > 0);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fwrite(data, 1, len, fp), len);
+	fclose(fp);
+	free(path);
+}
+
+/*
+ * A prelude begins the log: masked, counted in log_bytes, a newline added,
+ * the file consumed; a later attach from inside it gets the rest exactly.
+ */
+static void
+test_prelude(void **state)
+{
+	struct run *r = *state;
+	const char *mask[] = {"TOKEN", NULL};
+	const char *env[] = {"TOKEN=abc-XYZ-123", "PATH=/usr/bin:/bin", NULL};
+	const char *want = "cache restored: deps-abc-XYZ-123 wait\n"
+			   "job\n";
+	const char *masked = "cache restored: deps-*** wait\njob\n";
+	struct stat sb;
+	char *log, *path;
+	size_t len;
+
+	put_prelude(r, want, strlen("cache restored: deps-abc-XYZ-123 wait"));
+	r->job.spec.env = env;
+	r->job.spec.mask = mask;
+	run_sh(r, "echo job");
+	assert_int_equal(r->st.result, EXEC_SUCCESS);
+	assert_string_equal(r->out.data, masked);
+	assert_int_equal(r->st.log_bytes, strlen(masked));
+	log = slurp(r->job.dir, SUPERVISOR_LOG_FILE, &len);
+	assert_string_equal(log, masked);
+	free(log);
+	assert_true(asprintf(&path, "%s/%s", r->job.dir,
+			     SUPERVISOR_PRELUDE_FILE) > 0);
+	assert_int_equal(stat(path, &sb), -1);
+	assert_int_equal(errno, ENOENT);
+	free(path);
+
+	/* Taken up again from byte 5 of the prelude: the rest, once. */
+	buf_reset(&r->out);
+	r->ended = 0;
+	assert_int_equal(uv_loop_init(&r->loop), 0);
+	assert_int_equal(exec_create(&r->loop, PW_SUPERVISOR_PATH, &r->e), 0);
+	tl_deadline_start(&r->loop, &r->deadline, DEADLINE_MS);
+	assert_int_equal(exec_attach(r->e, r->job.dir, 5, on_output, on_end, r,
+				     &r->a), 0);
+	finish_loop(r);
+	assert_string_equal(r->out.data, masked + 5);
+	assert_int_equal(r->st.result, EXEC_SUCCESS);
+}
+
+/* Past 64 KiB a prelude is cut with a marker; the job's cap counts it. */
+static void
+test_prelude_capped(void **state)
+{
+	struct run *r = *state;
+	const char marker[] = "[pipewright: prelude truncated at 64K]\n";
+	size_t n = SUPERVISOR_MAX_PRELUDE + 100, i;
+	char *big = malloc(n);
+
+	assert_non_null(big);
+	memset(big, 'p', n);
+	put_prelude(r, big, n);
+	free(big);
+	r->job.spec.max_log = SUPERVISOR_MAX_PRELUDE + 4096;
+	run_sh(r, "echo job");
+	assert_int_equal(r->out.len, SUPERVISOR_MAX_PRELUDE + 1 +
+				     strlen(marker) + 4);
+	for (i = 0; i < SUPERVISOR_MAX_PRELUDE; i++)
+		assert_int_equal(r->out.data[i], 'p');
+	assert_string_equal(r->out.data + SUPERVISOR_MAX_PRELUDE,
+			    "\n[pipewright: prelude truncated at 64K]\njob\n");
+	assert_int_equal(r->st.log_bytes, r->out.len);
+}
+
+/* A prelude that is a symlink or a FIFO is ignored, and never hangs. */
+static void
+test_prelude_not_regular(void **state)
+{
+	struct run *r = *state;
+	char *path, *target;
+	FILE *fp;
+
+	assert_int_equal(pw_mkdirs(r->job.dir, 0700), 0);
+	assert_true(asprintf(&path, "%s/%s", r->job.dir,
+			     SUPERVISOR_PRELUDE_FILE) > 0);
+	assert_true(asprintf(&target, "%s/host-file", r->job.tmp) > 0);
+	fp = fopen(target, "w");
+	assert_non_null(fp);
+	fputs("host secret\n", fp);
+	fclose(fp);
+	assert_int_equal(symlink(target, path), 0);
+	run_sh(r, "echo job");
+	assert_string_equal(r->out.data, "job\n");
+
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	buf_reset(&r->out);
+	r->ended = 0;
+	assert_int_equal(uv_loop_init(&r->loop), 0);
+	assert_int_equal(exec_create(&r->loop, PW_SUPERVISOR_PATH, &r->e), 0);
+	tl_deadline_start(&r->loop, &r->deadline, DEADLINE_MS);
+	run_sh(r, "echo again");
+	assert_string_equal(r->out.data, "again\n");
+	free(target);
+	free(path);
+}
+
 static uint64_t
 fnv(uint64_t h, const char *p, size_t n)
 {
@@ -1239,6 +1359,11 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_cancel, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_background_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_log_cap, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prelude, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_prelude_capped, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_prelude_not_regular, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_large_output, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supervisor_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_supervisor_killed_midstream, setup, teardown),

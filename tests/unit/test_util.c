@@ -253,6 +253,31 @@ test_hex(void **state)
 	assert_false(pw_hex_decode("0x0f7a", 6, out, 3));
 }
 
+/* Sizes for log lines: binary units, a decimal only below 10. */
+static void
+test_size_format(void **state)
+{
+	static const struct {
+		uint64_t n;
+		const char *s;
+	} rows[] = {
+		{0, "0 bytes"}, {1, "1 byte"}, {1023, "1023 bytes"},
+		{1024, "1 KiB"}, {1536, "1.5 KiB"}, {10 * 1024 - 1, "10 KiB"},
+		{412ULL << 20, "412 MiB"}, {(1ULL << 30) - 1, "1 GiB"},
+		{3328599654ULL, "3.1 GiB"}, {1ULL << 30, "1 GiB"},
+		{(1ULL << 20) * 1023 + 1000000, "1 GiB"},
+		{UINT64_MAX, "16 EiB"},
+	};
+	char out[32];
+	size_t i;
+
+	(void)state;
+	for (i = 0; i < PW_ARRAY_LEN(rows); i++) {
+		pw_size_format(rows[i].n, out, sizeof(out));
+		assert_string_equal(out, rows[i].s);
+	}
+}
+
 int
 main(void)
 {
@@ -265,6 +290,7 @@ main(void)
 		cmocka_unit_test(test_mkdirs),
 		cmocka_unit_test(test_remove_tree),
 		cmocka_unit_test(test_hex),
+		cmocka_unit_test(test_size_format),
 	};
 
 	return cmocka_run_group_tests_name("util", tests, NULL, NULL);
