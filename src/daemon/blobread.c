@@ -96,17 +96,24 @@ struct extract {
 	uint64_t size;
 };
 
-/* An archive's entry name as the packer wrote it, without a leading "./". */
-static const char *
-entry_name(struct archive_entry *e)
+/*
+ * Whether an entry is `path`: its name as the packer wrote it, without a
+ * leading "./" nor a directory's trailing '/'.
+ */
+static bool
+entry_is(struct archive_entry *e, const char *path)
 {
 	const char *n = archive_entry_pathname(e);
+	size_t len;
 
 	if (n == NULL)
-		return "";
+		return false;
 	while (n[0] == '.' && n[1] == '/')
 		n += 2;
-	return n;
+	len = strlen(n);
+	while (len > 0 && n[len - 1] == '/')
+		len--;
+	return len == strlen(path) && memcmp(n, path, len) == 0;
 }
 
 /* The unlinked file the one entry goes to, beside the blobs. */
@@ -180,7 +187,7 @@ extract_work(uv_work_t *w)
 			rc = -EBADMSG;
 			break;
 		}
-		if (strcmp(entry_name(e), x->path) != 0)
+		if (!entry_is(e, x->path))
 			continue;
 		if (archive_entry_filetype(e) != AE_IFREG) {
 			rc = -EISDIR;
