@@ -14,7 +14,6 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
 #include <uv.h>
 
 #include "pipewright/http.h"
@@ -153,6 +152,7 @@ struct api_env {
 	/*
 	 * Extracts one file (path relative to the archive's root) of an
 	 * archive blob off the loop; cb runs exactly once, on the loop.
+	 * digest and path are copied (valid for the call only).
 	 */
 	void (*blob_extract)(void *ctx, const char *digest, const char *path,
 			     api_extract_cb cb, void *arg);
@@ -161,6 +161,7 @@ struct api_env {
 	 * every scope (scope NULL), with an audit row naming actor, in one
 	 * commit; cb's second argument is the number of entries deleted
 	 * (0: none had that key).  Their blobs go at the next collection.
+	 * The strings are copied.
 	 */
 	void (*cache_delete)(void *ctx, const char *project, const char *key,
 			     const char *scope, const char *actor,

@@ -276,8 +276,11 @@ ex_done(int rc, int fd, uint64_t size, void *arg)
 		http_respond_error(e->req, 400, "bad_request", "'%s' in %s is "
 				   "not a regular file", e->path, e->label);
 	} else if (rc < 0) {
-		api_respond_errno(e->req, rc == -EFBIG || rc == -EBADMSG ?
-				  -EIO : rc, NULL);
+		/* The server's own archive failed it: not the client's doing. */
+		http_respond_error(e->req, 500, "internal", "cannot extract '%s' "
+				   "from %s: %s", e->path, e->label,
+				   rc == -EBADMSG ? "the archive is damaged" :
+				   strerror(-rc));
 	} else {
 		base = strrchr(e->path, '/');
 		name = safe_filename(base != NULL ? base + 1 : e->path);

@@ -286,7 +286,6 @@ on_write(uv_write_t *w, int status)
 {
 	struct http_write *hw = container_of(w, struct http_write, w);
 	struct http_conn *c = hw->c;
-
 	struct http_request *req;
 	http_drain_cb cb;
 
@@ -299,6 +298,7 @@ on_write(uv_write_t *w, int status)
 		http_conn_close(c);
 		return;
 	}
+	/* A stream's producer waits for the queue to go down to its mark. */
 	req = c->cur;
 	if (req != NULL && req->drain_cb != NULL && c->queued <= req->drain_low) {
 		cb = req->drain_cb;
