@@ -436,7 +436,8 @@ int store_tx_cache_touch(struct store_tx *tx, const char *project,
 			 uint64_t now) PW_WUR;
 /*
  * Deletes a project's entries with this key, in one scope or (scope
- * NULL) in every scope; *n: how many (0 is not an error).
+ * NULL) in every scope; *n: how many (0 is not an error).  -EINVAL
+ * without project or key.
  */
 int store_tx_cache_delete(struct store_tx *tx, const char *project,
 			  const char *key, const char *scope,
@@ -610,8 +611,9 @@ struct store_cache {
 void store_caches_free(struct store_cache *rows, size_t n);
 /*
  * The entry a restore takes: for each scope in order (NULL-terminated),
- * the exact key, then each restore prefix in order (NULL-terminated, may
- * be NULL), the newest entry whose key starts with it.  -ENOENT if none
+ * the exact key (NULL: none), then each restore prefix in order
+ * (NULL-terminated, may be NULL), the newest entry whose key starts with
+ * it (an empty prefix: the newest of the scope).  -ENOENT if none
  * matches.  *out: caller frees with store_caches_free(*out, 1).
  */
 int store_cache_lookup(struct store *s, const char *project,

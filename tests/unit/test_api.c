@@ -1011,6 +1011,11 @@ c_artifacts(struct fx *fx)
 	check(fx, same, "download: the bytes differ at %zu", i - 1);
 	free(body);
 
+	/* HEAD: the same head, no body. */
+	st = request(fx, "HEAD", "/api/v1/runs/1/artifacts/app", fx->reader,
+		     NULL, head, sizeof(head));
+	check(fx, st == 200 && head[0] == '\0', "HEAD: %d '%s'", st, head);
+
 	/* One file of it. */
 	st = fetch(fx, "/api/v1/runs/1/artifacts/app?path=dir/a.txt", head,
 		   sizeof(head), &body, &len);
@@ -1088,8 +1093,8 @@ test_artifacts_caches(void **state)
 
 	artifact_rows(fx);
 	serve(fx, "", c_artifacts);
-	assert_int_equal(fx->blob_opens, 2);
-	assert_int_equal(fx->blob_closes, 2);
+	assert_int_equal(fx->blob_opens, 3);
+	assert_int_equal(fx->blob_closes, 3);
 	assert_int_equal(fx->extracts, 2);
 	assert_int_equal(fx->cache_deletes, 3);
 	assert_string_equal(fx->cache_delete_actor, "token admin");
