@@ -662,6 +662,77 @@ test_digest_referenced(void **state)
 	assert_true(referenced(f, D2));
 }
 
+/* The query plan of a prepared reader statement, its details joined. */
+static void
+plan(struct fx *f, enum store_stmt_id id, struct buf *out)
+{
+	sqlite3_stmt *st;
+	char *sql;
+
+	assert_non_null(f->s->rd.stmt[id]);
+	sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(f->s->rd.stmt[id]));
+	assert_int_equal(sqlite3_prepare_v2(f->s->rd.db, sql, -1, &st, NULL),
+			 SQLITE_OK);
+	buf_reset(out);
+	while (sqlite3_step(st) == SQLITE_ROW)
+		buf_addf(out, "%s; ", sqlite3_column_text(st, 3));
+	sqlite3_finalize(st);
+	free(sql);
+}
+
+static void
+plan_has(struct fx *f, enum store_stmt_id id, const char *want)
+{
+	struct buf b;
+
+	buf_init(&b, 0);
+	plan(f, id, &b);
+	buf_add(&b, "", 1);
+	if (strstr(b.data, want) == NULL)
+		fail_msg("plan of statement %d: '%s' not in '%s'", (int)id, want,
+			 b.data);
+	buf_free(&b);
+}
+
+/* Each lookup walks its index: a prefix is a range of the unique key. */
+static void
+test_plans(void **state)
+{
+	struct fx *f = *state;
+	const char *const scopes[] = {"branch:main", NULL};
+	const char *const prefixes[] = {"cargo-", NULL};
+	struct store_artifact *a;
+	struct store_cache *c;
+	uint64_t next;
+	size_t n;
+	bool yes;
+
+	assert_true(cache(f, "branch:main", "cargo-1", D1, 1, 1));
+	assert_int_equal(store_cache_lookup(f->s, "web", scopes, "x", prefixes,
+					    &c), 0);
+	store_caches_free(c, 1);
+	assert_int_equal(store_caches_list(f->s, "web", 10, 0, &c, &n, &next),
+			 0);
+	store_caches_free(c, n);
+	assert_int_equal(store_artifacts_expired(f->s, 1, true, 10, &a, &n), 0);
+	free(a);
+	assert_int_equal(store_digest_referenced(f->s, D1, &yes), 0);
+	plan_has(f, ST_R_CACHE_EXACT, "USING INDEX sqlite_autoindex_caches_1 "
+		 "(project=? AND scope=? AND key=?)");
+	plan_has(f, ST_R_CACHE_PREFIX, "USING INDEX sqlite_autoindex_caches_1 "
+		 "(project=? AND scope=? AND key>? AND key<?)");
+	plan_has(f, ST_R_CACHES, "USING INDEX caches_project (project=? AND "
+		 "id<?)");
+	plan_has(f, ST_R_ARTIFACTS_EXPIRED, "SEARCH a USING INDEX "
+		 "artifacts_expires (expires_ms>? AND expires_ms<?)");
+	/* The later successful run: by runs_status or runs_branch. */
+	plan_has(f, ST_R_ARTIFACTS_EXPIRED, "SEARCH l USING INDEX runs_");
+	plan_has(f, ST_R_DIGEST_REF, "caches USING COVERING INDEX "
+		 "caches_digest (digest=?)");
+	plan_has(f, ST_R_DIGEST_REF, "SEARCH artifacts USING INDEX "
+		 "artifacts_digest (digest=?)");
+}
+
 static int
 file_user_version(const char *path)
 {
@@ -743,6 +814,7 @@ main(void)
 		T(test_cache_lookup),
 		T(test_cache_touch_list_evict_delete),
 		T(test_digest_referenced),
+		T(test_plans),
 		T(test_migrate_from_v8),
 #undef T
 	};
