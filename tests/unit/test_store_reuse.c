@@ -717,6 +717,8 @@ test_plans(void **state)
 	assert_int_equal(store_artifacts_expired(f->s, 1, true, 10, &a, &n), 0);
 	free(a);
 	assert_int_equal(store_digest_referenced(f->s, D1, &yes), 0);
+	assert_int_equal(store_caches_to_evict(f->s, 1, 0, 10, &c, &n), 0);
+	store_caches_free(c, n);
 	plan_has(f, ST_R_CACHE_EXACT, "USING INDEX sqlite_autoindex_caches_1 "
 		 "(project=? AND scope=? AND key=?)");
 	plan_has(f, ST_R_CACHE_PREFIX, "USING INDEX sqlite_autoindex_caches_1 "
@@ -727,6 +729,8 @@ test_plans(void **state)
 		 "artifacts_expires (expires_ms>? AND expires_ms<?)");
 	/* The later successful run: by runs_status or runs_branch. */
 	plan_has(f, ST_R_ARTIFACTS_EXPIRED, "SEARCH l USING INDEX runs_");
+	/* The running total walks entries by use, not a sort of them all. */
+	plan_has(f, ST_R_CACHES_EVICT, "SCAN caches USING INDEX caches_used");
 	plan_has(f, ST_R_DIGEST_REF, "caches USING COVERING INDEX "
 		 "caches_digest (digest=?)");
 	plan_has(f, ST_R_DIGEST_REF, "SEARCH artifacts USING INDEX "
