@@ -14,6 +14,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <uv.h>
 
 #include "pipewright/http.h"
 #include "pipewright/util.h"
@@ -93,6 +94,15 @@ struct api_stats {
 };
 
 /*
+ * One file extracted from an archive blob (`?path=`): rc 0 and an fd
+ * open for reading at offset 0 holding size bytes (the callee's
+ * temporary file, already unlinked; the api closes it), or rc < 0:
+ * -ENOENT no such blob or no such file in it, -EISDIR not a regular
+ * file, -EFBIG over the limit, -EBADMSG a damaged archive.
+ */
+typedef void (*api_extract_cb)(int rc, int fd, uint64_t size, void *arg);
+
+/*
  * What the api acts through.  ctx is every function's first argument.
  * The changes (trigger ... queue_pause) are committed before their
  * callback reports success, so an answered request is never lost.
@@ -127,6 +137,36 @@ struct api_env {
 	/* Stops following (the client went away); no callback after this. */
 	void (*unfollow)(void *ctx, void *handle);
 	void (*stats)(void *ctx, struct api_stats *out);
+	/*
+	 * Blobs by digest (64 hex), for artifact downloads.  blob_open must
+	 * not block the loop (an open and a stat, no waiting for a lock):
+	 * it gives an fd open for reading, the blob's size and a handle
+	 * that keeps it from being collected until blob_close, which also
+	 * closes the fd.  -ENOENT: no such blob.  The api reads the fd
+	 * with libuv file requests (the loop's thread pool), a piece at a
+	 * time as the client takes them.
+	 */
+	int (*blob_open)(void *ctx, const char *digest, int *fd, uint64_t *size,
+			 void **handle);
+	void (*blob_close)(void *ctx, void *handle);
+	/*
+	 * Extracts one file (path relative to the archive's root) of an
+	 * archive blob off the loop; cb runs exactly once, on the loop.
+	 * digest and path are copied (valid for the call only).
+	 */
+	void (*blob_extract)(void *ctx, const char *digest, const char *path,
+			     api_extract_cb cb, void *arg);
+	/*
+	 * Deletes a project's cache entries with this key, in scope or in
+	 * every scope (scope NULL), with an audit row naming actor, in one
+	 * commit; cb's second argument is the number of entries deleted
+	 * (0: none had that key).  Their blobs go at the next collection.
+	 * The strings are copied.
+	 */
+	void (*cache_delete)(void *ctx, const char *project, const char *key,
+			     const char *scope, const char *actor,
+			     api_done_cb cb, void *arg);
+	uv_loop_t *loop;       /* the daemon's: the file reads of downloads */
 	void *ctx;
 };
 

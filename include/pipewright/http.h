@@ -209,6 +209,23 @@ void http_stream_start(struct http_request *req, int status,
 		       const char *content_type, const char *const *headers);
 size_t http_stream_write(struct http_request *req, const char *data, size_t len);
 void http_stream_end(struct http_request *req);
+/*
+ * A producer faster than its client (a file download) waits: cb runs
+ * once, from the loop, when the bytes still queued on the connection
+ * fall to `low` or below after a write completes; set it only when
+ * http_stream_write answered more than low.  If the connection goes
+ * away first, the request's on_abort callback runs instead.
+ */
+typedef void (*http_drain_cb)(struct http_request *req, void *arg);
+void http_stream_on_drain(struct http_request *req, size_t low,
+			  http_drain_cb cb, void *arg);
+/*
+ * Ends a stream that cannot be completed (a read error halfway through a
+ * file): the connection is closed without the final chunk, so the client
+ * sees the body cut short instead of whole.  Frees the request; its
+ * on_abort callback does not run.
+ */
+void http_stream_abort(struct http_request *req);
 
 /* The reason phrase of a status code ("Not Found"). */
 const char *http_status_text(int status);

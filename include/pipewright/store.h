@@ -378,6 +378,77 @@ int store_tx_schedule_fired(struct store_tx *tx, const char *project,
 int store_tx_setting_put(struct store_tx *tx, const char *key,
 			 const char *value) PW_WUR;
 
+/*
+ * Artifacts and caches (user_version 9): the metadata of blobs named by
+ * their SHA-256 (digest: 64 lower-case hex).  The rules (keys, scopes,
+ * expiry, eviction) are not here: these are the rows they read and write.
+ */
+struct store_artifact_new {
+	uint64_t run;
+	int job_idx;             /* the job that made it */
+	const char *job_name;
+	const char *name;        /* unique in the run */
+	const char *digest;
+	uint64_t size;           /* the archive's bytes */
+	uint64_t files;          /* the files in it */
+	uint64_t created_ms;
+	uint64_t expires_ms;     /* 0: never */
+};
+/*
+ * Records an artifact.  A row of the same run and name made by the same
+ * job (a rerun's new attempt) is replaced, held again; one made by
+ * another job is -EEXIST.  -ENOENT if the run does not exist, -EINVAL
+ * without a name, job name or a 64-character digest.
+ */
+int store_tx_artifact_insert(struct store_tx *tx,
+			     const struct store_artifact_new *a) PW_WUR;
+/*
+ * The artifact's blob is released by expiry at `now`: the row stays as a
+ * record (removed_ms), so a download answers 410 and a job needing it
+ * says when it expired; its digest no longer counts as referenced.
+ * -ENOENT if there is no such artifact.
+ */
+int store_tx_artifact_expire(struct store_tx *tx, uint64_t run,
+			     const char *name, uint64_t now) PW_WUR;
+/* Deletes the row.  -ENOENT if there is none. */
+int store_tx_artifact_delete(struct store_tx *tx, uint64_t run,
+			     const char *name) PW_WUR;
+
+struct store_cache_new {
+	const char *project;
+	const char *scope;       /* "branch:<name>", "pr:<n>", "tag:<t>" */
+	const char *key;
+	const char *digest;
+	uint64_t size;           /* the archive's bytes */
+	uint64_t created_ms;     /* also its first last_used_ms */
+};
+/*
+ * First save wins: records the entry unless (project, scope, key) is
+ * there already, and never rewrites one.  *won: whether this call made
+ * the entry (false: another save was first; nothing changed).  -EINVAL
+ * without project, scope, key or a 64-character digest.
+ */
+int store_tx_cache_insert(struct store_tx *tx, const struct store_cache_new *c,
+			  bool *won) PW_WUR;
+/* A restore used the entry at now.  -ENOENT if there is no such entry. */
+int store_tx_cache_touch(struct store_tx *tx, const char *project,
+			 const char *scope, const char *key,
+			 uint64_t now) PW_WUR;
+/*
+ * Deletes a project's entries with this key, in one scope or (scope
+ * NULL) in every scope; *n: how many (0 is not an error).  -EINVAL
+ * without project or key.
+ */
+int store_tx_cache_delete(struct store_tx *tx, const char *project,
+			  const char *key, const char *scope,
+			  uint64_t *n) PW_WUR;
+/*
+ * Whether a blob is still named by a cache entry or an artifact not yet
+ * expired: the same question as store_digest_referenced, inside a write
+ * (e.g. after deleting a row, in the same transaction).  1 yes, 0 no.
+ */
+int store_tx_digest_referenced(struct store_tx *tx, const char *digest) PW_WUR;
+
 /* ---- reads (loop thread) ---- */
 
 /* A run with its jobs and their attempts.  -ENOENT if none. */
@@ -503,6 +574,77 @@ int store_schedule_last(struct store *s, const char *project,
 
 /* A setting's value (caller frees), or -ENOENT if it is not set. */
 int store_setting_get(struct store *s, const char *key, char **value) PW_WUR;
+
+struct store_artifact {
+	uint64_t run;
+	int job_idx;
+	char *job_name, *name, *digest;
+	uint64_t size, files;
+	uint64_t created_ms;
+	uint64_t expires_ms;     /* 0: never */
+	uint64_t removed_ms;     /* when expiry released its blob; 0: held */
+};
+void store_artifacts_free(struct store_artifact *rows, size_t n);
+/* A run's artifacts by job index, then name (caller frees). */
+int store_artifacts_list(struct store *s, uint64_t run,
+			 struct store_artifact **rows, size_t *n) PW_WUR;
+/* One artifact (caller frees with store_artifacts_free(*out, 1)); -ENOENT. */
+int store_artifact_get(struct store *s, uint64_t run, const char *name,
+		       struct store_artifact **out) PW_WUR;
+/*
+ * Up to limit (1..200) artifacts whose expires_ms has passed at now and
+ * whose blob is still held, the earliest expired first.  keep_latest:
+ * leave out those of a run that is the latest successful run of its
+ * project's branch (runs of one pull request count apart from the
+ * branch's own), which keeps them whatever their expire_in.
+ */
+int store_artifacts_expired(struct store *s, uint64_t now, bool keep_latest,
+			    size_t limit, struct store_artifact **rows,
+			    size_t *n) PW_WUR;
+
+struct store_cache {
+	uint64_t id;             /* the listing's cursor */
+	char *project, *scope, *key, *digest;
+	uint64_t size;
+	uint64_t created_ms, last_used_ms;
+};
+void store_caches_free(struct store_cache *rows, size_t n);
+/*
+ * The entry a restore takes: for each scope in order (NULL-terminated),
+ * the exact key (NULL: none), then each restore prefix in order
+ * (NULL-terminated, may be NULL), the newest entry whose key starts with
+ * it (an empty prefix: the newest of the scope).  -ENOENT if none
+ * matches.  *out: caller frees with store_caches_free(*out, 1).
+ */
+int store_cache_lookup(struct store *s, const char *project,
+		       const char *const *scopes, const char *key,
+		       const char *const *prefixes,
+		       struct store_cache **out) PW_WUR;
+/*
+ * A project's entries, newest first, keyset-paged like runs: limit
+ * 1..200, before 0 for the first page, *next the cursor or 0.
+ */
+int store_caches_list(struct store *s, const char *project, size_t limit,
+		      uint64_t before, struct store_cache **rows, size_t *n,
+		      uint64_t *next) PW_WUR;
+/* Sizes and counts, for /metrics and eviction. */
+struct store_reuse_usage {
+	uint64_t cache_bytes, cache_count;       /* every cache entry */
+	uint64_t artifact_bytes, artifact_count; /* artifacts still held */
+};
+int store_reuse_usage(struct store *s, struct store_reuse_usage *out) PW_WUR;
+/*
+ * Up to limit (1..200) cache entries to evict, least recently used
+ * first: those that do not fit in budget bytes when the most recently
+ * used are kept first (budget 0: no byte limit), and those unused since
+ * before unused_since (UTC ms; 0: no age limit).
+ */
+int store_caches_to_evict(struct store *s, uint64_t budget,
+			  uint64_t unused_since, size_t limit,
+			  struct store_cache **rows, size_t *n) PW_WUR;
+/* Whether a cache entry or a held artifact names the digest. */
+int store_digest_referenced(struct store *s, const char *digest,
+			    bool *referenced) PW_WUR;
 
 /*
  * For /readyz: a trivial read works, the writer thread runs and the last

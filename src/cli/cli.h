@@ -110,6 +110,8 @@ int cmd_rerun(int argc, char **argv);
 int cmd_cancel(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
+int cmd_artifacts(int argc, char **argv);
+int cmd_cache(int argc, char **argv);
 /* Local commands on the daemon's configuration and database. */
 int cmd_token(int argc, char **argv);
 int cmd_backup(int argc, char **argv);

@@ -199,6 +199,9 @@ check_store(struct doctor *d)
 			if (nl == NULL)
 				break;
 		}
+		/* A listing that failed too is part of the same damage. */
+		if (err != NULL)
+			doctor_item(&it, "%s", err);
 		doctor_say(d, DOCTOR_PROBLEM, "store", &it, "%s fails "
 			   "integrity_check: stop the daemon and restore the "
 			   "latest backup (docs/operations.md, Backup and "
@@ -206,10 +209,9 @@ check_store(struct doctor *d)
 	}
 	buf_free(&it.b);
 	d->listed = err == NULL;
-	if (err != NULL) {
+	if (err != NULL && c->ok)
 		doctor_say(d, DOCTOR_PROBLEM, "store", NULL, "%s", err);
-		free(err);
-	}
+	free(err);
 
 	if (c->schema_version > c->schema_known)
 		doctor_say(d, DOCTOR_PROBLEM, "schema", NULL, "version %d is "

@@ -22,6 +22,8 @@ static const struct cli_command commands[] = {
 	{"cancel", "cancel a run", cmd_cancel},
 	{"approve", "approve a manual job", cmd_approve},
 	{"queue", "show, pause or resume the queue", cmd_queue},
+	{"artifacts", "download a run's artifacts", cmd_artifacts},
+	{"cache", "list or delete a project's caches", cmd_cache},
 	{"token", "make an API token (printed once)", cmd_token},
 	{"backup", "copy the database while the daemon serves", cmd_backup},
 	{"doctor", "check the database, files and disk of a daemon",

@@ -127,6 +127,34 @@ env_stats(void *ctx, struct api_stats *out)
 	out->ndurations = st.ndurations;
 }
 
+static int
+env_blob_open(void *ctx, const char *digest, int *fd, uint64_t *size,
+	      void **handle)
+{
+	return daemon_blob_open(ctx, digest, fd, size, handle);
+}
+
+static void
+env_blob_close(void *ctx, void *handle)
+{
+	daemon_blob_close(ctx, handle);
+}
+
+static void
+env_blob_extract(void *ctx, const char *digest, const char *path,
+		 api_extract_cb cb, void *arg)
+{
+	daemon_blob_extract(ctx, digest, path, cb, arg);
+}
+
+static void
+env_cache_delete(void *ctx, const char *project, const char *key,
+		 const char *scope, const char *actor, api_done_cb cb,
+		 void *arg)
+{
+	daemon_cache_delete(ctx, project, key, scope, actor, cb, arg);
+}
+
 void
 daemon_api_env(struct daemon *d, struct api_env *env)
 {
@@ -144,6 +172,11 @@ daemon_api_env(struct daemon *d, struct api_env *env)
 		.follow = env_follow,
 		.unfollow = env_unfollow,
 		.stats = env_stats,
+		.blob_open = env_blob_open,
+		.blob_close = env_blob_close,
+		.blob_extract = env_blob_extract,
+		.cache_delete = env_cache_delete,
+		.loop = &d->loop,
 		.ctx = d,
 	};
 }

@@ -123,6 +123,22 @@ int daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
 /* Stops following (the client went away); no callback after this. */
 void daemon_unfollow(struct daemon_follow *f);
 
+/*
+ * Artifacts and caches for the API.  blob_open/close/extract read
+ * <data_dir>/blobs (blobread.c: the minimal reader the blob module
+ * replaces); strings are copied.  cache_delete deletes a project's
+ * entries with key (in scope, or every scope if NULL) with an audit row,
+ * in one commit; cb's run is the number deleted (caches.c).
+ */
+int daemon_blob_open(struct daemon *d, const char *digest, int *fd,
+		     uint64_t *size, void **handle) PW_WUR;
+void daemon_blob_close(struct daemon *d, void *handle);
+void daemon_blob_extract(struct daemon *d, const char *digest,
+			 const char *path, api_extract_cb cb, void *arg);
+void daemon_cache_delete(struct daemon *d, const char *project,
+			 const char *key, const char *scope, const char *actor,
+			 daemon_done_cb cb, void *arg);
+
 /* Counters for /metrics. */
 struct daemon_stats {
 	int jobs_running;

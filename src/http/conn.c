@@ -286,16 +286,28 @@ on_write(uv_write_t *w, int status)
 {
 	struct http_write *hw = container_of(w, struct http_write, w);
 	struct http_conn *c = hw->c;
+	struct http_request *req;
+	http_drain_cb cb;
 
 	c->nwrites--;
 	c->queued -= hw->len;
 	free(hw);
 	if (c->closing)
 		return;
-	if (status < 0)
+	if (status < 0) {
 		http_conn_close(c);
-	else
-		maybe_next(c);
+		return;
+	}
+	/* A stream's producer waits for the queue to go down to its mark. */
+	req = c->cur;
+	if (req != NULL && req->drain_cb != NULL && c->queued <= req->drain_low) {
+		cb = req->drain_cb;
+		req->drain_cb = NULL;
+		cb(req, req->drain_arg);
+		if (c->closing)
+			return;
+	}
+	maybe_next(c);
 }
 
 size_t

@@ -70,6 +70,9 @@ struct http_request {
 	void *data;                 /* the handler's */
 	http_abort_cb abort_cb;
 	void *abort_arg;
+	http_drain_cb drain_cb;     /* http_stream_on_drain: once, then NULL */
+	void *drain_arg;
+	size_t drain_low;
 	uint64_t start_ns;          /* uv_hrtime() at its first byte */
 	char client[48];            /* http_request_client: INET6_ADDRSTRLEN */
 	bool answered;              /* the answer is complete */

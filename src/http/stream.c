@@ -79,3 +79,27 @@ http_stream_end(struct http_request *req)
 		http_conn_send(req->conn, "0\r\n\r\n", 5);
 	http_request_finish(req);
 }
+
+void
+http_stream_on_drain(struct http_request *req, size_t low, http_drain_cb cb,
+		     void *arg)
+{
+	req->drain_cb = cb;
+	req->drain_arg = arg;
+	req->drain_low = low;
+}
+
+void
+http_stream_abort(struct http_request *req)
+{
+	struct http_conn *c = req->conn;
+
+	req->abort_cb = NULL;
+	req->drain_cb = NULL;
+	if (c != NULL && !req->answered) {
+		/* Detaches req (no abort callback: it stays ours to free). */
+		http_request_log(req);
+		http_conn_close(c);
+	}
+	http_request_free(req);
+}

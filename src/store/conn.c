@@ -179,7 +179,7 @@ int
 store_delete_older(struct store_conn *c, enum store_stmt_id id,
 		   const char *sql, uint64_t older_than, uint64_t *n)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = NULL; /* gcc -O3 cannot see store_stmt sets it */
 	int rc;
 
 	if ((rc = store_stmt(c, id, sql, &st)) < 0)

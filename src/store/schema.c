@@ -218,6 +218,51 @@ const char *const store_migrations[] = {
 	 * lost_retries budgets back: they count the attempts after it.
 	 */
 	"ALTER TABLE jobs ADD COLUMN rerun_after INTEGER;",
+
+	/*
+	 * 9: artifacts and caches — the metadata of content-addressed
+	 * blobs (the files live under <data_dir>/blobs).  An artifact goes
+	 * with its run (CASCADE: a pruned run takes its rows along); once
+	 * its blob is released by expiry the row stays, removed_ms set, so
+	 * that a job needing it and a download are told when it expired
+	 * instead of "no such artifact".  expires_ms 0: never.  A cache
+	 * entry is immutable: (project, scope, key) is saved once, by the
+	 * first complete save.  Indexes: a key prefix within a scope is a
+	 * range of the unique key (restore_keys, newest first by sorting
+	 * that range); the expiry pass walks artifacts by expires_ms, the
+	 * eviction by last_used_ms; blob collection asks for a digest.
+	 */
+	"CREATE TABLE artifacts ("
+	"  run_id INTEGER NOT NULL REFERENCES runs (id) ON DELETE CASCADE,"
+	"  job_idx INTEGER NOT NULL CHECK (job_idx >= 0),"
+	"  job_name TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  digest TEXT NOT NULL CHECK (length(digest) = 64),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  files INTEGER NOT NULL CHECK (files >= 0),"
+	"  created_ms INTEGER NOT NULL,"
+	"  expires_ms INTEGER NOT NULL DEFAULT 0,"
+	"  removed_ms INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (run_id, name)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX artifacts_expires ON artifacts (expires_ms)"
+	"  WHERE expires_ms > 0 AND removed_ms = 0;"
+	"CREATE INDEX artifacts_digest ON artifacts (digest)"
+	"  WHERE removed_ms = 0;"
+	"CREATE TABLE caches ("
+	"  id INTEGER PRIMARY KEY,"
+	"  project TEXT NOT NULL,"
+	"  scope TEXT NOT NULL,"
+	"  key TEXT NOT NULL,"
+	"  digest TEXT NOT NULL CHECK (length(digest) = 64),"
+	"  size INTEGER NOT NULL CHECK (size >= 0),"
+	"  created_ms INTEGER NOT NULL,"
+	"  last_used_ms INTEGER NOT NULL,"
+	"  UNIQUE (project, scope, key)"
+	");"
+	"CREATE INDEX caches_used ON caches (last_used_ms);"
+	"CREATE INDEX caches_digest ON caches (digest);"
+	"CREATE INDEX caches_project ON caches (project, id);",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -77,6 +77,14 @@ enum store_stmt_id {
 	/* writer: settings.c */
 	ST_SETTING_PUT,
 	ST_SETTING_DELETE,
+	/* writer: reuse.c */
+	ST_ARTIFACT_INSERT,
+	ST_ARTIFACT_EXPIRE,
+	ST_ARTIFACT_DELETE,
+	ST_CACHE_INSERT,
+	ST_CACHE_TOUCH,
+	ST_CACHE_DELETE,
+	ST_DIGEST_REF,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -109,6 +117,16 @@ enum store_stmt_id {
 	ST_R_SCHEDULE,
 	/* reader: settings.c */
 	ST_R_SETTING,
+	/* reader: reuse.c */
+	ST_R_ARTIFACTS,
+	ST_R_ARTIFACT,
+	ST_R_ARTIFACTS_EXPIRED,
+	ST_R_CACHE_EXACT,
+	ST_R_CACHE_PREFIX,
+	ST_R_CACHES,
+	ST_R_REUSE_USAGE,
+	ST_R_CACHES_EVICT,
+	ST_R_DIGEST_REF,
 	ST_COUNT
 };
 

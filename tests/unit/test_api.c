@@ -21,7 +21,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -60,6 +62,8 @@ struct fx {
 	char trigger_actor[64], trigger_env[256];
 	int pauses;
 	char pause_actor[64];
+	int blob_opens, blob_closes, extracts, cache_deletes;
+	char cache_delete_actor[64];
 };
 
 /* ---- the fake env (loop thread) ---- */
@@ -203,6 +207,102 @@ env_stats(void *ctx, struct api_stats *out)
 	(void)ctx;
 	memset(out, 0, sizeof(*out));
 	out->duration_bounds = bounds;
+}
+
+/* Blobs are files named by their digest in <dir>/blobs. */
+static int
+env_blob_open(void *ctx, const char *digest, int *fd, uint64_t *size,
+	      void **handle)
+{
+	struct fx *fx = ctx;
+	struct stat st;
+	char path[256];
+	int f;
+
+	snprintf(path, sizeof(path), "%s/blobs/%s", fx->dir, digest);
+	if ((f = open(path, O_RDONLY | O_CLOEXEC)) < 0)
+		return -errno;
+	assert_int_equal(fstat(f, &st), 0);
+	fx->blob_opens++;
+	*fd = f;
+	*size = (uint64_t)st.st_size;
+	*handle = xmalloc(sizeof(int));
+	*(int *)*handle = f;
+	return 0;
+}
+
+static void
+env_blob_close(void *ctx, void *handle)
+{
+	struct fx *fx = ctx;
+
+	fx->blob_closes++;
+	close(*(int *)handle);
+	free(handle);
+}
+
+/* The one file every archive holds: a.txt, "hello\n". */
+static void
+env_blob_extract(void *ctx, const char *digest, const char *path,
+		 api_extract_cb cb, void *arg)
+{
+	struct fx *fx = ctx;
+	FILE *f;
+	int fd;
+
+	(void)digest;
+	fx->extracts++;
+	if (strcmp(path, "dir/a.txt") != 0) {
+		cb(-ENOENT, -1, 0, arg);
+		return;
+	}
+	f = tmpfile();
+	assert_non_null(f);
+	fputs("hello\n", f);
+	fflush(f);
+	fd = dup(fileno(f));
+	fclose(f);
+	cb(0, fd, 6, arg);
+}
+
+struct fake_delete {
+	const char *project, *key, *scope;
+	uint64_t n;
+	api_done_cb cb;
+	void *arg;
+};
+
+static int
+cache_delete_fn(struct store_tx *tx, void *arg)
+{
+	struct fake_delete *c = arg;
+
+	return store_tx_cache_delete(tx, c->project, c->key, c->scope, &c->n);
+}
+
+static void
+cache_delete_done(int rc, void *arg)
+{
+	struct fake_delete *c = arg;
+
+	c->cb(rc, c->n, NULL, c->arg);
+	free(c);
+}
+
+/* What the daemon does (less its audit row): the rows, committed. */
+static void
+env_cache_delete(void *ctx, const char *project, const char *key,
+		 const char *scope, const char *actor, api_done_cb cb,
+		 void *arg)
+{
+	struct fx *fx = ctx;
+	struct fake_delete *c = xcalloc(1, sizeof(*c));
+
+	fx->cache_deletes++;
+	snprintf(fx->cache_delete_actor, sizeof(fx->cache_delete_actor), "%s",
+		 actor);
+	*c = (struct fake_delete){project, key, scope, 0, cb, arg};
+	store_write(fx->store, cache_delete_fn, cache_delete_done, c);
 }
 
 /* ---- the client (its own thread) ---- */
@@ -439,6 +539,11 @@ serve(struct fx *fx, const char *extra, client_fn client)
 		.follow = env_follow,
 		.unfollow = env_unfollow,
 		.stats = env_stats,
+		.blob_open = env_blob_open,
+		.blob_close = env_blob_close,
+		.blob_extract = env_blob_extract,
+		.cache_delete = env_cache_delete,
+		.loop = &fx->loop,
 		.ctx = fx,
 	};
 	const struct http_route *routes;
@@ -691,6 +796,310 @@ test_missing_run(void **state)
 	serve(*state, "", c_missing);
 }
 
+/* ---- artifacts and caches ---- */
+
+#define DIGEST_APP \
+	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define DIGEST_OLD \
+	"bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+#define DIGEST_LOST \
+	"cccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccccc"
+#define APP_BYTES (5 * 1024 * 1024 + 17)
+
+struct rows {
+	uint64_t run;
+	int rc; /* 1 until done */
+};
+
+static int
+rows_fn(struct store_tx *tx, void *arg)
+{
+	struct rows *r = arg;
+	struct store_run_new run = {
+		.project = "demo", .status = "success", .trigger = "api",
+		.branch = "main", .created_at = 1,
+	};
+	struct store_artifact_new art = {
+		.job_idx = 0, .job_name = "build", .files = 2,
+		.created_ms = 1000, .expires_ms = 0,
+	};
+	struct store_cache_new c = {
+		.project = "demo", .scope = "branch:main", .key = "cargo-1",
+		.digest = DIGEST_OLD, .size = 42, .created_ms = 1000,
+	};
+	bool won;
+	int rc;
+
+	if ((rc = store_tx_run_insert(tx, &run, &r->run)) < 0)
+		return rc;
+	art.run = r->run;
+	art.name = "app";
+	art.digest = DIGEST_APP;
+	art.size = APP_BYTES;
+	if ((rc = store_tx_artifact_insert(tx, &art)) < 0)
+		return rc;
+	art.name = "old \"one\"";
+	art.digest = DIGEST_OLD;
+	art.expires_ms = 86400000;
+	if ((rc = store_tx_artifact_insert(tx, &art)) < 0 ||
+	    (rc = store_tx_artifact_expire(tx, r->run, art.name,
+					   90000000)) < 0)
+		return rc;
+	art.name = "lost";
+	art.digest = DIGEST_LOST;
+	art.expires_ms = 0;
+	if ((rc = store_tx_artifact_insert(tx, &art)) < 0 ||
+	    (rc = store_tx_cache_insert(tx, &c, &won)) < 0)
+		return rc;
+	c.scope = "pr:3";
+	c.key = "cargo-2";
+	c.created_ms = 2000;
+	return store_tx_cache_insert(tx, &c, &won);
+}
+
+static void
+rows_done(int rc, void *arg)
+{
+	((struct rows *)arg)->rc = rc;
+}
+
+/* A run with artifacts app (a blob file), old (expired), lost (no blob). */
+static void
+artifact_rows(struct fx *fx)
+{
+	struct rows r = {0, 1};
+	char path[256];
+	FILE *f;
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/blobs", fx->dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	snprintf(path, sizeof(path), "%s/blobs/%s", fx->dir, DIGEST_APP);
+	f = fopen(path, "w");
+	assert_non_null(f);
+	for (i = 0; i < APP_BYTES; i++)
+		fputc((int)((i * 7 + i / 4096) & 0xff), f);
+	assert_int_equal(fclose(f), 0);
+	store_write(fx->store, rows_fn, rows_done, &r);
+	while (r.rc == 1)
+		uv_run(&fx->loop, UV_RUN_ONCE);
+	assert_int_equal(r.rc, 0);
+	assert_int_equal(r.run, 1);
+}
+
+/*
+ * A whole GET on its own connection: status, the head (cut at headlen)
+ * and the body, de-chunked (caller frees *body).
+ */
+static int
+fetch(struct fx *fx, const char *path, char *head, size_t headlen,
+      char **body, size_t *len)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET};
+	struct buf in, out;
+	char req[512], tmp[65536], *p, *end;
+	unsigned long n;
+	ssize_t got;
+	int fd, status = -1;
+
+	sa.sin_port = htons((uint16_t)fx->port);
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	/*
+	 * A small receive window: the server's writes back up and it must
+	 * wait for the connection to drain, as it would for a slow client.
+	 */
+	if (fd >= 0)
+		setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &(int){4096}, sizeof(int));
+	if (fd < 0 || connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		check(fx, false, "connect: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+		 "Connection: close\r\nAuthorization: Bearer %s\r\n\r\n",
+		 path, fx->reader);
+	if (write(fd, req, strlen(req)) != (ssize_t)strlen(req))
+		check(fx, false, "write: %s", strerror(errno));
+	buf_init(&in, 0);
+	while ((got = read(fd, tmp, sizeof(tmp))) > 0)
+		buf_add(&in, tmp, (size_t)got);
+	close(fd);
+	buf_add(&in, "", 1);
+	buf_init(&out, 0);
+	*body = NULL;
+	*len = 0;
+	p = strstr(in.data, "\r\n\r\n");
+	if (sscanf(in.data, "HTTP/1.1 %d", &status) != 1 || p == NULL) {
+		check(fx, false, "GET %s: no answer", path);
+		buf_free(&in);
+		return -1;
+	}
+	snprintf(head, headlen, "%.*s", (int)(p - in.data), in.data);
+	p += 4;
+	if (strstr(head, "Transfer-Encoding: chunked") == NULL) {
+		buf_add(&out, p, in.len - 1 - (size_t)(p - in.data));
+	} else {
+		for (;;) {
+			n = strtoul(p, &end, 16);
+			if (end == p || strncmp(end, "\r\n", 2) != 0) {
+				check(fx, false, "GET %s: bad chunk", path);
+				break;
+			}
+			if (n == 0)
+				break;
+			buf_add(&out, end + 2, n);
+			p = end + 2 + n + 2;
+		}
+	}
+	buf_free(&in);
+	buf_add(&out, "", 1);
+	*len = out.len - 1;
+	*body = out.data;
+	return status;
+}
+
+static void
+c_artifacts(struct fx *fx)
+{
+	char head[2048], *body;
+	size_t len, i;
+	int st, fd;
+	bool same;
+
+	expect(fx, "GET", "/api/v1/runs/1/artifacts", fx->reader, NULL, 200,
+	       "{\"items\":[{\"name\":\"app\",\"job\":\"build\",\"size\":5242897,"
+	       "\"files\":2,\"digest\":\"" DIGEST_APP "\",\"created\":"
+	       "\"1970-01-01T00:00:01.000Z\",\"expires\":null,\"expired\":false,"
+	       "\"url\":\"http://pw.test/api/v1/runs/1/artifacts/app\"}");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts", fx->reader, NULL, 200,
+	       "\"name\":\"old \\\"one\\\"\",\"job\":\"build\"");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts", fx->reader, NULL, 200,
+	       "\"expires\":\"1970-01-02T00:00:00.000Z\",\"expired\":true,"
+	       "\"url\":\"http://pw.test/api/v1/runs/1/artifacts/"
+	       "old%20%22one%22\"");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts", NULL, NULL, 401,
+	       "a bearer token is required");
+	expect(fx, "GET", "/api/v1/runs/9/artifacts", fx->reader, NULL, 404,
+	       "no run 9");
+	expect(fx, "GET", "/api/v1/runs/9/artifacts/app", fx->reader, NULL,
+	       404, "no run 9");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts/nosuch", fx->reader, NULL,
+	       404, "run 1 has no artifact 'nosuch'");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts/old%20%22one%22",
+	       fx->reader, NULL, 410, "{\"error\":{\"code\":\"gone\","
+	       "\"message\":\"artifact 'old \\\"one\\\"' of job 'build' in run 1 "
+	       "expired at 1970-01-02T00:00:00.000Z\"}}");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts/lost", fx->reader, NULL,
+	       404, "the archive of artifact 'lost' of run 1 cannot be read");
+
+	/* The archive, whole, more than the connection takes at once. */
+	st = fetch(fx, "/api/v1/runs/1/artifacts/app", head, sizeof(head),
+		   &body, &len);
+	check(fx, st == 200, "download: %d %s", st, head);
+	check(fx, strstr(head, "Content-Type: application/zstd") != NULL &&
+		  strstr(head, "Content-Disposition: attachment; "
+			 "filename=\"1-app.tar.zst\"") != NULL &&
+		  strstr(head, "ETag: \"" DIGEST_APP "\"") != NULL,
+	      "download head: %s", head);
+	check(fx, len == APP_BYTES, "download: %zu bytes, not %d", len,
+	      APP_BYTES);
+	same = len == APP_BYTES;
+	for (i = 0; same && i < len; i++)
+		same = (unsigned char)body[i] == ((i * 7 + i / 4096) & 0xff);
+	check(fx, same, "download: the bytes differ at %zu", i - 1);
+	free(body);
+
+	/* HEAD: the same head, no body. */
+	st = request(fx, "HEAD", "/api/v1/runs/1/artifacts/app", fx->reader,
+		     NULL, head, sizeof(head));
+	check(fx, st == 200 && head[0] == '\0', "HEAD: %d '%s'", st, head);
+
+	/* One file of it. */
+	st = fetch(fx, "/api/v1/runs/1/artifacts/app?path=dir/a.txt", head,
+		   sizeof(head), &body, &len);
+	check(fx, st == 200 && len == 6 && memcmp(body, "hello\n", 6) == 0,
+	      "?path=: %d %s", st, body);
+	check(fx, strstr(head, "Content-Type: application/octet-stream") !=
+			  NULL && strstr(head, "filename=\"a.txt\"") != NULL,
+	      "?path= head: %s", head);
+	free(body);
+	expect(fx, "GET", "/api/v1/runs/1/artifacts/app?path=nope",
+	       fx->reader, NULL, 404,
+	       "no file 'nope' in artifact 'app' of run 1");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts/app?path=../x",
+	       fx->reader, NULL, 400, "without '.' or '..' segments, got '../x'");
+	expect(fx, "GET", "/api/v1/runs/1/artifacts/app?path=/etc/passwd",
+	       fx->reader, NULL, 400, "path must be relative");
+
+	/* A client that leaves halfway: the server lets go of the blob. */
+	{
+		struct sockaddr_in sa = {.sin_family = AF_INET};
+		char req[512], tmp[4096];
+
+		sa.sin_port = htons((uint16_t)fx->port);
+		sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+		fd = socket(AF_INET, SOCK_STREAM, 0);
+		check(fx, fd >= 0 && connect(fd, (struct sockaddr *)&sa,
+					     sizeof(sa)) == 0, "connect");
+		snprintf(req, sizeof(req), "GET /api/v1/runs/1/artifacts/app "
+			 "HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: "
+			 "Bearer %s\r\n\r\n", fx->reader);
+		check(fx, write(fd, req, strlen(req)) == (ssize_t)strlen(req),
+		      "write");
+		check(fx, read(fd, tmp, sizeof(tmp)) > 0, "read");
+		close(fd);
+	}
+
+	/* Caches. */
+	expect(fx, "GET", "/api/v1/projects/demo/caches", fx->reader, NULL, 200,
+	       "{\"items\":[{\"key\":\"cargo-2\",\"scope\":\"pr:3\",\"size\":42,"
+	       "\"digest\":\"" DIGEST_OLD "\",\"created\":"
+	       "\"1970-01-01T00:00:02.000Z\",\"last_used\":"
+	       "\"1970-01-01T00:00:02.000Z\"},{\"key\":\"cargo-1\"");
+	expect(fx, "GET", "/api/v1/projects/demo/caches?limit=1", fx->reader,
+	       NULL, 200, "\"next_cursor\":\"2\"");
+	expect(fx, "GET", "/api/v1/projects/demo/caches?limit=1&cursor=2",
+	       fx->reader, NULL, 200, "\"key\":\"cargo-1\",\"scope\":"
+	       "\"branch:main\"");
+	expect(fx, "GET", "/api/v1/projects/nosuch/caches", fx->reader, NULL,
+	       404, "no project 'nosuch'");
+	expect(fx, "DELETE", "/api/v1/projects/demo/caches/cargo-1",
+	       fx->operator, NULL, 403, "lacks the 'admin' scope");
+	expect(fx, "DELETE", "/api/v1/projects/nosuch/caches/cargo-1",
+	       fx->admin, NULL, 404, "no project 'nosuch'");
+	expect(fx, "DELETE", "/api/v1/projects/demo/caches/cargo-1?scope=pr:3",
+	       fx->admin, NULL, 404,
+	       "project 'demo' has no cache 'cargo-1' in scope pr:3");
+	expect(fx, "DELETE", "/api/v1/projects/demo/caches/cargo-1",
+	       fx->admin, NULL, 200,
+	       "{\"key\":\"cargo-1\",\"scope\":null,\"deleted\":1}");
+	expect(fx, "DELETE", "/api/v1/projects/demo/caches/cargo-1",
+	       fx->admin, NULL, 404, "project 'demo' has no cache 'cargo-1'");
+	expect(fx, "GET", "/api/v1/projects/demo/caches", fx->reader, NULL, 200,
+	       "{\"items\":[{\"key\":\"cargo-2\",\"scope\":\"pr:3\"");
+}
+
+/*
+ * Artifacts listed, streamed whole, one file of one; 404, 410; caches
+ * listed and deleted by an admin.  Every blob opened is closed, also by
+ * the download whose client left.
+ */
+static void
+test_artifacts_caches(void **state)
+{
+	struct fx *fx = *state;
+
+	artifact_rows(fx);
+	serve(fx, "", c_artifacts);
+	assert_int_equal(fx->blob_opens, 3);
+	assert_int_equal(fx->blob_closes, 3);
+	assert_int_equal(fx->extracts, 2);
+	assert_int_equal(fx->cache_deletes, 3);
+	assert_string_equal(fx->cache_delete_actor, "token admin");
+}
+
 int
 main(void)
 {
@@ -707,6 +1116,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_missing_run, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_metrics_store_error, setup,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_artifacts_caches, setup,
 						teardown),
 	};
 

@@ -44,6 +44,7 @@ struct fixture {
 	atomic_int aborted;        /* on_abort calls */
 	atomic_int slow_taken;     /* h_slow calls: a request in hand */
 	atomic_int answered_late;  /* async answers that went out */
+	atomic_int drains;         /* /bulk: waits for the client to drain */
 	int logs;                  /* log callback calls */
 	int last_status;
 	char last_route[64];
@@ -168,6 +169,71 @@ h_stream(struct http_request *req, void *arg)
 	uv_timer_start(&l->t, stream_tick, l->ms, 0);
 }
 
+/*
+ * /bulk: BULK_BYTES in pieces, written while less than BULK_HIGH wait to
+ * be sent, then again once the client has taken them down to BULK_LOW.
+ */
+#define BULK_BYTES (16 * 1024 * 1024)
+#define BULK_PIECE (64 * 1024)
+#define BULK_HIGH (256 * 1024)
+#define BULK_LOW (64 * 1024)
+
+struct bulk {
+	struct fixture *fx;
+	size_t sent;
+	char piece[BULK_PIECE];
+};
+
+static void
+bulk_abort(struct http_request *req, void *arg)
+{
+	(void)req;
+	free(arg);
+}
+
+static void
+bulk_more(struct http_request *req, void *arg)
+{
+	struct bulk *b = arg;
+	size_t queued = 0;
+
+	while (b->sent < BULK_BYTES && queued <= BULK_HIGH) {
+		memset(b->piece, 'a' + (int)(b->sent / BULK_PIECE % 26),
+		       BULK_PIECE);
+		queued = http_stream_write(req, b->piece, BULK_PIECE);
+		b->sent += BULK_PIECE;
+	}
+	if (b->sent < BULK_BYTES) {
+		atomic_fetch_add(&b->fx->drains, 1);
+		http_stream_on_drain(req, BULK_LOW, bulk_more, b);
+		return;
+	}
+	http_request_on_abort(req, NULL, NULL);
+	http_stream_end(req);
+	free(b);
+}
+
+static void
+h_bulk(struct http_request *req, void *arg)
+{
+	struct bulk *b = xcalloc(1, sizeof(*b));
+
+	b->fx = arg;
+	http_stream_start(req, 200, "application/octet-stream", NULL);
+	http_request_on_abort(req, bulk_abort, b);
+	bulk_more(req, b);
+}
+
+/* /cut: a piece, then the stream cannot go on. */
+static void
+h_cut(struct http_request *req, void *arg)
+{
+	(void)arg;
+	http_stream_start(req, 200, "application/octet-stream", NULL);
+	http_stream_write(req, "partial", 7);
+	http_stream_abort(req);
+}
+
 static void
 h_client(struct http_request *req, void *arg)
 {
@@ -194,6 +260,8 @@ static const struct http_route routes[] = {
 	{ "POST", "/body", h_body, "body" },
 	{ "GET", "/slow", h_slow, "slow" },
 	{ "GET", "/stream", h_stream, "stream" },
+	{ "GET", "/bulk", h_bulk, "bulk" },
+	{ "GET", "/cut", h_cut, "cut" },
 	{ "GET", "/client", h_client, "client" },
 };
 
@@ -1437,6 +1505,73 @@ test_abort(void **state)
 }
 
 static void
+c_drain(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+	char *p, *end;
+	size_t total = 0, n;
+	bool in_order = true;
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "GET /bulk HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_until(c, "\r\n\r\n"));
+	cl_consume(c, (size_t)(strstr(c->buf, "\r\n\r\n") + 4 - c->buf));
+	/* Chunks, each BULK_PIECE of one letter, in order, then the last. */
+	for (;;) {
+		while ((p = strstr(c->buf, "\r\n")) == NULL)
+			CHECK(fx, cl_fill(c));
+		n = strtoul(c->buf, &end, 16);
+		CHECK(fx, end == p);
+		if (n == 0)
+			break;
+		while (c->len < (size_t)(p + 2 - c->buf) + n + 2)
+			CHECK(fx, cl_fill(c));
+		p += 2;
+		for (size_t i = 0; i < n; i++, total++)
+			if (p[i] != 'a' + (int)(total / BULK_PIECE % 26))
+				in_order = false;
+		cl_consume(c, (size_t)(p - c->buf) + n + 2);
+	}
+	CHECK(fx, in_order);
+	CHECK(fx, total == BULK_BYTES);
+	/* The producer waited for the client at least once. */
+	CHECK(fx, atomic_load(&fx->drains) > 0);
+	cl_close(c);
+}
+
+/* A producer faster than its client waits for the queue to drain. */
+static void
+test_stream_drain(void **state)
+{
+	(void)state;
+	run(c_drain, NULL, -1);
+}
+
+static void
+c_cut(struct fixture *fx)
+{
+	struct client *c = cl_open(fx);
+
+	CHECK(fx, c != NULL);
+	SEND(fx, c, "GET /cut HTTP/1.1\r\n\r\n");
+	CHECK(fx, cl_until(c, "partial\r\n"));
+	/* The connection closes without the last, empty chunk. */
+	while (cl_fill(c))
+		;
+	CHECK(fx, strstr(c->buf, "\r\n0\r\n") == NULL);
+	CHECK(fx, strstr(c->buf, "Transfer-Encoding: chunked") != NULL);
+	cl_close(c);
+}
+
+/* A stream that cannot be finished is cut short, never ended whole. */
+static void
+test_stream_abort(void **state)
+{
+	(void)state;
+	run(c_cut, NULL, -1);
+}
+
+static void
 c_adopt(struct fixture *fx)
 {
 	struct resp r;
@@ -1582,6 +1717,8 @@ main(void)
 		cmocka_unit_test(test_client_address),
 		cmocka_unit_test(test_addr_group),
 		cmocka_unit_test(test_stream),
+		cmocka_unit_test(test_stream_drain),
+		cmocka_unit_test(test_stream_abort),
 		cmocka_unit_test(test_abort),
 		cmocka_unit_test(test_adopt_fd),
 		cmocka_unit_test(test_listen_addresses),
