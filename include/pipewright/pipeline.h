@@ -131,8 +131,8 @@ const char *const *pipeline_job_secrets(const struct pipeline *p, size_t job);
 /* The name of a state/value for messages, e.g. "on_success". */
 const char *pipeline_when_name(enum pipeline_when w);
 
-/* glob_match() (glob.h): fnmatch with `*` also matching `/`, as branch
- * filters use it. */
+/* glob_match() (glob.h), as branch filters use it: `*` stops at `/`,
+ * `**` spans any depth. */
 bool pipeline_glob_match(const char *pattern, const char *s);
 
 #endif

@@ -752,7 +752,9 @@ test_repo_full(void **state)
 	assert_string_equal(config_project_branch(p, 1), "release/*");
 	assert_null(config_project_branch(p, 2));
 	assert_true(config_project_runs_on_branch(p, "main"));
-	assert_true(config_project_runs_on_branch(p, "release/1.0/hotfix"));
+	assert_true(config_project_runs_on_branch(p, "release/1.0"));
+	/* `*` stays within one segment of the branch name (glob.h). */
+	assert_false(config_project_runs_on_branch(p, "release/1.0/hotfix"));
 	assert_false(config_project_runs_on_branch(p, "feature/x"));
 	assert_false(config_project_runs_on_branch(p, "mainline"));
 	assert_true(config_project_runs_on_branch(p, NULL));
