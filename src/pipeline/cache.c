@@ -86,7 +86,7 @@ pipeline_key_cache_key(struct pl_walk *w, const struct pl_key *row,
 	c->has_key = true;
 	if (val->kind == YN_SCALAR) {
 		s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
-		if (s != NULL && pipeline_key_text_ok(w, val, s, "key",
+		if (s != NULL && pipeline_key_text_ok(w, val, s, "cache key",
 						      row->k.name))
 			c->literal = xstrdup(s);
 		return;
