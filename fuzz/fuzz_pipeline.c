@@ -4,11 +4,54 @@
  * parse, every accessor is exercised too, so that a model that validation
  * lets through is one the rest of the daemon can walk.
  */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 #include "pipewright/pipeline.h"
+
+static void
+walk_strv(const char *const *v, bool nonempty)
+{
+	if (v == NULL || (nonempty && *v == NULL))
+		__builtin_trap();
+	for (; *v != NULL; v++)
+		(void)strlen(*v);
+}
+
+/* Caches, artifacts and their sources: what the runtime will walk. */
+static void
+walk_reuse(const struct pipeline *p, size_t j)
+{
+	const struct pipeline_artifacts *a = pipeline_job_artifacts(p, j);
+	const size_t *src;
+	size_t k, n;
+
+	for (k = 0; k < pipeline_job_cache_count(p, j); k++) {
+		const struct pipeline_cache *c = pipeline_job_cache(p, j, k);
+
+		if (c->literal == NULL && c->prefix == NULL &&
+		    *c->files == NULL)
+			__builtin_trap();
+		walk_strv(c->files, false);
+		walk_strv(c->paths, true);
+		walk_strv(c->restore_keys, false);
+		(void)pipeline_cache_policy_name(c->policy);
+	}
+	if (a != NULL) {
+		if (*a->name == '\0' || a->when == PIPELINE_WHEN_MANUAL)
+			__builtin_trap();
+		walk_strv(a->paths, true);
+		walk_strv(a->exclude, false);
+	}
+	n = pipeline_job_artifact_sources(p, j, &src);
+	for (k = 0; k < n; k++)
+		if (src[k] >= pipeline_job_count(p) ||
+		    (k > 0 && src[k] <= src[k - 1]) ||
+		    pipeline_job_artifacts(p, src[k]) == NULL)
+			__builtin_trap();
+}
 
 static void
 walk_model(const struct pipeline *p)
@@ -38,6 +81,7 @@ walk_model(const struct pipeline *p)
 		(void)pipeline_job_runs_on_branch(p, j, "main");
 		(void)pipeline_job_runs_on_branch(p, j, "release/1.0/x");
 		(void)pipeline_when_name(pipeline_job_when(p, j));
+		walk_reuse(p, j);
 	}
 }
 

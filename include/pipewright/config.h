@@ -212,6 +212,14 @@ const char *config_project_secret(const struct config_project *p, size_t i);
 /* The pipeline file inside the repository, relative and normalised
  * (no "./", no ".."); default ".pipewright.yml".  NULL without repo. */
 const char *config_project_pipeline_path(const struct config_project *p);
+/*
+ * `default_branch`: the branch name (not a ref) that caches of other
+ * branches fall back to; "main" if the project leaves it out.  Set, it is
+ * also what a trigger without a ref builds; left out, such a trigger
+ * builds the branch the repository's HEAD names (trigger_resolve).
+ */
+const char *config_project_default_branch(const struct config_project *p);
+bool config_project_default_branch_set(const struct config_project *p);
 /* `branches`: glob patterns (glob_match); none: every branch. */
 size_t config_project_branch_count(const struct config_project *p);
 const char *config_project_branch(const struct config_project *p, size_t i);

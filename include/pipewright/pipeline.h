@@ -23,6 +23,8 @@
 
 /* Hard limits, checked with a clear message rather than by running out. */
 #define PIPELINE_MAX_BYTES (1024 * 1024)  /* a larger file is refused */
+#define PIPELINE_MAX_CACHES 8             /* per job */
+#define PIPELINE_MAX_PATHS 100            /* per list of paths or keys */
 #define PIPELINE_MAX_COMBINATIONS 256     /* per matrix job */
 #define PIPELINE_MAX_JOBS 1024            /* after matrix expansion */
 
@@ -128,11 +130,73 @@ size_t pipeline_check_ceilings(const struct pipeline *p,
 /* The names in the job's `secrets`, NULL-terminated (empty if none). */
 const char *const *pipeline_job_secrets(const struct pipeline *p, size_t job);
 
+/*
+ * `cache`: what a job restores before its script and saves after it,
+ * across runs of a project (docs/pipeline.md).  Values are as written:
+ * `$NAME` in the key, the paths and restore_keys is expanded when the
+ * job starts (pw_expand, with the job's environment), and the expanded
+ * paths must pass glob_path_check() again then.  Validation has checked
+ * the syntax of every reference and that each path, as written, stays
+ * inside the workspace.
+ */
+enum pipeline_cache_policy {
+	PIPELINE_CACHE_PULL_PUSH,
+	PIPELINE_CACHE_PULL,
+	PIPELINE_CACHE_PUSH,
+};
+struct pipeline_cache {
+	const char *prefix;              /* key: {prefix: ...}; NULL if none */
+	const char *const *files;        /* key: {files: [...]}: globs,
+					    NULL-terminated (may be empty) */
+	const char *literal;             /* key: "..." (a plain string,
+					    unexpanded); NULL if a map */
+	const char *const *paths;        /* unexpanded, relative,
+					    NULL-terminated, at least one */
+	const char *const *restore_keys; /* prefixes, unexpanded,
+					    NULL-terminated (may be empty) */
+	enum pipeline_cache_policy policy;
+};
+/* The job's caches in file order (0 if none); valid until destroyed. */
+size_t pipeline_job_cache_count(const struct pipeline *p, size_t job);
+const struct pipeline_cache *pipeline_job_cache(const struct pipeline *p,
+						size_t job, size_t i);
+/* "pull", "push" or "pull-push". */
+const char *pipeline_cache_policy_name(enum pipeline_cache_policy policy);
+
+/*
+ * `artifacts`: files a job hands to the jobs after it, kept by the
+ * server until they expire.
+ */
+struct pipeline_artifacts {
+	const char *name;                /* `name:` (its $NAMEs expanded
+					    from the file's env and matrix),
+					    else the job's full name; unique
+					    within the pipeline */
+	const char *const *paths;        /* globs, unexpanded, NULL-terminated,
+					    at least one */
+	const char *const *exclude;      /* globs, unexpanded, NULL-terminated
+					    (may be empty) */
+	enum pipeline_when when;         /* ON_SUCCESS (default), ON_FAILURE
+					    or ALWAYS */
+	uint64_t expire_in_ms;           /* 0: the server's default */
+};
+/* NULL if the job has no `artifacts`; valid until destroyed. */
+const struct pipeline_artifacts *pipeline_job_artifacts(
+	const struct pipeline *p, size_t job);
+/*
+ * The jobs whose artifacts this job gets, ascending: with `needs`, the
+ * needed jobs that have `artifacts` and are not `{job: x, artifacts:
+ * false}`; without `needs`, every job of an earlier stage that has
+ * `artifacts`.  *jobs is valid until destroyed.
+ */
+size_t pipeline_job_artifact_sources(const struct pipeline *p, size_t job,
+				     const size_t **jobs);
+
 /* The name of a state/value for messages, e.g. "on_success". */
 const char *pipeline_when_name(enum pipeline_when w);
 
-/* glob_match() (glob.h): fnmatch with `*` also matching `/`, as branch
- * filters use it. */
+/* glob_match() (glob.h), as branch filters use it: `*` stops at `/`,
+ * `**` spans any depth. */
 bool pipeline_glob_match(const char *pattern, const char *s);
 
 #endif

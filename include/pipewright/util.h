@@ -97,14 +97,32 @@ bool pw_hex_decode(const char *s, size_t slen, unsigned char *out, size_t n);
 bool pw_env_name_valid(const char *s, size_t n);
 bool pw_env_name_reserved(const char *s, size_t n);
 
+/*
+ * `$NAME` and `${NAME}` in `in` replaced by their values from env ("K=V",
+ * NULL-terminated; the last one of a name wins), `$$` by `$`.  0 and *out
+ * (caller frees); -ENOENT for a name env lacks, err saying "unknown
+ * variable $NAME"; -EINVAL for a malformed reference (`${` unclosed,
+ * `${}`, `${A-B}`, a `$` before anything else), err saying which and
+ * where.  On failure *out is NULL.
+ */
+int pw_expand(const char *in, const char *const *env, char **out, char *err,
+	      size_t errlen) PW_WUR;
+/*
+ * The syntax check alone, for validation before any variable is known:
+ * 0, or -EINVAL with err as pw_expand's and *at (if not NULL) the byte
+ * offset of the bad reference's '$'.
+ */
+int pw_expand_check(const char *in, size_t *at, char *err,
+		    size_t errlen) PW_WUR;
+
 /* Wall-clock time in UTC milliseconds, and a monotonic clock in ms. */
 uint64_t pw_now_ms(void);
 uint64_t pw_mono_ms(void);
 
 /*
  * Durations as pipeline files and configs write them: one or more
- * <number><unit> parts, unit h, m, s or ms, largest first, e.g. 90s, 10m,
- * 1h30m, 500ms.  0 or -EINVAL.
+ * <number><unit> parts, unit d (24h), h, m, s or ms, largest first, e.g.
+ * 90s, 10m, 1h30m, 500ms, 7d.  0 or -EINVAL.
  */
 int pw_duration_parse(const char *s, uint64_t *ms) PW_WUR;
 /*

@@ -15,6 +15,18 @@ config_project_pipeline_path(const struct config_project *p)
 	return p->pipeline_path;
 }
 
+const char *
+config_project_default_branch(const struct config_project *p)
+{
+	return p->default_branch != NULL ? p->default_branch : "main";
+}
+
+bool
+config_project_default_branch_set(const struct config_project *p)
+{
+	return p->default_branch != NULL;
+}
+
 size_t
 config_project_branch_count(const struct config_project *p)
 {

@@ -65,6 +65,7 @@ struct config_project {
 	char *pipeline_path;    /* relative to the repository, or NULL */
 	char **branches;        /* glob patterns */
 	size_t nbranches;
+	char *default_branch;   /* `default_branch` as written, or NULL */
 	enum forge_kind forge;  /* FORGE_GENERIC unless set */
 	char *forge_repo;       /* NULL until defaulted from repo */
 	int forge_repo_line;    /* of the key or of repo, for messages */
@@ -221,6 +222,7 @@ cf_key_fn config_key_project_branches;
 cf_key_fn config_key_project_schedules;
 cf_key_fn config_key_schedule_cron;
 cf_key_fn config_key_schedule_ref;
+cf_key_fn config_key_project_default_branch;
 void config_project_free(struct config_project *p);
 
 /* projects.c */

@@ -1,7 +1,7 @@
 /*
  * A project's keys for webhooks and triggers: the secret-valued ones
  * (status_token, webhook_secret, webhook_signing_secret, clone_token),
- * `branches` and `schedules`.
+ * `branches`, `default_branch` and `schedules`.
  *
  * Secret-valued keys take {file: PATH} or {env: NAME} exactly like the
  * top-level `secrets` and are read at load; a value written inline is
@@ -147,6 +147,34 @@ config_key_schedule_ref(struct cf_walk *w, const struct cf_key *row,
 	sc->ref = xstrdup(s);
 }
 
+/*
+ * `default_branch`: what a trigger without a ref builds and whose caches
+ * other branches fall back to.  A branch name, not a ref: "refs/heads/x"
+ * would be fetched as refs/heads/refs/heads/x.
+ */
+void
+config_key_project_default_branch(struct cf_walk *w, const struct cf_key *row,
+				  const struct ynode *key,
+				  const struct ynode *val)
+{
+	struct config_project *p = w->target;
+	const char *s;
+
+	(void)key;
+	s = yamlnode_string(&w->y, val, row->k.expected, row->k.name);
+	if (s == NULL)
+		return;
+	if (!valid_ref(s) || strncmp(s, "refs/", 5) == 0) {
+		yamlnode_problem(&w->y, val->line, val->column,
+				 "invalid default_branch '%s'%s; expected a"
+				 " branch name such as main (without"
+				 " refs/heads/)", CQ(w, s), w->y.where);
+		return;
+	}
+	free(p->default_branch);
+	p->default_branch = xstrdup(s);
+}
+
 void
 config_key_project_schedules(struct cf_walk *w, const struct cf_key *row,
 			     const struct ynode *key, const struct ynode *val)
@@ -204,6 +232,7 @@ config_project_free(struct config_project *p)
 	for (j = 0; j < p->nbranches; j++)
 		free(p->branches[j]);
 	free(p->branches);
+	free(p->default_branch);
 	free(p->forge_repo);
 	free(p->forge_api);
 	config_secret_free(&p->status_token);

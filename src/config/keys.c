@@ -128,6 +128,8 @@ static const struct cf_key project_rows[] = {
 	 config_key_project_pipeline_path, 0, 0, 0},
 	{{"branches", S | L, "a branch pattern or a list of them"},
 	 config_key_project_branches, 0, 0, 0},
+	{{"default_branch", S, "a branch name such as main"},
+	 config_key_project_default_branch, 0, 0, 0},
 	{{"forge", S, "one of github, gitlab, gitea, forgejo, generic"},
 	 config_key_project_forge, 0, 0, 0},
 	{{"forge_repo", S, "the forge's name of the repository, such as"

@@ -11,7 +11,8 @@
  *
  * A run of a project with a repository fetches a full ref: a bare "main"
  * is refs/heads/main, a missing commit is the ref's head as git tells it
- * now, and a missing ref the default branch (trigger_resolve) — all
+ * now, and a missing ref the default branch (the project's
+ * default_branch, else the remote's HEAD: trigger_resolve) — all
  * before anything is recorded, so an unknown ref makes no run.
  */
 #include <cjson/cJSON.h>
@@ -377,21 +378,42 @@ on_head_resolved(int rc, const char *ref, const char *sha, void *arg)
 	trigger_store(t);
 }
 
+/* The project's default_branch, resolved: a commit given stays. */
+static void
+on_default_resolved(int rc, const char *sha, void *arg)
+{
+	struct trigger_op *t = arg;
+
+	if (!resolved_ok(t, rc, sha))
+		return;
+	if (t->commit == NULL)
+		t->commit = xstrdup(sha);
+	trigger_store(t);
+}
+
 /*
  * What a repository project's run builds when the request leaves it open:
- * the head of its ref, and without a ref the default branch, the one the
- * remote's HEAD names.  The one place that decides the default branch.
+ * the head of its ref, and without a ref the default branch: the
+ * project's `default_branch` if the configuration sets it, else the one
+ * the remote's HEAD names.  The one place that decides the default
+ * branch of a trigger.
  */
 static void
 trigger_resolve(struct trigger_op *t, const struct config_project *proj)
 {
+	scm_resolve_cb done = on_ref_resolved;
 	char *msg;
 	int rc;
 
+	if (t->ref == NULL && config_project_default_branch_set(proj)) {
+		free(t->branch);
+		t->branch = xstrdup(config_project_default_branch(proj));
+		t->ref = xasprintf("refs/heads/%s", t->branch);
+		done = on_default_resolved;
+	}
 	if (t->ref != NULL)
 		rc = scm_resolve(t->d->scm, config_project_repo(proj), t->ref,
-				 config_project_clone_token(proj), 0,
-				 on_ref_resolved, t);
+				 config_project_clone_token(proj), 0, done, t);
 	else
 		rc = scm_resolve_head(t->d->scm, config_project_repo(proj),
 				      config_project_clone_token(proj), 0,

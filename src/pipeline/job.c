@@ -129,6 +129,72 @@ pipeline_key_script(struct pl_walk *w, const struct pl_key *row,
 }
 
 void
+pipeline_key_need_job(struct pl_walk *w, const struct pl_key *row,
+		      const struct ynode *key, const struct ynode *val)
+{
+	struct pl_need *nd = w->need;
+	const char *s = yamlnode_string(&w->y, val, row->k.expected,
+					row->k.name);
+
+	(void)key;
+	if (s == NULL)
+		return;
+	free(nd->name);
+	nd->name = xstrdup(s);
+	nd->line = val->line;
+	nd->column = val->column;
+}
+
+void
+pipeline_key_need_artifacts(struct pl_walk *w, const struct pl_key *row,
+			    const struct ynode *key, const struct ynode *val)
+{
+	(void)key;
+	if (yamlnode_bool(val, &w->need->artifacts) < 0)
+		yamlnode_type_error(&w->y, val, row->k.expected, row->k.name);
+}
+
+/* A `needs` item written as {job: NAME, artifacts: BOOL}. */
+static void
+need_map(struct pl_walk *w, struct pl_need *nd, const struct ynode *map)
+{
+	const char *outer = w->y.where;
+	char *where = xasprintf(" in 'needs' of job '%s'",
+				PQ(w, w->base->name));
+
+	w->y.where = where;
+	w->need = nd;
+	yamlnode_walk_map(&w->y, map, &pipeline_need_keys);
+	w->need = NULL;
+	w->y.where = outer;
+	free(where);
+	if (!yamlnode_map_has(map, "job") && !w->y.stop)
+		yamlnode_problem(&w->y, map->line, map->column,
+				 "an item of 'needs' of job '%s' has no 'job';"
+				 " expected {job: NAME, artifacts: false}",
+				 PQ(w, w->base->name));
+}
+
+/* The same job named twice, once without its artifacts: which is meant? */
+static void
+need_conflict(struct pl_walk *w, const struct pl_need *nd)
+{
+	const struct pl_base *b = w->base;
+	size_t k;
+
+	for (k = 0; k < b->nneeds; k++) {
+		if (strcmp(b->needs[k].name, nd->name) != 0)
+			continue;
+		if (b->needs[k].artifacts != nd->artifacts)
+			yamlnode_problem(&w->y, nd->line, nd->column,
+					 "'needs' of job '%s' names '%s' twice,"
+					 " with and without its artifacts",
+					 PQ(w, b->name), PQ(w, nd->name));
+		return;
+	}
+}
+
+void
 pipeline_key_needs(struct pl_walk *w, const struct pl_key *row,
 		   const struct ynode *key, const struct ynode *val)
 {
@@ -136,22 +202,32 @@ pipeline_key_needs(struct pl_walk *w, const struct pl_key *row,
 	size_t i;
 
 	(void)key;
-	(void)row;
 	b->has_needs = true;
 	b->needs = xcalloc(val->count, sizeof(*b->needs));
 	for (i = 0; i < val->count; i++) {
 		const struct ynode *it = val->items[i];
+		struct pl_need *nd = &b->needs[b->nneeds];
 		const char *s;
 
 		if (!yamlnode_visit(&w->y, it))
 			return;
-		s = yamlnode_string(&w->y, it, "a job name", "needs");
-		if (s == NULL)
-			continue;
-		b->needs[b->nneeds].name = xstrdup(s);
-		b->needs[b->nneeds].line = it->line;
-		b->needs[b->nneeds].column = it->column;
-		b->needs[b->nneeds].base = -1;
+		nd->base = -1;
+		nd->artifacts = true;
+		if (it->kind == YN_MAP) {
+			need_map(w, nd, it);
+			if (nd->name == NULL)
+				continue;
+		} else {
+			s = yamlnode_string(&w->y, it, "a job name or {job:"
+					    " NAME, artifacts: false}",
+					    row->k.name);
+			if (s == NULL)
+				continue;
+			nd->name = xstrdup(s);
+			nd->line = it->line;
+			nd->column = it->column;
+		}
+		need_conflict(w, nd);
 		b->nneeds++;
 	}
 }
@@ -330,5 +406,10 @@ pipeline_base_free(struct pl_base *b)
 	free(b->working_dir);
 	free(b->environment);
 	strv_free(b->secrets, b->nsecrets);
+	for (i = 0; i < b->ncaches; i++)
+		pipeline_cache_free(&b->caches[i]);
+	free(b->caches);
+	pipeline_artifacts_free(b->artifacts);
+	free(b->sources);
 	free(b->preds);
 }

@@ -1,6 +1,7 @@
 /*
  * The keys a pipeline file may use, as data: one table per kind of
- * mapping (top level, job, retry), each row naming the key, the YAML
+ * mapping (top level, job, retry, cache and its key, artifacts, a needs
+ * item), each row naming the key, the YAML
  * kinds its value may have, how to say what was expected, and the
  * handler that reads it.  docs/pipeline.md describes the same rows.
  *
@@ -27,7 +28,8 @@ static const struct pl_key job_rows[] = {
 	{{"stage", S, "a stage name"}, pipeline_key_stage},
 	{{"script", S | L, "a string or a list of strings"},
 	 pipeline_key_script},
-	{{"needs", L, "a list of job names"}, pipeline_key_needs},
+	{{"needs", L, "a list of job names or {job: NAME, artifacts: false}"},
+	 pipeline_key_needs},
 	{{"env", M, "a mapping of variables to values"}, pipeline_key_env},
 	{{"timeout", S, "a duration such as 10m"}, pipeline_key_timeout},
 	{{"retry", S | M, "a number or a mapping with 'max' and 'when'"},
@@ -47,6 +49,9 @@ static const struct pl_key job_rows[] = {
 	{{"resources", M, "a mapping of limits (memory, pids, cpu_seconds,"
 	 " file_size, open_files)"}, pipeline_key_resources},
 	{{"secrets", L, "a list of secret names"}, pipeline_key_secrets},
+	{{"cache", M | L, "a mapping {key, paths} or a list of them"},
+	 pipeline_key_cache},
+	{{"artifacts", M, "a mapping with 'paths'"}, pipeline_key_artifacts},
 };
 const struct yamlnode_table pipeline_job_keys = PL_TABLE(job_rows);
 
@@ -56,6 +61,46 @@ static const struct pl_key retry_rows[] = {
 	 pipeline_key_retry_when},
 };
 const struct yamlnode_table pipeline_retry_keys = PL_TABLE(retry_rows);
+
+static const struct pl_key cache_rows[] = {
+	{{"key", S | M, "a string or a mapping {prefix, files}"},
+	 pipeline_key_cache_key},
+	{{"paths", S | L, "a path or a list of paths"},
+	 pipeline_key_cache_paths},
+	{{"restore_keys", S | L, "a key prefix or a list of them"},
+	 pipeline_key_cache_restore_keys},
+	{{"policy", S, "one of pull, push, pull-push"},
+	 pipeline_key_cache_policy},
+};
+const struct yamlnode_table pipeline_cache_keys = PL_TABLE(cache_rows);
+
+static const struct pl_key cache_key_rows[] = {
+	{{"prefix", S, "a string"}, pipeline_key_cache_prefix},
+	{{"files", S | L, "a file path or a list of them"},
+	 pipeline_key_cache_files},
+};
+const struct yamlnode_table pipeline_cache_key_keys =
+	PL_TABLE(cache_key_rows);
+
+static const struct pl_key artifacts_rows[] = {
+	{{"paths", S | L, "a path or a list of paths"},
+	 pipeline_key_artifacts_paths},
+	{{"exclude", S | L, "a path or a list of paths"},
+	 pipeline_key_artifacts_exclude},
+	{{"when", S, "one of on_success, on_failure, always"},
+	 pipeline_key_artifacts_when},
+	{{"expire_in", S, "a duration such as 7d"},
+	 pipeline_key_artifacts_expire_in},
+	{{"name", S, "a name"}, pipeline_key_artifacts_name},
+};
+const struct yamlnode_table pipeline_artifacts_keys =
+	PL_TABLE(artifacts_rows);
+
+static const struct pl_key need_rows[] = {
+	{{"job", S, "a job name"}, pipeline_key_need_job},
+	{{"artifacts", S, "a boolean"}, pipeline_key_need_artifacts},
+};
+const struct yamlnode_table pipeline_need_keys = PL_TABLE(need_rows);
 
 /* How the shared walk hands a pair to a pl_key row's handler. */
 YAMLNODE_CALL_ROW(pipeline_call_row, struct pl_key, struct pl_walk)

@@ -36,6 +36,7 @@ pipeline_free(struct pipeline *p)
 			strv_free(j->menv, p->bases[j->base].nmkeys);
 		free(j->name);
 		free(j->env);
+		free(j->art_name);
 	}
 	free(p->jobs);
 	for (i = 0; i < p->nbases; i++)

@@ -259,6 +259,9 @@ build(struct pl_walk *w, const struct ytree *t)
 		return -EINVAL;
 	pipeline_order_preds(w->p);
 	pipeline_env_merge(w->p);
+	pipeline_artifacts_finish(w);
+	if (w->y.added > 0 || w->y.stop)
+		return -EINVAL;
 	return 0;
 }
 

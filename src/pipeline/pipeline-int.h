@@ -33,12 +33,42 @@
 #define PL_MAX_STAGES 100                 /* entries of `stages` */
 #define PL_MAX_RETRY 10
 
-/* One `needs` item as written. */
+/* One `needs` item as written: a name, or {job: NAME, artifacts: B}. */
 struct pl_need {
 	char *name;
-	int line;
+	int line;             /* of the name */
 	int column;
 	long base;            /* resolved base index, -1 if unknown */
+	bool artifacts;       /* false: `artifacts: false` opts out */
+};
+
+/* One `cache` as written (cache.c); pub's pointers point at the rest. */
+struct pl_cache {
+	struct pipeline_cache pub;
+	char *prefix;         /* owned, or NULL */
+	char **files;         /* owned, NULL-terminated */
+	size_t nfiles;
+	char *literal;        /* owned, or NULL */
+	char **paths;         /* owned, NULL-terminated */
+	size_t npaths;
+	char **restore_keys;  /* owned, NULL-terminated */
+	size_t nrestore;
+	size_t item;          /* its number in a list of caches, from 1 */
+	bool has_key;
+	bool has_paths;
+};
+
+/* A job's `artifacts` as written (artifacts.c). */
+struct pl_artifacts {
+	char **paths;         /* owned, NULL-terminated */
+	size_t npaths;
+	char **exclude;       /* owned, NULL-terminated */
+	size_t nexclude;
+	char *name;           /* as written, owned; NULL: the job's name */
+	int name_at[2];       /* line, column of the name's value */
+	enum pipeline_when when;
+	uint64_t expire_in_ms;
+	bool has_paths;
 };
 
 /* A job as the file writes it, before matrix expansion. */
@@ -87,6 +117,11 @@ struct pl_base {
 	int res_at[5][2];     /* line, column of each value, sandbox.c's order */
 	char **secrets;       /* NULL-terminated names, or NULL */
 	size_t nsecrets;
+	struct pl_cache *caches; /* owned */
+	size_t ncaches;
+	struct pl_artifacts *artifacts; /* owned; NULL: none */
+	size_t *sources;      /* jobs whose artifacts it gets; sorted */
+	size_t nsources;
 	size_t first;         /* its expanded jobs: first .. first+count-1 */
 	size_t count;
 	size_t *preds;        /* shared by all its expansions; sorted */
@@ -100,6 +135,9 @@ struct pl_job {
 	char **menv;          /* "KEY=VALUE" of its matrix values */
 	const char **env;     /* merged, NULL-terminated; points into strings
 				 owned by the pipeline, the base or menv */
+	struct pipeline_artifacts art; /* if the base has artifacts: pointers
+				 into the base, name into art_name or name */
+	char *art_name;       /* owned: the expanded `name:`, or NULL */
 };
 
 struct pipeline {
@@ -127,6 +165,8 @@ struct pl_walk {
 	struct pipeline *p;
 	struct pl_base *base; /* the job being walked */
 	struct pl_top *top;   /* the top-level keys' nodes (parse.c) */
+	struct pl_cache *cache; /* the cache being walked (cache.c) */
+	struct pl_need *need; /* the needs mapping being walked (job.c) */
 	bool stages_bad;      /* `stages` invalid: skip stage checks */
 	const struct ynode *jobs_key;
 };
@@ -159,6 +199,10 @@ bool pipeline_name_ok(struct pl_walk *w, const struct ynode *n,
 extern const struct yamlnode_table pipeline_top_keys;
 extern const struct yamlnode_table pipeline_job_keys;
 extern const struct yamlnode_table pipeline_retry_keys;
+extern const struct yamlnode_table pipeline_cache_keys;
+extern const struct yamlnode_table pipeline_cache_key_keys;
+extern const struct yamlnode_table pipeline_artifacts_keys;
+extern const struct yamlnode_table pipeline_need_keys;
 /* A table of pl_key rows, whose handlers take the pipeline's walk. */
 #define PL_TABLE(rows) YAMLNODE_TABLE(rows, pipeline_call_row)
 yamlnode_key_fn pipeline_call_row;
@@ -185,6 +229,21 @@ pl_key_fn pipeline_key_environment;
 pl_key_fn pipeline_key_network;
 pl_key_fn pipeline_key_resources;
 pl_key_fn pipeline_key_secrets;
+pl_key_fn pipeline_key_cache;
+pl_key_fn pipeline_key_cache_key;
+pl_key_fn pipeline_key_cache_prefix;
+pl_key_fn pipeline_key_cache_files;
+pl_key_fn pipeline_key_cache_paths;
+pl_key_fn pipeline_key_cache_restore_keys;
+pl_key_fn pipeline_key_cache_policy;
+pl_key_fn pipeline_key_artifacts;
+pl_key_fn pipeline_key_artifacts_paths;
+pl_key_fn pipeline_key_artifacts_exclude;
+pl_key_fn pipeline_key_artifacts_when;
+pl_key_fn pipeline_key_artifacts_expire_in;
+pl_key_fn pipeline_key_artifacts_name;
+pl_key_fn pipeline_key_need_job;
+pl_key_fn pipeline_key_need_artifacts;
 
 /* job.c */
 void pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
@@ -207,6 +266,34 @@ void pipeline_order_preds(struct pipeline *p);
 
 /* path.c */
 int pipeline_path_normalise(const char *in, char **out);
+/*
+ * What a string-or-list key of a cache or artifacts holds: each item
+ * checked as `kind` says and copied into *out (NULL-terminated, *n of
+ * them; freed with the base).  `what` names one item in messages
+ * ("path").  An empty list is a problem unless allow_empty; more than
+ * PIPELINE_MAX_PATHS is one.
+ */
+enum pl_item {
+	PL_ITEM_PATH,         /* a glob inside the workspace, with $NAMEs */
+	PL_ITEM_KEY,          /* key text with $NAMEs: no control chars */
+};
+#define PL_MAX_KEY 255        /* bytes of a cache key or prefix as written */
+void pipeline_read_items(struct pl_walk *w, const struct pl_key *row,
+			 const struct ynode *val, enum pl_item kind,
+			 const char *what, bool allow_empty, char ***out,
+			 size_t *n);
+/* Key text (a literal key, a prefix): a problem at n if it is bad. */
+bool pipeline_key_text_ok(struct pl_walk *w, const struct ynode *n,
+			  const char *s, const char *what, const char *key);
+/* A string that takes $NAMEs: its syntax checked, a problem at n if bad. */
+bool pipeline_expand_ok(struct pl_walk *w, const struct ynode *n,
+			const char *s, const char *key);
+
+/* cache.c, artifacts.c */
+void pipeline_cache_free(struct pl_cache *c);
+void pipeline_artifacts_free(struct pl_artifacts *a);
+/* After matrix expansion and the env merge: names, duplicates, sources. */
+void pipeline_artifacts_finish(struct pl_walk *w);
 
 /* model.c */
 void pipeline_free(struct pipeline *p);

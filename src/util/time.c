@@ -30,7 +30,8 @@ static const struct {
 	const char *name;
 	uint64_t ms;
 } units[] = {
-	{"h", 3600000}, {"m", 60000}, {"s", 1000}, {"ms", 1},
+	{"d", 86400000}, {"h", 3600000}, {"m", 60000}, {"s", 1000},
+	{"ms", 1},
 };
 
 int

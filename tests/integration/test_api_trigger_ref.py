@@ -1,7 +1,8 @@
 """POST /api/v1/projects/P/runs on a project with a repository: "ref":
 "main" without a commit runs the branch's head (stored as refs/heads/main,
 branch main); no ref runs the default branch, the one the repository's
-HEAD names (here "trunk", not "main"); "ref" and "commit" together run
+HEAD names (here "trunk", not "main"), unless the project's
+default_branch says which (it wins over HEAD); "ref" and "commit" together run
 that commit; a bare "feature" is the branch feature.  A ref the repository
 lacks is 422 and a commit that is no sha 400, and neither makes a run."""
 import pwdaemon as pw
@@ -23,9 +24,18 @@ def main(t):
     trunk = other.commit("trunk", {".pipewright.yml": wh.PIPELINE, "content.txt": "trunk\n"})
     other.push("refs/heads/trunk")
     other.git("symbolic-ref", "HEAD", "refs/heads/trunk", cwd=other.bare)
+    # A third whose HEAD names main, configured with default_branch: dev.
+    third = wh.Origin(t, "third")
+    third_main = third.commit("main", {".pipewright.yml": wh.PIPELINE,
+                                       "content.txt": "on main\n"})
+    third.push()
+    third.checkout("dev", create=True)
+    dev = third.commit("dev", {"content.txt": "on dev\n"})
+    third.push("refs/heads/dev")
     d = t.daemon(projects={
         "app": {"repo": origin.bare},
         "other": {"repo": other.bare},
+        "pinned": {"repo": third.bare, "default_branch": "dev"},
     })
 
     def ran(project, body, ref, branch, commit, content):
@@ -42,6 +52,13 @@ def main(t):
             ran, "app", {}, "refs/heads/main", "main", head, "second")
     t.check("no ref: the branch HEAD names (trunk)",
             ran, "other", {}, "refs/heads/trunk", "trunk", trunk, "trunk")
+    t.check("no ref, default_branch: dev: the head of dev, not HEAD's main",
+            ran, "pinned", {}, "refs/heads/dev", "dev", dev, "on dev")
+    t.check("default_branch: dev and a commit of main without a ref: that commit",
+            ran, "pinned", {"commit": third_main}, "refs/heads/dev", "dev", third_main,
+            "on main")
+    t.check('"ref": "main" on the same project: main',
+            ran, "pinned", {"ref": "main"}, "refs/heads/main", "main", third_main, "on main")
     t.check('"ref": "main" with a commit: that commit',
             ran, "app", {"ref": "main", "commit": first}, "refs/heads/main", "main", first,
             "first")

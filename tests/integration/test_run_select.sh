@@ -1,5 +1,6 @@
 # Manual jobs are skipped unless --approve; --only runs just the named jobs
-# (a base name means every matrix expansion); branches filter by --branch.
+# (a base name means every matrix expansion); branches filter by --branch,
+# `*` within one segment of a branch name and `**` across any depth.
 . "$(dirname "$0")/lib.sh"
 
 cat > ci.yml <<'YML'
@@ -12,8 +13,12 @@ jobs:
     script: echo test
   release-notes:
     stage: deploy
-    branches: ["release/*"]
+    branches: ["release/**"]
     script: echo notes
+  top-notes:
+    stage: deploy
+    branches: ["release/*"]
+    script: echo top-notes
   ship:
     stage: deploy
     when: manual
@@ -32,7 +37,13 @@ expect_no_out "[ship] shipping"
 
 pw run -f ci.yml --branch release/1.2/rc --approve ship
 expect_rc 0
-expect_out "[ship] shipping" "[announce] announce" "[release-notes] notes"
+expect_out "[ship] shipping" "[announce] announce" "[release-notes] notes" \
+	"==> top-notes: skipped: branch 'release/1.2/rc' not in branches"
+expect_no_out "[top-notes] top-notes"
+
+pw run -f ci.yml --branch release/1.3
+expect_rc 0
+expect_out "[release-notes] notes" "[top-notes] top-notes"
 
 pw run -f ci.yml --only build
 expect_rc 0

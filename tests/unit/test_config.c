@@ -752,7 +752,9 @@ test_repo_full(void **state)
 	assert_string_equal(config_project_branch(p, 1), "release/*");
 	assert_null(config_project_branch(p, 2));
 	assert_true(config_project_runs_on_branch(p, "main"));
-	assert_true(config_project_runs_on_branch(p, "release/1.0/hotfix"));
+	assert_true(config_project_runs_on_branch(p, "release/1.0"));
+	/* `*` stays within one segment of the branch name (glob.h). */
+	assert_false(config_project_runs_on_branch(p, "release/1.0/hotfix"));
 	assert_false(config_project_runs_on_branch(p, "feature/x"));
 	assert_false(config_project_runs_on_branch(p, "mainline"));
 	assert_true(config_project_runs_on_branch(p, NULL));
@@ -1158,6 +1160,48 @@ test_repo_branches(void **state)
 		 " 'a', got a mapping");
 }
 
+/* `default_branch`: "main" unless set; a branch name, not a ref. */
+static void
+test_default_branch(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c;
+
+	c = load_ok(fx, "projects:\n"
+		    "  - {name: a, repo: /x}\n"
+		    "  - {name: b, repo: /y, default_branch: release/2.x}\n"
+		    "  - {name: c, pipeline: pipelines/demo.yml,"
+		    " default_branch: trunk}\n");
+	assert_string_equal(config_project_default_branch(config_project(c, 0)),
+			    "main");
+	assert_false(config_project_default_branch_set(config_project(c, 0)));
+	assert_string_equal(config_project_default_branch(config_project(c, 1)),
+			    "release/2.x");
+	assert_true(config_project_default_branch_set(config_project(c, 1)));
+	/* A project without a repository has a default branch too (caches). */
+	assert_string_equal(config_project_default_branch(config_project(c, 2)),
+			    "trunk");
+	config_destroy(c);
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, default_branch:"
+		 " refs/heads/main}\n", 1, 2, 41, "invalid default_branch"
+		 " 'refs/heads/main' in project 'a'; expected a branch name"
+		 " such as main (without refs/heads/)");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, default_branch:"
+		 " \"-main\"}\n", 1, 2, 41, "invalid default_branch '-main' in"
+		 " project 'a'; expected a branch name such as main (without"
+		 " refs/heads/)");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, default_branch:"
+		 " \"a b\"}\n", 1, 2, 41, "invalid default_branch 'a b' in"
+		 " project 'a'; expected a branch name such as main (without"
+		 " refs/heads/)");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, default_branch:"
+		 " [main]}\n", 1, 2, 41, "expected a branch name such as main"
+		 " for 'default_branch' in project 'a', got a list");
+	load_bad(fx, "projects:\n  - {name: a, repo: /x, default_brnach:"
+		 " main}\n", 1, 2, 25, "unknown key 'default_brnach' in"
+		 " project 'a'; did you mean 'default_branch'?");
+}
+
 static void
 test_repo_schedules(void **state)
 {
@@ -1274,6 +1318,7 @@ main(void)
 		cmocka_unit_test(test_repo_combinations),
 		cmocka_unit_test(test_repo_secrets),
 		cmocka_unit_test(test_repo_branches),
+		cmocka_unit_test(test_default_branch),
 		cmocka_unit_test(test_repo_schedules),
 		cmocka_unit_test(test_example),
 	};

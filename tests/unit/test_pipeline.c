@@ -850,7 +850,9 @@ test_full_example(void **state)
 	assert_string_equal(pipeline_job_working_dir(p, 1), "src");
 	assert_true(pipeline_job_has_needs(p, 1));
 	assert_true(pipeline_job_runs_on_branch(p, 1, "main"));
-	assert_true(pipeline_job_runs_on_branch(p, 1, "release/1.0/x"));
+	assert_true(pipeline_job_runs_on_branch(p, 1, "release/1.0"));
+	/* `*` stays within one segment of the branch name. */
+	assert_false(pipeline_job_runs_on_branch(p, 1, "release/1.0/x"));
 	assert_false(pipeline_job_runs_on_branch(p, 1, "feature/x"));
 	assert_true(pipeline_job_runs_on_branch(p, 1, NULL));
 	assert_true(pipeline_job_runs_on_branch(p, 0, "feature/x"));
@@ -1113,14 +1115,17 @@ test_glob_match(void **state)
 {
 	(void)state;
 	assert_true(pipeline_glob_match("release/*", "release/1.0"));
-	assert_true(pipeline_glob_match("release/*", "release/1.0/x"));
+	/* `*` stops at '/'; `**` spans any depth (glob.h). */
+	assert_false(pipeline_glob_match("release/*", "release/1.0/x"));
+	assert_true(pipeline_glob_match("release/**", "release/1.0/x"));
 	assert_false(pipeline_glob_match("release/*", "releases/1.0"));
 	assert_true(pipeline_glob_match("main", "main"));
 	assert_false(pipeline_glob_match("main", "main2"));
 	assert_true(pipeline_glob_match("v[0-9]*", "v1.2"));
 	assert_false(pipeline_glob_match("v[0-9]*", "vx"));
 	assert_true(pipeline_glob_match("feat-?", "feat-a"));
-	assert_true(pipeline_glob_match("*", ".hidden/x"));
+	assert_false(pipeline_glob_match("*", ".hidden/x"));
+	assert_true(pipeline_glob_match("*", ".hidden"));
 	assert_true(pipeline_glob_match("[!a]*", "b"));
 	assert_true(pipeline_glob_match("[]]", "]"));
 	assert_true(pipeline_glob_match("\\*", "*"));

@@ -1,5 +1,5 @@
 /*
- * util: durations, the capped buffer, reading files with a cap, env names,
+ * util: durations, `$VAR` expansion, the capped buffer, reading files with a cap, env names,
  * directories made and removed, hex.
  */
 #include <errno.h>
@@ -28,10 +28,11 @@ test_duration_parse(void **state)
 		{"90s", 90000}, {"10m", 600000}, {"1h30m", 5400000},
 		{"1h", 3600000}, {"500ms", 500}, {"1m30s", 90000},
 		{"2h0m5s", 7205000}, {"1s250ms", 1250}, {"0s", 0},
+		{"7d", 7 * 86400000ULL}, {"1d12h", 129600000},
 	};
 	static const char *const bad[] = {
 		"", "10", "10x", "s", "1m1h", "1s1s", "-5s", "1.5s", "10 s",
-		"99999999999999999999s", "1ms1s",
+		"99999999999999999999s", "1ms1s", "1h1d", "1d1d", "d",
 	};
 	uint64_t ms;
 	size_t i;
@@ -43,6 +44,81 @@ test_duration_parse(void **state)
 	}
 	for (i = 0; i < PW_ARRAY_LEN(bad); i++)
 		assert_int_equal(pw_duration_parse(bad[i], &ms), -EINVAL);
+}
+
+static void
+test_expand(void **state)
+{
+	static const char *const env[] = {
+		"BRANCH=main", "OS=linux", "EMPTY=", "OS=bsd", "A_1=x", NULL,
+	};
+	static const struct {
+		const char *in;
+		const char *out;
+	} good[] = {
+		{"plain", "plain"},
+		{"", ""},
+		{"cargo-$BRANCH", "cargo-main"},
+		{"cargo-${BRANCH}-x", "cargo-main-x"},
+		{"$OS", "bsd"},                 /* the last one set wins */
+		{"a${EMPTY}b", "ab"},
+		{"$BRANCH.$A_1", "main.x"},
+		{"${A_1}1", "x1"},
+		{"$A_1$A_1", "xx"},
+		{"cost$$", "cost$"},
+		{"$$BRANCH", "$BRANCH"},
+		{"target/$OS/", "target/bsd/"},
+	};
+	char err[128], *out;
+	size_t i, at;
+
+	(void)state;
+	for (i = 0; i < PW_ARRAY_LEN(good); i++) {
+		assert_int_equal(pw_expand(good[i].in, env, &out, err,
+					   sizeof(err)), 0);
+		assert_string_equal(out, good[i].out);
+		free(out);
+		assert_int_equal(pw_expand_check(good[i].in, &at, err,
+						 sizeof(err)), 0);
+	}
+	out = (char *)1;
+	assert_int_equal(pw_expand("x-$NOPE-y", env, &out, err, sizeof(err)),
+			 -ENOENT);
+	assert_null(out);
+	assert_string_equal(err, "unknown variable $NOPE");
+	assert_int_equal(pw_expand("${BRANCHES}", env, &out, err, sizeof(err)),
+			 -ENOENT);
+	assert_string_equal(err, "unknown variable $BRANCHES");
+	assert_int_equal(pw_expand("$BRANCH", NULL, &out, err, sizeof(err)),
+			 -ENOENT);
+	/* Only the syntax is checked without variables. */
+	assert_int_equal(pw_expand_check("x-$NOPE", NULL, err, sizeof(err)), 0);
+
+	assert_int_equal(pw_expand("a-${BRANCH", env, &out, err, sizeof(err)),
+			 -EINVAL);
+	assert_null(out);
+	assert_string_equal(err, "'${' at character 3 is not closed by '}'");
+	assert_int_equal(pw_expand_check("a-${BRANCH", &at, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(at, 2);
+	assert_int_equal(pw_expand_check("${}", &at, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "empty '${}' at character 1");
+	assert_int_equal(at, 0);
+	assert_int_equal(pw_expand_check("x${A:-b}", &at, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "'${A:-b}' at character 2 is not a variable"
+			    " name (letters, digits and '_'; no defaults or"
+			    " other forms)");
+	assert_int_equal(pw_expand_check("v1-$", &at, err, sizeof(err)),
+			 -EINVAL);
+	assert_string_equal(err, "'$' at character 4 is not followed by a name"
+			    " or '{'; write '$$' for a '$'");
+	assert_int_equal(at, 3);
+	assert_int_equal(pw_expand("$1", env, &out, err, sizeof(err)),
+			 -EINVAL);
+	assert_int_equal(pw_expand_check("${9X}", NULL, err, sizeof(err)),
+			 -EINVAL);
 }
 
 static void
@@ -284,6 +360,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_duration_parse),
 		cmocka_unit_test(test_duration_format),
+		cmocka_unit_test(test_expand),
 		cmocka_unit_test(test_buf_limit),
 		cmocka_unit_test(test_read_file),
 		cmocka_unit_test(test_env_name),
