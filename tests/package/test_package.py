@@ -28,6 +28,7 @@ made again after 7 days (so security updates come in).
 Run by `scripts/dev package-test` (ctest -L package), once in CI; skipped
 (exit 77) saying what is missing where it cannot run.
 """
+import fcntl
 import hashlib
 import json
 import os
@@ -169,6 +170,9 @@ def base_root(deb, root):
             return False
         return True
 
+    # One test at a time makes or checks the cache.
+    lock = open(os.path.join(CACHE, "lock"), "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
     if not usable():
         fresh = tempfile.mkdtemp(prefix="base-", dir=CACHE)
         try:
@@ -188,11 +192,16 @@ def base_root(deb, root):
                 f.write(h.hexdigest() + "\n")
             os.rename(tmp, tarball)
             os.rename(tarball + ".sha256.tmp", tarball + ".sha256")
+            # Bases made for other keys (older dependencies, suites) go.
+            for f in os.listdir(CACHE):
+                if f.startswith("base-") and not f.startswith(os.path.basename(tarball)):
+                    run(["rm", "-rf", os.path.join(CACHE, f)], check=False)
         finally:
             run(["rm", "-rf", fresh], check=False)
     else:
         print("cached base root: verified")
     run(["tar", "--numeric-owner", "-xpf", tarball, "-I", "zstd", "-C", root])
+    lock.close()
     os.chmod(root, 0o755)
 
 
