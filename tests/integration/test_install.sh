@@ -12,10 +12,12 @@ if [ ! -f "$build/man/pipewright.1" ]; then
 	echo "SKIP: no man pages in $build (pandoc missing at configure time: apt-get install pandoc)"
 	exit 77
 fi
-command -v man >/dev/null || { echo "SKIP: man is not installed (apt-get install man-db)"; exit 77; }
+command -v man >/dev/null ||
+	{ echo "SKIP: man is not installed (apt-get install man-db)"; exit 77; }
 
 p=$T/prefix
-cmake --install "$build" --prefix "$p" >install.log 2>&1 || { cat install.log; fail "cmake --install"; }
+cmake --install "$build" --prefix "$p" >install.log 2>&1 ||
+	{ cat install.log; fail "cmake --install"; }
 for f in bin/pipewright libexec/pipewright/pipewright-supervisor etc/pipewright/pipewright.yml \
 	lib/systemd/system/pipewright.service lib/systemd/system/pipewright.socket \
 	share/bash-completion/completions/pipewright share/man/man1/pipewright.1 \
@@ -25,8 +27,9 @@ done
 [ ! -e "$p/bin/pipewright-supervisor" ] || fail "the supervisor is on PATH"
 
 # The paths configured into the build (not --prefix's): the unit's ExecStart.
-grep -qE '^ExecStart=/.*/bin/pipewright serve --config /.*/pipewright/pipewright.yml$' \
-	"$p/lib/systemd/system/pipewright.service" || fail "ExecStart: $(grep ExecStart "$p/lib/systemd/system/pipewright.service")"
+unit=$p/lib/systemd/system/pipewright.service
+grep -qE '^ExecStart=/.*/bin/pipewright serve --config /.*/pipewright/pipewright.yml$' "$unit" ||
+	fail "ExecStart: $(grep ExecStart "$unit")"
 ! grep -q '^StateDirectory=' "$p/lib/systemd/system/pipewright.service" ||
 	fail "StateDirectory= would give the state to root"
 
@@ -36,7 +39,8 @@ grep -q 'valid, 0 projects' out || fail "the installed configuration"
 
 # The installed binary finds the installed supervisor.
 mkdir ws && printf 'jobs:\n  hi:\n    script: echo installed-ok\n' >ws/.pipewright.yml
-(cd ws && timeout 60 "$p/bin/pipewright" run --sandbox none) >out 2>&1 || fail "run with the installed binary"
+(cd ws && timeout 60 "$p/bin/pipewright" run --sandbox none) >out 2>&1 ||
+	fail "run with the installed binary"
 grep -q 'installed-ok' out || fail "the job's output"
 
 # pipewright(1): every command, every option of every command.
@@ -44,7 +48,8 @@ MANWIDTH=200 man -l -P cat "$p/share/man/man1/pipewright.1" >man1 2>man1.err
 [ ! -s man1.err ] || { cat man1.err; fail "man -l pipewright.1 complained"; }
 for cmd in $("$PW_BIN" help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 }'); do
 	grep -q "pipewright $cmd" man1 || fail "pipewright(1) lacks the command $cmd"
-	for opt in $("$PW_BIN" "$cmd" --help | awk '/^ +-/ { for (i = 1; i <= NF; i++) if ($i ~ /^--?[a-z]/) { sub(/,$/, "", $i); print $i } }'); do
+	for opt in $("$PW_BIN" "$cmd" --help | awk '/^ +-/ {
+		for (i = 1; i <= NF; i++) if ($i ~ /^--?[a-z]/) { sub(/,$/, "", $i); print $i } }'); do
 		grep -q -- "$opt" man1 || fail "pipewright(1) lacks $cmd's option $opt"
 	done
 done
