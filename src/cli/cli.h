@@ -134,7 +134,10 @@ int cli_load_workspace_pipeline(const char *dir, const char *path, FILE *err,
 
 /*
  * The pipewright-supervisor binary: $PIPEWRIGHT_SUPERVISOR if set, else
- * the one installed next to this program.  0 or -ENOENT.
+ * the one next to this program (the build tree), else the installed one:
+ * PW_LIBEXEC_REL from this program's directory, then PW_LIBEXEC_DIR
+ * (both set by CMakeLists.txt from the install directories).  0 or -ENOENT;
+ * buf then holds the last path tried.
  */
 int cli_supervisor_path(char *buf, size_t len);
 

@@ -465,7 +465,7 @@ cmd_run(int argc, char **argv)
 	}
 	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
 		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "
-			"next to this program\n");
+			"next to this program nor at %s\n", sup);
 		rc = CLI_FAILED;
 		goto out_tmp;
 	}

@@ -153,7 +153,7 @@ cmd_serve(int argc, char **argv)
 	}
 	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
 		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "
-			"next to this program\n");
+			"next to this program nor at %s\n", sup);
 		return CLI_FAILED;
 	}
 	opts.supervisor_path = sup;
