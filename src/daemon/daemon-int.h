@@ -274,8 +274,9 @@ void trigger_supersede(struct daemon *d, const struct config_project *proj,
 		       const char *branch, uint64_t newer);
 /* jobids.c */
 /*
- * Gives lr a uid of job_ids if it has none, tells sched, and gives the
- * workspace to it (strict only; 0 otherwise).  -EUSERS: none is free.
+ * Gives lr a uid of job_ids if it has none and tells sched (strict only;
+ * 0 otherwise); jobws.c gives each job's workspace to it.  -EUSERS: none
+ * is free.
  */
 int jobids_assign(struct daemon *d, struct live_run *lr);
 /*
@@ -416,6 +417,21 @@ void schedules_free(struct daemon *d);
 #define FILES_CHECKOUT_INFIX ".co-"
 /* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
 void files_remove_run(struct daemon *d, uint64_t run);
+
+/* jobws.c: a job attempt's own workspace */
+#define JOBWS_CHECKOUT "checkout"   /* <run>/checkout: the run's commit */
+#define JOBWS_JOBS "jobs"           /* <run>/jobs/<idx>: a job's workspace */
+/* why: for the job's end (NULL on success); valid during the call. */
+typedef void (*jobws_cb)(int rc, const char *why, void *arg);
+/*
+ * Makes the workspace of the job's next attempt afresh (the previous
+ * attempt's removed): the run's commit checked out of the run's checkout
+ * for a project with a repository, else empty; the job uid's under
+ * strict.  Off the loop; cb once it is ready or cannot be, perhaps
+ * before this returns.
+ */
+void jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
+		   jobws_cb cb, void *arg);
 
 /* wsfs.c: a workspace's size limit, a loop-mounted file system. */
 typedef void (*wsfs_cb)(int rc, void *arg);
