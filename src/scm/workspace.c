@@ -4,7 +4,7 @@
  * checkout for `pipewright run --clean`), with stable mtimes.
  *
  *   git init -q                                         (cwd: workspace)
- *   git fetch -q --no-tags --depth=50 file://<source> <sha>
+ *   git fetch -q --no-tags --depth=50 --upload-pack=... file://<source> <sha>
  *   git checkout -q --detach <sha>
  *   git log --format=%ct --name-only -z --root          (the file times)
  *   then, in a worker thread: each file's mtime, the tree's owner
@@ -132,6 +132,12 @@ ws_spawn(struct scm_ws *w)
 		argv[n++] = "-q";
 		argv[n++] = "--no-tags";
 		argv[n++] = own[0] = xasprintf("--depth=%d", SCM_DEPTH);
+		/*
+		 * A developer's checkout (--clean) is not ours: git would
+		 * refuse it as of dubious ownership, and drops GIT_CONFIG_*
+		 * for the local upload-pack it runs.
+		 */
+		argv[n++] = "--upload-pack=git -c safe.directory=* upload-pack";
 		argv[n++] = own[1] = xasprintf("file://%s", w->source);
 		argv[n++] = w->sha;
 		break;

@@ -1279,7 +1279,7 @@ test_job_workspace(void **state)
 		workspace_from(f, run, sha, ws[k], 0, &r);
 		if (r.rc != 0)
 			fail_msg("workspace: %d\n%s", r.rc, r.log);
-		assert_has(r.log, "fetch -q --no-tags --depth=50 file://");
+		assert_has(r.log, "fetch -q --no-tags --depth=50 --upload-pack=");
 		free(r.log);
 		assert_checked_out(ws[k], sha,
 				   ".git a.txt d l n.txt old.txt x");
