@@ -16,7 +16,10 @@
  * repository of its own, files at their commit times, handed to the
  * run's job uid); for a project whose pipeline is the server's, an empty
  * directory of the job uid's.  Removing the previous attempt's tree and
- * the checkout both run off the loop.  An attempt a restarted daemon
+ * the checkout both run off the loop.  git works under another name
+ * (<idx>.co-<n>), renamed into place once complete, as for the run's
+ * checkout: a git a killed daemon left running never writes into the
+ * workspace the next attempt gets (leftovers go with the run).  An attempt a restarted daemon
  * takes up is never prepared again: it keeps working where it was.
  */
 #include <errno.h>
@@ -34,6 +37,7 @@ struct jobws {
 	uint64_t run;
 	size_t job;
 	char *ws;                 /* the job's workspace, host path */
+	char *tmp;                /* where git works, renamed to ws */
 	char *source;             /* the run's checkout; NULL: start empty */
 	char *sha;
 	uint32_t uid;             /* strict: the job's; 0: none */
@@ -48,6 +52,7 @@ jobws_end(struct jobws *w, int rc, const char *why)
 {
 	w->cb(rc, why, w->arg);
 	free(w->ws);
+	free(w->tmp);
 	free(w->source);
 	free(w->sha);
 	free(w);
@@ -82,10 +87,21 @@ on_checked_out(int rc, const char *log, size_t len, void *arg)
 	const char *last = log, *p;
 	char *why = NULL;
 
+	/* Only a complete checkout takes the workspace's name. */
+	if (rc == 0 && rename(w->tmp, w->ws) < 0) {
+		rc = -errno;
+		why = xasprintf("cannot prepare the workspace: rename %s: %s",
+				w->tmp, strerror(errno));
+		pw_remove_tree(w->tmp);
+		jobws_end(w, rc, why);
+		free(why);
+		return;
+	}
 	if (rc == 0) {
 		jobws_end(w, 0, NULL);
 		return;
 	}
+	pw_remove_tree(w->tmp);
 	/* git's last line says what failed; the whole log is the daemon's. */
 	for (p = log; len > 0 && p < log + len - 1; p++)
 		if (*p == '\n')
@@ -105,7 +121,7 @@ clear_done(uv_work_t *req, int status)
 	struct scm_workspace_request sreq = {
 		.source = w->source,
 		.sha = w->sha,
-		.workspace = w->ws,
+		.workspace = w->tmp,
 		.uid = w->uid,
 		.gid = w->uid,
 	};
@@ -171,6 +187,8 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 	    lr->commit != NULL) {
 		w->source = run_checkout(lr);
 		w->sha = xstrdup(lr->commit);
+		w->tmp = xasprintf("%s" FILES_CHECKOUT_INFIX "%llx", ws,
+				   (unsigned long long)uv_hrtime());
 	}
 	w->cb = cb;
 	w->arg = arg;

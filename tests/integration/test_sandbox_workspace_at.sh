@@ -20,11 +20,11 @@ sup, t, at, uid = sys.argv[1:]
 s = socket.socket(socket.AF_UNIX)
 s.bind(os.path.join(t, "a", "sock"))
 s.listen()
-fd = s.fileno()
+os.dup2(s.fileno(), 3)   # the supervisor's --listen-fd
 subprocess.run([sup, "--dir", os.path.join(t, "a"), "--listen-fd", "3", "--sandbox", "strict",
                 "--workspace", os.path.join(t, "ws"), "--workspace-at", at, "--uid", uid,
                 "--cwd", at, "--", "/bin/sh", "-c", "pwd -P > where; ls -A /builds"],
-               preexec_fn=lambda: os.dup2(fd, 3), pass_fds=(fd,), timeout=60, check=False)
+               pass_fds=(3,), timeout=60, check=False)
 PY
 	cp a/status st
 }
