@@ -410,9 +410,10 @@ void schedules_free(struct daemon *d);
 
 /* files.c */
 /*
- * A checkout is made in <workspaces_dir>/<run>.co-<n> and renamed into
- * place, so that a git a killed daemon left behind never writes into the
- * workspace the next one fills.
+ * A checkout is made in <workspaces_dir>/<run>.co-<n> (a job's in
+ * <run>/jobs/<idx>.co-<n>, jobws.c) and renamed into place, so that a git
+ * a killed daemon left behind never writes into the workspace the next
+ * one fills.
  */
 #define FILES_CHECKOUT_INFIX ".co-"
 /* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
