@@ -239,15 +239,18 @@ static void
 workspace_ready(int rc, const char *why, void *arg)
 {
 	struct live_attempt *la = arg;
+	struct daemon *d = la->d;
 	int prc;
 
-	if (attempt_op_done(la))
-		return;
-	if (rc < 0)
-		prc = sched_attempt_fail(la->lr->run, la->job, why);
-	else
-		prc = sched_attempt_proceed(la->lr->run, la->job, 0);
-	(void)prc; /* the attempt is prepared: neither can refuse it */
+	if (!attempt_op_done(la)) {
+		if (rc < 0)
+			prc = sched_attempt_fail(la->lr->run, la->job, why);
+		else
+			prc = sched_attempt_proceed(la->lr->run, la->job, 0);
+		(void)prc; /* the attempt is prepared: neither refuses it */
+	}
+	/* A shutdown may have waited for this checkout to end. */
+	daemon_run_gone(d);
 }
 
 /*

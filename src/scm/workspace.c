@@ -232,7 +232,8 @@ set_time(int top, const char *path, time_t t, char *dir, size_t dirlen,
 	size_t n = slash != NULL ? (size_t)(slash - path) : 0;
 	struct timespec ts[2] = {{.tv_sec = t}, {.tv_sec = t}};
 
-	if (n >= dirlen || name[0] == '\0')
+	if (n >= dirlen || name[0] == '\0' || strcmp(name, ".") == 0 ||
+	    strcmp(name, "..") == 0)
 		return;
 	/* Files of one directory tend to come together: keep it open. */
 	if (*dirfd < 0 || strlen(dir) != n || memcmp(dir, path, n) != 0) {
