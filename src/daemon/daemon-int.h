@@ -220,6 +220,9 @@ struct daemon {
 	 * detach, or an upgrade handing over): nothing starts here any more.
 	 */
 	bool detached;
+	size_t jobws_active;      /* job workspaces being made (jobws.c): a
+	                             handover waits for them, as for
+	                             checkouts */
 	struct upgrade *upgrade;  /* an upgrade under way (upgrade.c), or NULL */
 	int successor_fd;         /* a new daemon: the old one's end, or -1 */
 	uv_pipe_t predecessor;    /* ... watched for its exit */

@@ -20,7 +20,8 @@
  * (<idx>.co-<n>), renamed into place once complete, as for the run's
  * checkout: a git a killed daemon left running never writes into the
  * workspace the next attempt gets (leftovers go with the run).  An attempt a restarted daemon
- * takes up is never prepared again: it keeps working where it was.
+ * takes up is never prepared again: it keeps working where it was.  A
+ * handover waits until no workspace is being made (handover.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -50,6 +51,7 @@ struct jobws {
 static void
 jobws_end(struct jobws *w, int rc, const char *why)
 {
+	w->d->jobws_active--;
 	w->cb(rc, why, w->arg);
 	free(w->ws);
 	free(w->tmp);
@@ -192,6 +194,7 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 	}
 	w->cb = cb;
 	w->arg = arg;
+	d->jobws_active++;
 	rc = uv_queue_work(&d->loop, &w->work, clear_work, clear_done);
 	if (rc < 0)
 		jobws_end(w, rc, "cannot prepare the workspace: no worker");
