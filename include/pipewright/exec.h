@@ -63,6 +63,9 @@ struct exec_spec {
 	/* Sandbox; all zero: unconfined, as before. */
 	enum exec_sandbox sandbox;
 	const char *workspace;    /* strict: bound writable at its path; NULL: cwd */
+	const char *workspace_at; /* strict: the path the job sees it at
+	                             instead (/builds/<project>); cwd is then
+	                             a path inside the sandbox; NULL: its own */
 	bool network;             /* strict: granted outbound network (a
 	                             namespace of its own through slirp4netns,
 	                             never the host's), not loopback only */

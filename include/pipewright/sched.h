@@ -128,7 +128,21 @@ struct sched_options {
 struct sched_run_params {
 	uint64_t id;             /* the run's id (PIPEWRIGHT_RUN_ID) */
 	const char *project;     /* environments are exclusive per project */
-	const char *workspace;   /* absolute; shared by the run's jobs */
+	const char *workspace;   /* absolute; the run's directory, and its
+	                            jobs' workspace unless jobs_dir is set */
+	/*
+	 * NULL: every job runs in `workspace` (`pipewright run` in the
+	 * checkout).  Else job j's attempts run in <jobs_dir>/<j> (see
+	 * sched_attempt_workspace), which sched never makes: the
+	 * attempt_prepare callback fills it afresh for each attempt.
+	 */
+	const char *jobs_dir;
+	/*
+	 * Strict: the absolute path a job sees its workspace at, its cwd and
+	 * PIPEWRIGHT_WORKSPACE (/builds/<project>); NULL, or sandbox none:
+	 * its host path.
+	 */
+	const char *workspace_at;
 	const char *branch;      /* NULL if unknown: branch filters skip nothing */
 	const char *tag;         /* NULL if none */
 	const char *commit;      /* NULL if unknown */
@@ -193,8 +207,14 @@ int sched_run_approve(struct sched_run *r, const char *name) PW_WUR;
 int sched_run_rerun(struct sched_run *r, const char *const *names) PW_WUR;
 /* The host ids of the run's next attempts (strict; before they launch). */
 void sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid);
+/* The host path job's attempts run in (jobs_dir's, else the run's). */
+const char *sched_attempt_workspace(const struct sched_run *r, size_t job);
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
+/* Ends an attempt held by attempt_prepare as failed, for `reason` (a
+ * workspace that could not be made). */
+int sched_attempt_fail(struct sched_run *r, size_t job,
+		       const char *reason) PW_WUR;
 /*
  * Settles an attempt held by attempt_finish: rc 0 keeps the supervisor's
  * result; rc < 0 turns a success into failed with `reason` (copied; NULL:

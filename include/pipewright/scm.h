@@ -103,6 +103,32 @@ int scm_checkout(struct scm *s, const struct scm_request *req,
 		 scm_done_cb cb, void *arg) PW_WUR;
 
 /*
+ * A job's workspace: a repository of its own at `sha`, fetched from a
+ * local repository that has it (the run's checkout), shallow past
+ * SCM_DEPTH commits, no remote; every file's mtime is the newest commit
+ * time among the commits that touched it (the oldest commit of the
+ * shallow history for a file none touched since), so that two workspaces
+ * of one commit have the same times whenever they are made.  Then, with
+ * uid set, the tree is handed to uid:gid (gid 0: equal to the uid).
+ * Both in a worker thread.
+ */
+struct scm_workspace_request {
+	const char *source;       /* absolute path of a local repository */
+	const char *sha;          /* 40 (or 64) hex */
+	const char *workspace;    /* absent (made, 0755) or empty */
+	uid_t uid;                /* 0: left the daemon's */
+	gid_t gid;
+	uint64_t timeout_ms;      /* per git call; 0: SCM_DEFAULT_TIMEOUT_MS */
+};
+/*
+ * cb as for scm_checkout (rc 0, -ETIMEDOUT, -EIO, -errno).  -EINVAL: a
+ * source that is not absolute, a sha that is not hex, a workspace that
+ * starts with '-'; -ENOTEMPTY: the workspace holds something.
+ */
+int scm_workspace(struct scm *s, const struct scm_workspace_request *req,
+		  scm_done_cb cb, void *arg) PW_WUR;
+
+/*
  * The commit a full ref (refs/heads/main) names on the remote now, for a
  * run no push named a commit for (a schedule): cb gets 0 and the sha, or
  * -ENOENT (no such ref), -ETIMEDOUT, -EIO.

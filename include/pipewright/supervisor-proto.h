@@ -6,6 +6,7 @@
  *   pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]
  *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]
  *       [--sandbox strict|none] [--network] [--netns-fd N] [--workspace DIR]
+ *       [--workspace-at PATH]
  *       [--uid N] [--memory BYTES] [--pids N] [--cpu-seconds N]
  *       [--file-size BYTES] [--open-files N] [--env-fd N] [--mask NAME]...
  *       -- ARGV...
@@ -17,7 +18,9 @@
  * the job's process only, right before its execve.  Without --env-fd (an
  * older exec) the job gets the supervisor's own environment.  --mask names
  * variables of the job's environment whose values are masked in the log.
- * The sandbox options are docs/internals/sandbox.md's.
+ * The sandbox options are docs/internals/sandbox.md's; --workspace-at is
+ * where a strict job sees its workspace (its --cwd is then a path inside
+ * the sandbox), without it the workspace's host path.
  *
  * Files in DIR: log (the job's output), status (written once, atomically, by
  * rename, when the job has ended and the log is complete), sock; and

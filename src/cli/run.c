@@ -1,8 +1,13 @@
 /*
  * `pipewright run`: runs a pipeline file in the current directory on the
  * same scheduler, executor and supervisor as the daemon.  The workspace is
- * the current directory; attempt directories (logs, HOME) live in a
- * temporary directory removed at the end.  Ctrl-C cancels the run (every
+ * the current directory, shared by the jobs, at its own path; with
+ * --clean each job attempt gets a fresh workspace as on the server: the
+ * checkout's HEAD commit fetched into <tmp>/jobs/<idx> (scm_workspace,
+ * files at their commit times), seen under strict at /builds/<name of
+ * the checkout's directory>; the checkout itself is only read.  Attempt
+ * directories (logs, HOME) and those workspaces live in a temporary
+ * directory removed at the end.  Ctrl-C cancels the run (every
  * job's whole process tree is killed) and exits 130; a second Ctrl-C exits
  * at once, and the supervisors, tied to this process, still clean up.
  * Jobs run in the strict sandbox unless --sandbox none; secrets a job
@@ -21,6 +26,7 @@
 #include "pipewright/config.h"
 #include "pipewright/exec.h"
 #include "pipewright/sched.h"
+#include "pipewright/scm.h"
 
 #define GIT_OUTPUT_MAX 4096
 
@@ -32,6 +38,7 @@ struct run_opts {
 	enum exec_sandbox sandbox;
 	bool network_deny;        /* --network deny: as a daemon's default */
 	bool color;               /* --color: the jobs' colours pass */
+	bool clean;               /* --clean: a fresh workspace per job */
 	char **only, **approve, **env;  /* NULL-terminated */
 	size_t nonly, napprove, nenv;
 };
@@ -41,6 +48,7 @@ struct run_cli {
 	uv_loop_t loop;
 	uv_signal_t sigint, sigterm;
 	struct exec *exec;
+	struct scm *scm;          /* --clean: makes the jobs' workspaces */
 	struct sched *sched;
 	struct sched_run *run;
 	struct pipeline *p;       /* until the run takes it */
@@ -49,6 +57,8 @@ struct run_cli {
 	char tmpdir[PATH_MAX];
 	uint32_t uid, gid;        /* strict: the jobs' host ids */
 	char *branch, *commit, *tag; /* from git, where known */
+	char **git_env;           /* git's for those questions (strings not
+	                             owned) */
 	int git_pending;
 	bool interrupted;
 	int status;               /* the exit status */
@@ -62,6 +72,102 @@ struct git_query {
 };
 
 static void start_run(struct run_cli *c);
+
+/* An attempt whose workspace is being made (--clean). */
+struct prep {
+	struct run_cli *c;
+	size_t job;
+};
+
+static void
+on_workspace(int rc, const char *log, size_t len, void *arg)
+{
+	struct prep *pr = arg;
+	struct run_cli *c = pr->c;
+	const char *last = log, *p;
+	char *why;
+
+	if (rc == 0) {
+		rc = sched_attempt_proceed(c->run, pr->job, 0);
+	} else {
+		for (p = log; len > 0 && p < log + len - 1; p++)
+			if (*p == '\n')
+				last = p + 1;
+		fprintf(stderr, "%.*s", (int)len, log);
+		why = xasprintf("cannot prepare the workspace: %.*s",
+				(int)strcspn(last, "\n"), last);
+		rc = sched_attempt_fail(c->run, pr->job, why);
+		free(why);
+	}
+	(void)rc; /* the attempt is held: neither refuses it */
+	free(pr);
+}
+
+/*
+ * --clean: each attempt's workspace afresh, the checkout's HEAD commit
+ * (the previous attempt's workspace removed first).
+ */
+static void
+on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
+	   const char *dir)
+{
+	struct run_cli *c = arg;
+	const char *ws = sched_attempt_workspace(run, job);
+	struct scm_workspace_request req = {
+		.source = c->workspace,
+		.sha = c->commit,
+		.workspace = ws,
+		.uid = c->uid,
+		.gid = c->gid,
+	};
+	struct prep *pr = xcalloc(1, sizeof(*pr));
+	char *why, *parent;
+	int rc;
+
+	(void)attempt;
+	(void)dir;
+	pr->c = c;
+	pr->job = job;
+	parent = xstrdup(ws);
+	*strrchr(parent, '/') = '\0';
+	rc = pw_remove_tree(ws);
+	if (rc == 0 || rc == -ENOENT)
+		rc = pw_mkdirs(parent, 0755);
+	if (rc == 0)
+		rc = scm_workspace(c->scm, &req, on_workspace, pr);
+	free(parent);
+	if (rc < 0) {
+		why = xasprintf("cannot prepare the workspace %s: %s", ws,
+				strerror(-rc));
+		rc = sched_attempt_fail(run, job, why);
+		(void)rc;
+		free(why);
+		free(pr);
+	}
+}
+
+/* "/builds/<the checkout directory's name>", as a plain name. */
+static char *
+builds_path(const char *workspace)
+{
+	const char *base = strrchr(workspace, '/');
+	char *name, *p;
+	char *out;
+
+	base = base != NULL && base[1] != '\0' ? base + 1 : "local";
+	name = xstrdup(base);
+	for (p = name; *p != '\0'; p++)
+		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+			   "0123456789_.-", *p) == NULL)
+			*p = '_';
+	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
+		free(name);
+		name = xstrdup("local");
+	}
+	out = xasprintf("/builds/%s", name);
+	free(name);
+	return out;
+}
 
 static char *
 first_line(const char *s, size_t len)
@@ -96,8 +202,21 @@ ask_git(struct run_cli *c)
 		{"git", "tag", "--points-at", "HEAD", NULL},
 	};
 	char **dsts[] = {&c->commit, &c->branch, &c->tag};
-	size_t i, k;
+	size_t i, k, n = 0;
 
+	/*
+	 * Ours, and the checkout's owner's repository: run as root (the
+	 * strict sandbox), git would refuse it as of dubious ownership.
+	 */
+	for (i = 0; environ[i] != NULL; i++)
+		;
+	c->git_env = xcalloc(i + 4, sizeof(char *));
+	for (i = 0; environ[i] != NULL; i++)
+		if (strncmp(environ[i], "GIT_CONFIG_", 11) != 0)
+			c->git_env[n++] = environ[i];
+	c->git_env[n++] = "GIT_CONFIG_COUNT=1";
+	c->git_env[n++] = "GIT_CONFIG_KEY_0=safe.directory";
+	c->git_env[n++] = "GIT_CONFIG_VALUE_0=*";
 	c->git_pending = 1; /* held until every query is sent */
 	for (i = 0; i < PW_ARRAY_LEN(queries); i++) {
 		struct git_query *q = xcalloc(1, sizeof(*q));
@@ -107,7 +226,8 @@ ask_git(struct run_cli *c)
 		for (k = 0; k < 5; k++)
 			q->argv[k] = queries[i][k];
 		c->git_pending++;
-		if (exec_helper(c->exec, q->argv, c->workspace, NULL,
+		if (exec_helper(c->exec, q->argv, c->workspace,
+				(const char *const *)c->git_env,
 				GIT_OUTPUT_MAX, on_git, q) < 0) {
 			c->git_pending--; /* no git: nothing known */
 			free(q);
@@ -238,6 +358,7 @@ static void
 start_run(struct run_cli *c)
 {
 	char **secrets = collect_secrets(c->p);
+	char *jobs_dir = NULL, *builds = NULL;
 	struct sched_run_params params = {
 		.id = (uint64_t)getpid(),
 		.project = "local",
@@ -257,8 +378,24 @@ start_run(struct run_cli *c)
 	size_t i;
 	int rc;
 
+	if (c->o->clean && c->commit == NULL) {
+		fprintf(stderr, "pipewright: --clean: %s has no commit to check "
+			"out (git rev-parse HEAD failed): commit first, or run "
+			"without --clean\n", c->workspace);
+		c->status = CLI_FAILED;
+		free(secrets);
+		goto fail;
+	}
+	if (c->o->clean) {
+		jobs_dir = xasprintf("%s/jobs", c->tmpdir);
+		builds = builds_path(c->workspace);
+		params.jobs_dir = jobs_dir;
+		params.workspace_at = builds;
+	}
 	rc = sched_run_create(c->sched, c->p, &params, &c->run);
 	free(secrets);  /* copied */
+	free(jobs_dir);
+	free(builds);
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: cannot create the run: %s\n",
 			strerror(-rc));
@@ -289,6 +426,16 @@ fail:
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 }
 
+static bool
+has_git(const char *dir)
+{
+	char *git = xasprintf("%s/.git", dir);
+	bool yes = access(git, F_OK) == 0;
+
+	free(git);
+	return yes;
+}
+
 static void
 push(char ***list, size_t *n, const char *s)
 {
@@ -299,7 +446,7 @@ push(char ***list, size_t *n, const char *s)
 
 enum {
 	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
-	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_HELP,
+	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN, OPT_HELP,
 };
 static const struct cli_opt run_opts[] = {
 	[OPT_FILE] = {"file", 'f', true, "FILE",
@@ -325,6 +472,10 @@ static const struct cli_opt run_opts[] = {
 	[OPT_COLOR] = {"color", 0, false, NULL, "keep the jobs' colours (SGR "
 		       "sequences); every\nother control character is shown "
 		       "escaped, always"},
+	[OPT_CLEAN] = {"clean", 0, false, NULL, "each job in a fresh workspace "
+		       "of its own, the\ncheckout's HEAD commit (committed "
+		       "files only),\nas the server runs it; the checkout "
+		       "is only\nread"},
 	[OPT_HELP] = CLI_OPT_HELP,
 	CLI_OPT_NONE,
 };
@@ -399,6 +550,9 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 			break;
 		case OPT_COLOR:
 			o->color = true;
+			break;
+		case OPT_CLEAN:
+			o->clean = true;
 			break;
 		case OPT_HELP:
 			return 1;
@@ -506,12 +660,32 @@ cmd_run(int argc, char **argv)
 	cb = (struct sched_callbacks){
 		.event = on_event,
 		.output = on_output,
+		.attempt_prepare = o.clean ? on_prepare : NULL,
 		.arg = &c,
 	};
+	if (o.clean) {
+		char *mirrors = xasprintf("%s/git", c.tmpdir);
+
+		rc = scm_create(&c.loop, c.exec, mirrors, &c.scm);
+		free(mirrors);
+		if (rc < 0) {
+			fprintf(stderr, "pipewright: %s\n", strerror(-rc));
+			rc = CLI_FAILED;
+			goto out_exec;
+		}
+	}
 	rc = sched_create(&c.loop, c.exec, &so, &cb, &c.sched);
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: %s\n", strerror(-rc));
 		rc = CLI_FAILED;
+		goto out_exec;
+	}
+	/* git fetches from the top of the checkout, where .git is. */
+	if (o.clean && !has_git(c.workspace)) {
+		fprintf(stderr, "pipewright: --clean: %s is not the top of a git "
+			"checkout (no .git there)\n", c.workspace);
+		rc = CLI_FAILED;
+		sched_destroy(c.sched);
 		goto out_exec;
 	}
 	uv_signal_init(&c.loop, &c.sigint);
@@ -529,6 +703,8 @@ cmd_run(int argc, char **argv)
 	sched_run_destroy(c.run);
 	sched_destroy(c.sched);
 out_exec:
+	if (c.scm != NULL)
+		scm_destroy(c.scm);
 	exec_destroy(c.exec);
 out_loop:
 	term_destroy(c.term);
@@ -539,6 +715,7 @@ out_tmp:
 	pw_remove_tree(c.tmpdir);
 out_pipeline:
 	pipeline_destroy(c.p);
+	free(c.git_env);
 	free(c.branch);
 	free(c.commit);
 	free(c.tag);

@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon-int.h"
@@ -34,10 +35,11 @@ struct checkout {
 	struct live_run *lr;      /* a built run to start; NULL: a new run */
 	struct store_run row;     /* a new run's parameters (owned strings) */
 	struct pipeline *p;       /* a new run's pipeline, once read */
-	char *workspace;
-	char *tmp;                /* where git works, renamed to workspace */
-	bool direct;              /* git works in the workspace: a file
-				     system of its own (wsfs.c) */
+	char *workspace;          /* the run's directory */
+	char *checkout;           /* <workspace>/checkout: the run's commit */
+	char *tmp;                /* where git works, renamed to checkout */
+	bool direct;              /* git works in checkout: the workspace is
+				     a file system of its own (wsfs.c) */
 	char *fetch_ref, *sha;    /* what to check out, once ready */
 	char *yaml, *file, *problems;
 	size_t len;
@@ -78,6 +80,7 @@ checkout_free(struct checkout *c)
 	pipeline_destroy(c->p);
 	free(c->project);
 	free(c->workspace);
+	free(c->checkout);
 	free(c->tmp);
 	free(c->fetch_ref);
 	free(c->sha);
@@ -221,7 +224,7 @@ read_pipeline(struct checkout *c, const struct config_project *proj)
 
 	pipeline_problems_init(&pp);
 	c->file = xstrdup(path);
-	rc = scm_read_file(c->workspace, path, PIPELINE_MAX_BYTES,
+	rc = scm_read_file(c->checkout, path, PIPELINE_MAX_BYTES,
 			   &c->yaml, &c->len);
 	if (rc < 0)
 		pipeline_problems_add(&pp, path, 1, 1, "%s",
@@ -256,10 +259,11 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 	c->log = xmalloc(len + 1);
 	memcpy(c->log, log, len);
 	c->loglen = len;
-	/* Only a complete checkout takes the workspace's name. */
+	/* Only a complete checkout takes its name, in a fresh run directory. */
 	if (rc == 0 && !c->direct) {
 		pw_remove_tree(c->workspace);
-		if (rename(c->tmp, c->workspace) < 0)
+		if (mkdir(c->workspace, 0755) < 0 ||
+		    rename(c->tmp, c->checkout) < 0)
 			rc = -errno;
 	}
 	if (rc < 0 && c->direct) {
@@ -296,7 +300,7 @@ checkout_go(struct checkout *c, const struct config_project *proj)
 		.repo = config_project_repo(proj),
 		.fetch_ref = c->fetch_ref,
 		.sha = c->sha,
-		.workspace = c->direct ? c->workspace :
+		.workspace = c->direct ? c->checkout :
 			(c->tmp = xasprintf("%s" FILES_CHECKOUT_INFIX "%llx",
 					    c->workspace,
 					    (unsigned long long)uv_hrtime())),
@@ -344,6 +348,7 @@ checkout_start(struct checkout *c, const struct config_project *proj,
 
 	c->fetch_ref = ref != NULL ? xstrdup(ref) : NULL;
 	c->sha = xstrdup(sha);
+	c->checkout = xasprintf("%s/" JOBWS_CHECKOUT, c->workspace);
 	/* Until its result is committed (a recovery pass must not redo it). */
 	c->next = c->d->checkouts;
 	c->d->checkouts = c;

@@ -236,6 +236,9 @@ struct daemon {
 	 * detach, or an upgrade handing over): nothing starts here any more.
 	 */
 	bool detached;
+	size_t jobws_active;      /* job workspaces being made (jobws.c): a
+	                             handover waits for them, as for
+	                             checkouts */
 	struct upgrade *upgrade;  /* an upgrade under way (upgrade.c), or NULL */
 	int successor_fd;         /* a new daemon: the old one's end, or -1 */
 	uv_pipe_t predecessor;    /* ... watched for its exit */
@@ -303,8 +306,9 @@ void trigger_supersede(struct daemon *d, const struct config_project *proj,
 		       const char *branch, uint64_t newer);
 /* jobids.c */
 /*
- * Gives lr a uid of job_ids if it has none, tells sched, and gives the
- * workspace to it (strict only; 0 otherwise).  -EUSERS: none is free.
+ * Gives lr a uid of job_ids if it has none and tells sched (strict only;
+ * 0 otherwise); jobws.c gives each job's workspace to it.  -EUSERS: none
+ * is free.
  */
 int jobids_assign(struct daemon *d, struct live_run *lr);
 /*
@@ -438,13 +442,29 @@ void schedules_free(struct daemon *d);
 
 /* files.c */
 /*
- * A checkout is made in <workspaces_dir>/<run>.co-<n> and renamed into
- * place, so that a git a killed daemon left behind never writes into the
- * workspace the next one fills.
+ * A checkout is made in <workspaces_dir>/<run>.co-<n> (a job's in
+ * <run>/jobs/<idx>.co-<n>, jobws.c) and renamed into place, so that a git
+ * a killed daemon left behind never writes into the workspace the next
+ * one fills.
  */
 #define FILES_CHECKOUT_INFIX ".co-"
 /* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
 void files_remove_run(struct daemon *d, uint64_t run);
+
+/* jobws.c: a job attempt's own workspace */
+#define JOBWS_CHECKOUT "checkout"   /* <run>/checkout: the run's commit */
+#define JOBWS_JOBS "jobs"           /* <run>/jobs/<idx>: a job's workspace */
+/* why: for the job's end (NULL on success); valid during the call. */
+typedef void (*jobws_cb)(int rc, const char *why, void *arg);
+/*
+ * Makes the workspace of the job's next attempt afresh (the previous
+ * attempt's removed): the run's commit checked out of the run's checkout
+ * for a project with a repository, else empty; the job uid's under
+ * strict.  Off the loop; cb once it is ready or cannot be, perhaps
+ * before this returns.
+ */
+void jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
+		   jobws_cb cb, void *arg);
 
 /* wsfs.c: a workspace's size limit, a loop-mounted file system. */
 typedef void (*wsfs_cb)(int rc, void *arg);

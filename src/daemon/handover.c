@@ -7,8 +7,8 @@
  * tells that every earlier change is in the store, since writes commit in
  * queue order.  Only then do runs and attempts leave memory: a later
  * daemon recovers them from the store and takes the attempts up from the
- * byte the store has.  Checkouts under way are waited for, so that two
- * daemons never fill one workspace.
+ * byte the store has.  Checkouts and job workspaces under way are waited
+ * for, so that two daemons never fill one workspace.
  *
  * Resuming (an upgrade whose new daemon failed) is a recovery in place: a
  * fresh scheduler, and every unfinished run taken up as at a start.
@@ -50,8 +50,12 @@ on_wait(uv_timer_t *t)
 {
 	struct handover *h = t->data;
 
-	/* Checkouts until their result is committed: see checkout.c. */
-	if (h->d->checkouts != NULL)
+	/*
+	 * Checkouts until their result is committed (see checkout.c), and
+	 * job workspaces being made (jobws.c): the next daemon may make the
+	 * same job's workspace afresh.
+	 */
+	if (h->d->checkouts != NULL || h->d->jobws_active > 0)
 		return;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, on_wait_closed);

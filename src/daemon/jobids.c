@@ -12,10 +12,11 @@
  * starts, and never hands it to another run.  The lowest free uid is
  * taken, so the uids in use stay few and predictable.
  *
- * The workspace is given to the run's uid (the whole tree, symlinks
- * themselves) before the job starts, unless it already belongs to it: the
- * checkout is written as root, and the job must neither read it through
- * some group of the checkout nor be unable to write it.
+ * Each job's workspace is given to the run's uid (the whole tree,
+ * symlinks themselves) when it is made (jobws.c): the checkout is
+ * written as root, and the job must neither read it through some group
+ * of the checkout nor be unable to write it.  The run's directory and
+ * its checkout stay root's; no job sees them.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -23,7 +24,6 @@
 #include <sys/stat.h>
 
 #include "daemon-int.h"
-#include "pipewright/scm.h"
 
 static int
 cmp_u32(const void *a, const void *b)
@@ -63,8 +63,6 @@ int
 jobids_assign(struct daemon *d, struct live_run *lr)
 {
 	uint32_t first, count, uid;
-	struct stat st;
-	int rc;
 
 	/* The run's own mode: a reload may have changed its project's. */
 	if (sched_run_sandbox(lr->run) != EXEC_SANDBOX_STRICT)
@@ -80,17 +78,8 @@ jobids_assign(struct daemon *d, struct live_run *lr)
 		}
 		lr->job_uid = uid;
 	}
-	uid = lr->job_uid;
-	sched_run_set_ids(lr->run, uid, uid);
-	if (stat(lr->workspace, &st) < 0 ||
-	    (st.st_uid == uid && st.st_gid == uid))
-		return 0;  /* missing: the job says so; or already its own */
-	rc = scm_chown_tree(lr->workspace, uid, uid);
-	if (rc < 0)
-		log_warnx("run=%llu: cannot give the workspace %s to uid "
-			  "%u: %s", (unsigned long long)lr->id, lr->workspace,
-			  uid, strerror(-rc));
-	return rc;
+	sched_run_set_ids(lr->run, lr->job_uid, lr->job_uid);
+	return 0;
 }
 
 void

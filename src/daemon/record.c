@@ -236,6 +236,29 @@ record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 
 /* ---- attempts ---- */
 
+/* The attempt's workspace is ready (or not): its supervisor starts. */
+static void
+workspace_ready(int rc, const char *why, void *arg)
+{
+	struct live_attempt *la = arg;
+	struct daemon *d = la->d;
+	int prc;
+
+	if (!attempt_op_done(la)) {
+		if (rc < 0)
+			prc = sched_attempt_fail(la->lr->run, la->job, why);
+		else
+			prc = sched_attempt_proceed(la->lr->run, la->job, 0);
+		(void)prc; /* the attempt is prepared: neither refuses it */
+	}
+	/* A shutdown may have waited for this checkout to end. */
+	daemon_run_gone(d);
+}
+
+/*
+ * The attempt is recorded: its workspace is made, then it starts.  One
+ * flow from the row to the supervisor's start, extended in jobws.c.
+ */
 static void
 prepare_done(int rc, void *arg)
 {
@@ -253,9 +276,14 @@ prepare_done(int rc, void *arg)
 	else
 		log_warnx("attempt run=%llu job=%d: cannot record it: %s",
 			  (unsigned long long)o->run, o->job, strerror(-rc));
-	prc = sched_attempt_proceed(la->lr->run, la->job,
-				    rc < 0 ? rc : o->ids_rc);
-	(void)prc; /* the attempt is prepared: proceed cannot refuse it */
+	if (rc < 0 || o->ids_rc < 0) {
+		prc = sched_attempt_proceed(la->lr->run, la->job,
+					    rc < 0 ? rc : o->ids_rc);
+		(void)prc; /* the attempt is prepared: it cannot refuse */
+	} else {
+		la->ops++;
+		jobws_prepare(o->d, la->lr, la->job, workspace_ready, la);
+	}
 	op_free(o);
 }
 

@@ -1,7 +1,8 @@
 /*
  * Runs in memory: building a sched run for a new or stored run (its
  * parameters, its project's secrets, its jobs' restored states) and
- * launching it in a fresh workspace.  trigger.c, changes.c and recover.c
+ * launching it in a fresh run directory (each job's workspace is made
+ * in it before the job starts, jobws.c).  trigger.c, changes.c and recover.c
  * decide when.
  *
  * A finished run is not in memory: a rerun or an approval rebuilds it from
@@ -125,6 +126,7 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	char **secrets = project_secrets(d, proj, row != NULL && row->fork &&
 					 !config_project_secrets_on_forks(proj));
 	const struct config_limits *lim = config_project_limits(proj);
+	char *jobs_dir, *builds;
 	size_t j;
 	int rc;
 
@@ -146,7 +148,14 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	lr->commit = row != NULL && row->commit != NULL ? xstrdup(row->commit) :
 							  NULL;
 	params.workspace = lr->workspace;
+	/* Each job in a workspace of its own, seen at one path (jobws.c). */
+	jobs_dir = xasprintf("%s/" JOBWS_JOBS, lr->workspace);
+	builds = xasprintf("/builds/%s", lr->project);
+	params.jobs_dir = jobs_dir;
+	params.workspace_at = builds;
 	rc = sched_run_create(d->sched, p, &params, &lr->run);
+	free(jobs_dir);
+	free(builds);
 	pw_strv_free(env);
 	pw_strv_free(secrets);
 	if (rc < 0) {

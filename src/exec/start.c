@@ -150,6 +150,10 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 		s->v[n++] = "--workspace";
 		s->v[n++] = (char *)spec->workspace;
 	}
+	if (spec->workspace_at != NULL) {
+		s->v[n++] = "--workspace-at";
+		s->v[n++] = (char *)spec->workspace_at;
+	}
 	if (spec->network)
 		s->v[n++] = "--network";
 	if (netns_fd >= 0) {

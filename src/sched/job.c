@@ -389,7 +389,9 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 
 	pipeline_job_resources(r->p, j, &pr);
 	spec->sandbox = r->sandbox;
-	spec->workspace = r->workspace;
+	spec->workspace = r->jobs[j].workspace;
+	if (spec->sandbox == EXEC_SANDBOX_STRICT)
+		spec->workspace_at = r->workspace_at;
 	spec->uid = r->uid;
 	spec->gid = r->gid;
 	/* Strict runs a job as the ids it was given, never the workspace's. */
@@ -434,12 +436,14 @@ launch(struct sched_run *r, size_t j)
 	struct pipeline_resources pr;
 	struct exec_spec spec;
 	char *script, *cwd, *why;
-	const char *argv[5];
+	const char *argv[5], *seen;
 	int rc;
 
-	cwd = wd != NULL ? xasprintf("%s/%s", r->workspace, wd) :
-			   xstrdup(r->workspace);
-	build_env(r, j, job->dir, r->workspace, &env);
+	/* Strict with a mount point: the job's cwd is a path inside. */
+	seen = r->sandbox == EXEC_SANDBOX_STRICT && r->workspace_at != NULL ?
+		       r->workspace_at : job->workspace;
+	cwd = wd != NULL ? xasprintf("%s/%s", seen, wd) : xstrdup(seen);
+	build_env(r, j, job->dir, seen, &env);
 	script = build_script(p, j);
 	pipeline_job_resources(p, j, &pr);
 	argv[0] = "/bin/sh";
@@ -536,6 +540,22 @@ sched_attempt_proceed(struct sched_run *r, size_t job, int rc)
 		if (r->s->detached && jb->att != NULL)
 			sched_job_detach(r, job);
 	}
+	return 0;
+}
+
+int
+sched_attempt_fail(struct sched_run *r, size_t job, const char *reason)
+{
+	struct sched_job *jb;
+
+	if (job >= r->njobs || !r->jobs[job].preparing)
+		return -EINVAL;
+	jb = &r->jobs[job];
+	jb->preparing = false;
+	if (r->canceling)
+		finish(r, job, SCHED_JOB_CANCELED, -1, "canceled");
+	else
+		finish(r, job, SCHED_JOB_FAILED, -1, reason);
 	return 0;
 }
 

@@ -22,7 +22,8 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	struct sched_run *r;
 	size_t n = 0, i;
 
-	if (params->workspace == NULL || params->project == NULL)
+	if (params->workspace == NULL || params->project == NULL ||
+	    (params->workspace_at != NULL && params->workspace_at[0] != '/'))
 		return -EINVAL;
 	r = xcalloc(1, sizeof(*r));
 	r->s = s;
@@ -59,6 +60,11 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->state = SCHED_RUN_QUEUED;
 	r->njobs = pipeline_job_count(p);
 	r->jobs = xcalloc(r->njobs ? r->njobs : 1, sizeof(*r->jobs));
+	r->workspace_at = dup_or_null(params->workspace_at);
+	for (i = 0; i < r->njobs; i++)
+		r->jobs[i].workspace = params->jobs_dir != NULL ?
+			xasprintf("%s/%zu", params->jobs_dir, i) :
+			xstrdup(params->workspace);
 	*out = r;
 	return 0;
 }
@@ -74,6 +80,7 @@ sched_run_destroy(struct sched_run *r)
 		free(r->jobs[i].dir);
 		free(r->jobs[i].ctx);
 		free(r->jobs[i].fin_reason);
+		free(r->jobs[i].workspace);
 	}
 	for (i = 0; r->env[i] != NULL; i++)
 		free(r->env[i]);
@@ -85,6 +92,7 @@ sched_run_destroy(struct sched_run *r)
 	free(r->jobs);
 	free(r->project);
 	free(r->workspace);
+	free(r->workspace_at);
 	free(r->branch);
 	free(r->tag);
 	free(r->commit);
@@ -364,6 +372,12 @@ sched_run_cancel(struct sched_run *r)
 	}
 	sched_pump(r->s);
 	return 0;
+}
+
+const char *
+sched_attempt_workspace(const struct sched_run *r, size_t job)
+{
+	return job < r->njobs ? r->jobs[job].workspace : NULL;
 }
 
 uint64_t

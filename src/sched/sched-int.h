@@ -29,6 +29,7 @@ struct sched_job {
 	bool adopt;                /* sched_run_adopt_job(): take up, not start */
 	uint64_t adopt_offset;     /* log bytes the caller already has */
 	char *dir;                 /* the running attempt's directory */
+	char *workspace;           /* its attempts' workspace (host path) */
 	uint64_t started_ms;       /* first start, UTC ms */
 	uint64_t finished_ms;      /* last end, UTC ms */
 };
@@ -38,6 +39,7 @@ struct sched_run {
 	struct pipeline *p;           /* owned */
 	uint64_t id;
 	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
+	char *workspace_at;           /* strict: where jobs see theirs; NULL */
 	char **env;                   /* owned, NULL-terminated */
 	char **secrets;               /* owned "K=V", NULL-terminated */
 	bool skip_manual;

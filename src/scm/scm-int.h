@@ -116,4 +116,13 @@ int scm_dir_prepare(const char *dir) PW_WUR;   /* absent: made; else empty */
 int scm_read_file_how(const char *workspace, const char *path, size_t max,
 		      bool use_openat2, char **out, size_t *len) PW_WUR;
 
+/* workspace.c */
+/*
+ * Gives each file the log names (git log --format=%ct --name-only -z
+ * --root output) the newest of its commit times, beneath workspace and
+ * never through a symlink.  Blocking: a worker thread's.  0 or -errno
+ * (the workspace cannot be opened); a file missing is skipped.
+ */
+int scm_set_mtimes(const char *workspace, const char *log, size_t len) PW_WUR;
+
 #endif

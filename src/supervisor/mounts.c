@@ -4,7 +4,10 @@
  * A tmpfs becomes the new root (read-only once built) with, at the same
  * paths as on the host: the system directories bound read-only (/usr,
  * /etc, /bin, /sbin, /lib*, /opt; symlinks such as /bin -> usr/bin copied
- * as symlinks), the workspace bound writable, a private tmpfs at the
+ * as symlinks), the workspace bound writable (at --workspace-at if
+ * given, such as /builds/<project>: every job of a project then sees
+ * its workspace at one path, and absolute paths a build tree records
+ * stay valid in the next job's workspace), a private tmpfs at the
  * attempt's HOME and at /tmp, a proc of the job's own PID namespace with /proc/sys
  * read-only and /proc/sysrq-trigger and /proc/kcore covered by /dev/null,
  * no /sys, and a minimal /dev: null, zero, full, random, urandom and tty
@@ -68,9 +71,10 @@ mount_attrs(int fd, bool writable)
 			     sizeof(a));
 }
 
+/* host's path bound at `at` inside (NULL: at the same path). */
 static int
-add_bind(struct supervisor *sv, const char *path, bool writable,
-	 char *err, size_t errlen)
+add_bind(struct supervisor *sv, const char *path, const char *at,
+	 bool writable, char *err, size_t errlen)
 {
 	struct sv_bind *b;
 	struct stat st;
@@ -113,10 +117,50 @@ add_bind(struct supervisor *sv, const char *path, bool writable,
 			return -errno;
 		}
 	}
-	b->path = xstrdup(path);
+	b->path = xstrdup(at != NULL ? at : path);
 	b->writable = writable;
 	sv->sb.nbinds++;
 	return 0;
+}
+
+/* path is, or lies below, dir. */
+static bool
+below(const char *path, const char *dir)
+{
+	size_t n = strlen(dir);
+
+	return strncmp(path, dir, n) == 0 && (path[n] == '\0' ||
+					       path[n] == '/');
+}
+
+/*
+ * A workspace's mount point: absolute, plain components, and clear of
+ * what the root is built from (a bind there would hide or be hidden).
+ */
+static bool
+mount_point_ok(const char *at, const char *home)
+{
+	static const char *const taken[] = {"/dev", "/proc"};
+	const char *p = at;
+	size_t i, n;
+
+	if (at[0] != '/' || at[1] == '\0' || strlen(at) >= PATH_MAX - 8)
+		return false;
+	while (*p == '/') {
+		p++;
+		n = strcspn(p, "/");
+		if (n == 0 || (n == 1 && p[0] == '.') ||
+		    (n == 2 && p[0] == '.' && p[1] == '.'))
+			return false;
+		p += n;
+	}
+	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
+		if (below(at, system_dirs[i]))
+			return false;
+	for (i = 0; i < PW_ARRAY_LEN(taken); i++)
+		if (below(at, taken[i]))
+			return false;
+	return !below(at, home) && !below(home, at);
 }
 
 int
@@ -127,11 +171,13 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 	int rc;
 
 	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
-		if ((rc = add_bind(sv, system_dirs[i], false, err, errlen)) < 0)
+		if ((rc = add_bind(sv, system_dirs[i], NULL, false, err,
+				   errlen)) < 0)
 			return rc;
 	/* Devices are written to; their mount keeps the host's flags. */
 	for (i = 0; i < PW_ARRAY_LEN(devices); i++)
-		if ((rc = add_bind(sv, devices[i], true, err, errlen)) < 0)
+		if ((rc = add_bind(sv, devices[i], NULL, true, err,
+				   errlen)) < 0)
 			return rc;
 	if (realpath(sv->sb.workspace, ws) == NULL) {
 		snprintf(err, errlen, "workspace %s: %s", sv->sb.workspace,
@@ -146,7 +192,15 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 	}
 	free(h);
 	sv->sb.home = xstrdup(home);
-	return add_bind(sv, ws, true, err, errlen);
+	if (sv->sb.workspace_at != NULL &&
+	    !mount_point_ok(sv->sb.workspace_at, home)) {
+		snprintf(err, errlen, "--workspace-at %s: expected an absolute"
+			 " path without . or .. outside the system "
+			 "directories, /dev, /proc and HOME",
+			 sv->sb.workspace_at);
+		return -EINVAL;
+	}
+	return add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen);
 }
 
 /* mkdir -p below the stage; the last component too unless `file`. */

@@ -74,7 +74,8 @@ struct sv_mask {
 
 /* One entry of the job's root: a host path bound in, or a symlink. */
 struct sv_bind {
-	char *path;               /* absolute, the same inside and outside */
+	char *path;               /* absolute, inside (the same as outside but
+	                             for the workspace's --workspace-at) */
 	int fd;                   /* O_PATH of the host's, opened by us; -1 */
 	char *link;               /* a symlink's target instead of a bind */
 	bool writable;
@@ -94,6 +95,8 @@ struct sv_sandbox {
 	                             the workspace */
 	gid_t gid;
 	const char *workspace;    /* bound writable; NULL: cwd */
+	const char *workspace_at; /* where the job sees it (a fixed path such
+	                             as /builds/<project>); NULL: its host path */
 	char *home;               /* the attempt's home/ (real path): a tmpfs
 	                             is mounted there, nothing of the host's */
 	uint64_t memory, pids, cpu_seconds, file_size, open_files;

@@ -1,7 +1,7 @@
 """The daemon's sandboxed jobs run with host ids of the configured `job_ids`
 range, one uid (gid the same, no supplementary groups) per run in memory,
 never the workspace's and never 100000.  Two concurrent runs get two
-different uids of the range, each owning its workspace; the daemon stops
+different uids of the range, each owning its job's workspace; the daemon stops
 (drain: detach) while both run, a new one adopts them and starts a third
 run: it gets neither adopted run's uid (the uid is stored with the
 attempt).  Checked from the host in /proc/PID/status of the jobs' shells.
@@ -57,7 +57,8 @@ def main(t):
         d.wait_job(rid, "wait", "running")
         pw.wait_until(lambda: "waiting" in d.get(
             "/api/v1/runs/%d/jobs/wait/log" % rid).text, "run %d waiting" % rid)
-        ws = os.path.join(d.data, "workspaces", str(rid))
+        # The job's own workspace: the run's job 0.
+        ws = os.path.join(d.data, "workspaces", str(rid), "jobs", "0")
         ids = pw.wait_until(lambda: job_ids(ws), "the processes of run %d" % rid)
         eq(len(ids), 1, "one identity for run %d's processes: %r" % (rid, ids))
         uid, gid, groups = next(iter(ids))

@@ -1,4 +1,5 @@
-"""A run's workspace has a size limit (`sandbox.limits.workspace`): a job
+"""A run's workspace has a size limit (`sandbox.limits.workspace`), its
+jobs' workspaces inside it: a job
 writing past it gets ENOSPC, the host holds no more than the limit for it
 (the image's allocated size, checked from the host while the job waits),
 and once the run has finished its file system is unmounted and its image
@@ -58,8 +59,12 @@ def main(t):
         st = os.stat(img)
         eq(st.st_size, LIMIT, "the image's size")
         expect(st.st_blocks * 512 <= LIMIT, "the image holds %d bytes" % (st.st_blocks * 512))
+        # The job's own workspace lies in the run's file system: the limit
+        # covers every job of the run.
+        job_ws = os.path.join(ws, "jobs", "0")
+        eq(os.stat(job_ws).st_dev, os.stat(ws).st_dev, "the job's workspace's file system")
         # The job waits for this file: written from the host, into its workspace.
-        open(os.path.join(ws, "go"), "w").close()
+        open(os.path.join(job_ws, "go"), "w").close()
         run = d.wait_run(rid)
         eq(run["status"], "success", "run status")
     t.check("a job writing past the workspace limit gets ENOSPC; the host holds at most the limit",

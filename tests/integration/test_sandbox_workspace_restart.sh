@@ -2,8 +2,12 @@
 # daemon has a mount namespace of its own (as systemd's ProtectSystem=
 # gives every start): the first job writes a file, the daemon is stopped
 # (drain: detach) and another started in a new namespace; it takes the job
-# up, mounts the workspace's file system again, and the second job reads
-# the file.  Both daemons run under `unshare -m --propagation slave`.
+# up and mounts the workspace's file system again: it sees the adopted
+# job's file, the file it writes reaches the job, which still has its own
+# file at the end, and the second job gets a fresh workspace of its own in
+# that file system (without the first job's file: files pass between jobs
+# as artifacts, not through a shared workspace).  Both daemons run under
+# `unshare -m --propagation slave`.
 . "$(dirname "$0")/sandbox_lib.sh"
 command -v mkfs.ext4 >/dev/null || { echo "SKIP: mkfs.ext4 (e2fsprogs) is not installed"; exit 77; }
 [ -e /dev/loop-control ] || { echo "SKIP: no loop devices (/dev/loop-control)"; exit 77; }
@@ -19,9 +23,12 @@ jobs:
     script:
       - echo written-before > marker
       - while [ ! -e go ]; do sleep 0.05; done
+      - cat marker
   second:
     needs: [first]
-    script: cat marker
+    script:
+      - test ! -e marker
+      - echo "fresh""-workspace"
 YML
 cat > pw.yml <<YML
 listen: 127.0.0.1:0
@@ -70,7 +77,7 @@ curl -sf -XPOST -H "Authorization: Bearer $tok" -H 'Content-Type: application/js
 	-d '{}' "$URL/api/v1/projects/p/runs" >/dev/null || fail "trigger failed"
 until_log first 'while \['
 ws=$T/data/workspaces/1
-nsenter -t "$DAEMON_PID" -m test -s "$ws/marker" || fail "no marker in the first daemon's workspace"
+nsenter -t "$DAEMON_PID" -m test -s "$ws/jobs/0/marker" || fail "no marker in the first daemon's workspace"
 ! grep -q " $ws " /proc/self/mountinfo || fail "the workspace is mounted in the test's namespace"
 stop_daemon
 
@@ -78,12 +85,14 @@ start b.err
 grep -q "attempt.adopt run=1 job=first" b.err || fail "the second daemon did not take the job up: $(cat b.err)"
 # The adopted job waits for this file: written through the second daemon's
 # mount, it reaches the job on the first one's.
-nsenter -t "$DAEMON_PID" -m touch "$ws/go" || fail "no workspace in the second daemon's namespace"
+nsenter -t "$DAEMON_PID" -m test -s "$ws/jobs/0/marker" || fail "no marker in the second daemon's namespace"
+nsenter -t "$DAEMON_PID" -m touch "$ws/jobs/0/go" || fail "no workspace in the second daemon's namespace"
 for i in $(seq 1 400); do
 	s=$(run_status)
 	case $s in success|failed|error|canceled) break ;; esac
 	sleep 0.05
 done
-until_log second 'written-before'
+until_log first 'written-before'
+until_log second 'fresh-workspace'
 [ "$s" = success ] || fail "run status $s"
 true

@@ -84,6 +84,8 @@ struct fx {
 	size_t nheld;
 	int prepared;              /* attempts seen by attempt_prepare */
 	char prepared_dir[PATH_MAX];
+	bool make_ws;              /* the held attempt's workspace is made */
+	const char *fail_first;    /* this job's first attempt is failed */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -189,8 +191,22 @@ on_prepare_timer(uv_timer_t *t)
 	struct fx *f = container_of(t, struct fx, prepare_timer);
 	size_t i;
 
-	for (i = 0; i < f->nheld; i++)
-		assert_int_equal(sched_attempt_proceed(f->run, f->held[i], 0), 0);
+	for (i = 0; i < f->nheld; i++) {
+		size_t j = f->held[i];
+		const char *name = pipeline_job_name(sched_run_pipeline(f->run),
+						     j);
+
+		if (f->make_ws)
+			assert_int_equal(pw_mkdirs(sched_attempt_workspace(
+					f->run, j), 0755), 0);
+		if (f->fail_first != NULL && strcmp(name, f->fail_first) == 0 &&
+		    sched_run_job_attempts(f->run, j) == 1)
+			assert_int_equal(sched_attempt_fail(f->run, j,
+							    "no workspace"), 0);
+		else
+			assert_int_equal(sched_attempt_proceed(f->run, j, 0),
+					 0);
+	}
 	f->nheld = 0;
 }
 
@@ -1345,6 +1361,48 @@ test_attempt_prepare(void **state)
 	fx_free(f);
 }
 
+/*
+ * jobs_dir: each job in <jobs_dir>/<j>, which attempt_prepare makes;
+ * sandbox none runs it at that host path (workspace_at is for strict).
+ * An attempt the caller fails (its workspace could not be made) ends
+ * failed with the reason, and retry applies.
+ */
+static void
+test_jobs_dir(void **state)
+{
+	struct fx *f = fx_new_ex(2, true);
+	struct sched_run_params pr = {0};
+	char *jobs = xasprintf("%s/jobs", f->workspace), *want;
+
+	(void)state;
+	f->make_ws = true;
+	f->fail_first = "two";
+	pr.jobs_dir = jobs;
+	pr.workspace_at = "/builds/proj";
+	fx_run(f, "jobs:\n"
+		  "  one: {script: 'echo \"ws=$PIPEWRIGHT_WORKSPACE pwd=$(pwd -P)\"'}\n"
+		  "  two: {retry: 1, script: 'pwd -P'}\n",
+	       &pr);
+	want = xasprintf("%s/0", jobs);
+	assert_string_equal(sched_attempt_workspace(f->run, 0), want);
+	free(want);
+	assert_null(sched_attempt_workspace(f->run, 2));
+	fx_go(f);
+	want = xasprintf("ws=%s/0 pwd=%s/0\n", jobs, jobs);
+	assert_non_null(strstr(jout(f, "one"), want));
+	free(want);
+	want = xasprintf("%s/1\n", jobs);
+	assert_non_null(strstr(jout(f, "two"), want));
+	free(want);
+	assert_string_equal(trace(f, "two"), "ready/0 running/1 failed/1 "
+			    "ready/1 running/2 success/2");
+	assert_non_null(strstr(ev_reason(f, "two", SCHED_JOB_FAILED),
+			       "no workspace; retrying (attempt 2 of 2)"));
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	free(jobs);
+	fx_free(f);
+}
+
 /* Cancelled while its attempt is being prepared: it never starts. */
 static void
 test_cancel_while_preparing(void **state)
@@ -1819,6 +1877,7 @@ main(void)
 		cmocka_unit_test(test_rerun_failed),
 		cmocka_unit_test(test_rerun_named),
 		cmocka_unit_test(test_attempt_prepare),
+		cmocka_unit_test(test_jobs_dir),
 		cmocka_unit_test(test_cancel_while_preparing),
 		cmocka_unit_test(test_project_max_jobs),
 		cmocka_unit_test(test_skip_reason),

@@ -1190,6 +1190,165 @@ test_read_and_chown(void **state)
 	finish(f);
 }
 
+/* ---- a job's workspace ---- */
+
+static void
+workspace_from(struct fx *f, const char *source, const char *sha,
+	       const char *ws, uid_t uid, struct result *r)
+{
+	struct scm_workspace_request req = {
+		.source = source,
+		.sha = sha,
+		.workspace = ws,
+		.uid = uid,
+		.timeout_ms = 30000,
+	};
+
+	memset(r, 0, sizeof(*r));
+	assert_int_equal(scm_workspace(f->s, &req, on_done, r), 0);
+	wait_for(f, r, 1);
+}
+
+static long long
+mtime_of(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/%s", dir, name);
+	struct stat st;
+
+	assert_int_equal(lstat(path, &st), 0);
+	free(path);
+	return (long long)st.st_mtim.tv_sec;
+}
+
+#define T0 1000000000LL   /* commit i is at T0 + 100 i */
+
+/*
+ * 55 commits with fixed times; the run's checkout (depth 50: commits
+ * 6..55) is the source of two job workspaces made one after the other.
+ * Each file has the time of the newest commit that touched it, in both;
+ * a file no commit of the shallow history touched has the oldest one's;
+ * a path whose directory later became a symlink leading out changes
+ * nothing outside.
+ */
+static void
+test_job_workspace(void **state)
+{
+	struct fx *f = *state;
+	char *sha, *run, *ws[2], *outside, *remotes, *owner;
+	struct result r;
+	struct stat st;
+	long long before;
+	int i, k;
+
+	outside = xasprintf("%s/outside", f->tmp);
+	sh("mkdir -p %s && touch -d @1234567 %s/passwd", outside, outside);
+	for (i = 1; i <= 55; i++) {
+		char *cmd;
+
+		if (i == 1)
+			cmd = xstrdup("mkdir -p d && echo old > old.txt && "
+				      "echo b > d/b.txt && echo a > a.txt");
+		else if (i == 10 || i == 53)
+			cmd = xasprintf("echo %d >> a.txt", i);
+		else if (i == 52)
+			cmd = xstrdup("mkdir -p x && echo p > x/passwd");
+		else if (i == 54)
+			cmd = xstrdup("echo b2 >> d/b.txt && ln -s a.txt l");
+		else if (i == 55)
+			cmd = xasprintf("rm -r x && ln -s %s x", outside);
+		else
+			cmd = xasprintf("echo %d > n.txt", i);
+		sh("cd %s && %s && " GIT " add -A && GIT_COMMITTER_DATE='@%lld "
+		   "+0000' " GIT " commit -q -m c%d", f->work, cmd,
+		   T0 + 100 * i, i);
+		free(cmd);
+	}
+	sh("git -C %s push -q origin HEAD:main", f->work);
+	sha = sh_out("git -C %s rev-parse HEAD", f->work);
+	run = workspace(f);
+	{
+		struct scm_request req = request(f, "app", "refs/heads/main",
+						 sha, run);
+
+		checkout(f, &req, &r);
+		assert_int_equal(r.rc, 0);
+		free(r.log);
+	}
+	for (k = 0; k < 2; k++) {
+		ws[k] = workspace(f);
+		workspace_from(f, run, sha, ws[k], 0, &r);
+		if (r.rc != 0)
+			fail_msg("workspace: %d\n%s", r.rc, r.log);
+		assert_has(r.log, "fetch -q --no-tags --depth=50 --upload-pack=");
+		free(r.log);
+		assert_checked_out(ws[k], sha,
+				   ".git a.txt d l n.txt old.txt x");
+		assert_int_equal(mtime_of(ws[k], "a.txt"), T0 + 5300);
+		assert_int_equal(mtime_of(ws[k], "d/b.txt"), T0 + 5400);
+		assert_int_equal(mtime_of(ws[k], "l"), T0 + 5400);
+		assert_int_equal(mtime_of(ws[k], "x"), T0 + 5500);
+		assert_int_equal(mtime_of(ws[k], "n.txt"), T0 + 5100);
+		/* Untouched since before the shallow history: its oldest. */
+		assert_int_equal(mtime_of(ws[k], "old.txt"), T0 + 600);
+		assert_int_equal(mtime_of(outside, "passwd"), 1234567);
+		/* Its own repository: shallow, no remote naming the source. */
+		remotes = sh_out("git -C %s remote | wc -l", ws[k]);
+		assert_string_equal(remotes, "0");
+		free(remotes);
+		owner = xasprintf("%s/.git/shallow", ws[k]);
+		assert_int_equal(access(owner, F_OK), 0);
+		free(owner);
+	}
+	/* Both alike, whenever made. */
+	before = mtime_of(ws[0], "a.txt");
+	assert_int_equal(before, mtime_of(ws[1], "a.txt"));
+	assert_int_equal(mtime_of(ws[0], "d/b.txt"), mtime_of(ws[1], "d/b.txt"));
+
+	/* Handed to a job's uid: the tree, never what a link names. */
+	if (geteuid() == 0) {
+		char *ws3 = workspace(f);
+
+		workspace_from(f, run, sha, ws3, 54321, &r);
+		assert_int_equal(r.rc, 0);
+		free(r.log);
+		owner = xasprintf("%s/d/b.txt", ws3);
+		assert_int_equal(lstat(owner, &st), 0);
+		assert_int_equal(st.st_uid, 54321);
+		assert_int_equal(st.st_gid, 54321);
+		free(owner);
+		owner = xasprintf("%s/passwd", outside);
+		assert_int_equal(lstat(owner, &st), 0);
+		assert_int_equal(st.st_uid, 0);
+		free(owner);
+		free(ws3);
+	} else {
+		print_message("not root: the hand-over to a job's uid is not "
+			      "tested\n");
+	}
+
+	/* Refused before anything runs. */
+	{
+		struct scm_workspace_request bad = {
+			.source = "relative", .sha = sha, .workspace = ws[0],
+		};
+
+		assert_int_equal(scm_workspace(f->s, &bad, on_done, &r),
+				 -EINVAL);
+		bad.source = run;
+		assert_int_equal(scm_workspace(f->s, &bad, on_done, &r),
+				 -ENOTEMPTY);
+		bad.sha = "nothex";
+		assert_int_equal(scm_workspace(f->s, &bad, on_done, &r),
+				 -EINVAL);
+	}
+	for (k = 0; k < 2; k++)
+		free(ws[k]);
+	free(run);
+	free(sha);
+	free(outside);
+	finish(f);
+}
+
 int
 main(void)
 {
@@ -1205,6 +1364,8 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_and_queue, setup,
 						teardown),
 		cmocka_unit_test_setup_teardown(test_token, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_job_workspace, setup,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_read_and_chown, setup,
 						teardown),
 	};

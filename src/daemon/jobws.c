@@ -1,0 +1,201 @@
+/*
+ * A job attempt's own workspace, made before its supervisor starts.
+ *
+ *   workspaces/<run>/             the run's directory (its file system
+ *                                 when limits.workspace makes one, so the
+ *                                 limit covers all of its jobs)
+ *   workspaces/<run>/checkout/    the run's commit: the pipeline is read
+ *                                 from it, and jobs are checked out of it
+ *   workspaces/<run>/jobs/<idx>/  job idx's workspace, made afresh for
+ *                                 each attempt
+ *
+ * Each attempt (a retry, a rerun) gets a fresh workspace: what an earlier
+ * attempt or another job left is gone, and what a job needs from another
+ * comes as that job's artifacts.  For a project with a repository it is
+ * the run's commit fetched from the run's checkout (scm_workspace: a
+ * repository of its own, files at their commit times, handed to the
+ * run's job uid); for a project whose pipeline is the server's, an empty
+ * directory of the job uid's.  Removing the previous attempt's tree and
+ * the checkout both run off the loop.  git works under another name
+ * (<idx>.co-<n>), renamed into place once complete, as for the run's
+ * checkout: a git a killed daemon left running never writes into the
+ * workspace the next attempt gets (leftovers go with the run).  An attempt a restarted daemon
+ * takes up is never prepared again: it keeps working where it was.  A
+ * handover waits until no workspace is being made (handover.c).
+ */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "daemon-int.h"
+#include "pipewright/scm.h"
+
+struct jobws {
+	struct daemon *d;
+	uint64_t run;
+	size_t job;
+	char *ws;                 /* the job's workspace, host path */
+	char *tmp;                /* where git works, renamed to ws */
+	char *source;             /* the run's checkout; NULL: start empty */
+	char *sha;
+	uint32_t uid;             /* strict: the job's; 0: none */
+	int rc;                   /* the worker's */
+	uv_work_t work;
+	jobws_cb cb;
+	void *arg;
+};
+
+static void
+jobws_end(struct jobws *w, int rc, const char *why)
+{
+	w->d->jobws_active--;
+	w->cb(rc, why, w->arg);
+	free(w->ws);
+	free(w->tmp);
+	free(w->source);
+	free(w->sha);
+	free(w);
+}
+
+/* The previous attempt's tree goes; the parent is made; empty or not. */
+static void
+clear_work(uv_work_t *req)
+{
+	struct jobws *w = container_of(req, struct jobws, work);
+	char *parent = xstrdup(w->ws), *slash = strrchr(parent, '/');
+	int rc;
+
+	*slash = '\0';
+	rc = pw_remove_tree(w->ws);
+	if (rc == 0 || rc == -ENOENT)
+		rc = pw_mkdirs(parent, 0755);
+	if (rc == 0 && w->source == NULL) {
+		if (mkdir(w->ws, 0755) < 0)
+			rc = -errno;
+		else if (w->uid != 0 && chown(w->ws, w->uid, w->uid) < 0)
+			rc = -errno;
+	}
+	free(parent);
+	w->rc = rc;
+}
+
+static void
+on_checked_out(int rc, const char *log, size_t len, void *arg)
+{
+	struct jobws *w = arg;
+	const char *last = log, *p;
+	char *why = NULL;
+
+	/* Only a complete checkout takes the workspace's name. */
+	if (rc == 0 && rename(w->tmp, w->ws) < 0) {
+		rc = -errno;
+		why = xasprintf("cannot prepare the workspace: rename %s: %s",
+				w->tmp, strerror(errno));
+		pw_remove_tree(w->tmp);
+		jobws_end(w, rc, why);
+		free(why);
+		return;
+	}
+	if (rc == 0) {
+		jobws_end(w, 0, NULL);
+		return;
+	}
+	pw_remove_tree(w->tmp);
+	/* git's last line says what failed; the whole log is the daemon's. */
+	for (p = log; len > 0 && p < log + len - 1; p++)
+		if (*p == '\n')
+			last = p + 1;
+	log_warnx("run=%llu job=%zu: cannot check out its workspace %s:\n%.*s",
+		  (unsigned long long)w->run, w->job, w->ws, (int)len, log);
+	why = xasprintf("cannot prepare the workspace: %.*s",
+			(int)strcspn(last, "\n"), last);
+	jobws_end(w, rc, why);
+	free(why);
+}
+
+static void
+clear_done(uv_work_t *req, int status)
+{
+	struct jobws *w = container_of(req, struct jobws, work);
+	struct scm_workspace_request sreq = {
+		.source = w->source,
+		.sha = w->sha,
+		.workspace = w->tmp,
+		.uid = w->uid,
+		.gid = w->uid,
+	};
+	char *why;
+	int rc = status < 0 ? status : w->rc;
+
+	if (rc == 0 && w->source != NULL)
+		rc = scm_workspace(w->d->scm, &sreq, on_checked_out, w);
+	if (rc < 0) {
+		why = xasprintf("cannot prepare the workspace %s: %s", w->ws,
+				strerror(-rc));
+		jobws_end(w, rc, why);
+		free(why);
+	} else if (w->source == NULL) {
+		jobws_end(w, 0, NULL);
+	}
+}
+
+/*
+ * The run's checkout: <run>/checkout, or the run's directory itself for
+ * a run an older daemon checked out (its jobs shared that workspace).
+ */
+static char *
+run_checkout(const struct live_run *lr)
+{
+	char *co = xasprintf("%s/" JOBWS_CHECKOUT, lr->workspace);
+	char *git = xasprintf("%s/.git", co);
+
+	if (access(git, F_OK) < 0) {
+		free(git);
+		git = xasprintf("%s/.git", lr->workspace);
+		if (access(git, F_OK) == 0) {
+			free(co);
+			co = xstrdup(lr->workspace);
+		}
+	}
+	free(git);
+	return co;
+}
+
+void
+jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
+	      jobws_cb cb, void *arg)
+{
+	const struct config_project *proj =
+		config_project_find(d->config, lr->project);
+	const char *ws = sched_attempt_workspace(lr->run, job);
+	struct jobws *w;
+	int rc;
+
+	if (ws == NULL) {
+		cb(-EINVAL, "no such job", arg);
+		return;
+	}
+	w = xcalloc(1, sizeof(*w));
+	w->d = d;
+	w->run = lr->id;
+	w->job = job;
+	w->ws = xstrdup(ws);
+	w->uid = sched_run_sandbox(lr->run) == EXEC_SANDBOX_STRICT ?
+			 lr->job_uid : 0;
+	if (proj != NULL && config_project_repo(proj) != NULL &&
+	    lr->commit != NULL) {
+		w->source = run_checkout(lr);
+		w->sha = xstrdup(lr->commit);
+		w->tmp = xasprintf("%s" FILES_CHECKOUT_INFIX "%llx", ws,
+				   (unsigned long long)uv_hrtime());
+	}
+	w->cb = cb;
+	w->arg = arg;
+	d->jobws_active++;
+	rc = uv_queue_work(&d->loop, &w->work, clear_work, clear_done);
+	if (rc < 0)
+		jobws_end(w, rc, "cannot prepare the workspace: no worker");
+}
