@@ -1,0 +1,98 @@
+/*
+ * What the blob module's files share: the store's directories, the
+ * shared-lock open of a digest-named blob, hashing, beneath-root opens
+ * and a set of names (docs/internals/blob.md).
+ */
+#ifndef PIPEWRIGHT_BLOB_INT_H
+#define PIPEWRIGHT_BLOB_INT_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "pipewright/blob.h"
+
+struct blob_store {
+	char *dir;      /* the store's path, owned */
+	int dirfd;      /* dir */
+	int shafd;      /* dir/sha256 */
+	int tmpfd;      /* dir/tmp */
+	int zstd_level;   /* BLOB_ZSTD_LEVEL; the benchmark tries others */
+	int zstd_threads; /* BLOB_ZSTD_THREADS */
+};
+
+/* Measured in docs/internals/blob.md: what beats `tar -I zstd` on time. */
+#define BLOB_ZSTD_LEVEL 1
+#define BLOB_ZSTD_THREADS 2
+
+/* Temporary files and fresh blobs younger than this are never collected. */
+#define BLOB_GRACE_SEC 3600
+/* Read and write chunks. */
+#define BLOB_IO_CHUNK (256 * 1024)
+
+/* True if s is 64 lowercase hex digits. */
+bool blob_digest_valid(const char *s);
+/* Opens the named blob with a shared (or, with ex, an exclusive
+ * non-blocking) flock: the fd, or -ENOENT (also if it was removed while
+ * we waited for the lock), -EBUSY (ex and held), -EINVAL (a bad digest),
+ * -errno. */
+int blob_open_locked(struct blob_store *bs, const char *digest, bool ex);
+/* Removes the named blob (corrupt): 0 or -errno. */
+int blob_unlink(struct blob_store *bs, const char *digest);
+/* Hashes fd from offset 0 and compares with digest: 0, -EBADMSG, -errno.
+ * Leaves fd at offset 0. */
+int blob_verify_fd(int fd, const char *digest);
+/* Hex of a 32-byte SHA-256 into out (65 bytes). */
+void blob_hex(const unsigned char *md, char *out);
+
+/* openat2 with resolve flags; -errno. */
+int blob_openat2(int dirfd, const char *path, int flags, mode_t mode,
+		 uint64_t resolve);
+
+/* Writes all of len bytes: 0 or -errno. */
+int blob_write_all(int fd, const void *p, size_t len);
+
+/* printf into a fixed err buffer. */
+void blob_errf(char *err, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* A set of strings (open addressing); for the names an archive made. */
+struct blob_nameset {
+	char **slots;
+	size_t cap, n;
+};
+void blob_nameset_init(struct blob_nameset *s);
+void blob_nameset_free(struct blob_nameset *s);
+/* Adds a copy of name; true if it was new. */
+bool blob_nameset_add(struct blob_nameset *s, const char *name);
+bool blob_nameset_has(const struct blob_nameset *s, const char *name);
+
+/*
+ * An archive's entry name made relative and clean: leading "./" and
+ * repeated or trailing slashes dropped, "." parts dropped.  -EXDEV if it
+ * is absolute or has a ".." part; -EINVAL if empty or over PATH_MAX.
+ * The result ("" for the root itself) goes to out (PATH_MAX bytes).
+ */
+int blob_clean_name(const char *name, char *out, size_t outlen);
+
+/* The paths a pack spec names, sorted, each once. */
+struct pack_list {
+	char **names;   /* owned */
+	size_t n, cap;
+};
+void pack_list_init(struct pack_list *l);
+void pack_list_free(struct pack_list *l);
+/*
+ * Walks the workspace (rootfd) for spec's paths minus its excludes into
+ * l; warnings (a pattern that matched nothing or leads out) into res.
+ * 0, or -errno with res->err (-EFBIG past max_files).
+ */
+int pack_collect(int rootfd, const struct blob_pack_spec *spec,
+		 struct blob_pack_result *res, struct pack_list *l);
+/* Adds a warning line to res (the first 100; then a count of the rest). */
+void pack_warn(struct blob_pack_result *res, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
