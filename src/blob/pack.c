@@ -239,7 +239,7 @@ pack_one(struct pack *p, struct sink *s, const char *name)
 	}
 	if (rfd < 0 && (rc = caps_check(p, 0)) < 0)
 		return rc;
-	if (archive_write_header(p->a, p->e) != ARCHIVE_OK) {
+	if (archive_write_header(p->a, p->e) < ARCHIVE_WARN) {
 		if (rfd >= 0)
 			close(rfd);
 		return fail_archive(p, s, name);

@@ -301,7 +301,7 @@ make_file(struct unpack *u, struct archive_entry *e, int pfd,
 		ERR(u, "%s: %s", name, strerror(-rc));
 		goto out;
 	}
-	if ((rc = set_owner(u, fd, -1, NULL, name)) < 0)
+	if ((rc = set_owner(u, fd, -1, "", name)) < 0)
 		goto out;
 	entry_times(e, ts);
 	if (fchmod(fd, archive_entry_perm(e) & 0777) < 0 ||

@@ -312,6 +312,34 @@ test_dedupe(void **state)
 	blob_pack_result_free(&r2);
 }
 
+/* Names as a job may make them: not UTF-8, UTF-8, longer than ustar's
+ * 100 bytes, with spaces and newlines. */
+static void
+test_odd_names(void **state)
+{
+	static const char *const paths[] = {".", NULL};
+	struct fx *f = *state;
+	struct blob_pack_result pr;
+	struct blob_unpack_result ur;
+	char longname[256], *s;
+	const char *names[] = {"caf\xe9", "\xc3\xbcn\xc3\xaf", "a b\nc", longname};
+	size_t i;
+
+	memset(longname, 'x', 200);
+	longname[200] = '\0';
+	for (i = 0; i < PW_ARRAY_LEN(names); i++)
+		put(f->ws, names[i], names[i], 0644);
+	assert_int_equal(pack(f, paths, NULL, &pr), 0);
+	assert_int_equal(pr.files, PW_ARRAY_LEN(names));
+	assert_int_equal(unpack(f, pr.digest, false, &ur), 0);
+	for (i = 0; i < PW_ARRAY_LEN(names); i++) {
+		assert_non_null(s = slurp(f->out, names[i]));
+		assert_string_equal(s, names[i]);
+		free(s);
+	}
+	blob_pack_result_free(&pr);
+}
+
 /* `out -> /etc` with `out/passwd` and `out/` declared: warnings, and
  * nothing of /etc in the blob. */
 static void
@@ -915,6 +943,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		T(test_roundtrip),
 		T(test_dedupe),
+		T(test_odd_names),
 		T(test_pack_link_leading_out),
 		T(test_pack_globs),
 		T(test_pack_fifo),
