@@ -6,6 +6,8 @@
 #ifndef PIPEWRIGHT_BLOB_INT_H
 #define PIPEWRIGHT_BLOB_INT_H
 
+#include <openssl/evp.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
@@ -76,6 +78,33 @@ bool blob_nameset_has(const struct blob_nameset *s, const char *name);
  * The result ("" for the root itself) goes to out (PATH_MAX bytes).
  */
 int blob_clean_name(const char *name, char *out, size_t outlen);
+
+/* A pack's output: hashed and written by a thread of its own (sink.c). */
+#define SINK_BUFS 8
+#define SINK_BUF (1024 * 1024)
+struct blob_sink {
+	int fd;                 /* the temporary file, not owned */
+	EVP_MD_CTX *md;         /* SHA-256 of what was written */
+	char *buf[SINK_BUFS];   /* a ring: the writer's from head, count of
+	                           them; the one being filled at tail */
+	size_t len[SINK_BUFS];
+	size_t head, tail, count, fill;
+	uint64_t bytes;         /* handed over so far */
+	int err;                /* the first write's -errno */
+	bool done, running;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	pthread_t thread;
+};
+/* 0 or -errno. */
+int blob_sink_start(struct blob_sink *s, int fd);
+/* Copies n bytes in: 0, or a write's -errno (ENOSPC). */
+int blob_sink_add(struct blob_sink *s, const void *p, size_t n);
+/* Writes the rest, stops the thread, the digest (32 bytes) to md: 0 or
+ * -errno. */
+int blob_sink_finish(struct blob_sink *s, unsigned char *md);
+/* Stops the thread if running (what is left is not written), frees. */
+void blob_sink_free(struct blob_sink *s);
 
 /* The paths a pack spec names, sorted, each once. */
 struct pack_list {

@@ -37,11 +37,9 @@
 
 #define RESOLVE_PACK (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS)
 
-/* The archive's way to the temporary file: hashed and counted. */
+/* The archive's way to the temporary file: the sink (sink.c). */
 struct sink {
-	int fd;
-	EVP_MD_CTX *md;
-	uint64_t bytes;
+	struct blob_sink bs;
 	int err;        /* the write's -errno */
 };
 
@@ -51,14 +49,12 @@ sink_write(struct archive *a, void *arg, const void *buf, size_t n)
 	struct sink *s = arg;
 	int rc;
 
-	rc = blob_write_all(s->fd, buf, n);
+	rc = blob_sink_add(&s->bs, buf, n);
 	if (rc < 0) {
 		s->err = rc;
 		archive_set_error(a, -rc, "%s", strerror(-rc));
 		return -1;
 	}
-	EVP_DigestUpdate(s->md, buf, n);
-	s->bytes += n;
 	return (la_ssize_t)n;
 }
 
@@ -348,8 +344,9 @@ setup_archive(struct blob_store *bs, struct pack *p, struct sink *s)
 						    v) != ARCHIVE_OK)
 			return fail_archive(p, s, "zstd threads");
 	}
-	archive_write_set_bytes_per_block(p->a, BLOB_IO_CHUNK);
-	archive_write_set_bytes_in_last_block(p->a, 1);
+	/* Unblocked: zstd's output goes to sink_write as it comes, without
+	 * one more copy into libarchive's blocks (and no padding). */
+	archive_write_set_bytes_per_block(p->a, 0);
 	if (archive_write_open(p->a, s, NULL, sink_write, sink_close) !=
 	    ARCHIVE_OK)
 		return fail_archive(p, s, "opening the archive");
@@ -365,15 +362,13 @@ blob_pack(struct blob_store *bs, const struct blob_pack_spec *spec,
 	struct sink s;
 	struct pack p;
 	struct pack_list list;
-	unsigned int mdlen;
 	size_t i;
-	int rc;
+	int fd = -1, rc;
 
 	memset(res, 0, sizeof(*res));
 	memset(&p, 0, sizeof(p));
 	memset(&s, 0, sizeof(s));
 	pack_list_init(&list);
-	s.fd = -1;
 	p.spec = spec;
 	p.res = res;
 	blob_nameset_init(&p.links);
@@ -394,17 +389,19 @@ blob_pack(struct blob_store *bs, const struct blob_pack_spec *spec,
 		rc = -EFBIG;
 		goto out;
 	}
-	s.fd = tmp_create(bs, tmpname, sizeof(tmpname));
-	if (s.fd < 0) {
-		rc = s.fd;
+	fd = tmp_create(bs, tmpname, sizeof(tmpname));
+	if (fd < 0) {
+		rc = fd;
 		blob_errf(res->err, sizeof(res->err),
 			  "creating a temporary file in %s/tmp: %s", bs->dir,
 			  strerror(-rc));
 		goto out;
 	}
-	s.md = EVP_MD_CTX_new();
-	if (s.md == NULL || EVP_DigestInit_ex(s.md, EVP_sha256(), NULL) != 1)
-		abort();
+	if ((rc = blob_sink_start(&s.bs, fd)) < 0) {
+		blob_errf(res->err, sizeof(res->err), "starting a thread: %s",
+			  strerror(-rc));
+		goto out;
+	}
 	p.buf = xmalloc(BLOB_IO_CHUNK);
 	p.e = archive_entry_new();
 	if ((rc = setup_archive(bs, &p, &s)) < 0)
@@ -416,15 +413,19 @@ blob_pack(struct blob_store *bs, const struct blob_pack_spec *spec,
 		rc = fail_archive(&p, &s, "finishing the archive");
 		goto out;
 	}
-	if (fsync(s.fd) < 0) {
+	if ((rc = blob_sink_finish(&s.bs, md)) < 0) {
+		blob_errf(res->err, sizeof(res->err),
+			  "writing the archive: %s", strerror(-rc));
+		goto out;
+	}
+	if (fsync(fd) < 0) {
 		rc = -errno;
 		blob_errf(res->err, sizeof(res->err), "fsync: %s",
 			  strerror(-rc));
 		goto out;
 	}
-	EVP_DigestFinal_ex(s.md, md, &mdlen);
 	blob_hex(md, res->digest);
-	res->archive_bytes = s.bytes;
+	res->archive_bytes = s.bs.bytes;
 	rc = commit(bs, tmpname, res->digest);
 	if (rc < 0)
 		blob_errf(res->err, sizeof(res->err), "storing blob %s: %s",
@@ -434,14 +435,14 @@ out:
 		archive_write_free(p.a);
 	if (p.e != NULL)
 		archive_entry_free(p.e);
-	if (s.fd >= 0) {
-		close(s.fd);
+	blob_sink_free(&s.bs);
+	if (fd >= 0) {
+		close(fd);
 		if (rc < 0)
 			unlinkat(bs->tmpfd, tmpname, 0);
 	}
 	if (rc < 0)
 		res->digest[0] = '\0';
-	EVP_MD_CTX_free(s.md);
 	free(p.buf);
 	blob_nameset_free(&p.links);
 	pack_list_free(&list);

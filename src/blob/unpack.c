@@ -252,7 +252,7 @@ make_file(struct unpack *u, struct archive_entry *e, int pfd,
 	struct timespec ts[2];
 	const void *buf;
 	size_t len;
-	la_int64_t off;
+	la_int64_t off, end = 0;
 	int fd, r, rc = 0;
 	ssize_t w;
 
@@ -293,9 +293,10 @@ make_file(struct unpack *u, struct archive_entry *e, int pfd,
 			len -= (size_t)w;
 			off += w;
 		}
+		end = off;
 	}
 	/* A sparse file's trailing hole. */
-	if (archive_entry_size_is_set(e) &&
+	if (archive_entry_size_is_set(e) && archive_entry_size(e) != end &&
 	    ftruncate(fd, archive_entry_size(e)) < 0) {
 		rc = -errno;
 		ERR(u, "%s: %s", name, strerror(-rc));
