@@ -27,7 +27,7 @@ struct blob_store {
 
 /* Measured in docs/internals/blob.md: what beats `tar -I zstd` on time. */
 #define BLOB_ZSTD_LEVEL 1
-#define BLOB_ZSTD_THREADS 2
+#define BLOB_ZSTD_THREADS 3
 
 /* Temporary files and fresh blobs younger than this are never collected. */
 #define BLOB_GRACE_SEC 3600
