@@ -442,6 +442,15 @@ md += ["", "## How each figure is measured", "",
        "a fork bomb (`resources: {pids: 256}`) and a memory hog "
        "(`resources: {memory: 256M}`, `tail -c 1G` of a pipe); `/healthz` "
        "sampled every 2 ms during the run.",
+       "- **B9** (save and restore): `bench/blob gen` makes a 1 GiB tree "
+       "of 20,000 files in 200 directories (1 KiB to 400 KiB, half random "
+       "and half text-like 4 KiB blocks); `tar -I zstd -cf` of it, then "
+       "`bench/blob pack` (blob_pack: the tree packed, hashed, fsync'd and "
+       "renamed into a blob store), then `tar -I zstd -xf` and `bench/blob "
+       "unpack` (blob_unpack: digest verified, every entry created beneath "
+       "the root) into two fresh directories, nothing removed in between. "
+       "The rest of B9 (the Rust pipeline warm and cold, `/healthz` during "
+       "a save) comes with the daemon's wiring of caches.",
        "- **B2**: a `repo` project taking GitHub pushes for `bench/app`, "
        "the queue paused first (`POST /api/v1/queue/pause`); "
        "`bench/hookload` sends the GitHub push fixture adjusted to exactly "
