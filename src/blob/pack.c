@@ -116,8 +116,9 @@ caps_check(struct pack *p, uint64_t add_bytes)
 
 	if (sp->max_files != 0 && r->files + 1 > sp->max_files) {
 		blob_errf(r->err, sizeof(r->err),
-			  "more than max_files (%llu) files to pack",
-			  (unsigned long long)sp->max_files);
+			  "more than max_files (%llu) files to pack: %llu "
+			  "so far", (unsigned long long)sp->max_files,
+			  (unsigned long long)(r->files + 1));
 		return -EFBIG;
 	}
 	if (sp->max_bytes != 0 && r->content_bytes + add_bytes > sp->max_bytes) {

@@ -116,8 +116,9 @@ take(struct walk *w, const char *rel)
 		return 0;
 	if (sp->max_files != 0 && w->seen.n > sp->max_files) {
 		blob_errf(w->res->err, sizeof(w->res->err),
-			  "more than max_files (%llu) files to pack",
-			  (unsigned long long)sp->max_files);
+			  "more than max_files (%llu) files to pack: %zu "
+			  "found so far", (unsigned long long)sp->max_files,
+			  w->seen.n);
 		return -EFBIG;
 	}
 	w->l->names = xgrow(w->l->names, &w->l->cap, w->l->n + 1,

@@ -454,7 +454,7 @@ test_pack_caps(void **state)
 	put(f->ws, "3", "12345", 0644);
 	spec.max_files = 2;
 	assert_int_equal(blob_pack(f->bs, &spec, &pr), -EFBIG);
-	assert_non_null(strstr(pr.err, "max_files (2)"));
+	assert_non_null(strstr(pr.err, "max_files (2) files to pack: 3 found"));
 	blob_pack_result_free(&pr);
 	spec.max_files = 0;
 	spec.max_bytes = 12;
