@@ -13,6 +13,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #include "pipewright/blob.h"
 
@@ -43,8 +44,7 @@ bool blob_digest_valid(const char *s);
 int blob_open_locked(struct blob_store *bs, const char *digest, bool ex);
 /* Removes the named blob (corrupt): 0 or -errno. */
 int blob_unlink(struct blob_store *bs, const char *digest);
-/* Hashes fd from offset 0 and compares with digest: 0, -EBADMSG, -errno.
- * Leaves fd at offset 0. */
+/* Hashes the file fd and compares with digest: 0, -EBADMSG, -errno. */
 int blob_verify_fd(int fd, const char *digest);
 /* Hex of a 32-byte SHA-256 into out (65 bytes). */
 void blob_hex(const unsigned char *md, char *out);
@@ -105,6 +105,29 @@ int blob_sink_add(struct blob_sink *s, const void *p, size_t n);
 int blob_sink_finish(struct blob_sink *s, unsigned char *md);
 /* Stops the thread if running (what is left is not written), frees. */
 void blob_sink_free(struct blob_sink *s);
+
+/* A restore's file writes, on a thread of their own (fwriter.c). */
+struct blob_fwriter;
+struct blob_fw_meta {
+	off_t size, end;        /* size >= 0 and != end (bytes written up
+	                           to): ftruncate to size */
+	bool chown;
+	uid_t uid;
+	gid_t gid;
+	mode_t mode;
+	struct timespec ts[2];
+};
+int blob_fw_start(struct blob_fwriter **out);
+/* Copies n bytes, written at off into fd; 0 or the first error so far. */
+int blob_fw_data(struct blob_fwriter *fw, int fd, const void *p, size_t n,
+		 off_t off, const char *name);
+/* Closes fd (taking it), after m (NULL: just close); 0 or the first
+ * error so far. */
+int blob_fw_close(struct blob_fwriter *fw, int fd,
+		  const struct blob_fw_meta *m, const char *name);
+/* Waits for everything handed over, frees fw: 0 or the first -errno,
+ * its entry's name into errname. */
+int blob_fw_finish(struct blob_fwriter *fw, char *errname, size_t len);
 
 /* The paths a pack spec names, sorted, each once. */
 struct pack_list {

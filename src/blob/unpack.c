@@ -27,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <linux/openat2.h>
@@ -56,6 +57,7 @@ struct unpack {
 	struct blob_nameset files;  /* regular files of this archive */
 	struct dirfix *dirs;
 	size_t ndirs, dcap;
+	struct blob_fwriter *fw;    /* files' bytes and closing */
 };
 
 #define ERR(u, ...) blob_errf((u)->res->err, sizeof((u)->res->err), __VA_ARGS__)
@@ -249,12 +251,11 @@ static int
 make_file(struct unpack *u, struct archive_entry *e, int pfd,
 	  const char *base, const char *name)
 {
-	struct timespec ts[2];
+	struct blob_fw_meta m;
 	const void *buf;
 	size_t len;
-	la_int64_t off, end = 0;
+	la_int64_t off;
 	int fd, r, rc = 0;
-	ssize_t w;
 
 	fd = openat(pfd, base,
 		    O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
@@ -263,6 +264,7 @@ make_file(struct unpack *u, struct archive_entry *e, int pfd,
 		ERR(u, "%s: %s", name, strerror(-rc));
 		return rc;
 	}
+	memset(&m, 0, sizeof(m));
 	for (;;) {
 		r = archive_read_data_block(u->a, &buf, &len, &off);
 		if (r == ARCHIVE_EOF)
@@ -271,48 +273,31 @@ make_file(struct unpack *u, struct archive_entry *e, int pfd,
 			ERR(u, "corrupt archive at '%s': %s", name,
 			    archive_error_string(u->a));
 			rc = -EBADMSG;
-			goto out;
+			break;
 		}
 		if (u->res->content_bytes + len > u->max_bytes) {
 			ERR(u, "more than %llu bytes of content; stopped at "
 			    "'%s'", (unsigned long long)u->max_bytes, name);
 			rc = -EFBIG;
-			goto out;
+			break;
 		}
 		u->res->content_bytes += len;
-		while (len > 0) {
-			w = pwrite(fd, buf, len, off);
-			if (w < 0 && errno == EINTR)
-				continue;
-			if (w < 0) {
-				rc = -errno;
-				ERR(u, "%s: %s", name, strerror(-rc));
-				goto out;
-			}
-			buf = (const char *)buf + w;
-			len -= (size_t)w;
-			off += w;
-		}
-		end = off;
+		if ((rc = blob_fw_data(u->fw, fd, buf, len, off, name)) < 0)
+			break;
+		m.end = off + (la_int64_t)len;
 	}
-	/* A sparse file's trailing hole. */
-	if (archive_entry_size_is_set(e) && archive_entry_size(e) != end &&
-	    ftruncate(fd, archive_entry_size(e)) < 0) {
-		rc = -errno;
-		ERR(u, "%s: %s", name, strerror(-rc));
-		goto out;
+	if (rc < 0) {
+		blob_fw_close(u->fw, fd, NULL, name);
+		return rc;
 	}
-	if ((rc = set_owner(u, fd, -1, "", name)) < 0)
-		goto out;
-	entry_times(e, ts);
-	if (fchmod(fd, archive_entry_perm(e) & 0777) < 0 ||
-	    futimens(fd, ts) < 0) {
-		rc = -errno;
-		ERR(u, "%s: %s", name, strerror(-rc));
-	}
-out:
-	close(fd);
-	return rc;
+	/* A sparse file's trailing hole is the size the writer sets. */
+	m.size = archive_entry_size_is_set(e) ? archive_entry_size(e) : -1;
+	m.chown = u->chown;
+	m.uid = u->spec->uid;
+	m.gid = u->spec->gid;
+	m.mode = archive_entry_perm(e) & 0777;
+	entry_times(e, m.ts);
+	return blob_fw_close(u->fw, fd, &m, name);
 }
 
 static int
@@ -494,16 +479,31 @@ fix_dirs(struct unpack *u)
 	}
 }
 
+/* A reader of the archive in fd, mapped (*map, *len: munmap them) so that
+ * libarchive reads it without a copy. */
 static struct archive *
-reader_new(int fd)
+reader_new(int fd, void **map, size_t *len)
 {
-	struct archive *a = archive_read_new();
+	struct archive *a;
+	struct stat st;
 
+	*map = NULL;
+	*len = 0;
+	if (fstat(fd, &st) < 0 || st.st_size <= 0)
+		return NULL;
+	*map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (*map == MAP_FAILED) {
+		*map = NULL;
+		return NULL;
+	}
+	*len = (size_t)st.st_size;
+	madvise(*map, *len, MADV_SEQUENTIAL);
+	a = archive_read_new();
 	if (a == NULL)
 		abort();
 	archive_read_support_filter_zstd(a);
 	archive_read_support_format_tar(a);
-	if (archive_read_open_fd(a, fd, BLOB_IO_CHUNK) != ARCHIVE_OK) {
+	if (archive_read_open_memory(a, *map, *len) != ARCHIVE_OK) {
 		archive_read_free(a);
 		return NULL;
 	}
@@ -515,9 +515,11 @@ static int
 unpack_fd(int fd, const struct blob_unpack_spec *spec,
 	  struct blob_unpack_result *res)
 {
+	char name[PATH_MAX];
 	struct archive_entry *e;
 	struct unpack u;
-	size_t i;
+	void *map = NULL;
+	size_t i, maplen = 0;
 	int r, rc = 0;
 
 	memset(&u, 0, sizeof(u));
@@ -535,10 +537,14 @@ unpack_fd(int fd, const struct blob_unpack_spec *spec,
 		ERR(&u, "%s: %s", spec->root, strerror(-rc));
 		goto out;
 	}
-	u.a = reader_new(fd);
+	u.a = reader_new(fd, &map, &maplen);
 	if (u.a == NULL) {
 		ERR(&u, "corrupt archive: cannot open it");
 		rc = -EBADMSG;
+		goto out;
+	}
+	if ((rc = blob_fw_start(&u.fw)) < 0) {
+		ERR(&u, "starting a thread: %s", strerror(-rc));
 		goto out;
 	}
 	for (;;) {
@@ -555,11 +561,22 @@ unpack_fd(int fd, const struct blob_unpack_spec *spec,
 		if ((rc = one_entry(&u, e)) < 0)
 			break;
 	}
+	r = blob_fw_finish(u.fw, name, sizeof(name));
+	u.fw = NULL;
+	if (r < 0 && (rc == 0 || rc == r)) {
+		/* The writer's error is the one to tell (ENOSPC, EIO). */
+		rc = r;
+		ERR(&u, "%s: %s", name, strerror(-rc));
+	}
 	if (rc == 0)
 		fix_dirs(&u);
 out:
+	if (u.fw != NULL)
+		blob_fw_finish(u.fw, NULL, 0);
 	if (u.a != NULL)
 		archive_read_free(u.a);
+	if (map != NULL)
+		munmap(map, maplen);
 	uncache(&u);
 	for (i = 0; i < u.ndirs; i++)
 		free(u.dirs[i].name);
@@ -647,6 +664,8 @@ blob_extract_one(struct blob_store *bs, const char *digest,
 	char want[PATH_MAX], name[PATH_MAX], err[256];
 	struct archive_entry *e;
 	struct archive *a;
+	void *map;
+	size_t maplen;
 	char *buf;
 	la_ssize_t n;
 	int fd, r, rc = -ENOENT;
@@ -656,8 +675,10 @@ blob_extract_one(struct blob_store *bs, const char *digest,
 	fd = open_verified(bs, digest, err, sizeof(err));
 	if (fd < 0)
 		return fd;
-	a = reader_new(fd);
+	a = reader_new(fd, &map, &maplen);
 	if (a == NULL) {
+		if (map != NULL)
+			munmap(map, maplen);
 		close(fd);
 		return -EBADMSG;
 	}
@@ -687,6 +708,7 @@ blob_extract_one(struct blob_store *bs, const char *digest,
 	}
 	free(buf);
 	archive_read_free(a);
+	munmap(map, maplen);
 	close(fd);
 	return rc;
 }
