@@ -370,7 +370,7 @@ test_pack_globs(void **state)
 {
 	static const char *const paths[] = {"src/*.c", "nothing/*.x", "lib/",
 					    NULL};
-	static const char *const exclude[] = {"*.o", "lib/skip/", NULL};
+	static const char *const exclude[] = {"**/*.o", "lib/skip/", NULL};
 	struct fx *f = *state;
 	struct blob_pack_result pr;
 	struct blob_unpack_result ur;
