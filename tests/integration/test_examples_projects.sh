@@ -24,8 +24,8 @@ if [ -n "$(missing_tools)" ]; then
 			echo "apt-get install ${PKGS[*]} failed" >&2
 	fi
 	if [ -n "$(missing_tools)" ]; then
-		echo "SKIP: missing $(missing_tools | tr '\n' ' ')(Debian packages ${PKGS[*]};" \
-			"install them as root, or run this test as root to have it do so)"
+		echo "SKIP: missing $(missing_tools | tr '\n' ' ')(Debian packages ${PKGS[*]}:" \
+			"scripts/dev examples installs them, so does this test run as root)"
 		exit 77
 	fi
 fi
