@@ -54,24 +54,25 @@ say() { printf '%s b9: %s\n' "$(date +%T)" "$*" >&2; }
 
 # timed NAME CMD...: runs CMD (output in $W/NAME.log), sets $NAME_wall,
 # $NAME_cpu (user + sys of the command and its children) and $NAME_rc.
+# `times` runs in this shell, not in a command substitution's subshell,
+# whose children would be none of these.
 timed() {
-	local name=$1 t0 t1 c0 c1 rc=0
+	local name=$1 t0 t1 rc=0
 	shift
-	c0=$(cpu_children)
+	times >"$W/.times0"
 	t0=$(date +%s%N)
 	"$@" >"$W/$name.log" 2>&1 || rc=$?
 	t1=$(date +%s%N)
-	c1=$(cpu_children)
-	printf -v "${name}_wall" '%s' "$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", (b - a) / 1e9 }')"
-	printf -v "${name}_cpu" '%s' "$(awk -v a="$c0" -v b="$c1" 'BEGIN { printf "%.2f", b - a }')"
+	times >"$W/.times1"
+	printf -v "${name}_wall" '%s' "$(awk -v a="$t0" -v b="$t1" \
+		'BEGIN { printf "%.2f", (b - a) / 1e9 }')"
+	printf -v "${name}_cpu" '%s' "$(awk '
+		FNR == 2 {   # the children: "0m1.5s 0m0.2s", user and sys
+			split($1, u, /[ms]/); split($2, s, /[ms]/)
+			c[++n] = u[1] * 60 + u[2] + s[1] * 60 + s[2] }
+		END { printf "%.2f", c[2] - c[1] }' "$W/.times0" "$W/.times1")"
 	printf -v "${name}_rc" '%s' "$rc"
 	[ "$rc" -eq 0 ] || { say "$name failed (exit $rc):"; tail -n 30 "$W/$name.log" >&2; }
-}
-# The shell's children's user + sys seconds so far.
-cpu_children() {
-	times | awk 'NR == 2 {
-		split($1, u, /[ms]/); split($2, s, /[ms]/)
-		printf "%.3f", u[1] * 60 + u[2] + s[1] * 60 + s[2] }'
 }
 
 # Every tracked file again, as a fresh checkout writes it (mtime now).
@@ -89,13 +90,14 @@ restore_mtimes() {
 }
 
 say "generating the crate (${B9_MODULES:-default} modules of ${B9_FUNCTIONS:-default} functions)"
+# shellcheck disable=SC2086 # left out when unset
 python3 "$ROOT/bench/gen-rust-crate.py" "$W/ref" ${B9_MODULES:-} ${B9_FUNCTIONS:-} || exit 1
 cp "$ROOT/configs/pipelines/rust.yml" "$W/ref/.pipewright.yml"
 git -C "$W/ref" init -q -b main &&
 	git -C "$W/ref" add -A &&
 	git -C "$W/ref" -c user.name=b9 -c user.email=b9@example.invalid commit -q -m crate || exit 1
 
-cd "$W/ref"
+cd "$W/ref" || exit 1
 say "cold cargo build --release"
 timed cold "$CARGO" build --release --locked
 say "rebuild, nothing touched"
@@ -107,21 +109,21 @@ say "rebuild after a fresh checkout with commit mtimes"
 recheckout "$W/ref"
 restore_mtimes "$W/ref"
 timed kept "$CARGO" build --release --locked
-cd "$W"
+cd "$W" || exit 1
 
 # The pipeline, in a clone without target/; strict jobs run as the
 # checkout's owner, never root.
 git clone -q "$W/ref" "$W/app" || exit 1
 cp "$W/ref/.pipewright.yml" "$W/app/"
 [ "$(id -u)" -eq 0 ] && chown -R 1000000000:1000000000 "$W/app"
-cd "$W/app"
+cd "$W/app" || exit 1
 say "pipeline, first run: pipewright run $B9_RUN_ARGS"
 # shellcheck disable=SC2086
 timed run1 "$PW" run $B9_RUN_ARGS
 say "pipeline, second run"
 # shellcheck disable=SC2086
 timed run2 "$PW" run $B9_RUN_ARGS
-cd "$W"
+cd "$W" || exit 1
 for r in run1 run2; do
 	grep -qx '==> run success' "$W/$r.log" || say "$r: no '==> run success' (see $W/$r.log)"
 done
@@ -138,14 +140,17 @@ echo "B9 cold cargo build --release: ${cold_wall} s (cpu ${cold_cpu} s; >= 30 s 
 echo "B9 rebuild, nothing touched: ${noop_wall} s"
 echo "B9 rebuild over target/, fresh checkout (mtimes now): ${fresh_wall} s (cpu ${fresh_cpu} s)"
 echo "B9 rebuild over target/, commit mtimes: ${kept_wall} s"
-echo "B9 pipeline run 1 (pipewright run $mode): ${run1_wall} s"
-echo "B9 pipeline run 2: ${run2_wall} s; run 1 / run 2 = ${ratio}x (goal >= 5x: $goal)"
+echo "B9 pipeline run 1 (pipewright run $mode): ${run1_wall} s (cpu ${run1_cpu} s)"
+echo "B9 pipeline run 2: ${run2_wall} s (cpu ${run2_cpu} s);" \
+	"run 1 / run 2 = ${ratio}x (goal >= 5x: $goal)"
+echo "B9 load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 json=$(cat <<EOF
 {"cargo": "$("$CARGO" --version)", "run_args": "$B9_RUN_ARGS",
  "cold_build_s": $cold_wall, "cold_build_cpu_s": $cold_cpu,
  "rebuild_noop_s": $noop_wall, "rebuild_fresh_mtimes_s": $fresh_wall,
  "rebuild_fresh_mtimes_cpu_s": $fresh_cpu, "rebuild_commit_mtimes_s": $kept_wall,
  "pipeline_cold_s": $run1_wall, "pipeline_warm_s": $run2_wall,
+ "pipeline_cold_cpu_s": $run1_cpu, "pipeline_warm_cpu_s": $run2_cpu,
  "pipeline_rc": [$run1_rc, $run2_rc], "warm_speedup": $ratio}
 EOF
 )

@@ -11,7 +11,8 @@
 
 # ---- the toolchains ----
 PKGS=(cargo rustfmt rust-clippy golang-go gcc)
-TOOLS=(/usr/bin/cargo /usr/bin/cargo-fmt /usr/bin/cargo-clippy /usr/bin/rustc /usr/bin/go /usr/bin/gcc)
+TOOLS=(/usr/bin/cargo /usr/bin/cargo-fmt /usr/bin/cargo-clippy /usr/bin/rustc /usr/bin/go
+	/usr/bin/gcc)
 missing_tools() {
 	local t
 	for t in "${TOOLS[@]}"; do [ -x "$t" ] || echo "$t"; done
