@@ -837,8 +837,8 @@ pack_done(uv_work_t *w, int status)
 		if (t->arc == -EFBIG) {
 			pw_size_format(t->st->lim.artifact_max_size, sz,
 				       sizeof(sz));
-			task_fail(t, t->arc, "artifacts: %s, above max_size"
-				  " %s; not saved", t->apr.err, sz);
+			task_fail(t, t->arc, "artifacts: above max_size %s"
+				  " (%s); not saved", sz, t->apr.err);
 		} else if (t->arc < 0) {
 			task_fail(t, t->arc, "artifacts: cannot save them: %s",
 				  t->apr.err[0] != '\0' ? t->apr.err :
