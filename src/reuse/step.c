@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "pipewright/blob.h"
+#include "pipewright/glob.h"
 #include "pipewright/reuse.h"
 #include "pipewright/store.h"
 #include "pipewright/util.h"
@@ -288,17 +289,26 @@ expand(struct task *t, const char *what, const char *in,
 	return out;
 }
 
+/* paths: each expanded value must still stay inside the workspace. */
 static char **
 expand_list(struct task *t, const char *what, const char *const *in,
-	    const char *const *env)
+	    const char *const *env, bool paths)
 {
 	char **v = xcalloc(1, sizeof(char *));
+	const char *why;
 	size_t n = 0;
 	char *s;
 
 	for (; in != NULL && *in != NULL; in++) {
 		if ((s = expand(t, what, *in, env)) == NULL)
 			break;
+		if (paths && (why = glob_path_check(s)) != NULL) {
+			task_fail(t, -EINVAL, "%s '%s' (from '%s') must stay"
+				  " inside the workspace: %s", what, s, *in,
+				  why);
+			free(s);
+			break;
+		}
 		strv_add(&v, &n, s);
 	}
 	return v;
@@ -330,10 +340,11 @@ caches_of(struct task *t, const struct reuse_job *job, bool saving)
 					    job->env);
 		c->has_files = pc->files != NULL && pc->files[0] != NULL;
 		c->files = expand_list(t, "cache key file", pc->files,
-				       job->env);
-		c->paths = expand_list(t, "cache path", pc->paths, job->env);
+				       job->env, true);
+		c->paths = expand_list(t, "cache path", pc->paths, job->env,
+				       true);
 		c->restore = expand_list(t, "restore_keys prefix",
-					 pc->restore_keys, job->env);
+					 pc->restore_keys, job->env, false);
 	}
 }
 
@@ -928,16 +939,14 @@ reuse_step_save(struct reuse_step *st, const struct reuse_job *job,
 	const struct pipeline_artifacts *pa =
 		pipeline_job_artifacts(job->p, job->job);
 	struct task *t = task_new(st, job, cb, arg);
-	size_t n = 0;
 
 	t->saving = true;
 	if (pa != NULL && reuse_artifacts_wanted(pa->when, state)) {
 		t->art = true;
 		t->apaths = expand_list(t, "artifacts path", pa->paths,
-					job->env);
-		t->aexclude = xcalloc(1, sizeof(char *));
-		for (; pa->exclude != NULL && pa->exclude[n] != NULL;)
-			strv_add(&t->aexclude, &n, xstrdup(pa->exclude[n]));
+					job->env, true);
+		t->aexclude = expand_list(t, "artifacts exclude", pa->exclude,
+					  job->env, false);
 		t->aname = xstrdup(pa->name);
 		t->ajob = xstrdup(pipeline_job_name(job->p, job->job));
 		t->ajob_idx = (int)job->job;
