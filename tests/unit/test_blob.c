@@ -768,7 +768,7 @@ test_extract_one(void **state)
 	free(s);
 	assert_int_equal(blob_extract_one(f->bs, pr.digest, "d/none", 1),
 			 -ENOENT);
-	assert_int_equal(blob_extract_one(f->bs, pr.digest, "d", 1), -ENOENT);
+	assert_int_equal(blob_extract_one(f->bs, pr.digest, "d", 1), -EISDIR);
 	blob_pack_result_free(&pr);
 }
 
