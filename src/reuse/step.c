@@ -61,6 +61,7 @@ struct citem {
 	uint64_t ms;
 	bool won;
 	char *flight;
+	char *miss;                  /* restore: the miss line, in order */
 };
 
 struct aitem {
@@ -187,6 +188,7 @@ task_free(struct task *t)
 		if (c->hit != NULL)
 			store_caches_free(c->hit, 1);
 		free(c->flight);
+		free(c->miss);
 	}
 	free(t->c);
 	for (i = 0; i < t->na; i++) {
@@ -486,8 +488,12 @@ unpack_work(uv_work_t *w)
 		t->a[i].rc = blob_unpack(t->st->bs, t->a[i].digest, &spec,
 					 &t->a[i].ur);
 		t->a[i].ms = mono_ms() - t0;
-		if (t->a[i].rc < 0)
+		if (t->a[i].rc < 0) {
+			/* The job fails: its caches are not restored. */
+			for (i = 0; i < t->nc; i++)
+				t->c[i].rc = -ECANCELED;
 			return;
+		}
 	}
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
@@ -509,7 +515,7 @@ unpack_done(uv_work_t *w, int status)
 	size_t i;
 
 	(void)status;
-	for (i = 0; i < t->na; i++) {
+	for (i = 0; i < t->na && t->rc == 0; i++) {
 		struct aitem *a = &t->a[i];
 
 		if (a->rc < 0) {
@@ -533,6 +539,8 @@ unpack_done(uv_work_t *w, int status)
 	for (i = 0; i < t->nc && t->rc == 0; i++) {
 		struct citem *c = &t->c[i];
 
+		if (c->miss != NULL)
+			buf_adds(&t->log, c->miss);
 		if (!c->active)
 			continue;
 		if (c->rc == -EBADMSG || c->rc == -ENOENT) {
@@ -558,6 +566,12 @@ unpack_done(uv_work_t *w, int status)
 			buf_addf(&t->log, ", by restore_keys for %s", c->key);
 		buf_adds(&t->log, ")");
 		line_size_time(t, c->ur.content_bytes, c->ms, "restored");
+	}
+	for (i = 0; i < t->nc && !t->c[i].active; i++)
+		;
+	if (i == t->nc) {
+		task_end(t);
+		return;
 	}
 	store_write(t->st->store, restore_tx, restore_tx_done, t);
 }
@@ -585,20 +599,22 @@ restore_hashed(uv_work_t *w, int status)
 					(const char *const *)c->restore, &hit);
 		if (rc == -ENOENT) {
 			t->st->stats.cache_misses++;
-			buf_addf(&t->log, "cache miss: %s\n", c->key);
+			c->miss = xasprintf("cache miss: %s\n", c->key);
 			continue;
 		}
 		if (rc < 0) {
-			buf_addf(&t->log, "cache miss: %s (cannot look it up:"
-				 " %s)\n", c->key, store_strerror(rc));
+			c->miss = xasprintf("cache miss: %s (cannot look it"
+					    " up: %s)\n", c->key,
+					    store_strerror(rc));
 			continue;
 		}
 		c->hit = hit;
 		c->active = true;
 		any = true;
 	}
+	/* Nothing to unpack: unpack_done only writes the lines. */
 	if (!any) {
-		task_end(t);
+		unpack_done(&t->w, 0);
 		return;
 	}
 	queue(t, unpack_work, unpack_done);
