@@ -69,12 +69,10 @@ struct aitem {
 	char *digest;
 	struct blob_unpack_result ur;
 	int rc;
-	uint64_t ms;
 };
 
 struct task {
 	struct reuse_step *st;
-	bool saving;
 	uint64_t run;
 	char *project, *root, *write_scope;
 	char **read_scopes;
@@ -484,10 +482,8 @@ unpack_work(uv_work_t *w)
 	size_t i;
 
 	for (i = 0; i < t->na; i++) {
-		t0 = mono_ms();
 		t->a[i].rc = blob_unpack(t->st->bs, t->a[i].digest, &spec,
 					 &t->a[i].ur);
-		t->a[i].ms = mono_ms() - t0;
 		if (t->a[i].rc < 0) {
 			/* The job fails: its caches are not restored. */
 			for (i = 0; i < t->nc; i++)
@@ -956,7 +952,6 @@ reuse_step_save(struct reuse_step *st, const struct reuse_job *job,
 		pipeline_job_artifacts(job->p, job->job);
 	struct task *t = task_new(st, job, cb, arg);
 
-	t->saving = true;
 	if (pa != NULL && reuse_artifacts_wanted(pa->when, state)) {
 		t->art = true;
 		t->apaths = expand_list(t, "artifacts path", pa->paths,
