@@ -47,6 +47,9 @@ struct citem {
 	char *prefix, *literal;      /* expanded; NULL: none */
 	char **files, **paths, **restore; /* expanded, NULL-terminated */
 	bool has_files;
+	bool push_only;              /* restore: expanded (a mistake fails
+	                                the job before its script), not
+	                                looked up */
 	enum pipeline_cache_policy policy;
 	char digest[BLOB_DIGEST_HEX + 1];   /* of files */
 	struct blob_pack_result hres;
@@ -326,11 +329,11 @@ caches_of(struct task *t, const struct reuse_job *job, bool saving)
 			pipeline_job_cache(job->p, job->job, i);
 		struct citem *c;
 
-		if (saving ? pc->policy == PIPELINE_CACHE_PULL :
-			     pc->policy == PIPELINE_CACHE_PUSH)
+		if (saving && pc->policy == PIPELINE_CACHE_PULL)
 			continue;
 		c = &t->c[t->nc++];
 		c->policy = pc->policy;
+		c->push_only = !saving && pc->policy == PIPELINE_CACHE_PUSH;
 		c->hrc = 0;
 		if (pc->prefix != NULL)
 			c->prefix = expand(t, "cache key prefix", pc->prefix,
@@ -338,7 +341,8 @@ caches_of(struct task *t, const struct reuse_job *job, bool saving)
 		if (pc->literal != NULL)
 			c->literal = expand(t, "cache key", pc->literal,
 					    job->env);
-		c->has_files = pc->files != NULL && pc->files[0] != NULL;
+		c->has_files = pc->files != NULL && pc->files[0] != NULL &&
+			       !c->push_only;
 		c->files = expand_list(t, "cache key file", pc->files,
 				       job->env, true);
 		c->paths = expand_list(t, "cache path", pc->paths, job->env,
@@ -396,6 +400,8 @@ make_keys(struct task *t)
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
 
+		if (c->push_only)
+			continue;
 		warn_lines(t, &c->hres, "cache key files");
 		if (c->hrc < 0) {
 			task_fail(t, c->hrc, "cache key files: %s",
@@ -589,6 +595,8 @@ restore_hashed(uv_work_t *w, int status)
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
 
+		if (c->push_only)
+			continue;
 		rc = store_cache_lookup(t->st->store, t->project,
 					(const char *const *)t->read_scopes,
 					c->key,
