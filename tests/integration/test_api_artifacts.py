@@ -1,7 +1,8 @@
 """Artifacts and caches through the daemon and the command line.
 
-Nothing in a run makes artifacts or caches yet, so the scenario puts its
-rows into the daemon's database beside a finished run (SQLite, another
+To control every field (an expired row, a missing blob, a damaged one),
+the scenario puts its rows into the daemon's database beside a finished
+run (runs that make them are test_api_reuse_*.py) (SQLite, another
 connection, as `pipewright backup` reads it) and its blobs where the
 daemon reads them, <data_dir>/blobs/sha256/<aa>/<digest>: a real
 zstd-compressed tar made by GNU tar.  Then: the listing; the archive
@@ -14,6 +15,8 @@ list` shows the entries, `cache rm` (admin) deletes one with an audit
 row naming the token, and a second rm says there is none (exit 1)."""
 import hashlib
 import os
+import socket
+import struct
 import sqlite3
 import subprocess
 import time
@@ -107,6 +110,40 @@ def main(t):
         eq(len(r.body), size, "bytes")
         expect(r.body == data, "the download is not the blob")
     t.check("GET .../artifacts/{name} streams the archive whole", whole)
+
+    def leaver():
+        # A client that reads a little and resets the connection: the
+        # daemon's next write fails with EPIPE (a signal would end it).
+        # 32 MiB: more than loopback's socket buffers hold, so the daemon
+        # is still writing when the reset comes.
+        hugetree = os.path.join(d.dir, "hugetree")
+        os.makedirs(hugetree)
+        with open(os.path.join(hugetree, "blob"), "wb") as f:
+            f.write(os.urandom(32 * 1024 * 1024))
+        hdigest, hsize, _ = blob(d, hugetree, "huge")
+        db = sqlite3.connect(os.path.join(d.data, "pipewright.db"), timeout=10)
+        with db:
+            db.execute("INSERT INTO artifacts (run_id, job_idx, job_name, name, digest,"
+                       " size, files, created_ms, expires_ms, removed_ms)"
+                       " VALUES (?, 0, 'build', 'huge', ?, ?, 1, ?, 0, 0)",
+                       (rid, hdigest, hsize, int(time.time() * 1000)))
+        db.close()
+        host, port = d.url.split("//")[1].split(":")
+        for _ in range(3):
+            s = socket.create_connection((host, int(port)), timeout=pw.DEADLINE)
+            s.sendall(("GET %s/huge HTTP/1.1\r\nHost: %s:%s\r\nAuthorization: Bearer %s\r\n\r\n"
+                       % (base, host, port, d.tokens["reader"])).encode())
+            head = s.recv(4096)
+            expect(head.startswith(b"HTTP/1.1 200"), "the download began: %r" % head[:200])
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            s.close()
+        eq(d.get("/healthz").status, 200, "/healthz after the clients left")
+        eq(len(d.get(base + "/huge", token="reader").body), hsize, "a whole download after")
+        db = sqlite3.connect(os.path.join(d.data, "pipewright.db"), timeout=10)
+        with db:
+            db.execute("DELETE FROM artifacts WHERE name = 'huge'")
+        db.close()
+    t.check("a client leaving halfway through a download leaves the daemon serving", leaver)
 
     def one_file():
         r = d.get(base + "/app?path=dir/a.txt", token="reader")
