@@ -2,13 +2,14 @@
 
 To control every field (an expired row, a missing blob, a damaged one),
 the scenario puts its rows into the daemon's database beside a finished
-run (runs that make them are test_api_reuse_*.py) (SQLite, another
-connection, as `pipewright backup` reads it) and its blobs where the
+run (through SQLite, another connection, as `pipewright backup` reads
+it; runs that make artifacts are test_api_reuse_*.py) and its blobs where the
 daemon reads them, <data_dir>/blobs/sha256/<aa>/<digest>: a real
 zstd-compressed tar made by GNU tar.  Then: the listing; the archive
 streamed whole (byte for byte); one file of it with ?path= (extracted by
 libarchive off the loop); a symlink or directory named by ?path= refused
-(400); an expired artifact 410 with when; a missing blob 404.  The CLI
+(400); an expired artifact 410 with when; a missing blob 404; clients
+resetting halfway through a 32 MiB download leave the daemon serving.  The CLI
 downloads the archive checked against its digest, refuses a damaged one
 (no file left under the final name), fetches one file, lists; `cache
 list` shows the entries, `cache rm` (admin) deletes one with an audit
