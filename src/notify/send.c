@@ -252,8 +252,16 @@ notify_answered(struct notify_req *r, CURLcode res)
 			free(cut);
 		}
 	} else {
-		r->error = xstrdup(r->errbuf[0] != '\0' ? r->errbuf :
-				   curl_easy_strerror(res));
+		const char *why = r->errbuf[0] != '\0' ? r->errbuf :
+				  curl_easy_strerror(res);
+
+		/* The server's last reply code says more than curl's text. */
+		if (r->easy != NULL && r->kind != NULL && !r->kind->http &&
+		    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+				      &status) == CURLE_OK && status > 0)
+			r->error = xasprintf("SMTP %ld: %s", status, why);
+		else
+			r->error = xstrdup(why);
 	}
 	if (r->easy != NULL) {
 		curl_multi_remove_handle(n->multi, r->easy);
