@@ -288,7 +288,10 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 			read_pipeline(c, proj);
 	}
 	if (c->failed)
-		status_rows_error(d, c->project, c->run, c->sha, c->why, &c->st);
+		status_rows_error(d, c->project, c->run,
+				  c->lr != NULL ? c->lr->branch : c->row.branch,
+				  c->lr != NULL ? c->lr->ref : c->row.ref,
+				  c->sha, c->why, &c->st);
 	store_write(d->store, tx_checked_out, checked_out_done, c);
 }
 
