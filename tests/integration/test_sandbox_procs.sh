@@ -13,7 +13,8 @@ jobs:
       - ls /proc | grep -c '^[0-9]' > nprocs.txt
       - if kill -0 "\$HOST_PID" 2>/dev/null; then echo signal-ESCAPED; else echo signal-refused; fi
       - if cat /proc/\$HOST_PID/status >/dev/null 2>&1; then echo proc-ESCAPED; else echo proc-refused; fi
-      - ls -l /proc/\$\$/fd | sed -n 's/.* -> //p' > fds.txt
+      - ls -l /proc/\$\$/fd > fds.raw
+      - sed -n 's/.* -> //p' fds.raw | grep -v '/fds[.]raw\$' > fds.txt
       - (trap '' TERM; setsid sh -c 'trap "" TERM; exec sleep $marker' &) ; echo forked
 YML
 pw run -f ci.yml --env HOST_PID=$$
@@ -25,6 +26,9 @@ n=$(wc -l < ps.txt)
 awk '$1 > 10 { bad = 1 } END { exit bad }' ps.txt || fail "host pids visible: $(cat ps.txt)"
 [ "$(cat nprocs.txt)" -le 5 ] || fail "/proc lists $(cat nprocs.txt) processes"
 # Descriptors: /dev/null or the output pipe (one pipe inode), nothing else.
+# (The listing goes to a file, not down a pipeline: a shell holds a
+# pipeline's pipe for a moment after forking it, which is not a leak; the
+# file itself, ls's stdout, is left out.)
 grep -vE '^(/dev/null|pipe:\[[0-9]+\])$' fds.txt && fail "foreign descriptors: $(cat fds.txt)"
 [ "$(grep -c pipe: fds.txt)" -ge 1 ] || fail "no output pipe in $(cat fds.txt)"
 [ "$(grep pipe: fds.txt | sort -u | wc -l)" -eq 1 ] || fail "several pipes: $(cat fds.txt)"
