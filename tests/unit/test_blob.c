@@ -711,6 +711,36 @@ test_unpack_keep_existing(void **state)
 	blob_pack_result_free(&pr);
 }
 
+/* The same beneath a directory: what is there is replaced, not a failure. */
+static void
+test_unpack_replaces_nested(void **state)
+{
+	static const char *const paths[] = {".", NULL};
+	struct fx *f = *state;
+	struct blob_pack_result pr;
+	struct blob_unpack_result ur;
+	char t[PATH_MAX], *s;
+
+	mkd(f->ws, "d");
+	put(f->ws, "d/mine", "from the archive", 0644);
+	put(f->ws, "d/victim", "archive's", 0644);
+	assert_int_equal(pack(f, paths, NULL, &pr), 0);
+	mkd(f->out, "d");
+	put(f->out, "d/mine", "the checkout's", 0644);
+	put(f->outside, "target", "host", 0644);
+	sub(f->outside, "target", t, sizeof(t));
+	lnk(f->out, "d/victim", t);
+	if (unpack(f, pr.digest, false, &ur) != 0)
+		fail_msg("unpack: %s", ur.err);
+	assert_string_equal(s = slurp(f->out, "d/mine"), "from the archive");
+	free(s);
+	assert_string_equal(s = slurp(f->out, "d/victim"), "archive's");
+	free(s);
+	assert_string_equal(s = slurp(f->outside, "target"), "host");
+	free(s);
+	blob_pack_result_free(&pr);
+}
+
 static void
 blob_path(struct fx *f, const char *digest, char *out, size_t len)
 {
@@ -1010,6 +1040,7 @@ main(void)
 		T(test_unpack_fifo_and_devices),
 		T(test_unpack_caps),
 		T(test_unpack_keep_existing),
+		T(test_unpack_replaces_nested),
 		T(test_corrupt_blob),
 		T(test_extract_one),
 		T(test_collect_spares_readers),
