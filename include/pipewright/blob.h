@@ -48,9 +48,11 @@ struct blob_pack_spec {
 	                                    naming a directory (`target`,
 	                                    `target/`) packs all beneath it */
 	const char *const *exclude;      /* globs, NULL-terminated or NULL */
-	uint64_t max_bytes;              /* content bytes; 0: no limit; over
-	                                    it: -EFBIG */
-	uint64_t max_files;              /* 0: no limit; over it: -EFBIG */
+	uint64_t max_bytes;              /* content bytes; over it: -EFBIG */
+	uint64_t max_files;              /* over it: -EFBIG; each never more
+	                                    than (and 0 means) the unpack's
+	                                    BLOB_UNPACK_MAX_*: a blob made is
+	                                    always one a restore takes */
 	uid_t uid;                       /* the job's user: a multiply-linked
 	                                    file of another owner is skipped
 	                                    (a hard link to a host file) */

@@ -467,6 +467,41 @@ test_pack_caps(void **state)
 	assert_int_equal(count_dir(f->store, "tmp"), 0);
 }
 
+/*
+ * A pack never makes what an unpack refuses: asked for more than
+ * BLOB_UNPACK_MAX_BYTES (or for no cap), it stops at that cap, before a
+ * byte of the (sparse) file is read.
+ */
+static void
+test_pack_caps_match_unpack(void **state)
+{
+	static const char *const paths[] = {"big", NULL};
+	struct fx *f = *state;
+	struct blob_pack_spec spec = {.paths = paths, .uid = geteuid()};
+	struct blob_pack_result pr;
+	char p[PATH_MAX];
+	int fd;
+
+	spec.root = f->ws;
+	sub(f->ws, "big", p, sizeof(p));
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	if (ftruncate(fd, (off_t)(BLOB_UNPACK_MAX_BYTES + 1)) < 0) {
+		print_message("SKIP: no sparse file of 64 GiB here: %s\n",
+			      strerror(errno));
+		close(fd);
+		skip();
+	}
+	close(fd);
+	spec.max_bytes = 2 * BLOB_UNPACK_MAX_BYTES;
+	assert_int_equal(blob_pack(f->bs, &spec, &pr), -EFBIG);
+	assert_non_null(strstr(pr.err, "max_bytes (68719476736 bytes)"));
+	blob_pack_result_free(&pr);
+	spec.max_bytes = 0;
+	assert_int_equal(blob_pack(f->bs, &spec, &pr), -EFBIG);
+	blob_pack_result_free(&pr);
+}
+
 /* ---- hostile archives, made by hand ---- */
 
 struct ent {
@@ -1034,6 +1069,7 @@ main(void)
 		T(test_pack_fifo),
 		T(test_pack_foreign_hardlink),
 		T(test_pack_caps),
+		T(test_pack_caps_match_unpack),
 		T(test_unpack_climbing_out),
 		T(test_unpack_through_planted_link),
 		T(test_unpack_hardlinks),
