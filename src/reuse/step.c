@@ -386,7 +386,7 @@ hash_work(uv_work_t *w)
 		if (c->has_files)
 			c->hrc = blob_hash_files(t->root,
 						 (const char *const *)c->files,
-						 c->digest, &c->hres);
+						 t->uid, c->digest, &c->hres);
 	}
 }
 

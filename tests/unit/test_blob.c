@@ -1021,7 +1021,7 @@ test_hash_files(void **state)
 	put(f->ws, "sub/b.txt", "not named\n", 0644);
 	put(f->outside, "secret", "host\n", 0644);
 	lnk(f->ws, "out", f->outside);
-	assert_int_equal(blob_hash_files(f->ws, pats, a, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), a, &r), 0);
 	assert_int_equal(strlen(a), BLOB_DIGEST_HEX);
 	assert_int_equal(r.files, 2);
 	for (i = 0; i < r.nwarnings; i++) {
@@ -1034,26 +1034,53 @@ test_hash_files(void **state)
 	/* A file not named changes nothing; the host file changes nothing. */
 	put(f->ws, "sub/b.txt", "changed\n", 0644);
 	put(f->outside, "secret", "changed\n", 0644);
-	assert_int_equal(blob_hash_files(f->ws, pats, b, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), b, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_equal(a, b);
 	/* A named file's content does. */
 	put(f->ws, "sub/a.toml", "b\n", 0644);
-	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), c, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_not_equal(a, c);
 	/* So does its path: the same bytes under another name. */
 	put(f->ws, "sub/a.toml", "a\n", 0644);
-	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), c, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_equal(a, c);
 	assert_int_equal(rename(strcat(strcpy((char[PATH_MAX]){0}, f->ws),
 				       "/sub/a.toml"),
 				strcat(strcpy((char[PATH_MAX]){0}, f->ws),
 				       "/sub/c.toml")), 0);
-	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), c, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_not_equal(a, c);
+}
+
+/* A hard link to a file of another owner counts as not there. */
+static void
+test_hash_files_foreign_hardlink(void **state)
+{
+	struct fx *f = *state;
+	const char *const pats[] = {"*", NULL};
+	struct blob_pack_result r;
+	char a[BLOB_DIGEST_HEX + 1], b[BLOB_DIGEST_HEX + 1];
+	char host[PATH_MAX], ln[PATH_MAX];
+
+	put(f->ws, "lock", "v1\n", 0644);
+	/* the job's user is someone else */
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid() + 1, a, &r),
+			 0);
+	blob_pack_result_free(&r);
+	put(f->outside, "secret", "host\n", 0600);
+	sub(f->outside, "secret", host, sizeof(host));
+	sub(f->ws, "secret", ln, sizeof(ln));
+	assert_int_equal(link(host, ln), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid() + 1, b, &r),
+			 0);
+	assert_true(has_warning(&r, "a hard link to a file of another owner"));
+	assert_int_equal(r.files, 2);
+	blob_pack_result_free(&r);
+	assert_string_equal(a, b);
 }
 
 int
@@ -1082,6 +1109,7 @@ main(void)
 		T(test_collect_spares_readers),
 		T(test_unpack_owner),
 		T(test_hash_files),
+		T(test_hash_files_foreign_hardlink),
 		/* last: it leaves the process in a mount namespace */
 		T(test_disk_full),
 	};
