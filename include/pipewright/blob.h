@@ -48,9 +48,11 @@ struct blob_pack_spec {
 	                                    naming a directory (`target`,
 	                                    `target/`) packs all beneath it */
 	const char *const *exclude;      /* globs, NULL-terminated or NULL */
-	uint64_t max_bytes;              /* content bytes; 0: no limit; over
-	                                    it: -EFBIG */
-	uint64_t max_files;              /* 0: no limit; over it: -EFBIG */
+	uint64_t max_bytes;              /* content bytes; over it: -EFBIG */
+	uint64_t max_files;              /* over it: -EFBIG; each never more
+	                                    than (and 0 means) the unpack's
+	                                    BLOB_UNPACK_MAX_*: a blob made is
+	                                    always one a restore takes */
 	uid_t uid;                       /* the job's user: a multiply-linked
 	                                    file of another owner is skipped
 	                                    (a hard link to a host file) */
@@ -98,11 +100,12 @@ struct blob_unpack_result {
  * the same globs, and never a file outside root; a symlink counts by its
  * target's text).  A pattern that matched nothing or an entry left out is
  * a warning in res (free with blob_pack_result_free); nothing matched is
- * the digest of nothing.  Past BLOB_HASH_MAX_FILES: -EFBIG.  0 or -errno
- * with res->err.
+ * the digest of nothing.  uid: the job's user; a multiply-linked file of
+ * another owner is left out, as a pack leaves it out.  Past
+ * BLOB_HASH_MAX_FILES: -EFBIG.  0 or -errno with res->err.
  */
 #define BLOB_HASH_MAX_FILES 100000ULL
-int blob_hash_files(const char *root, const char *const *patterns,
+int blob_hash_files(const char *root, const char *const *patterns, uid_t uid,
 		    char *digest_out, struct blob_pack_result *res);
 
 /*

@@ -3,7 +3,8 @@
  * path and contents, in sorted order, found by the packer's own walk
  * (pack_collect), so that the globs, the excludes and the refusal to
  * leave the workspace are the same ones a pack applies.  A symlink counts
- * by its target's text (never followed); directories count by name only.
+ * by its target's text (never followed); directories count by name only;
+ * a hard link to another owner's file is left out, as a pack leaves it.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -21,7 +22,7 @@
 
 /* One entry into md: 0 (hashed, or skipped with a warning) or -errno. */
 static int
-hash_one(int rootfd, const char *name, EVP_MD_CTX *md,
+hash_one(int rootfd, const char *name, uid_t uid, EVP_MD_CTX *md,
 	 struct blob_pack_result *res, unsigned char *buf)
 {
 	char target[PATH_MAX], head[64];
@@ -71,6 +72,14 @@ hash_one(int rootfd, const char *name, EVP_MD_CTX *md,
 		close(fd);
 		return rc;
 	}
+	/* A host file linked in: its digest, shown in the key, would tell
+	 * the job about a file it may not read (the pack's rule). */
+	if (st.st_nlink > 1 && st.st_uid != uid) {
+		close(fd);
+		pack_warn(res, "%s: a hard link to a file of another owner "
+			  "(uid %u); not hashed", name, (unsigned)st.st_uid);
+		return 0;
+	}
 	/* The size first: a file's end never runs into the next path. */
 	snprintf(head, sizeof(head), "f%llu:", (unsigned long long)st.st_size);
 	EVP_DigestUpdate(md, head, strlen(head));
@@ -89,7 +98,7 @@ hash_one(int rootfd, const char *name, EVP_MD_CTX *md,
 }
 
 int
-blob_hash_files(const char *root, const char *const *patterns,
+blob_hash_files(const char *root, const char *const *patterns, uid_t uid,
 		char *digest_out, struct blob_pack_result *res)
 {
 	struct blob_pack_spec spec = {.root = root, .paths = patterns,
@@ -117,7 +126,7 @@ blob_hash_files(const char *root, const char *const *patterns,
 							  NULL)))
 		rc = -ENOMEM;
 	for (i = 0; rc == 0 && i < list.n; i++) {
-		rc = hash_one(rootfd, list.names[i], ctx, res, buf);
+		rc = hash_one(rootfd, list.names[i], uid, ctx, res, buf);
 		if (rc < 0)
 			blob_errf(res->err, sizeof(res->err), "%s: %s",
 				  list.names[i], strerror(-rc));

@@ -355,17 +355,26 @@ setup_archive(struct blob_store *bs, struct pack *p, struct sink *s)
 }
 
 int
-blob_pack(struct blob_store *bs, const struct blob_pack_spec *spec,
+blob_pack(struct blob_store *bs, const struct blob_pack_spec *spec_in,
 	  struct blob_pack_result *res)
 {
 	unsigned char md[EVP_MAX_MD_SIZE];
 	char tmpname[64];
+	struct blob_pack_spec capped = *spec_in, *spec = &capped;
 	struct sink s;
 	struct pack p;
 	struct pack_list list;
 	size_t i;
 	int fd = -1, rc;
 
+	/*
+	 * Never more than an unpack takes: a blob past its caps would be
+	 * saved, then fail every job that restores it.
+	 */
+	if (spec->max_bytes == 0 || spec->max_bytes > BLOB_UNPACK_MAX_BYTES)
+		spec->max_bytes = BLOB_UNPACK_MAX_BYTES;
+	if (spec->max_files == 0 || spec->max_files > BLOB_UNPACK_MAX_FILES)
+		spec->max_files = BLOB_UNPACK_MAX_FILES;
 	memset(res, 0, sizeof(*res));
 	memset(&p, 0, sizeof(p));
 	memset(&s, 0, sizeof(s));

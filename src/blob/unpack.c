@@ -224,7 +224,13 @@ clear_place(struct unpack *u, int pfd, const char *base, const char *name,
 		u->res->kept_existing++;
 		return 1;
 	}
-	uncache(u);
+	/*
+	 * pfd is the cached parent itself when the entry is not at the top:
+	 * closing it would unlink from a closed fd.  At the top, the cache
+	 * may hold the very directory about to go.
+	 */
+	if (pfd != u->cached_fd)
+		uncache(u);
 	if (unlinkat(pfd, base, S_ISDIR(st.st_mode) ? AT_REMOVEDIR : 0) < 0) {
 		int rc = -errno;
 

@@ -15,13 +15,14 @@
  * the run's commit fetched from the run's checkout (scm_workspace: a
  * repository of its own, files at their commit times, handed to the
  * run's job uid); for a project whose pipeline is the server's, an empty
- * directory of the job uid's.  Removing the previous attempt's tree and
- * the checkout both run off the loop.  git works under another name
- * (<idx>.co-<n>), renamed into place once complete, as for the run's
- * checkout: a git a killed daemon left running never writes into the
- * workspace the next attempt gets (leftovers go with the run).  An attempt a restarted daemon
- * takes up is never prepared again: it keeps working where it was.  A
- * handover waits until no workspace is being made (handover.c).
+ * directory of the job uid's.  Removing the previous attempt's tree, the
+ * checkout, and a failed checkout's tree all run off the loop.  git works
+ * under another name (<idx>.co-<n>), renamed into place once complete, as
+ * for the run's checkout: a git a killed daemon left running never writes
+ * into the workspace the next attempt gets (leftovers go with the run).
+ * An attempt a restarted daemon takes up is never prepared again: it
+ * keeps working where it was.  A handover waits until no workspace is
+ * being made (handover.c).
  */
 #include <errno.h>
 #include <stdio.h>
@@ -43,6 +44,7 @@ struct jobws {
 	char *sha;
 	uint32_t uid;             /* strict: the job's; 0: none */
 	int rc;                   /* the worker's */
+	char *why;                /* a failed checkout's, once tmp is gone */
 	uv_work_t work;
 	jobws_cb cb;
 	void *arg;
@@ -57,7 +59,38 @@ jobws_end(struct jobws *w, int rc, const char *why)
 	free(w->tmp);
 	free(w->source);
 	free(w->sha);
+	free(w->why);
 	free(w);
+}
+
+/* A failed checkout's tree goes off the loop (it may be most of one). */
+static void
+drop_tmp_work(uv_work_t *req)
+{
+	struct jobws *w = container_of(req, struct jobws, work);
+
+	pw_remove_tree(w->tmp);
+}
+
+static void
+drop_tmp_done(uv_work_t *req, int status)
+{
+	struct jobws *w = container_of(req, struct jobws, work);
+
+	(void)status;
+	jobws_end(w, w->rc, w->why);
+}
+
+static void
+fail_checkout(struct jobws *w, int rc, char *why)
+{
+	w->rc = rc;
+	w->why = why;
+	if (uv_queue_work(&w->d->loop, &w->work, drop_tmp_work,
+			  drop_tmp_done) < 0) {
+		drop_tmp_work(&w->work);
+		drop_tmp_done(&w->work, 0);
+	}
 }
 
 /* The previous attempt's tree goes; the parent is made; empty or not. */
@@ -94,16 +127,13 @@ on_checked_out(int rc, const char *log, size_t len, void *arg)
 		rc = -errno;
 		why = xasprintf("cannot prepare the workspace: rename %s: %s",
 				w->tmp, strerror(errno));
-		pw_remove_tree(w->tmp);
-		jobws_end(w, rc, why);
-		free(why);
+		fail_checkout(w, rc, why);
 		return;
 	}
 	if (rc == 0) {
 		jobws_end(w, 0, NULL);
 		return;
 	}
-	pw_remove_tree(w->tmp);
 	/* git's last line says what failed; the whole log is the daemon's. */
 	for (p = log; len > 0 && p < log + len - 1; p++)
 		if (*p == '\n')
@@ -112,8 +142,7 @@ on_checked_out(int rc, const char *log, size_t len, void *arg)
 		  (unsigned long long)w->run, w->job, w->ws, (int)len, log);
 	why = xasprintf("cannot prepare the workspace: %.*s",
 			(int)strcspn(last, "\n"), last);
-	jobws_end(w, rc, why);
-	free(why);
+	fail_checkout(w, rc, why);
 }
 
 static void

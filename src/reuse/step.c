@@ -386,7 +386,7 @@ hash_work(uv_work_t *w)
 		if (c->has_files)
 			c->hrc = blob_hash_files(t->root,
 						 (const char *const *)c->files,
-						 c->digest, &c->hres);
+						 t->uid, c->digest, &c->hres);
 	}
 }
 
@@ -487,16 +487,12 @@ unpack_work(uv_work_t *w)
 	uint64_t t0;
 	size_t i;
 
-	for (i = 0; i < t->na; i++) {
-		t->a[i].rc = blob_unpack(t->st->bs, t->a[i].digest, &spec,
-					 &t->a[i].ur);
-		if (t->a[i].rc < 0) {
-			/* The job fails: its caches are not restored. */
-			for (i = 0; i < t->nc; i++)
-				t->c[i].rc = -ECANCELED;
-			return;
-		}
-	}
+	/*
+	 * Caches first, then artifacts: a cache is whatever an older run
+	 * left (a `target/` with last week's binary in it), the artifacts
+	 * are what this run's jobs made, so where both have a file the
+	 * artifact's must be the one the job finds.
+	 */
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
 
@@ -505,6 +501,12 @@ unpack_work(uv_work_t *w)
 		t0 = mono_ms();
 		c->rc = blob_unpack(t->st->bs, c->hit->digest, &spec, &c->ur);
 		c->ms = mono_ms() - t0;
+	}
+	for (i = 0; i < t->na; i++) {
+		t->a[i].rc = blob_unpack(t->st->bs, t->a[i].digest, &spec,
+					 &t->a[i].ur);
+		if (t->a[i].rc < 0)
+			return;     /* the job fails */
 	}
 }
 

@@ -467,6 +467,41 @@ test_pack_caps(void **state)
 	assert_int_equal(count_dir(f->store, "tmp"), 0);
 }
 
+/*
+ * A pack never makes what an unpack refuses: asked for more than
+ * BLOB_UNPACK_MAX_BYTES (or for no cap), it stops at that cap, before a
+ * byte of the (sparse) file is read.
+ */
+static void
+test_pack_caps_match_unpack(void **state)
+{
+	static const char *const paths[] = {"big", NULL};
+	struct fx *f = *state;
+	struct blob_pack_spec spec = {.paths = paths, .uid = geteuid()};
+	struct blob_pack_result pr;
+	char p[PATH_MAX];
+	int fd;
+
+	spec.root = f->ws;
+	sub(f->ws, "big", p, sizeof(p));
+	fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+	assert_true(fd >= 0);
+	if (ftruncate(fd, (off_t)(BLOB_UNPACK_MAX_BYTES + 1)) < 0) {
+		print_message("SKIP: no sparse file of 64 GiB here: %s\n",
+			      strerror(errno));
+		close(fd);
+		skip();
+	}
+	close(fd);
+	spec.max_bytes = 2 * BLOB_UNPACK_MAX_BYTES;
+	assert_int_equal(blob_pack(f->bs, &spec, &pr), -EFBIG);
+	assert_non_null(strstr(pr.err, "max_bytes (68719476736 bytes)"));
+	blob_pack_result_free(&pr);
+	spec.max_bytes = 0;
+	assert_int_equal(blob_pack(f->bs, &spec, &pr), -EFBIG);
+	blob_pack_result_free(&pr);
+}
+
 /* ---- hostile archives, made by hand ---- */
 
 struct ent {
@@ -705,6 +740,36 @@ test_unpack_keep_existing(void **state)
 	assert_string_equal(s = slurp(f->out, "mine"), "from the archive");
 	free(s);
 	assert_string_equal(s = slurp(f->out, "victim"), "archive's");
+	free(s);
+	assert_string_equal(s = slurp(f->outside, "target"), "host");
+	free(s);
+	blob_pack_result_free(&pr);
+}
+
+/* The same beneath a directory: what is there is replaced, not a failure. */
+static void
+test_unpack_replaces_nested(void **state)
+{
+	static const char *const paths[] = {".", NULL};
+	struct fx *f = *state;
+	struct blob_pack_result pr;
+	struct blob_unpack_result ur;
+	char t[PATH_MAX], *s;
+
+	mkd(f->ws, "d");
+	put(f->ws, "d/mine", "from the archive", 0644);
+	put(f->ws, "d/victim", "archive's", 0644);
+	assert_int_equal(pack(f, paths, NULL, &pr), 0);
+	mkd(f->out, "d");
+	put(f->out, "d/mine", "the checkout's", 0644);
+	put(f->outside, "target", "host", 0644);
+	sub(f->outside, "target", t, sizeof(t));
+	lnk(f->out, "d/victim", t);
+	if (unpack(f, pr.digest, false, &ur) != 0)
+		fail_msg("unpack: %s", ur.err);
+	assert_string_equal(s = slurp(f->out, "d/mine"), "from the archive");
+	free(s);
+	assert_string_equal(s = slurp(f->out, "d/victim"), "archive's");
 	free(s);
 	assert_string_equal(s = slurp(f->outside, "target"), "host");
 	free(s);
@@ -956,7 +1021,7 @@ test_hash_files(void **state)
 	put(f->ws, "sub/b.txt", "not named\n", 0644);
 	put(f->outside, "secret", "host\n", 0644);
 	lnk(f->ws, "out", f->outside);
-	assert_int_equal(blob_hash_files(f->ws, pats, a, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), a, &r), 0);
 	assert_int_equal(strlen(a), BLOB_DIGEST_HEX);
 	assert_int_equal(r.files, 2);
 	for (i = 0; i < r.nwarnings; i++) {
@@ -969,26 +1034,53 @@ test_hash_files(void **state)
 	/* A file not named changes nothing; the host file changes nothing. */
 	put(f->ws, "sub/b.txt", "changed\n", 0644);
 	put(f->outside, "secret", "changed\n", 0644);
-	assert_int_equal(blob_hash_files(f->ws, pats, b, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), b, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_equal(a, b);
 	/* A named file's content does. */
 	put(f->ws, "sub/a.toml", "b\n", 0644);
-	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), c, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_not_equal(a, c);
 	/* So does its path: the same bytes under another name. */
 	put(f->ws, "sub/a.toml", "a\n", 0644);
-	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), c, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_equal(a, c);
 	assert_int_equal(rename(strcat(strcpy((char[PATH_MAX]){0}, f->ws),
 				       "/sub/a.toml"),
 				strcat(strcpy((char[PATH_MAX]){0}, f->ws),
 				       "/sub/c.toml")), 0);
-	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid(), c, &r), 0);
 	blob_pack_result_free(&r);
 	assert_string_not_equal(a, c);
+}
+
+/* A hard link to a file of another owner counts as not there. */
+static void
+test_hash_files_foreign_hardlink(void **state)
+{
+	struct fx *f = *state;
+	const char *const pats[] = {"*", NULL};
+	struct blob_pack_result r;
+	char a[BLOB_DIGEST_HEX + 1], b[BLOB_DIGEST_HEX + 1];
+	char host[PATH_MAX], ln[PATH_MAX];
+
+	put(f->ws, "lock", "v1\n", 0644);
+	/* the job's user is someone else */
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid() + 1, a, &r),
+			 0);
+	blob_pack_result_free(&r);
+	put(f->outside, "secret", "host\n", 0600);
+	sub(f->outside, "secret", host, sizeof(host));
+	sub(f->ws, "secret", ln, sizeof(ln));
+	assert_int_equal(link(host, ln), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, geteuid() + 1, b, &r),
+			 0);
+	assert_true(has_warning(&r, "a hard link to a file of another owner"));
+	assert_int_equal(r.files, 2);
+	blob_pack_result_free(&r);
+	assert_string_equal(a, b);
 }
 
 int
@@ -1004,17 +1096,20 @@ main(void)
 		T(test_pack_fifo),
 		T(test_pack_foreign_hardlink),
 		T(test_pack_caps),
+		T(test_pack_caps_match_unpack),
 		T(test_unpack_climbing_out),
 		T(test_unpack_through_planted_link),
 		T(test_unpack_hardlinks),
 		T(test_unpack_fifo_and_devices),
 		T(test_unpack_caps),
 		T(test_unpack_keep_existing),
+		T(test_unpack_replaces_nested),
 		T(test_corrupt_blob),
 		T(test_extract_one),
 		T(test_collect_spares_readers),
 		T(test_unpack_owner),
 		T(test_hash_files),
+		T(test_hash_files_foreign_hardlink),
 		/* last: it leaves the process in a mount namespace */
 		T(test_disk_full),
 	};

@@ -368,6 +368,50 @@ test_bad_paths(void **state)
 	reuse_scopes_free(&sc);
 }
 
+/*
+ * A job with a cache (an older run's out/) and a needed job's artifacts
+ * (this run's out/app) both naming one file finds the artifact's.
+ */
+static void
+test_artifacts_over_cache(void **state)
+{
+	static const char *const env[] = {"FLAVOUR=o", "WHERE=out", NULL};
+	struct fx *f = *state;
+	struct reuse_scopes sc;
+	struct reuse_job j;
+	struct got g;
+	char *w, *s;
+
+	w = ws(f, "old");
+	put(w, "out/app", "last week's app\n");
+	job_of(f, 1, w, env, &sc, "main", 0, &j);
+	save(f, &j, SCHED_JOB_SUCCESS, &g);
+	HAS(&g, "cache saved: t-o (branch:main)");
+	got_free(&g);
+	reuse_scopes_free(&sc);
+	free(w);
+
+	put(f->ws0, "lock", "v1\n");
+	put(f->ws0, "out/app", "this run's app\n");
+	job_of(f, 0, f->ws0, env, &sc, "main", 0, &j);
+	save(f, &j, SCHED_JOB_SUCCESS, &g);
+	HAS(&g, "artifacts saved: build, ");
+	got_free(&g);
+	reuse_scopes_free(&sc);
+
+	w = ws(f, "fresh");
+	job_of(f, 1, w, env, &sc, "main", 0, &j);
+	restore(f, &j, &g);
+	assert_int_equal(g.rc, 0);
+	HAS(&g, "artifacts of build restored: ");
+	HAS(&g, "cache hit: t-o (branch:main)");
+	got_free(&g);
+	reuse_scopes_free(&sc);
+	assert_string_equal(s = slurp(w, "out/app"), "this run's app\n");
+	free(s);
+	free(w);
+}
+
 /* pr:7 saves its own key; a branch with the same key never reads it. */
 static void
 test_pr_scope(void **state)
@@ -424,6 +468,7 @@ main(void)
 		T(test_single_flight),
 		T(test_bad_paths),
 		T(test_pr_scope),
+		T(test_artifacts_over_cache),
 	};
 #undef T
 	return cmocka_run_group_tests(tests, NULL, NULL);
