@@ -209,6 +209,15 @@ int sched_run_rerun(struct sched_run *r, const char *const *names) PW_WUR;
 void sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid);
 /* The host path job's attempts run in (jobs_dir's, else the run's). */
 const char *sched_attempt_workspace(const struct sched_run *r, size_t job);
+/*
+ * Adds NAME=VALUE to the environment of an attempt held by
+ * attempt_prepare, after every other variable (TRACEPARENT and
+ * TRACESTATE: the trace context of the attempt's span); copied, for this
+ * attempt only.  At most two names; -E2BIG past that, -EINVAL if the job
+ * is not being prepared.
+ */
+int sched_attempt_setenv(struct sched_run *r, size_t job, const char *name,
+			 const char *value) PW_WUR;
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
 /* Ends an attempt held by attempt_prepare as failed, for `reason` (a

@@ -184,6 +184,8 @@ struct live_attempt {
 	char *status, *reason;    /* its result, once ended */
 	int exit_code;
 	struct follower *followers;
+	uint64_t ws_from;         /* its workspace began (traces.c), UTC ms */
+	uint64_t script_from;     /* its supervisor was started; 0: unknown */
 	int ops;                  /* store writes whose done callback uses it */
 	bool orphan;              /* let go of (live_forget_all): freed by
 	                             the last of those callbacks */
@@ -200,6 +202,9 @@ struct live_run {
 	char *ref, *commit;       /* what a repository project checks out */
 	uint32_t job_uid;         /* strict: the host uid (= gid) of its jobs,
 	                             from job_ids (jobids.c); 0: none yet */
+	uint64_t *ready_ms;       /* by job: when it last became ready (its
+	                             queue wait starts), UTC ms; 0: unknown */
+	size_t nready;
 	struct live_run *next;
 };
 
@@ -430,6 +435,41 @@ void status_rows_free(struct status_rows *r);
  * from the configuration (daemon_create, handover_resume).
  */
 int daemon_notify_create(struct daemon *d, char **err);
+
+/*
+ * traces.c: spans of runs and attempts, built from store rows in the
+ * transaction that ends them and queued in the outbox (kind otlp).
+ */
+/* The outbox row's kind, once the outbox has kinds. */
+#define TRACES_OUTBOX_KIND
+struct traces_op;
+/* What the writer thread needs of the config; NULL: traces are off. */
+struct traces_op *traces_op_new(struct daemon *d, const char *project);
+void traces_op_free(struct traces_op *t);
+/*
+ * In the attempt's end transaction: its "script" step (from script_from,
+ * if not 0, to now), then its span and its steps' spans into the outbox.
+ * Nothing if t is NULL or the trace is not sampled.
+ */
+int traces_put_attempt(struct store_tx *tx, const struct traces_op *t,
+		       uint64_t run, uint64_t attempt, uint64_t script_from,
+		       uint64_t now);
+/* In the run's end transaction: the run span (and its queue wait). */
+int traces_put_run(struct store_tx *tx, const struct traces_op *t,
+		   uint64_t run, uint64_t now);
+/* While la is prepared: its TRACEPARENT, if traces are on. */
+void traces_attempt_env(struct daemon *d, struct live_attempt *la,
+			const char *trace_id, const char *span_id);
+/*
+ * A timed step of an attempt (its row id), a child span of the attempt's
+ * span when the attempt ends: "workspace", "cache.restore",
+ * "cache.save", "artifacts.restore", "artifacts.save", ...  error: why it
+ * failed, or NULL.  Written in a store write of its own (nothing if
+ * traces are off); call it when the step has ended, before the attempt
+ * ends.  Times are UTC ms (pw_now_ms).
+ */
+void traces_step(struct daemon *d, uint64_t attempt, const char *name,
+		 uint64_t started_ms, uint64_t finished_ms, const char *error);
 
 /* durations.c: the job duration histograms by project and job */
 void durations_add(struct daemon *d, const char *project, const char *job,
