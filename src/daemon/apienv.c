@@ -125,6 +125,12 @@ env_stats(void *ctx, struct api_stats *out)
 	out->duration_bounds = daemon_duration_bounds;
 	out->durations = st.durations;
 	out->ndurations = st.ndurations;
+	cicd_active(ctx);
+	out->run_durations = ((struct daemon *)ctx)->run_durations;
+	out->nrun_durations = ((struct daemon *)ctx)->nrun_durations;
+	out->run_active = ((struct daemon *)ctx)->run_active;
+	out->nrun_active = ((struct daemon *)ctx)->nrun_active;
+	out->worker_slots = config_max_jobs(daemon_config(ctx));
 }
 
 static int

@@ -202,6 +202,8 @@ struct live_run {
 	char *ref, *commit;       /* what a repository project checks out */
 	uint32_t job_uid;         /* strict: the host uid (= gid) of its jobs,
 	                             from job_ids (jobids.c); 0: none yet */
+	uint64_t created_ms;      /* the run was made (cicd.c), UTC ms */
+	uint64_t started_ms;      /* its first job started; 0: not yet */
 	uint64_t *ready_ms;       /* by job: when it last became ready (its
 	                             queue wait starts), UTC ms; 0: unknown */
 	size_t nready;
@@ -255,6 +257,10 @@ struct daemon {
 	bool store_failed;        /* the last commit failed: not ready */
 	struct api_duration *durations; /* job durations (durations.c) */
 	size_t ndurations;
+	struct api_run_duration *run_durations; /* cicd.c */
+	size_t nrun_durations;
+	struct api_run_active *run_active; /* cicd.c: scratch for /metrics */
+	size_t nrun_active;
 	int exit_status;
 	struct daemon_stats stats;
 };
@@ -475,6 +481,14 @@ void traces_step(struct daemon *d, uint64_t attempt, const char *name,
 void durations_add(struct daemon *d, const char *project, const char *job,
 		   uint64_t ms);
 void durations_free(struct daemon *d);
+
+/* cicd.c: OpenTelemetry's CI/CD metrics */
+/* lr ended with status (a run state name) at ms: its durations. */
+void cicd_run_ended(struct daemon *d, const struct live_run *lr,
+		    const char *status, uint64_t ms);
+/* The runs now, by project and state, into d->run_active. */
+void cicd_active(struct daemon *d);
+void cicd_free(struct daemon *d);
 
 /* schedule.c: the projects' cron schedules, rebuilt on SIGHUP */
 void schedules_load(struct daemon *d);

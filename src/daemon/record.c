@@ -535,6 +535,10 @@ record_event(void *arg, const struct sched_event *ev)
 	if (ev->kind == SCHED_EVENT_RUN) {
 		o->status = sched_run_state_name(ev->state);
 		if (ev->state == SCHED_RUN_RUNNING) {
+			struct live_run *lr = live_run_find(d, ev->run_id);
+
+			if (lr != NULL && lr->started_ms == 0)
+				lr->started_ms = ev->time_ms;
 			o->started_at = ev->time_ms;
 			trace_id_new(o->trace);
 			trace_span_id_new(o->run_span);
@@ -543,6 +547,8 @@ record_event(void *arg, const struct sched_event *ev)
 			struct live_run *lr = live_run_find(d, ev->run_id);
 
 			o->finished_at = ev->time_ms;
+			if (lr != NULL)
+				cicd_run_ended(d, lr, o->status, ev->time_ms);
 			o->tr = traces_op_new(d, lr != NULL ? lr->project :
 					      NULL);
 			log_info("run.finished run=%llu status=%s",

@@ -172,6 +172,23 @@ def main(t):
         expect("k-123" not in d.log(), "no header value in the log")
     t.check("a run's spans: tree, attributes, ids, headers, TRACEPARENT", tree)
 
+    def metrics():
+        m = d.get("/metrics").text
+        c = re.search(r'^cicd_pipeline_run_duration_seconds_count\{cicd_pipeline_name="app",'
+                      r'cicd_pipeline_run_state="executing",cicd_pipeline_result="success"\} (\d+)$',
+                      m, re.M)
+        expect(c and int(c.group(1)) == 1, "one executing run of app: %r" % (c and c.group(0)))
+        expect(re.search(r'^cicd_pipeline_run_duration_seconds_bucket\{cicd_pipeline_name="app",'
+                         r'cicd_pipeline_run_state="pending",cicd_pipeline_result="success",'
+                         r'le="\+Inf"\} 1$', m, re.M), "the pending histogram")
+        expect(re.search(r'^cicd_worker_count\{cicd_worker_state="busy"\} 0$', m, re.M),
+               "no slot busy")
+        expect(re.search(r'^cicd_worker_count\{cicd_worker_state="available"\} [1-9]\d*$',
+                         m, re.M), "slots available")
+        expect("# TYPE cicd_pipeline_run_active gauge" in m, "run_active")
+    t.check("/metrics: cicd_pipeline_run_duration_seconds by state and result, worker slots",
+            metrics)
+
     def outage():
         port = rec.port
         rec.close()
