@@ -204,7 +204,8 @@ config_key_otel(struct cf_walk *w, const struct cf_key *row,
 	w->y.where = " in 'otel'";
 	config_walk_map(w, val, &otel_keys, o);
 	w->y.where = saved;
-	if (o->endpoint == NULL)
+	/* A bad endpoint has its own problem already. */
+	if (o->endpoint == NULL && !yamlnode_map_has(val, "endpoint"))
 		yamlnode_problem(&w->y, key->line, key->column,
 				 "'otel' needs 'endpoint', such as"
 				 " http://collector:4318");
