@@ -263,6 +263,51 @@ enum config_network config_project_network(const struct config_project *p);
 /* The project's webhook secrets, for forge_verify(); valid while p lives. */
 void config_project_forge_secrets(const struct config_project *p,
 				  struct forge_secrets *out);
+/*
+ * A project's `notify` list (docs/operations.md, "Notifications"), read
+ * only, valid while the config lives.  Secrets (a webhook's secret, a
+ * Slack URL read from a file, an SMTP password) are the daemon's to hand
+ * to the sender at send time, never to put in a message or the store.
+ */
+enum config_notify_kind {
+	CONFIG_NOTIFY_WEBHOOK,
+	CONFIG_NOTIFY_SLACK,
+	CONFIG_NOTIFY_EMAIL,
+};
+/* The events of `on`, as bits. */
+#define CONFIG_NOTIFY_FAILED (1u << 0)
+#define CONFIG_NOTIFY_FIXED (1u << 1)
+#define CONFIG_NOTIFY_SUCCESS (1u << 2)
+#define CONFIG_NOTIFY_CANCELED (1u << 3)
+#define CONFIG_NOTIFY_WAITING (1u << 4)
+#define CONFIG_NOTIFY_MAX_AGE_MS (24ULL * 3600 * 1000) /* the default */
+struct config_notify {
+	enum config_notify_kind kind;
+	const char *url;          /* webhook, slack (NULL if from a file),
+	                             email: smtp:// or smtps:// */
+	const char *secret;       /* webhook: HMAC key; slack: the URL from
+	                             a file; NULL if none */
+	size_t secret_len;
+	const char *const *to;    /* email: recipients */
+	size_t nto;
+	const char *from;         /* email: the sender */
+	const char *user;         /* email: SMTP AUTH, or NULL */
+	const char *password;     /* email, or NULL */
+	bool starttls;            /* email over smtp://: default true */
+	const char *ca_file;      /* absolute, or NULL: the system's */
+	bool insecure;            /* TLS not verified */
+	unsigned on;              /* CONFIG_NOTIFY_* bits */
+	const char *const *branches; /* glob patterns; none: every run */
+	size_t nbranches;
+	uint64_t max_age_ms;      /* retried until a row is this old */
+	int line;                 /* of the entry, for messages */
+};
+size_t config_project_notify_count(const struct config_project *p);
+const struct config_notify *config_project_notify(
+	const struct config_project *p, size_t i);
+/* The name of an `on` event bit ("failed", ...). */
+const char *config_notify_event_name(unsigned bit);
+
 /* `schedules`, in file order: the spec, its parse, the branch to run. */
 size_t config_project_schedule_count(const struct config_project *p);
 const char *config_project_schedule_cron(const struct config_project *p,

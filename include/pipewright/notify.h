@@ -14,6 +14,12 @@
  * memory: a request in flight at close or at a crash stays pending and is
  * sent again by the next notify on the same store.
  *
+ * Each row has a kind, and each kind a sender (kinds.c): "status" (a
+ * forge's commit status: the daemon's auth header, coalesced, failed after
+ * max_attempts), "webhook" (signed JSON), "slack" (an incoming webhook's
+ * JSON) and "email" (SMTP through libcurl).  Rows with an expires_at are
+ * retried until then instead of max_attempts times.
+ *
  * Forge-agnostic: the row carries method, URL, headers and body; the
  * daemon's callbacks add the project's auth header at send time (tokens
  * never sit in the store) and tell whether an answer means delivered
@@ -34,6 +40,24 @@
 
 struct notify;
 
+/*
+ * What a notification row (any kind but "status") needs at send time and
+ * the store never holds: its entry's secrets and TLS settings, looked up
+ * by the row's project and target in the configuration of the moment.
+ * Every string malloc'd; notify_target_clear() wipes and frees them.
+ */
+struct notify_target {
+	char *url;               /* replaces the row's URL (one from a
+	                            file), or NULL */
+	char *secret;            /* webhook: the HMAC-SHA256 key */
+	size_t secret_len;
+	char *user, *password;   /* email: SMTP AUTH, or NULL */
+	char *ca_file;           /* trusted CAs; NULL: notify's */
+	bool insecure;           /* TLS not verified (a test's sink) */
+	bool starttls;           /* email over smtp://: STARTTLS required */
+};
+void notify_target_clear(struct notify_target *t);
+
 struct notify_options {
 	/*
 	 * The auth header line for a project's rows ("Authorization: Bearer
@@ -48,6 +72,13 @@ struct notify_options {
 	 */
 	bool (*delivered)(void *arg, const char *project, int http_status,
 			  const char *body);
+	/*
+	 * Fills *out for a notification row; -ENOENT if its entry is no
+	 * longer configured (the row is retried, as for a network error,
+	 * until a reload brings it back or it expires).  NULL: -ENOENT.
+	 */
+	int (*target)(void *arg, const struct store_outbox *row,
+		      struct notify_target *out);
 	void *arg;
 	/* Wall-clock UTC ms, as next_at is stored.  NULL: pw_now_ms. */
 	uint64_t (*now)(void *arg);

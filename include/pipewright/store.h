@@ -371,6 +371,14 @@ struct store_outbox_new {
 	const char *body;        /* NULL if none */
 	const char *project;     /* whose auth header the sender adds */
 	uint64_t created_at;     /* also when it is first due */
+	/*
+	 * The sender (notify's kind table): NULL or "status" for a forge
+	 * commit status, coalesced by key as above.  Any other kind is
+	 * never coalesced: its key must be new (-EEXIST if not).
+	 */
+	const char *kind;
+	uint64_t expires_at;     /* retried until then (UTC ms); 0: by count */
+	const char *target;      /* the config entry it is for, or NULL */
 };
 
 /*
@@ -519,6 +527,14 @@ int store_runs_list(struct store *s, const struct store_run_filter *f,
  */
 int store_run_latest_finished(struct store *s, const char *project,
 			      const char *branch, struct store_run **out) PW_WUR;
+/*
+ * The status ("success", "failed" or "error") of the newest run of a
+ * project's branch before run `before` that ended so (canceled runs say
+ * nothing about the branch's health); -ENOENT if none.  For `fixed`.
+ */
+int store_run_last_outcome(struct store *s, const char *project,
+			   const char *branch, uint64_t before,
+			   char **status) PW_WUR;
 /* Runs not finished (queued, running), oldest first, with jobs: for restart. */
 int store_runs_unfinished(struct store *s, struct store_run ***runs,
 			  size_t *n) PW_WUR;
@@ -584,6 +600,9 @@ struct store_outbox {
 	uint64_t next_at;        /* when a pending row is due */
 	char *last_error;        /* NULL if none */
 	uint64_t created_at, updated_at;
+	char *kind;              /* "status", "webhook", "slack", "email", ... */
+	uint64_t expires_at;     /* 0: given up after a number of attempts */
+	char *target;            /* NULL if none */
 };
 void store_outbox_free(struct store_outbox *o);
 void store_outboxes_free(struct store_outbox **rows, size_t n);

@@ -1,14 +1,20 @@
 /*
  * GET /api/v1/outbox?state=&limit=&cursor=: the outbound calls (commit
- * statuses), newest first, so that calls that finally failed can be seen
- * (state=failed).  Rows hold no token: the auth header is added at send
- * time.
+ * statuses and notifications), newest first, so that calls that finally
+ * failed can be seen (state=failed).  Rows hold no token: the auth header
+ * and notification secrets are added at send time.
+ *
+ * Where a notification goes (a webhook's or Slack's URL, which often
+ * carries a token of its own, an SMTP server) is for admin tokens only:
+ * to read scope its `url` is null and `redacted` true.  Recipients are in
+ * rows' bodies, which this listing never shows.
  */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "api-int.h"
+#include "pipewright/auth.h"
 
 void
 api_outbox(struct api *a, struct http_request *req, const char *actor)
@@ -18,11 +24,15 @@ api_outbox(struct api *a, struct http_request *req, const char *actor)
 	struct store_outbox **rows = NULL;
 	uint64_t before, next = 0;
 	size_t limit, n = 0, i;
+	bool admin, hide;
 	cJSON *o, *items;
 	char *s;
 	int rc;
 
 	(void)actor;
+	/* Only notification targets differ: ask once per listing. */
+	admin = auth_check(a->env.store, http_request_header(req,
+			   "Authorization"), AUTH_SCOPE_ADMIN, NULL) == 0;
 	if (state != NULL && *state != '\0') {
 		for (i = 0; i < PW_ARRAY_LEN(states); i++)
 			if (strcmp(state, states[i]) == 0)
@@ -57,8 +67,21 @@ api_outbox(struct api *a, struct http_request *req, const char *actor)
 		else
 			cJSON_AddNullToObject(it, "run");
 		cJSON_AddStringToObject(it, "project", r->project);
+		hide = !admin && r->kind != NULL &&
+		       strcmp(r->kind, "status") != 0;
+		cJSON_AddStringToObject(it, "kind",
+					r->kind != NULL ? r->kind : "status");
 		cJSON_AddStringToObject(it, "method", r->method);
-		cJSON_AddStringToObject(it, "url", r->url);
+		if (hide)
+			cJSON_AddNullToObject(it, "url");
+		else
+			cJSON_AddStringToObject(it, "url", r->url);
+		cJSON_AddBoolToObject(it, "redacted", hide);
+		if (r->expires_at != 0)
+			cJSON_AddItemToObject(it, "expires_at",
+					      api_time(r->expires_at));
+		else
+			cJSON_AddNullToObject(it, "expires_at");
 		cJSON_AddStringToObject(it, "state", r->state);
 		cJSON_AddNumberToObject(it, "attempts", r->attempts);
 		cJSON_AddItemToObject(it, "next_at",

@@ -49,6 +49,21 @@ struct cf_schedule {
 	char *ref;
 };
 
+/* One `notify` entry (notify.c); pub points into the fields below. */
+struct cf_notify {
+	struct config_notify pub;
+	bool has_webhook, has_slack, has_email;
+	char *url;
+	struct cf_secret secret;  /* webhook secret, or slack {file:} URL */
+	char **to;
+	size_t nto;
+	char *from, *user;
+	struct cf_secret password;
+	char *ca_file;
+	char **branches;
+	size_t nbranches;
+};
+
 struct config_project {
 	char *name;
 	int name_line;          /* of the name's value, for duplicates */
@@ -83,6 +98,8 @@ struct config_project {
 	bool badge_token;       /* badge: token (default public) */
 	struct cf_schedule *schedules;
 	size_t nschedules;
+	struct cf_notify *notify;
+	size_t nnotify;
 };
 
 struct config {
@@ -236,6 +253,10 @@ cf_key_fn config_key_schedule_cron;
 cf_key_fn config_key_schedule_ref;
 cf_key_fn config_key_project_default_branch;
 void config_project_free(struct config_project *p);
+
+/* notify.c: a project's `notify` list. */
+cf_key_fn config_key_project_notify;
+void config_notify_free(struct config_project *p);
 
 /* projects.c */
 void config_projects_read(struct cf_walk *w, const struct ynode *seq);

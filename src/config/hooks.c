@@ -244,4 +244,5 @@ config_project_free(struct config_project *p)
 		free(p->schedules[j].ref);
 	}
 	free(p->schedules);
+	config_notify_free(p);
 }

@@ -164,6 +164,8 @@ static const struct cf_key project_rows[] = {
 	 0, 0, 0},
 	{{"schedules", L, "a list of {cron: SPEC, ref: BRANCH}"},
 	 config_key_project_schedules, 0, 0, 0},
+	{{"notify", L, "a list of {webhook: URL}, {slack: URL} or"
+	 " {email: {...}} entries"}, config_key_project_notify, 0, 0, 0},
 };
 const struct yamlnode_table config_project_keys = CF_TABLE(project_rows);
 

@@ -20,6 +20,7 @@
 #include "pipewright/log.h"
 #include "pipewright/pipeline.h"
 #include "pipewright/sched.h"
+#include "pipewright/notify.h"
 #include "pipewright/store.h"
 
 /*
@@ -416,6 +417,9 @@ int queue_restore(struct daemon *d, char **err);
 struct status_row {
 	char *key, *url, *headers, *body, *project;
 	uint64_t seq, run;
+	char *kind;             /* NULL: a commit status; else notices.c's */
+	char *target;           /* notices: the entry (index:fingerprint) */
+	uint64_t expires_at;    /* notices: retried until then */
 };
 struct status_rows {
 	struct status_row *rows;
@@ -436,6 +440,15 @@ void status_rows_error(struct daemon *d, const char *project, uint64_t run,
 int status_rows_put(struct store_tx *tx, const struct status_rows *r,
 		    uint64_t now);
 void status_rows_free(struct status_rows *r);
+/*
+ * notices.c: the `notify` entries' messages for an event, appended to out
+ * (built on the loop thread, put with the statuses); and notify's target
+ * callback, which finds a row's entry and its secrets at send time.
+ */
+void notices_for(struct daemon *d, const struct sched_event *ev,
+		 struct status_rows *out);
+int notices_target(void *arg, const struct store_outbox *row,
+		   struct notify_target *out);
 /*
  * notify, which sends the outbox rows, with the callbacks that answer
  * from the configuration (daemon_create, handover_resume).

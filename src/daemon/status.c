@@ -62,6 +62,8 @@ status_rows_free(struct status_rows *r)
 		free(r->rows[i].headers);
 		free(r->rows[i].body);
 		free(r->rows[i].project);
+		free(r->rows[i].kind);
+		free(r->rows[i].target);
 	}
 	free(r->rows);
 	r->rows = NULL;
@@ -138,9 +140,9 @@ status_project(struct daemon *d, const char *project, const char *commit,
 	return *kind != FORGE_GENERIC ? p : NULL;
 }
 
-void
-status_rows_for(struct daemon *d, const struct sched_event *ev,
-		struct status_rows *out)
+static void
+forge_rows_for(struct daemon *d, const struct sched_event *ev,
+	       struct status_rows *out)
 {
 	struct live_run *lr = live_run_find(d, ev->run_id);
 	const struct config_project *p;
@@ -169,6 +171,15 @@ status_rows_for(struct daemon *d, const struct sched_event *ev,
 		return;
 	}
 	free(context);
+}
+
+/* The forge's statuses, then the project's notifications. */
+void
+status_rows_for(struct daemon *d, const struct sched_event *ev,
+		struct status_rows *out)
+{
+	forge_rows_for(d, ev, out);
+	notices_for(d, ev, out);
 }
 
 void
@@ -205,12 +216,17 @@ status_rows_put(struct store_tx *tx, const struct status_rows *r,
 			.key = row->key,
 			.seq = row->seq,
 			.run = row->run,
-			.method = "POST",
+			.method = row->kind != NULL &&
+				  strcmp(row->kind, "email") == 0 ? "SMTP" :
+								    "POST",
 			.url = row->url,
 			.headers = row->headers,
 			.body = row->body,
 			.project = row->project,
 			.created_at = now,
+			.kind = row->kind,
+			.expires_at = row->expires_at,
+			.target = row->target,
 		};
 
 		rc = store_tx_outbox_put(tx, &o);
@@ -253,6 +269,7 @@ daemon_notify_create(struct daemon *d, char **err)
 	struct notify_options o = {
 		.auth_header = status_auth_header,
 		.delivered = status_delivered,
+		.target = notices_target,
 		.arg = d,
 	};
 	int rc = notify_create(&d->loop, d->store, &o, &d->notify);

@@ -52,6 +52,11 @@ struct notify_req {
 	struct curl_slist *headers;
 	struct buf answer;          /* the body, up to NOTIFY_BODY_MAX */
 	char errbuf[CURL_ERROR_SIZE];
+	const struct notify_kind *kind;
+	struct notify_target tgt;   /* notifications: secrets, wiped after */
+	struct curl_slist *rcpt;    /* email: the envelope's recipients */
+	char *mail_from;            /* email: the envelope's sender */
+	size_t upload_off;          /* email: bytes of the body read by curl */
 	/* The result to store (store_tx_outbox_result). */
 	const char *state;
 	int attempts;
@@ -90,6 +95,29 @@ void notify_maybe_free(struct notify *n);
 int notify_curl_init(struct notify *n) PW_WUR;
 /* Abandons every transfer and closes curl's handles (closing only). */
 void notify_curl_close(struct notify *n);
+
+/*
+ * kinds.c: the sender of each outbox kind.  A kind builds its request on
+ * top of what every request gets (send.c: the row's header lines, a
+ * timeout, no signals, TLS verified) and says how its answer is judged.
+ *
+ * `batch` is the seam for kinds whose rows travel together (spans: many
+ * rows in one OTLP request): 1 for every kind here, one row per request.
+ * A kind with batch > 1 would have the scan hand it up to `batch` due rows
+ * of its kind at once, and its answer stored for each.
+ */
+struct notify_kind {
+	const char *name;
+	const char *protocols;      /* CURLOPT_PROTOCOLS_STR */
+	bool http;                  /* answers are HTTP statuses */
+	bool secrets;               /* asks notify_options.target first */
+	size_t batch;
+	/* Adds header lines to *h before the request is built. */
+	int (*headers)(struct notify_req *r, struct curl_slist **h);
+	/* Sets the kind's own options on r->easy. */
+	int (*options)(struct notify_req *r);
+};
+const struct notify_kind *notify_kind_find(const char *name);
 
 /* send.c */
 /* Builds the row's request and adds it to the multi handle. */

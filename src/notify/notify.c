@@ -42,6 +42,9 @@ notify_req_free(struct notify_req *r)
 	buf_free(&r->answer);
 	store_outbox_free(r->row);
 	free(r->error);
+	notify_target_clear(&r->tgt);
+	curl_slist_free_all(r->rcpt);
+	free(r->mail_from);
 	free(r);
 }
 
@@ -112,8 +115,9 @@ start(struct notify *n, struct store_outbox *row)
 	n->nreqs++;
 	if ((rc = notify_send(r)) < 0) {
 		/* Counted as a failed attempt, so it cannot loop. */
-		snprintf(r->errbuf, sizeof(r->errbuf), "cannot send: %s",
-			 strerror(-rc));
+		if (r->errbuf[0] == '\0')
+			snprintf(r->errbuf, sizeof(r->errbuf), "cannot send: %s",
+				 strerror(-rc));
 		notify_answered(r, CURLE_FAILED_INIT);
 	}
 }

@@ -42,21 +42,15 @@ on_body(char *p, size_t size, size_t nmemb, void *arg)
 	return len;
 }
 
-static bool
-has_line_break(const char *s)
-{
-	return strpbrk(s, "\r\n") != NULL;
-}
-
-/* The row's header lines, then the auth header, then no "Expect". */
+/* The row's header lines, then the kind's, then no "Expect". */
 static int
 headers(struct notify_req *r)
 {
-	struct notify *n = r->n;
 	struct curl_slist *l = NULL, *t;
 	const char *p = r->row->headers, *eol;
-	char *line, *auth = NULL;
+	char *line;
 	size_t len;
+	int rc;
 
 	for (; p != NULL && *p != '\0'; p = *eol != '\0' ? eol + 1 : eol) {
 		eol = strchrnul(p, '\n');
@@ -72,19 +66,9 @@ headers(struct notify_req *r)
 			goto nomem;
 		l = t;
 	}
-	if (n->o.auth_header != NULL &&
-	    (auth = n->o.auth_header(n->o.arg, r->row->project)) != NULL) {
-		if (has_line_break(auth)) {
-			log_warnx("notify.auth project=%s error=\"the auth "
-				  "header holds a line break: not sent\"",
-				  r->row->project);
-		} else {
-			if ((t = curl_slist_append(l, auth)) == NULL)
-				goto nomem;
-			l = t;
-		}
-		free(auth);
-		auth = NULL;
+	if (r->kind->headers != NULL && (rc = r->kind->headers(r, &l)) < 0) {
+		curl_slist_free_all(l);
+		return rc;
 	}
 	/* curl would wait a second for "100 Continue" on a larger body. */
 	if ((t = curl_slist_append(l, "Expect:")) == NULL)
@@ -93,7 +77,6 @@ headers(struct notify_req *r)
 	return 0;
 
 nomem:
-	free(auth);
 	curl_slist_free_all(l);
 	return -ENOMEM;
 }
@@ -112,25 +95,33 @@ options(struct notify_req *r)
 			rc = curl_easy_setopt(e, opt, val); \
 	} while (0)
 	SET(CURLOPT_PRIVATE, (char *)(void *)r);
-	SET(CURLOPT_URL, row->url);
+	SET(CURLOPT_URL, r->tgt.url != NULL ? r->tgt.url : row->url);
 #if LIBCURL_VERSION_NUM >= 0x075500 /* 7.85: the _STR forms */
-	SET(CURLOPT_PROTOCOLS_STR, "http,https");
+	SET(CURLOPT_PROTOCOLS_STR, r->kind->protocols);
 #else
-	SET(CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+	SET(CURLOPT_PROTOCOLS, (long)(r->kind->http ?
+			       CURLPROTO_HTTP | CURLPROTO_HTTPS :
+			       CURLPROTO_SMTP | CURLPROTO_SMTPS));
 #endif
 	SET(CURLOPT_FOLLOWLOCATION, 0L);
-	SET(CURLOPT_SSL_VERIFYPEER, 1L);
-	SET(CURLOPT_SSL_VERIFYHOST, 2L);
-	if (n->o.ca_file != NULL)
+	SET(CURLOPT_SSL_VERIFYPEER, r->tgt.insecure ? 0L : 1L);
+	SET(CURLOPT_SSL_VERIFYHOST, r->tgt.insecure ? 0L : 2L);
+	if (r->tgt.ca_file != NULL)
+		SET(CURLOPT_CAINFO, r->tgt.ca_file);
+	else if (n->o.ca_file != NULL)
 		SET(CURLOPT_CAINFO, n->o.ca_file);
 	SET(CURLOPT_NOSIGNAL, 1L);
 	SET(CURLOPT_TIMEOUT_MS, (long)n->o.timeout_ms);
 	SET(CURLOPT_CONNECTTIMEOUT_MS, (long)n->o.connect_timeout_ms);
+	SET(CURLOPT_ERRORBUFFER, r->errbuf);
+	if (rc == CURLE_OK && r->kind->options != NULL && r->kind->options(r) < 0)
+		return -EINVAL;
+	if (!r->kind->http)
+		return rc == CURLE_OK ? 0 : -EINVAL;
 	SET(CURLOPT_USERAGENT, "pipewright/" PW_VERSION_STRING);
 	SET(CURLOPT_HTTPHEADER, r->headers);
 	SET(CURLOPT_WRITEFUNCTION, on_body);
 	SET(CURLOPT_WRITEDATA, r);
-	SET(CURLOPT_ERRORBUFFER, r->errbuf);
 	if (strcmp(row->method, "GET") == 0) {
 		SET(CURLOPT_HTTPGET, 1L);
 	} else {
@@ -153,9 +144,27 @@ notify_send(struct notify_req *r)
 
 	r->errbuf[0] = '\0';
 	buf_init(&r->answer, NOTIFY_BODY_MAX);
+	r->kind = notify_kind_find(r->row->kind);
+	if (r->kind == NULL) {
+		snprintf(r->errbuf, sizeof(r->errbuf), "unknown kind '%s'",
+			 r->row->kind != NULL ? r->row->kind : "");
+		return -EINVAL;
+	}
+	if (r->kind->secrets) {
+		rc = n->o.target != NULL ? n->o.target(n->o.arg, r->row,
+						       &r->tgt) : -ENOENT;
+		if (rc < 0) {
+			snprintf(r->errbuf, sizeof(r->errbuf), "%s",
+				 rc == -ENOENT ? "its notify entry is no longer"
+				 " configured" : strerror(-rc));
+			return rc;
+		}
+	}
 	if ((r->easy = curl_easy_init()) == NULL)
 		return -ENOMEM;
-	if ((rc = headers(r)) < 0 || (rc = options(r)) < 0)
+	if (r->kind->http && (rc = headers(r)) < 0)
+		return rc;
+	if ((rc = options(r)) < 0)
 		return rc;
 	if (curl_multi_add_handle(n->multi, r->easy) != CURLM_OK)
 		return -EIO;
@@ -229,7 +238,10 @@ notify_answered(struct notify_req *r, CURLcode res)
 		curl_easy_getinfo(r->easy, CURLINFO_RETRY_AFTER, &retry_after);
 #endif
 		body = r->answer.data != NULL ? r->answer.data : "";
-		if (n->o.delivered != NULL)
+		if (!r->kind->http)
+			ok = true; /* curl ended the SMTP dialogue with 250 */
+		else if (strcmp(r->kind->name, "status") == 0 &&
+			 n->o.delivered != NULL)
 			ok = n->o.delivered(n->o.arg, row->project, (int)status,
 					    body);
 		else
@@ -240,26 +252,41 @@ notify_answered(struct notify_req *r, CURLcode res)
 			free(cut);
 		}
 	} else {
-		r->error = xstrdup(r->errbuf[0] != '\0' ? r->errbuf :
-				   curl_easy_strerror(res));
+		const char *why = r->errbuf[0] != '\0' ? r->errbuf :
+				  curl_easy_strerror(res);
+
+		/* The server's last reply code says more than curl's text. */
+		if (r->easy != NULL && r->kind != NULL && !r->kind->http &&
+		    curl_easy_getinfo(r->easy, CURLINFO_RESPONSE_CODE,
+				      &status) == CURLE_OK && status > 0)
+			r->error = xasprintf("SMTP %ld: %s", status, why);
+		else
+			r->error = xstrdup(why);
 	}
-	curl_multi_remove_handle(n->multi, r->easy);
-	curl_easy_cleanup(r->easy);
+	if (r->easy != NULL) {
+		curl_multi_remove_handle(n->multi, r->easy);
+		curl_easy_cleanup(r->easy);
+	}
 	r->easy = NULL;
 	curl_slist_free_all(r->headers);
 	r->headers = NULL;
 	buf_free(&r->answer);
 
+	notify_target_clear(&r->tgt);
 	if (ok) {
 		r->state = "delivered";
 		r->next_at = row->next_at;
-	} else if (r->attempts >= n->o.max_attempts) {
+	} else if (row->expires_at != 0 ? r->now >= row->expires_at :
+		   r->attempts >= n->o.max_attempts) {
 		r->state = "failed";
 		r->next_at = row->next_at;
 	} else {
 		r->state = "pending";
 		r->next_at = r->now + notify_backoff(n, r->attempts,
 			retry_after > 0 ? (uint64_t)retry_after * 1000 : 0);
+		/* One last try when its time is up, not a backoff past it. */
+		if (row->expires_at != 0 && r->next_at > row->expires_at)
+			r->next_at = row->expires_at;
 	}
 	notify_store_result(r);
 }

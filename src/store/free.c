@@ -93,6 +93,8 @@ store_outbox_free(struct store_outbox *o)
 	free(o->project);
 	free(o->state);
 	free(o->last_error);
+	free(o->kind);
+	free(o->target);
 	free(o);
 }
 

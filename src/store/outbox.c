@@ -25,7 +25,8 @@
 
 #define OUTBOX_COLS \
 	"id, key, seq, run_id, method, url, headers, body, project, state, " \
-	"attempts, next_at, last_error, created_at, updated_at"
+	"attempts, next_at, last_error, created_at, updated_at, kind, " \
+	"expires_at, target"
 
 static bool
 state_ok(const char *state)
@@ -33,6 +34,43 @@ state_ok(const char *state)
 	return state != NULL && (strcmp(state, "pending") == 0 ||
 				 strcmp(state, "delivered") == 0 ||
 				 strcmp(state, "failed") == 0);
+}
+
+/*
+ * A row of a kind that is never coalesced (a notification): each is a
+ * message of its own, so a second put of its key is a caller's bug, not a
+ * newer state.
+ */
+static int
+put_distinct(struct store_tx *tx, const struct store_outbox_new *o)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_OUTBOX_INSERT, "INSERT INTO outbox (key, seq,"
+			" run_id, method, url, headers, body, project, state,"
+			" attempts, next_at, created_at, updated_at, kind,"
+			" expires_at, target) VALUES (?1, ?2, ?3, ?4, ?5, ?6,"
+			" ?7, ?8, 'pending', 0, ?9, ?9, ?9, ?10, ?11, ?12)"
+			" ON CONFLICT (key) DO NOTHING", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, o->key);
+	store_bind_u64(st, 2, o->seq);
+	if (o->run != 0)
+		store_bind_u64(st, 3, o->run);
+	store_bind_text(st, 4, o->method);
+	store_bind_text(st, 5, o->url);
+	store_bind_text(st, 6, o->headers);
+	store_bind_text(st, 7, o->body);
+	store_bind_text(st, 8, o->project);
+	store_bind_u64(st, 9, o->created_at);
+	store_bind_text(st, 10, o->kind);
+	store_bind_u64(st, 11, o->expires_at);
+	store_bind_text(st, 12, o->target);
+	if ((rc = store_exec(st)) < 0)
+		return rc;
+	return sqlite3_changes(tx->c->db) > 0 ? 0 : -EEXIST;
 }
 
 int
@@ -44,6 +82,8 @@ store_tx_outbox_put(struct store_tx *tx, const struct store_outbox_new *o)
 	if (o->key == NULL || o->method == NULL || o->url == NULL ||
 	    o->project == NULL)
 		return -EINVAL;
+	if (o->kind != NULL && strcmp(o->kind, "status") != 0)
+		return put_distinct(tx, o);
 	rc = store_stmt(tx->c, ST_OUTBOX_PUT, "INSERT INTO outbox (key, seq,"
 			" run_id, method, url, headers, body, project, state,"
 			" attempts, next_at, created_at, updated_at) VALUES"
@@ -145,6 +185,9 @@ from_row(sqlite3_stmt *st)
 	o->last_error = store_col_text(st, 12);
 	o->created_at = col_u64(st, 13);
 	o->updated_at = col_u64(st, 14);
+	o->kind = store_col_text(st, 15);
+	o->expires_at = col_u64(st, 16);
+	o->target = store_col_text(st, 17);
 	return o;
 }
 

@@ -221,6 +221,31 @@ store_run_latest_finished(struct store *s, const char *project,
 }
 
 int
+store_run_last_outcome(struct store *s, const char *project,
+		       const char *branch, uint64_t before, char **status)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (project == NULL || branch == NULL)
+		return -EINVAL;
+	rc = store_stmt(&s->rd, ST_R_LAST_OUTCOME, "SELECT status FROM runs"
+			" WHERE project = ?1 AND branch = ?2 AND id < ?3 AND"
+			" status IN ('success', 'failed', 'error')"
+			" ORDER BY id DESC LIMIT 1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	store_bind_text(st, 2, branch);
+	store_bind_u64(st, 3, before);
+	if ((rc = store_step(st)) <= 0)
+		return rc < 0 ? rc : -ENOENT;
+	*status = store_col_text(st, 0);
+	sqlite3_reset(st);
+	return 0;
+}
+
+int
 store_runs_unfinished(struct store *s, struct store_run ***runs, size_t *n)
 {
 	struct store_run **v = NULL;

@@ -264,8 +264,18 @@ const char *const store_migrations[] = {
 	"CREATE INDEX caches_digest ON caches (digest);"
 	"CREATE INDEX caches_project ON caches (project, id);",
 
-	/* 10: the outbox's kinds (notifications' branch) */
-	"",
+	/*
+	 * 10: outbox kinds and their policy.  `kind` names the sender
+	 * ('status': a forge commit status, coalesced by key and given up
+	 * after a number of attempts; 'webhook', 'slack', 'email': a
+	 * notification, one row each, retried until expires_at).  expires_at
+	 * 0: the attempt count decides.  `target` names the configuration
+	 * entry whose secrets the sender looks up at send time (never the
+	 * secrets themselves).
+	 */
+	"ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'status';"
+	"ALTER TABLE outbox ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE outbox ADD COLUMN target TEXT;",
 
 	/*
 	 * 11: traces — a run's trace id and the span id of its run span, an

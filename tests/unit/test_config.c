@@ -65,6 +65,9 @@ setup(void **state)
 		   "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
 	write_file(fx->dir, "notwhsec", "MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw\n");
 	write_file(fx->dir, "badwhsec", "whsec_not base64!\n");
+	write_file(fx->dir, "slackurl",
+		   "https://hooks.slack.com/services/T/B/x\n");
+	write_file(fx->dir, "notaurl", "ftp://files.example.com/\n");
 	setenv("PW_TEST_SECRET", "from-env", 1);
 	unsetenv("PW_TEST_UNSET");
 	*state = fx;
@@ -1203,6 +1206,134 @@ test_default_branch(void **state)
 }
 
 static void
+test_notify(void **state)
+{
+	struct fx *fx = *state;
+	const struct config_project *p;
+	const struct config_notify *n;
+	struct config *c;
+
+	c = load_ok(fx,
+		    "projects:\n"
+		    "  - name: demo\n"
+		    "    pipeline: pipelines/demo.yml\n"
+		    "    notify:\n"
+		    "      - webhook: https://hooks.example.com/ci\n"
+		    "        secret: {file: token}\n"
+		    "        on: [failed, fixed, waiting]\n"
+		    "        branches: [main, 'release/*']\n"
+		    "        max_age: 2h\n"
+		    "      - slack: {file: slackurl}\n"
+		    "      - email: {to: [a@example.com, b@example.com],"
+		    " from: ci@example.com, smtp: 'smtps://mail.example.com',"
+		    " user: ci, password: {file: token}}\n"
+		    "        on: failed\n"
+		    "        ca_file: ca.pem\n"
+		    "        insecure: false\n");
+	p = config_project(c, 0);
+	assert_int_equal(config_project_notify_count(p), 3);
+	n = config_project_notify(p, 0);
+	assert_int_equal(n->kind, CONFIG_NOTIFY_WEBHOOK);
+	assert_string_equal(n->url, "https://hooks.example.com/ci");
+	assert_string_equal(n->secret, "s3cret");
+	assert_int_equal(n->secret_len, 6);
+	assert_int_equal(n->on, CONFIG_NOTIFY_FAILED | CONFIG_NOTIFY_FIXED |
+				CONFIG_NOTIFY_WAITING);
+	assert_int_equal(n->nbranches, 2);
+	assert_string_equal(n->branches[1], "release/*");
+	assert_int_equal(n->max_age_ms, 2 * 3600 * 1000);
+	n = config_project_notify(p, 1);
+	assert_int_equal(n->kind, CONFIG_NOTIFY_SLACK);
+	assert_null(n->url);
+	assert_string_equal(n->secret, "https://hooks.slack.com/services/T/B/x");
+	/* Defaults: failed and fixed, 24 h, every branch. */
+	assert_int_equal(n->on, CONFIG_NOTIFY_FAILED | CONFIG_NOTIFY_FIXED);
+	assert_int_equal(n->max_age_ms, CONFIG_NOTIFY_MAX_AGE_MS);
+	assert_int_equal(n->nbranches, 0);
+	n = config_project_notify(p, 2);
+	assert_int_equal(n->kind, CONFIG_NOTIFY_EMAIL);
+	assert_string_equal(n->url, "smtps://mail.example.com");
+	assert_int_equal(n->nto, 2);
+	assert_string_equal(n->to[1], "b@example.com");
+	assert_string_equal(n->from, "ci@example.com");
+	assert_string_equal(n->user, "ci");
+	assert_string_equal(n->password, "s3cret");
+	assert_true(n->starttls);
+	assert_int_equal(n->on, CONFIG_NOTIFY_FAILED);
+	assert_non_null(strstr(n->ca_file, "/ca.pem"));
+	assert_null(config_project_notify(p, 3));
+	assert_string_equal(config_notify_event_name(CONFIG_NOTIFY_WAITING),
+			    "waiting");
+	config_destroy(c);
+}
+
+#define NOTIFY_HEAD "projects:\n  - name: a\n    pipeline: pipelines/demo.yml\n" \
+		    "    notify:\n"
+
+static void
+test_notify_bad(void **state)
+{
+	struct fx *fx = *state;
+
+	load_bad(fx, NOTIFY_HEAD "      - webhook: 'htps//x'\n", 1, 5, 18,
+		 "malformed URL 'htps//x' for 'webhook' in notify #1 in"
+		 " project 'a' (Bad scheme); expected an http:// or https://"
+		 " URL");
+	load_bad(fx, NOTIFY_HEAD "      - webhook: 'ftp://x.example.com/'\n", 1,
+		 5, 18, "malformed URL 'ftp://x.example.com/' for 'webhook' in"
+		 " notify #1 in project 'a' (wrong scheme); expected an http://"
+		 " or https:// URL");
+	load_bad(fx, NOTIFY_HEAD "      - webhook: 'http://'\n", 1, 5, 18,
+		 "malformed URL 'http://' for 'webhook' in notify #1 in"
+		 " project 'a' (No host part in the URL); expected an http://"
+		 " or https:// URL");
+	load_bad(fx, NOTIFY_HEAD "      - {webhook: 'https://x.example.com',"
+		 " on: [failed, broken]}\n", 1, 5, 57, "unknown event 'broken' in"
+		 " 'on' in notify #1 in project 'a'; expected failed, fixed,"
+		 " success, canceled or waiting");
+	load_bad(fx, NOTIFY_HEAD "      - {webhook: 'https://x.example.com',"
+		 " retries: 3}\n", 1, 5, 44, "unknown key 'retries' in notify #1"
+		 " in project 'a'");
+	load_bad(fx, NOTIFY_HEAD "      - {webhook: 'https://x.example.com',"
+		 " branches: ['[main']}\n", 1, 5, 55, "invalid branch pattern"
+		 " '[main' in notify #1 in project 'a': unclosed '['");
+	load_bad(fx, NOTIFY_HEAD "      - {on: [failed]}\n", 1, 5, 9,
+		 "notify #1 in project 'a' needs one of 'webhook', 'slack' or"
+		 " 'email'");
+	load_bad(fx, NOTIFY_HEAD "      - {webhook: 'https://x.example.com',"
+		 " slack: 'https://y.example.com'}\n", 1, 5, 9, "notify #1 in"
+		 " project 'a' sets more than one of 'webhook', 'slack' and"
+		 " 'email'; write one entry each");
+	load_bad(fx, NOTIFY_HEAD "      - {slack: 'https://y.example.com',"
+		 " secret: {file: token}}\n", 1, 5, 42, "'secret' in notify #1"
+		 " in project 'a' signs webhooks only");
+	load_bad(fx, NOTIFY_HEAD "      - {webhook: 'https://x.example.com',"
+		 " secret: hunter2}\n", 1, 5, 52, "expected {file: PATH} or"
+		 " {env: NAME} for 'secret' in notify #1 in project 'a', got a"
+		 " value written inline (secrets are read from a file or the"
+		 " environment, never written in the configuration)");
+	load_bad(fx, NOTIFY_HEAD "      - email: {smtp: 'smtp://m.example.com'}\n",
+		 1, 5, 16, "'email' in notify #1 in project 'a' needs 'to' (the"
+		 " recipients)");
+	load_bad(fx, NOTIFY_HEAD "      - email: {to: x@example.com, smtp:"
+		 " 'https://m.example.com'}\n", 1, 5, 42, "malformed URL"
+		 " 'https://m.example.com' for 'smtp' in 'email' in notify #1 in"
+		 " project 'a' (wrong scheme); expected an smtp:// or smtps:// URL"
+		 " such as smtps://mail.example.com");
+	load_bad(fx, NOTIFY_HEAD "      - email: {to: 'x@example.com\\r\\nBcc:"
+		 " y@example.com', smtp: 'smtp://m.example.com'}\n", 1, 5, 21,
+		 "invalid address 'x@example.com\\r\\nBcc: y@example.com' in 'to'"
+		 " in 'email' in notify #1 in project 'a'; expected such as"
+		 " oncall@example.com");
+	load_bad(fx, NOTIFY_HEAD "      - slack: {file: notaurl}\n", 1, 5, 16,
+		 "malformed URL read for 'slack' in notify #1 in project 'a'"
+		 " (wrong scheme); expected an http:// or https:// URL");
+	load_bad(fx, NOTIFY_HEAD "      - https://x.example.com\n", 1, 5, 9,
+		 "expected {webhook: URL}, {slack: URL} or {email: {...}} for"
+		 " notify #1 in project 'a', got 'https://x.example.com'");
+}
+
+static void
 test_repo_schedules(void **state)
 {
 	struct fx *fx = *state;
@@ -1388,6 +1519,8 @@ main(void)
 		cmocka_unit_test(test_repo_schedules),
 		cmocka_unit_test(test_otel),
 		cmocka_unit_test(test_otel_bad),
+		cmocka_unit_test(test_notify),
+		cmocka_unit_test(test_notify_bad),
 		cmocka_unit_test(test_example),
 	};
 

@@ -29,6 +29,7 @@
 #include <cmocka.h>
 #include <uv.h>
 
+#include "pipewright/auth.h"
 #include "pipewright/notify.h"
 #include "pipewright/store.h"
 #include "../../src/notify/notify-int.h"
@@ -878,6 +879,173 @@ test_backoff(void **state)
 	assert_int_equal(notify_backoff(&n, 60, 0), 600000);
 }
 
+/* ---- notification kinds ---- */
+
+#define HOOK_SECRET "hook-secret"
+
+static int
+target(void *arg, const struct store_outbox *row, struct notify_target *out)
+{
+	(void)arg;
+	memset(out, 0, sizeof(*out));
+	if (row->target == NULL || strcmp(row->target, "gone") == 0)
+		return -ENOENT;
+	out->secret = xstrdup(HOOK_SECRET);
+	out->secret_len = strlen(HOOK_SECRET);
+	return 0;
+}
+
+static void
+put_kind(struct fx *f, const char *key, const char *kind, const char *tgt,
+	 const char *u, const char *body, uint64_t expires_at, int want_rc)
+{
+	struct putw p = { .done = false };
+
+	p.o = (struct store_outbox_new){
+		.key = key, .seq = 1, .method = "POST", .url = u,
+		.headers = "Content-Type: application/json\n",
+		.body = body, .project = "web", .created_at = pw_now_ms(),
+		.kind = kind, .expires_at = expires_at, .target = tgt,
+	};
+	store_write(f->s, put_fn, put_done, &p);
+	run_until_flag(f, &p.done);
+	assert_int_equal(p.rc, want_rc);
+}
+
+/* The value of header name in a record's "Name: value\r\n" lines. */
+static char *
+header(const struct rec *r, const char *name)
+{
+	const char *p = r->headers;
+	size_t len = strlen(name);
+
+	while (p != NULL && *p != '\0') {
+		if (strncasecmp(p, name, len) == 0 && p[len] == ':')
+			return xstrndup(p + len + 2, strcspn(p + len + 2, "\r\n"));
+		p = strchr(p, '\n');
+		if (p != NULL)
+			p++;
+	}
+	return NULL;
+}
+
+/*
+ * A webhook row: signed over "<timestamp>.<delivery id>.<body>", the same
+ * delivery id on each attempt, retried past max_attempts until expires_at,
+ * then failed.  A second put of its key is refused, not coalesced.
+ */
+static void
+test_webhook_until_expiry(void **state)
+{
+	struct fx *f = *state;
+	struct store_outbox *o;
+	unsigned char mac[32];
+	char *u = url(f, "/hook"), *ts, *id, *sig, *msg, hex[65];
+	size_t i, n;
+
+	f->srv.default_status = 503;
+	f->o.max_attempts = 2;
+	f->o.backoff_base_ms = 20;
+	f->o.backoff_max_ms = 100;
+	f->o.target = target;
+	put_kind(f, "notify:d-1", "webhook", "0:abc", u, "{\"event\":\"failed\"}",
+		 pw_now_ms() + 1000, 0);
+	put_kind(f, "notify:d-1", "webhook", "0:abc", u, "{\"other\":1}",
+		 pw_now_ms() + 1000, -EEXIST);
+	start(f);
+	run_until_state(f, "notify:d-1", "failed");
+
+	o = row(f, "notify:d-1");
+	n = srv_count(&f->srv);
+	/* Not given up after max_attempts: its age decides. */
+	assert_true(o->attempts > 2);
+	assert_int_equal((size_t)o->attempts, n);
+	assert_string_equal(o->kind, "webhook");
+	assert_true(o->updated_at >= o->expires_at);
+	assert_non_null(strstr(o->last_error, "HTTP 503"));
+	store_outbox_free(o);
+	for (i = 0; i < n && i < MAXREQ; i++) {
+		const struct rec *r = &f->srv.recs[i];
+
+		assert_string_equal(r->body, "{\"event\":\"failed\"}");
+		id = header(r, "X-Pipewright-Delivery");
+		ts = header(r, "X-Pipewright-Timestamp");
+		sig = header(r, "X-Pipewright-Signature-256");
+		assert_string_equal(id, "d-1");
+		assert_non_null(ts);
+		assert_non_null(sig);
+		msg = xasprintf("%s.%s.%s", ts, id, r->body);
+		assert_int_equal(auth_hmac_sha256(HOOK_SECRET, strlen(HOOK_SECRET),
+						  msg, strlen(msg), mac), 0);
+		for (size_t j = 0; j < 32; j++)
+			snprintf(hex + 2 * j, 3, "%02x", mac[j]);
+		assert_int_equal(strncmp(sig, "sha256=", 7), 0);
+		assert_string_equal(sig + 7, hex);
+		/* The forge's auth header is for statuses only. */
+		assert_null(header(r, "Authorization"));
+		free(msg);
+		free(id);
+		free(ts);
+		free(sig);
+	}
+	free(u);
+}
+
+/* Same URL and body, distinct keys: both sent, nothing coalesced. */
+static void
+test_notifications_distinct(void **state)
+{
+	struct fx *f = *state;
+	char *u = url(f, "/slack");
+
+	f->o.target = target;
+	put_kind(f, "notify:a", "slack", "1:x", u, "{\"text\":\"t\"}", 0, 0);
+	put_kind(f, "notify:b", "slack", "1:x", u, "{\"text\":\"t\"}", 0, 0);
+	start(f);
+	run_until_state(f, "notify:a", "delivered");
+	run_until_state(f, "notify:b", "delivered");
+	assert_int_equal(srv_count(&f->srv), 2);
+	free(u);
+}
+
+/* A row whose entry is gone, or of an unknown kind, waits with why. */
+static void
+test_target_gone(void **state)
+{
+	struct fx *f = *state;
+	struct store_outbox *o;
+	char *u = url(f, "/x");
+
+	f->o.target = target;
+	f->o.backoff_base_ms = 20;
+	put_kind(f, "notify:g", "webhook", "gone", u, "{}", pw_now_ms() + 60000,
+		 0);
+	put_kind(f, "notify:k", "carrier-pigeon", "0:x", u, "{}",
+		 pw_now_ms() + 60000, 0);
+	start(f);
+	for (;;) {
+		struct store_outbox *g = row(f, "notify:g");
+		struct store_outbox *k = row(f, "notify:k");
+		bool both = g->attempts >= 1 && k->attempts >= 1;
+
+		store_outbox_free(g);
+		store_outbox_free(k);
+		if (both)
+			break;
+		uv_run(&f->loop, UV_RUN_ONCE);
+	}
+	o = row(f, "notify:g");
+	assert_string_equal(o->state, "pending");
+	assert_string_equal(o->last_error,
+			    "its notify entry is no longer configured");
+	store_outbox_free(o);
+	o = row(f, "notify:k");
+	assert_string_equal(o->last_error, "unknown kind 'carrier-pigeon'");
+	store_outbox_free(o);
+	assert_int_equal(srv_count(&f->srv), 0);
+	free(u);
+}
+
 static void
 test_bad_options(void **state)
 {
@@ -914,6 +1082,9 @@ main(void)
 		T(test_locked_down),
 		cmocka_unit_test(test_backoff),
 		T(test_bad_options),
+		T(test_webhook_until_expiry),
+		T(test_notifications_distinct),
+		T(test_target_gone),
 #undef T
 	};
 
