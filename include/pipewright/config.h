@@ -104,6 +104,7 @@ const char *config_data_dir(const struct config *c);
 const char *config_otel_endpoint(const struct config *c);
 const char *config_otel_service_name(const struct config *c);
 double config_otel_sample(const struct config *c);
+uint64_t config_otel_max_age_ms(const struct config *c); /* default 24 h */
 size_t config_otel_header_count(const struct config *c);
 /* The i-th header's name and value (valid as long as c). */
 void config_otel_header(const struct config *c, size_t i, const char **name,

@@ -220,6 +220,7 @@ struct cf_otel {
 	char *endpoint;         /* http(s)://host[:port][/path], no trailing '/' */
 	char *service_name;
 	double sample;          /* 0..1 */
+	uint64_t max_age_ms;    /* a row is retried this long */
 	struct cf_secret *headers; /* name: the header's, value: its value */
 	size_t nheaders;
 };

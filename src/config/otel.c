@@ -6,6 +6,7 @@
  *       headers: {X-Api-Key: {file: /etc/pipewright/otel.key}, X-Team: ci}
  *       service_name: pipewright
  *       sample: 1.0
+ *       max_age: 24h                         # then a batch is given up
  *
  * Absent: no traces.  Header values written inline are kept as they
  * are; {file: PATH} or {env: NAME} read like secrets (and, like them,
@@ -13,6 +14,7 @@
  * typo is a problem at load with its position, not a retry loop later.
  */
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -187,6 +189,9 @@ static const struct cf_key otel_rows[] = {
 	{{"service_name", YN_SCALAR, "a name such as pipewright"},
 	 otel_service_name, 0, 0, 0},
 	{{"sample", YN_SCALAR, "a number from 0 to 1"}, otel_sample, 0, 0, 0},
+	{{"max_age", YN_SCALAR, "a duration from 1s to 720h"},
+	 config_key_duration, offsetof(struct cf_otel, max_age_ms), 1000,
+	 720ULL * 3600 * 1000},
 };
 static const struct yamlnode_table otel_keys = CF_TABLE(otel_rows);
 
@@ -201,6 +206,7 @@ config_key_otel(struct cf_walk *w, const struct cf_key *row,
 	config_otel_free(w->c);
 	o = w->c->otel = xcalloc(1, sizeof(*o));
 	o->sample = 1.0;
+	o->max_age_ms = 24ULL * 3600 * 1000;
 	w->y.where = " in 'otel'";
 	config_walk_map(w, val, &otel_keys, o);
 	w->y.where = saved;
@@ -246,6 +252,12 @@ double
 config_otel_sample(const struct config *c)
 {
 	return c->otel != NULL ? c->otel->sample : 0.0;
+}
+
+uint64_t
+config_otel_max_age_ms(const struct config *c)
+{
+	return c->otel != NULL ? c->otel->max_age_ms : 0;
 }
 
 size_t

@@ -459,8 +459,6 @@ int daemon_notify_create(struct daemon *d, char **err);
  * traces.c: spans of runs and attempts, built from store rows in the
  * transaction that ends them and queued in the outbox (kind otlp).
  */
-/* The outbox row's kind, once the outbox has kinds. */
-#define TRACES_OUTBOX_KIND
 struct traces_op;
 /* What the writer thread needs of the config; NULL: traces are off. */
 struct traces_op *traces_op_new(struct daemon *d, const char *project);
@@ -489,6 +487,9 @@ void traces_attempt_env(struct daemon *d, struct live_attempt *la,
  */
 void traces_step(struct daemon *d, uint64_t attempt, const char *name,
 		 uint64_t started_ms, uint64_t finished_ms, const char *error);
+/* notify's target for an otlp row: the otel headers configured now. */
+int traces_target(struct daemon *d, const struct store_outbox *row,
+		  struct notify_target *out);
 
 /* durations.c: the job duration histograms by project and job */
 void durations_add(struct daemon *d, const char *project, const char *job,

@@ -36,6 +36,7 @@ struct traces_op {
 	char *node;              /* host.name */
 	char *sandbox;           /* the project's sandbox mode */
 	double sample;
+	uint64_t max_age_ms;     /* the rows' expiry after now */
 };
 
 struct traces_op *
@@ -58,6 +59,7 @@ traces_op_new(struct daemon *d, const char *project)
 			     config_project_sandbox(p) :
 			     config_sandbox(d->config)));
 	t->sample = config_otel_sample(d->config);
+	t->max_age_ms = config_otel_max_age_ms(d->config);
 	return t;
 }
 
@@ -123,7 +125,8 @@ put_row(struct store_tx *tx, const struct traces_op *t, uint64_t run,
 		.body = body,
 		.project = project,
 		.created_at = now,
-		TRACES_OUTBOX_KIND
+		.kind = "otlp",
+		.expires_at = now + t->max_age_ms,
 	};
 	int rc = store_tx_outbox_put(tx, &o);
 
@@ -348,6 +351,31 @@ traces_attempt_env(struct daemon *d, struct live_attempt *la,
 	if (rc < 0)
 		log_warnx("trace.env run=%" PRIu64 " job=%zu: %s", la->lr->id,
 			  la->job, strerror(-rc));
+}
+
+/*
+ * The otel headers as configured now (a reload may have changed them);
+ * a row whose endpoint is no longer the configured one is sent without
+ * them, so a secret never goes to a host it was not configured for.
+ */
+int
+traces_target(struct daemon *d, const struct store_outbox *row,
+	      struct notify_target *out)
+{
+	const char *ep = config_otel_endpoint(d->config), *name, *value;
+	size_t i, n = config_otel_header_count(d->config), len;
+
+	memset(out, 0, sizeof(*out));
+	len = ep != NULL ? strlen(ep) : 0;
+	if (ep == NULL || strncmp(row->url, ep, len) != 0 ||
+	    strcmp(row->url + len, "/v1/traces") != 0)
+		return 0;
+	out->headers = xcalloc(n + 1, sizeof(*out->headers));
+	for (i = 0; i < n; i++) {
+		config_otel_header(d->config, i, &name, &value);
+		out->headers[i] = xasprintf("%s: %s", name, value);
+	}
+	return 0;
 }
 
 /* ---- steps ---- */

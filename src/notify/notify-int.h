@@ -116,6 +116,9 @@ struct notify_kind {
 	int (*headers)(struct notify_req *r, struct curl_slist **h);
 	/* Sets the kind's own options on r->easy. */
 	int (*options)(struct notify_req *r);
+	/* An HTTP answer that is not delivered and never will be: the row
+	   fails at once.  NULL: every such answer is retried. */
+	bool (*final)(int status);
 };
 const struct notify_kind *notify_kind_find(const char *name);
 

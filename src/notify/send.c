@@ -227,7 +227,7 @@ notify_answered(struct notify_req *r, CURLcode res)
 	const char *body;
 	curl_off_t retry_after = 0;
 	long status = 0;
-	bool ok = false;
+	bool ok = false, give_up = false;
 	char *cut;
 
 	r->now = notify_now(n);
@@ -246,6 +246,9 @@ notify_answered(struct notify_req *r, CURLcode res)
 					    body);
 		else
 			ok = status >= 200 && status < 300;
+		if (!ok && r->kind->final != NULL &&
+		    r->kind->final((int)status))
+			give_up = true;
 		if (!ok) {
 			cut = snippet(body);
 			r->error = xasprintf("HTTP %ld: %s", status, cut);
@@ -276,8 +279,9 @@ notify_answered(struct notify_req *r, CURLcode res)
 	if (ok) {
 		r->state = "delivered";
 		r->next_at = row->next_at;
-	} else if (row->expires_at != 0 ? r->now >= row->expires_at :
-		   r->attempts >= n->o.max_attempts) {
+	} else if (give_up ||
+		   (row->expires_at != 0 ? r->now >= row->expires_at :
+		    r->attempts >= n->o.max_attempts)) {
 		r->state = "failed";
 		r->next_at = row->next_at;
 	} else {

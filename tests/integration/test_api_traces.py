@@ -75,7 +75,7 @@ class Receiver:
         for r in reqs:
             doc = json.loads(r["body"])
             for rs in doc["resourceSpans"]:
-                res = {a["key"]: a["value"] for a in rs["resource"]["attributes"]}
+                res = {a["key"]: list(a["value"].values())[0] for a in rs["resource"]["attributes"]}
                 for ss in rs["scopeSpans"]:
                     for s in ss["spans"]:
                         s["_resource"] = res
