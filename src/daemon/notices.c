@@ -121,7 +121,7 @@ static char *
 webhook_body(const struct notice *nt, const char *id)
 {
 	cJSON *o = cJSON_CreateObject(), *run;
-	char when[40];
+	char when[96];
 	char *s;
 
 	iso_time(nt->time_ms, when, sizeof(when));
@@ -185,7 +185,7 @@ static char *
 email_body(const struct notice *nt, const struct config_notify *e,
 	   const char *id)
 {
-	char date[64], when[40];
+	char date[64], when[96];
 	time_t t = (time_t)(nt->time_ms / 1000);
 	struct tm tm;
 	struct buf b;
