@@ -25,6 +25,7 @@
  *   password is asked at send time.  Delivered when curl ends the
  *   dialogue without error (the server took the message with 250).
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -242,12 +243,50 @@ otlp_final(int status)
 	return status >= 400 && status < 500 && status != 408 && status != 429;
 }
 
+/*
+ * Several ExportTraceServiceRequest bodies as one: their resourceSpans
+ * one after the other (a receiver takes any number).  NULL if one is not
+ * such a body; the rows then go one by one.
+ */
+static char *
+otlp_merge(const char *const *bodies, size_t n)
+{
+	cJSON *out = NULL, *all = NULL, *doc, *rs, *item;
+	char *s;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		doc = cJSON_Parse(bodies[i]);
+		rs = doc != NULL ? cJSON_GetObjectItem(doc, "resourceSpans") : NULL;
+		if (!cJSON_IsArray(rs)) {
+			cJSON_Delete(doc);
+			cJSON_Delete(out);
+			return NULL;
+		}
+		if (out == NULL) {
+			out = doc;
+			all = rs;
+			continue;
+		}
+		while ((item = cJSON_DetachItemFromArray(rs, 0)) != NULL)
+			cJSON_AddItemToArray(all, item);
+		cJSON_Delete(doc);
+	}
+	s = out != NULL ? cJSON_PrintUnformatted(out) : NULL;
+	cJSON_Delete(out);
+	return s;
+}
+
 static const struct notify_kind kinds[] = {
-	{"status", "http,https", true, false, 1, status_headers, NULL, NULL},
-	{"webhook", "http,https", true, true, 1, webhook_headers, NULL, NULL},
-	{"slack", "http,https", true, true, 1, NULL, NULL, NULL},
-	{"email", "smtp,smtps", false, true, 1, NULL, email_options, NULL},
-	{"otlp", "http,https", true, true, 1, otlp_headers, NULL, otlp_final},
+	{"status", "http,https", true, false, 1, status_headers, NULL, NULL,
+	 NULL},
+	{"webhook", "http,https", true, true, 1, webhook_headers, NULL, NULL,
+	 NULL},
+	{"slack", "http,https", true, true, 1, NULL, NULL, NULL, NULL},
+	{"email", "smtp,smtps", false, true, 1, NULL, email_options, NULL,
+	 NULL},
+	{"otlp", "http,https", true, true, NOTIFY_OTLP_BATCH, otlp_headers,
+	 NULL, otlp_final, otlp_merge},
 };
 
 const struct notify_kind *

@@ -126,9 +126,11 @@ options(struct notify_req *r)
 		SET(CURLOPT_HTTPGET, 1L);
 	} else {
 		/* curl sends POSTFIELDS as they are; the row outlives r. */
-		SET(CURLOPT_POSTFIELDSIZE, (long)(row->body != NULL ?
-						  strlen(row->body) : 0));
-		SET(CURLOPT_POSTFIELDS, row->body != NULL ? row->body : "");
+		const char *body = r->body != NULL ? r->body :
+				   row->body != NULL ? row->body : "";
+
+		SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		SET(CURLOPT_POSTFIELDS, body);
 		if (strcmp(row->method, "POST") != 0)
 			SET(CURLOPT_CUSTOMREQUEST, row->method);
 	}
@@ -248,7 +250,7 @@ notify_answered(struct notify_req *r, CURLcode res)
 			ok = status >= 200 && status < 300;
 		if (!ok && r->kind->final != NULL &&
 		    r->kind->final((int)status))
-			give_up = true;
+			give_up = r->give_up = true;
 		if (!ok) {
 			cut = snippet(body);
 			r->error = xasprintf("HTTP %ld: %s", status, cut);
