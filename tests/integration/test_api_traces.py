@@ -102,7 +102,8 @@ def main(t):
     config = ("otel:\n  endpoint: http://127.0.0.1:%d/\n"
               "  headers: {X-Api-Key: {file: %s}, X-Team: ci}\n"
               "  service_name: pw-test\n  sample: 1.0\n" % (rec.port, secret))
-    d = t.daemon(projects={"app": PIPELINE}, config=config)
+    d = t.daemon(projects={"app": PIPELINE, "bad": "jobs:\n  a:\n    scrpt: true\n"},
+                 config=config)
 
     state = {}
 
@@ -189,6 +190,18 @@ def main(t):
     t.check("/metrics: cicd_pipeline_run_duration_seconds by state and result, worker slots",
             metrics)
 
+    def problems():
+        rid = d.trigger("bad")["id"]
+        eq(d.wait_run(rid)["status"], "error", "a run with pipeline problems")
+        pw.wait_until(lambda: run_spans(rec.spans(), rid)[0] is not None,
+                      "its run span")
+        root, spans = run_spans(rec.spans(), rid)
+        eq(len(spans), 1, "the run span alone")
+        eq(root["_attrs"].get("cicd.pipeline.result"), "error", "result")
+        eq(root["_attrs"].get("error.type"), "error", "error.type")
+        eq(root["status"].get("code"), 2, "status ERROR")
+    t.check("a run that ends before its jobs: its run span, result error", problems)
+
     def outage():
         port = rec.port
         rec.close()
@@ -213,9 +226,15 @@ def main(t):
         ids = [s["spanId"] for s in spans]
         eq(len(ids), len(set(ids)), "each span once")
         eq(n_before, len(rec.requests), "nothing reached the closed receiver")
-        items = d.get_json("/api/v1/outbox?limit=200")["items"]
-        mine = [i for i in items if i["key"].startswith("otlp:%d:" % rid)]
-        eq(sorted(i["state"] for i in mine), ["delivered"] * 4, "the rows")
+
+        def rows_delivered():
+            items = d.get_json("/api/v1/outbox?limit=200")["items"]
+            mine = [i for i in items if i["key"].startswith("otlp:%d:" % rid)]
+            return sorted(i["state"] for i in mine) == ["delivered"] * 4
+        # The answers are stored just after the receiver has the spans.
+        pw.wait_until(rows_delivered, "the four rows delivered")
+        root, spans = run_spans(back.spans(), rid)
+        eq(len(spans), len({s["spanId"] for s in spans}), "still each span once")
     t.check("collector down, then up: delivered later, each span once", outage)
 
     def bad_request():
