@@ -58,6 +58,7 @@ struct op {
 	char trace[TRACE_ID_HEX];   /* fresh ids for the attempt's row ... */
 	char run_span[TRACE_SPAN_HEX];
 	char span[TRACE_SPAN_HEX];
+	char queue_span[TRACE_SPAN_HEX]; /* its "queue" step's */
 	char got_trace[TRACE_ID_HEX]; /* ... and the run's, as stored */
 	char got_span[TRACE_SPAN_HEX];
 	uint64_t queue_from;     /* the job became ready; 0: unknown */
@@ -152,13 +153,12 @@ tx_attempt_insert(struct store_tx *tx, void *arg)
 	if (rc == 0 && o->queue_from != 0 && o->queue_from <= o->started_at) {
 		struct store_step_new q = {
 			.attempt = o->id,
-			.span_id = o->run_span, /* a fresh id of its own */
+			.span_id = o->queue_span,
 			.name = "queue",
 			.started_at = o->queue_from,
 			.finished_at = o->started_at,
 		};
 
-		trace_span_id_new(o->run_span);
 		rc = store_tx_step_insert(tx, &q);
 	}
 	return rc;
@@ -354,6 +354,7 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	trace_id_new(o->trace);
 	trace_span_id_new(o->run_span);
 	trace_span_id_new(o->span);
+	trace_span_id_new(o->queue_span);
 	if (job < la->lr->nready)
 		o->queue_from = la->lr->ready_ms[job];
 	la->ops++;
