@@ -293,7 +293,10 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 			read_pipeline(c, proj);
 	}
 	if (c->failed)
-		status_rows_error(d, c->project, c->run, c->sha, c->why, &c->st);
+		status_rows_error(d, c->project, c->run,
+				  c->lr != NULL ? c->lr->branch : c->row.branch,
+				  c->lr != NULL ? c->lr->ref : c->row.ref,
+				  c->sha, c->why, &c->st);
 	if (c->failed || c->canceled)
 		c->tr = traces_op_new(d, c->project);
 	store_write(d->store, tx_checked_out, checked_out_done, c);

@@ -434,6 +434,7 @@ void status_rows_for(struct daemon *d, const struct sched_event *ev,
  * description.
  */
 void status_rows_error(struct daemon *d, const char *project, uint64_t run,
+		       const char *branch, const char *ref,
 		       const char *commit, const char *why,
 		       struct status_rows *out);
 /* In the change's own transaction. */
@@ -447,6 +448,10 @@ void status_rows_free(struct status_rows *r);
  */
 void notices_for(struct daemon *d, const struct sched_event *ev,
 		 struct status_rows *out);
+/* A run that ends `error` before the scheduler has it: `failed`. */
+void notices_error(struct daemon *d, const char *project, uint64_t run,
+		   const char *branch, const char *ref, const char *commit,
+		   struct status_rows *out);
 int notices_target(void *arg, const struct store_outbox *row,
 		   struct notify_target *out);
 /*

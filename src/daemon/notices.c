@@ -4,7 +4,8 @@
  * commit statuses in struct status_rows), so that a crash loses neither
  * the change's message nor sends one for a change that never committed.
  *
- * Events: a run ending failed or error → failed; canceled → canceled;
+ * Events: a run ending failed or error (also before it started: a failed
+ * checkout, a pipeline with problems) → failed; canceled → canceled;
  * success → fixed if the branch's previous run that ended success, failed
  * or error failed (else success); a manual job waiting for approval →
  * waiting.  An entry takes the events of its `on` and the runs of its
@@ -84,11 +85,17 @@ new_uuid(char out[37])
 	return 0;
 }
 
+/* The run an event is about. */
+struct notice_run {
+	uint64_t id;
+	const char *project, *branch, *ref, *commit; /* NULL if none */
+};
+
 /* The facts of one event: run data only. */
 struct notice {
 	const char *event;      /* failed, fixed, success, canceled, waiting */
 	const char *status;     /* the run's status, or "running" (waiting) */
-	const struct live_run *lr;
+	struct notice_run r;
 	const char *job;        /* waiting: the manual job; else NULL */
 	uint64_t time_ms;
 	char *url;              /* the run's page in the API */
@@ -128,13 +135,13 @@ webhook_body(const struct notice *nt, const char *id)
 	cJSON_AddStringToObject(o, "delivery", id);
 	cJSON_AddStringToObject(o, "event", nt->event);
 	cJSON_AddStringToObject(o, "time", when);
-	cJSON_AddStringToObject(o, "project", nt->lr->project);
+	cJSON_AddStringToObject(o, "project", nt->r.project);
 	run = cJSON_AddObjectToObject(o, "run");
-	cJSON_AddNumberToObject(run, "id", (double)nt->lr->id);
+	cJSON_AddNumberToObject(run, "id", (double)nt->r.id);
 	cJSON_AddStringToObject(run, "status", nt->status);
-	add_str_or_null(run, "branch", nt->lr->branch);
-	add_str_or_null(run, "ref", nt->lr->ref);
-	add_str_or_null(run, "commit", nt->lr->commit);
+	add_str_or_null(run, "branch", nt->r.branch);
+	add_str_or_null(run, "ref", nt->r.ref);
+	add_str_or_null(run, "commit", nt->r.commit);
 	cJSON_AddStringToObject(run, "url", nt->url);
 	add_str_or_null(o, "job", nt->job);
 	s = cJSON_PrintUnformatted(o);
@@ -152,13 +159,13 @@ summary(const struct notice *nt)
 
 	if (nt->job != NULL)
 		return xasprintf("%s run %llu: job %s is waiting for approval",
-				 nt->lr->project,
-				 (unsigned long long)nt->lr->id, nt->job);
-	return xasprintf("%s run %llu %s%s%s%s%s", nt->lr->project,
-			 (unsigned long long)nt->lr->id,
+				 nt->r.project,
+				 (unsigned long long)nt->r.id, nt->job);
+	return xasprintf("%s run %llu %s%s%s%s%s", nt->r.project,
+			 (unsigned long long)nt->r.id,
 			 strcmp(what, "fixed") == 0 ? "fixed the build" : what,
-			 nt->lr->branch != NULL ? " on " : "",
-			 nt->lr->branch != NULL ? nt->lr->branch : "",
+			 nt->r.branch != NULL ? " on " : "",
+			 nt->r.branch != NULL ? nt->r.branch : "",
 			 nt->short_sha != NULL ? " at " : "",
 			 nt->short_sha != NULL ? nt->short_sha : "");
 }
@@ -171,7 +178,7 @@ slack_body(const struct notice *nt)
 
 	/* Slack's and Mattermost's link form: <url|label>. */
 	text = xasprintf("pipewright: %s (<%s|run %llu>)", line, nt->url,
-			 (unsigned long long)nt->lr->id);
+			 (unsigned long long)nt->r.id);
 	cJSON_AddStringToObject(o, "text", text);
 	s = cJSON_PrintUnformatted(o);
 	cJSON_Delete(o);
@@ -206,12 +213,12 @@ email_body(const struct notice *nt, const struct config_notify *e,
 		 "Content-Type: text/plain; charset=utf-8\r\n"
 		 "Content-Transfer-Encoding: 8bit\r\n\r\n", line, id, id);
 	buf_addf(&b, "%s\r\n\r\nevent:   %s\r\nproject: %s\r\nrun:     %llu"
-		 "\r\nstatus:  %s\r\n", line, nt->event, nt->lr->project,
-		 (unsigned long long)nt->lr->id, nt->status);
-	if (nt->lr->branch != NULL)
-		buf_addf(&b, "branch:  %s\r\n", nt->lr->branch);
-	if (nt->lr->commit != NULL)
-		buf_addf(&b, "commit:  %s\r\n", nt->lr->commit);
+		 "\r\nstatus:  %s\r\n", line, nt->event, nt->r.project,
+		 (unsigned long long)nt->r.id, nt->status);
+	if (nt->r.branch != NULL)
+		buf_addf(&b, "branch:  %s\r\n", nt->r.branch);
+	if (nt->r.commit != NULL)
+		buf_addf(&b, "commit:  %s\r\n", nt->r.commit);
 	if (nt->job != NULL)
 		buf_addf(&b, "job:     %s\r\n", nt->job);
 	buf_addf(&b, "time:    %s\r\n\r\n%s\r\n", when, nt->url);
@@ -230,15 +237,15 @@ add_notice(struct daemon *d, struct status_rows *out, const struct notice *nt,
 
 	if (new_uuid(id) < 0 || fingerprint(e, fp) < 0) {
 		log_warnx("notify.skipped run=%llu event=%s: no delivery id",
-			  (unsigned long long)nt->lr->id, nt->event);
+			  (unsigned long long)nt->r.id, nt->event);
 		return;
 	}
 	out->rows = xrealloc(out->rows, (out->n + 1) * sizeof(*out->rows));
 	row = &out->rows[out->n++];
 	memset(row, 0, sizeof(*row));
 	row->key = xasprintf("notify:%s", id);
-	row->run = nt->lr->id;
-	row->project = xstrdup(nt->lr->project);
+	row->run = nt->r.id;
+	row->project = xstrdup(nt->r.project);
 	row->kind = xstrdup(kind_names[e->kind]);
 	row->target = xasprintf("%zu:%s", idx, fp);
 	row->expires_at = nt->time_ms + e->max_age_ms;
@@ -282,7 +289,7 @@ branch_wanted(const struct config_notify *e, const char *branch)
 
 /* Whether the branch's previous run that ended either way failed. */
 static bool
-was_failing(struct daemon *d, const struct live_run *lr)
+was_failing(struct daemon *d, const struct notice_run *lr)
 {
 	char *status = NULL;
 	bool failing;
@@ -296,21 +303,59 @@ was_failing(struct daemon *d, const struct live_run *lr)
 	return failing;
 }
 
+/* The messages of the entries that want one of bits (one at most each). */
+static void
+notices_event(struct daemon *d, struct notice *nt, unsigned bits,
+	      struct status_rows *out)
+{
+	const struct config_project *p;
+	const struct config_notify *e;
+	bool fixed_checked = false, fixed = false;
+	size_t i;
+
+	p = config_project_find(d->config, nt->r.project);
+	if (p == NULL || config_project_notify_count(p) == 0)
+		return;
+	nt->url = xasprintf("%s/api/v1/runs/%llu", d->public_url,
+			    (unsigned long long)nt->r.id);
+	if (nt->r.commit != NULL)
+		nt->short_sha = xstrndup(nt->r.commit, 12);
+	for (i = 0; i < config_project_notify_count(p); i++) {
+		unsigned want;
+
+		e = config_project_notify(p, i);
+		want = e->on & bits;
+		if (want == 0 || !branch_wanted(e, nt->r.branch))
+			continue;
+		if (want & (CONFIG_NOTIFY_SUCCESS | CONFIG_NOTIFY_FIXED)) {
+			if (!fixed_checked) {
+				fixed = was_failing(d, &nt->r);
+				fixed_checked = true;
+			}
+			if (fixed && (want & CONFIG_NOTIFY_FIXED))
+				nt->event = "fixed";
+			else if (want & CONFIG_NOTIFY_SUCCESS)
+				nt->event = "success";
+			else
+				continue; /* fixed only, and nothing was broken */
+		} else {
+			nt->event = config_notify_event_name(want);
+		}
+		add_notice(d, out, nt, e, i);
+	}
+	free(nt->url);
+	free(nt->short_sha);
+}
+
 void
 notices_for(struct daemon *d, const struct sched_event *ev,
 	    struct status_rows *out)
 {
 	struct live_run *lr = live_run_find(d, ev->run_id);
-	const struct config_project *p;
-	const struct config_notify *e;
 	struct notice nt = {0};
 	unsigned bits = 0;
-	bool fixed_checked = false, fixed = false;
-	size_t i;
 
-	if (lr == NULL ||
-	    (p = config_project_find(d->config, lr->project)) == NULL ||
-	    config_project_notify_count(p) == 0)
+	if (lr == NULL)
 		return;
 	if (ev->kind == SCHED_EVENT_RUN) {
 		switch ((enum sched_run_state)ev->state) {
@@ -335,37 +380,28 @@ notices_for(struct daemon *d, const struct sched_event *ev,
 	} else {
 		return;
 	}
-	nt.lr = lr;
+	nt.r = (struct notice_run){
+		.id = lr->id, .project = lr->project, .branch = lr->branch,
+		.ref = lr->ref, .commit = lr->commit,
+	};
 	nt.time_ms = ev->time_ms;
-	nt.url = xasprintf("%s/api/v1/runs/%llu", d->public_url,
-			   (unsigned long long)lr->id);
-	if (lr->commit != NULL)
-		nt.short_sha = xstrndup(lr->commit, 12);
-	for (i = 0; i < config_project_notify_count(p); i++) {
-		unsigned want;
+	notices_event(d, &nt, bits, out);
+}
 
-		e = config_project_notify(p, i);
-		want = e->on & bits;
-		if (want == 0 || !branch_wanted(e, lr->branch))
-			continue;
-		if (want & (CONFIG_NOTIFY_SUCCESS | CONFIG_NOTIFY_FIXED)) {
-			if (!fixed_checked) {
-				fixed = was_failing(d, lr);
-				fixed_checked = true;
-			}
-			if (fixed && (want & CONFIG_NOTIFY_FIXED))
-				nt.event = "fixed";
-			else if (want & CONFIG_NOTIFY_SUCCESS)
-				nt.event = "success";
-			else
-				continue; /* fixed only, and nothing was broken */
-		} else {
-			nt.event = config_notify_event_name(want);
-		}
-		add_notice(d, out, &nt, e, i);
-	}
-	free(nt.url);
-	free(nt.short_sha);
+void
+notices_error(struct daemon *d, const char *project, uint64_t run,
+	      const char *branch, const char *ref, const char *commit,
+	      struct status_rows *out)
+{
+	struct notice nt = {0};
+
+	nt.r = (struct notice_run){
+		.id = run, .project = project, .branch = branch, .ref = ref,
+		.commit = commit,
+	};
+	nt.status = "error";
+	nt.time_ms = pw_now_ms();
+	notices_event(d, &nt, CONFIG_NOTIFY_FAILED, out);
 }
 
 /* notify's target callback: the entry a row names, as configured now. */

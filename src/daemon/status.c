@@ -184,7 +184,8 @@ status_rows_for(struct daemon *d, const struct sched_event *ev,
 
 void
 status_rows_error(struct daemon *d, const char *project, uint64_t run,
-		  const char *commit, const char *why, struct status_rows *out)
+		  const char *branch, const char *ref, const char *commit,
+		  const char *why, struct status_rows *out)
 {
 	const struct config_project *p;
 	enum forge_kind kind;
@@ -192,6 +193,7 @@ status_rows_error(struct daemon *d, const char *project, uint64_t run,
 
 	out->rows = NULL;
 	out->n = 0;
+	notices_error(d, project, run, branch, ref, commit, out);
 	p = status_project(d, project, commit, &kind);
 	if (p == NULL)
 		return;

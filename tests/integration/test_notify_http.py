@@ -290,4 +290,5 @@ def main(t):
         state["late"].close()
 
 
-pw.main(main)
+if __name__ == "__main__":
+    pw.main(main)

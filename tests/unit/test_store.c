@@ -1493,6 +1493,73 @@ test_pushes(void **state)
 	assert_int_equal(o.n, 2);
 }
 
+/* Migration 10: notification rows are never coalesced, keep their kind,
+ * expiry and target; statuses default to kind "status". */
+static void
+test_outbox_kinds(void **state)
+{
+	struct fx *f = *state;
+	struct ow o = { .fn = fn_outbox_put };
+	struct store_outbox *r;
+
+	put(f, "github:a:sha:ctx", 1, "{}", 10);
+	r = outbox_row(f, "github:a:sha:ctx");
+	assert_string_equal(r->kind, "status");
+	assert_int_equal(r->expires_at, 0);
+	assert_null(r->target);
+	store_outbox_free(r);
+
+	o.put = (struct store_outbox_new){
+		.key = "notify:d-1", .seq = 0, .method = "POST",
+		.url = "https://hooks.example/ci", .body = "{\"event\":\"failed\"}",
+		.project = "web", .created_at = 20, .kind = "webhook",
+		.expires_at = 20 + 86400000ULL, .target = "0:abcd",
+	};
+	assert_int_equal(ow_now(f, &o), 0);
+	/* The same key again, even "newer": refused, the row unchanged. */
+	o.done = false;
+	o.put.seq = 5;
+	o.put.body = "{\"event\":\"other\"}";
+	assert_int_equal(ow_now(f, &o), -EEXIST);
+	r = outbox_row(f, "notify:d-1");
+	assert_string_equal(r->kind, "webhook");
+	assert_int_equal(r->expires_at, 20 + 86400000ULL);
+	assert_string_equal(r->target, "0:abcd");
+	assert_string_equal(r->body, "{\"event\":\"failed\"}");
+	assert_string_equal(r->state, "pending");
+	assert_int_equal(r->next_at, 20);
+	store_outbox_free(r);
+}
+
+/* The branch's last run that ended either way, canceled ones passed over. */
+static void
+test_run_last_outcome(void **state)
+{
+	struct fx *f = *state;
+	uint64_t a, b, c, d;
+	char *st = NULL;
+
+	a = insert_run(f, "web", "failed", "main");
+	b = insert_run(f, "web", "canceled", "main");
+	(void)insert_run(f, "web", "success", "dev");
+	c = insert_run(f, "web", "running", "main");
+	assert_int_equal(store_run_last_outcome(f->s, "web", "main", c, &st), 0);
+	assert_string_equal(st, "failed");
+	free(st);
+	assert_int_equal(store_run_last_outcome(f->s, "web", "main", a, &st),
+			 -ENOENT);
+	assert_int_equal(store_run_last_outcome(f->s, "other", "main", c, &st),
+			 -ENOENT);
+	d = insert_run(f, "web", "success", "main");
+	assert_int_equal(store_run_last_outcome(f->s, "web", "main", d + 1, &st),
+			 0);
+	assert_string_equal(st, "success");
+	free(st);
+	(void)b;
+	assert_int_equal(store_run_last_outcome(f->s, "web", NULL, d, &st),
+			 -EINVAL);
+}
+
 static void
 test_outbox_coalescing(void **state)
 {
@@ -2505,6 +2572,8 @@ main(void)
 		T(test_outbox_coalescing),
 		T(test_outbox_due_next_at),
 		T(test_outbox_result_after_newer_put),
+		T(test_outbox_kinds),
+		T(test_run_last_outcome),
 		T(test_schedules),
 		T(test_migrate_from_v1),
 		T(test_settings),
