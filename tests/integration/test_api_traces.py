@@ -5,13 +5,15 @@ the run span (SERVER, no parent), one span per job attempt (INTERNAL,
 under the run span), their steps under the attempt (queue, workspace,
 script), the CI/CD attributes, ids of the right length, the configured
 headers (one read from a file), and the TRACEPARENT each job printed
-naming its own attempt span.  Then the collector is down while a run
+naming its own attempt span, also for a job a restarted daemon took up
+(its ids were stored before it started).  Then the collector is down while a run
 ends: the spans wait in the outbox, pending and retried, and arrive once
 it is back, each span once.  A 400 answer is not retried (OTLP says the
 request will never be accepted): the row fails with the answer in
 last_error."""
 import http.server
 import json
+import os
 import re
 import threading
 
@@ -28,6 +30,14 @@ jobs:
     script:
       - echo "TP=$TRACEPARENT"
       - test "$PIPEWRIGHT_ATTEMPT" = 2
+"""
+# Prints its TRACEPARENT, then waits for the test's go (a file).
+SLOW_PIPELINE = """\
+jobs:
+  wait:
+    script:
+      - echo "TP=$TRACEPARENT"
+      - while [ ! -e "$GO" ]; do sleep 0.05; done
 """
 HEX32 = re.compile(r"^[0-9a-f]{32}$")
 HEX16 = re.compile(r"^[0-9a-f]{16}$")
@@ -102,8 +112,9 @@ def main(t):
     config = ("otel:\n  endpoint: http://127.0.0.1:%d/\n"
               "  headers: {X-Api-Key: {file: %s}, X-Team: ci}\n"
               "  service_name: pw-test\n  sample: 1.0\n" % (rec.port, secret))
-    d = t.daemon(projects={"app": PIPELINE, "bad": "jobs:\n  a:\n    scrpt: true\n"},
-                 config=config)
+    d = t.daemon(projects={"app": PIPELINE, "bad": "jobs:\n  a:\n    scrpt: true\n",
+                           "slow": SLOW_PIPELINE},
+                 config=config + "drain: detach\n")
 
     state = {}
 
@@ -201,6 +212,29 @@ def main(t):
         eq(root["_attrs"].get("error.type"), "error", "error.type")
         eq(root["status"].get("code"), 2, "status ERROR")
     t.check("a run that ends before its jobs: its run span, result error", problems)
+
+    def restart():
+        go = os.path.join(t.tmp, "go")
+        rid = d.trigger("slow", {"env": {"GO": go}})["id"]
+        d.wait_job(rid, "wait", "running")
+        log = pw.wait_until(lambda: re.search(
+            r"^TP=(\S+)$", d.get("/api/v1/runs/%d/jobs/wait/log" % rid).text, re.M),
+            "the job's TRACEPARENT")
+        d.stop()  # drain: detach, the job goes on
+        d.start()
+        d.wait_log(r"attempt\.adopt run=%d job=wait attempt=1" % rid)
+        open(go, "w").close()
+        eq(d.wait_run(rid)["status"], "success", "the run taken up")
+        pw.wait_until(lambda: len(run_spans(rec.spans(), rid)[1]) >= 4,
+                      "the run's spans after the restart")
+        root, spans = run_spans(rec.spans(), rid)
+        att = [x for x in spans if x["name"] == "wait"]
+        eq(len(att), 1, "one attempt span")
+        eq(att[0]["parentSpanId"], root["spanId"], "under the run span")
+        eq(log.group(1), "00-%s-%s-01" % (root["traceId"], att[0]["spanId"]),
+           "the TRACEPARENT the job saw before the restart")
+    t.check("a job taken up after a restart: its span is the one its TRACEPARENT named",
+            restart)
 
     def outage():
         port = rec.port
