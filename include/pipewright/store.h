@@ -628,6 +628,14 @@ int store_outbox_next_at(struct store *s, uint64_t after,
 int store_outbox_list(struct store *s, const char *state, size_t limit,
 		      uint64_t before, struct store_outbox ***rows, size_t *n,
 		      uint64_t *next) PW_WUR;
+/*
+ * Pending rows of a kind and URL whatever their next_at, soonest first,
+ * up to limit: the rows a batch can take along before they fall due
+ * (spans waiting out a collector's outage go together when it is back).
+ */
+int store_outbox_waiting(struct store *s, const char *kind, const char *url,
+			 size_t limit, struct store_outbox ***rows,
+			 size_t *n) PW_WUR;
 /* How many rows are in a state (NULL: all), for /metrics. */
 int store_outbox_count(struct store *s, const char *state,
 		       uint64_t *n) PW_WUR;

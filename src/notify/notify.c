@@ -113,6 +113,45 @@ same_kind(const struct store_outbox *a, const struct store_outbox *b)
 	       strcmp(a->kind, b->kind) == 0 && strcmp(a->url, b->url) == 0;
 }
 
+static bool
+taken(const struct notify_req *r, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nmore; i++)
+		if (r->more[i]->id == id)
+			return true;
+	return r->row->id == id;
+}
+
+/*
+ * Rows of r's kind and URL not due yet go too: after an outage their
+ * retries fell apart by jitter, and one request is what the collector
+ * wants.  A read error only leaves them to their own time.
+ */
+static void
+take_waiting(struct notify *n, struct notify_req *r,
+	     const struct notify_kind *k)
+{
+	struct store_outbox **w;
+	size_t nw, i;
+
+	if (store_outbox_waiting(n->store, r->row->kind, r->row->url,
+				 k->batch, &w, &nw) < 0)
+		return;
+	for (i = 0; i < nw; i++) {
+		if (r->nmore + 1 < k->batch && !taken(r, w[i]->id) &&
+		    !in_flight(n, w[i]->id)) {
+			r->more = xrealloc(r->more, (r->nmore + 1) *
+					   sizeof(*r->more));
+			r->more[r->nmore++] = w[i];
+		} else {
+			store_outbox_free(w[i]);
+		}
+	}
+	free(w);
+}
+
 /*
  * A batching kind: the due rows after rows[i] of its kind and URL go with
  * it (taken out of rows[]), up to the kind's batch, their bodies merged.
@@ -135,6 +174,8 @@ gather(struct notify *n, struct notify_req *r, struct store_outbox **rows,
 		r->more[r->nmore++] = rows[j];
 		rows[j] = NULL;
 	}
+	if (r->nmore + 1 < k->batch)
+		take_waiting(n, r, k);
 	if (r->nmore == 0)
 		return;
 	bodies = xcalloc(r->nmore + 1, sizeof(*bodies));

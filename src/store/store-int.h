@@ -124,6 +124,7 @@ enum store_stmt_id {
 	ST_R_OUTBOX_LIST_STATE,
 	ST_R_OUTBOX_COUNT,
 	ST_R_OUTBOX_COUNT_STATE,
+	ST_R_OUTBOX_WAITING,
 	ST_R_SCHEDULE,
 	/* reader: settings.c */
 	ST_R_SETTING,

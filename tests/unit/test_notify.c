@@ -1099,6 +1099,49 @@ test_otlp_batched(void **state)
 	free(u);
 }
 
+/*
+ * Rows of the batch's kind and URL not due yet (their retries spread by
+ * jitter after an outage) go along with a due one: one request.
+ */
+static void
+test_otlp_takes_waiting(void **state)
+{
+	struct fx *f = *state;
+	char *u = url(f, "/v1/traces"), *other = url(f, "/elsewhere/v1/traces");
+	struct putw p = { .done = false };
+	cJSON *doc;
+
+	f->o.target = otlp_target;
+	put_kind(f, "otlp:3:run", "otlp", NULL, u, "{\"resourceSpans\":[{}]}",
+		 pw_now_ms() + 600000, 0);
+	p.o = (struct store_outbox_new){
+		.key = "otlp:3:attempt:1", .seq = 1, .method = "POST", .url = u,
+		.body = "{\"resourceSpans\":[{}]}", .project = "web",
+		.created_at = pw_now_ms() + 60000, .kind = "otlp",
+		.expires_at = pw_now_ms() + 600000,
+	};
+	store_write(f->s, put_fn, put_done, &p);
+	run_until_flag(f, &p.done);
+	assert_int_equal(p.rc, 0);
+	/* Another endpoint's row waits for its own time. */
+	p.done = false;
+	p.o.key = "otlp:3:attempt:2";
+	p.o.url = other;
+	store_write(f->s, put_fn, put_done, &p);
+	run_until_flag(f, &p.done);
+	assert_int_equal(p.rc, 0);
+	start(f);
+	run_until_state(f, "otlp:3:run", "delivered");
+	run_until_state(f, "otlp:3:attempt:1", "delivered");
+	assert_int_equal(srv_count(&f->srv), 1);
+	doc = cJSON_Parse(f->srv.recs[0].body);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc,
+							"resourceSpans")), 2);
+	cJSON_Delete(doc);
+	free(u);
+	free(other);
+}
+
 /* A 400 is never accepted later: the batch's rows fail at once. */
 static void
 test_otlp_final(void **state)
@@ -1165,6 +1208,7 @@ main(void)
 		T(test_target_gone),
 		T(test_otlp_batched),
 		T(test_otlp_final),
+		T(test_otlp_takes_waiting),
 #undef T
 	};
 
