@@ -81,6 +81,24 @@ struct api_duration {
 	double sum_s;
 };
 
+/*
+ * OpenTelemetry's CI/CD metrics (docs/operations.md, "Metrics"): run
+ * durations by pipeline (project), run state and result; runs now by
+ * pipeline and state.  Strings static but project.
+ */
+struct api_run_duration {
+	char *project;
+	const char *state;       /* "pending" (queued), "executing" */
+	const char *result;      /* cicd.pipeline.result: success, failure, ... */
+	uint64_t buckets[API_DURATION_BUCKETS]; /* per bucket, not cumulative */
+	uint64_t count;
+	double sum_s;
+};
+struct api_run_active {
+	char *project;
+	uint64_t pending, executing;
+};
+
 /* Counters for /metrics. */
 struct api_stats {
 	int jobs_running;
@@ -96,6 +114,11 @@ struct api_stats {
 	uint64_t cache_hits, cache_misses, cache_evictions;
 	uint64_t reuse_bytes_restored, reuse_bytes_saved;
 	uint64_t blob_bytes;
+	const struct api_run_duration *run_durations; /* valid as durations */
+	size_t nrun_durations;
+	const struct api_run_active *run_active; /* valid as durations */
+	size_t nrun_active;
+	unsigned worker_slots;  /* jobs at once (max_jobs) */
 };
 
 /*

@@ -97,6 +97,18 @@ bool config_public_url_set(const struct config *c);
 /* Absolute paths.  data_dir defaults to <config dir>/var, pid_file to
  * <data_dir>/pipewright.pid; neither is created or checked here. */
 const char *config_data_dir(const struct config *c);
+/*
+ * `otel`: where spans go (docs/operations.md, "Traces").  endpoint NULL:
+ * no traces.  Header values may be secrets: never log or show them.
+ */
+const char *config_otel_endpoint(const struct config *c);
+const char *config_otel_service_name(const struct config *c);
+double config_otel_sample(const struct config *c);
+uint64_t config_otel_max_age_ms(const struct config *c); /* default 24 h */
+size_t config_otel_header_count(const struct config *c);
+/* The i-th header's name and value (valid as long as c). */
+void config_otel_header(const struct config *c, size_t i, const char **name,
+			const char **value);
 const char *config_pid_file(const struct config *c);
 /* The history database, <data_dir>/pipewright.db: the one place that
  * names it, for the daemon and the local commands alike. */

@@ -55,6 +55,8 @@ struct notify_target {
 	char *ca_file;           /* trusted CAs; NULL: notify's */
 	bool insecure;           /* TLS not verified (a test's sink) */
 	bool starttls;           /* email over smtp://: STARTTLS required */
+	char **headers;          /* otlp: "Name: value" lines to add (the
+	                            configured otel headers), NULL-ended */
 };
 void notify_target_clear(struct notify_target *t);
 

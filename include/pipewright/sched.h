@@ -215,6 +215,15 @@ const char *sched_attempt_workspace(const struct sched_run *r, size_t job);
  * its cache and artifact paths as its script would; NULL for no such job.
  */
 char **sched_attempt_env(const struct sched_run *r, size_t job);
+/*
+ * Adds NAME=VALUE to the environment of an attempt held by
+ * attempt_prepare, after every other variable (TRACEPARENT and
+ * TRACESTATE: the trace context of the attempt's span); copied, for this
+ * attempt only.  At most two names; -E2BIG past that, -EINVAL if the job
+ * is not being prepared.
+ */
+int sched_attempt_setenv(struct sched_run *r, size_t job, const char *name,
+			 const char *value) PW_WUR;
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
 /* Ends an attempt held by attempt_prepare as failed, for `reason` (a

@@ -257,6 +257,52 @@ int store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
 		   uint64_t older_than, uint64_t **ids, size_t *nids) PW_WUR;
 
 /*
+ * Traces (docs/operations.md, "Traces"): ids are lower-case hex, a trace
+ * id 32 digits, a span id 16.  store_tx_run_trace: the run's stored ids,
+ * or, if it has none yet, trace and span stored now; either way copied
+ * into trace_out (33 bytes) and span_out (17).  -ENOENT: no such run.
+ */
+int store_tx_run_trace(struct store_tx *tx, uint64_t run, const char *trace,
+		       const char *span, char *trace_out,
+		       char *span_out) PW_WUR;
+int store_tx_attempt_set_span(struct store_tx *tx, uint64_t attempt,
+			      const char *span_id) PW_WUR;
+/* A timed step of an attempt (a child span of its attempt span). */
+struct store_step_new {
+	uint64_t attempt;
+	const char *span_id;     /* 16 hex, chosen by the caller */
+	const char *name;        /* "workspace", "cache.restore", ... */
+	uint64_t started_at, finished_at; /* UTC ms */
+	const char *error;       /* why it failed, or NULL */
+};
+int store_tx_step_insert(struct store_tx *tx,
+			 const struct store_step_new *s) PW_WUR;
+struct store_trace_step {
+	char *span_id, *name, *error;
+	uint64_t started_at, finished_at;
+};
+/* What a run's or an attempt's spans are built from, read in the end's tx. */
+struct store_trace {
+	uint64_t run;
+	char *project, *status, *trigger, *ref, *branch, *tag, *commit;
+	int64_t pr;
+	uint64_t created_at, started_at, finished_at;
+	char *trace_id, *span_id;        /* NULL if none stored */
+	/* With an attempt: */
+	uint64_t attempt;                /* its row; 0: the run only */
+	int idx, number, exit_code;
+	char *job, *stage, *attempt_status, *reason, *attempt_span;
+	uint64_t attempt_started, attempt_finished;
+	uint32_t job_uid;
+	struct store_trace_step *steps;  /* oldest first */
+	size_t nsteps;
+};
+/* attempt 0: the run's part only.  -ENOENT: no such run or attempt. */
+int store_tx_trace_read(struct store_tx *tx, uint64_t run, uint64_t attempt,
+			struct store_trace *out) PW_WUR;
+void store_trace_free(struct store_trace *t);
+
+/*
  * Webhook deliveries, for idempotency: the first answer to a delivery id
  * is stored with the run it made (run 0: none; the run's pruning sets it
  * to none), and a redelivery finds it.  find: 0 and the answer's HTTP
@@ -582,6 +628,14 @@ int store_outbox_next_at(struct store *s, uint64_t after,
 int store_outbox_list(struct store *s, const char *state, size_t limit,
 		      uint64_t before, struct store_outbox ***rows, size_t *n,
 		      uint64_t *next) PW_WUR;
+/*
+ * Pending rows of a kind and URL whatever their next_at, soonest first,
+ * up to limit: the rows a batch can take along before they fall due
+ * (spans waiting out a collector's outage go together when it is back).
+ */
+int store_outbox_waiting(struct store *s, const char *kind, const char *url,
+			 size_t limit, struct store_outbox ***rows,
+			 size_t *n) PW_WUR;
 /* How many rows are in a state (NULL: all), for /metrics. */
 int store_outbox_count(struct store *s, const char *state,
 		       uint64_t *n) PW_WUR;

@@ -152,6 +152,8 @@ void api_cache_delete(struct api *a, struct http_request *req,
 void api_healthz(struct api *a, struct http_request *req, const char *actor);
 void api_readyz(struct api *a, struct http_request *req, const char *actor);
 void api_metrics(struct api *a, struct http_request *req, const char *actor);
+/* cicd.c: OpenTelemetry's CI/CD metrics, appended to the exposition. */
+void api_cicd_metrics(struct buf *b, const struct api_stats *st);
 void api_badge(struct api *a, struct http_request *req, const char *actor);
 void api_openapi(struct api *a, struct http_request *req, const char *actor);
 /*

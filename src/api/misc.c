@@ -174,6 +174,7 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 		 "# TYPE pipewright_job_duration_seconds histogram\n");
 	for (i = 0; i < st.ndurations; i++)
 		duration_series(&b, &st.durations[i], st.duration_bounds);
+	api_cicd_metrics(&b, &st);
 	buf_addf(&b, "# HELP pipewright_log_bytes_total Job output "
 		 "bytes received since start.\n"
 		 "# TYPE pipewright_log_bytes_total counter\n"

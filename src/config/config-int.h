@@ -148,6 +148,7 @@ struct config {
 	size_t nprojects;
 	struct cf_secret *secrets;
 	size_t nsecrets;
+	struct cf_otel *otel;   /* `otel` (otel.c), or NULL: no traces */
 };
 
 /*
@@ -223,6 +224,18 @@ cf_key_fn config_key_project_sandbox;
 /* Fills the keys a project's sandbox did not set from the top level's. */
 void config_sandbox_inherit(const struct cf_sandbox *top,
 			    struct cf_sandbox *p);
+
+/* otel.c: the `otel` mapping (trace export) */
+struct cf_otel {
+	char *endpoint;         /* http(s)://host[:port][/path], no trailing '/' */
+	char *service_name;
+	double sample;          /* 0..1 */
+	uint64_t max_age_ms;    /* a row is retried this long */
+	struct cf_secret *headers; /* name: the header's, value: its value */
+	size_t nheaders;
+};
+cf_key_fn config_key_otel;
+void config_otel_free(struct config *c);
 
 /* secrets.c */
 void config_secrets_read(struct cf_walk *w, const struct ynode *map);

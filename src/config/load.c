@@ -184,6 +184,7 @@ config_free(struct config *c)
 	free(c->binary);
 	free(c->db_path);
 	config_http_free(c);
+	config_otel_free(c);
 	free(c);
 }
 

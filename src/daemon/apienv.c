@@ -131,6 +131,12 @@ env_stats(void *ctx, struct api_stats *out)
 	out->reuse_bytes_restored = st.reuse_bytes_restored;
 	out->reuse_bytes_saved = st.reuse_bytes_saved;
 	out->blob_bytes = st.blob_bytes;
+	cicd_active(ctx);
+	out->run_durations = ((struct daemon *)ctx)->run_durations;
+	out->nrun_durations = ((struct daemon *)ctx)->nrun_durations;
+	out->run_active = ((struct daemon *)ctx)->run_active;
+	out->nrun_active = ((struct daemon *)ctx)->nrun_active;
+	out->worker_slots = config_max_jobs(daemon_config(ctx));
 }
 
 static int

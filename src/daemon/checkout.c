@@ -48,6 +48,7 @@ struct checkout {
 	bool failed;
 	char *why;                /* why it failed, for the commit status */
 	struct status_rows st;    /* the run context's `error`, if it failed */
+	struct traces_op *tr;     /* its run span, if it ends here; or NULL */
 	char head[SCM_SHA_MAX + 1]; /* the ref's commit as fetched, "": unknown */
 	bool want_head;           /* a webhook push or PR: is it stale? */
 	bool stale;               /* its commit is not the ref's head */
@@ -95,6 +96,7 @@ checkout_free(struct checkout *c)
 	free(c->log);
 	free(c->why);
 	status_rows_free(&c->st);
+	traces_op_free(c->tr);
 	free(c);
 }
 
@@ -127,6 +129,9 @@ tx_checked_out(struct store_tx *tx, void *arg)
 				    "cancel", "stale push");
 	if (rc == 0 && c->failed)
 		rc = status_rows_put(tx, &c->st, pw_now_ms());
+	/* A run that ends before its jobs: its trace is its run span. */
+	if (rc == 0 && (c->failed || c->canceled))
+		rc = traces_put_run(tx, c->tr, c->run, pw_now_ms());
 	return rc;
 }
 
@@ -178,7 +183,7 @@ checked_out_done(int rc, void *arg)
 	struct live_run *lr = c->lr;
 
 	daemon_note_store(d, rc);
-	if (rc == 0 && c->st.n > 0 && d->notify != NULL)
+	if (rc == 0 && (c->st.n > 0 || c->tr != NULL) && d->notify != NULL)
 		notify_kick(d->notify);
 	proj = config_project_find(d->config, c->project);
 	if (rc < 0 || c->failed || c->canceled || proj == NULL) {
@@ -292,6 +297,8 @@ on_checkout(int rc, const char *log, size_t len, void *arg)
 				  c->lr != NULL ? c->lr->branch : c->row.branch,
 				  c->lr != NULL ? c->lr->ref : c->row.ref,
 				  c->sha, c->why, &c->st);
+	if (c->failed || c->canceled)
+		c->tr = traces_op_new(d, c->project);
 	store_write(d->store, tx_checked_out, checked_out_done, c);
 }
 

@@ -188,6 +188,9 @@ struct live_attempt {
 	int exit_code;
 	char *dir;                /* its attempt directory (prelude) */
 	struct follower *followers;
+	uint64_t ws_from;         /* its workspace began (traces.c), UTC ms */
+	uint64_t script_from;     /* its supervisor was started; 0: unknown */
+	uint64_t restore_from;    /* its caches and artifacts began coming */
 	int ops;                  /* store writes whose done callback uses it */
 	bool orphan;              /* let go of (live_forget_all): freed by
 	                             the last of those callbacks */
@@ -204,6 +207,11 @@ struct live_run {
 	char *ref, *commit;       /* what a repository project checks out */
 	uint32_t job_uid;         /* strict: the host uid (= gid) of its jobs,
 	                             from job_ids (jobids.c); 0: none yet */
+	uint64_t created_ms;      /* the run was made (cicd.c), UTC ms */
+	uint64_t started_ms;      /* its first job started; 0: not yet */
+	uint64_t *ready_ms;       /* by job: when it last became ready (its
+	                             queue wait starts), UTC ms; 0: unknown */
+	size_t nready;
 	struct live_run *next;
 };
 
@@ -254,6 +262,10 @@ struct daemon {
 	bool store_failed;        /* the last commit failed: not ready */
 	struct api_duration *durations; /* job durations (durations.c) */
 	size_t ndurations;
+	struct api_run_duration *run_durations; /* cicd.c */
+	size_t nrun_durations;
+	struct api_run_active *run_active; /* cicd.c: scratch for /metrics */
+	size_t nrun_active;
 	int exit_status;
 	struct daemon_stats stats;
 	struct blob_store *blobs; /* <data_dir>/blobs (jobreuse.c) */
@@ -459,10 +471,54 @@ int notices_target(void *arg, const struct store_outbox *row,
  */
 int daemon_notify_create(struct daemon *d, char **err);
 
+/*
+ * traces.c: spans of runs and attempts, built from store rows in the
+ * transaction that ends them and queued in the outbox (kind otlp).
+ */
+struct traces_op;
+/* What the writer thread needs of the config; NULL: traces are off. */
+struct traces_op *traces_op_new(struct daemon *d, const char *project);
+void traces_op_free(struct traces_op *t);
+/*
+ * In the attempt's end transaction: its "script" step (from script_from,
+ * if not 0, to now), then its span and its steps' spans into the outbox.
+ * Nothing if t is NULL or the trace is not sampled.
+ */
+int traces_put_attempt(struct store_tx *tx, const struct traces_op *t,
+		       uint64_t run, uint64_t attempt, uint64_t script_from,
+		       uint64_t now);
+/* In the run's end transaction: the run span (and its queue wait). */
+int traces_put_run(struct store_tx *tx, const struct traces_op *t,
+		   uint64_t run, uint64_t now);
+/* While la is prepared: its TRACEPARENT, if traces are on. */
+void traces_attempt_env(struct daemon *d, struct live_attempt *la,
+			const char *trace_id, const char *span_id);
+/*
+ * A timed step of an attempt (its row id), a child span of the attempt's
+ * span when the attempt ends: "workspace", "cache.restore",
+ * "cache.save", "artifacts.restore", "artifacts.save", ...  error: why it
+ * failed, or NULL.  Written in a store write of its own (nothing if
+ * traces are off); call it when the step has ended, before the attempt
+ * ends.  Times are UTC ms (pw_now_ms).
+ */
+void traces_step(struct daemon *d, uint64_t attempt, const char *name,
+		 uint64_t started_ms, uint64_t finished_ms, const char *error);
+/* notify's target for an otlp row: the otel headers configured now. */
+int traces_target(struct daemon *d, const struct store_outbox *row,
+		  struct notify_target *out);
+
 /* durations.c: the job duration histograms by project and job */
 void durations_add(struct daemon *d, const char *project, const char *job,
 		   uint64_t ms);
 void durations_free(struct daemon *d);
+
+/* cicd.c: OpenTelemetry's CI/CD metrics */
+/* lr ended with status (a run state name) at ms: its durations. */
+void cicd_run_ended(struct daemon *d, const struct live_run *lr,
+		    const char *status, uint64_t ms);
+/* The runs now, by project and state, into d->run_active. */
+void cicd_active(struct daemon *d);
+void cicd_free(struct daemon *d);
 
 /* schedule.c: the projects' cron schedules, rebuilt on SIGHUP */
 void schedules_load(struct daemon *d);

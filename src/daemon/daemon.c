@@ -571,6 +571,7 @@ daemon_destroy(struct daemon *d)
 	free(d->self_path);
 	schedules_free(d);
 	durations_free(d);
+	cicd_free(d);
 	config_destroy(d->config);
 	free(d->public_url);
 	free(d->attempts_dir);

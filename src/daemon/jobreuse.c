@@ -148,6 +148,11 @@ restored(const struct reuse_result *res, void *arg)
 		log_warnx("run=%llu job=%zu: cannot write the prelude: %s",
 			  (unsigned long long)la->lr->id, la->job,
 			  strerror(-rc));
+	/* A span only where there was something to restore (it said so). */
+	if (res->len > 0 || res->rc < 0)
+		traces_step(d, la->id, "reuse.restore", la->restore_from,
+			    pw_now_ms(), res->rc < 0 ? res->reason : NULL);
+	la->script_from = res->rc < 0 ? 0 : pw_now_ms();
 	if (res->rc < 0)
 		rc = sched_attempt_fail(la->lr->run, la->job, res->reason);
 	else
@@ -161,6 +166,7 @@ jobreuse_restore(struct live_attempt *la)
 {
 	struct ctx c;
 
+	la->restore_from = pw_now_ms();
 	ctx_make(la->d, la->lr, la->job, &c);
 	reuse_step_restore(la->d->reuse, &c.j, restored, la);
 	ctx_free(&c);
@@ -172,6 +178,8 @@ struct finishing {
 	struct daemon *d;
 	uint64_t run;
 	size_t job;
+	int attempt;
+	uint64_t from;           /* the save began, UTC ms (its span) */
 };
 
 static void
@@ -187,6 +195,13 @@ saved(const struct reuse_result *res, void *arg)
 	/* The run left memory meanwhile (a shutdown): the next daemon
 	 * adopts the attempt and finishes it again. */
 	if (lr != NULL) {
+		struct live_attempt *la = live_attempt_find(d, f->run, f->job,
+							    f->attempt);
+
+		/* Before the settle: the attempt's span is built at its end. */
+		if (la != NULL && (res->len > 0 || res->rc < 0))
+			traces_step(d, la->id, "reuse.save", f->from,
+				    pw_now_ms(), res->rc < 0 ? res->reason : NULL);
 		if (res->len > 0) {
 			rc = sched_attempt_log(lr->run, f->job, res->log,
 					       res->len);
@@ -215,7 +230,6 @@ attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	struct ctx c;
 	int rc;
 
-	(void)attempt;
 	if (lr == NULL || d->reuse == NULL) {
 		rc = sched_attempt_settle(run, job, 0, NULL);
 		(void)rc; /* it is finishing: settle cannot refuse it */
@@ -225,6 +239,8 @@ attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	f->d = d;
 	f->run = lr->id;
 	f->job = job;
+	f->attempt = attempt;
+	f->from = pw_now_ms();
 	ctx_make(d, lr, job, &c);
 	reuse_step_save(d->reuse, &c.j, res->state, saved, f);
 	ctx_free(&c);

@@ -57,6 +57,7 @@ live_run_free(struct live_run *lr)
 	free(lr->ref);
 	free(lr->commit);
 	free(lr->project);
+	free(lr->ready_ms);
 	free(lr);
 }
 

@@ -417,6 +417,8 @@ notices_target(void *arg, const struct store_outbox *row,
 	size_t i;
 
 	memset(out, 0, sizeof(*out));
+	if (row->kind != NULL && strcmp(row->kind, "otlp") == 0)
+		return traces_target(d, row, out);
 	p = config_project_find(d->config, row->project);
 	if (p == NULL || row->target == NULL ||
 	    (colon = strchr(row->target, ':')) == NULL)

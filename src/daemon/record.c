@@ -21,6 +21,7 @@
 
 #include "daemon-int.h"
 #include "pipewright/notify.h"
+#include "pipewright/trace.h"
 
 /* A write about `la` is done; true if `la` is let go of (and maybe freed). */
 static bool
@@ -53,6 +54,15 @@ struct op {
 	struct status_rows st;   /* commit statuses this change causes */
 	uint32_t uid;            /* the attempt's host uid; 0: none */
 	int ids_rc;              /* jobids_assign's failure: fails it */
+	struct traces_op *tr;    /* spans this change puts; NULL: none */
+	char trace[TRACE_ID_HEX];   /* fresh ids for the attempt's row ... */
+	char run_span[TRACE_SPAN_HEX];
+	char span[TRACE_SPAN_HEX];
+	char queue_span[TRACE_SPAN_HEX]; /* its "queue" step's */
+	char got_trace[TRACE_ID_HEX]; /* ... and the run's, as stored */
+	char got_span[TRACE_SPAN_HEX];
+	uint64_t queue_from;     /* the job became ready; 0: unknown */
+	uint64_t script_from;    /* its supervisor started; 0: unknown */
 };
 
 static struct op *
@@ -74,6 +84,7 @@ op_free(void *arg)
 	free(o->dir);
 	free(o->data);
 	status_rows_free(&o->st);
+	traces_op_free(o->tr);
 	free(o);
 }
 
@@ -82,7 +93,7 @@ static void
 op_committed(struct op *o, int rc)
 {
 	daemon_note_store(o->d, rc);
-	if (rc == 0 && o->st.n > 0 && o->d->notify != NULL)
+	if (rc == 0 && (o->st.n > 0 || o->tr != NULL) && o->d->notify != NULL)
 		notify_kick(o->d->notify);
 }
 
@@ -94,7 +105,15 @@ tx_run_status(struct store_tx *tx, void *arg)
 
 	rc = store_tx_run_set_status(tx, o->run, o->status, o->started_at,
 				     o->finished_at);
-	return rc == 0 ? status_rows_put(tx, &o->st, pw_now_ms()) : rc;
+	/* The trace's ids are chosen when the run starts. */
+	if (rc == 0 && o->started_at != 0)
+		rc = store_tx_run_trace(tx, o->run, o->trace, o->run_span,
+					o->got_trace, o->got_span);
+	if (rc == 0)
+		rc = status_rows_put(tx, &o->st, pw_now_ms());
+	if (rc == 0 && o->finished_at != 0)
+		rc = traces_put_run(tx, o->tr, o->run, o->finished_at);
+	return rc;
 }
 
 static int
@@ -125,6 +144,23 @@ tx_attempt_insert(struct store_tx *tx, void *arg)
 	rc = store_tx_attempt_insert(tx, &a, &o->id);
 	if (rc == 0 && o->uid != 0)
 		rc = store_tx_attempt_set_uid(tx, o->id, o->uid);
+	/* Its span id before the job starts: TRACEPARENT names it. */
+	if (rc == 0)
+		rc = store_tx_attempt_set_span(tx, o->id, o->span);
+	if (rc == 0)
+		rc = store_tx_run_trace(tx, o->run, o->trace, o->run_span,
+					o->got_trace, o->got_span);
+	if (rc == 0 && o->queue_from != 0 && o->queue_from <= o->started_at) {
+		struct store_step_new q = {
+			.attempt = o->id,
+			.span_id = o->queue_span,
+			.name = "queue",
+			.started_at = o->queue_from,
+			.finished_at = o->started_at,
+		};
+
+		rc = store_tx_step_insert(tx, &q);
+	}
 	return rc;
 }
 
@@ -136,7 +172,12 @@ tx_attempt_finish(struct store_tx *tx, void *arg)
 
 	rc = store_tx_attempt_finish(tx, o->id, o->status, o->exit_code,
 				     o->reason, o->finished_at);
-	return rc == 0 ? status_rows_put(tx, &o->st, pw_now_ms()) : rc;
+	if (rc == 0)
+		rc = status_rows_put(tx, &o->st, pw_now_ms());
+	if (rc == 0)
+		rc = traces_put_attempt(tx, o->tr, o->run, o->id,
+					o->script_from, o->finished_at);
+	return rc;
 }
 
 static int
@@ -242,9 +283,12 @@ workspace_ready(int rc, const char *why, void *arg)
 {
 	struct live_attempt *la = arg;
 	struct daemon *d = la->d;
+	uint64_t now = pw_now_ms();
 	int prc;
 
 	if (!attempt_op_done(la)) {
+		traces_step(d, la->id, "workspace", la->ws_from, now,
+			    rc < 0 ? why : NULL);
 		if (rc < 0) {
 			prc = sched_attempt_fail(la->lr->run, la->job, why);
 			(void)prc; /* the attempt is prepared: it cannot refuse */
@@ -283,6 +327,8 @@ prepare_done(int rc, void *arg)
 					    rc < 0 ? rc : o->ids_rc);
 		(void)prc; /* the attempt is prepared: it cannot refuse */
 	} else {
+		traces_attempt_env(o->d, la, o->got_trace, o->span);
+		la->ws_from = pw_now_ms();
 		la->ops++;
 		jobws_prepare(o->d, la->lr, la->job, workspace_ready, la);
 	}
@@ -307,6 +353,12 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	/* Its uid, before the row that records it (jobids.c). */
 	o->ids_rc = jobids_assign(d, la->lr);
 	o->uid = la->lr->job_uid;
+	trace_id_new(o->trace);
+	trace_span_id_new(o->run_span);
+	trace_span_id_new(o->span);
+	trace_span_id_new(o->queue_span);
+	if (job < la->lr->nready)
+		o->queue_from = la->lr->ready_ms[job];
 	la->ops++;
 	store_write(d->store, tx_attempt_insert, prepare_done, o);
 }
@@ -364,6 +416,8 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	o->exit_code = ev->exit_code;
 	o->reason = ev->reason != NULL ? xstrdup(ev->reason) : NULL;
 	o->finished_at = ev->time_ms;
+	o->tr = traces_op_new(d, la->lr->project);
+	o->script_from = la->script_from;
 	o->st = *st;
 	st->rows = NULL;
 	st->n = 0;
@@ -452,6 +506,26 @@ write_done(int rc, void *arg)
 	op_free(o);
 }
 
+/* A job's queue wait starts (the attempt's "queue" step). */
+static void
+note_ready(struct daemon *d, const struct sched_event *ev)
+{
+	struct live_run *lr = live_run_find(d, ev->run_id);
+	size_t cap;
+
+	if (lr == NULL)
+		return;
+	if (ev->job >= lr->nready) {
+		cap = lr->nready;
+		lr->ready_ms = xgrow(lr->ready_ms, &cap, ev->job + 1,
+				     sizeof(*lr->ready_ms));
+		memset(lr->ready_ms + lr->nready, 0,
+		       (cap - lr->nready) * sizeof(*lr->ready_ms));
+		lr->nready = cap;
+	}
+	lr->ready_ms[ev->job] = ev->time_ms;
+}
+
 void
 record_event(void *arg, const struct sched_event *ev)
 {
@@ -463,10 +537,23 @@ record_event(void *arg, const struct sched_event *ev)
 	status_rows_for(d, ev, &o->st);
 	if (ev->kind == SCHED_EVENT_RUN) {
 		o->status = sched_run_state_name(ev->state);
-		if (ev->state == SCHED_RUN_RUNNING)
+		if (ev->state == SCHED_RUN_RUNNING) {
+			struct live_run *lr = live_run_find(d, ev->run_id);
+
+			if (lr != NULL && lr->started_ms == 0)
+				lr->started_ms = ev->time_ms;
 			o->started_at = ev->time_ms;
+			trace_id_new(o->trace);
+			trace_span_id_new(o->run_span);
+		}
 		if (ev->state >= SCHED_RUN_SUCCESS) {
+			struct live_run *lr = live_run_find(d, ev->run_id);
+
 			o->finished_at = ev->time_ms;
+			if (lr != NULL)
+				cicd_run_ended(d, lr, o->status, ev->time_ms);
+			o->tr = traces_op_new(d, lr != NULL ? lr->project :
+					      NULL);
 			log_info("run.finished run=%llu status=%s",
 				 (unsigned long long)ev->run_id, o->status);
 			store_write_retry(d->store, tx_run_status,
@@ -478,6 +565,8 @@ record_event(void *arg, const struct sched_event *ev)
 	}
 	o->job = (int)ev->job;
 	o->status = sched_job_state_name(ev->state);
+	if (ev->state == SCHED_JOB_READY)
+		note_ready(d, ev);
 	la = live_attempt_find(d, ev->run_id, ev->job, ev->attempt);
 	if (la != NULL && !la->ended && sched_job_state_final(ev->state)) {
 		attempt_end(d, la, ev, &o->st);

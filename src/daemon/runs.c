@@ -140,6 +140,8 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	lr->d = d;
 	lr->id = id;
 	lr->project = xstrdup(config_project_name(proj));
+	lr->created_ms = row != NULL ? row->created_at : pw_now_ms();
+	lr->started_ms = row != NULL ? row->started_at : 0;
 	lr->workspace = xasprintf("%s/%llu", d->workspaces_dir,
 				  (unsigned long long)id);
 	lr->branch = row != NULL && row->branch != NULL ? xstrdup(row->branch) :

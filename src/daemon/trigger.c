@@ -48,6 +48,7 @@ struct trigger_op {
 	bool fork;
 	uint64_t id;
 	bool existed;
+	struct traces_op *tr;    /* a run with problems ends at once: its span */
 	daemon_done_cb cb;
 	void *arg;
 };
@@ -111,6 +112,8 @@ tx_trigger(struct store_tx *tx, void *arg)
 	if (rc == 0 && p == NULL && !t->repo)
 		rc = store_tx_run_set_status(tx, t->id, "error", 0,
 					     t->row.created_at);
+	if (rc == 0 && p == NULL && !t->repo)
+		rc = traces_put_run(tx, t->tr, t->id, t->row.created_at);
 	for (j = 0; rc == 0 && j < n; j++)
 		rc = store_tx_job_insert(tx, t->id, (int)j,
 					 pipeline_job_name(p, j),
@@ -145,6 +148,7 @@ trigger_free(struct trigger_op *t)
 	free(t->sched_spec);
 	free(t->sched_ref);
 	free(t->project);
+	traces_op_free(t->tr);
 	free(t);
 }
 
@@ -204,6 +208,8 @@ trigger_done(int rc, void *arg)
 	char *msg = NULL;
 
 	daemon_note_store(d, rc);
+	if (rc == 0 && t->tr != NULL && !t->existed && d->notify != NULL)
+		notify_kick(d->notify);
 	if (rc < 0) {
 		msg = xasprintf("cannot record the run: %s", store_strerror(rc));
 		t->cb(rc, 0, msg, t->arg);
@@ -562,5 +568,7 @@ trigger_store(struct trigger_op *t)
 	t->stored.trigger = t->trigger;
 	t->stored.pr = t->pr;
 	t->stored.fork = t->fork;
+	if (t->p == NULL && !t->repo)
+		t->tr = traces_op_new(t->d, t->project);
 	store_write(t->d->store, tx_trigger, trigger_done, t);
 }

@@ -13,6 +13,11 @@
  *   can drop duplicates and refuse replays.  Any 2xx delivers.
  * - slack: a Slack or Mattermost incoming webhook; its URL may be a secret
  *   (read from a file), then it is asked at send time too.  Any 2xx.
+ * - otlp: spans as OTLP/HTTP JSON; the configured otel headers (values
+ *   may be secrets) asked at send time, a line break refused.  Any 2xx
+ *   delivers; a 4xx other than 408 and 429 fails the row at once, since
+ *   OTLP says such a request will never be accepted; the rest retries
+ *   until the row expires.
  * - email: SMTP (smtp:// with STARTTLS unless the entry says not, or
  *   smtps://) through libcurl on the same multi handle, so nothing blocks
  *   the loop.  The row's body is the whole message; its header lines hold
@@ -20,6 +25,7 @@
  *   password is asked at send time.  Delivered when curl ends the
  *   dialogue without error (the server took the message with 250).
  */
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -46,6 +52,11 @@ notify_target_clear(struct notify_target *t)
 	free(t->user);
 	free(t->password);
 	free(t->ca_file);
+	for (char **h = t->headers; h != NULL && *h != NULL; h++) {
+		explicit_bzero(*h, strlen(*h));
+		free(*h);
+	}
+	free(t->headers);
 	memset(t, 0, sizeof(*t));
 }
 
@@ -210,11 +221,72 @@ email_options(struct notify_req *r)
 	return rc == CURLE_OK ? 0 : -EINVAL;
 }
 
+static int
+otlp_headers(struct notify_req *r, struct curl_slist **h)
+{
+	char **l;
+	int rc;
+
+	for (l = r->tgt.headers; l != NULL && *l != NULL; l++) {
+		if (strpbrk(*l, "\r\n") != NULL)
+			return -EINVAL;
+		if ((rc = add(h, *l)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+/* OTLP/HTTP: 400, 401, 403, 404, 413, ... will not be accepted later. */
+static bool
+otlp_final(int status)
+{
+	return status >= 400 && status < 500 && status != 408 && status != 429;
+}
+
+/*
+ * Several ExportTraceServiceRequest bodies as one: their resourceSpans
+ * one after the other (a receiver takes any number).  NULL if one is not
+ * such a body; the rows then go one by one.
+ */
+static char *
+otlp_merge(const char *const *bodies, size_t n)
+{
+	cJSON *out = NULL, *all = NULL, *doc, *rs, *item;
+	char *s;
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		doc = cJSON_Parse(bodies[i]);
+		rs = doc != NULL ? cJSON_GetObjectItem(doc, "resourceSpans") : NULL;
+		if (!cJSON_IsArray(rs)) {
+			cJSON_Delete(doc);
+			cJSON_Delete(out);
+			return NULL;
+		}
+		if (out == NULL) {
+			out = doc;
+			all = rs;
+			continue;
+		}
+		while ((item = cJSON_DetachItemFromArray(rs, 0)) != NULL)
+			cJSON_AddItemToArray(all, item);
+		cJSON_Delete(doc);
+	}
+	s = out != NULL ? cJSON_PrintUnformatted(out) : NULL;
+	cJSON_Delete(out);
+	return s;
+}
+
 static const struct notify_kind kinds[] = {
-	{"status", "http,https", true, false, 1, status_headers, NULL},
-	{"webhook", "http,https", true, true, 1, webhook_headers, NULL},
-	{"slack", "http,https", true, true, 1, NULL, NULL},
-	{"email", "smtp,smtps", false, true, 1, NULL, email_options},
+	{"status", "http,https", true, false, 1, status_headers, NULL, NULL,
+	 NULL},
+	{"webhook", "http,https", true, true, 1, webhook_headers, NULL, NULL,
+	 NULL},
+	{"slack", "http,https", true, true, 1, NULL, NULL, NULL, NULL},
+	{"email", "smtp,smtps", false, true, 1, NULL, email_options, NULL,
+	 NULL},
+	{"otlp", "http,https", true, true, NOTIFY_OTLP_BATCH, otlp_headers,
+	 NULL, otlp_final, otlp_merge},
 };
 
 const struct notify_kind *

@@ -34,6 +34,9 @@
 #define NOTIFY_CONNECT_MS 10000
 #define NOTIFY_BODY_MAX 65536  /* of an answer kept for delivered() */
 #define NOTIFY_ERROR_BODY 200  /* of an answer kept in last_error */
+#define NOTIFY_BATCH_READ 8    /* due rows read per place, for batches */
+#define NOTIFY_DUE_MAX 200     /* store_outbox_due's largest read */
+#define NOTIFY_OTLP_BATCH 64   /* span rows in one OTLP request */
 
 /* A socket curl asked us to watch. */
 struct notify_sock {
@@ -57,6 +60,11 @@ struct notify_req {
 	struct curl_slist *rcpt;    /* email: the envelope's recipients */
 	char *mail_from;            /* email: the envelope's sender */
 	size_t upload_off;          /* email: bytes of the body read by curl */
+	struct store_outbox **more; /* a batching kind: rows sent with row,
+	                               in one request (owned) */
+	size_t nmore;
+	char *body;                 /* their bodies merged, or NULL: row's */
+	bool give_up;               /* the kind's final() said so */
 	/* The result to store (store_tx_outbox_result). */
 	const char *state;
 	int attempts;
@@ -102,9 +110,10 @@ void notify_curl_close(struct notify *n);
  * timeout, no signals, TLS verified) and says how its answer is judged.
  *
  * `batch` is the seam for kinds whose rows travel together (spans: many
- * rows in one OTLP request): 1 for every kind here, one row per request.
- * A kind with batch > 1 would have the scan hand it up to `batch` due rows
- * of its kind at once, and its answer stored for each.
+ * rows in one OTLP request): 1 for most kinds, one row per request.  A
+ * kind with batch > 1 has the scan hand it up to `batch` due rows of its
+ * kind and URL at once; merge() makes one body of theirs, and the answer
+ * is stored for each row (each with its own seq, attempts and expiry).
  */
 struct notify_kind {
 	const char *name;
@@ -116,6 +125,12 @@ struct notify_kind {
 	int (*headers)(struct notify_req *r, struct curl_slist **h);
 	/* Sets the kind's own options on r->easy. */
 	int (*options)(struct notify_req *r);
+	/* An HTTP answer that is not delivered and never will be: the row
+	   fails at once.  NULL: every such answer is retried. */
+	bool (*final)(int status);
+	/* batch > 1: one body of n rows' bodies (caller frees), or NULL if
+	   they cannot be merged (each row is then sent on its own). */
+	char *(*merge)(const char *const *bodies, size_t n);
 };
 const struct notify_kind *notify_kind_find(const char *name);
 

@@ -41,6 +41,8 @@ notify_req_free(struct notify_req *r)
 	curl_slist_free_all(r->headers);
 	buf_free(&r->answer);
 	store_outbox_free(r->row);
+	store_outboxes_free(r->more, r->nmore);
+	free(r->body);
 	free(r->error);
 	notify_target_clear(&r->tgt);
 	curl_slist_free_all(r->rcpt);
@@ -92,21 +94,114 @@ static bool
 in_flight(struct notify *n, uint64_t id)
 {
 	struct notify_req *r;
+	size_t i;
 
-	for (r = n->reqs; r != NULL; r = r->next)
+	for (r = n->reqs; r != NULL; r = r->next) {
 		if (r->row->id == id)
 			return true;
+		for (i = 0; i < r->nmore; i++)
+			if (r->more[i]->id == id)
+				return true;
+	}
 	return false;
 }
 
+static bool
+same_kind(const struct store_outbox *a, const struct store_outbox *b)
+{
+	return a->kind != NULL && b->kind != NULL &&
+	       strcmp(a->kind, b->kind) == 0 && strcmp(a->url, b->url) == 0;
+}
+
+static bool
+taken(const struct notify_req *r, uint64_t id)
+{
+	size_t i;
+
+	for (i = 0; i < r->nmore; i++)
+		if (r->more[i]->id == id)
+			return true;
+	return r->row->id == id;
+}
+
+/*
+ * Rows of r's kind and URL not due yet go too: after an outage their
+ * retries fell apart by jitter, and one request is what the collector
+ * wants.  A read error only leaves them to their own time.
+ */
 static void
-start(struct notify *n, struct store_outbox *row)
+take_waiting(struct notify *n, struct notify_req *r,
+	     const struct notify_kind *k)
+{
+	struct store_outbox **w;
+	size_t nw, i;
+
+	if (store_outbox_waiting(n->store, r->row->kind, r->row->url,
+				 k->batch, &w, &nw) < 0)
+		return;
+	for (i = 0; i < nw; i++) {
+		if (r->nmore + 1 < k->batch && !taken(r, w[i]->id) &&
+		    !in_flight(n, w[i]->id)) {
+			r->more = xrealloc(r->more, (r->nmore + 1) *
+					   sizeof(*r->more));
+			r->more[r->nmore++] = w[i];
+		} else {
+			store_outbox_free(w[i]);
+		}
+	}
+	free(w);
+}
+
+/*
+ * A batching kind: the due rows after rows[i] of its kind and URL go with
+ * it (taken out of rows[]), up to the kind's batch, their bodies merged.
+ */
+static void
+gather(struct notify *n, struct notify_req *r, struct store_outbox **rows,
+       size_t i, size_t nrows)
+{
+	const struct notify_kind *k = notify_kind_find(r->row->kind);
+	const char **bodies;
+	size_t j, nb;
+
+	if (k == NULL || k->batch < 2 || k->merge == NULL)
+		return;
+	for (j = i + 1; j < nrows && r->nmore + 1 < k->batch; j++) {
+		if (rows[j] == NULL || !same_kind(r->row, rows[j]) ||
+		    in_flight(n, rows[j]->id))
+			continue;
+		r->more = xrealloc(r->more, (r->nmore + 1) * sizeof(*r->more));
+		r->more[r->nmore++] = rows[j];
+		rows[j] = NULL;
+	}
+	if (r->nmore + 1 < k->batch)
+		take_waiting(n, r, k);
+	if (r->nmore == 0)
+		return;
+	bodies = xcalloc(r->nmore + 1, sizeof(*bodies));
+	bodies[0] = r->row->body != NULL ? r->row->body : "";
+	for (j = 0, nb = 1; j < r->nmore; j++)
+		bodies[nb++] = r->more[j]->body != NULL ? r->more[j]->body : "";
+	r->body = k->merge(bodies, nb);
+	free(bodies);
+	if (r->body == NULL) {
+		/* Not mergeable: each goes on its own, at the next scan. */
+		store_outboxes_free(r->more, r->nmore);
+		r->more = NULL;
+		r->nmore = 0;
+	}
+}
+
+static void
+start(struct notify *n, struct store_outbox **rows, size_t i, size_t nrows)
 {
 	struct notify_req *r = xcalloc(1, sizeof(*r));
 	int rc;
 
 	r->n = n;
-	r->row = row;
+	r->row = rows[i];
+	rows[i] = NULL;
+	gather(n, r, rows, i, nrows);
 	r->next = n->reqs;
 	if (r->next != NULL)
 		r->next->prevp = &r->next;
@@ -126,7 +221,7 @@ static void
 scan(struct notify *n)
 {
 	struct store_outbox **rows;
-	size_t nrows, i;
+	size_t nrows, i, limit, started = 0;
 	uint64_t now, when;
 	int rc;
 
@@ -139,18 +234,34 @@ scan(struct notify *n)
 	}
 	if (n->nreqs >= n->o.max_in_flight)
 		return; /* an answer stored frees a place and scans */
-	rc = store_outbox_due(n->store, now, n->o.max_in_flight, &rows,
-			      &nrows);
+	/* More than the places: a batching kind takes several at once. */
+	limit = n->o.max_in_flight * NOTIFY_BATCH_READ;
+	if (limit > NOTIFY_DUE_MAX)
+		limit = NOTIFY_DUE_MAX;
+	rc = store_outbox_due(n->store, now, limit, &rows, &nrows);
 	if (rc < 0)
 		goto store_error;
 	for (i = 0; i < nrows; i++) {
+		if (rows[i] == NULL)
+			continue; /* gone with an earlier row's batch */
 		if (n->nreqs < n->o.max_in_flight &&
-		    !in_flight(n, rows[i]->id))
-			start(n, rows[i]);
-		else
+		    !in_flight(n, rows[i]->id)) {
+			start(n, rows, i, nrows);
+			started++;
+		} else {
 			store_outbox_free(rows[i]);
+		}
 	}
 	free(rows);
+	/*
+	 * The read may have stopped short of rows already due while places
+	 * are free: look again (each such scan starts a request, so this
+	 * ends when the places are full or the due rows are all in flight).
+	 */
+	if (nrows == limit && started > 0 && n->nreqs < n->o.max_in_flight) {
+		notify_kick(n);
+		return;
+	}
 	if (n->nreqs >= n->o.max_in_flight) {
 		uv_timer_stop(&n->wake);
 		return;
@@ -171,6 +282,35 @@ store_error:
 	arm(n, n->hold_until, now);
 }
 
+/* A row that went with r's: the same answer, judged by its own age. */
+static int
+more_result(struct store_tx *tx, const struct notify_req *r,
+	    const struct store_outbox *row)
+{
+	struct store_outbox_result res = {
+		.id = row->id,
+		.seq = row->seq,
+		.state = r->state,
+		.attempts = row->attempts + 1,
+		.next_at = r->next_at,
+		.last_error = r->error,
+		.now = r->now,
+	};
+	int rc;
+
+	if (strcmp(r->state, "pending") == 0 && row->expires_at != 0 &&
+	    r->now >= row->expires_at)
+		res.state = "failed";
+	else if (strcmp(r->state, "failed") == 0 && !r->give_up &&
+		 row->expires_at > r->now)
+		res.state = "pending"; /* r's row was older */
+	if (strcmp(res.state, "pending") != 0)
+		res.next_at = row->next_at;
+	rc = store_tx_outbox_result(tx, &res);
+	/* Never coalesced, but gone (pruned) or replaced is no failure. */
+	return rc == -ENOENT || rc == -ESTALE ? 0 : rc;
+}
+
 static int
 result_fn(struct store_tx *tx, void *arg)
 {
@@ -184,8 +324,17 @@ result_fn(struct store_tx *tx, void *arg)
 		.last_error = r->error,
 		.now = r->now,
 	};
+	size_t i;
+	int rc = store_tx_outbox_result(tx, &res);
 
-	return store_tx_outbox_result(tx, &res);
+	for (i = 0; (rc == 0 || rc == -ESTALE || rc == -ENOENT) &&
+		    i < r->nmore; i++) {
+		int mrc = more_result(tx, r, r->more[i]);
+
+		if (mrc < 0)
+			rc = mrc;
+	}
+	return rc;
 }
 
 static void
@@ -196,9 +345,9 @@ result_done(int rc, void *arg)
 	struct store_outbox *row = r->row;
 
 	if (rc == 0 && strcmp(r->state, "delivered") == 0) {
-		n->stats.delivered++;
-		log_debug("notify.delivered key=%s attempts=%d", row->key,
-			  r->attempts);
+		n->stats.delivered += 1 + r->nmore;
+		log_debug("notify.delivered key=%s attempts=%d batch=%zu",
+			  row->key, r->attempts, 1 + r->nmore);
 	} else if (rc == 0 && strcmp(r->state, "failed") == 0) {
 		n->stats.failed++;
 		log_warnx("notify.failed key=%s project=%s attempts=%d "

@@ -126,9 +126,11 @@ options(struct notify_req *r)
 		SET(CURLOPT_HTTPGET, 1L);
 	} else {
 		/* curl sends POSTFIELDS as they are; the row outlives r. */
-		SET(CURLOPT_POSTFIELDSIZE, (long)(row->body != NULL ?
-						  strlen(row->body) : 0));
-		SET(CURLOPT_POSTFIELDS, row->body != NULL ? row->body : "");
+		const char *body = r->body != NULL ? r->body :
+				   row->body != NULL ? row->body : "";
+
+		SET(CURLOPT_POSTFIELDSIZE, (long)strlen(body));
+		SET(CURLOPT_POSTFIELDS, body);
 		if (strcmp(row->method, "POST") != 0)
 			SET(CURLOPT_CUSTOMREQUEST, row->method);
 	}
@@ -227,7 +229,7 @@ notify_answered(struct notify_req *r, CURLcode res)
 	const char *body;
 	curl_off_t retry_after = 0;
 	long status = 0;
-	bool ok = false;
+	bool ok = false, give_up = false;
 	char *cut;
 
 	r->now = notify_now(n);
@@ -246,6 +248,9 @@ notify_answered(struct notify_req *r, CURLcode res)
 					    body);
 		else
 			ok = status >= 200 && status < 300;
+		if (!ok && r->kind->final != NULL &&
+		    r->kind->final((int)status))
+			give_up = r->give_up = true;
 		if (!ok) {
 			cut = snippet(body);
 			r->error = xasprintf("HTTP %ld: %s", status, cut);
@@ -276,8 +281,9 @@ notify_answered(struct notify_req *r, CURLcode res)
 	if (ok) {
 		r->state = "delivered";
 		r->next_at = row->next_at;
-	} else if (row->expires_at != 0 ? r->now >= row->expires_at :
-		   r->attempts >= n->o.max_attempts) {
+	} else if (give_up ||
+		   (row->expires_at != 0 ? r->now >= row->expires_at :
+		    r->attempts >= n->o.max_attempts)) {
 		r->state = "failed";
 		r->next_at = row->next_at;
 	} else {

@@ -98,6 +98,9 @@ build_env(const struct sched_run *r, size_t j, const char *dir,
 		env_set(e, *fe);
 	for (i = 0; r->env[i] != NULL; i++)
 		env_set(e, r->env[i]);
+	/* Last: TRACEPARENT names this attempt's span, whatever came before. */
+	for (i = 0; r->jobs[j].trace_env[i] != NULL; i++)
+		env_set(e, r->jobs[j].trace_env[i]);
 	free(home);
 }
 
@@ -504,8 +507,41 @@ launch(struct sched_run *r, size_t j)
 	}
 out:
 	env_free(&env);
+	sched_job_trace_env_free(job);
 	free(script);
 	free(cwd);
+}
+
+void
+sched_job_trace_env_free(struct sched_job *job)
+{
+	size_t i;
+
+	for (i = 0; i < PW_ARRAY_LEN(job->trace_env); i++) {
+		free(job->trace_env[i]);
+		job->trace_env[i] = NULL;
+	}
+}
+
+int
+sched_attempt_setenv(struct sched_run *r, size_t job, const char *name,
+		     const char *value)
+{
+	struct sched_job *jb;
+	size_t i, len = strlen(name);
+
+	if (job >= r->njobs || !r->jobs[job].preparing)
+		return -EINVAL;
+	jb = &r->jobs[job];
+	for (i = 0; jb->trace_env[i] != NULL; i++)
+		if (strncmp(jb->trace_env[i], name, len) == 0 &&
+		    jb->trace_env[i][len] == '=')
+			break;
+	if (i + 1 >= PW_ARRAY_LEN(jb->trace_env))
+		return -E2BIG;
+	free(jb->trace_env[i]);
+	jb->trace_env[i] = xasprintf("%s=%s", name, value);
+	return 0;
 }
 
 void
@@ -519,6 +555,7 @@ sched_job_start(struct sched_run *r, size_t j)
 	if (job->started_ms == 0)
 		job->started_ms = pw_now_ms();
 	free(job->dir);
+	sched_job_trace_env_free(job);
 	job->dir = xasprintf("%s/r%llu-j%zu-a%d", s->opts.attempts_dir,
 			     (unsigned long long)r->id, j, job->attempts);
 	r->running++;

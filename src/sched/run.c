@@ -78,6 +78,7 @@ sched_run_destroy(struct sched_run *r)
 		return;
 	for (i = 0; i < r->njobs; i++) {
 		free(r->jobs[i].dir);
+		sched_job_trace_env_free(&r->jobs[i]);
 		free(r->jobs[i].ctx);
 		free(r->jobs[i].fin_reason);
 		free(r->jobs[i].workspace);

@@ -29,6 +29,8 @@ struct sched_job {
 	bool adopt;                /* sched_run_adopt_job(): take up, not start */
 	uint64_t adopt_offset;     /* log bytes the caller already has */
 	char *dir;                 /* the running attempt's directory */
+	char *trace_env[3];        /* "K=V" the caller added while preparing
+	                              (sched_attempt_setenv), owned, NULL-ended */
 	char *workspace;           /* its attempts' workspace (host path) */
 	uint64_t started_ms;       /* first start, UTC ms */
 	uint64_t finished_ms;      /* last end, UTC ms */
@@ -84,6 +86,8 @@ void sched_run_set(struct sched_run *r, enum sched_run_state st,
 void sched_pump(struct sched *s);
 /* Starts the job's next attempt (job.c). */
 void sched_job_start(struct sched_run *r, size_t j);
+/* Frees what sched_attempt_setenv added for the job's next launch. */
+void sched_job_trace_env_free(struct sched_job *job);
 /* Takes up the adopted attempts of a run being started (job.c). */
 void sched_job_adopt(struct sched_run *r, size_t j);
 /* Lets go of a running attempt without ending it. */

@@ -295,6 +295,27 @@ store_outbox_list(struct store *s, const char *state, size_t limit,
 }
 
 int
+store_outbox_waiting(struct store *s, const char *kind, const char *url,
+		     size_t limit, struct store_outbox ***rows, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (kind == NULL || url == NULL || limit == 0 || limit > STORE_LIST_MAX)
+		return -EINVAL;
+	/* The (state, next_at, id) index, filtered by kind and URL. */
+	rc = store_stmt(&s->rd, ST_R_OUTBOX_WAITING, "SELECT " OUTBOX_COLS
+			" FROM outbox WHERE state = 'pending' AND kind = ?1 AND"
+			" url = ?2 ORDER BY next_at, id LIMIT ?3", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, kind);
+	store_bind_text(st, 2, url);
+	store_bind_u64(st, 3, limit);
+	return collect(st, limit, rows, n);
+}
+
+int
 store_outbox_count(struct store *s, const char *state, uint64_t *n)
 {
 	sqlite3_stmt *st;

@@ -276,6 +276,28 @@ const char *const store_migrations[] = {
 	"ALTER TABLE outbox ADD COLUMN kind TEXT NOT NULL DEFAULT 'status';"
 	"ALTER TABLE outbox ADD COLUMN expires_at INTEGER NOT NULL DEFAULT 0;"
 	"ALTER TABLE outbox ADD COLUMN target TEXT;",
+
+	/*
+	 * 11: traces — a run's trace id and the span id of its run span, an
+	 * attempt's span id, chosen before the job starts (its TRACEPARENT
+	 * names its span before the span is sent), and the timed steps of an
+	 * attempt (workspace, cache and artifact restore and save, ...) that
+	 * become its child spans when it ends.  Hex text; NULL for rows from
+	 * before (ids are then chosen when they are first needed).
+	 */
+	"ALTER TABLE runs ADD COLUMN trace_id TEXT;"
+	"ALTER TABLE runs ADD COLUMN span_id TEXT;"
+	"ALTER TABLE attempts ADD COLUMN span_id TEXT;"
+	"CREATE TABLE attempt_steps ("
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  span_id TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  finished_at INTEGER NOT NULL,"
+	"  error TEXT,"
+	"  PRIMARY KEY (attempt_id, span_id)"
+	") WITHOUT ROWID;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -86,6 +86,14 @@ enum store_stmt_id {
 	ST_CACHE_TOUCH,
 	ST_CACHE_DELETE,
 	ST_DIGEST_REF,
+	/* writer: trace.c */
+	ST_RUN_TRACE_SET,
+	ST_RUN_TRACE_GET,
+	ST_ATTEMPT_SPAN,
+	ST_STEP_INSERT,
+	ST_TRACE_RUN,
+	ST_TRACE_ATTEMPT,
+	ST_TRACE_STEPS,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -116,6 +124,7 @@ enum store_stmt_id {
 	ST_R_OUTBOX_LIST_STATE,
 	ST_R_OUTBOX_COUNT,
 	ST_R_OUTBOX_COUNT_STATE,
+	ST_R_OUTBOX_WAITING,
 	ST_R_SCHEDULE,
 	/* reader: settings.c */
 	ST_R_SETTING,

@@ -1429,6 +1429,72 @@ test_repo_schedules(void **state)
 		 " in project 'a', got a mapping");
 }
 
+/* `otel`: the endpoint, headers inline and from a file, defaults. */
+static void
+test_otel(void **state)
+{
+	struct fx *fx = *state;
+	struct config *c;
+	const char *name, *value;
+	char yaml[PATH_MAX + 256];
+
+	c = load_ok(fx, "listen: 127.0.0.1:1\n");
+	assert_null(config_otel_endpoint(c));
+	assert_int_equal(config_otel_header_count(c), 0);
+	config_destroy(c);
+	snprintf(yaml, sizeof(yaml), "otel:\n  endpoint: http://collector:4318/\n"
+		 "  headers: {X-Api-Key: {file: %s/token}, X-Team: ci}\n",
+		 fx->dir);
+	c = load_ok(fx, yaml);
+	assert_string_equal(config_otel_endpoint(c), "http://collector:4318");
+	assert_string_equal(config_otel_service_name(c), "pipewright");
+	assert_true(config_otel_sample(c) == 1.0);
+	assert_int_equal(config_otel_header_count(c), 2);
+	config_otel_header(c, 0, &name, &value);
+	assert_string_equal(name, "X-Api-Key");
+	assert_string_equal(value, "s3cret");
+	config_otel_header(c, 1, &name, &value);
+	assert_string_equal(name, "X-Team");
+	assert_string_equal(value, "ci");
+	config_destroy(c);
+	c = load_ok(fx, "otel: {endpoint: 'https://otel.example.com/x',"
+		    " service_name: ci, sample: 0.25}\n");
+	assert_string_equal(config_otel_endpoint(c), "https://otel.example.com/x");
+	assert_string_equal(config_otel_service_name(c), "ci");
+	assert_true(config_otel_sample(c) == 0.25);
+	config_destroy(c);
+}
+
+static void
+test_otel_bad(void **state)
+{
+	load_bad(*state, "otel:\n  endpoint: collector:4318\n", 1, 2, 13,
+		 "invalid URL 'collector:4318' for 'endpoint' in 'otel';"
+		 " expected http:// or https:// and a host, such as"
+		 " http://collector:4318");
+	load_bad(*state, "otel:\n  endpoint: 'http:// x'\n", 1, 2, 13,
+		 "invalid URL 'http:// x' for 'endpoint' in 'otel';"
+		 " expected http:// or https:// and a host, such as"
+		 " http://collector:4318");
+	load_bad(*state, "otel: {endpoint: 'http://c', sample: 1.5}\n", 1, 1,
+		 38, "invalid 'sample' '1.5' in 'otel'; expected a number"
+		 " from 0 to 1, such as 0.25");
+	load_bad(*state, "otel: {endpoint: 'http://c', sample: -0.1}\n", 1, 1,
+		 38, "invalid 'sample' '-0.1' in 'otel'; expected a number"
+		 " from 0 to 1, such as 0.25");
+	load_bad(*state, "otel: {sample: 0.5}\n", 1, 1, 1,
+		 "'otel' needs 'endpoint', such as http://collector:4318");
+	load_bad(*state, "otel: {endpoint: 'http://c', headers: {'a b': x}}\n",
+		 1, 1, 40, "invalid header name 'a b' in 'otel'; expected"
+		 " letters, digits and -, not one the sender sets"
+		 " (Content-Type)");
+	load_bad(*state, "otel: {endpoint: 'http://c', headers: {X-K: {file:"
+		 " /nonexistent/k}}}\n", 1, 1, 52, "cannot read header 'X-K' in"
+		 " 'otel' from '/nonexistent/k': No such file or directory");
+	load_bad(*state, "otel: {endpoit: 'http://c'}\n", 2, 1, 8,
+		 "unknown key 'endpoit' in 'otel'; did you mean 'endpoint'?");
+}
+
 /* The example configuration in the repository loads. */
 static void
 test_example(void **state)
@@ -1480,6 +1546,8 @@ main(void)
 		cmocka_unit_test(test_repo_branches),
 		cmocka_unit_test(test_default_branch),
 		cmocka_unit_test(test_repo_schedules),
+		cmocka_unit_test(test_otel),
+		cmocka_unit_test(test_otel_bad),
 		cmocka_unit_test(test_notify),
 		cmocka_unit_test(test_notify_bad),
 		cmocka_unit_test(test_example),

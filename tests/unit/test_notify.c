@@ -10,6 +10,7 @@
  * for is there: no sleeps.  Every test ends with uv_loop_close() == 0.
  */
 #include <arpa/inet.h>
+#include <cjson/cJSON.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -1046,6 +1047,126 @@ test_target_gone(void **state)
 	free(u);
 }
 
+/* The daemon's side for spans: the configured otel headers. */
+static int
+otlp_target(void *arg, const struct store_outbox *row,
+	    struct notify_target *out)
+{
+	(void)arg;
+	(void)row;
+	memset(out, 0, sizeof(*out));
+	out->headers = xcalloc(2, sizeof(*out->headers));
+	out->headers[0] = xstrdup("X-Api-Key: k-1");
+	return 0;
+}
+
+/*
+ * Span rows due together travel in one request, their resourceSpans
+ * one after the other, with the configured header; each row is stored
+ * delivered.
+ */
+static void
+test_otlp_batched(void **state)
+{
+	struct fx *f = *state;
+	char *u = url(f, "/v1/traces"), key[32], body[64], *k;
+	cJSON *doc, *rs;
+	int i;
+
+	f->o.target = otlp_target;
+	for (i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "otlp:1:attempt:%d", i);
+		snprintf(body, sizeof(body), "{\"resourceSpans\":[{\"n\":%d}]}", i);
+		put_kind(f, key, "otlp", NULL, u, body, pw_now_ms() + 60000, 0);
+	}
+	start(f);
+	for (i = 0; i < 5; i++) {
+		snprintf(key, sizeof(key), "otlp:1:attempt:%d", i);
+		run_until_state(f, key, "delivered");
+	}
+	assert_int_equal(srv_count(&f->srv), 1);
+	k = header(&f->srv.recs[0], "X-Api-Key");
+	assert_string_equal(k, "k-1");
+	free(k);
+	doc = cJSON_Parse(f->srv.recs[0].body);
+	assert_non_null(doc);
+	rs = cJSON_GetObjectItem(doc, "resourceSpans");
+	assert_int_equal(cJSON_GetArraySize(rs), 5);
+	for (i = 0; i < 5; i++)
+		assert_int_equal(cJSON_GetObjectItem(cJSON_GetArrayItem(rs, i),
+						     "n")->valueint, i);
+	cJSON_Delete(doc);
+	free(u);
+}
+
+/*
+ * Rows of the batch's kind and URL not due yet (their retries spread by
+ * jitter after an outage) go along with a due one: one request.
+ */
+static void
+test_otlp_takes_waiting(void **state)
+{
+	struct fx *f = *state;
+	char *u = url(f, "/v1/traces"), *other = url(f, "/elsewhere/v1/traces");
+	struct putw p = { .done = false };
+	cJSON *doc;
+
+	f->o.target = otlp_target;
+	put_kind(f, "otlp:3:run", "otlp", NULL, u, "{\"resourceSpans\":[{}]}",
+		 pw_now_ms() + 600000, 0);
+	p.o = (struct store_outbox_new){
+		.key = "otlp:3:attempt:1", .seq = 1, .method = "POST", .url = u,
+		.body = "{\"resourceSpans\":[{}]}", .project = "web",
+		.created_at = pw_now_ms() + 60000, .kind = "otlp",
+		.expires_at = pw_now_ms() + 600000,
+	};
+	store_write(f->s, put_fn, put_done, &p);
+	run_until_flag(f, &p.done);
+	assert_int_equal(p.rc, 0);
+	/* Another endpoint's row waits for its own time. */
+	p.done = false;
+	p.o.key = "otlp:3:attempt:2";
+	p.o.url = other;
+	store_write(f->s, put_fn, put_done, &p);
+	run_until_flag(f, &p.done);
+	assert_int_equal(p.rc, 0);
+	start(f);
+	run_until_state(f, "otlp:3:run", "delivered");
+	run_until_state(f, "otlp:3:attempt:1", "delivered");
+	assert_int_equal(srv_count(&f->srv), 1);
+	doc = cJSON_Parse(f->srv.recs[0].body);
+	assert_int_equal(cJSON_GetArraySize(cJSON_GetObjectItem(doc,
+							"resourceSpans")), 2);
+	cJSON_Delete(doc);
+	free(u);
+	free(other);
+}
+
+/* A 400 is never accepted later: the batch's rows fail at once. */
+static void
+test_otlp_final(void **state)
+{
+	struct fx *f = *state;
+	char *u = url(f, "/v1/traces");
+	struct store_outbox *o;
+
+	f->srv.default_status = 400;
+	f->o.target = otlp_target;
+	put_kind(f, "otlp:2:run", "otlp", NULL, u, "{\"resourceSpans\":[]}",
+		 pw_now_ms() + 60000, 0);
+	put_kind(f, "otlp:2:attempt:1", "otlp", NULL, u,
+		 "{\"resourceSpans\":[]}", pw_now_ms() + 60000, 0);
+	start(f);
+	run_until_state(f, "otlp:2:run", "failed");
+	run_until_state(f, "otlp:2:attempt:1", "failed");
+	o = row(f, "otlp:2:attempt:1");
+	assert_int_equal(o->attempts, 1);
+	assert_non_null(strstr(o->last_error, "HTTP 400"));
+	store_outbox_free(o);
+	assert_int_equal(srv_count(&f->srv), 1);
+	free(u);
+}
+
 static void
 test_bad_options(void **state)
 {
@@ -1085,6 +1206,9 @@ main(void)
 		T(test_webhook_until_expiry),
 		T(test_notifications_distinct),
 		T(test_target_gone),
+		T(test_otlp_batched),
+		T(test_otlp_final),
+		T(test_otlp_takes_waiting),
 #undef T
 	};
 

@@ -86,6 +86,7 @@ struct fx {
 	char prepared_dir[PATH_MAX];
 	bool make_ws;              /* the held attempt's workspace is made */
 	const char *fail_first;    /* this job's first attempt is failed */
+	bool trace_env;            /* attempt_prepare sets TRACEPARENT */
 };
 
 /* ---- helpers ---------------------------------------------------------- */
@@ -222,6 +223,20 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	f->held[f->nheld++] = job;
 	f->prepared++;
 	copy(f->prepared_dir, sizeof(f->prepared_dir), dir);
+	if (f->trace_env) {
+		char tp[64];
+
+		snprintf(tp, sizeof(tp), "00-%032d-%016d-01", attempt, attempt);
+		assert_int_equal(sched_attempt_setenv(run, job, "TRACEPARENT",
+						      "first"), 0);
+		/* The same name again replaces it. */
+		assert_int_equal(sched_attempt_setenv(run, job, "TRACEPARENT",
+						      tp), 0);
+		assert_int_equal(sched_attempt_setenv(run, job, "TRACESTATE",
+						      "a=1"), 0);
+		assert_int_equal(sched_attempt_setenv(run, job, "X", "y"),
+				 -E2BIG);
+	}
 	uv_timer_start(&f->prepare_timer, on_prepare_timer, 1, 0);
 }
 
@@ -1362,6 +1377,42 @@ test_attempt_prepare(void **state)
 }
 
 /*
+ * sched_attempt_setenv: the attempt's own TRACEPARENT, after the file's
+ * env (which cannot override it), fresh for each attempt; refused for a
+ * job not being prepared.
+ */
+static void
+test_attempt_setenv(void **state)
+{
+	struct fx *f = fx_new_ex(2, true);
+	const char *out;
+
+	(void)state;
+	f->trace_env = true;
+	fx_run(f, "env: {TRACEPARENT: from-file}\n"
+		  "jobs:\n"
+		  "  one:\n"
+		  "    retry: 1\n"
+		  "    script:\n"
+		  "      - echo \"tp=$TRACEPARENT ts=$TRACESTATE\"\n"
+		  "      - test $PIPEWRIGHT_ATTEMPT = 2\n",
+	       NULL);
+	assert_int_equal(sched_attempt_setenv(f->run, 0, "TRACEPARENT", "x"),
+			 -EINVAL);
+	fx_go(f);
+	assert_string_equal(trace(f, "one"),
+			    "ready/0 running/1 failed/1 ready/1 running/2"
+			    " success/2");
+	out = jout(f, "one");
+	assert_non_null(strstr(out, "tp=00-00000000000000000000000000000001-"
+			       "0000000000000001-01 ts=a=1\n"));
+	assert_non_null(strstr(out, "tp=00-00000000000000000000000000000002-"
+			       "0000000000000002-01 ts=a=1\n"));
+	assert_null(strstr(out, "from-file"));
+	fx_free(f);
+}
+
+/*
  * jobs_dir: each job in <jobs_dir>/<j>, which attempt_prepare makes;
  * sandbox none runs it at that host path (workspace_at is for strict).
  * An attempt the caller fails (its workspace could not be made) ends
@@ -1877,6 +1928,7 @@ main(void)
 		cmocka_unit_test(test_rerun_failed),
 		cmocka_unit_test(test_rerun_named),
 		cmocka_unit_test(test_attempt_prepare),
+		cmocka_unit_test(test_attempt_setenv),
 		cmocka_unit_test(test_jobs_dir),
 		cmocka_unit_test(test_cancel_while_preparing),
 		cmocka_unit_test(test_project_max_jobs),

@@ -118,6 +118,7 @@ struct w {
 	uint64_t *ids;
 	size_t nids;
 	int fail_with;
+	void *extra;     /* a test's own state */
 };
 
 static int
@@ -2469,12 +2470,91 @@ test_timing(void **state)
 	free(w);
 }
 
+/* ---- traces (migration 11) ---- */
+
+struct trace_w {
+	uint64_t run, attempt;
+	char trace[33], span[33];
+	struct store_trace t;
+	int step_rc;
+};
+
+static int
+fn_trace(struct store_tx *tx, struct w *w)
+{
+	struct trace_w *tw = w->extra;
+	struct store_step_new st = {
+		.attempt = tw->attempt, .span_id = "2222222222222222",
+		.name = "workspace", .started_at = 2100, .finished_at = 2200,
+	};
+	int rc;
+
+	/* The first ids stay: a second call keeps them. */
+	rc = store_tx_run_trace(tx, tw->run, "4bf92f3577b34da6a3ce929d0e0e4736",
+				"00f067aa0ba902b7", tw->trace, tw->span);
+	if (rc == 0)
+		rc = store_tx_run_trace(tx, tw->run,
+					"ffffffffffffffffffffffffffffffff",
+					"ffffffffffffffff", tw->trace, tw->span);
+	if (rc == 0)
+		rc = store_tx_attempt_set_span(tx, tw->attempt,
+					       "1111111111111111");
+	if (rc == 0)
+		rc = store_tx_step_insert(tx, &st);
+	st.span_id = "3333333333333333";
+	st.name = "script";
+	st.error = "exit 2";
+	st.started_at = 2200;
+	st.finished_at = 2900;
+	if (rc == 0)
+		rc = store_tx_step_insert(tx, &st);
+	if (rc == 0)
+		rc = store_tx_trace_read(tx, tw->run, tw->attempt, &tw->t);
+	if (rc == 0)
+		tw->step_rc = store_tx_run_trace(tx, 999999, "a", "b", tw->trace,
+						 tw->span);
+	return rc;
+}
+
+static void
+test_trace_ids_and_steps(void **state)
+{
+	struct fx *f = *state;
+	struct trace_w tw = {0};
+	struct w w = { .fn = fn_trace };
+
+	tw.run = insert_run(f, "p", "running", "main");
+	job(f, tw.run, 0, "build", "running");
+	tw.attempt = attempt(f, tw.run, 0, 1, "running");
+	w.extra = &tw;
+	assert_int_equal(write_now(f, &w), 0);
+	assert_string_equal(tw.trace, "4bf92f3577b34da6a3ce929d0e0e4736");
+	assert_string_equal(tw.span, "00f067aa0ba902b7");
+	assert_int_equal(tw.step_rc, -ENOENT);
+	assert_string_equal(tw.t.trace_id, tw.trace);
+	assert_string_equal(tw.t.span_id, tw.span);
+	assert_string_equal(tw.t.project, "p");
+	assert_string_equal(tw.t.branch, "main");
+	assert_string_equal(tw.t.job, "build");
+	assert_string_equal(tw.t.stage, "build");
+	assert_int_equal(tw.t.number, 1);
+	assert_string_equal(tw.t.attempt_span, "1111111111111111");
+	assert_int_equal(tw.t.nsteps, 2);
+	assert_string_equal(tw.t.steps[0].name, "workspace");
+	assert_null(tw.t.steps[0].error);
+	assert_string_equal(tw.t.steps[1].name, "script");
+	assert_string_equal(tw.t.steps[1].error, "exit 2");
+	assert_int_equal(tw.t.steps[1].finished_at, 2900);
+	store_trace_free(&tw.t);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 #define T(name) cmocka_unit_test_setup_teardown(name, setup, teardown)
 		T(test_open_migrates_and_reopen_keeps),
+		T(test_trace_ids_and_steps),
 		T(test_run_jobs_attempts),
 		T(test_run_started_at_kept),
 		T(test_job_rerun),
