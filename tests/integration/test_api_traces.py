@@ -23,12 +23,14 @@ from pwdaemon import eq, expect
 PIPELINE = """\
 jobs:
   build:
-    script: echo "TP=$TRACEPARENT"
+    script: echo "TP=$TRACEPARENT" | tee out.txt
+    artifacts: {paths: [out.txt]}
   test:
     needs: [build]
     retry: 1
     script:
       - echo "TP=$TRACEPARENT"
+      - test -s out.txt
       - test "$PIPEWRIGHT_ATTEMPT" = 2
 """
 # Prints its TRACEPARENT, then waits for the test's go (a file).
@@ -170,6 +172,14 @@ def main(t):
             steps = sorted(c["name"] for c in spans if c.get("parentSpanId") == s["spanId"])
             expect("script" in steps and "workspace" in steps, "steps of %s: %r"
                    % (s["name"], steps))
+            # build saves its artifact, test restores it before its script.
+            want = "reuse.save" if s["name"] == "build" else "reuse.restore"
+            expect(want in steps, "%s in the steps of %s: %r" % (want, s["name"], steps))
+            if want == "reuse.restore":
+                kids = {c["name"]: c for c in spans if c.get("parentSpanId") == s["spanId"]}
+                expect(int(kids["reuse.restore"]["endTimeUnixNano"])
+                       <= int(kids["script"]["startTimeUnixNano"]),
+                       "the script began after the restore")
             for c in spans:
                 if c.get("parentSpanId") == s["spanId"]:
                     eq(c["traceId"], root["traceId"], "a step's trace")
