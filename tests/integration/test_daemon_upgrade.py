@@ -9,7 +9,8 @@
    at most one per swap), one triggers runs without pause.  Zero connection errors; the pid file
    names the new daemon; every trigger answered 201 has a run that
    finishes, some of them answered by the old daemon while it handed over
-   (its log says so); the counter job's log has every line once.
+   (its log says so; the new binary waits at a gate until one such trigger
+   has been answered, so the window always holds one); the counter job's log has every line once.
  - `pipewright upgrade --config` does the same and says "upgraded: pid
    OLD → NEW".
  - The configured `binary` fails to start (a script that exits 1): the
@@ -61,6 +62,7 @@ jobs:
 SCRIPT = """#!/bin/sh
 case "$(cat '%(mode)s')" in
 ok) exec '%(bin)s' "$@" ;;
+gate) while [ ! -e '%(gate)s' ]; do sleep 0.02; done; exec '%(bin)s' "$@" ;;
 hang) echo $$ > '%(hang)s'; exec sleep 600 ;;
 *) echo "broken-binary: refusing to start" >&2; exit 1 ;;
 esac
@@ -307,7 +309,8 @@ def main(t):
     hang = os.path.join(t.tmp, "hang.pid")
     script = os.path.join(t.tmp, "pipewright-next")
     with open(script, "w") as f:
-        f.write(SCRIPT % {"mode": mode, "bin": pw.PW_BIN, "hang": hang})
+        f.write(SCRIPT % {"mode": mode, "bin": pw.PW_BIN, "hang": hang,
+                          "gate": os.path.join(t.tmp, "gate")})
     os.chmod(script, 0o755)
 
     def set_mode(m):
@@ -348,8 +351,20 @@ def scenarios(t, d, projects, config, script, set_mode, hang, notify):
         old = d.proc.pid
         load = Load(d)
         pw.wait_until(lambda: load.fresh > 50 and len(load.triggered) > 3, "load to run")
+        # The new binary waits at a gate until a trigger has been answered
+        # while the old daemon hands over: that window is then sure to
+        # hold one, however fast the swap.
+        set_mode("gate")
         t0 = time.monotonic()
         os.kill(old, signal.SIGUSR2)
+        pw.wait_until(lambda: "upgrade.spawned" in d.log(), "the new daemon spawned")
+        r = d.post("/api/v1/projects/quick/runs", body={}, token="operator",
+                   headers={"Idempotency-Key": "in-the-handover"})
+        eq(r.status, 201, "a trigger during the handover (%r)" % r.body[:200])
+        with load.lock:
+            load.triggered.append(("in-the-handover", r.json()["id"]))
+        set_mode("ok")
+        open(os.path.join(t.tmp, "gate"), "w").close()
         new = upgraded(d, old)
         took = time.monotonic() - t0
         # Some more traffic on the new daemon alone.
