@@ -91,6 +91,11 @@ struct api_stats {
 	const struct api_duration *durations; /* valid until the loop runs
 	                           again; in the order first seen */
 	size_t ndurations;
+	/* Caches and artifacts: since start, but blob_bytes (the blob
+	 * store's size when retention last measured it). */
+	uint64_t cache_hits, cache_misses, cache_evictions;
+	uint64_t reuse_bytes_restored, reuse_bytes_saved;
+	uint64_t blob_bytes;
 };
 
 /*

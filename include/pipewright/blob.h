@@ -92,6 +92,20 @@ struct blob_unpack_result {
 };
 
 /*
+ * The SHA-256 (hex, into digest_out: BLOB_DIGEST_HEX + 1 bytes) over the
+ * files patterns name beneath root, as a cache key's `files`: each path
+ * and its contents in sorted order, found by the same walk as a pack (so
+ * the same globs, and never a file outside root; a symlink counts by its
+ * target's text).  A pattern that matched nothing or an entry left out is
+ * a warning in res (free with blob_pack_result_free); nothing matched is
+ * the digest of nothing.  Past BLOB_HASH_MAX_FILES: -EFBIG.  0 or -errno
+ * with res->err.
+ */
+#define BLOB_HASH_MAX_FILES 100000ULL
+int blob_hash_files(const char *root, const char *const *patterns,
+		    char *digest_out, struct blob_pack_result *res);
+
+/*
  * Restores the blob into spec->root (which must exist).  -ENOENT: no such
  * blob; -EBADMSG: digest mismatch or a corrupt archive (the blob is
  * removed); -EXDEV: an entry climbing out (absolute, `..`, through a
@@ -114,7 +128,9 @@ int blob_unpack_file(const char *path, const struct blob_unpack_spec *spec,
  * An open, digest-named blob for streaming (API download): holds a shared
  * lock until blob_reader_close, so blob_collect never deletes a blob
  * being read.  *fd (owned by the reader, positioned at 0) and *size are
- * valid until blob_reader_close.  -ENOENT if there is no such blob.
+ * valid until blob_reader_close.  -ENOENT if there is no such blob (or
+ * it is being removed).  Never waits for a lock: an open and an fstat,
+ * cheap enough for an event loop.
  */
 struct blob_reader;
 int blob_reader_open(struct blob_store *bs, const char *digest,

@@ -157,6 +157,20 @@ void config_limits_builtin(struct config_limits *out);
 #define CONFIG_JOB_SUBID_BASE 1000000000UL  /* the supervisor's SV_SUBID_BASE */
 void config_job_ids(const struct config *c, uint32_t *first, uint32_t *count);
 
+/*
+ * `artifacts` {max_size 1G, expire_in 30d, keep_latest true} and `caches`
+ * {max_size 10G, max_age 30d}: what the blob store keeps.
+ */
+struct config_reuse {
+	uint64_t artifacts_max_size;     /* content bytes of one job's */
+	uint64_t artifacts_expire_in_ms; /* when a pipeline sets none */
+	bool artifacts_keep_latest;      /* the latest successful run of a
+	                                    branch keeps its artifacts */
+	uint64_t caches_max_size;        /* all caches' bytes together */
+	uint64_t caches_max_age_ms;      /* an entry unused this long goes */
+};
+void config_reuse(const struct config *c, struct config_reuse *out);
+
 /* The `http` mapping's limits (defaults 1 MiB, 256, 10 s, 60 s). */
 size_t config_http_max_body(const struct config *c);
 size_t config_http_max_connections(const struct config *c);

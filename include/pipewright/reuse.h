@@ -20,6 +20,8 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/types.h>
+#include <uv.h>
 
 #include "pipewright/pipeline.h"
 #include "pipewright/sched.h"
@@ -126,5 +128,84 @@ uint64_t reuse_artifact_expiry(uint64_t created_ms, uint64_t expire_in_ms,
 char *reuse_artifact_expired(const char *artifact, const char *job,
 			     uint64_t run, uint64_t created_ms,
 			     uint64_t expires_ms);
+
+/* ---- the step: a job's caches and artifacts, around its script ---- */
+
+/*
+ * Restores what a job gets before its script and saves what it leaves
+ * after it, applying the rules above: the daemon and `pipewright run`
+ * share it.  Every archive, hash and file operation runs in the loop's
+ * worker threads; store reads on the loop (the store's rule), writes
+ * through store_write.  Lines for the job's log come back with the
+ * result.  docs/internals/reuse.md has the flow.
+ */
+struct store;
+struct blob_store;
+struct reuse_step;
+
+struct reuse_limits {
+	uint64_t artifact_max_size;  /* content bytes of one job's; 0: none */
+	uint64_t artifact_expire_ms; /* expire_in when a job sets none; 0:
+	                                never */
+	bool keep_latest;            /* an artifact past its expiry is still
+	                                restored until retention releases it */
+	uint64_t cache_max_size;     /* content bytes of one cache; 0: none */
+};
+
+/* What the step needs of a job attempt (borrowed during the call). */
+struct reuse_job {
+	uint64_t run;
+	const char *project;
+	const struct pipeline *p;
+	size_t job;
+	const char *const *env;      /* the job's "K=V" (sched_attempt_env) */
+	const char *root;            /* the workspace, host path */
+	uid_t uid;                   /* restored files belong to uid:gid; */
+	gid_t gid;                   /* packs skip hard links of others */
+	const struct reuse_scopes *scopes;
+	bool keep_existing;          /* never overwrite a file (local runs) */
+};
+
+struct reuse_result {
+	int rc;                      /* < 0: the job fails for reason */
+	const char *reason;          /* valid during the callback */
+	const char *log;             /* lines for the job's log, each ending */
+	size_t len;                  /* in '\n'; valid during the callback */
+	uint64_t saved_bytes;        /* archive bytes of caches saved */
+};
+typedef void (*reuse_step_cb)(const struct reuse_result *res, void *arg);
+
+struct reuse_stats {
+	uint64_t cache_hits, cache_misses;
+	uint64_t bytes_restored;     /* content bytes, caches and artifacts */
+	uint64_t bytes_saved;        /* archive bytes, caches and artifacts */
+};
+
+void reuse_step_create(uv_loop_t *loop, struct store *s,
+		       struct blob_store *bs, const struct reuse_limits *lim,
+		       struct reuse_step **out);
+void reuse_step_set_limits(struct reuse_step *st,
+			   const struct reuse_limits *lim);
+void reuse_step_stats(const struct reuse_step *st, struct reuse_stats *out);
+/* Restores and saves under way (a shutdown waits for 0). */
+size_t reuse_step_busy(const struct reuse_step *st);
+/* Only when reuse_step_busy is 0. */
+void reuse_step_destroy(struct reuse_step *st);
+/*
+ * Before the script: the artifacts of pipeline_job_artifact_sources
+ * (this run's; an expired one fails the job with
+ * reuse_artifact_expired's message), then each cache whose policy pulls,
+ * by the lookup order.  cb runs once, on the loop.
+ */
+void reuse_step_restore(struct reuse_step *st, const struct reuse_job *job,
+			reuse_step_cb cb, void *arg);
+/*
+ * After it, the attempt having ended `state`: its artifacts when `when`
+ * wants them (over artifact_max_size: rc < 0), then each cache whose
+ * policy pushes, unless its key exists or another save of it is under
+ * way; a cache that cannot be saved is a line, never a failure.
+ */
+void reuse_step_save(struct reuse_step *st, const struct reuse_job *job,
+		     enum sched_job_state state, reuse_step_cb cb, void *arg);
 
 #endif

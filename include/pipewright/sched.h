@@ -209,6 +209,12 @@ int sched_run_rerun(struct sched_run *r, const char *const *names) PW_WUR;
 void sched_run_set_ids(struct sched_run *r, uint32_t uid, uint32_t gid);
 /* The host path job's attempts run in (jobs_dir's, else the run's). */
 const char *sched_attempt_workspace(const struct sched_run *r, size_t job);
+/*
+ * The environment job's current attempt runs with ("K=V", NULL-terminated,
+ * PIPEWRIGHT_* included; caller frees with pw_strv_free), for expanding
+ * its cache and artifact paths as its script would; NULL for no such job.
+ */
+char **sched_attempt_env(const struct sched_run *r, size_t job);
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
 /* Ends an attempt held by attempt_prepare as failed, for `reason` (a

@@ -179,6 +179,36 @@ api_metrics(struct api *a, struct http_request *req, const char *actor)
 		 "# TYPE pipewright_log_bytes_total counter\n"
 		 "pipewright_log_bytes_total %llu\n",
 		 (unsigned long long)st.log_bytes);
+	buf_addf(&b, "# HELP pipewright_cache_hits_total Cache restores "
+		 "that found an entry.\n"
+		 "# TYPE pipewright_cache_hits_total counter\n"
+		 "pipewright_cache_hits_total %llu\n"
+		 "# HELP pipewright_cache_misses_total Cache restores that "
+		 "found none (or a corrupt one).\n"
+		 "# TYPE pipewright_cache_misses_total counter\n"
+		 "pipewright_cache_misses_total %llu\n"
+		 "# HELP pipewright_cache_evictions_total Cache entries "
+		 "evicted by retention.\n"
+		 "# TYPE pipewright_cache_evictions_total counter\n"
+		 "pipewright_cache_evictions_total %llu\n"
+		 "# HELP pipewright_reuse_restored_bytes_total Bytes of "
+		 "caches and artifacts restored into workspaces.\n"
+		 "# TYPE pipewright_reuse_restored_bytes_total counter\n"
+		 "pipewright_reuse_restored_bytes_total %llu\n"
+		 "# HELP pipewright_reuse_saved_bytes_total Archive bytes of "
+		 "caches and artifacts saved.\n"
+		 "# TYPE pipewright_reuse_saved_bytes_total counter\n"
+		 "pipewright_reuse_saved_bytes_total %llu\n"
+		 "# HELP pipewright_blob_store_bytes The blob store's size "
+		 "when retention last measured it.\n"
+		 "# TYPE pipewright_blob_store_bytes gauge\n"
+		 "pipewright_blob_store_bytes %llu\n",
+		 (unsigned long long)st.cache_hits,
+		 (unsigned long long)st.cache_misses,
+		 (unsigned long long)st.cache_evictions,
+		 (unsigned long long)st.reuse_bytes_restored,
+		 (unsigned long long)st.reuse_bytes_saved,
+		 (unsigned long long)st.blob_bytes);
 	buf_addf(&b, "# HELP pipewright_store_commits_total Store "
 		 "transactions committed.\n"
 		 "# TYPE pipewright_store_commits_total counter\n"

@@ -191,10 +191,13 @@ blob_open_locked(struct blob_store *bs, const char *digest, bool ex)
 	if (fd < 0)
 		return errno == ENOTDIR ? -ENOENT : -errno;
 	do
-		rc = flock(fd, ex ? LOCK_EX | LOCK_NB : LOCK_SH);
+		rc = flock(fd, (ex ? LOCK_EX : LOCK_SH) | LOCK_NB);
 	while (rc < 0 && errno == EINTR);
 	if (rc < 0) {
-		rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+		/* Shared: a collector or a remover holds it to unlink it —
+		 * gone, and nobody waits (the daemon opens readers on its
+		 * event loop). */
+		rc = errno != EWOULDBLOCK ? -errno : ex ? -EBUSY : -ENOENT;
 		close(fd);
 		return rc;
 	}

@@ -159,6 +159,16 @@ config_job_ids(const struct config *c, uint32_t *first, uint32_t *count)
 	*count = (uint32_t)c->job_ids_count;
 }
 
+void
+config_reuse(const struct config *c, struct config_reuse *out)
+{
+	out->artifacts_max_size = c->artifacts_max_size;
+	out->artifacts_expire_in_ms = c->artifacts_expire_in_ms;
+	out->artifacts_keep_latest = c->artifacts_keep_latest;
+	out->caches_max_size = c->caches_max_size;
+	out->caches_max_age_ms = c->caches_max_age_ms;
+}
+
 size_t
 config_http_max_body(const struct config *c)
 {

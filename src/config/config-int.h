@@ -107,6 +107,12 @@ struct config {
 	uint64_t upgrade_timeout_ms;
 	enum config_log_format log_format;
 	struct cf_sandbox sandbox; /* limits.max_log: `max_log` too */
+	/* `artifacts` and `caches`: retention of the blob store */
+	uint64_t artifacts_max_size;
+	uint64_t artifacts_expire_in_ms;
+	bool artifacts_keep_latest;
+	uint64_t caches_max_size;
+	uint64_t caches_max_age_ms;
 	uint64_t http_max_body;
 	unsigned long http_max_connections;
 	uint64_t http_read_timeout_ms;
@@ -157,6 +163,8 @@ struct cf_key {
 extern const struct yamlnode_table config_top_keys;
 extern const struct yamlnode_table config_http_keys;
 extern const struct yamlnode_table config_job_ids_keys;
+extern const struct yamlnode_table config_artifacts_keys;
+extern const struct yamlnode_table config_caches_keys;
 extern const struct yamlnode_table config_project_keys;
 extern const struct yamlnode_table config_secret_keys;
 extern const struct yamlnode_table config_schedule_keys;
@@ -186,6 +194,8 @@ cf_key_fn config_key_drain;
 cf_key_fn config_key_log_format;
 cf_key_fn config_key_job_ids;
 cf_key_fn config_key_http;
+cf_key_fn config_key_artifacts;
+cf_key_fn config_key_caches;
 int config_listen_parse(const char *s, struct config *c, const char **why);
 int config_pick(struct cf_walk *w, const struct cf_key *row,
 		const struct ynode *val, const char *const *words, size_t n);

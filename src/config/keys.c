@@ -71,6 +71,10 @@ static const struct cf_key top_rows[] = {
 	{{"http", M, "a mapping of HTTP limits"}, config_key_http, 0, 0, 0},
 	{{"job_ids", M, "a mapping {first: UID, count: N}"}, config_key_job_ids,
 	 0, 0, 0},
+	{{"artifacts", M, "a mapping such as {max_size: 1G, expire_in: 30d}"},
+	 config_key_artifacts, 0, 0, 0},
+	{{"caches", M, "a mapping such as {max_size: 10G, max_age: 30d}"},
+	 config_key_caches, 0, 0, 0},
 	{{"projects", L, "a list of projects"}, keep_projects, 0, 0, 0},
 	{{"secrets", M, "a mapping of secret names to {file: PATH} or"
 	 " {env: NAME}"}, keep_secrets, 0, 0, 0},
@@ -98,6 +102,25 @@ static const struct cf_key http_rows[] = {
 	 config_key_http_allowed_hosts, 0, 0, 0},
 };
 const struct yamlnode_table config_http_keys = CF_TABLE(http_rows);
+
+/* Retention of artifacts and caches (docs/operations.md). */
+static const struct cf_key artifacts_rows[] = {
+	{{"max_size", S, "a size such as 1G"}, config_key_size,
+	 C(artifacts_max_size), 1024, 1024 * 1024 * MIB},
+	{{"expire_in", S, "a duration such as 30d"}, config_key_duration,
+	 C(artifacts_expire_in_ms), SEC, 3660 * 86400 * SEC},
+	{{"keep_latest", S, "a boolean"}, config_key_bool,
+	 C(artifacts_keep_latest), 0, 0},
+};
+const struct yamlnode_table config_artifacts_keys = CF_TABLE(artifacts_rows);
+
+static const struct cf_key caches_rows[] = {
+	{{"max_size", S, "a size such as 10G"}, config_key_size,
+	 C(caches_max_size), 1024, 1024 * 1024 * 1024 * MIB},
+	{{"max_age", S, "a duration such as 30d"}, config_key_duration,
+	 C(caches_max_age_ms), SEC, 3660 * 86400 * SEC},
+};
+const struct yamlnode_table config_caches_keys = CF_TABLE(caches_rows);
 
 /* Host uids for sandboxed jobs; docs/operations.md says why this range. */
 static const struct cf_key job_ids_rows[] = {

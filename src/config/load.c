@@ -63,6 +63,11 @@ set_defaults(struct config *c)
 	config_limits_builtin(&c->sandbox.limits);
 	c->sandbox.mode = CONFIG_SANDBOX_STRICT;
 	c->sandbox.network = CONFIG_NETWORK_DENY;
+	c->artifacts_max_size = 1024ULL * 1024 * 1024;
+	c->artifacts_expire_in_ms = 30ULL * 86400 * 1000;
+	c->artifacts_keep_latest = true;
+	c->caches_max_size = 10ULL * 1024 * 1024 * 1024;
+	c->caches_max_age_ms = 30ULL * 86400 * 1000;
 	c->http_max_body = 1024 * 1024;
 	c->http_max_connections = 256;
 	c->http_read_timeout_ms = 10 * 1000;

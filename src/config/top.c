@@ -213,6 +213,32 @@ config_key_http(struct cf_walk *w, const struct cf_key *row,
 }
 
 void
+config_key_artifacts(struct cf_walk *w, const struct cf_key *row,
+		     const struct ynode *key, const struct ynode *val)
+{
+	const char *saved = w->y.where;
+
+	(void)row;
+	(void)key;
+	w->y.where = " in 'artifacts'";
+	config_walk_map(w, val, &config_artifacts_keys, w->c);
+	w->y.where = saved;
+}
+
+void
+config_key_caches(struct cf_walk *w, const struct cf_key *row,
+		  const struct ynode *key, const struct ynode *val)
+{
+	const char *saved = w->y.where;
+
+	(void)row;
+	(void)key;
+	w->y.where = " in 'caches'";
+	config_walk_map(w, val, &config_caches_keys, w->c);
+	w->y.where = saved;
+}
+
+void
 config_key_job_ids(struct cf_walk *w, const struct cf_key *row,
 		   const struct ynode *key, const struct ynode *val)
 {

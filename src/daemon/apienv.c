@@ -125,6 +125,12 @@ env_stats(void *ctx, struct api_stats *out)
 	out->duration_bounds = daemon_duration_bounds;
 	out->durations = st.durations;
 	out->ndurations = st.ndurations;
+	out->cache_hits = st.cache_hits;
+	out->cache_misses = st.cache_misses;
+	out->cache_evictions = st.cache_evictions;
+	out->reuse_bytes_restored = st.reuse_bytes_restored;
+	out->reuse_bytes_saved = st.reuse_bytes_saved;
+	out->blob_bytes = st.blob_bytes;
 }
 
 static int

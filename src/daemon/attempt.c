@@ -10,8 +10,8 @@
  * stays the one truth for offsets, followers and re-attach.  After it:
  * sched holds the attempt running (attempt_finish) while lines go through
  * sched_attempt_log(), right after the supervisor's last byte, and the
- * result is settled with sched_attempt_settle().  Nothing is saved yet:
- * attempt_finish settles at once, as if there were no hook.
+ * result is settled with sched_attempt_settle() (jobreuse.c saves the
+ * job's artifacts and caches in between).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -72,17 +72,4 @@ attempt_prelude_write(const char *dir, const char *data, size_t len)
 out:
 	close(dfd);
 	return rc;
-}
-
-void
-attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
-	       const struct sched_attempt_result *res)
-{
-	int rc;
-
-	(void)arg;
-	(void)attempt;
-	(void)res;
-	rc = sched_attempt_settle(run, job, 0, NULL);
-	(void)rc; /* it is finishing: settle cannot refuse it */
 }

@@ -148,6 +148,8 @@ struct daemon_stats {
 	const struct api_duration *durations; /* by project and job, valid
 	                           until the loop runs again (durations.c) */
 	size_t ndurations;
+	uint64_t cache_hits, cache_misses, cache_evictions;
+	uint64_t reuse_bytes_restored, reuse_bytes_saved, blob_bytes;
 };
 void daemon_stats(const struct daemon *d, struct daemon_stats *out);
 /* Upper bounds (seconds) of the job duration histogram's buckets. */
@@ -183,6 +185,7 @@ struct live_attempt {
 	bool ended;               /* the attempt's end is known */
 	char *status, *reason;    /* its result, once ended */
 	int exit_code;
+	char *dir;                /* its attempt directory (prelude) */
 	struct follower *followers;
 	int ops;                  /* store writes whose done callback uses it */
 	bool orphan;              /* let go of (live_forget_all): freed by
@@ -252,6 +255,12 @@ struct daemon {
 	size_t ndurations;
 	int exit_status;
 	struct daemon_stats stats;
+	struct blob_store *blobs; /* <data_dir>/blobs (jobreuse.c) */
+	struct reuse_step *reuse; /* restores and saves around jobs */
+	uv_timer_t retain_timer;  /* retention, hourly (retain.c) */
+	bool retaining, retain_again;
+	uint64_t evictions;       /* cache entries evicted since start */
+	uint64_t blob_bytes;      /* the blob store's size, last measured */
 };
 
 /* record.c: sched → store */
@@ -271,7 +280,8 @@ void record_flush_all(struct daemon *d);
  * -EFBIG past SUPERVISOR_MAX_PRELUDE bytes, else 0 or -errno.
  */
 int attempt_prelude_write(const char *dir, const char *data, size_t len);
-/* sched's attempt_finish: settles at once (rc 0) for now. */
+/* sched's attempt_finish: saves the job's artifacts and caches, then
+ * settles (jobreuse.c). */
 void attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 		    const struct sched_attempt_result *res);
 
@@ -455,6 +465,18 @@ void files_remove_run(struct daemon *d, uint64_t run);
 #define JOBWS_CHECKOUT "checkout"   /* <run>/checkout: the run's commit */
 #define JOBWS_JOBS "jobs"           /* <run>/jobs/<idx>: a job's workspace */
 /* why: for the job's end (NULL on success); valid during the call. */
+/* jobreuse.c: the blob store and the reuse step, for the daemon's jobs */
+int jobreuse_open(struct daemon *d, char **err);
+void jobreuse_close(struct daemon *d);
+/* The config was reloaded: the step's limits follow. */
+void jobreuse_config(struct daemon *d);
+/* Restores what la's job gets, writes the prelude, then proceeds (or
+ * fails the attempt). */
+void jobreuse_restore(struct live_attempt *la);
+/* retain.c: expiry, eviction and collection, hourly and on demand */
+void retain_start(struct daemon *d);
+void retain_now(struct daemon *d);
+
 typedef void (*jobws_cb)(int rc, const char *why, void *arg);
 /*
  * Makes the workspace of the job's next attempt afresh (the previous

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "daemon-int.h"
+#include "pipewright/reuse.h"
 #include "pipewright/api.h"
 #include "pipewright/notify.h"
 #include "pipewright/scm.h"
@@ -67,6 +68,17 @@ daemon_stats(const struct daemon *d, struct daemon_stats *out)
 	out->ndurations = d->ndurations;
 	out->jobs_running = sched_running(d->sched);
 	out->runs_active = 0;
+	if (d->reuse != NULL) {
+		struct reuse_stats rs;
+
+		reuse_step_stats(d->reuse, &rs);
+		out->cache_hits = rs.cache_hits;
+		out->cache_misses = rs.cache_misses;
+		out->reuse_bytes_restored = rs.bytes_restored;
+		out->reuse_bytes_saved = rs.bytes_saved;
+	}
+	out->cache_evictions = d->evictions;
+	out->blob_bytes = d->blob_bytes;
 	for (lr = d->runs; lr != NULL; lr = lr->next)
 		out->runs_active++;
 }
@@ -159,7 +171,7 @@ close_handles(struct daemon *d)
 		(uv_handle_t *)&d->sighup,      (uv_handle_t *)&d->sigusr2,
 		(uv_handle_t *)&d->drain_timer, (uv_handle_t *)&d->flush_timer,
 		(uv_handle_t *)&d->schedule_timer,
-		(uv_handle_t *)&d->close_timer,
+		(uv_handle_t *)&d->close_timer, (uv_handle_t *)&d->retain_timer,
 	};
 	size_t i;
 
@@ -173,7 +185,8 @@ maybe_finish(struct daemon *d)
 {
 	if (!d->draining || d->runs != NULL || d->http == NULL ||
 	    d->upgrade != NULL || uv_is_closing((uv_handle_t *)&d->sigterm) ||
-	    d->checkouts != NULL || (d->scm != NULL && scm_active(d->scm) > 0))
+	    d->checkouts != NULL || (d->scm != NULL && scm_active(d->scm) > 0) ||
+	    d->retaining || (d->reuse != NULL && reuse_step_busy(d->reuse) > 0))
 		return;
 	/* Requests being answered finish, with "Connection: close". */
 	if (d->close_deadline == 0)
@@ -278,6 +291,7 @@ on_sighup(uv_signal_t *h, int signum)
 	pipeline_problems_free(&pp);
 	config_destroy(d->config);
 	d->config = c;
+	jobreuse_config(d);
 	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
 		 d->debug);
 	if (!d->detached)
@@ -403,6 +417,8 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		*err = msg;
 		goto fail;
 	}
+	if ((rc = jobreuse_open(d, err)) < 0)
+		goto fail;
 	rc = exec_create(&d->loop, opts->supervisor_path, &d->exec);
 	if (rc < 0) {
 		*err = xasprintf("cannot start the executor: %s", strerror(-rc));
@@ -477,6 +493,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	uv_signal_init(&d->loop, &d->sighup);
 	uv_signal_init(&d->loop, &d->sigusr2);
 	uv_timer_init(&d->loop, &d->close_timer);
+	uv_timer_init(&d->loop, &d->retain_timer);
 	d->sigterm.data = d->sigint.data = d->sighup.data = d->sigusr2.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
@@ -486,6 +503,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	if ((rc = runs_recover(d, err)) < 0)
 		goto fail_started;
 	schedules_load(d);
+	retain_start(d);
 	d->successor_fd = opts->upgrade_fd;
 	*out = d;
 	return 0;
@@ -536,6 +554,7 @@ daemon_destroy(struct daemon *d)
 	}
 	api_destroy(d->api);
 	sched_destroy(d->sched);
+	jobreuse_close(d);
 	if (d->scm != NULL) {
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		scm_destroy(d->scm);

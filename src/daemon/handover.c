@@ -19,6 +19,7 @@
 
 #include "daemon-int.h"
 #include "pipewright/notify.h"
+#include "pipewright/reuse.h"
 #include "pipewright/scm.h"
 
 #define HANDOVER_POLL_MS 20   /* checkouts have no idle callback */
@@ -55,7 +56,8 @@ on_wait(uv_timer_t *t)
 	 * job workspaces being made (jobws.c): the next daemon may make the
 	 * same job's workspace afresh.
 	 */
-	if (h->d->checkouts != NULL || h->d->jobws_active > 0)
+	if (h->d->checkouts != NULL || h->d->jobws_active > 0 ||
+	    reuse_step_busy(h->d->reuse) > 0 || h->d->retaining)
 		return;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, on_wait_closed);

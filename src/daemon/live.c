@@ -109,6 +109,7 @@ live_attempt_free(struct daemon *d, struct live_attempt *la)
 	buf_free(&la->mem);
 	free(la->status);
 	free(la->reason);
+	free(la->dir);
 	free(la);
 }
 

@@ -245,11 +245,13 @@ workspace_ready(int rc, const char *why, void *arg)
 	int prc;
 
 	if (!attempt_op_done(la)) {
-		if (rc < 0)
+		if (rc < 0) {
 			prc = sched_attempt_fail(la->lr->run, la->job, why);
-		else
-			prc = sched_attempt_proceed(la->lr->run, la->job, 0);
-		(void)prc; /* the attempt is prepared: neither refuses it */
+			(void)prc; /* the attempt is prepared: it cannot refuse */
+		} else {
+			la->ops++;
+			jobreuse_restore(la);
+		}
 	}
 	/* A shutdown may have waited for this checkout to end. */
 	daemon_run_gone(d);
@@ -300,6 +302,7 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	o->job = (int)job;
 	o->la = la;
 	o->dir = xstrdup(dir);
+	la->dir = xstrdup(dir);
 	o->started_at = la->started_ms = pw_now_ms();
 	/* Its uid, before the row that records it (jobids.c). */
 	o->ids_rc = jobids_assign(d, la->lr);

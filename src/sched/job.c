@@ -101,6 +101,24 @@ build_env(const struct sched_run *r, size_t j, const char *dir,
 	free(home);
 }
 
+char **
+sched_attempt_env(const struct sched_run *r, size_t j)
+{
+	const struct sched_job *job;
+	struct envlist e = {0};
+	const char *seen;
+
+	if (j >= r->njobs)
+		return NULL;
+	job = &r->jobs[j];
+	seen = r->sandbox == EXEC_SANDBOX_STRICT && r->workspace_at != NULL ?
+		       r->workspace_at : job->workspace;
+	build_env(r, j, job->dir != NULL ? job->dir : "", seen, &e);
+	if (e.items == NULL)
+		e.items = xcalloc(1, sizeof(char *));
+	return e.items;
+}
+
 /*
  * One `sh -e -c` script for all items, so that `cd` and variables carry
  * over; each item is echoed whole as "$ item" before it runs.
