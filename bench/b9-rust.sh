@@ -50,6 +50,8 @@ trap '[ "${PW_BENCH_KEEP:-0}" = 1 ] && echo "kept $W" >&2 || rm -rf "$W"' EXIT
 PATH=$(dirname "$CARGO"):$PATH
 export PATH CARGO_INCREMENTAL=1 CARGO_TERM_COLOR=never CARGO_HOME=$W/cargo-home
 export GIT_CONFIG_COUNT=1 GIT_CONFIG_KEY_0=safe.directory GIT_CONFIG_VALUE_0='*'
+# pipewright run's caches: a directory of its own, so the first run is cold.
+export XDG_CACHE_HOME=$W/xdg
 say() { printf '%s b9: %s\n' "$(date +%T)" "$*" >&2; }
 
 # timed NAME CMD...: runs CMD (output in $W/NAME.log), sets $NAME_wall,
