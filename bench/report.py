@@ -192,6 +192,12 @@ if not skipped("B9", b):
                                 b["restore_line"]).split("\n")), None,
         "<= 10 ms", h["p99_ms"] <= 10 and h["errors"] == 0 and
         b["run_status"] == "success")
+    e = b.get("healthz_end")
+    if e:
+        row("B9", "/healthz p99 ms at the run's end, its workspaces (the "
+            "tree twice) removed (%d probes, %d errors)" %
+            (e["requests"], e["errors"]), e["p99_ms"],
+            "max %s ms" % e["max_ms"], None, None, None)
 
 b = results["B8"]
 if not skipped("B8", b):
