@@ -495,9 +495,11 @@ md += ["", "## How each figure is measured", "",
        "- **B9** (`/healthz`): a daemon (`sandbox: none`) runs a pipeline "
        "whose first job makes a 1 GiB, 20,000-file tree with `bench/blob "
        "gen` in its cached path and prints a line; once the line is in the "
-       "log, `bench/probe` asks `/healthz` every 2 ms until the run ends: "
-       "the cache's save after the job, the next job's workspace and the "
-       "cache's restore before its script (which counts the files).",
+       "log, `bench/probe` asks `/healthz` every 2 ms until the next job's "
+       "first line is in its log: the cache's save after the first job, "
+       "the next job's workspace and the cache's restore before its "
+       "script. That job then counts the files and waits for a file of the "
+       "benchmark's; the run's end (its workspaces removed) is probed apart.",
        "- **B2**: a `repo` project taking GitHub pushes for `bench/app`, "
        "the queue paused first (`POST /api/v1/queue/pause`); "
        "`bench/hookload` sends the GitHub push fixture adjusted to exactly "
