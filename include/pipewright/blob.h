@@ -138,8 +138,8 @@ int blob_reader_open(struct blob_store *bs, const char *digest,
 void blob_reader_close(struct blob_reader *r);
 
 /* One regular file of an archive blob to out_fd (`?path=`), after the
- * digest is verified: -ENOENT if not in it (or not a regular file),
- * -EBADMSG as blob_unpack. */
+ * digest is verified: -ENOENT if not in it, -EISDIR if it is there but
+ * not a regular file (a directory, a link), -EBADMSG as blob_unpack. */
 int blob_extract_one(struct blob_store *bs, const char *digest,
 		     const char *path, int out_fd);
 

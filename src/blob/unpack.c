@@ -693,9 +693,12 @@ blob_extract_one(struct blob_store *bs, const char *digest,
 				    sizeof(name)) < 0 ||
 		    strcmp(name, want) != 0)
 			continue;
+		/* There, but not a file to stream (the API's 400). */
 		if (archive_entry_filetype(e) != AE_IFREG ||
-		    archive_entry_hardlink(e) != NULL)
+		    archive_entry_hardlink(e) != NULL) {
+			rc = -EISDIR;
 			break;
+		}
 		rc = 0;
 		while (rc == 0 &&
 		       (n = archive_read_data(a, buf, BLOB_IO_CHUNK)) != 0) {

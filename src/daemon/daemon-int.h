@@ -125,8 +125,8 @@ void daemon_unfollow(struct daemon_follow *f);
 
 /*
  * Artifacts and caches for the API.  blob_open/close/extract read
- * <data_dir>/blobs (blobread.c: the minimal reader the blob module
- * replaces); strings are copied.  cache_delete deletes a project's
+ * <data_dir>/blobs through the blob module (blobread.c: a reader holds
+ * the blob against collection); strings are copied.  cache_delete deletes a project's
  * entries with key (in scope, or every scope if NULL) with an audit row,
  * in one commit; cb's run is the number deleted (caches.c).
  */

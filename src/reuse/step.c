@@ -23,6 +23,7 @@
 #include <time.h>
 
 #include "pipewright/blob.h"
+#include "pipewright/glob.h"
 #include "pipewright/reuse.h"
 #include "pipewright/store.h"
 #include "pipewright/util.h"
@@ -46,6 +47,9 @@ struct citem {
 	char *prefix, *literal;      /* expanded; NULL: none */
 	char **files, **paths, **restore; /* expanded, NULL-terminated */
 	bool has_files;
+	bool push_only;              /* restore: expanded (a mistake fails
+	                                the job before its script), not
+	                                looked up */
 	enum pipeline_cache_policy policy;
 	char digest[BLOB_DIGEST_HEX + 1];   /* of files */
 	struct blob_pack_result hres;
@@ -60,6 +64,7 @@ struct citem {
 	uint64_t ms;
 	bool won;
 	char *flight;
+	char *miss;                  /* restore: the miss line, in order */
 };
 
 struct aitem {
@@ -67,12 +72,10 @@ struct aitem {
 	char *digest;
 	struct blob_unpack_result ur;
 	int rc;
-	uint64_t ms;
 };
 
 struct task {
 	struct reuse_step *st;
-	bool saving;
 	uint64_t run;
 	char *project, *root, *write_scope;
 	char **read_scopes;
@@ -186,6 +189,7 @@ task_free(struct task *t)
 		if (c->hit != NULL)
 			store_caches_free(c->hit, 1);
 		free(c->flight);
+		free(c->miss);
 	}
 	free(t->c);
 	for (i = 0; i < t->na; i++) {
@@ -288,17 +292,26 @@ expand(struct task *t, const char *what, const char *in,
 	return out;
 }
 
+/* paths: each expanded value must still stay inside the workspace. */
 static char **
 expand_list(struct task *t, const char *what, const char *const *in,
-	    const char *const *env)
+	    const char *const *env, bool paths)
 {
 	char **v = xcalloc(1, sizeof(char *));
+	const char *why;
 	size_t n = 0;
 	char *s;
 
 	for (; in != NULL && *in != NULL; in++) {
 		if ((s = expand(t, what, *in, env)) == NULL)
 			break;
+		if (paths && (why = glob_path_check(s)) != NULL) {
+			task_fail(t, -EINVAL, "%s '%s' (from '%s') must stay"
+				  " inside the workspace: %s", what, s, *in,
+				  why);
+			free(s);
+			break;
+		}
 		strv_add(&v, &n, s);
 	}
 	return v;
@@ -316,11 +329,11 @@ caches_of(struct task *t, const struct reuse_job *job, bool saving)
 			pipeline_job_cache(job->p, job->job, i);
 		struct citem *c;
 
-		if (saving ? pc->policy == PIPELINE_CACHE_PULL :
-			     pc->policy == PIPELINE_CACHE_PUSH)
+		if (saving && pc->policy == PIPELINE_CACHE_PULL)
 			continue;
 		c = &t->c[t->nc++];
 		c->policy = pc->policy;
+		c->push_only = !saving && pc->policy == PIPELINE_CACHE_PUSH;
 		c->hrc = 0;
 		if (pc->prefix != NULL)
 			c->prefix = expand(t, "cache key prefix", pc->prefix,
@@ -328,12 +341,14 @@ caches_of(struct task *t, const struct reuse_job *job, bool saving)
 		if (pc->literal != NULL)
 			c->literal = expand(t, "cache key", pc->literal,
 					    job->env);
-		c->has_files = pc->files != NULL && pc->files[0] != NULL;
+		c->has_files = pc->files != NULL && pc->files[0] != NULL &&
+			       !c->push_only;
 		c->files = expand_list(t, "cache key file", pc->files,
-				       job->env);
-		c->paths = expand_list(t, "cache path", pc->paths, job->env);
+				       job->env, true);
+		c->paths = expand_list(t, "cache path", pc->paths, job->env,
+				       true);
 		c->restore = expand_list(t, "restore_keys prefix",
-					 pc->restore_keys, job->env);
+					 pc->restore_keys, job->env, false);
 	}
 }
 
@@ -385,6 +400,8 @@ make_keys(struct task *t)
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
 
+		if (c->push_only)
+			continue;
 		warn_lines(t, &c->hres, "cache key files");
 		if (c->hrc < 0) {
 			task_fail(t, c->hrc, "cache key files: %s",
@@ -471,12 +488,14 @@ unpack_work(uv_work_t *w)
 	size_t i;
 
 	for (i = 0; i < t->na; i++) {
-		t0 = mono_ms();
 		t->a[i].rc = blob_unpack(t->st->bs, t->a[i].digest, &spec,
 					 &t->a[i].ur);
-		t->a[i].ms = mono_ms() - t0;
-		if (t->a[i].rc < 0)
+		if (t->a[i].rc < 0) {
+			/* The job fails: its caches are not restored. */
+			for (i = 0; i < t->nc; i++)
+				t->c[i].rc = -ECANCELED;
 			return;
+		}
 	}
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
@@ -498,7 +517,7 @@ unpack_done(uv_work_t *w, int status)
 	size_t i;
 
 	(void)status;
-	for (i = 0; i < t->na; i++) {
+	for (i = 0; i < t->na && t->rc == 0; i++) {
 		struct aitem *a = &t->a[i];
 
 		if (a->rc < 0) {
@@ -522,6 +541,8 @@ unpack_done(uv_work_t *w, int status)
 	for (i = 0; i < t->nc && t->rc == 0; i++) {
 		struct citem *c = &t->c[i];
 
+		if (c->miss != NULL)
+			buf_adds(&t->log, c->miss);
 		if (!c->active)
 			continue;
 		if (c->rc == -EBADMSG || c->rc == -ENOENT) {
@@ -548,6 +569,12 @@ unpack_done(uv_work_t *w, int status)
 		buf_adds(&t->log, ")");
 		line_size_time(t, c->ur.content_bytes, c->ms, "restored");
 	}
+	for (i = 0; i < t->nc && !t->c[i].active; i++)
+		;
+	if (i == t->nc) {
+		task_end(t);
+		return;
+	}
 	store_write(t->st->store, restore_tx, restore_tx_done, t);
 }
 
@@ -568,26 +595,30 @@ restore_hashed(uv_work_t *w, int status)
 	for (i = 0; i < t->nc; i++) {
 		struct citem *c = &t->c[i];
 
+		if (c->push_only)
+			continue;
 		rc = store_cache_lookup(t->st->store, t->project,
 					(const char *const *)t->read_scopes,
 					c->key,
 					(const char *const *)c->restore, &hit);
 		if (rc == -ENOENT) {
 			t->st->stats.cache_misses++;
-			buf_addf(&t->log, "cache miss: %s\n", c->key);
+			c->miss = xasprintf("cache miss: %s\n", c->key);
 			continue;
 		}
 		if (rc < 0) {
-			buf_addf(&t->log, "cache miss: %s (cannot look it up:"
-				 " %s)\n", c->key, store_strerror(rc));
+			c->miss = xasprintf("cache miss: %s (cannot look it"
+					    " up: %s)\n", c->key,
+					    store_strerror(rc));
 			continue;
 		}
 		c->hit = hit;
 		c->active = true;
 		any = true;
 	}
+	/* Nothing to unpack: unpack_done only writes the lines. */
 	if (!any) {
-		task_end(t);
+		unpack_done(&t->w, 0);
 		return;
 	}
 	queue(t, unpack_work, unpack_done);
@@ -929,17 +960,14 @@ reuse_step_save(struct reuse_step *st, const struct reuse_job *job,
 	const struct pipeline_artifacts *pa =
 		pipeline_job_artifacts(job->p, job->job);
 	struct task *t = task_new(st, job, cb, arg);
-	size_t n = 0;
 
-	t->saving = true;
 	if (pa != NULL && !job->caches_only &&
 	    reuse_artifacts_wanted(pa->when, state)) {
 		t->art = true;
 		t->apaths = expand_list(t, "artifacts path", pa->paths,
-					job->env);
-		t->aexclude = xcalloc(1, sizeof(char *));
-		for (; pa->exclude != NULL && pa->exclude[n] != NULL;)
-			strv_add(&t->aexclude, &n, xstrdup(pa->exclude[n]));
+					job->env, true);
+		t->aexclude = expand_list(t, "artifacts exclude", pa->exclude,
+					  job->env, false);
 		t->aname = xstrdup(pa->name);
 		t->ajob = xstrdup(pipeline_job_name(job->p, job->job));
 		t->ajob_idx = (int)job->job;

@@ -768,7 +768,7 @@ test_extract_one(void **state)
 	free(s);
 	assert_int_equal(blob_extract_one(f->bs, pr.digest, "d/none", 1),
 			 -ENOENT);
-	assert_int_equal(blob_extract_one(f->bs, pr.digest, "d", 1), -ENOENT);
+	assert_int_equal(blob_extract_one(f->bs, pr.digest, "d", 1), -EISDIR);
 	blob_pack_result_free(&pr);
 }
 
@@ -936,6 +936,61 @@ test_disk_full(void **state)
 	assert_int_equal(umount(mnt), 0);
 }
 
+/* A cache key's files: path and content count, order and links do not
+ * leak, globs as a pack's, a link out of the workspace is a warning. */
+static void
+test_hash_files(void **state)
+{
+	struct fx *f = *state;
+	const char *const pats[] = {"Cargo.lock", "sub/*.toml", "none/*.x",
+				    "out/secret", NULL};
+	struct blob_pack_result r;
+	char a[BLOB_DIGEST_HEX + 1], b[BLOB_DIGEST_HEX + 1];
+	char c[BLOB_DIGEST_HEX + 1];
+	size_t i;
+	bool empty = false, out = false;
+
+	put(f->ws, "Cargo.lock", "v1\n", 0644);
+	mkd(f->ws, "sub");
+	put(f->ws, "sub/a.toml", "a\n", 0644);
+	put(f->ws, "sub/b.txt", "not named\n", 0644);
+	put(f->outside, "secret", "host\n", 0644);
+	lnk(f->ws, "out", f->outside);
+	assert_int_equal(blob_hash_files(f->ws, pats, a, &r), 0);
+	assert_int_equal(strlen(a), BLOB_DIGEST_HEX);
+	assert_int_equal(r.files, 2);
+	for (i = 0; i < r.nwarnings; i++) {
+		empty |= strstr(r.warnings[i], "none/*.x") != NULL;
+		out |= strstr(r.warnings[i], "out/secret") != NULL;
+	}
+	assert_true(empty);
+	assert_true(out);
+	blob_pack_result_free(&r);
+	/* A file not named changes nothing; the host file changes nothing. */
+	put(f->ws, "sub/b.txt", "changed\n", 0644);
+	put(f->outside, "secret", "changed\n", 0644);
+	assert_int_equal(blob_hash_files(f->ws, pats, b, &r), 0);
+	blob_pack_result_free(&r);
+	assert_string_equal(a, b);
+	/* A named file's content does. */
+	put(f->ws, "sub/a.toml", "b\n", 0644);
+	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	blob_pack_result_free(&r);
+	assert_string_not_equal(a, c);
+	/* So does its path: the same bytes under another name. */
+	put(f->ws, "sub/a.toml", "a\n", 0644);
+	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	blob_pack_result_free(&r);
+	assert_string_equal(a, c);
+	assert_int_equal(rename(strcat(strcpy((char[PATH_MAX]){0}, f->ws),
+				       "/sub/a.toml"),
+				strcat(strcpy((char[PATH_MAX]){0}, f->ws),
+				       "/sub/c.toml")), 0);
+	assert_int_equal(blob_hash_files(f->ws, pats, c, &r), 0);
+	blob_pack_result_free(&r);
+	assert_string_not_equal(a, c);
+}
+
 int
 main(void)
 {
@@ -959,6 +1014,7 @@ main(void)
 		T(test_extract_one),
 		T(test_collect_spares_readers),
 		T(test_unpack_owner),
+		T(test_hash_files),
 		/* last: it leaves the process in a mount namespace */
 		T(test_disk_full),
 	};

@@ -172,6 +172,8 @@ test_full(void **state)
 		    "  allowed_hosts: [CI.Example.com., ci-internal]\n"
 		    "metrics: public\n"
 		    "job_ids: {first: 2000000000, count: 10}\n"
+		    "artifacts: {max_size: 2G, expire_in: 7d, keep_latest: false}\n"
+		    "caches:\n  max_size: 20G\n  max_age: 1d\n"
 		    "projects:\n"
 		    "  - name: demo\n"
 		    "    pipeline: pipelines/demo.yml\n"
@@ -213,6 +215,16 @@ test_full(void **state)
 	assert_int_equal(config_max_log(c), 128 * 1024 * 1024);
 	assert_int_equal(config_sandbox(c), CONFIG_SANDBOX_NONE);
 	assert_int_equal(config_http_max_body(c), 2 * 1024 * 1024);
+	{
+		struct config_reuse r;
+
+		config_reuse(c, &r);
+		assert_int_equal(r.artifacts_max_size, 2ULL << 30);
+		assert_int_equal(r.artifacts_expire_in_ms, 7ULL * 86400000);
+		assert_false(r.artifacts_keep_latest);
+		assert_int_equal(r.caches_max_size, 20ULL << 30);
+		assert_int_equal(r.caches_max_age_ms, 86400000);
+	}
 	assert_int_equal(config_http_max_connections(c), 100);
 	assert_int_equal(config_http_read_timeout_ms(c), 5000);
 	assert_int_equal(config_http_max_connections_per_address(c), 4);
@@ -321,6 +333,16 @@ test_defaults(void **state)
 	assert_int_equal(config_max_log(c), 64 * 1024 * 1024);
 	assert_int_equal(config_sandbox(c), CONFIG_SANDBOX_STRICT);
 	assert_int_equal(config_http_max_body(c), 1024 * 1024);
+	{
+		struct config_reuse r;
+
+		config_reuse(c, &r);
+		assert_int_equal(r.artifacts_max_size, 1ULL << 30);
+		assert_int_equal(r.artifacts_expire_in_ms, 30ULL * 86400000);
+		assert_true(r.artifacts_keep_latest);
+		assert_int_equal(r.caches_max_size, 10ULL << 30);
+		assert_int_equal(r.caches_max_age_ms, 30ULL * 86400000);
+	}
 	assert_int_equal(config_http_max_connections(c), 256);
 	assert_int_equal(config_http_read_timeout_ms(c), 10000);
 	assert_int_equal(config_http_idle_timeout_ms(c), 60000);
@@ -410,6 +432,13 @@ test_unknown_key(void **state)
 		 "unknown key 'keep_run' in project 'd'; did you mean"
 		 " 'keep_runs'?");
 	load_bad(*state, "zzz: 1\n", 1, 1, 1, "unknown top-level key 'zzz'");
+	load_bad(*state, "caches:\n  max_sise: 1G\n", 1, 2, 3,
+		 "unknown key 'max_sise' in 'caches'; did you mean"
+		 " 'max_size'?");
+	load_bad(*state, "artifacts: {expire_in: soon}\n", 1, 1, 24,
+		 "invalid duration 'soon' for 'expire_in' in 'artifacts';"
+		 " expected a number and a unit (h, m, s, ms) such as 30s or"
+		 " 1h30m");
 }
 
 static void
