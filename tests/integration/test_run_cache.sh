@@ -2,7 +2,7 @@
 # --cache-dir), through the daemon's reuse step: the first run misses and
 # saves, a second one (its cached directory gone) hits and restores; a
 # restore never overwrites a file the developer has; --no-cache neither
-# restores nor saves; --clean passes build's artifacts to the job that
+# restores nor saves (with --clean the artifacts still pass); --clean passes build's artifacts to the job that
 # needs it, in its fresh workspace, and a job whose source saved none is
 # told so (and fails, here, for want of the file).
 . "$(dirname "$0")/lib.sh"
@@ -115,6 +115,15 @@ expect_out "[build] warm built other" "[build] artifacts saved: build, 1 files, 
 # The run's artifacts are dropped with it: only the caches' blobs stay.
 blobs=$(find "$XDG_CACHE_HOME/pipewright/blobs/sha256" -type f | wc -l)
 [ "$blobs" -eq "$blobs_before" ] || fail "$blobs blobs kept, expected $blobs_before"
+
+# --clean --no-cache: the artifacts still pass (through the run's
+# temporary directory); no cache is read or saved, no directory made.
+pw run --sandbox none --clean --no-cache --cache-dir "$T/unused"
+expect_rc 0
+expect_out "[build] cold" "[test] artifacts of build restored: 1 files, 11 bytes" \
+	"[test] got app-binary"
+expect_no_out "cache hit" "cache miss" "cache saved" "caches in"
+[ ! -e "$T/unused" ] || fail "--no-cache made the cache directory"
 
 # A job whose source saved no artifact is told so, and the file is not
 # there.
