@@ -164,6 +164,12 @@ struct reuse_job {
 	gid_t gid;                   /* packs skip hard links of others */
 	const struct reuse_scopes *scopes;
 	bool keep_existing;          /* never overwrite a file (local runs) */
+	bool caches_only;            /* artifacts neither restored nor saved:
+	                                the jobs share one workspace, where
+	                                they are already (`pipewright run`
+	                                without --clean) */
+	bool no_caches;              /* caches neither restored nor saved
+	                                (`pipewright run --no-cache`) */
 };
 
 struct reuse_result {

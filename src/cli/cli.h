@@ -10,6 +10,7 @@
 #include <stdio.h>
 
 #include "pipewright/pipeline.h"
+#include "pipewright/reuse.h"
 
 enum cli_exit {
 	CLI_OK = 0,           /* success */
@@ -176,5 +177,49 @@ void term_event(struct term *t, const struct sched_event *ev);
 void term_note(struct term *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void term_summary(struct term *t, const struct sched_run *r);
+
+/*
+ * runcache: `pipewright run`'s caches and artifacts, in a cache
+ * directory of its own, through the daemon's reuse step (runcache.c says
+ * what differs locally).
+ */
+struct run_cache;
+struct run_cache_params {
+	const char *dir;            /* the cache directory (made 0700) */
+	const char *project;        /* the checkout's path */
+	const char *branch, *tag;   /* the scope; NULL if none */
+	const char *default_branch; /* whose caches every branch reads */
+	bool artifacts;             /* --clean: saved and restored */
+	bool caches;                /* false: --no-cache */
+};
+struct run_cache_ids {
+	uid_t uid;                  /* restored files belong to them */
+	gid_t gid;
+};
+/* $XDG_CACHE_HOME/pipewright, else ~/.cache/pipewright; NULL if neither
+ * is known (caller frees). */
+char *run_cache_default_dir(void);
+/* 0, or -errno and *err (caller frees) for people. */
+int run_cache_open(uv_loop_t *loop, const struct run_cache_params *p,
+		   struct run_cache **out, char **err);
+/* Where its caches are saved; NULL: nowhere (HEAD is detached). */
+const char *run_cache_write_scope(const struct run_cache *rc);
+/* Records the run (--clean: its artifacts are the run's); cb on the loop,
+ * rc < 0 if it could not be. */
+void run_cache_begin(struct run_cache *rc, const char *commit,
+		     void (*cb)(int rc, void *arg), void *arg);
+/* reuse_step_restore and _save for the run's job. */
+void run_cache_restore(struct run_cache *rc, struct sched_run *run,
+		       size_t job, const struct run_cache_ids *ids,
+		       reuse_step_cb cb, void *arg);
+void run_cache_save(struct run_cache *rc, struct sched_run *run, size_t job,
+		    const struct run_cache_ids *ids,
+		    enum sched_job_state state, reuse_step_cb cb, void *arg);
+/*
+ * After the run (the loop idle but for the store): drops the run and its
+ * artifacts, evicts caches past the budget, removes the blobs no row
+ * names, closes.  rc NULL: nothing.  0, or -errno and *err.
+ */
+int run_cache_close(struct run_cache *rc, bool success, char **err);
 
 #endif

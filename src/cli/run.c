@@ -39,6 +39,8 @@ struct run_opts {
 	bool network_deny;        /* --network deny: as a daemon's default */
 	bool color;               /* --color: the jobs' colours pass */
 	bool clean;               /* --clean: a fresh workspace per job */
+	bool no_cache;            /* --no-cache: no restore, no save */
+	const char *cache_dir;    /* --cache-dir, else the XDG one */
 	char **only, **approve, **env;  /* NULL-terminated */
 	size_t nonly, napprove, nenv;
 };
@@ -49,6 +51,8 @@ struct run_cli {
 	uv_signal_t sigint, sigterm;
 	struct exec *exec;
 	struct scm *scm;          /* --clean: makes the jobs' workspaces */
+	struct run_cache *cache;  /* NULL: no caches nor artifacts */
+	struct run_cache_ids ids; /* whose restored files are */
 	struct sched *sched;
 	struct sched_run *run;
 	struct pipeline *p;       /* until the run takes it */
@@ -73,11 +77,81 @@ struct git_query {
 
 static void start_run(struct run_cli *c);
 
-/* An attempt whose workspace is being made (--clean). */
+/* An attempt being prepared (its workspace, its caches) or finished. */
 struct prep {
 	struct run_cli *c;
+	struct sched_run *run;
 	size_t job;
 };
+
+/* The step's lines are the job's, before its script or after it. */
+static void
+on_restored(const struct reuse_result *res, void *arg)
+{
+	struct prep *pr = arg;
+	int rc;
+
+	if (res->len > 0)
+		term_output(pr->c->term, pr->job, res->log, res->len);
+	if (res->rc < 0)
+		rc = sched_attempt_fail(pr->run, pr->job, res->reason);
+	else
+		rc = sched_attempt_proceed(pr->run, pr->job, 0);
+	(void)rc; /* the attempt is held: neither refuses it */
+	free(pr);
+}
+
+static void
+restore_or_proceed(struct prep *pr)
+{
+	int rc;
+
+	if (pr->c->cache != NULL) {
+		run_cache_restore(pr->c->cache, pr->run, pr->job,
+				  &pr->c->ids, on_restored, pr);
+		return;
+	}
+	rc = sched_attempt_proceed(pr->run, pr->job, 0);
+	(void)rc; /* the attempt is held: it cannot refuse */
+	free(pr);
+}
+
+static void
+on_saved(const struct reuse_result *res, void *arg)
+{
+	struct prep *pr = arg;
+	int rc;
+
+	if (res->len > 0) {
+		rc = sched_attempt_log(pr->run, pr->job, res->log, res->len);
+		(void)rc; /* past the cap: the output says so */
+	}
+	rc = sched_attempt_settle(pr->run, pr->job, res->rc, res->reason);
+	(void)rc; /* it is finishing: settle cannot refuse it */
+	free(pr);
+}
+
+/* After a job attempt: its artifacts and caches saved. */
+static void
+on_finish(void *arg, struct sched_run *run, size_t job, int attempt,
+	  const struct sched_attempt_result *res)
+{
+	struct run_cli *c = arg;
+	struct prep *pr;
+	int rc;
+
+	(void)attempt;
+	if (c->cache == NULL) {
+		rc = sched_attempt_settle(run, job, 0, NULL);
+		(void)rc; /* it is finishing: settle cannot refuse it */
+		return;
+	}
+	pr = xcalloc(1, sizeof(*pr));
+	pr->c = c;
+	pr->run = run;
+	pr->job = job;
+	run_cache_save(c->cache, run, job, &c->ids, res->state, on_saved, pr);
+}
 
 static void
 on_workspace(int rc, const char *log, size_t len, void *arg)
@@ -88,7 +162,8 @@ on_workspace(int rc, const char *log, size_t len, void *arg)
 	char *why;
 
 	if (rc == 0) {
-		rc = sched_attempt_proceed(c->run, pr->job, 0);
+		restore_or_proceed(pr);
+		return;
 	} else {
 		for (p = log; len > 0 && p < log + len - 1; p++)
 			if (*p == '\n')
@@ -104,8 +179,9 @@ on_workspace(int rc, const char *log, size_t len, void *arg)
 }
 
 /*
- * --clean: each attempt's workspace afresh, the checkout's HEAD commit
- * (the previous attempt's workspace removed first).
+ * Before each attempt: with --clean its workspace afresh, the checkout's
+ * HEAD commit (the previous attempt's workspace removed first); then its
+ * artifacts and caches.
  */
 static void
 on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
@@ -127,7 +203,12 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	(void)attempt;
 	(void)dir;
 	pr->c = c;
+	pr->run = run;
 	pr->job = job;
+	if (!c->o->clean) {
+		restore_or_proceed(pr);
+		return;
+	}
 	parent = xstrdup(ws);
 	*strrchr(parent, '/') = '\0';
 	rc = pw_remove_tree(ws);
@@ -355,7 +436,7 @@ sandbox_preflight(struct run_cli *c)
 }
 
 static void
-start_run(struct run_cli *c)
+start_sched(struct run_cli *c)
 {
 	char **secrets = collect_secrets(c->p);
 	char *jobs_dir = NULL, *builds = NULL;
@@ -378,14 +459,6 @@ start_run(struct run_cli *c)
 	size_t i;
 	int rc;
 
-	if (c->o->clean && c->commit == NULL) {
-		fprintf(stderr, "pipewright: --clean: %s has no commit to check "
-			"out (git rev-parse HEAD failed): commit first, or run "
-			"without --clean\n", c->workspace);
-		c->status = CLI_FAILED;
-		free(secrets);
-		goto fail;
-	}
 	if (c->o->clean) {
 		jobs_dir = xasprintf("%s/jobs", c->tmpdir);
 		builds = builds_path(c->workspace);
@@ -426,6 +499,122 @@ fail:
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
 }
 
+/* Whether the run uses the cache directory at all: without --clean
+ * artifacts are simply there, and --no-cache leaves caches alone. */
+static bool
+wants_reuse(const struct run_cli *c)
+{
+	const struct pipeline *p = c->p;
+	size_t j;
+
+	for (j = 0; j < pipeline_job_count(p); j++) {
+		if (!c->o->no_cache && pipeline_job_cache_count(p, j) > 0)
+			return true;
+		if (c->o->clean && pipeline_job_artifacts(p, j) != NULL)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * The store and blobs of caches and artifacts: in the cache directory;
+ * with --no-cache (only artifacts, only this run's) or without a cache
+ * directory, in the run's temporary directory.
+ */
+static void
+open_reuse(struct run_cli *c)
+{
+	struct run_cache_params cp = {
+		.project = c->workspace,
+		.branch = c->o->branch != NULL ? c->o->branch : c->branch,
+		.tag = c->tag,
+		.default_branch = "main",
+		.artifacts = c->o->clean,
+		.caches = !c->o->no_cache,
+	};
+	char *dir = NULL, *err = NULL;
+	int rc;
+
+	if (!wants_reuse(c))
+		return;
+	if (cp.caches)
+		dir = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
+						run_cache_default_dir();
+	if (cp.caches && dir == NULL) {
+		term_note(c->term, "caches off: neither $XDG_CACHE_HOME nor "
+			  "$HOME is an absolute path (give --cache-dir)");
+		cp.caches = false;
+	}
+	if (dir != NULL) {
+		cp.dir = dir;
+		rc = run_cache_open(&c->loop, &cp, &c->cache, &err);
+		if (rc == 0) {
+			term_note(c->term, "caches in %s (%s)", dir,
+				  run_cache_write_scope(c->cache) != NULL ?
+				  run_cache_write_scope(c->cache) :
+				  "read only: no branch checked out");
+		} else {
+			term_note(c->term, "caches off: %s", err);
+			cp.caches = false;
+		}
+		free(err);
+		err = NULL;
+		free(dir);
+		dir = NULL;
+	}
+	if (c->cache != NULL || !cp.artifacts)
+		return;
+	dir = xasprintf("%s/reuse", c->tmpdir);
+	cp.dir = dir;
+	if (run_cache_open(&c->loop, &cp, &c->cache, &err) < 0) {
+		term_note(c->term, "artifacts off: %s", err);
+		free(err);
+	}
+	free(dir);
+}
+
+static void
+close_signals(struct run_cli *c)
+{
+	uv_close((uv_handle_t *)&c->sigint, NULL);
+	uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
+static void
+on_begun(int rc, void *arg)
+{
+	struct run_cli *c = arg;
+
+	if (rc < 0) {
+		fprintf(stderr, "pipewright: cannot record the run for its "
+			"artifacts: %s\n", strerror(-rc));
+		c->status = CLI_FAILED;
+		close_signals(c);
+		return;
+	}
+	start_sched(c);
+}
+
+/* git has answered: the run starts. */
+static void
+start_run(struct run_cli *c)
+{
+	if (c->o->clean && c->commit == NULL) {
+		fprintf(stderr, "pipewright: --clean: %s has no commit to check "
+			"out (git rev-parse HEAD failed): commit first, or run "
+			"without --clean\n", c->workspace);
+		c->status = CLI_FAILED;
+		close_signals(c);
+		return;
+	}
+	open_reuse(c);
+	if (c->cache != NULL) {
+		run_cache_begin(c->cache, c->commit, on_begun, c);
+		return;
+	}
+	start_sched(c);
+}
+
 static bool
 has_git(const char *dir)
 {
@@ -446,7 +635,8 @@ push(char ***list, size_t *n, const char *s)
 
 enum {
 	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
-	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN, OPT_HELP,
+	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN,
+	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_HELP,
 };
 static const struct cli_opt run_opts[] = {
 	[OPT_FILE] = {"file", 'f', true, "FILE",
@@ -476,6 +666,11 @@ static const struct cli_opt run_opts[] = {
 		       "of its own, the\ncheckout's HEAD commit (committed "
 		       "files only),\nas the server runs it; the checkout "
 		       "is only\nread"},
+	[OPT_CACHE_DIR] = {"cache-dir", 0, true, "DIR", "where caches are kept "
+			   "(default\n$XDG_CACHE_HOME/pipewright, else\n"
+			   "~/.cache/pipewright)"},
+	[OPT_NO_CACHE] = {"no-cache", 0, false, NULL, "restore no cache and "
+			  "save none (--clean\nstill passes artifacts)"},
 	[OPT_HELP] = CLI_OPT_HELP,
 	CLI_OPT_NONE,
 };
@@ -554,6 +749,17 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_CLEAN:
 			o->clean = true;
 			break;
+		case OPT_CACHE_DIR:
+			if (*arg == '\0') {
+				fprintf(stderr, "pipewright: --cache-dir: "
+					"expected a directory, got ''\n");
+				return -1;
+			}
+			o->cache_dir = arg;
+			break;
+		case OPT_NO_CACHE:
+			o->no_cache = true;
+			break;
 		case OPT_HELP:
 			return 1;
 		default:
@@ -582,6 +788,7 @@ cmd_run(int argc, char **argv)
 	struct config_limits lim;
 	const char *tmp = getenv("TMPDIR");
 	char sup[PATH_MAX];
+	char *err = NULL;
 	long cores = sysconf(_SC_NPROCESSORS_ONLN);
 	int rc;
 
@@ -609,6 +816,10 @@ cmd_run(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out_pipeline;
 	}
+	/* Restored files are the jobs' user's: the checkout's owner under
+	 * strict, else ours. */
+	c.ids.uid = c.uid != 0 ? (uid_t)c.uid : geteuid();
+	c.ids.gid = c.uid != 0 ? (gid_t)c.gid : getegid();
 	snprintf(c.tmpdir, sizeof(c.tmpdir), "%s/pipewright-run.XXXXXX",
 		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(c.tmpdir) == NULL) {
@@ -660,7 +871,9 @@ cmd_run(int argc, char **argv)
 	cb = (struct sched_callbacks){
 		.event = on_event,
 		.output = on_output,
-		.attempt_prepare = o.clean ? on_prepare : NULL,
+		/* Both set: with neither --clean nor caches they proceed. */
+		.attempt_prepare = on_prepare,
+		.attempt_finish = on_finish,
 		.arg = &c,
 	};
 	if (o.clean) {
@@ -700,6 +913,10 @@ cmd_run(int argc, char **argv)
 	if (c.run != NULL && sched_run_finished(c.run))
 		term_summary(c.term, c.run);
 	rc = c.interrupted ? CLI_INTERRUPTED : c.status;
+	if (run_cache_close(c.cache, rc == CLI_OK, &err) < 0) {
+		fprintf(stderr, "pipewright: %s\n", err);
+		free(err);
+	}
 	sched_run_destroy(c.run);
 	sched_destroy(c.sched);
 out_exec:

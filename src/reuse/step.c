@@ -683,11 +683,12 @@ reuse_step_restore(struct reuse_step *st, const struct reuse_job *job,
 {
 	struct task *t = task_new(st, job, cb, arg);
 
-	if (!artifacts_to_restore(t, job)) {
+	if (!job->caches_only && !artifacts_to_restore(t, job)) {
 		task_end(t);
 		return;
 	}
-	caches_of(t, job, false);
+	if (!job->no_caches)
+		caches_of(t, job, false);
 	if (t->rc < 0 || (t->nc == 0 && t->na == 0)) {
 		task_end(t);
 		return;
@@ -962,7 +963,8 @@ reuse_step_save(struct reuse_step *st, const struct reuse_job *job,
 		pipeline_job_artifacts(job->p, job->job);
 	struct task *t = task_new(st, job, cb, arg);
 
-	if (pa != NULL && reuse_artifacts_wanted(pa->when, state)) {
+	if (pa != NULL && !job->caches_only &&
+	    reuse_artifacts_wanted(pa->when, state)) {
 		t->art = true;
 		t->apaths = expand_list(t, "artifacts path", pa->paths,
 					job->env, true);
@@ -974,7 +976,7 @@ reuse_step_save(struct reuse_step *st, const struct reuse_job *job,
 		t->expire_in_ms = pa->expire_in_ms;
 	}
 	/* A failed job's caches are not saved: its tree may be half made. */
-	if (t->rc == 0 && state == SCHED_JOB_SUCCESS)
+	if (t->rc == 0 && state == SCHED_JOB_SUCCESS && !job->no_caches)
 		caches_of(t, job, true);
 	if (t->rc < 0 || (t->nc == 0 && !t->art)) {
 		t->art = false;

@@ -6,7 +6,11 @@
 # The toolchains are Debian's (cargo, rustfmt, rust-clippy, golang-go),
 # installed with apt-get when missing. Jobs get pipewright's fixed PATH,
 # never the caller's (which may start with ~/.cargo/bin): the log must show
-# /usr/bin's cargo and go. ctest label `examples`; about a minute.
+# /usr/bin's cargo and go. Each first runs with --clean, as the server
+# would: the test job gets the build job's artifacts in a workspace of its
+# own and compiles nothing, and a second run starts warm from the build's
+# cache (in $XDG_CACHE_HOME, here the test's own). ctest label `examples`;
+# a few minutes.
 . "$(dirname "$0")/lib.sh"
 
 # ---- the toolchains ----
@@ -67,8 +71,37 @@ expect_rc 0
 expect_out "$PW_SOURCE_DIR/configs/pipelines/rust.yml: valid, 5 jobs" \
 	"$PW_SOURCE_DIR/configs/pipelines/go.yml: valid, 4 jobs"
 
+export XDG_CACHE_HOME=$T/xdg
+
 # ---- Rust ----
 project rust-app rust.yml
+sha=$(git rev-parse HEAD)
+pw_ex --clean
+cd "$T"
+expect_rc 0
+expect_out "[build] cache miss: cargo-release-$sha" "[test] self-test ok" "==> run success"
+grep -q '^\[build\]    Compiling rust-app' out || fail "the cold build compiled nothing"
+grep -q "^\[build\] cache saved: cargo-release-$sha (branch:main) " out || fail "build saved no cache"
+grep -q '^\[build\] artifacts saved: build, [0-9]* files, ' out || fail "build saved no artifacts"
+grep -q '^\[test\] artifacts of build restored: [0-9]* files, ' out ||
+	fail "test got no artifacts of build"
+grep -q '^\[test\] test result: ok\. 8 passed; 0 failed' out || fail "the unit tests did not run"
+# The test job ran, in its own workspace, what the build job compiled.
+expect_no_out "[test]    Compiling rust-app"
+[ ! -e rust-app/target ] || fail "--clean wrote into the checkout"
+# Warm: build's target/ comes from the cache and nothing is compiled.
+cd rust-app
+pw_ex --clean
+cd "$T"
+expect_rc 0
+grep -q "^\[build\] cache hit: cargo-release-$sha (branch:main) " out || fail "no cache hit"
+expect_out "[build] cache not saved: cargo-release-$sha: skipped, the key exists (branch:main)" \
+	"[test] self-test ok" "==> run success"
+expect_no_out "Compiling rust-app"
+
+# In the checkout, shared by the jobs (the cache restores target/, which
+# is missing there).
+cd rust-app
 pw_ex
 cd "$T"
 expect_rc 0
@@ -112,6 +145,27 @@ expect_job test skipped 0
 
 # ---- Go ----
 project go-app go.yml
+pw_ex --clean
+cd "$T"
+expect_rc 0
+grep -q '^\[build\] cache miss: go-build-[0-9a-f]\{64\}$' out || fail "no miss line"
+grep -q '^\[build\] cache saved: go-build-[0-9a-f]\{64\} (branch:main) ' out ||
+	fail "build saved no cache"
+grep -q '^\[build\] artifacts saved: build, 1 files, ' out || fail "build saved no bin/go-app"
+grep -q '^\[test\] artifacts of build restored: 1 files, ' out || fail "test got no bin/go-app"
+# The test job's own key is new: it starts from build's entry.
+grep -q '^\[test\] cache hit: go-build-[0-9a-f]\{64\} (branch:main, by restore_keys for go-test-[0-9a-f]\{64\}) ' out ||
+	fail "test did not start from build's cache"
+expect_out "[test] self-test ok" "==> run success"
+cd go-app
+pw_ex --clean
+cd "$T"
+expect_rc 0
+grep -q '^\[build\] cache hit: go-build-[0-9a-f]\{64\} (branch:main) ' out || fail "build: no hit"
+grep -q '^\[test\] cache hit: go-test-[0-9a-f]\{64\} (branch:main) ' out || fail "test: no hit"
+expect_out "[test] self-test ok" "==> run success"
+
+cd go-app
 pw_ex
 cd "$T"
 expect_rc 0
