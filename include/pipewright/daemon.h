@@ -16,6 +16,13 @@
 
 #include "pipewright/util.h"
 
+/*
+ * In the workspaces and attempts directories: where the daemon moves a
+ * run's trees it is removing (off its loop); not a run's, so `doctor`
+ * passes over it.
+ */
+#define DAEMON_FILES_GONE ".gone"
+
 struct daemon;
 
 struct daemon_options {

@@ -36,6 +36,7 @@
 #include <unistd.h>
 
 #include "doctor.h"
+#include "pipewright/daemon.h"
 #include "pipewright/supervisor-proto.h"
 
 #define CMDLINE_MAX (64 * 1024) /* of a process, when looking for a pid */
@@ -151,7 +152,8 @@ list_dir(const char *dir, char ***names, size_t *n, char **err)
 	}
 	while ((de = readdir(dp)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 ||
-		    strcmp(de->d_name, "..") == 0)
+		    strcmp(de->d_name, "..") == 0 ||
+		    strcmp(de->d_name, DAEMON_FILES_GONE) == 0)
 			continue;
 		*names = xgrow(*names, &cap, *n + 1, sizeof(**names));
 		(*names)[(*n)++] = xstrdup(de->d_name);

@@ -217,6 +217,7 @@ struct live_run {
 
 struct daemon {
 	uv_loop_t loop;
+	uint64_t files_gone_seq;  /* names trees moved aside for removal */
 	char *config_path;
 	struct config *config;    /* replaced whole on SIGHUP */
 	bool debug;               /* PIPEWRIGHT_DEBUG at start: kept by a
@@ -534,6 +535,8 @@ void schedules_free(struct daemon *d);
 #define FILES_CHECKOUT_INFIX ".co-"
 /* Removes <attempts_dir>/r<run>-*, <workspaces_dir>/<run> and <run>.co-*. */
 void files_remove_run(struct daemon *d, uint64_t run);
+/* At start: removes (off the loop) what an earlier daemon left to remove. */
+void files_sweep(struct daemon *d);
 
 /* jobws.c: a job attempt's own workspace */
 #define JOBWS_CHECKOUT "checkout"   /* <run>/checkout: the run's commit */

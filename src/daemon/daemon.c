@@ -528,6 +528,7 @@ daemon_run(struct daemon *d)
 		upgrade_report_ready(d);
 	else
 		daemon_sd_notify("READY=1");
+	files_sweep(d);
 	uv_run(&d->loop, UV_RUN_DEFAULT);
 	return d->exit_status;
 }

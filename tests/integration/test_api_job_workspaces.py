@@ -84,6 +84,12 @@ def main(t):
         rlog = wh.job_log(d, rid, "read")
         expect("own-workspace attempt 2" in rlog, "the second attempt's log:\n%s" % rlog)
         expect("stale-workspace" not in rlog, "the rerun saw its first attempt's file")
+        # The finished run's trees: moved aside at once, removed off the loop.
+        ws = os.path.join(d.data, "workspaces")
+        gone = os.path.join(ws, ".gone")
+        pw.wait_until(lambda: not os.path.exists(os.path.join(ws, str(rid))) and
+                      (not os.path.exists(gone) or os.listdir(gone) == []),
+                      "the run's workspace removed, nothing left in .gone")
     t.check("rerun --failed: the job's new attempt gets a fresh workspace", rerun)
     t.check("SIGTERM: exit 0", d.stop)
 
