@@ -347,7 +347,7 @@ pack_collect(int rootfd, const struct blob_pack_spec *spec,
 		free(w.ex[i].glob);
 	free(w.ex);
 	blob_nameset_free(&w.seen);
-	if (rc == 0)
+	if (rc == 0 && l->n > 1)
 		qsort(l->names, l->n, sizeof(char *), cmp_names);
 	return rc;
 }

@@ -38,7 +38,8 @@ GIT_COMMITTER_DATE='@1500000000 +0000' git -c user.name=t -c user.email=t@exampl
 echo uncommitted > a.txt
 echo x > untracked
 if [ "$(id -u)" -eq 0 ]; then chown -R "$PW_JOB_UID:$PW_JOB_UID" .; fi
-before=$(find . \( -path ./.git -o -path ./out \) -prune -o -print0 | sort -z | xargs -0 stat -c '%n %s %Y' | sha256sum)
+# -mindepth 1: the checkout's own directory changes when pw makes ./out.
+before=$(find . -mindepth 1 \( -path ./.git -o -path ./out \) -prune -o -print0 | sort -z | xargs -0 stat -c '%n %s %Y' | sha256sum)
 status=$(git status --porcelain)
 
 pw run --clean --sandbox none
@@ -51,7 +52,7 @@ ws=$(sed -n 's/^\[write\] where ws=\([^ ]*\) .*/\1/p' out)
 case $ws in "$PWD"*) fail "a --clean job ran inside the checkout: $ws" ;; esac
 [ ! -e "$ws" ] || fail "the job's workspace $ws outlived the run"
 [ ! -e left-by-write ] && [ ! -e left-by-attempt ] || fail "a job wrote into the checkout"
-after=$(find . \( -path ./.git -o -path ./out \) -prune -o -print0 | sort -z | xargs -0 stat -c '%n %s %Y' | sha256sum)
+after=$(find . -mindepth 1 \( -path ./.git -o -path ./out \) -prune -o -print0 | sort -z | xargs -0 stat -c '%n %s %Y' | sha256sum)
 [ "$before" = "$after" ] || fail "the checkout's files changed"
 [ "$(git status --porcelain)" = "$status" ] || fail "git status changed: $(git status --porcelain)"
 
