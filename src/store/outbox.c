@@ -36,6 +36,22 @@ state_ok(const char *state)
 				 strcmp(state, "failed") == 0);
 }
 
+/* ?1..?9 of both inserts: the columns every row has, in one order. */
+static void
+bind_row(sqlite3_stmt *st, const struct store_outbox_new *o)
+{
+	store_bind_text(st, 1, o->key);
+	store_bind_u64(st, 2, o->seq);
+	if (o->run != 0)
+		store_bind_u64(st, 3, o->run);
+	store_bind_text(st, 4, o->method);
+	store_bind_text(st, 5, o->url);
+	store_bind_text(st, 6, o->headers);
+	store_bind_text(st, 7, o->body);
+	store_bind_text(st, 8, o->project);
+	store_bind_u64(st, 9, o->created_at);
+}
+
 /*
  * A row of a kind that is never coalesced (a notification): each is a
  * message of its own, so a second put of its key is a caller's bug, not a
@@ -55,16 +71,7 @@ put_distinct(struct store_tx *tx, const struct store_outbox_new *o)
 			" ON CONFLICT (key) DO NOTHING", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_text(st, 1, o->key);
-	store_bind_u64(st, 2, o->seq);
-	if (o->run != 0)
-		store_bind_u64(st, 3, o->run);
-	store_bind_text(st, 4, o->method);
-	store_bind_text(st, 5, o->url);
-	store_bind_text(st, 6, o->headers);
-	store_bind_text(st, 7, o->body);
-	store_bind_text(st, 8, o->project);
-	store_bind_u64(st, 9, o->created_at);
+	bind_row(st, o);
 	store_bind_text(st, 10, o->kind);
 	store_bind_u64(st, 11, o->expires_at);
 	store_bind_text(st, 12, o->target);
@@ -98,16 +105,7 @@ store_tx_outbox_put(struct store_tx *tx, const struct store_outbox_new *o)
 			" WHERE excluded.seq > outbox.seq", &st);
 	if (rc < 0)
 		return rc;
-	store_bind_text(st, 1, o->key);
-	store_bind_u64(st, 2, o->seq);
-	if (o->run != 0)
-		store_bind_u64(st, 3, o->run);
-	store_bind_text(st, 4, o->method);
-	store_bind_text(st, 5, o->url);
-	store_bind_text(st, 6, o->headers);
-	store_bind_text(st, 7, o->body);
-	store_bind_text(st, 8, o->project);
-	store_bind_u64(st, 9, o->created_at);
+	bind_row(st, o);
 	return store_exec(st);
 }
 
