@@ -138,11 +138,10 @@ below(const char *path, const char *dir)
  * what the root is built from (a bind there would hide or be hidden).
  */
 static bool
-mount_point_ok(const char *at, const char *home)
+plain_path(const char *at)
 {
-	static const char *const taken[] = {"/dev", "/proc"};
 	const char *p = at;
-	size_t i, n;
+	size_t n;
 
 	if (at[0] != '/' || at[1] == '\0' || strlen(at) >= PATH_MAX - 8)
 		return false;
@@ -154,6 +153,17 @@ mount_point_ok(const char *at, const char *home)
 			return false;
 		p += n;
 	}
+	return true;
+}
+
+static bool
+mount_point_ok(const char *at, const char *home)
+{
+	static const char *const taken[] = {"/dev", "/proc"};
+	size_t i;
+
+	if (!plain_path(at))
+		return false;
 	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
 		if (below(at, system_dirs[i]))
 			return false;
@@ -163,6 +173,51 @@ mount_point_ok(const char *at, const char *home)
 	return !below(at, home) && !below(home, at);
 }
 
+/*
+ * The admin's host paths (--mount), bound read-only at the same path:
+ * plain absolute paths that neither cover nor lie in what the sandbox
+ * mounts itself (/dev, /proc, /tmp, HOME, the workspace), so no mount
+ * hides another.  A path that is not there is an error, not a skip: the
+ * admin asked for it.
+ */
+static int
+add_mounts(struct supervisor *sv, const char *ws_at, char *err,
+	   size_t errlen)
+{
+	static const char *const taken[] = {"/dev", "/proc", "/tmp"};
+	char real[PATH_MAX];
+	const char *m;
+	size_t i, k;
+	bool ok;
+	int rc;
+
+	for (i = 0; i < sv->sb.nmounts; i++) {
+		m = sv->sb.mounts[i];
+		/* A system directory (/opt/rust) is fine: a toolchain in
+		 * the image's /opt or over the host's. */
+		ok = plain_path(m) && !below(m, ws_at) && !below(ws_at, m) &&
+		     !below(m, sv->sb.home) && !below(sv->sb.home, m);
+		for (k = 0; ok && k < PW_ARRAY_LEN(taken); k++)
+			ok = !below(m, taken[k]);
+		if (!ok) {
+			snprintf(err, errlen, "--mount %s: expected an absolute"
+				 " path without . or .. clear of /dev, /proc, "
+				 "/tmp, HOME and the workspace", m);
+			return -EINVAL;
+		}
+		/* What a symlink names is bound, at the path as written. */
+		if (realpath(m, real) == NULL) {
+			rc = -errno;
+			snprintf(err, errlen, "--mount %s: %s", m,
+				 strerror(-rc));
+			return rc;
+		}
+		if ((rc = add_bind(sv, real, m, false, err, errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
 sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 {
@@ -170,7 +225,11 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 	size_t i;
 	int rc;
 
-	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
+	/* An image's root replaces the host's system directories. */
+	if ((rc = sv_rootfs_prepare(sv, err, errlen)) < 0)
+		return rc;
+	for (i = 0; sv->sb.rootfs == NULL && i < PW_ARRAY_LEN(system_dirs);
+	     i++)
 		if ((rc = add_bind(sv, system_dirs[i], NULL, false, err,
 				   errlen)) < 0)
 			return rc;
@@ -200,6 +259,10 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 			 sv->sb.workspace_at);
 		return -EINVAL;
 	}
+	rc = add_mounts(sv, sv->sb.workspace_at != NULL ? sv->sb.workspace_at
+			: ws, err, errlen);
+	if (rc < 0)
+		return rc;
 	return add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen);
 }
 
@@ -411,9 +474,15 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL("making mounts private: %s", strerror(errno));
-	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
-		  "mode=0755,size=1m") < 0)
+	if (sv->sb.rootfs != NULL) {
+		if (sv_rootfs_stage(sv, STAGE, err, errlen) < 0 ||
+		    sv_rootfs_hosts(sv, STAGE, err, errlen) < 0)
+			return -1;
+	} else if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+			 "mode=0755,size=1m") < 0) {
 		FAIL("mount tmpfs root: %s", strerror(errno));
+	}
+	/* System directories first, then the admin's mounts below them. */
 	for (i = 0; i < sv->sb.nbinds; i++)
 		if (!sv->sb.binds[i].writable &&
 		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
