@@ -71,7 +71,8 @@ struct sv_mask {
 };
 
 #define SV_MAX_BINDS 48
-#define SV_MAX_MOUNTS 16         /* --mount: the admin's host paths */
+#define SV_MAX_MOUNTS 32         /* --mount: the admin's host paths (a
+                                     project's and the top level's) */
 
 /* One entry of the job's root: a host path bound in, or a symlink. */
 struct sv_bind {
