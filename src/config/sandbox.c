@@ -14,7 +14,8 @@
  * Every key records that it was set; a project's sandbox starts empty and
  * takes each key it did not set from the top level (config_sandbox_inherit
  * at the end of a load), so a project can grant network without restating
- * the mode; mounts and env add to the top level's instead.  A pipeline never widens any of this: it may only ask.
+ * the mode; mounts and env add to the top level's instead.  A pipeline
+ * never widens any of this: it may only ask.
  */
 #include <ctype.h>
 #include <errno.h>

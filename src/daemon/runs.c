@@ -84,9 +84,9 @@ project_secrets(struct daemon *d, const struct config_project *proj,
 
 /*
  * What the admin grants the run's jobs: the project's sandbox mode, its
- * host mounts and default variables, and the network only where its `sandbox: {network: allow}` says so and
- * never for a pull request from a fork, whatever the project says (its
- * author is not the project's).
+ * host mounts and default variables, and the network only where its
+ * `sandbox: {network: allow}` says so and never for a pull request from
+ * a fork, whatever the project says (its author is not the project's).
  */
 static void
 grant(const struct config_project *proj, bool fork,
