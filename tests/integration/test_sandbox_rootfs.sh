@@ -4,7 +4,9 @@
 # of uid 1000 as uid 1000's, cannot write the root (nor does anything it
 # does reach the tree on disk), has its workspace, HOME, /tmp and an
 # /etc/hosts; an admin's host path (--mount) is there read-only, with and
-# without a rootfs.  Bad paths are refused with the reason.
+# without a rootfs.  A root whose /tmp, /proc and /dev are symlinks to the
+# host's directories gets its own, and the host's stay empty.  Bad paths
+# are refused with the reason.
 . "$(dirname "$0")/sandbox_lib.sh"
 
 bb=$(command -v busybox) || { echo "SKIP: busybox (busybox-static) is not installed"; exit 77; }
@@ -74,6 +76,26 @@ YML
 pw run -f host.yml --mount "$tool" --env "PATH=$tool/bin:/bin:/usr/bin"
 expect_rc 0
 expect_out "[host] host-root" "[host] tool-ok" "[host] tool-readonly"
+
+# A hostile root: /tmp, /proc and /dev are absolute symlinks to host
+# directories.  The job's own /tmp, /proc and /dev are made in its root
+# (symlinks resolve inside it), nothing lands in the host's directories.
+cp -a "$root" "$T/hostile"
+mkdir "$T/esc-tmp" "$T/esc-proc" "$T/esc-dev"
+for d in tmp proc dev; do ln -s "$T/esc-$d" "$T/hostile/$d"; done
+cat > hostile.yml <<'YML'
+jobs:
+  hostile:
+    script:
+      - touch /tmp/t && test "$(awk '$2 == "/tmp" {print $3}' /proc/self/mounts)" = tmpfs && echo own-tmp
+      - test -e /proc/self/status && echo own-proc
+      - echo x > /dev/null && echo own-dev
+YML
+pw run -f hostile.yml --rootfs "$T/hostile"
+expect_rc 0
+expect_out "[hostile] own-tmp" "[hostile] own-proc" "[hostile] own-dev"
+left=$(find "$T/esc-tmp" "$T/esc-proc" "$T/esc-dev" -mindepth 1)
+[ -z "$left" ] || fail "the job's mounts went into the host's directories: $left"
 
 # Refused: a relative path, a missing one, a rootfs that is a file, any
 # of them without strict; a mount over the sandbox's own /tmp.
