@@ -77,6 +77,26 @@ pw run -f host.yml --mount "$tool" --env "PATH=$tool/bin:/bin:/usr/bin"
 expect_rc 0
 expect_out "[host] host-root" "[host] tool-ok" "[host] tool-readonly"
 
+# A granted network in a root without /etc/resolv.conf nor /etc/hosts:
+# the job gets slirp4netns's resolver and a hosts file all the same.
+if command -v slirp4netns >/dev/null; then
+	cat > net.yml <<'YML'
+jobs:
+  net:
+    network: true
+    script:
+      - grep '^nameserver' /etc/resolv.conf
+      - grep -q '^127.0.0.1.*localhost' /etc/hosts && echo hosts-ok
+YML
+	pw run -f net.yml --rootfs "$root"
+	expect_rc 0
+	expect_out "[net] nameserver 10.0.2.3" "[net] hosts-ok"
+	[ ! -e "$root/etc/resolv.conf" ] && [ ! -e "$root/etc/hosts" ] ||
+		fail "files were made in the root on disk"
+else
+	echo "note: slirp4netns is missing: the granted network's files are not checked"
+fi
+
 # A hostile root: /tmp, /proc and /dev are absolute symlinks to host
 # directories.  The job's own /tmp, /proc and /dev are made in its root
 # (symlinks resolve inside it), nothing lands in the host's directories.
