@@ -2,7 +2,8 @@
 # busybox-static and its applet links) sees that root's files and not the
 # host's, the root's root-owned files as its root's (idmapped) and a file
 # of uid 1000 as uid 1000's, cannot write the root (nor does anything it
-# does reach the tree on disk), has its workspace, HOME, /tmp and an
+# does reach the tree on disk; a second job shares it at the same time),
+# has its workspace, HOME, /tmp and an
 # /etc/hosts; an admin's host path (--mount) is there read-only, with and
 # without a rootfs.  A root whose /tmp, /proc and /dev are symlinks to the
 # host's directories gets its own, and the host's stay empty.  Bad paths
@@ -52,9 +53,13 @@ jobs:
       - grep -q localhost /etc/hosts && echo hosts-ok
       - pwtool
       - touch "$(dirname "$(command -v pwtool)")/x" 2>/dev/null && echo tool-WRITABLE || echo tool-readonly
+  twin:
+    script:
+      - echo "twin $(cat /etc/pw-image)"
 YML
-pw run -f ci.yml --rootfs "$root" --mount "$tool" --env "PATH=$tool/bin:/bin"
+pw run -f ci.yml --jobs 2 --rootfs "$root" --mount "$tool" --env "PATH=$tool/bin:/bin"
 expect_rc 0
+expect_out "[twin] twin image-$$"
 expect_out "[look] image-$$" "[look] host-hidden" "[look] hostusr-hidden" \
 	"[look] ids 0:0 0:0 1000:1000 " "[look] secret" "[look] etc-readonly" \
 	"[look] root-readonly" "[look] workspace-ok" "[look] home-tmp-ok" \
