@@ -3,9 +3,9 @@
 # host's, the root's root-owned files as its root's (idmapped) and a file
 # of uid 1000 as uid 1000's, cannot write the root (nor does anything it
 # does reach the tree on disk; a second job shares it at the same time),
-# has its workspace, HOME, /tmp and an
-# /etc/hosts; an admin's host path (--mount) is there read-only, with and
-# without a rootfs.  A root whose /tmp, /proc and /dev are symlinks to the
+# has its workspace, HOME, /tmp and an /etc/hosts (and a granted network's
+# resolv.conf); an admin's host path (--mount) is there read-only, with
+# and without a rootfs.  A root whose /tmp, /proc and /dev are symlinks to the
 # host's directories gets its own, and the host's stay empty.  Bad paths
 # are refused with the reason.
 . "$(dirname "$0")/sandbox_lib.sh"
