@@ -75,6 +75,10 @@ struct exec_spec {
 	uint32_t gid;             /* strict: its host gid; 0: equal to the uid
 	                             (never the workspace's group); the job
 	                             has no supplementary groups */
+	const char *user;         /* strict: who the script runs as inside:
+	                             "N", "N:G" or a name (resolved in the
+	                             job's root's /etc/passwd and /etc/group),
+	                             given the host uid above; NULL: uid 0 */
 	const char *const *mask;  /* names of variables in env whose values are
 	                             replaced by "***" in the log; NULL-terminated
 	                             or NULL (any mode) */

@@ -170,6 +170,10 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 		s->v[n++] = "--gid";
 		s->v[n++] = s->gid;
 	}
+	if (spec->user != NULL) {
+		s->v[n++] = "--user";
+		s->v[n++] = (char *)spec->user;
+	}
 	for (i = 0; i < PW_ARRAY_LEN(res); i++) {
 		if (res[i].v == 0)
 			continue;

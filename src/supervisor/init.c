@@ -165,8 +165,15 @@ sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
 			strerror(errno));
 		fail(report_wr, "fork failed");
 	}
-	if (script == 0)
+	if (script == 0) {
+		/* `user:` for the script alone: init stays the namespace's 0. */
+		if (sv_user_enter(sv) < 0) {
+			dprintf(out_wr, SV_PREFIX "cannot become user %s: %s\n",
+				sv->sb.user, strerror(errno));
+			_exit(126);
+		}
 		sv_job_exec(sv, out_wr);
+	}
 	close(out_wr);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

@@ -30,8 +30,9 @@ static const char usage_text[] =
 	"usage: pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]\n"
 	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
 	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
-	"           [--workspace DIR] [--workspace-at PATH] [--uid N] [--gid N] [--memory BYTES]\n"
-	"           [--pids N] [--cpu-seconds N] [--file-size BYTES]\n"
+	"           [--workspace DIR] [--workspace-at PATH] [--uid N] [--gid N]\n"
+	"           [--user U[:G]] [--memory BYTES] [--pids N] [--cpu-seconds N]\n"
+	"           [--file-size BYTES]\n"
 	"           [--open-files N] [--env-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n";
 
@@ -142,6 +143,10 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 			continue;
 		} else if (strcmp(a, "--workspace-at") == 0) {
 			sv->sb.workspace_at = v;
+			i++;
+			continue;
+		} else if (strcmp(a, "--user") == 0) {
+			sv->sb.user = v;
 			i++;
 			continue;
 		} else if (strcmp(a, "--mask") == 0) {

@@ -441,6 +441,10 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 	if (mount_tmpfs(sv, sv->sb.home, MS_NOSUID | MS_NODEV, "0700", err,
 			errlen) < 0)
 		return -1;
+	/* `user:` (ns.c) owns its HOME. */
+	if (sv->sb.user != NULL &&
+	    chown(target, sv->sb.in_uid, sv->sb.in_gid) < 0)
+		FAIL("chown %s: %s", sv->sb.home, strerror(errno));
 	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
 		FAIL("pivot_root: %s", strerror(errno));
 	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)

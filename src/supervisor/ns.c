@@ -21,6 +21,12 @@
  * workspace's group, and init drops every supplementary group.  Host
  * root is refused (a job never runs as host root).
  * Inside uids 1..65535 map to SV_SUBID_BASE+1.. for tools that chown.
+ *
+ * With --user U[:G] (user.c) the host ids belong to that user instead:
+ * inside U is the host uid, so the workspace (the host uid's) is U's to
+ * write and what U writes is the host uid's, as a root job's would be;
+ * inside 0 and every other id map to SV_SUBID_BASE+id.  init switches
+ * the script to U after building the sandbox as 0 (sv_user_enter).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,16 +44,36 @@
 
 #define SV_SUBID_BASE 1000000000U
 
-static int
-write_map(pid_t pid, const char *file, unsigned id)
+/*
+ * Inside `inside` is host `host`; every other id i is base+i, base being
+ * SV_SUBID_BASE unless that range holds `host` (a job uid picked from it):
+ * then the range above, as host ids may not be mapped twice.
+ */
+static void
+map_text(char *map, size_t len, unsigned inside, unsigned host)
 {
-	char path[64], map[128];
+	unsigned base = SV_SUBID_BASE;
+	int n = 0;
+
+	if (inside > 0 && host >= base && host - base < SV_INSIDE_IDS)
+		base += SV_INSIDE_IDS;
+	if (inside > 0)
+		n = snprintf(map, len, "0 %u %u\n", base, inside);
+	n += snprintf(map + n, len - (size_t)n, "%u %u 1\n", inside, host);
+	if (inside + 1 < SV_INSIDE_IDS)
+		snprintf(map + n, len - (size_t)n, "%u %u %u\n", inside + 1,
+			 base + inside + 1, SV_INSIDE_IDS - 1 - inside);
+}
+
+static int
+write_map(pid_t pid, const char *file, unsigned inside, unsigned id)
+{
+	char path[64], map[160];
 	ssize_t n;
 	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	snprintf(map, sizeof(map), "0 %u 1\n1 %u 65535\n", id,
-		 SV_SUBID_BASE + 1);
+	map_text(map, sizeof(map), inside, id);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -99,6 +125,22 @@ pick_owner(struct supervisor *sv, char **why)
 	return 0;
 }
 
+/* --user: the ids inside, from the job's root's passwd and group. */
+static int
+pick_user(struct supervisor *sv, char **why)
+{
+	char err[512];
+	int rc;
+
+	if (sv->sb.user == NULL)
+		return 0;
+	rc = sv_user_resolve("/", sv->sb.user, &sv->sb.in_uid, &sv->sb.in_gid,
+			     err, sizeof(err));
+	if (rc < 0)
+		*why = xstrdup(err);
+	return rc;
+}
+
 static int
 prepare(struct supervisor *sv, char **why)
 {
@@ -114,7 +156,7 @@ prepare(struct supervisor *sv, char **why)
 	}
 	if (sv->sb.workspace == NULL)
 		sv->sb.workspace = sv->cwd != NULL ? sv->cwd : ".";
-	if ((rc = pick_owner(sv, why)) < 0)
+	if ((rc = pick_owner(sv, why)) < 0 || (rc = pick_user(sv, why)) < 0)
 		return rc;
 	if ((rc = sv_mounts_prepare(sv, err, sizeof(err))) < 0) {
 		*why = xstrdup(err);
@@ -179,8 +221,8 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 				 strerror(-rc));
 		goto out;
 	}
-	if ((rc = write_map(pid, "uid_map", sv->sb.uid)) < 0 ||
-	    (rc = write_map(pid, "gid_map", sv->sb.gid)) < 0) {
+	if ((rc = write_map(pid, "uid_map", sv->sb.in_uid, sv->sb.uid)) < 0 ||
+	    (rc = write_map(pid, "gid_map", sv->sb.in_gid, sv->sb.gid)) < 0) {
 		*why = xasprintf("writing the job's uid/gid map: %s",
 				 strerror(-rc));
 	} else if ((rc = sv_cgroup_enter(sv, pid)) < 0) {

@@ -91,9 +91,12 @@ struct sv_sandbox {
 	int slirp_exit;           /* its --exit-fd's write end, or -1 */
 	int resolv_fd;            /* network: the job's resolv.conf, or -1 */
 	bool netns_joined;        /* we are in it: the job needs no new one */
-	uid_t uid;                /* host uid of the job's root; 0: the owner of
-	                             the workspace */
+	uid_t uid;                /* host uid of the job's root (or of its
+	                             `user:`); never 0 */
 	gid_t gid;
+	const char *user;         /* --user as given; NULL: uid 0 inside */
+	uid_t in_uid;             /* --user resolved: ids inside; 0 without */
+	gid_t in_gid;
 	const char *workspace;    /* bound writable; NULL: cwd */
 	const char *workspace_at; /* where the job sees it (a fixed path such
 	                             as /builds/<project>); NULL: its host path */
@@ -224,6 +227,16 @@ void sv_sandbox_reaped(struct supervisor *sv, int *wstatus);
 int sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen);
 /* Opened by the supervisor before clone, used by the child. */
 int sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen);
+
+/*
+ * user.c: --user resolved beneath root ("/" or an image's root) into the
+ * ids inside the job; err for people.
+ */
+#define SV_INSIDE_IDS 65536       /* a job's user namespace maps 0..65535 */
+int sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
+		    char *err, size_t errlen) PW_WUR;
+/* In the script's process, before its exec: become --user (0 or -errno). */
+int sv_user_enter(const struct supervisor *sv) PW_WUR;
 
 /* init.c: PID 1 of the job's namespace; never returns. */
 void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
