@@ -71,8 +71,11 @@ struct exec_spec {
 	                             never the host's), not loopback only */
 	struct exec_resources resources; /* strict only */
 	uint32_t uid;             /* strict: host uid of the job's root; 0: the
-	                             workspace's owner (root-owned is refused) */
-	uint32_t gid;             /* strict: its host gid; 0: equal to the uid
+	                             workspace's owner (root-owned is refused);
+	                             a workspace of another owner is idmapped
+	                             to it.  none: 0 runs the job as us, else
+	                             (we being root) as this host user */
+	uint32_t gid;             /* its host gid; 0: equal to the uid
 	                             (never the workspace's group); the job
 	                             has no supplementary groups */
 	const char *user;         /* strict: who the script runs as inside:

@@ -29,6 +29,13 @@
 #include "pipewright/scm.h"
 
 #define GIT_OUTPUT_MAX 4096
+/*
+ * Jobs of a run as root in a root-owned checkout: host ids 0x6fff0000
+ * + pid % 65536, below the daemon's default job_ids (0x70000000...) and
+ * apart from the ids a job's namespace maps its other users to.
+ */
+#define RUN_ROOT_JOB_IDS 0x6fff0000U
+#define RUN_ROOT_JOB_SPAN 65536U
 
 struct run_opts {
 	const char *file;
@@ -60,7 +67,12 @@ struct run_cli {
 	char workspace[PATH_MAX];
 	char tmpdir[PATH_MAX];
 	uint32_t uid, gid;        /* strict: the jobs' host ids */
+	uint32_t owner_uid, owner_gid; /* the checkout's: whose files the
+	                             jobs' are on disk (idmapped if not the
+	                             jobs' own ids) */
 	char *branch, *commit, *tag; /* from git, where known */
+	char *dirty;              /* git status's first line; NULL: clean */
+	bool none_as_owner;       /* none, as root: jobs run as owner_uid */
 	char **git_env;           /* git's for those questions (strings not
 	                             owned) */
 	int git_pending;
@@ -193,8 +205,9 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 		.source = c->workspace,
 		.sha = c->commit,
 		.workspace = ws,
-		.uid = c->uid,
-		.gid = c->gid,
+		/* The checkout's owner's, as its files are (0: left root's). */
+		.uid = c->owner_uid,
+		.gid = c->owner_gid,
 	};
 	struct prep *pr = xcalloc(1, sizeof(*pr));
 	char *why, *parent;
@@ -281,8 +294,9 @@ ask_git(struct run_cli *c)
 		{"git", "rev-parse", "--verify", "-q", "HEAD"},
 		{"git", "symbolic-ref", "--short", "-q", "HEAD"},
 		{"git", "tag", "--points-at", "HEAD", NULL},
+		{"git", "status", "--porcelain", NULL, NULL},
 	};
-	char **dsts[] = {&c->commit, &c->branch, &c->tag};
+	char **dsts[] = {&c->commit, &c->branch, &c->tag, &c->dirty};
 	size_t i, k, n = 0;
 
 	/*
@@ -410,8 +424,22 @@ sandbox_preflight(struct run_cli *c)
 	const struct passwd *pw;
 	struct stat st;
 
-	if (c->o->sandbox != EXEC_SANDBOX_STRICT)
+	if (c->o->sandbox != EXEC_SANDBOX_STRICT) {
+		/*
+		 * Root in another user's checkout: that user's jobs, so that
+		 * nothing they leave is root's for a later strict run.
+		 */
+		if (geteuid() == 0 && stat(c->workspace, &st) == 0 &&
+		    st.st_uid != 0) {
+			pw = getpwuid(st.st_uid);
+			c->uid = c->owner_uid = (uint32_t)st.st_uid;
+			c->gid = c->owner_gid = pw != NULL && pw->pw_gid != 0
+				? (uint32_t)pw->pw_gid : c->uid;
+			/* Its jobs' HOMEs lie below: let them through. */
+			c->none_as_owner = true;
+		}
 		return 0;
+	}
 	if (geteuid() != 0) {
 		fprintf(stderr, "pipewright: the strict sandbox needs root (to "
 			"map the job's user, make its cgroups and mounts): run "
@@ -419,19 +447,28 @@ sandbox_preflight(struct run_cli *c)
 			"unconfined as yourself\n");
 		return -1;
 	}
-	if (stat(c->workspace, &st) == 0 && st.st_uid == 0) {
-		fprintf(stderr, "pipewright: %s is owned by root; a sandboxed "
-			"job runs as the owner of the checkout, never as host "
-			"root: chown -R it to an unprivileged user (your own), "
-			"or use --sandbox none\n", c->workspace);
+	if (stat(c->workspace, &st) < 0) {
+		fprintf(stderr, "pipewright: %s: %s\n", c->workspace,
+			strerror(errno));
 		return -1;
 	}
-	if (stat(c->workspace, &st) == 0) {
-		pw = getpwuid(st.st_uid);
-		c->uid = (uint32_t)st.st_uid;
-		c->gid = pw != NULL && pw->pw_gid != 0 ? (uint32_t)pw->pw_gid
-						       : c->uid;
+	c->owner_uid = (uint32_t)st.st_uid;
+	pw = getpwuid(st.st_uid);
+	c->owner_gid = pw != NULL ? (uint32_t)pw->pw_gid : c->owner_uid;
+	if (st.st_uid == 0) {
+		/*
+		 * A root-owned checkout (a CI box, a container): the jobs run
+		 * as an unprivileged id of this run's, and see the checkout
+		 * through an idmapped mount, so what they write is root's
+		 * like the rest of it (the supervisor's idmap.c).
+		 */
+		c->uid = c->gid = RUN_ROOT_JOB_IDS +
+				  (uint32_t)getpid() % RUN_ROOT_JOB_SPAN;
+		c->owner_gid = (uint32_t)st.st_gid;
+		return 0;
 	}
+	c->uid = c->owner_uid;
+	c->gid = c->owner_gid != 0 ? c->owner_gid : c->uid;
 	return 0;
 }
 
@@ -607,6 +644,12 @@ start_run(struct run_cli *c)
 		close_signals(c);
 		return;
 	}
+	/* What the server's clone would not have either: say so, once. */
+	if (c->o->clean && c->dirty != NULL)
+		fprintf(stderr, "pipewright: --clean: the jobs get commit %.12s "
+			"as the server would; uncommitted changes in %s are "
+			"left out (such as '%s': see git status)\n", c->commit,
+			c->workspace, c->dirty);
 	open_reuse(c);
 	if (c->cache != NULL) {
 		run_cache_begin(c->cache, c->commit, on_begun, c);
@@ -816,10 +859,10 @@ cmd_run(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out_pipeline;
 	}
-	/* Restored files are the jobs' user's: the checkout's owner under
-	 * strict, else ours. */
-	c.ids.uid = c.uid != 0 ? (uid_t)c.uid : geteuid();
-	c.ids.gid = c.uid != 0 ? (gid_t)c.gid : getegid();
+	/* Restored files are the checkout's owner's under strict (the
+	 * jobs' ids or idmapped to them), else ours. */
+	c.ids.uid = c.owner_uid != 0 ? (uid_t)c.owner_uid : geteuid();
+	c.ids.gid = c.owner_uid != 0 ? (gid_t)c.owner_gid : getegid();
 	snprintf(c.tmpdir, sizeof(c.tmpdir), "%s/pipewright-run.XXXXXX",
 		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(c.tmpdir) == NULL) {
@@ -827,6 +870,12 @@ cmd_run(int argc, char **argv)
 			"%s: %s\n", tmp != NULL ? tmp : "/tmp", strerror(errno));
 		rc = CLI_FAILED;
 		goto out_pipeline;
+	}
+	if (c.none_as_owner && chmod(c.tmpdir, 0711) < 0) {
+		fprintf(stderr, "pipewright: chmod %s: %s\n", c.tmpdir,
+			strerror(errno));
+		rc = CLI_FAILED;
+		goto out_tmp;
 	}
 	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
 		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "
@@ -936,6 +985,7 @@ out_pipeline:
 	free(c.branch);
 	free(c.commit);
 	free(c.tag);
+	free(c.dirty);
 out_opts:
 	free(o.only);
 	free(o.approve);

@@ -200,7 +200,11 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 			 sv->sb.workspace_at);
 		return -EINVAL;
 	}
-	return add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen);
+	if ((rc = add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen)) < 0)
+		return rc;
+	/* Another's workspace appears as the job's own (idmap.c). */
+	return sv_workspace_idmap(sv, sv->sb.binds[sv->sb.nbinds - 1].fd, ws,
+				  err, errlen);
 }
 
 /* mkdir -p below the stage; the last component too unless `file`. */

@@ -237,6 +237,16 @@ int sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		    char *err, size_t errlen) PW_WUR;
 /* In the script's process, before its exec: become --user (0 or -errno). */
 int sv_user_enter(const struct supervisor *sv) PW_WUR;
+/* --sandbox none with --uid (as root): become that host user (0, -errno). */
+int sv_user_unconfined(const struct supervisor *sv) PW_WUR;
+
+/*
+ * idmap.c: the workspace's detached tree (tree_fd) idmapped so that its
+ * owner's ids are the job's host ids, if the owner is another (host root
+ * only; else nothing to do).  0, or -errno with err for people.
+ */
+int sv_workspace_idmap(const struct supervisor *sv, int tree_fd,
+		       const char *ws, char *err, size_t errlen) PW_WUR;
 
 /* init.c: PID 1 of the job's namespace; never returns. */
 void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)

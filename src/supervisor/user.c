@@ -21,6 +21,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <grp.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -203,4 +205,30 @@ sv_user_enter(const struct supervisor *sv)
 	    setresuid(sv->sb.in_uid, sv->sb.in_uid, sv->sb.in_uid) < 0)
 		return -errno;
 	return 0;
+}
+
+/*
+ * `pipewright run --sandbox none` as root in a checkout of another user:
+ * the job runs as that user (--uid, --gid), so that what it leaves in
+ * the checkout is the owner's and a later strict job (which runs as the
+ * owner) can write it; a root-owned checkout keeps root's jobs.  Its HOME
+ * (DIR/home) becomes the user's, DIR only traversable.  No isolation is
+ * claimed: this is the developer's own account.
+ */
+int
+sv_user_unconfined(const struct supervisor *sv)
+{
+	char *home;
+	int rc = 0;
+
+	if (sv->sb.uid == 0 || geteuid() != 0)
+		return 0;
+	home = xasprintf("%s/home", sv->dir);
+	if (chown(home, sv->sb.uid, sv->sb.gid) < 0 || chmod(sv->dir, 0711) < 0 ||
+	    setgroups(0, NULL) < 0 ||
+	    setresgid(sv->sb.gid, sv->sb.gid, sv->sb.gid) < 0 ||
+	    setresuid(sv->sb.uid, sv->sb.uid, sv->sb.uid) < 0)
+		rc = -errno;
+	free(home);
+	return rc;
 }
