@@ -73,6 +73,7 @@ struct run_cli {
 	char *branch, *commit, *tag; /* from git, where known */
 	char *dirty;              /* git status's first line; NULL: clean */
 	bool none_as_owner;       /* none, as root: jobs run as owner_uid */
+	bool rootless;            /* strict without root: as ourselves */
 	char **git_env;           /* git's for those questions (strings not
 	                             owned) */
 	int git_pending;
@@ -412,6 +413,41 @@ collect_secrets(const struct pipeline *p)
 	return v;
 }
 
+/* Our cgroup v2 directory is ours to write, with memory and pids. */
+static bool
+cgroup_delegated(void)
+{
+	char line[PATH_MAX], *dir, *ctl;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool yes = false;
+	size_t n;
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		n = strcspn(line + 3, "\n");
+		line[3 + n] = '\0';
+		dir = xasprintf("/sys/fs/cgroup%s", line + 3);
+		ctl = xasprintf("%s/cgroup.controllers", dir);
+		if (access(dir, W_OK) == 0) {
+			FILE *c = fopen(ctl, "re");
+			char buf[256] = "";
+
+			if (c != NULL && fgets(buf, sizeof(buf), c) != NULL)
+				yes = strstr(buf, "memory") != NULL &&
+				      strstr(buf, "pids") != NULL;
+			if (c != NULL)
+				fclose(c);
+		}
+		free(dir);
+		free(ctl);
+	}
+	fclose(f);
+	return yes;
+}
+
 /*
  * Strict mode's needs that we can tell before any job: say what and how.
  * The jobs run as the checkout's owner, so that what they build is the
@@ -441,11 +477,17 @@ sandbox_preflight(struct run_cli *c)
 		return 0;
 	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "pipewright: the strict sandbox needs root (to "
-			"map the job's user, make its cgroups and mounts): run "
-			"as root (sudo), or use --sandbox none to run the jobs "
-			"unconfined as yourself\n");
-		return -1;
+		/* Unprivileged user namespaces, as ourselves (the
+		 * supervisor's rootless.c); said once: what does not apply. */
+		c->rootless = true;
+		c->uid = c->owner_uid = (uint32_t)geteuid();
+		c->gid = c->owner_gid = (uint32_t)getegid();
+		if (!cgroup_delegated())
+			fprintf(stderr, "pipewright: without root the jobs' "
+				"memory and pids limits do not apply (no cgroup"
+				" of yours is delegated to you); their rlimits "
+				"(cpu_seconds, file_size, open_files) do\n");
+		return 0;
 	}
 	if (stat(c->workspace, &st) < 0) {
 		fprintf(stderr, "pipewright: %s: %s\n", c->workspace,
@@ -488,8 +530,13 @@ start_sched(struct run_cli *c)
 		.skip_manual = true,
 		.secrets = (const char *const *)secrets,
 		/* The developer is the admin here: granted unless refused. */
-		.network = !c->o->network_deny,
-		.network_denied = "network: denied by --network deny",
+		.network = !c->o->network_deny && !c->rootless,
+		.network_denied = c->rootless
+			? "network: `network: true` under the strict sandbox "
+			  "needs root (its namespace is wired up by "
+			  "slirp4netns from the host's side): run as root, or "
+			  "--sandbox none"
+			: "network: denied by --network deny",
 		.uid = c->uid,
 		.gid = c->gid,
 	};
@@ -893,7 +940,7 @@ cmd_run(int argc, char **argv)
 		goto out_loop;
 	}
 	/* A network namespace ready for each parallel job, and one spare. */
-	if (o.sandbox == EXEC_SANDBOX_STRICT &&
+	if (o.sandbox == EXEC_SANDBOX_STRICT && !c.rootless &&
 	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
 		fprintf(stderr, "pipewright: no network namespace pool; each "
 			"job makes its own\n");

@@ -102,7 +102,7 @@ sv_workspace_idmap(const struct supervisor *sv, int tree_fd, const char *ws,
 	struct stat st;
 	int ns, rc;
 
-	if (geteuid() != 0)
+	if (sv->sb.rootless)
 		return 0;
 	if (stat(ws, &st) < 0) {
 		snprintf(err, errlen, "workspace %s: %s", ws, strerror(errno));

@@ -147,15 +147,23 @@ prepare(struct supervisor *sv, char **why)
 	char err[512];
 	int rc;
 
-	if (geteuid() != 0) {
-		*why = xstrdup("the strict sandbox needs root (to map the job's "
-			       "user, make its cgroups and mounts): run "
-			       "pipewright as root, or use --sandbox none to "
-			       "run without isolation");
-		return -EPERM;
-	}
 	if (sv->sb.workspace == NULL)
 		sv->sb.workspace = sv->cwd != NULL ? sv->cwd : ".";
+	sv->sb.rootless = geteuid() != 0;
+	if (sv->sb.rootless) {
+		if ((rc = sv_rootless_prepare(sv, why)) < 0 ||
+		    (rc = pick_user(sv, why)) < 0)
+			return rc;
+		/* Mounts: cloned by init inside (rootless.c); cgroups only
+		 * where ours is delegated to us. */
+		if (sv_cgroup_create(sv, why) < 0) {
+			sv_cgroup_remove(sv);
+			free(*why);
+			*why = NULL;
+		}
+		reset_affinity();
+		return 0;
+	}
 	if ((rc = pick_owner(sv, why)) < 0 || (rc = pick_user(sv, why)) < 0)
 		return rc;
 	if ((rc = sv_mounts_prepare(sv, err, sizeof(err))) < 0) {
@@ -221,10 +229,17 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 				 strerror(-rc));
 		goto out;
 	}
-	if ((rc = write_map(pid, "uid_map", sv->sb.in_uid, sv->sb.uid)) < 0 ||
-	    (rc = write_map(pid, "gid_map", sv->sb.in_gid, sv->sb.gid)) < 0) {
+	if (sv->sb.rootless) {
+		rc = sv_rootless_maps(sv, pid, why);
+	} else if ((rc = write_map(pid, "uid_map", sv->sb.in_uid,
+				   sv->sb.uid)) < 0 ||
+		   (rc = write_map(pid, "gid_map", sv->sb.in_gid,
+				   sv->sb.gid)) < 0) {
 		*why = xasprintf("writing the job's uid/gid map: %s",
 				 strerror(-rc));
+	}
+	if (rc < 0) {
+		/* said above */
 	} else if ((rc = sv_cgroup_enter(sv, pid)) < 0) {
 		*why = xasprintf("moving the job into its cgroups: %s",
 				 strerror(-rc));

@@ -95,6 +95,9 @@ struct sv_sandbox {
 	                             `user:`); never 0 */
 	gid_t gid;
 	const char *user;         /* --user as given; NULL: uid 0 inside */
+	bool rootless;            /* we are not root (rootless.c) */
+	unsigned long subuid, subgid; /* rootless: our ranges' starts; 0: none
+	                             (our own ids alone are mapped) */
 	uid_t in_uid;             /* --user resolved: ids inside; 0 without */
 	gid_t in_gid;
 	const char *workspace;    /* bound writable; NULL: cwd */
@@ -235,10 +238,20 @@ int sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen);
 #define SV_INSIDE_IDS 65536       /* a job's user namespace maps 0..65535 */
 int sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		    char *err, size_t errlen) PW_WUR;
+/* The host's passwd name of uid (caller frees), or NULL. */
+char *sv_user_name(uid_t uid);
 /* In the script's process, before its exec: become --user (0 or -errno). */
 int sv_user_enter(const struct supervisor *sv) PW_WUR;
 /* --sandbox none with --uid (as root): become that host user (0, -errno). */
 int sv_user_unconfined(const struct supervisor *sv) PW_WUR;
+
+/*
+ * rootless.c: strict without root.  prepare checks and picks the ids (our
+ * own, and subordinate ranges if we have them); maps writes the job's.
+ */
+int sv_rootless_prepare(struct supervisor *sv, char **why) PW_WUR;
+int sv_rootless_maps(const struct supervisor *sv, pid_t pid, char **why)
+	PW_WUR;
 
 /*
  * idmap.c: the workspace's detached tree (tree_fd) idmapped so that its

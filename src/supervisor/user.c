@@ -135,6 +135,32 @@ lookup(const char *text, int key, const char *want, size_t wlen,
 	return -ENOENT;
 }
 
+char *
+sv_user_name(uid_t uid)
+{
+	char *passwd = read_beneath("/", "etc/passwd"), *name = NULL;
+	const char *line, *end, *c1, *c2, *c3;
+	char num[24];
+
+	if (passwd == NULL)
+		return NULL;
+	snprintf(num, sizeof(num), "%u", (unsigned)uid);
+	for (line = passwd; *line != '\0' && name == NULL;
+	     line = *end != '\0' ? end + 1 : end) {
+		end = line + strcspn(line, "\n");
+		c1 = memchr(line, ':', (size_t)(end - line));
+		c2 = c1 != NULL ? memchr(c1 + 1, ':', (size_t)(end - c1 - 1))
+				: NULL;
+		c3 = c2 != NULL ? memchr(c2 + 1, ':', (size_t)(end - c2 - 1))
+				: NULL;
+		if (c3 != NULL && (size_t)(c3 - c2 - 1) == strlen(num) &&
+		    memcmp(c2 + 1, num, strlen(num)) == 0)
+			name = xstrndup(line, (size_t)(c1 - line));
+	}
+	free(passwd);
+	return name;
+}
+
 int
 sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		char *err, size_t errlen)
