@@ -744,7 +744,8 @@ static const struct cli_opt run_opts[] = {
 		       "delay on timeout and Ctrl-C\n(default 10s)"},
 	[OPT_SANDBOX] = {"sandbox", 0, true, "strict|none", "strict (default):"
 			 " each job in its own namespaces,\ncgroups and "
-			 "seccomp filter (needs root); none: as you"},
+			 "seccomp filter (without root:\nno cgroups unless "
+			 "delegated); none: as you"},
 	[OPT_NETWORK] = {"network", 0, true, "allow|deny", "allow (default): "
 			 "a job's `network: true` is\ngranted (its own "
 			 "network namespace, outbound\nonly); deny: such a "
