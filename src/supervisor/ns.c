@@ -21,6 +21,7 @@
  * workspace's group, and init drops every supplementary group.  Host
  * root is refused (a job never runs as host root).
  * Inside uids 1..65535 map to SV_SUBID_BASE+1.. for tools that chown.
+ * Not root: rootless.c says what differs (own ids, mounts cloned inside).
  *
  * With --user U[:G] (user.c) the host ids belong to that user instead:
  * inside U is the host uid, so the workspace (the host uid's) is U's to
@@ -81,6 +82,19 @@ write_map(pid_t pid, const char *file, unsigned inside, unsigned id)
 	if (n < 0)
 		rc = -errno;
 	close(fd);
+	return rc;
+}
+
+/* As host root: the job's maps (map_text); *why if refused. */
+static int
+write_maps(const struct supervisor *sv, pid_t pid, char **why)
+{
+	int rc;
+
+	if ((rc = write_map(pid, "uid_map", sv->sb.in_uid, sv->sb.uid)) < 0 ||
+	    (rc = write_map(pid, "gid_map", sv->sb.in_gid, sv->sb.gid)) < 0)
+		*why = xasprintf("writing the job's uid/gid map: %s",
+				 strerror(-rc));
 	return rc;
 }
 
@@ -229,21 +243,12 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 				 strerror(-rc));
 		goto out;
 	}
-	if (sv->sb.rootless) {
-		rc = sv_rootless_maps(sv, pid, why);
-	} else if ((rc = write_map(pid, "uid_map", sv->sb.in_uid,
-				   sv->sb.uid)) < 0 ||
-		   (rc = write_map(pid, "gid_map", sv->sb.in_gid,
-				   sv->sb.gid)) < 0) {
-		*why = xasprintf("writing the job's uid/gid map: %s",
-				 strerror(-rc));
-	}
-	if (rc < 0) {
-		/* said above */
-	} else if ((rc = sv_cgroup_enter(sv, pid)) < 0) {
+	rc = sv->sb.rootless ? sv_rootless_maps(sv, pid, why)
+			     : write_maps(sv, pid, why);
+	if (rc == 0 && (rc = sv_cgroup_enter(sv, pid)) < 0) {
 		*why = xasprintf("moving the job into its cgroups: %s",
 				 strerror(-rc));
-	} else if (write(sync[1], &c, 1) != 1) {
+	} else if (rc == 0 && write(sync[1], &c, 1) != 1) {
 		rc = -errno;
 		*why = xasprintf("releasing the job: %s", strerror(-rc));
 	}
