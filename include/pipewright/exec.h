@@ -70,11 +70,11 @@ struct exec_spec {
 	                             namespace of its own through slirp4netns,
 	                             never the host's), not loopback only */
 	struct exec_resources resources; /* strict only */
-	uint32_t uid;             /* strict: host uid of the job's root; 0: the
-	                             workspace's owner (root-owned is refused);
-	                             a workspace of another owner is idmapped
-	                             to it.  none: 0 runs the job as us, else
-	                             (we being root) as this host user */
+	uint32_t uid;             /* strict: host uid of the job's root (or of
+	                             its `user`), required; a workspace of
+	                             another owner is idmapped to it; without
+	                             root, ours.  none: 0 runs the job as us,
+	                             else (we being root) as this host user */
 	uint32_t gid;             /* its host gid; 0: equal to the uid
 	                             (never the workspace's group); the job
 	                             has no supplementary groups */
