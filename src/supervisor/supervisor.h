@@ -238,6 +238,13 @@ int sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen);
 #define SV_INSIDE_IDS 65536       /* a job's user namespace maps 0..65535 */
 int sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 		    char *err, size_t errlen) PW_WUR;
+/*
+ * The same on the files' texts (NUL-terminated; NULL: unreadable, why in
+ * passwd_errno), `where` naming whose they are in messages.
+ */
+int sv_user_parse(const char *spec, const char *passwd, int passwd_errno,
+		  const char *group, const char *where, uid_t *uid, gid_t *gid,
+		  char *err, size_t errlen) PW_WUR;
 /* The host's passwd name of uid (caller frees), or NULL. */
 char *sv_user_name(uid_t uid);
 /* In the script's process, before its exec: become --user (0 or -errno). */

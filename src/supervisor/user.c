@@ -162,28 +162,25 @@ sv_user_name(uid_t uid)
 }
 
 int
-sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
-		char *err, size_t errlen)
+sv_user_parse(const char *spec, const char *passwd, int passwd_errno,
+	      const char *group, const char *where, uid_t *uid, gid_t *gid,
+	      char *err, size_t errlen)
 {
 	const char *colon = strchr(spec, ':');
-	const char *where = strcmp(root, "/") == 0 ? "the host's" : "the image's";
 	size_t ulen = colon != NULL ? (size_t)(colon - spec) : strlen(spec);
-	char *passwd = NULL, *group = NULL;
 	long u, g = -1, f2, f3;
-	int rc = -ENOENT;
 
 	u = number(spec, ulen);
-	passwd = read_beneath(root, "etc/passwd");
 	if (u < 0 && passwd == NULL) {
 		snprintf(err, errlen, "user '%s': cannot read %s /etc/passwd: "
-			 "%s", spec, where, strerror(errno));
-		goto out;
+			 "%s", spec, where, strerror(passwd_errno));
+		return -ENOENT;
 	}
 	if (u < 0) {
 		if (lookup(passwd, 0, spec, ulen, &f2, &f3) < 0) {
 			snprintf(err, errlen, "user '%.*s' is not in %s "
 				 "/etc/passwd", (int)ulen, spec, where);
-			goto out;
+			return -ENOENT;
 		}
 		u = f2;
 		g = f3;
@@ -193,30 +190,44 @@ sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
 	}
 	if (colon != NULL) {
 		g = number(colon + 1, strlen(colon + 1));
-		if (g < 0) {
-			group = read_beneath(root, "etc/group");
-			if (group == NULL ||
-			    lookup(group, 0, colon + 1, strlen(colon + 1),
-				   &f2, &f3) < 0) {
-				snprintf(err, errlen, "group '%s' is not in %s "
-					 "/etc/group", colon + 1, where);
-				goto out;
-			}
-			g = f2;
+		if (g < 0 && (group == NULL ||
+			      lookup(group, 0, colon + 1, strlen(colon + 1),
+				     &f2, &f3) < 0)) {
+			snprintf(err, errlen, "group '%s' is not in %s "
+				 "/etc/group", colon + 1, where);
+			return -ENOENT;
 		}
+		if (g < 0)
+			g = f2;
 	}
 	if (g < 0)
 		g = u;
 	if (u >= SV_INSIDE_IDS || g >= SV_INSIDE_IDS) {
 		snprintf(err, errlen, "user '%s' is uid %ld, gid %ld: a job's "
 			 "ids are 0 to %d", spec, u, g, SV_INSIDE_IDS - 1);
-		rc = -ERANGE;
-		goto out;
+		return -ERANGE;
 	}
 	*uid = (uid_t)u;
 	*gid = (gid_t)g;
-	rc = 0;
-out:
+	return 0;
+}
+
+int
+sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
+		char *err, size_t errlen)
+{
+	const char *colon = strchr(spec, ':');
+	const char *where = strcmp(root, "/") == 0 ? "the host's" : "the image's";
+	char *passwd, *group = NULL;
+	int perr, rc;
+
+	passwd = read_beneath(root, "etc/passwd");
+	perr = errno;
+	/* The group file only for a group given by name. */
+	if (colon != NULL && number(colon + 1, strlen(colon + 1)) < 0)
+		group = read_beneath(root, "etc/group");
+	rc = sv_user_parse(spec, passwd, perr, group, where, uid, gid, err,
+			   errlen);
 	free(passwd);
 	free(group);
 	return rc;
