@@ -41,19 +41,22 @@ rc=0
 timeout -k 5 60 "$PW_BIN" run >out 2>&1 &
 pid=$!
 wait_for_file ready
-# The job's shell from the host: an unprivileged uid, never root.
+# The job's processes from the host (in a pid namespace of their own:
+# two NSpid numbers): an unprivileged uid, never root.
 juid=""
 for p in /proc/[0-9]*; do
 	[ "$p/cwd" -ef "$PWD" ] || continue
-	u=$(awk '/^Uid:/ {print $2}' "$p/status" 2>/dev/null || true)
-	[ -n "$u" ] && [ "$p" != "/proc/$$" ] && juid=$u
+	st=$(grep -E '^(Uid|NSpid):' "$p/status" 2>/dev/null) || continue
+	grep -qE '^NSpid:\s+[0-9]+\s+[0-9]+' <<<"$st" || continue
+	u=$(awk '/^Uid:/ {print $2}' <<<"$st")
+	[ "$u" != 0 ] || { touch go; wait "$pid" || true; fail "a strict job ran as host root"; }
+	juid=$u
 done
 touch go
 wait "$pid" || rc=$?
 rm -f ready go
 expect_rc 0
 [ -n "$juid" ] || fail "no process of the job found in the checkout"
-[ "$juid" -ne 0 ] || fail "a strict job ran as host root"
 expect_out "[write] uid 0 owner 0" "[as-user] user 1000 sees 1000" "[as-user] user wrote"
 for f in old.txt build build/new.txt; do
 	[ "$(stat -c %u:%g "$f")" = "0:0" ] || fail "$f is $(stat -c %u:%g "$f") on the host, not root's"
