@@ -70,9 +70,12 @@ struct exec_spec {
 	                             namespace of its own through slirp4netns,
 	                             never the host's), not loopback only */
 	struct exec_resources resources; /* strict only */
-	uint32_t uid;             /* strict: host uid of the job's root; 0: the
-	                             workspace's owner (root-owned is refused) */
-	uint32_t gid;             /* strict: its host gid; 0: equal to the uid
+	uint32_t uid;             /* strict: host uid of the job's root (or of
+	                             its `user`), required; a workspace of
+	                             another owner is idmapped to it; without
+	                             root, ours.  none: 0 runs the job as us,
+	                             else (we being root) as this host user */
+	uint32_t gid;             /* its host gid; 0: equal to the uid
 	                             (never the workspace's group); the job
 	                             has no supplementary groups */
 	const char *rootfs;       /* strict: a ready directory tree (an
@@ -82,6 +85,10 @@ struct exec_spec {
 	const char *const *mounts; /* strict: host paths bound read-only at
 	                             the same path inside (the admin's, never
 	                             a pipeline's); NULL-terminated or NULL */
+	const char *user;         /* strict: who the script runs as inside:
+	                             "N", "N:G" or a name (resolved in the
+	                             job's root's /etc/passwd and /etc/group),
+	                             given the host uid above; NULL: uid 0 */
 	const char *const *mask;  /* names of variables in env whose values are
 	                             replaced by "***" in the log; NULL-terminated
 	                             or NULL (any mode) */

@@ -104,6 +104,11 @@ const char *pipeline_job_environment(const struct pipeline *p, size_t job);
 /* The job's `network: true`: it asks for outbound network (a grant). */
 bool pipeline_job_network(const struct pipeline *p, size_t job);
 /*
+ * The job's `user` as written ("1000", "1000:1000", "builder",
+ * "builder:staff"); NULL if not set: uid 0 inside its sandbox.
+ */
+const char *pipeline_job_user(const struct pipeline *p, size_t job);
+/*
  * The job's `resources` and `timeout`; 0 where not set (the runner's
  * default applies: pipeline_job_timeout_ms() gives the timeout with this
  * module's own default).

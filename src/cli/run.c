@@ -29,6 +29,13 @@
 #include "pipewright/scm.h"
 
 #define GIT_OUTPUT_MAX 4096
+/*
+ * Jobs of a run as root in a root-owned checkout: host ids 0x6fff0000
+ * + pid % 65536, below the daemon's default job_ids (0x70000000...) and
+ * apart from the ids a job's namespace maps its other users to.
+ */
+#define RUN_ROOT_JOB_IDS 0x6fff0000U
+#define RUN_ROOT_JOB_SPAN 65536U
 
 struct run_opts {
 	const char *file;
@@ -62,7 +69,13 @@ struct run_cli {
 	char workspace[PATH_MAX];
 	char tmpdir[PATH_MAX];
 	uint32_t uid, gid;        /* strict: the jobs' host ids */
+	uint32_t owner_uid, owner_gid; /* the checkout's: whose files the
+	                             jobs' are on disk (idmapped if not the
+	                             jobs' own ids) */
 	char *branch, *commit, *tag; /* from git, where known */
+	char *dirty;              /* git status's first line; NULL: clean */
+	bool none_as_owner;       /* none, as root: jobs run as owner_uid */
+	bool rootless;            /* strict without root: as ourselves */
 	char **git_env;           /* git's for those questions (strings not
 	                             owned) */
 	int git_pending;
@@ -195,8 +208,9 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 		.source = c->workspace,
 		.sha = c->commit,
 		.workspace = ws,
-		.uid = c->uid,
-		.gid = c->gid,
+		/* The checkout's owner's, as its files are (0: left root's). */
+		.uid = c->owner_uid,
+		.gid = c->owner_gid,
 	};
 	struct prep *pr = xcalloc(1, sizeof(*pr));
 	char *why, *parent;
@@ -283,8 +297,9 @@ ask_git(struct run_cli *c)
 		{"git", "rev-parse", "--verify", "-q", "HEAD"},
 		{"git", "symbolic-ref", "--short", "-q", "HEAD"},
 		{"git", "tag", "--points-at", "HEAD", NULL},
+		{"git", "status", "--porcelain", NULL, NULL},
 	};
-	char **dsts[] = {&c->commit, &c->branch, &c->tag};
+	char **dsts[] = {&c->commit, &c->branch, &c->tag, &c->dirty};
 	size_t i, k, n = 0;
 
 	/*
@@ -400,6 +415,41 @@ collect_secrets(const struct pipeline *p)
 	return v;
 }
 
+/* Our cgroup v2 directory is ours to write, with memory and pids. */
+static bool
+cgroup_delegated(void)
+{
+	char line[PATH_MAX], *dir, *ctl;
+	FILE *f = fopen("/proc/self/cgroup", "re");
+	bool yes = false;
+	size_t n;
+
+	if (f == NULL)
+		return false;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (strncmp(line, "0::", 3) != 0)
+			continue;
+		n = strcspn(line + 3, "\n");
+		line[3 + n] = '\0';
+		dir = xasprintf("/sys/fs/cgroup%s", line + 3);
+		ctl = xasprintf("%s/cgroup.controllers", dir);
+		if (access(dir, W_OK) == 0) {
+			FILE *c = fopen(ctl, "re");
+			char buf[256] = "";
+
+			if (c != NULL && fgets(buf, sizeof(buf), c) != NULL)
+				yes = strstr(buf, "memory") != NULL &&
+				      strstr(buf, "pids") != NULL;
+			if (c != NULL)
+				fclose(c);
+		}
+		free(dir);
+		free(ctl);
+	}
+	fclose(f);
+	return yes;
+}
+
 /*
  * Strict mode's needs that we can tell before any job: say what and how.
  * The jobs run as the checkout's owner, so that what they build is the
@@ -412,28 +462,57 @@ sandbox_preflight(struct run_cli *c)
 	const struct passwd *pw;
 	struct stat st;
 
-	if (c->o->sandbox != EXEC_SANDBOX_STRICT)
+	if (c->o->sandbox != EXEC_SANDBOX_STRICT) {
+		/*
+		 * Root in another user's checkout: that user's jobs, so that
+		 * nothing they leave is root's for a later strict run.
+		 */
+		if (geteuid() == 0 && stat(c->workspace, &st) == 0 &&
+		    st.st_uid != 0) {
+			pw = getpwuid(st.st_uid);
+			c->uid = c->owner_uid = (uint32_t)st.st_uid;
+			c->gid = c->owner_gid = pw != NULL && pw->pw_gid != 0
+				? (uint32_t)pw->pw_gid : c->uid;
+			/* Its jobs' HOMEs lie below: let them through. */
+			c->none_as_owner = true;
+		}
 		return 0;
+	}
 	if (geteuid() != 0) {
-		fprintf(stderr, "pipewright: the strict sandbox needs root (to "
-			"map the job's user, make its cgroups and mounts): run "
-			"as root (sudo), or use --sandbox none to run the jobs "
-			"unconfined as yourself\n");
+		/* Unprivileged user namespaces, as ourselves (the
+		 * supervisor's rootless.c); said once: what does not apply. */
+		c->rootless = true;
+		c->uid = c->owner_uid = (uint32_t)geteuid();
+		c->gid = c->owner_gid = (uint32_t)getegid();
+		if (!cgroup_delegated())
+			fprintf(stderr, "pipewright: without root the jobs' "
+				"memory and pids limits do not apply (no cgroup"
+				" of yours is delegated to you); their rlimits "
+				"(cpu_seconds, file_size, open_files) do\n");
+		return 0;
+	}
+	if (stat(c->workspace, &st) < 0) {
+		fprintf(stderr, "pipewright: %s: %s\n", c->workspace,
+			strerror(errno));
 		return -1;
 	}
-	if (stat(c->workspace, &st) == 0 && st.st_uid == 0) {
-		fprintf(stderr, "pipewright: %s is owned by root; a sandboxed "
-			"job runs as the owner of the checkout, never as host "
-			"root: chown -R it to an unprivileged user (your own), "
-			"or use --sandbox none\n", c->workspace);
-		return -1;
+	c->owner_uid = (uint32_t)st.st_uid;
+	pw = getpwuid(st.st_uid);
+	c->owner_gid = pw != NULL ? (uint32_t)pw->pw_gid : c->owner_uid;
+	if (st.st_uid == 0) {
+		/*
+		 * A root-owned checkout (a CI box, a container): the jobs run
+		 * as an unprivileged id of this run's, and see the checkout
+		 * through an idmapped mount, so what they write is root's
+		 * like the rest of it (the supervisor's idmap.c).
+		 */
+		c->uid = c->gid = RUN_ROOT_JOB_IDS +
+				  (uint32_t)getpid() % RUN_ROOT_JOB_SPAN;
+		c->owner_gid = (uint32_t)st.st_gid;
+		return 0;
 	}
-	if (stat(c->workspace, &st) == 0) {
-		pw = getpwuid(st.st_uid);
-		c->uid = (uint32_t)st.st_uid;
-		c->gid = pw != NULL && pw->pw_gid != 0 ? (uint32_t)pw->pw_gid
-						       : c->uid;
-	}
+	c->uid = c->owner_uid;
+	c->gid = c->owner_gid != 0 ? c->owner_gid : c->uid;
 	return 0;
 }
 
@@ -453,8 +532,13 @@ start_sched(struct run_cli *c)
 		.skip_manual = true,
 		.secrets = (const char *const *)secrets,
 		/* The developer is the admin here: granted unless refused. */
-		.network = !c->o->network_deny,
-		.network_denied = "network: denied by --network deny",
+		.network = !c->o->network_deny && !c->rootless,
+		.network_denied = c->rootless
+			? "network: `network: true` under the strict sandbox "
+			  "needs root (its namespace is wired up by "
+			  "slirp4netns from the host's side): run as root, or "
+			  "--sandbox none"
+			: "network: denied by --network deny",
 		.uid = c->uid,
 		.gid = c->gid,
 		.rootfs = c->o->rootfs,
@@ -611,6 +695,12 @@ start_run(struct run_cli *c)
 		close_signals(c);
 		return;
 	}
+	/* What the server's clone would not have either: say so, once. */
+	if (c->o->clean && c->dirty != NULL)
+		fprintf(stderr, "pipewright: --clean: the jobs get commit %.12s "
+			"as the server would; uncommitted changes in %s are "
+			"left out (such as '%s': see git status)\n", c->commit,
+			c->workspace, c->dirty);
 	open_reuse(c);
 	if (c->cache != NULL) {
 		run_cache_begin(c->cache, c->commit, on_begun, c);
@@ -658,7 +748,8 @@ static const struct cli_opt run_opts[] = {
 		       "delay on timeout and Ctrl-C\n(default 10s)"},
 	[OPT_SANDBOX] = {"sandbox", 0, true, "strict|none", "strict (default):"
 			 " each job in its own namespaces,\ncgroups and "
-			 "seccomp filter (needs root); none: as you"},
+			 "seccomp filter (without root:\nno cgroups unless "
+			 "delegated); none: as you"},
 	[OPT_NETWORK] = {"network", 0, true, "allow|deny", "allow (default): "
 			 "a job's `network: true` is\ngranted (its own "
 			 "network namespace, outbound\nonly); deny: such a "
@@ -867,10 +958,10 @@ cmd_run(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out_pipeline;
 	}
-	/* Restored files are the jobs' user's: the checkout's owner under
-	 * strict, else ours. */
-	c.ids.uid = c.uid != 0 ? (uid_t)c.uid : geteuid();
-	c.ids.gid = c.uid != 0 ? (gid_t)c.gid : getegid();
+	/* Restored files are the checkout's owner's under strict (the
+	 * jobs' ids or idmapped to them), else ours. */
+	c.ids.uid = c.owner_uid != 0 ? (uid_t)c.owner_uid : geteuid();
+	c.ids.gid = c.owner_uid != 0 ? (gid_t)c.owner_gid : getegid();
 	snprintf(c.tmpdir, sizeof(c.tmpdir), "%s/pipewright-run.XXXXXX",
 		 tmp != NULL && *tmp != '\0' ? tmp : "/tmp");
 	if (mkdtemp(c.tmpdir) == NULL) {
@@ -878,6 +969,12 @@ cmd_run(int argc, char **argv)
 			"%s: %s\n", tmp != NULL ? tmp : "/tmp", strerror(errno));
 		rc = CLI_FAILED;
 		goto out_pipeline;
+	}
+	if (c.none_as_owner && chmod(c.tmpdir, 0711) < 0) {
+		fprintf(stderr, "pipewright: chmod %s: %s\n", c.tmpdir,
+			strerror(errno));
+		rc = CLI_FAILED;
+		goto out_tmp;
 	}
 	if (cli_supervisor_path(sup, sizeof(sup)) < 0) {
 		fprintf(stderr, "pipewright: cannot find pipewright-supervisor "
@@ -895,7 +992,7 @@ cmd_run(int argc, char **argv)
 		goto out_loop;
 	}
 	/* A network namespace ready for each parallel job, and one spare. */
-	if (o.sandbox == EXEC_SANDBOX_STRICT &&
+	if (o.sandbox == EXEC_SANDBOX_STRICT && !c.rootless &&
 	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
 		fprintf(stderr, "pipewright: no network namespace pool; each "
 			"job makes its own\n");
@@ -987,6 +1084,7 @@ out_pipeline:
 	free(c.branch);
 	free(c.commit);
 	free(c.tag);
+	free(c.dirty);
 out_opts:
 	free(o.only);
 	free(o.approve);

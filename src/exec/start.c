@@ -142,8 +142,19 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 	};
 	size_t i;
 
-	if (spec->sandbox != EXEC_SANDBOX_STRICT)
+	if (spec->sandbox != EXEC_SANDBOX_STRICT) {
+		/* None runs as us, or as this host user (`run` as root). */
+		if (spec->uid != 0) {
+			snprintf(s->uid, sizeof(s->uid), "%u", spec->uid);
+			snprintf(s->gid, sizeof(s->gid), "%u",
+				 spec->gid != 0 ? spec->gid : spec->uid);
+			s->v[n++] = "--uid";
+			s->v[n++] = s->uid;
+			s->v[n++] = "--gid";
+			s->v[n++] = s->gid;
+		}
 		return n;
+	}
 	s->v[n++] = "--sandbox";
 	s->v[n++] = "strict";
 	if (spec->workspace != NULL) {
@@ -173,6 +184,10 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 		snprintf(s->gid, sizeof(s->gid), "%u", spec->gid);
 		s->v[n++] = "--gid";
 		s->v[n++] = s->gid;
+	}
+	if (spec->user != NULL) {
+		s->v[n++] = "--user";
+		s->v[n++] = (char *)spec->user;
 	}
 	for (i = 0; i < PW_ARRAY_LEN(res); i++) {
 		if (res[i].v == 0)

@@ -406,6 +406,7 @@ pipeline_base_free(struct pl_base *b)
 	free(b->working_dir);
 	free(b->environment);
 	strv_free(b->secrets, b->nsecrets);
+	free(b->user);
 	for (i = 0; i < b->ncaches; i++)
 		pipeline_cache_free(&b->caches[i]);
 	free(b->caches);

@@ -46,6 +46,8 @@ static const struct pl_key job_rows[] = {
 	{{"working_dir", S, "a relative path"}, pipeline_key_working_dir},
 	{{"environment", S, "an environment name"}, pipeline_key_environment},
 	{{"network", S, "a boolean"}, pipeline_key_network},
+	{{"user", S, "a uid (0 to 65535) or a user name, and an optional "
+	 "':' gid or group"}, pipeline_key_user},
 	{{"resources", M, "a mapping of limits (memory, pids, cpu_seconds,"
 	 " file_size, open_files)"}, pipeline_key_resources},
 	{{"secrets", L, "a list of secret names"}, pipeline_key_secrets},

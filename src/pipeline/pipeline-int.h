@@ -109,6 +109,7 @@ struct pl_base {
 	char *working_dir;    /* normalised; NULL for the workspace itself */
 	char *environment;
 	bool network;         /* `network: true` */
+	char *user;           /* `user` as written (user.c); NULL: root */
 	uint64_t res_memory;  /* `resources`; 0: not set */
 	uint64_t res_pids;
 	uint64_t res_cpu_seconds;
@@ -227,6 +228,7 @@ pl_key_fn pipeline_key_matrix;
 pl_key_fn pipeline_key_working_dir;
 pl_key_fn pipeline_key_environment;
 pl_key_fn pipeline_key_network;
+pl_key_fn pipeline_key_user;
 pl_key_fn pipeline_key_resources;
 pl_key_fn pipeline_key_secrets;
 pl_key_fn pipeline_key_cache;

@@ -426,6 +426,7 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 		return xstrdup("sandbox: no job uid was given to this run "
 			       "(job_ids)");
 	spec->network = pipeline_job_network(r->p, j);
+	spec->user = pipeline_job_user(r->p, j);
 	/* Never run offline what asked for the network: say why instead. */
 	if (spec->network && !r->network)
 		return xstrdup(r->network_denied);

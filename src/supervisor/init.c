@@ -87,8 +87,11 @@ setup(struct supervisor *sv, int report_wr)
 	size_t i;
 	int rc, null;
 
+	/* Rootless with our own ids alone: setgroups is denied, and the
+	 * caller's groups show as nobody's. */
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||
-	    setgroups(0, NULL) < 0) {
+	    (setgroups(0, NULL) < 0 &&
+	     !(sv->sb.rootless && sv->sb.subgid == 0 && errno == EPERM))) {
 		snprintf(err, sizeof(err), "becoming the job's root: %s",
 			 strerror(errno));
 		fail(report_wr, err);
@@ -108,6 +111,9 @@ setup(struct supervisor *sv, int report_wr)
 	/* Set after the uid change, which clears it. */
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
 	prctl(PR_SET_DUMPABLE, 0);
+	/* Rootless: only now may we clone the mounts (rootless.c). */
+	if (sv->sb.rootless && sv_mounts_prepare(sv, err, sizeof(err)) < 0)
+		fail(report_wr, err);
 	if (sv_mounts_setup(sv, err, sizeof(err)) < 0)
 		fail(report_wr, err);
 	for (i = 0; i < sv->sb.nbinds; i++)
@@ -165,8 +171,15 @@ sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
 			strerror(errno));
 		fail(report_wr, "fork failed");
 	}
-	if (script == 0)
+	if (script == 0) {
+		/* `user:` for the script alone: init stays the namespace's 0. */
+		if (sv_user_enter(sv) < 0) {
+			dprintf(out_wr, SV_PREFIX "cannot become user %s: %s\n",
+				sv->sb.user, strerror(errno));
+			_exit(126);
+		}
 		sv_job_exec(sv, out_wr);
+	}
 	close(out_wr);
 	sigemptyset(&set);
 	sigaddset(&set, SIGCHLD);

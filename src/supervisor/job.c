@@ -83,6 +83,9 @@ sv_job_exec(struct supervisor *sv, int out_wr)
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
 	}
+	/* --sandbox none given --uid: the checkout's owner (user.c). */
+	if (!sv->sb.strict && sv_user_unconfined(sv) < 0)
+		child_fail("cannot become uid", sv->dir, errno, 126);
 	if (sv->cwd != NULL && chdir(sv->cwd) < 0)
 		child_fail("cannot enter working directory", sv->cwd, errno, 1);
 	sv_reset_signals();

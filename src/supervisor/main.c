@@ -31,8 +31,9 @@ static const char usage_text[] =
 	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
 	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
 	"           [--workspace DIR] [--workspace-at PATH] [--rootfs DIR]\n"
-	"           [--mount PATH]... [--uid N] [--gid N] [--memory BYTES]\n"
-	"           [--pids N] [--cpu-seconds N] [--file-size BYTES]\n"
+	"           [--mount PATH]... [--uid N] [--gid N] [--user U[:G]]\n"
+	"           [--memory BYTES] [--pids N] [--cpu-seconds N]\n"
+	"           [--file-size BYTES]\n"
 	"           [--open-files N] [--env-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n";
 
@@ -155,6 +156,10 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 				return -EINVAL;
 			}
 			sv->sb.mounts[sv->sb.nmounts++] = v;
+			i++;
+			continue;
+		} else if (strcmp(a, "--user") == 0) {
+			sv->sb.user = v;
 			i++;
 			continue;
 		} else if (strcmp(a, "--mask") == 0) {

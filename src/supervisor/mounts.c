@@ -269,7 +269,11 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 			: ws, err, errlen);
 	if (rc < 0)
 		return rc;
-	return add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen);
+	if ((rc = add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen)) < 0)
+		return rc;
+	/* Another's workspace appears as the job's own (idmap.c). */
+	return sv_workspace_idmap(sv, sv->sb.binds[sv->sb.nbinds - 1].fd, ws,
+				  err, errlen);
 }
 
 /* mkdir -p; the last component too unless `file` (then an empty file). */
@@ -562,6 +566,10 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 	if (mount_tmpfs(stage, sv, sv->sb.home, MS_NOSUID | MS_NODEV, "0700",
 			err, errlen) < 0)
 		return -1;
+	/* `user:` (ns.c) owns its HOME. */
+	if (sv->sb.user != NULL &&
+	    chown(target, sv->sb.in_uid, sv->sb.in_gid) < 0)
+		FAIL("chown %s: %s", sv->sb.home, strerror(errno));
 	if (sv->sb.rootfs == NULL && enter(err, errlen) < 0)
 		return -1;
 	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |

@@ -21,6 +21,13 @@
  * workspace's group, and init drops every supplementary group.  Host
  * root is refused (a job never runs as host root).
  * Inside uids 1..65535 map to SV_SUBID_BASE+1.. for tools that chown.
+ * Not root: rootless.c says what differs (own ids, mounts cloned inside).
+ *
+ * With --user U[:G] (user.c) the host ids belong to that user instead:
+ * inside U is the host uid, so the workspace (the host uid's) is U's to
+ * write and what U writes is the host uid's, as a root job's would be;
+ * inside 0 and every other id map to SV_SUBID_BASE+id.  init switches
+ * the script to U after building the sandbox as 0 (sv_user_enter).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -38,16 +45,36 @@
 
 #define SV_SUBID_BASE 1000000000U
 
-static int
-write_map(pid_t pid, const char *file, unsigned id)
+/*
+ * Inside `inside` is host `host`; every other id i is base+i, base being
+ * SV_SUBID_BASE unless that range holds `host` (a job uid picked from it):
+ * then the range above, as host ids may not be mapped twice.
+ */
+static void
+map_text(char *map, size_t len, unsigned inside, unsigned host)
 {
-	char path[64], map[128];
+	unsigned base = SV_SUBID_BASE;
+	int n = 0;
+
+	if (inside > 0 && host >= base && host - base < SV_INSIDE_IDS)
+		base += SV_INSIDE_IDS;
+	if (inside > 0)
+		n = snprintf(map, len, "0 %u %u\n", base, inside);
+	n += snprintf(map + n, len - (size_t)n, "%u %u 1\n", inside, host);
+	if (inside + 1 < SV_INSIDE_IDS)
+		snprintf(map + n, len - (size_t)n, "%u %u %u\n", inside + 1,
+			 base + inside + 1, SV_INSIDE_IDS - 1 - inside);
+}
+
+static int
+write_map(pid_t pid, const char *file, unsigned inside, unsigned id)
+{
+	char path[64], map[160];
 	ssize_t n;
 	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	snprintf(map, sizeof(map), "0 %u 1\n1 %u 65535\n", id,
-		 SV_SUBID_BASE + 1);
+	map_text(map, sizeof(map), inside, id);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
@@ -55,6 +82,19 @@ write_map(pid_t pid, const char *file, unsigned id)
 	if (n < 0)
 		rc = -errno;
 	close(fd);
+	return rc;
+}
+
+/* As host root: the job's maps (map_text); *why if refused. */
+static int
+write_maps(const struct supervisor *sv, pid_t pid, char **why)
+{
+	int rc;
+
+	if ((rc = write_map(pid, "uid_map", sv->sb.in_uid, sv->sb.uid)) < 0 ||
+	    (rc = write_map(pid, "gid_map", sv->sb.in_gid, sv->sb.gid)) < 0)
+		*why = xasprintf("writing the job's uid/gid map: %s",
+				 strerror(-rc));
 	return rc;
 }
 
@@ -99,22 +139,47 @@ pick_owner(struct supervisor *sv, char **why)
 	return 0;
 }
 
+/* --user: the ids inside, from the job's root's passwd and group. */
+static int
+pick_user(struct supervisor *sv, char **why)
+{
+	char err[512];
+	int rc;
+
+	if (sv->sb.user == NULL)
+		return 0;
+	rc = sv_user_resolve(sv->sb.rootfs != NULL ? sv->sb.rootfs : "/",
+			     sv->sb.user, &sv->sb.in_uid, &sv->sb.in_gid,
+			     err, sizeof(err));
+	if (rc < 0)
+		*why = xstrdup(err);
+	return rc;
+}
+
 static int
 prepare(struct supervisor *sv, char **why)
 {
 	char err[512];
 	int rc;
 
-	if (geteuid() != 0) {
-		*why = xstrdup("the strict sandbox needs root (to map the job's "
-			       "user, make its cgroups and mounts): run "
-			       "pipewright as root, or use --sandbox none to "
-			       "run without isolation");
-		return -EPERM;
-	}
 	if (sv->sb.workspace == NULL)
 		sv->sb.workspace = sv->cwd != NULL ? sv->cwd : ".";
-	if ((rc = pick_owner(sv, why)) < 0)
+	sv->sb.rootless = geteuid() != 0;
+	if (sv->sb.rootless) {
+		if ((rc = sv_rootless_prepare(sv, why)) < 0 ||
+		    (rc = pick_user(sv, why)) < 0)
+			return rc;
+		/* Mounts: cloned by init inside (rootless.c); cgroups only
+		 * where ours is delegated to us. */
+		if (sv_cgroup_create(sv, why) < 0) {
+			sv_cgroup_remove(sv);
+			free(*why);
+			*why = NULL;
+		}
+		reset_affinity();
+		return 0;
+	}
+	if ((rc = pick_owner(sv, why)) < 0 || (rc = pick_user(sv, why)) < 0)
 		return rc;
 	if ((rc = sv_mounts_prepare(sv, err, sizeof(err))) < 0) {
 		*why = xstrdup(err);
@@ -179,16 +244,14 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 				 strerror(-rc));
 		goto out;
 	}
-	if ((rc = write_map(pid, "uid_map", sv->sb.uid)) < 0 ||
-	    (rc = write_map(pid, "gid_map", sv->sb.gid)) < 0) {
-		*why = xasprintf("writing the job's uid/gid map: %s",
-				 strerror(-rc));
-	} else if ((rc = sv_rootfs_idmap(sv, pid, err, sizeof(err))) < 0) {
+	rc = sv->sb.rootless ? sv_rootless_maps(sv, pid, why)
+			     : write_maps(sv, pid, why);
+	if (rc == 0 && (rc = sv_rootfs_idmap(sv, pid, err, sizeof(err))) < 0)
 		*why = xstrdup(err);
-	} else if ((rc = sv_cgroup_enter(sv, pid)) < 0) {
+	else if (rc == 0 && (rc = sv_cgroup_enter(sv, pid)) < 0) {
 		*why = xasprintf("moving the job into its cgroups: %s",
 				 strerror(-rc));
-	} else if (write(sync[1], &c, 1) != 1) {
+	} else if (rc == 0 && write(sync[1], &c, 1) != 1) {
 		rc = -errno;
 		*why = xasprintf("releasing the job: %s", strerror(-rc));
 	}

@@ -93,9 +93,15 @@ struct sv_sandbox {
 	int slirp_exit;           /* its --exit-fd's write end, or -1 */
 	int resolv_fd;            /* network: the job's resolv.conf, or -1 */
 	bool netns_joined;        /* we are in it: the job needs no new one */
-	uid_t uid;                /* host uid of the job's root; 0: the owner of
-	                             the workspace */
+	uid_t uid;                /* host uid of the job's root (or of its
+	                             `user:`); never 0 */
 	gid_t gid;
+	const char *user;         /* --user as given; NULL: uid 0 inside */
+	bool rootless;            /* we are not root (rootless.c) */
+	unsigned long subuid, subgid; /* rootless: our ranges' starts; 0: none
+	                             (our own ids alone are mapped) */
+	uid_t in_uid;             /* --user resolved: ids inside; 0 without */
+	gid_t in_gid;
 	const char *workspace;    /* bound writable; NULL: cwd */
 	const char *workspace_at; /* where the job sees it (a fixed path such
 	                             as /builds/<project>); NULL: its host path */
@@ -248,6 +254,43 @@ int sv_rootfs_stage(const struct supervisor *sv, const char *stage,
 		    char *err, size_t errlen);
 int sv_rootfs_hosts(const struct supervisor *sv, const char *stage,
 		    char *err, size_t errlen);
+
+/*
+ * user.c: --user resolved beneath root ("/" or an image's root) into the
+ * ids inside the job; err for people.
+ */
+#define SV_INSIDE_IDS 65536       /* a job's user namespace maps 0..65535 */
+int sv_user_resolve(const char *root, const char *spec, uid_t *uid, gid_t *gid,
+		    char *err, size_t errlen) PW_WUR;
+/*
+ * The same on the files' texts (NUL-terminated; NULL: unreadable, why in
+ * passwd_errno), `where` naming whose they are in messages.
+ */
+int sv_user_parse(const char *spec, const char *passwd, int passwd_errno,
+		  const char *group, const char *where, uid_t *uid, gid_t *gid,
+		  char *err, size_t errlen) PW_WUR;
+/* The host's passwd name of uid (caller frees), or NULL. */
+char *sv_user_name(uid_t uid);
+/* In the script's process, before its exec: become --user (0 or -errno). */
+int sv_user_enter(const struct supervisor *sv) PW_WUR;
+/* --sandbox none with --uid (as root): become that host user (0, -errno). */
+int sv_user_unconfined(const struct supervisor *sv) PW_WUR;
+
+/*
+ * rootless.c: strict without root.  prepare checks and picks the ids (our
+ * own, and subordinate ranges if we have them); maps writes the job's.
+ */
+int sv_rootless_prepare(struct supervisor *sv, char **why) PW_WUR;
+int sv_rootless_maps(const struct supervisor *sv, pid_t pid, char **why)
+	PW_WUR;
+
+/*
+ * idmap.c: the workspace's detached tree (tree_fd) idmapped so that its
+ * owner's ids are the job's host ids, if the owner is another (host root
+ * only; else nothing to do).  0, or -errno with err for people.
+ */
+int sv_workspace_idmap(const struct supervisor *sv, int tree_fd,
+		       const char *ws, char *err, size_t errlen) PW_WUR;
 
 /* init.c: PID 1 of the job's namespace; never returns. */
 void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)

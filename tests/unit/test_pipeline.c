@@ -138,6 +138,44 @@ test_sandbox_keys_model(void **state)
 }
 
 static void
+test_user_model(void **state)
+{
+	struct pipeline *p = parse_ok(SB_JOB "    user: 1000\n"
+		"  u:\n    script: make\n    user: \"postgres:ssl-cert\"\n"
+		"  v:\n    script: make\n    user: \"0:65535\"\n"
+		"  w:\n    script: make\n");
+
+	(void)state;
+	assert_string_equal(pipeline_job_user(p, 0), "1000");
+	assert_string_equal(pipeline_job_user(p, 1), "postgres:ssl-cert");
+	assert_string_equal(pipeline_job_user(p, 2), "0:65535");
+	assert_null(pipeline_job_user(p, 3));
+	pipeline_destroy(p);
+}
+
+#define USER_EXPECTED "expected a uid (0 to 65535) or a user name, and an " \
+	"optional ':' gid or group"
+
+static void
+test_user_bad(void **state)
+{
+	(void)state;
+	expect_one(SB_JOB "    user: 65536\n", 4, 11, "user '65536' of job 't':"
+		   " 65536 is above 65535, the highest id inside a job; "
+		   USER_EXPECTED);
+	expect_one(SB_JOB "    user: \"1000:\"\n", 4, 11, "user '1000:' of "
+		   "job 't': an empty name; " USER_EXPECTED);
+	expect_one(SB_JOB "    user: 10x\n", 4, 11, "user '10x' of job 't': "
+		   "'10x' is neither a number nor a name; " USER_EXPECTED);
+	expect_one(SB_JOB "    user: \"a b\"\n", 4, 11, "user 'a b' of job "
+		   "'t': 'a b' is not a user or group name (letters, digits, "
+		   "'_', '-', '.'); " USER_EXPECTED);
+	expect_one(SB_JOB "    user: [1000]\n", 4, 11, "expected a uid (0 to "
+		   "65535) or a user name, and an optional ':' gid or group "
+		   "for 'user' in job 't', got a list");
+}
+
+static void
 test_network_not_bool(void **state)
 {
 	(void)state;
@@ -1321,6 +1359,8 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_yaml_syntax_error),
 		cmocka_unit_test(test_sandbox_keys_model),
+		cmocka_unit_test(test_user_model),
+		cmocka_unit_test(test_user_bad),
 		cmocka_unit_test(test_network_not_bool),
 		cmocka_unit_test(test_resources_bad),
 		cmocka_unit_test(test_secrets_bad),
