@@ -35,6 +35,9 @@ service_name_ok(const char *s)
 
 	if (n == 0 || n > PL_SVC_MAX_NAME || !(s[0] >= 'a' && s[0] <= 'z'))
 		return false;
+	/* "job" names the job's own log among the streams. */
+	if (strcmp(s, "job") == 0)
+		return false;
 	for (i = 0; i < n; i++)
 		if (!((s[i] >= 'a' && s[i] <= 'z') ||
 		      (s[i] >= '0' && s[i] <= '9') || s[i] == '_' ||
@@ -378,7 +381,7 @@ pipeline_key_services(struct pl_walk *w, const struct pl_key *row,
 			yamlnode_problem(&w->y, kn->line, kn->column,
 					 "invalid service name '%s'%s; expected"
 					 " 1 to %d of a-z, 0-9, '_' and '-',"
-					 " starting with a letter",
+					 " starting with a letter, not 'job'",
 					 PQ(w, kn->str), w->y.where,
 					 PL_SVC_MAX_NAME);
 			continue;

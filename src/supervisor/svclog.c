@@ -332,26 +332,35 @@ sv_services_finish(struct supervisor *sv)
 
 	for (i = 0; i < sv->nsvcs; i++)
 		sv_services_output(sv, i, true);
-	if (sv->report_rd < 0)
-		return;
-	while (len < sizeof(buf) - 1) {
-		n = read(sv->report_rd, buf + len, sizeof(buf) - 1 - len);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		len += (size_t)n;
+	if (sv->report_rd >= 0) {
+		while (len < sizeof(buf) - 1) {
+			n = read(sv->report_rd, buf + len,
+				 sizeof(buf) - 1 - len);
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n <= 0)
+				break;
+			len += (size_t)n;
+		}
+		close(sv->report_rd);
+		sv->report_rd = -1;
 	}
 	buf[len] = '\0';
-	close(sv->report_rd);
-	sv->report_rd = -1;
-	if (len < 3 || (buf[0] != 'E' && buf[0] != 'F') ||
-	    strchr(buf, '\t') == NULL)
+	if (len >= 3 && (buf[0] == 'E' || buf[0] == 'F') &&
+	    strchr(buf, '\t') != NULL) {
+		/* A service failed: its side of the story alone. */
+		sv->svc_failure = xstrdup(buf);
+		*strchr(buf, '\t') = '\0';
+		for (i = 0; i < sv->nsvcs; i++)
+			if (strcmp(sv->svcs[i].name, buf + 1) == 0)
+				tail_into_log(sv, &sv->svcs[i]);
 		return;
-	sv->svc_failure = xstrdup(buf);
-	*strchr(buf, '\t') = '\0';
-	for (i = 0; i < sv->nsvcs; i++)
-		if (strcmp(sv->svcs[i].name, buf + 1) == 0)
+	}
+	/* The script failed: what each service saw may say why. */
+	if (sv->start_error == NULL && sv->cause != SV_CAUSE_CANCEL &&
+	    sv->cause != SV_CAUSE_ORPHANED &&
+	    (sv->cause != SV_CAUSE_NONE || sv->exit_code != 0))
+		for (i = 0; i < sv->nsvcs; i++)
 			tail_into_log(sv, &sv->svcs[i]);
 }
 
