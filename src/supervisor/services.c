@@ -263,10 +263,13 @@ stop(struct mgr *m, pid_t pid, bool *alive, enum stop_how how)
 		return;
 	if (how == STOP_TERM)
 		sv_tree_signal(pid, pid, SIGTERM);
+	/* Its group may outlive it: the grace is for them too. */
 	if (how != STOP_NOW)
-		while (*alive && (now = pw_mono_ms()) < until)
-			wait_events(m, until - now);
-	while (*alive) {
+		while ((*alive || kill(-pid, 0) == 0) &&
+		       (now = pw_mono_ms()) < until)
+			wait_events(m, until - now < PROBE_EVERY_MS ?
+				    until - now : PROBE_EVERY_MS);
+	while (*alive || kill(-pid, 0) == 0) {
 		sv_tree_signal(pid, pid, SIGKILL);
 		wait_events(m, PROBE_EVERY_MS);
 	}
