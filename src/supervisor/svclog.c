@@ -15,7 +15,9 @@
  * the attempt.  The manager (services.c, inside the sandbox) reports a
  * service's failure on a pipe of its own; once the job's tree is gone
  * the report decides the result and the service's last lines are copied
- * into the job's log, so the failure is read where people look first.
+ * into the job's log, so the failure is read where people look first;
+ * when the script itself failed, every service's last lines are, since
+ * what the database said may be why an e2e test failed.
  */
 #include <errno.h>
 #include <fcntl.h>
