@@ -19,6 +19,9 @@ it can run) in the strict one.
   session of its own): the service gets SIGTERM first (its stream says
   so), and afterwards no process with the children's marker is left on
   the host (read from /proc, the host's view).
+- a run canceled while its script runs: the job is canceled (not failed:
+  the services' deaths in the cancel are not taken for failures) and
+  nothing of its service is left on the host.
 """
 import os
 import random
@@ -73,6 +76,16 @@ jobs:
 """
 
 
+CANCEL = r"""
+jobs:
+  long:
+    services:
+      s:
+        command: "trap '' TERM; echo s up; exec sleep @MARK@"
+    script: [echo long-script-started, sleep 600]
+"""
+
+
 def free_port():
     s = socket.socket()
     s.bind(("127.0.0.1", 0))
@@ -105,7 +118,9 @@ def scenario(t, mode):
     mark = "9%09d" % random.randrange(10 ** 9)
     text = (PIPELINE.replace("@PORT@", str(free_port()))
             .replace("@PORT2@", str(free_port())).replace("@MARK@", mark))
-    d = t.daemon(projects={"svc": text}, name="d-" + mode,
+    mark2 = "8%09d" % random.randrange(10 ** 9)
+    d = t.daemon(projects={"svc": text, "cancel": CANCEL.replace("@MARK@", mark2)},
+                 name="d-" + mode,
                  config="sandbox: %s\nkill_grace: 2s" % mode)
     rid = d.trigger("svc", {"ref": "refs/heads/main"})["id"]
     run = d.wait_run(rid)
@@ -166,6 +181,18 @@ def scenario(t, mode):
     st, t_log = log(d, rid, "tree", "?stream=t")
     expect("t got TERM" in t_log, what + "t was sent SIGTERM: %r" % t_log)
     eq(marked("sleep\0" + mark), [], what + "processes of t's tree left on the host")
+
+    # A cancel while the script runs.
+    rid = d.trigger("cancel", {"ref": "refs/heads/main"})["id"]
+    pw.wait_until(lambda: "long-script-started\n" in log(d, rid, "long")[1],
+                  what + "the long job's script to start")
+    expect(marked("sleep\0" + mark2), what + "the service runs before the cancel")
+    r = d.post("/api/v1/runs/%d/cancel" % rid, token="operator")
+    eq(r.status, 200, what + "cancel (%r)" % r.body)
+    run = d.wait_run(rid)
+    eq(run["status"], "canceled", what + "the canceled run")
+    eq(run["jobs"][0]["status"], "canceled", what + "the canceled job")
+    eq(marked("sleep\0" + mark2), [], what + "the service left on the host after the cancel")
     d.stop()
 
 
