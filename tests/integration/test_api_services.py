@@ -186,7 +186,7 @@ def scenario(t, mode):
     rid = d.trigger("cancel", {"ref": "refs/heads/main"})["id"]
     pw.wait_until(lambda: "long-script-started\n" in log(d, rid, "long")[1],
                   what + "the long job's script to start")
-    expect(marked("sleep\0" + mark2), what + "the service runs before the cancel")
+    pw.wait_until(lambda: marked("sleep\0" + mark2), what + "the service's sleep to run")
     r = d.post("/api/v1/runs/%d/cancel" % rid, token="operator")
     eq(r.status, 200, what + "cancel (%r)" % r.body)
     run = d.wait_run(rid)
