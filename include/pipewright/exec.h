@@ -44,6 +44,24 @@ struct exec_resources {
 	uint64_t open_files;      /* RLIMIT_NOFILE */
 };
 
+/*
+ * A service beside the job (docs/internals/supervisor.md, "Services"):
+ * started by the job's first process inside its sandbox, in the order
+ * given, before the script; stopped after it.  Its output goes to
+ * <dir>/services/<name>.log.
+ */
+struct exec_service {
+	const char *name;         /* [a-z][a-z0-9_-]*, at most 32 bytes */
+	const char *const *argv;  /* NULL-terminated; `$NAME`s expanded by
+	                             the supervisor; with shell, one command
+	                             for sh -c */
+	bool shell;
+	const char *const *setup; /* sh -e -c commands before it; NULL-term. */
+	const char *const *env;   /* "K=V" over the job's, values expanded */
+	const char *ready;        /* "tcp:PORT", "http:URL", "command:CMD"; NULL */
+	uint64_t ready_timeout_ms;
+};
+
 struct exec_spec {
 	const char *dir;          /* attempt directory; created (0700) if missing,
 	                             with a writable dir/home for HOME */
@@ -92,6 +110,8 @@ struct exec_spec {
 	const char *const *mask;  /* names of variables in env whose values are
 	                             replaced by "***" in the log; NULL-terminated
 	                             or NULL (any mode) */
+	const struct exec_service *services; /* in start order; any mode */
+	size_t nservices;         /* at most 8 */
 };
 
 enum exec_result {

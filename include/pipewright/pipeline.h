@@ -27,6 +27,7 @@
 #define PIPELINE_MAX_PATHS 100            /* per list of paths or keys */
 #define PIPELINE_MAX_COMBINATIONS 256     /* per matrix job */
 #define PIPELINE_MAX_JOBS 1024            /* after matrix expansion */
+#define PIPELINE_MAX_SERVICES 8           /* per job */
 
 struct pipeline;
 
@@ -196,6 +197,31 @@ const struct pipeline_artifacts *pipeline_job_artifacts(
  */
 size_t pipeline_job_artifact_sources(const struct pipeline *p, size_t job,
 				     const size_t **jobs);
+
+/*
+ * `services`: processes started beside the job's script, inside its
+ * sandbox, in `needs` order, each waited for until ready; stopped when
+ * the script ends.  Values are as written: `$NAME` in command, setup and
+ * env is expanded when the service starts (by the supervisor).
+ */
+struct pipeline_service {
+	const char *name;                /* [a-z][a-z0-9_-]*, at most 32 */
+	const char *const *command;      /* argv, NULL-terminated; with
+					    `shell`, one shell command */
+	bool shell;                      /* command was written as a string */
+	const char *const *setup;        /* shell commands run before it, in
+					    order, NULL-terminated (may be
+					    empty) */
+	const char *const *env;          /* "KEY=VALUE", NULL-terminated */
+	const char *ready;               /* "tcp:PORT", "http:URL",
+					    "command:CMD", or NULL: ready
+					    once started */
+	uint64_t ready_timeout_ms;       /* 60 s unless written */
+};
+/* The job's services in start order; valid until destroyed. */
+size_t pipeline_job_service_count(const struct pipeline *p, size_t job);
+const struct pipeline_service *pipeline_job_service(const struct pipeline *p,
+						    size_t job, size_t i);
 
 /* The name of a state/value for messages, e.g. "on_success". */
 const char *pipeline_when_name(enum pipeline_when w);

@@ -230,6 +230,14 @@ int store_tx_attempt_finish(struct store_tx *tx, uint64_t attempt,
  */
 int store_tx_log_append(struct store_tx *tx, uint64_t attempt,
 			uint64_t offset, const char *data, size_t len) PW_WUR;
+/*
+ * A service's log stream of an attempt (`stream` is the service's name,
+ * never ''): bytes at offset, which must equal the stream's bytes stored
+ * so far (else -EINVAL); the stream is made by its first append.
+ */
+int store_tx_stream_append(struct store_tx *tx, uint64_t attempt,
+			   const char *stream, uint64_t offset,
+			   const char *data, size_t len) PW_WUR;
 /* The run's own log (checkout, pipeline problems), appended at its end. */
 int store_tx_run_log_append(struct store_tx *tx, uint64_t run,
 			    const char *data, size_t len) PW_WUR;
@@ -548,6 +556,16 @@ int store_log_read(struct store *s, uint64_t attempt, uint64_t offset,
 		   size_t max, struct buf *out) PW_WUR;
 int store_run_log_read(struct store *s, uint64_t run, uint64_t offset,
 		       size_t max, struct buf *out) PW_WUR;
+/*
+ * The same for a service's stream of an attempt; *size (if not NULL): the
+ * stream's bytes.  -ENOENT if the attempt has no such stream.
+ */
+int store_stream_read(struct store *s, uint64_t attempt, const char *stream,
+		      uint64_t offset, size_t max, struct buf *out,
+		      uint64_t *size) PW_WUR;
+/* An attempt's service streams by name (caller frees with pw_strv_free). */
+int store_streams_list(struct store *s, uint64_t attempt,
+		       char ***names) PW_WUR;
 
 struct store_event {
 	uint64_t time;

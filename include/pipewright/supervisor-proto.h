@@ -65,6 +65,8 @@
 #define SUPERVISOR_STATUS_FILE "status"
 #define SUPERVISOR_SOCK_FILE "sock"
 #define SUPERVISOR_PRELUDE_FILE "prelude"
+/* A job's services' output: DIR/services/<name>.log, one per service. */
+#define SUPERVISOR_SERVICES_DIR "services"
 #define SUPERVISOR_MAX_PRELUDE (64 * 1024)
 #define SUPERVISOR_DEFAULT_MAX_LOG (64ULL * 1024 * 1024)
 /* The job's environment on --env-fd: bytes and entries, at most. */

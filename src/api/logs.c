@@ -234,10 +234,21 @@ follow(struct api *a, struct http_request *req, const struct store_attempt *at,
 
 /* ---- plain text ---- */
 
+/* A piece of the job's log, or of a service's stream (stream != NULL). */
+static int
+read_piece(struct api *a, uint64_t attempt, const char *stream,
+	   uint64_t from, size_t max, struct buf *out)
+{
+	if (stream != NULL)
+		return store_stream_read(a->env.store, attempt, stream, from,
+					 max, out, NULL);
+	return store_log_read(a->env.store, attempt, from, max, out);
+}
+
 /* The last n lines of the log (n ≥ 1); *start is their offset. */
 static void
-tail(struct api *a, uint64_t attempt, uint64_t total, uint64_t n,
-     struct buf *out, uint64_t *start)
+tail(struct api *a, uint64_t attempt, const char *stream, uint64_t total,
+     uint64_t n, struct buf *out, uint64_t *start)
 {
 	uint64_t from = total, lines = 0;
 	struct buf piece;
@@ -250,8 +261,8 @@ tail(struct api *a, uint64_t attempt, uint64_t total, uint64_t n,
 		uint64_t at = from > READ_PIECE ? from - READ_PIECE : 0;
 
 		buf_reset(&piece);
-		if (store_log_read(a->env.store, attempt, at,
-				   (size_t)(from - at), &piece) < 0)
+		if (read_piece(a, attempt, stream, at, (size_t)(from - at),
+			       &piece) < 0)
 			break;
 		for (i = piece.len; i > 0; i--) {
 			if (piece.data[i - 1] != '\n' || at + i == total)
@@ -269,12 +280,53 @@ found:
 	while (from < total) {
 		size_t before = out->len;
 
-		rc = store_log_read(a->env.store, attempt, from,
-				    READ_PIECE, out);
+		rc = read_piece(a, attempt, stream, from, READ_PIECE, out);
 		if (rc < 0 || out->len == before)
 			break;
 		from += out->len - before;
 	}
+}
+
+/*
+ * `stream=NAME`: a service's log; *size its bytes.  Answers and fails if
+ * the attempt has no such stream (yet: streams are stored when it ends).
+ */
+static int
+find_stream(struct api *a, struct http_request *req,
+	    const struct store_attempt *at, const char *stream, uint64_t *size)
+{
+	struct buf none;
+	char **names = NULL, *list;
+	size_t i;
+	int rc;
+
+	buf_init(&none, 1);
+	rc = store_stream_read(a->env.store, at->id, stream, 0, 0, &none, size);
+	buf_free(&none);
+	if (rc == 0)
+		return 0;
+	if (rc != -ENOENT) {
+		http_respond_error(req, 500, "internal", "reading the stream: %s",
+				   strerror(-rc));
+		return rc;
+	}
+	list = xstrdup("");
+	if (store_streams_list(a->env.store, at->id, &names) == 0)
+		for (i = 0; names[i] != NULL; i++) {
+			char *l = xasprintf("%s%s%s", list, i > 0 ? ", " : "",
+					    names[i]);
+
+			free(list);
+			list = l;
+		}
+	pw_strv_free(names);
+	http_respond_error(req, 404, "not_found", "attempt %d has no stream "
+			   "'%s' (%s%s%s)", at->number, stream,
+			   *list != '\0' ? "its streams: " : "",
+			   *list != '\0' ? list : "a service's stream is "
+			   "stored when its job ends", "");
+	free(list);
+	return -ENOENT;
 }
 
 void
@@ -282,7 +334,8 @@ api_job_log(struct api *a, struct http_request *req, const char *actor)
 {
 	const struct store_attempt *at;
 	struct store_run *run = NULL;
-	uint64_t offset = 0, n = 0, end;
+	const char *stream = http_request_query(req, "stream");
+	uint64_t offset = 0, n = 0, end, total;
 	const char *q_follow = http_request_query(req, "follow");
 	const char *last_id = http_request_header(req, "Last-Event-ID");
 	char hdr[64];
@@ -299,21 +352,33 @@ api_job_log(struct api *a, struct http_request *req, const char *actor)
 				   "Last-Event-ID take a whole number");
 		goto out;
 	}
+	/* The job's own log is the stream "job" too. */
+	if (stream != NULL && (*stream == '\0' || strcmp(stream, "job") == 0))
+		stream = NULL;
 	if (q_follow != NULL && strcmp(q_follow, "0") != 0) {
+		if (stream != NULL) {
+			http_respond_error(req, 400, "bad_request", "follow is "
+					   "for the job's own log; a service's "
+					   "stream is stored when its job ends");
+			goto out;
+		}
 		follow(a, req, at, offset);
 		goto out;
 	}
+	total = at->log_bytes;
+	if (stream != NULL && find_stream(a, req, at, stream, &total) < 0)
+		goto out;
 	buf_init(&b, 0);
 	end = offset;
 	if (n > 0) {
-		tail(a, at->id, at->log_bytes, n, &b, &offset);
+		tail(a, at->id, stream, total, n, &b, &offset);
 		end = offset + b.len;
 	} else {
-		while (end < at->log_bytes) {
+		while (end < total) {
 			size_t before = b.len;
 
-			if (store_log_read(a->env.store, at->id, end,
-					   READ_PIECE, &b) < 0 || b.len == before)
+			if (read_piece(a, at->id, stream, end, READ_PIECE,
+				       &b) < 0 || b.len == before)
 				break;
 			end += b.len - before;
 		}

@@ -1,5 +1,6 @@
 /*
- * `pipewright logs [-f] RUN JOB [--attempt N]`: a job's log on stdout.
+ * `pipewright logs [-f] RUN JOB [--attempt N] [--stream NAME]`: a job's
+ * log (or one of its services') on stdout.
  * `pipewright logs RUN`: the run's own log (its checkout: every git
  * command and what it said), then the problems of its pipeline file as
  * FILE:LINE:COLUMN: error: MESSAGE, which is where a run that ended
@@ -297,6 +298,7 @@ struct logs_opts {
 	bool follow;
 	long attempt;   /* 0: the latest */
 	bool raw, color;
+	const char *stream; /* a service's stream; NULL: the job's log */
 };
 
 static const struct cli_opt logs_opts[] = {
@@ -307,6 +309,8 @@ static const struct cli_opt logs_opts[] = {
 	 "included (for a file)"},
 	{"color", 0, false, NULL, "keep the job's colours (SGR sequences); "
 	 "other control characters stay escaped"},
+	{"stream", 0, true, "NAME", "the log of the job's service NAME "
+	 "(stored when the job ends) instead of the job's"},
 	{NULL, 0, false, NULL, NULL},
 };
 
@@ -322,6 +326,10 @@ logs_option(void *ctx, size_t opt, const char *arg)
 	}
 	if (opt == 2 || opt == 3) {
 		*(opt == 2 ? &o->raw : &o->color) = true;
+		return 0;
+	}
+	if (opt == 4) {
+		o->stream = arg;
 		return 0;
 	}
 	o->attempt = strtol(arg, &end, 10);
@@ -392,7 +400,7 @@ cmd_logs(int argc, char **argv)
 	struct logs_opts o = {0};
 	struct logs_out out = {0};
 	struct client c;
-	char *job = NULL, *path = NULL, attempt[32] = "";
+	char *job = NULL, *path = NULL, *stream = NULL, attempt[32] = "";
 	uint64_t id;
 	bool transport;
 	int rc;
@@ -413,9 +421,16 @@ cmd_logs(int argc, char **argv)
 	rc = client_run_id(c.args[0], &id);
 	if (rc != CLI_OK)
 		goto out;
-	if (c.nargs == 1 && (o.follow || o.attempt > 0)) {
+	if (o.stream != NULL && o.follow) {
+		fprintf(stderr, "pipewright: logs: -f is for the job's own log; "
+			"a service's stream is stored when its job ends\n");
+		rc = CLI_USAGE;
+		goto out;
+	}
+	if (c.nargs == 1 && (o.follow || o.attempt > 0 || o.stream != NULL)) {
 		fprintf(stderr, "pipewright: logs: %s is for a job's log; give "
-			"RUN JOB\n", o.follow ? "-f" : "--attempt");
+			"RUN JOB\n", o.follow ? "-f" : o.stream != NULL ?
+			"--stream" : "--attempt");
 		rc = CLI_USAGE;
 		goto out;
 	}
@@ -431,11 +446,18 @@ cmd_logs(int argc, char **argv)
 	job = client_escape(&c, c.args[1]);
 	if (o.attempt > 0)
 		snprintf(attempt, sizeof(attempt), "attempt=%ld", o.attempt);
-	path = xasprintf("/api/v1/runs/%llu/jobs/%s/log%s%s%s%s",
+	if (o.stream != NULL) {
+		char *e = client_escape(&c, o.stream);
+
+		stream = xasprintf("%sstream=%s", o.attempt ? "&" : "", e);
+		free(e);
+	}
+	path = xasprintf("/api/v1/runs/%llu/jobs/%s/log%s%s%s%s%s",
 			 (unsigned long long)id, job,
-			 o.follow || o.attempt ? "?" : "",
+			 o.follow || o.attempt || stream ? "?" : "",
 			 o.follow ? "follow=1" : "",
-			 o.follow && o.attempt ? "&" : "", attempt);
+			 o.follow && o.attempt ? "&" : "", attempt,
+			 stream != NULL ? stream : "");
 	if (o.follow) {
 		rc = follow(&c, path, c.args[1], &out);
 	} else {
@@ -452,6 +474,7 @@ out:
 	buf_free(&out.esc);
 	free(job);
 	free(path);
+	free(stream);
 	client_done(&c);
 	return rc < 0 ? CLI_OK : rc;
 }

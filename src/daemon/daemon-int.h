@@ -590,6 +590,17 @@ int wsfs_attach(const char *workspace);
 /* A live run left memory: the shutdown may be complete. */
 void daemon_run_gone(struct daemon *d);
 
+/*
+ * streams.c: an ending attempt's services' logs into the store, then
+ * done() (on the loop).  false: the job has no services (or the attempt
+ * is not known): nothing was started, and done() is not called.
+ */
+typedef void streams_done_fn(struct daemon *d, uint64_t run, size_t job,
+			     int attempt, enum sched_job_state state);
+bool streams_store(struct daemon *d, struct sched_run *run, uint64_t run_id,
+		   size_t job, int attempt, enum sched_job_state state,
+		   streams_done_fn *done);
+
 void daemon_write(struct daemon *d, store_write_fn fn, void *arg,
 		  void (*free_arg)(void *));
 void daemon_note_store(struct daemon *d, int rc);

@@ -220,11 +220,11 @@ saved(const struct reuse_result *res, void *arg)
 	daemon_run_gone(d);
 }
 
-void
-attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
-	       const struct sched_attempt_result *res)
+/* The attempt's end, once its services' streams are stored. */
+static void
+finish_go(struct daemon *d, struct sched_run *run, size_t job, int attempt,
+	  enum sched_job_state state)
 {
-	struct daemon *d = arg;
 	struct live_run *lr = live_run_of(d, run);
 	struct finishing *f;
 	struct ctx c;
@@ -242,6 +242,33 @@ attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	f->attempt = attempt;
 	f->from = pw_now_ms();
 	ctx_make(d, lr, job, &c);
-	reuse_step_save(d->reuse, &c.j, res->state, saved, f);
+	reuse_step_save(d->reuse, &c.j, state, saved, f);
 	ctx_free(&c);
+}
+
+static void
+streams_stored(struct daemon *d, uint64_t run, size_t job, int attempt,
+	       enum sched_job_state state)
+{
+	struct live_run *lr = live_run_find(d, run);
+
+	/* The run left memory meanwhile: the next daemon finishes it. */
+	if (lr == NULL) {
+		daemon_run_gone(d);
+		return;
+	}
+	finish_go(d, lr->run, job, attempt, state);
+}
+
+void
+attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
+	       const struct sched_attempt_result *res)
+{
+	struct daemon *d = arg;
+	struct live_run *lr = live_run_of(d, run);
+
+	if (lr != NULL && streams_store(d, run, lr->id, job, attempt,
+					res->state, streams_stored))
+		return;
+	finish_go(d, run, job, attempt, res->state);
 }

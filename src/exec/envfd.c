@@ -89,3 +89,56 @@ exec_env_memfd(const char *const *env, int *out)
 	*out = fd;
 	return 0;
 }
+
+/*
+ * The services' spec (--services-fd, read by the supervisor's svclog.c):
+ * "key=value" entries like the environment's, in a sealed memfd of its
+ * own, so no value of the pipeline's is ever on a command line.
+ */
+int
+exec_services_memfd(const struct exec_service *svcs, size_t n, int *out)
+{
+	char **v = NULL, ms[32];
+	size_t cap = 0, k = 0, i, j;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		const struct exec_service *c = &svcs[i];
+
+		if (c->name == NULL || c->argv == NULL || c->argv[0] == NULL) {
+			rc = -EINVAL;
+			goto out;
+		}
+		v = xgrow(v, &cap, k + 2, sizeof(*v));
+		v[k++] = xasprintf("name=%s", c->name);
+		for (j = 0; c->argv[j] != NULL; j++) {
+			v = xgrow(v, &cap, k + 2, sizeof(*v));
+			v[k++] = xasprintf("%s=%s", c->shell ? "shell" : "arg",
+					   c->argv[j]);
+		}
+		for (j = 0; c->setup != NULL && c->setup[j] != NULL; j++) {
+			v = xgrow(v, &cap, k + 2, sizeof(*v));
+			v[k++] = xasprintf("setup=%s", c->setup[j]);
+		}
+		for (j = 0; c->env != NULL && c->env[j] != NULL; j++) {
+			v = xgrow(v, &cap, k + 2, sizeof(*v));
+			v[k++] = xasprintf("env=%s", c->env[j]);
+		}
+		v = xgrow(v, &cap, k + 3, sizeof(*v));
+		if (c->ready != NULL)
+			v[k++] = xasprintf("ready=%s", c->ready);
+		snprintf(ms, sizeof(ms), "%llu",
+			 (unsigned long long)c->ready_timeout_ms);
+		if (c->ready_timeout_ms != 0)
+			v[k++] = xasprintf("ready_timeout_ms=%s", ms);
+	}
+	v = xgrow(v, &cap, k + 1, sizeof(*v));
+	v[k] = NULL;
+	rc = exec_env_memfd((const char *const *)v, out);
+out:
+	if (v != NULL) {
+		v[k] = NULL;
+		pw_strv_free(v);
+	}
+	return rc;
+}

@@ -42,6 +42,9 @@ char **exec_supervisor_env(void);
  * without a name.
  */
 int exec_env_memfd(const char *const *env, int *out) PW_WUR;
+/* The services' spec as a sealed memfd (--services-fd). */
+int exec_services_memfd(const struct exec_service *svcs, size_t n,
+			int *out) PW_WUR;
 
 /* netns.c, for start.c and exec.c */
 /* A pooled namespace (caller closes), or -1; starts a refill if low. */

@@ -122,6 +122,7 @@ exec_send_all(int fd, const char *s)
 struct args {
 	char *v[48];                 /* the supervisor's own options */
 	char timeout[24], grace[24], max_log[24], uid[24], gid[24], envfd[24];
+	char svcfd[24];
 	char res[5][24];
 };
 
@@ -203,7 +204,7 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 /* The supervisor's argv (caller frees the array, not the strings). */
 static char **
 build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
-	   int env_fd, struct args *s)
+	   int env_fd, int svc_fd, struct args *s)
 {
 	size_t n = 0, argc = 0, nmask = 0, nmount = 0, i;
 	char **v;
@@ -236,6 +237,11 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 	snprintf(s->envfd, sizeof(s->envfd), "%d", env_fd);
 	s->v[n++] = "--env-fd";
 	s->v[n++] = s->envfd;
+	if (svc_fd >= 0) {
+		snprintf(s->svcfd, sizeof(s->svcfd), "%d", svc_fd);
+		s->v[n++] = "--services-fd";
+		s->v[n++] = s->svcfd;
+	}
 	n = sandbox_args(spec, netns_fd, s, n);
 	while (spec->argv[argc] != NULL)
 		argc++;
@@ -268,11 +274,11 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 {
 	struct exec_attempt *a = NULL;
 	uv_process_options_t opts;
-	uv_stdio_container_t stdio[6];
+	uv_stdio_container_t stdio[7];
 	struct sockaddr_un addr;
 	struct args sargs;
 	char **argv = NULL, **senv = NULL, *home, hello[64];
-	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, efd = -1, rc;
+	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, efd = -1, sfd = -1, rc;
 
 	if (e == NULL || spec == NULL || spec->dir == NULL ||
 	    spec->argv == NULL || spec->argv[0] == NULL || end_cb == NULL)
@@ -280,6 +286,11 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	rc = exec_env_memfd(spec->env, &efd);
 	if (rc < 0)
 		return rc;
+	if (spec->nservices > 0) {
+		rc = exec_services_memfd(spec->services, spec->nservices, &sfd);
+		if (rc < 0)
+			goto out;
+	}
 	rc = pw_mkdirs(spec->dir, 0700);
 	if (rc < 0)
 		goto out;
@@ -318,7 +329,8 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 
 	if (spec->sandbox == EXEC_SANDBOX_STRICT && !spec->network)
 		nsfd = exec_netns_take(e);
-	argv = build_args(e, spec, nsfd, nsfd >= 0 ? 5 : 4, &sargs);
+	argv = build_args(e, spec, nsfd, nsfd >= 0 ? 5 : 4,
+			  sfd < 0 ? -1 : nsfd >= 0 ? 6 : 5, &sargs);
 	senv = exec_supervisor_env();
 	memset(&opts, 0, sizeof(opts));
 	memset(stdio, 0, sizeof(stdio));
@@ -344,6 +356,11 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	stdio[opts.stdio_count].flags = UV_INHERIT_FD;  /* --env-fd */
 	stdio[opts.stdio_count].data.fd = efd;
 	opts.stdio_count++;
+	if (sfd >= 0) {
+		stdio[opts.stdio_count].flags = UV_INHERIT_FD; /* --services-fd */
+		stdio[opts.stdio_count].data.fd = sfd;
+		opts.stdio_count++;
+	}
 	rc = uv_spawn(e->loop, &a->proc, &opts);
 	a->has_proc = true;  /* closed even if the spawn failed */
 	a->open_handles++;
@@ -357,6 +374,8 @@ out:
 	pw_strv_free(senv);
 	if (efd >= 0)
 		close(efd);  /* the supervisor has its own */
+	if (sfd >= 0)
+		close(sfd);
 	if (nsfd >= 0)
 		close(nsfd);  /* the supervisor has its own, or the job failed */
 	if (lfd >= 0)

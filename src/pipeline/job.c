@@ -411,6 +411,7 @@ pipeline_base_free(struct pl_base *b)
 		pipeline_cache_free(&b->caches[i]);
 	free(b->caches);
 	pipeline_artifacts_free(b->artifacts);
+	pipeline_services_free(b);
 	free(b->sources);
 	free(b->preds);
 }

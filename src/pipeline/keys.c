@@ -54,6 +54,8 @@ static const struct pl_key job_rows[] = {
 	{{"cache", M | L, "a mapping {key, paths} or a list of them"},
 	 pipeline_key_cache},
 	{{"artifacts", M, "a mapping with 'paths'"}, pipeline_key_artifacts},
+	{{"services", M, "a mapping of service names to services"},
+	 pipeline_key_services},
 };
 const struct yamlnode_table pipeline_job_keys = PL_TABLE(job_rows);
 
@@ -103,6 +105,20 @@ static const struct pl_key need_rows[] = {
 	{{"artifacts", S, "a boolean"}, pipeline_key_need_artifacts},
 };
 const struct yamlnode_table pipeline_need_keys = PL_TABLE(need_rows);
+
+static const struct pl_key service_rows[] = {
+	{{"command", S | L, "a command or a list of arguments"},
+	 pipeline_key_svc_command},
+	{{"setup", S | L, "a command or a list of commands"},
+	 pipeline_key_svc_setup},
+	{{"env", M, "a mapping of variables to values"}, pipeline_key_svc_env},
+	{{"needs", L, "a list of service names"}, pipeline_key_svc_needs},
+	{{"ready", M, "a mapping {tcp: PORT}, {http: URL} or {command: CMD}"},
+	 pipeline_key_svc_ready},
+	{{"ready_timeout", S, "a duration such as 30s"},
+	 pipeline_key_svc_ready_timeout},
+};
+const struct yamlnode_table pipeline_service_keys = PL_TABLE(service_rows);
 
 /* How the shared walk hands a pair to a pl_key row's handler. */
 YAMLNODE_CALL_ROW(pipeline_call_row, struct pl_key, struct pl_walk)

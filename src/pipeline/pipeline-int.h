@@ -71,6 +71,20 @@ struct pl_artifacts {
 	bool has_paths;
 };
 
+/* One of a job's `services` as written (services.c). */
+struct pl_service {
+	char *name;           /* owned */
+	char **command;       /* owned, NULL-terminated; one item if shell */
+	bool shell;           /* command was a string: run by sh -c */
+	char **setup;         /* owned, NULL-terminated, or NULL */
+	char **env;           /* "KEY=VALUE", owned, NULL-terminated, or NULL */
+	const struct ynode **needs; /* the names, as nodes of the tree */
+	size_t nneeds;
+	long *dep;            /* needs resolved to indexes; owned */
+	char *ready;          /* "tcp:PORT", "http:URL", "command:CMD"; NULL */
+	uint64_t ready_timeout_ms;
+};
+
 /* A job as the file writes it, before matrix expansion. */
 struct pl_base {
 	char *name;
@@ -121,6 +135,10 @@ struct pl_base {
 	struct pl_cache *caches; /* owned */
 	size_t ncaches;
 	struct pl_artifacts *artifacts; /* owned; NULL: none */
+	struct pl_service *services; /* owned, in file order */
+	size_t nservices;
+	size_t *svc_order;    /* start order: indexes into services */
+	struct pipeline_service *svc_pub; /* in start order; owned */
 	size_t *sources;      /* jobs whose artifacts it gets; sorted */
 	size_t nsources;
 	size_t first;         /* its expanded jobs: first .. first+count-1 */
@@ -204,6 +222,7 @@ extern const struct yamlnode_table pipeline_cache_keys;
 extern const struct yamlnode_table pipeline_cache_key_keys;
 extern const struct yamlnode_table pipeline_artifacts_keys;
 extern const struct yamlnode_table pipeline_need_keys;
+extern const struct yamlnode_table pipeline_service_keys;
 /* A table of pl_key rows, whose handlers take the pipeline's walk. */
 #define PL_TABLE(rows) YAMLNODE_TABLE(rows, pipeline_call_row)
 yamlnode_key_fn pipeline_call_row;
@@ -246,6 +265,13 @@ pl_key_fn pipeline_key_artifacts_expire_in;
 pl_key_fn pipeline_key_artifacts_name;
 pl_key_fn pipeline_key_need_job;
 pl_key_fn pipeline_key_need_artifacts;
+pl_key_fn pipeline_key_services;
+pl_key_fn pipeline_key_svc_command;
+pl_key_fn pipeline_key_svc_setup;
+pl_key_fn pipeline_key_svc_env;
+pl_key_fn pipeline_key_svc_needs;
+pl_key_fn pipeline_key_svc_ready;
+pl_key_fn pipeline_key_svc_ready_timeout;
 
 /* job.c */
 void pipeline_job_walk(struct pl_walk *w, struct pl_base *b,
@@ -296,6 +322,9 @@ void pipeline_cache_free(struct pl_cache *c);
 void pipeline_artifacts_free(struct pl_artifacts *a);
 /* After matrix expansion and the env merge: names, duplicates, sources. */
 void pipeline_artifacts_finish(struct pl_walk *w);
+
+/* services.c */
+void pipeline_services_free(struct pl_base *b);
 
 /* model.c */
 void pipeline_free(struct pipeline *p);

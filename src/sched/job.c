@@ -451,6 +451,33 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	return NULL;
 }
 
+/* The job's services for exec, in start order (caller frees the array). */
+static struct exec_service *
+services_spec(const struct pipeline *p, size_t j, size_t *n)
+{
+	struct exec_service *v;
+	size_t i;
+
+	*n = pipeline_job_service_count(p, j);
+	if (*n == 0)
+		return NULL;
+	v = xcalloc(*n, sizeof(*v));
+	for (i = 0; i < *n; i++) {
+		const struct pipeline_service *ps = pipeline_job_service(p, j, i);
+
+		v[i] = (struct exec_service){
+			.name = ps->name,
+			.argv = ps->command,
+			.shell = ps->shell,
+			.setup = ps->setup,
+			.env = ps->env,
+			.ready = ps->ready,
+			.ready_timeout_ms = ps->ready_timeout_ms,
+		};
+	}
+	return v;
+}
+
 /* Hands the prepared attempt to exec. */
 static void
 launch(struct sched_run *r, size_t j)
@@ -463,6 +490,7 @@ launch(struct sched_run *r, size_t j)
 	struct attempt_ctx *c;
 	struct pipeline_resources pr;
 	struct exec_spec spec;
+	struct exec_service *svcs = NULL;
 	char *script, *cwd, *why;
 	const char *argv[5], *seen;
 	int rc;
@@ -499,6 +527,8 @@ launch(struct sched_run *r, size_t j)
 		goto out;
 	}
 	spec.env = (const char *const *)env.items;  /* env may have grown */
+	svcs = services_spec(p, j, &spec.nservices);
+	spec.services = svcs;
 	c = ctx_new(r, j);
 	rc = exec_start(s->exec, &spec, on_output, on_end, c, &job->att);
 	if (rc < 0) {
@@ -513,6 +543,7 @@ launch(struct sched_run *r, size_t j)
 		sched_job_cancel(r, j);
 	}
 out:
+	free(svcs);
 	env_free(&env);
 	sched_job_trace_env_free(job);
 	free(script);

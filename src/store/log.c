@@ -20,8 +20,9 @@ static const struct log_sql attempt_log = {
 	ST_R_LOG_SIZE, ST_R_LOG,
 	"SELECT log_bytes FROM attempts WHERE id = ?1",
 	"SELECT byte_offset, data FROM log_chunks WHERE attempt_id = ?1"
-	" AND byte_offset >= coalesce((SELECT max(byte_offset)"
-	"  FROM log_chunks WHERE attempt_id = ?1 AND byte_offset <= ?2), 0)"
+	" AND stream = '' AND byte_offset >= coalesce((SELECT max(byte_offset)"
+	"  FROM log_chunks WHERE attempt_id = ?1 AND stream = ''"
+	"  AND byte_offset <= ?2), 0)"
 	" AND byte_offset < ?3 ORDER BY byte_offset",
 };
 

@@ -298,6 +298,32 @@ const char *const store_migrations[] = {
 	"  error TEXT,"
 	"  PRIMARY KEY (attempt_id, span_id)"
 	") WITHOUT ROWID;",
+	/*
+	 * 13: services' log streams — a job's services each have a log of
+	 * their own beside the job's, as chunks keyed by stream name ('' is
+	 * the job's own log, every row from before), and the size of each
+	 * service stream of an attempt.  The table is rebuilt: its primary
+	 * key gains the stream, so a stream's offsets start at 0 too.
+	 */
+	"CREATE TABLE log_chunks_v13 ("
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  stream TEXT NOT NULL DEFAULT '',"
+	"  byte_offset INTEGER NOT NULL,"
+	"  data BLOB NOT NULL,"
+	"  PRIMARY KEY (attempt_id, stream, byte_offset)"
+	") WITHOUT ROWID;"
+	"INSERT INTO log_chunks_v13 (attempt_id, stream, byte_offset, data)"
+	"  SELECT attempt_id, '', byte_offset, data FROM log_chunks;"
+	"DROP TABLE log_chunks;"
+	"ALTER TABLE log_chunks_v13 RENAME TO log_chunks;"
+	"CREATE TABLE attempt_streams ("
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  stream TEXT NOT NULL,"
+	"  log_bytes INTEGER NOT NULL DEFAULT 0,"
+	"  PRIMARY KEY (attempt_id, stream)"
+	") WITHOUT ROWID;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -299,8 +299,8 @@ store_tx_log_append(struct store_tx *tx, uint64_t attempt, uint64_t offset,
 		"SELECT log_bytes FROM attempts WHERE id = ?1",
 		/* Parenthesised: one element, two lines (clang's
 		 * -Wstring-concatenation). */
-		("INSERT INTO log_chunks (attempt_id, byte_offset, data)"
-		 " VALUES (?1, ?2, ?3)"),
+		("INSERT INTO log_chunks (attempt_id, stream, byte_offset, data)"
+		 " VALUES (?1, '', ?2, ?3)"),
 		"UPDATE attempts SET log_bytes = ?2 WHERE id = ?1",
 	};
 

@@ -25,8 +25,8 @@
 extern char **environ;
 
 /* The whole of fd from offset 0, at most SUPERVISOR_MAX_ENV bytes. */
-static int
-read_capped(int fd, char **out, size_t *len)
+int
+sv_read_capped(int fd, char **out, size_t *len)
 {
 	struct stat st;
 	size_t cap, n = 0;
@@ -68,7 +68,7 @@ sv_env_read(struct supervisor *sv, int fd)
 	size_t len = 0, count = 0, i = 0;
 	int rc;
 
-	if ((rc = read_capped(fd, &buf, &len)) < 0) {
+	if ((rc = sv_read_capped(fd, &buf, &len)) < 0) {
 		errno = -rc;
 		sv_warn("--env-fd %d", fd);
 		return rc;

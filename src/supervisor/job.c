@@ -17,7 +17,9 @@
  *
  * With --sandbox strict the fork is a clone into new namespaces (ns.c) and
  * the process forked is the job's init (init.c), which runs the job with
- * sv_job_exec() once the sandbox is in place.
+ * sv_job_exec() once the sandbox is in place.  With services, that first
+ * process of the job is their manager (services.c), which starts them,
+ * then the script, through sv_child_exec() like the script alone.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -67,14 +69,15 @@ sv_reset_signals(void)
 }
 
 void
-sv_job_exec(struct supervisor *sv, int out_wr)
+sv_child_exec(const struct supervisor *sv, int out, char *const *argv,
+	      char **env, bool stamp)
 {
 	int null;
 
 	setpgid(0, 0);
 	null = open("/dev/null", O_RDONLY);
 	if (null < 0 || dup2(null, STDIN_FILENO) < 0 ||
-	    dup2(out_wr, STDOUT_FILENO) < 0 || dup2(out_wr, STDERR_FILENO) < 0)
+	    dup2(out, STDOUT_FILENO) < 0 || dup2(out, STDERR_FILENO) < 0)
 		_exit(126);
 	/* Everything is O_CLOEXEC too; this also covers what is not. */
 	if (close_range(3, ~0U, 0) < 0) {
@@ -83,20 +86,35 @@ sv_job_exec(struct supervisor *sv, int out_wr)
 		for (fd = 3; fd < 1024; fd++)
 			close(fd);
 	}
-	/* --sandbox none given --uid: the checkout's owner (user.c). */
-	if (!sv->sb.strict && sv_user_unconfined(sv) < 0)
-		child_fail("cannot become uid", sv->dir, errno, 126);
 	if (sv->cwd != NULL && chdir(sv->cwd) < 0)
 		child_fail("cannot enter working directory", sv->cwd, errno, 1);
 	sv_reset_signals();
 	/* Benchmarks read it (execve_mono_us): as late as we can take it. */
-	if (sv->stamps != NULL)
+	if (stamp && sv->stamps != NULL)
 		sv->stamps[0] = sv_mono_us();
 	/* The job's PATH finds the command, as the job's shell would. */
-	environ = sv_env(sv);
-	execvp(sv->argv[0], sv->argv);
-	child_fail("cannot run", sv->argv[0], errno, 127);
+	environ = env;
+	execvp(argv[0], argv);
+	child_fail("cannot run", argv[0], errno, 127);
 	_exit(127);
+}
+
+void
+sv_job_exec(struct supervisor *sv, int out_wr)
+{
+	/*
+	 * --sandbox none given --uid: the checkout's owner (user.c), before
+	 * the services too, so that their directories are that user's.
+	 */
+	if (!sv->sb.strict && sv_user_unconfined(sv) < 0) {
+		dprintf(out_wr, SV_PREFIX "cannot become uid %u: %s\n",
+			(unsigned)sv->sb.uid, strerror(errno));
+		_exit(126);
+	}
+	/* With services, the job's first process runs them and the script. */
+	if (sv->nsvcs > 0)
+		sv_services_main(sv, out_wr);
+	sv_child_exec(sv, out_wr, sv->argv, sv_env(sv), true);
 }
 
 int
@@ -106,6 +124,16 @@ sv_job_start(struct supervisor *sv)
 	int fds[2], rc = 0;
 	pid_t pid;
 
+	if (sv->nsvcs > 0) {
+		char *why = NULL;
+
+		rc = sv_services_prepare(sv, &why);
+		if (rc < 0) {
+			sv->start_error = xasprintf("services: %s", why);
+			free(why);
+			return rc;
+		}
+	}
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
 	/* Made before any fork, so every process of the job shares it. */
@@ -139,6 +167,7 @@ sv_job_start(struct supervisor *sv)
 		close(fds[0]);
 		goto out;
 	}
+	sv_services_forked(sv);
 	/* Both sides set the group, so that it exists whoever runs first. */
 	setpgid(pid, pid);
 	sv->pid = pid;
@@ -149,6 +178,8 @@ sv_job_start(struct supervisor *sv)
 	if (sv->timeout_ms > 0)
 		sv->deadline = pw_mono_ms() + sv->timeout_ms;
 out:
+	if (rc < 0)
+		sv_services_forked(sv);
 	close(fds[1]);
 	sigprocmask(SIG_SETMASK, &old, NULL);
 	return rc;

@@ -141,8 +141,10 @@ advance(struct supervisor *sv, uint64_t now)
 	}
 	if (sv->tree_gone && sv->out_fd >= 0)
 		read_output(sv, true);
-	if (sv->tree_gone && sv->out_fd < 0 && !sv->done)
+	if (sv->tree_gone && sv->out_fd < 0 && !sv->done) {
+		sv_services_finish(sv);
 		sv_status_write(sv);
+	}
 }
 
 static uint64_t
@@ -200,7 +202,7 @@ sv_run(struct supervisor *sv)
 {
 	struct pollfd *pfd = NULL;
 	struct sv_client **who = NULL, *c;
-	size_t cap = 0, wcap = 0, n, i;
+	size_t cap = 0, wcap = 0, n, i, nc;
 	uint64_t now;
 	int rc = 0, r;
 
@@ -212,7 +214,8 @@ sv_run(struct supervisor *sv)
 		sv_serve_sweep(sv, now);
 		if (sv->done && sv->clients == NULL && !connection_pending(sv))
 			break;
-		pfd = xgrow(pfd, &cap, 3 + sv->nclients, sizeof(*pfd));
+		pfd = xgrow(pfd, &cap, 3 + sv->nclients + sv->nsvcs,
+			    sizeof(*pfd));
 		who = xgrow(who, &wcap, 3 + sv->nclients, sizeof(*who));
 		pfd[0] = (struct pollfd){.fd = sv->sig_fd, .events = POLLIN};
 		pfd[1] = (struct pollfd){.fd = sv->listen_fd, .events = POLLIN};
@@ -228,6 +231,11 @@ sv_run(struct supervisor *sv)
 			pfd[n].revents = 0;
 			n++;
 		}
+		/* The services' output, after the clients (svclog.c). */
+		nc = n;
+		for (i = 0; i < sv->nsvcs; i++)
+			pfd[n++] = (struct pollfd){.fd = sv->svcs[i].rd,
+						   .events = POLLIN};
 		r = poll(pfd, n, poll_timeout(sv, now));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -240,7 +248,10 @@ sv_run(struct supervisor *sv)
 			on_signals(sv);
 		if (pfd[2].revents != 0)
 			read_output(sv, false);
-		for (i = 3; i < n; i++) {
+		for (i = nc; i < n; i++)
+			if (pfd[i].revents != 0)
+				sv_services_output(sv, i - nc, false);
+		for (i = 3; i < nc; i++) {
 			c = who[i];
 			if (pfd[i].revents & (POLLIN | POLLHUP | POLLERR))
 				sv_serve_read(sv, c);

@@ -33,8 +33,8 @@ static const char usage_text[] =
 	"           [--workspace DIR] [--workspace-at PATH] [--rootfs DIR]\n"
 	"           [--mount PATH]... [--uid N] [--gid N] [--user U[:G]]\n"
 	"           [--memory BYTES] [--pids N] [--cpu-seconds N]\n"
-	"           [--file-size BYTES]\n"
-	"           [--open-files N] [--env-fd N] [--mask NAME]... -- ARGV...\n"
+	"           [--file-size BYTES] [--open-files N] [--env-fd N]\n"
+	"           [--services-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n";
 
 /* Options that take a number, and where it goes. */
@@ -61,7 +61,7 @@ number_opt(struct supervisor *sv, const char *a, uint64_t *scratch)
 			return (uint64_t *)((char *)sv + rows[i].off);
 	if (strcmp(a, "--listen-fd") == 0 || strcmp(a, "--netns-fd") == 0 ||
 	    strcmp(a, "--uid") == 0 || strcmp(a, "--gid") == 0 ||
-	    strcmp(a, "--env-fd") == 0)
+	    strcmp(a, "--env-fd") == 0 || strcmp(a, "--services-fd") == 0)
 		return scratch;
 	return NULL;
 }
@@ -119,6 +119,8 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 				sv->sb.netns_fd = (int)num;
 			else if (strcmp(a, "--env-fd") == 0)
 				*env_fd = (int)num;
+			else if (strcmp(a, "--services-fd") == 0)
+				sv->svc_fd = (int)num;
 			else if (strcmp(a, "--gid") == 0)
 				sv->sb.gid = (gid_t)num;
 			else if (dst == &num)
@@ -327,6 +329,7 @@ main(int argc, char **argv)
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
 	sv.pid = -1;
 	sv.exit_code = -1;
+	sv.report_rd = sv.report_wr = sv.svc_fd = -1;
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
 		return 2;
@@ -337,6 +340,17 @@ main(int argc, char **argv)
 		close(env_fd);
 		if (rc < 0)
 			return 2;
+	}
+	/* The same for the services' spec (svclog.c). */
+	if (sv.svc_fd >= 0) {
+		rc = sv_services_read(&sv, sv.svc_fd);
+		close(sv.svc_fd);
+		sv.svc_fd = -1;
+		if (rc < 0) {
+			sv_services_free(&sv);
+			sv_env_free(&sv);
+			return 2;
+		}
 	}
 	if (setup(&sv) < 0)
 		goto out;
@@ -354,6 +368,7 @@ out:
 	if (sv.dir_fd >= 0)
 		unlinkat(sv.dir_fd, SUPERVISOR_SOCK_FILE, 0);
 	sv_serve_free(&sv);
+	sv_services_free(&sv);
 	sv_cgroup_remove(&sv);
 	sv_mask_free(&sv.mask);
 	sv_env_free(&sv);

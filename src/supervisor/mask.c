@@ -237,3 +237,34 @@ sv_mask_flush(struct supervisor *sv)
 	if (sv->mask.nheld > 0)
 		feed(sv, "", 0, true);
 }
+
+/*
+ * A service's output is masked a line at a time (svclog.c): each piece is
+ * whole, so nothing is held back.  A secret split across a line longer
+ * than SV_SVC_LINE is not recognised; the job's own output is streamed
+ * through feed() instead, which holds bytes back across reads.
+ */
+void
+sv_mask_whole(const struct sv_mask *m, const char *data, size_t len,
+	      void (*emit)(void *arg, const char *p, size_t n), void *arg)
+{
+	size_t i = 0, from = 0, l;
+	bool partial;
+
+	if (m->npats == 0) {
+		emit(arg, data, len);
+		return;
+	}
+	while (i < len) {
+		l = match_at(m, data + i, len - i, &partial);
+		if (l > 0) {
+			emit(arg, data + from, i - from);
+			emit(arg, MASK, strlen(MASK));
+			i += l;
+			from = i;
+			continue;
+		}
+		i++;
+	}
+	emit(arg, data + from, len - from);
+}

@@ -61,6 +61,11 @@ decide(const struct supervisor *sv, char **reason)
 	case SV_CAUSE_NONE:
 		break;
 	}
+	/* A service's failure, never to be taken for the script's. */
+	if (sv->svc_failure != NULL) {
+		*reason = xstrdup(strchr(sv->svc_failure, '\t') + 1);
+		return "failed";
+	}
 	if (sv->term_signal != 0) {
 		signal_name(sv->term_signal, what, sizeof(what));
 		*reason = xasprintf("killed by signal %s", what);

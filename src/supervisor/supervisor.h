@@ -143,6 +143,39 @@ struct sv_client {
 	uint64_t since;           /* mono ms: accepted, or last progress */
 };
 
+#define SV_MAX_SERVICES 8         /* a job's services (the pipeline's limit) */
+#define SV_SVC_LINE 4096          /* service output is masked a line at a time */
+#define SV_SVC_TAIL 10            /* lines of a failed service's log shown */
+
+/*
+ * One of the job's services (--services-fd, services.c).  The spec's
+ * strings point into svc_buf.  The output pipe is made by the supervisor
+ * before the job's fork; the manager (the job's first process) gives its
+ * write end to the service, the supervisor reads the other end into
+ * DIR/services/<name>.log.
+ */
+struct sv_service {
+	const char *name;
+	const char **argv;        /* NULL-terminated; shell: one command */
+	bool shell;
+	const char **setup;       /* NULL-terminated */
+	const char **env;         /* "K=V", NULL-terminated, unexpanded */
+	const char *ready;        /* "tcp:N", "http:URL", "command:C"; NULL */
+	uint64_t ready_timeout_ms;
+	size_t nargv, nsetup, nenv;
+	/* The supervisor's side. */
+	int rd, wr;               /* its output pipe; -1 when closed */
+	int file;                 /* its log file, or -1 */
+	uint64_t bytes;           /* kept in the file */
+	bool capped;              /* the cap's marker is written */
+	char *line;               /* output not yet masked: a partial line */
+	size_t nline;
+	/* The manager's side. */
+	pid_t pid;                /* 0: not started */
+	bool alive;
+	int wstatus;
+};
+
 struct supervisor {
 	/* Options. */
 	const char *dir;
@@ -208,6 +241,15 @@ struct supervisor {
 	struct sv_client *clients;
 	size_t nclients;
 	int sig_fd;               /* read end of the signal self-pipe */
+
+	/* Services (services.c, svclog.c). */
+	struct sv_service *svcs;  /* in start order; NULL: none */
+	size_t nsvcs;
+	char *svc_buf;            /* the spec's bytes, owned */
+	int svc_fd;               /* --services-fd until read, then -1 */
+	int report_rd, report_wr; /* the manager's report of a service's
+	                             failure; -1 when closed */
+	char *svc_failure;        /* that report: "E|F<name>\t<why>"; owned */
 };
 
 /* warn.c: a message on stderr, sv_warn with strerror(errno) */
@@ -223,6 +265,13 @@ void sv_signals_close(int read_fd);
 
 /* job.c */
 int sv_job_start(struct supervisor *sv) PW_WUR;
+/*
+ * A child of the job (the script, a service, its setup or check): own
+ * process group, stdin /dev/null, stdout and stderr `out`, descriptors
+ * past 2 closed, the job's cwd, default signals, then env and execvp.
+ */
+void sv_child_exec(const struct supervisor *sv, int out, char *const *argv,
+		   char **env, bool stamp) __attribute__((noreturn));
 /* CLOCK_MONOTONIC in µs (not namespaced: the job's clock is ours). */
 uint64_t sv_mono_us(void);
 /* The job's side after fork: stdio, descriptors, signals, exec. */
@@ -307,6 +356,8 @@ bool sv_cgroup_check(struct supervisor *sv);
 void sv_cgroup_remove(struct supervisor *sv);
 
 /* env.c: the job's environment, read once from --env-fd. */
+/* The whole of fd from offset 0, at most SUPERVISOR_MAX_ENV bytes. */
+int sv_read_capped(int fd, char **out, size_t *len) PW_WUR;
 int sv_env_read(struct supervisor *sv, int fd) PW_WUR;
 /* What the job's execve gets (NULL-terminated; never NULL). */
 char **sv_env(const struct supervisor *sv);
@@ -323,6 +374,9 @@ void sv_mask_add(struct sv_mask *m, const char *value, size_t len);
 void sv_mask_feed(struct supervisor *sv, const char *data, size_t len);
 /* End of output: writes what was held back. */
 void sv_mask_flush(struct supervisor *sv);
+/* Hands a whole piece of output to emit, every secret replaced. */
+void sv_mask_whole(const struct sv_mask *m, const char *data, size_t len,
+		   void (*emit)(void *arg, const char *p, size_t n), void *arg);
 void sv_mask_free(struct sv_mask *m);
 
 /*
@@ -345,6 +399,29 @@ int sv_loopback_up(void);
  * init, which forwards it to its namespace).
  */
 void sv_tree_kill(struct supervisor *sv, int sig);
+
+/*
+ * tree.c: sig once to the process group pgid (0: none) and to every
+ * descendant of root outside it; the count of processes signalled.
+ */
+size_t sv_tree_signal(pid_t root, pid_t pgid, int sig);
+
+/* svclog.c: the supervisor's side of the services. */
+/* Reads the services' spec from fd (--services-fd); usage error: < 0. */
+int sv_services_read(struct supervisor *sv, int fd) PW_WUR;
+/* Before the fork: DIR/services/, each log file and pipe, the report. */
+int sv_services_prepare(struct supervisor *sv, char **why) PW_WUR;
+/* After the fork: the write ends are the job's alone. */
+void sv_services_forked(struct supervisor *sv);
+/* Reads service i's output; `last`: everything, then close. */
+void sv_services_output(struct supervisor *sv, size_t i, bool last);
+/* The job is gone: the rest of the output, the report, the tail lines. */
+void sv_services_finish(struct supervisor *sv);
+void sv_services_free(struct supervisor *sv);
+
+/* services.c: the manager, in the job's first process; never returns. */
+void sv_services_main(struct supervisor *sv, int out_wr)
+	__attribute__((noreturn));
 
 /* log.c: the cap; the mask (mask.c) is in front of it. */
 void sv_log_write(struct supervisor *sv, const char *data, size_t len);

@@ -156,3 +156,41 @@ sv_tree_kill(struct supervisor *sv, int sig)
 			kill(v[i].pid, sig);
 	free(v);
 }
+
+/*
+ * For a service's manager (services.c): the same walk from another root.
+ * A service's group takes the ordinary case; the walk finds what left
+ * the group.  Orphans of a service are reparented to the manager (a
+ * subreaper too) and so lose their link to the service: the manager's
+ * last sweep, from its own pid, reaches them.
+ */
+size_t
+sv_tree_signal(pid_t root, pid_t pgid, int sig)
+{
+	struct proc *v;
+	size_t n, i, count = 0;
+	bool changed = true;
+
+	if (pgid > 0 && kill(-pgid, sig) == 0)
+		count++;
+	n = scan(&v);
+	qsort(v, n, sizeof(*v), cmp_pid);
+	for (i = 0; i < n; i++)
+		v[i].mark = v[i].ppid == root;
+	while (changed) {
+		changed = false;
+		for (i = 0; i < n; i++) {
+			if (!v[i].mark && v[i].ppid > 0 &&
+			    is_marked(v, n, v[i].ppid)) {
+				v[i].mark = true;
+				changed = true;
+			}
+		}
+	}
+	for (i = 0; i < n; i++)
+		if ((v[i].mark || v[i].pid == root) && v[i].pid != getpid() &&
+		    !(pgid > 0 && v[i].pgid == pgid) && kill(v[i].pid, sig) == 0)
+			count++;
+	free(v);
+	return count;
+}
