@@ -1,7 +1,8 @@
 # Services under `pipewright run`, strict as root (and without a sandbox
 # either way): a script that fails shows its services' last lines at the
 # end of its log (the service's own words on SIGTERM among them: it was
-# stopped before its lines were taken); a service that exits before it is
+# stopped before its lines were taken; it is ready only once its trap is
+# set, so the SIGTERM cannot come first); a service that exits before it is
 # ready fails its job before the script, saying which, how and what was
 # waited for; the run exits 1.  A secret a service prints is masked in its
 # log like in the job's.
@@ -13,8 +14,8 @@ jobs:
     secrets: [TOKEN]
     services:
       db:
-        command: "echo db says hello, token $TOKEN; trap 'echo db stopping; exit 0' TERM; while :; do sleep 0.1; done"
-        ready: {command: "true"}
+        command: "trap 'echo db stopping; exit 0' TERM; echo db says hello, token $TOKEN; touch $PIPEWRIGHT_SERVICE_DIR/up; while :; do sleep 0.1; done"
+        ready: {command: "test -e $PIPEWRIGHT_SERVICE_DIR/up"}
     script:
       - echo testing
       - exit 4
