@@ -410,6 +410,7 @@ pipeline_base_free(struct pl_base *b)
 		pipeline_cache_free(&b->caches[i]);
 	free(b->caches);
 	pipeline_artifacts_free(b->artifacts);
+	pw_strv_free(b->junit);
 	free(b->sources);
 	free(b->preds);
 }

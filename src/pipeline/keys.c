@@ -52,6 +52,8 @@ static const struct pl_key job_rows[] = {
 	{{"cache", M | L, "a mapping {key, paths} or a list of them"},
 	 pipeline_key_cache},
 	{{"artifacts", M, "a mapping with 'paths'"}, pipeline_key_artifacts},
+	{{"reports", M, "a mapping such as {junit: [paths]}"},
+	 pipeline_key_reports},
 };
 const struct yamlnode_table pipeline_job_keys = PL_TABLE(job_rows);
 
@@ -95,6 +97,12 @@ static const struct pl_key artifacts_rows[] = {
 };
 const struct yamlnode_table pipeline_artifacts_keys =
 	PL_TABLE(artifacts_rows);
+
+static const struct pl_key reports_rows[] = {
+	{{"junit", S | L, "a path or a list of paths"},
+	 pipeline_key_reports_junit},
+};
+const struct yamlnode_table pipeline_reports_keys = PL_TABLE(reports_rows);
 
 static const struct pl_key need_rows[] = {
 	{{"job", S, "a job name"}, pipeline_key_need_job},
