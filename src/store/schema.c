@@ -298,6 +298,55 @@ const char *const store_migrations[] = {
 	"  error TEXT,"
 	"  PRIMARY KEY (attempt_id, span_id)"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 12: test reports — every test case an attempt's JUnit reports
+	 * held, and the project's flaky tests.  A case carries its
+	 * project, job name (the matrix leg's full name) and commit, so
+	 * that "the same test at the same commit" is one index range
+	 * (test_cases_key) without a join; the writer looks there when it
+	 * inserts a case and counts a disagreement with an earlier result
+	 * in flaky_tests, a small table the API and the run's summary read
+	 * instead of scanning history.  test_cases_attempt serves a run's
+	 * listing and the "failed in an earlier attempt" lookup.  Cases go
+	 * with their attempt (CASCADE, so with their run); flaky_tests
+	 * stay, a project's memory of its tests.
+	 */
+	"CREATE TABLE test_cases ("
+	"  id INTEGER PRIMARY KEY,"
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  project TEXT NOT NULL,"
+	"  job_name TEXT NOT NULL,"
+	"  commit_sha TEXT,"
+	"  suite TEXT NOT NULL,"
+	"  classname TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  file TEXT,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('passed', 'failed', 'error', 'skipped')),"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT,"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX test_cases_attempt ON test_cases"
+	"  (attempt_id, suite, classname, name);"
+	"CREATE INDEX test_cases_key ON test_cases"
+	"  (project, job_name, suite, classname, name, commit_sha);"
+	"CREATE TABLE flaky_tests ("
+	"  project TEXT NOT NULL,"
+	"  job_name TEXT NOT NULL,"
+	"  suite TEXT NOT NULL,"
+	"  classname TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  flips INTEGER NOT NULL DEFAULT 0,"
+	"  first_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL,"
+	"  last_commit TEXT,"
+	"  last_run INTEGER,"
+	"  PRIMARY KEY (project, job_name, suite, classname, name)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX flaky_tests_last ON flaky_tests (project, last_ms);",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

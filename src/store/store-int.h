@@ -94,6 +94,11 @@ enum store_stmt_id {
 	ST_TRACE_RUN,
 	ST_TRACE_ATTEMPT,
 	ST_TRACE_STEPS,
+	/* writer: tests.c */
+	ST_TESTS_CLEAR,
+	ST_TEST_INSERT,
+	ST_TEST_OTHER,
+	ST_FLAKY_PUT,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -138,6 +143,10 @@ enum store_stmt_id {
 	ST_R_REUSE_USAGE,
 	ST_R_CACHES_EVICT,
 	ST_R_DIGEST_REF,
+	/* reader: tests.c */
+	ST_R_TESTS,
+	ST_R_TEST_COUNTS,
+	ST_R_FLAKY,
 	ST_COUNT
 };
 
