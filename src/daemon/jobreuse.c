@@ -225,6 +225,17 @@ attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	       const struct sched_attempt_result *res)
 {
 	struct daemon *d = arg;
+
+	/* Test reports first (jobreports.c), which go on with the save. */
+	if (jobreports_start(d, run, job, attempt, res->state))
+		return;
+	jobreuse_save(d, run, job, attempt, res->state);
+}
+
+void
+jobreuse_save(struct daemon *d, struct sched_run *run, size_t job,
+	      int attempt, enum sched_job_state state)
+{
 	struct live_run *lr = live_run_of(d, run);
 	struct finishing *f;
 	struct ctx c;
@@ -242,6 +253,6 @@ attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	f->attempt = attempt;
 	f->from = pw_now_ms();
 	ctx_make(d, lr, job, &c);
-	reuse_step_save(d->reuse, &c.j, res->state, saved, f);
+	reuse_step_save(d->reuse, &c.j, state, saved, f);
 	ctx_free(&c);
 }

@@ -331,8 +331,9 @@ report_gather(const char *root, const char *const *globs,
 	close(rootfd);
 	for (i = 0; i < g->cases.n; i++)
 		counts[g->cases.v[i].status]++;
-	logf_(&log, "%zu tests from %zu file%s: %zu passed, %zu failed,"
-	      " %zu errors, %zu skipped", g->cases.n, g->files,
+	logf_(&log, "%zu test%s from %zu file%s: %zu passed, %zu failed,"
+	      " %zu errors, %zu skipped", g->cases.n,
+	      g->cases.n == 1 ? "" : "s", g->files,
 	      g->files == 1 ? "" : "s", counts[REPORT_PASSED],
 	      counts[REPORT_FAILED], counts[REPORT_ERROR],
 	      counts[REPORT_SKIPPED]);
