@@ -112,6 +112,7 @@ int cmd_cancel(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
+int cmd_tests(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 /* Local commands on the daemon's configuration and database. */
 int cmd_token(int argc, char **argv);

@@ -8,6 +8,8 @@ failure as `flaky`.  A second job leaves a malformed file, a billion
 laughs, an external entity and a 2 GB sparse file beside a good report:
 each is a warning line in its log, the good file's cases are stored,
 and the daemon still answers.  Filters and errors of the endpoints."""
+import subprocess
+
 import pwdaemon as pw
 import pwhooks as wh
 from pwdaemon import eq, expect
@@ -75,6 +77,14 @@ def case(body, name):
     pw.fail("no case %r in %r" % (name, body))
 
 
+def cli(d, *args):
+    p = subprocess.run([pw.PW_BIN, "tests", "--server", d.url] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       text=True, timeout=60)
+    eq(p.returncode, 0, "pipewright tests %r: %r" % (args, p.stderr))
+    return p.stdout
+
+
 def main(t):
     origin = wh.Origin(t)
     origin.commit("first", {".pipewright.yml": PIPELINE, "gen.sh": GEN,
@@ -104,6 +114,11 @@ def main(t):
         eq(case(body, "adds")["duration_ms"], 12, "duration")
         eq(case(body, "adds")["retried"], False, "adds never failed")
         eq(case(body, "slow")["message"], "later", "skip message")
+        out = cli(d, str(rid), "--job", "unit")
+        expect("passed on a retry" in out and "app.Math.adds" in out,
+               "pipewright tests: %r" % out)
+        expect(out.endswith("\n2 tests passed, 1 skipped, 1 passed on a"
+                            " retry\n"), "the summary: %r" % out)
         log = d.get("/api/v1/runs/%d/jobs/unit/log" % rid).text
         expect("reports: 3 tests from 1 file: 2 passed, 0 failed, 0 errors,"
                " 1 skipped" in log, "the summary in unit's log: %r" % log)
@@ -134,6 +149,12 @@ def main(t):
         expect("timed out after 5s" in body["items"][0]["message"],
                "the failure's text: %r" % body["items"][0]["message"])
         eq(body["counts"]["failed"], 1, "counts")
+        out = cli(d, str(rid), "--failed")
+        expect("failed  app.Net.fetch  unit  known flaky\n" in out and
+               "      connection refused\n      timed out after 5s\n" in out,
+               "pipewright tests --failed: %r" % out)
+        expect(out.endswith("1 test failed of 4, 1 skipped, 1 of the failures"
+                            " known flaky\n"), "the summary: %r" % out)
         # Passed (r1's retry) and failed (this run) at one commit again.
         body = d.get_json("/api/v1/projects/app/tests/flaky")
         eq(body["items"][0]["flips"], 3, "every disagreement counted")
