@@ -180,6 +180,23 @@ void term_note(struct term *t, const char *fmt, ...)
 void term_summary(struct term *t, const struct sched_run *r);
 
 /*
+ * runreports: `pipewright run`'s test reports (runreports.c).  start:
+ * false if the job has none (or the attempt had no result); else the
+ * reports are read in a worker, their lines added to the job's output,
+ * and then(arg) is called on the loop.  summary: a line of counts after
+ * the run's table, and the failed tests by name (nothing if no job had
+ * reports).
+ */
+struct run_reports;
+void run_reports_create(uv_loop_t *loop, const struct pipeline *p,
+			struct run_reports **out);
+void run_reports_destroy(struct run_reports *rr);
+bool run_reports_start(struct run_reports *rr, struct sched_run *run,
+		       size_t job, enum sched_job_state state,
+		       void (*then)(void *arg), void *arg);
+void run_reports_summary(const struct run_reports *rr, FILE *out);
+
+/*
  * runcache: `pipewright run`'s caches and artifacts, in a cache
  * directory of its own, through the daemon's reuse step (runcache.c says
  * what differs locally).
