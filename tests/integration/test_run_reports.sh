@@ -36,3 +36,19 @@ grep -qF "[unit] reports: warning: res/broken.xml:1:" out ||
 	fail "no warning for the malformed file"
 expect_no_out "failed: unit"
 expect_job unit success 2
+
+# `validate` checks the key with positions.
+cat > bad.yml <<'YML'
+jobs:
+  t:
+    script: make test
+    reports:
+      junit: [ok.xml, ../up.xml]
+  u:
+    script: x
+    reports: {junt: a.xml}
+YML
+pw validate bad.yml
+expect_rc 2
+expect_out "bad.yml:5:23: error: path '../up.xml' in 'junit' in 'reports' of job 't' must stay inside the workspace: it has a '..' component" \
+	"bad.yml:8:15: error: unknown key 'junt' in 'reports' of job 'u'; did you mean 'junit'?"
