@@ -516,7 +516,8 @@ struct store_test_new {
 };
 /*
  * Stores the n cases of an attempt (replacing any it had: a daemon that
- * finishes an attempt again after a restart stores it once).  project,
+ * finishes an attempt again after a restart stores it once, and counts
+ * its flips once).  project,
  * job_name (the expanded job's full name) and commit (NULL if none) key
  * the flaky detection: a passed case where an earlier attempt at the same
  * commit failed the same test of the same job (or the other way round)

@@ -296,14 +296,25 @@ test_store_again_and_refusals(void **state)
 	size_t n;
 	uint64_t r = run(f, "abc");
 
+	const struct store_test_new pass[] = {CASE("a", "passed")};
+	struct store_flaky *fl;
+
 	w.run = r;
 	w.attempt = attempt(f, r, "abc", 0, 1, one, 1);
+	attempt(f, r, "abc", 0, 2, pass, 1);
 	w.cases = one;
 	w.ncases = 1;
+	/* Stored again (a restart finishing it again): one flip still. */
 	assert_int_equal(write_now(f, &w), 0);
-	assert_int_equal(store_tests_list(f->s, r, NULL, -1, 100, 0, &v, &n),
-			 0);
+	assert_int_equal(store_flaky_list(f->s, "web", 10, &fl, &n), 0);
 	assert_int_equal(n, 1);
+	assert_int_equal(fl[0].flips, 1);
+	store_flaky_free(fl, n);
+	assert_int_equal(store_tests_list(f->s, r, NULL, 0, 100, 0, &v, &n),
+			 0);
+	/* The latest attempt's: the pass, marked retried. */
+	assert_int_equal(n, 1);
+	assert_true(v[0].retried);
 	store_tests_free(v, n);
 	w.done = false;
 	w.cases = bad;
