@@ -748,6 +748,7 @@ int store_caches_to_evict(struct store *s, uint64_t budget,
  * any, in job order then as stored; statuses a comma-separated list
  * ("failed,error") or NULL for all; job -1 for every job; at most limit
  * rows (1..STORE_TESTS_MAX) with ids above after (0: from the start).
+ * -EINVAL: a limit out of range or an unknown status.
  */
 #define STORE_TESTS_MAX 10000
 struct store_test {

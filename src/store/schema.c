@@ -307,10 +307,14 @@ const char *const store_migrations[] = {
 	 * (test_cases_key) without a join; the writer looks there when it
 	 * inserts a case and counts a disagreement with an earlier result
 	 * in flaky_tests, a small table the API and the run's summary read
-	 * instead of scanning history.  test_cases_attempt serves a run's
-	 * listing and the "failed in an earlier attempt" lookup.  Cases go
-	 * with their attempt (CASCADE, so with their run); flaky_tests
-	 * stay, a project's memory of its tests.
+	 * instead of scanning history.  A case's `retried` (it passed, an
+	 * earlier attempt of its job in the run failed it) is decided on
+	 * insert too, with test_cases_attempt; an attempt's counts are
+	 * summed then into test_summaries, so that a run's JSON never
+	 * counts 100,000 rows on the loop thread.  test_cases_status is a
+	 * listing's or the flaky count's range of one status.  Cases and
+	 * summaries go with their attempt (CASCADE, so with their run);
+	 * flaky_tests stay, a project's memory of its tests.
 	 */
 	"CREATE TABLE test_cases ("
 	"  id INTEGER PRIMARY KEY,"
@@ -327,10 +331,19 @@ const char *const store_migrations[] = {
 	"    ('passed', 'failed', 'error', 'skipped')),"
 	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
 	"  message TEXT,"
+	"  retried INTEGER NOT NULL DEFAULT 0 CHECK (retried IN (0, 1)),"
 	"  created_ms INTEGER NOT NULL"
 	");"
 	"CREATE INDEX test_cases_attempt ON test_cases"
 	"  (attempt_id, suite, classname, name);"
+	"CREATE INDEX test_cases_status ON test_cases (attempt_id, status);"
+	"CREATE TABLE test_summaries ("
+	"  attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  passed INTEGER NOT NULL, failed INTEGER NOT NULL,"
+	"  error INTEGER NOT NULL, skipped INTEGER NOT NULL,"
+	"  retried INTEGER NOT NULL"
+	");"
 	"CREATE INDEX test_cases_key ON test_cases"
 	"  (project, job_name, suite, classname, name, commit_sha);"
 	"CREATE TABLE flaky_tests ("

@@ -99,6 +99,10 @@ enum store_stmt_id {
 	ST_TEST_INSERT,
 	ST_TEST_OTHER,
 	ST_FLAKY_PUT,
+	ST_TEST_ATTEMPT,
+	ST_TEST_EARLIER,
+	ST_TEST_RETRIED,
+	ST_TEST_SUMMARY,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -145,6 +149,7 @@ enum store_stmt_id {
 	ST_R_DIGEST_REF,
 	/* reader: tests.c */
 	ST_R_TESTS,
+	ST_R_TESTS_STATUS,
 	ST_R_TEST_COUNTS,
 	ST_R_FLAKY,
 	ST_COUNT

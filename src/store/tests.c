@@ -8,7 +8,11 @@
  * the same commit, in another attempt.  Each such disagreement is a flip
  * of the test in flaky_tests.  Reading the flaky list or marking a run's
  * failures as flaky is then a lookup in a small table, never a scan of
- * the history.  Skipped cases say nothing either way.
+ * the history.  Skipped cases say nothing either way.  The same
+ * write marks a pass that an earlier attempt of the job in the run
+ * failed (`retried`, looked up only if an earlier attempt had failures)
+ * and sums the attempt's counts into test_summaries: the reads a run's
+ * JSON makes are then a few rows, whatever the size of the suite.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -16,13 +20,27 @@
 
 #include "store-int.h"
 
+#define NSTATUS 4
+static const char *const status_names[NSTATUS] = {
+	"passed", "failed", "error", "skipped",
+};
+
+/* The status's place in status_names[], or -1. */
+static int
+report_index(const char *s)
+{
+	size_t i;
+
+	for (i = 0; s != NULL && i < NSTATUS; i++)
+		if (strcmp(status_names[i], s) == 0)
+			return (int)i;
+	return -1;
+}
+
 static bool
 status_ok(const char *s)
 {
-	return s != NULL && (strcmp(s, "passed") == 0 ||
-			     strcmp(s, "failed") == 0 ||
-			     strcmp(s, "error") == 0 ||
-			     strcmp(s, "skipped") == 0);
+	return report_index(s) >= 0;
 }
 
 /* 1 if another attempt's result at this commit disagrees, 0, -errno. */
@@ -85,16 +103,99 @@ flip(struct store_tx *tx, uint64_t run, const char *project,
 	return store_exec(st);
 }
 
+/* The attempt's job and number, and whether an earlier attempt of the
+ * job in the run failed any test: 0, or -errno (-ENOENT: no attempt). */
+static int
+attempt_of(struct store_tx *tx, uint64_t attempt, int *idx, int *number,
+	   bool *earlier)
+{
+	sqlite3_stmt *st;
+	uint64_t run;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_TEST_ATTEMPT, "SELECT run_id, idx, number"
+			" FROM attempts WHERE id = ?1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	if ((rc = store_step(st)) <= 0)
+		return rc == 0 ? -ENOENT : rc;
+	run = (uint64_t)sqlite3_column_int64(st, 0);
+	*idx = sqlite3_column_int(st, 1);
+	*number = sqlite3_column_int(st, 2);
+	sqlite3_reset(st);
+	rc = store_stmt(tx->c, ST_TEST_EARLIER, "SELECT 1 FROM attempts e"
+			" JOIN test_summaries s ON s.attempt_id = e.id"
+			" WHERE e.run_id = ?1 AND e.idx = ?2 AND e.number < ?3"
+			" AND s.failed + s.error > 0 LIMIT 1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	sqlite3_bind_int(st, 2, *idx);
+	sqlite3_bind_int(st, 3, *number);
+	rc = store_step(st);
+	if (rc == 1)
+		sqlite3_reset(st);
+	*earlier = rc == 1;
+	return rc < 0 ? rc : 0;
+}
+
+/* 1 if an earlier attempt of the job in run failed test t, 0, -errno. */
+static int
+failed_before(struct store_tx *tx, uint64_t run, int idx, int number,
+	      const struct store_test_new *t)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_TEST_RETRIED, "SELECT 1 FROM attempts e"
+			" JOIN test_cases u ON u.attempt_id = e.id"
+			" WHERE e.run_id = ?1 AND e.idx = ?2 AND e.number < ?3"
+			" AND u.suite = ?4 AND u.classname = ?5 AND u.name = ?6"
+			" AND u.status IN ('failed', 'error') LIMIT 1", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, run);
+	sqlite3_bind_int(st, 2, idx);
+	sqlite3_bind_int(st, 3, number);
+	store_bind_text(st, 4, t->suite);
+	store_bind_text(st, 5, t->classname);
+	store_bind_text(st, 6, t->name);
+	rc = store_step(st);
+	if (rc == 1)
+		sqlite3_reset(st);
+	return rc;
+}
+
+static int
+summary_put(struct store_tx *tx, uint64_t attempt, const uint64_t *c)
+{
+	sqlite3_stmt *st;
+	int rc, i;
+
+	rc = store_stmt(tx->c, ST_TEST_SUMMARY, "INSERT OR REPLACE INTO"
+			" test_summaries (attempt_id, passed, failed, error,"
+			" skipped, retried) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+			&st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	for (i = 0; i < 5; i++)
+		store_bind_u64(st, i + 2, c[i]);
+	return store_exec(st);
+}
+
 int
 store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 		      const char *project, const char *job_name,
 		      const char *commit, const struct store_test_new *v,
 		      size_t n, uint64_t now)
 {
+	uint64_t counts[5] = {0}; /* passed, failed, error, skipped, retried */
 	sqlite3_stmt *st;
-	bool again;
+	bool again, earlier;
+	int rc, idx, number, retried;
 	size_t i;
-	int rc;
 
 	if (project == NULL || job_name == NULL)
 		return -EINVAL;
@@ -111,8 +212,17 @@ store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 		return rc;
 	/* Stored before: its flips were counted then. */
 	again = sqlite3_changes(tx->c->db) > 0;
+	if ((rc = attempt_of(tx, attempt, &idx, &number, &earlier)) < 0)
+		return rc;
 	for (i = 0; i < n; i++) {
 		const struct store_test_new *t = &v[i];
+
+		retried = 0;
+		if (earlier && strcmp(t->status, "passed") == 0 &&
+		    (retried = failed_before(tx, run, idx, number, t)) < 0)
+			return retried;
+		counts[report_index(t->status)]++;
+		counts[4] += (uint64_t)retried;
 
 		if (commit != NULL && !again &&
 		    strcmp(t->status, "skipped") != 0) {
@@ -127,9 +237,9 @@ store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 		rc = store_stmt(tx->c, ST_TEST_INSERT, "INSERT INTO test_cases"
 				" (attempt_id, project, job_name, commit_sha,"
 				" suite, classname, name, file, status,"
-				" duration_ms, message, created_ms) VALUES"
-				" (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11,"
-				" ?12)", &st);
+				" duration_ms, message, created_ms, retried)"
+				" VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10,"
+				" ?11, ?12, ?13)", &st);
 		if (rc < 0)
 			return rc;
 		store_bind_u64(st, 1, attempt);
@@ -144,10 +254,11 @@ store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 		store_bind_u64(st, 10, t->duration_ms);
 		store_bind_text(st, 11, t->message);
 		store_bind_u64(st, 12, now);
+		sqlite3_bind_int(st, 13, retried);
 		if ((rc = store_exec(st)) < 0)
-			return rc == -EINVAL ? -ENOENT : rc;
+			return rc;
 	}
-	return 0;
+	return summary_put(tx, attempt, counts);
 }
 
 /*
@@ -157,52 +268,72 @@ store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 #define LATEST \
 	"WITH latest AS (SELECT a.id, a.idx, a.number FROM attempts a" \
 	" WHERE a.run_id = ?1 AND a.number = (SELECT MAX(b.number)" \
-	" FROM attempts b WHERE b.run_id = ?1 AND b.idx = a.idx" \
-	" AND EXISTS (SELECT 1 FROM test_cases c WHERE c.attempt_id = b.id)))"
-/* Whether case t (of attempt l) is a known flaky failure, a pass after
- * a failure in an earlier attempt of its job in this run. */
+	" FROM attempts b JOIN test_summaries s ON s.attempt_id = b.id" \
+	" WHERE b.run_id = ?1 AND b.idx = a.idx))"
+/* Whether case t is a failure of a known flaky test. */
 #define FLAKY \
 	"(t.status IN ('failed', 'error') AND EXISTS (SELECT 1" \
 	" FROM flaky_tests f WHERE f.project = t.project" \
 	" AND f.job_name = t.job_name AND f.suite = t.suite" \
 	" AND f.classname = t.classname AND f.name = t.name))"
-#define RETRIED \
-	"(t.status = 'passed' AND EXISTS (SELECT 1 FROM attempts e" \
-	" JOIN test_cases u ON u.attempt_id = e.id WHERE e.run_id = ?1" \
-	" AND e.idx = l.idx AND e.number < l.number AND u.suite = t.suite" \
-	" AND u.classname = t.classname AND u.name = t.name" \
-	" AND u.status IN ('failed', 'error')))"
+/* The columns of a listed case, for store_tests_list's two statements. */
+#define TEST_COLS \
+	"t.id, l.idx, t.job_name, l.number, t.suite, t.classname, t.name," \
+	" t.file, t.status, t.message, t.duration_ms, " FLAKY ", t.retried"
 
 int
 store_tests_list(struct store *s, uint64_t run, const char *statuses,
 		 int job, size_t limit, uint64_t after,
 		 struct store_test **rows, size_t *n)
 {
+	const char *want[NSTATUS] = {NULL};
 	struct store_test *v = NULL;
-	size_t cap = 0, nv = 0;
+	size_t cap = 0, nv = 0, i;
 	sqlite3_stmt *st;
-	char *sts = NULL;
+	char *copy, *tok, *save = NULL;
 	int rc;
 
 	if (limit == 0 || limit > STORE_TESTS_MAX)
 		return -EINVAL;
-	rc = store_stmt(&s->rd, ST_R_TESTS, LATEST " SELECT t.id, l.idx,"
-			" t.job_name, l.number, t.suite, t.classname, t.name,"
-			" t.file, t.status, t.message, t.duration_ms, "
-			FLAKY ", " RETRIED " FROM latest l"
-			" JOIN test_cases t ON t.attempt_id = l.id"
-			" WHERE (?2 < 0 OR l.idx = ?2) AND t.id > ?3"
-			" AND (?4 IS NULL OR instr(?4, ',' || t.status || ',') > 0)"
-			" ORDER BY t.id LIMIT ?5", &st);
+	if (statuses != NULL) {
+		copy = xstrdup(statuses);
+		rc = 0;
+		for (tok = strtok_r(copy, ",", &save); tok != NULL;
+		     tok = strtok_r(NULL, ",", &save)) {
+			int k = report_index(tok);
+
+			if (k < 0)
+				rc = -EINVAL;
+			else
+				want[k] = status_names[k];
+		}
+		free(copy);
+		if (rc < 0)
+			return rc;
+	}
+	/* A filter is the index's ranges of those statuses (a few rows
+	 * sorted); none is the attempts' rows in id order. */
+	if (statuses != NULL)
+		rc = store_stmt(&s->rd, ST_R_TESTS_STATUS, LATEST " SELECT "
+				TEST_COLS " FROM latest l"
+				" JOIN test_cases t ON t.attempt_id = l.id"
+				" WHERE (?2 < 0 OR l.idx = ?2) AND t.id > ?3"
+				" AND t.status IN (?4, ?5, ?6, ?7)"
+				" ORDER BY t.id LIMIT ?8", &st);
+	else
+		rc = store_stmt(&s->rd, ST_R_TESTS, LATEST " SELECT "
+				TEST_COLS " FROM latest l"
+				" JOIN test_cases t ON t.attempt_id = l.id"
+				" WHERE (?2 < 0 OR l.idx = ?2) AND t.id > ?3"
+				" ORDER BY t.id LIMIT ?8", &st);
 	if (rc < 0)
 		return rc;
-	if (statuses != NULL)
-		sts = xasprintf(",%s,", statuses);
 	store_bind_u64(st, 1, run);
 	sqlite3_bind_int(st, 2, job);
 	store_bind_u64(st, 3, after);
-	store_bind_text(st, 4, sts);
-	store_bind_u64(st, 5, limit);
+	for (i = 0; statuses != NULL && i < NSTATUS; i++)
+		store_bind_text(st, (int)i + 4, want[i]);
+	store_bind_u64(st, 8, limit);
 	while ((rc = store_step(st)) == 1) {
 		struct store_test *t;
 
@@ -224,7 +355,6 @@ store_tests_list(struct store *s, uint64_t run, const char *statuses,
 			.retried = sqlite3_column_int(st, 12) != 0,
 		};
 	}
-	free(sts);
 	if (rc < 0) {
 		store_tests_free(v, nv);
 		return rc;
@@ -260,13 +390,15 @@ store_tests_counts(struct store *s, uint64_t run,
 	sqlite3_stmt *st;
 	int rc;
 
+	/* The failures are a range of test_cases_status, each checked
+	 * in flaky_tests by its key: the rest is the summary row. */
 	rc = store_stmt(&s->rd, ST_R_TEST_COUNTS, LATEST " SELECT l.idx,"
-			" l.number, SUM(t.status = 'passed'),"
-			" SUM(t.status = 'failed'), SUM(t.status = 'error'),"
-			" SUM(t.status = 'skipped'), SUM(" FLAKY "),"
-			" SUM(" RETRIED ") FROM latest l"
-			" JOIN test_cases t ON t.attempt_id = l.id"
-			" GROUP BY l.idx ORDER BY l.idx", &st);
+			" l.number, s.passed, s.failed, s.error, s.skipped,"
+			" (SELECT COUNT(*) FROM test_cases t WHERE"
+			" t.attempt_id = l.id AND t.status IN ('failed', 'error')"
+			" AND " FLAKY "), s.retried FROM latest l"
+			" JOIN test_summaries s ON s.attempt_id = l.id"
+			" ORDER BY l.idx", &st);
 	if (rc < 0)
 		return rc;
 	store_bind_u64(st, 1, run);

@@ -274,6 +274,8 @@ test_retry_and_flaky(void **state)
 	store_tests_free(v, n);
 	assert_int_equal(store_tests_list(f->s, r1, NULL, -1, 0, 0, &v, &n),
 			 -EINVAL);
+	assert_int_equal(store_tests_list(f->s, r1, "failed,bogus", -1, 10, 0,
+					  &v, &n), -EINVAL);
 }
 
 static int
