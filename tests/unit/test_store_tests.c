@@ -341,6 +341,12 @@ test_plans(void **state)
 		" 'p' ORDER BY last_ms DESC LIMIT 10",
 		"EXPLAIN QUERY PLAN SELECT 1 FROM test_cases WHERE attempt_id"
 		" = 1 AND suite = 's' AND classname = 'c' AND name = 'n'",
+		"EXPLAIN QUERY PLAN SELECT id FROM test_cases WHERE attempt_id"
+		" = 1 AND status IN ('failed', 'error', NULL, NULL) AND id > 0"
+		" ORDER BY id LIMIT 10",
+		"EXPLAIN QUERY PLAN SELECT 1 FROM attempts e JOIN test_summaries"
+		" s ON s.attempt_id = e.id WHERE e.run_id = 1 AND e.idx = 0"
+		" AND e.number < 3 AND s.failed + s.error > 0 LIMIT 1",
 	};
 	sqlite3 *db;
 	size_t i;
