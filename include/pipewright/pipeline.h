@@ -223,6 +223,15 @@ size_t pipeline_job_service_count(const struct pipeline *p, size_t job);
 const struct pipeline_service *pipeline_job_service(const struct pipeline *p,
 						    size_t job, size_t i);
 
+/*
+ * `reports: {junit: [...]}`: globs of JUnit XML files the server reads
+ * beneath the workspace after the job, unexpanded ($NAMEs as in
+ * artifacts' paths), NULL-terminated; NULL if the job has none.  Valid
+ * until destroyed.
+ */
+const char *const *pipeline_job_reports_junit(const struct pipeline *p,
+					      size_t job);
+
 /* The name of a state/value for messages, e.g. "on_success". */
 const char *pipeline_when_name(enum pipeline_when w);
 

@@ -511,6 +511,33 @@ int store_tx_cache_delete(struct store_tx *tx, const char *project,
  */
 int store_tx_digest_referenced(struct store_tx *tx, const char *digest) PW_WUR;
 
+/*
+ * Test reports (tests.c).  A case as an attempt's reports held it;
+ * status is "passed", "failed", "error" or "skipped".
+ */
+struct store_test_new {
+	const char *suite, *classname, *name; /* never NULL */
+	const char *file;        /* NULL if none */
+	const char *status;
+	const char *message;     /* NULL if none */
+	uint64_t duration_ms;
+};
+/*
+ * Stores the n cases of an attempt (replacing any it had: a daemon that
+ * finishes an attempt again after a restart stores it once, and counts
+ * its flips once).  project,
+ * job_name (the expanded job's full name) and commit (NULL if none) key
+ * the flaky detection: a passed case where an earlier attempt at the same
+ * commit failed the same test of the same job (or the other way round)
+ * counts one flip in the project's flaky tests (run: where it was seen).
+ * -EINVAL for a bad status; -ENOENT no such attempt.
+ */
+int store_tx_tests_insert(struct store_tx *tx, uint64_t attempt,
+			  uint64_t run, const char *project,
+			  const char *job_name, const char *commit,
+			  const struct store_test_new *v, size_t n,
+			  uint64_t now) PW_WUR;
+
 /* ---- reads (loop thread) ---- */
 
 /* A run with its jobs and their attempts.  -ENOENT if none. */
@@ -734,6 +761,55 @@ int store_caches_to_evict(struct store *s, uint64_t budget,
 			  uint64_t unused_since, size_t limit,
 			  struct store_cache **rows, size_t *n) PW_WUR;
 /* Whether a cache entry or a held artifact names the digest. */
+/*
+ * A run's test cases: for each job, those of its latest attempt that has
+ * any, in job order then as stored; statuses a comma-separated list
+ * ("failed,error") or NULL for all; job -1 for every job; at most limit
+ * rows (1..STORE_TESTS_MAX) with ids above after (0: from the start).
+ * -EINVAL: a limit out of range or an unknown status.
+ */
+#define STORE_TESTS_MAX 10000
+struct store_test {
+	uint64_t id;
+	int job_idx;
+	char *job_name;
+	int attempt;             /* its number */
+	char *suite, *classname, *name, *file, *status, *message;
+	uint64_t duration_ms;
+	bool flaky;              /* failed or error, and a known flaky test
+				    of the project */
+	bool retried;            /* passed, and failed in an earlier
+				    attempt of the job in this run */
+};
+int store_tests_list(struct store *s, uint64_t run, const char *statuses,
+		     int job, size_t limit, uint64_t after,
+		     struct store_test **rows, size_t *n) PW_WUR;
+void store_tests_free(struct store_test *rows, size_t n);
+/* Per job of a run (those with cases, by index), the same latest
+ * attempt's counts. */
+struct store_test_counts {
+	int job_idx;
+	int attempt;
+	uint64_t passed, failed, error, skipped;
+	uint64_t flaky;          /* of failed + error: known flaky tests */
+	uint64_t retried;        /* of passed: failed in an earlier attempt */
+};
+int store_tests_counts(struct store *s, uint64_t run,
+		       struct store_test_counts **rows, size_t *n) PW_WUR;
+/* A project's flaky tests, the most recently seen first, at most limit
+ * (1..200). */
+struct store_flaky {
+	char *job_name, *suite, *classname, *name;
+	uint64_t flips;          /* results that disagreed with an earlier
+				    one at the same commit */
+	uint64_t first_ms, last_ms;
+	char *last_commit;       /* NULL if none */
+	uint64_t last_run;
+};
+int store_flaky_list(struct store *s, const char *project, size_t limit,
+		     struct store_flaky **rows, size_t *n) PW_WUR;
+void store_flaky_free(struct store_flaky *rows, size_t n);
+
 int store_digest_referenced(struct store *s, const char *digest,
 			    bool *referenced) PW_WUR;
 

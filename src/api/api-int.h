@@ -149,6 +149,11 @@ void api_caches_list(struct api *a, struct http_request *req,
 		     const char *actor);
 void api_cache_delete(struct api *a, struct http_request *req,
 		      const char *actor);
+/* tests.c: test reports; a job's or a run's counts as JSON. */
+void api_run_tests(struct api *a, struct http_request *req, const char *actor);
+void api_project_flaky(struct api *a, struct http_request *req,
+		       const char *actor);
+cJSON *api_tests_counts_json(const struct store_test_counts *c);
 void api_healthz(struct api *a, struct http_request *req, const char *actor);
 void api_readyz(struct api *a, struct http_request *req, const char *actor);
 void api_metrics(struct api *a, struct http_request *req, const char *actor);

@@ -77,8 +77,9 @@ cJSON *
 api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 {
 	cJSON *o = cJSON_CreateObject(), *problems = NULL, *jobs, *job, *atts;
+	struct store_test_counts *tc = NULL, sum = {0};
+	size_t i, k, ntc = 0;
 	char *url;
-	size_t i, k;
 
 	cJSON_AddNumberToObject(o, "id", (double)r->id);
 	cJSON_AddStringToObject(o, "project", r->project);
@@ -110,6 +111,19 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 	cJSON_AddItemToObject(o, "actor", str_or_null(r->actor));
 	if (!with_jobs)
 		return o;
+	/* Test counts: a failed read leaves them out, the run is shown. */
+	if (store_tests_counts(a->env.store, r->id, &tc, &ntc) < 0)
+		ntc = 0;
+	for (k = 0; k < ntc; k++) {
+		sum.passed += tc[k].passed;
+		sum.failed += tc[k].failed;
+		sum.error += tc[k].error;
+		sum.skipped += tc[k].skipped;
+		sum.flaky += tc[k].flaky;
+		sum.retried += tc[k].retried;
+	}
+	cJSON_AddItemToObject(o, "tests", ntc > 0 ?
+			      api_tests_counts_json(&sum) : cJSON_CreateNull());
 	jobs = cJSON_AddArrayToObject(o, "jobs");
 	for (i = 0; i < r->njobs; i++) {
 		const struct store_job *sj = &r->jobs[i];
@@ -121,8 +135,14 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 		atts = cJSON_AddArrayToObject(job, "attempts");
 		for (k = 0; k < sj->nattempts; k++)
 			cJSON_AddItemToArray(atts, attempt_json(&sj->attempts[k]));
+		for (k = 0; k < ntc && tc[k].job_idx != sj->idx; k++)
+			;
+		cJSON_AddItemToObject(job, "tests", k < ntc ?
+				      api_tests_counts_json(&tc[k]) :
+				      cJSON_CreateNull());
 		cJSON_AddItemToArray(jobs, job);
 	}
+	free(tc);
 	return o;
 }
 

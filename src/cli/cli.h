@@ -112,6 +112,7 @@ int cmd_cancel(int argc, char **argv);
 int cmd_approve(int argc, char **argv);
 int cmd_queue(int argc, char **argv);
 int cmd_artifacts(int argc, char **argv);
+int cmd_tests(int argc, char **argv);
 int cmd_cache(int argc, char **argv);
 /* Local commands on the daemon's configuration and database. */
 int cmd_token(int argc, char **argv);
@@ -177,6 +178,23 @@ void term_event(struct term *t, const struct sched_event *ev);
 void term_note(struct term *t, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void term_summary(struct term *t, const struct sched_run *r);
+
+/*
+ * runreports: `pipewright run`'s test reports (runreports.c).  start:
+ * false if the job has none (or the attempt had no result); else the
+ * reports are read in a worker, their lines added to the job's output,
+ * and then(arg) is called on the loop.  summary: a line of counts after
+ * the run's table, and the failed tests by name (nothing if no job had
+ * reports).
+ */
+struct run_reports;
+void run_reports_create(uv_loop_t *loop, const struct pipeline *p,
+			struct run_reports **out);
+void run_reports_destroy(struct run_reports *rr);
+bool run_reports_start(struct run_reports *rr, struct sched_run *run,
+		       size_t job, enum sched_job_state state,
+		       void (*then)(void *arg), void *arg);
+void run_reports_summary(const struct run_reports *rr, FILE *out);
 
 /*
  * runcache: `pipewright run`'s caches and artifacts, in a cache

@@ -23,6 +23,7 @@ static const struct cli_command commands[] = {
 	{"approve", "approve a manual job", cmd_approve},
 	{"queue", "show, pause or resume the queue", cmd_queue},
 	{"artifacts", "download a run's artifacts", cmd_artifacts},
+	{"tests", "a run's test results (--failed: the failures)", cmd_tests},
 	{"cache", "list or delete a project's caches", cmd_cache},
 	{"token", "make an API token (printed once)", cmd_token},
 	{"backup", "copy the database while the daemon serves", cmd_backup},

@@ -61,6 +61,7 @@ struct run_cli {
 	struct exec *exec;
 	struct scm *scm;          /* --clean: makes the jobs' workspaces */
 	struct run_cache *cache;  /* NULL: no caches nor artifacts */
+	struct run_reports *reports; /* test reports read after attempts */
 	struct run_cache_ids ids; /* whose restored files are */
 	struct sched *sched;
 	struct sched_run *run;
@@ -97,6 +98,7 @@ struct prep {
 	struct run_cli *c;
 	struct sched_run *run;
 	size_t job;
+	enum sched_job_state state;  /* finished: how */
 };
 
 /* The step's lines are the job's, before its script or after it. */
@@ -146,26 +148,42 @@ on_saved(const struct reuse_result *res, void *arg)
 	free(pr);
 }
 
-/* After a job attempt: its artifacts and caches saved. */
+/* After its reports (if any): the attempt's artifacts and caches. */
+static void
+save_or_settle(void *arg)
+{
+	struct prep *pr = arg;
+	struct run_cli *c = pr->c;
+	int rc;
+
+	if (c->cache == NULL) {
+		rc = sched_attempt_settle(pr->run, pr->job, 0, NULL);
+		(void)rc; /* it is finishing: settle cannot refuse it */
+		free(pr);
+		return;
+	}
+	run_cache_save(c->cache, pr->run, pr->job, &c->ids, pr->state,
+		       on_saved, pr);
+}
+
+/* After a job attempt: its test reports read, artifacts and caches saved. */
 static void
 on_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	  const struct sched_attempt_result *res)
 {
 	struct run_cli *c = arg;
 	struct prep *pr;
-	int rc;
 
 	(void)attempt;
-	if (c->cache == NULL) {
-		rc = sched_attempt_settle(run, job, 0, NULL);
-		(void)rc; /* it is finishing: settle cannot refuse it */
-		return;
-	}
 	pr = xcalloc(1, sizeof(*pr));
 	pr->c = c;
 	pr->run = run;
 	pr->job = job;
-	run_cache_save(c->cache, run, job, &c->ids, res->state, on_saved, pr);
+	pr->state = res->state;
+	if (run_reports_start(c->reports, run, job, res->state,
+			      save_or_settle, pr))
+		return;
+	save_or_settle(pr);
 }
 
 static void
@@ -985,6 +1003,7 @@ cmd_run(int argc, char **argv)
 
 	uv_loop_init(&c.loop);
 	c.term = term_create(stdout, isatty(STDOUT_FILENO), o.color, c.p);
+	run_reports_create(&c.loop, c.p, &c.reports);
 	rc = exec_create(&c.loop, sup, &c.exec);
 	if (rc < 0) {
 		fprintf(stderr, "pipewright: %s\n", strerror(-rc));
@@ -1058,8 +1077,10 @@ cmd_run(int argc, char **argv)
 	ask_git(&c);
 	uv_run(&c.loop, UV_RUN_DEFAULT);
 
-	if (c.run != NULL && sched_run_finished(c.run))
+	if (c.run != NULL && sched_run_finished(c.run)) {
 		term_summary(c.term, c.run);
+		run_reports_summary(c.reports, stdout);
+	}
 	rc = c.interrupted ? CLI_INTERRUPTED : c.status;
 	if (run_cache_close(c.cache, rc == CLI_OK, &err) < 0) {
 		fprintf(stderr, "pipewright: %s\n", err);
@@ -1073,6 +1094,7 @@ out_exec:
 	exec_destroy(c.exec);
 out_loop:
 	term_destroy(c.term);
+	run_reports_destroy(c.reports);
 	if (uv_loop_close(&c.loop) != 0)
 		fprintf(stderr, "pipewright: internal error: handles left "
 			"open at exit\n");

@@ -271,6 +271,8 @@ struct daemon {
 	struct daemon_stats stats;
 	struct blob_store *blobs; /* <data_dir>/blobs (jobreuse.c) */
 	struct reuse_step *reuse; /* restores and saves around jobs */
+	int reports_busy;         /* attempts whose reports are being read
+				     or stored (jobreports.c) */
 	uv_timer_t retain_timer;  /* retention, hourly (retain.c) */
 	bool retaining, retain_again;
 	uint64_t evictions;       /* cache entries evicted since start */
@@ -550,6 +552,18 @@ void jobreuse_config(struct daemon *d);
 /* Restores what la's job gets, writes the prelude, then proceeds (or
  * fails the attempt). */
 void jobreuse_restore(struct live_attempt *la);
+/* After an attempt (and its reports): save, then settle. */
+void jobreuse_save(struct daemon *d, struct sched_run *run, size_t job,
+		   int attempt, enum sched_job_state state);
+
+/*
+ * jobreports.c: a finished attempt's JUnit reports read in a worker,
+ * their cases stored, a summary in its log; then jobreuse_save.  False
+ * if the job has none (or the attempt did not end in a result), and the
+ * caller goes on itself.
+ */
+bool jobreports_start(struct daemon *d, struct sched_run *run, size_t job,
+		      int attempt, enum sched_job_state state);
 /* retain.c: expiry, eviction and collection, hourly and on demand */
 void retain_start(struct daemon *d);
 void retain_now(struct daemon *d);

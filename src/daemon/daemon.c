@@ -186,7 +186,8 @@ maybe_finish(struct daemon *d)
 	if (!d->draining || d->runs != NULL || d->http == NULL ||
 	    d->upgrade != NULL || uv_is_closing((uv_handle_t *)&d->sigterm) ||
 	    d->checkouts != NULL || (d->scm != NULL && scm_active(d->scm) > 0) ||
-	    d->retaining || (d->reuse != NULL && reuse_step_busy(d->reuse) > 0))
+	    d->retaining || (d->reuse != NULL && reuse_step_busy(d->reuse) > 0) ||
+	    d->reports_busy > 0)
 		return;
 	/* Requests being answered finish, with "Connection: close". */
 	if (d->close_deadline == 0)

@@ -57,7 +57,8 @@ on_wait(uv_timer_t *t)
 	 * same job's workspace afresh.
 	 */
 	if (h->d->checkouts != NULL || h->d->jobws_active > 0 ||
-	    reuse_step_busy(h->d->reuse) > 0 || h->d->retaining)
+	    reuse_step_busy(h->d->reuse) > 0 || h->d->retaining ||
+	    h->d->reports_busy > 0)
 		return;
 	uv_timer_stop(t);
 	uv_close((uv_handle_t *)t, on_wait_closed);

@@ -225,6 +225,16 @@ static void
 finish_go(struct daemon *d, struct sched_run *run, size_t job, int attempt,
 	  enum sched_job_state state)
 {
+	/* Test reports first (jobreports.c), which go on with the save. */
+	if (jobreports_start(d, run, job, attempt, state))
+		return;
+	jobreuse_save(d, run, job, attempt, state);
+}
+
+void
+jobreuse_save(struct daemon *d, struct sched_run *run, size_t job,
+	      int attempt, enum sched_job_state state)
+{
 	struct live_run *lr = live_run_of(d, run);
 	struct finishing *f;
 	struct ctx c;

@@ -124,6 +124,54 @@ add_row(struct daemon *d, struct status_rows *out, uint64_t run,
 	forge_request_free(&req);
 }
 
+/*
+ * "failed, 3 tests failed of 412" for a finished run (job -1) or job
+ * whose attempts left test reports; NULL if they left none (or the read
+ * failed: the status goes out without the counts).
+ */
+static char *
+tests_why(struct daemon *d, uint64_t run, long job, const char *status)
+{
+	struct store_test_counts *c = NULL, sum = {0};
+	uint64_t total, bad;
+	size_t n = 0, i;
+	char *why;
+
+	if (store_tests_counts(d->store, run, &c, &n) < 0)
+		return NULL;
+	for (i = 0; i < n; i++) {
+		if (job >= 0 && c[i].job_idx != job)
+			continue;
+		sum.passed += c[i].passed;
+		sum.failed += c[i].failed;
+		sum.error += c[i].error;
+		sum.skipped += c[i].skipped;
+	}
+	free(c);
+	total = sum.passed + sum.failed + sum.error + sum.skipped;
+	bad = sum.failed + sum.error;
+	if (total == 0)
+		return NULL;
+	if (bad > 0)
+		why = xasprintf("%s, %llu test%s failed of %llu", status,
+				(unsigned long long)bad, bad == 1 ? "" : "s",
+				(unsigned long long)total);
+	else
+		why = xasprintf("%s, %llu test%s passed", status,
+				(unsigned long long)sum.passed,
+				sum.passed == 1 ? "" : "s");
+	return why;
+}
+
+static bool
+finished(enum sched_event_kind kind, int state)
+{
+	if (kind == SCHED_EVENT_RUN)
+		return state == SCHED_RUN_SUCCESS || state == SCHED_RUN_FAILED;
+	return state == SCHED_JOB_SUCCESS || state == SCHED_JOB_FAILED ||
+		state == SCHED_JOB_TIMED_OUT;
+}
+
 /* The project, if its runs report statuses; NULL if not. */
 static const struct config_project *
 status_project(struct daemon *d, const char *project, const char *commit,
@@ -147,7 +195,7 @@ forge_rows_for(struct daemon *d, const struct sched_event *ev,
 	struct live_run *lr = live_run_find(d, ev->run_id);
 	const struct config_project *p;
 	enum forge_kind kind;
-	char *context;
+	char *context, *why = NULL;
 
 	out->rows = NULL;
 	out->n = 0;
@@ -156,20 +204,27 @@ forge_rows_for(struct daemon *d, const struct sched_event *ev,
 		return;
 	if (ev->kind == SCHED_EVENT_RUN) {
 		context = xasprintf("pipewright/%s", lr->project);
+		if (finished(ev->kind, ev->state))
+			why = tests_why(d, lr->id, -1,
+					sched_run_state_name(ev->state));
 		add_row(d, out, lr->id, lr->commit, p, kind, context,
-			sched_run_state_name(ev->state), NULL, ev->time_ms);
+			sched_run_state_name(ev->state), why, ev->time_ms);
 	} else if (config_project_status_per_job(p) &&
 		   ev->state != SCHED_JOB_READY) {
 		context = xasprintf("pipewright/%s/%s", lr->project,
 				    ev->job_name);
+		if (finished(ev->kind, ev->state))
+			why = tests_why(d, lr->id, (long)ev->job,
+					job_as_run_status(ev->state));
 		/* Pending, but not as if it were about to run. */
 		add_row(d, out, lr->id, lr->commit, p, kind, context,
 			job_as_run_status(ev->state),
 			ev->state == SCHED_JOB_WAITING ?
-				"waiting for approval" : NULL, ev->time_ms);
+				"waiting for approval" : why, ev->time_ms);
 	} else {
 		return;
 	}
+	free(why);
 	free(context);
 }
 

@@ -412,6 +412,7 @@ pipeline_base_free(struct pl_base *b)
 	free(b->caches);
 	pipeline_artifacts_free(b->artifacts);
 	pipeline_services_free(b);
+	pw_strv_free(b->junit);
 	free(b->sources);
 	free(b->preds);
 }

@@ -56,6 +56,8 @@ static const struct pl_key job_rows[] = {
 	{{"artifacts", M, "a mapping with 'paths'"}, pipeline_key_artifacts},
 	{{"services", M, "a mapping of service names to services"},
 	 pipeline_key_services},
+	{{"reports", M, "a mapping such as {junit: [paths]}"},
+	 pipeline_key_reports},
 };
 const struct yamlnode_table pipeline_job_keys = PL_TABLE(job_rows);
 
@@ -99,6 +101,12 @@ static const struct pl_key artifacts_rows[] = {
 };
 const struct yamlnode_table pipeline_artifacts_keys =
 	PL_TABLE(artifacts_rows);
+
+static const struct pl_key reports_rows[] = {
+	{{"junit", S | L, "a path or a list of paths"},
+	 pipeline_key_reports_junit},
+};
+const struct yamlnode_table pipeline_reports_keys = PL_TABLE(reports_rows);
 
 static const struct pl_key need_rows[] = {
 	{{"job", S, "a job name"}, pipeline_key_need_job},

@@ -139,6 +139,10 @@ struct pl_base {
 	size_t nservices;
 	size_t *svc_order;    /* start order: indexes into services */
 	struct pipeline_service *svc_pub; /* in start order; owned */
+	char **junit;         /* `reports: {junit: [...]}`: globs as written,
+				 owned, NULL-terminated; NULL: none */
+	size_t njunit;
+	bool has_junit;
 	size_t *sources;      /* jobs whose artifacts it gets; sorted */
 	size_t nsources;
 	size_t first;         /* its expanded jobs: first .. first+count-1 */
@@ -223,6 +227,7 @@ extern const struct yamlnode_table pipeline_cache_key_keys;
 extern const struct yamlnode_table pipeline_artifacts_keys;
 extern const struct yamlnode_table pipeline_need_keys;
 extern const struct yamlnode_table pipeline_service_keys;
+extern const struct yamlnode_table pipeline_reports_keys;
 /* A table of pl_key rows, whose handlers take the pipeline's walk. */
 #define PL_TABLE(rows) YAMLNODE_TABLE(rows, pipeline_call_row)
 yamlnode_key_fn pipeline_call_row;
@@ -263,6 +268,8 @@ pl_key_fn pipeline_key_artifacts_exclude;
 pl_key_fn pipeline_key_artifacts_when;
 pl_key_fn pipeline_key_artifacts_expire_in;
 pl_key_fn pipeline_key_artifacts_name;
+pl_key_fn pipeline_key_reports;
+pl_key_fn pipeline_key_reports_junit;
 pl_key_fn pipeline_key_need_job;
 pl_key_fn pipeline_key_need_artifacts;
 pl_key_fn pipeline_key_services;

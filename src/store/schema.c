@@ -299,6 +299,68 @@ const char *const store_migrations[] = {
 	"  PRIMARY KEY (attempt_id, span_id)"
 	") WITHOUT ROWID;",
 	/*
+	 * 12: test reports — every test case an attempt's JUnit reports
+	 * held, and the project's flaky tests.  A case carries its
+	 * project, job name (the matrix leg's full name) and commit, so
+	 * that "the same test at the same commit" is one index range
+	 * (test_cases_key) without a join; the writer looks there when it
+	 * inserts a case and counts a disagreement with an earlier result
+	 * in flaky_tests, a small table the API and the run's summary read
+	 * instead of scanning history.  A case's `retried` (it passed, an
+	 * earlier attempt of its job in the run failed it) is decided on
+	 * insert too, with test_cases_attempt; an attempt's counts are
+	 * summed then into test_summaries, so that a run's JSON never
+	 * counts 100,000 rows on the loop thread.  test_cases_status is a
+	 * listing's or the flaky count's range of one status.  Cases and
+	 * summaries go with their attempt (CASCADE, so with their run);
+	 * flaky_tests stay, a project's memory of its tests.
+	 */
+	"CREATE TABLE test_cases ("
+	"  id INTEGER PRIMARY KEY,"
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  project TEXT NOT NULL,"
+	"  job_name TEXT NOT NULL,"
+	"  commit_sha TEXT,"
+	"  suite TEXT NOT NULL,"
+	"  classname TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  file TEXT,"
+	"  status TEXT NOT NULL CHECK (status IN"
+	"    ('passed', 'failed', 'error', 'skipped')),"
+	"  duration_ms INTEGER NOT NULL DEFAULT 0,"
+	"  message TEXT,"
+	"  retried INTEGER NOT NULL DEFAULT 0 CHECK (retried IN (0, 1)),"
+	"  created_ms INTEGER NOT NULL"
+	");"
+	"CREATE INDEX test_cases_attempt ON test_cases"
+	"  (attempt_id, suite, classname, name);"
+	"CREATE INDEX test_cases_status ON test_cases (attempt_id, status);"
+	"CREATE TABLE test_summaries ("
+	"  attempt_id INTEGER PRIMARY KEY REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  passed INTEGER NOT NULL, failed INTEGER NOT NULL,"
+	"  error INTEGER NOT NULL, skipped INTEGER NOT NULL,"
+	"  retried INTEGER NOT NULL"
+	");"
+	"CREATE INDEX test_cases_key ON test_cases"
+	"  (project, job_name, suite, classname, name, commit_sha);"
+	"CREATE TABLE flaky_tests ("
+	"  project TEXT NOT NULL,"
+	"  job_name TEXT NOT NULL,"
+	"  suite TEXT NOT NULL,"
+	"  classname TEXT NOT NULL,"
+	"  name TEXT NOT NULL,"
+	"  flips INTEGER NOT NULL DEFAULT 0,"
+	"  first_ms INTEGER NOT NULL,"
+	"  last_ms INTEGER NOT NULL,"
+	"  last_commit TEXT,"
+	"  last_run INTEGER,"
+	"  PRIMARY KEY (project, job_name, suite, classname, name)"
+	") WITHOUT ROWID;"
+	"CREATE INDEX flaky_tests_last ON flaky_tests (project, last_ms);",
+
+	/*
 	 * 13: services' log streams — a job's services each have a log of
 	 * their own beside the job's, as chunks keyed by stream name ('' is
 	 * the job's own log, every row from before), and the size of each

@@ -94,6 +94,15 @@ enum store_stmt_id {
 	ST_TRACE_RUN,
 	ST_TRACE_ATTEMPT,
 	ST_TRACE_STEPS,
+	/* writer: tests.c */
+	ST_TESTS_CLEAR,
+	ST_TEST_INSERT,
+	ST_TEST_OTHER,
+	ST_FLAKY_PUT,
+	ST_TEST_ATTEMPT,
+	ST_TEST_EARLIER,
+	ST_TEST_RETRIED,
+	ST_TEST_SUMMARY,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,
@@ -145,6 +154,11 @@ enum store_stmt_id {
 	ST_R_STREAM_SIZE,
 	ST_R_STREAM,
 	ST_R_STREAMS,
+	/* reader: tests.c */
+	ST_R_TESTS,
+	ST_R_TESTS_STATUS,
+	ST_R_TEST_COUNTS,
+	ST_R_FLAKY,
 	ST_COUNT
 };
 

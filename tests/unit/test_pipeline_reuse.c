@@ -554,6 +554,45 @@ test_artifacts_mistakes(void **state)
 		   " character 3 is not closed by '}'");
 }
 
+/* ---- reports ---- */
+
+static void
+test_reports(void **state)
+{
+	struct pipeline *p;
+
+	(void)state;
+	p = parse_ok("jobs:\n  a:\n    script: x\n    reports:\n"
+		     "      junit: [\"build/test-results/**/*.xml\", out.xml]\n"
+		     "  b:\n    script: x\n    reports: {junit: r/$OS.xml}\n"
+		     "    matrix: {OS: [linux, mac]}\n"
+		     "  c: {script: x}\n");
+	assert_strv(pipeline_job_reports_junit(p, 0),
+		    STRV("build/test-results/**/*.xml", "out.xml"));
+	assert_strv(pipeline_job_reports_junit(p, 1), STRV("r/$OS.xml"));
+	assert_strv(pipeline_job_reports_junit(p, 2), STRV("r/$OS.xml"));
+	assert_null(pipeline_job_reports_junit(p, 3));
+	pipeline_destroy(p);
+	expect_one(JOB "    reports: [a.xml]\n", 4, 14,
+		   "expected a mapping such as {junit: [paths]} for 'reports'"
+		   " in job 'b', got a list");
+	expect_one(JOB "    reports: {}\n", 4, 14,
+		   "'reports' of job 'b' names no report; expected e.g. junit:"
+		   " [\"build/test-results/**/*.xml\"]");
+	expect_one(JOB "    reports: {junt: a.xml}\n", 4, 15,
+		   "unknown key 'junt' in 'reports' of job 'b'; did you mean"
+		   " 'junit'?");
+	expect_one(JOB "    reports: {junit: []}\n", 4, 22,
+		   "empty 'junit' in 'reports' of job 'b'; expected at least"
+		   " one path");
+	expect_one(JOB "    reports: {junit: [ok.xml, ../x.xml]}\n", 4, 31,
+		   "path '../x.xml' in 'junit' in 'reports' of job 'b' must"
+		   " stay inside the workspace: it has a '..' component");
+	expect_one(JOB "    reports: {junit: \"r/[0-9.xml\"}\n", 4, 22,
+		   "invalid path 'r/[0-9.xml' in 'junit' in 'reports' of job"
+		   " 'b': unclosed '['");
+}
+
 static void
 test_artifact_names_unique(void **state)
 {
@@ -659,6 +698,7 @@ main(void)
 		cmocka_unit_test(test_artifacts_mistakes),
 		cmocka_unit_test(test_artifact_names_unique),
 		cmocka_unit_test(test_needs_mistakes),
+		cmocka_unit_test(test_reports),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
