@@ -290,6 +290,15 @@ bool config_project_secrets_on_forks(const struct config_project *p);
 /* The project's `sandbox`, each key it leaves out taken from the top. */
 enum config_sandbox config_project_sandbox(const struct config_project *p);
 enum config_network config_project_network(const struct config_project *p);
+/*
+ * The project's `sandbox.mounts` (absolute host paths every strict job
+ * sees read-only at the same path) and `sandbox.env` ("K=V" defaults
+ * below the pipeline's env), the top level's included; NULL-terminated,
+ * never NULL, valid while the config lives.
+ */
+#define CONFIG_MAX_MOUNTS 16  /* per list: both fit the supervisor's 32 */
+const char *const *config_project_mounts(const struct config_project *p);
+const char *const *config_project_env(const struct config_project *p);
 /* The project's webhook secrets, for forge_verify(); valid while p lives. */
 void config_project_forge_secrets(const struct config_project *p,
 				  struct forge_secrets *out);

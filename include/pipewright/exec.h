@@ -75,6 +75,13 @@ struct exec_spec {
 	uint32_t gid;             /* strict: its host gid; 0: equal to the uid
 	                             (never the workspace's group); the job
 	                             has no supplementary groups */
+	const char *rootfs;       /* strict: a ready directory tree (an
+	                             unpacked image, never written) that is
+	                             the job's / instead of the host's system
+	                             directories; NULL: the host's */
+	const char *const *mounts; /* strict: host paths bound read-only at
+	                             the same path inside (the admin's, never
+	                             a pipeline's); NULL-terminated or NULL */
 	const char *const *mask;  /* names of variables in env whose values are
 	                             replaced by "***" in the log; NULL-terminated
 	                             or NULL (any mode) */

@@ -170,6 +170,15 @@ struct sched_run_params {
 	uint64_t max_log;        /* per attempt, bytes */
 	uint32_t uid, gid;       /* strict: the host uid and gid of its jobs'
 	                            root (exec_spec); 0: exec's default */
+	/*
+	 * The admin's, for every job (copied): strict, rootfs (exec_spec's;
+	 * NULL: the host's) and host paths bound read-only (NULL-terminated
+	 * or NULL); env_defaults "K=V" (NULL-terminated or NULL) below the
+	 * pipeline's env and the trigger's, above the fixed PATH, HOME, LANG.
+	 */
+	const char *rootfs;
+	const char *const *mounts;
+	const char *const *env_defaults;
 };
 
 int sched_create(uv_loop_t *loop, struct exec *exec,

@@ -6,7 +6,7 @@
  *   pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]
  *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]
  *       [--sandbox strict|none] [--network] [--netns-fd N] [--workspace DIR]
- *       [--workspace-at PATH]
+ *       [--workspace-at PATH] [--rootfs DIR] [--mount PATH]...
  *       [--uid N] [--memory BYTES] [--pids N] [--cpu-seconds N]
  *       [--file-size BYTES] [--open-files N] [--env-fd N] [--mask NAME]...
  *       -- ARGV...
@@ -20,7 +20,9 @@
  * variables of the job's environment whose values are masked in the log.
  * The sandbox options are docs/internals/sandbox.md's; --workspace-at is
  * where a strict job sees its workspace (its --cwd is then a path inside
- * the sandbox), without it the workspace's host path.
+ * the sandbox), without it the workspace's host path; --rootfs a tree
+ * that is the job's root instead of the host's system directories,
+ * --mount a host path bound read-only at the same path (strict only).
  *
  * Files in DIR: log (the job's output), status (written once, atomically, by
  * rename, when the job has ended and the log is complete), sock; and

@@ -41,8 +41,10 @@ struct run_opts {
 	bool clean;               /* --clean: a fresh workspace per job */
 	bool no_cache;            /* --no-cache: no restore, no save */
 	const char *cache_dir;    /* --cache-dir, else the XDG one */
+	const char *rootfs;       /* --rootfs: the jobs' root (strict) */
 	char **only, **approve, **env;  /* NULL-terminated */
-	size_t nonly, napprove, nenv;
+	char **mounts;            /* --mount: host paths, read-only inside */
+	size_t nonly, napprove, nenv, nmounts;
 };
 
 struct run_cli {
@@ -455,6 +457,8 @@ start_sched(struct run_cli *c)
 		.network_denied = "network: denied by --network deny",
 		.uid = c->uid,
 		.gid = c->gid,
+		.rootfs = c->o->rootfs,
+		.mounts = (const char *const *)c->o->mounts,
 	};
 	size_t i;
 	int rc;
@@ -636,7 +640,7 @@ push(char ***list, size_t *n, const char *s)
 enum {
 	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
 	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN,
-	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_HELP,
+	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_MOUNT, OPT_ROOTFS, OPT_HELP,
 };
 static const struct cli_opt run_opts[] = {
 	[OPT_FILE] = {"file", 'f', true, "FILE",
@@ -671,10 +675,40 @@ static const struct cli_opt run_opts[] = {
 			   "~/.cache/pipewright)"},
 	[OPT_NO_CACHE] = {"no-cache", 0, false, NULL, "restore no cache and "
 			  "save none (--clean\nstill passes artifacts)"},
+	[OPT_MOUNT] = {"mount", 0, true, "PATH", "bind this host path read-only"
+		       " at the same\npath in every job (strict; a "
+		       "toolchain;\nrepeatable)"},
+	[OPT_ROOTFS] = {"rootfs", 0, true, "DIR", "this directory tree (an "
+			"unpacked image) is\nevery job's / instead of the "
+			"host's (strict)"},
 	[OPT_HELP] = CLI_OPT_HELP,
 	CLI_OPT_NONE,
 };
 static const struct cli_usage run_usage = {"run", "", run_opts, NULL};
+
+/* --mount and --rootfs: an absolute path that exists (a directory). */
+static int
+host_path_arg(const char *opt, const char *arg, bool dir)
+{
+	struct stat st;
+
+	if (arg[0] != '/') {
+		fprintf(stderr, "pipewright: %s: expected an absolute path, "
+			"got '%s'\n", opt, arg);
+		return -1;
+	}
+	if (stat(arg, &st) < 0) {
+		fprintf(stderr, "pipewright: %s %s: %s\n", opt, arg,
+			strerror(errno));
+		return -1;
+	}
+	if (dir && !S_ISDIR(st.st_mode)) {
+		fprintf(stderr, "pipewright: %s %s: not a directory\n", opt,
+			arg);
+		return -1;
+	}
+	return 0;
+}
 
 static int
 parse_opts(int argc, char **argv, struct run_opts *o)
@@ -760,6 +794,16 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 		case OPT_NO_CACHE:
 			o->no_cache = true;
 			break;
+		case OPT_MOUNT:
+		case OPT_ROOTFS:
+			if (host_path_arg(ch == OPT_MOUNT ? "--mount" :
+					  "--rootfs", arg, ch == OPT_ROOTFS) < 0)
+				return -1;
+			if (ch == OPT_ROOTFS)
+				o->rootfs = arg;
+			else
+				push(&o->mounts, &o->nmounts, arg);
+			break;
 		case OPT_HELP:
 			return 1;
 		default:
@@ -769,6 +813,13 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 	if (optind < argc) {
 		fprintf(stderr, "pipewright: run: unexpected argument '%s'\n",
 			argv[optind]);
+		return -1;
+	}
+	if (o->sandbox != EXEC_SANDBOX_STRICT &&
+	    (o->rootfs != NULL || o->nmounts > 0)) {
+		fprintf(stderr, "pipewright: --%s needs the strict sandbox "
+			"(with --sandbox none a job sees the host as it is)\n",
+			o->rootfs != NULL ? "rootfs" : "mount");
 		return -1;
 	}
 	return 0;
@@ -940,5 +991,6 @@ out_opts:
 	free(o.only);
 	free(o.approve);
 	free(o.env);
+	free(o.mounts);
 	return rc;
 }

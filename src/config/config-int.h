@@ -40,6 +40,14 @@ struct cf_sandbox {
 	enum config_network network;
 	bool mode_set;
 	bool network_set;
+	char **mounts;             /* `mounts`: absolute host paths; after
+					the load a project's holds the top
+					level's too (owned, NULL-terminated) */
+	size_t nmounts;
+	char **env;                /* `env`: "K=V"; a project's after the
+					load: the top level's, its own over
+					them (owned, NULL-terminated) */
+	size_t nenv;
 	struct config_limits limits; /* a project's: a copy of the top
 					level's, then its own keys (limits.c) */
 };
@@ -227,6 +235,7 @@ cf_key_fn config_key_project_sandbox;
 /* Fills the keys a project's sandbox did not set from the top level's. */
 void config_sandbox_inherit(const struct cf_sandbox *top,
 			    struct cf_sandbox *p);
+void config_sandbox_free(struct cf_sandbox *sb);
 
 /* otel.c: the `otel` mapping (trace export) */
 struct cf_otel {

@@ -235,6 +235,7 @@ config_project_free(struct config_project *p)
 	free(p->default_branch);
 	free(p->forge_repo);
 	free(p->forge_api);
+	config_sandbox_free(&p->sandbox);
 	config_secret_free(&p->status_token);
 	config_secret_free(&p->webhook_secret);
 	config_secret_free(&p->webhook_signing_secret);

@@ -172,6 +172,7 @@ config_free(struct config *c)
 		config_project_free(&c->projects[i]);
 	free(c->projects);
 	config_images_free(c->images);
+	config_sandbox_free(&c->sandbox);
 	for (i = 0; i < c->nsecrets; i++)
 		config_secret_free(&c->secrets[i]);
 	free(c->secrets);

@@ -83,10 +83,10 @@ project_secrets(struct daemon *d, const struct config_project *proj,
 }
 
 /*
- * What the admin grants the run's jobs: the project's sandbox mode, and
- * the network only where its `sandbox: {network: allow}` says so and
- * never for a pull request from a fork, whatever the project says (its
- * author is not the project's).
+ * What the admin grants the run's jobs: the project's sandbox mode, its
+ * host mounts and default variables, and the network only where its
+ * `sandbox: {network: allow}` says so and never for a pull request from
+ * a fork, whatever the project says (its author is not the project's).
  */
 static void
 grant(const struct config_project *proj, bool fork,
@@ -99,6 +99,10 @@ grant(const struct config_project *proj, bool fork,
 			  config_project_network(proj) == CONFIG_NETWORK_ALLOW;
 	params->network_denied = fork ? "network: denied to pull requests from"
 					" forks" : NULL;
+	/* The admin's toolchains and their variables (`sandbox.mounts`,
+	 * `sandbox.env`); a pipeline never chooses a host path. */
+	params->mounts = config_project_mounts(proj);
+	params->env_defaults = config_project_env(proj);
 }
 
 /*

@@ -154,6 +154,10 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 		s->v[n++] = "--workspace-at";
 		s->v[n++] = (char *)spec->workspace_at;
 	}
+	if (spec->rootfs != NULL) {
+		s->v[n++] = "--rootfs";
+		s->v[n++] = (char *)spec->rootfs;
+	}
 	if (spec->network)
 		s->v[n++] = "--network";
 	if (netns_fd >= 0) {
@@ -186,7 +190,7 @@ static char **
 build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 	   int env_fd, struct args *s)
 {
-	size_t n = 0, argc = 0, nmask = 0, i;
+	size_t n = 0, argc = 0, nmask = 0, nmount = 0, i;
 	char **v;
 
 	snprintf(s->timeout, sizeof(s->timeout), "%llu",
@@ -222,8 +226,15 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 		argc++;
 	while (spec->mask != NULL && spec->mask[nmask] != NULL)
 		nmask++;
-	v = xcalloc(n + 2 * nmask + 1 + argc + 1, sizeof(*v));
+	while (spec->sandbox == EXEC_SANDBOX_STRICT && spec->mounts != NULL &&
+	       spec->mounts[nmount] != NULL)
+		nmount++;
+	v = xcalloc(n + 2 * (nmask + nmount) + 1 + argc + 1, sizeof(*v));
 	memcpy(v, s->v, n * sizeof(*v));
+	for (i = 0; i < nmount; i++) {
+		v[n++] = "--mount";
+		v[n++] = (char *)spec->mounts[i];
+	}
 	/* Names only: the values are in the job's environment (--env-fd). */
 	for (i = 0; i < nmask; i++) {
 		v[n++] = "--mask";

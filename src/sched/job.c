@@ -78,6 +78,9 @@ build_env(const struct sched_run *r, size_t j, const char *dir,
 	env_setf(e, "PATH", BASE_PATH);
 	env_setf(e, "HOME", home);
 	env_setf(e, "LANG", "C.UTF-8");
+	/* The admin's defaults (sandbox.env): a toolchain's PATH, say. */
+	for (i = 0; r->env_defaults != NULL && r->env_defaults[i] != NULL; i++)
+		env_set(e, r->env_defaults[i]);
 	env_setf(e, "CI", "true");
 	env_setf(e, "PIPEWRIGHT", "true");
 	env_setf(e, "PIPEWRIGHT_JOB", pipeline_job_name(p, j));
@@ -411,8 +414,11 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	pipeline_job_resources(r->p, j, &pr);
 	spec->sandbox = r->sandbox;
 	spec->workspace = r->jobs[j].workspace;
-	if (spec->sandbox == EXEC_SANDBOX_STRICT)
+	if (spec->sandbox == EXEC_SANDBOX_STRICT) {
 		spec->workspace_at = r->workspace_at;
+		spec->rootfs = r->rootfs;
+		spec->mounts = (const char *const *)r->mounts;
+	}
 	spec->uid = r->uid;
 	spec->gid = r->gid;
 	/* Strict runs a job as the ids it was given, never the workspace's. */

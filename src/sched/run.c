@@ -15,6 +15,23 @@ dup_or_null(const char *s)
 	return s != NULL ? xstrdup(s) : NULL;
 }
 
+/* A copy of a NULL-terminated list; NULL stays NULL. */
+static char **
+strv_dup(const char *const *v)
+{
+	size_t n = 0, i;
+	char **out;
+
+	if (v == NULL)
+		return NULL;
+	while (v[n] != NULL)
+		n++;
+	out = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		out[i] = xstrdup(v[i]);
+	return out;
+}
+
 int
 sched_run_create(struct sched *s, struct pipeline *p,
 		 const struct sched_run_params *params, struct sched_run **out)
@@ -61,6 +78,9 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->njobs = pipeline_job_count(p);
 	r->jobs = xcalloc(r->njobs ? r->njobs : 1, sizeof(*r->jobs));
 	r->workspace_at = dup_or_null(params->workspace_at);
+	r->rootfs = dup_or_null(params->rootfs);
+	r->mounts = strv_dup(params->mounts);
+	r->env_defaults = strv_dup(params->env_defaults);
 	for (i = 0; i < r->njobs; i++)
 		r->jobs[i].workspace = params->jobs_dir != NULL ?
 			xasprintf("%s/%zu", params->jobs_dir, i) :
@@ -94,6 +114,9 @@ sched_run_destroy(struct sched_run *r)
 	free(r->project);
 	free(r->workspace);
 	free(r->workspace_at);
+	free(r->rootfs);
+	pw_strv_free(r->mounts);
+	pw_strv_free(r->env_defaults);
 	free(r->branch);
 	free(r->tag);
 	free(r->commit);

@@ -43,6 +43,9 @@ struct sched_run {
 	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
 	char *workspace_at;           /* strict: where jobs see theirs; NULL */
 	char **env;                   /* owned, NULL-terminated */
+	char *rootfs;                 /* strict: the jobs' root; NULL, owned */
+	char **mounts;                /* strict: owned, NULL-terminated */
+	char **env_defaults;          /* the admin's; owned, NULL-terminated */
 	char **secrets;               /* owned "K=V", NULL-terminated */
 	bool skip_manual;
 	int project_max_jobs;         /* 0: no limit */

@@ -30,7 +30,8 @@ static const char usage_text[] =
 	"usage: pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]\n"
 	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
 	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
-	"           [--workspace DIR] [--workspace-at PATH] [--uid N] [--gid N] [--memory BYTES]\n"
+	"           [--workspace DIR] [--workspace-at PATH] [--rootfs DIR]\n"
+	"           [--mount PATH]... [--uid N] [--gid N] [--memory BYTES]\n"
 	"           [--pids N] [--cpu-seconds N] [--file-size BYTES]\n"
 	"           [--open-files N] [--env-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n";
@@ -144,6 +145,18 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 			sv->sb.workspace_at = v;
 			i++;
 			continue;
+		} else if (strcmp(a, "--rootfs") == 0) {
+			sv->sb.rootfs = v;
+			i++;
+			continue;
+		} else if (strcmp(a, "--mount") == 0) {
+			if (sv->sb.nmounts >= SV_MAX_MOUNTS) {
+				sv_warnx("--mount: more than %d", SV_MAX_MOUNTS);
+				return -EINVAL;
+			}
+			sv->sb.mounts[sv->sb.nmounts++] = v;
+			i++;
+			continue;
 		} else if (strcmp(a, "--mask") == 0) {
 			if (*nmasks < SV_MAX_MASKS)
 				masks[(*nmasks)++] = argv[i + 1];
@@ -167,6 +180,10 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 	}
 	if (sv->dir == NULL || fd > INT32_MAX || i >= argc) {
 		sv_warnx("--dir, --listen-fd and a command after -- are required");
+		return -EINVAL;
+	}
+	if (!sv->sb.strict && (sv->sb.rootfs != NULL || sv->sb.nmounts > 0)) {
+		sv_warnx("--rootfs and --mount need --sandbox strict");
 		return -EINVAL;
 	}
 	if (sv->max_log == 0)
@@ -299,7 +316,7 @@ main(int argc, char **argv)
 		return sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;
 	memset(&sv, 0, sizeof(sv));
 	sv.sb.netns_fd = sv.sb.status_rd = -1;
-	sv.sb.slirp_exit = sv.sb.resolv_fd = -1;
+	sv.sb.slirp_exit = sv.sb.resolv_fd = sv.sb.rootfs_fd = -1;
 	sv.parent = getppid();
 	sv.grace_ms = 10000;
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
@@ -342,6 +359,8 @@ out:
 		free(sv.sb.binds[i].link);
 	}
 	free(sv.sb.home);
+	if (sv.sb.rootfs_fd >= 0)
+		close(sv.sb.rootfs_fd);
 	if (sv.sb.netns_fd >= 0)
 		close(sv.sb.netns_fd);
 	sv_slirp_stop(&sv);

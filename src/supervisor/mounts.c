@@ -138,11 +138,10 @@ below(const char *path, const char *dir)
  * what the root is built from (a bind there would hide or be hidden).
  */
 static bool
-mount_point_ok(const char *at, const char *home)
+plain_path(const char *at)
 {
-	static const char *const taken[] = {"/dev", "/proc"};
 	const char *p = at;
-	size_t i, n;
+	size_t n;
 
 	if (at[0] != '/' || at[1] == '\0' || strlen(at) >= PATH_MAX - 8)
 		return false;
@@ -154,6 +153,17 @@ mount_point_ok(const char *at, const char *home)
 			return false;
 		p += n;
 	}
+	return true;
+}
+
+static bool
+mount_point_ok(const char *at, const char *home)
+{
+	static const char *const taken[] = {"/dev", "/proc"};
+	size_t i;
+
+	if (!plain_path(at))
+		return false;
 	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
 		if (below(at, system_dirs[i]))
 			return false;
@@ -163,6 +173,51 @@ mount_point_ok(const char *at, const char *home)
 	return !below(at, home) && !below(home, at);
 }
 
+/*
+ * The admin's host paths (--mount), bound read-only at the same path:
+ * plain absolute paths that neither cover nor lie in what the sandbox
+ * mounts itself (/dev, /proc, /tmp, HOME, the workspace), so no mount
+ * hides another.  A path that is not there is an error, not a skip: the
+ * admin asked for it.
+ */
+static int
+add_mounts(struct supervisor *sv, const char *ws_at, char *err,
+	   size_t errlen)
+{
+	static const char *const taken[] = {"/dev", "/proc", "/tmp"};
+	char real[PATH_MAX];
+	const char *m;
+	size_t i, k;
+	bool ok;
+	int rc;
+
+	for (i = 0; i < sv->sb.nmounts; i++) {
+		m = sv->sb.mounts[i];
+		/* A system directory (/opt/rust) is fine: a toolchain in
+		 * the image's /opt or over the host's. */
+		ok = plain_path(m) && !below(m, ws_at) && !below(ws_at, m) &&
+		     !below(m, sv->sb.home) && !below(sv->sb.home, m);
+		for (k = 0; ok && k < PW_ARRAY_LEN(taken); k++)
+			ok = !below(m, taken[k]);
+		if (!ok) {
+			snprintf(err, errlen, "--mount %s: expected an absolute"
+				 " path without . or .. clear of /dev, /proc, "
+				 "/tmp, HOME and the workspace", m);
+			return -EINVAL;
+		}
+		/* What a symlink names is bound, at the path as written. */
+		if (realpath(m, real) == NULL) {
+			rc = -errno;
+			snprintf(err, errlen, "--mount %s: %s", m,
+				 strerror(-rc));
+			return rc;
+		}
+		if ((rc = add_bind(sv, real, m, false, err, errlen)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
 int
 sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 {
@@ -170,7 +225,11 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 	size_t i;
 	int rc;
 
-	for (i = 0; i < PW_ARRAY_LEN(system_dirs); i++)
+	/* An image's root replaces the host's system directories. */
+	if ((rc = sv_rootfs_prepare(sv, err, errlen)) < 0)
+		return rc;
+	for (i = 0; sv->sb.rootfs == NULL && i < PW_ARRAY_LEN(system_dirs);
+	     i++)
 		if ((rc = add_bind(sv, system_dirs[i], NULL, false, err,
 				   errlen)) < 0)
 			return rc;
@@ -200,10 +259,14 @@ sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen)
 			 sv->sb.workspace_at);
 		return -EINVAL;
 	}
+	rc = add_mounts(sv, sv->sb.workspace_at != NULL ? sv->sb.workspace_at
+			: ws, err, errlen);
+	if (rc < 0)
+		return rc;
 	return add_bind(sv, ws, sv->sb.workspace_at, true, err, errlen);
 }
 
-/* mkdir -p below the stage; the last component too unless `file`. */
+/* mkdir -p; the last component too unless `file` (then an empty file). */
 static int
 make_path(const char *path, bool file)
 {
@@ -214,8 +277,8 @@ make_path(const char *path, bool file)
 		return pw_mkdirs(path, 0755);
 	if (snprintf(p, sizeof(p), "%s", path) >= (int)sizeof(p))
 		return -ENAMETOOLONG;
-	*strrchr(p, '/') = '\0';  /* below the stage: there is one */
-	if ((rc = pw_mkdirs(p, 0755)) < 0)
+	*strrchr(p, '/') = '\0';  /* absolute: there is one */
+	if (p[0] != '\0' && (rc = pw_mkdirs(p, 0755)) < 0)
 		return rc;
 	fd = open(path, O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
 	if (fd < 0)
@@ -261,12 +324,12 @@ remount_ro(const char *target, unsigned long extra)
 	} while (0)
 
 static int
-bind_one(const struct sv_bind *b, char *err, size_t errlen)
+bind_one(const char *stage, const struct sv_bind *b, char *err, size_t errlen)
 {
 	char target[PATH_MAX];
 	int rc;
 
-	snprintf(target, sizeof(target), STAGE "%s", b->path);
+	snprintf(target, sizeof(target), "%s%s", stage, b->path);
 	if (b->link != NULL) {
 		if (symlink(b->link, target) < 0 && errno != EEXIST)
 			FAIL("symlink %s: %s", b->path, strerror(errno));
@@ -282,12 +345,18 @@ bind_one(const struct sv_bind *b, char *err, size_t errlen)
 }
 
 static int
-mount_at(const char *what, const char *rel, const char *type,
-	 unsigned long flags, const char *opts, char *err, size_t errlen)
+mount_at(const char *stage, const char *what, const char *rel,
+	 const char *type, unsigned long flags, const char *opts, char *err,
+	 size_t errlen)
 {
 	char target[PATH_MAX];
+	struct stat st;
 
-	snprintf(target, sizeof(target), STAGE "%s", rel);
+	snprintf(target, sizeof(target), "%s%s", stage, rel);
+	/* An image's symlink or file there is replaced (in the overlay). */
+	if (lstat(target, &st) == 0 && !S_ISDIR(st.st_mode) &&
+	    unlink(target) < 0)
+		FAIL("replacing %s: %s", rel, strerror(errno));
 	if (mkdir(target, 0755) < 0 && errno != EEXIST)
 		FAIL("mkdir %s: %s", rel, strerror(errno));
 	if (mount(what, target, type, flags, opts) < 0)
@@ -297,15 +366,16 @@ mount_at(const char *what, const char *rel, const char *type,
 
 /* A tmpfs of the job's own: `mode`, and the size the file's top says. */
 static int
-mount_tmpfs(const struct supervisor *sv, const char *rel, unsigned long flags,
-	    const char *mode, char *err, size_t errlen)
+mount_tmpfs(const char *stage, const struct supervisor *sv, const char *rel,
+	    unsigned long flags, const char *mode, char *err, size_t errlen)
 {
 	char opts[64];
 
 	snprintf(opts, sizeof(opts), "mode=%s,size=%llu", mode,
 		 (unsigned long long)(sv->sb.memory > 0 ? sv->sb.memory
 							: SV_TMPFS_CAP));
-	return mount_at("tmpfs", rel, "tmpfs", flags, opts, err, errlen);
+	return mount_at(stage, "tmpfs", rel, "tmpfs", flags, opts, err,
+			errlen);
 }
 
 /*
@@ -318,7 +388,7 @@ mount_tmpfs(const struct supervisor *sv, const char *rel, unsigned long flags,
  * capabilities and with umount denied by seccomp, cannot uncover them.
  */
 static int
-mask_proc(char *err, size_t errlen)
+mask_proc(const char *stage, char *err, size_t errlen)
 {
 	static const char *const covered[] = {
 		"/proc/sysrq-trigger", "/proc/kcore", "/proc/keys",
@@ -328,21 +398,22 @@ mask_proc(char *err, size_t errlen)
 	static const char *const emptied[] = {
 		"/proc/acpi", "/proc/scsi", "/proc/asound",
 	};
-	char target[PATH_MAX];
+	char target[PATH_MAX], null[PATH_MAX];
 	size_t i;
 
-	snprintf(target, sizeof(target), STAGE "/proc/sys");
+	snprintf(null, sizeof(null), "%s/dev/null", stage);
+	snprintf(target, sizeof(target), "%s/proc/sys", stage);
 	if (mount(target, target, NULL, MS_BIND | MS_REC, NULL) < 0 ||
 	    remount_ro(target, MS_NODEV | MS_NOEXEC) < 0)
 		FAIL("read-only /proc/sys: %s", strerror(errno));
 	for (i = 0; i < PW_ARRAY_LEN(covered); i++) {
-		snprintf(target, sizeof(target), STAGE "%s", covered[i]);
+		snprintf(target, sizeof(target), "%s%s", stage, covered[i]);
 		if (access(target, F_OK) == 0 &&
-		    mount(STAGE "/dev/null", target, NULL, MS_BIND, NULL) < 0)
+		    mount(null, target, NULL, MS_BIND, NULL) < 0)
 			FAIL("cover %s: %s", covered[i], strerror(errno));
 	}
 	for (i = 0; i < PW_ARRAY_LEN(emptied); i++) {
-		snprintf(target, sizeof(target), STAGE "%s", emptied[i]);
+		snprintf(target, sizeof(target), "%s%s", stage, emptied[i]);
 		if (access(target, F_OK) == 0 &&
 		    mount("tmpfs", target, "tmpfs", MS_RDONLY | MS_NOSUID |
 			  MS_NODEV | MS_NOEXEC, "mode=0555,size=4k") < 0)
@@ -352,7 +423,8 @@ mask_proc(char *err, size_t errlen)
 }
 
 static int
-make_dev(const struct supervisor *sv, char *err, size_t errlen)
+make_dev(const char *stage, const struct supervisor *sv, char *err,
+	 size_t errlen)
 {
 	static const char *const links[][2] = {
 		{"pts/ptmx", "/dev/ptmx"}, {"/proc/self/fd", "/dev/fd"},
@@ -363,20 +435,22 @@ make_dev(const struct supervisor *sv, char *err, size_t errlen)
 	char target[PATH_MAX];
 	size_t i;
 
-	if (mount_at("tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
+	if (mount_at(stage, "tmpfs", "/dev", "tmpfs", MS_NOSUID | MS_NOEXEC,
 		     "mode=0755,size=64k", err, errlen) < 0)
 		return -1;
 	for (i = 0; i < sv->sb.nbinds; i++)
 		if (strncmp(sv->sb.binds[i].path, "/dev/", 5) == 0 &&
-		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
+		    bind_one(stage, &sv->sb.binds[i], err, errlen) < 0)
 			return -1;
-	if (mount_at("devpts", "/dev/pts", "devpts", MS_NOSUID | MS_NOEXEC,
-		     "newinstance,ptmxmode=0666,mode=0620", err, errlen) < 0 ||
-	    mount_tmpfs(sv, "/dev/shm", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-			"1777", err, errlen) < 0)
+	if (mount_at(stage, "devpts", "/dev/pts", "devpts",
+		     MS_NOSUID | MS_NOEXEC, "newinstance,ptmxmode=0666,mode=0620",
+		     err, errlen) < 0 ||
+	    mount_tmpfs(stage, sv, "/dev/shm",
+			MS_NOSUID | MS_NODEV | MS_NOEXEC, "1777", err,
+			errlen) < 0)
 		return -1;
 	for (i = 0; i < PW_ARRAY_LEN(links); i++) {
-		snprintf(target, sizeof(target), STAGE "%s", links[i][1]);
+		snprintf(target, sizeof(target), "%s%s", stage, links[i][1]);
 		if (symlink(links[i][0], target) < 0)
 			FAIL("symlink %s: %s", links[i][1], strerror(errno));
 	}
@@ -389,21 +463,43 @@ make_dev(const struct supervisor *sv, char *err, size_t errlen)
  * left alone and the job resolves as the host's file says.
  */
 static int
-resolv_conf(const struct supervisor *sv, char *err, size_t errlen)
+resolv_conf(const char *stage, const struct supervisor *sv, char *err,
+	    size_t errlen)
 {
+	char target[PATH_MAX];
 	struct stat st;
 
-	if (lstat(STAGE "/etc/resolv.conf", &st) < 0 || !S_ISREG(st.st_mode))
+	snprintf(target, sizeof(target), "%s/etc/resolv.conf", stage);
+	if (lstat(target, &st) < 0 || !S_ISREG(st.st_mode))
 		return 0;
-	if (move_mount(sv->sb.resolv_fd, "", AT_FDCWD,
-		       STAGE "/etc/resolv.conf", MOVE_MOUNT_F_EMPTY_PATH) < 0)
+	if (move_mount(sv->sb.resolv_fd, "", AT_FDCWD, target,
+		       MOVE_MOUNT_F_EMPTY_PATH) < 0)
 		FAIL("attaching /etc/resolv.conf: %s", strerror(errno));
 	return 0;
 }
 
+/* Into the staged root; the host's is detached from the namespace. */
+static int
+enter(char *err, size_t errlen)
+{
+	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
+		FAIL("pivot_root: %s", strerror(errno));
+	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
+		FAIL("detaching the host's root: %s", strerror(errno));
+	return 0;
+}
+
+/*
+ * The host's root: a tmpfs at STAGE is built up and entered last.  An
+ * image's root (--rootfs) is entered first and built up in place
+ * (stage ""): its symlinks (an absolute /var, /etc/resolv.conf ->
+ * /run/...) then resolve inside the image as the job will see them,
+ * never into the host's tree while mount points are made through them.
+ */
 int
 sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 {
+	const char *stage = STAGE;
 	char target[PATH_MAX];
 	size_t i;
 	int rc;
@@ -411,40 +507,57 @@ sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen)
 	/* Nothing we mount may propagate back to the host. */
 	if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0)
 		FAIL("making mounts private: %s", strerror(errno));
-	if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
-		  "mode=0755,size=1m") < 0)
+	if (sv->sb.rootfs != NULL) {
+		/*
+		 * proc before entering: a user namespace may mount a proc
+		 * only where one is fully visible in its mount namespace,
+		 * and the host's goes with the pivot.  mount_at replaces
+		 * an image's symlink there (to anywhere) by a directory.
+		 */
+		if (sv_rootfs_stage(sv, STAGE, err, errlen) < 0 ||
+		    mount_at(STAGE, "proc", "/proc", "proc",
+			     MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err,
+			     errlen) < 0 || enter(err, errlen) < 0)
+			return -1;
+		stage = "";
+		if (sv_rootfs_hosts(sv, stage, err, errlen) < 0)
+			return -1;
+	} else if (mount("tmpfs", STAGE, "tmpfs", MS_NOSUID | MS_NODEV,
+			 "mode=0755,size=1m") < 0) {
 		FAIL("mount tmpfs root: %s", strerror(errno));
+	}
+	/* System directories first, then the admin's mounts below them. */
 	for (i = 0; i < sv->sb.nbinds; i++)
 		if (!sv->sb.binds[i].writable &&
-		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
+		    bind_one(stage, &sv->sb.binds[i], err, errlen) < 0)
 			return -1;
-	if (sv->sb.resolv_fd >= 0 && resolv_conf(sv, err, errlen) < 0)
+	if (sv->sb.resolv_fd >= 0 && resolv_conf(stage, sv, err, errlen) < 0)
 		return -1;
-	if (make_dev(sv, err, errlen) < 0)
+	if (make_dev(stage, sv, err, errlen) < 0)
 		return -1;
-	if (mount_at("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC,
-		     NULL, err, errlen) < 0 || mask_proc(err, errlen) < 0)
+	if ((sv->sb.rootfs == NULL &&
+	     mount_at(stage, "proc", "/proc", "proc",
+		      MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL, err, errlen) < 0) ||
+	    mask_proc(stage, err, errlen) < 0)
 		return -1;
-	if (mount_tmpfs(sv, "/tmp", MS_NOSUID | MS_NODEV, "1777", err,
+	if (mount_tmpfs(stage, sv, "/tmp", MS_NOSUID | MS_NODEV, "1777", err,
 			errlen) < 0)
 		return -1;
 	/* The workspace and HOME last: they may lie below /tmp. */
 	for (i = 0; i < sv->sb.nbinds; i++)
 		if (sv->sb.binds[i].writable &&
 		    strncmp(sv->sb.binds[i].path, "/dev/", 5) != 0 &&
-		    bind_one(&sv->sb.binds[i], err, errlen) < 0)
+		    bind_one(stage, &sv->sb.binds[i], err, errlen) < 0)
 			return -1;
 	/* HOME after the workspace: `run`'s TMPDIR may be below it. */
-	snprintf(target, sizeof(target), STAGE "%s", sv->sb.home);
+	snprintf(target, sizeof(target), "%s%s", stage, sv->sb.home);
 	if ((rc = make_path(target, false)) < 0)
 		FAIL("mkdir %s: %s", sv->sb.home, strerror(-rc));
-	if (mount_tmpfs(sv, sv->sb.home, MS_NOSUID | MS_NODEV, "0700", err,
-			errlen) < 0)
+	if (mount_tmpfs(stage, sv, sv->sb.home, MS_NOSUID | MS_NODEV, "0700",
+			err, errlen) < 0)
 		return -1;
-	if (chdir(STAGE) < 0 || syscall(SYS_pivot_root, ".", ".") < 0)
-		FAIL("pivot_root: %s", strerror(errno));
-	if (umount2(".", MNT_DETACH) < 0 || chdir("/") < 0)
-		FAIL("detaching the host's root: %s", strerror(errno));
+	if (sv->sb.rootfs == NULL && enter(err, errlen) < 0)
+		return -1;
 	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID |
 		  MS_NODEV, NULL) < 0)
 		FAIL("read-only root: %s", strerror(errno));

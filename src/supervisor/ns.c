@@ -149,7 +149,7 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 			      CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD;
 	int sync[2] = {-1, -1}, report[2] = {-1, -1}, rc;
 	pid_t pid;
-	char c = 0;
+	char c = 0, err[512];
 
 	if ((rc = prepare(sv, why)) < 0)
 		return rc;
@@ -183,6 +183,8 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 	    (rc = write_map(pid, "gid_map", sv->sb.gid)) < 0) {
 		*why = xasprintf("writing the job's uid/gid map: %s",
 				 strerror(-rc));
+	} else if ((rc = sv_rootfs_idmap(sv, pid, err, sizeof(err))) < 0) {
+		*why = xstrdup(err);
 	} else if ((rc = sv_cgroup_enter(sv, pid)) < 0) {
 		*why = xasprintf("moving the job into its cgroups: %s",
 				 strerror(-rc));

@@ -70,7 +70,9 @@ struct sv_mask {
 	size_t nheld;
 };
 
-#define SV_MAX_BINDS 24
+#define SV_MAX_BINDS 48
+#define SV_MAX_MOUNTS 32         /* --mount: the admin's host paths (a
+                                     project's and the top level's) */
 
 /* One entry of the job's root: a host path bound in, or a symlink. */
 struct sv_bind {
@@ -97,6 +99,12 @@ struct sv_sandbox {
 	const char *workspace;    /* bound writable; NULL: cwd */
 	const char *workspace_at; /* where the job sees it (a fixed path such
 	                             as /builds/<project>); NULL: its host path */
+	const char *rootfs;       /* --rootfs: the job's / (an image's tree,
+	                             read-only); NULL: the host's system dirs */
+	int rootfs_fd;            /* its detached clone (rootfs.c), or -1 */
+	const char *mounts[SV_MAX_MOUNTS]; /* --mount: host paths bound
+	                             read-only at the same path inside */
+	size_t nmounts;
 	char *home;               /* the attempt's home/ (real path): a tmpfs
 	                             is mounted there, nothing of the host's */
 	uint64_t memory, pids, cpu_seconds, file_size, open_files;
@@ -224,6 +232,22 @@ void sv_sandbox_reaped(struct supervisor *sv, int *wstatus);
 int sv_mounts_setup(const struct supervisor *sv, char *err, size_t errlen);
 /* Opened by the supervisor before clone, used by the child. */
 int sv_mounts_prepare(struct supervisor *sv, char *err, size_t errlen);
+
+/*
+ * rootfs.c: --rootfs.  prepare: the tree cloned, read-only, nosuid,
+ * nodev (as host root, before clone); idmap: after the job's maps are
+ * written, the clone shows the tree's ids through them (the image's root
+ * is the job's root); stage: in the init, the tree under a writable
+ * overlay at `stage`, so mount points can be made anywhere in it (the
+ * root turns read-only before the job runs); hosts: the job's /etc/hosts.
+ */
+int sv_rootfs_prepare(struct supervisor *sv, char *err, size_t errlen);
+int sv_rootfs_idmap(struct supervisor *sv, pid_t pid, char *err,
+		    size_t errlen);
+int sv_rootfs_stage(const struct supervisor *sv, const char *stage,
+		    char *err, size_t errlen);
+int sv_rootfs_hosts(const struct supervisor *sv, const char *stage,
+		    char *err, size_t errlen);
 
 /* init.c: PID 1 of the job's namespace; never returns. */
 void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)

@@ -21,8 +21,16 @@ fail() {
 
 # pw ARGS...: runs pipewright with a hard time limit; stdout+stderr in ./out,
 # the exit status in $rc.
+# With PW_TEST_ROOTFS (a directory tree), every strict `pw run` runs its
+# jobs in that root instead of the host's: the sandbox's tests, unchanged,
+# inside an image (ctest's images/sandbox_rootfs_* entries).
 pw() {
 	rc=0
+	if [ -n "${PW_TEST_ROOTFS:-}" ] && [ "${1:-}" = run ] &&
+		! [[ " $* " == *" --sandbox none "* ]]; then
+		shift
+		set -- run --rootfs "$PW_TEST_ROOTFS" "$@"
+	fi
 	timeout -k 5 60 "$PW_BIN" "$@" >out 2>&1 || rc=$?
 }
 

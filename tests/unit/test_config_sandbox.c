@@ -2,7 +2,8 @@
  * Unit tests of the config's `sandbox` key: the scalar form (the mode),
  * the mapping (mode, network, limits), a project's mapping taking each key
  * it leaves out from the top level, the exact FILE:LINE:COLUMN of each
- * kind of mistake, and pipeline_check_ceilings(), which refuses a pipeline
+ * kind of mistake, the admin's mounts and env adding up from the top
+ * level to a project's, and pipeline_check_ceilings(), which refuses a pipeline
  * asking for more than a server allows, naming the ceiling at the value's
  * position.  Real files in a temporary directory, like test_config.c.
  */
@@ -184,12 +185,74 @@ test_errors(void **state)
 	load_bad(*state, PROJ("    sandbox: {network: [allow]}\n"), 4, 24,
 		 "expected one of allow, deny for 'network' in 'sandbox' in"
 		 " project 'a', got a list");
-	load_bad(*state, "sandbox: {mounts: [/srv]}\n", 1, 11,
-		 "'mounts' in 'sandbox' is not supported yet (it is reserved"
-		 " for job images); remove it");
-	load_bad(*state, PROJ("    sandbox:\n      env: {A: b}\n"), 5, 7,
-		 "'env' in 'sandbox' in project 'a' is not supported yet (it"
-		 " is reserved for job images); remove it");
+	load_bad(*state, "sandbox: {mounts: /srv}\n", 1, 19,
+		 "expected a list of absolute host paths for 'mounts' in"
+		 " 'sandbox', got '/srv'");
+	load_bad(*state, "sandbox: {mounts: [srv]}\n", 1, 20,
+		 "mount 'srv' in 'sandbox': expected an absolute path other"
+		 " than /");
+	load_bad(*state, "sandbox: {mounts: [/usr/../etc]}\n", 1, 20,
+		 "mount '/usr/../etc' in 'sandbox': expected a path without"
+		 " empty, . or .. components");
+	load_bad(*state, "sandbox: {mounts: [/nonexistent-pw-x]}\n", 1, 20,
+		 "mount '/nonexistent-pw-x' in 'sandbox': No such file or"
+		 " directory");
+	load_bad(*state, PROJ("    sandbox:\n      mounts: [/usr, /tmp/x]\n"),
+		 5, 22, "mount '/tmp/x' in 'sandbox' in project 'a': the sandbox"
+		 " mounts /dev, /proc, /tmp and the workspace (/builds) itself;"
+		 " expected a path clear of them");
+	load_bad(*state, "sandbox: {mounts: [/usr, /usr]}\n", 1, 26,
+		 "mount '/usr' is listed twice in 'sandbox'");
+	load_bad(*state, PROJ("    sandbox:\n      env: {1A: b}\n"), 5, 13,
+		 "invalid variable name '1A' in 'env' in 'sandbox' in project"
+		 " 'a'; expected letters, digits and _, not starting with a"
+		 " digit, not CI or PIPEWRIGHT* (set for every job)");
+	load_bad(*state, "sandbox: {env: {PIPEWRIGHT_JOB: x}}\n", 1, 17,
+		 "invalid variable name 'PIPEWRIGHT_JOB' in 'env' in 'sandbox';"
+		 " expected letters, digits and _, not starting with a digit,"
+		 " not CI or PIPEWRIGHT* (set for every job)");
+	load_bad(*state, "sandbox: {env: {A: [b]}}\n", 1, 20,
+		 "expected a string for 'A' in 'sandbox', got a list");
+}
+
+/* mounts and env add up: the project's join the top level's. */
+static void
+test_mounts_env(void **state)
+{
+	struct config *c = load_ok(*state,
+		"sandbox:\n"
+		"  mounts: [/usr, /etc]\n"
+		"  env: {RUSTUP_HOME: /opt/rust/rustup, A: top}\n"
+		"projects:\n"
+		"  - name: a\n"
+		"    pipeline: p.yml\n"
+		"    sandbox: {mounts: [/etc, /var], env: {A: mine, B: \"\"}}\n"
+		"  - name: b\n"
+		"    pipeline: p.yml\n");
+	const char *const *m, *const *e;
+
+	m = config_project_mounts(config_project_find(c, "a"));
+	assert_string_equal(m[0], "/usr");
+	assert_string_equal(m[1], "/etc");
+	assert_string_equal(m[2], "/var");
+	assert_null(m[3]);
+	e = config_project_env(config_project_find(c, "a"));
+	assert_string_equal(e[0], "RUSTUP_HOME=/opt/rust/rustup");
+	assert_string_equal(e[1], "A=mine");
+	assert_string_equal(e[2], "B=");
+	assert_null(e[3]);
+	m = config_project_mounts(config_project_find(c, "b"));
+	assert_string_equal(m[0], "/usr");
+	assert_string_equal(m[1], "/etc");
+	assert_null(m[2]);
+	e = config_project_env(config_project_find(c, "b"));
+	assert_string_equal(e[1], "A=top");
+	assert_null(e[2]);
+	config_destroy(c);
+	c = load_ok(*state, PROJ(""));
+	assert_null(config_project_mounts(config_project_find(c, "a"))[0]);
+	assert_null(config_project_env(config_project_find(c, "a"))[0]);
+	config_destroy(c);
 }
 
 /* Loads yaml: NULL and the problems printed into *msg if it fails. */
@@ -386,6 +449,7 @@ main(void)
 		cmocka_unit_test(test_scalar_is_mode),
 		cmocka_unit_test(test_project_inherits_key_by_key),
 		cmocka_unit_test(test_errors),
+		cmocka_unit_test(test_mounts_env),
 		cmocka_unit_test(test_builtin),
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_bad),
