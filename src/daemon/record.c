@@ -294,7 +294,7 @@ workspace_ready(int rc, const char *why, void *arg)
 			(void)prc; /* the attempt is prepared: it cannot refuse */
 		} else {
 			la->ops++;
-			jobreuse_restore(la);
+			jobimage_prepare(la);
 		}
 	}
 	/* A shutdown may have waited for this checkout to end. */
