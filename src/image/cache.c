@@ -330,6 +330,7 @@ copy(struct flight *f)
 	argv[n++] = f->r.source;
 	argv[n++] = dest;
 	argv[n] = NULL;
+	log_info("image.pull image=\"%s\" source=\"%s\"", f->ref, f->r.source);
 	helper(f, argv, OUT_MAX, copied);
 	free(dest);
 }
