@@ -133,7 +133,8 @@ on_image(int rc, const char *err, struct image_use *use, void *arg)
 			 info->pulled ? "pulled" : "cached", info->digest);
 	term_output(c->term, pr->job, line, strlen(line));
 	free(line);
-	rc = sched_attempt_image(pr->run, pr->job, info->rootfs, info->env);
+	rc = sched_attempt_image(pr->run, pr->job, info->rootfs, info->env,
+				 info->user);
 	(void)rc; /* the attempt is held: it cannot refuse */
 	restore_or_proceed(pr);
 }

@@ -113,7 +113,7 @@ prepared(int rc, const char *err, struct image_use *use, void *arg)
 		 (unsigned long long)la->lr->id, la->job, info->ref,
 		 info->digest, info->pulled ? "pulled" : "cached");
 	prc = sched_attempt_image(la->lr->run, la->job, info->rootfs,
-				  info->env);
+				  info->env, info->user);
 	(void)prc; /* the attempt is prepared: it cannot refuse */
 	jobreuse_restore(la);
 }

@@ -547,11 +547,13 @@ sched_job_trace_env_free(struct sched_job *job)
 	job->img_rootfs = NULL;
 	pw_strv_free(job->img_env);
 	job->img_env = NULL;
+	free(job->img_user);
+	job->img_user = NULL;
 }
 
 int
 sched_attempt_image(struct sched_run *r, size_t job, const char *rootfs,
-		    const char *const *env)
+		    const char *const *env, const char *user)
 {
 	struct sched_job *jb;
 	size_t i, n = 0;
@@ -561,7 +563,9 @@ sched_attempt_image(struct sched_run *r, size_t job, const char *rootfs,
 	jb = &r->jobs[job];
 	free(jb->img_rootfs);
 	pw_strv_free(jb->img_env);
+	free(jb->img_user);
 	jb->img_rootfs = xstrdup(rootfs);
+	jb->img_user = user != NULL ? xstrdup(user) : NULL;
 	while (env != NULL && env[n] != NULL)
 		n++;
 	jb->img_env = xcalloc(n + 1, sizeof(char *));
