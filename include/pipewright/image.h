@@ -89,6 +89,8 @@ struct image_info {
 	const char *user;      /* the image's User ("1000", "1000:1000", a
 	                          name), or NULL */
 	bool pulled;           /* true: made now; false: it was in the cache */
+	bool joined;           /* this prepare joined one already under way
+	                          (each pull has one use without it) */
 };
 
 int image_cache_create(uv_loop_t *loop, struct exec *exec,

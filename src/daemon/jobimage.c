@@ -105,6 +105,9 @@ prepared(int rc, const char *err, struct image_use *use, void *arg)
 		return;
 	}
 	info = image_use_info(use);
+	if (info->pulled && !info->joined)
+		log_info("image.pull image=\"%s\" digest=%s", info->ref,
+			 info->digest);
 	la->image = use;
 	la->image_line = xasprintf("image %s: %s %s\n", info->ref,
 				   info->pulled ? "pulled" : "cached",

@@ -21,7 +21,6 @@
 #include <unistd.h>
 
 #include "pipewright/exec.h"
-#include "pipewright/log.h"
 #include "image-int.h"
 
 #define RAW_MAX (4 << 20)
@@ -330,7 +329,6 @@ copy(struct flight *f)
 	argv[n++] = f->r.source;
 	argv[n++] = dest;
 	argv[n] = NULL;
-	log_info("image.pull image=\"%s\" source=\"%s\"", f->ref, f->r.source);
 	helper(f, argv, OUT_MAX, copied);
 	free(dest);
 }
@@ -498,6 +496,7 @@ answer(struct flight *f)
 		;
 	*pp = f->next;
 	c->active--;
+	/* The first to ask is last on the list: it is the one that pulled. */
 	while ((wt = f->waiters) != NULL) {
 		struct image_use *u = NULL;
 
@@ -518,6 +517,7 @@ answer(struct flight *f)
 				.env = (const char *const *)u->m.env,
 				.workdir = u->m.workdir, .user = u->m.user,
 				.pulled = f->pulled,
+				.joined = wt->next != NULL,
 			};
 		}
 		wt->cb(f->rc, f->err, u, wt->arg);
