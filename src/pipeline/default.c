@@ -80,6 +80,48 @@ pipeline_default_merge(const struct ynode *job, const struct ynode *dflt)
 	return m;
 }
 
+/* The last line any node of the tree writes on. */
+static int
+last_line(const struct ynode *n, int depth)
+{
+	int last = n->line, l;
+	size_t i;
+
+	for (i = 0; depth < YAMLNODE_MAX_DEPTH && n->kind != YN_SCALAR &&
+		    i < n->count; i++)
+		if ((l = last_line(n->items[i], depth + 1)) > last)
+			last = l;
+	return last;
+}
+
+void
+pipeline_default_dedupe(struct pl_walk *w, const struct ynode *dflt,
+			size_t from)
+{
+	struct pipeline_problems *pp = w->y.pp;
+	int first = dflt->line, last = last_line(dflt, 0);
+	size_t i, k, out = from;
+
+	/* A bad default value is one mistake, however many jobs take it:
+	 * said once, at its position, for the first job. */
+	for (i = from; i < pp->count; i++) {
+		struct pipeline_problem *p = &pp->items[i];
+		bool dup = false;
+
+		for (k = w->y.first; !dup && k < from && p->line >= first &&
+			    p->line <= last; k++)
+			dup = pp->items[k].line == p->line &&
+			      pp->items[k].column == p->column;
+		if (dup) {
+			free(p->file);
+			free(p->message);
+			continue;
+		}
+		pp->items[out++] = *p;
+	}
+	pp->count = out;
+}
+
 void
 pipeline_key_image(struct pl_walk *w, const struct pl_key *row,
 		   const struct ynode *key, const struct ynode *val)

@@ -152,10 +152,12 @@ jobs_read(struct pl_walk *w, const struct ynode *key, const struct ynode *map,
 		if (!yamlnode_visit(&w->y, k) || !yamlnode_visit(&w->y, v))
 			break;
 		struct ynode *merged = pipeline_default_merge(v, dflt);
+		size_t from = w->y.pp->count;
 
 		pipeline_job_walk(w, &p->bases[p->nbases++], k,
 				  merged != NULL ? merged : v);
 		if (merged != NULL) {
+			pipeline_default_dedupe(w, dflt, from);
 			free(merged->items);
 			free(merged);
 		}

@@ -311,5 +311,9 @@ void pipeline_free(struct pipeline *p);
 void pipeline_default_check(struct pl_walk *w, const struct ynode *dflt);
 struct ynode *pipeline_default_merge(const struct ynode *job,
 				     const struct ynode *dflt);
+/* Drops the problems added since `from` at a position inside `default`
+ * that an earlier problem already names (one per bad value, not per job). */
+void pipeline_default_dedupe(struct pl_walk *w, const struct ynode *dflt,
+			     size_t from);
 
 #endif

@@ -111,6 +111,12 @@ test_pipeline_default(void **state)
 		"  image: 'dir:/x'\n"
 		"jobs:\n"
 		"  a: {script: [true]}\n";
+	static const char twice[] =
+		"default: {timeout: 5x}\n"
+		"jobs:\n"
+		"  a: {script: [true], image: 'dir:/x'}\n"
+		"  b: {script: [true]}\n"
+		"  c: {script: [true]}\n";
 	struct pipeline_problems pp;
 	struct pipeline *p;
 
@@ -131,6 +137,15 @@ test_pipeline_default(void **state)
 	assert_int_equal(pp.items[1].line, 3);
 	assert_int_equal(pp.items[1].column, 10);
 	assert_non_null(strstr(pp.items[1].message, "unknown transport"));
+	pipeline_problems_free(&pp);
+	/* A bad default value is one problem, not one per job. */
+	pipeline_problems_init(&pp);
+	assert_int_equal(pipeline_parse("ci.yml", twice, strlen(twice), &p,
+					&pp), -EINVAL);
+	assert_int_equal(pp.count, 2);
+	assert_int_equal(pp.items[0].line, 1);
+	assert_non_null(strstr(pp.items[0].message, "in job 'a'"));
+	assert_int_equal(pp.items[1].line, 3);
 	pipeline_problems_free(&pp);
 }
 
