@@ -49,7 +49,7 @@ key_host(struct cf_walk *w, const struct cf_key *row, const struct ynode *key,
 				 "invalid registry host '%s'%s; expected a "
 				 "host[:port] such as registry.example.com:5000",
 				 CQ(w, s), w->y.where);
-		return;
+		s = "";   /* said: not "no 'host'" as well */
 	}
 	free(r->host);
 	r->host = xstrdup(s);
@@ -101,10 +101,12 @@ key_registries(struct cf_walk *w, const struct cf_key *row,
 		}
 		config_walk_map(w, it, &registry_keys, &r);
 		w->target = im;
-		if (r.host == NULL) {
-			yamlnode_problem(&w->y, it->line, it->column,
-					 "a registry%s has no 'host'",
-					 w->y.where);
+		if (r.host == NULL || r.host[0] == '\0') {
+			if (r.host == NULL)
+				yamlnode_problem(&w->y, it->line, it->column,
+						 "a registry%s has no 'host'",
+						 w->y.where);
+			free(r.host);
 			free(r.authfile);
 			continue;
 		}
