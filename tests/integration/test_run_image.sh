@@ -2,13 +2,14 @@
 # cache directory, as the daemon does: the job sees the image's files and
 # Env, a second run finds it cached under the same digest, and
 # --sandbox none with an image is refused before anything runs.
-. "$(dirname "$0")/sandbox_lib.sh"
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/sandbox_lib.sh"
 for tool in skopeo umoci; do
 	command -v $tool >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
 done
 [ -x /bin/busybox ] || { echo "SKIP: /bin/busybox is missing (busybox-static)"; exit 77; }
 
-PYTHONPATH="$(dirname "$0")" python3 -c \
+PYTHONPATH="$HERE" python3 -c \
 	'import sys, imagelib; imagelib.busybox_layout(sys.argv[1])' "$T/img"
 cat > ci.yml <<YML
 jobs:
