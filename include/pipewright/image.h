@@ -113,6 +113,15 @@ typedef void (*image_prepare_cb)(int rc, const char *err,
 				 struct image_use *use, void *arg);
 void image_prepare(struct image_cache *c, const char *ref,
 		   image_prepare_cb cb, void *arg);
+/*
+ * Holds the cached root of `digest` ("sha256:<hex>") again, for a job
+ * that was started with it by an earlier process (a restart): 0 and *out
+ * (caller releases), -ENOENT if the cache has no such root (collected),
+ * -EINVAL for a bad digest.  Blocks only while a collection renames that
+ * very root away (an instant): fine on the loop.
+ */
+int image_hold(struct image_cache *c, const char *ref, const char *digest,
+	       struct image_use **out) PW_WUR;
 const struct image_info *image_use_info(const struct image_use *u);
 /* Lets go of the root (its flock); NULL is a no-op. */
 void image_use_release(struct image_use *u);

@@ -554,6 +554,9 @@ int jobimage_open(struct daemon *d, char **err);
 void jobimage_close(struct daemon *d);
 void jobimage_config(struct daemon *d);
 void jobimage_prepare(struct live_attempt *la);
+/* An adopted attempt holds its job's root again (its attempt dir says
+ * which). */
+void jobimage_adopt(struct live_attempt *la, const char *dir);
 
 /* jobreuse.c: the blob store and the reuse step, for the daemon's jobs */
 int jobreuse_open(struct daemon *d, char **err);

@@ -9,10 +9,13 @@
  * before any process of it starts, with a reason that names the image.
  */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "daemon-int.h"
+
+#define IMAGE_NOTE "image"
 
 static void
 options_of(const struct config *c, struct image_options *o, char **dir)
@@ -78,6 +81,54 @@ jobimage_config(struct daemon *d)
 	free(dir);
 }
 
+/*
+ * The attempt directory keeps which root its job is in, so that a daemon
+ * started while the job runs holds that root again (jobimage_adopt): a
+ * restart must not let collection remove a root under a running job.
+ */
+static void
+digest_note(struct live_attempt *la, const char *digest)
+{
+	char *path;
+	FILE *f;
+
+	if (la->dir == NULL)
+		return;
+	path = xasprintf("%s/" IMAGE_NOTE, la->dir);
+	/* Made before the supervisor makes it, as the prelude is. */
+	f = pw_mkdirs(la->dir, 0700) == 0 ? fopen(path, "we") : NULL;
+	if (f == NULL || fprintf(f, "%s\n", digest) < 0 || fclose(f) != 0)
+		log_warnx("image.note run=%llu job=%zu: cannot write %s",
+			  (unsigned long long)la->lr->id, la->job, path);
+	free(path);
+}
+
+void
+jobimage_adopt(struct live_attempt *la, const char *dir)
+{
+	struct daemon *d = la->d;
+	const char *ref = pipeline_job_image(sched_run_pipeline(la->lr->run),
+					     la->job);
+	char *path, *data = NULL;
+	size_t len;
+	int rc;
+
+	if (ref == NULL || d->images == NULL || dir == NULL)
+		return;
+	path = xasprintf("%s/" IMAGE_NOTE, dir);
+	rc = pw_read_file(path, 128, &data, &len);
+	if (rc == 0) {
+		data[strcspn(data, "\n")] = '\0';
+		rc = image_hold(d->images, ref, data, &la->image);
+	}
+	if (rc < 0 && rc != -ENOENT)
+		log_warnx("image.adopt run=%llu job=%zu: %s: %s",
+			  (unsigned long long)la->lr->id, la->job, path,
+			  strerror(-rc));
+	free(data);
+	free(path);
+}
+
 static void
 prepared(int rc, const char *err, struct image_use *use, void *arg)
 {
@@ -115,6 +166,7 @@ prepared(int rc, const char *err, struct image_use *use, void *arg)
 	log_info("image.ready run=%llu job=%zu image=\"%s\" digest=%s %s",
 		 (unsigned long long)la->lr->id, la->job, info->ref,
 		 info->digest, info->pulled ? "pulled" : "cached");
+	digest_note(la, info->digest);
 	prc = sched_attempt_image(la->lr->run, la->job, info->rootfs,
 				  info->env, info->user);
 	(void)prc; /* the attempt is prepared: it cannot refuse */

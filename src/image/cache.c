@@ -83,6 +83,9 @@ struct image_use {
 };
 
 static void step_queue(struct flight *f, enum step s);
+static struct image_use *use_new(const char *dir, const char *ref,
+				 const struct image_meta *m, int fd,
+				 bool pulled, bool joined);
 
 static void
 registries_set(struct image_cache *c, const struct image_options *o)
@@ -501,25 +504,10 @@ answer(struct flight *f)
 		struct image_use *u = NULL;
 
 		f->waiters = wt->next;
-		if (f->rc == 0) {
-			u = xcalloc(1, sizeof(*u));
-			u->fd = dup(f->fd);  /* the flock is the description's */
-			u->m.env = strv_dup((const char *const *)f->m.env);
-			u->m.workdir = f->m.workdir ? xstrdup(f->m.workdir) : NULL;
-			u->m.user = f->m.user ? xstrdup(f->m.user) : NULL;
-			u->ref = xstrdup(f->ref);
-			u->digest = xasprintf("sha256:%s", f->m.hex);
-			u->rootfs = xasprintf("%s/roots/%s/rootfs", f->dir,
-					      f->m.hex);
-			u->info = (struct image_info){
-				.ref = u->ref, .digest = u->digest,
-				.rootfs = u->rootfs,
-				.env = (const char *const *)u->m.env,
-				.workdir = u->m.workdir, .user = u->m.user,
-				.pulled = f->pulled,
-				.joined = wt->next != NULL,
-			};
-		}
+		/* Each its own dup: the flock is the description's. */
+		if (f->rc == 0)
+			u = use_new(f->dir, f->ref, &f->m, dup(f->fd),
+				    f->pulled, wt->next != NULL);
 		wt->cb(f->rc, f->err, u, wt->arg);
 		free(wt);
 	}
@@ -622,6 +610,48 @@ image_prepare(struct image_cache *c, const char *ref, image_prepare_cb cb,
 		f->insecure = c->regs[i].insecure;
 	}
 	inspect(f);
+}
+
+static struct image_use *
+use_new(const char *dir, const char *ref, const struct image_meta *m,
+	int fd, bool pulled, bool joined)
+{
+	struct image_use *u = xcalloc(1, sizeof(*u));
+
+	u->fd = fd;
+	u->m.env = strv_dup((const char *const *)m->env);
+	u->m.workdir = m->workdir != NULL ? xstrdup(m->workdir) : NULL;
+	u->m.user = m->user != NULL ? xstrdup(m->user) : NULL;
+	u->ref = xstrdup(ref);
+	u->digest = xasprintf("sha256:%s", m->hex);
+	u->rootfs = xasprintf("%s/roots/%s/rootfs", dir, m->hex);
+	u->info = (struct image_info){
+		.ref = u->ref, .digest = u->digest, .rootfs = u->rootfs,
+		.env = (const char *const *)u->m.env,
+		.workdir = u->m.workdir, .user = u->m.user,
+		.pulled = pulled, .joined = joined,
+	};
+	return u;
+}
+
+int
+image_hold(struct image_cache *c, const char *ref, const char *digest,
+	   struct image_use **out)
+{
+	struct image_meta m = {0};
+	int fd, rc;
+
+	*out = NULL;
+	if (strncmp(digest, "sha256:", 7) != 0 ||
+	    strlen(digest) != 7 + IMAGE_HEX ||
+	    strspn(digest + 7, "0123456789abcdef") != IMAGE_HEX)
+		return -EINVAL;
+	rc = image_root_hold(c->dir, digest + 7, &fd, &m);
+	if (rc < 0)
+		return rc;
+	*out = use_new(c->dir, ref, &m, fd, false, false);
+	image_meta_free(&m);
+	return 0;
 }
 
 const struct image_info *

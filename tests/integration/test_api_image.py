@@ -8,6 +8,7 @@ them, a device node) end the job before it starts with the image and the
 reason named, and nothing is written on the host; sandbox none with an
 image is refused when the job starts.  Skipped (77) where the strict
 sandbox cannot run or skopeo/umoci are missing."""
+import fcntl
 import os
 import re
 import shutil
@@ -109,6 +110,42 @@ def scenarios(t, work):
         eq(run["status"], "success", "run status")
         eq(d.log().count("image.pull ") - before, 1, "pulls for three jobs")
     t.check("three jobs starting with one new image pull it once", concurrent)
+
+    def held_across_restart():
+        pipeline = one_job("oci:" + bb, ["touch ready-$PIPEWRIGHT_RUN_ID",
+                                         "while [ ! -e open ]; do sleep 0.05; done"])
+        d.write_config({"hold": pipeline}, config=CONFIG + "\ndrain: detach")
+        d.stop()
+        d.start()
+        rid = d.trigger("hold")["id"]
+
+        def ready():
+            for root, _, files in os.walk(os.path.join(d.data, "workspaces")):
+                if "ready-%d" % rid in files:
+                    return root
+        ws = pw.wait_until(ready, "the job running in its image")
+        m = pw.wait_until(lambda: re.search(
+            r"(?:pulled|cached) sha256:([0-9a-f]{64})",
+            d.get("/api/v1/runs/%d/jobs/j/log" % rid).text), "the image line in the log")
+        lock = os.path.join(d.data, "images", "roots", m.group(1) + ".lock")
+
+        def held():
+            with open(lock) as f:
+                try:
+                    fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    return False
+                except BlockingIOError:
+                    return True
+        expect(held(), "the running job's root is held")
+        d.stop()   # drain: detach: the job goes on without a daemon
+        expect(not held(), "no one holds the root while no daemon runs")
+        d.start()
+        pw.wait_until(held, "the restarted daemon holding the root again")
+        eq(d.run(rid)["status"], "running", "the job still runs")
+        open(os.path.join(ws, "open"), "w").close()
+        eq(d.wait_run(rid)["status"], "success", "the adopted job's end")
+        pw.wait_until(lambda: not held(), "the root let go once the job ended")
+    t.check("a running job's root is held again by a restarted daemon", held_across_restart)
 
     def refused(project, image, *words):
         start({project: one_job(image, ["true"])})
