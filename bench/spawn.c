@@ -13,10 +13,13 @@
  * the child's clock just before execl) — what a job waits before it runs.
  * Needs root for the strict cases (they are reported as null otherwise).
  *
- *   build/bench/spawn [N] [SUPERVISOR] [CASES]
+ *   build/bench/spawn [N] [SUPERVISOR] [CASES] [ROOTFS]
  *
  * CASES (for profiling one case alone) is a comma-separated subset of
- * plain,none,strict,nopool; the others are reported as null.
+ * plain,none,strict,nopool,rootfs; the others are reported as null.
+ * rootfs (only with ROOTFS, a directory tree with /bin/true): strict with
+ * the pool, the job's root that tree instead of the host's (--rootfs:
+ * idmapped clone, overlay, pivot first), against strict on the host's.
  */
 #include <errno.h>
 #include <stdio.h>
@@ -111,7 +114,8 @@ plain(int n, struct stats *start)
 
 static struct stats
 attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
-	 enum exec_sandbox mode, bool pool, int n, struct stats *start)
+	 enum exec_sandbox mode, bool pool, const char *rootfs, int n,
+	 struct stats *start)
 {
 	static const char *const argv[] = {"/bin/true", NULL};
 	double *ms = calloc((size_t)n, sizeof(*ms));
@@ -124,7 +128,8 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		snprintf(dir, sizeof(dir), "%s/a%d-%d-%d", base, mode, pool, i);
+		snprintf(dir, sizeof(dir), "%s/a%d-%d-%d-%d", base, mode, pool,
+			 rootfs != NULL, i);
 		snprintf(home, sizeof(home), "HOME=%s/home", dir);
 		env[0] = "PATH=/usr/bin:/bin";
 		env[1] = home;
@@ -139,7 +144,7 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 		struct exec_spec spec = {
 			.dir = dir, .argv = argv, .env = (const char *const *)env,
 			.cwd = ws, .workspace = ws, .sandbox = mode,
-			.uid = JOB_UID, .gid = JOB_UID,
+			.uid = JOB_UID, .gid = JOB_UID, .rootfs = rootfs,
 			.kill_grace_ms = 1000,
 			.resources = {.memory = 256ULL << 20, .pids = 64},
 		};
@@ -199,10 +204,13 @@ main(int argc, char **argv)
 	const char *sup = argc > 2 ? argv[2] : PW_SUPERVISOR_PATH;
 	char base[] = "/tmp/pw-bench-spawn.XXXXXX", ws[4200], cmd[4300];
 	struct stats p, none, strict, nopool, ps, nones, stricts, nopools;
+	struct stats rfs, rfss;
 	struct exec *e, *e2;
 	uv_loop_t loop;
 	bool root = geteuid() == 0;
-	const char *cases = argc > 3 ? argv[3] : "plain,none,strict,nopool";
+	const char *cases = argc > 3 ? argv[3] :
+			    "plain,none,strict,nopool,rootfs";
+	const char *rootfs = argc > 4 ? argv[4] : NULL;
 
 	if (n < 1 || mkdtemp(base) == NULL)
 		return 2;
@@ -214,21 +222,27 @@ main(int argc, char **argv)
 	if (exec_create(&loop, sup, &e) < 0 || exec_create(&loop, sup, &e2) < 0)
 		return 2;
 	p = none = strict = nopool = (struct stats){0, 0, false};
-	ps = nones = stricts = nopools = p;
+	ps = nones = stricts = nopools = rfs = rfss = p;
 	if (want(cases, "plain"))
 		p = plain(n, &ps);
 	if (want(cases, "none"))
-		none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false, n,
-				&nones);
+		none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false,
+				NULL, n, &nones);
 	if (root && want(cases, "strict")) {
 		if (exec_netns_pool(e2, 8) < 0)
 			return 2;
 		strict = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT,
-				  true, n, &stricts);
+				  true, NULL, n, &stricts);
+	}
+	if (root && rootfs != NULL && want(cases, "rootfs")) {
+		if (!want(cases, "strict") && exec_netns_pool(e2, 8) < 0)
+			return 2;
+		rfs = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT, true,
+			       rootfs, n, &rfss);
 	}
 	if (root && want(cases, "nopool"))
 		nopool = attempts(&loop, e, base, ws, EXEC_SANDBOX_STRICT,
-				  false, n, &nopools);
+				  false, NULL, n, &nopools);
 	while (exec_active(e) > 0 || exec_active(e2) > 0)
 		uv_run(&loop, UV_RUN_ONCE);
 	uv_run(&loop, UV_RUN_DEFAULT);
@@ -248,6 +262,11 @@ main(int argc, char **argv)
 	print_stats("start_unsandboxed", nones, false);
 	print_stats("start_strict_pool", stricts, false);
 	print_stats("start_strict_no_pool", nopools, false);
+	print_stats("attempt_strict_rootfs", rfs, false);
+	print_stats("start_strict_rootfs", rfss, false);
+	if (rfss.ok && stricts.ok)
+		printf("  \"ratio_start_rootfs_to_host_root\": %.2f,\n",
+		       rfss.mean / stricts.mean);
 	if (strict.ok && p.ok && none.ok && nopool.ok) {
 		printf("  \"ratio_strict_pool_to_plain\": %.2f,\n",
 		       strict.mean / p.mean);
@@ -258,5 +277,7 @@ main(int argc, char **argv)
 		printf("  \"ratio_strict_pool_to_plain\": null\n");
 	}
 	printf("}\n");
+	if ((root && rootfs != NULL && want(cases, "rootfs") && !rfs.ok))
+		return 1;
 	return strict.ok || !root || !want(cases, "strict") ? 0 : 1;
 }

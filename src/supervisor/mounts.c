@@ -16,6 +16,12 @@
  * directory (its database, other attempts, secret files) is simply not in
  * the tree, and of the attempt's home/ only its path is (it stays empty).
  *
+ * With --rootfs an image's tree takes the system directories' place
+ * (rootfs.c: idmapped, under an overlay, entered before anything else is
+ * mounted, so its symlinks resolve inside it).  The admin's --mount paths
+ * are bound read-only at their own paths after the system directories
+ * (or the image), so /opt/rust lands inside /opt.
+ *
  * HOME, /tmp and /dev/shm are tmpfs mounted by the init, so their pages
  * are charged to the job's memory cgroup, and each has an explicit size:
  * the job's memory limit, or SV_TMPFS_CAP without one.  A job that fills

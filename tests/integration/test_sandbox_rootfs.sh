@@ -2,9 +2,10 @@
 # busybox-static and its applet links) sees that root's files and not the
 # host's, the root's root-owned files as its root's (idmapped) and a file
 # of uid 1000 as uid 1000's, cannot write the root (nor does anything it
-# does reach the tree on disk), has its workspace, HOME, /tmp and an
-# /etc/hosts; an admin's host path (--mount) is there read-only, with and
-# without a rootfs.  A root whose /tmp, /proc and /dev are symlinks to the
+# does reach the tree on disk; a second job shares it at the same time),
+# has its workspace, HOME, /tmp and an /etc/hosts (and a granted network's
+# resolv.conf); an admin's host path (--mount) is there read-only, with
+# and without a rootfs.  A root whose /tmp, /proc and /dev are symlinks to the
 # host's directories gets its own, and the host's stay empty.  Bad paths
 # are refused with the reason.
 . "$(dirname "$0")/sandbox_lib.sh"
@@ -52,9 +53,13 @@ jobs:
       - grep -q localhost /etc/hosts && echo hosts-ok
       - pwtool
       - touch "$(dirname "$(command -v pwtool)")/x" 2>/dev/null && echo tool-WRITABLE || echo tool-readonly
+  twin:
+    script:
+      - echo "twin $(cat /etc/pw-image)"
 YML
-pw run -f ci.yml --rootfs "$root" --mount "$tool" --env "PATH=$tool/bin:/bin"
+pw run -f ci.yml --jobs 2 --rootfs "$root" --mount "$tool" --env "PATH=$tool/bin:/bin"
 expect_rc 0
+expect_out "[twin] twin image-$$"
 expect_out "[look] image-$$" "[look] host-hidden" "[look] hostusr-hidden" \
 	"[look] ids 0:0 0:0 1000:1000 " "[look] secret" "[look] etc-readonly" \
 	"[look] root-readonly" "[look] workspace-ok" "[look] home-tmp-ok" \
@@ -76,6 +81,26 @@ YML
 pw run -f host.yml --mount "$tool" --env "PATH=$tool/bin:/bin:/usr/bin"
 expect_rc 0
 expect_out "[host] host-root" "[host] tool-ok" "[host] tool-readonly"
+
+# A granted network in a root without /etc/resolv.conf nor /etc/hosts:
+# the job gets slirp4netns's resolver and a hosts file all the same.
+if command -v slirp4netns >/dev/null; then
+	cat > net.yml <<'YML'
+jobs:
+  net:
+    network: true
+    script:
+      - grep '^nameserver' /etc/resolv.conf
+      - grep -q '^127.0.0.1.*localhost' /etc/hosts && echo hosts-ok
+YML
+	pw run -f net.yml --rootfs "$root"
+	expect_rc 0
+	expect_out "[net] nameserver 10.0.2.3" "[net] hosts-ok"
+	[ ! -e "$root/etc/resolv.conf" ] && [ ! -e "$root/etc/hosts" ] ||
+		fail "files were made in the root on disk"
+else
+	echo "note: slirp4netns is missing: the granted network's files are not checked"
+fi
 
 # A hostile root: /tmp, /proc and /dev are absolute symlinks to host
 # directories.  The job's own /tmp, /proc and /dev are made in its root
