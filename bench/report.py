@@ -72,7 +72,7 @@ def skipped(bid, res):
 
 results = {b: load(b) for b in ["B1", "B2", "B3", "B4", "B5", "B6", "B7",
                                 "B8", "B9blob", "B9rust", "B9healthz",
-                                "B12start"]}
+                                "B12start", "B12pull"]}
 seconds = {}
 for b in results:
     try:
@@ -285,6 +285,15 @@ if not skipped("B12", b):
     else:
         row("B12", "a job's start in an image's root: not measured", None,
             None, None, "<= 1.2x", False)
+
+b = results["B12pull"]
+if not skipped("B12", b):
+    ratio = b["hand_median_ms"] / b["ours_median_ms"]
+    row("B12", "a cold pull and unpack s of an image (%d MiB of layers) by "
+        "pipewright run, median of 3" % b["layers_mib"],
+        r2(b["ours_median_ms"] / 1000),
+        "skopeo copy + umoci unpack by hand: %.2f s" %
+        (b["hand_median_ms"] / 1000), r2(ratio), ">= 0.9x", ratio >= 0.9)
 
 
 def plot(name, title, series):

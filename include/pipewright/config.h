@@ -183,6 +183,21 @@ struct config_reuse {
 };
 void config_reuse(const struct config *c, struct config_reuse *out);
 
+/* `images`: the image cache and the registries jobs' images come from. */
+struct config_image_registry {
+	const char *host;      /* host[:port] as image references write it */
+	bool insecure;         /* plain http / unverified TLS (tests, labs) */
+	const char *authfile;  /* a containers-auth.json secret file; NULL */
+};
+struct config_images {
+	const char *dir;       /* absolute; NULL: <data_dir>/images */
+	uint64_t quota;        /* bytes of unpacked roots; default 20G */
+	const struct config_image_registry *registries;
+	size_t nregistries;
+};
+/* Valid while c lives. */
+void config_images(const struct config *c, struct config_images *out);
+
 /* The `http` mapping's limits (defaults 1 MiB, 256, 10 s, 60 s). */
 size_t config_http_max_body(const struct config *c);
 size_t config_http_max_connections(const struct config *c);

@@ -99,6 +99,11 @@ bool pipeline_job_runs_on_branch(const struct pipeline *p, size_t job,
 				 const char *branch);
 /* Relative to the workspace, normalised; NULL if not set. */
 const char *pipeline_job_working_dir(const struct pipeline *p, size_t job);
+/*
+ * The job's `image:` (its own, else `default:`'s), as written and checked
+ * by image_ref_parse(); NULL: the host's root.
+ */
+const char *pipeline_job_image(const struct pipeline *p, size_t job);
 /* NULL if not set. */
 const char *pipeline_job_environment(const struct pipeline *p, size_t job);
 

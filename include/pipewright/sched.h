@@ -233,6 +233,16 @@ char **sched_attempt_env(const struct sched_run *r, size_t job);
  */
 int sched_attempt_setenv(struct sched_run *r, size_t job, const char *name,
 			 const char *value) PW_WUR;
+/*
+ * The root (exec_spec's rootfs), image Env ("K=V", NULL-terminated or
+ * NULL; below the admin's env_defaults and the pipeline's env) and image
+ * User (NULL: none; who the job runs as when its pipeline sets no user)
+ * of an attempt held by attempt_prepare, for this attempt only; copied.
+ * A job whose pipeline names an `image` does not start without one.
+ * -EINVAL if the job is not being prepared.
+ */
+int sched_attempt_image(struct sched_run *r, size_t job, const char *rootfs,
+			const char *const *env, const char *user) PW_WUR;
 /* Goes on with an attempt held by attempt_prepare; rc < 0 fails it. */
 int sched_attempt_proceed(struct sched_run *r, size_t job, int rc) PW_WUR;
 /* Ends an attempt held by attempt_prepare as failed, for `reason` (a

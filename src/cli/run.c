@@ -25,6 +25,7 @@
 #include "cli.h"
 #include "pipewright/config.h"
 #include "pipewright/exec.h"
+#include "pipewright/image.h"
 #include "pipewright/sched.h"
 #include "pipewright/scm.h"
 
@@ -36,6 +37,8 @@
  */
 #define RUN_ROOT_JOB_IDS 0x6fff0000U
 #define RUN_ROOT_JOB_SPAN 65536U
+
+#define LOCAL_IMAGES_QUOTA (20ULL << 30)
 
 struct run_opts {
 	const char *file;
@@ -62,6 +65,10 @@ struct run_cli {
 	struct scm *scm;          /* --clean: makes the jobs' workspaces */
 	struct run_cache *cache;  /* NULL: no caches nor artifacts */
 	struct run_reports *reports; /* test reports read after attempts */
+	struct image_cache *images; /* <cache dir>/images; NULL: no job
+	                             has an image */
+	struct image_use **uses;  /* roots held until the run ends */
+	size_t nuses, cuses;
 	struct run_cache_ids ids; /* whose restored files are */
 	struct sched *sched;
 	struct sched_run *run;
@@ -116,6 +123,51 @@ on_restored(const struct reuse_result *res, void *arg)
 		rc = sched_attempt_proceed(pr->run, pr->job, 0);
 	(void)rc; /* the attempt is held: neither refuses it */
 	free(pr);
+}
+
+static void restore_or_proceed(struct prep *pr);
+
+/* The job's image is ready (its root held until the run ends), or not. */
+static void
+on_image(int rc, const char *err, struct image_use *use, void *arg)
+{
+	struct prep *pr = arg;
+	struct run_cli *c = pr->c;
+	const struct image_info *info;
+	char *line;
+
+	if (rc < 0) {
+		rc = sched_attempt_fail(pr->run, pr->job, err);
+		(void)rc; /* the attempt is held: it cannot refuse */
+		free(pr);
+		return;
+	}
+	info = image_use_info(use);
+	c->uses = xgrow(c->uses, &c->cuses, c->nuses + 1, sizeof(*c->uses));
+	c->uses[c->nuses++] = use;
+	line = xasprintf("image %s: %s %s\n", info->ref,
+			 info->pulled ? "pulled" : "cached", info->digest);
+	term_output(c->term, pr->job, line, strlen(line));
+	free(line);
+	rc = sched_attempt_image(pr->run, pr->job, info->rootfs, info->env,
+				 info->user);
+	(void)rc; /* the attempt is held: it cannot refuse */
+	restore_or_proceed(pr);
+}
+
+/* The workspace is ready: the job's image, then its caches. */
+static void
+image_then_restore(struct prep *pr)
+{
+	const char *ref = pipeline_job_image(sched_run_pipeline(pr->run),
+					     pr->job);
+
+	if (ref != NULL && pr->c->images != NULL &&
+	    sched_run_sandbox(pr->run) == EXEC_SANDBOX_STRICT) {
+		image_prepare(pr->c->images, ref, on_image, pr);
+		return;
+	}
+	restore_or_proceed(pr);
 }
 
 static void
@@ -195,7 +247,7 @@ on_workspace(int rc, const char *log, size_t len, void *arg)
 	char *why;
 
 	if (rc == 0) {
-		restore_or_proceed(pr);
+		image_then_restore(pr);
 		return;
 	} else {
 		for (p = log; len > 0 && p < log + len - 1; p++)
@@ -240,7 +292,7 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	pr->run = run;
 	pr->job = job;
 	if (!c->o->clean) {
-		restore_or_proceed(pr);
+		image_then_restore(pr);
 		return;
 	}
 	parent = xstrdup(ws);
@@ -679,6 +731,61 @@ open_reuse(struct run_cli *c)
 	free(dir);
 }
 
+/*
+ * An image is a root for the strict sandbox to enter: with --sandbox none
+ * a job would run on this machine's own root instead, so the run does
+ * not start.  -1 (said) or 0.
+ */
+static int
+images_preflight(struct run_cli *c)
+{
+	size_t j;
+
+	for (j = 0; j < pipeline_job_count(c->p); j++) {
+		if (pipeline_job_image(c->p, j) == NULL ||
+		    c->o->sandbox == EXEC_SANDBOX_STRICT)
+			continue;
+		fprintf(stderr, "pipewright: job '%s' has image '%s', which "
+			"needs the strict sandbox; --sandbox none runs jobs on "
+			"this machine's own root\n", pipeline_job_name(c->p, j),
+			pipeline_job_image(c->p, j));
+		return -1;
+	}
+	return 0;
+}
+
+/* The image cache in the cache directory, if any job has an image. */
+static int
+open_images(struct run_cli *c)
+{
+	struct image_options io = {.quota = LOCAL_IMAGES_QUOTA};
+	char *base, *dir;
+	size_t j;
+	int rc;
+
+	for (j = 0; j < pipeline_job_count(c->p); j++)
+		if (pipeline_job_image(c->p, j) != NULL)
+			break;
+	if (j == pipeline_job_count(c->p))
+		return 0;
+	base = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
+					 run_cache_default_dir();
+	if (base == NULL) {
+		fprintf(stderr, "pipewright: no cache directory for images: "
+			"set HOME or XDG_CACHE_HOME, or give --cache-dir\n");
+		return -1;
+	}
+	dir = xasprintf("%s/images", base);
+	io.dir = dir;
+	rc = image_cache_create(&c->loop, c->exec, &io, &c->images);
+	if (rc < 0)
+		fprintf(stderr, "pipewright: cannot use the image cache %s: "
+			"%s\n", dir, strerror(-rc));
+	free(base);
+	free(dir);
+	return rc < 0 ? -1 : 0;
+}
+
 static void
 close_signals(struct run_cli *c)
 {
@@ -972,6 +1079,10 @@ cmd_run(int argc, char **argv)
 	rc = cli_load_workspace_pipeline(c.workspace, o.file, stderr, &c.p);
 	if (rc != CLI_OK)
 		goto out_opts;
+	if (images_preflight(&c) < 0) {
+		rc = CLI_FAILED;
+		goto out_pipeline;
+	}
 	if (sandbox_preflight(&c) < 0) {
 		rc = CLI_FAILED;
 		goto out_pipeline;
@@ -1043,6 +1154,10 @@ cmd_run(int argc, char **argv)
 		.attempt_finish = on_finish,
 		.arg = &c,
 	};
+	if (open_images(&c) < 0) {
+		rc = CLI_FAILED;
+		goto out_exec;
+	}
 	if (o.clean) {
 		char *mirrors = xasprintf("%s/git", c.tmpdir);
 
@@ -1088,7 +1203,11 @@ cmd_run(int argc, char **argv)
 	}
 	sched_run_destroy(c.run);
 	sched_destroy(c.sched);
+	while (c.nuses > 0)
+		image_use_release(c.uses[--c.nuses]);
+	free(c.uses);
 out_exec:
+	image_cache_destroy(c.images);
 	if (c.scm != NULL)
 		scm_destroy(c.scm);
 	exec_destroy(c.exec);

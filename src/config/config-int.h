@@ -157,6 +157,7 @@ struct config {
 	struct cf_secret *secrets;
 	size_t nsecrets;
 	struct cf_otel *otel;   /* `otel` (otel.c), or NULL: no traces */
+	struct cf_images *images; /* `images` (images.c), owned; NULL: defaults */
 };
 
 /*
@@ -222,6 +223,8 @@ cf_key_fn config_key_job_ids;
 cf_key_fn config_key_http;
 cf_key_fn config_key_artifacts;
 cf_key_fn config_key_caches;
+cf_key_fn config_key_images;
+void config_images_free(struct cf_images *im);
 int config_listen_parse(const char *s, struct config *c, const char **why);
 int config_pick(struct cf_walk *w, const struct cf_key *row,
 		const struct ynode *val, const char *const *words, size_t n);

@@ -78,6 +78,8 @@ static const struct cf_key top_rows[] = {
 	{{"projects", L, "a list of projects"}, keep_projects, 0, 0, 0},
 	{{"secrets", M, "a mapping of secret names to {file: PATH} or"
 	 " {env: NAME}"}, keep_secrets, 0, 0, 0},
+	{{"images", M, "a mapping such as {quota: 20G, registries: [...]}"},
+	 config_key_images, 0, 0, 0},
 	{{"otel", M, "a mapping such as {endpoint: http://collector:4318}"},
 	 config_key_otel, 0, 0, 0},
 };

@@ -171,6 +171,7 @@ config_free(struct config *c)
 	for (i = 0; i < c->nprojects; i++)
 		config_project_free(&c->projects[i]);
 	free(c->projects);
+	config_images_free(c->images);
 	config_sandbox_free(&c->sandbox);
 	for (i = 0; i < c->nsecrets; i++)
 		config_secret_free(&c->secrets[i]);

@@ -17,6 +17,7 @@
 #include "pipewright/daemon.h"
 #include "pipewright/exec.h"
 #include "pipewright/http.h"
+#include "pipewright/image.h"
 #include "pipewright/log.h"
 #include "pipewright/pipeline.h"
 #include "pipewright/sched.h"
@@ -194,6 +195,11 @@ struct live_attempt {
 	int ops;                  /* store writes whose done callback uses it */
 	bool orphan;              /* let go of (live_forget_all): freed by
 	                             the last of those callbacks */
+	struct image_use *image;  /* its image's root, held until it is
+	                             freed (jobimage.c), or NULL */
+	char *image_line;         /* "image X: pulled sha256:..." for its
+	                             prelude, owned, or NULL */
+	uint64_t image_from;      /* its image began being prepared, UTC ms */
 	struct live_attempt *next;
 };
 
@@ -273,6 +279,7 @@ struct daemon {
 	struct reuse_step *reuse; /* restores and saves around jobs */
 	int reports_busy;         /* attempts whose reports are being read
 				     or stored (jobreports.c) */
+	struct image_cache *images; /* jobs' image roots (jobimage.c) */
 	uv_timer_t retain_timer;  /* retention, hourly (retain.c) */
 	bool retaining, retain_again;
 	uint64_t evictions;       /* cache entries evicted since start */
@@ -544,6 +551,15 @@ void files_sweep(struct daemon *d);
 #define JOBWS_CHECKOUT "checkout"   /* <run>/checkout: the run's commit */
 #define JOBWS_JOBS "jobs"           /* <run>/jobs/<idx>: a job's workspace */
 /* why: for the job's end (NULL on success); valid during the call. */
+/* jobimage.c: the image cache; an attempt's image before its restore */
+int jobimage_open(struct daemon *d, char **err);
+void jobimage_close(struct daemon *d);
+void jobimage_config(struct daemon *d);
+void jobimage_prepare(struct live_attempt *la);
+/* An adopted attempt holds its job's root again (its attempt dir says
+ * which). */
+void jobimage_adopt(struct live_attempt *la, const char *dir);
+
 /* jobreuse.c: the blob store and the reuse step, for the daemon's jobs */
 int jobreuse_open(struct daemon *d, char **err);
 void jobreuse_close(struct daemon *d);

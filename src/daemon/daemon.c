@@ -293,6 +293,7 @@ on_sighup(uv_signal_t *h, int signum)
 	config_destroy(d->config);
 	d->config = c;
 	jobreuse_config(d);
+	jobimage_config(d);
 	log_init(config_log_format(c) == CONFIG_LOG_JSON ? LOG_JSON : LOG_TEXT,
 		 d->debug);
 	if (!d->detached)
@@ -425,6 +426,8 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		*err = xasprintf("cannot start the executor: %s", strerror(-rc));
 		goto fail;
 	}
+	if ((rc = jobimage_open(d, err)) < 0)
+		goto fail;
 	mirrors = xasprintf("%s/mirrors", config_data_dir(d->config));
 	if ((rc = pw_mkdirs(mirrors, 0700)) == 0)
 		rc = scm_create(&d->loop, d->exec, mirrors, &d->scm);
@@ -557,6 +560,7 @@ daemon_destroy(struct daemon *d)
 	api_destroy(d->api);
 	sched_destroy(d->sched);
 	jobreuse_close(d);
+	jobimage_close(d);
 	if (d->scm != NULL) {
 		uv_run(&d->loop, UV_RUN_DEFAULT);
 		scm_destroy(d->scm);

@@ -131,6 +131,8 @@ restored(const struct reuse_result *res, void *arg)
 	struct live_attempt *la = arg;
 	struct daemon *d = la->d;
 	size_t len = res->len;
+	const char *data = res->log;
+	struct buf pre = {0};
 	int rc;
 
 	la->ops--;
@@ -140,14 +142,23 @@ restored(const struct reuse_result *res, void *arg)
 		daemon_run_gone(d);
 		return;
 	}
+	if (la->image_line != NULL) {
+		buf_init(&pre, 0);
+		buf_adds(&pre, la->image_line);
+		buf_add(&pre, res->log, len);
+		data = pre.data;
+		len = pre.len;
+	}
 	if (len > SUPERVISOR_MAX_PRELUDE)
 		len = SUPERVISOR_MAX_PRELUDE;
 	/* A few lines, written whole: the supervisor copies them first. */
 	if (len > 0 && la->dir != NULL &&
-	    (rc = attempt_prelude_write(la->dir, res->log, len)) < 0)
+	    (rc = attempt_prelude_write(la->dir, data, len)) < 0)
 		log_warnx("run=%llu job=%zu: cannot write the prelude: %s",
 			  (unsigned long long)la->lr->id, la->job,
 			  strerror(-rc));
+	if (la->image_line != NULL)
+		buf_free(&pre);
 	/* A span only where there was something to restore (it said so). */
 	if (res->len > 0 || res->rc < 0)
 		traces_step(d, la->id, "reuse.restore", la->restore_from,

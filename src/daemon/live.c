@@ -111,6 +111,8 @@ live_attempt_free(struct daemon *d, struct live_attempt *la)
 	free(la->status);
 	free(la->reason);
 	free(la->dir);
+	image_use_release(la->image);
+	free(la->image_line);
 	free(la);
 }
 

@@ -294,7 +294,7 @@ workspace_ready(int rc, const char *why, void *arg)
 			(void)prc; /* the attempt is prepared: it cannot refuse */
 		} else {
 			la->ops++;
-			jobreuse_restore(la);
+			jobimage_prepare(la);
 		}
 	}
 	/* A shutdown may have waited for this checkout to end. */
@@ -374,6 +374,7 @@ record_adopt(struct daemon *d, struct live_run *lr, size_t job,
 	la->started_ms = sa->started_at;
 	/* The supervisor goes on from the last byte the store has. */
 	la->total = la->queued = la->committed = sa->log_bytes;
+	jobimage_adopt(la, sa->dir);
 }
 
 static void

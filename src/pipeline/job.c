@@ -405,6 +405,7 @@ pipeline_base_free(struct pl_base *b)
 	free(b->nmvals);
 	free(b->working_dir);
 	free(b->environment);
+	free(b->image);
 	strv_free(b->secrets, b->nsecrets);
 	free(b->user);
 	for (i = 0; i < b->ncaches; i++)

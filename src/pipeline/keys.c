@@ -21,6 +21,8 @@ static const struct pl_key top_rows[] = {
 	{{"stages", L, "a list of stage names"}, pipeline_top_stages},
 	{{"env", M, "a mapping of variables to values"}, pipeline_top_env},
 	{{"jobs", M, "a mapping of job names to jobs"}, pipeline_top_jobs},
+	{{"default", M, "a mapping of job keys every job takes unless it sets"
+	  " them"}, pipeline_top_default},
 };
 const struct yamlnode_table pipeline_top_keys = PL_TABLE(top_rows);
 
@@ -58,6 +60,8 @@ static const struct pl_key job_rows[] = {
 	 pipeline_key_services},
 	{{"reports", M, "a mapping such as {junit: [paths]}"},
 	 pipeline_key_reports},
+	{{"image", S, "an image reference such as registry.example.com/rust:1.80"
+	  " or oci:/srv/images/tools:1"}, pipeline_key_image},
 };
 const struct yamlnode_table pipeline_job_keys = PL_TABLE(job_rows);
 

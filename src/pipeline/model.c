@@ -211,6 +211,12 @@ pipeline_job_working_dir(const struct pipeline *p, size_t job)
 }
 
 const char *
+pipeline_job_image(const struct pipeline *p, size_t job)
+{
+	return base_of(p, job)->image;
+}
+
+const char *
 pipeline_job_environment(const struct pipeline *p, size_t job)
 {
 	return base_of(p, job)->environment;

@@ -31,6 +31,7 @@ struct pl_top {
 	const struct ynode *env;
 	const struct ynode *jobs_key;
 	const struct ynode *jobs;
+	const struct ynode *dflt;    /* `default:`, or NULL */
 };
 
 void
@@ -58,6 +59,15 @@ pipeline_top_jobs(struct pl_walk *w, const struct pl_key *row,
 	(void)row;
 	w->top->jobs_key = key;
 	w->top->jobs = val;
+}
+
+void
+pipeline_top_default(struct pl_walk *w, const struct pl_key *row,
+		     const struct ynode *key, const struct ynode *val)
+{
+	(void)row;
+	(void)key;
+	w->top->dflt = val;
 }
 
 static void
@@ -116,7 +126,8 @@ stages_read(struct pl_walk *w, const struct ynode *seq)
 }
 
 static void
-jobs_read(struct pl_walk *w, const struct ynode *key, const struct ynode *map)
+jobs_read(struct pl_walk *w, const struct ynode *key, const struct ynode *map,
+	  const struct ynode *dflt)
 {
 	struct pipeline *p = w->p;
 	size_t npairs = map->count / 2, i;
@@ -140,7 +151,16 @@ jobs_read(struct pl_walk *w, const struct ynode *key, const struct ynode *map)
 
 		if (!yamlnode_visit(&w->y, k) || !yamlnode_visit(&w->y, v))
 			break;
-		pipeline_job_walk(w, &p->bases[p->nbases++], k, v);
+		struct ynode *merged = pipeline_default_merge(v, dflt);
+		size_t from = w->y.pp->count;
+
+		pipeline_job_walk(w, &p->bases[p->nbases++], k,
+				  merged != NULL ? merged : v);
+		if (merged != NULL) {
+			pipeline_default_dedupe(w, dflt, from);
+			free(merged->items);
+			free(merged);
+		}
 	}
 }
 
@@ -225,8 +245,10 @@ walk(struct pl_walk *w, const struct ynode *root)
 				 " mapping of job names to jobs");
 		return;
 	}
+	if (top.dflt != NULL && !w->y.stop)
+		pipeline_default_check(w, top.dflt);
 	if (top.jobs != NULL && !w->y.stop)
-		jobs_read(w, top.jobs_key, top.jobs);
+		jobs_read(w, top.jobs_key, top.jobs, top.dflt);
 	if (!w->y.stop && w->p->nbases > 0) {
 		pipeline_order_check(w);
 		jobs_count(w, top.jobs_key);

@@ -143,6 +143,7 @@ struct pl_base {
 				 owned, NULL-terminated; NULL: none */
 	size_t njunit;
 	bool has_junit;
+	char *image;          /* `image:` as written; NULL: none */
 	size_t *sources;      /* jobs whose artifacts it gets; sorted */
 	size_t nsources;
 	size_t first;         /* its expanded jobs: first .. first+count-1 */
@@ -236,6 +237,8 @@ yamlnode_key_fn pipeline_call_row;
 pl_key_fn pipeline_top_stages;
 pl_key_fn pipeline_top_env;
 pl_key_fn pipeline_top_jobs;
+pl_key_fn pipeline_top_default;
+pl_key_fn pipeline_key_image;
 pl_key_fn pipeline_key_stage;
 pl_key_fn pipeline_key_script;
 pl_key_fn pipeline_key_needs;
@@ -335,5 +338,20 @@ void pipeline_services_free(struct pl_base *b);
 
 /* model.c */
 void pipeline_free(struct pipeline *p);
+
+/*
+ * `default:` (default.c): checks that it names only keys a default may
+ * set, and gives a job's mapping with the default's pairs for the keys
+ * the job does not set added after its own (the nodes are the file's, so
+ * problems point where the value was written); NULL if there is nothing
+ * to add.  Caller frees the node and its items array.
+ */
+void pipeline_default_check(struct pl_walk *w, const struct ynode *dflt);
+struct ynode *pipeline_default_merge(const struct ynode *job,
+				     const struct ynode *dflt);
+/* Drops the problems added since `from` at a position inside `default`
+ * that an earlier problem already names (one per bad value, not per job). */
+void pipeline_default_dedupe(struct pl_walk *w, const struct ynode *dflt,
+			     size_t from);
 
 #endif

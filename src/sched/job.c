@@ -78,6 +78,10 @@ build_env(const struct sched_run *r, size_t j, const char *dir,
 	env_setf(e, "PATH", BASE_PATH);
 	env_setf(e, "HOME", home);
 	env_setf(e, "LANG", "C.UTF-8");
+	/* The image's Env (its PATH, say): below the admin's and the file's. */
+	for (i = 0; r->jobs[j].img_env != NULL && r->jobs[j].img_env[i] != NULL;
+	     i++)
+		env_set(e, r->jobs[j].img_env[i]);
 	/* The admin's defaults (sandbox.env): a toolchain's PATH, say. */
 	for (i = 0; r->env_defaults != NULL && r->env_defaults[i] != NULL; i++)
 		env_set(e, r->env_defaults[i]);
@@ -416,17 +420,33 @@ sandbox_spec(const struct sched_run *r, size_t j, struct envlist *env,
 	spec->workspace = r->jobs[j].workspace;
 	if (spec->sandbox == EXEC_SANDBOX_STRICT) {
 		spec->workspace_at = r->workspace_at;
-		spec->rootfs = r->rootfs;
+		spec->rootfs = r->jobs[j].img_rootfs != NULL ?
+				       r->jobs[j].img_rootfs : r->rootfs;
 		spec->mounts = (const char *const *)r->mounts;
 	}
 	spec->uid = r->uid;
 	spec->gid = r->gid;
+	/* An image is a root for the strict sandbox to enter: on the host's
+	 * own root its files would be nowhere. */
+	if (pipeline_job_image(r->p, j) != NULL &&
+	    spec->sandbox != EXEC_SANDBOX_STRICT)
+		return xasprintf("image '%s' needs the strict sandbox; sandbox"
+				 " none runs a job on the host's own root",
+				 pipeline_job_image(r->p, j));
+	if (pipeline_job_image(r->p, j) != NULL &&
+	    r->jobs[j].img_rootfs == NULL)
+		return xasprintf("image '%s' was not prepared for this job",
+				 pipeline_job_image(r->p, j));
 	/* Strict runs a job as the ids it was given, never the workspace's. */
 	if (spec->sandbox == EXEC_SANDBOX_STRICT && spec->uid == 0)
 		return xstrdup("sandbox: no job uid was given to this run "
 			       "(job_ids)");
 	spec->network = pipeline_job_network(r->p, j);
+	/* The pipeline's user:, else the image's User (OCI config). */
 	spec->user = pipeline_job_user(r->p, j);
+	if (spec->user == NULL && r->jobs[j].img_user != NULL &&
+	    r->jobs[j].img_user[0] != '\0')
+		spec->user = r->jobs[j].img_user;
 	/* Never run offline what asked for the network: say why instead. */
 	if (spec->network && !r->network)
 		return xstrdup(r->network_denied);
@@ -559,6 +579,35 @@ sched_job_trace_env_free(struct sched_job *job)
 		free(job->trace_env[i]);
 		job->trace_env[i] = NULL;
 	}
+	free(job->img_rootfs);
+	job->img_rootfs = NULL;
+	pw_strv_free(job->img_env);
+	job->img_env = NULL;
+	free(job->img_user);
+	job->img_user = NULL;
+}
+
+int
+sched_attempt_image(struct sched_run *r, size_t job, const char *rootfs,
+		    const char *const *env, const char *user)
+{
+	struct sched_job *jb;
+	size_t i, n = 0;
+
+	if (job >= r->njobs || !r->jobs[job].preparing || rootfs == NULL)
+		return -EINVAL;
+	jb = &r->jobs[job];
+	free(jb->img_rootfs);
+	pw_strv_free(jb->img_env);
+	free(jb->img_user);
+	jb->img_rootfs = xstrdup(rootfs);
+	jb->img_user = user != NULL ? xstrdup(user) : NULL;
+	while (env != NULL && env[n] != NULL)
+		n++;
+	jb->img_env = xcalloc(n + 1, sizeof(char *));
+	for (i = 0; i < n; i++)
+		jb->img_env[i] = xstrdup(env[i]);
+	return 0;
 }
 
 int

@@ -31,6 +31,11 @@ struct sched_job {
 	char *dir;                 /* the running attempt's directory */
 	char *trace_env[3];        /* "K=V" the caller added while preparing
 	                              (sched_attempt_setenv), owned, NULL-ended */
+	char *img_rootfs;          /* the attempt's image root, its Env and
+	                              its User (sched_attempt_image), owned,
+	                              or NULL */
+	char **img_env;
+	char *img_user;
 	char *workspace;           /* its attempts' workspace (host path) */
 	uint64_t started_ms;       /* first start, UTC ms */
 	uint64_t finished_ms;      /* last end, UTC ms */

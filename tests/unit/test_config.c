@@ -506,6 +506,45 @@ test_wrong_type(void **state)
 		 " node at line 2, column 1)");
 }
 
+/* `images`: defaults, registries with their options, and refusals. */
+static void
+test_images(void **state)
+{
+	struct fx *fx = *state;
+	struct config_images ci;
+	struct config *c;
+
+	c = load_ok(fx, "data_dir: /var/lib/pw\n");
+	config_images(c, &ci);
+	assert_null(ci.dir);
+	assert_int_equal(ci.quota, 20ULL << 30);
+	assert_int_equal(ci.nregistries, 0);
+	config_destroy(c);
+	c = load_ok(fx, "images:\n"
+		    "  dir: imgs\n"
+		    "  quota: 5G\n"
+		    "  registries:\n"
+		    "    - {host: 'reg.example.com:5000', insecure: true}\n"
+		    "    - {host: r.io, authfile: auth.json}\n");
+	config_images(c, &ci);
+	assert_non_null(strstr(ci.dir, "/imgs"));
+	assert_true(ci.dir[0] == '/');
+	assert_int_equal(ci.quota, 5ULL << 30);
+	assert_int_equal(ci.nregistries, 2);
+	assert_string_equal(ci.registries[0].host, "reg.example.com:5000");
+	assert_true(ci.registries[0].insecure);
+	assert_null(ci.registries[0].authfile);
+	assert_string_equal(ci.registries[1].host, "r.io");
+	assert_false(ci.registries[1].insecure);
+	assert_true(ci.registries[1].authfile[0] == '/');
+	config_destroy(c);
+	load_bad(fx, "images:\n  registries:\n    - {insecure: true}\n", 1,
+		 3, 7, "a registry in 'images' has no 'host'");
+	load_bad(fx, "images:\n  registries:\n    - {host: 'a/b'}\n", 1, 3,
+		 14, "invalid registry host 'a/b' in 'images'; expected a "
+		 "host[:port] such as registry.example.com:5000");
+}
+
 static void
 test_bad_duration(void **state)
 {
@@ -1526,6 +1565,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_key),
 		cmocka_unit_test(test_wrong_type),
+		cmocka_unit_test(test_images),
 		cmocka_unit_test(test_bad_duration),
 		cmocka_unit_test(test_bad_listen),
 		cmocka_unit_test(test_duplicate_project),

@@ -1,0 +1,37 @@
+# pipewright run resolves a job's image through an image cache in its
+# cache directory, as the daemon does: the job sees the image's files and
+# Env, a second run finds it cached under the same digest, and
+# --sandbox none with an image is refused before anything runs.
+HERE=$(cd "$(dirname "$0")" && pwd)
+. "$HERE/sandbox_lib.sh"
+for tool in skopeo umoci; do
+	command -v $tool >/dev/null || { echo "SKIP: $tool is not installed"; exit 77; }
+done
+[ -x /bin/busybox ] || { echo "SKIP: /bin/busybox is missing (busybox-static)"; exit 77; }
+
+PYTHONPATH="$HERE" python3 -c \
+	'import sys, imagelib; imagelib.busybox_layout(sys.argv[1])' "$T/img"
+cat > ci.yml <<YML
+jobs:
+  in-image:
+    image: oci:$T/img:t
+    script:
+      - cat /marker
+      - echo "env=\$FROM_IMAGE"
+      - test -e /usr/lib/os-release && echo HOST-VISIBLE || echo host-hidden
+YML
+pw run -f ci.yml --cache-dir "$T/cache"
+expect_rc 0
+expect_out "[in-image] from-the-image"
+expect_out "[in-image] env=yes"
+expect_out "[in-image] host-hidden"
+digest=$(sed -n 's/^\[in-image\] image oci:.*: pulled \(sha256:[0-9a-f]*\)$/\1/p' out)
+[ -n "$digest" ] || fail "no 'pulled' line"
+pw run -f ci.yml --cache-dir "$T/cache"
+expect_rc 0
+expect_out "[in-image] image oci:$T/img:t: cached $digest"
+
+pw run -f ci.yml --cache-dir "$T/cache" --sandbox none
+[ "$rc" -ne 0 ] || fail "--sandbox none with an image ran"
+expect_out "pipewright: job 'in-image' has image 'oci:$T/img:t', which needs the strict sandbox; --sandbox none runs jobs on this machine's own root"
+expect_no_out "from-the-image"
