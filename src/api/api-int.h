@@ -167,6 +167,14 @@ void api_openapi(struct api *a, struct http_request *req, const char *actor);
 bool api_metrics_public(struct api *a, struct http_request *req);
 bool api_badge_public(struct api *a, struct http_request *req);
 
+/* dash.c: what the dashboard reads. */
+void api_runs_across(struct api *a, struct http_request *req,
+		     const char *actor);
+void api_run_pipeline(struct api *a, struct http_request *req,
+		      const char *actor);
+void api_durations(struct api *a, struct http_request *req, const char *actor);
+void api_status(struct api *a, struct http_request *req, const char *actor);
+
 /*
  * web.c: the dashboard.  api_web_init renders index.html once (api_create);
  * api_web_page answers it for the client routes, api_web_asset the files
