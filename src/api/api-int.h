@@ -53,6 +53,10 @@ struct api {
 	struct api_page_cache pages;
 	struct api_fail *fails; /* API_THROTTLE_ADDRS of them */
 	size_t nfails;
+	/* web.c: index.html with its asset URLs versioned, and its ETag. */
+	char *index;
+	size_t index_len;
+	char index_etag[64];
 };
 
 /*
@@ -162,6 +166,30 @@ void api_openapi(struct api *a, struct http_request *req, const char *actor);
  */
 bool api_metrics_public(struct api *a, struct http_request *req);
 bool api_badge_public(struct api *a, struct http_request *req);
+
+/* dash.c: what the dashboard reads. */
+void api_runs_across(struct api *a, struct http_request *req,
+		     const char *actor);
+void api_run_pipeline(struct api *a, struct http_request *req,
+		      const char *actor);
+void api_durations(struct api *a, struct http_request *req, const char *actor);
+void api_status(struct api *a, struct http_request *req, const char *actor);
+
+/*
+ * web.c: the dashboard.  api_web_init renders index.html once (api_create);
+ * api_web_page answers it for the client routes, api_web_asset the files
+ * under /assets/ ({a}, {b}, ... the path's segments).
+ */
+void api_web_init(struct api *a);
+void api_web_page(struct api *a, struct http_request *req, const char *actor);
+void api_web_asset(struct api *a, struct http_request *req, const char *actor);
+/* web/, embedded at build time (web-data.c, cmake/embed-web.cmake). */
+extern const char *const api_web_names[];     /* "index.html", "assets/x.js" */
+extern const unsigned char *const api_web_data[]; /* NUL-terminated too */
+extern const size_t api_web_sizes[];
+extern const char *const api_web_etags[];     /* SHA-256, hex */
+extern const size_t api_web_count;
+extern const char api_web_id[];               /* names the whole set */
 
 /* The OpenAPI document, embedded at build time (openapi-data.c). */
 extern const char api_openapi_json[];

@@ -50,6 +50,12 @@ static const struct api_route table[] = {
 	 "/badge/{project}.svg"},
 	{"GET", "/api/v1/openapi.json", API_NONE, NULL, api_openapi, NULL},
 	{"GET", "/api/v1/projects", API_READ, NULL, api_projects, NULL},
+	{"GET", "/api/v1/runs", API_READ, NULL, api_runs_across, NULL},
+	{"GET", "/api/v1/runs/{id}/pipeline", API_READ, NULL,
+	 api_run_pipeline, NULL},
+	{"GET", "/api/v1/projects/{project}/durations", API_READ, NULL,
+	 api_durations, NULL},
+	{"GET", "/api/v1/status", API_READ, NULL, api_status, NULL},
 	{"GET", "/api/v1/projects/{project}/runs", API_READ, NULL,
 	 api_runs_list, NULL},
 	{"POST", "/api/v1/projects/{project}/runs", API_OPERATE, NULL,
@@ -82,6 +88,25 @@ static const struct api_route table[] = {
 	 NULL},
 	{"GET", "/api/v1/audit", API_ADMIN, NULL, api_audit, NULL},
 	{"POST", "/hooks/{forge}", API_HOOK, NULL, api_hook, NULL},
+	/* The dashboard: its page for each client route, and its files. */
+	{"GET", "/", API_NONE, NULL, api_web_page, NULL},
+	{"GET", "/runs", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/runs/{id}", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/runs/{id}/jobs/{job}", API_NONE, NULL, api_web_page,
+	 "/ (page)"},
+	{"GET", "/projects", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/projects/{project}", API_NONE, NULL, api_web_page,
+	 "/ (page)"},
+	{"GET", "/projects/{project}/durations", API_NONE, NULL, api_web_page,
+	 "/ (page)"},
+	{"GET", "/queue", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/signin", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/assets/{a}", API_NONE, NULL, api_web_asset, "/assets"},
+	{"GET", "/assets/{a}/{b}", API_NONE, NULL, api_web_asset, "/assets"},
+	{"GET", "/assets/{a}/{b}/{c}", API_NONE, NULL, api_web_asset,
+	 "/assets"},
+	{"GET", "/assets/{a}/{b}/{c}/{d}", API_NONE, NULL, api_web_asset,
+	 "/assets"},
 };
 
 /*
@@ -168,6 +193,7 @@ api_create(const struct api_env *env, struct api **out)
 		a->http[i] = (struct http_route){table[i].method,
 						 table[i].pattern, dispatch,
 						 table[i].name};
+	api_web_init(a);
 	*out = a;
 	return 0;
 }
@@ -184,6 +210,7 @@ api_destroy(struct api *a)
 	free(a->counts);
 	api_page_cache_free(a);
 	free(a->fails);
+	free(a->index);
 	free(a->http);
 	free(a);
 }

@@ -298,6 +298,32 @@ const char *const store_migrations[] = {
 	"  error TEXT,"
 	"  PRIMARY KEY (attempt_id, span_id)"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 14: the dashboard — sessions and the indexes of its queries.  A
+	 * session is the SHA-256 (hex) of its cookie's value, never the
+	 * value; it acts as the token it was opened with, and goes with
+	 * that token (CASCADE), so revoking a token signs its sessions out.
+	 * csrf is the value the page echoes in X-CSRF-Token: not a secret
+	 * against the store's reader, only against other origins.  Runs
+	 * across projects are listed newest first by status, branch or
+	 * trigger with no project: each filter gets an index ending in id,
+	 * so a page is a walk down one index (store_runs_across); the
+	 * trigger also within a project.
+	 */
+	"CREATE TABLE sessions ("
+	"  hash TEXT PRIMARY KEY CHECK (length(hash) = 64),"
+	"  token_id INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX sessions_expires ON sessions (expires_at);"
+	"CREATE INDEX sessions_token ON sessions (token_id);"
+	"CREATE INDEX runs_all_status ON runs (status, id);"
+	"CREATE INDEX runs_all_branch ON runs (branch, id);"
+	"CREATE INDEX runs_all_trigger ON runs (trigger_kind, id);"
+	"CREATE INDEX runs_trigger ON runs (project, trigger_kind, id);",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

@@ -86,6 +86,10 @@ enum store_stmt_id {
 	ST_CACHE_TOUCH,
 	ST_CACHE_DELETE,
 	ST_DIGEST_REF,
+	/* dash.c */
+	ST_SESSION_INSERT,
+	ST_SESSION_PRUNE,
+	ST_SESSION_DELETE,
 	/* writer: trace.c */
 	ST_RUN_TRACE_SET,
 	ST_RUN_TRACE_GET,
@@ -138,6 +142,13 @@ enum store_stmt_id {
 	ST_R_REUSE_USAGE,
 	ST_R_CACHES_EVICT,
 	ST_R_DIGEST_REF,
+	/* dash.c: one statement per filter shape of runs across projects */
+	ST_R_ACROSS,
+	ST_R_ACROSS_LAST = ST_R_ACROSS + 15,
+	ST_R_SESSION,
+	ST_R_DURATIONS,
+	ST_R_JOB_NAMES,
+	ST_R_DB_SIZE,
 	ST_COUNT
 };
 
