@@ -51,14 +51,16 @@ export async function durationsView(app, main, project) {
   h('button', { type: 'submit' }, 'Show'));
   main.append(form);
   const d = await get('/api/v1/projects/' + seg(project) + '/durations' + qs({ last }));
-  const items = d.items || [];
+  const items = d.jobs || d.items || [];
   if (!items.length) { main.append(h('p', { class: 'muted' }, 'No finished jobs yet.')); return; }
   main.append(h('table', { id: 'durations' },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Job'),
       h('th', { scope: 'col', class: 'num' }, 'p50'), h('th', { scope: 'col', class: 'num' }, 'p95'),
       h('th', { scope: 'col', class: 'num' }, 'Runs'), h('th', { scope: 'col' }, 'Last runs, oldest first'))),
     h('tbody', null, items.map((x) => {
-      const durs = (x.durations || []).slice().reverse();
+      // Samples come newest first; the chart reads oldest first.
+      const durs = (x.samples || x.durations || [])
+        .map((s) => ({ run: s.run, ms: s.duration_ms ?? s.ms })).reverse();
       return h('tr', { dataset: { job: x.job } }, h('td', null, x.job),
         h('td', { class: 'num' }, fmtDuration(x.p50_ms)), h('td', { class: 'num' }, fmtDuration(x.p95_ms)),
         h('td', { class: 'num' }, String(durs.length)), h('td', null, chart(durs, x.p50_ms, x.p95_ms)));
