@@ -167,6 +167,22 @@ void api_openapi(struct api *a, struct http_request *req, const char *actor);
 bool api_metrics_public(struct api *a, struct http_request *req);
 bool api_badge_public(struct api *a, struct http_request *req);
 
+/*
+ * session.c: dashboard sessions.  api_session_auth: for a request without
+ * an Authorization header, its session cookie: 1 and *actor (caller
+ * frees) if the session is live, allows need and (for a method other
+ * than GET and HEAD) the request carries its X-CSRF-Token; 0 if there is
+ * no live session; -1 if it has answered (403, or a store error).
+ */
+int api_session_auth(struct api *a, struct http_request *req,
+		     enum auth_scope need, char **actor);
+void api_session_create(struct api *a, struct http_request *req,
+			const char *actor);
+void api_session_get(struct api *a, struct http_request *req,
+		     const char *actor);
+void api_session_delete(struct api *a, struct http_request *req,
+			const char *actor);
+
 /* dash.c: what the dashboard reads. */
 void api_runs_across(struct api *a, struct http_request *req,
 		     const char *actor);

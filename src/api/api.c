@@ -56,6 +56,11 @@ static const struct api_route table[] = {
 	{"GET", "/api/v1/projects/{project}/durations", API_READ, NULL,
 	 api_durations, NULL},
 	{"GET", "/api/v1/status", API_READ, NULL, api_status, NULL},
+	/* Sessions check their own credentials (session.c). */
+	{"POST", "/api/v1/session", API_NONE, NULL, api_session_create, NULL},
+	{"GET", "/api/v1/session", API_NONE, NULL, api_session_get, NULL},
+	{"DELETE", "/api/v1/session", API_NONE, NULL, api_session_delete,
+	 NULL},
 	{"GET", "/api/v1/projects/{project}/runs", API_READ, NULL,
 	 api_runs_list, NULL},
 	{"POST", "/api/v1/projects/{project}/runs", API_OPERATE, NULL,
@@ -124,6 +129,9 @@ authenticate(struct api *a, struct http_request *req, enum auth_scope need,
 	int rc;
 
 	*actor = NULL;
+	/* A page's session cookie stands for its token (session.c). */
+	if (h == NULL && (rc = api_session_auth(a, req, need, actor)) != 0)
+		return rc > 0;
 	if (h == NULL && need == AUTH_SCOPE_READ &&
 	    config_anonymous_read(api_config(a))) {
 		*actor = xstrdup("anonymous");

@@ -116,7 +116,7 @@ api_run_pipeline(struct api *a, struct http_request *req, const char *actor)
 				   (unsigned long long)id);
 	} else {
 		/* YAML as the repository had it: text, never rendered. */
-		http_respond(req, 200, "text/yaml; charset=utf-8", hdrs,
+		http_respond(req, 200, "text/plain; charset=utf-8", hdrs,
 			     r->pipeline, r->pipeline_len);
 	}
 	store_run_free(r);
@@ -154,7 +154,7 @@ job_json(struct api *a, const char *project, const char *job, size_t last,
 		return rc;
 	it = cJSON_CreateObject();
 	cJSON_AddStringToObject(it, "job", job);
-	samples = cJSON_AddArrayToObject(it, "samples");
+	samples = cJSON_AddArrayToObject(it, "durations");
 	ms = xcalloc(n + 1, sizeof(*ms));
 	for (i = 0; i < n; i++) {
 		cJSON *s = cJSON_CreateObject();
@@ -164,7 +164,7 @@ job_json(struct api *a, const char *project, const char *job, size_t last,
 		cJSON_AddNumberToObject(s, "attempt", d[i].attempt);
 		cJSON_AddItemToObject(s, "finished_at",
 				      api_time(d[i].finished_at));
-		cJSON_AddNumberToObject(s, "duration_ms", (double)ms[i]);
+		cJSON_AddNumberToObject(s, "ms", (double)ms[i]);
 		cJSON_AddItemToArray(samples, s);
 	}
 	cJSON_AddNumberToObject(it, "count", (double)n);
@@ -218,7 +218,7 @@ api_durations(struct api *a, struct http_request *req, const char *actor)
 	o = cJSON_CreateObject();
 	cJSON_AddStringToObject(o, "project", project);
 	cJSON_AddNumberToObject(o, "last", (double)last);
-	items = cJSON_AddArrayToObject(o, "jobs");
+	items = cJSON_AddArrayToObject(o, "items");
 	if (job != NULL)
 		rc = job_json(a, project, job, last, items);
 	for (i = 0; i < nnames; i++) {
