@@ -5,7 +5,7 @@
 // counted, in the background, chunk by chunk. Live lines come from the
 // tab's one event stream; gaps are filled with range reads.
 import { get, seg, request } from '../api.js';
-import { h, clear, statusPill, fmtDuration, FINISHED } from '../util.js';
+import { h, clear, statusPill, fmtDuration, fmtBytes, FINISHED } from '../util.js';
 import { renderLine, plainText, advance, newState } from '../ansi.js';
 
 const LH = 18; // px, as --lh in style.css
@@ -272,7 +272,7 @@ export async function logView(app, main, id, job) {
     box.dataset.size = log.size;
     box.dataset.lines = log.total();
     box.dataset.firstLine = log.firstLine === null ? '' : log.firstLine;
-    info.textContent = `${log.total()} lines loaded of ${Math.round(log.size / 1024)} KiB`;
+    info.textContent = `${log.total()} lines loaded · ${fmtBytes(log.size)}`;
   };
   const redraw = () => { if (!frame) frame = requestAnimationFrame(draw); };
 
