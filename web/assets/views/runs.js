@@ -88,6 +88,7 @@ export async function runsView(app, main) {
     }
   };
   await load();
+  performance.mark('pw-runs-first-render');
   // The next page is fetched before the end of the list comes into view.
   const io = new IntersectionObserver((es) => { if (es.some((e) => e.isIntersecting)) load(); },
     { rootMargin: '600px' });
