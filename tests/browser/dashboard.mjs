@@ -205,6 +205,20 @@ try {
     await op.context().close();
   });
 
+  await check('without anonymous_read the page asks to sign in, then shows the views',
+    async () => {
+      const page = await newPage(browser);
+      await page.goto(cfg.private.url + '/runs');
+      await page.waitForSelector('h1:has-text("Sign in needed")');
+      await page.goto(cfg.private.url + '/signin');
+      await page.fill('#token', cfg.private.tokens.reader);
+      await page.click('#signin-form button[type=submit]');
+      await page.waitForSelector('section.card[data-project="app"]');
+      eq(await page.textContent('#whoami'), 'reader · read', 'who');
+      noProblems(page);
+      await page.context().close();
+    });
+
   await check('signing out ends the session on the server', async () => {
     const page = await newPage(browser);
     await signIn(page, 'operator');

@@ -25,12 +25,16 @@ def main(t):
     modules, chromium = install()
     d = t.daemon(projects={"app": pipelines.APP, "big": pipelines.BIG},
                  tokens=(("operator", "operate"), ("reader", "read"), ("admin", "admin")))
+    # A second daemon that answers reads only to tokens.
+    private = t.daemon(projects={"app": pipelines.APP}, name="private", anonymous_read=False,
+                       tokens=(("reader", "read"),))
     gate = os.path.join(t.tmp, "gate")
     os.makedirs(gate)
     cfg = os.path.join(t.tmp, "browser.json")
     with open(cfg, "w") as f:
         json.dump({"url": d.url, "tokens": d.tokens, "gate": gate, "chromium": chromium,
-                   "slow": pw.SLOW}, f)
+                   "slow": pw.SLOW,
+                   "private": {"url": private.url, "tokens": private.tokens}}, f)
     env = dict(os.environ, NODE_PATH=modules)
     p = subprocess.run(["node", os.path.join(HERE, "dashboard.mjs"), cfg], env=env,
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
