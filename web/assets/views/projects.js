@@ -1,5 +1,5 @@
 // Projects: each project's branches with their latest run, and its badge.
-import { get, qs, seg } from '../api.js';
+import { get, post, qs, seg } from '../api.js';
 import { h, statusPill, fmtDuration, runDuration, timeEl } from '../util.js';
 
 export async function projectsView(app, main) {
@@ -15,7 +15,6 @@ export async function projectsView(app, main) {
     const badge = new URL('/badge/' + seg(p.name) + '.svg', location.origin).href;
     const input = h('input', {
       class: 'badge-url', readonly: true, value: badge, id: 'badge-' + p.name,
-      'aria-label': 'Badge URL of ' + p.name,
     });
     const copy = h('button', {
       type: 'button',
@@ -37,7 +36,7 @@ export async function projectsView(app, main) {
           h('th', { scope: 'col' }, 'Latest run'), h('th', { scope: 'col' }, 'Status'),
           h('th', { scope: 'col', class: 'num' }, 'Duration'), h('th', { scope: 'col' }, 'Age'))),
         body),
-      h('p', null, h('label', null, 'Badge', h('span', null, input, ' ', copy))));
+      h('p', { class: 'badge' }, h('label', { for: 'badge-' + p.name }, 'Badge'), input, copy));
     cards.push([p, body]);
     main.append(card);
   }
@@ -81,7 +80,6 @@ export function triggerForm(app, project) {
           vars[line.slice(0, i).trim()] = line.slice(i + 1);
         }
         if (Object.keys(vars).length) body.env = vars;
-        const { post } = await import('../api.js');
         const run = await post('/api/v1/projects/' + seg(project) + '/runs', body);
         app.go('/runs/' + run.id);
       });
