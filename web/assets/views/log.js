@@ -163,6 +163,11 @@ export async function logView(app, main, id, job) {
   }
   if (!att) {
     main.append(h('p', { class: 'notice' }, 'This job has not started.'));
+    // Shown as soon as it starts.
+    app.onCleanup(app.events.subscribe({
+      runs: [Number(id)],
+      on: { job: (j) => { if (j.run === Number(id) && (j.job || j.name) === job) app.route(); } },
+    }));
     return;
   }
   const log = new Log(base, attempt);
@@ -318,6 +323,8 @@ export async function logView(app, main, id, job) {
           matches = matches.map((m) => m + added);
           shiftSet(folded, added);
           rebuildVis();
+          // The spacer grows first, or the new scrollTop would be clamped.
+          spacer.style.height = count() * LH + 'px';
           programmatic = true;
           box.scrollTop += (vis ? posOf(added) : added) * LH;
           draw();

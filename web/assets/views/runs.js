@@ -45,7 +45,9 @@ export async function runsView(app, main) {
   main.append(more);
 
   const rows = new Map();
+  const data = new Map();
   const row = (r) => {
+    data.set(r.id, r);
     const tr = h('tr', { dataset: { run: r.id, status: r.status } },
       h('td', null, h('a', { href: '/runs/' + r.id }, '#' + r.id)),
       h('td', null, r.project),
@@ -100,7 +102,7 @@ export async function runsView(app, main) {
     on: {
       run: (r) => {
         if (rows.has(r.id)) {
-          row(r);
+          row({ ...data.get(r.id), ...r });
         } else if (matches(r) && r.id > newest) {
           newest = r.id;
           body.prepend(row(r));
