@@ -34,7 +34,8 @@ try {
     const t = await measure(cfg.url + '/runs', '#runs-body tr', 'pw-runs-first-render', cfg.times);
     res.ms = t; res.median_ms = median(t);
   } else if (op === 'log') {
-    const t = await measure(cfg.url + cfg.path, '#log[data-ready="1"] .l', 'pw-log-first-lines', cfg.times);
+    const t = await measure(cfg.url + cfg.path, '#log[data-ready="1"] .l',
+      'pw-log-first-lines', cfg.times);
     res.ms = t; res.median_ms = median(t);
   } else if (op === 'idle') {
     const page = await newPage(browser);

@@ -228,7 +228,8 @@ try {
     eq(c.sameSite, 'Strict', 'SameSite');
     await page.click('#signout');
     await page.waitForSelector('#signin');
-    const r = await fetch(cfg.url + '/api/v1/session', { headers: { Cookie: `${c.name}=${c.value}` } });
+    const r = await fetch(cfg.url + '/api/v1/session',
+      { headers: { Cookie: `${c.name}=${c.value}` } });
     eq(r.status, 401, 'the old cookie after sign-out');
     await page.context().close();
   });
@@ -245,7 +246,8 @@ try {
       const m = performance.getEntriesByName('pw-log-first-lines')[0];
       return m ? m.startTime : null;
     });
-    console.log(`# 50 MB log: first lines after ${Math.round(first)} ms (page), ${Date.now() - t0} ms (test)`);
+    console.log(`# 50 MB log: first lines after ${Math.round(first)} ms (page), `
+      + `${Date.now() - t0} ms (test)`);
     const box = await page.$('#log');
     const lo = Number(await box.getAttribute('data-lo'));
     const size = Number(await box.getAttribute('data-size'));
@@ -293,14 +295,16 @@ try {
     await goto(page, '/runs');
     await page.waitForSelector(`#runs tr[data-run="${r0.id}"]`);
     await page.keyboard.press('Tab');
-    eq(await page.evaluate(() => document.activeElement.textContent), 'Skip to content', 'first stop');
+    eq(await page.evaluate(() => document.activeElement.textContent), 'Skip to content',
+      'first stop');
     await page.keyboard.press('Enter');
     eq(await page.evaluate(() => document.activeElement.id), 'main', 'focus after skipping');
     // Tab to the run's link and follow it.
     let found = false;
     for (let i = 0; i < 60 && !found; i++) {
       await page.keyboard.press('Tab');
-      found = await page.evaluate((id) => document.activeElement.getAttribute('href') === '/runs/' + id, r0.id);
+      found = await page.evaluate(
+        (id) => document.activeElement.getAttribute('href') === '/runs/' + id, r0.id);
     }
     expect(found, 'the run link is reachable by Tab');
     await page.keyboard.press('Enter');

@@ -56,7 +56,8 @@ export async function launch() {
 // Content-Security-Policy (an inline style or script slipped in) or an
 // uncaught error fails the check that looks at it.
 export async function newPage(browser, opts = {}) {
-  const context = opts.context || await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const context = opts.context
+    || await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   page.problems = [];
   page.on('console', (m) => {

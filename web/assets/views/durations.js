@@ -47,7 +47,8 @@ export async function durationsView(app, main, project) {
   const form = h('form', { class: 'filters', onsubmit: (ev) => {
     ev.preventDefault();
     app.go('/projects/' + seg(project) + '/durations' + qs({ last: form.last.value }));
-  } }, h('label', null, 'Last runs', h('input', { name: 'last', type: 'number', min: 1, max: 1000, value: last })),
+  } }, h('label', null, 'Last runs',
+    h('input', { name: 'last', type: 'number', min: 1, max: 1000, value: last })),
   h('button', { type: 'submit' }, 'Show'));
   main.append(form);
   const d = await get('/api/v1/projects/' + seg(project) + '/durations' + qs({ last }));
@@ -55,14 +56,18 @@ export async function durationsView(app, main, project) {
   if (!items.length) { main.append(h('p', { class: 'muted' }, 'No finished jobs yet.')); return; }
   main.append(h('table', { id: 'durations' },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Job'),
-      h('th', { scope: 'col', class: 'num' }, 'p50'), h('th', { scope: 'col', class: 'num' }, 'p95'),
-      h('th', { scope: 'col', class: 'num' }, 'Runs'), h('th', { scope: 'col' }, 'Last runs, oldest first'))),
+      h('th', { scope: 'col', class: 'num' }, 'p50'),
+      h('th', { scope: 'col', class: 'num' }, 'p95'),
+      h('th', { scope: 'col', class: 'num' }, 'Runs'),
+      h('th', { scope: 'col' }, 'Last runs, oldest first'))),
     h('tbody', null, items.map((x) => {
       // Samples come newest first; the chart reads oldest first.
       const durs = (x.samples || x.durations || [])
         .map((s) => ({ run: s.run, ms: s.duration_ms ?? s.ms })).reverse();
       return h('tr', { dataset: { job: x.job } }, h('td', null, x.job),
-        h('td', { class: 'num' }, fmtDuration(x.p50_ms)), h('td', { class: 'num' }, fmtDuration(x.p95_ms)),
-        h('td', { class: 'num' }, String(durs.length)), h('td', null, chart(durs, x.p50_ms, x.p95_ms)));
+        h('td', { class: 'num' }, fmtDuration(x.p50_ms)),
+        h('td', { class: 'num' }, fmtDuration(x.p95_ms)),
+        h('td', { class: 'num' }, String(durs.length)),
+        h('td', null, chart(durs, x.p50_ms, x.p95_ms)));
     }))));
 }

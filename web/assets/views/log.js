@@ -134,7 +134,9 @@ class Log {
     while (this.checkpoints.length <= k) {
       const j = this.checkpoints.length;
       const st = j === 0 ? newState() : { ...this.checkpoints[j - 1] };
-      if (j > 0) for (let x = (j - 1) * CHECKPOINT; x < j * CHECKPOINT; x++) advance(this.line(x), st);
+      if (j > 0) {
+        for (let x = (j - 1) * CHECKPOINT; x < j * CHECKPOINT; x++) advance(this.line(x), st);
+      }
       this.checkpoints.push(st);
     }
     const st = { ...this.checkpoints[k] };

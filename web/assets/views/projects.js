@@ -24,7 +24,8 @@ export async function projectsView(app, main) {
         copy.textContent = 'Copied';
       },
     }, 'Copy');
-    const card = h('section', { class: 'card', 'aria-labelledby': 'p-' + p.name, dataset: { project: p.name } },
+    const card = h('section',
+      { class: 'card', 'aria-labelledby': 'p-' + p.name, dataset: { project: p.name } },
       h('h2', { id: 'p-' + p.name }, p.name),
       h('div', { class: 'actions' },
         h('a', { href: '/runs?project=' + seg(p.name) }, 'Runs'),

@@ -1,7 +1,9 @@
 // Queue and health: the daemon's readiness, the queue's pause, slots in
 // use, the store's size, and the runs queued and running.
 import { get, post, qs } from '../api.js';
-import { h, clear, statusPill, fmtBytes, fmtDuration, runDuration, timeEl, refLabel } from '../util.js';
+import {
+  h, clear, statusPill, fmtBytes, fmtDuration, runDuration, timeEl, refLabel,
+} from '../util.js';
 
 export async function queueView(app, main) {
   main.append(h('h1', null, 'Queue and health'));
@@ -62,7 +64,12 @@ export async function queueView(app, main) {
   let pending = null;
   app.onCleanup(app.events.subscribe({
     all: true,
-    on: { run: () => { if (!pending) pending = setTimeout(() => { pending = null; load().catch(() => {}); }, 300); } },
+    on: {
+      run: () => {
+        if (pending) return;
+        pending = setTimeout(() => { pending = null; load().catch(() => {}); }, 300);
+      },
+    },
   }));
   app.onCleanup(() => { if (pending) clearTimeout(pending); });
 }

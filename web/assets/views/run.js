@@ -39,7 +39,8 @@ export async function runView(app, main, id) {
     heading.textContent = 'Run #' + run.id + ' · ' + run.project;
     heading.append(' ', statusPill(run.status));
     clear(info).append(h('dl', { class: 'kv card' },
-      h('dt', null, 'Project'), h('dd', null, h('a', { href: '/runs?project=' + seg(run.project) }, run.project)),
+      h('dt', null, 'Project'),
+      h('dd', null, h('a', { href: '/runs?project=' + seg(run.project) }, run.project)),
       h('dt', null, 'Branch'), h('dd', null, refLabel(run)),
       h('dt', null, 'Commit'), h('dd', null, commitLink(run, run.forge_url || run.commit_url)),
       h('dt', null, 'Trigger'), h('dd', null, run.trigger),
@@ -72,11 +73,13 @@ export async function runView(app, main, id) {
           `Cancel run #${id}? Its running jobs are killed.`),
       }, 'Cancel run'));
     } else {
-      const failed = run.jobs.some((j) => ['failed', 'timed_out', 'canceled', 'lost'].includes(j.status));
+      const failed = run.jobs.some((j) => ['failed', 'timed_out', 'canceled', 'lost']
+        .includes(j.status));
       if (failed) {
         actions.append(h('button', {
           type: 'button', class: 'primary', id: 'rerun-failed',
-          onclick: doAct('Rerun failed jobs', () => post('/api/v1/runs/' + id + '/rerun', { jobs: 'failed' }),
+          onclick: doAct('Rerun failed jobs',
+            () => post('/api/v1/runs/' + id + '/rerun', { jobs: 'failed' }),
             `Rerun the failed jobs of run #${id} and everything after them?`),
         }, 'Rerun failed jobs'));
       }
@@ -101,13 +104,16 @@ export async function runView(app, main, id) {
         u ? h('span', null, 'usually ' + fmtDuration(u)) : null));
     if (last && !last.finished_at && u) {
       box.append(h('progress', {
-        max: u, value: Math.min(d, u), 'aria-label': `${j.name}: ${fmtDuration(d)} of usually ${fmtDuration(u)}`,
+        max: u,
+        value: Math.min(d, u),
+        'aria-label': `${j.name}: ${fmtDuration(d)} of usually ${fmtDuration(u)}`,
       }));
     }
     if (j.status === 'waiting' && app.can('operate')) {
       box.append(h('div', { class: 'jactions' }, h('button', {
         type: 'button', class: 'primary approve', dataset: { job: j.name },
-        onclick: doAct('Approve', () => post('/api/v1/runs/' + id + '/jobs/' + seg(j.name) + '/approve'),
+        onclick: doAct('Approve',
+          () => post('/api/v1/runs/' + id + '/jobs/' + seg(j.name) + '/approve'),
           `Approve ${j.name}? It starts when its turn comes.`),
       }, 'Approve')));
     }
@@ -188,7 +194,9 @@ export async function runView(app, main, id) {
     clear(arts);
     if (!a.items.length) { arts.append(h('p', { class: 'muted' }, 'None.')); return; }
     arts.append(h('ul', null, a.items.map((x) => h('li', null,
-      h('a', { href: '/api/v1/runs/' + id + '/artifacts/' + seg(x.name), download: x.name + '.tar.zst' }, x.name),
+      h('a', {
+        href: '/api/v1/runs/' + id + '/artifacts/' + seg(x.name), download: x.name + '.tar.zst',
+      }, x.name),
       ` (${x.job}, ${x.files} files, ${fmtBytes(x.size)})`))));
   }, (e) => { arts.textContent = e.message; });
   loadArtifacts();
@@ -218,7 +226,10 @@ export async function runView(app, main, id) {
   const nid = Number(id);
   app.onCleanup(app.events.subscribe({
     runs: [nid],
-    on: { run: (r) => { if (r.id === nid) refresh(); }, job: (j) => { if (j.run === nid) refresh(); } },
+    on: {
+      run: (r) => { if (r.id === nid) refresh(); },
+      job: (j) => { if (j.run === nid) refresh(); },
+    },
   }));
   // Durations and progress bars of running jobs move on without events.
   // Only their text and value change: focus stays where it is.
