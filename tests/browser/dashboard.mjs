@@ -1,7 +1,7 @@
 // The dashboard's browser tests (run by test_dashboard.py with a daemon).
 import {
   cfg, check, done, expect, eq, launch, newPage, noProblems, goto, axe, api, trigger,
-  waitRun, waitJob, open, signIn, DEADLINE,
+  waitRun, waitJob, waitUntil, open, signIn, DEADLINE,
 } from './lib.mjs';
 
 let n = 0;
@@ -146,6 +146,27 @@ try {
     await page.click('#confirm-ok');
     await page.waitForSelector('h1 .status[data-status="canceled"]');
     noProblems(page);
+    await page.context().close();
+  });
+
+  await check('trigger a run with a branch and parameters from the projects page', async () => {
+    const page = await newPage(browser);
+    await signIn(page, 'operator');
+    await goto(page, '/');
+    const card = 'section.card[data-project="app"]';
+    await page.click(card + ' details.trigger summary');
+    const k = key();
+    await page.fill(card + ' input[name=ref]', 'release/1.2');
+    await page.fill(card + ' textarea[name=env]', `KEY=${k}\nGATE=${cfg.gate}`);
+    await page.click(card + ' button[type=submit]');
+    await page.waitForURL(/\/runs\/\d+$/);
+    const id = Number(page.url().match(/(\d+)$/)[1]);
+    const run = (await api('GET', '/api/v1/runs/' + id, undefined, 'reader')).json;
+    eq(run.branch, 'release/1.2', 'branch');
+    await waitJob(id, 'compile', ['running']);
+    await waitUntil(async () => (await api('GET', `/api/v1/runs/${id}/jobs/compile/log`,
+      undefined, 'reader')).text.includes('compiling ' + k), 'the parameter in the job\'s log');
+    open(k + '.compile');
     await page.context().close();
   });
 
