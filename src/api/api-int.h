@@ -190,6 +190,8 @@ void api_run_pipeline(struct api *a, struct http_request *req,
 		      const char *actor);
 void api_durations(struct api *a, struct http_request *req, const char *actor);
 void api_status(struct api *a, struct http_request *req, const char *actor);
+/* events.c: one SSE stream per tab for runs, jobs and logs. */
+void api_events(struct api *a, struct http_request *req, const char *actor);
 
 /*
  * web.c: the dashboard.  api_web_init renders index.html once (api_create);

@@ -56,6 +56,7 @@ static const struct api_route table[] = {
 	{"GET", "/api/v1/projects/{project}/durations", API_READ, NULL,
 	 api_durations, NULL},
 	{"GET", "/api/v1/status", API_READ, NULL, api_status, NULL},
+	{"GET", "/api/v1/events", API_READ, NULL, api_events, NULL},
 	/* Sessions check their own credentials (session.c). */
 	{"POST", "/api/v1/session", API_NONE, NULL, api_session_create, NULL},
 	{"GET", "/api/v1/session", API_NONE, NULL, api_session_get, NULL},

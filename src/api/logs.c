@@ -277,48 +277,98 @@ found:
 	}
 }
 
+/* A file name for a download: the job's name with only safe characters. */
+static void
+download_header(char *out, size_t len, uint64_t run, const char *job,
+		int attempt)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; job[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = (job[i] >= 'a' && job[i] <= 'z') ||
+			  (job[i] >= 'A' && job[i] <= 'Z') ||
+			  (job[i] >= '0' && job[i] <= '9') || job[i] == '-' ||
+			  job[i] == '_' || job[i] == '.' ? job[i] : '_';
+	name[i] = '\0';
+	snprintf(out, len, "Content-Disposition: attachment; "
+		 "filename=\"run-%llu-%s-%d.log\"", (unsigned long long)run,
+		 name, attempt);
+}
+
 void
 api_job_log(struct api *a, struct http_request *req, const char *actor)
 {
 	const struct store_attempt *at;
 	struct store_run *run = NULL;
-	uint64_t offset = 0, n = 0, end;
+	uint64_t offset = 0, n = 0, end, stop = UINT64_MAX, tail_bytes = 0;
 	const char *q_follow = http_request_query(req, "follow");
+	const char *q_download = http_request_query(req, "download");
+	const char *q_end = http_request_query(req, "end");
+	const char *q_tail_bytes = http_request_query(req, "tail_bytes");
 	const char *last_id = http_request_header(req, "Last-Event-ID");
-	char hdr[64];
-	const char *headers[2] = {hdr, NULL};
+	char hdr[64], h_start[64], h_size[64], h_disp[160];
+	const char *headers[5] = {hdr, h_start, h_size, NULL, NULL};
 	struct buf b;
 
 	(void)actor;
 	if (find_attempt(a, req, &run, &at) < 0)
 		goto out;
 	if (!parse_u64(http_request_query(req, "offset"), &offset) ||
+	    !parse_u64(http_request_query(req, "start"), &offset) ||
+	    !parse_u64(q_end, &stop) ||
+	    !parse_u64(q_tail_bytes, &tail_bytes) ||
 	    !parse_u64(http_request_query(req, "tail"), &n) ||
 	    !parse_u64(last_id, &offset)) {
-		http_respond_error(req, 400, "bad_request", "offset, tail and "
-				   "Last-Event-ID take a whole number");
+		http_respond_error(req, 400, "bad_request", "offset, start, end, "
+				   "tail, tail_bytes and Last-Event-ID take a "
+				   "whole number");
 		goto out;
 	}
 	if (q_follow != NULL && strcmp(q_follow, "0") != 0) {
 		follow(a, req, at, offset);
 		goto out;
 	}
+	if (q_end != NULL && stop < offset) {
+		http_respond_error(req, 400, "bad_request", "end (%llu) is "
+				   "before start (%llu)",
+				   (unsigned long long)stop,
+				   (unsigned long long)offset);
+		goto out;
+	}
+	/* The last tail_bytes bytes: where a long log's viewer starts. */
+	if (q_tail_bytes != NULL)
+		offset = at->log_bytes > tail_bytes ? at->log_bytes - tail_bytes : 0;
+	if (stop > at->log_bytes)
+		stop = at->log_bytes;
+	if (strcmp(http_request_method(req), "HEAD") == 0)
+		stop = offset; /* the headers say the size: read nothing */
 	buf_init(&b, 0);
 	end = offset;
 	if (n > 0) {
 		tail(a, at->id, at->log_bytes, n, &b, &offset);
 		end = offset + b.len;
 	} else {
-		while (end < at->log_bytes) {
-			size_t before = b.len;
+		while (end < stop) {
+			size_t before = b.len, want = stop - end > READ_PIECE ?
+				READ_PIECE : (size_t)(stop - end);
 
-			if (store_log_read(a->env.store, at->id, end,
-					   READ_PIECE, &b) < 0 || b.len == before)
+			if (store_log_read(a->env.store, at->id, end, want,
+					   &b) < 0 || b.len == before)
 				break;
 			end += b.len - before;
 		}
 	}
 	snprintf(hdr, sizeof(hdr), "X-Log-Offset: %llu", (unsigned long long)end);
+	snprintf(h_start, sizeof(h_start), "X-Log-Start: %llu",
+		 (unsigned long long)(end - b.len));
+	snprintf(h_size, sizeof(h_size), "X-Log-Size: %llu",
+		 (unsigned long long)at->log_bytes);
+	if (q_download != NULL && strcmp(q_download, "0") != 0) {
+		download_header(h_disp, sizeof(h_disp), run->id,
+				http_request_param(req, "job"), at->number);
+		headers[3] = h_disp;
+	}
 	http_respond(req, 200, "text/plain; charset=utf-8", headers,
 		     b.data != NULL ? b.data : "", b.len);
 	buf_free(&b);
