@@ -45,6 +45,11 @@ def main(t):
             t.passed += 1
         elif line.startswith("FAIL: "):
             t.failed += 1
+    for daemon in (d, private):
+        if daemon.proc.poll() is not None:
+            t.failed += 1
+            print("FAIL: the daemon %s exited %d during the browser tests"
+                  % (daemon.dir, daemon.proc.returncode))
     if p.returncode != 0 and not t.failed:
         pw.fail("the browser script exited %d" % p.returncode)
 

@@ -180,7 +180,7 @@ export async function logView(app, main, id, job) {
   const info = h('span', { class: 'muted', id: 'log-info' });
   const raw = h('a', {
     class: 'button', id: 'raw', download: `run-${id}-${job}-${att.number}.log`,
-    href: base + '?attempt=' + att.number,
+    href: base + '?attempt=' + att.number + '&download=1',
   }, 'Raw log');
   const box = h('div', {
     class: 'log', id: 'log', tabindex: '0', role: 'log', 'aria-label': 'Log of ' + job,
