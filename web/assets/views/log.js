@@ -149,6 +149,10 @@ export async function logView(app, main, id, job) {
   const params = new URLSearchParams(location.search);
   const attempt = params.get('attempt') ? Number(params.get('attempt')) : null;
   const base = '/api/v1/runs/' + id + '/jobs/' + seg(job) + '/log';
+  // The tail is asked for at once, beside the run: it is what the reader
+  // waits for.
+  const log = new Log(base, attempt);
+  const tail = log.openTail().then(() => null, (e) => e);
   const run = await get('/api/v1/runs/' + id);
   const jobObj = run.jobs.find((j) => j.name === job);
   const attempts = jobObj ? jobObj.attempts : [];
@@ -172,7 +176,6 @@ export async function logView(app, main, id, job) {
     }));
     return;
   }
-  const log = new Log(base, attempt);
   const follow = h('input', { type: 'checkbox', id: 'follow', checked: !att.finished_at });
   const search = h('input', { type: 'search', id: 'search', 'aria-label': 'Search in the log',
     placeholder: 'Search (/)' });
@@ -424,7 +427,8 @@ export async function logView(app, main, id, job) {
   };
 
   // Open at the end.
-  await log.openTail();
+  const failed = await tail;
+  if (failed) throw failed;
   performance.mark('pw-log-first-lines');
   scrollToEnd();
   box.dataset.ready = '1';
