@@ -170,6 +170,27 @@ try {
     await page.context().close();
   });
 
+  await check('an admin pauses and resumes the queue from the queue page', async () => {
+    const page = await newPage(browser);
+    await signIn(page, 'admin');
+    await goto(page, '/queue');
+    await page.click('#pause');
+    await page.click('#confirm-ok');
+    await page.waitForSelector('#paused:has-text("paused")');
+    eq((await api('GET', '/api/v1/queue', undefined, 'reader')).json.paused, true, 'paused');
+    await page.click('#resume');
+    await page.waitForSelector('#paused:has-text("running")');
+    eq((await api('GET', '/api/v1/queue', undefined, 'reader')).json.paused, false, 'resumed');
+    // An operator sees no such button.
+    const op = await newPage(browser);
+    await signIn(op, 'operator');
+    await goto(op, '/queue');
+    await op.waitForSelector('#paused');
+    eq(await op.locator('#queue-actions button').count(), 0, "an operator's queue buttons");
+    await op.context().close();
+    await page.context().close();
+  });
+
   await check('an action the API refuses shows its message', async () => {
     const page = await newPage(browser);
     await signIn(page, 'operator');

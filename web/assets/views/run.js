@@ -15,11 +15,10 @@ function jobDuration(job) {
   return (ms(a.finished_at) || Date.now()) - ms(a.started_at);
 }
 
-function commitLink(run, forge) {
+function commitLink(run, url) {
   if (!run.commit) return '—';
   const short = h('code', null, run.commit.slice(0, 12));
-  if (forge) return h('a', { href: forge.replace(/\/$/, '') + '/commit/' + run.commit }, short);
-  return short;
+  return url ? h('a', { href: url }, short) : short;
 }
 
 export async function runView(app, main, id) {
@@ -42,7 +41,7 @@ export async function runView(app, main, id) {
       h('dt', null, 'Project'),
       h('dd', null, h('a', { href: '/runs?project=' + seg(run.project) }, run.project)),
       h('dt', null, 'Branch'), h('dd', null, refLabel(run)),
-      h('dt', null, 'Commit'), h('dd', null, commitLink(run, run.forge_url || run.commit_url)),
+      h('dt', null, 'Commit'), h('dd', null, commitLink(run, run.commit_url)),
       h('dt', null, 'Trigger'), h('dd', null, run.trigger),
       h('dt', null, 'Triggered by'), h('dd', null, run.actor || '—'),
       h('dt', null, 'Created'), h('dd', null, timeEl(run.created_at)),
