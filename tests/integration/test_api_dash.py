@@ -17,10 +17,21 @@ jobs:
     script: echo tested
 """
 OTHER = "jobs:\n  a:\n    script: echo other\n"
+STEPS = """\
+jobs:
+  steps:
+    script:
+      - echo one
+      - |
+        echo two
+        echo three
+      - echo "$ not a section"
+      - echo last
+"""
 
 
 def main(t):
-    d = t.daemon(projects={"demo": DEMO, "other": OTHER})
+    d = t.daemon(projects={"demo": DEMO, "other": OTHER, "steps": STEPS})
     st = {"runs": []}
 
     def seed():
@@ -128,6 +139,27 @@ def main(t):
         d.expect_error(d.get("/api/v1/projects/nope/durations"), 404, "not_found",
                        what="unknown project")
     t.check("GET /api/v1/projects/{p}/durations", durations)
+
+    def sections():
+        rid = d.trigger("steps")["id"]
+        d.wait_run(rid)
+        log = d.get("/api/v1/runs/%d/jobs/steps/log" % rid).text.split("\n")
+        j = d.get_json("/api/v1/runs/%d/jobs/steps/sections" % rid)
+        eq(j["attempt"], 1, "the latest attempt")
+        items = j["items"]
+        eq([(x["line"], x["command"]) for x in items],
+           [(1, "echo one"), (3, "echo two"), (8, 'echo "$ not a section"'),
+            (10, "echo last")],
+           "each script line's echo, by line; the job's own '$ ' line is none")
+        for x in items:
+            eq(log[x["line"] - 1], "$ " + x["command"], "line %d is the echo" % x["line"])
+            expect(isinstance(x["duration_ms"], int) and x["duration_ms"] >= 0,
+                   "a finished attempt's sections have durations: %r" % x)
+        starts = [x["started_ms"] for x in items]
+        eq(starts, sorted(starts), "sections start in order")
+        d.expect_error(d.get("/api/v1/runs/%d/jobs/nope/sections" % rid), 404, "not_found",
+                       what="no such job")
+    t.check("GET /api/v1/runs/{id}/jobs/{job}/sections", sections)
 
     def status():
         j = d.get_json("/api/v1/status")
