@@ -82,6 +82,12 @@ def main(t):
                        what="no such run")
     t.check("GET /api/v1/runs/{id}/pipeline", pipeline)
 
+    def needs():
+        j = d.get_json("/api/v1/runs/%d" % st["runs"][0][1])
+        eq({x["name"]: x["needs"] for x in j["jobs"]}, {"build": [], "test": ["build"]},
+           "each job's needs")
+    t.check("a run's jobs carry their needs", needs)
+
     def log_ranges():
         rid = st["runs"][0][1]
         full = d.get("/api/v1/runs/%d/jobs/build/log" % rid)
