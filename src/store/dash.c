@@ -402,3 +402,40 @@ store_sections_free(struct store_section *v, size_t n)
 		free(v[i].command);
 	free(v);
 }
+
+/* ---- branches ---- */
+
+int
+store_project_branches(struct store *s, const char *project, size_t limit,
+		       struct store_run ***runs, size_t *n)
+{
+	struct store_run **v;
+	sqlite3_stmt *st;
+	size_t nv = 0;
+	int rc;
+
+	if (project == NULL || limit < 1 || limit > STORE_LIST_MAX)
+		return -EINVAL;
+	/*
+	 * The newest run of each branch: max(id) per branch is a skip down
+	 * runs_branch (project, branch, id), one probe per branch.
+	 */
+	rc = store_stmt(&s->rd, ST_R_BRANCHES, "SELECT " STORE_RUN_COLS
+			" FROM runs WHERE id IN (SELECT max(id) FROM runs"
+			" WHERE project = ?1 AND branch IS NOT NULL"
+			" GROUP BY branch) ORDER BY id DESC LIMIT ?2", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	v = xcalloc(limit, sizeof(*v));
+	while ((rc = store_step(st)) == 1)
+		v[nv++] = store_run_from_row(st, false);
+	if (rc < 0) {
+		store_runs_free(v, nv);
+		return rc;
+	}
+	*runs = v;
+	*n = nv;
+	return 0;
+}

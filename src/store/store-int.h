@@ -151,6 +151,7 @@ enum store_stmt_id {
 	ST_R_JOB_NAMES,
 	ST_R_DB_SIZE,
 	ST_R_SECTIONS,
+	ST_R_BRANCHES,
 	ST_COUNT
 };
 

@@ -167,6 +167,19 @@ def main(t):
                        what="no such job")
     t.check("GET /api/v1/runs/{id}/jobs/{job}/sections", sections)
 
+    def branches():
+        ps = {p["name"]: p for p in d.get_json("/api/v1/projects")["items"]}
+        # Runs triggered with no ref have no branch: none are listed.
+        eq(ps["demo"]["branches"], [], "no branch runs yet")
+        ids = {}
+        for b in ("main", "dev", "main"):
+            ids[b] = d.trigger("other", {"ref": "refs/heads/" + b})["id"]
+            d.wait_run(ids[b])
+        ps = {p["name"]: p for p in d.get_json("/api/v1/projects")["items"]}
+        eq([(x["branch"], x["run"]["id"]) for x in ps["other"]["branches"]],
+           [("main", ids["main"]), ("dev", ids["dev"])], "each branch's newest run, newest first")
+    t.check("GET /api/v1/projects: branches", branches)
+
     def status():
         j = d.get_json("/api/v1/status")
         eq(j["ready"], True, "ready")
