@@ -574,6 +574,28 @@ int store_job_durations(struct store *s, const char *project, const char *job,
 			size_t *n) PW_WUR;
 int store_job_names(struct store *s, const char *project, char ***names,
 		    size_t *n) PW_WUR;
+/*
+ * The sections of an attempt's log: where each script line's "$ command"
+ * echo is (line from 1) and when it arrived.  Oldest first; caller frees
+ * with store_sections_free.
+ */
+struct store_section {
+	uint64_t line;
+	char *command;
+	uint64_t started_at;
+};
+int store_tx_section_insert(struct store_tx *tx, uint64_t attempt,
+			    uint64_t line, const char *command,
+			    uint64_t started_at) PW_WUR;
+int store_sections_list(struct store *s, uint64_t attempt,
+			struct store_section **out, size_t *n) PW_WUR;
+void store_sections_free(struct store_section *v, size_t n);
+/*
+ * The newest run of each of a project's branches, newest first, at most
+ * limit (1..200) of them; runs without a branch are left out.
+ */
+int store_project_branches(struct store *s, const char *project, size_t limit,
+			   struct store_run ***runs, size_t *n) PW_WUR;
 /* The database file's size in bytes (its pages; the WAL not counted). */
 int store_size(struct store *s, uint64_t *bytes) PW_WUR;
 

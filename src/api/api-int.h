@@ -145,6 +145,8 @@ void api_queue_pause(struct api *a, struct http_request *req, const char *actor)
 void api_queue_resume(struct api *a, struct http_request *req, const char *actor);
 void api_audit(struct api *a, struct http_request *req, const char *actor);
 void api_job_log(struct api *a, struct http_request *req, const char *actor);
+void api_job_sections(struct api *a, struct http_request *req,
+		      const char *actor);
 void api_artifacts_list(struct api *a, struct http_request *req,
 			const char *actor);
 void api_artifact_get(struct api *a, struct http_request *req,

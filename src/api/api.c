@@ -76,6 +76,8 @@ static const struct api_route table[] = {
 	 NULL},
 	{"GET", "/api/v1/runs/{id}/jobs/{job}/log", API_READ, NULL,
 	 api_job_log, NULL},
+	{"GET", "/api/v1/runs/{id}/jobs/{job}/sections", API_READ, NULL,
+	 api_job_sections, NULL},
 	{"POST", "/api/v1/runs/{id}/jobs/{job}/approve", API_OPERATE, NULL,
 	 api_approve, NULL},
 	{"GET", "/api/v1/runs/{id}/artifacts", API_READ, NULL,

@@ -8,6 +8,8 @@
 #include <time.h>
 
 #include "api-int.h"
+#include "pipewright/pipeline.h"
+#include "pipewright/problems.h"
 
 cJSON *
 api_time(uint64_t ms)
@@ -73,10 +75,41 @@ attempt_json(const struct store_attempt *at)
 	return o;
 }
 
+/*
+ * "needs": the jobs a job waits for, by name — those its `needs` names,
+ * or without `needs` the jobs of the nearest earlier stage (the earlier
+ * ones follow through them); null if the snapshot cannot say.
+ */
+static void
+add_needs(cJSON *job, const struct pipeline *p, const struct store_job *sj)
+{
+	const size_t *preds;
+	size_t n, k, last = 0;
+	cJSON *v;
+
+	if (p == NULL || sj->idx < 0 ||
+	    (size_t)sj->idx >= pipeline_job_count(p) ||
+	    strcmp(pipeline_job_name(p, (size_t)sj->idx), sj->name) != 0) {
+		cJSON_AddNullToObject(job, "needs");
+		return;
+	}
+	n = pipeline_job_preds(p, (size_t)sj->idx, &preds);
+	v = cJSON_AddArrayToObject(job, "needs");
+	for (k = 0; k < n; k++)
+		if (pipeline_job_stage(p, preds[k]) > last)
+			last = pipeline_job_stage(p, preds[k]);
+	for (k = 0; k < n; k++)
+		if (pipeline_job_has_needs(p, (size_t)sj->idx) ||
+		    pipeline_job_stage(p, preds[k]) == last)
+			cJSON_AddItemToArray(v, cJSON_CreateString(
+				pipeline_job_name(p, preds[k])));
+}
+
 cJSON *
 api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 {
 	cJSON *o = cJSON_CreateObject(), *problems = NULL, *jobs, *job, *atts;
+	struct pipeline *p = NULL;
 	char *url;
 	size_t i, k;
 
@@ -110,6 +143,17 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 	cJSON_AddItemToObject(o, "actor", str_or_null(r->actor));
 	if (!with_jobs)
 		return o;
+	/* The graph of needs is in the snapshot, not in the job rows. */
+	if (r->pipeline != NULL) {
+		struct pipeline_problems pp;
+
+		pipeline_problems_init(&pp);
+		if (pipeline_parse(r->pipeline_file != NULL ? r->pipeline_file :
+				   "pipeline", r->pipeline, r->pipeline_len, &p,
+				   &pp) < 0)
+			p = NULL;
+		pipeline_problems_free(&pp);
+	}
 	jobs = cJSON_AddArrayToObject(o, "jobs");
 	for (i = 0; i < r->njobs; i++) {
 		const struct store_job *sj = &r->jobs[i];
@@ -118,11 +162,13 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 		cJSON_AddStringToObject(job, "name", sj->name);
 		cJSON_AddStringToObject(job, "stage", sj->stage);
 		cJSON_AddStringToObject(job, "status", sj->status);
+		add_needs(job, p, sj);
 		atts = cJSON_AddArrayToObject(job, "attempts");
 		for (k = 0; k < sj->nattempts; k++)
 			cJSON_AddItemToArray(atts, attempt_json(&sj->attempts[k]));
 		cJSON_AddItemToArray(jobs, job);
 	}
+	pipeline_destroy(p);
 	return o;
 }
 

@@ -375,3 +375,45 @@ api_job_log(struct api *a, struct http_request *req, const char *actor)
 out:
 	store_run_free(run);
 }
+
+void
+api_job_sections(struct api *a, struct http_request *req, const char *actor)
+{
+	const struct store_attempt *at;
+	struct store_run *run = NULL;
+	struct store_section *v = NULL;
+	size_t n = 0, i;
+	cJSON *o, *items;
+	int rc;
+
+	(void)actor;
+	if (find_attempt(a, req, &run, &at) < 0)
+		goto out;
+	rc = store_sections_list(a->env.store, at->id, &v, &n);
+	if (rc < 0) {
+		api_respond_errno(req, rc, "cannot read the sections");
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "attempt", at->number);
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < n; i++) {
+		cJSON *it = cJSON_CreateObject();
+		/* Until the next section, or the attempt's end (null: running). */
+		uint64_t end = i + 1 < n ? v[i + 1].started_at : at->finished_at;
+
+		cJSON_AddNumberToObject(it, "line", (double)v[i].line);
+		cJSON_AddStringToObject(it, "command", v[i].command);
+		cJSON_AddNumberToObject(it, "started_ms", (double)v[i].started_at);
+		if (end != 0 && end >= v[i].started_at)
+			cJSON_AddNumberToObject(it, "duration_ms",
+						(double)(end - v[i].started_at));
+		else
+			cJSON_AddNullToObject(it, "duration_ms");
+		cJSON_AddItemToArray(items, it);
+	}
+	store_sections_free(v, n);
+	api_respond_tree(req, 200, o);
+out:
+	store_run_free(run);
+}

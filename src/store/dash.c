@@ -339,3 +339,103 @@ store_size(struct store *s, uint64_t *bytes)
 	sqlite3_reset(st);
 	return 0;
 }
+
+/* ---- log sections ---- */
+
+int
+store_tx_section_insert(struct store_tx *tx, uint64_t attempt, uint64_t line,
+			const char *command, uint64_t started_at)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	/* OR IGNORE: a retried write (store_write_retry) adds nothing twice. */
+	rc = store_stmt(tx->c, ST_SECTION_INSERT, "INSERT OR IGNORE INTO"
+			" log_sections (attempt_id, line, command, started_at)"
+			" VALUES (?1, ?2, ?3, ?4)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	store_bind_u64(st, 2, line);
+	store_bind_text(st, 3, command);
+	store_bind_u64(st, 4, started_at);
+	return store_exec(st);
+}
+
+int
+store_sections_list(struct store *s, uint64_t attempt,
+		    struct store_section **out, size_t *n)
+{
+	struct store_section *v = NULL;
+	size_t nv = 0, cap = 0;
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(&s->rd, ST_R_SECTIONS, "SELECT line, command, started_at"
+			" FROM log_sections WHERE attempt_id = ?1 ORDER BY line",
+			&st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	while ((rc = store_step(st)) == 1) {
+		v = xgrow(v, &cap, nv + 1, sizeof(*v));
+		v[nv].line = (uint64_t)sqlite3_column_int64(st, 0);
+		v[nv].command = store_col_text(st, 1);
+		v[nv].started_at = (uint64_t)sqlite3_column_int64(st, 2);
+		nv++;
+	}
+	if (rc < 0) {
+		store_sections_free(v, nv);
+		return rc;
+	}
+	*out = v;
+	*n = nv;
+	return 0;
+}
+
+void
+store_sections_free(struct store_section *v, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		free(v[i].command);
+	free(v);
+}
+
+/* ---- branches ---- */
+
+int
+store_project_branches(struct store *s, const char *project, size_t limit,
+		       struct store_run ***runs, size_t *n)
+{
+	struct store_run **v;
+	sqlite3_stmt *st;
+	size_t nv = 0;
+	int rc;
+
+	if (project == NULL || limit < 1 || limit > STORE_LIST_MAX)
+		return -EINVAL;
+	/*
+	 * The newest run of each branch: max(id) per branch is a skip down
+	 * runs_branch (project, branch, id), one probe per branch.
+	 */
+	rc = store_stmt(&s->rd, ST_R_BRANCHES, "SELECT " STORE_RUN_COLS
+			" FROM runs WHERE id IN (SELECT max(id) FROM runs"
+			" WHERE project = ?1 AND branch IS NOT NULL"
+			" GROUP BY branch) ORDER BY id DESC LIMIT ?2", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	sqlite3_bind_int64(st, 2, (sqlite3_int64)limit);
+	v = xcalloc(limit, sizeof(*v));
+	while ((rc = store_step(st)) == 1)
+		v[nv++] = store_run_from_row(st, false);
+	if (rc < 0) {
+		store_runs_free(v, nv);
+		return rc;
+	}
+	*runs = v;
+	*n = nv;
+	return 0;
+}

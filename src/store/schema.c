@@ -300,7 +300,8 @@ const char *const store_migrations[] = {
 	") WITHOUT ROWID;",
 
 	/*
-	 * 14: the dashboard — sessions and the indexes of its queries.  A
+	 * 14: the dashboard — sessions, the indexes of its queries, the
+	 * log's sections.  A
 	 * session is the SHA-256 (hex) of its cookie's value, never the
 	 * value; it acts as the token it was opened with, and goes with
 	 * that token (CASCADE), so revoking a token signs its sessions out.
@@ -323,7 +324,21 @@ const char *const store_migrations[] = {
 	"CREATE INDEX runs_all_status ON runs (status, id);"
 	"CREATE INDEX runs_all_branch ON runs (branch, id);"
 	"CREATE INDEX runs_all_trigger ON runs (trigger_kind, id);"
-	"CREATE INDEX runs_trigger ON runs (project, trigger_kind, id);",
+	"CREATE INDEX runs_trigger ON runs (project, trigger_kind, id);"
+	/*
+	 * Where each script line of an attempt began in its log: its line
+	 * number (from 1), the command and when its "$ command" echo
+	 * arrived, for the log viewer's collapsible sections.  A section
+	 * lasts until the next one starts or the attempt ends.
+	 */
+	"CREATE TABLE log_sections ("
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  line INTEGER NOT NULL CHECK (line >= 1),"
+	"  command TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (attempt_id, line)"
+	") WITHOUT ROWID;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

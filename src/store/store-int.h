@@ -90,6 +90,7 @@ enum store_stmt_id {
 	ST_SESSION_INSERT,
 	ST_SESSION_PRUNE,
 	ST_SESSION_DELETE,
+	ST_SECTION_INSERT,
 	/* writer: trace.c */
 	ST_RUN_TRACE_SET,
 	ST_RUN_TRACE_GET,
@@ -149,6 +150,8 @@ enum store_stmt_id {
 	ST_R_DURATIONS,
 	ST_R_JOB_NAMES,
 	ST_R_DB_SIZE,
+	ST_R_SECTIONS,
+	ST_R_BRANCHES,
 	ST_COUNT
 };
 
