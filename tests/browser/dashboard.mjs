@@ -103,6 +103,8 @@ try {
     const page = await newPage(browser);
     await goto(page, `/runs/${r0.id}/jobs/compile`);
     await page.waitForSelector('#log .l.sec');
+    // Each script line's section says how long it took.
+    await page.waitForSelector('#log .l.sec[data-line="3"] .dur');
     const before = await page.locator('#log .l').count();
     await page.click('#log .l.sec >> nth=0 >> button.tog');
     await page.waitForFunction((b) => document.querySelectorAll('#log .l').length < b, before);

@@ -42,11 +42,15 @@ export async function projectsView(app, main) {
     main.append(card);
   }
   await Promise.all(cards.map(async ([p, body]) => {
-    const page = await get('/api/v1/runs' + qs({ project: p.name, limit: 100 }));
     const latest = new Map();
-    for (const r of page.items) {
-      const key = r.branch || r.tag || r.ref || '(none)';
-      if (!latest.has(key)) latest.set(key, r);
+    if (Array.isArray(p.branches)) {
+      for (const b of p.branches) latest.set(b.branch, b.run);
+    } else { // the newest runs, grouped here
+      const page = await get('/api/v1/runs' + qs({ project: p.name, limit: 100 }));
+      for (const r of page.items) {
+        const key = r.branch || r.tag || r.ref || '(none)';
+        if (!latest.has(key)) latest.set(key, r);
+      }
     }
     if (!latest.size) {
       body.append(h('tr', null, h('td', { colspan: 5, class: 'muted' }, 'No runs yet.')));
