@@ -40,7 +40,7 @@ try {
   await check('the run view draws the graph of needs and the manual job', async () => {
     const page = await newPage(browser);
     await goto(page, '/runs/' + r0.id);
-    await page.waitForSelector('#graph svg.edges path');
+    await page.waitForSelector('#graph svg.edges path', { state: 'attached' });
     // compile fans out to unit and lint, which fan in to deploy: 4 edges.
     eq(await page.locator('#graph svg.edges path').count(), 4, 'edges');
     eq(await page.locator('.stage').count(), 3, 'stages');
