@@ -2,6 +2,7 @@
 dashboard on fixed data (the `demo` and `app` projects of pipelines.py and
 the same sequence of runs every time), taken by Debian's chromium. Not run
 by CI: CI must not rewrite docs/."""
+import hashlib
 import json
 import os
 import subprocess
@@ -27,8 +28,9 @@ def main(t):
     runs = []
     for i, delay in enumerate([2, 3, 2, 4, 3, 5, 3, 6, 4, 7]):
         env = {"DELAY": str(delay), "FAIL": "1" if i in (3, 8) else "0"}
+        commit = hashlib.sha1(b"demo-%d" % i).hexdigest()
         rid = d.trigger("demo", {"ref": "main" if i % 4 else "feature/retry",
-                                 "env": env})["id"]
+                                 "commit": commit, "env": env})["id"]
         d.wait_run(rid)
         runs.append(rid)
     # app: one run waiting on its compile job (running), for the queue view.
