@@ -164,6 +164,22 @@ def main(t):
         s.close()
     t.check("a feed resumed with Last-Event-ID reports the runs made meanwhile", feed_resume)
 
+    def at_offset():
+        rid = st["rid"]
+        whole = d.get("/api/v1/runs/%d/jobs/work/log" % rid).body
+        s = Sse(d, "/api/v1/events?logs=%d:work@5" % rid)
+        e = s.until(lambda ev, i, x: ev == "log", "the log from @5")
+        eq(e[2]["offset"], 5, "logs=RUN:JOB@5 starts at byte 5")
+        text = e[2]["text"]
+        while True:
+            ev, _, x = s.until(lambda ev, i, x: ev in ("log", "end"), "the end")
+            if ev == "end":
+                break
+            text += x["text"]
+        eq(text.encode(), whole[5:], "the log from byte 5 to its end")
+        s.close()
+    t.check("logs=RUN:JOB@OFFSET starts there", at_offset)
+
     def bad():
         for q in ("runs=x", "runs=0", "logs=5", "logs=5:", "runs=" + ",".join(
                 str(i) for i in range(1, 60))):
