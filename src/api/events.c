@@ -63,6 +63,8 @@ struct ev_log {
 	uint64_t attempt;       /* attempt id; 0: none yet */
 	int number;
 	uint64_t next;          /* offset of the next byte to send */
+	uint64_t from;          /* @OFFSET: where the first attempt starts */
+	bool has_from;
 	struct buf carry;       /* an incomplete UTF-8 sequence */
 	bool ended;
 };
@@ -151,8 +153,15 @@ position(struct events *e, struct buf *b)
 static void
 ev_send(struct events *e, const char *event, cJSON *o)
 {
-	char *json = cJSON_PrintUnformatted(o);
+	char *json;
 	struct buf b;
+
+	if (e->req == NULL) {
+		/* The client went away during this look. */
+		cJSON_Delete(o);
+		return;
+	}
+	json = cJSON_PrintUnformatted(o);
 
 	buf_init(&b, 0);
 	buf_addf(&b, "event: %s\nid: ", event);
@@ -297,9 +306,11 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 	at = &j->attempts[j->nattempts - 1];
 	if (at->id != l->attempt) {
 		/* A new attempt (a retry, a rerun): its log from the start. */
+		/* @OFFSET applies to the attempt that was latest then. */
+		l->next = l->attempt == 0 && l->has_from ?
+			(l->from < at->log_bytes ? l->from : at->log_bytes) : 0;
 		l->attempt = at->id;
 		l->number = at->number;
-		l->next = 0;
 		for (i = 0; i < e->nresume; i++)
 			if (e->resume[i].attempt == at->id &&
 			    e->resume[i].offset <= at->log_bytes)
@@ -356,6 +367,8 @@ look(struct events *e)
 	struct store_run *r;
 	size_t i, k;
 
+	if (e->req == NULL)
+		return;
 	store_stats(e->a->env.store, &ss);
 	if (e->looked && ss.writes == e->writes) {
 		if (pw_mono_ms() - e->last_sent >= EV_PING_MS) {
@@ -377,7 +390,7 @@ look(struct events *e)
 		store_run_free(r);
 	}
 	/* A client that reads slowly gets its logs later, not a queue. */
-	if (e->queued > EV_HIGH_WATER)
+	if (e->queued > EV_HIGH_WATER || e->req == NULL)
 		return;
 	for (i = 0; i < e->nlogs; i++) {
 		if (store_run_get(e->a->env.store, e->logs[i].run, &r) < 0)
@@ -438,6 +451,23 @@ parse_runs(struct events *e, const char *s)
 	return true;
 }
 
+/* A trailing "@DIGITS" on a job: where its log starts, not 0. */
+static void
+at_offset(struct ev_log *l)
+{
+	char *at = strrchr(l->job, '@'), *p;
+
+	if (at == NULL || at == l->job || at[1] == '\0')
+		return;
+	for (p = at + 1; *p >= '0' && *p <= '9'; p++)
+		;
+	if (*p != '\0')
+		return;
+	l->from = strtoull(at + 1, NULL, 10);
+	l->has_from = true;
+	*at = '\0';
+}
+
 /*
  * "RUN:JOB,RUN:JOB": a job name may hold commas (a matrix leg's "build
  * (gcc, debug)"), so an entry ends only at a comma followed by digits and
@@ -468,6 +498,7 @@ parse_logs(struct events *e, const char *s)
 		e->logs[e->nlogs].run = run;
 		e->logs[e->nlogs].job = xstrndup(colon + 1,
 						 (size_t)(end - colon - 1));
+		at_offset(&e->logs[e->nlogs]);
 		buf_init(&e->logs[e->nlogs].carry, 0);
 		e->nlogs++;
 		s = *end == ',' ? end + 1 : end;

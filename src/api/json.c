@@ -8,6 +8,7 @@
 #include <time.h>
 
 #include "api-int.h"
+#include "pipewright/forge.h"
 #include "pipewright/pipeline.h"
 #include "pipewright/problems.h"
 
@@ -105,6 +106,44 @@ add_needs(cJSON *job, const struct pipeline *p, const struct store_job *sj)
 				pipeline_job_name(p, preds[k])));
 }
 
+/*
+ * The commit's page on its forge, for the dashboard's link: the host of
+ * the project's repo URL (https://, ssh:// or scp-like) and the forge's
+ * name of the repository; NULL for a generic forge, a local repo or a
+ * run without a commit.
+ */
+static char *
+commit_url(struct api *a, const struct store_run *r)
+{
+	const struct config_project *p =
+		config_project_find(api_config(a), r->project);
+	const char *repo, *name, *h, *end;
+	enum forge_kind k;
+
+	if (p == NULL || r->commit == NULL ||
+	    (repo = config_project_repo(p)) == NULL ||
+	    (name = config_project_forge_repo(p)) == NULL)
+		return NULL;
+	k = config_project_forge(p);
+	if (k == FORGE_GENERIC)
+		return NULL;
+	if (strncmp(repo, "https://", 8) == 0)
+		h = repo + 8;
+	else if (strncmp(repo, "ssh://", 6) == 0)
+		h = repo + 6;
+	else if (repo[0] != '/' && strchr(repo, ':') != NULL)
+		h = repo; /* [user@]host:path */
+	else
+		return NULL;
+	end = h + strcspn(h, "/:");
+	if (memchr(h, '@', (size_t)(end - h)) != NULL)
+		h = (const char *)memchr(h, '@', (size_t)(end - h)) + 1;
+	if (end == h)
+		return NULL;
+	return xasprintf("https://%.*s/%s/%scommit/%s", (int)(end - h), h, name,
+			 k == FORGE_GITLAB ? "-/" : "", r->commit);
+}
+
 cJSON *
 api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 {
@@ -126,6 +165,9 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 		cJSON_AddNullToObject(o, "pr");
 	cJSON_AddBoolToObject(o, "fork", r->fork);
 	cJSON_AddItemToObject(o, "commit", str_or_null(r->commit));
+	url = commit_url(a, r);
+	cJSON_AddItemToObject(o, "commit_url", str_or_null(url));
+	free(url);
 	if (r->problems != NULL)
 		problems = cJSON_Parse(r->problems);
 	if (!cJSON_IsArray(problems)) {

@@ -86,6 +86,7 @@ def main(t):
         j = d.get_json("/api/v1/runs/%d" % st["runs"][0][1])
         eq({x["name"]: x["needs"] for x in j["jobs"]}, {"build": [], "test": ["build"]},
            "each job's needs")
+        eq(j["commit_url"], None, "no forge link for a project without a repo")
     t.check("a run's jobs carry their needs", needs)
 
     def log_ranges():

@@ -9,6 +9,8 @@ stream reopened with Last-Event-ID continues the log at the next byte and
 reports a run created while it was away.  Bad parameters are 400."""
 import json
 import os
+import socket
+import struct
 import time
 
 import pwdaemon as pw
@@ -26,6 +28,7 @@ jobs:
     script: echo other
 """
 QUICK = "jobs:\n  a:\n    script: echo quick\n"
+BIG = "jobs:\n  big:\n    script: head -c 4000000 /dev/zero | tr '\\\\0' x | fold -w 100\n"
 
 
 class Sse:
@@ -84,7 +87,7 @@ class Sse:
 def main(t):
     gate = os.path.join(t.tmp, "gate")
     os.makedirs(gate)
-    d = t.daemon(projects={"demo": PIPELINE, "quick": QUICK})
+    d = t.daemon(projects={"demo": PIPELINE, "quick": QUICK, "big": BIG})
     env = {"env": {"GATE": gate}}
     st = {}
 
@@ -163,6 +166,42 @@ def main(t):
         s.until(lambda ev, i, x: ev == "run" and x["id"] == rid, "the run made while away")
         s.close()
     t.check("a feed resumed with Last-Event-ID reports the runs made meanwhile", feed_resume)
+
+    def at_offset():
+        rid = st["rid"]
+        whole = d.get("/api/v1/runs/%d/jobs/work/log" % rid).body
+        s = Sse(d, "/api/v1/events?logs=%d:work@5" % rid)
+        e = s.until(lambda ev, i, x: ev == "log", "the log from @5")
+        eq(e[2]["offset"], 5, "logs=RUN:JOB@5 starts at byte 5")
+        text = e[2]["text"]
+        while True:
+            ev, _, x = s.until(lambda ev, i, x: ev in ("log", "end"), "the end")
+            if ev == "end":
+                break
+            text += x["text"]
+        eq(text.encode(), whole[5:], "the log from byte 5 to its end")
+        s.close()
+    t.check("logs=RUN:JOB@OFFSET starts there", at_offset)
+
+    def resets():
+        rid = d.trigger("big")["id"]
+        d.wait_run(rid)
+        size = int(d.get("/api/v1/runs/%d/jobs/big/log?tail_bytes=1" % rid).header("X-Log-Size"))
+        expect(size >= 4000000, "a 4 MB log (%d)" % size)
+        for path, linger in [(p, l) for p in ("/api/v1/runs/%d/jobs/big/log" % rid,
+                                              "/api/v1/events?logs=%d:big" % rid)
+                             for l in (False, True)] * 3:
+            c = socket.create_connection((d.host, d.port))
+            c.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+            c.recv(100)
+            # Closed while the daemon still writes: its next writes meet
+            # a reset (once with SO_LINGER 0: the reset at once).
+            if linger:
+                c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            c.close()
+        eq(d.get_json("/healthz"), {"status": "ok"}, "the daemon still answers")
+        expect(d.proc.poll() is None, "the daemon is alive (exit %r)" % d.proc.poll())
+    t.check("clients resetting mid-answer leave the daemon running", resets)
 
     def bad():
         for q in ("runs=x", "runs=0", "logs=5", "logs=5:", "runs=" + ",".join(
