@@ -34,7 +34,30 @@ export async function runView(app, main, id) {
   const extra = h('div');
   main.append(extra);
 
+  // What has the focus, said so that it can be found again in what a
+  // render draws anew: keyboard users keep their place when events come.
+  const focusKey = () => {
+    const el = document.activeElement;
+    if (!el || !main.contains(el)) return null;
+    if (el.id) return '#' + CSS.escape(el.id);
+    const box = el.closest('.job');
+    if (box) {
+      return `.job[data-job="${CSS.escape(box.dataset.job)}"] `
+        + (el.classList.contains('approve') ? 'button.approve' : 'a.name');
+    }
+    return null;
+  };
+
   const render = () => {
+    const key = focusKey();
+    draw();
+    if (key) {
+      const again = main.querySelector(key);
+      if (again) again.focus();
+    }
+  };
+
+  const draw = () => {
     heading.textContent = 'Run #' + run.id + ' · ' + run.project;
     heading.append(' ', statusPill(run.status));
     clear(info).append(h('dl', { class: 'kv card' },
@@ -216,7 +239,9 @@ export async function runView(app, main, id) {
     pending = setTimeout(async () => {
       pending = null;
       try {
-        run = await get('/api/v1/runs/' + id);
+        const fresh = await get('/api/v1/runs/' + id);
+        if (JSON.stringify(fresh) === JSON.stringify(run)) return;
+        run = fresh;
         render();
         if (FINISHED.includes(run.status)) loadArtifacts();
       } catch (e) { /* the stream retries */ }
