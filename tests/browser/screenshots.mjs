@@ -20,7 +20,8 @@ try {
   await page.waitForSelector(`#runs tr[data-run="${cfg.running}"]`);
   await shot(page, 'runs');
   await goto(page, '/runs/' + failed);
-  await page.waitForSelector('#graph svg.edges path, #graph .job');
+  await page.waitForSelector('#graph .job');
+  await page.waitForSelector('#graph svg.edges path', { state: 'attached' });
   await shot(page, 'run');
   await goto(page, `/runs/${failed}/jobs/unit#L4`);
   await page.waitForSelector('#log[data-ready="1"] .l');
