@@ -7,8 +7,9 @@
  * the 16 filter shapes has its own statement, so each is planned for an
  * index that ends in id and is walked newest first without a sort: a
  * status filter is one arm per status (runs_status or runs_all_status)
- * merged by id; else the branch (runs_branch, runs_all_branch), else the
- * trigger (runs_trigger, runs_all_trigger), else the project
+ * merged by id, the other filters checked on its rows; else the branch
+ * (runs_branch, runs_all_branch), else the trigger (runs_trigger,
+ * runs_all_trigger), else the project
  * (runs_project) or the table itself.  What one index does not cover is
  * checked on the rows it walks.  store_runs_across_plan gives the plan,
  * for the test that keeps this true.
@@ -43,10 +44,19 @@ across_sql(unsigned shape)
 			buf_addf(&b, " AND status = ?%d", 4 + i);
 		if (shape & F_PROJECT)
 			buf_adds(&b, " AND project = ?1");
+		/*
+		 * With statuses, each arm walks its status's index: the
+		 * unary + keeps the planner off the branch and trigger
+		 * indexes, which for a rare status ("failed") would walk
+		 * most of the table to find a page.
+		 */
 		if (shape & F_BRANCH)
-			buf_adds(&b, " AND branch = ?3");
+			buf_adds(&b, shape & F_STATUS ? " AND +branch = ?3" :
+				 " AND branch = ?3");
 		if (shape & F_TRIGGER)
-			buf_adds(&b, " AND trigger_kind = ?11");
+			buf_adds(&b, shape & F_STATUS ?
+				 " AND +trigger_kind = ?11" :
+				 " AND trigger_kind = ?11");
 	}
 	buf_adds(&b, " ORDER BY id DESC LIMIT ?10");
 	return buf_steal(&b);
