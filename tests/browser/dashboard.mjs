@@ -84,6 +84,9 @@ try {
     // ANSI colours became classes.
     await page.waitForSelector('#log .l span.f2:has-text("compiled")');
     await page.waitForSelector('#log .l span.f3.ab:has-text("no warnings")');
+    // What was read before the stream opened is not shown twice.
+    eq(await page.locator(`#log .l .t:text-is("compiling ${k}")`).count(), 1,
+      'lines "compiling"');
     noProblems(page);
     await page.context().close();
   });

@@ -476,7 +476,8 @@ export async function logView(app, main, id, job) {
   if (!att.finished_at) {
     app.onCleanup(app.events.subscribe({
       runs: [Number(id)],
-      logs: [id + ':' + job],
+      // From the end already read: a long log is not sent again.
+      logs: [id + ':' + job + '@' + log.hi],
       on: {
         log: onLog,
         end: onEnd,
