@@ -416,9 +416,24 @@ static void
 on_tick(uv_timer_t *t)
 {
 	struct events *e = t->data;
+	struct api *a = e->a;
 
-	if (e->req != NULL)
-		look(e);
+	if (e->req == NULL)
+		return;
+	if (a->env.stopping != NULL && a->env.stopping(a->env.ctx)) {
+		/*
+		 * Shutting down or handing over: end the stream cleanly now
+		 * (the client reconnects, with Last-Event-ID, to whoever
+		 * serves next) instead of holding the daemon's exit.
+		 */
+		http_request_on_abort(e->req, NULL, NULL);
+		http_stream_end(e->req);
+		e->req = NULL;
+		uv_timer_stop(&e->timer);
+		uv_close((uv_handle_t *)&e->timer, on_closed);
+		return;
+	}
+	look(e);
 }
 
 static void

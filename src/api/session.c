@@ -228,8 +228,6 @@ api_session_create(struct api *a, struct http_request *req, const char *actor)
 	int rc;
 
 	(void)actor;
-	if (api_throttled(a, req, NULL))
-		return;
 	if (ct == NULL || strncasecmp(ct, "application/json", 16) != 0) {
 		http_respond_error(req, 415, "unsupported_media_type",
 				   "expected Content-Type: application/json");
@@ -249,6 +247,12 @@ api_session_create(struct api *a, struct http_request *req, const char *actor)
 	cJSON_Delete(o);
 	if (rc == 0)
 		rc = store_token_find(a->env.store, token_hash, &name, &scope);
+	/*
+	 * As for bearer tokens (guard.c): a valid token is served even from
+	 * a blocked address; only a wrong one gets the block's 429.
+	 */
+	if ((rc == -ENOENT || rc == -EACCES) && api_throttled(a, req, NULL))
+		return;
 	if (rc == -ENOENT || rc == -EACCES) {
 		api_auth_failed(a, req, NULL);
 		http_respond_error(req, 401, "unauthorized",

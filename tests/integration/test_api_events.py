@@ -211,5 +211,28 @@ def main(t):
                        what="unknown project")
     t.check("bad parameters", bad)
 
+    def shutdown():
+        socks = []
+        for q in ("all=1", "logs=%d:work" % st["rid"]):
+            c = socket.create_connection((d.host, d.port), timeout=pw.DEADLINE)
+            c.sendall(("GET /api/v1/events?%s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n"
+                       % q).encode())
+            got = b""
+            while b"\r\n\r\n" not in got:
+                got += c.recv(4096)
+            socks.append((c, got))
+        d.stop()
+        for c, got in socks:
+            while True:
+                b = c.recv(65536)
+                if not b:
+                    break
+                got += b
+            c.close()
+            # The stream's last chunk: ended, not cut short.
+            expect(got.endswith(b"\r\n0\r\n\r\n"), "a stream ends with its last chunk: %r"
+                   % got[-60:])
+    t.check("SIGTERM ends open event streams cleanly and the daemon exits 0", shutdown)
+
 
 pw.main(main)

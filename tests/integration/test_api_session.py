@@ -5,7 +5,7 @@ read session is refused 403 on a POST; a cookie-authenticated POST needs
 the session's X-CSRF-Token (none or a wrong one: 403) while bearer tokens
 need none; a bad token is 401 and counts towards the throttle; signing out
 ends the session in the store, so the old cookie (and its CSRF value) no
-longer work."""
+longer work.  Wrong tokens at sign-in are throttled like bearer tokens."""
 import http.client
 import re
 
@@ -134,6 +134,18 @@ def main(t):
             eq(r.status, 201, "sign-in from %s (%s)" % (src, proto))
             eq("; Secure" in sc, want, "Secure from %s saying %s: %r" % (src, proto, sc))
     t.check("Secure only when a trusted proxy says https", secure)
+
+    def throttle():
+        codes = [d.post("/api/v1/session", {"token": "pw_guess%d" % i}).status
+                 for i in range(11)]
+        # One bad sign-in came before (refusals): the block starts within ten.
+        expect(429 in codes, "bad sign-ins are blocked: %r" % codes)
+        k = codes.index(429)
+        eq(codes, [401] * k + [429] * (11 - k), "401 until the block, then 429")
+        expect(k >= 9, "the block comes after the tenth failure, not before: %r" % codes)
+        r = sign_in("reader")
+        eq(r.status, 201, "a valid token still signs in from the blocked address")
+    t.check("wrong tokens at sign-in are throttled; a valid one is served", throttle)
 
 
 pw.main(main)
