@@ -132,9 +132,9 @@ try {
     const r = await trigger('app', { KEY: k });
     await waitRun(r.id, ['failed']);
     await goto(page, '/runs/' + r.id);
+    open(k + '.unit-pass'); // the rerun passes
     await page.click('#rerun-failed');
     await page.click('#confirm-ok');
-    open(k + '.unit-pass');
     await page.waitForSelector('h1 .status[data-status="success"]');
     const run = await waitRun(r.id, ['success']);
     eq(run.jobs.find((j) => j.name === 'unit').attempts.length, 2, 'unit attempts');
