@@ -180,6 +180,9 @@ int api_session_auth(struct api *a, struct http_request *req,
 		     enum auth_scope need, char **actor);
 void api_session_create(struct api *a, struct http_request *req,
 			const char *actor);
+/* The pw_session value of a Cookie header (NULL: none) into out; false if
+ * there is none or it does not fit (fuzz/fuzz_dash_params.c). */
+bool api_session_cookie(const char *header, char *out, size_t len);
 void api_session_get(struct api *a, struct http_request *req,
 		     const char *actor);
 void api_session_delete(struct api *a, struct http_request *req,
@@ -194,6 +197,13 @@ void api_durations(struct api *a, struct http_request *req, const char *actor);
 void api_status(struct api *a, struct http_request *req, const char *actor);
 /* events.c: one SSE stream per tab for runs, jobs and logs. */
 void api_events(struct api *a, struct http_request *req, const char *actor);
+/*
+ * The stream's parameters parsed as api_events does, and dropped: whether
+ * runs= and logs= are accepted (Last-Event-ID never refuses).  For
+ * fuzz/fuzz_dash_params.c.
+ */
+bool api_events_params(const char *runs, const char *logs,
+		       const char *last_id);
 
 /*
  * web.c: the dashboard.  api_web_init renders index.html once (api_create);

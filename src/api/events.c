@@ -567,6 +567,17 @@ events_free(struct events *e)
 	free(e);
 }
 
+bool
+api_events_params(const char *runs, const char *logs, const char *last_id)
+{
+	struct events *e = xcalloc(1, sizeof(*e));
+	bool ok = parse_runs(e, runs) && parse_logs(e, logs);
+
+	resume(e, last_id);
+	events_free(e);
+	return ok;
+}
+
 void
 api_events(struct api *a, struct http_request *req, const char *actor)
 {

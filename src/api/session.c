@@ -28,11 +28,10 @@
 #define COOKIE "pw_session"
 #define TTL_MS (7ULL * 24 * 3600 * 1000)
 
-/* The session cookie's value into out, or false. */
-static bool
-cookie_value(struct http_request *req, char *out, size_t len)
+bool
+api_session_cookie(const char *h, char *out, size_t len)
 {
-	const char *h = http_request_header(req, "Cookie"), *p, *end;
+	const char *p, *end;
 	size_t n;
 
 	for (p = h; p != NULL && *p != '\0'; p = end) {
@@ -54,6 +53,12 @@ cookie_value(struct http_request *req, char *out, size_t len)
 		return true;
 	}
 	return false;
+}
+
+static bool
+cookie_value(struct http_request *req, char *out, size_t len)
+{
+	return api_session_cookie(http_request_header(req, "Cookie"), out, len);
 }
 
 /* The live session the request's cookie names: 0, -ENOENT, or an error. */

@@ -406,6 +406,34 @@ test_across_100k(void **state)
 }
 
 static void
+test_branches(void **state)
+{
+	struct fx *f = *state;
+	struct store_run **runs;
+	size_t n, k;
+	int i;
+	uint64_t want[2] = {0, 0}; /* newest web run on main, on dev */
+
+	for (i = 0; i < NSEED; i++)
+		if (strcmp(f->project[i], "web") == 0)
+			want[strcmp(f->branch[i], "main") == 0 ? 0 : 1] = f->ids[i];
+	assert_int_equal(store_project_branches(f->s, "web", 50, &runs, &n), 0);
+	assert_int_equal(n, 2);
+	/* Newest first. */
+	k = want[0] > want[1] ? 0 : 1;
+	assert_int_equal(runs[0]->id, want[k]);
+	assert_int_equal(runs[1]->id, want[1 - k]);
+	assert_string_equal(runs[0]->branch, k == 0 ? "main" : "dev");
+	store_runs_free(runs, n);
+	assert_int_equal(store_project_branches(f->s, "web", 1, &runs, &n), 0);
+	assert_int_equal(n, 1);
+	store_runs_free(runs, n);
+	assert_int_equal(store_project_branches(f->s, "nope", 50, &runs, &n), 0);
+	assert_int_equal(n, 0);
+	store_runs_free(runs, n);
+}
+
+static void
 test_size(void **state)
 {
 	struct fx *f = *state;
@@ -425,6 +453,7 @@ main(void)
 		T(test_across_plans),
 		T(test_sessions),
 		T(test_size),
+		T(test_branches),
 		T(test_across_100k),
 #undef T
 	};
