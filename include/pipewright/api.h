@@ -143,6 +143,12 @@ struct api_env {
 	const char *(*public_url)(void *ctx);
 	/* The store is writable and the daemon is not shutting down. */
 	bool (*ready)(void *ctx);
+	/*
+	 * The daemon is shutting down or handing over (cheap: asked every
+	 * tick by each event stream, which then ends so that its client
+	 * reconnects to whoever serves next).  NULL: never.
+	 */
+	bool (*stopping)(void *ctx);
 	void (*trigger)(void *ctx, const struct api_trigger *t, api_done_cb cb,
 			void *arg);
 	void (*cancel)(void *ctx, uint64_t run, const char *actor,

@@ -160,6 +160,12 @@ const char *http_request_query(const struct http_request *req, const char *name)
  */
 const char *http_request_client(const struct http_request *req);
 /*
+ * Whether the request came from a trusted proxy, whose X-Forwarded-*
+ * headers may then be believed (X-Forwarded-Proto: https for a cookie's
+ * Secure flag).
+ */
+bool http_request_via_proxy(const struct http_request *req);
+/*
  * What an address (as http_request_client gives it) is counted under by
  * per-client limits: itself, or for IPv6 its /64 as "PREFIX::/64" — one
  * subscriber gets a whole /64 and could otherwise take a fresh address

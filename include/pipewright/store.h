@@ -549,6 +549,7 @@ struct store_run_filter {
 	const char *branch;        /* NULL: any */
 	size_t limit;              /* 1..200 */
 	uint64_t before;           /* keyset cursor: ids below it; 0: newest */
+	const char *trigger;       /* store_runs_across only; NULL: any */
 };
 /*
  * Runs without jobs, newest first.  *next is the cursor for the next page,
@@ -556,6 +557,83 @@ struct store_run_filter {
  */
 int store_runs_list(struct store *s, const struct store_run_filter *f,
 		    struct store_run ***runs, size_t *n, uint64_t *next) PW_WUR;
+/*
+ * The same across projects (f->project NULL: every project) and by
+ * trigger too; each filter walks an index newest first (dash.c).
+ * store_runs_across_plan: the statement's EXPLAIN QUERY PLAN, one step a
+ * line (caller frees), for the test that checks it.
+ */
+int store_runs_across(struct store *s, const struct store_run_filter *f,
+		      struct store_run ***runs, size_t *n,
+		      uint64_t *next) PW_WUR;
+int store_runs_across_plan(struct store *s, const struct store_run_filter *f,
+			   char **plan) PW_WUR;
+
+/*
+ * Dashboard sessions.  hash: SHA-256 (hex) of the cookie's value;
+ * token_hash: of the API token it was opened with.  A session acts as
+ * that token (name and scope read at every use) until expires_at or
+ * until deleted; a token's removal ends its sessions.  Insert: -ENOENT
+ * if no token has token_hash; expired sessions are removed on the way.
+ */
+struct store_session_new {
+	const char *hash, *token_hash, *csrf;
+	uint64_t now, expires_at;
+};
+struct store_session {
+	char *token_name, *scope, *csrf;
+	uint64_t expires_at;
+};
+int store_tx_session_insert(struct store_tx *tx,
+			    const struct store_session_new *n) PW_WUR;
+int store_tx_session_delete(struct store_tx *tx, const char *hash) PW_WUR;
+/* A live session (not expired at now): 0 and *out, or -ENOENT. */
+int store_session_find(struct store *s, const char *hash, uint64_t now,
+		       struct store_session *out) PW_WUR;
+void store_session_free(struct store_session *ss);
+
+/*
+ * A job's successful attempts in a project's runs, newest run first, at
+ * most last (1..STORE_DURATIONS_MAX) of them (caller frees *out).
+ * store_job_names: the job names of the project's newest run that has
+ * jobs (caller frees each and the array).
+ */
+#define STORE_DURATIONS_MAX 1000
+struct store_duration {
+	uint64_t run;
+	int attempt;
+	uint64_t started_at, finished_at;
+};
+int store_job_durations(struct store *s, const char *project, const char *job,
+			size_t last, struct store_duration **out,
+			size_t *n) PW_WUR;
+int store_job_names(struct store *s, const char *project, char ***names,
+		    size_t *n) PW_WUR;
+/*
+ * The sections of an attempt's log: where each script line's "$ command"
+ * echo is (line from 1) and when it arrived.  Oldest first; caller frees
+ * with store_sections_free.
+ */
+struct store_section {
+	uint64_t line;
+	char *command;
+	uint64_t started_at;
+};
+int store_tx_section_insert(struct store_tx *tx, uint64_t attempt,
+			    uint64_t line, const char *command,
+			    uint64_t started_at) PW_WUR;
+int store_sections_list(struct store *s, uint64_t attempt,
+			struct store_section **out, size_t *n) PW_WUR;
+void store_sections_free(struct store_section *v, size_t n);
+/*
+ * The newest run of each of a project's branches, newest first, at most
+ * limit (1..200) of them; runs without a branch are left out.
+ */
+int store_project_branches(struct store *s, const char *project, size_t limit,
+			   struct store_run ***runs, size_t *n) PW_WUR;
+/* The database file's size in bytes (its pages; the WAL not counted). */
+int store_size(struct store *s, uint64_t *bytes) PW_WUR;
+
 /*
  * The newest finished run of a project (on a branch if not NULL), with its
  * jobs.  -ENOENT if none.

@@ -53,6 +53,10 @@ struct api {
 	struct api_page_cache pages;
 	struct api_fail *fails; /* API_THROTTLE_ADDRS of them */
 	size_t nfails;
+	/* web.c: index.html with its asset URLs versioned, and its ETag. */
+	char *index;
+	size_t index_len;
+	char index_etag[64];
 };
 
 /*
@@ -141,6 +145,8 @@ void api_queue_pause(struct api *a, struct http_request *req, const char *actor)
 void api_queue_resume(struct api *a, struct http_request *req, const char *actor);
 void api_audit(struct api *a, struct http_request *req, const char *actor);
 void api_job_log(struct api *a, struct http_request *req, const char *actor);
+void api_job_sections(struct api *a, struct http_request *req,
+		      const char *actor);
 void api_artifacts_list(struct api *a, struct http_request *req,
 			const char *actor);
 void api_artifact_get(struct api *a, struct http_request *req,
@@ -167,6 +173,58 @@ void api_openapi(struct api *a, struct http_request *req, const char *actor);
  */
 bool api_metrics_public(struct api *a, struct http_request *req);
 bool api_badge_public(struct api *a, struct http_request *req);
+
+/*
+ * session.c: dashboard sessions.  api_session_auth: for a request without
+ * an Authorization header, its session cookie: 1 and *actor (caller
+ * frees) if the session is live, allows need and (for a method other
+ * than GET and HEAD) the request carries its X-CSRF-Token; 0 if there is
+ * no live session; -1 if it has answered (403, or a store error).
+ */
+int api_session_auth(struct api *a, struct http_request *req,
+		     enum auth_scope need, char **actor);
+void api_session_create(struct api *a, struct http_request *req,
+			const char *actor);
+/* The pw_session value of a Cookie header (NULL: none) into out; false if
+ * there is none or it does not fit (fuzz/fuzz_dash_params.c). */
+bool api_session_cookie(const char *header, char *out, size_t len);
+void api_session_get(struct api *a, struct http_request *req,
+		     const char *actor);
+void api_session_delete(struct api *a, struct http_request *req,
+			const char *actor);
+
+/* dash.c: what the dashboard reads. */
+void api_runs_across(struct api *a, struct http_request *req,
+		     const char *actor);
+void api_run_pipeline(struct api *a, struct http_request *req,
+		      const char *actor);
+void api_durations(struct api *a, struct http_request *req, const char *actor);
+void api_status(struct api *a, struct http_request *req, const char *actor);
+/* events.c: one SSE stream per tab for runs, jobs and logs. */
+void api_events(struct api *a, struct http_request *req, const char *actor);
+/*
+ * The stream's parameters parsed as api_events does, and dropped: whether
+ * runs= and logs= are accepted (Last-Event-ID never refuses).  For
+ * fuzz/fuzz_dash_params.c.
+ */
+bool api_events_params(const char *runs, const char *logs,
+		       const char *last_id);
+
+/*
+ * web.c: the dashboard.  api_web_init renders index.html once (api_create);
+ * api_web_page answers it for the client routes, api_web_asset the files
+ * under /assets/ ({a}, {b}, ... the path's segments).
+ */
+void api_web_init(struct api *a);
+void api_web_page(struct api *a, struct http_request *req, const char *actor);
+void api_web_asset(struct api *a, struct http_request *req, const char *actor);
+/* web/, embedded at build time (web-data.c, cmake/embed-web.cmake). */
+extern const char *const api_web_names[];     /* "index.html", "assets/x.js" */
+extern const unsigned char *const api_web_data[]; /* NUL-terminated too */
+extern const size_t api_web_sizes[];
+extern const char *const api_web_etags[];     /* SHA-256, hex */
+extern const size_t api_web_count;
+extern const char api_web_id[];               /* names the whole set */
 
 /* The OpenAPI document, embedded at build time (openapi-data.c). */
 extern const char api_openapi_json[];

@@ -50,6 +50,18 @@ static const struct api_route table[] = {
 	 "/badge/{project}.svg"},
 	{"GET", "/api/v1/openapi.json", API_NONE, NULL, api_openapi, NULL},
 	{"GET", "/api/v1/projects", API_READ, NULL, api_projects, NULL},
+	{"GET", "/api/v1/runs", API_READ, NULL, api_runs_across, NULL},
+	{"GET", "/api/v1/runs/{id}/pipeline", API_READ, NULL,
+	 api_run_pipeline, NULL},
+	{"GET", "/api/v1/projects/{project}/durations", API_READ, NULL,
+	 api_durations, NULL},
+	{"GET", "/api/v1/status", API_READ, NULL, api_status, NULL},
+	{"GET", "/api/v1/events", API_READ, NULL, api_events, NULL},
+	/* Sessions check their own credentials (session.c). */
+	{"POST", "/api/v1/session", API_NONE, NULL, api_session_create, NULL},
+	{"GET", "/api/v1/session", API_NONE, NULL, api_session_get, NULL},
+	{"DELETE", "/api/v1/session", API_NONE, NULL, api_session_delete,
+	 NULL},
 	{"GET", "/api/v1/projects/{project}/runs", API_READ, NULL,
 	 api_runs_list, NULL},
 	{"POST", "/api/v1/projects/{project}/runs", API_OPERATE, NULL,
@@ -64,6 +76,8 @@ static const struct api_route table[] = {
 	 NULL},
 	{"GET", "/api/v1/runs/{id}/jobs/{job}/log", API_READ, NULL,
 	 api_job_log, NULL},
+	{"GET", "/api/v1/runs/{id}/jobs/{job}/sections", API_READ, NULL,
+	 api_job_sections, NULL},
 	{"POST", "/api/v1/runs/{id}/jobs/{job}/approve", API_OPERATE, NULL,
 	 api_approve, NULL},
 	{"GET", "/api/v1/runs/{id}/artifacts", API_READ, NULL,
@@ -86,6 +100,25 @@ static const struct api_route table[] = {
 	 NULL},
 	{"GET", "/api/v1/audit", API_ADMIN, NULL, api_audit, NULL},
 	{"POST", "/hooks/{forge}", API_HOOK, NULL, api_hook, NULL},
+	/* The dashboard: its page for each client route, and its files. */
+	{"GET", "/", API_NONE, NULL, api_web_page, NULL},
+	{"GET", "/runs", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/runs/{id}", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/runs/{id}/jobs/{job}", API_NONE, NULL, api_web_page,
+	 "/ (page)"},
+	{"GET", "/projects", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/projects/{project}", API_NONE, NULL, api_web_page,
+	 "/ (page)"},
+	{"GET", "/projects/{project}/durations", API_NONE, NULL, api_web_page,
+	 "/ (page)"},
+	{"GET", "/queue", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/signin", API_NONE, NULL, api_web_page, "/ (page)"},
+	{"GET", "/assets/{a}", API_NONE, NULL, api_web_asset, "/assets"},
+	{"GET", "/assets/{a}/{b}", API_NONE, NULL, api_web_asset, "/assets"},
+	{"GET", "/assets/{a}/{b}/{c}", API_NONE, NULL, api_web_asset,
+	 "/assets"},
+	{"GET", "/assets/{a}/{b}/{c}/{d}", API_NONE, NULL, api_web_asset,
+	 "/assets"},
 };
 
 /*
@@ -103,6 +136,9 @@ authenticate(struct api *a, struct http_request *req, enum auth_scope need,
 	int rc;
 
 	*actor = NULL;
+	/* A page's session cookie stands for its token (session.c). */
+	if (h == NULL && (rc = api_session_auth(a, req, need, actor)) != 0)
+		return rc > 0;
 	if (h == NULL && need == AUTH_SCOPE_READ &&
 	    config_anonymous_read(api_config(a))) {
 		*actor = xstrdup("anonymous");
@@ -172,6 +208,7 @@ api_create(const struct api_env *env, struct api **out)
 		a->http[i] = (struct http_route){table[i].method,
 						 table[i].pattern, dispatch,
 						 table[i].name};
+	api_web_init(a);
 	*out = a;
 	return 0;
 }
@@ -188,6 +225,7 @@ api_destroy(struct api *a)
 	free(a->counts);
 	api_page_cache_free(a);
 	free(a->fails);
+	free(a->index);
 	free(a->http);
 	free(a);
 }

@@ -8,6 +8,9 @@
 #include <time.h>
 
 #include "api-int.h"
+#include "pipewright/forge.h"
+#include "pipewright/pipeline.h"
+#include "pipewright/problems.h"
 
 cJSON *
 api_time(uint64_t ms)
@@ -73,12 +76,81 @@ attempt_json(const struct store_attempt *at)
 	return o;
 }
 
+/*
+ * "needs": the jobs a job waits for, by name — those its `needs` names,
+ * or without `needs` the jobs of the nearest earlier stage (the earlier
+ * ones follow through them); null if the snapshot cannot say.
+ */
+static void
+add_needs(cJSON *job, const struct pipeline *p, const struct store_job *sj)
+{
+	const size_t *preds;
+	size_t n, k, last = 0;
+	cJSON *v;
+
+	if (p == NULL || sj->idx < 0 ||
+	    (size_t)sj->idx >= pipeline_job_count(p) ||
+	    strcmp(pipeline_job_name(p, (size_t)sj->idx), sj->name) != 0) {
+		cJSON_AddNullToObject(job, "needs");
+		return;
+	}
+	n = pipeline_job_preds(p, (size_t)sj->idx, &preds);
+	v = cJSON_AddArrayToObject(job, "needs");
+	for (k = 0; k < n; k++)
+		if (pipeline_job_stage(p, preds[k]) > last)
+			last = pipeline_job_stage(p, preds[k]);
+	for (k = 0; k < n; k++)
+		if (pipeline_job_has_needs(p, (size_t)sj->idx) ||
+		    pipeline_job_stage(p, preds[k]) == last)
+			cJSON_AddItemToArray(v, cJSON_CreateString(
+				pipeline_job_name(p, preds[k])));
+}
+
+/*
+ * The commit's page on its forge, for the dashboard's link: the host of
+ * the project's repo URL (https://, ssh:// or scp-like) and the forge's
+ * name of the repository; NULL for a generic forge, a local repo or a
+ * run without a commit.
+ */
+static char *
+commit_url(struct api *a, const struct store_run *r)
+{
+	const struct config_project *p =
+		config_project_find(api_config(a), r->project);
+	const char *repo, *name, *h, *end;
+	enum forge_kind k;
+
+	if (p == NULL || r->commit == NULL ||
+	    (repo = config_project_repo(p)) == NULL ||
+	    (name = config_project_forge_repo(p)) == NULL)
+		return NULL;
+	k = config_project_forge(p);
+	if (k == FORGE_GENERIC)
+		return NULL;
+	if (strncmp(repo, "https://", 8) == 0)
+		h = repo + 8;
+	else if (strncmp(repo, "ssh://", 6) == 0)
+		h = repo + 6;
+	else if (repo[0] != '/' && strchr(repo, ':') != NULL)
+		h = repo; /* [user@]host:path */
+	else
+		return NULL;
+	end = h + strcspn(h, "/:");
+	if (memchr(h, '@', (size_t)(end - h)) != NULL)
+		h = (const char *)memchr(h, '@', (size_t)(end - h)) + 1;
+	if (end == h)
+		return NULL;
+	return xasprintf("https://%.*s/%s/%scommit/%s", (int)(end - h), h, name,
+			 k == FORGE_GITLAB ? "-/" : "", r->commit);
+}
+
 cJSON *
 api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 {
 	cJSON *o = cJSON_CreateObject(), *problems = NULL, *jobs, *job, *atts;
 	struct store_test_counts *tc = NULL, sum = {0};
 	size_t i, k, ntc = 0;
+	struct pipeline *p = NULL;
 	char *url;
 
 	cJSON_AddNumberToObject(o, "id", (double)r->id);
@@ -94,6 +166,9 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 		cJSON_AddNullToObject(o, "pr");
 	cJSON_AddBoolToObject(o, "fork", r->fork);
 	cJSON_AddItemToObject(o, "commit", str_or_null(r->commit));
+	url = commit_url(a, r);
+	cJSON_AddItemToObject(o, "commit_url", str_or_null(url));
+	free(url);
 	if (r->problems != NULL)
 		problems = cJSON_Parse(r->problems);
 	if (!cJSON_IsArray(problems)) {
@@ -124,6 +199,17 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 	}
 	cJSON_AddItemToObject(o, "tests", ntc > 0 ?
 			      api_tests_counts_json(&sum) : cJSON_CreateNull());
+	/* The graph of needs is in the snapshot, not in the job rows. */
+	if (r->pipeline != NULL) {
+		struct pipeline_problems pp;
+
+		pipeline_problems_init(&pp);
+		if (pipeline_parse(r->pipeline_file != NULL ? r->pipeline_file :
+				   "pipeline", r->pipeline, r->pipeline_len, &p,
+				   &pp) < 0)
+			p = NULL;
+		pipeline_problems_free(&pp);
+	}
 	jobs = cJSON_AddArrayToObject(o, "jobs");
 	for (i = 0; i < r->njobs; i++) {
 		const struct store_job *sj = &r->jobs[i];
@@ -132,6 +218,7 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 		cJSON_AddStringToObject(job, "name", sj->name);
 		cJSON_AddStringToObject(job, "stage", sj->stage);
 		cJSON_AddStringToObject(job, "status", sj->status);
+		add_needs(job, p, sj);
 		atts = cJSON_AddArrayToObject(job, "attempts");
 		for (k = 0; k < sj->nattempts; k++)
 			cJSON_AddItemToArray(atts, attempt_json(&sj->attempts[k]));
@@ -143,6 +230,7 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 		cJSON_AddItemToArray(jobs, job);
 	}
 	free(tc);
+	pipeline_destroy(p);
 	return o;
 }
 

@@ -329,27 +329,53 @@ find_stream(struct api *a, struct http_request *req,
 	return -ENOENT;
 }
 
+/* A file name for a download: the job's name with only safe characters. */
+static void
+download_header(char *out, size_t len, uint64_t run, const char *job,
+		int attempt)
+{
+	char name[64];
+	size_t i;
+
+	for (i = 0; job[i] != '\0' && i < sizeof(name) - 1; i++)
+		name[i] = (job[i] >= 'a' && job[i] <= 'z') ||
+			  (job[i] >= 'A' && job[i] <= 'Z') ||
+			  (job[i] >= '0' && job[i] <= '9') || job[i] == '-' ||
+			  job[i] == '_' || job[i] == '.' ? job[i] : '_';
+	name[i] = '\0';
+	snprintf(out, len, "Content-Disposition: attachment; "
+		 "filename=\"run-%llu-%s-%d.log\"", (unsigned long long)run,
+		 name, attempt);
+}
+
 void
 api_job_log(struct api *a, struct http_request *req, const char *actor)
 {
 	const struct store_attempt *at;
 	struct store_run *run = NULL;
 	const char *stream = http_request_query(req, "stream");
-	uint64_t offset = 0, n = 0, end, total;
+	uint64_t offset = 0, n = 0, end, stop = UINT64_MAX, tail_bytes = 0, total;
 	const char *q_follow = http_request_query(req, "follow");
+	const char *q_download = http_request_query(req, "download");
+	const char *q_end = http_request_query(req, "end");
+	const char *q_tail_bytes = http_request_query(req, "tail_bytes");
 	const char *last_id = http_request_header(req, "Last-Event-ID");
-	char hdr[64];
-	const char *headers[2] = {hdr, NULL};
+	char hdr[64], h_start[64], h_size[64], h_disp[160];
+	const char *headers[5] = {hdr, h_start, h_size, NULL, NULL};
 	struct buf b;
 
 	(void)actor;
 	if (find_attempt(a, req, &run, &at) < 0)
 		goto out;
 	if (!parse_u64(http_request_query(req, "offset"), &offset) ||
+	    !parse_u64(http_request_query(req, "start"), &offset) ||
+	    !parse_u64(q_end, &stop) ||
+	    !parse_u64(q_tail_bytes, &tail_bytes) ||
 	    !parse_u64(http_request_query(req, "tail"), &n) ||
 	    !parse_u64(last_id, &offset)) {
-		http_respond_error(req, 400, "bad_request", "offset, tail and "
-				   "Last-Event-ID take a whole number");
+		http_respond_error(req, 400, "bad_request", "offset, start, end, "
+				   "tail, tail_bytes and Last-Event-ID take a "
+				   "whole number");
 		goto out;
 	}
 	/* The job's own log is the stream "job" too. */
@@ -365,28 +391,94 @@ api_job_log(struct api *a, struct http_request *req, const char *actor)
 		follow(a, req, at, offset);
 		goto out;
 	}
+	if (q_end != NULL && stop < offset) {
+		http_respond_error(req, 400, "bad_request", "end (%llu) is "
+				   "before start (%llu)",
+				   (unsigned long long)stop,
+				   (unsigned long long)offset);
+		goto out;
+	}
 	total = at->log_bytes;
 	if (stream != NULL && find_stream(a, req, at, stream, &total) < 0)
 		goto out;
+	/* The last tail_bytes bytes: where a long log's viewer starts. */
+	if (q_tail_bytes != NULL)
+		offset = total > tail_bytes ? total - tail_bytes : 0;
+	if (stop > total)
+		stop = total;
+	if (strcmp(http_request_method(req), "HEAD") == 0)
+		stop = offset; /* the headers say the size: read nothing */
 	buf_init(&b, 0);
 	end = offset;
 	if (n > 0) {
 		tail(a, at->id, stream, total, n, &b, &offset);
 		end = offset + b.len;
 	} else {
-		while (end < total) {
-			size_t before = b.len;
+		while (end < stop) {
+			size_t before = b.len, want = stop - end > READ_PIECE ?
+				READ_PIECE : (size_t)(stop - end);
 
-			if (read_piece(a, at->id, stream, end, READ_PIECE,
-				       &b) < 0 || b.len == before)
+			if (read_piece(a, at->id, stream, end, want, &b) < 0 ||
+			    b.len == before)
 				break;
 			end += b.len - before;
 		}
 	}
 	snprintf(hdr, sizeof(hdr), "X-Log-Offset: %llu", (unsigned long long)end);
+	snprintf(h_start, sizeof(h_start), "X-Log-Start: %llu",
+		 (unsigned long long)(end - b.len));
+	snprintf(h_size, sizeof(h_size), "X-Log-Size: %llu",
+		 (unsigned long long)total);
+	if (q_download != NULL && strcmp(q_download, "0") != 0) {
+		download_header(h_disp, sizeof(h_disp), run->id,
+				http_request_param(req, "job"), at->number);
+		headers[3] = h_disp;
+	}
 	http_respond(req, 200, "text/plain; charset=utf-8", headers,
 		     b.data != NULL ? b.data : "", b.len);
 	buf_free(&b);
+out:
+	store_run_free(run);
+}
+
+void
+api_job_sections(struct api *a, struct http_request *req, const char *actor)
+{
+	const struct store_attempt *at;
+	struct store_run *run = NULL;
+	struct store_section *v = NULL;
+	size_t n = 0, i;
+	cJSON *o, *items;
+	int rc;
+
+	(void)actor;
+	if (find_attempt(a, req, &run, &at) < 0)
+		goto out;
+	rc = store_sections_list(a->env.store, at->id, &v, &n);
+	if (rc < 0) {
+		api_respond_errno(req, rc, "cannot read the sections");
+		goto out;
+	}
+	o = cJSON_CreateObject();
+	cJSON_AddNumberToObject(o, "attempt", at->number);
+	items = cJSON_AddArrayToObject(o, "items");
+	for (i = 0; i < n; i++) {
+		cJSON *it = cJSON_CreateObject();
+		/* Until the next section, or the attempt's end (null: running). */
+		uint64_t end = i + 1 < n ? v[i + 1].started_at : at->finished_at;
+
+		cJSON_AddNumberToObject(it, "line", (double)v[i].line);
+		cJSON_AddStringToObject(it, "command", v[i].command);
+		cJSON_AddNumberToObject(it, "started_ms", (double)v[i].started_at);
+		if (end != 0 && end >= v[i].started_at)
+			cJSON_AddNumberToObject(it, "duration_ms",
+						(double)(end - v[i].started_at));
+		else
+			cJSON_AddNullToObject(it, "duration_ms");
+		cJSON_AddItemToArray(items, it);
+	}
+	store_sections_free(v, n);
+	api_respond_tree(req, 200, o);
 out:
 	store_run_free(run);
 }

@@ -80,6 +80,32 @@ json_body(struct http_request *req, bool optional)
 	return o;
 }
 
+/*
+ * "branches": each branch's newest run (the dashboard's projects view),
+ * newest first; null if the store could not say.
+ */
+static void
+add_branches(struct api *a, cJSON *it, const char *project)
+{
+	struct store_run **runs = NULL;
+	size_t n = 0, i;
+	cJSON *v;
+
+	if (store_project_branches(a->env.store, project, 50, &runs, &n) < 0) {
+		cJSON_AddNullToObject(it, "branches");
+		return;
+	}
+	v = cJSON_AddArrayToObject(it, "branches");
+	for (i = 0; i < n; i++) {
+		cJSON *b = cJSON_CreateObject();
+
+		cJSON_AddStringToObject(b, "branch", runs[i]->branch);
+		cJSON_AddItemToObject(b, "run", api_run_json(a, runs[i], false));
+		cJSON_AddItemToArray(v, b);
+	}
+	store_runs_free(runs, n);
+}
+
 void
 api_projects(struct api *a, struct http_request *req, const char *actor)
 {
@@ -101,6 +127,7 @@ api_projects(struct api *a, struct http_request *req, const char *actor)
 		cJSON_AddStringToObject(it, "runs_url", url);
 		free(url);
 		cJSON_AddNumberToObject(it, "max_jobs", config_project_max_jobs(p));
+		add_branches(a, it, config_project_name(p));
 		cJSON_AddItemToArray(items, it);
 	}
 	api_respond_tree(req, 200, o);

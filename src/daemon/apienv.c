@@ -33,6 +33,12 @@ env_ready(void *ctx)
 	return daemon_ready(ctx);
 }
 
+static bool
+env_stopping(void *ctx)
+{
+	return ((struct daemon *)ctx)->draining;
+}
+
 static void
 env_trigger(void *ctx, const struct api_trigger *t, api_done_cb cb, void *arg)
 {
@@ -175,6 +181,7 @@ daemon_api_env(struct daemon *d, struct api_env *env)
 		.config = env_config,
 		.public_url = env_public_url,
 		.ready = env_ready,
+		.stopping = env_stopping,
 		.trigger = env_trigger,
 		.cancel = env_cancel,
 		.rerun = env_rerun,

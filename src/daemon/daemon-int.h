@@ -200,6 +200,7 @@ struct live_attempt {
 	char *image_line;         /* "image X: pulled sha256:..." for its
 	                             prelude, owned, or NULL */
 	uint64_t image_from;      /* its image began being prepared, UTC ms */
+	struct sections *sec;     /* sections.c: the log's sections */
 	struct live_attempt *next;
 };
 
@@ -285,6 +286,16 @@ struct daemon {
 	uint64_t evictions;       /* cache entries evicted since start */
 	uint64_t blob_bytes;      /* the blob store's size, last measured */
 };
+
+/*
+ * sections.c: finds each script line's "$ command" echo in an attempt's
+ * output as it arrives (before live_attempt_append), writes them with the
+ * log's flushes, frees its state with the attempt.
+ */
+void sections_scan(struct live_attempt *la, const struct pipeline *p,
+		   const char *data, size_t len);
+void sections_flush(struct live_attempt *la);
+void sections_free(struct live_attempt *la);
 
 /* record.c: sched → store */
 void record_event(void *arg, const struct sched_event *ev);

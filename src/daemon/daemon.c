@@ -12,6 +12,7 @@
  * the jobs are no longer ours).
  */
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -503,6 +504,15 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
 	uv_signal_start(&d->sighup, on_sighup, SIGHUP);
 	uv_signal_start(&d->sigusr2, on_sigusr2, SIGUSR2);
+	/*
+	 * libuv writes to sockets with write(2): a client that resets its
+	 * connection while an answer or a stream is being written would
+	 * raise SIGPIPE and end the daemon.  Ignored, the write fails with
+	 * EPIPE and the connection is closed.  Children get the default back
+	 * (uv_spawn resets every disposition; the supervisor resets them for
+	 * the job).
+	 */
+	signal(SIGPIPE, SIG_IGN);
 	uv_timer_init(&d->loop, &d->schedule_timer);
 	if ((rc = runs_recover(d, err)) < 0)
 		goto fail_started;

@@ -108,6 +108,7 @@ live_attempt_free(struct daemon *d, struct live_attempt *la)
 		free(f);
 	}
 	buf_free(&la->mem);
+	sections_free(la);
 	free(la->status);
 	free(la->reason);
 	free(la->dir);

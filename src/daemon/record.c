@@ -227,6 +227,7 @@ flush(struct live_attempt *la)
 	struct op *o;
 	size_t from;
 
+	sections_flush(la);
 	if (la->id == 0 || la->total == la->queued)
 		return;
 	o = op_new(la->d, la->lr->id);
@@ -267,6 +268,7 @@ record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	la = live_attempt_find(d, sched_run_id(run), job, attempt);
 	if (la == NULL)
 		return;
+	sections_scan(la, sched_run_pipeline(run), data, len);
 	live_attempt_append(la, data, len);
 	d->stats.log_bytes += len;
 	if (la->total - la->queued >= LOG_FLUSH_BYTES)

@@ -413,6 +413,7 @@ conn_process(struct http_conn *c)
 		req->server = c->s;
 		http_peer_client(c->s, c->peer, &req->headers, req->client,
 				 sizeof(req->client));
+		req->proxied = c->proxy;
 		c->cur = req;
 		timer_set(c, T_NONE, 0);
 		http_server_dispatch(c->s, req);

@@ -75,6 +75,7 @@ struct http_request {
 	size_t drain_low;
 	uint64_t start_ns;          /* uv_hrtime() at its first byte */
 	char client[48];            /* http_request_client: INET6_ADDRSTRLEN */
+	bool proxied;               /* the peer is a trusted proxy */
 	bool answered;              /* the answer is complete */
 	bool streaming;
 	bool stream_raw;            /* HTTP/1.0 stream: no chunk framing */

@@ -249,6 +249,12 @@ http_request_client(const struct http_request *req)
 	return req->client;
 }
 
+bool
+http_request_via_proxy(const struct http_request *req)
+{
+	return req->proxied;
+}
+
 const char *
 http_request_body(const struct http_request *req, size_t *len)
 {

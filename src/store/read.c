@@ -253,8 +253,13 @@ store_runs_unfinished(struct store *s, struct store_run ***runs, size_t *n)
 	size_t cap = 0, i, nv = 0;
 	int rc;
 
+	/*
+	 * INDEXED BY: runs_all_status (status, id) would serve the IN too,
+	 * with a sort; the partial index holds these rows alone, in order.
+	 */
 	rc = store_stmt(&s->rd, ST_R_UNFINISHED, "SELECT " STORE_RUN_COLS_FULL
-			" FROM runs WHERE status IN ('queued', 'running')"
+			" FROM runs INDEXED BY runs_unfinished"
+			" WHERE status IN ('queued', 'running')"
 			" ORDER BY id", &st);
 	if (rc < 0)
 		return rc;

@@ -386,6 +386,47 @@ const char *const store_migrations[] = {
 	"  log_bytes INTEGER NOT NULL DEFAULT 0,"
 	"  PRIMARY KEY (attempt_id, stream)"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 14: the dashboard — sessions, the indexes of its queries, the
+	 * log's sections.  A
+	 * session is the SHA-256 (hex) of its cookie's value, never the
+	 * value; it acts as the token it was opened with, and goes with
+	 * that token (CASCADE), so revoking a token signs its sessions out.
+	 * csrf is the value the page echoes in X-CSRF-Token: not a secret
+	 * against the store's reader, only against other origins.  Runs
+	 * across projects are listed newest first by status, branch or
+	 * trigger with no project: each filter gets an index ending in id,
+	 * so a page is a walk down one index (store_runs_across); the
+	 * trigger also within a project.
+	 */
+	"CREATE TABLE sessions ("
+	"  hash TEXT PRIMARY KEY CHECK (length(hash) = 64),"
+	"  token_id INTEGER NOT NULL REFERENCES tokens (id) ON DELETE CASCADE,"
+	"  csrf TEXT NOT NULL,"
+	"  created_at INTEGER NOT NULL,"
+	"  expires_at INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE INDEX sessions_expires ON sessions (expires_at);"
+	"CREATE INDEX sessions_token ON sessions (token_id);"
+	"CREATE INDEX runs_all_status ON runs (status, id);"
+	"CREATE INDEX runs_all_branch ON runs (branch, id);"
+	"CREATE INDEX runs_all_trigger ON runs (trigger_kind, id);"
+	"CREATE INDEX runs_trigger ON runs (project, trigger_kind, id);"
+	/*
+	 * Where each script line of an attempt began in its log: its line
+	 * number (from 1), the command and when its "$ command" echo
+	 * arrived, for the log viewer's collapsible sections.  A section
+	 * lasts until the next one starts or the attempt ends.
+	 */
+	"CREATE TABLE log_sections ("
+	"  attempt_id INTEGER NOT NULL REFERENCES attempts (id)"
+	"    ON DELETE CASCADE,"
+	"  line INTEGER NOT NULL CHECK (line >= 1),"
+	"  command TEXT NOT NULL,"
+	"  started_at INTEGER NOT NULL,"
+	"  PRIMARY KEY (attempt_id, line)"
+	") WITHOUT ROWID;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

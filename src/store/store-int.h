@@ -86,6 +86,11 @@ enum store_stmt_id {
 	ST_CACHE_TOUCH,
 	ST_CACHE_DELETE,
 	ST_DIGEST_REF,
+	/* dash.c */
+	ST_SESSION_INSERT,
+	ST_SESSION_PRUNE,
+	ST_SESSION_DELETE,
+	ST_SECTION_INSERT,
 	/* writer: trace.c */
 	ST_RUN_TRACE_SET,
 	ST_RUN_TRACE_GET,
@@ -159,6 +164,15 @@ enum store_stmt_id {
 	ST_R_TESTS_STATUS,
 	ST_R_TEST_COUNTS,
 	ST_R_FLAKY,
+	/* dash.c: one statement per filter shape of runs across projects */
+	ST_R_ACROSS,
+	ST_R_ACROSS_LAST = ST_R_ACROSS + 15,
+	ST_R_SESSION,
+	ST_R_DURATIONS,
+	ST_R_JOB_NAMES,
+	ST_R_DB_SIZE,
+	ST_R_SECTIONS,
+	ST_R_BRANCHES,
 	ST_COUNT
 };
 

@@ -122,10 +122,10 @@ def main(t):
         for q in ["offset=-1", "tail=x"]:
             r = d.get("/api/v1/runs/%d/jobs/build/log?%s" % (rid, q))
             d.expect_error(r, 400, "bad_request",
-                           "offset, tail and Last-Event-ID take a whole number", q)
+                           "offset, start, end, tail, tail_bytes and Last-Event-ID take a whole number", q)
         r = d.get("/api/v1/runs/%d/jobs/build/log" % rid, headers={"Last-Event-ID": "x"})
         d.expect_error(r, 400, "bad_request",
-                       "offset, tail and Last-Event-ID take a whole number", "Last-Event-ID")
+                       "offset, start, end, tail, tail_bytes and Last-Event-ID take a whole number", "Last-Event-ID")
     check("400: bad limit, cursor, status, offset, tail and Last-Event-ID", bad_query)
 
     def bad_env():

@@ -77,6 +77,24 @@ wait_status 1 running
 api -X POST "$url/api/v1/runs/1/cancel" >/dev/null
 wait_status 1 canceled
 
+# The dashboard's side: pages, a session, reads, event streams that the
+# client leaves (curl's --max-time) and one still open at the SIGTERM.
+curl -sS "$url/" | grep -q '<html' || fail "no page at /"
+curl -sS -c jar -H 'Content-Type: application/json' -d "{\"token\":\"$TOKEN\"}" \
+	"$url/api/v1/session" >out
+csrf=$(sed -n 's/.*"csrf":"\([^"]*\)".*/\1/p' out)
+[ -n "$csrf" ] || fail "no session: $(cat out)"
+curl -sS -b jar "$url/api/v1/runs?limit=1" | grep -q '"items":\[{' || fail "no runs"
+curl -sS -b jar "$url/api/v1/runs/1/jobs/lint/sections" | grep -q '"command":"echo lint"' ||
+	fail "no sections"
+curl -sS -b jar "$url/api/v1/projects/demo/durations" >/dev/null
+curl -sS -b jar "$url/api/v1/status" | grep -q '"store_bytes":' || fail "no status"
+curl -sS -N --max-time 2 -b jar "$url/api/v1/events?runs=1&logs=1:flaky,1:lint@3" >out || true
+grep -q '^event: end' out || fail "no end event in the events stream"
+curl -sS -N -b jar "$url/api/v1/events" >/dev/null 2>&1 &
+curl -sS -b jar -H "X-CSRF-Token: $csrf" -X DELETE -o /dev/null -w '%{http_code}' \
+	"$url/api/v1/session" | grep -q 204 || fail "sign-out"
+
 kill -TERM $pid
 rc=0
 wait $pid || rc=$?
