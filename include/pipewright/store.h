@@ -550,6 +550,7 @@ struct store_run_filter {
 	size_t limit;              /* 1..200 */
 	uint64_t before;           /* keyset cursor: ids below it; 0: newest */
 	const char *trigger;       /* store_runs_across only; NULL: any */
+	uint64_t after;            /* store_runs_across only: ids above it */
 };
 /*
  * Runs without jobs, newest first.  *next is the cursor for the next page,

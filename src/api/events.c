@@ -244,13 +244,23 @@ look_feed(struct events *e)
 	size_t n = 0, i, k;
 	uint64_t next;
 
-	/* New runs, oldest first; the first look only marks where it is. */
-	if (store_runs_across(e->a->env.store, &f, &runs, &n, &next) < 0)
-		return;
+	/*
+	 * New runs, oldest first: only those above the newest reported
+	 * (usually none); the first look only marks where it is.
+	 */
 	if (!e->have_max) {
+		f.limit = 1;
+		if (store_runs_across(e->a->env.store, &f, &runs, &n, &next) < 0)
+			return;
 		e->max_seen = n > 0 ? runs[0]->id : 0;
 		e->have_max = true;
+		store_runs_free(runs, n);
+		f.limit = 100;
 	}
+	f.after = e->max_seen;
+	if (store_runs_across(e->a->env.store, &f, &runs, &n, &next) < 0)
+		return;
+	f.after = 0;
 	for (i = n; i-- > 0;) {
 		if (runs[i]->id <= e->max_seen)
 			continue;

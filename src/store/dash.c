@@ -39,7 +39,8 @@ across_sql(unsigned shape)
 	for (i = 0; i < arms; i++) {
 		if (i > 0)
 			buf_adds(&b, " UNION ALL ");
-		buf_adds(&b, "SELECT " STORE_RUN_COLS " FROM runs WHERE id < ?2");
+		buf_adds(&b, "SELECT " STORE_RUN_COLS " FROM runs"
+			 " WHERE id < ?2 AND id > ?12");
 		if (shape & F_STATUS)
 			buf_addf(&b, " AND status = ?%d", 4 + i);
 		if (shape & F_PROJECT)
@@ -126,6 +127,7 @@ store_runs_across(struct store *s, const struct store_run_filter *f,
 	sqlite3_bind_int64(st, 10, (sqlite3_int64)f->limit + 1);
 	if (f->trigger != NULL)
 		store_bind_text(st, 11, f->trigger);
+	store_bind_u64(st, 12, f->after);
 
 	v = xcalloc(f->limit + 1, sizeof(*v));
 	while ((rc = store_step(st)) == 1)

@@ -216,6 +216,14 @@ test_across_pages(void **state)
 		flt.limit = 200;
 		check_pages(f, flt);
 	}
+	/* after: only the runs above it (an event stream's new runs). */
+	flt = (struct store_run_filter){.limit = 200,
+					.after = f->ids[NSEED - 5]};
+	assert_int_equal(store_runs_across(f->s, &flt, &runs, &n, &next), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(runs[0]->id, f->ids[NSEED - 1]);
+	assert_int_equal(runs[3]->id, f->ids[NSEED - 4]);
+	store_runs_free(runs, n);
 	flt = (struct store_run_filter){.limit = 200, .status = bogus};
 	assert_int_equal(store_runs_across(f->s, &flt, &runs, &n, &next),
 			 -EINVAL);
