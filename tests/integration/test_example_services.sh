@@ -4,8 +4,10 @@
 # passes); its e2e job starts a real PostgreSQL (Debian's, initdb as the
 # service's setup, ready when pg_isready says so) and the notes service
 # beside it as services, and checks through both: the HTTP answer, and the
-# row read back from PostgreSQL.  Afterwards no process of either service
-# is left on the host.
+# row read back from PostgreSQL.  Both jobs' JUnit reports are read: the
+# retry is said to have turned the flaky failure into a pass, and the
+# summary counts the 9 tests.  Afterwards no process of either service is
+# left on the host.
 #
 # PostgreSQL refuses to run as root, so the e2e job says `user: postgres`.
 # Where this build knows that key, the pipeline runs as it is, strict, as
@@ -62,6 +64,12 @@ grep -q '^\[unit\] FAILED tests/test_notes.py::test_flaky_clock' out ||
 	fail "the flaky test did not fail on the first attempt"
 expect_out "==> unit: running (attempt 2)" "==> unit: success"
 grep -q "^\[unit\] 6 passed in " out || fail "the retry did not pass all 6 tests"
+# The reports: read after each attempt, the retry's pass said once.
+expect_out "[unit] reports: 6 tests from 1 file: 5 passed, 1 failed, 0 errors, 0 skipped" \
+	"[unit] reports: 6 tests from 1 file: 6 passed, 0 failed, 0 errors, 0 skipped" \
+	"[unit] reports: 1 test passed on this retry after failing before" \
+	"[e2e] reports: 3 tests from 1 file: 3 passed, 0 failed, 0 errors, 0 skipped" \
+	"tests: 9 passed, 1 passed on a retry"
 grep -q 'tests="6"' "$dir/build/test-results/unit.xml" 2>/dev/null ||
 	[ "$mode" = strict ] || fail "no JUnit XML with 6 tests in the checkout"
 # The e2e job, its services in order.
