@@ -184,21 +184,34 @@ def main(t):
     t.check("logs=RUN:JOB@OFFSET starts there", at_offset)
 
     def resets():
+        # SIGPIPE comes only from a write after the one that met the reset
+        # (that one fails ECONNRESET): a look must write several events
+        # while the reset lands.  Eight follows of a 4 MB log make each
+        # look eight 256 KiB events, read from the store one by one; the
+        # client resets as soon as the answer's head arrives, while the
+        # first look is still reading and writing.
         rid = d.trigger("big")["id"]
         d.wait_run(rid)
         size = int(d.get("/api/v1/runs/%d/jobs/big/log?tail_bytes=1" % rid).header("X-Log-Size"))
         expect(size >= 4000000, "a 4 MB log (%d)" % size)
+        logs = ",".join(["%d:big" % rid] * 8)
         for path, linger in [(p, l) for p in ("/api/v1/runs/%d/jobs/big/log" % rid,
-                                              "/api/v1/events?logs=%d:big" % rid)
-                             for l in (False, True)] * 3:
-            c = socket.create_connection((d.host, d.port))
-            c.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
-            c.recv(100)
+                                              "/api/v1/events?logs=" + logs)
+                             for l in (False, True)] * 10:
+            try:
+                c = socket.create_connection((d.host, d.port))
+                c.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+                c.recv(100)
+            except OSError as x:
+                fail("the daemon ended while clients reset (exit %r, -13 is SIGPIPE): %s"
+                     % (d.proc.wait(timeout=pw.DEADLINE), x))
             # Closed while the daemon still writes: its next writes meet
             # a reset (once with SO_LINGER 0: the reset at once).
             if linger:
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.close()
+            expect(d.proc.poll() is None, "the daemon outlives a reset %s (exit %r)"
+                   % (path[:40], d.proc.poll()))
         eq(d.get_json("/healthz"), {"status": "ok"}, "the daemon still answers")
         expect(d.proc.poll() is None, "the daemon is alive (exit %r)" % d.proc.poll())
     t.check("clients resetting mid-answer leave the daemon running", resets)
