@@ -87,6 +87,7 @@ struct events {
 	size_t nresume;
 	uint64_t writes;        /* the store's write count at the last look */
 	bool looked;
+	bool behind;            /* a log has more stored than it has sent */
 	uint64_t last_sent;     /* ms, for the pings */
 	size_t queued;          /* bytes not yet written, at the last write */
 };
@@ -297,7 +298,8 @@ look_feed(struct events *e)
 	}
 }
 
-static void
+/* Sends the next piece of a followed log; true if more is stored. */
+static bool
 look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 {
 	const struct store_job *j = NULL;
@@ -312,7 +314,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 		if (strcmp(r->jobs[i].name, l->job) == 0)
 			j = &r->jobs[i];
 	if (j == NULL || j->nattempts == 0)
-		return;
+		return false;
 	at = &j->attempts[j->nattempts - 1];
 	if (at->id != l->attempt) {
 		/* A new attempt (a retry, a rerun): its log from the start. */
@@ -329,13 +331,13 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 		buf_reset(&l->carry);
 	}
 	if (l->ended)
-		return;
+		return false;
 	buf_init(&b, 0);
 	buf_add(&b, l->carry.data, l->carry.len);
 	if (store_log_read(e->a->env.store, at->id, l->next + l->carry.len,
 			   EV_LOG_PIECE, &b) < 0) {
 		buf_free(&b);
-		return;
+		return false;
 	}
 	buf_reset(&l->carry);
 	/* Finished and all read: the held-back bytes go too (as U+FFFD). */
@@ -368,6 +370,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 			cJSON_AddNullToObject(o, "exit_code");
 		ev_send(e, "end", o);
 	}
+	return !l->ended && l->next + l->carry.len < at->log_bytes;
 }
 
 static void
@@ -380,35 +383,50 @@ look(struct events *e)
 	if (e->req == NULL)
 		return;
 	store_stats(e->a->env.store, &ss);
-	if (e->looked && ss.writes == e->writes) {
+	/*
+	 * Nothing written and no log behind: nothing to send.  A log more
+	 * than a piece behind (a long one, a resumed one, a slow reader's)
+	 * goes on at every tick until it has caught up, store idle or not.
+	 */
+	if (e->looked && ss.writes == e->writes && !e->behind) {
 		if (pw_mono_ms() - e->last_sent >= EV_PING_MS) {
 			e->queued = http_stream_write(e->req, ": ping\n\n", 8);
 			e->last_sent = pw_mono_ms();
 		}
 		return;
 	}
-	e->writes = ss.writes;
-	e->looked = true;
-	if (e->feed)
-		look_feed(e);
-	for (i = 0; i < e->nruns; i++) {
-		if (!e->runs[i].listed)
-			continue;
-		if (store_run_get(e->a->env.store, e->runs[i].id, &r) < 0)
-			continue;
-		look_listed(e, &e->runs[i], r);
-		store_run_free(r);
+	if (!e->looked || ss.writes != e->writes) {
+		e->writes = ss.writes;
+		e->looked = true;
+		if (e->feed)
+			look_feed(e);
+		for (i = 0; i < e->nruns; i++) {
+			if (!e->runs[i].listed)
+				continue;
+			if (store_run_get(e->a->env.store, e->runs[i].id,
+					  &r) < 0)
+				continue;
+			look_listed(e, &e->runs[i], r);
+			store_run_free(r);
+		}
 	}
-	/* A client that reads slowly gets its logs later, not a queue. */
-	if (e->queued > EV_HIGH_WATER || e->req == NULL)
+	if (e->req == NULL)
+		return;
+	/*
+	 * A client that reads slowly gets its logs later, not a queue: the
+	 * queue as it is now (an empty write writes nothing).
+	 */
+	e->queued = http_stream_write(e->req, "", 0);
+	e->behind = e->nlogs > 0 && e->queued > EV_HIGH_WATER;
+	if (e->behind)
 		return;
 	for (i = 0; i < e->nlogs; i++) {
 		if (store_run_get(e->a->env.store, e->logs[i].run, &r) < 0)
 			continue;
-		look_log(e, &e->logs[i], r);
+		e->behind |= look_log(e, &e->logs[i], r);
 		/* The same run for the next logs: read once. */
 		for (k = i + 1; k < e->nlogs && e->logs[k].run == r->id; k++)
-			look_log(e, &e->logs[k], r);
+			e->behind |= look_log(e, &e->logs[k], r);
 		i = k - 1;
 		store_run_free(r);
 	}
