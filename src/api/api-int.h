@@ -97,6 +97,14 @@ bool api_paging(struct http_request *req, size_t deflt, size_t *limit,
 		uint64_t *before);
 /* A page's "next_cursor": the string of next, or null for the last page. */
 void api_add_cursor(cJSON *o, uint64_t next);
+/*
+ * ?status=a,b (run statuses) into out, NULL-terminated, static strings;
+ * *set is out, or NULL without the parameter; *copy is scratch the caller
+ * frees.  false: it has answered 400.
+ */
+#define API_RUN_STATUSES 6
+bool api_statuses(struct http_request *req, const char **out, char **copy,
+		  const char *const **set);
 /* Parses "{id}" as a run id; answers 400 and returns false if it is not one. */
 bool api_run_id(struct http_request *req, uint64_t *id);
 /*
