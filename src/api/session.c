@@ -347,7 +347,7 @@ static void
 signout_done(int rc, void *arg)
 {
 	struct signout *s = arg;
-	const char *headers[2] = {NULL, NULL};
+	const char *headers[3] = {NULL, "Cache-Control: no-store", NULL};
 
 	if (s->req != NULL) {
 		http_request_on_abort(s->req, NULL, NULL);

@@ -59,6 +59,7 @@ def main(t):
     def read_session():
         r = sign_in("reader")
         eq(r.status, 201, "sign-in with a read token (%r)" % r.body)
+        eq(r.header("Cache-Control"), "no-store", "sign-in's answer is not kept")
         value, attrs = cookie_of(r)
         for a in ("HttpOnly", "SameSite=Strict", "Path=/"):
             expect(a in attrs, "cookie has %s: %r" % (a, attrs))
@@ -113,6 +114,7 @@ def main(t):
         d.expect_error(r, 403, "forbidden", what="sign-out without X-CSRF-Token")
         r = with_cookie("DELETE", "/api/v1/session", value, csrf=csrf)
         eq(r.status, 204, "sign-out (%r)" % r.body)
+        eq(r.header("Cache-Control"), "no-store", "sign-out's answer is not kept")
         _, attrs = cookie_of(r)
         expect("Max-Age=0" in attrs, "the cookie is cleared: %r" % attrs)
         d.expect_error(with_cookie("GET", "/api/v1/session", value), 401, "unauthorized",
