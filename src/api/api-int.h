@@ -193,6 +193,20 @@ int api_session_auth(struct api *a, struct http_request *req,
 		     enum auth_scope need, char **actor);
 void api_session_create(struct api *a, struct http_request *req,
 			const char *actor);
+/*
+ * The same check for a request already answering (a stream), answering
+ * nothing: 1 if its session is live and allows need, 0 if it has no live
+ * session, -1 if the session's scope is too small or the store failed.
+ */
+int api_session_allows(struct api *a, struct http_request *req,
+		       enum auth_scope need);
+/*
+ * Whether req's credentials (bearer token, session, or anonymous_read)
+ * still allow need, as when it came in: a stream asks before it sends
+ * more, so a sign-out or a removed token ends it.
+ */
+bool api_still_allowed(struct api *a, struct http_request *req,
+		       enum auth_scope need);
 /* The pw_session value of a Cookie header (NULL: none) into out; false if
  * there is none or it does not fit (fuzz/fuzz_dash_params.c). */
 bool api_session_cookie(const char *header, char *out, size_t len);

@@ -174,6 +174,22 @@ authenticate(struct api *a, struct http_request *req, enum auth_scope need,
 	return true;
 }
 
+bool
+api_still_allowed(struct api *a, struct http_request *req,
+		  enum auth_scope need)
+{
+	const char *h = http_request_header(req, "Authorization");
+	int rc;
+
+	/* As authenticate() decides, answering nothing. */
+	if (h == NULL && (rc = api_session_allows(a, req, need)) != 0)
+		return rc > 0;
+	if (h == NULL)
+		return need == AUTH_SCOPE_READ &&
+		       config_anonymous_read(api_config(a));
+	return auth_check(a->env.store, h, need, NULL) == 0;
+}
+
 /* Every route's http handler: its row's scope, then its handler. */
 static void
 dispatch(struct http_request *req, void *arg)

@@ -373,7 +373,8 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 	return !l->ended && l->next + l->carry.len < at->log_bytes;
 }
 
-static void
+/* false: the stream's credentials no longer allow it; it must end. */
+static bool
 look(struct events *e)
 {
 	struct store_stats ss;
@@ -381,7 +382,7 @@ look(struct events *e)
 	size_t i, k;
 
 	if (e->req == NULL)
-		return;
+		return true;
 	store_stats(e->a->env.store, &ss);
 	/*
 	 * Nothing written and no log behind: nothing to send.  A log more
@@ -393,8 +394,15 @@ look(struct events *e)
 			e->queued = http_stream_write(e->req, ": ping\n\n", 8);
 			e->last_sent = pw_mono_ms();
 		}
-		return;
+		return true;
 	}
+	/*
+	 * Before anything more is sent: a session signed out, or a token
+	 * removed or narrowed since the stream began, ends it (the first
+	 * look comes right after the request's own check).
+	 */
+	if (e->looked && !api_still_allowed(e->a, e->req, AUTH_SCOPE_READ))
+		return false;
 	if (!e->looked || ss.writes != e->writes) {
 		e->writes = ss.writes;
 		e->looked = true;
@@ -411,7 +419,7 @@ look(struct events *e)
 		}
 	}
 	if (e->req == NULL)
-		return;
+		return true;
 	/*
 	 * A client that reads slowly gets its logs later, not a queue: the
 	 * queue as it is now (an empty write writes nothing).
@@ -419,7 +427,7 @@ look(struct events *e)
 	e->queued = http_stream_write(e->req, "", 0);
 	e->behind = e->nlogs > 0 && e->queued > EV_HIGH_WATER;
 	if (e->behind)
-		return;
+		return true;
 	for (i = 0; i < e->nlogs; i++) {
 		if (store_run_get(e->a->env.store, e->logs[i].run, &r) < 0)
 			continue;
@@ -430,6 +438,7 @@ look(struct events *e)
 		i = k - 1;
 		store_run_free(r);
 	}
+	return true;
 }
 
 static void events_free(struct events *e);
@@ -448,20 +457,20 @@ on_tick(uv_timer_t *t)
 
 	if (e->req == NULL)
 		return;
-	if (a->env.stopping != NULL && a->env.stopping(a->env.ctx)) {
-		/*
-		 * Shutting down or handing over: end the stream cleanly now
-		 * (the client reconnects, with Last-Event-ID, to whoever
-		 * serves next) instead of holding the daemon's exit.
-		 */
+	/*
+	 * Shutting down or handing over: end the stream cleanly now (the
+	 * client reconnects, with Last-Event-ID, to whoever serves next)
+	 * instead of holding the daemon's exit.  Signed out: end it too
+	 * (the client's reconnection is then refused).
+	 */
+	if ((a->env.stopping != NULL && a->env.stopping(a->env.ctx)) ||
+	    !look(e)) {
 		http_request_on_abort(e->req, NULL, NULL);
 		http_stream_end(e->req);
 		e->req = NULL;
 		uv_timer_stop(&e->timer);
 		uv_close((uv_handle_t *)&e->timer, on_closed);
-		return;
 	}
-	look(e);
 }
 
 static void
@@ -648,6 +657,6 @@ api_events(struct api *a, struct http_request *req, const char *actor)
 	http_request_on_abort(req, on_abort, e);
 	/* The state now, then a look every tick. */
 	e->last_sent = pw_mono_ms();
-	look(e);
+	(void)look(e); /* the first: right after the request's check */
 	uv_timer_start(&e->timer, on_tick, EV_TICK_MS, EV_TICK_MS);
 }

@@ -132,6 +132,25 @@ api_session_auth(struct api *a, struct http_request *req,
 	return 1;
 }
 
+int
+api_session_allows(struct api *a, struct http_request *req,
+		   enum auth_scope need)
+{
+	char hash[AUTH_HASH_HEX];
+	struct store_session ss = {0};
+	enum auth_scope have;
+	int rc;
+
+	rc = session_of(a, req, hash, &ss);
+	if (rc == -ENOENT)
+		return 0;
+	if (rc < 0)
+		return -1;
+	rc = auth_scope_parse(ss.scope, &have) == 0 && have >= need ? 1 : -1;
+	store_session_free(&ss);
+	return rc;
+}
+
 /* The Set-Cookie header: a new value, or (value NULL) one that ends it. */
 static char *
 set_cookie(struct http_request *req, const char *value)

@@ -167,6 +167,37 @@ def main(t):
                        what="a read with the removed token's cookie")
     t.check("a token removed from the store ends its sessions", removed_token)
 
+    def stream_ends():
+        # An open event stream is not a way around sign-out or a removed
+        # token: it ends before it sends anything more.
+        for who, end in (("operator", "sign-out"), ("temp2", "removal")):
+            if who == "temp2":
+                d.token("temp2", "read")
+            r = sign_in(who)
+            eq(r.status, 201, "sign-in as %s" % who)
+            value, csrf = cookie_of(r)[0], r.json()["csrf"]
+            c = d.conn()
+            c.request("GET", "/api/v1/events?all=1",
+                      headers={"Cookie": "pw_session=" + value})
+            sse = c.getresponse()
+            eq(sse.status, 200, "an event stream with the session cookie")
+            if end == "sign-out":
+                eq(with_cookie("DELETE", "/api/v1/session", value, csrf=csrf).status, 204,
+                   "sign-out")
+            else:
+                db = sqlite3.connect(os.path.join(d.data, "pipewright.db"),
+                                     timeout=pw.DEADLINE)
+                with db:
+                    db.execute("DELETE FROM tokens WHERE name = 'temp2'")
+                db.close()
+            rid = d.post("/api/v1/projects/demo/runs", {}, token="admin").json()["id"]
+            rest = sse.read()  # to the stream's end: it must come
+            c.close()
+            expect(b"event: run" not in rest, "no run sent after the %s: %r" % (end, rest[:300]))
+            pw.wait_until(lambda: d.get_json("/api/v1/runs/%d" % rid, token="reader")["status"]
+                          in pw.FINISHED, "run %d finished" % rid)
+    t.check("an open event stream ends with its session", stream_ends)
+
     def secure():
         for src, proto, want in (("127.0.0.1", "https", False), ("127.0.0.4", "http", False),
                                  ("127.0.0.4", "https", True)):
