@@ -175,6 +175,17 @@ ev_send(struct events *e, const char *event, cJSON *o)
 	cJSON_Delete(o);
 }
 
+/* The start of a job's, a log's and an end's data: {"run", "job"}. */
+static cJSON *
+job_object(uint64_t run, const char *job)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "run", (double)run);
+	cJSON_AddStringToObject(o, "job", job);
+	return o;
+}
+
 static void
 send_run(struct events *e, const struct store_run *r)
 {
@@ -214,9 +225,7 @@ look_listed(struct events *e, struct ev_run *er, const struct store_run *r)
 		free(er->job_status[i]);
 		er->job_status[i] = xstrdup(j->status);
 		er->job_attempts[i] = j->nattempts;
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "run", (double)r->id);
-		cJSON_AddStringToObject(o, "job", j->name);
+		o = job_object(r->id, j->name);
 		cJSON_AddStringToObject(o, "status", j->status);
 		cJSON_AddNumberToObject(o, "attempts", (double)j->nattempts);
 		ev_send(e, "job", o);
@@ -345,9 +354,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 		     l->next + b.len >= at->log_bytes;
 	text = api_utf8(b.data != NULL ? b.data : "", b.len, &used, final);
 	if (used > 0) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "run", (double)r->id);
-		cJSON_AddStringToObject(o, "job", l->job);
+		o = job_object(r->id, l->job);
 		cJSON_AddNumberToObject(o, "attempt", l->number);
 		cJSON_AddNumberToObject(o, "offset", (double)l->next);
 		cJSON_AddStringToObject(o, "text", text);
@@ -359,9 +366,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 	buf_free(&b);
 	if (final && l->carry.len == 0) {
 		l->ended = true;
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "run", (double)r->id);
-		cJSON_AddStringToObject(o, "job", l->job);
+		o = job_object(r->id, l->job);
 		cJSON_AddNumberToObject(o, "attempt", l->number);
 		cJSON_AddStringToObject(o, "status", at->status);
 		if (at->exit_code >= 0)
