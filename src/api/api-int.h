@@ -187,19 +187,14 @@ bool api_badge_public(struct api *a, struct http_request *req);
  * an Authorization header, its session cookie: 1 and *actor (caller
  * frees) if the session is live, allows need and (for a method other
  * than GET and HEAD) the request carries its X-CSRF-Token; 0 if there is
- * no live session; -1 if it has answered (403, or a store error).
+ * no live session; -1 if it has answered (403, or a store error).  With
+ * actor NULL it answers nothing and checks no CSRF value: a stream that
+ * is already answering asks again whether its session still allows it.
  */
 int api_session_auth(struct api *a, struct http_request *req,
 		     enum auth_scope need, char **actor);
 void api_session_create(struct api *a, struct http_request *req,
 			const char *actor);
-/*
- * The same check for a request already answering (a stream), answering
- * nothing: 1 if its session is live and allows need, 0 if it has no live
- * session, -1 if the session's scope is too small or the store failed.
- */
-int api_session_allows(struct api *a, struct http_request *req,
-		       enum auth_scope need);
 /*
  * Whether req's credentials (bearer token, session, or anonymous_read)
  * still allow need, as when it came in: a stream asks before it sends

@@ -182,7 +182,7 @@ api_still_allowed(struct api *a, struct http_request *req,
 	int rc;
 
 	/* As authenticate() decides, answering nothing. */
-	if (h == NULL && (rc = api_session_allows(a, req, need)) != 0)
+	if (h == NULL && (rc = api_session_auth(a, req, need, NULL)) != 0)
 		return rc > 0;
 	if (h == NULL)
 		return need == AUTH_SCOPE_READ &&

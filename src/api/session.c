@@ -109,46 +109,31 @@ api_session_auth(struct api *a, struct http_request *req,
 	enum auth_scope have;
 	int rc;
 
+	/* actor NULL: a stream asking again, which answers nothing. */
 	rc = session_of(a, req, hash, &ss);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0) {
-		api_respond_errno(req, rc, "cannot read the session");
+		if (actor != NULL)
+			api_respond_errno(req, rc, "cannot read the session");
 		return -1;
 	}
-	if (!csrf_ok(req, &ss)) {
+	if (actor != NULL && !csrf_ok(req, &ss)) {
 		store_session_free(&ss);
 		return -1;
 	}
 	if (auth_scope_parse(ss.scope, &have) < 0 || have < need) {
-		http_respond_error(req, 403, "forbidden",
-				   "the token '%s' lacks the '%s' scope",
-				   ss.token_name, auth_scope_name(need));
+		if (actor != NULL)
+			http_respond_error(req, 403, "forbidden",
+					   "the token '%s' lacks the '%s' scope",
+					   ss.token_name, auth_scope_name(need));
 		store_session_free(&ss);
 		return -1;
 	}
-	*actor = xasprintf("token %s", ss.token_name);
+	if (actor != NULL)
+		*actor = xasprintf("token %s", ss.token_name);
 	store_session_free(&ss);
 	return 1;
-}
-
-int
-api_session_allows(struct api *a, struct http_request *req,
-		   enum auth_scope need)
-{
-	char hash[AUTH_HASH_HEX];
-	struct store_session ss = {0};
-	enum auth_scope have;
-	int rc;
-
-	rc = session_of(a, req, hash, &ss);
-	if (rc == -ENOENT)
-		return 0;
-	if (rc < 0)
-		return -1;
-	rc = auth_scope_parse(ss.scope, &have) == 0 && have >= need ? 1 : -1;
-	store_session_free(&ss);
-	return rc;
 }
 
 /* The Set-Cookie header: a new value, or (value NULL) one that ends it. */
