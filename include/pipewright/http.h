@@ -206,7 +206,8 @@ void http_respond_json(struct http_request *req, int status, const char *json);
 /*
  * Streaming: the status line and headers now, then chunks (chunked
  * transfer encoding), then the end.  http_stream_write returns the number
- * of bytes queued and not yet written, so a producer can slow down.
+ * of bytes queued and not yet written, so a producer can slow down (with
+ * len 0 it writes nothing, only says).
  * The connection carries nothing else until the end (HTTP/1.0 clients
  * get the bytes unframed and the connection closes at the end).
  * http_stream_end frees the request.

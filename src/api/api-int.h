@@ -97,6 +97,14 @@ bool api_paging(struct http_request *req, size_t deflt, size_t *limit,
 		uint64_t *before);
 /* A page's "next_cursor": the string of next, or null for the last page. */
 void api_add_cursor(cJSON *o, uint64_t next);
+/*
+ * ?status=a,b (run statuses) into out, NULL-terminated, static strings;
+ * *set is out, or NULL without the parameter; *copy is scratch the caller
+ * frees.  false: it has answered 400.
+ */
+#define API_RUN_STATUSES 6
+bool api_statuses(struct http_request *req, const char **out, char **copy,
+		  const char *const **set);
 /* Parses "{id}" as a run id; answers 400 and returns false if it is not one. */
 bool api_run_id(struct http_request *req, uint64_t *id);
 /*
@@ -179,12 +187,21 @@ bool api_badge_public(struct api *a, struct http_request *req);
  * an Authorization header, its session cookie: 1 and *actor (caller
  * frees) if the session is live, allows need and (for a method other
  * than GET and HEAD) the request carries its X-CSRF-Token; 0 if there is
- * no live session; -1 if it has answered (403, or a store error).
+ * no live session; -1 if it has answered (403, or a store error).  With
+ * actor NULL it answers nothing and checks no CSRF value: a stream that
+ * is already answering asks again whether its session still allows it.
  */
 int api_session_auth(struct api *a, struct http_request *req,
 		     enum auth_scope need, char **actor);
 void api_session_create(struct api *a, struct http_request *req,
 			const char *actor);
+/*
+ * Whether req's credentials (bearer token, session, or anonymous_read)
+ * still allow need, as when it came in: a stream asks before it sends
+ * more, so a sign-out or a removed token ends it.
+ */
+bool api_still_allowed(struct api *a, struct http_request *req,
+		       enum auth_scope need);
 /* The pw_session value of a Cookie header (NULL: none) into out; false if
  * there is none or it does not fit (fuzz/fuzz_dash_params.c). */
 bool api_session_cookie(const char *header, char *out, size_t len);

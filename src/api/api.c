@@ -174,6 +174,22 @@ authenticate(struct api *a, struct http_request *req, enum auth_scope need,
 	return true;
 }
 
+bool
+api_still_allowed(struct api *a, struct http_request *req,
+		  enum auth_scope need)
+{
+	const char *h = http_request_header(req, "Authorization");
+	int rc;
+
+	/* As authenticate() decides, answering nothing. */
+	if (h == NULL && (rc = api_session_auth(a, req, need, NULL)) != 0)
+		return rc > 0;
+	if (h == NULL)
+		return need == AUTH_SCOPE_READ &&
+		       config_anonymous_read(api_config(a));
+	return auth_check(a->env.store, h, need, NULL) == 0;
+}
+
 /* Every route's http handler: its row's scope, then its handler. */
 static void
 dispatch(struct http_request *req, void *arg)
@@ -338,6 +354,43 @@ api_add_cursor(cJSON *o, uint64_t next)
 	}
 	snprintf(cur, sizeof(cur), "%llu", (unsigned long long)next);
 	cJSON_AddStringToObject(o, "next_cursor", cur);
+}
+
+static const char *const run_statuses[API_RUN_STATUSES] = {
+	"queued", "running", "success", "failed", "canceled", "error",
+};
+
+bool
+api_statuses(struct http_request *req, const char **out, char **copy,
+	     const char *const **set)
+{
+	const char *q = http_request_query(req, "status");
+	char *tok, *save;
+	size_t k, n = 0;
+
+	*set = NULL;
+	*copy = NULL;
+	if (q == NULL || *q == '\0')
+		return true;
+	*copy = xstrdup(q);
+	for (tok = strtok_r(*copy, ",", &save); tok != NULL;
+	     tok = strtok_r(NULL, ",", &save)) {
+		for (k = 0; k < PW_ARRAY_LEN(run_statuses); k++)
+			if (strcmp(tok, run_statuses[k]) == 0)
+				break;
+		if (k == PW_ARRAY_LEN(run_statuses)) {
+			http_respond_error(req, 400, "bad_request",
+					   "unknown status '%s'; expected "
+					   "queued, running, success, failed, "
+					   "canceled or error", tok);
+			return false;
+		}
+		if (n < PW_ARRAY_LEN(run_statuses))
+			out[n++] = run_statuses[k];
+	}
+	out[n] = NULL;
+	*set = out;
+	return true;
 }
 
 bool

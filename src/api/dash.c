@@ -9,47 +9,6 @@
 
 #include "api-int.h"
 
-static const char *const run_statuses[] = {
-	"queued", "running", "success", "failed", "canceled", "error",
-};
-
-/*
- * ?status=a,b into out (NULL-terminated, static strings); *copy is
- * scratch the caller frees.  false: it has answered 400.
- */
-static bool
-statuses(struct http_request *req, const char **out, char **copy,
-	 const char *const **set)
-{
-	const char *q = http_request_query(req, "status");
-	char *tok, *save;
-	size_t k, n = 0;
-
-	*set = NULL;
-	*copy = NULL;
-	if (q == NULL || *q == '\0')
-		return true;
-	*copy = xstrdup(q);
-	for (tok = strtok_r(*copy, ",", &save); tok != NULL;
-	     tok = strtok_r(NULL, ",", &save)) {
-		for (k = 0; k < PW_ARRAY_LEN(run_statuses); k++)
-			if (strcmp(tok, run_statuses[k]) == 0)
-				break;
-		if (k == PW_ARRAY_LEN(run_statuses)) {
-			http_respond_error(req, 400, "bad_request",
-					   "unknown status '%s'; expected "
-					   "queued, running, success, failed, "
-					   "canceled or error", tok);
-			return false;
-		}
-		if (n < PW_ARRAY_LEN(run_statuses))
-			out[n++] = run_statuses[k];
-	}
-	out[n] = NULL;
-	*set = out;
-	return true;
-}
-
 static const char *
 nonempty(const char *s)
 {
@@ -59,7 +18,7 @@ nonempty(const char *s)
 void
 api_runs_across(struct api *a, struct http_request *req, const char *actor)
 {
-	const char *st[PW_ARRAY_LEN(run_statuses) + 1];
+	const char *st[API_RUN_STATUSES + 1];
 	struct store_run_filter f = {0};
 	struct store_run **runs = NULL;
 	size_t n = 0, i;
@@ -80,7 +39,7 @@ api_runs_across(struct api *a, struct http_request *req, const char *actor)
 	}
 	if (!api_paging(req, 50, &f.limit, &f.before))
 		return;
-	if (!statuses(req, st, &copy, &f.status)) {
+	if (!api_statuses(req, st, &copy, &f.status)) {
 		free(copy);
 		return;
 	}

@@ -87,6 +87,7 @@ struct events {
 	size_t nresume;
 	uint64_t writes;        /* the store's write count at the last look */
 	bool looked;
+	bool behind;            /* a log has more stored than it has sent */
 	uint64_t last_sent;     /* ms, for the pings */
 	size_t queued;          /* bytes not yet written, at the last write */
 };
@@ -174,6 +175,17 @@ ev_send(struct events *e, const char *event, cJSON *o)
 	cJSON_Delete(o);
 }
 
+/* The start of a job's, a log's and an end's data: {"run", "job"}. */
+static cJSON *
+job_object(uint64_t run, const char *job)
+{
+	cJSON *o = cJSON_CreateObject();
+
+	cJSON_AddNumberToObject(o, "run", (double)run);
+	cJSON_AddStringToObject(o, "job", job);
+	return o;
+}
+
 static void
 send_run(struct events *e, const struct store_run *r)
 {
@@ -213,9 +225,7 @@ look_listed(struct events *e, struct ev_run *er, const struct store_run *r)
 		free(er->job_status[i]);
 		er->job_status[i] = xstrdup(j->status);
 		er->job_attempts[i] = j->nattempts;
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "run", (double)r->id);
-		cJSON_AddStringToObject(o, "job", j->name);
+		o = job_object(r->id, j->name);
 		cJSON_AddStringToObject(o, "status", j->status);
 		cJSON_AddNumberToObject(o, "attempts", (double)j->nattempts);
 		ev_send(e, "job", o);
@@ -297,7 +307,8 @@ look_feed(struct events *e)
 	}
 }
 
-static void
+/* Sends the next piece of a followed log; true if more is stored. */
+static bool
 look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 {
 	const struct store_job *j = NULL;
@@ -312,7 +323,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 		if (strcmp(r->jobs[i].name, l->job) == 0)
 			j = &r->jobs[i];
 	if (j == NULL || j->nattempts == 0)
-		return;
+		return false;
 	at = &j->attempts[j->nattempts - 1];
 	if (at->id != l->attempt) {
 		/* A new attempt (a retry, a rerun): its log from the start. */
@@ -329,13 +340,13 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 		buf_reset(&l->carry);
 	}
 	if (l->ended)
-		return;
+		return false;
 	buf_init(&b, 0);
 	buf_add(&b, l->carry.data, l->carry.len);
 	if (store_log_read(e->a->env.store, at->id, l->next + l->carry.len,
 			   EV_LOG_PIECE, &b) < 0) {
 		buf_free(&b);
-		return;
+		return false;
 	}
 	buf_reset(&l->carry);
 	/* Finished and all read: the held-back bytes go too (as U+FFFD). */
@@ -343,9 +354,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 		     l->next + b.len >= at->log_bytes;
 	text = api_utf8(b.data != NULL ? b.data : "", b.len, &used, final);
 	if (used > 0) {
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "run", (double)r->id);
-		cJSON_AddStringToObject(o, "job", l->job);
+		o = job_object(r->id, l->job);
 		cJSON_AddNumberToObject(o, "attempt", l->number);
 		cJSON_AddNumberToObject(o, "offset", (double)l->next);
 		cJSON_AddStringToObject(o, "text", text);
@@ -357,9 +366,7 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 	buf_free(&b);
 	if (final && l->carry.len == 0) {
 		l->ended = true;
-		o = cJSON_CreateObject();
-		cJSON_AddNumberToObject(o, "run", (double)r->id);
-		cJSON_AddStringToObject(o, "job", l->job);
+		o = job_object(r->id, l->job);
 		cJSON_AddNumberToObject(o, "attempt", l->number);
 		cJSON_AddStringToObject(o, "status", at->status);
 		if (at->exit_code >= 0)
@@ -368,9 +375,11 @@ look_log(struct events *e, struct ev_log *l, const struct store_run *r)
 			cJSON_AddNullToObject(o, "exit_code");
 		ev_send(e, "end", o);
 	}
+	return !l->ended && l->next + l->carry.len < at->log_bytes;
 }
 
-static void
+/* false: the stream's credentials no longer allow it; it must end. */
+static bool
 look(struct events *e)
 {
 	struct store_stats ss;
@@ -378,40 +387,63 @@ look(struct events *e)
 	size_t i, k;
 
 	if (e->req == NULL)
-		return;
+		return true;
 	store_stats(e->a->env.store, &ss);
-	if (e->looked && ss.writes == e->writes) {
+	/*
+	 * Nothing written and no log behind: nothing to send.  A log more
+	 * than a piece behind (a long one, a resumed one, a slow reader's)
+	 * goes on at every tick until it has caught up, store idle or not.
+	 */
+	if (e->looked && ss.writes == e->writes && !e->behind) {
 		if (pw_mono_ms() - e->last_sent >= EV_PING_MS) {
 			e->queued = http_stream_write(e->req, ": ping\n\n", 8);
 			e->last_sent = pw_mono_ms();
 		}
-		return;
+		return true;
 	}
-	e->writes = ss.writes;
-	e->looked = true;
-	if (e->feed)
-		look_feed(e);
-	for (i = 0; i < e->nruns; i++) {
-		if (!e->runs[i].listed)
-			continue;
-		if (store_run_get(e->a->env.store, e->runs[i].id, &r) < 0)
-			continue;
-		look_listed(e, &e->runs[i], r);
-		store_run_free(r);
+	/*
+	 * Before anything more is sent: a session signed out, or a token
+	 * removed or narrowed since the stream began, ends it (the first
+	 * look comes right after the request's own check).
+	 */
+	if (e->looked && !api_still_allowed(e->a, e->req, AUTH_SCOPE_READ))
+		return false;
+	if (!e->looked || ss.writes != e->writes) {
+		e->writes = ss.writes;
+		e->looked = true;
+		if (e->feed)
+			look_feed(e);
+		for (i = 0; i < e->nruns; i++) {
+			if (!e->runs[i].listed)
+				continue;
+			if (store_run_get(e->a->env.store, e->runs[i].id,
+					  &r) < 0)
+				continue;
+			look_listed(e, &e->runs[i], r);
+			store_run_free(r);
+		}
 	}
-	/* A client that reads slowly gets its logs later, not a queue. */
-	if (e->queued > EV_HIGH_WATER || e->req == NULL)
-		return;
+	if (e->req == NULL)
+		return true;
+	/*
+	 * A client that reads slowly gets its logs later, not a queue: the
+	 * queue as it is now (an empty write writes nothing).
+	 */
+	e->queued = http_stream_write(e->req, "", 0);
+	e->behind = e->nlogs > 0 && e->queued > EV_HIGH_WATER;
+	if (e->behind)
+		return true;
 	for (i = 0; i < e->nlogs; i++) {
 		if (store_run_get(e->a->env.store, e->logs[i].run, &r) < 0)
 			continue;
-		look_log(e, &e->logs[i], r);
+		e->behind |= look_log(e, &e->logs[i], r);
 		/* The same run for the next logs: read once. */
 		for (k = i + 1; k < e->nlogs && e->logs[k].run == r->id; k++)
-			look_log(e, &e->logs[k], r);
+			e->behind |= look_log(e, &e->logs[k], r);
 		i = k - 1;
 		store_run_free(r);
 	}
+	return true;
 }
 
 static void events_free(struct events *e);
@@ -430,20 +462,20 @@ on_tick(uv_timer_t *t)
 
 	if (e->req == NULL)
 		return;
-	if (a->env.stopping != NULL && a->env.stopping(a->env.ctx)) {
-		/*
-		 * Shutting down or handing over: end the stream cleanly now
-		 * (the client reconnects, with Last-Event-ID, to whoever
-		 * serves next) instead of holding the daemon's exit.
-		 */
+	/*
+	 * Shutting down or handing over: end the stream cleanly now (the
+	 * client reconnects, with Last-Event-ID, to whoever serves next)
+	 * instead of holding the daemon's exit.  Signed out: end it too
+	 * (the client's reconnection is then refused).
+	 */
+	if ((a->env.stopping != NULL && a->env.stopping(a->env.ctx)) ||
+	    !look(e)) {
 		http_request_on_abort(e->req, NULL, NULL);
 		http_stream_end(e->req);
 		e->req = NULL;
 		uv_timer_stop(&e->timer);
 		uv_close((uv_handle_t *)&e->timer, on_closed);
-		return;
 	}
-	look(e);
 }
 
 static void
@@ -630,6 +662,6 @@ api_events(struct api *a, struct http_request *req, const char *actor)
 	http_request_on_abort(req, on_abort, e);
 	/* The state now, then a look every tick. */
 	e->last_sent = pw_mono_ms();
-	look(e);
+	(void)look(e); /* the first: right after the request's check */
 	uv_timer_start(&e->timer, on_tick, EV_TICK_MS, EV_TICK_MS);
 }

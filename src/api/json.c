@@ -234,13 +234,19 @@ api_run_json(struct api *a, const struct store_run *r, bool with_jobs)
 	return o;
 }
 
-/* The length of the valid UTF-8 sequence at s (1..4), 0 if invalid, -1 if cut short. */
+/*
+ * The length of the valid UTF-8 sequence at s (1..4), 0 if invalid, -1 if
+ * cut short.  A NUL is "invalid" too: cJSON's strings end at one, so a
+ * log's NUL would cut its event's text short while the offset moves on.
+ */
 static int
 utf8_seq(const unsigned char *s, size_t len)
 {
 	int n, i;
 	unsigned cp;
 
+	if (s[0] == 0)
+		return 0;
 	if (s[0] < 0x80)
 		return 1;
 	if (s[0] >= 0xc2 && s[0] <= 0xdf)

@@ -133,21 +133,16 @@ api_projects(struct api *a, struct http_request *req, const char *actor)
 	api_respond_tree(req, 200, o);
 }
 
-static const char *const run_statuses[] = {
-	"queued", "running", "success", "failed", "canceled", "error",
-};
-
 void
 api_runs_list(struct api *a, struct http_request *req, const char *actor)
 {
 	const char *project = http_request_param(req, "project");
-	const char *q_status = http_request_query(req, "status");
 	struct store_run_filter f = {.project = project};
-	const char *statuses[PW_ARRAY_LEN(run_statuses) + 1] = {0};
+	const char *statuses[API_RUN_STATUSES + 1];
 	struct store_run **runs = NULL;
-	size_t n = 0, i, k, ns = 0;
+	size_t n = 0, i;
 	uint64_t next = 0;
-	char *copy = NULL, *tok, *save, *s;
+	char *copy = NULL, *s;
 	const char *cached;
 	cJSON *o, *items;
 	bool first;
@@ -161,25 +156,9 @@ api_runs_list(struct api *a, struct http_request *req, const char *actor)
 	}
 	if (!api_paging(req, 20, &f.limit, &f.before))
 		return;
-	if (q_status != NULL && *q_status != '\0') {
-		copy = xstrdup(q_status);
-		for (tok = strtok_r(copy, ",", &save); tok != NULL;
-		     tok = strtok_r(NULL, ",", &save)) {
-			for (k = 0; k < PW_ARRAY_LEN(run_statuses); k++)
-				if (strcmp(tok, run_statuses[k]) == 0)
-					break;
-			if (k == PW_ARRAY_LEN(run_statuses)) {
-				http_respond_error(req, 400, "bad_request",
-						   "unknown status '%s'; expected "
-						   "queued, running, success, "
-						   "failed, canceled or error", tok);
-				free(copy);
-				return;
-			}
-			if (ns < PW_ARRAY_LEN(run_statuses))
-				statuses[ns++] = run_statuses[k];
-		}
-		f.status = statuses;
+	if (!api_statuses(req, statuses, &copy, &f.status)) {
+		free(copy);
+		return;
 	}
 	f.branch = http_request_query(req, "branch");
 	if (f.branch != NULL && *f.branch == '\0')

@@ -109,25 +109,29 @@ api_session_auth(struct api *a, struct http_request *req,
 	enum auth_scope have;
 	int rc;
 
+	/* actor NULL: a stream asking again, which answers nothing. */
 	rc = session_of(a, req, hash, &ss);
 	if (rc == -ENOENT)
 		return 0;
 	if (rc < 0) {
-		api_respond_errno(req, rc, "cannot read the session");
+		if (actor != NULL)
+			api_respond_errno(req, rc, "cannot read the session");
 		return -1;
 	}
-	if (!csrf_ok(req, &ss)) {
+	if (actor != NULL && !csrf_ok(req, &ss)) {
 		store_session_free(&ss);
 		return -1;
 	}
 	if (auth_scope_parse(ss.scope, &have) < 0 || have < need) {
-		http_respond_error(req, 403, "forbidden",
-				   "the token '%s' lacks the '%s' scope",
-				   ss.token_name, auth_scope_name(need));
+		if (actor != NULL)
+			http_respond_error(req, 403, "forbidden",
+					   "the token '%s' lacks the '%s' scope",
+					   ss.token_name, auth_scope_name(need));
 		store_session_free(&ss);
 		return -1;
 	}
-	*actor = xasprintf("token %s", ss.token_name);
+	if (actor != NULL)
+		*actor = xasprintf("token %s", ss.token_name);
 	store_session_free(&ss);
 	return 1;
 }
@@ -347,7 +351,7 @@ static void
 signout_done(int rc, void *arg)
 {
 	struct signout *s = arg;
-	const char *headers[2] = {NULL, NULL};
+	const char *headers[3] = {NULL, "Cache-Control: no-store", NULL};
 
 	if (s->req != NULL) {
 		http_request_on_abort(s->req, NULL, NULL);

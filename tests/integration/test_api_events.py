@@ -184,24 +184,59 @@ def main(t):
     t.check("logs=RUN:JOB@OFFSET starts there", at_offset)
 
     def resets():
+        # SIGPIPE comes only from a write after the one that met the reset
+        # (that one fails ECONNRESET): a look must write several events
+        # while the reset lands.  Eight follows of a 4 MB log make each
+        # look eight 256 KiB events, read from the store one by one; the
+        # client resets as soon as the answer's head arrives, while the
+        # first look is still reading and writing.
         rid = d.trigger("big")["id"]
+        st["big"] = rid
         d.wait_run(rid)
         size = int(d.get("/api/v1/runs/%d/jobs/big/log?tail_bytes=1" % rid).header("X-Log-Size"))
         expect(size >= 4000000, "a 4 MB log (%d)" % size)
+        logs = ",".join(["%d:big" % rid] * 8)
         for path, linger in [(p, l) for p in ("/api/v1/runs/%d/jobs/big/log" % rid,
-                                              "/api/v1/events?logs=%d:big" % rid)
-                             for l in (False, True)] * 3:
-            c = socket.create_connection((d.host, d.port))
-            c.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
-            c.recv(100)
+                                              "/api/v1/events?logs=" + logs)
+                             for l in (False, True)] * 10:
+            try:
+                c = socket.create_connection((d.host, d.port))
+                c.sendall(("GET %s HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n" % path).encode())
+                c.recv(100)
+            except OSError as x:
+                fail("the daemon ended while clients reset (exit %r, -13 is SIGPIPE): %s"
+                     % (d.proc.wait(timeout=pw.DEADLINE), x))
             # Closed while the daemon still writes: its next writes meet
             # a reset (once with SO_LINGER 0: the reset at once).
             if linger:
                 c.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             c.close()
+            expect(d.proc.poll() is None, "the daemon outlives a reset %s (exit %r)"
+                   % (path[:40], d.proc.poll()))
         eq(d.get_json("/healthz"), {"status": "ok"}, "the daemon still answers")
         expect(d.proc.poll() is None, "the daemon is alive (exit %r)" % d.proc.poll())
     t.check("clients resetting mid-answer leave the daemon running", resets)
+
+    def whole_log():
+        # A finished 4 MB log is many pieces, and nothing else is written
+        # meanwhile: the stream must go on sending it, not wait for the
+        # store to change.
+        rid = st["big"]
+        size = int(d.get("/api/v1/runs/%d/jobs/big/log?tail_bytes=1" % rid).header("X-Log-Size"))
+        s = Sse(d, "/api/v1/events?logs=%d:big" % rid)
+        got = 0
+        while True:
+            ev, i, x = s.until(lambda ev, i, x: ev in ("log", "end"), "the log's end")
+            if ev == "end":
+                break
+            eq(x["offset"], got, "each piece follows the last")
+            got = int(i.rsplit("=", 1)[1])
+            # The log is ASCII and NULs (tr is given '\\0'): a character a
+            # byte, a NUL as U+FFFD, none lost to cJSON's NUL-ended strings.
+            eq(len(x["text"]), got - x["offset"], "a piece's text is as long as its bytes")
+        eq(got, size, "the whole log, then end")
+        s.close()
+    t.check("a log of many pieces is sent whole while the store is idle", whole_log)
 
     def bad():
         for q in ("runs=x", "runs=0", "logs=5", "logs=5:", "runs=" + ",".join(

@@ -5,9 +5,14 @@ read session is refused 403 on a POST; a cookie-authenticated POST needs
 the session's X-CSRF-Token (none or a wrong one: 403) while bearer tokens
 need none; a bad token is 401 and counts towards the throttle; signing out
 ends the session in the store, so the old cookie (and its CSRF value) no
-longer work.  Wrong tokens at sign-in are throttled like bearer tokens."""
+longer work.  Every state-changing route of the API (from its OpenAPI
+document) refuses a cookie without the CSRF value, and a read session with
+it; a token removed from the store ends its sessions.  Wrong tokens at
+sign-in are throttled like bearer tokens."""
 import http.client
+import os
 import re
+import sqlite3
 
 import pwdaemon as pw
 from pwdaemon import eq, expect
@@ -26,7 +31,8 @@ def cookie_of(r):
 def main(t):
     d = t.daemon(projects={"demo": PIPELINE}, anonymous_read=False,
                  config="http: {trusted_proxies: [127.0.0.4/32]}",
-                 tokens=(("operator", "operate"), ("reader", "read")))
+                 tokens=(("operator", "operate"), ("reader", "read"), ("admin", "admin"),
+                         ("temp", "operate")))
     st = {}
 
     def sign_in(tok, **kw):
@@ -53,6 +59,7 @@ def main(t):
     def read_session():
         r = sign_in("reader")
         eq(r.status, 201, "sign-in with a read token (%r)" % r.body)
+        eq(r.header("Cache-Control"), "no-store", "sign-in's answer is not kept")
         value, attrs = cookie_of(r)
         for a in ("HttpOnly", "SameSite=Strict", "Path=/"):
             expect(a in attrs, "cookie has %s: %r" % (a, attrs))
@@ -107,6 +114,7 @@ def main(t):
         d.expect_error(r, 403, "forbidden", what="sign-out without X-CSRF-Token")
         r = with_cookie("DELETE", "/api/v1/session", value, csrf=csrf)
         eq(r.status, 204, "sign-out (%r)" % r.body)
+        eq(r.header("Cache-Control"), "no-store", "sign-out's answer is not kept")
         _, attrs = cookie_of(r)
         expect("Max-Age=0" in attrs, "the cookie is cleared: %r" % attrs)
         d.expect_error(with_cookie("GET", "/api/v1/session", value), 401, "unauthorized",
@@ -116,6 +124,79 @@ def main(t):
         r = with_cookie("GET", "/api/v1/session", st["read"][0])
         eq(r.status, 200, "another session is untouched")
     t.check("sign-out ends the session server-side", sign_out)
+
+    def every_change():
+        spec = d.get_json("/api/v1/openapi.json")
+        changes = [(m.upper(), p) for p, ops in spec["paths"].items() for m in ops
+                   if m in ("post", "put", "patch", "delete") and p != "/api/v1/session"
+                   and not p.startswith("/hooks/")]
+        expect(len(changes) >= 7, "trigger, cancel, rerun, approve, pause, resume, cache "
+               "delete at least: %r" % changes)
+        runs = len(d.get_json("/api/v1/runs?limit=200", token="reader")["items"])
+        r = sign_in("admin")
+        eq(r.status, 201, "sign-in with an admin token")
+        admin, _ = cookie_of(r)
+        for m, p in changes:
+            path = (p.replace("{project}", "demo").replace("{id}", "1")
+                    .replace("{job}", "a").replace("{key}", "k"))
+            body = {} if m != "DELETE" else None
+            d.expect_error(with_cookie(m, path, admin, body=body), 403, "forbidden",
+                           "a request made with the session cookie needs the session's "
+                           "X-CSRF-Token header", what="%s %s, admin cookie, no CSRF" % (m, p))
+            d.expect_error(with_cookie(m, path, st["read"][0], csrf=st["read"][1], body=body),
+                           403, "forbidden", re.compile("^the token 'reader' lacks the"),
+                           what="%s %s, read session with its CSRF" % (m, p))
+        eq(d.get_json("/api/v1/queue", token="reader")["paused"], False, "the queue not paused")
+        eq(len(d.get_json("/api/v1/runs?limit=200", token="reader")["items"]), runs,
+           "no run triggered")
+    t.check("every state change with the cookie needs CSRF and the scope", every_change)
+
+    def removed_token():
+        r = sign_in("temp")
+        eq(r.status, 201, "sign-in with a token about to be removed")
+        value, _ = cookie_of(r)
+        eq(with_cookie("GET", "/api/v1/session", value).status, 200, "the session is live")
+        # No command removes a token: an operator deletes its row.
+        db = sqlite3.connect(os.path.join(d.data, "pipewright.db"), timeout=pw.DEADLINE)
+        with db:
+            db.execute("DELETE FROM tokens WHERE name = 'temp'")
+        db.close()
+        d.expect_error(with_cookie("GET", "/api/v1/session", value), 401, "unauthorized",
+                       what="the session of a removed token")
+        d.expect_error(with_cookie("GET", "/api/v1/queue", value), 401, "unauthorized",
+                       what="a read with the removed token's cookie")
+    t.check("a token removed from the store ends its sessions", removed_token)
+
+    def stream_ends():
+        # An open event stream is not a way around sign-out or a removed
+        # token: it ends before it sends anything more.
+        for who, end in (("operator", "sign-out"), ("temp2", "removal")):
+            if who == "temp2":
+                d.token("temp2", "read")
+            r = sign_in(who)
+            eq(r.status, 201, "sign-in as %s" % who)
+            value, csrf = cookie_of(r)[0], r.json()["csrf"]
+            c = d.conn()
+            c.request("GET", "/api/v1/events?all=1",
+                      headers={"Cookie": "pw_session=" + value})
+            sse = c.getresponse()
+            eq(sse.status, 200, "an event stream with the session cookie")
+            if end == "sign-out":
+                eq(with_cookie("DELETE", "/api/v1/session", value, csrf=csrf).status, 204,
+                   "sign-out")
+            else:
+                db = sqlite3.connect(os.path.join(d.data, "pipewright.db"),
+                                     timeout=pw.DEADLINE)
+                with db:
+                    db.execute("DELETE FROM tokens WHERE name = 'temp2'")
+                db.close()
+            rid = d.post("/api/v1/projects/demo/runs", {}, token="admin").json()["id"]
+            rest = sse.read()  # to the stream's end: it must come
+            c.close()
+            expect(b"event: run" not in rest, "no run sent after the %s: %r" % (end, rest[:300]))
+            pw.wait_until(lambda: d.get_json("/api/v1/runs/%d" % rid, token="reader")["status"]
+                          in pw.FINISHED, "run %d finished" % rid)
+    t.check("an open event stream ends with its session", stream_ends)
 
     def secure():
         for src, proto, want in (("127.0.0.1", "https", False), ("127.0.0.4", "http", False),

@@ -52,7 +52,7 @@ export async function durationsView(app, main, project) {
   h('button', { type: 'submit' }, 'Show'));
   main.append(form);
   const d = await get('/api/v1/projects/' + seg(project) + '/durations' + qs({ last }));
-  const items = d.jobs || d.items || [];
+  const items = d.items || [];
   if (!items.length) { main.append(h('p', { class: 'muted' }, 'No finished jobs yet.')); return; }
   main.append(h('table', { id: 'durations' },
     h('thead', null, h('tr', null, h('th', { scope: 'col' }, 'Job'),

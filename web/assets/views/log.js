@@ -420,7 +420,7 @@ export async function logView(app, main, id, job) {
     try {
       const s = await get(base.replace(/\/log$/, '/sections')
         + (attempt ? '?attempt=' + attempt : ''));
-      const items = Array.isArray(s) ? s : s.items || [];
+      const items = s.items || [];
       durations = new Map(items.map((x) => [x.line, x.duration_ms]));
       redraw();
     } catch (e) { /* sections are a help, the log is the thing */ }

@@ -1,5 +1,5 @@
 // Projects: each project's branches with their latest run, and its badge.
-import { get, post, qs, seg } from '../api.js';
+import { get, post, seg } from '../api.js';
 import { h, statusPill, fmtDuration, runDuration, timeEl } from '../util.js';
 
 export async function projectsView(app, main) {
@@ -9,7 +9,6 @@ export async function projectsView(app, main) {
     main.append(h('p', { class: 'muted' }, 'No projects are configured.'));
     return;
   }
-  const cards = [];
   for (const p of items) {
     const body = h('tbody');
     const badge = new URL('/badge/' + seg(p.name) + '.svg', location.origin).href;
@@ -38,24 +37,17 @@ export async function projectsView(app, main) {
           h('th', { scope: 'col', class: 'num' }, 'Duration'), h('th', { scope: 'col' }, 'Age'))),
         body),
       h('p', { class: 'badge' }, h('label', { for: 'badge-' + p.name }, 'Badge'), input, copy));
-    cards.push([p, body]);
     main.append(card);
-  }
-  await Promise.all(cards.map(async ([p, body]) => {
-    const latest = new Map();
-    if (Array.isArray(p.branches)) {
-      for (const b of p.branches) latest.set(b.branch, b.run);
-    } else { // the newest runs, grouped here
-      const page = await get('/api/v1/runs' + qs({ project: p.name, limit: 100 }));
-      for (const r of page.items) {
-        const key = r.branch || r.tag || r.ref || '(none)';
-        if (!latest.has(key)) latest.set(key, r);
-      }
+    // Each branch's newest run, from the API (null: the store could not say).
+    if (!Array.isArray(p.branches)) {
+      body.append(h('tr', null, h('td', { colspan: 5, class: 'muted' },
+        'The branches could not be read.')));
+      continue;
     }
-    if (!latest.size) {
+    if (!p.branches.length) {
       body.append(h('tr', null, h('td', { colspan: 5, class: 'muted' }, 'No runs yet.')));
     }
-    for (const [branch, r] of latest) {
+    for (const { branch, run: r } of p.branches) {
       body.append(h('tr', null,
         h('td', null, branch),
         h('td', null, h('a', { href: '/runs/' + r.id }, '#' + r.id)),
@@ -63,7 +55,7 @@ export async function projectsView(app, main) {
         h('td', { class: 'num' }, fmtDuration(runDuration(r))),
         h('td', null, timeEl(r.created_at))));
     }
-  }));
+  }
 }
 
 // Trigger a run: a branch and parameters (NAME=value, one a line).

@@ -195,7 +195,7 @@ export async function runView(app, main, id) {
   run = await get('/api/v1/runs/' + id);
   try {
     const d = await get('/api/v1/projects/' + seg(run.project) + '/durations?last=20');
-    usual = new Map((d.jobs || d.items || []).map((x) => [x.job, x.p50_ms]));
+    usual = new Map((d.items || []).map((x) => [x.job, x.p50_ms]));
   } catch (e) { /* no history: no progress bars */ }
   render();
 
