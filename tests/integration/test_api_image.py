@@ -100,6 +100,40 @@ def scenarios(t, work):
         expect("from-the-image" in log, "the marker in %r" % log)
     t.check("a docker-archive: image", docker_archive)
 
+    def image_user():
+        passwd = ("root:x:0:0:root:/root:/bin/sh\n"
+                  "builder:x:1234:1235:b:/home/builder:/bin/sh\n"
+                  "tester:x:1500:1501:t:/home/tester:/bin/sh\n")
+        ref = "oci:" + il.busybox_layout(os.path.join(work, "bbu"), marker="users",
+                                         user="builder", passwd=passwd)
+        ids = 'echo ids=$(id -u):$(id -g)'
+        pipeline = ("jobs:\n"
+                    "  own:\n    image: %s\n    script: ['%s']\n"
+                    "  named:\n    image: %s\n    user: tester\n    script: ['%s']\n"
+                    "  svc:\n    image: %s\n"
+                    "    services:\n      s:\n"
+                    "        command: 'id -u > $PIPEWRIGHT_SERVICE_DIR/uid; exec sleep 3600'\n"
+                    "        ready: {command: 'test -s $PIPEWRIGHT_SERVICE_DIR/uid'}\n"
+                    "    script: ['echo svc=$(cat $HOME/services/s/uid)', '%s',\n"
+                    "             'touch made && echo wrote']\n"
+                    % (ref, ids, ref, ids, ref, ids))
+        start({"users": pipeline})
+        rid, run = run_one("users")
+        logs = {j: d.get("/api/v1/runs/%d/jobs/%s/log" % (rid, j)).text
+                for j in ("own", "named", "svc")}
+        eq(run["status"], "success", "run status (logs: %r)" % logs)
+        # builder and tester exist only in the image's /etc/passwd.
+        expect("ids=1234:1235" in logs["own"].splitlines(),
+               "no user: runs as the image's User builder: %r" % logs["own"])
+        expect("ids=1500:1501" in logs["named"].splitlines(),
+               "user: tester from the image's passwd: %r" % logs["named"])
+        for want in ("svc=1234", "ids=1234:1235", "wrote"):
+            expect(want in logs["svc"].splitlines(),
+                   "%r: the service and the job as builder, the workspace theirs: %r"
+                   % (want, logs["svc"]))
+    t.check("a job without user: runs as its image's User, a user: name resolves in "
+            "the image's /etc/passwd, a service runs as that user too", image_user)
+
     def concurrent():
         fresh = il.busybox_layout(os.path.join(work, "bb2"), marker="second")
         jobs = "".join("  j%d:\n    image: oci:%s\n    script: [cat /marker]\n" % (i, fresh)
