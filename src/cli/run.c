@@ -521,6 +521,37 @@ cgroup_delegated(void)
 }
 
 /*
+ * Without root, no image and no --rootfs, said before anything is pulled:
+ * an image's root is unpacked with its files' own owners (root's, mostly)
+ * and a job enters it through an idmapped mount, and both need root on
+ * the host.  -1 (said) or 0.
+ */
+static int
+rootless_root_refused(const struct run_cli *c)
+{
+	const char *what = NULL, *job = NULL;
+	size_t j;
+
+	for (j = 0; j < pipeline_job_count(c->p) && what == NULL; j++) {
+		what = pipeline_job_image(c->p, j);
+		job = pipeline_job_name(c->p, j);
+	}
+	if (c->o->rootfs != NULL) {
+		fprintf(stderr, "pipewright: --rootfs %s needs root: ", c->o->rootfs);
+	} else if (what != NULL) {
+		fprintf(stderr, "pipewright: job '%s' has image '%s', which needs "
+			"root: ", job, what);
+	} else {
+		return 0;
+	}
+	fprintf(stderr, "an image's root keeps its files' owners and a job "
+		"enters it through an idmapped mount, which only root may make; "
+		"run it with sudo, or without the image (its tools from this "
+		"machine, --mount DIR for a toolchain outside /usr)\n");
+	return -1;
+}
+
+/*
  * Strict mode's needs that we can tell before any job: say what and how.
  * The jobs run as the checkout's owner, so that what they build is the
  * developer's, with that user's primary group (never the directory's
@@ -549,6 +580,8 @@ sandbox_preflight(struct run_cli *c)
 		return 0;
 	}
 	if (geteuid() != 0) {
+		if (rootless_root_refused(c) < 0)
+			return -1;
 		/* Unprivileged user namespaces, as ourselves (the
 		 * supervisor's rootless.c); said once: what does not apply. */
 		c->rootless = true;
