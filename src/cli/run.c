@@ -803,8 +803,12 @@ open_images(struct run_cli *c)
 			break;
 	if (j == pipeline_job_count(c->p))
 		return 0;
-	base = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
-					 run_cache_default_dir();
+	/* The cache keeps absolute paths (they outlive this directory). */
+	if (c->o->cache_dir != NULL && c->o->cache_dir[0] != '/')
+		base = xasprintf("%s/%s", c->workspace, c->o->cache_dir);
+	else
+		base = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
+						 run_cache_default_dir();
 	if (base == NULL) {
 		fprintf(stderr, "pipewright: no cache directory for images: "
 			"set HOME or XDG_CACHE_HOME, or give --cache-dir\n");

@@ -32,6 +32,12 @@ pw run -f ci.yml --cache-dir "$T/cache"
 expect_rc 0
 expect_out "[in-image] image oci:$T/img:t: cached $digest"
 
+# A relative --cache-dir is the checkout's, for images as for caches.
+pw run -f ci.yml --cache-dir rel-cache
+expect_rc 0
+expect_out "[in-image] from-the-image"
+[ -d rel-cache/images/roots ] || fail "no image cache below ./rel-cache"
+
 pw run -f ci.yml --cache-dir "$T/cache" --sandbox none
 [ "$rc" -ne 0 ] || fail "--sandbox none with an image ran"
 expect_out "pipewright: job 'in-image' has image 'oci:$T/img:t', which needs the strict sandbox; --sandbox none runs jobs on this machine's own root"
