@@ -219,13 +219,20 @@ def scenarios(t, work):
         "relclimb": ([[il.entry("up", "symlink", target="../../../../..")]],
                      "'up'", "climbs out of the root"),
         "device": ([[il.entry("null", "chardev")]], "'null'", "a device node"),
+        # Layers after the first: the link layer 2 makes counts in layer 3.
+        "late": ([[il.entry("etc", "dir")], [il.entry("x", "symlink", target=host)],
+                  [il.entry("etc/ok"), il.entry("x/pwned")]],
+                 "layer 3 of 3", "'x/pwned'", "written through the symbolic link 'x'"),
+        "second": ([[il.entry("etc", "dir")], [il.entry("etc/ok"), il.entry("../up")],
+                    [il.entry("fine")]],
+                   "layer 2 of 3", "'../up'", "climbs out"),
         "hardlink": ([[il.entry("h", "hardlink", target="/etc/shadow")]],
                      "'h'", "outside the root"),
     }
-    for name, (layers, entry, why) in sorted(hostile.items()):
+    for name, (layers, *words) in sorted(hostile.items()):
         ref = il.hand_layout(os.path.join(work, "h-" + name), layers)
         t.check("a hostile layer (%s) is refused before unpacking" % name, refused,
-                name, "oci:" + ref, "image 'oci:%s' refused" % ref, entry, why)
+                name, "oci:" + ref, "image 'oci:%s' refused" % ref, *words)
     expect(os.listdir(host) == [], "nothing written on the host: %r" % os.listdir(host))
     expect(not os.path.exists(os.path.join(work, "escaped")), "../ wrote beside the root")
 
