@@ -55,6 +55,8 @@ struct run_opts {
 	char **only, **approve, **env;  /* NULL-terminated */
 	char **mounts;            /* --mount: host paths, read-only inside */
 	size_t nonly, napprove, nenv, nmounts;
+	struct image_registry *regs;  /* --image-registry; hosts owned */
+	size_t nregs;
 };
 
 struct run_cli {
@@ -521,6 +523,37 @@ cgroup_delegated(void)
 }
 
 /*
+ * Without root, no image and no --rootfs, said before anything is pulled:
+ * an image's root is unpacked with its files' own owners (root's, mostly)
+ * and a job enters it through an idmapped mount, and both need root on
+ * the host.  -1 (said) or 0.
+ */
+static int
+rootless_root_refused(const struct run_cli *c)
+{
+	const char *what = NULL, *job = NULL;
+	size_t j;
+
+	for (j = 0; j < pipeline_job_count(c->p) && what == NULL; j++) {
+		what = pipeline_job_image(c->p, j);
+		job = pipeline_job_name(c->p, j);
+	}
+	if (c->o->rootfs != NULL) {
+		fprintf(stderr, "pipewright: --rootfs %s needs root: ", c->o->rootfs);
+	} else if (what != NULL) {
+		fprintf(stderr, "pipewright: job '%s' has image '%s', which needs "
+			"root: ", job, what);
+	} else {
+		return 0;
+	}
+	fprintf(stderr, "an image's root keeps its files' owners and a job "
+		"enters it through an idmapped mount, which only root may make; "
+		"run it with sudo, or without the image (its tools from this "
+		"machine, --mount DIR for a toolchain outside /usr)\n");
+	return -1;
+}
+
+/*
  * Strict mode's needs that we can tell before any job: say what and how.
  * The jobs run as the checkout's owner, so that what they build is the
  * developer's, with that user's primary group (never the directory's
@@ -549,6 +582,8 @@ sandbox_preflight(struct run_cli *c)
 		return 0;
 	}
 	if (geteuid() != 0) {
+		if (rootless_root_refused(c) < 0)
+			return -1;
 		/* Unprivileged user namespaces, as ourselves (the
 		 * supervisor's rootless.c); said once: what does not apply. */
 		c->rootless = true;
@@ -768,8 +803,12 @@ open_images(struct run_cli *c)
 			break;
 	if (j == pipeline_job_count(c->p))
 		return 0;
-	base = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
-					 run_cache_default_dir();
+	/* The cache keeps absolute paths (they outlive this directory). */
+	if (c->o->cache_dir != NULL && c->o->cache_dir[0] != '/')
+		base = xasprintf("%s/%s", c->workspace, c->o->cache_dir);
+	else
+		base = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
+						 run_cache_default_dir();
 	if (base == NULL) {
 		fprintf(stderr, "pipewright: no cache directory for images: "
 			"set HOME or XDG_CACHE_HOME, or give --cache-dir\n");
@@ -777,6 +816,8 @@ open_images(struct run_cli *c)
 	}
 	dir = xasprintf("%s/images", base);
 	io.dir = dir;
+	io.registries = c->o->regs;
+	io.nregistries = c->o->nregs;
 	rc = image_cache_create(&c->loop, c->exec, &io, &c->images);
 	if (rc < 0)
 		fprintf(stderr, "pipewright: cannot use the image cache %s: "
@@ -855,7 +896,8 @@ push(char ***list, size_t *n, const char *s)
 enum {
 	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
 	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN,
-	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_MOUNT, OPT_ROOTFS, OPT_HELP,
+	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_MOUNT, OPT_ROOTFS, OPT_REGISTRY,
+	OPT_HELP,
 };
 static const struct cli_opt run_opts[] = {
 	[OPT_FILE] = {"file", 'f', true, "FILE",
@@ -897,6 +939,11 @@ static const struct cli_opt run_opts[] = {
 	[OPT_ROOTFS] = {"rootfs", 0, true, "DIR", "this directory tree (an "
 			"unpacked image) is\nevery job's / instead of the "
 			"host's (strict)"},
+	[OPT_REGISTRY] = {"image-registry", 0, true,
+			  "HOST[,insecure][,authfile=FILE]", "what a registry "
+			  "of the jobs' images\nneeds, as a server's "
+			  "images.registries:\nplain http, credentials other "
+			  "than\nskopeo's own (repeatable)"},
 	[OPT_HELP] = CLI_OPT_HELP,
 	CLI_OPT_NONE,
 };
@@ -923,6 +970,62 @@ host_path_arg(const char *opt, const char *arg, bool dir)
 			arg);
 		return -1;
 	}
+	return 0;
+}
+
+/*
+ * --image-registry HOST[,insecure][,authfile=FILE]: one entry of a
+ * server's images.registries, written on one line.  A registry not named
+ * is used over https with skopeo's own credentials (`skopeo login`).
+ */
+static int
+registry_arg(const char *arg, struct run_opts *o)
+{
+	const char *p = arg + strcspn(arg, ","), *opt, *end;
+	struct image_registry r = {0};
+	size_t i, hlen = (size_t)(p - arg);
+
+	if (hlen == 0 || strcspn(arg, "/ \t@") < hlen) {
+		fprintf(stderr, "pipewright: --image-registry: invalid host "
+			"'%.*s'; expected a host[:port] such as "
+			"registry.example.com:5000\n", (int)hlen, arg);
+		return -1;
+	}
+	for (; *p == ','; p = end) {
+		opt = p + 1;
+		end = opt + strcspn(opt, ",");
+		if ((size_t)(end - opt) == 8 && memcmp(opt, "insecure", 8) == 0) {
+			r.insecure = true;
+		} else if (strncmp(opt, "authfile=", 9) == 0 && *end == '\0' &&
+			   opt[9] != '\0') {
+			r.authfile = opt + 9;  /* the last: a FILE may hold ',' */
+			if (access(r.authfile, R_OK) < 0) {
+				fprintf(stderr, "pipewright: --image-registry "
+					"%.*s: authfile %s: %s\n", (int)hlen,
+					arg, r.authfile, strerror(errno));
+				return -1;
+			}
+		} else {
+			fprintf(stderr, "pipewright: --image-registry %.*s: "
+				"unexpected '%.*s'; expected insecure or "
+				"authfile=FILE (last)\n", (int)hlen, arg,
+				(int)(end - opt), opt);
+			return -1;
+		}
+		if (r.authfile != NULL)
+			break;
+	}
+	for (i = 0; i < o->nregs; i++) {
+		if (strlen(o->regs[i].host) == hlen &&
+		    memcmp(o->regs[i].host, arg, hlen) == 0) {
+			fprintf(stderr, "pipewright: --image-registry %.*s: "
+				"given twice\n", (int)hlen, arg);
+			return -1;
+		}
+	}
+	r.host = xstrndup(arg, hlen);
+	o->regs = xrealloc(o->regs, (o->nregs + 1) * sizeof(*o->regs));
+	o->regs[o->nregs++] = r;
 	return 0;
 }
 
@@ -1019,6 +1122,10 @@ parse_opts(int argc, char **argv, struct run_opts *o)
 				o->rootfs = arg;
 			else
 				push(&o->mounts, &o->nmounts, arg);
+			break;
+		case OPT_REGISTRY:
+			if (registry_arg(arg, o) < 0)
+				return -1;
 			break;
 		case OPT_HELP:
 			return 1;
@@ -1231,5 +1338,8 @@ out_opts:
 	free(o.approve);
 	free(o.env);
 	free(o.mounts);
+	while (o.nregs > 0)
+		free((char *)o.regs[--o.nregs].host);
+	free(o.regs);
 	return rc;
 }

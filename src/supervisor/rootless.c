@@ -138,6 +138,14 @@ sv_rootless_prepare(struct supervisor *sv, char **why)
 				 (unsigned)sv->sb.uid);
 		return -EPERM;
 	}
+	if (sv->sb.rootfs != NULL) {
+		/* pipewright run refuses first; a direct caller hears it here
+		 * rather than getting the host's root in the image's place. */
+		*why = xasprintf("--rootfs %s needs root: the image's root is "
+				 "entered through an idmapped mount, which "
+				 "only root may make", sv->sb.rootfs);
+		return -EPERM;
+	}
 	sv->sb.uid = self;
 	sv->sb.gid = getegid();
 	sv->sb.subuid = subid_start("/etc/subuid", self);

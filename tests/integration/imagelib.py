@@ -25,9 +25,10 @@ def run(*argv):
     subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
 
 
-def busybox_layout(layout, tag="t", marker="from-the-image"):
+def busybox_layout(layout, tag="t", marker="from-the-image", user=None, passwd=None):
     """An OCI layout at `layout` with image `tag`: /bin/busybox, its
-    applets as links, /marker, Env PATH=/bin:/usr/bin, User 0."""
+    applets as links, /marker, Env PATH=/bin:/usr/bin; its config's User
+    `user` (none: root) and `passwd` as its /etc/passwd (none: no file)."""
     bundle = layout + ".bundle"
     run("umoci", "init", "--layout", layout)
     run("umoci", "new", "--image", "%s:%s" % (layout, tag))
@@ -44,9 +45,14 @@ def busybox_layout(layout, tag="t", marker="from-the-image"):
             os.symlink("busybox", p)
     with open(os.path.join(root, "marker"), "w") as f:
         f.write(marker + "\n")
+    if passwd is not None:
+        os.makedirs(os.path.join(root, "etc"), exist_ok=True)
+        with open(os.path.join(root, "etc", "passwd"), "w") as f:
+            f.write(passwd)
     run("umoci", "repack", "--image", "%s:%s" % (layout, tag), bundle)
     run("umoci", "config", "--image", "%s:%s" % (layout, tag),
-        "--config.env", "PATH=/bin:/usr/bin", "--config.env", "FROM_IMAGE=yes")
+        "--config.env", "PATH=/bin:/usr/bin", "--config.env", "FROM_IMAGE=yes",
+        *(["--config.user", user] if user is not None else []))
     shutil.rmtree(bundle)
     return "%s:%s" % (layout, tag)
 

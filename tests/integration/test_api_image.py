@@ -100,6 +100,40 @@ def scenarios(t, work):
         expect("from-the-image" in log, "the marker in %r" % log)
     t.check("a docker-archive: image", docker_archive)
 
+    def image_user():
+        passwd = ("root:x:0:0:root:/root:/bin/sh\n"
+                  "builder:x:1234:1235:b:/home/builder:/bin/sh\n"
+                  "tester:x:1500:1501:t:/home/tester:/bin/sh\n")
+        ref = "oci:" + il.busybox_layout(os.path.join(work, "bbu"), marker="users",
+                                         user="builder", passwd=passwd)
+        ids = 'echo ids=$(id -u):$(id -g)'
+        pipeline = ("jobs:\n"
+                    "  own:\n    image: %s\n    script: ['%s']\n"
+                    "  named:\n    image: %s\n    user: tester\n    script: ['%s']\n"
+                    "  svc:\n    image: %s\n"
+                    "    services:\n      s:\n"
+                    "        command: 'id -u > $PIPEWRIGHT_SERVICE_DIR/uid; exec sleep 3600'\n"
+                    "        ready: {command: 'test -s $PIPEWRIGHT_SERVICE_DIR/uid'}\n"
+                    "    script: ['echo svc=$(cat $HOME/services/s/uid)', '%s',\n"
+                    "             'touch made && echo wrote']\n"
+                    % (ref, ids, ref, ids, ref, ids))
+        start({"users": pipeline})
+        rid, run = run_one("users")
+        logs = {j: d.get("/api/v1/runs/%d/jobs/%s/log" % (rid, j)).text
+                for j in ("own", "named", "svc")}
+        eq(run["status"], "success", "run status (logs: %r)" % logs)
+        # builder and tester exist only in the image's /etc/passwd.
+        expect("ids=1234:1235" in logs["own"].splitlines(),
+               "no user: runs as the image's User builder: %r" % logs["own"])
+        expect("ids=1500:1501" in logs["named"].splitlines(),
+               "user: tester from the image's passwd: %r" % logs["named"])
+        for want in ("svc=1234", "ids=1234:1235", "wrote"):
+            expect(want in logs["svc"].splitlines(),
+                   "%r: the service and the job as builder, the workspace theirs: %r"
+                   % (want, logs["svc"]))
+    t.check("a job without user: runs as its image's User, a user: name resolves in "
+            "the image's /etc/passwd, a service runs as that user too", image_user)
+
     def concurrent():
         fresh = il.busybox_layout(os.path.join(work, "bb2"), marker="second")
         jobs = "".join("  j%d:\n    image: oci:%s\n    script: [cat /marker]\n" % (i, fresh)
@@ -185,13 +219,20 @@ def scenarios(t, work):
         "relclimb": ([[il.entry("up", "symlink", target="../../../../..")]],
                      "'up'", "climbs out of the root"),
         "device": ([[il.entry("null", "chardev")]], "'null'", "a device node"),
+        # Layers after the first: the link layer 2 makes counts in layer 3.
+        "late": ([[il.entry("etc", "dir")], [il.entry("x", "symlink", target=host)],
+                  [il.entry("etc/ok"), il.entry("x/pwned")]],
+                 "layer 3 of 3", "'x/pwned'", "written through the symbolic link 'x'"),
+        "second": ([[il.entry("etc", "dir")], [il.entry("etc/ok"), il.entry("../up")],
+                    [il.entry("fine")]],
+                   "layer 2 of 3", "'../up'", "climbs out"),
         "hardlink": ([[il.entry("h", "hardlink", target="/etc/shadow")]],
                      "'h'", "outside the root"),
     }
-    for name, (layers, entry, why) in sorted(hostile.items()):
+    for name, (layers, *words) in sorted(hostile.items()):
         ref = il.hand_layout(os.path.join(work, "h-" + name), layers)
         t.check("a hostile layer (%s) is refused before unpacking" % name, refused,
-                name, "oci:" + ref, "image 'oci:%s' refused" % ref, entry, why)
+                name, "oci:" + ref, "image 'oci:%s' refused" % ref, *words)
     expect(os.listdir(host) == [], "nothing written on the host: %r" % os.listdir(host))
     expect(not os.path.exists(os.path.join(work, "escaped")), "../ wrote beside the root")
 

@@ -4,7 +4,9 @@ interface), once open and once behind htpasswd.  The daemon's `images`
 config names each registry `insecure` (plain http) and gives the second
 one an authfile: the job runs in the pulled image; the same registry with
 a wrong password, or with no authfile, ends the job before it starts with
-the image named and the registry's refusal.  Skipped (77) where the
+the image named and the registry's refusal.  `pipewright run` pulls
+from both with --image-registry (insecure, an authfile) and with the
+credentials of `skopeo login`.  Skipped (77) where the
 strict sandbox cannot run, or skopeo, umoci or docker-registry are
 missing."""
 import base64
@@ -142,6 +144,51 @@ def scenarios(t, work):
                "no password in the log or the reason")
     t.check("refused credentials end the job, naming the image and why", refused, bad)
     t.check("no credentials for a registry that needs them", refused, None)
+
+    def run_cli(name, host, registry_args, env=None):
+        """pipewright run of a job in host's image, in a checkout of its own."""
+        co = os.path.join(work, "co-" + name)
+        os.makedirs(co)
+        with open(os.path.join(co, ".pipewright.yml"), "w") as f:
+            f.write(pipeline(host))
+        args = [os.environ["PW_BIN"], "run", "--cache-dir", os.path.join(co, ".cache")]
+        for r in registry_args:
+            args += ["--image-registry", r]
+        full = dict(os.environ, **(env or {}))
+        p = subprocess.run(args, cwd=co, env=full, capture_output=True, text=True,
+                           timeout=120)
+        return p.returncode, p.stdout + p.stderr
+
+    def run_open():
+        rc, out = run_cli("plain", open_host, [])
+        expect(rc != 0 and "[j] from-the-registry" not in out,
+               "a plain-http registry not named insecure was used: %r" % out)
+        rc, out = run_cli("open", open_host, [open_host + ",insecure"])
+        eq(rc, 0, "run's exit (output %r)" % out)
+        expect("[j] from-the-registry" in out.splitlines(), "the image's file in %r" % out)
+    t.check("pipewright run --image-registry HOST,insecure pulls from a plain-http "
+            "registry", run_open)
+
+    def run_authfile():
+        rc, out = run_cli("authfile", auth_host, [auth_host + ",insecure,authfile=" + good])
+        eq(rc, 0, "run's exit (output %r)" % out)
+        expect("[j] from-the-registry-too" in out.splitlines(), "the image's file in %r" % out)
+        rc, out = run_cli("badauth", auth_host, [auth_host + ",insecure,authfile=" + bad])
+        expect(rc != 0 and "cannot resolve it" in out and "s3cret" not in out,
+               "wrong credentials refused, naming the image: %r" % out)
+    t.check("pipewright run --image-registry HOST,authfile=FILE", run_authfile)
+
+    def run_skopeo_login():
+        # Where `skopeo login` keeps credentials: $XDG_RUNTIME_DIR/containers.
+        xdg = os.path.join(work, "xdg")
+        os.makedirs(os.path.join(xdg, "containers"), mode=0o700)
+        authfile(os.path.join(xdg, "containers", "auth.json"), auth_host, "ci", "s3cret")
+        rc, out = run_cli("login", auth_host, [auth_host + ",insecure"],
+                          env={"XDG_RUNTIME_DIR": xdg, "REGISTRY_AUTH_FILE": ""})
+        eq(rc, 0, "run's exit (output %r)" % out)
+        expect("[j] from-the-registry-too" in out.splitlines(), "the image's file in %r" % out)
+    t.check("pipewright run uses skopeo's own credentials (skopeo login) by default",
+            run_skopeo_login)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,8 @@
 # pipewright run resolves a job's image through an image cache in its
 # cache directory, as the daemon does: the job sees the image's files and
 # Env, a second run finds it cached under the same digest, and
-# --sandbox none with an image is refused before anything runs.
+# --sandbox none with an image and a bad --image-registry are refused
+# before anything runs.
 HERE=$(cd "$(dirname "$0")" && pwd)
 . "$HERE/sandbox_lib.sh"
 for tool in skopeo umoci; do
@@ -31,7 +32,28 @@ pw run -f ci.yml --cache-dir "$T/cache"
 expect_rc 0
 expect_out "[in-image] image oci:$T/img:t: cached $digest"
 
+# A relative --cache-dir is the checkout's, for images as for caches.
+pw run -f ci.yml --cache-dir rel-cache
+expect_rc 0
+expect_out "[in-image] from-the-image"
+[ -d rel-cache/images/roots ] || fail "no image cache below ./rel-cache"
+
 pw run -f ci.yml --cache-dir "$T/cache" --sandbox none
 [ "$rc" -ne 0 ] || fail "--sandbox none with an image ran"
 expect_out "pipewright: job 'in-image' has image 'oci:$T/img:t', which needs the strict sandbox; --sandbox none runs jobs on this machine's own root"
+expect_no_out "from-the-image"
+
+# --image-registry: each bad form said precisely, before any job.
+pw run -f ci.yml --image-registry "reg/x,insecure"
+expect_rc 2
+expect_out "pipewright: --image-registry: invalid host 'reg/x'; expected a host[:port] such as registry.example.com:5000"
+pw run -f ci.yml --image-registry "reg:5000,secure"
+expect_rc 2
+expect_out "pipewright: --image-registry reg:5000: unexpected 'secure'; expected insecure or authfile=FILE (last)"
+pw run -f ci.yml --image-registry "reg:5000,authfile=$T/none.json"
+expect_rc 2
+expect_out "pipewright: --image-registry reg:5000: authfile $T/none.json: No such file or directory"
+pw run -f ci.yml --image-registry reg:5000 --image-registry reg:5000,insecure
+expect_rc 2
+expect_out "pipewright: --image-registry reg:5000: given twice"
 expect_no_out "from-the-image"

@@ -8,7 +8,8 @@
 #    saying what it needs; the missing cgroup limits are said once;
 #  - with a range in /etc/subuid and /etc/subgid (newuidmap, Debian's
 #    uidmap): `user: 1000` runs as 1000 inside, still as the developer's
-#    uid on the host, and root's other ids come from the range.
+#    uid on the host, and root's other ids come from the range;
+#  - an image or --rootfs is refused at once, saying it needs root.
 . "$(dirname "$0")/sandbox_lib.sh"
 
 command -v useradd >/dev/null || { echo "SKIP: no useradd to make a test user"; exit 77; }
@@ -70,6 +71,24 @@ as_user -f u.yml
 expect_rc 1
 grep -qF "user '1000' without root needs a range of 65536 subordinate ids of yours in /etc/subuid" out ||
 	fail "user: without subordinate ids did not say what it needs"
+
+# An image (or --rootfs) needs root: refused before anything is pulled.
+cat > img.yml <<'YML'
+jobs:
+  boxed: {image: "oci:/nowhere/at-all:t", script: [echo IMAGE-RAN]}
+YML
+chown "$U:$U" img.yml
+as_user -f img.yml
+expect_rc 1
+grep -qF "job 'boxed' has image 'oci:/nowhere/at-all:t', which needs root: " out ||
+	fail "an image without root was not refused saying why"
+grep -qF "run it with sudo" out || fail "the image refusal did not say what to do"
+expect_no_out "[boxed] IMAGE-RAN"
+! grep -q "cannot resolve\|pulled" out || fail "the image was looked up before the refusal"
+as_user --rootfs /usr
+expect_rc 1
+grep -qF "pipewright: --rootfs /usr needs root: " out || fail "--rootfs without root was not refused"
+expect_no_out "[root] root-done"
 
 # A range of the user's own (far from other tests' and the daemon's ids).
 start=$((400000000 + ($$ % 1000) * 65536))
