@@ -15,83 +15,17 @@
  */
 #include <errno.h>
 #include <limits.h>
-#include <pwd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "cli.h"
+#include "run-int.h"
 #include "pipewright/config.h"
-#include "pipewright/exec.h"
-#include "pipewright/image.h"
-#include "pipewright/sched.h"
 #include "pipewright/scm.h"
 
 #define GIT_OUTPUT_MAX 4096
-/*
- * Jobs of a run as root in a root-owned checkout: host ids 0x6fff0000
- * + pid % 65536, below the daemon's default job_ids (0x70000000...) and
- * apart from the ids a job's namespace maps its other users to.
- */
-#define RUN_ROOT_JOB_IDS 0x6fff0000U
-#define RUN_ROOT_JOB_SPAN 65536U
-
-#define LOCAL_IMAGES_QUOTA (20ULL << 30)
-
-struct run_opts {
-	const char *file;
-	int jobs;
-	const char *branch;
-	uint64_t grace_ms;
-	enum exec_sandbox sandbox;
-	bool network_deny;        /* --network deny: as a daemon's default */
-	bool color;               /* --color: the jobs' colours pass */
-	bool clean;               /* --clean: a fresh workspace per job */
-	bool no_cache;            /* --no-cache: no restore, no save */
-	const char *cache_dir;    /* --cache-dir, else the XDG one */
-	const char *rootfs;       /* --rootfs: the jobs' root (strict) */
-	char **only, **approve, **env;  /* NULL-terminated */
-	char **mounts;            /* --mount: host paths, read-only inside */
-	size_t nonly, napprove, nenv, nmounts;
-	struct image_registry *regs;  /* --image-registry; hosts owned */
-	size_t nregs;
-};
-
-struct run_cli {
-	struct run_opts *o;
-	uv_loop_t loop;
-	uv_signal_t sigint, sigterm;
-	struct exec *exec;
-	struct scm *scm;          /* --clean: makes the jobs' workspaces */
-	struct run_cache *cache;  /* NULL: no caches nor artifacts */
-	struct run_reports *reports; /* test reports read after attempts */
-	struct image_cache *images; /* <cache dir>/images; NULL: no job
-	                             has an image */
-	struct image_use **uses;  /* roots held until the run ends */
-	size_t nuses, cuses;
-	struct run_cache_ids ids; /* whose restored files are */
-	struct sched *sched;
-	struct sched_run *run;
-	struct pipeline *p;       /* until the run takes it */
-	struct term *term;
-	char workspace[PATH_MAX];
-	char tmpdir[PATH_MAX];
-	uint32_t uid, gid;        /* strict: the jobs' host ids */
-	uint32_t owner_uid, owner_gid; /* the checkout's: whose files the
-	                             jobs' are on disk (idmapped if not the
-	                             jobs' own ids) */
-	char *branch, *commit, *tag; /* from git, where known */
-	char *dirty;              /* git status's first line; NULL: clean */
-	bool none_as_owner;       /* none, as root: jobs run as owner_uid */
-	bool rootless;            /* strict without root: as ourselves */
-	char **git_env;           /* git's for those questions (strings not
-	                             owned) */
-	int git_pending;
-	bool interrupted;
-	int status;               /* the exit status */
-};
 
 /* The query each git helper answers, and where its answer goes. */
 struct git_query {
@@ -101,124 +35,6 @@ struct git_query {
 };
 
 static void start_run(struct run_cli *c);
-
-/* An attempt being prepared (its workspace, its caches) or finished. */
-struct prep {
-	struct run_cli *c;
-	struct sched_run *run;
-	size_t job;
-	enum sched_job_state state;  /* finished: how */
-};
-
-/* The step's lines are the job's, before its script or after it. */
-static void
-on_restored(const struct reuse_result *res, void *arg)
-{
-	struct prep *pr = arg;
-	int rc;
-
-	if (res->len > 0)
-		term_output(pr->c->term, pr->job, res->log, res->len);
-	if (res->rc < 0)
-		rc = sched_attempt_fail(pr->run, pr->job, res->reason);
-	else
-		rc = sched_attempt_proceed(pr->run, pr->job, 0);
-	(void)rc; /* the attempt is held: neither refuses it */
-	free(pr);
-}
-
-static void restore_or_proceed(struct prep *pr);
-
-/* The job's image is ready (its root held until the run ends), or not. */
-static void
-on_image(int rc, const char *err, struct image_use *use, void *arg)
-{
-	struct prep *pr = arg;
-	struct run_cli *c = pr->c;
-	const struct image_info *info;
-	char *line;
-
-	if (rc < 0) {
-		rc = sched_attempt_fail(pr->run, pr->job, err);
-		(void)rc; /* the attempt is held: it cannot refuse */
-		free(pr);
-		return;
-	}
-	info = image_use_info(use);
-	c->uses = xgrow(c->uses, &c->cuses, c->nuses + 1, sizeof(*c->uses));
-	c->uses[c->nuses++] = use;
-	line = xasprintf("image %s: %s %s\n", info->ref,
-			 info->pulled ? "pulled" : "cached", info->digest);
-	term_output(c->term, pr->job, line, strlen(line));
-	free(line);
-	rc = sched_attempt_image(pr->run, pr->job, info->rootfs, info->env,
-				 info->user);
-	(void)rc; /* the attempt is held: it cannot refuse */
-	restore_or_proceed(pr);
-}
-
-/* The workspace is ready: the job's image, then its caches. */
-static void
-image_then_restore(struct prep *pr)
-{
-	const char *ref = pipeline_job_image(sched_run_pipeline(pr->run),
-					     pr->job);
-
-	if (ref != NULL && pr->c->images != NULL &&
-	    sched_run_sandbox(pr->run) == EXEC_SANDBOX_STRICT) {
-		image_prepare(pr->c->images, ref, on_image, pr);
-		return;
-	}
-	restore_or_proceed(pr);
-}
-
-static void
-restore_or_proceed(struct prep *pr)
-{
-	int rc;
-
-	if (pr->c->cache != NULL) {
-		run_cache_restore(pr->c->cache, pr->run, pr->job,
-				  &pr->c->ids, on_restored, pr);
-		return;
-	}
-	rc = sched_attempt_proceed(pr->run, pr->job, 0);
-	(void)rc; /* the attempt is held: it cannot refuse */
-	free(pr);
-}
-
-static void
-on_saved(const struct reuse_result *res, void *arg)
-{
-	struct prep *pr = arg;
-	int rc;
-
-	if (res->len > 0) {
-		rc = sched_attempt_log(pr->run, pr->job, res->log, res->len);
-		(void)rc; /* past the cap: the output says so */
-	}
-	rc = sched_attempt_settle(pr->run, pr->job, res->rc, res->reason);
-	(void)rc; /* it is finishing: settle cannot refuse it */
-	free(pr);
-}
-
-/* After its reports (if any): the attempt's artifacts and caches. */
-static void
-save_or_settle(void *arg)
-{
-	struct prep *pr = arg;
-	struct run_cli *c = pr->c;
-	int rc;
-
-	if (c->cache == NULL) {
-		rc = sched_attempt_settle(pr->run, pr->job, 0, NULL);
-		(void)rc; /* it is finishing: settle cannot refuse it */
-		free(pr);
-		return;
-	}
-	run_cache_save(c->cache, pr->run, pr->job, &c->ids, pr->state,
-		       on_saved, pr);
-}
 
 /* After a job attempt: its test reports read, artifacts and caches saved. */
 static void
@@ -235,9 +51,9 @@ on_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 	pr->job = job;
 	pr->state = res->state;
 	if (run_reports_start(c->reports, run, job, res->state,
-			      save_or_settle, pr))
+			      run_save_or_settle, pr))
 		return;
-	save_or_settle(pr);
+	run_save_or_settle(pr);
 }
 
 static void
@@ -249,7 +65,7 @@ on_workspace(int rc, const char *log, size_t len, void *arg)
 	char *why;
 
 	if (rc == 0) {
-		image_then_restore(pr);
+		run_image_then_restore(pr);
 		return;
 	} else {
 		for (p = log; len > 0 && p < log + len - 1; p++)
@@ -294,7 +110,7 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	pr->run = run;
 	pr->job = job;
 	if (!c->o->clean) {
-		image_then_restore(pr);
+		run_image_then_restore(pr);
 		return;
 	}
 	parent = xstrdup(ws);
@@ -313,29 +129,6 @@ on_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 		free(why);
 		free(pr);
 	}
-}
-
-/* "/builds/<the checkout directory's name>", as a plain name. */
-static char *
-builds_path(const char *workspace)
-{
-	const char *base = strrchr(workspace, '/');
-	char *name, *p;
-	char *out;
-
-	base = base != NULL && base[1] != '\0' ? base + 1 : "local";
-	name = xstrdup(base);
-	for (p = name; *p != '\0'; p++)
-		if (strchr("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
-			   "0123456789_.-", *p) == NULL)
-			*p = '_';
-	if (strcmp(name, ".") == 0 || strcmp(name, "..") == 0) {
-		free(name);
-		name = xstrdup("local");
-	}
-	out = xasprintf("/builds/%s", name);
-	free(name);
-	return out;
 }
 
 static char *
@@ -487,140 +280,6 @@ collect_secrets(const struct pipeline *p)
 	return v;
 }
 
-/* Our cgroup v2 directory is ours to write, with memory and pids. */
-static bool
-cgroup_delegated(void)
-{
-	char line[PATH_MAX], *dir, *ctl;
-	FILE *f = fopen("/proc/self/cgroup", "re");
-	bool yes = false;
-	size_t n;
-
-	if (f == NULL)
-		return false;
-	while (fgets(line, sizeof(line), f) != NULL) {
-		if (strncmp(line, "0::", 3) != 0)
-			continue;
-		n = strcspn(line + 3, "\n");
-		line[3 + n] = '\0';
-		dir = xasprintf("/sys/fs/cgroup%s", line + 3);
-		ctl = xasprintf("%s/cgroup.controllers", dir);
-		if (access(dir, W_OK) == 0) {
-			FILE *c = fopen(ctl, "re");
-			char buf[256] = "";
-
-			if (c != NULL && fgets(buf, sizeof(buf), c) != NULL)
-				yes = strstr(buf, "memory") != NULL &&
-				      strstr(buf, "pids") != NULL;
-			if (c != NULL)
-				fclose(c);
-		}
-		free(dir);
-		free(ctl);
-	}
-	fclose(f);
-	return yes;
-}
-
-/*
- * Without root, no image and no --rootfs, said before anything is pulled:
- * an image's root is unpacked with its files' own owners (root's, mostly)
- * and a job enters it through an idmapped mount, and both need root on
- * the host.  -1 (said) or 0.
- */
-static int
-rootless_root_refused(const struct run_cli *c)
-{
-	const char *what = NULL, *job = NULL;
-	size_t j;
-
-	for (j = 0; j < pipeline_job_count(c->p) && what == NULL; j++) {
-		what = pipeline_job_image(c->p, j);
-		job = pipeline_job_name(c->p, j);
-	}
-	if (c->o->rootfs != NULL) {
-		fprintf(stderr, "pipewright: --rootfs %s needs root: ", c->o->rootfs);
-	} else if (what != NULL) {
-		fprintf(stderr, "pipewright: job '%s' has image '%s', which needs "
-			"root: ", job, what);
-	} else {
-		return 0;
-	}
-	fprintf(stderr, "an image's root keeps its files' owners and a job "
-		"enters it through an idmapped mount, which only root may make; "
-		"run it with sudo, or without the image (its tools from this "
-		"machine, --mount DIR for a toolchain outside /usr)\n");
-	return -1;
-}
-
-/*
- * Strict mode's needs that we can tell before any job: say what and how.
- * The jobs run as the checkout's owner, so that what they build is the
- * developer's, with that user's primary group (never the directory's
- * group, which could be any group at all) and no supplementary groups.
- */
-static int
-sandbox_preflight(struct run_cli *c)
-{
-	const struct passwd *pw;
-	struct stat st;
-
-	if (c->o->sandbox != EXEC_SANDBOX_STRICT) {
-		/*
-		 * Root in another user's checkout: that user's jobs, so that
-		 * nothing they leave is root's for a later strict run.
-		 */
-		if (geteuid() == 0 && stat(c->workspace, &st) == 0 &&
-		    st.st_uid != 0) {
-			pw = getpwuid(st.st_uid);
-			c->uid = c->owner_uid = (uint32_t)st.st_uid;
-			c->gid = c->owner_gid = pw != NULL && pw->pw_gid != 0
-				? (uint32_t)pw->pw_gid : c->uid;
-			/* Its jobs' HOMEs lie below: let them through. */
-			c->none_as_owner = true;
-		}
-		return 0;
-	}
-	if (geteuid() != 0) {
-		if (rootless_root_refused(c) < 0)
-			return -1;
-		/* Unprivileged user namespaces, as ourselves (the
-		 * supervisor's rootless.c); said once: what does not apply. */
-		c->rootless = true;
-		c->uid = c->owner_uid = (uint32_t)geteuid();
-		c->gid = c->owner_gid = (uint32_t)getegid();
-		if (!cgroup_delegated())
-			fprintf(stderr, "pipewright: without root the jobs' "
-				"memory and pids limits do not apply (no cgroup"
-				" of yours is delegated to you); their rlimits "
-				"(cpu_seconds, file_size, open_files) do\n");
-		return 0;
-	}
-	if (stat(c->workspace, &st) < 0) {
-		fprintf(stderr, "pipewright: %s: %s\n", c->workspace,
-			strerror(errno));
-		return -1;
-	}
-	c->owner_uid = (uint32_t)st.st_uid;
-	pw = getpwuid(st.st_uid);
-	c->owner_gid = pw != NULL ? (uint32_t)pw->pw_gid : c->owner_uid;
-	if (st.st_uid == 0) {
-		/*
-		 * A root-owned checkout (a CI box, a container): the jobs run
-		 * as an unprivileged id of this run's, and see the checkout
-		 * through an idmapped mount, so what they write is root's
-		 * like the rest of it (the supervisor's idmap.c).
-		 */
-		c->uid = c->gid = RUN_ROOT_JOB_IDS +
-				  (uint32_t)getpid() % RUN_ROOT_JOB_SPAN;
-		c->owner_gid = (uint32_t)st.st_gid;
-		return 0;
-	}
-	c->uid = c->owner_uid;
-	c->gid = c->owner_gid != 0 ? c->owner_gid : c->uid;
-	return 0;
-}
-
 static void
 start_sched(struct run_cli *c)
 {
@@ -654,7 +313,7 @@ start_sched(struct run_cli *c)
 
 	if (c->o->clean) {
 		jobs_dir = xasprintf("%s/jobs", c->tmpdir);
-		builds = builds_path(c->workspace);
+		builds = run_builds_path(c->workspace);
 		params.jobs_dir = jobs_dir;
 		params.workspace_at = builds;
 	}
@@ -690,141 +349,6 @@ start_sched(struct run_cli *c)
 fail:
 	uv_close((uv_handle_t *)&c->sigint, NULL);
 	uv_close((uv_handle_t *)&c->sigterm, NULL);
-}
-
-/* Whether the run uses the cache directory at all: without --clean
- * artifacts are simply there, and --no-cache leaves caches alone. */
-static bool
-wants_reuse(const struct run_cli *c)
-{
-	const struct pipeline *p = c->p;
-	size_t j;
-
-	for (j = 0; j < pipeline_job_count(p); j++) {
-		if (!c->o->no_cache && pipeline_job_cache_count(p, j) > 0)
-			return true;
-		if (c->o->clean && pipeline_job_artifacts(p, j) != NULL)
-			return true;
-	}
-	return false;
-}
-
-/*
- * The store and blobs of caches and artifacts: in the cache directory;
- * with --no-cache (only artifacts, only this run's) or without a cache
- * directory, in the run's temporary directory.
- */
-static void
-open_reuse(struct run_cli *c)
-{
-	struct run_cache_params cp = {
-		.project = c->workspace,
-		.branch = c->o->branch != NULL ? c->o->branch : c->branch,
-		.tag = c->tag,
-		.default_branch = "main",
-		.artifacts = c->o->clean,
-		.caches = !c->o->no_cache,
-	};
-	char *dir = NULL, *err = NULL;
-	int rc;
-
-	if (!wants_reuse(c))
-		return;
-	if (cp.caches)
-		dir = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
-						run_cache_default_dir();
-	if (cp.caches && dir == NULL) {
-		term_note(c->term, "caches off: neither $XDG_CACHE_HOME nor "
-			  "$HOME is an absolute path (give --cache-dir)");
-		cp.caches = false;
-	}
-	if (dir != NULL) {
-		cp.dir = dir;
-		rc = run_cache_open(&c->loop, &cp, &c->cache, &err);
-		if (rc == 0) {
-			term_note(c->term, "caches in %s (%s)", dir,
-				  run_cache_write_scope(c->cache) != NULL ?
-				  run_cache_write_scope(c->cache) :
-				  "read only: no branch checked out");
-		} else {
-			term_note(c->term, "caches off: %s", err);
-			cp.caches = false;
-		}
-		free(err);
-		err = NULL;
-		free(dir);
-		dir = NULL;
-	}
-	if (c->cache != NULL || !cp.artifacts)
-		return;
-	dir = xasprintf("%s/reuse", c->tmpdir);
-	cp.dir = dir;
-	if (run_cache_open(&c->loop, &cp, &c->cache, &err) < 0) {
-		term_note(c->term, "artifacts off: %s", err);
-		free(err);
-	}
-	free(dir);
-}
-
-/*
- * An image is a root for the strict sandbox to enter: with --sandbox none
- * a job would run on this machine's own root instead, so the run does
- * not start.  -1 (said) or 0.
- */
-static int
-images_preflight(struct run_cli *c)
-{
-	size_t j;
-
-	for (j = 0; j < pipeline_job_count(c->p); j++) {
-		if (pipeline_job_image(c->p, j) == NULL ||
-		    c->o->sandbox == EXEC_SANDBOX_STRICT)
-			continue;
-		fprintf(stderr, "pipewright: job '%s' has image '%s', which "
-			"needs the strict sandbox; --sandbox none runs jobs on "
-			"this machine's own root\n", pipeline_job_name(c->p, j),
-			pipeline_job_image(c->p, j));
-		return -1;
-	}
-	return 0;
-}
-
-/* The image cache in the cache directory, if any job has an image. */
-static int
-open_images(struct run_cli *c)
-{
-	struct image_options io = {.quota = LOCAL_IMAGES_QUOTA};
-	char *base, *dir;
-	size_t j;
-	int rc;
-
-	for (j = 0; j < pipeline_job_count(c->p); j++)
-		if (pipeline_job_image(c->p, j) != NULL)
-			break;
-	if (j == pipeline_job_count(c->p))
-		return 0;
-	/* The cache keeps absolute paths (they outlive this directory). */
-	if (c->o->cache_dir != NULL && c->o->cache_dir[0] != '/')
-		base = xasprintf("%s/%s", c->workspace, c->o->cache_dir);
-	else
-		base = c->o->cache_dir != NULL ? xstrdup(c->o->cache_dir) :
-						 run_cache_default_dir();
-	if (base == NULL) {
-		fprintf(stderr, "pipewright: no cache directory for images: "
-			"set HOME or XDG_CACHE_HOME, or give --cache-dir\n");
-		return -1;
-	}
-	dir = xasprintf("%s/images", base);
-	io.dir = dir;
-	io.registries = c->o->regs;
-	io.nregistries = c->o->nregs;
-	rc = image_cache_create(&c->loop, c->exec, &io, &c->images);
-	if (rc < 0)
-		fprintf(stderr, "pipewright: cannot use the image cache %s: "
-			"%s\n", dir, strerror(-rc));
-	free(base);
-	free(dir);
-	return rc < 0 ? -1 : 0;
 }
 
 static void
@@ -867,7 +391,7 @@ start_run(struct run_cli *c)
 			"as the server would; uncommitted changes in %s are "
 			"left out (such as '%s': see git status)\n", c->commit,
 			c->workspace, c->dirty);
-	open_reuse(c);
+	run_open_reuse(c);
 	if (c->cache != NULL) {
 		run_cache_begin(c->cache, c->commit, on_begun, c);
 		return;
@@ -883,269 +407,6 @@ has_git(const char *dir)
 
 	free(git);
 	return yes;
-}
-
-static void
-push(char ***list, size_t *n, const char *s)
-{
-	*list = xrealloc(*list, (*n + 2) * sizeof(char *));
-	(*list)[(*n)++] = (char *)s;
-	(*list)[*n] = NULL;
-}
-
-enum {
-	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
-	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN,
-	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_MOUNT, OPT_ROOTFS, OPT_REGISTRY,
-	OPT_HELP,
-};
-static const struct cli_opt run_opts[] = {
-	[OPT_FILE] = {"file", 'f', true, "FILE",
-		      "the pipeline (default .pipewright.yml)"},
-	[OPT_JOBS] = {"jobs", 'j', true, "N",
-		      "jobs in parallel (default: cores)"},
-	[OPT_ONLY] = {"only", 0, true, "JOB", "run only this job (repeatable)"},
-	[OPT_ENV] = {"env", 0, true, "KEY=VALUE",
-		     "set a variable for every job (repeatable)"},
-	[OPT_APPROVE] = {"approve", 0, true, "JOB",
-			 "run this manual job (repeatable)"},
-	[OPT_BRANCH] = {"branch", 0, true, "B",
-			"the branch for `branches:` filters"},
-	[OPT_GRACE] = {"grace", 0, true, "DURATION", "SIGTERM to SIGKILL "
-		       "delay on timeout and Ctrl-C\n(default 10s)"},
-	[OPT_SANDBOX] = {"sandbox", 0, true, "strict|none", "strict (default):"
-			 " each job in its own namespaces,\ncgroups and "
-			 "seccomp filter (without root:\nno cgroups unless "
-			 "delegated); none: as you"},
-	[OPT_NETWORK] = {"network", 0, true, "allow|deny", "allow (default): "
-			 "a job's `network: true` is\ngranted (its own "
-			 "network namespace, outbound\nonly); deny: such a "
-			 "job fails, as under a\ndaemon's default"},
-	[OPT_COLOR] = {"color", 0, false, NULL, "keep the jobs' colours (SGR "
-		       "sequences); every\nother control character is shown "
-		       "escaped, always"},
-	[OPT_CLEAN] = {"clean", 0, false, NULL, "each job in a fresh workspace "
-		       "of its own, the\ncheckout's HEAD commit (committed "
-		       "files only),\nas the server runs it; the checkout "
-		       "is only\nread"},
-	[OPT_CACHE_DIR] = {"cache-dir", 0, true, "DIR", "where caches are kept "
-			   "(default\n$XDG_CACHE_HOME/pipewright, else\n"
-			   "~/.cache/pipewright)"},
-	[OPT_NO_CACHE] = {"no-cache", 0, false, NULL, "restore no cache and "
-			  "save none (--clean\nstill passes artifacts)"},
-	[OPT_MOUNT] = {"mount", 0, true, "PATH", "bind this host path read-only"
-		       " at the same\npath in every job (strict; a "
-		       "toolchain;\nrepeatable)"},
-	[OPT_ROOTFS] = {"rootfs", 0, true, "DIR", "this directory tree (an "
-			"unpacked image) is\nevery job's / instead of the "
-			"host's (strict)"},
-	[OPT_REGISTRY] = {"image-registry", 0, true,
-			  "HOST[,insecure][,authfile=FILE]", "what a registry "
-			  "of the jobs' images\nneeds, as a server's "
-			  "images.registries:\nplain http, credentials other "
-			  "than\nskopeo's own (repeatable)"},
-	[OPT_HELP] = CLI_OPT_HELP,
-	CLI_OPT_NONE,
-};
-static const struct cli_usage run_usage = {"run", "", run_opts, NULL};
-
-/* --mount and --rootfs: an absolute path that exists (a directory). */
-static int
-host_path_arg(const char *opt, const char *arg, bool dir)
-{
-	struct stat st;
-
-	if (arg[0] != '/') {
-		fprintf(stderr, "pipewright: %s: expected an absolute path, "
-			"got '%s'\n", opt, arg);
-		return -1;
-	}
-	if (stat(arg, &st) < 0) {
-		fprintf(stderr, "pipewright: %s %s: %s\n", opt, arg,
-			strerror(errno));
-		return -1;
-	}
-	if (dir && !S_ISDIR(st.st_mode)) {
-		fprintf(stderr, "pipewright: %s %s: not a directory\n", opt,
-			arg);
-		return -1;
-	}
-	return 0;
-}
-
-/*
- * --image-registry HOST[,insecure][,authfile=FILE]: one entry of a
- * server's images.registries, written on one line.  A registry not named
- * is used over https with skopeo's own credentials (`skopeo login`).
- */
-static int
-registry_arg(const char *arg, struct run_opts *o)
-{
-	const char *p = arg + strcspn(arg, ","), *opt, *end;
-	struct image_registry r = {0};
-	size_t i, hlen = (size_t)(p - arg);
-
-	if (hlen == 0 || strcspn(arg, "/ \t@") < hlen) {
-		fprintf(stderr, "pipewright: --image-registry: invalid host "
-			"'%.*s'; expected a host[:port] such as "
-			"registry.example.com:5000\n", (int)hlen, arg);
-		return -1;
-	}
-	for (; *p == ','; p = end) {
-		opt = p + 1;
-		end = opt + strcspn(opt, ",");
-		if ((size_t)(end - opt) == 8 && memcmp(opt, "insecure", 8) == 0) {
-			r.insecure = true;
-		} else if (strncmp(opt, "authfile=", 9) == 0 && *end == '\0' &&
-			   opt[9] != '\0') {
-			r.authfile = opt + 9;  /* the last: a FILE may hold ',' */
-			if (access(r.authfile, R_OK) < 0) {
-				fprintf(stderr, "pipewright: --image-registry "
-					"%.*s: authfile %s: %s\n", (int)hlen,
-					arg, r.authfile, strerror(errno));
-				return -1;
-			}
-		} else {
-			fprintf(stderr, "pipewright: --image-registry %.*s: "
-				"unexpected '%.*s'; expected insecure or "
-				"authfile=FILE (last)\n", (int)hlen, arg,
-				(int)(end - opt), opt);
-			return -1;
-		}
-		if (r.authfile != NULL)
-			break;
-	}
-	for (i = 0; i < o->nregs; i++) {
-		if (strlen(o->regs[i].host) == hlen &&
-		    memcmp(o->regs[i].host, arg, hlen) == 0) {
-			fprintf(stderr, "pipewright: --image-registry %.*s: "
-				"given twice\n", (int)hlen, arg);
-			return -1;
-		}
-	}
-	r.host = xstrndup(arg, hlen);
-	o->regs = xrealloc(o->regs, (o->nregs + 1) * sizeof(*o->regs));
-	o->regs[o->nregs++] = r;
-	return 0;
-}
-
-static int
-parse_opts(int argc, char **argv, struct run_opts *o)
-{
-	struct cli_getopt g;
-	const char *arg;
-	char *end;
-	long n;
-	int ch;
-
-	cli_getopt_init(&g, &run_usage);
-	while ((ch = cli_getopt_next(&g, argc, argv, &arg)) != CLI_OPT_END) {
-		switch (ch) {
-		case OPT_FILE:
-			o->file = arg;
-			break;
-		case OPT_JOBS:
-			n = strtol(arg, &end, 10);
-			if (*end != '\0' || n < 1 || n > 1024) {
-				fprintf(stderr, "pipewright: --jobs: expected "
-					"a number from 1 to 1024, got '%s'\n",
-					arg);
-				return -1;
-			}
-			o->jobs = (int)n;
-			break;
-		case OPT_ONLY:
-			push(&o->only, &o->nonly, arg);
-			break;
-		case OPT_APPROVE:
-			push(&o->approve, &o->napprove, arg);
-			break;
-		case OPT_ENV:
-			if (cli_env_arg(arg) < 0)
-				return -1;
-			push(&o->env, &o->nenv, arg);
-			break;
-		case OPT_BRANCH:
-			o->branch = arg;
-			break;
-		case OPT_GRACE:
-			if (pw_duration_parse(arg, &o->grace_ms) < 0) {
-				fprintf(stderr, "pipewright: --grace: invalid "
-					"duration '%s'; expected e.g. 10s, "
-					"500ms\n", arg);
-				return -1;
-			}
-			break;
-		case OPT_SANDBOX:
-			if (strcmp(arg, "strict") != 0 &&
-			    strcmp(arg, "none") != 0) {
-				fprintf(stderr, "pipewright: --sandbox: expected "
-					"strict or none, got '%s'\n", arg);
-				return -1;
-			}
-			o->sandbox = arg[0] == 's' ? EXEC_SANDBOX_STRICT :
-							EXEC_SANDBOX_NONE;
-			break;
-		case OPT_NETWORK:
-			if (strcmp(arg, "allow") != 0 &&
-			    strcmp(arg, "deny") != 0) {
-				fprintf(stderr, "pipewright: --network: "
-					"expected allow or deny, got '%s'\n",
-					arg);
-				return -1;
-			}
-			o->network_deny = arg[0] == 'd';
-			break;
-		case OPT_COLOR:
-			o->color = true;
-			break;
-		case OPT_CLEAN:
-			o->clean = true;
-			break;
-		case OPT_CACHE_DIR:
-			if (*arg == '\0') {
-				fprintf(stderr, "pipewright: --cache-dir: "
-					"expected a directory, got ''\n");
-				return -1;
-			}
-			o->cache_dir = arg;
-			break;
-		case OPT_NO_CACHE:
-			o->no_cache = true;
-			break;
-		case OPT_MOUNT:
-		case OPT_ROOTFS:
-			if (host_path_arg(ch == OPT_MOUNT ? "--mount" :
-					  "--rootfs", arg, ch == OPT_ROOTFS) < 0)
-				return -1;
-			if (ch == OPT_ROOTFS)
-				o->rootfs = arg;
-			else
-				push(&o->mounts, &o->nmounts, arg);
-			break;
-		case OPT_REGISTRY:
-			if (registry_arg(arg, o) < 0)
-				return -1;
-			break;
-		case OPT_HELP:
-			return 1;
-		default:
-			return -1;
-		}
-	}
-	if (optind < argc) {
-		fprintf(stderr, "pipewright: run: unexpected argument '%s'\n",
-			argv[optind]);
-		return -1;
-	}
-	if (o->sandbox != EXEC_SANDBOX_STRICT &&
-	    (o->rootfs != NULL || o->nmounts > 0)) {
-		fprintf(stderr, "pipewright: --%s needs the strict sandbox "
-			"(with --sandbox none a job sees the host as it is)\n",
-			o->rootfs != NULL ? "rootfs" : "mount");
-		return -1;
-	}
-	return 0;
 }
 
 int
@@ -1169,7 +430,7 @@ cmd_run(int argc, char **argv)
 	memset(&c, 0, sizeof(c));
 	c.o = &o;
 	c.status = CLI_FAILED;
-	rc = parse_opts(argc, argv, &o);
+	rc = run_parse_opts(argc, argv, &o);
 	if (rc != 0) {
 		cli_usage_print(rc > 0 ? stdout : stderr, &run_usage);
 		rc = rc > 0 ? CLI_OK : CLI_USAGE;
@@ -1186,11 +447,11 @@ cmd_run(int argc, char **argv)
 	rc = cli_load_workspace_pipeline(c.workspace, o.file, stderr, &c.p);
 	if (rc != CLI_OK)
 		goto out_opts;
-	if (images_preflight(&c) < 0) {
+	if (run_images_preflight(&c) < 0) {
 		rc = CLI_FAILED;
 		goto out_pipeline;
 	}
-	if (sandbox_preflight(&c) < 0) {
+	if (run_sandbox_preflight(&c) < 0) {
 		rc = CLI_FAILED;
 		goto out_pipeline;
 	}
@@ -1261,7 +522,7 @@ cmd_run(int argc, char **argv)
 		.attempt_finish = on_finish,
 		.arg = &c,
 	};
-	if (open_images(&c) < 0) {
+	if (run_open_images(&c) < 0) {
 		rc = CLI_FAILED;
 		goto out_exec;
 	}
