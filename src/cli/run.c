@@ -489,11 +489,6 @@ cmd_run(int argc, char **argv)
 		rc = CLI_FAILED;
 		goto out_loop;
 	}
-	/* A network namespace ready for each parallel job, and one spare. */
-	if (o.sandbox == EXEC_SANDBOX_STRICT && !c.rootless &&
-	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
-		fprintf(stderr, "pipewright: no network namespace pool; each "
-			"job makes its own\n");
 	/*
 	 * The server's built-in defaults bound a job that asks for nothing
 	 * (a fork bomb meets the pids limit); a job may ask for more: the
@@ -551,6 +546,15 @@ cmd_run(int argc, char **argv)
 		sched_destroy(c.sched);
 		goto out_exec;
 	}
+	/*
+	 * A network namespace ready for each parallel job, and one spare;
+	 * started once nothing above can fail, since its helper process
+	 * must not be left behind by an early exit.
+	 */
+	if (o.sandbox == EXEC_SANDBOX_STRICT && !c.rootless &&
+	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
+		fprintf(stderr, "pipewright: no network namespace pool; each "
+			"job makes its own\n");
 	uv_signal_init(&c.loop, &c.sigint);
 	uv_signal_init(&c.loop, &c.sigterm);
 	c.sigint.data = c.sigterm.data = &c;

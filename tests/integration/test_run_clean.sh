@@ -85,3 +85,14 @@ expect_out "[write] where ws=/builds/repo pwd=/builds/repo" \
 	"[write] mtimes 1500000000 1500000000" "[read] read attempt 2"
 expect_no_out "shared-workspace" "stale-workspace"
 [ ! -e left-by-write ] || fail "a strict job wrote into the checkout"
+
+# Refused before any job, strict: one line, and nothing of the run's own
+# left behind (its network namespace pool is made only once nothing can
+# fail before the jobs).
+mkdir -p sub
+cp .pipewright.yml sub/
+cd sub
+pw run --clean
+expect_rc 1
+expect_out "pipewright: --clean: $PWD is not the top of a git checkout (no .git there)"
+[ "$(wc -l <out)" -eq 1 ] || { cat out; fail "more than the one line"; }
