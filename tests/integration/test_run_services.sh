@@ -5,7 +5,9 @@
 # set, so the SIGTERM cannot come first); a service that exits before it is
 # ready fails its job before the script, saying which, how and what was
 # waited for; the run exits 1.  A secret a service prints is masked in its
-# log like in the job's.
+# log like in the job's, also where a line is longer than the pieces its
+# output is masked in (4090 bytes before it on one line: the value spans
+# the first 4096 bytes' end).
 . "$(dirname "$0")/lib.sh"
 
 cat > ci.yml <<'YML'
@@ -14,7 +16,7 @@ jobs:
     secrets: [TOKEN]
     services:
       db:
-        command: "trap 'echo db stopping; exit 0' TERM; echo db says hello, token $TOKEN; touch $PIPEWRIGHT_SERVICE_DIR/up; while :; do sleep 0.1; done"
+        command: "trap 'echo db stopping; exit 0' TERM; echo db says hello, token $TOKEN; printf '%4090s%s\\n' x \"$TOKEN\"; touch $PIPEWRIGHT_SERVICE_DIR/up; while :; do sleep 0.1; done"
         ready: {command: "test -e $PIPEWRIGHT_SERVICE_DIR/up"}
     script:
       - echo testing
