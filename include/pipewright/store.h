@@ -531,12 +531,22 @@ struct store_test_new {
  * commit failed the same test of the same job (or the other way round)
  * counts one flip in the project's flaky tests (run: where it was seen).
  * -EINVAL for a bad status; -ENOENT no such attempt.
+ *
+ * One call stores at most STORE_TESTS_CHUNK cases, so that 100,000 cases
+ * never hold the writer for seconds: *done (0 before the first call)
+ * says how many of v are stored; call again, in another write, while it
+ * is below n.  The attempt's summary is written with the last part, so
+ * readers see its cases whole or not at all.  A first call that finds
+ * part of the attempt stored (a daemon stopped between two parts) goes on
+ * after what is there, the cases being in the same order; one that finds
+ * the attempt whole replaces it in one part, its flips not counted again.
  */
+#define STORE_TESTS_CHUNK 5000
 int store_tx_tests_insert(struct store_tx *tx, uint64_t attempt,
 			  uint64_t run, const char *project,
 			  const char *job_name, const char *commit,
 			  const struct store_test_new *v, size_t n,
-			  uint64_t now) PW_WUR;
+			  uint64_t now, size_t *done) PW_WUR;
 
 /* ---- reads (loop thread) ---- */
 

@@ -3,8 +3,11 @@
  * result (success, failed, timed_out) of a job with `reports: {junit:
  * [...]}`, its globs are expanded with the job's environment, the files
  * found and parsed by report_gather() on a worker thread (they are the
- * job's, hence hostile, and may be large), the cases stored in one write
- * (where the store also finds flips: store_tx_tests_insert), and the
+ * job's, hence hostile, and may be large), the cases stored in writes of
+ * STORE_TESTS_CHUNK cases each, so that 100,000 of them never hold up the
+ * other writes for seconds (the store also finds flips there, and makes
+ * the attempt's cases visible with its last part: store_tx_tests_insert),
+ * and the
  * lines saying what was read (or left out, and why) added to the
  * attempt's log.  Then the attempt goes on to its artifacts and caches
  * (jobreuse_save) and is settled.
@@ -12,7 +15,8 @@
  * Reports never change a job's result: a report that cannot be read is
  * a warning in the log.  A daemon that lets go of the run meanwhile (a
  * handover) leaves the attempt unsettled; the next one finishes it again
- * and stores the same cases once (the insert replaces an attempt's).
+ * and stores the same cases once (the insert replaces an attempt stored
+ * whole, and goes on after the parts of one stored in part).
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -39,6 +43,7 @@ struct rwork {
 	struct report_gathered g; /* the worker's result */
 	int rc;
 	struct store_test_new *rows;
+	size_t stored, next;      /* rows stored; after the write in flight */
 };
 
 static void
@@ -97,9 +102,11 @@ store_fn(struct store_tx *tx, void *arg)
 {
 	struct rwork *w = arg;
 
+	/* w->stored moves only once the part is committed. */
+	w->next = w->stored;
 	return store_tx_tests_insert(tx, w->attempt_id, w->run, w->project,
 				     w->job_name, w->commit, w->rows,
-				     w->g.cases.n, pw_now_ms());
+				     w->g.cases.n, pw_now_ms(), &w->next);
 }
 
 static void
@@ -108,6 +115,12 @@ stored(int rc, void *arg)
 	struct rwork *w = arg;
 	char why[160];
 
+	if (rc == 0 && w->next < w->g.cases.n) {
+		/* The next part in a write of its own: others go between. */
+		w->stored = w->next;
+		store_write(w->d->store, store_fn, stored, w);
+		return;
+	}
 	if (rc < 0) {
 		log_warnx("reports.store run=%llu job=%zu error=\"%s\"",
 			  (unsigned long long)w->run, w->job, strerror(-rc));

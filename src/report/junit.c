@@ -9,10 +9,12 @@
  *
  * Hostile input: a document type declaration stops the parser at once,
  * before any entity can be declared (billion laughs, external entities);
- * expat never reads a file or URL itself.  Nesting, the number of cases
- * and the text kept of a message are capped here; the file size by the
- * caller.  A document is kept whole or not at all: cases go to a list of
- * their own and are moved to the caller's only at the end.
+ * expat never reads a file or URL itself.  Nesting, the number of cases,
+ * the text kept of a message and the bytes of names kept (a suite's name
+ * is copied into each of its cases, so a long one would multiply) are
+ * capped here; the file size by the caller.  A document is kept whole
+ * or not at all: cases go to a list of their own and are moved to the
+ * caller's only at the end.
  */
 #include <errno.h>
 #include <expat.h>
@@ -90,6 +92,7 @@ struct parse {
 	char **suites;           /* names by depth (NULL where not a suite) */
 	bool in_case;            /* inside a <testcase> */
 	unsigned case_depth;     /* the <testcase>'s level, from 1 */
+	uint64_t kept;           /* bytes of the names kept with the cases */
 	bool in_text;            /* collecting a result element's text */
 	struct buf msg;          /* the message being collected */
 	bool root_seen;
@@ -205,6 +208,17 @@ case_start(struct parse *p, const XML_Char **atts)
 			suite = p->suites[i];
 			break;
 		}
+	/* A suite's name is written once and kept with each of its cases:
+	 * the copies are bounded like a file, not by the file's size. */
+	p->kept += strlen(name) + (suite != NULL ? strlen(suite) : 0) +
+		(cls != NULL ? strlen(cls) : 0) +
+		(file != NULL ? strlen(file) : 0);
+	if (p->kept > p->lim->file_max) {
+		fail(p, -E2BIG, "the names of its cases pass %llu bytes"
+		     " together (a suite's name counts once per case)",
+		     (unsigned long long)p->lim->file_max);
+		return;
+	}
 	if (p->got.n == p->got.cap) {
 		p->got.cap = p->got.cap ? 2 * p->got.cap : 16;
 		p->got.v = xrealloc(p->got.v, p->got.cap * sizeof(*p->got.v));

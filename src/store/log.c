@@ -1,5 +1,6 @@
 /*
- * Reading logs back: an attempt's or a run's, from any byte offset.
+ * Reading logs back: an attempt's, a service's stream of it, or a run's,
+ * from any byte offset, with the one reader below.
  *
  * Chunks are stored under the offset of their first byte, so the read
  * starts at the chunk that holds `offset` (the greatest chunk offset not
@@ -26,6 +27,18 @@ static const struct log_sql attempt_log = {
 	" AND byte_offset < ?3 ORDER BY byte_offset",
 };
 
+/* ?4 (chunks) and ?2 (size): the stream's name. */
+static const struct log_sql stream_log = {
+	ST_R_STREAM_SIZE, ST_R_STREAM,
+	"SELECT log_bytes FROM attempt_streams WHERE attempt_id = ?1"
+	" AND stream = ?2",
+	"SELECT byte_offset, data FROM log_chunks WHERE attempt_id = ?1"
+	" AND stream = ?4 AND byte_offset >= coalesce((SELECT max(byte_offset)"
+	"  FROM log_chunks WHERE attempt_id = ?1 AND stream = ?4"
+	"  AND byte_offset <= ?2), 0)"
+	" AND byte_offset < ?3 ORDER BY byte_offset",
+};
+
 static const struct log_sql run_log = {
 	ST_R_RUN_LOG_SIZE, ST_R_RUN_LOG,
 	"SELECT log_bytes FROM runs WHERE id = ?1",
@@ -37,7 +50,8 @@ static const struct log_sql run_log = {
 
 static int
 read_log(struct store *s, const struct log_sql *q, uint64_t owner,
-	 uint64_t offset, size_t max, struct buf *out)
+	 const char *stream, uint64_t offset, size_t max, struct buf *out,
+	 uint64_t *sizep)
 {
 	sqlite3_stmt *st;
 	const char *data;
@@ -47,10 +61,14 @@ read_log(struct store *s, const struct log_sql *q, uint64_t owner,
 	if ((rc = store_stmt(&s->rd, q->size_id, q->size, &st)) < 0)
 		return rc;
 	store_bind_u64(st, 1, owner);
+	if (stream != NULL)
+		store_bind_text(st, 2, stream);
 	if ((rc = store_step(st)) <= 0)
 		return rc < 0 ? rc : -ENOENT;
 	size = (uint64_t)sqlite3_column_int64(st, 0);
 	sqlite3_reset(st);
+	if (sizep != NULL)
+		*sizep = size;
 	if (offset >= size || max == 0)
 		return 0;
 	end = size - offset < max ? size : offset + max;
@@ -60,6 +78,8 @@ read_log(struct store *s, const struct log_sql *q, uint64_t owner,
 	store_bind_u64(st, 1, owner);
 	store_bind_u64(st, 2, offset);
 	store_bind_u64(st, 3, end);
+	if (stream != NULL)
+		store_bind_text(st, 4, stream);
 	while ((rc = store_step(st)) == 1) {
 		at = (uint64_t)sqlite3_column_int64(st, 0);
 		data = sqlite3_column_blob(st, 1);
@@ -80,12 +100,20 @@ int
 store_log_read(struct store *s, uint64_t attempt, uint64_t offset, size_t max,
 	       struct buf *out)
 {
-	return read_log(s, &attempt_log, attempt, offset, max, out);
+	return read_log(s, &attempt_log, attempt, NULL, offset, max, out, NULL);
 }
 
 int
 store_run_log_read(struct store *s, uint64_t run, uint64_t offset, size_t max,
 		   struct buf *out)
 {
-	return read_log(s, &run_log, run, offset, max, out);
+	return read_log(s, &run_log, run, NULL, offset, max, out, NULL);
+}
+
+int
+store_stream_read(struct store *s, uint64_t attempt, const char *stream,
+		  uint64_t offset, size_t max, struct buf *out, uint64_t *sizep)
+{
+	return read_log(s, &stream_log, attempt, stream, offset, max, out,
+			sizep);
 }

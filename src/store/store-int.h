@@ -108,6 +108,8 @@ enum store_stmt_id {
 	ST_TEST_EARLIER,
 	ST_TEST_RETRIED,
 	ST_TEST_SUMMARY,
+	ST_TESTS_STORED,
+	ST_TESTS_SUMS,
 	/* reader: read.c, list.c */
 	ST_R_BEGIN,
 	ST_R_COMMIT,

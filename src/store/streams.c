@@ -4,7 +4,7 @@
  * (the job's own log is the stream ''), and its size in attempt_streams.
  * The daemon stores them when the attempt ends, from the files the
  * supervisor wrote (docs/internals/supervisor.md, "Services"); they are
- * read like the job's log, from any offset.
+ * read by the job log's own reader (log.c), from any offset.
  */
 #include <errno.h>
 #include <stdlib.h>
@@ -60,59 +60,6 @@ store_tx_stream_append(struct store_tx *tx, uint64_t attempt,
 	store_bind_text(st, 2, stream);
 	store_bind_u64(st, 3, size + len);
 	return store_exec(st);
-}
-
-int
-store_stream_read(struct store *s, uint64_t attempt, const char *stream,
-		  uint64_t offset, size_t max, struct buf *out, uint64_t *sizep)
-{
-	sqlite3_stmt *st;
-	const char *data;
-	uint64_t size, end, at, len, from, to;
-	int rc;
-
-	rc = store_stmt(&s->rd, ST_R_STREAM_SIZE, "SELECT log_bytes FROM"
-			" attempt_streams WHERE attempt_id = ?1 AND"
-			" stream = ?2", &st);
-	if (rc < 0)
-		return rc;
-	store_bind_u64(st, 1, attempt);
-	store_bind_text(st, 2, stream);
-	if ((rc = store_step(st)) <= 0)
-		return rc < 0 ? rc : -ENOENT;
-	size = (uint64_t)sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (sizep != NULL)
-		*sizep = size;
-	if (offset >= size || max == 0)
-		return 0;
-	end = size - offset < max ? size : offset + max;
-	rc = store_stmt(&s->rd, ST_R_STREAM, "SELECT byte_offset, data FROM"
-			" log_chunks WHERE attempt_id = ?1 AND stream = ?2"
-			" AND byte_offset >= coalesce((SELECT max(byte_offset)"
-			" FROM log_chunks WHERE attempt_id = ?1 AND"
-			" stream = ?2 AND byte_offset <= ?3), 0)"
-			" AND byte_offset < ?4 ORDER BY byte_offset", &st);
-	if (rc < 0)
-		return rc;
-	store_bind_u64(st, 1, attempt);
-	store_bind_text(st, 2, stream);
-	store_bind_u64(st, 3, offset);
-	store_bind_u64(st, 4, end);
-	while ((rc = store_step(st)) == 1) {
-		at = (uint64_t)sqlite3_column_int64(st, 0);
-		data = sqlite3_column_blob(st, 1);
-		len = (uint64_t)sqlite3_column_bytes(st, 1);
-		from = at > offset ? at : offset;
-		to = at + len < end ? at + len : end;
-		if (to <= from)
-			continue;
-		if ((rc = buf_append(out, data + (from - at), to - from)) < 0) {
-			sqlite3_reset(st);
-			return rc;
-		}
-	}
-	return rc;
 }
 
 int

@@ -185,45 +185,101 @@ summary_put(struct store_tx *tx, uint64_t attempt, const uint64_t *c)
 	return store_exec(st);
 }
 
+/* Whether attempt has its summary (*whole) and how many cases it has. */
+static int
+stored_of(struct store_tx *tx, uint64_t attempt, bool *whole, size_t *n)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_TESTS_STORED, "SELECT (SELECT count(*)"
+			" FROM test_summaries WHERE attempt_id = ?1),"
+			" (SELECT count(*) FROM test_cases WHERE"
+			" attempt_id = ?1)", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	if ((rc = store_step(st)) < 0)
+		return rc;
+	*whole = rc == 1 && sqlite3_column_int64(st, 0) > 0;
+	*n = rc == 1 ? (size_t)sqlite3_column_int64(st, 1) : 0;
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* The attempt's counts from its stored cases, into its summary. */
+static int
+summary_sum(struct store_tx *tx, uint64_t attempt)
+{
+	uint64_t counts[5] = {0}; /* passed, failed, error, skipped, retried */
+	sqlite3_stmt *st;
+	int rc, k;
+
+	rc = store_stmt(tx->c, ST_TESTS_SUMS, "SELECT status, count(*),"
+			" sum(retried) FROM test_cases WHERE attempt_id = ?1"
+			" GROUP BY status", &st);
+	if (rc < 0)
+		return rc;
+	store_bind_u64(st, 1, attempt);
+	while ((rc = store_step(st)) == 1) {
+		k = report_index((const char *)sqlite3_column_text(st, 0));
+		if (k < 0)
+			continue;
+		counts[k] = (uint64_t)sqlite3_column_int64(st, 1);
+		counts[4] += (uint64_t)sqlite3_column_int64(st, 2);
+	}
+	if (rc < 0)
+		return rc;
+	return summary_put(tx, attempt, counts);
+}
+
 int
 store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 		      const char *project, const char *job_name,
 		      const char *commit, const struct store_test_new *v,
-		      size_t n, uint64_t now)
+		      size_t n, uint64_t now, size_t *done)
 {
-	uint64_t counts[5] = {0}; /* passed, failed, error, skipped, retried */
 	sqlite3_stmt *st;
-	bool again, earlier;
+	bool again = false, earlier, whole;
 	int rc, idx, number, retried;
-	size_t i;
+	size_t i, end, have;
 
-	if (project == NULL || job_name == NULL)
+	if (project == NULL || job_name == NULL || *done > n)
 		return -EINVAL;
-	for (i = 0; i < n; i++)
+	for (i = *done; i < n; i++)
 		if (!status_ok(v[i].status) || v[i].suite == NULL ||
 		    v[i].classname == NULL || v[i].name == NULL)
 			return -EINVAL;
-	rc = store_stmt(tx->c, ST_TESTS_CLEAR, "DELETE FROM test_cases"
-			" WHERE attempt_id = ?1", &st);
-	if (rc < 0)
-		return rc;
-	store_bind_u64(st, 1, attempt);
-	if ((rc = store_exec(st)) < 0)
-		return rc;
-	/* Stored before: its flips were counted then. */
-	again = sqlite3_changes(tx->c->db) > 0;
+	if (*done == 0) {
+		if ((rc = stored_of(tx, attempt, &whole, &have)) < 0)
+			return rc;
+		if (whole) {
+			/* Stored before: its flips were counted then. */
+			rc = store_stmt(tx->c, ST_TESTS_CLEAR, "DELETE FROM"
+					" test_cases WHERE attempt_id = ?1",
+					&st);
+			if (rc < 0)
+				return rc;
+			store_bind_u64(st, 1, attempt);
+			if ((rc = store_exec(st)) < 0)
+				return rc;
+			again = true;
+		} else {
+			/* Parts stored by a daemon that stopped between them. */
+			*done = have < n ? have : n;
+		}
+	}
 	if ((rc = attempt_of(tx, attempt, &idx, &number, &earlier)) < 0)
 		return rc;
-	for (i = 0; i < n; i++) {
+	end = again || n - *done <= STORE_TESTS_CHUNK ? n :
+		*done + STORE_TESTS_CHUNK;
+	for (i = *done; i < end; i++) {
 		const struct store_test_new *t = &v[i];
 
 		retried = 0;
 		if (earlier && strcmp(t->status, "passed") == 0 &&
 		    (retried = failed_before(tx, run, idx, number, t)) < 0)
 			return retried;
-		counts[report_index(t->status)]++;
-		counts[4] += (uint64_t)retried;
-
 		if (commit != NULL && !again &&
 		    strcmp(t->status, "skipped") != 0) {
 			rc = disagrees(tx, attempt, project, job_name, commit,
@@ -258,7 +314,10 @@ store_tx_tests_insert(struct store_tx *tx, uint64_t attempt, uint64_t run,
 		if ((rc = store_exec(st)) < 0)
 			return rc;
 	}
-	return summary_put(tx, attempt, counts);
+	if (end == n && (rc = summary_sum(tx, attempt)) < 0)
+		return rc;
+	*done = end;
+	return 0;
 }
 
 /*

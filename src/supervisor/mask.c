@@ -157,7 +157,7 @@ sv_mask_free(struct sv_mask *m)
 	for (i = 0; i < m->npats; i++)
 		free(m->pats[i].s);
 	free(m->pats);
-	free(m->held);
+	free(m->held.p);
 	memset(m, 0, sizeof(*m));
 }
 
@@ -185,29 +185,36 @@ match_at(const struct sv_mask *m, const char *p, size_t left, bool *partial)
 	return best;
 }
 
-/* final: no more bytes will come, so nothing is held back. */
-static void
-feed(struct supervisor *sv, const char *data, size_t len, bool final)
+/*
+ * final: no more bytes will come, so nothing is held back.  The bytes
+ * held (at most the longest pattern minus one) are the caller's: the job's
+ * log has its own in m, each service its own.
+ */
+void
+sv_mask_stream(const struct sv_mask *m, struct sv_mask_held *h,
+	       const char *data, size_t len, bool final,
+	       void (*emit)(void *arg, const char *p, size_t n), void *arg)
 {
-	struct sv_mask *m = &sv->mask;
 	char *buf;
 	size_t n, i = 0, from = 0, l;
 	bool partial;
 
 	if (m->npats == 0 || (len == 0 && !final)) {
-		sv_log_write(sv, data, len);
+		if (len > 0)
+			emit(arg, data, len);
 		return;
 	}
-	n = m->nheld + len;
-	buf = xmalloc(n);
-	if (m->nheld > 0)
-		memcpy(buf, m->held, m->nheld);
-	memcpy(buf + m->nheld, data, len);
+	n = h->n + len;
+	buf = xmalloc(n + 1);
+	if (h->n > 0)
+		memcpy(buf, h->p, h->n);
+	if (len > 0)
+		memcpy(buf + h->n, data, len);
 	while (i < n) {
 		l = match_at(m, buf + i, n - i, &partial);
 		if (l > 0) {
-			sv_log_write(sv, buf + from, i - from);
-			sv_log_write(sv, MASK, strlen(MASK));
+			emit(arg, buf + from, i - from);
+			emit(arg, MASK, strlen(MASK));
 			i += l;
 			from = i;
 			continue;
@@ -216,55 +223,33 @@ feed(struct supervisor *sv, const char *data, size_t len, bool final)
 			break;  /* the next piece decides */
 		i++;
 	}
-	sv_log_write(sv, buf + from, i - from);
-	free(m->held);
-	m->nheld = n - i;
-	m->held = m->nheld > 0 ? xmalloc(m->nheld) : NULL;
-	if (m->nheld > 0)
-		memcpy(m->held, buf + i, m->nheld);
+	emit(arg, buf + from, i - from);
+	free(h->p);
+	h->n = n - i;
+	h->p = h->n > 0 ? xmalloc(h->n) : NULL;
+	if (h->n > 0)
+		memcpy(h->p, buf + i, h->n);
 	free(buf);
+}
+
+static void
+log_emit(void *arg, const char *p, size_t n)
+{
+	if (n > 0)
+		sv_log_write(arg, p, n);
 }
 
 void
 sv_mask_feed(struct supervisor *sv, const char *data, size_t len)
 {
-	feed(sv, data, len, false);
+	sv_mask_stream(&sv->mask, &sv->mask.held, data, len, false, log_emit,
+		       sv);
 }
 
 void
 sv_mask_flush(struct supervisor *sv)
 {
-	if (sv->mask.nheld > 0)
-		feed(sv, "", 0, true);
-}
-
-/*
- * A service's output is masked a line at a time (svclog.c): each piece is
- * whole, so nothing is held back.  A secret split across a line longer
- * than SV_SVC_LINE is not recognised; the job's own output is streamed
- * through feed() instead, which holds bytes back across reads.
- */
-void
-sv_mask_whole(const struct sv_mask *m, const char *data, size_t len,
-	      void (*emit)(void *arg, const char *p, size_t n), void *arg)
-{
-	size_t i = 0, from = 0, l;
-	bool partial;
-
-	if (m->npats == 0) {
-		emit(arg, data, len);
-		return;
-	}
-	while (i < len) {
-		l = match_at(m, data + i, len - i, &partial);
-		if (l > 0) {
-			emit(arg, data + from, i - from);
-			emit(arg, MASK, strlen(MASK));
-			i += l;
-			from = i;
-			continue;
-		}
-		i++;
-	}
-	emit(arg, data + from, len - from);
+	if (sv->mask.held.n > 0)
+		sv_mask_stream(&sv->mask, &sv->mask.held, "", 0, true,
+			       log_emit, sv);
 }

@@ -12,9 +12,10 @@
  * own, then its readiness check every 100 ms until it passes or
  * `ready_timeout` is over.  Then the script.  When the script ends, each
  * service in reverse order gets SIGTERM (its group, and each descendant
- * that left the group), the grace, then SIGKILL; a last sweep kills what
- * their orphans left (this process is a subreaper, so nothing escapes to
- * the supervisor unseen), and the manager exits with the script's status.
+ * that left the group), the grace, then SIGKILL; a last sweep gives what
+ * their orphans left SIGTERM and the grace, then SIGKILL (this process is
+ * a subreaper, so nothing escapes to the supervisor unseen), and the
+ * manager exits with the script's status.
  *
  * A service that exits while the script runs fails the job: the script is
  * stopped (SIGTERM, grace, SIGKILL) and the report says which service and
@@ -614,6 +615,16 @@ run_script(struct mgr *m)
 	}
 }
 
+/* Whether some process is still below the manager (reaps nothing). */
+static bool
+below(void)
+{
+	siginfo_t si;
+
+	si.si_pid = 0;
+	return waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) == 0;
+}
+
 void
 sv_services_main(struct supervisor *sv, int out_wr)
 {
@@ -665,7 +676,18 @@ sv_services_main(struct supervisor *sv, int out_wr)
 			say(&m, "[pipewright: stopping service %s]", c->name);
 		stop(&m, c->pid, &c->alive, m.canceled ? STOP_WAIT : STOP_TERM);
 	}
-	/* What the services' orphans left: until nothing is below us. */
+	/*
+	 * What the services' orphans left (a daemon's double fork is below
+	 * us now, not below its service): SIGTERM and the grace like the
+	 * services themselves, then SIGKILL until nothing is below us.
+	 */
+	if (!m.canceled && sv_tree_signal(getpid(), 0, SIGTERM) > 0) {
+		uint64_t until = pw_mono_ms() + sv->grace_ms, now;
+
+		while (below() && (now = pw_mono_ms()) < until)
+			wait_events(&m, until - now < PROBE_EVERY_MS ?
+				    until - now : PROBE_EVERY_MS);
+	}
 	while (waitpid(-1, &st, WNOHANG) >= 0 || errno == EINTR) {
 		sv_tree_signal(getpid(), 0, SIGKILL);
 		wait_events(&m, PROBE_EVERY_MS);

@@ -59,15 +59,20 @@ struct sv_mask_pat {
 	size_t len;
 };
 
-/* Secret masking state: bytes held back because a pattern may start there. */
+/* Bytes of one output held back because a pattern may start there. */
+struct sv_mask_held {
+	char *p;                  /* at most longest-1 bytes not yet written */
+	size_t n;
+};
+
+/* Secret masking: the patterns, and the job's log's held bytes. */
 struct sv_mask {
 	struct sv_mask_pat *pats; /* every form of every secret, by first byte */
 	size_t npats;
 	size_t start[257];        /* pats[start[c]..start[c+1]]: first byte c */
 	size_t count;             /* secrets added */
 	size_t longest;           /* longest pattern */
-	char *held;               /* at most longest-1 bytes not yet written */
-	size_t nheld;
+	struct sv_mask_held held; /* the job's log's */
 };
 
 #define SV_MAX_BINDS 48
@@ -144,7 +149,7 @@ struct sv_client {
 };
 
 #define SV_MAX_SERVICES 8         /* a job's services (the pipeline's limit) */
-#define SV_SVC_LINE 4096          /* service output is masked a line at a time */
+#define SV_SVC_READ 4096          /* a service's output is read in pieces of */
 #define SV_SVC_TAIL 10            /* lines of a failed service's log shown */
 
 /*
@@ -168,8 +173,8 @@ struct sv_service {
 	int file;                 /* its log file, or -1 */
 	uint64_t bytes;           /* kept in the file */
 	bool capped;              /* the cap's marker is written */
-	char *line;               /* output not yet masked: a partial line */
-	size_t nline;
+	char *line;               /* its read buffer (SV_SVC_READ) */
+	struct sv_mask_held held; /* output not yet masked */
 	/* The manager's side. */
 	pid_t pid;                /* 0: not started */
 	bool alive;
@@ -374,9 +379,11 @@ void sv_mask_add(struct sv_mask *m, const char *value, size_t len);
 void sv_mask_feed(struct supervisor *sv, const char *data, size_t len);
 /* End of output: writes what was held back. */
 void sv_mask_flush(struct supervisor *sv);
-/* Hands a whole piece of output to emit, every secret replaced. */
-void sv_mask_whole(const struct sv_mask *m, const char *data, size_t len,
-		   void (*emit)(void *arg, const char *p, size_t n), void *arg);
+/* Hands a piece of one output to emit, every secret replaced, holding
+ * back in h what the next piece decides (final: nothing). */
+void sv_mask_stream(const struct sv_mask *m, struct sv_mask_held *h,
+		    const char *data, size_t len, bool final,
+		    void (*emit)(void *arg, const char *p, size_t n), void *arg);
 void sv_mask_free(struct sv_mask *m);
 
 /*

@@ -9,7 +9,7 @@
  * Services are in start order; the supervisor does not reorder them.
  *
  * Each service's stdout and stderr are one pipe whose read end stays
- * here: its bytes go, masked like the job's (a line at a time), to
+ * here: its bytes go, masked like the job's (held back across reads), to
  * DIR/services/<name>.log, capped at --max-log each.  The files are
  * the durable record a daemon stores as the job's service streams after
  * the attempt.  The manager (services.c, inside the sandbox) reports a
@@ -231,52 +231,30 @@ emit(void *arg, const char *p, size_t n)
 	}
 }
 
-/* Masks and writes every whole line held; `all`: the rest too. */
-static void
-flush_lines(struct supervisor *sv, struct sv_service *c, bool all)
-{
-	struct emit_ctx x = {sv, c};
-	size_t i, from = 0;
-
-	for (i = 0; i < c->nline; i++) {
-		if (c->line[i] != '\n')
-			continue;
-		sv_mask_whole(&sv->mask, c->line + from, i + 1 - from, emit,
-			      &x);
-		from = i + 1;
-	}
-	if ((all || c->nline - from == SV_SVC_LINE) && c->nline > from) {
-		sv_mask_whole(&sv->mask, c->line + from, c->nline - from,
-			      emit, &x);
-		from = c->nline;
-	}
-	memmove(c->line, c->line + from, c->nline - from);
-	c->nline -= from;
-}
-
 void
 sv_services_output(struct supervisor *sv, size_t i, bool last)
 {
 	struct sv_service *c = &sv->svcs[i];
+	struct emit_ctx x = {sv, c};
 	ssize_t n;
 	int rounds = 0;
 
 	if (c->line == NULL)
-		c->line = xmalloc(SV_SVC_LINE);
+		c->line = xmalloc(SV_SVC_READ);
 	while (c->rd >= 0 && (last || rounds++ < 16)) {
-		n = read(c->rd, c->line + c->nline, SV_SVC_LINE - c->nline);
+		n = read(c->rd, c->line, SV_SVC_READ);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
-			c->nline += (size_t)n;
-			flush_lines(sv, c, false);
+			sv_mask_stream(&sv->mask, &c->held, c->line, (size_t)n,
+				       false, emit, &x);
 			continue;
 		}
 		if (n < 0 && errno == EAGAIN && !last)
 			return;
 		close(c->rd);
 		c->rd = -1;
-		flush_lines(sv, c, true);
+		sv_mask_stream(&sv->mask, &c->held, "", 0, true, emit, &x);
 	}
 }
 
@@ -384,6 +362,7 @@ sv_services_free(struct supervisor *sv)
 		free(c->setup);
 		free(c->env);
 		free(c->line);
+		free(c->held.p);
 	}
 	free(sv->svcs);
 	free(sv->svc_buf);

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -254,6 +256,52 @@ test_limits(void **state)
 	buf_free(&b);
 }
 
+/*
+ * A suite's name is copied into each of its cases: a 64 KiB name over
+ * 20,000 one-line cases (a 500 KiB file) would be 1.3 GB of copies.  The
+ * parse runs in a child under a 512 MiB address space, so that a parser
+ * without the cap fails here (aborts) instead of taking the machine's
+ * memory; with it, the document is refused within the default limits.
+ */
+static void
+test_suite_name_amplified(void **state)
+{
+	struct rlimit rl = {512UL << 20, 512UL << 20};
+	struct report_cases c = {0};
+	struct report_limits lim;
+	struct buf b;
+	char err[256];
+	int i, st;
+	pid_t pid;
+
+	(void)state;
+	report_limits_default(&lim);
+	buf_init(&b, 0);
+	buf_adds(&b, "<testsuite name='");
+	for (i = 0; i < 64 * 1024; i++)
+		buf_add(&b, "s", 1);
+	buf_adds(&b, "'>");
+	for (i = 0; i < 20000; i++)
+		buf_addf(&b, "<testcase name='t%d'/>", i);
+	buf_adds(&b, "</testsuite>");
+	assert_true((uint64_t)b.len < lim.file_max);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		int rc;
+
+		setrlimit(RLIMIT_AS, &rl);
+		rc = report_junit_parse(b.data, b.len, &lim, &c, err,
+					sizeof(err));
+		_exit(rc == -E2BIG && strstr(err, "names of its cases") != NULL &&
+		      c.n == 0 ? 0 : 1);
+	}
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	assert_int_equal(WEXITSTATUS(st), 0);
+	buf_free(&b);
+}
+
 static void
 put(const char *dir, const char *rel, const char *text)
 {
@@ -343,6 +391,7 @@ main(void)
 		cmocka_unit_test(test_go_cargo),
 		cmocka_unit_test(test_refused),
 		cmocka_unit_test(test_limits),
+		cmocka_unit_test(test_suite_name_amplified),
 		cmocka_unit_test(test_gather),
 	};
 

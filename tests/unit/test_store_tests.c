@@ -78,6 +78,8 @@ struct w {
 	int idx, number;
 	const struct store_test_new *cases;
 	size_t ncases;
+	size_t stored;            /* cases stored (store_tx_tests_insert) */
+	bool one_part;            /* store one part only */
 };
 
 static int
@@ -142,10 +144,15 @@ fn_attempt(struct store_tx *tx, struct w *w)
 	};
 	int rc = store_tx_attempt_insert(tx, &a, &w->attempt);
 
-	if (rc == 0 && w->cases != NULL)
+	w->stored = 0;
+	while (rc == 0 && w->cases != NULL && (w->stored < w->ncases ||
+						w->ncases == 0)) {
 		rc = store_tx_tests_insert(tx, w->attempt, w->run, "web",
 					   w->job_name, w->commit, w->cases,
-					   w->ncases, 100 + w->run);
+					   w->ncases, 100 + w->run, &w->stored);
+		if (w->one_part || w->ncases == 0)
+			break;
+	}
 	return rc;
 }
 
@@ -281,9 +288,76 @@ test_retry_and_flaky(void **state)
 static int
 fn_again(struct store_tx *tx, struct w *w)
 {
-	return store_tx_tests_insert(tx, w->attempt, w->run, "web",
-				     w->job_name, w->commit, w->cases,
-				     w->ncases, 5);
+	int rc;
+
+	w->stored = 0;
+	do {
+		rc = store_tx_tests_insert(tx, w->attempt, w->run, "web",
+					   w->job_name, w->commit, w->cases,
+					   w->ncases, 5, &w->stored);
+	} while (rc == 0 && !w->one_part && w->stored < w->ncases);
+	return rc;
+}
+
+/*
+ * A report past STORE_TESTS_CHUNK cases is stored in parts: a daemon
+ * stopped after the first part leaves the attempt invisible (the run's
+ * counts are the earlier attempt's), and the next store of it goes on
+ * after that part: every case once, every flip counted once.
+ */
+static void
+test_parts(void **state)
+{
+	struct fx *f = *state;
+	size_t n = 2 * STORE_TESTS_CHUNK + 1, i, nc, nf;
+	struct store_test_new *v = calloc(n, sizeof(*v));
+	char (*names)[16] = calloc(n, sizeof(*names));
+	struct store_test_counts *c;
+	struct store_flaky *fl;
+	uint64_t r = run(f, "abc"), a2;
+	struct w w;
+
+	for (i = 0; i < n; i++) {
+		snprintf(names[i], sizeof(names[i]), "t%zu", i);
+		v[i] = (struct store_test_new)CASE(names[i], "failed");
+	}
+	attempt(f, r, "abc", 0, 1, v, n);
+	for (i = 0; i < n; i++)
+		v[i].status = "passed";
+	w = (struct w){
+		.fn = fn_attempt, .run = r, .commit = "abc", .idx = 0,
+		.number = 2, .cases = v, .ncases = n, .one_part = true,
+		.job_name = "test (gcc)",
+	};
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.stored, STORE_TESTS_CHUNK);
+	a2 = w.attempt;
+	assert_int_equal(store_tests_counts(f->s, r, &c, &nc), 0);
+	assert_int_equal(nc, 1);
+	assert_int_equal(c[0].attempt, 1);
+	assert_int_equal(c[0].failed, n);
+	free(c);
+	/* The next daemon stores the attempt again, from the start. */
+	w = (struct w){
+		.fn = fn_again, .run = r, .commit = "abc", .attempt = a2,
+		.cases = v, .ncases = n, .job_name = "test (gcc)",
+	};
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.stored, n);
+	assert_int_equal(store_tests_counts(f->s, r, &c, &nc), 0);
+	assert_int_equal(nc, 1);
+	assert_int_equal(c[0].attempt, 2);
+	assert_int_equal(c[0].passed, n);
+	assert_int_equal(c[0].failed, 0);
+	assert_int_equal(c[0].retried, n);
+	free(c);
+	assert_int_equal(store_flaky_list(f->s, "web", 200, &fl, &nf), 0);
+	assert_int_equal(nf, 200);
+	for (i = 0; i < nf; i++)
+		assert_int_equal(fl[i].flips, 1);
+	store_flaky_free(fl, nf);
+	free(names);
+	free(v);
 }
 
 static void
@@ -388,6 +462,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_store_again_and_refusals,
 						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_plans, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_parts, setup, teardown),
 	};
 
 	return cmocka_run_group_tests_name("store_tests", tests, NULL, NULL);
