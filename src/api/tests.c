@@ -86,8 +86,9 @@ page_ok(struct http_request *req, size_t *limit, uint64_t *after)
 		*limit = v;
 	}
 	if (qc != NULL && *qc != '\0') {
+		/* Digits only: strtoull takes "-1" as its largest value. */
 		*after = strtoull(qc, &end, 10);
-		if (*end != '\0' || *after == 0) {
+		if (*qc < '0' || *qc > '9' || *end != '\0' || *after == 0) {
 			http_respond_error(req, 400, "bad_request", "cursor '%s'"
 					   " is not one this API gave out", qc);
 			return false;

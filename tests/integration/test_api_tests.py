@@ -188,6 +188,10 @@ def main(t):
         d.expect_error(d.get("/api/v1/runs/%d/tests?job=nope" % rid), 404,
                        "not_found", "run %d has no job 'nope'" % rid)
         d.expect_error(d.get("/api/v1/runs/999999/tests"), 404, "not_found")
+        for bad in ("-1", "x", "07x"):
+            d.expect_error(d.get("/api/v1/runs/%d/tests?cursor=%s" % (rid, bad)),
+                           400, "bad_request",
+                           "cursor '%s' is not one this API gave out" % bad)
         d.expect_error(d.get("/api/v1/projects/nope/tests/flaky"), 404,
                        "not_found", "no project 'nope'")
         page = tests(d, rid, "?limit=2")
