@@ -15,6 +15,11 @@
  * unprivileged `run` works in the developer's own checkout, whose owner
  * is the job's host uid already.  Ids on disk other than the owner's
  * appear as the overflow id (nobody) and stay read-only to the job.
+ *
+ * When that owner is root, what the job writes is host root's on disk, so
+ * a setuid or setgid bit it sets would make a root program on the host
+ * (the workspace is nosuid only inside the job): init then adds a filter
+ * that refuses those bits (seccomp.c, sv_seccomp_load_setid).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -95,7 +100,7 @@ mapping_userns(uid_t ouid, gid_t ogid, uid_t juid, gid_t jgid)
 }
 
 int
-sv_workspace_idmap(const struct supervisor *sv, int tree_fd, const char *ws,
+sv_workspace_idmap(struct supervisor *sv, int tree_fd, const char *ws,
 		   char *err, size_t errlen)
 {
 	struct mount_attr a;
@@ -131,5 +136,7 @@ sv_workspace_idmap(const struct supervisor *sv, int tree_fd, const char *ws,
 			 (unsigned)sv->sb.uid, strerror(-rc));
 	}
 	close(ns);
+	/* What the job makes is then root's on disk: no setuid, setgid. */
+	sv->sb.ws_root_ids = rc == 0 && (st.st_uid == 0 || st.st_gid == 0);
 	return rc < 0 ? rc : 0;
 }
