@@ -35,24 +35,6 @@
 
 #include "supervisor.h"
 
-static int
-write_file(pid_t pid, const char *file, const char *text)
-{
-	char path[64];
-	ssize_t n;
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	if (n < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 /* A user namespace mapping on-disk owner ids to the job's; fd or -errno. */
 static int
 mapping_userns(uid_t ouid, gid_t ogid, uid_t juid, gid_t jgid)
@@ -81,11 +63,11 @@ mapping_userns(uid_t ouid, gid_t ogid, uid_t juid, gid_t jgid)
 	}
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)ouid,
 		 (unsigned)juid);
-	rc = write_file(pid, "uid_map", map);
+	rc = sv_proc_write(pid, "uid_map", map);
 	if (rc == 0) {
 		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)ogid,
 			 (unsigned)jgid);
-		rc = write_file(pid, "gid_map", map);
+		rc = sv_proc_write(pid, "gid_map", map);
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)pid);

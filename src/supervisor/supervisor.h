@@ -348,6 +348,7 @@ void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
 	__attribute__((noreturn));
 
 /* seccomp.c: loads the job's filter into this process (inherited). */
+int sv_proc_write(pid_t pid, const char *file, const char *text);
 int sv_seccomp_load(void);
 int sv_seccomp_load_setid(void);
 
