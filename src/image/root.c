@@ -10,7 +10,9 @@
  * only then checks that the root is there; collection takes the
  * exclusive flock without waiting and renames the root away while
  * holding it, so a root is never removed under a job, and a job never
- * holds a root that is being removed.
+ * holds a root that is being removed.  Lock files are never removed
+ * (empty, one per digest ever used): one unlinked while a holder waits
+ * in flock would leave that holder locking a file nobody else locks.
  */
 #include <cjson/cJSON.h>
 #include <dirent.h>
@@ -489,10 +491,9 @@ root_remove(const char *dir, const char *hex)
 	fd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0) {
 		pw_remove_tree(gone);
-		if (rename(root, gone) == 0) {
-			done = true;
-			unlink(lock);
-		}
+		/* The lock file stays: a holder that opened it and waits in
+		 * flock must lock the file the next collection locks. */
+		done = rename(root, gone) == 0;
 		close(fd);
 		if (done)
 			pw_remove_tree(gone);

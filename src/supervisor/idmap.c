@@ -15,6 +15,11 @@
  * unprivileged `run` works in the developer's own checkout, whose owner
  * is the job's host uid already.  Ids on disk other than the owner's
  * appear as the overflow id (nobody) and stay read-only to the job.
+ *
+ * When that owner is root, what the job writes is host root's on disk, so
+ * a setuid or setgid bit it sets would make a root program on the host
+ * (the workspace is nosuid only inside the job): init then adds a filter
+ * that refuses those bits (seccomp.c, sv_seccomp_load_setid).
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,24 +34,6 @@
 #include <unistd.h>
 
 #include "supervisor.h"
-
-static int
-write_file(pid_t pid, const char *file, const char *text)
-{
-	char path[64];
-	ssize_t n;
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	if (n < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
 
 /* A user namespace mapping on-disk owner ids to the job's; fd or -errno. */
 static int
@@ -76,11 +63,11 @@ mapping_userns(uid_t ouid, gid_t ogid, uid_t juid, gid_t jgid)
 	}
 	snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)ouid,
 		 (unsigned)juid);
-	rc = write_file(pid, "uid_map", map);
+	rc = sv_proc_write(pid, "uid_map", map);
 	if (rc == 0) {
 		snprintf(map, sizeof(map), "%u %u 1\n", (unsigned)ogid,
 			 (unsigned)jgid);
-		rc = write_file(pid, "gid_map", map);
+		rc = sv_proc_write(pid, "gid_map", map);
 	}
 	if (rc == 0) {
 		snprintf(path, sizeof(path), "/proc/%ld/ns/user", (long)pid);
@@ -95,7 +82,7 @@ mapping_userns(uid_t ouid, gid_t ogid, uid_t juid, gid_t jgid)
 }
 
 int
-sv_workspace_idmap(const struct supervisor *sv, int tree_fd, const char *ws,
+sv_workspace_idmap(struct supervisor *sv, int tree_fd, const char *ws,
 		   char *err, size_t errlen)
 {
 	struct mount_attr a;
@@ -131,5 +118,7 @@ sv_workspace_idmap(const struct supervisor *sv, int tree_fd, const char *ws,
 			 (unsigned)sv->sb.uid, strerror(-rc));
 	}
 	close(ns);
+	/* What the job makes is then root's on disk: no setuid, setgid. */
+	sv->sb.ws_root_ids = rc == 0 && (st.st_uid == 0 || st.st_gid == 0);
 	return rc < 0 ? rc : 0;
 }

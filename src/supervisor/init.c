@@ -148,7 +148,8 @@ setup(struct supervisor *sv, int report_wr)
 			 strerror(-rc));
 		fail(report_wr, err);
 	}
-	if ((rc = sv_seccomp_load()) < 0) {
+	if ((rc = sv_seccomp_load()) < 0 ||
+	    (sv->sb.ws_root_ids && (rc = sv_seccomp_load_setid()) < 0)) {
 		snprintf(err, sizeof(err), "loading the seccomp filter: %s",
 			 strerror(-rc));
 		fail(report_wr, err);

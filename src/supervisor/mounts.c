@@ -115,7 +115,10 @@ add_bind(struct supervisor *sv, const char *path, const char *at,
 				 strerror(errno));
 			return -errno;
 		}
-		if (!b->file && mount_attrs(b->fd, writable) < 0) {
+		/* Writable files are /dev's nodes, which nodev would break;
+		 * a read-only file (an admin's --mount) is read-only too. */
+		if ((!b->file || !writable) &&
+		    mount_attrs(b->fd, writable) < 0) {
 			snprintf(err, errlen, "mount_setattr %s: %s", path,
 				 strerror(errno));
 			close(b->fd);

@@ -66,23 +66,32 @@ map_text(char *map, size_t len, unsigned inside, unsigned host)
 			 base + inside + 1, SV_INSIDE_IDS - 1 - inside);
 }
 
-static int
-write_map(pid_t pid, const char *file, unsigned inside, unsigned id)
+/* text into /proc/PID/FILE in one write (a map, setgroups); 0 or -errno. */
+int
+sv_proc_write(pid_t pid, const char *file, const char *text)
 {
-	char path[64], map[160];
+	char path[64];
 	ssize_t n;
 	int fd, rc = 0;
 
 	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	map_text(map, sizeof(map), inside, id);
 	fd = open(path, O_WRONLY | O_CLOEXEC);
 	if (fd < 0)
 		return -errno;
-	n = write(fd, map, strlen(map));
+	n = write(fd, text, strlen(text));
 	if (n < 0)
 		rc = -errno;
 	close(fd);
 	return rc;
+}
+
+static int
+write_map(pid_t pid, const char *file, unsigned inside, unsigned id)
+{
+	char map[160];
+
+	map_text(map, sizeof(map), inside, id);
+	return sv_proc_write(pid, file, map);
 }
 
 /* As host root: the job's maps (map_text); *why if refused. */

@@ -109,24 +109,6 @@ run_map_tool(const char *tool, pid_t pid, unsigned inside, unsigned self,
 	return WIFEXITED(st) && WEXITSTATUS(st) == 0 ? 0 : -EPERM;
 }
 
-static int
-write_proc(pid_t pid, const char *file, const char *text)
-{
-	char path[64];
-	ssize_t n;
-	int fd, rc = 0;
-
-	snprintf(path, sizeof(path), "/proc/%ld/%s", (long)pid, file);
-	fd = open(path, O_WRONLY | O_CLOEXEC);
-	if (fd < 0)
-		return -errno;
-	n = write(fd, text, strlen(text));
-	if (n < 0)
-		rc = -errno;
-	close(fd);
-	return rc;
-}
-
 int
 sv_rootless_prepare(struct supervisor *sv, char **why)
 {
@@ -195,12 +177,12 @@ sv_rootless_maps(const struct supervisor *sv, pid_t pid, char **why)
 		return rc;
 	}
 	snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)sv->sb.uid);
-	rc = write_proc(pid, "uid_map", map);
+	rc = sv_proc_write(pid, "uid_map", map);
 	if (rc == 0)
-		rc = write_proc(pid, "setgroups", "deny");
+		rc = sv_proc_write(pid, "setgroups", "deny");
 	if (rc == 0) {
 		snprintf(map, sizeof(map), "0 %u 1\n", (unsigned)sv->sb.gid);
-		rc = write_proc(pid, "gid_map", map);
+		rc = sv_proc_write(pid, "gid_map", map);
 	}
 	if (rc < 0)
 		*why = xasprintf("writing the job's uid/gid map: %s",

@@ -103,6 +103,8 @@ struct sv_sandbox {
 	gid_t gid;
 	const char *user;         /* --user as given; NULL: uid 0 inside */
 	bool rootless;            /* we are not root (rootless.c) */
+	bool ws_root_ids;         /* the workspace is idmapped to root's
+	                             uid or gid on disk (idmap.c) */
 	unsigned long subuid, subgid; /* rootless: our ranges' starts; 0: none
 	                             (our own ids alone are mapped) */
 	uid_t in_uid;             /* --user resolved: ids inside; 0 without */
@@ -343,7 +345,7 @@ int sv_rootless_maps(const struct supervisor *sv, pid_t pid, char **why)
  * owner's ids are the job's host ids, if the owner is another (host root
  * only; else nothing to do).  0, or -errno with err for people.
  */
-int sv_workspace_idmap(const struct supervisor *sv, int tree_fd,
+int sv_workspace_idmap(struct supervisor *sv, int tree_fd,
 		       const char *ws, char *err, size_t errlen) PW_WUR;
 
 /* init.c: PID 1 of the job's namespace; never returns. */
@@ -351,7 +353,9 @@ void sv_init_main(struct supervisor *sv, int out_wr, int report_wr)
 	__attribute__((noreturn));
 
 /* seccomp.c: loads the job's filter into this process (inherited). */
+int sv_proc_write(pid_t pid, const char *file, const char *text);
 int sv_seccomp_load(void);
+int sv_seccomp_load_setid(void);
 
 /* cgroup.c */
 int sv_cgroup_create(struct supervisor *sv, char **why) PW_WUR;

@@ -34,12 +34,14 @@
 static char *
 read_beneath(const char *root, const char *rel)
 {
+	/* O_NONBLOCK: an image's FIFO there must not hold the open. */
 	struct open_how how = {
-		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY,
+		.flags = O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK,
 		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
 	};
 	char *buf = NULL;
 	size_t len = 0, cap = 0;
+	struct stat st;
 	ssize_t n;
 	int dfd, fd, saved;
 
@@ -50,6 +52,14 @@ read_beneath(const char *root, const char *rel)
 	saved = errno;
 	close(dfd);
 	if (fd < 0) {
+		errno = saved;
+		return NULL;
+	}
+	/* Only a regular file: a FIFO or a device is no passwd. */
+	saved = fstat(fd, &st) < 0 ? errno : S_ISDIR(st.st_mode) ? EISDIR :
+		!S_ISREG(st.st_mode) ? EINVAL : 0;
+	if (saved != 0) {
+		close(fd);
 		errno = saved;
 		return NULL;
 	}

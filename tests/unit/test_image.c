@@ -216,6 +216,38 @@ test_collect(void **state)
 	assert_int_equal(tl_rm_tree(dir), 0);
 }
 
+/*
+ * A holder opens the lock file, then blocks in flock while a collection
+ * holds it exclusively and removes the root; meanwhile the root is made
+ * again.  Woken, the holder locks the file it opened: that must be the
+ * file the next collection locks, or the root is removed under its job.
+ */
+static void
+test_collect_held_after_wait(void **state)
+{
+	char dir[] = "/tmp/pw-image.XXXXXX", path[512], hex[65];
+	int fd;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/tmp", dir);
+	assert_int_equal(pw_mkdirs(path, 0700), 0);
+	fake_root(dir, 'a', 100, 1000);
+	memset(hex, 'a', 64);
+	hex[64] = '\0';
+	snprintf(path, sizeof(path), "%s/roots/%s.lock", dir, hex);
+	fd = open(path, O_RDWR);         /* opened, not yet locked */
+	assert_true(fd >= 0);
+	assert_int_equal(image_collect(dir, 0), 100 * 1024);
+	assert_false(has_root(dir, 'a'));
+	fake_root(dir, 'a', 100, 1000);  /* pulled again meanwhile */
+	assert_int_equal(flock(fd, LOCK_SH), 0);
+	assert_int_equal(image_collect(dir, 0), 0);
+	assert_true(has_root(dir, 'a'));
+	close(fd);
+	assert_int_equal(tl_rm_tree(dir), 0);
+}
+
 int
 main(void)
 {
@@ -224,6 +256,7 @@ main(void)
 		cmocka_unit_test(test_refs_refused),
 		cmocka_unit_test(test_pipeline_default),
 		cmocka_unit_test(test_collect),
+		cmocka_unit_test(test_collect_held_after_wait),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -195,6 +195,26 @@ test_not_a_file_and_too_big(void **state)
 	assert_non_null(strstr(err, strerror(EFBIG)));
 }
 
+/*
+ * An image may hold FIFOs (the layer scan keeps them): one at /etc/passwd
+ * must be refused, not opened; an open for reading waits for a writer
+ * that never comes, and the supervisor (host root) with it.
+ */
+static void
+test_fifo_passwd(void **state)
+{
+	struct root *r = *state;
+	char path[256], err[256];
+	uid_t u;
+	gid_t g;
+
+	snprintf(path, sizeof(path), "%s/etc/passwd", r->dir);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(mkfifo(path, 0644), 0);
+	assert_true(resolve(r, "root", &u, &g, err) < 0);
+	assert_non_null(strstr(err, "cannot read the image's /etc/passwd"));
+}
+
 /* Without a root of its own, the host's: named so in messages. */
 static void
 test_host_root(void **state)
@@ -223,6 +243,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_not_a_file_and_too_big,
 						setup, teardown),
+		cmocka_unit_test_setup_teardown(test_fifo_passwd, setup,
+						teardown),
 		cmocka_unit_test(test_host_root),
 	};
 
