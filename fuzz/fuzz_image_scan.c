@@ -50,7 +50,7 @@ scan(const uint8_t *data, size_t len)
 		l[i].index = i;
 		l[i].count = n;
 	}
-	rc = image_scan_layers(l, n, &err);
+	rc = image_scan_layers(l, n, IMAGE_SCAN_NAME_BYTES, &err);
 	if (rc < 0 && (err == NULL || err[0] == '\0'))
 		abort();
 	if (rc == 0 && err != NULL)

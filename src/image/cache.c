@@ -429,7 +429,8 @@ scan(struct flight *f)
 		f->m = held;
 		return;
 	}
-	rc = image_scan_layers(f->m.layers, f->m.nlayers, &why);
+	rc = image_scan_layers(f->m.layers, f->m.nlayers,
+			       IMAGE_SCAN_NAME_BYTES, &why);
 	if (rc < 0) {
 		f->rc = rc;
 		f->err = xasprintf("image '%s' refused: %s", f->ref, why);

@@ -37,9 +37,14 @@ struct image_meta {
 };
 void image_meta_free(struct image_meta *m);
 
+/*
+ * The scan keeps every name an image makes; their bytes in all are
+ * capped (a distribution's image holds a few MB of names).
+ */
+#define IMAGE_SCAN_NAME_BYTES (256ULL << 20)
 /* Blocking, worker threads. */
 int image_scan_layers(const struct image_layer *layers, size_t n,
-		      char **err);
+		      uint64_t max_name_bytes, char **err);
 int image_layout_read(const char *layout, struct image_meta *m, char **err);
 void image_sha256_hex(const void *data, size_t len, char hex[IMAGE_HEX + 1]);
 /* The manifest hex a source digest resolved to before; -ENOENT if none. */

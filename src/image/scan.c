@@ -36,6 +36,7 @@ struct names {
 	char **keys;
 	unsigned char *kind;
 	size_t cap, used;
+	uint64_t bytes;         /* the keys' sizes, NULs included */
 };
 
 static uint64_t
@@ -104,6 +105,7 @@ names_set(struct names *t, const char *s, int kind)
 	if (t->keys[i] == NULL) {
 		t->keys[i] = xstrdup(s);
 		t->used++;
+		t->bytes += n + 1;
 	}
 	t->kind[i] = (unsigned char)kind;
 }
@@ -190,6 +192,7 @@ target_climbs(const char *name, const char *target)
 struct scan {
 	struct names names;
 	uint64_t entries;
+	uint64_t max_name_bytes;
 	char *err;              /* the first problem, owned */
 };
 
@@ -305,6 +308,20 @@ layer_scan(struct scan *s, const struct image_layer *l)
 		rc = entry_check(s, l, ae);
 		if (rc < 0)
 			goto out;
+		/*
+		 * Names are kept to check later entries against: a layer of
+		 * many long names, small when compressed, must not make the
+		 * daemon hold gigabytes of them.
+		 */
+		if (s->names.bytes > s->max_name_bytes) {
+			char cap[32];
+
+			snprintf(cap, sizeof(cap), "%llu",
+				 (unsigned long long)s->max_name_bytes);
+			rc = refuse(s, l, archive_entry_pathname(ae),
+				    "the image's names exceed %s bytes in all", cap);
+			goto out;
+		}
 		if (archive_read_data_skip(a) != ARCHIVE_OK)
 			break;
 	}
@@ -320,9 +337,10 @@ out:
 }
 
 int
-image_scan_layers(const struct image_layer *layers, size_t n, char **err)
+image_scan_layers(const struct image_layer *layers, size_t n,
+		  uint64_t max_name_bytes, char **err)
 {
-	struct scan s = {0};
+	struct scan s = {.max_name_bytes = max_name_bytes};
 	size_t i;
 	int rc = 0;
 

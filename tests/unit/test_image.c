@@ -16,9 +16,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <archive.h>
+#include <archive_entry.h>
 
 #include "pipewright/image.h"
 #include "pipewright/pipeline.h"
+#include "image-int.h"
 #include "testlib.h"
 
 static void
@@ -248,6 +251,59 @@ test_collect_held_after_wait(void **state)
 	assert_int_equal(tl_rm_tree(dir), 0);
 }
 
+/* A tar layer of `count` files named <i> followed by `len` x's. */
+static void
+write_layer(const char *path, int count, size_t len)
+{
+	struct archive *a = archive_write_new();
+	struct archive_entry *e = archive_entry_new();
+	char name[300];
+	int i;
+
+	assert_true(len + 8 < sizeof(name));
+	archive_write_set_format_pax_restricted(a);
+	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
+	for (i = 0; i < count; i++) {
+		snprintf(name, sizeof(name), "%d", i);
+		memset(name + strlen(name), 'x', len);
+		name[strlen(name) + len] = '\0';
+		archive_entry_clear(e);
+		archive_entry_set_pathname(e, name);
+		archive_entry_set_filetype(e, AE_IFREG);
+		archive_entry_set_perm(e, 0644);
+		archive_entry_set_size(e, 0);
+		assert_int_equal(archive_write_header(a, e), ARCHIVE_OK);
+	}
+	archive_entry_free(e);
+	assert_int_equal(archive_write_close(a), ARCHIVE_OK);
+	archive_write_free(a);
+}
+
+/* The names a scan keeps are capped in bytes: past the cap, refused. */
+static void
+test_scan_name_bytes(void **state)
+{
+	char dir[] = "/tmp/pw-scan.XXXXXX", path[512];
+	struct image_layer l = {.index = 0, .count = 1};
+	char *err = NULL;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/layer.tar", dir);
+	write_layer(path, 20, 200);       /* about 4 KiB of names */
+	l.path = path;
+	memset(l.hex, 'f', IMAGE_HEX);
+	assert_int_equal(image_scan_layers(&l, 1, 64 * 1024, &err), 0);
+	assert_null(err);
+	assert_int_equal(image_scan_layers(&l, 1, 2048, &err), -EPERM);
+	assert_non_null(err);
+	assert_non_null(strstr(err, "the image's names exceed 2048 bytes in all"));
+	assert_non_null(strstr(err, "layer 1 of 1"));
+	free(err);
+	assert_int_equal(unlink(path), 0);
+	assert_int_equal(rmdir(dir), 0);
+}
+
 int
 main(void)
 {
@@ -257,6 +313,7 @@ main(void)
 		cmocka_unit_test(test_pipeline_default),
 		cmocka_unit_test(test_collect),
 		cmocka_unit_test(test_collect_held_after_wait),
+		cmocka_unit_test(test_scan_name_bytes),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
