@@ -264,9 +264,10 @@ write_layer(const char *path, int count, size_t len)
 	archive_write_set_format_pax_restricted(a);
 	assert_int_equal(archive_write_open_filename(a, path), ARCHIVE_OK);
 	for (i = 0; i < count; i++) {
-		snprintf(name, sizeof(name), "%d", i);
-		memset(name + strlen(name), 'x', len);
-		name[strlen(name) + len] = '\0';
+		size_t d = (size_t)snprintf(name, sizeof(name), "%d", i);
+
+		memset(name + d, 'x', len);
+		name[d + len] = '\0';
 		archive_entry_clear(e);
 		archive_entry_set_pathname(e, name);
 		archive_entry_set_filetype(e, AE_IFREG);
