@@ -262,6 +262,9 @@ test_limits(void **state)
  * parse runs in a child under a 512 MiB address space, so that a parser
  * without the cap fails here (aborts) instead of taking the machine's
  * memory; with it, the document is refused within the default limits.
+ * AddressSanitizer reserves terabytes of address space for its shadow, so
+ * its build parses without the cap on the address space (a parser without
+ * the name cap then takes 1.3 GB, and still fails the test).
  */
 static void
 test_suite_name_amplified(void **state)
@@ -290,7 +293,11 @@ test_suite_name_amplified(void **state)
 	if (pid == 0) {
 		int rc;
 
+#ifndef __SANITIZE_ADDRESS__
 		setrlimit(RLIMIT_AS, &rl);
+#else
+		(void)rl;
+#endif
 		rc = report_junit_parse(b.data, b.len, &lim, &c, err,
 					sizeof(err));
 		_exit(rc == -E2BIG && strstr(err, "names of its cases") != NULL &&
