@@ -107,7 +107,9 @@ print(r["status"] if r["finished_at"] else "")' 2>/dev/null)
 	return 1
 }
 
-sql() { sqlite3 -bail "$1/data/pipewright.db" "$2"; }
+# sql DIR QUERY: a read of the daemon's store beside it (waiting out a
+# moment's lock rather than failing).
+sql() { sqlite3 -bail -cmd '.timeout 5000' "$1/data/pipewright.db" "$2"; }
 
 # pw_settle DIR SECONDS STALL: until every run in the store is finished.
 # Gives up after SECONDS in all, or as soon as STALL seconds pass with

@@ -100,7 +100,7 @@ if not skipped("B1", b):
         s / bw >= 2.5, stretch=True)
 
 b = results["B1hist"]
-if not skipped("B1", b):
+if not skipped("B1hist", b):
     base = b["none"]
     for key, goal in (("hist_small", 0.95), ("hist_big", 0.9)):
         c = b[key]
@@ -113,7 +113,7 @@ if not skipped("B1", b):
             c["runs_stored"] >= c["history_written"])
 
 b = results["B1sync"]
-if not skipped("B1", b):
+if not skipped("B1sync", b):
     calls = ", ".join("%s %d" % kv for kv in sorted(b["calls"].items()))
     row("B1", "fsync-like calls per job, sandbox none (%d jobs under strace; "
         "%s): the daemon %.2f, its supervisors and jobs %.2f" %
