@@ -759,7 +759,7 @@ md += ["", "## How each figure is measured", "",
        "(`bench/trigger.py`, below), sandbox none, then strict. The "
        "figure is the median run's end to end, from just before the "
        "trigger's POST to the first `GET /api/v1/runs/ID` showing it "
-       "final; the reference is the sum of its critical path's job times: "
+       "final (asked every 5 ms); the reference is the sum of its critical path's job times: "
        "per stage its longest job, a job's time its own (the supervisor's "
        "CLOCK_MONOTONIC stamps of its execve and its exit, the daemon's "
        "`attempt.stamps` debug lines). Goal ≥ 0.9×: what is not the jobs' "

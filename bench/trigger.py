@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
-"""bench/trigger.py PORT TOKEN N TIMEOUT OUT: runs one after another.
+"""bench/trigger.py PORT TOKEN N TIMEOUT OUT [POLL_MS]: runs one after another.
 
 Triggers a run of project 'b' over the API (POST /api/v1/projects/b/runs),
 waits until the run is final, then triggers the next, N times.  A run's
 latency is from just before its POST is sent to the first answer of
 GET /api/v1/runs/ID that has its finished_at; that GET is asked every
-millisecond over its own keep-alive connection (the daemon sees at most
-a thousand small reads a second, on the core the load runs on).  The
-store's own span, created_at to finished_at, is kept beside it.
+POLL_MS milliseconds (default 1) over its own keep-alive connection: the
+daemon answers at most a thousand small reads a second, and the figure
+is late by at most one interval.  The store's own span, created_at to
+finished_at, is kept beside it.
 
 A run not final after TIMEOUT seconds stops the measurement: it is
 reported (its id and last status), never waited for longer.  Writes each
@@ -23,6 +24,7 @@ import time
 PORT, TOKEN, N, TIMEOUT, OUT = (int(sys.argv[1]), sys.argv[2],
                                 int(sys.argv[3]), float(sys.argv[4]),
                                 sys.argv[5])
+POLL = (float(sys.argv[6]) if len(sys.argv) > 6 else 1.0) / 1000
 
 
 def ms(stamp):
@@ -70,7 +72,7 @@ for i in range(N):
                               for j in doc.get("jobs", [])][:8],
                      "waited_s": round(t1 - t0, 1)}
             break
-        time.sleep(0.001)
+        time.sleep(POLL)
     if stuck:
         break
     lat.append((t1 - t0) * 1000)
@@ -83,7 +85,7 @@ with open(OUT, "w") as f:
         f.write("%.3f\n" % x)
 print(json.dumps({
     "runs": len(lat), "runs_wanted": N, "statuses": statuses,
-    "stuck": stuck, "polls": polls,
+    "stuck": stuck, "polls": polls, "poll_ms": POLL * 1000,
     "p50_ms": pct(lat, 50), "p90_ms": pct(lat, 90), "p99_ms": pct(lat, 99),
     "max_ms": round(max(lat), 2) if lat else None,
     "mean_ms": round(sum(lat) / len(lat), 2) if lat else None,
