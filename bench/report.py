@@ -377,8 +377,10 @@ if not skipped("B13", b):
             (c["jobs"], c["max_jobs"], key, len(c["runs"]),
              ", ".join("%g" % r["end_to_end_ms"] for r in c["runs"])),
             m["end_to_end_ms"], "its critical path's job times: %g ms "
-            "(%s; nominal 400)" % (m["critical_path_ms"], ", ".join(
-                "%s %g" % kv for kv in m["stages_ms"].items())),
+            "(%s; against the nominal 4 x 100 ms: %.2fx)" %
+            (m["critical_path_ms"], ", ".join(
+                "%s %g" % kv for kv in m["stages_ms"].items()),
+             400 / m["end_to_end_ms"]),
             r2(m["ratio"]), ">= 0.9x", ok and m["ratio"] >= 0.9)
 
 b = results["B14"]
@@ -762,9 +764,12 @@ md += ["", "## How each figure is measured", "",
        "final (asked every 5 ms); the reference is the sum of its critical path's job times: "
        "per stage its longest job, a job's time its own (the supervisor's "
        "CLOCK_MONOTONIC stamps of its execve and its exit, the daemon's "
-       "`attempt.stamps` debug lines). Goal ≥ 0.9×: what is not the jobs' "
-       "own time (the trigger, the starts, the hand-offs between stages, "
-       "the run's end) is at most a tenth of what a user waits.",
+       "`attempt.stamps` debug lines; under the strict sandbox the job "
+       "ends when the supervisor reaps the sandbox's init, so its "
+       "teardown counts as the job's own). Goal ≥ 0.9×: what is not the "
+       "jobs' own time (the trigger, the starts, the hand-offs between "
+       "stages, the run's end) is at most a tenth of what a user waits. "
+       "The ratio against the nominal 4 × 100 ms stands beside it.",
        "- **B14**: a project of one job `/bin/true` (sandbox none); "
        "`bench/trigger.py` POSTs a run, then asks `GET /api/v1/runs/ID` "
        "every millisecond on a keep-alive connection of its own until the "
