@@ -16,6 +16,7 @@ import os
 import sqlite3
 import subprocess
 import sys
+import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
@@ -46,7 +47,14 @@ def main(t):
     modules, chromium = install()
     gate = os.path.join(t.tmp, "gate")
     os.makedirs(gate)
-    d = t.daemon(projects={"app": pipelines.APP, "big": pipelines.BIG})
+    # The history below must stay while it is measured: retention may
+    # look at a project as soon as the daemon starts, so the project
+    # keeps more runs than it will hold, all younger than keep_days.
+    app = os.path.join(t.tmp, "app.yml")
+    with open(app, "w") as f:
+        f.write(pipelines.APP)
+    d = t.daemon(projects={"app": {"pipeline": app, "keep_runs": "1000000"},
+                           "big": pipelines.BIG})
     for i in range(10):
         k = "r%d" % i
         for g in ("compile", "unit-pass"):
@@ -55,6 +63,7 @@ def main(t):
     RESULT["runs_10"] = browser(modules, chromium, t, d, op="runs", times=TIMES)
     d.stop()
     db = sqlite3.connect(os.path.join(d.data, "pipewright.db"))
+    base = int(time.time() * 1000) - 100000 * 1000   # one a second up to now
     with db:
         db.execute("""WITH RECURSIVE c(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM c
                       WHERE i < 99990)
@@ -62,8 +71,8 @@ def main(t):
                                         created_at, started_at, finished_at, actor)
                       SELECT 'app', CASE WHEN i % 7 = 0 THEN 'failed' ELSE 'success' END,
                              'api', 'main', CASE WHEN i % 3 = 0 THEN 'dev' ELSE 'main' END,
-                             1700000000000 + i * 1000, 1700000000000 + i * 1000,
-                             1700000000000 + i * 1000 + 4000, 'token bench' FROM c""")
+                             ?1 + i * 1000, ?1 + i * 1000,
+                             ?1 + i * 1000 + 4000, 'token bench' FROM c""", (base,))
     RESULT["stored_runs"] = db.execute("SELECT count(*) FROM runs").fetchone()[0]
     db.close()
     d.start()

@@ -58,9 +58,20 @@ pw_start() {
 	return 1
 }
 
+# pw_stop: SIGTERM, then SIGKILL if the daemon is still there after 20 s
+# (a drain that waits for a job that never ends must not hang the run).
 pw_stop() {
 	[ -n "${PW_PID:-}" ] || return 0
 	kill -TERM "$PW_PID" 2>/dev/null
+	local i
+	for ((i = 0; i < 2000; i++)); do
+		kill -0 "$PW_PID" 2>/dev/null || break
+		sleep 0.01
+	done
+	if kill -0 "$PW_PID" 2>/dev/null; then
+		say "the daemon did not stop within 20 s of SIGTERM: SIGKILL"
+		kill -KILL "$PW_PID" 2>/dev/null
+	fi
 	wait "$PW_PID" 2>/dev/null
 	PW_PID=
 }
@@ -96,7 +107,88 @@ print(r["status"] if r["finished_at"] else "")' 2>/dev/null)
 	return 1
 }
 
-sql() { sqlite3 -bail "$1/data/pipewright.db" "$2"; }
+# sql DIR QUERY: a read of the daemon's store beside it (waiting out a
+# moment's lock rather than failing).
+sql() { sqlite3 -bail -cmd '.timeout 5000' "$1/data/pipewright.db" "$2"; }
+
+# pw_settle DIR SECONDS STALL: until every run in the store is finished.
+# Gives up after SECONDS in all, or as soon as STALL seconds pass with
+# no attempt ending and no run finishing (a stuck run is a failure to
+# report, not something to wait out).  Prints one JSON object: "left"
+# (runs not finished), "why" ("", "stalled" or "deadline"), "waited_s",
+# and "stuck": the first unfinished runs with their jobs' and latest
+# attempts' states, as the store has them.
+pw_settle() {
+	local d=$1 t0 now last left mark prev= why=
+	t0=$(date +%s)
+	last=$t0
+	while :; do
+		left=$(sql "$d" "SELECT count(*) FROM runs WHERE finished_at = 0")
+		[ "$left" = 0 ] && break
+		now=$(date +%s)
+		mark=$(sql "$d" "SELECT (SELECT count(*) FROM runs WHERE finished_at <> 0)
+			|| '/' || (SELECT count(*) FROM attempts WHERE finished_at <> 0)")
+		[ "$mark" != "$prev" ] && { prev=$mark; last=$now; }
+		[ $((now - last)) -ge "$3" ] && { why=stalled; break; }
+		[ $((now - t0)) -ge "$2" ] && { why=deadline; break; }
+		sleep 0.1
+	done
+	local stuck=[]
+	if [ "$left" != 0 ]; then
+		stuck=$(sql "$d" "SELECT json_group_array(json(r)) FROM (
+			SELECT json_object('run', id, 'status', status, 'jobs',
+			  (SELECT json_group_array(json_object('job', j.name,
+			    'status', j.status, 'attempt', (SELECT json_object(
+			      'number', a.number, 'status', a.status,
+			      'reason', a.reason) FROM attempts a
+			      WHERE a.run_id = j.run_id AND a.idx = j.idx
+			      ORDER BY a.number DESC LIMIT 1)))
+			   FROM jobs j WHERE j.run_id = runs.id)) AS r
+			FROM runs WHERE finished_at = 0 ORDER BY id LIMIT 4)")
+	fi
+	printf '{"left": %s, "why": "%s", "waited_s": %s, "stuck": %s}\n' \
+		"$left" "$why" $(($(date +%s) - t0)) "${stuck:-[]}"
+}
+
+# store_history DIR N: N finished runs of project 'b' (one job, one
+# attempt each, a failure in ten) written straight into DIR's store in
+# one transaction, the way a store looks after weeks of use: one run a
+# minute up to now (100,000 span 69 days, within the default keep_days
+# of 90).  The daemon must not be running; the config must keep them
+# (KEEP_RUNS above N).
+store_history() {
+	local d=$1 n=$2 base
+	[ "$n" -gt 0 ] || return 0
+	base=$(($(now_ms) - (n + 1) * 60000))
+	sqlite3 -bail "$d/data/pipewright.db" <<EOF
+BEGIN;
+WITH RECURSIVE i(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM i WHERE x < $n)
+INSERT INTO runs (id, project, status, trigger_kind, ref, branch, commit_sha,
+  created_at, started_at, finished_at, log_bytes, actor, env, pipeline_file)
+SELECT x, 'b', CASE WHEN x % 10 = 0 THEN 'failed' ELSE 'success' END, 'api',
+  'refs/heads/main', 'main', printf('%040x', x), $base + x * 60000,
+  $base + x * 60000 + 50, $base + x * 60000 + 1050, 12, 'token bench', '{}',
+  'p.yml' FROM i;
+INSERT INTO jobs (run_id, idx, name, stage, status)
+  SELECT id, 0, 't', 's', status FROM runs;
+INSERT INTO attempts (run_id, idx, number, status, exit_code, reason,
+  started_at, finished_at, log_bytes)
+  SELECT id, 0, 1, status, CASE status WHEN 'success' THEN 0 ELSE 1 END,
+  'exit status ' || CASE status WHEN 'success' THEN 0 ELSE 1 END,
+  started_at, finished_at, 12 FROM runs;
+COMMIT;
+EOF
+}
+
+# umount_under DIR: lazily unmounts whatever is mounted beneath DIR
+# (strict runs' workspace file systems that a killed daemon left),
+# deepest first, so that removing DIR removes files, not the contents of
+# a file system still mounted elsewhere.
+umount_under() {
+	findmnt -rn -o TARGET | grep "^$1/" | sort -r | while read -r m; do
+		umount -l "$m" 2>/dev/null
+	done
+}
 
 # The wrk script that reports percentiles (and, with LIMIT set, stops
 # after that many answers; with BODY set, POSTs it with TOKEN).
