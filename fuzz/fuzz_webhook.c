@@ -117,6 +117,65 @@ check_event(const struct forge_event *ev)
 			__builtin_trap();
 }
 
+static bool
+same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+/*
+ * The daemon's path without ?project= parses the body once
+ * (forge_payload_*): it must come to exactly what forge_parse() does,
+ * event for event, or fail where forge_parse() fails.
+ */
+static void
+check_payload(enum forge_kind k, struct fuzz_hdrs *h, const char *ct,
+	      const char *body, size_t len, const struct forge_event *want)
+{
+	struct forge_payload *pl = NULL;
+	struct forge_event *ev = NULL;
+	const char *repo;
+	char *err = NULL;
+	size_t i;
+	int rc;
+
+	rc = forge_payload_parse(k, ct, body, len, &pl, &err);
+	if ((rc == 0) != (pl != NULL) || (rc == 0) != (err == NULL))
+		__builtin_trap();
+	if (rc < 0) {
+		if (want != NULL)
+			__builtin_trap();
+		free(err);
+		return;
+	}
+	rc = forge_payload_repo(pl, &repo, &err);
+	if ((rc == 0) != (err == NULL) ||
+	    (want != NULL && (rc < 0 || !same(repo, want->repo))))
+		__builtin_trap();
+	free(err);
+	err = NULL;
+	rc = forge_parse_payload(k, hget, h, pl, &ev, &err);
+	if ((rc == 0) != (want != NULL) || (rc == 0) != (ev != NULL))
+		__builtin_trap();
+	if (ev != NULL) {
+		if (ev->type != want->type || ev->ignored != want->ignored ||
+		    !same(ev->sha, want->sha) || !same(ev->ref, want->ref) ||
+		    !same(ev->branch, want->branch) ||
+		    !same(ev->tag, want->tag) ||
+		    !same(ev->delivery, want->delivery) ||
+		    !same(ev->before, want->before) ||
+		    !same(ev->clone_url, want->clone_url) ||
+		    ev->pr != want->pr || ev->fork != want->fork)
+			__builtin_trap();
+		for (i = 0; want->env != NULL && want->env[i] != NULL; i++)
+			if (ev->env == NULL || !same(ev->env[i], want->env[i]))
+				__builtin_trap();
+	}
+	forge_event_free(ev);
+	free(err);
+	forge_payload_free(pl);
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -157,6 +216,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	free(repo);
 	free(err);
+	check_payload(k, &h, ct, body, len, ev);
 	forge_event_free(ev);
 
 	rc = forge_verify(k, hget, &h, body, len, &s, 1700000000000ULL, &why);

@@ -167,17 +167,31 @@ static const char *const repo_paths[] = {
 	[FORGE_GENERIC] = NULL,
 };
 
+struct forge_payload {
+	enum forge_kind kind;
+	cJSON *root;
+};
+
+void
+forge_payload_free(struct forge_payload *pl)
+{
+	if (pl == NULL)
+		return;
+	cJSON_Delete(pl->root);
+	free(pl);
+}
+
 int
-forge_parse_repo(enum forge_kind k, const char *content_type,
-		 const char *body, size_t len, char **repo, char **err)
+forge_payload_parse(enum forge_kind k, const char *content_type,
+		    const char *body, size_t len, struct forge_payload **out,
+		    char **err)
 {
 	struct fparse p = {.what = "payload"};
 	cJSON *root = NULL;
-	const char *v;
 	bool form;
 	int rc;
 
-	*repo = NULL;
+	*out = NULL;
 	*err = NULL;
 	if ((unsigned)k > FORGE_GENERIC) {
 		*err = xstrdup("unknown forge");
@@ -188,15 +202,111 @@ forge_parse_repo(enum forge_kind k, const char *content_type,
 		*err = p.err != NULL ? p.err : xstrdup("malformed payload");
 		return rc;
 	}
-	v = repo_paths[k] != NULL ? fj_str(root, repo_paths[k]) : NULL;
+	*out = xcalloc(1, sizeof(**out));
+	(*out)->kind = k;
+	(*out)->root = root;
+	return 0;
+}
+
+int
+forge_payload_repo(const struct forge_payload *pl, const char **repo,
+		   char **err)
+{
+	const char *v;
+
+	*repo = NULL;
+	*err = NULL;
+	v = repo_paths[pl->kind] != NULL ? fj_str(pl->root,
+						   repo_paths[pl->kind]) : NULL;
 	if (v != NULL && !text_safe(v)) {
-		cJSON_Delete(root);
 		*err = xstrdup("the repository name in the payload holds a "
 			       "control character or starts with '-'");
 		return -EINVAL;
 	}
-	*repo = v != NULL ? xstrdup(v) : NULL;
-	cJSON_Delete(root);
+	*repo = v;
+	return 0;
+}
+
+int
+forge_parse_repo(enum forge_kind k, const char *content_type,
+		 const char *body, size_t len, char **repo, char **err)
+{
+	struct forge_payload *pl;
+	const char *v;
+	int rc;
+
+	*repo = NULL;
+	if ((rc = forge_payload_parse(k, content_type, body, len, &pl,
+				      err)) < 0)
+		return rc;
+	if ((rc = forge_payload_repo(pl, &v, err)) == 0)
+		*repo = v != NULL ? xstrdup(v) : NULL;
+	forge_payload_free(pl);
+	return rc;
+}
+
+/* The event and delivery headers: 0, or -EINVAL with p->err. */
+static int
+parse_headers(struct fparse *p, enum forge_kind k, forge_header_fn hdr,
+	      void *harg)
+{
+	struct forge_event *ev = p->ev;
+	const char *v, *which = NULL;
+
+	if (forge_headers[k].event[0] == NULL) {
+		ev->event = xstrdup("push");
+	} else if ((v = fheader2(hdr, harg, forge_headers[k].event,
+				&which)) != NULL) {
+		ev->event = xstrdup(v);
+	} else {
+		return fp_fail(p, "no %s%s%s header", forge_headers[k].event[0],
+			       forge_headers[k].event[1] != NULL ? " or " : "",
+			       forge_headers[k].event[1] != NULL ?
+			       forge_headers[k].event[1] : "");
+	}
+	which = forge_headers[k].signed_delivery;
+	v = which != NULL ? hdr(harg, which) : NULL;
+	if (v == NULL || *v == '\0')
+		v = fheader2(hdr, harg, forge_headers[k].delivery, &which);
+	if (v != NULL) {
+		if (!delivery_valid(v))
+			return fp_fail(p, "%s is not a delivery id (1 to %d "
+				       "printable characters)", which,
+				       DELIVERY_MAX);
+		ev->delivery = xstrdup(v);
+	}
+	return 0;
+}
+
+/* The forge's own fields from the JSON, then what every event must be. */
+static int
+parse_fields(struct fparse *p, enum forge_kind k, const cJSON *root)
+{
+	struct forge_event *ev = p->ev;
+	int rc = -EINVAL;
+
+	switch (k) {
+	case FORGE_GITHUB:
+		rc = fparse_github(p, root, false);
+		break;
+	case FORGE_GITEA:
+		rc = fparse_github(p, root, true);
+		break;
+	case FORGE_GITLAB:
+		rc = fparse_gitlab(p, root);
+		break;
+	case FORGE_GENERIC:
+		rc = fparse_generic(p, root);
+		break;
+	}
+	if (rc < 0)
+		return rc;
+	/* Project matching logs the name and may put it in an answer; a
+	 * clone URL is something git could be handed. */
+	if (!text_safe(ev->repo) || !text_safe(ev->clone_url))
+		return fp_fail(p, "the repository name or clone URL in the %s "
+			       "holds a control character or starts with '-'",
+			       p->what);
 	return 0;
 }
 
@@ -207,7 +317,6 @@ forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 {
 	struct fparse p = {.what = "payload"};
 	struct forge_event *ev;
-	const char *v, *which = NULL;
 	cJSON *root = NULL;
 	bool form;
 	int rc;
@@ -220,64 +329,46 @@ forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 	}
 	p.ev = ev = xcalloc(1, sizeof(*ev));
 	ev->kind = k;
-	if ((rc = check_media(&p, k, content_type, &form)) < 0)
+	/* Media type (415), headers, then the body (400), in this order. */
+	if ((rc = check_media(&p, k, content_type, &form)) < 0 ||
+	    (rc = parse_headers(&p, k, hdr, harg)) < 0 ||
+	    (rc = parse_body(&p, k, form, body, len, &root)) < 0)
 		goto fail;
-	if (forge_headers[k].event[0] == NULL) {
-		ev->event = xstrdup("push");
-	} else if ((v = fheader2(hdr, harg, forge_headers[k].event,
-				&which)) != NULL) {
-		ev->event = xstrdup(v);
-	} else {
-		rc = fp_fail(&p, "no %s%s%s header", forge_headers[k].event[0],
-			     forge_headers[k].event[1] != NULL ? " or " : "",
-			     forge_headers[k].event[1] != NULL ?
-			     forge_headers[k].event[1] : "");
-		goto fail;
-	}
-	which = forge_headers[k].signed_delivery;
-	v = which != NULL ? hdr(harg, which) : NULL;
-	if (v == NULL || *v == '\0')
-		v = fheader2(hdr, harg, forge_headers[k].delivery, &which);
-	if (v != NULL) {
-		if (!delivery_valid(v)) {
-			rc = fp_fail(&p, "%s is not a delivery id (1 to %d "
-				     "printable characters)", which,
-				     DELIVERY_MAX);
-			goto fail;
-		}
-		ev->delivery = xstrdup(v);
-	}
-	if ((rc = parse_body(&p, k, form, body, len, &root)) < 0)
-		goto fail;
-	switch (k) {
-	case FORGE_GITHUB:
-		rc = fparse_github(&p, root, false);
-		break;
-	case FORGE_GITEA:
-		rc = fparse_github(&p, root, true);
-		break;
-	case FORGE_GITLAB:
-		rc = fparse_gitlab(&p, root);
-		break;
-	case FORGE_GENERIC:
-		rc = fparse_generic(&p, root);
-		break;
-	}
+	rc = parse_fields(&p, k, root);
 	cJSON_Delete(root);
 	if (rc < 0)
 		goto fail;
-	/* Project matching logs the name and may put it in an answer; a
-	 * clone URL is something git could be handed. */
-	if (!text_safe(ev->repo) || !text_safe(ev->clone_url)) {
-		rc = fp_fail(&p, "the repository name or clone URL in the %s "
-			     "holds a control character or starts with '-'",
-			     p.what);
-		goto fail;
-	}
 	*out = ev;
 	return 0;
 fail:
 	forge_event_free(ev);
 	*err = p.err != NULL ? p.err : xstrdup("malformed payload");
 	return rc;
+}
+
+int
+forge_parse_payload(enum forge_kind k, forge_header_fn hdr, void *harg,
+		    const struct forge_payload *pl, struct forge_event **out,
+		    char **err)
+{
+	struct fparse p = {.what = "payload"};
+	struct forge_event *ev;
+	int rc;
+
+	*out = NULL;
+	*err = NULL;
+	if ((unsigned)k > FORGE_GENERIC || pl->kind != k) {
+		*err = xstrdup("unknown forge");
+		return -EINVAL;
+	}
+	p.ev = ev = xcalloc(1, sizeof(*ev));
+	ev->kind = k;
+	if ((rc = parse_headers(&p, k, hdr, harg)) < 0 ||
+	    (rc = parse_fields(&p, k, pl->root)) < 0) {
+		forge_event_free(ev);
+		*err = p.err != NULL ? p.err : xstrdup("malformed payload");
+		return rc;
+	}
+	*out = ev;
+	return 0;
 }

@@ -412,6 +412,78 @@ test_github_ping(void **state)
 	forge_event_free(ev);
 }
 
+/*
+ * One parse for repository and event (the daemon's path without
+ * ?project=): the same event as forge_parse(), the same refusals.
+ */
+static void
+test_payload_once(void **state)
+{
+	struct forge_payload *pl = NULL;
+	struct forge_event *ev = NULL, *want;
+	struct hdrs h = {.n = 0};
+	const char *repo;
+	char *err = NULL, *body;
+	size_t len;
+
+	(void)state;
+	body = load("github-push.json", &len);
+	want = parse_ok(FORGE_GITHUB, "push", body, len);
+	hset(&h, "X-GitHub-Event", "push");
+	hset(&h, "X-GitHub-Delivery", "d-1");
+	assert_int_equal(forge_payload_parse(FORGE_GITHUB, JSON, body, len, &pl,
+					     &err), 0);
+	assert_null(err);
+	assert_int_equal(forge_payload_repo(pl, &repo, &err), 0);
+	assert_string_equal(repo, want->repo);
+	assert_int_equal(forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev,
+					     &err), 0);
+	assert_int_equal(ev->type, want->type);
+	assert_string_equal(ev->sha, want->sha);
+	assert_string_equal(ev->ref, want->ref);
+	assert_string_equal(ev->branch, want->branch);
+	assert_string_equal(ev->before, want->before);
+	assert_string_equal(ev->clone_url, want->clone_url);
+	assert_string_equal(ev->delivery, "d-1");
+	forge_event_free(ev);
+	/* Read for another forge: refused, not read by the wrong parser. */
+	assert_int_equal(forge_parse_payload(FORGE_GITEA, hget, &h, pl, &ev,
+					     &err), -EINVAL);
+	assert_null(ev);
+	free(err);
+	/* The headers are still checked, after the body was read. */
+	h.n = 0;
+	assert_int_equal(forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev,
+					     &err), -EINVAL);
+	assert_string_equal(err, "no X-GitHub-Event header");
+	assert_null(ev);
+	free(err);
+	forge_payload_free(pl);
+	forge_event_free(want);
+	free(body);
+	/* The media type and the JSON are refused as forge_parse_repo does. */
+	assert_int_equal(forge_payload_parse(FORGE_GITHUB, "text/plain", "{}", 2,
+					     &pl, &err), -EPROTONOSUPPORT);
+	assert_null(pl);
+	free(err);
+	assert_int_equal(forge_payload_parse(FORGE_GITEA, JSON, "{\"a\":", 5,
+					     &pl, &err), -EINVAL);
+	assert_string_equal(err, "malformed JSON at byte 4");
+	assert_null(pl);
+	free(err);
+	/* A repository name that could be an option is refused. */
+	body = edit("github-push.json", "repository.full_name",
+		    cJSON_CreateString("-x/y"));
+	assert_int_equal(forge_payload_parse(FORGE_GITHUB, JSON, body,
+					     strlen(body), &pl, &err), 0);
+	assert_int_equal(forge_payload_repo(pl, &repo, &err), -EINVAL);
+	assert_null(repo);
+	assert_non_null(err);
+	free(err);
+	forge_payload_free(pl);
+	free(body);
+}
+
 /* The repository, read before the signature: only media type and JSON. */
 static void
 test_parse_repo(void **state)
@@ -1767,6 +1839,7 @@ main(void)
 	    cmocka_unit_test(test_verify_gitlab),
 	    cmocka_unit_test(test_verify_guessable),
 	    cmocka_unit_test(test_status_requests),
+	    cmocka_unit_test(test_payload_once),
 	    cmocka_unit_test(test_status_states),
 	    cmocka_unit_test(test_status_description),
 	    cmocka_unit_test(test_auth_header_delivered),
