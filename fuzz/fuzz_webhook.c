@@ -125,8 +125,9 @@ same(const char *a, const char *b)
 
 /*
  * The daemon's path without ?project= parses the body once
- * (forge_payload_*): it must come to exactly what forge_parse() does,
- * event for event, or fail where forge_parse() fails.
+ * (forge_payload_*), building only the members the parsers read
+ * (src/forge/prune.c): it must come to exactly what forge_parse(), which
+ * reads the whole tree, does, event for event, or fail where it fails.
  */
 static void
 check_payload(enum forge_kind k, struct fuzz_hdrs *h, const char *ct,
@@ -165,6 +166,10 @@ check_payload(enum forge_kind k, struct fuzz_hdrs *h, const char *ct,
 		    !same(ev->delivery, want->delivery) ||
 		    !same(ev->before, want->before) ||
 		    !same(ev->clone_url, want->clone_url) ||
+		    !same(ev->repo, want->repo) ||
+		    !same(ev->base_branch, want->base_branch) ||
+		    !same(ev->message, want->message) ||
+		    !same(ev->action, want->action) ||
 		    ev->pr != want->pr || ev->fork != want->fork)
 			__builtin_trap();
 		for (i = 0; want->env != NULL && want->env[i] != NULL; i++)

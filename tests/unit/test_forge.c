@@ -484,6 +484,81 @@ test_payload_once(void **state)
 	free(body);
 }
 
+/*
+ * forge_payload_parse() builds only the members the parsers read
+ * (src/forge/prune.c), and leaves to cJSON whatever it is not sure cJSON
+ * reads the same way: both paths agree on each of these bodies.
+ */
+static void
+payload_agrees(const char *body, int want_rc, const char *want_sha)
+{
+	struct forge_payload *pl = NULL;
+	struct forge_event *ev = NULL, *ref = NULL;
+	struct hdrs h = {.n = 0};
+	char *err = NULL, *err2 = NULL;
+	size_t len = strlen(body);
+	int rc, rc2;
+
+	hset(&h, "X-GitHub-Event", "push");
+	rc = forge_parse(FORGE_GITHUB, hget, &h, JSON, body, len, &ref, &err);
+	rc2 = forge_payload_parse(FORGE_GITHUB, JSON, body, len, &pl, &err2);
+	if (rc2 == 0)
+		rc2 = forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev, &err2);
+	if (rc != want_rc || rc2 != want_rc)
+		fail_msg("%s: %d (%s) and %d (%s), expected %d", body, rc, err,
+			 rc2, err2, want_rc);
+	if (rc < 0)
+		assert_string_equal(err, err2);
+	else if (want_sha != NULL) {
+		assert_string_equal(ref->sha, want_sha);
+		assert_string_equal(ev->sha, want_sha);
+	}
+	free(err);
+	free(err2);
+	forge_event_free(ev);
+	forge_event_free(ref);
+	forge_payload_free(pl);
+}
+
+static void
+test_payload_pruned(void **state)
+{
+#define REPO "\"repository\":{\"full_name\":\"o/r\",\"clone_url\":\"https://h/o/r\"}"
+#define A40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define B40 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	(void)state;
+	/* The plain case, and members the parsers never read skipped. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"sender\":{\"x\":[1,2,{\"y\":null}]}}", 0, A40);
+	/* A duplicate member: the first one counts, as in cJSON's tree. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"after\":\"" B40 "\"}", 0, A40);
+	/* cJSON refuses a lone surrogate, also where nobody reads. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":\"\\udc00\"}", -EINVAL, NULL);
+	/* cJSON takes a control byte for white space and "01" for 1. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":01,\x01\"y\":2}", 0, A40);
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":+1}", -EINVAL, NULL);
+	/* A number past 63 characters is left to cJSON, which takes it. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":1234567890123456789012345678901234567890"
+		       "1234567890123456789012345678901234567890}", 0, A40);
+	/* An escaped member name is compared as cJSON decodes it. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"\\u0061fter\":\""
+		       A40 "\"}", 0, A40);
+	/* A member of the wrong shape reads as cJSON's does. */
+	payload_agrees("{\"repository\":[{\"full_name\":\"o/r\"}],\"ref\":"
+		       "\"refs/heads/m\",\"after\":\"" A40 "\"}", -EINVAL, NULL);
+	/* Data after the document, and a document cut short. */
+	payload_agrees("{" REPO "} x", -EINVAL, NULL);
+	payload_agrees("{" REPO ",\"ref\":", -EINVAL, NULL);
+#undef REPO
+#undef A40
+#undef B40
+}
+
 /* The repository, read before the signature: only media type and JSON. */
 static void
 test_parse_repo(void **state)
@@ -1840,6 +1915,7 @@ main(void)
 	    cmocka_unit_test(test_verify_guessable),
 	    cmocka_unit_test(test_status_requests),
 	    cmocka_unit_test(test_payload_once),
+	    cmocka_unit_test(test_payload_pruned),
 	    cmocka_unit_test(test_status_states),
 	    cmocka_unit_test(test_status_description),
 	    cmocka_unit_test(test_auth_header_delivered),
