@@ -199,6 +199,15 @@ int forge_parse_repo(enum forge_kind k, const char *content_type,
  * the fields).  The payload is freed with forge_payload_free().
  */
 struct forge_payload;
+/*
+ * forge_parse() and forge_payload_parse() build only the members of the
+ * JSON the parsers read (src/forge/prune.c, docs/internals/forge.md).
+ * forge_parse_whole() is forge_parse() over cJSON's whole tree: the
+ * reference the fuzz target holds them to.
+ */
+int forge_parse_whole(enum forge_kind k, forge_header_fn hdr, void *harg,
+		      const char *content_type, const char *body, size_t len,
+		      struct forge_event **out, char **err) PW_WUR;
 int forge_payload_parse(enum forge_kind k, const char *content_type,
 			const char *body, size_t len,
 			struct forge_payload **out, char **err) PW_WUR;

@@ -170,10 +170,11 @@ parse_body(struct fparse *p, const struct fspec *spec, bool form,
 
 /*
  * What the parsers read of each forge's payload (github.c, gitlab.c,
- * json.c's fj_commit_message): forge_payload_parse() builds only these
- * (prune.c).  A field read there and missing here would read as absent:
- * the fuzz target compares every event with forge_parse(), which reads
- * the whole tree.  Generic payloads are small and read whole.
+ * json.c's fj_commit_message): forge_payload_parse()
+ * and forge_parse() build only these (prune.c).  A field read there and
+ * missing here would read as absent: the fuzz target compares every
+ * event with forge_parse_whole(), which reads the whole tree.  Generic
+ * payloads are small and read whole.
  */
 static const struct fspec commit_spec[] = {{"id", NULL}, {"message", NULL},
 					   {NULL, NULL}};
@@ -369,10 +370,11 @@ parse_fields(struct fparse *p, enum forge_kind k, const cJSON *root)
 	return 0;
 }
 
-int
-forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
+/* forge_parse(): the members the parsers read only, or all if whole. */
+static int
+parse_event(enum forge_kind k, forge_header_fn hdr, void *harg,
 	    const char *content_type, const char *body, size_t len,
-	    struct forge_event **out, char **err)
+	    bool whole, struct forge_event **out, char **err)
 {
 	struct fparse p = {.what = "payload"};
 	struct forge_event *ev;
@@ -391,7 +393,8 @@ forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
 	/* Media type (415), headers, then the body (400), in this order. */
 	if ((rc = check_media(&p, k, content_type, &form)) < 0 ||
 	    (rc = parse_headers(&p, k, hdr, harg)) < 0 ||
-	    (rc = parse_body(&p, NULL, form, body, len, &root)) < 0)
+	    (rc = parse_body(&p, whole ? NULL : payload_specs[k], form, body,
+			     len, &root)) < 0)
 		goto fail;
 	rc = parse_fields(&p, k, root);
 	cJSON_Delete(root);
@@ -403,6 +406,24 @@ fail:
 	forge_event_free(ev);
 	*err = p.err != NULL ? p.err : xstrdup("malformed payload");
 	return rc;
+}
+
+int
+forge_parse(enum forge_kind k, forge_header_fn hdr, void *harg,
+	    const char *content_type, const char *body, size_t len,
+	    struct forge_event **out, char **err)
+{
+	return parse_event(k, hdr, harg, content_type, body, len, false, out,
+			   err);
+}
+
+int
+forge_parse_whole(enum forge_kind k, forge_header_fn hdr, void *harg,
+		  const char *content_type, const char *body, size_t len,
+		  struct forge_event **out, char **err)
+{
+	return parse_event(k, hdr, harg, content_type, body, len, true, out,
+			   err);
 }
 
 int

@@ -485,37 +485,44 @@ test_payload_once(void **state)
 }
 
 /*
- * forge_payload_parse() builds only the members the parsers read
- * (src/forge/prune.c), and leaves to cJSON whatever it is not sure cJSON
- * reads the same way: both paths agree on each of these bodies.
+ * forge_parse() and forge_payload_parse() build only the members the
+ * parsers read (src/forge/prune.c), and leave to cJSON whatever it is not
+ * sure cJSON reads the same way: they agree with forge_parse_whole() on
+ * each of these bodies, errors included.
  */
 static void
 payload_agrees(const char *body, int want_rc, const char *want_sha)
 {
 	struct forge_payload *pl = NULL;
-	struct forge_event *ev = NULL, *ref = NULL;
+	struct forge_event *ev = NULL, *ref = NULL, *ev3 = NULL;
 	struct hdrs h = {.n = 0};
-	char *err = NULL, *err2 = NULL;
+	char *err = NULL, *err2 = NULL, *err3 = NULL;
 	size_t len = strlen(body);
-	int rc, rc2;
+	int rc, rc2, rc3;
 
 	hset(&h, "X-GitHub-Event", "push");
-	rc = forge_parse(FORGE_GITHUB, hget, &h, JSON, body, len, &ref, &err);
+	rc = forge_parse_whole(FORGE_GITHUB, hget, &h, JSON, body, len, &ref,
+			       &err);
 	rc2 = forge_payload_parse(FORGE_GITHUB, JSON, body, len, &pl, &err2);
 	if (rc2 == 0)
 		rc2 = forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev, &err2);
-	if (rc != want_rc || rc2 != want_rc)
-		fail_msg("%s: %d (%s) and %d (%s), expected %d", body, rc, err,
-			 rc2, err2, want_rc);
-	if (rc < 0)
+	rc3 = forge_parse(FORGE_GITHUB, hget, &h, JSON, body, len, &ev3, &err3);
+	if (rc != want_rc || rc2 != want_rc || rc3 != want_rc)
+		fail_msg("%s: %d (%s), %d (%s) and %d (%s), expected %d", body,
+			 rc, err, rc2, err2, rc3, err3, want_rc);
+	if (rc < 0) {
 		assert_string_equal(err, err2);
-	else if (want_sha != NULL) {
+		assert_string_equal(err, err3);
+	} else if (want_sha != NULL) {
 		assert_string_equal(ref->sha, want_sha);
 		assert_string_equal(ev->sha, want_sha);
+		assert_string_equal(ev3->sha, want_sha);
 	}
 	free(err);
 	free(err2);
+	free(err3);
 	forge_event_free(ev);
+	forge_event_free(ev3);
 	forge_event_free(ref);
 	forge_payload_free(pl);
 }
