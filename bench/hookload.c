@@ -9,7 +9,10 @@
  * before it sends again), until N are answered or MAX_S seconds passed.
  * Every request is its own delivery: a distinct X-GitHub-Delivery, the
  * payload's 40-hex "after" replaced by a commit of its own (same length,
- * so every body is as long as PAYLOAD), and X-Hub-Signature-256 the
+ * so every body is as long as PAYLOAD; made of the request's index and
+ * of this process's salt, so that a second run against the same daemon
+ * sends new pushes, not replays of the first one's, which the daemon
+ * rightly answers with their first run), and X-Hub-Signature-256 the
  * HMAC-SHA256 of those bytes under the string in file SECRET (its first
  * line), computed per request as a forge does.  With `close` each
  * request opens its own connection and says Connection: close; the
@@ -30,6 +33,7 @@
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -54,6 +58,7 @@ struct shared {
 	long n;
 	int keepalive;
 	double deadline;     /* mono ms */
+	uint64_t salt;       /* this run's, in every commit */
 	atomic_long next;    /* the next request's index */
 	double *lat;         /* per request, ms; < 0: not answered */
 	long *run;           /* per request: run id of a 2xx, else 0 */
@@ -148,9 +153,10 @@ worker(void *arg)
 	while ((i = atomic_fetch_add(&s->next, 1)) < s->n) {
 		if (mono_ms() > s->deadline)
 			break;
-		/* A commit of its own: 40 hex digits from the index. */
+		/* A commit of its own: 40 hex digits from index and salt. */
 		memset(sha, 0, sizeof(sha));
 		memcpy(sha, &i, sizeof(i));
+		memcpy(sha + 8, &s->salt, sizeof(s->salt));
 		sha[19] = 0xb2;
 		hex(sha, sizeof(sha), commit);
 		memcpy(body + s->after, commit, 40);
@@ -281,6 +287,13 @@ main(int argc, char **argv)
 		return 2;
 	}
 	s.after = (size_t)(a + 1 - s.payload);
+	{
+		struct timespec ts;
+
+		clock_gettime(CLOCK_REALTIME, &ts);
+		s.salt = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+		s.salt ^= (uint64_t)getpid() << 40;
+	}
 	s.lat = malloc((size_t)s.n * sizeof(double));
 	s.run = calloc((size_t)s.n, sizeof(long));
 	s.status = calloc((size_t)s.n, sizeof(int));

@@ -117,6 +117,98 @@ check_event(const struct forge_event *ev)
 			__builtin_trap();
 }
 
+static bool
+same(const char *a, const char *b)
+{
+	return a == NULL ? b == NULL : b != NULL && strcmp(a, b) == 0;
+}
+
+static void agree(const struct forge_event *ev,
+		  const struct forge_event *want);
+
+/*
+ * The daemon's path without ?project= parses the body once
+ * (forge_payload_*), building only the members the parsers read
+ * (src/forge/prune.c): it must come to exactly what forge_parse_whole(),
+ * which reads the whole tree, does, event for event, or fail where it
+ * fails.
+ */
+static void
+check_payload(enum forge_kind k, struct fuzz_hdrs *h, const char *ct,
+	      const char *body, size_t len, const struct forge_event *want)
+{
+	struct forge_payload *pl = NULL;
+	struct forge_event *ev = NULL;
+	const char *repo;
+	char *err = NULL;
+	int rc;
+
+	rc = forge_payload_parse(k, ct, body, len, &pl, &err);
+	if ((rc == 0) != (pl != NULL) || (rc == 0) != (err == NULL))
+		__builtin_trap();
+	if (rc < 0) {
+		if (want != NULL)
+			__builtin_trap();
+		free(err);
+		return;
+	}
+	rc = forge_payload_repo(pl, &repo, &err);
+	if ((rc == 0) != (err == NULL) ||
+	    (want != NULL && (rc < 0 || !same(repo, want->repo))))
+		__builtin_trap();
+	free(err);
+	err = NULL;
+	rc = forge_parse_payload(k, hget, h, pl, &ev, &err);
+	if ((rc == 0) != (want != NULL) || (rc == 0) != (ev != NULL))
+		__builtin_trap();
+	if (ev != NULL)
+		agree(ev, want);
+	forge_event_free(ev);
+	free(err);
+	forge_payload_free(pl);
+}
+
+/* forge_parse(), which builds only what it reads, agrees likewise. */
+static void
+check_parse(enum forge_kind k, struct fuzz_hdrs *h, const char *ct,
+	    const char *body, size_t len, const struct forge_event *want)
+{
+	struct forge_event *ev = NULL;
+	char *err = NULL;
+	int rc;
+
+	rc = forge_parse(k, hget, h, ct, body, len, &ev, &err);
+	if ((rc == 0) != (want != NULL) || (rc == 0) != (ev != NULL) ||
+	    (rc == 0) != (err == NULL))
+		__builtin_trap();
+	if (ev != NULL)
+		agree(ev, want);
+	forge_event_free(ev);
+	free(err);
+}
+
+static void
+agree(const struct forge_event *ev, const struct forge_event *want)
+{
+	size_t i;
+
+	if (ev->type != want->type || ev->ignored != want->ignored ||
+	    !same(ev->sha, want->sha) || !same(ev->ref, want->ref) ||
+	    !same(ev->branch, want->branch) || !same(ev->tag, want->tag) ||
+	    !same(ev->delivery, want->delivery) ||
+	    !same(ev->before, want->before) ||
+	    !same(ev->clone_url, want->clone_url) ||
+	    !same(ev->repo, want->repo) ||
+	    !same(ev->base_branch, want->base_branch) ||
+	    !same(ev->message, want->message) ||
+	    !same(ev->action, want->action) || ev->pr != want->pr ||
+	    ev->fork != want->fork)
+		__builtin_trap();
+	for (i = 0; want->env != NULL && want->env[i] != NULL; i++)
+		if (ev->env == NULL || !same(ev->env[i], want->env[i]))
+			__builtin_trap();
+}
+
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -140,7 +232,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	body = (const char *)data + 1;
 	len = size - 1;
 
-	rc = forge_parse(k, hget, &h, ct, body, len, &ev, &err);
+	rc = forge_parse_whole(k, hget, &h, ct, body, len, &ev, &err);
 	if (rc == 0) {
 		if (ev == NULL || err != NULL || ev->kind != k)
 			__builtin_trap();
@@ -157,6 +249,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		__builtin_trap();
 	free(repo);
 	free(err);
+	check_payload(k, &h, ct, body, len, ev);
+	check_parse(k, &h, ct, body, len, ev);
 	forge_event_free(ev);
 
 	rc = forge_verify(k, hget, &h, body, len, &s, 1700000000000ULL, &why);

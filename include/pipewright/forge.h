@@ -187,6 +187,37 @@ int forge_parse_repo(enum forge_kind k, const char *content_type,
 		     const char *body, size_t len, char **repo,
 		     char **err) PW_WUR;
 
+/*
+ * The same two steps over one parse of the body, for a delivery without
+ * ?project= (the JSON is read once, not once for the repository and again
+ * for the event: the parse and its free are most of a delivery's cost
+ * after the HMAC).  forge_payload_parse() checks the media type and reads
+ * the JSON, answering as forge_parse_repo() does; forge_payload_repo()
+ * gives the repository (owned by the payload; NULL if it names none), or
+ * -EINVAL as forge_parse_repo(); forge_parse_payload() is forge_parse()
+ * over the payload already read (the event and delivery headers, then
+ * the fields).  The payload is freed with forge_payload_free().
+ */
+struct forge_payload;
+/*
+ * forge_parse() and forge_payload_parse() build only the members of the
+ * JSON the parsers read (src/forge/prune.c, docs/internals/forge.md).
+ * forge_parse_whole() is forge_parse() over cJSON's whole tree: the
+ * reference the fuzz target holds them to.
+ */
+int forge_parse_whole(enum forge_kind k, forge_header_fn hdr, void *harg,
+		      const char *content_type, const char *body, size_t len,
+		      struct forge_event **out, char **err) PW_WUR;
+int forge_payload_parse(enum forge_kind k, const char *content_type,
+			const char *body, size_t len,
+			struct forge_payload **out, char **err) PW_WUR;
+int forge_payload_repo(const struct forge_payload *pl, const char **repo,
+		       char **err) PW_WUR;
+int forge_parse_payload(enum forge_kind k, forge_header_fn hdr, void *harg,
+			const struct forge_payload *pl,
+			struct forge_event **out, char **err) PW_WUR;
+void forge_payload_free(struct forge_payload *pl);
+
 /* True if msg contains "[skip ci]" or "[ci skip]" (case-insensitive). */
 bool forge_skip_ci(const char *msg);
 

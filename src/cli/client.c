@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "client.h"
+#include "pipewright/curlx.h"
 
 static const struct cli_opt common_opts[] = {
 	{"server", 0, true, "URL", "the daemon (default $PIPEWRIGHT_URL or "
@@ -98,7 +99,7 @@ client_parse(struct client *c, const struct client_spec *spec, void *ctx,
 	const char *env = getenv("PIPEWRIGHT_URL");
 	const char *server = env != NULL && *env != '\0' ? env :
 						       CLIENT_DEFAULT_URL;
-	const char *arg, *name;
+	const char *arg, *name, *why;
 	size_t own;
 	int ch, rc;
 
@@ -137,6 +138,11 @@ client_parse(struct client *c, const struct client_spec *spec, void *ctx,
 	c->token = getenv("PIPEWRIGHT_TOKEN");
 	if (c->token != NULL && *c->token == '\0')
 		c->token = NULL;
+	if (curlx_load(&why) < 0) {
+		fprintf(stderr, "pipewright: %s; this command talks to the "
+			"server through libcurl\n", why);
+		return CLI_FAILED;
+	}
 	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK ||
 	    (c->curl = curl_easy_init()) == NULL) {
 		fprintf(stderr, "pipewright: cannot initialise libcurl\n");

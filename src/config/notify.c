@@ -8,7 +8,9 @@
  * `ca_file` and `insecure` (TLS to the endpoint).  URLs are checked here
  * with libcurl's own parser, so that a malformed one is a problem at its
  * line and column rather than a message retried for a day; a URL read from
- * a file is a secret and is never quoted.
+ * a file is a secret and is never quoted.  So a configuration with a
+ * notify entry opens libcurl when it is loaded (include/pipewright/curlx.h);
+ * one without opens it when the first status or span is due.
  */
 #include <curl/curl.h>
 #include <stddef.h>
@@ -17,6 +19,7 @@
 #include <string.h>
 
 #include "config-int.h"
+#include "pipewright/curlx.h"
 #include "pipewright/glob.h"
 
 #define N(field) offsetof(struct cf_notify, field)
@@ -46,13 +49,16 @@ config_notify_event_name(unsigned bit)
 static bool
 url_ok(const char *s, const char *const *schemes, const char **why)
 {
-	CURLU *u = curl_url();
+	CURLU *u;
 	CURLUcode uc;
 	char *scheme = NULL, *host = NULL;
 	bool ok = false;
 	size_t i;
 
-	if (u == NULL) {
+	/* A notify entry is an outbound call to come: libcurl opens here. */
+	if (curlx_load(why) < 0)
+		return false;
+	if ((u = curl_url()) == NULL) {
 		*why = "out of memory";
 		return false;
 	}

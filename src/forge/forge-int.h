@@ -23,6 +23,21 @@ struct fparse {
 	char *err;
 };
 
+/*
+ * prune.c: the members of a payload the parsers read.  A spec is an array
+ * ended by {NULL}: each member named, with the members of its value
+ * (an object's, or those of each object in an array) or NULL for the
+ * whole value.
+ */
+struct fspec {
+	const char *key;
+	const struct fspec *sub;
+};
+/* The tree of spec's members of a JSON object (cJSON_Delete), or NULL:
+ * read the text with cJSON as a whole (prune.c says when). */
+cJSON *fjson_parse_pruned(const char *json, size_t len,
+			  const struct fspec *spec);
+
 /* Sets p->err (printf-style) and returns -EINVAL. */
 int fp_fail(struct fparse *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <stdlib.h>
 
+#include "pipewright/curlx.h"
 #include "pipewright/log.h"
 #include "notify-int.h"
 
@@ -165,10 +166,24 @@ on_timer(CURLM *m, long ms, void *userp)
 }
 
 int
-notify_curl_init(struct notify *n)
+notify_curl_open(struct notify *n)
 {
-	if ((n->multi = curl_multi_init()) == NULL)
+	const char *why;
+
+	if (curlx_load(&why) < 0) {
+		log_warnx("notify.libcurl error=\"%s\": outbound calls wait "
+			  "until it can be loaded", why);
+		return -ENOENT;
+	}
+	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK) {
+		log_warnx("notify.libcurl error=\"curl_global_init failed\"");
 		return -EIO;
+	}
+	if ((n->multi = curl_multi_init()) == NULL) {
+		curl_global_cleanup();
+		log_warnx("notify.libcurl error=\"curl_multi_init failed\"");
+		return -EIO;
+	}
 	if (curl_multi_setopt(n->multi, CURLMOPT_SOCKETFUNCTION,
 			      on_socket) != CURLM_OK ||
 	    curl_multi_setopt(n->multi, CURLMOPT_SOCKETDATA, n) != CURLM_OK ||
@@ -177,9 +192,13 @@ notify_curl_init(struct notify *n)
 	    curl_multi_setopt(n->multi, CURLMOPT_TIMERDATA, n) != CURLM_OK) {
 		curl_multi_cleanup(n->multi);
 		n->multi = NULL;
+		curl_global_cleanup();
+		log_warnx("notify.libcurl error=\"curl_multi_setopt failed\"");
 		return -EIO;
 	}
 	uv_timer_init(n->loop, &n->curl_timer);
+	n->curl_up = true;
+	log_debug("notify.libcurl loaded");
 	return 0;
 }
 

@@ -85,6 +85,7 @@ struct notify {
 	uint64_t rng;               /* jitter: xorshift64 */
 	uint64_t hold_until;        /* after a store error: no scan before */
 	struct notify_stats stats;
+	bool curl_up;               /* libcurl open, multi and curl_timer made */
 	bool closing;
 	int nclosing;               /* handles whose close callback is due */
 	notify_close_cb close_cb;
@@ -100,7 +101,13 @@ void notify_req_free(struct notify_req *r);
 void notify_maybe_free(struct notify *n);
 
 /* curl.c: libcurl multi on the loop */
-int notify_curl_init(struct notify *n) PW_WUR;
+/*
+ * Opens libcurl (the first time a row is due: an idle daemon never maps
+ * it), initialises it and makes the multi handle and curl_timer; sets
+ * curl_up.  -ENOENT if libcurl cannot be loaded, -EIO if it fails to
+ * start, both logged.
+ */
+int notify_curl_open(struct notify *n) PW_WUR;
 /* Abandons every transfer and closes curl's handles (closing only). */
 void notify_curl_close(struct notify *n);
 

@@ -69,8 +69,9 @@ notify_maybe_free(struct notify *n)
 		return;
 	cb = n->close_cb;
 	arg = n->close_arg;
+	if (n->curl_up)
+		curl_global_cleanup();
 	free(n);
-	curl_global_cleanup();
 	if (cb != NULL)
 		cb(arg);
 }
@@ -241,6 +242,16 @@ scan(struct notify *n)
 	rc = store_outbox_due(n->store, now, limit, &rows, &nrows);
 	if (rc < 0)
 		goto store_error;
+	/* The first row due opens libcurl (include/pipewright/curlx.h). */
+	if (nrows > 0 && !n->curl_up && (rc = notify_curl_open(n)) < 0) {
+		for (i = 0; i < nrows; i++)
+			store_outbox_free(rows[i]);
+		free(rows);
+		/* The rows stay pending; try again, without a busy loop. */
+		n->hold_until = now + n->o.backoff_max_ms;
+		arm(n, n->hold_until, now);
+		return;
+	}
 	for (i = 0; i < nrows; i++) {
 		if (rows[i] == NULL)
 			continue; /* gone with an earlier row's batch */
@@ -386,14 +397,11 @@ notify_create(uv_loop_t *loop, struct store *store,
 	      const struct notify_options *o, struct notify **out)
 {
 	struct notify *n;
-	int rc;
 
 	if (loop == NULL || store == NULL || o == NULL ||
 	    o->max_in_flight > 200 || o->max_attempts < 0 ||
 	    (o->backoff_max_ms != 0 && o->backoff_max_ms < o->backoff_base_ms))
 		return -EINVAL;
-	if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
-		return -EIO;
 	n = xcalloc(1, sizeof(*n));
 	n->loop = loop;
 	n->store = store;
@@ -418,11 +426,6 @@ notify_create(uv_loop_t *loop, struct store *store,
 	n->rng = uv_hrtime() ^ (uint64_t)(uintptr_t)n;
 	if (n->rng == 0)
 		n->rng = 1;
-	if ((rc = notify_curl_init(n)) < 0) {
-		free(n);
-		curl_global_cleanup();
-		return rc;
-	}
 	uv_timer_init(loop, &n->wake);
 	notify_kick(n);
 	*out = n;
@@ -460,7 +463,8 @@ notify_close(struct notify *n, notify_close_cb cb, void *arg)
 	n->closing = true;
 	n->close_cb = cb;
 	n->close_arg = arg;
-	notify_curl_close(n);
+	if (n->curl_up)
+		notify_curl_close(n);
 	uv_timer_stop(&n->wake);
 	n->nclosing++;
 	uv_close((uv_handle_t *)&n->wake, on_wake_closed);

@@ -412,6 +412,160 @@ test_github_ping(void **state)
 	forge_event_free(ev);
 }
 
+/*
+ * One parse for repository and event (the daemon's path without
+ * ?project=): the same event as forge_parse(), the same refusals.
+ */
+static void
+test_payload_once(void **state)
+{
+	struct forge_payload *pl = NULL;
+	struct forge_event *ev = NULL, *want;
+	struct hdrs h = {.n = 0};
+	const char *repo;
+	char *err = NULL, *body;
+	size_t len;
+
+	(void)state;
+	body = load("github-push.json", &len);
+	want = parse_ok(FORGE_GITHUB, "push", body, len);
+	hset(&h, "X-GitHub-Event", "push");
+	hset(&h, "X-GitHub-Delivery", "d-1");
+	assert_int_equal(forge_payload_parse(FORGE_GITHUB, JSON, body, len, &pl,
+					     &err), 0);
+	assert_null(err);
+	assert_int_equal(forge_payload_repo(pl, &repo, &err), 0);
+	assert_string_equal(repo, want->repo);
+	assert_int_equal(forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev,
+					     &err), 0);
+	assert_int_equal(ev->type, want->type);
+	assert_string_equal(ev->sha, want->sha);
+	assert_string_equal(ev->ref, want->ref);
+	assert_string_equal(ev->branch, want->branch);
+	assert_string_equal(ev->before, want->before);
+	assert_string_equal(ev->clone_url, want->clone_url);
+	assert_string_equal(ev->delivery, "d-1");
+	forge_event_free(ev);
+	/* Read for another forge: refused, not read by the wrong parser. */
+	assert_int_equal(forge_parse_payload(FORGE_GITEA, hget, &h, pl, &ev,
+					     &err), -EINVAL);
+	assert_null(ev);
+	free(err);
+	/* The headers are still checked, after the body was read. */
+	h.n = 0;
+	assert_int_equal(forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev,
+					     &err), -EINVAL);
+	assert_string_equal(err, "no X-GitHub-Event header");
+	assert_null(ev);
+	free(err);
+	forge_payload_free(pl);
+	forge_event_free(want);
+	free(body);
+	/* The media type and the JSON are refused as forge_parse_repo does. */
+	assert_int_equal(forge_payload_parse(FORGE_GITHUB, "text/plain", "{}", 2,
+					     &pl, &err), -EPROTONOSUPPORT);
+	assert_null(pl);
+	free(err);
+	assert_int_equal(forge_payload_parse(FORGE_GITEA, JSON, "{\"a\":", 5,
+					     &pl, &err), -EINVAL);
+	assert_string_equal(err, "malformed JSON at byte 4");
+	assert_null(pl);
+	free(err);
+	/* A repository name that could be an option is refused. */
+	body = edit("github-push.json", "repository.full_name",
+		    cJSON_CreateString("-x/y"));
+	assert_int_equal(forge_payload_parse(FORGE_GITHUB, JSON, body,
+					     strlen(body), &pl, &err), 0);
+	assert_int_equal(forge_payload_repo(pl, &repo, &err), -EINVAL);
+	assert_null(repo);
+	assert_non_null(err);
+	free(err);
+	forge_payload_free(pl);
+	free(body);
+}
+
+/*
+ * forge_parse() and forge_payload_parse() build only the members the
+ * parsers read (src/forge/prune.c), and leave to cJSON whatever it is not
+ * sure cJSON reads the same way: they agree with forge_parse_whole() on
+ * each of these bodies, errors included.
+ */
+static void
+payload_agrees(const char *body, int want_rc, const char *want_sha)
+{
+	struct forge_payload *pl = NULL;
+	struct forge_event *ev = NULL, *ref = NULL, *ev3 = NULL;
+	struct hdrs h = {.n = 0};
+	char *err = NULL, *err2 = NULL, *err3 = NULL;
+	size_t len = strlen(body);
+	int rc, rc2, rc3;
+
+	hset(&h, "X-GitHub-Event", "push");
+	rc = forge_parse_whole(FORGE_GITHUB, hget, &h, JSON, body, len, &ref,
+			       &err);
+	rc2 = forge_payload_parse(FORGE_GITHUB, JSON, body, len, &pl, &err2);
+	if (rc2 == 0)
+		rc2 = forge_parse_payload(FORGE_GITHUB, hget, &h, pl, &ev, &err2);
+	rc3 = forge_parse(FORGE_GITHUB, hget, &h, JSON, body, len, &ev3, &err3);
+	if (rc != want_rc || rc2 != want_rc || rc3 != want_rc)
+		fail_msg("%s: %d (%s), %d (%s) and %d (%s), expected %d", body,
+			 rc, err, rc2, err2, rc3, err3, want_rc);
+	if (rc < 0) {
+		assert_string_equal(err, err2);
+		assert_string_equal(err, err3);
+	} else if (want_sha != NULL) {
+		assert_string_equal(ref->sha, want_sha);
+		assert_string_equal(ev->sha, want_sha);
+		assert_string_equal(ev3->sha, want_sha);
+	}
+	free(err);
+	free(err2);
+	free(err3);
+	forge_event_free(ev);
+	forge_event_free(ev3);
+	forge_event_free(ref);
+	forge_payload_free(pl);
+}
+
+static void
+test_payload_pruned(void **state)
+{
+#define REPO "\"repository\":{\"full_name\":\"o/r\",\"clone_url\":\"https://h/o/r\"}"
+#define A40 "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
+#define B40 "bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb"
+	(void)state;
+	/* The plain case, and members the parsers never read skipped. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"sender\":{\"x\":[1,2,{\"y\":null}]}}", 0, A40);
+	/* A duplicate member: the first one counts, as in cJSON's tree. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"after\":\"" B40 "\"}", 0, A40);
+	/* cJSON refuses a lone surrogate, also where nobody reads. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":\"\\udc00\"}", -EINVAL, NULL);
+	/* cJSON takes a control byte for white space and "01" for 1. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":01,\x01\"y\":2}", 0, A40);
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":+1}", -EINVAL, NULL);
+	/* A number past 63 characters is left to cJSON, which takes it. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"after\":\"" A40
+		       "\",\"x\":1234567890123456789012345678901234567890"
+		       "1234567890123456789012345678901234567890}", 0, A40);
+	/* An escaped member name is compared as cJSON decodes it. */
+	payload_agrees("{" REPO ",\"ref\":\"refs/heads/m\",\"\\u0061fter\":\""
+		       A40 "\"}", 0, A40);
+	/* A member of the wrong shape reads as cJSON's does. */
+	payload_agrees("{\"repository\":[{\"full_name\":\"o/r\"}],\"ref\":"
+		       "\"refs/heads/m\",\"after\":\"" A40 "\"}", -EINVAL, NULL);
+	/* Data after the document, and a document cut short. */
+	payload_agrees("{" REPO "} x", -EINVAL, NULL);
+	payload_agrees("{" REPO ",\"ref\":", -EINVAL, NULL);
+#undef REPO
+#undef A40
+#undef B40
+}
+
 /* The repository, read before the signature: only media type and JSON. */
 static void
 test_parse_repo(void **state)
@@ -1767,6 +1921,8 @@ main(void)
 	    cmocka_unit_test(test_verify_gitlab),
 	    cmocka_unit_test(test_verify_guessable),
 	    cmocka_unit_test(test_status_requests),
+	    cmocka_unit_test(test_payload_once),
+	    cmocka_unit_test(test_payload_pruned),
 	    cmocka_unit_test(test_status_states),
 	    cmocka_unit_test(test_status_description),
 	    cmocka_unit_test(test_auth_header_delivered),
