@@ -48,6 +48,7 @@ struct jobws {
 	uv_work_t work;
 	jobws_cb cb;
 	void *arg;
+	struct jobws *next;       /* in its run's ws_waiting */
 };
 
 static void
@@ -193,6 +194,80 @@ run_checkout(const struct live_run *lr)
 	return co;
 }
 
+static struct jobws *
+reverse(struct jobws *w)
+{
+	struct jobws *r = NULL, *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->next = r;
+		r = w;
+	}
+	return r;
+}
+
+static void
+jobws_go(struct jobws *w)
+{
+	int rc = uv_queue_work(&w->d->loop, &w->work, clear_work, clear_done);
+
+	if (rc < 0)
+		jobws_end(w, rc, "cannot prepare the workspace: no worker");
+}
+
+/*
+ * The run's workspace is made (rc 0) or not: the jobs' workspaces that
+ * waited for it go on, or their attempts fail with the reason (retry
+ * applies; the next attempt tries to make it again).
+ */
+static void
+run_ws_made(int rc, void *arg)
+{
+	struct live_run *lr = arg;
+	struct jobws *w = lr->ws_waiting, *next;
+	char *why = NULL;
+
+	lr->ws_waiting = NULL;
+	lr->ws = rc < 0 ? RUN_WS_FRESH : RUN_WS_READY;
+	if (rc < 0) {
+		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
+			  (unsigned long long)lr->id, lr->workspace,
+			  strerror(-rc));
+		why = xasprintf("cannot prepare the run's workspace: %s",
+				strerror(-rc));
+	}
+	/* In the order they came: file order within the run. */
+	for (w = reverse(w); w != NULL; w = next) {
+		next = w->next;
+		w->next = NULL;
+		if (rc < 0)
+			jobws_end(w, rc, why);
+		else
+			jobws_go(w);
+	}
+	free(why);
+}
+
+/*
+ * A fresh run directory (whatever an earlier daemon left of it goes), or
+ * under a size limit a file system of its own (wsfs.c, off the loop).
+ * The run's job uid is given it at its jobs' start (jobids.c).
+ */
+static void
+run_ws_make(struct daemon *d, struct live_run *lr)
+{
+	uint64_t size = wsfs_size(config_project_find(d->config, lr->project));
+
+	lr->ws = RUN_WS_MAKING;
+	if (size != 0) {
+		wsfs_prepare(d, lr->workspace, size, run_ws_made, lr);
+		return;
+	}
+	pw_remove_tree(lr->workspace);
+	run_ws_made(pw_mkdirs(lr->workspace, 0755), lr);
+}
+
 void
 jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 	      jobws_cb cb, void *arg)
@@ -201,7 +276,6 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 		config_project_find(d->config, lr->project);
 	const char *ws = sched_attempt_workspace(lr->run, job);
 	struct jobws *w;
-	int rc;
 
 	if (ws == NULL) {
 		cb(-EINVAL, "no such job", arg);
@@ -224,7 +298,13 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 	w->cb = cb;
 	w->arg = arg;
 	d->jobws_active++;
-	rc = uv_queue_work(&d->loop, &w->work, clear_work, clear_done);
-	if (rc < 0)
-		jobws_end(w, rc, "cannot prepare the workspace: no worker");
+	if (lr->ws != RUN_WS_READY) {
+		/* The run's own workspace first: made once, for all its jobs. */
+		w->next = lr->ws_waiting;
+		lr->ws_waiting = w;
+		if (lr->ws == RUN_WS_FRESH)
+			run_ws_make(d, lr);
+		return;
+	}
+	jobws_go(w);
 }

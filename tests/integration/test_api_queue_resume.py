@@ -1,0 +1,96 @@
+"""Runs queued behind a paused queue, then let go: a queued run holds no
+workspace (no directory, and under the strict sandbox with a workspace
+size limit no image and no loop device) while it waits for a slot; the
+resume starts each run once, even when it comes while the runs just
+triggered are still being set up; every run then succeeds with exactly
+one attempt per job, no run is taken up as if the daemon had restarted
+(`run.recover`), and once they have ended no loop device backs any of
+their workspaces.  The strict half is skipped where the strict sandbox,
+mount -o loop or mkfs.ext4 is missing."""
+import os
+import shutil
+import subprocess
+
+import pwdaemon as pw
+from pwdaemon import eq, expect
+
+RUNS = 12
+
+PIPELINE = """\
+stages: [a, b]
+jobs:
+  one:
+    stage: a
+    script: [echo "one in $PIPEWRIGHT_RUN_ID" > mark, cat mark]
+  two:
+    stage: b
+    script: [test ! -e mark, echo "two in $PIPEWRIGHT_RUN_ID"]
+"""
+
+
+def loops_of(data):
+    """Loop devices backing an image under data's workspaces."""
+    r = subprocess.run(["losetup", "-a"], capture_output=True, text=True)
+    ws = os.path.join(data, "workspaces")
+    return [line for line in r.stdout.splitlines() if ws in line]
+
+
+def case(t, name, config, strict):
+    d = t.daemon(projects={"b": PIPELINE}, name=name,
+                 config=config + "max_jobs: 2\n",
+                 tokens=(("operator", "operate"), ("admin", "admin")))
+    ws_dir = os.path.join(d.data, "workspaces")
+    ids = []
+
+    def held():
+        eq(d.post("/api/v1/queue/pause", token="admin").status, 200, "pause")
+        for _ in range(RUNS):
+            ids.append(d.trigger("b")["id"])
+        q = d.get_json("/api/v1/queue")
+        # Nothing is made for a run until its first job is about to start.
+        left = sorted(os.listdir(ws_dir)) if os.path.isdir(ws_dir) else []
+        loops = loops_of(d.data) if strict else []
+        # Resumed at once, before anything is checked: the runs just
+        # triggered may still be in the middle of being set up.
+        r = d.post("/api/v1/queue/resume", token="admin")
+        eq(r.status, 200, "resume (%r)" % r.body)
+        eq((q["paused"], q["queued"], q["running"]), (True, RUNS, 0),
+           "the queue after %d triggers" % RUNS)
+        eq(left, [], "the workspaces of queued runs")
+        eq(loops, [], "loop devices held by queued runs")
+    t.check("%s: %d queued runs hold no workspace; resumed at once" % (name, RUNS), held)
+
+    def each_once():
+        for rid in ids:
+            run = d.wait_run(rid)
+            eq(run["status"], "success", "run %d (%r)" % (rid, run))
+            for j in run["jobs"]:
+                eq(len(j["attempts"]), 1, "run %d job %s's attempts (%r)" %
+                   (rid, j["name"], j["attempts"]))
+        log = d.log(since_start=True)
+        expect("run.recover" not in log, "a run was built again:\n%s" %
+               "\n".join(line for line in log.splitlines() if "run.recover" in line))
+        expect("cannot prepare" not in log, "a workspace failed:\n%s" % log)
+        q = d.get_json("/api/v1/queue")
+        eq((q["queued"], q["running"]), (0, 0), "the queue after the runs")
+        if strict:
+            pw.wait_until(lambda: loops_of(d.data) == [], "the runs' loop devices to go")
+    t.check("%s: every run succeeds once, one attempt per job, none recovered" % name,
+            each_once)
+    d.stop()
+
+
+def main(t):
+    case(t, "none", "", False)
+    why = pw.strict_sandbox_missing()
+    if why is None and shutil.which("mkfs.ext4") is None:
+        why = "mkfs.ext4 (e2fsprogs) is not installed"
+    if why is None and not os.path.exists("/dev/loop-control"):
+        why = "no loop devices (/dev/loop-control)"
+    if why:
+        print("SKIP strict: %s" % why)
+        return
+    case(t, "strict", "sandbox: {mode: strict, limits: {workspace: 32M}}\n", True)
+
+
+pw.main(main)
