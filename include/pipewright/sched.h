@@ -352,6 +352,13 @@ int sched_run_restore_rerun(struct sched_run *r, size_t job,
 
 /* Jobs running now, in all runs. */
 int sched_running(const struct sched *s);
+/*
+ * Runs the scheduler's rounds have looked at, all time: each round looks
+ * at the runs something happened to and at ready runs while slots are
+ * free, never at every queued run (tests check that it does not grow
+ * with the queue).
+ */
+uint64_t sched_visits(const struct sched *s);
 
 const char *sched_job_state_name(enum sched_job_state st);
 const char *sched_run_state_name(enum sched_run_state st);

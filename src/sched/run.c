@@ -178,8 +178,10 @@ sched_run_approve(struct sched_run *r, const char *name)
 	if (r->started && sched_run_finished(r))
 		return -EALREADY;
 	rc = mark(r, name, true);
-	if (rc == 0 && r->started)
+	if (rc == 0 && r->started) {
+		sched_run_dirty(r);
 		sched_pump(r->s);
+	}
 	return rc;
 }
 
@@ -334,11 +336,14 @@ sched_run_start(struct sched_run *r)
 	if (s->detached)
 		return -ECANCELED;
 	r->started = true;
+	r->seq = ++s->seq;
+	r->prev = s->tail;
 	if (s->tail != NULL)
 		s->tail->next = r;
 	else
 		s->head = r;
 	s->tail = r;
+	sched_run_dirty(r);
 	/*
 	 * The budgets restored: the attempts since the job was last queued,
 	 * the one taken up included, lost ones aside (they do not count).
@@ -386,6 +391,7 @@ sched_run_cancel(struct sched_run *r)
 	if (r->canceling)
 		return 0;
 	r->canceling = true;
+	sched_run_dirty(r);
 	for (j = 0; j < r->njobs; j++) {
 		enum sched_job_state st = r->jobs[j].state;
 

@@ -78,6 +78,12 @@ sched_running(const struct sched *s)
 	return s->running;
 }
 
+uint64_t
+sched_visits(const struct sched *s)
+{
+	return s->visits;
+}
+
 static void
 emit(struct sched_run *r, struct sched_event *ev)
 {
@@ -86,6 +92,67 @@ emit(struct sched_run *r, struct sched_event *ev)
 	ev->time_ms = pw_now_ms();
 	if (r->s->cb.event != NULL)
 		r->s->cb.event(r->s->cb.arg, ev);
+}
+
+void
+sched_run_dirty(struct sched_run *r)
+{
+	/* A finished run is out of the FIFO: it is never looked at again. */
+	if (r->dirty || !r->started || sched_run_finished(r))
+		return;
+	r->dirty = true;
+	r->dirty_next = r->s->dirty;
+	r->s->dirty = r;
+}
+
+static void
+ready_unlink(struct sched_run *r)
+{
+	struct sched_ready *l = r->in_ready;
+
+	if (l == NULL)
+		return;
+	if (r->ready_prev != NULL)
+		r->ready_prev->ready_next = r->ready_next;
+	else
+		l->head = r->ready_next;
+	if (r->ready_next != NULL)
+		r->ready_next->ready_prev = r->ready_prev;
+	else
+		l->tail = r->ready_prev;
+	r->ready_prev = r->ready_next = NULL;
+	r->in_ready = NULL;
+}
+
+/*
+ * Into the ready list of its state, by its place in the FIFO (usually
+ * the last); a run that starts running moves from the queued runs' list
+ * to the running runs'.
+ */
+static void
+ready_link(struct sched_run *r)
+{
+	struct sched *s = r->s;
+	struct sched_ready *l = r->state == SCHED_RUN_RUNNING ?
+					&s->ready_running : &s->ready_queued;
+	struct sched_run *after = l->tail;
+
+	if (r->in_ready == l || !r->started || r->nready == 0)
+		return;
+	ready_unlink(r);
+	while (after != NULL && after->seq > r->seq)
+		after = after->ready_prev;
+	r->ready_prev = after;
+	r->ready_next = after != NULL ? after->ready_next : l->head;
+	if (r->ready_next != NULL)
+		r->ready_next->ready_prev = r;
+	else
+		l->tail = r;
+	if (after != NULL)
+		after->ready_next = r;
+	else
+		l->head = r;
+	r->in_ready = l;
 }
 
 void
@@ -102,7 +169,16 @@ sched_job_set(struct sched_run *r, size_t j, enum sched_job_state st,
 		.reason = reason,
 	};
 
+	if (r->jobs[j].state == SCHED_JOB_READY && st != SCHED_JOB_READY)
+		r->nready--;
+	else if (r->jobs[j].state != SCHED_JOB_READY && st == SCHED_JOB_READY)
+		r->nready++;
 	r->jobs[j].state = st;
+	if (st == SCHED_JOB_READY)
+		ready_link(r);
+	/* A start releases nothing and settles nothing: no round needed. */
+	if (st != SCHED_JOB_RUNNING)
+		sched_run_dirty(r);
 	emit(r, &ev);
 }
 
@@ -117,6 +193,8 @@ sched_run_set(struct sched_run *r, enum sched_run_state st, const char *reason)
 	};
 
 	r->state = st;
+	if (r->in_ready != NULL)
+		ready_link(r);
 	emit(r, &ev);
 }
 
@@ -259,45 +337,101 @@ settle(struct sched_run *r)
 static void
 unlink_run(struct sched *s, struct sched_run *r)
 {
-	struct sched_run **pp;
-
-	for (pp = &s->head; *pp != NULL; pp = &(*pp)->next) {
-		if (*pp == r) {
-			*pp = r->next;
-			break;
-		}
-	}
-	s->tail = NULL;
-	for (pp = &s->head; *pp != NULL; pp = &(*pp)->next)
-		s->tail = *pp;
-	r->next = NULL;
+	if (r->prev != NULL)
+		r->prev->next = r->next;
+	else
+		s->head = r->next;
+	if (r->next != NULL)
+		r->next->prev = r->prev;
+	else
+		s->tail = r->prev;
+	r->prev = r->next = NULL;
+	ready_unlink(r);
 }
 
-static void
-pump_once(struct sched *s)
+static int
+cmp_seq(const void *a, const void *b)
 {
-	struct sched_run *r, *next;
+	const struct sched_run *x = *(struct sched_run *const *)a;
+	const struct sched_run *y = *(struct sched_run *const *)b;
+
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/*
+ * FIFO: older runs take free slots first, jobs in file order; a round
+ * stops as soon as the slots are full, and a paused queue's runs are not
+ * even looked at.  The two ready lists are walked as one, oldest first.
+ * A run that a round finds with no ready job left leaves its list here,
+ * where it is safe to; a queued run whose job starts moves to the running
+ * runs' list, behind the walk (it is older than what comes next there).
+ */
+static void
+start_ready(struct sched *s)
+{
+	struct sched_run *a = s->ready_running.head, *r, *nb;
+	struct sched_run *b = s->paused ? NULL : s->ready_queued.head;
 	size_t j;
 
-	for (r = s->head; r != NULL; r = r->next)
-		release(r);
-	/* FIFO: older runs take free slots first, jobs in file order. */
-	for (r = s->head; r != NULL; r = r->next) {
-		for (j = 0; j < r->njobs && s->running < s->opts.max_jobs; j++) {
+	while ((a != NULL || b != NULL) && s->running < s->opts.max_jobs) {
+		if (a != NULL && (b == NULL || a->seq < b->seq)) {
+			r = a;
+			nb = b;
+		} else {
+			r = b;
+			nb = b->ready_next;
+		}
+		s->visits++;
+		for (j = 0; j < r->njobs && r->nready > 0 &&
+			    s->running < s->opts.max_jobs; j++) {
 			if (r->jobs[j].state != SCHED_JOB_READY ||
-			    (s->paused && r->state == SCHED_RUN_QUEUED) ||
 			    environment_busy(s, r, j) || project_full(s, r))
 				continue;
 			if (r->state == SCHED_RUN_QUEUED)
 				sched_run_set(r, SCHED_RUN_RUNNING, NULL);
 			sched_job_start(r, j);
 		}
+		if (r == a)
+			a = r->ready_next;
+		b = nb;
+		if (r->nready == 0)
+			ready_unlink(r);
 	}
-	for (r = s->head; r != NULL; r = next) {
-		next = r->next;
-		if (settle(r))
+}
+
+/*
+ * One round over the runs something happened to (oldest first, as the
+ * events they cause have always come): their pending jobs move on, free
+ * slots take ready jobs, the runs that are done settle.  A run marked
+ * again during the round (a job that could not even start) is taken in
+ * the next one.
+ */
+static void
+pump_once(struct sched *s)
+{
+	struct sched_run *r, **v;
+	size_t n = 0, i;
+
+	for (r = s->dirty; r != NULL; r = r->dirty_next)
+		n++;
+	v = xcalloc(n + 1, sizeof(*v));
+	for (r = s->dirty, i = 0; r != NULL; r = r->dirty_next)
+		v[i++] = r;
+	s->dirty = NULL;
+	s->visits += n;
+	qsort(v, n, sizeof(*v), cmp_seq);
+	/* Still marked: what release() changes needs no second round. */
+	for (i = 0; i < n; i++)
+		release(v[i]);
+	for (i = 0; i < n; i++)
+		v[i]->dirty = false;
+	start_ready(s);
+	for (i = 0; i < n; i++) {
+		r = v[i];
+		if (!sched_run_finished(r) && settle(r))
 			unlink_run(s, r);
 	}
+	free(v);
 }
 
 void
@@ -318,7 +452,7 @@ sched_pump(struct sched *s)
 	do {
 		s->pump_again = false;
 		pump_once(s);
-	} while (s->pump_again);
+	} while (s->pump_again || s->dirty != NULL);
 	s->pumping = false;
 }
 
@@ -336,6 +470,9 @@ sched_detach(struct sched *s)
 	for (r = s->head; r != NULL; r = r->next)
 		r->running = 0;
 	s->head = s->tail = NULL;
+	s->dirty = NULL;
+	s->ready_running.head = s->ready_running.tail = NULL;
+	s->ready_queued.head = s->ready_queued.tail = NULL;
 	s->running = 0;
 }
 
