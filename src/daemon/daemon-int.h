@@ -257,6 +257,10 @@ struct daemon {
 	int port;
 	char *attempts_dir, *workspaces_dir;
 	struct live_run *runs;
+	struct live_run **run_index; /* d->runs by id (live.c): a job's
+	                             events find their run without a walk
+	                             over every queued one */
+	size_t nrun_index, run_index_cap;
 	struct live_attempt *attempts;
 	struct checkout *checkouts; /* under way, until committed (checkout.c) */
 	/*
@@ -339,6 +343,8 @@ void attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 /* live.c: the runs and attempts in memory, and an attempt's followers */
 struct live_run *live_run_find(struct daemon *d, uint64_t id);
 struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
+/* Links a started run into d->runs (runs.c). */
+void live_run_link(struct daemon *d, struct live_run *lr);
 /* Unlinks and frees a live run; live_run_free frees one never linked. */
 void live_run_remove(struct daemon *d, struct live_run *lr);
 void live_run_free(struct live_run *lr);

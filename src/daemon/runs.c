@@ -200,8 +200,7 @@ runs_start(struct daemon *d, struct live_run *lr)
 		daemon_run_gone(d);
 		return;
 	}
-	lr->next = d->runs;
-	d->runs = lr;
+	live_run_link(d, lr);
 	rc = sched_run_start(lr->run);
 	(void)rc; /* a built run starts */
 }

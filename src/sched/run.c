@@ -47,6 +47,7 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->p = p;
 	r->id = params->id;
 	r->project = xstrdup(params->project);
+	r->proj = sched_project(s, params->project);
 	r->workspace = xstrdup(params->workspace);
 	r->branch = dup_or_null(params->branch);
 	r->tag = dup_or_null(params->tag);
@@ -374,9 +375,13 @@ sched_run_start(struct sched_run *r)
 			free(why);
 		}
 	}
-	for (j = 0; j < r->njobs; j++)
-		if (r->jobs[j].adopt)
-			sched_job_adopt(r, j);
+	for (j = 0; j < r->njobs; j++) {
+		if (!r->jobs[j].adopt)
+			continue;
+		/* Running since sched_run_adopt_job(), counted from now. */
+		sched_count_running(r, j, 1);
+		sched_job_adopt(r, j);
+	}
 	sched_pump(s);
 	return 0;
 }

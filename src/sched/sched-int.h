@@ -41,8 +41,25 @@ struct sched_job {
 	uint64_t finished_ms;      /* last end, UTC ms */
 };
 
+/*
+ * A project's jobs in state running over all its runs, for its max_jobs:
+ * kept as jobs change state, so that a round does not count them over
+ * every run.  One per project name seen, freed with the scheduler.
+ */
+struct sched_project {
+	char *name;
+	int running;
+	struct sched_env {            /* its environments, each with the */
+		char *name;           /* jobs running in it (at most one */
+		int running;          /* but while a restart takes up two) */
+		struct sched_env *next;
+	} *envs;
+	struct sched_project *next;
+};
+
 struct sched_run {
 	struct sched *s;
+	struct sched_project *proj;   /* its project's counts */
 	struct pipeline *p;           /* owned */
 	uint64_t id;
 	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
@@ -101,6 +118,7 @@ struct sched {
 		struct sched_run *head, *tail;
 	} ready_running, ready_queued; /* ... by the run's state */
 	uint64_t visits;              /* sched_visits() */
+	struct sched_project *projects;
 	int running;                  /* jobs running, all runs */
 	bool pumping, pump_again;     /* sched_pump() is not re-entered */
 	bool paused;                  /* queued runs stay queued */
@@ -119,6 +137,10 @@ void sched_run_set(struct sched_run *r, enum sched_run_state st,
  * not how many runs are queued.
  */
 void sched_pump(struct sched *s);
+/* The project's counts, made at its first run. */
+struct sched_project *sched_project(struct sched *s, const char *name);
+/* A job of the run starts (1) or stops (-1) running: its project's counts. */
+void sched_count_running(struct sched_run *r, size_t j, int delta);
 /* Something happened to the run: the next round looks at it. */
 void sched_run_dirty(struct sched_run *r);
 /* Starts the job's next attempt (job.c). */

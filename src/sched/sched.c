@@ -63,11 +63,69 @@ sched_create(uv_loop_t *loop, struct exec *exec,
 	return 0;
 }
 
+struct sched_project *
+sched_project(struct sched *s, const char *name)
+{
+	struct sched_project *p;
+
+	for (p = s->projects; p != NULL; p = p->next)
+		if (strcmp(p->name, name) == 0)
+			return p;
+	p = xcalloc(1, sizeof(*p));
+	p->name = xstrdup(name);
+	p->next = s->projects;
+	s->projects = p;
+	return p;
+}
+
+/* The job's environment's count in its project, made at its first use. */
+static struct sched_env *
+job_env(struct sched_run *r, size_t j)
+{
+	const char *name = pipeline_job_environment(r->p, j);
+	struct sched_env *e;
+
+	if (name == NULL)
+		return NULL;
+	for (e = r->proj->envs; e != NULL; e = e->next)
+		if (strcmp(e->name, name) == 0)
+			return e;
+	e = xcalloc(1, sizeof(*e));
+	e->name = xstrdup(name);
+	e->next = r->proj->envs;
+	r->proj->envs = e;
+	return e;
+}
+
+/* A job of the run starts or stops running: its project's counts. */
+void
+sched_count_running(struct sched_run *r, size_t j, int delta)
+{
+	struct sched_env *e = job_env(r, j);
+
+	r->proj->running += delta;
+	if (e != NULL)
+		e->running += delta;
+}
+
 void
 sched_destroy(struct sched *s)
 {
+	struct sched_project *p, *next;
+	struct sched_env *e, *enext;
+
 	if (s == NULL)
 		return;
+	for (p = s->projects; p != NULL; p = next) {
+		next = p->next;
+		for (e = p->envs; e != NULL; e = enext) {
+			enext = e->next;
+			free(e->name);
+			free(e);
+		}
+		free(p->name);
+		free(p);
+	}
 	free((char *)s->opts.attempts_dir);
 	free(s);
 }
@@ -169,6 +227,11 @@ sched_job_set(struct sched_run *r, size_t j, enum sched_job_state st,
 		.reason = reason,
 	};
 
+	if (r->jobs[j].state == SCHED_JOB_RUNNING && st != SCHED_JOB_RUNNING)
+		sched_count_running(r, j, -1);
+	else if (r->jobs[j].state != SCHED_JOB_RUNNING &&
+		 st == SCHED_JOB_RUNNING)
+		sched_count_running(r, j, 1);
 	if (r->jobs[j].state == SCHED_JOB_READY && st != SCHED_JOB_READY)
 		r->nready--;
 	else if (r->jobs[j].state != SCHED_JOB_READY && st == SCHED_JOB_READY)
@@ -200,43 +263,19 @@ sched_run_set(struct sched_run *r, enum sched_run_state st, const char *reason)
 
 /* Another job of the same project holds this job's environment. */
 static bool
-environment_busy(const struct sched *s, const struct sched_run *r, size_t j)
+environment_busy(struct sched_run *r, size_t j)
 {
-	const char *env = pipeline_job_environment(r->p, j);
-	const struct sched_run *o;
-	size_t k;
+	const struct sched_env *e = job_env(r, j);
 
-	if (env == NULL)
-		return false;
-	for (o = s->head; o != NULL; o = o->next) {
-		if (strcmp(o->project, r->project) != 0 || o->running == 0)
-			continue;
-		for (k = 0; k < o->njobs; k++) {
-			const char *oe;
-
-			if (o->jobs[k].state != SCHED_JOB_RUNNING)
-				continue;
-			oe = pipeline_job_environment(o->p, k);
-			if (oe != NULL && strcmp(oe, env) == 0)
-				return true;
-		}
-	}
-	return false;
+	return e != NULL && e->running > 0;
 }
 
 /* The project's own limit on jobs at once, over all its runs, is reached. */
 static bool
-project_full(const struct sched *s, const struct sched_run *r)
+project_full(const struct sched_run *r)
 {
-	const struct sched_run *o;
-	int n = 0;
-
-	if (r->project_max_jobs <= 0)
-		return false;
-	for (o = s->head; o != NULL; o = o->next)
-		if (strcmp(o->project, r->project) == 0)
-			n += o->running;
-	return n >= r->project_max_jobs;
+	return r->project_max_jobs > 0 &&
+	       r->proj->running >= r->project_max_jobs;
 }
 
 /* Moves the run's pending jobs along as far as their predecessors allow. */
@@ -385,7 +424,7 @@ start_ready(struct sched *s)
 		for (j = 0; j < r->njobs && r->nready > 0 &&
 			    s->running < s->opts.max_jobs; j++) {
 			if (r->jobs[j].state != SCHED_JOB_READY ||
-			    environment_busy(s, r, j) || project_full(s, r))
+			    environment_busy(r, j) || project_full(r))
 				continue;
 			if (r->state == SCHED_RUN_QUEUED)
 				sched_run_set(r, SCHED_RUN_RUNNING, NULL);
@@ -459,6 +498,8 @@ sched_pump(struct sched *s)
 void
 sched_detach(struct sched *s)
 {
+	struct sched_project *p;
+	struct sched_env *e;
 	struct sched_run *r;
 	size_t j;
 
@@ -470,6 +511,11 @@ sched_detach(struct sched *s)
 	for (r = s->head; r != NULL; r = r->next)
 		r->running = 0;
 	s->head = s->tail = NULL;
+	for (p = s->projects; p != NULL; p = p->next) {
+		p->running = 0;
+		for (e = p->envs; e != NULL; e = e->next)
+			e->running = 0;
+	}
 	s->dirty = NULL;
 	s->ready_running.head = s->ready_running.tail = NULL;
 	s->ready_queued.head = s->ready_queued.tail = NULL;
