@@ -62,5 +62,7 @@ jobs=$(($(ok) - before))
 f=$(ls -t "$W"/cg.$PID* | grep -v '\.$' | head -1)
 ir=$(callgrind_annotate "$f" 2>/dev/null | awk '/PROGRAM TOTALS/ {
 	gsub(",", "", $1); print $1; exit }')
+# PW_ROUNDS_OUT=FILE keeps the profile (callgrind_annotate FILE).
+[ -z "${PW_ROUNDS_OUT:-}" ] || cp "$f" "$PW_ROUNDS_OUT"
 echo "runs queued $RUNS: $ir instructions in sched_pump over $jobs jobs:" \
 	"$((ir / jobs)) per job"

@@ -359,6 +359,13 @@ int sched_running(const struct sched *s);
  * with the queue).
  */
 uint64_t sched_visits(const struct sched *s);
+/*
+ * The queued runs next in line for a slot, oldest first, up to n of them
+ * in out; 0 while the queue is paused.  For work a run's first job needs
+ * that can be done ahead (its workspace).
+ */
+size_t sched_queued_next(const struct sched *s, struct sched_run **out,
+			 size_t n);
 
 const char *sched_job_state_name(enum sched_job_state st);
 const char *sched_run_state_name(enum sched_run_state st);

@@ -216,18 +216,47 @@ jobws_go(struct jobws *w)
 		jobws_end(w, rc, "cannot prepare the workspace: no worker");
 }
 
+/* The runs next in line whose workspaces are made ahead: at most this. */
+#define AHEAD_MAX 8
+
+/* A run's workspace being made; the run is found again by its id. */
+struct run_ws {
+	struct daemon *d;
+	uint64_t run;
+	char *workspace;
+};
+
 /*
  * The run's workspace is made (rc 0) or not: the jobs' workspaces that
  * waited for it go on, or their attempts fail with the reason (retry
- * applies; the next attempt tries to make it again).
+ * applies; the next attempt tries to make it again).  A run made ahead
+ * may have ended meanwhile (cancelled while queued): what was made for
+ * it goes, as its end's cleanup would have taken it.
  */
 static void
 run_ws_made(int rc, void *arg)
 {
-	struct live_run *lr = arg;
-	struct jobws *w = lr->ws_waiting, *next;
+	struct run_ws *m = arg;
+	struct daemon *d = m->d;
+	struct live_run *lr = live_run_find(d, m->run);
+	struct jobws *w, *next;
 	char *why = NULL;
 
+	d->jobws_active--;
+	if (lr == NULL || lr->ws != RUN_WS_MAKING ||
+	    sched_run_finished(lr->run)) {
+		if (rc == 0 && (lr == NULL || sched_run_finished(lr->run))) {
+			wsfs_release(m->workspace);
+			pw_remove_tree(m->workspace);
+		}
+		free(m->workspace);
+		free(m);
+		daemon_run_gone(d);
+		return;
+	}
+	free(m->workspace);
+	free(m);
+	w = lr->ws_waiting;
 	lr->ws_waiting = NULL;
 	lr->ws = rc < 0 ? RUN_WS_FRESH : RUN_WS_READY;
 	if (rc < 0) {
@@ -247,25 +276,52 @@ run_ws_made(int rc, void *arg)
 			jobws_go(w);
 	}
 	free(why);
+	daemon_run_gone(d);
 }
 
 /*
  * A fresh run directory (whatever an earlier daemon left of it goes), or
  * under a size limit a file system of its own (wsfs.c, off the loop).
- * The run's job uid is given it at its jobs' start (jobids.c).
+ * The run's job uid is given it at its jobs' start (jobids.c).  Counted
+ * with the jobs' workspaces: a handover waits for it.
  */
 static void
 run_ws_make(struct daemon *d, struct live_run *lr)
 {
 	uint64_t size = wsfs_size(config_project_find(d->config, lr->project));
+	struct run_ws *m = xcalloc(1, sizeof(*m));
 
+	m->d = d;
+	m->run = lr->id;
+	m->workspace = xstrdup(lr->workspace);
 	lr->ws = RUN_WS_MAKING;
+	d->jobws_active++;
 	if (size != 0) {
-		wsfs_prepare(d, lr->workspace, size, run_ws_made, lr);
+		wsfs_prepare(d, lr->workspace, size, run_ws_made, m);
 		return;
 	}
 	pw_remove_tree(lr->workspace);
-	run_ws_made(pw_mkdirs(lr->workspace, 0755), lr);
+	run_ws_made(pw_mkdirs(lr->workspace, 0755), m);
+}
+
+/*
+ * The runs next in line for a slot (as many as there are slots) get their
+ * workspaces now, so that their first job does not wait for a file
+ * system to be made; the rest of the queue holds none.
+ */
+static void
+make_ahead(struct daemon *d)
+{
+	struct sched_run *next[AHEAD_MAX];
+	size_t n = config_max_jobs(d->config), i;
+	struct live_run *lr;
+
+	n = sched_queued_next(d->sched, next, n < AHEAD_MAX ? n : AHEAD_MAX);
+	for (i = 0; i < n; i++) {
+		lr = live_run_of(d, next[i]);
+		if (lr != NULL && lr->ws == RUN_WS_FRESH)
+			run_ws_make(d, lr);
+	}
 }
 
 void
@@ -304,7 +360,9 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 		lr->ws_waiting = w;
 		if (lr->ws == RUN_WS_FRESH)
 			run_ws_make(d, lr);
-		return;
+	} else {
+		jobws_go(w);
 	}
-	jobws_go(w);
+	/* A job starts: the next runs in line get ready behind it. */
+	make_ahead(d);
 }

@@ -142,6 +142,20 @@ sched_visits(const struct sched *s)
 	return s->visits;
 }
 
+size_t
+sched_queued_next(const struct sched *s, struct sched_run **out, size_t n)
+{
+	struct sched_run *r;
+	size_t k = 0;
+
+	if (s->paused || s->detached)
+		return 0;
+	for (r = s->ready_queued.head; r != NULL && k < n; r = r->ready_next)
+		if (r->nready > 0 && r->state == SCHED_RUN_QUEUED)
+			out[k++] = r;
+	return k;
+}
+
 static void
 emit(struct sched_run *r, struct sched_event *ev)
 {
