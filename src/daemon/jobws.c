@@ -3,7 +3,11 @@
  *
  *   workspaces/<run>/             the run's directory (its file system
  *                                 when limits.workspace makes one, so the
- *                                 limit covers all of its jobs)
+ *                                 limit covers all of its jobs), made
+ *                                 when its first job starts or, ahead,
+ *                                 when it is next in line for a slot;
+ *                                 a run further back in the queue holds
+ *                                 none
  *   workspaces/<run>/checkout/    the run's commit: the pipeline is read
  *                                 from it, and jobs are checked out of it
  *   workspaces/<run>/jobs/<idx>/  job idx's workspace, made afresh for
