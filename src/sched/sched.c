@@ -473,9 +473,14 @@ pump_once(struct sched *s)
 	s->dirty = NULL;
 	s->visits += n;
 	qsort(v, n, sizeof(*v), cmp_seq);
-	/* Still marked: what release() changes needs no second round. */
+	/*
+	 * Still marked: what release() changes needs no second round.  A run
+	 * settled in an earlier round of this pump (marked again before it
+	 * was) is left alone: nothing of it moves after its final event.
+	 */
 	for (i = 0; i < n; i++)
-		release(v[i]);
+		if (!sched_run_finished(v[i]))
+			release(v[i]);
 	for (i = 0; i < n; i++)
 		v[i]->dirty = false;
 	start_ready(s);
