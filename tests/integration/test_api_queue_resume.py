@@ -6,13 +6,17 @@ triggered are still being set up; every run then succeeds with exactly
 one attempt per job, no run is taken up as if the daemon had restarted
 (`run.recover`); while they run, of the runs still queued only those
 next in line hold a workspace, and once they have ended no loop device
-backs any of theirs.  The strict half is skipped where the strict sandbox,
+backs any of theirs.  A repository project's runs triggered while paused
+(one of them before a restart) are checked out once each by the resume
+and run once.  The strict half is skipped where the strict sandbox,
 mount -o loop or mkfs.ext4 is missing."""
 import os
+import re
 import shutil
 import subprocess
 
 import pwdaemon as pw
+import pwhooks as wh
 from pwdaemon import eq, expect
 
 RUNS = 12
@@ -94,7 +98,46 @@ def case(t, name, config, strict):
     d.stop()
 
 
+def repository(t):
+    """A repository project's run is not even checked out while paused:
+    the resume checks out the runs the pause held back, each once, also
+    one held back across a restart."""
+    origin = wh.Origin(t)
+    origin.commit("first", {".pipewright.yml": PIPELINE})
+    origin.push()
+    d = t.daemon(projects={"app": {"repo": origin.bare}}, name="repo",
+                 config="max_jobs: 2\n",
+                 tokens=(("operator", "operate"), ("admin", "admin")))
+    ids = []
+
+    def held():
+        eq(d.post("/api/v1/queue/pause", token="admin").status, 200, "pause")
+        ids.append(d.trigger("app", {"ref": "main"})["id"])
+        d.stop()
+        d.start()
+        for _ in range(3):
+            ids.append(d.trigger("app", {"ref": "main"})["id"])
+        for rid in ids:
+            eq(d.run(rid)["status"], "queued", "run %d while paused" % rid)
+        eq(d.post("/api/v1/queue/resume", token="admin").status, 200, "resume")
+        for rid in ids:
+            run = d.wait_run(rid)
+            eq(run["status"], "success", "run %d (%r)" % (rid, run))
+            for j in run["jobs"]:
+                eq(len(j["attempts"]), 1, "run %d job %s's attempts" % (rid, j["name"]))
+        # From the resume on, each held run is checked out once.
+        log = d.log(since_start=True)
+        after = log[log.index("queue.resume"):]
+        for rid in ids:
+            eq(len(re.findall(r"run\.recover run=%d: checking out" % rid, after)), 1,
+               "checkouts of run %d after the resume" % rid)
+    t.check("repository: runs held back by the pause (one across a restart) run once "
+            "after the resume", held)
+    d.stop()
+
+
 def main(t):
+    repository(t)
     case(t, "none", "", False)
     why = pw.strict_sandbox_missing()
     if why is None and shutil.which("mkfs.ext4") is None:
