@@ -352,6 +352,20 @@ int sched_run_restore_rerun(struct sched_run *r, size_t job,
 
 /* Jobs running now, in all runs. */
 int sched_running(const struct sched *s);
+/*
+ * Runs the scheduler's rounds have looked at, all time: each round looks
+ * at the runs something happened to and at ready runs while slots are
+ * free, never at every queued run (tests check that it does not grow
+ * with the queue).
+ */
+uint64_t sched_visits(const struct sched *s);
+/*
+ * The queued runs next in line for a slot, oldest first, up to n of them
+ * in out; 0 while the queue is paused.  For work a run's first job needs
+ * that can be done ahead (its workspace).
+ */
+size_t sched_queued_next(const struct sched *s, struct sched_run **out,
+			 size_t n);
 
 const char *sched_job_state_name(enum sched_job_state st);
 const char *sched_run_state_name(enum sched_run_state st);

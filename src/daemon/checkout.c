@@ -380,10 +380,22 @@ checkout_new_run(struct daemon *d, const struct config_project *proj,
 
 	/*
 	 * Stored as queued: the daemon that takes over, or the queue's
-	 * resume, checks it out.
+	 * resume, checks it out (runs_release_held).
 	 */
-	if (d->detached || sched_paused(d->sched))
+	if (d->detached)
 		return;
+	if (sched_paused(d->sched)) {
+		size_t i;
+
+		for (i = 0; i < d->nheld && d->held[i] != run; i++)
+			;
+		if (i == d->nheld) {
+			d->held = xrealloc(d->held, (d->nheld + 1) *
+							     sizeof(*d->held));
+			d->held[d->nheld++] = run;
+		}
+		return;
+	}
 	c = xcalloc(1, sizeof(*c));
 	c->d = d;
 	c->run = run;

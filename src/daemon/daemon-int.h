@@ -219,6 +219,15 @@ struct live_run {
 	uint64_t *ready_ms;       /* by job: when it last became ready (its
 	                             queue wait starts), UTC ms; 0: unknown */
 	size_t nready;
+	/*
+	 * The run's own workspace (its directory, or its file system under
+	 * a size limit) is made when its first job is about to start, not
+	 * while it waits in the queue (jobws.c): READY once made (or kept,
+	 * or checked out), FRESH while still to be made, MAKING meanwhile,
+	 * with the jobs' workspaces that wait for it in ws_waiting.
+	 */
+	enum { RUN_WS_READY, RUN_WS_FRESH, RUN_WS_MAKING } ws;
+	struct jobws *ws_waiting;
 	struct live_run *next;
 };
 
@@ -248,8 +257,20 @@ struct daemon {
 	int port;
 	char *attempts_dir, *workspaces_dir;
 	struct live_run *runs;
+	struct live_run **run_index; /* d->runs by id (live.c): a job's
+	                             events find their run without a walk
+	                             over every queued one */
+	size_t nrun_index, run_index_cap;
 	struct live_attempt *attempts;
 	struct checkout *checkouts; /* under way, until committed (checkout.c) */
+	/*
+	 * Runs of repository projects whose checkout a paused queue held
+	 * back (checkout.c): the resume checks out these, and only these,
+	 * since a run whose creation is still being committed is not ours
+	 * to build from the store.
+	 */
+	uint64_t *held;
+	size_t nheld;
 	bool draining;
 	/*
 	 * The jobs belong to the supervisors and the next daemon (drain:
@@ -322,6 +343,8 @@ void attempt_finish(void *arg, struct sched_run *run, size_t job, int attempt,
 /* live.c: the runs and attempts in memory, and an attempt's followers */
 struct live_run *live_run_find(struct daemon *d, uint64_t id);
 struct live_run *live_run_of(struct daemon *d, const struct sched_run *run);
+/* Links a started run into d->runs (runs.c). */
+void live_run_link(struct daemon *d, struct live_run *lr);
 /* Unlinks and frees a live run; live_run_free frees one never linked. */
 void live_run_remove(struct daemon *d, struct live_run *lr);
 void live_run_free(struct live_run *lr);
@@ -404,6 +427,12 @@ bool checkout_running(struct daemon *d, uint64_t run);
  * Runs already in memory are left alone, so that it can run again.
  */
 int runs_recover(struct daemon *d, char **err);
+/*
+ * The queue's resume: checks out the runs the pause held back (d->held),
+ * and nothing else; runs_recover reads every unfinished run, which would
+ * build a second copy of a run whose creation is still on its way.
+ */
+int runs_release_held(struct daemon *d, char **err);
 
 /* record.c: a running attempt's row, to be taken up (recover.c). */
 void record_adopt(struct daemon *d, struct live_run *lr, size_t job,

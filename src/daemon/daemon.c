@@ -588,6 +588,8 @@ daemon_destroy(struct daemon *d)
 	schedules_free(d);
 	durations_free(d);
 	cicd_free(d);
+	free(d->held);
+	free(d->run_index);
 	config_destroy(d->config);
 	free(d->public_url);
 	free(d->attempts_dir);

@@ -3,7 +3,11 @@
  *
  *   workspaces/<run>/             the run's directory (its file system
  *                                 when limits.workspace makes one, so the
- *                                 limit covers all of its jobs)
+ *                                 limit covers all of its jobs), made
+ *                                 when its first job starts or, ahead,
+ *                                 when it is next in line for a slot;
+ *                                 a run further back in the queue holds
+ *                                 none
  *   workspaces/<run>/checkout/    the run's commit: the pipeline is read
  *                                 from it, and jobs are checked out of it
  *   workspaces/<run>/jobs/<idx>/  job idx's workspace, made afresh for
@@ -48,6 +52,7 @@ struct jobws {
 	uv_work_t work;
 	jobws_cb cb;
 	void *arg;
+	struct jobws *next;       /* in its run's ws_waiting */
 };
 
 static void
@@ -193,6 +198,136 @@ run_checkout(const struct live_run *lr)
 	return co;
 }
 
+static struct jobws *
+reverse(struct jobws *w)
+{
+	struct jobws *r = NULL, *next;
+
+	for (; w != NULL; w = next) {
+		next = w->next;
+		w->next = r;
+		r = w;
+	}
+	return r;
+}
+
+static void
+jobws_go(struct jobws *w)
+{
+	int rc = uv_queue_work(&w->d->loop, &w->work, clear_work, clear_done);
+
+	if (rc < 0)
+		jobws_end(w, rc, "cannot prepare the workspace: no worker");
+}
+
+/* The runs next in line whose workspaces are made ahead: at most this. */
+#define AHEAD_MAX 8
+
+/* A run's workspace being made; the run is found again by its id. */
+struct run_ws {
+	struct daemon *d;
+	uint64_t run;
+	char *workspace;
+};
+
+/*
+ * The run's workspace is made (rc 0) or not: the jobs' workspaces that
+ * waited for it go on, or their attempts fail with the reason (retry
+ * applies; the next attempt tries to make it again).  A run made ahead
+ * may have ended meanwhile (cancelled while queued): what was made for
+ * it goes, as its end's cleanup would have taken it.
+ */
+static void
+run_ws_made(int rc, void *arg)
+{
+	struct run_ws *m = arg;
+	struct daemon *d = m->d;
+	struct live_run *lr = live_run_find(d, m->run);
+	struct jobws *w, *next;
+	char *why = NULL;
+
+	d->jobws_active--;
+	if (lr == NULL || lr->ws != RUN_WS_MAKING ||
+	    sched_run_finished(lr->run)) {
+		if (rc == 0 && (lr == NULL || sched_run_finished(lr->run))) {
+			wsfs_release(m->workspace);
+			pw_remove_tree(m->workspace);
+		}
+		free(m->workspace);
+		free(m);
+		daemon_run_gone(d);
+		return;
+	}
+	free(m->workspace);
+	free(m);
+	w = lr->ws_waiting;
+	lr->ws_waiting = NULL;
+	lr->ws = rc < 0 ? RUN_WS_FRESH : RUN_WS_READY;
+	if (rc < 0) {
+		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
+			  (unsigned long long)lr->id, lr->workspace,
+			  strerror(-rc));
+		why = xasprintf("cannot prepare the run's workspace: %s",
+				strerror(-rc));
+	}
+	/* In the order they came: file order within the run. */
+	for (w = reverse(w); w != NULL; w = next) {
+		next = w->next;
+		w->next = NULL;
+		if (rc < 0)
+			jobws_end(w, rc, why);
+		else
+			jobws_go(w);
+	}
+	free(why);
+	daemon_run_gone(d);
+}
+
+/*
+ * A fresh run directory (whatever an earlier daemon left of it goes), or
+ * under a size limit a file system of its own (wsfs.c, off the loop).
+ * The run's job uid is given it at its jobs' start (jobids.c).  Counted
+ * with the jobs' workspaces: a handover waits for it.
+ */
+static void
+run_ws_make(struct daemon *d, struct live_run *lr)
+{
+	uint64_t size = wsfs_size(config_project_find(d->config, lr->project));
+	struct run_ws *m = xcalloc(1, sizeof(*m));
+
+	m->d = d;
+	m->run = lr->id;
+	m->workspace = xstrdup(lr->workspace);
+	lr->ws = RUN_WS_MAKING;
+	d->jobws_active++;
+	if (size != 0) {
+		wsfs_prepare(d, lr->workspace, size, run_ws_made, m);
+		return;
+	}
+	pw_remove_tree(lr->workspace);
+	run_ws_made(pw_mkdirs(lr->workspace, 0755), m);
+}
+
+/*
+ * The runs next in line for a slot (as many as there are slots) get their
+ * workspaces now, so that their first job does not wait for a file
+ * system to be made; the rest of the queue holds none.
+ */
+static void
+make_ahead(struct daemon *d)
+{
+	struct sched_run *next[AHEAD_MAX];
+	size_t n = config_max_jobs(d->config), i;
+	struct live_run *lr;
+
+	n = sched_queued_next(d->sched, next, n < AHEAD_MAX ? n : AHEAD_MAX);
+	for (i = 0; i < n; i++) {
+		lr = live_run_of(d, next[i]);
+		if (lr != NULL && lr->ws == RUN_WS_FRESH)
+			run_ws_make(d, lr);
+	}
+}
+
 void
 jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 	      jobws_cb cb, void *arg)
@@ -201,7 +336,6 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 		config_project_find(d->config, lr->project);
 	const char *ws = sched_attempt_workspace(lr->run, job);
 	struct jobws *w;
-	int rc;
 
 	if (ws == NULL) {
 		cb(-EINVAL, "no such job", arg);
@@ -224,7 +358,15 @@ jobws_prepare(struct daemon *d, struct live_run *lr, size_t job,
 	w->cb = cb;
 	w->arg = arg;
 	d->jobws_active++;
-	rc = uv_queue_work(&d->loop, &w->work, clear_work, clear_done);
-	if (rc < 0)
-		jobws_end(w, rc, "cannot prepare the workspace: no worker");
+	if (lr->ws != RUN_WS_READY) {
+		/* The run's own workspace first: made once, for all its jobs. */
+		w->next = lr->ws_waiting;
+		lr->ws_waiting = w;
+		if (lr->ws == RUN_WS_FRESH)
+			run_ws_make(d, lr);
+	} else {
+		jobws_go(w);
+	}
+	/* A job starts: the next runs in line get ready behind it. */
+	make_ahead(d);
 }

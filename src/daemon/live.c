@@ -12,20 +12,36 @@
  */
 #include <errno.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "daemon-int.h"
 
 /* ---- runs ---- */
 
+/* Where id is, or would go, in d->run_index. */
+static size_t
+index_at(const struct daemon *d, uint64_t id)
+{
+	size_t lo = 0, hi = d->nrun_index;
+
+	while (lo < hi) {
+		size_t mid = lo + (hi - lo) / 2;
+
+		if (d->run_index[mid]->id < id)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
 struct live_run *
 live_run_find(struct daemon *d, uint64_t id)
 {
-	struct live_run *lr;
+	size_t i = index_at(d, id);
 
-	for (lr = d->runs; lr != NULL; lr = lr->next)
-		if (lr->id == id)
-			return lr;
-	return NULL;
+	return i < d->nrun_index && d->run_index[i]->id == id ?
+		       d->run_index[i] : NULL;
 }
 
 struct live_run *
@@ -34,11 +50,43 @@ live_run_of(struct daemon *d, const struct sched_run *run)
 	return live_run_find(d, sched_run_id(run));
 }
 
+/*
+ * Newest first in d->runs, as before; the index is by id (new runs come
+ * last, so an insertion moves nothing but a recovered run's).
+ */
+void
+live_run_link(struct daemon *d, struct live_run *lr)
+{
+	size_t i = index_at(d, lr->id);
+
+	lr->next = d->runs;
+	d->runs = lr;
+	if (d->nrun_index == d->run_index_cap) {
+		d->run_index_cap = d->run_index_cap ? 2 * d->run_index_cap : 64;
+		d->run_index = xrealloc(d->run_index, d->run_index_cap *
+						      sizeof(*d->run_index));
+	}
+	memmove(&d->run_index[i + 1], &d->run_index[i],
+		(d->nrun_index - i) * sizeof(*d->run_index));
+	d->run_index[i] = lr;
+	d->nrun_index++;
+}
+
 void
 live_run_remove(struct daemon *d, struct live_run *lr)
 {
 	struct live_run **pp;
+	size_t i = index_at(d, lr->id);
 
+	/* Two live runs of one id would be the bug of a run built twice. */
+	while (i < d->nrun_index && d->run_index[i] != lr &&
+	       d->run_index[i]->id == lr->id)
+		i++;
+	if (i < d->nrun_index && d->run_index[i] == lr) {
+		memmove(&d->run_index[i], &d->run_index[i + 1],
+			(d->nrun_index - i - 1) * sizeof(*d->run_index));
+		d->nrun_index--;
+	}
 	for (pp = &d->runs; *pp != NULL; pp = &(*pp)->next) {
 		if (*pp == lr) {
 			*pp = lr->next;

@@ -14,8 +14,10 @@
  *
  * While paused, a repository project's new run is not even checked out
  * (no git runs during maintenance): it stays queued in the store, and the
- * resume checks it out (runs_recover picks up every unfinished run not in
- * memory).
+ * resume checks out those runs (d->held), and no other: a run whose
+ * creation is being committed as the resume is answered is in the store
+ * already but is started by its own trigger, and a run triggered just
+ * before is in the scheduler already.
  *
  * The counts are the scheduler's: runs it holds in state queued or
  * running.  A repository project's new run enters the scheduler once its
@@ -73,7 +75,7 @@ queue_pause_done(int rc, void *arg)
 		/* Resuming starts what the free slots allow, right here. */
 		sched_pause(q->d->sched, q->paused);
 		/* ...and checks out the new runs the pause held back. */
-		if (!q->paused && runs_recover(q->d, &msg) < 0) {
+		if (!q->paused && runs_release_held(q->d, &msg) < 0) {
 			log_warnx("queue.resume: %s", msg);
 			free(msg);
 			msg = NULL;

@@ -183,11 +183,12 @@ adopt(struct daemon *d, struct live_run *lr, const struct store_run *row)
 	return adopted || (ran && access(lr->workspace, F_OK) == 0);
 }
 
-int
-runs_recover(struct daemon *d, char **err)
+/* only: the runs to take (nonly of them), or NULL for every one. */
+static int
+recover(struct daemon *d, const uint64_t *only, size_t nonly, char **err)
 {
 	struct store_run **rows;
-	size_t n, i;
+	size_t n, i, k;
 	int rc;
 
 	rc = store_runs_unfinished(d->store, &rows, &n);
@@ -208,7 +209,10 @@ runs_recover(struct daemon *d, char **err)
 		struct pipeline *p = NULL;
 		struct live_run *lr;
 
-		if (live_run_find(d, row->id) != NULL ||
+		for (k = 0; only != NULL && k < nonly && only[k] != row->id; k++)
+			;
+		if ((only != NULL && k == nonly) ||
+		    live_run_find(d, row->id) != NULL ||
 		    checkout_running(d, row->id))
 			continue;
 		if (proj != NULL && row->pipeline == NULL &&
@@ -238,4 +242,27 @@ runs_recover(struct daemon *d, char **err)
 	store_runs_free(rows, n);
 	sched_hold(d->sched, false);
 	return 0;
+}
+
+int
+runs_recover(struct daemon *d, char **err)
+{
+	return recover(d, NULL, 0, err);
+}
+
+int
+runs_release_held(struct daemon *d, char **err)
+{
+	uint64_t *held = d->held;
+	size_t n = d->nheld;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	/* A pause again meanwhile holds them back anew. */
+	d->held = NULL;
+	d->nheld = 0;
+	rc = recover(d, held, n, err);
+	free(held);
+	return rc;
 }

@@ -1,8 +1,9 @@
 /*
  * Runs in memory: building a sched run for a new or stored run (its
  * parameters, its project's secrets, its jobs' restored states) and
- * launching it in a fresh run directory (each job's workspace is made
- * in it before the job starts, jobws.c).  trigger.c, changes.c and recover.c
+ * launching it: it is queued at once, and its run directory is made
+ * fresh when its first job is about to start (each job's workspace in
+ * it, jobws.c).  trigger.c, changes.c and recover.c
  * decide when.
  *
  * A finished run is not in memory: a rerun or an approval rebuilds it from
@@ -199,55 +200,32 @@ runs_start(struct daemon *d, struct live_run *lr)
 		daemon_run_gone(d);
 		return;
 	}
-	lr->next = d->runs;
-	d->runs = lr;
+	live_run_link(d, lr);
 	rc = sched_run_start(lr->run);
 	(void)rc; /* a built run starts */
 }
 
-/* The fresh workspace of runs_launch() is there (rc 0), or not. */
-static void
-workspace_ready(int rc, void *arg)
-{
-	struct live_run *lr = arg;
-	struct daemon *d = lr->d;
-
-	/* Given to the run's job uid at its jobs' start (jobids.c). */
-	if (rc < 0)
-		log_warnx("run=%llu: cannot prepare its workspace %s: %s",
-			  (unsigned long long)lr->id, lr->workspace,
-			  strerror(-rc));
-	runs_start(d, lr);
-}
-
 /*
- * Starts a built run in a fresh workspace: for a project with a
- * repository, its commit checked out again first.  A workspace with a
- * size limit is a file system of its own (wsfs.c); if it cannot be
- * made, the workspace does not exist and the jobs fail to start.
+ * Starts a built run that needs a fresh workspace: for a project with a
+ * repository, its commit checked out again first (the checkout fills the
+ * workspace before the run enters the scheduler).  Otherwise the run is
+ * queued at once and its workspace made when its first job is about to
+ * start (jobws.c): a run waiting for a slot holds no directory, and
+ * under a size limit no image and no loop device (wsfs.c).
  */
 void
 runs_launch(struct daemon *d, struct live_run *lr)
 {
 	const struct config_project *proj =
 		config_project_find(d->config, lr->project);
-	uint64_t size = wsfs_size(proj);
 
-	if (d->detached) {
-		runs_start(d, lr);
-		return;
-	}
-	if (proj != NULL && config_project_repo(proj) != NULL &&
+	if (!d->detached && proj != NULL && config_project_repo(proj) != NULL &&
 	    lr->commit != NULL) {
 		checkout_restart(d, lr, lr->ref, lr->commit);
 		return;
 	}
-	if (size != 0) {
-		wsfs_prepare(d, lr->workspace, size, workspace_ready, lr);
-		return;
-	}
-	pw_remove_tree(lr->workspace);
-	workspace_ready(pw_mkdirs(lr->workspace, 0755), lr);
+	lr->ws = RUN_WS_FRESH;
+	runs_start(d, lr);
 }
 
 /* Problems as the JSON array the run object carries (caller frees). */

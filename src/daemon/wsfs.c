@@ -1,7 +1,8 @@
 /*
  * A run's workspace with a size limit (`sandbox.limits.workspace`): an
  * ext4 file system in a sparse file <workspace>.img of that size,
- * loop-mounted (nosuid, nodev) at the workspace while the run lives.  A
+ * loop-mounted (nosuid, nodev) at the workspace from when the run is
+ * next in line for a slot (jobws.c) until it ends.  A
  * job that writes past it gets ENOSPC; the host's disk holds at most the
  * file's size for the run, and only what was written.
  *

@@ -47,6 +47,7 @@ sched_run_create(struct sched *s, struct pipeline *p,
 	r->p = p;
 	r->id = params->id;
 	r->project = xstrdup(params->project);
+	r->proj = sched_project(s, params->project);
 	r->workspace = xstrdup(params->workspace);
 	r->branch = dup_or_null(params->branch);
 	r->tag = dup_or_null(params->tag);
@@ -178,8 +179,10 @@ sched_run_approve(struct sched_run *r, const char *name)
 	if (r->started && sched_run_finished(r))
 		return -EALREADY;
 	rc = mark(r, name, true);
-	if (rc == 0 && r->started)
+	if (rc == 0 && r->started) {
+		sched_run_dirty(r);
 		sched_pump(r->s);
+	}
 	return rc;
 }
 
@@ -334,11 +337,14 @@ sched_run_start(struct sched_run *r)
 	if (s->detached)
 		return -ECANCELED;
 	r->started = true;
+	r->seq = ++s->seq;
+	r->prev = s->tail;
 	if (s->tail != NULL)
 		s->tail->next = r;
 	else
 		s->head = r;
 	s->tail = r;
+	sched_run_dirty(r);
 	/*
 	 * The budgets restored: the attempts since the job was last queued,
 	 * the one taken up included, lost ones aside (they do not count).
@@ -369,9 +375,13 @@ sched_run_start(struct sched_run *r)
 			free(why);
 		}
 	}
-	for (j = 0; j < r->njobs; j++)
-		if (r->jobs[j].adopt)
-			sched_job_adopt(r, j);
+	for (j = 0; j < r->njobs; j++) {
+		if (!r->jobs[j].adopt)
+			continue;
+		/* Running since sched_run_adopt_job(), counted from now. */
+		sched_count_running(r, j, 1);
+		sched_job_adopt(r, j);
+	}
 	sched_pump(s);
 	return 0;
 }
@@ -386,6 +396,7 @@ sched_run_cancel(struct sched_run *r)
 	if (r->canceling)
 		return 0;
 	r->canceling = true;
+	sched_run_dirty(r);
 	for (j = 0; j < r->njobs; j++) {
 		enum sched_job_state st = r->jobs[j].state;
 

@@ -41,8 +41,25 @@ struct sched_job {
 	uint64_t finished_ms;      /* last end, UTC ms */
 };
 
+/*
+ * A project's jobs in state running over all its runs, for its max_jobs:
+ * kept as jobs change state, so that a round does not count them over
+ * every run.  One per project name seen, freed with the scheduler.
+ */
+struct sched_project {
+	char *name;
+	int running;
+	struct sched_env {            /* its environments, each with the */
+		char *name;           /* jobs running in it (at most one */
+		int running;          /* but while a restart takes up two) */
+		struct sched_env *next;
+	} *envs;
+	struct sched_project *next;
+};
+
 struct sched_run {
 	struct sched *s;
+	struct sched_project *proj;   /* its project's counts */
 	struct pipeline *p;           /* owned */
 	uint64_t id;
 	char *project, *workspace, *branch, *tag, *commit; /* owned copies */
@@ -69,7 +86,24 @@ struct sched_run {
 	size_t njobs;
 	struct sched_job *jobs;
 	int running;                  /* jobs of this run running now */
-	struct sched_run *next;       /* in s's FIFO of active runs */
+	uint64_t seq;                 /* its place in the FIFO (start order) */
+	struct sched_run *prev, *next; /* in s's FIFO of active runs */
+	/*
+	 * Something happened to it since the last round (a job changed
+	 * state, it started, an approval): the next round releases its
+	 * pending jobs and sees whether it is done.  Only these runs are
+	 * looked at, not every queued one.
+	 */
+	bool dirty;
+	struct sched_run *dirty_next;
+	/*
+	 * Jobs in state ready; the run is in one of s's ready lists (oldest
+	 * first; the running runs' or the queued runs', which a paused queue
+	 * holds) from its first ready job until a round finds none left.
+	 */
+	size_t nready;
+	struct sched_ready *in_ready;  /* that list, or NULL */
+	struct sched_run *ready_prev, *ready_next;
 };
 
 struct sched {
@@ -78,6 +112,13 @@ struct sched {
 	struct sched_options opts;    /* attempts_dir is an owned copy */
 	struct sched_callbacks cb;
 	struct sched_run *head, *tail; /* active runs, oldest first */
+	uint64_t seq;                 /* the last run's seq */
+	struct sched_run *dirty;      /* runs for the next round, unordered */
+	struct sched_ready {          /* runs with ready jobs, oldest first: */
+		struct sched_run *head, *tail;
+	} ready_running, ready_queued; /* ... by the run's state */
+	uint64_t visits;              /* sched_visits() */
+	struct sched_project *projects;
 	int running;                  /* jobs running, all runs */
 	bool pumping, pump_again;     /* sched_pump() is not re-entered */
 	bool paused;                  /* queued runs stay queued */
@@ -90,8 +131,18 @@ void sched_job_set(struct sched_run *r, size_t j, enum sched_job_state st,
 		   int exit_code, const char *reason);
 void sched_run_set(struct sched_run *r, enum sched_run_state st,
 		   const char *reason);
-/* Re-evaluates every active run: releases, skips, starts, finishes. */
+/*
+ * A round: releases and settles the runs marked dirty, starts ready jobs
+ * while slots are free; its cost follows what changed and what starts,
+ * not how many runs are queued.
+ */
 void sched_pump(struct sched *s);
+/* The project's counts, made at its first run. */
+struct sched_project *sched_project(struct sched *s, const char *name);
+/* A job of the run starts (1) or stops (-1) running: its project's counts. */
+void sched_count_running(struct sched_run *r, size_t j, int delta);
+/* Something happened to the run: the next round looks at it. */
+void sched_run_dirty(struct sched_run *r);
 /* Starts the job's next attempt (job.c). */
 void sched_job_start(struct sched_run *r, size_t j);
 /* Frees what sched_attempt_setenv added for the job's next launch. */

@@ -1898,11 +1898,80 @@ test_pause(void **state)
 	fx_free(f);
 }
 
+/*
+ * A round looks at what changed and at what can start, not at every queued
+ * run: a run's three jobs go by while 300 runs wait behind a paused queue,
+ * and the rounds look at a handful of runs per job; cancelling the 300 one
+ * by one looks at each of them a few times, not at all that are left.
+ * Before, every round went over every queued run (300 per round).
+ */
+#define BIG_QUEUE 300
+
+static void
+test_rounds_ignore_queue(void **state)
+{
+	struct fx *f = fx_new(1);
+	struct sched_run **q = xcalloc(BIG_QUEUE, sizeof(*q));
+	const char *yaml = "stages: [a, b, c]\njobs:\n"
+			   "  x: {stage: a, script: 'true'}\n"
+			   "  y: {stage: b, script: 'true'}\n"
+			   "  z: {stage: c, script: 'true'}\n";
+	uint64_t v0, v1;
+	size_t i;
+
+	(void)state;
+	fx_run(f, yaml, NULL);
+	assert_int_equal(uv_timer_start(&f->deadline, on_deadline, DEADLINE_MS,
+					0), 0);
+	assert_int_equal(sched_run_start(f->run), 0);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_RUNNING);
+	sched_pause(f->sched, true);
+	for (i = 0; i < BIG_QUEUE; i++) {
+		struct sched_run_params pr = {
+			.id = ++f->next_id, .project = "proj",
+			.workspace = f->workspace,
+		};
+
+		assert_int_equal(sched_run_create(f->sched, parse(yaml), &pr,
+						  &q[i]), 0);
+		assert_int_equal(sched_run_start(q[i]), 0);
+		assert_int_equal(sched_run_state(q[i]), SCHED_RUN_QUEUED);
+	}
+	/* Adding each queued run looked at it alone. */
+	assert_true(sched_visits(f->sched) < 4 * BIG_QUEUE);
+	v0 = sched_visits(f->sched);
+	assert_int_equal(uv_run(&f->loop, UV_RUN_DEFAULT), 0);
+	assert_false(f->deadline_hit);
+	assert_int_equal(sched_run_state(f->run), SCHED_RUN_SUCCESS);
+	for (i = 0; i < 3; i++)
+		assert_int_equal(sched_run_job_state(f->run, i),
+				 SCHED_JOB_SUCCESS);
+	v1 = sched_visits(f->sched);
+	/* Three jobs: a few rounds each, each looking at run 1 alone. */
+	print_message("visits: %llu for the running run's jobs\n",
+		      (unsigned long long)(v1 - v0));
+	assert_true(v1 - v0 < 30);
+	for (i = 0; i < BIG_QUEUE; i++) {
+		assert_int_equal(sched_run_cancel(q[i]), 0);
+		assert_int_equal(sched_run_state(q[i]), SCHED_RUN_CANCELED);
+	}
+	print_message("visits: %llu for %d cancels\n",
+		      (unsigned long long)(sched_visits(f->sched) - v1),
+		      BIG_QUEUE);
+	assert_true(sched_visits(f->sched) - v1 < 4 * BIG_QUEUE);
+	for (i = 0; i < BIG_QUEUE; i++)
+		sched_run_destroy(q[i]);
+	free(q);
+	sched_pause(f->sched, false);
+	fx_free(f);
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_state_names),
+		cmocka_unit_test(test_rounds_ignore_queue),
 		cmocka_unit_test(test_stages_in_order),
 		cmocka_unit_test(test_needs_ignore_stages),
 		cmocka_unit_test(test_failure_propagates),
