@@ -144,10 +144,17 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 		struct exec_spec spec = {
 			.dir = dir, .argv = argv, .env = (const char *const *)env,
 			.cwd = ws, .workspace = ws, .sandbox = mode,
-			.uid = JOB_UID, .gid = JOB_UID, .rootfs = rootfs,
+			.rootfs = rootfs,
 			.kill_grace_ms = 1000,
 			.resources = {.memory = 256ULL << 20, .pids = 64},
 		};
+		/*
+		 * Unsandboxed, a uid would make the job that host user, who
+		 * cannot enter our 0700 directory: the daemon's mode none
+		 * passes none either.
+		 */
+		if (mode == EXEC_SANDBOX_STRICT)
+			spec.uid = spec.gid = JOB_UID;
 		memset(&c, 0, sizeof(c));
 		t = uv_hrtime();
 		if (exec_start(e, &spec, NULL, on_end, &c, &a) < 0)
@@ -156,7 +163,9 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 			uv_run(loop, UV_RUN_ONCE);
 		ms[i] = (double)(uv_hrtime() - t) / 1e6;
 		if (c.result != EXEC_SUCCESS || c.execve_us == 0) {
-			fprintf(stderr, "spawn: attempt in %s failed\n", dir);
+			fprintf(stderr, "spawn: attempt in %s failed (result %d, "
+				"execve stamp %llu)\n", dir, (int)c.result,
+				(unsigned long long)c.execve_us);
 			goto out;
 		}
 		sms[i] = ((double)c.execve_us * 1e3 - (double)t) / 1e6;

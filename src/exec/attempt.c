@@ -116,6 +116,7 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->end_cb = end_cb;
 	a->arg = arg;
 	a->tail_fd = -1;
+	a->pool_fd = -1;
 	exec_parser_init(&a->parser);
 	a->sock.data = a;
 	a->proc.data = a;
