@@ -98,11 +98,18 @@ pool_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 	exec_attempt_abort(a);  /* closes the process handle, frees */
 }
 
+/*
+ * Room in our command line for the spec's (ps, `pipewright doctor`'s
+ * "--dir DIR"): the supervisor writes them over it once it has them.
+ */
+#define POOL_TITLE_ROOM 1024
+
 static int
 spawn_one(struct exec *e)
 {
 	static char fd_arg[] = "3";
-	char *argv[] = {e->supervisor_path, "--pooled", fd_arg, NULL};
+	char room[POOL_TITLE_ROOM + 1];
+	char *argv[] = {e->supervisor_path, "--pooled", fd_arg, room, NULL};
 	uv_process_options_t opts;
 	uv_stdio_container_t stdio[4];
 	struct exec_attempt *a;
@@ -111,6 +118,8 @@ spawn_one(struct exec *e)
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	memset(room, ' ', POOL_TITLE_ROOM);
+	room[POOL_TITLE_ROOM] = '\0';
 	a = exec_attempt_new(e, "", NULL, NULL, NULL);
 	senv = exec_supervisor_env();
 	memset(&opts, 0, sizeof(opts));

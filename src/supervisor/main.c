@@ -325,7 +325,7 @@ main(int argc, char **argv)
 	 * come in one message (spec.c); from there on, exactly as if we had
 	 * been started with them.
 	 */
-	if (argc == 3 && strcmp(argv[1], "--pooled") == 0) {
+	if (argc >= 3 && strcmp(argv[1], "--pooled") == 0) {
 		if (parse_u64(argv[1], argv[2], &spec_fd) < 0 ||
 		    spec_fd > INT32_MAX) {
 			fputs(usage_text, stderr);

@@ -58,6 +58,30 @@ place_fds(int spec_fd, const int *fds, int n)
 	return rc;
 }
 
+/*
+ * Our command line is what ps and `pipewright doctor` (which looks for
+ * "--dir DIR") see: the spec's arguments are written over the room the
+ * pool left after "--pooled N" (a padding argument), as far as they go,
+ * the rest NULs.  /proc/PID/cmdline reads this memory.
+ */
+static void
+retitle(int old_argc, char **old_argv, char **v, int n)
+{
+	char *p = old_argv[0], *end;
+	size_t l;
+	int i;
+
+	end = old_argv[old_argc - 1] + strlen(old_argv[old_argc - 1]);
+	for (i = 0; i < n; i++) {
+		l = strlen(v[i]);
+		if (p + l >= end)
+			break;
+		memcpy(p, v[i], l + 1);
+		p += l + 1;
+	}
+	memset(p, 0, (size_t)(end - p));
+}
+
 int
 sv_spec_wait(int fd, int *argc, char ***argv)
 {
@@ -122,6 +146,7 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 	v = xcalloc((size_t)n + 1, sizeof(*v));
 	for (i = 0, off = 0; i < n; off += strlen(buf + off) + 1)
 		v[i++] = buf + off;
+	retitle(*argc, *argv, v, n);
 	*argc = n;
 	*argv = v;
 	return 0;
