@@ -124,6 +124,16 @@ struct exec_attempt {
 	 * the log file's rest when the end comes from the files.
 	 */
 	uv_process_t proc;
+	/*
+	 * A pooled supervisor is spawned without uv_spawn (pool.c:
+	 * posix_spawn, no copy of our address space) and watched through
+	 * its pidfd: `pidpoll` then stands where `proc` would
+	 * (exec_proc_handle), by_pidfd says so, and pidfd is closed when
+	 * the attempt is freed.
+	 */
+	uv_poll_t pidpoll;
+	int pidfd;
+	bool by_pidfd;
 	uv_pipe_t sock;
 	uv_idle_t tail;
 	bool has_proc, has_sock, has_tail;
@@ -156,6 +166,7 @@ struct exec_attempt {
 		EXEC_POOL_TAKEN,     /* got its spec: an attempt like any other */
 	} pool_state;
 	struct exec *pool_exec;      /* the pool's owner, while it has one */
+	pid_t pool_pid;              /* its pid */
 	int pool_fd;                 /* our end of its spec socket, or -1 */
 	struct exec_attempt *next_pooled;
 	char rbuf[EXEC_CHUNK];
@@ -183,5 +194,16 @@ void exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status,
 			  int term_signal);
 /* exec_destroy: stops waiting for the supervisors let go of. */
 void exec_let_go_close(struct exec *e);
+/* The supervisor's exit, however it was watched (exit_cb's arguments). */
+void exec_attempt_exited(struct exec_attempt *a, int64_t exit_status,
+			 int term_signal);
+
+/* The handle that watches the supervisor: its uv_process_t or pidfd poll. */
+static inline uv_handle_t *
+exec_proc_handle(struct exec_attempt *a)
+{
+	return a->by_pidfd ? (uv_handle_t *)&a->pidpoll
+			   : (uv_handle_t *)&a->proc;
+}
 
 #endif

@@ -22,10 +22,14 @@
  * and at a stop.  It is tied to us until it takes a spec: our end is
  * close-on-exec and held by this process alone, so our death ends it too.
  *
- * Each pooled supervisor is a preallocated struct exec_attempt: its
- * process handle cannot move once spawned.  Waiting, its handle is
- * unref'd (an idle pool keeps no loop alive); drained, it is ref'd again
- * until the supervisor's exit is reaped (at once: it only waits for EOF).
+ * Each pooled supervisor is a struct exec_attempt made when it is
+ * spawned (its watch handle cannot move), with our end of the socket.
+ * It is spawned with posix_spawn (spawn_proc) rather than uv_spawn and
+ * watched through a pidfd: a refill must not cost the loop a fork of
+ * the whole daemon.  Waiting, the watch is unref'd (an idle pool keeps
+ * no loop alive); drained, it is ref'd again until the supervisor's
+ * exit is reaped (at once: it only waits for EOF); taken, its exit is
+ * the attempt's (exec_attempt_exited), as a uv_process_t's would be.
  *
  * Refills run off the start's path: a take arms a 0 ms timer and the
  * timer spawns one supervisor per loop iteration until the pool is full.
@@ -35,15 +39,28 @@
  * fresh spawns, as without a pool.
  */
 #include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "exec-int.h"
 
 #define POOL_MAX 64
 #define POOL_MAX_FAILURES 3
+/*
+ * Room in our command line for the spec's (ps, `pipewright doctor`'s
+ * "--dir DIR"): the supervisor writes them over it once it has them.
+ */
+#define POOL_TITLE_ROOM 1024
+#ifndef P_PIDFD
+#define P_PIDFD 3
+#endif
 
 struct exec_pool_timer {
 	uv_timer_t t;
@@ -74,19 +91,18 @@ drain_one(struct exec *e, struct exec_attempt *a)
 	if (a->pool_fd >= 0)
 		close(a->pool_fd);
 	a->pool_fd = -1;
-	uv_ref((uv_handle_t *)&a->proc);  /* reaped before the loop ends */
+	uv_ref(exec_proc_handle(a));  /* reaped before the loop ends */
 }
 
 static void refill_soon(struct exec *e);
 
 static void
-pool_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
+pool_exited(struct exec_attempt *a, int64_t exit_status, int term_signal)
 {
-	struct exec_attempt *a = proc->data;
 	struct exec *e = a->pool_exec;
 
 	if (a->pool_state == EXEC_POOL_TAKEN) {
-		exec_attempt_on_exit(proc, exit_status, term_signal);
+		exec_attempt_exited(a, exit_status, term_signal);
 		return;
 	}
 	if (a->pool_state == EXEC_POOL_WAITING) {
@@ -95,14 +111,82 @@ pool_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 		refill_soon(e);
 	}
 	unlist(e, a);
-	exec_attempt_abort(a);  /* closes the process handle, frees */
+	exec_attempt_abort(a);  /* closes the watch, frees */
+}
+
+/* The pidfd is readable: the supervisor has exited; reap it. */
+static void
+on_pidfd(uv_poll_t *h, int status, int events)
+{
+	struct exec_attempt *a = h->data;
+	siginfo_t si;
+
+	(void)status;
+	(void)events;
+	memset(&si, 0, sizeof(si));
+	if (waitid((idtype_t)P_PIDFD, (id_t)a->pidfd, &si,
+		   WEXITED | WNOHANG) < 0 || si.si_pid == 0)
+		return;  /* not yet (or reaped elsewhere: never, it is ours) */
+	uv_poll_stop(h);
+	if (si.si_code == CLD_EXITED)
+		pool_exited(a, si.si_status, 0);
+	else
+		pool_exited(a, 0, si.si_status);  /* as libuv says a signal */
 }
 
 /*
- * Room in our command line for the spec's (ps, `pipewright doctor`'s
- * "--dir DIR"): the supervisor writes them over it once it has them.
+ * Spawned the way uv_spawn spawns a fresh supervisor (stdin and stdout
+ * /dev/null, our stderr, a session of its own, default signal
+ * dispositions, an empty mask, the fixed environment), with the spec
+ * socket as fd 3 and nothing else (libuv relies on close-on-exec; we
+ * close the rest outright).  But by posix_spawn, a vfork: libuv's fork
+ * copies the whole daemon's page tables (80 MB resident: 1.6-2 ms of the
+ * loop's time per spawn here), which a refill between two hand-offs
+ * would still cost the loop.  Its exit comes on a pidfd.
  */
-#define POOL_TITLE_ROOM 1024
+static int
+spawn_proc(struct exec *e, char **argv, int spec_fd, pid_t *pid_out,
+	   int *pidfd_out)
+{
+	posix_spawn_file_actions_t fa;
+	posix_spawnattr_t at;
+	sigset_t all, none;
+	char **senv;
+	pid_t pid;
+	int rc, pfd, st;
+
+	sigfillset(&all);
+	sigemptyset(&none);
+	posix_spawn_file_actions_init(&fa);
+	posix_spawnattr_init(&at);
+	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	posix_spawn_file_actions_addopen(&fa, 1, "/dev/null", O_WRONLY, 0);
+	posix_spawn_file_actions_adddup2(&fa, spec_fd, 3);
+	posix_spawn_file_actions_addclosefrom_np(&fa, 4);
+	posix_spawnattr_setsigdefault(&at, &all);
+	posix_spawnattr_setsigmask(&at, &none);
+	posix_spawnattr_setflags(&at, POSIX_SPAWN_SETSID |
+				 POSIX_SPAWN_SETSIGDEF |
+				 POSIX_SPAWN_SETSIGMASK);
+	senv = exec_supervisor_env();
+	rc = -posix_spawn(&pid, e->supervisor_path, &fa, &at, argv, senv);
+	pw_strv_free(senv);
+	posix_spawnattr_destroy(&at);
+	posix_spawn_file_actions_destroy(&fa);
+	if (rc < 0)
+		return rc;
+	pfd = (int)syscall(SYS_pidfd_open, pid, 0);  /* close-on-exec */
+	if (pfd < 0) {
+		rc = -errno;
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
+			;
+		return rc;
+	}
+	*pid_out = pid;
+	*pidfd_out = pfd;
+	return 0;
+}
 
 static int
 spawn_one(struct exec *e)
@@ -110,46 +194,51 @@ spawn_one(struct exec *e)
 	static char fd_arg[] = "3";
 	char room[POOL_TITLE_ROOM + 1];
 	char *argv[] = {e->supervisor_path, "--pooled", fd_arg, room, NULL};
-	uv_process_options_t opts;
-	uv_stdio_container_t stdio[4];
 	struct exec_attempt *a;
-	char **senv;
-	int sv[2], rc;
+	int sv[2], rc, pfd = -1, fd;
+	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
+	/* dup2 onto itself would keep its close-on-exec. */
+	if (sv[1] == 3) {
+		fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 4);
+		close(sv[1]);
+		sv[1] = fd;
+		if (fd < 0) {
+			rc = -errno;
+			close(sv[0]);
+			return rc;
+		}
+	}
 	memset(room, ' ', POOL_TITLE_ROOM);
 	room[POOL_TITLE_ROOM] = '\0';
-	a = exec_attempt_new(e, "", NULL, NULL, NULL);
-	senv = exec_supervisor_env();
-	memset(&opts, 0, sizeof(opts));
-	memset(stdio, 0, sizeof(stdio));
-	/* Exactly exec_start's fresh spawn, the spec socket for the listener. */
-	stdio[0].flags = UV_IGNORE;
-	stdio[1].flags = UV_IGNORE;
-	stdio[2].flags = UV_INHERIT_FD;
-	stdio[2].data.fd = STDERR_FILENO;
-	stdio[3].flags = UV_INHERIT_FD;
-	stdio[3].data.fd = sv[1];
-	opts.exit_cb = pool_on_exit;
-	opts.file = e->supervisor_path;
-	opts.args = argv;
-	opts.env = senv;
-	opts.flags = UV_PROCESS_DETACHED;
-	opts.stdio = stdio;
-	opts.stdio_count = 4;
-	rc = uv_spawn(e->loop, &a->proc, &opts);
-	a->has_proc = true;
-	a->open_handles++;
-	pw_strv_free(senv);
+	rc = spawn_proc(e, argv, sv[1], &pid, &pfd);
 	close(sv[1]);
 	if (rc < 0) {
 		close(sv[0]);
+		return rc;
+	}
+	a = exec_attempt_new(e, "", NULL, NULL, NULL);
+	a->by_pidfd = true;
+	a->pidfd = pfd;  /* closed when a is freed */
+	a->pool_pid = pid;
+	a->pool_exec = e;
+	if ((rc = uv_poll_init(e->loop, &a->pidpoll, pfd)) == 0) {
+		a->has_proc = true;
+		a->open_handles++;
+		rc = uv_poll_start(&a->pidpoll, UV_READABLE, on_pidfd);
+	}
+	if (rc < 0) {
+		/* Unwatched: end and reap it here, at once. */
+		close(sv[0]);
+		kill(pid, SIGKILL);
+		while (waitpid(pid, &fd, 0) < 0 && errno == EINTR)
+			;
 		exec_attempt_abort(a);
 		return rc;
 	}
-	uv_unref((uv_handle_t *)&a->proc);
-	a->pool_exec = e;
+	uv_unref((uv_handle_t *)&a->pidpoll);
 	a->pool_state = EXEC_POOL_WAITING;
 	a->pool_fd = sv[0];
 	a->next_pooled = e->pool;
@@ -218,8 +307,8 @@ exec_supervisor_pool(struct exec *e, size_t size)
 		e->pool_timer = xcalloc(1, sizeof(*e->pool_timer));
 		e->pool_timer->e = e;
 		e->pool_timer->t.data = e->pool_timer;
+		/* Ref'd: a refill under way is work the loop must do. */
 		uv_timer_init(e->loop, &e->pool_timer->t);
-		uv_unref((uv_handle_t *)&e->pool_timer->t);
 	}
 	e->pool_size = size;
 	e->pool_failures = 0;
@@ -320,13 +409,13 @@ exec_pool_sent(struct exec_attempt *a, bool ok)
 	if (!ok) {
 		/* Back in the list until its exit is reaped. */
 		a->pool_state = EXEC_POOL_DRAINED;
-		uv_ref((uv_handle_t *)&a->proc);
+		uv_ref(exec_proc_handle(a));
 		a->next_pooled = e->pool;
 		e->pool = a;
 		return;
 	}
 	e->pool_failures = 0;
-	uv_ref((uv_handle_t *)&a->proc);  /* an attempt's, like a fresh one */
+	uv_ref(exec_proc_handle(a));  /* an attempt's, like a fresh one */
 }
 
 

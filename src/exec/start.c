@@ -322,7 +322,7 @@ start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
 		 * let-go one.
 		 */
 		if (exec_send_all(*cfd, "CANCEL\n") < 0)
-			kill(a->proc.pid, SIGTERM);  /* a cancel too */
+			kill(a->pool_pid, SIGTERM);  /* a cancel too */
 		close(*cfd);
 		*cfd = -1;
 		e->active++;

@@ -84,7 +84,7 @@ waiting_pids(struct exec *e, pid_t *pids)
 
 	for (a = e->pool; a != NULL && n < MAX_PIDS; a = a->next_pooled)
 		if (a->pool_state == EXEC_POOL_WAITING)
-			pids[n++] = a->proc.pid;
+			pids[n++] = a->pool_pid;
 	return n;
 }
 
