@@ -196,7 +196,7 @@ spawn_one(struct exec *e)
 	char *argv[] = {e->supervisor_path, "--pooled", fd_arg, room, NULL};
 	struct exec_attempt *a;
 	int sv[2], rc, pfd = -1, fd;
-	pid_t pid;
+	pid_t pid = -1;
 
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
 		return -errno;
