@@ -36,7 +36,7 @@ struct exec {
 	size_t pool_waiting;         /* how many do */
 	unsigned pool_failures;      /* exits while waiting, spawns failed,
 	                                in a row */
-	struct exec_pool_timer *pool_timer; /* refills; NULL without a pool */
+	struct exec_pool_work *pool_work; /* the refill under way, or NULL */
 };
 
 /* envfd.c, for start.c */

@@ -31,8 +31,9 @@
  * exit is reaped (at once: it only waits for EOF); taken, its exit is
  * the attempt's (exec_attempt_exited), as a uv_process_t's would be.
  *
- * Refills run off the start's path: a take arms a 0 ms timer and the
- * timer spawns one supervisor per loop iteration until the pool is full.
+ * Refills run off the start's path and off the loop: a take queues one
+ * spawn to a worker thread (uv_queue_work), whose end puts the new
+ * supervisor in the pool and queues the next until the pool is full.
  * A supervisor that exits while waiting is a failure; after
  * POOL_MAX_FAILURES in a row (a binary that cannot start) the pool stops
  * refilling until exec_supervisor_pool is called again, and starts are
@@ -61,11 +62,6 @@
 #ifndef P_PIDFD
 #define P_PIDFD 3
 #endif
-
-struct exec_pool_timer {
-	uv_timer_t t;
-	struct exec *e;              /* NULL once exec is destroyed */
-};
 
 static void
 unlist(struct exec *e, struct exec_attempt *a)
@@ -145,7 +141,7 @@ on_pidfd(uv_poll_t *h, int status, int events)
  * would still cost the loop.  Its exit comes on a pidfd.
  */
 static int
-spawn_proc(struct exec *e, char **argv, int spec_fd, pid_t *pid_out,
+spawn_proc(const char *path, char **argv, int spec_fd, pid_t *pid_out,
 	   int *pidfd_out)
 {
 	posix_spawn_file_actions_t fa;
@@ -169,7 +165,7 @@ spawn_proc(struct exec *e, char **argv, int spec_fd, pid_t *pid_out,
 				 POSIX_SPAWN_SETSIGDEF |
 				 POSIX_SPAWN_SETSIGMASK);
 	senv = exec_supervisor_env();
-	rc = -posix_spawn(&pid, e->supervisor_path, &fa, &at, argv, senv);
+	rc = -posix_spawn(&pid, path, &fa, &at, argv, senv);
 	pw_strv_free(senv);
 	posix_spawnattr_destroy(&at);
 	posix_spawn_file_actions_destroy(&fa);
@@ -188,111 +184,177 @@ spawn_proc(struct exec *e, char **argv, int spec_fd, pid_t *pid_out,
 	return 0;
 }
 
-static int
-spawn_one(struct exec *e)
+/* A spawned supervisor, not yet in the pool. */
+struct spawned {
+	int rc;                      /* 0, or why it was not spawned */
+	int spec_fd;                 /* our end of its spec socket */
+	int pidfd;
+	pid_t pid;
+};
+
+/*
+ * Socket and process, touching nothing of the loop: refills run it in a
+ * worker thread (posix_spawn is thread-safe).
+ */
+static void
+spawn_bare(const char *path, struct spawned *out)
 {
 	static char fd_arg[] = "3";
 	char room[POOL_TITLE_ROOM + 1];
-	char *argv[] = {e->supervisor_path, "--pooled", fd_arg, room, NULL};
-	struct exec_attempt *a;
-	int sv[2], rc, pfd = -1, fd;
-	pid_t pid = -1;
+	char *argv[] = {(char *)path, "--pooled", fd_arg, room, NULL};
+	int sv[2], fd;
 
-	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0)
-		return -errno;
+	out->spec_fd = out->pidfd = -1;
+	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
+		out->rc = -errno;
+		return;
+	}
 	/* dup2 onto itself would keep its close-on-exec. */
 	if (sv[1] == 3) {
 		fd = fcntl(sv[1], F_DUPFD_CLOEXEC, 4);
 		close(sv[1]);
 		sv[1] = fd;
 		if (fd < 0) {
-			rc = -errno;
+			out->rc = -errno;
 			close(sv[0]);
-			return rc;
+			return;
 		}
 	}
 	memset(room, ' ', POOL_TITLE_ROOM);
 	room[POOL_TITLE_ROOM] = '\0';
-	rc = spawn_proc(e, argv, sv[1], &pid, &pfd);
+	out->rc = spawn_proc(path, argv, sv[1], &out->pid, &out->pidfd);
 	close(sv[1]);
-	if (rc < 0) {
+	if (out->rc < 0)
 		close(sv[0]);
-		return rc;
-	}
+	else
+		out->spec_fd = sv[0];
+}
+
+/* Never to be used: end and reap it here, at once. */
+static void
+spawned_discard(struct spawned *sp)
+{
+	int st;
+
+	if (sp->rc < 0)
+		return;
+	close(sp->spec_fd);
+	close(sp->pidfd);
+	kill(sp->pid, SIGKILL);
+	while (waitpid(sp->pid, &st, 0) < 0 && errno == EINTR)
+		;
+}
+
+/* Into the pool, watched from the loop. */
+static int
+adopt(struct exec *e, struct spawned *sp)
+{
+	struct exec_attempt *a;
+	int rc;
+
+	if (sp->rc < 0)
+		return sp->rc;
 	a = exec_attempt_new(e, "", NULL, NULL, NULL);
 	a->by_pidfd = true;
-	a->pidfd = pfd;  /* closed when a is freed */
-	a->pool_pid = pid;
+	a->pidfd = sp->pidfd;  /* closed when a is freed */
+	a->pool_pid = sp->pid;
 	a->pool_exec = e;
-	if ((rc = uv_poll_init(e->loop, &a->pidpoll, pfd)) == 0) {
+	if ((rc = uv_poll_init(e->loop, &a->pidpoll, sp->pidfd)) == 0) {
 		a->has_proc = true;
 		a->open_handles++;
 		rc = uv_poll_start(&a->pidpoll, UV_READABLE, on_pidfd);
 	}
 	if (rc < 0) {
-		/* Unwatched: end and reap it here, at once. */
-		close(sv[0]);
-		kill(pid, SIGKILL);
-		while (waitpid(pid, &fd, 0) < 0 && errno == EINTR)
-			;
+		sp->pidfd = dup(sp->pidfd);  /* a's copy goes with a */
+		spawned_discard(sp);
 		exec_attempt_abort(a);
 		return rc;
 	}
 	uv_unref((uv_handle_t *)&a->pidpoll);
 	a->pool_state = EXEC_POOL_WAITING;
-	a->pool_fd = sv[0];
+	a->pool_fd = sp->spec_fd;
 	a->next_pooled = e->pool;
 	e->pool = a;
 	e->pool_waiting++;
 	return 0;
 }
 
+static int
+spawn_one(struct exec *e)
+{
+	struct spawned sp;
+
+	spawn_bare(e->supervisor_path, &sp);
+	return adopt(e, &sp);
+}
+
+/* A refill under way in a worker thread. */
+struct exec_pool_work {
+	uv_work_t w;
+	struct exec *e;              /* NULL once exec is destroyed */
+	char *path;                  /* the supervisor's, owned */
+	struct spawned sp;
+};
+
 static bool
 short_of(const struct exec *e)
 {
-	return e->pool_waiting < e->pool_size &&
+	return e->pool_waiting + (e->pool_work != NULL) < e->pool_size &&
 	       e->pool_failures < POOL_MAX_FAILURES;
 }
 
 static void
-on_refill(uv_timer_t *t)
+refill_work(uv_work_t *w)
 {
-	struct exec_pool_timer *pt = t->data;
-	struct exec *e = pt->e;
+	struct exec_pool_work *pw = w->data;
 
-	if (e == NULL || !short_of(e))
-		return;
-	/* One per loop iteration: a refill never holds the loop for long. */
-	if (spawn_one(e) < 0)
-		e->pool_failures++;
-	if (short_of(e))
-		uv_timer_start(t, on_refill, 0, 0);
+	spawn_bare(pw->path, &pw->sp);
 }
 
+static void
+refill_done(uv_work_t *w, int status)
+{
+	struct exec_pool_work *pw = w->data;
+	struct exec *e = pw->e;
+
+	(void)status;
+	if (e == NULL) {
+		spawned_discard(&pw->sp);  /* exec is gone */
+	} else {
+		e->pool_work = NULL;
+		if (adopt(e, &pw->sp) < 0)
+			e->pool_failures++;
+		else if (e->pool_waiting > e->pool_size)
+			drain_one(e, e->pool);  /* shrunk meanwhile */
+		refill_soon(e);
+	}
+	free(pw->path);
+	free(pw);
+}
+
+/*
+ * One refill at a time, in a worker thread: even a vfork holds its
+ * caller until the child's exec has begun (2-2.5 ms here under load),
+ * which the loop should not spend between two hand-offs.
+ */
 static void
 refill_soon(struct exec *e)
 {
-	if (e->pool_timer == NULL || !short_of(e))
-		return;
-	if (!uv_is_active((uv_handle_t *)&e->pool_timer->t))
-		uv_timer_start(&e->pool_timer->t, on_refill, 0, 0);
-}
+	struct exec_pool_work *pw;
 
-static void
-free_timer(uv_handle_t *h)
-{
-	free(h->data);
-}
-
-/* Freed in its close callback: exec itself may be gone by then. */
-static void
-close_timer(struct exec *e)
-{
-	if (e->pool_timer == NULL)
+	if (e->pool_work != NULL || !short_of(e))
 		return;
-	e->pool_timer->e = NULL;
-	uv_close((uv_handle_t *)&e->pool_timer->t, free_timer);
-	e->pool_timer = NULL;
+	pw = xcalloc(1, sizeof(*pw));
+	pw->e = e;
+	pw->path = xstrdup(e->supervisor_path);
+	pw->w.data = pw;
+	if (uv_queue_work(e->loop, &pw->w, refill_work, refill_done) < 0) {
+		free(pw->path);
+		free(pw);
+		e->pool_failures++;
+		return;
+	}
+	e->pool_work = pw;
 }
 
 int
@@ -303,21 +365,12 @@ exec_supervisor_pool(struct exec *e, size_t size)
 
 	if (size > POOL_MAX)
 		return -EINVAL;
-	if (size > 0 && e->pool_timer == NULL) {
-		e->pool_timer = xcalloc(1, sizeof(*e->pool_timer));
-		e->pool_timer->e = e;
-		e->pool_timer->t.data = e->pool_timer;
-		/* Ref'd: a refill under way is work the loop must do. */
-		uv_timer_init(e->loop, &e->pool_timer->t);
-	}
 	e->pool_size = size;
 	e->pool_failures = 0;
 	for (a = e->pool; a != NULL && e->pool_waiting > size;
 	     a = a->next_pooled)
 		if (a->pool_state == EXEC_POOL_WAITING)
 			drain_one(e, a);
-	if (size == 0)
-		close_timer(e);
 	/* Filled here, where the caller chose to spend the time. */
 	while (e->pool_waiting < size && rc == 0)
 		rc = spawn_one(e);
@@ -430,5 +483,6 @@ exec_pool_free(struct exec *e)
 		/* Not reaped by us any more: by whoever inherits it. */
 		exec_attempt_abort(a);
 	}
-	close_timer(e);
+	if (e->pool_work != NULL)
+		e->pool_work->e = NULL;  /* its end reaps what it spawned */
 }
