@@ -83,6 +83,25 @@ retitle(int old_argc, char **old_argv, char **v, int n)
 }
 
 int
+sv_spec_split(char *buf, size_t len, int *argc, char ***argv)
+{
+	char **v;
+	size_t off;
+	int n, i;
+
+	if (len == 0 || buf[len - 1] != '\0')
+		return -1;
+	for (n = 0, off = 0; off < len; off += strlen(buf + off) + 1)
+		n++;
+	v = xcalloc((size_t)n + 1, sizeof(*v));
+	for (i = 0, off = 0; i < n; off += strlen(buf + off) + 1)
+		v[i++] = buf + off;
+	*argc = n;
+	*argv = v;
+	return 0;
+}
+
+int
 sv_spec_wait(int fd, int *argc, char ***argv)
 {
 	union {
@@ -93,9 +112,8 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 	struct iovec iov;
 	struct cmsghdr *c;
 	int fds[SUPERVISOR_MAX_SPEC_FDS], nfds = 0, n, i;
-	char *buf, **v;
+	char *buf, **v = NULL;
 	ssize_t len;
-	size_t off;
 
 	/* Untouched pages cost nothing while we wait. */
 	buf = xmalloc(SUPERVISOR_MAX_SPEC);
@@ -129,8 +147,8 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 				close(got);
 		}
 	}
-	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 ||
-	    buf[len - 1] != '\0' || nfds == 0) {
+	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || nfds == 0 ||
+	    sv_spec_split(buf, (size_t)len, &n, &v) < 0) {
 		sv_warnx("--pooled: a spec that is not NUL-terminated arguments "
 			 "with 1 to %d descriptors", SUPERVISOR_MAX_SPEC_FDS);
 		for (i = 0; i < nfds; i++)
@@ -141,11 +159,6 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 		sv_warn("--pooled: placing the spec's descriptors");
 		return -1;
 	}
-	for (n = 0, off = 0; off < (size_t)len; off += strlen(buf + off) + 1)
-		n++;
-	v = xcalloc((size_t)n + 1, sizeof(*v));
-	for (i = 0, off = 0; i < n; off += strlen(buf + off) + 1)
-		v[i++] = buf + off;
 	retitle(*argc, *argv, v, n);
 	*argc = n;
 	*argv = v;

@@ -406,6 +406,11 @@ void sv_slirp_stop(struct supervisor *sv);
  * quietly); -1 on anything else, said on stderr (exit 2).
  */
 int sv_spec_wait(int fd, int *argc, char ***argv);
+/*
+ * The message's arguments: buf[0..len) must be NUL-terminated strings,
+ * at least one; *argv points into buf (the array: caller frees).  0 or -1.
+ */
+int sv_spec_split(char *buf, size_t len, int *argc, char ***argv);
 
 /* netns.c: --make-netns N: make N empty network namespaces, send them. */
 int sv_netns_make(int count, int sock_fd);
