@@ -136,9 +136,9 @@ on_pidfd(uv_poll_t *h, int status, int events)
  * dispositions, an empty mask, the fixed environment), with the spec
  * socket as fd 3 and nothing else (libuv relies on close-on-exec; we
  * close the rest outright).  But by posix_spawn, a vfork: libuv's fork
- * copies the whole daemon's page tables (80 MB resident: 1.6-2 ms of the
- * loop's time per spawn here), which a refill between two hand-offs
- * would still cost the loop.  Its exit comes on a pidfd.
+ * copies the daemon's page tables, a cost that grows with its size, and
+ * it runs in a worker thread (refill_soon), since even a vfork holds its
+ * caller until the child's exec has begun.  Its exit comes on a pidfd.
  */
 static int
 spawn_proc(const char *path, char **argv, int spec_fd, pid_t *pid_out,
