@@ -12,11 +12,16 @@
  * job's execve (the supervisor's execve_mono_us stamp; for the plain case
  * the child's clock just before execl) — what a job waits before it runs.
  * Needs root for the strict cases (they are reported as null otherwise).
+ * svpool and strict_svpool are none and strict again with a pool of
+ * pre-started supervisors (exec_supervisor_pool, 2): the start is then a
+ * message to a supervisor already waiting; each attempt waits for the
+ * refill (off the start's path) before it starts.
  *
  *   build/bench/spawn [N] [SUPERVISOR] [CASES] [ROOTFS]
  *
  * CASES (for profiling one case alone) is a comma-separated subset of
- * plain,none,strict,nopool,rootfs; the others are reported as null.
+ * plain,none,strict,nopool,rootfs,svpool,strict_svpool; the others are
+ * reported as null.
  * rootfs (only with ROOTFS, a directory tree with /bin/true): strict with
  * the pool, the job's root that tree instead of the host's (--rootfs:
  * idmapped clone, overlay, pivot first), against strict on the host's.
@@ -28,6 +33,7 @@
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -115,12 +121,15 @@ plain(int n, struct stats *start)
 static struct stats
 attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 	 enum exec_sandbox mode, bool pool, const char *rootfs, int n,
-	 struct stats *start)
+	 struct stats *start, struct stats *call)
 {
+	size_t sv_pool = exec_supervisor_pooled(e);
 	static const char *const argv[] = {"/bin/true", NULL};
 	double *ms = calloc((size_t)n, sizeof(*ms));
 	double *sms = calloc((size_t)n, sizeof(*sms));
+	double *cms = calloc((size_t)n, sizeof(*cms));
 	struct stats s = {0, 0, false};
+	struct timespec c0, c1;
 	struct exec_attempt *a;
 	struct ctx c;
 	char dir[4096], home[4200], *env[3];
@@ -128,8 +137,8 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 	int i;
 
 	for (i = 0; i < n; i++) {
-		snprintf(dir, sizeof(dir), "%s/a%d-%d-%d-%d", base, mode, pool,
-			 rootfs != NULL, i);
+		snprintf(dir, sizeof(dir), "%s/a%d-%d-%d-%zu-%d", base, mode,
+			 pool, rootfs != NULL, sv_pool, i);
 		snprintf(home, sizeof(home), "HOME=%s/home", dir);
 		env[0] = "PATH=/usr/bin:/bin";
 		env[1] = home;
@@ -141,29 +150,48 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 		while (pool && (exec_netns_available(e) == 0 ||
 				exec_active(e) > 0))
 			uv_run(loop, UV_RUN_ONCE);
+		while (exec_supervisor_pooled(e) < sv_pool)
+			uv_run(loop, UV_RUN_ONCE);
 		struct exec_spec spec = {
 			.dir = dir, .argv = argv, .env = (const char *const *)env,
 			.cwd = ws, .workspace = ws, .sandbox = mode,
-			.uid = JOB_UID, .gid = JOB_UID, .rootfs = rootfs,
+			.rootfs = rootfs,
 			.kill_grace_ms = 1000,
 			.resources = {.memory = 256ULL << 20, .pids = 64},
 		};
+		/*
+		 * Unsandboxed, a uid would make the job that host user, who
+		 * cannot enter our 0700 directory: the daemon's mode none
+		 * passes none either.
+		 */
+		if (mode == EXEC_SANDBOX_STRICT)
+			spec.uid = spec.gid = JOB_UID;
 		memset(&c, 0, sizeof(c));
 		t = uv_hrtime();
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c0);
 		if (exec_start(e, &spec, NULL, on_end, &c, &a) < 0)
 			goto out;
+		clock_gettime(CLOCK_THREAD_CPUTIME_ID, &c1);
+		/* The loop's own CPU for the start: what it cannot do meanwhile. */
+		cms[i] = (double)(c1.tv_sec - c0.tv_sec) * 1e3 +
+			 (double)(c1.tv_nsec - c0.tv_nsec) / 1e6;
 		while (!c.done)
 			uv_run(loop, UV_RUN_ONCE);
 		ms[i] = (double)(uv_hrtime() - t) / 1e6;
 		if (c.result != EXEC_SUCCESS || c.execve_us == 0) {
-			fprintf(stderr, "spawn: attempt in %s failed\n", dir);
+			fprintf(stderr, "spawn: attempt in %s failed (result %d, "
+				"execve stamp %llu)\n", dir, (int)c.result,
+				(unsigned long long)c.execve_us);
 			goto out;
 		}
 		sms[i] = ((double)c.execve_us * 1e3 - (double)t) / 1e6;
 	}
 	s = summarize(ms, n);
 	*start = summarize(sms, n);
+	if (call != NULL)
+		*call = summarize(cms, n);
 out:
+	free(cms);
 	free(sms);
 	free(ms);
 	return s;
@@ -204,12 +232,14 @@ main(int argc, char **argv)
 	const char *sup = argc > 2 ? argv[2] : PW_SUPERVISOR_PATH;
 	char base[] = "/tmp/pw-bench-spawn.XXXXXX", ws[4200], cmd[4300];
 	struct stats p, none, strict, nopool, ps, nones, stricts, nopools;
-	struct stats rfs, rfss;
-	struct exec *e, *e2;
+	struct stats rfs, rfss, svp, svps, ssvp, ssvps;
+	struct stats nonec, strictc, svpc, ssvpc;
+	struct exec *e, *e2, *e3;
 	uv_loop_t loop;
 	bool root = geteuid() == 0;
 	const char *cases = argc > 3 ? argv[3] :
-			    "plain,none,strict,nopool,rootfs";
+			    "plain,none,strict,nopool,rootfs,svpool,"
+			    "strict_svpool";
 	const char *rootfs = argc > 4 ? argv[4] : NULL;
 
 	if (n < 1 || mkdtemp(base) == NULL)
@@ -219,35 +249,55 @@ main(int argc, char **argv)
 	if (root && chown(ws, JOB_UID, JOB_UID) < 0)
 		return 2;
 	uv_loop_init(&loop);
-	if (exec_create(&loop, sup, &e) < 0 || exec_create(&loop, sup, &e2) < 0)
+	if (exec_create(&loop, sup, &e) < 0 || exec_create(&loop, sup, &e2) < 0 ||
+	    exec_create(&loop, sup, &e3) < 0)
 		return 2;
 	p = none = strict = nopool = (struct stats){0, 0, false};
 	ps = nones = stricts = nopools = rfs = rfss = p;
+	svp = svps = ssvp = ssvps = p;
+	nonec = strictc = svpc = ssvpc = p;
 	if (want(cases, "plain"))
 		p = plain(n, &ps);
 	if (want(cases, "none"))
 		none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false,
-				NULL, n, &nones);
+				NULL, n, &nones, &nonec);
 	if (root && want(cases, "strict")) {
 		if (exec_netns_pool(e2, 8) < 0)
 			return 2;
 		strict = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT,
-				  true, NULL, n, &stricts);
+				  true, NULL, n, &stricts, &strictc);
 	}
 	if (root && rootfs != NULL && want(cases, "rootfs")) {
 		if (!want(cases, "strict") && exec_netns_pool(e2, 8) < 0)
 			return 2;
 		rfs = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT, true,
-			       rootfs, n, &rfss);
+			       rootfs, n, &rfss, NULL);
 	}
 	if (root && want(cases, "nopool"))
 		nopool = attempts(&loop, e, base, ws, EXEC_SANDBOX_STRICT,
-				  false, NULL, n, &nopools);
-	while (exec_active(e) > 0 || exec_active(e2) > 0)
+				  false, NULL, n, &nopools, NULL);
+	if (want(cases, "svpool") || (root && want(cases, "strict_svpool"))) {
+		if (exec_supervisor_pool(e3, 2) < 0 ||
+		    (root && exec_netns_pool(e3, 8) < 0))
+			return 2;
+		if (want(cases, "svpool"))
+			svp = attempts(&loop, e3, base, ws, EXEC_SANDBOX_NONE,
+				       false, NULL, n, &svps, &svpc);
+		if (root && want(cases, "strict_svpool"))
+			ssvp = attempts(&loop, e3, base, ws,
+					EXEC_SANDBOX_STRICT, true, NULL, n,
+					&ssvps, &ssvpc);
+		if (exec_supervisor_pool(e3, 0) < 0)
+			return 2;
+	}
+	while (exec_active(e) > 0 || exec_active(e2) > 0 ||
+	       exec_active(e3) > 0 || exec_supervisor_pooled(e3) > 0)
 		uv_run(&loop, UV_RUN_ONCE);
 	uv_run(&loop, UV_RUN_DEFAULT);
 	exec_destroy(e);
 	exec_destroy(e2);
+	exec_destroy(e3);
+	uv_run(&loop, UV_RUN_DEFAULT);
 	uv_loop_close(&loop);
 	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", base);
 	if (system(cmd) != 0)
@@ -264,6 +314,15 @@ main(int argc, char **argv)
 	print_stats("start_strict_no_pool", nopools, false);
 	print_stats("attempt_strict_rootfs", rfs, false);
 	print_stats("start_strict_rootfs", rfss, false);
+	print_stats("attempt_unsandboxed_supervisor_pool", svp, false);
+	print_stats("start_unsandboxed_supervisor_pool", svps, false);
+	print_stats("attempt_strict_supervisor_pool", ssvp, false);
+	print_stats("start_strict_supervisor_pool", ssvps, false);
+	/* CPU time of the calling thread inside exec_start (the loop's). */
+	print_stats("call_cpu_unsandboxed", nonec, false);
+	print_stats("call_cpu_unsandboxed_supervisor_pool", svpc, false);
+	print_stats("call_cpu_strict", strictc, false);
+	print_stats("call_cpu_strict_supervisor_pool", ssvpc, false);
 	if (rfss.ok && stricts.ok)
 		printf("  \"ratio_start_rootfs_to_host_root\": %.2f,\n",
 		       rfss.mean / stricts.mean);

@@ -161,6 +161,20 @@ int exec_netns_pool(struct exec *e, size_t size) PW_WUR;
 /* Namespaces in the pool now (for tests and benchmarks). */
 size_t exec_netns_available(const struct exec *e);
 
+/*
+ * Keeps `size` supervisors (at most 64) started ahead, each waiting for
+ * one attempt's spec, so that exec_start costs a message instead of a
+ * fork and an exec (docs/internals/supervisor.md, "Pre-started
+ * supervisors").  Filled in this call, refilled from the loop after each
+ * start; 0 drains the pool: its supervisors exit (call it before an
+ * upgrade, whose binary may be new, and at a stop).  A start finds the
+ * pool empty, or its supervisor gone, and spawns a fresh one as without
+ * a pool.  An error says a spawn failed; the pool keeps what it has.
+ */
+int exec_supervisor_pool(struct exec *e, size_t size) PW_WUR;
+/* Supervisors waiting in the pool now (for tests and benchmarks). */
+size_t exec_supervisor_pooled(const struct exec *e);
+
 /* Starts one supervised attempt. */
 int exec_start(struct exec *e, const struct exec_spec *spec,
 	       exec_output_cb output_cb, exec_end_cb end_cb, void *arg,

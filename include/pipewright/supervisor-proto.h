@@ -11,6 +11,15 @@
  *       [--file-size BYTES] [--open-files N] [--env-fd N] [--mask NAME]...
  *       -- ARGV...
  *   pipewright-supervisor --make-netns N --send-fd N   (exec's netns pool)
+ *   pipewright-supervisor --pooled N                   (exec's supervisor pool)
+ * Pooled, the supervisor waits on N (a SOCK_SEQPACKET socket) for one
+ * message: the arguments above, each NUL-terminated, argv[0] first, at
+ * most SUPERVISOR_MAX_SPEC bytes, with the descriptors they name (the
+ * listening socket first, then in the order of their numbers, from 3 on)
+ * as SCM_RIGHTS, at most SUPERVISOR_MAX_SPEC_FDS.  It puts them at 3, 4...
+ * and goes on exactly as if it had been started with those arguments and
+ * descriptors.  End of stream before a message (its starter closed the
+ * pool or died) ends it quietly, exit 0.
  * The supervisor's own environment is never the job's: exec gives it a
  * fixed one (PATH, the sanitizers' options).  The job's environment comes
  * as data on --env-fd: a sealed memfd of "K=V\0" entries, at most
@@ -74,5 +83,8 @@
 #define SUPERVISOR_MAX_ENV_VARS 8192
 /* The longest frame header line either side sends or accepts. */
 #define SUPERVISOR_MAX_LINE 256
+/* A pooled supervisor's spec: its arguments, and the descriptors with them. */
+#define SUPERVISOR_MAX_SPEC (64 * 1024)
+#define SUPERVISOR_MAX_SPEC_FDS 4
 
 #endif

@@ -31,6 +31,7 @@
 struct run_opts {
 	const char *file;
 	int jobs;
+	size_t supervisor_pool;   /* --supervisor-pool: started ahead */
 	const char *branch;
 	uint64_t grace_ms;
 	enum exec_sandbox sandbox;

@@ -555,6 +555,10 @@ cmd_run(int argc, char **argv)
 	    exec_netns_pool(c.exec, o.jobs < 15 ? (size_t)o.jobs + 1 : 16) < 0)
 		fprintf(stderr, "pipewright: no network namespace pool; each "
 			"job makes its own\n");
+	if (o.supervisor_pool > 0 &&
+	    exec_supervisor_pool(c.exec, o.supervisor_pool) < 0)
+		fprintf(stderr, "pipewright: no supervisor pool; each job "
+			"starts its own\n");
 	uv_signal_init(&c.loop, &c.sigint);
 	uv_signal_init(&c.loop, &c.sigterm);
 	c.sigint.data = c.sigterm.data = &c;
@@ -582,6 +586,9 @@ out_exec:
 	image_cache_destroy(c.images);
 	if (c.scm != NULL)
 		scm_destroy(c.scm);
+	if (c.exec != NULL && o.supervisor_pool > 0 &&
+	    exec_supervisor_pool(c.exec, 0) == 0)
+		uv_run(&c.loop, UV_RUN_DEFAULT);  /* its supervisors reaped */
 	exec_destroy(c.exec);
 out_loop:
 	term_destroy(c.term);

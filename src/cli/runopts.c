@@ -25,7 +25,7 @@ enum {
 	OPT_FILE, OPT_JOBS, OPT_ONLY, OPT_ENV, OPT_APPROVE, OPT_BRANCH,
 	OPT_GRACE, OPT_SANDBOX, OPT_NETWORK, OPT_COLOR, OPT_CLEAN,
 	OPT_CACHE_DIR, OPT_NO_CACHE, OPT_MOUNT, OPT_ROOTFS, OPT_REGISTRY,
-	OPT_HELP,
+	OPT_POOL, OPT_HELP,
 };
 static const struct cli_opt run_opts[] = {
 	[OPT_FILE] = {"file", 'f', true, "FILE",
@@ -72,6 +72,9 @@ static const struct cli_opt run_opts[] = {
 			  "of the jobs' images\nneeds, as a server's "
 			  "images.registries:\nplain http, credentials other "
 			  "than\nskopeo's own (repeatable)"},
+	[OPT_POOL] = {"supervisor-pool", 0, true, "N", "start N job "
+		      "supervisors ahead\n(0-64, default 0), as the "
+		      "daemon's\n`supervisor_pool`"},
 	[OPT_HELP] = CLI_OPT_HELP,
 	CLI_OPT_NONE,
 };
@@ -171,6 +174,16 @@ run_parse_opts(int argc, char **argv, struct run_opts *o)
 		switch (ch) {
 		case OPT_FILE:
 			o->file = arg;
+			break;
+		case OPT_POOL:
+			n = strtol(arg, &end, 10);
+			if (*arg == '\0' || *end != '\0' || n < 0 || n > 64) {
+				fprintf(stderr, "pipewright: --supervisor-pool: "
+					"expected a number from 0 to 64, got "
+					"'%s'\n", arg);
+				return -1;
+			}
+			o->supervisor_pool = (size_t)n;
 			break;
 		case OPT_JOBS:
 			n = strtol(arg, &end, 10);

@@ -80,6 +80,12 @@ config_max_jobs(const struct config *c)
 	return (unsigned)c->max_jobs;
 }
 
+unsigned
+config_supervisor_pool(const struct config *c)
+{
+	return (unsigned)c->supervisor_pool;
+}
+
 bool
 config_anonymous_read(const struct config *c)
 {

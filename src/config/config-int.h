@@ -124,6 +124,7 @@ struct config {
 	char *pid_file;
 	char *db_path;          /* <data_dir>/pipewright.db */
 	unsigned long max_jobs;
+	unsigned long supervisor_pool; /* supervisors started ahead; 0: none */
 	bool anonymous_read;
 	enum config_drain drain;
 	uint64_t drain_timeout_ms;

@@ -448,6 +448,12 @@ void handover_begin(struct daemon *d, void (*cb)(struct daemon *d));
 int handover_resume(struct daemon *d, char **err);
 /* The scheduler as the config says (daemon_create, handover_resume). */
 int daemon_sched_create(struct daemon *d, char **err);
+/*
+ * Fills the pool of pre-started supervisors to `supervisor_pool` (on) or
+ * drains it (off: a stop, an upgrade); a failure is logged, and jobs
+ * then start supervisors of their own.
+ */
+void daemon_supervisor_pool(struct daemon *d, bool on);
 /* apienv.c: what the api acts through (api_create's env). */
 struct api_env;
 void daemon_api_env(struct daemon *d, struct api_env *env);

@@ -257,6 +257,7 @@ on_signal(uv_signal_t *h, int signum)
 	d->draining = true;
 	log_info("shutdown.start signal=%s drain=%s", strsignal(signum),
 		 config_drain_name(config_drain(d->config)));
+	daemon_supervisor_pool(d, false);
 	daemon_sd_notify("STOPPING=1");
 	http_server_stop_accepting(d->http);
 	if (d->detached)
@@ -299,11 +300,24 @@ on_sighup(uv_signal_t *h, int signum)
 		 d->debug);
 	if (!d->detached)
 		schedules_load(d);
+	if (!d->detached && !d->draining && d->upgrade == NULL)
+		daemon_supervisor_pool(d, true);  /* its new size */
 	log_info("config.reloaded path=%s projects=%zu", d->config_path,
 		 config_project_count(c));
 }
 
 /* ---- start ---- */
+
+void
+daemon_supervisor_pool(struct daemon *d, bool on)
+{
+	size_t n = on ? config_supervisor_pool(d->config) : 0;
+	int rc;
+
+	if ((rc = exec_supervisor_pool(d->exec, n)) < 0)
+		log_warnx("supervisor_pool error=\"%s\": jobs start supervisors "
+			  "of their own", strerror(-rc));
+}
 
 int
 daemon_sched_create(struct daemon *d, char **err)
@@ -442,6 +456,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	    (rc = exec_netns_pool(d->exec, config_max_jobs(d->config))) < 0)
 		log_warnx("sandbox.netns_pool error=\"%s\": jobs make their own",
 			  strerror(-rc));
+	daemon_supervisor_pool(d, true);
 	if ((rc = daemon_sched_create(d, err)) < 0)
 		goto fail;
 	/* A paused queue stays paused across a restart: before any run. */

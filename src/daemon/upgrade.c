@@ -97,6 +97,7 @@ on_handle_closed(uv_handle_t *h)
 		daemon_run_gone(d);
 		return;
 	}
+	daemon_supervisor_pool(d, true);
 	log_info("upgrade.resumed: this daemon serves and schedules again");
 	daemon_sd_notify("READY=1");
 }
@@ -350,6 +351,12 @@ upgrade_start(struct daemon *d)
 	daemon_sd_notify("RELOADING=1");
 	d->upgrade = xcalloc(1, sizeof(*d->upgrade));
 	d->upgrade->d = d;
+	/*
+	 * Waiting supervisors are the binary of the moment they started,
+	 * which the upgrade may have replaced: none is left for a job of
+	 * this daemon's to take, should it resume.
+	 */
+	daemon_supervisor_pool(d, false);
 	handover_begin(d, spawn);
 }
 

@@ -45,6 +45,8 @@ maybe_free(struct exec_attempt *a)
 	if (a->open_handles > 0 || !a->ended)
 		return;
 	exec_parser_free(&a->parser);
+	if (a->pidfd >= 0)
+		close(a->pidfd);  /* its poll handle is closed by now */
 	free(a->tail_reason);
 	free(a->dir);
 	free(a);
@@ -85,7 +87,7 @@ static void
 close_all(struct exec_attempt *a)
 {
 	close_io(a);
-	close_handle(a->has_proc, (uv_handle_t *)&a->proc);
+	close_handle(a->has_proc, exec_proc_handle(a));
 }
 
 /* Out of its exec's let_go list (its child exited, or exec is going). */
@@ -116,9 +118,12 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->end_cb = end_cb;
 	a->arg = arg;
 	a->tail_fd = -1;
+	a->pool_fd = -1;
 	exec_parser_init(&a->parser);
 	a->sock.data = a;
 	a->proc.data = a;
+	a->pidpoll.data = a;
+	a->pidfd = -1;
 	a->tail.data = a;
 	return a;
 }
@@ -139,12 +144,12 @@ exec_detach(struct exec_attempt *a)
 		return;
 	a->e->active--;
 	if (a->has_proc && !a->proc_exited &&
-	    !uv_is_closing((uv_handle_t *)&a->proc)) {
+	    !uv_is_closing(exec_proc_handle(a))) {
 		/*
 		 * Still waited for, or the supervisor, our child, would stay
 		 * a zombie for as long as we live; but it keeps no loop alive.
 		 */
-		uv_unref((uv_handle_t *)&a->proc);
+		uv_unref(exec_proc_handle(a));
 		a->reaper = a->e;
 		a->next_let_go = a->e->let_go;
 		a->e->let_go = a;
@@ -165,7 +170,7 @@ exec_let_go_close(struct exec *e)
 
 	while ((a = e->let_go) != NULL) {
 		unlist(a);
-		close_handle(true, (uv_handle_t *)&a->proc);
+		close_handle(true, exec_proc_handle(a));
 	}
 }
 
@@ -381,14 +386,19 @@ on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
 void
 exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status, int term_signal)
 {
-	struct exec_attempt *a = proc->data;
+	exec_attempt_exited(proc->data, exit_status, term_signal);
+}
 
+void
+exec_attempt_exited(struct exec_attempt *a, int64_t exit_status,
+		    int term_signal)
+{
 	a->proc_exited = true;
 	a->exit_status = exit_status;
 	a->term_signal = term_signal;
 	if (a->reaper != NULL)
 		unlist(a);
-	uv_close((uv_handle_t *)&a->proc, on_close);
+	uv_close(exec_proc_handle(a), on_close);
 	maybe_end_from_files(a);
 }
 

@@ -30,6 +30,13 @@ struct exec {
 	struct exec_attempt *let_go; /* detached, their supervisor (our child)
 	                                still running: waited for till exec_destroy */
 	struct exec_netns *netns;    /* the network namespace pool, or NULL */
+	/* Pre-started supervisors (pool.c). */
+	struct exec_attempt *pool;   /* waiting or drained ones, owned */
+	size_t pool_size;            /* how many should wait */
+	size_t pool_waiting;         /* how many do */
+	unsigned pool_failures;      /* exits while waiting, spawns failed,
+	                                in a row */
+	struct exec_pool_work *pool_work; /* the refill under way, or NULL */
 };
 
 /* envfd.c, for start.c */
@@ -50,6 +57,21 @@ int exec_services_memfd(const struct exec_service *svcs, size_t n,
 /* A pooled namespace (caller closes), or -1; starts a refill if low. */
 int exec_netns_take(struct exec *e);
 void exec_netns_free(struct exec *e);
+
+/* pool.c, for start.c and exec.c */
+/* A waiting supervisor (its state TAKEN), or NULL; arms a refill. */
+struct exec_attempt *exec_pool_take(struct exec *e);
+/*
+ * Sends the spec: argv (NULL-terminated) and fds, which the supervisor
+ * puts at 3, 4...  -E2BIG past SUPERVISOR_MAX_SPEC, -EPIPE and the like
+ * when it is gone; then exec_pool_sent(a, false) and spawn a fresh one.
+ */
+int exec_pool_send(struct exec_attempt *a, char *const *argv, const int *fds,
+		   size_t nfds) PW_WUR;
+/* After exec_pool_send: ok, `a` is an attempt; else it goes back to be reaped. */
+void exec_pool_sent(struct exec_attempt *a, bool ok);
+/* exec_destroy: closes the pool; its supervisors exit (reaped by others). */
+void exec_pool_free(struct exec *e);
 
 /* Frames from the supervisor, fed in pieces as they arrive. */
 enum exec_parse_state {
@@ -102,6 +124,16 @@ struct exec_attempt {
 	 * the log file's rest when the end comes from the files.
 	 */
 	uv_process_t proc;
+	/*
+	 * A pooled supervisor is spawned without uv_spawn (pool.c:
+	 * posix_spawn, no copy of our address space) and watched through
+	 * its pidfd: `pidpoll` then stands where `proc` would
+	 * (exec_proc_handle), by_pidfd says so, and pidfd is closed when
+	 * the attempt is freed.
+	 */
+	uv_poll_t pidpoll;
+	int pidfd;
+	bool by_pidfd;
 	uv_pipe_t sock;
 	uv_idle_t tail;
 	bool has_proc, has_sock, has_tail;
@@ -126,6 +158,17 @@ struct exec_attempt {
 	bool tail_lost;              /* no status file: EXEC_LOST */
 	struct exec_status tail_st;  /* the status file's, unless lost */
 	char *tail_reason;           /* holds what tail_st.reason points into */
+	/* A pre-started supervisor (pool.c); EXEC_POOL_NONE for the others. */
+	enum exec_pool_state {
+		EXEC_POOL_NONE,
+		EXEC_POOL_WAITING,   /* blocked on its spec socket */
+		EXEC_POOL_DRAINED,   /* our end closed: exiting, to be reaped */
+		EXEC_POOL_TAKEN,     /* got its spec: an attempt like any other */
+	} pool_state;
+	struct exec *pool_exec;      /* the pool's owner, while it has one */
+	pid_t pool_pid;              /* its pid */
+	int pool_fd;                 /* our end of its spec socket, or -1 */
+	struct exec_attempt *next_pooled;
 	char rbuf[EXEC_CHUNK];
 };
 
@@ -151,5 +194,16 @@ void exec_attempt_on_exit(uv_process_t *proc, int64_t exit_status,
 			  int term_signal);
 /* exec_destroy: stops waiting for the supervisors let go of. */
 void exec_let_go_close(struct exec *e);
+/* The supervisor's exit, however it was watched (exit_cb's arguments). */
+void exec_attempt_exited(struct exec_attempt *a, int64_t exit_status,
+			 int term_signal);
+
+/* The handle that watches the supervisor: its uv_process_t or pidfd poll. */
+static inline uv_handle_t *
+exec_proc_handle(struct exec_attempt *a)
+{
+	return a->by_pidfd ? (uv_handle_t *)&a->pidpoll
+			   : (uv_handle_t *)&a->proc;
+}
 
 #endif

@@ -33,6 +33,7 @@ exec_destroy(struct exec *e)
 	assert(e->active == 0);
 	exec_let_go_close(e);
 	exec_netns_free(e);
+	exec_pool_free(e);
 	free(e->supervisor_path);
 	free(e);
 }

@@ -20,6 +20,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -267,6 +268,72 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 	return v;
 }
 
+/*
+ * A pre-started supervisor (pool.c) gets the argv and descriptors a fresh
+ * spawn would have had, in one message; the descriptors land at the same
+ * numbers (3: the listener, then the netns, env and services ones).
+ * *out is NULL, and nothing has changed, when the pool has none or the
+ * one taken is gone: the caller spawns a fresh supervisor.  The message
+ * goes before our client is wrapped: a send that fails must leave *cfd
+ * for that fresh one.
+ */
+static int
+start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
+	     int lfd, int nsfd, int efd, int sfd, exec_output_cb output_cb,
+	     exec_end_cb end_cb, void *arg, int *cfd, struct exec_attempt **out)
+{
+	struct exec_attempt *a;
+	int fds[SUPERVISOR_MAX_SPEC_FDS], rc;
+	size_t n = 0, i, len;
+
+	*out = NULL;
+	for (i = 0, len = 0; argv[i] != NULL; i++)
+		len += strlen(argv[i]) + 1;
+	if (len > SUPERVISOR_MAX_SPEC)
+		return 0;  /* a script that long: exec'd as its argv */
+	fds[n++] = lfd;
+	if (nsfd >= 0)
+		fds[n++] = nsfd;
+	fds[n++] = efd;
+	if (sfd >= 0)
+		fds[n++] = sfd;
+	if ((a = exec_pool_take(e)) == NULL)
+		return 0;
+	rc = exec_pool_send(a, argv, fds, n);
+	exec_pool_sent(a, rc == 0);
+	if (rc < 0)
+		return 0;
+	free(a->dir);
+	a->dir = xstrdup(spec->dir);
+	a->output_cb = output_cb;
+	a->end_cb = end_cb;
+	a->arg = arg;
+	rc = uv_pipe_init(e->loop, &a->sock, 0);
+	if (rc == 0) {
+		a->has_sock = true;
+		a->open_handles++;
+		rc = uv_pipe_open(&a->sock, *cfd);
+	}
+	if (rc < 0) {
+		/*
+		 * The supervisor has its spec and runs: it must not run the
+		 * job for nobody.  Our ATTACH is in its backlog; a CANCEL
+		 * after it ends the job, and the supervisor is reaped as a
+		 * let-go one.
+		 */
+		if (exec_send_all(*cfd, "CANCEL\n") < 0)
+			kill(a->pool_pid, SIGTERM);  /* a cancel too */
+		close(*cfd);
+		*cfd = -1;
+		e->active++;
+		exec_detach(a);
+		return rc;
+	}
+	*cfd = -1;  /* the pipe owns it */
+	*out = a;
+	return 0;
+}
+
 int
 exec_start(struct exec *e, const struct exec_spec *spec,
 	   exec_output_cb output_cb, exec_end_cb end_cb, void *arg,
@@ -316,6 +383,19 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	if (rc < 0)
 		goto out;
 
+	if (spec->sandbox == EXEC_SANDBOX_STRICT && !spec->network)
+		nsfd = exec_netns_take(e);
+	argv = build_args(e, spec, nsfd, nsfd >= 0 ? 5 : 4,
+			  sfd < 0 ? -1 : nsfd >= 0 ? 6 : 5, &sargs);
+	if (e->pool_size > 0) {
+		rc = start_pooled(e, spec, argv, lfd, nsfd, efd, sfd, output_cb,
+				  end_cb, arg, &cfd, &a);
+		if (rc < 0)
+			goto out;
+		if (a != NULL)
+			goto begin;
+	}
+
 	a = exec_attempt_new(e, spec->dir, output_cb, end_cb, arg);
 	rc = uv_pipe_init(e->loop, &a->sock, 0);
 	if (rc < 0)
@@ -327,10 +407,6 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 		goto out;
 	cfd = -1;  /* the pipe owns it */
 
-	if (spec->sandbox == EXEC_SANDBOX_STRICT && !spec->network)
-		nsfd = exec_netns_take(e);
-	argv = build_args(e, spec, nsfd, nsfd >= 0 ? 5 : 4,
-			  sfd < 0 ? -1 : nsfd >= 0 ? 6 : 5, &sargs);
 	senv = exec_supervisor_env();
 	memset(&opts, 0, sizeof(opts));
 	memset(stdio, 0, sizeof(stdio));
@@ -366,6 +442,7 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	a->open_handles++;
 	if (rc < 0)
 		goto out;
+begin:
 	e->active++;
 	exec_attempt_begin(a);
 	*out = a;

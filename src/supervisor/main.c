@@ -35,7 +35,8 @@ static const char usage_text[] =
 	"           [--memory BYTES] [--pids N] [--cpu-seconds N]\n"
 	"           [--file-size BYTES] [--open-files N] [--env-fd N]\n"
 	"           [--services-fd N] [--mask NAME]... -- ARGV...\n"
-	"       pipewright-supervisor --make-netns N --send-fd N\n";
+	"       pipewright-supervisor --make-netns N --send-fd N\n"
+	"       pipewright-supervisor --pooled N\n";
 
 /* Options that take a number, and where it goes. */
 static uint64_t *
@@ -317,7 +318,23 @@ main(int argc, char **argv)
 	char *masks[SV_MAX_MASKS];
 	size_t nmasks = 0, i;
 	int rc, status = 1, env_fd = -1;
+	uint64_t spec_fd;
 
+	/*
+	 * Started ahead by exec's pool: the real arguments and descriptors
+	 * come in one message (spec.c); from there on, exactly as if we had
+	 * been started with them.
+	 */
+	if (argc >= 3 && strcmp(argv[1], "--pooled") == 0) {
+		if (parse_u64(argv[1], argv[2], &spec_fd) < 0 ||
+		    spec_fd > INT32_MAX) {
+			fputs(usage_text, stderr);
+			return 2;
+		}
+		rc = sv_spec_wait((int)spec_fd, &argc, &argv);
+		if (rc != 0)
+			return rc > 0 ? 0 : 2;
+	}
 	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
 	    strcmp(argv[3], "--send-fd") == 0)
 		return sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;

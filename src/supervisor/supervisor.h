@@ -398,6 +398,20 @@ int sv_slirp_start(struct supervisor *sv, char **why) PW_WUR;
 /* The job is over: slirp4netns may go. */
 void sv_slirp_stop(struct supervisor *sv);
 
+/*
+ * spec.c: --pooled N: waits on N for one attempt's spec (its arguments and
+ * descriptors, supervisor-proto.h), puts the descriptors at 3, 4... and
+ * sets *argc and *argv to the arguments (valid for the life of the process).
+ * 0 with *argv set; 1 when the pool was closed before a spec came (exit 0
+ * quietly); -1 on anything else, said on stderr (exit 2).
+ */
+int sv_spec_wait(int fd, int *argc, char ***argv);
+/*
+ * The message's arguments: buf[0..len) must be NUL-terminated strings,
+ * at least one; *argv points into buf (the array: caller frees).  0 or -1.
+ */
+int sv_spec_split(char *buf, size_t len, int *argc, char ***argv);
+
 /* netns.c: --make-netns N: make N empty network namespaces, send them. */
 int sv_netns_make(int count, int sock_fd);
 /* Brings up loopback in our current network namespace (0 or -errno). */

@@ -31,6 +31,12 @@ pw() {
 		shift
 		set -- run --rootfs "$PW_TEST_ROOTFS" "$@"
 	fi
+	# PW_TEST_SUPERVISOR_POOL: every `pw run` on pre-started supervisors
+	# (ctest's pool/sandbox_* entries: the escapes against pooled ones).
+	if [ -n "${PW_TEST_SUPERVISOR_POOL:-}" ] && [ "${1:-}" = run ]; then
+		shift
+		set -- run --supervisor-pool "$PW_TEST_SUPERVISOR_POOL" "$@"
+	fi
 	timeout -k 5 60 "$PW_BIN" "$@" >out 2>&1 || rc=$?
 }
 

@@ -65,8 +65,8 @@ for cmd in $("$2" help | awk '/^commands:/ { on = 1; next } on && /^  [a-z]/ { p
 	COMP_WORDS=("$2" "${cmd:0:3}"); COMP_CWORD=1; _pipewright
 	printf '%s\n' "${COMPREPLY[@]}" | grep -qx "$cmd" || { echo "no $cmd for ${cmd:0:3}"; exit 1; }
 done
-COMP_WORDS=("$2" run --s); COMP_CWORD=2; _pipewright
-[ "${COMPREPLY[*]}" = "--sandbox" ] || { echo "run --s: ${COMPREPLY[*]}"; exit 1; }
+COMP_WORDS=("$2" run --sa); COMP_CWORD=2; _pipewright
+[ "${COMPREPLY[*]}" = "--sandbox" ] || { echo "run --sa: ${COMPREPLY[*]}"; exit 1; }
 COMP_WORDS=("$2" run --network ""); COMP_CWORD=3; _pipewright
 [ "${COMPREPLY[*]}" = "allow deny" ] || { echo "--network: ${COMPREPLY[*]}"; exit 1; }
 # No daemon answers there: project names are quietly not offered.

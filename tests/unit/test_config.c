@@ -154,6 +154,7 @@ test_full(void **state)
 		    "data_dir: ../var\n"
 		    "pid_file: /run/pipewright.pid\n"
 		    "max_jobs: 8\n"
+		    "supervisor_pool: 0\n"
 		    "anonymous_read: false\n"
 		    "drain: cancel\n"
 		    "drain_timeout: 1m30s\n"
@@ -208,6 +209,7 @@ test_full(void **state)
 	assert_string_equal(config_data_dir(c), want);
 	assert_string_equal(config_pid_file(c), "/run/pipewright.pid");
 	assert_int_equal(config_max_jobs(c), 8);
+	assert_int_equal(config_supervisor_pool(c), 0);
 	assert_false(config_anonymous_read(c));
 	assert_int_equal(config_drain(c), CONFIG_DRAIN_CANCEL);
 	assert_int_equal(config_drain_timeout_ms(c), 90000);
@@ -324,6 +326,7 @@ test_defaults(void **state)
 	snprintf(want, sizeof(want), "%s/var/pipewright.db", fx->dir);
 	assert_string_equal(config_db_path(c), want);
 	assert_int_equal(config_max_jobs(c), 4);
+	assert_int_equal(config_supervisor_pool(c), 4);
 	/* Private by default: reads need a token, and so does /metrics. */
 	assert_false(config_anonymous_read(c));
 	assert_false(config_metrics_public(c));
@@ -463,6 +466,9 @@ test_wrong_type(void **state)
 		 "inside the sandbox)");
 	load_bad(*state, "max_jobs: 0\n", 1, 1, 11,
 		 "expected a number from 1 to 1024 for 'max_jobs', got '0'");
+	load_bad(*state, "supervisor_pool: 65\n", 1, 1, 18,
+		 "expected a number from 0 to 64 for 'supervisor_pool', got "
+		 "'65'");
 	load_bad(*state, "anonymous_read: \"yes\"\n", 1, 1, 17,
 		 "expected a boolean for 'anonymous_read', got the string"
 		 " 'yes'");

@@ -62,6 +62,10 @@ setup(void **state)
 	tl_job_init(&r->job, "pw-exec");
 	assert_int_equal(uv_loop_init(&r->loop), 0);
 	assert_int_equal(exec_create(&r->loop, PW_SUPERVISOR_PATH, &r->e), 0);
+#ifdef PW_TEST_POOL
+	/* Every case again on pre-started supervisors (test_exec_pooled). */
+	assert_int_equal(exec_supervisor_pool(r->e, PW_TEST_POOL), 0);
+#endif
 	tl_deadline_start(&r->loop, &r->deadline, DEADLINE_MS);
 	buf_init(&r->out, 0);
 	r->job.spec.kill_grace_ms = 10000;
@@ -89,6 +93,11 @@ static void
 finish_loop(struct run *r)
 {
 	assert_int_equal(uv_run(&r->loop, UV_RUN_DEFAULT), 0);
+#ifdef PW_TEST_POOL
+	/* Drained, its supervisors exit and are reaped before the close. */
+	assert_int_equal(exec_supervisor_pool(r->e, 0), 0);
+	assert_int_equal(uv_run(&r->loop, UV_RUN_DEFAULT), 0);
+#endif
 	assert_int_equal(r->ended, r->expect);
 	assert_int_equal(exec_active(r->e), 0);
 	exec_destroy(r->e);
@@ -942,6 +951,16 @@ test_tied(void **state)
 	if (child == 0) {
 		if (uv_loop_fork(&r->loop) < 0)
 			_exit(5);
+#ifdef PW_TEST_POOL
+		/*
+		 * Pooled supervisors are tied to the process that started
+		 * them, our parent here: the child, the starter that dies,
+		 * takes from a pool of its own.
+		 */
+		if (exec_create(&r->loop, PW_SUPERVISOR_PATH, &r->e) < 0 ||
+		    exec_supervisor_pool(r->e, PW_TEST_POOL) < 0)
+			_exit(6);
+#endif
 		r->on_output = tied_child_exit;
 		if (exec_start(r->e, &r->job.spec, on_output, tied_child_end, r,
 			       &r->a) < 0)
