@@ -102,6 +102,19 @@ sections_scan(struct live_attempt *la, const struct pipeline *p,
 	}
 }
 
+bool
+sections_wanted(struct live_attempt *la, const struct pipeline *p)
+{
+	struct sections *sc = la->sec;
+
+	if (p == NULL || (sc != NULL && sc->off))
+		return false;
+	/* Not scanned yet: a new attempt's is, one taken up is not. */
+	if (sc == NULL)
+		return la->total == 0;
+	return sc->next_item < pipeline_job_script_count(p, la->job);
+}
+
 struct section_op {
 	uint64_t attempt;
 	struct section_new *v;

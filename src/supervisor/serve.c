@@ -10,6 +10,13 @@
  * keeps memory at one chunk per client.  Nothing here ever blocks: a slow
  * client only falls behind.
  *
+ * A client that speaks version 2 gets no bytes at all: "SIZE <n>" says
+ * the log file has grown to n bytes, and it reads them from the file
+ * itself (the daemon's store writer does, off its event loop).  Notes
+ * coalesce: one is built when the socket is writable and the log has
+ * grown since the last, so a client that falls behind gets one note for
+ * everything it missed, never a queue of them.
+ *
  * Requests are lines of at most SUPERVISOR_MAX_LINE bytes: first
  * "ATTACH <version> <offset>", then any number of "CANCEL".  The version
  * is negotiated down to ours (a newer daemon re-attaching), and a client
@@ -192,6 +199,13 @@ next_frame(struct supervisor *sv, struct sv_client *c)
 	ssize_t n;
 	int hlen;
 
+	if (c->offset < sv->log_bytes && c->version >= 2) {
+		hlen = snprintf(hdr, sizeof(hdr), "SIZE %llu\n",
+				(unsigned long long)sv->log_bytes);
+		queue(c, hdr, (size_t)hlen, NULL, 0);
+		c->offset = sv->log_bytes;
+		return true;
+	}
 	if (c->offset < sv->log_bytes) {
 		want = sv->log_bytes - c->offset;
 		if (want > SV_CHUNK)

@@ -483,9 +483,18 @@ test_versions(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "ATTACH 99 0\n", 12), 12);
 	read_line(fd, line, sizeof(line));
+	assert_string_equal(line, "OK 2\n");
+	read_line(fd, line, sizeof(line));
+	assert_string_equal(line, "SIZE 6\n");  /* version 2: notes */
+	close(fd);
+	/* Version 1 still gets the bytes. */
+	fd = sock_connect(t->job.dir);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ATTACH 1 0\n", 11), 11);
+	read_line(fd, line, sizeof(line));
 	assert_string_equal(line, "OK 1\n");
 	read_line(fd, line, sizeof(line));
-	assert_string_equal(line, "LOG 6\n");  /* version 1 frames follow */
+	assert_string_equal(line, "LOG 6\n");
 	close(fd);
 
 	fd = sock_connect(t->job.dir);
