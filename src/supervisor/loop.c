@@ -92,16 +92,17 @@ reap(struct supervisor *sv)
 static void
 read_output(struct supervisor *sv, bool last)
 {
-	char buf[SV_CHUNK];
 	ssize_t n;
 	int rounds = 0;
 
+	if (sv->out_buf == NULL)
+		sv->out_buf = xmalloc(SV_PIPE_SIZE);
 	while (sv->out_fd >= 0 && (last || rounds++ < 16)) {
-		n = read(sv->out_fd, buf, sizeof(buf));
+		n = read(sv->out_fd, sv->out_buf, SV_PIPE_SIZE);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
-			sv_mask_feed(sv, buf, (size_t)n);
+			sv_mask_feed(sv, sv->out_buf, (size_t)n);
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !last)
@@ -110,6 +111,8 @@ read_output(struct supervisor *sv, bool last)
 			sv_warn("reading the job's output");
 		close(sv->out_fd);
 		sv->out_fd = -1;
+		free(sv->out_buf);
+		sv->out_buf = NULL;
 		sv_mask_flush(sv);
 	}
 }

@@ -25,7 +25,8 @@
 #include "pipewright/util.h"
 
 #define SV_PREFIX "pipewright-supervisor: "
-#define SV_CHUNK (64 * 1024)      /* pipe reads and LOG frames, at most */
+#define SV_CHUNK (64 * 1024)      /* LOG frames, at most */
+#define SV_PIPE_SIZE (1024 * 1024) /* the job's output pipe, and our reads of it */
 #define SV_ATTACH_WAIT_MS 5000    /* after the end, time a client has to attach */
 #define SV_LINGER_MS 30000        /* after the end, time a client may stall */
 #define SV_RESCAN_MS 100          /* period of scan+SIGKILL until the tree is gone */
@@ -215,6 +216,7 @@ struct supervisor {
 	/* The job. */
 	pid_t pid;                /* its main process (and process group) */
 	int out_fd;               /* read end of its output pipe; -1 at EOF */
+	char *out_buf;            /* SV_PIPE_SIZE bytes for its reads, or NULL */
 	bool running;             /* the main process has not been reaped */
 	bool tree_gone;           /* running is false and waitpid saw ECHILD */
 	int exit_code;            /* -1 if killed by a signal or never started */
