@@ -29,6 +29,7 @@
 #define SV_PIPE_SIZE (1024 * 1024) /* the job's output pipe, and our reads of it */
 #define SV_ATTACH_WAIT_MS 5000    /* after the end, time a client has to attach */
 #define SV_LINGER_MS 30000        /* after the end, time a client may stall */
+#define SV_NOTE_MS 10             /* a version-2 client's notes, at most one per */
 #define SV_RESCAN_MS 100          /* period of scan+SIGKILL until the tree is gone */
 #define SV_MAX_CLIENTS 64         /* more connections are closed at once */
 
@@ -145,7 +146,8 @@ struct sv_client {
 	bool end_queued;          /* the END frame is in out (or sent) */
 	char line[SUPERVISOR_MAX_LINE]; /* request bytes not yet parsed */
 	size_t line_len;
-	uint64_t offset;          /* next log byte to send */
+	uint64_t offset;          /* next log byte to send (version 2: to note) */
+	uint64_t noted_at;        /* mono ms of its last note; 0: none yet */
 	char *out;                /* frame being sent: header + data */
 	size_t out_len, out_off;
 	uint64_t since;           /* mono ms: accepted, or last progress */
@@ -460,6 +462,8 @@ bool sv_serve_wants_write(const struct supervisor *sv,
 void sv_serve_sweep(struct supervisor *sv, uint64_t now);
 /* The earliest mono ms at which sweep has something to do; 0: none. */
 uint64_t sv_serve_next_deadline(const struct supervisor *sv);
+/* When the next note to a version-2 client is due (mono ms); 0: none waits. */
+uint64_t sv_serve_next_note(const struct supervisor *sv);
 void sv_serve_free(struct supervisor *sv);
 
 /* loop.c */
