@@ -185,6 +185,7 @@ struct live_attempt {
 	                             mem, read by the store's writer */
 	int log_fd;               /* dir/log, read-only, or -1 */
 	int file_ops;             /* writes of file ranges in flight */
+	bool file_warned;         /* a write of a range failed: said once */
 	struct buf mem;           /* bytes from live_attempt_mem_base() to
 	                             `total`, from mem.data + mem_off (the
 	                             committed prefix is dropped lazily: no

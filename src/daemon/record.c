@@ -59,7 +59,8 @@ struct op {
 	uint64_t offset;
 	char *data;
 	size_t len;
-	int fd;                  /* a range of the log file, not data: -1 */
+	bool file;               /* a range of the log file, not data */
+	int fd;                  /* its descriptor (ours), or -1 */
 	struct status_rows st;   /* commit statuses this change causes */
 	uint32_t uid;            /* the attempt's host uid; 0: none */
 	int ids_rc;              /* jobids_assign's failure: fails it */
@@ -197,7 +198,9 @@ tx_log(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
 
-	if (o->fd >= 0)
+	if (o->file && o->fd < 0)
+		return -EBADF;  /* dir/log could not be opened: said once */
+	if (o->file)
 		return store_tx_log_append_file(tx, o->id, o->offset, o->fd,
 						o->len);
 	return store_tx_log_append(tx, o->id, o->offset, o->data, o->len);
@@ -222,18 +225,21 @@ log_done(int rc, void *arg)
 	struct live_attempt *la = o->la;
 
 	op_committed(o, rc);
-	if (o->fd >= 0)
+	if (o->file)
 		la->file_ops--;
 	if (attempt_op_done(la)) {
 		op_free(o);
 		return;
 	}
-	if (rc != 0 && o->fd >= 0)
+	if (rc != 0 && o->file && !la->file_warned) {
+		/* Tried again at each flush: said once an attempt. */
+		la->file_warned = true;
 		log_warnx("log.store run=%llu attempt=%llu offset=%llu: %s",
 			  (unsigned long long)o->run,
 			  (unsigned long long)o->id,
 			  (unsigned long long)o->offset, strerror(-rc));
-	if (rc == 0 && o->fd >= 0) {
+	}
+	if (rc == 0 && o->file) {
 		la->committed += o->len;
 		/* What came while it was written goes now, whole. */
 		if (la->file_ops == 0 && la->queued < la->file_end) {
@@ -276,15 +282,12 @@ flush_file(struct live_attempt *la)
 	o->len = la->file_end - la->queued;
 	if (o->len > LOG_FILE_OP)
 		o->len = LOG_FILE_OP;
-	/* Its own descriptor: the attempt may close its own meanwhile. */
+	/*
+	 * Its own descriptor: the attempt may close its own meanwhile.  Without
+	 * one the write fails (logged) and the next flush tries the bytes again.
+	 */
+	o->file = true;
 	o->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
-	if (o->fd < 0) {
-		/*
-		 * Nothing to read it from: the write fails like a short file
-		 * (logged), and the bytes are tried again by the next flush.
-		 */
-		o->fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
-	}
 	la->queued += o->len;
 	la->file_ops++;
 	la->ops++;
