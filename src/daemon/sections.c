@@ -87,6 +87,21 @@ sections_scan(struct live_attempt *la, const struct pipeline *p,
 	if (sc->off || p == NULL)
 		return;
 	for (i = 0; i < len; i++) {
+		/*
+		 * The rest of a line that cannot be an echo: to its end at
+		 * memchr's pace (the output is read back from the log file for
+		 * this while sections are looked for; it may be megabytes).
+		 */
+		if (sc->pos > 0 && !sc->candidate) {
+			const char *nl = memchr(data + i, '\n', len - i);
+
+			if (nl == NULL) {
+				sc->pos += len - i;
+				return;
+			}
+			sc->pos += (size_t)(nl - (data + i));
+			i = (size_t)(nl - data);
+		}
 		c = data[i];
 		if (c == '\n') {
 			line_end(sc, p, la->job);
