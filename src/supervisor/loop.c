@@ -102,13 +102,13 @@ read_output(struct supervisor *sv, bool last)
 	int rounds = 0;
 
 	if (sv->out_buf == NULL)
-		sv->out_buf = xmalloc(SV_PIPE_SIZE);
+		sv->out_buf = xmalloc(SV_READ_BUF);
 	while (sv->out_fd >= 0 && (last || rounds++ < 16)) {
-		if (have == SV_PIPE_SIZE) {
+		if (have == SV_READ_BUF) {
 			sv_mask_feed(sv, sv->out_buf, have);
 			have = 0;
 		}
-		n = read(sv->out_fd, sv->out_buf + have, SV_PIPE_SIZE - have);
+		n = read(sv->out_fd, sv->out_buf + have, SV_READ_BUF - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
