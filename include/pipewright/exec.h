@@ -133,7 +133,11 @@ struct exec_status {
 	uint64_t exited_mono_us;  /* CLOCK_MONOTONIC µs the supervisor saw it exit; 0: unknown */
 };
 
-/* Log bytes as the supervisor recorded them, in order, without gaps. */
+/*
+ * Log bytes as the supervisor recorded them, in order, without gaps.  With
+ * exec_log_notes on, data is NULL and len says by how many bytes dir/log
+ * has grown: the bytes are in the file, before the call.
+ */
 typedef void (*exec_output_cb)(struct exec_attempt *a, const char *data,
 			       size_t len, void *arg);
 /*
@@ -174,6 +178,15 @@ size_t exec_netns_available(const struct exec *e);
 int exec_supervisor_pool(struct exec *e, size_t size) PW_WUR;
 /* Supervisors waiting in the pool now (for tests and benchmarks). */
 size_t exec_supervisor_pooled(const struct exec *e);
+
+/*
+ * Whether attempts started or attached from now on hand output_cb the
+ * bytes (off, the default) or only notes of how far dir/log has grown
+ * (on): the caller reads the file itself, off the loop or only when it
+ * needs the bytes, and the bytes never cross the socket.  Supervisors of
+ * an older protocol still send bytes; exec turns them into notes.
+ */
+void exec_log_notes(struct exec *e, bool on);
 
 /* Starts one supervised attempt. */
 int exec_start(struct exec *e, const struct exec_spec *spec,

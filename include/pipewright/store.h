@@ -231,6 +231,16 @@ int store_tx_attempt_finish(struct store_tx *tx, uint64_t attempt,
 int store_tx_log_append(struct store_tx *tx, uint64_t attempt,
 			uint64_t offset, const char *data, size_t len) PW_WUR;
 /*
+ * The same for `len` bytes read from the file `fd` at `offset` (the log's
+ * own offset: the file is the attempt's log, written by its supervisor),
+ * read here, on the writer thread, and stored in rows of at most
+ * STORE_LOG_ROW bytes: the bytes never pass through the caller's thread.
+ * -EIO if the file holds fewer bytes than that.
+ */
+#define STORE_LOG_ROW (256 * 1024)
+int store_tx_log_append_file(struct store_tx *tx, uint64_t attempt,
+			     uint64_t offset, int fd, uint64_t len) PW_WUR;
+/*
  * A service's log stream of an attempt (`stream` is the service's name,
  * never ''): bytes at offset, which must equal the stream's bytes stored
  * so far (else -EINVAL); the stream is made by its first append.

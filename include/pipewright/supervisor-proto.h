@@ -62,14 +62,22 @@
  * frames:
  *   "LOG <len>\n" <len bytes>   log bytes, the first one at <offset>
  *   "END <len>\n" <len bytes>   the status file's contents; then it closes
+ * Version 2 sends no log bytes: instead of LOG frames
+ *   "SIZE <n>\n"                the log file holds n bytes now (n > the
+ *                               offset and every earlier note); the bytes
+ *                               are in DIR/log before the note is sent
+ * and END as in version 1, once a note has said the log's final size.  A
+ * client that wants the bytes on its socket greets with version 1.
  * The client may send "CANCEL\n" at any time after ATTACH.
  */
 #ifndef PIPEWRIGHT_SUPERVISOR_PROTO_H
 #define PIPEWRIGHT_SUPERVISOR_PROTO_H
 
 /* The newest version spoken, and the oldest still understood. */
-#define SUPERVISOR_PROTO_VERSION 1
+#define SUPERVISOR_PROTO_VERSION 2
 #define SUPERVISOR_PROTO_MIN_VERSION 1
+/* The status file's own format version (its `version` key). */
+#define SUPERVISOR_STATUS_VERSION 1
 #define SUPERVISOR_LOG_FILE "log"
 #define SUPERVISOR_STATUS_FILE "status"
 #define SUPERVISOR_SOCK_FILE "sock"

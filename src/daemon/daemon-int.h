@@ -159,6 +159,7 @@ extern const double daemon_duration_bounds[API_DURATION_BUCKETS];
 
 #define LOG_FLUSH_BYTES (256 * 1024)  /* a batch of log bytes per commit */
 #define LOG_FLUSH_MS 50               /* or what came in this long */
+#define LOG_FILE_OP (16 * 1024 * 1024) /* a write of the log file's bytes, at most */
 
 struct checkout;
 
@@ -179,10 +180,16 @@ struct live_attempt {
 	uint64_t total;           /* log bytes received */
 	uint64_t queued;          /* log bytes handed to the store */
 	uint64_t committed;       /* log bytes committed */
-	struct buf mem;           /* bytes from `committed` to `total`, from
-	                             mem.data + mem_off (the committed prefix
-	                             is dropped lazily: no memmove per batch
-	                             while a backlog builds) */
+	uint64_t file_end;        /* the first file_end bytes of the log are
+	                             in dir/log, known by notes: never in
+	                             mem, read by the store's writer */
+	int log_fd;               /* dir/log, read-only, or -1 */
+	int file_ops;             /* writes of file ranges in flight */
+	bool file_warned;         /* a write of a range failed: said once */
+	struct buf mem;           /* bytes from live_attempt_mem_base() to
+	                             `total`, from mem.data + mem_off (the
+	                             committed prefix is dropped lazily: no
+	                             memmove per batch while a backlog builds) */
 	size_t mem_off;
 	bool ended;               /* the attempt's end is known */
 	char *status, *reason;    /* its result, once ended */
@@ -315,6 +322,8 @@ struct daemon {
  */
 void sections_scan(struct live_attempt *la, const struct pipeline *p,
 		   const char *data, size_t len);
+/* Whether sections_scan still looks for anything in la's output. */
+bool sections_wanted(struct live_attempt *la, const struct pipeline *p);
 void sections_flush(struct live_attempt *la);
 void sections_free(struct live_attempt *la);
 
@@ -358,6 +367,17 @@ void live_attempt_free(struct daemon *d, struct live_attempt *la);
 /* Log bytes received: kept until committed, and sent to the followers. */
 void live_attempt_append(struct live_attempt *la, const char *data,
 			 size_t len);
+/*
+ * dir/log has grown by len bytes (a note): counted, and read back on the
+ * loop only for what needs the bytes there, the followers and the
+ * sections still looked for (p: the run's pipeline).
+ */
+void live_attempt_grew(struct live_attempt *la, const struct pipeline *p,
+		       uint64_t len);
+/* Where mem's bytes begin in the log: past the committed and the file. */
+uint64_t live_attempt_mem_base(const struct live_attempt *la);
+/* dir/log for reading (opened on first use), or -1 with a warning. */
+int live_attempt_log_fd(struct live_attempt *la);
 /* Its end is committed: the followers hear it, and it is freed. */
 void live_attempt_end(struct daemon *d, struct live_attempt *la);
 /*

@@ -441,6 +441,8 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 		*err = xasprintf("cannot start the executor: %s", strerror(-rc));
 		goto fail;
 	}
+	/* The store's writer reads logs from the files (live.c). */
+	exec_log_notes(d->exec, true);
 	if ((rc = jobimage_open(d, err)) < 0)
 		goto fail;
 	mirrors = xasprintf("%s/mirrors", config_data_dir(d->config));

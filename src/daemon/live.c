@@ -6,15 +6,26 @@
  * committed; an attempt from its prepare (or its adoption after a restart)
  * until its end is committed, so a follower that comes late still finds
  * it.  A follower gets the committed bytes from the store and the rest
- * from the attempt's memory, then every byte live, in order, and last the
- * end.  Only this file walks or links these lists' nodes; record.c
- * decides when they come and go.
+ * from the attempt's log file and memory, then every byte live, in order,
+ * and last the end.  Only this file walks or links these lists' nodes;
+ * record.c decides when they come and go.
+ *
+ * The job's output is not in memory: the supervisor writes it to dir/log
+ * and tells how far it has grown (exec_log_notes), the store's writer
+ * reads committed ranges from that file, and the loop reads it back only
+ * for a follower or for the sections still looked for.  Memory holds only
+ * what the daemon itself adds after the job's last byte (and, from a
+ * starter that sends bytes, everything: `pipewright run`'s exec has no
+ * notes, but it has no live.c either).
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon-int.h"
+#include "pipewright/supervisor-proto.h"
 
 /* ---- runs ---- */
 
@@ -122,6 +133,7 @@ live_attempt_new(struct daemon *d, struct live_run *lr, size_t job,
 	la->job = job;
 	la->number = number;
 	la->exit_code = -1;
+	la->log_fd = -1;
 	buf_init(&la->mem, 0);
 	la->next = d->attempts;
 	d->attempts = la;
@@ -156,6 +168,8 @@ live_attempt_free(struct daemon *d, struct live_attempt *la)
 		free(f);
 	}
 	buf_free(&la->mem);
+	if (la->log_fd >= 0)
+		close(la->log_fd);
 	sections_free(la);
 	free(la->status);
 	free(la->reason);
@@ -185,12 +199,12 @@ live_forget_all(struct daemon *d)
 	}
 }
 
-void
-live_attempt_append(struct live_attempt *la, const char *data, size_t len)
+/* The next len bytes of the log: to each follower that is up to here. */
+static void
+follow_out(struct live_attempt *la, const char *data, size_t len)
 {
 	struct follower *f, *next;
 
-	buf_add(&la->mem, data, len); /* the supervisor caps a job's log */
 	for (f = la->followers; f != NULL; f = next) {
 		next = f->next_f;
 		if (f->next == la->total)
@@ -198,6 +212,97 @@ live_attempt_append(struct live_attempt *la, const char *data, size_t len)
 		f->next = la->total + len;
 	}
 	la->total += len;
+}
+
+void
+live_attempt_append(struct live_attempt *la, const char *data, size_t len)
+{
+	buf_add(&la->mem, data, len); /* the supervisor caps a job's log */
+	follow_out(la, data, len);
+}
+
+uint64_t
+live_attempt_mem_base(const struct live_attempt *la)
+{
+	return la->committed > la->file_end ? la->committed : la->file_end;
+}
+
+int
+live_attempt_log_fd(struct live_attempt *la)
+{
+	char *path;
+
+	if (la->log_fd >= 0 || la->dir == NULL)
+		return la->log_fd;
+	path = xasprintf("%s/%s", la->dir, SUPERVISOR_LOG_FILE);
+	la->log_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (la->log_fd < 0)
+		log_warn("log.open path=%s", path);
+	free(path);
+	return la->log_fd;
+}
+
+/* Reads [at, end) of dir/log back for cb; where it stopped. */
+static uint64_t
+read_back(struct live_attempt *la, uint64_t at, uint64_t end,
+	  void (*cb)(struct live_attempt *la, uint64_t at, const char *data,
+		     size_t len, void *arg), void *arg)
+{
+	char buf[64 * 1024];
+	int fd = live_attempt_log_fd(la);
+	size_t want;
+	ssize_t n;
+
+	while (fd >= 0 && at < end) {
+		want = end - at < sizeof(buf) ? (size_t)(end - at) : sizeof(buf);
+		n = pread(fd, buf, want, (off_t)at);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			log_warnx("log.read path=%s/%s offset=%llu: %s", la->dir,
+				  SUPERVISOR_LOG_FILE, (unsigned long long)at,
+				  n == 0 ? "short file" : strerror(errno));
+			break;
+		}
+		cb(la, at, buf, (size_t)n, arg);
+		at += (uint64_t)n;
+	}
+	return at;
+}
+
+static void
+grew_piece(struct live_attempt *la, uint64_t at, const char *data, size_t len,
+	   void *arg)
+{
+	const struct pipeline *p = arg;
+
+	(void)at;
+	if (sections_wanted(la, p))
+		sections_scan(la, p, data, len);
+	follow_out(la, data, len);
+}
+
+void
+live_attempt_grew(struct live_attempt *la, const struct pipeline *p,
+		  uint64_t len)
+{
+	uint64_t end = la->total + len;
+
+	/*
+	 * Notes come before the daemon's own lines (those follow the job's
+	 * end), so the file is the log's prefix and mem its rest.
+	 */
+	if (la->file_end != la->total) {
+		log_warnx("log.note run=%llu job=%zu: %llu bytes after the "
+			  "daemon's own lines; not kept",
+			  (unsigned long long)la->lr->id, la->job,
+			  (unsigned long long)len);
+		return;
+	}
+	la->file_end = end;
+	if (la->followers != NULL || sections_wanted(la, p))
+		(void)read_back(la, la->total, end, grew_piece, (void *)p);
+	la->total = end;  /* a follower that missed bytes stops there */
 }
 
 void
@@ -217,6 +322,16 @@ live_attempt_end(struct daemon *d, struct live_attempt *la)
 struct daemon_follow {
 	struct follower f;
 };
+
+static void
+follow_piece(struct live_attempt *la, uint64_t at, const char *data,
+	     size_t len, void *arg)
+{
+	const struct daemon_follow_cbs *cbs = arg;
+
+	(void)la;
+	cbs->data(cbs->arg, at, data, len);
+}
 
 int
 daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
@@ -243,11 +358,21 @@ daemon_follow(struct daemon *d, uint64_t attempt, uint64_t offset,
 		cbs->data(cbs->arg, at, b.data, b.len);
 	}
 	buf_free(&b);
+	if (at < la->file_end) {
+		if (at < la->committed)
+			at = la->committed;  /* the store fell short */
+		if (read_back(la, at, la->file_end, follow_piece, (void *)cbs) !=
+		    la->file_end)
+			at = la->total;  /* lost: it goes on from the live end */
+		else
+			at = la->file_end;
+	}
 	if (at < la->total) {
-		uint64_t from = at > la->committed ? at : la->committed;
+		uint64_t base = live_attempt_mem_base(la);
+		uint64_t from = at > base ? at : base;
 
 		cbs->data(cbs->arg, from,
-			  la->mem.data + la->mem_off + (from - la->committed),
+			  la->mem.data + la->mem_off + (from - base),
 			  (size_t)(la->total - from));
 		at = la->total;
 	}

@@ -9,15 +9,23 @@
  * the daemon adds meanwhile come through record_output like the job's.
  * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
  * keyed by byte offset; live followers get bytes as they arrive (live.c),
- * and the attempt's end is written after its last log bytes.  Log bytes
+ * and the attempt's end is written after its last log bytes.  The job's
+ * own bytes are not here but in its log file (exec_log_notes): a write
+ * names a range of it, which the writer thread reads and stores; one such
+ * write is in flight per attempt, so that while the writer is behind the
+ * next one takes everything that came meanwhile (bigger chunks under a
+ * backlog, up to LOG_FILE_OP bytes a write), except at the end, when all
+ * of it goes before the attempt's end.  Log bytes
  * and state changes go through store_write_retry: a full disk or a
  * read-only file delays them (kept in memory, in order) instead of losing
  * them.  This file decides when runs and attempts leave memory; live.c
  * keeps the lists.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "daemon-int.h"
 #include "pipewright/notify.h"
@@ -51,6 +59,8 @@ struct op {
 	uint64_t offset;
 	char *data;
 	size_t len;
+	bool file;               /* a range of the log file, not data */
+	int fd;                  /* its descriptor (ours), or -1 */
 	struct status_rows st;   /* commit statuses this change causes */
 	uint32_t uid;            /* the attempt's host uid; 0: none */
 	int ids_rc;              /* jobids_assign's failure: fails it */
@@ -72,6 +82,7 @@ op_new(struct daemon *d, uint64_t run)
 
 	o->d = d;
 	o->run = run;
+	o->fd = -1;
 	return o;
 }
 
@@ -83,6 +94,8 @@ op_free(void *arg)
 	free(o->reason);
 	free(o->dir);
 	free(o->data);
+	if (o->fd >= 0)
+		close(o->fd);
 	status_rows_free(&o->st);
 	traces_op_free(o->tr);
 	free(o);
@@ -185,10 +198,25 @@ tx_log(struct store_tx *tx, void *arg)
 {
 	struct op *o = arg;
 
+	if (o->file && o->fd < 0)
+		return -EBADF;  /* dir/log could not be opened: said once */
+	if (o->file)
+		return store_tx_log_append_file(tx, o->id, o->offset, o->fd,
+						o->len);
 	return store_tx_log_append(tx, o->id, o->offset, o->data, o->len);
 }
 
 /* ---- logs ---- */
+
+static void flush(struct live_attempt *la, bool all);
+static void on_flush_timer(uv_timer_t *t);
+
+static void
+flush_later(struct daemon *d)
+{
+	if (!uv_is_active((uv_handle_t *)&d->flush_timer))
+		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS, 0);
+}
 
 static void
 log_done(int rc, void *arg)
@@ -197,11 +225,30 @@ log_done(int rc, void *arg)
 	struct live_attempt *la = o->la;
 
 	op_committed(o, rc);
+	if (o->file)
+		la->file_ops--;
 	if (attempt_op_done(la)) {
 		op_free(o);
 		return;
 	}
-	if (rc == 0) {
+	if (rc != 0 && o->file && !la->file_warned) {
+		/* Tried again at each flush: said once an attempt. */
+		la->file_warned = true;
+		log_warnx("log.store run=%llu attempt=%llu offset=%llu: %s",
+			  (unsigned long long)o->run,
+			  (unsigned long long)o->id,
+			  (unsigned long long)o->offset, strerror(-rc));
+	}
+	if (rc == 0 && o->file) {
+		la->committed += o->len;
+		/* What came while it was written goes now, whole. */
+		if (la->file_ops == 0 && la->queued < la->file_end) {
+			if (la->file_end - la->queued >= LOG_FLUSH_BYTES)
+				flush(la, false);
+			else
+				flush_later(la->d);
+		}
+	} else if (rc == 0) {
 		la->committed += o->len;
 		la->mem_off += o->len;
 		/* Compacted once the dead prefix is half the buffer: O(n). */
@@ -221,21 +268,57 @@ log_done(int rc, void *arg)
 	op_free(o);
 }
 
+/* A range of the log file, [queued, file_end) or its first LOG_FILE_OP. */
 static void
-flush(struct live_attempt *la)
+flush_file(struct live_attempt *la)
+{
+	struct op *o;
+	int fd = live_attempt_log_fd(la);
+
+	o = op_new(la->d, la->lr->id);
+	o->la = la;
+	o->id = la->id;
+	o->offset = la->queued;
+	o->len = la->file_end - la->queued;
+	if (o->len > LOG_FILE_OP)
+		o->len = LOG_FILE_OP;
+	/*
+	 * Its own descriptor: the attempt may close its own meanwhile.  Without
+	 * one the write fails (logged) and the next flush tries the bytes again.
+	 */
+	o->file = true;
+	o->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	la->queued += o->len;
+	la->file_ops++;
+	la->ops++;
+	store_write_retry(la->d->store, tx_log, log_done, o);
+}
+
+/* all: everything now (the end, a handover); else what is due. */
+static void
+flush(struct live_attempt *la, bool all)
 {
 	struct op *o;
 	size_t from;
 
 	sections_flush(la);
-	if (la->id == 0 || la->total == la->queued)
+	if (la->id == 0)
+		return;
+	while (la->queued < la->file_end) {
+		if (la->file_ops > 0 && !all)
+			return;  /* its done takes what came meanwhile */
+		flush_file(la);
+		if (!all)
+			return;
+	}
+	if (la->total == la->queued)
 		return;
 	o = op_new(la->d, la->lr->id);
 	o->la = la;
 	o->id = la->id;
 	o->offset = la->queued;
 	o->len = la->total - la->queued;
-	from = la->mem_off + (size_t)(la->queued - la->committed);
+	from = la->mem_off + (size_t)(la->queued - live_attempt_mem_base(la));
 	o->data = xmalloc(o->len);
 	memcpy(o->data, la->mem.data + from, o->len);
 	la->queued = la->total;
@@ -249,7 +332,7 @@ record_flush_all(struct daemon *d)
 	struct live_attempt *la;
 
 	for (la = d->attempts; la != NULL; la = la->next)
-		flush(la);
+		flush(la, true);
 }
 
 static void
@@ -268,13 +351,17 @@ record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	la = live_attempt_find(d, sched_run_id(run), job, attempt);
 	if (la == NULL)
 		return;
-	sections_scan(la, sched_run_pipeline(run), data, len);
-	live_attempt_append(la, data, len);
+	if (data == NULL) {
+		live_attempt_grew(la, sched_run_pipeline(run), len);
+	} else {
+		sections_scan(la, sched_run_pipeline(run), data, len);
+		live_attempt_append(la, data, len);
+	}
 	d->stats.log_bytes += len;
 	if (la->total - la->queued >= LOG_FLUSH_BYTES)
-		flush(la);
-	else if (!uv_is_active((uv_handle_t *)&d->flush_timer))
-		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS, 0);
+		flush(la, false);
+	else
+		flush_later(d);
 }
 
 /* ---- attempts ---- */
@@ -376,6 +463,8 @@ record_adopt(struct daemon *d, struct live_run *lr, size_t job,
 	la->started_ms = sa->started_at;
 	/* The supervisor goes on from the last byte the store has. */
 	la->total = la->queued = la->committed = sa->log_bytes;
+	la->file_end = la->total;  /* the file holds what the store has */
+	la->dir = sa->dir != NULL ? xstrdup(sa->dir) : NULL;
 	jobimage_adopt(la, sa->dir);
 }
 
@@ -411,7 +500,7 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 		live_attempt_end(d, la);
 		return;
 	}
-	flush(la);
+	flush(la, true);
 	o = op_new(d, la->lr->id);
 	o->la = la;
 	o->id = la->id;

@@ -87,6 +87,21 @@ sections_scan(struct live_attempt *la, const struct pipeline *p,
 	if (sc->off || p == NULL)
 		return;
 	for (i = 0; i < len; i++) {
+		/*
+		 * The rest of a line that cannot be an echo: to its end at
+		 * memchr's pace (the output is read back from the log file for
+		 * this while sections are looked for; it may be megabytes).
+		 */
+		if (sc->pos > 0 && !sc->candidate) {
+			const char *nl = memchr(data + i, '\n', len - i);
+
+			if (nl == NULL) {
+				sc->pos += len - i;
+				return;
+			}
+			sc->pos += (size_t)(nl - (data + i));
+			i = (size_t)(nl - data);
+		}
 		c = data[i];
 		if (c == '\n') {
 			line_end(sc, p, la->job);
@@ -100,6 +115,19 @@ sections_scan(struct live_attempt *la, const struct pipeline *p,
 			buf_add(&sc->cmd, &c, 1);
 		sc->pos++;
 	}
+}
+
+bool
+sections_wanted(struct live_attempt *la, const struct pipeline *p)
+{
+	struct sections *sc = la->sec;
+
+	if (p == NULL || (sc != NULL && sc->off))
+		return false;
+	/* Not scanned yet: a new attempt's is, one taken up is not. */
+	if (sc == NULL)
+		return la->total == 0;
+	return sc->next_item < pipeline_job_script_count(p, la->job);
 }
 
 struct section_op {

@@ -43,8 +43,8 @@ exec_attach(struct exec *e, const char *dir, uint64_t offset,
 	exec_sock_addr(dirfd, &addr);
 	rc = exec_connect(&addr, &fd);
 	if (rc == 0) {
-		snprintf(hello, sizeof(hello), "ATTACH %d %llu\n",
-			 SUPERVISOR_PROTO_VERSION, (unsigned long long)offset);
+		snprintf(hello, sizeof(hello), "ATTACH %u %llu\n",
+			 exec_greeting_version(e), (unsigned long long)offset);
 		if (exec_send_all(fd, hello) < 0) {
 			close(fd);  /* gone already: the files decide */
 			fd = -1;

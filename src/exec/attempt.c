@@ -15,6 +15,13 @@
  * The log's rest is read a chunk per loop iteration (a 64 MiB log must not
  * stall the loop), and never inside the call that started the attempt.
  *
+ * With exec_log_notes the caller gets no bytes, only how far the log has
+ * grown: we greet with version 2, whose supervisor sends "SIZE n" notes
+ * instead of LOG frames; an older supervisor answers version 1 and sends
+ * LOG frames anyway, whose bytes (already in its log file, which it
+ * serves them from) are dropped here and counted as a note; the end from
+ * the files is one note for the rest of the file, nothing read.
+ *
  * The attempt leaves exec's active count and drops its struct exec pointer
  * just before end_cb, or in exec_detach; from then on no callback runs.
  * A detached supervisor that is our child keeps its process handle,
@@ -35,6 +42,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "exec-int.h"
@@ -105,6 +113,20 @@ unlist(struct exec_attempt *a)
 	a->reaper = NULL;
 }
 
+static void on_size(uint64_t size, void *arg);
+
+void
+exec_log_notes(struct exec *e, bool on)
+{
+	e->notes = on;
+}
+
+unsigned
+exec_greeting_version(const struct exec *e)
+{
+	return e->notes ? SUPERVISOR_PROTO_VERSION : 1;
+}
+
 struct exec_attempt *
 exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 		 exec_end_cb end_cb, void *arg)
@@ -115,11 +137,16 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->loop = e->loop;
 	a->dir = xstrdup(dir);
 	a->output_cb = output_cb;
+	a->notes = e->notes;
 	a->end_cb = end_cb;
 	a->arg = arg;
 	a->tail_fd = -1;
 	a->pool_fd = -1;
 	exec_parser_init(&a->parser);
+	if (a->notes) {
+		a->parser.size_cb = on_size;
+		a->parser.size_arg = a;
+	}
 	a->sock.data = a;
 	a->proc.data = a;
 	a->pidpoll.data = a;
@@ -194,10 +221,37 @@ deliver(struct exec_attempt *a, const char *data, size_t len)
 		a->output_cb(a, data, len, a->arg);
 }
 
+/* The log has grown to `size`: a note for what is new. */
+static void
+note(struct exec_attempt *a, uint64_t size)
+{
+	uint64_t grew;
+
+	if (a->ended || size <= a->received)
+		return;
+	/* A size_t holds any log a supervisor caps (notes of at most it). */
+	grew = size - a->received;
+	a->received = size;
+	if (a->output_cb != NULL)
+		a->output_cb(a, NULL, (size_t)grew, a->arg);
+}
+
+static void
+on_size(uint64_t size, void *arg)
+{
+	note(arg, size);
+}
+
 static void
 on_log(const char *data, size_t len, void *arg)
 {
-	deliver(arg, data, len);
+	struct exec_attempt *a = arg;
+
+	/* An older supervisor's bytes: already in its log file. */
+	if (a->notes)
+		note(a, a->received + len);
+	else
+		deliver(a, data, len);
 }
 
 /* The end from the files, once the log's rest has been delivered. */
@@ -224,8 +278,21 @@ on_tail(uv_idle_t *h)
 {
 	struct exec_attempt *a = h->data;
 	uint64_t want;
+	struct stat sb;
 	ssize_t n;
 
+	if (a->notes) {
+		/* One note for the rest: the caller reads the file. */
+		if (a->tail_fd >= 0 && fstat(a->tail_fd, &sb) == 0) {
+			want = (uint64_t)sb.st_size < a->tail_limit ?
+				(uint64_t)sb.st_size : a->tail_limit;
+			note(a, want);
+			if (a->ended)
+				return;  /* detached: the handle is closing */
+		}
+		tail_finish(a);
+		return;
+	}
 	if (a->tail_fd >= 0 && a->received < a->tail_limit) {
 		want = a->tail_limit - a->received;
 		if (want > sizeof(a->rbuf))

@@ -37,6 +37,7 @@ struct exec {
 	unsigned pool_failures;      /* exits while waiting, spawns failed,
 	                                in a row */
 	struct exec_pool_work *pool_work; /* the refill under way, or NULL */
+	bool notes;                  /* exec_log_notes: sizes, not bytes */
 };
 
 /* envfd.c, for start.c */
@@ -89,6 +90,9 @@ struct exec_parser {
 	char line[SUPERVISOR_MAX_LINE]; /* header line so far */
 	size_t line_len;
 	uint64_t remaining;
+	/* A "SIZE n" note (version 2): the log has n bytes; NULL: refused. */
+	void (*size_cb)(uint64_t size, void *arg);
+	void *size_arg;
 	struct buf end;              /* the END frame's payload */
 	char *error;                 /* for people; owned */
 };
@@ -142,6 +146,7 @@ struct exec_attempt {
 	struct exec_attempt *next_let_go;
 	int open_handles;            /* freed when 0 and ended */
 	exec_output_cb output_cb;
+	bool notes;                  /* output_cb gets notes (exec_log_notes) */
 	exec_end_cb end_cb;
 	void *arg;
 	struct exec_parser parser;
@@ -180,6 +185,8 @@ int exec_connect(const struct sockaddr_un *addr, int *out) PW_WUR;
 int exec_send_all(int fd, const char *s) PW_WUR;
 
 /* attempt.c, for start.c and attach.c */
+/* The version an ATTACH greets with: 2 (notes) only if notes are wanted. */
+unsigned exec_greeting_version(const struct exec *e);
 /* A new attempt without handles (has_* false), not counted as active. */
 struct exec_attempt *exec_attempt_new(struct exec *e, const char *dir,
 				      exec_output_cb output_cb,

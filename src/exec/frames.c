@@ -4,7 +4,8 @@
  * Pure functions of the bytes, no I/O, so that they can be tested and
  * fuzzed alone.  Bytes arrive in arbitrary pieces: a header line can be
  * split anywhere, a LOG payload is handed on piece by piece as it comes
- * (never buffered whole), and an END payload is collected up to
+ * (never buffered whole), a "SIZE n" note (version 2) goes to size_cb,
+ * and an END payload is collected up to
  * EXEC_MAX_STATUS.  Header lines longer than SUPERVISOR_MAX_LINE, unknown
  * frames and bad numbers are protocol errors, never crashes.
  */
@@ -80,6 +81,10 @@ header(struct exec_parser *p, const char *line)
 	if (word_number(line, "LOG", &n) == 0) {
 		p->state = EXEC_PARSE_LOG;
 		p->remaining = n;
+	} else if (p->version >= 2 && p->size_cb != NULL &&
+		   word_number(line, "SIZE", &n) == 0) {
+		p->state = EXEC_PARSE_HEADER;
+		p->size_cb(n, p->size_arg);
 	} else if (word_number(line, "END", &n) == 0) {
 		if (n > EXEC_MAX_STATUS) {
 			fail(p, "status frame too long (%s)", line);

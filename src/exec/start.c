@@ -378,7 +378,7 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	rc = exec_connect(&addr, &cfd);
 	if (rc < 0)
 		goto out;
-	snprintf(hello, sizeof(hello), "ATTACH %d 0\n", SUPERVISOR_PROTO_VERSION);
+	snprintf(hello, sizeof(hello), "ATTACH %u 0\n", exec_greeting_version(e));
 	rc = exec_send_all(cfd, hello);
 	if (rc < 0)
 		goto out;

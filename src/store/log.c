@@ -7,8 +7,14 @@
  * past it) and walks the primary key from there; the stored size (the
  * owner's log_bytes) bounds the read, so a chunk committed meanwhile never
  * shows half.  Live followers read again from where they stopped.
+ *
+ * And one writer: store_tx_log_append_file stores a range of an attempt's
+ * log file, read on the writer thread, so that the daemon's loop hands
+ * over a range and never the bytes.
  */
 #include <errno.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "store-int.h"
 
@@ -116,4 +122,41 @@ store_stream_read(struct store *s, uint64_t attempt, const char *stream,
 {
 	return read_log(s, &stream_log, attempt, stream, offset, max, out,
 			sizep);
+}
+
+int
+store_tx_log_append_file(struct store_tx *tx, uint64_t attempt,
+			 uint64_t offset, int fd, uint64_t len)
+{
+	char *buf;
+	size_t want, got;
+	ssize_t n;
+	int rc = 0;
+
+	buf = xmalloc(len < STORE_LOG_ROW ? (size_t)len : STORE_LOG_ROW);
+	while (rc == 0 && len > 0) {
+		want = len < STORE_LOG_ROW ? (size_t)len : STORE_LOG_ROW;
+		for (got = 0; got < want; got += (size_t)n) {
+			n = pread(fd, buf + got, want - got,
+				  (off_t)(offset + got));
+			if (n < 0 && errno == EINTR) {
+				n = 0;
+				continue;
+			}
+			if (n < 0) {
+				rc = -errno;
+				break;
+			}
+			if (n == 0) {
+				rc = -EIO;  /* the file is shorter than said */
+				break;
+			}
+		}
+		if (rc == 0)
+			rc = store_tx_log_append(tx, attempt, offset, buf, want);
+		offset += want;
+		len -= want;
+	}
+	free(buf);
+	return rc;
 }

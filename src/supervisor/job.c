@@ -136,6 +136,12 @@ sv_job_start(struct supervisor *sv)
 	}
 	if (pipe2(fds, O_CLOEXEC) < 0)
 		return -errno;
+	/*
+	 * A job that prints a lot runs ahead of us by this much instead of
+	 * 64 KiB, and each of our reads takes as much: fewer wake-ups, fewer
+	 * switches on both sides.  Above the system's limit it stays as it is.
+	 */
+	(void)fcntl(fds[0], F_SETPIPE_SZ, SV_PIPE_SIZE);
 	/* Made before any fork, so every process of the job shares it. */
 	if (sv->stamps == NULL) {
 		void *p = mmap(NULL, 4096, PROT_READ | PROT_WRITE,

@@ -88,30 +88,48 @@ reap(struct supervisor *sv)
 	}
 }
 
-/* Reads what the pipe holds; `last`: the tree is gone, close after. */
+/*
+ * Reads what the pipe holds; `last`: the tree is gone, close after.  The
+ * reads of one round go to the log together: a job printing short lines
+ * leaves a few hundred bytes per read, and one write per read doubled our
+ * system calls.
+ */
 static void
 read_output(struct supervisor *sv, bool last)
 {
-	char buf[SV_CHUNK];
+	size_t have = 0;
 	ssize_t n;
 	int rounds = 0;
 
+	if (sv->out_buf == NULL)
+		sv->out_buf = xmalloc(SV_READ_BUF);
 	while (sv->out_fd >= 0 && (last || rounds++ < 16)) {
-		n = read(sv->out_fd, buf, sizeof(buf));
+		if (have == SV_READ_BUF) {
+			sv_mask_feed(sv, sv->out_buf, have);
+			have = 0;
+		}
+		n = read(sv->out_fd, sv->out_buf + have, SV_READ_BUF - have);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0) {
-			sv_mask_feed(sv, buf, (size_t)n);
+			have += (size_t)n;
 			continue;
 		}
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK) && !last)
-			return;
+			break;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK)
 			sv_warn("reading the job's output");
+		if (have > 0)
+			sv_mask_feed(sv, sv->out_buf, have);
+		have = 0;
 		close(sv->out_fd);
 		sv->out_fd = -1;
+		free(sv->out_buf);
+		sv->out_buf = NULL;
 		sv_mask_flush(sv);
 	}
+	if (have > 0)
+		sv_mask_feed(sv, sv->out_buf, have);
 }
 
 /* A cgroup limit was hit: the whole job goes, at once. */
@@ -169,6 +187,7 @@ poll_timeout(const struct supervisor *sv, uint64_t now)
 	if (sv->kill != SV_KILL_NONE && !sv->tree_gone)
 		next = earliest(next, sv->kill_at);
 	next = earliest(next, sv_serve_next_deadline(sv));
+	next = earliest(next, sv_serve_next_note(sv));
 	if (next == 0)
 		return -1;
 	if (next <= now)

@@ -10,6 +10,15 @@
  * keeps memory at one chunk per client.  Nothing here ever blocks: a slow
  * client only falls behind.
  *
+ * A client that speaks version 2 gets no bytes at all: "SIZE <n>" says
+ * the log file has grown to n bytes, and it reads them from the file
+ * itself (the daemon's store writer does, off its event loop).  Notes
+ * coalesce: one is built when the socket is writable and the log has
+ * grown since the last, at most one per SV_NOTE_MS while the job runs
+ * (a job printing short lines would otherwise wake the daemon for each
+ * read of ours), at once when the job has ended; a client that falls
+ * behind gets one note for everything it missed, never a queue of them.
+ *
  * Requests are lines of at most SUPERVISOR_MAX_LINE bytes: first
  * "ATTACH <version> <offset>", then any number of "CANCEL".  The version
  * is negotiated down to ours (a newer daemon re-attaching), and a client
@@ -171,6 +180,13 @@ sv_serve_read(struct supervisor *sv, struct sv_client *c)
 	}
 }
 
+/* A version-2 client may have its next note now. */
+static bool
+note_due(const struct supervisor *sv, const struct sv_client *c, uint64_t now)
+{
+	return sv->done || c->noted_at == 0 || now >= c->noted_at + SV_NOTE_MS;
+}
+
 bool
 sv_serve_wants_write(const struct supervisor *sv, const struct sv_client *c)
 {
@@ -180,7 +196,31 @@ sv_serve_wants_write(const struct supervisor *sv, const struct sv_client *c)
 		return true;
 	if (c->closing || !c->attached)
 		return false;
-	return c->offset < sv->log_bytes || (sv->done && !c->end_queued);
+	if (c->offset < sv->log_bytes)
+		return c->version < 2 || note_due(sv, c, pw_mono_ms());
+	return sv->done && !c->end_queued;
+}
+
+uint64_t
+sv_serve_next_note(const struct supervisor *sv)
+{
+	const struct sv_client *c;
+	uint64_t next = 0, d, now = pw_mono_ms();
+
+	/*
+	 * Only notes held back by the pace: one that is due waits for the
+	 * socket (POLLOUT), or poll would spin while the client is behind.
+	 */
+	for (c = sv->clients; c != NULL; c = c->next) {
+		if (c->fd < 0 || !c->attached || c->closing || c->version < 2 ||
+		    c->offset >= sv->log_bytes || c->out_off < c->out_len ||
+		    note_due(sv, c, now))
+			continue;
+		d = c->noted_at + SV_NOTE_MS;
+		if (next == 0 || d < next)
+			next = d;
+	}
+	return next;
 }
 
 /* Builds the next frame into c->out; false if there is none yet. */
@@ -192,6 +232,18 @@ next_frame(struct supervisor *sv, struct sv_client *c)
 	ssize_t n;
 	int hlen;
 
+	if (c->offset < sv->log_bytes && c->version >= 2) {
+		uint64_t now = pw_mono_ms();
+
+		if (!note_due(sv, c, now))
+			return false;
+		c->noted_at = now;
+		hlen = snprintf(hdr, sizeof(hdr), "SIZE %llu\n",
+				(unsigned long long)sv->log_bytes);
+		queue(c, hdr, (size_t)hlen, NULL, 0);
+		c->offset = sv->log_bytes;
+		return true;
+	}
 	if (c->offset < sv->log_bytes) {
 		want = sv->log_bytes - c->offset;
 		if (want > SV_CHUNK)

@@ -133,7 +133,7 @@ sv_status_write(struct supervisor *sv)
 		 "version=%d\nresult=%s\nexit_code=%d\nsignal=%d\n"
 		 "reason=%s\nlog_bytes=%llu\nstarted_ms=%llu\n"
 		 "finished_ms=%llu\n",
-		 SUPERVISOR_PROTO_VERSION, result, sv->exit_code,
+		 SUPERVISOR_STATUS_VERSION, result, sv->exit_code,
 		 sv->term_signal, reason, (unsigned long long)sv->log_bytes,
 		 (unsigned long long)sv->started_ms,
 		 (unsigned long long)sv->finished_ms);

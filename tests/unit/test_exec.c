@@ -51,6 +51,8 @@ struct run {
 	void (*on_output)(struct run *r);
 	bool acted;
 	pid_t job_pid;
+	bool notes;                 /* exec_log_notes: out is read from the file */
+	size_t nnotes;              /* notes received */
 };
 
 static int
@@ -71,6 +73,19 @@ setup(void **state)
 	r->job.spec.kill_grace_ms = 10000;
 	r->expect = 1;
 	*state = r;
+	return 0;
+}
+
+/* The same, with notes: output_cb's sizes, the bytes read from dir/log. */
+static int
+setup_notes(void **state)
+{
+	struct run *r;
+
+	setup(state);
+	r = *state;
+	exec_log_notes(r->e, true);
+	r->notes = true;
 	return 0;
 }
 
@@ -111,7 +126,27 @@ on_output(struct exec_attempt *a, const char *data, size_t len, void *arg)
 	struct run *r = arg;
 
 	assert_ptr_equal(a, r->a);
-	assert_int_equal(buf_append(&r->out, data, len), 0);
+	if (data == NULL) {
+		/* A note: the bytes are in the file already, all of them. */
+		char *path, *p = malloc(len > 0 ? len : 1);
+		int fd;
+
+		assert_true(r->notes);
+		assert_true(len > 0);
+		assert_non_null(p);
+		path = xasprintf("%s/%s", r->job.dir, SUPERVISOR_LOG_FILE);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		free(path);
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, p, len, (off_t)r->out.len),
+				 (ssize_t)len);
+		close(fd);
+		assert_int_equal(buf_append(&r->out, p, len), 0);
+		free(p);
+		r->nnotes++;
+	} else {
+		assert_int_equal(buf_append(&r->out, data, len), 0);
+	}
 	if (r->on_output != NULL)
 		r->on_output(r);
 }
@@ -1284,6 +1319,71 @@ collect(const char *data, size_t len, void *arg)
 }
 
 static void
+size_note(uint64_t size, void *arg)
+{
+	uint64_t *got = arg;
+
+	*got = size;
+}
+
+/* Version 2's notes: only to a parser that takes them, only in version 2. */
+static void
+test_parser_notes(void **state)
+{
+	static const char stream[] = "OK 2\nSIZE 7\nSIZE 4096\nEND 24\n"
+				     "version=1\nresult=failed\n";
+	struct exec_parser p;
+	uint64_t got = 0;
+	size_t i;
+
+	(void)state;
+	exec_parser_init(&p);
+	p.size_cb = size_note;
+	p.size_arg = &got;
+	for (i = 0; i < sizeof(stream) - 1; i++) {
+		exec_parser_feed(&p, stream + i, 1, collect, NULL);
+		if (i == 11)
+			assert_int_equal(got, 7);  /* at its newline, not later */
+	}
+	assert_int_equal(p.state, EXEC_PARSE_DONE);
+	assert_int_equal(got, 4096);
+	exec_parser_free(&p);
+	/* Version 1 has no notes, and a parser without size_cb takes none. */
+	exec_parser_init(&p);
+	p.size_cb = size_note;
+	p.size_arg = &got;
+	assert_int_equal(exec_parser_feed(&p, "OK 1\nSIZE 9\n", 12, collect,
+					  NULL), EXEC_PARSE_ERROR);
+	exec_parser_free(&p);
+	exec_parser_init(&p);
+	assert_int_equal(exec_parser_feed(&p, "OK 2\nSIZE 9\n", 12, collect,
+					  NULL), EXEC_PARSE_ERROR);
+	exec_parser_free(&p);
+	exec_parser_init(&p);
+	p.size_cb = size_note;
+	assert_int_equal(exec_parser_feed(&p, "OK 2\nSIZE x\n", 12, collect,
+					  NULL), EXEC_PARSE_ERROR);
+	exec_parser_free(&p);
+}
+
+/*
+ * Notes from a supervisor: no bytes on the socket, and the sizes lead to
+ * every byte of the log exactly once (on_output reads them back).
+ */
+static void
+test_notes_no_bytes(void **state)
+{
+	struct run *r = *state;
+
+	run_sh(r, "seq 1 200000; echo done");
+	assert_int_equal(r->st.result, EXEC_SUCCESS);
+	assert_true(r->nnotes > 0);
+	assert_int_equal(r->out.len, r->st.log_bytes);
+	assert_true(r->out.len > 200000);
+	assert_memory_equal(r->out.data + r->out.len - 5, "done\n", 5);
+}
+
+static void
 test_parser(void **state)
 {
 	static const char full[] =
@@ -1359,6 +1459,22 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parser),
+		cmocka_unit_test(test_parser_notes),
+		cmocka_unit_test_setup_teardown(test_notes_no_bytes, setup_notes,
+						teardown),
+		/* The log's cases again with notes (the daemon's way). */
+		cmocka_unit_test_setup_teardown(test_mask_secrets, setup_notes,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_log_cap, setup_notes,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_prelude, setup_notes,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_prelude_capped, setup_notes,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_large_output, setup_notes,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_supervisor_killed_midstream,
+						setup_notes, teardown),
 		cmocka_unit_test_setup_teardown(test_success, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_failure, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_mono_stamps, setup, teardown),

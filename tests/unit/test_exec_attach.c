@@ -54,6 +54,9 @@ struct side {
 	size_t detach_at;            /* detach inside output_cb at this many bytes */
 	bool detached;
 	pid_t sv_pid;                /* the supervisor, if this side spawned it */
+	int notes;                   /* notes received (exec_log_notes) */
+	char *dir;                   /* where notes' bytes are read from */
+	uint64_t base;               /* the log offset of out's first byte */
 };
 
 struct t {
@@ -86,12 +89,24 @@ side_close(struct side *s)
 	assert_int_equal(uv_loop_close(&s->loop), 0);
 }
 
+/* The daemon's way: notes, the bytes read back from dir/log. */
+static void
+side_open_notes(struct side *s, const char *dir)
+{
+	side_open(s);
+	exec_log_notes(s->e, true);
+	s->dir = strdup(dir);
+	assert_non_null(s->dir);
+}
+
 static void
 side_free(struct side *s)
 {
 	buf_free(&s->out);
 	free(s->reason);
 	s->reason = NULL;
+	free(s->dir);
+	s->dir = NULL;
 }
 
 static int
@@ -132,7 +147,28 @@ on_output(struct exec_attempt *a, const char *data, size_t len, void *arg)
 	assert_false(s->detached);
 	assert_int_equal(s->ended, 0);
 	assert_ptr_equal(a, s->a);
-	assert_int_equal(buf_append(&s->out, data, len), 0);
+	if (data == NULL) {
+		char *path, *p = malloc(len);
+		int fd;
+
+		assert_non_null(s->dir);
+		assert_non_null(p);
+		assert_true(asprintf(&path, "%s/%s", s->dir,
+				     SUPERVISOR_LOG_FILE) > 0);
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+		free(path);
+		assert_true(fd >= 0);
+		assert_int_equal(pread(fd, p, len,
+				       (off_t)(s->base + s->out.len)),
+				 (ssize_t)len);
+		close(fd);
+		assert_int_equal(buf_append(&s->out, p, len), 0);
+		free(p);
+		s->notes++;
+	} else {
+		assert_null(s->dir);
+		assert_int_equal(buf_append(&s->out, data, len), 0);
+	}
 	s->outputs++;
 	if (s->detach_at > 0 && s->out.len >= s->detach_at) {
 		/* Mid-frame, maybe: the rest of this read is never delivered. */
@@ -171,6 +207,7 @@ start_sh(struct t *t, struct side *s, const char *script)
 static void
 attach(struct t *t, struct side *s, uint64_t offset)
 {
+	s->base = offset;
 	assert_int_equal(exec_attach(s->e, t->job.dir, offset, on_output, on_end, s,
 				     &s->a), 0);
 	/* Never a callback inside the call. */
@@ -244,15 +281,21 @@ wait_supervisor(pid_t pid)
 	assert_int_equal(WEXITSTATUS(st), 0);
 }
 
-/* (a) Detach after some bytes; a new exec takes up the rest exactly. */
+/*
+ * (a) Detach after some bytes; a new exec takes up the rest exactly.  Each
+ * side takes bytes or notes: an upgrade from a daemon of bytes to one of
+ * notes, and notes on both sides.
+ */
 static void
-test_detach_then_attach(void **state)
+detach_then_attach(struct t *t, bool notes1, bool notes2)
 {
-	struct t *t = *state;
 	struct buf all;
 	size_t offset;
 
-	side_open(&t->s1);
+	if (notes1)
+		side_open_notes(&t->s1, t->job.dir);
+	else
+		side_open(&t->s1);
 	t->s1.detach_at = 20;  /* a few lines in, while the job runs on */
 	start_sh(t, &t->s1, counter_job);
 	side_close(&t->s1);
@@ -260,8 +303,12 @@ test_detach_then_attach(void **state)
 	assert_int_equal(t->s1.ended, 0);
 	offset = t->s1.out.len;
 	assert_true(offset >= 20);
+	assert_true(notes1 ? t->s1.notes > 0 : t->s1.notes == 0);
 
-	side_open(&t->s2);
+	if (notes2)
+		side_open_notes(&t->s2, t->job.dir);
+	else
+		side_open(&t->s2);
 	attach(t, &t->s2, offset);
 	side_close(&t->s2);
 	assert_int_equal(t->s2.ended, 1);
@@ -277,6 +324,25 @@ test_detach_then_attach(void **state)
 	/* With no client left, an untied supervisor exits at once. */
 	wait_supervisor(t->s1.sv_pid);
 	assert_int_equal(sock_connect(t->job.dir), -ENOENT);
+	assert_true(notes2 ? t->s2.notes > 0 : t->s2.notes == 0);
+}
+
+static void
+test_detach_then_attach(void **state)
+{
+	detach_then_attach(*state, false, false);
+}
+
+static void
+test_detach_then_attach_notes(void **state)
+{
+	detach_then_attach(*state, false, true);
+}
+
+static void
+test_notes_then_attach_notes(void **state)
+{
+	detach_then_attach(*state, true, true);
 }
 
 /* Detaching right after the start loses nothing either. */
@@ -483,9 +549,18 @@ test_versions(void **state)
 	assert_true(fd >= 0);
 	assert_int_equal(write(fd, "ATTACH 99 0\n", 12), 12);
 	read_line(fd, line, sizeof(line));
+	assert_string_equal(line, "OK 2\n");
+	read_line(fd, line, sizeof(line));
+	assert_string_equal(line, "SIZE 6\n");  /* version 2: notes */
+	close(fd);
+	/* Version 1 still gets the bytes. */
+	fd = sock_connect(t->job.dir);
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, "ATTACH 1 0\n", 11), 11);
+	read_line(fd, line, sizeof(line));
 	assert_string_equal(line, "OK 1\n");
 	read_line(fd, line, sizeof(line));
-	assert_string_equal(line, "LOG 6\n");  /* version 1 frames follow */
+	assert_string_equal(line, "LOG 6\n");
 	close(fd);
 
 	fd = sock_connect(t->job.dir);
@@ -712,6 +787,56 @@ test_eof_then_files(void **state)
 	assert_memory_equal(t->s1.out.data, "456789", 6);
 }
 
+/*
+ * An older supervisor (version 1) answers a client that wants notes: its
+ * LOG frames become notes, their bytes unread (they are in its log file),
+ * and its END ends the attempt.
+ */
+static void
+test_notes_from_v1(void **state)
+{
+	struct t *t = *state;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char line[SUPERVISOR_MAX_LINE];
+	static const char status[] =
+		"version=1\nresult=success\nexit_code=0\nsignal=0\n"
+		"reason=exit status 0\nlog_bytes=10\nstarted_ms=1\n"
+		"finished_ms=2\n";
+	char frames[512];
+	int lfd, cfd;
+
+	assert_int_equal(mkdir(t->job.dir, 0700), 0);
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
+			     t->job.dir, SUPERVISOR_SOCK_FILE) <
+		    (int)sizeof(addr.sun_path));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(lfd, 4), 0);
+	/* The file says what the frames' bytes are: the file wins. */
+	write_file(t->job.dir, SUPERVISOR_LOG_FILE, "0123456789");
+
+	side_open_notes(&t->s1, t->job.dir);
+	attach(t, &t->s1, 4);
+	cfd = accept(lfd, NULL, NULL);
+	assert_true(cfd >= 0);
+	read_line(cfd, line, sizeof(line));
+	assert_string_equal(line, "ATTACH 2 4\n");
+	assert_true(snprintf(frames, sizeof(frames),
+			     "OK 1\nLOG 4\nXXXXLOG 2\nYYEND %zu\n%s",
+			     strlen(status), status) < (int)sizeof(frames));
+	assert_int_equal(write(cfd, frames, strlen(frames)),
+			 (ssize_t)strlen(frames));
+	close(cfd);
+	close(lfd);
+	side_close(&t->s1);
+	assert_int_equal(t->s1.ended, 1);
+	assert_int_equal(t->s1.st.result, EXEC_SUCCESS);
+	assert_int_equal(t->s1.notes, 2);
+	assert_int_equal(t->s1.out.len, 6);
+	assert_memory_equal(t->s1.out.data, "456789", 6);
+}
+
 /* Detach while the rest comes from the files: nothing more is delivered. */
 static void
 test_detach_during_files(void **state)
@@ -739,6 +864,9 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_parser_versions),
 		cmocka_unit_test_setup_teardown(test_detach_then_attach, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_detach_then_attach_notes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notes_then_attach_notes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_notes_from_v1, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_detach_at_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_let_go_child_reaped, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_attach_after_exit, setup, teardown),

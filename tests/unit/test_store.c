@@ -242,6 +242,13 @@ fn_log(struct store_tx *tx, struct w *w)
 				   strlen(w->text));
 }
 
+/* idx: the file, offset: where, t1: how many bytes. */
+static int
+fn_log_file(struct store_tx *tx, struct w *w)
+{
+	return store_tx_log_append_file(tx, w->id, w->offset, w->idx, w->t1);
+}
+
 static int
 fn_run_log(struct store_tx *tx, struct w *w)
 {
@@ -392,6 +399,24 @@ file_user_version(const char *path)
 					    &st, NULL), SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* One number a query on the file answers (another connection: WAL). */
+static long long
+file_count(const char *path, const char *sql)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	long long v = -1;
+
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY,
+					 NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &st, NULL), SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
@@ -787,6 +812,67 @@ test_logs(void **state)
 	assert_int_equal(r->log_bytes, 13);
 	assert_int_equal(r->jobs[0].attempts[0].log_bytes, 12);
 	store_run_free(r);
+}
+
+/*
+ * A range of a log file, read by the writer: in rows of at most
+ * STORE_LOG_ROW, at the offset the store has, and a file shorter than the
+ * range is refused whole.
+ */
+static void
+test_logs_from_file(void **state)
+{
+	struct fx *f = *state;
+	char path[] = "/tmp/pw-store-log.XXXXXX", *data;
+	size_t size = 2 * STORE_LOG_ROW + 100, i;
+	struct buf b;
+	struct w w;
+	uint64_t id, a;
+	int fd;
+
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	unlink(path);
+	data = malloc(size);
+	assert_non_null(data);
+	for (i = 0; i < size; i++)
+		data[i] = (char)('a' + (i * 7 + i / 251) % 26);
+	assert_int_equal(write(fd, data, size), (ssize_t)size);
+
+	id = insert_run(f, "web", "running", "main");
+	job(f, id, 0, "build", "pending");
+	a = attempt(f, id, 0, 1, "running");
+	w = (struct w){ .fn = fn_log_file, .id = a, .offset = 0, .idx = fd,
+			.t1 = 10 };
+	assert_int_equal(write_now(f, &w), 0);
+	w = (struct w){ .fn = fn_log_file, .id = a, .offset = 5, .idx = fd,
+			.t1 = 10 };
+	assert_int_equal(write_now(f, &w), -EINVAL);  /* not where it ends */
+	w = (struct w){ .fn = fn_log_file, .id = a, .offset = 10, .idx = fd,
+			.t1 = size };
+	assert_int_equal(write_now(f, &w), -EIO);     /* past the file */
+	w = (struct w){ .fn = fn_log_file, .id = a, .offset = 10, .idx = fd,
+			.t1 = size - 10 };
+	assert_int_equal(write_now(f, &w), 0);
+	close(fd);
+
+	buf_init(&b, 0);
+	for (i = 0; i < size; i += b.len) {
+		buf_reset(&b);
+		assert_int_equal(store_log_read(f->s, a, i, 65536, &b), 0);
+		assert_true(b.len > 0);
+		assert_memory_equal(b.data, data + i, b.len);
+	}
+	buf_reset(&b);
+	assert_int_equal(store_log_read(f->s, a, size, 65536, &b), 0);
+	assert_int_equal(b.len, 0);
+	buf_free(&b);
+	/* 10 bytes, then three rows of at most STORE_LOG_ROW. */
+	assert_int_equal(file_count(f->path, "SELECT count(*) FROM log_chunks"),
+			 4);
+	assert_int_equal(file_count(f->path, "SELECT max(length(data)) FROM "
+					     "log_chunks"), STORE_LOG_ROW);
+	free(data);
 }
 
 /* ---- listing ---- */
@@ -2562,6 +2648,7 @@ main(void)
 		T(test_group_commit_in_order),
 		T(test_failing_fn_undoes_only_itself),
 		T(test_logs),
+		T(test_logs_from_file),
 		T(test_list),
 		T(test_latest_unfinished_count),
 		T(test_events_tokens),
