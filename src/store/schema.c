@@ -17,6 +17,8 @@
 
 #define RUN_STATUSES \
 	"('queued', 'running', 'success', 'failed', 'canceled', 'error')"
+/* The run states retention counts and prunes (store_tx_prune). */
+#define FINISHED "('success', 'failed', 'canceled', 'error')"
 #define JOB_STATUSES \
 	"('pending', 'ready', 'waiting', 'running', 'success', 'failed', " \
 	"'canceled', 'skipped', 'timed_out', 'lost')"
@@ -427,6 +429,48 @@ const char *const store_migrations[] = {
 	"  started_at INTEGER NOT NULL,"
 	"  PRIMARY KEY (attempt_id, line)"
 	") WITHOUT ROWID;",
+
+	/*
+	 * 15: retention without scanning the history.  run_counts holds
+	 * each project's number of finished runs, kept by triggers in the
+	 * statement that changes a run's status, inserts or deletes it, so
+	 * it is right whoever writes the runs (the daemon, the CLI's run
+	 * cache, a backup restored, rows inserted by hand) and commits with
+	 * them.  Retention reads one row to know whether the project is over
+	 * keep_runs, and deletes the oldest finished runs by runs_status
+	 * (status arms merged by id); runs_finished_at finds runs past
+	 * keep_days by a range instead of a walk of every finished run.
+	 * The counts start from the runs there are: one pass, once.
+	 */
+	"CREATE TABLE run_counts ("
+	"  project TEXT PRIMARY KEY,"
+	"  finished INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"INSERT INTO run_counts (project, finished)"
+	"  SELECT project, count(*) FROM runs WHERE status IN " FINISHED
+	"  GROUP BY project;"
+	"CREATE INDEX runs_finished_at ON runs (project, finished_at)"
+	"  WHERE status IN " FINISHED ";"
+	"CREATE TRIGGER runs_count_insert AFTER INSERT ON runs"
+	"  WHEN new.status IN " FINISHED " BEGIN"
+	"  INSERT INTO run_counts (project, finished) VALUES (new.project, 1)"
+	"    ON CONFLICT (project) DO UPDATE SET finished = finished + 1;"
+	"  END;"
+	"CREATE TRIGGER runs_count_delete AFTER DELETE ON runs"
+	"  WHEN old.status IN " FINISHED " BEGIN"
+	"  UPDATE run_counts SET finished = finished - 1"
+	"    WHERE project = old.project;"
+	"  END;"
+	/* A rerun takes a finished run back to queued, and its end again. */
+	"CREATE TRIGGER runs_count_update AFTER UPDATE OF status, project"
+	"  ON runs WHEN old.status IN " FINISHED " OR new.status IN "
+	FINISHED " BEGIN"
+	"  UPDATE run_counts SET finished = finished - 1"
+	"    WHERE project = old.project AND old.status IN " FINISHED ";"
+	"  INSERT INTO run_counts (project, finished)"
+	"    SELECT new.project, 1 WHERE new.status IN " FINISHED
+	"    ON CONFLICT (project) DO UPDATE SET finished = finished + 1;"
+	"  END;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

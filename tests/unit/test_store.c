@@ -114,7 +114,7 @@ struct w {
 	int idx, number;
 	const char *status, *text, *hash;
 	uint64_t offset, t1, t2;
-	size_t keep;
+	size_t keep, limit;
 	uint64_t *ids;
 	size_t nids;
 	int fail_with;
@@ -276,8 +276,8 @@ fn_token(struct store_tx *tx, struct w *w)
 static int
 fn_prune(struct store_tx *tx, struct w *w)
 {
-	return store_tx_prune(tx, w->run.project, w->keep, w->t1, &w->ids,
-			      &w->nids);
+	return store_tx_prune(tx, w->run.project, w->keep, w->t1, w->limit,
+			      &w->ids, &w->nids);
 }
 
 /* Inserts a run and then fails: its insert must be undone. */
