@@ -399,7 +399,8 @@ store_tx_token_insert(struct store_tx *tx, const char *name, const char *scope,
 	SQL_PRUNE_ARM("error") " ORDER BY 1 LIMIT ?2"
 #define SQL_PRUNE_AGED \
 	"SELECT id FROM runs INDEXED BY runs_finished_at WHERE project = ?1" \
-	" AND status IN ('success', 'failed', 'canceled', 'error')" \
+	" AND (status = 'success' OR status = 'failed' OR" \
+	" status = 'canceled' OR status = 'error')" \
 	" AND finished_at < ?2 ORDER BY finished_at LIMIT ?3"
 
 static int
