@@ -2545,8 +2545,9 @@ fn_job_path(struct store_tx *tx, struct w *w)
 
 /*
  * The plan of every statement the writer has prepared (after fn_job_path,
- * the job path's and nothing else), prepared again on the reader's
- * connection under EXPLAIN QUERY PLAN: none may SCAN a table.  Triggers'
+ * the job path's and nothing else) and of the loop's reads at a run's
+ * end, prepared again on the reader's connection under EXPLAIN QUERY
+ * PLAN: none may SCAN a table.  Triggers'
  * and foreign keys' statements do not show in a plan: test_fk_indexes
  * covers the cascades.
  */
@@ -2557,7 +2558,8 @@ test_job_path_plans(void **state)
 	struct w w;
 	sqlite3_stmt *st;
 	struct buf b;
-	char *sql;
+	char *sql, *status;
+	bool due;
 	int count = 5000, id, n = 0;
 
 	store_write(f->s, fn_seed_many, seed_done, &count);
@@ -2567,11 +2569,20 @@ test_job_path_plans(void **state)
 	assert_int_equal(write_now(f, &w), 0);
 	assert_int_equal(w.nids, 200);
 	free(w.ids);
-	for (id = 0; id < ST_COUNT; id++) {
-		if (f->s->wr.stmt[id] == NULL)
+	/* The loop's reads at a run's end: notices' last outcome, the
+	 * retention's look. */
+	assert_int_equal(store_run_last_outcome(f->s, "web", "main", 4000,
+						&status), 0);
+	free(status);
+	assert_int_equal(store_prune_due(f->s, "web", 1000, 1, &due), 0);
+	assert_int_equal(store_prune_due(f->s, "web", 0, 1, &due), 0);
+	for (id = 0; id < 2 * ST_COUNT; id++) {
+		sqlite3_stmt *p = id < ST_COUNT ? f->s->wr.stmt[id] :
+			f->s->rd.stmt[id - ST_COUNT];
+
+		if (p == NULL)
 			continue;
-		sql = xasprintf("EXPLAIN QUERY PLAN %s",
-				sqlite3_sql(f->s->wr.stmt[id]));
+		sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(p));
 		assert_int_equal(sqlite3_prepare_v2(f->s->rd.db, sql, -1, &st,
 						    NULL), SQLITE_OK);
 		buf_init(&b, 0);
@@ -2583,13 +2594,11 @@ test_job_path_plans(void **state)
 			if (strncmp(d, "SCAN ", 5) == 0 &&
 			    strcmp(d, "SCAN CONSTANT ROW") != 0)
 				fail_msg("a scan on the job path: %s\nplan: "
-					 "%s", sqlite3_sql(f->s->wr.stmt[id]),
-					 b.data);
+					 "%s", sqlite3_sql(p), b.data);
 		}
 		sqlite3_finalize(st);
 		if (getenv("PW_STORE_PLANS") != NULL)
-			print_message("%s\n  -> %s\n",
-				      sqlite3_sql(f->s->wr.stmt[id]),
+			print_message("%s\n  -> %s\n", sqlite3_sql(p),
 				      b.len > 0 ? b.data : "(no table)");
 		buf_free(&b);
 		free(sql);
