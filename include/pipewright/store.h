@@ -267,12 +267,23 @@ int store_tx_token_insert(struct store_tx *tx, const char *name,
 /*
  * Prunes a project's finished runs beyond the newest keep_runs (0: no
  * count limit) or finished before older_than (UTC ms; 0: no age limit),
- * with their jobs, attempts, logs and events.  Runs not finished are
- * never pruned.  The pruned runs' ids are appended to *ids (caller frees;
- * *ids NULL and *nids 0 to start) so that their directories can be removed.
+ * with their jobs, attempts, logs and events, at most `limit` of them (0:
+ * all), the oldest first.  Runs not finished are never pruned.  The
+ * pruned runs' ids are appended to *ids (caller frees; *ids NULL and
+ * *nids 0 to start) so that their directories can be removed; as many as
+ * `limit` of them means there may be more.  The cost is the runs it
+ * deletes, not the history: the count is one row (run_counts), the runs
+ * are found by index ranges.
  */
 int store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
-		   uint64_t older_than, uint64_t **ids, size_t *nids) PW_WUR;
+		   uint64_t older_than, size_t limit, uint64_t **ids,
+		   size_t *nids) PW_WUR;
+/*
+ * On the loop's connection: whether store_tx_prune with these limits
+ * would prune anything (*due), at the cost of one or two index lookups.
+ */
+int store_prune_due(struct store *s, const char *project, size_t keep_runs,
+		    uint64_t older_than, bool *due) PW_WUR;
 
 /*
  * Traces (docs/operations.md, "Traces"): ids are lower-case hex, a trace

@@ -311,6 +311,12 @@ struct daemon {
 	struct image_cache *images; /* jobs' image roots (jobimage.c) */
 	uv_timer_t retain_timer;  /* retention, hourly (retain.c) */
 	bool retaining, retain_again;
+	uv_timer_t prune_timer;   /* the runs' retention (prune.c) */
+	char **prune_due;         /* projects to look at, first first, owned */
+	size_t nprune_due;
+	bool pruning;             /* a prune write is under way */
+	uint64_t prune_wait_from; /* mono ms the next batch began waiting for
+	                             a moment without a hand-off; 0: none */
 	uint64_t evictions;       /* cache entries evicted since start */
 	uint64_t blob_bytes;      /* the blob store's size, last measured */
 };
@@ -649,6 +655,15 @@ bool jobreports_start(struct daemon *d, struct sched_run *run, size_t job,
 /* retain.c: expiry, eviction and collection, hourly and on demand */
 void retain_start(struct daemon *d);
 void retain_now(struct daemon *d);
+/*
+ * prune.c: the runs' retention (keep_runs, keep_days), off the job path.
+ * prune_due: a run of the project ended (no store access: a look and
+ * batches follow later, between hand-offs); prune_all_due: every
+ * configured project (at start, hourly); prune_free: at destroy.
+ */
+void prune_due(struct daemon *d, const char *project);
+void prune_all_due(struct daemon *d);
+void prune_free(struct daemon *d);
 
 typedef void (*jobws_cb)(int rc, const char *why, void *arg);
 /*

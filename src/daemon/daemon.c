@@ -173,6 +173,7 @@ close_handles(struct daemon *d)
 		(uv_handle_t *)&d->drain_timer, (uv_handle_t *)&d->flush_timer,
 		(uv_handle_t *)&d->schedule_timer,
 		(uv_handle_t *)&d->close_timer, (uv_handle_t *)&d->retain_timer,
+		(uv_handle_t *)&d->prune_timer,
 	};
 	size_t i;
 
@@ -187,7 +188,7 @@ maybe_finish(struct daemon *d)
 	if (!d->draining || d->runs != NULL || d->http == NULL ||
 	    d->upgrade != NULL || uv_is_closing((uv_handle_t *)&d->sigterm) ||
 	    d->checkouts != NULL || (d->scm != NULL && scm_active(d->scm) > 0) ||
-	    d->retaining || (d->reuse != NULL && reuse_step_busy(d->reuse) > 0) ||
+	    d->retaining || d->pruning || (d->reuse != NULL && reuse_step_busy(d->reuse) > 0) ||
 	    d->reports_busy > 0)
 		return;
 	/* Requests being answered finish, with "Connection: close". */
@@ -516,6 +517,7 @@ daemon_create(const struct daemon_options *opts, struct daemon **out,
 	uv_signal_init(&d->loop, &d->sigusr2);
 	uv_timer_init(&d->loop, &d->close_timer);
 	uv_timer_init(&d->loop, &d->retain_timer);
+	uv_timer_init(&d->loop, &d->prune_timer);
 	d->sigterm.data = d->sigint.data = d->sighup.data = d->sigusr2.data = d;
 	uv_signal_start(&d->sigterm, on_signal, SIGTERM);
 	uv_signal_start(&d->sigint, on_signal, SIGINT);
@@ -603,6 +605,7 @@ daemon_destroy(struct daemon *d)
 	daemon_pid_file_remove(d);
 	free(d->self_path);
 	schedules_free(d);
+	prune_free(d);
 	durations_free(d);
 	cicd_free(d);
 	free(d->held);

@@ -519,60 +519,6 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 
 /* ---- runs ---- */
 
-struct prune_op {
-	struct daemon *d;
-	char *project;
-	size_t keep_runs;
-	uint64_t older_than;
-	uint64_t *ids;
-	size_t nids;
-};
-
-static int
-tx_prune(struct store_tx *tx, void *arg)
-{
-	struct prune_op *p = arg;
-
-	return store_tx_prune(tx, p->project, p->keep_runs, p->older_than,
-			      &p->ids, &p->nids);
-}
-
-static void
-prune_done(int rc, void *arg)
-{
-	struct prune_op *p = arg;
-	size_t i;
-
-	daemon_note_store(p->d, rc);
-	for (i = 0; rc == 0 && i < p->nids; i++)
-		files_remove_run(p->d, p->ids[i]);
-	if (rc == 0 && p->nids > 0)
-		log_info("runs.pruned project=%s count=%zu", p->project, p->nids);
-	free(p->ids);
-	free(p->project);
-	free(p);
-}
-
-/* Retention: keep_runs and keep_days of the project, after each run. */
-static void
-prune(struct daemon *d, const char *project)
-{
-	const struct config_project *cp = config_project_find(d->config, project);
-	struct prune_op *p;
-	uint64_t days;
-
-	if (cp == NULL)
-		return;
-	p = xcalloc(1, sizeof(*p));
-	p->d = d;
-	p->project = xstrdup(project);
-	p->keep_runs = config_project_keep_runs(cp);
-	days = config_project_keep_days(cp);
-	if (days > 0 && pw_now_ms() > days * 86400000ULL)
-		p->older_than = pw_now_ms() - days * 86400000ULL;
-	store_write(d->store, tx_prune, prune_done, p);
-}
-
 static void
 run_final_done(int rc, void *arg)
 {
@@ -582,7 +528,8 @@ run_final_done(int rc, void *arg)
 	op_committed(o, rc);
 	if (lr != NULL && sched_run_finished(lr->run)) {
 		files_remove_run(o->d, o->run);
-		prune(o->d, lr->project);
+		/* Retention later, between hand-offs (prune.c). */
+		prune_due(o->d, lr->project);
 		live_run_remove(o->d, lr);
 		daemon_run_gone(o->d);
 	}

@@ -236,7 +236,11 @@ retain_now(struct daemon *d)
 static void
 on_retain_timer(uv_timer_t *t)
 {
-	retain_now(container_of(t, struct daemon, retain_timer));
+	struct daemon *d = container_of(t, struct daemon, retain_timer);
+
+	/* The runs' keep_days passes with no run ending. */
+	prune_all_due(d);
+	retain_now(d);
 }
 
 void

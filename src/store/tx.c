@@ -11,6 +11,7 @@
  * gap unnoticed.
  */
 #include <errno.h>
+#include <stdint.h>
 #include <stdlib.h>
 
 #include "store-int.h"
@@ -381,39 +382,127 @@ store_tx_token_insert(struct store_tx *tx, const char *name, const char *scope,
 	return store_exec(st);
 }
 
-int
-store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
-	       uint64_t older_than, uint64_t **ids, size_t *nids)
+/*
+ * Retention reads (tx.c's prune and store_prune_due on the loop's
+ * connection): the project's count of finished runs (run_counts, kept by
+ * triggers, migration 15), its oldest finished runs (one arm of
+ * runs_status per finished state, merged by id: no sort, no walk past the
+ * ones asked for) and its runs finished before a time (runs_finished_at).
+ * None of them reads more rows than it returns.
+ */
+#define SQL_PRUNE_COUNT "SELECT finished FROM run_counts WHERE project = ?1"
+#define SQL_PRUNE_ARM(st) \
+	"SELECT id FROM runs WHERE project = ?1 AND status = '" st "'"
+#define SQL_PRUNE_OLDEST \
+	SQL_PRUNE_ARM("success") " UNION ALL " SQL_PRUNE_ARM("failed") \
+	" UNION ALL " SQL_PRUNE_ARM("canceled") " UNION ALL " \
+	SQL_PRUNE_ARM("error") " ORDER BY 1 LIMIT ?2"
+#define SQL_PRUNE_AGED \
+	"SELECT id FROM runs INDEXED BY runs_finished_at WHERE project = ?1" \
+	" AND (status = 'success' OR status = 'failed' OR" \
+	" status = 'canceled' OR status = 'error')" \
+	" AND finished_at < ?2 ORDER BY finished_at LIMIT ?3"
+
+static int
+prune_count(struct store_conn *c, enum store_stmt_id id,
+		  const char *project, uint64_t *n)
 {
 	sqlite3_stmt *st;
-	size_t cap = *nids, first = *nids, i;
 	int rc;
 
-	/* Choose first, delete after: no DELETE under a running SELECT. */
-	rc = store_stmt(tx->c, ST_PRUNE_SELECT, "SELECT id FROM (SELECT id,"
-			" finished_at, row_number() OVER (ORDER BY id DESC) AS n"
-			" FROM runs WHERE project = ?1 AND status IN"
-			" ('success', 'failed', 'canceled', 'error'))"
-			" WHERE (?2 > 0 AND n > ?2) OR (?3 > 0 AND"
-			" finished_at < ?3) ORDER BY id", &st);
-	if (rc < 0)
+	*n = 0;
+	if ((rc = store_stmt(c, id, SQL_PRUNE_COUNT, &st)) < 0)
 		return rc;
 	store_bind_text(st, 1, project);
-	store_bind_u64(st, 2, keep_runs);
-	store_bind_u64(st, 3, older_than);
+	if ((rc = store_step(st)) < 0)
+		return rc;
+	if (rc == 1) {
+		sqlite3_int64 v = sqlite3_column_int64(st, 0);
+
+		*n = v > 0 ? (uint64_t)v : 0;
+	}
+	sqlite3_reset(st);
+	return 0;
+}
+
+/* Appends the ids st yields (bound by the caller) to *ids. */
+static int
+collect(sqlite3_stmt *st, uint64_t **ids, size_t *nids, size_t *cap)
+{
+	int rc;
+
 	while ((rc = store_step(st)) == 1) {
-		*ids = xgrow(*ids, &cap, *nids + 1, sizeof(**ids));
+		*ids = xgrow(*ids, cap, *nids + 1, sizeof(**ids));
 		(*ids)[(*nids)++] = (uint64_t)sqlite3_column_int64(st, 0);
 	}
-	if (rc < 0)
-		goto fail;
-	for (i = first; i < *nids; i++) {
+	return rc;
+}
+
+static int
+delete_runs(struct store_tx *tx, const uint64_t *ids, size_t n)
+{
+	sqlite3_stmt *st;
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
 		rc = store_stmt(tx->c, ST_PRUNE_DELETE,
 				"DELETE FROM runs WHERE id = ?1", &st);
 		if (rc < 0)
-			goto fail;
-		store_bind_u64(st, 1, (*ids)[i]);
+			return rc;
+		store_bind_u64(st, 1, ids[i]);
 		if ((rc = store_exec(st)) < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
+	       uint64_t older_than, size_t limit, uint64_t **ids,
+	       size_t *nids)
+{
+	sqlite3_stmt *st;
+	size_t cap = *nids, first = *nids, left = limit > 0 ? limit : SIZE_MAX;
+	uint64_t count, over;
+	int rc;
+
+	/* By count: the oldest finished runs beyond keep_runs. */
+	if (keep_runs > 0) {
+		rc = prune_count(tx->c, ST_PRUNE_COUNT, project, &count);
+		if (rc < 0)
+			goto fail;
+		over = count > keep_runs ? count - keep_runs : 0;
+		if (over > left)
+			over = left;
+		if (over > 0) {
+			rc = store_stmt(tx->c, ST_PRUNE_OLDEST,
+					SQL_PRUNE_OLDEST, &st);
+			if (rc < 0)
+				goto fail;
+			store_bind_text(st, 1, project);
+			store_bind_u64(st, 2, over);
+			/* Choose first, delete after: no DELETE under a
+			 * running SELECT. */
+			if ((rc = collect(st, ids, nids, &cap)) < 0 ||
+			    (rc = delete_runs(tx, *ids + first,
+					      *nids - first)) < 0)
+				goto fail;
+			left -= *nids - first;
+		}
+	}
+	/* By age, after those are gone: no id twice. */
+	if (older_than > 0 && left > 0) {
+		size_t from = *nids;
+
+		rc = store_stmt(tx->c, ST_PRUNE_AGED, SQL_PRUNE_AGED, &st);
+		if (rc < 0)
+			goto fail;
+		store_bind_text(st, 1, project);
+		store_bind_u64(st, 2, older_than);
+		store_bind_u64(st, 3, left == SIZE_MAX ? INT64_MAX : left);
+		if ((rc = collect(st, ids, nids, &cap)) < 0 ||
+		    (rc = delete_runs(tx, *ids + from, *nids - from)) < 0)
 			goto fail;
 	}
 	return 0;
@@ -422,4 +511,38 @@ fail:
 	/* The savepoint undoes the deletes: report none of them. */
 	*nids = first;
 	return rc;
+}
+
+int
+store_prune_due(struct store *s, const char *project, size_t keep_runs,
+		uint64_t older_than, bool *due)
+{
+	sqlite3_stmt *st;
+	uint64_t count;
+	int rc;
+
+	*due = false;
+	if (keep_runs > 0) {
+		rc = prune_count(&s->rd, ST_R_PRUNE_COUNT, project,
+				       &count);
+		if (rc < 0)
+			return rc;
+		if (count > keep_runs) {
+			*due = true;
+			return 0;
+		}
+	}
+	if (older_than == 0)
+		return 0;
+	rc = store_stmt(&s->rd, ST_R_PRUNE_AGED, SQL_PRUNE_AGED, &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	store_bind_u64(st, 2, older_than);
+	store_bind_u64(st, 3, 1);
+	if ((rc = store_step(st)) < 0)
+		return rc;
+	*due = rc == 1;
+	sqlite3_reset(st);
+	return 0;
 }

@@ -114,7 +114,7 @@ struct w {
 	int idx, number;
 	const char *status, *text, *hash;
 	uint64_t offset, t1, t2;
-	size_t keep;
+	size_t keep, limit;
 	uint64_t *ids;
 	size_t nids;
 	int fail_with;
@@ -283,8 +283,8 @@ fn_token(struct store_tx *tx, struct w *w)
 static int
 fn_prune(struct store_tx *tx, struct w *w)
 {
-	return store_tx_prune(tx, w->run.project, w->keep, w->t1, &w->ids,
-			      &w->nids);
+	return store_tx_prune(tx, w->run.project, w->keep, w->t1, w->limit,
+			      &w->ids, &w->nids);
 }
 
 /* Inserts a run and then fails: its insert must be undone. */
@@ -2393,7 +2393,135 @@ test_disk_full_retry(void **state)
 	assert_int_equal(umount(mnt), 0);
 }
 
+/* ---- retention: a count kept with the runs, batches ---- */
+
+/* run_counts' row for the project, read on the reader's connection. */
+static int64_t
+finished_count(struct fx *f, const char *project)
+{
+	sqlite3_stmt *st;
+	int64_t n = -1;
+
+	assert_int_equal(sqlite3_prepare_v2(f->s->rd.db, "SELECT finished FROM"
+					    " run_counts WHERE project = ?1",
+					    -1, &st, NULL), SQLITE_OK);
+	sqlite3_bind_text(st, 1, project, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return n;
+}
+
+static bool
+prune_due(struct fx *f, const char *project, size_t keep, uint64_t older)
+{
+	bool due = true;
+
+	assert_int_equal(store_prune_due(f->s, project, keep, older, &due), 0);
+	return due;
+}
+
+static int
+fn_rerun(struct store_tx *tx, struct w *w)
+{
+	return store_tx_run_set_status(tx, w->id, "queued", 0, 0);
+}
+
+static void
+test_run_counts(void **state)
+{
+	struct fx *f = *state;
+	struct w w;
+	uint64_t a, b, c, att;
+
+	/* Queued and running runs are not counted; each end is. */
+	a = insert_run(f, "web", "queued", "main");
+	b = insert_run(f, "web", "queued", "main");
+	assert_int_equal(finished_count(f, "web"), -1);
+	set_status(f, a, "running", 10, 0);
+	assert_int_equal(finished_count(f, "web"), -1);
+	set_status(f, a, "success", 0, 20);
+	assert_int_equal(finished_count(f, "web"), 1);
+	set_status(f, b, "canceled", 0, 30);
+	assert_int_equal(finished_count(f, "web"), 2);
+	/* Written again as it is (a retried write): still one each. */
+	set_status(f, b, "canceled", 0, 30);
+	assert_int_equal(finished_count(f, "web"), 2);
+	/* A rerun takes it back to queued, its new end counts again. */
+	w = (struct w){ .fn = fn_rerun, .id = a };
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(finished_count(f, "web"), 1);
+	set_status(f, a, "failed", 0, 40);
+	assert_int_equal(finished_count(f, "web"), 2);
+	/* Inserted finished (a restore, rows written by hand): counted. */
+	c = insert_run(f, "web", "error", "main");
+	assert_int_equal(finished_count(f, "web"), 3);
+	(void)full_run(f, "api", "success", 50, &att);
+	assert_int_equal(finished_count(f, "api"), 1);
+	assert_int_equal(finished_count(f, "web"), 3);
+
+	/* Due only over a limit, by count or by age. */
+	assert_false(prune_due(f, "web", 3, 0));
+	assert_true(prune_due(f, "web", 2, 0));
+	assert_false(prune_due(f, "web", 0, 0));
+	assert_false(prune_due(f, "nothing", 1, 5));
+	/* c was inserted with finished_at 0 (new_run): older than 1. */
+	assert_true(prune_due(f, "web", 3, 1));
+	assert_false(prune_due(f, "api", 1, 50));
+	assert_true(prune_due(f, "api", 1, 51));
+
+	/* Pruning takes the count down with the runs it deletes. */
+	w = (struct w){ .fn = fn_prune, .keep = 1 };
+	w.run.project = "web";
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 2);
+	free(w.ids);
+	assert_int_equal(finished_count(f, "web"), 1);
+	assert_false(prune_due(f, "web", 1, 0));
+	(void)c;
+}
+
+static void
+test_prune_batches(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ids[10], att[10], running, running_att;
+	size_t want[] = { 3, 3, 2, 0 };
+	struct store_run *r;
+	struct w w;
+	size_t i, k, got = 0;
+
+	for (i = 0; i < 10; i++)
+		ids[i] = full_run(f, "web", "success", 1000 + i, &att[i]);
+	running = full_run(f, "web", "running", 0, &running_att);
+	/* Keep 2 in batches of 3: the oldest first, each batch once. */
+	for (k = 0; k < PW_ARRAY_LEN(want); k++) {
+		w = (struct w){ .fn = fn_prune, .keep = 2, .limit = 3 };
+		w.run.project = "web";
+		assert_int_equal(write_now(f, &w), 0);
+		assert_int_equal(w.nids, want[k]);
+		for (i = 0; i < w.nids; i++)
+			assert_int_equal(w.ids[i], ids[got + i]);
+		got += w.nids;
+		free(w.ids);
+	}
+	assert_int_equal(finished_count(f, "web"), 2);
+	/* By age in a batch of 1: the older of the two left, then none. */
+	w = (struct w){ .fn = fn_prune, .t1 = 5000, .limit = 1 };
+	w.run.project = "web";
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 1);
+	assert_int_equal(w.ids[0], ids[8]);
+	free(w.ids);
+	assert_int_equal(finished_count(f, "web"), 1);
+	/* The running run stays through all of it. */
+	assert_int_equal(store_run_get(f->s, running, &r), 0);
+	store_run_free(r);
+}
+
 /* ---- 100,000 runs: the listing uses its indexes ---- */
+
+
 
 static int
 fn_seed_many(struct store_tx *tx, void *arg)
@@ -2432,6 +2560,170 @@ plan(struct fx *f, enum store_stmt_id id, struct buf *out)
 					    sqlite3_column_text(st, 3)), 0);
 	sqlite3_finalize(st);
 	free(sql);
+}
+
+/* ---- the job path: no statement scans the history ---- */
+
+#define TRY(x) do { if ((rc = (x)) < 0) return rc; } while (0)
+
+/*
+ * One run through every store write of the job path, as the daemon makes
+ * them: a trigger (webhook delivery, idempotency key, the run, its job,
+ * its event), the run's start, an attempt's row (uid, span, queue step),
+ * a log chunk, the attempt's end (trace read, commit status), the run's
+ * own log and end, and retention.
+ */
+static int
+fn_job_path(struct store_tx *tx, struct w *w)
+{
+	struct store_run_new r = new_run("web", "queued", "main");
+	struct store_attempt_new a = { .idx = 0, .number = 1,
+				       .status = "running", .dir = "/a",
+				       .started_at = 2 };
+	struct store_step_new q = { .span_id = "2222222222222222",
+				    .name = "queue", .started_at = 1,
+				    .finished_at = 2 };
+	struct store_outbox_new o = { .key = "status-x", .seq = 1,
+				      .method = "POST", .url = "http://x/",
+				      .project = "web", .created_at = 3 };
+	struct store_delivery_new dl = { .forge = "github", .id = "d1",
+					 .project = "web", .status = 201,
+					 .response = "{}", .created_at = 1 };
+	struct store_trace t;
+	char tr[33], sp[17], *resp = NULL, *hash = NULL;
+	uint64_t run, att;
+	int status, rc;
+
+	r.idempotency_key = "k1";
+	if (store_tx_delivery_find(tx, "github", "d1", &status, &resp) !=
+	    -ENOENT || store_tx_run_by_key(tx, "web", "k1", &run, &hash) !=
+	    -ENOENT)
+		return -EIO;
+	TRY(store_tx_run_insert(tx, &r, &run));
+	dl.run = run;
+	TRY(store_tx_delivery_put(tx, &dl));
+	TRY(store_tx_job_insert(tx, run, 0, "t", "s", "pending"));
+	TRY(store_tx_event(tx, run, 1, "bob", "run.created", NULL));
+	TRY(store_tx_run_set_status(tx, run, "running", 2, 0));
+	TRY(store_tx_run_trace(tx, run, "0123456789abcdef0123456789abcdef",
+			       "0123456789abcdef", tr, sp));
+	a.run = run;
+	TRY(store_tx_attempt_insert(tx, &a, &att));
+	TRY(store_tx_attempt_set_uid(tx, att, 100000));
+	TRY(store_tx_attempt_set_span(tx, att, "1111111111111111"));
+	q.attempt = att;
+	TRY(store_tx_step_insert(tx, &q));
+	TRY(store_tx_job_set_status(tx, run, 0, "running"));
+	TRY(store_tx_log_append(tx, att, 0, "hi\n", 3));
+	TRY(store_tx_attempt_finish(tx, att, "success", 0, NULL, 3));
+	TRY(store_tx_trace_read(tx, run, att, &t));
+	store_trace_free(&t);
+	o.run = run;
+	TRY(store_tx_outbox_put(tx, &o));
+	TRY(store_tx_run_log_append(tx, run, "x\n", 2));
+	TRY(store_tx_run_set_status(tx, run, "success", 0, 4));
+	TRY(store_tx_prune(tx, "web", w->keep, 0, 100, &w->ids, &w->nids));
+	TRY(store_tx_prune(tx, "web", 0, w->t1, 100, &w->ids, &w->nids));
+	return 0;
+}
+
+#undef TRY
+
+/*
+ * The plan of every statement the writer has prepared (after fn_job_path,
+ * the job path's and nothing else) and of the loop's reads at a run's
+ * end, prepared again on the reader's connection under EXPLAIN QUERY
+ * PLAN: none may SCAN a table.  Triggers'
+ * and foreign keys' statements do not show in a plan: test_fk_indexes
+ * covers the cascades.
+ */
+static void
+test_job_path_plans(void **state)
+{
+	struct fx *f = *state;
+	struct w w;
+	sqlite3_stmt *st;
+	struct buf b;
+	char *sql, *status;
+	bool due;
+	int count = 5000, id, n = 0;
+
+	store_write(f->s, fn_seed_many, seed_done, &count);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	/* Over keep_runs, then over keep_days: a batch of each. */
+	w = (struct w){ .fn = fn_job_path, .keep = 1000, .t1 = UINT64_MAX / 2 };
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 200);
+	free(w.ids);
+	/* The loop's reads at a run's end: notices' last outcome, the
+	 * retention's look. */
+	assert_int_equal(store_run_last_outcome(f->s, "web", "main", 4000,
+						&status), 0);
+	free(status);
+	assert_int_equal(store_prune_due(f->s, "web", 1000, 1, &due), 0);
+	assert_int_equal(store_prune_due(f->s, "web", 0, 1, &due), 0);
+	for (id = 0; id < 2 * ST_COUNT; id++) {
+		sqlite3_stmt *p = id < ST_COUNT ? f->s->wr.stmt[id] :
+			f->s->rd.stmt[id - ST_COUNT];
+
+		if (p == NULL)
+			continue;
+		sql = xasprintf("EXPLAIN QUERY PLAN %s", sqlite3_sql(p));
+		assert_int_equal(sqlite3_prepare_v2(f->s->rd.db, sql, -1, &st,
+						    NULL), SQLITE_OK);
+		buf_init(&b, 0);
+		while (sqlite3_step(st) == SQLITE_ROW) {
+			const char *d = (const char *)sqlite3_column_text(st,
+									  3);
+
+			assert_int_equal(buf_printf(&b, "%s; ", d), 0);
+			if (strncmp(d, "SCAN ", 5) == 0 &&
+			    strcmp(d, "SCAN CONSTANT ROW") != 0)
+				fail_msg("a scan on the job path: %s\nplan: "
+					 "%s", sqlite3_sql(p), b.data);
+		}
+		sqlite3_finalize(st);
+		if (getenv("PW_STORE_PLANS") != NULL)
+			print_message("%s\n  -> %s\n", sqlite3_sql(p),
+				      b.len > 0 ? b.data : "(no table)");
+		buf_free(&b);
+		free(sql);
+		n++;
+	}
+	/* The statements above, and the store's own (BEGIN, ...). */
+	assert_true(n >= 25);
+}
+
+/*
+ * Deleting a run deletes its children by ON DELETE CASCADE / SET NULL,
+ * statements no plan shows: each child's key must lead an index (or be
+ * its rowid), or every prune walks every child table once per run.
+ */
+static void
+test_fk_indexes(void **state)
+{
+	struct fx *f = *state;
+	sqlite3_stmt *st;
+	int n = 0;
+
+	assert_int_equal(sqlite3_prepare_v2(f->s->rd.db,
+		"SELECT m.name, k.\"from\", (SELECT count(*) FROM"
+		"  pragma_index_list(m.name) l, pragma_index_info(l.name) i"
+		"  WHERE i.seqno = 0 AND i.name = k.\"from\") + (SELECT"
+		"  count(*) FROM pragma_table_info(m.name) t WHERE"
+		"  t.name = k.\"from\" AND t.pk = 1 AND t.type = 'INTEGER')"
+		" FROM sqlite_schema m, pragma_foreign_key_list(m.name) k"
+		" WHERE m.type = 'table' AND k.seq = 0", -1, &st, NULL),
+		SQLITE_OK);
+	while (sqlite3_step(st) == SQLITE_ROW) {
+		if (sqlite3_column_int(st, 2) == 0)
+			fail_msg("%s.%s refers to a parent without an index",
+				 sqlite3_column_text(st, 0),
+				 sqlite3_column_text(st, 1));
+		n++;
+	}
+	sqlite3_finalize(st);
+	assert_true(n >= 10);
 }
 
 static void
@@ -2654,6 +2946,8 @@ main(void)
 		T(test_events_tokens),
 		T(test_audit),
 		T(test_prune),
+		T(test_run_counts),
+		T(test_prune_batches),
 		T(test_deliveries),
 		T(test_pushes),
 		T(test_outbox_coalescing),
@@ -2672,6 +2966,8 @@ main(void)
 		T(test_disk_full),
 		T(test_disk_full_retry),
 		T(test_list_100k),
+		T(test_job_path_plans),
+		T(test_fk_indexes),
 		T(test_timing),
 #undef T
 	};

@@ -233,7 +233,7 @@ fn_ref(struct store_tx *tx, struct w *w)
 static int
 fn_prune(struct store_tx *tx, struct w *w)
 {
-	return store_tx_prune(tx, "web", 1, 0, &w->ids, &w->nids);
+	return store_tx_prune(tx, "web", 1, 0, 0, &w->ids, &w->nids);
 }
 
 static bool
