@@ -179,6 +179,8 @@ struct live_attempt {
 	uint64_t total;           /* log bytes received */
 	uint64_t queued;          /* log bytes handed to the store */
 	uint64_t committed;       /* log bytes committed */
+	uint64_t unflushed_ms;    /* uv_now when the oldest byte not handed
+	                             to the store came; 0: none waits */
 	struct buf mem;           /* bytes from `committed` to `total`, from
 	                             mem.data + mem_off (the committed prefix
 	                             is dropped lazily: no memmove per batch

@@ -7,9 +7,15 @@
  * supervisor starts (attempt_prepare → commit → sched_attempt_proceed);
  * its end is settled through attempt.c's attempt_finish first, and lines
  * the daemon adds meanwhile come through record_output like the job's.
- * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
+ * Log bytes are batched: up to LOG_FLUSH_BYTES, or what waited
+ * LOG_FLUSH_MS since its attempt's oldest unwritten byte came, per write,
  * keyed by byte offset; live followers get bytes as they arrive (live.c),
- * and the attempt's end is written after its last log bytes.  Log bytes
+ * and the attempt's end is written after its last log bytes, in the same
+ * loop iteration as the next attempt's row: one transaction (the
+ * store hands an iteration's writes over together).  The wait is the
+ * attempt's own, not a timer shared by all: a job that ends within
+ * LOG_FLUSH_MS of its first output has its log, its end and the next
+ * job's row in one commit, whatever another job's output started.  Log bytes
  * and state changes go through store_write_retry: a full disk or a
  * read-only file delays them (kept in memory, in order) instead of losing
  * them.  This file decides when runs and attempts leave memory; live.c
@@ -190,6 +196,8 @@ tx_log(struct store_tx *tx, void *arg)
 
 /* ---- logs ---- */
 
+static void log_pending(struct live_attempt *la);
+
 static void
 log_done(int rc, void *arg)
 {
@@ -217,6 +225,8 @@ log_done(int rc, void *arg)
 		 * too; the next flush sends everything again from here.
 		 */
 		la->queued = la->committed;
+		if (la->queued < la->total)
+			log_pending(la);
 	}
 	op_free(o);
 }
@@ -230,6 +240,7 @@ flush(struct live_attempt *la)
 	sections_flush(la);
 	if (la->id == 0 || la->total == la->queued)
 		return;
+	la->unflushed_ms = 0;
 	o = op_new(la->d, la->lr->id);
 	o->la = la;
 	o->id = la->id;
@@ -252,10 +263,47 @@ record_flush_all(struct daemon *d)
 		flush(la);
 }
 
+/*
+ * Writes what waited LOG_FLUSH_MS, and sets the timer for the next
+ * attempt whose bytes will have: never earlier, so the bytes of a job
+ * that ends before then go with its end.
+ */
 static void
 on_flush_timer(uv_timer_t *t)
 {
-	record_flush_all(container_of(t, struct daemon, flush_timer));
+	struct daemon *d = container_of(t, struct daemon, flush_timer);
+	uint64_t now = uv_now(&d->loop), next = 0, due;
+	struct live_attempt *la;
+
+	for (la = d->attempts; la != NULL; la = la->next) {
+		if (la->unflushed_ms == 0)
+			continue;
+		due = la->unflushed_ms + LOG_FLUSH_MS;
+		if (due <= now) {
+			flush(la);
+			/* Not written (no row yet): its next bytes start over. */
+			la->unflushed_ms = 0;
+		} else if (next == 0 || due < next) {
+			next = due;
+		}
+	}
+	if (next != 0)
+		uv_timer_start(t, on_flush_timer, next - now, 0);
+}
+
+/* Bytes wait to be written: from now, unless older ones wait already. */
+static void
+log_pending(struct live_attempt *la)
+{
+	struct daemon *d = la->d;
+
+	if (la->unflushed_ms != 0)
+		return;
+	la->unflushed_ms = uv_now(&d->loop);
+	/* An armed timer is due no later than this attempt's turn. */
+	if (!uv_is_active((uv_handle_t *)&d->flush_timer))
+		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS,
+			       0);
 }
 
 void
@@ -273,8 +321,8 @@ record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	d->stats.log_bytes += len;
 	if (la->total - la->queued >= LOG_FLUSH_BYTES)
 		flush(la);
-	else if (!uv_is_active((uv_handle_t *)&d->flush_timer))
-		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS, 0);
+	else
+		log_pending(la);
 }
 
 /* ---- attempts ---- */
