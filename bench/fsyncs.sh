@@ -57,6 +57,8 @@ for ((i = 0; i < 3000; i++)); do
 	grep -q '^listening on' "$W/serve.log" && break
 	sleep 0.01
 done
+grep -q '^listening on' "$W/serve.log" ||
+	{ echo "the daemon did not start: $(tail -3 "$W/serve.log")" >&2; exit 1; }
 DPID=$(ps -o pid= --ppid "$PID" | head -1 | tr -d ' ')
 metric() {
 	curl -sf "http://127.0.0.1:$PORT/metrics" |
@@ -69,6 +71,7 @@ RUN=$(curl -sf -X POST -H "Authorization: Bearer $TOK" \
 	-H 'Content-Type: application/json' -d '{}' \
 	"http://127.0.0.1:$PORT/api/v1/projects/b/runs" |
 	python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+[ -n "$RUN" ] || { echo "the trigger failed" >&2; exit 1; }
 for ((i = 0; i < 6000; i++)); do
 	st=$(sqlite3 "$W/data/pipewright.db" \
 		"SELECT status FROM runs WHERE id = $RUN AND finished_at > 0" 2>/dev/null)
