@@ -7,9 +7,15 @@
  * supervisor starts (attempt_prepare → commit → sched_attempt_proceed);
  * its end is settled through attempt.c's attempt_finish first, and lines
  * the daemon adds meanwhile come through record_output like the job's.
- * Log bytes are batched: up to LOG_FLUSH_BYTES or LOG_FLUSH_MS per write,
+ * Log bytes are batched: up to LOG_FLUSH_BYTES, or what waited
+ * LOG_FLUSH_MS since its attempt's oldest unwritten byte came, per write,
  * keyed by byte offset; live followers get bytes as they arrive (live.c),
- * and the attempt's end is written after its last log bytes.  The job's
+ * and the attempt's end is written after its last log bytes, in the same
+ * loop iteration as the next attempt's row: one transaction (the
+ * store hands an iteration's writes over together).  The wait is the
+ * attempt's own, not a timer shared by all: a job that ends within
+ * LOG_FLUSH_MS of its first output has its log, its end and the next
+ * job's row in one commit, whatever another job's output started.  The job's
  * own bytes are not here but in its log file (exec_log_notes): a write
  * names a range of it, which the writer thread reads and stores; one such
  * write is in flight per attempt, so that while the writer is behind the
@@ -209,14 +215,7 @@ tx_log(struct store_tx *tx, void *arg)
 /* ---- logs ---- */
 
 static void flush(struct live_attempt *la, bool all);
-static void on_flush_timer(uv_timer_t *t);
-
-static void
-flush_later(struct daemon *d)
-{
-	if (!uv_is_active((uv_handle_t *)&d->flush_timer))
-		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS, 0);
-}
+static void log_pending(struct live_attempt *la);
 
 static void
 log_done(int rc, void *arg)
@@ -246,7 +245,7 @@ log_done(int rc, void *arg)
 			if (la->file_end - la->queued >= LOG_FLUSH_BYTES)
 				flush(la, false);
 			else
-				flush_later(la->d);
+				log_pending(la);
 		}
 	} else if (rc == 0) {
 		la->committed += o->len;
@@ -264,6 +263,8 @@ log_done(int rc, void *arg)
 		 * too; the next flush sends everything again from here.
 		 */
 		la->queued = la->committed;
+		if (la->queued < la->total)
+			log_pending(la);
 	}
 	op_free(o);
 }
@@ -288,6 +289,7 @@ flush_file(struct live_attempt *la)
 	 */
 	o->file = true;
 	o->fd = fd >= 0 ? fcntl(fd, F_DUPFD_CLOEXEC, 3) : -1;
+	la->unflushed_ms = 0;
 	la->queued += o->len;
 	la->file_ops++;
 	la->ops++;
@@ -313,6 +315,7 @@ flush(struct live_attempt *la, bool all)
 	}
 	if (la->total == la->queued)
 		return;
+	la->unflushed_ms = 0;
 	o = op_new(la->d, la->lr->id);
 	o->la = la;
 	o->id = la->id;
@@ -335,10 +338,47 @@ record_flush_all(struct daemon *d)
 		flush(la, true);
 }
 
+/*
+ * Writes what waited LOG_FLUSH_MS, and sets the timer for the next
+ * attempt whose bytes will have: never earlier, so the bytes of a job
+ * that ends before then go with its end.
+ */
 static void
 on_flush_timer(uv_timer_t *t)
 {
-	record_flush_all(container_of(t, struct daemon, flush_timer));
+	struct daemon *d = container_of(t, struct daemon, flush_timer);
+	uint64_t now = uv_now(&d->loop), next = 0, due;
+	struct live_attempt *la;
+
+	for (la = d->attempts; la != NULL; la = la->next) {
+		if (la->unflushed_ms == 0)
+			continue;
+		due = la->unflushed_ms + LOG_FLUSH_MS;
+		if (due <= now) {
+			flush(la, false);
+			/* Not written (no row yet): its next bytes start over. */
+			la->unflushed_ms = 0;
+		} else if (next == 0 || due < next) {
+			next = due;
+		}
+	}
+	if (next != 0)
+		uv_timer_start(t, on_flush_timer, next - now, 0);
+}
+
+/* Bytes wait to be written: from now, unless older ones wait already. */
+static void
+log_pending(struct live_attempt *la)
+{
+	struct daemon *d = la->d;
+
+	if (la->unflushed_ms != 0)
+		return;
+	la->unflushed_ms = uv_now(&d->loop);
+	/* An armed timer is due no later than this attempt's turn. */
+	if (!uv_is_active((uv_handle_t *)&d->flush_timer))
+		uv_timer_start(&d->flush_timer, on_flush_timer, LOG_FLUSH_MS,
+			       0);
 }
 
 void
@@ -361,7 +401,7 @@ record_output(void *arg, struct sched_run *run, size_t job, int attempt,
 	if (la->total - la->queued >= LOG_FLUSH_BYTES)
 		flush(la, false);
 	else
-		flush_later(d);
+		log_pending(la);
 }
 
 /* ---- attempts ---- */

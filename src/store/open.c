@@ -134,6 +134,7 @@ store_open(uv_loop_t *loop, const char *path, struct store **out, char **err)
 	s->loop = loop;
 	s->path = xstrdup(path);
 	s->queue_tail = &s->queue;
+	s->staged_tail = &s->staged;
 	s->done_tail = &s->done;
 	s->held_tail = &s->held;
 	pthread_mutex_init(&s->mu, NULL);

@@ -8,10 +8,14 @@
  * SQLITE_PREPARE_PERSISTENT and reset after every use, so that no
  * statement holds a read snapshot open between calls.
  *
- * The queue between the loop and the writer is guarded by `mu`: the loop
- * appends to `queue`; the writer takes all of it, runs it as one
- * transaction and appends the finished requests to `done`, then wakes the
- * loop through `async`, whose callback calls each done in order.
+ * The loop stages writes in `staged` (its own, no lock) and hands them
+ * to the writer once per loop iteration, before it polls (`kick`), by
+ * moving them to `queue`, which `mu` guards.  The writer takes all of
+ * `queue`, runs it as one transaction and appends the finished requests
+ * to `done`, then wakes the loop through `async`, whose callback calls
+ * each done in order.  So what one iteration queues never straddles two
+ * transactions: a writer finishing a batch finds either nothing or all
+ * of an iteration's writes.
  */
 #ifndef PW_STORE_INT_H
 #define PW_STORE_INT_H
@@ -205,13 +209,15 @@ struct store {
 	struct store_conn wr;        /* writer thread (open/close: the loop's) */
 	uv_async_t async;            /* writer → loop: requests are done */
 	/*
-	 * loop → writer: wakes it once per loop iteration, before the loop
-	 * polls, so that the writes one callback queues (a job's end and the
-	 * next job's attempt row) share one commit instead of racing the
-	 * writer into two.
+	 * loop → writer: hands the iteration's staged writes over and wakes
+	 * the writer, once per loop iteration, before the loop polls, so
+	 * that the writes one iteration queues (a job's end and the next
+	 * job's attempt row) share one commit instead of racing a writer
+	 * that just finished a batch into two.
 	 */
 	uv_prepare_t kick;
 	bool kick_armed;
+	struct store_req *staged, **staged_tail; /* loop thread: not yet handed over */
 	int handles;                 /* async and kick, until closed */
 	pthread_t thread;
 	bool thread_started;

@@ -1,7 +1,10 @@
 /*
  * The writer thread: group commit, and checkpoints when idle.
  *
- * store_write() appends {fn, done, arg} to the queue.  The writer takes
+ * store_write() stages {fn, done, arg}; once per loop iteration, before
+ * the loop polls, the staged writes join the queue together (store_on_kick),
+ * so that what one iteration queues (a job's end and the next attempt's
+ * row) is never split between two transactions.  The writer takes
  * everything queued at once and runs it as one transaction (BEGIN
  * IMMEDIATE ... COMMIT, synchronous=FULL: one fsync for the lot), each fn
  * in its own savepoint so that a failing fn undoes only its own changes.
@@ -392,16 +395,32 @@ enqueue(struct store *s, store_write_fn fn, store_done_cb done, void *arg,
 	/* Writes in flight keep the loop alive, an idle store does not. */
 	if (s->pending++ == 0)
 		uv_ref((uv_handle_t *)&s->async);
-	pthread_mutex_lock(&s->mu);
-	assert(!s->stop);
-	*s->queue_tail = r;
-	s->queue_tail = &r->next;
-	pthread_mutex_unlock(&s->mu);
-	/* The writer is woken before the loop polls (store_on_kick). */
+	/* Staged: the writer sees it with the rest of this iteration's. */
+	*s->staged_tail = r;
+	s->staged_tail = &r->next;
+	/* Handed over before the loop polls (store_on_kick). */
 	if (!s->kick_armed) {
 		s->kick_armed = true;
 		uv_prepare_start(&s->kick, store_on_kick);
 	}
+}
+
+/*
+ * The loop's staged writes join the writer's queue, all at once (under
+ * mu).  Until then a writer that finishes a batch cannot take the first
+ * half of what a callback is still queuing: a job's end and the next
+ * attempt's row go into one transaction, one fsync.
+ */
+static void
+hand_over(struct store *s)
+{
+	if (s->staged == NULL)
+		return;
+	assert(!s->stop);
+	*s->queue_tail = s->staged;
+	s->queue_tail = s->staged_tail;
+	s->staged = NULL;
+	s->staged_tail = &s->staged;
 }
 
 void
@@ -412,6 +431,7 @@ store_on_kick(uv_prepare_t *h)
 	uv_prepare_stop(h);
 	s->kick_armed = false;
 	pthread_mutex_lock(&s->mu);
+	hand_over(s);
 	pthread_cond_signal(&s->wake);
 	pthread_mutex_unlock(&s->mu);
 }
@@ -496,6 +516,7 @@ store_writer_stop(struct store *s)
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		/* What done callbacks queued is not kicked: the loop waits here. */
+		hand_over(s);
 		pthread_cond_signal(&s->wake);
 		while (s->queue != NULL || s->busy || s->held != NULL)
 			pthread_cond_wait(&s->idle, &s->mu);
@@ -503,7 +524,7 @@ store_writer_stop(struct store *s)
 		/* The done callbacks may queue more writes. */
 		deliver(s);
 		pthread_mutex_lock(&s->mu);
-		empty = s->queue == NULL;
+		empty = s->queue == NULL && s->staged == NULL;
 		if (empty) {
 			s->stop = true;
 			pthread_cond_signal(&s->wake);

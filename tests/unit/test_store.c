@@ -705,6 +705,60 @@ test_group_commit_in_order(void **state)
 	gate_destroy(&g);
 }
 
+/*
+ * What the loop queues in one iteration commits in one transaction, even
+ * when the writer ends a batch while the loop is still queuing: a job's
+ * end and the next attempt's row share one fsync.  A writer that took
+ * the queue as it found it would commit the first half alone.
+ */
+static void
+test_group_commit_per_iteration(void **state)
+{
+	struct fx *f = *state;
+	struct store *s = f->s;
+	struct store_stats before, after;
+	struct store_req *seen;
+	struct w w[2];
+	struct gate g;
+	uint64_t commits;
+	int i, counter = 0;
+
+	for (i = 0; i < 2; i++) {
+		w[i] = (struct w){ .fn = fn_run_insert, .counter = &counter };
+		w[i].run = new_run("web", "queued", "main");
+	}
+	store_stats(s, &before);
+	gate_close(f, &g);
+	/* The first of this iteration's writes ... */
+	queue(f, &w[0]);
+	/* ... and the writer's batch ends meanwhile: wait until it is idle. */
+	gate_open(&g);
+	pthread_mutex_lock(&s->mu);
+	while (s->stats.commits == before.commits || s->busy)
+		pthread_cond_wait(&s->idle, &s->mu);
+	commits = s->stats.commits;
+	seen = s->queue;
+	pthread_mutex_unlock(&s->mu);
+	/* It took nothing of an iteration that is not over. */
+	assert_int_equal(commits - before.commits, 1);
+	assert_null(seen);
+	assert_false(w[0].done);
+	/* The rest of the iteration; the loop hands both over at once. */
+	queue(f, &w[1]);
+	uv_run(&f->loop, UV_RUN_DEFAULT);
+	for (i = 0; i < 2; i++) {
+		assert_true(w[i].done);
+		assert_int_equal(w[i].rc, 0);
+		assert_int_equal(w[i].order, i);
+	}
+	assert_true(w[1].id > w[0].id);
+	store_stats(s, &after);
+	assert_int_equal(after.writes - before.writes, 3);
+	/* The gate's batch, and one for the iteration's two writes. */
+	assert_int_equal(after.commits - before.commits, 2);
+	gate_destroy(&g);
+}
+
 static void
 test_failing_fn_undoes_only_itself(void **state)
 {
@@ -2938,6 +2992,7 @@ main(void)
 		T(test_job_rerun),
 		T(test_idempotency_key),
 		T(test_group_commit_in_order),
+		T(test_group_commit_per_iteration),
 		T(test_failing_fn_undoes_only_itself),
 		T(test_logs),
 		T(test_logs_from_file),
