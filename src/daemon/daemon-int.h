@@ -185,7 +185,8 @@ struct live_attempt {
 	                             mem, read by the store's writer */
 	int log_fd;               /* dir/log, read-only, or -1 */
 	int file_ops;             /* writes of file ranges in flight */
-	bool file_warned;         /* a write of a range failed: said once */
+	bool file_warned;         /* dir/log or a write of a range of it
+	                             failed: said once */
 	uint64_t unflushed_ms;    /* uv_now when the oldest byte not handed
 	                             to the store came; 0: none waits */
 	struct buf mem;           /* bytes from live_attempt_mem_base() to

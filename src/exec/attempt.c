@@ -312,6 +312,7 @@ static void
 end_from_files(struct exec_attempt *a)
 {
 	char *path, *text = NULL, *reason = NULL, how[48];
+	struct stat sb;
 	const char *perr = a->parser.error;
 	size_t len;
 	int rc;
@@ -348,9 +349,18 @@ end_from_files(struct exec_attempt *a)
 		}
 		a->tail_st.reason = a->tail_reason;
 	}
+	/*
+	 * A regular file only: a FIFO in its place (a job under sandbox none
+	 * reaches the directory) would block the open, and the reads.
+	 */
 	path = xasprintf("%s/%s", a->dir, SUPERVISOR_LOG_FILE);
-	a->tail_fd = open(path, O_RDONLY | O_CLOEXEC);
+	a->tail_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(path);
+	if (a->tail_fd >= 0 &&
+	    (fstat(a->tail_fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+		close(a->tail_fd);
+		a->tail_fd = -1;
+	}
 	/* The idle handle runs even while the loop has nothing else to do. */
 	uv_idle_init(a->loop, &a->tail);
 	a->tail.data = a;
