@@ -238,6 +238,8 @@ struct live_run {
 	 */
 	enum { RUN_WS_READY, RUN_WS_FRESH, RUN_WS_MAKING } ws;
 	struct jobws *ws_waiting;
+	bool ws_gone;             /* its end is stored while MAKING: it goes
+	                             when the making is over */
 	struct live_run *next;
 };
 
@@ -463,6 +465,11 @@ int runs_recover(struct daemon *d, char **err);
  */
 int runs_release_held(struct daemon *d, char **err);
 
+/*
+ * record.c: a finished run whose end is stored leaves: its files, then
+ * memory (jobws.c calls it for a run that waited for its workspace).
+ */
+void record_run_gone(struct daemon *d, struct live_run *lr);
 /* record.c: a running attempt's row, to be taken up (recover.c). */
 void record_adopt(struct daemon *d, struct live_run *lr, size_t job,
 		  const struct store_attempt *sa);
