@@ -75,7 +75,11 @@ def main(t):
                  config="max_jobs: 1\n"
                  "sandbox: {mode: strict, limits: {workspace: 32M}}\n")
 
-    def go(rid, job):
+    def go(rid, job, name):
+        # Its script runs (so its workspace is there): then the file.
+        pw.wait_until(lambda: "while [" in d.get(
+            "/api/v1/runs/%d/jobs/%s/log" % (rid, name)).text,
+            "job %s's script to run" % name)
         open(os.path.join(d.data, "workspaces", str(rid), "jobs", str(job),
                           "go"), "w").close()
 
@@ -85,7 +89,7 @@ def main(t):
         quick = d.trigger("quick")["id"]
         ws = os.path.join(d.data, "workspaces", str(quick))
         # a ends, b starts: the run next in line gets its file system made.
-        go(hold, 0)
+        go(hold, 0, "a")
         pw.wait_until(lambda: os.path.exists(os.path.join(gate, "held")),
                       "the queued run's file system to be made ahead")
         eq(d.post("/api/v1/runs/%d/cancel" % quick, token="operator").status,
@@ -102,7 +106,7 @@ def main(t):
         pw.wait_until(gone, "the cancelled run's workspace to go")
         r = d.post("/api/v1/runs/%d/rerun" % quick, token="operator")
         eq(r.status, 200, "the rerun once it is gone (%r)" % r.body)
-        go(hold, 1)
+        go(hold, 1, "b")
         eq(d.wait_run(hold)["status"], "success", "the run before it")
         run = d.wait_run(quick)
         eq(run["status"], "success", "the rerun")
