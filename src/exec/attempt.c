@@ -127,6 +127,14 @@ exec_greeting_version(const struct exec *e)
 	return e->notes ? SUPERVISOR_PROTO_VERSION : 1;
 }
 
+void
+exec_attempt_notes(struct exec_attempt *a, bool on)
+{
+	a->notes = on;
+	a->parser.size_cb = on ? on_size : NULL;
+	a->parser.size_arg = on ? a : NULL;
+}
+
 struct exec_attempt *
 exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 		 exec_end_cb end_cb, void *arg)
@@ -137,16 +145,12 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->loop = e->loop;
 	a->dir = xstrdup(dir);
 	a->output_cb = output_cb;
-	a->notes = e->notes;
 	a->end_cb = end_cb;
 	a->arg = arg;
 	a->tail_fd = -1;
 	a->pool_fd = -1;
 	exec_parser_init(&a->parser);
-	if (a->notes) {
-		a->parser.size_cb = on_size;
-		a->parser.size_arg = a;
-	}
+	exec_attempt_notes(a, e->notes);
 	a->sock.data = a;
 	a->proc.data = a;
 	a->pidpoll.data = a;
