@@ -179,6 +179,19 @@ daemon_cancel(struct daemon *d, uint64_t run, const char *actor,
 	record_change(d, run, actor, "cancel", NULL, NULL, cb, arg);
 }
 
+/*
+ * Why a run still in memory cannot be rebuilt: not finished, or finished
+ * while its workspace was being made, which its cleanup waits for.
+ */
+static const char *
+lingering(const struct live_run *lr)
+{
+	if (sched_run_finished(lr->run) && lr->ws == RUN_WS_MAKING)
+		return "the run's workspace is still being made; "
+		       "try again in a moment";
+	return "the run has not finished yet";
+}
+
 void
 daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 	     const char *actor, daemon_done_cb cb, void *arg)
@@ -194,8 +207,8 @@ daemon_rerun(struct daemon *d, uint64_t run, const char *const *names,
 
 	if (daemon_handing_over(d, cb, arg))
 		return;
-	if (live_run_find(d, run) != NULL) {
-		cb(-EBUSY, run, "the run has not finished yet", arg);
+	if ((lr = live_run_find(d, run)) != NULL) {
+		cb(-EBUSY, run, lingering(lr), arg);
 		return;
 	}
 	rc = load_finished(d, run, &row, &proj, &p, &msg);
@@ -252,6 +265,11 @@ daemon_approve(struct daemon *d, uint64_t run, const char *job,
 			return;
 		}
 		record_change(d, run, actor, "approve", job, NULL, cb, arg);
+		return;
+	}
+	/* Finished, but not gone yet: a second copy of it is not built. */
+	if (lr != NULL) {
+		cb(-EBUSY, run, lingering(lr), arg);
 		return;
 	}
 	rc = load_finished(d, run, &row, &proj, &p, &msg);

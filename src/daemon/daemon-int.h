@@ -185,7 +185,8 @@ struct live_attempt {
 	                             mem, read by the store's writer */
 	int log_fd;               /* dir/log, read-only, or -1 */
 	int file_ops;             /* writes of file ranges in flight */
-	bool file_warned;         /* a write of a range failed: said once */
+	bool file_warned;         /* dir/log or a write of a range of it
+	                             failed: said once */
 	uint64_t unflushed_ms;    /* uv_now when the oldest byte not handed
 	                             to the store came; 0: none waits */
 	struct buf mem;           /* bytes from live_attempt_mem_base() to
@@ -237,6 +238,8 @@ struct live_run {
 	 */
 	enum { RUN_WS_READY, RUN_WS_FRESH, RUN_WS_MAKING } ws;
 	struct jobws *ws_waiting;
+	bool ws_gone;             /* its end is stored while MAKING: it goes
+	                             when the making is over */
 	struct live_run *next;
 };
 
@@ -462,6 +465,11 @@ int runs_recover(struct daemon *d, char **err);
  */
 int runs_release_held(struct daemon *d, char **err);
 
+/*
+ * record.c: a finished run whose end is stored leaves: its files, then
+ * memory (jobws.c calls it for a run that waited for its workspace).
+ */
+void record_run_gone(struct daemon *d, struct live_run *lr);
 /* record.c: a running attempt's row, to be taken up (recover.c). */
 void record_adopt(struct daemon *d, struct live_run *lr, size_t job,
 		  const struct store_attempt *sa);

@@ -235,7 +235,8 @@ struct run_ws {
  * waited for it go on, or their attempts fail with the reason (retry
  * applies; the next attempt tries to make it again).  A run made ahead
  * may have ended meanwhile (cancelled while queued): what was made for
- * it goes, as its end's cleanup would have taken it.
+ * it goes with its end's cleanup, which waits for this (record.c), so
+ * that a rerun never makes the same workspace while this one is made.
  */
 static void
 run_ws_made(int rc, void *arg)
@@ -247,8 +248,22 @@ run_ws_made(int rc, void *arg)
 	char *why = NULL;
 
 	d->jobws_active--;
-	if (lr == NULL || lr->ws != RUN_WS_MAKING ||
+	if (lr != NULL && lr->ws == RUN_WS_MAKING &&
 	    sched_run_finished(lr->run)) {
+		/*
+		 * Its end's cleanup takes what was made: now, if the end is
+		 * stored (the run waited for this, record.c), else when it is.
+		 */
+		lr->ws = RUN_WS_FRESH;
+		free(m->workspace);
+		free(m);
+		if (lr->ws_gone)
+			record_run_gone(d, lr);
+		else
+			daemon_run_gone(d);
+		return;
+	}
+	if (lr == NULL || lr->ws != RUN_WS_MAKING) {
 		if (rc == 0 && (lr == NULL || sched_run_finished(lr->run))) {
 			wsfs_release(m->workspace);
 			pw_remove_tree(m->workspace);

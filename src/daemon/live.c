@@ -22,6 +22,7 @@
 #include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "daemon-int.h"
@@ -230,14 +231,34 @@ live_attempt_mem_base(const struct live_attempt *la)
 int
 live_attempt_log_fd(struct live_attempt *la)
 {
+	struct stat sb;
 	char *path;
 
 	if (la->log_fd >= 0 || la->dir == NULL)
 		return la->log_fd;
+	/*
+	 * Only a regular file: under sandbox none the job can reach the
+	 * attempt's directory, and a FIFO put in the log's place would
+	 * block this open, and the writer's reads, for good.  Non-blocking
+	 * changes nothing for a regular file.
+	 */
 	path = xasprintf("%s/%s", la->dir, SUPERVISOR_LOG_FILE);
-	la->log_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-	if (la->log_fd < 0)
-		log_warn("log.open path=%s", path);
+	la->log_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW |
+				      O_NONBLOCK);
+	/* Tried again at each flush: said once an attempt. */
+	if (la->log_fd < 0) {
+		if (!la->file_warned)
+			log_warn("log.open path=%s", path);
+		la->file_warned = true;
+	} else if (fstat(la->log_fd, &sb) < 0 || !S_ISREG(sb.st_mode)) {
+		if (!la->file_warned)
+			log_warnx("log.open path=%s: not a regular file; the "
+				  "job's output past the stored bytes is not "
+				  "kept", path);
+		la->file_warned = true;
+		close(la->log_fd);
+		la->log_fd = -1;
+	}
 	free(path);
 	return la->log_fd;
 }

@@ -559,6 +559,16 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 
 /* ---- runs ---- */
 
+void
+record_run_gone(struct daemon *d, struct live_run *lr)
+{
+	files_remove_run(d, lr->id);
+	/* Retention later, between hand-offs (prune.c). */
+	prune_due(d, lr->project);
+	live_run_remove(d, lr);
+	daemon_run_gone(d);
+}
+
 static void
 run_final_done(int rc, void *arg)
 {
@@ -567,11 +577,16 @@ run_final_done(int rc, void *arg)
 
 	op_committed(o, rc);
 	if (lr != NULL && sched_run_finished(lr->run)) {
-		files_remove_run(o->d, o->run);
-		/* Retention later, between hand-offs (prune.c). */
-		prune_due(o->d, lr->project);
-		live_run_remove(o->d, lr);
-		daemon_run_gone(o->d);
+		/*
+		 * Its workspace is still being made (ahead of its turn, and it
+		 * was cancelled meanwhile): it stays in memory until that is
+		 * over (jobws.c), so that neither its removal nor a rerun's
+		 * new one runs under the making.
+		 */
+		if (lr->ws == RUN_WS_MAKING)
+			lr->ws_gone = true;
+		else
+			record_run_gone(o->d, lr);
 	}
 	op_free(o);
 }

@@ -127,6 +127,14 @@ exec_greeting_version(const struct exec *e)
 	return e->notes ? SUPERVISOR_PROTO_VERSION : 1;
 }
 
+void
+exec_attempt_notes(struct exec_attempt *a, bool on)
+{
+	a->notes = on;
+	a->parser.size_cb = on ? on_size : NULL;
+	a->parser.size_arg = on ? a : NULL;
+}
+
 struct exec_attempt *
 exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 		 exec_end_cb end_cb, void *arg)
@@ -137,16 +145,12 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->loop = e->loop;
 	a->dir = xstrdup(dir);
 	a->output_cb = output_cb;
-	a->notes = e->notes;
 	a->end_cb = end_cb;
 	a->arg = arg;
 	a->tail_fd = -1;
 	a->pool_fd = -1;
 	exec_parser_init(&a->parser);
-	if (a->notes) {
-		a->parser.size_cb = on_size;
-		a->parser.size_arg = a;
-	}
+	exec_attempt_notes(a, e->notes);
 	a->sock.data = a;
 	a->proc.data = a;
 	a->pidpoll.data = a;
@@ -312,6 +316,7 @@ static void
 end_from_files(struct exec_attempt *a)
 {
 	char *path, *text = NULL, *reason = NULL, how[48];
+	struct stat sb;
 	const char *perr = a->parser.error;
 	size_t len;
 	int rc;
@@ -348,9 +353,18 @@ end_from_files(struct exec_attempt *a)
 		}
 		a->tail_st.reason = a->tail_reason;
 	}
+	/*
+	 * A regular file only: a FIFO in its place (a job under sandbox none
+	 * reaches the directory) would block the open, and the reads.
+	 */
 	path = xasprintf("%s/%s", a->dir, SUPERVISOR_LOG_FILE);
-	a->tail_fd = open(path, O_RDONLY | O_CLOEXEC);
+	a->tail_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	free(path);
+	if (a->tail_fd >= 0 &&
+	    (fstat(a->tail_fd, &sb) < 0 || !S_ISREG(sb.st_mode))) {
+		close(a->tail_fd);
+		a->tail_fd = -1;
+	}
 	/* The idle handle runs even while the loop has nothing else to do. */
 	uv_idle_init(a->loop, &a->tail);
 	a->tail.data = a;

@@ -187,6 +187,12 @@ int exec_send_all(int fd, const char *s) PW_WUR;
 /* attempt.c, for start.c and attach.c */
 /* The version an ATTACH greets with: 2 (notes) only if notes are wanted. */
 unsigned exec_greeting_version(const struct exec *e);
+/*
+ * Whether the attempt's caller gets notes (exec_log_notes) and its
+ * parser takes "SIZE n": set when it is made, and again when a pooled
+ * one, made earlier, is taken (the greeting is the exec's of that time).
+ */
+void exec_attempt_notes(struct exec_attempt *a, bool on);
 /* A new attempt without handles (has_* false), not counted as active. */
 struct exec_attempt *exec_attempt_new(struct exec *e, const char *dir,
 				      exec_output_cb output_cb,

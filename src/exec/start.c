@@ -305,6 +305,8 @@ start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
 		return 0;
 	free(a->dir);
 	a->dir = xstrdup(spec->dir);
+	/* Made before exec_log_notes, maybe: ours is greeted as of now. */
+	exec_attempt_notes(a, e->notes);
 	a->output_cb = output_cb;
 	a->end_cb = end_cb;
 	a->arg = arg;

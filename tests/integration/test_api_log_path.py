@@ -11,7 +11,10 @@ order, however it travelled:
   the job runs on;
 - a daemon stopped (drain: detach) in the middle of a flood and started
   again: the next one takes the attempt up from the byte the store has,
-  reading the rest from the same file, and the log holds every line once.
+  reading the rest from the same file, and the log holds every line once;
+- a job (sandbox none: it reaches its attempt's directory) that puts a
+  FIFO in its log's place while no daemon holds the file open: the next
+  daemon refuses it instead of blocking on it, and serves on.
 """
 import json
 import os
@@ -49,6 +52,18 @@ jobs:
       - seq 1 150000
       - while [ ! -e "$GO" ]; do sleep 0.02; done
       - seq 150001 300000
+"""
+
+
+FIFO = """\
+jobs:
+  fifo:
+    script:
+      - echo before
+      - while [ ! -e "$GO" ]; do sleep 0.02; done
+      - rm "$HOME/../log" && mkfifo "$HOME/../log" && touch "$SWAPPED"
+      - while [ ! -e "$GO2" ]; do sleep 0.02; done
+      - echo after
 """
 
 
@@ -106,7 +121,7 @@ def main(t):
         f.write(FLOOD)
     d = t.daemon(
         projects={"flood": {"pipeline": flood_yml, "secrets": "[TOK]"},
-                  "capped": CAPPED, "resumed": RESUMED},
+                  "capped": CAPPED, "resumed": RESUMED, "fifo": FIFO},
         config="secrets:\n  TOK: {file: %s}\nmax_log: 4M\ndrain: detach\n"
         % secret_file)
 
@@ -185,6 +200,32 @@ def main(t):
            "log_bytes vs the stored log")
     t.check("a restart mid-flood: the next daemon reads the rest from the file, "
             "every line once", resumed)
+
+    def fifo():
+        swapped = os.path.join(t.tmp, "swapped")
+        rid = d.trigger("fifo", {"env": {"GO": fgo1, "GO2": fgo2,
+                                          "SWAPPED": swapped}})["id"]
+        pw.wait_until(lambda: "before\n" in
+                      d.get("/api/v1/runs/%d/jobs/fifo/log" % rid).text,
+                      "the first line stored")
+        d.stop()  # drain: detach; nobody holds dir/log open now
+        with open(fgo1, "w"):
+            pass
+        pw.wait_until(lambda: os.path.exists(swapped), "the log swapped")
+        d.start()
+        with open(fgo2, "w"):
+            pass
+        run = d.wait_run(rid)
+        eq(run["status"], "success", "the run after the swap")
+        eq(d.get("/healthz").status, 200, "the daemon serves")
+        log = d.get("/api/v1/runs/%d/jobs/fifo/log" % rid).text
+        expect(log.startswith("$ echo before\nbefore\n"),
+               "the stored part: %r" % log[:200])
+        expect("after" not in log.replace("$ echo after", ""),
+               "bytes read from the FIFO: %r" % log)
+    fgo1 = os.path.join(t.tmp, "fifo-go1")
+    fgo2 = os.path.join(t.tmp, "fifo-go2")
+    t.check("a FIFO in the log's place: refused, the daemon serves on", fifo)
 
     t.check("SIGTERM: exit 0", d.stop)
 
