@@ -387,7 +387,10 @@ store_tx_token_insert(struct store_tx *tx, const char *name, const char *scope,
  * connection): the project's count of finished runs (run_counts, kept by
  * triggers, migration 15), its oldest finished runs (one arm of
  * runs_status per finished state, merged by id: no sort, no walk past the
- * ones asked for) and its runs finished before a time (runs_finished_at).
+ * ones asked for) and its runs finished before a time (runs_finished_at),
+ * except the store's newest run: run ids are SQLite's max(rowid) + 1, so
+ * deleting the newest (a store idle past keep_days) would hand its id,
+ * and the URLs and commit statuses that name it, to the next run.
  * None of them reads more rows than it returns.
  */
 #define SQL_PRUNE_COUNT "SELECT finished FROM run_counts WHERE project = ?1"
@@ -401,7 +404,8 @@ store_tx_token_insert(struct store_tx *tx, const char *name, const char *scope,
 	"SELECT id FROM runs INDEXED BY runs_finished_at WHERE project = ?1" \
 	" AND (status = 'success' OR status = 'failed' OR" \
 	" status = 'canceled' OR status = 'error')" \
-	" AND finished_at < ?2 ORDER BY finished_at LIMIT ?3"
+	" AND finished_at < ?2 AND id < (SELECT max(id) FROM runs)" \
+	" ORDER BY finished_at LIMIT ?3"
 
 static int
 prune_count(struct store_conn *c, enum store_stmt_id id,

@@ -1567,8 +1567,10 @@ test_deliveries(void **state)
 			 .run = run + 100, .status = 202, .now = 5 };
 	assert_int_equal(ow_now(f, &o), -ENOENT);
 
-	/* The run pruned: the delivery stays (run none), still answering. */
+	/* The run pruned: the delivery stays (run none), still answering.
+	 * A newer run first: the store's newest is never pruned by age. */
 	set_status(f, run, "success", 1, 2);
+	(void)insert_run(f, "web", "queued", "main");
 	{
 		struct w w = { .fn = fn_prune, .keep = 0, .t1 = 3 };
 
@@ -2522,7 +2524,8 @@ test_run_counts(void **state)
 	/* c was inserted with finished_at 0 (new_run): older than 1. */
 	assert_true(prune_due(f, "web", 3, 1));
 	assert_false(prune_due(f, "api", 1, 50));
-	assert_true(prune_due(f, "api", 1, 51));
+	/* api's run is the store's newest: never pruned by age. */
+	assert_false(prune_due(f, "api", 1, 51));
 
 	/* Pruning takes the count down with the runs it deletes. */
 	w = (struct w){ .fn = fn_prune, .keep = 1 };
@@ -2571,6 +2574,33 @@ test_prune_batches(void **state)
 	/* The running run stays through all of it. */
 	assert_int_equal(store_run_get(f->s, running, &r), 0);
 	store_run_free(r);
+}
+
+/*
+ * A store idle past keep_days: every run is old, but the newest stays,
+ * so the next run's id is new (ids are max(rowid) + 1: an id handed out
+ * again would name another run in old URLs and commit statuses).
+ */
+static void
+test_prune_keeps_newest_id(void **state)
+{
+	struct fx *f = *state;
+	uint64_t ids[3], att, next;
+	size_t i;
+	struct w w;
+
+	for (i = 0; i < 3; i++)
+		ids[i] = full_run(f, "web", "success", 1000 + i, &att);
+	w = (struct w){ .fn = fn_prune, .t1 = 5000 };
+	w.run.project = "web";
+	assert_int_equal(write_now(f, &w), 0);
+	assert_int_equal(w.nids, 2);
+	assert_int_equal(w.ids[0], ids[0]);
+	assert_int_equal(w.ids[1], ids[1]);
+	free(w.ids);
+	assert_false(prune_due(f, "web", 0, 5000));
+	next = insert_run(f, "web", "queued", "main");
+	assert_true(next > ids[2]);
 }
 
 /* ---- 100,000 runs: the listing uses its indexes ---- */
@@ -3003,6 +3033,7 @@ main(void)
 		T(test_prune),
 		T(test_run_counts),
 		T(test_prune_batches),
+		T(test_prune_keeps_newest_id),
 		T(test_deliveries),
 		T(test_pushes),
 		T(test_outbox_coalescing),
