@@ -143,10 +143,7 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->tail_fd = -1;
 	a->pool_fd = -1;
 	exec_parser_init(&a->parser);
-	if (a->notes) {
-		a->parser.size_cb = on_size;
-		a->parser.size_arg = a;
-	}
+	exec_attempt_notes(a, e->notes);
 	a->sock.data = a;
 	a->proc.data = a;
 	a->pidpoll.data = a;
@@ -467,6 +464,14 @@ exec_attempt_exited(struct exec_attempt *a, int64_t exit_status,
 		unlist(a);
 	uv_close(exec_proc_handle(a), on_close);
 	maybe_end_from_files(a);
+}
+
+void
+exec_attempt_notes(struct exec_attempt *a, bool on)
+{
+	a->notes = on;
+	a->parser.size_cb = on ? on_size : NULL;
+	a->parser.size_arg = on ? a : NULL;
 }
 
 void

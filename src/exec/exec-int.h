@@ -191,6 +191,12 @@ unsigned exec_greeting_version(const struct exec *e);
 struct exec_attempt *exec_attempt_new(struct exec *e, const char *dir,
 				      exec_output_cb output_cb,
 				      exec_end_cb end_cb, void *arg);
+/*
+ * Whether it reads notes (version 2) or bytes: as its greeting said.  A
+ * pooled attempt was made when its supervisor was spawned, and notes may
+ * have been turned on since (start.c).
+ */
+void exec_attempt_notes(struct exec_attempt *a, bool on);
 /* The connection is open: start reading frames. */
 void exec_attempt_begin(struct exec_attempt *a);
 /* Nothing to read from (exec_attach found only files): end from them. */

@@ -305,6 +305,7 @@ start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
 		return 0;
 	free(a->dir);
 	a->dir = xstrdup(spec->dir);
+	exec_attempt_notes(a, e->notes);  /* as our ATTACH said */
 	a->output_cb = output_cb;
 	a->end_cb = end_cb;
 	a->arg = arg;
