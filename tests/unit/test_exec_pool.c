@@ -409,6 +409,59 @@ test_spec_fd_limit(void **state)
 	tl_job_cleanup(&j);
 }
 
+/*
+ * A tied spec whose starter is gone before the supervisor took it: the
+ * tie is at its end already, so the job never starts and the result says
+ * why, as if the starter had died under it.
+ */
+static void
+test_tie_cut_before(void **state)
+{
+	struct tl_job j;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char *msg, path[192], text[1024];
+	size_t len;
+	ssize_t n;
+	int fds[2], tie[2], fd;
+
+	(void)state;
+	tl_job_init(&j, "pw-pool-tie");
+	assert_int_equal(mkdir(j.dir, 0700), 0);
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
+			     j.dir, SUPERVISOR_SOCK_FILE) <
+		    (int)sizeof(addr.sun_path));
+	fds[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fds[0] >= 0);
+	assert_int_equal(bind(fds[0], (struct sockaddr *)&addr, sizeof(addr)),
+			 0);
+	assert_int_equal(listen(fds[0], 8), 0);
+	assert_int_equal(pipe2(tie, O_CLOEXEC), 0);
+	close(tie[1]);  /* the starter has gone */
+	fds[1] = tie[0];
+	snprintf(path, sizeof(path), "%s/ran", j.tmp);
+	len = (size_t)asprintf(&msg, "%s%c--dir%c%s%c--listen-fd%c3%c--tied%c"
+			       "--tie-fd%c4%c--%c/bin/touch%c%s%c",
+			       PW_SUPERVISOR_PATH, 0, 0, j.dir, 0, 0, 0, 0, 0,
+			       0, 0, 0, path, 0);
+	assert_int_equal(pooled_exit_fds(msg, len, fds, 2), 0);
+	assert_int_equal(access(path, F_OK), -1);  /* never started */
+	snprintf(path, sizeof(path), "%s/%s", j.dir, SUPERVISOR_STATUS_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof(text) - 1);
+	assert_true(n > 0);
+	text[n] = '\0';
+	close(fd);
+	assert_non_null(strstr(text, "\nresult=canceled\n"));
+	/* Started and then killed would be signal=15 (or the file there). */
+	assert_non_null(strstr(text, "\nsignal=0\n"));
+	assert_non_null(strstr(text, "\nreason=canceled: pipewright exited\n"));
+	close(fds[0]);
+	close(tie[0]);
+	free(msg);
+	tl_job_cleanup(&j);
+}
+
 int
 main(void)
 {
@@ -422,6 +475,7 @@ main(void)
 		cmocka_unit_test_setup_teardown(test_long_spec, setup, teardown),
 		cmocka_unit_test(test_supervisor_side),
 		cmocka_unit_test(test_spec_fd_limit),
+		cmocka_unit_test(test_tie_cut_before),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
