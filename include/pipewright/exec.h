@@ -73,9 +73,10 @@ struct exec_spec {
 	                             and for processes left behind when the
 	                             job's main process exits; 0: SIGKILL now */
 	uint64_t max_log;         /* log cap in bytes; 0: the default (64 MiB) */
-	bool tied;                /* the job dies with this process (pipewright run);
-	                             strictly: with the thread that called
-	                             exec_start, so call it from the loop thread.
+	bool tied;                /* the job dies with this process (pipewright
+	                             run): when its last thread has gone (a pipe,
+	                             the supervisor's --tie-fd), or when
+	                             exec_destroy lets a detached one go.
 	                             Untied (the daemon), the supervisor runs in
 	                             a session of its own and outlives us */
 	/* Sandbox; all zero: unconfined, as before. */

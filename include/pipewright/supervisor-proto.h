@@ -4,7 +4,7 @@
  *
  * Invocation:
  *   pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]
- *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]
+ *       [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied [--tie-fd N]]
  *       [--sandbox strict|none] [--network] [--netns-fd N] [--workspace DIR]
  *       [--workspace-at PATH] [--rootfs DIR] [--mount PATH]...
  *       [--uid N] [--memory BYTES] [--pids N] [--cpu-seconds N]
@@ -20,6 +20,9 @@
  * and goes on exactly as if it had been started with those arguments and
  * descriptors.  End of stream before a message (its starter closed the
  * pool or died) ends it quietly, exit 0.
+ * --tie-fd N (with --tied): a pipe's read end whose write end only the
+ * starter holds; its end of stream is the starter's death, a cancel with
+ * reason "canceled: pipewright exited".  Nothing is written to it.
  * The supervisor's own environment is never the job's: exec gives it a
  * fixed one (PATH, the sanitizers' options).  The job's environment comes
  * as data on --env-fd: a sealed memfd of "K=V\0" entries, at most
@@ -93,6 +96,6 @@
 #define SUPERVISOR_MAX_LINE 256
 /* A pooled supervisor's spec: its arguments, and the descriptors with them. */
 #define SUPERVISOR_MAX_SPEC (64 * 1024)
-#define SUPERVISOR_MAX_SPEC_FDS 4
+#define SUPERVISOR_MAX_SPEC_FDS 5
 
 #endif

@@ -55,6 +55,8 @@ maybe_free(struct exec_attempt *a)
 	exec_parser_free(&a->parser);
 	if (a->pidfd >= 0)
 		close(a->pidfd);  /* its poll handle is closed by now */
+	if (a->tie_fd >= 0)
+		close(a->tie_fd);  /* a tied supervisor still running cancels */
 	free(a->tail_reason);
 	free(a->dir);
 	free(a);
@@ -155,6 +157,7 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->proc.data = a;
 	a->pidpoll.data = a;
 	a->pidfd = -1;
+	a->tie_fd = -1;
 	a->tail.data = a;
 	return a;
 }

@@ -137,6 +137,7 @@ struct exec_attempt {
 	 */
 	uv_poll_t pidpoll;
 	int pidfd;
+	int tie_fd;                  /* a tied attempt's end of the tie (start.c), or -1 */
 	bool by_pidfd;
 	uv_pipe_t sock;
 	uv_idle_t tail;

@@ -123,7 +123,7 @@ exec_send_all(int fd, const char *s)
 struct args {
 	char *v[48];                 /* the supervisor's own options */
 	char timeout[24], grace[24], max_log[24], uid[24], gid[24], envfd[24];
-	char svcfd[24];
+	char svcfd[24], tiefd[24];
 	char res[5][24];
 };
 
@@ -205,7 +205,7 @@ sandbox_args(const struct exec_spec *spec, int netns_fd, struct args *s,
 /* The supervisor's argv (caller frees the array, not the strings). */
 static char **
 build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
-	   int env_fd, int svc_fd, struct args *s)
+	   int env_fd, int svc_fd, int tie_fd, struct args *s)
 {
 	size_t n = 0, argc = 0, nmask = 0, nmount = 0, i;
 	char **v;
@@ -233,8 +233,12 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
 	s->v[n++] = s->grace;
 	s->v[n++] = "--max-log";
 	s->v[n++] = s->max_log;
-	if (spec->tied)
+	if (spec->tied) {
 		s->v[n++] = "--tied";
+		snprintf(s->tiefd, sizeof(s->tiefd), "%d", tie_fd);
+		s->v[n++] = "--tie-fd";
+		s->v[n++] = s->tiefd;
+	}
 	snprintf(s->envfd, sizeof(s->envfd), "%d", env_fd);
 	s->v[n++] = "--env-fd";
 	s->v[n++] = s->envfd;
@@ -279,7 +283,8 @@ build_args(const struct exec *e, const struct exec_spec *spec, int netns_fd,
  */
 static int
 start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
-	     int lfd, int nsfd, int efd, int sfd, exec_output_cb output_cb,
+	     int lfd, int nsfd, int efd, int sfd, int tfd,
+	     exec_output_cb output_cb,
 	     exec_end_cb end_cb, void *arg, int *cfd, struct exec_attempt **out)
 {
 	struct exec_attempt *a;
@@ -297,6 +302,8 @@ start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
 	fds[n++] = efd;
 	if (sfd >= 0)
 		fds[n++] = sfd;
+	if (tfd >= 0)
+		fds[n++] = tfd;
 	if ((a = exec_pool_take(e)) == NULL)
 		return 0;
 	rc = exec_pool_send(a, argv, fds, n);
@@ -305,8 +312,7 @@ start_pooled(struct exec *e, const struct exec_spec *spec, char **argv,
 		return 0;
 	free(a->dir);
 	a->dir = xstrdup(spec->dir);
-	/* Made before exec_log_notes, maybe: ours is greeted as of now. */
-	exec_attempt_notes(a, e->notes);
+	exec_attempt_notes(a, e->notes);  /* as our ATTACH said */
 	a->output_cb = output_cb;
 	a->end_cb = end_cb;
 	a->arg = arg;
@@ -343,11 +349,12 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 {
 	struct exec_attempt *a = NULL;
 	uv_process_options_t opts;
-	uv_stdio_container_t stdio[7];
+	uv_stdio_container_t stdio[8];
 	struct sockaddr_un addr;
 	struct args sargs;
 	char **argv = NULL, **senv = NULL, *home, hello[64];
 	int dirfd = -1, lfd = -1, cfd = -1, nsfd = -1, efd = -1, sfd = -1, rc;
+	int tie[2] = {-1, -1}, nfd;
 
 	if (e == NULL || spec == NULL || spec->dir == NULL ||
 	    spec->argv == NULL || spec->argv[0] == NULL || end_cb == NULL)
@@ -385,13 +392,25 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 	if (rc < 0)
 		goto out;
 
+	/*
+	 * Tied: the supervisor learns our death from the end of a pipe
+	 * whose other end only this process holds (close-on-exec), not from
+	 * the death signal, which follows a thread (main.c, tie_cut).
+	 */
+	if (spec->tied && pipe2(tie, O_CLOEXEC) < 0) {
+		rc = -errno;
+		goto out;
+	}
+
 	if (spec->sandbox == EXEC_SANDBOX_STRICT && !spec->network)
 		nsfd = exec_netns_take(e);
-	argv = build_args(e, spec, nsfd, nsfd >= 0 ? 5 : 4,
-			  sfd < 0 ? -1 : nsfd >= 0 ? 6 : 5, &sargs);
+	/* Its descriptors from 3 on: listen, netns, env, services, tie. */
+	nfd = nsfd >= 0 ? 5 : 4;
+	argv = build_args(e, spec, nsfd, nfd, sfd < 0 ? -1 : nfd + 1,
+			  tie[0] < 0 ? -1 : nfd + 1 + (sfd >= 0), &sargs);
 	if (e->pool_size > 0) {
-		rc = start_pooled(e, spec, argv, lfd, nsfd, efd, sfd, output_cb,
-				  end_cb, arg, &cfd, &a);
+		rc = start_pooled(e, spec, argv, lfd, nsfd, efd, sfd, tie[0],
+				  output_cb, end_cb, arg, &cfd, &a);
 		if (rc < 0)
 			goto out;
 		if (a != NULL)
@@ -439,12 +458,19 @@ exec_start(struct exec *e, const struct exec_spec *spec,
 		stdio[opts.stdio_count].data.fd = sfd;
 		opts.stdio_count++;
 	}
+	if (tie[0] >= 0) {
+		stdio[opts.stdio_count].flags = UV_INHERIT_FD; /* --tie-fd */
+		stdio[opts.stdio_count].data.fd = tie[0];
+		opts.stdio_count++;
+	}
 	rc = uv_spawn(e->loop, &a->proc, &opts);
 	a->has_proc = true;  /* closed even if the spawn failed */
 	a->open_handles++;
 	if (rc < 0)
 		goto out;
 begin:
+	a->tie_fd = tie[1];  /* held while the attempt is ours */
+	tie[1] = -1;
 	e->active++;
 	exec_attempt_begin(a);
 	*out = a;
@@ -459,6 +485,10 @@ out:
 		close(nsfd);  /* the supervisor has its own, or the job failed */
 	if (lfd >= 0)
 		close(lfd);
+	if (tie[0] >= 0)
+		close(tie[0]);
+	if (tie[1] >= 0)
+		close(tie[1]);
 	if (rc < 0) {
 		if (cfd >= 0)
 			close(cfd);

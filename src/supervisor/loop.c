@@ -210,10 +210,23 @@ on_signals(struct supervisor *sv)
 
 	sv_signals_read(sv->sig_fd, &chld, &term);
 	if (term)
-		sv_cancel(sv, sv->tied && getppid() != sv->parent
+		sv_cancel(sv, sv->tied && sv->tie_fd < 0 &&
+				      getppid() != sv->parent
 				      ? SV_CAUSE_ORPHANED : SV_CAUSE_CANCEL);
 	if (chld)
 		reap(sv);
+}
+
+/*
+ * The tie (--tie-fd, main.c) is at its end: the starter is gone.  Nothing
+ * is ever written to it; anything readable is its end of stream.
+ */
+static void
+on_tie_cut(struct supervisor *sv)
+{
+	close(sv->tie_fd);
+	sv->tie_fd = -1;
+	sv_cancel(sv, SV_CAUSE_ORPHANED);
 }
 
 int
@@ -233,7 +246,7 @@ sv_run(struct supervisor *sv)
 		sv_serve_sweep(sv, now);
 		if (sv->done && sv->clients == NULL && !connection_pending(sv))
 			break;
-		pfd = xgrow(pfd, &cap, 3 + sv->nclients + sv->nsvcs,
+		pfd = xgrow(pfd, &cap, 4 + sv->nclients + sv->nsvcs,
 			    sizeof(*pfd));
 		who = xgrow(who, &wcap, 3 + sv->nclients, sizeof(*who));
 		pfd[0] = (struct pollfd){.fd = sv->sig_fd, .events = POLLIN};
@@ -255,6 +268,8 @@ sv_run(struct supervisor *sv)
 		for (i = 0; i < sv->nsvcs; i++)
 			pfd[n++] = (struct pollfd){.fd = sv->svcs[i].rd,
 						   .events = POLLIN};
+		/* Last, -1 when there is none (poll skips it). */
+		pfd[n++] = (struct pollfd){.fd = sv->tie_fd, .events = POLLIN};
 		r = poll(pfd, n, poll_timeout(sv, now));
 		if (r < 0 && errno == EINTR)
 			continue;
@@ -267,7 +282,9 @@ sv_run(struct supervisor *sv)
 			on_signals(sv);
 		if (pfd[2].revents != 0)
 			read_output(sv, false);
-		for (i = nc; i < n; i++)
+		if (pfd[n - 1].revents != 0)
+			on_tie_cut(sv);
+		for (i = nc; i < n - 1; i++)
 			if (pfd[i].revents != 0)
 				sv_services_output(sv, i - nc, false);
 		for (i = 3; i < nc; i++) {

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <stddef.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -28,7 +29,8 @@
 
 static const char usage_text[] =
 	"usage: pipewright-supervisor --dir DIR --listen-fd N [--cwd DIR]\n"
-	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES] [--tied]\n"
+	"           [--timeout-ms N] [--grace-ms N] [--max-log BYTES]\n"
+	"           [--tied [--tie-fd N]]\n"
 	"           [--sandbox strict|none] [--network] [--netns-fd N]\n"
 	"           [--workspace DIR] [--workspace-at PATH] [--rootfs DIR]\n"
 	"           [--mount PATH]... [--uid N] [--gid N] [--user U[:G]]\n"
@@ -62,7 +64,8 @@ number_opt(struct supervisor *sv, const char *a, uint64_t *scratch)
 			return (uint64_t *)((char *)sv + rows[i].off);
 	if (strcmp(a, "--listen-fd") == 0 || strcmp(a, "--netns-fd") == 0 ||
 	    strcmp(a, "--uid") == 0 || strcmp(a, "--gid") == 0 ||
-	    strcmp(a, "--env-fd") == 0 || strcmp(a, "--services-fd") == 0)
+	    strcmp(a, "--env-fd") == 0 || strcmp(a, "--services-fd") == 0 ||
+	    strcmp(a, "--tie-fd") == 0)
 		return scratch;
 	return NULL;
 }
@@ -122,6 +125,8 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 				*env_fd = (int)num;
 			else if (strcmp(a, "--services-fd") == 0)
 				sv->svc_fd = (int)num;
+			else if (strcmp(a, "--tie-fd") == 0)
+				sv->tie_fd = (int)num;
 			else if (strcmp(a, "--gid") == 0)
 				sv->sb.gid = (gid_t)num;
 			else if (dst == &num)
@@ -190,6 +195,10 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 		sv_warnx("--dir, --listen-fd and a command after -- are required");
 		return -EINVAL;
 	}
+	if (sv->tie_fd >= 0 && (!sv->tied || sv->tie_fd < 3)) {
+		sv_warnx("--tie-fd needs --tied and a descriptor from 3 on");
+		return -EINVAL;
+	}
 	if (!sv->sb.strict && (sv->sb.rootfs != NULL || sv->sb.nmounts > 0)) {
 		sv_warnx("--rootfs and --mount need --sandbox strict");
 		return -EINVAL;
@@ -203,29 +212,53 @@ parse_args(struct supervisor *sv, int argc, char **argv, char **masks,
 
 /*
  * Descriptors the caller leaked to us (anything but 0-2, the listening
- * socket and a pooled network namespace) would otherwise be held for as
- * long as the job runs, and an inherited listening socket of the daemon
- * would stop its successor from binding.
+ * socket, a pooled network namespace and the tie) would otherwise be held
+ * for as long as the job runs, and an inherited listening socket of the
+ * daemon would stop its successor from binding.
  */
 static void
-close_stray_fds(int keep, int keep2)
+close_stray_fds(const int *keep, size_t n)
 {
-	int lo = keep < keep2 ? keep : keep2, hi = keep < keep2 ? keep2 : keep;
+	int k[3], t;
 	unsigned from = 3;
+	size_t i, j, m = 0;
 
-	if (lo < 3)
-		lo = hi;
-	if (lo >= 3) {
-		if ((unsigned)lo > from)
-			close_range(from, (unsigned)lo - 1, 0);
-		from = (unsigned)lo + 1;
-	}
-	if (hi > lo) {
-		if ((unsigned)hi > from)
-			close_range(from, (unsigned)hi - 1, 0);
-		from = (unsigned)hi + 1;
+	for (i = 0; i < n && m < PW_ARRAY_LEN(k); i++)
+		if (keep[i] >= 3)
+			k[m++] = keep[i];
+	for (i = 1; i < m; i++)
+		for (j = i; j > 0 && k[j - 1] > k[j]; j--) {
+			t = k[j];
+			k[j] = k[j - 1];
+			k[j - 1] = t;
+		}
+	for (i = 0; i < m; i++) {
+		if ((unsigned)k[i] < from)
+			continue;  /* the same one twice */
+		if ((unsigned)k[i] > from)
+			close_range(from, (unsigned)k[i] - 1, 0);
+		from = (unsigned)k[i] + 1;
 	}
 	close_range(from, ~0U, 0);
+}
+
+/*
+ * --tied with --tie-fd: the starter holds the other end of this pipe,
+ * close-on-exec, and nobody else does, so its end of stream comes when
+ * the starter's last thread has gone: its death, and nothing else.  The
+ * death signal cannot say that: it follows the starter's *thread*, and
+ * when a threaded starter exits, the thread that spawned us may go first
+ * and hand us to a sibling, sending the signal while getppid() still
+ * names the starter (a pooled supervisor, spawned by whichever thread
+ * filled the pool, sees it the same way).  Already at its end here: the
+ * starter died before we got this far.
+ */
+static bool
+tie_cut(int fd)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
 }
 
 /*
@@ -253,10 +286,15 @@ setup(struct supervisor *sv)
 {
 	int on = 0, flags;
 	socklen_t len = sizeof(on);
+	int keep[3] = {sv->listen_fd, sv->sb.netns_fd, sv->tie_fd};
 
 	if (!sv->tied)
 		untie();
-	close_stray_fds(sv->listen_fd, sv->sb.netns_fd);
+	close_stray_fds(keep, PW_ARRAY_LEN(keep));
+	if (sv->tie_fd >= 0 && fcntl(sv->tie_fd, F_SETFD, FD_CLOEXEC) < 0) {
+		sv_warn("--tie-fd %d", sv->tie_fd);
+		return -EBADF;
+	}
 	if (sv->sb.netns_fd >= 0 &&
 	    fcntl(sv->sb.netns_fd, F_SETFD, FD_CLOEXEC) < 0) {
 		sv_warn("--netns-fd %d", sv->sb.netns_fd);
@@ -296,10 +334,14 @@ setup(struct supervisor *sv)
 		sv_warn("PR_SET_CHILD_SUBREAPER");
 		return -errno;
 	}
-	if (sv->tied) {
+	if (sv->tie_fd >= 0) {
+		if (tie_cut(sv->tie_fd))
+			sv->cause = SV_CAUSE_ORPHANED;
+	} else if (sv->tied) {
 		/*
-		 * The death signal is a cancel; the parent may have gone
-		 * before it was armed, so look once more afterwards.
+		 * Another starter's way: the death signal is a cancel; the
+		 * parent may have gone before it was armed, so look once
+		 * more afterwards.
 		 */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) < 0) {
 			sv_warn("PR_SET_PDEATHSIG");
@@ -346,7 +388,7 @@ main(int argc, char **argv)
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
 	sv.pid = -1;
 	sv.exit_code = -1;
-	sv.report_rd = sv.report_wr = sv.svc_fd = -1;
+	sv.report_rd = sv.report_wr = sv.svc_fd = sv.tie_fd = -1;
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
 		return 2;
@@ -411,6 +453,8 @@ out:
 	if (sv.sig_fd >= 0)
 		sv_signals_close(sv.sig_fd);
 	close(sv.listen_fd);
+	if (sv.tie_fd >= 0)
+		close(sv.tie_fd);
 	if (sv.log_fd >= 0)
 		close(sv.log_fd);
 	if (sv.dir_fd >= 0)

@@ -111,7 +111,7 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 	struct msghdr msg;
 	struct iovec iov;
 	struct cmsghdr *c;
-	int fds[SUPERVISOR_MAX_SPEC_FDS], nfds = 0, n, i;
+	int fds[SUPERVISOR_MAX_SPEC_FDS], nfds = 0, extra = 0, n, i;
 	char *buf, **v = NULL;
 	ssize_t len;
 
@@ -127,12 +127,13 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 	do {
 		len = recvmsg(fd, &msg, MSG_CMSG_CLOEXEC);
 	} while (len < 0 && errno == EINTR);
-	if (len == 0)
-		return 1;  /* the pool was closed: nothing to do */
 	if (len < 0) {
 		sv_warn("--pooled %d", fd);
 		return -1;
 	}
+	/* End of stream has no descriptors; an empty message may have. */
+	if (len == 0 && msg.msg_controllen == 0)
+		return 1;  /* the pool was closed: nothing to do */
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -141,13 +142,21 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 			int got;
 
 			memcpy(&got, CMSG_DATA(c) + i * sizeof(int), sizeof(int));
-			if (nfds < SUPERVISOR_MAX_SPEC_FDS)
+			if (nfds < SUPERVISOR_MAX_SPEC_FDS) {
 				fds[nfds++] = got;
-			else
+			} else {
 				close(got);
+				extra++;
+			}
 		}
 	}
+	/*
+	 * The control buffer is rounded up to 8 bytes, so one descriptor
+	 * past the limit can arrive without MSG_CTRUNC: refused all the
+	 * same, never run short of one.
+	 */
 	if ((msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) != 0 || nfds == 0 ||
+	    extra > 0 ||
 	    sv_spec_split(buf, (size_t)len, &n, &v) < 0) {
 		sv_warnx("--pooled: a spec that is not NUL-terminated arguments "
 			 "with 1 to %d descriptors", SUPERVISOR_MAX_SPEC_FDS);

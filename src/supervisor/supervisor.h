@@ -206,6 +206,8 @@ struct supervisor {
 	uint64_t max_log;
 	bool tied;
 	pid_t parent;             /* getppid() at start, for --tied */
+	int tie_fd;               /* --tie-fd: its end of stream is the
+	                             starter's death, or -1 (main.c) */
 
 	/* Files. */
 	int dir_fd;

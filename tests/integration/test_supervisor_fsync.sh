@@ -2,8 +2,10 @@
 # says it: the log, status.tmp and the directory after the rename, three
 # fsyncs, for a daemon that comes back after a power loss and takes the
 # attempt up from the files.  A tied one (`pipewright run`) has nobody to
-# read them after a reboot: no fsync at all.  Counted with strace; skipped
-# (77) without it.
+# read them after a reboot: no fsync at all.  The same for a pre-started
+# supervisor (`--pooled`) given either spec: what it was before its spec
+# must not change what it is after.  Counted with strace; skipped (77)
+# without it.
 . "$(dirname "$0")/lib.sh"
 
 command -v strace >/dev/null || { echo "no strace: skipped"; exit 77; }
@@ -31,6 +33,40 @@ sys.exit(subprocess.run(cmd, pass_fds=(3,), timeout=60).returncode)
 PY
 }
 
+# supervise_pooled DIR [--tied]: the same through a pooled supervisor: it
+# is started with `--pooled 3` and then sent the arguments and the
+# listening socket (tied, and a tie whose other end we hold) as its spec.
+supervise_pooled() {
+	local dir=$1
+	shift
+	mkdir "$dir"
+	python3 - "$dir" "$sup" "$@" <<'PY'
+import os, socket, subprocess, sys
+d, sup, extra = sys.argv[1], sys.argv[2], sys.argv[3:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(os.path.join(d, "sock"))
+s.listen(8)
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+os.dup2(theirs.fileno(), 3)
+os.set_inheritable(3, True)
+cmd = ["strace", "-f", "-qq", "-e", "trace=fsync,fdatasync",
+       "-o", os.path.join(d, "..", os.path.basename(d) + ".trace"),
+       sup, "--pooled", "3"]
+p = subprocess.Popen(cmd, pass_fds=(3,))
+theirs.close()
+os.close(3)
+args = [sup, "--dir", d, "--listen-fd", "3"] + extra
+fds = [s.fileno()]
+if "--tied" in extra:
+    rd, wr = os.pipe()
+    args += ["--tie-fd", "4"]
+    fds.append(rd)
+args += ["--", "/bin/sh", "-c", "echo hi"]
+socket.send_fds(ours, [b"".join(a.encode() + b"\0" for a in args)], fds)
+sys.exit(p.wait(timeout=60))
+PY
+}
+
 fsyncs() { grep -cE 'f(data)?sync\(' "$1.trace" || true; }
 
 rc=0
@@ -46,4 +82,19 @@ expect_rc 0
 grep -qx 'result=success' tied/status || fail "tied: no success status"
 grep -qx 'hi' tied/log || fail "tied: no log"
 [ "$(fsyncs tied)" -eq 0 ] || fail "tied: $(fsyncs tied) fsyncs, expected 0"
+rc=0
+supervise_pooled "$T/pooled-untied" >out 2>&1 || rc=$?
+expect_rc 0
+grep -qx 'result=success' pooled-untied/status ||
+	fail "pooled, untied: no success status"
+[ "$(fsyncs pooled-untied)" -eq 3 ] ||
+	fail "pooled, untied: $(fsyncs pooled-untied) fsyncs, expected 3"
+
+rc=0
+supervise_pooled "$T/pooled-tied" --tied >out 2>&1 || rc=$?
+expect_rc 0
+grep -qx 'result=success' pooled-tied/status ||
+	fail "pooled, tied: no success status"
+[ "$(fsyncs pooled-tied)" -eq 0 ] ||
+	fail "pooled, tied: $(fsyncs pooled-tied) fsyncs, expected 0"
 echo ok

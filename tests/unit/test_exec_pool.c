@@ -8,6 +8,7 @@
  * deadline, never a way to wait; waits on processes are waitpid/waitid.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -17,6 +18,8 @@
 #include <string.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
@@ -291,8 +294,15 @@ test_long_spec(void **state)
 
 /* The supervisor's side alone: end of stream, and a spec it refuses. */
 static int
-pooled_exit(const char *msg, size_t len)
+pooled_exit_fds(const char *msg, size_t len, const int *fds, size_t nfds)
 {
+	union {
+		char buf[CMSG_SPACE(16 * sizeof(int))];
+		struct cmsghdr align;
+	} ctl;
+	struct iovec iov = {.iov_base = (void *)msg, .iov_len = len};
+	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
+	struct cmsghdr *c;
 	int sv[2], st;
 	pid_t pid;
 
@@ -308,21 +318,148 @@ pooled_exit(const char *msg, size_t len)
 		_exit(8);
 	}
 	close(sv[1]);
+	assert_true(nfds <= 16);
+	if (nfds > 0) {
+		memset(&ctl, 0, sizeof(ctl));
+		m.msg_control = ctl.buf;
+		m.msg_controllen = CMSG_SPACE(nfds * sizeof(int));
+		c = CMSG_FIRSTHDR(&m);
+		c->cmsg_level = SOL_SOCKET;
+		c->cmsg_type = SCM_RIGHTS;
+		c->cmsg_len = CMSG_LEN(nfds * sizeof(int));
+		memcpy(CMSG_DATA(c), fds, nfds * sizeof(int));
+	}
 	if (msg != NULL)
-		assert_int_equal(send(sv[0], msg, len, 0), (ssize_t)len);
+		assert_int_equal(sendmsg(sv[0], &m, 0), (ssize_t)len);
 	close(sv[0]);
 	assert_int_equal(waitpid(pid, &st, 0), pid);
 	assert_true(WIFEXITED(st));
 	return WEXITSTATUS(st);
 }
 
+static int
+pooled_exit(const char *msg, size_t len)
+{
+	return pooled_exit_fds(msg, len, NULL, 0);
+}
+
 static void
 test_supervisor_side(void **state)
 {
+	int null = open("/dev/null", O_RDONLY | O_CLOEXEC);
+
 	(void)state;
+	assert_true(null >= 0);
 	assert_int_equal(pooled_exit(NULL, 0), 0);          /* drained */
 	assert_int_equal(pooled_exit("--dir", 5), 2);      /* no NUL */
 	assert_int_equal(pooled_exit("x\0--dir\0", 8), 2); /* no descriptors */
+	/* An empty message is not end of stream when it carries some. */
+	assert_int_equal(pooled_exit_fds("", 0, &null, 1), 2);
+	close(null);
+}
+
+/*
+ * The descriptors' limit is exact: a spec that would run with
+ * SUPERVISOR_MAX_SPEC_FDS runs (the job's end: exit 0), one more is
+ * refused (exit 2), however the control buffer's rounding falls, and so
+ * are many more (the kernel truncates them: MSG_CTRUNC).
+ */
+static void
+test_spec_fd_limit(void **state)
+{
+	struct tl_job j;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char *msg, status[192];
+	size_t len, i;
+	int fds[12], lfd;
+
+	(void)state;
+	tl_job_init(&j, "pw-pool-fds");
+	assert_int_equal(mkdir(j.dir, 0700), 0);
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
+			     j.dir, SUPERVISOR_SOCK_FILE) <
+		    (int)sizeof(addr.sun_path));
+	lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(lfd >= 0);
+	assert_int_equal(bind(lfd, (struct sockaddr *)&addr, sizeof(addr)), 0);
+	assert_int_equal(listen(lfd, 8), 0);
+	fds[0] = lfd;
+	for (i = 1; i < PW_ARRAY_LEN(fds); i++) {
+		fds[i] = open("/dev/null", O_RDONLY | O_CLOEXEC);
+		assert_true(fds[i] >= 0);
+	}
+	len = (size_t)asprintf(&msg, "%s%c--dir%c%s%c--listen-fd%c3%c--%c"
+			       "/bin/true%c", PW_SUPERVISOR_PATH, 0, 0, j.dir,
+			       0, 0, 0, 0, 0);
+	assert_true(len < 4096);
+	assert_int_equal(pooled_exit_fds(msg, len, fds,
+					 SUPERVISOR_MAX_SPEC_FDS), 0);
+	/* It ran: a status.  Then the same spec with one more, and many. */
+	assert_true(snprintf(status, sizeof(status), "%s/%s", j.dir,
+			     SUPERVISOR_STATUS_FILE) < (int)sizeof(status));
+	assert_int_equal(unlink(status), 0);
+	assert_int_equal(pooled_exit_fds(msg, len, fds,
+					 SUPERVISOR_MAX_SPEC_FDS + 1), 2);
+	assert_int_equal(pooled_exit_fds(msg, len, fds, PW_ARRAY_LEN(fds)),
+			 2);
+	assert_int_equal(access(status, F_OK), -1);  /* refused, never run */
+	for (i = 0; i < PW_ARRAY_LEN(fds); i++)
+		close(fds[i]);
+	free(msg);
+	tl_job_cleanup(&j);
+}
+
+/*
+ * A tied spec whose starter is gone before the supervisor took it: the
+ * tie is at its end already, so the job never starts and the result says
+ * why, as if the starter had died under it.
+ */
+static void
+test_tie_cut_before(void **state)
+{
+	struct tl_job j;
+	struct sockaddr_un addr = {.sun_family = AF_UNIX};
+	char *msg, path[192], text[1024];
+	size_t len;
+	ssize_t n;
+	int fds[2], tie[2], fd;
+
+	(void)state;
+	tl_job_init(&j, "pw-pool-tie");
+	assert_int_equal(mkdir(j.dir, 0700), 0);
+	assert_true(snprintf(addr.sun_path, sizeof(addr.sun_path), "%s/%s",
+			     j.dir, SUPERVISOR_SOCK_FILE) <
+		    (int)sizeof(addr.sun_path));
+	fds[0] = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	assert_true(fds[0] >= 0);
+	assert_int_equal(bind(fds[0], (struct sockaddr *)&addr, sizeof(addr)),
+			 0);
+	assert_int_equal(listen(fds[0], 8), 0);
+	assert_int_equal(pipe2(tie, O_CLOEXEC), 0);
+	close(tie[1]);  /* the starter has gone */
+	fds[1] = tie[0];
+	snprintf(path, sizeof(path), "%s/ran", j.tmp);
+	len = (size_t)asprintf(&msg, "%s%c--dir%c%s%c--listen-fd%c3%c--tied%c"
+			       "--tie-fd%c4%c--%c/bin/touch%c%s%c",
+			       PW_SUPERVISOR_PATH, 0, 0, j.dir, 0, 0, 0, 0, 0,
+			       0, 0, 0, path, 0);
+	assert_int_equal(pooled_exit_fds(msg, len, fds, 2), 0);
+	assert_int_equal(access(path, F_OK), -1);  /* never started */
+	snprintf(path, sizeof(path), "%s/%s", j.dir, SUPERVISOR_STATUS_FILE);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	assert_true(fd >= 0);
+	n = read(fd, text, sizeof(text) - 1);
+	assert_true(n > 0);
+	text[n] = '\0';
+	close(fd);
+	assert_non_null(strstr(text, "\nresult=canceled\n"));
+	/* Started and then killed would be signal=15 (or the file there). */
+	assert_non_null(strstr(text, "\nsignal=0\n"));
+	assert_non_null(strstr(text, "\nreason=canceled: pipewright exited\n"));
+	close(fds[0]);
+	close(tie[0]);
+	free(msg);
+	tl_job_cleanup(&j);
 }
 
 int
@@ -337,6 +474,8 @@ main(void)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_long_spec, setup, teardown),
 		cmocka_unit_test(test_supervisor_side),
+		cmocka_unit_test(test_spec_fd_limit),
+		cmocka_unit_test(test_tie_cut_before),
 	};
 
 	signal(SIGPIPE, SIG_IGN);
