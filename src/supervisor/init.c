@@ -87,6 +87,15 @@ setup(struct supervisor *sv, int report_wr)
 	size_t i;
 	int rc, null;
 
+	/*
+	 * Into the job's v1 cgroups first, before anything of the job runs,
+	 * while still the host's root (cgroup.c, sv_cgroup_join).
+	 */
+	if ((rc = sv_cgroup_join(sv)) < 0) {
+		snprintf(err, sizeof(err), "moving the job into its cgroups: %s",
+			 strerror(-rc));
+		fail(report_wr, err);
+	}
 	/* Rootless with our own ids alone: setgroups is denied, and the
 	 * caller's groups show as nobody's. */
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||

@@ -132,6 +132,8 @@ struct sv_sandbox {
 	char *cg[SV_CG_COUNT];    /* the job's cgroup directories, or NULL */
 	bool cg_v2[SV_CG_COUNT];  /* that directory is in the v2 hierarchy */
 	int status_rd;            /* init's report pipe (read end), or -1 */
+	int mntns_fd;             /* the job's mount namespace, held until
+	                             the result is out (ns.c), or -1 */
 	struct sv_bind binds[SV_MAX_BINDS];
 	size_t nbinds;
 	uint64_t cg_check_at;     /* mono ms of the next event check */
@@ -368,8 +370,10 @@ int sv_seccomp_load(void);
 int sv_seccomp_load_setid(void);
 
 /* cgroup.c */
+void sv_cgroup_ahead(struct supervisor *sv);
 int sv_cgroup_create(struct supervisor *sv, char **why) PW_WUR;
 int sv_cgroup_enter(struct supervisor *sv, pid_t pid) PW_WUR;
+int sv_cgroup_join(const struct supervisor *sv) PW_WUR;
 /* Sets sv->cause if a limit was hit; true if so. */
 bool sv_cgroup_check(struct supervisor *sv);
 void sv_cgroup_remove(struct supervisor *sv);
