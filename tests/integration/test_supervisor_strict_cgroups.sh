@@ -6,6 +6,11 @@
 # cgroup would still pass the escape tests' "/" of /proc/self/cgroup,
 # not this.  The job blocks reading a FIFO the test opens once it has
 # looked, so the look happens while the job runs.  Root only (77 else).
+#
+# Then a pooled supervisor spawned --ahead (strict jobs expected) given a
+# job without the sandbox: its cgroup directories were made while it
+# waited (they are there while the job runs, which makes none), hold
+# nothing of the job, and are gone once it has exited.
 . "$(dirname "$0")/lib.sh"
 
 [ "$(id -u)" -eq 0 ] || { echo "not root: skipped"; exit 77; }
@@ -87,4 +92,73 @@ sys.exit(rc)
 PY
 expect_rc 0
 grep -qx 'result=success' dir/status || fail "no success status: $(cat dir/status out)"
+
+mkdir -p dir2
+mkfifo ws/go2
+rc=0
+python3 - "$sup" "$T" >out 2>&1 <<'PY' || rc=$?
+import array, os, socket, subprocess, sys, threading
+sup, t = sys.argv[1], sys.argv[2]
+d, ws = os.path.join(t, "dir2"), os.path.join(t, "ws")
+# Neither end may sit at 3, where the supervisor's goes.
+hold = os.open("/dev/null", os.O_RDONLY)
+ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+os.dup2(theirs.fileno(), 3)
+os.set_inheritable(3, True)
+p = subprocess.Popen([sup, "--pooled", "3", "--ahead", " " * 256],
+                     pass_fds=(3,))
+os.close(3)
+if hold != 3:
+    os.close(hold)
+theirs.close()
+ls = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+ls.bind(os.path.join(d, "sock"))
+ls.listen(8)
+argv = [sup, "--dir", d, "--listen-fd", "3", "--cwd", ws, "--",
+        "/bin/cat", "go2"]
+ours.sendmsg([b"".join(a.encode() + b"\0" for a in argv)],
+             [(socket.SOL_SOCKET, socket.SCM_RIGHTS,
+               array.array("i", [ls.fileno()]))])
+
+def unblock():
+    p.wait()
+    try:
+        os.close(os.open(os.path.join(ws, "go2"), os.O_RDONLY | os.O_NONBLOCK))
+    except OSError:
+        pass
+threading.Thread(target=unblock, daemon=True).start()
+go = open(os.path.join(ws, "go2"), "w")
+
+dirs, v2 = [], None
+with open("/proc/%d/cgroup" % p.pid) as f:
+    for line in f:
+        _, ctls, path = line.rstrip("\n").split(":", 2)
+        if ctls == "":
+            v2 = path
+        for c in ctls.split(","):
+            if c in ("memory", "pids", "cpu"):
+                dirs.append("/sys/fs/cgroup/%s%s/pipewright-%d"
+                            % (c, path.rstrip("/"), p.pid))
+if not dirs and v2 is not None:
+    dirs.append("/sys/fs/cgroup%s/pipewright-%d" % (v2.rstrip("/"), p.pid))
+bad = []
+for x in dirs:
+    if not os.path.isdir(x):
+        bad.append("%s not made ahead" % x)
+    else:
+        with open(os.path.join(x, "cgroup.procs")) as f:
+            if f.read().strip():
+                bad.append("%s holds processes of a job without the "
+                           "sandbox" % x)
+go.close()
+rc = p.wait(timeout=60)
+for x in dirs:
+    if os.path.exists(x):
+        bad.append("%s left behind" % x)
+if bad:
+    sys.exit("; ".join(bad))
+sys.exit(rc)
+PY
+expect_rc 0
+grep -qx 'result=success' dir2/status || fail "pooled: no success status: $(cat dir2/status out)"
 echo ok
