@@ -16,7 +16,9 @@
  * Isolation: a pooled supervisor was started exactly as a fresh one is
  * (the same fixed environment, stdio, session, credentials), only earlier;
  * what that fixes ahead is the binary and what the daemon's process was
- * then (cgroup, limits).  Hence the drain: exec_supervisor_pool(e, 0)
+ * then (cgroup, limits); spawned --ahead (a netns pool: strict jobs
+ * expected) it also makes the job's cgroup directories, empty and named
+ * after its own pid (src/supervisor/cgroup.c).  Hence the drain: exec_supervisor_pool(e, 0)
  * closes our ends, each waiting supervisor sees end of stream and exits
  * 0; the daemon drains before an upgrade (the binary may be a new one)
  * and at a stop.  It is tied to us until it takes a spec: our end is
