@@ -2,7 +2,8 @@
  * PID 1 of the job's PID namespace: a small init, not /bin/sh.
  *
  * It finishes the sandbox from the inside (it is the first process in
- * the new namespaces, with capabilities over them only): becomes uid 0 of
+ * the new namespaces, with capabilities over them only): moves itself
+ * into the job's v1 cgroups (cgroup.c, sv_cgroup_join), becomes uid 0 of
  * the user namespace, enters a cgroup namespace of its own, builds the
  * filesystem (mounts.c), names the host,
  * brings up loopback in a netns of its own, sets the rlimits, empties

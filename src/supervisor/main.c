@@ -349,7 +349,6 @@ main(int argc, char **argv)
 	}
 	sv.sb.netns_fd = sv.sb.status_rd = -1;
 	sv.sb.slirp_exit = sv.sb.resolv_fd = sv.sb.rootfs_fd = -1;
-	sv.sb.mntns_fd = -1;
 	sv.parent = getppid();
 	sv.grace_ms = 10000;
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
@@ -400,9 +399,6 @@ out:
 	sv_serve_free(&sv);
 	sv_services_free(&sv);
 	sv_cgroup_remove(&sv);
-	/* The job's mounts go now, after its result is out (ns.c). */
-	if (sv.sb.mntns_fd >= 0)
-		close(sv.sb.mntns_fd);
 	sv_mask_free(&sv.mask);
 	sv_env_free(&sv);
 	for (i = 0; i < sv.sb.nbinds; i++) {

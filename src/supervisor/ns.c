@@ -217,28 +217,6 @@ prepare(struct supervisor *sv, char **why)
 	return 0;
 }
 
-/*
- * Hold the job's mount namespace.  Its teardown (the last process in it
- * gone: every mount detached, then an RCU grace period the exiting
- * process waits for in namespace_unlock) is what made the job's init take
- * ~1.8 ms to exit after the script, ahead of the status and END.  With
- * our reference the last one out is this descriptor, closed once the
- * result is out (main's end).  No process is left inside by then (the
- * PID namespace died with init), nothing can enter it (setns needs
- * CAP_SYS_ADMIN over its user namespace, and the descriptor is
- * close-on-exec, ours alone), so the mounts are reachable by nobody: what
- * it keeps is a few ms of the tmpfs's memory.  Best effort: without it
- * the teardown happens in init's exit, as before.
- */
-static void
-hold_mntns(struct supervisor *sv, pid_t pid)
-{
-	char path[64];
-
-	snprintf(path, sizeof(path), "/proc/%ld/ns/mnt", (long)pid);
-	sv->sb.mntns_fd = open(path, O_RDONLY | O_CLOEXEC);
-}
-
 int
 sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 {
@@ -276,7 +254,6 @@ sv_sandbox_start(struct supervisor *sv, int out_wr, char **why)
 				 strerror(-rc));
 		goto out;
 	}
-	hold_mntns(sv, pid);
 	rc = sv->sb.rootless ? sv_rootless_maps(sv, pid, why)
 			     : write_maps(sv, pid, why);
 	if (rc == 0 && (rc = sv_rootfs_idmap(sv, pid, err, sizeof(err))) < 0)

@@ -132,8 +132,6 @@ struct sv_sandbox {
 	char *cg[SV_CG_COUNT];    /* the job's cgroup directories, or NULL */
 	bool cg_v2[SV_CG_COUNT];  /* that directory is in the v2 hierarchy */
 	int status_rd;            /* init's report pipe (read end), or -1 */
-	int mntns_fd;             /* the job's mount namespace, held until
-	                             the result is out (ns.c), or -1 */
 	struct sv_bind binds[SV_MAX_BINDS];
 	size_t nbinds;
 	uint64_t cg_check_at;     /* mono ms of the next event check */
