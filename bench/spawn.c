@@ -45,6 +45,8 @@ struct ctx {
 	bool done;
 	enum exec_result result;
 	uint64_t execve_us;      /* CLOCK_MONOTONIC, from the status file */
+	uint64_t exited_us;      /* the supervisor's reap of the job (its init) */
+	uint64_t end_ns;         /* uv_hrtime() in the end callback */
 };
 
 static void
@@ -56,6 +58,8 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	c->done = true;
 	c->result = st->result;
 	c->execve_us = st->execve_mono_us;
+	c->exited_us = st->exited_mono_us;
+	c->end_ns = uv_hrtime();
 }
 
 static int
@@ -121,13 +125,15 @@ plain(int n, struct stats *start)
 static struct stats
 attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 	 enum exec_sandbox mode, bool pool, const char *rootfs, int n,
-	 struct stats *start, struct stats *call)
+	 struct stats *start, struct stats *call, struct stats *ends)
 {
 	size_t sv_pool = exec_supervisor_pooled(e);
 	static const char *const argv[] = {"/bin/true", NULL};
 	double *ms = calloc((size_t)n, sizeof(*ms));
 	double *sms = calloc((size_t)n, sizeof(*sms));
 	double *cms = calloc((size_t)n, sizeof(*cms));
+	double *rms = calloc((size_t)n, sizeof(*rms));
+	double *ems = calloc((size_t)n, sizeof(*ems));
 	struct stats s = {0, 0, false};
 	struct timespec c0, c1;
 	struct exec_attempt *a;
@@ -185,12 +191,22 @@ attempts(uv_loop_t *loop, struct exec *e, const char *base, const char *ws,
 			goto out;
 		}
 		sms[i] = ((double)c.execve_us * 1e3 - (double)t) / 1e6;
+		/* The job's execve to its reap (the job's run and, strict,
+		 * its init's exit), then the reap to the end callback. */
+		rms[i] = (double)(c.exited_us - c.execve_us) / 1e3;
+		ems[i] = ((double)c.end_ns - (double)c.exited_us * 1e3) / 1e6;
 	}
 	s = summarize(ms, n);
 	*start = summarize(sms, n);
 	if (call != NULL)
 		*call = summarize(cms, n);
+	if (ends != NULL) {
+		ends[0] = summarize(rms, n);
+		ends[1] = summarize(ems, n);
+	}
 out:
+	free(ems);
+	free(rms);
 	free(cms);
 	free(sms);
 	free(ms);
@@ -234,6 +250,7 @@ main(int argc, char **argv)
 	struct stats p, none, strict, nopool, ps, nones, stricts, nopools;
 	struct stats rfs, rfss, svp, svps, ssvp, ssvps;
 	struct stats nonec, strictc, svpc, ssvpc;
+	struct stats strictend[2], svpend[2], ssvpend[2];
 	struct exec *e, *e2, *e3;
 	uv_loop_t loop;
 	bool root = geteuid() == 0;
@@ -256,37 +273,39 @@ main(int argc, char **argv)
 	ps = nones = stricts = nopools = rfs = rfss = p;
 	svp = svps = ssvp = ssvps = p;
 	nonec = strictc = svpc = ssvpc = p;
+	strictend[0] = strictend[1] = svpend[0] = svpend[1] = p;
+	ssvpend[0] = ssvpend[1] = p;
 	if (want(cases, "plain"))
 		p = plain(n, &ps);
 	if (want(cases, "none"))
 		none = attempts(&loop, e, base, ws, EXEC_SANDBOX_NONE, false,
-				NULL, n, &nones, &nonec);
+				NULL, n, &nones, &nonec, NULL);
 	if (root && want(cases, "strict")) {
 		if (exec_netns_pool(e2, 8) < 0)
 			return 2;
 		strict = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT,
-				  true, NULL, n, &stricts, &strictc);
+				  true, NULL, n, &stricts, &strictc, strictend);
 	}
 	if (root && rootfs != NULL && want(cases, "rootfs")) {
 		if (!want(cases, "strict") && exec_netns_pool(e2, 8) < 0)
 			return 2;
 		rfs = attempts(&loop, e2, base, ws, EXEC_SANDBOX_STRICT, true,
-			       rootfs, n, &rfss, NULL);
+			       rootfs, n, &rfss, NULL, NULL);
 	}
 	if (root && want(cases, "nopool"))
 		nopool = attempts(&loop, e, base, ws, EXEC_SANDBOX_STRICT,
-				  false, NULL, n, &nopools, NULL);
+				  false, NULL, n, &nopools, NULL, NULL);
 	if (want(cases, "svpool") || (root && want(cases, "strict_svpool"))) {
 		if (exec_supervisor_pool(e3, 2) < 0 ||
 		    (root && exec_netns_pool(e3, 8) < 0))
 			return 2;
 		if (want(cases, "svpool"))
 			svp = attempts(&loop, e3, base, ws, EXEC_SANDBOX_NONE,
-				       false, NULL, n, &svps, &svpc);
+				       false, NULL, n, &svps, &svpc, svpend);
 		if (root && want(cases, "strict_svpool"))
 			ssvp = attempts(&loop, e3, base, ws,
 					EXEC_SANDBOX_STRICT, true, NULL, n,
-					&ssvps, &ssvpc);
+					&ssvps, &ssvpc, ssvpend);
 		if (exec_supervisor_pool(e3, 0) < 0)
 			return 2;
 	}
@@ -318,6 +337,14 @@ main(int argc, char **argv)
 	print_stats("start_unsandboxed_supervisor_pool", svps, false);
 	print_stats("attempt_strict_supervisor_pool", ssvp, false);
 	print_stats("start_strict_supervisor_pool", ssvps, false);
+	/* The end: execve to the reap of the job (strict: of its init, so
+	 * with the namespaces' teardown), the reap to the end callback. */
+	print_stats("execve_to_reap_strict", strictend[0], false);
+	print_stats("reap_to_end_strict", strictend[1], false);
+	print_stats("execve_to_reap_unsandboxed_supervisor_pool", svpend[0], false);
+	print_stats("reap_to_end_unsandboxed_supervisor_pool", svpend[1], false);
+	print_stats("execve_to_reap_strict_supervisor_pool", ssvpend[0], false);
+	print_stats("reap_to_end_strict_supervisor_pool", ssvpend[1], false);
 	/* CPU time of the calling thread inside exec_start (the loop's). */
 	print_stats("call_cpu_unsandboxed", nonec, false);
 	print_stats("call_cpu_unsandboxed_supervisor_pool", svpc, false);

@@ -16,7 +16,9 @@
  * Isolation: a pooled supervisor was started exactly as a fresh one is
  * (the same fixed environment, stdio, session, credentials), only earlier;
  * what that fixes ahead is the binary and what the daemon's process was
- * then (cgroup, limits).  Hence the drain: exec_supervisor_pool(e, 0)
+ * then (cgroup, limits); spawned --ahead (a netns pool: strict jobs
+ * expected) it also makes the job's cgroup directories, empty and named
+ * after its own pid (src/supervisor/cgroup.c).  Hence the drain: exec_supervisor_pool(e, 0)
  * closes our ends, each waiting supervisor sees end of stream and exits
  * 0; the daemon drains before an upgrade (the binary may be a new one)
  * and at a stop.  It is tied to us until it takes a spec: our end is
@@ -197,12 +199,18 @@ struct spawned {
  * worker thread (posix_spawn is thread-safe).
  */
 static void
-spawn_bare(const char *path, struct spawned *out)
+spawn_bare(const char *path, bool ahead, struct spawned *out)
 {
-	static char fd_arg[] = "3";
+	static char fd_arg[] = "3", ahead_arg[] = "--ahead";
 	char room[POOL_TITLE_ROOM + 1];
-	char *argv[] = {(char *)path, "--pooled", fd_arg, room, NULL};
+	char *argv[] = {(char *)path, "--pooled", fd_arg, room, NULL, NULL};
 	int sv[2], fd;
+
+	/* Strict jobs expected (a netns pool): their cgroups made ahead. */
+	if (ahead) {
+		argv[3] = ahead_arg;
+		argv[4] = room;
+	}
 
 	out->spec_fd = out->pidfd = -1;
 	if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv) < 0) {
@@ -284,7 +292,7 @@ spawn_one(struct exec *e)
 {
 	struct spawned sp;
 
-	spawn_bare(e->supervisor_path, &sp);
+	spawn_bare(e->supervisor_path, e->netns != NULL, &sp);
 	return adopt(e, &sp);
 }
 
@@ -293,6 +301,7 @@ struct exec_pool_work {
 	uv_work_t w;
 	struct exec *e;              /* NULL once exec is destroyed */
 	char *path;                  /* the supervisor's, owned */
+	bool ahead;                  /* spawn_bare's */
 	struct spawned sp;
 };
 
@@ -308,7 +317,7 @@ refill_work(uv_work_t *w)
 {
 	struct exec_pool_work *pw = w->data;
 
-	spawn_bare(pw->path, &pw->sp);
+	spawn_bare(pw->path, pw->ahead, &pw->sp);
 }
 
 static void
@@ -347,6 +356,7 @@ refill_soon(struct exec *e)
 	pw = xcalloc(1, sizeof(*pw));
 	pw->e = e;
 	pw->path = xstrdup(e->supervisor_path);
+	pw->ahead = e->netns != NULL;
 	pw->w.data = pw;
 	if (uv_queue_work(e->loop, &pw->w, refill_work, refill_done) < 0) {
 		free(pw->path);

@@ -202,8 +202,9 @@ set_limits(struct supervisor *sv, int k, const char *dir)
 	return rc;
 }
 
-int
-sv_cgroup_create(struct supervisor *sv, char **why)
+/* The directories alone (no limits: those are the job's); *why if not. */
+static int
+make_dirs(struct supervisor *sv, char **why)
 {
 	struct own o;
 	char *parent, *dir;
@@ -253,14 +254,68 @@ sv_cgroup_create(struct supervisor *sv, char **why)
 		}
 		sv->sb.cg[k] = dir;
 		sv->sb.cg_v2[k] = v2;
-		rc = set_limits(sv, k, dir);
+	}
+	return 0;
+}
+
+/*
+ * A pooled supervisor of a daemon that runs strict jobs makes the
+ * directories while it waits (main.c): empty cgroups named after its own
+ * pid, below its own cgroup, with no limit and no process, that no other
+ * job can reach; nothing of the job is in them until its spec.  A job
+ * without the sandbox leaves them empty and they go at the end.  Best
+ * effort: on failure the start makes them as a fresh supervisor would,
+ * and says why.
+ */
+void
+sv_cgroup_ahead(struct supervisor *sv)
+{
+	char *why = NULL;
+
+	if (geteuid() != 0 || make_dirs(sv, &why) < 0)
+		sv_cgroup_remove(sv);
+	free(why);
+}
+
+int
+sv_cgroup_create(struct supervisor *sv, char **why)
+{
+	int k, rc;
+
+	if (sv->sb.cg[SV_CG_MEMORY] == NULL && (rc = make_dirs(sv, why)) < 0)
+		return rc;
+	for (k = 0; k < SV_CG_COUNT; k++) {
+		if (sv->sb.cg[k] == NULL)
+			continue;
+		rc = set_limits(sv, k, sv->sb.cg[k]);
 		if (rc < 0) {
 			*why = xasprintf("cannot set the %s limit in %s: %s",
-					 ctl_names[k], dir, strerror(-rc));
+					 ctl_names[k], sv->sb.cg[k],
+					 strerror(-rc));
 			return rc;
 		}
 	}
 	return 0;
+}
+
+/*
+ * v1 hierarchies, as root: the job's init moves itself (sv_cgroup_join),
+ * not the supervisor.  Moving a process by its pid through cgroup.procs
+ * takes the global cgroup_threadgroup_rwsem for writing, and on v1 (no
+ * CLONE_INTO_CGROUP) that waits for an RCU grace period whenever no other
+ * migration ran a moment before: 0.5 ms on a quiet machine, 7-10 ms seen
+ * under load, before the job could start.  A single thread moving itself
+ * ("0" into `tasks`) is exempt from that lock (the kernel's single-thread
+ * migration, since Linux 5.16), and init is one thread.  It still has the
+ * host's root uid then (its setresuid inside comes after), which the
+ * files' owner and v1's permission check ask for.  Rootless and v2 stay
+ * with the supervisor's write: their permission checks differ (a
+ * delegated v2 cgroup wants a common ancestor of both ends).
+ */
+static bool
+init_joins(const struct supervisor *sv, int k)
+{
+	return !sv->sb.rootless && !sv->sb.cg_v2[k];
 }
 
 int
@@ -271,9 +326,24 @@ sv_cgroup_enter(struct supervisor *sv, pid_t pid)
 
 	snprintf(num, sizeof(num), "%ld", (long)pid);
 	for (k = 0; k < SV_CG_COUNT; k++) {
-		if (sv->sb.cg[k] == NULL)
+		if (sv->sb.cg[k] == NULL || init_joins(sv, k))
 			continue;
 		rc = write_file(sv->sb.cg[k], "cgroup.procs", num);
+		if (rc < 0)
+			return rc;
+	}
+	return 0;
+}
+
+int
+sv_cgroup_join(const struct supervisor *sv)
+{
+	int k, rc;
+
+	for (k = 0; k < SV_CG_COUNT; k++) {
+		if (sv->sb.cg[k] == NULL || !init_joins(sv, k))
+			continue;
+		rc = write_file(sv->sb.cg[k], "tasks", "0");
 		if (rc < 0)
 			return rc;
 	}

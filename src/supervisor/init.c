@@ -2,7 +2,8 @@
  * PID 1 of the job's PID namespace: a small init, not /bin/sh.
  *
  * It finishes the sandbox from the inside (it is the first process in
- * the new namespaces, with capabilities over them only): becomes uid 0 of
+ * the new namespaces, with capabilities over them only): moves itself
+ * into the job's v1 cgroups (cgroup.c, sv_cgroup_join), becomes uid 0 of
  * the user namespace, enters a cgroup namespace of its own, builds the
  * filesystem (mounts.c), names the host,
  * brings up loopback in a netns of its own, sets the rlimits, empties
@@ -87,6 +88,15 @@ setup(struct supervisor *sv, int report_wr)
 	size_t i;
 	int rc, null;
 
+	/*
+	 * Into the job's v1 cgroups first, before anything of the job runs,
+	 * while still the host's root (cgroup.c, sv_cgroup_join).
+	 */
+	if ((rc = sv_cgroup_join(sv)) < 0) {
+		snprintf(err, sizeof(err), "moving the job into its cgroups: %s",
+			 strerror(-rc));
+		fail(report_wr, err);
+	}
 	/* Rootless with our own ids alone: setgroups is denied, and the
 	 * caller's groups show as nobody's. */
 	if (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0 ||

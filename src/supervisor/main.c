@@ -38,7 +38,7 @@ static const char usage_text[] =
 	"           [--file-size BYTES] [--open-files N] [--env-fd N]\n"
 	"           [--services-fd N] [--mask NAME]... -- ARGV...\n"
 	"       pipewright-supervisor --make-netns N --send-fd N\n"
-	"       pipewright-supervisor --pooled N\n";
+	"       pipewright-supervisor --pooled N [--ahead]\n";
 
 /* Options that take a number, and where it goes. */
 static uint64_t *
@@ -362,10 +362,13 @@ main(int argc, char **argv)
 	int rc, status = 1, env_fd = -1;
 	uint64_t spec_fd;
 
+	memset(&sv, 0, sizeof(sv));
 	/*
 	 * Started ahead by exec's pool: the real arguments and descriptors
 	 * come in one message (spec.c); from there on, exactly as if we had
-	 * been started with them.
+	 * been started with them.  --ahead (a daemon that runs strict jobs):
+	 * the job's cgroup directories first, while nobody waits (cgroup.c,
+	 * sv_cgroup_ahead); removed again if no spec comes.
 	 */
 	if (argc >= 3 && strcmp(argv[1], "--pooled") == 0) {
 		if (parse_u64(argv[1], argv[2], &spec_fd) < 0 ||
@@ -373,14 +376,19 @@ main(int argc, char **argv)
 			fputs(usage_text, stderr);
 			return 2;
 		}
+		if (argc >= 4 && strcmp(argv[3], "--ahead") == 0)
+			sv_cgroup_ahead(&sv);
 		rc = sv_spec_wait((int)spec_fd, &argc, &argv);
-		if (rc != 0)
+		if (rc != 0) {
+			sv_cgroup_remove(&sv);
 			return rc > 0 ? 0 : 2;
+		}
 	}
 	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
-	    strcmp(argv[3], "--send-fd") == 0)
+	    strcmp(argv[3], "--send-fd") == 0) {
+		sv_cgroup_remove(&sv);
 		return sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;
-	memset(&sv, 0, sizeof(sv));
+	}
 	sv.sb.netns_fd = sv.sb.status_rd = -1;
 	sv.sb.slirp_exit = sv.sb.resolv_fd = sv.sb.rootfs_fd = -1;
 	sv.parent = getppid();
@@ -391,14 +399,17 @@ main(int argc, char **argv)
 	sv.report_rd = sv.report_wr = sv.svc_fd = sv.tie_fd = -1;
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
+		sv_cgroup_remove(&sv);
 		return 2;
 	}
 	/* Read (and closed) before anything else: close_stray_fds. */
 	if (env_fd >= 0) {
 		rc = sv_env_read(&sv, env_fd);
 		close(env_fd);
-		if (rc < 0)
+		if (rc < 0) {
+			sv_cgroup_remove(&sv);
 			return 2;
+		}
 	}
 	/* The same for the services' spec (svclog.c). */
 	if (sv.svc_fd >= 0) {
@@ -408,6 +419,7 @@ main(int argc, char **argv)
 		if (rc < 0) {
 			sv_services_free(&sv);
 			sv_env_free(&sv);
+			sv_cgroup_remove(&sv);
 			return 2;
 		}
 	}

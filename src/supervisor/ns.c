@@ -12,7 +12,8 @@
  * with outbound access (slirp.c), joined the same way.  Then one clone() with new user,
  * PID, mount, IPC and UTS namespaces: the child is PID 1 of the job
  * (init.c).  It waits on a pipe until the parent has written its uid/gid
- * maps and put it in the cgroups, so that nothing of the job runs
+ * maps and put it in the v2 cgroups, and then moves itself into the v1
+ * ones (cgroup.c) before anything else, so that nothing of the job runs
  * unmapped or unlimited.
  *
  * The job's root (uid 0 inside) is the host uid of --uid (the daemon's

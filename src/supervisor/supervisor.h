@@ -370,8 +370,10 @@ int sv_seccomp_load(void);
 int sv_seccomp_load_setid(void);
 
 /* cgroup.c */
+void sv_cgroup_ahead(struct supervisor *sv);
 int sv_cgroup_create(struct supervisor *sv, char **why) PW_WUR;
 int sv_cgroup_enter(struct supervisor *sv, pid_t pid) PW_WUR;
+int sv_cgroup_join(const struct supervisor *sv) PW_WUR;
 /* Sets sv->cause if a limit was hit; true if so. */
 bool sv_cgroup_check(struct supervisor *sv);
 void sv_cgroup_remove(struct supervisor *sv);
