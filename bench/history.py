@@ -171,6 +171,9 @@ def main():
     ap.add_argument("--under", metavar="CMD", help="run the daemon under"
                     " CMD for burst and seq, e.g. 'valgrind --tool=callgrind"
                     " --callgrind-out-file=FILE' (instructions per run)")
+    ap.add_argument("--under-b1", action="store_true", help="run b1's"
+                    " daemon under --under's CMD too (with --runs 0 --seq 0:"
+                    " instructions per job of one run of --jobs jobs)")
     ap.add_argument("--strace", metavar="FILE", help="count the daemon's"
                     " (and its supervisors') syscalls during burst and seq"
                     " with strace -f -c into FILE")
@@ -240,7 +243,7 @@ def main():
             f.write("stages: [s]\njobs:\n")
             for i in range(a.jobs):
                 f.write("  t%d:\n    stage: s\n    script: /bin/true\n" % i)
-        d.start()
+        d.start(a.under if a.under_b1 else None)
         try:
             api = Api(a.port, tok)
             run = api.trigger()

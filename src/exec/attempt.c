@@ -57,6 +57,7 @@ maybe_free(struct exec_attempt *a)
 		close(a->pidfd);  /* its poll handle is closed by now */
 	free(a->tail_reason);
 	free(a->dir);
+	free(a->rbuf);
 	free(a);
 }
 
@@ -152,6 +153,7 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->pidpoll.data = a;
 	a->pidfd = -1;
 	a->tail.data = a;
+	a->rbuf = xmalloc(EXEC_CHUNK);
 	return a;
 }
 
@@ -295,8 +297,8 @@ on_tail(uv_idle_t *h)
 	}
 	if (a->tail_fd >= 0 && a->received < a->tail_limit) {
 		want = a->tail_limit - a->received;
-		if (want > sizeof(a->rbuf))
-			want = sizeof(a->rbuf);
+		if (want > EXEC_CHUNK)
+			want = EXEC_CHUNK;
 		n = pread(a->tail_fd, a->rbuf, (size_t)want, (off_t)a->received);
 		if (n < 0 && errno == EINTR)
 			return;
@@ -420,7 +422,7 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 	(void)hint;
 	buf->base = a->rbuf;
-	buf->len = sizeof(a->rbuf);
+	buf->len = EXEC_CHUNK;
 }
 
 static void
