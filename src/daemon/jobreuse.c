@@ -88,6 +88,7 @@ ctx_make(struct daemon *d, struct live_run *lr, size_t job, struct ctx *c)
 {
 	const struct config_project *proj =
 		config_project_find(d->config, lr->project);
+	const struct pipeline *p = sched_run_pipeline(lr->run);
 	/* What the scopes need was kept from the run's row when it was
 	 * built: reading the row again (with every job and attempt of the
 	 * run) twice per job made a run's jobs cost O(jobs) each. */
@@ -98,11 +99,15 @@ ctx_make(struct daemon *d, struct live_run *lr, size_t job, struct ctx *c)
 
 	reuse_scopes_of(&rr, proj != NULL ?
 			config_project_default_branch(proj) : NULL, &c->sc);
-	c->env = sched_attempt_env(lr->run, job);
+	/* The environment only expands cache and artifact names and paths
+	 * (src/reuse/step.c); a job with neither does not build it. */
+	c->env = pipeline_job_cache_count(p, job) > 0 ||
+			 pipeline_job_artifacts(p, job) != NULL ?
+		 sched_attempt_env(lr->run, job) : xcalloc(1, sizeof(char *));
 	c->j = (struct reuse_job){
 		.run = lr->id,
 		.project = lr->project,
-		.p = sched_run_pipeline(lr->run),
+		.p = p,
 		.job = job,
 		.env = (const char *const *)c->env,
 		.root = sched_attempt_workspace(lr->run, job),
