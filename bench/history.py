@@ -21,7 +21,10 @@ straight into it with sqlite3 in one transaction as bench/run's B3 does
 keep_runs is --keep (default 1,000,000: the history stays, so what is
 measured is the cost of its mere presence); with a --keep below STORED
 the daemon prunes down to it while it runs, and that cost is measured.
-The daemon runs on core 0 as bench/run's do; with --strace FILE,
+The daemon runs on core 0 as bench/run's do; with --under CMD and
+--under-b1, b1's daemon runs under CMD too (callgrind: instructions per
+job, two runs of different --jobs subtracted); with --strace-b1 FILE,
+b1's syscalls per job by command name.  With --strace FILE,
 strace -f -c counts its syscalls (and its supervisors') during burst
 and seq: pread64 per run is the history a run reads.
 Prints one JSON object.
@@ -158,6 +161,23 @@ def wait_all(d, ids, timeout):
     return False
 
 
+def per_command(path, jobs):
+    """strace -f -Y's lines, counted by the caller's command name."""
+    import collections
+    import re
+    rx = re.compile(r"^(\d+)<([^>]*)> +(\w+)\(")
+    calls = collections.defaultdict(collections.Counter)
+    with open(path, errors="replace") as f:
+        for line in f:
+            x = rx.match(line)
+            if x and "resumed>" not in line:
+                calls[x.group(2)][x.group(3)] += 1
+    return {comm: {"calls": round(sum(c.values()) / jobs, 1),
+                   "top": {k: round(v / jobs, 2) for k, v in
+                           c.most_common(12)}}
+            for comm, c in calls.items() if sum(c.values()) >= jobs}
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("build")
@@ -171,9 +191,17 @@ def main():
     ap.add_argument("--under", metavar="CMD", help="run the daemon under"
                     " CMD for burst and seq, e.g. 'valgrind --tool=callgrind"
                     " --callgrind-out-file=FILE' (instructions per run)")
+    ap.add_argument("--under-b1", action="store_true", help="run b1's"
+                    " daemon under --under's CMD too (with --runs 0 --seq 0:"
+                    " instructions per job of one run of --jobs jobs)")
     ap.add_argument("--strace", metavar="FILE", help="count the daemon's"
                     " (and its supervisors') syscalls during burst and seq"
                     " with strace -f -c into FILE")
+    ap.add_argument("--strace-b1", metavar="FILE", help="trace b1's daemon"
+                    " and everything it starts (strace -f -Y) into FILE;"
+                    " b1 gets 'syscalls_per_job': by command name (the"
+                    " daemon, its supervisors, the jobs' sh and true), the"
+                    " calls per job and the most frequent of each")
     a = ap.parse_args()
     work = a.work or tempfile.mkdtemp(prefix="pw-history-")
     out = {"stored": a.stored, "keep_runs": a.keep}
@@ -240,18 +268,36 @@ def main():
             f.write("stages: [s]\njobs:\n")
             for i in range(a.jobs):
                 f.write("  t%d:\n    stage: s\n    script: /bin/true\n" % i)
-        d.start()
+        d.start(a.under if a.under_b1 else None)
+        st = None
+        if a.strace_b1:
+            st = subprocess.Popen(["strace", "-f", "-Y", "-e", "signal=none",
+                                   "-o", a.strace_b1, "-p",
+                                   str(d.proc.pid)], stderr=subprocess.PIPE,
+                                  text=True)
+            st.stderr.readline()    # "strace: Process N attached"
         try:
             api = Api(a.port, tok)
             run = api.trigger()
             if not wait_all(d, [run], 300):
                 raise SystemExit("b1: run not finished in 300 s")
+            if st:
+                st.terminate()
+                st.wait()
+                st.stderr.close()
+                st = None
             span, ok = d.rows("SELECT max(finished_at) - min(started_at),"
                               " sum(status = 'success') FROM attempts"
                               " WHERE run_id = %d" % run)[0]
             out["b1"] = {"jobs": a.jobs, "succeeded": ok, "span_ms": span,
                          "jobs_per_s": round(ok * 1000.0 / max(span, 1), 1)}
+            if a.strace_b1:
+                out["b1"]["syscalls_per_job"] = per_command(a.strace_b1,
+                                                            a.jobs)
         finally:
+            if st:
+                st.terminate()
+                st.wait()
             d.stop()
     if not a.work:
         shutil.rmtree(work, ignore_errors=True)

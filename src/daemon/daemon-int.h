@@ -222,6 +222,9 @@ struct live_run {
 	char *workspace;
 	char *branch;             /* NULL if none: for cancel_superseded */
 	char *ref, *commit;       /* what a repository project checks out */
+	char *tag;                /* NULL if none */
+	int64_t pr;               /* the pull request; 0 if none */
+	bool fork;                /* a pull request from a fork */
 	uint32_t job_uid;         /* strict: the host uid (= gid) of its jobs,
 	                             from job_ids (jobids.c); 0: none yet */
 	uint64_t created_ms;      /* the run was made (cicd.c), UTC ms */

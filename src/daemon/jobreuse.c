@@ -5,8 +5,9 @@
  * write the lines as the attempt's prelude, then start the supervisor or
  * fail the attempt with the step's reason.  After it (sched's
  * attempt_finish): save, add the lines to the log, settle with the step's
- * result.  The job's context comes from the run's row (its ref, branch,
- * tag, request and fork, for the scopes), the project's default_branch,
+ * result.  The job's context comes from the run's row as the daemon
+ * built the run (its ref, branch, tag, request and fork, for the scopes:
+ * live_run keeps them), the project's default_branch,
  * and the environment sched gives the job (for $VARIABLES).
  */
 #include <errno.h>
@@ -87,25 +88,26 @@ ctx_make(struct daemon *d, struct live_run *lr, size_t job, struct ctx *c)
 {
 	const struct config_project *proj =
 		config_project_find(d->config, lr->project);
-	struct store_run *row = NULL;
-	struct reuse_run rr = {.ref = lr->ref, .branch = lr->branch};
+	const struct pipeline *p = sched_run_pipeline(lr->run);
+	/* What the scopes need was kept from the run's row when it was
+	 * built: reading the row again (with every job and attempt of the
+	 * run) twice per job made a run's jobs cost O(jobs) each. */
+	struct reuse_run rr = {
+		.ref = lr->ref, .branch = lr->branch, .tag = lr->tag,
+		.pr = lr->pr, .fork = lr->fork,
+	};
 
-	/* The row has the tag, the request and the fork the scopes need;
-	 * without it (a failing read) the run counts as its branch's. */
-	if (store_run_get(d->store, lr->id, &row) == 0)
-		rr = (struct reuse_run){
-			.ref = row->ref, .branch = row->branch,
-			.tag = row->tag, .pr = row->pr, .fork = row->fork,
-		};
 	reuse_scopes_of(&rr, proj != NULL ?
 			config_project_default_branch(proj) : NULL, &c->sc);
-	if (row != NULL)
-		store_run_free(row);
-	c->env = sched_attempt_env(lr->run, job);
+	/* The environment only expands cache and artifact names and paths
+	 * (src/reuse/step.c); a job with neither does not build it. */
+	c->env = pipeline_job_cache_count(p, job) > 0 ||
+			 pipeline_job_artifacts(p, job) != NULL ?
+		 sched_attempt_env(lr->run, job) : xcalloc(1, sizeof(char *));
 	c->j = (struct reuse_job){
 		.run = lr->id,
 		.project = lr->project,
-		.p = sched_run_pipeline(lr->run),
+		.p = p,
 		.job = job,
 		.env = (const char *const *)c->env,
 		.root = sched_attempt_workspace(lr->run, job),

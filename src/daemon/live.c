@@ -116,6 +116,7 @@ live_run_free(struct live_run *lr)
 	free(lr->branch);
 	free(lr->ref);
 	free(lr->commit);
+	free(lr->tag);
 	free(lr->project);
 	free(lr->ready_ms);
 	free(lr);

@@ -154,6 +154,11 @@ runs_build(struct daemon *d, struct pipeline *p, uint64_t id,
 	lr->ref = row != NULL && row->ref != NULL ? xstrdup(row->ref) : NULL;
 	lr->commit = row != NULL && row->commit != NULL ? xstrdup(row->commit) :
 							  NULL;
+	/* Kept for each job's cache and artifact scopes (jobreuse.c): the
+	 * row, with its jobs, is not read again for them. */
+	lr->tag = row != NULL && row->tag != NULL ? xstrdup(row->tag) : NULL;
+	lr->pr = row != NULL ? row->pr : 0;
+	lr->fork = row != NULL && row->fork;
 	params.workspace = lr->workspace;
 	/* Each job in a workspace of its own, seen at one path (jobws.c). */
 	jobs_dir = xasprintf("%s/" JOBWS_JOBS, lr->workspace);

@@ -59,6 +59,7 @@ maybe_free(struct exec_attempt *a)
 		close(a->tie_fd);  /* a tied supervisor still running cancels */
 	free(a->tail_reason);
 	free(a->dir);
+	free(a->rbuf);
 	free(a);
 }
 
@@ -159,6 +160,7 @@ exec_attempt_new(struct exec *e, const char *dir, exec_output_cb output_cb,
 	a->pidfd = -1;
 	a->tie_fd = -1;
 	a->tail.data = a;
+	a->rbuf = xmalloc(EXEC_CHUNK);
 	return a;
 }
 
@@ -302,8 +304,8 @@ on_tail(uv_idle_t *h)
 	}
 	if (a->tail_fd >= 0 && a->received < a->tail_limit) {
 		want = a->tail_limit - a->received;
-		if (want > sizeof(a->rbuf))
-			want = sizeof(a->rbuf);
+		if (want > EXEC_CHUNK)
+			want = EXEC_CHUNK;
 		n = pread(a->tail_fd, a->rbuf, (size_t)want, (off_t)a->received);
 		if (n < 0 && errno == EINTR)
 			return;
@@ -437,7 +439,7 @@ on_alloc(uv_handle_t *h, size_t hint, uv_buf_t *buf)
 
 	(void)hint;
 	buf->base = a->rbuf;
-	buf->len = sizeof(a->rbuf);
+	buf->len = EXEC_CHUNK;
 }
 
 static void

@@ -175,7 +175,10 @@ struct exec_attempt {
 	pid_t pool_pid;              /* its pid */
 	int pool_fd;                 /* our end of its spec socket, or -1 */
 	struct exec_attempt *next_pooled;
-	char rbuf[EXEC_CHUNK];
+	/* EXEC_CHUNK bytes, allocated apart: inside the struct, calloc
+	 * zeroed 64 KiB per attempt (65,000 instructions, a tenth of the
+	 * daemon's per job), for a buffer every read overwrites. */
+	char *rbuf;
 };
 
 /* start.c, for attach.c */

@@ -23,6 +23,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <sched.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,25 @@ sv_job_exec(struct supervisor *sv, int out_wr)
 	sv_child_exec(sv, out_wr, sv->argv, sv_env(sv), true);
 }
 
+/*
+ * The job gets the machine's CPUs, in every sandbox mode: the daemon may
+ * be pinned (taskset, systemd's CPUAffinity=) to keep its loop on a core
+ * of its own, and that choice is the daemon's, not the jobs'.  Set here,
+ * in the supervisor before its fork, so that its own work for the job
+ * (the log's copy, the status) leaves that core too; whatever the
+ * daemon's cgroup allows (cpuset) still bounds it, the kernel keeps the
+ * intersection.  Every bit set: no sysconf() (which reads /sys) per job.
+ */
+void
+sv_reset_affinity(void)
+{
+	cpu_set_t all;
+
+	memset(&all, 0xff, sizeof(all));
+	if (sched_setaffinity(0, sizeof(all), &all) < 0)
+		sv_warn("resetting the CPU affinity");
+}
+
 int
 sv_job_start(struct supervisor *sv)
 {
@@ -149,6 +169,7 @@ sv_job_start(struct supervisor *sv)
 
 		sv->stamps = p != MAP_FAILED ? p : NULL;
 	}
+	sv_reset_affinity();
 	sigfillset(&all);
 	sigprocmask(SIG_BLOCK, &all, &old);
 	if (sv->sb.strict) {

@@ -6,7 +6,8 @@
  * While still host root the supervisor checks what strict needs (the
  * job's HOME is a tmpfs of its own, mounts.c: the attempt's home/ is
  * left as it is, root's and empty), opens the mount sources,
- * makes the job's cgroups, resets the CPU affinity and, for a job without
+ * makes the job's cgroups (the CPU affinity is reset for every job, in
+ * job.c) and, for a job without
  * `network: true`, joins the pre-made empty network namespace exec handed
  * over (or asks clone for a new one); a job granted the network gets one
  * with outbound access (slirp.c), joined the same way.  Then one clone() with new user,
@@ -108,19 +109,6 @@ write_maps(const struct supervisor *sv, pid_t pid, char **why)
 	return rc;
 }
 
-static void
-reset_affinity(void)
-{
-	cpu_set_t all;
-	long n = sysconf(_SC_NPROCESSORS_CONF), i;
-
-	CPU_ZERO(&all);
-	for (i = 0; i < n && i < CPU_SETSIZE; i++)
-		CPU_SET(i, &all);
-	if (sched_setaffinity(0, sizeof(all), &all) < 0)
-		sv_warn("resetting the CPU affinity");
-}
-
 /*
  * Who the job runs as; *why if nobody suitable.  --uid/--gid say it (the
  * daemon's per-run ids, `run`'s checkout owner and that user's primary
@@ -186,7 +174,6 @@ prepare(struct supervisor *sv, char **why)
 			free(*why);
 			*why = NULL;
 		}
-		reset_affinity();
 		return 0;
 	}
 	if ((rc = pick_owner(sv, why)) < 0 || (rc = pick_user(sv, why)) < 0)
@@ -197,7 +184,6 @@ prepare(struct supervisor *sv, char **why)
 	}
 	if ((rc = sv_cgroup_create(sv, why)) < 0)
 		return rc;
-	reset_affinity();
 	/* Granted network: a namespace of its own, never the host's. */
 	if (sv->sb.network && (rc = sv_slirp_start(sv, why)) < 0)
 		return rc;

@@ -293,6 +293,8 @@ void sv_child_exec(const struct supervisor *sv, int out, char *const *argv,
 		   char **env, bool stamp) __attribute__((noreturn));
 /* CLOCK_MONOTONIC in µs (not namespaced: the job's clock is ours). */
 uint64_t sv_mono_us(void);
+/* Every CPU for the job and its supervisor, whatever the daemon's pinning. */
+void sv_reset_affinity(void);
 /* The job's side after fork: stdio, descriptors, signals, exec. */
 void sv_job_exec(struct supervisor *sv, int out_wr) __attribute__((noreturn));
 void sv_reset_signals(void);

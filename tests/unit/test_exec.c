@@ -12,6 +12,7 @@
 #include <pthread.h>
 #include <sched.h>
 #include <limits.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -420,6 +421,37 @@ test_cwd(void **state)
 	assert_true(asprintf(&want, "%s\n", real) > 0);
 	assert_string_equal(r->out.data, want);
 	free(want);
+}
+
+/*
+ * A daemon pinned to one CPU (bench/run's taskset, systemd's
+ * CPUAffinity=) does not pin its jobs, sandbox none included: the job
+ * sees at least every CPU we had before pinning ourselves.
+ */
+static void
+test_affinity_not_inherited(void **state)
+{
+	struct run *r = *state;
+	cpu_set_t had, one;
+	int first = -1, i, seen;
+
+	assert_int_equal(sched_getaffinity(0, sizeof(had), &had), 0);
+	if (CPU_COUNT(&had) < 2)
+		skip();
+	for (i = 0; i < CPU_SETSIZE && first < 0; i++)
+		if (CPU_ISSET(i, &had))
+			first = i;
+	CPU_ZERO(&one);
+	CPU_SET(first, &one);
+	assert_int_equal(sched_setaffinity(0, sizeof(one), &one), 0);
+	/* A fresh supervisor inherits the pin (test_exec; test_exec_pooled's
+	 * were started before it). */
+	run_sh(r, "nproc");
+	assert_int_equal(sched_setaffinity(0, sizeof(had), &had), 0);
+	assert_int_equal(r->st.result, EXEC_SUCCESS);
+	assert_non_null(r->out.data);
+	assert_int_equal(sscanf(r->out.data, "%d", &seen), 1);
+	assert_true(seen >= CPU_COUNT(&had));
 }
 
 static void
@@ -1565,6 +1597,8 @@ main(int argc, char **argv)
 						teardown),
 		cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stdio, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_affinity_not_inherited,
+						setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_leaked_fds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cannot_run, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_bad_cwd, setup, teardown),

@@ -247,6 +247,15 @@ test_mkdirs(void **state)
 	close(fd);
 	snprintf(path, sizeof(path), "%s/a/f/d", top);
 	assert_int_equal(pw_mkdirs(path, 0700), -ENOTDIR);
+	/* One directory in a parent that exists, and two missing under it. */
+	snprintf(path, sizeof(path), "%s/a/b/d", top);
+	assert_int_equal(pw_mkdirs(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0700 & ~current_umask());
+	snprintf(path, sizeof(path), "%s/a/b/d/e/f", top);
+	assert_int_equal(pw_mkdirs(path, 0700), 0);
+	assert_int_equal(stat(path, &st), 0);
+	assert_true(S_ISDIR(st.st_mode));
 	memset(longp, 'x', sizeof(longp) - 1);
 	longp[0] = '/';
 	longp[sizeof(longp) - 1] = '\0';
