@@ -273,11 +273,19 @@ int store_tx_token_insert(struct store_tx *tx, const char *name,
  * *nids 0 to start) so that their directories can be removed; as many as
  * `limit` of them means there may be more.  The cost is the runs it
  * deletes, not the history: the count is one row (run_counts), the runs
- * are found by index ranges.
+ * are found by index ranges.  By age, the store's newest run is kept
+ * (run ids count up from it).
  */
 int store_tx_prune(struct store_tx *tx, const char *project, size_t keep_runs,
 		   uint64_t older_than, size_t limit, uint64_t **ids,
 		   size_t *nids) PW_WUR;
+/*
+ * Deletes every finished run of a project, the newest included, as
+ * store_tx_prune does: for a store whose run ids nothing outside names
+ * (`pipewright run`'s cache, whose runs live as long as the command).
+ */
+int store_tx_prune_finished(struct store_tx *tx, const char *project,
+			    uint64_t **ids, size_t *nids) PW_WUR;
 /*
  * On the loop's connection: whether store_tx_prune with these limits
  * would prune anything (*due), at the cost of one or two index lookups.

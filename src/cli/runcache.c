@@ -249,7 +249,7 @@ end_tx(struct store_tx *tx, void *arg)
 			return r;
 		/* Every finished run of the checkout: this one, and any an
 		 * interrupted run left. */
-		r = store_tx_prune(tx, rc->project, 0, now + 1, 0, &ids, &nids);
+		r = store_tx_prune_finished(tx, rc->project, &ids, &nids);
 		free(ids);
 		if (r < 0)
 			return r;

@@ -518,6 +518,25 @@ fail:
 }
 
 int
+store_tx_prune_finished(struct store_tx *tx, const char *project,
+			uint64_t **ids, size_t *nids)
+{
+	sqlite3_stmt *st;
+	size_t cap = *nids, first = *nids;
+	int rc;
+
+	rc = store_stmt(tx->c, ST_PRUNE_OLDEST, SQL_PRUNE_OLDEST, &st);
+	if (rc < 0)
+		return rc;
+	store_bind_text(st, 1, project);
+	store_bind_u64(st, 2, INT64_MAX);
+	if ((rc = collect(st, ids, nids, &cap)) < 0 ||
+	    (rc = delete_runs(tx, *ids + first, *nids - first)) < 0)
+		*nids = first;  /* the savepoint undoes the deletes */
+	return rc;
+}
+
+int
 store_prune_due(struct store *s, const char *project, size_t keep_runs,
 		uint64_t older_than, bool *due)
 {
