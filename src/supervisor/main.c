@@ -318,7 +318,7 @@ main(int argc, char **argv)
 	char *masks[SV_MAX_MASKS];
 	size_t nmasks = 0, i;
 	int rc, status = 1, env_fd = -1;
-	uint64_t spec_fd;
+	uint64_t spec_fd, spec_at = 0;
 
 	/*
 	 * Started ahead by exec's pool: the real arguments and descriptors
@@ -334,6 +334,7 @@ main(int argc, char **argv)
 		rc = sv_spec_wait((int)spec_fd, &argc, &argv);
 		if (rc != 0)
 			return rc > 0 ? 0 : 2;
+		spec_at = sv_mono_us();
 	}
 	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
 	    strcmp(argv[3], "--send-fd") == 0)
@@ -345,6 +346,7 @@ main(int argc, char **argv)
 	sv.grace_ms = 10000;
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
 	sv.pid = -1;
+	sv.spec_mono_us = spec_at;
 	sv.exit_code = -1;
 	sv.report_rd = sv.report_wr = sv.svc_fd = -1;
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {

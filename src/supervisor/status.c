@@ -126,6 +126,7 @@ sv_status_write(struct supervisor *sv)
 	struct buf b;
 	const char *result;
 	char *reason, *p;
+	uint64_t drained = sv_mono_us();
 	int rc;
 
 	sv->finished_ms = pw_now_ms();
@@ -150,14 +151,23 @@ sv_status_write(struct supervisor *sv)
 		buf_addf(&b, "execve_mono_us=%llu\nexited_mono_us=%llu\n",
 			 (unsigned long long)sv->stamps[0],
 			 (unsigned long long)sv->exited_mono_us);
+	if (sv->spec_mono_us != 0)
+		buf_addf(&b, "spec_mono_us=%llu\n",
+			 (unsigned long long)sv->spec_mono_us);
+	buf_addf(&b, "drained_mono_us=%llu\n", (unsigned long long)drained);
 	sv->status_len = b.len;
-	sv->status = buf_steal(&b);
+	sv->status = b.data;
 	rc = write_file(sv);
 	if (rc < 0) {
 		errno = -rc;
 		sv_warn("%s/%s", sv->dir, SUPERVISOR_STATUS_FILE);
 		sv->status_failed = true;
 	}
+	/* END's copy only: when the file was done (the hand-off's stages). */
+	buf_addf(&b, "ended_mono_us=%llu\n",
+		 (unsigned long long)sv_mono_us());
+	sv->status_len = b.len;
+	sv->status = buf_steal(&b);
 	sv->done = true;
 	sv->done_at = pw_mono_ms();
 }

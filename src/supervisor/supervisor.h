@@ -241,6 +241,7 @@ struct supervisor {
 	 */
 	volatile uint64_t *stamps;
 	uint64_t exited_mono_us;  /* we saw the main process exit; 0: not yet */
+	uint64_t spec_mono_us;    /* a pooled one got its spec; 0: not pooled */
 
 	/* Killing the tree. */
 	enum sv_cause cause;
