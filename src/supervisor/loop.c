@@ -9,7 +9,8 @@
  *   running --(main process exits)--> SIGTERM what is left, unless nothing is
  *   running --(timeout or cancel)--> SIGTERM the tree
  *   SIGTERM sent --(grace over)--> SIGKILL, rescanned every SV_RESCAN_MS
- *   tree gone (ECHILD) --> drain the pipe, write the status, serve END
+ *   tree gone (ECHILD) --> drain the pipe, write the status, send END,
+ *                          then make the status durable (status.c)
  *
  * The pipe is read until EOF while processes live, and drained without
  * waiting once they are all gone: a write end held by a process that
@@ -165,6 +166,23 @@ advance(struct supervisor *sv, uint64_t now)
 	}
 }
 
+/*
+ * END goes to the clients attached before the status's fsyncs: the
+ * daemon stores the end while we sync (status.c).
+ */
+static void
+end_then_sync(struct supervisor *sv)
+{
+	struct sv_client *c;
+
+	if (!sv->done || sv->synced)
+		return;
+	for (c = sv->clients; c != NULL; c = c->next)
+		if (sv_serve_wants_write(sv, c))
+			sv_serve_write(sv, c);
+	sv_status_sync(sv);
+}
+
 static uint64_t
 earliest(uint64_t a, uint64_t b)
 {
@@ -230,6 +248,7 @@ sv_run(struct supervisor *sv)
 	for (;;) {
 		now = pw_mono_ms();
 		advance(sv, now);
+		end_then_sync(sv);
 		sv_serve_sweep(sv, now);
 		if (sv->done && sv->clients == NULL && !connection_pending(sv))
 			break;

@@ -348,7 +348,7 @@ main(int argc, char **argv)
 	sv.pid = -1;
 	sv.spec_mono_us = spec_at;
 	sv.exit_code = -1;
-	sv.report_rd = sv.report_wr = sv.svc_fd = -1;
+	sv.report_rd = sv.report_wr = sv.svc_fd = sv.status_fd = -1;
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
 		return 2;
@@ -407,6 +407,8 @@ out:
 		close(sv.sb.resolv_fd);
 	if (sv.sb.status_rd >= 0)
 		close(sv.sb.status_rd);
+	if (sv.status_fd >= 0)
+		close(sv.status_fd);
 	free(sv.status);
 	free(sv.start_error);
 	/* Closed by exit anyway; closing here keeps fd-tracking tools quiet. */

@@ -250,7 +250,9 @@ struct supervisor {
 
 	/* The end. */
 	bool done;                /* status written (or tried) */
+	bool synced;              /* ... and durable, named "status" */
 	bool status_failed;
+	int status_fd;            /* status.tmp until synced, or -1 */
 	char *status;             /* the status file's contents, for END */
 	size_t status_len;
 	uint64_t started_ms, finished_ms; /* UTC */
@@ -472,6 +474,8 @@ void sv_prelude_copy(struct supervisor *sv);
 /* status.c */
 /* Decides the result, writes DIR/status atomically, keeps its contents. */
 void sv_status_write(struct supervisor *sv);
+/* After END went to the clients attached: durable, renamed into place. */
+void sv_status_sync(struct supervisor *sv);
 
 /* serve.c */
 void sv_serve_accept(struct supervisor *sv);
