@@ -166,9 +166,21 @@ advance(struct supervisor *sv, uint64_t now)
 	}
 }
 
+static bool
+connection_pending(const struct supervisor *sv)
+{
+	struct pollfd p = {.fd = sv->listen_fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
 /*
- * END goes to the clients attached before the status's fsyncs: the
- * daemon stores the end while we sync (status.c).
+ * END goes to the clients before the status's fsyncs: the daemon stores
+ * the end while we sync (status.c).  A client that connected and greeted
+ * while the job ran but was not yet taken in (a job of a few hundred
+ * microseconds ends before the loop's first round: the daemon's ATTACH is
+ * in the socket before we start) is taken in first, or its END would
+ * wait for the fsyncs.
  */
 static void
 end_then_sync(struct supervisor *sv)
@@ -177,9 +189,14 @@ end_then_sync(struct supervisor *sv)
 
 	if (!sv->done || sv->synced)
 		return;
-	for (c = sv->clients; c != NULL; c = c->next)
+	if (connection_pending(sv))
+		sv_serve_accept(sv);
+	for (c = sv->clients; c != NULL; c = c->next) {
+		if (c->fd >= 0 && !c->attached && !c->closing)
+			sv_serve_read(sv, c);
 		if (sv_serve_wants_write(sv, c))
 			sv_serve_write(sv, c);
+	}
 	sv_status_sync(sv);
 }
 
@@ -213,13 +230,6 @@ poll_timeout(const struct supervisor *sv, uint64_t now)
 	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
 }
 
-static bool
-connection_pending(const struct supervisor *sv)
-{
-	struct pollfd p = {.fd = sv->listen_fd, .events = POLLIN};
-
-	return poll(&p, 1, 0) > 0;
-}
 
 static void
 on_signals(struct supervisor *sv)
