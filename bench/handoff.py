@@ -3,7 +3,7 @@
 
 Reads a daemon's debug log (PIPEWRIGHT_DEBUG=1): the `attempt.stamps`
 lines (the supervisor's CLOCK_MONOTONIC stamps: spec received by a pooled
-supervisor, execve, exit, output drained, status file written, and the
+supervisor, execve, exit, output drained and status begun, and the
 daemon's END seen) and the `attempt.stage` lines (the daemon's: the end's
 write queued and committed, the next attempt's row queued and committed,
 its workspace ready, exec_start called and returned).  Pairs each exit
@@ -38,7 +38,7 @@ with open(LOG, errors="replace") as f:
             att.setdefault(k, {}).setdefault(m.group(4), int(m.group(5)))
 runs = sorted((d for d in att.values() if "execve" in d and "exited" in d),
               key=lambda d: d["execve"])
-END = ["drained", "ended", "end_seen", "end_queued", "end_committed"]
+END = ["drained", "end_seen", "end_queued", "end_committed"]
 START = ["row_queued", "row_committed", "workspace_ready", "start",
          "started", "spec", "execve"]
 free = [(float("-inf"), -i, None) for i in range(SLOTS)]

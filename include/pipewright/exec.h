@@ -133,8 +133,8 @@ struct exec_status {
 	uint64_t exited_mono_us;  /* CLOCK_MONOTONIC µs the supervisor saw it exit; 0: unknown */
 	/* The hand-off's other stamps (CLOCK_MONOTONIC µs, 0: unknown), for
 	 * debug lines: a pooled supervisor got its spec, the output was
-	 * drained and the status begun, the status written (END's only). */
-	uint64_t spec_mono_us, drained_mono_us, ended_mono_us;
+	 * drained and the status begun. */
+	uint64_t spec_mono_us, drained_mono_us;
 };
 
 /*

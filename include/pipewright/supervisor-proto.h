@@ -49,9 +49,8 @@
  * (CLOCK_MONOTONIC µs when the supervisor reaped the job's main process: in
  * strict mode its init, which exits when the script does); spec_mono_us
  * (a pooled supervisor got its spec) and drained_mono_us (the job's output
- * drained, the status begun).  The END frame's copy adds ended_mono_us: the
- * status file written.  These stamps are for debug lines (the hand-off's
- * stages); readers ignore keys they do not know.
+ * drained, the status begun): stamps for debug lines (the hand-off's
+ * stages).  Readers ignore keys they do not know.
  *
  * Socket (stream): being connected means the supervisor is alive; end of
  * stream means it has gone.  The client's first line is

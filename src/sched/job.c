@@ -269,13 +269,12 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	 */
 	log_debug("attempt.stamps run=%llu job=%zu attempt=%d "
 		  "execve_mono_us=%llu exited_mono_us=%llu spec_mono_us=%llu "
-		  "drained_mono_us=%llu ended_mono_us=%llu end_seen_mono_us=%llu",
+		  "drained_mono_us=%llu end_seen_mono_us=%llu",
 		  (unsigned long long)c->r->id, c->j, c->attempt,
 		  (unsigned long long)st->execve_mono_us,
 		  (unsigned long long)st->exited_mono_us,
 		  (unsigned long long)st->spec_mono_us,
 		  (unsigned long long)st->drained_mono_us,
-		  (unsigned long long)st->ended_mono_us,
 		  (unsigned long long)pw_mono_us());
 	r = c->r;
 	j = c->j;
