@@ -115,7 +115,8 @@ const char *config_pid_file(const struct config *c);
 const char *config_db_path(const struct config *c);
 
 unsigned config_max_jobs(const struct config *c);         /* default 4 */
-/* Supervisors started ahead of their jobs, 0-64 (default 4; 0: none). */
+/* Supervisors started ahead of their jobs, 0-64 (default: max_jobs, at
+ * least 4, at most 64; 0: none). */
 unsigned config_supervisor_pool(const struct config *c);
 bool config_anonymous_read(const struct config *c);       /* default false */
 /* `metrics: public` lets /metrics answer without a token (default token). */

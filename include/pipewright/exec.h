@@ -132,6 +132,10 @@ struct exec_status {
 	uint64_t started_ms, finished_ms; /* UTC ms, as the supervisor saw them */
 	uint64_t execve_mono_us;  /* CLOCK_MONOTONIC µs just before the job's execve; 0: unknown */
 	uint64_t exited_mono_us;  /* CLOCK_MONOTONIC µs the supervisor saw it exit; 0: unknown */
+	/* The hand-off's other stamps (CLOCK_MONOTONIC µs, 0: unknown), for
+	 * debug lines: a pooled supervisor got its spec, the output was
+	 * drained and the status begun. */
+	uint64_t spec_mono_us, drained_mono_us;
 };
 
 /*

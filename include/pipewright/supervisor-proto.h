@@ -50,8 +50,10 @@
  * finished_ms; and, once the job was started, execve_mono_us (CLOCK_MONOTONIC
  * µs taken in the job's process just before its execve) and exited_mono_us
  * (CLOCK_MONOTONIC µs when the supervisor reaped the job's main process: in
- * strict mode its init, which exits when the script does).  Readers ignore
- * keys they do not know.
+ * strict mode its init, which exits when the script does); spec_mono_us
+ * (a pooled supervisor got its spec) and drained_mono_us (the job's output
+ * drained, the status begun): stamps for debug lines (the hand-off's
+ * stages).  Readers ignore keys they do not know.
  *
  * Socket (stream): being connected means the supervisor is alive; end of
  * stream means it has gone.  The client's first line is

@@ -118,6 +118,7 @@ int pw_expand_check(const char *in, size_t *at, char *err,
 /* Wall-clock time in UTC milliseconds, and a monotonic clock in ms. */
 uint64_t pw_now_ms(void);
 uint64_t pw_mono_ms(void);
+uint64_t pw_mono_us(void);  /* the same clock in µs: debug stamps */
 
 /*
  * Durations as pipeline files and configs write them: one or more

@@ -80,10 +80,22 @@ config_max_jobs(const struct config *c)
 	return (unsigned)c->max_jobs;
 }
 
+/*
+ * Unset, the pool covers the slots: a stage of max_jobs jobs that start
+ * together (a matrix, test shards) takes a waiting supervisor each
+ * instead of forking the daemon for those past the pool.  Never fewer
+ * than CONFIG_POOL_MIN (refills take a moment: back-to-back hand-offs on
+ * few slots), never more than the key allows.
+ */
 unsigned
 config_supervisor_pool(const struct config *c)
 {
-	return (unsigned)c->supervisor_pool;
+	if (c->supervisor_pool != CONFIG_POOL_AUTO)
+		return (unsigned)c->supervisor_pool;
+	if (c->max_jobs < CONFIG_POOL_MIN)
+		return CONFIG_POOL_MIN;
+	return c->max_jobs > CONFIG_POOL_MAX ? CONFIG_POOL_MAX
+					     : (unsigned)c->max_jobs;
 }
 
 bool

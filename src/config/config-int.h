@@ -23,6 +23,10 @@
 
 #define CF_MAX_PROBLEMS 100   /* then one "too many" note */
 #define CF_MAX_VISITS 1000000 /* nodes walked, aliases counted each time */
+/* supervisor_pool: unset (the slots'), at least, at most */
+#define CONFIG_POOL_AUTO ((unsigned long)-1)
+#define CONFIG_POOL_MIN 4
+#define CONFIG_POOL_MAX 64
 
 /* A value read from {file: PATH} or {env: NAME}; wiped when freed. */
 struct cf_secret {
@@ -124,7 +128,8 @@ struct config {
 	char *pid_file;
 	char *db_path;          /* <data_dir>/pipewright.db */
 	unsigned long max_jobs;
-	unsigned long supervisor_pool; /* supervisors started ahead; 0: none */
+	unsigned long supervisor_pool; /* supervisors started ahead; 0: none;
+	                                  CONFIG_POOL_AUTO: max_jobs' */
 	bool anonymous_read;
 	enum config_drain drain;
 	uint64_t drain_timeout_ms;

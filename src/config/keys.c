@@ -51,7 +51,7 @@ static const struct cf_key top_rows[] = {
 	{{"max_jobs", S, "a number from 1 to 1024"}, config_key_uint,
 	 C(max_jobs), 1, 1024},
 	{{"supervisor_pool", S, "a number from 0 to 64"}, config_key_uint,
-	 C(supervisor_pool), 0, 64},
+	 C(supervisor_pool), 0, CONFIG_POOL_MAX},
 	{{"anonymous_read", S, "a boolean"}, config_key_bool,
 	 C(anonymous_read), 0, 0},
 	{{"drain", S, "one of detach, wait, cancel"}, config_key_drain,

@@ -54,7 +54,7 @@ set_defaults(struct config *c)
 	if (config_listen_parse("127.0.0.1:8080", c, &why) < 0)
 		abort();
 	c->max_jobs = 4;
-	c->supervisor_pool = 4;
+	c->supervisor_pool = CONFIG_POOL_AUTO;
 	c->anonymous_read = false;
 	c->drain = CONFIG_DRAIN_DETACH;
 	c->drain_timeout_ms = 30 * 1000;

@@ -49,6 +49,18 @@ attempt_op_done(struct live_attempt *la)
 	return true;
 }
 
+/*
+ * A hand-off's stage, stamped for the debug log (bench/handoff.py pairs
+ * them with the supervisors' stamps of attempt.stamps).
+ */
+static void
+stage(const struct live_attempt *la, const char *what)
+{
+	log_debug("attempt.stage run=%llu job=%zu attempt=%d stage=%s "
+		  "mono_us=%llu", (unsigned long long)la->lr->id, la->job,
+		  la->number, what, (unsigned long long)pw_mono_us());
+}
+
 /* ---- writes ---- */
 
 struct op {
@@ -415,6 +427,7 @@ workspace_ready(int rc, const char *why, void *arg)
 	uint64_t now = pw_now_ms();
 	int prc;
 
+	stage(la, "workspace_ready");
 	if (!attempt_op_done(la)) {
 		traces_step(d, la->id, "workspace", la->ws_from, now,
 			    rc < 0 ? why : NULL);
@@ -442,6 +455,7 @@ prepare_done(int rc, void *arg)
 	int prc;
 
 	op_committed(o, rc);
+	stage(la, "row_committed");
 	if (attempt_op_done(la)) {
 		op_free(o);
 		return;
@@ -489,6 +503,7 @@ record_prepare(void *arg, struct sched_run *run, size_t job, int attempt,
 	if (job < la->lr->nready)
 		o->queue_from = la->lr->ready_ms[job];
 	la->ops++;
+	stage(la, "row_queued");
 	store_write(d->store, tx_attempt_insert, prepare_done, o);
 }
 
@@ -514,6 +529,7 @@ finish_done(int rc, void *arg)
 	struct op *o = arg;
 
 	op_committed(o, rc);
+	stage(o->la, "end_committed");
 	if (!attempt_op_done(o->la))
 		live_attempt_end(o->d, o->la);
 	op_free(o);
@@ -554,6 +570,7 @@ attempt_end(struct daemon *d, struct live_attempt *la,
 	st->rows = NULL;
 	st->n = 0;
 	la->ops++;
+	stage(la, "end_queued");
 	store_write_retry(d->store, tx_attempt_finish, finish_done, o);
 }
 

@@ -236,6 +236,10 @@ status_line(char *line, struct exec_status *st, bool *have_version,
 		return parse_u64(v, &st->execve_mono_us);
 	} else if (strcmp(line, "exited_mono_us") == 0) {
 		return parse_u64(v, &st->exited_mono_us);
+	} else if (strcmp(line, "spec_mono_us") == 0) {
+		return parse_u64(v, &st->spec_mono_us);
+	} else if (strcmp(line, "drained_mono_us") == 0) {
+		return parse_u64(v, &st->drained_mono_us);
 	}
 	/* Unknown keys are for newer readers. */
 	return 0;

@@ -268,10 +268,14 @@ on_end(struct exec_attempt *a, const struct exec_status *st, void *arg)
 	 * directory: logged here (debug only) for bench/run's B5.
 	 */
 	log_debug("attempt.stamps run=%llu job=%zu attempt=%d "
-		  "execve_mono_us=%llu exited_mono_us=%llu",
+		  "execve_mono_us=%llu exited_mono_us=%llu spec_mono_us=%llu "
+		  "drained_mono_us=%llu end_seen_mono_us=%llu",
 		  (unsigned long long)c->r->id, c->j, c->attempt,
 		  (unsigned long long)st->execve_mono_us,
-		  (unsigned long long)st->exited_mono_us);
+		  (unsigned long long)st->exited_mono_us,
+		  (unsigned long long)st->spec_mono_us,
+		  (unsigned long long)st->drained_mono_us,
+		  (unsigned long long)pw_mono_us());
 	r = c->r;
 	j = c->j;
 	if (r->s->cb.attempt_finish == NULL) {
@@ -550,7 +554,13 @@ launch(struct sched_run *r, size_t j)
 	svcs = services_spec(p, j, &spec.nservices);
 	spec.services = svcs;
 	c = ctx_new(r, j);
+	log_debug("attempt.stage run=%llu job=%zu attempt=%d stage=start "
+		  "mono_us=%llu", (unsigned long long)r->id, j, c->attempt,
+		  (unsigned long long)pw_mono_us());
 	rc = exec_start(s->exec, &spec, on_output, on_end, c, &job->att);
+	log_debug("attempt.stage run=%llu job=%zu attempt=%d stage=started "
+		  "mono_us=%llu", (unsigned long long)r->id, j, c->attempt,
+		  (unsigned long long)pw_mono_us());
 	if (rc < 0) {
 		why = xasprintf("cannot start the job: %s", strerror(-rc));
 		finish(r, j, SCHED_JOB_FAILED, -1, why);

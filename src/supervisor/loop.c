@@ -9,7 +9,8 @@
  *   running --(main process exits)--> SIGTERM what is left, unless nothing is
  *   running --(timeout or cancel)--> SIGTERM the tree
  *   SIGTERM sent --(grace over)--> SIGKILL, rescanned every SV_RESCAN_MS
- *   tree gone (ECHILD) --> drain the pipe, write the status, serve END
+ *   tree gone (ECHILD) --> drain the pipe, write the status, send END,
+ *                          then make the status durable (status.c)
  *
  * The pipe is read until EOF while processes live, and drained without
  * waiting once they are all gone: a write end held by a process that
@@ -165,6 +166,40 @@ advance(struct supervisor *sv, uint64_t now)
 	}
 }
 
+static bool
+connection_pending(const struct supervisor *sv)
+{
+	struct pollfd p = {.fd = sv->listen_fd, .events = POLLIN};
+
+	return poll(&p, 1, 0) > 0;
+}
+
+/*
+ * END goes to the clients before the status's fsyncs: the daemon stores
+ * the end while we sync (status.c).  A client that connected and greeted
+ * while the job ran but was not yet taken in (a job of a few hundred
+ * microseconds ends before the loop's first round: the daemon's ATTACH is
+ * in the socket before we start) is taken in first, or its END would
+ * wait for the fsyncs.
+ */
+static void
+end_then_sync(struct supervisor *sv)
+{
+	struct sv_client *c;
+
+	if (!sv->done || sv->synced)
+		return;
+	if (connection_pending(sv))
+		sv_serve_accept(sv);
+	for (c = sv->clients; c != NULL; c = c->next) {
+		if (c->fd >= 0 && !c->attached && !c->closing)
+			sv_serve_read(sv, c);
+		if (sv_serve_wants_write(sv, c))
+			sv_serve_write(sv, c);
+	}
+	sv_status_sync(sv);
+}
+
 static uint64_t
 earliest(uint64_t a, uint64_t b)
 {
@@ -195,13 +230,6 @@ poll_timeout(const struct supervisor *sv, uint64_t now)
 	return next - now > INT_MAX ? INT_MAX : (int)(next - now);
 }
 
-static bool
-connection_pending(const struct supervisor *sv)
-{
-	struct pollfd p = {.fd = sv->listen_fd, .events = POLLIN};
-
-	return poll(&p, 1, 0) > 0;
-}
 
 static void
 on_signals(struct supervisor *sv)
@@ -243,6 +271,7 @@ sv_run(struct supervisor *sv)
 	for (;;) {
 		now = pw_mono_ms();
 		advance(sv, now);
+		end_then_sync(sv);
 		sv_serve_sweep(sv, now);
 		if (sv->done && sv->clients == NULL && !connection_pending(sv))
 			break;

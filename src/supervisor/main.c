@@ -360,7 +360,7 @@ main(int argc, char **argv)
 	char *masks[SV_MAX_MASKS];
 	size_t nmasks = 0, i;
 	int rc, status = 1, env_fd = -1;
-	uint64_t spec_fd;
+	uint64_t spec_fd, spec_at = 0;
 
 	memset(&sv, 0, sizeof(sv));
 	/*
@@ -383,6 +383,7 @@ main(int argc, char **argv)
 			sv_cgroup_remove(&sv);
 			return rc > 0 ? 0 : 2;
 		}
+		spec_at = sv_mono_us();
 	}
 	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
 	    strcmp(argv[3], "--send-fd") == 0) {
@@ -395,8 +396,10 @@ main(int argc, char **argv)
 	sv.grace_ms = 10000;
 	sv.listen_fd = sv.dir_fd = sv.log_fd = sv.out_fd = sv.sig_fd = -1;
 	sv.pid = -1;
+	sv.spec_mono_us = spec_at;
 	sv.exit_code = -1;
 	sv.report_rd = sv.report_wr = sv.svc_fd = sv.tie_fd = -1;
+	sv.status_fd = -1;
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
 		sv_cgroup_remove(&sv);
@@ -459,6 +462,8 @@ out:
 		close(sv.sb.resolv_fd);
 	if (sv.sb.status_rd >= 0)
 		close(sv.sb.status_rd);
+	if (sv.status_fd >= 0)
+		close(sv.status_fd);
 	free(sv.status);
 	free(sv.start_error);
 	/* Closed by exit anyway; closing here keeps fd-tracking tools quiet. */

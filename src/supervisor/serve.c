@@ -194,7 +194,9 @@ sv_serve_wants_write(const struct supervisor *sv, const struct sv_client *c)
 		return false;
 	if (c->out_off < c->out_len)
 		return true;
-	if (c->closing || !c->attached)
+	if (c->closing)  /* after END, closed once synced (sv_serve_write) */
+		return c->end_queued && sv->synced;
+	if (!c->attached)
 		return false;
 	if (c->offset < sv->log_bytes)
 		return c->version < 2 || note_due(sv, c, pw_mono_ms());
@@ -281,7 +283,10 @@ sv_serve_write(struct supervisor *sv, struct sv_client *c)
 	while (c->fd >= 0) {
 		if (c->out_off == c->out_len) {
 			if (c->closing) {
-				drop(sv, c);
+				/* After END, its end of stream says the
+				 * files are there. */
+				if (!c->end_queued || sv->synced)
+					drop(sv, c);
 				return;
 			}
 			if (!c->attached || !next_frame(sv, c))

@@ -1,12 +1,23 @@
 /*
  * The result and the status file.
  *
- * Written once, when the job's tree is gone and the log is complete: the
- * log is fsynced first, then the status goes to status.tmp, is fsynced and
- * renamed over "status", and the directory is fsynced.  So whoever finds a
- * status file (exec after a crash, the daemon after a restart) also finds
- * the whole log it describes.  The contents are kept in memory for the END
- * frames.
+ * Written once, when the job's tree is gone and the log is complete, in
+ * two steps.  sv_status_write puts the status in memory (for the END
+ * frames) and in status.tmp; the loop then sends END to the clients
+ * attached, and only after that sv_status_sync makes it durable: the log
+ * is fsynced, then status.tmp, which is renamed over "status", and the
+ * directory is fsynced.  So whoever finds a status file (exec after a
+ * crash, the daemon after a restart) also finds the whole log it
+ * describes, and the daemon commits the end while we sync instead of
+ * after (the three fsyncs were most of the exit -> next start gap).  A
+ * power loss in between loses nothing more than before: the end is safe
+ * as soon as either the daemon's commit or our fsyncs are done, and until
+ * then neither side ever said it was.  Clients are closed only after the
+ * sync, so that an end of stream still means the files are in place; the
+ * daemon does not wait for it (it acts on END).  No file is created after
+ * END: the rename may meet the daemon removing the directory once it has
+ * stored the end (it then fails with ENOENT, or the removal finds
+ * "status" on a second pass: pw_remove_tree).
  *
  * The fsyncs are for a reader after a power loss: a daemon that comes
  * back takes the attempt up from these files if it had not stored the
@@ -14,7 +25,8 @@
  * maybe run again) or a status whose log is short.  A tied supervisor
  * (`pipewright run`) has no such reader: its starter dies with the
  * machine and nothing takes it up afterwards, so its files are only
- * written, never synced (three fsyncs a job fewer).
+ * written, never synced (three fsyncs a job fewer), and renamed before
+ * END.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -83,13 +95,14 @@ decide(const struct supervisor *sv, char **reason)
 	return sv->exit_code == 0 ? "success" : "failed";
 }
 
+/* status.tmp, its contents; the fd is kept for sv_status_sync. */
 static int
-write_file(struct supervisor *sv)
+write_tmp(struct supervisor *sv)
 {
 	const char *tmp = SUPERVISOR_STATUS_FILE ".tmp";
 	size_t off = 0;
 	ssize_t n;
-	int fd, rc = 0;
+	int fd;
 
 	fd = openat(sv->dir_fd, tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC,
 		    0600);
@@ -100,23 +113,39 @@ write_file(struct supervisor *sv)
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0) {
-			rc = -errno;
-			goto out;
+			n = -errno;
+			close(fd);
+			return (int)n;
 		}
 		off += (size_t)n;
 	}
-	if (!sv->tied && fsync(fd) < 0) {
+	sv->status_fd = fd;
+	return 0;
+}
+
+/* status.tmp becomes "status": after its contents, and the log, are
+ * durable when someone may read them after a power loss. */
+static int
+publish(struct supervisor *sv)
+{
+	const char *tmp = SUPERVISOR_STATUS_FILE ".tmp";
+	int rc = 0;
+
+	if (!sv->tied && fsync(sv->log_fd) < 0 && errno != EINVAL)
+		sv_warn("fsync %s/%s", sv->dir, SUPERVISOR_LOG_FILE);
+	if (!sv->tied && fsync(sv->status_fd) < 0)
 		rc = -errno;
-		goto out;
-	}
-	if (renameat(sv->dir_fd, tmp, sv->dir_fd, SUPERVISOR_STATUS_FILE) < 0) {
+	else if (renameat(sv->dir_fd, tmp, sv->dir_fd,
+			  SUPERVISOR_STATUS_FILE) < 0)
+		/*
+		 * ENOENT: the daemon took END, stored the end and removed the
+		 * attempt's directory meanwhile; nobody will read the file.
+		 */
+		rc = sv->tied || errno != ENOENT ? -errno : 0;
+	else if (!sv->tied && fsync(sv->dir_fd) < 0)
 		rc = -errno;
-		goto out;
-	}
-	if (!sv->tied && fsync(sv->dir_fd) < 0)
-		rc = -errno;
-out:
-	close(fd);
+	close(sv->status_fd);
+	sv->status_fd = -1;
 	return rc;
 }
 
@@ -126,12 +155,11 @@ sv_status_write(struct supervisor *sv)
 	struct buf b;
 	const char *result;
 	char *reason, *p;
+	uint64_t drained = sv_mono_us();
 	int rc;
 
 	sv->finished_ms = pw_now_ms();
 	sv_log_finish(sv);
-	if (!sv->tied && fsync(sv->log_fd) < 0 && errno != EINVAL)
-		sv_warn("fsync %s/%s", sv->dir, SUPERVISOR_LOG_FILE);
 	result = decide(sv, &reason);
 	for (p = reason; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
@@ -150,14 +178,37 @@ sv_status_write(struct supervisor *sv)
 		buf_addf(&b, "execve_mono_us=%llu\nexited_mono_us=%llu\n",
 			 (unsigned long long)sv->stamps[0],
 			 (unsigned long long)sv->exited_mono_us);
+	if (sv->spec_mono_us != 0)
+		buf_addf(&b, "spec_mono_us=%llu\n",
+			 (unsigned long long)sv->spec_mono_us);
+	buf_addf(&b, "drained_mono_us=%llu\n", (unsigned long long)drained);
 	sv->status_len = b.len;
 	sv->status = buf_steal(&b);
-	rc = write_file(sv);
+	rc = write_tmp(sv);
+	if (rc < 0) {
+		errno = -rc;
+		sv_warn("%s/%s", sv->dir, SUPERVISOR_STATUS_FILE);
+		sv->status_failed = true;
+		sv->synced = true;  /* nothing to publish */
+	} else if (sv->tied) {
+		sv_status_sync(sv);  /* no fsync: nothing to wait for */
+	}
+	sv->done = true;
+	sv->done_at = pw_mono_ms();
+}
+
+void
+sv_status_sync(struct supervisor *sv)
+{
+	int rc;
+
+	if (sv->synced)
+		return;
+	sv->synced = true;
+	rc = publish(sv);
 	if (rc < 0) {
 		errno = -rc;
 		sv_warn("%s/%s", sv->dir, SUPERVISOR_STATUS_FILE);
 		sv->status_failed = true;
 	}
-	sv->done = true;
-	sv->done_at = pw_mono_ms();
 }

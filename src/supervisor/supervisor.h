@@ -243,6 +243,7 @@ struct supervisor {
 	 */
 	volatile uint64_t *stamps;
 	uint64_t exited_mono_us;  /* we saw the main process exit; 0: not yet */
+	uint64_t spec_mono_us;    /* a pooled one got its spec; 0: not pooled */
 
 	/* Killing the tree. */
 	enum sv_cause cause;
@@ -251,7 +252,9 @@ struct supervisor {
 
 	/* The end. */
 	bool done;                /* status written (or tried) */
+	bool synced;              /* ... and durable, named "status" */
 	bool status_failed;
+	int status_fd;            /* status.tmp until synced, or -1 */
 	char *status;             /* the status file's contents, for END */
 	size_t status_len;
 	uint64_t started_ms, finished_ms; /* UTC */
@@ -477,6 +480,8 @@ void sv_prelude_copy(struct supervisor *sv);
 /* status.c */
 /* Decides the result, writes DIR/status atomically, keeps its contents. */
 void sv_status_write(struct supervisor *sv);
+/* After END went to the clients attached: durable, renamed into place. */
+void sv_status_sync(struct supervisor *sv);
 
 /* serve.c */
 void sv_serve_accept(struct supervisor *sv);

@@ -66,7 +66,8 @@ remove_in(int dfd)
 	while ((de = readdir(d)) != NULL) {
 		if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
 			continue;
-		if (unlinkat(dirfd(d), de->d_name, 0) == 0)
+		/* ENOENT: gone meanwhile, which is what we wanted. */
+		if (unlinkat(dirfd(d), de->d_name, 0) == 0 || errno == ENOENT)
 			continue;
 		if (errno != EISDIR && errno != EPERM) {
 			rc = rc < 0 ? rc : -errno;
@@ -89,15 +90,26 @@ remove_in(int dfd)
 int
 pw_remove_tree(const char *path)
 {
-	int dfd, rc;
+	int dfd, rc, pass;
 
 	if (unlink(path) == 0 || errno == ENOENT)
 		return 0;
-	dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-	if (dfd < 0)
-		return -errno;
-	rc = remove_in(dfd);
-	if (rc == 0 && rmdir(path) < 0)
-		rc = -errno;
+	/*
+	 * A rename inside the tree during the walk (a job's supervisor
+	 * publishing its status file as its attempt's directory goes) can
+	 * hide the new name from readdir: the directory is then not empty,
+	 * and a second walk finds it.
+	 */
+	for (pass = 0; pass < 3; pass++) {
+		dfd = open(path, O_RDONLY | O_DIRECTORY | O_NOFOLLOW |
+			   O_CLOEXEC);
+		if (dfd < 0)
+			return -errno;
+		rc = remove_in(dfd);
+		if (rc == 0 && rmdir(path) < 0)
+			rc = -errno;
+		if (rc != -ENOTEMPTY)
+			break;
+	}
 	return rc;
 }

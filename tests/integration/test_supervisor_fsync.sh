@@ -5,7 +5,9 @@
 # read them after a reboot: no fsync at all.  The same for a pre-started
 # supervisor (`--pooled`) given either spec: what it was before its spec
 # must not change what it is after.  Counted with strace; skipped (77)
-# without it.
+# without it.  The daemon is told the end (END) before those fsyncs,
+# so that it commits the end while the supervisor syncs; the client's end
+# of stream still comes after them, with "status" in place.
 . "$(dirname "$0")/lib.sh"
 
 command -v strace >/dev/null || { echo "no strace: skipped"; exit 77; }
@@ -75,6 +77,47 @@ expect_rc 0
 grep -qx 'result=success' untied/status || fail "untied: no success status"
 grep -qx 'hi' untied/log || fail "untied: no log"
 [ "$(fsyncs untied)" -eq 3 ] || fail "untied: $(fsyncs untied) fsyncs, expected 3"
+
+# The same with a client attached (protocol 2, as the daemon): END is sent
+# before the first fsync, the status renamed after its own fsync and
+# before the directory's, and the stream ends only once "status" is there.
+mkdir attached
+python3 - "$T/attached" "$sup" >out 2>&1 <<'PY' || fail "attached: the client failed"
+import os, socket, subprocess, sys
+d, sup = sys.argv[1], sys.argv[2]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.bind(os.path.join(d, "sock"))
+s.listen(8)
+c = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+c.connect(os.path.join(d, "sock"))
+c.sendall(b"ATTACH 2 0\n")
+os.dup2(s.fileno(), 3)
+os.set_inheritable(3, True)
+trace = os.path.join(d, "..", "attached.trace")
+p = subprocess.Popen(["strace", "-qq", "-e",
+                      "trace=fsync,fdatasync,sendto,rename,renameat,renameat2",
+                      "-s", "64", "-o", trace, sup, "--dir", d,
+                      "--listen-fd", "3", "--", "/bin/sh", "-c", "echo hi"],
+                     pass_fds=(3,))
+got = b""
+while True:
+    b = c.recv(65536)
+    if not b:
+        break
+    got += b
+assert b"END " in got and b"result=success" in got, got
+assert os.path.exists(os.path.join(d, "status")), "end of stream before status"
+sys.exit(p.wait(timeout=60))
+PY
+# The supervisor's own calls (strace without -f), in order.
+order=$(grep -oE '^(sendto\([0-9]+, "END|fsync|renameat2?|rename)' attached.trace |
+	sed 's/^sendto.*/END/' | tr '\n' ' ')
+[ "$order" = "END fsync fsync renameat fsync " ] ||
+	[ "$order" = "END fsync fsync renameat2 fsync " ] ||
+	[ "$order" = "END fsync fsync rename fsync " ] ||
+	fail "attached: calls in the order \"$order\", expected END, 3 fsyncs around the rename"
+grep -qx 'result=success' attached/status || fail "attached: no success status"
+[ ! -e attached/status.tmp ] || fail "attached: status.tmp left"
 
 rc=0
 supervise "$T/tied" --tied >out 2>&1 || rc=$?

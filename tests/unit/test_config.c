@@ -382,6 +382,32 @@ test_defaults(void **state)
 	config_destroy(c);
 }
 
+/* Unset, the pool covers max_jobs (a stage that starts max_jobs jobs at
+ * once finds a waiting supervisor for each), within 4..64; set, as set. */
+static void
+test_supervisor_pool_default(void **state)
+{
+	struct fx *fx = *state;
+	static const struct {
+		const char *yaml;
+		unsigned want;
+	} cases[] = {
+		{"max_jobs: 9\n", 9},
+		{"max_jobs: 2\n", 4},
+		{"max_jobs: 1000\n", 64},
+		{"max_jobs: 9\nsupervisor_pool: 2\n", 2},
+		{"max_jobs: 9\nsupervisor_pool: 0\n", 0},
+	};
+	struct config *c;
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		c = load_ok(fx, cases[i].yaml);
+		assert_int_equal(config_supervisor_pool(c), cases[i].want);
+		config_destroy(c);
+	}
+}
+
 /* A path given relative to the working directory is made absolute. */
 static void
 test_relative_config_path(void **state)
@@ -1567,6 +1593,7 @@ main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_full),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_supervisor_pool_default),
 		cmocka_unit_test(test_relative_config_path),
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_unknown_key),

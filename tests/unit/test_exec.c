@@ -284,6 +284,18 @@ test_mono_stamps(void **state)
 	assert_true(before <= r->st.execve_mono_us);
 	assert_true(r->st.execve_mono_us <= r->st.exited_mono_us);
 	assert_true(r->st.exited_mono_us <= after);
+	/* The hand-off's: output drained after the exit, before END came. */
+	assert_true(r->st.exited_mono_us <= r->st.drained_mono_us);
+	assert_true(r->st.drained_mono_us <= after);
+	/* A pooled supervisor's spec, before the job's execve; a fresh one
+	 * (always here without the pool) has none. */
+#ifndef PW_TEST_POOL
+	assert_int_equal(r->st.spec_mono_us, 0);
+#endif
+	if (r->st.spec_mono_us != 0) {
+		assert_true(before <= r->st.spec_mono_us);
+		assert_true(r->st.spec_mono_us <= r->st.execve_mono_us);
+	}
 }
 
 static void
