@@ -483,6 +483,15 @@ const char *const store_migrations[] = {
 	"  UPDATE run_counts SET finished = finished - 1"
 	"    WHERE project = old.project;"
 	"  END;",
+	/*
+	 * 16: runs_unfinished goes.  runs_all_status (status, id) holds
+	 * the same rows in the same order, as two ranges ('queued' and
+	 * 'running') that store_runs_unfinished merges by id, so the
+	 * partial index was a tenth b-tree on runs that every run's
+	 * insert and two of its status changes wrote for a read made once
+	 * per daemon start.
+	 */
+	"DROP INDEX runs_unfinished;",
 };
 
 const size_t store_nmigrations = PW_ARRAY_LEN(store_migrations);

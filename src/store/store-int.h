@@ -34,6 +34,7 @@
 #define STORE_IDLE_MS 500          /* writer idle this long: checkpoint */
 #define STORE_RETRY_MS 1000        /* a failed disk is tried again this often */
 #define STORE_LIST_MAX 200         /* store_runs_list's largest page */
+#define STORE_SUBJOURNAL_MEM (-1)        /* savepoints' sub-journals: in memory */
 
 /* Every prepared statement, for both connections' caches. */
 enum store_stmt_id {
