@@ -247,6 +247,26 @@ find(const struct fspec *spec, const char *key, size_t len)
 
 static cJSON *build(struct scan *s, const struct fspec *spec);
 
+/*
+ * After a member or an element: 1 at the closing `close` (left for the
+ * caller to step over), 0 past a comma and the blanks after it, -1 on
+ * anything else.
+ */
+static int
+next_item(struct scan *s, char close)
+{
+	ws(s);
+	if (s->p >= s->end)
+		return -1;
+	if (*s->p == close)
+		return 1;
+	if (*s->p != ',')
+		return -1;
+	s->p++;
+	ws(s);
+	return 0;
+}
+
 /* An object at s->p, keeping the members spec names. */
 static cJSON *
 object(struct scan *s, const struct fspec *spec)
@@ -256,6 +276,7 @@ object(struct scan *s, const struct fspec *spec)
 	const char *k;
 	char key[64];
 	bool esc;
+	int sep;
 
 	if (o == NULL || ++s->depth > FJ_DEPTH)
 		goto fail;
@@ -287,15 +308,10 @@ object(struct scan *s, const struct fspec *spec)
 				goto fail;
 			}
 		}
-		ws(s);
-		if (s->p >= s->end)
+		if ((sep = next_item(s, '}')) < 0)
 			goto fail;
-		if (*s->p == '}')
+		if (sep > 0)
 			break;
-		if (*s->p != ',')
-			goto fail;
-		s->p++;
-		ws(s);
 	}
 done:
 	s->p++;
@@ -311,6 +327,7 @@ static cJSON *
 array(struct scan *s, const struct fspec *spec)
 {
 	cJSON *a = cJSON_CreateArray(), *v;
+	int sep;
 
 	if (a == NULL || ++s->depth > FJ_DEPTH)
 		goto fail;
@@ -325,15 +342,10 @@ array(struct scan *s, const struct fspec *spec)
 			cJSON_Delete(v);
 			goto fail;
 		}
-		ws(s);
-		if (s->p >= s->end)
+		if ((sep = next_item(s, ']')) < 0)
 			goto fail;
-		if (*s->p == ']')
+		if (sep > 0)
 			break;
-		if (*s->p != ',')
-			goto fail;
-		s->p++;
-		ws(s);
 	}
 done:
 	s->p++;
