@@ -361,6 +361,7 @@ main(int argc, char **argv)
 	size_t nmasks = 0, i;
 	int rc, status = 1, env_fd = -1;
 	uint64_t spec_fd, spec_at = 0;
+	char **spec_argv = NULL;
 
 	memset(&sv, 0, sizeof(sv));
 	/*
@@ -384,11 +385,13 @@ main(int argc, char **argv)
 			return rc > 0 ? 0 : 2;
 		}
 		spec_at = sv_mono_us();
+		spec_argv = argv;
 	}
 	if (argc == 5 && strcmp(argv[1], "--make-netns") == 0 &&
 	    strcmp(argv[3], "--send-fd") == 0) {
 		sv_cgroup_remove(&sv);
-		return sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;
+		status = sv_netns_make(atoi(argv[2]), atoi(argv[4])) < 0 ? 1 : 0;
+		goto done;
 	}
 	sv.sb.netns_fd = sv.sb.status_rd = -1;
 	sv.sb.slirp_exit = sv.sb.resolv_fd = sv.sb.rootfs_fd = -1;
@@ -403,7 +406,8 @@ main(int argc, char **argv)
 	if (parse_args(&sv, argc, argv, masks, &nmasks, &env_fd) < 0) {
 		fputs(usage_text, stderr);
 		sv_cgroup_remove(&sv);
-		return 2;
+		status = 2;
+		goto done;
 	}
 	/* Read (and closed) before anything else: close_stray_fds. */
 	if (env_fd >= 0) {
@@ -411,7 +415,8 @@ main(int argc, char **argv)
 		close(env_fd);
 		if (rc < 0) {
 			sv_cgroup_remove(&sv);
-			return 2;
+			status = 2;
+			goto done;
 		}
 	}
 	/* The same for the services' spec (svclog.c). */
@@ -423,7 +428,8 @@ main(int argc, char **argv)
 			sv_services_free(&sv);
 			sv_env_free(&sv);
 			sv_cgroup_remove(&sv);
-			return 2;
+			status = 2;
+			goto done;
 		}
 	}
 	if (setup(&sv) < 0)
@@ -478,5 +484,11 @@ out:
 		close(sv.dir_fd);
 	if (sv.out_fd >= 0)
 		close(sv.out_fd);
+done:
+	/* A pooled supervisor's arguments: the spec's buffer and its split. */
+	if (spec_argv != NULL) {
+		free(spec_argv[0]);
+		free(spec_argv);
+	}
 	return status;
 }

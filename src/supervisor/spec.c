@@ -129,11 +129,14 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 	} while (len < 0 && errno == EINTR);
 	if (len < 0) {
 		sv_warn("--pooled %d", fd);
+		free(buf);
 		return -1;
 	}
 	/* End of stream has no descriptors; an empty message may have. */
-	if (len == 0 && msg.msg_controllen == 0)
+	if (len == 0 && msg.msg_controllen == 0) {
+		free(buf);
 		return 1;  /* the pool was closed: nothing to do */
+	}
 	for (c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
 		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
 			continue;
@@ -162,10 +165,14 @@ sv_spec_wait(int fd, int *argc, char ***argv)
 			 "with 1 to %d descriptors", SUPERVISOR_MAX_SPEC_FDS);
 		for (i = 0; i < nfds; i++)
 			close(fds[i]);
+		free(v);
+		free(buf);
 		return -1;
 	}
 	if (place_fds(fd, fds, nfds) < 0) {
 		sv_warn("--pooled: placing the spec's descriptors");
+		free(v);
+		free(buf);
 		return -1;
 	}
 	retitle(*argc, *argv, v, n);

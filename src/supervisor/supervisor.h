@@ -420,7 +420,8 @@ void sv_slirp_stop(struct supervisor *sv);
 /*
  * spec.c: --pooled N: waits on N for one attempt's spec (its arguments and
  * descriptors, supervisor-proto.h), puts the descriptors at 3, 4... and
- * sets *argc and *argv to the arguments (valid for the life of the process).
+ * sets *argc and *argv to the arguments: the caller frees (*argv)[0], the
+ * one buffer that holds them all, then *argv.
  * 0 with *argv set; 1 when the pool was closed before a spec came (exit 0
  * quietly); -1 on anything else, said on stderr (exit 2).
  */
